@@ -1,0 +1,17 @@
+//! Confinement: a directory handle ([`Root`]) whose every operation is an
+//! `*at` system call beneath it, and peer-supplied names parsed into
+//! [`RelPath`] before any system call sees them.
+//!
+//! Resolution uses openat2 with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`
+//! where the kernel has it, and a component-by-component `O_NOFOLLOW` walk
+//! where it does not (or when [`force_fallback`] asks for it in tests).
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod path;
+pub mod root;
+
+pub use error::Error;
+pub use path::RelPath;
+pub use root::{force_fallback, AmbientAuthority, FileType, Root, Stat};
