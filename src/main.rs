@@ -1,1 +1,53 @@
-fn main() {}
+//! oxsync: rsync re-implemented in Rust. One binary: the client, and the
+//! remote-shell server (`--server`) that a client starts on the far side.
+#![forbid(unsafe_code)]
+
+mod client;
+mod remote;
+mod server;
+
+use engine::transfer::closing_line;
+use engine::Options;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let code = run(&args);
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn run(args: &[OsString]) -> i32 {
+    let opts = match Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rsync: {}", e.message);
+            eprintln!("{}", closing_line(e.exit_code, "client"));
+            return e.exit_code;
+        }
+    };
+    if opts.server {
+        return server::run(&opts);
+    }
+    if opts.version {
+        print!("{}", version_text());
+        return 0;
+    }
+    if opts.help || opts.args.is_empty() {
+        print!("{}", version_text());
+        print!("{}", Options::help_text());
+        return if opts.help { 0 } else { protocol::exit::RERR_SYNTAX };
+    }
+    client::run(&opts)
+}
+
+fn version_text() -> String {
+    format!(
+        "oxsync  version {} (rsync-compatible)  protocol version {}\n\
+         Speaks rsync protocols {} to {}; checksums: xxh128 xxh3 xxh64 md5 md4.\n\n",
+        env!("CARGO_PKG_VERSION"),
+        protocol::PROTOCOL_VERSION,
+        protocol::MIN_PROTOCOL_VERSION,
+        protocol::PROTOCOL_VERSION
+    )
+}

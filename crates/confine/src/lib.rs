@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+mod open;
 pub mod path;
 pub mod root;
 

@@ -1,8 +1,50 @@
 //! The directory handle every receiver-side filesystem call goes through.
+//!
+//! # Resolution strategy
+//!
+//! A [`Root`] holds an `O_PATH | O_DIRECTORY` descriptor for the operator's
+//! anchor. Every operation takes a [`RelPath`] (already free of `..`,
+//! leading `/` and NUL) and works in two steps:
+//!
+//! 1. The *parent* directory of the path is opened beneath the root as an
+//!    `O_PATH` descriptor.
+//! 2. The last component is acted on with the matching `*at` call relative
+//!    to that descriptor (`mkdirat`, `renameat`, `fstatat` with
+//!    `AT_SYMLINK_NOFOLLOW`, ...), so the kernel never follows a symlink in
+//!    the last component unless the call says so.
+//!
+//! Files and directories that are opened (`open_read`, `open_write`,
+//! `open_dir`, `read_dir`) resolve the whole path in one call instead, with
+//! `O_NOFOLLOW` on the last component for files.
+//!
+//! Step 1 uses `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`:
+//! the kernel follows symlinks that stay beneath the root (in-tree links and
+//! `-K`-style symlinked directories keep working) and fails with EXDEV for
+//! anything that would leave it (absolute targets, `..` past the root,
+//! `/proc` magic links), atomically, with no window for a racing rename.
+//!
+//! Where openat2 is missing (ENOSYS: kernels before 5.6, some seccomp
+//! profiles) or [`force_fallback`] asks for it, the path is walked one
+//! component at a time with `openat(.., O_NOFOLLOW | O_DIRECTORY)`. A
+//! symlink anywhere on the path then fails with ELOOP or ENOTDIR, which is
+//! the safe outcome but stricter: an in-tree symlink to an in-tree directory
+//! cannot be used as an intermediate component with the fallback. Because
+//! the path has no `..`, each step goes strictly down from a descriptor that
+//! is already beneath the root. (A directory moved out of the tree while the
+//! walk holds it is the one race the walk cannot see; openat2 has no such
+//! gap.)
+//!
+//! Operator paths and peer paths never meet in one string: the anchor is
+//! opened once with ambient authority ([`Root::open_ambient`]); everything
+//! the peer names is a relative tail resolved beneath that descriptor.
+use crate::open::{self, DirFd, Failure};
 use crate::path::RelPath;
 use crate::Error;
+use rustix::fs::{AtFlags, Mode, OFlags, Timespec, Timestamps, UTIME_OMIT};
+use rustix::io::Errno;
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// Proof that the caller means to use ambient (unconfined) authority: only
@@ -23,8 +65,7 @@ impl AmbientAuthority {
 /// `O_NOFOLLOW` walk instead of openat2 (for tests of the fallback). Global
 /// to the process.
 pub fn force_fallback(on: bool) {
-    let _ = on;
-    todo!()
+    open::set_force_walk(on);
 }
 
 /// File type from a stat without following symlinks.
@@ -72,11 +113,13 @@ pub struct Stat {
 /// A directory handle; every method resolves its `RelPath` beneath it and
 /// never follows a symlink out of it. Symlinks inside the tree that stay
 /// inside it are followed for intermediate components when openat2 is in
-/// use; the last component is never followed (except by [`Root::open_read`]
-/// and [`Root::open_dir`], which resolve it beneath the root too).
+/// use; the last component is never followed (except by [`Root::open_dir`]
+/// and [`Root::read_dir`], which resolve it beneath the root too).
 #[derive(Debug)]
 pub struct Root {
     fd: OwnedFd,
+    /// This root (and roots opened from it) always uses the walk.
+    walk: bool,
 }
 
 impl Root {
@@ -86,110 +129,356 @@ impl Root {
     /// `path` is resolved normally (symlinks followed): it is the operator's
     /// anchor, not a peer's name.
     pub fn open_ambient(path: &Path, auth: AmbientAuthority) -> Result<Root, Error> {
-        let _ = (path, auth);
-        todo!()
+        let _ = auth;
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ambient_err("open", path, e))?;
+        Ok(Root { fd, walk: false })
     }
     /// Creates the operator-supplied directory `path` (one level, mode 0755
-    /// before umask) and opens it as a root.
+    /// before umask) and opens it as a root. A directory that already exists
+    /// (for instance one created by a racing process) is opened as it is.
     ///
     /// # Ambient authority
     /// As [`Root::open_ambient`].
     pub fn create_ambient(path: &Path, auth: AmbientAuthority) -> Result<Root, Error> {
-        let _ = (path, auth);
-        todo!()
+        match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(ambient_err("mkdir", path, e)),
+        }
+        Root::open_ambient(path, auth)
     }
-    /// A new root for the directory `p` beneath this one.
+    /// Makes this root (and every root opened from it with
+    /// [`Root::open_dir`]) use the component-by-component `O_NOFOLLOW` walk
+    /// instead of openat2. Unlike [`force_fallback`] this is not global, so
+    /// tests of both strategies can run side by side.
+    pub fn with_fallback(mut self, on: bool) -> Root {
+        self.walk = on;
+        self
+    }
+    /// True when this root resolves with the fallback walk (asked for, forced
+    /// globally, or because the kernel lacks openat2).
+    pub fn uses_fallback(&self) -> bool {
+        self.walk || open::global_walk()
+    }
+    /// A new root for the directory `p` beneath this one. The last component
+    /// may be a symlink that stays beneath this root (openat2 only).
     pub fn open_dir(&self, p: &RelPath) -> Result<Root, Error> {
-        let _ = p;
-        todo!()
+        let fd = self.resolve(p, OFlags::PATH | OFlags::DIRECTORY, Mode::empty(), true)?;
+        Ok(Root {
+            fd,
+            walk: self.walk,
+        })
     }
     /// Opens a file read-only (O_NOFOLLOW on the last component).
     pub fn open_read(&self, p: &RelPath) -> Result<File, Error> {
-        let _ = p;
-        todo!()
+        // O_NONBLOCK so a FIFO swapped in under the name cannot hang the
+        // open; it is cleared again before the file is handed out.
+        let fd = self.resolve(
+            p,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+            false,
+        )?;
+        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        Ok(File::from(fd))
     }
     /// Opens an existing regular file for writing without truncating
     /// (O_NOFOLLOW).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `p` names something other than a regular file.
     pub fn open_write(&self, p: &RelPath) -> Result<File, Error> {
-        let _ = p;
-        todo!()
+        let fd = self.resolve(
+            p,
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+            false,
+        )?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
+        if file_type(st.st_mode as u32) != FileType::File {
+            return Err(Error::Io {
+                op: "open_write",
+                path: p.display_lossy(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            });
+        }
+        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        Ok(File::from(fd))
     }
     /// Creates a new file exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, read-write)
     /// with `mode`.
     pub fn create_excl(&self, p: &RelPath, mode: u32) -> Result<File, Error> {
-        let _ = (p, mode);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        let flags = OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::NOFOLLOW
+            | OFlags::RDWR
+            | OFlags::CLOEXEC
+            | OFlags::NOCTTY;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("openat", p, e))?;
+        Ok(File::from(fd))
     }
     /// mkdirat.
     pub fn mkdir(&self, p: &RelPath, mode: u32) -> Result<(), Error> {
-        let _ = (p, mode);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("mkdirat", p, e))
     }
     /// symlinkat: creates `p` pointing at `target` (the target text is
     /// stored as given, it is never resolved here).
     pub fn symlink(&self, target: &[u8], p: &RelPath) -> Result<(), Error> {
-        let _ = (target, p);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::symlinkat(target, &dir, name).map_err(|e| io_err("symlinkat", p, e))
     }
     /// linkat (no follow): hard link `to` naming the file at `from`.
     pub fn link(&self, from: &RelPath, to: &RelPath) -> Result<(), Error> {
-        let _ = (from, to);
-        todo!()
+        let (from_dir, from_name) = self.parent(from)?;
+        let (to_dir, to_name) = self.parent(to)?;
+        rustix::fs::linkat(&from_dir, from_name, &to_dir, to_name, AtFlags::empty())
+            .map_err(|e| io_err("linkat", to, e))
     }
     /// readlinkat.
     pub fn readlink(&self, p: &RelPath) -> Result<Vec<u8>, Error> {
-        let _ = p;
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::readlinkat(&dir, name, Vec::new())
+            .map(|target| target.into_bytes())
+            .map_err(|e| io_err("readlinkat", p, e))
     }
     /// renameat (replaces `to`).
     pub fn rename(&self, from: &RelPath, to: &RelPath) -> Result<(), Error> {
-        let _ = (from, to);
-        todo!()
+        let (from_dir, from_name) = self.parent(from)?;
+        let (to_dir, to_name) = self.parent(to)?;
+        rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+            .map_err(|e| io_err("renameat", to, e))
     }
     /// unlinkat of a non-directory.
     pub fn unlink(&self, p: &RelPath) -> Result<(), Error> {
-        let _ = p;
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| io_err("unlinkat", p, e))
     }
     /// unlinkat(AT_REMOVEDIR).
     pub fn rmdir(&self, p: &RelPath) -> Result<(), Error> {
-        let _ = p;
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR).map_err(|e| io_err("unlinkat", p, e))
     }
-    /// fstatat(AT_SYMLINK_NOFOLLOW); `Ok(None)` if it does not exist.
+    /// fstatat(AT_SYMLINK_NOFOLLOW); `Ok(None)` if it does not exist
+    /// (ENOENT, or ENOTDIR because a parent component is not a directory).
     pub fn stat(&self, p: &RelPath) -> Result<Option<Stat>, Error> {
-        let _ = p;
-        todo!()
+        let (dir, name) = match self.parent(p) {
+            Ok(parent) => parent,
+            Err(e) if matches!(e.raw_os_error(), Some(n) if n == Errno::NOENT.raw_os_error() || n == Errno::NOTDIR.raw_os_error()) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Stat::from_raw(&st))),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(io_err("fstatat", p, e)),
+        }
     }
-    /// Names in directory `p` (without "." and ".."), unsorted.
+    /// Names in directory `p` (without "." and ".."), unsorted. The last
+    /// component is resolved as by [`Root::open_dir`].
     pub fn read_dir(&self, p: &RelPath) -> Result<Vec<Vec<u8>>, Error> {
-        let _ = p;
-        todo!()
+        let fd = self.resolve(p, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty(), true)?;
+        let dir = rustix::fs::Dir::new(fd).map_err(|e| io_err("getdents", p, e))?;
+        let mut names = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(|e| io_err("getdents", p, e))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(name.to_vec());
+            }
+        }
+        Ok(names)
     }
     /// fchmodat on a non-symlink.
+    ///
+    /// # Errors
+    /// ELOOP if `p` is a symlink (Linux cannot chmod a symlink, and
+    /// fchmodat would follow it).
     pub fn chmod(&self, p: &RelPath, mode: u32) -> Result<(), Error> {
-        let _ = (p, mode);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        // Linux's fchmodat ignores AT_SYMLINK_NOFOLLOW, so refuse a symlink
+        // here. Someone with write access to the parent could still swap one
+        // in between the two calls; upstream rsync's lstat+chmod has the same
+        // window, and the swapped link could only be followed from a parent
+        // that is itself beneath the root.
+        let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err("fstatat", p, e))?;
+        if file_type(st.st_mode as u32) == FileType::Symlink {
+            return Err(io_err("fchmodat", p, Errno::LOOP));
+        }
+        rustix::fs::chmodat(&dir, name, Mode::from_raw_mode(mode), AtFlags::empty())
+            .map_err(|e| io_err("fchmodat", p, e))
     }
     /// fchownat(AT_SYMLINK_NOFOLLOW); `None` leaves that id unchanged.
     pub fn lchown(&self, p: &RelPath, uid: Option<u32>, gid: Option<u32>) -> Result<(), Error> {
-        let _ = (p, uid, gid);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        let (uid, gid) = ids(uid, gid);
+        rustix::fs::chownat(&dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err("fchownat", p, e))
     }
     /// utimensat(AT_SYMLINK_NOFOLLOW): sets mtime (atime left as is).
     pub fn set_mtime(&self, p: &RelPath, secs: i64, nsec: u32) -> Result<(), Error> {
-        let _ = (p, secs, nsec);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::utimensat(
+            &dir,
+            name,
+            &mtime_only(secs, nsec),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err("utimensat", p, e))
     }
-    /// mknodat (devices, fifos, sockets).
+    /// mknodat (devices, fifos, sockets). `mode` carries the file type bits.
     pub fn mknod(&self, p: &RelPath, mode: u32, rdev: u64) -> Result<(), Error> {
-        let _ = (p, mode, rdev);
-        todo!()
+        let (dir, name) = self.parent(p)?;
+        let kind = rustix::fs::FileType::from_raw_mode(mode as rustix::fs::RawMode);
+        rustix::fs::mknodat(&dir, name, kind, Mode::from_raw_mode(mode), rdev)
+            .map_err(|e| io_err("mknodat", p, e))
     }
     /// Sets mode, owner and mtime through an open descriptor (fchmod,
-    /// fchown, futimens): the way the receiver finishes a temp file.
-    pub fn set_fd_meta(file: &File, mode: Option<u32>, owner: Option<(Option<u32>, Option<u32>)>, mtime: Option<(i64, u32)>) -> Result<(), Error> {
-        let _ = (file, mode, owner, mtime);
-        todo!()
+    /// fchown, futimens): the way the receiver finishes a temp file. Owner
+    /// goes first, since a chown may clear setuid bits the mode asks for.
+    pub fn set_fd_meta(
+        file: &File,
+        mode: Option<u32>,
+        owner: Option<(Option<u32>, Option<u32>)>,
+        mtime: Option<(i64, u32)>,
+    ) -> Result<(), Error> {
+        let fd_err = |op, e: Errno| Error::Io {
+            op,
+            path: String::from("<fd>"),
+            source: e.into(),
+        };
+        if let Some((uid, gid)) = owner {
+            let (uid, gid) = ids(uid, gid);
+            rustix::fs::fchown(file, uid, gid).map_err(|e| fd_err("fchown", e))?;
+        }
+        if let Some(mode) = mode {
+            rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(|e| fd_err("fchmod", e))?;
+        }
+        if let Some((secs, nsec)) = mtime {
+            rustix::fs::futimens(file, &mtime_only(secs, nsec))
+                .map_err(|e| fd_err("futimens", e))?;
+        }
+        Ok(())
+    }
+
+    /// Opens `p` itself beneath the root.
+    fn resolve(
+        &self,
+        p: &RelPath,
+        oflags: OFlags,
+        mode: Mode,
+        follow_last: bool,
+    ) -> Result<OwnedFd, Error> {
+        open::resolve(
+            self.fd.as_fd(),
+            p.as_bytes(),
+            oflags,
+            mode,
+            follow_last,
+            self.walk,
+        )
+        .map_err(|f| failure(f, p))
+    }
+
+    /// Opens the parent of `p` beneath the root and returns it with the last
+    /// component ("." for the root itself).
+    fn parent<'a>(&'a self, p: &'a RelPath) -> Result<(DirFd<'a>, &'a [u8]), Error> {
+        let bytes = p.as_bytes();
+        let (parent, name): (&[u8], &[u8]) = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&bytes[..i], &bytes[i + 1..]),
+            None if bytes.is_empty() => (b"", b"."),
+            None => (b"", bytes),
+        };
+        let root: BorrowedFd<'a> = self.fd.as_fd();
+        let dir = open::open_parent(root, parent, self.walk).map_err(|f| failure(f, p))?;
+        Ok((dir, name))
+    }
+}
+
+impl Stat {
+    fn from_raw(st: &rustix::fs::Stat) -> Stat {
+        // The field types of `struct stat` differ between architectures.
+        #[allow(clippy::unnecessary_cast)]
+        Stat {
+            file_type: file_type(st.st_mode as u32),
+            mode: st.st_mode as u32,
+            size: st.st_size as u64,
+            mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as u32,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            nlink: st.st_nlink as u64,
+            rdev: st.st_rdev as u64,
+        }
+    }
+}
+
+fn file_type(mode: u32) -> FileType {
+    use rustix::fs::FileType as F;
+    match F::from_raw_mode(mode as rustix::fs::RawMode) {
+        F::RegularFile => FileType::File,
+        F::Directory => FileType::Dir,
+        F::Symlink => FileType::Symlink,
+        F::CharacterDevice | F::BlockDevice => FileType::Device,
+        _ => FileType::Special,
+    }
+}
+
+fn ids(uid: Option<u32>, gid: Option<u32>) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+    // -1 means "unchanged" to the kernel; never pass it as an id.
+    (
+        uid.filter(|&u| u != u32::MAX)
+            .map(rustix::fs::Uid::from_raw),
+        gid.filter(|&g| g != u32::MAX)
+            .map(rustix::fs::Gid::from_raw),
+    )
+}
+
+fn mtime_only(secs: i64, nsec: u32) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        last_modification: Timespec {
+            tv_sec: secs,
+            tv_nsec: nsec.min(999_999_999).into(),
+        },
+    }
+}
+
+fn clear_nonblock(fd: &OwnedFd) -> rustix::io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags - OFlags::NONBLOCK)
+}
+
+fn io_err(op: &'static str, p: &RelPath, e: Errno) -> Error {
+    Error::Io {
+        op,
+        path: p.display_lossy(),
+        source: e.into(),
+    }
+}
+
+fn failure(f: Failure, p: &RelPath) -> Error {
+    io_err(f.op, p, f.errno)
+}
+
+fn ambient_err(op: &'static str, path: &Path, e: Errno) -> Error {
+    Error::Io {
+        op,
+        path: path.to_string_lossy().into_owned(),
+        source: e.into(),
     }
 }

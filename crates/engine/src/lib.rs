@@ -1,1 +1,25 @@
-//! engine
+//! The transfer engine: options, file lists and the three roles (sender,
+//! generator, receiver) over one pipeline shared by local, remote-shell and
+//! daemon transfers.
+//!
+//! The receiving side runs the generator and the receiver as two threads;
+//! both touch the destination only through a `confine::Root`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod ctx;
+pub mod error;
+pub mod flist;
+pub mod generator;
+pub mod ids;
+pub mod itemize;
+pub mod options;
+pub mod out;
+pub mod receiver;
+pub mod sender;
+pub mod session;
+pub mod stats;
+pub mod transfer;
+
+pub use error::{Error, Result};
+pub use options::{DeleteMode, OptionError, Options};

@@ -28,7 +28,34 @@ pub const CLIENT_INFO: &str = ".LsfxCIvu";
 /// `CF_INC_RECURSE`. Letters: L->SYMLINK_TIMES, f->SAFE_FLIST,
 /// x->AVOID_XATTR_OPTIM, C->CHKSUM_SEED_FIX, I->INPLACE_PARTIAL_DIR,
 /// v->VARINT_FLIST_FLAGS, u->ID0_NAMES. `s` is ignored (no iconv).
+// upstream: compat.c:setup_protocol()
 pub fn server_flags_for(info: &str) -> i32 {
-    let _ = info;
-    todo!()
+    info.bytes().fold(0, |flags, letter| {
+        flags
+            | match letter {
+                b'L' => CF_SYMLINK_TIMES,
+                b'f' => CF_SAFE_FLIST,
+                b'x' => CF_AVOID_XATTR_OPTIM,
+                b'C' => CF_CHKSUM_SEED_FIX,
+                b'I' => CF_INPLACE_PARTIAL_DIR,
+                b'v' => CF_VARINT_FLIST_FLAGS,
+                b'u' => CF_ID0_NAMES,
+                _ => 0,
+            }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_client_letters() {
+        // Everything a stock client asks for, minus inc-recurse and iconv.
+        assert_eq!(server_flags_for(".iLsfxCIvu"), 0x1FA);
+        assert_eq!(server_flags_for(".iLsfxCIvu") & CF_INC_RECURSE, 0);
+        assert_eq!(server_flags_for("fCv"), 0xA8);
+        assert_eq!(server_flags_for(""), 0);
+        assert_eq!(server_flags_for(CLIENT_INFO), 0x1FA);
+    }
 }

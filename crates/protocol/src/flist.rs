@@ -1,6 +1,7 @@
 //! File-list entries (upstream flist.c send_file_entry / recv_file_entry),
 //! the id lists, and the sort order both sides apply.
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::varint::{write_i32, write_varint, write_varlong, WireRead};
 use std::cmp::Ordering;
 use std::io::Read;
 
@@ -103,6 +104,8 @@ impl FileEntry {
 }
 
 /// What the two sides agreed that changes the entry format.
+///
+/// `Default` is protocol 32 with varint flags and nothing preserved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlistOptions {
     /// Negotiated protocol (30..=32).
@@ -123,77 +126,1091 @@ pub struct FlistOptions {
     pub checksum_len: Option<usize>,
 }
 
+impl Default for FlistOptions {
+    fn default() -> Self {
+        FlistOptions {
+            protocol: crate::PROTOCOL_VERSION,
+            varint_flags: true,
+            preserve_uid: false,
+            preserve_gid: false,
+            preserve_links: false,
+            preserve_devices: false,
+            preserve_specials: false,
+            checksum_len: None,
+        }
+    }
+}
+
+/// Longest user or group name in an id list or inline in an entry.
+pub const MAX_ID_NAME_LEN: usize = 255;
+/// Most entries an id list may hold.
+pub const MAX_ID_LIST_LEN: usize = 1 << 20;
+
+/// Directory bits kept in [`FileEntry::xflags`].
+const DIR_XFLAGS: u32 = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
+
+/// The "previous entry" values both sides compare against; upstream keeps
+/// them in statics that live as long as the process.
+#[derive(Debug, Clone, Default)]
+struct PrevEntry {
+    name: Vec<u8>,
+    mode: u32,
+    mtime: i64,
+    uid: u32,
+    gid: u32,
+    rdev_major: u32,
+}
+
+/// File type of a mode, as far as the entry format cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Device,
+    Special,
+    Unknown,
+}
+
+fn kind(mode: u32) -> Kind {
+    match mode & S_IFMT {
+        S_IFREG => Kind::File,
+        S_IFDIR => Kind::Dir,
+        S_IFLNK => Kind::Symlink,
+        S_IFCHR | S_IFBLK => Kind::Device,
+        S_IFIFO | S_IFSOCK => Kind::Special,
+        _ => Kind::Unknown,
+    }
+}
+
+impl FlistOptions {
+    /// Whether an entry of this kind carries rdev fields.
+    fn sends_rdev(&self, k: Kind) -> bool {
+        (self.preserve_devices && k == Kind::Device)
+            || (self.preserve_specials && k == Kind::Special && self.protocol < 31)
+    }
+}
+
 /// Encoder state (persists across the whole session).
+///
+/// Call [`FlistEncoder::encode`] for each entry in send order, then
+/// [`FlistEncoder::encode_end`] once per file list.
 #[derive(Debug, Clone, Default)]
 pub struct FlistEncoder {
-    _p: (),
+    opts: FlistOptions,
+    prev: PrevEntry,
 }
 
 impl FlistEncoder {
     /// New encoder with upstream's initial state.
     pub fn new(opts: FlistOptions) -> Self {
-        let _ = opts;
-        todo!()
+        FlistEncoder {
+            opts,
+            prev: PrevEntry::default(),
+        }
     }
     /// Appends one entry.
+    ///
+    /// The entry is trusted (it comes from our own disk walk): the name must
+    /// be at most [`MAX_NAME_LEN`] bytes, `mtime_nsec` below 10^9, and a
+    /// checksum shorter than `checksum_len` is padded with zeros.
+    // upstream: flist.c:send_file_entry()
     pub fn encode(&mut self, out: &mut Vec<u8>, e: &FileEntry) {
-        let _ = (out, e);
-        todo!()
+        let o = self.opts;
+        let prev = &mut self.prev;
+        let k = kind(e.mode);
+        let first = prev.name.is_empty();
+
+        let mut x = if k == Kind::Dir {
+            e.xflags & DIR_XFLAGS
+        } else {
+            0
+        };
+        if e.mode == prev.mode {
+            x |= XMIT_SAME_MODE;
+        } else {
+            prev.mode = e.mode;
+        }
+        let mut rdev = e.rdev;
+        if o.preserve_devices && k == Kind::Device {
+            if rdev.0 == prev.rdev_major {
+                x |= XMIT_SAME_RDEV_MAJOR;
+            } else {
+                prev.rdev_major = rdev.0;
+            }
+        } else if o.sends_rdev(k) {
+            // Protocol 30 specials: a placeholder rdev that costs one byte.
+            rdev = (prev.rdev_major, 0);
+            x |= XMIT_SAME_RDEV_MAJOR;
+        }
+        if !o.preserve_uid || (e.uid == prev.uid && !first) {
+            x |= XMIT_SAME_UID;
+        } else {
+            prev.uid = e.uid;
+        }
+        if !o.preserve_gid || (e.gid == prev.gid && !first) {
+            x |= XMIT_SAME_GID;
+        } else {
+            prev.gid = e.gid;
+        }
+        if e.mtime == prev.mtime {
+            x |= XMIT_SAME_TIME;
+        } else {
+            prev.mtime = e.mtime;
+        }
+        if o.protocol >= 31 && e.mtime_nsec != 0 {
+            x |= XMIT_MOD_NSEC;
+        }
+        let l1 = e
+            .name
+            .iter()
+            .zip(prev.name.iter())
+            .take(255)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let suffix = &e.name[l1..];
+        if l1 > 0 {
+            x |= XMIT_SAME_NAME;
+        }
+        if suffix.len() > 255 {
+            x |= XMIT_LONG_NAME;
+        }
+
+        if o.varint_flags {
+            // 0 would read as the end marker.
+            write_varint(out, if x == 0 { XMIT_EXTENDED_FLAGS } else { x } as i32);
+        } else {
+            if x == 0 && k != Kind::Dir {
+                x |= XMIT_TOP_DIR;
+            }
+            if x & 0xFF00 != 0 || x == 0 {
+                x |= XMIT_EXTENDED_FLAGS;
+                out.extend_from_slice(&(x as u16).to_le_bytes());
+            } else {
+                out.push(x as u8);
+            }
+        }
+        if x & XMIT_SAME_NAME != 0 {
+            out.push(l1 as u8);
+        }
+        if x & XMIT_LONG_NAME != 0 {
+            write_varint(out, suffix.len() as i32);
+        } else {
+            out.push(suffix.len() as u8);
+        }
+        out.extend_from_slice(suffix);
+
+        write_varlong(out, e.size, 3);
+        if x & XMIT_SAME_TIME == 0 {
+            write_varlong(out, e.mtime, 4);
+        }
+        if x & XMIT_MOD_NSEC != 0 {
+            write_varint(out, e.mtime_nsec as i32);
+        }
+        if x & XMIT_SAME_MODE == 0 {
+            write_i32(out, e.mode as i32);
+        }
+        if o.preserve_uid && x & XMIT_SAME_UID == 0 {
+            write_varint(out, e.uid as i32);
+        }
+        if o.preserve_gid && x & XMIT_SAME_GID == 0 {
+            write_varint(out, e.gid as i32);
+        }
+        if o.sends_rdev(k) {
+            if x & XMIT_SAME_RDEV_MAJOR == 0 {
+                write_varint(out, rdev.0 as i32);
+            }
+            write_varint(out, rdev.1 as i32);
+        }
+        if o.preserve_links && k == Kind::Symlink {
+            let target = e.link_target.as_deref().unwrap_or_default();
+            write_varint(out, target.len() as i32);
+            out.extend_from_slice(target);
+        }
+        if let (Some(n), Kind::File) = (o.checksum_len, k) {
+            let sum = e.checksum.as_deref().unwrap_or_default();
+            let have = sum.len().min(n);
+            out.extend_from_slice(&sum[..have]);
+            out.resize(out.len() + (n - have), 0);
+        }
+
+        prev.name.clear();
+        prev.name.extend_from_slice(&e.name);
     }
     /// Appends the end-of-list marker carrying `io_error` (§5.5).
+    // upstream: flist.c:write_end_of_flist()
     pub fn encode_end(&mut self, out: &mut Vec<u8>, io_error: i32) {
-        let _ = (out, io_error);
-        todo!()
+        if self.opts.varint_flags {
+            write_varint(out, 0);
+            write_varint(out, io_error);
+        } else if io_error != 0 {
+            let x = (XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST) as u16;
+            out.extend_from_slice(&x.to_le_bytes());
+            write_varint(out, io_error);
+        } else {
+            out.push(0);
+        }
     }
 }
 
 /// Decoder state (persists across the whole session).
+///
+/// Call [`FlistDecoder::decode`] until it returns `None`, then read
+/// [`FlistDecoder::io_error`].
 #[derive(Debug, Clone, Default)]
 pub struct FlistDecoder {
-    _p: (),
+    opts: FlistOptions,
+    prev: PrevEntry,
+    io_error: i32,
 }
 
 impl FlistDecoder {
     /// New decoder with upstream's initial state.
     pub fn new(opts: FlistOptions) -> Self {
-        let _ = opts;
-        todo!()
+        FlistDecoder {
+            opts,
+            prev: PrevEntry::default(),
+            io_error: 0,
+        }
     }
     /// Reads one entry, or `None` at the end marker (then [`Self::io_error`]
     /// holds the marker's io_error). Bounds: name <= MAX_NAME_LEN, link target
     /// <= MAX_LINK_LEN, nsec <= 999_999_999, size >= 0, known file type.
     /// Names are returned as sent; path safety is the caller's job.
+    ///
+    /// Entries with `XMIT_HLINKED` are refused (`Error::Invalid`): oxsync does
+    /// not negotiate `-H` yet. Inline user/group names
+    /// (`XMIT_*_NAME_FOLLOWS`) are read and dropped.
+    // upstream: flist.c:recv_file_list(), recv_file_entry()
     pub fn decode<R: Read + ?Sized>(&mut self, r: &mut R) -> Result<Option<FileEntry>> {
-        let _ = r;
-        todo!()
+        let o = self.opts;
+        let x = if o.varint_flags {
+            let x = r.read_varint("flist flags")? as u32;
+            if x == 0 {
+                self.io_error = r.read_varint("flist io_error")?;
+                return Ok(None);
+            }
+            x
+        } else {
+            let mut x = u32::from(r.read_u8_field("flist flags")?);
+            if x == 0 {
+                self.io_error = 0;
+                return Ok(None);
+            }
+            if x & XMIT_EXTENDED_FLAGS != 0 {
+                x |= u32::from(r.read_u8_field("flist flags")?) << 8;
+            }
+            if x == XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST {
+                self.io_error = r.read_varint("flist io_error")?;
+                return Ok(None);
+            }
+            x
+        };
+        if x & XMIT_HLINKED != 0 {
+            return Err(Error::invalid(
+                "flist flags",
+                format!("hard-link entry ({x:#x}) without -H"),
+            ));
+        }
+
+        let prev = &mut self.prev;
+        let l1 = if x & XMIT_SAME_NAME != 0 {
+            usize::from(r.read_u8_field("name prefix length")?)
+        } else {
+            0
+        };
+        if l1 > prev.name.len() {
+            return Err(Error::invalid(
+                "name prefix length",
+                format!("{l1} exceeds previous name length {}", prev.name.len()),
+            ));
+        }
+        let l2 = if x & XMIT_LONG_NAME != 0 {
+            let l2 = r.read_varint("name length")?;
+            usize::try_from(l2)
+                .map_err(|_| Error::invalid("name length", format!("negative length {l2}")))?
+        } else {
+            usize::from(r.read_u8_field("name length")?)
+        };
+        if l2 > MAX_NAME_LEN - l1 {
+            return Err(Error::TooLong {
+                field: "name",
+                len: (l1 + l2) as u64,
+                max: MAX_NAME_LEN as u64,
+            });
+        }
+        prev.name.truncate(l1);
+        prev.name.resize(l1 + l2, 0);
+        r.read_exact_field(&mut prev.name[l1..], "name")?;
+        let name = prev.name.clone();
+
+        let size = r.read_varlong(3, "file length")?;
+        if size < 0 {
+            return Err(Error::invalid(
+                "file length",
+                format!("negative size {size}"),
+            ));
+        }
+        if x & XMIT_SAME_TIME == 0 {
+            prev.mtime = r.read_varlong(4, "mtime")?;
+        }
+        let mtime_nsec = if x & XMIT_MOD_NSEC != 0 {
+            let nsec = r.read_varint("mtime nsec")?;
+            if !(0..=999_999_999).contains(&nsec) {
+                return Err(Error::invalid("mtime nsec", format!("{nsec}")));
+            }
+            nsec as u32
+        } else {
+            0
+        };
+        if x & XMIT_SAME_MODE == 0 {
+            prev.mode = r.read_i32_field("mode")? as u32;
+        }
+        let mode = prev.mode;
+        let k = kind(mode);
+        if k == Kind::Unknown {
+            return Err(Error::invalid(
+                "mode",
+                format!("unknown file type in {mode:#o}"),
+            ));
+        }
+        if o.preserve_uid && x & XMIT_SAME_UID == 0 {
+            prev.uid = r.read_varint("uid")? as u32;
+            if x & XMIT_USER_NAME_FOLLOWS != 0 {
+                skip_name(r, "user name")?;
+            }
+        }
+        if o.preserve_gid && x & XMIT_SAME_GID == 0 {
+            prev.gid = r.read_varint("gid")? as u32;
+            if x & XMIT_GROUP_NAME_FOLLOWS != 0 {
+                skip_name(r, "group name")?;
+            }
+        }
+        let mut rdev = (0, 0);
+        if o.sends_rdev(k) {
+            if x & XMIT_SAME_RDEV_MAJOR == 0 {
+                prev.rdev_major = r.read_varint("rdev major")? as u32;
+            }
+            let minor = r.read_varint("rdev minor")? as u32;
+            if k == Kind::Device {
+                rdev = (prev.rdev_major, minor);
+            }
+        }
+        let link_target = if o.preserve_links && k == Kind::Symlink {
+            let len = r.read_varint("symlink target length")?;
+            let len = usize::try_from(len).map_err(|_| {
+                Error::invalid("symlink target length", format!("negative length {len}"))
+            })?;
+            Some(r.read_bytes(len, MAX_LINK_LEN, "symlink target")?)
+        } else {
+            None
+        };
+        let checksum = match (o.checksum_len, k) {
+            (Some(n), Kind::File) => Some(r.read_bytes(n, n, "file checksum")?),
+            _ => None,
+        };
+
+        Ok(Some(FileEntry {
+            name,
+            mode,
+            size,
+            mtime: prev.mtime,
+            mtime_nsec,
+            uid: prev.uid,
+            gid: prev.gid,
+            rdev,
+            link_target,
+            checksum,
+            xflags: if k == Kind::Dir { x & DIR_XFLAGS } else { 0 },
+        }))
     }
     /// io_error from the end marker.
     pub fn io_error(&self) -> i32 {
-        todo!()
+        self.io_error
     }
+}
+
+/// Reads and drops an inline `u8 len` + name.
+// upstream: uidlist.c:recv_user_name()
+fn skip_name<R: Read + ?Sized>(r: &mut R, field: &'static str) -> Result<()> {
+    let len = usize::from(r.read_u8_field(field)?);
+    let mut buf = [0u8; MAX_ID_NAME_LEN];
+    r.read_exact_field(&mut buf[..len], field)
 }
 
 /// Appends a uid or gid list: `(id, name)` pairs with id != 0, then the
 /// terminator varint 0 (plus the name of id 0 when `id0_names` is given
 /// as Some(name)).
+///
+/// Pairs with id 0 are skipped (0 is the terminator); names are cut to
+/// 255 bytes.
+// upstream: uidlist.c:send_one_list()
 pub fn write_id_list(out: &mut Vec<u8>, ids: &[(u32, Vec<u8>)], id0_name: Option<&[u8]>) {
-    let _ = (out, ids, id0_name);
-    todo!()
+    fn one(out: &mut Vec<u8>, id: u32, name: &[u8]) {
+        let name = &name[..name.len().min(MAX_ID_NAME_LEN)];
+        write_varint(out, id as i32);
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+    }
+    for (id, name) in ids {
+        if *id != 0 {
+            one(out, *id, name);
+        }
+    }
+    match id0_name {
+        Some(name) => one(out, 0, name),
+        None => write_varint(out, 0),
+    }
 }
 
 /// Reads a uid or gid list; with `id0_names` (CF_ID0_NAMES) the terminator
 /// is followed by a name for id 0, returned as `(0, name)`. Bounded to
 /// 1 << 20 entries and 255-byte names.
+// upstream: uidlist.c:recv_id_list()
 pub fn read_id_list<R: Read + ?Sized>(r: &mut R, id0_names: bool) -> Result<Vec<(u32, Vec<u8>)>> {
-    let _ = (r, id0_names);
-    todo!()
+    let mut list = Vec::new();
+    loop {
+        let id = r.read_varint("id")? as u32;
+        if id == 0 {
+            break;
+        }
+        if list.len() >= MAX_ID_LIST_LEN {
+            return Err(Error::TooLong {
+                field: "id list",
+                len: list.len() as u64 + 1,
+                max: MAX_ID_LIST_LEN as u64,
+            });
+        }
+        let len = usize::from(r.read_u8_field("id name length")?);
+        list.push((id, r.read_bytes(len, MAX_ID_NAME_LEN, "id name")?));
+    }
+    if id0_names {
+        let len = usize::from(r.read_u8_field("id name length")?);
+        list.push((0, r.read_bytes(len, MAX_ID_NAME_LEN, "id name")?));
+    }
+    Ok(list)
 }
 
 /// Upstream's protocol >= 29 file-list order (flist.c f_name_cmp), given the
 /// names and whether each is a directory: inside every directory, "." first,
 /// then files by bytes, then subdirectories (compared as `name/`), each
 /// followed by its contents.
+// upstream: flist.c:f_name_cmp()
 pub fn compare_names(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Ordering {
-    let _ = (a, a_is_dir, b, b_is_dir);
-    todo!()
+    let mut ka = sort_key(a, a_is_dir);
+    let mut kb = sort_key(b, b_is_dir);
+    loop {
+        match (ka.next(), kb.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => match x.cmp(&y) {
+                Ordering::Equal => continue,
+                other => return other,
+            },
+        }
+    }
+}
+
+/// One path component as the sort sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortPart<'a> {
+    /// The last component of a non-directory.
+    File(&'a [u8]),
+    /// A directory component, compared as `name/`.
+    Dir(&'a [u8]),
+}
+
+impl Ord for SortPart<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (SortPart::File(a), SortPart::File(b)) => a.cmp(b),
+            (SortPart::File(_), SortPart::Dir(_)) => Ordering::Less,
+            (SortPart::Dir(_), SortPart::File(_)) => Ordering::Greater,
+            (SortPart::Dir(a), SortPart::Dir(b)) => a.iter().chain(b"/").cmp(b.iter().chain(b"/")),
+        }
+    }
+}
+
+impl PartialOrd for SortPart<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The components of a name; the root directory "." has none, so it sorts
+/// before everything.
+fn sort_key(name: &[u8], is_dir: bool) -> impl Iterator<Item = SortPart<'_>> {
+    let root = is_dir && name == b".";
+    let mut parts = name.split(|&c| c == b'/').peekable();
+    std::iter::from_fn(move || {
+        if root {
+            return None;
+        }
+        let part = parts.next()?;
+        if parts.peek().is_none() && !is_dir {
+            Some(SortPart::File(part))
+        } else {
+            Some(SortPart::Dir(part))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opts_a(protocol: i32, varint_flags: bool) -> FlistOptions {
+        FlistOptions {
+            protocol,
+            varint_flags,
+            preserve_uid: true,
+            preserve_gid: true,
+            preserve_links: true,
+            preserve_devices: true,
+            preserve_specials: true,
+            checksum_len: None,
+        }
+    }
+
+    fn dot_and_a(nsec: bool) -> Vec<FileEntry> {
+        vec![
+            FileEntry {
+                name: b".".to_vec(),
+                mode: S_IFDIR | 0o755,
+                size: 4096,
+                mtime: 0x6500_0001,
+                mtime_nsec: if nsec { 5 } else { 0 },
+                uid: 1000,
+                gid: 1000,
+                xflags: XMIT_TOP_DIR,
+                ..Default::default()
+            },
+            FileEntry {
+                name: b"a".to_vec(),
+                mode: S_IFREG | 0o644,
+                size: 3,
+                mtime: 0x6500_0000,
+                mtime_nsec: if nsec { 7 } else { 0 },
+                uid: 1000,
+                gid: 1000,
+                ..Default::default()
+            },
+        ]
+    }
+
+    fn encode_all(opts: FlistOptions, entries: &[FileEntry], io_error: i32) -> Vec<u8> {
+        let mut enc = FlistEncoder::new(opts);
+        let mut out = Vec::new();
+        for e in entries {
+            enc.encode(&mut out, e);
+        }
+        enc.encode_end(&mut out, io_error);
+        out
+    }
+
+    fn decode_all(opts: FlistOptions, mut r: &[u8]) -> Result<(Vec<FileEntry>, i32, &[u8])> {
+        let mut dec = FlistDecoder::new(opts);
+        let mut list = Vec::new();
+        while let Some(e) = dec.decode(&mut r)? {
+            list.push(e);
+        }
+        Ok((list, dec.io_error(), r))
+    }
+
+    /// The 52-byte file list of the protocol doc's worked example (§12.1).
+    const TRACE_12_1: &[u8] = &[
+        0x01, 0x01, 0x2E, 0x00, 0x00, 0x10, 0x65, 0x01, 0x00, 0x00, 0xED, 0x41, 0x00, 0x00, 0x83,
+        0xE8, 0x83, 0xE8, // "."
+        0x18, 0x01, 0x61, 0x00, 0x03, 0x00, 0x65, 0x00, 0x00, 0x00, 0xA4, 0x81, 0x00,
+        0x00, // "a"
+        0x00, 0x00, // end, io_error 0
+        0x83, 0xE8, 0x05, b'a', b'l', b'i', b'c', b'e', 0x00, // uids
+        0x83, 0xE8, 0x05, b'a', b'l', b'i', b'c', b'e', 0x00, // gids
+    ];
+
+    #[test]
+    fn worked_example_12_1() {
+        assert_eq!(TRACE_12_1.len(), 52);
+        for protocol in [31, 32] {
+            let opts = opts_a(protocol, true);
+            let mut out = encode_all(opts, &dot_and_a(false), 0);
+            write_id_list(&mut out, &[(1000, b"alice".to_vec())], None);
+            write_id_list(&mut out, &[(1000, b"alice".to_vec())], None);
+            assert_eq!(out, TRACE_12_1);
+
+            let (list, io_error, mut rest) = decode_all(opts, TRACE_12_1).unwrap();
+            assert_eq!(list, dot_and_a(false));
+            assert_eq!(io_error, 0);
+            let alice = vec![(1000, b"alice".to_vec())];
+            assert_eq!(read_id_list(&mut rest, false).unwrap(), alice);
+            assert_eq!(read_id_list(&mut rest, false).unwrap(), alice);
+            assert!(rest.is_empty());
+        }
+    }
+
+    #[test]
+    fn nsec_flags_5_7() {
+        let out = encode_all(opts_a(31, true), &dot_and_a(true), 0);
+        assert_eq!(&out[..3], &[0xA0, 0x01, 0x01]);
+        // "." is 18 bytes plus a flags byte and an nsec byte.
+        assert_eq!(&out[20..22], &[0xA0, 0x18]);
+        let (list, _, _) = decode_all(opts_a(31, true), &out).unwrap();
+        assert_eq!(list, dot_and_a(true));
+        // Protocol 30 has no nanoseconds.
+        let out = encode_all(opts_a(30, true), &dot_and_a(true), 0);
+        assert_eq!(out[0], 0x01);
+        let (list, _, _) = decode_all(opts_a(30, true), &out).unwrap();
+        assert_eq!(list, dot_and_a(false));
+    }
+
+    #[test]
+    fn byte_flags_mode() {
+        let opts = opts_a(30, false);
+        let mut entries = dot_and_a(false);
+        // Same as previous in everything but the name: flags would be 0.
+        entries.push(FileEntry {
+            name: b"b".to_vec(),
+            ..entries[1].clone()
+        });
+        let out = encode_all(opts, &entries, 0);
+        assert_eq!(out[0], 0x01);
+        assert_eq!(*out.last().unwrap(), 0x00);
+        let (list, io_error, rest) = decode_all(opts, &out).unwrap();
+        assert_eq!(list, entries);
+        assert_eq!(io_error, 0);
+        assert!(rest.is_empty());
+
+        // Without -o/-g the file entry keeps the filler away from xflags.
+        let bare = FlistOptions {
+            protocol: 30,
+            varint_flags: false,
+            ..FlistOptions::default()
+        };
+        let f = FileEntry {
+            name: b"f".to_vec(),
+            mode: S_IFREG | 0o600,
+            mtime: 5,
+            ..Default::default()
+        };
+        let g = FileEntry {
+            name: b"g".to_vec(),
+            ..f.clone()
+        };
+        let out = encode_all(bare, &[f.clone(), g.clone()], 0);
+        // f: SAME_UID|SAME_GID (ids not preserved).
+        assert_eq!(out[0], 0x18);
+        let (list, _, _) = decode_all(bare, &out).unwrap();
+        assert_eq!(list, [f, g]);
+    }
+
+    #[test]
+    fn byte_mode_filler_and_empty_dir_flags() {
+        let bare = FlistOptions {
+            protocol: 31,
+            varint_flags: false,
+            ..FlistOptions::default()
+        };
+        let d = FileEntry {
+            name: b"d".to_vec(),
+            mode: S_IFDIR | 0o755,
+            ..Default::default()
+        };
+        let out = encode_all(bare, std::slice::from_ref(&d), 0);
+        // dir, SAME_UID|SAME_GID|SAME_TIME (mtime 0 on the first entry).
+        assert_eq!(out[0], 0x98);
+        let (list, _, _) = decode_all(bare, &out).unwrap();
+        assert_eq!(list, [d]);
+
+        // A non-dir entry whose flags would be 0 gets XMIT_TOP_DIR as filler
+        // and the decoder does not keep it.
+        let mut dec = FlistDecoder::new(bare);
+        let wire = [0x01u8, 0x01, b'x', 0, 0, 0, 0x01, 0, 0, 0, 0xA4, 0x81, 0, 0];
+        let e = dec.decode(&mut &wire[..]).unwrap().unwrap();
+        assert_eq!(e.xflags, 0);
+        assert!(e.is_file());
+    }
+
+    #[test]
+    fn end_markers() {
+        let v = opts_a(31, true);
+        assert_eq!(encode_all(v, &[], 0), [0, 0]);
+        assert_eq!(encode_all(v, &[], 3), [0, 3]);
+        let b = opts_a(31, false);
+        assert_eq!(encode_all(b, &[], 0), [0]);
+        assert_eq!(encode_all(b, &[], 1), [0x04, 0x10, 0x01]);
+        let (list, io_error, rest) = decode_all(b, &[0x04, 0x10, 0x01]).unwrap();
+        assert!(list.is_empty() && rest.is_empty());
+        assert_eq!(io_error, 1);
+        let (_, io_error, _) = decode_all(v, &[0x00, 0x02]).unwrap();
+        assert_eq!(io_error, 2);
+    }
+
+    #[test]
+    fn devices_specials_links_checksums() {
+        let entries = vec![
+            FileEntry {
+                name: b"dev/null".to_vec(),
+                mode: S_IFCHR | 0o666,
+                mtime: 1,
+                rdev: (1, 3),
+                ..Default::default()
+            },
+            FileEntry {
+                name: b"dev/zero".to_vec(),
+                mode: S_IFCHR | 0o666,
+                mtime: 1,
+                rdev: (1, 5),
+                ..Default::default()
+            },
+            FileEntry {
+                name: b"dev/fifo".to_vec(),
+                mode: S_IFIFO | 0o600,
+                mtime: 1,
+                ..Default::default()
+            },
+            FileEntry {
+                name: b"dev/sda".to_vec(),
+                mode: S_IFBLK | 0o660,
+                mtime: 1,
+                rdev: (8, 0),
+                ..Default::default()
+            },
+            FileEntry {
+                name: b"link".to_vec(),
+                mode: S_IFLNK | 0o777,
+                mtime: 2,
+                link_target: Some(b"dev/null".to_vec()),
+                ..Default::default()
+            },
+            FileEntry {
+                name: b"sum".to_vec(),
+                mode: S_IFREG | 0o644,
+                size: 10,
+                mtime: 2,
+                checksum: Some(vec![0xAB; 16]),
+                ..Default::default()
+            },
+        ];
+        for (protocol, varint_flags) in [(30, false), (30, true), (31, false), (32, true)] {
+            let mut opts = opts_a(protocol, varint_flags);
+            opts.checksum_len = Some(16);
+            let out = encode_all(opts, &entries, 0);
+            let (list, _, rest) = decode_all(opts, &out).unwrap();
+            assert_eq!(list, entries, "protocol {protocol} varint {varint_flags}");
+            assert!(rest.is_empty());
+        }
+        // The second device shares major 1: only the minor follows the mode.
+        let mut opts = opts_a(31, true);
+        opts.preserve_uid = false;
+        opts.preserve_gid = false;
+        let mut enc = FlistEncoder::new(opts);
+        let mut out = Vec::new();
+        enc.encode(&mut out, &entries[0]);
+        let first_len = out.len();
+        enc.encode(&mut out, &entries[1]);
+        // SAME_RDEV_MAJOR|SAME_TIME|SAME_NAME|SAME_GID|SAME_UID|SAME_MODE
+        assert_eq!(out[first_len..first_len + 2], [0x81, 0xBA]);
+        // l1 = 4 ("dev/"), "zero", size 0, then only the minor.
+        assert_eq!(
+            out[first_len + 2..],
+            [4, 4, b'z', b'e', b'r', b'o', 0, 0, 0, 0x05]
+        );
+    }
+
+    #[test]
+    fn decoder_refusals() {
+        let opts = opts_a(31, true);
+        let dec = || FlistDecoder::new(opts);
+        // XMIT_HLINKED.
+        let mut w = Vec::new();
+        write_varint(&mut w, (XMIT_HLINKED | XMIT_HLINK_FIRST) as i32);
+        assert!(matches!(
+            dec().decode(&mut &w[..]),
+            Err(Error::Invalid { .. })
+        ));
+        // l1 longer than the previous name.
+        assert!(matches!(
+            dec().decode(&mut &[0x20u8, 0x05, 0x01, b'x'][..]),
+            Err(Error::Invalid { .. })
+        ));
+        // Name too long.
+        let mut w = Vec::new();
+        write_varint(&mut w, XMIT_LONG_NAME as i32);
+        write_varint(&mut w, MAX_NAME_LEN as i32 + 1);
+        assert!(matches!(
+            dec().decode(&mut &w[..]),
+            Err(Error::TooLong { .. })
+        ));
+        let entry = |mode: u32, nsec: Option<i32>, size: i64| {
+            let mut w = Vec::new();
+            let flags =
+                XMIT_SAME_UID | XMIT_SAME_GID | if nsec.is_some() { XMIT_MOD_NSEC } else { 0 };
+            write_varint(&mut w, flags as i32);
+            w.extend_from_slice(&[1, b'x']);
+            write_varlong(&mut w, size, 3);
+            write_varlong(&mut w, 9, 4);
+            if let Some(n) = nsec {
+                write_varint(&mut w, n);
+            }
+            write_i32(&mut w, mode as i32);
+            w
+        };
+        assert!(dec()
+            .decode(&mut &entry(S_IFREG | 0o644, Some(1), 1)[..])
+            .is_ok());
+        for bad in [
+            entry(0o644, None, 1),
+            entry(0o070644, None, 1),
+            entry(S_IFREG | 0o644, Some(1_000_000_000), 1),
+            entry(S_IFREG | 0o644, Some(-1), 1),
+            entry(S_IFREG | 0o644, None, -1),
+        ] {
+            assert!(matches!(
+                dec().decode(&mut &bad[..]),
+                Err(Error::Invalid { .. })
+            ));
+        }
+        // Truncated input is EOF naming the field.
+        assert!(matches!(
+            dec().decode(&mut &TRACE_12_1[..5]),
+            Err(Error::Eof {
+                field: "file length"
+            })
+        ));
+    }
+
+    #[test]
+    fn inline_names_are_skipped() {
+        let opts = opts_a(31, true);
+        let mut w = Vec::new();
+        write_varint(
+            &mut w,
+            (XMIT_USER_NAME_FOLLOWS | XMIT_GROUP_NAME_FOLLOWS) as i32,
+        );
+        w.extend_from_slice(&[1, b'x', 0, 0, 0]);
+        write_varlong(&mut w, 7, 4);
+        write_i32(&mut w, (S_IFREG | 0o644) as i32);
+        w.extend_from_slice(&[0x83, 0xE8, 5]);
+        w.extend_from_slice(b"alice");
+        w.extend_from_slice(&[0x2A, 3]);
+        w.extend_from_slice(b"grp");
+        w.push(0);
+        w.push(0);
+        let (list, _, rest) = decode_all(opts, &w).unwrap();
+        assert_eq!((list[0].uid, list[0].gid), (1000, 42));
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn name_prefix_compression() {
+        let long = vec![b'p'; 300];
+        let mut a = long.clone();
+        a.extend_from_slice(b"/one");
+        let mut b = long.clone();
+        b.extend_from_slice(b"/two");
+        let e = |name: Vec<u8>| FileEntry {
+            name,
+            mode: S_IFREG | 0o644,
+            ..Default::default()
+        };
+        let entries = vec![e(a), e(b)];
+        let opts = opts_a(31, true);
+        let out = encode_all(opts, &entries, 0);
+        let (list, _, _) = decode_all(opts, &out).unwrap();
+        assert_eq!(list, entries);
+    }
+
+    #[test]
+    fn id_lists() {
+        let ids = vec![
+            (1000, b"alice".to_vec()),
+            (u32::MAX - 1, b"nobody".to_vec()),
+        ];
+        let mut out = Vec::new();
+        write_id_list(&mut out, &ids, Some(b"root"));
+        let mut r = &out[..];
+        let got = read_id_list(&mut r, true).unwrap();
+        assert_eq!(got[..2], ids[..]);
+        assert_eq!(got[2], (0, b"root".to_vec()));
+        assert!(r.is_empty());
+        let mut out = Vec::new();
+        write_id_list(&mut out, &[], None);
+        assert_eq!(out, [0]);
+    }
+
+    fn sorted(mut names: Vec<(&'static str, bool)>) -> Vec<&'static str> {
+        names.sort_by(|a, b| compare_names(a.0.as_bytes(), a.1, b.0.as_bytes(), b.1));
+        names.into_iter().map(|n| n.0).collect()
+    }
+
+    #[test]
+    fn sort_order_matches_rsync() {
+        // Order printed by `rsync -r --list-only --no-inc-recursive` (3.5.0)
+        // for this tree.
+        let expected = [
+            ".", "B", "a-", "a.c.txt", "aa", "a b", "a b/q", "a.c", "a.c/f", "a", "a/z", "b-x",
+            "b-x/f", "b", "b/f", "x", "x/a", "x/y.txt", "x/y", "x/y/z",
+        ];
+        let dirs = [".", "a b", "a.c", "a", "b-x", "b", "x", "x/y"];
+        let mut input: Vec<(&str, bool)> =
+            expected.iter().map(|n| (*n, dirs.contains(n))).collect();
+        input.reverse();
+        assert_eq!(sorted(input), expected);
+    }
+
+    #[test]
+    fn sort_cases() {
+        let c = |a: &str, ad, b: &str, bd| compare_names(a.as_bytes(), ad, b.as_bytes(), bd);
+        assert_eq!(c("b-x", true, "b", true), Ordering::Less);
+        assert_eq!(c("a.c", true, "a", true), Ordering::Less);
+        assert_eq!(c("a", false, "a.c", false), Ordering::Less);
+        assert_eq!(c(".", true, "0", false), Ordering::Less);
+        assert_eq!(c("a", true, "a/z", false), Ordering::Less);
+        assert_eq!(c("a/z", false, "a.c", true), Ordering::Greater);
+        assert_eq!(c("z", false, "a", true), Ordering::Less);
+        assert_eq!(c("a", false, "a", true), Ordering::Less);
+        assert_eq!(c("d/e", false, "d/e", false), Ordering::Equal);
+    }
+
+    fn entry_strategy() -> impl Strategy<Value = FileEntry> {
+        let name = proptest::collection::vec(
+            prop_oneof![Just(b'a'), Just(b'b'), Just(b'/'), Just(b'.'), any::<u8>()],
+            1..300,
+        );
+        (
+            name,
+            0usize..6,
+            0u32..0o7777,
+            0i64..=i64::MAX,
+            prop_oneof![Just(0i64), Just(1), any::<i64>()],
+            prop_oneof![Just(0u32), 1u32..=999_999_999],
+            prop_oneof![Just(0u32), Just(1000), any::<u32>()],
+            prop_oneof![Just(0u32), Just(1000), any::<u32>()],
+            (prop_oneof![Just(0u32), Just(8), any::<u32>()], any::<u32>()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+            proptest::collection::vec(any::<u8>(), 16),
+            0u32..4,
+        )
+            .prop_map(
+                |(name, t, perm, size, mtime, nsec, uid, gid, rdev, link, sum, xf)| {
+                    let ftype = [S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO][t];
+                    let ftype = if t == 5 && perm & 1 == 1 {
+                        S_IFSOCK
+                    } else {
+                        ftype
+                    };
+                    let k = kind(ftype);
+                    FileEntry {
+                        name,
+                        mode: ftype | perm,
+                        size: if matches!(k, Kind::Device | Kind::Special) {
+                            0
+                        } else {
+                            size
+                        },
+                        mtime,
+                        mtime_nsec: nsec,
+                        uid,
+                        gid,
+                        rdev: if k == Kind::Device { rdev } else { (0, 0) },
+                        link_target: (k == Kind::Symlink).then_some(link),
+                        checksum: (k == Kind::File).then_some(sum),
+                        xflags: if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 },
+                    }
+                },
+            )
+    }
+
+    /// What a decoder sees of `e` under `opts`.
+    fn as_received(opts: FlistOptions, e: &FileEntry, prev: &mut (u32, u32)) -> FileEntry {
+        let mut e = e.clone();
+        if opts.protocol < 31 {
+            e.mtime_nsec = 0;
+        }
+        if opts.preserve_uid {
+            prev.0 = e.uid;
+        } else {
+            e.uid = prev.0;
+        }
+        if opts.preserve_gid {
+            prev.1 = e.gid;
+        } else {
+            e.gid = prev.1;
+        }
+        if !opts.preserve_links {
+            e.link_target = None;
+        }
+        if opts.checksum_len.is_none() {
+            e.checksum = None;
+        }
+        if !opts.preserve_devices {
+            e.rdev = (0, 0);
+        }
+        e
+    }
+
+    proptest! {
+        #[test]
+        fn flist_round_trip(
+            entries in proptest::collection::vec(entry_strategy(), 0..12),
+            protocol in 30i32..=32,
+            varint_flags in any::<bool>(),
+            o in any::<bool>(), g in any::<bool>(), l in any::<bool>(), d in any::<bool>(),
+            csum in any::<bool>(),
+            io_error in 0i32..8,
+        ) {
+            let opts = FlistOptions {
+                protocol,
+                varint_flags,
+                preserve_uid: o,
+                preserve_gid: g,
+                preserve_links: l,
+                preserve_devices: d,
+                preserve_specials: d,
+                checksum_len: csum.then_some(16),
+            };
+            let out = encode_all(opts, &entries, io_error);
+            let (list, got_err, rest) = decode_all(opts, &out).unwrap();
+            let mut prev = (0, 0);
+            let want: Vec<FileEntry> =
+                entries.iter().map(|e| as_received(opts, e, &mut prev)).collect();
+            prop_assert_eq!(list, want);
+            prop_assert_eq!(got_err, io_error);
+            prop_assert!(rest.is_empty());
+        }
+
+        #[test]
+        fn id_list_round_trip(
+            ids in proptest::collection::vec((1u32.., proptest::collection::vec(any::<u8>(), 0..255)), 0..20),
+            id0 in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..255)),
+        ) {
+            let mut out = Vec::new();
+            write_id_list(&mut out, &ids, id0.as_deref());
+            let mut r = &out[..];
+            let mut want = ids.clone();
+            if let Some(n) = &id0 {
+                want.push((0, n.clone()));
+            }
+            prop_assert_eq!(read_id_list(&mut r, id0.is_some()).unwrap(), want);
+            prop_assert!(r.is_empty());
+        }
+
+        #[test]
+        fn compare_names_is_a_total_order(
+            names in proptest::collection::vec(
+                (proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'/'), Just(b'.'), Just(b'-')], 1..6),
+                 any::<bool>()),
+                0..12)
+        ) {
+            for (a, ad) in &names {
+                prop_assert_eq!(compare_names(a, *ad, a, *ad), Ordering::Equal);
+                for (b, bd) in &names {
+                    prop_assert_eq!(compare_names(a, *ad, b, *bd),
+                                    compare_names(b, *bd, a, *ad).reverse());
+                }
+            }
+        }
+    }
 }

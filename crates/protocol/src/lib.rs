@@ -11,6 +11,8 @@ pub mod compat;
 pub mod error;
 pub mod exit;
 pub mod flist;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mplex;
 pub mod ndx;
 pub mod negotiate;
@@ -20,7 +22,7 @@ pub mod token;
 pub mod varint;
 
 pub use error::Error;
-pub use mplex::{Message, MsgCode, MplexReader, MplexWriter};
+pub use mplex::{Message, MplexReader, MplexWriter, MsgCode};
 
 /// The newest protocol version oxsync speaks.
 pub const PROTOCOL_VERSION: i32 = 32;

@@ -1,6 +1,6 @@
 //! Multiplexed I/O (upstream io.c: send_msg, read_a_msg). Frames are a
 //! 4-byte little-endian header `((7 + code) << 24) | len` and `len` bytes.
-use crate::error::Result;
+use crate::error::Error;
 use std::io::{self, Read, Write};
 
 /// Largest frame payload the reader accepts (24-bit field).
@@ -38,8 +38,28 @@ pub enum MsgCode {
 impl MsgCode {
     /// Maps a wire code (tag byte minus 7) to a known code.
     pub fn from_wire(code: u8) -> Option<MsgCode> {
-        let _ = code;
-        todo!()
+        use MsgCode::*;
+        Some(match code {
+            0 => Data,
+            1 => ErrorXfer,
+            2 => Info,
+            3 => Error,
+            4 => Warning,
+            5 => ErrorSocket,
+            6 => Log,
+            7 => Client,
+            8 => ErrorUtf8,
+            9 => Redo,
+            10 => Stats,
+            22 => IoError,
+            33 => IoTimeout,
+            42 => Noop,
+            86 => ErrorExit,
+            100 => Success,
+            101 => Deleted,
+            102 => NoSend,
+            _ => return None,
+        })
     }
 }
 
@@ -56,6 +76,18 @@ pub struct Message {
 /// progress with that error (used for MSG_ERROR_EXIT).
 pub type MsgHandler = Box<dyn FnMut(Message) -> io::Result<()> + Send>;
 
+/// Multiplex base added to the code in the tag byte.
+const MPLEX_BASE: u8 = 7;
+/// Frame header length.
+const HDR: usize = 4;
+
+/// The 4-byte header of a frame with `code` and `len` payload bytes.
+fn header(code: MsgCode, len: usize) -> [u8; 4] {
+    debug_assert!(len <= MAX_FRAME_LEN);
+    let word = ((u32::from(MPLEX_BASE) + code as u32) << 24) | (len as u32 & 0xFF_FFFF);
+    word.to_le_bytes()
+}
+
 /// Reads the data stream out of multiplexed frames; every other message is
 /// handed to the handler as it arrives. Before [`MplexReader::set_multiplexed`]
 /// is switched on, bytes pass through raw.
@@ -64,42 +96,142 @@ pub type MsgHandler = Box<dyn FnMut(Message) -> io::Result<()> + Send>;
 /// [`MAX_FRAME_LEN`] or a non-data message longer than [`MAX_MSG_LEN`] is an
 /// `InvalidData` error; an unknown code is an `InvalidData` error whose text
 /// is "unexpected tag N".
+///
+/// The end of the inner stream between frames reads as end of file (0); in
+/// the middle of a frame it is an `UnexpectedEof` error. Errors this reader
+/// makes itself carry a [`crate::Error`] that `From<io::Error>` recovers.
 pub struct MplexReader<R> {
     inner: R,
     handler: MsgHandler,
-    _p: (),
+    multiplexed: bool,
+    /// MSG_DATA payload bytes of the current frame not yet handed out.
+    remaining: usize,
+    bytes_read: u64,
 }
 
 impl<R: Read> MplexReader<R> {
     /// Wraps `inner`; starts raw (not multiplexed).
     pub fn new(inner: R, handler: MsgHandler) -> Self {
-        let _ = (inner, handler);
-        todo!()
+        MplexReader {
+            inner,
+            handler,
+            multiplexed: false,
+            remaining: 0,
+            bytes_read: 0,
+        }
     }
     /// Switches multiplexing on or off for the following reads.
+    ///
+    /// Switching off in the middle of a MSG_DATA frame keeps serving the rest
+    /// of that frame's payload first.
     pub fn set_multiplexed(&mut self, on: bool) {
-        let _ = on;
-        todo!()
+        self.multiplexed = on;
     }
     /// Replaces the message handler.
     pub fn set_handler(&mut self, handler: MsgHandler) {
-        let _ = handler;
-        todo!()
+        self.handler = handler;
     }
     /// Total raw bytes read from the inner stream (headers included).
     pub fn bytes_read(&self) -> u64 {
-        todo!()
+        self.bytes_read
     }
     /// The inner stream.
     pub fn inner_mut(&mut self) -> &mut R {
         &mut self.inner
     }
+
+    /// One `read` on the inner stream, counted.
+    fn read_inner(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.bytes_read += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Fills `buf` from the inner stream; returns how many bytes arrived
+    /// before end of file (less than `buf.len()` only at EOF).
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            let n = self.read_inner(&mut buf[got..])?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        Ok(got)
+    }
+
+    /// Reads frame headers (dispatching non-data messages) until a MSG_DATA
+    /// frame with payload starts. Returns false at a clean end of file.
+    // upstream: io.c:read_a_msg()
+    fn next_data_frame(&mut self) -> io::Result<bool> {
+        loop {
+            let mut hdr = [0u8; HDR];
+            match self.fill(&mut hdr)? {
+                0 => return Ok(false),
+                HDR => {}
+                _ => return Err(io::ErrorKind::UnexpectedEof.into()),
+            }
+            let tag = hdr[3];
+            let len = (u32::from_le_bytes(hdr) & 0xFF_FFFF) as usize;
+            if tag < MPLEX_BASE {
+                return Err(Error::UnexpectedTag(tag).into_io());
+            }
+            let code = tag - MPLEX_BASE;
+            let Some(code) = MsgCode::from_wire(code) else {
+                return Err(Error::UnexpectedTag(code).into_io());
+            };
+            if code == MsgCode::Data {
+                if len == 0 {
+                    continue; // keep-alive
+                }
+                self.remaining = len;
+                return Ok(true);
+            }
+            if len > MAX_MSG_LEN {
+                return Err(Error::TooLong {
+                    field: "multiplexed message",
+                    len: len as u64,
+                    max: MAX_MSG_LEN as u64,
+                }
+                .into_io());
+            }
+            let mut payload = vec![0u8; len];
+            if self.fill(&mut payload)? != len {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            (self.handler)(Message { code, payload })?;
+        }
+    }
 }
 
 impl<R: Read> Read for MplexReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = buf;
-        todo!()
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.remaining == 0 {
+            if !self.multiplexed {
+                return self.read_inner(buf);
+            }
+            if !self.next_data_frame()? {
+                return Ok(0);
+            }
+        }
+        let want = buf.len().min(self.remaining);
+        let n = self.read_inner(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.remaining -= n;
+        Ok(n)
     }
 }
 
@@ -108,61 +240,405 @@ impl<R: Read> Read for MplexReader<R> {
 /// `flush`, until the buffer holds a full frame, or until a message is sent
 /// (pending data goes first, so order is kept). Before
 /// `set_multiplexed(true)` data is written raw.
+///
+/// Messages are written to the inner stream at once but the inner stream
+/// is only flushed by `flush`. Dropping the writer writes pending data
+/// (errors ignored), like `BufWriter`.
 pub struct MplexWriter<W: Write> {
     inner: W,
-    _p: (),
+    /// Pending output. When multiplexed it starts with a 4-byte header
+    /// placeholder, filled in when the frame is written.
+    buf: Vec<u8>,
+    multiplexed: bool,
+    bytes_written: u64,
 }
 
 impl<W: Write> MplexWriter<W> {
     /// Wraps `inner`; starts raw.
     pub fn new(inner: W) -> Self {
-        let _ = inner;
-        todo!()
+        MplexWriter {
+            inner,
+            buf: Vec::with_capacity(HDR + WRITE_FRAME_LEN),
+            multiplexed: false,
+            bytes_written: 0,
+        }
     }
     /// Switches multiplexing on (flushing raw data first) or off.
     pub fn set_multiplexed(&mut self, on: bool) -> io::Result<()> {
-        let _ = on;
-        todo!()
+        if on == self.multiplexed {
+            return Ok(());
+        }
+        self.write_pending()?;
+        self.multiplexed = on;
+        self.buf.clear();
+        if on {
+            self.buf.extend_from_slice(&[0; HDR]);
+        }
+        Ok(())
     }
     /// True once multiplexing is on.
     pub fn is_multiplexed(&self) -> bool {
-        todo!()
+        self.multiplexed
     }
     /// Sends one message frame (after any pending data). Payloads longer than
     /// [`MAX_MSG_LEN`] - 1 are truncated. In raw mode a non-data message
     /// cannot be sent and is dropped (returns Ok).
+    ///
+    /// `MsgCode::Data` with an empty payload sends a keep-alive frame; with a
+    /// payload it is the same as `write_all` followed by writing the frame.
+    // upstream: io.c:send_msg()
     pub fn send_msg(&mut self, code: MsgCode, payload: &[u8]) -> io::Result<()> {
-        let _ = (code, payload);
-        todo!()
+        if code == MsgCode::Data && !payload.is_empty() {
+            self.write_all(payload)?;
+            return self.write_pending();
+        }
+        if !self.multiplexed {
+            return Ok(());
+        }
+        let payload = if code == MsgCode::Data {
+            payload
+        } else {
+            &payload[..payload.len().min(MAX_MSG_LEN - 1)]
+        };
+        // Pending data and the message go out in one write.
+        let pending = self.buf.len() - HDR;
+        if pending > 0 {
+            self.buf[..HDR].copy_from_slice(&header(MsgCode::Data, pending));
+        } else {
+            self.buf.clear();
+        }
+        self.buf.extend_from_slice(&header(code, payload.len()));
+        self.buf.extend_from_slice(payload);
+        let result = self.inner.write_all(&self.buf);
+        if result.is_ok() {
+            self.bytes_written += self.buf.len() as u64;
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0; HDR]);
+        result
     }
     /// Total raw bytes written to the inner stream (headers included).
     pub fn bytes_written(&self) -> u64 {
-        todo!()
+        self.bytes_written
     }
     /// The inner stream.
     pub fn inner_mut(&mut self) -> &mut W {
         &mut self.inner
     }
+
+    /// Bytes of data waiting in the buffer.
+    fn pending(&self) -> usize {
+        if self.multiplexed {
+            self.buf.len() - HDR
+        } else {
+            self.buf.len()
+        }
+    }
+
+    /// Writes the buffered data (as one frame when multiplexed) to the inner
+    /// stream, without flushing it.
+    fn write_pending(&mut self) -> io::Result<()> {
+        let pending = self.pending();
+        if pending == 0 {
+            return Ok(());
+        }
+        let keep = if self.multiplexed {
+            self.buf[..HDR].copy_from_slice(&header(MsgCode::Data, pending));
+            HDR
+        } else {
+            0
+        };
+        let result = self.inner.write_all(&self.buf);
+        if result.is_ok() {
+            self.bytes_written += self.buf.len() as u64;
+        }
+        self.buf.truncate(keep);
+        result
+    }
 }
 
 impl<W: Write> Write for MplexWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let _ = buf;
-        todo!()
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            if self.pending() == 0 && rest.len() >= WRITE_FRAME_LEN {
+                // A full frame straight from the caller's buffer.
+                let (frame, tail) = rest.split_at(WRITE_FRAME_LEN);
+                if self.multiplexed {
+                    self.inner.write_all(&header(MsgCode::Data, frame.len()))?;
+                    self.bytes_written += HDR as u64;
+                }
+                self.inner.write_all(frame)?;
+                self.bytes_written += frame.len() as u64;
+                rest = tail;
+                continue;
+            }
+            let room = WRITE_FRAME_LEN - self.pending();
+            let take = room.min(rest.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending() == WRITE_FRAME_LEN {
+                self.write_pending()?;
+            }
+        }
+        Ok(data.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        todo!()
+        self.write_pending()?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for MplexWriter<W> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = self.write_pending();
+        }
     }
 }
 
 /// Decodes a little-endian i32 payload (MSG_REDO, MSG_NO_SEND, MSG_SUCCESS,
 /// MSG_IO_ERROR, MSG_ERROR_EXIT); `None` if shorter than 4 bytes.
 pub fn payload_i32(payload: &[u8]) -> Option<i32> {
-    let _ = payload;
-    todo!()
+    let b: [u8; 4] = payload.get(..4)?.try_into().ok()?;
+    Some(i32::from_le_bytes(b))
 }
 
-#[doc(hidden)]
-pub fn _unused() -> Result<()> {
-    Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::{Arc, Mutex};
+
+    type Log = Arc<Mutex<Vec<Message>>>;
+
+    fn collecting() -> (MsgHandler, Log) {
+        let log: Log = Arc::default();
+        let l = log.clone();
+        (
+            Box::new(move |m| {
+                l.lock().unwrap().push(m);
+                Ok(())
+            }),
+            log,
+        )
+    }
+
+    fn frame(code: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = (payload.len() as u32).to_le_bytes().to_vec();
+        v[3] = 7 + code;
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(MsgCode::from_wire(0), Some(MsgCode::Data));
+        assert_eq!(MsgCode::from_wire(86), Some(MsgCode::ErrorExit));
+        assert_eq!(MsgCode::from_wire(102), Some(MsgCode::NoSend));
+        assert_eq!(MsgCode::from_wire(11), None);
+        assert_eq!(header(MsgCode::Data, 0x34), [0x34, 0, 0, 0x07]);
+        assert_eq!(payload_i32(&[1, 0, 0, 0, 9]), Some(1));
+        assert_eq!(payload_i32(&[1, 0]), None);
+    }
+
+    #[test]
+    fn reader_demultiplexes() {
+        let mut wire = b"raw".to_vec();
+        wire.extend(frame(0, b"he"));
+        wire.extend(frame(0, b""));
+        wire.extend(frame(2, b"info\n"));
+        wire.extend(frame(0, b"llo"));
+        wire.extend(frame(22, &[1, 0, 0, 0]));
+        let total = wire.len() as u64;
+        let (h, log) = collecting();
+        let mut r = MplexReader::new(&wire[..], h);
+        let mut raw = [0u8; 3];
+        r.read_exact(&mut raw).unwrap();
+        assert_eq!(&raw, b"raw");
+        r.set_multiplexed(true);
+        let mut data = Vec::new();
+        r.read_to_end(&mut data).unwrap();
+        assert_eq!(data, b"hello");
+        assert_eq!(r.bytes_read(), total);
+        let log = log.lock().unwrap();
+        assert_eq!(
+            *log,
+            [
+                Message {
+                    code: MsgCode::Info,
+                    payload: b"info\n".to_vec()
+                },
+                Message {
+                    code: MsgCode::IoError,
+                    payload: vec![1, 0, 0, 0]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn reader_errors() {
+        let read_all = |wire: Vec<u8>| {
+            let (h, _) = collecting();
+            let mut r = MplexReader::new(&wire[..], h);
+            r.set_multiplexed(true);
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).map(|_| out)
+        };
+        let e = read_all(frame(11, b"x")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(e.to_string(), "unexpected tag 11");
+        assert!(matches!(
+            crate::Error::from(e),
+            crate::Error::UnexpectedTag(11)
+        ));
+        let e = read_all(vec![0, 0, 0, 3]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let mut big = vec![0x01, 0x14, 0x00, 7 + 2];
+        big.resize(4 + MAX_MSG_LEN + 1, b'x');
+        assert_eq!(
+            read_all(big).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        let mut short = frame(0, b"abc");
+        short.pop();
+        assert_eq!(
+            read_all(short).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        assert_eq!(
+            read_all(vec![1, 0]).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        // EOF inside a frame maps to Error::Eof when read through WireRead.
+        let wire = frame(0, &[0x80]);
+        let (h, _) = collecting();
+        let mut r = MplexReader::new(&wire[..], h);
+        r.set_multiplexed(true);
+        assert!(matches!(
+            crate::varint::WireRead::read_varint(&mut r, "thing"),
+            Err(crate::Error::Eof { field: "thing" })
+        ));
+    }
+
+    #[test]
+    fn handler_error_aborts_read() {
+        let wire = [frame(86, &[4, 0, 0, 0]), frame(0, b"x")].concat();
+        let h: MsgHandler = Box::new(|m| {
+            let code = payload_i32(&m.payload).unwrap_or(0);
+            Err(crate::Error::PeerExit(code).into_io())
+        });
+        let mut r = MplexReader::new(&wire[..], h);
+        r.set_multiplexed(true);
+        let mut b = [0u8; 1];
+        let e = r.read(&mut b).unwrap_err();
+        assert!(matches!(crate::Error::from(e), crate::Error::PeerExit(4)));
+    }
+
+    #[test]
+    fn writer_frames_and_orders() {
+        let mut w = MplexWriter::new(Vec::new());
+        w.write_all(b"raw").unwrap();
+        w.set_multiplexed(true).unwrap();
+        assert!(w.is_multiplexed());
+        w.write_all(b"ab").unwrap();
+        w.send_msg(MsgCode::Info, b"hi\n").unwrap();
+        w.write_all(b"cd").unwrap();
+        w.send_msg(MsgCode::Data, b"").unwrap();
+        w.flush().unwrap();
+        let want = [
+            b"raw".to_vec(),
+            frame(0, b"ab"),
+            frame(2, b"hi\n"),
+            frame(0, b"cd"),
+            frame(0, b""),
+        ]
+        .concat();
+        assert_eq!(w.bytes_written(), want.len() as u64);
+        assert_eq!(*w.inner_mut(), want);
+    }
+
+    #[test]
+    fn writer_raw_drops_messages_and_truncates() {
+        let mut w = MplexWriter::new(Vec::new());
+        w.send_msg(MsgCode::Error, b"lost").unwrap();
+        w.flush().unwrap();
+        assert!(w.inner_mut().is_empty());
+        w.set_multiplexed(true).unwrap();
+        w.send_msg(MsgCode::Error, &[b'x'; MAX_MSG_LEN + 10])
+            .unwrap();
+        assert_eq!(w.inner_mut().len(), 4 + MAX_MSG_LEN - 1);
+    }
+
+    #[test]
+    fn writer_large_writes() {
+        let data: Vec<u8> = (0..WRITE_FRAME_LEN * 3 + 100).map(|i| i as u8).collect();
+        let mut w = MplexWriter::new(Vec::new());
+        w.set_multiplexed(true).unwrap();
+        w.write_all(&data[..10]).unwrap();
+        w.write_all(&data[10..]).unwrap();
+        w.flush().unwrap();
+        let wire = std::mem::take(w.inner_mut());
+        assert_eq!(w.bytes_written(), wire.len() as u64);
+        // Four frames, none above WRITE_FRAME_LEN.
+        assert_eq!(wire.len(), data.len() + 4 * 4);
+        let (h, _) = collecting();
+        let mut r = MplexReader::new(&wire[..], h);
+        r.set_multiplexed(true);
+        let mut back = Vec::new();
+        r.read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn writer_flushes_on_drop() {
+        let mut sink = Vec::new();
+        {
+            let mut w = MplexWriter::new(&mut sink);
+            w.set_multiplexed(true).unwrap();
+            w.write_all(b"z").unwrap();
+        }
+        assert_eq!(sink, frame(0, b"z"));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Data(Vec<u8>),
+        Msg(Vec<u8>),
+        Flush,
+    }
+
+    proptest! {
+        #[test]
+        fn writer_reader_round_trip(ops in proptest::collection::vec(prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..70_000).prop_map(Op::Data),
+            proptest::collection::vec(any::<u8>(), 0..100).prop_map(Op::Msg),
+            Just(Op::Flush),
+        ], 0..8)) {
+            let mut w = MplexWriter::new(Vec::new());
+            w.set_multiplexed(true).unwrap();
+            let mut data = Vec::new();
+            let mut msgs = Vec::new();
+            for op in &ops {
+                match op {
+                    Op::Data(d) => { w.write_all(d).unwrap(); data.extend_from_slice(d); }
+                    Op::Msg(m) => { w.send_msg(MsgCode::Warning, m).unwrap(); msgs.push(m.clone()); }
+                    Op::Flush => w.flush().unwrap(),
+                }
+            }
+            w.flush().unwrap();
+            let wire = std::mem::take(w.inner_mut());
+            prop_assert_eq!(w.bytes_written(), wire.len() as u64);
+            let (h, log) = collecting();
+            let mut r = MplexReader::new(&wire[..], h);
+            r.set_multiplexed(true);
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).unwrap();
+            prop_assert_eq!(back, data);
+            prop_assert_eq!(r.bytes_read(), wire.len() as u64);
+            let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|m| m.payload.clone()).collect();
+            prop_assert_eq!(got, msgs);
+        }
+    }
 }

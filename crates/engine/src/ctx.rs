@@ -1,0 +1,72 @@
+//! State shared by the generator and receiver threads of one receiving
+//! side.
+use crate::ids::IdMap;
+use crate::options::Options;
+use crate::out::Out;
+use crate::session::Session;
+use crate::stats::XferStats;
+use confine::{RelPath, Root};
+use protocol::flist::FileEntry;
+use std::sync::{Arc, Mutex};
+
+/// The receiving side's view of one transfer.
+pub struct RecvCtx {
+    /// Options after parsing.
+    pub opts: Options,
+    /// Agreed parameters.
+    pub session: Session,
+    /// Sorted entries; the index is the ndx.
+    pub entries: Vec<FileEntry>,
+    /// Where each entry lands beneath `root`.
+    pub paths: Vec<RelPath>,
+    /// Sender ids to ours.
+    pub ids: IdMap,
+    /// The destination directory handle: every filesystem call of the
+    /// generator and receiver goes through it.
+    pub root: Root,
+    /// Messages.
+    pub out: Arc<Out>,
+    /// Counters.
+    pub stats: Arc<Mutex<XferStats>>,
+    /// This side is the server (no terminal output).
+    pub am_server: bool,
+    /// The destination directory was created for this transfer (upstream
+    /// FLAG_DIR_CREATED on ".").
+    pub dest_created: bool,
+    /// Dry run into a destination that does not exist: everything is new.
+    pub dest_missing: bool,
+    /// Delta transfers are off (-W, or the default for a local copy).
+    pub whole_file: bool,
+    /// We run as root (ownership is applied and reported).
+    pub am_root: bool,
+}
+
+impl RecvCtx {
+    /// Runs `f` on the counters.
+    pub fn stats<T>(&self, f: impl FnOnce(&mut XferStats) -> T) -> T {
+        let mut g = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+    /// The name used in messages.
+    pub fn name(&self, ndx: usize) -> String {
+        String::from_utf8_lossy(&self.entries[ndx].name).into_owned()
+    }
+    /// Our uid for an entry.
+    pub fn uid(&self, e: &FileEntry) -> u32 {
+        self.ids.uid(e.uid)
+    }
+    /// Our gid for an entry.
+    pub fn gid(&self, e: &FileEntry) -> u32 {
+        self.ids.gid(e.gid)
+    }
+}
+
+/// Events from the receiver thread to the generator thread (upstream's
+/// internal pipe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenEvent {
+    /// The receiver finished a phase (upstream MSG_DONE / NDX_DONE).
+    Done,
+    /// A file failed verification: request it again (MSG_REDO).
+    Redo(usize),
+}

@@ -1,0 +1,99 @@
+//! The engine's error: a one-line message and rsync's exit code.
+use protocol::exit;
+use std::fmt;
+use std::io;
+
+/// A fatal condition of a transfer role: what to print and how to exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// One line, without the "rsync: " prefix or a newline.
+    pub message: String,
+    /// rsync's exit code (protocol::exit).
+    pub code: i32,
+    /// Already reported to the user (by the peer, or by us through the
+    /// message channel): print only the final "rsync error" line.
+    pub reported: bool,
+}
+
+impl Error {
+    /// A new error.
+    pub fn new(code: i32, message: impl Into<String>) -> Error {
+        Error { message: message.into(), code, reported: false }
+    }
+    /// A protocol violation (exit 2).
+    pub fn protocol(message: impl Into<String>) -> Error {
+        Error::new(exit::RERR_PROTOCOL, message)
+    }
+    /// A file I/O failure (exit 11).
+    pub fn file_io(message: impl Into<String>) -> Error {
+        Error::new(exit::RERR_FILEIO, message)
+    }
+    /// The exit code.
+    pub fn exit_code(&self) -> i32 {
+        self.code
+    }
+    /// Builds an error from a stream failure while talking to the peer.
+    pub fn stream(err: io::Error) -> Error {
+        match err.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+                Error::new(exit::RERR_STREAMIO, "connection unexpectedly closed")
+            }
+            io::ErrorKind::InvalidData => Error::protocol(err.to_string()),
+            _ => {
+                if let Some(peer) = err.get_ref().and_then(|e| e.downcast_ref::<PeerExit>()) {
+                    let mut e = Error::new(peer.0, format!("peer exited with code {}", peer.0));
+                    e.reported = true;
+                    return e;
+                }
+                Error::new(exit::RERR_STREAMIO, format!("error in rsync protocol data stream: {err}"))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<protocol::Error> for Error {
+    fn from(e: protocol::Error) -> Error {
+        match e {
+            protocol::Error::Io(io) => Error::stream(io),
+            protocol::Error::PeerExit(code) => {
+                let mut e = Error::new(code, format!("peer exited with code {code}"));
+                e.reported = true;
+                e
+            }
+            other => {
+                let code = other.exit_code();
+                Error::new(code, other.to_string())
+            }
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::stream(e)
+    }
+}
+
+/// The payload of an io::Error that a message handler returns when the peer
+/// sent MSG_ERROR_EXIT: the code to exit with.
+#[derive(Debug)]
+pub struct PeerExit(pub i32);
+
+impl fmt::Display for PeerExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "peer requested exit with code {}", self.0)
+    }
+}
+
+impl std::error::Error for PeerExit {}
+
+/// Shorthand.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,399 @@
+//! The file list: built from local paths by a sender, received and
+//! validated by a receiver, sorted identically on both sides.
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::options::Options;
+use crate::out::Out;
+use crate::session::Session;
+use confine::RelPath;
+use delta::FileHasher;
+use protocol::exit;
+use protocol::flist::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// A sorted file list. On the sending side `sources` holds the local path
+/// of each entry (same index).
+#[derive(Debug, Default, Clone)]
+pub struct FileList {
+    /// Entries in upstream's sorted order; the index is the wire ndx.
+    pub entries: Vec<FileEntry>,
+    /// Sender only: where each entry is read from.
+    pub sources: Vec<PathBuf>,
+}
+
+impl FileList {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sorts entries (and sources) in upstream's order, stable. A sender
+    /// drops later duplicates of a name; a receiver keeps positions as sent
+    /// so that indexes still match.
+    fn sort(&mut self) {
+        let mut idx: Vec<usize> = (0..self.entries.len()).collect();
+        idx.sort_by(|&a, &b| {
+            let (ea, eb) = (&self.entries[a], &self.entries[b]);
+            compare_names(&ea.name, ea.is_dir(), &eb.name, eb.is_dir())
+        });
+        let mut entries = Vec::with_capacity(idx.len());
+        let mut sources = Vec::with_capacity(idx.len());
+        let has_sources = !self.sources.is_empty();
+        for i in idx {
+            let e = std::mem::take(&mut self.entries[i]);
+            if has_sources && entries.last().is_some_and(|p: &FileEntry| p.name == e.name) {
+                continue;
+            }
+            entries.push(e);
+            if has_sources {
+                sources.push(std::mem::take(&mut self.sources[i]));
+            }
+        }
+        self.entries = entries;
+        self.sources = sources;
+    }
+
+    /// Per-kind counts, for --stats.
+    pub fn kind_counts(&self) -> [u64; 5] {
+        let mut c = [0u64; 5];
+        for e in &self.entries {
+            c[crate::stats::kind_index(e.mode)] += 1;
+        }
+        c
+    }
+
+    /// Sum of sizes of regular files and symlinks (upstream total_size).
+    pub fn total_size(&self) -> u64 {
+        self.entries.iter().filter(|e| !e.is_dir()).map(|e| e.size.max(0) as u64).sum()
+    }
+}
+
+/// Builds the sender's list for the command-line sources (upstream
+/// flist.c send_file_list): `dir/` sends the directory's contents under
+/// ".", `dir` sends it under its own name, files are sent by their last
+/// component. Unreadable items are reported and set io_error.
+pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -> Result<FileList> {
+    let mut list = FileList::default();
+    for src in sources {
+        let trailing = src.ends_with('/') || src == "." || src.ends_with("/.");
+        let path = PathBuf::from(if src.is_empty() { "." } else { src.as_str() });
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                out.error_xfer(&format!("rsync: [sender] link_stat \"{}\" failed: {}", abs_display(&path), os_err(&e)));
+                out.add_io_error(if e.kind() == io::ErrorKind::NotFound { 2 } else { 1 });
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            if !opts.recursive {
+                out.info(&format!("skipping directory {}", src.trim_end_matches('/')));
+                continue;
+            }
+            let base: Vec<u8> = if trailing {
+                b".".to_vec()
+            } else {
+                last_component(&path)
+            };
+            let mut e = entry_for(&path, &meta, base.clone(), opts, session)?;
+            e.xflags = XMIT_TOP_DIR;
+            list.entries.push(e);
+            list.sources.push(path.clone());
+            walk(&path, if trailing { Vec::new() } else { base }, opts, session, out, &mut list)?;
+        } else {
+            let name = last_component(&path);
+            if let Some(e) = leaf_entry(&path, &meta, name, opts, session, out)? {
+                list.entries.push(e);
+                list.sources.push(path.clone());
+            }
+        }
+    }
+    list.sort();
+    Ok(list)
+}
+
+fn walk(dir: &Path, prefix: Vec<u8>, opts: &Options, session: &Session, out: &Out, list: &mut FileList) -> Result<()> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            out.error_xfer(&format!("rsync: [sender] opendir \"{}\" failed: {}", abs_display(dir), os_err(&e)));
+            out.add_io_error(1);
+            return Ok(());
+        }
+    };
+    let mut children: BTreeMap<Vec<u8>, PathBuf> = BTreeMap::new();
+    for ent in rd {
+        let ent = match ent {
+            Ok(e) => e,
+            Err(e) => {
+                out.error_xfer(&format!("rsync: [sender] readdir \"{}\" failed: {}", abs_display(dir), os_err(&e)));
+                out.add_io_error(1);
+                continue;
+            }
+        };
+        children.insert(ent.file_name().as_bytes().to_vec(), ent.path());
+    }
+    for (name, path) in children {
+        let mut rel = prefix.clone();
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(&name);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                let vanished = e.kind() == io::ErrorKind::NotFound;
+                let line = format!("rsync: [sender] link_stat \"{}\" failed: {}", abs_display(&path), os_err(&e));
+                if vanished {
+                    out.warning(&line.replace("link_stat", "file has vanished:"));
+                } else {
+                    out.error_xfer(&line);
+                }
+                out.add_io_error(if vanished { 2 } else { 1 });
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            let e = entry_for(&path, &meta, rel.clone(), opts, session)?;
+            list.entries.push(e);
+            list.sources.push(path.clone());
+            walk(&path, rel, opts, session, out, list)?;
+        } else if let Some(e) = leaf_entry(&path, &meta, rel, opts, session, out)? {
+            list.entries.push(e);
+            list.sources.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn leaf_entry(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, session: &Session, out: &Out) -> Result<Option<FileEntry>> {
+    let ft = meta.file_type();
+    let wanted = ft.is_file()
+        || (ft.is_symlink() && opts.links)
+        || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
+        || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
+    if !wanted {
+        if ft.is_symlink() {
+            out.info(&format!("skipping non-regular file \"{}\"", String::from_utf8_lossy(&name)));
+        } else {
+            out.info(&format!("skipping non-regular file \"{}\"", String::from_utf8_lossy(&name)));
+        }
+        return Ok(None);
+    }
+    match entry_for(path, meta, name, opts, session) {
+        Ok(e) => Ok(Some(e)),
+        Err(e) => {
+            out.error_xfer(&format!("rsync: [sender] {}", e.message));
+            out.add_io_error(1);
+            Ok(None)
+        }
+    }
+}
+
+fn entry_for(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, session: &Session) -> Result<FileEntry> {
+    let mode = meta.mode();
+    let mut e = FileEntry {
+        name,
+        mode,
+        size: 0,
+        mtime: meta.mtime(),
+        mtime_nsec: meta.mtime_nsec() as u32,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        ..Default::default()
+    };
+    let ft = meta.file_type();
+    if ft.is_file() || ft.is_dir() {
+        e.size = meta.size() as i64;
+    }
+    if ft.is_symlink() {
+        let target = fs::read_link(path).map_err(|err| Error::file_io(format!("readlink \"{}\" failed: {}", abs_display(path), os_err(&err))))?;
+        let t = target.as_os_str().as_bytes().to_vec();
+        e.size = t.len() as i64;
+        e.link_target = Some(t);
+    }
+    if ft.is_block_device() || ft.is_char_device() {
+        let rdev = meta.rdev();
+        e.rdev = (major(rdev), minor(rdev));
+    }
+    if opts.checksum && ft.is_file() {
+        e.checksum = Some(file_checksum(path, session)?);
+    }
+    Ok(e)
+}
+
+/// The whole-file checksum of a local file (for -c).
+pub fn file_checksum(path: &Path, session: &Session) -> Result<Vec<u8>> {
+    let mut f = fs::File::open(path).map_err(|err| Error::file_io(format!("open \"{}\" failed: {}", abs_display(path), os_err(&err))))?;
+    checksum_reader(&mut f, session).map_err(|err| Error::file_io(format!("read \"{}\" failed: {}", abs_display(path), os_err(&err))))
+}
+
+/// The whole-file checksum of a stream.
+pub fn checksum_reader<R: Read>(r: &mut R, session: &Session) -> io::Result<Vec<u8>> {
+    let mut h = FileHasher::new(session.checksum);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finish())
+}
+
+fn major(rdev: u64) -> u32 {
+    (((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff)) as u32
+}
+fn minor(rdev: u64) -> u32 {
+    (((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)) as u32
+}
+
+/// Linux makedev.
+pub fn makedev(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (major as u64, minor as u64);
+    ((ma & 0xffff_f000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffff_ff00) << 12) | (mi & 0xff)
+}
+
+fn last_component(p: &Path) -> Vec<u8> {
+    match p.file_name() {
+        Some(n) => n.as_bytes().to_vec(),
+        None => b".".to_vec(),
+    }
+}
+
+/// rsync's `(N)` errno suffix: "No such file or directory (2)".
+pub fn os_err(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let s = e.to_string();
+            let text = s.split(" (os error").next().unwrap_or(&s).to_string();
+            format!("{text} ({n})")
+        }
+        None => e.to_string(),
+    }
+}
+
+fn abs_display(p: &Path) -> String {
+    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()) };
+    abs.display().to_string()
+}
+
+/// Writes the list, its end marker and (without --numeric-ids) the id
+/// lists.
+// upstream: flist.c:send_file_list()
+pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32) -> Vec<u8> {
+    let fo = session.flist_options(opts);
+    let mut enc = FlistEncoder::new(fo);
+    let mut out = Vec::with_capacity(list.len() * 32);
+    for e in &list.entries {
+        enc.encode(&mut out, e);
+    }
+    enc.encode_end(&mut out, io_error);
+    if !opts.numeric_ids {
+        let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
+        if opts.owner {
+            let mut seen: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            for e in &list.entries {
+                if e.uid != 0 {
+                    if let Some(n) = ids::user_name(e.uid) {
+                        seen.entry(e.uid).or_insert_with(|| n.to_vec());
+                    }
+                }
+            }
+            let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
+            let zero = if id0 && list.entries.iter().any(|e| e.uid == 0) { ids::user_name(0) } else { None };
+            write_id_list(&mut out, &v, if id0 { Some(zero.unwrap_or(b"")) } else { None });
+        }
+        if opts.group {
+            let mut seen: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            for e in &list.entries {
+                if e.gid != 0 {
+                    if let Some(n) = ids::group_name(e.gid) {
+                        seen.entry(e.gid).or_insert_with(|| n.to_vec());
+                    }
+                }
+            }
+            let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
+            let zero = if id0 && list.entries.iter().any(|e| e.gid == 0) { ids::group_name(0) } else { None };
+            write_id_list(&mut out, &v, if id0 { Some(zero.unwrap_or(b"")) } else { None });
+        }
+    }
+    out
+}
+
+/// What a receiver got: the sorted list, validated names, the id map and
+/// the sender's io_error.
+pub struct Received {
+    /// The sorted list.
+    pub list: FileList,
+    /// `RelPath` of each entry (same index).
+    pub paths: Vec<RelPath>,
+    /// uid/gid mapping.
+    pub ids: ids::IdMap,
+    /// io_error from the end marker.
+    pub io_error: i32,
+}
+
+/// Most entries a list may hold; bounds the allocation a peer can cause.
+pub const MAX_ENTRIES: usize = 1 << 26;
+
+/// Reads a file list, refusing unsafe names before anything touches the
+/// filesystem.
+// upstream: flist.c:recv_file_list(), recv_file_entry()
+pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<Received> {
+    let fo = session.flist_options(opts);
+    let mut dec = FlistDecoder::new(fo);
+    let mut list = FileList::default();
+    while let Some(e) = dec.decode(r)? {
+        if list.entries.len() >= MAX_ENTRIES {
+            return Err(Error::protocol(format!("file list has more than {MAX_ENTRIES} entries")));
+        }
+        list.entries.push(e);
+    }
+    let io_error = dec.io_error();
+    let (mut uids, mut gids) = (Vec::new(), Vec::new());
+    if !opts.numeric_ids {
+        let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
+        if opts.owner {
+            uids = read_id_list(r, id0)?;
+        }
+        if opts.group {
+            gids = read_id_list(r, id0)?;
+        }
+    }
+    for e in &list.entries {
+        if e.name.is_empty() || e.name.first() == Some(&b'/') || has_dotdot(&e.name) || e.name.contains(&0) {
+            return Err(Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!("ABORTING due to unsafe pathname from sender: {}", String::from_utf8_lossy(&e.name)),
+            ));
+        }
+        if e.name == b"." && !e.is_dir() {
+            return Err(Error::protocol("ABORTING due to a non-directory \".\" entry from sender"));
+        }
+    }
+    list.sort();
+    let mut paths = Vec::with_capacity(list.len());
+    for e in &list.entries {
+        let p = RelPath::new(&e.name).map_err(|err| {
+            Error::new(exit::RERR_UNSUPPORTED, format!("ABORTING due to unsafe pathname from sender: {} ({err})", String::from_utf8_lossy(&e.name)))
+        })?;
+        paths.push(p);
+    }
+    let ids = ids::IdMap::new(&uids, &gids, opts.numeric_ids);
+    Ok(Received { list, paths, ids, io_error })
+}
+
+fn has_dotdot(name: &[u8]) -> bool {
+    name.split(|&b| b == b'/').any(|c| c == b"..")
+}

@@ -1,0 +1,555 @@
+//! The generator: walks the received file list on the receiving side,
+//! creates directories and symlinks, deletes extraneous files, decides what
+//! to fetch and sends block checksums of the basis files to the sender
+//! (upstream generator.c).
+use crate::ctx::{GenEvent, RecvCtx};
+use crate::error::{Error, Result};
+use crate::itemize::*;
+use crate::out::{lock, SharedWriter};
+use crate::stats::kind_index;
+use confine::{FileType, RelPath, Stat};
+use delta::{sum_sizes, Signature};
+use protocol::flist::{FileEntry, S_IFMT};
+use protocol::ndx::{NdxWriter, NDX_DEL_STATS, NDX_DONE};
+use protocol::stats::DelStats;
+use protocol::sum_head::SumHead;
+use protocol::varint::write_i32;
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::mpsc::Receiver;
+
+/// Bytes buffered before the generator hands them to the shared writer.
+const FLUSH_AT: usize = 64 * 1024;
+
+struct Gen<'a> {
+    ctx: &'a RecvCtx,
+    w: &'a SharedWriter,
+    ndx_w: NdxWriter,
+    buf: Vec<u8>,
+    names: HashSet<&'a [u8]>,
+    /// Dry run: the directory (by entry index) that does not exist yet, so
+    /// everything below it is new.
+    dry_missing: Option<Vec<u8>>,
+    deletion_allowed: bool,
+    warned_io_error: bool,
+    report_all: bool,
+}
+
+/// Runs the generator to the end of the transfer.
+// upstream: generator.c:generate_files(), main.c:do_recv() (goodbye)
+pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> Result<()> {
+    let names = ctx.entries.iter().map(|e| e.name.as_slice()).collect();
+    let report_all = ctx.opts.itemize > 1
+        || ctx.opts.verbose > 1
+        || ctx.opts.log_format.as_deref().is_some_and(|f| f.contains("%i%I"));
+    let mut g = Gen {
+        ctx,
+        w,
+        ndx_w: NdxWriter::default(),
+        buf: Vec::with_capacity(FLUSH_AT * 2),
+        names,
+        dry_missing: None,
+        deletion_allowed: ctx.out.io_error() == 0,
+        warned_io_error: false,
+        report_all,
+    };
+    if ctx.dest_missing {
+        g.dry_missing = Some(Vec::new());
+    }
+    for i in 0..ctx.entries.len() {
+        g.recv_generator(i, false)?;
+        if g.buf.len() >= FLUSH_AT {
+            g.flush(false)?;
+        }
+    }
+    let proto = ctx.session.protocol;
+    g.ndx(NDX_DONE);
+    g.flush(true)?;
+    // Phase 1: redo requests until the receiver saw the sender's first DONE.
+    loop {
+        match events.recv() {
+            Ok(GenEvent::Redo(ndx)) => {
+                g.recv_generator(ndx, true)?;
+                g.flush(true)?;
+            }
+            Ok(GenEvent::Done) => break,
+            Err(_) => return Err(receiver_gone()),
+        }
+    }
+    g.ndx(NDX_DONE);
+    g.ndx(NDX_DONE);
+    if proto >= 31 {
+        if ctx.opts.delete != crate::options::DeleteMode::Off {
+            let d = ctx.stats(|s| s.deleted);
+            let del = DelStats { files: d[0] as i32, dirs: d[1] as i32, symlinks: d[2] as i32, devices: d[3] as i32, specials: d[4] as i32 };
+            g.ndx(NDX_DEL_STATS);
+            del.write(&mut g.buf);
+        }
+        g.ndx(NDX_DONE);
+    }
+    g.flush(true)?;
+    let waits = if proto >= 31 { 3 } else { 2 };
+    for _ in 0..waits {
+        loop {
+            match events.recv() {
+                Ok(GenEvent::Done) => break,
+                Ok(GenEvent::Redo(ndx)) => {
+                    ctx.out.error_xfer(&format!("ERROR: {} failed verification -- update discarded.", ctx.name(ndx)));
+                }
+                Err(_) => return Err(receiver_gone()),
+            }
+        }
+    }
+    g.touch_up_dirs();
+    g.ndx(NDX_DONE);
+    g.flush(true)?;
+    Ok(())
+}
+
+fn receiver_gone() -> Error {
+    Error::new(protocol::exit::RERR_STREAMIO, "receiver stopped early")
+}
+
+impl Gen<'_> {
+    fn ndx(&mut self, ndx: i32) {
+        self.ndx_w.write(&mut self.buf, ndx);
+    }
+
+    fn flush(&mut self, to_peer: bool) -> Result<()> {
+        let mut guard = lock(self.w)?;
+        guard.write_all(&self.buf)?;
+        if to_peer {
+            guard.flush()?;
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn stat(&self, p: &RelPath) -> Result<Option<Stat>> {
+        if let Some(missing) = &self.dry_missing {
+            let name = p.as_bytes();
+            if missing.is_empty() || name == missing.as_slice() || (name.starts_with(missing) && name.get(missing.len()) == Some(&b'/')) {
+                return Ok(None);
+            }
+        }
+        self.ctx.root.stat(p).map_err(|e| Error::file_io(format!("rsync: [generator] stat {:?} failed: {e}", String::from_utf8_lossy(p.as_bytes()))))
+    }
+
+    /// Upstream generator.c itemize(): the report bits for an item and, if
+    /// worth it, the record to the sender.
+    fn itemize(&mut self, ndx: Option<usize>, e: &FileEntry, st: Option<&Stat>, mut iflags: u32) -> u32 {
+        let ctx = self.ctx;
+        let opts = &ctx.opts;
+        if let Some(st) = st {
+            let ft = e.mode & S_IFMT;
+            let keep_time = opts.times;
+            if e.is_file() && e.size as u64 != st.size {
+                iflags |= ITEM_REPORT_SIZE;
+            }
+            if keep_time {
+                if st.mtime != e.mtime {
+                    iflags |= ITEM_REPORT_TIME;
+                }
+            } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
+                iflags |= ITEM_REPORT_TIME;
+            }
+            if ft != protocol::flist::S_IFLNK && opts.perms && (st.mode & 0o7777) != (e.mode & 0o7777) {
+                iflags |= ITEM_REPORT_PERMS;
+            }
+            if opts.owner && ctx.am_root && ctx.uid(e) != st.uid {
+                iflags |= ITEM_REPORT_OWNER;
+            }
+            if opts.group && ctx.am_root && ctx.gid(e) != st.gid {
+                iflags |= ITEM_REPORT_GROUP;
+            }
+        } else {
+            iflags |= ITEM_IS_NEW;
+        }
+        iflags &= 0xffff;
+        if iflags & SIGNIFICANT_ITEM_FLAGS & 0xffff != 0 || self.report_all {
+            if let Some(n) = ndx {
+                self.ndx(n as i32);
+            }
+            self.buf.extend_from_slice(&(iflags as u16).to_le_bytes());
+        }
+        iflags
+    }
+
+    // upstream: generator.c:recv_generator()
+    fn recv_generator(&mut self, i: usize, redo: bool) -> Result<()> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let dry = ctx.opts.dry_run;
+        let mut st = self.stat(p)?;
+        let ft = e.mode & S_IFMT;
+
+        if e.is_dir() {
+            if let Some(s) = st {
+                if s.file_type != FileType::Dir {
+                    if !dry {
+                        self.delete_item(p, &s, false)?;
+                    }
+                    st = None;
+                }
+            }
+            let exists = st.is_some();
+            let shown = if i == 0 && ctx.dest_created && e.name == b"." { None } else { st };
+            self.itemize(Some(i), e, shown.as_ref(), if shown.is_some() { 0 } else { ITEM_LOCAL_CHANGE });
+            if !exists {
+                if dry {
+                    if self.dry_missing.is_none() {
+                        self.dry_missing = Some(p.as_bytes().to_vec());
+                    }
+                } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700) {
+                    if err.kind() != std::io::ErrorKind::AlreadyExists {
+                        ctx.out.error_xfer(&format!("rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}", ctx.name(i)));
+                        ctx.out.error("*** Skipping any contents from this failed directory ***");
+                        return Ok(());
+                    }
+                }
+                ctx.stats(|s| s.created[1] += 1);
+            } else if !dry {
+                self.fix_attrs(p, e, st.as_ref());
+            }
+            if ctx.opts.delete != crate::options::DeleteMode::Off && exists && !redo {
+                self.delete_in_dir(i)?;
+            }
+            return Ok(());
+        }
+
+        if e.is_symlink() {
+            if !ctx.opts.links {
+                return Ok(());
+            }
+            let target = e.link_target.clone().unwrap_or_default();
+            if let Some(s) = st {
+                if s.file_type == FileType::Symlink {
+                    let cur = ctx.root.readlink(p).ok();
+                    if cur.as_deref() == Some(target.as_slice()) {
+                        if !dry {
+                            self.fix_attrs(p, e, Some(&s));
+                        }
+                        self.itemize(Some(i), e, Some(&s), 0);
+                        return Ok(());
+                    }
+                }
+            }
+            let shown = st.filter(|s| s.file_type == FileType::Symlink);
+            if !dry {
+                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| root.symlink(&target, tmp)) {
+                    ctx.out.error_xfer(&format!("rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}", ctx.name(i), String::from_utf8_lossy(&target)));
+                    return Ok(());
+                }
+                if ctx.opts.times {
+                    let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
+                }
+                self.set_owner(p, e, None);
+            }
+            self.itemize(Some(i), e, shown.as_ref(), ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE);
+            if shown.is_none() {
+                ctx.stats(|s| s.created[2] += 1);
+            }
+            return Ok(());
+        }
+
+        if !e.is_file() {
+            let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
+            if (is_device && !(ctx.opts.devices && ctx.am_root)) || (!is_device && !ctx.opts.specials) {
+                return Ok(());
+            }
+            let rdev = if is_device { crate::flist::makedev(e.rdev.0, e.rdev.1) } else { 0 };
+            if let Some(s) = st {
+                if s.mode & S_IFMT == ft && (!is_device || s.rdev == rdev) {
+                    if !dry {
+                        self.fix_attrs(p, e, Some(&s));
+                    }
+                    self.itemize(Some(i), e, Some(&s), 0);
+                    return Ok(());
+                }
+            }
+            let shown = st.filter(|s| s.mode & S_IFMT == ft);
+            if !dry {
+                let mode = e.mode;
+                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| root.mknod(tmp, mode, rdev)) {
+                    ctx.out.error_xfer(&format!("rsync: [generator] mknod \"{}\" failed: {err}", ctx.name(i)));
+                    return Ok(());
+                }
+                self.fix_attrs(p, e, None);
+            }
+            self.itemize(Some(i), e, shown.as_ref(), ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE);
+            if shown.is_none() {
+                ctx.stats(|s| s.created[kind_index(e.mode)] += 1);
+            }
+            return Ok(());
+        }
+
+        // A regular file.
+        if let Some(s) = st {
+            if s.file_type != FileType::File {
+                if !dry {
+                    if let Err(err) = self.delete_item(p, &s, false) {
+                        ctx.out.error_xfer(&err.message);
+                        return Ok(());
+                    }
+                }
+                st = None;
+            }
+        }
+        if !redo {
+            if let Some(s) = st {
+                if self.quick_check_ok(p, e, &s) {
+                    if !dry {
+                        self.fix_attrs(p, e, Some(&s));
+                    }
+                    self.itemize(Some(i), e, Some(&s), 0);
+                    return Ok(());
+                }
+            }
+        }
+        if st.is_none() {
+            ctx.stats(|s| s.created[0] += 1);
+        }
+        self.ndx(i as i32);
+        let mut iflags = ITEM_TRANSFER;
+        if ctx.opts.checksum {
+            iflags |= ITEM_REPORT_CHANGE;
+        }
+        let report_all = self.report_all;
+        self.report_all = true;
+        self.itemize(None, e, st.as_ref(), iflags);
+        self.report_all = report_all;
+        if dry {
+            return Ok(());
+        }
+        let head = match st {
+            Some(s) if !ctx.whole_file && s.size > 0 => match self.signature(p, s.size, redo) {
+                Ok(sig) => Some(sig),
+                Err(err) => {
+                    ctx.out.error(&format!("rsync: [generator] failed to open \"{}\", continuing: {err}", ctx.name(i)));
+                    None
+                }
+            },
+            _ => None,
+        };
+        match head {
+            None => SumHead::default().write(&mut self.buf),
+            Some(sig) => {
+                let s2 = sig.sizes.s2length as usize;
+                SumHead {
+                    count: sig.sizes.count as i32,
+                    blength: sig.sizes.blength as i32,
+                    s2length: s2 as i32,
+                    remainder: sig.sizes.remainder as i32,
+                }
+                .write(&mut self.buf);
+                for b in &sig.blocks {
+                    write_i32(&mut self.buf, b.sum1 as i32);
+                    self.buf.extend_from_slice(&b.sum2[..s2.min(b.sum2.len())]);
+                    if b.sum2.len() < s2 {
+                        self.buf.resize(self.buf.len() + s2 - b.sum2.len(), 0);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn signature(&self, p: &RelPath, size: u64, redo: bool) -> std::result::Result<Signature, String> {
+        let ctx = self.ctx;
+        let f = ctx.root.open_read(p).map_err(|e| e.to_string())?;
+        let sizes = sum_sizes(size, ctx.session.checksum.digest_len(), ctx.opts.block_size, redo);
+        Signature::generate(std::io::BufReader::with_capacity(256 * 1024, f), size, sizes, ctx.session.checksum, ctx.session.seed, ctx.session.seed_fix())
+            .map_err(|e| e.to_string())
+    }
+
+    // upstream: generator.c:quick_check_ok()
+    fn quick_check_ok(&self, p: &RelPath, e: &FileEntry, st: &Stat) -> bool {
+        let opts = &self.ctx.opts;
+        if st.size != e.size as u64 {
+            return false;
+        }
+        if opts.checksum {
+            let Some(want) = &e.checksum else { return false };
+            let Ok(mut f) = self.ctx.root.open_read(p) else { return false };
+            return crate::flist::checksum_reader(&mut f, &self.ctx.session).ok().as_deref() == Some(want.as_slice());
+        }
+        if opts.size_only {
+            return true;
+        }
+        if opts.ignore_times {
+            return false;
+        }
+        st.mtime == e.mtime
+    }
+
+    /// Sets perms, owner and mtime of an existing item that needs no data
+    /// (upstream rsync.c set_file_attrs).
+    fn fix_attrs(&self, p: &RelPath, e: &FileEntry, st: Option<&Stat>) {
+        let ctx = self.ctx;
+        let opts = &ctx.opts;
+        if e.is_dir() {
+            // Directory perms and times are finished in touch_up_dirs.
+            self.set_owner(p, e, st);
+            return;
+        }
+        self.set_owner(p, e, st);
+        if opts.perms && !e.is_symlink() && st.is_none_or(|s| s.mode & 0o7777 != e.mode & 0o7777) {
+            if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
+                ctx.out.error_xfer(&format!("rsync: [generator] failed to set permissions on \"{}\": {err}", String::from_utf8_lossy(&e.name)));
+            }
+        }
+        if opts.times && st.is_none_or(|s| s.mtime != e.mtime || s.mtime_nsec != e.mtime_nsec) {
+            if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
+                if !e.is_symlink() {
+                    ctx.out.error_xfer(&format!("rsync: [generator] failed to set times on \"{}\": {err}", String::from_utf8_lossy(&e.name)));
+                }
+            }
+        }
+    }
+
+    fn set_owner(&self, p: &RelPath, e: &FileEntry, st: Option<&Stat>) {
+        let ctx = self.ctx;
+        if !ctx.am_root {
+            return;
+        }
+        let uid = if ctx.opts.owner { Some(ctx.uid(e)) } else { None };
+        let gid = if ctx.opts.group { Some(ctx.gid(e)) } else { None };
+        let uid = uid.filter(|u| st.is_none_or(|s| s.uid != *u));
+        let gid = gid.filter(|g| st.is_none_or(|s| s.gid != *g));
+        if uid.is_some() || gid.is_some() {
+            if let Err(err) = ctx.root.lchown(p, uid, gid) {
+                ctx.out.error_xfer(&format!("rsync: [generator] chown \"{}\" failed: {err}", String::from_utf8_lossy(&e.name)));
+            }
+        }
+    }
+
+    /// Creates an item under a temporary name and renames it over `p`, so
+    /// that the old item stays until the new one is complete (upstream
+    /// atomic_create). A directory in the way is deleted first.
+    fn replace_with(
+        &self,
+        p: &RelPath,
+        st: Option<&Stat>,
+        make: impl Fn(&confine::Root, &RelPath) -> std::result::Result<(), confine::Error>,
+    ) -> std::result::Result<(), String> {
+        let root = &self.ctx.root;
+        if let Some(s) = st {
+            if s.file_type == FileType::Dir {
+                self.delete_item(p, s, false).map_err(|e| e.message)?;
+                return make(root, p).map_err(|e| e.to_string());
+            }
+        }
+        if st.is_none() {
+            return make(root, p).map_err(|e| e.to_string());
+        }
+        let (parent, base) = p.split_last();
+        for attempt in 0..100u32 {
+            let tmp_name = crate::receiver::temp_name(base, attempt);
+            let tmp = parent.join(&tmp_name).map_err(|e| e.to_string())?;
+            match make(root, &tmp) {
+                Ok(()) => {
+                    return root.rename(&tmp, p).map_err(|e| {
+                        let _ = root.unlink(&tmp);
+                        e.to_string()
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("could not find a free temporary name".into())
+    }
+
+    // upstream: generator.c:delete_in_dir()
+    fn delete_in_dir(&mut self, i: usize) -> Result<()> {
+        let ctx = self.ctx;
+        if !self.deletion_allowed {
+            if !self.warned_io_error {
+                self.warned_io_error = true;
+                ctx.out.error("IO error encountered -- skipping file deletion");
+            }
+            return Ok(());
+        }
+        let dir = &ctx.paths[i];
+        let mut names = match ctx.root.read_dir(dir) {
+            Ok(n) => n,
+            Err(err) => {
+                ctx.out.error_xfer(&format!("rsync: [generator] opendir \"{}\" failed: {err}", ctx.name(i)));
+                return Ok(());
+            }
+        };
+        names.sort();
+        for name in names {
+            let Ok(child) = dir.join(&name) else { continue };
+            let full = child.as_bytes();
+            if self.names.contains(full) {
+                continue;
+            }
+            let Some(st) = ctx.root.stat(&child).ok().flatten() else { continue };
+            if let Err(err) = self.delete_item(&child, &st, true) {
+                ctx.out.error_xfer(&err.message);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes one item (a directory with its contents), logging each
+    /// deletion when `log` is set.
+    fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<()> {
+        let ctx = self.ctx;
+        let dry = ctx.opts.dry_run;
+        let name = p.as_bytes();
+        if st.file_type == FileType::Dir {
+            let mut names = ctx.root.read_dir(p).map_err(|e| Error::file_io(format!("rsync: [generator] opendir \"{}\" failed: {e}", String::from_utf8_lossy(name))))?;
+            names.sort();
+            for n in names.iter().rev() {
+                let Ok(child) = p.join(n) else { continue };
+                if let Some(cst) = ctx.root.stat(&child).ok().flatten() {
+                    self.delete_item(&child, &cst, log)?;
+                }
+            }
+            if !dry {
+                ctx.root.rmdir(p).map_err(|e| Error::file_io(format!("rsync: [generator] delete_file: rmdir \"{}\" failed: {e}", String::from_utf8_lossy(name))))?;
+            }
+        } else if !dry {
+            ctx.root.unlink(p).map_err(|e| Error::file_io(format!("rsync: [generator] delete_file: unlink \"{}\" failed: {e}", String::from_utf8_lossy(name))))?;
+        }
+        if log {
+            ctx.out.deleted(name, st.file_type == FileType::Dir);
+            ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
+        }
+        Ok(())
+    }
+
+    // upstream: generator.c:touch_up_dirs()
+    fn touch_up_dirs(&mut self) {
+        let ctx = self.ctx;
+        if ctx.opts.dry_run {
+            return;
+        }
+        for (i, e) in ctx.entries.iter().enumerate() {
+            if !e.is_dir() {
+                continue;
+            }
+            let p = &ctx.paths[i];
+            let st = ctx.root.stat(p).ok().flatten();
+            let Some(st) = st else { continue };
+            if st.file_type != FileType::Dir {
+                continue;
+            }
+            if ctx.opts.perms && st.mode & 0o7777 != e.mode & 0o7777 {
+                if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
+                    ctx.out.error_xfer(&format!("rsync: [generator] failed to set permissions on \"{}\": {err}", ctx.name(i)));
+                }
+            } else if !ctx.opts.perms && st.mode & 0o700 == 0o700 && e.mode & 0o700 != 0o700 {
+                // leave as is
+            }
+            if ctx.opts.times && (st.mtime != e.mtime || st.mtime_nsec != e.mtime_nsec) {
+                if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
+                    ctx.out.error_xfer(&format!("rsync: [generator] failed to set times on \"{}\": {err}", ctx.name(i)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1201 @@
+//! One `Options` struct for the command line, the server's argv and (later)
+//! the daemon's checks, with one parser and the builder of the server argv
+//! that the client sends (upstream options.c parse_arguments and
+//! server_options).
+//!
+//! The parser follows popt as rsync uses it: short bundles (`-avz`), a
+//! value-taking short option swallowing the rest of its bundle (`-e.LsfxCIvu`,
+//! `-B1024`), `--opt=value` and `--opt value`, `--` ending the options, and
+//! options and paths in any order. Every option of rsync 3.5.0 that oxsync
+//! does not implement is refused with exit code 4, so that a transfer never
+//! silently ignores a request.
+use std::ffi::OsString;
+
+/// The client-info letters sent after `e` in the server's short bundle
+/// (mirrors `protocol::compat::CLIENT_INFO`: no `i`, since oxsync does not do
+/// incremental recursion yet).
+pub const CLIENT_INFO: &str = ".LsfxCIvu";
+
+/// The largest `--block-size` (upstream `MAX_BLOCK_SIZE`, protocol >= 30).
+pub const MAX_BLOCK_SIZE: u32 = 1 << 17;
+
+/// The lowest and highest protocol oxsync speaks.
+pub const PROTOCOL_RANGE: std::ops::RangeInclusive<i32> = 30..=32;
+
+/// How deletions are scheduled (only `During` is built so far; `--delete`
+/// means `During` from protocol 30 on, as upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteMode {
+    /// No deletion.
+    #[default]
+    Off,
+    /// `--delete` / `--delete-during`.
+    During,
+}
+
+/// Every option oxsync understands, after parsing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// -r
+    pub recursive: bool,
+    /// -l
+    pub links: bool,
+    /// -p
+    pub perms: bool,
+    /// -t
+    pub times: bool,
+    /// -o
+    pub owner: bool,
+    /// -g
+    pub group: bool,
+    /// --devices (part of -D)
+    pub devices: bool,
+    /// --specials (part of -D)
+    pub specials: bool,
+    /// -v count
+    pub verbose: u8,
+    /// -q
+    pub quiet: bool,
+    /// -n
+    pub dry_run: bool,
+    /// -c
+    pub checksum: bool,
+    /// Some(true) for -W, Some(false) for --no-whole-file / --no-W, None if unset.
+    pub whole_file: Option<bool>,
+    /// -I
+    pub ignore_times: bool,
+    /// --size-only
+    pub size_only: bool,
+    /// --delete, --delete-during
+    pub delete: DeleteMode,
+    /// The timing was named (`--del` / `--delete-during`) rather than implied
+    /// by a bare `--delete`; upstream then forwards `--delete-during` instead
+    /// of `--delete` (same effect from protocol 30 on).
+    pub delete_during_named: bool,
+    /// -i count
+    pub itemize: u8,
+    /// --stats
+    pub stats: bool,
+    /// --progress
+    pub progress: bool,
+    /// -e / --rsh (client); on the server the `-e` value is the client info.
+    pub rsh: Option<String>,
+    /// --rsync-path
+    pub rsync_path: Option<String>,
+    /// --protocol
+    pub protocol: Option<i32>,
+    /// --checksum-choice (None for "auto" / "auto,auto", as upstream)
+    pub checksum_choice: Option<String>,
+    /// --numeric-ids
+    pub numeric_ids: bool,
+    /// -B / --block-size (None for 0, which means "pick per file")
+    pub block_size: Option<u32>,
+    /// --checksum-seed (None for 0, which means "use the time")
+    pub checksum_seed: Option<i32>,
+    /// --log-format / --out-format value (the server learns from it whether
+    /// the client itemizes: "%i", "%i%I", "%o" or "X").
+    pub log_format: Option<String>,
+    /// --server
+    pub server: bool,
+    /// --sender (server side: this server sends)
+    pub sender: bool,
+    /// --help / -h alone
+    pub help: bool,
+    /// --version / -V
+    pub version: bool,
+    /// Positional arguments (client: sources then destination; server: "."
+    /// then paths).
+    pub args: Vec<String>,
+}
+
+/// A command line that cannot be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OptionError {
+    /// The one-line message (without the "rsync: " prefix).
+    pub message: String,
+    /// The exit code (1 for syntax errors, 4 for options not supported yet).
+    pub exit_code: i32,
+}
+
+impl OptionError {
+    fn syntax(message: String) -> OptionError {
+        OptionError {
+            message,
+            exit_code: 1,
+        }
+    }
+
+    fn unsupported(message: String) -> OptionError {
+        OptionError {
+            message,
+            exit_code: 4,
+        }
+    }
+}
+
+/// What an option we implement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Archive,
+    Recursive(bool),
+    Links(bool),
+    Perms(bool),
+    Times(bool),
+    Owner(bool),
+    Group(bool),
+    DevicesAndSpecials(bool),
+    Devices(bool),
+    Specials(bool),
+    Verbose,
+    NoVerbose,
+    Quiet,
+    DryRun,
+    Checksum(bool),
+    WholeFile(bool),
+    IgnoreTimes,
+    SizeOnly,
+    Delete,
+    DeleteDuring,
+    Itemize,
+    NoItemize,
+    Stats,
+    Progress(bool),
+    NumericIds(bool),
+    Server,
+    Sender,
+    Help,
+    Version,
+    // The ones below take a value.
+    Rsh,
+    RsyncPath,
+    Protocol,
+    ChecksumChoice,
+    BlockSize,
+    ChecksumSeed,
+    LogFormat,
+}
+
+impl Act {
+    fn takes_value(self) -> bool {
+        matches!(
+            self,
+            Act::Rsh
+                | Act::RsyncPath
+                | Act::Protocol
+                | Act::ChecksumChoice
+                | Act::BlockSize
+                | Act::ChecksumSeed
+                | Act::LogFormat
+        )
+    }
+}
+
+/// The options oxsync implements: long name ("" for short-only), short
+/// letter, action. Names and negations follow upstream's long_options table.
+#[rustfmt::skip]
+const SUPPORTED: &[(&str, Option<char>, Act)] = &[
+    ("help", None, Act::Help), ("version", Some('V'), Act::Version),
+    ("verbose", Some('v'), Act::Verbose), ("no-verbose", None, Act::NoVerbose),
+    ("no-v", None, Act::NoVerbose), ("quiet", Some('q'), Act::Quiet), ("stats", None, Act::Stats),
+    ("dry-run", Some('n'), Act::DryRun), ("archive", Some('a'), Act::Archive),
+    ("recursive", Some('r'), Act::Recursive(true)), ("no-recursive", None, Act::Recursive(false)),
+    ("no-r", None, Act::Recursive(false)), ("perms", Some('p'), Act::Perms(true)),
+    ("no-perms", None, Act::Perms(false)), ("no-p", None, Act::Perms(false)),
+    ("times", Some('t'), Act::Times(true)), ("no-times", None, Act::Times(false)),
+    ("no-t", None, Act::Times(false)), ("owner", Some('o'), Act::Owner(true)),
+    ("no-owner", None, Act::Owner(false)), ("no-o", None, Act::Owner(false)),
+    ("group", Some('g'), Act::Group(true)), ("no-group", None, Act::Group(false)),
+    ("no-g", None, Act::Group(false)), ("", Some('D'), Act::DevicesAndSpecials(true)),
+    ("no-D", None, Act::DevicesAndSpecials(false)), ("devices", None, Act::Devices(true)),
+    ("no-devices", None, Act::Devices(false)), ("specials", None, Act::Specials(true)),
+    ("no-specials", None, Act::Specials(false)), ("links", Some('l'), Act::Links(true)),
+    ("no-links", None, Act::Links(false)), ("no-l", None, Act::Links(false)),
+    ("ignore-times", Some('I'), Act::IgnoreTimes), ("size-only", None, Act::SizeOnly),
+    ("del", None, Act::DeleteDuring), ("delete", None, Act::Delete),
+    ("delete-during", None, Act::DeleteDuring), ("whole-file", Some('W'), Act::WholeFile(true)),
+    ("no-whole-file", None, Act::WholeFile(false)), ("no-W", None, Act::WholeFile(false)),
+    ("checksum", Some('c'), Act::Checksum(true)), ("no-checksum", None, Act::Checksum(false)),
+    ("no-c", None, Act::Checksum(false)), ("checksum-choice", None, Act::ChecksumChoice),
+    ("cc", None, Act::ChecksumChoice), ("block-size", Some('B'), Act::BlockSize),
+    ("progress", None, Act::Progress(true)), ("no-progress", None, Act::Progress(false)),
+    ("out-format", None, Act::LogFormat), ("log-format", None, Act::LogFormat),
+    ("itemize-changes", Some('i'), Act::Itemize), ("no-itemize-changes", None, Act::NoItemize),
+    ("no-i", None, Act::NoItemize), ("numeric-ids", None, Act::NumericIds(true)),
+    ("no-numeric-ids", None, Act::NumericIds(false)), ("rsh", Some('e'), Act::Rsh),
+    ("rsync-path", None, Act::RsyncPath), ("protocol", None, Act::Protocol),
+    ("checksum-seed", None, Act::ChecksumSeed), ("server", None, Act::Server),
+    ("sender", None, Act::Sender),
+];
+
+/// Short letters of rsync 3.5.0 that oxsync does not implement, with the
+/// long spelling named in the refusal.
+#[rustfmt::skip]
+const UNSUPPORTED_SHORT: &[(char, &str)] = &[
+    ('h', "--human-readable"), ('d', "--dirs"), ('E', "--executability"),
+    ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
+    ('O', "--omit-dir-times"), ('J', "--omit-link-times"), ('@', "--modify-window"),
+    ('L', "--copy-links"), ('k', "--copy-dirlinks"), ('K', "--keep-dirlinks"),
+    ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
+    ('u', "--update"), ('S', "--sparse"), ('F', "--filter=': /.rsync-filter'"),
+    ('f', "--filter"), ('C', "--cvs-exclude"), ('y', "--fuzzy"), ('z', "--compress"),
+    ('P', "--partial --progress"), ('m', "--prune-empty-dirs"), ('b', "--backup"),
+    ('0', "--from0"), ('s', "--secluded-args"), ('T', "--temp-dir"), ('4', "--ipv4"),
+    ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
+];
+
+/// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
+/// implement yet.
+#[rustfmt::skip]
+const UNSUPPORTED_LONG: &[&str] = &[
+    "info", "debug", "stderr", "msgs2stderr", "no-msgs2stderr", "motd", "no-motd",
+    "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
+    "i-r", "no-i-r", "dirs", "no-dirs", "no-d", "old-dirs", "old-d", "executability",
+    "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
+    "no-U", "open-noatime", "no-open-noatime", "crtimes", "no-crtimes", "no-N",
+    "omit-dir-times", "no-omit-dir-times", "no-O", "omit-link-times",
+    "no-omit-link-times", "no-J", "modify-window", "super", "no-super", "fake-super",
+    "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
+    "confine-root", "copy-links", "copy-unsafe-links", "safe-links", "insecure-links",
+    "no-insecure-links", "munge-links", "no-munge-links", "copy-dirlinks",
+    "keep-dirlinks", "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
+    "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d", "chmod",
+    "one-file-system", "no-one-file-system", "no-x", "update", "existing",
+    "ignore-non-existing", "ignore-existing", "max-size", "min-size", "max-alloc",
+    "sparse", "no-sparse", "no-S", "preallocate", "inplace", "no-inplace", "append",
+    "append-verify", "no-append", "delete-before", "delete-delay", "delete-after",
+    "delete-excluded", "delete-missing-args", "ignore-missing-args",
+    "remove-sent-files", "remove-source-files", "force", "no-force", "ignore-errors",
+    "no-ignore-errors", "max-delete", "filter", "exclude", "include", "exclude-from",
+    "include-from", "cvs-exclude", "compare-dest", "copy-dest", "link-dest", "fuzzy",
+    "no-fuzzy", "no-y", "compress", "old-compress", "new-compress", "no-compress",
+    "no-z", "compress-choice", "zc", "skip-compress", "compress-level", "zl",
+    "compress-threads", "zt", "partial", "no-partial", "partial-dir", "delay-updates",
+    "no-delay-updates", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
+    "log-file-format", "bwlimit", "no-bwlimit", "backup", "no-backup", "backup-dir",
+    "suffix", "list-only", "read-batch", "write-batch", "only-write-batch",
+    "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
+    "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
+    "usermap", "groupmap", "chown", "timeout", "no-timeout", "contimeout",
+    "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at", "temp-dir",
+    "iconv", "no-iconv", "ipv4", "ipv6", "8-bit-output", "no-8-bit-output", "no-8",
+    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address", "port",
+    "sockopts", "password-file", "early-input", "blocking-io", "no-blocking-io",
+    "outbuf", "remote-option", "config", "daemon", "dparam", "detach", "no-detach",
+];
+
+/// The checksum names upstream 3.5.0 accepts in `--checksum-choice`.
+#[rustfmt::skip]
+const CHECKSUM_NAMES: &[&str] = &[
+    "auto", "xxh128", "xxh3", "xxh64", "xxhash", "md5", "md4", "sha1", "none",
+];
+
+fn supported_long(name: &str) -> Option<Act> {
+    SUPPORTED
+        .iter()
+        .find(|(long, _, _)| !long.is_empty() && *long == name)
+        .map(|&(_, _, act)| act)
+}
+
+fn supported_short(letter: char) -> Option<Act> {
+    SUPPORTED
+        .iter()
+        .find(|(_, short, _)| *short == Some(letter))
+        .map(|&(_, _, act)| act)
+}
+
+/// The refusal for an option rsync knows (exit 4) or the popt-style error
+/// for one it does not know either (exit 1).
+fn long_refusal(name: &str, word: &str, server: bool) -> OptionError {
+    if UNSUPPORTED_LONG.contains(&name) {
+        return OptionError::unsupported(format!("option --{name} is not supported by oxsync yet"));
+    }
+    unknown(word, server)
+}
+
+fn short_refusal(letter: char, word: &str, server: bool) -> OptionError {
+    match UNSUPPORTED_SHORT.iter().find(|(c, _)| *c == letter) {
+        Some((_, long)) => OptionError::unsupported(format!(
+            "option -{letter} ({long}) is not supported by oxsync yet"
+        )),
+        None => unknown(word, server),
+    }
+}
+
+fn unknown(word: &str, server: bool) -> OptionError {
+    let prefix = if server { "on remote machine: " } else { "" };
+    OptionError::syntax(format!("{prefix}{word}: unknown option"))
+}
+
+/// Whether an out-format uses the escape `%<esc>` (skipping the `'` and
+/// width modifiers between `%` and the letter).
+// upstream: log.c:log_format_has()
+pub fn log_format_has(format: &str, esc: char) -> bool {
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        while chars.peek() == Some(&'\'') {
+            chars.next();
+        }
+        if chars.peek() == Some(&'-') {
+            chars.next();
+        }
+        while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            chars.next();
+        }
+        while chars.peek() == Some(&'\'') {
+            chars.next();
+        }
+        match chars.next() {
+            Some(letter) if letter == esc => return true,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    false
+}
+
+/// Parses a `--block-size` value: digits (optionally with a fraction) and
+/// an optional unit (b, k, m, g, t, p; "kb" = 1000, "k"/"kib" = 1024).
+// upstream: options.c:parse_size_arg()
+fn parse_block_size(value: &str) -> Result<Option<u32>, OptionError> {
+    let invalid = || OptionError::syntax(format!("--block-size={value} is invalid"));
+    let num_end = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (num, unit) = value.split_at(num_end);
+    let number: f64 = num.parse().map_err(|_| invalid())?;
+    let mut unit_chars = unit.chars();
+    let reps = match unit_chars.next().map(|c| c.to_ascii_lowercase()) {
+        None | Some('b') => 0,
+        Some('k') => 1,
+        Some('m') => 2,
+        Some('g') => 3,
+        Some('t') => 4,
+        Some('p') => 5,
+        Some(_) => return Err(invalid()),
+    };
+    let multiplier: f64 = match unit_chars.as_str() {
+        "" => 1024.0,
+        "b" | "B" => 1000.0,
+        tail if tail.eq_ignore_ascii_case("ib") => 1024.0,
+        _ => return Err(invalid()),
+    };
+    let size = number * multiplier.powi(reps);
+    if size > f64::from(MAX_BLOCK_SIZE) {
+        return Err(OptionError::syntax(format!(
+            "--block-size={value} is too large (max: 128.00K)"
+        )));
+    }
+    // Truncation is what upstream does with the double; the range is checked.
+    let size = size as u32;
+    Ok((size != 0).then_some(size))
+}
+
+fn parse_int(value: &str, word: &str) -> Result<i32, OptionError> {
+    value.parse::<i32>().map_err(|_| {
+        let shown = if word.contains('=') {
+            word.to_string()
+        } else {
+            format!("{word}={value}")
+        };
+        OptionError::syntax(format!("{shown}: invalid numeric value"))
+    })
+}
+
+/// Checks `--checksum-choice=A[,B]` against upstream's names; "auto" and
+/// "auto,auto" mean no choice.
+// upstream: checksum.c:parse_checksum_choice()
+fn parse_checksum_choice(value: &str) -> Result<Option<String>, OptionError> {
+    let parts: Vec<&str> = match value.split_once(',') {
+        Some((a, b)) => vec![a, b],
+        None => vec![value],
+    };
+    for part in &parts {
+        let known = CHECKSUM_NAMES.iter().any(|n| n.eq_ignore_ascii_case(part));
+        if !known {
+            return Err(OptionError::unsupported(format!(
+                "unknown checksum name: {part}"
+            )));
+        }
+    }
+    if parts.iter().all(|p| p.eq_ignore_ascii_case("auto")) {
+        return Ok(None);
+    }
+    Ok(Some(value.to_string()))
+}
+
+impl Options {
+    /// Parses argv (without argv\[0\]) for either the client or `--server`.
+    // upstream: options.c:parse_arguments()
+    pub fn parse(args: &[OsString]) -> Result<Options, OptionError> {
+        let words = args
+            .iter()
+            .map(|a| {
+                a.to_str().map(str::to_string).ok_or_else(|| {
+                    OptionError::unsupported(format!(
+                        "non-UTF-8 argument {:?} is not supported by oxsync yet",
+                        a.to_string_lossy()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<String>, OptionError>>()?;
+        let mut opts = Options::default();
+        // The old meaning of -h (help) survives when it is the only argument.
+        if let [only] = words.as_slice() {
+            if only.len() > 1 && only.starts_with('-') && only[1..].chars().all(|c| c == 'h') {
+                opts.help = true;
+                return Ok(opts);
+            }
+        }
+        let mut next = 0;
+        let mut only_paths = false;
+        while next < words.len() {
+            let word = &words[next];
+            next += 1;
+            if only_paths || word == "-" || !word.starts_with('-') {
+                opts.args.push(word.clone());
+                continue;
+            }
+            if word == "--" {
+                only_paths = true;
+                continue;
+            }
+            if let Some(body) = word.strip_prefix("--") {
+                let (name, inline) = match body.split_once('=') {
+                    Some((name, value)) => (name, Some(value)),
+                    None => (body, None),
+                };
+                let act =
+                    supported_long(name).ok_or_else(|| long_refusal(name, word, opts.server))?;
+                let value = if act.takes_value() {
+                    match inline {
+                        Some(v) => Some(v.to_string()),
+                        None => Some(take_next(&words, &mut next, word)?),
+                    }
+                } else if inline.is_some() {
+                    return Err(OptionError::syntax(format!(
+                        "{word}: option does not take an argument"
+                    )));
+                } else {
+                    None
+                };
+                if opts.apply(act, value, word)? {
+                    return Ok(opts);
+                }
+                continue;
+            }
+            let letters = &word[1..];
+            for (at, letter) in letters.char_indices() {
+                let act = supported_short(letter)
+                    .ok_or_else(|| short_refusal(letter, word, opts.server))?;
+                if !act.takes_value() {
+                    if opts.apply(act, None, word)? {
+                        return Ok(opts);
+                    }
+                    continue;
+                }
+                // A value-taking letter swallows the rest of the bundle.
+                let rest = &letters[at + letter.len_utf8()..];
+                let value = if rest.is_empty() {
+                    take_next(&words, &mut next, word)?
+                } else {
+                    rest.strip_prefix('=').unwrap_or(rest).to_string()
+                };
+                if opts.apply(act, Some(value), &format!("-{letter}"))? {
+                    return Ok(opts);
+                }
+                break;
+            }
+        }
+        if opts.version {
+            return Ok(opts);
+        }
+        if opts.delete != DeleteMode::Off && !opts.recursive {
+            return Err(OptionError::syntax(
+                "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
+            ));
+        }
+        Ok(opts)
+    }
+
+    /// Applies one option; returns true when parsing must stop (--help).
+    fn apply(&mut self, act: Act, value: Option<String>, word: &str) -> Result<bool, OptionError> {
+        let value = value.unwrap_or_default();
+        match act {
+            Act::Archive => {
+                self.recursive = true;
+                self.links = true;
+                self.perms = true;
+                self.times = true;
+                self.group = true;
+                self.owner = true;
+                self.devices = true;
+                self.specials = true;
+            }
+            Act::Recursive(on) => self.recursive = on,
+            Act::Links(on) => self.links = on,
+            Act::Perms(on) => self.perms = on,
+            Act::Times(on) => self.times = on,
+            Act::Owner(on) => self.owner = on,
+            Act::Group(on) => self.group = on,
+            Act::DevicesAndSpecials(on) => {
+                self.devices = on;
+                self.specials = on;
+            }
+            Act::Devices(on) => self.devices = on,
+            Act::Specials(on) => self.specials = on,
+            Act::Verbose => self.verbose = self.verbose.saturating_add(1),
+            Act::NoVerbose => self.verbose = 0,
+            Act::Quiet => self.quiet = true,
+            Act::DryRun => self.dry_run = true,
+            Act::Checksum(on) => self.checksum = on,
+            Act::WholeFile(on) => self.whole_file = Some(on),
+            Act::IgnoreTimes => self.ignore_times = true,
+            Act::SizeOnly => self.size_only = true,
+            Act::Delete => self.delete = DeleteMode::During,
+            Act::DeleteDuring => {
+                self.delete = DeleteMode::During;
+                self.delete_during_named = true;
+            }
+            Act::Itemize => self.itemize = self.itemize.saturating_add(1),
+            Act::NoItemize => self.itemize = 0,
+            Act::Stats => self.stats = true,
+            Act::Progress(on) => self.progress = on,
+            Act::NumericIds(on) => self.numeric_ids = on,
+            Act::Server => self.server = true,
+            Act::Sender => {
+                if !self.server {
+                    return Err(OptionError::syntax(
+                        "--sender is only valid after --server".to_string(),
+                    ));
+                }
+                self.sender = true;
+            }
+            Act::Help => {
+                self.help = true;
+                return Ok(true);
+            }
+            Act::Version => self.version = true,
+            Act::Rsh => self.rsh = Some(value),
+            Act::RsyncPath => self.rsync_path = Some(value),
+            Act::Protocol => {
+                let protocol = parse_int(&value, word)?;
+                if protocol > *PROTOCOL_RANGE.end() {
+                    return Err(OptionError {
+                        message: format!(
+                            "--protocol must be no more than {}",
+                            PROTOCOL_RANGE.end()
+                        ),
+                        exit_code: 2,
+                    });
+                }
+                if protocol < *PROTOCOL_RANGE.start() {
+                    return Err(OptionError::unsupported(format!(
+                        "--protocol={protocol} is not supported (oxsync speaks protocols {} to {})",
+                        PROTOCOL_RANGE.start(),
+                        PROTOCOL_RANGE.end()
+                    )));
+                }
+                self.protocol = Some(protocol);
+            }
+            Act::ChecksumChoice => self.checksum_choice = parse_checksum_choice(&value)?,
+            Act::BlockSize => self.block_size = parse_block_size(&value)?,
+            Act::ChecksumSeed => {
+                let seed = parse_int(&value, word)?;
+                self.checksum_seed = (seed != 0).then_some(seed);
+            }
+            Act::LogFormat => self.log_format = Some(value),
+        }
+        Ok(false)
+    }
+
+    /// The `--log-format` hint a sending client gives the server (which
+    /// itemizes on the client's behalf), if any: "%i%I", "%i", "%o" or "X".
+    // upstream: options.c:server_options() (stdout_format part)
+    fn log_format_hint(&self) -> Option<&'static str> {
+        let format: &str = match (&self.log_format, self.itemize) {
+            (Some(format), _) => format,
+            (None, 1..) => "%i %n%L",
+            (None, 0) if self.verbose > 0 || self.progress => "%n%L",
+            (None, 0) => return None,
+        };
+        let itemize_level = if log_format_has(format, 'i') {
+            self.itemize.max(1)
+        } else {
+            0
+        };
+        if itemize_level > 1 {
+            Some("%i%I")
+        } else if itemize_level == 1 {
+            Some("%i")
+        } else if log_format_has(format, 'o') {
+            Some("%o")
+        } else if self.verbose == 0 {
+            Some("X")
+        } else {
+            None
+        }
+    }
+
+    /// The argv the client puts after the remote shell's host (starting with
+    /// "--server"), for a server that will send (`server_sender`) or
+    /// receive, given the client's protocol. Paths are not included; the
+    /// caller appends "." and the remote paths.
+    // upstream: options.c:server_options()
+    pub fn to_server_args(&self, server_sender: bool, protocol: i32) -> Vec<String> {
+        let client_sender = !server_sender;
+        let mut args = vec!["--server".to_string()];
+        if server_sender {
+            args.push("--sender".to_string());
+        }
+        let mut bundle = String::from("-");
+        for _ in 0..self.verbose.min(9) {
+            bundle.push('v');
+        }
+        let letters = [
+            (self.quiet, 'q'),
+            (self.dry_run, 'n'),
+            (self.links, 'l'),
+            (self.whole_file == Some(true), 'W'),
+            (self.owner, 'o'),
+            (self.group, 'g'),
+            (self.devices, 'D'),
+            (self.times, 't'),
+            (self.perms, 'p'),
+            (self.recursive, 'r'),
+            (self.checksum, 'c'),
+            (self.ignore_times, 'I'),
+        ];
+        bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
+        if protocol >= 30 {
+            bundle.push('e');
+            bundle.push_str(CLIENT_INFO);
+        }
+        if bundle.len() > 1 {
+            args.push(bundle);
+        }
+        // -D stands for both; the odd one out goes as a long option.
+        if self.devices && !self.specials {
+            args.push("--no-specials".to_string());
+        } else if !self.devices && self.specials {
+            args.push("--specials".to_string());
+        }
+        if client_sender {
+            if let Some(hint) = self.log_format_hint() {
+                args.push(format!("--log-format={hint}"));
+            }
+        }
+        if let Some(size) = self.block_size {
+            args.push(format!("-B{size}"));
+        }
+        // The value was checked against plain checksum names, so it needs no
+        // shell escaping.
+        if let Some(choice) = &self.checksum_choice {
+            args.push(format!("--checksum-choice={choice}"));
+        }
+        if client_sender {
+            if self.delete == DeleteMode::During {
+                args.push(
+                    if self.delete_during_named {
+                        "--delete-during"
+                    } else {
+                        "--delete"
+                    }
+                    .to_string(),
+                );
+            }
+            if self.size_only {
+                args.push("--size-only".to_string());
+            }
+            if self.stats {
+                args.push("--stats".to_string());
+            }
+        }
+        if let Some(seed) = self.checksum_seed {
+            args.push(format!("--checksum-seed={seed}"));
+        }
+        if self.numeric_ids {
+            args.push("--numeric-ids".to_string());
+        }
+        args
+    }
+
+    /// The usage text for --help.
+    pub fn help_text() -> &'static str {
+        HELP
+    }
+}
+
+/// Takes the next argv word as the value of `word`, or fails like popt.
+fn take_next(words: &[String], next: &mut usize, word: &str) -> Result<String, OptionError> {
+    let value = words
+        .get(*next)
+        .cloned()
+        .ok_or_else(|| OptionError::syntax(format!("{word}: missing argument")))?;
+    *next += 1;
+    Ok(value)
+}
+
+const HELP: &str = "\
+oxsync is a file transfer program compatible with rsync (protocols 30 to 32).
+
+Usage: oxsync [OPTION]... SRC [SRC]... DEST
+  or   oxsync [OPTION]... SRC [SRC]... [USER@]HOST:DEST
+  or   oxsync [OPTION]... [USER@]HOST:SRC [DEST]
+
+Options
+--verbose, -v            increase verbosity
+--quiet, -q              suppress non-error messages
+--checksum, -c           skip based on checksum, not mod-time & size
+--archive, -a            archive mode is -rlptgoD
+--recursive, -r          recurse into directories
+--links, -l              copy symlinks as symlinks
+--perms, -p              preserve permissions
+--times, -t              preserve modification times
+--owner, -o              preserve owner (super-user only)
+--group, -g              preserve group
+--devices                preserve device files (super-user only)
+--specials               preserve special files
+-D                       same as --devices --specials
+--dry-run, -n            perform a trial run with no changes made
+--whole-file, -W         copy files whole (w/o delta-xfer algorithm)
+--block-size=SIZE, -B    force a fixed checksum block-size
+--rsh=COMMAND, -e        specify the remote shell to use
+--rsync-path=PROGRAM     specify the rsync to run on remote machine
+--delete                 delete extraneous files from dest dirs
+--delete-during, --del   receiver deletes during the transfer
+--ignore-times, -I       don't skip files that match size and time
+--size-only              skip files that match in size
+--numeric-ids            don't map uid/gid values by user/group name
+--checksum-choice=STR    choose the checksum algorithm (aka --cc)
+--checksum-seed=NUM      set block/file checksum seed (advanced)
+--protocol=NUM           force an older protocol version (30 to 32)
+--out-format=FORMAT      output updates using the specified FORMAT
+--itemize-changes, -i    output a change-summary for all updates
+--stats                  give some file-transfer stats
+--progress               show progress during transfer
+--version, -V            print the version and exit
+--help, -h (*)           show this help (* -h is help only when used alone)
+
+Most options have a --no-OPTION form (e.g. --no-W, --no-D, --no-perms).
+Other rsync options are not built into oxsync yet: using one exits with
+code 4 and names the option.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Options, OptionError> {
+        let args: Vec<OsString> = words.iter().map(OsString::from).collect();
+        Options::parse(&args)
+    }
+
+    /// Parses a space-separated command line that must be accepted.
+    fn ok(line: &str) -> Options {
+        let words: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+        match parse(&words) {
+            Ok(opts) => opts,
+            Err(e) => panic!("{line:?} failed: {e}"),
+        }
+    }
+
+    #[rustfmt::skip]
+    fn archive() -> Options {
+        let on = true;
+        Options { recursive: on, links: on, perms: on, times: on, owner: on, group: on, devices: on, specials: on, ..Options::default() }
+    }
+
+    /// The fields a server must agree on with the client, as the server is
+    /// expected to see them: whole_file=Some(false) is the remote default and
+    /// is not sent; delete, size-only and stats reach only a receiving server;
+    /// how the client reports (itemize, progress, format) is its own affair.
+    fn transfer_view(o: &Options, server_sender: bool) -> Options {
+        let mut v = Options {
+            verbose: o.verbose.min(9),
+            whole_file: o.whole_file.filter(|&w| w),
+            ..Options::default()
+        };
+        (v.recursive, v.links, v.perms, v.times) = (o.recursive, o.links, o.perms, o.times);
+        (v.owner, v.group, v.devices, v.specials) = (o.owner, o.group, o.devices, o.specials);
+        (v.quiet, v.dry_run, v.checksum, v.ignore_times) =
+            (o.quiet, o.dry_run, o.checksum, o.ignore_times);
+        (v.numeric_ids, v.block_size, v.checksum_seed) =
+            (o.numeric_ids, o.block_size, o.checksum_seed);
+        v.checksum_choice = o.checksum_choice.clone();
+        if !server_sender {
+            (v.size_only, v.stats) = (o.size_only, o.stats);
+            (v.delete, v.delete_during_named) = (o.delete, o.delete_during_named);
+        }
+        v
+    }
+
+    #[test]
+    fn archive_and_bundles() {
+        assert_eq!(
+            ok("-a s d"),
+            Options {
+                args: vec!["s".into(), "d".into()],
+                ..archive()
+            }
+        );
+        let o = ok("-avvi -- -x y");
+        assert_eq!(
+            (o.verbose, o.itemize, o.args.clone()),
+            (2, 1, vec!["-x".into(), "y".into()])
+        );
+        assert_eq!(
+            Options {
+                verbose: 0,
+                itemize: 0,
+                args: vec![],
+                ..o
+            },
+            archive()
+        );
+        let o = ok("-rD --no-specials a --no-r - b -r");
+        assert!(o.recursive && o.devices && !o.specials);
+        assert_eq!(o.args, ["a", "-", "b"]);
+        let o = ok("-a --no-D --no-o --no-g --no-l --no-times --no-perms --no-devices x");
+        assert_eq!(
+            o,
+            Options {
+                recursive: true,
+                args: vec!["x".into()],
+                ..Options::default()
+            }
+        );
+        let o = ok("-a --no-t --no-p --no-recursive --no-group --no-owner --no-links");
+        assert_eq!(
+            o,
+            Options {
+                devices: true,
+                specials: true,
+                ..Options::default()
+            }
+        );
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(ok("-B1024 x").block_size, Some(1024));
+        assert_eq!(ok("-B 2k x").block_size, Some(2048));
+        assert_eq!(ok("--block-size=1kb x").block_size, Some(1000));
+        assert_eq!(ok("--block-size 128K x").block_size, Some(MAX_BLOCK_SIZE));
+        assert_eq!(ok("-B=700 x").block_size, Some(700));
+        assert_eq!(ok("-B0 x").block_size, None);
+        let o = parse(&[
+            "-ave",
+            "ssh -p 2222",
+            "--rsync-path",
+            "/opt/rsync",
+            "s",
+            "h:d",
+        ]);
+        let o = o.unwrap_or_default();
+        assert_eq!(o.rsh.as_deref(), Some("ssh -p 2222"));
+        assert_eq!(o.rsync_path.as_deref(), Some("/opt/rsync"));
+        let o = ok("--rsh=ssh --protocol 30 --cc=xxh128 --checksum-seed=-5 x");
+        assert_eq!((o.protocol, o.checksum_seed), (Some(30), Some(-5)));
+        assert_eq!(o.checksum_choice.as_deref(), Some("xxh128"));
+        assert_eq!(ok("--checksum-choice=auto,auto x").checksum_choice, None);
+        assert_eq!(
+            ok("--checksum-choice=XXH3,md5 x")
+                .checksum_choice
+                .as_deref(),
+            Some("XXH3,md5")
+        );
+        assert_eq!(ok("--checksum-seed=0 x").checksum_seed, None);
+        assert_eq!(
+            ok("--out-format=%n%i --log-format %o x")
+                .log_format
+                .as_deref(),
+            Some("%o")
+        );
+        let o = ok(
+            "-r --del -W --no-whole-file -ncIi --size-only --stats --progress --numeric-ids s d",
+        );
+        assert_eq!(
+            (o.delete, o.delete_during_named, o.whole_file),
+            (DeleteMode::During, true, Some(false))
+        );
+        assert!(o.dry_run && o.checksum && o.ignore_times && o.size_only);
+        assert!(o.stats && o.progress && o.numeric_ids && o.itemize == 1);
+        let o = ok("-rW --no-W --delete-during -q -vv --no-v --no-i --no-c --no-numeric-ids s d");
+        assert_eq!(
+            (o.whole_file, o.delete_during_named, o.quiet, o.verbose),
+            (Some(false), true, true, 0)
+        );
+        let o = ok("-r --delete --no-progress --progress --no-progress s d");
+        assert_eq!(
+            (o.delete, o.delete_during_named, o.progress),
+            (DeleteMode::During, false, false)
+        );
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert!(ok("-h").help && ok("-hh").help && ok("--help --bogus").help);
+        assert!(ok("-V").version && ok("--version").version && ok("-V --delete").version);
+        assert_eq!(parse(&["-h", "a", "b"]).map_err(|e| e.exit_code), Err(4));
+        assert!(Options::help_text().contains("--whole-file"));
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn errors() {
+        let cases: &[(&str, &str, i32)] = &[
+            ("--foo x", "--foo: unknown option", 1),
+            ("-avQ x", "-avQ: unknown option", 1),
+            ("--no-foo", "--no-foo: unknown option", 1),
+            ("--verb", "--verb: unknown option", 1),
+            ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
+            ("-avz x", "option -z (--compress) is not supported by oxsync yet", 4),
+            ("-aP x", "option -P (--partial --progress) is not supported by oxsync yet", 4),
+            ("--server -logDtprze.LsfxCIvu . x", "option -z (--compress) is not supported by oxsync yet", 4),
+            ("-H x", "option -H (--hard-links) is not supported by oxsync yet", 4),
+            ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
+            ("--exclude=*.o x", "option --exclude is not supported by oxsync yet", 4),
+            ("--partial x", "option --partial is not supported by oxsync yet", 4),
+            ("--no-inc-recursive x", "option --no-inc-recursive is not supported by oxsync yet", 4),
+            ("--server --delete-after -r . x", "option --delete-after is not supported by oxsync yet", 4),
+            ("-e", "-e: missing argument", 1),
+            ("--rsh", "--rsh: missing argument", 1),
+            ("-aB", "-aB: missing argument", 1),
+            ("--verbose=3", "--verbose=3: option does not take an argument", 1),
+            ("--protocol=abc", "--protocol=abc: invalid numeric value", 1),
+            ("--checksum-seed x", "--checksum-seed=x: invalid numeric value", 1),
+            ("--protocol=29 s d", "--protocol=29 is not supported (oxsync speaks protocols 30 to 32)", 4),
+            ("--protocol=33 s d", "--protocol must be no more than 32", 2),
+            ("--block-size=200000 s d", "--block-size=200000 is too large (max: 128.00K)", 1),
+            ("-Babc s", "--block-size=abc is invalid", 1),
+            ("-B1x s", "--block-size=1x is invalid", 1),
+            ("--cc=foo s d", "unknown checksum name: foo", 4),
+            ("--cc=md5,md4,md5 s d", "unknown checksum name: md4,md5", 4),
+            ("--delete s d", "--delete does not work without --recursive (-r) or --dirs (-d).", 1),
+            ("--sender s", "--sender is only valid after --server", 1),
+        ];
+        for &(line, message, exit_code) in cases {
+            let words: Vec<&str> = line.split(' ').collect();
+            let expected = OptionError { message: message.to_string(), exit_code };
+            assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
+        }
+        for name in ["inplace", "filter", "daemon", "list-only", "remove-source-files", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "backup", "delete-before", "delete-delay", "delete-excluded", "compress-level=1", "no-compress"] {
+            assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
+        }
+        for letter in 'A'..='z' {
+            let word = format!("-{letter}");
+            if supported_short(letter).is_some() {
+                continue;
+            }
+            let known = UNSUPPORTED_SHORT.iter().any(|(c, _)| *c == letter);
+            if let Err(e) = parse(&[&word, "s", "d"]) {
+                assert_eq!(e.exit_code, if known { 4 } else { 1 }, "{word}");
+            }
+        }
+    }
+
+    #[test]
+    fn client_info_matches_protocol_crate() {
+        assert_eq!(CLIENT_INFO, protocol::compat::CLIENT_INFO);
+    }
+
+    #[test]
+    fn log_format_escapes() {
+        assert!(log_format_has("%i %n%L", 'i'));
+        assert!(log_format_has("%'-10i", 'i'));
+        assert!(!log_format_has("%n%L", 'i'));
+        assert!(!log_format_has("100%%i", 'i'));
+        assert!(log_format_has("x%o", 'o'));
+    }
+
+    #[test]
+    fn server_args_match_upstream() {
+        let mut a = archive();
+        assert_eq!(
+            a.to_server_args(false, 31),
+            ["--server", "-logDtpre.LsfxCIvu"]
+        );
+        assert_eq!(
+            a.to_server_args(true, 30),
+            ["--server", "--sender", "-logDtpre.LsfxCIvu"]
+        );
+        assert_eq!(a.to_server_args(false, 29), ["--server", "-logDtpr"]);
+        a.itemize = 2;
+        assert_eq!(a.to_server_args(false, 32)[2], "--log-format=%i%I");
+        assert_eq!(a.to_server_args(true, 32).len(), 3);
+        a.itemize = 0;
+        a.progress = true;
+        assert_eq!(a.to_server_args(false, 32)[2], "--log-format=X");
+        a.verbose = 1;
+        assert_eq!(a.to_server_args(false, 32).len(), 2);
+        a.log_format = Some("%o".into());
+        assert_eq!(a.to_server_args(false, 32)[2], "--log-format=%o");
+        let o = Options {
+            recursive: true,
+            ..Options::default()
+        };
+        assert_eq!(o.to_server_args(false, 32), ["--server", "-re.LsfxCIvu"]);
+        assert_eq!(
+            Options::default().to_server_args(true, 29),
+            ["--server", "--sender"]
+        );
+        let o = Options {
+            verbose: 12,
+            ..Options::default()
+        };
+        assert_eq!(o.to_server_args(true, 32)[2], "-vvvvvvvvve.LsfxCIvu");
+        let (block_size, checksum_seed, checksum_choice) =
+            (Some(2048), Some(7), Some("md5".into()));
+        let o = Options {
+            specials: false,
+            block_size,
+            checksum_seed,
+            checksum_choice,
+            ..archive()
+        };
+        let tail = [
+            "--no-specials",
+            "-B2048",
+            "--checksum-choice=md5",
+            "--checksum-seed=7",
+        ];
+        assert_eq!(o.to_server_args(false, 31)[2..], tail);
+        let o = Options {
+            size_only: true,
+            stats: true,
+            numeric_ids: true,
+            delete: DeleteMode::During,
+            ..archive()
+        };
+        let tail = ["--delete", "--size-only", "--stats", "--numeric-ids"];
+        assert_eq!(o.to_server_args(false, 31)[2..], tail);
+        assert_eq!(o.to_server_args(true, 31)[3..], ["--numeric-ids"]);
+    }
+
+    #[test]
+    fn round_trip() {
+        #[rustfmt::skip]
+        let cases: &[&str] = &[
+            "-a", "-av", "-avc", "-ai", "-aii", "-a --delete", "-a --del", "-aW",
+            "-a --no-whole-file", "-an", "-a --size-only", "-aI", "-a --cc=md5", "-a --stats",
+            "-a --progress", "-a --numeric-ids", "-avvq", "-a --checksum-seed=7 -B2048",
+            "-rltq", "-a --no-D --specials", "-a --no-specials", "-r --devices",
+            "-a --out-format=%o", "-vvvvvvvvvvvv -lr", "-a --no-r", "",
+            "-rlptgoDvvvqncWI --delete-during --size-only --stats --cc=xxh128,md5 -B700 --checksum-seed=-1 --numeric-ids",
+        ];
+        for case in cases {
+            let client = ok(&format!("{case} src host:dst"));
+            for server_sender in [false, true] {
+                for protocol in [30, 31, 32] {
+                    let mut argv = client.to_server_args(server_sender, protocol);
+                    argv.extend([".".to_string(), "dst".to_string()]);
+                    let server = ok(&argv.join(" "));
+                    assert!(server.server);
+                    assert_eq!(server.sender, server_sender);
+                    assert_eq!(server.rsh.as_deref(), Some(CLIENT_INFO));
+                    assert_eq!(server.args, [".", "dst"]);
+                    assert_eq!(
+                        transfer_view(&server, server_sender),
+                        transfer_view(&client, server_sender),
+                        "{case:?} server_sender={server_sender}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Argv captured from stock rsync 3.2.7 (the /usr/bin/rsync on the
+    /// build machine) with `-e /tmp/showargs`, after the host: (client
+    /// options, server argv). Push cases end in "dst/", pulls in "src/".
+    #[rustfmt::skip]
+    const CAPTURED: &[(&str, &str)] = &[
+        ("-a", "--server -logDtpre.iLsfxCIvu . dst/"),
+        ("-a", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-av", "--server -vlogDtpre.iLsfxCIvu . dst/"),
+        ("-av", "--server --sender -vlogDtpre.iLsfxCIvu . src/"),
+        ("-avc", "--server -vlogDtprce.iLsfxCIvu . dst/"),
+        ("-avc", "--server --sender -vlogDtprce.iLsfxCIvu . src/"),
+        ("-ai", "--server -logDtpre.iLsfxCIvu --log-format=%i . dst/"),
+        ("-ai", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-aii", "--server -logDtpre.iLsfxCIvu --log-format=%i%I . dst/"),
+        ("-aii", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-a --delete", "--server -logDtpre.iLsfxCIvu --delete . dst/"),
+        ("-a --delete", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-a --del", "--server -logDtpre.iLsfxCIvu --delete-during . dst/"),
+        ("-aW", "--server -lWogDtpre.iLsfxCIvu . dst/"),
+        ("-aW", "--server --sender -lWogDtpre.iLsfxCIvu . src/"),
+        ("-a --no-whole-file", "--server -logDtpre.iLsfxCIvu . dst/"),
+        ("-a --no-whole-file", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-an", "--server -nlogDtpre.iLsfxCIvu . dst/"),
+        ("-an", "--server --sender -nlogDtpre.iLsfxCIvu . src/"),
+        ("-a --size-only", "--server -logDtpre.iLsfxCIvu --size-only . dst/"),
+        ("-a --size-only", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-aI", "--server -logDtprIe.iLsfxCIvu . dst/"),
+        ("-aI", "--server --sender -logDtprIe.iLsfxCIvu . src/"),
+        ("-a --checksum-choice=md5", "--server -logDtpre.iLsfxCIvu --checksum-choice=md5 . dst/"),
+        ("-a --checksum-choice=md5", "--server --sender -logDtpre.iLsfxCIvu --checksum-choice=md5 . src/"),
+        ("-a --stats", "--server -logDtpre.iLsfxCIvu --stats . dst/"),
+        ("-a --stats", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-a --progress", "--server -logDtpre.iLsfxCIvu --log-format=X . dst/"),
+        ("-a --numeric-ids", "--server --sender -logDtpre.iLsfxCIvu --numeric-ids . src/"),
+        ("-a --checksum-seed=7 -B2048", "--server -logDtpre.iLsfxCIvu -B2048 --checksum-seed=7 . dst/"),
+        ("-rltq", "--server -qltre.iLsfxCIvu . dst/"),
+        ("-avq", "--server -vqlogDtpre.iLsfxCIvu . dst/"),
+        ("-a --no-D --specials", "--server -logtpre.iLsfxCIvu --specials . dst/"),
+        ("-a --no-specials", "--server --sender -logDtpre.iLsfxCIvu --no-specials . src/"),
+        ("-a --out-format=%n", "--server -logDtpre.iLsfxCIvu --log-format=X . dst/"),
+        ("-a -vi", "--server -vlogDtpre.iLsfxCIvu --log-format=%i . dst/"),
+        ("-r --no-r", "--server -e.LsfxCIvu . dst/"),
+    ];
+
+    #[test]
+    fn stock_client_argv() {
+        for &(client_words, server_line) in CAPTURED {
+            let pull = server_line.contains("--sender");
+            let paths = if pull {
+                "host:src/ dst/"
+            } else {
+                "src/ host:dst/"
+            };
+            let client = ok(&format!("{client_words} {paths}"));
+            let server = ok(server_line);
+            assert!(server.server);
+            assert_eq!(server.sender, pull, "{server_line}");
+            let info = server.rsh.as_deref().unwrap_or("");
+            assert_eq!(info.replace(".i", "."), CLIENT_INFO, "{server_line}");
+            assert_eq!(server.args, [".", if pull { "src/" } else { "dst/" }]);
+            let expected = transfer_view(&client, pull);
+            assert_eq!(transfer_view(&server, pull), expected, "{server_line}");
+            // What we would send is the same, but for the `i` (incremental
+            // recursion) that oxsync never offers.
+            let ours = client.to_server_args(pull, 31).join(" ");
+            let theirs = server_line.replace(".iL", ".L");
+            assert_eq!(format!("{ours} . {}", server.args[1]), theirs);
+        }
+        // A few checked field by field.
+        let s = ok("--server -logDtpre.iLsfxCIvu --log-format=%i%I . dst/");
+        assert_eq!(s.log_format.as_deref(), Some("%i%I"));
+        assert_eq!(s.rsh.as_deref(), Some(".iLsfxCIvu"));
+        let (log_format, rsh, args) = (None, None, vec![]);
+        assert_eq!(
+            Options {
+                log_format,
+                rsh,
+                server: false,
+                args,
+                ..s
+            },
+            archive()
+        );
+        let s = ok("--server --sender -vvlogDtprce.iLsfxCIvu --checksum-choice=xxh128 . src/");
+        assert!(s.sender && s.checksum && s.verbose == 2 && s.recursive);
+        assert_eq!(s.checksum_choice.as_deref(), Some("xxh128"));
+        let s = ok("--server -qltre.iLsfxCIvu --delete-during --no-specials . dst/");
+        assert!(s.quiet && s.links && s.times && s.recursive && s.delete_during_named);
+        assert!(!s.perms && !s.owner && !s.devices && !s.specials);
+    }
+}

@@ -1,0 +1,176 @@
+//! Where user-facing lines go: a client prints them, a server turns them
+//! into multiplexed messages for the client to print.
+use crate::itemize::ItemFormat;
+use protocol::{MplexWriter, MsgCode};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The writer half of a connection, shared by the threads of one side.
+pub type SharedWriter = Arc<Mutex<MplexWriter<Box<dyn Write + Send>>>>;
+
+/// Wraps a writer for sharing.
+pub fn shared(w: Box<dyn Write + Send>) -> SharedWriter {
+    Arc::new(Mutex::new(MplexWriter::new(w)))
+}
+
+/// Locks a shared writer (a poisoned lock means another thread of this side
+/// panicked; the stream is then unusable).
+pub fn lock(w: &SharedWriter) -> io::Result<std::sync::MutexGuard<'_, MplexWriter<Box<dyn Write + Send>>>> {
+    w.lock().map_err(|_| io::Error::other("writer lock poisoned"))
+}
+
+enum Mode {
+    Terminal,
+    Wire(SharedWriter),
+}
+
+/// The message sink of one side of a transfer.
+pub struct Out {
+    mode: Mode,
+    /// How item lines look on this client.
+    pub format: ItemFormat,
+    quiet: bool,
+    xfer_error: AtomicBool,
+    io_error: AtomicI32,
+    protocol: AtomicI32,
+}
+
+impl Out {
+    /// A client's sink: info to stdout, errors to stderr.
+    pub fn terminal(format: ItemFormat, quiet: bool) -> Arc<Out> {
+        Arc::new(Out { mode: Mode::Terminal, format, quiet, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
+    }
+    /// A server's sink: every line becomes a message to the client.
+    pub fn wire(w: SharedWriter, format: ItemFormat) -> Arc<Out> {
+        Arc::new(Out { mode: Mode::Wire(w), format, quiet: true, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
+    }
+    /// Records the negotiated protocol (decides MSG_ERROR_EXIT).
+    pub fn set_protocol(&self, p: i32) {
+        self.protocol.store(p, Ordering::SeqCst);
+    }
+    /// The negotiated protocol, 0 before setup.
+    pub fn protocol(&self) -> i32 {
+        self.protocol.load(Ordering::SeqCst)
+    }
+    /// Text from the peer for stdout, as sent.
+    pub fn raw_info(&self, bytes: &[u8]) {
+        match &self.mode {
+            Mode::Terminal => {
+                let mut o = io::stdout().lock();
+                let _ = o.write_all(bytes);
+                let _ = o.flush();
+            }
+            Mode::Wire(_) => {}
+        }
+    }
+    /// Text from the peer for stderr, as sent.
+    pub fn raw_error(&self, bytes: &[u8]) {
+        let mut e = io::stderr().lock();
+        let _ = e.write_all(bytes);
+    }
+    /// True on the client.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.mode, Mode::Terminal)
+    }
+
+    fn send(&self, code: MsgCode, line: &str) -> bool {
+        match &self.mode {
+            Mode::Terminal => false,
+            Mode::Wire(w) => {
+                let mut text = line.as_bytes().to_vec();
+                text.push(b'\n');
+                if let Ok(mut g) = lock(w) {
+                    if g.is_multiplexed() {
+                        let _ = g.send_msg(code, &text);
+                        return true;
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// An informational line (stdout on the client).
+    pub fn info(&self, line: &str) {
+        if self.send(MsgCode::Info, line) {
+            return;
+        }
+        if self.is_terminal() {
+            if self.quiet {
+                return;
+            }
+            let mut o = io::stdout().lock();
+            let _ = writeln!(o, "{line}");
+            let _ = o.flush();
+        }
+    }
+    /// A warning (stderr).
+    pub fn warning(&self, line: &str) {
+        if !self.send(MsgCode::Warning, line) {
+            eprintln!("{line}");
+        }
+    }
+    /// An error that does not fail the transfer by itself (stderr).
+    pub fn error(&self, line: &str) {
+        if !self.send(MsgCode::Error, line) {
+            eprintln!("{line}");
+        }
+    }
+    /// A per-file error: the transfer goes on but exits 23.
+    pub fn error_xfer(&self, line: &str) {
+        self.xfer_error.store(true, Ordering::SeqCst);
+        if !self.send(MsgCode::ErrorXfer, line) {
+            eprintln!("{line}");
+        }
+    }
+    /// Notes that the peer reported a per-file error.
+    pub fn note_xfer_error(&self) {
+        self.xfer_error.store(true, Ordering::SeqCst);
+    }
+    /// True once any per-file error happened.
+    pub fn had_xfer_error(&self) -> bool {
+        self.xfer_error.load(Ordering::SeqCst)
+    }
+    /// ORs io_error bits (IOERR_*).
+    pub fn add_io_error(&self, bits: i32) {
+        self.io_error.fetch_or(bits, Ordering::SeqCst);
+    }
+    /// The io_error bits so far.
+    pub fn io_error(&self) -> i32 {
+        self.io_error.load(Ordering::SeqCst)
+    }
+    /// Reports a deletion: MSG_DELETED from a server, a log line on a client.
+    // upstream: log.c:log_delete()
+    pub fn deleted(&self, name: &[u8], is_dir: bool) {
+        match &self.mode {
+            Mode::Wire(w) => {
+                let mut payload = name.to_vec();
+                if is_dir {
+                    payload.push(0);
+                }
+                if let Ok(mut g) = lock(w) {
+                    let _ = g.send_msg(MsgCode::Deleted, &payload);
+                }
+            }
+            Mode::Terminal => {
+                if let Some(line) = self.format.deleted_line(name, is_dir) {
+                    self.info(&line);
+                }
+            }
+        }
+    }
+    /// The exit code this side's non-fatal errors imply (23, 24 or 0).
+    pub fn final_code(&self) -> i32 {
+        let io = self.io_error();
+        if self.had_xfer_error() || io & 1 != 0 {
+            protocol::exit::RERR_PARTIAL
+        } else if io & 2 != 0 {
+            protocol::exit::RERR_VANISHED
+        } else if io & 4 != 0 {
+            protocol::exit::RERR_DEL_LIMIT
+        } else {
+            0
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The receiver: reads file data from the sender, rebuilds each file from
+//! literal data and basis blocks into a temp file beneath the destination
+//! root, verifies the whole-file checksum, sets metadata through the open
+//! descriptor and renames it into place (upstream receiver.c).
+use crate::ctx::{GenEvent, RecvCtx};
+use crate::error::{Error, Result};
+use crate::itemize::*;
+use confine::RelPath;
+use delta::{FileHasher, Signature, SumSizes};
+use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE};
+use protocol::stats::{DelStats, Stats};
+use protocol::sum_head::SumHead;
+use protocol::token::{read_token, Token};
+use protocol::varint::WireRead;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+
+/// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
+pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ ((t as u64) << 7) ^ attempt as u64;
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut name = Vec::with_capacity(base.len() + 8);
+    name.push(b'.');
+    // Keep the whole name under NAME_MAX.
+    name.extend_from_slice(&base[..base.len().min(240)]);
+    name.push(b'.');
+    let mut m = mix;
+    for _ in 0..6 {
+        name.push(ALPHA[(m % ALPHA.len() as u64) as usize]);
+        m /= ALPHA.len() as u64;
+    }
+    name
+}
+
+/// Counters a client receiver reads after the sender's last DONE.
+pub type PeerStats = Option<Stats>;
+
+/// Reads records from the sender until the end of the transfer, feeding the
+/// generator with phase and redo events. Returns the sender's stats when it
+/// is the server.
+// upstream: receiver.c:recv_files(), main.c:do_recv()
+pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>, sender_is_server: bool) -> Result<PeerStats> {
+    let mut ndx_r = NdxReader::default();
+    let mut phase = 0;
+    let mut redone = vec![false; 0];
+    let mut buf = Vec::new();
+    loop {
+        let ndx = read_ndx(ctx, r, &mut ndx_r)?;
+        if ndx == NDX_DONE {
+            phase += 1;
+            if phase > 2 {
+                break;
+            }
+            let _ = events.send(GenEvent::Done);
+            continue;
+        }
+        let i = ndx as usize;
+        let iflags = r.read_u16_field("iflags")? as u32;
+        if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+            r.read_u8_field("basis type")?;
+        }
+        if iflags & ITEM_XNAME_FOLLOWS != 0 {
+            r.read_vstring(4096, "xname")?;
+        }
+        let e = &ctx.entries[i];
+        if iflags & ITEM_TRANSFER == 0 {
+            if !ctx.am_server && ctx.out.format.wants_item(iflags, e) {
+                if let Some(line) = ctx.out.format.line(iflags, e) {
+                    ctx.out.info(&line);
+                }
+            }
+            continue;
+        }
+        if !e.is_file() {
+            return Err(Error::protocol(format!("received a transfer request for non-regular file {}", ctx.name(i))));
+        }
+        if ctx.opts.dry_run {
+            log_item(ctx, iflags, i);
+            ctx.stats(|s| {
+                s.xferred_files += 1;
+                s.total_transferred_size += e.size.max(0) as u64;
+            });
+            continue;
+        }
+        let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
+        let ok = receive_data(ctx, r, i, &head, &mut buf)?;
+        ctx.stats(|s| {
+            s.xferred_files += 1;
+            s.total_transferred_size += e.size.max(0) as u64;
+        });
+        if ok {
+            log_item(ctx, iflags, i);
+        } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
+            ctx.out.error_xfer(&format!("ERROR: {} failed verification -- update discarded.", ctx.name(i)));
+        } else {
+            if redone.len() < ctx.entries.len() {
+                redone.resize(ctx.entries.len(), false);
+            }
+            redone[i] = true;
+            if ctx.opts.verbose > 0 || ctx.am_server {
+                ctx.out.warning(&format!("WARNING: {} failed verification -- update discarded (will try again).", ctx.name(i)));
+            }
+            let _ = events.send(GenEvent::Redo(i));
+        }
+    }
+    let stats = if sender_is_server && !ctx.am_server { Some(Stats::read(r)?) } else { None };
+    let _ = events.send(GenEvent::Done);
+    if ctx.session.protocol >= 31 {
+        let ndx = read_ndx(ctx, r, &mut ndx_r)?;
+        if ndx != NDX_DONE {
+            return Err(Error::protocol(format!("Invalid packet at end of run ({ndx}) [receiver]")));
+        }
+        let _ = events.send(GenEvent::Done);
+    }
+    Ok(stats)
+}
+
+fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<i32> {
+    loop {
+        let ndx = ndx_r.read(r)?;
+        if ndx == NDX_DEL_STATS {
+            let d = DelStats::read(r)?;
+            if !ctx.am_server {
+                ctx.stats(|s| s.deleted = [d.files as u64, d.dirs as u64, d.symlinks as u64, d.devices as u64, d.specials as u64]);
+            }
+            continue;
+        }
+        if ndx == NDX_DONE {
+            return Ok(ndx);
+        }
+        if ndx < 0 || ndx as usize >= ctx.entries.len() {
+            return Err(Error::protocol(format!("Invalid file index: {ndx} (-1 - {}) [receiver]", ctx.entries.len() as i64 - 1)));
+        }
+        return Ok(ndx);
+    }
+}
+
+fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
+    if ctx.am_server {
+        return;
+    }
+    if let Some(line) = ctx.out.format.line(iflags, &ctx.entries[i]) {
+        ctx.out.info(&line);
+    }
+}
+
+/// Rebuilds one file. Returns Ok(false) when the checksum did not match
+/// (the temp file is gone, the destination untouched).
+// upstream: receiver.c:receive_data()
+fn receive_data<R: Read>(ctx: &RecvCtx, r: &mut R, i: usize, head: &SumHead, buf: &mut Vec<u8>) -> Result<bool> {
+    let e = &ctx.entries[i];
+    let p = &ctx.paths[i];
+    let name = ctx.name(i);
+    let sizes = SumSizes { count: head.count as u32, blength: head.blength as u32, s2length: head.s2length as u32, remainder: head.remainder as u32 };
+    let basis: Option<File> = if head.count > 0 {
+        match ctx.root.open_read(p) {
+            Ok(f) => Some(f),
+            Err(err) => {
+                ctx.out.error_xfer(&format!("rsync: [receiver] failed to open basis \"{name}\": {err}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (parent, base) = p.split_last();
+    let (tmp, file) = create_temp(ctx, &parent, base, &name)?;
+    let mut w = BufWriter::with_capacity(256 * 1024, file);
+    let mut hasher = FileHasher::new(ctx.session.checksum);
+    let mut block = Vec::new();
+    let mut literal = 0u64;
+    let mut matched = 0u64;
+    let mut write_err: Option<std::io::Error> = None;
+    let mut basis_failed = false;
+    loop {
+        match read_token(r, buf)? {
+            Token::End => break,
+            Token::Literal(n) => {
+                let data = &buf[..n];
+                hasher.update(data);
+                literal += n as u64;
+                if write_err.is_none() {
+                    if let Err(err) = w.write_all(data) {
+                        write_err = Some(err);
+                    }
+                }
+            }
+            Token::Match(idx) => {
+                let Some((off, len)) = Signature::block_range(&sizes, idx) else {
+                    let _ = ctx.root.unlink(&tmp);
+                    return Err(Error::protocol(format!("invalid block index {idx} for {name} (count {})", head.count)));
+                };
+                matched += len as u64;
+                block.resize(len, 0);
+                let ok = match &basis {
+                    Some(f) => f.read_exact_at(&mut block, off).is_ok(),
+                    None => false,
+                };
+                if !ok {
+                    basis_failed = true;
+                    block.iter_mut().for_each(|b| *b = 0);
+                }
+                hasher.update(&block);
+                if write_err.is_none() {
+                    if let Err(err) = w.write_all(&block) {
+                        write_err = Some(err);
+                    }
+                }
+            }
+        }
+    }
+    let digest_len = ctx.session.checksum.digest_len();
+    let mut sent = vec![0u8; digest_len];
+    r.read_exact_field(&mut sent, "file checksum")?;
+    ctx.stats(|s| {
+        s.literal_data += literal;
+        s.matched_data += matched;
+    });
+    let file = match w.into_inner() {
+        Ok(f) => Some(f),
+        Err(err) => {
+            write_err.get_or_insert(err.into_error());
+            None
+        }
+    };
+    if let Some(err) = write_err {
+        let _ = ctx.root.unlink(&tmp);
+        ctx.out.error_xfer(&format!("rsync: [receiver] write failed on \"{name}\": {err}"));
+        return Ok(true);
+    }
+    let ours = hasher.finish();
+    if ours != sent || basis_failed {
+        let _ = ctx.root.unlink(&tmp);
+        return Ok(false);
+    }
+    let Some(file) = file else { return Ok(true) };
+    finish_file(ctx, e, &tmp, p, &file, &name);
+    Ok(true)
+}
+
+fn create_temp(ctx: &RecvCtx, parent: &RelPath, base: &[u8], name: &str) -> Result<(RelPath, File)> {
+    for attempt in 0..100u32 {
+        let tmp = parent.join(&temp_name(base, attempt)).map_err(|e| Error::protocol(e.to_string()))?;
+        match ctx.root.create_excl(&tmp, 0o600) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => {
+                return Err(Error::file_io(format!("rsync: [receiver] mkstemp \"{name}\" failed: {err}")));
+            }
+        }
+    }
+    Err(Error::file_io(format!("rsync: [receiver] mkstemp \"{name}\" failed: no free temporary name")))
+}
+
+/// Sets metadata through the descriptor, then renames into place.
+// upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c:set_file_attrs()
+fn finish_file(ctx: &RecvCtx, e: &protocol::flist::FileEntry, tmp: &RelPath, dest: &RelPath, file: &File, name: &str) {
+    let opts = &ctx.opts;
+    let mode = if opts.perms {
+        e.mode & 0o7777
+    } else {
+        match ctx.root.stat(dest).ok().flatten() {
+            Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
+            _ => e.mode & 0o777 & !0o022,
+        }
+    };
+    let owner = if ctx.am_root && (opts.owner || opts.group) {
+        Some((opts.owner.then(|| ctx.uid(e)), opts.group.then(|| ctx.gid(e))))
+    } else {
+        None
+    };
+    let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
+    if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
+        ctx.out.error_xfer(&format!("rsync: [receiver] failed to set attributes on \"{name}\": {err}"));
+    }
+    if let Err(err) = ctx.root.rename(tmp, dest) {
+        let _ = ctx.root.unlink(tmp);
+        ctx.out.error_xfer(&format!("rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {err}", String::from_utf8_lossy(tmp.as_bytes())));
+    }
+}

@@ -1,0 +1,275 @@
+//! The sender: answers the generator's requests with file data, as
+//! literal runs and matches against the receiver's basis blocks (upstream
+//! sender.c).
+use crate::error::{Error, Result};
+use crate::flist::{os_err, FileList};
+use crate::itemize::*;
+use crate::out::{lock, Out, SharedWriter};
+use crate::session::Session;
+use crate::stats::XferStats;
+use delta::{match_file, BlockSum, Op, Signature, SumSizes};
+use protocol::mplex::MsgCode;
+use protocol::ndx::{NdxReader, NdxWriter, NDX_DEL_STATS, NDX_DONE};
+use protocol::stats::DelStats;
+use protocol::sum_head::SumHead;
+use protocol::token;
+use protocol::varint::WireRead;
+use std::io::{self, Read, Write};
+use std::sync::Mutex;
+
+/// Bytes of token data buffered before they go to the writer.
+const FLUSH_AT: usize = 256 * 1024;
+
+/// Everything the sending side needs.
+pub struct SendCtx<'a> {
+    /// Options.
+    pub opts: &'a crate::options::Options,
+    /// Agreed parameters.
+    pub session: &'a Session,
+    /// The sorted list with local paths.
+    pub list: &'a FileList,
+    /// Messages.
+    pub out: &'a Out,
+    /// Counters.
+    pub stats: &'a Mutex<XferStats>,
+    /// This side is the server.
+    pub am_server: bool,
+}
+
+/// Runs the send loop and the end-of-transfer exchange. A server also
+/// writes its transfer stats (built by `stats_fn` at that moment).
+// upstream: sender.c:send_files(), main.c:read_final_goodbye()
+pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats_fn: &dyn Fn() -> protocol::stats::Stats) -> Result<()> {
+    let mut ndx_r = NdxReader::default();
+    let mut ndx_w = NdxWriter::default();
+    let mut phase = 0;
+    let mut out = Vec::with_capacity(FLUSH_AT + 64 * 1024);
+    let io_error_before = ctx.out.io_error();
+    let digest_len = ctx.session.checksum.digest_len();
+    loop {
+        let ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+        if ndx == NDX_DONE {
+            phase += 1;
+            if phase > 2 {
+                break;
+            }
+            ndx_w.write(&mut out, NDX_DONE);
+            write_out(w, &mut out, true)?;
+            continue;
+        }
+        let i = ndx as usize;
+        let iflags = r.read_u16_field("iflags")? as u32;
+        let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 { Some(r.read_u8_field("basis type")?) } else { None };
+        let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 { Some(r.read_vstring(4096, "xname")?) } else { None };
+        let e = &ctx.list.entries[i];
+        let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
+            ndx_w.write(out, ndx);
+            out.extend_from_slice(&(iflags as u16).to_le_bytes());
+            if let Some(t) = basis_type {
+                out.push(t);
+            }
+            if let Some(x) = &xname {
+                protocol::varint::write_vstring(out, x);
+            }
+        };
+        if iflags & ITEM_TRANSFER == 0 {
+            if !ctx.am_server && ctx.out.format.wants_item(iflags, e) {
+                if let Some(line) = ctx.out.format.line(iflags, e) {
+                    ctx.out.info(&line);
+                }
+            }
+            echo(&mut out, &mut ndx_w);
+            if iflags & ITEM_IS_NEW != 0 {
+                let k = crate::stats::kind_index(e.mode);
+                stat(ctx, |s| s.created[k] += 1);
+            }
+            continue;
+        }
+        if phase == 2 {
+            return Err(Error::protocol("got transfer request in phase 2 [sender]"));
+        }
+        if !e.is_file() {
+            return Err(Error::protocol(format!("transfer request for non-regular file index {ndx} [sender]")));
+        }
+        if iflags & ITEM_IS_NEW != 0 && phase == 0 {
+            stat(ctx, |s| s.created[0] += 1);
+        }
+        stat(ctx, |s| {
+            s.xferred_files += 1;
+            s.total_transferred_size += e.size.max(0) as u64;
+        });
+        if ctx.opts.dry_run {
+            log_item(ctx, iflags, i);
+            echo(&mut out, &mut ndx_w);
+            continue;
+        }
+        let sig = receive_sums(r, digest_len)?;
+        let path = &ctx.list.sources[i];
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(err) => {
+                if err.kind() == io::ErrorKind::NotFound {
+                    ctx.out.add_io_error(2);
+                    ctx.out.warning(&format!("file has vanished: \"{}\"", path.display()));
+                } else {
+                    ctx.out.add_io_error(1);
+                    ctx.out.error_xfer(&format!("rsync: [sender] send_files failed to open \"{}\": {}", path.display(), os_err(&err)));
+                }
+                write_out(w, &mut out, false)?;
+                lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
+                continue;
+            }
+        };
+        echo(&mut out, &mut ndx_w);
+        SumHead {
+            count: sig.sizes.count as i32,
+            blength: sig.sizes.blength as i32,
+            s2length: sig.sizes.s2length as i32,
+            remainder: sig.sizes.remainder as i32,
+        }
+        .write(&mut out);
+        let mut io_fail: Option<io::Error> = None;
+        let reader = ReadTracker { inner: file, err: &mut io_fail };
+        let result = match_file(reader, &sig, ctx.session.checksum, ctx.session.seed, ctx.session.seed_fix(), &mut |op| {
+            match op {
+                Op::Literal(data) => token::write_literal(&mut out, data),
+                Op::Match(idx) => token::write_match(&mut out, idx),
+            }
+            if out.len() >= FLUSH_AT {
+                write_out(w, &mut out, false).map_err(|e| io::Error::other(e.message))?;
+            }
+            Ok(())
+        });
+        let (mstats, mut sum) = match result {
+            Ok(v) => v,
+            Err(err) => {
+                if io_fail.is_none() {
+                    return Err(Error::stream(err));
+                }
+                (Default::default(), vec![0u8; digest_len])
+            }
+        };
+        if let Some(err) = io_fail {
+            ctx.out.add_io_error(1);
+            ctx.out.error_xfer(&format!("rsync: [sender] read errors mapping \"{}\": {}", path.display(), os_err(&err)));
+            // A deliberately wrong checksum makes the receiver discard it.
+            sum = vec![0u8; digest_len];
+            if let Some(b) = sum.last_mut() {
+                *b = 1;
+            }
+        }
+        token::write_end(&mut out);
+        out.extend_from_slice(&sum[..digest_len.min(sum.len())]);
+        stat(ctx, |s| {
+            s.literal_data += mstats.literal;
+            s.matched_data += mstats.matched;
+        });
+        log_item(ctx, iflags, i);
+    }
+    write_out(w, &mut out, false)?;
+    let io_error = ctx.out.io_error();
+    if io_error != io_error_before {
+        lock(w)?.send_msg(MsgCode::IoError, &io_error.to_le_bytes())?;
+    }
+    ndx_w.write(&mut out, NDX_DONE);
+    if ctx.am_server {
+        stats_fn().write(&mut out);
+    }
+    write_out(w, &mut out, true)?;
+    // upstream: main.c:read_final_goodbye()
+    let mut ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+    if ctx.session.protocol >= 31 && ndx == NDX_DONE {
+        ndx_w.write(&mut out, NDX_DONE);
+        write_out(w, &mut out, true)?;
+        ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+    }
+    if ndx != NDX_DONE {
+        return Err(Error::protocol(format!("Invalid packet at end of run ({ndx}) [sender]")));
+    }
+    Ok(())
+}
+
+struct ReadTracker<'a> {
+    inner: std::fs::File,
+    err: &'a mut Option<io::Error>,
+}
+
+impl Read for ReadTracker<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                *self.err = Some(io::Error::new(e.kind(), e.to_string()));
+                Err(e)
+            }
+        }
+    }
+}
+
+fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {
+    let mut g = ctx.stats.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut g);
+}
+
+fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
+    if ctx.am_server {
+        return;
+    }
+    if let Some(line) = ctx.out.format.line(iflags, &ctx.list.entries[i]) {
+        ctx.out.info(&line);
+    }
+}
+
+fn write_out(w: &SharedWriter, out: &mut Vec<u8>, flush: bool) -> Result<()> {
+    let mut g = lock(w)?;
+    g.write_all(out)?;
+    if flush {
+        g.flush()?;
+    }
+    out.clear();
+    Ok(())
+}
+
+fn read_ndx<R: Read>(ctx: &SendCtx<'_>, r: &mut R, ndx_r: &mut NdxReader, out: &mut Vec<u8>, ndx_w: &mut NdxWriter) -> Result<i32> {
+    loop {
+        let ndx = ndx_r.read(r)?;
+        if ndx == NDX_DEL_STATS {
+            let d = DelStats::read(r)?;
+            if ctx.am_server {
+                // A server sender passes the generator's deletion counts on
+                // to the client's receiver.
+                ndx_w.write(out, NDX_DEL_STATS);
+                d.write(out);
+            } else {
+                stat(ctx, |s| s.deleted = [d.files as u64, d.dirs as u64, d.symlinks as u64, d.devices as u64, d.specials as u64]);
+            }
+            continue;
+        }
+        if ndx == NDX_DONE {
+            return Ok(ndx);
+        }
+        if ndx < 0 || ndx as usize >= ctx.list.len() {
+            return Err(Error::protocol(format!("Invalid file index: {ndx} (-1 - {}) [sender]", ctx.list.len() as i64 - 1)));
+        }
+        return Ok(ndx);
+    }
+}
+
+/// Reads the sum header and block sums the generator sent.
+// upstream: sender.c:receive_sums()
+fn receive_sums<R: Read>(r: &mut R, digest_len: usize) -> Result<Signature> {
+    let head = SumHead::read(r, digest_len)?;
+    let sizes = SumSizes { count: head.count as u32, blength: head.blength as u32, s2length: head.s2length as u32, remainder: head.remainder as u32 };
+    let s2 = head.s2length as usize;
+    // Grows with the data actually received; the count is bounded by
+    // SumHead::read.
+    let mut blocks = Vec::with_capacity((head.count as usize).min(1 << 16));
+    for _ in 0..head.count {
+        let sum1 = r.read_i32_field("block sum1")? as u32;
+        let mut sum2 = vec![0u8; s2];
+        r.read_exact_field(&mut sum2, "block sum2")?;
+        blocks.push(BlockSum { sum1, sum2 });
+    }
+    Ok(Signature { sizes, blocks })
+}

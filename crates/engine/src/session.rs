@@ -1,0 +1,137 @@
+//! What the two sides agree on before the file list: protocol version,
+//! compat flags, checksum choice and seed (upstream compat.c
+//! setup_protocol).
+use crate::error::{Error, Result};
+use crate::options::Options;
+use delta::ChecksumKind;
+use protocol::compat::*;
+use protocol::exit;
+use protocol::flist::FlistOptions;
+use protocol::negotiate;
+use protocol::varint::{write_i32, write_varint, WireRead};
+use std::io::{Read, Write};
+
+/// The agreed parameters of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// Negotiated protocol version (30..=32).
+    pub protocol: i32,
+    /// Compat flags.
+    pub compat: i32,
+    /// Strong checksum for blocks, whole files and -c.
+    pub checksum: ChecksumKind,
+    /// Checksum seed.
+    pub seed: i32,
+}
+
+impl Session {
+    /// CF_CHKSUM_SEED_FIX.
+    pub fn seed_fix(&self) -> bool {
+        self.compat & CF_CHKSUM_SEED_FIX != 0
+    }
+    /// The file-list format for these options.
+    pub fn flist_options(&self, opts: &Options) -> FlistOptions {
+        FlistOptions {
+            protocol: self.protocol,
+            varint_flags: self.compat & CF_VARINT_FLIST_FLAGS != 0,
+            preserve_uid: opts.owner,
+            preserve_gid: opts.group,
+            preserve_links: opts.links,
+            preserve_devices: opts.devices,
+            preserve_specials: opts.specials,
+            checksum_len: if opts.checksum { Some(self.checksum.digest_len()) } else { None },
+        }
+    }
+}
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Started the connection; reads the compat flags and the seed.
+    Client,
+    /// `--server` (or the server half of a local copy): chooses the compat
+    /// flags from the client's `-e` letters and the seed.
+    Server,
+}
+
+/// Our protocol version for these options.
+pub fn our_protocol(opts: &Options) -> i32 {
+    opts.protocol.unwrap_or(protocol::PROTOCOL_VERSION)
+}
+
+/// Runs the raw (not multiplexed) setup on a fresh connection: the 4-byte
+/// versions, then compat flags, checksum negotiation and seed. A server
+/// passes the client's `-e` letters as `client_info`.
+// upstream: compat.c:setup_protocol()
+pub fn setup<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side: Side, client_info: Option<&str>) -> Result<Session> {
+    let ours = our_protocol(opts);
+    let mut out = Vec::new();
+    write_i32(&mut out, ours);
+    w.write_all(&out)?;
+    w.flush()?;
+    let theirs = r.read_i32_field("protocol version")?;
+    if !(20..=40).contains(&theirs) {
+        return Err(Error::protocol(format!("protocol version mismatch -- is your shell clean? (remote sent {theirs})")));
+    }
+    if theirs < protocol::MIN_PROTOCOL_VERSION {
+        return Err(Error::protocol(format!(
+            "the remote side speaks protocol {theirs}; oxsync speaks {} to {}",
+            protocol::MIN_PROTOCOL_VERSION,
+            protocol::PROTOCOL_VERSION
+        )));
+    }
+    let proto = ours.min(theirs);
+
+    let compat = match side {
+        Side::Server => {
+            let flags = client_info.map(server_flags_for).unwrap_or(0) & !CF_INC_RECURSE;
+            let mut out = Vec::new();
+            write_varint(&mut out, flags);
+            w.write_all(&out)?;
+            flags
+        }
+        Side::Client => {
+            w.flush()?;
+            r.read_varint("compat flags")?
+        }
+    };
+    if compat & CF_INC_RECURSE != 0 {
+        return Err(Error::protocol("the server enabled incremental recursion, which oxsync did not offer"));
+    }
+
+    let checksum = if let Some(choice) = &opts.checksum_choice {
+        let first = choice.split(',').next().unwrap_or("");
+        ChecksumKind::from_name(first)
+            .ok_or_else(|| Error::new(exit::RERR_UNSUPPORTED, format!("unknown checksum name: {first}")))?
+    } else if compat & CF_VARINT_FLIST_FLAGS != 0 {
+        let mut out = Vec::new();
+        negotiate::write_name_list(&mut out, &ChecksumKind::PREFERENCE);
+        w.write_all(&out)?;
+        w.flush()?;
+        let theirs = negotiate::read_name_list(r)?;
+        let name = negotiate::choose(&ChecksumKind::PREFERENCE, &theirs).ok_or_else(|| {
+            Error::new(exit::RERR_UNSUPPORTED, format!("Failed to negotiate a checksum choice (peer offered: {})", theirs.join(" ")))
+        })?;
+        ChecksumKind::from_name(name).unwrap_or(ChecksumKind::Md5)
+    } else {
+        ChecksumKind::Md5
+    };
+
+    let seed = match side {
+        Side::Server => {
+            let seed = opts.checksum_seed.unwrap_or_else(default_seed);
+            let mut out = Vec::new();
+            write_i32(&mut out, seed);
+            w.write_all(&out)?;
+            w.flush()?;
+            seed
+        }
+        Side::Client => r.read_i32_field("checksum seed")?,
+    };
+    Ok(Session { protocol: proto, compat, checksum, seed })
+}
+
+fn default_seed() -> i32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i32;
+    t ^ ((std::process::id() as i32) << 6)
+}

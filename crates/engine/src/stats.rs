@@ -1,0 +1,139 @@
+//! Counters for --stats and the closing summary (upstream main.c
+//! output_summary).
+use std::time::Duration;
+
+/// What one side counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XferStats {
+    /// Files in the list, by kind: regular, dir, symlink, device, special.
+    pub num_files: [u64; 5],
+    /// Created items by kind.
+    pub created: [u64; 5],
+    /// Deleted items by kind.
+    pub deleted: [u64; 5],
+    /// Regular files transferred.
+    pub xferred_files: u64,
+    /// Sum of file sizes in the list.
+    pub total_size: u64,
+    /// Sum of the sizes of transferred files.
+    pub total_transferred_size: u64,
+    /// Literal bytes.
+    pub literal_data: u64,
+    /// Matched bytes.
+    pub matched_data: u64,
+    /// Encoded file-list bytes.
+    pub flist_size: u64,
+    /// File-list build time in ms.
+    pub flist_buildtime: u64,
+    /// File-list transfer time in ms.
+    pub flist_xfertime: u64,
+    /// Bytes written to the peer.
+    pub total_written: u64,
+    /// Bytes read from the peer.
+    pub total_read: u64,
+}
+
+/// Index of a file kind in the per-kind arrays.
+pub fn kind_index(mode: u32) -> usize {
+    use protocol::flist::*;
+    match mode & S_IFMT {
+        S_IFREG => 0,
+        S_IFDIR => 1,
+        S_IFLNK => 2,
+        S_IFCHR | S_IFBLK => 3,
+        _ => 4,
+    }
+}
+
+/// 1234567 -> "1,234,567" (rsync's default human-readable level 1).
+pub fn comma(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn counts(label: &str, c: &[u64; 5]) -> String {
+    let total: u64 = c.iter().sum();
+    let labels = ["reg", "dir", "link", "dev", "special"];
+    let mut parts = Vec::new();
+    for (i, l) in labels.iter().enumerate() {
+        if c[i] > 0 {
+            parts.push(format!("{l}: {}", comma(c[i])));
+        }
+    }
+    if total > 0 {
+        format!("{label}: {} ({})", comma(total), parts.join(", "))
+    } else {
+        format!("{label}: 0")
+    }
+}
+
+impl XferStats {
+    /// The --stats block (upstream main.c output_summary with --stats).
+    pub fn stats_lines(&self) -> Vec<String> {
+        vec![
+            String::new(),
+            counts("Number of files", &self.num_files),
+            counts("Number of created files", &self.created),
+            counts("Number of deleted files", &self.deleted),
+            format!("Number of regular files transferred: {}", comma(self.xferred_files)),
+            format!("Total file size: {} bytes", comma(self.total_size)),
+            format!("Total transferred file size: {} bytes", comma(self.total_transferred_size)),
+            format!("Literal data: {} bytes", comma(self.literal_data)),
+            format!("Matched data: {} bytes", comma(self.matched_data)),
+            format!("File list size: {}", comma(self.flist_size)),
+            format!("File list generation time: {:.3} seconds", self.flist_buildtime as f64 / 1000.0),
+            format!("File list transfer time: {:.3} seconds", self.flist_xfertime as f64 / 1000.0),
+            format!("Total bytes sent: {}", comma(self.total_written)),
+            format!("Total bytes received: {}", comma(self.total_read)),
+        ]
+    }
+
+    /// The two closing lines printed with -v or --stats.
+    pub fn summary_lines(&self, elapsed: Duration, dry_run: bool) -> Vec<String> {
+        let secs = elapsed.as_secs_f64().max(0.000_001);
+        let rate = (self.total_written + self.total_read) as f64 / secs;
+        let xfer = self.total_written + self.total_read;
+        let speedup = if xfer > 0 { self.total_size as f64 / xfer as f64 } else { 0.0 };
+        vec![
+            String::new(),
+            format!(
+                "sent {} bytes  received {} bytes  {} bytes/sec",
+                comma(self.total_written),
+                comma(self.total_read),
+                format_rate(rate)
+            ),
+            format!(
+                "total size is {}  speedup is {:.2}{}",
+                comma(self.total_size),
+                speedup,
+                if dry_run { " (DRY RUN)" } else { "" }
+            ),
+        ]
+    }
+}
+
+fn format_rate(r: f64) -> String {
+    let whole = r.trunc() as u64;
+    let frac = ((r - r.trunc()) * 100.0).round() as u64 % 100;
+    format!("{}.{:02}", comma(whole), frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas() {
+        assert_eq!(comma(0), "0");
+        assert_eq!(comma(999), "999");
+        assert_eq!(comma(1000), "1,000");
+        assert_eq!(comma(52428812), "52,428,812");
+    }
+}

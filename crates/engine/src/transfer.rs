@@ -1,0 +1,378 @@
+//! The role drivers: one sending side and one receiving side, each for a
+//! client or a server, over any byte stream. Local copies join the two over
+//! an in-process socket pair, so they run exactly the remote code path.
+use crate::ctx::{GenEvent, RecvCtx};
+use crate::error::{Error, PeerExit, Result};
+use crate::flist::{self, FileList};
+use crate::itemize::ItemFormat;
+use crate::options::{DeleteMode, Options};
+use crate::out::{lock, shared, Out, SharedWriter};
+use crate::session::{self, Session, Side};
+use crate::stats::XferStats;
+use crate::{generator, receiver, sender};
+use confine::{AmbientAuthority, RelPath, Root};
+use protocol::exit;
+use protocol::mplex::{payload_i32, Message, MplexReader, MsgCode, MsgHandler};
+use protocol::varint::{write_i32, WireRead};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+/// The read half of a connection.
+pub type Input = Box<dyn Read + Send>;
+
+/// Longest filter rule accepted from the peer (upstream MAXPATHLEN).
+const MAX_RULE_LEN: i32 = 4096;
+
+/// Handles the peer's non-data messages: prints its text, records its
+/// io_error, turns MSG_ERROR_EXIT into an error.
+pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
+    Box::new(move |m: Message| {
+        match m.code {
+            MsgCode::Info | MsgCode::Client => out.raw_info(&m.payload),
+            MsgCode::Error | MsgCode::Warning | MsgCode::ErrorUtf8 | MsgCode::ErrorSocket => out.raw_error(&m.payload),
+            MsgCode::ErrorXfer => {
+                out.note_xfer_error();
+                out.raw_error(&m.payload);
+            }
+            MsgCode::IoError => {
+                if let Some(v) = payload_i32(&m.payload) {
+                    out.add_io_error(v & 7);
+                }
+            }
+            MsgCode::Deleted => {
+                let (name, dir) = match m.payload.split_last() {
+                    Some((0, rest)) => (rest, true),
+                    _ => (m.payload.as_slice(), false),
+                };
+                out.deleted(name, dir);
+            }
+            MsgCode::ErrorExit => {
+                let code = payload_i32(&m.payload).unwrap_or(exit::RERR_STREAMIO);
+                return Err(io::Error::other(PeerExit(code)));
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+fn start(r: Input, w: &SharedWriter, opts: &Options, side: Side, client_info: Option<&str>, out: &Arc<Out>) -> Result<(MplexReader<Input>, Session)> {
+    let mut reader = MplexReader::new(r, msg_handler(out.clone()));
+    let session = {
+        let mut g = lock(w)?;
+        session::setup(&mut reader, &mut *g, opts, side, client_info)?
+    };
+    out.set_protocol(session.protocol);
+    lock(w)?.set_multiplexed(true)?;
+    reader.set_multiplexed(true);
+    Ok((reader, session))
+}
+
+/// Reads the client's filter rules. oxsync has no filter engine yet, so any
+/// rule is refused rather than silently ignored.
+// upstream: exclude.c:recv_filter_list()
+fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
+    loop {
+        let len = r.read_i32_field("filter rule length")?;
+        if len == 0 {
+            return Ok(());
+        }
+        if !(0..=MAX_RULE_LEN).contains(&len) {
+            return Err(Error::protocol(format!("filter rule length {len} out of range")));
+        }
+        let rule = r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?;
+        return Err(Error::new(
+            exit::RERR_UNSUPPORTED,
+            format!("filter rules are not supported by oxsync yet (got \"{}\")", String::from_utf8_lossy(&rule)),
+        ));
+    }
+}
+
+fn send_empty_filter_list(w: &SharedWriter) -> Result<()> {
+    let mut b = Vec::new();
+    write_i32(&mut b, 0);
+    lock(w)?.write_all(&b)?;
+    Ok(())
+}
+
+/// The sending side: a client pushing (or copying locally), or a server
+/// with `--sender`.
+pub fn run_sender(r: Input, w: SharedWriter, opts: &Options, sources: &[String], side: Side, client_info: Option<&str>, out: Arc<Out>, local: bool) -> Result<XferStats> {
+    let (mut reader, session) = start(r, &w, opts, side, client_info, &out)?;
+    match side {
+        Side::Server => recv_filter_list(&mut reader)?,
+        Side::Client => {
+            if !local && opts.delete != DeleteMode::Off {
+                send_empty_filter_list(&w)?;
+            }
+        }
+    }
+    let t0 = Instant::now();
+    let list = flist::build(sources, opts, &session, &out)?;
+    let buildtime = t0.elapsed().as_millis() as u64;
+    if list.is_empty() && side == Side::Server {
+        // upstream: do_server_sender() exits quietly on an empty list.
+    }
+    let encoded = flist::encode(&list, opts, &session, out.io_error());
+    let t1 = Instant::now();
+    {
+        let mut g = lock(&w)?;
+        g.write_all(&encoded)?;
+        g.flush()?;
+    }
+    let xfertime = t1.elapsed().as_millis() as u64;
+    let stats = Mutex::new(XferStats {
+        num_files: list.kind_counts(),
+        total_size: list.total_size(),
+        flist_size: encoded.len() as u64,
+        flist_buildtime: buildtime,
+        flist_xfertime: xfertime,
+        ..Default::default()
+    });
+    let ctx = sender::SendCtx { opts, session: &session, list: &list, out: &out, stats: &stats, am_server: side == Side::Server };
+    let written = {
+        let w2 = w.clone();
+        move || lock(&w2).map(|g| g.bytes_written()).unwrap_or(0)
+    };
+    let read_so_far = std::cell::Cell::new(0u64);
+    let stats_fn = || protocol::stats::Stats {
+        total_read: read_so_far.get() as i64,
+        total_written: written() as i64,
+        total_size: list.total_size() as i64,
+        flist_buildtime: buildtime as i64,
+        flist_xfertime: xfertime as i64,
+    };
+    let mut counted = CountingReader { inner: &mut reader, cell: &read_so_far };
+    sender::send_files(&ctx, &mut counted, &w, &stats_fn)?;
+    let mut s = stats.into_inner().unwrap_or_else(|p| p.into_inner());
+    s.total_written = lock(&w)?.bytes_written();
+    s.total_read = reader.bytes_read();
+    Ok(s)
+}
+
+struct CountingReader<'a, R: Read> {
+    inner: &'a mut MplexReader<R>,
+    cell: &'a std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.cell.set(self.inner.bytes_read());
+        Ok(n)
+    }
+}
+
+/// The receiving side: a client pulling, or a server receiving a push (or
+/// the server half of a local copy).
+pub fn run_receiver(r: Input, w: SharedWriter, opts: &Options, dest: &str, side: Side, client_info: Option<&str>, out: Arc<Out>, local: bool) -> Result<XferStats> {
+    let (mut reader, session) = start(r, &w, opts, side, client_info, &out)?;
+    match side {
+        Side::Client => {
+            if !local {
+                send_empty_filter_list(&w)?;
+                lock(&w)?.flush()?;
+            }
+        }
+        Side::Server => {
+            if !local && opts.delete != DeleteMode::Off {
+                recv_filter_list(&mut reader)?;
+            }
+        }
+    }
+    let received = flist::receive(&mut reader, opts, &session)?;
+    out.add_io_error(received.io_error & 7);
+    let list = received.list;
+    let mut paths = received.paths;
+    let dest_info = local_name(opts, dest, &list, &mut paths, &out)?;
+    let stats = Arc::new(Mutex::new(XferStats { num_files: list.kind_counts(), total_size: list.total_size(), ..Default::default() }));
+    let whole_file = if local { opts.whole_file.unwrap_or(true) } else { opts.whole_file.unwrap_or(false) };
+    let ctx = Arc::new(RecvCtx {
+        opts: opts.clone(),
+        session,
+        entries: list.entries,
+        paths,
+        ids: received.ids,
+        root: dest_info.root,
+        out: out.clone(),
+        stats: stats.clone(),
+        am_server: side == Side::Server,
+        dest_created: dest_info.created,
+        dest_missing: dest_info.missing,
+        whole_file,
+        am_root: rustix::process::geteuid().is_root(),
+    });
+    let (tx, rx) = mpsc::channel::<GenEvent>();
+    let gen = {
+        let ctx = ctx.clone();
+        let w = w.clone();
+        std::thread::Builder::new()
+            .name("generator".into())
+            .spawn(move || generator::generate(&ctx, &w, rx))
+            .map_err(|e| Error::new(exit::RERR_IPC, format!("cannot start the generator thread: {e}")))?
+    };
+    let recv_result = receiver::receive_files(&ctx, &mut reader, tx, side == Side::Client);
+    if recv_result.is_err() {
+        // Unblock a generator that waits on the peer: close our side.
+        if let Ok(mut g) = w.try_lock() {
+            let _ = g.flush();
+        }
+    }
+    let gen_result = gen.join().map_err(|_| Error::new(exit::RERR_CRASHED, "the generator thread panicked"))?;
+    let peer_stats = recv_result?;
+    gen_result?;
+    let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match peer_stats {
+        Some(ps) => {
+            s.total_written = ps.total_read.max(0) as u64;
+            s.total_read = ps.total_written.max(0) as u64;
+            s.total_size = ps.total_size.max(0) as u64;
+            s.flist_buildtime = ps.flist_buildtime.max(0) as u64;
+            s.flist_xfertime = ps.flist_xfertime.max(0) as u64;
+        }
+        None => {
+            s.total_written = lock(&w)?.bytes_written();
+            s.total_read = reader.bytes_read();
+        }
+    }
+    Ok(s)
+}
+
+struct DestInfo {
+    root: Root,
+    created: bool,
+    missing: bool,
+}
+
+/// Where the received list lands (upstream main.c get_local_name): into
+/// the destination directory (created when missing and more than one item
+/// or a trailing slash), or, for a single non-directory, as the destination
+/// name itself.
+fn local_name(opts: &Options, dest: &str, list: &FileList, paths: &mut [RelPath], out: &Out) -> Result<DestInfo> {
+    let auth = AmbientAuthority::operator();
+    let dest = if dest.is_empty() { "." } else { dest };
+    let path = Path::new(dest);
+    let trailing = dest.ends_with('/');
+    let open_err = |e: confine::Error| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] change_dir \"{dest}\" failed: {e}"));
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(DestInfo { root: Root::open_ambient(path, auth).map_err(open_err)?, created: false, missing: false }),
+        Ok(_) => {
+            if list.len() > 1 {
+                return Err(Error::new(exit::RERR_FILESELECT, "ERROR: destination must be a directory when copying more than 1 file"));
+            }
+            if list.entries.first().is_some_and(|e| e.is_dir()) {
+                return Err(Error::new(exit::RERR_FILESELECT, "ERROR: cannot overwrite non-directory with a directory"));
+            }
+            solo(path, paths, auth)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let need_dir = list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
+            if !need_dir {
+                return solo(path, paths, auth);
+            }
+            if opts.verbose > 0 || opts.itemize > 0 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i")) {
+                out.info(&format!("created directory {}", dest.trim_end_matches('/')));
+            }
+            if opts.dry_run {
+                let parent = existing_ancestor(path);
+                return Ok(DestInfo { root: Root::open_ambient(&parent, auth).map_err(open_err)?, created: true, missing: true });
+            }
+            let root = Root::create_ambient(Path::new(dest.trim_end_matches('/')), auth)
+                .map_err(|e| Error::new(exit::RERR_FILEIO, format!("rsync: [Receiver] mkdir \"{dest}\" failed: {e}")))?;
+            Ok(DestInfo { root, created: true, missing: false })
+        }
+        Err(e) => Err(Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] ERROR: cannot stat destination \"{dest}\": {e}"))),
+    }
+}
+
+fn existing_ancestor(p: &Path) -> std::path::PathBuf {
+    let mut cur = p.to_path_buf();
+    loop {
+        if cur.as_os_str().is_empty() {
+            return ".".into();
+        }
+        if cur.is_dir() {
+            return cur;
+        }
+        if !cur.pop() {
+            return ".".into();
+        }
+    }
+}
+
+fn solo(path: &Path, paths: &mut [RelPath], auth: AmbientAuthority) -> Result<DestInfo> {
+    use std::os::unix::ffi::OsStrExt;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => ".".into(),
+    };
+    let base = path.file_name().map(|b| b.as_bytes().to_vec()).unwrap_or_else(|| b".".to_vec());
+    let rel = RelPath::new(&base).map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
+    if let Some(first) = paths.first_mut() {
+        *first = rel;
+    }
+    let root = Root::open_ambient(&parent, auth).map_err(|e| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] change_dir \"{}\" failed: {e}", parent.display())))?;
+    Ok(DestInfo { root, created: false, missing: false })
+}
+
+/// Reports a fatal error from a server: the text and rsync's closing line
+/// as messages, then MSG_ERROR_EXIT (protocol 31 and later), flushed.
+pub fn server_fail(w: &SharedWriter, out: &Out, err: &Error, role: &str) {
+    if !err.reported {
+        out.error(&err.message);
+        out.error(&closing_line(err.code, role));
+    }
+    if let Ok(mut g) = w.lock() {
+        if g.is_multiplexed() && out.protocol() >= 31 {
+            let _ = g.send_msg(MsgCode::ErrorExit, &err.code.to_le_bytes());
+        }
+        let _ = g.flush();
+    }
+}
+
+/// `rsync error: <what> (code N) at <where> [<role>=oxsync-<version>]`.
+pub fn closing_line(code: i32, role: &str) -> String {
+    let word = if code == exit::RERR_VANISHED { "warning" } else { "error" };
+    format!("rsync {word}: {} (code {code}) at {role}.rs [{role}=oxsync-{}]", exit::name(code), env!("CARGO_PKG_VERSION"))
+}
+
+/// A local copy: the sender here, the receiving side on a thread, joined
+/// by a socket pair (the same wire protocol as a remote transfer).
+pub fn local_copy(opts: &Options, sources: &[String], dest: &str, out: Arc<Out>) -> Result<XferStats> {
+    let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::new(exit::RERR_IPC, format!("socketpair failed: {e}")))?;
+    let b_read = b.try_clone().map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
+    let a_read = a.try_clone().map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
+    let server_opts = opts.clone();
+    let dest = dest.to_string();
+    let server = std::thread::Builder::new()
+        .name("receiver".into())
+        .spawn(move || {
+            let w = shared(Box::new(b));
+            let fmt = ItemFormat { itemize: 0, verbose: 0, sender: false, local: true, preserve_mtimes: server_opts.times };
+            let sout = Out::wire(w.clone(), fmt);
+            let res = run_receiver(Box::new(b_read), w.clone(), &server_opts, &dest, Side::Server, Some(protocol::compat::CLIENT_INFO), sout.clone(), true);
+            if let Err(e) = &res {
+                server_fail(&w, &sout, e, "receiver");
+            }
+            res.map(|_| sout.final_code())
+        })
+        .map_err(|e| Error::new(exit::RERR_IPC, format!("cannot start the receiving thread: {e}")))?;
+    let res = run_sender(Box::new(a_read), shared(Box::new(a)), opts, sources, Side::Client, None, out.clone(), true);
+    let server_res = server.join().map_err(|_| Error::new(exit::RERR_CRASHED, "the receiving thread panicked"))?;
+    match (res, server_res) {
+        (Ok(s), Ok(code)) => {
+            if code != 0 {
+                out.note_xfer_error();
+            }
+            Ok(s)
+        }
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => {
+            let mut e = e;
+            e.reported = true;
+            Err(e)
+        }
+    }
+}

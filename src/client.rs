@@ -1,0 +1,191 @@
+//! The client: decides the direction from the command line, starts the
+//! remote shell (or the in-process receiving side) and prints the summary.
+use crate::remote::{parse_location, safe_arg, split_command, Location};
+use engine::itemize::ItemFormat;
+use engine::out::{shared, Out};
+use engine::session::{our_protocol, Side};
+use engine::stats::XferStats;
+use engine::transfer::{closing_line, local_copy, run_receiver, run_sender};
+use engine::{Error, Options};
+use protocol::exit;
+use std::io::BufReader;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+pub fn run(opts: &Options) -> i32 {
+    let started = Instant::now();
+    let mut args = opts.args.clone();
+    if args.len() == 1 {
+        eprintln!("rsync: listing files (a single argument) is not supported by oxsync yet");
+        eprintln!("{}", closing_line(exit::RERR_UNSUPPORTED, "client"));
+        return exit::RERR_UNSUPPORTED;
+    }
+    let dest = args.pop().unwrap_or_default();
+    let dest_loc = parse_location(&dest);
+    let src_locs: Vec<Location> = args.iter().map(|a| parse_location(a)).collect();
+    if matches!(dest_loc, Location::Daemon(_)) || src_locs.iter().any(|l| matches!(l, Location::Daemon(_))) {
+        return fail_usage("the rsync daemon protocol (host::module, rsync://) is not supported by oxsync yet", exit::RERR_UNSUPPORTED);
+    }
+    let remote_srcs = src_locs.iter().filter(|l| matches!(l, Location::Remote { .. })).count();
+    let result: Result<(XferStats, Arc<Out>, bool), (Error, Option<Arc<Out>>)>;
+    match (&dest_loc, remote_srcs) {
+        (Location::Remote { .. }, n) if n > 0 => {
+            return fail_usage("The source and destination cannot both be remote.", exit::RERR_SYNTAX);
+        }
+        (Location::Remote { user, host, path }, _) => {
+            let out = Out::terminal(format(opts, true, false), opts.quiet);
+            let sources: Vec<String> = src_locs.iter().map(|l| local_path(l)).collect();
+            let remote_path = if path.is_empty() { ".".to_string() } else { path.clone() };
+            result = with_remote(opts, user.as_deref(), host, false, &[remote_path], |r, w| {
+                run_sender(r, w, opts, &sources, Side::Client, None, out.clone(), false)
+            })
+            .map(|s| (s, out.clone(), true))
+            .map_err(|e| (e, Some(out.clone())));
+        }
+        (Location::Local(dest), 0) => {
+            let out = Out::terminal(format(opts, true, true), opts.quiet);
+            let sources: Vec<String> = src_locs.iter().map(|l| local_path(l)).collect();
+            result = local_copy(opts, &sources, dest, out.clone()).map(|s| (s, out.clone(), true)).map_err(|e| (e, Some(out.clone())));
+        }
+        (Location::Local(dest), n) => {
+            if n != src_locs.len() {
+                return fail_usage("The source and destination cannot both be remote.", exit::RERR_SYNTAX);
+            }
+            let (user, host) = match &src_locs[0] {
+                Location::Remote { user, host, .. } => (user.clone(), host.clone()),
+                _ => unreachable!("every source is remote"),
+            };
+            let mut paths = Vec::new();
+            for l in &src_locs {
+                if let Location::Remote { user: u, host: h, path } = l {
+                    if *h != host || *u != user {
+                        return fail_usage("all remote sources must be on the same host", exit::RERR_SYNTAX);
+                    }
+                    paths.push(if path.is_empty() { ".".to_string() } else { path.clone() });
+                }
+            }
+            let out = Out::terminal(format(opts, false, false), opts.quiet);
+            result = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
+                run_receiver(r, w, opts, dest, Side::Client, None, out.clone(), false)
+            })
+            .map(|s| (s, out.clone(), false))
+            .map_err(|e| (e, Some(out.clone())));
+        }
+        (Location::Daemon(_), _) => unreachable!("daemon refused above"),
+    }
+    match result {
+        Ok((stats, out, _)) => {
+            if opts.stats {
+                for l in stats.stats_lines() {
+                    out.info(&l);
+                }
+            }
+            if opts.stats || opts.verbose > 0 {
+                let lines = stats.summary_lines(started.elapsed(), opts.dry_run);
+                let skip = if opts.stats { 1 } else { 0 };
+                for l in lines.into_iter().skip(skip) {
+                    out.info(&l);
+                }
+            }
+            let code = out.final_code();
+            if code != 0 {
+                eprintln!("{}", closing_line(code, "client"));
+            }
+            code
+        }
+        Err((e, _)) => {
+            if !e.reported {
+                eprintln!("{}", e.message);
+            }
+            eprintln!("{}", closing_line(e.code, "client"));
+            e.code
+        }
+    }
+}
+
+use std::sync::Arc;
+
+fn fail_usage(msg: &str, code: i32) -> i32 {
+    eprintln!("rsync: {msg}");
+    eprintln!("{}", closing_line(code, "client"));
+    code
+}
+
+fn local_path(l: &Location) -> String {
+    match l {
+        Location::Local(p) => p.clone(),
+        _ => String::new(),
+    }
+}
+
+fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
+    ItemFormat { itemize: opts.itemize, verbose: opts.verbose, sender, local, preserve_mtimes: opts.times }
+}
+
+/// Starts the remote shell with `--server ...` and runs `f` over its pipes;
+/// then waits for it and folds its exit status into the result.
+fn with_remote(
+    opts: &Options,
+    user: Option<&str>,
+    host: &str,
+    server_sender: bool,
+    paths: &[String],
+    f: impl FnOnce(engine::transfer::Input, engine::out::SharedWriter) -> engine::Result<XferStats>,
+) -> engine::Result<XferStats> {
+    let rsh = opts.rsh.clone().or_else(|| std::env::var("RSYNC_RSH").ok()).unwrap_or_else(|| "ssh".into());
+    let mut words = split_command(&rsh);
+    if words.is_empty() {
+        return Err(Error::new(exit::RERR_SYNTAX, "rsync: the remote shell command is empty"));
+    }
+    let program = words.remove(0);
+    let mut cmd = Command::new(&program);
+    cmd.args(&words);
+    if let Some(u) = user {
+        cmd.arg("-l").arg(u);
+    }
+    cmd.arg(host);
+    cmd.arg(opts.rsync_path.clone().unwrap_or_else(|| "rsync".into()));
+    cmd.args(opts.to_server_args(server_sender, our_protocol(opts)));
+    cmd.arg(".");
+    for p in paths {
+        cmd.arg(safe_arg(p));
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child: Child = cmd.spawn().map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound { exit::RERR_CMD_NOTFOUND } else { exit::RERR_IPC };
+        Error::new(code, format!("rsync: Failed to exec {program}: {}", engine::flist::os_err(&e)))
+    })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(Error::new(exit::RERR_IPC, "rsync: cannot talk to the remote shell"));
+    };
+    let r: engine::transfer::Input = Box::new(BufReader::with_capacity(256 * 1024, stdout));
+    let w = shared(Box::new(stdin));
+    let res = f(r, w);
+    let status = child.wait();
+    let child_code = match status {
+        Ok(s) => s.code().unwrap_or(exit::RERR_CMD_KILLED),
+        Err(_) => exit::RERR_WAITCHILD,
+    };
+    match res {
+        Ok(s) => {
+            if child_code != 0 {
+                Err(Error { message: String::new(), code: child_code, reported: true })
+            } else {
+                Ok(s)
+            }
+        }
+        Err(mut e) => {
+            if e.code == exit::RERR_STREAMIO && child_code != 0 && !e.reported {
+                e.message = format!("rsync: connection unexpectedly closed [{}]", if server_sender { "receiver" } else { "sender" });
+                if child_code == 127 {
+                    e.code = exit::RERR_CMD_NOTFOUND;
+                } else if child_code == 126 {
+                    e.code = exit::RERR_CMD_RUN;
+                } else if child_code != 255 {
+                    e.code = child_code;
+                }
+            }
+            Err(e)
+        }
+    }
+}
