@@ -3,9 +3,9 @@
 use crate::remote::{parse_location, safe_arg, split_command, Location};
 use engine::itemize::ItemFormat;
 use engine::out::{shared, Out};
-use engine::session::{our_protocol, Side};
+use engine::session::our_protocol;
 use engine::stats::XferStats;
-use engine::transfer::{closing_line, local_copy, run_receiver, run_sender};
+use engine::transfer::{closing_line, local_copy, run_receiver, run_sender, Link};
 use engine::{Error, Options};
 use protocol::exit;
 use std::io::BufReader;
@@ -37,7 +37,7 @@ pub fn run(opts: &Options) -> i32 {
             let sources: Vec<String> = src_locs.iter().map(|l| local_path(l)).collect();
             let remote_path = if path.is_empty() { ".".to_string() } else { path.clone() };
             result = with_remote(opts, user.as_deref(), host, false, &[remote_path], |r, w| {
-                run_sender(r, w, opts, &sources, Side::Client, None, out.clone(), false)
+                run_sender(r, w, opts, &sources, &Link::client(), out.clone())
             })
             .map(|s| (s, out.clone(), true))
             .map_err(|e| (e, Some(out.clone())));
@@ -66,7 +66,7 @@ pub fn run(opts: &Options) -> i32 {
             }
             let out = Out::terminal(format(opts, false, false), opts.quiet);
             result = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
-                run_receiver(r, w, opts, dest, Side::Client, None, out.clone(), false)
+                run_receiver(r, w, opts, dest, &Link::client(), out.clone())
             })
             .map(|s| (s, out.clone(), false))
             .map_err(|e| (e, Some(out.clone())));
@@ -82,8 +82,7 @@ pub fn run(opts: &Options) -> i32 {
             }
             if opts.stats || opts.verbose > 0 {
                 let lines = stats.summary_lines(started.elapsed(), opts.dry_run);
-                let skip = if opts.stats { 1 } else { 0 };
-                for l in lines.into_iter().skip(skip) {
+                for l in lines {
                     out.info(&l);
                 }
             }

@@ -2,8 +2,7 @@
 //! protocol on stdin and stdout.
 use engine::itemize::ItemFormat;
 use engine::out::{shared, Out};
-use engine::session::Side;
-use engine::transfer::{run_receiver, run_sender, server_fail};
+use engine::transfer::{run_receiver, run_sender, server_fail, Link};
 use engine::Options;
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -29,10 +28,10 @@ pub fn run(opts: &Options) -> i32 {
         if sources.is_empty() {
             sources.push(".".into());
         }
-        ("sender", run_sender(r, w.clone(), opts, &sources, Side::Server, client_info, out.clone(), false))
+        ("sender", run_sender(r, w.clone(), opts, &sources, &Link::server(client_info), out.clone()))
     } else {
         let dest = args.get(1).cloned().unwrap_or_else(|| ".".into());
-        ("receiver", run_receiver(r, w.clone(), opts, &dest, Side::Server, client_info, out.clone(), false))
+        ("receiver", run_receiver(r, w.clone(), opts, &dest, &Link::server(client_info), out.clone()))
     };
     match res {
         Ok(_) => {

@@ -67,6 +67,17 @@ fn bench_match_file(c: &mut Criterion) {
             black_box((r.map(|(s, _)| s.literal).unwrap_or(0), ops))
         })
     });
+    // nothing matches: the per-byte rolling loop dominates
+    let other = pseudo(16 << 20, 4);
+    g.bench_function("16MiB_unrelated", |b| {
+        b.iter(|| {
+            let r = match_file(&other[..], &sig, kind, 7, true, &mut |op: Op<'_>| {
+                black_box(op);
+                Ok(())
+            });
+            black_box(r.map(|(s, _)| s.literal).unwrap_or(0))
+        })
+    });
     g.finish();
 }
 

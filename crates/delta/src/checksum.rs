@@ -205,10 +205,7 @@ mod tests {
         for n in ChecksumKind::PREFERENCE {
             assert!(ChecksumKind::from_name(n).is_some());
         }
-        assert_eq!(
-            ChecksumKind::from_name("xxhash"),
-            Some(ChecksumKind::Xxh64)
-        );
+        assert_eq!(ChecksumKind::from_name("xxhash"), Some(ChecksumKind::Xxh64));
         assert_eq!(ChecksumKind::from_name("sha1"), None);
     }
 
@@ -224,10 +221,7 @@ mod tests {
             "a448017aaf21d8525fc10ae87aa6729d"
         );
         // XXH64("", 0) = 0xef46db3751d8e999, written little-endian.
-        assert_eq!(
-            hex(&whole(ChecksumKind::Xxh64, b"")),
-            "99e9d85137db46ef"
-        );
+        assert_eq!(hex(&whole(ChecksumKind::Xxh64, b"")), "99e9d85137db46ef");
         // XXH3_64("", 0) = 0x2d06800538d394c2, little-endian.
         assert_eq!(hex(&whole(ChecksumKind::Xxh3, b"")), "c294d3380580062d");
         // XXH3_128("") = 0x99aa06d3014798d86001c324468d497f: low64 LE then high64 LE.
@@ -242,11 +236,16 @@ mod tests {
     #[test]
     fn whole_file_matches_stock_rsync() {
         let rev = |s: &str| -> String {
-            let b: Vec<String> = (0..s.len() / 2).map(|i| s[2 * i..2 * i + 2].to_string()).collect();
+            let b: Vec<String> = (0..s.len() / 2)
+                .map(|i| s[2 * i..2 * i + 2].to_string())
+                .collect();
             b.into_iter().rev().collect()
         };
         let d = b"hi\n";
-        assert_eq!(hex(&whole(ChecksumKind::Md4, d)), "7291db6af45a90d1f945751cb095f193");
+        assert_eq!(
+            hex(&whole(ChecksumKind::Md4, d)),
+            "7291db6af45a90d1f945751cb095f193"
+        );
         assert_eq!(hex(&whole(ChecksumKind::Xxh64, d)), rev("d50463dd92503d34"));
         assert_eq!(hex(&whole(ChecksumKind::Xxh3, d)), rev("b34d1a3ab2bece70"));
         assert_eq!(

@@ -99,8 +99,9 @@ impl Table {
                 idx: i as u32,
             })
             .collect();
-        entries.sort_unstable_by(|a, b| (a.sum1, a.key, a.idx).cmp(&(b.sum1, b.key, b.idx)));
-        let want_bits = (entries.len().max(1).next_power_of_two().trailing_zeros() + 4).clamp(16, 28);
+        entries.sort_unstable_by_key(|e| (e.sum1, e.key, e.idx));
+        let want_bits =
+            (entries.len().max(1).next_power_of_two().trailing_zeros() + 4).clamp(16, 28);
         let mut bitmap = vec![0u64; 1usize << (want_bits - 6)];
         let shift = 32 - want_bits;
         for e in &entries {
@@ -240,7 +241,11 @@ pub(crate) fn match_impl<R: Read>(
         return Err(invalid("invalid block length in signature"));
     }
     let mut stats = MatchStats::default();
-    let bl = if count == 0 { 0 } else { sizes.blength as usize };
+    let bl = if count == 0 {
+        0
+    } else {
+        sizes.blength as usize
+    };
     let mut inp = Input {
         r: new,
         buf: vec![0u8; CHUNK_SIZE + bl + 1 + read_size.max(bl).max(1)],
@@ -317,7 +322,7 @@ pub(crate) fn match_impl<R: Read>(
         lit -= d;
     }
     // First position the tail check may look at.
-    let mut tail_from;
+    let tail_from;
     'outer: loop {
         if pos + bl > inp.filled {
             tail_from = pos;
@@ -343,7 +348,11 @@ pub(crate) fn match_impl<R: Read>(
                 if !cands.is_empty() {
                     let at = inp.base + pos as u64;
                     let window = &inp.buf[pos..pos + bl];
-                    let w = if Some(want) == short_last { usize::MAX } else { want };
+                    let w = if Some(want) == short_last {
+                        usize::MAX
+                    } else {
+                        want
+                    };
                     if let Some(i) = confirm(window, sum, at, cands, w, &mut spent) {
                         emit_literal(&inp.buf[lit..pos], &mut stats, emit)?;
                         emit(Op::Match(i as u32))?;
@@ -440,7 +449,8 @@ mod tests {
         read_size: usize,
         step: usize,
     ) -> Outcome {
-        let sig = Signature::generate(basis, basis.len() as u64, sizes, kind, 0x1234, true).unwrap();
+        let sig =
+            Signature::generate(basis, basis.len() as u64, sizes, kind, 0x1234, true).unwrap();
         let mut rebuilt = Vec::new();
         let mut ops = Vec::new();
         let mut probe = Probe::default();
@@ -458,7 +468,8 @@ mod tests {
                         ops.push(None);
                     }
                     Op::Match(i) => {
-                        let (off, n) = Signature::block_range(&sig.sizes, i).expect("index in range");
+                        let (off, n) =
+                            Signature::block_range(&sig.sizes, i).expect("index in range");
                         rebuilt.extend_from_slice(&basis[off as usize..off as usize + n]);
                         ops.push(Some(i));
                     }
@@ -478,7 +489,14 @@ mod tests {
         }
     }
 
-    fn check(basis: &[u8], new: &[u8], sizes: SumSizes, kind: ChecksumKind, read_size: usize, step: usize) -> Outcome {
+    fn check(
+        basis: &[u8],
+        new: &[u8],
+        sizes: SumSizes,
+        kind: ChecksumKind,
+        read_size: usize,
+        step: usize,
+    ) -> Outcome {
         let o = run(basis, new, sizes, kind, read_size, step);
         assert_eq!(o.rebuilt.len(), new.len());
         assert!(o.rebuilt == new, "reconstruction differs");
@@ -535,7 +553,11 @@ mod tests {
         new[500_001] ^= 0x12;
         let sizes = sum_sizes(basis.len() as u64, 16, None, false);
         let o = check(&basis, &new, sizes, ChecksumKind::Xxh64, READ_SIZE, 1 << 16);
-        assert!(o.stats.literal <= 2 * u64::from(sizes.blength), "{:?}", o.stats);
+        assert!(
+            o.stats.literal <= 2 * u64::from(sizes.blength),
+            "{:?}",
+            o.stats
+        );
     }
 
     #[test]
@@ -547,7 +569,11 @@ mod tests {
         let sizes = sum_sizes(basis.len() as u64, 16, None, false);
         // small read size exercises buffer refills mid-search
         let o = check(&basis, &new, sizes, ChecksumKind::Md4, 4096, 1000);
-        assert!(o.stats.literal <= 2 * u64::from(sizes.blength) + 19, "{:?}", o.stats);
+        assert!(
+            o.stats.literal <= 2 * u64::from(sizes.blength) + 19,
+            "{:?}",
+            o.stats
+        );
         // the remainder block still matches at the end
         assert_eq!(o.ops.last(), Some(&Some(sizes.count - 1)));
     }
@@ -556,7 +582,14 @@ mod tests {
     fn long_literal_runs_are_chunked() {
         let basis = pseudo(10_000, 5);
         let new = pseudo(200_000, 6);
-        let o = check(&basis, &new, forced(10_000, 700), ChecksumKind::Xxh3, 5000, 777);
+        let o = check(
+            &basis,
+            &new,
+            forced(10_000, 700),
+            ChecksumKind::Xxh3,
+            5000,
+            777,
+        );
         assert_eq!(o.stats.matched, 0);
         assert_eq!(o.ops.len(), 200_000usize.div_ceil(CHUNK_SIZE));
     }
@@ -609,7 +642,10 @@ mod tests {
         block[0] += 1;
         block[1] -= 2;
         block[2] += 1;
-        assert_eq!(crate::rolling::checksum1(&block), crate::rolling::checksum1(&vec![c; bl]));
+        assert_eq!(
+            crate::rolling::checksum1(&block),
+            crate::rolling::checksum1(&vec![c; bl])
+        );
         let basis: Vec<u8> = block.repeat(10_000);
         let new = vec![c; bl * 10_000];
         let sizes = SumSizes {
@@ -623,7 +659,11 @@ mod tests {
         let limit = BUDGET_PER_BYTE * new.len() as u64 + BUDGET_BASE + BUDGET_BLOCKS * bl as u64;
         assert!(o.probe.strong_bytes <= limit, "{:?}", o.probe);
         // far below one strong sum per position, let alone per candidate
-        assert!(o.probe.strong_sums < (new.len() / 16) as u64, "{:?}", o.probe);
+        assert!(
+            o.probe.strong_sums < (new.len() / 16) as u64,
+            "{:?}",
+            o.probe
+        );
     }
 
     #[test]
@@ -660,7 +700,11 @@ mod tests {
 
     fn edit_strategy() -> impl Strategy<Value = Edit> {
         prop_oneof![
-            (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..40)).prop_map(|(p, v)| Edit::Insert(p, v)),
+            (
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 1..40)
+            )
+                .prop_map(|(p, v)| Edit::Insert(p, v)),
             (any::<usize>(), 1usize..100).prop_map(|(p, n)| Edit::Delete(p, n)),
             any::<usize>().prop_map(Edit::Flip),
         ]

@@ -20,7 +20,11 @@ pub(crate) fn sums(data: &[u8]) -> (u32, u32) {
             .wrapping_add(b.wrapping_mul(3))
             .wrapping_add(d.wrapping_mul(2))
             .wrapping_add(e);
-        s1 = s1.wrapping_add(a).wrapping_add(b).wrapping_add(d).wrapping_add(e);
+        s1 = s1
+            .wrapping_add(a)
+            .wrapping_add(b)
+            .wrapping_add(d)
+            .wrapping_add(e);
     }
     for &x in chunks.remainder() {
         s1 = s1.wrapping_add(sb(x));

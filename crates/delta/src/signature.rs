@@ -231,7 +231,10 @@ mod tests {
         assert_eq!(sum_sizes(0, 16, None, false), sz(0, 700, 2, 0));
         assert_eq!(sum_sizes(490_000, 16, None, false).blength, 700);
         assert_eq!(sum_sizes(490_001, 16, None, false).blength, 700);
-        assert_eq!(sum_sizes(10_000, 16, Some(1024), false), sz(10, 1024, 2, 784));
+        assert_eq!(
+            sum_sizes(10_000, 16, Some(1024), false),
+            sz(10, 1024, 2, 784)
+        );
         assert_eq!(sum_sizes(10_000, 16, Some(0), false).blength, 700);
         // short digests cap s2length
         assert_eq!(sum_sizes(1 << 40, 1, None, false).s2length, 1);
@@ -260,11 +263,24 @@ mod tests {
             let (off, n) = Signature::block_range(&sizes, i as u32).unwrap();
             let blk = &data[off as usize..off as usize + n];
             assert_eq!(b.sum1, checksum1(blk));
-            assert_eq!(b.sum2, ChecksumKind::Md5.block_sum(blk, 7, true)[..2].to_vec());
+            assert_eq!(
+                b.sum2,
+                ChecksumKind::Md5.block_sum(blk, 7, true)[..2].to_vec()
+            );
         }
-        assert!(Signature::generate(&data[..100], 2500, sizes, ChecksumKind::Md5, 7, true).is_err());
+        assert!(
+            Signature::generate(&data[..100], 2500, sizes, ChecksumKind::Md5, 7, true).is_err()
+        );
         assert!(Signature::generate(&data[..], 2499, sizes, ChecksumKind::Md5, 7, true).is_err());
-        let empty = Signature::generate(&b""[..], 0, sum_sizes(0, 16, None, false), ChecksumKind::Md4, 0, false).unwrap();
+        let empty = Signature::generate(
+            &b""[..],
+            0,
+            sum_sizes(0, 16, None, false),
+            ChecksumKind::Md4,
+            0,
+            false,
+        )
+        .unwrap();
         assert!(empty.blocks.is_empty());
     }
 }

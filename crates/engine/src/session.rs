@@ -45,9 +45,10 @@ impl Session {
 }
 
 /// Which end of the connection this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Side {
     /// Started the connection; reads the compat flags and the seed.
+    #[default]
     Client,
     /// `--server` (or the server half of a local copy): chooses the compat
     /// flags from the client's `-e` letters and the seed.
@@ -64,12 +65,23 @@ pub fn our_protocol(opts: &Options) -> i32 {
 /// passes the client's `-e` letters as `client_info`.
 // upstream: compat.c:setup_protocol()
 pub fn setup<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side: Side, client_info: Option<&str>) -> Result<Session> {
+    setup_with(r, w, opts, side, client_info, None)
+}
+
+/// As [`setup`]; with `agreed` (a daemon connection, whose greeting already
+/// settled the version) the 4-byte version exchange is skipped.
+pub fn setup_with<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side: Side, client_info: Option<&str>, agreed: Option<i32>) -> Result<Session> {
     let ours = our_protocol(opts);
-    let mut out = Vec::new();
-    write_i32(&mut out, ours);
-    w.write_all(&out)?;
-    w.flush()?;
-    let theirs = r.read_i32_field("protocol version")?;
+    let theirs = match agreed {
+        Some(v) => v,
+        None => {
+            let mut out = Vec::new();
+            write_i32(&mut out, ours);
+            w.write_all(&out)?;
+            w.flush()?;
+            r.read_i32_field("protocol version")?
+        }
+    };
     if !(20..=40).contains(&theirs) {
         return Err(Error::protocol(format!("protocol version mismatch -- is your shell clean? (remote sent {theirs})")));
     }

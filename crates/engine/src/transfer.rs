@@ -22,6 +22,31 @@ use std::time::Instant;
 /// The read half of a connection.
 pub type Input = Box<dyn Read + Send>;
 
+/// How this end of the connection was reached.
+#[derive(Debug, Clone, Default)]
+pub struct Link {
+    /// Client or server.
+    pub side: Side,
+    /// A server's copy of the client's `-e` letters.
+    pub client_info: Option<String>,
+    /// The two sides are halves of one local copy (no filter list, whole
+    /// files by default).
+    pub local: bool,
+    /// The protocol a daemon greeting settled (skips the version exchange).
+    pub agreed_protocol: Option<i32>,
+}
+
+impl Link {
+    /// A remote-shell client.
+    pub fn client() -> Link {
+        Link { side: Side::Client, ..Default::default() }
+    }
+    /// A remote-shell server with the client's `-e` letters.
+    pub fn server(client_info: Option<&str>) -> Link {
+        Link { side: Side::Server, client_info: client_info.map(str::to_string), ..Default::default() }
+    }
+}
+
 /// Longest filter rule accepted from the peer (upstream MAXPATHLEN).
 const MAX_RULE_LEN: i32 = 4096;
 
@@ -58,11 +83,11 @@ pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
     })
 }
 
-fn start(r: Input, w: &SharedWriter, opts: &Options, side: Side, client_info: Option<&str>, out: &Arc<Out>) -> Result<(MplexReader<Input>, Session)> {
+fn start(r: Input, w: &SharedWriter, opts: &Options, link: &Link, out: &Arc<Out>) -> Result<(MplexReader<Input>, Session)> {
     let mut reader = MplexReader::new(r, msg_handler(out.clone()));
     let session = {
         let mut g = lock(w)?;
-        session::setup(&mut reader, &mut *g, opts, side, client_info)?
+        session::setup_with(&mut reader, &mut *g, opts, link.side, link.client_info.as_deref(), link.agreed_protocol)?
     };
     out.set_protocol(session.protocol);
     lock(w)?.set_multiplexed(true)?;
@@ -99,8 +124,9 @@ fn send_empty_filter_list(w: &SharedWriter) -> Result<()> {
 
 /// The sending side: a client pushing (or copying locally), or a server
 /// with `--sender`.
-pub fn run_sender(r: Input, w: SharedWriter, opts: &Options, sources: &[String], side: Side, client_info: Option<&str>, out: Arc<Out>, local: bool) -> Result<XferStats> {
-    let (mut reader, session) = start(r, &w, opts, side, client_info, &out)?;
+pub fn run_sender(r: Input, w: SharedWriter, opts: &Options, sources: &[String], link: &Link, out: Arc<Out>) -> Result<XferStats> {
+    let (side, local) = (link.side, link.local);
+    let (mut reader, session) = start(r, &w, opts, link, &out)?;
     match side {
         Side::Server => recv_filter_list(&mut reader)?,
         Side::Client => {
@@ -167,8 +193,9 @@ impl<R: Read> Read for CountingReader<'_, R> {
 
 /// The receiving side: a client pulling, or a server receiving a push (or
 /// the server half of a local copy).
-pub fn run_receiver(r: Input, w: SharedWriter, opts: &Options, dest: &str, side: Side, client_info: Option<&str>, out: Arc<Out>, local: bool) -> Result<XferStats> {
-    let (mut reader, session) = start(r, &w, opts, side, client_info, &out)?;
+pub fn run_receiver(r: Input, w: SharedWriter, opts: &Options, dest: &str, link: &Link, out: Arc<Out>) -> Result<XferStats> {
+    let (side, local) = (link.side, link.local);
+    let (mut reader, session) = start(r, &w, opts, link, &out)?;
     match side {
         Side::Client => {
             if !local {
@@ -352,14 +379,15 @@ pub fn local_copy(opts: &Options, sources: &[String], dest: &str, out: Arc<Out>)
             let w = shared(Box::new(b));
             let fmt = ItemFormat { itemize: 0, verbose: 0, sender: false, local: true, preserve_mtimes: server_opts.times };
             let sout = Out::wire(w.clone(), fmt);
-            let res = run_receiver(Box::new(b_read), w.clone(), &server_opts, &dest, Side::Server, Some(protocol::compat::CLIENT_INFO), sout.clone(), true);
+            let link = Link { local: true, ..Link::server(Some(protocol::compat::CLIENT_INFO)) };
+            let res = run_receiver(Box::new(b_read), w.clone(), &server_opts, &dest, &link, sout.clone());
             if let Err(e) = &res {
                 server_fail(&w, &sout, e, "receiver");
             }
             res.map(|_| sout.final_code())
         })
         .map_err(|e| Error::new(exit::RERR_IPC, format!("cannot start the receiving thread: {e}")))?;
-    let res = run_sender(Box::new(a_read), shared(Box::new(a)), opts, sources, Side::Client, None, out.clone(), true);
+    let res = run_sender(Box::new(a_read), shared(Box::new(a)), opts, sources, &Link { local: true, ..Link::client() }, out.clone());
     let server_res = server.join().map_err(|_| Error::new(exit::RERR_CRASHED, "the receiving thread panicked"))?;
     match (res, server_res) {
         (Ok(s), Ok(code)) => {
