@@ -193,7 +193,32 @@ impl<R: Read> Read for CountingReader<'_, R> {
 
 /// The receiving side: a client pulling, or a server receiving a push (or
 /// the server half of a local copy).
+/// Where a receiving side writes.
+#[derive(Debug)]
+pub enum Dest {
+    /// A destination the operator named (command line, remote-shell
+    /// server argument): resolved normally, then used as the root.
+    Operator(String),
+    /// A daemon module: the module directory (opened by the daemon from its
+    /// configuration) and the client's relative path beneath it.
+    Beneath {
+        /// The module root.
+        root: Root,
+        /// The client's path inside the module ("" for the module itself).
+        path: RelPath,
+        /// The client wrote a trailing slash.
+        trailing_slash: bool,
+    },
+}
+
+/// The receiving side: a client pulling, or a server receiving a push (or
+/// the server half of a local copy).
 pub fn run_receiver(r: Input, w: SharedWriter, opts: &Options, dest: &str, link: &Link, out: Arc<Out>) -> Result<XferStats> {
+    run_receiver_to(r, w, opts, Dest::Operator(dest.to_string()), link, out)
+}
+
+/// As [`run_receiver`], with any kind of destination.
+pub fn run_receiver_to(r: Input, w: SharedWriter, opts: &Options, dest: Dest, link: &Link, out: Arc<Out>) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let (mut reader, session) = start(r, &w, opts, link, &out)?;
     match side {
@@ -213,7 +238,10 @@ pub fn run_receiver(r: Input, w: SharedWriter, opts: &Options, dest: &str, link:
     out.add_io_error(received.io_error & 7);
     let list = received.list;
     let mut paths = received.paths;
-    let dest_info = local_name(opts, dest, &list, &mut paths, &out)?;
+    let dest_info = match dest {
+        Dest::Operator(d) => local_name(opts, &d, &list, &mut paths, &out)?,
+        Dest::Beneath { root, path, trailing_slash } => local_name_beneath(opts, root, &path, trailing_slash, &list, &mut paths, &out)?,
+    };
     let stats = Arc::new(Mutex::new(XferStats { num_files: list.kind_counts(), total_size: list.total_size(), ..Default::default() }));
     let whole_file = if local { opts.whole_file.unwrap_or(true) } else { opts.whole_file.unwrap_or(false) };
     let ctx = Arc::new(RecvCtx {
@@ -312,6 +340,56 @@ fn local_name(opts: &Options, dest: &str, list: &FileList, paths: &mut [RelPath]
         }
         Err(e) => Err(Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] ERROR: cannot stat destination \"{dest}\": {e}"))),
     }
+}
+
+/// [`local_name`] for a destination beneath a root the peer cannot leave.
+fn local_name_beneath(opts: &Options, base: Root, path: &RelPath, trailing: bool, list: &FileList, paths: &mut [RelPath], out: &Out) -> Result<DestInfo> {
+    let shown = String::from_utf8_lossy(path.as_bytes()).into_owned();
+    let fail = |code: i32, what: &str, e: confine::Error| Error::new(code, format!("rsync: [Receiver] {what} \"{shown}\" failed: {e}"));
+    if path.is_root() {
+        return Ok(DestInfo { root: base, created: false, missing: false });
+    }
+    let st = base.stat(path).map_err(|e| fail(exit::RERR_FILESELECT, "stat", e))?;
+    match st {
+        Some(st) if st.file_type == confine::FileType::Dir => {
+            let root = base.open_dir(path).map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
+            Ok(DestInfo { root, created: false, missing: false })
+        }
+        Some(_) if list.len() > 1 => Err(Error::new(exit::RERR_FILESELECT, "ERROR: destination must be a directory when copying more than 1 file")),
+        Some(_) if list.entries.first().is_some_and(|e| e.is_dir()) => {
+            Err(Error::new(exit::RERR_FILESELECT, "ERROR: cannot overwrite non-directory with a directory"))
+        }
+        Some(_) => solo_beneath(base, path, paths, &shown),
+        None => {
+            let need_dir = list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
+            if !need_dir {
+                return solo_beneath(base, path, paths, &shown);
+            }
+            if opts.verbose > 0 || opts.itemize > 0 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i")) {
+                out.info(&format!("created directory {shown}"));
+            }
+            if opts.dry_run {
+                return Ok(DestInfo { root: base, created: true, missing: true });
+            }
+            base.mkdir(path, 0o755).map_err(|e| fail(exit::RERR_FILEIO, "mkdir", e))?;
+            let root = base.open_dir(path).map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
+            Ok(DestInfo { root, created: true, missing: false })
+        }
+    }
+}
+
+fn solo_beneath(base: Root, path: &RelPath, paths: &mut [RelPath], shown: &str) -> Result<DestInfo> {
+    let (parent, name) = path.split_last();
+    let rel = RelPath::new(name).map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
+    if let Some(first) = paths.first_mut() {
+        *first = rel;
+    }
+    let root = if parent.is_root() {
+        base
+    } else {
+        base.open_dir(&parent).map_err(|e| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] change_dir \"{shown}\" failed: {e}")))?
+    };
+    Ok(DestInfo { root, created: false, missing: false })
 }
 
 fn existing_ancestor(p: &Path) -> std::path::PathBuf {
