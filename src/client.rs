@@ -27,25 +27,23 @@ pub fn run(opts: &Options) -> i32 {
         return fail_usage("the rsync daemon protocol (host::module, rsync://) is not supported by oxsync yet", exit::RERR_UNSUPPORTED);
     }
     let remote_srcs = src_locs.iter().filter(|l| matches!(l, Location::Remote { .. })).count();
-    let result: Result<(XferStats, Arc<Out>, bool), (Error, Option<Arc<Out>>)>;
-    match (&dest_loc, remote_srcs) {
+    let (result, out): (engine::Result<XferStats>, Arc<Out>) = match (&dest_loc, remote_srcs) {
         (Location::Remote { .. }, n) if n > 0 => {
             return fail_usage("The source and destination cannot both be remote.", exit::RERR_SYNTAX);
         }
         (Location::Remote { user, host, path }, _) => {
             let out = Out::terminal(format(opts, true, false), opts.quiet);
-            let sources: Vec<String> = src_locs.iter().map(|l| local_path(l)).collect();
+            let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             let remote_path = if path.is_empty() { ".".to_string() } else { path.clone() };
-            result = with_remote(opts, user.as_deref(), host, false, &[remote_path], |r, w| {
+            let res = with_remote(opts, user.as_deref(), host, false, &[remote_path], |r, w| {
                 run_sender(r, w, opts, &sources, &Link::client(), out.clone())
-            })
-            .map(|s| (s, out.clone(), true))
-            .map_err(|e| (e, Some(out.clone())));
+            });
+            (res, out)
         }
         (Location::Local(dest), 0) => {
             let out = Out::terminal(format(opts, true, true), opts.quiet);
-            let sources: Vec<String> = src_locs.iter().map(|l| local_path(l)).collect();
-            result = local_copy(opts, &sources, dest, out.clone()).map(|s| (s, out.clone(), true)).map_err(|e| (e, Some(out.clone())));
+            let sources: Vec<String> = src_locs.iter().map(local_path).collect();
+            (local_copy(opts, &sources, dest, out.clone()), out)
         }
         (Location::Local(dest), n) => {
             if n != src_locs.len() {
@@ -65,16 +63,15 @@ pub fn run(opts: &Options) -> i32 {
                 }
             }
             let out = Out::terminal(format(opts, false, false), opts.quiet);
-            result = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
+            let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
                 run_receiver(r, w, opts, dest, &Link::client(), out.clone())
-            })
-            .map(|s| (s, out.clone(), false))
-            .map_err(|e| (e, Some(out.clone())));
+            });
+            (res, out)
         }
         (Location::Daemon(_), _) => unreachable!("daemon refused above"),
-    }
+    };
     match result {
-        Ok((stats, out, _)) => {
+        Ok(stats) => {
             if opts.stats {
                 for l in stats.stats_lines() {
                     out.info(&l);
@@ -92,7 +89,7 @@ pub fn run(opts: &Options) -> i32 {
             }
             code
         }
-        Err((e, _)) => {
+        Err(e) => {
             if !e.reported {
                 eprintln!("{}", e.message);
             }

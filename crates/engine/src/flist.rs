@@ -182,11 +182,7 @@ fn leaf_entry(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, s
         || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
         || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
     if !wanted {
-        if ft.is_symlink() {
-            out.info(&format!("skipping non-regular file \"{}\"", String::from_utf8_lossy(&name)));
-        } else {
-            out.info(&format!("skipping non-regular file \"{}\"", String::from_utf8_lossy(&name)));
-        }
+        out.info(&format!("skipping non-regular file \"{}\"", String::from_utf8_lossy(&name)));
         return Ok(None);
     }
     match entry_for(path, meta, name, opts, session) {

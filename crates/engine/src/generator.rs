@@ -255,7 +255,8 @@ impl Gen<'_> {
 
         if !e.is_file() {
             let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
-            if (is_device && !(ctx.opts.devices && ctx.am_root)) || (!is_device && !ctx.opts.specials) {
+            let wanted = if is_device { ctx.opts.devices && ctx.am_root } else { ctx.opts.specials };
+            if !wanted {
                 return Ok(());
             }
             let rdev = if is_device { crate::flist::makedev(e.rdev.0, e.rdev.1) } else { 0 };

@@ -99,20 +99,18 @@ fn start(r: Input, w: &SharedWriter, opts: &Options, link: &Link, out: &Arc<Out>
 /// rule is refused rather than silently ignored.
 // upstream: exclude.c:recv_filter_list()
 fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
-    loop {
-        let len = r.read_i32_field("filter rule length")?;
-        if len == 0 {
-            return Ok(());
-        }
-        if !(0..=MAX_RULE_LEN).contains(&len) {
-            return Err(Error::protocol(format!("filter rule length {len} out of range")));
-        }
-        let rule = r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?;
-        return Err(Error::new(
-            exit::RERR_UNSUPPORTED,
-            format!("filter rules are not supported by oxsync yet (got \"{}\")", String::from_utf8_lossy(&rule)),
-        ));
+    let len = r.read_i32_field("filter rule length")?;
+    if len == 0 {
+        return Ok(());
     }
+    if !(0..=MAX_RULE_LEN).contains(&len) {
+        return Err(Error::protocol(format!("filter rule length {len} out of range")));
+    }
+    let rule = r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?;
+    Err(Error::new(
+        exit::RERR_UNSUPPORTED,
+        format!("filter rules are not supported by oxsync yet (got \"{}\")", String::from_utf8_lossy(&rule)),
+    ))
 }
 
 fn send_empty_filter_list(w: &SharedWriter) -> Result<()> {
