@@ -32,7 +32,7 @@ pub fn run(opts: &Options) -> i32 {
             return fail_usage("The source and destination cannot both be remote.", exit::RERR_SYNTAX);
         }
         (Location::Remote { user, host, path }, _) => {
-            let out = Out::terminal(format(opts, true, false), opts.quiet);
+            let out = Out::terminal_with_progress(format(opts, true, false), opts.quiet, opts.progress);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             let remote_path = if path.is_empty() { ".".to_string() } else { path.clone() };
             let res = with_remote(opts, user.as_deref(), host, false, &[remote_path], |r, w| {
@@ -41,7 +41,7 @@ pub fn run(opts: &Options) -> i32 {
             (res, out)
         }
         (Location::Local(dest), 0) => {
-            let out = Out::terminal(format(opts, true, true), opts.quiet);
+            let out = Out::terminal_with_progress(format(opts, true, true), opts.quiet, opts.progress);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             (local_copy(opts, &sources, dest, out.clone()), out)
         }
@@ -62,7 +62,7 @@ pub fn run(opts: &Options) -> i32 {
                     paths.push(if path.is_empty() { ".".to_string() } else { path.clone() });
                 }
             }
-            let out = Out::terminal(format(opts, false, false), opts.quiet);
+            let out = Out::terminal_with_progress(format(opts, false, false), opts.quiet, opts.progress);
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
                 run_receiver(r, w, opts, dest, &Link::client(), out.clone())
             });

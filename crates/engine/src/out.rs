@@ -31,19 +31,26 @@ pub struct Out {
     /// How item lines look on this client.
     pub format: ItemFormat,
     quiet: bool,
+    /// --progress (client only).
+    pub progress: bool,
     xfer_error: AtomicBool,
     io_error: AtomicI32,
     protocol: AtomicI32,
 }
 
 impl Out {
+    /// A client's sink with --progress.
+    pub fn terminal_with_progress(format: ItemFormat, quiet: bool, progress: bool) -> Arc<Out> {
+        let o = Out { mode: Mode::Terminal, format, quiet, progress, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) };
+        Arc::new(o)
+    }
     /// A client's sink: info to stdout, errors to stderr.
     pub fn terminal(format: ItemFormat, quiet: bool) -> Arc<Out> {
-        Arc::new(Out { mode: Mode::Terminal, format, quiet, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
+        Arc::new(Out { mode: Mode::Terminal, format, quiet, progress: false, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
     }
     /// A server's sink: every line becomes a message to the client.
     pub fn wire(w: SharedWriter, format: ItemFormat) -> Arc<Out> {
-        Arc::new(Out { mode: Mode::Wire(w), format, quiet: true, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
+        Arc::new(Out { mode: Mode::Wire(w), format, quiet: true, progress: false, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
     }
     /// Records the negotiated protocol (decides MSG_ERROR_EXIT).
     pub fn set_protocol(&self, p: i32) {
@@ -68,6 +75,35 @@ impl Out {
     pub fn raw_error(&self, bytes: &[u8]) {
         let mut e = io::stderr().lock();
         let _ = e.write_all(bytes);
+    }
+    /// With --progress on a client: the line for a finished file
+    /// (upstream progress.c, the final update of a file).
+    pub fn progress(&self, name: &str, size: u64, elapsed: std::time::Duration, xfr: u64, to_check: usize, total: usize) {
+        if !self.is_terminal() || !self.progress {
+            return;
+        }
+        if !self.format.enabled() {
+            self.info(name);
+        }
+        let secs = elapsed.as_secs_f64().max(0.000_001);
+        let mut rate = size as f64 / secs;
+        let mut unit = "B/s";
+        for u in ["kB/s", "MB/s", "GB/s"] {
+            if rate < 1024.0 {
+                break;
+            }
+            rate /= 1024.0;
+            unit = u;
+        }
+        let t = elapsed.as_secs();
+        self.info(&format!(
+            "{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})",
+            crate::stats::comma(size),
+            rate,
+            t / 3600,
+            (t / 60) % 60,
+            t % 60
+        ));
     }
     /// True on the client.
     pub fn is_terminal(&self) -> bool {

@@ -50,6 +50,7 @@ pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>
     let mut phase = 0;
     let mut redone = vec![false; 0];
     let mut buf = Vec::new();
+    let mut xfr = 0u64;
     loop {
         let ndx = read_ndx(ctx, r, &mut ndx_r)?;
         if ndx == NDX_DONE {
@@ -89,6 +90,7 @@ pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
+        let started = std::time::Instant::now();
         let ok = receive_data(ctx, r, i, &head, &mut buf)?;
         ctx.stats(|s| {
             s.xferred_files += 1;
@@ -96,6 +98,8 @@ pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>
         });
         if ok {
             log_item(ctx, iflags, i);
+            xfr += 1;
+            ctx.out.progress(&ctx.name(i), e.size.max(0) as u64, started.elapsed(), xfr, ctx.entries.len() - 1 - i, ctx.entries.len());
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!("ERROR: {} failed verification -- update discarded.", ctx.name(i)));
         } else {

@@ -46,6 +46,7 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
     let mut out = Vec::with_capacity(FLUSH_AT + 64 * 1024);
     let io_error_before = ctx.out.io_error();
     let digest_len = ctx.session.checksum.digest_len();
+    let mut xfr = 0u64;
     loop {
         let ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
@@ -104,6 +105,7 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
             continue;
         }
         let sig = receive_sums(r, digest_len)?;
+        let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
@@ -165,6 +167,8 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
             s.matched_data += mstats.matched;
         });
         log_item(ctx, iflags, i);
+        xfr += 1;
+        ctx.out.progress(&String::from_utf8_lossy(&e.name), e.size.max(0) as u64, started.elapsed(), xfr, ctx.list.len() - 1 - i, ctx.list.len());
     }
     write_out(w, &mut out, false)?;
     let io_error = ctx.out.io_error();
