@@ -4,6 +4,7 @@
 use crate::checksum::{ChecksumKind, FileHasher, MAX_DIGEST_LEN};
 use crate::rolling::{pack, sb, sums};
 use crate::signature::Signature;
+use std::collections::HashMap;
 use std::io::{self, Read};
 
 /// Upstream CHUNK_SIZE: the longest literal run in one op.
@@ -76,6 +77,10 @@ struct Table {
     shift: u32,
     /// Full-length blocks sorted by (sum1, strong-sum prefix, index).
     entries: Vec<Entry>,
+    /// sum1 -> (start, length) of its run in `entries`. The default
+    /// (keyed) hasher keeps a hostile signature from building long probe
+    /// chains.
+    groups: HashMap<u32, (u32, u32)>,
 }
 
 #[derive(Clone, Copy)]
@@ -100,18 +105,26 @@ impl Table {
             })
             .collect();
         entries.sort_unstable_by_key(|e| (e.sum1, e.key, e.idx));
-        let want_bits =
-            (entries.len().max(1).next_power_of_two().trailing_zeros() + 4).clamp(16, 28);
-        let mut bitmap = vec![0u64; 1usize << (want_bits - 6)];
-        let shift = 32 - want_bits;
+        // About 512 filter bits per block: a window that matches nothing
+        // passes the filter ~0.2% of the time, which keeps branch misses
+        // and hash lookups out of the per-byte loop (measured: ~2x faster
+        // than 32 bits per block). At most 4 MiB.
+        let bits = (entries.len().max(1).next_power_of_two().trailing_zeros() + 9).clamp(16, 25);
+        let mut bitmap = vec![0u64; 1usize << (bits - 6)];
+        let shift = 32 - bits;
         for e in &entries {
             let h = bucket(e.sum1, shift);
             bitmap[h >> 6] |= 1u64 << (h & 63);
+        }
+        let mut groups: HashMap<u32, (u32, u32)> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            groups.entry(e.sum1).or_insert((i as u32, 0)).1 += 1;
         }
         Table {
             bitmap,
             shift,
             entries,
+            groups,
         }
     }
 
@@ -122,11 +135,12 @@ impl Table {
     }
 
     /// The entries whose sum1 is `sum`.
+    #[inline]
     fn group(&self, sum: u32) -> &[Entry] {
-        let lo = self.entries.partition_point(|e| e.sum1 < sum);
-        let rest = &self.entries[lo..];
-        let n = rest.partition_point(|e| e.sum1 == sum);
-        &rest[..n]
+        match self.groups.get(&sum) {
+            Some(&(start, n)) => &self.entries[start as usize..(start + n) as usize],
+            None => &[],
+        }
     }
 }
 
