@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Side-by-side timing of oxsync and stock rsync. No pass/fail: it prints, per
+# scenario, the wall time and the peak RSS of each tool and the ratios
+# oxsync/rsync.
+#
+# Scenarios:
+#   1. local initial copy of a many-file tree (`-a src/ dst/`, fresh dst
+#      before every run);
+#   2. local delta update of one big file (`-a --no-whole-file` onto an
+#      older copy, restored before every run).
+#
+# Environment:
+#   BENCH_DIR    scratch directory (default /tmp/oxsync-bench); the test data
+#                is kept there and reused by later runs
+#   BENCH_QUICK  1 = small sizes (2,000 files, 64 MiB) for trying the script
+#   BENCH_RUNS   timed runs per tool and scenario (default 3; 1 when quick)
+#   OXSYNC       oxsync binary to use (default: build with
+#                `cargo build --release` and use target/release/oxsync)
+#   RSYNC        rsync binary (default: rsync on PATH)
+#
+# Wall times come from hyperfine when it is installed (mean of the runs),
+# else from the runs under /usr/bin/time -v (mean). Peak RSS always comes
+# from /usr/bin/time -v ("Maximum resident set size": the largest single
+# process; rsync forks, and the count covers the children it waits for).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH_DIR="${BENCH_DIR:-/tmp/oxsync-bench}"
+QUICK="${BENCH_QUICK:-0}"
+if [ "$QUICK" = 1 ]; then
+    NFILES=2000
+    BIG_MIB=64
+    RUNS="${BENCH_RUNS:-1}"
+else
+    NFILES=20000
+    BIG_MIB=1024
+    RUNS="${BENCH_RUNS:-3}"
+fi
+RSYNC="${RSYNC:-$(command -v rsync || true)}"
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+
+# --- tools ------------------------------------------------------------------
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    $SUDO apt-get install -y "$@" || { $SUDO apt-get update && $SUDO apt-get install -y "$@"; }
+}
+if [ ! -x /usr/bin/time ]; then
+    apt_install time || die "/usr/bin/time is required (package: time)"
+fi
+if ! command -v hyperfine >/dev/null; then
+    apt_install hyperfine || echo "compare.sh: hyperfine unavailable; timing with /usr/bin/time" >&2
+fi
+HYPERFINE="$(command -v hyperfine || true)"
+[ -n "$RSYNC" ] && [ -x "$RSYNC" ] || apt_install rsync || die "rsync is required"
+RSYNC="${RSYNC:-$(command -v rsync)}"
+
+if [ -z "${OXSYNC:-}" ]; then
+    echo "== building oxsync (cargo build --release)" >&2
+    (cd "$REPO" && cargo build --release --bin oxsync) >&2
+    OXSYNC="${CARGO_TARGET_DIR:-$REPO/target}/release/oxsync"
+fi
+[ -x "$OXSYNC" ] || die "oxsync binary not found: $OXSYNC"
+
+# --- data -------------------------------------------------------------------
+mkdir -p "$BENCH_DIR"
+TREE="$BENCH_DIR/tree-$NFILES"
+BIG="$BENCH_DIR/big-$BIG_MIB"
+
+if [ ! -e "$TREE/.complete" ]; then
+    echo "== creating $NFILES small files in $TREE" >&2
+    rm -rf "$TREE"
+    per_dir=100
+    n=0
+    while [ "$n" -lt "$NFILES" ]; do
+        d="$TREE/src/d$((n / (per_dir * 10)))/s$(((n / per_dir) % 10))"
+        mkdir -p "$d"
+        for ((i = 0; i < per_dir && n < NFILES; i++, n++)); do
+            printf 'file %d %*s\n' "$n" $((n % 997)) "" >"$d/f$i"
+        done
+    done
+    touch "$TREE/.complete"
+fi
+
+if [ ! -e "$BIG/.complete" ]; then
+    echo "== creating a $BIG_MIB MiB file and a changed copy in $BIG" >&2
+    rm -rf "$BIG"
+    mkdir -p "$BIG/src" "$BIG/dst"
+    head -c "$((BIG_MIB << 20))" /dev/urandom >"$BIG/old.bin"
+    touch -d '2020-01-01 00:00:00' "$BIG/old.bin"
+    cp "$BIG/old.bin" "$BIG/src/big.bin"
+    # A few scattered changes of 4 KiB each.
+    for pct in 7 31 50 68 93; do
+        dd if=/dev/urandom of="$BIG/src/big.bin" bs=4096 count=1 conv=notrunc \
+            seek=$(((BIG_MIB << 20) / 4096 * pct / 100)) status=none
+    done
+    touch -d '2021-01-01 00:00:00' "$BIG/src/big.bin"
+    touch "$BIG/.complete"
+fi
+
+# Preparation commands run before every timed run (also by hyperfine).
+PREP_TREE="$BENCH_DIR/prep-tree.sh"
+PREP_BIG="$BENCH_DIR/prep-big.sh"
+printf 'rm -rf %q\n' "$TREE/dst" >"$PREP_TREE"
+printf 'cp -p %q %q\n' "$BIG/old.bin" "$BIG/dst/big.bin" >"$PREP_BIG"
+
+# --- measuring --------------------------------------------------------------
+# measure PREP_SCRIPT CMD...: prints "wall_seconds peak_rss_kib".
+measure() {
+    local prep="$1"; shift
+    local log="$BENCH_DIR/time.log" wall rss total=0 maxrss=0 i
+    for ((i = 0; i < RUNS; i++)); do
+        bash "$prep"
+        sync
+        /usr/bin/time -v -o "$log" "$@" >/dev/null
+        wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+                n = split($2, p, ":"); s = 0
+                for (k = 1; k <= n; k++) s = s * 60 + p[k]
+                print s }' "$log")
+        rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log")
+        total=$(awk -v a="$total" -v b="$wall" 'BEGIN { print a + b }')
+        [ "$rss" -gt "$maxrss" ] && maxrss=$rss
+    done
+    wall=$(awk -v t="$total" -v n="$RUNS" 'BEGIN { printf "%.3f", t / n }')
+    if [ -n "$HYPERFINE" ]; then
+        local csv="$BENCH_DIR/hyperfine.csv" cmd
+        cmd=$(printf '%q ' "$@")
+        if "$HYPERFINE" --style none --runs "$RUNS" --prepare "bash $(printf %q "$prep")" \
+            --export-csv "$csv" "$cmd" >/dev/null 2>"$BENCH_DIR/hyperfine.err"; then
+            wall=$(awk -F, 'NR == 2 { printf "%.3f", $2 }' "$csv")
+        else
+            echo "compare.sh: hyperfine failed (see $BENCH_DIR/hyperfine.err); using /usr/bin/time" >&2
+        fi
+    fi
+    echo "$wall $maxrss"
+}
+
+report() {
+    local title="$1" prep="$2"; shift 2
+    local ox rs
+    # "$@" holds the arguments after the binary.
+    ox=$(measure "$prep" "$OXSYNC" "$@")
+    rs=$(measure "$prep" "$RSYNC" "$@")
+    awk -v title="$title" -v ox="$ox" -v rs="$rs" 'BEGIN {
+        split(ox, o, " "); split(rs, r, " ")
+        printf "%s\n", title
+        printf "  %-8s %10s %14s\n", "", "wall (s)", "peak RSS (MiB)"
+        printf "  %-8s %10.3f %14.1f\n", "oxsync", o[1], o[2] / 1024
+        printf "  %-8s %10.3f %14.1f\n", "rsync", r[1], r[2] / 1024
+        printf "  %-8s %10s %14s\n", "ratio",
+            (r[1] > 0 ? sprintf("%.2f", o[1] / r[1]) : "n/a"),
+            (r[2] > 0 ? sprintf("%.2f", o[2] / r[2]) : "n/a")
+        print ""
+    }'
+}
+
+echo "oxsync: $OXSYNC"
+echo "rsync:  $RSYNC ($("$RSYNC" --version | head -1))"
+echo "runs per tool: $RUNS; wall time from: $([ -n "$HYPERFINE" ] && echo hyperfine || echo /usr/bin/time)"
+echo
+report "local initial copy, $NFILES files (-a src/ dst/)" "$PREP_TREE" \
+    -a "$TREE/src/" "$TREE/dst/"
+report "local delta update, $BIG_MIB MiB file, 5 changed blocks (-a --no-whole-file)" "$PREP_BIG" \
+    -a --no-whole-file "$BIG/src/" "$BIG/dst/"

@@ -1,0 +1,9 @@
+//! End-to-end tests of the oxsync binary: interoperability with stock rsync
+//! in every direction, local copies, and a hand-written hostile peer.
+//!
+//! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
+//! rsync in place of oxsync (this checks the harness itself).
+mod fakepeer;
+mod interop;
+mod local;
+mod util;
