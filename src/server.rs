@@ -9,6 +9,16 @@ use std::io::{self, BufReader};
 use std::os::fd::AsFd;
 
 pub fn run(opts: &Options) -> i32 {
+    // A stock rsync client may hand us non-blocking descriptors (it sets its
+    // own ends non-blocking, and a socketpair end can share that); our I/O
+    // is blocking by design.
+    for fd in [io::stdin().as_fd(), io::stdout().as_fd()] {
+        if let Ok(flags) = rustix::fs::fcntl_getfl(fd) {
+            if flags.contains(rustix::fs::OFlags::NONBLOCK) {
+                let _ = rustix::fs::fcntl_setfl(fd, flags - rustix::fs::OFlags::NONBLOCK);
+            }
+        }
+    }
     // Our stdout is the protocol stream: nothing else may ever write to it.
     let (stdin, stdout) = match (dup(io::stdin().as_fd()), dup(io::stdout().as_fd())) {
         (Ok(i), Ok(o)) => (i, o),

@@ -9,10 +9,14 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod landlock;
 mod open;
 pub mod path;
+pub mod privdrop;
 pub mod root;
 
+pub use crate::landlock::{abi_version, confine_to, LandlockOutcome, Level, Rules};
 pub use error::Error;
 pub use path::RelPath;
+pub use privdrop::{chroot, drop_privileges, set_no_new_privs, PrivDropError};
 pub use root::{force_fallback, AmbientAuthority, FileType, Root, Stat};

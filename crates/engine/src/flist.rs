@@ -350,7 +350,16 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
     let fo = session.flist_options(opts);
     let mut dec = FlistDecoder::new(fo);
     let mut list = FileList::default();
-    while let Some(e) = dec.decode(r)? {
+    loop {
+        let e = match dec.decode(r) {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            // upstream: flist.c:recv_file_entry() calls overflow_exit() here.
+            Err(protocol::Error::TooLong { field: "name", len, max }) => {
+                return Err(Error::new(exit::RERR_MALLOC, format!("overflow: file-list name length {len} exceeds {max} [receiver]")));
+            }
+            Err(other) => return Err(other.into()),
+        };
         if list.entries.len() >= MAX_ENTRIES {
             return Err(Error::protocol(format!("file list has more than {MAX_ENTRIES} entries")));
         }
