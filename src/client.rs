@@ -23,31 +23,56 @@ pub fn run(opts: &Options) -> i32 {
     let dest = args.pop().unwrap_or_default();
     let dest_loc = parse_location(&dest);
     let src_locs: Vec<Location> = args.iter().map(|a| parse_location(a)).collect();
-    if matches!(dest_loc, Location::Daemon(_)) || src_locs.iter().any(|l| matches!(l, Location::Daemon(_))) {
-        return fail_usage("the rsync daemon protocol (host::module, rsync://) is not supported by oxsync yet", exit::RERR_UNSUPPORTED);
+    if matches!(dest_loc, Location::Daemon(_))
+        || src_locs.iter().any(|l| matches!(l, Location::Daemon(_)))
+    {
+        return fail_usage(
+            "the rsync daemon protocol (host::module, rsync://) is not supported by oxsync yet",
+            exit::RERR_UNSUPPORTED,
+        );
     }
-    let remote_srcs = src_locs.iter().filter(|l| matches!(l, Location::Remote { .. })).count();
+    let remote_srcs = src_locs
+        .iter()
+        .filter(|l| matches!(l, Location::Remote { .. }))
+        .count();
     let (result, out): (engine::Result<XferStats>, Arc<Out>) = match (&dest_loc, remote_srcs) {
         (Location::Remote { .. }, n) if n > 0 => {
-            return fail_usage("The source and destination cannot both be remote.", exit::RERR_SYNTAX);
+            return fail_usage(
+                "The source and destination cannot both be remote.",
+                exit::RERR_SYNTAX,
+            );
         }
         (Location::Remote { user, host, path }, _) => {
-            let out = Out::terminal_with_progress(format(opts, true, false), opts.quiet, opts.progress);
+            let out =
+                Out::terminal_with_progress(format(opts, true, false), opts.quiet, opts.progress);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
-            let remote_path = if path.is_empty() { ".".to_string() } else { path.clone() };
-            let res = with_remote(opts, user.as_deref(), host, false, &[remote_path], |r, w| {
-                run_sender(r, w, opts, &sources, &Link::client(), out.clone())
-            });
+            let remote_path = if path.is_empty() {
+                ".".to_string()
+            } else {
+                path.clone()
+            };
+            let res = with_remote(
+                opts,
+                user.as_deref(),
+                host,
+                false,
+                &[remote_path],
+                |r, w| run_sender(r, w, opts, &sources, &Link::client(), out.clone()),
+            );
             (res, out)
         }
         (Location::Local(dest), 0) => {
-            let out = Out::terminal_with_progress(format(opts, true, true), opts.quiet, opts.progress);
+            let out =
+                Out::terminal_with_progress(format(opts, true, true), opts.quiet, opts.progress);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             (local_copy(opts, &sources, dest, out.clone()), out)
         }
         (Location::Local(dest), n) => {
             if n != src_locs.len() {
-                return fail_usage("The source and destination cannot both be remote.", exit::RERR_SYNTAX);
+                return fail_usage(
+                    "The source and destination cannot both be remote.",
+                    exit::RERR_SYNTAX,
+                );
             }
             let (user, host) = match &src_locs[0] {
                 Location::Remote { user, host, .. } => (user.clone(), host.clone()),
@@ -55,14 +80,27 @@ pub fn run(opts: &Options) -> i32 {
             };
             let mut paths = Vec::new();
             for l in &src_locs {
-                if let Location::Remote { user: u, host: h, path } = l {
+                if let Location::Remote {
+                    user: u,
+                    host: h,
+                    path,
+                } = l
+                {
                     if *h != host || *u != user {
-                        return fail_usage("all remote sources must be on the same host", exit::RERR_SYNTAX);
+                        return fail_usage(
+                            "all remote sources must be on the same host",
+                            exit::RERR_SYNTAX,
+                        );
                     }
-                    paths.push(if path.is_empty() { ".".to_string() } else { path.clone() });
+                    paths.push(if path.is_empty() {
+                        ".".to_string()
+                    } else {
+                        path.clone()
+                    });
                 }
             }
-            let out = Out::terminal_with_progress(format(opts, false, false), opts.quiet, opts.progress);
+            let out =
+                Out::terminal_with_progress(format(opts, false, false), opts.quiet, opts.progress);
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
                 run_receiver(r, w, opts, dest, &Link::client(), out.clone())
             });
@@ -115,7 +153,13 @@ fn local_path(l: &Location) -> String {
 }
 
 fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
-    ItemFormat { itemize: opts.itemize, verbose: opts.verbose, sender, local, preserve_mtimes: opts.times }
+    ItemFormat {
+        itemize: opts.itemize,
+        verbose: opts.verbose,
+        sender,
+        local,
+        preserve_mtimes: opts.times,
+    }
 }
 
 /// Starts the remote shell with `--server ...` and runs `f` over its pipes;
@@ -128,10 +172,17 @@ fn with_remote(
     paths: &[String],
     f: impl FnOnce(engine::transfer::Input, engine::out::SharedWriter) -> engine::Result<XferStats>,
 ) -> engine::Result<XferStats> {
-    let rsh = opts.rsh.clone().or_else(|| std::env::var("RSYNC_RSH").ok()).unwrap_or_else(|| "ssh".into());
+    let rsh = opts
+        .rsh
+        .clone()
+        .or_else(|| std::env::var("RSYNC_RSH").ok())
+        .unwrap_or_else(|| "ssh".into());
     let mut words = split_command(&rsh);
     if words.is_empty() {
-        return Err(Error::new(exit::RERR_SYNTAX, "rsync: the remote shell command is empty"));
+        return Err(Error::new(
+            exit::RERR_SYNTAX,
+            "rsync: the remote shell command is empty",
+        ));
     }
     let program = words.remove(0);
     let mut cmd = Command::new(&program);
@@ -146,13 +197,28 @@ fn with_remote(
     for p in paths {
         cmd.arg(safe_arg(p));
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     let mut child: Child = cmd.spawn().map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound { exit::RERR_CMD_NOTFOUND } else { exit::RERR_IPC };
-        Error::new(code, format!("rsync: Failed to exec {program}: {}", engine::flist::os_err(&e)))
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            exit::RERR_CMD_NOTFOUND
+        } else {
+            exit::RERR_IPC
+        };
+        Error::new(
+            code,
+            format!(
+                "rsync: Failed to exec {program}: {}",
+                engine::flist::os_err(&e)
+            ),
+        )
     })?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(Error::new(exit::RERR_IPC, "rsync: cannot talk to the remote shell"));
+        return Err(Error::new(
+            exit::RERR_IPC,
+            "rsync: cannot talk to the remote shell",
+        ));
     };
     let r: engine::transfer::Input = Box::new(BufReader::with_capacity(256 * 1024, stdout));
     let w = shared(Box::new(stdin));
@@ -165,14 +231,21 @@ fn with_remote(
     match res {
         Ok(s) => {
             if child_code != 0 {
-                Err(Error { message: String::new(), code: child_code, reported: true })
+                Err(Error {
+                    message: String::new(),
+                    code: child_code,
+                    reported: true,
+                })
             } else {
                 Ok(s)
             }
         }
         Err(mut e) => {
             if e.code == exit::RERR_STREAMIO && child_code != 0 && !e.reported {
-                e.message = format!("rsync: connection unexpectedly closed [{}]", if server_sender { "receiver" } else { "sender" });
+                e.message = format!(
+                    "rsync: connection unexpectedly closed [{}]",
+                    if server_sender { "receiver" } else { "sender" }
+                );
                 if child_code == 127 {
                     e.code = exit::RERR_CMD_NOTFOUND;
                 } else if child_code == 126 {

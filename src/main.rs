@@ -36,7 +36,11 @@ fn run(args: &[OsString]) -> i32 {
     if opts.help || opts.args.is_empty() {
         print!("{}", version_text());
         print!("{}", Options::help_text());
-        return if opts.help { 0 } else { protocol::exit::RERR_SYNTAX };
+        return if opts.help {
+            0
+        } else {
+            protocol::exit::RERR_SYNTAX
+        };
     }
     client::run(&opts)
 }

@@ -38,10 +38,16 @@ pub fn parse_location(arg: &str) -> Location {
     let hostspec = &arg[..colon];
     let path = arg[colon + 1..].to_string();
     let (user, host) = match hostspec.rfind('@') {
-        Some(at) => (Some(hostspec[..at].to_string()), hostspec[at + 1..].to_string()),
+        Some(at) => (
+            Some(hostspec[..at].to_string()),
+            hostspec[at + 1..].to_string(),
+        ),
         None => (None, hostspec.to_string()),
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Location::Remote { user, host, path }
 }
 
@@ -106,10 +112,17 @@ mod tests {
         assert_eq!(parse_location("/x"), Location::Local("/x".into()));
         assert_eq!(
             parse_location("me@h:dir/"),
-            Location::Remote { user: Some("me".into()), host: "h".into(), path: "dir/".into() }
+            Location::Remote {
+                user: Some("me".into()),
+                host: "h".into(),
+                path: "dir/".into()
+            }
         );
         assert!(matches!(parse_location("h::mod"), Location::Daemon(_)));
-        assert!(matches!(parse_location("rsync://h/mod"), Location::Daemon(_)));
+        assert!(matches!(
+            parse_location("rsync://h/mod"),
+            Location::Daemon(_)
+        ));
     }
 
     #[test]

@@ -28,7 +28,13 @@ pub fn run(opts: &Options) -> i32 {
         }
     };
     let w = shared(Box::new(stdout));
-    let fmt = ItemFormat { itemize: 0, verbose: 0, sender: opts.sender, local: false, preserve_mtimes: opts.times };
+    let fmt = ItemFormat {
+        itemize: 0,
+        verbose: 0,
+        sender: opts.sender,
+        local: false,
+        preserve_mtimes: opts.times,
+    };
     let out = Out::wire(w.clone(), fmt);
     let r = Box::new(BufReader::with_capacity(256 * 1024, stdin));
     let client_info = opts.rsh.as_deref();
@@ -38,10 +44,30 @@ pub fn run(opts: &Options) -> i32 {
         if sources.is_empty() {
             sources.push(".".into());
         }
-        ("sender", run_sender(r, w.clone(), opts, &sources, &Link::server(client_info), out.clone()))
+        (
+            "sender",
+            run_sender(
+                r,
+                w.clone(),
+                opts,
+                &sources,
+                &Link::server(client_info),
+                out.clone(),
+            ),
+        )
     } else {
         let dest = args.get(1).cloned().unwrap_or_else(|| ".".into());
-        ("receiver", run_receiver(r, w.clone(), opts, &dest, &Link::server(client_info), out.clone()))
+        (
+            "receiver",
+            run_receiver(
+                r,
+                w.clone(),
+                opts,
+                &dest,
+                &Link::server(client_info),
+                out.clone(),
+            ),
+        )
     };
     match res {
         Ok(_) => {

@@ -18,7 +18,11 @@ pub struct Error {
 impl Error {
     /// A new error.
     pub fn new(code: i32, message: impl Into<String>) -> Error {
-        Error { message: message.into(), code, reported: false }
+        Error {
+            message: message.into(),
+            code,
+            reported: false,
+        }
     }
     /// A protocol violation (exit 2).
     pub fn protocol(message: impl Into<String>) -> Error {
@@ -35,7 +39,9 @@ impl Error {
     /// Builds an error from a stream failure while talking to the peer.
     pub fn stream(err: io::Error) -> Error {
         match err.kind() {
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset => {
                 Error::new(exit::RERR_STREAMIO, "connection unexpectedly closed")
             }
             io::ErrorKind::InvalidData => Error::protocol(err.to_string()),
@@ -45,7 +51,10 @@ impl Error {
                     e.reported = true;
                     return e;
                 }
-                Error::new(exit::RERR_STREAMIO, format!("error in rsync protocol data stream: {err}"))
+                Error::new(
+                    exit::RERR_STREAMIO,
+                    format!("error in rsync protocol data stream: {err}"),
+                )
             }
         }
     }

@@ -73,7 +73,11 @@ impl FileList {
 
     /// Sum of sizes of regular files and symlinks (upstream total_size).
     pub fn total_size(&self) -> u64 {
-        self.entries.iter().filter(|e| !e.is_dir()).map(|e| e.size.max(0) as u64).sum()
+        self.entries
+            .iter()
+            .filter(|e| !e.is_dir())
+            .map(|e| e.size.max(0) as u64)
+            .sum()
     }
 }
 
@@ -89,8 +93,16 @@ pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                out.error_xfer(&format!("rsync: [sender] link_stat \"{}\" failed: {}", abs_display(&path), os_err(&e)));
-                out.add_io_error(if e.kind() == io::ErrorKind::NotFound { 2 } else { 1 });
+                out.error_xfer(&format!(
+                    "rsync: [sender] link_stat \"{}\" failed: {}",
+                    abs_display(&path),
+                    os_err(&e)
+                ));
+                out.add_io_error(if e.kind() == io::ErrorKind::NotFound {
+                    2
+                } else {
+                    1
+                });
                 continue;
             }
         };
@@ -108,7 +120,14 @@ pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -
             e.xflags = XMIT_TOP_DIR;
             list.entries.push(e);
             list.sources.push(path.clone());
-            walk(&path, if trailing { Vec::new() } else { base }, opts, session, out, &mut list)?;
+            walk(
+                &path,
+                if trailing { Vec::new() } else { base },
+                opts,
+                session,
+                out,
+                &mut list,
+            )?;
         } else {
             let name = last_component(&path);
             if let Some(e) = leaf_entry(&path, &meta, name, opts, session, out)? {
@@ -121,11 +140,22 @@ pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -
     Ok(list)
 }
 
-fn walk(dir: &Path, prefix: Vec<u8>, opts: &Options, session: &Session, out: &Out, list: &mut FileList) -> Result<()> {
+fn walk(
+    dir: &Path,
+    prefix: Vec<u8>,
+    opts: &Options,
+    session: &Session,
+    out: &Out,
+    list: &mut FileList,
+) -> Result<()> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            out.error_xfer(&format!("rsync: [sender] opendir \"{}\" failed: {}", abs_display(dir), os_err(&e)));
+            out.error_xfer(&format!(
+                "rsync: [sender] opendir \"{}\" failed: {}",
+                abs_display(dir),
+                os_err(&e)
+            ));
             out.add_io_error(1);
             return Ok(());
         }
@@ -135,7 +165,11 @@ fn walk(dir: &Path, prefix: Vec<u8>, opts: &Options, session: &Session, out: &Ou
         let ent = match ent {
             Ok(e) => e,
             Err(e) => {
-                out.error_xfer(&format!("rsync: [sender] readdir \"{}\" failed: {}", abs_display(dir), os_err(&e)));
+                out.error_xfer(&format!(
+                    "rsync: [sender] readdir \"{}\" failed: {}",
+                    abs_display(dir),
+                    os_err(&e)
+                ));
                 out.add_io_error(1);
                 continue;
             }
@@ -152,7 +186,11 @@ fn walk(dir: &Path, prefix: Vec<u8>, opts: &Options, session: &Session, out: &Ou
             Ok(m) => m,
             Err(e) => {
                 let vanished = e.kind() == io::ErrorKind::NotFound;
-                let line = format!("rsync: [sender] link_stat \"{}\" failed: {}", abs_display(&path), os_err(&e));
+                let line = format!(
+                    "rsync: [sender] link_stat \"{}\" failed: {}",
+                    abs_display(&path),
+                    os_err(&e)
+                );
                 if vanished {
                     out.warning(&line.replace("link_stat", "file has vanished:"));
                 } else {
@@ -175,14 +213,24 @@ fn walk(dir: &Path, prefix: Vec<u8>, opts: &Options, session: &Session, out: &Ou
     Ok(())
 }
 
-fn leaf_entry(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, session: &Session, out: &Out) -> Result<Option<FileEntry>> {
+fn leaf_entry(
+    path: &Path,
+    meta: &fs::Metadata,
+    name: Vec<u8>,
+    opts: &Options,
+    session: &Session,
+    out: &Out,
+) -> Result<Option<FileEntry>> {
     let ft = meta.file_type();
     let wanted = ft.is_file()
         || (ft.is_symlink() && opts.links)
         || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
         || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
     if !wanted {
-        out.info(&format!("skipping non-regular file \"{}\"", String::from_utf8_lossy(&name)));
+        out.info(&format!(
+            "skipping non-regular file \"{}\"",
+            String::from_utf8_lossy(&name)
+        ));
         return Ok(None);
     }
     match entry_for(path, meta, name, opts, session) {
@@ -195,7 +243,13 @@ fn leaf_entry(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, s
     }
 }
 
-fn entry_for(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, session: &Session) -> Result<FileEntry> {
+fn entry_for(
+    path: &Path,
+    meta: &fs::Metadata,
+    name: Vec<u8>,
+    opts: &Options,
+    session: &Session,
+) -> Result<FileEntry> {
     let mode = meta.mode();
     let mut e = FileEntry {
         name,
@@ -212,7 +266,13 @@ fn entry_for(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, se
         e.size = meta.size() as i64;
     }
     if ft.is_symlink() {
-        let target = fs::read_link(path).map_err(|err| Error::file_io(format!("readlink \"{}\" failed: {}", abs_display(path), os_err(&err))))?;
+        let target = fs::read_link(path).map_err(|err| {
+            Error::file_io(format!(
+                "readlink \"{}\" failed: {}",
+                abs_display(path),
+                os_err(&err)
+            ))
+        })?;
         let t = target.as_os_str().as_bytes().to_vec();
         e.size = t.len() as i64;
         e.link_target = Some(t);
@@ -229,8 +289,20 @@ fn entry_for(path: &Path, meta: &fs::Metadata, name: Vec<u8>, opts: &Options, se
 
 /// The whole-file checksum of a local file (for -c).
 pub fn file_checksum(path: &Path, session: &Session) -> Result<Vec<u8>> {
-    let mut f = fs::File::open(path).map_err(|err| Error::file_io(format!("open \"{}\" failed: {}", abs_display(path), os_err(&err))))?;
-    checksum_reader(&mut f, session).map_err(|err| Error::file_io(format!("read \"{}\" failed: {}", abs_display(path), os_err(&err))))
+    let mut f = fs::File::open(path).map_err(|err| {
+        Error::file_io(format!(
+            "open \"{}\" failed: {}",
+            abs_display(path),
+            os_err(&err)
+        ))
+    })?;
+    checksum_reader(&mut f, session).map_err(|err| {
+        Error::file_io(format!(
+            "read \"{}\" failed: {}",
+            abs_display(path),
+            os_err(&err)
+        ))
+    })
 }
 
 /// The whole-file checksum of a stream.
@@ -280,7 +352,13 @@ pub fn os_err(e: &io::Error) -> String {
 }
 
 fn abs_display(p: &Path) -> String {
-    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
     abs.display().to_string()
 }
 
@@ -307,8 +385,16 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
                 }
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
-            let zero = if id0 && list.entries.iter().any(|e| e.uid == 0) { ids::user_name(0) } else { None };
-            write_id_list(&mut out, &v, if id0 { Some(zero.unwrap_or(b"")) } else { None });
+            let zero = if id0 && list.entries.iter().any(|e| e.uid == 0) {
+                ids::user_name(0)
+            } else {
+                None
+            };
+            write_id_list(
+                &mut out,
+                &v,
+                if id0 { Some(zero.unwrap_or(b"")) } else { None },
+            );
         }
         if opts.group {
             let mut seen: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
@@ -320,8 +406,16 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
                 }
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
-            let zero = if id0 && list.entries.iter().any(|e| e.gid == 0) { ids::group_name(0) } else { None };
-            write_id_list(&mut out, &v, if id0 { Some(zero.unwrap_or(b"")) } else { None });
+            let zero = if id0 && list.entries.iter().any(|e| e.gid == 0) {
+                ids::group_name(0)
+            } else {
+                None
+            };
+            write_id_list(
+                &mut out,
+                &v,
+                if id0 { Some(zero.unwrap_or(b"")) } else { None },
+            );
         }
     }
     out
@@ -355,13 +449,22 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
             Ok(Some(e)) => e,
             Ok(None) => break,
             // upstream: flist.c:recv_file_entry() calls overflow_exit() here.
-            Err(protocol::Error::TooLong { field: "name", len, max }) => {
-                return Err(Error::new(exit::RERR_MALLOC, format!("overflow: file-list name length {len} exceeds {max} [receiver]")));
+            Err(protocol::Error::TooLong {
+                field: "name",
+                len,
+                max,
+            }) => {
+                return Err(Error::new(
+                    exit::RERR_MALLOC,
+                    format!("overflow: file-list name length {len} exceeds {max} [receiver]"),
+                ));
             }
             Err(other) => return Err(other.into()),
         };
         if list.entries.len() >= MAX_ENTRIES {
-            return Err(Error::protocol(format!("file list has more than {MAX_ENTRIES} entries")));
+            return Err(Error::protocol(format!(
+                "file list has more than {MAX_ENTRIES} entries"
+            )));
         }
         list.entries.push(e);
     }
@@ -377,26 +480,46 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
         }
     }
     for e in &list.entries {
-        if e.name.is_empty() || e.name.first() == Some(&b'/') || has_dotdot(&e.name) || e.name.contains(&0) {
+        if e.name.is_empty()
+            || e.name.first() == Some(&b'/')
+            || has_dotdot(&e.name)
+            || e.name.contains(&0)
+        {
             return Err(Error::new(
                 exit::RERR_UNSUPPORTED,
-                format!("ABORTING due to unsafe pathname from sender: {}", String::from_utf8_lossy(&e.name)),
+                format!(
+                    "ABORTING due to unsafe pathname from sender: {}",
+                    String::from_utf8_lossy(&e.name)
+                ),
             ));
         }
         if e.name == b"." && !e.is_dir() {
-            return Err(Error::protocol("ABORTING due to a non-directory \".\" entry from sender"));
+            return Err(Error::protocol(
+                "ABORTING due to a non-directory \".\" entry from sender",
+            ));
         }
     }
     list.sort();
     let mut paths = Vec::with_capacity(list.len());
     for e in &list.entries {
         let p = RelPath::new(&e.name).map_err(|err| {
-            Error::new(exit::RERR_UNSUPPORTED, format!("ABORTING due to unsafe pathname from sender: {} ({err})", String::from_utf8_lossy(&e.name)))
+            Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!(
+                    "ABORTING due to unsafe pathname from sender: {} ({err})",
+                    String::from_utf8_lossy(&e.name)
+                ),
+            )
         })?;
         paths.push(p);
     }
     let ids = ids::IdMap::new(&uids, &gids, opts.numeric_ids);
-    Ok(Received { list, paths, ids, io_error })
+    Ok(Received {
+        list,
+        paths,
+        ids,
+        io_error,
+    })
 }
 
 fn has_dotdot(name: &[u8]) -> bool {

@@ -41,7 +41,11 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     let names = ctx.entries.iter().map(|e| e.name.as_slice()).collect();
     let report_all = ctx.opts.itemize > 1
         || ctx.opts.verbose > 1
-        || ctx.opts.log_format.as_deref().is_some_and(|f| f.contains("%i%I"));
+        || ctx
+            .opts
+            .log_format
+            .as_deref()
+            .is_some_and(|f| f.contains("%i%I"));
     let mut g = Gen {
         ctx,
         w,
@@ -81,7 +85,13 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if proto >= 31 {
         if ctx.opts.delete != crate::options::DeleteMode::Off {
             let d = ctx.stats(|s| s.deleted);
-            let del = DelStats { files: d[0] as i32, dirs: d[1] as i32, symlinks: d[2] as i32, devices: d[3] as i32, specials: d[4] as i32 };
+            let del = DelStats {
+                files: d[0] as i32,
+                dirs: d[1] as i32,
+                symlinks: d[2] as i32,
+                devices: d[3] as i32,
+                specials: d[4] as i32,
+            };
             g.ndx(NDX_DEL_STATS);
             del.write(&mut g.buf);
         }
@@ -94,7 +104,10 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
             match events.recv() {
                 Ok(GenEvent::Done) => break,
                 Ok(GenEvent::Redo(ndx)) => {
-                    ctx.out.error_xfer(&format!("ERROR: {} failed verification -- update discarded.", ctx.name(ndx)));
+                    ctx.out.error_xfer(&format!(
+                        "ERROR: {} failed verification -- update discarded.",
+                        ctx.name(ndx)
+                    ));
                 }
                 Err(_) => return Err(receiver_gone()),
             }
@@ -128,16 +141,30 @@ impl Gen<'_> {
     fn stat(&self, p: &RelPath) -> Result<Option<Stat>> {
         if let Some(missing) = &self.dry_missing {
             let name = p.as_bytes();
-            if missing.is_empty() || name == missing.as_slice() || (name.starts_with(missing) && name.get(missing.len()) == Some(&b'/')) {
+            if missing.is_empty()
+                || name == missing.as_slice()
+                || (name.starts_with(missing) && name.get(missing.len()) == Some(&b'/'))
+            {
                 return Ok(None);
             }
         }
-        self.ctx.root.stat(p).map_err(|e| Error::file_io(format!("rsync: [generator] stat {:?} failed: {e}", String::from_utf8_lossy(p.as_bytes()))))
+        self.ctx.root.stat(p).map_err(|e| {
+            Error::file_io(format!(
+                "rsync: [generator] stat {:?} failed: {e}",
+                String::from_utf8_lossy(p.as_bytes())
+            ))
+        })
     }
 
     /// Upstream generator.c itemize(): the report bits for an item and, if
     /// worth it, the record to the sender.
-    fn itemize(&mut self, ndx: Option<usize>, e: &FileEntry, st: Option<&Stat>, mut iflags: u32) -> u32 {
+    fn itemize(
+        &mut self,
+        ndx: Option<usize>,
+        e: &FileEntry,
+        st: Option<&Stat>,
+        mut iflags: u32,
+    ) -> u32 {
         let ctx = self.ctx;
         let opts = &ctx.opts;
         if let Some(st) = st {
@@ -153,7 +180,10 @@ impl Gen<'_> {
             } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
                 iflags |= ITEM_REPORT_TIME;
             }
-            if ft != protocol::flist::S_IFLNK && opts.perms && (st.mode & 0o7777) != (e.mode & 0o7777) {
+            if ft != protocol::flist::S_IFLNK
+                && opts.perms
+                && (st.mode & 0o7777) != (e.mode & 0o7777)
+            {
                 iflags |= ITEM_REPORT_PERMS;
             }
             if opts.owner && ctx.am_root && ctx.uid(e) != st.uid {
@@ -194,8 +224,21 @@ impl Gen<'_> {
                 }
             }
             let exists = st.is_some();
-            let shown = if i == 0 && ctx.dest_created && e.name == b"." { None } else { st };
-            self.itemize(Some(i), e, shown.as_ref(), if shown.is_some() { 0 } else { ITEM_LOCAL_CHANGE });
+            let shown = if i == 0 && ctx.dest_created && e.name == b"." {
+                None
+            } else {
+                st
+            };
+            self.itemize(
+                Some(i),
+                e,
+                shown.as_ref(),
+                if shown.is_some() {
+                    0
+                } else {
+                    ITEM_LOCAL_CHANGE
+                },
+            );
             if !exists {
                 if dry {
                     if self.dry_missing.is_none() {
@@ -203,8 +246,12 @@ impl Gen<'_> {
                     }
                 } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700) {
                     if err.kind() != std::io::ErrorKind::AlreadyExists {
-                        ctx.out.error_xfer(&format!("rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}", ctx.name(i)));
-                        ctx.out.error("*** Skipping any contents from this failed directory ***");
+                        ctx.out.error_xfer(&format!(
+                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}",
+                            ctx.name(i)
+                        ));
+                        ctx.out
+                            .error("*** Skipping any contents from this failed directory ***");
                         return Ok(());
                     }
                 }
@@ -237,8 +284,14 @@ impl Gen<'_> {
             }
             let shown = st.filter(|s| s.file_type == FileType::Symlink);
             if !dry {
-                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| root.symlink(&target, tmp)) {
-                    ctx.out.error_xfer(&format!("rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}", ctx.name(i), String::from_utf8_lossy(&target)));
+                if let Err(err) =
+                    self.replace_with(p, st.as_ref(), |root, tmp| root.symlink(&target, tmp))
+                {
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
+                        ctx.name(i),
+                        String::from_utf8_lossy(&target)
+                    ));
                     return Ok(());
                 }
                 if ctx.opts.times {
@@ -246,7 +299,12 @@ impl Gen<'_> {
                 }
                 self.set_owner(p, e, None);
             }
-            self.itemize(Some(i), e, shown.as_ref(), ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE);
+            self.itemize(
+                Some(i),
+                e,
+                shown.as_ref(),
+                ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
+            );
             if shown.is_none() {
                 ctx.stats(|s| s.created[2] += 1);
             }
@@ -255,11 +313,19 @@ impl Gen<'_> {
 
         if !e.is_file() {
             let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
-            let wanted = if is_device { ctx.opts.devices && ctx.am_root } else { ctx.opts.specials };
+            let wanted = if is_device {
+                ctx.opts.devices && ctx.am_root
+            } else {
+                ctx.opts.specials
+            };
             if !wanted {
                 return Ok(());
             }
-            let rdev = if is_device { crate::flist::makedev(e.rdev.0, e.rdev.1) } else { 0 };
+            let rdev = if is_device {
+                crate::flist::makedev(e.rdev.0, e.rdev.1)
+            } else {
+                0
+            };
             if let Some(s) = st {
                 if s.mode & S_IFMT == ft && (!is_device || s.rdev == rdev) {
                     if !dry {
@@ -272,13 +338,23 @@ impl Gen<'_> {
             let shown = st.filter(|s| s.mode & S_IFMT == ft);
             if !dry {
                 let mode = e.mode;
-                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| root.mknod(tmp, mode, rdev)) {
-                    ctx.out.error_xfer(&format!("rsync: [generator] mknod \"{}\" failed: {err}", ctx.name(i)));
+                if let Err(err) =
+                    self.replace_with(p, st.as_ref(), |root, tmp| root.mknod(tmp, mode, rdev))
+                {
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] mknod \"{}\" failed: {err}",
+                        ctx.name(i)
+                    ));
                     return Ok(());
                 }
                 self.fix_attrs(p, e, None);
             }
-            self.itemize(Some(i), e, shown.as_ref(), ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE);
+            self.itemize(
+                Some(i),
+                e,
+                shown.as_ref(),
+                ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
+            );
             if shown.is_none() {
                 ctx.stats(|s| s.created[kind_index(e.mode)] += 1);
             }
@@ -327,7 +403,10 @@ impl Gen<'_> {
             Some(s) if !ctx.whole_file && s.size > 0 => match self.signature(p, s.size, redo) {
                 Ok(sig) => Some(sig),
                 Err(err) => {
-                    ctx.out.error(&format!("rsync: [generator] failed to open \"{}\", continuing: {err}", ctx.name(i)));
+                    ctx.out.error(&format!(
+                        "rsync: [generator] failed to open \"{}\", continuing: {err}",
+                        ctx.name(i)
+                    ));
                     None
                 }
             },
@@ -356,12 +435,29 @@ impl Gen<'_> {
         Ok(())
     }
 
-    fn signature(&self, p: &RelPath, size: u64, redo: bool) -> std::result::Result<Signature, String> {
+    fn signature(
+        &self,
+        p: &RelPath,
+        size: u64,
+        redo: bool,
+    ) -> std::result::Result<Signature, String> {
         let ctx = self.ctx;
         let f = ctx.root.open_read(p).map_err(|e| e.to_string())?;
-        let sizes = sum_sizes(size, ctx.session.checksum.digest_len(), ctx.opts.block_size, redo);
-        Signature::generate(std::io::BufReader::with_capacity(256 * 1024, f), size, sizes, ctx.session.checksum, ctx.session.seed, ctx.session.seed_fix())
-            .map_err(|e| e.to_string())
+        let sizes = sum_sizes(
+            size,
+            ctx.session.checksum.digest_len(),
+            ctx.opts.block_size,
+            redo,
+        );
+        Signature::generate(
+            std::io::BufReader::with_capacity(256 * 1024, f),
+            size,
+            sizes,
+            ctx.session.checksum,
+            ctx.session.seed,
+            ctx.session.seed_fix(),
+        )
+        .map_err(|e| e.to_string())
     }
 
     // upstream: generator.c:quick_check_ok()
@@ -371,9 +467,16 @@ impl Gen<'_> {
             return false;
         }
         if opts.checksum {
-            let Some(want) = &e.checksum else { return false };
-            let Ok(mut f) = self.ctx.root.open_read(p) else { return false };
-            return crate::flist::checksum_reader(&mut f, &self.ctx.session).ok().as_deref() == Some(want.as_slice());
+            let Some(want) = &e.checksum else {
+                return false;
+            };
+            let Ok(mut f) = self.ctx.root.open_read(p) else {
+                return false;
+            };
+            return crate::flist::checksum_reader(&mut f, &self.ctx.session)
+                .ok()
+                .as_deref()
+                == Some(want.as_slice());
         }
         if opts.size_only {
             return true;
@@ -397,13 +500,19 @@ impl Gen<'_> {
         self.set_owner(p, e, st);
         if opts.perms && !e.is_symlink() && st.is_none_or(|s| s.mode & 0o7777 != e.mode & 0o7777) {
             if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
-                ctx.out.error_xfer(&format!("rsync: [generator] failed to set permissions on \"{}\": {err}", String::from_utf8_lossy(&e.name)));
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] failed to set permissions on \"{}\": {err}",
+                    String::from_utf8_lossy(&e.name)
+                ));
             }
         }
         if opts.times && st.is_none_or(|s| s.mtime != e.mtime || s.mtime_nsec != e.mtime_nsec) {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                 if !e.is_symlink() {
-                    ctx.out.error_xfer(&format!("rsync: [generator] failed to set times on \"{}\": {err}", String::from_utf8_lossy(&e.name)));
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] failed to set times on \"{}\": {err}",
+                        String::from_utf8_lossy(&e.name)
+                    ));
                 }
             }
         }
@@ -414,13 +523,24 @@ impl Gen<'_> {
         if !ctx.am_root {
             return;
         }
-        let uid = if ctx.opts.owner { Some(ctx.uid(e)) } else { None };
-        let gid = if ctx.opts.group { Some(ctx.gid(e)) } else { None };
+        let uid = if ctx.opts.owner {
+            Some(ctx.uid(e))
+        } else {
+            None
+        };
+        let gid = if ctx.opts.group {
+            Some(ctx.gid(e))
+        } else {
+            None
+        };
         let uid = uid.filter(|u| st.is_none_or(|s| s.uid != *u));
         let gid = gid.filter(|g| st.is_none_or(|s| s.gid != *g));
         if uid.is_some() || gid.is_some() {
             if let Err(err) = ctx.root.lchown(p, uid, gid) {
-                ctx.out.error_xfer(&format!("rsync: [generator] chown \"{}\" failed: {err}", String::from_utf8_lossy(&e.name)));
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] chown \"{}\" failed: {err}",
+                    String::from_utf8_lossy(&e.name)
+                ));
             }
         }
     }
@@ -468,7 +588,8 @@ impl Gen<'_> {
         if !self.deletion_allowed {
             if !self.warned_io_error {
                 self.warned_io_error = true;
-                ctx.out.error("IO error encountered -- skipping file deletion");
+                ctx.out
+                    .error("IO error encountered -- skipping file deletion");
             }
             return Ok(());
         }
@@ -476,7 +597,10 @@ impl Gen<'_> {
         let mut names = match ctx.root.read_dir(dir) {
             Ok(n) => n,
             Err(err) => {
-                ctx.out.error_xfer(&format!("rsync: [generator] opendir \"{}\" failed: {err}", ctx.name(i)));
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] opendir \"{}\" failed: {err}",
+                    ctx.name(i)
+                ));
                 return Ok(());
             }
         };
@@ -487,7 +611,9 @@ impl Gen<'_> {
             if self.names.contains(full) {
                 continue;
             }
-            let Some(st) = ctx.root.stat(&child).ok().flatten() else { continue };
+            let Some(st) = ctx.root.stat(&child).ok().flatten() else {
+                continue;
+            };
             if let Err(err) = self.delete_item(&child, &st, true) {
                 ctx.out.error_xfer(&err.message);
             }
@@ -502,7 +628,12 @@ impl Gen<'_> {
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
         if st.file_type == FileType::Dir {
-            let mut names = ctx.root.read_dir(p).map_err(|e| Error::file_io(format!("rsync: [generator] opendir \"{}\" failed: {e}", String::from_utf8_lossy(name))))?;
+            let mut names = ctx.root.read_dir(p).map_err(|e| {
+                Error::file_io(format!(
+                    "rsync: [generator] opendir \"{}\" failed: {e}",
+                    String::from_utf8_lossy(name)
+                ))
+            })?;
             names.sort();
             for n in names.iter().rev() {
                 let Ok(child) = p.join(n) else { continue };
@@ -511,10 +642,20 @@ impl Gen<'_> {
                 }
             }
             if !dry {
-                ctx.root.rmdir(p).map_err(|e| Error::file_io(format!("rsync: [generator] delete_file: rmdir \"{}\" failed: {e}", String::from_utf8_lossy(name))))?;
+                ctx.root.rmdir(p).map_err(|e| {
+                    Error::file_io(format!(
+                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {e}",
+                        String::from_utf8_lossy(name)
+                    ))
+                })?;
             }
         } else if !dry {
-            ctx.root.unlink(p).map_err(|e| Error::file_io(format!("rsync: [generator] delete_file: unlink \"{}\" failed: {e}", String::from_utf8_lossy(name))))?;
+            ctx.root.unlink(p).map_err(|e| {
+                Error::file_io(format!(
+                    "rsync: [generator] delete_file: unlink \"{}\" failed: {e}",
+                    String::from_utf8_lossy(name)
+                ))
+            })?;
         }
         if log {
             ctx.out.deleted(name, st.file_type == FileType::Dir);
@@ -541,14 +682,20 @@ impl Gen<'_> {
             }
             if ctx.opts.perms && st.mode & 0o7777 != e.mode & 0o7777 {
                 if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
-                    ctx.out.error_xfer(&format!("rsync: [generator] failed to set permissions on \"{}\": {err}", ctx.name(i)));
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] failed to set permissions on \"{}\": {err}",
+                        ctx.name(i)
+                    ));
                 }
             } else if !ctx.opts.perms && st.mode & 0o700 == 0o700 && e.mode & 0o700 != 0o700 {
                 // leave as is
             }
             if ctx.opts.times && (st.mtime != e.mtime || st.mtime_nsec != e.mtime_nsec) {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
-                    ctx.out.error_xfer(&format!("rsync: [generator] failed to set times on \"{}\": {err}", ctx.name(i)));
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] failed to set times on \"{}\": {err}",
+                        ctx.name(i)
+                    ));
                 }
             }
         }

@@ -20,10 +20,14 @@ fn parse(path: &str) -> (HashMap<u32, Vec<u8>>, HashMap<Vec<u8>, u32>) {
     if let Ok(text) = std::fs::read(path) {
         for line in text.split(|&b| b == b'\n') {
             let mut fields = line.split(|&b| b == b':');
-            let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
+            let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next())
+            else {
                 continue;
             };
-            let Some(id) = std::str::from_utf8(id).ok().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(id) = std::str::from_utf8(id)
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if name.is_empty() || name.len() > 255 {
@@ -41,7 +45,12 @@ fn db() -> &'static Db {
     DB.get_or_init(|| {
         let (users, user_ids) = parse("/etc/passwd");
         let (groups, group_ids) = parse("/etc/group");
-        Db { users, user_ids, groups, group_ids }
+        Db {
+            users,
+            user_ids,
+            groups,
+            group_ids,
+        }
     })
 }
 

@@ -38,7 +38,8 @@ pub const ITEM_TRANSFER: u32 = 1 << 15;
 pub const ITEM_DELETED: u32 = 1 << 17;
 
 /// Flags that make an item worth reporting.
-pub const SIGNIFICANT_ITEM_FLAGS: u32 = !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
+pub const SIGNIFICANT_ITEM_FLAGS: u32 =
+    !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
 
 /// How the client formats item lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,11 @@ impl ItemFormat {
                 protocol::flist::S_IFREG => b'f',
                 _ => b'S',
             };
-            c[3] = if iflags & ITEM_REPORT_SIZE == 0 { b'.' } else { b's' };
+            c[3] = if iflags & ITEM_REPORT_SIZE == 0 {
+                b'.'
+            } else {
+                b's'
+            };
             c[4] = if iflags & ITEM_REPORT_TIME == 0 {
                 b'.'
             } else if !self.preserve_mtimes {
@@ -133,18 +138,45 @@ impl ItemFormat {
                 b't'
             };
         }
-        c[2] = if iflags & ITEM_REPORT_CHANGE == 0 { b'.' } else { b'c' };
-        c[5] = if iflags & ITEM_REPORT_PERMS == 0 { b'.' } else { b'p' };
-        c[6] = if iflags & ITEM_REPORT_OWNER == 0 { b'.' } else { b'o' };
-        c[7] = if iflags & ITEM_REPORT_GROUP == 0 { b'.' } else { b'g' };
-        c[8] = match (iflags & ITEM_REPORT_ATIME != 0, iflags & ITEM_REPORT_CRTIME != 0) {
+        c[2] = if iflags & ITEM_REPORT_CHANGE == 0 {
+            b'.'
+        } else {
+            b'c'
+        };
+        c[5] = if iflags & ITEM_REPORT_PERMS == 0 {
+            b'.'
+        } else {
+            b'p'
+        };
+        c[6] = if iflags & ITEM_REPORT_OWNER == 0 {
+            b'.'
+        } else {
+            b'o'
+        };
+        c[7] = if iflags & ITEM_REPORT_GROUP == 0 {
+            b'.'
+        } else {
+            b'g'
+        };
+        c[8] = match (
+            iflags & ITEM_REPORT_ATIME != 0,
+            iflags & ITEM_REPORT_CRTIME != 0,
+        ) {
             (false, false) => b'.',
             (true, true) => b'b',
             (true, false) => b'u',
             (false, true) => b'n',
         };
-        c[9] = if iflags & ITEM_REPORT_ACL == 0 { b'.' } else { b'a' };
-        c[10] = if iflags & ITEM_REPORT_XATTR == 0 { b'.' } else { b'x' };
+        c[9] = if iflags & ITEM_REPORT_ACL == 0 {
+            b'.'
+        } else {
+            b'a'
+        };
+        c[10] = if iflags & ITEM_REPORT_XATTR == 0 {
+            b'.'
+        } else {
+            b'x'
+        };
         if iflags & ITEM_IS_NEW != 0 {
             for b in &mut c[2..] {
                 *b = b'+';
@@ -195,29 +227,69 @@ mod tests {
     use super::*;
 
     fn fmt() -> ItemFormat {
-        ItemFormat { itemize: 1, verbose: 0, sender: false, local: false, preserve_mtimes: true }
+        ItemFormat {
+            itemize: 1,
+            verbose: 0,
+            sender: false,
+            local: false,
+            preserve_mtimes: true,
+        }
     }
 
     #[test]
     fn new_file_and_dir() {
-        let f = FileEntry { name: b"a".to_vec(), mode: 0o100644, ..Default::default() };
-        assert_eq!(fmt().line(ITEM_TRANSFER | ITEM_IS_NEW, &f).unwrap(), ">f+++++++++ a");
-        let d = FileEntry { name: b".".to_vec(), mode: 0o040755, ..Default::default() };
-        assert_eq!(fmt().line(ITEM_LOCAL_CHANGE | ITEM_IS_NEW, &d).unwrap(), "cd+++++++++ ./");
+        let f = FileEntry {
+            name: b"a".to_vec(),
+            mode: 0o100644,
+            ..Default::default()
+        };
+        assert_eq!(
+            fmt().line(ITEM_TRANSFER | ITEM_IS_NEW, &f).unwrap(),
+            ">f+++++++++ a"
+        );
+        let d = FileEntry {
+            name: b".".to_vec(),
+            mode: 0o040755,
+            ..Default::default()
+        };
+        assert_eq!(
+            fmt().line(ITEM_LOCAL_CHANGE | ITEM_IS_NEW, &d).unwrap(),
+            "cd+++++++++ ./"
+        );
         assert_eq!(fmt().line(ITEM_REPORT_TIME, &d).unwrap(), ".d..t...... ./");
     }
 
     #[test]
     fn changed_file_from_sender() {
-        let f = FileEntry { name: b"big".to_vec(), mode: 0o100644, ..Default::default() };
-        let s = ItemFormat { sender: true, ..fmt() };
-        assert_eq!(s.line(ITEM_TRANSFER | ITEM_REPORT_TIME, &f).unwrap(), "<f..t...... big");
+        let f = FileEntry {
+            name: b"big".to_vec(),
+            mode: 0o100644,
+            ..Default::default()
+        };
+        let s = ItemFormat {
+            sender: true,
+            ..fmt()
+        };
+        assert_eq!(
+            s.line(ITEM_TRANSFER | ITEM_REPORT_TIME, &f).unwrap(),
+            "<f..t...... big"
+        );
     }
 
     #[test]
     fn symlink_and_delete() {
-        let l = FileEntry { name: b"l".to_vec(), mode: 0o120777, link_target: Some(b"a".to_vec()), ..Default::default() };
-        assert_eq!(fmt().line(ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE | ITEM_IS_NEW, &l).unwrap(), "cL+++++++++ l -> a");
+        let l = FileEntry {
+            name: b"l".to_vec(),
+            mode: 0o120777,
+            link_target: Some(b"a".to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(
+            fmt()
+                .line(ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE | ITEM_IS_NEW, &l)
+                .unwrap(),
+            "cL+++++++++ l -> a"
+        );
         assert_eq!(fmt().deleted_line(b"x", true).unwrap(), "*deleting   x/");
     }
 }

@@ -16,8 +16,11 @@ pub fn shared(w: Box<dyn Write + Send>) -> SharedWriter {
 
 /// Locks a shared writer (a poisoned lock means another thread of this side
 /// panicked; the stream is then unusable).
-pub fn lock(w: &SharedWriter) -> io::Result<std::sync::MutexGuard<'_, MplexWriter<Box<dyn Write + Send>>>> {
-    w.lock().map_err(|_| io::Error::other("writer lock poisoned"))
+pub fn lock(
+    w: &SharedWriter,
+) -> io::Result<std::sync::MutexGuard<'_, MplexWriter<Box<dyn Write + Send>>>> {
+    w.lock()
+        .map_err(|_| io::Error::other("writer lock poisoned"))
 }
 
 enum Mode {
@@ -41,16 +44,40 @@ pub struct Out {
 impl Out {
     /// A client's sink with --progress.
     pub fn terminal_with_progress(format: ItemFormat, quiet: bool, progress: bool) -> Arc<Out> {
-        let o = Out { mode: Mode::Terminal, format, quiet, progress, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) };
+        let o = Out {
+            mode: Mode::Terminal,
+            format,
+            quiet,
+            progress,
+            xfer_error: AtomicBool::new(false),
+            io_error: AtomicI32::new(0),
+            protocol: AtomicI32::new(0),
+        };
         Arc::new(o)
     }
     /// A client's sink: info to stdout, errors to stderr.
     pub fn terminal(format: ItemFormat, quiet: bool) -> Arc<Out> {
-        Arc::new(Out { mode: Mode::Terminal, format, quiet, progress: false, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
+        Arc::new(Out {
+            mode: Mode::Terminal,
+            format,
+            quiet,
+            progress: false,
+            xfer_error: AtomicBool::new(false),
+            io_error: AtomicI32::new(0),
+            protocol: AtomicI32::new(0),
+        })
     }
     /// A server's sink: every line becomes a message to the client.
     pub fn wire(w: SharedWriter, format: ItemFormat) -> Arc<Out> {
-        Arc::new(Out { mode: Mode::Wire(w), format, quiet: true, progress: false, xfer_error: AtomicBool::new(false), io_error: AtomicI32::new(0), protocol: AtomicI32::new(0) })
+        Arc::new(Out {
+            mode: Mode::Wire(w),
+            format,
+            quiet: true,
+            progress: false,
+            xfer_error: AtomicBool::new(false),
+            io_error: AtomicI32::new(0),
+            protocol: AtomicI32::new(0),
+        })
     }
     /// Records the negotiated protocol (decides MSG_ERROR_EXIT).
     pub fn set_protocol(&self, p: i32) {
@@ -78,7 +105,15 @@ impl Out {
     }
     /// With --progress on a client: the line for a finished file
     /// (upstream progress.c, the final update of a file).
-    pub fn progress(&self, name: &str, size: u64, elapsed: std::time::Duration, xfr: u64, to_check: usize, total: usize) {
+    pub fn progress(
+        &self,
+        name: &str,
+        size: u64,
+        elapsed: std::time::Duration,
+        xfr: u64,
+        to_check: usize,
+        total: usize,
+    ) {
         if !self.is_terminal() || !self.progress {
             return;
         }

@@ -22,8 +22,14 @@ use std::sync::mpsc::Sender;
 pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ ((t as u64) << 7) ^ attempt as u64;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        ^ ((t as u64) << 7)
+        ^ attempt as u64;
     const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut name = Vec::with_capacity(base.len() + 8);
     name.push(b'.');
@@ -45,7 +51,12 @@ pub type PeerStats = Option<Stats>;
 /// generator with phase and redo events. Returns the sender's stats when it
 /// is the server.
 // upstream: receiver.c:recv_files(), main.c:do_recv()
-pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>, sender_is_server: bool) -> Result<PeerStats> {
+pub fn receive_files<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    events: Sender<GenEvent>,
+    sender_is_server: bool,
+) -> Result<PeerStats> {
     let mut ndx_r = NdxReader::default();
     let mut phase = 0;
     let mut redone = vec![false; 0];
@@ -79,7 +90,10 @@ pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>
             continue;
         }
         if !e.is_file() {
-            return Err(Error::protocol(format!("received a transfer request for non-regular file {}", ctx.name(i))));
+            return Err(Error::protocol(format!(
+                "received a transfer request for non-regular file {}",
+                ctx.name(i)
+            )));
         }
         if ctx.opts.dry_run {
             log_item(ctx, iflags, i);
@@ -99,26 +113,45 @@ pub fn receive_files<R: Read>(ctx: &RecvCtx, r: &mut R, events: Sender<GenEvent>
         if ok {
             log_item(ctx, iflags, i);
             xfr += 1;
-            ctx.out.progress(&ctx.name(i), e.size.max(0) as u64, started.elapsed(), xfr, ctx.entries.len() - 1 - i, ctx.entries.len());
+            ctx.out.progress(
+                &ctx.name(i),
+                e.size.max(0) as u64,
+                started.elapsed(),
+                xfr,
+                ctx.entries.len() - 1 - i,
+                ctx.entries.len(),
+            );
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
-            ctx.out.error_xfer(&format!("ERROR: {} failed verification -- update discarded.", ctx.name(i)));
+            ctx.out.error_xfer(&format!(
+                "ERROR: {} failed verification -- update discarded.",
+                ctx.name(i)
+            ));
         } else {
             if redone.len() < ctx.entries.len() {
                 redone.resize(ctx.entries.len(), false);
             }
             redone[i] = true;
             if ctx.opts.verbose > 0 || ctx.am_server {
-                ctx.out.warning(&format!("WARNING: {} failed verification -- update discarded (will try again).", ctx.name(i)));
+                ctx.out.warning(&format!(
+                    "WARNING: {} failed verification -- update discarded (will try again).",
+                    ctx.name(i)
+                ));
             }
             let _ = events.send(GenEvent::Redo(i));
         }
     }
-    let stats = if sender_is_server && !ctx.am_server { Some(Stats::read(r)?) } else { None };
+    let stats = if sender_is_server && !ctx.am_server {
+        Some(Stats::read(r)?)
+    } else {
+        None
+    };
     let _ = events.send(GenEvent::Done);
     if ctx.session.protocol >= 31 {
         let ndx = read_ndx(ctx, r, &mut ndx_r)?;
         if ndx != NDX_DONE {
-            return Err(Error::protocol(format!("Invalid packet at end of run ({ndx}) [receiver]")));
+            return Err(Error::protocol(format!(
+                "Invalid packet at end of run ({ndx}) [receiver]"
+            )));
         }
         let _ = events.send(GenEvent::Done);
     }
@@ -131,7 +164,15 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
         if ndx == NDX_DEL_STATS {
             let d = DelStats::read(r)?;
             if !ctx.am_server {
-                ctx.stats(|s| s.deleted = [d.files as u64, d.dirs as u64, d.symlinks as u64, d.devices as u64, d.specials as u64]);
+                ctx.stats(|s| {
+                    s.deleted = [
+                        d.files as u64,
+                        d.dirs as u64,
+                        d.symlinks as u64,
+                        d.devices as u64,
+                        d.specials as u64,
+                    ]
+                });
             }
             continue;
         }
@@ -139,7 +180,10 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
             return Ok(ndx);
         }
         if ndx < 0 || ndx as usize >= ctx.entries.len() {
-            return Err(Error::protocol(format!("Invalid file index: {ndx} (-1 - {}) [receiver]", ctx.entries.len() as i64 - 1)));
+            return Err(Error::protocol(format!(
+                "Invalid file index: {ndx} (-1 - {}) [receiver]",
+                ctx.entries.len() as i64 - 1
+            )));
         }
         return Ok(ndx);
     }
@@ -157,16 +201,29 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
 /// Rebuilds one file. Returns Ok(false) when the checksum did not match
 /// (the temp file is gone, the destination untouched).
 // upstream: receiver.c:receive_data()
-fn receive_data<R: Read>(ctx: &RecvCtx, r: &mut R, i: usize, head: &SumHead, buf: &mut Vec<u8>) -> Result<bool> {
+fn receive_data<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    i: usize,
+    head: &SumHead,
+    buf: &mut Vec<u8>,
+) -> Result<bool> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
     let name = ctx.name(i);
-    let sizes = SumSizes { count: head.count as u32, blength: head.blength as u32, s2length: head.s2length as u32, remainder: head.remainder as u32 };
+    let sizes = SumSizes {
+        count: head.count as u32,
+        blength: head.blength as u32,
+        s2length: head.s2length as u32,
+        remainder: head.remainder as u32,
+    };
     let basis: Option<File> = if head.count > 0 {
         match ctx.root.open_read(p) {
             Ok(f) => Some(f),
             Err(err) => {
-                ctx.out.error_xfer(&format!("rsync: [receiver] failed to open basis \"{name}\": {err}"));
+                ctx.out.error_xfer(&format!(
+                    "rsync: [receiver] failed to open basis \"{name}\": {err}"
+                ));
                 None
             }
         }
@@ -198,7 +255,10 @@ fn receive_data<R: Read>(ctx: &RecvCtx, r: &mut R, i: usize, head: &SumHead, buf
             Token::Match(idx) => {
                 let Some((off, len)) = Signature::block_range(&sizes, idx) else {
                     let _ = ctx.root.unlink(&tmp);
-                    return Err(Error::protocol(format!("invalid block index {idx} for {name} (count {})", head.count)));
+                    return Err(Error::protocol(format!(
+                        "invalid block index {idx} for {name} (count {})",
+                        head.count
+                    )));
                 };
                 matched += len as u64;
                 block.resize(len, 0);
@@ -235,7 +295,9 @@ fn receive_data<R: Read>(ctx: &RecvCtx, r: &mut R, i: usize, head: &SumHead, buf
     };
     if let Some(err) = write_err {
         let _ = ctx.root.unlink(&tmp);
-        ctx.out.error_xfer(&format!("rsync: [receiver] write failed on \"{name}\": {err}"));
+        ctx.out.error_xfer(&format!(
+            "rsync: [receiver] write failed on \"{name}\": {err}"
+        ));
         return Ok(true);
     }
     let ours = hasher.finish();
@@ -248,23 +310,41 @@ fn receive_data<R: Read>(ctx: &RecvCtx, r: &mut R, i: usize, head: &SumHead, buf
     Ok(true)
 }
 
-fn create_temp(ctx: &RecvCtx, parent: &RelPath, base: &[u8], name: &str) -> Result<(RelPath, File)> {
+fn create_temp(
+    ctx: &RecvCtx,
+    parent: &RelPath,
+    base: &[u8],
+    name: &str,
+) -> Result<(RelPath, File)> {
     for attempt in 0..100u32 {
-        let tmp = parent.join(&temp_name(base, attempt)).map_err(|e| Error::protocol(e.to_string()))?;
+        let tmp = parent
+            .join(&temp_name(base, attempt))
+            .map_err(|e| Error::protocol(e.to_string()))?;
         match ctx.root.create_excl(&tmp, 0o600) {
             Ok(f) => return Ok((tmp, f)),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(err) => {
-                return Err(Error::file_io(format!("rsync: [receiver] mkstemp \"{name}\" failed: {err}")));
+                return Err(Error::file_io(format!(
+                    "rsync: [receiver] mkstemp \"{name}\" failed: {err}"
+                )));
             }
         }
     }
-    Err(Error::file_io(format!("rsync: [receiver] mkstemp \"{name}\" failed: no free temporary name")))
+    Err(Error::file_io(format!(
+        "rsync: [receiver] mkstemp \"{name}\" failed: no free temporary name"
+    )))
 }
 
 /// Sets metadata through the descriptor, then renames into place.
 // upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c:set_file_attrs()
-fn finish_file(ctx: &RecvCtx, e: &protocol::flist::FileEntry, tmp: &RelPath, dest: &RelPath, file: &File, name: &str) {
+fn finish_file(
+    ctx: &RecvCtx,
+    e: &protocol::flist::FileEntry,
+    tmp: &RelPath,
+    dest: &RelPath,
+    file: &File,
+    name: &str,
+) {
     let opts = &ctx.opts;
     let mode = if opts.perms {
         e.mode & 0o7777
@@ -275,16 +355,24 @@ fn finish_file(ctx: &RecvCtx, e: &protocol::flist::FileEntry, tmp: &RelPath, des
         }
     };
     let owner = if ctx.am_root && (opts.owner || opts.group) {
-        Some((opts.owner.then(|| ctx.uid(e)), opts.group.then(|| ctx.gid(e))))
+        Some((
+            opts.owner.then(|| ctx.uid(e)),
+            opts.group.then(|| ctx.gid(e)),
+        ))
     } else {
         None
     };
     let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
-        ctx.out.error_xfer(&format!("rsync: [receiver] failed to set attributes on \"{name}\": {err}"));
+        ctx.out.error_xfer(&format!(
+            "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
+        ));
     }
     if let Err(err) = ctx.root.rename(tmp, dest) {
         let _ = ctx.root.unlink(tmp);
-        ctx.out.error_xfer(&format!("rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {err}", String::from_utf8_lossy(tmp.as_bytes())));
+        ctx.out.error_xfer(&format!(
+            "rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {err}",
+            String::from_utf8_lossy(tmp.as_bytes())
+        ));
     }
 }

@@ -39,7 +39,12 @@ pub struct SendCtx<'a> {
 /// Runs the send loop and the end-of-transfer exchange. A server also
 /// writes its transfer stats (built by `stats_fn` at that moment).
 // upstream: sender.c:send_files(), main.c:read_final_goodbye()
-pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats_fn: &dyn Fn() -> protocol::stats::Stats) -> Result<()> {
+pub fn send_files<R: Read>(
+    ctx: &SendCtx<'_>,
+    r: &mut R,
+    w: &SharedWriter,
+    stats_fn: &dyn Fn() -> protocol::stats::Stats,
+) -> Result<()> {
     let mut ndx_r = NdxReader::default();
     let mut ndx_w = NdxWriter::default();
     let mut phase = 0;
@@ -60,8 +65,16 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
         }
         let i = ndx as usize;
         let iflags = r.read_u16_field("iflags")? as u32;
-        let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 { Some(r.read_u8_field("basis type")?) } else { None };
-        let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 { Some(r.read_vstring(4096, "xname")?) } else { None };
+        let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+            Some(r.read_u8_field("basis type")?)
+        } else {
+            None
+        };
+        let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 {
+            Some(r.read_vstring(4096, "xname")?)
+        } else {
+            None
+        };
         let e = &ctx.list.entries[i];
         let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
             ndx_w.write(out, ndx);
@@ -90,7 +103,9 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
             return Err(Error::protocol("got transfer request in phase 2 [sender]"));
         }
         if !e.is_file() {
-            return Err(Error::protocol(format!("transfer request for non-regular file index {ndx} [sender]")));
+            return Err(Error::protocol(format!(
+                "transfer request for non-regular file index {ndx} [sender]"
+            )));
         }
         if iflags & ITEM_IS_NEW != 0 && phase == 0 {
             stat(ctx, |s| s.created[0] += 1);
@@ -112,10 +127,15 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
             Err(err) => {
                 if err.kind() == io::ErrorKind::NotFound {
                     ctx.out.add_io_error(2);
-                    ctx.out.warning(&format!("file has vanished: \"{}\"", path.display()));
+                    ctx.out
+                        .warning(&format!("file has vanished: \"{}\"", path.display()));
                 } else {
                     ctx.out.add_io_error(1);
-                    ctx.out.error_xfer(&format!("rsync: [sender] send_files failed to open \"{}\": {}", path.display(), os_err(&err)));
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [sender] send_files failed to open \"{}\": {}",
+                        path.display(),
+                        os_err(&err)
+                    ));
                 }
                 write_out(w, &mut out, false)?;
                 lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
@@ -131,17 +151,27 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
         }
         .write(&mut out);
         let mut io_fail: Option<io::Error> = None;
-        let reader = ReadTracker { inner: file, err: &mut io_fail };
-        let result = match_file(reader, &sig, ctx.session.checksum, ctx.session.seed, ctx.session.seed_fix(), &mut |op| {
-            match op {
-                Op::Literal(data) => token::write_literal(&mut out, data),
-                Op::Match(idx) => token::write_match(&mut out, idx),
-            }
-            if out.len() >= FLUSH_AT {
-                write_out(w, &mut out, false).map_err(|e| io::Error::other(e.message))?;
-            }
-            Ok(())
-        });
+        let reader = ReadTracker {
+            inner: file,
+            err: &mut io_fail,
+        };
+        let result = match_file(
+            reader,
+            &sig,
+            ctx.session.checksum,
+            ctx.session.seed,
+            ctx.session.seed_fix(),
+            &mut |op| {
+                match op {
+                    Op::Literal(data) => token::write_literal(&mut out, data),
+                    Op::Match(idx) => token::write_match(&mut out, idx),
+                }
+                if out.len() >= FLUSH_AT {
+                    write_out(w, &mut out, false).map_err(|e| io::Error::other(e.message))?;
+                }
+                Ok(())
+            },
+        );
         let (mstats, mut sum) = match result {
             Ok(v) => v,
             Err(err) => {
@@ -153,7 +183,11 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
         };
         if let Some(err) = io_fail {
             ctx.out.add_io_error(1);
-            ctx.out.error_xfer(&format!("rsync: [sender] read errors mapping \"{}\": {}", path.display(), os_err(&err)));
+            ctx.out.error_xfer(&format!(
+                "rsync: [sender] read errors mapping \"{}\": {}",
+                path.display(),
+                os_err(&err)
+            ));
             // A deliberately wrong checksum makes the receiver discard it.
             sum = vec![0u8; digest_len];
             if let Some(b) = sum.last_mut() {
@@ -168,7 +202,14 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
         });
         log_item(ctx, iflags, i);
         xfr += 1;
-        ctx.out.progress(&String::from_utf8_lossy(&e.name), e.size.max(0) as u64, started.elapsed(), xfr, ctx.list.len() - 1 - i, ctx.list.len());
+        ctx.out.progress(
+            &String::from_utf8_lossy(&e.name),
+            e.size.max(0) as u64,
+            started.elapsed(),
+            xfr,
+            ctx.list.len() - 1 - i,
+            ctx.list.len(),
+        );
     }
     write_out(w, &mut out, false)?;
     let io_error = ctx.out.io_error();
@@ -188,7 +229,9 @@ pub fn send_files<R: Read>(ctx: &SendCtx<'_>, r: &mut R, w: &SharedWriter, stats
         ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
     }
     if ndx != NDX_DONE {
-        return Err(Error::protocol(format!("Invalid packet at end of run ({ndx}) [sender]")));
+        return Err(Error::protocol(format!(
+            "Invalid packet at end of run ({ndx}) [sender]"
+        )));
     }
     Ok(())
 }
@@ -235,7 +278,13 @@ fn write_out(w: &SharedWriter, out: &mut Vec<u8>, flush: bool) -> Result<()> {
     Ok(())
 }
 
-fn read_ndx<R: Read>(ctx: &SendCtx<'_>, r: &mut R, ndx_r: &mut NdxReader, out: &mut Vec<u8>, ndx_w: &mut NdxWriter) -> Result<i32> {
+fn read_ndx<R: Read>(
+    ctx: &SendCtx<'_>,
+    r: &mut R,
+    ndx_r: &mut NdxReader,
+    out: &mut Vec<u8>,
+    ndx_w: &mut NdxWriter,
+) -> Result<i32> {
     loop {
         let ndx = ndx_r.read(r)?;
         if ndx == NDX_DEL_STATS {
@@ -246,7 +295,15 @@ fn read_ndx<R: Read>(ctx: &SendCtx<'_>, r: &mut R, ndx_r: &mut NdxReader, out: &
                 ndx_w.write(out, NDX_DEL_STATS);
                 d.write(out);
             } else {
-                stat(ctx, |s| s.deleted = [d.files as u64, d.dirs as u64, d.symlinks as u64, d.devices as u64, d.specials as u64]);
+                stat(ctx, |s| {
+                    s.deleted = [
+                        d.files as u64,
+                        d.dirs as u64,
+                        d.symlinks as u64,
+                        d.devices as u64,
+                        d.specials as u64,
+                    ]
+                });
             }
             continue;
         }
@@ -254,7 +311,10 @@ fn read_ndx<R: Read>(ctx: &SendCtx<'_>, r: &mut R, ndx_r: &mut NdxReader, out: &
             return Ok(ndx);
         }
         if ndx < 0 || ndx as usize >= ctx.list.len() {
-            return Err(Error::protocol(format!("Invalid file index: {ndx} (-1 - {}) [sender]", ctx.list.len() as i64 - 1)));
+            return Err(Error::protocol(format!(
+                "Invalid file index: {ndx} (-1 - {}) [sender]",
+                ctx.list.len() as i64 - 1
+            )));
         }
         return Ok(ndx);
     }
@@ -264,7 +324,12 @@ fn read_ndx<R: Read>(ctx: &SendCtx<'_>, r: &mut R, ndx_r: &mut NdxReader, out: &
 // upstream: sender.c:receive_sums()
 fn receive_sums<R: Read>(r: &mut R, digest_len: usize) -> Result<Signature> {
     let head = SumHead::read(r, digest_len)?;
-    let sizes = SumSizes { count: head.count as u32, blength: head.blength as u32, s2length: head.s2length as u32, remainder: head.remainder as u32 };
+    let sizes = SumSizes {
+        count: head.count as u32,
+        blength: head.blength as u32,
+        s2length: head.s2length as u32,
+        remainder: head.remainder as u32,
+    };
     let s2 = head.s2length as usize;
     // Grows with the data actually received; the count is bounded by
     // SumHead::read.

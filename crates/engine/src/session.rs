@@ -39,7 +39,11 @@ impl Session {
             preserve_links: opts.links,
             preserve_devices: opts.devices,
             preserve_specials: opts.specials,
-            checksum_len: if opts.checksum { Some(self.checksum.digest_len()) } else { None },
+            checksum_len: if opts.checksum {
+                Some(self.checksum.digest_len())
+            } else {
+                None
+            },
         }
     }
 }
@@ -64,13 +68,26 @@ pub fn our_protocol(opts: &Options) -> i32 {
 /// versions, then compat flags, checksum negotiation and seed. A server
 /// passes the client's `-e` letters as `client_info`.
 // upstream: compat.c:setup_protocol()
-pub fn setup<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side: Side, client_info: Option<&str>) -> Result<Session> {
+pub fn setup<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    opts: &Options,
+    side: Side,
+    client_info: Option<&str>,
+) -> Result<Session> {
     setup_with(r, w, opts, side, client_info, None)
 }
 
 /// As [`setup`]; with `agreed` (a daemon connection, whose greeting already
 /// settled the version) the 4-byte version exchange is skipped.
-pub fn setup_with<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side: Side, client_info: Option<&str>, agreed: Option<i32>) -> Result<Session> {
+pub fn setup_with<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    opts: &Options,
+    side: Side,
+    client_info: Option<&str>,
+    agreed: Option<i32>,
+) -> Result<Session> {
     let ours = our_protocol(opts);
     let theirs = match agreed {
         Some(v) => v,
@@ -83,7 +100,9 @@ pub fn setup_with<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side:
         }
     };
     if !(20..=40).contains(&theirs) {
-        return Err(Error::protocol(format!("protocol version mismatch -- is your shell clean? (remote sent {theirs})")));
+        return Err(Error::protocol(format!(
+            "protocol version mismatch -- is your shell clean? (remote sent {theirs})"
+        )));
     }
     if theirs < protocol::MIN_PROTOCOL_VERSION {
         return Err(Error::protocol(format!(
@@ -108,13 +127,19 @@ pub fn setup_with<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side:
         }
     };
     if compat & CF_INC_RECURSE != 0 {
-        return Err(Error::protocol("the server enabled incremental recursion, which oxsync did not offer"));
+        return Err(Error::protocol(
+            "the server enabled incremental recursion, which oxsync did not offer",
+        ));
     }
 
     let checksum = if let Some(choice) = &opts.checksum_choice {
         let first = choice.split(',').next().unwrap_or("");
-        ChecksumKind::from_name(first)
-            .ok_or_else(|| Error::new(exit::RERR_UNSUPPORTED, format!("unknown checksum name: {first}")))?
+        ChecksumKind::from_name(first).ok_or_else(|| {
+            Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!("unknown checksum name: {first}"),
+            )
+        })?
     } else if compat & CF_VARINT_FLIST_FLAGS != 0 {
         let mut out = Vec::new();
         negotiate::write_name_list(&mut out, &ChecksumKind::PREFERENCE);
@@ -122,7 +147,13 @@ pub fn setup_with<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side:
         w.flush()?;
         let theirs = negotiate::read_name_list(r)?;
         let name = negotiate::choose(&ChecksumKind::PREFERENCE, &theirs).ok_or_else(|| {
-            Error::new(exit::RERR_UNSUPPORTED, format!("Failed to negotiate a checksum choice (peer offered: {})", theirs.join(" ")))
+            Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!(
+                    "Failed to negotiate a checksum choice (peer offered: {})",
+                    theirs.join(" ")
+                ),
+            )
         })?;
         ChecksumKind::from_name(name).unwrap_or(ChecksumKind::Md5)
     } else {
@@ -140,10 +171,18 @@ pub fn setup_with<R: Read, W: Write>(r: &mut R, w: &mut W, opts: &Options, side:
         }
         Side::Client => r.read_i32_field("checksum seed")?,
     };
-    Ok(Session { protocol: proto, compat, checksum, seed })
+    Ok(Session {
+        protocol: proto,
+        compat,
+        checksum,
+        seed,
+    })
 }
 
 fn default_seed() -> i32 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i32;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i32;
     t ^ ((std::process::id() as i32) << 6)
 }

@@ -82,14 +82,26 @@ impl XferStats {
             counts("Number of files", &self.num_files),
             counts("Number of created files", &self.created),
             counts("Number of deleted files", &self.deleted),
-            format!("Number of regular files transferred: {}", comma(self.xferred_files)),
+            format!(
+                "Number of regular files transferred: {}",
+                comma(self.xferred_files)
+            ),
             format!("Total file size: {} bytes", comma(self.total_size)),
-            format!("Total transferred file size: {} bytes", comma(self.total_transferred_size)),
+            format!(
+                "Total transferred file size: {} bytes",
+                comma(self.total_transferred_size)
+            ),
             format!("Literal data: {} bytes", comma(self.literal_data)),
             format!("Matched data: {} bytes", comma(self.matched_data)),
             format!("File list size: {}", comma(self.flist_size)),
-            format!("File list generation time: {:.3} seconds", self.flist_buildtime as f64 / 1000.0),
-            format!("File list transfer time: {:.3} seconds", self.flist_xfertime as f64 / 1000.0),
+            format!(
+                "File list generation time: {:.3} seconds",
+                self.flist_buildtime as f64 / 1000.0
+            ),
+            format!(
+                "File list transfer time: {:.3} seconds",
+                self.flist_xfertime as f64 / 1000.0
+            ),
             format!("Total bytes sent: {}", comma(self.total_written)),
             format!("Total bytes received: {}", comma(self.total_read)),
         ]
@@ -100,7 +112,11 @@ impl XferStats {
         let secs = elapsed.as_secs_f64().max(0.000_001);
         let rate = (self.total_written + self.total_read) as f64 / secs;
         let xfer = self.total_written + self.total_read;
-        let speedup = if xfer > 0 { self.total_size as f64 / xfer as f64 } else { 0.0 };
+        let speedup = if xfer > 0 {
+            self.total_size as f64 / xfer as f64
+        } else {
+            0.0
+        };
         vec![
             String::new(),
             format!(

@@ -39,11 +39,18 @@ pub struct Link {
 impl Link {
     /// A remote-shell client.
     pub fn client() -> Link {
-        Link { side: Side::Client, ..Default::default() }
+        Link {
+            side: Side::Client,
+            ..Default::default()
+        }
     }
     /// A remote-shell server with the client's `-e` letters.
     pub fn server(client_info: Option<&str>) -> Link {
-        Link { side: Side::Server, client_info: client_info.map(str::to_string), ..Default::default() }
+        Link {
+            side: Side::Server,
+            client_info: client_info.map(str::to_string),
+            ..Default::default()
+        }
     }
 }
 
@@ -56,7 +63,9 @@ pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
     Box::new(move |m: Message| {
         match m.code {
             MsgCode::Info | MsgCode::Client => out.raw_info(&m.payload),
-            MsgCode::Error | MsgCode::Warning | MsgCode::ErrorUtf8 | MsgCode::ErrorSocket => out.raw_error(&m.payload),
+            MsgCode::Error | MsgCode::Warning | MsgCode::ErrorUtf8 | MsgCode::ErrorSocket => {
+                out.raw_error(&m.payload)
+            }
             MsgCode::ErrorXfer => {
                 out.note_xfer_error();
                 out.raw_error(&m.payload);
@@ -83,11 +92,24 @@ pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
     })
 }
 
-fn start(r: Input, w: &SharedWriter, opts: &Options, link: &Link, out: &Arc<Out>) -> Result<(MplexReader<Input>, Session)> {
+fn start(
+    r: Input,
+    w: &SharedWriter,
+    opts: &Options,
+    link: &Link,
+    out: &Arc<Out>,
+) -> Result<(MplexReader<Input>, Session)> {
     let mut reader = MplexReader::new(r, msg_handler(out.clone()));
     let session = {
         let mut g = lock(w)?;
-        session::setup_with(&mut reader, &mut *g, opts, link.side, link.client_info.as_deref(), link.agreed_protocol)?
+        session::setup_with(
+            &mut reader,
+            &mut *g,
+            opts,
+            link.side,
+            link.client_info.as_deref(),
+            link.agreed_protocol,
+        )?
     };
     out.set_protocol(session.protocol);
     lock(w)?.set_multiplexed(true)?;
@@ -104,12 +126,17 @@ fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
         return Ok(());
     }
     if !(0..=MAX_RULE_LEN).contains(&len) {
-        return Err(Error::protocol(format!("filter rule length {len} out of range")));
+        return Err(Error::protocol(format!(
+            "filter rule length {len} out of range"
+        )));
     }
     let rule = r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?;
     Err(Error::new(
         exit::RERR_UNSUPPORTED,
-        format!("filter rules are not supported by oxsync yet (got \"{}\")", String::from_utf8_lossy(&rule)),
+        format!(
+            "filter rules are not supported by oxsync yet (got \"{}\")",
+            String::from_utf8_lossy(&rule)
+        ),
     ))
 }
 
@@ -122,7 +149,14 @@ fn send_empty_filter_list(w: &SharedWriter) -> Result<()> {
 
 /// The sending side: a client pushing (or copying locally), or a server
 /// with `--sender`.
-pub fn run_sender(r: Input, w: SharedWriter, opts: &Options, sources: &[String], link: &Link, out: Arc<Out>) -> Result<XferStats> {
+pub fn run_sender(
+    r: Input,
+    w: SharedWriter,
+    opts: &Options,
+    sources: &[String],
+    link: &Link,
+    out: Arc<Out>,
+) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let (mut reader, session) = start(r, &w, opts, link, &out)?;
     match side {
@@ -155,7 +189,14 @@ pub fn run_sender(r: Input, w: SharedWriter, opts: &Options, sources: &[String],
         flist_xfertime: xfertime,
         ..Default::default()
     });
-    let ctx = sender::SendCtx { opts, session: &session, list: &list, out: &out, stats: &stats, am_server: side == Side::Server };
+    let ctx = sender::SendCtx {
+        opts,
+        session: &session,
+        list: &list,
+        out: &out,
+        stats: &stats,
+        am_server: side == Side::Server,
+    };
     let written = {
         let w2 = w.clone();
         move || lock(&w2).map(|g| g.bytes_written()).unwrap_or(0)
@@ -168,7 +209,10 @@ pub fn run_sender(r: Input, w: SharedWriter, opts: &Options, sources: &[String],
         flist_buildtime: buildtime as i64,
         flist_xfertime: xfertime as i64,
     };
-    let mut counted = CountingReader { inner: &mut reader, cell: &read_so_far };
+    let mut counted = CountingReader {
+        inner: &mut reader,
+        cell: &read_so_far,
+    };
     sender::send_files(&ctx, &mut counted, &w, &stats_fn)?;
     let mut s = stats.into_inner().unwrap_or_else(|p| p.into_inner());
     s.total_written = lock(&w)?.bytes_written();
@@ -211,12 +255,26 @@ pub enum Dest {
 
 /// The receiving side: a client pulling, or a server receiving a push (or
 /// the server half of a local copy).
-pub fn run_receiver(r: Input, w: SharedWriter, opts: &Options, dest: &str, link: &Link, out: Arc<Out>) -> Result<XferStats> {
+pub fn run_receiver(
+    r: Input,
+    w: SharedWriter,
+    opts: &Options,
+    dest: &str,
+    link: &Link,
+    out: Arc<Out>,
+) -> Result<XferStats> {
     run_receiver_to(r, w, opts, Dest::Operator(dest.to_string()), link, out)
 }
 
 /// As [`run_receiver`], with any kind of destination.
-pub fn run_receiver_to(r: Input, w: SharedWriter, opts: &Options, dest: Dest, link: &Link, out: Arc<Out>) -> Result<XferStats> {
+pub fn run_receiver_to(
+    r: Input,
+    w: SharedWriter,
+    opts: &Options,
+    dest: Dest,
+    link: &Link,
+    out: Arc<Out>,
+) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let (mut reader, session) = start(r, &w, opts, link, &out)?;
     match side {
@@ -238,10 +296,22 @@ pub fn run_receiver_to(r: Input, w: SharedWriter, opts: &Options, dest: Dest, li
     let mut paths = received.paths;
     let dest_info = match dest {
         Dest::Operator(d) => local_name(opts, &d, &list, &mut paths, &out)?,
-        Dest::Beneath { root, path, trailing_slash } => local_name_beneath(opts, root, &path, trailing_slash, &list, &mut paths, &out)?,
+        Dest::Beneath {
+            root,
+            path,
+            trailing_slash,
+        } => local_name_beneath(opts, root, &path, trailing_slash, &list, &mut paths, &out)?,
     };
-    let stats = Arc::new(Mutex::new(XferStats { num_files: list.kind_counts(), total_size: list.total_size(), ..Default::default() }));
-    let whole_file = if local { opts.whole_file.unwrap_or(true) } else { opts.whole_file.unwrap_or(false) };
+    let stats = Arc::new(Mutex::new(XferStats {
+        num_files: list.kind_counts(),
+        total_size: list.total_size(),
+        ..Default::default()
+    }));
+    let whole_file = if local {
+        opts.whole_file.unwrap_or(true)
+    } else {
+        opts.whole_file.unwrap_or(false)
+    };
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
@@ -264,7 +334,12 @@ pub fn run_receiver_to(r: Input, w: SharedWriter, opts: &Options, dest: Dest, li
         std::thread::Builder::new()
             .name("generator".into())
             .spawn(move || generator::generate(&ctx, &w, rx))
-            .map_err(|e| Error::new(exit::RERR_IPC, format!("cannot start the generator thread: {e}")))?
+            .map_err(|e| {
+                Error::new(
+                    exit::RERR_IPC,
+                    format!("cannot start the generator thread: {e}"),
+                )
+            })?
     };
     let recv_result = receiver::receive_files(&ctx, &mut reader, tx, side == Side::Client);
     if recv_result.is_err() {
@@ -273,7 +348,9 @@ pub fn run_receiver_to(r: Input, w: SharedWriter, opts: &Options, dest: Dest, li
             let _ = g.flush();
         }
     }
-    let gen_result = gen.join().map_err(|_| Error::new(exit::RERR_CRASHED, "the generator thread panicked"))?;
+    let gen_result = gen
+        .join()
+        .map_err(|_| Error::new(exit::RERR_CRASHED, "the generator thread panicked"))?;
     let peer_stats = recv_result?;
     gen_result?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -303,80 +380,170 @@ struct DestInfo {
 /// the destination directory (created when missing and more than one item
 /// or a trailing slash), or, for a single non-directory, as the destination
 /// name itself.
-fn local_name(opts: &Options, dest: &str, list: &FileList, paths: &mut [RelPath], out: &Out) -> Result<DestInfo> {
+fn local_name(
+    opts: &Options,
+    dest: &str,
+    list: &FileList,
+    paths: &mut [RelPath],
+    out: &Out,
+) -> Result<DestInfo> {
     let auth = AmbientAuthority::operator();
     let dest = if dest.is_empty() { "." } else { dest };
     let path = Path::new(dest);
     let trailing = dest.ends_with('/');
-    let open_err = |e: confine::Error| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] change_dir \"{dest}\" failed: {e}"));
+    let open_err = |e: confine::Error| {
+        Error::new(
+            exit::RERR_FILESELECT,
+            format!("rsync: [Receiver] change_dir \"{dest}\" failed: {e}"),
+        )
+    };
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Ok(DestInfo { root: Root::open_ambient(path, auth).map_err(open_err)?, created: false, missing: false }),
+        Ok(m) if m.is_dir() => Ok(DestInfo {
+            root: Root::open_ambient(path, auth).map_err(open_err)?,
+            created: false,
+            missing: false,
+        }),
         Ok(_) => {
             if list.len() > 1 {
-                return Err(Error::new(exit::RERR_FILESELECT, "ERROR: destination must be a directory when copying more than 1 file"));
+                return Err(Error::new(
+                    exit::RERR_FILESELECT,
+                    "ERROR: destination must be a directory when copying more than 1 file",
+                ));
             }
             if list.entries.first().is_some_and(|e| e.is_dir()) {
-                return Err(Error::new(exit::RERR_FILESELECT, "ERROR: cannot overwrite non-directory with a directory"));
+                return Err(Error::new(
+                    exit::RERR_FILESELECT,
+                    "ERROR: cannot overwrite non-directory with a directory",
+                ));
             }
             solo(path, paths, auth)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let need_dir = list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
+            let need_dir =
+                list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
             if !need_dir {
                 return solo(path, paths, auth);
             }
-            if opts.verbose > 0 || opts.itemize > 0 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i")) {
+            if opts.verbose > 0
+                || opts.itemize > 0
+                || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
+            {
                 out.info(&format!("created directory {}", dest.trim_end_matches('/')));
             }
             if opts.dry_run {
                 let parent = existing_ancestor(path);
-                return Ok(DestInfo { root: Root::open_ambient(&parent, auth).map_err(open_err)?, created: true, missing: true });
+                return Ok(DestInfo {
+                    root: Root::open_ambient(&parent, auth).map_err(open_err)?,
+                    created: true,
+                    missing: true,
+                });
             }
-            let root = Root::create_ambient(Path::new(dest.trim_end_matches('/')), auth)
-                .map_err(|e| Error::new(exit::RERR_FILEIO, format!("rsync: [Receiver] mkdir \"{dest}\" failed: {e}")))?;
-            Ok(DestInfo { root, created: true, missing: false })
+            let root =
+                Root::create_ambient(Path::new(dest.trim_end_matches('/')), auth).map_err(|e| {
+                    Error::new(
+                        exit::RERR_FILEIO,
+                        format!("rsync: [Receiver] mkdir \"{dest}\" failed: {e}"),
+                    )
+                })?;
+            Ok(DestInfo {
+                root,
+                created: true,
+                missing: false,
+            })
         }
-        Err(e) => Err(Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] ERROR: cannot stat destination \"{dest}\": {e}"))),
+        Err(e) => Err(Error::new(
+            exit::RERR_FILESELECT,
+            format!("rsync: [Receiver] ERROR: cannot stat destination \"{dest}\": {e}"),
+        )),
     }
 }
 
 /// [`local_name`] for a destination beneath a root the peer cannot leave.
-fn local_name_beneath(opts: &Options, base: Root, path: &RelPath, trailing: bool, list: &FileList, paths: &mut [RelPath], out: &Out) -> Result<DestInfo> {
+fn local_name_beneath(
+    opts: &Options,
+    base: Root,
+    path: &RelPath,
+    trailing: bool,
+    list: &FileList,
+    paths: &mut [RelPath],
+    out: &Out,
+) -> Result<DestInfo> {
     let shown = String::from_utf8_lossy(path.as_bytes()).into_owned();
-    let fail = |code: i32, what: &str, e: confine::Error| Error::new(code, format!("rsync: [Receiver] {what} \"{shown}\" failed: {e}"));
+    let fail = |code: i32, what: &str, e: confine::Error| {
+        Error::new(
+            code,
+            format!("rsync: [Receiver] {what} \"{shown}\" failed: {e}"),
+        )
+    };
     if path.is_root() {
-        return Ok(DestInfo { root: base, created: false, missing: false });
+        return Ok(DestInfo {
+            root: base,
+            created: false,
+            missing: false,
+        });
     }
-    let st = base.stat(path).map_err(|e| fail(exit::RERR_FILESELECT, "stat", e))?;
+    let st = base
+        .stat(path)
+        .map_err(|e| fail(exit::RERR_FILESELECT, "stat", e))?;
     match st {
         Some(st) if st.file_type == confine::FileType::Dir => {
-            let root = base.open_dir(path).map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
-            Ok(DestInfo { root, created: false, missing: false })
+            let root = base
+                .open_dir(path)
+                .map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
+            Ok(DestInfo {
+                root,
+                created: false,
+                missing: false,
+            })
         }
-        Some(_) if list.len() > 1 => Err(Error::new(exit::RERR_FILESELECT, "ERROR: destination must be a directory when copying more than 1 file")),
-        Some(_) if list.entries.first().is_some_and(|e| e.is_dir()) => {
-            Err(Error::new(exit::RERR_FILESELECT, "ERROR: cannot overwrite non-directory with a directory"))
-        }
+        Some(_) if list.len() > 1 => Err(Error::new(
+            exit::RERR_FILESELECT,
+            "ERROR: destination must be a directory when copying more than 1 file",
+        )),
+        Some(_) if list.entries.first().is_some_and(|e| e.is_dir()) => Err(Error::new(
+            exit::RERR_FILESELECT,
+            "ERROR: cannot overwrite non-directory with a directory",
+        )),
         Some(_) => solo_beneath(base, path, paths, &shown),
         None => {
-            let need_dir = list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
+            let need_dir =
+                list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
             if !need_dir {
                 return solo_beneath(base, path, paths, &shown);
             }
-            if opts.verbose > 0 || opts.itemize > 0 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i")) {
+            if opts.verbose > 0
+                || opts.itemize > 0
+                || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
+            {
                 out.info(&format!("created directory {shown}"));
             }
             if opts.dry_run {
-                return Ok(DestInfo { root: base, created: true, missing: true });
+                return Ok(DestInfo {
+                    root: base,
+                    created: true,
+                    missing: true,
+                });
             }
-            base.mkdir(path, 0o755).map_err(|e| fail(exit::RERR_FILEIO, "mkdir", e))?;
-            let root = base.open_dir(path).map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
-            Ok(DestInfo { root, created: true, missing: false })
+            base.mkdir(path, 0o755)
+                .map_err(|e| fail(exit::RERR_FILEIO, "mkdir", e))?;
+            let root = base
+                .open_dir(path)
+                .map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
+            Ok(DestInfo {
+                root,
+                created: true,
+                missing: false,
+            })
         }
     }
 }
 
-fn solo_beneath(base: Root, path: &RelPath, paths: &mut [RelPath], shown: &str) -> Result<DestInfo> {
+fn solo_beneath(
+    base: Root,
+    path: &RelPath,
+    paths: &mut [RelPath],
+    shown: &str,
+) -> Result<DestInfo> {
     let (parent, name) = path.split_last();
     let rel = RelPath::new(name).map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
     if let Some(first) = paths.first_mut() {
@@ -385,9 +552,18 @@ fn solo_beneath(base: Root, path: &RelPath, paths: &mut [RelPath], shown: &str) 
     let root = if parent.is_root() {
         base
     } else {
-        base.open_dir(&parent).map_err(|e| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] change_dir \"{shown}\" failed: {e}")))?
+        base.open_dir(&parent).map_err(|e| {
+            Error::new(
+                exit::RERR_FILESELECT,
+                format!("rsync: [Receiver] change_dir \"{shown}\" failed: {e}"),
+            )
+        })?
     };
-    Ok(DestInfo { root, created: false, missing: false })
+    Ok(DestInfo {
+        root,
+        created: false,
+        missing: false,
+    })
 }
 
 fn existing_ancestor(p: &Path) -> std::path::PathBuf {
@@ -411,13 +587,28 @@ fn solo(path: &Path, paths: &mut [RelPath], auth: AmbientAuthority) -> Result<De
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => ".".into(),
     };
-    let base = path.file_name().map(|b| b.as_bytes().to_vec()).unwrap_or_else(|| b".".to_vec());
+    let base = path
+        .file_name()
+        .map(|b| b.as_bytes().to_vec())
+        .unwrap_or_else(|| b".".to_vec());
     let rel = RelPath::new(&base).map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
     if let Some(first) = paths.first_mut() {
         *first = rel;
     }
-    let root = Root::open_ambient(&parent, auth).map_err(|e| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] change_dir \"{}\" failed: {e}", parent.display())))?;
-    Ok(DestInfo { root, created: false, missing: false })
+    let root = Root::open_ambient(&parent, auth).map_err(|e| {
+        Error::new(
+            exit::RERR_FILESELECT,
+            format!(
+                "rsync: [Receiver] change_dir \"{}\" failed: {e}",
+                parent.display()
+            ),
+        )
+    })?;
+    Ok(DestInfo {
+        root,
+        created: false,
+        missing: false,
+    })
 }
 
 /// Reports a fatal error from a server: the text and rsync's closing line
@@ -437,34 +628,85 @@ pub fn server_fail(w: &SharedWriter, out: &Out, err: &Error, role: &str) {
 
 /// `rsync error: <what> (code N) at <where> [<role>=oxsync-<version>]`.
 pub fn closing_line(code: i32, role: &str) -> String {
-    let word = if code == exit::RERR_VANISHED { "warning" } else { "error" };
-    format!("rsync {word}: {} (code {code}) at {role}.rs [{role}=oxsync-{}]", exit::name(code), env!("CARGO_PKG_VERSION"))
+    let word = if code == exit::RERR_VANISHED {
+        "warning"
+    } else {
+        "error"
+    };
+    format!(
+        "rsync {word}: {} (code {code}) at {role}.rs [{role}=oxsync-{}]",
+        exit::name(code),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// A local copy: the sender here, the receiving side on a thread, joined
 /// by a socket pair (the same wire protocol as a remote transfer).
-pub fn local_copy(opts: &Options, sources: &[String], dest: &str, out: Arc<Out>) -> Result<XferStats> {
-    let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::new(exit::RERR_IPC, format!("socketpair failed: {e}")))?;
-    let b_read = b.try_clone().map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
-    let a_read = a.try_clone().map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
+pub fn local_copy(
+    opts: &Options,
+    sources: &[String],
+    dest: &str,
+    out: Arc<Out>,
+) -> Result<XferStats> {
+    let (a, b) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| Error::new(exit::RERR_IPC, format!("socketpair failed: {e}")))?;
+    let b_read = b
+        .try_clone()
+        .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
+    let a_read = a
+        .try_clone()
+        .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
     let server_opts = opts.clone();
     let dest = dest.to_string();
     let server = std::thread::Builder::new()
         .name("receiver".into())
         .spawn(move || {
             let w = shared(Box::new(b));
-            let fmt = ItemFormat { itemize: 0, verbose: 0, sender: false, local: true, preserve_mtimes: server_opts.times };
+            let fmt = ItemFormat {
+                itemize: 0,
+                verbose: 0,
+                sender: false,
+                local: true,
+                preserve_mtimes: server_opts.times,
+            };
             let sout = Out::wire(w.clone(), fmt);
-            let link = Link { local: true, ..Link::server(Some(protocol::compat::CLIENT_INFO)) };
-            let res = run_receiver(Box::new(b_read), w.clone(), &server_opts, &dest, &link, sout.clone());
+            let link = Link {
+                local: true,
+                ..Link::server(Some(protocol::compat::CLIENT_INFO))
+            };
+            let res = run_receiver(
+                Box::new(b_read),
+                w.clone(),
+                &server_opts,
+                &dest,
+                &link,
+                sout.clone(),
+            );
             if let Err(e) = &res {
                 server_fail(&w, &sout, e, "receiver");
             }
             res.map(|_| sout.final_code())
         })
-        .map_err(|e| Error::new(exit::RERR_IPC, format!("cannot start the receiving thread: {e}")))?;
-    let res = run_sender(Box::new(a_read), shared(Box::new(a)), opts, sources, &Link { local: true, ..Link::client() }, out.clone());
-    let server_res = server.join().map_err(|_| Error::new(exit::RERR_CRASHED, "the receiving thread panicked"))?;
+        .map_err(|e| {
+            Error::new(
+                exit::RERR_IPC,
+                format!("cannot start the receiving thread: {e}"),
+            )
+        })?;
+    let res = run_sender(
+        Box::new(a_read),
+        shared(Box::new(a)),
+        opts,
+        sources,
+        &Link {
+            local: true,
+            ..Link::client()
+        },
+        out.clone(),
+    );
+    let server_res = server
+        .join()
+        .map_err(|_| Error::new(exit::RERR_CRASHED, "the receiving thread panicked"))?;
     match (res, server_res) {
         (Ok(s), Ok(code)) => {
             if code != 0 {
