@@ -1,16 +1,25 @@
-//! rsync's filter rules (include/exclude/merge). Not built yet: the transfer
-//! core sends and accepts only an empty rule list, and the CLI refuses every
-//! filter option with a clear message until this crate is filled in.
+//! rsync's filter rules: include/exclude patterns, merge and per-directory
+//! merge files, sender/receiver-side rules, and their wire form.
+//!
+//! ```
+//! use filter::{FilterList, Match};
+//! let mut rules = FilterList::new();
+//! rules.add_filter(b"+ *.c", &mut |_| None)?;
+//! rules.add_filter(b"- *", &mut |_| None)?;
+//! assert_eq!(rules.check(b"src/main.c", false), Match::Include);
+//! assert!(rules.is_excluded(b"README", false));
+//! # Ok::<(), filter::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// An ordered list of filter rules. Always empty for now.
-#[derive(Debug, Default, Clone)]
-pub struct FilterList {}
+mod error;
+mod list;
+mod rule;
+pub mod wildmatch;
+mod wire;
 
-impl FilterList {
-    /// True if no rule is present.
-    pub fn is_empty(&self) -> bool {
-        true
-    }
-}
+pub use error::Error;
+pub use list::{FilterList, Match, ReadFn, DEFAULT_CVSIGNORE, MAX_MERGE_DEPTH};
+pub use rule::{Rule, Side};
+pub use wire::{WireOptions, MAX_WIRE_RULE_LEN};

@@ -1,0 +1,872 @@
+//! The ordered filter list: building it from options and merge files,
+//! checking paths against it, and per-directory merge files during a walk.
+
+use crate::error::Error;
+use crate::rule::{self, lossy, parse_tok, Rule, Side};
+
+/// A caller-supplied reader: given a file name, returns its contents, or
+/// `None` if it does not exist or cannot be read. Names are relative to the
+/// transfer root, except absolute ones (`/...`) given by the user or produced
+/// by a parent-directory scan for a dir-merge rule whose name starts with `/`.
+pub type ReadFn<'a> = dyn FnMut(&[u8]) -> Option<Vec<u8>> + 'a;
+
+/// The upstream default `--cvs-exclude` list (whitespace separated).
+pub const DEFAULT_CVSIGNORE: &str = "RCS SCCS CVS CVS.adm RCSLOG cvslog.* tags TAGS .make.state .nse_depinfo \
+*~ #* .#* ,* _$* *$ *.old *.bak *.BAK *.orig *.rej .del-* *.a *.olb *.o *.obj *.so *.exe *.Z *.elc *.ln \
+core .svn/ .git/ .hg/ .bzr/";
+
+/// Longest pattern kept; longer ones are discarded (upstream's MAXPATHLEN).
+const MAX_PATTERN_LEN: usize = 4096;
+/// How deeply merge files may include each other.
+pub const MAX_MERGE_DEPTH: usize = 32;
+
+/// The result of checking a name against a filter list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The first matching rule is an include (or show/risk).
+    Include,
+    /// The first matching rule is an exclude (or hide/protect).
+    Exclude,
+    /// No rule matched.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Entry {
+    Rule(Rule),
+    /// A per-directory merge rule; the index into `FilterList::merges`.
+    PerDir(usize),
+    /// A `-C` rule: consult the CVS-ignore list here.
+    Cvs(Rule),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MergeList {
+    /// The dir-merge rule itself (flags; pattern as written by the user).
+    pub(crate) rule: Rule,
+    /// File name looked for in each directory (set up on first use).
+    name: Vec<u8>,
+    setup: bool,
+    /// Rules of the current directory first, then inherited ones.
+    rules: Vec<Entry>,
+    local: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Frame {
+    saved: Vec<(Vec<Entry>, usize)>,
+    count: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Top,
+    Merge(usize),
+    Cvs,
+}
+
+/// How anchored (`/...`) patterns of a per-directory merge file are rooted.
+#[derive(Debug, Clone, Copy)]
+enum Anchor<'d> {
+    None,
+    /// The directory holding the merge file, relative to the transfer root.
+    Rel(&'d [u8]),
+    /// An absolute directory above the transfer root (parent scan).
+    Abs(&'d [u8]),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ctx<'d> {
+    tmpl: u32,
+    old: bool,
+    anchor: Anchor<'d>,
+}
+
+impl Ctx<'static> {
+    fn plain(tmpl: u32, old: bool) -> Self {
+        Ctx {
+            tmpl,
+            old,
+            anchor: Anchor::None,
+        }
+    }
+}
+
+/// An ordered list of filter rules; the first matching rule wins.
+///
+/// Build it with [`FilterList::add_filter`], [`FilterList::add_include`],
+/// [`FilterList::add_exclude`], the `*_from` variants and
+/// [`FilterList::add_cvs_exclude`] in command-line order (or with
+/// [`FilterList::from_wire`] on a server), then query it with
+/// [`FilterList::is_excluded`] (sender walk) or [`FilterList::is_protected`]
+/// (receiver deletion), calling [`FilterList::enter_dir`] /
+/// [`FilterList::leave_dir`] around each directory so per-directory merge
+/// files take effect.
+#[derive(Debug, Default, Clone)]
+pub struct FilterList {
+    pub(crate) rules: Vec<Entry>,
+    pub(crate) cvs: Vec<Entry>,
+    cvs_built: bool,
+    pub(crate) merges: Vec<MergeList>,
+    frames: Vec<Frame>,
+    abs_root: Vec<u8>,
+    pub(crate) delete_excluded: bool,
+    eol_nulls: bool,
+    cvs_home: Option<Vec<u8>>,
+    cvs_env: Option<Vec<u8>>,
+    depth: usize,
+}
+
+impl FilterList {
+    /// An empty list.
+    pub fn new() -> FilterList {
+        FilterList::default()
+    }
+
+    /// True if no rule is present.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Number of top-level entries (rules, dir-merge rules and `-C` rules).
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Sets the absolute path of the transfer root (upstream's curr_dir):
+    /// `/`-modifier rules match against it joined with the relative name, and
+    /// dir-merge names starting with `/` scan its parents.
+    pub fn set_root(&mut self, abs_root: &[u8]) {
+        self.abs_root = abs_root.to_vec();
+    }
+
+    /// `--delete-excluded`: plain include/exclude rules (already added or
+    /// added later) become sender-side only.
+    pub fn set_delete_excluded(&mut self) {
+        self.delete_excluded = true;
+        for e in &mut self.rules {
+            if let Entry::Rule(r) = e {
+                if r.flags & (rule::SIDES | rule::MERGE_FILE) == 0 {
+                    r.flags |= rule::SENDER_SIDE;
+                }
+            }
+        }
+    }
+
+    /// `--from0`: rule files (`*-from`, `merge`) are NUL-separated, not lines.
+    pub fn set_eol_nulls(&mut self, on: bool) {
+        self.eol_nulls = on;
+    }
+
+    /// Where `-C` finds its extra patterns: the path of `$HOME/.cvsignore`
+    /// (read through the reader) and the value of `$CVSIGNORE`. Unset, only
+    /// the default list is used.
+    pub fn set_cvs_sources(&mut self, home_file: Option<Vec<u8>>, env_value: Option<Vec<u8>>) {
+        self.cvs_home = home_file;
+        self.cvs_env = env_value;
+    }
+
+    /// [`FilterList::set_cvs_sources`] from this process's `HOME` and `CVSIGNORE`.
+    pub fn set_cvs_sources_from_env(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        let home = std::env::var_os("HOME").map(|h| {
+            let mut p = h.as_bytes().to_vec();
+            p.extend_from_slice(b"/.cvsignore");
+            p
+        });
+        let env = std::env::var_os("CVSIGNORE").map(|v| v.as_bytes().to_vec());
+        self.set_cvs_sources(home, env);
+    }
+
+    /// `--filter=RULE` (also the form of each line in a merge file).
+    /// `merge` rules read their file through `read` now.
+    // upstream: exclude.c:parse_filter_str()
+    pub fn add_filter(&mut self, rule: &[u8], read: &mut ReadFn<'_>) -> Result<(), Error> {
+        self.parse_str(Target::Top, rule, Ctx::plain(0, false), read)
+    }
+
+    /// `--include=PATTERN` (a `- ` or `+ ` prefix is honoured; `!` clears).
+    pub fn add_include(&mut self, pattern: &[u8]) -> Result<(), Error> {
+        self.parse_str(
+            Target::Top,
+            pattern,
+            Ctx::plain(rule::INCLUDE, true),
+            &mut |_| None,
+        )
+    }
+
+    /// `--exclude=PATTERN` (a `- ` or `+ ` prefix is honoured; `!` clears).
+    pub fn add_exclude(&mut self, pattern: &[u8]) -> Result<(), Error> {
+        self.parse_str(Target::Top, pattern, Ctx::plain(0, true), &mut |_| None)
+    }
+
+    /// `--include-from=FILE`: one pattern per line, read through `read`.
+    pub fn add_include_from(&mut self, file: &[u8], read: &mut ReadFn<'_>) -> Result<(), Error> {
+        self.add_from(file, rule::INCLUDE, read)
+    }
+
+    /// `--exclude-from=FILE`: one pattern per line, read through `read`.
+    pub fn add_exclude_from(&mut self, file: &[u8], read: &mut ReadFn<'_>) -> Result<(), Error> {
+        self.add_from(file, 0, read)
+    }
+
+    fn add_from(&mut self, file: &[u8], tmpl: u32, read: &mut ReadFn<'_>) -> Result<(), Error> {
+        let kind = if tmpl & rule::INCLUDE != 0 {
+            "include"
+        } else {
+            "exclude"
+        };
+        let data = read(file).ok_or_else(|| Error::MergeFile {
+            path: lossy(file),
+            kind,
+        })?;
+        self.parse_file(Target::Top, &data, file, Ctx::plain(tmpl, true), read)
+    }
+
+    /// `-C`/`--cvs-exclude`: appends `:C` (per-directory `.cvsignore`) and
+    /// `-C` (the default list, `$HOME/.cvsignore`, `$CVSIGNORE`), after every
+    /// other rule, as upstream does once all options are parsed.
+    pub fn add_cvs_exclude(&mut self, read: &mut ReadFn<'_>) -> Result<(), Error> {
+        self.add_filter(b":C", read)?;
+        self.add_filter(b"-C", read)
+    }
+
+    /// `-F` given `count` times: the first adds `dir-merge /.rsync-filter`,
+    /// the second `- .rsync-filter`.
+    pub fn add_rsync_filter_shorthand(
+        &mut self,
+        count: usize,
+        read: &mut ReadFn<'_>,
+    ) -> Result<(), Error> {
+        if count >= 1 {
+            self.add_filter(b": /.rsync-filter", read)?;
+        }
+        if count >= 2 {
+            self.add_filter(b"- .rsync-filter", read)?;
+        }
+        Ok(())
+    }
+
+    /// Checks `path` (relative to the transfer root, e.g. `a/b/c`) for the
+    /// sender's walk: hide/show and plain rules apply, protect/risk do not.
+    pub fn check(&self, path: &[u8], is_dir: bool) -> Match {
+        self.check_side(path, is_dir, Side::Sender, false)
+    }
+
+    /// Checks `path` as seen by `side`. `ignore_perishable` skips `p` rules
+    /// (the receiver sets it while deleting inside a directory that is itself
+    /// being deleted).
+    // upstream: exclude.c:check_filter()
+    pub fn check_side(
+        &self,
+        path: &[u8],
+        is_dir: bool,
+        side: Side,
+        ignore_perishable: bool,
+    ) -> Match {
+        self.check_entries(&self.rules, path, is_dir, false, side, ignore_perishable)
+    }
+
+    /// True if the sender must leave `path` out of the file list (and, for a
+    /// directory, not descend into it).
+    pub fn is_excluded(&self, path: &[u8], is_dir: bool) -> bool {
+        self.check(path, is_dir) == Match::Exclude
+    }
+
+    /// True if the receiver must not delete `path` (protected or excluded).
+    pub fn is_protected(&self, path: &[u8], is_dir: bool) -> bool {
+        self.check_side(path, is_dir, Side::Receiver, false) == Match::Exclude
+    }
+
+    /// True if the extended attribute `name` is excluded by `x` rules for `side`.
+    pub fn is_xattr_excluded(&self, name: &[u8], side: Side) -> bool {
+        self.check_entries(&self.rules, name, false, true, side, false) == Match::Exclude
+    }
+
+    fn check_entries(
+        &self,
+        entries: &[Entry],
+        path: &[u8],
+        is_dir: bool,
+        xattr: bool,
+        side: Side,
+        ignore_perishable: bool,
+    ) -> Match {
+        for e in entries {
+            let found = match e {
+                Entry::Rule(r) => {
+                    if (ignore_perishable && r.is_perishable()) || !r.applies_to(side) {
+                        continue;
+                    }
+                    if !r.matches_name(path, is_dir, xattr, &self.abs_root) {
+                        continue;
+                    }
+                    if r.is_include() {
+                        Match::Include
+                    } else {
+                        Match::Exclude
+                    }
+                }
+                Entry::PerDir(id) => match self.merges.get(*id) {
+                    Some(m) if !(ignore_perishable && m.rule.is_perishable()) => {
+                        self.check_entries(&m.rules, path, is_dir, xattr, side, ignore_perishable)
+                    }
+                    _ => continue,
+                },
+                Entry::Cvs(r) => {
+                    if ignore_perishable && r.is_perishable() {
+                        continue;
+                    }
+                    self.check_entries(&self.cvs, path, is_dir, xattr, side, ignore_perishable)
+                }
+            };
+            if found != Match::None {
+                return found;
+            }
+        }
+        Match::None
+    }
+
+    /// Call when the walk enters directory `dir` (relative to the transfer
+    /// root; empty for the root itself), before checking its entries. Reads
+    /// each active per-directory merge file (`dir/NAME`) through `read`.
+    /// Every successful call must be paired with one [`FilterList::leave_dir`];
+    /// on error the list is left as it was.
+    // upstream: exclude.c:push_local_filters()
+    pub fn enter_dir(&mut self, dir: &[u8], read: &mut ReadFn<'_>) -> Result<(), Error> {
+        let dir = trim_dir(dir);
+        let frame = Frame {
+            saved: self
+                .merges
+                .iter()
+                .map(|m| (m.rules.clone(), m.local))
+                .collect(),
+            count: self.merges.len(),
+        };
+        let result = self.push_merges(dir, read);
+        self.frames.push(frame);
+        if result.is_err() {
+            self.leave_dir();
+        }
+        result
+    }
+
+    fn push_merges(&mut self, dir: &[u8], read: &mut ReadFn<'_>) -> Result<(), Error> {
+        let mut i = 0;
+        while i < self.merges.len() {
+            let m = &mut self.merges[i];
+            m.local = 0;
+            if m.rule.flags & rule::NO_INHERIT != 0 {
+                m.rules.clear();
+            }
+            if !m.setup {
+                self.setup_merge(i, read)?;
+            }
+            let m = &self.merges[i];
+            let tmpl = m.rule.flags;
+            let mut path = dir.to_vec();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&m.name);
+            if let Some(data) = read(&path) {
+                let ctx = Ctx {
+                    tmpl,
+                    old: false,
+                    anchor: Anchor::Rel(dir),
+                };
+                self.parse_file(Target::Merge(i), &data, &path, ctx, read)?;
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// Call when the walk is done with the directory of the matching
+    /// [`FilterList::enter_dir`]: drops the rules its merge files added.
+    // upstream: exclude.c:pop_local_filters()
+    pub fn leave_dir(&mut self) {
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        self.merges.truncate(frame.count);
+        for (m, (rules, local)) in self.merges.iter_mut().zip(frame.saved) {
+            m.rules = rules;
+            m.local = local;
+        }
+    }
+
+    /// How many [`FilterList::enter_dir`] calls are open.
+    pub fn dir_depth(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Finishes a dir-merge rule on first use: its name becomes the base
+    /// name, and if the name's directory is an ancestor of the transfer root,
+    /// that directory and every one below it down to the root's parent are
+    /// read first.
+    // upstream: exclude.c:setup_merge_file()
+    fn setup_merge(&mut self, i: usize, read: &mut ReadFn<'_>) -> Result<(), Error> {
+        let orig = self.merges[i].rule.pattern.clone();
+        self.merges[i].setup = true;
+        let Some(pos) = orig.iter().rposition(|&b| b == b'/') else {
+            self.merges[i].name = orig;
+            return Ok(());
+        };
+        let name = orig[pos + 1..].to_vec();
+        self.merges[i].name = name.clone();
+        if !orig.starts_with(b"/") || self.abs_root.is_empty() {
+            return Ok(());
+        }
+        let start: Vec<&[u8]> = orig[..pos]
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
+        let abs_root = self.abs_root.clone();
+        let root: Vec<&[u8]> = abs_root
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
+        if start.len() > root.len() || root[..start.len()] != start[..] {
+            return Ok(());
+        }
+        let tmpl = self.merges[i].rule.flags;
+        for depth in start.len()..root.len() {
+            let mut dir = Vec::new();
+            for c in &root[..depth] {
+                dir.push(b'/');
+                dir.extend_from_slice(c);
+            }
+            let mut path = dir.clone();
+            path.push(b'/');
+            path.extend_from_slice(&name);
+            if let Some(data) = read(&path) {
+                let ctx = Ctx {
+                    tmpl,
+                    old: false,
+                    anchor: Anchor::Abs(&dir),
+                };
+                self.parse_file(Target::Merge(i), &data, &path, ctx, read)?;
+            }
+            let m = &mut self.merges[i];
+            if tmpl & rule::NO_INHERIT != 0 {
+                m.rules.clear();
+            }
+            m.local = 0;
+        }
+        Ok(())
+    }
+
+    /// Parses every rule of a merge file's contents into `target`.
+    // upstream: exclude.c:parse_filter_file()
+    fn parse_file(
+        &mut self,
+        target: Target,
+        data: &[u8],
+        name: &[u8],
+        ctx: Ctx<'_>,
+        read: &mut ReadFn<'_>,
+    ) -> Result<(), Error> {
+        if self.depth >= MAX_MERGE_DEPTH {
+            return Err(Error::MergeDepth {
+                path: lossy(name),
+                limit: MAX_MERGE_DEPTH,
+            });
+        }
+        self.depth += 1;
+        let result = self.parse_lines(target, data, ctx, read);
+        self.depth -= 1;
+        result
+    }
+
+    fn parse_lines(
+        &mut self,
+        target: Target,
+        data: &[u8],
+        ctx: Ctx<'_>,
+        read: &mut ReadFn<'_>,
+    ) -> Result<(), Error> {
+        let word_split = ctx.tmpl & rule::WORD_SPLIT != 0;
+        let eol_nulls = self.eol_nulls;
+        let is_sep = |c: u8| {
+            (word_split && (c == b' ' || (b'\t'..=b'\r').contains(&c)))
+                || if eol_nulls {
+                    c == 0
+                } else {
+                    c == b'\n' || c == b'\r'
+                }
+        };
+        for line in data.split(|&c| is_sep(c)) {
+            if line.is_empty() || (!word_split && (line[0] == b';' || line[0] == b'#')) {
+                continue;
+            }
+            self.parse_str(target, line, ctx, read)?;
+        }
+        Ok(())
+    }
+
+    /// Parses a rule string (one rule, or several if word-split) into `target`.
+    // upstream: exclude.c:parse_filter_str()
+    fn parse_str(
+        &mut self,
+        target: Target,
+        text: &[u8],
+        ctx: Ctx<'_>,
+        read: &mut ReadFn<'_>,
+    ) -> Result<(), Error> {
+        let mut rest = text;
+        while let Some((tok, r)) = parse_tok(rest, ctx.tmpl, ctx.old, self.delete_excluded)? {
+            rest = r;
+            if tok.pat.len() >= MAX_PATTERN_LEN {
+                continue;
+            }
+            let mut flags = tok.flags;
+            if flags & rule::CLEAR_LIST != 0 {
+                self.clear(target);
+                continue;
+            }
+            let mut pat = tok.pat;
+            if flags & rule::MERGE_FILE != 0 {
+                if pat.is_empty() {
+                    pat = b".cvsignore";
+                }
+                if flags & rule::EXCLUDE_SELF != 0 {
+                    let base = pat
+                        .iter()
+                        .rposition(|&b| b == b'/')
+                        .map_or(pat, |p| &pat[p + 1..]);
+                    self.push(target, Entry::Rule(Rule::build(0, base)));
+                    flags &= !rule::EXCLUDE_SELF;
+                }
+                if flags & rule::PERDIR_MERGE == 0 {
+                    let kind = if flags & rule::INCLUDE != 0 {
+                        "include"
+                    } else {
+                        "exclude"
+                    };
+                    let data = read(pat).ok_or_else(|| Error::MergeFile {
+                        path: lossy(pat),
+                        kind,
+                    })?;
+                    self.parse_file(target, &data, pat, Ctx::plain(flags, false), read)?;
+                    continue;
+                }
+                let r = Rule::build(flags, pat);
+                let base = |p: &[u8]| {
+                    p.iter()
+                        .rposition(|&b| b == b'/')
+                        .map_or(p.to_vec(), |i| p[i + 1..].to_vec())
+                };
+                let new_base = base(&r.pattern);
+                if self
+                    .merges
+                    .iter()
+                    .any(|m| base(&m.rule.pattern) == new_base)
+                {
+                    continue;
+                }
+                self.merges.push(MergeList {
+                    rule: r,
+                    name: Vec::new(),
+                    setup: false,
+                    rules: Vec::new(),
+                    local: 0,
+                });
+                self.push(target, Entry::PerDir(self.merges.len() - 1));
+                continue;
+            }
+            let anchored;
+            let pat = match ctx.anchor {
+                Anchor::Rel(dir)
+                    if flags & rule::ABS_PATH == 0 && pat.starts_with(b"/") && !dir.is_empty() =>
+                {
+                    anchored = [b"/", dir, pat].concat();
+                    &anchored[..]
+                }
+                Anchor::Abs(dir) if flags & rule::ABS_PATH == 0 && pat.starts_with(b"/") => {
+                    flags |= rule::ABS_PATH;
+                    anchored = [dir, pat].concat();
+                    &anchored[..]
+                }
+                _ => pat,
+            };
+            let r = Rule::build(flags, pat);
+            if flags & rule::CVS_IGNORE != 0 {
+                self.push(target, Entry::Cvs(r));
+                self.build_cvs(flags, read)?;
+            } else {
+                self.push(target, Entry::Rule(r));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills the CVS-ignore list once: defaults (perishable), then
+    /// `$HOME/.cvsignore`, then `$CVSIGNORE`.
+    // upstream: exclude.c:get_cvs_excludes()
+    fn build_cvs(&mut self, flags: u32, read: &mut ReadFn<'_>) -> Result<(), Error> {
+        if self.cvs_built {
+            return Ok(());
+        }
+        self.cvs_built = true;
+        let ctx = Ctx::plain(flags, false);
+        let perishable = Ctx::plain(flags | rule::PERISHABLE, false);
+        self.parse_str(Target::Cvs, DEFAULT_CVSIGNORE.as_bytes(), perishable, read)?;
+        if let Some(home) = self.cvs_home.clone() {
+            if let Some(data) = read(&home) {
+                self.parse_file(Target::Cvs, &data, &home, ctx, read)?;
+            }
+        }
+        if let Some(env) = self.cvs_env.clone() {
+            self.parse_str(Target::Cvs, &env, ctx, read)?;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, target: Target, e: Entry) {
+        match target {
+            Target::Top => self.rules.push(e),
+            Target::Cvs => self.cvs.push(e),
+            Target::Merge(i) => {
+                let m = &mut self.merges[i];
+                m.rules.insert(m.local, e);
+                m.local += 1;
+            }
+        }
+    }
+
+    fn clear(&mut self, target: Target) {
+        match target {
+            Target::Top => {
+                self.rules.clear();
+                if self.frames.is_empty() {
+                    self.merges.clear();
+                }
+            }
+            Target::Cvs => self.cvs.clear(),
+            Target::Merge(i) => {
+                self.merges[i].rules.clear();
+                self.merges[i].local = 0;
+            }
+        }
+    }
+
+    /// The top-level rules in `--filter` syntax, for logging and debugging.
+    pub fn to_texts(&self) -> Vec<Vec<u8>> {
+        self.rules
+            .iter()
+            .map(|e| match e {
+                Entry::Rule(r) | Entry::Cvs(r) => r.to_text(),
+                Entry::PerDir(id) => self
+                    .merges
+                    .get(*id)
+                    .map(|m| m.rule.to_text())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+fn trim_dir(dir: &[u8]) -> &[u8] {
+    let mut d = dir;
+    while let Some(r) = d.strip_prefix(b"./") {
+        d = r;
+    }
+    while let Some(r) = d.strip_suffix(b"/") {
+        d = r;
+    }
+    if d == b"." {
+        b""
+    } else {
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn none(_: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn list(rules: &[&str]) -> FilterList {
+        let mut l = FilterList::new();
+        for r in rules {
+            l.add_filter(r.as_bytes(), &mut none).unwrap();
+        }
+        l
+    }
+
+    #[test]
+    fn first_match_wins() {
+        let l = list(&["+ *.c", "- *"]);
+        assert_eq!(l.check(b"a.c", false), Match::Include);
+        assert_eq!(l.check(b"a.h", false), Match::Exclude);
+        let l = list(&["- *", "+ *.c"]);
+        assert_eq!(l.check(b"a.c", false), Match::Exclude);
+        assert_eq!(list(&[]).check(b"x", false), Match::None);
+    }
+
+    #[test]
+    fn clear_and_cli_forms() {
+        let mut l = list(&["- a", "!", "- b"]);
+        assert!(!l.is_excluded(b"a", false));
+        assert!(l.is_excluded(b"b", false));
+        l.add_include(b"c").unwrap();
+        l.add_exclude(b"+ d").unwrap();
+        l.add_exclude(b"!").unwrap();
+        assert!(l.is_empty());
+        assert!(list(&["!"]).is_empty());
+    }
+
+    #[test]
+    fn sides() {
+        let l = list(&["H h", "P p", "- both", "-s s", "-r r", "-sr sr"]);
+        assert!(l.is_excluded(b"h", false));
+        assert!(!l.is_protected(b"h", false));
+        assert!(!l.is_excluded(b"p", false));
+        assert!(l.is_protected(b"p", false));
+        assert!(l.is_excluded(b"both", false) && l.is_protected(b"both", false));
+        assert!(l.is_excluded(b"s", false) && !l.is_protected(b"s", false));
+        assert!(!l.is_excluded(b"r", false) && l.is_protected(b"r", false));
+        assert!(l.is_excluded(b"sr", false) && l.is_protected(b"sr", false));
+        let l = list(&["-p core"]);
+        assert!(l.is_protected(b"core", false));
+        assert_eq!(
+            l.check_side(b"core", false, Side::Receiver, true),
+            Match::None
+        );
+    }
+
+    #[test]
+    fn cvs_defaults_and_sources() {
+        let mut l = FilterList::new();
+        l.set_cvs_sources(
+            Some(b"/home/u/.cvsignore".to_vec()),
+            Some(b"*.env ! keep".to_vec()),
+        );
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(b"/home/u/.cvsignore".to_vec(), b"*.home\n".to_vec());
+        l.add_cvs_exclude(&mut |p| files.get(p).cloned()).unwrap();
+        // `!` in $CVSIGNORE clears the list, so only later names remain.
+        assert!(!l.is_excluded(b"x.o", false));
+        assert!(l.is_excluded(b"keep", false));
+        let mut l = FilterList::new();
+        l.add_cvs_exclude(&mut none).unwrap();
+        for n in ["x.o", "core", "a~", "#x", "RCS", "x.BAK"] {
+            assert!(l.is_excluded(n.as_bytes(), false), "{n}");
+        }
+        assert!(l.is_excluded(b".git", true));
+        assert!(!l.is_excluded(b".git", false));
+        assert!(!l.is_excluded(b"x.c", false));
+        assert_eq!(
+            l.to_texts(),
+            vec![b":C .cvsignore".to_vec(), b"-C ".to_vec()]
+        );
+    }
+
+    #[test]
+    fn merge_files() {
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(
+            b"rules".to_vec(),
+            b"# comment\n; other\n+ keep.o\r\n- *.o\n\n".to_vec(),
+        );
+        files.insert(b"ex".to_vec(), b"a\n+ b\n- c".to_vec());
+        files.insert(b"loop".to_vec(), b". loop\n".to_vec());
+        let mut read = |p: &[u8]| files.get(p).cloned();
+        let mut l = FilterList::new();
+        l.add_filter(b"merge rules", &mut read).unwrap();
+        l.add_include_from(b"ex", &mut read).unwrap();
+        assert!(!l.is_excluded(b"keep.o", false));
+        assert!(l.is_excluded(b"x.o", false));
+        assert_eq!(l.check(b"a", false), Match::Include);
+        assert_eq!(l.check(b"c", false), Match::Exclude);
+        assert!(matches!(
+            l.add_filter(b"merge missing", &mut read),
+            Err(Error::MergeFile { .. })
+        ));
+        assert!(matches!(
+            l.add_filter(b". loop", &mut read),
+            Err(Error::MergeDepth { .. })
+        ));
+        let mut l = FilterList::new();
+        l.add_filter(b".- ex", &mut read).unwrap();
+        assert_eq!(l.check(b"+ b", false), Match::Exclude);
+    }
+
+    #[test]
+    fn per_dir_merge() {
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(b".f".to_vec(), b"- *.tmp\n- /top\n".to_vec());
+        files.insert(b"a/.f".to_vec(), b"+ x.tmp\n- /sub\n".to_vec());
+        files.insert(b"a/b/.f".to_vec(), b"!\n- y\n".to_vec());
+        let mut read = |p: &[u8]| files.get(p).cloned();
+        let mut l = FilterList::new();
+        l.add_filter(b": .f", &mut read).unwrap();
+        l.enter_dir(b"", &mut read).unwrap();
+        assert!(l.is_excluded(b"top", false));
+        assert!(l.is_excluded(b"q.tmp", false));
+        l.enter_dir(b"a", &mut read).unwrap();
+        assert!(!l.is_excluded(b"a/top", false));
+        assert!(l.is_excluded(b"a/sub", false));
+        assert!(!l.is_excluded(b"a/x.tmp", false));
+        assert!(l.is_excluded(b"a/z.tmp", false));
+        l.enter_dir(b"a/b", &mut read).unwrap();
+        assert!(!l.is_excluded(b"a/b/z.tmp", false));
+        assert!(l.is_excluded(b"a/b/y", false));
+        l.leave_dir();
+        assert!(l.is_excluded(b"a/z.tmp", false));
+        l.leave_dir();
+        assert!(!l.is_excluded(b"a/sub", false));
+        l.leave_dir();
+        assert_eq!(l.dir_depth(), 0);
+
+        let mut l = FilterList::new();
+        l.add_filter(b":n .f", &mut read).unwrap();
+        l.enter_dir(b"", &mut read).unwrap();
+        l.enter_dir(b"a", &mut read).unwrap();
+        assert!(!l.is_excluded(b"a/z.tmp", false));
+        assert_eq!(l.to_texts(), vec![b":n .f".to_vec()]);
+    }
+
+    #[test]
+    fn parent_scan_and_exclude_self() {
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(
+            b"/srv/.rsync-filter".to_vec(),
+            b"- fromparent\n- /data/abs\n".to_vec(),
+        );
+        let mut seen = Vec::new();
+        let mut read = |p: &[u8]| {
+            seen.push(p.to_vec());
+            files.get(p).cloned()
+        };
+        let mut l = FilterList::new();
+        l.set_root(b"/srv/data");
+        l.add_filter(b":e /.rsync-filter", &mut read).unwrap();
+        l.enter_dir(b".", &mut read).unwrap();
+        assert!(l.is_excluded(b"x/fromparent", false));
+        assert!(l.is_excluded(b"abs", false));
+        assert!(!l.is_excluded(b"x/abs", false));
+        assert!(l.is_excluded(b".rsync-filter", false));
+        let seen: Vec<String> = seen.iter().map(|s| lossy(s)).collect();
+        assert_eq!(
+            seen,
+            ["/.rsync-filter", "/srv/.rsync-filter", ".rsync-filter"]
+        );
+    }
+
+    #[test]
+    fn delete_excluded_makes_plain_rules_sender_side() {
+        let mut l = list(&["- a"]);
+        l.set_delete_excluded();
+        l.add_exclude(b"b").unwrap();
+        l.add_filter(b"P c", &mut none).unwrap();
+        assert!(l.is_excluded(b"a", false) && !l.is_protected(b"a", false));
+        assert!(l.is_excluded(b"b", false) && !l.is_protected(b"b", false));
+        assert!(l.is_protected(b"c", false));
+    }
+}
