@@ -39,6 +39,8 @@ pub struct RecvCtx {
     pub whole_file: bool,
     /// We run as root (ownership is applied and reported).
     pub am_root: bool,
+    /// The rules that protect destination files from deletion.
+    pub filters: filter::FilterList,
 }
 
 impl RecvCtx {

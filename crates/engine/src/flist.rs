@@ -1,12 +1,14 @@
 //! The file list: built from local paths by a sender, received and
 //! validated by a receiver, sorted identically on both sides.
 use crate::error::{Error, Result};
+use crate::filters::DirStack;
 use crate::ids;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
 use confine::RelPath;
 use delta::FileHasher;
+use filter::FilterList;
 use protocol::exit;
 use protocol::flist::*;
 use std::collections::BTreeMap;
@@ -85,8 +87,22 @@ impl FileList {
 /// flist.c send_file_list): `dir/` sends the directory's contents under
 /// ".", `dir` sends it under its own name, files are sent by their last
 /// component. Unreadable items are reported and set io_error.
-pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -> Result<FileList> {
-    let mut list = FileList::default();
+pub fn build(
+    sources: &[String],
+    opts: &Options,
+    session: &Session,
+    out: &Out,
+    rules: &mut FilterList,
+) -> Result<FileList> {
+    let mut w = Walker {
+        opts,
+        session,
+        out,
+        rules,
+        list: FileList::default(),
+        stack: DirStack::default(),
+        root: PathBuf::new(),
+    };
     for src in sources {
         let trailing = src.ends_with('/') || src == "." || src.ends_with("/.");
         let path = PathBuf::from(if src.is_empty() { "." } else { src.as_str() });
@@ -106,9 +122,23 @@ pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -
                 continue;
             }
         };
+        // The transfer root: the directory itself for `dir/`, else its parent.
+        w.root = if meta.is_dir() && trailing {
+            path.clone()
+        } else {
+            match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            }
+        };
+        let abs_root = std::path::absolute(&w.root).unwrap_or_else(|_| w.root.clone());
+        w.rules.set_root(abs_root.as_os_str().as_bytes());
+        w.stack
+            .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p))?;
         if meta.is_dir() {
             if !opts.recursive {
                 out.info(&format!("skipping directory {}", src.trim_end_matches('/')));
+                w.stack.clear(w.rules);
                 continue;
             }
             let base: Vec<u8> = if trailing {
@@ -116,101 +146,122 @@ pub fn build(sources: &[String], opts: &Options, session: &Session, out: &Out) -
             } else {
                 last_component(&path)
             };
-            let mut e = entry_for(&path, &meta, base.clone(), opts, session)?;
-            e.xflags = XMIT_TOP_DIR;
-            list.entries.push(e);
-            list.sources.push(path.clone());
-            walk(
-                &path,
-                if trailing { Vec::new() } else { base },
-                opts,
-                session,
-                out,
-                &mut list,
-            )?;
+            if trailing || !w.rules.is_excluded(&base, true) {
+                let mut e = entry_for(&path, &meta, base.clone(), opts, session)?;
+                e.xflags = XMIT_TOP_DIR;
+                w.list.entries.push(e);
+                w.list.sources.push(path.clone());
+                w.walk(&path, if trailing { Vec::new() } else { base })?;
+            }
         } else {
             let name = last_component(&path);
-            if let Some(e) = leaf_entry(&path, &meta, name, opts, session, out)? {
-                list.entries.push(e);
-                list.sources.push(path.clone());
+            if !w.rules.is_excluded(&name, false) {
+                if let Some(e) = leaf_entry(&path, &meta, name, opts, session, out)? {
+                    w.list.entries.push(e);
+                    w.list.sources.push(path.clone());
+                }
             }
         }
+        w.stack.clear(w.rules);
     }
+    let mut list = w.list;
     list.sort();
     Ok(list)
 }
 
-fn walk(
-    dir: &Path,
-    prefix: Vec<u8>,
-    opts: &Options,
-    session: &Session,
-    out: &Out,
-    list: &mut FileList,
-) -> Result<()> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            out.error_xfer(&format!(
-                "rsync: [sender] opendir \"{}\" failed: {}",
-                abs_display(dir),
-                os_err(&e)
-            ));
-            out.add_io_error(1);
-            return Ok(());
-        }
-    };
-    let mut children: BTreeMap<Vec<u8>, PathBuf> = BTreeMap::new();
-    for ent in rd {
-        let ent = match ent {
-            Ok(e) => e,
+/// Reads a per-directory merge file beneath the transfer root; a name that
+/// would leave it is not read.
+fn read_beneath(root: &Path, rel: &[u8]) -> Option<Vec<u8>> {
+    let rel = rel.strip_prefix(b"/").unwrap_or(rel);
+    let rp = RelPath::new(rel).ok()?;
+    fs::read(root.join(std::ffi::OsStr::from_bytes(rp.as_bytes()))).ok()
+}
+
+struct Walker<'a> {
+    opts: &'a Options,
+    session: &'a Session,
+    out: &'a Out,
+    rules: &'a mut FilterList,
+    list: FileList,
+    stack: DirStack,
+    root: PathBuf,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
+        let (opts, session, out) = (self.opts, self.session, self.out);
+        let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        self.stack
+            .enter(self.rules, &prefix, &mut |p| read_beneath(&abs_root, p))?;
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
             Err(e) => {
                 out.error_xfer(&format!(
-                    "rsync: [sender] readdir \"{}\" failed: {}",
+                    "rsync: [sender] opendir \"{}\" failed: {}",
                     abs_display(dir),
                     os_err(&e)
                 ));
                 out.add_io_error(1);
-                continue;
+                return Ok(());
             }
         };
-        children.insert(ent.file_name().as_bytes().to_vec(), ent.path());
-    }
-    for (name, path) in children {
-        let mut rel = prefix.clone();
-        if !rel.is_empty() {
-            rel.push(b'/');
-        }
-        rel.extend_from_slice(&name);
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) => {
-                let vanished = e.kind() == io::ErrorKind::NotFound;
-                let line = format!(
-                    "rsync: [sender] link_stat \"{}\" failed: {}",
-                    abs_display(&path),
-                    os_err(&e)
-                );
-                if vanished {
-                    out.warning(&line.replace("link_stat", "file has vanished:"));
-                } else {
-                    out.error_xfer(&line);
+        let mut children: BTreeMap<Vec<u8>, PathBuf> = BTreeMap::new();
+        for ent in rd {
+            match ent {
+                Ok(e) => {
+                    children.insert(e.file_name().as_bytes().to_vec(), e.path());
                 }
-                out.add_io_error(if vanished { 2 } else { 1 });
+                Err(e) => {
+                    out.error_xfer(&format!(
+                        "rsync: [sender] readdir \"{}\" failed: {}",
+                        abs_display(dir),
+                        os_err(&e)
+                    ));
+                    out.add_io_error(1);
+                }
+            }
+        }
+        for (name, path) in children {
+            let mut rel = prefix.clone();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(&name);
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    let vanished = e.kind() == io::ErrorKind::NotFound;
+                    if vanished {
+                        out.warning(&format!("file has vanished: \"{}\"", abs_display(&path)));
+                    } else {
+                        out.error_xfer(&format!(
+                            "rsync: [sender] link_stat \"{}\" failed: {}",
+                            abs_display(&path),
+                            os_err(&e)
+                        ));
+                    }
+                    out.add_io_error(if vanished { 2 } else { 1 });
+                    continue;
+                }
+            };
+            if self.rules.is_excluded(&rel, meta.is_dir()) {
                 continue;
             }
-        };
-        if meta.is_dir() {
-            let e = entry_for(&path, &meta, rel.clone(), opts, session)?;
-            list.entries.push(e);
-            list.sources.push(path.clone());
-            walk(&path, rel, opts, session, out, list)?;
-        } else if let Some(e) = leaf_entry(&path, &meta, rel, opts, session, out)? {
-            list.entries.push(e);
-            list.sources.push(path);
+            if meta.is_dir() {
+                let e = entry_for(&path, &meta, rel.clone(), opts, session)?;
+                self.list.entries.push(e);
+                self.list.sources.push(path.clone());
+                self.walk(&path, rel)?;
+                // Back in this directory: its merge rules apply again.
+                self.stack
+                    .enter(self.rules, &prefix, &mut |p| read_beneath(&abs_root, p))?;
+            } else if let Some(e) = leaf_entry(&path, &meta, rel, opts, session, out)? {
+                self.list.entries.push(e);
+                self.list.sources.push(path);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn leaf_entry(

@@ -33,6 +33,10 @@ struct Gen<'a> {
     deletion_allowed: bool,
     warned_io_error: bool,
     report_all: bool,
+    /// The receiver-side rules, with per-directory merge files of the
+    /// destination loaded as the walk goes.
+    rules: filter::FilterList,
+    fstack: crate::filters::DirStack,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -56,6 +60,8 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         deletion_allowed: ctx.out.io_error() == 0,
         warned_io_error: false,
         report_all,
+        rules: ctx.filters.clone(),
+        fstack: crate::filters::DirStack::default(),
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
@@ -594,6 +600,20 @@ impl Gen<'_> {
             return Ok(());
         }
         let dir = &ctx.paths[i];
+        let root = &ctx.root;
+        let mut read = |p: &[u8]| -> Option<Vec<u8>> {
+            let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;
+            let mut f = root.open_read(&rel).ok()?;
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut v).ok()?;
+            Some(v)
+        };
+        if let Err(e) = self
+            .fstack
+            .enter(&mut self.rules, dir.as_bytes(), &mut read)
+        {
+            ctx.out.error(&e.message);
+        }
         let mut names = match ctx.root.read_dir(dir) {
             Ok(n) => n,
             Err(err) => {
@@ -614,6 +634,9 @@ impl Gen<'_> {
             let Some(st) = ctx.root.stat(&child).ok().flatten() else {
                 continue;
             };
+            if self.rules.is_protected(full, st.file_type == FileType::Dir) {
+                continue;
+            }
             if let Err(err) = self.delete_item(&child, &st, true) {
                 ctx.out.error_xfer(&err.message);
             }

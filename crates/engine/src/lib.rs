@@ -9,6 +9,7 @@
 
 pub mod ctx;
 pub mod error;
+pub mod filters;
 pub mod flist;
 pub mod generator;
 pub mod ids;
@@ -22,4 +23,4 @@ pub mod stats;
 pub mod transfer;
 
 pub use error::{Error, Result};
-pub use options::{DeleteMode, OptionError, Options};
+pub use options::{DeleteMode, FilterArg, OptionError, Options};

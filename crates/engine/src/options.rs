@@ -33,6 +33,25 @@ pub enum DeleteMode {
     During,
 }
 
+/// One filter option, kept in command-line order because rule order
+/// decides which rule matches first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterArg {
+    /// --exclude=PATTERN
+    Exclude(String),
+    /// --include=PATTERN
+    Include(String),
+    /// --filter=RULE / -f RULE
+    Filter(String),
+    /// --exclude-from=FILE
+    ExcludeFrom(String),
+    /// --include-from=FILE
+    IncludeFrom(String),
+    /// -F (the first adds `dir-merge /.rsync-filter`, the second
+    /// `- .rsync-filter`)
+    RsyncFilter,
+}
+
 /// Every option oxsync understands, after parsing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
@@ -103,6 +122,13 @@ pub struct Options {
     pub help: bool,
     /// --version / -V
     pub version: bool,
+    /// Filter options (`--exclude`, `--include`, `--filter`/`-f`,
+    /// `--exclude-from`, `--include-from`, `-F`), in command-line order.
+    pub filters: Vec<FilterArg>,
+    /// -C / --cvs-exclude
+    pub cvs_exclude: bool,
+    /// --delete-excluded
+    pub delete_excluded: bool,
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
@@ -166,7 +192,15 @@ enum Act {
     Sender,
     Help,
     Version,
+    RsyncFilter,
+    Cvs(bool),
+    DeleteExcluded,
     // The ones below take a value.
+    Exclude,
+    Include,
+    Filter,
+    ExcludeFrom,
+    IncludeFrom,
     Rsh,
     RsyncPath,
     Protocol,
@@ -180,7 +214,12 @@ impl Act {
     fn takes_value(self) -> bool {
         matches!(
             self,
-            Act::Rsh
+            Act::Exclude
+                | Act::Include
+                | Act::Filter
+                | Act::ExcludeFrom
+                | Act::IncludeFrom
+                | Act::Rsh
                 | Act::RsyncPath
                 | Act::Protocol
                 | Act::ChecksumChoice
@@ -226,6 +265,11 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("rsync-path", None, Act::RsyncPath), ("protocol", None, Act::Protocol),
     ("checksum-seed", None, Act::ChecksumSeed), ("server", None, Act::Server),
     ("sender", None, Act::Sender),
+    ("exclude", None, Act::Exclude), ("include", None, Act::Include),
+    ("filter", Some('f'), Act::Filter), ("exclude-from", None, Act::ExcludeFrom),
+    ("include-from", None, Act::IncludeFrom), ("", Some('F'), Act::RsyncFilter),
+    ("cvs-exclude", Some('C'), Act::Cvs(true)), ("no-cvs-exclude", None, Act::Cvs(false)),
+    ("delete-excluded", None, Act::DeleteExcluded),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -237,8 +281,7 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('O', "--omit-dir-times"), ('J', "--omit-link-times"), ('@', "--modify-window"),
     ('L', "--copy-links"), ('k', "--copy-dirlinks"), ('K', "--keep-dirlinks"),
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
-    ('u', "--update"), ('S', "--sparse"), ('F', "--filter=': /.rsync-filter'"),
-    ('f', "--filter"), ('C', "--cvs-exclude"), ('y', "--fuzzy"), ('z', "--compress"),
+    ('u', "--update"), ('S', "--sparse"), ('y', "--fuzzy"), ('z', "--compress"),
     ('P', "--partial --progress"), ('m', "--prune-empty-dirs"), ('b', "--backup"),
     ('0', "--from0"), ('s', "--secluded-args"), ('T', "--temp-dir"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
@@ -264,10 +307,9 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "ignore-non-existing", "ignore-existing", "max-size", "min-size", "max-alloc",
     "sparse", "no-sparse", "no-S", "preallocate", "inplace", "no-inplace", "append",
     "append-verify", "no-append", "delete-before", "delete-delay", "delete-after",
-    "delete-excluded", "delete-missing-args", "ignore-missing-args",
+    "delete-missing-args", "ignore-missing-args",
     "remove-sent-files", "remove-source-files", "force", "no-force", "ignore-errors",
-    "no-ignore-errors", "max-delete", "filter", "exclude", "include", "exclude-from",
-    "include-from", "cvs-exclude", "compare-dest", "copy-dest", "link-dest", "fuzzy",
+    "no-ignore-errors", "max-delete", "compare-dest", "copy-dest", "link-dest", "fuzzy",
     "no-fuzzy", "no-y", "compress", "old-compress", "new-compress", "no-compress",
     "no-z", "compress-choice", "zc", "skip-compress", "compress-level", "zl",
     "compress-threads", "zt", "partial", "no-partial", "partial-dir", "delay-updates",
@@ -608,6 +650,19 @@ impl Options {
                 self.checksum_seed = (seed != 0).then_some(seed);
             }
             Act::LogFormat => self.log_format = Some(value),
+            Act::Exclude => self.filters.push(FilterArg::Exclude(value)),
+            Act::Include => self.filters.push(FilterArg::Include(value)),
+            Act::Filter => self.filters.push(FilterArg::Filter(value)),
+            Act::ExcludeFrom => self.filters.push(FilterArg::ExcludeFrom(value)),
+            Act::IncludeFrom => self.filters.push(FilterArg::IncludeFrom(value)),
+            Act::RsyncFilter => self.filters.push(FilterArg::RsyncFilter),
+            Act::Cvs(on) => self.cvs_exclude = on,
+            Act::DeleteExcluded => {
+                self.delete_excluded = true;
+                if self.delete == DeleteMode::Off {
+                    self.delete = DeleteMode::During;
+                }
+            }
         }
         Ok(false)
     }
@@ -667,6 +722,7 @@ impl Options {
             (self.perms, 'p'),
             (self.recursive, 'r'),
             (self.checksum, 'c'),
+            (self.cvs_exclude, 'C'),
             (self.ignore_times, 'I'),
         ];
         bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
@@ -697,7 +753,9 @@ impl Options {
             args.push(format!("--checksum-choice={choice}"));
         }
         if client_sender {
-            if self.delete == DeleteMode::During {
+            if self.delete == DeleteMode::During
+                && (self.delete_during_named || !self.delete_excluded)
+            {
                 args.push(
                     if self.delete_during_named {
                         "--delete-during"
@@ -706,6 +764,9 @@ impl Options {
                     }
                     .to_string(),
                 );
+            }
+            if self.delete_excluded {
+                args.push("--delete-excluded".to_string());
             }
             if self.size_only {
                 args.push("--size-only".to_string());
@@ -983,7 +1044,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["inplace", "filter", "daemon", "list-only", "remove-source-files", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "backup", "delete-before", "delete-delay", "delete-excluded", "compress-level=1", "no-compress"] {
+        for name in ["inplace", "filter", "daemon", "list-only", "remove-source-files", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "backup", "delete-before", "delete-delay", "compress-level=1", "no-compress"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

@@ -3,6 +3,7 @@
 //! an in-process socket pair, so they run exactly the remote code path.
 use crate::ctx::{GenEvent, RecvCtx};
 use crate::error::{Error, PeerExit, Result};
+use crate::filters;
 use crate::flist::{self, FileList};
 use crate::itemize::ItemFormat;
 use crate::options::{DeleteMode, Options};
@@ -11,9 +12,10 @@ use crate::session::{self, Session, Side};
 use crate::stats::XferStats;
 use crate::{generator, receiver, sender};
 use confine::{AmbientAuthority, RelPath, Root};
+use filter::{FilterList, WireOptions};
 use protocol::exit;
 use protocol::mplex::{payload_i32, Message, MplexReader, MsgCode, MsgHandler};
-use protocol::varint::{write_i32, WireRead};
+use protocol::varint::WireRead;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
@@ -55,7 +57,10 @@ impl Link {
 }
 
 /// Longest filter rule accepted from the peer (upstream MAXPATHLEN).
-const MAX_RULE_LEN: i32 = 4096;
+const MAX_RULE_LEN: i32 = filter::MAX_WIRE_RULE_LEN as i32;
+
+/// Most rules accepted from the peer.
+const MAX_RULES: usize = 1 << 16;
 
 /// Handles the peer's non-data messages: prints its text, records its
 /// io_error, turns MSG_ERROR_EXIT into an error.
@@ -117,32 +122,53 @@ fn start(
     Ok((reader, session))
 }
 
-/// Reads the client's filter rules. oxsync has no filter engine yet, so any
-/// rule is refused rather than silently ignored.
+/// Reads the client's filter rules. A received `merge` rule is never read
+/// here: a peer must not make us open a file it names.
 // upstream: exclude.c:recv_filter_list()
-fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
-    let len = r.read_i32_field("filter rule length")?;
-    if len == 0 {
-        return Ok(());
+fn recv_filter_list<R: Read>(r: &mut R, protocol: i32, opts: &Options) -> Result<FilterList> {
+    let mut rules = Vec::new();
+    loop {
+        let len = r.read_i32_field("filter rule length")?;
+        if len == 0 {
+            break;
+        }
+        if !(0..=MAX_RULE_LEN).contains(&len) {
+            return Err(Error::protocol(format!(
+                "filter rule length {len} out of range"
+            )));
+        }
+        if rules.len() >= MAX_RULES {
+            return Err(Error::protocol(format!(
+                "more than {MAX_RULES} filter rules"
+            )));
+        }
+        rules.push(r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?);
     }
-    if !(0..=MAX_RULE_LEN).contains(&len) {
-        return Err(Error::protocol(format!(
-            "filter rule length {len} out of range"
-        )));
-    }
-    let rule = r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?;
-    Err(Error::new(
-        exit::RERR_UNSUPPORTED,
-        format!(
-            "filter rules are not supported by oxsync yet (got \"{}\")",
-            String::from_utf8_lossy(&rule)
-        ),
-    ))
+    let mut list = FilterList::from_wire(&rules, protocol as u32, &mut |_| None).map_err(|e| {
+        Error::new(
+            exit::RERR_PROTOCOL,
+            format!("rsync: invalid filter rule from the client: {e}"),
+        )
+    })?;
+    filters::finish_received(&mut list, opts)?;
+    Ok(list)
 }
 
-fn send_empty_filter_list(w: &SharedWriter) -> Result<()> {
+fn send_filter_list(
+    w: &SharedWriter,
+    list: &FilterList,
+    protocol: i32,
+    am_sender: bool,
+) -> Result<()> {
     let mut b = Vec::new();
-    write_i32(&mut b, 0);
+    list.encode_wire(
+        WireOptions {
+            protocol: protocol as u32,
+            am_sender,
+        },
+        &mut b,
+    )
+    .map_err(|e| Error::new(exit::RERR_SYNTAX, format!("rsync: {e}")))?;
     lock(w)?.write_all(&b)?;
     Ok(())
 }
@@ -159,16 +185,15 @@ pub fn run_sender(
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let (mut reader, session) = start(r, &w, opts, link, &out)?;
-    match side {
-        Side::Server => recv_filter_list(&mut reader)?,
-        Side::Client => {
-            if !local && opts.delete != DeleteMode::Off {
-                send_empty_filter_list(&w)?;
-            }
-        }
+    let mut rules = match side {
+        Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
+        _ => filters::from_options(opts)?,
+    };
+    if side == Side::Client && !local && opts.delete != DeleteMode::Off {
+        send_filter_list(&w, &rules, session.protocol, true)?;
     }
     let t0 = Instant::now();
-    let list = flist::build(sources, opts, &session, &out)?;
+    let list = flist::build(sources, opts, &session, &out, &mut rules)?;
     let buildtime = t0.elapsed().as_millis() as u64;
     if list.is_empty() && side == Side::Server {
         // upstream: do_server_sender() exits quietly on an empty list.
@@ -277,19 +302,21 @@ pub fn run_receiver_to(
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let (mut reader, session) = start(r, &w, opts, link, &out)?;
-    match side {
+    let rules = match side {
         Side::Client => {
+            let rules = filters::from_options(opts)?;
             if !local {
-                send_empty_filter_list(&w)?;
+                send_filter_list(&w, &rules, session.protocol, false)?;
                 lock(&w)?.flush()?;
             }
+            rules
         }
-        Side::Server => {
-            if !local && opts.delete != DeleteMode::Off {
-                recv_filter_list(&mut reader)?;
-            }
+        Side::Server if !local && opts.delete != DeleteMode::Off => {
+            recv_filter_list(&mut reader, session.protocol, opts)?
         }
-    }
+        Side::Server if local => filters::from_options(opts)?,
+        Side::Server => FilterList::new(),
+    };
     let received = flist::receive(&mut reader, opts, &session)?;
     out.add_io_error(received.io_error & 7);
     let list = received.list;
@@ -326,6 +353,7 @@ pub fn run_receiver_to(
         dest_missing: dest_info.missing,
         whole_file,
         am_root: rustix::process::geteuid().is_root(),
+        filters: rules,
     });
     let (tx, rx) = mpsc::channel::<GenEvent>();
     let gen = {

@@ -1,0 +1,124 @@
+//! Building the filter list from options (client) or from the wire
+//! (server), and the helpers the walk and the deletion pass use.
+use crate::error::{Error, Result};
+use crate::options::{FilterArg, Options};
+use filter::FilterList;
+use protocol::exit;
+use std::os::unix::ffi::OsStrExt;
+
+fn rule_error(e: filter::Error) -> Error {
+    Error::new(exit::RERR_SYNTAX, format!("rsync: {e}"))
+}
+
+/// Reads an operator-named rule file (`--exclude-from`, `merge`) on the
+/// client; "-" is standard input.
+fn read_local(path: &[u8]) -> Option<Vec<u8>> {
+    if path == b"-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).ok()?;
+        return Some(v);
+    }
+    std::fs::read(std::ffi::OsStr::from_bytes(path)).ok()
+}
+
+/// The client's rules, in command-line order (upstream options.c), with
+/// `-C` appended after all of them.
+pub fn from_options(opts: &Options) -> Result<FilterList> {
+    let mut list = FilterList::new();
+    let mut read = read_local;
+    let mut f_count = 0;
+    for arg in &opts.filters {
+        match arg {
+            FilterArg::Exclude(p) => list.add_exclude(p.as_bytes()),
+            FilterArg::Include(p) => list.add_include(p.as_bytes()),
+            FilterArg::Filter(r) => list.add_filter(r.as_bytes(), &mut read),
+            FilterArg::ExcludeFrom(f) => list.add_exclude_from(f.as_bytes(), &mut read),
+            FilterArg::IncludeFrom(f) => list.add_include_from(f.as_bytes(), &mut read),
+            FilterArg::RsyncFilter => {
+                f_count += 1;
+                match f_count {
+                    1 => list.add_filter(b": /.rsync-filter", &mut read),
+                    2 => list.add_filter(b"- .rsync-filter", &mut read),
+                    _ => Ok(()),
+                }
+            }
+        }
+        .map_err(rule_error)?;
+    }
+    if opts.delete_excluded {
+        list.set_delete_excluded();
+    }
+    if opts.cvs_exclude {
+        list.set_cvs_sources_from_env();
+        list.add_cvs_exclude(&mut read).map_err(rule_error)?;
+    }
+    Ok(list)
+}
+
+/// Rules received from a client: `-C` (sent as a bundle letter) is added
+/// after them, as upstream's server does.
+pub fn finish_received(list: &mut FilterList, opts: &Options) -> Result<()> {
+    if opts.delete_excluded {
+        list.set_delete_excluded();
+    }
+    if opts.cvs_exclude {
+        list.add_cvs_exclude(&mut |_| None).map_err(rule_error)?;
+    }
+    Ok(())
+}
+
+/// Keeps a filter list's per-directory merge state in step with a walk
+/// that visits directories in file-list order: leaves the directories that
+/// are not ancestors of `dir`, then enters the missing ones.
+#[derive(Debug, Default)]
+pub struct DirStack {
+    stack: Vec<Vec<u8>>,
+}
+
+impl DirStack {
+    /// Leaves every directory entered so far.
+    pub fn clear(&mut self, list: &mut FilterList) {
+        while self.stack.pop().is_some() {
+            list.leave_dir();
+        }
+    }
+
+    /// Moves the list to `dir` ("" for the transfer root).
+    pub fn enter(
+        &mut self,
+        list: &mut FilterList,
+        dir: &[u8],
+        read: &mut filter::ReadFn<'_>,
+    ) -> Result<()> {
+        while let Some(top) = self.stack.last() {
+            let is_ancestor = top.is_empty()
+                || dir == top.as_slice()
+                || (dir.starts_with(top) && dir.get(top.len()) == Some(&b'/'));
+            if is_ancestor {
+                break;
+            }
+            self.stack.pop();
+            list.leave_dir();
+        }
+        let mut targets: Vec<Vec<u8>> = Vec::new();
+        let mut cur = dir.to_vec();
+        loop {
+            if self.stack.last().is_some_and(|t| *t == cur) {
+                break;
+            }
+            targets.push(cur.clone());
+            if cur.is_empty() {
+                break;
+            }
+            match cur.iter().rposition(|&b| b == b'/') {
+                Some(p) => cur.truncate(p),
+                None => cur.clear(),
+            }
+        }
+        for t in targets.into_iter().rev() {
+            list.enter_dir(&t, read).map_err(rule_error)?;
+            self.stack.push(t);
+        }
+        Ok(())
+    }
+}
