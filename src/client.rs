@@ -15,6 +15,9 @@ use std::time::Instant;
 pub fn run(opts: &Options) -> i32 {
     let started = Instant::now();
     let mut args = opts.args.clone();
+    if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
+        return crate::daemon_client::run(opts);
+    }
     if args.len() == 1 {
         eprintln!("rsync: listing files (a single argument) is not supported by oxsync yet");
         eprintln!("{}", closing_line(exit::RERR_UNSUPPORTED, "client"));
@@ -26,10 +29,7 @@ pub fn run(opts: &Options) -> i32 {
     if matches!(dest_loc, Location::Daemon(_))
         || src_locs.iter().any(|l| matches!(l, Location::Daemon(_)))
     {
-        return fail_usage(
-            "the rsync daemon protocol (host::module, rsync://) is not supported by oxsync yet",
-            exit::RERR_UNSUPPORTED,
-        );
+        return crate::daemon_client::run(opts);
     }
     let remote_srcs = src_locs
         .iter()

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod daemon_client;
 mod remote;
 mod server;
 
@@ -18,6 +19,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[OsString]) -> i32 {
+    if args.iter().any(|a| a == "--daemon") {
+        return daemon::run(args);
+    }
     let opts = match Options::parse(args) {
         Ok(o) => o,
         Err(e) => {

@@ -7,3 +7,4 @@ mod fakepeer;
 mod interop;
 mod local;
 mod util;
+mod daemon;

@@ -33,6 +33,35 @@ pub enum DeleteMode {
     During,
 }
 
+/// Which of `--compare-dest`, `--copy-dest`, `--link-dest` the basis
+/// directories came with (upstream alt_dest_type; they cannot be mixed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AltDest {
+    /// --compare-dest
+    Compare,
+    /// --copy-dest
+    Copy,
+    /// --link-dest
+    Link,
+}
+
+impl AltDest {
+    /// The option's spelling.
+    pub fn option(self) -> &'static str {
+        match self {
+            AltDest::Compare => "--compare-dest",
+            AltDest::Copy => "--copy-dest",
+            AltDest::Link => "--link-dest",
+        }
+    }
+}
+
+/// Most basis directories (upstream MAX_BASIS_DIRS).
+pub const MAX_BASIS_DIRS: usize = 20;
+
+/// The partial directory `--delay-updates` uses when none is named.
+pub const DELAY_UPDATES_DIR: &str = ".~tmp~";
+
 /// One filter option, kept in command-line order because rule order
 /// decides which rule matches first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +143,12 @@ pub struct Options {
     /// --log-format / --out-format value (the server learns from it whether
     /// the client itemizes: "%i", "%i%I", "%o" or "X").
     pub log_format: Option<String>,
+    /// --port (daemon connections)
+    pub port: Option<u16>,
+    /// --password-file (daemon authentication)
+    pub password_file: Option<String>,
+    /// --contimeout in seconds (daemon connections; None = no limit)
+    pub contimeout: Option<u64>,
     /// --server
     pub server: bool,
     /// --sender (server side: this server sends)
@@ -129,6 +164,31 @@ pub struct Options {
     pub cvs_exclude: bool,
     /// --delete-excluded
     pub delete_excluded: bool,
+    /// --partial (and -P)
+    pub partial: bool,
+    /// --partial-dir=DIR as given (see [`Options::partial_dir_eff`]).
+    pub partial_dir: Option<String>,
+    /// --temp-dir=DIR / -T
+    pub temp_dir: Option<String>,
+    /// --delay-updates
+    pub delay_updates: bool,
+    /// --inplace (also set by --append)
+    pub inplace: bool,
+    /// 0, 1 for --append, 2 for --append-verify (a server counts repeated
+    /// `--append`s, as upstream).
+    pub append: u8,
+    /// -b / --backup (also set by --backup-dir)
+    pub backup: bool,
+    /// --backup-dir=DIR
+    pub backup_dir: Option<String>,
+    /// --suffix=SUFFIX as given (see [`Options::backup_suffix`]).
+    pub suffix: Option<String>,
+    /// --compare-dest / --copy-dest / --link-dest kind, if any.
+    pub alt_dest: Option<AltDest>,
+    /// The basis directories, in command-line order (at most 20).
+    pub basis_dirs: Vec<String>,
+    /// --remove-source-files
+    pub remove_source_files: bool,
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
@@ -195,6 +255,15 @@ enum Act {
     RsyncFilter,
     Cvs(bool),
     DeleteExcluded,
+    PartialProgress,
+    Partial(bool),
+    DelayUpdates(bool),
+    Inplace(bool),
+    Append,
+    AppendVerify,
+    NoAppend,
+    Backup(bool),
+    RemoveSourceFiles,
     // The ones below take a value.
     Exclude,
     Include,
@@ -208,6 +277,14 @@ enum Act {
     BlockSize,
     ChecksumSeed,
     LogFormat,
+    Port,
+    PasswordFile,
+    Contimeout,
+    PartialDir,
+    TempDir,
+    BackupDir,
+    Suffix,
+    BasisDir(AltDest),
 }
 
 impl Act {
@@ -226,6 +303,14 @@ impl Act {
                 | Act::BlockSize
                 | Act::ChecksumSeed
                 | Act::LogFormat
+                | Act::Port
+                | Act::PasswordFile
+                | Act::Contimeout
+                | Act::PartialDir
+                | Act::TempDir
+                | Act::BackupDir
+                | Act::Suffix
+                | Act::BasisDir(_)
         )
     }
 }
@@ -259,6 +344,8 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("cc", None, Act::ChecksumChoice), ("block-size", Some('B'), Act::BlockSize),
     ("progress", None, Act::Progress(true)), ("no-progress", None, Act::Progress(false)),
     ("out-format", None, Act::LogFormat), ("log-format", None, Act::LogFormat),
+    ("port", None, Act::Port), ("password-file", None, Act::PasswordFile),
+    ("contimeout", None, Act::Contimeout),
     ("itemize-changes", Some('i'), Act::Itemize), ("no-itemize-changes", None, Act::NoItemize),
     ("no-i", None, Act::NoItemize), ("numeric-ids", None, Act::NumericIds(true)),
     ("no-numeric-ids", None, Act::NumericIds(false)), ("rsh", Some('e'), Act::Rsh),
@@ -270,6 +357,18 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("include-from", None, Act::IncludeFrom), ("", Some('F'), Act::RsyncFilter),
     ("cvs-exclude", Some('C'), Act::Cvs(true)), ("no-cvs-exclude", None, Act::Cvs(false)),
     ("delete-excluded", None, Act::DeleteExcluded),
+    ("", Some('P'), Act::PartialProgress), ("partial", None, Act::Partial(true)),
+    ("no-partial", None, Act::Partial(false)), ("partial-dir", None, Act::PartialDir),
+    ("temp-dir", Some('T'), Act::TempDir), ("delay-updates", None, Act::DelayUpdates(true)),
+    ("no-delay-updates", None, Act::DelayUpdates(false)), ("inplace", None, Act::Inplace(true)),
+    ("no-inplace", None, Act::Inplace(false)), ("append", None, Act::Append),
+    ("append-verify", None, Act::AppendVerify), ("no-append", None, Act::NoAppend),
+    ("backup", Some('b'), Act::Backup(true)), ("no-backup", None, Act::Backup(false)),
+    ("backup-dir", None, Act::BackupDir), ("suffix", None, Act::Suffix),
+    ("compare-dest", None, Act::BasisDir(AltDest::Compare)),
+    ("copy-dest", None, Act::BasisDir(AltDest::Copy)),
+    ("link-dest", None, Act::BasisDir(AltDest::Link)),
+    ("remove-source-files", None, Act::RemoveSourceFiles),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -282,8 +381,8 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('L', "--copy-links"), ('k', "--copy-dirlinks"), ('K', "--keep-dirlinks"),
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
     ('u', "--update"), ('S', "--sparse"), ('y', "--fuzzy"), ('z', "--compress"),
-    ('P', "--partial --progress"), ('m', "--prune-empty-dirs"), ('b', "--backup"),
-    ('0', "--from0"), ('s', "--secluded-args"), ('T', "--temp-dir"), ('4', "--ipv4"),
+    ('m', "--prune-empty-dirs"),
+    ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
 ];
 
@@ -305,24 +404,21 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d", "chmod",
     "one-file-system", "no-one-file-system", "no-x", "update", "existing",
     "ignore-non-existing", "ignore-existing", "max-size", "min-size", "max-alloc",
-    "sparse", "no-sparse", "no-S", "preallocate", "inplace", "no-inplace", "append",
-    "append-verify", "no-append", "delete-before", "delete-delay", "delete-after",
+    "sparse", "no-sparse", "no-S", "preallocate", "delete-before", "delete-delay", "delete-after",
     "delete-missing-args", "ignore-missing-args",
-    "remove-sent-files", "remove-source-files", "force", "no-force", "ignore-errors",
-    "no-ignore-errors", "max-delete", "compare-dest", "copy-dest", "link-dest", "fuzzy",
+    "remove-sent-files", "force", "no-force", "ignore-errors",
+    "no-ignore-errors", "max-delete", "fuzzy",
     "no-fuzzy", "no-y", "compress", "old-compress", "new-compress", "no-compress",
     "no-z", "compress-choice", "zc", "skip-compress", "compress-level", "zl",
-    "compress-threads", "zt", "partial", "no-partial", "partial-dir", "delay-updates",
-    "no-delay-updates", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
-    "log-file-format", "bwlimit", "no-bwlimit", "backup", "no-backup", "backup-dir",
-    "suffix", "list-only", "read-batch", "write-batch", "only-write-batch",
+    "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
+    "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
     "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
     "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
-    "usermap", "groupmap", "chown", "timeout", "no-timeout", "contimeout",
-    "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at", "temp-dir",
+    "usermap", "groupmap", "chown", "timeout", "no-timeout",
+    "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6", "8-bit-output", "no-8-bit-output", "no-8",
-    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address", "port",
-    "sockopts", "password-file", "early-input", "blocking-io", "no-blocking-io",
+    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
+    "sockopts", "early-input", "blocking-io", "no-blocking-io",
     "outbuf", "remote-option", "config", "daemon", "dparam", "detach", "no-detach",
 ];
 
@@ -560,6 +656,7 @@ impl Options {
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
             ));
         }
+        opts.finish_update_options()?;
         Ok(opts)
     }
 
@@ -650,6 +747,17 @@ impl Options {
                 self.checksum_seed = (seed != 0).then_some(seed);
             }
             Act::LogFormat => self.log_format = Some(value),
+            Act::Port => {
+                let port = parse_int(&value, word)?;
+                self.port = Some(u16::try_from(port).map_err(|_| {
+                    OptionError::syntax(format!("{word}={value}: invalid port"))
+                })?);
+            }
+            Act::PasswordFile => self.password_file = Some(value),
+            Act::Contimeout => {
+                let secs = parse_int(&value, word)?;
+                self.contimeout = (secs > 0).then_some(secs as u64);
+            }
             Act::Exclude => self.filters.push(FilterArg::Exclude(value)),
             Act::Include => self.filters.push(FilterArg::Include(value)),
             Act::Filter => self.filters.push(FilterArg::Filter(value)),
@@ -663,8 +771,118 @@ impl Options {
                     self.delete = DeleteMode::During;
                 }
             }
+            Act::PartialProgress => {
+                self.partial = true;
+                self.progress = true;
+            }
+            Act::Partial(on) => self.partial = on,
+            Act::DelayUpdates(on) => self.delay_updates = on,
+            Act::Inplace(on) => self.inplace = on,
+            Act::Append if self.server => self.append = self.append.saturating_add(1).min(2),
+            Act::Append => self.append = 1,
+            Act::AppendVerify => self.append = 2,
+            Act::NoAppend => self.append = 0,
+            Act::Backup(on) => self.backup = on,
+            Act::RemoveSourceFiles => self.remove_source_files = true,
+            Act::PartialDir => self.partial_dir = Some(value),
+            Act::TempDir => self.temp_dir = Some(value),
+            Act::BackupDir => self.backup_dir = Some(value),
+            Act::Suffix => self.suffix = Some(value),
+            Act::BasisDir(kind) => {
+                if let Some(had) = self.alt_dest.filter(|&had| had != kind) {
+                    return Err(OptionError::syntax(format!(
+                        "ERROR: the {} option conflicts with the {} option",
+                        kind.option(),
+                        had.option()
+                    )));
+                }
+                if self.basis_dirs.len() >= MAX_BASIS_DIRS {
+                    return Err(OptionError::syntax(format!(
+                        "ERROR: at most {MAX_BASIS_DIRS} {} args may be specified",
+                        kind.option()
+                    )));
+                }
+                self.alt_dest = Some(kind);
+                self.basis_dirs.push(value);
+            }
         }
         Ok(false)
+    }
+
+    /// The consistency rules upstream applies after parsing the update
+    /// options (`--append` implies `--inplace`, which excludes a partial
+    /// directory; `--backup-dir` implies `-b`; the suffix has no slash).
+    // upstream: options.c:parse_arguments() (tail)
+    fn finish_update_options(&mut self) -> Result<(), OptionError> {
+        if self.append > 0 {
+            if self.whole_file == Some(true) {
+                return Err(OptionError::syntax(
+                    "--append cannot be used with --whole-file".to_string(),
+                ));
+            }
+            self.inplace = true;
+        }
+        if let Some(dir) = &self.partial_dir {
+            let trimmed = dir.trim_end_matches('/');
+            if trimmed.is_empty() && !dir.starts_with('/') || trimmed == "." {
+                self.partial_dir = None;
+            }
+        }
+        if self.inplace && (self.partial_dir.is_some() || self.delay_updates) {
+            return Err(OptionError::syntax(format!(
+                "--{} cannot be used with --{}",
+                if self.append > 0 { "append" } else { "inplace" },
+                if self.delay_updates {
+                    "delay-updates"
+                } else {
+                    "partial-dir"
+                }
+            )));
+        }
+        if self.backup_dir.as_deref() == Some("") {
+            self.backup_dir = None;
+        }
+        if self.backup_dir.is_some() {
+            self.backup = true;
+        }
+        let suffix = self.backup_suffix();
+        if suffix.contains('/') {
+            return Err(OptionError::syntax(format!(
+                "--suffix cannot contain slashes: {suffix}"
+            )));
+        }
+        if self.backup && self.backup_dir.is_none() && suffix.is_empty() && !(self.server && self.sender) {
+            return Err(OptionError::syntax(
+                "--suffix cannot be empty without a --backup-dir".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The partial directory in effect: `--partial-dir`, or `.~tmp~` for
+    /// `--delay-updates` (upstream partial_dir).
+    pub fn partial_dir_eff(&self) -> Option<&str> {
+        match (&self.partial_dir, self.delay_updates) {
+            (Some(dir), _) => Some(dir),
+            (None, true) => Some(DELAY_UPDATES_DIR),
+            (None, false) => None,
+        }
+    }
+
+    /// Partial files are kept (upstream keep_partial after parsing: not with
+    /// --inplace, always with a partial directory).
+    pub fn keep_partial(&self) -> bool {
+        !self.inplace && (self.partial || self.partial_dir_eff().is_some())
+    }
+
+    /// The backup suffix in effect: `--suffix`, else "" with a
+    /// `--backup-dir` and "~" without.
+    pub fn backup_suffix(&self) -> &str {
+        match &self.suffix {
+            Some(s) => s,
+            None if self.backup_dir.is_some() => "",
+            None => "~",
+        }
     }
 
     /// The `--log-format` hint a sending client gives the server (which
@@ -712,6 +930,7 @@ impl Options {
         }
         let letters = [
             (self.quiet, 'q'),
+            (self.backup, 'b'),
             (self.dry_run, 'n'),
             (self.links, 'l'),
             (self.whole_file == Some(true), 'W'),
@@ -747,6 +966,16 @@ impl Options {
         if let Some(size) = self.block_size {
             args.push(format!("-B{size}"));
         }
+        if let Some(dir) = &self.backup_dir {
+            args.push("--backup-dir".to_string());
+            args.push(dir.clone());
+        }
+        if self.suffix.is_some() {
+            let default = if self.backup_dir.is_some() { "" } else { "~" };
+            if self.backup_suffix() != default {
+                args.push(format!("--suffix={}", self.backup_suffix()));
+            }
+        }
         // The value was checked against plain checksum names, so it needs no
         // shell escaping.
         if let Some(choice) = &self.checksum_choice {
@@ -778,8 +1007,44 @@ impl Options {
         if let Some(seed) = self.checksum_seed {
             args.push(format!("--checksum-seed={seed}"));
         }
+        if client_sender {
+            if let Some(dir) = self.partial_dir_eff().filter(|_| !self.inplace) {
+                if self.partial_dir.is_some() {
+                    args.push("--partial-dir".to_string());
+                    args.push(dir.to_string());
+                }
+                if self.delay_updates {
+                    args.push("--delay-updates".to_string());
+                }
+            } else if self.keep_partial() {
+                args.push("--partial".to_string());
+            }
+        }
         if self.numeric_ids {
             args.push("--numeric-ids".to_string());
+        }
+        if client_sender {
+            if let Some(dir) = &self.temp_dir {
+                args.push("--temp-dir".to_string());
+                args.push(dir.clone());
+            }
+            if let Some(kind) = self.alt_dest {
+                for dir in &self.basis_dirs {
+                    args.push(kind.option().to_string());
+                    args.push(dir.clone());
+                }
+            }
+        }
+        if self.append > 0 {
+            if self.append > 1 {
+                args.push("--append".to_string());
+            }
+            args.push("--append".to_string());
+        } else if self.inplace {
+            args.push("--inplace".to_string());
+        }
+        if self.remove_source_files {
+            args.push("--remove-source-files".to_string());
         }
         args
     }
@@ -837,6 +1102,21 @@ Options
 --out-format=FORMAT      output updates using the specified FORMAT
 --itemize-changes, -i    output a change-summary for all updates
 --stats                  give some file-transfer stats
+--partial                keep partially transferred files
+--partial-dir=DIR        put a partially transferred file into DIR
+--temp-dir=DIR, -T       create temporary files in directory DIR
+--delay-updates          put all updated files into place at end
+--inplace                update destination files in-place
+--append                 append data onto shorter files
+--append-verify          --append w/old data in file checksum
+--backup, -b             make backups (see --suffix & --backup-dir)
+--backup-dir=DIR         make backups into hierarchy based in DIR
+--suffix=SUFFIX          backup suffix (default ~ w/o --backup-dir)
+--compare-dest=DIR       also compare destination files relative to DIR
+--copy-dest=DIR          ... and include copies of unchanged files
+--link-dest=DIR          hardlink to files in DIR when unchanged
+--remove-source-files    sender removes synchronized files (non-dir)
+-P                       same as --partial --progress
 --progress               show progress during transfer
 --version, -V            print the version and exit
 --help, -h (*)           show this help (* -h is help only when used alone)
@@ -1015,12 +1295,16 @@ mod tests {
             ("--verb", "--verb: unknown option", 1),
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-avz x", "option -z (--compress) is not supported by oxsync yet", 4),
-            ("-aP x", "option -P (--partial --progress) is not supported by oxsync yet", 4),
+            ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
             ("--server -logDtprze.LsfxCIvu . x", "option -z (--compress) is not supported by oxsync yet", 4),
             ("-H x", "option -H (--hard-links) is not supported by oxsync yet", 4),
             ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
-            ("--exclude=*.o x", "option --exclude is not supported by oxsync yet", 4),
-            ("--partial x", "option --partial is not supported by oxsync yet", 4),
+            ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
+            ("--sparse x", "option --sparse is not supported by oxsync yet", 4),
+            ("--append -W s d", "--append cannot be used with --whole-file", 1),
+            ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
+            ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
+            ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
             ("--no-inc-recursive x", "option --no-inc-recursive is not supported by oxsync yet", 4),
             ("--server --delete-after -r . x", "option --delete-after is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
@@ -1044,7 +1328,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["inplace", "filter", "daemon", "list-only", "remove-source-files", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "backup", "delete-before", "delete-delay", "compress-level=1", "no-compress"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "delete-before", "delete-delay", "compress-level=1", "no-compress"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -1211,6 +1495,20 @@ mod tests {
         ("-a --out-format=%n", "--server -logDtpre.iLsfxCIvu --log-format=X . dst/"),
         ("-a -vi", "--server -vlogDtpre.iLsfxCIvu --log-format=%i . dst/"),
         ("-r --no-r", "--server -e.LsfxCIvu . dst/"),
+        ("-aP", "--server -logDtpre.iLsfxCIvu --log-format=X --partial . dst/"),
+        ("-aP", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-a --partial-dir=.pd", "--server -logDtpre.iLsfxCIvu --partial-dir .pd . dst/"),
+        ("-a --delay-updates --partial-dir=pp", "--server -logDtpre.iLsfxCIvu --partial-dir pp --delay-updates . dst/"),
+        ("-a --delay-updates", "--server -logDtpre.iLsfxCIvu --delay-updates . dst/"),
+        ("-a -T /tmp/tt", "--server -logDtpre.iLsfxCIvu --temp-dir /tmp/tt . dst/"),
+        ("-a --inplace --partial", "--server --sender -logDtpre.iLsfxCIvu --inplace . src/"),
+        ("-a --append-verify", "--server -logDtpre.iLsfxCIvu --append --append . dst/"),
+        ("-a --append", "--server --sender -logDtpre.iLsfxCIvu --append . src/"),
+        ("-a --backup-dir=bk --suffix=.x", "--server -blogDtpre.iLsfxCIvu --backup-dir bk --suffix=.x . dst/"),
+        ("-ab --suffix=.old", "--server --sender -blogDtpre.iLsfxCIvu --suffix=.old . src/"),
+        ("-a --link-dest=../p --link-dest=/abs", "--server -logDtpre.iLsfxCIvu --link-dest ../p --link-dest /abs . dst/"),
+        ("-a --compare-dest=c", "--server --sender -logDtpre.iLsfxCIvu . src/"),
+        ("-a --remove-source-files", "--server --sender -logDtpre.iLsfxCIvu --remove-source-files . src/"),
     ];
 
     #[test]

@@ -1,0 +1,323 @@
+//! `hosts allow` / `hosts deny`: addresses, CIDR and dotted masks, host
+//! names and wildcards, with upstream's precedence (an allow match always
+//! admits; with an allow list and no deny list, everything else is refused;
+//! otherwise a deny match refuses and everything else is admitted).
+use crate::wild::iwildmatch;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::process::{Command, Stdio};
+
+/// The connecting peer as the access checks see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its address (an IPv4-mapped IPv6 address is stored as IPv4).
+    pub addr: IpAddr,
+    /// Its host name from a confirmed reverse lookup, when one was done
+    /// and succeeded.
+    pub name: Option<String>,
+}
+
+impl Peer {
+    /// A peer at `addr` whose name is not known.
+    pub fn new(addr: IpAddr) -> Peer {
+        Peer {
+            addr: normalise(addr),
+            name: None,
+        }
+    }
+    /// The name for messages and logs: the host name, or "UNKNOWN".
+    pub fn host_name(&self) -> &str {
+        self.name.as_deref().unwrap_or("UNKNOWN")
+    }
+}
+
+fn normalise(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(addr),
+        v4 => v4,
+    }
+}
+
+/// Name lookups used by the access checks (swapped out in tests).
+pub trait Resolver {
+    /// The addresses of `host`, or None when it cannot be resolved.
+    fn forward(&self, host: &str) -> Option<Vec<IpAddr>>;
+    /// The name of `addr`, confirmed by a forward lookup, if any.
+    fn reverse(&self, addr: IpAddr) -> Option<String>;
+}
+
+/// The system resolver: forward lookups through getaddrinfo (std), reverse
+/// lookups through `getent hosts ADDR` (which uses the system's NSS order,
+/// so /etc/hosts and DNS both count), confirmed by a forward lookup of the
+/// name as upstream does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn forward(&self, host: &str) -> Option<Vec<IpAddr>> {
+        let addrs = (host, 0u16).to_socket_addrs().ok()?;
+        let v: Vec<IpAddr> = addrs.map(|a| normalise(a.ip())).collect();
+        (!v.is_empty()).then_some(v)
+    }
+    fn reverse(&self, addr: IpAddr) -> Option<String> {
+        let out = Command::new("getent")
+            .arg("hosts")
+            .arg(addr.to_string())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8(out.stdout).ok()?;
+        let name = text.lines().next()?.split_whitespace().nth(1)?.to_string();
+        // Forward-confirm, so a peer's own DNS cannot claim any name.
+        let confirmed = self.forward(&name)?.contains(&normalise(addr));
+        confirmed.then_some(name)
+    }
+}
+
+/// Settings that shape a host check.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookups {
+    /// `forward lookup`: resolve plain host names in the lists.
+    pub forward: bool,
+}
+
+/// Upstream's allow/deny decision for `peer`.
+// upstream: access.c:allow_access()
+pub fn allow_access(
+    peer: &Peer,
+    allow: Option<&str>,
+    deny: Option<&str>,
+    lk: Lookups,
+    res: &dyn Resolver,
+) -> bool {
+    let allow = allow.filter(|s| !s.trim().is_empty());
+    let deny = deny.filter(|s| !s.trim().is_empty());
+    if let Some(list) = allow {
+        if list_matches(list, peer, false, lk, res) {
+            return true;
+        }
+        if deny.is_none() {
+            return false;
+        }
+    }
+    if let Some(list) = deny {
+        if list_matches(list, peer, true, lk, res) {
+            return false;
+        }
+    }
+    true
+}
+
+fn list_matches(list: &str, peer: &Peer, deny: bool, lk: Lookups, res: &dyn Resolver) -> bool {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .any(|tok| {
+            match_address(tok, peer.addr)
+                .unwrap_or_else(|| match_hostname(tok, peer, deny, lk, res))
+        })
+}
+
+/// Matches an address token (`a.b.c.d`, `a:b::c`, `addr/n`,
+/// `addr/mask`, IPv6 `%scope` dropped); None when the token is not an
+/// address at all (it is then a host name).
+// upstream: access.c:match_address()
+pub fn match_address(tok: &str, addr: IpAddr) -> Option<bool> {
+    let (a, mask) = match tok.split_once('/') {
+        Some((a, m)) => (a, Some(m)),
+        None => (tok, None),
+    };
+    let a = a.split('%').next().unwrap_or(a);
+    let want: IpAddr = normalise(a.parse().ok()?);
+    let bits = match (want, addr) {
+        (IpAddr::V4(w), IpAddr::V4(g)) => (u32::from(w) as u128, u32::from(g) as u128, 32u32),
+        (IpAddr::V6(w), IpAddr::V6(g)) => (u128::from(w), u128::from(g), 128u32),
+        // A bad mask is still an address token: it matches nothing.
+        _ => return Some(false),
+    };
+    let (w, g, width) = bits;
+    let m: u128 = match mask {
+        None => all_ones(width),
+        Some(m) => match parse_mask(m, want) {
+            Some(v) => v,
+            None => return Some(false),
+        },
+    };
+    Some(w & m == g & m)
+}
+
+fn all_ones(width: u32) -> u128 {
+    if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
+}
+
+/// `/n` or a dotted (or IPv6) mask, as a mask in the address's width.
+fn parse_mask(m: &str, want: IpAddr) -> Option<u128> {
+    let width = if want.is_ipv4() { 32 } else { 128 };
+    if let Ok(n) = m.parse::<u32>() {
+        if n > width {
+            return None;
+        }
+        let ones = all_ones(width);
+        return Some(if n == 0 {
+            0
+        } else {
+            ones & !(all_ones(width - n))
+        });
+    }
+    let m = m.split('%').next().unwrap_or(m);
+    match (m.parse::<IpAddr>().ok()?, want) {
+        (IpAddr::V4(mm), IpAddr::V4(_)) => Some(u32::from(mm) as u128),
+        (IpAddr::V6(mm), IpAddr::V6(_)) => Some(u128::from(mm)),
+        _ => None,
+    }
+}
+
+/// A host-name token: wildcards against the peer's confirmed name; a plain
+/// name also by forward lookup. Fails closed: a deny-list name that cannot
+/// be checked (no peer name for a wildcard, or an unresolvable plain name)
+/// counts as a match.
+// upstream: access.c:match_hostname()
+fn match_hostname(tok: &str, peer: &Peer, deny: bool, lk: Lookups, res: &dyn Resolver) -> bool {
+    if let Some(name) = &peer.name {
+        if iwildmatch(tok, name) {
+            return true;
+        }
+    }
+    let plain = !tok.contains(['*', '?', '[', ':', '/'])
+        && tok.contains(|c: char| !(c.is_ascii_digit() || c == '.'));
+    if !plain {
+        // A wildcard we could not test against a name.
+        return deny && peer.name.is_none();
+    }
+    if !lk.forward {
+        return deny && peer.name.is_none();
+    }
+    match res.forward(tok) {
+        Some(addrs) => addrs.contains(&peer.addr),
+        None => deny,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+    impl Resolver for Fake {
+        fn forward(&self, host: &str) -> Option<Vec<IpAddr>> {
+            match host {
+                "good.example" => Some(vec!["10.1.2.3".parse().ok()?]),
+                "other.example" => Some(vec!["10.9.9.9".parse().ok()?]),
+                _ => None,
+            }
+        }
+        fn reverse(&self, _: IpAddr) -> Option<String> {
+            None
+        }
+    }
+
+    fn peer(a: &str, name: Option<&str>) -> Peer {
+        Peer {
+            addr: normalise(a.parse().expect("addr")),
+            name: name.map(str::to_string),
+        }
+    }
+
+    const LK: Lookups = Lookups { forward: true };
+
+    #[test]
+    fn addresses() {
+        let cases = [
+            ("10.1.2.3", "10.1.2.3", true),
+            ("10.1.2.3", "10.1.2.4", false),
+            ("10.0.0.0/8", "10.200.0.1", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("10.1.0.0/255.255.0.0", "10.1.9.9", true),
+            ("10.1.0.0/255.255.0.0", "10.2.9.9", false),
+            ("0.0.0.0/0", "1.2.3.4", true),
+            ("::1", "::1", true),
+            ("2001:db8::/32", "2001:db8:1::5", true),
+            ("2001:db8::/32", "2001:db9::5", false),
+            ("2001:db8::/ffff:ffff::", "2001:db8:ffff::1", true),
+            ("fe80::%eth0/64", "fe80::1", true),
+            ("127.0.0.1", "::ffff:127.0.0.1", true),
+            ("10.0.0.0/33", "10.0.0.1", false),
+            ("::1", "127.0.0.1", false),
+        ];
+        for (tok, a, want) in cases {
+            assert_eq!(
+                match_address(tok, normalise(a.parse().expect("a"))),
+                Some(want),
+                "{tok} vs {a}"
+            );
+        }
+        assert_eq!(
+            match_address("host.example", "1.2.3.4".parse().expect("a")),
+            None
+        );
+    }
+
+    #[test]
+    fn precedence() {
+        let p = peer("10.1.2.3", None);
+        let f = Fake;
+        // (allow, deny, allowed?)
+        let cases: [(Option<&str>, Option<&str>, bool); 9] = [
+            (None, None, true),
+            (Some("10.1.2.3"), None, true),
+            (Some("10.9.9.9"), None, false),
+            (None, Some("10.1.2.3"), false),
+            (None, Some("10.9.9.9"), true),
+            (Some("10.1.0.0/16"), Some("*"), true),
+            (Some("192.168.0.0/16"), Some("10.1.2.3"), false),
+            (Some("192.168.0.0/16"), Some("10.9.9.9"), true),
+            (Some("  "), Some(""), true),
+        ];
+        for (a, d, want) in cases {
+            assert_eq!(
+                allow_access(&p, a, d, LK, &f),
+                want,
+                "allow {a:?} deny {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_names() {
+        let f = Fake;
+        let named = peer("10.1.2.3", Some("Box.Example.COM"));
+        assert!(allow_access(&named, Some("*.example.com"), None, LK, &f));
+        assert!(!allow_access(&named, Some("*.example.org"), None, LK, &f));
+        assert!(!allow_access(&named, None, Some("box.example.com"), LK, &f));
+        let anon = peer("10.1.2.3", None);
+        // Forward lookup of a plain name.
+        assert!(allow_access(&anon, Some("good.example"), None, LK, &f));
+        assert!(!allow_access(&anon, Some("other.example"), None, LK, &f));
+        assert!(!allow_access(
+            &anon,
+            Some("good.example"),
+            None,
+            Lookups { forward: false },
+            &f
+        ));
+        // Fail closed on deny lists: unresolvable names and untestable
+        // wildcards refuse; on allow lists they admit nothing.
+        assert!(!allow_access(&anon, None, Some("nosuch.invalid"), LK, &f));
+        assert!(!allow_access(&anon, None, Some("*.example.com"), LK, &f));
+        assert!(!allow_access(&anon, Some("nosuch.invalid"), None, LK, &f));
+        assert!(allow_access(&anon, None, Some("other.example"), LK, &f));
+        assert!(allow_access(
+            &anon,
+            Some("nosuch.invalid, 10.1.2.3"),
+            None,
+            LK,
+            &f
+        ));
+    }
+}

@@ -1,0 +1,511 @@
+//! `oxsync --daemon`: the command line, and the three ways a daemon runs.
+//!
+//! * Listener: bind (or take a socket from systemd), accept, and hand each
+//!   connection to a fresh process of this binary with the socket as its
+//!   stdin and stdout, so every connection owns a whole process.
+//! * Connection (inetd mode): stdin is a connected socket; serve it once.
+//!   The listener's children run this way too.
+//! * `--server --daemon` (daemon over a remote shell): the same session
+//!   over stdin and stdout pipes.
+use crate::access::{Peer, SystemResolver};
+use crate::config::{canonical_key, Config};
+use crate::log::Log;
+use crate::session::{serve, Settings, Streams};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Set in a connection process started by the listener.
+pub const ENV_CHILD: &str = "OXSYNC_DAEMON_CHILD";
+/// The peer address a listener passes to a connection process.
+pub const ENV_PEER: &str = "OXSYNC_DAEMON_PEER";
+/// Set in the re-executed, detached listener.
+const ENV_DETACHED: &str = "OXSYNC_DAEMON_DETACHED";
+/// Set when stdin is the listening socket (systemd `Accept=no`, or
+/// `LISTEN_FDS` moved onto stdin).
+const ENV_LISTEN_STDIN: &str = "OXSYNC_DAEMON_LISTEN_STDIN";
+
+/// The daemon's command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaemonArgs {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--port N`.
+    pub port: Option<u16>,
+    /// `--address A`.
+    pub address: Option<String>,
+    /// `--no-detach`.
+    pub no_detach: bool,
+    /// `--log-file F`.
+    pub log_file: Option<PathBuf>,
+    /// `-M` / `--dparam KEY=VALUE`, in order.
+    pub dparams: Vec<(String, String)>,
+    /// `--bwlimit N` (accepted, not applied).
+    pub bwlimit: Option<String>,
+    /// `--server` (daemon over a remote shell).
+    pub server: bool,
+}
+
+/// Parses the daemon's arguments (without argv\[0\]).
+pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut d = DaemonArgs::default();
+    let mut i = 0;
+    while i < words.len() {
+        let w = &words[i];
+        i += 1;
+        let (name, inline) = match w.strip_prefix("--") {
+            Some(b) => match b.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (b.to_string(), None),
+            },
+            None if w.starts_with("-M") => (
+                "dparam".to_string(),
+                Some(w[2..].to_string()).filter(|v| !v.is_empty()),
+            ),
+            None if w == "." => continue,
+            None => return Err(format!("{w}: unknown daemon option")),
+        };
+        let takes = matches!(
+            name.as_str(),
+            "config" | "port" | "address" | "log-file" | "dparam" | "bwlimit"
+        );
+        let value = if takes {
+            match inline {
+                Some(v) => Some(v),
+                None => {
+                    let v = words
+                        .get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("--{name} needs a value"))?;
+                    i += 1;
+                    Some(v)
+                }
+            }
+        } else if inline.is_some() {
+            return Err(format!("--{name}: option does not take an argument"));
+        } else {
+            None
+        };
+        let v = value.unwrap_or_default();
+        match name.as_str() {
+            "daemon" | "detach" | "ipv4" | "ipv6" => {}
+            "no-detach" => d.no_detach = true,
+            "server" => d.server = true,
+            "config" => d.config = Some(PathBuf::from(v)),
+            "port" => d.port = Some(v.parse().map_err(|_| format!("--port={v}: invalid port"))?),
+            "address" => d.address = Some(v),
+            "log-file" => d.log_file = Some(PathBuf::from(v)),
+            "bwlimit" => d.bwlimit = Some(v),
+            "dparam" => {
+                let (k, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--dparam={v}: needs KEY=VALUE"))?;
+                d.dparams
+                    .push((k.trim().to_string(), val.trim().to_string()));
+            }
+            _ => return Err(format!("--{name}: unknown daemon option")),
+        }
+    }
+    Ok(d)
+}
+
+/// The daemon's entry point; returns the process exit code.
+pub fn run(args: &[OsString]) -> i32 {
+    let d = match parse_args(args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("rsync: {e}");
+            return protocol::exit::RERR_SYNTAX;
+        }
+    };
+    let config_path = d.config.clone().unwrap_or_else(|| {
+        if d.server && !rustix::process::geteuid().is_root() {
+            PathBuf::from("rsyncd.conf")
+        } else {
+            PathBuf::from("/etc/rsyncd.conf")
+        }
+    });
+    let cfg = match load(&config_path, &d.dparams) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rsync: {e}");
+            return protocol::exit::RERR_SYNTAX;
+        }
+    };
+    let child = std::env::var_os(ENV_CHILD).is_some();
+    let settings = Settings {
+        handshake_timeout: Duration::from_secs(
+            cfg.globals.int("handshake timeout", 60).max(1) as u64
+        ),
+        log_file: d.log_file.clone(),
+        stderr_log: child && std::env::var_os("OXSYNC_DAEMON_STDERR_LOG").is_some(),
+    };
+    if d.server {
+        return serve_pipes(&cfg, &settings);
+    }
+    if child {
+        let peer = std::env::var(ENV_PEER)
+            .ok()
+            .and_then(|p| p.parse::<SocketAddr>().ok())
+            .map(|a| a.ip());
+        return serve_stdin_socket(peer, &cfg, &settings);
+    }
+    if std::env::var_os(ENV_LISTEN_STDIN).is_none() && stdin_is_socket() {
+        if let Ok(s) = stdin_stream() {
+            if let Ok(peer) = s.peer_addr() {
+                return serve_stream(s, Some(peer.ip()), &cfg, &settings);
+            }
+        }
+        // Not connected: a listening socket handed over on stdin.
+        return listen(&d, &config_path, cfg, true);
+    }
+    listen(
+        &d,
+        &config_path,
+        cfg,
+        std::env::var_os(ENV_LISTEN_STDIN).is_some(),
+    )
+}
+
+/// Loads the configuration and applies `--dparam` overrides (global
+/// parameters to the global section, module parameters to every module).
+pub fn load(path: &std::path::Path, dparams: &[(String, String)]) -> Result<Config, String> {
+    let mut cfg = Config::load(path).map_err(|e| e.to_string())?;
+    for (k, v) in dparams {
+        let key = canonical_key(k);
+        let probe = Config::parse_str(&format!("{k} = {v}\n"), std::path::Path::new("--dparam"))
+            .map_err(|e| e.to_string())?;
+        if let Some(w) = probe.warnings.first() {
+            return Err(w.clone());
+        }
+        if probe.globals.get(&key).is_some() {
+            cfg.globals.set(&key, v);
+        } else {
+            cfg.defaults.set(&key, v);
+            for m in &mut cfg.modules {
+                m.params.set(&key, v);
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+fn stdin_is_socket() -> bool {
+    rustix::fs::fstat(io::stdin().as_fd())
+        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket)
+        .unwrap_or(false)
+}
+
+fn stdin_stream() -> io::Result<TcpStream> {
+    Ok(TcpStream::from(io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+fn serve_stdin_socket(peer: Option<IpAddr>, cfg: &Config, settings: &Settings) -> i32 {
+    match stdin_stream() {
+        Ok(s) => serve_stream(s, peer, cfg, settings),
+        Err(e) => {
+            eprintln!("rsync: daemon: stdin is not usable: {e}");
+            protocol::exit::RERR_SOCKETIO
+        }
+    }
+}
+
+fn serve_stream(s: TcpStream, peer: Option<IpAddr>, cfg: &Config, settings: &Settings) -> i32 {
+    let peer = peer
+        .or_else(|| s.peer_addr().ok().map(|a| a.ip()))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let (r, t) = match (s.try_clone(), s.try_clone()) {
+        (Ok(r), Ok(t)) => (r, t),
+        _ => return protocol::exit::RERR_SOCKETIO,
+    };
+    let streams = Streams {
+        reader: Box::new(r),
+        writer: Box::new(s),
+        set_timeout: Box::new(move |d| {
+            let _ = t.set_read_timeout(d);
+        }),
+    };
+    serve(streams, Peer::new(peer), cfg, settings, &SystemResolver)
+}
+
+fn serve_pipes(cfg: &Config, settings: &Settings) -> i32 {
+    let (i, o) = match (
+        io::stdin().as_fd().try_clone_to_owned(),
+        io::stdout().as_fd().try_clone_to_owned(),
+    ) {
+        (Ok(i), Ok(o)) => (i, o),
+        _ => return protocol::exit::RERR_IPC,
+    };
+    // Over a remote shell the client's address comes from ssh, if at all.
+    let peer = std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|a| a.parse().ok()))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let streams = Streams {
+        reader: Box::new(File::from(i)),
+        writer: Box::new(File::from(o)),
+        set_timeout: Box::new(|_| {}),
+    };
+    serve(streams, Peer::new(peer), cfg, settings, &SystemResolver)
+}
+
+/// The listener. `from_stdin`: stdin is already a listening socket.
+fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin: bool) -> i32 {
+    // systemd socket activation (LISTEN_FDS, fd 3): fd 3 cannot be adopted
+    // without unsafe code, so the shell moves it onto stdin and re-executes.
+    if !from_stdin && systemd_fds() {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("oxsync"));
+        let err = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" <&3 3<&-")
+            .arg(exe)
+            .args(std::env::args_os().skip(1))
+            .env(ENV_LISTEN_STDIN, "1")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDNAMES")
+            .status();
+        return match err {
+            Ok(s) => s.code().unwrap_or(protocol::exit::RERR_IPC),
+            Err(_) => protocol::exit::RERR_IPC,
+        };
+    }
+    if !d.no_detach && std::env::var_os(ENV_DETACHED).is_none() {
+        return detach();
+    }
+    if std::env::var_os(ENV_DETACHED).is_some() {
+        let _ = rustix::process::setsid();
+    }
+    let log_path = d
+        .log_file
+        .clone()
+        .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
+    let log = Log::open(log_path.as_deref(), d.no_detach);
+    let listener = if from_stdin {
+        match io::stdin().as_fd().try_clone_to_owned() {
+            Ok(fd) => TcpListener::from(fd),
+            Err(e) => {
+                log.line(&format!("cannot use the inherited socket: {e}"));
+                return protocol::exit::RERR_SOCKETIO;
+            }
+        }
+    } else {
+        let port = d
+            .port
+            .map(i64::from)
+            .unwrap_or_else(|| cfg.globals.int("port", 873));
+        let addr = d
+            .address
+            .clone()
+            .or_else(|| cfg.globals.nonempty("address").map(str::to_string));
+        let bind_to: Vec<SocketAddr> = match &addr {
+            Some(a) => match (a.as_str(), port as u16).to_socket_addrs_vec() {
+                Ok(v) => v,
+                Err(e) => {
+                    log.line(&format!("cannot resolve --address {a}: {e}"));
+                    return protocol::exit::RERR_SOCKETIO;
+                }
+            },
+            None => vec![
+                SocketAddr::from(([0u8; 16], port as u16)),
+                SocketAddr::from(([0u8; 4], port as u16)),
+            ],
+        };
+        match TcpListener::bind(&bind_to[..]) {
+            Ok(l) => l,
+            Err(e) => {
+                log.line(&format!("bind() failed on port {port}: {e}"));
+                eprintln!("rsync: bind() failed on port {port}: {e}");
+                return protocol::exit::RERR_SOCKETIO;
+            }
+        }
+    };
+    if let Some(b) = &d.bwlimit {
+        log.line(&format!(
+            "--bwlimit={b} is accepted but not supported by oxsync; transfers are not limited"
+        ));
+    }
+    if let Some(pid_file) = cfg.globals.nonempty("pid file") {
+        if let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id())) {
+            log.line(&format!("failed to create pid file {pid_file}: {e}"));
+            return protocol::exit::RERR_FILEIO;
+        }
+    }
+    for w in &cfg.warnings {
+        log.line(w);
+    }
+    log.line(&format!(
+        "oxsync daemon version {} starting, listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    ));
+    accept_loop(listener, d, config_path, &log)
+}
+
+fn systemd_fds() -> bool {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    pid_ok && n >= 1
+}
+
+trait ToAddrs {
+    fn to_socket_addrs_vec(&self) -> io::Result<Vec<SocketAddr>>;
+}
+
+impl ToAddrs for (&str, u16) {
+    fn to_socket_addrs_vec(&self) -> io::Result<Vec<SocketAddr>> {
+        std::net::ToSocketAddrs::to_socket_addrs(self).map(Iterator::collect)
+    }
+}
+
+/// Re-executes this daemon in the background (a new session, stdio on
+/// /dev/null) and returns at once.
+fn detach() -> i32 {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rsync: cannot find my own executable: {e}");
+            return protocol::exit::RERR_IPC;
+        }
+    };
+    let spawned = Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(ENV_DETACHED, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match spawned {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("rsync: cannot start the daemon in the background: {e}");
+            protocol::exit::RERR_IPC
+        }
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    d: &DaemonArgs,
+    config_path: &std::path::Path,
+    log: &Log,
+) -> i32 {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            log.line(&format!("cannot find my own executable: {e}"));
+            return protocol::exit::RERR_IPC;
+        }
+    };
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(x) => x,
+            Err(e) => {
+                log.line(&format!("accept failed: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let fd: OwnedFd = stream.into();
+        let out_fd = match fd.try_clone() {
+            Ok(f) => f,
+            Err(e) => {
+                log.line(&format!("dup failed: {e}"));
+                continue;
+            }
+        };
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--daemon")
+            .arg("--no-detach")
+            .arg("--config")
+            .arg(config_path);
+        if let Some(f) = &d.log_file {
+            cmd.arg("--log-file").arg(f);
+        }
+        for (k, v) in &d.dparams {
+            cmd.arg(format!("--dparam={k}={v}"));
+        }
+        cmd.env(ENV_CHILD, "1")
+            .env(ENV_PEER, peer.to_string())
+            .env_remove(ENV_DETACHED)
+            .env_remove(ENV_LISTEN_STDIN);
+        if d.no_detach {
+            cmd.env("OXSYNC_DAEMON_STDERR_LOG", "1");
+        }
+        cmd.stdin(Stdio::from(fd)).stdout(Stdio::from(out_fd));
+        match cmd.spawn() {
+            Ok(mut child) => {
+                // Reap it when it ends.
+                std::thread::spawn(move || child.wait());
+            }
+            Err(e) => log.line(&format!("cannot start a connection process: {e}")),
+        }
+        let _ = io::stderr().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn args() {
+        let d = parse_args(&a("--daemon --no-detach --port 8873 --config=/x.conf -M motdfile=/m --dparam pidfile=/p --bwlimit=5 --address 127.0.0.1 --log-file /l")).expect("ok");
+        assert!(d.no_detach && !d.server);
+        assert_eq!(d.port, Some(8873));
+        assert_eq!(d.config, Some(PathBuf::from("/x.conf")));
+        assert_eq!(
+            d.dparams,
+            [
+                ("motdfile".to_string(), "/m".to_string()),
+                ("pidfile".to_string(), "/p".to_string())
+            ]
+        );
+        assert_eq!(d.bwlimit.as_deref(), Some("5"));
+        assert_eq!(d.address.as_deref(), Some("127.0.0.1"));
+        assert!(parse_args(&a("--server --daemon .")).expect("ok").server);
+        assert!(parse_args(&a("--daemon --frob")).is_err());
+        assert!(parse_args(&a("--daemon --port x")).is_err());
+        assert!(parse_args(&a("--daemon --port")).is_err());
+    }
+
+    #[test]
+    fn dparams_override() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("c.conf");
+        std::fs::write(&p, "port = 1\n[m]\npath = /x\nread only = yes\n").expect("w");
+        let cfg = load(
+            &p,
+            &[
+                ("port".into(), "2".into()),
+                ("read only".into(), "no".into()),
+            ],
+        )
+        .expect("load");
+        assert_eq!(cfg.globals.int("port", 0), 2);
+        assert!(!cfg.module("m").expect("m").read_only());
+        assert!(load(&p, &[("nonsense".into(), "1".into())]).is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! `max connections`: one slot file per allowed connection next to the
+//! `lock file` (`LOCKFILE.0`, `LOCKFILE.1`, ...). A connection holds an
+//! exclusive `flock` on a free slot for its whole life; the kernel drops it
+//! when the process exits, so a crashed session never leaks a slot.
+//! (Upstream locks byte ranges of one file; rustix offers only whole-file
+//! locks without unsafe code, hence one file per slot.)
+use rustix::fs::{flock, FlockOperation};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A claimed connection slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    _file: File,
+    /// The slot number.
+    pub index: u64,
+}
+
+/// Claims one of `max` slots under `lock_file`; None when all are taken.
+// upstream: connection.c:claim_connection()
+pub fn claim(lock_file: &Path, max: u64) -> io::Result<Option<Slot>> {
+    for index in 0..max {
+        let mut name = lock_file.as_os_str().to_owned();
+        name.push(format!(".{index}"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&name)?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(Some(Slot { _file: file, index })),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let lf = dir.path().join("rsyncd.lock");
+        let a = claim(&lf, 2).expect("claim").expect("slot 0");
+        let b = claim(&lf, 2).expect("claim").expect("slot 1");
+        assert_eq!((a.index, b.index), (0, 1));
+        assert!(claim(&lf, 2).expect("claim").is_none());
+        drop(a);
+        assert_eq!(claim(&lf, 2).expect("claim").expect("freed").index, 0);
+    }
+}

@@ -1,0 +1,100 @@
+//! The daemon log: `YYYY/MM/DD HH:MM:SS [pid] message` lines appended to
+//! the `log file` (times in UTC), and/or copied to stderr when the daemon
+//! runs in the foreground.
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Where log lines go.
+#[derive(Debug, Default)]
+pub struct Log {
+    file: Option<Mutex<File>>,
+    stderr: bool,
+}
+
+impl Log {
+    /// A log that discards everything.
+    pub fn none() -> Log {
+        Log::default()
+    }
+    /// A log appending to `path` (if given and openable) and, when
+    /// `stderr`, copying each line to stderr.
+    pub fn open(path: Option<&Path>, stderr: bool) -> Log {
+        let file = path
+            .and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok())
+            .map(Mutex::new);
+        Log { file, stderr }
+    }
+    /// Writes one line.
+    pub fn line(&self, msg: &str) {
+        let text = format!(
+            "{} [{}] {}\n",
+            timestamp(now_secs()),
+            std::process::id(),
+            msg.trim_end_matches('\n')
+        );
+        if let Some(f) = &self.file {
+            if let Ok(mut f) = f.lock() {
+                let _ = f.write_all(text.as_bytes());
+            }
+        }
+        if self.stderr {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Formats seconds since the epoch as `YYYY/MM/DD HH:MM:SS` (UTC).
+pub fn timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), "1970/01/01 00:00:00");
+        assert_eq!(timestamp(1_600_000_000), "2020/09/13 12:26:40");
+        assert_eq!(timestamp(951_782_400), "2000/02/29 00:00:00");
+    }
+
+    #[test]
+    fn appends() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("log");
+        let log = Log::open(Some(&p), false);
+        log.line("one");
+        log.line("two\n");
+        let text = std::fs::read_to_string(&p).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].ends_with("] two"), "{text}");
+    }
+}

@@ -1,0 +1,1053 @@
+//! One daemon connection, as a chain of states: each state is a type whose
+//! method consumes it and returns the next one, so a step can only run in
+//! its place (greeting, module request, admission, arguments, transfer).
+//! Before `@RSYNCD: OK` a refusal is an `@ERROR:` line; after it, the
+//! protocol is set up and the refusal travels as a multiplexed error.
+use crate::access::{allow_access, Lookups, Peer, Resolver};
+use crate::auth::{self, Grant, DAEMON_DIGESTS};
+use crate::config::{Config, Module};
+use crate::hooks::{self, HookEnv};
+use crate::lock::{self, Slot};
+use crate::log::Log;
+use crate::refuse::Refusals;
+use crate::wire::{self, Greeting, WireError};
+use confine::{AmbientAuthority, RelPath, Root};
+use engine::itemize::ItemFormat;
+use engine::out::{lock as lock_writer, shared, Out, SharedWriter};
+use engine::session::{self as esession, Side};
+use engine::transfer::{run_receiver_to, run_sender, server_fail, Dest, Input, Link};
+use engine::{Error, Options};
+use protocol::exit;
+use std::ffi::OsString;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Longest `#early_input=` payload accepted (upstream's limit).
+const MAX_EARLY_INPUT: usize = 5120;
+
+/// How the daemon was started, for every session.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bound on each handshake step (default 60 s).
+    pub handshake_timeout: Duration,
+    /// `--log-file` from the command line (overrides `log file`).
+    pub log_file: Option<PathBuf>,
+    /// Copy log lines to stderr (foreground listener).
+    pub stderr_log: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            handshake_timeout: Duration::from_secs(60),
+            log_file: None,
+            stderr_log: false,
+        }
+    }
+}
+
+/// The byte streams of one connection.
+pub struct Streams {
+    /// What the client sends.
+    pub reader: Box<dyn Read + Send>,
+    /// What we send.
+    pub writer: Box<dyn Write + Send>,
+    /// Sets the read timeout of the connection (no-op for pipes).
+    pub set_timeout: Box<dyn Fn(Option<Duration>) + Send>,
+}
+
+/// Serves one connection from start to end; returns the exit code.
+pub fn serve(
+    streams: Streams,
+    peer: Peer,
+    cfg: &Config,
+    settings: &Settings,
+    res: &dyn Resolver,
+) -> i32 {
+    let log_path = settings
+        .log_file
+        .clone()
+        .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
+    let log = Log::open(log_path.as_deref(), settings.stderr_log);
+    let mut peer = peer;
+    if peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
+        peer.name = res.reverse(peer.addr);
+    }
+    log.line(&format!(
+        "connect from {} ({})",
+        peer.host_name(),
+        peer.addr
+    ));
+    let conn = Conn {
+        r: BufReader::with_capacity(64 * 1024, streams.reader),
+        w: streams.writer,
+        set_timeout: streams.set_timeout,
+        log,
+        peer,
+    };
+    let start = Start {
+        conn,
+        timeout: settings.handshake_timeout,
+    };
+    let greeted = match start.greet(cfg) {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    let chosen = match greeted.request(cfg) {
+        Ok(Request::Module(c)) => c,
+        Ok(Request::Listed) => return 0,
+        Err(code) => return code,
+    };
+    let admitted = match chosen.admit(res) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match admitted.read_request() {
+        Ok(req) => req.run(),
+        Err(code) => code,
+    }
+}
+
+/// The connection with its handshake reader.
+struct Conn {
+    r: BufReader<Box<dyn Read + Send>>,
+    w: Box<dyn Write + Send>,
+    set_timeout: Box<dyn Fn(Option<Duration>) + Send>,
+    log: Log,
+    peer: Peer,
+}
+
+impl Conn {
+    fn send(&mut self, text: &str) -> Result<(), i32> {
+        self.w
+            .write_all(text.as_bytes())
+            .and_then(|_| self.w.flush())
+            .map_err(|e| {
+                self.log.line(&format!("write to client failed: {e}"));
+                exit::RERR_SOCKETIO
+            })
+    }
+    /// Sends `@ERROR: msg`, logs it, and gives the exit code to return.
+    fn refuse(&mut self, msg: &str) -> i32 {
+        self.log.line(&format!(
+            "refused {} ({}): {msg}",
+            self.peer.host_name(),
+            self.peer.addr
+        ));
+        let _ = self.send(&format!("@ERROR: {msg}\n"));
+        exit::RERR_STARTCLIENT
+    }
+    fn line(&mut self, what: &str) -> Result<String, i32> {
+        match wire::read_line(&mut self.r) {
+            Ok(Some(l)) => Ok(l),
+            Ok(None) => {
+                self.log.line(&format!(
+                    "connection closed by {} before {what}",
+                    self.peer.addr
+                ));
+                Err(exit::RERR_STARTCLIENT)
+            }
+            Err(WireError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                self.log.line(&format!(
+                    "timeout waiting for {what} from {}",
+                    self.peer.addr
+                ));
+                Err(exit::RERR_TIMEOUT)
+            }
+            Err(e) => {
+                self.log
+                    .line(&format!("bad {what} from {}: {e}", self.peer.addr));
+                Err(self.refuse("protocol startup error"))
+            }
+        }
+    }
+}
+
+/// A fresh connection.
+struct Start {
+    conn: Conn,
+    timeout: Duration,
+}
+
+impl Start {
+    /// Sends our greeting and the MOTD at once, then reads the client's
+    /// greeting and settles the protocol.
+    // upstream: clientserver.c:start_daemon() / exchange_protocols()
+    fn greet(mut self, cfg: &Config) -> Result<Greeted, i32> {
+        (self.conn.set_timeout)(Some(self.timeout));
+        self.conn.send(&wire::our_greeting(
+            protocol::PROTOCOL_VERSION,
+            &DAEMON_DIGESTS,
+        ))?;
+        if let Some(motd) = cfg.globals.nonempty("motd file") {
+            if let Ok(text) = std::fs::read(motd) {
+                let mut t = String::from_utf8_lossy(&text).into_owned();
+                if !t.ends_with('\n') {
+                    t.push('\n');
+                }
+                self.conn.send(&t)?;
+            }
+        }
+        let line = self.conn.line("greeting")?;
+        let greeting = match wire::parse_greeting(&line) {
+            Ok(g) => g,
+            Err(_) => return Err(self.conn.refuse("protocol startup error")),
+        };
+        if greeting.protocol > 31 && greeting.digests.is_none() {
+            return Err(self.conn.refuse("your client omitted the digest name list"));
+        }
+        let protocol = wire::agree(protocol::PROTOCOL_VERSION, &greeting);
+        if protocol < protocol::MIN_PROTOCOL_VERSION {
+            let msg = format!(
+                "protocol version mismatch: oxsync speaks {} to {}, the client {}",
+                protocol::MIN_PROTOCOL_VERSION,
+                protocol::PROTOCOL_VERSION,
+                greeting.protocol
+            );
+            return Err(self.conn.refuse(&msg));
+        }
+        Ok(Greeted {
+            conn: self.conn,
+            protocol,
+            greeting,
+        })
+    }
+}
+
+/// After the greetings.
+struct Greeted {
+    conn: Conn,
+    protocol: i32,
+    greeting: Greeting,
+}
+
+enum Request {
+    Listed,
+    Module(Box<Chosen>),
+}
+
+impl Greeted {
+    /// Reads the module line (after any `#early_input`): lists modules or
+    /// picks one.
+    // upstream: clientserver.c:start_daemon() / send_listing()
+    fn request(mut self, cfg: &Config) -> Result<Request, i32> {
+        let mut line = self.conn.line("module name")?;
+        if let Some(n) = line.strip_prefix("#early_input=") {
+            let n: usize = match n.trim().parse() {
+                Ok(n) if n <= MAX_EARLY_INPUT => n,
+                _ => return Err(self.conn.refuse("early input length out of range")),
+            };
+            let mut sink = vec![0u8; n];
+            if self.conn.r.read_exact(&mut sink).is_err() {
+                return Err(self.conn.refuse("protocol startup error"));
+            }
+            line = self.conn.line("module name")?;
+        }
+        if line.is_empty() || line == "#list" {
+            let mut text = String::new();
+            for m in cfg.modules.iter().filter(|m| m.list()) {
+                text.push_str(&format!("{:<15}\t{}\n", m.name, m.comment()));
+            }
+            text.push_str("@RSYNCD: EXIT\n");
+            self.conn.log.line(&format!(
+                "module-list request from {} ({})",
+                self.conn.peer.host_name(),
+                self.conn.peer.addr
+            ));
+            self.conn.send(&text)?;
+            return Ok(Request::Listed);
+        }
+        if line.starts_with('#') {
+            return Err(self
+                .conn
+                .refuse(&format!("Unknown command '{}'", truncate(&line))));
+        }
+        let name = line.split('/').next().unwrap_or("").to_string();
+        let Some(module) = cfg.module(&name) else {
+            return Err(self
+                .conn
+                .refuse(&format!("Unknown module '{}'", truncate(&name))));
+        };
+        Ok(Request::Module(Box::new(Chosen {
+            conn: self.conn,
+            protocol: self.protocol,
+            greeting: self.greeting,
+            module: module.clone(),
+            timeout: None,
+        })))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(256).collect()
+}
+
+/// A module was named.
+struct Chosen {
+    conn: Conn,
+    protocol: i32,
+    greeting: Greeting,
+    module: Module,
+    timeout: Option<Duration>,
+}
+
+impl Chosen {
+    /// Hosts, connection limit and authentication, in upstream's order.
+    // upstream: clientserver.c:rsync_module() (checks before OK)
+    fn admit(mut self, res: &dyn Resolver) -> Result<Admitted, i32> {
+        let m = &self.module;
+        let p = &mut self.conn.peer;
+        if p.name.is_none()
+            && m.params.bool("reverse lookup", true)
+            && (m.params.get("hosts allow").is_some() || m.params.get("hosts deny").is_some())
+        {
+            p.name = res.reverse(p.addr);
+        }
+        let lk = Lookups {
+            forward: m.params.bool("forward lookup", true),
+        };
+        if !allow_access(
+            &self.conn.peer,
+            m.params.get("hosts allow"),
+            m.params.get("hosts deny"),
+            lk,
+            res,
+        ) {
+            let msg = if m.list() {
+                format!(
+                    "access denied to {} from {} ({})",
+                    m.name,
+                    self.conn.peer.host_name(),
+                    self.conn.peer.addr
+                )
+            } else {
+                format!("Unknown module '{}'", m.name)
+            };
+            return Err(self.conn.refuse(&msg));
+        }
+        let max = m.max_connections();
+        let slot = if max > 0 {
+            match lock::claim(Path::new(m.lock_file()), max as u64) {
+                Ok(Some(s)) => Some(s),
+                Ok(None) => {
+                    return Err(self.conn.refuse(&format!(
+                        "max connections ({max}) reached -- try again later"
+                    )))
+                }
+                Err(e) => {
+                    self.conn
+                        .log
+                        .line(&format!("cannot use lock file {}: {e}", m.lock_file()));
+                    return Err(self.conn.refuse("failed to open lock file"));
+                }
+            }
+        } else {
+            None
+        };
+        let t = m.timeout();
+        self.timeout = (t > 0).then(|| Duration::from_secs(t as u64));
+        let mut read_only = m.read_only();
+        let mut user = None;
+        if let Some(users) = m.params.nonempty("auth users").map(str::to_string) {
+            let (u, grant) = self.authenticate(&users)?;
+            match grant {
+                Grant::ReadOnly => read_only = true,
+                Grant::ReadWrite => read_only = false,
+                _ => {}
+            }
+            user = Some(u);
+        }
+        let write_only = self.module.write_only();
+        Ok(Admitted {
+            conn: self.conn,
+            protocol: self.protocol,
+            module: self.module,
+            user,
+            read_only,
+            write_only,
+            _slot: slot,
+            timeout: self.timeout,
+        })
+    }
+
+    /// Challenge and response.
+    // upstream: authenticate.c:auth_server()
+    fn authenticate(&mut self, users: &str) -> Result<(String, Grant), i32> {
+        let name = self.module.name.clone();
+        let Some(digest) = auth::negotiate(self.greeting.digests.as_deref(), self.protocol) else {
+            return Err(self.conn.refuse(&format!(
+                "your client does not support one of our daemon-auth checksums: {}",
+                DAEMON_DIGESTS.join(" ")
+            )));
+        };
+        let challenge = auth::new_challenge(digest);
+        self.conn
+            .send(&format!("@RSYNCD: AUTHREQD {challenge}\n"))?;
+        let line = self.conn.line("auth response")?;
+        let Some((user, resp)) = line.split_once(' ') else {
+            self.conn
+                .log
+                .line(&format!("auth failed on module {name}: malformed response"));
+            return Err(self.conn.refuse(&format!("auth failed on module {name}")));
+        };
+        let (user, resp) = (user.to_string(), resp.trim().to_string());
+        let rules = auth::parse_auth_users(users);
+        let groups = if rules.iter().any(|r| r.group) {
+            auth::groups_of(&user)
+        } else {
+            Vec::new()
+        };
+        let fail = |conn: &mut Conn, why: &str| {
+            conn.log.line(&format!(
+                "auth failed on module {name} from {} ({}) for {user}: {why}",
+                conn.peer.host_name(),
+                conn.peer.addr
+            ));
+            conn.refuse(&format!("auth failed on module {name}"))
+        };
+        let Some((rule, group)) = auth::match_rule(&rules, &user, &groups) else {
+            return Err(fail(&mut self.conn, "no matching rule"));
+        };
+        if rule.grant == Grant::Deny {
+            return Err(fail(&mut self.conn, "denied by rule"));
+        }
+        let grant = rule.grant;
+        let secrets = self
+            .module
+            .params
+            .nonempty("secrets file")
+            .map(PathBuf::from);
+        if let Err(e) = auth::check_secret(
+            secrets.as_deref(),
+            self.module.strict_modes(),
+            &user,
+            group.as_deref(),
+            digest,
+            &challenge,
+            &resp,
+        ) {
+            return Err(fail(&mut self.conn, &e.to_string()));
+        }
+        self.conn.log.line(&format!(
+            "auth ok on module {name} for {user} ({})",
+            digest.name()
+        ));
+        Ok((user, grant))
+    }
+}
+
+/// Admitted to a module.
+struct Admitted {
+    conn: Conn,
+    protocol: i32,
+    module: Module,
+    user: Option<String>,
+    read_only: bool,
+    write_only: bool,
+    _slot: Option<Slot>,
+    timeout: Option<Duration>,
+}
+
+impl Admitted {
+    /// Sends `@RSYNCD: OK` and reads the client's arguments.
+    fn read_request(mut self) -> Result<Requested, i32> {
+        let env_user = self.user.clone();
+        let env = move |k: &str| match k {
+            "RSYNC_USER_NAME" => env_user.clone(),
+            _ => std::env::var(k).ok(),
+        };
+        let Some(path) = self.module.path(&env) else {
+            return Err(self.conn.refuse("no path setting."));
+        };
+        // No chroot in this version: a "/./" divider is just cleaned out.
+        let path = PathBuf::from(path.to_string_lossy().replace("/./", "/"));
+        let root_canon = match std::fs::canonicalize(&path) {
+            Ok(p) if p.is_dir() => p,
+            _ => {
+                self.conn.log.line(&format!(
+                    "chdir {} failed for module {}",
+                    path.display(),
+                    self.module.name
+                ));
+                return Err(self.conn.refuse("chdir failed"));
+            }
+        };
+        self.conn.send("@RSYNCD: OK\n")?;
+        let raw = match wire::read_args(&mut self.conn.r, self.protocol) {
+            Ok(a) => a,
+            Err(e) => {
+                self.conn.log.line(&format!(
+                    "bad argument list from {}: {e}",
+                    self.conn.peer.addr
+                ));
+                return Err(exit::RERR_PROTOCOL);
+            }
+        };
+        (self.conn.set_timeout)(self.timeout);
+        let dot = raw.iter().position(|a| a == ".").unwrap_or(raw.len());
+        let args: Vec<String> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i < dot {
+                    wire::unbackslash(a)
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        Ok(Requested {
+            conn: self.conn,
+            protocol: self.protocol,
+            module: self.module,
+            user: self.user,
+            read_only: self.read_only,
+            write_only: self.write_only,
+            _slot: self._slot,
+            root: root_canon,
+            args,
+        })
+    }
+}
+
+/// The client's request is known.
+struct Requested {
+    conn: Conn,
+    protocol: i32,
+    module: Module,
+    user: Option<String>,
+    read_only: bool,
+    write_only: bool,
+    _slot: Option<Slot>,
+    root: PathBuf,
+    args: Vec<String>,
+}
+
+/// A checked client path inside the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The path below the module root ("" for the root).
+    pub rel: String,
+    /// Written with a trailing slash (or `/.`).
+    pub trailing_slash: bool,
+}
+
+/// Strips the module prefix from a client path argument and checks the
+/// rest: leading slashes and `.` components are dropped, `..` is refused.
+// upstream: util1.c:glob_expand_module() / sanitize_path()
+pub fn module_tail(module: &str, arg: &str) -> Result<Tail, String> {
+    let rest = if arg == module {
+        ""
+    } else if let Some(r) = arg.strip_prefix(module).and_then(|r| r.strip_prefix('/')) {
+        r
+    } else {
+        arg
+    };
+    let trailing_slash =
+        rest.is_empty() || rest.ends_with('/') || rest.ends_with("/.") || rest == ".";
+    let mut parts = Vec::new();
+    for c in rest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return Err(format!("path \"{arg}\" leaves the module")),
+            c => parts.push(c),
+        }
+    }
+    let rel = parts.join("/");
+    if !rel.is_empty() {
+        RelPath::new(rel.as_bytes()).map_err(|e| format!("bad path \"{arg}\": {e}"))?;
+    }
+    Ok(Tail {
+        rel,
+        trailing_slash,
+    })
+}
+
+/// The sender's source path for `tail` under the (canonical) module root.
+/// The parent directory is resolved and must stay inside the root; the
+/// last component is resolved too (and must stay inside) when it will be
+/// followed: a trailing slash, or a symlink that is not sent as a link.
+pub fn sender_source(root: &Path, tail: &Tail, links: bool) -> Result<String, String> {
+    if tail.rel.is_empty() {
+        return Ok(format!("{}/", root.display()));
+    }
+    let joined = root.join(&tail.rel);
+    let outside = || format!("path \"{}\" leaves the module", tail.rel);
+    let parent = joined.parent().ok_or_else(outside)?;
+    let name = joined.file_name().ok_or_else(outside)?;
+    let parent_c = match std::fs::canonicalize(parent) {
+        Ok(p) => p,
+        // Missing: let the sender report it (it names the joined path).
+        Err(_) => {
+            return Ok(format!(
+                "{}{}",
+                joined.display(),
+                if tail.trailing_slash { "/" } else { "" }
+            ))
+        }
+    };
+    if !parent_c.starts_with(root) {
+        return Err(outside());
+    }
+    let full = parent_c.join(name);
+    let is_link = std::fs::symlink_metadata(&full)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false);
+    if tail.trailing_slash || (is_link && !links) {
+        if let Ok(c) = std::fs::canonicalize(&full) {
+            if !c.starts_with(root) {
+                return Err(outside());
+            }
+        }
+    }
+    Ok(format!(
+        "{}{}",
+        full.display(),
+        if tail.trailing_slash { "/" } else { "" }
+    ))
+}
+
+impl Requested {
+    /// Checks the request, runs the hooks and the transfer.
+    // upstream: clientserver.c:rsync_module() (after OK) / main.c:start_server()
+    fn run(mut self) -> i32 {
+        let name = self.module.name.clone();
+        let client_info = client_info(&self.args);
+        let sender = self
+            .args
+            .iter()
+            .take_while(|a| *a != ".")
+            .any(|a| a == "--sender");
+        let refusals = Refusals::new(self.module.params.get("refuse options").unwrap_or(""));
+        if let Some(opt) = refusals.first_refused(&self.args, sender) {
+            self.conn.log.line(&format!(
+                "refused option {opt} on module {name} from {}",
+                self.conn.peer.addr
+            ));
+            return self.fail_after_ok(
+                None,
+                client_info,
+                &format!("rsync: The server is configured to refuse {opt}"),
+                exit::RERR_UNSUPPORTED,
+            );
+        }
+        let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
+        let opts = match Options::parse(&os) {
+            Ok(o) => o,
+            Err(e) => {
+                self.conn
+                    .log
+                    .line(&format!("option error on module {name}: {}", e.message));
+                return self.fail_after_ok(
+                    None,
+                    client_info,
+                    &format!("rsync: {}", e.message),
+                    e.exit_code,
+                );
+            }
+        };
+        if !opts.server {
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "rsync: the daemon expects --server in the arguments",
+                exit::RERR_PROTOCOL,
+            );
+        }
+        if !opts.sender && self.read_only {
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "ERROR: module is read only",
+                exit::RERR_SYNTAX,
+            );
+        }
+        if opts.sender && self.write_only {
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "ERROR: module is write only",
+                exit::RERR_SYNTAX,
+            );
+        }
+        let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
+        let mut tails = Vec::new();
+        for p in &paths {
+            match module_tail(&name, p) {
+                Ok(t) => tails.push(t),
+                Err(msg) => {
+                    self.conn
+                        .log
+                        .line(&format!("refused on module {name}: {msg}"));
+                    return self.fail_after_ok(
+                        Some(&opts),
+                        client_info,
+                        &format!("rsync: {msg}"),
+                        exit::RERR_SYNTAX,
+                    );
+                }
+            }
+        }
+        let who = match &self.user {
+            Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
+            None => self.conn.peer.host_name().to_string(),
+        };
+        let request = paths.join(" ");
+        self.conn.log.line(&format!(
+            "rsync {} {request} from {who} ({})",
+            if opts.sender { "on" } else { "to" },
+            self.conn.peer.addr
+        ));
+        let mut env = self.hook_env();
+        env.set("RSYNC_REQUEST", request.clone());
+        let mut argv = vec!["rsyncd".to_string()];
+        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
+        argv.push(".".into());
+        argv.extend(tails.iter().map(|t| t.rel.clone()));
+        for (i, a) in argv.iter().enumerate() {
+            env.set(&format!("RSYNC_ARG{i}"), a.clone());
+        }
+        if let Some(cmd) = self
+            .module
+            .params
+            .nonempty("pre-xfer exec")
+            .map(str::to_string)
+        {
+            let r = hooks::run(&cmd, &env);
+            if r.code != 0 {
+                self.conn.log.line(&format!(
+                    "pre-xfer exec returned failure ({}) on module {name}",
+                    r.code
+                ));
+                let mut msg = format!("pre-xfer exec returned failure ({})", r.code);
+                if !r.output.is_empty() {
+                    msg.push_str(": ");
+                    msg.push_str(&r.output);
+                }
+                return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
+            }
+        }
+        let code = self.transfer(&opts, &tails);
+        if let Some(cmd) = self
+            .module
+            .params
+            .nonempty("post-xfer exec")
+            .map(str::to_string)
+        {
+            env.set("RSYNC_EXIT_STATUS", code.to_string());
+            env.set("RSYNC_RAW_STATUS", (code << 8).to_string());
+            let r = hooks::run(&cmd, &env);
+            if r.code != 0 {
+                self.conn.log.line(&format!(
+                    "post-xfer exec returned {} on module {name}",
+                    r.code
+                ));
+            }
+        }
+        code
+    }
+
+    fn hook_env(&self) -> HookEnv {
+        let mut env = HookEnv::default();
+        env.set("RSYNC_MODULE_NAME", self.module.name.clone());
+        env.set("RSYNC_MODULE_PATH", self.root.display().to_string());
+        env.set("RSYNC_HOST_ADDR", self.conn.peer.addr.to_string());
+        env.set("RSYNC_HOST_NAME", self.conn.peer.host_name().to_string());
+        env.set("RSYNC_USER_NAME", self.user.clone().unwrap_or_default());
+        env.set("RSYNC_PID", std::process::id().to_string());
+        env
+    }
+
+    /// Runs the engine role over the connection.
+    fn transfer(&mut self, opts: &Options, tails: &[Tail]) -> i32 {
+        let (r, w) = self.take_streams();
+        let link = Link {
+            side: Side::Server,
+            client_info: opts.rsh.clone(),
+            local: false,
+            agreed_protocol: Some(self.protocol),
+        };
+        let fmt = ItemFormat {
+            itemize: 0,
+            verbose: 0,
+            sender: opts.sender,
+            local: false,
+            preserve_mtimes: opts.times,
+        };
+        let out = Out::wire(w.clone(), fmt);
+        let (role, res) = if opts.sender {
+            let mut sources = Vec::new();
+            for t in tails {
+                match sender_source(&self.root, t, opts.links) {
+                    Ok(s) => sources.push(s),
+                    Err(msg) => {
+                        self.conn
+                            .log
+                            .line(&format!("refused on module {}: {msg}", self.module.name));
+                        return self.fail_streams(
+                            r,
+                            w,
+                            Some(opts),
+                            opts.rsh.as_deref(),
+                            &format!("rsync: {msg}"),
+                            exit::RERR_SYNTAX,
+                        );
+                    }
+                }
+            }
+            if sources.is_empty() {
+                sources.push(format!("{}/", self.root.display()));
+            }
+            (
+                "sender",
+                run_sender(r, w.clone(), opts, &sources, &link, out.clone()),
+            )
+        } else {
+            if tails.len() > 1 {
+                return self.fail_streams(
+                    r,
+                    w,
+                    Some(opts),
+                    opts.rsh.as_deref(),
+                    "rsync: the daemon receives into one destination path",
+                    exit::RERR_SYNTAX,
+                );
+            }
+            let tail = tails.first().cloned().unwrap_or(Tail {
+                rel: String::new(),
+                trailing_slash: true,
+            });
+            let root = match Root::open_ambient(&self.root, AmbientAuthority::operator()) {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
+                    return self.fail_streams(
+                        r,
+                        w,
+                        Some(opts),
+                        opts.rsh.as_deref(),
+                        &msg,
+                        exit::RERR_FILEIO,
+                    );
+                }
+            };
+            let path = if tail.rel.is_empty() {
+                RelPath::root()
+            } else {
+                RelPath::new(tail.rel.as_bytes()).unwrap_or_else(|_| RelPath::root())
+            };
+            let dest = Dest::Beneath {
+                root,
+                path,
+                trailing_slash: tail.trailing_slash,
+            };
+            (
+                "receiver",
+                run_receiver_to(r, w.clone(), opts, dest, &link, out.clone()),
+            )
+        };
+        match res {
+            Ok(stats) => {
+                if let Ok(mut g) = w.lock() {
+                    let _ = g.flush();
+                }
+                self.conn.log.line(&format!(
+                    "sent {} bytes  received {} bytes  total size {}",
+                    stats.total_written, stats.total_read, stats.total_size
+                ));
+                out.final_code()
+            }
+            Err(e) => {
+                self.conn.log.line(&format!(
+                    "{role} failed: {} (code {})",
+                    e.message.trim_end(),
+                    e.code
+                ));
+                server_fail(&w, &out, &e, role);
+                e.code
+            }
+        }
+    }
+
+    fn take_streams(&mut self) -> (Input, SharedWriter) {
+        let r = std::mem::replace(&mut self.conn.r, BufReader::new(Box::new(std::io::empty())));
+        let w = std::mem::replace(&mut self.conn.w, Box::new(std::io::sink()));
+        (Box::new(r), shared(w))
+    }
+
+    /// A refusal after `@RSYNCD: OK`: set up the protocol (reading the
+    /// client's part), start multiplexing, send the message as an error,
+    /// then MSG_ERROR_EXIT.
+    // upstream: clientserver.c:rsync_module() (option error path)
+    fn fail_after_ok(
+        &mut self,
+        opts: Option<&Options>,
+        client_info: Option<String>,
+        msg: &str,
+        code: i32,
+    ) -> i32 {
+        let (r, w) = self.take_streams();
+        self.fail_streams(r, w, opts, client_info.as_deref(), msg, code)
+    }
+
+    fn fail_streams(
+        &mut self,
+        mut r: Input,
+        w: SharedWriter,
+        opts: Option<&Options>,
+        client_info: Option<&str>,
+        msg: &str,
+        code: i32,
+    ) -> i32 {
+        self.conn.log.line(msg);
+        let default = Options::default();
+        let opts = opts.unwrap_or(&default);
+        let fmt = ItemFormat {
+            itemize: 0,
+            verbose: 0,
+            sender: opts.sender,
+            local: false,
+            preserve_mtimes: false,
+        };
+        let out = Out::wire(w.clone(), fmt);
+        let setup = match lock_writer(&w) {
+            Ok(mut g) => {
+                esession::setup_with(
+                    &mut r,
+                    &mut *g,
+                    opts,
+                    Side::Server,
+                    client_info,
+                    Some(self.protocol),
+                )
+                .is_ok()
+                    && g.set_multiplexed(true).is_ok()
+            }
+            Err(_) => false,
+        };
+        if setup {
+            out.set_protocol(self.protocol);
+            server_fail(
+                &w,
+                &out,
+                &Error::new(code, msg),
+                if opts.sender { "sender" } else { "receiver" },
+            );
+        }
+        // Let the client read the error before the socket closes.
+        let mut sink = [0u8; 4096];
+        let _ = r.read(&mut sink);
+        code
+    }
+}
+
+/// The client's `-e` letters from its raw arguments (for the compat
+/// flags when the arguments could not be parsed).
+fn client_info(args: &[String]) -> Option<String> {
+    for a in args.iter().take_while(|a| *a != ".") {
+        if let Some(body) = a.strip_prefix('-').filter(|b| !b.starts_with('-')) {
+            if let Some(i) = body.find('e') {
+                return Some(body[i + 1..].to_string());
+            }
+        }
+        if let Some(v) = a.strip_prefix("--rsh=") {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails() {
+        let t = |a: &str| module_tail("mod", a);
+        assert_eq!(
+            t("mod/").expect("t"),
+            Tail {
+                rel: "".into(),
+                trailing_slash: true
+            }
+        );
+        assert_eq!(
+            t("mod").expect("t"),
+            Tail {
+                rel: "".into(),
+                trailing_slash: true
+            }
+        );
+        assert_eq!(
+            t("mod/a/b").expect("t"),
+            Tail {
+                rel: "a/b".into(),
+                trailing_slash: false
+            }
+        );
+        assert_eq!(
+            t("mod/a/b/").expect("t"),
+            Tail {
+                rel: "a/b".into(),
+                trailing_slash: true
+            }
+        );
+        assert_eq!(
+            t("mod/./a//b/.").expect("t"),
+            Tail {
+                rel: "a/b".into(),
+                trailing_slash: true
+            }
+        );
+        assert_eq!(t("mod//etc/passwd").expect("t").rel, "etc/passwd");
+        assert!(t("mod/../etc").is_err());
+        assert!(t("mod/a/../../x").is_err());
+        assert_eq!(t("module2/x").expect("t").rel, "module2/x");
+    }
+
+    #[test]
+    fn sender_sources_stay_inside() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().join("m");
+        std::fs::create_dir_all(root.join("sub")).expect("mk");
+        std::fs::write(root.join("sub/f"), "x").expect("w");
+        std::os::unix::fs::symlink("/etc", root.join("out")).expect("ln");
+        std::os::unix::fs::symlink("sub", root.join("in")).expect("ln");
+        let root = std::fs::canonicalize(&root).expect("canon");
+        let tail = |rel: &str, ts: bool| Tail {
+            rel: rel.into(),
+            trailing_slash: ts,
+        };
+        assert_eq!(
+            sender_source(&root, &tail("", true), true).expect("root"),
+            format!("{}/", root.display())
+        );
+        assert_eq!(
+            sender_source(&root, &tail("sub/f", false), true).expect("f"),
+            format!("{}/sub/f", root.display())
+        );
+        // A symlink sent as a link is fine; followed out of the module it is not.
+        assert!(sender_source(&root, &tail("out", false), true).is_ok());
+        assert!(sender_source(&root, &tail("out", true), true).is_err());
+        assert!(sender_source(&root, &tail("out", false), false).is_err());
+        assert!(sender_source(&root, &tail("out/passwd", false), true).is_err());
+        assert!(sender_source(&root, &tail("in/f", false), true).is_ok());
+        assert!(sender_source(&root, &tail("in", true), true).is_ok());
+    }
+
+    #[test]
+    fn client_info_letters() {
+        let a = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            client_info(&a("--server -logDtpre.iLsfxCIvu . m/")).as_deref(),
+            Some(".iLsfxCIvu")
+        );
+        assert_eq!(client_info(&a("--server -r . m/")), None);
+    }
+}

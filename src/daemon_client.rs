@@ -1,0 +1,468 @@
+//! The client side of the daemon protocol: `rsync://[user@]host[:port]/module/path`
+//! and `[user@]host::module/path`. Connects over TCP, exchanges greetings,
+//! lists modules or requests one (answering an auth challenge), sends the
+//! server arguments and runs the engine role over the socket.
+use daemon::auth;
+use daemon::wire;
+use engine::itemize::ItemFormat;
+use engine::out::{shared, Out};
+use engine::session::our_protocol;
+use engine::transfer::{closing_line, run_receiver, run_sender, Input, Link};
+use engine::Options;
+use protocol::exit;
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+/// Default daemon port.
+const RSYNC_PORT: u16 = 873;
+
+/// A daemon address from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSpec {
+    /// `user@`, if given.
+    pub user: Option<String>,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// `:port` of an rsync:// URL.
+    pub port: Option<u16>,
+    /// The module ("" asks for the module list).
+    pub module: String,
+    /// The path as sent to the daemon: `module/rest` ("" when no module).
+    pub path: String,
+}
+
+/// Parses `rsync://[user@]host[:port][/module[/path]]` or
+/// `[user@]host::[module[/path]]`; None for anything else.
+// upstream: main.c:check_for_hostspec() / parse_hostspec()
+pub fn parse_spec(arg: &str) -> Option<DaemonSpec> {
+    let (hostspec, path, url) = if let Some(rest) = arg.strip_prefix("rsync://") {
+        match rest.split_once('/') {
+            Some((h, p)) => (h, p, true),
+            None => (rest, "", true),
+        }
+    } else {
+        let i = arg.find("::")?;
+        (&arg[..i], &arg[i + 2..], false)
+    };
+    let (user, hostport) = match hostspec.rfind('@') {
+        Some(at) => (Some(hostspec[..at].to_string()), &hostspec[at + 1..]),
+        None => (None, hostspec),
+    };
+    let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
+        let (h, after) = inner.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) if url => Some(p.parse().ok()?),
+            _ => None,
+        };
+        (h.to_string(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) if url && !h.contains(':') => (h.to_string(), Some(p.parse().ok()?)),
+            _ => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let path = path.trim_start_matches('/');
+    let module = path.split('/').next().unwrap_or("").to_string();
+    let path = if module.is_empty() {
+        String::new()
+    } else if path == module {
+        format!("{module}/")
+    } else {
+        path.to_string()
+    };
+    Some(DaemonSpec {
+        user,
+        host,
+        port,
+        module,
+        path,
+    })
+}
+
+/// Runs a transfer (or a module listing) where one side is a daemon.
+pub fn run(opts: &Options) -> i32 {
+    let started = Instant::now();
+    let mut args = opts.args.clone();
+    if args.len() == 1 {
+        let Some(spec) = parse_spec(&args[0]) else {
+            return fail("bad daemon address", exit::RERR_SYNTAX);
+        };
+        if !spec.module.is_empty() {
+            return fail(
+                "listing files (a single argument) is not supported by oxsync yet",
+                exit::RERR_UNSUPPORTED,
+            );
+        }
+        return match connect_and_request(opts, &spec) {
+            Ok(Handshake::Exit) => 0,
+            Ok(Handshake::Ready { .. }) => 0,
+            Err(code) => code,
+        };
+    }
+    let dest = args.pop().unwrap_or_default();
+    let (push, spec, local, remote_paths) = match parse_spec(&dest) {
+        Some(spec) => {
+            if args.iter().any(|a| {
+                parse_spec(a).is_some()
+                    || crate::remote::parse_location(a) != crate::remote::Location::Local(a.clone())
+            }) {
+                return fail(
+                    "The source and destination cannot both be remote.",
+                    exit::RERR_SYNTAX,
+                );
+            }
+            (true, spec.clone(), args.clone(), vec![spec.path.clone()])
+        }
+        None => {
+            let specs: Vec<DaemonSpec> = match args
+                .iter()
+                .map(|a| parse_spec(a))
+                .collect::<Option<Vec<_>>>()
+            {
+                Some(v) => v,
+                None => {
+                    return fail(
+                        "The source and destination cannot both be remote.",
+                        exit::RERR_SYNTAX,
+                    )
+                }
+            };
+            let first = specs[0].clone();
+            if specs.iter().any(|s| {
+                s.host != first.host
+                    || s.port != first.port
+                    || s.user != first.user
+                    || s.module != first.module
+            }) {
+                return fail(
+                    "all daemon sources must name the same host and module",
+                    exit::RERR_SYNTAX,
+                );
+            }
+            if first.module.is_empty() {
+                return fail("a daemon source must name a module", exit::RERR_SYNTAX);
+            }
+            (
+                false,
+                first,
+                vec![dest.clone()],
+                specs.iter().map(|s| s.path.clone()).collect(),
+            )
+        }
+    };
+    if spec.module.is_empty() {
+        return fail(
+            "the daemon destination must name a module",
+            exit::RERR_SYNTAX,
+        );
+    }
+    let (stream, reader, protocol) = match connect_and_request(opts, &spec) {
+        Ok(Handshake::Ready {
+            stream,
+            reader,
+            protocol,
+        }) => (stream, reader, protocol),
+        Ok(Handshake::Exit) => return 0,
+        Err(code) => return code,
+    };
+    let mut sargs = opts.to_server_args(!push, protocol);
+    sargs.push(".".into());
+    sargs.extend(remote_paths);
+    let mut w = stream;
+    if let Err(e) = wire::write_args(&mut w, &sargs, protocol) {
+        return fail(
+            &format!("failed to send arguments to the daemon: {e}"),
+            exit::RERR_SOCKETIO,
+        );
+    }
+    let link = Link {
+        agreed_protocol: Some(protocol),
+        ..Link::client()
+    };
+    let fmt = ItemFormat {
+        itemize: opts.itemize,
+        verbose: opts.verbose,
+        sender: push,
+        local: false,
+        preserve_mtimes: opts.times,
+    };
+    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
+    let r: Input = Box::new(reader);
+    let wr = shared(Box::new(w));
+    let result = if push {
+        run_sender(r, wr, opts, &local, &link, out.clone())
+    } else {
+        run_receiver(r, wr, opts, &local[0], &link, out.clone())
+    };
+    match result {
+        Ok(stats) => {
+            if opts.stats {
+                for l in stats.stats_lines() {
+                    out.info(&l);
+                }
+            }
+            if opts.stats || opts.verbose > 0 {
+                for l in stats.summary_lines(started.elapsed(), opts.dry_run) {
+                    out.info(&l);
+                }
+            }
+            let code = out.final_code();
+            if code != 0 {
+                eprintln!("{}", closing_line(code, "client"));
+            }
+            code
+        }
+        Err(e) => {
+            if !e.reported && !e.message.is_empty() {
+                eprintln!("{}", e.message);
+            }
+            eprintln!("{}", closing_line(e.code, "client"));
+            e.code
+        }
+    }
+}
+
+enum Handshake {
+    /// `@RSYNCD: OK`: send the arguments next.
+    Ready {
+        stream: TcpStream,
+        reader: BufReader<TcpStream>,
+        protocol: i32,
+    },
+    /// `@RSYNCD: EXIT` (after a listing).
+    Exit,
+}
+
+fn fail(msg: &str, code: i32) -> i32 {
+    eprintln!("rsync: {msg}");
+    eprintln!("{}", closing_line(code, "client"));
+    code
+}
+
+/// Connects, greets, names the module (or asks for the list) and answers
+/// any challenge, up to `@RSYNCD: OK` or `@RSYNCD: EXIT`.
+// upstream: clientserver.c:start_socket_client() / start_inband_exchange()
+fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i32> {
+    let port = spec.port.or(opts.port).unwrap_or(RSYNC_PORT);
+    let stream = connect(&spec.host, port, opts.contimeout.map(Duration::from_secs))?;
+    let mut w = stream
+        .try_clone()
+        .map_err(|e| fail(&format!("socket: {e}"), exit::RERR_SOCKETIO))?;
+    let mut r = BufReader::new(
+        stream
+            .try_clone()
+            .map_err(|e| fail(&format!("socket: {e}"), exit::RERR_SOCKETIO))?,
+    );
+    let ours = our_protocol(opts);
+    let io_fail = |e: std::io::Error| {
+        fail(
+            &format!("failed to talk to the daemon: {e}"),
+            exit::RERR_SOCKETIO,
+        )
+    };
+    w.write_all(wire::our_greeting(ours, &auth::DAEMON_DIGESTS).as_bytes())
+        .map_err(io_fail)?;
+    let line = read(&mut r)?;
+    let greeting = match wire::parse_greeting(&line) {
+        Ok(g) => g,
+        Err(_) => {
+            eprintln!("{line}");
+            return Err(fail("did not see server greeting", exit::RERR_STARTCLIENT));
+        }
+    };
+    let protocol = wire::agree(ours, &greeting);
+    if protocol < protocol::MIN_PROTOCOL_VERSION {
+        return Err(fail(
+            &format!(
+                "the daemon speaks protocol {}; oxsync speaks {} to {}",
+                greeting.protocol,
+                protocol::MIN_PROTOCOL_VERSION,
+                protocol::PROTOCOL_VERSION
+            ),
+            exit::RERR_PROTOCOL,
+        ));
+    }
+    let module_line = if spec.module.is_empty() {
+        "#list".to_string()
+    } else {
+        spec.module.clone()
+    };
+    w.write_all(format!("{module_line}\n").as_bytes())
+        .and_then(|_| w.flush())
+        .map_err(io_fail)?;
+    loop {
+        let line = read(&mut r)?;
+        if let Some(challenge) = line.strip_prefix("@RSYNCD: AUTHREQD ") {
+            let user = spec
+                .user
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .or_else(|| std::env::var("LOGNAME").ok())
+                .unwrap_or_else(|| "nobody".into());
+            let password = password(opts)?;
+            let Some(digest) = auth::negotiate(greeting.digests.as_deref(), protocol) else {
+                return Err(fail(
+                    "the daemon offers no daemon-auth digest oxsync supports",
+                    exit::RERR_STARTCLIENT,
+                ));
+            };
+            let resp = auth::response(digest, &password, challenge.trim());
+            w.write_all(format!("{user} {resp}\n").as_bytes())
+                .and_then(|_| w.flush())
+                .map_err(io_fail)?;
+        } else if line == "@RSYNCD: OK" {
+            return Ok(Handshake::Ready {
+                stream: w,
+                reader: r,
+                protocol,
+            });
+        } else if line == "@RSYNCD: EXIT" {
+            return Ok(Handshake::Exit);
+        } else if line.starts_with("@ERROR") {
+            eprintln!("{line}");
+            eprintln!("{}", closing_line(exit::RERR_STARTCLIENT, "client"));
+            return Err(exit::RERR_STARTCLIENT);
+        } else {
+            // MOTD or module listing.
+            println!("{line}");
+        }
+    }
+}
+
+fn read(r: &mut BufReader<TcpStream>) -> Result<String, i32> {
+    match wire::read_line(r) {
+        Ok(Some(l)) => Ok(l),
+        Ok(None) => Err(fail(
+            "connection unexpectedly closed by the daemon",
+            exit::RERR_STREAMIO,
+        )),
+        Err(e) => Err(fail(
+            &format!("bad line from the daemon: {e}"),
+            exit::RERR_PROTOCOL,
+        )),
+    }
+}
+
+fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, i32> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            fail(
+                &format!("getaddrinfo: {host} {port}: {e}"),
+                exit::RERR_SOCKETIO,
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        let res = match timeout {
+            Some(t) => TcpStream::connect_timeout(a, t),
+            None => TcpStream::connect(a),
+        };
+        match res {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    let (msg, code) = match last {
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut && timeout.is_some() => (
+            format!("failed to connect to {host} ({port}): connection timed out"),
+            exit::RERR_CONTIMEOUT,
+        ),
+        Some(e) => (
+            format!("failed to connect to {host} ({port}): {e}"),
+            exit::RERR_SOCKETIO,
+        ),
+        None => (
+            format!("failed to connect to {host}: no address"),
+            exit::RERR_SOCKETIO,
+        ),
+    };
+    Err(fail(&msg, code))
+}
+
+/// The password: `--password-file` (first line; must not be
+/// other-accessible), else `RSYNC_PASSWORD`.
+// upstream: authenticate.c:getpassf() / auth_client()
+fn password(opts: &Options) -> Result<Vec<u8>, i32> {
+    if let Some(path) = &opts.password_file {
+        let text = if path == "-" {
+            let mut s = String::new();
+            let _ = std::io::stdin().read_line(&mut s);
+            s.into_bytes()
+        } else {
+            let meta = std::fs::metadata(path).map_err(|e| {
+                fail(
+                    &format!("could not open password file {path}: {e}"),
+                    exit::RERR_SYNTAX,
+                )
+            })?;
+            if meta.mode() & 0o006 != 0 {
+                return Err(fail(
+                    "ERROR: password file must not be other-accessible",
+                    exit::RERR_SYNTAX,
+                ));
+            }
+            std::fs::read(path).map_err(|e| {
+                fail(
+                    &format!("could not read password file {path}: {e}"),
+                    exit::RERR_SYNTAX,
+                )
+            })?
+        };
+        let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        return Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec());
+    }
+    if let Ok(p) = std::env::var("RSYNC_PASSWORD") {
+        return Ok(p.into_bytes());
+    }
+    Err(fail("the daemon asks for a password: use --password-file or RSYNC_PASSWORD (oxsync does not prompt)", exit::RERR_STARTCLIENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        let s = parse_spec("rsync://bob@host:8873/mod/a/b").expect("url");
+        assert_eq!(
+            (
+                s.user.as_deref(),
+                s.host.as_str(),
+                s.port,
+                s.module.as_str(),
+                s.path.as_str()
+            ),
+            (Some("bob"), "host", Some(8873), "mod", "mod/a/b")
+        );
+        let s = parse_spec("rsync://host/mod").expect("url");
+        assert_eq!((s.port, s.path.as_str()), (None, "mod/"));
+        let s = parse_spec("rsync://host").expect("url");
+        assert_eq!((s.module.as_str(), s.path.as_str()), ("", ""));
+        let s = parse_spec("rsync://[::1]:99/m/").expect("v6");
+        assert_eq!(
+            (s.host.as_str(), s.port, s.path.as_str()),
+            ("::1", Some(99), "m/")
+        );
+        let s = parse_spec("alice@host::mod/x/").expect("::");
+        assert_eq!(
+            (
+                s.user.as_deref(),
+                s.host.as_str(),
+                s.module.as_str(),
+                s.path.as_str()
+            ),
+            (Some("alice"), "host", "mod", "mod/x/")
+        );
+        let s = parse_spec("host::").expect("list");
+        assert_eq!(s.module, "");
+        assert!(parse_spec("host:path").is_none());
+        assert!(parse_spec("/local/path").is_none());
+    }
+}
