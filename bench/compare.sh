@@ -164,3 +164,43 @@ report "local initial copy, $NFILES files (-a src/ dst/)" "$PREP_TREE" \
     -a "$TREE/src/" "$TREE/dst/"
 report "local delta update, $BIG_MIB MiB file, 5 changed blocks (-a --no-whole-file)" "$PREP_BIG" \
     -a --no-whole-file "$BIG/src/" "$BIG/dst/"
+
+# --- daemon push with Landlock on and off ----------------------------------
+# Stock rsync pushes the many-file tree to an oxsync daemon whose two
+# modules differ only in `landlock`; the difference is the sandbox's cost.
+DMOD="$BENCH_DIR/daemon"
+rm -rf "$DMOD"
+mkdir -p "$DMOD/on" "$DMOD/off"
+DPORT=$(( (RANDOM % 20000) + 30000 ))
+cat >"$DMOD/rsyncd.conf" <<CONF
+use chroot = no
+uid = $(id -u)
+gid = $(id -g)
+log file = $DMOD/daemon.log
+[on]
+path = $DMOD/on
+read only = no
+landlock = required
+[off]
+path = $DMOD/off
+read only = no
+landlock = off
+CONF
+"$OXSYNC" --daemon --no-detach --port "$DPORT" --config "$DMOD/rsyncd.conf" &
+DPID=$!
+trap 'kill "$DPID" 2>/dev/null' EXIT
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$DPORT") 2>/dev/null && break
+    sleep 0.1
+done
+for mode in on off; do
+    prep="$BENCH_DIR/prep-daemon-$mode.sh"
+    printf 'rm -rf %q; mkdir -p %q\n' "$DMOD/$mode" "$DMOD/$mode" >"$prep"
+    res=$(measure "$prep" "$RSYNC" -a "$TREE/src/" "rsync://127.0.0.1:$DPORT/$mode/")
+    awk -v mode="$mode" -v n="$NFILES" -v r="$res" 'BEGIN {
+        split(r, a, " ")
+        printf "daemon push, %d files, landlock %s: wall %.3f s (client peak RSS %.1f MiB)\n",
+            n, mode, a[1], a[2] / 1024 }'
+done
+grep -m1 'landlock: abi' "$DMOD/daemon.log" || true
+kill "$DPID" 2>/dev/null || true

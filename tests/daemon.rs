@@ -369,3 +369,402 @@ fn oxsync_client_against_stock_daemon() {
         .arg(url(&d, "nodel/")));
     assert!(!out.status.success(), "refused delete: {out:?}");
 }
+
+fn log_text(d: &Daemon) -> String {
+    fs::read_to_string(d.root.join("daemon.log")).unwrap_or_default()
+}
+
+/// The uid of a user name in /etc/passwd.
+fn passwd_uid(name: &str) -> Option<u32> {
+    fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[0] == name)
+                .then(|| f[2].parse().ok())
+                .flatten()
+        })
+}
+
+#[test]
+fn privilege_drop_and_chroot() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let Some(nobody) = passwd_uid("nobody") else {
+        eprintln!("skipped: no user nobody");
+        return;
+    };
+    let d = start(
+        &oxsync_bin(),
+        "[drop]\npath = %ROOT%/jail\nread only = no\nuid = nobody\ngid = nogroup\nuse chroot = yes\n",
+    );
+    let jail = d.root.join("jail");
+    fs::create_dir_all(jail.join("probe-sub")).expect("mkdir");
+    fs::write(jail.join("probe-sub/inside"), "in the jail\n").expect("w");
+    fs::set_permissions(&jail, fs::Permissions::from_mode(0o777)).expect("chmod");
+    // An absolute symlink: inside the chroot it names jail/probe-sub.
+    std::os::unix::fs::symlink("/probe-sub", jail.join("abs")).expect("ln");
+    let src = d.root.join("src");
+    make_tree(&src);
+    let out = run(Command::new(rsync_bin())
+        .arg("-rt")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "drop/up/")));
+    assert!(out.status.success(), "push: {out:?}");
+    for f in ["up/a.txt", "up/sub/b.bin"] {
+        let m = fs::metadata(jail.join(f)).expect("pushed");
+        assert_eq!(m.uid(), nobody, "{f} belongs to nobody");
+    }
+    // Following /probe-sub works only when the session is chrooted.
+    let out = run(Command::new(rsync_bin())
+        .arg("-r")
+        .arg(url(&d, "drop/abs/"))
+        .arg(d.root.join("dst/viaabs")));
+    assert!(out.status.success(), "pull through /probe-sub: {out:?}");
+    assert_eq!(
+        fs::read_to_string(d.root.join("dst/viaabs/inside")).expect("pulled"),
+        "in the jail\n"
+    );
+}
+
+#[test]
+fn module_filters_cannot_be_bypassed() {
+    let d = start(
+        &oxsync_bin(),
+        "[flt]\npath = %ROOT%/mod\nread only = no\nexclude = secret/\n",
+    );
+    let m = d.root.join("mod");
+    fs::create_dir_all(m.join("secret")).expect("mkdir");
+    fs::write(m.join("secret/file"), "hidden\n").expect("w");
+    fs::write(m.join("pub.txt"), "public\n").expect("w");
+    let pulls: &[(&[&str], &str)] = &[
+        (&[], "flt/"),
+        (&["--include=secret/**"], "flt/"),
+        (&["-f", "+ secret/"], "flt/"),
+        (&["--include=secret", "--include=secret/file"], "flt/"),
+        (&[], "flt/secret/file"),
+        (&[], "flt/secret/"),
+        (&[], "flt/secret"),
+    ];
+    for (i, (extra, path)) in pulls.iter().enumerate() {
+        let dst = d.root.join(format!("dst/p{i}"));
+        let _ = run(Command::new(rsync_bin())
+            .arg("-r")
+            .args(*extra)
+            .arg(url(&d, path))
+            .arg(format!("{}/", dst.display())));
+        let got: Vec<_> = walk(&dst);
+        assert!(
+            !got.iter().any(|p| p.contains("secret") || p == "file"),
+            "{extra:?} {path}: {got:?}"
+        );
+    }
+    assert!(d.root.join("dst/p0/pub.txt").exists(), "the rest is sent");
+    // Pushing into secret/, by path or by name.
+    let src = d.root.join("src");
+    fs::create_dir_all(src.join("secret")).expect("mkdir");
+    fs::write(src.join("secret/planted"), "x").expect("w");
+    let out = run(Command::new(rsync_bin())
+        .arg("-r")
+        .arg("--include=secret/**")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "flt/")));
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("daemon refused to receive"),
+        "{out:?}"
+    );
+    let out = run(Command::new(rsync_bin())
+        .arg("-r")
+        .arg(format!("{}/", src.join("secret").display()))
+        .arg(url(&d, "flt/secret/")));
+    assert!(!out.status.success(), "{out:?}");
+    assert!(!m.join("secret/planted").exists());
+    assert_eq!(
+        fs::read_to_string(m.join("secret/file")).expect("r"),
+        "hidden\n"
+    );
+}
+
+/// Every path below `dir`, relative.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&p) else { continue };
+        for e in rd.flatten() {
+            let path = e.path();
+            out.push(
+                path.strip_prefix(dir)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Connects and reads the daemon's greeting line.
+fn greeted(d: &Daemon) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    r.read_line(&mut line).expect("greeting");
+    assert!(line.starts_with("@RSYNCD: "), "{line}");
+    (s, r)
+}
+
+#[test]
+fn garbage_and_silent_clients() {
+    let d = start(&oxsync_bin(), &format!("handshake timeout = 2\n{MODULES}"));
+    let (mut s, mut r) = greeted(&d);
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("send");
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut r, &mut rest);
+    assert!(rest.contains("@ERROR: protocol startup error"), "{rest:?}");
+    // One that says nothing is dropped after the handshake timeout.
+    let (_s, mut r) = greeted(&d);
+    let t0 = Instant::now();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut r, &mut rest);
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = log_text(&d);
+        if log.contains("protocol startup error") && log.contains("timeout waiting for greeting") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn fifty_parallel_pushes_in_separate_processes() {
+    let d = start(&oxsync_bin(), MODULES);
+    let src = d.root.join("src");
+    make_tree(&src);
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let (src, url) = (src.clone(), url(&d, &format!("mod/c{i}/")));
+            std::thread::spawn(move || {
+                run(Command::new(rsync_bin())
+                    .arg("-a")
+                    .arg(format!("{}/", src.display()))
+                    .arg(url))
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let out = h.join().expect("join");
+        assert!(out.status.success(), "client {i}: {out:?}");
+    }
+    for i in 0..50 {
+        assert_same_tree(&src, &d.root.join(format!("mod/c{i}")));
+    }
+    // Each session logged its request from its own process.
+    let log = log_text(&d);
+    let mut pids = std::collections::BTreeSet::new();
+    for line in log.lines().filter(|l| l.contains("rsync to mod/c")) {
+        let pid = line
+            .split('[')
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .expect("pid");
+        pids.insert(pid.to_string());
+    }
+    assert_eq!(pids.len(), 50, "{log}");
+}
+
+/// A relay to the daemon that cuts the connection after `limit` bytes
+/// from the client: a client gone mid-transfer. Returns its port.
+fn cutting_relay(daemon_port: u16, limit: usize) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let Ok((client, _)) = l.accept() else { return };
+        let daemon = TcpStream::connect(("127.0.0.1", daemon_port)).expect("connect");
+        let (mut c_r, mut d_w) = (
+            client.try_clone().expect("c"),
+            daemon.try_clone().expect("d"),
+        );
+        let (mut d_r, mut c_w) = (
+            daemon.try_clone().expect("d"),
+            client.try_clone().expect("c"),
+        );
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut d_r, &mut c_w);
+        });
+        let mut sent = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        while sent < limit {
+            match std::io::Read::read(&mut c_r, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if d_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+            }
+        }
+        let _ = daemon.shutdown(std::net::Shutdown::Both);
+        let _ = client.shutdown(std::net::Shutdown::Both);
+    });
+    port
+}
+
+#[test]
+fn client_gone_mid_transfer_leaves_no_partial_file() {
+    let d = start(&oxsync_bin(), MODULES);
+    let src = d.root.join("src");
+    let big: Vec<u8> = (0..16u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(src.join("big"), &big).expect("w");
+    let m = d.root.join("mod");
+    fs::write(m.join("big"), b"old content\n").expect("w");
+    let relay = cutting_relay(d.port, 4 << 20);
+    let out = run(Command::new(rsync_bin())
+        .arg("-W")
+        .arg("-I")
+        .arg(src.join("big"))
+        .arg(format!("rsync://127.0.0.1:{relay}/mod/")));
+    assert!(
+        !out.status.success(),
+        "the cut must fail the transfer: {out:?}"
+    );
+    let leftovers = || {
+        fs::read_dir(&m)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".big."))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !leftovers().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "temp file left behind: {:?}",
+            leftovers()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The old content, untouched, under the final name.
+    assert_eq!(fs::read(m.join("big")).expect("r"), b"old content\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log_text(&d).contains("receiver failed") {
+        assert!(Instant::now() < deadline, "{}", log_text(&d));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn transfer_logging() {
+    let d = start(
+        &oxsync_bin(),
+        "[tl]\npath = %ROOT%/mod\nread only = no\ntransfer logging = yes\n\
+         [tf]\npath = %ROOT%/mod\ntransfer logging = yes\nlog format = %o|%m|%n|%l|%a|%P\n",
+    );
+    let src = d.root.join("src");
+    make_tree(&src);
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "tl/")));
+    assert!(out.status.success(), "{out:?}");
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(url(&d, "tf/sub/"))
+        .arg(d.root.join("dst/")));
+    assert!(out.status.success(), "{out:?}");
+    let log = log_text(&d);
+    let recv: Vec<&str> = log.lines().filter(|l| l.contains("] recv ")).collect();
+    assert_eq!(recv.len(), 2, "{log}");
+    assert!(
+        recv.iter().any(|l| l.contains("[127.0.0.1] tl () a.txt 6")),
+        "{log}"
+    );
+    assert!(
+        recv.iter()
+            .any(|l| l.contains("[127.0.0.1] tl () sub/b.bin 70000")),
+        "{log}"
+    );
+    let root = fs::canonicalize(d.root.join("mod")).expect("canon");
+    assert!(
+        log.contains(&format!("send|tf|b.bin|70000|127.0.0.1|{}", root.display())),
+        "{log}"
+    );
+}
+
+#[test]
+fn incoming_and_outgoing_chmod() {
+    let d = start(
+        &oxsync_bin(),
+        "[in]\npath = %ROOT%/mod\nread only = no\nincoming chmod = Fg-r,Dg+s\n\
+         [out]\npath = %ROOT%/mod\noutgoing chmod = Fo-r,Fu+x\n",
+    );
+    let src = d.root.join("src");
+    make_tree(&src);
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "in/")));
+    assert!(out.status.success(), "{out:?}");
+    let mode = |p: &Path| fs::metadata(p).expect("stat").mode() & 0o7777;
+    assert_eq!(mode(&d.root.join("mod/a.txt")), 0o600);
+    assert_eq!(mode(&d.root.join("mod/sub")) & 0o2000, 0o2000);
+    fs::set_permissions(
+        d.root.join("mod/sub/b.bin"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(url(&d, "out/sub/b.bin"))
+        .arg(d.root.join("dst/b.bin")));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&d.root.join("dst/b.bin")), 0o740);
+}
+
+#[test]
+fn module_timeout_ends_an_idle_session() {
+    let d = start(&oxsync_bin(), "[slow]\npath = %ROOT%/mod\ntimeout = 2\n");
+    let (mut s, mut r) = greeted(&d);
+    s.write_all(b"@RSYNCD: 31.0 md5\nslow\n").expect("send");
+    let mut line = String::new();
+    while !line.starts_with("@RSYNCD: OK") {
+        line.clear();
+        assert!(r.read_line(&mut line).expect("read") > 0, "closed early");
+        assert!(!line.starts_with("@ERROR"), "{line}");
+    }
+    s.write_all(b"--server\0--sender\0-r\0.\0slow/\0\0")
+        .expect("args");
+    // Then silence: the daemon gives up after the module's timeout.
+    let t0 = Instant::now();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut r, &mut rest);
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = log_text(&d);
+        if log.contains("io timeout after 2 seconds -- exiting (code 30)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

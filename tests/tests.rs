@@ -3,8 +3,10 @@
 //!
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
+mod daemon;
 mod fakepeer;
+mod filters;
 mod interop;
 mod local;
+mod sandbox;
 mod util;
-mod daemon;

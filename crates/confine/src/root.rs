@@ -122,6 +122,13 @@ pub struct Root {
     walk: bool,
 }
 
+impl AsFd for Root {
+    /// The directory descriptor (for Landlock rules naming the root).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl Root {
     /// Opens an operator-supplied directory as a root.
     ///

@@ -86,7 +86,7 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("transferlogging", Scope::Module, Kind::Bool), ("logformat", Scope::Module, Kind::Str),
     ("timeout", Scope::Module, Kind::Int), ("refuseoptions", Scope::Module, Kind::Str),
     ("dontcompress", Scope::Module, Kind::Str), ("earlyexec", Scope::Module, Kind::Str),
-    ("prexferexec", Scope::Module, Kind::Str), ("postxferexec", Scope::Module, Kind::Str),
+    ("pre-xfer exec", Scope::Module, Kind::Str), ("post-xfer exec", Scope::Module, Kind::Str),
     ("nameconverter", Scope::Module, Kind::Str), ("tempdir", Scope::Module, Kind::Str),
     ("landlock", Scope::Module, Kind::Str), ("landlockallow", Scope::Module, Kind::Str),
 ];

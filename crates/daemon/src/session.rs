@@ -9,18 +9,25 @@ use crate::config::{Config, Module};
 use crate::hooks::{self, HookEnv};
 use crate::lock::{self, Slot};
 use crate::log::Log;
+use crate::logfmt::{self, LogFields};
+use crate::modfilter;
+use crate::privs;
 use crate::refuse::Refusals;
+use crate::sandbox;
 use crate::wire::{self, Greeting, WireError};
 use confine::{AmbientAuthority, RelPath, Root};
+use engine::chmod::ChmodSpec;
 use engine::itemize::ItemFormat;
 use engine::out::{lock as lock_writer, shared, Out, SharedWriter};
 use engine::session::{self as esession, Side};
-use engine::transfer::{run_receiver_to, run_sender, server_fail, Dest, Input, Link};
+use engine::transfer::{run_receiver_to, run_sender, server_fail, DaemonFilter, Dest, Input, Link};
 use engine::{Error, Options};
 use protocol::exit;
 use std::ffi::OsString;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest `#early_input=` payload accepted (upstream's limit).
@@ -69,7 +76,7 @@ pub fn serve(
         .log_file
         .clone()
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
-    let log = Log::open(log_path.as_deref(), settings.stderr_log);
+    let log = Arc::new(Log::open(log_path.as_deref(), settings.stderr_log));
     let mut peer = peer;
     if peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
         peer.name = res.reverse(peer.addr);
@@ -114,7 +121,7 @@ struct Conn {
     r: BufReader<Box<dyn Read + Send>>,
     w: Box<dyn Write + Send>,
     set_timeout: Box<dyn Fn(Option<Duration>) + Send>,
-    log: Log,
+    log: Arc<Log>,
     peer: Peer,
 }
 
@@ -465,7 +472,8 @@ impl Admitted {
         let Some(path) = self.module.path(&env) else {
             return Err(self.conn.refuse("no path setting."));
         };
-        // No chroot in this version: a "/./" divider is just cleaned out.
+        // The "/./" chroot divider is kept aside for step 4.
+        let raw_path = path.clone();
         let path = PathBuf::from(path.to_string_lossy().replace("/./", "/"));
         let root_canon = match std::fs::canonicalize(&path) {
             Ok(p) if p.is_dir() => p,
@@ -511,6 +519,11 @@ impl Admitted {
             write_only: self.write_only,
             _slot: self._slot,
             root: root_canon,
+            timeout: self.timeout,
+            timed_out: Arc::new(AtomicBool::new(false)),
+            chrooted: false,
+            raw_path,
+            module_root: None,
             args,
         })
     }
@@ -526,6 +539,16 @@ struct Requested {
     write_only: bool,
     _slot: Option<Slot>,
     root: PathBuf,
+    /// The module's `timeout` (read timeout of the socket).
+    timeout: Option<Duration>,
+    /// A read hit that timeout.
+    timed_out: Arc<AtomicBool>,
+    /// The session runs chrooted.
+    chrooted: bool,
+    /// `path` as configured (with any `/./` chroot divider).
+    raw_path: PathBuf,
+    /// The module directory, opened before any chroot (step 3).
+    module_root: Option<Root>,
     args: Vec<String>,
 }
 
@@ -638,7 +661,7 @@ impl Requested {
             );
         }
         let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
-        let opts = match Options::parse(&os) {
+        let mut opts = match Options::parse(&os) {
             Ok(o) => o,
             Err(e) => {
                 self.conn
@@ -694,6 +717,42 @@ impl Requested {
                 }
             }
         }
+        // Client path options must stay inside the module (checked before
+        // anything is written, rewritten to paths below the destination).
+        let base = match tails.first() {
+            Some(t) if !opts.sender && !t.trailing_slash && !self.root.join(&t.rel).is_dir() => {
+                Path::new(&t.rel)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default()
+            }
+            Some(t) if !opts.sender => PathBuf::from(&t.rel),
+            _ => PathBuf::new(),
+        };
+        if let Err(rej) = sandbox::check_client_paths(&mut opts, &self.root, &base) {
+            let line = rej.log_line(self.conn.peer.host_name(), &self.root);
+            self.conn.log.line(&line);
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                &rej.client_message(&name),
+                exit::RERR_SYNTAX,
+            );
+        }
+        // `max verbosity` caps the client's -v for this side.
+        let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
+        opts.verbose = opts.verbose.min(max_v);
+        if let Err(msg) = self.confine_process() {
+            self.conn
+                .log
+                .line(&format!("refused on module {name}: {msg}"));
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                &format!("rsync: {msg}"),
+                exit::RERR_FILEIO,
+            );
+        }
         let who = match &self.user {
             Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
             None => self.conn.peer.host_name().to_string(),
@@ -712,6 +771,21 @@ impl Requested {
         argv.extend(tails.iter().map(|t| t.rel.clone()));
         for (i, a) in argv.iter().enumerate() {
             env.set(&format!("RSYNC_ARG{i}"), a.clone());
+        }
+        // Landlock: after chroot and the privilege drop, before pre-xfer
+        // exec and the engine's threads, so that all of them inherit it.
+        let engaged = sandbox::engage(&self.module, &self.root, !opts.sender && !self.read_only);
+        self.conn.log.line(&engaged.log);
+        if !engaged.proceed {
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                &format!("@ERROR: the sandbox of module {name} could not be engaged"),
+                exit::RERR_STARTCLIENT,
+            );
+        }
+        if let Some(line) = sandbox::test_unconfined_write() {
+            self.conn.log.line(&line);
         }
         if let Some(cmd) = self
             .module
@@ -753,6 +827,76 @@ impl Requested {
         code
     }
 
+    /// Steps 3 and 4: opens the module root, then chroots and drops to
+    /// the module's uid and gid (when the daemon runs as root), then sets
+    /// no_new_privs. No thread exists yet.
+    // upstream: clientserver.c:rsync_module() (chroot, setgid, setuid)
+    fn confine_process(&mut self) -> Result<(), String> {
+        let root = Root::open_ambient(&self.root, AmbientAuthority::operator())
+            .map_err(|e| format!("cannot open module {}: {e}", self.module.name))?;
+        self.module_root = Some(root);
+        engine::ids::preload();
+        let ids = if rustix::process::geteuid().is_root() {
+            Some(privs::module_ids(&self.module)?)
+        } else {
+            None
+        };
+        let plan = privs::chroot_plan(&self.module, &self.raw_path, &self.root);
+        let applied = privs::apply(plan.as_ref(), &self.root, ids)?;
+        if let Some(w) = &applied.warning {
+            self.conn.log.line(w);
+        }
+        self.root = applied.root;
+        self.chrooted = applied.chrooted;
+        Ok(())
+    }
+
+    /// `transfer logging`: one `log format` line per transferred file.
+    // upstream: log.c:log_item()
+    fn install_transfer_log(&self, out: &Out, opts: &Options, tails: &[Tail]) {
+        let fields = LogFields {
+            addr: self.conn.peer.addr.to_string(),
+            host: self.conn.peer.host_name().to_string(),
+            module: self.module.name.clone(),
+            module_path: self.root.display().to_string(),
+            user: self.user.clone().unwrap_or_default(),
+        };
+        let format = self
+            .module
+            .params
+            .nonempty("log format")
+            .unwrap_or(logfmt::DEFAULT_FORMAT)
+            .to_string();
+        // The transfer root below the module (names are relative to it).
+        let prefix = match tails.first() {
+            Some(t) if t.trailing_slash || !opts.sender => t.rel.clone(),
+            Some(t) => Path::new(&t.rel)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let log = self.conn.log.clone();
+        out.set_file_log(Box::new(move |ev| {
+            let f = logfmt::file_fields(&ev, &prefix);
+            log.line(&logfmt::expand(&format, &fields, &f));
+        }));
+    }
+
+    /// A chmod parameter (a bad one is logged and ignored).
+    fn chmod_param(&self, key: &str) -> Option<ChmodSpec> {
+        let v = self.module.params.nonempty(key)?;
+        match ChmodSpec::parse(v) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.conn
+                    .log
+                    .line(&format!("{key} of module {}: {e}", self.module.name));
+                None
+            }
+        }
+    }
+
     fn hook_env(&self) -> HookEnv {
         let mut env = HookEnv::default();
         env.set("RSYNC_MODULE_NAME", self.module.name.clone());
@@ -767,11 +911,32 @@ impl Requested {
     /// Runs the engine role over the connection.
     fn transfer(&mut self, opts: &Options, tails: &[Tail]) -> i32 {
         let (r, w) = self.take_streams();
+        let daemon_filter = match modfilter::module_filter(&self.module) {
+            Ok(f) => f.map(|rules| DaemonFilter {
+                rules,
+                module_root: self.root.clone(),
+            }),
+            Err(msg) => {
+                self.conn.log.line(&msg);
+                return self.fail_streams(
+                    r,
+                    w,
+                    Some(opts),
+                    opts.rsh.as_deref(),
+                    &format!("rsync: {msg}"),
+                    exit::RERR_SYNTAX,
+                );
+            }
+        };
         let link = Link {
             side: Side::Server,
             client_info: opts.rsh.clone(),
             local: false,
             agreed_protocol: Some(self.protocol),
+            daemon_filter,
+            incoming_chmod: self.chmod_param("incoming chmod"),
+            outgoing_chmod: self.chmod_param("outgoing chmod"),
+            numeric_ids: self.module.params.bool("numeric ids", self.chrooted),
         };
         let fmt = ItemFormat {
             itemize: 0,
@@ -781,6 +946,9 @@ impl Requested {
             preserve_mtimes: opts.times,
         };
         let out = Out::wire(w.clone(), fmt);
+        if self.module.params.bool("transfer logging", false) {
+            self.install_transfer_log(&out, opts, tails);
+        }
         let (role, res) = if opts.sender {
             let mut sources = Vec::new();
             for t in tails {
@@ -823,7 +991,30 @@ impl Requested {
                 rel: String::new(),
                 trailing_slash: true,
             });
-            let root = match Root::open_ambient(&self.root, AmbientAuthority::operator()) {
+            if let Some(df) = &link.daemon_filter {
+                if !tail.rel.is_empty() && df.excludes(tail.rel.as_bytes(), true) {
+                    let msg = format!(
+                        "ERROR: daemon refused to receive directory \"{}\"",
+                        tail.rel
+                    );
+                    self.conn
+                        .log
+                        .line(&format!("{msg} on module {}", self.module.name));
+                    return self.fail_streams(
+                        r,
+                        w,
+                        Some(opts),
+                        opts.rsh.as_deref(),
+                        &msg,
+                        exit::RERR_FILESELECT,
+                    );
+                }
+            }
+            let opened = match self.module_root.take() {
+                Some(r) => Ok(r),
+                None => Root::open_ambient(&self.root, AmbientAuthority::operator()),
+            };
+            let root = match opened {
                 Ok(r) => r,
                 Err(e) => {
                     let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
@@ -864,6 +1055,18 @@ impl Requested {
                 out.final_code()
             }
             Err(e) => {
+                // A read that hit the module's `timeout` ends the session
+                // with upstream's message and code.
+                let e = match self.timeout {
+                    Some(t) if self.timed_out.load(Ordering::SeqCst) => Error::new(
+                        exit::RERR_TIMEOUT,
+                        format!(
+                            "[{role}] io timeout after {} seconds -- exiting",
+                            t.as_secs()
+                        ),
+                    ),
+                    _ => e,
+                };
                 self.conn.log.line(&format!(
                     "{role} failed: {} (code {})",
                     e.message.trim_end(),
@@ -878,6 +1081,10 @@ impl Requested {
     fn take_streams(&mut self) -> (Input, SharedWriter) {
         let r = std::mem::replace(&mut self.conn.r, BufReader::new(Box::new(std::io::empty())));
         let w = std::mem::replace(&mut self.conn.w, Box::new(std::io::sink()));
+        let r = TimeoutWatch {
+            inner: r,
+            flag: self.timed_out.clone(),
+        };
         (Box::new(r), shared(w))
     }
 
@@ -944,6 +1151,25 @@ impl Requested {
         let mut sink = [0u8; 4096];
         let _ = r.read(&mut sink);
         code
+    }
+}
+
+/// Notes when a read ends because the socket's read timeout expired.
+struct TimeoutWatch<R> {
+    inner: R,
+    flag: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for TimeoutWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                self.flag.store(true, Ordering::SeqCst);
+            }
+        })
     }
 }
 

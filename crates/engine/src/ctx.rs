@@ -41,6 +41,15 @@ pub struct RecvCtx {
     pub am_root: bool,
     /// The rules that protect destination files from deletion.
     pub filters: filter::FilterList,
+    /// A daemon module's rules, with the module-relative path of `root`:
+    /// names they exclude are refused.
+    pub daemon_filter: Option<(crate::transfer::DaemonFilter, Vec<u8>)>,
+    /// The update options' directories (partial, temp, backup, basis).
+    pub dirs: crate::basis::Dirs,
+    /// Partial-file and delayed-update bookkeeping.
+    pub upd: crate::partial::State,
+    /// The writer to the sender (for MSG_SUCCESS).
+    pub w: Option<crate::out::SharedWriter>,
 }
 
 impl RecvCtx {

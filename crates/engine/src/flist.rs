@@ -6,6 +6,7 @@ use crate::ids;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
+use crate::transfer::DaemonFilter;
 use confine::RelPath;
 use delta::FileHasher;
 use filter::FilterList;
@@ -94,11 +95,24 @@ pub fn build(
     out: &Out,
     rules: &mut FilterList,
 ) -> Result<FileList> {
+    build_with(sources, opts, session, out, rules, None)
+}
+
+/// As [`build`], also leaving out what a daemon module's rules exclude.
+pub fn build_with(
+    sources: &[String],
+    opts: &Options,
+    session: &Session,
+    out: &Out,
+    rules: &mut FilterList,
+    daemon: Option<&DaemonFilter>,
+) -> Result<FileList> {
     let mut w = Walker {
         opts,
         session,
         out,
         rules,
+        daemon,
         list: FileList::default(),
         stack: DirStack::default(),
         root: PathBuf::new(),
@@ -146,6 +160,10 @@ pub fn build(
             } else {
                 last_component(&path)
             };
+            if w.daemon_excluded(&base, true) {
+                w.stack.clear(w.rules);
+                continue;
+            }
             if trailing || !w.rules.is_excluded(&base, true) {
                 let mut e = entry_for(&path, &meta, base.clone(), opts, session)?;
                 e.xflags = XMIT_TOP_DIR;
@@ -155,7 +173,7 @@ pub fn build(
             }
         } else {
             let name = last_component(&path);
-            if !w.rules.is_excluded(&name, false) {
+            if !w.rules.is_excluded(&name, false) && !w.daemon_excluded(&name, false) {
                 if let Some(e) = leaf_entry(&path, &meta, name, opts, session, out)? {
                     w.list.entries.push(e);
                     w.list.sources.push(path.clone());
@@ -182,12 +200,23 @@ struct Walker<'a> {
     session: &'a Session,
     out: &'a Out,
     rules: &'a mut FilterList,
+    daemon: Option<&'a DaemonFilter>,
     list: FileList,
     stack: DirStack,
     root: PathBuf,
 }
 
 impl Walker<'_> {
+    /// The daemon module's rules exclude `rel` (below the transfer root);
+    /// a root outside the module is excluded too.
+    fn daemon_excluded(&self, rel: &[u8], is_dir: bool) -> bool {
+        let Some(d) = self.daemon else { return false };
+        match d.module_path(&self.root, rel) {
+            Some(p) => d.excludes(&p, is_dir),
+            None => true,
+        }
+    }
+
     fn walk(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
         let (opts, session, out) = (self.opts, self.session, self.out);
         let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
@@ -244,7 +273,9 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            if self.rules.is_excluded(&rel, meta.is_dir()) {
+            if self.rules.is_excluded(&rel, meta.is_dir())
+                || self.daemon_excluded(&rel, meta.is_dir())
+            {
                 continue;
             }
             if meta.is_dir() {

@@ -211,12 +211,34 @@ impl Gen<'_> {
         iflags
     }
 
+    /// A daemon module's rules exclude `rel` (below the destination):
+    /// Some(true) for the name itself, Some(false) for a directory above it.
+    fn daemon_refuses(&self, rel: &[u8], is_dir: bool) -> Option<bool> {
+        let (d, prefix) = self.ctx.daemon_filter.as_ref()?;
+        let mut full = prefix.clone();
+        if !full.is_empty() && !rel.is_empty() {
+            full.push(b'/');
+        }
+        full.extend_from_slice(rel);
+        d.excluded_at(&full, is_dir)
+    }
+
     // upstream: generator.c:recv_generator()
     fn recv_generator(&mut self, i: usize, redo: bool) -> Result<()> {
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        if let Some(refused) = self.daemon_refuses(p.as_bytes(), e.is_dir()) {
+            if refused {
+                ctx.out.error_xfer(&format!(
+                    "ERROR: daemon refused to receive {} \"{}\"",
+                    if e.is_dir() { "directory" } else { "file" },
+                    ctx.name(i)
+                ));
+            }
+            return Ok(());
+        }
         let mut st = self.stat(p)?;
         let ft = e.mode & S_IFMT;
 
@@ -379,14 +401,47 @@ impl Gen<'_> {
                 st = None;
             }
         }
-        if !redo {
+        // upstream: generator.c:try_dests_reg() for a missing file.
+        let mut basis_type: Option<u8> = None;
+        let mut basis_st: Option<Stat> = None;
+        if st.is_none() && !redo && !ctx.dirs.basis.is_empty() {
+            match self.try_dests(i)? {
+                crate::basis::Dests::Done => {
+                    self.success(i);
+                    return Ok(());
+                }
+                crate::basis::Dests::Basis(j, s) => {
+                    basis_type = Some(j);
+                    basis_st = Some(s);
+                }
+                crate::basis::Dests::Nothing => {}
+            }
+        }
+        if !redo && basis_type.is_none() {
             if let Some(s) = st {
                 if self.quick_check_ok(p, e, &s) {
                     if !dry {
                         self.fix_attrs(p, e, Some(&s));
+                        crate::partial::clear_partial(ctx, p);
                     }
                     self.itemize(Some(i), e, Some(&s), 0);
+                    self.success(i);
                     return Ok(());
+                }
+                if ctx.opts.append > 0 && s.size >= e.size.max(0) as u64 {
+                    return Ok(());
+                }
+            }
+        }
+        let shown_st = basis_st.or(st);
+        if basis_type.is_none() && !(ctx.opts.append > 0 && !redo && st.is_some()) {
+            if let Some((place, pp)) = ctx.dirs.partial_of(p) {
+                let root = place.map(|pl| pl.root(&ctx.root)).unwrap_or(&ctx.root);
+                if let Ok(Some(ps)) = root.stat(&pp) {
+                    if ps.file_type == FileType::File {
+                        basis_type = Some(crate::basis::FNAMECMP_PARTIAL_DIR);
+                        basis_st = Some(ps);
+                    }
                 }
             }
         }
@@ -398,24 +453,61 @@ impl Gen<'_> {
         if ctx.opts.checksum {
             iflags |= ITEM_REPORT_CHANGE;
         }
+        if basis_type.is_some() {
+            iflags |= ITEM_BASIS_TYPE_FOLLOWS;
+        }
         let report_all = self.report_all;
         self.report_all = true;
-        self.itemize(None, e, st.as_ref(), iflags);
+        let real = if basis_type.is_some_and(|t| t < 0x80) {
+            shown_st
+        } else {
+            st
+        };
+        let flags = self.itemize(None, e, real.as_ref(), iflags);
+        if flags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+            if let Some(t) = basis_type {
+                self.buf.push(t);
+            }
+        }
         self.report_all = report_all;
         if dry {
             return Ok(());
         }
-        let head = match st {
-            Some(s) if !ctx.whole_file && s.size > 0 => match self.signature(p, s.size, redo) {
-                Ok(sig) => Some(sig),
-                Err(err) => {
-                    ctx.out.error(&format!(
-                        "rsync: [generator] failed to open \"{}\", continuing: {err}",
-                        ctx.name(i)
-                    ));
-                    None
+        if ctx.opts.append > 0 && !redo {
+            let len = st.map_or(0, |s| s.size);
+            let sizes = sum_sizes(
+                len,
+                ctx.session.checksum.digest_len(),
+                ctx.opts.block_size,
+                false,
+            );
+            let head = if len == 0 {
+                SumHead::default()
+            } else {
+                SumHead {
+                    count: sizes.count as i32,
+                    blength: sizes.blength as i32,
+                    s2length: sizes.s2length as i32,
+                    remainder: sizes.remainder as i32,
                 }
-            },
+            };
+            head.write(&mut self.buf);
+            return Ok(());
+        }
+        let st = if basis_type.is_some() { basis_st } else { st };
+        let head = match st {
+            Some(s) if !ctx.whole_file && s.size > 0 => {
+                match self.signature(i, basis_type, s.size, redo) {
+                    Ok(sig) => Some(sig),
+                    Err(err) => {
+                        ctx.out.error(&format!(
+                            "rsync: [generator] failed to open \"{}\", continuing: {err}",
+                            ctx.name(i)
+                        ));
+                        None
+                    }
+                }
+            }
             _ => None,
         };
         match head {
@@ -443,12 +535,13 @@ impl Gen<'_> {
 
     fn signature(
         &self,
-        p: &RelPath,
+        i: usize,
+        basis_type: Option<u8>,
         size: u64,
         redo: bool,
     ) -> std::result::Result<Signature, String> {
         let ctx = self.ctx;
-        let f = ctx.root.open_read(p).map_err(|e| e.to_string())?;
+        let f = crate::partial::open_basis(ctx, i, basis_type).map_err(|e| e.message)?;
         let sizes = sum_sizes(
             size,
             ctx.session.checksum.digest_len(),
@@ -464,6 +557,77 @@ impl Gen<'_> {
             ctx.session.seed_fix(),
         )
         .map_err(|e| e.to_string())
+    }
+
+    /// MSG_SUCCESS for --remove-source-files on an up-to-date file.
+    fn success(&self, i: usize) {
+        if let Some(w) = &self.ctx.w {
+            crate::partial::send_success(self.ctx, w, i);
+        }
+    }
+
+    // upstream: generator.c:try_dests_reg()
+    fn try_dests(&mut self, i: usize) -> Result<crate::basis::Dests> {
+        use crate::basis::Dests;
+        use crate::options::AltDest;
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
+            if st.size != e.size as u64 {
+                return false;
+            }
+            if ctx.opts.checksum {
+                let Ok(mut f) = root.open_read(path) else {
+                    return false;
+                };
+                return e.checksum.as_deref().is_some_and(|want| {
+                    crate::flist::checksum_reader(&mut f, &ctx.session)
+                        .ok()
+                        .as_deref()
+                        == Some(want)
+                });
+            }
+            ctx.opts.size_only || (!ctx.opts.ignore_times && st.mtime == e.mtime)
+        };
+        let Some((j, level, bst)) = crate::basis::find_dest(ctx, p, &quick, e) else {
+            return Ok(Dests::Nothing);
+        };
+        let place = &ctx.dirs.basis[j];
+        let root = place.root(&ctx.root);
+        let (Ok(from), Ok(to)) = (place.dir_path(p), place.dest_path(p)) else {
+            return Ok(Dests::Nothing);
+        };
+        let kind = ctx.opts.alt_dest.unwrap_or(AltDest::Compare);
+        if level == 3 && kind != AltDest::Copy {
+            if kind == AltDest::Link {
+                if ctx.opts.dry_run || root.link(&from, &to).is_ok() {
+                    if self.report_all {
+                        self.ndx(i as i32);
+                        let fl = (ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS) as u16;
+                        self.buf.extend_from_slice(&fl.to_le_bytes());
+                        protocol::varint::write_vstring(&mut self.buf, b"");
+                    }
+                    return Ok(Dests::Done);
+                }
+            } else {
+                self.itemize(Some(i), e, Some(&bst), 0);
+                return Ok(Dests::Done);
+            }
+        }
+        if level >= 2 {
+            if !ctx.opts.dry_run && crate::partial::copy_in(root, &from, root, &to).is_err() {
+                return Ok(Dests::Nothing);
+            }
+            if !ctx.opts.dry_run {
+                if let Ok(Some(nst)) = ctx.root.stat(p) {
+                    self.fix_attrs(p, e, Some(&nst));
+                }
+            }
+            self.itemize(Some(i), e, Some(&bst), ITEM_LOCAL_CHANGE);
+            return Ok(Dests::Done);
+        }
+        Ok(Dests::Basis(j as u8, bst))
     }
 
     // upstream: generator.c:quick_check_ok()
@@ -634,7 +798,11 @@ impl Gen<'_> {
             let Some(st) = ctx.root.stat(&child).ok().flatten() else {
                 continue;
             };
-            if self.rules.is_protected(full, st.file_type == FileType::Dir) {
+            if self.rules.is_protected(full, st.file_type == FileType::Dir)
+                || self
+                    .daemon_refuses(full, st.file_type == FileType::Dir)
+                    .is_some()
+            {
                 continue;
             }
             if let Err(err) = self.delete_item(&child, &st, true) {
@@ -647,6 +815,14 @@ impl Gen<'_> {
     /// Deletes one item (a directory with its contents), logging each
     /// deletion when `log` is set.
     fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<()> {
+        self.delete_item_inner(p, st, log).map(|_| ())
+    }
+
+    /// Returns whether the item is gone. A directory whose contents are
+    /// protected by filter rules stays, with upstream's "cannot delete
+    /// non-empty directory" note.
+    // upstream: delete.c:delete_item(), delete_dir_contents()
+    fn delete_item_inner(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
@@ -658,11 +834,34 @@ impl Gen<'_> {
                 ))
             })?;
             names.sort();
+            let mut not_empty = false;
             for n in names.iter().rev() {
                 let Ok(child) = p.join(n) else { continue };
                 if let Some(cst) = ctx.root.stat(&child).ok().flatten() {
-                    self.delete_item(&child, &cst, log)?;
+                    let is_dir = cst.file_type == FileType::Dir;
+                    // Perishable rules (-C's defaults, `p`) do not protect
+                    // inside a directory that is being deleted.
+                    let protected = self.rules.check_side(
+                        child.as_bytes(),
+                        is_dir,
+                        filter::Side::Receiver,
+                        true,
+                    ) == filter::Match::Exclude;
+                    if log && protected {
+                        not_empty = true;
+                        continue;
+                    }
+                    if !self.delete_item_inner(&child, &cst, log)? {
+                        not_empty = true;
+                    }
                 }
+            }
+            if not_empty {
+                ctx.out.info(&format!(
+                    "cannot delete non-empty directory: {}",
+                    String::from_utf8_lossy(name)
+                ));
+                return Ok(false);
             }
             if !dry {
                 ctx.root.rmdir(p).map_err(|e| {
@@ -684,7 +883,7 @@ impl Gen<'_> {
             ctx.out.deleted(name, st.file_type == FileType::Dir);
             ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
         }
-        Ok(())
+        Ok(true)
     }
 
     // upstream: generator.c:touch_up_dirs()

@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod basis;
+pub mod chmod;
+pub mod confinement;
 pub mod ctx;
 pub mod error;
 pub mod filters;
@@ -16,10 +19,12 @@ pub mod ids;
 pub mod itemize;
 pub mod options;
 pub mod out;
+pub mod partial;
 pub mod receiver;
 pub mod sender;
 pub mod session;
 pub mod stats;
+pub mod tokens;
 pub mod transfer;
 
 pub use error::{Error, Result};

@@ -140,6 +140,15 @@ pub struct Options {
     pub block_size: Option<u32>,
     /// --checksum-seed (None for 0, which means "use the time")
     pub checksum_seed: Option<i32>,
+    /// -z / --compress (or implied by a compress choice or level)
+    pub compress: bool,
+    /// --compress-choice / --zc (--old-compress = "zlib", --new-compress =
+    /// "zlibx")
+    pub compress_choice: Option<String>,
+    /// --compress-level / --zl
+    pub compress_level: Option<i32>,
+    /// --skip-compress list (suffixes separated by `/`)
+    pub skip_compress: Option<String>,
     /// --log-format / --out-format value (the server learns from it whether
     /// the client itemizes: "%i", "%i%I", "%o" or "X").
     pub log_format: Option<String>,
@@ -189,6 +198,9 @@ pub struct Options {
     pub basis_dirs: Vec<String>,
     /// --remove-source-files
     pub remove_source_files: bool,
+    /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
+    /// (None: the default, see `confinement::wanted`).
+    pub confine: Option<bool>,
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
@@ -254,6 +266,9 @@ enum Act {
     Version,
     RsyncFilter,
     Cvs(bool),
+    Compress(bool),
+    OldCompress,
+    NewCompress,
     DeleteExcluded,
     PartialProgress,
     Partial(bool),
@@ -277,6 +292,9 @@ enum Act {
     BlockSize,
     ChecksumSeed,
     LogFormat,
+    CompressChoice,
+    CompressLevel,
+    SkipCompress,
     Port,
     PasswordFile,
     Contimeout,
@@ -303,6 +321,9 @@ impl Act {
                 | Act::BlockSize
                 | Act::ChecksumSeed
                 | Act::LogFormat
+                | Act::CompressChoice
+                | Act::CompressLevel
+                | Act::SkipCompress
                 | Act::Port
                 | Act::PasswordFile
                 | Act::Contimeout
@@ -352,6 +373,11 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("rsync-path", None, Act::RsyncPath), ("protocol", None, Act::Protocol),
     ("checksum-seed", None, Act::ChecksumSeed), ("server", None, Act::Server),
     ("sender", None, Act::Sender),
+    ("compress", Some('z'), Act::Compress(true)), ("no-compress", None, Act::Compress(false)),
+    ("no-z", None, Act::Compress(false)), ("old-compress", None, Act::OldCompress),
+    ("new-compress", None, Act::NewCompress), ("compress-choice", None, Act::CompressChoice),
+    ("zc", None, Act::CompressChoice), ("compress-level", None, Act::CompressLevel),
+    ("zl", None, Act::CompressLevel), ("skip-compress", None, Act::SkipCompress),
     ("exclude", None, Act::Exclude), ("include", None, Act::Include),
     ("filter", Some('f'), Act::Filter), ("exclude-from", None, Act::ExcludeFrom),
     ("include-from", None, Act::IncludeFrom), ("", Some('F'), Act::RsyncFilter),
@@ -380,7 +406,7 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('O', "--omit-dir-times"), ('J', "--omit-link-times"), ('@', "--modify-window"),
     ('L', "--copy-links"), ('k', "--copy-dirlinks"), ('K', "--keep-dirlinks"),
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
-    ('u', "--update"), ('S', "--sparse"), ('y', "--fuzzy"), ('z', "--compress"),
+    ('u', "--update"), ('S', "--sparse"), ('y', "--fuzzy"), 
     ('m', "--prune-empty-dirs"),
     ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
@@ -408,9 +434,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "delete-missing-args", "ignore-missing-args",
     "remove-sent-files", "force", "no-force", "ignore-errors",
     "no-ignore-errors", "max-delete", "fuzzy",
-    "no-fuzzy", "no-y", "compress", "old-compress", "new-compress", "no-compress",
-    "no-z", "compress-choice", "zc", "skip-compress", "compress-level", "zl",
-    "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
+    "no-fuzzy", "no-y", "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
     "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
     "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
     "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
@@ -463,6 +487,20 @@ fn short_refusal(letter: char, word: &str, server: bool) -> OptionError {
 fn unknown(word: &str, server: bool) -> OptionError {
     let prefix = if server { "on remote machine: " } else { "" };
     OptionError::syntax(format!("{prefix}{word}: unknown option"))
+}
+
+/// Backslash-escapes shell metacharacters in an option value (upstream
+/// options.c safe_arg for option values: wildcards are escaped too).
+pub fn shell_escape(value: &str) -> String {
+    const SPECIAL: &str = " \t\r\n!#$&;|<>(){}\"'`\\*?[]~";
+    let mut s = String::with_capacity(value.len());
+    for ch in value.chars() {
+        if SPECIAL.contains(ch) {
+            s.push('\\');
+        }
+        s.push(ch);
+    }
+    s
 }
 
 /// Whether an out-format uses the escape `%<esc>` (skipping the `'` and
@@ -606,6 +644,18 @@ impl Options {
                     Some((name, value)) => (name, Some(value)),
                     None => (body, None),
                 };
+                if name == "confine" {
+                    opts.confine = Some(match inline {
+                        None | Some("yes") => true,
+                        Some("no") => false,
+                        Some(_) => {
+                            return Err(OptionError::syntax(format!(
+                                "{word}: use --confine or --confine=no"
+                            )))
+                        }
+                    });
+                    continue;
+                }
                 let act =
                     supported_long(name).ok_or_else(|| long_refusal(name, word, opts.server))?;
                 let value = if act.takes_value() {
@@ -747,11 +797,47 @@ impl Options {
                 self.checksum_seed = (seed != 0).then_some(seed);
             }
             Act::LogFormat => self.log_format = Some(value),
+            Act::Compress(on) => {
+                self.compress = on;
+                if !on {
+                    self.compress_choice = None;
+                }
+            }
+            Act::OldCompress => {
+                self.compress = true;
+                self.compress_choice = Some("zlib".into());
+            }
+            Act::NewCompress => {
+                self.compress = true;
+                self.compress_choice = Some("zlibx".into());
+            }
+            Act::CompressChoice => {
+                let v = value.to_ascii_lowercase();
+                if v == "auto" {
+                    self.compress_choice = None;
+                } else if v == "none" {
+                    self.compress = false;
+                    self.compress_choice = None;
+                } else if ["zstd", "lz4", "zlibx", "zlib"].contains(&v.as_str()) {
+                    self.compress = true;
+                    self.compress_choice = Some(v);
+                } else {
+                    return Err(OptionError::unsupported(format!(
+                        "unknown compress name: {value}"
+                    )));
+                }
+            }
+            Act::CompressLevel => {
+                self.compress_level = Some(parse_int(&value, word)?);
+                self.compress = true;
+            }
+            Act::SkipCompress => self.skip_compress = Some(value),
             Act::Port => {
                 let port = parse_int(&value, word)?;
-                self.port = Some(u16::try_from(port).map_err(|_| {
-                    OptionError::syntax(format!("{word}={value}: invalid port"))
-                })?);
+                self.port =
+                    Some(u16::try_from(port).map_err(|_| {
+                        OptionError::syntax(format!("{word}={value}: invalid port"))
+                    })?);
             }
             Act::PasswordFile => self.password_file = Some(value),
             Act::Contimeout => {
@@ -851,7 +937,11 @@ impl Options {
                 "--suffix cannot contain slashes: {suffix}"
             )));
         }
-        if self.backup && self.backup_dir.is_none() && suffix.is_empty() && !(self.server && self.sender) {
+        if self.backup
+            && self.backup_dir.is_none()
+            && suffix.is_empty()
+            && !(self.server && self.sender)
+        {
             return Err(OptionError::syntax(
                 "--suffix cannot be empty without a --backup-dir".to_string(),
             ));
@@ -942,6 +1032,10 @@ impl Options {
             (self.recursive, 'r'),
             (self.checksum, 'c'),
             (self.cvs_exclude, 'C'),
+            (
+                self.compress && self.compress_choice.as_deref().is_none_or(|c| c == "zlib"),
+                'z',
+            ),
             (self.ignore_times, 'I'),
         ];
         bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
@@ -980,6 +1074,25 @@ impl Options {
         // shell escaping.
         if let Some(choice) = &self.checksum_choice {
             args.push(format!("--checksum-choice={choice}"));
+        }
+        if self.compress {
+            if let Some(level) = self.compress_level {
+                args.push(format!("--compress-level={level}"));
+            }
+            match self.compress_choice.as_deref() {
+                Some("zlibx") => args.push("--new-compress".to_string()),
+                Some("zlib") => args.push("--old-compress".to_string()),
+                Some(choice) => args.push(format!("--compress-choice={choice}")),
+                None => {}
+            }
+        }
+        if !client_sender {
+            if let Some(list) = &self.skip_compress {
+                args.push(format!(
+                    "--skip-compress={}",
+                    crate::options::shell_escape(list)
+                ));
+            }
         }
         if client_sender {
             if self.delete == DeleteMode::During
@@ -1116,6 +1229,7 @@ Options
 --copy-dest=DIR          ... and include copies of unchanged files
 --link-dest=DIR          hardlink to files in DIR when unchanged
 --remove-source-files    sender removes synchronized files (non-dir)
+--confine[=no]           Landlock the receiving side of a pull to its destination
 -P                       same as --partial --progress
 --progress               show progress during transfer
 --version, -V            print the version and exit
@@ -1294,9 +1408,7 @@ mod tests {
             ("--no-foo", "--no-foo: unknown option", 1),
             ("--verb", "--verb: unknown option", 1),
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
-            ("-avz x", "option -z (--compress) is not supported by oxsync yet", 4),
             ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
-            ("--server -logDtprze.LsfxCIvu . x", "option -z (--compress) is not supported by oxsync yet", 4),
             ("-H x", "option -H (--hard-links) is not supported by oxsync yet", 4),
             ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
@@ -1328,7 +1440,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "delete-before", "delete-delay", "compress-level=1", "no-compress"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "delete-before", "delete-delay", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

@@ -39,7 +39,22 @@ pub struct Out {
     xfer_error: AtomicBool,
     io_error: AtomicI32,
     protocol: AtomicI32,
+    file_log: std::sync::OnceLock<FileLogFn>,
 }
+
+/// One file a daemon transferred, for its `transfer logging`.
+#[derive(Debug, Clone, Copy)]
+pub struct FileEvent<'a> {
+    /// This side sent the file (else received it).
+    pub sender: bool,
+    /// The item flags.
+    pub iflags: u32,
+    /// The file-list entry (name relative to the transfer root).
+    pub entry: &'a protocol::flist::FileEntry,
+}
+
+/// Receives [`FileEvent`]s.
+pub type FileLogFn = Box<dyn Fn(FileEvent<'_>) + Send + Sync>;
 
 impl Out {
     /// A client's sink with --progress.
@@ -52,6 +67,7 @@ impl Out {
             xfer_error: AtomicBool::new(false),
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
+            file_log: std::sync::OnceLock::new(),
         };
         Arc::new(o)
     }
@@ -65,6 +81,7 @@ impl Out {
             xfer_error: AtomicBool::new(false),
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
+            file_log: std::sync::OnceLock::new(),
         })
     }
     /// A server's sink: every line becomes a message to the client.
@@ -77,7 +94,19 @@ impl Out {
             xfer_error: AtomicBool::new(false),
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
+            file_log: std::sync::OnceLock::new(),
         })
+    }
+    /// Sets the per-file log hook (a daemon's `transfer logging`); only the
+    /// first call takes effect.
+    pub fn set_file_log(&self, f: FileLogFn) {
+        let _ = self.file_log.set(f);
+    }
+    /// Reports one transferred file to the per-file log hook, if any.
+    pub fn log_file(&self, ev: FileEvent<'_>) {
+        if let Some(f) = self.file_log.get() {
+            f(ev);
+        }
     }
     /// Records the negotiated protocol (decides MSG_ERROR_EXIT).
     pub fn set_protocol(&self, p: i32) {

@@ -10,7 +10,7 @@ use delta::{FileHasher, Signature, SumSizes};
 use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE};
 use protocol::stats::{DelStats, Stats};
 use protocol::sum_head::SumHead;
-use protocol::token::{read_token, Token};
+use protocol::token::Token;
 use protocol::varint::WireRead;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -61,6 +61,7 @@ pub fn receive_files<R: Read>(
     let mut phase = 0;
     let mut redone = vec![false; 0];
     let mut buf = Vec::new();
+    let mut tokens = crate::tokens::TokenIn::new(&ctx.session)?;
     let mut xfr = 0u64;
     loop {
         let ndx = read_ndx(ctx, r, &mut ndx_r)?;
@@ -69,13 +70,17 @@ pub fn receive_files<R: Read>(
             if phase > 2 {
                 break;
             }
+            if phase == 2 && ctx.opts.delay_updates {
+                crate::partial::delayed_updates(ctx);
+            }
             let _ = events.send(GenEvent::Done);
             continue;
         }
         let i = ndx as usize;
         let iflags = r.read_u16_field("iflags")? as u32;
+        let mut basis_type = None;
         if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
-            r.read_u8_field("basis type")?;
+            basis_type = Some(r.read_u8_field("basis type")?);
         }
         if iflags & ITEM_XNAME_FOLLOWS != 0 {
             r.read_vstring(4096, "xname")?;
@@ -105,7 +110,13 @@ pub fn receive_files<R: Read>(
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
         let started = std::time::Instant::now();
-        let ok = receive_data(ctx, r, i, &head, &mut buf)?;
+        let ok = match receive_data(ctx, r, i, &head, &mut buf, &mut tokens, (basis_type, phase)) {
+            Ok(ok) => ok,
+            Err(err) => {
+                crate::partial::interrupted(ctx);
+                return Err(err);
+            }
+        };
         ctx.stats(|s| {
             s.xferred_files += 1;
             s.total_transferred_size += e.size.max(0) as u64;
@@ -190,6 +201,11 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
 }
 
 fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
+    ctx.out.log_file(crate::out::FileEvent {
+        sender: false,
+        iflags,
+        entry: &ctx.entries[i],
+    });
     if ctx.am_server {
         return;
     }
@@ -207,6 +223,8 @@ fn receive_data<R: Read>(
     i: usize,
     head: &SumHead,
     buf: &mut Vec<u8>,
+    tokens: &mut crate::tokens::TokenIn,
+    (basis_type, phase): (Option<u8>, i32),
 ) -> Result<bool> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
@@ -217,8 +235,9 @@ fn receive_data<R: Read>(
         s2length: head.s2length as u32,
         remainder: head.remainder as u32,
     };
-    let basis: Option<File> = if head.count > 0 {
-        match ctx.root.open_read(p) {
+    let append = ctx.opts.append > 0 && phase == 0;
+    let basis: Option<File> = if head.count > 0 && !append {
+        match crate::partial::open_basis(ctx, i, basis_type) {
             Ok(f) => Some(f),
             Err(err) => {
                 ctx.out.error_xfer(&format!(
@@ -230,17 +249,19 @@ fn receive_data<R: Read>(
     } else {
         None
     };
-    let (parent, base) = p.split_last();
-    let (tmp, file) = create_temp(ctx, &parent, base, &name)?;
-    let mut w = BufWriter::with_capacity(256 * 1024, file);
     let mut hasher = FileHasher::new(ctx.session.checksum);
+    let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
+    let mut w = BufWriter::with_capacity(256 * 1024, file);
     let mut block = Vec::new();
     let mut literal = 0u64;
     let mut matched = 0u64;
     let mut write_err: Option<std::io::Error> = None;
     let mut basis_failed = false;
     loop {
-        match read_token(r, buf)? {
+        // A failed read (the peer went away) leaves no temp file behind.
+        // (receive_files hands it to partial::interrupted, which keeps it
+        // for --partial.)
+        match tokens.read(r, buf)? {
             Token::End => break,
             Token::Literal(n) => {
                 let data = &buf[..n];
@@ -254,7 +275,7 @@ fn receive_data<R: Read>(
             }
             Token::Match(idx) => {
                 let Some((off, len)) = Signature::block_range(&sizes, idx) else {
-                    let _ = ctx.root.unlink(&tmp);
+                    crate::partial::discard(ctx, &tmp);
                     return Err(Error::protocol(format!(
                         "invalid block index {idx} for {name} (count {})",
                         head.count
@@ -271,6 +292,7 @@ fn receive_data<R: Read>(
                     block.iter_mut().for_each(|b| *b = 0);
                 }
                 hasher.update(&block);
+                tokens.see_match(&block)?;
                 if write_err.is_none() {
                     if let Err(err) = w.write_all(&block) {
                         write_err = Some(err);
@@ -281,7 +303,10 @@ fn receive_data<R: Read>(
     }
     let digest_len = ctx.session.checksum.digest_len();
     let mut sent = vec![0u8; digest_len];
-    r.read_exact_field(&mut sent, "file checksum")?;
+    r.read_exact_field(&mut sent, "file checksum")
+        .inspect_err(|_| {
+            crate::partial::discard(ctx, &tmp);
+        })?;
     ctx.stats(|s| {
         s.literal_data += literal;
         s.matched_data += matched;
@@ -294,7 +319,7 @@ fn receive_data<R: Read>(
         }
     };
     if let Some(err) = write_err {
-        let _ = ctx.root.unlink(&tmp);
+        crate::partial::discard(ctx, &tmp);
         ctx.out.error_xfer(&format!(
             "rsync: [receiver] write failed on \"{name}\": {err}"
         ));
@@ -302,45 +327,23 @@ fn receive_data<R: Read>(
     }
     let ours = hasher.finish();
     if ours != sent || basis_failed {
-        let _ = ctx.root.unlink(&tmp);
+        crate::partial::discard(ctx, &tmp);
         return Ok(false);
     }
     let Some(file) = file else { return Ok(true) };
-    finish_file(ctx, e, &tmp, p, &file, &name);
-    Ok(true)
-}
-
-fn create_temp(
-    ctx: &RecvCtx,
-    parent: &RelPath,
-    base: &[u8],
-    name: &str,
-) -> Result<(RelPath, File)> {
-    for attempt in 0..100u32 {
-        let tmp = parent
-            .join(&temp_name(base, attempt))
-            .map_err(|e| Error::protocol(e.to_string()))?;
-        match ctx.root.create_excl(&tmp, 0o600) {
-            Ok(f) => return Ok((tmp, f)),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(err) => {
-                return Err(Error::file_io(format!(
-                    "rsync: [receiver] mkstemp \"{name}\" failed: {err}"
-                )));
-            }
-        }
+    finish_file(ctx, (i, e), &tmp, p, &file, &name);
+    if let Some(w) = &ctx.w {
+        crate::partial::send_success(ctx, w, i);
     }
-    Err(Error::file_io(format!(
-        "rsync: [receiver] mkstemp \"{name}\" failed: no free temporary name"
-    )))
+    Ok(true)
 }
 
 /// Sets metadata through the descriptor, then renames into place.
 // upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c:set_file_attrs()
 fn finish_file(
     ctx: &RecvCtx,
-    e: &protocol::flist::FileEntry,
-    tmp: &RelPath,
+    (i, e): (usize, &protocol::flist::FileEntry),
+    tmp: &crate::partial::Output,
     dest: &RelPath,
     file: &File,
     name: &str,
@@ -368,11 +371,12 @@ fn finish_file(
             "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
         ));
     }
-    if let Err(err) = ctx.root.rename(tmp, dest) {
-        let _ = ctx.root.unlink(tmp);
+    if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
+        crate::partial::discard(ctx, tmp);
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {err}",
-            String::from_utf8_lossy(tmp.as_bytes())
+            "rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {}",
+            String::from_utf8_lossy(tmp.tmp.as_bytes()),
+            err.message
         ));
     }
 }

@@ -7,12 +7,11 @@ use crate::itemize::*;
 use crate::out::{lock, Out, SharedWriter};
 use crate::session::Session;
 use crate::stats::XferStats;
-use delta::{match_file, BlockSum, Op, Signature, SumSizes};
+use delta::{BlockSum, Op, Signature, SumSizes};
 use protocol::mplex::MsgCode;
 use protocol::ndx::{NdxReader, NdxWriter, NDX_DEL_STATS, NDX_DONE};
 use protocol::stats::DelStats;
 use protocol::sum_head::SumHead;
-use protocol::token;
 use protocol::varint::WireRead;
 use std::io::{self, Read, Write};
 use std::sync::Mutex;
@@ -52,6 +51,7 @@ pub fn send_files<R: Read>(
     let io_error_before = ctx.out.io_error();
     let digest_len = ctx.session.checksum.digest_len();
     let mut xfr = 0u64;
+    let mut tokens = crate::tokens::TokenOut::new(ctx.session, ctx.opts)?;
     loop {
         let ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
@@ -119,7 +119,7 @@ pub fn send_files<R: Read>(
             echo(&mut out, &mut ndx_w);
             continue;
         }
-        let sig = receive_sums(r, digest_len)?;
+        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0)?;
         let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
         let file = match std::fs::File::open(path) {
@@ -151,11 +151,28 @@ pub fn send_files<R: Read>(
         }
         .write(&mut out);
         let mut io_fail: Option<io::Error> = None;
+        tokens.start_file(&e.name)?;
+        let block_src = if tokens.wants_block_data() {
+            file.try_clone().ok()
+        } else {
+            None
+        };
+        let again = if ctx.opts.inplace {
+            file.try_clone().ok()
+        } else {
+            None
+        };
         let reader = ReadTracker {
             inner: file,
             err: &mut io_fail,
         };
-        let result = match_file(
+        let mut pos = 0u64;
+        let mut block = Vec::new();
+        let result = crate::partial::send_stream(
+            ctx.opts,
+            phase,
+            basis_type,
+            again,
             reader,
             &sig,
             ctx.session.checksum,
@@ -163,8 +180,24 @@ pub fn send_files<R: Read>(
             ctx.session.seed_fix(),
             &mut |op| {
                 match op {
-                    Op::Literal(data) => token::write_literal(&mut out, data),
-                    Op::Match(idx) => token::write_match(&mut out, idx),
+                    Op::Literal(data) => {
+                        pos += data.len() as u64;
+                        tokens
+                            .literal(data, &mut out)
+                            .map_err(|e| io::Error::other(e.message))?;
+                    }
+                    Op::Match(idx) => {
+                        let len = Signature::block_range(&sig.sizes, idx).map_or(0, |(_, l)| l);
+                        block.clear();
+                        if let Some(src) = &block_src {
+                            block.resize(len, 0);
+                            std::os::unix::fs::FileExt::read_exact_at(src, &mut block, pos)?;
+                        }
+                        pos += len as u64;
+                        tokens
+                            .matched(idx, &block, &mut out)
+                            .map_err(|e| io::Error::other(e.message))?;
+                    }
                 }
                 if out.len() >= FLUSH_AT {
                     write_out(w, &mut out, false).map_err(|e| io::Error::other(e.message))?;
@@ -194,7 +227,7 @@ pub fn send_files<R: Read>(
                 *b = 1;
             }
         }
-        token::write_end(&mut out);
+        tokens.end(&mut out)?;
         out.extend_from_slice(&sum[..digest_len.min(sum.len())]);
         stat(ctx, |s| {
             s.literal_data += mstats.literal;
@@ -260,6 +293,11 @@ fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {
 }
 
 fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
+    ctx.out.log_file(crate::out::FileEvent {
+        sender: true,
+        iflags,
+        entry: &ctx.list.entries[i],
+    });
     if ctx.am_server {
         return;
     }
@@ -322,7 +360,7 @@ fn read_ndx<R: Read>(
 
 /// Reads the sum header and block sums the generator sent.
 // upstream: sender.c:receive_sums()
-fn receive_sums<R: Read>(r: &mut R, digest_len: usize) -> Result<Signature> {
+fn receive_sums<R: Read>(r: &mut R, digest_len: usize, append: bool) -> Result<Signature> {
     let head = SumHead::read(r, digest_len)?;
     let sizes = SumSizes {
         count: head.count as u32,
@@ -330,6 +368,13 @@ fn receive_sums<R: Read>(r: &mut R, digest_len: usize) -> Result<Signature> {
         s2length: head.s2length as u32,
         remainder: head.remainder as u32,
     };
+    if append {
+        // --append: the header gives the receiver's length, no sums follow.
+        return Ok(Signature {
+            sizes,
+            blocks: Vec::new(),
+        });
+    }
     let s2 = head.s2length as usize;
     // Grows with the data actually received; the count is bounded by
     // SumHead::read.

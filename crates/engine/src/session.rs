@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use delta::ChecksumKind;
 use protocol::compat::*;
+use protocol::compress::Codec;
 use protocol::exit;
 use protocol::flist::FlistOptions;
 use protocol::negotiate;
@@ -22,6 +23,8 @@ pub struct Session {
     pub checksum: ChecksumKind,
     /// Checksum seed.
     pub seed: i32,
+    /// The token-stream compression, if any.
+    pub compress: Option<Codec>,
 }
 
 impl Session {
@@ -132,6 +135,22 @@ pub fn setup_with<R: Read, W: Write>(
         ));
     }
 
+    // Both sides write every list they send before reading any (upstream
+    // compat.c negotiate_the_strings).
+    let negotiating = compat & CF_VARINT_FLIST_FLAGS != 0;
+    let send_csum = negotiating && opts.checksum_choice.is_none();
+    let send_comp = negotiating && opts.compress && opts.compress_choice.is_none();
+    if send_csum || send_comp {
+        let mut out = Vec::new();
+        if send_csum {
+            negotiate::write_name_list(&mut out, &ChecksumKind::PREFERENCE);
+        }
+        if send_comp {
+            negotiate::write_name_list(&mut out, &Codec::PREFERENCE);
+        }
+        w.write_all(&out)?;
+        w.flush()?;
+    }
     let checksum = if let Some(choice) = &opts.checksum_choice {
         let first = choice.split(',').next().unwrap_or("");
         ChecksumKind::from_name(first).ok_or_else(|| {
@@ -140,11 +159,7 @@ pub fn setup_with<R: Read, W: Write>(
                 format!("unknown checksum name: {first}"),
             )
         })?
-    } else if compat & CF_VARINT_FLIST_FLAGS != 0 {
-        let mut out = Vec::new();
-        negotiate::write_name_list(&mut out, &ChecksumKind::PREFERENCE);
-        w.write_all(&out)?;
-        w.flush()?;
+    } else if send_csum {
         let theirs = negotiate::read_name_list(r)?;
         let name = negotiate::choose(&ChecksumKind::PREFERENCE, &theirs).ok_or_else(|| {
             Error::new(
@@ -159,6 +174,32 @@ pub fn setup_with<R: Read, W: Write>(
     } else {
         ChecksumKind::Md5
     };
+    let compress = if !opts.compress {
+        None
+    } else if let Some(choice) = &opts.compress_choice {
+        Some(Codec::from_name(choice).ok_or_else(|| {
+            Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!("unknown compress name: {choice}"),
+            )
+        })?)
+    } else if send_comp {
+        let theirs = negotiate::read_name_list(r)?;
+        let name = negotiate::choose(&Codec::PREFERENCE, &theirs).ok_or_else(|| {
+            Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!(
+                    "Failed to negotiate a compression choice (peer offered: {})",
+                    theirs.join(" ")
+                ),
+            )
+        })?;
+        Codec::from_name(name)
+    } else {
+        Some(Codec::Zlib)
+    };
+    // upstream: token.c init_compression_level(): level 0 turns zlib off.
+    let compress = compress.filter(|c| c.effective_level(opts.compress_level).is_some());
 
     let seed = match side {
         Side::Server => {
@@ -172,6 +213,7 @@ pub fn setup_with<R: Read, W: Write>(
         Side::Client => r.read_i32_field("checksum seed")?,
     };
     Ok(Session {
+        compress,
         protocol: proto,
         compat,
         checksum,

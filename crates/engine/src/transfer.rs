@@ -36,6 +36,75 @@ pub struct Link {
     pub local: bool,
     /// The protocol a daemon greeting settled (skips the version exchange).
     pub agreed_protocol: Option<i32>,
+    /// A daemon module's own rules (`exclude`, `filter`, ...), which the
+    /// client's rules cannot override.
+    pub daemon_filter: Option<DaemonFilter>,
+    /// A daemon module's `incoming chmod`: applied to received modes.
+    pub incoming_chmod: Option<crate::chmod::ChmodSpec>,
+    /// A daemon module's `outgoing chmod`: applied to the sent list.
+    pub outgoing_chmod: Option<crate::chmod::ChmodSpec>,
+    /// A daemon module's `numeric ids`: a receiving side ignores the
+    /// sender's user and group names.
+    pub numeric_ids: bool,
+}
+
+/// Applies a chmod spec to every entry but symlinks.
+fn tweak_modes(entries: &mut [protocol::flist::FileEntry], spec: Option<&crate::chmod::ChmodSpec>) {
+    let Some(spec) = spec else { return };
+    for e in entries {
+        if e.mode & 0o170000 != 0o120000 {
+            e.mode = spec.apply(e.mode);
+        }
+    }
+}
+
+/// A daemon module's filter rules, matched against paths relative to the
+/// module root: a sender never lists what they exclude, a receiver refuses
+/// to write it.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonFilter {
+    /// The module's rules.
+    pub rules: FilterList,
+    /// The module root as the sender's paths spell it (`/` after chroot).
+    pub module_root: std::path::PathBuf,
+}
+
+impl DaemonFilter {
+    /// Whether `path` (relative to the module root) or one of the
+    /// directories above it is excluded.
+    // upstream: util1.c:path_is_daemon_excluded()
+    pub fn excludes(&self, path: &[u8], is_dir: bool) -> bool {
+        self.excluded_at(path, is_dir).is_some()
+    }
+
+    /// As [`DaemonFilter::excludes`], telling whether the excluded name is
+    /// the path itself (`Some(true)`) or a directory above it.
+    pub fn excluded_at(&self, path: &[u8], is_dir: bool) -> Option<bool> {
+        let path = path.strip_prefix(b"./").unwrap_or(path);
+        if path.is_empty() || path == b"." {
+            return None;
+        }
+        for (i, &c) in path.iter().enumerate() {
+            if c == b'/' && i > 0 && self.rules.is_excluded(&path[..i], true) {
+                return Some(false);
+            }
+        }
+        self.rules.is_excluded(path, is_dir).then_some(true)
+    }
+
+    /// `rel` (below the sender's transfer root `root`) relative to the
+    /// module root; None when `root` is outside it.
+    pub fn module_path(&self, root: &Path, rel: &[u8]) -> Option<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let under = root.strip_prefix(&self.module_root).ok()?;
+        let mut v = under.as_os_str().as_bytes().to_vec();
+        let rel = if rel == b"." { &b""[..] } else { rel };
+        if !v.is_empty() && !rel.is_empty() {
+            v.push(b'/');
+        }
+        v.extend_from_slice(rel);
+        Some(v)
+    }
 }
 
 impl Link {
@@ -65,8 +134,22 @@ const MAX_RULES: usize = 1 << 16;
 /// Handles the peer's non-data messages: prints its text, records its
 /// io_error, turns MSG_ERROR_EXIT into an error.
 pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
+    msg_handler_with(out, None)
+}
+
+/// As [`msg_handler`], with the sender's `--remove-source-files` handler
+/// for MSG_SUCCESS.
+pub fn msg_handler_with(
+    out: Arc<Out>,
+    remover: Option<Arc<crate::partial::SourceRemover>>,
+) -> MsgHandler {
     Box::new(move |m: Message| {
         match m.code {
+            MsgCode::Success => {
+                if let Some(r) = &remover {
+                    r.success(&m.payload, &out);
+                }
+            }
             MsgCode::Info | MsgCode::Client => out.raw_info(&m.payload),
             MsgCode::Error | MsgCode::Warning | MsgCode::ErrorUtf8 | MsgCode::ErrorSocket => {
                 out.raw_error(&m.payload)
@@ -103,8 +186,9 @@ fn start(
     opts: &Options,
     link: &Link,
     out: &Arc<Out>,
+    remover: Option<Arc<crate::partial::SourceRemover>>,
 ) -> Result<(MplexReader<Input>, Session)> {
-    let mut reader = MplexReader::new(r, msg_handler(out.clone()));
+    let mut reader = MplexReader::new(r, msg_handler_with(out.clone(), remover));
     let session = {
         let mut g = lock(w)?;
         session::setup_with(
@@ -184,7 +268,8 @@ pub fn run_sender(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
-    let (mut reader, session) = start(r, &w, opts, link, &out)?;
+    let remover = Arc::new(crate::partial::SourceRemover::default());
+    let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()))?;
     let mut rules = match side {
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
         _ => filters::from_options(opts)?,
@@ -193,8 +278,19 @@ pub fn run_sender(
         send_filter_list(&w, &rules, session.protocol, true)?;
     }
     let t0 = Instant::now();
-    let list = flist::build(sources, opts, &session, &out, &mut rules)?;
+    let mut list = flist::build_with(
+        sources,
+        opts,
+        &session,
+        &out,
+        &mut rules,
+        link.daemon_filter.as_ref(),
+    )?;
+    tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());
     let buildtime = t0.elapsed().as_millis() as u64;
+    if opts.remove_source_files && !opts.dry_run {
+        remover.set(&list);
+    }
     if list.is_empty() && side == Side::Server {
         // upstream: do_server_sender() exits quietly on an empty list.
     }
@@ -301,7 +397,10 @@ pub fn run_receiver_to(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
-    let (mut reader, session) = start(r, &w, opts, link, &out)?;
+    if side == Side::Server && !local {
+        crate::basis::validate_server_paths(opts)?;
+    }
+    let (mut reader, session) = start(r, &w, opts, link, &out, None)?;
     let rules = match side {
         Side::Client => {
             let rules = filters::from_options(opts)?;
@@ -319,21 +418,44 @@ pub fn run_receiver_to(
     };
     let received = flist::receive(&mut reader, opts, &session)?;
     out.add_io_error(received.io_error & 7);
-    let list = received.list;
+    let mut list = received.list;
+    tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
     let mut paths = received.paths;
+    let mut module_prefix = Vec::new();
+    let dest_ambient = match &dest {
+        Dest::Operator(d) => Some(d.clone()),
+        Dest::Beneath { .. } => None,
+    };
     let dest_info = match dest {
         Dest::Operator(d) => local_name(opts, &d, &list, &mut paths, &out)?,
         Dest::Beneath {
             root,
             path,
             trailing_slash,
-        } => local_name_beneath(opts, root, &path, trailing_slash, &list, &mut paths, &out)?,
+        } => {
+            let info =
+                local_name_beneath(opts, root, &path, trailing_slash, &list, &mut paths, &out)?;
+            // A single file stored under the destination's own name lands
+            // in its parent.
+            module_prefix = if info.solo {
+                path.split_last().0.as_bytes().to_vec()
+            } else {
+                path.as_bytes().to_vec()
+            };
+            info
+        }
     };
     let stats = Arc::new(Mutex::new(XferStats {
         num_files: list.kind_counts(),
         total_size: list.total_size(),
         ..Default::default()
     }));
+    let dirs = match (&dest_ambient, side == Side::Server && !local) {
+        (Some(d), false) => {
+            crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
+        }
+        _ => crate::basis::Dirs::resolve(opts, None)?,
+    };
     let whole_file = if local {
         opts.whole_file.unwrap_or(true)
     } else {
@@ -344,7 +466,11 @@ pub fn run_receiver_to(
         session,
         entries: list.entries,
         paths,
-        ids: received.ids,
+        ids: if link.numeric_ids {
+            crate::ids::IdMap::default()
+        } else {
+            received.ids
+        },
         root: dest_info.root,
         out: out.clone(),
         stats: stats.clone(),
@@ -354,7 +480,13 @@ pub fn run_receiver_to(
         whole_file,
         am_root: rustix::process::geteuid().is_root(),
         filters: rules,
+        daemon_filter: link.daemon_filter.clone().map(|d| (d, module_prefix)),
+        dirs,
+        upd: Default::default(),
+        w: Some(w.clone()),
     });
+    // Landlock before the generator thread exists, so it inherits it.
+    crate::confinement::confine_receiver(opts, side, local, &ctx.root, &out)?;
     let (tx, rx) = mpsc::channel::<GenEvent>();
     let gen = {
         let ctx = ctx.clone();
@@ -402,6 +534,8 @@ struct DestInfo {
     root: Root,
     created: bool,
     missing: bool,
+    /// The list's only entry takes the destination's name.
+    solo: bool,
 }
 
 /// Where the received list lands (upstream main.c get_local_name): into
@@ -430,6 +564,7 @@ fn local_name(
             root: Root::open_ambient(path, auth).map_err(open_err)?,
             created: false,
             missing: false,
+            solo: false,
         }),
         Ok(_) => {
             if list.len() > 1 {
@@ -464,6 +599,7 @@ fn local_name(
                     root: Root::open_ambient(&parent, auth).map_err(open_err)?,
                     created: true,
                     missing: true,
+                    solo: false,
                 });
             }
             let root =
@@ -477,6 +613,7 @@ fn local_name(
                 root,
                 created: true,
                 missing: false,
+                solo: false,
             })
         }
         Err(e) => Err(Error::new(
@@ -508,6 +645,7 @@ fn local_name_beneath(
             root: base,
             created: false,
             missing: false,
+            solo: false,
         });
     }
     let st = base
@@ -522,6 +660,7 @@ fn local_name_beneath(
                 root,
                 created: false,
                 missing: false,
+                solo: false,
             })
         }
         Some(_) if list.len() > 1 => Err(Error::new(
@@ -550,6 +689,7 @@ fn local_name_beneath(
                     root: base,
                     created: true,
                     missing: true,
+                    solo: false,
                 });
             }
             base.mkdir(path, 0o755)
@@ -561,6 +701,7 @@ fn local_name_beneath(
                 root,
                 created: true,
                 missing: false,
+                solo: false,
             })
         }
     }
@@ -591,6 +732,7 @@ fn solo_beneath(
         root,
         created: false,
         missing: false,
+        solo: true,
     })
 }
 
@@ -636,6 +778,7 @@ fn solo(path: &Path, paths: &mut [RelPath], auth: AmbientAuthority) -> Result<De
         root,
         created: false,
         missing: false,
+        solo: false,
     })
 }
 

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod compat;
+pub mod compress;
 pub mod error;
 pub mod exit;
 pub mod flist;

@@ -1,0 +1,150 @@
+//! A module's own filter rules (`filter`, `include from`, `include`,
+//! `exclude from`, `exclude`, in upstream's order). They are matched
+//! against paths relative to the module root and the client cannot
+//! override them: the engine checks them apart from the client's rules.
+use crate::config::Module;
+use filter::FilterList;
+
+/// Rule names and prefixes that take the next word as their pattern.
+fn is_rule_prefix(tok: &str) -> bool {
+    const LONG: &[&str] = &[
+        "exclude",
+        "include",
+        "protect",
+        "risk",
+        "hide",
+        "show",
+        "merge",
+        "dir-merge",
+    ];
+    let head = tok.split(',').next().unwrap_or(tok);
+    if LONG.contains(&head) {
+        return true;
+    }
+    let mut c = head.chars();
+    matches!(
+        c.next(),
+        Some('+' | '-' | 'P' | 'R' | 'H' | 'S' | '.' | ':')
+    ) && c.all(|m| "/!Csrpxne".contains(m))
+}
+
+/// Splits a `filter` value into rules: words, with a rule prefix joined to
+/// the pattern after it.
+// upstream: exclude.c:parse_filter_str() (FILTRULE_WORD_SPLIT)
+pub fn split_rules(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut words = value.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "!" {
+            out.push(w.to_string());
+        } else if is_rule_prefix(w) {
+            match words.next() {
+                Some(p) => out.push(format!("{w} {p}")),
+                None => out.push(w.to_string()),
+            }
+        } else {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+/// A pattern with an inner slash is anchored at the module root.
+// upstream: exclude.c (XFLG_ABS_IF_SLASH)
+fn anchor(pattern: &str) -> String {
+    let inner = pattern.trim_end_matches('/');
+    if inner.contains('/') && !inner.starts_with('/') {
+        format!("/{pattern}")
+    } else {
+        pattern.to_string()
+    }
+}
+
+/// Builds the module's rules; None when it has none.
+pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
+    let p = &module.params;
+    let mut list = FilterList::new();
+    let mut any = false;
+    let mut read = |f: &[u8]| std::fs::read(String::from_utf8_lossy(f).as_ref()).ok();
+    let err = |what: &str, e: filter::Error| format!("bad {what} in module {}: {e}", module.name);
+    if let Some(v) = p.nonempty("filter") {
+        for r in split_rules(v) {
+            list.add_filter(r.as_bytes(), &mut read)
+                .map_err(|e| err("filter", e))?;
+            any = true;
+        }
+    }
+    if let Some(f) = p.nonempty("include from") {
+        list.add_include_from(f.as_bytes(), &mut read)
+            .map_err(|e| err("include from", e))?;
+        any = true;
+    }
+    for w in p
+        .nonempty("include")
+        .map(str::split_whitespace)
+        .into_iter()
+        .flatten()
+    {
+        list.add_include(anchor(w).as_bytes())
+            .map_err(|e| err("include", e))?;
+        any = true;
+    }
+    if let Some(f) = p.nonempty("exclude from") {
+        list.add_exclude_from(f.as_bytes(), &mut read)
+            .map_err(|e| err("exclude from", e))?;
+        any = true;
+    }
+    for w in p
+        .nonempty("exclude")
+        .map(str::split_whitespace)
+        .into_iter()
+        .flatten()
+    {
+        list.add_exclude(anchor(w).as_bytes())
+            .map_err(|e| err("exclude", e))?;
+        any = true;
+    }
+    Ok(any.then_some(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn module(text: &str) -> Module {
+        Config::parse_str(text, Path::new("t"))
+            .expect("parse")
+            .module("m")
+            .expect("m")
+            .clone()
+    }
+
+    #[test]
+    fn splitting() {
+        assert_eq!(
+            split_rules("- secret/ + *.txt exclude core -! x"),
+            ["- secret/", "+ *.txt", "exclude core", "-! x"]
+        );
+        assert_eq!(split_rules("!"), ["!"]);
+    }
+
+    #[test]
+    fn rules() {
+        let m = module("[m]\nexclude = secret/ *.key a/b\ninclude = keep.key\n");
+        let f = module_filter(&m).expect("ok").expect("some");
+        assert!(f.is_excluded(b"secret", true));
+        assert!(!f.is_excluded(b"secret", false));
+        assert!(f.is_excluded(b"x/y.key", false));
+        assert!(!f.is_excluded(b"keep.key", false));
+        assert!(f.is_excluded(b"a/b", false));
+        assert!(!f.is_excluded(b"z/a/b", false));
+        let m = module("[m]\nfilter = - secret/ + *\n");
+        let f = module_filter(&m).expect("ok").expect("some");
+        assert!(f.is_excluded(b"d/secret", true));
+        assert!(module_filter(&module("[m]\npath=/x\n"))
+            .expect("ok")
+            .is_none());
+    }
+}

@@ -1,0 +1,177 @@
+//! Step 4 of a daemon session: the `use chroot`, `uid` and `gid` module
+//! parameters, resolved while the user and group tables are still
+//! visible, then applied (chroot, setgroups, setgid, setuid,
+//! no_new_privs) before the connection process starts any thread.
+use crate::config::Module;
+use confine::AmbientAuthority;
+use std::path::{Path, PathBuf};
+
+/// Where the session chroots, and the module root seen from inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChrootPlan {
+    /// The directory to chroot to.
+    pub dir: PathBuf,
+    /// The module root after the chroot (`/` or the part after `/./`).
+    pub inside: PathBuf,
+    /// A failed chroot ends the session (`use chroot = yes`, or a `/./`
+    /// divider); otherwise it is logged and the session goes on.
+    pub required: bool,
+}
+
+/// Decides the chroot for a module whose configured path is `raw` and whose
+/// canonical root is `root`. None when `use chroot = no`.
+// upstream: clientserver.c:rsync_module() (chroot divider)
+pub fn chroot_plan(module: &Module, raw: &Path, root: &Path) -> Option<ChrootPlan> {
+    let setting = module.params.opt_bool("use chroot");
+    if setting == Some(false) {
+        return None;
+    }
+    let raw_s = raw.to_string_lossy();
+    let divider = raw_s.find("/./");
+    let required = setting == Some(true) || divider.is_some();
+    let dir = match divider {
+        Some(i) => {
+            let head = if i == 0 { "/" } else { &raw_s[..i] };
+            std::fs::canonicalize(head).unwrap_or_else(|_| PathBuf::from(head))
+        }
+        None => root.to_path_buf(),
+    };
+    let inside = match root.strip_prefix(&dir) {
+        Ok(rest) => Path::new("/").join(rest),
+        Err(_) => return None,
+    };
+    Some(ChrootPlan {
+        dir,
+        inside,
+        required,
+    })
+}
+
+/// The uid and gid a root daemon switches to for `module` (`uid` default
+/// `nobody`, `gid` default `nogroup` or else `nobody`); numbers or names.
+// upstream: clientserver.c:rsync_module() (set_uid / set_gid)
+pub fn module_ids(module: &Module) -> Result<(u32, u32), String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let uid_spec = module.params.nonempty("uid").unwrap_or("nobody");
+    let uid = lookup(uid_spec, &passwd).ok_or_else(|| format!("Invalid uid {uid_spec}"))?;
+    let gid = match module.params.nonempty("gid") {
+        Some(g) => {
+            // Several gids: the first is the primary one.
+            let first = g.split([',', ' ']).find(|s| !s.is_empty()).unwrap_or(g);
+            lookup(first, &group).ok_or_else(|| format!("Invalid gid {first}"))?
+        }
+        None => lookup("nogroup", &group)
+            .or_else(|| lookup("nobody", &group))
+            .ok_or_else(|| "Invalid gid nogroup".to_string())?,
+    };
+    Ok((uid, gid))
+}
+
+/// A number, or a name looked up in a passwd/group style table.
+fn lookup(spec: &str, table: &str) -> Option<u32> {
+    let spec = spec.trim();
+    if let Ok(n) = spec.parse::<u32>() {
+        return (n != u32::MAX).then_some(n);
+    }
+    table.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let (name, _, id) = (f.next()?, f.next()?, f.next()?);
+        (name == spec).then(|| id.parse().ok()).flatten()
+    })
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The module root to use from now on.
+    pub root: PathBuf,
+    /// The session is chrooted.
+    pub chrooted: bool,
+    /// A warning for the log (a chroot that was tried and failed).
+    pub warning: Option<String>,
+}
+
+/// Chroots (per `plan`), then switches to `ids` (when given: the daemon
+/// runs as root), then sets no_new_privs. Must run before any thread.
+pub fn apply(
+    plan: Option<&ChrootPlan>,
+    root: &Path,
+    ids: Option<(u32, u32)>,
+) -> Result<Applied, String> {
+    let mut out = Applied {
+        root: root.to_path_buf(),
+        ..Applied::default()
+    };
+    if let Some(p) = plan {
+        match confine::chroot(&p.dir, AmbientAuthority::operator()) {
+            Ok(()) => {
+                out.root = p.inside.clone();
+                out.chrooted = true;
+            }
+            Err(e) if !p.required => {
+                out.warning = Some(format!(
+                    "chroot {} failed: {e} (continuing without chroot)",
+                    p.dir.display()
+                ));
+            }
+            Err(e) => return Err(format!("chroot {} failed: {e}", p.dir.display())),
+        }
+    }
+    if let Some((uid, gid)) = ids {
+        confine::drop_privileges(uid, gid, &[gid]).map_err(|e| e.to_string())?;
+    }
+    confine::set_no_new_privs().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn module(text: &str) -> Module {
+        Config::parse_str(text, Path::new("t"))
+            .expect("parse")
+            .module("m")
+            .expect("m")
+            .clone()
+    }
+
+    #[test]
+    fn plans() {
+        let m = module("[m]\npath = /srv/./pub\n");
+        let p = chroot_plan(&m, Path::new("/srv/./pub"), Path::new("/srv/pub")).expect("plan");
+        assert_eq!(p.dir, PathBuf::from("/srv"));
+        assert_eq!(p.inside, PathBuf::from("/pub"));
+        assert!(p.required);
+        let m = module("[m]\npath = /srv/pub\n");
+        let p = chroot_plan(&m, Path::new("/srv/pub"), Path::new("/srv/pub")).expect("plan");
+        assert_eq!(
+            (p.dir.as_path(), p.inside.as_path()),
+            (Path::new("/srv/pub"), Path::new("/"))
+        );
+        assert!(!p.required);
+        let m = module("[m]\npath = /srv/pub\nuse chroot = yes\n");
+        assert!(
+            chroot_plan(&m, Path::new("/srv/pub"), Path::new("/srv/pub"))
+                .expect("p")
+                .required
+        );
+        let m = module("[m]\npath = /srv/pub\nuse chroot = no\n");
+        assert!(chroot_plan(&m, Path::new("/srv/pub"), Path::new("/srv/pub")).is_none());
+    }
+
+    #[test]
+    fn ids() {
+        let table = "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n";
+        assert_eq!(lookup("nobody", table), Some(65534));
+        assert_eq!(lookup("123", table), Some(123));
+        assert_eq!(lookup("nosuch", table), None);
+        assert_eq!(lookup("4294967295", table), None);
+        let m = module("[m]\nuid = 1234\ngid = 99, 100\n");
+        assert_eq!(module_ids(&m).expect("ids"), (1234, 99));
+        let m = module("[m]\nuid = no-such-user-here\n");
+        assert!(module_ids(&m).is_err());
+    }
+}

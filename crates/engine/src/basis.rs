@@ -1,0 +1,379 @@
+//! The directories the update options name (`--partial-dir`, `--temp-dir`,
+//! `--backup-dir`, `--compare-dest`/`--copy-dest`/`--link-dest`), resolved
+//! against the destination as upstream does, and the server-side check that
+//! keeps them beneath it.
+//!
+//! Every directory becomes a [`Place`]: an anchor `Root` plus the
+//! destination's and the directory's paths beneath that anchor, so a rename
+//! or hard link between the destination and the directory is one call on one
+//! root. A directory inside the destination is anchored on the destination
+//! itself; an operator's absolute or `..` path (client side only) is
+//! anchored on the deepest directory the two paths share.
+use crate::error::{Error, Result};
+use crate::options::Options;
+use confine::{AmbientAuthority, RelPath, Root};
+use protocol::exit;
+use std::path::{Component, Path, PathBuf};
+
+/// Upstream FNAMECMP_PARTIAL_DIR: the basis is the file in the partial dir.
+pub const FNAMECMP_PARTIAL_DIR: u8 = 0x81;
+/// Upstream FNAMECMP_FNAME: the basis is the destination file itself.
+pub const FNAMECMP_FNAME: u8 = 0x80;
+
+/// Refuses, on a server, any update-option directory that is absolute or
+/// climbs out of the destination with `..`: the message names the option
+/// and value, the code is 4 (RERR_UNSUPPORTED). The daemon calls this before
+/// the transfer starts.
+pub fn validate_server_paths(opts: &Options) -> Result<()> {
+    for (name, value) in option_dirs(opts) {
+        if value.starts_with('/') || normalize(value).is_none() {
+            return Err(Error::new(
+                exit::RERR_UNSUPPORTED,
+                format!("rsync: [Receiver] refusing {name}='{value}': outside the destination"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// (option name, value) for every directory option that is set.
+fn option_dirs(opts: &Options) -> Vec<(&'static str, &str)> {
+    let mut v = Vec::new();
+    if let Some(d) = &opts.partial_dir {
+        v.push(("--partial-dir", d.as_str()));
+    }
+    if let Some(d) = &opts.temp_dir {
+        v.push(("--temp-dir", d.as_str()));
+    }
+    if let Some(d) = &opts.backup_dir {
+        v.push(("--backup-dir", d.as_str()));
+    }
+    if let Some(kind) = opts.alt_dest {
+        for d in &opts.basis_dirs {
+            v.push((kind.option(), d.as_str()));
+        }
+    }
+    v
+}
+
+/// Lexically normalises a relative path; None when `..` climbs above the
+/// start.
+pub fn normalize(value: &str) -> Option<Vec<u8>> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for comp in value.as_bytes().split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join(&b'/'))
+}
+
+/// `a/b` for two relative paths.
+pub fn join(a: &RelPath, b: &RelPath) -> Result<RelPath> {
+    if a.is_root() {
+        return Ok(b.clone());
+    }
+    let mut v = a.as_bytes().to_vec();
+    if !b.is_root() {
+        v.push(b'/');
+        v.extend_from_slice(b.as_bytes());
+    }
+    RelPath::new(&v).map_err(|e| Error::protocol(e.to_string()))
+}
+
+/// A directory named by an option, with the root both it and the
+/// destination are reached through.
+#[derive(Debug)]
+pub struct Place {
+    /// The anchor; None means the destination root itself.
+    pub anchor: Option<Root>,
+    /// The destination directory beneath the anchor.
+    pub dest: RelPath,
+    /// The option's directory beneath the anchor.
+    pub dir: RelPath,
+}
+
+impl Place {
+    /// The root to resolve `dest`/`dir` paths against.
+    pub fn root<'a>(&'a self, dest_root: &'a Root) -> &'a Root {
+        self.anchor.as_ref().unwrap_or(dest_root)
+    }
+    /// The destination's `p`, beneath the anchor.
+    pub fn dest_path(&self, p: &RelPath) -> Result<RelPath> {
+        join(&self.dest, p)
+    }
+    /// The directory's `p`, beneath the anchor.
+    pub fn dir_path(&self, p: &RelPath) -> Result<RelPath> {
+        join(&self.dir, p)
+    }
+}
+
+/// The resolved directories of one receiving side.
+#[derive(Debug, Default)]
+pub struct Dirs {
+    /// --temp-dir
+    pub temp: Option<Place>,
+    /// An absolute (or outside) --partial-dir; a relative one is applied per
+    /// directory (see [`Dirs::partial_rel`]).
+    pub partial_flat: Option<Place>,
+    /// A relative partial dir (normalised), applied beside each file.
+    pub partial_rel: Option<Vec<u8>>,
+    /// --backup-dir
+    pub backup: Option<Place>,
+    /// The basis directories in order.
+    pub basis: Vec<Place>,
+}
+
+impl Dirs {
+    /// Resolves the options' directories for a destination `dest_root`.
+    /// `dest_dir` is the destination directory's operator path when this
+    /// side may use ambient paths (a client or a local copy); a server
+    /// passes None and gets only directories beneath the destination.
+    pub fn resolve(opts: &Options, dest_dir: Option<&Path>) -> Result<Dirs> {
+        if dest_dir.is_none() {
+            validate_server_paths(opts)?;
+        }
+        let place = |name: &str, value: &str| -> Result<Place> {
+            resolve_place(value, dest_dir).map_err(|e| {
+                Error::new(
+                    exit::RERR_FILESELECT,
+                    format!("rsync: [Receiver] cannot use {name}='{value}': {e}"),
+                )
+            })
+        };
+        let mut dirs = Dirs::default();
+        if let Some(t) = &opts.temp_dir {
+            dirs.temp = Some(place("--temp-dir", t)?);
+        }
+        if let Some(b) = &opts.backup_dir {
+            dirs.backup = Some(place("--backup-dir", b)?);
+        }
+        if !opts.inplace {
+            if let Some(pd) = opts.partial_dir_eff() {
+                match (pd.starts_with('/'), normalize(pd)) {
+                    (false, Some(rel)) if !rel.is_empty() => dirs.partial_rel = Some(rel),
+                    _ => dirs.partial_flat = Some(place("--partial-dir", pd)?),
+                }
+            }
+        }
+        if let Some(kind) = opts.alt_dest {
+            for d in &opts.basis_dirs {
+                // A basis dir that does not exist is skipped, as upstream
+                // (its files simply never match).
+                if let Ok(p) = place(kind.option(), d) {
+                    dirs.basis.push(p);
+                }
+            }
+        }
+        Ok(dirs)
+    }
+
+    /// Where the partial file of `p` lives: (place, path beneath its root).
+    /// None when no partial dir is set or the name cannot be built.
+    pub fn partial_of<'a>(&'a self, p: &RelPath) -> Option<(Option<&'a Place>, RelPath)> {
+        let (parent, base) = p.split_last();
+        if let Some(rel) = &self.partial_rel {
+            let mut v = parent.as_bytes().to_vec();
+            if !v.is_empty() {
+                v.push(b'/');
+            }
+            v.extend_from_slice(rel);
+            v.push(b'/');
+            v.extend_from_slice(base);
+            return RelPath::new(&v).ok().map(|r| (None, r));
+        }
+        let place = self.partial_flat.as_ref()?;
+        let base = RelPath::new(base).ok()?;
+        place.dir_path(&base).ok().map(|r| (Some(place), r))
+    }
+}
+
+/// Resolves one option directory: beneath the destination when relative
+/// and not climbing out, else (operator only) through a common ancestor.
+fn resolve_place(value: &str, dest_dir: Option<&Path>) -> std::result::Result<Place, String> {
+    if !value.starts_with('/') {
+        if let Some(rel) = normalize(value) {
+            let dir = RelPath::new(&rel).map_err(|e| e.to_string())?;
+            return Ok(Place {
+                anchor: None,
+                dest: RelPath::root(),
+                dir,
+            });
+        }
+    }
+    let Some(dest_dir) = dest_dir else {
+        return Err("outside the destination".into());
+    };
+    let dest_abs = std::fs::canonicalize(dest_dir).map_err(|e| e.to_string())?;
+    let target = if value.starts_with('/') {
+        PathBuf::from(value)
+    } else {
+        dest_abs.join(value)
+    };
+    let target = std::fs::canonicalize(&target).unwrap_or_else(|_| lexical(&target));
+    let a: Vec<Component> = dest_abs.components().collect();
+    let b: Vec<Component> = target.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let anchor_path: PathBuf = a[..common].iter().collect();
+    let rel = |parts: &[Component]| -> std::result::Result<RelPath, String> {
+        let p: PathBuf = parts.iter().collect();
+        use std::os::unix::ffi::OsStrExt;
+        RelPath::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string())
+    };
+    let anchor = Root::open_ambient(&anchor_path, AmbientAuthority::operator())
+        .map_err(|e| e.to_string())?;
+    Ok(Place {
+        anchor: Some(anchor),
+        dest: rel(&a[common..])?,
+        dir: rel(&b[common..])?,
+    })
+}
+
+/// Removes `.` and `..` from an absolute path without touching the disk.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The destination directory an operator destination resolves to (the
+/// path itself when it is a directory, else its parent), as the receiver's
+/// root was opened.
+pub fn operator_dest_dir(dest: &str) -> PathBuf {
+    let path = Path::new(if dest.is_empty() { "." } else { dest });
+    if path.is_dir() {
+        return path.to_path_buf();
+    }
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() && p.is_dir() => p.to_path_buf(),
+        Some(p) if !p.as_os_str().is_empty() => path.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// What the basis directories offer for a missing destination file.
+#[derive(Debug)]
+pub enum Dests {
+    /// The file was linked, copied or found identical: nothing to fetch.
+    Done,
+    /// Use basis directory `j`'s file (with its stat) as the delta basis.
+    Basis(u8, confine::Stat),
+    /// No basis directory has the file.
+    Nothing,
+}
+
+/// Finds the best basis-dir file for `p`: (index, level, stat) where level
+/// 1 = a regular file, 2 = passes the quick check, 3 = also same attributes.
+// upstream: generator.c:try_dests_reg() (search part)
+pub fn find_dest(
+    ctx: &crate::ctx::RecvCtx,
+    p: &RelPath,
+    quick_ok: &dyn Fn(&Root, &RelPath, &confine::Stat) -> bool,
+    e: &protocol::flist::FileEntry,
+) -> Option<(usize, u8, confine::Stat)> {
+    let mut best: Option<(usize, u8, confine::Stat)> = None;
+    for (j, place) in ctx.dirs.basis.iter().enumerate() {
+        let Ok(path) = place.dir_path(p) else {
+            continue;
+        };
+        let root = place.root(&ctx.root);
+        let Ok(Some(st)) = root.stat(&path) else {
+            continue;
+        };
+        if st.file_type != confine::FileType::File {
+            continue;
+        }
+        let mut level = 1;
+        if quick_ok(root, &path, &st) {
+            level = 2;
+            let perms_ok = !ctx.opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
+            let times_ok = !ctx.opts.times || st.mtime == e.mtime;
+            if perms_ok && times_ok {
+                level = 3;
+            }
+        }
+        if best.as_ref().is_none_or(|b| level > b.1) {
+            best = Some((j, level, st));
+        }
+        if level == 3 {
+            break;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn opts(line: &str) -> Options {
+        let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+        Options::parse(&args).unwrap_or_default()
+    }
+
+    #[test]
+    fn server_refuses_outside_dirs() {
+        for line in [
+            "--server -r --temp-dir=/tmp . d",
+            "--server -r --partial-dir=../x . d",
+            "--server -r --link-dest=a/../../b . d",
+            "--server -r --backup-dir=/b . d",
+        ] {
+            let e = validate_server_paths(&opts(line)).map_err(|e| e.code);
+            assert_eq!(e, Err(4), "{line}");
+        }
+        let e = validate_server_paths(&opts("--server -r --temp-dir=/tmp . d"));
+        assert_eq!(
+            e.map_err(|e| e.message),
+            Err("rsync: [Receiver] refusing --temp-dir='/tmp': outside the destination".into())
+        );
+        for line in [
+            "--server -r --temp-dir=t . d",
+            "--server -r --link-dest=a/../b --partial-dir=.p . d",
+        ] {
+            assert!(validate_server_paths(&opts(line)).is_ok(), "{line}");
+        }
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize("a/./b/../c/"), Some(b"a/c".to_vec()));
+        assert_eq!(normalize("../a"), None);
+        assert_eq!(normalize("."), Some(Vec::new()));
+    }
+
+    #[test]
+    fn places_and_partials() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dest = t.path().join("dst");
+        std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(t.path().join("prev")).unwrap_or_else(|e| panic!("{e}"));
+        let p = resolve_place("../prev", Some(&dest)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (p.dest.as_bytes(), p.dir.as_bytes()),
+            (&b"dst"[..], &b"prev"[..])
+        );
+        assert!(resolve_place("../prev", None).is_err());
+        let p = resolve_place("sub/x", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(p.anchor.is_none() && p.dir.as_bytes() == b"sub/x");
+        let d = Dirs::resolve(&opts("--partial-dir=.pd s d"), Some(&dest))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let f = RelPath::new(b"a/b/f").unwrap_or_else(|e| panic!("{e}"));
+        let (place, path) = d.partial_of(&f).unwrap_or_else(|| panic!("partial"));
+        assert!(place.is_none());
+        assert_eq!(path.as_bytes(), b"a/b/.pd/f");
+    }
+}

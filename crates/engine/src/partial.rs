@@ -1,0 +1,650 @@
+//! Where the receiver writes and how a finished (or interrupted) file is put
+//! in place: temp files (beside the file or in `--temp-dir`), `--inplace`
+//! and `--append` writes into the file itself, `--partial`/`--partial-dir`
+//! on failure, `--delay-updates`, backups (`-b`, `--backup-dir`,
+//! `--suffix`); plus the sender's halves of `--append`, `--inplace` and
+//! `--remove-source-files` (upstream receiver.c, backup.c, sender.c).
+use crate::basis::{join, Place, FNAMECMP_FNAME};
+use crate::ctx::RecvCtx;
+use crate::error::{Error, Result};
+use crate::flist::FileList;
+use crate::out::Out;
+use confine::{FileType, RelPath, Root};
+use delta::{match_file, ChecksumKind, FileHasher, MatchStats, Op, Signature, SumSizes};
+use protocol::sum_head::SumHead;
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Longest literal run one op carries (upstream CHUNK_SIZE).
+const CHUNK: usize = 32 * 1024;
+
+/// The file the receiver is writing.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Written in `--temp-dir` (else beside the file or in place).
+    in_temp_dir: bool,
+    /// Its path beneath its root.
+    pub tmp: RelPath,
+    /// Written straight into the destination file.
+    pub inplace: bool,
+}
+
+/// Receiver state shared across files.
+#[derive(Debug, Default)]
+pub struct State {
+    in_flight: Mutex<Option<(usize, Output)>>,
+    delayed: Mutex<Vec<usize>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn out_root<'a>(ctx: &'a RecvCtx, o: &Output) -> &'a Root {
+    match (&ctx.dirs.temp, o.in_temp_dir) {
+        (Some(t), true) => t.root(&ctx.root),
+        _ => &ctx.root,
+    }
+}
+
+/// The bytes of the basis an append skips: the length the header covers.
+pub fn append_len(head: &SumHead) -> u64 {
+    let (count, blength, rem) = (
+        head.count.max(0) as u64,
+        head.blength.max(0) as u64,
+        head.remainder.max(0) as u64,
+    );
+    let mut len = count * blength;
+    if rem != 0 {
+        len = len.saturating_sub(blength - rem);
+    }
+    len
+}
+
+/// Opens the basis file the generator chose (`basis_type` from the
+/// request: none for the file itself, `i` for basis dir `i`, 0x81 for the
+/// partial dir).
+// upstream: receiver.c:recv_files() (fnamecmp selection)
+pub fn open_basis(ctx: &RecvCtx, i: usize, basis_type: Option<u8>) -> Result<File> {
+    let p = &ctx.paths[i];
+    let err = |e: confine::Error| Error::file_io(e.to_string());
+    match basis_type {
+        None | Some(FNAMECMP_FNAME) => ctx.root.open_read(p).map_err(err),
+        Some(crate::basis::FNAMECMP_PARTIAL_DIR) => {
+            let (place, path) = ctx
+                .dirs
+                .partial_of(p)
+                .ok_or_else(|| Error::file_io("no partial dir"))?;
+            place_root(ctx, place).open_read(&path).map_err(err)
+        }
+        Some(j) => {
+            let place = ctx
+                .dirs
+                .basis
+                .get(j as usize)
+                .ok_or_else(|| Error::protocol(format!("invalid basis type {j}")))?;
+            place
+                .root(&ctx.root)
+                .open_read(&place.dir_path(p)?)
+                .map_err(err)
+        }
+    }
+}
+
+fn place_root<'a>(ctx: &'a RecvCtx, place: Option<&'a Place>) -> &'a Root {
+    place.map(|p| p.root(&ctx.root)).unwrap_or(&ctx.root)
+}
+
+/// Opens what the receiver writes file `i` into. With `append` the first
+/// [`append_len`] bytes are kept (and hashed for `--append-verify`).
+// upstream: receiver.c:recv_files() (open_tmpfile / inplace open)
+pub fn open_output(
+    ctx: &RecvCtx,
+    i: usize,
+    head: &SumHead,
+    append: bool,
+    hasher: &mut FileHasher,
+) -> Result<(Output, File)> {
+    let p = &ctx.paths[i];
+    let name = ctx.name(i);
+    let io_fail = |what: &str, e: &dyn std::fmt::Display| {
+        Error::file_io(format!("rsync: [receiver] {what} \"{name}\" failed: {e}"))
+    };
+    let (out, file) = if ctx.opts.inplace {
+        let exists = matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type == FileType::File);
+        if exists && ctx.opts.backup {
+            make_backup(ctx, p, true);
+        }
+        let mut file = if exists {
+            ctx.root.open_write(p)
+        } else {
+            ctx.root.create_excl(p, 0o600)
+        }
+        .map_err(|e| io_fail("open", &e))?;
+        if append && exists {
+            let keep = append_len(head);
+            if ctx.opts.append > 1 {
+                let mut f = ctx.root.open_read(p).map_err(|e| io_fail("open", &e))?;
+                let mut left = keep;
+                let mut buf = vec![0u8; 64 * 1024];
+                while left > 0 {
+                    let n = f
+                        .read(&mut buf[..left.min(64 * 1024) as usize])
+                        .map_err(|e| io_fail("read", &e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    left -= n as u64;
+                }
+            }
+            file.seek(io::SeekFrom::Start(keep))
+                .map_err(|e| io_fail("seek", &e))?;
+        }
+        let out = Output {
+            in_temp_dir: false,
+            tmp: p.clone(),
+            inplace: true,
+        };
+        (out, file)
+    } else {
+        let (parent, base) = p.split_last();
+        let mut made = None;
+        for attempt in 0..100u32 {
+            let tname = crate::receiver::temp_name(base, attempt);
+            let tname = RelPath::new(&tname).map_err(|e| Error::protocol(e.to_string()))?;
+            let (in_temp_dir, tmp, root) = match &ctx.dirs.temp {
+                Some(t) => (true, t.dir_path(&tname)?, t.root(&ctx.root)),
+                None => (false, join(&parent, &tname)?, &ctx.root),
+            };
+            match root.create_excl(&tmp, 0o600) {
+                Ok(f) => {
+                    made = Some((
+                        Output {
+                            in_temp_dir,
+                            tmp,
+                            inplace: false,
+                        },
+                        f,
+                    ));
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_fail("mkstemp", &e)),
+            }
+        }
+        made.ok_or_else(|| io_fail("mkstemp", &"no free temporary name"))?
+    };
+    *lock(&ctx.upd.in_flight) = Some((i, out.clone()));
+    Ok((out, file))
+}
+
+/// Drops an output that will not be used (bad checksum, write error).
+pub fn discard(ctx: &RecvCtx, out: &Output) {
+    *lock(&ctx.upd.in_flight) = None;
+    if !out.inplace {
+        let _ = out_root(ctx, out).unlink(&out.tmp);
+    }
+}
+
+/// After a failed read of the file data: keep what arrived as a partial
+/// file (`--partial`, `--partial-dir`) or remove it.
+// upstream: cleanup.c:_exit_cleanup() (partial handling)
+pub fn interrupted(ctx: &RecvCtx) {
+    let Some((i, out)) = lock(&ctx.upd.in_flight).take() else {
+        return;
+    };
+    if out.inplace {
+        return;
+    }
+    let root = out_root(ctx, &out);
+    let has_data = matches!(root.stat(&out.tmp), Ok(Some(st)) if st.size > 0);
+    if ctx.opts.keep_partial() && has_data {
+        let p = &ctx.paths[i];
+        let target = match ctx.dirs.partial_of(p) {
+            Some((place, path)) => {
+                make_parent(place_root(ctx, place), &path);
+                (place_root(ctx, place), path)
+            }
+            None => (&ctx.root, p.clone()),
+        };
+        let (from_root, from) = temp_repr(ctx, &out);
+        if relocate(from_root, &from, target.0, &target.1).is_ok() {
+            return;
+        }
+    }
+    let _ = root.unlink(&out.tmp);
+}
+
+/// The temp file as (root, path), for moving it.
+fn temp_repr<'a>(ctx: &'a RecvCtx, out: &Output) -> (&'a Root, RelPath) {
+    (out_root(ctx, out), out.tmp.clone())
+}
+
+/// Puts a verified file in place (its metadata already set through `file`):
+/// truncates an in-place file, parks a delayed one in the partial dir, else
+/// backs up the old file and renames over it.
+// upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c
+pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
+    *lock(&ctx.upd.in_flight) = None;
+    let p = &ctx.paths[i];
+    if out.inplace {
+        let mut f = file;
+        let end = f.stream_position()?;
+        file.set_len(end)?;
+        return Ok(());
+    }
+    let (from_root, from) = temp_repr(ctx, out);
+    if ctx.opts.delay_updates {
+        if let Some((place, path)) = ctx.dirs.partial_of(p) {
+            let root = place_root(ctx, place);
+            make_parent(root, &path);
+            relocate(from_root, &from, root, &path)?;
+            lock(&ctx.upd.delayed).push(i);
+            return Ok(());
+        }
+    }
+    if ctx.opts.backup {
+        make_backup(ctx, p, false);
+    }
+    let dest = match (&ctx.dirs.temp, out.in_temp_dir) {
+        (Some(t), true) => t.dest_path(p)?,
+        _ => p.clone(),
+    };
+    relocate(from_root, &from, from_root, &dest)?;
+    clear_partial(ctx, p);
+    Ok(())
+}
+
+/// Removes a used-up partial file of `p` (and its directory if empty).
+pub fn clear_partial(ctx: &RecvCtx, p: &RelPath) {
+    if let Some((place, path)) = ctx.dirs.partial_of(p) {
+        let root = place_root(ctx, place);
+        if root.unlink(&path).is_ok() && place.is_none() {
+            let _ = root.rmdir(&path.split_last().0);
+        }
+    }
+}
+
+/// Moves every delayed file from its partial dir into place.
+// upstream: receiver.c:handle_delayed_updates()
+pub fn delayed_updates(ctx: &RecvCtx) {
+    let list = std::mem::take(&mut *lock(&ctx.upd.delayed));
+    for i in list {
+        let p = &ctx.paths[i];
+        let Some((place, path)) = ctx.dirs.partial_of(p) else {
+            continue;
+        };
+        if ctx.opts.backup {
+            make_backup(ctx, p, false);
+        }
+        let root = place_root(ctx, place);
+        let dest = match place {
+            Some(pl) => match pl.dest_path(p) {
+                Ok(d) => d,
+                Err(_) => continue,
+            },
+            None => p.clone(),
+        };
+        if let Err(e) = relocate(root, &path, root, &dest) {
+            ctx.out.error_xfer(&format!(
+                "rsync: [receiver] rename \"{}\" -> \"{}\": {e}",
+                path.display_lossy(),
+                ctx.name(i)
+            ));
+        } else if place.is_none() {
+            let _ = root.rmdir(&path.split_last().0);
+        }
+    }
+}
+
+/// Creates the missing parent directories of `p` beneath `root`.
+fn make_parent(root: &Root, p: &RelPath) {
+    let parent = p.split_last().0;
+    let mut cur = RelPath::root();
+    for comp in parent.components() {
+        let Ok(next) = cur.join(comp) else { return };
+        cur = next;
+        if matches!(root.stat(&cur), Ok(None)) {
+            let _ = root.mkdir(&cur, 0o700);
+        }
+    }
+}
+
+/// Renames within one root, or copies (then unlinks) across two.
+fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
+    if std::ptr::eq(a, b) {
+        return a
+            .rename(from, to)
+            .map_err(|e| Error::file_io(format!("rsync: [receiver] rename failed: {e}")));
+    }
+    copy_file(a, from, b, to)?;
+    let _ = a.unlink(from);
+    Ok(())
+}
+
+/// Copies a regular file's data, mode and mtime to a new name beneath `b`
+/// (through a temp name beside it, then a rename).
+fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::file_io(format!(
+            "rsync: [receiver] copy \"{}\" failed: {e}",
+            from.display_lossy()
+        ))
+    };
+    let st = a
+        .stat(from)
+        .map_err(|e| fail(&e))?
+        .ok_or_else(|| fail(&"gone"))?;
+    let mut src = a.open_read(from).map_err(|e| fail(&e))?;
+    let (parent, base) = to.split_last();
+    let tmp = parent
+        .join(&crate::receiver::temp_name(base, 0))
+        .map_err(|e| fail(&e))?;
+    let mut dst = b.create_excl(&tmp, 0o600).map_err(|e| fail(&e))?;
+    let res = io::copy(&mut src, &mut dst)
+        .map_err(|e| fail(&e))
+        .and_then(|_| {
+            Root::set_fd_meta(
+                &dst,
+                Some(st.mode & 0o7777),
+                None,
+                Some((st.mtime, st.mtime_nsec)),
+            )
+            .map_err(|e| fail(&e))
+        })
+        .and_then(|_| b.rename(&tmp, to).map_err(|e| fail(&e)));
+    if res.is_err() {
+        let _ = b.unlink(&tmp);
+    }
+    res
+}
+
+/// Copies a regular file for `--copy-dest` (and a failed `--link-dest`).
+pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
+    copy_file(a, from, b, to)
+}
+
+/// Backs up the destination's `p` (renamed, or copied for `--inplace`)
+/// to `p` + suffix or into `--backup-dir`. False when it failed.
+// upstream: backup.c:make_backup()
+pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
+    if !matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type != FileType::Dir) {
+        return true;
+    }
+    let suffix = ctx.opts.backup_suffix().as_bytes();
+    let with_suffix = |r: RelPath| -> Option<RelPath> {
+        let mut v = r.as_bytes().to_vec();
+        v.extend_from_slice(suffix);
+        RelPath::new(&v).ok()
+    };
+    let (root, from, to) = match &ctx.dirs.backup {
+        Some(place) => {
+            let (Ok(from), Ok(to)) = (place.dest_path(p), place.dir_path(p)) else {
+                return false;
+            };
+            let Some(to) = with_suffix(to) else {
+                return false;
+            };
+            (place.root(&ctx.root), from, to)
+        }
+        None => {
+            let Some(to) = with_suffix(p.clone()) else {
+                return false;
+            };
+            (&ctx.root, p.clone(), to)
+        }
+    };
+    make_parent(root, &to);
+    let res = if copy {
+        copy_file(root, &from, root, &to)
+    } else {
+        root.rename(&from, &to)
+            .map_err(|e| Error::file_io(e.to_string()))
+    };
+    match res {
+        Ok(()) => {
+            if ctx.opts.verbose > 1 && !ctx.am_server {
+                ctx.out.info(&format!(
+                    "backed up {} to {}",
+                    p.display_lossy(),
+                    to.display_lossy()
+                ));
+            }
+            true
+        }
+        Err(e) => {
+            ctx.out.error_xfer(&format!(
+                "rsync: [receiver] make_backup \"{}\" failed: {}",
+                p.display_lossy(),
+                e.message
+            ));
+            false
+        }
+    }
+}
+
+/// Tells the sender that file `ndx` is safely in place (MSG_SUCCESS), for
+/// `--remove-source-files`.
+pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
+    if !ctx.opts.remove_source_files || ctx.opts.dry_run {
+        return;
+    }
+    if let Ok(mut g) = crate::out::lock(w) {
+        let _ = g.send_msg(
+            protocol::mplex::MsgCode::Success,
+            &(ndx as i32).to_le_bytes(),
+        );
+    }
+}
+
+/// The sender's data stream for one file: `--append` sends only what lies
+/// past the receiver's length (hashing the skipped part for
+/// `--append-verify`); `--inplace` into the file itself never refers back
+/// to a block the receiver has already overwritten; else a normal match.
+// upstream: match.c:match_sums() (append_mode, updating_basis_file)
+#[allow(clippy::too_many_arguments)]
+pub fn send_stream<R: Read>(
+    opts: &crate::options::Options,
+    phase: i32,
+    basis_type: Option<u8>,
+    again: Option<File>,
+    mut new: R,
+    sig: &Signature,
+    kind: ChecksumKind,
+    seed: i32,
+    seed_fix: bool,
+    emit: &mut dyn FnMut(Op<'_>) -> io::Result<()>,
+) -> io::Result<(MatchStats, Vec<u8>)> {
+    if opts.append > 0 && phase == 0 {
+        let skip = Signature::covered_len(&sig.sizes).unwrap_or(0);
+        let mut hasher = FileHasher::new(kind);
+        let mut stats = MatchStats::default();
+        let mut buf = vec![0u8; CHUNK];
+        let mut pos = 0u64;
+        loop {
+            let n = new.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let data = &buf[..n];
+            let keep = if pos < skip {
+                let s = ((skip - pos) as usize).min(n);
+                if opts.append > 1 {
+                    hasher.update(&data[..s]);
+                }
+                s
+            } else {
+                0
+            };
+            if keep < n {
+                hasher.update(&data[keep..]);
+                stats.literal += (n - keep) as u64;
+                emit(Op::Literal(&data[keep..]))?;
+            }
+            pos += n as u64;
+        }
+        return Ok((stats, hasher.finish()));
+    }
+    let guard =
+        opts.inplace && basis_type.is_none_or(|t| t == FNAMECMP_FNAME) && !sig.blocks.is_empty();
+    let (true, Some(again)) = (guard, again) else {
+        return match_file(new, sig, kind, seed, seed_fix, emit);
+    };
+    let sizes: SumSizes = sig.sizes;
+    let mut pos = 0u64;
+    let mut copy = Vec::new();
+    let (stats, sum) = match_file(new, sig, kind, seed, seed_fix, &mut |op| match op {
+        Op::Literal(d) => {
+            pos += d.len() as u64;
+            emit(Op::Literal(d))
+        }
+        Op::Match(idx) => {
+            let (off, len) = Signature::block_range(&sizes, idx)
+                .ok_or_else(|| io::Error::other("bad block index"))?;
+            if off >= pos {
+                pos += len as u64;
+                return emit(Op::Match(idx));
+            }
+            // The receiver has already overwritten that block: send its
+            // bytes (the same as ours at this position) as literal data.
+            copy.resize(len, 0);
+            again.read_exact_at(&mut copy, pos)?;
+            pos += len as u64;
+            for chunk in copy.chunks(CHUNK) {
+                emit(Op::Literal(chunk))?;
+            }
+            Ok(())
+        }
+    })?;
+    Ok((stats, sum))
+}
+
+/// One sent source: its path, size, mtime, and whether it is a regular file.
+type SentSource = (PathBuf, i64, i64, bool);
+
+/// The sending side's `--remove-source-files`: deletes a source once the
+/// receiver reports it safely in place (MSG_SUCCESS).
+#[derive(Debug, Default)]
+pub struct SourceRemover {
+    files: Mutex<Option<Vec<SentSource>>>,
+}
+
+impl SourceRemover {
+    /// Arms the remover with the sent list.
+    pub fn set(&self, list: &FileList) {
+        let files = list
+            .entries
+            .iter()
+            .zip(&list.sources)
+            .map(|(e, p)| (p.clone(), e.size, e.mtime, e.is_file() || e.is_symlink()))
+            .collect();
+        *lock(&self.files) = Some(files);
+    }
+
+    /// Handles one MSG_SUCCESS payload.
+    // upstream: sender.c:successful_send()
+    pub fn success(&self, payload: &[u8], out: &Out) {
+        let Some(ndx) = protocol::mplex::payload_i32(payload) else {
+            return;
+        };
+        let g = lock(&self.files);
+        let Some((path, size, mtime, removable)) =
+            g.as_ref().and_then(|f| f.get(usize::try_from(ndx).ok()?))
+        else {
+            return;
+        };
+        if !removable {
+            return;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let shown = path.display();
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_file() && (m.size() as i64 != *size || m.mtime() != *mtime) => {
+                out.error_xfer(&format!(
+                    "ERROR: Skipping sender remove for changed file: {shown}"
+                ));
+            }
+            Ok(_) => match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) => out.error_xfer(&format!(
+                    "rsync: [sender] sender failed to remove {shown}: {}",
+                    crate::flist::os_err(&e)
+                )),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                out.info(&format!("sender file already removed: {shown}"));
+            }
+            Err(e) => out.error_xfer(&format!(
+                "rsync: [sender] sender failed to re-lstat {shown}: {}",
+                crate::flist::os_err(&e)
+            )),
+        }
+    }
+}
+
+/// Writes the whole of `data` (used by tests of the helpers).
+#[cfg(test)]
+fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
+    move |op| {
+        match op {
+            Op::Literal(d) => out.extend_from_slice(d),
+            Op::Match(i) => out.extend_from_slice(format!("[{i}]").as_bytes()),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_len_from_head() {
+        let h = SumHead {
+            count: 3,
+            blength: 700,
+            s2length: 2,
+            remainder: 100,
+        };
+        assert_eq!(append_len(&h), 1500);
+        assert_eq!(append_len(&SumHead::default()), 0);
+    }
+
+    #[test]
+    fn append_stream_skips_prefix() {
+        let opts = crate::options::Options {
+            append: 1,
+            inplace: true,
+            ..Default::default()
+        };
+        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let sizes = delta::sum_sizes(1000, 16, Some(700), false);
+        let sig = Signature {
+            sizes,
+            blocks: vec![],
+        };
+        let mut out = Vec::new();
+        let (st, sum) = send_stream(
+            &opts,
+            0,
+            None,
+            None,
+            &data[..],
+            &sig,
+            ChecksumKind::Md5,
+            0,
+            false,
+            &mut sink(&mut out),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out, &data[1000..]);
+        assert_eq!(st.literal, 4000);
+        let mut h = FileHasher::new(ChecksumKind::Md5);
+        h.update(&data[1000..]);
+        assert_eq!(sum, h.finish());
+    }
+}
