@@ -8,5 +8,6 @@ mod fakepeer;
 mod filters;
 mod interop;
 mod local;
+mod options;
 mod sandbox;
 mod util;

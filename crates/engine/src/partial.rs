@@ -301,15 +301,22 @@ pub fn delayed_updates(ctx: &RecvCtx) {
     }
 }
 
-/// Creates the missing parent directories of `p` beneath `root`.
+/// Creates the missing parent directories of `p` beneath `root` (mode 0700,
+/// as upstream makes partial and temp dirs).
 fn make_parent(root: &Root, p: &RelPath) {
+    make_parent_mode(root, p, 0o700);
+}
+
+/// As [`make_parent`] with a mode (backup dirs: 0777 less the umask, as
+/// upstream's make_path).
+fn make_parent_mode(root: &Root, p: &RelPath, mode: u32) {
     let parent = p.split_last().0;
     let mut cur = RelPath::root();
     for comp in parent.components() {
         let Ok(next) = cur.join(comp) else { return };
         cur = next;
         if matches!(root.stat(&cur), Ok(None)) {
-            let _ = root.mkdir(&cur, 0o700);
+            let _ = root.mkdir(&cur, mode);
         }
     }
 }
@@ -398,7 +405,7 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
             (&ctx.root, p.clone(), to)
         }
     };
-    make_parent(root, &to);
+    make_parent_mode(root, &to, 0o777);
     let res = if copy {
         copy_file(root, &from, root, &to)
     } else {

@@ -366,6 +366,21 @@ fn finish_file(
         None
     };
     let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
+    if tmp.inplace {
+        // Truncating an in-place file changes its mtime: truncate first.
+        if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
+            ctx.out.error_xfer(&format!(
+                "rsync: [receiver] truncate \"{name}\" failed: {}",
+                err.message
+            ));
+        }
+        if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
+            ctx.out.error_xfer(&format!(
+                "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
+            ));
+        }
+        return;
+    }
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
         ctx.out.error_xfer(&format!(
             "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
