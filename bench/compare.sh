@@ -204,3 +204,69 @@ for mode in on off; do
 done
 grep -m1 'landlock: abi' "$DMOD/daemon.log" || true
 kill "$DPID" 2>/dev/null || true
+
+# --- compression over a local remote shell ---------------------------------
+# Initial copy of a compressible text file through a remote-shell stand-in
+# (drops the host, runs the rest locally), each tool as its own peer:
+# `oxsync -e RSH --rsync-path=oxsync` against `rsync -e RSH --rsync-path=rsync`,
+# with -z and --zc=zstd, then --zc=zlib. Also prints the bytes each client
+# sent (from one extra --stats run).
+if [ "$QUICK" = 1 ]; then Z_MIB=32; else Z_MIB=256; fi
+Z_DIR="$BENCH_DIR/ztext-$Z_MIB"
+Z_RSH="$BENCH_DIR/rsh.sh"
+printf '#!/bin/sh\n# stand-in for ssh: drop the host, run the command\nshift\nexec "$@"\n' >"$Z_RSH"
+chmod +x "$Z_RSH"
+if [ ! -e "$Z_DIR/.complete" ]; then
+    echo "== creating $Z_MIB MiB of generated text in $Z_DIR" >&2
+    rm -rf "$Z_DIR"
+    mkdir -p "$Z_DIR/src"
+    # Lines of words drawn from a fixed random vocabulary (deterministic:
+    # srand(1)); gzip shrinks it to about a third.
+    awk -v size="$((Z_MIB << 20))" 'BEGIN {
+        srand(1)
+        for (i = 0; i < 1024; i++) {
+            n = 2 + int(rand() * 9); w = ""
+            for (k = 0; k < n; k++) w = w sprintf("%c", 97 + int(rand() * 26))
+            v[i] = w
+        }
+        total = 0
+        while (total < size) {
+            line = v[int(rand() * 1024)]
+            for (k = 0; k < 11; k++) line = line " " v[int(rand() * 1024)]
+            line = line "\n"
+            if (total + length(line) > size) line = substr(line, 1, size - total)
+            printf "%s", line
+            total += length(line)
+        }
+    }' >"$Z_DIR/src/text.txt"
+    touch -d '2020-01-01 00:00:00' "$Z_DIR/src/text.txt"
+    touch "$Z_DIR/.complete"
+fi
+Z_PREP="$BENCH_DIR/prep-ztext.sh"
+printf 'rm -rf %q\n' "$Z_DIR/dst" >"$Z_PREP"
+# z_sent BIN ARGS...: "Total bytes sent" of one fresh run with --stats.
+z_sent() {
+    local bin="$1"; shift
+    bash "$Z_PREP"
+    "$bin" --stats "$@" | awk -F': ' '/^Total bytes sent/ { gsub(/,/, "", $2); print $2 }'
+}
+for z_codec in zstd zlib; do
+    z_args=(-a -z "--zc=$z_codec" -e "$Z_RSH" "$Z_DIR/src/" "localhost:$Z_DIR/dst/")
+    z_ox=$(measure "$Z_PREP" "$OXSYNC" --rsync-path="$OXSYNC" "${z_args[@]}")
+    z_rs=$(measure "$Z_PREP" "$RSYNC" --rsync-path="$RSYNC" "${z_args[@]}")
+    z_oxb=$(z_sent "$OXSYNC" --rsync-path="$OXSYNC" "${z_args[@]}")
+    z_rsb=$(z_sent "$RSYNC" --rsync-path="$RSYNC" "${z_args[@]}")
+    awk -v title="remote-shell initial copy, $Z_MIB MiB text, -z --zc=$z_codec (each tool as its own peer)" \
+        -v ox="$z_ox" -v rs="$z_rs" -v oxb="$z_oxb" -v rsb="$z_rsb" 'BEGIN {
+        split(ox, o, " "); split(rs, r, " ")
+        printf "%s\n", title
+        printf "  %-8s %10s %14s %14s\n", "", "wall (s)", "peak RSS (MiB)", "sent (MiB)"
+        printf "  %-8s %10.3f %14.1f %14.2f\n", "oxsync", o[1], o[2] / 1024, oxb / 1048576
+        printf "  %-8s %10.3f %14.1f %14.2f\n", "rsync", r[1], r[2] / 1024, rsb / 1048576
+        printf "  %-8s %10s %14s %14s\n", "ratio",
+            (r[1] > 0 ? sprintf("%.2f", o[1] / r[1]) : "n/a"),
+            (r[2] > 0 ? sprintf("%.2f", o[2] / r[2]) : "n/a"),
+            (rsb > 0 ? sprintf("%.2f", oxb / rsb) : "n/a")
+        print ""
+    }'
+done

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A daemon process, killed on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
@@ -34,7 +34,7 @@ fn free_port() -> u16 {
 
 /// Starts `bin --daemon --no-detach` with a config built from `modules`
 /// (`%ROOT%` stands for the scratch directory).
-fn start(bin: &Path, modules: &str) -> Daemon {
+pub(crate) fn start(bin: &Path, modules: &str) -> Daemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     for d in ["mod", "ro", "src/sub", "dst"] {
@@ -133,7 +133,7 @@ fn assert_same_tree(a: &Path, b: &Path) {
     }
 }
 
-fn url(d: &Daemon, rest: &str) -> String {
+pub(crate) fn url(d: &Daemon, rest: &str) -> String {
     format!("rsync://127.0.0.1:{}/{rest}", d.port)
 }
 
@@ -368,6 +368,81 @@ fn oxsync_client_against_stock_daemon() {
         .arg(format!("{}/", src.display()))
         .arg(url(&d, "nodel/")));
     assert!(!out.status.success(), "refused delete: {out:?}");
+    // max connections = 1: hold the slot with a parked connection.
+    let (mut s, mut r) = greeted(&d);
+    s.write_all(b"@RSYNCD: 31.0\none\n").expect("send");
+    let mut line = String::new();
+    while !line.starts_with("@RSYNCD: OK") {
+        line.clear();
+        assert!(r.read_line(&mut line).expect("read") > 0, "closed early");
+        assert!(!line.starts_with("@ERROR"), "{line}");
+    }
+    let out = run(Command::new(&ox)
+        .arg("-a")
+        .arg(url(&d, "one/"))
+        .arg(d.root.join("dst/one")));
+    assert_eq!(out.status.code(), Some(5), "max connections: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("@ERROR: max connections (1) reached -- try again later"),
+        "{out:?}"
+    );
+    drop(s);
+    drop(r);
+}
+
+#[test]
+fn oxsync_client_against_stock_daemon_compress_and_timeout() {
+    let d = start(
+        &rsync_bin(),
+        "[dc]\npath = %ROOT%/mod\ndont compress = *.gz\n\
+         [all]\npath = %ROOT%/mod\ndont compress = *\n\
+         [slow]\npath = %ROOT%/mod\nread only = no\ntimeout = 2\n",
+    );
+    let m = d.root.join("mod");
+    compress_fixtures(&m);
+    let ox = oxsync_bin();
+    for (module, zc) in [
+        ("dc", "zlib"),
+        ("dc", "zstd"),
+        ("all", "zlib"),
+        ("all", "zstd"),
+    ] {
+        let to = d.root.join(format!("dst/{module}-{zc}"));
+        pulled_bytes(
+            &ox,
+            &d,
+            &format!("{module}/"),
+            &[&format!("--zc={zc}")],
+            &to,
+        );
+        for f in ["notes.txt", "packed.gz", "noise.bin"] {
+            assert_eq!(
+                fs::read(m.join(f)).expect("r"),
+                fs::read(to.join(f)).expect("r"),
+                "{module} {zc}: {f}"
+            );
+        }
+    }
+    // A module timeout: the stock daemon announces it (MSG_IO_TIMEOUT,
+    // which the client may ignore) and transfers still work...
+    let src = d.root.join("src");
+    make_tree(&src);
+    let out = run(Command::new(&ox)
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "slow/up/")));
+    assert!(out.status.success(), "push with a module timeout: {out:?}");
+    assert_same_tree(&src, &m.join("up"));
+    let out = run(Command::new(&ox)
+        .arg("-az")
+        .arg(url(&d, "slow/up/"))
+        .arg(d.root.join("dst/slow")));
+    assert!(out.status.success(), "pull with a module timeout: {out:?}");
+    assert_same_tree(&src, &d.root.join("dst/slow"));
+    // ...and an oxsync client that goes quiet is dropped by the daemon.
+    let out = stalled_push(&ox, &d, "slow/quiet/", "io timeout after 2 seconds");
+    assert!(!out.status.success(), "{out:?}");
 }
 
 fn log_text(d: &Daemon) -> String {
@@ -767,4 +842,188 @@ fn module_timeout_ends_an_idle_session() {
         assert!(Instant::now() < deadline, "{log}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Bytes that compress well (text) and bytes that do not (pseudo-random).
+fn compress_fixtures(dir: &Path) -> (usize, usize) {
+    let text: String = (0..6000)
+        .map(|i| format!("line {i} of a very compressible text file\n"))
+        .collect();
+    fs::write(dir.join("notes.txt"), &text).expect("w");
+    // A ".gz" that is really text: only the module's rule keeps zlib from
+    // squeezing it.
+    fs::write(dir.join("packed.gz"), &text).expect("w");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    fs::write(dir.join("noise.bin"), &noise).expect("w");
+    (text.len(), noise.len())
+}
+
+/// Pulls `path` with the client `bin` and returns its "Total bytes
+/// received".
+fn pulled_bytes(bin: &Path, d: &Daemon, path: &str, extra: &[&str], dst: &Path) -> u64 {
+    let out = run(Command::new(bin)
+        .args(["-a", "-z", "--stats"])
+        .args(extra)
+        .arg(url(d, path))
+        .arg(dst));
+    assert!(out.status.success(), "{path} {extra:?}: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    super::util::stat_bytes(&text, "Total bytes received").expect("stats")
+}
+
+const DONT_COMPRESS_MODULES: &str = "[gz]\npath = %ROOT%/mod\ndont compress = *.zip *.GZ\n\
+     [plain]\npath = %ROOT%/mod\n\
+     [all]\npath = %ROOT%/mod\ndont compress = *\n";
+
+/// The module's `dont compress` reaches the sending engine: matching files
+/// (or all, for `*`) go at the lowest zlib level while other names keep
+/// the default, a client's --skip-compress adds to the list, and every
+/// codec still delivers exact copies.
+#[test]
+fn dont_compress_in_oxsync_daemon() {
+    let d = start(&oxsync_bin(), DONT_COMPRESS_MODULES);
+    let m = d.root.join("mod");
+    let (_, noise_len) = compress_fixtures(&m);
+    let dst = d.root.join("dst");
+    let zlib = ["--zc=zlib"];
+    let pull = |path: &str, extra: &[&str], to: &str| {
+        pulled_bytes(&rsync_bin(), &d, path, extra, &dst.join(to))
+    };
+    let plain_gz = pull("plain/packed.gz", &zlib, "a.gz");
+    let plain_txt = pull("plain/notes.txt", &zlib, "a.txt");
+    assert!(pull("gz/packed.gz", &zlib, "b.gz") > plain_gz);
+    assert_eq!(pull("gz/notes.txt", &zlib, "b.txt"), plain_txt);
+    assert!(
+        pull(
+            "gz/notes.txt",
+            &["--zc=zlib", "--skip-compress=txt"],
+            "c.txt"
+        ) > plain_txt
+    );
+    assert!(pull("all/notes.txt", &zlib, "d.txt") > plain_txt);
+    let ox = pulled_bytes(&oxsync_bin(), &d, "gz/packed.gz", &zlib, &dst.join("e.gz"));
+    assert!(ox > plain_gz, "{ox} vs {plain_gz}");
+    for zc in ["zstd", "zlibx", "lz4", "zlib"] {
+        let to = dst.join(format!("all-{zc}"));
+        let got = pulled_bytes(&rsync_bin(), &d, "all/", &[&format!("--zc={zc}")], &to);
+        assert!(got >= noise_len as u64, "{zc}: {got}");
+        for f in ["notes.txt", "packed.gz", "noise.bin"] {
+            assert_eq!(
+                fs::read(m.join(f)).expect("r"),
+                fs::read(to.join(f)).expect("r"),
+                "{zc}: {f}"
+            );
+        }
+    }
+}
+
+/// `dont compress` files go uncompressed (zlib level 0, as upstream's
+/// Z_NO_COMPRESSION for `*`); the stock daemon sends 100% of the bytes for
+/// `dont compress = *` with zlib.
+#[test]
+fn dont_compress_sends_uncompressed() {
+    let d = start(&oxsync_bin(), DONT_COMPRESS_MODULES);
+    let m = d.root.join("mod");
+    let (text_len, _) = compress_fixtures(&m);
+    let dst = d.root.join("dst");
+    let zlib = ["--zc=zlib"];
+    let gz = pulled_bytes(&rsync_bin(), &d, "gz/packed.gz", &zlib, &dst.join("a.gz"));
+    assert!(gz >= text_len as u64, "{gz} < {text_len}");
+    let txt = pulled_bytes(&rsync_bin(), &d, "gz/notes.txt", &zlib, &dst.join("a.txt"));
+    assert!(txt < text_len as u64 / 4, "{txt}");
+    let all = pulled_bytes(&rsync_bin(), &d, "all/notes.txt", &zlib, &dst.join("b.txt"));
+    assert!(all >= text_len as u64, "{all} < {text_len}");
+}
+
+/// Waits until the daemon's log contains `what`.
+fn wait_log(d: &Daemon, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let log = log_text(d);
+        if log.contains(what) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {what:?} in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Pushes a big file with `client` and stops the client (SIGSTOP) once the
+/// daemon has logged the request: the daemon must give up after its
+/// module's `timeout` and log `wait_for`. Returns the client's output once
+/// it is continued.
+fn stalled_push(client: &Path, d: &Daemon, module: &str, wait_for: &str) -> Output {
+    let src = d.root.join("bigsrc");
+    fs::create_dir_all(&src).expect("mkdir");
+    fs::write(src.join("big"), vec![7u8; 48 << 20]).expect("w");
+    let child = Command::new(client)
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(d, module))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RSYNC_PASSWORD")
+        .spawn()
+        .expect("spawn client");
+    let signal = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status();
+    };
+    let request = format!("rsync to {module}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !log_text(d).contains(&request) {
+        assert!(Instant::now() < deadline, "{}", log_text(d));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal("-STOP");
+    let t0 = Instant::now();
+    wait_log(d, wait_for);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    signal("-CONT");
+    child.wait_with_output().expect("client")
+}
+
+#[test]
+fn module_timeout_with_stock_client() {
+    let d = start(
+        &oxsync_bin(),
+        "[slow]\npath = %ROOT%/mod\nread only = no\ntimeout = 2\n",
+    );
+    let src = d.root.join("src");
+    make_tree(&src);
+    fs::copy(src.join("a.txt"), d.root.join("mod/a.txt")).expect("cp");
+    // The client hears the module's timeout (MSG_IO_TIMEOUT).
+    let out = run(Command::new(rsync_bin())
+        .args(["-a", "-vv"])
+        .arg(url(&d, "slow/a.txt"))
+        .arg(d.root.join("dst/a.txt")));
+    assert!(out.status.success(), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("Setting --timeout=2 to match server"), "{all}");
+    // A client that goes quiet is dropped.
+    let out = stalled_push(
+        &rsync_bin(),
+        &d,
+        "slow/",
+        "io timeout after 2 seconds -- exiting (code 30)",
+    );
+    assert!(!out.status.success(), "{out:?}");
 }

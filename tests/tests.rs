@@ -3,11 +3,14 @@
 //!
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
+mod compress;
 mod daemon;
+mod daemon_filters;
 mod fakepeer;
 mod filters;
 mod interop;
 mod local;
 mod options;
+mod options2;
 mod sandbox;
 mod util;

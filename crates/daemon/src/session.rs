@@ -807,6 +807,20 @@ impl Requested {
                 return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
             }
         }
+        // A daemon sender skips the module's `dont compress` suffixes as
+        // well as any the client named with --skip-compress.
+        if let Some(list) = self
+            .module
+            .params
+            .nonempty("dont compress")
+            .and_then(dont_compress_list)
+            .filter(|_| opts.sender)
+        {
+            opts.skip_compress = Some(match opts.skip_compress.take() {
+                Some(client) if !client.is_empty() => format!("{client}/{list}"),
+                _ => list,
+            });
+        }
         let code = self.transfer(&opts, &tails);
         if let Some(cmd) = self
             .module
@@ -937,6 +951,9 @@ impl Requested {
             incoming_chmod: self.chmod_param("incoming chmod"),
             outgoing_chmod: self.chmod_param("outgoing chmod"),
             numeric_ids: self.module.params.bool("numeric ids", self.chrooted),
+            io_timeout: self
+                .timeout
+                .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
         };
         let fmt = ItemFormat {
             itemize: 0,
@@ -1154,6 +1171,25 @@ impl Requested {
     }
 }
 
+/// A module's `dont compress` patterns (space separated, `*.gz *.zip`) in
+/// the engine's `--skip-compress` form (`gz/zip`). `*` alone means every
+/// file; other patterns than `*.suffix` are ignored, as upstream does.
+// upstream: token.c:init_set_compression()
+fn dont_compress_list(patterns: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for word in patterns.split_ascii_whitespace() {
+        if word == "*" {
+            return Some("*".to_string());
+        }
+        if let Some(suffix) = word.strip_prefix("*.") {
+            if !suffix.is_empty() && !suffix.contains(['.', '?', '*']) {
+                out.push(suffix);
+            }
+        }
+    }
+    (!out.is_empty()).then(|| out.join("/"))
+}
+
 /// Notes when a read ends because the socket's read timeout expired.
 struct TimeoutWatch<R> {
     inner: R,
@@ -1265,6 +1301,16 @@ mod tests {
         assert!(sender_source(&root, &tail("out/passwd", false), true).is_err());
         assert!(sender_source(&root, &tail("in/f", false), true).is_ok());
         assert!(sender_source(&root, &tail("in", true), true).is_ok());
+    }
+
+    #[test]
+    fn dont_compress_patterns() {
+        assert_eq!(
+            dont_compress_list("*.gz  *.ZIP foo *.a.b *.").as_deref(),
+            Some("gz/ZIP")
+        );
+        assert_eq!(dont_compress_list("*.gz *").as_deref(), Some("*"));
+        assert_eq!(dont_compress_list("foo"), None);
     }
 
     #[test]

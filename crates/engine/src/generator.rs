@@ -5,6 +5,7 @@
 use crate::ctx::{GenEvent, RecvCtx};
 use crate::error::{Error, Result};
 use crate::itemize::*;
+use crate::options::DeleteMode;
 use crate::out::{lock, SharedWriter};
 use crate::stats::kind_index;
 use confine::{FileType, RelPath, Stat};
@@ -37,6 +38,10 @@ struct Gen<'a> {
     /// destination loaded as the walk goes.
     rules: filter::FilterList,
     fstack: crate::filters::DirStack,
+    /// `--delete-delay`: what the walk found to delete, deleted at the end.
+    delayed: Vec<(RelPath, Stat)>,
+    /// Deletions refused by `--max-delete` (upstream skipped_deletes).
+    skipped_deletes: std::cell::Cell<u32>,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -57,14 +62,20 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         buf: Vec::with_capacity(FLUSH_AT * 2),
         names,
         dry_missing: None,
-        deletion_allowed: ctx.out.io_error() == 0,
+        deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
         report_all,
         rules: ctx.filters.clone(),
         fstack: crate::filters::DirStack::default(),
+        delayed: Vec::new(),
+        skipped_deletes: std::cell::Cell::new(0),
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
+    }
+    let mode = ctx.opts.delete;
+    if mode == DeleteMode::Before {
+        g.delete_pass()?;
     }
     for i in 0..ctx.entries.len() {
         g.recv_generator(i, false)?;
@@ -88,41 +99,116 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     }
     g.ndx(NDX_DONE);
     g.ndx(NDX_DONE);
-    if proto >= 31 {
-        if ctx.opts.delete != crate::options::DeleteMode::Off {
-            let d = ctx.stats(|s| s.deleted);
-            let del = DelStats {
-                files: d[0] as i32,
-                dirs: d[1] as i32,
-                symlinks: d[2] as i32,
-                devices: d[3] as i32,
-                specials: d[4] as i32,
-            };
-            g.ndx(NDX_DEL_STATS);
-            del.write(&mut g.buf);
-        }
+    // With a late deletion pass the deletion stats and the last DONE wait
+    // until after it (upstream EARLY_DELETE_DONE_MSG).
+    let late = matches!(mode, DeleteMode::After | DeleteMode::Delay);
+    if proto >= 31 && !late {
+        g.del_stats();
         g.ndx(NDX_DONE);
     }
     g.flush(true)?;
-    let waits = if proto >= 31 { 3 } else { 2 };
-    for _ in 0..waits {
-        loop {
-            match events.recv() {
-                Ok(GenEvent::Done) => break,
-                Ok(GenEvent::Redo(ndx)) => {
-                    ctx.out.error_xfer(&format!(
-                        "ERROR: {} failed verification -- update discarded.",
-                        ctx.name(ndx)
-                    ));
-                }
-                Err(_) => return Err(receiver_gone()),
+    let waits = if proto >= 31 && !late { 3 } else { 2 };
+    g.wait_done(&events, waits)?;
+    if mode == DeleteMode::Delay {
+        for (p, st) in std::mem::take(&mut g.delayed) {
+            if let Err(err) = g.delete_item(&p, &st, true) {
+                ctx.out.error_xfer(&err.message);
             }
         }
+    } else if mode == DeleteMode::After {
+        g.delete_pass()?;
+    }
+    let skipped = g.skipped_deletes.get();
+    if ctx.opts.max_delete.is_some() && skipped > 0 {
+        ctx.out.warning(&format!(
+            "Deletions stopped due to --max-delete limit ({skipped} skipped)"
+        ));
+        ctx.out.add_io_error(4);
+    }
+    if proto >= 31 && late {
+        g.del_stats();
+        g.ndx(NDX_DONE);
+        g.flush(true)?;
+        g.wait_done(&events, 1)?;
     }
     g.touch_up_dirs();
     g.ndx(NDX_DONE);
     g.flush(true)?;
     Ok(())
+}
+
+impl Gen<'_> {
+    /// Waits for `n` MSG_DONEs from the receiver.
+    fn wait_done(&self, events: &Receiver<GenEvent>, n: usize) -> Result<()> {
+        let ctx = self.ctx;
+        for _ in 0..n {
+            loop {
+                match events.recv() {
+                    Ok(GenEvent::Done) => break,
+                    Ok(GenEvent::Redo(ndx)) => {
+                        ctx.out.error_xfer(&format!(
+                            "ERROR: {} failed verification -- update discarded.",
+                            ctx.name(ndx)
+                        ));
+                    }
+                    Err(_) => return Err(receiver_gone()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// NDX_DEL_STATS with the deletion counts (when deleting or forcing).
+    fn del_stats(&mut self) {
+        let ctx = self.ctx;
+        if ctx.opts.delete == DeleteMode::Off && !ctx.opts.force {
+            return;
+        }
+        let d = ctx.stats(|s| s.deleted);
+        let del = DelStats {
+            files: d[0] as i32,
+            dirs: d[1] as i32,
+            symlinks: d[2] as i32,
+            devices: d[3] as i32,
+            specials: d[4] as i32,
+        };
+        self.ndx(NDX_DEL_STATS);
+        del.write(&mut self.buf);
+    }
+
+    /// `--delete-before` / `--delete-after`: deletes in every directory of
+    /// the list that exists in the destination.
+    // upstream: generator.c:do_delete_pass()
+    fn delete_pass(&mut self) -> Result<()> {
+        let ctx = self.ctx;
+        if ctx.dest_missing {
+            return Ok(());
+        }
+        for i in 0..ctx.entries.len() {
+            if !ctx.entries[i].is_dir() {
+                continue;
+            }
+            let is_dir = ctx
+                .root
+                .stat(&ctx.paths[i])
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.file_type == FileType::Dir);
+            if is_dir {
+                self.delete_in_dir(i)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The destination's mtime needs setting: any difference (nanoseconds
+/// included) by default, outside the window with `--modify-window`.
+fn mtime_differs(opts: &crate::options::Options, st: &Stat, e: &FileEntry) -> bool {
+    match opts.modify_window {
+        None => st.mtime != e.mtime || st.mtime_nsec != e.mtime_nsec,
+        Some(_) => !opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec),
+    }
 }
 
 fn receiver_gone() -> Error {
@@ -180,7 +266,7 @@ impl Gen<'_> {
                 iflags |= ITEM_REPORT_SIZE;
             }
             if keep_time {
-                if st.mtime != e.mtime {
+                if !opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec) {
                     iflags |= ITEM_REPORT_TIME;
                 }
             } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
@@ -241,6 +327,9 @@ impl Gen<'_> {
         }
         let mut st = self.stat(p)?;
         let ft = e.mode & S_IFMT;
+        if !redo && self.skip_by_existence(i, st.as_ref()) {
+            return Ok(());
+        }
 
         if e.is_dir() {
             if let Some(s) = st {
@@ -287,7 +376,8 @@ impl Gen<'_> {
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
             }
-            if ctx.opts.delete != crate::options::DeleteMode::Off && exists && !redo {
+            if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay) && exists && !redo
+            {
                 self.delete_in_dir(i)?;
             }
             return Ok(());
@@ -393,13 +483,26 @@ impl Gen<'_> {
         if let Some(s) = st {
             if s.file_type != FileType::File {
                 if !dry {
-                    if let Err(err) = self.delete_item(p, &s, false) {
-                        ctx.out.error_xfer(&err.message);
-                        return Ok(());
+                    match self.delete_item(p, &s, false) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            ctx.out.error_xfer(&format!(
+                                "could not make way for new regular file: {}",
+                                ctx.name(i)
+                            ));
+                            return Ok(());
+                        }
+                        Err(err) => {
+                            ctx.out.error_xfer(&err.message);
+                            return Ok(());
+                        }
                     }
                 }
                 st = None;
             }
+        }
+        if !redo && self.skip_by_size_or_age(i, st.as_ref()) {
+            return Ok(());
         }
         // upstream: generator.c:try_dests_reg() for a missing file.
         let mut basis_type: Option<u8> = None;
@@ -588,7 +691,11 @@ impl Gen<'_> {
                         == Some(want)
                 });
             }
-            ctx.opts.size_only || (!ctx.opts.ignore_times && st.mtime == e.mtime)
+            ctx.opts.size_only
+                || (!ctx.opts.ignore_times
+                    && ctx
+                        .opts
+                        .same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec))
         };
         let Some((j, level, bst)) = crate::basis::find_dest(ctx, p, &quick, e) else {
             return Ok(Dests::Nothing);
@@ -654,7 +761,63 @@ impl Gen<'_> {
         if opts.ignore_times {
             return false;
         }
-        st.mtime == e.mtime
+        opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec)
+    }
+
+    /// `--existing` (the item is missing) and `--ignore-existing` (it
+    /// exists, unless both are directories): true when the item is skipped.
+    // upstream: generator.c:recv_generator() (ignore_non_existing, ignore_existing)
+    fn skip_by_existence(&self, i: usize, st: Option<&Stat>) -> bool {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let skip_info = ctx.opts.verbose > 1;
+        if ctx.opts.ignore_non_existing && st.is_none() {
+            if skip_info {
+                ctx.out.info(&format!(
+                    "not creating new {} \"{}\"",
+                    if e.is_dir() { "directory" } else { "file" },
+                    ctx.name(i)
+                ));
+            }
+            return true;
+        }
+        if let Some(s) = st {
+            if ctx.opts.ignore_existing && !(e.is_dir() && s.file_type == FileType::Dir) {
+                if skip_info {
+                    ctx.out.info(&format!("{} exists", ctx.name(i)));
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `--max-size`, `--min-size` and `-u` for a regular file: true when
+    /// the file is skipped.
+    // upstream: generator.c:recv_generator() (max_size, min_size, update_only)
+    fn skip_by_size_or_age(&self, i: usize, st: Option<&Stat>) -> bool {
+        let ctx = self.ctx;
+        let opts = &ctx.opts;
+        let e = &ctx.entries[i];
+        let size = e.size.max(0) as u64;
+        let why = if opts.max_size.is_some_and(|max| size > max) {
+            "is over max-size"
+        } else if opts.min_size.is_some_and(|min| size < min) {
+            "is under min-size"
+        } else if opts.update_only
+            && st.is_some_and(|s| {
+                s.file_type == FileType::File
+                    && e.mtime.saturating_sub(s.mtime) < i64::from(opts.modify_window.unwrap_or(0))
+            })
+        {
+            "is newer"
+        } else {
+            return false;
+        };
+        if opts.verbose > 1 {
+            ctx.out.info(&format!("{} {why}", ctx.name(i)));
+        }
+        true
     }
 
     /// Sets perms, owner and mtime of an existing item that needs no data
@@ -676,7 +839,7 @@ impl Gen<'_> {
                 ));
             }
         }
-        if opts.times && st.is_none_or(|s| s.mtime != e.mtime || s.mtime_nsec != e.mtime_nsec) {
+        if opts.times && st.is_none_or(|s| mtime_differs(opts, s, e)) {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                 if !e.is_symlink() {
                     ctx.out.error_xfer(&format!(
@@ -727,7 +890,9 @@ impl Gen<'_> {
         let root = &self.ctx.root;
         if let Some(s) = st {
             if s.file_type == FileType::Dir {
-                self.delete_item(p, s, false).map_err(|e| e.message)?;
+                if !self.delete_item(p, s, false).map_err(|e| e.message)? {
+                    return Err("could not make way for it".into());
+                }
                 return make(root, p).map_err(|e| e.to_string());
             }
         }
@@ -788,8 +953,10 @@ impl Gen<'_> {
                 return Ok(());
             }
         };
-        names.sort();
-        for name in names {
+        // Last first in upstream's order (files before directories), as it
+        // walks its sorted dirlist; it decides what --max-delete leaves out.
+        self.sort_like_dirlist(dir, &mut names);
+        for name in names.into_iter().rev() {
             let Ok(child) = dir.join(&name) else { continue };
             let full = child.as_bytes();
             if self.names.contains(full) {
@@ -805,7 +972,9 @@ impl Gen<'_> {
             {
                 continue;
             }
-            if let Err(err) = self.delete_item(&child, &st, true) {
+            if ctx.opts.delete == DeleteMode::Delay {
+                self.delayed.push((child, st));
+            } else if let Err(err) = self.delete_item(&child, &st, true) {
                 ctx.out.error_xfer(&err.message);
             }
         }
@@ -814,8 +983,8 @@ impl Gen<'_> {
 
     /// Deletes one item (a directory with its contents), logging each
     /// deletion when `log` is set.
-    fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<()> {
-        self.delete_item_inner(p, st, log).map(|_| ())
+    fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
+        self.delete_item_inner(p, st, log)
     }
 
     /// Returns whether the item is gone. A directory whose contents are
@@ -826,6 +995,9 @@ impl Gen<'_> {
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
+        // Making room (no `log`) for a non-directory empties a directory only
+        // with --delete or --force (upstream DEL_RECURSE).
+        let recurse = log || ctx.opts.delete != DeleteMode::Off || ctx.opts.force;
         if st.file_type == FileType::Dir {
             let mut names = ctx.root.read_dir(p).map_err(|e| {
                 Error::file_io(format!(
@@ -833,9 +1005,9 @@ impl Gen<'_> {
                     String::from_utf8_lossy(name)
                 ))
             })?;
-            names.sort();
-            let mut not_empty = false;
-            for n in names.iter().rev() {
+            self.sort_like_dirlist(p, &mut names);
+            let mut not_empty = !recurse && !names.is_empty();
+            for n in names.iter().rev().filter(|_| recurse) {
                 let Ok(child) = p.join(n) else { continue };
                 if let Some(cst) = ctx.root.stat(&child).ok().flatten() {
                     let is_dir = cst.file_type == FileType::Dir;
@@ -851,7 +1023,7 @@ impl Gen<'_> {
                         not_empty = true;
                         continue;
                     }
-                    if !self.delete_item_inner(&child, &cst, log)? {
+                    if !self.delete_item_inner(&child, &cst, true)? {
                         not_empty = true;
                     }
                 }
@@ -863,6 +1035,9 @@ impl Gen<'_> {
                 ));
                 return Ok(false);
             }
+            if self.at_delete_limit(log) {
+                return Ok(false);
+            }
             if !dry {
                 ctx.root.rmdir(p).map_err(|e| {
                     Error::file_io(format!(
@@ -871,6 +1046,8 @@ impl Gen<'_> {
                     ))
                 })?;
             }
+        } else if self.at_delete_limit(log) {
+            return Ok(false);
         } else if !dry {
             ctx.root.unlink(p).map_err(|e| {
                 Error::file_io(format!(
@@ -884,6 +1061,34 @@ impl Gen<'_> {
             ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
         }
         Ok(true)
+    }
+
+    /// Sorts the names in `dir` as upstream sorts a directory listing:
+    /// non-directories first, then directories, each by name.
+    fn sort_like_dirlist(&self, dir: &RelPath, names: &mut [Vec<u8>]) {
+        let root = &self.ctx.root;
+        names.sort_by_cached_key(|n| {
+            let is_dir = dir.join(n).ok().is_some_and(|c| {
+                root.stat(&c)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.file_type == FileType::Dir)
+            });
+            (is_dir, n.clone())
+        });
+    }
+
+    /// `--max-delete` reached: counts the deletion as skipped.
+    fn at_delete_limit(&self, log: bool) -> bool {
+        let Some(max) = self.ctx.opts.max_delete.filter(|_| log) else {
+            return false;
+        };
+        let done: u64 = self.ctx.stats(|s| s.deleted.iter().sum());
+        if done < u64::from(max) {
+            return false;
+        }
+        self.skipped_deletes.set(self.skipped_deletes.get() + 1);
+        true
     }
 
     // upstream: generator.c:touch_up_dirs()
@@ -912,7 +1117,7 @@ impl Gen<'_> {
             } else if !ctx.opts.perms && st.mode & 0o700 == 0o700 && e.mode & 0o700 != 0o700 {
                 // leave as is
             }
-            if ctx.opts.times && (st.mtime != e.mtime || st.mtime_nsec != e.mtime_nsec) {
+            if ctx.opts.times && mtime_differs(&ctx.opts, &st, e) {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set times on \"{}\": {err}",

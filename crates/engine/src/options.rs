@@ -22,8 +22,8 @@ pub const MAX_BLOCK_SIZE: u32 = 1 << 17;
 /// The lowest and highest protocol oxsync speaks.
 pub const PROTOCOL_RANGE: std::ops::RangeInclusive<i32> = 30..=32;
 
-/// How deletions are scheduled (only `During` is built so far; `--delete`
-/// means `During` from protocol 30 on, as upstream).
+/// How deletions are scheduled (`--delete` alone means `During` from
+/// protocol 30 on, as upstream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeleteMode {
     /// No deletion.
@@ -31,6 +31,12 @@ pub enum DeleteMode {
     Off,
     /// `--delete` / `--delete-during`.
     During,
+    /// `--delete-before`: one pass over the destination before the transfer.
+    Before,
+    /// `--delete-after`: one pass after the transfer.
+    After,
+    /// `--delete-delay`: found during the transfer, deleted after it.
+    Delay,
 }
 
 /// Which of `--compare-dest`, `--copy-dest`, `--link-dest` the basis
@@ -198,6 +204,24 @@ pub struct Options {
     pub basis_dirs: Vec<String>,
     /// --remove-source-files
     pub remove_source_files: bool,
+    /// -u / --update: skip files that are newer on the receiver
+    pub update_only: bool,
+    /// --existing / --ignore-non-existing: skip creating new items
+    pub ignore_non_existing: bool,
+    /// --ignore-existing: skip updating items that exist on the receiver
+    pub ignore_existing: bool,
+    /// --max-size in bytes (None: no limit)
+    pub max_size: Option<u64>,
+    /// --min-size in bytes (None: no limit)
+    pub min_size: Option<u64>,
+    /// --modify-window / -@ (None: not given, which means 0)
+    pub modify_window: Option<i32>,
+    /// --force: delete a non-empty directory that is in the way
+    pub force: bool,
+    /// --ignore-errors: delete even after I/O errors
+    pub ignore_errors: bool,
+    /// --max-delete=N (None: no limit; negative values mean 0)
+    pub max_delete: Option<u32>,
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
@@ -279,6 +303,12 @@ enum Act {
     NoAppend,
     Backup(bool),
     RemoveSourceFiles,
+    Update,
+    Existing,
+    IgnoreExisting,
+    DeleteWhen(DeleteMode),
+    Force(bool),
+    IgnoreErrors(bool),
     // The ones below take a value.
     Exclude,
     Include,
@@ -303,6 +333,10 @@ enum Act {
     BackupDir,
     Suffix,
     BasisDir(AltDest),
+    MaxSize,
+    MinSize,
+    ModifyWindow,
+    MaxDelete,
 }
 
 impl Act {
@@ -332,6 +366,10 @@ impl Act {
                 | Act::BackupDir
                 | Act::Suffix
                 | Act::BasisDir(_)
+                | Act::MaxSize
+                | Act::MinSize
+                | Act::ModifyWindow
+                | Act::MaxDelete
         )
     }
 }
@@ -395,6 +433,16 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("copy-dest", None, Act::BasisDir(AltDest::Copy)),
     ("link-dest", None, Act::BasisDir(AltDest::Link)),
     ("remove-source-files", None, Act::RemoveSourceFiles),
+    ("update", Some('u'), Act::Update), ("existing", None, Act::Existing),
+    ("ignore-non-existing", None, Act::Existing), ("ignore-existing", None, Act::IgnoreExisting),
+    ("max-size", None, Act::MaxSize), ("min-size", None, Act::MinSize),
+    ("modify-window", Some('@'), Act::ModifyWindow),
+    ("delete-before", None, Act::DeleteWhen(DeleteMode::Before)),
+    ("delete-after", None, Act::DeleteWhen(DeleteMode::After)),
+    ("delete-delay", None, Act::DeleteWhen(DeleteMode::Delay)),
+    ("force", None, Act::Force(true)), ("no-force", None, Act::Force(false)),
+    ("ignore-errors", None, Act::IgnoreErrors(true)),
+    ("no-ignore-errors", None, Act::IgnoreErrors(false)), ("max-delete", None, Act::MaxDelete),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -403,10 +451,10 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('h', "--human-readable"), ('d', "--dirs"), ('E', "--executability"),
     ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
-    ('O', "--omit-dir-times"), ('J', "--omit-link-times"), ('@', "--modify-window"),
+    ('O', "--omit-dir-times"), ('J', "--omit-link-times"),
     ('L', "--copy-links"), ('k', "--copy-dirlinks"), ('K', "--keep-dirlinks"),
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
-    ('u', "--update"), ('S', "--sparse"), ('y', "--fuzzy"), 
+    ('S', "--sparse"), ('y', "--fuzzy"), 
     ('m', "--prune-empty-dirs"),
     ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
@@ -422,18 +470,16 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
     "no-U", "open-noatime", "no-open-noatime", "crtimes", "no-crtimes", "no-N",
     "omit-dir-times", "no-omit-dir-times", "no-O", "omit-link-times",
-    "no-omit-link-times", "no-J", "modify-window", "super", "no-super", "fake-super",
+    "no-omit-link-times", "no-J", "super", "no-super", "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "copy-links", "copy-unsafe-links", "safe-links", "insecure-links",
     "no-insecure-links", "munge-links", "no-munge-links", "copy-dirlinks",
     "keep-dirlinks", "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
     "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d", "chmod",
-    "one-file-system", "no-one-file-system", "no-x", "update", "existing",
-    "ignore-non-existing", "ignore-existing", "max-size", "min-size", "max-alloc",
-    "sparse", "no-sparse", "no-S", "preallocate", "delete-before", "delete-delay", "delete-after",
+    "one-file-system", "no-one-file-system", "no-x", "max-alloc",
+    "sparse", "no-sparse", "no-S", "preallocate",
     "delete-missing-args", "ignore-missing-args",
-    "remove-sent-files", "force", "no-force", "ignore-errors",
-    "no-ignore-errors", "max-delete", "fuzzy",
+    "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y", "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
     "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
     "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
@@ -568,6 +614,60 @@ fn parse_block_size(value: &str) -> Result<Option<u32>, OptionError> {
     // Truncation is what upstream does with the double; the range is checked.
     let size = size as u32;
     Ok((size != 0).then_some(size))
+}
+
+/// Parses a `--max-size`/`--min-size` value: digits (optionally with a
+/// fraction), an optional unit (b, k, m, g, t, p; bytes when absent; "kb" =
+/// 1000, "k"/"kib" = 1024) and an optional "+1" or "-1" adjustment.
+// upstream: options.c:parse_size_arg()
+fn parse_size(value: &str, name: &str) -> Result<u64, OptionError> {
+    let invalid = || {
+        OptionError::syntax(format!(
+            "--{name}={value} is invalid: use a number with an optional unit (K, M, G...)"
+        ))
+    };
+    let num_end = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (num, mut rest) = value.split_at(num_end);
+    let number: f64 = num.parse().map_err(|_| invalid())?;
+    let mut reps = 0;
+    if let Some(c) = rest.chars().next().filter(|c| *c != '+' && *c != '-') {
+        reps = match c.to_ascii_lowercase() {
+            'b' => 0,
+            'k' => 1,
+            'm' => 2,
+            'g' => 3,
+            't' => 4,
+            'p' => 5,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[1..];
+    }
+    let multiplier: f64 = if let Some(r) = rest.strip_prefix(['b', 'B']) {
+        rest = r;
+        1000.0
+    } else if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("ib") {
+        rest = &rest[2..];
+        1024.0
+    } else {
+        1024.0
+    };
+    let size = number * multiplier.powi(reps);
+    if size >= (u64::MAX / 2) as f64 {
+        return Err(OptionError::syntax(format!(
+            "--{name}={value} is too large"
+        )));
+    }
+    // Truncation is what upstream does with the double; the range is checked.
+    let mut size = size as u64;
+    match rest {
+        "" => {}
+        "+1" if num_end > 0 => size += 1,
+        "-1" if num_end > 0 => size = size.saturating_sub(1),
+        _ => return Err(invalid()),
+    }
+    Ok(size)
 }
 
 fn parse_int(value: &str, word: &str) -> Result<i32, OptionError> {
@@ -744,10 +844,14 @@ impl Options {
             Act::WholeFile(on) => self.whole_file = Some(on),
             Act::IgnoreTimes => self.ignore_times = true,
             Act::SizeOnly => self.size_only = true,
-            Act::Delete => self.delete = DeleteMode::During,
-            Act::DeleteDuring => {
-                self.delete = DeleteMode::During;
-                self.delete_during_named = true;
+            Act::Delete if self.delete == DeleteMode::Off => self.delete = DeleteMode::During,
+            Act::Delete => {}
+            Act::DeleteDuring => self.set_delete_when(DeleteMode::During)?,
+            Act::DeleteWhen(mode) => self.set_delete_when(mode)?,
+            Act::Force(on) => self.force = on,
+            Act::IgnoreErrors(on) => self.ignore_errors = on,
+            Act::MaxDelete => {
+                self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
             Act::Itemize => self.itemize = self.itemize.saturating_add(1),
             Act::NoItemize => self.itemize = 0,
@@ -870,6 +974,12 @@ impl Options {
             Act::NoAppend => self.append = 0,
             Act::Backup(on) => self.backup = on,
             Act::RemoveSourceFiles => self.remove_source_files = true,
+            Act::Update => self.update_only = true,
+            Act::Existing => self.ignore_non_existing = true,
+            Act::IgnoreExisting => self.ignore_existing = true,
+            Act::MaxSize => self.max_size = Some(parse_size(&value, "max-size")?),
+            Act::MinSize => self.min_size = Some(parse_size(&value, "min-size")?),
+            Act::ModifyWindow => self.modify_window = Some(parse_int(&value, word)?),
             Act::PartialDir => self.partial_dir = Some(value),
             Act::TempDir => self.temp_dir = Some(value),
             Act::BackupDir => self.backup_dir = Some(value),
@@ -893,6 +1003,31 @@ impl Options {
             }
         }
         Ok(false)
+    }
+
+    /// Sets the deletion timing named by `--delete-WHEN`; `--delete-during`
+    /// and `--delete-delay` share upstream's variable (the last wins), the
+    /// other timings cannot be combined.
+    // upstream: options.c:parse_arguments() (delete_before/during/after)
+    fn set_delete_when(&mut self, mode: DeleteMode) -> Result<(), OptionError> {
+        let group = |m: DeleteMode| match m {
+            DeleteMode::During | DeleteMode::Delay => 1,
+            DeleteMode::Before => 2,
+            DeleteMode::After => 3,
+            DeleteMode::Off => 0,
+        };
+        let named = match self.delete {
+            DeleteMode::During | DeleteMode::Delay if !self.delete_during_named => 0,
+            had => group(had),
+        };
+        if named != 0 && named != group(mode) {
+            return Err(OptionError::syntax(
+                "You may not combine multiple --delete-WHEN options.".to_string(),
+            ));
+        }
+        self.delete = mode;
+        self.delete_during_named = group(mode) == 1;
+        Ok(())
     }
 
     /// The consistency rules upstream applies after parsing the update
@@ -1021,6 +1156,7 @@ impl Options {
         let letters = [
             (self.quiet, 'q'),
             (self.backup, 'b'),
+            (self.update_only, 'u'),
             (self.dry_run, 'n'),
             (self.links, 'l'),
             (self.whole_file == Some(true), 'W'),
@@ -1095,20 +1231,32 @@ impl Options {
             }
         }
         if client_sender {
-            if self.delete == DeleteMode::During
-                && (self.delete_during_named || !self.delete_excluded)
-            {
-                args.push(
-                    if self.delete_during_named {
-                        "--delete-during"
-                    } else {
-                        "--delete"
-                    }
-                    .to_string(),
-                );
+            match self.max_delete {
+                Some(0) => args.push("--max-delete=-1".to_string()),
+                Some(n) => args.push(format!("--max-delete={n}")),
+                None => {}
+            }
+            if let Some(size) = self.min_size {
+                args.push(format!("--min-size={size}"));
+            }
+            if let Some(size) = self.max_size {
+                args.push(format!("--max-size={size}"));
+            }
+            match self.delete {
+                DeleteMode::Before => args.push("--delete-before".to_string()),
+                DeleteMode::Delay => args.push("--delete-delay".to_string()),
+                DeleteMode::After => args.push("--delete-after".to_string()),
+                DeleteMode::During if self.delete_during_named => {
+                    args.push("--delete-during".to_string())
+                }
+                DeleteMode::During if !self.delete_excluded => args.push("--delete".to_string()),
+                _ => {}
             }
             if self.delete_excluded {
                 args.push("--delete-excluded".to_string());
+            }
+            if self.force {
+                args.push("--force".to_string());
             }
             if self.size_only {
                 args.push("--size-only".to_string());
@@ -1116,6 +1264,13 @@ impl Options {
             if self.stats {
                 args.push("--stats".to_string());
             }
+        }
+        if let Some(window) = self.modify_window.filter(|_| client_sender) {
+            args.push(if window < 0 {
+                format!("-@{window}")
+            } else {
+                format!("--modify-window={window}")
+            });
         }
         if let Some(seed) = self.checksum_seed {
             args.push(format!("--checksum-seed={seed}"));
@@ -1133,10 +1288,19 @@ impl Options {
                 args.push("--partial".to_string());
             }
         }
+        if self.ignore_errors {
+            args.push("--ignore-errors".to_string());
+        }
         if self.numeric_ids {
             args.push("--numeric-ids".to_string());
         }
         if client_sender {
+            if self.ignore_existing {
+                args.push("--ignore-existing".to_string());
+            }
+            if self.ignore_non_existing {
+                args.push("--existing".to_string());
+            }
             if let Some(dir) = &self.temp_dir {
                 args.push("--temp-dir".to_string());
                 args.push(dir.clone());
@@ -1160,6 +1324,18 @@ impl Options {
             args.push("--remove-source-files".to_string());
         }
         args
+    }
+
+    /// Whether two modification times count as equal under
+    /// `--modify-window` (0: whole seconds; negative: nanoseconds too;
+    /// positive: within that many seconds).
+    // upstream: util1.c:same_time()
+    pub fn same_time(&self, a_sec: i64, a_nsec: u32, b_sec: i64, b_nsec: u32) -> bool {
+        match self.modify_window.unwrap_or(0) {
+            0 => a_sec == b_sec,
+            w if w < 0 => a_sec == b_sec && a_nsec == b_nsec,
+            w => a_sec.abs_diff(b_sec) <= w as u64,
+        }
     }
 
     /// The usage text for --help.
@@ -1206,6 +1382,12 @@ Options
 --rsync-path=PROGRAM     specify the rsync to run on remote machine
 --delete                 delete extraneous files from dest dirs
 --delete-during, --del   receiver deletes during the transfer
+--delete-before          receiver deletes before transfer, not during
+--delete-delay           find deletions during, delete after
+--delete-after           receiver deletes after transfer, not during
+--max-delete=NUM         don't delete more than NUM files
+--force                  force deletion of dirs even if not empty
+--ignore-errors          delete even if there are I/O errors
 --ignore-times, -I       don't skip files that match size and time
 --size-only              skip files that match in size
 --numeric-ids            don't map uid/gid values by user/group name
@@ -1229,6 +1411,12 @@ Options
 --copy-dest=DIR          ... and include copies of unchanged files
 --link-dest=DIR          hardlink to files in DIR when unchanged
 --remove-source-files    sender removes synchronized files (non-dir)
+--update, -u             skip files that are newer on the receiver
+--existing               skip creating new files on receiver
+--ignore-existing        skip updating files that exist on receiver
+--max-size=SIZE          don't transfer any file larger than SIZE
+--min-size=SIZE          don't transfer any file smaller than SIZE
+--modify-window=NUM, -@  set the accuracy for mod-time comparisons
 --confine[=no]           Landlock the receiving side of a pull to its destination
 -P                       same as --partial --progress
 --progress               show progress during transfer
@@ -1418,7 +1606,7 @@ mod tests {
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
             ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
             ("--no-inc-recursive x", "option --no-inc-recursive is not supported by oxsync yet", 4),
-            ("--server --delete-after -r . x", "option --delete-after is not supported by oxsync yet", 4),
+            ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),
             ("-aB", "-aB: missing argument", 1),
@@ -1440,7 +1628,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "update", "delete-before", "delete-delay", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "hard-links", "sparse", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -1668,5 +1856,96 @@ mod tests {
         let s = ok("--server -qltre.iLsfxCIvu --delete-during --no-specials . dst/");
         assert!(s.quiet && s.links && s.times && s.recursive && s.delete_during_named);
         assert!(!s.perms && !s.owner && !s.devices && !s.specials);
+    }
+
+    #[test]
+    fn skip_options() {
+        let o = ok("-ru --existing --ignore-existing --max-size=1.5k --min-size=10+1 -@-1 a b");
+        assert!(o.update_only && o.ignore_non_existing && o.ignore_existing);
+        assert_eq!(
+            (o.max_size, o.min_size, o.modify_window),
+            (Some(1536), Some(11), Some(-1))
+        );
+        assert_eq!(
+            o.to_server_args(false, 31),
+            [
+                "--server",
+                "-ure.LsfxCIvu",
+                "--min-size=11",
+                "--max-size=1536",
+                "-@-1",
+                "--ignore-existing",
+                "--existing"
+            ]
+        );
+        assert_eq!(
+            o.to_server_args(true, 31),
+            ["--server", "--sender", "-ure.LsfxCIvu"]
+        );
+        let o = ok("-r --modify-window=2 --max-size=1kb-1 --ignore-non-existing a b");
+        assert_eq!(
+            o.to_server_args(false, 31),
+            [
+                "--server",
+                "-re.LsfxCIvu",
+                "--max-size=999",
+                "--modify-window=2",
+                "--existing"
+            ]
+        );
+        for (v, n) in [
+            ("0", 0),
+            ("7", 7),
+            ("1M", 1 << 20),
+            ("2g", 2 << 30),
+            ("1KiB", 1024),
+            ("3b", 3),
+        ] {
+            assert_eq!(parse_size(v, "max-size"), Ok(n), "{v}");
+        }
+        for v in ["", "x", "1q", "1k+2", "-1", "1e3"] {
+            assert!(parse_size(v, "max-size").is_err(), "{v}");
+        }
+        assert!(o.same_time(5, 1, 7, 2) && !o.same_time(5, 0, 8, 0));
+        let exact = Options {
+            modify_window: Some(-1),
+            ..Options::default()
+        };
+        assert!(!exact.same_time(5, 1, 5, 2) && Options::default().same_time(5, 1, 5, 2));
+    }
+
+    #[test]
+    fn delete_options() {
+        let o = ok("-r --delete-before --max-delete=0 --force --ignore-errors a b");
+        assert_eq!(
+            o.to_server_args(false, 31),
+            [
+                "--server",
+                "-re.LsfxCIvu",
+                "--max-delete=-1",
+                "--delete-before",
+                "--force",
+                "--ignore-errors"
+            ]
+        );
+        assert_eq!(
+            o.to_server_args(true, 31),
+            ["--server", "--sender", "-re.LsfxCIvu", "--ignore-errors"]
+        );
+        let o = ok("-r --max-delete=-5 --del --delete-delay a b");
+        assert_eq!((o.delete, o.max_delete), (DeleteMode::Delay, Some(0)));
+        let o = ok("-r --delete-after --delete --max-delete=3 a b");
+        assert_eq!(o.delete, DeleteMode::After);
+        assert_eq!(
+            o.to_server_args(false, 31)[2..],
+            ["--max-delete=3", "--delete-after"]
+        );
+        let e = parse(&["-r", "--delete-before", "--delete-after", "a", "b"]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "You may not combine multiple --delete-WHEN options."
+        );
+        assert!(parse(&["-r", "--delete-during", "--delete-before", "a", "b"]).is_err());
+        assert!(parse(&["--delete-after", "a", "b"]).is_err());
     }
 }

@@ -46,6 +46,9 @@ pub struct Link {
     /// A daemon module's `numeric ids`: a receiving side ignores the
     /// sender's user and group names.
     pub numeric_ids: bool,
+    /// A daemon module's `timeout` in seconds, announced to the client with
+    /// MSG_IO_TIMEOUT once multiplexing starts (protocol 31 and later).
+    pub io_timeout: Option<u32>,
 }
 
 /// Applies a chmod spec to every entry but symlinks.
@@ -203,7 +206,22 @@ fn start(
     out.set_protocol(session.protocol);
     lock(w)?.set_multiplexed(true)?;
     reader.set_multiplexed(true);
+    announce_io_timeout(w, link, session.protocol)?;
     Ok((reader, session))
+}
+
+/// A daemon tells its client the module's timeout right after multiplexing
+/// starts, so that the client can adopt a shorter one.
+// upstream: main.c:start_server()
+fn announce_io_timeout(w: &SharedWriter, link: &Link, protocol: i32) -> Result<()> {
+    let Some(secs) = link.io_timeout.filter(|&t| t > 0) else {
+        return Ok(());
+    };
+    if link.side == Side::Server && protocol >= 31 {
+        let secs = i32::try_from(secs).unwrap_or(i32::MAX);
+        lock(w)?.send_msg(MsgCode::IoTimeout, &secs.to_le_bytes())?;
+    }
+    Ok(())
 }
 
 /// Reads the client's filter rules. A received `merge` rule is never read
@@ -880,8 +898,11 @@ pub fn local_copy(
         .map_err(|_| Error::new(exit::RERR_CRASHED, "the receiving thread panicked"))?;
     match (res, server_res) {
         (Ok(s), Ok(code)) => {
-            if code != 0 {
-                out.note_xfer_error();
+            match code {
+                0 => {}
+                exit::RERR_VANISHED => out.add_io_error(2),
+                exit::RERR_DEL_LIMIT => out.add_io_error(4),
+                _ => out.note_xfer_error(),
             }
             Ok(s)
         }

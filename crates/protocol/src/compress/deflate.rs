@@ -63,7 +63,7 @@ impl std::fmt::Debug for DeflateTx {
 impl DeflateTx {
     pub(super) fn new(level: i32, feed_matches: bool, protocol: i32) -> DeflateTx {
         DeflateTx {
-            c: Compress::new(Compression::new(level.clamp(1, 9) as u32), false),
+            c: Compress::new(Compression::new(level.clamp(0, 9) as u32), false),
             feed_matches,
             protocol,
             pending: Vec::new(),

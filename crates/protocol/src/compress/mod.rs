@@ -251,7 +251,13 @@ impl Compressor {
     /// stream); `protocol` is the negotiated protocol version (zlib's
     /// matched-data feed differs below 31).
     pub fn new(codec: Codec, level: Option<i32>, protocol: i32) -> Result<Compressor> {
-        let level = codec.effective_level(level).unwrap_or(1);
+        // Level 0 for zlib/zlibx means stored blocks: a session with level 0
+        // never gets here (it falls back to the plain stream), but a file on
+        // the skip-compress list does, and must go out uncompressed.
+        let level = match (codec, level) {
+            (Codec::Zlib | Codec::Zlibx, Some(0)) => 0,
+            _ => codec.effective_level(level).unwrap_or(1),
+        };
         let inner = match codec {
             Codec::Zlib | Codec::Zlibx => TxInner::Deflate(Box::new(deflate::DeflateTx::new(
                 level,
