@@ -188,7 +188,7 @@ landlock = off
 CONF
 "$OXSYNC" --daemon --no-detach --port "$DPORT" --config "$DMOD/rsyncd.conf" &
 DPID=$!
-trap 'kill "$DPID" 2>/dev/null' EXIT
+trap 'kill "$DPID" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$DPORT") 2>/dev/null && break
     sleep 0.1
