@@ -1027,3 +1027,89 @@ fn module_timeout_with_stock_client() {
     );
     assert!(!out.status.success(), "{out:?}");
 }
+
+/// Hooks (the daemon issue's Done-when 2): pre-xfer exec sees rsync's
+/// environment and can refuse; post-xfer exec sees the exit status; client
+/// values with shell metacharacters reach a hook only as environment
+/// values, so they cannot inject a command. The hooks write into a log dir
+/// that `landlock allow` opens, since hooks run inside the sandbox.
+#[test]
+fn hooks_see_the_environment_and_cannot_be_injected() {
+    let modules = "[hook]\npath = %ROOT%/mod\nread only = no\nlandlock allow = %ROOT%/hooklog:rw\n\
+pre-xfer exec = env | grep '^RSYNC_' | sort > %ROOT%/hooklog/pre.env; echo \"$RSYNC_REQUEST\" > %ROOT%/hooklog/request\n\
+post-xfer exec = echo \"$RSYNC_EXIT_STATUS $RSYNC_RAW_STATUS\" > %ROOT%/hooklog/post.env\n\
+[refusing]\npath = %ROOT%/mod\nread only = no\npre-xfer exec = echo no entry for $RSYNC_USER_NAME; exit 3\n";
+    let d = start(&oxsync_bin(), modules);
+    let log = d.root.join("hooklog");
+    fs::create_dir_all(&log).expect("mkdir hooklog");
+    let src = d.root.join("src");
+    make_tree(&src);
+    // A destination path that a shell would treat as commands.
+    let evil = "x$(touch PWNED1);touch PWNED2;`touch PWNED3`";
+    fs::create_dir_all(src.join(evil)).expect("mkdir evil");
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, &format!("hook/{evil}/"))));
+    assert!(out.status.success(), "push through hooks: {out:?}");
+    let pre = fs::read_to_string(log.join("pre.env")).expect("pre-xfer env");
+    for var in [
+        "RSYNC_MODULE_NAME=hook",
+        "RSYNC_MODULE_PATH=",
+        "RSYNC_HOST_ADDR=127.0.0.1",
+        "RSYNC_HOST_NAME=",
+        "RSYNC_USER_NAME=",
+        "RSYNC_PID=",
+        "RSYNC_REQUEST=hook/",
+        "RSYNC_ARG0=rsyncd",
+    ] {
+        assert!(pre.contains(var), "missing {var} in:\n{pre}");
+    }
+    let request = fs::read_to_string(log.join("request")).expect("request");
+    assert!(
+        request.contains("$(touch PWNED1)"),
+        "request kept as text: {request}"
+    );
+    let post = fs::read_to_string(log.join("post.env")).expect("post-xfer env");
+    assert_eq!(post.split_whitespace().next(), Some("0"), "post: {post}");
+    for pwned in ["PWNED1", "PWNED2", "PWNED3"] {
+        for dir in [
+            d.root.clone(),
+            d.root.join("mod"),
+            log.clone(),
+            std::env::temp_dir(),
+        ] {
+            assert!(
+                !dir.join(pwned).exists(),
+                "{pwned} created in {}",
+                dir.display()
+            );
+        }
+    }
+    // A failing pre-xfer exec refuses the transfer and writes nothing.
+    let before = fs::read_dir(d.root.join("mod"))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "refusing/new/")));
+    assert!(!out.status.success(), "refused: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pre-xfer exec returned failure"),
+        "{stderr}"
+    );
+    assert!(!d.root.join("mod/new").exists(), "nothing written");
+    let after = fs::read_dir(d.root.join("mod"))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    assert_eq!(before, after);
+    // A module name with metacharacters is just an unknown module.
+    let out = run(Command::new(rsync_bin())
+        .arg("-a")
+        .arg(format!("{}/", src.display()))
+        .arg(url(&d, "hook;touch PWNED4/")));
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(!d.root.join("PWNED4").exists() && !d.root.join("mod/PWNED4").exists());
+}
