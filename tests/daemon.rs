@@ -1070,6 +1070,12 @@ post-xfer exec = echo \"$RSYNC_EXIT_STATUS $RSYNC_RAW_STATUS\" > %ROOT%/hooklog/
         request.contains("$(touch PWNED1)"),
         "request kept as text: {request}"
     );
+    // post-xfer exec runs after the client has its answer: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log.join("post.env").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     let post = fs::read_to_string(log.join("post.env")).expect("post-xfer env");
     assert_eq!(post.split_whitespace().next(), Some("0"), "post: {post}");
     for pwned in ["PWNED1", "PWNED2", "PWNED3"] {

@@ -648,16 +648,10 @@ macro_rules! option_tests {
             inplace,
             append,
             append_verify,
-            backup (recv "oxsync bug: rsync's -b without --backup-dir implies \
-                --omit-dir-times, so rsync itemizes no `.d..t...... ./` / `.d..t...... sub/` \
-                and leaves directory mtimes alone; oxsync itemizes and sets them"),
-            backup_delete (recv "oxsync limitation: deleted files are not backed up \
-                (rsync -b --delete leaves extra.txt~, oxsync removes extra.txt outright); \
-                plus the -b/--omit-dir-times bug of `backup`"),
+            backup,
+            backup_delete,
             backup_dir,
-            suffix (recv "oxsync bug: rsync's -b without --backup-dir implies \
-                --omit-dir-times, so rsync itemizes no `.d..t...... ./` / `.d..t...... sub/` \
-                and leaves directory mtimes alone; oxsync itemizes and sets them"),
+            suffix,
             compare_dest,
             copy_dest,
             copy_dest_existing,

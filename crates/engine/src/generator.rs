@@ -261,7 +261,8 @@ impl Gen<'_> {
         let opts = &ctx.opts;
         if let Some(st) = st {
             let ft = e.mode & S_IFMT;
-            let keep_time = opts.times;
+            // upstream: -b without --backup-dir implies --omit-dir-times.
+            let keep_time = opts.times && !(e.is_dir() && opts.omit_dir_times());
             if e.is_file() && e.size as u64 != st.size {
                 iflags |= ITEM_REPORT_SIZE;
             }
@@ -1048,6 +1049,20 @@ impl Gen<'_> {
             }
         } else if self.at_delete_limit(log) {
             return Ok(false);
+        } else if log && ctx.opts.backup {
+            // upstream: delete.c:delete_item() backs a deleted file up; an
+            // existing backup (NAME + suffix, no --backup-dir) is protected
+            // as by the `P *~` rule upstream's client adds.
+            let suffix = ctx.opts.backup_suffix();
+            if ctx.opts.backup_dir.is_none()
+                && !suffix.is_empty()
+                && name.ends_with(suffix.as_bytes())
+            {
+                return Ok(false);
+            }
+            if !dry && !crate::partial::make_backup(ctx, p, false) {
+                return Ok(false);
+            }
         } else if !dry {
             ctx.root.unlink(p).map_err(|e| {
                 Error::file_io(format!(
@@ -1114,10 +1129,8 @@ impl Gen<'_> {
                         ctx.name(i)
                     ));
                 }
-            } else if !ctx.opts.perms && st.mode & 0o700 == 0o700 && e.mode & 0o700 != 0o700 {
-                // leave as is
             }
-            if ctx.opts.times && mtime_differs(&ctx.opts, &st, e) {
+            if ctx.opts.times && !ctx.opts.omit_dir_times() && mtime_differs(&ctx.opts, &st, e) {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set times on \"{}\": {err}",

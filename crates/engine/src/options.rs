@@ -1338,6 +1338,12 @@ impl Options {
         }
     }
 
+    /// Directory times are left alone: upstream implies --omit-dir-times
+    /// for -b without --backup-dir (backups land beside the files).
+    pub fn omit_dir_times(&self) -> bool {
+        self.backup && self.backup_dir.is_none()
+    }
+
     /// The usage text for --help.
     pub fn help_text() -> &'static str {
         HELP
