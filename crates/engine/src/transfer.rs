@@ -864,7 +864,7 @@ pub fn local_copy(
                 ..Link::server(Some(protocol::compat::CLIENT_INFO))
             };
             let res = run_receiver(
-                Box::new(b_read),
+                Box::new(std::io::BufReader::with_capacity(256 * 1024, b_read)),
                 w.clone(),
                 &server_opts,
                 &dest,
@@ -883,7 +883,7 @@ pub fn local_copy(
             )
         })?;
     let res = run_sender(
-        Box::new(a_read),
+        Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
         shared(Box::new(a)),
         opts,
         sources,
