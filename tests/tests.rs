@@ -12,5 +12,7 @@ mod interop;
 mod local;
 mod options;
 mod options2;
+mod options3;
+mod options4;
 mod sandbox;
 mod util;

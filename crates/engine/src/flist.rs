@@ -136,6 +136,18 @@ pub fn build_with(
                 continue;
             }
         };
+        let meta = if meta.file_type().is_symlink() && !trailing {
+            let name = last_component(&path);
+            match follow_link(&path, &name, meta, opts) {
+                Ok(m) => m,
+                Err(e) => {
+                    report_follow_error(&path, &e, out);
+                    continue;
+                }
+            }
+        } else {
+            meta
+        };
         // The transfer root: the directory itself for `dir/`, else its parent.
         w.root = if meta.is_dir() && trailing {
             path.clone()
@@ -150,8 +162,14 @@ pub fn build_with(
         w.stack
             .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p))?;
         if meta.is_dir() {
-            if !opts.recursive {
-                out.info(&format!("skipping directory {}", src.trim_end_matches('/')));
+            if !opts.recursive && !opts.dirs {
+                // upstream names it as it is after changing into its parent.
+                let shown = if trailing {
+                    ".".to_string()
+                } else {
+                    String::from_utf8_lossy(&last_component(&path)).into_owned()
+                };
+                out.info(&format!("skipping directory {shown}"));
                 w.stack.clear(w.rules);
                 continue;
             }
@@ -166,10 +184,19 @@ pub fn build_with(
             }
             if trailing || !w.rules.is_excluded(&base, true) {
                 let mut e = entry_for(&path, &meta, base.clone(), opts, session)?;
-                e.xflags = XMIT_TOP_DIR;
+                // upstream: -d sends a named directory without its contents
+                // unless the name ends in a slash or a dot.
+                let content = opts.recursive || trailing;
+                e.xflags = if content {
+                    XMIT_TOP_DIR
+                } else {
+                    XMIT_NO_CONTENT_DIR
+                };
                 w.list.entries.push(e);
                 w.list.sources.push(path.clone());
-                w.walk(&path, if trailing { Vec::new() } else { base })?;
+                if content {
+                    w.walk(&path, if trailing { Vec::new() } else { base })?;
+                }
             }
         } else {
             let name = last_component(&path);
@@ -273,12 +300,30 @@ impl Walker<'_> {
                     continue;
                 }
             };
+            let meta = match follow_link(&path, &rel, meta, opts) {
+                Ok(m) => m,
+                Err(e) => {
+                    let excluded = [false, true]
+                        .iter()
+                        .any(|&d| self.rules.is_excluded(&rel, d) || self.daemon_excluded(&rel, d));
+                    if !excluded {
+                        report_follow_error(&path, &e, out);
+                    }
+                    continue;
+                }
+            };
             if self.rules.is_excluded(&rel, meta.is_dir())
                 || self.daemon_excluded(&rel, meta.is_dir())
             {
                 continue;
             }
-            if meta.is_dir() {
+            if meta.is_dir() && !opts.recursive {
+                // -d: the directory itself, not its contents.
+                let mut e = entry_for(&path, &meta, rel, opts, session)?;
+                e.xflags = XMIT_NO_CONTENT_DIR;
+                self.list.entries.push(e);
+                self.list.sources.push(path);
+            } else if meta.is_dir() {
                 let e = entry_for(&path, &meta, rel.clone(), opts, session)?;
                 self.list.entries.push(e);
                 self.list.sources.push(path.clone());
@@ -293,6 +338,108 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// With -L, -k or --copy-unsafe-links, the metadata of what a symlink
+/// (named `name` in the list) refers to; other entries keep `meta`.
+// upstream: flist.c:readlink_stat()
+fn follow_link(
+    path: &Path,
+    name: &[u8],
+    meta: fs::Metadata,
+    opts: &Options,
+) -> io::Result<fs::Metadata> {
+    if !meta.file_type().is_symlink() {
+        return Ok(meta);
+    }
+    let unsafe_link =
+        || fs::read_link(path).is_ok_and(|t| unsafe_symlink(t.as_os_str().as_bytes(), name));
+    if opts.copy_links || (opts.copy_unsafe_links && unsafe_link()) {
+        return fs::metadata(path);
+    }
+    if opts.copy_dirlinks {
+        if let Ok(m) = fs::metadata(path) {
+            if m.is_dir() {
+                return Ok(m);
+            }
+        }
+    }
+    Ok(meta)
+}
+
+fn report_follow_error(path: &Path, e: &io::Error, out: &Out) {
+    if e.kind() == io::ErrorKind::NotFound {
+        out.error_xfer(&format!(
+            "symlink has no referent: \"{}\"",
+            abs_display(path)
+        ));
+    } else {
+        out.error_xfer(&format!(
+            "rsync: [sender] link_stat \"{}\" failed: {}",
+            abs_display(path),
+            os_err(e)
+        ));
+    }
+    out.add_io_error(1);
+}
+
+/// Whether symlink `target`, found at list name `name`, leads out of the
+/// transfer tree: absolute or empty, or climbing with ".." above the
+/// directory the name starts in.
+// upstream: util1.c:unsafe_symlink()
+pub fn unsafe_symlink(target: &[u8], name: &[u8]) -> bool {
+    if target.is_empty() || target[0] == b'/' {
+        return true;
+    }
+    // A ".." anywhere but in a leading run of "../" is unsafe, as is a
+    // trailing "/..".
+    let mut rest = target;
+    while let Some(r) = rest.strip_prefix(b"../") {
+        rest = r;
+        while let Some(r) = rest.strip_prefix(b"/") {
+            rest = r;
+        }
+    }
+    if rest.windows(4).any(|w| w == b"/../") || (target.len() > 3 && target.ends_with(b"/..")) {
+        return true;
+    }
+    // How deep the link itself sits: its directory components.
+    let mut depth: i64 = 0;
+    let parts: Vec<&[u8]> = name
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let dir_parts = &parts[..parts.len().saturating_sub(1)];
+    for c in dir_parts {
+        match *c {
+            b"." => {}
+            b".." => depth = 0,
+            _ => depth += 1,
+        }
+    }
+    if parts.last().is_some_and(|c| *c == b"..") {
+        depth = 0;
+    }
+    let tparts: Vec<&[u8]> = target.split(|&b| b == b'/').collect();
+    let Some((last, dirs)) = tparts.split_last() else {
+        return true;
+    };
+    for c in dirs {
+        match *c {
+            b"." | b"" => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    if *last == b".." {
+        depth -= 1;
+    }
+    depth < 0
 }
 
 fn leaf_entry(
@@ -595,7 +742,16 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
         })?;
         paths.push(p);
     }
-    let ids = ids::IdMap::new(&uids, &gids, opts.numeric_ids);
+    let parse_map = |m: &Option<String>, user: bool| {
+        m.as_deref()
+            .and_then(|m| ids::MapRules::parse(m, user).ok())
+    };
+    let ids = ids::IdMap::new(&uids, &gids, opts.numeric_ids).with_maps(
+        &uids,
+        &gids,
+        parse_map(&opts.usermap, true).as_ref(),
+        parse_map(&opts.groupmap, false).as_ref(),
+    );
     Ok(Received {
         list,
         paths,
@@ -606,4 +762,36 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
 
 fn has_dotdot(name: &[u8]) -> bool {
     name.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_symlink;
+
+    #[test]
+    fn unsafe_symlinks() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("f", "l", false),
+            ("", "l", true),
+            ("/etc/passwd", "l", true),
+            ("../x", "l", true),
+            ("../x", "d/l", false),
+            ("../../x", "d/l", true),
+            ("../../d/x", "d/e/l", false),
+            ("./../x", "d/l", true),
+            ("a/../b", "l", true),
+            ("a/..", "d/l", true),
+            ("..", "d/l", false),
+            ("..", "l", true),
+            ("sub/./x", "l", false),
+            ("../x", "./d/l", false),
+        ];
+        for (target, name, want) in cases {
+            assert_eq!(
+                unsafe_symlink(target.as_bytes(), name.as_bytes()),
+                *want,
+                "{target} at {name}"
+            );
+        }
+    }
 }

@@ -31,6 +31,9 @@ struct Gen<'a> {
     /// Dry run: the directory (by entry index) that does not exist yet, so
     /// everything below it is new.
     dry_missing: Option<Vec<u8>>,
+    /// Directories created without -p whose own mode lacks u+rwx: they were
+    /// made with it, and get their final mode in touch_up_dirs.
+    retouch_perms: HashSet<usize>,
     deletion_allowed: bool,
     warned_io_error: bool,
     report_all: bool,
@@ -62,6 +65,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         buf: Vec::with_capacity(FLUSH_AT * 2),
         names,
         dry_missing: None,
+        retouch_perms: HashSet::new(),
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
         report_all,
@@ -262,7 +266,9 @@ impl Gen<'_> {
         if let Some(st) = st {
             let ft = e.mode & S_IFMT;
             // upstream: -b without --backup-dir implies --omit-dir-times.
-            let keep_time = opts.times && !(e.is_dir() && opts.omit_dir_times());
+            let keep_time = opts.times
+                && !(e.is_dir() && opts.omit_dir_times())
+                && !(e.is_symlink() && opts.omit_link_times);
             if e.is_file() && e.size as u64 != st.size {
                 iflags |= ITEM_REPORT_SIZE;
             }
@@ -273,10 +279,13 @@ impl Gen<'_> {
             } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
                 iflags |= ITEM_REPORT_TIME;
             }
-            if ft != protocol::flist::S_IFLNK
-                && opts.perms
-                && (st.mode & 0o7777) != (e.mode & 0o7777)
-            {
+            // upstream: without -p, -E compares only whether any x bit is set.
+            let perms_differ = if opts.perms {
+                ft != protocol::flist::S_IFLNK && (st.mode & 0o7777) != (e.mode & 0o7777)
+            } else {
+                opts.executability && e.is_file() && (st.mode & 0o111 == 0) != (e.mode & 0o111 == 0)
+            };
+            if perms_differ {
                 iflags |= ITEM_REPORT_PERMS;
             }
             if opts.owner && ctx.am_root && ctx.uid(e) != st.uid {
@@ -327,6 +336,11 @@ impl Gen<'_> {
             return Ok(());
         }
         let mut st = self.stat(p)?;
+        if e.is_dir() && st.is_some_and(|s| s.file_type == FileType::Symlink) {
+            if let Some((_, target)) = self.dirlink(p) {
+                st = Some(target);
+            }
+        }
         let ft = e.mode & S_IFMT;
         if !redo && self.skip_by_existence(i, st.as_ref()) {
             return Ok(());
@@ -362,7 +376,13 @@ impl Gen<'_> {
                     if self.dry_missing.is_none() {
                         self.dry_missing = Some(p.as_bytes().to_vec());
                     }
-                } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700) {
+                } else if let Err(err) =
+                    ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700).inspect(|_| {
+                        if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
+                            self.retouch_perms.insert(i);
+                        }
+                    })
+                {
                     if err.kind() != std::io::ErrorKind::AlreadyExists {
                         ctx.out.error_xfer(&format!(
                             "rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}",
@@ -372,6 +392,11 @@ impl Gen<'_> {
                             .error("*** Skipping any contents from this failed directory ***");
                         return Ok(());
                     }
+                }
+                if !dry {
+                    // A new directory gets its owner now, like upstream's
+                    // set_file_attrs() after the mkdir.
+                    self.set_owner(p, e, None);
                 }
                 ctx.stats(|s| s.created[1] += 1);
             } else if !dry {
@@ -389,6 +414,16 @@ impl Gen<'_> {
                 return Ok(());
             }
             let target = e.link_target.clone().unwrap_or_default();
+            if ctx.opts.safe_links && crate::flist::unsafe_symlink(&target, &e.name) {
+                if ctx.opts.verbose > 0 {
+                    ctx.out.info(&format!(
+                        "ignoring unsafe symlink \"{}\" -> \"{}\"",
+                        ctx.name(i),
+                        String::from_utf8_lossy(&target)
+                    ));
+                }
+                return Ok(());
+            }
             if let Some(s) = st {
                 if s.file_type == FileType::Symlink {
                     let cur = ctx.root.readlink(p).ok();
@@ -413,7 +448,7 @@ impl Gen<'_> {
                     ));
                     return Ok(());
                 }
-                if ctx.opts.times {
+                if ctx.opts.times && !ctx.opts.omit_link_times {
                     let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
                 }
                 self.set_owner(p, e, None);
@@ -840,7 +875,21 @@ impl Gen<'_> {
                 ));
             }
         }
-        if opts.times && st.is_none_or(|s| mtime_differs(opts, s, e)) {
+        if !opts.perms && opts.executability && e.is_file() {
+            if let Some(s) = st {
+                let want = crate::receiver::exec_mode(e.mode, s.mode);
+                if want != s.mode & 0o7777 {
+                    if let Err(err) = ctx.root.chmod(p, want) {
+                        ctx.out.error_xfer(&format!(
+                            "rsync: [generator] failed to set permissions on \"{}\": {err}",
+                            String::from_utf8_lossy(&e.name)
+                        ));
+                    }
+                }
+            }
+        }
+        let keep_time = !(e.is_symlink() && opts.omit_link_times);
+        if opts.times && keep_time && st.is_none_or(|s| mtime_differs(opts, s, e)) {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                 if !e.is_symlink() {
                     ctx.out.error_xfer(&format!(
@@ -1107,6 +1156,17 @@ impl Gen<'_> {
     }
 
     // upstream: generator.c:touch_up_dirs()
+    /// With -K, the directory a symlink at `p` leads to, when it stays
+    /// beneath the destination (outward links are not followed).
+    fn dirlink(&self, p: &RelPath) -> Option<(confine::Root, Stat)> {
+        if !self.ctx.opts.keep_dirlinks {
+            return None;
+        }
+        let sub = self.ctx.root.open_dir(p).ok()?;
+        let st = sub.stat(&RelPath::root()).ok().flatten()?;
+        (st.file_type == FileType::Dir).then_some((sub, st))
+    }
+
     fn touch_up_dirs(&mut self) {
         let ctx = self.ctx;
         if ctx.opts.dry_run {
@@ -1118,19 +1178,43 @@ impl Gen<'_> {
             }
             let p = &ctx.paths[i];
             let st = ctx.root.stat(p).ok().flatten();
-            let Some(st) = st else { continue };
+            let Some(mut st) = st else { continue };
+            // Under -K the mode goes to the directory a symlink leads to but
+            // the times to the symlink itself, as upstream's chmod/lutimes.
+            let link_st = st;
+            let mut through = None;
+            if st.file_type == FileType::Symlink {
+                if let Some((sub, target)) = self.dirlink(p) {
+                    (through, st) = (Some(sub), target);
+                }
+            }
             if st.file_type != FileType::Dir {
                 continue;
             }
-            if ctx.opts.perms && st.mode & 0o7777 != e.mode & 0o7777 {
-                if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
+            let here = RelPath::root();
+            let (root, mode_p) = match &through {
+                Some(sub) => (sub, &here),
+                None => (&ctx.root, p),
+            };
+            // upstream: need_retouch_dir_perms (the mode of a new directory
+            // without -p is the source's under the default umask).
+            let want = if ctx.opts.perms {
+                Some(e.mode & 0o7777)
+            } else {
+                self.retouch_perms
+                    .contains(&i)
+                    .then_some(e.mode & 0o777 & !0o022)
+            };
+            if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
+                if let Err(err) = root.chmod(mode_p, want) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set permissions on \"{}\": {err}",
                         ctx.name(i)
                     ));
                 }
             }
-            if ctx.opts.times && !ctx.opts.omit_dir_times() && mtime_differs(&ctx.opts, &st, e) {
+            if ctx.opts.times && !ctx.opts.omit_dir_times() && mtime_differs(&ctx.opts, &link_st, e)
+            {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set times on \"{}\": {err}",

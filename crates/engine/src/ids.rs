@@ -69,11 +69,94 @@ pub fn group_name(gid: u32) -> Option<&'static [u8]> {
     db().groups.get(&gid).map(|v| v.as_slice())
 }
 
+/// What one --usermap/--groupmap item matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum From {
+    Wild(Vec<u8>),
+    Name(Vec<u8>),
+    Range(u32, u32),
+}
+
+/// The parsed items of a --usermap or --groupmap value, in order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MapRules {
+    rules: Vec<(From, Vec<u8>)>,
+}
+
+impl MapRules {
+    /// Parses `FROM:TO,...` (FROM: a name, a wildcard, an id or a range
+    /// `LOW-HIGH`); the message names the option on error.
+    // upstream: uidlist.c:parse_name_map()
+    pub fn parse(map: &str, user: bool) -> Result<MapRules, String> {
+        let which = if user { "user" } else { "group" };
+        let mut rules = Vec::new();
+        for item in map.split(',') {
+            let Some((from, to)) = item.split_once(':') else {
+                return Err(format!("No colon found in --{which}map: {item}"));
+            };
+            if to.is_empty() {
+                return Err(format!("No name found after colon --{which}map: {item}"));
+            }
+            let from = if from.starts_with(|c: char| c.is_ascii_digit()) {
+                let bad = || format!("Invalid number in --{which}map: {from}");
+                let num = |s: &str| s.parse::<u32>().map_err(|_| bad());
+                match from.split_once('-') {
+                    Some((lo, hi)) => From::Range(num(lo)?, num(hi)?),
+                    None => {
+                        let n = num(from)?;
+                        From::Range(n, n)
+                    }
+                }
+            } else if from.contains(['*', '[', '?']) {
+                From::Wild(from.as_bytes().to_vec())
+            } else {
+                From::Name(from.as_bytes().to_vec())
+            };
+            rules.push((from, to.as_bytes().to_vec()));
+        }
+        Ok(MapRules { rules })
+    }
+
+    /// Resolves the TO names locally (ids pass as numbers); unknown names
+    /// drop their item.
+    fn resolve(&self, user: bool) -> Vec<(From, u32)> {
+        let table = if user {
+            &db().user_ids
+        } else {
+            &db().group_ids
+        };
+        self.rules
+            .iter()
+            .filter_map(|(from, to)| {
+                let id = std::str::from_utf8(to)
+                    .ok()
+                    .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .or_else(|| table.get(to).copied())?;
+                Some((from.clone(), id))
+            })
+            .collect()
+    }
+}
+
+fn map_match(rules: &[(From, u32)], id: u32, name: &[u8]) -> Option<u32> {
+    rules
+        .iter()
+        .find(|(from, _)| match from {
+            From::Wild(p) => filter::wildmatch::wildmatch(p, name),
+            From::Name(n) => n == name,
+            From::Range(lo, hi) => (*lo..=*hi).contains(&id),
+        })
+        .map(|&(_, to)| to)
+}
+
 /// Maps the sender's ids to ours by name (upstream uidlist.c).
 #[derive(Debug, Default, Clone)]
 pub struct IdMap {
     uids: HashMap<u32, u32>,
     gids: HashMap<u32, u32>,
+    user_rules: Vec<(From, u32)>,
+    group_rules: Vec<(From, u32)>,
 }
 
 impl IdMap {
@@ -96,12 +179,78 @@ impl IdMap {
         }
         map
     }
+    /// Applies --usermap/--groupmap ahead of the name mapping: an id of
+    /// the lists matching an item (by name, wildcard or id range) maps to
+    /// its target; ids outside the lists match by id or with an empty name.
+    // upstream: uidlist.c:recv_add_id()
+    pub fn with_maps(
+        mut self,
+        uid_list: &[(u32, Vec<u8>)],
+        gid_list: &[(u32, Vec<u8>)],
+        usermap: Option<&MapRules>,
+        groupmap: Option<&MapRules>,
+    ) -> IdMap {
+        if let Some(m) = usermap {
+            self.user_rules = m.resolve(true);
+            for (id, name) in uid_list {
+                if let Some(to) = map_match(&self.user_rules, *id, name) {
+                    self.uids.insert(*id, to);
+                }
+            }
+        }
+        if let Some(m) = groupmap {
+            self.group_rules = m.resolve(false);
+            for (id, name) in gid_list {
+                if let Some(to) = map_match(&self.group_rules, *id, name) {
+                    self.gids.insert(*id, to);
+                }
+            }
+        }
+        self
+    }
     /// Our uid for the sender's.
     pub fn uid(&self, remote: u32) -> u32 {
-        self.uids.get(&remote).copied().unwrap_or(remote)
+        self.uids
+            .get(&remote)
+            .copied()
+            .or_else(|| map_match(&self.user_rules, remote, b""))
+            .unwrap_or(remote)
     }
     /// Our gid for the sender's.
     pub fn gid(&self, remote: u32) -> u32 {
-        self.gids.get(&remote).copied().unwrap_or(remote)
+        self.gids
+            .get(&remote)
+            .copied()
+            .or_else(|| map_match(&self.group_rules, remote, b""))
+            .unwrap_or(remote)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_maps() {
+        assert!(MapRules::parse("a:b,1-5:c,*:d,x[yz]:0", true).is_ok());
+        assert_eq!(
+            MapRules::parse("nocolon", true).unwrap_err(),
+            "No colon found in --usermap: nocolon"
+        );
+        assert!(MapRules::parse("a:", false).is_err());
+        assert!(MapRules::parse("1x:a", false).is_err());
+        assert!(MapRules::parse("1-2-3:a", false).is_err());
+    }
+
+    #[test]
+    fn maps_before_names() {
+        let rules = MapRules::parse("5-9:77,bob:0,*:12", true).expect("parse");
+        let list = vec![(6, b"someone".to_vec()), (1000, b"bob".to_vec())];
+        let map = IdMap::new(&list, &[], false).with_maps(&list, &[], Some(&rules), None);
+        assert_eq!(map.uid(6), 77);
+        assert_eq!(map.uid(1000), 0);
+        // Not in the list: matches "*" with an empty name.
+        assert_eq!(map.uid(4242), 12);
+        assert_eq!(map.gid(4242), 4242);
     }
 }

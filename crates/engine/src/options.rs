@@ -222,6 +222,33 @@ pub struct Options {
     pub ignore_errors: bool,
     /// --max-delete=N (None: no limit; negative values mean 0)
     pub max_delete: Option<u32>,
+    /// -O: directory mtimes are not preserved.
+    pub omit_dir_times: bool,
+    /// -J: symlink mtimes are not preserved.
+    pub omit_link_times: bool,
+    /// --chmod=SPEC values, in order (applied by the sender to its list).
+    pub chmod: Vec<String>,
+    /// -E: with -p off, the execute bits follow the source.
+    pub executability: bool,
+    /// -d: directories are transferred without recursing into them.
+    pub dirs: bool,
+    /// -L: the sender follows every symlink.
+    pub copy_links: bool,
+    /// --copy-unsafe-links: the sender follows symlinks leading out of the tree.
+    pub copy_unsafe_links: bool,
+    /// --safe-links: the receiver ignores symlinks leading out of the tree.
+    pub safe_links: bool,
+    /// -k: the sender follows symlinks to directories.
+    pub copy_dirlinks: bool,
+    /// -K: the receiver treats a symlink to a directory (in the tree) as
+    /// that directory.
+    pub keep_dirlinks: bool,
+    /// --usermap=FROM:TO,... (also set by --chown), applied by the receiver.
+    pub usermap: Option<String>,
+    /// --groupmap=FROM:TO,... (also set by --chown), applied by the receiver.
+    pub groupmap: Option<String>,
+    /// The maps came from --chown (so a later --usermap/--groupmap conflicts).
+    pub maps_via_chown: (bool, bool),
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
@@ -309,7 +336,20 @@ enum Act {
     DeleteWhen(DeleteMode),
     Force(bool),
     IgnoreErrors(bool),
+    OmitDirTimes(bool),
+    OmitLinkTimes(bool),
+    Executability,
+    Dirs(bool),
+    CopyLinks,
+    CopyUnsafeLinks,
+    SafeLinks,
+    CopyDirlinks,
+    KeepDirlinks,
     // The ones below take a value.
+    Usermap,
+    Groupmap,
+    Chown,
+    Chmod,
     Exclude,
     Include,
     Filter,
@@ -370,6 +410,10 @@ impl Act {
                 | Act::MinSize
                 | Act::ModifyWindow
                 | Act::MaxDelete
+                | Act::Chmod
+                | Act::Usermap
+                | Act::Groupmap
+                | Act::Chown
         )
     }
 }
@@ -443,16 +487,27 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("force", None, Act::Force(true)), ("no-force", None, Act::Force(false)),
     ("ignore-errors", None, Act::IgnoreErrors(true)),
     ("no-ignore-errors", None, Act::IgnoreErrors(false)), ("max-delete", None, Act::MaxDelete),
+    ("omit-dir-times", Some('O'), Act::OmitDirTimes(true)),
+    ("no-omit-dir-times", None, Act::OmitDirTimes(false)), ("no-O", None, Act::OmitDirTimes(false)),
+    ("omit-link-times", Some('J'), Act::OmitLinkTimes(true)),
+    ("no-omit-link-times", None, Act::OmitLinkTimes(false)),
+    ("no-J", None, Act::OmitLinkTimes(false)),
+    ("executability", Some('E'), Act::Executability), ("chmod", None, Act::Chmod),
+    ("dirs", Some('d'), Act::Dirs(true)), ("no-dirs", None, Act::Dirs(false)),
+    ("no-d", None, Act::Dirs(false)),
+    ("copy-links", Some('L'), Act::CopyLinks), ("copy-unsafe-links", None, Act::CopyUnsafeLinks),
+    ("safe-links", None, Act::SafeLinks), ("copy-dirlinks", Some('k'), Act::CopyDirlinks),
+    ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
+    ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
 /// long spelling named in the refusal.
 #[rustfmt::skip]
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
-    ('h', "--human-readable"), ('d', "--dirs"), ('E', "--executability"),
+    ('h', "--human-readable"),
     ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
-    ('O', "--omit-dir-times"), ('J', "--omit-link-times"),
-    ('L', "--copy-links"), ('k', "--copy-dirlinks"), ('K', "--keep-dirlinks"),
+
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
     ('S', "--sparse"), ('y', "--fuzzy"), 
     ('m', "--prune-empty-dirs"),
@@ -466,16 +521,15 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
 const UNSUPPORTED_LONG: &[&str] = &[
     "info", "debug", "stderr", "msgs2stderr", "no-msgs2stderr", "motd", "no-motd",
     "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
-    "i-r", "no-i-r", "dirs", "no-dirs", "no-d", "old-dirs", "old-d", "executability",
+    "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
     "no-U", "open-noatime", "no-open-noatime", "crtimes", "no-crtimes", "no-N",
-    "omit-dir-times", "no-omit-dir-times", "no-O", "omit-link-times",
-    "no-omit-link-times", "no-J", "super", "no-super", "fake-super",
+    "super", "no-super", "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
-    "confine-root", "copy-links", "copy-unsafe-links", "safe-links", "insecure-links",
-    "no-insecure-links", "munge-links", "no-munge-links", "copy-dirlinks",
-    "keep-dirlinks", "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
-    "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d", "chmod",
+    "confine-root", "insecure-links",
+    "no-insecure-links", "munge-links", "no-munge-links",
+    "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
+    "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d",
     "one-file-system", "no-one-file-system", "no-x", "max-alloc",
     "sparse", "no-sparse", "no-S", "preallocate",
     "delete-missing-args", "ignore-missing-args",
@@ -484,7 +538,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
     "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
     "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
-    "usermap", "groupmap", "chown", "timeout", "no-timeout",
+    "timeout", "no-timeout",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6", "8-bit-output", "no-8-bit-output", "no-8",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
@@ -801,6 +855,12 @@ impl Options {
         if opts.version {
             return Ok(opts);
         }
+        if opts.delete != DeleteMode::Off && !opts.recursive && opts.dirs {
+            return Err(OptionError::unsupported(
+                "--delete with --dirs (-d) but without --recursive is not supported by oxsync yet"
+                    .to_string(),
+            ));
+        }
         if opts.delete != DeleteMode::Off && !opts.recursive {
             return Err(OptionError::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
@@ -808,6 +868,29 @@ impl Options {
         }
         opts.finish_update_options()?;
         Ok(opts)
+    }
+
+    /// Records a --usermap/--groupmap value (`via_chown`: made by --chown).
+    // upstream: options.c:parse_arguments() OPT_USERMAP/OPT_GROUPMAP/OPT_CHOWN
+    fn set_map(&mut self, user: bool, value: String, via_chown: bool) -> Result<(), OptionError> {
+        let which = if user { "user" } else { "group" };
+        let (slot, prior_chown) = if user {
+            (&mut self.usermap, &mut self.maps_via_chown.0)
+        } else {
+            (&mut self.groupmap, &mut self.maps_via_chown.1)
+        };
+        if slot.is_some() {
+            return Err(OptionError::syntax(match (via_chown, *prior_chown) {
+                (false, true) => format!("--{which}map conflicts with prior --chown."),
+                (true, false) => format!("--chown conflicts with prior --{which}map."),
+                (false, false) => format!("You can only specify --{which}map once."),
+                (true, true) => format!("You can only specify a {which}-affecting --chown once."),
+            }));
+        }
+        crate::ids::MapRules::parse(&value, user).map_err(OptionError::syntax)?;
+        *slot = Some(value);
+        *prior_chown = via_chown;
+        Ok(())
     }
 
     /// Applies one option; returns true when parsing must stop (--help).
@@ -826,6 +909,25 @@ impl Options {
             }
             Act::Recursive(on) => self.recursive = on,
             Act::Links(on) => self.links = on,
+            Act::CopyLinks => self.copy_links = true,
+            Act::CopyUnsafeLinks => self.copy_unsafe_links = true,
+            Act::SafeLinks => self.safe_links = true,
+            Act::CopyDirlinks => self.copy_dirlinks = true,
+            Act::KeepDirlinks => self.keep_dirlinks = true,
+            Act::Usermap => self.set_map(true, value, false)?,
+            Act::Groupmap => self.set_map(false, value, false)?,
+            Act::Chown => {
+                let (user, group) = match value.split_once(':') {
+                    Some((u, g)) => (u.to_string(), g.to_string()),
+                    None => (value.clone(), String::new()),
+                };
+                if !user.is_empty() {
+                    self.set_map(true, format!("*:{user}"), true)?;
+                }
+                if !group.is_empty() {
+                    self.set_map(false, format!("*:{group}"), true)?;
+                }
+            }
             Act::Perms(on) => self.perms = on,
             Act::Times(on) => self.times = on,
             Act::Owner(on) => self.owner = on,
@@ -850,6 +952,16 @@ impl Options {
             Act::DeleteWhen(mode) => self.set_delete_when(mode)?,
             Act::Force(on) => self.force = on,
             Act::IgnoreErrors(on) => self.ignore_errors = on,
+            Act::OmitDirTimes(on) => self.omit_dir_times = on,
+            Act::OmitLinkTimes(on) => self.omit_link_times = on,
+            Act::Executability => self.executability = true,
+            Act::Dirs(on) => self.dirs = on,
+            Act::Chmod => {
+                crate::chmod::ChmodSpec::parse(&value).map_err(|_| {
+                    OptionError::syntax(format!("Invalid argument passed to --chmod ({value})"))
+                })?;
+                self.chmod.push(value);
+            }
             Act::MaxDelete => {
                 self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
@@ -1159,12 +1271,19 @@ impl Options {
             (self.update_only, 'u'),
             (self.dry_run, 'n'),
             (self.links, 'l'),
+            (self.dirs && !self.recursive, 'd'),
+            (client_sender && self.keep_dirlinks, 'K'),
+            (client_sender && self.omit_dir_times, 'O'),
+            (client_sender && self.omit_link_times, 'J'),
+            (!client_sender && self.copy_links, 'L'),
+            (!client_sender && self.copy_dirlinks, 'k'),
             (self.whole_file == Some(true), 'W'),
             (self.owner, 'o'),
             (self.group, 'g'),
             (self.devices, 'D'),
             (self.times, 't'),
             (self.perms, 'p'),
+            (!self.perms && self.executability && client_sender, 'E'),
             (self.recursive, 'r'),
             (self.checksum, 'c'),
             (self.cvs_exclude, 'C'),
@@ -1291,10 +1410,22 @@ impl Options {
         if self.ignore_errors {
             args.push("--ignore-errors".to_string());
         }
+        if self.copy_unsafe_links {
+            args.push("--copy-unsafe-links".to_string());
+        }
+        if self.safe_links {
+            args.push("--safe-links".to_string());
+        }
         if self.numeric_ids {
             args.push("--numeric-ids".to_string());
         }
         if client_sender {
+            if let Some(map) = &self.usermap {
+                args.push(format!("--usermap={}", shell_escape(map)));
+            }
+            if let Some(map) = &self.groupmap {
+                args.push(format!("--groupmap={}", shell_escape(map)));
+            }
             if self.ignore_existing {
                 args.push("--ignore-existing".to_string());
             }
@@ -1341,7 +1472,16 @@ impl Options {
     /// Directory times are left alone: upstream implies --omit-dir-times
     /// for -b without --backup-dir (backups land beside the files).
     pub fn omit_dir_times(&self) -> bool {
-        self.backup && self.backup_dir.is_none()
+        self.omit_dir_times || self.backup && self.backup_dir.is_none()
+    }
+
+    /// The client's `--chmod` specs as one spec (the values were checked
+    /// while parsing), or None without any.
+    pub fn chmod_spec(&self) -> Option<crate::chmod::ChmodSpec> {
+        if self.chmod.is_empty() {
+            return None;
+        }
+        crate::chmod::ChmodSpec::parse(&self.chmod.join(",")).ok()
     }
 
     /// The usage text for --help.
@@ -1953,5 +2093,65 @@ mod tests {
         );
         assert!(parse(&["-r", "--delete-during", "--delete-before", "a", "b"]).is_err());
         assert!(parse(&["--delete-after", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn time_mode_and_dirs_options() {
+        let o = ok("-tOJE --chmod=go-w --chmod=Fa-x a b");
+        assert!(o.omit_dir_times && o.omit_link_times && o.executability);
+        assert!(o.omit_dir_times());
+        assert!(o.chmod_spec().is_some());
+        // O, J and E go to the server only when the client sends.
+        assert_eq!(o.to_server_args(false, 31)[1], "-OJtEe.LsfxCIvu");
+        assert_eq!(o.to_server_args(true, 31)[2], "-te.LsfxCIvu");
+        let o = ok("-O --no-O -J --no-J a b");
+        assert!(!o.omit_dir_times && !o.omit_link_times);
+        assert!(!ok("-pE a b").to_server_args(false, 31)[1].contains('E'));
+        assert_eq!(
+            parse(&["--chmod=q+z", "a", "b"]).map_err(|e| e.exit_code),
+            Err(1)
+        );
+        let o = ok("-d a b");
+        assert!(o.dirs && o.to_server_args(true, 31)[2].starts_with("-de"));
+        assert!(!ok("-rd a b").to_server_args(false, 31)[1].contains('d'));
+        assert!(!ok("-d --no-d a b").dirs);
+        assert_eq!(
+            parse(&["-d", "--delete", "a", "b"]).map_err(|e| e.exit_code),
+            Err(4)
+        );
+        assert_eq!(
+            parse(&["--list-only", "a"]).map_err(|e| e.exit_code),
+            Err(4)
+        );
+    }
+
+    #[test]
+    fn link_and_map_options() {
+        let o = ok("-Lk --safe-links --copy-unsafe-links --chown=bin:daemon a b");
+        assert!(o.copy_links && o.copy_dirlinks && o.safe_links && o.copy_unsafe_links);
+        assert_eq!(o.usermap.as_deref(), Some("*:bin"));
+        assert_eq!(o.groupmap.as_deref(), Some("*:daemon"));
+        let pull = o.to_server_args(true, 31);
+        assert!(pull[2].contains("Lk"), "{pull:?}");
+        assert!(pull.contains(&"--safe-links".to_string()));
+        assert!(!pull.iter().any(|a| a.starts_with("--usermap")));
+        let push = o.to_server_args(false, 31);
+        assert!(push[1].starts_with("-e"), "{push:?}");
+        assert!(push.contains(&"--usermap=\\*:bin".to_string()), "{push:?}");
+        assert!(push.contains(&"--copy-unsafe-links".to_string()));
+        let o = ok("--chown=:daemon a b");
+        assert_eq!((o.usermap, o.groupmap.as_deref()), (None, Some("*:daemon")));
+        for bad in [
+            "--chown=a --usermap=x:y",
+            "--usermap=x:y --chown=a",
+            "--groupmap=x:y --groupmap=x:z",
+            "--chown=a:b --chown=c",
+            "--usermap=x",
+        ] {
+            let words: Vec<&str> = bad.split(' ').collect();
+            assert_eq!(parse(&words).map_err(|e| e.exit_code), Err(1), "{bad}");
+        }
+        let o = ok("-K a b");
+        assert!(o.keep_dirlinks && o.to_server_args(false, 31)[1].starts_with("-Ke"));
     }
 }

@@ -338,6 +338,20 @@ fn receive_data<R: Read>(
     Ok(true)
 }
 
+/// The permission bits an existing file keeps under `-E` without `-p`: its
+/// own, with the execute bits dropped when the source has none, or granted
+/// wherever it is readable when the source has some and it has none.
+// upstream: rsync.c:dest_mode()
+pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
+    let mut mode = st_mode & 0o7777;
+    if src_mode & 0o111 == 0 {
+        mode &= !0o111;
+    } else if st_mode & 0o111 == 0 {
+        mode |= (mode & 0o444) >> 2;
+    }
+    mode
+}
+
 /// Sets metadata through the descriptor, then renames into place.
 // upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c:set_file_attrs()
 fn finish_file(
@@ -353,6 +367,9 @@ fn finish_file(
         e.mode & 0o7777
     } else {
         match ctx.root.stat(dest).ok().flatten() {
+            Some(st) if st.file_type == confine::FileType::File && opts.executability => {
+                exec_mode(e.mode, st.mode)
+            }
             Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
             _ => e.mode & 0o777 & !0o022,
         }

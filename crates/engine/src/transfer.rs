@@ -305,12 +305,13 @@ pub fn run_sender(
         link.daemon_filter.as_ref(),
     )?;
     tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());
+    if side == Side::Client {
+        // upstream: flist.c send_file_name() applies the client's --chmod.
+        tweak_modes(&mut list.entries, opts.chmod_spec().as_ref());
+    }
     let buildtime = t0.elapsed().as_millis() as u64;
     if opts.remove_source_files && !opts.dry_run {
         remover.set(&list);
-    }
-    if list.is_empty() && side == Side::Server {
-        // upstream: do_server_sender() exits quietly on an empty list.
     }
     let encoded = flist::encode(&list, opts, &session, out.io_error());
     let t1 = Instant::now();
@@ -318,6 +319,10 @@ pub fn run_sender(
         let mut g = lock(&w)?;
         g.write_all(&encoded)?;
         g.flush()?;
+    }
+    if list.is_empty() && side == Side::Server && !local {
+        // upstream: do_server_sender() exits quietly on an empty list.
+        return Ok(XferStats::default());
     }
     let xfertime = t1.elapsed().as_millis() as u64;
     let stats = Mutex::new(XferStats {
@@ -438,6 +443,15 @@ pub fn run_receiver_to(
     out.add_io_error(received.io_error & 7);
     let mut list = received.list;
     tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
+    if side == Side::Client {
+        // upstream: flist.c recv_file_entry() applies the client's --chmod.
+        tweak_modes(&mut list.entries, opts.chmod_spec().as_ref());
+    }
+    if list.is_empty() && side == Side::Client && !local {
+        // upstream: main.c client_run() skips do_recv() on an empty list
+        // (the server sender has already exited quietly).
+        return Ok(XferStats::default());
+    }
     let mut paths = received.paths;
     let mut module_prefix = Vec::new();
     let dest_ambient = match &dest {

@@ -1,0 +1,337 @@
+//! Time, mode and directory options end to end (-O, -J, --chmod, -E, -d,
+//! --list-only), in five directions (local copy, oxsync client
+//! pushing/pulling against stock `rsync --server`, stock rsync
+//! pushing/pulling against `oxsync --server`) and against stock rsync alone
+//! on an identically prepared destination: destination trees (with
+//! directory and symlink mtimes), sorted itemize lines and exit codes must
+//! agree.
+use crate::util::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Local,
+    OxPush,
+    OxPull,
+    RsyncPush,
+    RsyncPull,
+}
+
+const ALL: [Dir; 5] = [
+    Dir::Local,
+    Dir::OxPush,
+    Dir::OxPull,
+    Dir::RsyncPush,
+    Dir::RsyncPull,
+];
+
+/// Base mtime of the destination's own entries.
+const T_DST: i64 = T0 + 100_000;
+/// Mtimes after this were set by the system during the run.
+const T_RECENT: i64 = T_DST + 1_000_000;
+
+fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("mkdir parents");
+    }
+    write_file(&p, data, mode, mtime);
+}
+
+fn link(root: &Path, rel: &str, target: &str, mtime: i64) {
+    let p = root.join(rel);
+    symlink(target, &p).expect("symlink");
+    let ok = Command::new("touch")
+        .arg("-h")
+        .arg("-d")
+        .arg(format!("@{mtime}"))
+        .arg(&p)
+        .status()
+        .expect("touch -h");
+    assert!(ok.success());
+}
+
+fn fix_dirs(root: &Path, mtime: i64) {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        let d = dirs[i].clone();
+        for e in fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("dir entry");
+            if e.file_type().expect("file type").is_dir() {
+                dirs.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    for d in dirs.iter().rev() {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        set_mtime(d, mtime);
+    }
+}
+
+fn make_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "plain.txt", b"plain\n", 0o644, t);
+    put(src, "exec.sh", b"#!/bin/sh\n", 0o755, t);
+    put(src, "private.txt", b"private\n", 0o600, t);
+    put(src, "lost_x.sh", b"lost x\n", 0o644, t);
+    put(src, "gain_x.sh", b"gain x\n", 0o750, t);
+    put(src, "same.txt", b"same\n", 0o644, t);
+    put(src, "sub/a.txt", b"sub a\n", 0o640, t);
+    put(src, "sub/run", b"run\n", 0o711, t);
+    put(src, "sub/deep/d.txt", b"deep\n", 0o644, t);
+    put(src, "empty_dir/.keep", b"", 0o644, t);
+    fs::remove_file(src.join("empty_dir/.keep")).expect("rm");
+    link(src, "link", "plain.txt", t + 5);
+    link(src, "sub/link2", "a.txt", t + 6);
+    link(src, "same_link", "same.txt", t + 7);
+    fix_dirs(src, T0 + 900);
+}
+
+fn make_dst(dst: &Path) {
+    let t = T0 + 10;
+    put(dst, "lost_x.sh", b"lost x\n", 0o755, t);
+    put(dst, "gain_x.sh", b"gain x\n", 0o640, t);
+    put(dst, "same.txt", b"same\n", 0o600, t);
+    put(dst, "sub/a.txt", b"old a\n", 0o600, t - 50);
+    link(dst, "same_link", "same.txt", t + 70);
+    fix_dirs(dst, T_DST + 900);
+}
+
+struct Case {
+    dir: Dir,
+    scratch: Scratch,
+    src: PathBuf,
+    dst: PathBuf,
+    dst_ref: PathBuf,
+}
+
+impl Case {
+    fn new(dir: Dir) -> Case {
+        let scratch = Scratch::new();
+        let src = scratch.path("src");
+        make_src(&src);
+        let dst = scratch.path("dst");
+        let dst_ref = scratch.path("dst_ref");
+        make_dst(&dst);
+        make_dst(&dst_ref);
+        Case {
+            dir,
+            scratch,
+            src,
+            dst,
+            dst_ref,
+        }
+    }
+
+    /// `src_arg` is relative to the source tree ("" for its contents);
+    /// `dst` None leaves the destination out (listing).
+    fn command(
+        &self,
+        reference: bool,
+        args: &[&str],
+        src_arg: &str,
+        dst: Option<&Path>,
+    ) -> Command {
+        let ox = oxsync_bin();
+        let rs = rsync_bin();
+        let (client, server) = match (reference, self.dir) {
+            (true, _) => (rs.clone(), rs),
+            (false, Dir::Local) => (ox.clone(), ox),
+            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
+            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
+        };
+        let src_arg = if src_arg.is_empty() {
+            format!("{}/", self.src.display())
+        } else {
+            format!("{}/{src_arg}", self.src.display())
+        };
+        let mut c = Command::new(client);
+        c.args(args);
+        if self.dir != Dir::Local {
+            c.arg("-e")
+                .arg(self.scratch.rsh())
+                .arg(format!("--rsync-path={}", server.display()));
+        }
+        let remote = |p: String| format!("localhost:{p}");
+        let dst_arg = dst.map(|d| format!("{}/", d.display()));
+        match (self.dir, dst_arg) {
+            (Dir::Local, Some(d)) => c.arg(src_arg).arg(d),
+            (Dir::OxPush | Dir::RsyncPush, Some(d)) => c.arg(src_arg).arg(remote(d)),
+            (Dir::OxPull | Dir::RsyncPull, Some(d)) => c.arg(remote(src_arg)).arg(d),
+            (Dir::OxPull | Dir::RsyncPull, None) => c.arg(remote(src_arg)),
+            (_, None) => c.arg(src_arg),
+        };
+        c
+    }
+}
+
+type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
+
+/// The tree with directory and symlink mtimes (clamped: times the system
+/// set during the run compare equal).
+fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
+    snapshot(root)
+        .into_iter()
+        .map(|(p, s)| {
+            let mtime = if s.kind == 'l' {
+                fs::symlink_metadata(root.join(&p)).expect("lstat").mtime()
+            } else {
+                s.mtime
+            };
+            let mtime = mtime.min(T_RECENT);
+            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
+        })
+        .collect()
+}
+
+/// Runs `args` on `src_arg` in direction `dir` and against the stock-rsync
+/// reference; compares exit codes, itemize lines (or the whole output for
+/// a listing) and trees. Returns stock rsync's itemize lines.
+fn check(dir: Dir, args: &[&str], src_arg: &str, listing: bool) -> Vec<String> {
+    let c = Case::new(dir);
+    let (dst, dst_ref) = if listing {
+        (None, None)
+    } else {
+        (Some(c.dst.as_path()), Some(c.dst_ref.as_path()))
+    };
+    let ours = run(&mut c.command(false, args, src_arg, dst), &c.scratch.logs());
+    let theirs = run(
+        &mut c.command(true, args, src_arg, dst_ref),
+        &c.scratch.logs(),
+    );
+    let show = |what: &str| {
+        format!(
+            "{dir:?} {args:?}: {what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
+            ours.cmdline,
+            ours.code,
+            ours.stdout,
+            ours.stderr,
+            theirs.cmdline,
+            theirs.code,
+            theirs.stdout,
+            theirs.stderr
+        )
+    };
+    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    if listing {
+        let sorted = |s: &str| {
+            let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            sorted(&ours.stdout),
+            sorted(&theirs.stdout),
+            "{}",
+            show("listings differ")
+        );
+        return sorted(&theirs.stdout);
+    }
+    assert_eq!(
+        ours.itemized(),
+        theirs.itemized(),
+        "{}",
+        show("itemize lines differ")
+    );
+    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
+    if a != b {
+        let mut diff = Vec::new();
+        for (p, sa) in &a {
+            match b.get(p) {
+                None => diff.push(format!("only in oxsync's: {}", p.display())),
+                Some(sb) if sa != sb => diff.push(format!("{}: {sa:?} vs {sb:?}", p.display())),
+                Some(_) => {}
+            }
+        }
+        for p in b.keys().filter(|p| !a.contains_key(*p)) {
+            diff.push(format!("only in stock rsync's: {}", p.display()));
+        }
+        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
+    }
+    theirs.itemized()
+}
+
+fn check_all(args: &[&str]) -> Vec<String> {
+    let mut refs = Vec::new();
+    for dir in ALL {
+        refs = check(dir, args, "", false);
+    }
+    refs
+}
+
+#[test]
+fn omit_dir_times() {
+    check_all(&["-ai"]);
+    check_all(&["-aiO"]);
+    check_all(&["-ai", "--omit-dir-times"]);
+    check_all(&["-aiO", "--no-O"]);
+    check_all(&["-aiO", "--no-omit-dir-times", "-n"]);
+}
+
+#[test]
+fn omit_link_times() {
+    check_all(&["-aiJ"]);
+    check_all(&["-ai", "--omit-link-times", "-O"]);
+    check_all(&["-aiJ", "--no-J"]);
+    check_all(&["-ai", "-J", "--no-omit-link-times"]);
+}
+
+#[test]
+fn chmod() {
+    check_all(&["-ai", "--chmod=go-rwx"]);
+    check_all(&["-ai", "--chmod=Du+w,Fa-x", "--chmod=o+r"]);
+    check_all(&["-ai", "--chmod=D750,F640"]);
+    check_all(&["-rlti", "--chmod=a+X"]);
+    check_all(&["-ai", "--chmod=u=rwX,g=rX,o="]);
+}
+
+#[test]
+fn chmod_invalid() {
+    for dir in ALL {
+        check(dir, &["-ai", "--chmod=q+z"], "", false);
+    }
+}
+
+#[test]
+fn executability() {
+    check_all(&["-rltiE"]);
+    check_all(&["-rlti", "--executability"]);
+    check_all(&["-aiE"]);
+    check_all(&["-rltiE", "-n"]);
+    check_all(&["-rltiE", "--chmod=a-x"]);
+}
+
+fn check_src(args: &[&str], src_arg: &str) {
+    for dir in ALL {
+        check(dir, args, src_arg, false);
+    }
+}
+
+#[test]
+fn dirs() {
+    check_all(&["-dti"]);
+    check_all(&["-dlptgoDi"]);
+    check_all(&["-ai", "--no-r", "--dirs"]);
+    check_all(&["-ai", "-d"]);
+    check_all(&["-dti", "--no-d"]);
+    check_src(&["-dti"], "sub");
+    check_src(&["-dti"], "sub/.");
+    check_src(&["-ltpi", "--no-dirs"], "sub");
+    check_src(&["-dtin"], "sub/");
+}
+
+#[test]
+fn dirs_delete_refused() {
+    let c = Case::new(Dir::Local);
+    let r = run(
+        &mut c.command(false, &["-di", "--delete"], "", Some(&c.dst)),
+        &c.scratch.logs(),
+    );
+    assert_eq!(r.code, Some(4), "{}", r.stderr);
+}
