@@ -252,6 +252,10 @@ fn receive_data<R: Read>(
     let mut hasher = FileHasher::new(ctx.session.checksum);
     let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
     let mut w = BufWriter::with_capacity(256 * 1024, file);
+    // Consecutive matched blocks are read through one window of the basis
+    // (not one pread per block). An in-place basis is the file being
+    // written, so it is always read fresh.
+    let mut window = BasisWindow::new(!tmp.inplace);
     let mut block = Vec::new();
     let mut literal = 0u64;
     let mut matched = 0u64;
@@ -284,7 +288,7 @@ fn receive_data<R: Read>(
                 matched += len as u64;
                 block.resize(len, 0);
                 let ok = match &basis {
-                    Some(f) => f.read_exact_at(&mut block, off).is_ok(),
+                    Some(f) => window.read(f, &mut block, off).is_ok(),
                     None => false,
                 };
                 if !ok {
@@ -410,5 +414,58 @@ fn finish_file(
             String::from_utf8_lossy(tmp.tmp.as_bytes()),
             err.message
         ));
+    }
+}
+
+/// A read-ahead window over the basis file for matched blocks.
+struct BasisWindow {
+    enabled: bool,
+    buf: Vec<u8>,
+    start: u64,
+}
+
+impl BasisWindow {
+    /// Bytes read at once when a block is not in the window.
+    const SIZE: usize = 1 << 20;
+
+    fn new(enabled: bool) -> BasisWindow {
+        BasisWindow {
+            enabled,
+            buf: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// Fills `block` with the basis bytes at `off`.
+    fn read(&mut self, f: &File, block: &mut [u8], off: u64) -> std::io::Result<()> {
+        let len = block.len();
+        if !self.enabled || len > Self::SIZE {
+            return f.read_exact_at(block, off);
+        }
+        let end = off + len as u64;
+        let in_window = off >= self.start && end <= self.start + self.buf.len() as u64;
+        if !in_window {
+            self.buf.resize(Self::SIZE, 0);
+            let mut got = 0;
+            while got < Self::SIZE {
+                match f.read_at(&mut self.buf[got..], off + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.buf.truncate(got);
+            self.start = off;
+            if got < len {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "basis file is shorter than its sums",
+                ));
+            }
+        }
+        let at = (off - self.start) as usize;
+        block.copy_from_slice(&self.buf[at..at + len]);
+        Ok(())
     }
 }
