@@ -110,7 +110,7 @@ fn fix_dirs(root: &Path, mtime: i64) {
 }
 
 /// The source tree for the filter tests (all small files).
-fn make_filter_tree(src: &Path) {
+pub(crate) fn make_filter_tree(src: &Path) {
     fs::create_dir(src).expect("mkdir src");
     let mut t = T0;
     let mut f = |rel: &str| {
@@ -209,7 +209,7 @@ fn make_filter_tree(src: &Path) {
 /// Fills a destination with extra entries (some matching excluded or
 /// protected patterns), stale copies of source files, and copies of some
 /// source files that are already up to date.
-fn prepare_dst(src: &Path, dst: &Path) {
+pub(crate) fn prepare_dst(src: &Path, dst: &Path) {
     fs::create_dir(dst).expect("mkdir dst");
     let mut t = T_DST;
     let mut f = |rel: &str| {
@@ -360,7 +360,7 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
 }
 
 /// Describes how two trees differ (empty when they are equal).
-fn tree_diff(ours: &Path, theirs: &Path) -> Vec<String> {
+pub(crate) fn tree_diff(ours: &Path, theirs: &Path) -> Vec<String> {
     let a = tree(ours);
     let b = tree(theirs);
     let mut out = Vec::new();
