@@ -205,19 +205,7 @@ fn check(dir: Dir, args: &[&str], src_arg: &str, listing: bool) -> Vec<String> {
         &mut c.command(true, args, src_arg, dst_ref),
         &c.scratch.logs(),
     );
-    let show = |what: &str| {
-        format!(
-            "{dir:?} {args:?}: {what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
-            ours.cmdline,
-            ours.code,
-            ours.stdout,
-            ours.stderr,
-            theirs.cmdline,
-            theirs.code,
-            theirs.stdout,
-            theirs.stderr
-        )
-    };
+    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
     assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
     if listing {
         let sorted = |s: &str| {
@@ -240,18 +228,8 @@ fn check(dir: Dir, args: &[&str], src_arg: &str, listing: bool) -> Vec<String> {
         show("itemize lines differ")
     );
     let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    if a != b {
-        let mut diff = Vec::new();
-        for (p, sa) in &a {
-            match b.get(p) {
-                None => diff.push(format!("only in oxsync's: {}", p.display())),
-                Some(sb) if sa != sb => diff.push(format!("{}: {sa:?} vs {sb:?}", p.display())),
-                Some(_) => {}
-            }
-        }
-        for p in b.keys().filter(|p| !a.contains_key(*p)) {
-            diff.push(format!("only in stock rsync's: {}", p.display()));
-        }
+    let diff = map_diff(&a, &b);
+    if !diff.is_empty() {
         panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
     }
     theirs.itemized()

@@ -182,19 +182,7 @@ fn check_prep(
     let c = Case::new(dir, with_dangling, prep_dst);
     let ours = run(&mut c.command(false, args, &c.dst), &c.scratch.logs());
     let theirs = run(&mut c.command(true, args, &c.dst_ref), &c.scratch.logs());
-    let show = |what: &str| {
-        format!(
-            "{dir:?} {args:?}: {what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
-            ours.cmdline,
-            ours.code,
-            ours.stdout,
-            ours.stderr,
-            theirs.cmdline,
-            theirs.code,
-            theirs.stdout,
-            theirs.stderr
-        )
-    };
+    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
     assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
     assert_eq!(
         ours.itemized(),
@@ -203,18 +191,8 @@ fn check_prep(
         show("itemize lines differ")
     );
     let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    if a != b {
-        let mut diff = Vec::new();
-        for (p, sa) in &a {
-            match b.get(p) {
-                None => diff.push(format!("only in oxsync's: {}", p.display())),
-                Some(sb) if sa != sb => diff.push(format!("{}: {sa:?} vs {sb:?}", p.display())),
-                Some(_) => {}
-            }
-        }
-        for p in b.keys().filter(|p| !a.contains_key(*p)) {
-            diff.push(format!("only in stock rsync's: {}", p.display()));
-        }
+    let diff = map_diff(&a, &b);
+    if !diff.is_empty() {
         panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
     }
     (theirs.itemized(), b)

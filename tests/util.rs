@@ -521,6 +521,42 @@ pub fn same_content(a: &Path, b: &Path) -> bool {
     fs::read(a).expect("read") == fs::read(b).expect("read")
 }
 
+/// Both runs of a comparison, for an assertion message: `label: what`,
+/// then each command line, exit code, stdout and stderr.
+pub fn show_runs(label: &str, what: &str, ours: &Run, theirs: &Run) -> String {
+    format!(
+        "{label}: {what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
+        ours.cmdline,
+        ours.code,
+        ours.stdout,
+        ours.stderr,
+        theirs.cmdline,
+        theirs.code,
+        theirs.stdout,
+        theirs.stderr
+    )
+}
+
+/// One line per difference between two path-keyed snapshots (oxsync's
+/// first, stock rsync's second); empty when they are equal.
+pub fn map_diff<T: PartialEq + std::fmt::Debug>(
+    ours: &BTreeMap<PathBuf, T>,
+    theirs: &BTreeMap<PathBuf, T>,
+) -> Vec<String> {
+    let mut diff = Vec::new();
+    for (p, a) in ours {
+        match theirs.get(p) {
+            None => diff.push(format!("only in oxsync's: {}", p.display())),
+            Some(b) if a != b => diff.push(format!("{}: {a:?} vs {b:?}", p.display())),
+            Some(_) => {}
+        }
+    }
+    for p in theirs.keys().filter(|p| !ours.contains_key(*p)) {
+        diff.push(format!("only in stock rsync's: {}", p.display()));
+    }
+    diff
+}
+
 #[cfg(test)]
 mod self_tests {
     use super::*;
