@@ -80,4 +80,7 @@ pub enum GenEvent {
     Done,
     /// A file failed verification: request it again (MSG_REDO).
     Redo(usize),
+    /// -H: a hard-linked file is in place; its group can link to it
+    /// (upstream MSG_SUCCESS to the generator).
+    Placed(usize),
 }

@@ -211,7 +211,34 @@ pub fn build_with(
     }
     let mut list = w.list;
     list.sort();
+    if opts.hard_links {
+        assign_hard_links(&mut list);
+    }
     Ok(list)
+}
+
+/// -H: every non-directory whose inode has other links gets the list index
+/// of the first entry with that inode (upstream flist.c make_file() and
+/// send_file_entry(); the list is sent in this order, so it is the wire
+/// index too). An inode whose other links are all outside the list makes a
+/// group of one, as upstream sends it.
+fn assign_hard_links(list: &mut FileList) {
+    let mut first: std::collections::HashMap<(u64, u64), u32> = Default::default();
+    for (i, (e, src)) in list.entries.iter_mut().zip(&list.sources).enumerate() {
+        if e.is_dir() {
+            continue;
+        }
+        // The entry describes what -L and friends followed, if anything.
+        let meta = if e.is_symlink() {
+            fs::symlink_metadata(src)
+        } else {
+            fs::metadata(src)
+        };
+        let Ok(m) = meta else { continue };
+        if m.nlink() > 1 {
+            e.hlink = Some(*first.entry((m.dev(), m.ino())).or_insert(i as u32));
+        }
+    }
 }
 
 /// Reads a per-directory merge file beneath the transfer root; a name that

@@ -19,6 +19,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::mpsc::Receiver;
 
+mod hlink;
+
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -45,6 +47,8 @@ struct Gen<'a> {
     delayed: Vec<(RelPath, Stat)>,
     /// Deletions refused by `--max-delete` (upstream skipped_deletes).
     skipped_deletes: std::cell::Cell<u32>,
+    /// -H: the hard-link groups.
+    links: hlink::Links,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -73,6 +77,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         fstack: crate::filters::DirStack::default(),
         delayed: Vec::new(),
         skipped_deletes: std::cell::Cell::new(0),
+        links: hlink::Links::new(&ctx.entries, ctx.opts.hard_links),
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
@@ -95,6 +100,10 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         match events.recv() {
             Ok(GenEvent::Redo(ndx)) => {
                 g.recv_generator(ndx, true)?;
+                g.flush(true)?;
+            }
+            Ok(GenEvent::Placed(ndx)) => {
+                g.hard_link_done(ndx)?;
                 g.flush(true)?;
             }
             Ok(GenEvent::Done) => break,
@@ -143,12 +152,20 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
 
 impl Gen<'_> {
     /// Waits for `n` MSG_DONEs from the receiver.
-    fn wait_done(&self, events: &Receiver<GenEvent>, n: usize) -> Result<()> {
+    fn wait_done(&mut self, events: &Receiver<GenEvent>, n: usize) -> Result<()> {
         let ctx = self.ctx;
         for _ in 0..n {
             loop {
                 match events.recv() {
                     Ok(GenEvent::Done) => break,
+                    Ok(GenEvent::Placed(ndx)) => {
+                        // A file redone in phase 1: its links are made, but
+                        // the sender may have left its loop, so they are not
+                        // itemized.
+                        let keep = self.buf.len();
+                        self.hard_link_done(ndx)?;
+                        self.buf.truncate(keep);
+                    }
                     Ok(GenEvent::Redo(ndx)) => {
                         ctx.out.error_xfer(&format!(
                             "ERROR: {} failed verification -- update discarded.",
@@ -319,8 +336,15 @@ impl Gen<'_> {
         d.excluded_at(&full, is_dir)
     }
 
-    // upstream: generator.c:recv_generator()
     fn recv_generator(&mut self, i: usize, redo: bool) -> Result<()> {
+        if self.ctx.opts.hard_links {
+            return self.with_hard_links(i, |g| g.recv_generator_one(i, redo));
+        }
+        self.recv_generator_one(i, redo)
+    }
+
+    // upstream: generator.c:recv_generator()
+    fn recv_generator_one(&mut self, i: usize, redo: bool) -> Result<()> {
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
@@ -408,6 +432,9 @@ impl Gen<'_> {
             }
             return Ok(());
         }
+        if ctx.opts.hard_links && self.hard_link_check(i, redo)? {
+            return Ok(());
+        }
 
         if e.is_symlink() {
             if !ctx.opts.links {
@@ -432,6 +459,7 @@ impl Gen<'_> {
                             self.fix_attrs(p, e, Some(&s));
                         }
                         self.itemize(Some(i), e, Some(&s), 0);
+                        self.hl_mark(hlink::Mark::Done);
                         return Ok(());
                     }
                 }
@@ -459,6 +487,7 @@ impl Gen<'_> {
                 shown.as_ref(),
                 ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
             );
+            self.hl_mark(hlink::Mark::Done);
             if shown.is_none() {
                 ctx.stats(|s| s.created[2] += 1);
             }
@@ -486,6 +515,7 @@ impl Gen<'_> {
                         self.fix_attrs(p, e, Some(&s));
                     }
                     self.itemize(Some(i), e, Some(&s), 0);
+                    self.hl_mark(hlink::Mark::Done);
                     return Ok(());
                 }
             }
@@ -509,6 +539,7 @@ impl Gen<'_> {
                 shown.as_ref(),
                 ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
             );
+            self.hl_mark(hlink::Mark::Done);
             if shown.is_none() {
                 ctx.stats(|s| s.created[kind_index(e.mode)] += 1);
             }
@@ -547,6 +578,7 @@ impl Gen<'_> {
             match self.try_dests(i)? {
                 crate::basis::Dests::Done => {
                     self.success(i);
+                    self.hl_mark(hlink::Mark::Done);
                     return Ok(());
                 }
                 crate::basis::Dests::Basis(j, s) => {
@@ -565,6 +597,7 @@ impl Gen<'_> {
                     }
                     self.itemize(Some(i), e, Some(&s), 0);
                     self.success(i);
+                    self.hl_mark(hlink::Mark::Done);
                     return Ok(());
                 }
                 if ctx.opts.append > 0 && s.size >= e.size.max(0) as u64 {
@@ -573,6 +606,10 @@ impl Gen<'_> {
             }
         }
         let shown_st = basis_st.or(st);
+        if ctx.opts.hard_links && st.is_none() && basis_type.is_none() && !redo && self.hl_defer(i)
+        {
+            return Ok(());
+        }
         if basis_type.is_none() && !(ctx.opts.append > 0 && !redo && st.is_some()) {
             if let Some((place, pp)) = ctx.dirs.partial_of(p) {
                 let root = place.map(|pl| pl.root(&ctx.root)).unwrap_or(&ctx.root);
@@ -588,6 +625,7 @@ impl Gen<'_> {
             ctx.stats(|s| s.created[0] += 1);
         }
         self.ndx(i as i32);
+        self.hl_mark(hlink::Mark::Sending);
         let mut iflags = ITEM_TRANSFER;
         if ctx.opts.checksum {
             iflags |= ITEM_REPORT_CHANGE;

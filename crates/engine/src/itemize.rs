@@ -67,10 +67,24 @@ impl ItemFormat {
     /// prints nothing. Mirrors log_item with stdout_format "%i %n%L" (-i) or
     /// "%n%L" (-v).
     pub fn line(&self, iflags: u32, e: &FileEntry) -> Option<String> {
+        self.line_x(iflags, e, b"")
+    }
+
+    /// As [`Self::line`] for an item that came with an xname: a non-empty
+    /// one is the hard link's leader, shown as ` => NAME` by `%L`.
+    pub fn line_x(&self, iflags: u32, e: &FileEntry, xname: &[u8]) -> Option<String> {
         if !self.enabled() {
             return None;
         }
-        let name = name_and_link(e);
+        let name = if xname.is_empty() {
+            name_and_link(e)
+        } else {
+            format!(
+                "{} => {}",
+                String::from_utf8_lossy(&e.name),
+                String::from_utf8_lossy(xname)
+            )
+        };
         if self.itemize == 0 {
             return Some(name);
         }
@@ -80,6 +94,15 @@ impl ItemFormat {
     /// Upstream log.c maybe_log_item() on the client: whether a
     /// non-transfer item is printed.
     pub fn wants_item(&self, iflags: u32, e: &FileEntry) -> bool {
+        self.wants_item_x(iflags, e, b"")
+    }
+
+    /// As [`Self::wants_item`]; an item naming its hard-link leader is
+    /// always printed.
+    pub fn wants_item_x(&self, iflags: u32, e: &FileEntry, xname: &[u8]) -> bool {
+        if !xname.is_empty() {
+            return true;
+        }
         let significant = iflags & SIGNIFICANT_ITEM_FLAGS & 0xffff;
         let itemizing = self.itemize > 0;
         let see_item = itemizing && (significant != 0 || self.itemize > 1 || self.verbose > 1);

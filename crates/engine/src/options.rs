@@ -226,6 +226,8 @@ pub struct Options {
     pub omit_dir_times: bool,
     /// -J: symlink mtimes are not preserved.
     pub omit_link_times: bool,
+    /// -H: hard-linked files stay hard-linked.
+    pub hard_links: bool,
     /// --chmod=SPEC values, in order (applied by the sender to its list).
     pub chmod: Vec<String>,
     /// -E: with -p off, the execute bits follow the source.
@@ -338,6 +340,7 @@ enum Act {
     IgnoreErrors(bool),
     OmitDirTimes(bool),
     OmitLinkTimes(bool),
+    HardLinks(bool),
     Executability,
     Dirs(bool),
     CopyLinks,
@@ -492,6 +495,8 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("omit-link-times", Some('J'), Act::OmitLinkTimes(true)),
     ("no-omit-link-times", None, Act::OmitLinkTimes(false)),
     ("no-J", None, Act::OmitLinkTimes(false)),
+    ("hard-links", Some('H'), Act::HardLinks(true)),
+    ("no-hard-links", None, Act::HardLinks(false)), ("no-H", None, Act::HardLinks(false)),
     ("executability", Some('E'), Act::Executability), ("chmod", None, Act::Chmod),
     ("dirs", Some('d'), Act::Dirs(true)), ("no-dirs", None, Act::Dirs(false)),
     ("no-d", None, Act::Dirs(false)),
@@ -508,7 +513,7 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('h', "--human-readable"),
     ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
 
-    ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
+    ('R', "--relative"), ('x', "--one-file-system"),
     ('S', "--sparse"), ('y', "--fuzzy"), 
     ('m', "--prune-empty-dirs"),
     ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
@@ -528,7 +533,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
     "no-insecure-links", "munge-links", "no-munge-links",
-    "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
+    "relative", "no-relative",
     "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d",
     "one-file-system", "no-one-file-system", "no-x", "max-alloc",
     "sparse", "no-sparse", "no-S", "preallocate",
@@ -954,6 +959,7 @@ impl Options {
             Act::IgnoreErrors(on) => self.ignore_errors = on,
             Act::OmitDirTimes(on) => self.omit_dir_times = on,
             Act::OmitLinkTimes(on) => self.omit_link_times = on,
+            Act::HardLinks(on) => self.hard_links = on,
             Act::Executability => self.executability = true,
             Act::Dirs(on) => self.dirs = on,
             Act::Chmod => {
@@ -1278,6 +1284,7 @@ impl Options {
             (!client_sender && self.copy_links, 'L'),
             (!client_sender && self.copy_dirlinks, 'k'),
             (self.whole_file == Some(true), 'W'),
+            (self.hard_links, 'H'),
             (self.owner, 'o'),
             (self.group, 'g'),
             (self.devices, 'D'),
@@ -1743,7 +1750,7 @@ mod tests {
             ("--verb", "--verb: unknown option", 1),
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
-            ("-H x", "option -H (--hard-links) is not supported by oxsync yet", 4),
+            ("-R x", "option -R (--relative) is not supported by oxsync yet", 4),
             ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
             ("--sparse x", "option --sparse is not supported by oxsync yet", 4),
@@ -1774,7 +1781,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "hard-links", "sparse", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "sparse", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -1815,6 +1822,22 @@ mod tests {
             ["--server", "--sender", "-logDtpre.LsfxCIvu"]
         );
         assert_eq!(a.to_server_args(false, 29), ["--server", "-logDtpr"]);
+        let h = parse(&["-aH", "s", "d"]).expect("-aH");
+        assert!(h.hard_links);
+        assert_eq!(
+            h.to_server_args(true, 31),
+            ["--server", "--sender", "-lHogDtpre.LsfxCIvu"]
+        );
+        assert!(
+            !parse(&["-aH", "--no-H", "s", "d"])
+                .expect("--no-H")
+                .hard_links
+        );
+        assert!(
+            !parse(&["-aH", "--no-hard-links", "s", "d"])
+                .expect("--no-hard-links")
+                .hard_links
+        );
         a.itemize = 2;
         assert_eq!(a.to_server_args(false, 32)[2], "--log-format=%i%I");
         assert_eq!(a.to_server_args(true, 32).len(), 3);

@@ -82,13 +82,14 @@ pub fn receive_files<R: Read>(
         if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
             basis_type = Some(r.read_u8_field("basis type")?);
         }
+        let mut xname = Vec::new();
         if iflags & ITEM_XNAME_FOLLOWS != 0 {
-            r.read_vstring(4096, "xname")?;
+            xname = r.read_vstring(4096, "xname")?;
         }
         let e = &ctx.entries[i];
         if iflags & ITEM_TRANSFER == 0 {
-            if !ctx.am_server && ctx.out.format.wants_item(iflags, e) {
-                if let Some(line) = ctx.out.format.line(iflags, e) {
+            if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, &xname) {
+                if let Some(line) = ctx.out.format.line_x(iflags, e, &xname) {
                     ctx.out.info(&line);
                 }
             }
@@ -106,6 +107,7 @@ pub fn receive_files<R: Read>(
                 s.xferred_files += 1;
                 s.total_transferred_size += e.size.max(0) as u64;
             });
+            placed(ctx, &events, i);
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
@@ -123,6 +125,7 @@ pub fn receive_files<R: Read>(
         });
         if ok {
             log_item(ctx, iflags, i);
+            placed(ctx, &events, i);
             xfr += 1;
             ctx.out.progress(
                 &ctx.name(i),
@@ -167,6 +170,13 @@ pub fn receive_files<R: Read>(
         let _ = events.send(GenEvent::Done);
     }
     Ok(stats)
+}
+
+/// -H: tells the generator that a hard-linked file is in place.
+fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
+    if ctx.opts.hard_links && ctx.entries[i].hlink.is_some() {
+        let _ = events.send(GenEvent::Placed(i));
+    }
 }
 
 fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<i32> {

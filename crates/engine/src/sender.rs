@@ -87,8 +87,9 @@ pub fn send_files<R: Read>(
             }
         };
         if iflags & ITEM_TRANSFER == 0 {
-            if !ctx.am_server && ctx.out.format.wants_item(iflags, e) {
-                if let Some(line) = ctx.out.format.line(iflags, e) {
+            let x = xname.as_deref().unwrap_or_default();
+            if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
+                if let Some(line) = ctx.out.format.line_x(iflags, e, x) {
                     ctx.out.info(&line);
                 }
             }

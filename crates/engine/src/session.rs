@@ -47,6 +47,7 @@ impl Session {
             } else {
                 None
             },
+            preserve_hard_links: opts.hard_links,
         }
     }
 }

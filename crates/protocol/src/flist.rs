@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::varint::{write_i32, write_varint, write_varlong, WireRead};
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::io::Read;
 
 /// Longest name the decoder accepts (upstream MAXPATHLEN).
@@ -86,6 +87,10 @@ pub struct FileEntry {
     /// Only XMIT_TOP_DIR and XMIT_NO_CONTENT_DIR are meaningful here; the
     /// encoder computes every other bit itself.
     pub xflags: u32,
+    /// With -H (protocol 30+): the wire index of the first entry of this
+    /// entry's hard-link group (its own index for that first entry); `None`
+    /// for an entry that is not hard-linked. Ignored on directories.
+    pub hlink: Option<u32>,
 }
 
 impl FileEntry {
@@ -124,6 +129,8 @@ pub struct FlistOptions {
     pub preserve_specials: bool,
     /// With -c: the length of the per-file checksum, else None.
     pub checksum_len: Option<usize>,
+    /// -H
+    pub preserve_hard_links: bool,
 }
 
 impl Default for FlistOptions {
@@ -137,6 +144,7 @@ impl Default for FlistOptions {
             preserve_devices: false,
             preserve_specials: false,
             checksum_len: None,
+            preserve_hard_links: false,
         }
     }
 }
@@ -159,6 +167,24 @@ struct PrevEntry {
     uid: u32,
     gid: u32,
     rdev_major: u32,
+}
+
+impl PrevEntry {
+    /// What a receiver sets from the first entry of a hard-link group when
+    /// it reads a follower (upstream recv_file_entry's abbreviated branch).
+    fn restore(&self, prev: &mut PrevEntry, o: &FlistOptions) {
+        prev.mode = self.mode;
+        prev.mtime = self.mtime;
+        if o.preserve_uid {
+            prev.uid = self.uid;
+        }
+        if o.preserve_gid {
+            prev.gid = self.gid;
+        }
+        if o.preserve_devices && kind(self.mode) == Kind::Device {
+            prev.rdev_major = self.rdev_major;
+        }
+    }
 }
 
 /// File type of a mode, as far as the entry format cares.
@@ -199,6 +225,12 @@ impl FlistOptions {
 pub struct FlistEncoder {
     opts: FlistOptions,
     prev: PrevEntry,
+    /// Entries encoded so far (the wire index of the next one).
+    count: u32,
+    /// With -H: the "previous entry" values of each hard-link group's first
+    /// entry, by its wire index; a follower leaves them as the receiver
+    /// will (it copies them from the first).
+    leaders: HashMap<u32, PrevEntry>,
 }
 
 impl FlistEncoder {
@@ -207,6 +239,8 @@ impl FlistEncoder {
         FlistEncoder {
             opts,
             prev: PrevEntry::default(),
+            count: 0,
+            leaders: HashMap::new(),
         }
     }
     /// Appends one entry.
@@ -261,6 +295,21 @@ impl FlistEncoder {
         if o.protocol >= 31 && e.mtime_nsec != 0 {
             x |= XMIT_MOD_NSEC;
         }
+        // upstream: a follower names the first entry of its group and
+        // sends nothing else about itself.
+        let mut follows = None;
+        if o.preserve_hard_links && k != Kind::Dir {
+            if let Some(first) = e.hlink {
+                x |= XMIT_HLINKED;
+                match self.leaders.get(&first) {
+                    Some(lead) if first < self.count => {
+                        follows = Some(first);
+                        lead.restore(prev, &o);
+                    }
+                    _ => x |= XMIT_HLINK_FIRST,
+                }
+            }
+        }
         let l1 = e
             .name
             .iter()
@@ -299,6 +348,13 @@ impl FlistEncoder {
             out.push(suffix.len() as u8);
         }
         out.extend_from_slice(suffix);
+        if let Some(first) = follows {
+            write_varint(out, first as i32);
+            prev.name.clear();
+            prev.name.extend_from_slice(&e.name);
+            self.count += 1;
+            return;
+        }
 
         write_varlong(out, e.size, 3);
         if x & XMIT_SAME_TIME == 0 {
@@ -336,6 +392,16 @@ impl FlistEncoder {
 
         prev.name.clear();
         prev.name.extend_from_slice(&e.name);
+        if x & XMIT_HLINK_FIRST != 0 {
+            self.leaders.insert(
+                self.count,
+                PrevEntry {
+                    name: Vec::new(),
+                    ..prev.clone()
+                },
+            );
+        }
+        self.count += 1;
     }
     /// Appends the end-of-list marker carrying `io_error` (§5.5).
     // upstream: flist.c:write_end_of_flist()
@@ -362,6 +428,11 @@ pub struct FlistDecoder {
     opts: FlistOptions,
     prev: PrevEntry,
     io_error: i32,
+    /// Entries decoded so far (the wire index of the next one).
+    count: u32,
+    /// With -H: the first entry of each hard-link group (without its
+    /// name), by wire index.
+    leaders: HashMap<u32, FileEntry>,
 }
 
 impl FlistDecoder {
@@ -371,6 +442,8 @@ impl FlistDecoder {
             opts,
             prev: PrevEntry::default(),
             io_error: 0,
+            count: 0,
+            leaders: HashMap::new(),
         }
     }
     /// Reads one entry, or `None` at the end marker (then [`Self::io_error`]
@@ -378,9 +451,11 @@ impl FlistDecoder {
     /// <= MAX_LINK_LEN, nsec <= 999_999_999, size >= 0, known file type.
     /// Names are returned as sent; path safety is the caller's job.
     ///
-    /// Entries with `XMIT_HLINKED` are refused (`Error::Invalid`): oxsync does
-    /// not negotiate `-H` yet. Inline user/group names
-    /// (`XMIT_*_NAME_FOLLOWS`) are read and dropped.
+    /// Entries with `XMIT_HLINKED` are refused (`Error::Invalid`) unless
+    /// `preserve_hard_links`; then a follower must name an earlier entry
+    /// that started a hard-link group, and it gets that entry's attributes
+    /// ([`FileEntry::hlink`] holds the group's first wire index). Inline
+    /// user/group names (`XMIT_*_NAME_FOLLOWS`) are read and dropped.
     // upstream: flist.c:recv_file_list(), recv_file_entry()
     pub fn decode<R: Read + ?Sized>(&mut self, r: &mut R) -> Result<Option<FileEntry>> {
         let o = self.opts;
@@ -406,7 +481,7 @@ impl FlistDecoder {
             }
             x
         };
-        if x & XMIT_HLINKED != 0 {
+        if x & XMIT_HLINKED != 0 && !o.preserve_hard_links {
             return Err(Error::invalid(
                 "flist flags",
                 format!("hard-link entry ({x:#x}) without -H"),
@@ -443,6 +518,40 @@ impl FlistDecoder {
         prev.name.resize(l1 + l2, 0);
         r.read_exact_field(&mut prev.name[l1..], "name")?;
         let name = prev.name.clone();
+        if x & (XMIT_HLINKED | XMIT_HLINK_FIRST) == XMIT_HLINKED {
+            // upstream: flist.c:recv_file_entry(), the abbreviated follower.
+            let first = r.read_varint("hard-link index")?;
+            let lead = u32::try_from(first)
+                .ok()
+                .filter(|&f| f < self.count)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "hard-link index",
+                        format!("reference out of range: {first} ({})", self.count),
+                    )
+                })?;
+            let Some(lead_entry) = self.leaders.get(&lead) else {
+                return Err(Error::invalid(
+                    "hard-link index",
+                    format!("entry {lead} does not start a hard-link group"),
+                ));
+            };
+            PrevEntry {
+                name: Vec::new(),
+                mode: lead_entry.mode,
+                mtime: lead_entry.mtime,
+                uid: lead_entry.uid,
+                gid: lead_entry.gid,
+                rdev_major: lead_entry.rdev.0,
+            }
+            .restore(prev, &o);
+            self.count += 1;
+            return Ok(Some(FileEntry {
+                name,
+                hlink: Some(lead),
+                ..lead_entry.clone()
+            }));
+        }
 
         let size = r.read_varlong(3, "file length")?;
         if size < 0 {
@@ -510,7 +619,10 @@ impl FlistDecoder {
             _ => None,
         };
 
-        Ok(Some(FileEntry {
+        let index = self.count;
+        self.count += 1;
+        let hlink = (x & XMIT_HLINKED != 0 && k != Kind::Dir).then_some(index);
+        let e = FileEntry {
             name,
             mode,
             size,
@@ -522,7 +634,18 @@ impl FlistDecoder {
             link_target,
             checksum,
             xflags: if k == Kind::Dir { x & DIR_XFLAGS } else { 0 },
-        }))
+            hlink,
+        };
+        if hlink.is_some() {
+            self.leaders.insert(
+                index,
+                FileEntry {
+                    name: Vec::new(),
+                    ..e.clone()
+                },
+            );
+        }
+        Ok(Some(e))
     }
     /// io_error from the end marker.
     pub fn io_error(&self) -> i32 {
@@ -671,6 +794,7 @@ mod tests {
             preserve_devices: true,
             preserve_specials: true,
             checksum_len: None,
+            preserve_hard_links: false,
         }
     }
 
@@ -981,6 +1105,145 @@ mod tests {
         ));
     }
 
+    fn hl(name: &str, mode: u32, mtime: i64, uid: u32, hlink: Option<u32>) -> FileEntry {
+        FileEntry {
+            name: name.as_bytes().to_vec(),
+            mode,
+            size: if mode & S_IFMT == S_IFREG { 7 } else { 0 },
+            mtime,
+            uid,
+            gid: uid + 1,
+            rdev: if mode & S_IFMT == S_IFCHR {
+                (uid, 9)
+            } else {
+                (0, 0)
+            },
+            checksum: (mode & S_IFMT == S_IFREG).then(|| vec![uid as u8; 16]),
+            hlink,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hard_link_groups_round_trip() {
+        let f = S_IFREG | 0o644;
+        let entries = vec![
+            FileEntry {
+                xflags: XMIT_TOP_DIR,
+                ..hl(".", S_IFDIR | 0o755, 1, 0, None)
+            },
+            hl("a", f, 10, 5, Some(1)),
+            hl("b", f, 20, 6, Some(2)),
+            // A device between the first and its follower changes every
+            // "previous" value; the follower must put them back as the
+            // receiver does.
+            hl("dev", S_IFCHR | 0o600, 30, 7, None),
+            hl("d/a2", f, 10, 5, Some(1)),
+            hl("d/b2", f, 20, 6, Some(2)),
+            hl("d/c", f, 10, 5, None),
+            hl("d/dev2", S_IFCHR | 0o600, 30, 5, None),
+            hl("d/a3", f, 10, 5, Some(1)),
+            // A group of one (its other links are not in the list).
+            hl("lonely", S_IFREG | 0o600, 10, 5, Some(9)),
+        ];
+        for (protocol, varint_flags) in [(30, false), (30, true), (31, false), (32, true)] {
+            let mut opts = opts_a(protocol, varint_flags);
+            opts.preserve_hard_links = true;
+            opts.checksum_len = Some(16);
+            let out = encode_all(opts, &entries, 0);
+            let (list, _, rest) = decode_all(opts, &out).unwrap();
+            assert_eq!(list, entries, "protocol {protocol} varint {varint_flags}");
+            assert!(rest.is_empty());
+        }
+        // A follower is its flags, its name and the index of its first.
+        let mut opts = opts_a(31, true);
+        opts.preserve_hard_links = true;
+        let mut enc = FlistEncoder::new(opts);
+        let mut out = Vec::new();
+        enc.encode(&mut out, &entries[1]);
+        let first = out.clone();
+        let mut x = 0;
+        let mut r = &first[..];
+        x |= r.read_varint("flags").unwrap() as u32;
+        assert_eq!(
+            x & (XMIT_HLINKED | XMIT_HLINK_FIRST),
+            XMIT_HLINKED | XMIT_HLINK_FIRST
+        );
+        enc.encode(&mut out, &hl("z", f, 10, 5, Some(0)));
+        let mut r = &out[first.len()..];
+        let x = r.read_varint("flags").unwrap() as u32;
+        assert_eq!(x & (XMIT_HLINKED | XMIT_HLINK_FIRST), XMIT_HLINKED);
+        assert_eq!(r, [1, b'z', 0]);
+        // Without -H the group data is not sent at all.
+        let plain = opts_a(31, true);
+        let out = encode_all(plain, &entries, 0);
+        let (list, _, _) = decode_all(plain, &out).unwrap();
+        assert!(list.iter().all(|e| e.hlink.is_none()));
+    }
+
+    #[test]
+    fn hard_link_index_refusals() {
+        let mut opts = opts_a(31, true);
+        opts.preserve_hard_links = true;
+        let f = S_IFREG | 0o644;
+        let mut head = Vec::new();
+        let mut enc = FlistEncoder::new(opts);
+        enc.encode(&mut head, &hl("a", f, 10, 5, Some(0)));
+        enc.encode(&mut head, &hl("plain", f, 10, 5, None));
+        enc.encode(&mut head, &hl("dir", S_IFDIR | 0o755, 10, 5, None));
+        let follower = |idx: i32| {
+            let mut w = head.clone();
+            write_varint(
+                &mut w,
+                (XMIT_HLINKED | XMIT_SAME_UID | XMIT_SAME_GID) as i32,
+            );
+            w.extend_from_slice(&[1, b'z']);
+            write_varint(&mut w, idx);
+            w.push(0);
+            w.push(0);
+            w
+        };
+        let (list, _, _) = decode_all(opts, &follower(0)).unwrap();
+        assert_eq!(list[3].hlink, Some(0));
+        assert_eq!((list[3].size, list[3].mode), (7, f));
+        for bad in [-1, 3, 4, 1000, 1, 2] {
+            let err = decode_all(opts, &follower(bad)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Invalid {
+                        field: "hard-link index",
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+        }
+        // A directory never starts a group.
+        let mut w = Vec::new();
+        write_varint(&mut w, (XMIT_HLINKED | XMIT_HLINK_FIRST) as i32);
+        w.extend_from_slice(&[1, b'd']);
+        write_varlong(&mut w, 0, 3);
+        write_varlong(&mut w, 1, 4);
+        write_i32(&mut w, (S_IFDIR | 0o755) as i32);
+        write_varint(&mut w, 0);
+        write_varint(&mut w, 0);
+        write_varint(&mut w, (XMIT_HLINKED | XMIT_SAME_NAME) as i32);
+        w.extend_from_slice(&[1, 1, b'e']);
+        write_varint(&mut w, 0);
+        let mut dec = FlistDecoder::new(opts);
+        let mut r = &w[..];
+        let d = dec.decode(&mut r).unwrap().unwrap();
+        assert_eq!(d.hlink, None);
+        assert!(matches!(
+            dec.decode(&mut r),
+            Err(Error::Invalid {
+                field: "hard-link index",
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn inline_names_are_skipped() {
         let opts = opts_a(31, true);
@@ -1118,6 +1381,7 @@ mod tests {
                         link_target: (k == Kind::Symlink).then_some(link),
                         checksum: (k == Kind::File).then_some(sum),
                         xflags: if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 },
+                        hlink: None,
                     }
                 },
             )
@@ -1170,6 +1434,7 @@ mod tests {
                 preserve_devices: d,
                 preserve_specials: d,
                 checksum_len: csum.then_some(16),
+                preserve_hard_links: false,
             };
             let out = encode_all(opts, &entries, io_error);
             let (list, got_err, rest) = decode_all(opts, &out).unwrap();

@@ -22,6 +22,7 @@ pub fn flist_options(sel: u8) -> FlistOptions {
         preserve_devices: sel & 0x40 != 0,
         preserve_specials: sel & 0x40 != 0,
         checksum_len: if sel & 0x80 != 0 { Some(16) } else { None },
+        preserve_hard_links: sel & 0x03 == 0x01,
     }
 }
 

@@ -1,0 +1,263 @@
+//! `-H` on the receiving side: the members of a hard-link group after the
+//! first one that got done become hard links to it (upstream hlink.c
+//! match_hard_links, hard_link_check, finish_hard_link).
+//!
+//! Without incremental recursion the whole list is known, so a group is
+//! simply the entries (in sorted order) that name the same first wire
+//! index. The first member the generator reaches is processed like any
+//! file; when it is done (up to date, linked from a --link-dest dir,
+//! created, or received by the receiver) every later member is linked to
+//! it. A member reached while the first one is still being transferred
+//! waits until the receiver reports it finished. A member that was skipped
+//! (--existing, --max-size, ...) or failed does not lead: the next one
+//! becomes the group's first, as upstream's "virtual first".
+use super::Gen;
+use crate::error::Result;
+use crate::itemize::*;
+use crate::options::AltDest;
+use confine::Stat;
+use protocol::flist::FileEntry;
+use std::collections::HashMap;
+
+/// What the generator did with the leading member of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mark {
+    /// It is in place at its destination.
+    Done,
+    /// Its data was requested from the sender.
+    Sending,
+    /// A missing regular file that is not its group's last member: it
+    /// waits for a later member to be done (upstream F_HLINK_NOT_LAST).
+    Deferred,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    /// The member the others link to, once it is in place.
+    done: Option<usize>,
+    /// The member being transferred.
+    sending: Option<usize>,
+    /// Members waiting for `sending`, or deferred until a later member is
+    /// done.
+    waiting: Vec<usize>,
+    /// The member that does not defer (upstream FLAG_HLINK_LAST).
+    last: usize,
+}
+
+/// The hard-link groups of a received list.
+#[derive(Debug, Default)]
+pub(super) struct Links {
+    /// Group of each entry that shares its inode with another entry.
+    group_of: HashMap<usize, usize>,
+    groups: Vec<Group>,
+    /// Set by the generator while it processes a group's leading member.
+    pub(super) mark: Option<Mark>,
+}
+
+/// How a group member is handled when the generator reaches it.
+enum Role {
+    /// Not in a group, or the group's (possibly new) first: process it.
+    Lead,
+    /// Link it to this member.
+    LinkTo(usize),
+    /// Wait for the member being transferred.
+    Wait,
+}
+
+impl Links {
+    /// Groups of two or more non-directories naming the same first index
+    /// (groups of one are plain files, as upstream's match_gnums leaves
+    /// them).
+    pub(super) fn new(entries: &[FileEntry], enabled: bool) -> Links {
+        let mut links = Links::default();
+        if !enabled {
+            return links;
+        }
+        let mut by_first: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(first) = e.hlink.filter(|_| !e.is_dir()) {
+                by_first.entry(first).or_default().push(i);
+            }
+        }
+        for members in by_first.into_values().filter(|m| m.len() > 1) {
+            let g = links.groups.len();
+            links.groups.push(Group {
+                last: members[members.len() - 1],
+                ..Group::default()
+            });
+            for i in members {
+                links.group_of.insert(i, g);
+            }
+        }
+        links
+    }
+
+    fn role(&self, i: usize, redo: bool) -> Role {
+        let Some(&g) = self.group_of.get(&i) else {
+            return Role::Lead;
+        };
+        let group = &self.groups[g];
+        match (group.done, group.sending) {
+            (Some(l), _) if l != i => Role::LinkTo(l),
+            (None, Some(s)) if s != i && !redo => Role::Wait,
+            _ => Role::Lead,
+        }
+    }
+}
+
+impl Gen<'_> {
+    /// Runs `process` (the generator's work on entry `i`) and records what
+    /// it did with a group's leading member.
+    pub(super) fn with_hard_links(
+        &mut self,
+        i: usize,
+        process: impl FnOnce(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.links.mark = None;
+        let r = process(self);
+        let Some(&g) = self.links.group_of.get(&i) else {
+            return r;
+        };
+        match self.links.mark.take() {
+            Some(Mark::Done) => self.hard_link_done(i)?,
+            Some(Mark::Sending) => self.links.groups[g].sending = Some(i),
+            Some(Mark::Deferred) => self.links.groups[g].waiting.push(i),
+            None => {
+                // The last member was skipped: the deferred one before it
+                // takes its place (upstream skip_hard_link()).
+                let group = &mut self.links.groups[g];
+                if group.last == i && group.done.is_none() && group.sending.is_none() {
+                    if let Some(w) = group.waiting.pop() {
+                        group.last = w;
+                        r?;
+                        return self.recv_generator(w, false);
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// A missing regular file in a group that a later member can still
+    /// lead: true when it was deferred.
+    pub(super) fn hl_defer(&mut self, i: usize) -> bool {
+        let Some(&g) = self.links.group_of.get(&i) else {
+            return false;
+        };
+        if self.links.groups[g].last == i {
+            return false;
+        }
+        self.links.mark = Some(Mark::Deferred);
+        true
+    }
+
+    /// Upstream hard_link_check(): true when entry `i` was dealt with here
+    /// (linked to its group's leader, or parked until the leader arrives).
+    pub(super) fn hard_link_check(&mut self, i: usize, redo: bool) -> Result<bool> {
+        match self.links.role(i, redo) {
+            Role::Lead => Ok(false),
+            Role::LinkTo(l) => self.link_follower(i, l).map(|()| true),
+            Role::Wait => {
+                let g = self.links.group_of[&i];
+                self.links.groups[g].waiting.push(i);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Records what happened to the entry being generated (only a group's
+    /// leading member gets this far).
+    pub(super) fn hl_mark(&mut self, m: Mark) {
+        self.links.mark = Some(m);
+    }
+
+    /// Entry `i` (a group's leading member) is in place: the members that
+    /// wait for it become links to it (upstream finish_hard_link).
+    pub(super) fn hard_link_done(&mut self, i: usize) -> Result<()> {
+        let Some(&g) = self.links.group_of.get(&i) else {
+            return Ok(());
+        };
+        let group = &mut self.links.groups[g];
+        if group.done.is_some() {
+            return Ok(());
+        }
+        group.done = Some(i);
+        group.sending = None;
+        for w in std::mem::take(&mut group.waiting) {
+            self.link_follower(w, i)?;
+        }
+        Ok(())
+    }
+
+    /// Makes entry `i` a hard link to entry `lead`, which is in place, and
+    /// itemizes it as `hf... NAME => LEAD` (upstream maybe_hard_link).
+    fn link_follower(&mut self, i: usize, lead: usize) -> Result<()> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let lp = &ctx.paths[lead];
+        let st = self.stat(p)?;
+        let lead_st = self.stat(lp)?;
+        let same = |a: &Stat, b: &Stat| a.dev == b.dev && a.ino == b.ino;
+        if let (Some(s), Some(l)) = (&st, &lead_st) {
+            if same(s, l) {
+                self.itemize_link(i, e, Some(s), b"");
+                return Ok(());
+            }
+        }
+        // A missing member whose counterpart in a --link-dest directory is
+        // already this inode is no change worth reporting (upstream
+        // hard_link_check's alt-dest pass).
+        let mut shown = st;
+        let mut quiet = false;
+        if st.is_none() {
+            if let Some(l) = &lead_st {
+                for place in &ctx.dirs.basis {
+                    let Ok(bp) = place.dir_path(p) else { continue };
+                    let Ok(Some(bs)) = place.root(&ctx.root).stat(&bp) else {
+                        continue;
+                    };
+                    if ctx.opts.alt_dest == Some(AltDest::Link) && same(&bs, l) {
+                        quiet = true;
+                        shown = Some(bs);
+                        break;
+                    }
+                }
+            }
+        }
+        if !ctx.opts.dry_run {
+            if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| root.link(lp, tmp)) {
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] link \"{}\" => {} failed: {err}",
+                    ctx.name(i),
+                    ctx.name(lead)
+                ));
+                return Ok(());
+            }
+        }
+        if st.is_none() {
+            ctx.stats(|s| s.created[crate::stats::kind_index(e.mode)] += 1);
+        }
+        if quiet && !self.report_all {
+            return Ok(());
+        }
+        let lead_name = ctx.entries[lead].name.clone();
+        self.itemize_link(i, e, shown.as_ref(), &lead_name);
+        Ok(())
+    }
+
+    /// The item record of a hard-linked member: always sent when it names
+    /// its leader, as upstream's itemize() does for a non-empty xname.
+    fn itemize_link(&mut self, i: usize, e: &FileEntry, st: Option<&Stat>, xname: &[u8]) {
+        let report_all = self.report_all;
+        if !xname.is_empty() {
+            self.report_all = true;
+        }
+        let flags = self.itemize(Some(i), e, st, ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS);
+        let wrote = flags & SIGNIFICANT_ITEM_FLAGS & 0xffff != 0 || self.report_all;
+        self.report_all = report_all;
+        if wrote {
+            protocol::varint::write_vstring(&mut self.buf, xname);
+        }
+    }
+}
