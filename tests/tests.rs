@@ -8,6 +8,7 @@ mod daemon;
 mod daemon_filters;
 mod fakepeer;
 mod filters;
+mod hardlinks;
 mod interop;
 mod local;
 mod options;

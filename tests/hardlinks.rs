@@ -1,0 +1,381 @@
+//! `-H` (--hard-links) end to end, in five directions (local copy, oxsync
+//! client pushing/pulling against stock `rsync --server`, stock rsync
+//! pushing/pulling against `oxsync --server`) and against stock rsync alone
+//! on an identically prepared destination: destination trees (including
+//! which paths share an inode, and each inode's link count), sorted
+//! itemize lines (`hf+++++++++ NAME => LEADER`) and exit codes must agree.
+use crate::util::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Local,
+    OxPush,
+    OxPull,
+    RsyncPush,
+    RsyncPull,
+}
+
+const ALL: [Dir; 5] = [
+    Dir::Local,
+    Dir::OxPush,
+    Dir::OxPull,
+    Dir::RsyncPush,
+    Dir::RsyncPull,
+];
+
+/// Base mtime of the destination's own entries.
+const T_DST: i64 = T0 + 100_000;
+/// Mtimes after this were set by the system during the run.
+const T_RECENT: i64 = T_DST + 1_000_000;
+
+fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("mkdir parents");
+    }
+    write_file(&p, data, 0o644, mtime);
+}
+
+/// Hard-links `root/to` to `root/from` (parents created).
+fn hard(root: &Path, from: &str, to: &str) {
+    let p = root.join(to);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("mkdir parents");
+    }
+    fs::hard_link(root.join(from), &p).expect("hard link");
+}
+
+fn fix_dirs(root: &Path, mtime: i64) {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        let d = dirs[i].clone();
+        for e in fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("dir entry");
+            if e.file_type().expect("file type").is_dir() {
+                dirs.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    for d in dirs.iter().rev() {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        set_mtime(d, mtime);
+    }
+}
+
+/// The source: a group of two across directories (`a.txt`), a group of
+/// three (`b.txt`), a group of three with one member excluded by
+/// `--exclude=*.tmp` (`c.txt`), a file whose other link is outside the
+/// transfer (`lonely.txt`), two plain files, and a hard-linked symlink.
+fn make_src(scratch: &Scratch, src: &Path) {
+    let t = T0 + 10;
+    put(src, "a.txt", b"group a\n", t);
+    hard(src, "a.txt", "d1/a_link.txt");
+    put(src, "b.txt", b"group b, three members\n", t + 1);
+    hard(src, "b.txt", "d1/b2.txt");
+    hard(src, "b.txt", "d2/deeper/b3.txt");
+    put(src, "c.txt", b"group c, one member excluded\n", t + 2);
+    hard(src, "c.txt", "d1/c2.txt");
+    hard(src, "c.txt", "d2/c.tmp");
+    put(src, "lonely.txt", b"other link is outside\n", t + 3);
+    let outside = scratch.path("outside");
+    fs::create_dir_all(&outside).expect("mkdir outside");
+    fs::hard_link(src.join("lonely.txt"), outside.join("lonely")).expect("outside link");
+    put(src, "plain.txt", b"plain\n", t);
+    put(src, "d2/plain2.txt", b"plain two\n", t);
+    symlink("a.txt", src.join("sym")).expect("symlink");
+    // link(2) on a symlink links the symlink itself.
+    fs::hard_link(src.join("sym"), src.join("d1/sym_link")).expect("symlink link");
+    fix_dirs(src, T0 + 900);
+}
+
+/// Changes to the trees for one test: `(src, dst)`, called once per
+/// destination (source changes are idempotent).
+type Prep = fn(&Path, &Path);
+
+struct Case {
+    dir: Dir,
+    scratch: Scratch,
+    src: PathBuf,
+    dst: PathBuf,
+    dst_ref: PathBuf,
+}
+
+impl Case {
+    fn new(dir: Dir, prep: Prep) -> Case {
+        let scratch = Scratch::new();
+        let src = scratch.path("src");
+        make_src(&scratch, &src);
+        let dst = scratch.path("dst");
+        let dst_ref = scratch.path("dst_ref");
+        for d in [&dst, &dst_ref] {
+            fs::create_dir_all(d).expect("mkdir dst");
+            prep(&src, d);
+            fix_dirs(d, T_DST + 900);
+        }
+        Case {
+            dir,
+            scratch,
+            src,
+            dst,
+            dst_ref,
+        }
+    }
+
+    fn command(&self, reference: bool, args: &[String], dst: &Path) -> Command {
+        let ox = oxsync_bin();
+        let rs = rsync_bin();
+        let (client, server) = match (reference, self.dir) {
+            (true, _) => (rs.clone(), rs),
+            (false, Dir::Local) => (ox.clone(), ox),
+            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
+            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
+        };
+        let src_arg = format!("{}/", self.src.display());
+        let dst_arg = format!("{}/", dst.display());
+        let mut c = Command::new(client);
+        c.arg("-ai").arg("--exclude=*.tmp").args(args);
+        if self.dir != Dir::Local {
+            c.arg("-e")
+                .arg(self.scratch.rsh())
+                .arg(format!("--rsync-path={}", server.display()));
+        }
+        match self.dir {
+            Dir::Local => c.arg(src_arg).arg(dst_arg),
+            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
+            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
+        };
+        c
+    }
+}
+
+/// Kind, perms, mtime, size, digest, symlink target, link count, and the
+/// first path (in sorted order) of the tree that shares the inode.
+type Seen = (
+    char,
+    u32,
+    i64,
+    u64,
+    u64,
+    Option<PathBuf>,
+    u64,
+    Option<PathBuf>,
+);
+
+fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
+    let mut first_of: BTreeMap<(u64, u64), PathBuf> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for (p, s) in snapshot(root) {
+        let md = fs::symlink_metadata(root.join(&p)).expect("lstat");
+        let (nlink, shared) = if s.kind == 'd' {
+            (0, None)
+        } else {
+            let first = first_of
+                .entry((md.dev(), md.ino()))
+                .or_insert_with(|| p.clone());
+            (md.nlink(), (md.nlink() > 1).then(|| first.clone()))
+        };
+        let mtime = s.mtime.min(T_RECENT);
+        out.insert(
+            p,
+            (
+                s.kind, s.perm, mtime, s.size, s.digest, s.link, nlink, shared,
+            ),
+        );
+    }
+    out
+}
+
+/// The paths of `root` grouped by inode (groups of two or more).
+fn groups(root: &Path) -> Vec<Vec<String>> {
+    let mut by: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for (p, seen) in tree(root) {
+        if let Some(first) = seen.7 {
+            by.entry(first).or_default().push(p.display().to_string());
+        }
+    }
+    by.into_values().collect()
+}
+
+/// Runs `args` in direction `dir` and against the stock-rsync reference;
+/// compares exit codes, itemize lines and trees. Returns stock rsync's
+/// itemize lines and the groups of its destination.
+fn check(dir: Dir, args: &[&str], prep: Prep) -> (Vec<String>, Vec<Vec<String>>) {
+    check_lines(dir, args, prep, |_| true)
+}
+
+/// As [`check`], comparing only the itemize lines `keep` accepts.
+fn check_lines(
+    dir: Dir,
+    args: &[&str],
+    prep: Prep,
+    keep: fn(&str) -> bool,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let c = Case::new(dir, prep);
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let ours = run(&mut c.command(false, &args, &c.dst), &c.scratch.logs());
+    let theirs = run(&mut c.command(true, &args, &c.dst_ref), &c.scratch.logs());
+    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
+    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    let kept = |r: &Run| -> Vec<String> { r.itemized().into_iter().filter(|l| keep(l)).collect() };
+    assert_eq!(
+        kept(&ours),
+        kept(&theirs),
+        "{}",
+        show("itemize lines differ")
+    );
+    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
+    let diff = map_diff(&a, &b);
+    if !diff.is_empty() {
+        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
+    }
+    (kept(&theirs), groups(&c.dst_ref))
+}
+
+fn check_all(args: &[&str], prep: Prep) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut refs = (Vec::new(), Vec::new());
+    for dir in ALL {
+        refs = check(dir, args, prep);
+    }
+    refs
+}
+
+fn no_prep(_: &Path, _: &Path) {}
+
+fn has(lines: &[String], line: &str) -> bool {
+    lines.iter().any(|l| l == line)
+}
+
+#[test]
+fn new_destination() {
+    let (lines, groups) = check_all(&["-H"], no_prep);
+    assert_eq!(
+        groups,
+        [
+            vec!["a.txt", "d1/a_link.txt"],
+            vec!["b.txt", "d1/b2.txt", "d2/deeper/b3.txt"],
+            vec!["c.txt", "d1/c2.txt"],
+            vec!["d1/sym_link", "sym"],
+        ]
+    );
+    // The last member of a group is transferred; the others link to it.
+    assert!(
+        has(&lines, "hf+++++++++ a.txt => d1/a_link.txt"),
+        "{lines:?}"
+    );
+    assert!(has(&lines, "hf+++++++++ b.txt => d2/deeper/b3.txt"));
+    assert!(has(&lines, "hf+++++++++ d1/b2.txt => d2/deeper/b3.txt"));
+    assert!(has(&lines, ">f+++++++++ lonely.txt"));
+    // Without -H nothing is linked.
+    let (lines, groups) = check_all(&[], no_prep);
+    assert!(groups.is_empty(), "{groups:?}");
+    assert!(!lines.iter().any(|l| l.contains(" => ")));
+    let (_, groups) = check_all(&["-H", "--no-H"], no_prep);
+    assert!(groups.is_empty(), "{groups:?}");
+}
+
+#[test]
+fn verbose_and_dry_run() {
+    let (lines, groups) = check_all(&["-H", "-n"], no_prep);
+    assert!(groups.is_empty());
+    assert!(
+        has(&lines, "hf+++++++++ a.txt => d1/a_link.txt"),
+        "{lines:?}"
+    );
+    check_all(&["--hard-links", "-v"], no_prep);
+}
+
+/// A destination that has some of the files: group a's first member up to
+/// date, group b as three separate copies and changed in the source, group
+/// c's last member only.
+fn partly_there(src: &Path, dst: &Path) {
+    let t = T0 + 10;
+    put(dst, "a.txt", b"group a\n", t);
+    for name in ["b.txt", "d1/b2.txt", "d2/deeper/b3.txt"] {
+        put(dst, name, b"group b, three members\n", t + 1);
+    }
+    put(dst, "d1/c2.txt", b"group c, one member excluded\n", t + 2);
+    put(dst, "plain.txt", b"plain\n", t);
+    // The source's group b changes (same inode, new bytes and mtime).
+    write_file(&src.join("b.txt"), b"group b, changed\n", 0o644, t + 50);
+}
+
+#[test]
+fn update_existing_destination() {
+    let (lines, groups) = check_all(&["-H"], partly_there);
+    assert!(
+        has(&lines, "hf+++++++++ d1/a_link.txt => a.txt"),
+        "{lines:?}"
+    );
+    assert!(has(&lines, "hf+++++++++ c.txt => d1/c2.txt"));
+    assert_eq!(groups.len(), 4, "{groups:?}");
+    check_all(&["-H", "--delete"], partly_there);
+    check_all(&["-H", "--ignore-existing"], partly_there);
+}
+
+/// A previous copy for --link-dest inside each destination (`.prev`, as an
+/// oxsync server refuses basis dirs outside the destination): group a as
+/// one inode, group b as separate files, everything with the source's
+/// bytes and times.
+fn with_previous(_: &Path, dst: &Path) {
+    let prev = dst.join(".prev");
+    let t = T0 + 10;
+    put(&prev, "a.txt", b"group a\n", t);
+    hard(&prev, "a.txt", "d1/a_link.txt");
+    for n in ["b.txt", "d1/b2.txt", "d2/deeper/b3.txt"] {
+        put(&prev, n, b"group b, three members\n", t + 1);
+    }
+    put(&prev, "plain.txt", b"plain\n", t);
+    fix_dirs(&prev, T_DST);
+}
+
+#[test]
+fn link_dest() {
+    // Each destination has its own previous copy, so the link counts
+    // (which include the links into it) are comparable.
+    // Directory lines are left out: for a new directory that exists in the
+    // --link-dest dir, stock rsync itemizes against that one
+    // (`cd..t...... d1/`) and oxsync shows it as new (`cd+++++++++ d1/`),
+    // with or without -H.
+    let files_only = |l: &str| !l.starts_with("cd");
+    let mut lines = Vec::new();
+    let mut groups = Vec::new();
+    for dir in ALL {
+        (lines, groups) = check_lines(dir, &["-H", "--link-dest=.prev"], with_previous, files_only);
+    }
+    // Group a is already one inode there: nothing to report.
+    assert!(!lines.iter().any(|l| l.contains("a_link")), "{lines:?}");
+    assert!(has(&lines, "hf+++++++++ d1/b2.txt => b.txt"), "{lines:?}");
+    assert!(
+        groups.contains(&vec![
+            ".prev/a.txt".to_string(),
+            ".prev/d1/a_link.txt".into(),
+            "a.txt".into(),
+            "d1/a_link.txt".into()
+        ]),
+        "{groups:?}"
+    );
+    assert!(
+        groups.contains(&vec![
+            ".prev/b.txt".to_string(),
+            "b.txt".into(),
+            "d1/b2.txt".into(),
+            "d2/deeper/b3.txt".into()
+        ]),
+        "{groups:?}"
+    );
+    for dir in ALL {
+        check_lines(
+            dir,
+            &["-H", "-ii", "--link-dest=.prev"],
+            with_previous,
+            files_only,
+        );
+    }
+}
