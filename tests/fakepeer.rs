@@ -277,13 +277,18 @@ fn entries_of(dir: &Path) -> BTreeSet<String> {
 /// builds (after the setup), closes the pipe, and checks that nothing
 /// appeared outside `DEST` and no `escape`/`evil` appeared anywhere.
 fn against_receiver(payload: impl FnOnce(&Peer) -> Vec<u8>) -> Outcome {
+    against_receiver_with(SERVER_FLAGS, payload)
+}
+
+/// As [`against_receiver`], with other server flags.
+fn against_receiver_with(flags: &str, payload: impl FnOnce(&Peer) -> Vec<u8>) -> Outcome {
     let s = Scratch::new();
     let dest = s.path("dest");
     fs::create_dir(&dest).expect("mkdir dest");
     let etc_evil_before = Path::new("/etc/evil").exists();
     let mut peer = Peer::start(&[
         "--server".into(),
-        SERVER_FLAGS.into(),
+        flags.into(),
         ".".into(),
         dest.clone().into(),
     ]);
@@ -476,4 +481,86 @@ fn blocks_with_zero_length_are_harmless() {
             l.contains("block length")
         }),
     }
+}
+
+/// A file list for `-H` whose last entry is a hard-link follower naming
+/// wire index `first`: a directory, a plain file and a group leader come
+/// before it.
+fn flist_with_follower(peer: &Peer, first: i32) -> Vec<u8> {
+    let mut opts = peer.flist_options();
+    opts.preserve_hard_links = true;
+    let mut enc = FlistEncoder::new(opts);
+    let mut out = Vec::new();
+    let file = |name: &[u8], hlink| FileEntry {
+        name: name.to_vec(),
+        mode: S_IFREG | 0o644,
+        size: 3,
+        mtime: 1_700_000_000,
+        hlink,
+        ..FileEntry::default()
+    };
+    enc.encode(
+        &mut out,
+        &FileEntry {
+            name: b"d".to_vec(),
+            mode: protocol::flist::S_IFDIR | 0o755,
+            mtime: 1_700_000_000,
+            ..FileEntry::default()
+        },
+    );
+    enc.encode(&mut out, &file(b"plain", None));
+    enc.encode(&mut out, &file(b"lead", Some(2)));
+    // Written by hand: the encoder only names real leaders.
+    write_varint(
+        &mut out,
+        (protocol::flist::XMIT_HLINKED | XMIT_SAME_UID | XMIT_SAME_GID) as i32,
+    );
+    out.push(8);
+    out.extend_from_slice(b"follower");
+    write_varint(&mut out, first);
+    enc.encode_end(&mut out, 0);
+    let id0: Option<&[u8]> = peer.id0_names().then_some(b"root");
+    write_id_list(&mut out, &[], id0);
+    write_id_list(&mut out, &[], id0);
+    out
+}
+
+/// Upstream flist.c recv_file_entry refuses an index that is not an
+/// earlier entry ("hard-link reference out of range: 3 (3)",
+/// RERR_PROTOCOL). An earlier entry that did not start a group (a
+/// directory, a plain file) is refused the same way by oxsync; stock rsync
+/// 3.2.7 accepts it (copying that entry's attributes) and only fails with
+/// RERR_STREAMIO when we close the pipe, so with `OXSYNC_TEST_BIN` naming
+/// stock rsync those two cases expect that.
+#[test]
+fn hard_link_follower_must_name_an_earlier_leader() {
+    let flags = "-lHogDtpre.LsfxCIvu";
+    let stock = oxsync_bin().file_name().is_some_and(|n| n == "rsync");
+    for (first, what, strict) in [
+        (3, "itself", false),
+        (4, "a later entry", false),
+        (1_000_000, "far past the end", false),
+        (-1, "a negative index", false),
+        (1, "a plain file", true),
+        (0, "a directory", true),
+    ] {
+        let out = against_receiver_with(flags, |p| flist_with_follower(p, first));
+        let what = format!("a follower naming {what}");
+        if strict && stock {
+            out.check(RERR_STREAMIO, &what, |l| l.contains("closed"));
+        } else {
+            out.check(RERR_PROTOCOL, &what, |l| {
+                l.contains("hard-link") && (strict || l.contains(&format!("{first} (3)")))
+            });
+        }
+    }
+    // The same list with a real leader is accepted (the server then stops
+    // because we send nothing more).
+    let out = against_receiver_with(flags, |p| flist_with_follower(p, 2));
+    assert_eq!(out.code, Some(RERR_STREAMIO), "{:?}", out.diagnostics());
+    assert!(
+        !out.diagnostics().iter().any(|l| l.contains("hard-link")),
+        "{:?}",
+        out.diagnostics()
+    );
 }
