@@ -379,3 +379,21 @@ fn link_dest() {
         );
     }
 }
+
+#[test]
+fn with_other_options() {
+    for args in [
+        &["-H", "--delay-updates"][..],
+        &["-H", "--inplace"],
+        &["-H", "-u"],
+        &["-H", "--max-size=25"],
+        &["-H", "--existing"],
+        &["-H", "-c"],
+        &["-H", "-I"],
+        &["-H", "--backup", "--suffix=.bak"],
+        &["-H", "-n", "--delete"],
+        &["-H", "-L"],
+    ] {
+        check_all(args, partly_there);
+    }
+}

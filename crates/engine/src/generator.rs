@@ -111,6 +111,11 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         }
     }
     g.ndx(NDX_DONE);
+    // upstream: the receiver's phase-2 MSG_DONE (after it placed the redone
+    // and --delay-updates files, whose hard links are made and itemized
+    // here) comes before the generator's next DONE.
+    g.flush(true)?;
+    g.wait_done(&events, 1, true)?;
     g.ndx(NDX_DONE);
     // With a late deletion pass the deletion stats and the last DONE wait
     // until after it (upstream EARLY_DELETE_DONE_MSG).
@@ -120,8 +125,8 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         g.ndx(NDX_DONE);
     }
     g.flush(true)?;
-    let waits = if proto >= 31 && !late { 3 } else { 2 };
-    g.wait_done(&events, waits)?;
+    let waits = if proto >= 31 && !late { 2 } else { 1 };
+    g.wait_done(&events, waits, false)?;
     if mode == DeleteMode::Delay {
         for (p, st) in std::mem::take(&mut g.delayed) {
             if let Err(err) = g.delete_item(&p, &st, true) {
@@ -142,7 +147,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         g.del_stats();
         g.ndx(NDX_DONE);
         g.flush(true)?;
-        g.wait_done(&events, 1)?;
+        g.wait_done(&events, 1, false)?;
     }
     g.touch_up_dirs();
     g.ndx(NDX_DONE);
@@ -151,20 +156,23 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
 }
 
 impl Gen<'_> {
-    /// Waits for `n` MSG_DONEs from the receiver.
-    fn wait_done(&mut self, events: &Receiver<GenEvent>, n: usize) -> Result<()> {
+    /// Waits for `n` MSG_DONEs from the receiver. Hard links reported in
+    /// place are made; they are itemized only while `linking` (the sender
+    /// may have left its loop afterwards).
+    fn wait_done(&mut self, events: &Receiver<GenEvent>, n: usize, linking: bool) -> Result<()> {
         let ctx = self.ctx;
         for _ in 0..n {
             loop {
                 match events.recv() {
                     Ok(GenEvent::Done) => break,
                     Ok(GenEvent::Placed(ndx)) => {
-                        // A file redone in phase 1: its links are made, but
-                        // the sender may have left its loop, so they are not
-                        // itemized.
                         let keep = self.buf.len();
                         self.hard_link_done(ndx)?;
-                        self.buf.truncate(keep);
+                        if linking {
+                            self.flush(true)?;
+                        } else {
+                            self.buf.truncate(keep);
+                        }
                     }
                     Ok(GenEvent::Redo(ndx)) => {
                         ctx.out.error_xfer(&format!(

@@ -269,10 +269,17 @@ pub fn clear_partial(ctx: &RecvCtx, p: &RelPath) {
     }
 }
 
-/// Moves every delayed file from its partial dir into place.
+/// Whether file `i` waits in its partial dir for --delay-updates.
+pub fn is_delayed(ctx: &RecvCtx, i: usize) -> bool {
+    lock(&ctx.upd.delayed).contains(&i)
+}
+
+/// Moves every delayed file from its partial dir into place; returns the
+/// files moved.
 // upstream: receiver.c:handle_delayed_updates()
-pub fn delayed_updates(ctx: &RecvCtx) {
+pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
     let list = std::mem::take(&mut *lock(&ctx.upd.delayed));
+    let mut moved = Vec::with_capacity(list.len());
     for i in list {
         let p = &ctx.paths[i];
         let Some((place, path)) = ctx.dirs.partial_of(p) else {
@@ -295,10 +302,14 @@ pub fn delayed_updates(ctx: &RecvCtx) {
                 path.display_lossy(),
                 ctx.name(i)
             ));
-        } else if place.is_none() {
+            continue;
+        }
+        if place.is_none() {
             let _ = root.rmdir(&path.split_last().0);
         }
+        moved.push(i);
     }
+    moved
 }
 
 /// Creates the missing parent directories of `p` beneath `root` (mode 0700,

@@ -71,7 +71,9 @@ pub fn receive_files<R: Read>(
                 break;
             }
             if phase == 2 && ctx.opts.delay_updates {
-                crate::partial::delayed_updates(ctx);
+                for i in crate::partial::delayed_updates(ctx) {
+                    placed(ctx, &events, i);
+                }
             }
             let _ = events.send(GenEvent::Done);
             continue;
@@ -172,9 +174,11 @@ pub fn receive_files<R: Read>(
     Ok(stats)
 }
 
-/// -H: tells the generator that a hard-linked file is in place.
+/// -H: tells the generator that a hard-linked file is in place (a file
+/// parked for --delay-updates is, once it is moved).
 fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
-    if ctx.opts.hard_links && ctx.entries[i].hlink.is_some() {
+    if ctx.opts.hard_links && ctx.entries[i].hlink.is_some() && !crate::partial::is_delayed(ctx, i)
+    {
         let _ = events.send(GenEvent::Placed(i));
     }
 }

@@ -226,7 +226,16 @@ impl Gen<'_> {
             }
         }
         if !ctx.opts.dry_run {
-            if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| root.link(lp, tmp)) {
+            // upstream atomic_create(DEL_FOR_FILE): the file replaced is
+            // backed up with -b.
+            let mut old = st;
+            if ctx.opts.backup && st.is_some_and(|s| s.file_type != confine::FileType::Dir) {
+                if !crate::partial::make_backup(ctx, p, false) {
+                    return Ok(());
+                }
+                old = None;
+            }
+            if let Err(err) = self.replace_with(p, old.as_ref(), |root, tmp| root.link(lp, tmp)) {
                 ctx.out.error_xfer(&format!(
                     "rsync: [generator] link \"{}\" => {} failed: {err}",
                     ctx.name(i),
