@@ -397,3 +397,66 @@ fn with_other_options() {
         check_all(args, partly_there);
     }
 }
+
+/// The daemon both ways: stock rsync as the client of `oxsync --daemon`,
+/// and oxsync as the client of `rsync --daemon`, pushing and pulling,
+/// against stock rsync on both ends.
+#[test]
+fn daemon_both_ways() {
+    let (ox, rs) = (oxsync_bin(), rsync_bin());
+    for (client, daemon) in [(&rs, &ox), (&ox, &rs)] {
+        for push in [true, false] {
+            let s = Scratch::new();
+            let src = s.path("src");
+            make_src(&s, &src);
+            let mut runs = Vec::new();
+            for (cl, dm, name) in [(client, daemon, "dst"), (&rs, &rs, "dst_ref")] {
+                let dst = s.path(name);
+                fs::create_dir_all(&dst).expect("mkdir dst");
+                partly_there(&src, &dst);
+                fix_dirs(&dst, T_DST + 900);
+                // Stock rsync munges symlinks in a module without chroot
+                // unless told not to; oxsync's daemon does not munge.
+                let modules = format!(
+                    "munge symlinks = no\n[src]\npath = {}\n[dst]\npath = {}\nread only = no\n",
+                    src.display(),
+                    dst.display()
+                );
+                let d = crate::daemon::start(dm, &modules);
+                let mut c = Command::new(cl);
+                c.args(["-ai", "-H", "--exclude=*.tmp"]);
+                if push {
+                    c.arg(format!("{}/", src.display()))
+                        .arg(crate::daemon::url(&d, "dst/"));
+                } else {
+                    c.arg(crate::daemon::url(&d, "src/"))
+                        .arg(format!("{}/", dst.display()));
+                }
+                runs.push((run(&mut c, &s.logs()), dst));
+            }
+            let ((ours, dst), (theirs, dst_ref)) = (&runs[0], &runs[1]);
+            let label = format!("daemon {} client={client:?} push={push}", daemon.display());
+            let show = |what: &str| show_runs(&label, what, ours, theirs);
+            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+            assert_eq!(
+                ours.itemized(),
+                theirs.itemized(),
+                "{}",
+                show("itemize lines differ")
+            );
+            let diff = map_diff(&tree(dst), &tree(dst_ref));
+            assert!(
+                diff.is_empty(),
+                "{}",
+                show(&format!("trees differ:\n{}", diff.join("\n")))
+            );
+            assert!(
+                ours.itemized()
+                    .iter()
+                    .any(|l| l.contains("c.txt => d1/c2.txt")),
+                "{}",
+                show("no link")
+            );
+        }
+    }
+}
