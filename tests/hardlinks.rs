@@ -370,13 +370,14 @@ fn link_dest() {
         ]),
         "{groups:?}"
     );
-    for dir in ALL {
-        check_lines(
-            dir,
-            &["-H", "-ii", "--link-dest=.prev"],
-            with_previous,
-            files_only,
-        );
+    for args in [
+        &["-H", "-ii", "--link-dest=.prev"][..],
+        &["-H", "--compare-dest=.prev"],
+        &["-H", "--copy-dest=.prev"],
+    ] {
+        for dir in ALL {
+            check_lines(dir, args, with_previous, files_only);
+        }
     }
 }
 
@@ -459,4 +460,28 @@ fn daemon_both_ways() {
             );
         }
     }
+}
+
+/// A destination already synced by stock `rsync -aH`.
+fn synced(src: &Path, dst: &Path) {
+    let ok = Command::new(rsync_bin())
+        .args(["-aH", "--exclude=*.tmp"])
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}/", dst.display()))
+        .status()
+        .expect("rsync -aH");
+    assert!(ok.success());
+}
+
+#[test]
+fn second_run() {
+    let (lines, groups) = check_all(&["-H"], synced);
+    assert!(lines.iter().all(|l| l.starts_with(".d")), "{lines:?}");
+    assert_eq!(groups.len(), 4, "{groups:?}");
+    // With -ii the members already linked are listed without a leader.
+    let (lines, _) = check_all(&["-H", "-ii"], synced);
+    assert!(has(&lines, "hf          d1/a_link.txt"), "{lines:?}");
+    // Without -H the links are left alone but reported as up to date.
+    let (_, groups) = check_all(&["-ii"], synced);
+    assert_eq!(groups.len(), 4, "{groups:?}");
 }

@@ -586,7 +586,10 @@ impl Gen<'_> {
             match self.try_dests(i)? {
                 crate::basis::Dests::Done => {
                     self.success(i);
-                    self.hl_mark(hlink::Mark::Done);
+                    // A --compare-dest match leaves nothing here to link to.
+                    if ctx.opts.hard_links && (dry || ctx.root.stat(p).is_ok_and(|s| s.is_some())) {
+                        self.hl_mark(hlink::Mark::Done);
+                    }
                     return Ok(());
                 }
                 crate::basis::Dests::Basis(j, s) => {

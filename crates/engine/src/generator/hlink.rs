@@ -206,22 +206,34 @@ impl Gen<'_> {
             }
         }
         // A missing member whose counterpart in a --link-dest directory is
-        // already this inode is no change worth reporting (upstream
-        // hard_link_check's alt-dest pass).
+        // already this inode is no change worth reporting; one whose
+        // counterpart in a --compare-dest/--copy-dest directory is up to date
+        // is itemized against it (upstream hard_link_check's alt-dest pass).
         let mut shown = st;
         let mut quiet = false;
-        if st.is_none() {
-            if let Some(l) = &lead_st {
-                for place in &ctx.dirs.basis {
-                    let Ok(bp) = place.dir_path(p) else { continue };
-                    let Ok(Some(bs)) = place.root(&ctx.root).stat(&bp) else {
-                        continue;
-                    };
-                    if ctx.opts.alt_dest == Some(AltDest::Link) && same(&bs, l) {
+        if let (None, Some(l)) = (&st, &lead_st) {
+            for place in &ctx.dirs.basis {
+                let Ok(bp) = place.dir_path(p) else { continue };
+                let root = place.root(&ctx.root);
+                let Ok(Some(bs)) = root.stat(&bp) else {
+                    continue;
+                };
+                if ctx.opts.alt_dest == Some(AltDest::Link) {
+                    if same(&bs, l) {
                         quiet = true;
                         shown = Some(bs);
                         break;
                     }
+                    continue;
+                }
+                if !e.is_file() || !self.basis_quick_ok(root, &bp, e, &bs) {
+                    continue;
+                }
+                shown = Some(bs);
+                let perms_ok = !ctx.opts.perms || bs.mode & 0o7777 == e.mode & 0o7777;
+                let times_ok = !ctx.opts.times || bs.mtime == e.mtime;
+                if perms_ok && times_ok {
+                    break;
                 }
             }
         }
@@ -253,6 +265,36 @@ impl Gen<'_> {
         let lead_name = ctx.entries[lead].name.clone();
         self.itemize_link(i, e, shown.as_ref(), &lead_name);
         Ok(())
+    }
+
+    /// upstream quick_check_ok() on a file in a basis directory.
+    fn basis_quick_ok(
+        &self,
+        root: &confine::Root,
+        p: &confine::RelPath,
+        e: &FileEntry,
+        st: &Stat,
+    ) -> bool {
+        let ctx = self.ctx;
+        if st.file_type != confine::FileType::File || st.size != e.size.max(0) as u64 {
+            return false;
+        }
+        if ctx.opts.checksum {
+            let Ok(mut f) = root.open_read(p) else {
+                return false;
+            };
+            return e.checksum.as_deref().is_some_and(|want| {
+                crate::flist::checksum_reader(&mut f, &ctx.session)
+                    .ok()
+                    .as_deref()
+                    == Some(want)
+            });
+        }
+        ctx.opts.size_only
+            || (!ctx.opts.ignore_times
+                && ctx
+                    .opts
+                    .same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec))
     }
 
     /// The item record of a hard-linked member: always sent when it names
