@@ -485,3 +485,48 @@ fn second_run() {
     let (_, groups) = check_all(&["-ii"], synced);
     assert_eq!(groups.len(), 4, "{groups:?}");
 }
+
+/// `--remove-source-files`: the linked members count as sent, so their
+/// source files go too. Each run gets its own source tree.
+#[test]
+fn remove_source_files() {
+    for dir in ALL {
+        let ours = Case::new(dir, partly_there);
+        let theirs = Case::new(dir, partly_there);
+        let args = ["-H".to_string(), "--remove-source-files".to_string()];
+        let a = run(
+            &mut ours.command(false, &args, &ours.dst),
+            &ours.scratch.logs(),
+        );
+        let b = run(
+            &mut theirs.command(true, &args, &theirs.dst_ref),
+            &theirs.scratch.logs(),
+        );
+        let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &a, &b);
+        assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
+        assert_eq!(
+            a.itemized(),
+            b.itemized(),
+            "{}",
+            show("itemize lines differ")
+        );
+        // Symlinks are left out of the source comparison: stock rsync
+        // removes a sent symlink too, oxsync (with or without -H) does not.
+        let files = |root: &Path| -> BTreeMap<PathBuf, Seen> {
+            let mut t = tree(root);
+            if root.ends_with("src") {
+                t.retain(|_, s| s.0 != 'l');
+            }
+            t
+        };
+        for (x, y) in [(&ours.src, &theirs.src), (&ours.dst, &theirs.dst_ref)] {
+            let diff = map_diff(&files(x), &files(y));
+            assert!(
+                diff.is_empty(),
+                "{}",
+                show(&format!("{}:\n{}", x.display(), diff.join("\n")))
+            );
+        }
+        assert!(!ours.src.join("d1/a_link.txt").exists());
+    }
+}

@@ -202,6 +202,7 @@ impl Gen<'_> {
         if let (Some(s), Some(l)) = (&st, &lead_st) {
             if same(s, l) {
                 self.itemize_link(i, e, Some(s), b"");
+                self.success(i);
                 return Ok(());
             }
         }
@@ -256,6 +257,7 @@ impl Gen<'_> {
                 return Ok(());
             }
         }
+        self.success(i);
         if st.is_none() {
             ctx.stats(|s| s.created[crate::stats::kind_index(e.mode)] += 1);
         }
