@@ -129,6 +129,11 @@ impl Case {
     }
 
     fn command(&self, reference: bool, args: &[String], dst: &Path) -> Command {
+        self.command_base(reference, "-ai", args, dst)
+    }
+
+    /// As [`Case::command`] with `base` (`-ai`) replaced.
+    fn command_base(&self, reference: bool, base: &str, args: &[String], dst: &Path) -> Command {
         let ox = oxsync_bin();
         let rs = rsync_bin();
         let (client, server) = match (reference, self.dir) {
@@ -140,7 +145,7 @@ impl Case {
         let src_arg = format!("{}/", self.src.display());
         let dst_arg = format!("{}/", dst.display());
         let mut c = Command::new(client);
-        c.arg("-ai").arg("--exclude=*.tmp").args(args);
+        c.arg(base).arg("--exclude=*.tmp").args(args);
         if self.dir != Dir::Local {
             c.arg("-e")
                 .arg(self.scratch.rsh())
@@ -288,7 +293,38 @@ fn verbose_and_dry_run() {
         has(&lines, "hf+++++++++ a.txt => d1/a_link.txt"),
         "{lines:?}"
     );
-    check_all(&["--hard-links", "-v"], no_prep);
+    // -v without -i: `NAME => LEADER` lines.
+    for dir in ALL {
+        let c = Case::new(dir, partly_there);
+        let args = ["--hard-links".to_string()];
+        let linked = |r: &Run| -> Vec<String> {
+            let mut v: Vec<String> = r
+                .stdout
+                .lines()
+                .filter(|l| l.contains(" => "))
+                .map(str::to_owned)
+                .collect();
+            v.sort();
+            v
+        };
+        let a = run(
+            &mut c.command_base(false, "-av", &args, &c.dst),
+            &c.scratch.logs(),
+        );
+        let b = run(
+            &mut c.command_base(true, "-av", &args, &c.dst_ref),
+            &c.scratch.logs(),
+        );
+        let show = |what: &str| show_runs(&format!("{dir:?} -H -v"), what, &a, &b);
+        assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
+        assert_eq!(linked(&a), linked(&b), "{}", show("link lines differ"));
+        assert!(
+            linked(&b).contains(&"c.txt => d1/c2.txt".to_string()),
+            "{}",
+            show("no link line")
+        );
+        assert!(a.itemized().is_empty(), "{}", show("itemized without -i"));
+    }
 }
 
 /// A destination that has some of the files: group a's first member up to
@@ -394,6 +430,8 @@ fn with_other_options() {
         &["-H", "--backup", "--suffix=.bak"],
         &["-H", "-n", "--delete"],
         &["-H", "-L"],
+        &["-H", "--protocol=30"],
+        &["-H", "--protocol=31", "-c"],
     ] {
         check_all(args, partly_there);
     }
