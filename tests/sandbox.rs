@@ -569,25 +569,57 @@ fn hostile_symlink_then_file_through_it() {
 }
 
 #[test]
-fn hard_links_are_not_negotiated() {
-    // The engine does not implement -H: the server refuses the option, so
-    // a hard-link entry to a path outside can never be sent.
-    let a = Arena::new();
-    let before = a.beside();
-    let out = Command::new(oxsync_bin())
-        .args(["--server", "-logDtpHre.LsfxCIvu", "."])
-        .arg(a.dst())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hard-links"));
-    assert_eq!(a.beside(), before);
+fn hard_links_through_a_symlink() {
+    // With -H a follower is linked to its group's leader by list name,
+    // through the destination's `Root`: neither a leader nor a follower
+    // reached through a symlink that leaves the destination (`d` ->
+    // outside) is linked, and nothing outside changes.
+    for follower_outside in [false, true] {
+        let a = Arena::new();
+        let keep = a.outside().join("keep");
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        fs::File::options()
+            .write(true)
+            .open(&keep)
+            .and_then(|f| f.set_modified(t))
+            .expect("mtime");
+        let before = a.beside();
+        let mut peer = Peer::start(&a.dst(), "-logDtpHre.LsfxCIvu");
+        peer.fo.preserve_hard_links = true;
+        let linked = |name: &str, first| FileEntry {
+            hlink: Some(first),
+            ..file(name, 5)
+        };
+        // Sorted (wire) order: a, d, d/keep, z, z/stolen.
+        let entries = if follower_outside {
+            vec![
+                linked("a", 0),
+                symlink("d", &a.outside()),
+                linked("d/keep", 0),
+            ]
+        } else {
+            vec![
+                symlink("d", &a.outside()),
+                linked("d/keep", 1),
+                dir("z"),
+                linked("z/stolen", 1),
+            ]
+        };
+        let (code, stderr) = peer.send_all(entries, b"evil\n", true);
+        let what = format!("follower outside: {follower_outside}, exit {code:?}\n{stderr}");
+        eprintln!(
+            "DBG {what} {:?}",
+            snapshot(&a.dst()).keys().collect::<Vec<_>>()
+        );
+        assert_eq!(a.beside(), before, "the tree outside dst changed; {what}");
+        let st = fs::metadata(&keep).expect("keep");
+        assert_eq!(st.nlink(), 1, "outside/keep was linked to; {what}");
+        for name in ["a", "z/stolen"] {
+            if let Ok(s) = fs::symlink_metadata(a.dst().join(name)) {
+                assert_ne!(s.ino(), st.ino(), "{name} is outside/keep; {what}");
+            }
+        }
+    }
 }
 
 #[test]
