@@ -954,6 +954,7 @@ impl Requested {
             io_timeout: self
                 .timeout
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
+            files_from_data: None,
         };
         let fmt = ItemFormat {
             itemize: 0,

@@ -19,6 +19,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::mpsc::Receiver;
 
+mod tree;
+
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -50,7 +52,12 @@ struct Gen<'a> {
 /// Runs the generator to the end of the transfer.
 // upstream: generator.c:generate_files(), main.c:do_recv() (goodbye)
 pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> Result<()> {
-    let names = ctx.entries.iter().map(|e| e.name.as_slice()).collect();
+    let names = ctx
+        .entries
+        .iter()
+        .filter(|e| !crate::treeshape::is_inactive(e))
+        .map(|e| e.name.as_slice())
+        .collect();
     let report_all = ctx.opts.itemize > 1
         || ctx.opts.verbose > 1
         || ctx
@@ -189,7 +196,10 @@ impl Gen<'_> {
             return Ok(());
         }
         for i in 0..ctx.entries.len() {
-            if !ctx.entries[i].is_dir() {
+            // upstream: only directories whose contents were sent.
+            if !crate::treeshape::is_content_dir(&ctx.entries[i])
+                || crate::treeshape::is_inactive(&ctx.entries[i])
+            {
                 continue;
             }
             let is_dir = ctx
@@ -325,6 +335,9 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        if self.tree_shape_done(i)? {
+            return Ok(());
+        }
         if let Some(refused) = self.daemon_refuses(p.as_bytes(), e.is_dir()) {
             if refused {
                 ctx.out.error_xfer(&format!(
@@ -402,7 +415,10 @@ impl Gen<'_> {
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
             }
-            if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay) && exists && !redo
+            if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
+                && exists
+                && !redo
+                && crate::treeshape::is_content_dir(e)
             {
                 self.delete_in_dir(i)?;
             }
@@ -1015,6 +1031,9 @@ impl Gen<'_> {
             let Some(st) = ctx.root.stat(&child).ok().flatten() else {
                 continue;
             };
+            if self.is_mount_point(dir, &st) {
+                continue;
+            }
             if self.rules.is_protected(full, st.file_type == FileType::Dir)
                 || self
                     .daemon_refuses(full, st.file_type == FileType::Dir)
@@ -1173,7 +1192,10 @@ impl Gen<'_> {
             return;
         }
         for (i, e) in ctx.entries.iter().enumerate() {
-            if !e.is_dir() {
+            if !e.is_dir()
+                || crate::treeshape::is_inactive(e)
+                || (!ctx.opts.tree.implied_dirs() && crate::treeshape::is_implied_dir(e))
+            {
                 continue;
             }
             let p = &ctx.paths[i];
