@@ -211,6 +211,7 @@ impl Case {
                 .arg(format!("--rsync-path={}", server.display()));
         }
         let dst_arg = format!("{}/", dst.display());
+        let srcs: Vec<String> = srcs.iter().map(|a| a.replace("%S", &scratch)).collect();
         match self.dir {
             Dir::Local => c.args(srcs).arg(dst_arg),
             Dir::OxPush | Dir::RsyncPush => c.args(srcs).arg(format!("localhost:{dst_arg}")),
@@ -314,8 +315,14 @@ fn relative() {
     check(&["-aiR"], &["./a/b", "top.txt", "link"]);
     check(&["-aiR", "--no-relative"], &["a/b/c", "d"]);
     check(&["-aiR", "-n"], &["a/b/c/f2.txt", "h/only"]);
-    // Absolute-looking paths below the marker, and a missing one.
+    // A marker deeper down, and a missing path.
     check(&["-aiR"], &["a/b/./c", "nothere/x"]);
+    // Absolute paths: the names keep their slash on the sending side (the
+    // sender prints them so) and lose it on the receiving side.
+    check(
+        &["-aiR"],
+        &["%S/src/a/b/c/f1.txt", "%S/src/./d", "%S/src/h/only"],
+    );
     // ".." in the active part is refused (exit 1) by the sender. Compared
     // where the client sends: when a server sender gives up before the
     // file list, stock rsync's client mostly sees the stream end (12; the
@@ -383,6 +390,8 @@ fn files_from() {
         &["-aiR", "--no-implied-dirs", "--files-from=%S/list"],
         &["."],
     );
+    // Protocol 30 forwards the names outside the multiplexed stream.
+    check(&["-ai", "--protocol=30", "--files-from=%S/list"], &["."]);
 }
 
 #[test]
@@ -392,6 +401,10 @@ fn files_from_remote() {
     check(&["-ai", "--files-from=:remote.list"], &["."]);
     check(&["-ai", "-r", "--files-from=localhost:remote.list"], &["."]);
     check(&["-ai", "--from0", "--files-from=:%S/list0"], &["."]);
+    check(
+        &["-ai", "--protocol=30", "--files-from=:remote.list"],
+        &["."],
+    );
     // A list that cannot be opened: exit 1 before the transfer.
     let c = Case::new(Dir::Local, Prep::default());
     let r = run(

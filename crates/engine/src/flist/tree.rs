@@ -182,7 +182,7 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
         None => (None, arg),
     };
     let implied_dot = active.starts_with(b"./") && active.len() > 2 && !st.dot_sent;
-    let (name, abs, kind) = clean_active(active);
+    let (mut name, abs, kind) = clean_active(active);
     if has_dotdot(&name) {
         return Err(Error::new(
             exit::RERR_SYNTAX,
@@ -197,7 +197,12 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
         root = root.join(std::ffi::OsStr::from_bytes(d));
     }
     if abs {
+        // upstream: an absolute -R path keeps its slash in the list (the
+        // receiver strips it after sorting).
         root = PathBuf::from("/");
+        if name != b"." {
+            name.insert(0, b'/');
+        }
     }
     if root.as_os_str().is_empty() {
         root = PathBuf::from(".");
@@ -363,6 +368,9 @@ fn send_implied_dirs(
     st.last = Some((root.to_path_buf(), prefix.to_vec()));
     for n in common..comps.len() {
         let name = comps[..=n].join(&b'/');
+        if name.is_empty() {
+            continue;
+        }
         if w.daemon_excluded(&name, true) {
             continue;
         }
