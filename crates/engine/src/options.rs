@@ -1329,6 +1329,10 @@ impl Options {
         if bundle.len() > 1 {
             args.push(bundle);
         }
+        // upstream: tells the server that -d without -r may delete.
+        if self.dirs && !self.recursive && self.delete != DeleteMode::Off && client_sender {
+            args.push("--no-r".to_string());
+        }
         // -D stands for both; the odd one out goes as a long option.
         if self.devices && !self.specials {
             args.push("--no-specials".to_string());

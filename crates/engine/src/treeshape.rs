@@ -507,6 +507,104 @@ mod tests {
         );
     }
 
+    /// What stock rsync 3.2.7's client runs on the server (captured with a
+    /// logging remote shell), against what oxsync builds.
+    const CAPTURED: &[(&str, &str)] = &[
+        ("-aR", "--server -logDtprRe.iLsfxCIvu . dst/"),
+        (
+            "-aR --no-implied-dirs",
+            "--server -logDtprRe.iLsfxCIvu --no-implied-dirs . dst/",
+        ),
+        (
+            "-aR --no-implied-dirs",
+            "--server --sender -logDtprRe.iLsfxCIvu --no-implied-dirs . src/",
+        ),
+        ("-a --files-from=list", "--server -logDtpRe.LsfxCIvu . dst/"),
+        (
+            "-a --files-from=list",
+            "--server --sender -logDtpRe.LsfxCIvu --files-from=- --from0 . src/",
+        ),
+        (
+            "-a --files-from=:list -0",
+            "--server -logDtpRe.LsfxCIvu --files-from list --from0 . dst/",
+        ),
+        (
+            "-a --files-from=h:list --no-relative",
+            "--server --sender -logDtpe.LsfxCIvu --files-from list --no-relative . src/",
+        ),
+        ("-axx", "--server --sender -logDtprxxe.iLsfxCIvu . src/"),
+        ("-am", "--server -lmogDtpre.iLsfxCIvu . dst/"),
+        ("-am", "--server --sender -logDtpre.LsfxCIvu . src/"),
+        (
+            "-a --delete-missing-args",
+            "--server -logDtpre.iLsfxCIvu --delete-missing-args . dst/",
+        ),
+        (
+            "-a --ignore-missing-args",
+            "--server -logDtpre.iLsfxCIvu . dst/",
+        ),
+        (
+            "-a --ignore-missing-args",
+            "--server --sender -logDtpre.iLsfxCIvu --ignore-missing-args . src/",
+        ),
+        (
+            "-d --delete",
+            "--server -de.LsfxCIvu --no-r --delete . dst/",
+        ),
+        (
+            "-a --files-from=list --delete",
+            "--server -ldogDtpRe.LsfxCIvu --no-r --delete . dst/",
+        ),
+    ];
+
+    #[test]
+    fn server_argv_like_stock() {
+        let words = |s: &str| -> Vec<std::ffi::OsString> { s.split(' ').map(Into::into).collect() };
+        for &(client, server_line) in CAPTURED {
+            let pull = server_line.contains("--sender");
+            let paths = if pull { "h:src/ dst/" } else { "src/ h:dst/" };
+            let c = Options::parse(&words(&format!("{client} {paths}"))).expect(client);
+            let ours = c.to_server_args(pull, 31).join(" ");
+            assert_eq!(
+                format!("{ours} . {}", if pull { "src/" } else { "dst/" }),
+                server_line.replace(".iL", ".L"),
+                "{client}"
+            );
+            let s = Options::parse(&words(server_line)).expect(server_line);
+            assert_eq!(s.tree.relative(), c.tree.relative(), "{server_line}");
+            assert_eq!(
+                s.tree.one_file_system, c.tree.one_file_system,
+                "{server_line}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_from_rules() {
+        let p = |s: &str| {
+            Options::parse(
+                &s.split(' ')
+                    .map(Into::into)
+                    .collect::<Vec<std::ffi::OsString>>(),
+            )
+        };
+        let o = p("-a --files-from=l s d").expect("ok");
+        assert!(!o.recursive && o.dirs && o.tree.relative() && o.tree.implied_dirs());
+        let o = p("-ar --files-from=l --no-R s d").expect("ok");
+        assert!(o.recursive && !o.tree.relative());
+        assert_eq!(p("--files-from=l a b c").map_err(|e| e.exit_code), Err(1));
+        assert_eq!(p("--files-from=l a").map_err(|e| e.exit_code), Err(1));
+        assert_eq!(
+            p("--server --files-from=h:l . s").map_err(|e| e.exit_code),
+            Err(1)
+        );
+        assert_eq!(p("--files-from=h:- s d").map_err(|e| e.exit_code), Err(1));
+        let o = p("--delete-missing-args --ignore-missing-args s d").expect("ok");
+        assert_eq!(o.tree.missing_args, 2);
+        let o = p("-xx --no-x -x s d").expect("ok");
+        assert_eq!(o.tree.one_file_system, 1);
+    }
+
     #[test]
     fn files_from_hosts() {
         let t = |v: &str| {

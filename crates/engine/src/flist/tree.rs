@@ -258,7 +258,7 @@ fn add_relative_item(
     let path = if name == b"." {
         root.to_path_buf()
     } else {
-        root.join(std::ffi::OsStr::from_bytes(&name))
+        under(root, &name)
     };
     let lstat = fs::symlink_metadata(&path);
     let meta = match lstat {
@@ -338,6 +338,17 @@ fn add_relative_item(
     Ok(())
 }
 
+/// `name` below `root`, without a "./" when the root is the working
+/// directory (so messages name it as upstream does).
+fn under(root: &Path, name: &[u8]) -> PathBuf {
+    let name = Path::new(std::ffi::OsStr::from_bytes(name));
+    if root == Path::new(".") {
+        name.to_path_buf()
+    } else {
+        root.join(name)
+    }
+}
+
 /// Sends the directories leading to `prefix` that the previous argument
 /// did not send already: followed through symlinks, unfiltered, flagged
 /// as implied (no contents).
@@ -374,12 +385,19 @@ fn send_implied_dirs(
         if w.daemon_excluded(&name, true) {
             continue;
         }
-        let path = root.join(std::ffi::OsStr::from_bytes(&name));
+        let path = under(root, &name);
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
+            // upstream: make_file() reports a missing one as vanished.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                w.out
+                    .warning(&format!("file has vanished: \"{}\"", abs_display(&path)));
+                w.out.add_io_error(2);
+                continue;
+            }
             Err(e) => {
                 w.out.error_xfer(&format!(
-                    "rsync: [sender] link_stat \"{}\" failed: {}",
+                    "rsync: [sender] readlink_stat(\"{}\") failed: {}",
                     abs_display(&path),
                     os_err(&e)
                 ));
