@@ -314,6 +314,8 @@ fn relative() {
     assert_lines(&r, &["cd+++++++++ b/", ">f+++++++++ b/c/f1.txt"], &[]);
     check(&["-aiR"], &["./a/b", "top.txt", "link"]);
     check(&["-aiR", "--no-relative"], &["a/b/c", "d"]);
+    // With -d a trailing slash or "/." sends the directory's contents.
+    check(&["-iR", "-d", "-lpt"], &["a/.", "d/", "h"]);
     check(&["-aiR", "-n"], &["a/b/c/f2.txt", "h/only"]);
     // A marker deeper down, and a missing path.
     check(&["-aiR"], &["a/b/./c", "nothere/x"]);

@@ -145,12 +145,12 @@ fn sanitize(name: &[u8]) -> Vec<u8> {
 }
 
 /// Cleans the active part of a -R path: repeated slashes and "."
-/// components go, a trailing "/." goes, a trailing slash is noted.
+/// components go; a trailing slash (or "/.", which leaves one) is noted.
 /// Returns (name without leading slashes, absolute, name type).
 // upstream: util1.c:clean_fname(CFN_KEEP_TRAILING_SLASH | CFN_DROP_TRAILING_DOT_DIR)
 fn clean_active(path: &[u8]) -> (Vec<u8>, bool, NameType) {
     let abs = path.first() == Some(&b'/');
-    let slash_end = path.ends_with(b"/") && path.len() > 1;
+    let slash_end = (path.ends_with(b"/") || path.ends_with(b"/.")) && path.len() > 1;
     let parts: Vec<&[u8]> = path
         .split(|&b| b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")
@@ -430,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             clean_active(b"a/."),
-            (b"a".to_vec(), false, NameType::Normal)
+            (b"a".to_vec(), false, NameType::SlashEnding)
         );
         assert_eq!(
             clean_active(b"./"),
