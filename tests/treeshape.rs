@@ -551,7 +551,11 @@ fn daemon_run(daemon_bin: &Path, client_bin: &Path, args: &[&str], push: bool) -
     fs::remove_dir_all(&module).expect("rm module");
     make_src(&module);
     fs::write(module.join("remote.list"), "top.txt\na/x.txt\nd/sub\n").expect("list");
+    // A symlink to the list inside the module, and one leading out of it.
+    symlink("d/../remote.list", module.join("inlink.list")).expect("symlink");
+    symlink("../secrets", module.join("evil.list")).expect("symlink");
     fs::write(root.join("dst/remote.list"), "top.txt\na/b/c/f1.txt\n").expect("list");
+    symlink("../secrets", root.join("dst/evil.list")).expect("symlink");
     let local = tempfile::tempdir().expect("tmp");
     let src = local.path().join("src");
     make_src(&src);
@@ -621,26 +625,27 @@ fn daemon_files_from() {
     daemon_check(&["-ai", "--files-from=%L"], true);
     daemon_check(&["-ai", "--files-from=:remote.list"], false);
     daemon_check(&["-ai", "--files-from=:/remote.list"], false);
+    daemon_check(&["-ai", "--files-from=:inlink.list"], false);
     daemon_check(&["-ai", "--files-from=:remote.list"], true);
     daemon_check(&["-ai", "-r", "--delete", "--files-from=%L"], false);
 }
 
 #[test]
 fn daemon_files_from_outside_module() {
-    // Stock rsync's daemon makes "../x" relative to the module; oxsync's
-    // refuses a list outside the module outright (exit 1, one line).
+    // Stock rsync's daemon makes "../x" relative to the module (and, without
+    // chroot, follows a symlink out of it); oxsync's refuses a list outside
+    // the module outright (exit 1, one line).
     let ox = oxsync_bin();
     let rs = rsync_bin();
     for push in [false, true] {
-        let got = daemon_run(&ox, &rs, &["-ai", "--files-from=:../secrets"], push);
-        assert_eq!(got.code, Some(1), "{}", got.stderr);
-        assert!(
-            got.stderr
-                .contains("--files-from=../secrets is outside module"),
-            "{}",
-            got.stderr
-        );
-        assert!(got.lines.is_empty(), "{:?}", got.lines);
+        for list in ["../secrets", "evil.list"] {
+            let arg = format!("--files-from=:{list}");
+            let got = daemon_run(&ox, &rs, &["-ai", &arg], push);
+            assert_eq!(got.code, Some(1), "{}", got.stderr);
+            let want = format!("--files-from={list} is outside module");
+            assert!(got.stderr.contains(&want), "{}", got.stderr);
+            assert!(got.lines.is_empty(), "{:?}", got.lines);
+        }
     }
 }
 

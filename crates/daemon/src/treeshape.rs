@@ -40,7 +40,6 @@ pub fn read_files_from(
     if filter.is_some_and(|f| f.excludes(tail.rel.as_bytes(), false)) {
         return Err(refused());
     }
-    let rel = RelPath::new(tail.rel.as_bytes()).map_err(|_| refused())?;
     let opened;
     let root = match module_root {
         Some(r) => r,
@@ -51,6 +50,7 @@ pub fn read_files_from(
         }
     };
     let fail = |e: String| format!("failed to open files-from file {path}: {e}");
+    let rel = follow_in_module(root, tail.rel.as_bytes()).ok_or_else(refused)?;
     let f = root.open_read(&rel).map_err(|e| fail(e.to_string()))?;
     let mut data = Vec::new();
     f.take(MAX_LIST_BYTES + 1)
@@ -60,6 +60,45 @@ pub fn read_files_from(
         return Err(fail(format!("longer than {MAX_LIST_BYTES} bytes")));
     }
     Ok(Some(data))
+}
+
+/// `rel` with its symlinks (if it is one) followed while they stay in the
+/// module: relative targets only, resolved from the link's directory,
+/// never above the module root; at most 40 links. None when a link
+/// leaves the module.
+fn follow_in_module(root: &Root, rel: &[u8]) -> Option<RelPath> {
+    let mut cur = RelPath::new(rel).ok()?;
+    for _ in 0..40 {
+        let is_link = root
+            .stat(&cur)
+            .ok()
+            .flatten()
+            .is_some_and(|st| st.file_type == confine::FileType::Symlink);
+        if !is_link {
+            return Some(cur);
+        }
+        let target = root.readlink(&cur).ok()?;
+        if target.first() == Some(&b'/') {
+            return None;
+        }
+        let (parent, _) = cur.split_last();
+        let mut parts: Vec<&[u8]> = parent
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        for c in target.split(|&b| b == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    parts.pop()?;
+                }
+                c => parts.push(c),
+            }
+        }
+        cur = RelPath::new(&parts.join(&b'/')).ok()?;
+    }
+    None
 }
 
 /// The sender's -R source for a client path: the module root, then the
