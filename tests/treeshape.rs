@@ -684,3 +684,37 @@ fn daemon_relative() {
         }
     }
 }
+
+#[test]
+fn daemon_delete_missing_args_keeps_excluded() {
+    // A name the module's rules exclude is neither received nor deleted,
+    // even when the client asks for its deletion.
+    let modules = "[fdst]\npath = %ROOT%/dst\nread only = no\nexclude = secret*\n";
+    let push = |daemon: &Path| {
+        let d = crate::daemon::start(daemon, modules);
+        let dst = d_root(&d).join("dst");
+        fs::write(dst.join("secret1"), "s\n").expect("w");
+        fs::write(dst.join("other"), "o\n").expect("w");
+        let local = tempfile::tempdir().expect("tmp");
+        let mut c = Command::new(rsync_bin());
+        c.current_dir(local.path())
+            .args(["-ai", "--delete-missing-args", "secret1", "other"])
+            .arg(crate::daemon::url(&d, "fdst/"));
+        let r = run(&mut c, local.path());
+        (r.code, r.itemized(), tree(&dst), r.stderr)
+    };
+    let want = push(&rsync_bin());
+    let got = push(&oxsync_bin());
+    assert_eq!(got.0, want.0, "exit\n{}\n---\n{}", got.3, want.3);
+    assert_eq!(got.0, Some(23));
+    assert_eq!(got.1, want.1, "itemize\n{}", got.3);
+    assert_eq!(got.1, ["*deleting   other"]);
+    assert!(
+        got.3.contains("daemon refused to receive file \"secret1\""),
+        "{}",
+        got.3
+    );
+    let diff = map_diff(&got.2, &want.2);
+    assert!(diff.is_empty(), "trees differ:\n{}", diff.join("\n"));
+    assert!(got.2.contains_key(Path::new("secret1")));
+}

@@ -169,7 +169,6 @@ fn clean_active(path: &[u8]) -> (Vec<u8>, bool, NameType) {
 
 /// One -R argument (`base` is the files-from source directory, or empty).
 fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) -> Result<()> {
-    let opts = w.opts;
     let (dir, active): (Option<&[u8]>, &[u8]) = match arg.windows(3).position(|x| x == b"/./") {
         Some(p) => {
             let dir: &[u8] = if p == 0 { b"/" } else { &arg[..p] };
@@ -231,7 +230,6 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
         .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p))?;
     let res = add_relative_item(w, &root, name, kind, implied_dot, st);
     w.stack.clear(w.rules);
-    let _ = opts;
     res
 }
 

@@ -24,7 +24,13 @@ impl Gen<'_> {
             self.delete_missing_arg(i)?;
             return Ok(true);
         }
-        if tree.relative() && !tree.implied_dirs() && !ctx.opts.dry_run {
+        if tree.relative()
+            && !tree.implied_dirs()
+            && !ctx.opts.dry_run
+            && self
+                .daemon_refuses(ctx.paths[i].as_bytes(), e.is_dir())
+                .is_none()
+        {
             self.make_parents(&ctx.paths[i]);
         }
         Ok(false)
@@ -35,6 +41,17 @@ impl Gen<'_> {
     fn delete_missing_arg(&mut self, i: usize) -> Result<()> {
         let ctx = self.ctx;
         let p = &ctx.paths[i];
+        // upstream: the module's rules come first (the generator refuses
+        // the name before it looks at the mode).
+        if let Some(refused) = self.daemon_refuses(p.as_bytes(), false) {
+            if refused {
+                ctx.out.error_xfer(&format!(
+                    "ERROR: daemon refused to receive file \"{}\"",
+                    ctx.name(i)
+                ));
+            }
+            return Ok(());
+        }
         let Some(st) = self.stat(p)? else {
             return Ok(());
         };
