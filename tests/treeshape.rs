@@ -718,3 +718,39 @@ fn daemon_delete_missing_args_keeps_excluded() {
     assert!(diff.is_empty(), "trees differ:\n{}", diff.join("\n"));
     assert!(got.2.contains_key(Path::new("secret1")));
 }
+
+#[test]
+fn relative_duplicates_count_in_stats() {
+    // "a" and "a/b/c" list a/b/c twice; upstream's sender keeps both copies
+    // (the receiver drops one), so --stats counts them. Stock rsync runs
+    // without incremental recursion, which oxsync never uses.
+    let c = Case::new(Dir::Local, Prep::default());
+    let args = ["-aR", "--stats"];
+    let ours = run(
+        &mut c.command(false, &args, &["a", "a/b/c", "d"], &c.dst),
+        &c.scratch.logs(),
+    );
+    let mut stock = c.command(true, &args, &["a", "a/b/c", "d"], &c.dst_ref);
+    stock.arg("--no-inc-recursive");
+    let theirs = run(&mut stock, &c.scratch.logs());
+    let line = |r: &Run, label: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no `{label}` in\n{}", r.stdout))
+    };
+    for label in [
+        "Number of files:",
+        "Number of created files:",
+        "Total file size:",
+    ] {
+        assert_eq!(line(&ours, label), line(&theirs, label));
+    }
+    assert_eq!(
+        line(&ours, "Number of files:"),
+        "Number of files: 15 (reg: 7, dir: 8)"
+    );
+    let diff = map_diff(&tree(&c.dst), &tree(&c.dst_ref));
+    assert!(diff.is_empty(), "trees differ:\n{}", diff.join("\n"));
+}

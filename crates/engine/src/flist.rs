@@ -42,9 +42,10 @@ impl FileList {
         self.entries.is_empty()
     }
 
-    /// Sorts entries (and sources) in upstream's order, stable. A sender
-    /// drops later duplicates of a name; a receiver keeps positions as sent
-    /// so that indexes still match.
+    /// Sorts entries (and sources) in upstream's order, stable. Duplicate
+    /// names stay, as upstream's sender keeps them (they count in the
+    /// stats); the receiver drops all but the first
+    /// ([`crate::treeshape::clean_received`]).
     fn sort(&mut self) {
         let mut idx: Vec<usize> = (0..self.entries.len()).collect();
         idx.sort_by(|&a, &b| {
@@ -56,14 +57,6 @@ impl FileList {
         let has_sources = !self.sources.is_empty();
         for i in idx {
             let e = std::mem::take(&mut self.entries[i]);
-            if has_sources && entries.last().is_some_and(|p: &FileEntry| p.name == e.name) {
-                // upstream: a repeated directory keeps the contents flag of
-                // either copy (flist_sort_and_clean).
-                if let Some(p) = entries.last_mut().filter(|p| p.is_dir() && e.is_dir()) {
-                    p.xflags = crate::treeshape::merge_dir_xflags(p.xflags, e.xflags);
-                }
-                continue;
-            }
             entries.push(e);
             if has_sources {
                 sources.push(std::mem::take(&mut self.sources[i]));
