@@ -180,6 +180,7 @@ impl Case {
         .expect("list");
         fs::write(scratch.path("list0"), "a/b/c/f1.txt\0d/\0link\0\0h/only\0").expect("list0");
         fs::write(src.join("remote.list"), "top.txt\na/x.txt\nd/sub\n").expect("remote list");
+        fs::write(scratch.path("ex0"), "d\0top.txt\0").expect("ex0");
         Case {
             dir,
             _mounts: mounts,
@@ -392,6 +393,9 @@ fn files_from() {
         &["-aiR", "--no-implied-dirs", "--files-from=%S/list"],
         &["."],
     );
+    // --from0 applies to the rule files too.
+    let r = check(&["-ai", "-0", "--exclude-from=%S/ex0"], &["."]);
+    assert_lines(&r, &[">f+++++++++ a/x.txt"], &[">f+++++++++ top.txt", "d/y.txt"]);
     // Protocol 30 forwards the names outside the multiplexed stream.
     check(&["-ai", "--protocol=30", "--files-from=%S/list"], &["."]);
 }
