@@ -140,7 +140,8 @@ struct Case {
 /// How a case is prepared beyond the common trees.
 #[derive(Clone, Copy, Default)]
 struct Prep {
-    /// A tmpfs at src/mnt (with files) and at dst/m2 (with a file).
+    /// A tmpfs at src/mnt (with files) and at dst/m2, dst/mnt and dst/h
+    /// (with a file each).
     mounts: bool,
 }
 
@@ -166,6 +167,10 @@ impl Case {
                 put(d, "m2/keep.txt", b"keep\n", 0o644, T0 + 22);
                 mounts.push(Mount::new(&d.join("mnt")));
                 put(d, "mnt/stale.txt", b"stale\n", 0o644, T0 + 23);
+                // A directory the source has, on another filesystem here.
+                mounts.push(Mount::new(&d.join("h")));
+                put(d, "h/stray.txt", b"stray\n", 0o644, T0 + 24);
+                set_mtime(&d.join("h"), T_DST + 7);
                 set_mtime(&d.join("m2"), T_DST + 5);
                 set_mtime(&d.join("mnt"), T_DST + 6);
                 set_mtime(d, T_DST + 900);
@@ -395,7 +400,11 @@ fn files_from() {
     );
     // --from0 applies to the rule files too.
     let r = check(&["-ai", "-0", "--exclude-from=%S/ex0"], &["."]);
-    assert_lines(&r, &[">f+++++++++ a/x.txt"], &[">f+++++++++ top.txt", "d/y.txt"]);
+    assert_lines(
+        &r,
+        &[">f+++++++++ a/x.txt"],
+        &[">f+++++++++ top.txt", "d/y.txt"],
+    );
     // Protocol 30 forwards the names outside the multiplexed stream.
     check(&["-ai", "--protocol=30", "--files-from=%S/list"], &["."]);
 }
@@ -452,8 +461,11 @@ fn one_file_system() {
     assert_lines(
         &r,
         &["*deleting   extra.txt"],
-        &["m2/keep.txt", "mnt/stale.txt"],
+        &["m2/keep.txt", "mnt/stale.txt", "h/stray.txt"],
     );
+    let r = check_prep(prep, &["-ai", "--delete"], &["."]);
+    assert_lines(&r, &["*deleting   h/stray.txt"], &[]);
+    check_prep(prep, &["-ai", "-x", "--delete-after"], &["h", "d"]);
     check_prep(prep, &["-ai", "-xx", "--delete"], &["."]);
     check_prep(prep, &["-ai", "-x", "--no-x", "--delete"], &["."]);
     check_prep(prep, &["-aiR", "-x"], &["mnt/sub", "a"]);

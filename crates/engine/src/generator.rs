@@ -47,6 +47,8 @@ struct Gen<'a> {
     delayed: Vec<(RelPath, Stat)>,
     /// Deletions refused by `--max-delete` (upstream skipped_deletes).
     skipped_deletes: std::cell::Cell<u32>,
+    /// -x: the filesystems of the top directories (deletion stays on them).
+    fs_devs: tree::FsDevs,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -80,6 +82,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         fstack: crate::filters::DirStack::default(),
         delayed: Vec::new(),
         skipped_deletes: std::cell::Cell::new(0),
+        fs_devs: Default::default(),
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
@@ -992,6 +995,9 @@ impl Gen<'_> {
                 ctx.out
                     .error("IO error encountered -- skipping file deletion");
             }
+            return Ok(());
+        }
+        if self.on_other_fs(i) {
             return Ok(());
         }
         let dir = &ctx.paths[i];

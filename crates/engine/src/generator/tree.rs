@@ -6,6 +6,16 @@ use super::Gen;
 use crate::error::Result;
 use crate::treeshape::{is_implied_dir, is_inactive};
 use confine::{FileType, RelPath, Stat};
+use protocol::flist::XMIT_TOP_DIR;
+use std::collections::HashSet;
+
+/// -x on the receiving side: the device of the top directory being cleaned
+/// and of every top directory seen (upstream filesystem_dev, dev_tbl).
+#[derive(Debug, Default)]
+pub(super) struct FsDevs {
+    current: Option<u64>,
+    tops: HashSet<u64>,
+}
 
 impl Gen<'_> {
     /// Handles entry `i` when a tree-shape option decides it; true when
@@ -97,6 +107,31 @@ impl Gen<'_> {
                 }
             }
         }
+    }
+
+    /// -x: a directory to clean that lies on another filesystem than the
+    /// top directories is left alone.
+    // upstream: generator.c:delete_in_dir() (one_file_system)
+    pub(super) fn on_other_fs(&mut self, i: usize) -> bool {
+        let ctx = self.ctx;
+        if ctx.opts.tree.one_file_system == 0 {
+            return false;
+        }
+        let Some(st) = ctx.root.stat(&ctx.paths[i]).ok().flatten() else {
+            return false;
+        };
+        if ctx.entries[i].xflags & XMIT_TOP_DIR != 0 {
+            self.fs_devs.tops.insert(st.dev);
+            self.fs_devs.current = Some(st.dev);
+            return false;
+        }
+        if self.fs_devs.current != Some(st.dev) {
+            if !self.fs_devs.tops.contains(&st.dev) {
+                return true;
+            }
+            self.fs_devs.current = Some(st.dev);
+        }
+        false
     }
 
     /// -x: a directory in the destination on another filesystem than the
