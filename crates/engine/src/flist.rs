@@ -798,6 +798,12 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
     }
     list.sort();
     crate::treeshape::clean_received(&mut list.entries, opts);
+    // A -R name that was only slashes became "."; it must be a directory.
+    if list.entries.iter().any(|e| e.name == b"." && !e.is_dir()) {
+        return Err(Error::protocol(
+            "ABORTING due to a non-directory \".\" entry from sender",
+        ));
+    }
     let mut paths = Vec::with_capacity(list.len());
     for e in &list.entries {
         let p = RelPath::new(&e.name).map_err(|err| {

@@ -22,6 +22,9 @@ pub const MAX_FILES_FROM_NAME: usize = 4096;
 /// Most names a files-from list may hold.
 pub const MAX_FILES_FROM_NAMES: usize = 1 << 24;
 
+/// Most bytes a files-from list sent by the peer may hold.
+pub const MAX_PEER_LIST_BYTES: u64 = 1 << 30;
+
 /// What a tree-shape option does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeAct {
@@ -235,6 +238,7 @@ pub fn read_names<R: Read>(r: &mut R, local: bool, from0: bool) -> io::Result<Ve
     let mut cur: Vec<u8> = Vec::new();
     let mut buf = [0u8; 1];
     let nul_eol = from0 || !local;
+    let mut total: u64 = 0;
     loop {
         let n = loop {
             match r.read(&mut buf) {
@@ -242,6 +246,13 @@ pub fn read_names<R: Read>(r: &mut R, local: bool, from0: bool) -> io::Result<Ve
                 other => break other?,
             }
         };
+        total += n as u64;
+        if !local && total > MAX_PEER_LIST_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("files-from list from the peer is longer than {MAX_PEER_LIST_BYTES} bytes"),
+            ));
+        }
         let end_of_line = n == 0
             || if nul_eol {
                 buf[0] == 0
