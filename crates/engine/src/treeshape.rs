@@ -616,6 +616,57 @@ mod tests {
         assert_eq!(o.tree.one_file_system, 1);
     }
 
+    /// Encodes `entries` as a sender would and receives them with `args`.
+    fn receive(args: &str, entries: &[(&str, u32)]) -> crate::Result<crate::flist::Received> {
+        let session = crate::session::Session {
+            protocol: 31,
+            compat: protocol::compat::CF_VARINT_FLIST_FLAGS,
+            checksum: delta::ChecksumKind::Md5,
+            seed: 0,
+            compress: None,
+        };
+        let words: Vec<std::ffi::OsString> = args.split(' ').map(Into::into).collect();
+        let opts = Options::parse(&words).expect("options");
+        let mut enc = protocol::flist::FlistEncoder::new(session.flist_options(&opts));
+        let mut wire = Vec::new();
+        for &(name, mode) in entries {
+            let e = FileEntry {
+                name: name.as_bytes().to_vec(),
+                mode,
+                xflags: if mode & 0o170000 == 0o040000 {
+                    XMIT_TOP_DIR
+                } else {
+                    0
+                },
+                ..Default::default()
+            };
+            enc.encode(&mut wire, &e);
+        }
+        enc.encode_end(&mut wire, 0);
+        crate::flist::receive(&mut wire.as_slice(), &opts, &session)
+    }
+
+    #[test]
+    fn received_relative_names() {
+        // Leading slashes go after sorting; duplicates are dropped.
+        let r = receive(
+            "-R --numeric-ids s d",
+            &[("/t", 0o040755), ("/t/f", 0o100644), ("/t", 0o040755)],
+        )
+        .expect("list");
+        let names: Vec<&[u8]> = r.list.entries.iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(names, [&b"t"[..], b"t", b"t/f"]);
+        assert_eq!(r.list.entries.iter().filter(|e| is_inactive(e)).count(), 1);
+        // Without -R a leading slash is refused; a name of slashes that is
+        // not a directory is refused with -R.
+        assert!(receive("--numeric-ids s d", &[("/t", 0o100644)]).is_err());
+        assert!(receive("-R --numeric-ids s d", &[("//", 0o100644)]).is_err());
+        // Mode 0 only with --delete-missing-args.
+        assert!(receive("--numeric-ids s d", &[("gone", 0)]).is_err());
+        let r = receive("--delete-missing-args --numeric-ids s d", &[("gone", 0)]).expect("ok");
+        assert_eq!(r.list.entries[0].mode, 0);
+    }
+
     #[test]
     fn files_from_hosts() {
         let t = |v: &str| {
