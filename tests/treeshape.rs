@@ -320,6 +320,8 @@ fn relative() {
     assert_lines(&r, &["cd+++++++++ b/", ">f+++++++++ b/c/f1.txt"], &[]);
     check(&["-aiR"], &["./a/b", "top.txt", "link"]);
     check(&["-aiR", "--no-relative"], &["a/b/c", "d"]);
+    // Without -r or -d a directory is skipped, implied parents and all.
+    check(&["-ltpiR"], &["a/b", "a/b/c/f2.txt", "top.txt"]);
     // With -d a trailing slash or "/." sends the directory's contents.
     check(&["-iR", "-d", "-lpt"], &["a/.", "d/", "h"]);
     check(&["-aiR", "-n"], &["a/b/c/f2.txt", "h/only"]);
