@@ -14,6 +14,9 @@ use std::time::Instant;
 
 pub fn run(opts: &Options) -> i32 {
     let started = Instant::now();
+    if let Err(msg) = files_from_checks(opts) {
+        return fail_usage(&msg, exit::RERR_SYNTAX);
+    }
     let mut args = opts.args.clone();
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
         return crate::daemon_client::run(opts);
@@ -138,6 +141,53 @@ pub fn run(opts: &Options) -> i32 {
 }
 
 use std::sync::Arc;
+
+/// The client's --files-from checks before any connection (upstream
+/// options.c opens a local list while parsing; main.c compares hosts).
+fn files_from_checks(opts: &Options) -> Result<(), String> {
+    use engine::treeshape::FilesFrom;
+    let Some(ff) = opts.tree.files_from() else {
+        return Ok(());
+    };
+    let hosts: Vec<String> = opts
+        .args
+        .iter()
+        .filter_map(|a| match parse_location(a) {
+            Location::Remote { host, .. } => Some(host),
+            Location::Daemon(d) => Some(
+                d.trim_start_matches("rsync://")
+                    .split([':', '/'])
+                    .next()
+                    .unwrap_or("")
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            Location::Local(_) => None,
+        })
+        .collect();
+    match ff {
+        FilesFrom::Local(p) if p != "-" => std::fs::File::open(&p).map(drop).map_err(|e| {
+            format!(
+                "failed to open files-from file {p}: {}",
+                engine::flist::os_err(&e)
+            )
+        }),
+        FilesFrom::Local(_) => Ok(()),
+        FilesFrom::Remote { .. } if hosts.is_empty() => {
+            Err("--files-from cannot be remote when the transfer is local".to_string())
+        }
+        FilesFrom::Remote { host, .. } => {
+            let host = host.rsplit('@').next().unwrap_or("");
+            if !host.is_empty() && hosts.iter().any(|h| h != host) {
+                Err("--files-from hostname is not the same as the transfer hostname".to_string())
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
 
 fn fail_usage(msg: &str, code: i32) -> i32 {
     eprintln!("rsync: {msg}");

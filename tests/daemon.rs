@@ -133,6 +133,11 @@ fn assert_same_tree(a: &Path, b: &Path) {
     }
 }
 
+/// The daemon's scratch directory (modules live below it).
+pub(crate) fn root(d: &Daemon) -> PathBuf {
+    d.root.clone()
+}
+
 pub(crate) fn url(d: &Daemon, rest: &str) -> String {
     format!("rsync://127.0.0.1:{}/{rest}", d.port)
 }

@@ -303,13 +303,3 @@ fn dirs() {
     check_src(&["-ltpi", "--no-dirs"], "sub");
     check_src(&["-dtin"], "sub/");
 }
-
-#[test]
-fn dirs_delete_refused() {
-    let c = Case::new(Dir::Local);
-    let r = run(
-        &mut c.command(false, &["-di", "--delete"], "", Some(&c.dst)),
-        &c.scratch.logs(),
-    );
-    assert_eq!(r.code, Some(4), "{}", r.stderr);
-}

@@ -16,4 +16,5 @@ mod options2;
 mod options3;
 mod options4;
 mod sandbox;
+mod treeshape;
 mod util;

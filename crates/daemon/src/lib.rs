@@ -20,6 +20,7 @@ pub mod privs;
 pub mod refuse;
 pub mod sandbox;
 pub mod session;
+pub mod treeshape;
 pub mod wild;
 pub mod wire;
 

@@ -954,7 +954,31 @@ impl Requested {
             io_timeout: self
                 .timeout
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
+            files_from_data: None,
         };
+        let mut link = link;
+        match crate::treeshape::read_files_from(
+            opts,
+            &self.module.name,
+            self.module_root.as_ref(),
+            &self.root,
+            link.daemon_filter.as_ref(),
+        ) {
+            Ok(data) => link.files_from_data = data,
+            Err(msg) => {
+                self.conn
+                    .log
+                    .line(&format!("refused on module {}: {msg}", self.module.name));
+                return self.fail_streams(
+                    r,
+                    w,
+                    Some(opts),
+                    opts.rsh.as_deref(),
+                    &format!("rsync: {msg}"),
+                    exit::RERR_SYNTAX,
+                );
+            }
+        }
         let fmt = ItemFormat {
             itemize: 0,
             verbose: 0,
@@ -968,8 +992,25 @@ impl Requested {
         }
         let (role, res) = if opts.sender {
             let mut sources = Vec::new();
-            for t in tails {
-                match sender_source(&self.root, t, opts.links) {
+            let raws: Vec<&String> = opts.args.iter().skip(1).collect();
+            for (k, t) in tails.iter().enumerate() {
+                let checked = sender_source(&self.root, t, opts.links);
+                // -R: names start below the module root (or the client's
+                // `/./`), not at the filesystem root.
+                let checked = match (checked, raws.get(k)) {
+                    (Ok(_), Some(raw))
+                        if opts.tree.relative() && opts.tree.files_from.is_none() =>
+                    {
+                        crate::treeshape::relative_source(
+                            &self.module.name,
+                            &self.root,
+                            raw,
+                            t.trailing_slash,
+                        )
+                    }
+                    (other, _) => other,
+                };
+                match checked {
                     Ok(s) => sources.push(s),
                     Err(msg) => {
                         self.conn

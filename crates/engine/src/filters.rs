@@ -25,7 +25,16 @@ fn read_local(path: &[u8]) -> Option<Vec<u8>> {
 /// `-C` appended after all of them.
 pub fn from_options(opts: &Options) -> Result<FilterList> {
     let mut list = FilterList::new();
-    let mut read = read_local;
+    // upstream: --from0 makes every rule file NUL-delimited.
+    let from0 = opts.tree.from0;
+    let mut read = move |p: &[u8]| {
+        read_local(p).map(|mut d| {
+            if from0 {
+                crate::treeshape::nul_lines(&mut d);
+            }
+            d
+        })
+    };
     let mut f_count = 0;
     for arg in &opts.filters {
         match arg {

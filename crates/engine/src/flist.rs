@@ -19,6 +19,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+mod tree;
+pub use tree::files_from_names;
+
 /// A sorted file list. On the sending side `sources` holds the local path
 /// of each entry (same index).
 #[derive(Debug, Default, Clone)]
@@ -39,9 +42,10 @@ impl FileList {
         self.entries.is_empty()
     }
 
-    /// Sorts entries (and sources) in upstream's order, stable. A sender
-    /// drops later duplicates of a name; a receiver keeps positions as sent
-    /// so that indexes still match.
+    /// Sorts entries (and sources) in upstream's order, stable. Duplicate
+    /// names stay, as upstream's sender keeps them (they count in the
+    /// stats); the receiver drops all but the first
+    /// ([`crate::treeshape::clean_received`]).
     fn sort(&mut self) {
         let mut idx: Vec<usize> = (0..self.entries.len()).collect();
         idx.sort_by(|&a, &b| {
@@ -53,9 +57,6 @@ impl FileList {
         let has_sources = !self.sources.is_empty();
         for i in idx {
             let e = std::mem::take(&mut self.entries[i]);
-            if has_sources && entries.last().is_some_and(|p: &FileEntry| p.name == e.name) {
-                continue;
-            }
             entries.push(e);
             if has_sources {
                 sources.push(std::mem::take(&mut self.sources[i]));
@@ -98,6 +99,37 @@ pub fn build(
     build_with(sources, opts, session, out, rules, None)
 }
 
+/// As [`build_with`], for -R arguments or --files-from `names` (relative to
+/// the one source directory).
+pub fn build_full(
+    sources: &[String],
+    names: Option<&[Vec<u8>]>,
+    opts: &Options,
+    session: &Session,
+    out: &Out,
+    rules: &mut FilterList,
+    daemon: Option<&DaemonFilter>,
+) -> Result<FileList> {
+    if names.is_none() && !opts.tree.relative() {
+        return build_with(sources, opts, session, out, rules, daemon);
+    }
+    let mut w = Walker {
+        opts,
+        session,
+        out,
+        rules,
+        daemon,
+        list: FileList::default(),
+        stack: DirStack::default(),
+        root: PathBuf::new(),
+        top_dev: None,
+    };
+    tree::build_tree(&mut w, sources, names)?;
+    let mut list = w.list;
+    list.sort();
+    Ok(list)
+}
+
 /// As [`build`], also leaving out what a daemon module's rules exclude.
 pub fn build_with(
     sources: &[String],
@@ -116,23 +148,40 @@ pub fn build_with(
         list: FileList::default(),
         stack: DirStack::default(),
         root: PathBuf::new(),
+        top_dev: None,
     };
     for src in sources {
         let trailing = src.ends_with('/') || src == "." || src.ends_with("/.");
         let path = PathBuf::from(if src.is_empty() { "." } else { src.as_str() });
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && opts.tree.missing_args == 1 => {
+                continue;
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && opts.tree.missing_args == 2
+                    && !trailing =>
+            {
+                // --delete-missing-args: a mode-0 entry asks for deletion.
+                w.list.entries.push(FileEntry {
+                    name: last_component(&path),
+                    ..Default::default()
+                });
+                w.list.sources.push(path.clone());
+                continue;
+            }
             Err(e) => {
                 out.error_xfer(&format!(
                     "rsync: [sender] link_stat \"{}\" failed: {}",
                     abs_display(&path),
                     os_err(&e)
                 ));
-                out.add_io_error(if e.kind() == io::ErrorKind::NotFound {
-                    2
-                } else {
-                    1
-                });
+                // upstream: a missing argument is a transfer error but no
+                // io_error (deletion may go on).
+                if e.kind() != io::ErrorKind::NotFound {
+                    out.add_io_error(1);
+                }
                 continue;
             }
         };
@@ -161,6 +210,7 @@ pub fn build_with(
         w.rules.set_root(abs_root.as_os_str().as_bytes());
         w.stack
             .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p))?;
+        w.top_dev = Some(meta.dev());
         if meta.is_dir() {
             if !opts.recursive && !opts.dirs {
                 // upstream names it as it is after changing into its parent.
@@ -258,6 +308,8 @@ struct Walker<'a> {
     list: FileList,
     stack: DirStack,
     root: PathBuf,
+    /// -x: the device of the current top-level argument.
+    top_dev: Option<u64>,
 }
 
 impl Walker<'_> {
@@ -344,8 +396,16 @@ impl Walker<'_> {
             {
                 continue;
             }
-            if meta.is_dir() && !opts.recursive {
-                // -d: the directory itself, not its contents.
+            let other_fs = opts.tree.one_file_system > 0
+                && meta.is_dir()
+                && self.top_dev.is_some_and(|d| d != meta.dev());
+            if other_fs && opts.tree.one_file_system > 1 {
+                // -xx: a mount point is left out altogether.
+                continue;
+            }
+            if meta.is_dir() && (!opts.recursive || other_fs) {
+                // -d (or -x at a mount point): the directory itself, not
+                // its contents.
                 let mut e = entry_for(&path, &meta, rel, opts, session)?;
                 e.xflags = XMIT_NO_CONTENT_DIR;
                 self.list.entries.push(e);
@@ -736,8 +796,9 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
         }
     }
     for e in &list.entries {
+        // upstream: -R names may start with a slash (stripped after sorting).
         if e.name.is_empty()
-            || e.name.first() == Some(&b'/')
+            || (e.name.first() == Some(&b'/') && !opts.tree.relative())
             || has_dotdot(&e.name)
             || e.name.contains(&0)
         {
@@ -749,6 +810,13 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
                 ),
             ));
         }
+        // upstream: only --delete-missing-args makes a mode-0 entry legal.
+        if e.mode == 0 && opts.tree.missing_args != 2 {
+            return Err(Error::protocol(format!(
+                "invalid file mode 00 for {} [Receiver]",
+                String::from_utf8_lossy(&e.name)
+            )));
+        }
         if e.name == b"." && !e.is_dir() {
             return Err(Error::protocol(
                 "ABORTING due to a non-directory \".\" entry from sender",
@@ -756,6 +824,13 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
         }
     }
     list.sort();
+    crate::treeshape::clean_received(&mut list.entries, opts);
+    // A -R name that was only slashes became "."; it must be a directory.
+    if list.entries.iter().any(|e| e.name == b"." && !e.is_dir()) {
+        return Err(Error::protocol(
+            "ABORTING due to a non-directory \".\" entry from sender",
+        ));
+    }
     let mut paths = Vec::with_capacity(list.len());
     for e in &list.entries {
         let p = RelPath::new(&e.name).map_err(|err| {

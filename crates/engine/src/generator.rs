@@ -20,6 +20,7 @@ use std::io::Write;
 use std::sync::mpsc::Receiver;
 
 mod hlink;
+mod tree;
 
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;
@@ -49,12 +50,19 @@ struct Gen<'a> {
     skipped_deletes: std::cell::Cell<u32>,
     /// -H: the hard-link groups.
     links: hlink::Links,
+    /// -x: the filesystems of the top directories (deletion stays on them).
+    fs_devs: tree::FsDevs,
 }
 
 /// Runs the generator to the end of the transfer.
 // upstream: generator.c:generate_files(), main.c:do_recv() (goodbye)
 pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> Result<()> {
-    let names = ctx.entries.iter().map(|e| e.name.as_slice()).collect();
+    let names = ctx
+        .entries
+        .iter()
+        .filter(|e| !crate::treeshape::is_inactive(e))
+        .map(|e| e.name.as_slice())
+        .collect();
     let report_all = ctx.opts.itemize > 1
         || ctx.opts.verbose > 1
         || ctx
@@ -78,6 +86,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         delayed: Vec::new(),
         skipped_deletes: std::cell::Cell::new(0),
         links: hlink::Links::new(&ctx.entries, ctx.opts.hard_links),
+        fs_devs: Default::default(),
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
@@ -214,7 +223,10 @@ impl Gen<'_> {
             return Ok(());
         }
         for i in 0..ctx.entries.len() {
-            if !ctx.entries[i].is_dir() {
+            // upstream: only directories whose contents were sent.
+            if !crate::treeshape::is_content_dir(&ctx.entries[i])
+                || crate::treeshape::is_inactive(&ctx.entries[i])
+            {
                 continue;
             }
             let is_dir = ctx
@@ -357,6 +369,9 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        if self.tree_shape_done(i)? {
+            return Ok(());
+        }
         if let Some(refused) = self.daemon_refuses(p.as_bytes(), e.is_dir()) {
             if refused {
                 ctx.out.error_xfer(&format!(
@@ -434,7 +449,10 @@ impl Gen<'_> {
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
             }
-            if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay) && exists && !redo
+            if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
+                && exists
+                && !redo
+                && crate::treeshape::is_content_dir(e)
             {
                 self.delete_in_dir(i)?;
             }
@@ -1027,6 +1045,9 @@ impl Gen<'_> {
             }
             return Ok(());
         }
+        if self.on_other_fs(i) {
+            return Ok(());
+        }
         let dir = &ctx.paths[i];
         let root = &ctx.root;
         let mut read = |p: &[u8]| -> Option<Vec<u8>> {
@@ -1064,6 +1085,9 @@ impl Gen<'_> {
             let Some(st) = ctx.root.stat(&child).ok().flatten() else {
                 continue;
             };
+            if self.is_mount_point(dir, &st) {
+                continue;
+            }
             if self.rules.is_protected(full, st.file_type == FileType::Dir)
                 || self
                     .daemon_refuses(full, st.file_type == FileType::Dir)
@@ -1222,7 +1246,10 @@ impl Gen<'_> {
             return;
         }
         for (i, e) in ctx.entries.iter().enumerate() {
-            if !e.is_dir() {
+            if !e.is_dir()
+                || crate::treeshape::is_inactive(e)
+                || (!ctx.opts.tree.implied_dirs() && crate::treeshape::is_implied_dir(e))
+            {
                 continue;
             }
             let p = &ctx.paths[i];

@@ -26,6 +26,7 @@ pub mod session;
 pub mod stats;
 pub mod tokens;
 pub mod transfer;
+pub mod treeshape;
 
 pub use error::{Error, Result};
 pub use options::{DeleteMode, FilterArg, OptionError, Options};

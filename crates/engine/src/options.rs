@@ -9,6 +9,7 @@
 //! options and paths in any order. Every option of rsync 3.5.0 that oxsync
 //! does not implement is refused with exit code 4, so that a transfer never
 //! silently ignores a request.
+use crate::treeshape::TreeAct;
 use std::ffi::OsString;
 
 /// The client-info letters sent after `e` in the server's short bundle
@@ -254,6 +255,8 @@ pub struct Options {
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
+    /// The tree-shape options (-R, --files-from, -x, -m, missing args).
+    pub tree: crate::treeshape::TreeOpts,
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
@@ -348,6 +351,7 @@ enum Act {
     SafeLinks,
     CopyDirlinks,
     KeepDirlinks,
+    Tree(crate::treeshape::TreeAct),
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -417,6 +421,7 @@ impl Act {
                 | Act::Usermap
                 | Act::Groupmap
                 | Act::Chown
+                | Act::Tree(crate::treeshape::TreeAct::FilesFrom)
         )
     }
 }
@@ -504,6 +509,24 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("safe-links", None, Act::SafeLinks), ("copy-dirlinks", Some('k'), Act::CopyDirlinks),
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
+    ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
+    ("no-relative", None, Act::Tree(TreeAct::Relative(false))),
+    ("no-R", None, Act::Tree(TreeAct::Relative(false))),
+    ("implied-dirs", None, Act::Tree(TreeAct::ImpliedDirs(true))),
+    ("no-implied-dirs", None, Act::Tree(TreeAct::ImpliedDirs(false))),
+    ("i-d", None, Act::Tree(TreeAct::ImpliedDirs(true))),
+    ("no-i-d", None, Act::Tree(TreeAct::ImpliedDirs(false))),
+    ("files-from", None, Act::Tree(TreeAct::FilesFrom)),
+    ("from0", Some('0'), Act::Tree(TreeAct::From0(true))),
+    ("no-from0", None, Act::Tree(TreeAct::From0(false))),
+    ("one-file-system", Some('x'), Act::Tree(TreeAct::OneFileSystem)),
+    ("no-one-file-system", None, Act::Tree(TreeAct::NoOneFileSystem)),
+    ("no-x", None, Act::Tree(TreeAct::NoOneFileSystem)),
+    ("prune-empty-dirs", Some('m'), Act::Tree(TreeAct::PruneEmptyDirs(true))),
+    ("no-prune-empty-dirs", None, Act::Tree(TreeAct::PruneEmptyDirs(false))),
+    ("no-m", None, Act::Tree(TreeAct::PruneEmptyDirs(false))),
+    ("delete-missing-args", None, Act::Tree(TreeAct::MissingArgs(2))),
+    ("ignore-missing-args", None, Act::Tree(TreeAct::MissingArgs(1))),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -513,10 +536,8 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('h', "--human-readable"),
     ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
 
-    ('R', "--relative"), ('x', "--one-file-system"),
     ('S', "--sparse"), ('y', "--fuzzy"), 
-    ('m', "--prune-empty-dirs"),
-    ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
+    ('s', "--secluded-args"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
 ];
 
@@ -533,15 +554,12 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
     "no-insecure-links", "munge-links", "no-munge-links",
-    "relative", "no-relative",
-    "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d",
-    "one-file-system", "no-one-file-system", "no-x", "max-alloc",
+    "max-alloc",
     "sparse", "no-sparse", "no-S", "preallocate",
-    "delete-missing-args", "ignore-missing-args",
     "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y", "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
+    "no-fuzzy", "no-y", "compress-threads", "zt", "log-file",
     "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
-    "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
+    "old-args", "no-old-args", "secluded-args",
     "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
     "timeout", "no-timeout",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
@@ -860,13 +878,8 @@ impl Options {
         if opts.version {
             return Ok(opts);
         }
-        if opts.delete != DeleteMode::Off && !opts.recursive && opts.dirs {
-            return Err(OptionError::unsupported(
-                "--delete with --dirs (-d) but without --recursive is not supported by oxsync yet"
-                    .to_string(),
-            ));
-        }
-        if opts.delete != DeleteMode::Off && !opts.recursive {
+        crate::treeshape::finish_options(&mut opts)?;
+        if opts.delete != DeleteMode::Off && !opts.recursive && !opts.dirs {
             return Err(OptionError::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
             ));
@@ -912,13 +925,17 @@ impl Options {
                 self.devices = true;
                 self.specials = true;
             }
-            Act::Recursive(on) => self.recursive = on,
+            Act::Recursive(on) => {
+                self.recursive = on;
+                self.tree.recursive_explicit = on;
+            }
             Act::Links(on) => self.links = on,
             Act::CopyLinks => self.copy_links = true,
             Act::CopyUnsafeLinks => self.copy_unsafe_links = true,
             Act::SafeLinks => self.safe_links = true,
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
+            Act::Tree(t) => self.tree.apply(t, value),
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1277,8 +1294,15 @@ impl Options {
             (self.update_only, 'u'),
             (self.dry_run, 'n'),
             (self.links, 'l'),
-            (self.dirs && !self.recursive, 'd'),
+            (
+                self.dirs
+                    && !self.recursive
+                    && (!self.tree.dirs_implied
+                        || (client_sender && self.delete != DeleteMode::Off)),
+                'd',
+            ),
             (client_sender && self.keep_dirlinks, 'K'),
+            (client_sender && self.tree.prune_empty_dirs, 'm'),
             (client_sender && self.omit_dir_times, 'O'),
             (client_sender && self.omit_link_times, 'J'),
             (!client_sender && self.copy_links, 'L'),
@@ -1299,6 +1323,9 @@ impl Options {
                 'z',
             ),
             (self.ignore_times, 'I'),
+            (self.tree.relative(), 'R'),
+            (self.tree.one_file_system > 0, 'x'),
+            (self.tree.one_file_system > 1, 'x'),
         ];
         bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
         if protocol >= 30 {
@@ -1307,6 +1334,10 @@ impl Options {
         }
         if bundle.len() > 1 {
             args.push(bundle);
+        }
+        // upstream: tells the server that -d without -r may delete.
+        if self.dirs && !self.recursive && self.delete != DeleteMode::Off && client_sender {
+            args.push("--no-r".to_string());
         }
         // -D stands for both; the odd one out goes as a long option.
         if self.devices && !self.specials {
@@ -1461,6 +1492,8 @@ impl Options {
         if self.remove_source_files {
             args.push("--remove-source-files".to_string());
         }
+        self.tree
+            .server_args_tail(client_sender, protocol, &mut args);
         args
     }
 
@@ -1520,6 +1553,14 @@ Options
 --checksum, -c           skip based on checksum, not mod-time & size
 --archive, -a            archive mode is -rlptgoD
 --recursive, -r          recurse into directories
+--relative, -R           use relative path names
+--no-implied-dirs        don't send implied dirs with --relative
+--one-file-system, -x    don't cross filesystem boundaries
+--prune-empty-dirs, -m   prune empty directory chains from file-list
+--files-from=FILE        read list of source-file names from FILE
+--from0, -0              all *-from/filter files are delimited by 0s
+--delete-missing-args    delete missing source args from destination
+--ignore-missing-args    ignore missing source args without error
 --links, -l              copy symlinks as symlinks
 --perms, -p              preserve permissions
 --times, -t              preserve modification times
@@ -1750,7 +1791,6 @@ mod tests {
             ("--verb", "--verb: unknown option", 1),
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
-            ("-R x", "option -R (--relative) is not supported by oxsync yet", 4),
             ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
             ("--sparse x", "option --sparse is not supported by oxsync yet", 4),
@@ -1781,7 +1821,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "sparse", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "sparse", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -2138,10 +2178,9 @@ mod tests {
         assert!(o.dirs && o.to_server_args(true, 31)[2].starts_with("-de"));
         assert!(!ok("-rd a b").to_server_args(false, 31)[1].contains('d'));
         assert!(!ok("-d --no-d a b").dirs);
-        assert_eq!(
-            parse(&["-d", "--delete", "a", "b"]).map_err(|e| e.exit_code),
-            Err(4)
-        );
+        // -d --delete deletes in the directories whose contents are sent.
+        let o = ok("-d --delete a b");
+        assert!(o.to_server_args(false, 31)[1].starts_with("-de"));
         assert_eq!(
             parse(&["--list-only", "a"]).map_err(|e| e.exit_code),
             Err(4)

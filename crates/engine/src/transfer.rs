@@ -49,6 +49,9 @@ pub struct Link {
     /// A daemon module's `timeout` in seconds, announced to the client with
     /// MSG_IO_TIMEOUT once multiplexing starts (protocol 31 and later).
     pub io_timeout: Option<u32>,
+    /// A `--files-from` list this side read already (a daemon reads it
+    /// beneath its module); without it a server opens the named file.
+    pub files_from_data: Option<Vec<u8>>,
 }
 
 /// Applies a chmod spec to every entry but symlinks.
@@ -292,12 +295,26 @@ pub fn run_sender(
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
         _ => filters::from_options(opts)?,
     };
-    if side == Side::Client && !local && opts.delete != DeleteMode::Off {
+    if side == Side::Client
+        && !local
+        && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules())
+    {
         send_filter_list(&w, &rules, session.protocol, true)?;
     }
     let t0 = Instant::now();
-    let mut list = flist::build_with(
+    let protocol = session.protocol;
+    let names = flist::files_from_names(
+        opts,
+        side == Side::Client,
+        &mut || {
+            lock(&w)?.flush()?;
+            crate::treeshape::recv_forwarded(&mut reader, protocol)
+        },
+        &mut |path| files_from_local(link, path),
+    )?;
+    let mut list = flist::build_full(
         sources,
+        names.as_deref(),
         opts,
         &session,
         &out,
@@ -433,15 +450,23 @@ pub fn run_receiver_to(
             }
             rules
         }
-        Side::Server if !local && opts.delete != DeleteMode::Off => {
+        Side::Server
+            if !local && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules()) =>
+        {
             recv_filter_list(&mut reader, session.protocol, opts)?
         }
         Side::Server if local => filters::from_options(opts)?,
         Side::Server => FilterList::new(),
     };
+    forward_files_from(&w, opts, link, session.protocol)?;
     let received = flist::receive(&mut reader, opts, &session)?;
     out.add_io_error(received.io_error & 7);
     let mut list = received.list;
+    if opts.tree.prune_empty_dirs {
+        crate::treeshape::prune_empty_dirs(&mut list.entries, &mut |name| {
+            rules.is_protected(name, true)
+        });
+    }
     tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
     if side == Side::Client {
         // upstream: flist.c recv_file_entry() applies the client's --chmod.
@@ -841,6 +866,41 @@ pub fn closing_line(code: i32, role: &str) -> String {
         exit::name(code),
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// A files-from list this side opens itself: one the daemon read beneath
+/// its module, or a local file. A daemon never opens a path of the
+/// client's choosing on its own.
+fn files_from_local(link: &Link, path: &str) -> Result<Vec<u8>> {
+    if let Some(data) = &link.files_from_data {
+        return Ok(data.clone());
+    }
+    if link.agreed_protocol.is_some() && link.side == Side::Server {
+        return Err(Error::new(
+            exit::RERR_UNSUPPORTED,
+            format!("rsync: --files-from={path} cannot be read by this daemon"),
+        ));
+    }
+    crate::treeshape::read_local_file(path)
+}
+
+/// The receiving side that holds the files-from list sends its names to
+/// the sender: a client pulling with a local list, or a server whose
+/// client named a list on this host.
+// upstream: main.c:do_recv()/do_server_recv() start_filesfrom_forwarding()
+fn forward_files_from(w: &SharedWriter, opts: &Options, link: &Link, protocol: i32) -> Result<()> {
+    use crate::treeshape::FilesFrom;
+    if link.local {
+        return Ok(());
+    }
+    let path = match (opts.tree.files_from(), link.side) {
+        (Some(FilesFrom::Local(p)), Side::Client) => p,
+        (Some(FilesFrom::Local(p)), Side::Server) if p != "-" => p,
+        _ => return Ok(()),
+    };
+    let data = files_from_local(link, &path)?;
+    let bytes = crate::treeshape::forward_bytes(&data, opts.tree.from0);
+    crate::treeshape::send_forwarded(w, &bytes, protocol)
 }
 
 /// A local copy: the sender here, the receiving side on a thread, joined

@@ -577,7 +577,9 @@ impl FlistDecoder {
         }
         let mode = prev.mode;
         let k = kind(mode);
-        if k == Kind::Unknown {
+        // Mode 0 is a --delete-missing-args entry; the engine decides
+        // whether it may be accepted.
+        if k == Kind::Unknown && mode != 0 {
             return Err(Error::invalid(
                 "mode",
                 format!("unknown file type in {mode:#o}"),

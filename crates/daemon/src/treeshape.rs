@@ -1,0 +1,153 @@
+//! The daemon's side of the tree-shape options: a `--files-from` file
+//! named by the client is read beneath the module (never a path outside
+//! it), and -R sources keep the client's `/./` marker below the module
+//! root (upstream options.c files_from checks, flist.c send_file_list()).
+use crate::session::module_tail;
+use confine::{AmbientAuthority, RelPath, Root};
+use engine::transfer::DaemonFilter;
+use engine::treeshape::FilesFrom;
+use engine::Options;
+use std::io::Read;
+use std::path::Path;
+
+/// Largest files-from list a daemon reads.
+const MAX_LIST_BYTES: u64 = 256 << 20;
+
+/// Reads the client's `--files-from` file beneath the module root, when
+/// this side must open it (a list the client names on the daemon's host).
+/// `Err` is the one-line refusal.
+pub fn read_files_from(
+    opts: &Options,
+    module: &str,
+    module_root: Option<&Root>,
+    root_path: &Path,
+    filter: Option<&DaemonFilter>,
+) -> Result<Option<Vec<u8>>, String> {
+    let path = match opts.tree.files_from() {
+        Some(FilesFrom::Local(p)) if p != "-" => p,
+        _ => return Ok(None),
+    };
+    let refused = || format!("--files-from={path} is outside module {module}");
+    // upstream: an absolute name is taken relative to the module.
+    let tail = module_tail(
+        module,
+        &format!("{module}/{}", path.trim_start_matches('/')),
+    )
+    .map_err(|_| refused())?;
+    if tail.rel.is_empty() {
+        return Err(refused());
+    }
+    if filter.is_some_and(|f| f.excludes(tail.rel.as_bytes(), false)) {
+        return Err(refused());
+    }
+    let opened;
+    let root = match module_root {
+        Some(r) => r,
+        None => {
+            opened = Root::open_ambient(root_path, AmbientAuthority::operator())
+                .map_err(|e| format!("cannot open module {module}: {e}"))?;
+            &opened
+        }
+    };
+    let fail = |e: String| format!("failed to open files-from file {path}: {e}");
+    let rel = follow_in_module(root, tail.rel.as_bytes()).ok_or_else(refused)?;
+    let f = root.open_read(&rel).map_err(|e| fail(e.to_string()))?;
+    let mut data = Vec::new();
+    f.take(MAX_LIST_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| fail(e.to_string()))?;
+    if data.len() as u64 > MAX_LIST_BYTES {
+        return Err(fail(format!("longer than {MAX_LIST_BYTES} bytes")));
+    }
+    Ok(Some(data))
+}
+
+/// `rel` with its symlinks (if it is one) followed while they stay in the
+/// module: relative targets only, resolved from the link's directory,
+/// never above the module root; at most 40 links. None when a link
+/// leaves the module.
+fn follow_in_module(root: &Root, rel: &[u8]) -> Option<RelPath> {
+    let mut cur = RelPath::new(rel).ok()?;
+    for _ in 0..40 {
+        let is_link = root
+            .stat(&cur)
+            .ok()
+            .flatten()
+            .is_some_and(|st| st.file_type == confine::FileType::Symlink);
+        if !is_link {
+            return Some(cur);
+        }
+        let target = root.readlink(&cur).ok()?;
+        if target.first() == Some(&b'/') {
+            return None;
+        }
+        let (parent, _) = cur.split_last();
+        let mut parts: Vec<&[u8]> = parent
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        for c in target.split(|&b| b == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    parts.pop()?;
+                }
+                c => parts.push(c),
+            }
+        }
+        cur = RelPath::new(&parts.join(&b'/')).ok()?;
+    }
+    None
+}
+
+/// The sender's -R source for a client path: the module root, then the
+/// part before the client's first `/./` (or nothing), the marker, and the
+/// rest, so that names start where the client said.
+pub fn relative_source(
+    module: &str,
+    root: &Path,
+    raw: &str,
+    trailing_slash: bool,
+) -> Result<String, String> {
+    let rest = if raw == module {
+        ""
+    } else if let Some(r) = raw.strip_prefix(module).and_then(|r| r.strip_prefix('/')) {
+        r
+    } else {
+        raw
+    };
+    let (dir, active) = match rest.find("/./") {
+        Some(p) => (&rest[..p], &rest[p + 3..]),
+        None => ("", rest),
+    };
+    let dir = module_tail(module, &format!("{module}/{dir}"))?.rel;
+    let active = module_tail(module, &format!("{module}/{active}"))?.rel;
+    let mut s = root.display().to_string();
+    if !dir.is_empty() {
+        s.push('/');
+        s.push_str(&dir);
+    }
+    s.push_str("/./");
+    s.push_str(&active);
+    if trailing_slash && !active.is_empty() {
+        s.push('/');
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sources() {
+        let r = Path::new("/srv/m");
+        let t = |raw: &str, ts: bool| relative_source("m", r, raw, ts);
+        assert_eq!(t("m/a/b", false).as_deref(), Ok("/srv/m/./a/b"));
+        assert_eq!(t("m/a/./b/c/", true).as_deref(), Ok("/srv/m/a/./b/c/"));
+        assert_eq!(t("m", true).as_deref(), Ok("/srv/m/./"));
+        assert!(t("m/../x", false).is_err());
+        assert!(t("m/a/./../x", false).is_err());
+    }
+}

@@ -1,0 +1,696 @@
+//! The tree-shape options: `-R`/`--relative` with its implied directories,
+//! `--files-from` (local, remote, or forwarded over the connection),
+//! `--from0`, `-x`, `-m`, `--delete-missing-args` and
+//! `--ignore-missing-args` (upstream options.c, flist.c send_file_list,
+//! io.c forward_filesfrom_data, generator.c).
+use crate::error::{Error, Result};
+use crate::options::{OptionError, Options};
+use protocol::exit;
+use protocol::flist::{FileEntry, XMIT_NO_CONTENT_DIR, XMIT_TOP_DIR};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Read, Write};
+
+/// A receiver-side mark in [`FileEntry::xflags`] (never sent: the encoder
+/// keeps only the directory bits): the entry was dropped as a duplicate or
+/// pruned by `-m`, as upstream's clear_file().
+pub const FLAG_INACTIVE: u32 = 1 << 24;
+
+/// Longest name read from a files-from list (upstream MAXPATHLEN); longer
+/// lines are cut, as upstream's read_line() does.
+pub const MAX_FILES_FROM_NAME: usize = 4096;
+
+/// Most names a files-from list may hold.
+pub const MAX_FILES_FROM_NAMES: usize = 1 << 24;
+
+/// Most bytes a files-from list sent by the peer may hold.
+pub const MAX_PEER_LIST_BYTES: u64 = 1 << 30;
+
+/// What a tree-shape option does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeAct {
+    /// -R / --no-relative
+    Relative(bool),
+    /// --implied-dirs / --no-implied-dirs
+    ImpliedDirs(bool),
+    /// --files-from=FILE
+    FilesFrom,
+    /// --from0 / --no-from0
+    From0(bool),
+    /// -x (counted)
+    OneFileSystem,
+    /// --no-one-file-system
+    NoOneFileSystem,
+    /// -m / --no-prune-empty-dirs
+    PruneEmptyDirs(bool),
+    /// 1: --ignore-missing-args, 2: --delete-missing-args (bits, as upstream)
+    MissingArgs(u8),
+}
+
+/// The parsed tree-shape options.
+#[derive(Debug, Clone, Default, Eq)]
+pub struct TreeOpts {
+    /// -R as given (None: not given, so --files-from decides).
+    pub relative: Option<bool>,
+    /// --no-implied-dirs
+    pub no_implied_dirs: bool,
+    /// --files-from value
+    pub files_from: Option<String>,
+    /// --from0
+    pub from0: bool,
+    /// -x count (2: skip mount points entirely)
+    pub one_file_system: u8,
+    /// -m
+    pub prune_empty_dirs: bool,
+    /// 0, 1 (--ignore-missing-args) or 2 (--delete-missing-args)
+    pub missing_args: u8,
+    /// -r was given itself (not only through -a): --files-from keeps it.
+    pub recursive_explicit: bool,
+    /// --files-from turned on -d (so it is not forwarded as an option).
+    pub dirs_implied: bool,
+}
+
+/// Where a `--files-from` list is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilesFrom {
+    /// A local file ("-": standard input).
+    Local(String),
+    /// A file on the remote host (`host:FILE`, `:FILE`); `host` may be "".
+    Remote {
+        /// The host named ("" for "the transfer's remote host").
+        host: String,
+        /// The path there.
+        path: String,
+    },
+}
+
+/// Equal when they ask for the same transfer: how -r or -d came about
+/// (the client's -a, the server's explicit -r) does not matter.
+impl PartialEq for TreeOpts {
+    fn eq(&self, o: &TreeOpts) -> bool {
+        self.relative() == o.relative()
+            && self.no_implied_dirs == o.no_implied_dirs
+            && self.files_from == o.files_from
+            && self.from0 == o.from0
+            && self.one_file_system == o.one_file_system
+            && self.prune_empty_dirs == o.prune_empty_dirs
+            && self.missing_args == o.missing_args
+    }
+}
+
+impl TreeOpts {
+    /// Records one option.
+    pub(crate) fn apply(&mut self, act: TreeAct, value: String) {
+        match act {
+            TreeAct::Relative(on) => self.relative = Some(on),
+            TreeAct::ImpliedDirs(on) => self.no_implied_dirs = !on,
+            TreeAct::FilesFrom => self.files_from = Some(value),
+            TreeAct::From0(on) => self.from0 = on,
+            TreeAct::OneFileSystem => self.one_file_system = self.one_file_system.saturating_add(1),
+            TreeAct::NoOneFileSystem => self.one_file_system = 0,
+            TreeAct::PruneEmptyDirs(on) => self.prune_empty_dirs = on,
+            TreeAct::MissingArgs(bit) => self.missing_args |= bit,
+        }
+    }
+
+    /// -R in effect (--files-from implies it unless --no-relative).
+    pub fn relative(&self) -> bool {
+        self.relative.unwrap_or(self.files_from.is_some())
+    }
+
+    /// Implied directories are created (-R without --no-implied-dirs).
+    pub fn implied_dirs(&self) -> bool {
+        self.relative() && !self.no_implied_dirs
+    }
+
+    /// Where the --files-from list lives, if any.
+    // upstream: options.c:check_for_hostspec() on files_from
+    pub fn files_from(&self) -> Option<FilesFrom> {
+        let v = self.files_from.as_deref()?;
+        if v == "-" {
+            return Some(FilesFrom::Local(v.to_string()));
+        }
+        let cut = v.find([':', '/']);
+        match cut {
+            Some(i) if v.as_bytes()[i] == b':' => {
+                let host = v[..i].to_string();
+                let rest = &v[i + 1..];
+                let path = rest.strip_prefix(':').unwrap_or(rest).to_string();
+                Some(FilesFrom::Remote { host, path })
+            }
+            _ => Some(FilesFrom::Local(v.to_string())),
+        }
+    }
+
+    /// The filter list goes to the receiver (upstream receiver_wants_list)
+    /// because of -m.
+    pub fn receiver_wants_rules(&self) -> bool {
+        self.prune_empty_dirs
+    }
+
+    /// The long options upstream's server_options() sends for these
+    /// options (the letters go in the bundle).
+    pub(crate) fn server_args_tail(
+        &self,
+        client_sender: bool,
+        protocol: i32,
+        args: &mut Vec<String>,
+    ) {
+        if self.missing_args == 2 {
+            args.push("--delete-missing-args".into());
+        } else if self.missing_args == 1 && !client_sender {
+            args.push("--ignore-missing-args".into());
+        }
+        match self.files_from() {
+            Some(FilesFrom::Remote { path, .. }) => {
+                args.push("--files-from".into());
+                args.push(crate::options::shell_escape(&path));
+                if self.from0 {
+                    args.push("--from0".into());
+                }
+            }
+            Some(FilesFrom::Local(_)) if !client_sender => {
+                args.push("--files-from=-".into());
+                args.push("--from0".into());
+            }
+            _ => {}
+        }
+        if self.files_from.is_some()
+            && (!client_sender || matches!(self.files_from(), Some(FilesFrom::Remote { .. })))
+            && !self.relative()
+        {
+            args.push("--no-relative".into());
+        }
+        if self.relative() && self.no_implied_dirs && (!client_sender || protocol >= 30) {
+            args.push("--no-implied-dirs".into());
+        }
+    }
+}
+
+/// The consistency rules upstream applies after parsing.
+// upstream: options.c:parse_arguments() (files_from, missing_args)
+pub(crate) fn finish_options(opts: &mut Options) -> std::result::Result<(), OptionError> {
+    if opts.tree.missing_args == 3 {
+        opts.tree.missing_args = 2;
+    }
+    if opts.tree.files_from.is_none() {
+        return Ok(());
+    }
+    if opts.recursive && !opts.tree.recursive_explicit {
+        opts.recursive = false;
+    }
+    if !opts.dirs {
+        opts.dirs = true;
+        opts.tree.dirs_implied = true;
+    }
+    if opts.help || opts.version {
+        return Ok(());
+    }
+    let n = opts.args.len();
+    if n > 2 || (!opts.server && n == 1) {
+        return Err(OptionError {
+            message: "--files-from takes exactly one source directory and one destination"
+                .to_string(),
+            exit_code: exit::RERR_SYNTAX,
+        });
+    }
+    if opts.server && matches!(opts.tree.files_from(), Some(FilesFrom::Remote { .. })) {
+        return Err(OptionError {
+            message: "The --files-from sent to the server cannot specify a host.".to_string(),
+            exit_code: exit::RERR_SYNTAX,
+        });
+    }
+    if matches!(opts.tree.files_from(), Some(FilesFrom::Remote { ref path, .. }) if path == "-") {
+        return Err(OptionError {
+            message: "Invalid --files-from remote filename".to_string(),
+            exit_code: exit::RERR_SYNTAX,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a files-from list. `local` lists (a file or standard input read
+/// by this side) end lines at CR or LF (NUL with `from0`) and skip empty
+/// lines and `#`/`;` comments; a list from the peer is NUL-separated and
+/// ends at the first empty name.
+// upstream: io.c:read_line() with RL_DUMP_COMMENTS / RL_EOL_NULLS
+pub fn read_names<R: Read>(r: &mut R, local: bool, from0: bool) -> io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 1];
+    let nul_eol = from0 || !local;
+    let mut total: u64 = 0;
+    loop {
+        let n = loop {
+            match r.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        total += n as u64;
+        if !local && total > MAX_PEER_LIST_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("files-from list from the peer is longer than {MAX_PEER_LIST_BYTES} bytes"),
+            ));
+        }
+        let end_of_line = n == 0
+            || if nul_eol {
+                buf[0] == 0
+            } else {
+                buf[0] == b'\n' || buf[0] == b'\r'
+            };
+        if !end_of_line {
+            if cur.len() < MAX_FILES_FROM_NAME {
+                cur.push(buf[0]);
+            }
+            continue;
+        }
+        if cur.is_empty() {
+            if n == 0 || !local {
+                break;
+            }
+            continue;
+        }
+        let line = std::mem::take(&mut cur);
+        if !(local && (line[0] == b'#' || line[0] == b';')) {
+            if names.len() >= MAX_FILES_FROM_NAMES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("files-from list has more than {MAX_FILES_FROM_NAMES} names"),
+                ));
+            }
+            names.push(line);
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(names)
+}
+
+/// The bytes a side that holds the files-from list sends to the peer that
+/// builds the file list: each name NUL-terminated (newlines become NULs
+/// without --from0), runs of NULs collapsed, an empty name at the end.
+// upstream: io.c:forward_filesfrom_data()
+pub fn forward_bytes(data: &[u8], from0: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 2);
+    for &b in data {
+        let b = if !from0 && (b == b'\n' || b == b'\r') {
+            0
+        } else {
+            b
+        };
+        if b == 0 && out.last().is_none_or(|&l| l == 0) {
+            continue;
+        }
+        out.push(b);
+    }
+    if out.last().is_some_and(|&l| l != 0) {
+        out.push(0);
+    }
+    out.push(0);
+    out
+}
+
+/// Turns a NUL-delimited rule file (--from0) into lines.
+pub fn nul_lines(data: &mut [u8]) {
+    for b in data.iter_mut() {
+        if *b == 0 {
+            *b = b'\n';
+        }
+    }
+}
+
+/// Reads a local files-from file ("-": standard input), with upstream's
+/// error for a file that cannot be opened.
+pub fn read_local_file(path: &str) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    let res = if path == "-" {
+        io::stdin().lock().read_to_end(&mut data)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut data))
+    };
+    res.map_err(|e| {
+        Error::new(
+            exit::RERR_SYNTAX,
+            format!(
+                "rsync: failed to open files-from file {path}: {}",
+                crate::flist::os_err(&e)
+            ),
+        )
+    })?;
+    Ok(data)
+}
+
+/// Receives a forwarded list from the peer (raw for protocol 30, in the
+/// multiplexed data stream from 31 on).
+pub fn recv_forwarded<R: Read>(
+    reader: &mut protocol::mplex::MplexReader<R>,
+    protocol: i32,
+) -> Result<Vec<Vec<u8>>> {
+    if protocol < 31 {
+        reader.set_multiplexed(false);
+    }
+    let names = read_names(reader, false, true);
+    reader.set_multiplexed(true);
+    names.map_err(|e| Error::new(exit::RERR_PROTOCOL, format!("rsync: files-from list: {e}")))
+}
+
+/// Sends a list to the peer that builds the file list.
+pub fn send_forwarded(w: &crate::out::SharedWriter, bytes: &[u8], protocol: i32) -> Result<()> {
+    let mut g = crate::out::lock(w)?;
+    if protocol < 31 {
+        g.set_multiplexed(false)?;
+    }
+    g.write_all(bytes)?;
+    g.flush()?;
+    if protocol < 31 {
+        g.set_multiplexed(true)?;
+    }
+    Ok(())
+}
+
+/// Whether a received directory entry's contents were sent (deletion
+/// happens only in such directories).
+pub fn is_content_dir(e: &FileEntry) -> bool {
+    e.is_dir() && e.xflags & XMIT_NO_CONTENT_DIR == 0
+}
+
+/// Whether a received directory was only implied by a -R path.
+pub fn is_implied_dir(e: &FileEntry) -> bool {
+    e.is_dir()
+        && e.xflags & (XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR) == XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR
+}
+
+/// Whether an entry was dropped on the receiving side.
+pub fn is_inactive(e: &FileEntry) -> bool {
+    e.xflags & FLAG_INACTIVE != 0
+}
+
+/// The wire bits of a directory that merges two entries of the same name:
+/// contents when either has them, "implied" only when both are.
+// upstream: flist.c:flist_sort_and_clean() (merging vital flags)
+pub fn merge_dir_xflags(keep: u32, drop: u32) -> u32 {
+    let content = |x: u32| x & XMIT_NO_CONTENT_DIR == 0;
+    let implied =
+        |x: u32| x & (XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR) == XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR;
+    let other = keep & !(XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR);
+    if content(keep) || content(drop) {
+        let top = (content(keep) && keep & XMIT_TOP_DIR != 0)
+            || (content(drop) && drop & XMIT_TOP_DIR != 0);
+        other | if top { XMIT_TOP_DIR } else { 0 }
+    } else if implied(keep) && implied(drop) {
+        other | XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR
+    } else {
+        other | XMIT_NO_CONTENT_DIR
+    }
+}
+
+/// Receiving side, after sorting: drops duplicates (keeping a directory
+/// over a non-directory, merging directory flags) and strips the leading
+/// slashes of -R names.
+// upstream: flist.c:flist_sort_and_clean()
+pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
+    let mut nondir_at: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut prev: Option<usize> = None;
+    for i in 0..entries.len() {
+        if let Some(p) = prev {
+            if entries[p].name == entries[i].name && entries[p].is_dir() == entries[i].is_dir() {
+                if entries[i].is_dir() {
+                    entries[p].xflags = merge_dir_xflags(entries[p].xflags, entries[i].xflags);
+                }
+                entries[i].xflags |= FLAG_INACTIVE;
+                continue;
+            }
+        }
+        if entries[i].is_dir() {
+            if let Some(j) = nondir_at.remove(&entries[i].name) {
+                entries[j].xflags |= FLAG_INACTIVE;
+            }
+        } else {
+            nondir_at.insert(entries[i].name.clone(), i);
+        }
+        prev = Some(i);
+    }
+    if opts.tree.relative() {
+        for e in entries.iter_mut() {
+            let start = e.name.iter().take_while(|&&b| b == b'/').count();
+            if start > 0 {
+                e.name.drain(..start);
+                if e.name.is_empty() {
+                    e.name = b".".to_vec();
+                }
+            }
+        }
+    }
+}
+
+/// `-m`: a directory (other than ".") stays only when a non-directory or
+/// a directory the receiver's rules exclude lies beneath it (or it is
+/// excluded itself).
+// upstream: flist.c:flist_sort_and_clean() (prune_empty_dirs)
+pub fn prune_empty_dirs(entries: &mut [FileEntry], excluded_dir: &mut dyn FnMut(&[u8]) -> bool) {
+    let mut keep: HashSet<Vec<u8>> = HashSet::new();
+    let mark_parents = |name: &[u8], keep: &mut HashSet<Vec<u8>>| {
+        let mut n = name;
+        while let Some(slash) = n.iter().rposition(|&b| b == b'/') {
+            n = &n[..slash];
+            if !keep.insert(n.to_vec()) {
+                break;
+            }
+        }
+    };
+    for e in entries.iter() {
+        if is_inactive(e) {
+            continue;
+        }
+        if !e.is_dir() {
+            mark_parents(&e.name, &mut keep);
+        } else if e.name != b"." && excluded_dir(&e.name) {
+            keep.insert(e.name.clone());
+            mark_parents(&e.name, &mut keep);
+        }
+    }
+    for e in entries.iter_mut() {
+        if e.is_dir() && e.name != b"." && !is_inactive(e) && !keep.contains(&e.name) {
+            e.xflags |= FLAG_INACTIVE;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_local_and_forwarded() {
+        let data = b"a\n\n# c\n;d\r\nb/c\nlast";
+        let names = read_names(&mut &data[..], true, false).unwrap();
+        assert_eq!(
+            names,
+            vec![b"a".to_vec(), b"b/c".to_vec(), b"last".to_vec()]
+        );
+        let fwd = forward_bytes(data, false);
+        assert_eq!(fwd, b"a\0# c\0;d\0b/c\0last\0\0".to_vec());
+        let back = read_names(&mut &fwd[..], false, true).unwrap();
+        assert_eq!(back.len(), 5);
+        assert_eq!(forward_bytes(b"x\0\0y\0", true), b"x\0y\0\0".to_vec());
+        assert_eq!(forward_bytes(b"", false), b"\0".to_vec());
+    }
+
+    #[test]
+    fn long_names_are_cut() {
+        let mut data = vec![b'x'; MAX_FILES_FROM_NAME + 10];
+        data.push(b'\n');
+        let names = read_names(&mut &data[..], true, false).unwrap();
+        assert_eq!(names[0].len(), MAX_FILES_FROM_NAME);
+    }
+
+    #[test]
+    fn merged_dir_flags() {
+        let implied = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
+        assert_eq!(merge_dir_xflags(implied, 0), 0);
+        assert_eq!(merge_dir_xflags(implied, XMIT_TOP_DIR), XMIT_TOP_DIR);
+        assert_eq!(merge_dir_xflags(implied, implied), implied);
+        assert_eq!(
+            merge_dir_xflags(implied, XMIT_NO_CONTENT_DIR),
+            XMIT_NO_CONTENT_DIR
+        );
+    }
+
+    /// What stock rsync 3.2.7's client runs on the server (captured with a
+    /// logging remote shell), against what oxsync builds.
+    const CAPTURED: &[(&str, &str)] = &[
+        ("-aR", "--server -logDtprRe.iLsfxCIvu . dst/"),
+        (
+            "-aR --no-implied-dirs",
+            "--server -logDtprRe.iLsfxCIvu --no-implied-dirs . dst/",
+        ),
+        (
+            "-aR --no-implied-dirs",
+            "--server --sender -logDtprRe.iLsfxCIvu --no-implied-dirs . src/",
+        ),
+        ("-a --files-from=list", "--server -logDtpRe.LsfxCIvu . dst/"),
+        (
+            "-a --files-from=list",
+            "--server --sender -logDtpRe.LsfxCIvu --files-from=- --from0 . src/",
+        ),
+        (
+            "-a --files-from=:list -0",
+            "--server -logDtpRe.LsfxCIvu --files-from list --from0 . dst/",
+        ),
+        (
+            "-a --files-from=h:list --no-relative",
+            "--server --sender -logDtpe.LsfxCIvu --files-from list --no-relative . src/",
+        ),
+        ("-axx", "--server --sender -logDtprxxe.iLsfxCIvu . src/"),
+        ("-am", "--server -lmogDtpre.iLsfxCIvu . dst/"),
+        ("-am", "--server --sender -logDtpre.LsfxCIvu . src/"),
+        (
+            "-a --delete-missing-args",
+            "--server -logDtpre.iLsfxCIvu --delete-missing-args . dst/",
+        ),
+        (
+            "-a --ignore-missing-args",
+            "--server -logDtpre.iLsfxCIvu . dst/",
+        ),
+        (
+            "-a --ignore-missing-args",
+            "--server --sender -logDtpre.iLsfxCIvu --ignore-missing-args . src/",
+        ),
+        (
+            "-d --delete",
+            "--server -de.LsfxCIvu --no-r --delete . dst/",
+        ),
+        (
+            "-a --files-from=list --delete",
+            "--server -ldogDtpRe.LsfxCIvu --no-r --delete . dst/",
+        ),
+    ];
+
+    #[test]
+    fn server_argv_like_stock() {
+        let words = |s: &str| -> Vec<std::ffi::OsString> { s.split(' ').map(Into::into).collect() };
+        for &(client, server_line) in CAPTURED {
+            let pull = server_line.contains("--sender");
+            let paths = if pull { "h:src/ dst/" } else { "src/ h:dst/" };
+            let c = Options::parse(&words(&format!("{client} {paths}"))).expect(client);
+            let ours = c.to_server_args(pull, 31).join(" ");
+            assert_eq!(
+                format!("{ours} . {}", if pull { "src/" } else { "dst/" }),
+                server_line.replace(".iL", ".L"),
+                "{client}"
+            );
+            let s = Options::parse(&words(server_line)).expect(server_line);
+            assert_eq!(s.tree.relative(), c.tree.relative(), "{server_line}");
+            assert_eq!(
+                s.tree.one_file_system, c.tree.one_file_system,
+                "{server_line}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_from_rules() {
+        let p = |s: &str| {
+            Options::parse(
+                &s.split(' ')
+                    .map(Into::into)
+                    .collect::<Vec<std::ffi::OsString>>(),
+            )
+        };
+        let o = p("-a --files-from=l s d").expect("ok");
+        assert!(!o.recursive && o.dirs && o.tree.relative() && o.tree.implied_dirs());
+        let o = p("-ar --files-from=l --no-R s d").expect("ok");
+        assert!(o.recursive && !o.tree.relative());
+        assert_eq!(p("--files-from=l a b c").map_err(|e| e.exit_code), Err(1));
+        assert_eq!(p("--files-from=l a").map_err(|e| e.exit_code), Err(1));
+        assert_eq!(
+            p("--server --files-from=h:l . s").map_err(|e| e.exit_code),
+            Err(1)
+        );
+        assert_eq!(p("--files-from=h:- s d").map_err(|e| e.exit_code), Err(1));
+        let o = p("--delete-missing-args --ignore-missing-args s d").expect("ok");
+        assert_eq!(o.tree.missing_args, 2);
+        let o = p("-xx --no-x -x s d").expect("ok");
+        assert_eq!(o.tree.one_file_system, 1);
+    }
+
+    /// Encodes `entries` as a sender would and receives them with `args`.
+    fn receive(args: &str, entries: &[(&str, u32)]) -> crate::Result<crate::flist::Received> {
+        let session = crate::session::Session {
+            protocol: 31,
+            compat: protocol::compat::CF_VARINT_FLIST_FLAGS,
+            checksum: delta::ChecksumKind::Md5,
+            seed: 0,
+            compress: None,
+        };
+        let words: Vec<std::ffi::OsString> = args.split(' ').map(Into::into).collect();
+        let opts = Options::parse(&words).expect("options");
+        let mut enc = protocol::flist::FlistEncoder::new(session.flist_options(&opts));
+        let mut wire = Vec::new();
+        for &(name, mode) in entries {
+            let e = FileEntry {
+                name: name.as_bytes().to_vec(),
+                mode,
+                xflags: if mode & 0o170000 == 0o040000 {
+                    XMIT_TOP_DIR
+                } else {
+                    0
+                },
+                ..Default::default()
+            };
+            enc.encode(&mut wire, &e);
+        }
+        enc.encode_end(&mut wire, 0);
+        crate::flist::receive(&mut wire.as_slice(), &opts, &session)
+    }
+
+    #[test]
+    fn received_relative_names() {
+        // Leading slashes go after sorting; duplicates are dropped.
+        let r = receive(
+            "-R --numeric-ids s d",
+            &[("/t", 0o040755), ("/t/f", 0o100644), ("/t", 0o040755)],
+        )
+        .expect("list");
+        let names: Vec<&[u8]> = r.list.entries.iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(names, [&b"t"[..], b"t", b"t/f"]);
+        assert_eq!(r.list.entries.iter().filter(|e| is_inactive(e)).count(), 1);
+        // Without -R a leading slash is refused; a name of slashes that is
+        // not a directory is refused with -R.
+        assert!(receive("--numeric-ids s d", &[("/t", 0o100644)]).is_err());
+        assert!(receive("-R --numeric-ids s d", &[("//", 0o100644)]).is_err());
+        // Mode 0 only with --delete-missing-args.
+        assert!(receive("--numeric-ids s d", &[("gone", 0)]).is_err());
+        let r = receive("--delete-missing-args --numeric-ids s d", &[("gone", 0)]).expect("ok");
+        assert_eq!(r.list.entries[0].mode, 0);
+    }
+
+    #[test]
+    fn files_from_hosts() {
+        let t = |v: &str| {
+            TreeOpts {
+                files_from: Some(v.into()),
+                ..Default::default()
+            }
+            .files_from()
+        };
+        assert_eq!(t("-"), Some(FilesFrom::Local("-".into())));
+        assert_eq!(t("a/b:c"), Some(FilesFrom::Local("a/b:c".into())));
+        assert_eq!(
+            t(":list"),
+            Some(FilesFrom::Remote {
+                host: "".into(),
+                path: "list".into()
+            })
+        );
+        assert_eq!(
+            t("h::mod/list"),
+            Some(FilesFrom::Remote {
+                host: "h".into(),
+                path: "mod/list".into()
+            })
+        );
+    }
+}
