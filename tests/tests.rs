@@ -14,5 +14,6 @@ mod options;
 mod options2;
 mod options3;
 mod options4;
+mod receiving;
 mod sandbox;
 mod util;

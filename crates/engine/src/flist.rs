@@ -511,14 +511,31 @@ fn entry_for(
         e.rdev = (major(rdev), minor(rdev));
     }
     if opts.checksum && ft.is_file() {
-        e.checksum = Some(file_checksum(path, session)?);
+        e.checksum = Some(file_checksum_with(path, session, opts.open_noatime)?);
     }
     Ok(e)
 }
 
+/// Opens a source file for reading, with O_NOATIME under
+/// `--open-noatime` (upstream syscall.c do_open).
+pub fn open_source(path: &Path, noatime: bool) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = fs::OpenOptions::new();
+    o.read(true);
+    if noatime {
+        o.custom_flags(rustix::fs::OFlags::NOATIME.bits() as i32);
+    }
+    o.open(path)
+}
+
 /// The whole-file checksum of a local file (for -c).
 pub fn file_checksum(path: &Path, session: &Session) -> Result<Vec<u8>> {
-    let mut f = fs::File::open(path).map_err(|err| {
+    file_checksum_with(path, session, false)
+}
+
+/// As [`file_checksum`], optionally without touching the atime.
+pub fn file_checksum_with(path: &Path, session: &Session, noatime: bool) -> Result<Vec<u8>> {
+    let mut f = open_source(path, noatime).map_err(|err| {
         Error::file_io(format!(
             "open \"{}\" failed: {}",
             abs_display(path),

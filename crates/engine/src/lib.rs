@@ -23,6 +23,7 @@ pub mod partial;
 pub mod receiver;
 pub mod sender;
 pub mod session;
+pub mod sparse;
 pub mod stats;
 pub mod tokens;
 pub mod transfer;

@@ -249,6 +249,12 @@ pub struct Options {
     pub groupmap: Option<String>,
     /// The maps came from --chown (so a later --usermap/--groupmap conflicts).
     pub maps_via_chown: (bool, bool),
+    /// -S / --sparse: runs of zeros become holes in written files.
+    pub sparse: bool,
+    /// --preallocate: the receiver allocates each file's length first.
+    pub preallocate: bool,
+    /// --open-noatime: files are read without updating their atime.
+    pub open_noatime: bool,
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
@@ -345,6 +351,10 @@ enum Act {
     SafeLinks,
     CopyDirlinks,
     KeepDirlinks,
+    Sparse(bool),
+    Preallocate,
+    OpenNoatime(bool),
+    Crtimes(bool),
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -499,6 +509,12 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("safe-links", None, Act::SafeLinks), ("copy-dirlinks", Some('k'), Act::CopyDirlinks),
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
+    ("sparse", Some('S'), Act::Sparse(true)), ("no-sparse", None, Act::Sparse(false)),
+    ("no-S", None, Act::Sparse(false)), ("preallocate", None, Act::Preallocate),
+    ("open-noatime", None, Act::OpenNoatime(true)),
+    ("no-open-noatime", None, Act::OpenNoatime(false)),
+    ("crtimes", Some('N'), Act::Crtimes(true)), ("no-crtimes", None, Act::Crtimes(false)),
+    ("no-N", None, Act::Crtimes(false)),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -506,10 +522,10 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 #[rustfmt::skip]
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('h', "--human-readable"),
-    ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
+    ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"),
 
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
-    ('S', "--sparse"), ('y', "--fuzzy"), 
+    ('y', "--fuzzy"),
     ('m', "--prune-empty-dirs"),
     ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
@@ -523,7 +539,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
-    "no-U", "open-noatime", "no-open-noatime", "crtimes", "no-crtimes", "no-N",
+    "no-U",
     "super", "no-super", "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
@@ -531,7 +547,6 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
     "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d",
     "one-file-system", "no-one-file-system", "no-x", "max-alloc",
-    "sparse", "no-sparse", "no-S", "preallocate",
     "delete-missing-args", "ignore-missing-args",
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y", "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
@@ -914,6 +929,17 @@ impl Options {
             Act::SafeLinks => self.safe_links = true,
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
+            Act::Sparse(on) => self.sparse = on,
+            Act::Preallocate => self.preallocate = true,
+            Act::OpenNoatime(on) => self.open_noatime = on,
+            // upstream: options.c refuses it where it appears on a build
+            // without SUPPORT_CRTIMES (Linux); the negations are accepted.
+            Act::Crtimes(true) => {
+                return Err(OptionError::syntax(
+                    "This rsync does not support --crtimes (-N)".to_string(),
+                ))
+            }
+            Act::Crtimes(false) => {}
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1287,6 +1313,7 @@ impl Options {
             (self.recursive, 'r'),
             (self.checksum, 'c'),
             (self.cvs_exclude, 'C'),
+            (self.sparse, 'S'),
             (
                 self.compress && self.compress_choice.as_deref().is_none_or(|c| c == "zlib"),
                 'z',
@@ -1450,9 +1477,18 @@ impl Options {
             args.push("--append".to_string());
         } else if self.inplace {
             args.push("--inplace".to_string());
+            if self.sparse && self.whole_file == Some(false) && client_sender {
+                args.push("--no-W".to_string());
+            }
         }
         if self.remove_source_files {
             args.push("--remove-source-files".to_string());
+        }
+        if self.preallocate && client_sender {
+            args.push("--preallocate".to_string());
+        }
+        if self.open_noatime {
+            args.push("--open-noatime".to_string());
         }
         args
     }
@@ -1742,11 +1778,11 @@ mod tests {
             ("--no-foo", "--no-foo: unknown option", 1),
             ("--verb", "--verb: unknown option", 1),
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
-            ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
+            ("-aN x", "This rsync does not support --crtimes (-N)", 1),
+            ("--crtimes x", "This rsync does not support --crtimes (-N)", 1),
             ("-H x", "option -H (--hard-links) is not supported by oxsync yet", 4),
             ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
-            ("--sparse x", "option --sparse is not supported by oxsync yet", 4),
             ("--append -W s d", "--append cannot be used with --whole-file", 1),
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
@@ -1774,7 +1810,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "hard-links", "sparse", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "hard-links", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

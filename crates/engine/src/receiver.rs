@@ -13,7 +13,7 @@ use protocol::sum_head::SumHead;
 use protocol::token::Token;
 use protocol::varint::WireRead;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -251,7 +251,13 @@ fn receive_data<R: Read>(
     };
     let mut hasher = FileHasher::new(ctx.session.checksum);
     let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
-    let mut w = BufWriter::with_capacity(256 * 1024, file);
+    let total = e.size.max(0) as u64;
+    let (mut w, warning) =
+        crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
+            .inspect_err(|_| crate::partial::discard(ctx, &tmp))?;
+    if let Some(warning) = warning {
+        ctx.out.warning(&warning);
+    }
     // Consecutive matched blocks are read through one window of the basis
     // (not one pread per block). An in-place basis is the file being
     // written, so it is always read fresh.
@@ -315,10 +321,10 @@ fn receive_data<R: Read>(
         s.literal_data += literal;
         s.matched_data += matched;
     });
-    let file = match w.into_inner() {
+    let file = match w.finish() {
         Ok(f) => Some(f),
         Err(err) => {
-            write_err.get_or_insert(err.into_error());
+            write_err.get_or_insert(err);
             None
         }
     };

@@ -1,0 +1,524 @@
+//! Receiver-side options end to end (`--sparse`, `--preallocate`,
+//! `--open-noatime`, `--crtimes`, ...), in five directions (local copy,
+//! oxsync client pushing/pulling against stock `rsync --server`, stock
+//! rsync pushing/pulling against `oxsync --server`) and against stock rsync
+//! alone on identically prepared trees: destination trees (with the
+//! metadata the option affects), sorted itemize lines and exit codes must
+//! agree.
+use crate::util::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Local,
+    OxPush,
+    OxPull,
+    RsyncPush,
+    RsyncPull,
+}
+
+const ALL: [Dir; 5] = [
+    Dir::Local,
+    Dir::OxPush,
+    Dir::OxPull,
+    Dir::RsyncPush,
+    Dir::RsyncPull,
+];
+
+/// Times after this were set by the system during the run.
+const T_RECENT: i64 = T0 + 10_000_000;
+
+/// What a tree view records besides kind, mode bits, mtime, size, content
+/// and link target.
+#[derive(Debug, Clone, Copy, Default)]
+struct Facets {
+    /// st_blocks of regular files (holes).
+    blocks: bool,
+    /// atime of regular files (clamped: recent times compare equal).
+    atime: bool,
+}
+
+fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("mkdir parents");
+    }
+    write_file(&p, data, mode, mtime);
+}
+
+/// A file of `len` bytes with the byte runs `data` at the given offsets
+/// and holes elsewhere.
+fn put_sparse(root: &Path, rel: &str, len: u64, data: &[(u64, &[u8])], mtime: i64) {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("mkdir parents");
+    }
+    let mut f = fs::File::create(&p).expect("create");
+    for (at, bytes) in data {
+        f.seek(SeekFrom::Start(*at)).expect("seek");
+        f.write_all(bytes).expect("write");
+    }
+    f.set_len(len).expect("set_len");
+    drop(f);
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).expect("chmod");
+    set_mtime(&p, mtime);
+}
+
+fn set_atime(p: &Path, atime: i64) {
+    let ok = Command::new("touch")
+        .arg("-a")
+        .arg("-d")
+        .arg(format!("@{atime}"))
+        .arg(p)
+        .status()
+        .expect("touch -a");
+    assert!(ok.success());
+}
+
+fn fix_dirs(root: &Path, mtime: i64) {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        let d = dirs[i].clone();
+        for e in fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("dir entry");
+            if e.file_type().expect("file type").is_dir() {
+                dirs.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    for d in dirs.iter().rev() {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        set_mtime(d, mtime);
+    }
+}
+
+type Maker = fn(&Path);
+
+fn nothing(_: &Path) {}
+
+struct Case {
+    dir: Dir,
+    scratch: Scratch,
+    src: PathBuf,
+    src_ref: PathBuf,
+    dst: PathBuf,
+    dst_ref: PathBuf,
+}
+
+impl Case {
+    fn new(dir: Dir, make_src: Maker, make_dst: Maker) -> Case {
+        let scratch = Scratch::new();
+        let [src, src_ref, dst, dst_ref] =
+            ["src", "src_ref", "dst", "dst_ref"].map(|n| scratch.path(n));
+        for s in [&src, &src_ref] {
+            fs::create_dir_all(s).expect("mkdir src");
+            make_src(s);
+            fix_dirs(s, T0 + 900);
+        }
+        for d in [&dst, &dst_ref] {
+            fs::create_dir_all(d).expect("mkdir dst");
+            make_dst(d);
+            fix_dirs(d, T0 + 1900);
+        }
+        Case {
+            dir,
+            scratch,
+            src,
+            src_ref,
+            dst,
+            dst_ref,
+        }
+    }
+
+    /// The command for oxsync in this case's direction (`reference`: stock
+    /// rsync alone on the reference trees). `server_args` go to the server
+    /// side only (as `-M`/`--remote-option` would; for the local copy they
+    /// are appended to the client's own).
+    fn command(&self, reference: bool, args: &[&str]) -> Command {
+        let ox = oxsync_bin();
+        let rs = rsync_bin();
+        let (client, server) = match (reference, self.dir) {
+            (true, _) => (rs.clone(), rs),
+            (false, Dir::Local) => (ox.clone(), ox),
+            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
+            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
+        };
+        let (src, dst) = if reference {
+            (&self.src_ref, &self.dst_ref)
+        } else {
+            (&self.src, &self.dst)
+        };
+        let src_arg = format!("{}/", src.display());
+        let dst_arg = format!("{}/", dst.display());
+        let mut c = Command::new(client);
+        c.args(args);
+        if self.dir != Dir::Local {
+            c.arg("-e")
+                .arg(self.scratch.rsh())
+                .arg(format!("--rsync-path={}", server.display()));
+        }
+        let remote = |p: String| format!("localhost:{p}");
+        match self.dir {
+            Dir::Local => c.arg(src_arg).arg(dst_arg),
+            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(remote(dst_arg)),
+            Dir::OxPull | Dir::RsyncPull => c.arg(remote(src_arg)).arg(dst_arg),
+        };
+        c
+    }
+}
+
+/// Every entry's recorded state as one string.
+fn tree(root: &Path, facets: Facets) -> BTreeMap<PathBuf, String> {
+    // atimes first: the snapshot reads every file.
+    let mut atimes = BTreeMap::new();
+    if facets.atime {
+        for p in snapshot_paths(root) {
+            let md = fs::symlink_metadata(root.join(&p)).expect("lstat");
+            if md.is_file() {
+                atimes.insert(p, md.atime().min(T_RECENT));
+            }
+        }
+    }
+    snapshot(root)
+        .into_iter()
+        .map(|(p, s)| {
+            let full = root.join(&p);
+            let md = fs::symlink_metadata(&full).expect("lstat");
+            let mtime = if s.kind == 'l' { md.mtime() } else { s.mtime };
+            let mut v = format!(
+                "{} {:o} mtime={} size={} digest={:x} link={:?}",
+                s.kind,
+                s.perm,
+                mtime.min(T_RECENT),
+                s.size,
+                s.digest,
+                s.link
+            );
+            if facets.blocks && s.kind == 'f' {
+                v.push_str(&format!(" blocks={}", md.blocks()));
+            }
+            if let Some(a) = atimes.get(&p) {
+                v.push_str(&format!(" atime={a}"));
+            }
+            (p, v)
+        })
+        .collect()
+}
+
+fn snapshot_paths(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let full = root.join(&rel);
+        out.push(rel.clone());
+        let md = fs::symlink_metadata(&full).expect("lstat");
+        if md.is_dir() {
+            for e in fs::read_dir(&full).expect("read_dir") {
+                stack.push(rel.join(e.expect("entry").file_name()));
+            }
+        }
+    }
+    out
+}
+
+/// Runs `args` in direction `dir` and against the stock-rsync reference;
+/// compares exit codes, itemize lines, destination trees and (with
+/// `facets.atime`) source trees. Returns stock rsync's run.
+fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker, facets: Facets) -> Run {
+    let c = Case::new(dir, make_src, make_dst);
+    let ours = run(&mut c.command(false, args), &c.scratch.logs());
+    let theirs = run(&mut c.command(true, args), &c.scratch.logs());
+    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
+    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    assert_eq!(
+        ours.itemized(),
+        theirs.itemized(),
+        "{}",
+        show("itemize lines differ")
+    );
+    if facets.atime {
+        let diff = map_diff(&tree(&c.src, facets), &tree(&c.src_ref, facets));
+        if !diff.is_empty() {
+            panic!("{}", show(&format!("sources differ:\n{}", diff.join("\n"))));
+        }
+    }
+    let diff = map_diff(&tree(&c.dst, facets), &tree(&c.dst_ref, facets));
+    if !diff.is_empty() {
+        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
+    }
+    theirs
+}
+
+fn check_all(args: &[&str], make_src: Maker, make_dst: Maker, facets: Facets) -> Run {
+    let mut last = None;
+    for dir in ALL {
+        last = Some(check(dir, args, make_src, make_dst, facets));
+    }
+    last.expect("five runs")
+}
+
+// ---------------------------------------------------------------------------
+// --sparse, --preallocate
+
+const K: u64 = 1024;
+
+/// Files with holes: inside, at the end, at the start, none at all, and a
+/// file that is all hole.
+fn sparse_src(src: &Path) {
+    let t = T0 + 10;
+    put_sparse(
+        src,
+        "holes.bin",
+        3 * K * K + 10,
+        &[
+            (0, &[b'a'; 8192]),
+            (K * K, &[b'b'; 5000]),
+            (3 * K * K, &[b'c'; 10]),
+        ],
+        t,
+    );
+    put_sparse(src, "tail.bin", K * K, &[(0, &[b'x'; 4096])], t);
+    put_sparse(src, "head.bin", 600 * K, &[(512 * K, &[b'h'; 8192])], t);
+    put_sparse(src, "empty.bin", 256 * K, &[], t);
+    put(src, "dense.txt", &[b'd'; 20_000], 0o644, t);
+    put_sparse(
+        src,
+        "sub/deep.bin",
+        2 * K * K,
+        &[(K * K, &[b'e'; 70_000])],
+        t,
+    );
+    put(src, "changed.bin", &changed_new(), 0o644, t);
+}
+
+/// The source's version of `changed.bin`: the old data's shape with holes
+/// where the old file had data, and data past its end.
+fn changed_new() -> Vec<u8> {
+    let mut v = vec![0u8; 400 * K as usize];
+    v[..64 * K as usize].fill(b'n');
+    v[300 * K as usize..].fill(b'm');
+    v
+}
+
+/// A destination with an older, fully written `changed.bin` (for the
+/// in-place and delta cases) and a stale `holes.bin`.
+fn sparse_dst(dst: &Path) {
+    let t = T0 - 500;
+    let mut old = vec![b'o'; 360 * K as usize];
+    old[..64 * K as usize].fill(b'n');
+    put(dst, "changed.bin", &old, 0o644, t);
+    put(dst, "holes.bin", &[b'z'; 70_000], 0o644, t);
+}
+
+fn blocks() -> Facets {
+    Facets {
+        blocks: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn sparse_new_files() {
+    check_all(&["-ai", "-S"], sparse_src, nothing, blocks());
+    check_all(&["-ai", "--sparse"], sparse_src, nothing, blocks());
+    check_all(&["-ai", "-S", "--no-sparse"], sparse_src, nothing, blocks());
+    check_all(
+        &["-ai", "-S", "--no-S", "-S"],
+        sparse_src,
+        nothing,
+        blocks(),
+    );
+    check_all(&["-ai"], sparse_src, nothing, blocks());
+}
+
+#[test]
+fn sparse_updates() {
+    check_all(&["-ai", "-S"], sparse_src, sparse_dst, blocks());
+    check_all(&["-ai", "-S", "--no-W"], sparse_src, sparse_dst, blocks());
+    check_all(&["-ai", "-S", "-I", "-W"], sparse_src, sparse_dst, blocks());
+}
+
+#[test]
+fn sparse_inplace() {
+    // rsync 3.2.7 allows --sparse with --inplace: zeros over old data are
+    // punched out, zeros past it skipped.
+    check_all(
+        &["-ai", "-S", "--inplace"],
+        sparse_src,
+        sparse_dst,
+        blocks(),
+    );
+    check_all(
+        &["-ai", "-S", "--inplace", "--no-W"],
+        sparse_src,
+        sparse_dst,
+        blocks(),
+    );
+    check_all(
+        &["-ai", "-S", "--inplace", "-W"],
+        sparse_src,
+        sparse_dst,
+        blocks(),
+    );
+}
+
+#[test]
+fn sparse_dry_run() {
+    check_all(&["-ain", "-S"], sparse_src, sparse_dst, blocks());
+}
+
+#[test]
+fn preallocate() {
+    // Preallocated space stays allocated: -S leaves no holes under it.
+    check_all(&["-ai", "--preallocate"], sparse_src, nothing, blocks());
+    check_all(
+        &["-ai", "-S", "--preallocate"],
+        sparse_src,
+        nothing,
+        blocks(),
+    );
+    check_all(&["-ai", "--preallocate"], sparse_src, sparse_dst, blocks());
+    check_all(
+        &["-ai", "--preallocate", "--inplace"],
+        sparse_src,
+        sparse_dst,
+        blocks(),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// --open-noatime, --crtimes
+
+/// Source files whose atime lies before their mtime (so that a read under
+/// relatime updates it).
+fn atime_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "a.txt", b"aaa\n", 0o644, t);
+    put(src, "b.txt", b"bbb\n", 0o644, t);
+    put(src, "same.txt", b"same\n", 0o644, t);
+    put(src, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
+    for f in ["a.txt", "b.txt", "same.txt", "sub/c.txt"] {
+        set_atime(&src.join(f), T0);
+    }
+}
+
+fn atime_dst(dst: &Path) {
+    let t = T0 + 10;
+    put(dst, "same.txt", b"same\n", 0o644, t);
+    put(dst, "sub/c.txt", &[b'C'; 90_000], 0o600, t - 5);
+    for f in ["same.txt", "sub/c.txt"] {
+        set_atime(&dst.join(f), T0);
+    }
+}
+
+#[test]
+fn open_noatime() {
+    let f = Facets {
+        atime: true,
+        ..Default::default()
+    };
+    // Debian's rsync 3.2.7 (with the 2024 security patches) opens the files
+    // it sends with O_NOATIME only under -L/--copy-unsafe-links (it uses
+    // do_open_nofollow otherwise), so the source atimes are compared with
+    // it under -L; the checksum reads of -c honour the option either way.
+    check_all(&["-aiL", "--open-noatime"], atime_src, atime_dst, f);
+    check_all(
+        &["-aiL", "--open-noatime", "--no-W"],
+        atime_src,
+        atime_dst,
+        f,
+    );
+    check_all(&["-aicL", "--open-noatime"], atime_src, atime_dst, f);
+    // Without it the reads move the source atimes (the control).
+    check_all(&["-aiL"], atime_src, atime_dst, f);
+    check_all(
+        &["-aiL", "--open-noatime", "--no-open-noatime"],
+        atime_src,
+        atime_dst,
+        f,
+    );
+}
+
+/// Without -L, where stock rsync 3.2.7 updates the atimes of what it sends
+/// despite `--open-noatime` (see [`open_noatime`]), an oxsync sender keeps
+/// them as upstream's later releases do; the destination matches stock
+/// rsync's either way.
+#[test]
+fn open_noatime_oxsync_sender() {
+    for dir in ALL {
+        let c = Case::new(dir, atime_src, atime_dst);
+        let ours = run(
+            &mut c.command(false, &["-ai", "--open-noatime"]),
+            &c.scratch.logs(),
+        );
+        let theirs = run(
+            &mut c.command(true, &["-ai", "--open-noatime"]),
+            &c.scratch.logs(),
+        );
+        let show = |what: &str| show_runs(&format!("{dir:?}"), what, &ours, &theirs);
+        assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+        assert_eq!(
+            ours.itemized(),
+            theirs.itemized(),
+            "{}",
+            show("itemize lines differ")
+        );
+        let plain = Facets::default();
+        let diff = map_diff(&tree(&c.dst, plain), &tree(&c.dst_ref, plain));
+        assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
+        if matches!(dir, Dir::Local | Dir::OxPush | Dir::RsyncPull) {
+            for f in ["a.txt", "b.txt", "sub/c.txt"] {
+                let md = fs::metadata(c.src.join(f)).expect("stat");
+                assert_eq!(md.atime(), T0, "{dir:?} {f}: the sender moved the atime");
+            }
+        }
+    }
+}
+
+#[test]
+fn crtimes_refused() {
+    for args in [
+        &["-aiN"][..],
+        &["-ai", "--crtimes"],
+        &["-ai", "--no-crtimes", "-N"],
+        &["-ai", "-N", "--no-N"],
+        &["-ai", "--crtimes", "--no-crtimes"],
+    ] {
+        let r = check_all(args, atime_src, atime_dst, Facets::default());
+        assert_eq!(r.code, Some(1));
+        assert!(
+            r.stderr
+                .contains("This rsync does not support --crtimes (-N)"),
+            "{}",
+            r.stderr
+        );
+    }
+    // Its negations alone are accepted.
+    check_all(&["-ai", "--no-N"], atime_src, atime_dst, Facets::default());
+    check_all(
+        &["-ai", "--no-crtimes"],
+        atime_src,
+        atime_dst,
+        Facets::default(),
+    );
+}
+
+#[test]
+fn crtimes_message_matches() {
+    let s = Scratch::new();
+    let ours = run(Command::new(oxsync_bin()).args(["-N", "a", "b"]), &s.logs());
+    assert_eq!(ours.code, Some(1));
+    assert_eq!(
+        ours.stderr.lines().next(),
+        Some("rsync: This rsync does not support --crtimes (-N)"),
+        "{}",
+        ours.stderr
+    );
+}
