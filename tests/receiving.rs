@@ -9,7 +9,7 @@ use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -101,7 +101,15 @@ fn fix_dirs(root: &Path, mtime: i64) {
 
 type Maker = fn(&Path);
 
-fn nothing(_: &Path) {}
+/// An empty destination.
+fn nothing(d: &Path) {
+    fix_dirs(d, T_DST_DIRS);
+}
+
+/// Directory mtimes of a source tree.
+const T_SRC_DIRS: i64 = T0 + 900;
+/// Directory mtimes of a destination tree.
+const T_DST_DIRS: i64 = T0 + 1900;
 
 struct Case {
     dir: Dir,
@@ -117,15 +125,14 @@ impl Case {
         let scratch = Scratch::new();
         let [src, src_ref, dst, dst_ref] =
             ["src", "src_ref", "dst", "dst_ref"].map(|n| scratch.path(n));
+        // The makers end with fix_dirs (or set directory times themselves).
         for s in [&src, &src_ref] {
             fs::create_dir_all(s).expect("mkdir src");
             make_src(s);
-            fix_dirs(s, T0 + 900);
         }
         for d in [&dst, &dst_ref] {
             fs::create_dir_all(d).expect("mkdir dst");
             make_dst(d);
-            fix_dirs(d, T0 + 1900);
         }
         Case {
             dir,
@@ -296,6 +303,7 @@ fn sparse_src(src: &Path) {
         t,
     );
     put(src, "changed.bin", &changed_new(), 0o644, t);
+    fix_dirs(src, T_SRC_DIRS);
 }
 
 /// The source's version of `changed.bin`: the old data's shape with holes
@@ -315,6 +323,7 @@ fn sparse_dst(dst: &Path) {
     old[..64 * K as usize].fill(b'n');
     put(dst, "changed.bin", &old, 0o644, t);
     put(dst, "holes.bin", &[b'z'; 70_000], 0o644, t);
+    fix_dirs(dst, T_DST_DIRS);
 }
 
 fn blocks() -> Facets {
@@ -407,6 +416,7 @@ fn atime_src(src: &Path) {
     for f in ["a.txt", "b.txt", "same.txt", "sub/c.txt"] {
         set_atime(&src.join(f), T0);
     }
+    fix_dirs(src, T_SRC_DIRS);
 }
 
 fn atime_dst(dst: &Path) {
@@ -416,6 +426,7 @@ fn atime_dst(dst: &Path) {
     for f in ["same.txt", "sub/c.txt"] {
         set_atime(&dst.join(f), T0);
     }
+    fix_dirs(dst, T_DST_DIRS);
 }
 
 #[test]
@@ -521,4 +532,137 @@ fn crtimes_message_matches() {
         "{}",
         ours.stderr
     );
+}
+
+// ---------------------------------------------------------------------------
+// Basis dirs (--compare-dest, --copy-dest, --link-dest) holding directories,
+// symlinks and specials the destination lacks
+
+/// Sets the mtime of `p` without opening or following it.
+fn lset_mtime(p: &Path, mtime: i64) {
+    let ok = Command::new("touch")
+        .arg("-h")
+        .arg("-d")
+        .arg(format!("@{mtime}"))
+        .arg(p)
+        .status()
+        .expect("touch -h");
+    assert!(ok.success());
+}
+
+fn link(root: &Path, rel: &str, target: &str, mtime: i64) {
+    let p = root.join(rel);
+    symlink(target, &p).expect("symlink");
+    lset_mtime(&p, mtime);
+}
+
+fn fifo(root: &Path, rel: &str, mode: u32, mtime: i64) {
+    let p = root.join(rel);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &p,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(mode),
+        0,
+    )
+    .expect("mkfifo");
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).expect("chmod");
+    lset_mtime(&p, mtime);
+}
+
+fn set_dir(root: &Path, rel: &str, mode: u32, mtime: i64) {
+    let p = root.join(rel);
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).expect("chmod dir");
+    set_mtime(&p, mtime);
+}
+
+/// Directories, symlinks and fifos, each new to the destination.
+fn nondir_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "same_dir/f.txt", b"same file\n", 0o644, t);
+    put(src, "time_dir/f.txt", b"time file\n", 0o644, t);
+    put(src, "mode_dir/f.txt", b"mode file\n", 0o644, t);
+    fs::create_dir_all(src.join("new_dir")).expect("mkdir");
+    link(src, "same_link", "same_dir/f.txt", t + 1);
+    link(src, "time_link", "same_dir/f.txt", t + 2);
+    link(src, "other_link", "elsewhere", t + 3);
+    fifo(src, "same_fifo", 0o644, t + 4);
+    fifo(src, "mode_fifo", 0o600, t + 5);
+    fix_dirs(src, T_SRC_DIRS);
+    set_dir(src, "mode_dir", 0o750, T_SRC_DIRS);
+}
+
+/// A basis dir `.b` inside the destination holding versions of the
+/// source's items: identical, with another mtime or mode, with another
+/// target.
+fn nondir_dst(dst: &Path) {
+    let b = dst.join(".b");
+    let t = T0 + 10;
+    put(&b, "same_dir/f.txt", b"same file\n", 0o644, t);
+    put(&b, "time_dir/f.txt", b"time file\n", 0o644, t);
+    put(&b, "mode_dir/f.txt", b"mode file\n", 0o644, t);
+    link(&b, "same_link", "same_dir/f.txt", t + 1);
+    link(&b, "time_link", "same_dir/f.txt", t + 200);
+    link(&b, "other_link", "somewhere", t + 3);
+    fifo(&b, "same_fifo", 0o644, t + 4);
+    fifo(&b, "mode_fifo", 0o644, t + 5);
+    fix_dirs(dst, T_DST_DIRS);
+    for d in ["same_dir", "mode_dir", ""] {
+        set_dir(&b, d, 0o755, T_SRC_DIRS);
+    }
+    set_dir(&b, "time_dir", 0o755, T_SRC_DIRS + 77);
+    set_dtime(dst);
+}
+
+/// The destination root's own mtime back after the basis dir was made.
+fn set_dtime(dst: &Path) {
+    set_mtime(dst, T_DST_DIRS);
+}
+
+/// The link count of every entry (hard links made by --link-dest).
+fn nlinks(root: &Path) -> BTreeMap<PathBuf, u64> {
+    snapshot_paths(root)
+        .into_iter()
+        .map(|p| {
+            let n = fs::symlink_metadata(root.join(&p)).expect("lstat").nlink();
+            (p, n)
+        })
+        .collect()
+}
+
+#[test]
+fn basis_dirs_with_non_files() {
+    for opt in ["--compare-dest=.b", "--copy-dest=.b", "--link-dest=.b"] {
+        for extra in [&["-i"][..], &["-ii"], &["-i", "-n"], &["-i", "-O", "-J"]] {
+            for dir in ALL {
+                let mut args = vec!["-aD", opt];
+                args.extend_from_slice(extra);
+                let c = Case::new(dir, nondir_src, nondir_dst);
+                let ours = run(&mut c.command(false, &args), &c.scratch.logs());
+                let theirs = run(&mut c.command(true, &args), &c.scratch.logs());
+                let show =
+                    |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
+                assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+                assert_eq!(
+                    ours.itemized(),
+                    theirs.itemized(),
+                    "{}",
+                    show("itemize lines differ")
+                );
+                let f = Facets::default();
+                let diff = map_diff(&tree(&c.dst, f), &tree(&c.dst_ref, f));
+                assert!(
+                    diff.is_empty(),
+                    "{}",
+                    show(&format!("trees differ:\n{}", diff.join("\n")))
+                );
+                let diff = map_diff(&nlinks(&c.dst), &nlinks(&c.dst_ref));
+                assert!(
+                    diff.is_empty(),
+                    "{}",
+                    show(&format!("link counts differ:\n{}", diff.join("\n")))
+                );
+            }
+        }
+    }
 }

@@ -314,6 +314,65 @@ pub fn find_dest(
     best
 }
 
+/// Finds the best basis-dir match for `p`, an entry that is not a regular
+/// file (a directory, symlink, device or special): (index, level, stat)
+/// with the levels of [`find_dest`]: 1 = the same file type, 2 = also the
+/// same target or device, 3 = also the same attributes.
+// upstream: generator.c:try_dests_non() (search part), quick_check_ok(),
+// unchanged_attrs()
+pub fn find_dest_non(
+    ctx: &crate::ctx::RecvCtx,
+    p: &RelPath,
+    e: &protocol::flist::FileEntry,
+) -> Option<(usize, u8, confine::Stat)> {
+    use protocol::flist::S_IFMT;
+    let opts = &ctx.opts;
+    let mut best: Option<(usize, u8, confine::Stat)> = None;
+    for (j, place) in ctx.dirs.basis.iter().enumerate() {
+        let Ok(path) = place.dir_path(p) else {
+            continue;
+        };
+        let root = place.root(&ctx.root);
+        let Ok(Some(st)) = root.stat(&path) else {
+            continue;
+        };
+        if st.mode & S_IFMT != e.mode & S_IFMT {
+            continue;
+        }
+        let mut level = 1;
+        let same = if e.is_symlink() {
+            root.readlink(&path).ok().as_deref() == e.link_target.as_deref()
+        } else if e.is_dir() {
+            true
+        } else {
+            let dev = crate::flist::makedev(e.rdev.0, e.rdev.1);
+            let ft = e.mode & S_IFMT;
+            let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
+            !is_device || st.rdev == dev
+        };
+        if same {
+            level = 2;
+            let times_ok = !opts.times
+                || (e.is_symlink() && opts.omit_link_times)
+                || opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec);
+            // Linux cannot chmod a symlink, so its mode is not compared.
+            let perms_ok = e.is_symlink() || !opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
+            let owner_ok = !ctx.am_root
+                || ((!opts.owner || st.uid == ctx.uid(e)) && (!opts.group || st.gid == ctx.gid(e)));
+            if times_ok && perms_ok && owner_ok {
+                level = 3;
+            }
+        }
+        if best.as_ref().is_none_or(|b| level > b.1) {
+            best = Some((j, level, st));
+        }
+        if level == 3 {
+            break;
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,21 @@ use std::sync::mpsc::Receiver;
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// In memory only: the item matched a basis dir's (upstream ITEM_MATCHED).
+const ITEM_MATCHED: u32 = 1 << 18;
+
+/// What the basis dirs offer for a missing non-regular item.
+enum NonDest {
+    /// Handled (linked, or the same in a --compare-dest dir): nothing to do.
+    Done,
+    /// Create it without reporting it (an identical item in a basis dir).
+    Quiet,
+    /// Create it, reporting the changes against this basis-dir item.
+    Basis(Stat),
+    /// No basis dir has it.
+    Nothing,
+}
+
 struct Gen<'a> {
     ctx: &'a RecvCtx,
     w: &'a SharedWriter,
@@ -276,7 +291,9 @@ impl Gen<'_> {
                 if !opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec) {
                     iflags |= ITEM_REPORT_TIME;
                 }
-            } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
+            } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0
+                && iflags & ITEM_MATCHED == 0
+            {
                 iflags |= ITEM_REPORT_TIME;
             }
             // upstream: without -p, -E compares only whether any x bit is set.
@@ -361,16 +378,29 @@ impl Gen<'_> {
             } else {
                 st
             };
-            self.itemize(
-                Some(i),
-                e,
-                shown.as_ref(),
-                if shown.is_some() {
-                    0
-                } else {
-                    ITEM_LOCAL_CHANGE
-                },
-            );
+            let basis = match shown {
+                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+                _ => NonDest::Nothing,
+            };
+            let in_basis = !matches!(basis, NonDest::Nothing);
+            match basis {
+                NonDest::Basis(bst) => {
+                    self.itemize(Some(i), e, Some(&bst), ITEM_LOCAL_CHANGE);
+                }
+                NonDest::Done | NonDest::Quiet => {}
+                NonDest::Nothing => {
+                    self.itemize(
+                        Some(i),
+                        e,
+                        shown.as_ref(),
+                        if shown.is_some() {
+                            0
+                        } else {
+                            ITEM_LOCAL_CHANGE
+                        },
+                    );
+                }
+            }
             if !exists {
                 if dry {
                     if self.dry_missing.is_none() {
@@ -398,7 +428,9 @@ impl Gen<'_> {
                     // set_file_attrs() after the mkdir.
                     self.set_owner(p, e, None);
                 }
-                ctx.stats(|s| s.created[1] += 1);
+                if !in_basis {
+                    ctx.stats(|s| s.created[1] += 1);
+                }
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
             }
@@ -437,6 +469,16 @@ impl Gen<'_> {
                 }
             }
             let shown = st.filter(|s| s.file_type == FileType::Symlink);
+            let basis = match st {
+                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+                _ => NonDest::Nothing,
+            };
+            let (shown, quiet) = match basis {
+                NonDest::Done => return Ok(()),
+                NonDest::Quiet => (None, true),
+                NonDest::Basis(bst) => (Some(bst), false),
+                NonDest::Nothing => (shown, false),
+            };
             if !dry {
                 if let Err(err) =
                     self.replace_with(p, st.as_ref(), |root, tmp| root.symlink(&target, tmp))
@@ -452,6 +494,9 @@ impl Gen<'_> {
                     let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
                 }
                 self.set_owner(p, e, None);
+            }
+            if quiet {
+                return Ok(());
             }
             self.itemize(
                 Some(i),
@@ -490,6 +535,16 @@ impl Gen<'_> {
                 }
             }
             let shown = st.filter(|s| s.mode & S_IFMT == ft);
+            let basis = match st {
+                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+                _ => NonDest::Nothing,
+            };
+            let (shown, quiet) = match basis {
+                NonDest::Done => return Ok(()),
+                NonDest::Quiet => (None, true),
+                NonDest::Basis(bst) => (Some(bst), false),
+                NonDest::Nothing => (shown, false),
+            };
             if !dry {
                 let mode = e.mode;
                 if let Err(err) =
@@ -502,6 +557,9 @@ impl Gen<'_> {
                     return Ok(());
                 }
                 self.fix_attrs(p, e, None);
+            }
+            if quiet {
+                return Ok(());
             }
             self.itemize(
                 Some(i),
@@ -703,6 +761,61 @@ impl Gen<'_> {
         if let Some(w) = &self.ctx.w {
             crate::partial::send_success(self.ctx, w, i);
         }
+    }
+
+    /// A missing directory, symlink, device or special found in a basis
+    /// dir: an identical one is hard-linked (`--link-dest`, not for
+    /// directories), left out (`--compare-dest`) or created quietly; a
+    /// similar one is created and reported against the basis dir's.
+    // upstream: generator.c:try_dests_non()
+    fn try_dests_non(&mut self, i: usize) -> Result<NonDest> {
+        use crate::options::AltDest;
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let Some((j, level, bst)) = crate::basis::find_dest_non(ctx, p, e) else {
+            return Ok(NonDest::Nothing);
+        };
+        if level < 3 {
+            return Ok(NonDest::Basis(bst));
+        }
+        let kind = ctx.opts.alt_dest.unwrap_or(AltDest::Compare);
+        if kind == AltDest::Link && !e.is_dir() {
+            let place = &ctx.dirs.basis[j];
+            let root = place.root(&ctx.root);
+            let (Ok(from), Ok(to)) = (place.dir_path(p), place.dest_path(p)) else {
+                return Ok(NonDest::Basis(bst));
+            };
+            if !ctx.opts.dry_run {
+                if let Err(err) = root.link(&from, &to) {
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] failed to hard-link {} with {}: {err}",
+                        from.display_lossy(),
+                        ctx.name(i)
+                    ));
+                    return Ok(NonDest::Basis(bst));
+                }
+            }
+            if self.report_all {
+                self.ndx(i as i32);
+                let fl = (ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS) as u16;
+                self.buf.extend_from_slice(&fl.to_le_bytes());
+                protocol::varint::write_vstring(&mut self.buf, b"");
+            }
+            return Ok(NonDest::Done);
+        }
+        if self.report_all {
+            let chg = if kind == AltDest::Compare && !e.is_dir() {
+                0
+            } else {
+                ITEM_LOCAL_CHANGE
+            };
+            self.itemize(Some(i), e, Some(&bst), chg | ITEM_MATCHED);
+        }
+        if kind == AltDest::Compare && !e.is_dir() {
+            return Ok(NonDest::Done);
+        }
+        Ok(NonDest::Quiet)
     }
 
     // upstream: generator.c:try_dests_reg()
