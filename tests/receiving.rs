@@ -666,3 +666,83 @@ fn basis_dirs_with_non_files() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// rsync's snapshot pattern: `--link-dest=../prev` beside the destination
+
+/// A source tree and, beside each destination, `prev/` holding an older
+/// snapshot of it (some files identical, some changed).
+fn snap_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "same.txt", b"same\n", 0o644, t);
+    put(src, "changed.txt", b"new text\n", 0o644, t + 50);
+    put(src, "sub/deep.txt", b"deep\n", 0o600, t);
+    put(src, "sub/new.txt", b"new\n", 0o644, t);
+    fix_dirs(src, T_SRC_DIRS);
+}
+
+/// Runs a snapshot push or pull: `dst` is `W/cur`, with `W/prev` beside it.
+fn snapshot_case(dir: Dir, opt: &str) {
+    let c = Case::new(dir, snap_src, nothing);
+    for d in [&c.dst, &c.dst_ref] {
+        let prev = d.parent().expect("parent").join(format!(
+            "prev-{}",
+            d.file_name().expect("name").to_string_lossy()
+        ));
+        fs::create_dir_all(&prev).expect("mkdir prev");
+        let t = T0 + 10;
+        put(&prev, "same.txt", b"same\n", 0o644, t);
+        put(&prev, "changed.txt", b"old text\n", 0o644, t);
+        put(&prev, "sub/deep.txt", b"deep\n", 0o600, t);
+        fix_dirs(&prev, T_SRC_DIRS);
+    }
+    let name = |d: &Path| {
+        format!(
+            "{opt}=../prev-{}",
+            d.file_name().expect("name").to_string_lossy()
+        )
+    };
+    let mut ours_cmd = c.command(false, &["-ai"]);
+    ours_cmd.arg(name(&c.dst));
+    let mut theirs_cmd = c.command(true, &["-ai"]);
+    theirs_cmd.arg(name(&c.dst_ref));
+    // The option goes before the paths.
+    let reorder = |cmd: Command| -> Command {
+        let prog = cmd.get_program().to_owned();
+        let mut args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+        let opt = args.pop().expect("option");
+        let at = args.len() - 2;
+        args.insert(at, opt);
+        let mut c = Command::new(prog);
+        c.args(args);
+        c
+    };
+    let ours = run(&mut reorder(ours_cmd), &c.scratch.logs());
+    let theirs = run(&mut reorder(theirs_cmd), &c.scratch.logs());
+    let show = |what: &str| show_runs(&format!("{dir:?} {opt}"), what, &ours, &theirs);
+    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    assert_eq!(
+        ours.itemized(),
+        theirs.itemized(),
+        "{}",
+        show("itemize lines differ")
+    );
+    let f = Facets::default();
+    let diff = map_diff(&tree(&c.dst, f), &tree(&c.dst_ref, f));
+    assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
+    let diff = map_diff(&nlinks(&c.dst), &nlinks(&c.dst_ref));
+    assert!(
+        diff.is_empty(),
+        "{}",
+        show(&format!("link counts differ:\n{}", diff.join("\n")))
+    );
+}
+
+#[test]
+fn link_dest_beside_the_destination() {
+    for opt in ["--link-dest", "--compare-dest", "--copy-dest"] {
+        for dir in ALL {
+            snapshot_case(dir, opt);
+        }
+    }
+}

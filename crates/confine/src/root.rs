@@ -377,6 +377,85 @@ impl Root {
         Ok(())
     }
 
+    /// Where the directory `inner` really is beneath this root: its path
+    /// with symlinks resolved, found by walking up from `inner` through
+    /// `..` until this root's directory is reached (as getcwd does).
+    /// `Ok(None)` when the walk reaches the filesystem root without
+    /// passing this root (`inner` is elsewhere). Nothing is opened below
+    /// `inner` or written; the walk only reads the directories it passes.
+    pub fn locate(&self, inner: &Root) -> Result<Option<RelPath>, Error> {
+        let here = |e: Errno| Error::Io {
+            op: "locate",
+            path: String::from(".."),
+            source: e.into(),
+        };
+        let id = |fd: BorrowedFd<'_>| -> Result<(u64, u64), Error> {
+            let st = rustix::fs::fstat(fd).map_err(here)?;
+            Ok(dev_ino(&st))
+        };
+        let top = id(self.fd.as_fd())?;
+        let mut cur = rustix::fs::openat(
+            inner.fd.as_fd(),
+            ".",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(here)?;
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        // PATH_MAX bounds how deep a directory can usefully be.
+        for _ in 0..4096 {
+            let me = id(cur.as_fd())?;
+            if me == top {
+                names.reverse();
+                let joined = names.join(&b'/');
+                return RelPath::new(&joined).map(Some).map_err(|e| Error::Io {
+                    op: "locate",
+                    path: String::from_utf8_lossy(&joined).into_owned(),
+                    source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                });
+            }
+            let parent = rustix::fs::openat(
+                &cur,
+                "..",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(here)?;
+            if id(parent.as_fd())? == me {
+                return Ok(None);
+            }
+            let listing = rustix::fs::openat(
+                &parent,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(here)?;
+            let dir = rustix::fs::Dir::new(listing).map_err(here)?;
+            let mut found = None;
+            for entry in dir {
+                let entry = entry.map_err(here)?;
+                let name = entry.file_name().to_bytes();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                // d_ino of a mount point is the covered inode: compare a
+                // stat of the name instead.
+                let st = rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW);
+                if st.is_ok_and(|st| dev_ino(&st) == me) {
+                    found = Some(name.to_vec());
+                    break;
+                }
+            }
+            let Some(name) = found else {
+                return Ok(None);
+            };
+            names.push(name);
+            cur = parent;
+        }
+        Ok(None)
+    }
+
     /// Opens `p` itself beneath the root.
     fn resolve(
         &self,
@@ -429,6 +508,13 @@ impl Stat {
             rdev: st.st_rdev as u64,
         }
     }
+}
+
+/// (st_dev, st_ino): the identity of a file.
+// The field types of `struct stat` differ between architectures.
+#[allow(clippy::unnecessary_cast)]
+fn dev_ino(st: &rustix::fs::Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
 }
 
 fn file_type(mode: u32) -> FileType {

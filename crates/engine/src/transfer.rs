@@ -420,8 +420,12 @@ pub fn run_receiver_to(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
+    let climb = match &dest {
+        Dest::Beneath { .. } => crate::basis::Climb::All,
+        Dest::Operator(_) => crate::basis::Climb::Basis,
+    };
     if side == Side::Server && !local {
-        crate::basis::validate_server_paths(opts)?;
+        crate::basis::validate_server_paths(opts, climb)?;
     }
     let (mut reader, session) = start(r, &w, opts, link, &out, None)?;
     let rules = match side {
@@ -458,6 +462,15 @@ pub fn run_receiver_to(
         Dest::Operator(d) => Some(d.clone()),
         Dest::Beneath { .. } => None,
     };
+    // A daemon's option directories may reach anywhere in the module: keep
+    // a handle on it (the destination's own root is opened below it).
+    let module = match &dest {
+        Dest::Beneath { root, .. } if crate::basis::any_climbs(opts) => Some(
+            root.open_dir(&RelPath::root())
+                .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?,
+        ),
+        _ => None,
+    };
     let dest_info = match dest {
         Dest::Operator(d) => local_name(opts, &d, &list, &mut paths, &out)?,
         Dest::Beneath {
@@ -486,7 +499,10 @@ pub fn run_receiver_to(
         (Some(d), false) => {
             crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
         }
-        _ => crate::basis::Dirs::resolve(opts, None)?,
+        _ => {
+            let bound = server_bound(opts, module, dest_ambient.as_deref(), &dest_info.root)?;
+            crate::basis::Dirs::resolve_bounded(opts, None, bound.as_ref())?
+        }
     };
     let whole_file = if local {
         opts.whole_file.unwrap_or(true)
@@ -560,6 +576,45 @@ pub fn run_receiver_to(
         }
     }
     Ok(s)
+}
+
+/// The directory a server's climbing option directories must stay in: the
+/// module for a daemon, the destination's parent for a remote-shell
+/// server (whose basis dirs may sit beside the destination). None when no
+/// option climbs.
+fn server_bound(
+    opts: &Options,
+    module: Option<Root>,
+    operator_dest: Option<&str>,
+    dest_root: &Root,
+) -> Result<Option<crate::basis::Bound>> {
+    use crate::basis::{Bound, Climb};
+    if !crate::basis::any_climbs(opts) {
+        return Ok(None);
+    }
+    let fail =
+        |e: confine::Error| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] {e}"));
+    let (root, climb, what) = match (module, operator_dest) {
+        (Some(m), _) => (m, Climb::All, "the module"),
+        (None, Some(d)) => {
+            let parent = crate::basis::operator_dest_dir(d).join("..");
+            let root = Root::open_ambient(&parent, AmbientAuthority::operator()).map_err(fail)?;
+            (root, Climb::Basis, "the destination's parent")
+        }
+        (None, None) => return Ok(None),
+    };
+    let Some(dest) = root.locate(dest_root).map_err(fail)? else {
+        return Err(Error::new(
+            exit::RERR_FILESELECT,
+            "rsync: [Receiver] cannot locate the destination",
+        ));
+    };
+    Ok(Some(Bound {
+        root,
+        dest,
+        climb,
+        what,
+    }))
 }
 
 struct DestInfo {
