@@ -746,3 +746,112 @@ fn link_dest_beside_the_destination() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// --munge-links
+
+/// Symlinks: plain, already munged, the bare prefix, and one leading out.
+fn munge_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "file.txt", b"file\n", 0o644, t);
+    link(src, "plain", "file.txt", t + 1);
+    link(src, "munged", "/rsyncd-munged/file.txt", t + 2);
+    link(src, "bare", "/rsyncd-munged/", t + 3);
+    link(src, "out", "../../etc/passwd", t + 4);
+    link(src, "abs", "/etc/passwd", t + 5);
+    put(src, "sub/x.txt", b"x\n", 0o644, t);
+    link(src, "sub/up", "../file.txt", t + 6);
+    fix_dirs(src, T_SRC_DIRS);
+}
+
+/// A destination already holding the munged form of one link and the
+/// plain form of another.
+fn munge_dst(dst: &Path) {
+    let t = T0 + 10;
+    link(dst, "plain", "/rsyncd-munged/file.txt", t + 1);
+    link(dst, "abs", "/etc/passwd", t + 5);
+    fix_dirs(dst, T_DST_DIRS);
+}
+
+#[test]
+fn munge_links() {
+    let f = Facets::default();
+    for args in [
+        &["-ai", "--munge-links"][..],
+        &["-ai", "--munge-links", "--no-munge-links"],
+        &["-ai", "--munge-links", "-n"],
+        &["-ai", "--munge-links", "--safe-links"],
+        &["-ai", "--munge-links", "-vv"],
+        &["-ai"],
+    ] {
+        check_all(args, munge_src, munge_dst, f);
+        check_all(args, munge_src, nothing, f);
+    }
+}
+
+/// A daemon module munges the symlinks it receives unless `munge symlinks
+/// = no` (and un-munges what it sends): oxsync's daemon against stock
+/// rsync's, both pushed to and pulled from by stock rsync.
+#[test]
+fn daemon_munge_symlinks() {
+    let modules = "[m]\npath = %ROOT%/mod\nread only = no\n\
+        [nm]\npath = %ROOT%/nm\nread only = no\nmunge symlinks = no\n";
+    let f = Facets::default();
+    let mut seen = Vec::new();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = crate::daemon::start(&bin, modules);
+        let root = d.root().to_path_buf();
+        let src = root.join("msrc");
+        fs::create_dir_all(&src).expect("mkdir");
+        munge_src(&src);
+        fs::create_dir_all(root.join("nm")).expect("mkdir");
+        let url = |m: &str| format!("rsync://127.0.0.1:{}/{m}", d.port());
+        let mut outputs = Vec::new();
+        for m in ["m", "nm"] {
+            // Push, then pull back what the module stored.
+            let push = run(
+                Command::new(rsync_bin())
+                    .args(["-ai", "--munge-links"])
+                    .arg(format!("{}/", src.display()))
+                    .arg(format!("{}/", url(m))),
+                &root,
+            );
+            let back = root.join(format!("back-{m}"));
+            let pull = run(
+                Command::new(rsync_bin())
+                    .args(["-ai"])
+                    .arg(format!("{}/", url(m)))
+                    .arg(format!("{}/", back.display())),
+                &root,
+            );
+            let stored = root.join(if m == "m" { "mod" } else { "nm" });
+            outputs.push((
+                m,
+                push.code,
+                push.itemized(),
+                pull.code,
+                pull.itemized(),
+                tree(&stored, f)
+                    .into_iter()
+                    .map(|(p, s)| (p, s.replace(&format!("{}", T_RECENT), "recent")))
+                    .collect::<Vec<_>>(),
+                tree(&back, f)
+                    .into_iter()
+                    .filter(|(p, _)| !p.as_os_str().is_empty())
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        seen.push(outputs);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "oxsync's daemon (left) and rsync's (right) differ"
+    );
+    let (_, _, _, _, _, stored, _) = &seen[0][0];
+    assert!(
+        stored
+            .iter()
+            .any(|(p, s)| p == Path::new("plain") && s.contains("/rsyncd-munged/file.txt")),
+        "{stored:?}"
+    );
+}

@@ -753,6 +753,20 @@ impl Requested {
                 exit::RERR_FILEIO,
             );
         }
+        // `munge symlinks`: the module decides, never the client (default:
+        // on unless the module is chrooted at its own root).
+        // upstream: clientserver.c:rsync_module()
+        let munge_default = !self.chrooted || self.root != Path::new("/");
+        opts.munge_links = self.module.params.bool("munge symlinks", munge_default);
+        if let Err(e) = engine::flist::check_munge_dir(&opts) {
+            self.conn.log.line(&e.message);
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "rsync: daemon security issue -- contact admin",
+                exit::RERR_UNSUPPORTED,
+            );
+        }
         let who = match &self.user {
             Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
             None => self.conn.peer.host_name().to_string(),
@@ -951,6 +965,9 @@ impl Requested {
             incoming_chmod: self.chmod_param("incoming chmod"),
             outgoing_chmod: self.chmod_param("outgoing chmod"),
             numeric_ids: self.module.params.bool("numeric ids", self.chrooted),
+            // upstream: a module not chrooted at its own root sanitizes
+            // paths, received symlink targets included unless munged.
+            sanitize_symlinks: !opts.munge_links && (!self.chrooted || self.root != Path::new("/")),
             io_timeout: self
                 .timeout
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),

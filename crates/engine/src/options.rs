@@ -16,6 +16,10 @@ use std::ffi::OsString;
 /// incremental recursion yet).
 pub const CLIENT_INFO: &str = ".LsfxCIvu";
 
+/// What `--munge-links` puts before a received symlink's target (upstream
+/// SYMLINK_PREFIX), so that it leads nowhere.
+pub const SYMLINK_PREFIX: &str = "/rsyncd-munged/";
+
 /// The largest `--block-size` (upstream `MAX_BLOCK_SIZE`, protocol >= 30).
 pub const MAX_BLOCK_SIZE: u32 = 1 << 17;
 
@@ -255,6 +259,11 @@ pub struct Options {
     pub preallocate: bool,
     /// --open-noatime: files are read without updating their atime.
     pub open_noatime: bool,
+    /// --munge-links: a receiver stores symlink targets behind
+    /// [`SYMLINK_PREFIX`], a sender strips it (never passed to the server:
+    /// each side has its own; a daemon module's `munge symlinks` decides
+    /// there).
+    pub munge_links: bool,
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
@@ -355,6 +364,7 @@ enum Act {
     Preallocate,
     OpenNoatime(bool),
     Crtimes(bool),
+    MungeLinks(bool),
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -515,6 +525,7 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-open-noatime", None, Act::OpenNoatime(false)),
     ("crtimes", Some('N'), Act::Crtimes(true)), ("no-crtimes", None, Act::Crtimes(false)),
     ("no-N", None, Act::Crtimes(false)),
+    ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -543,7 +554,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "super", "no-super", "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
-    "no-insecure-links", "munge-links", "no-munge-links",
+    "no-insecure-links",
     "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
     "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d",
     "one-file-system", "no-one-file-system", "no-x", "max-alloc",
@@ -940,6 +951,7 @@ impl Options {
                 ))
             }
             Act::Crtimes(false) => {}
+            Act::MungeLinks(on) => self.munge_links = on,
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1584,6 +1596,10 @@ Options
 --temp-dir=DIR, -T       create temporary files in directory DIR
 --delay-updates          put all updated files into place at end
 --inplace                update destination files in-place
+--sparse, -S             turn sequences of nulls into sparse blocks
+--preallocate            allocate dest files before writing them
+--open-noatime           avoid changing the atime on opened files
+--munge-links            munge symlinks to make them safe & unusable
 --append                 append data onto shorter files
 --append-verify          --append w/old data in file checksum
 --backup, -b             make backups (see --suffix & --backup-dir)

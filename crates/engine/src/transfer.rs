@@ -46,6 +46,11 @@ pub struct Link {
     /// A daemon module's `numeric ids`: a receiving side ignores the
     /// sender's user and group names.
     pub numeric_ids: bool,
+    /// A daemon module that is not chrooted at its own root (and does not
+    /// munge symlinks): a receiving side makes each received symlink
+    /// target stay inside the module (leading `/` and excess `..`
+    /// dropped).
+    pub sanitize_symlinks: bool,
     /// A daemon module's `timeout` in seconds, announced to the client with
     /// MSG_IO_TIMEOUT once multiplexing starts (protocol 31 and later).
     pub io_timeout: Option<u32>,
@@ -446,6 +451,9 @@ pub fn run_receiver_to(
     let received = flist::receive(&mut reader, opts, &session)?;
     out.add_io_error(received.io_error & 7);
     let mut list = received.list;
+    if link.sanitize_symlinks && !opts.munge_links {
+        flist::sanitize_symlinks(&mut list.entries);
+    }
     tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
     if side == Side::Client {
         // upstream: flist.c recv_file_entry() applies the client's --chmod.
@@ -914,7 +922,9 @@ pub fn local_copy(
     let a_read = a
         .try_clone()
         .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
-    let server_opts = opts.clone();
+    let mut server_opts = opts.clone();
+    // upstream: pipe.c local_child(): each side needs its own --munge-links.
+    server_opts.munge_links = false;
     let dest = dest.to_string();
     let server = std::thread::Builder::new()
         .name("receiver".into())
