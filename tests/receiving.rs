@@ -39,8 +39,11 @@ const T_RECENT: i64 = T0 + 10_000_000;
 struct Facets {
     /// st_blocks of regular files (holes).
     blocks: bool,
-    /// atime of regular files (clamped: recent times compare equal).
+    /// atime of regular files and symlinks (clamped: recent times compare
+    /// equal).
     atime: bool,
+    /// Compare the source trees too (atimes the senders' reads moved).
+    sources: bool,
 }
 
 fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
@@ -188,7 +191,7 @@ fn tree(root: &Path, facets: Facets) -> BTreeMap<PathBuf, String> {
     if facets.atime {
         for p in snapshot_paths(root) {
             let md = fs::symlink_metadata(root.join(&p)).expect("lstat");
-            if md.is_file() {
+            if md.is_file() || md.file_type().is_symlink() {
                 atimes.insert(p, md.atime().min(T_RECENT));
             }
         }
@@ -250,7 +253,7 @@ fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker, facets: Face
         "{}",
         show("itemize lines differ")
     );
-    if facets.atime {
+    if facets.sources {
         let diff = map_diff(&tree(&c.src, facets), &tree(&c.src_ref, facets));
         if !diff.is_empty() {
             panic!("{}", show(&format!("sources differ:\n{}", diff.join("\n"))));
@@ -433,6 +436,7 @@ fn atime_dst(dst: &Path) {
 fn open_noatime() {
     let f = Facets {
         atime: true,
+        sources: true,
         ..Default::default()
     };
     // Debian's rsync 3.2.7 (with the 2024 security patches) opens the files
@@ -854,4 +858,83 @@ fn daemon_munge_symlinks() {
             .any(|(p, s)| p == Path::new("plain") && s.contains("/rsyncd-munged/file.txt")),
         "{stored:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// -U / --atimes
+
+fn set_latime(p: &Path, atime: i64) {
+    let ok = Command::new("touch")
+        .arg("-h")
+        .arg("-a")
+        .arg("-d")
+        .arg(format!("@{atime}"))
+        .arg(p)
+        .status()
+        .expect("touch -h -a");
+    assert!(ok.success());
+}
+
+/// Files and a symlink with distinct access times (two share one, so the
+/// list repeats an atime), all before their mtimes.
+fn atimes_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "a.txt", b"aaa\n", 0o644, t);
+    put(src, "b.txt", b"bbb\n", 0o644, t);
+    put(src, "same.txt", b"same\n", 0o644, t);
+    put(src, "changed.txt", b"changed new\n", 0o644, t + 20);
+    put(src, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
+    link(src, "link", "a.txt", t);
+    fix_dirs(src, T_SRC_DIRS);
+    for (f, at) in [
+        ("a.txt", T0 - 100),
+        ("b.txt", T0 - 100),
+        ("same.txt", T0 - 200),
+        ("changed.txt", T0 - 300),
+        ("sub/c.txt", T0 - 400),
+        ("link", T0 - 500),
+    ] {
+        set_latime(&src.join(f), at);
+    }
+}
+
+/// The same file with another atime, a changed file, a file whose atime
+/// already matches.
+fn atimes_dst(dst: &Path) {
+    let t = T0 + 10;
+    put(dst, "same.txt", b"same\n", 0o644, t);
+    put(dst, "changed.txt", b"changed old\n", 0o644, t);
+    put(dst, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
+    fix_dirs(dst, T_DST_DIRS);
+    for (f, at) in [
+        ("same.txt", T0 - 7),
+        ("changed.txt", T0 - 8),
+        ("sub/c.txt", T0 - 400),
+    ] {
+        set_latime(&dst.join(f), at);
+    }
+}
+
+#[test]
+fn atimes() {
+    let f = Facets {
+        atime: true,
+        ..Default::default()
+    };
+    for args in [
+        &["-ai", "-U"][..],
+        &["-ai", "--atimes"],
+        &["-ai", "-U", "--no-W"],
+        &["-ai", "-U", "-c"],
+        &["-ai", "-U", "-n"],
+        &["-ai", "-UJ"],
+        &["-ai", "-U", "--inplace"],
+        &["-rlpi", "-U"],
+        &["-ai", "-U", "--no-U"],
+        &["-ai", "-U", "--no-atimes"],
+        &["-ai", "-UU"],
+    ] {
+        check_all(args, atimes_src, atimes_dst, f);
+        check_all(args, atimes_src, nothing, f);
+    }
 }

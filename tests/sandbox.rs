@@ -400,6 +400,7 @@ impl Peer {
             preserve_devices: true,
             preserve_specials: true,
             checksum_len: None,
+            preserve_atimes: false,
         };
         Peer {
             child,

@@ -96,6 +96,8 @@ pub struct Stat {
     pub mtime: i64,
     /// mtime nanoseconds.
     pub mtime_nsec: u32,
+    /// atime seconds.
+    pub atime: i64,
     /// Owner.
     pub uid: u32,
     /// Group.
@@ -342,6 +344,27 @@ impl Root {
         )
         .map_err(|e| io_err("utimensat", p, e))
     }
+    /// utimensat(AT_SYMLINK_NOFOLLOW) of the mtime and/or the atime
+    /// (whole seconds); `None` leaves that time as it is.
+    pub fn set_times(
+        &self,
+        p: &RelPath,
+        mtime: Option<(i64, u32)>,
+        atime: Option<i64>,
+    ) -> Result<(), Error> {
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::utimensat(&dir, name, &times(mtime, atime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err("utimensat", p, e))
+    }
+    /// futimens of the atime only (whole seconds), through an open
+    /// descriptor.
+    pub fn set_fd_atime(file: &File, atime: i64) -> Result<(), Error> {
+        rustix::fs::futimens(file, &times(None, Some(atime))).map_err(|e| Error::Io {
+            op: "futimens",
+            path: String::from("<fd>"),
+            source: e.into(),
+        })
+    }
     /// mknodat (devices, fifos, sockets). `mode` carries the file type bits.
     pub fn mknod(&self, p: &RelPath, mode: u32, rdev: u64) -> Result<(), Error> {
         let (dir, name) = self.parent(p)?;
@@ -500,6 +523,7 @@ impl Stat {
             size: st.st_size as u64,
             mtime: st.st_mtime as i64,
             mtime_nsec: st.st_mtime_nsec as u32,
+            atime: st.st_atime as i64,
             uid: st.st_uid as u32,
             gid: st.st_gid as u32,
             dev: st.st_dev as u64,
@@ -548,6 +572,23 @@ fn mtime_only(secs: i64, nsec: u32) -> Timestamps {
             tv_sec: secs,
             tv_nsec: nsec.min(999_999_999).into(),
         },
+    }
+}
+
+fn times(mtime: Option<(i64, u32)>, atime: Option<i64>) -> Timestamps {
+    let omit = Timespec {
+        tv_sec: 0,
+        tv_nsec: UTIME_OMIT,
+    };
+    Timestamps {
+        last_access: atime.map_or(omit, |secs| Timespec {
+            tv_sec: secs,
+            tv_nsec: 0,
+        }),
+        last_modification: mtime.map_or(omit, |(secs, nsec)| Timespec {
+            tv_sec: secs,
+            tv_nsec: nsec.min(999_999_999).into(),
+        }),
     }
 }
 

@@ -488,6 +488,7 @@ fn entry_for(
         mtime_nsec: meta.mtime_nsec() as u32,
         uid: meta.uid(),
         gid: meta.gid(),
+        atime: if meta.is_dir() { 0 } else { meta.atime() },
         ..Default::default()
     };
     let ft = meta.file_type();

@@ -311,6 +311,9 @@ impl Gen<'_> {
             if opts.group && ctx.am_root && ctx.gid(e) != st.gid {
                 iflags |= ITEM_REPORT_GROUP;
             }
+            if opts.atimes > 0 && !e.is_dir() && !e.is_symlink() && st.atime != e.atime {
+                iflags |= ITEM_REPORT_ATIME;
+            }
         } else {
             iflags |= ITEM_IS_NEW;
         }
@@ -493,6 +496,7 @@ impl Gen<'_> {
                 if ctx.opts.times && !ctx.opts.omit_link_times {
                     let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
                 }
+                self.set_atime(p, e, None);
                 self.set_owner(p, e, None);
             }
             if quiet {
@@ -1001,6 +1005,7 @@ impl Gen<'_> {
                 }
             }
         }
+        self.set_atime(p, e, st);
         let keep_time = !(e.is_symlink() && opts.omit_link_times);
         if opts.times && keep_time && st.is_none_or(|s| mtime_differs(opts, s, e)) {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
@@ -1011,6 +1016,27 @@ impl Gen<'_> {
                     ));
                 }
             }
+        }
+    }
+
+    /// `-U`: a non-directory gets the sender's atime (not a symlink under
+    /// `-J`).
+    // upstream: rsync.c:set_file_attrs() (ATTRS_SKIP_ATIME)
+    fn set_atime(&self, p: &RelPath, e: &FileEntry, st: Option<&Stat>) {
+        let opts = &self.ctx.opts;
+        if opts.atimes == 0 || e.is_dir() || (e.is_symlink() && opts.omit_link_times) {
+            return;
+        }
+        // With -c the checksum read has just moved it (upstream
+        // maybe_ATTRS_ACCURATE_TIME): set it whatever the old stat said.
+        if !opts.checksum && st.is_some_and(|s| s.atime == e.atime) {
+            return;
+        }
+        if let Err(err) = self.ctx.root.set_times(p, None, Some(e.atime)) {
+            self.ctx.out.error_xfer(&format!(
+                "rsync: [generator] failed to set times on \"{}\": {err}",
+                String::from_utf8_lossy(&e.name)
+            ));
         }
     }
 

@@ -259,6 +259,8 @@ pub struct Options {
     pub preallocate: bool,
     /// --open-noatime: files are read without updating their atime.
     pub open_noatime: bool,
+    /// -U count: access times are preserved (-UU also sets --open-noatime).
+    pub atimes: u8,
     /// --munge-links: a receiver stores symlink targets behind
     /// [`SYMLINK_PREFIX`], a sender strips it (never passed to the server:
     /// each side has its own; a daemon module's `munge symlinks` decides
@@ -365,6 +367,8 @@ enum Act {
     OpenNoatime(bool),
     Crtimes(bool),
     MungeLinks(bool),
+    Atimes,
+    NoAtimes,
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -525,6 +529,8 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-open-noatime", None, Act::OpenNoatime(false)),
     ("crtimes", Some('N'), Act::Crtimes(true)), ("no-crtimes", None, Act::Crtimes(false)),
     ("no-N", None, Act::Crtimes(false)),
+    ("atimes", Some('U'), Act::Atimes), ("no-atimes", None, Act::NoAtimes),
+    ("no-U", None, Act::NoAtimes),
     ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
 ];
 
@@ -533,7 +539,7 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 #[rustfmt::skip]
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('h', "--human-readable"),
-    ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"),
+    ('A', "--acls"), ('X', "--xattrs"),
 
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
     ('y', "--fuzzy"),
@@ -549,8 +555,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "info", "debug", "stderr", "msgs2stderr", "no-msgs2stderr", "motd", "no-motd",
     "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
-    "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
-    "no-U",
+    "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "super", "no-super", "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
@@ -952,6 +957,13 @@ impl Options {
             }
             Act::Crtimes(false) => {}
             Act::MungeLinks(on) => self.munge_links = on,
+            Act::Atimes => {
+                self.atimes = self.atimes.saturating_add(1).min(2);
+                if self.atimes > 1 {
+                    self.open_noatime = true;
+                }
+            }
+            Act::NoAtimes => self.atimes = 0,
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1320,6 +1332,8 @@ impl Options {
             (self.group, 'g'),
             (self.devices, 'D'),
             (self.times, 't'),
+            (self.atimes > 0, 'U'),
+            (self.atimes > 1, 'U'),
             (self.perms, 'p'),
             (!self.perms && self.executability && client_sender, 'E'),
             (self.recursive, 'r'),
@@ -1499,7 +1513,7 @@ impl Options {
         if self.preallocate && client_sender {
             args.push("--preallocate".to_string());
         }
-        if self.open_noatime {
+        if self.open_noatime && self.atimes <= 1 {
             args.push("--open-noatime".to_string());
         }
         args
@@ -1882,6 +1896,32 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(o.to_server_args(false, 32), ["--server", "-re.LsfxCIvu"]);
+        // -U/-UU, -S; --open-noatime only without -UU; --preallocate to a
+        // receiving server only; --munge-links never.
+        let p = |line: &str| {
+            let a: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+            Options::parse(&a).unwrap_or_default()
+        };
+        let o = p("-rtUS --open-noatime --preallocate --munge-links s d");
+        assert_eq!(
+            o.to_server_args(false, 32),
+            [
+                "--server",
+                "-tUrSe.LsfxCIvu",
+                "--preallocate",
+                "--open-noatime"
+            ]
+        );
+        assert_eq!(
+            o.to_server_args(true, 32),
+            ["--server", "--sender", "-tUrSe.LsfxCIvu", "--open-noatime"]
+        );
+        let o = p("-tUU --inplace -S --no-W s d");
+        assert!(o.open_noatime);
+        assert_eq!(
+            o.to_server_args(false, 32),
+            ["--server", "-tUUSe.LsfxCIvu", "--inplace", "--no-W"]
+        );
         assert_eq!(
             Options::default().to_server_args(true, 29),
             ["--server", "--sender"]

@@ -406,6 +406,7 @@ fn finish_file(
                 "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
             ));
         }
+        set_atime(ctx, file, e, name);
         return;
     }
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
@@ -413,12 +414,26 @@ fn finish_file(
             "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
         ));
     }
+    set_atime(ctx, file, e, name);
     if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
         crate::partial::discard(ctx, tmp);
         ctx.out.error_xfer(&format!(
             "rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {}",
             String::from_utf8_lossy(tmp.tmp.as_bytes()),
             err.message
+        ));
+    }
+}
+
+/// `-U`: the received file gets the sender's atime.
+// upstream: rsync.c:set_file_attrs() (ATTRS_SKIP_ATIME unless atimes)
+fn set_atime(ctx: &RecvCtx, file: &File, e: &protocol::flist::FileEntry, name: &str) {
+    if ctx.opts.atimes == 0 {
+        return;
+    }
+    if let Err(err) = confine::Root::set_fd_atime(file, e.atime) {
+        ctx.out.error_xfer(&format!(
+            "rsync: [receiver] failed to set times on \"{name}\": {err}"
         ));
     }
 }

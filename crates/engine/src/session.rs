@@ -47,6 +47,7 @@ impl Session {
             } else {
                 None
             },
+            preserve_atimes: opts.atimes > 0,
         }
     }
 }

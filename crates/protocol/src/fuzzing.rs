@@ -22,6 +22,8 @@ pub fn flist_options(sel: u8) -> FlistOptions {
         preserve_devices: sel & 0x40 != 0,
         preserve_specials: sel & 0x40 != 0,
         checksum_len: if sel & 0x80 != 0 { Some(16) } else { None },
+        // (Both low bits set still leaves every protocol reachable.)
+        preserve_atimes: sel & 0x03 == 0x03,
     }
 }
 
