@@ -9,7 +9,7 @@ use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,6 +44,8 @@ struct Facets {
     atime: bool,
     /// Compare the source trees too (atimes the senders' reads moved).
     sources: bool,
+    /// Owner and group.
+    ids: bool,
 }
 
 fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
@@ -216,6 +218,12 @@ fn tree(root: &Path, facets: Facets) -> BTreeMap<PathBuf, String> {
             }
             if let Some(a) = atimes.get(&p) {
                 v.push_str(&format!(" atime={a}"));
+            }
+            if facets.ids {
+                v.push_str(&format!(" uid={} gid={}", md.uid(), md.gid()));
+                if md.file_type().is_char_device() || md.file_type().is_block_device() {
+                    v.push_str(&format!(" rdev={:x}", md.rdev()));
+                }
             }
             (p, v)
         })
@@ -936,5 +944,73 @@ fn atimes() {
     ] {
         check_all(args, atimes_src, atimes_dst, f);
         check_all(args, atimes_src, nothing, f);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// --super, --no-super (the tests run as root)
+
+fn chown(p: &Path, uid: u32, gid: u32) {
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        p,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .expect("chown");
+}
+
+/// Files owned by other users, a device and a fifo.
+fn owners_src(src: &Path) {
+    let t = T0 + 10;
+    put(src, "mine.txt", b"mine\n", 0o644, t);
+    put(src, "theirs.txt", b"theirs\n", 0o640, t);
+    put(src, "same.txt", b"same\n", 0o644, t);
+    fs::create_dir_all(src.join("sub")).expect("mkdir");
+    link(src, "sub/link", "../theirs.txt", t);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        src.join("null"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        rustix::fs::makedev(1, 3),
+    )
+    .expect("mknod");
+    lset_mtime(&src.join("null"), t);
+    fifo(src, "pipe", 0o644, t);
+    chown(&src.join("theirs.txt"), 1234, 2345);
+    chown(&src.join("same.txt"), 1234, 2345);
+    chown(&src.join("sub"), 4321, 5432);
+    chown(&src.join("sub/link"), 1234, 5432);
+    fix_dirs(src, T_SRC_DIRS);
+}
+
+/// `same.txt` already there (owned by root).
+fn owners_dst(dst: &Path) {
+    put(dst, "same.txt", b"same\n", 0o644, T0 + 10);
+    fix_dirs(dst, T_DST_DIRS);
+}
+
+#[test]
+fn super_and_no_super() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "these tests run as root"
+    );
+    let f = Facets {
+        ids: true,
+        ..Default::default()
+    };
+    for args in [
+        &["-ai", "--numeric-ids"][..],
+        &["-ai", "--numeric-ids", "--no-super"],
+        &["-ai", "--numeric-ids", "--super"],
+        &["-ai", "--numeric-ids", "--no-super", "--super"],
+        &["-ai", "--numeric-ids", "--super", "--no-super"],
+        &["-ai", "--numeric-ids", "--no-super", "-n"],
+    ] {
+        check_all(args, owners_src, owners_dst, f);
+        check_all(args, owners_src, nothing, f);
     }
 }

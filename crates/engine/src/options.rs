@@ -261,6 +261,10 @@ pub struct Options {
     pub open_noatime: bool,
     /// -U count: access times are preserved (-UU also sets --open-noatime).
     pub atimes: u8,
+    /// `--super` (Some(true)) or `--no-super` (Some(false)): the receiver
+    /// acts as the super-user (ownership, devices) or not, whatever its
+    /// real uid; None: as its uid says.
+    pub super_user: Option<bool>,
     /// --munge-links: a receiver stores symlink targets behind
     /// [`SYMLINK_PREFIX`], a sender strips it (never passed to the server:
     /// each side has its own; a daemon module's `munge symlinks` decides
@@ -369,6 +373,7 @@ enum Act {
     MungeLinks(bool),
     Atimes,
     NoAtimes,
+    Super(bool),
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -531,6 +536,7 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-N", None, Act::Crtimes(false)),
     ("atimes", Some('U'), Act::Atimes), ("no-atimes", None, Act::NoAtimes),
     ("no-U", None, Act::NoAtimes),
+    ("super", None, Act::Super(true)), ("no-super", None, Act::Super(false)),
     ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
 ];
 
@@ -556,7 +562,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
-    "super", "no-super", "fake-super",
+    "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
     "no-insecure-links",
@@ -964,6 +970,7 @@ impl Options {
                 }
             }
             Act::NoAtimes => self.atimes = 0,
+            Act::Super(on) => self.super_user = Some(on),
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1430,6 +1437,9 @@ impl Options {
             if self.force {
                 args.push("--force".to_string());
             }
+            if self.super_user == Some(true) {
+                args.push("--super".to_string());
+            }
             if self.size_only {
                 args.push("--size-only".to_string());
             }
@@ -1535,6 +1545,13 @@ impl Options {
     /// for -b without --backup-dir (backups land beside the files).
     pub fn omit_dir_times(&self) -> bool {
         self.omit_dir_times || self.backup && self.backup_dir.is_none()
+    }
+
+    /// Whether the receiving side acts as the super-user: `--super` or
+    /// `--no-super`, else its effective uid (upstream am_root).
+    pub fn am_root(&self) -> bool {
+        self.super_user
+            .unwrap_or_else(|| rustix::process::geteuid().is_root())
     }
 
     /// The client's `--chmod` specs as one spec (the values were checked

@@ -534,7 +534,7 @@ pub fn run_receiver_to(
         dest_created: dest_info.created,
         dest_missing: dest_info.missing,
         whole_file,
-        am_root: rustix::process::geteuid().is_root(),
+        am_root: opts.am_root(),
         filters: rules,
         daemon_filter: link.daemon_filter.clone().map(|d| (d, module_prefix)),
         dirs,
