@@ -365,6 +365,75 @@ impl Root {
             source: e.into(),
         })
     }
+    /// The extended attribute `name` of the regular file or directory `p`
+    /// (read through a descriptor opened beneath the root, the last
+    /// component not followed), at most `max` bytes. `Ok(None)` when it is
+    /// absent, the filesystem has no xattrs, or `p` is another kind of
+    /// file (nothing else is opened: a device node could react to it).
+    pub fn get_xattr(&self, p: &RelPath, name: &str, max: usize) -> Result<Option<Vec<u8>>, Error> {
+        let Some(fd) = self.open_for_xattr(p)? else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; max];
+        match rustix::fs::fgetxattr(&fd, name, &mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
+            Err(Errno::NODATA | Errno::NOTSUP) => Ok(None),
+            Err(e) => Err(io_err("fgetxattr", p, e)),
+        }
+    }
+    /// Sets (`Some`) or removes (`None`) the extended attribute `name` of
+    /// the regular file or directory `p`, as [`Root::get_xattr`] reaches
+    /// it. Other kinds of file are left alone (`Ok`); removing an absent
+    /// attribute is no error.
+    pub fn set_xattr(&self, p: &RelPath, name: &str, value: Option<&[u8]>) -> Result<(), Error> {
+        let Some(fd) = self.open_for_xattr(p)? else {
+            return Ok(());
+        };
+        let res = match value {
+            Some(v) => rustix::fs::fsetxattr(&fd, name, v, rustix::fs::XattrFlags::empty()),
+            None => match rustix::fs::fremovexattr(&fd, name) {
+                Err(Errno::NODATA) => Ok(()),
+                other => other,
+            },
+        };
+        res.map_err(|e| io_err("fsetxattr", p, e))
+    }
+    /// Sets (`Some`) or removes (`None`) the extended attribute `name`
+    /// through an open descriptor (removing an absent one is no error).
+    pub fn set_fd_xattr(file: &File, name: &str, value: Option<&[u8]>) -> Result<(), Error> {
+        let res = match value {
+            Some(v) => rustix::fs::fsetxattr(file, name, v, rustix::fs::XattrFlags::empty()),
+            None => match rustix::fs::fremovexattr(file, name) {
+                Err(Errno::NODATA) => Ok(()),
+                other => other,
+            },
+        };
+        res.map_err(|e| Error::Io {
+            op: "fsetxattr",
+            path: String::from("<fd>"),
+            source: e.into(),
+        })
+    }
+    /// A read-only descriptor of `p` when it is a regular file or a
+    /// directory (O_NOFOLLOW, O_NONBLOCK so a FIFO swapped in cannot
+    /// hang the open).
+    fn open_for_xattr(&self, p: &RelPath) -> Result<Option<OwnedFd>, Error> {
+        match self.stat(p)? {
+            Some(st) if matches!(st.file_type, FileType::File | FileType::Dir) => {}
+            _ => return Ok(None),
+        }
+        let fd = self.resolve(
+            p,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+            false,
+        )?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
+        Ok(matches!(file_type(st.st_mode as u32), FileType::File | FileType::Dir).then_some(fd))
+    }
     /// mknodat (devices, fifos, sockets). `mode` carries the file type bits.
     pub fn mknod(&self, p: &RelPath, mode: u32, rdev: u64) -> Result<(), Error> {
         let (dir, name) = self.parent(p)?;

@@ -409,3 +409,32 @@ fn locate_finds_the_real_path() {
         Some(b"root".to_vec())
     );
 }
+
+#[test]
+fn xattrs_on_files_and_dirs_only() {
+    let fx = Fixture::new(false);
+    let root = &fx.root;
+    let name = "user.oxsync.test";
+    assert_eq!(root.get_xattr(&rp("sub/file"), name, 64).unwrap(), None);
+    root.set_xattr(&rp("sub/file"), name, Some(b"v1")).unwrap();
+    assert_eq!(
+        root.get_xattr(&rp("sub/file"), name, 64).unwrap(),
+        Some(b"v1".to_vec())
+    );
+    root.set_xattr(&rp("sub"), name, Some(b"d")).unwrap();
+    assert_eq!(
+        root.get_xattr(&rp("sub"), name, 64).unwrap(),
+        Some(b"d".to_vec())
+    );
+    root.set_xattr(&rp("sub/file"), name, None).unwrap();
+    root.set_xattr(&rp("sub/file"), name, None).unwrap();
+    assert_eq!(root.get_xattr(&rp("sub/file"), name, 64).unwrap(), None);
+    // A symlink (in-tree or leading out) is left alone, never followed.
+    root.set_xattr(&rp("flink"), name, Some(b"x")).unwrap();
+    root.set_xattr(&rp("absfile"), name, Some(b"x")).unwrap();
+    assert_eq!(root.get_xattr(&rp("flink"), name, 64).unwrap(), None);
+    assert!(rustix::fs::getxattr(fx.path("sub/file"), name, &mut [0u8; 8][..]).is_err());
+    assert!(rustix::fs::getxattr(fx.base.join("outside/secret"), name, &mut [0u8; 8][..]).is_err());
+    // Through a symlinked directory leading out: refused.
+    assert!(root.set_xattr(&rp("abs/secret"), name, Some(b"x")).is_err());
+}

@@ -517,6 +517,9 @@ fn entry_for(
         let rdev = meta.rdev();
         e.rdev = (major(rdev), minor(rdev));
     }
+    if opts.fake_super {
+        crate::fakesuper::source_override(path, &mut e);
+    }
     if opts.checksum && ft.is_file() {
         e.checksum = Some(file_checksum_with(path, session, opts.open_noatime)?);
     }

@@ -259,12 +259,56 @@ impl Gen<'_> {
                 return Ok(None);
             }
         }
+        if self.ctx.opts.fake_super {
+            return crate::fakesuper::stat(&self.ctx.root, p);
+        }
         self.ctx.root.stat(p).map_err(|e| {
             Error::file_io(format!(
                 "rsync: [generator] stat {:?} failed: {e}",
                 String::from_utf8_lossy(p.as_bytes())
             ))
         })
+    }
+
+    /// The target of the symlink at `p`; under `--fake-super` the text of
+    /// the plain file that stands for it (a real symlink reads as empty,
+    /// so that it is replaced by such a file).
+    // upstream: syscall.c do_readlink()
+    fn read_link(&self, p: &RelPath) -> Option<Vec<u8>> {
+        let ctx = self.ctx;
+        if ctx.opts.fake_super {
+            return crate::fakesuper::read_link_file(&ctx.root, p);
+        }
+        ctx.root.readlink(p).ok()
+    }
+
+    /// `--fake-super`: records what a super-user would have applied to
+    /// `p` in its `user.rsync.%stat` xattr.
+    fn fake_record(&self, p: &RelPath, e: &FileEntry) {
+        let ctx = self.ctx;
+        if !ctx.opts.fake_super || ctx.opts.dry_run {
+            return;
+        }
+        let real = ctx.root.stat(p).ok().flatten();
+        let mode = if ctx.opts.perms {
+            e.mode & 0o7777
+        } else {
+            real.map_or(e.mode & 0o777 & !0o022, |s| s.mode & 0o7777)
+        };
+        let uid = if ctx.opts.owner {
+            ctx.uid(e)
+        } else {
+            real.map_or(0, |s| s.uid)
+        };
+        let gid = if ctx.opts.group {
+            ctx.gid(e)
+        } else {
+            real.map_or(0, |s| s.gid)
+        };
+        let want = crate::fakesuper::wanted(e, mode, uid, gid);
+        if let Err(err) = crate::fakesuper::record(&ctx.root, p, &want) {
+            ctx.out.error_xfer(&err.message);
+        }
     }
 
     /// Upstream generator.c itemize(): the report bits for an item and, if
@@ -430,6 +474,7 @@ impl Gen<'_> {
                     // A new directory gets its owner now, like upstream's
                     // set_file_attrs() after the mkdir.
                     self.set_owner(p, e, None);
+                    self.fake_record(p, e);
                 }
                 if !in_basis {
                     ctx.stats(|s| s.created[1] += 1);
@@ -461,7 +506,7 @@ impl Gen<'_> {
             }
             if let Some(s) = st {
                 if s.file_type == FileType::Symlink {
-                    let cur = ctx.root.readlink(p).ok();
+                    let cur = self.read_link(p);
                     if cur.as_deref() == Some(target.as_slice()) {
                         if !dry {
                             self.fix_attrs(p, e, Some(&s));
@@ -483,9 +528,14 @@ impl Gen<'_> {
                 NonDest::Nothing => (shown, false),
             };
             if !dry {
-                if let Err(err) =
-                    self.replace_with(p, st.as_ref(), |root, tmp| root.symlink(&target, tmp))
-                {
+                let fake = ctx.opts.fake_super;
+                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
+                    if fake {
+                        crate::fakesuper::create_link_file(root, tmp, &target)
+                    } else {
+                        root.symlink(&target, tmp)
+                    }
+                }) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
                         ctx.name(i),
@@ -498,6 +548,7 @@ impl Gen<'_> {
                 }
                 self.set_atime(p, e, None);
                 self.set_owner(p, e, None);
+                self.fake_record(p, e);
             }
             if quiet {
                 return Ok(());
@@ -551,9 +602,15 @@ impl Gen<'_> {
             };
             if !dry {
                 let mode = e.mode;
-                if let Err(err) =
-                    self.replace_with(p, st.as_ref(), |root, tmp| root.mknod(tmp, mode, rdev))
-                {
+                let fake = ctx.opts.fake_super;
+                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
+                    if fake {
+                        // upstream: syscall.c do_mknod() under --fake-super.
+                        root.create_excl(tmp, 0o600).map(drop)
+                    } else {
+                        root.mknod(tmp, mode, rdev)
+                    }
+                }) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] mknod \"{}\" failed: {err}",
                         ctx.name(i)
@@ -984,7 +1041,12 @@ impl Gen<'_> {
             return;
         }
         self.set_owner(p, e, st);
-        if opts.perms && !e.is_symlink() && st.is_none_or(|s| s.mode & 0o7777 != e.mode & 0o7777) {
+        self.fake_record(p, e);
+        if opts.perms
+            && !opts.fake_super
+            && !e.is_symlink()
+            && st.is_none_or(|s| s.mode & 0o7777 != e.mode & 0o7777)
+        {
             if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
                 ctx.out.error_xfer(&format!(
                     "rsync: [generator] failed to set permissions on \"{}\": {err}",
@@ -992,7 +1054,7 @@ impl Gen<'_> {
                 ));
             }
         }
-        if !opts.perms && opts.executability && e.is_file() {
+        if !opts.perms && opts.executability && e.is_file() && !opts.fake_super {
             if let Some(s) = st {
                 let want = crate::receiver::exec_mode(e.mode, s.mode);
                 if want != s.mode & 0o7777 {
@@ -1042,7 +1104,7 @@ impl Gen<'_> {
 
     fn set_owner(&self, p: &RelPath, e: &FileEntry, st: Option<&Stat>) {
         let ctx = self.ctx;
-        if !ctx.am_root {
+        if !ctx.am_root || ctx.opts.fake_super {
             return;
         }
         let uid = if ctx.opts.owner {
@@ -1344,7 +1406,11 @@ impl Gen<'_> {
                     .contains(&i)
                     .then_some(e.mode & 0o777 & !0o022)
             };
-            if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
+            if ctx.opts.fake_super {
+                if through.is_none() {
+                    self.fake_record(p, e);
+                }
+            } else if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
                 if let Err(err) = root.chmod(mode_p, want) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set permissions on \"{}\": {err}",

@@ -12,6 +12,7 @@ pub mod chmod;
 pub mod confinement;
 pub mod ctx;
 pub mod error;
+pub mod fakesuper;
 pub mod filters;
 pub mod flist;
 pub mod generator;

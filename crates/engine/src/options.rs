@@ -265,6 +265,10 @@ pub struct Options {
     /// acts as the super-user (ownership, devices) or not, whatever its
     /// real uid; None: as its uid says.
     pub super_user: Option<bool>,
+    /// `--fake-super`: ownership, permissions and device numbers are kept
+    /// in the `user.rsync.%stat` xattr instead of applied (a receiver), and
+    /// read from it (a sender). Never passed to the server.
+    pub fake_super: bool,
     /// --munge-links: a receiver stores symlink targets behind
     /// [`SYMLINK_PREFIX`], a sender strips it (never passed to the server:
     /// each side has its own; a daemon module's `munge symlinks` decides
@@ -374,6 +378,7 @@ enum Act {
     Atimes,
     NoAtimes,
     Super(bool),
+    FakeSuper,
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -537,6 +542,7 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("atimes", Some('U'), Act::Atimes), ("no-atimes", None, Act::NoAtimes),
     ("no-U", None, Act::NoAtimes),
     ("super", None, Act::Super(true)), ("no-super", None, Act::Super(false)),
+    ("fake-super", None, Act::FakeSuper),
     ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
 ];
 
@@ -562,7 +568,6 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
-    "fake-super",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
     "no-insecure-links",
@@ -970,7 +975,15 @@ impl Options {
                 }
             }
             Act::NoAtimes => self.atimes = 0,
-            Act::Super(on) => self.super_user = Some(on),
+            // One setting in upstream (am_root): the last one wins.
+            Act::Super(on) => {
+                self.super_user = Some(on);
+                self.fake_super = false;
+            }
+            Act::FakeSuper => {
+                self.super_user = None;
+                self.fake_super = true;
+            }
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1550,8 +1563,10 @@ impl Options {
     /// Whether the receiving side acts as the super-user: `--super` or
     /// `--no-super`, else its effective uid (upstream am_root).
     pub fn am_root(&self) -> bool {
-        self.super_user
-            .unwrap_or_else(|| rustix::process::geteuid().is_root())
+        self.fake_super
+            || self
+                .super_user
+                .unwrap_or_else(|| rustix::process::geteuid().is_root())
     }
 
     /// The client's `--chmod` specs as one spec (the values were checked

@@ -393,6 +393,30 @@ fn finish_file(
         None
     };
     let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
+    // --fake-super: no chown, owner-accessible real bits; the rest goes
+    // into the user.rsync.%stat xattr.
+    let fake = opts.fake_super.then(|| {
+        let uid = if opts.owner {
+            ctx.uid(e)
+        } else {
+            rustix::process::geteuid().as_raw()
+        };
+        let gid = if opts.group {
+            ctx.gid(e)
+        } else {
+            rustix::process::getegid().as_raw()
+        };
+        crate::fakesuper::wanted(e, mode, uid, gid)
+    });
+    let (mode, owner) = match &fake {
+        Some(want) => (crate::fakesuper::real_mode(want, e.mode), None),
+        None => (mode, owner),
+    };
+    if let Some(want) = &fake {
+        if let Err(err) = crate::fakesuper::record_fd(file, want) {
+            ctx.out.error_xfer(&format!("{} \"{name}\"", err.message));
+        }
+    }
     if tmp.inplace {
         // Truncating an in-place file changes its mtime: truncate first.
         if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
