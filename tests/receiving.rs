@@ -1100,3 +1100,105 @@ fn fake_super() {
         check_all(args, recorded_src, nothing, f);
     }
 }
+
+/// A daemon module with `fake super = yes`: what stock rsync pushes is
+/// recorded in xattrs, and a pull sends what they record; oxsync's
+/// daemon against rsync's.
+#[test]
+fn daemon_fake_super() {
+    let modules = "[m]\npath = %ROOT%/mod\nread only = no\nfake super = yes\n";
+    let f = Facets {
+        ids: true,
+        fake_stat: true,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = crate::daemon::start(&bin, modules);
+        let root = d.root().to_path_buf();
+        let src = root.join("fsrc");
+        fs::create_dir_all(&src).expect("mkdir");
+        fake_src(&src);
+        let url = format!("rsync://127.0.0.1:{}/m/", d.port());
+        let push = run(
+            Command::new(rsync_bin())
+                .args(["-ai", "--numeric-ids"])
+                .arg(format!("{}/", src.display()))
+                .arg(&url),
+            &root,
+        );
+        let back = root.join("back");
+        let pull = run(
+            Command::new(rsync_bin())
+                .args(["-ai", "--numeric-ids"])
+                .arg(&url)
+                .arg(format!("{}/", back.display())),
+            &root,
+        );
+        let stored: Vec<_> = tree(&root.join("mod"), f).into_iter().collect();
+        let pulled: Vec<_> = tree(&back, f)
+            .into_iter()
+            .filter(|(p, _)| !p.as_os_str().is_empty())
+            .collect();
+        seen.push((
+            push.code,
+            push.itemized(),
+            pull.code,
+            pull.itemized(),
+            stored,
+            pulled,
+        ));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "oxsync's daemon (left) and rsync's (right) differ"
+    );
+    let (_, _, _, _, stored, pulled) = &seen[0];
+    assert!(
+        stored
+            .iter()
+            .any(|(p, s)| p == Path::new("null") && s.contains("20600 1,3 0:0")),
+        "{stored:?}"
+    );
+    assert!(
+        pulled
+            .iter()
+            .any(|(p, s)| p == Path::new("null") && s.starts_with('o')),
+        "{pulled:?}"
+    );
+}
+
+/// A module's `open noatime = yes`: oxsync's daemon sends its files
+/// without moving their atimes (stock rsync 3.2.7 opens them with
+/// do_open_nofollow, which drops O_NOATIME, so it is not the reference
+/// here); `open noatime = no` overrides a client's --open-noatime.
+#[test]
+fn daemon_open_noatime() {
+    let modules = "[on]\npath = %ROOT%/mod\nopen noatime = yes\n\
+        [off]\npath = %ROOT%/mod\nopen noatime = no\n";
+    let d = crate::daemon::start(&oxsync_bin(), modules);
+    let root = d.root().to_path_buf();
+    atime_src(&root.join("mod"));
+    let pull = |m: &str, extra: &[&str], to: &str| {
+        let r = run(
+            Command::new(rsync_bin())
+                .args(["-a"])
+                .args(extra)
+                .arg(format!("rsync://127.0.0.1:{}/{m}/", d.port()))
+                .arg(format!("{}/", root.join(to).display())),
+            &root,
+        );
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+    };
+    let atime = |f: &str| {
+        fs::metadata(root.join("mod").join(f))
+            .expect("stat")
+            .atime()
+    };
+    pull("on", &[], "a");
+    for f in ["a.txt", "sub/c.txt"] {
+        assert_eq!(atime(f), T0, "{f}: open noatime = yes moved the atime");
+    }
+    pull("off", &["--open-noatime"], "b");
+    assert_ne!(atime("a.txt"), T0, "open noatime = no kept the atime");
+}

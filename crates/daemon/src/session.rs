@@ -756,6 +756,19 @@ impl Requested {
         // `munge symlinks`: the module decides, never the client (default:
         // on unless the module is chrooted at its own root).
         // upstream: clientserver.c:rsync_module()
+        // `open noatime`: the module's setting when it has one.
+        if self.module.params.get("open noatime").is_some() {
+            opts.open_noatime = self.module.params.bool("open noatime", false);
+        }
+        // `fake super`: the module's; a client's --fake-super counts as
+        // --super (upstream clientserver.c:rsync_module()).
+        if self.module.params.bool("fake super", false) {
+            opts.fake_super = true;
+            opts.super_user = None;
+        } else if opts.fake_super {
+            opts.fake_super = false;
+            opts.super_user = Some(true);
+        }
         let munge_default = !self.chrooted || self.root != Path::new("/");
         opts.munge_links = self.module.params.bool("munge symlinks", munge_default);
         if let Err(e) = engine::flist::check_munge_dir(&opts) {

@@ -503,13 +503,7 @@ fn entry_for(
                 os_err(&err)
             ))
         })?;
-        let mut t = target.as_os_str().as_bytes().to_vec();
-        // upstream: flist.c readlink_stat() un-munges what a --munge-links
-        // receiver stored.
-        let prefix = crate::options::SYMLINK_PREFIX.as_bytes();
-        if opts.munge_links && t.len() > prefix.len() && t.starts_with(prefix) {
-            t.drain(..prefix.len());
-        }
+        let t = target.as_os_str().as_bytes().to_vec();
         e.size = t.len() as i64;
         e.link_target = Some(t);
     }
@@ -519,6 +513,15 @@ fn entry_for(
     }
     if opts.fake_super {
         crate::fakesuper::source_override(path, &mut e);
+    }
+    // upstream: flist.c readlink_stat() un-munges what a --munge-links
+    // receiver stored (a --fake-super stand-in file's text included).
+    let prefix = crate::options::SYMLINK_PREFIX.as_bytes();
+    if let Some(t) = e.link_target.as_mut() {
+        if opts.munge_links && t.len() > prefix.len() && t.starts_with(prefix) {
+            t.drain(..prefix.len());
+            e.size = t.len() as i64;
+        }
     }
     if opts.checksum && ft.is_file() {
         e.checksum = Some(file_checksum_with(path, session, opts.open_noatime)?);
