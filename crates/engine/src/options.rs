@@ -1613,6 +1613,9 @@ Options
 --owner, -o              preserve owner (super-user only)
 --group, -g              preserve group
 --devices                preserve device files (super-user only)
+--atimes, -U             preserve access (use) times
+--super                  receiver attempts super-user activities
+--fake-super             store/recover privileged attrs using xattrs
 --specials               preserve special files
 -D                       same as --devices --specials
 --dry-run, -n            perform a trial run with no changes made
