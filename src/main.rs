@@ -30,6 +30,11 @@ fn run(args: &[OsString]) -> i32 {
             return e.exit_code;
         }
     };
+    if let Err(e) = engine::flist::check_munge_dir(&opts) {
+        eprintln!("rsync: {}", e.message);
+        eprintln!("{}", closing_line(e.code, "client"));
+        return e.code;
+    }
     if opts.server {
         return server::run(&opts);
     }

@@ -18,6 +18,17 @@ pub(crate) struct Daemon {
     root: PathBuf,
 }
 
+impl Daemon {
+    /// The port it listens on.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+    /// Its scratch directory (`%ROOT%` in the modules).
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();

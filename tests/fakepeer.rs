@@ -194,6 +194,7 @@ impl Peer {
             preserve_specials: true,
             checksum_len: None,
             preserve_hard_links: false,
+            preserve_atimes: false,
         }
     }
 

@@ -659,9 +659,7 @@ macro_rules! option_tests {
             link_dest_multi,
             link_dest_twenty,
             link_dest_too_many,
-            basis_new_dir (recv "oxsync limitation: directories are not compared against \
-                basis dirs: oxsync itemizes `cd+++++++++ newdir/` where rsync prints nothing \
-                for a directory found in the --compare/copy/link-dest dir"),
+            basis_new_dir,
             remove_source_files,
             big_p,
         );

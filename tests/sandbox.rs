@@ -217,15 +217,28 @@ fn daemon_accepts_paths_inside_the_module() {
 }
 
 #[test]
-#[ignore = "needs --link-dest above the destination (inside the module) in the engine"]
 fn daemon_accepts_a_basis_dir_beside_the_destination() {
     let d = start("", &[]);
     for dir in ["prev", "cur"] {
         fs::create_dir_all(d.module().join(dir)).expect("mkdir");
     }
+    // prev/ holds an identical copy: it is hard-linked, not transferred.
+    let src = d.root().join("src/sbx-file");
+    fs::copy(&src, d.module().join("prev/sbx-file")).expect("copy");
+    let mtime = fs::metadata(&src).expect("stat").modified().expect("mtime");
+    fs::File::options()
+        .write(true)
+        .open(d.module().join("prev/sbx-file"))
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set mtime");
     let out = d.push(&["--link-dest=../prev"], "cur/");
     assert_eq!(out.status.code(), Some(0), "{}", d.log());
-    assert!(d.module().join("cur/sbx-file").exists());
+    let a = fs::metadata(d.module().join("cur/sbx-file")).expect("arrived");
+    let b = fs::metadata(d.module().join("prev/sbx-file")).expect("prev");
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "not hard-linked");
+    // Climbing out of the module is still refused.
+    let out = d.push(&["--link-dest=../../../outside"], "cur/");
+    assert_ne!(out.status.code(), Some(0), "{}", d.log());
 }
 
 #[test]
@@ -388,6 +401,7 @@ impl Peer {
             preserve_specials: true,
             checksum_len: None,
             preserve_hard_links: false,
+            preserve_atimes: false,
         };
         Peer {
             child,

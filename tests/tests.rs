@@ -15,6 +15,7 @@ mod options;
 mod options2;
 mod options3;
 mod options4;
+mod receiving;
 mod sandbox;
 mod treeshape;
 mod util;

@@ -96,6 +96,8 @@ pub struct Stat {
     pub mtime: i64,
     /// mtime nanoseconds.
     pub mtime_nsec: u32,
+    /// atime seconds.
+    pub atime: i64,
     /// Owner.
     pub uid: u32,
     /// Group.
@@ -342,6 +344,96 @@ impl Root {
         )
         .map_err(|e| io_err("utimensat", p, e))
     }
+    /// utimensat(AT_SYMLINK_NOFOLLOW) of the mtime and/or the atime
+    /// (whole seconds); `None` leaves that time as it is.
+    pub fn set_times(
+        &self,
+        p: &RelPath,
+        mtime: Option<(i64, u32)>,
+        atime: Option<i64>,
+    ) -> Result<(), Error> {
+        let (dir, name) = self.parent(p)?;
+        rustix::fs::utimensat(&dir, name, &times(mtime, atime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err("utimensat", p, e))
+    }
+    /// futimens of the atime only (whole seconds), through an open
+    /// descriptor.
+    pub fn set_fd_atime(file: &File, atime: i64) -> Result<(), Error> {
+        rustix::fs::futimens(file, &times(None, Some(atime))).map_err(|e| Error::Io {
+            op: "futimens",
+            path: String::from("<fd>"),
+            source: e.into(),
+        })
+    }
+    /// The extended attribute `name` of the regular file or directory `p`
+    /// (read through a descriptor opened beneath the root, the last
+    /// component not followed), at most `max` bytes. `Ok(None)` when it is
+    /// absent, the filesystem has no xattrs, or `p` is another kind of
+    /// file (nothing else is opened: a device node could react to it).
+    pub fn get_xattr(&self, p: &RelPath, name: &str, max: usize) -> Result<Option<Vec<u8>>, Error> {
+        let Some(fd) = self.open_for_xattr(p)? else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; max];
+        match rustix::fs::fgetxattr(&fd, name, &mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
+            Err(Errno::NODATA | Errno::NOTSUP) => Ok(None),
+            Err(e) => Err(io_err("fgetxattr", p, e)),
+        }
+    }
+    /// Sets (`Some`) or removes (`None`) the extended attribute `name` of
+    /// the regular file or directory `p`, as [`Root::get_xattr`] reaches
+    /// it. Other kinds of file are left alone (`Ok`); removing an absent
+    /// attribute is no error.
+    pub fn set_xattr(&self, p: &RelPath, name: &str, value: Option<&[u8]>) -> Result<(), Error> {
+        let Some(fd) = self.open_for_xattr(p)? else {
+            return Ok(());
+        };
+        let res = match value {
+            Some(v) => rustix::fs::fsetxattr(&fd, name, v, rustix::fs::XattrFlags::empty()),
+            None => match rustix::fs::fremovexattr(&fd, name) {
+                Err(Errno::NODATA) => Ok(()),
+                other => other,
+            },
+        };
+        res.map_err(|e| io_err("fsetxattr", p, e))
+    }
+    /// Sets (`Some`) or removes (`None`) the extended attribute `name`
+    /// through an open descriptor (removing an absent one is no error).
+    pub fn set_fd_xattr(file: &File, name: &str, value: Option<&[u8]>) -> Result<(), Error> {
+        let res = match value {
+            Some(v) => rustix::fs::fsetxattr(file, name, v, rustix::fs::XattrFlags::empty()),
+            None => match rustix::fs::fremovexattr(file, name) {
+                Err(Errno::NODATA) => Ok(()),
+                other => other,
+            },
+        };
+        res.map_err(|e| Error::Io {
+            op: "fsetxattr",
+            path: String::from("<fd>"),
+            source: e.into(),
+        })
+    }
+    /// A read-only descriptor of `p` when it is a regular file or a
+    /// directory (O_NOFOLLOW, O_NONBLOCK so a FIFO swapped in cannot
+    /// hang the open).
+    fn open_for_xattr(&self, p: &RelPath) -> Result<Option<OwnedFd>, Error> {
+        match self.stat(p)? {
+            Some(st) if matches!(st.file_type, FileType::File | FileType::Dir) => {}
+            _ => return Ok(None),
+        }
+        let fd = self.resolve(
+            p,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+            false,
+        )?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
+        Ok(matches!(file_type(st.st_mode as u32), FileType::File | FileType::Dir).then_some(fd))
+    }
     /// mknodat (devices, fifos, sockets). `mode` carries the file type bits.
     pub fn mknod(&self, p: &RelPath, mode: u32, rdev: u64) -> Result<(), Error> {
         let (dir, name) = self.parent(p)?;
@@ -375,6 +467,85 @@ impl Root {
                 .map_err(|e| fd_err("futimens", e))?;
         }
         Ok(())
+    }
+
+    /// Where the directory `inner` really is beneath this root: its path
+    /// with symlinks resolved, found by walking up from `inner` through
+    /// `..` until this root's directory is reached (as getcwd does).
+    /// `Ok(None)` when the walk reaches the filesystem root without
+    /// passing this root (`inner` is elsewhere). Nothing is opened below
+    /// `inner` or written; the walk only reads the directories it passes.
+    pub fn locate(&self, inner: &Root) -> Result<Option<RelPath>, Error> {
+        let here = |e: Errno| Error::Io {
+            op: "locate",
+            path: String::from(".."),
+            source: e.into(),
+        };
+        let id = |fd: BorrowedFd<'_>| -> Result<(u64, u64), Error> {
+            let st = rustix::fs::fstat(fd).map_err(here)?;
+            Ok(dev_ino(&st))
+        };
+        let top = id(self.fd.as_fd())?;
+        let mut cur = rustix::fs::openat(
+            inner.fd.as_fd(),
+            ".",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(here)?;
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        // PATH_MAX bounds how deep a directory can usefully be.
+        for _ in 0..4096 {
+            let me = id(cur.as_fd())?;
+            if me == top {
+                names.reverse();
+                let joined = names.join(&b'/');
+                return RelPath::new(&joined).map(Some).map_err(|e| Error::Io {
+                    op: "locate",
+                    path: String::from_utf8_lossy(&joined).into_owned(),
+                    source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                });
+            }
+            let parent = rustix::fs::openat(
+                &cur,
+                "..",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(here)?;
+            if id(parent.as_fd())? == me {
+                return Ok(None);
+            }
+            let listing = rustix::fs::openat(
+                &parent,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(here)?;
+            let dir = rustix::fs::Dir::new(listing).map_err(here)?;
+            let mut found = None;
+            for entry in dir {
+                let entry = entry.map_err(here)?;
+                let name = entry.file_name().to_bytes();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                // d_ino of a mount point is the covered inode: compare a
+                // stat of the name instead.
+                let st = rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW);
+                if st.is_ok_and(|st| dev_ino(&st) == me) {
+                    found = Some(name.to_vec());
+                    break;
+                }
+            }
+            let Some(name) = found else {
+                return Ok(None);
+            };
+            names.push(name);
+            cur = parent;
+        }
+        Ok(None)
     }
 
     /// Opens `p` itself beneath the root.
@@ -421,6 +592,7 @@ impl Stat {
             size: st.st_size as u64,
             mtime: st.st_mtime as i64,
             mtime_nsec: st.st_mtime_nsec as u32,
+            atime: st.st_atime as i64,
             uid: st.st_uid as u32,
             gid: st.st_gid as u32,
             dev: st.st_dev as u64,
@@ -429,6 +601,13 @@ impl Stat {
             rdev: st.st_rdev as u64,
         }
     }
+}
+
+/// (st_dev, st_ino): the identity of a file.
+// The field types of `struct stat` differ between architectures.
+#[allow(clippy::unnecessary_cast)]
+fn dev_ino(st: &rustix::fs::Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
 }
 
 fn file_type(mode: u32) -> FileType {
@@ -462,6 +641,23 @@ fn mtime_only(secs: i64, nsec: u32) -> Timestamps {
             tv_sec: secs,
             tv_nsec: nsec.min(999_999_999).into(),
         },
+    }
+}
+
+fn times(mtime: Option<(i64, u32)>, atime: Option<i64>) -> Timestamps {
+    let omit = Timespec {
+        tv_sec: 0,
+        tv_nsec: UTIME_OMIT,
+    };
+    Timestamps {
+        last_access: atime.map_or(omit, |secs| Timespec {
+            tv_sec: secs,
+            tv_nsec: 0,
+        }),
+        last_modification: mtime.map_or(omit, |(secs, nsec)| Timespec {
+            tv_sec: secs,
+            tv_nsec: nsec.min(999_999_999).into(),
+        }),
     }
 }
 

@@ -374,3 +374,67 @@ fn create_ambient_makes_one_level() {
     assert!(Root::create_ambient(&tmp.path().join("a/b"), AmbientAuthority::operator()).is_err());
     assert!(Root::open_ambient(&tmp.path().join("missing"), AmbientAuthority::operator()).is_err());
 }
+
+#[test]
+fn locate_finds_the_real_path() {
+    let fx = Fixture::new(false);
+    let root = &fx.root;
+    fs::create_dir_all(fx.path("sub/deep/er")).unwrap();
+    let deep = root.open_dir(&rp("sub/deep/er")).unwrap();
+    assert_eq!(
+        root.locate(&deep).unwrap().map(|p| p.as_bytes().to_vec()),
+        Some(b"sub/deep/er".to_vec())
+    );
+    // Through an in-tree symlink: the real path.
+    let via = root.open_dir(&rp("inlink")).unwrap();
+    assert_eq!(
+        root.locate(&via).unwrap().map(|p| p.as_bytes().to_vec()),
+        Some(b"sub".to_vec())
+    );
+    // The root itself.
+    let same = root.open_dir(&RelPath::root()).unwrap();
+    assert_eq!(
+        root.locate(&same).unwrap().map(|p| p.as_bytes().to_vec()),
+        Some(Vec::new())
+    );
+    // A directory outside the root.
+    let outside =
+        Root::open_ambient(&fx.base.join("outside"), AmbientAuthority::operator()).unwrap();
+    assert_eq!(root.locate(&outside).unwrap(), None);
+    // The root seen from below: the parent of the root is outside it.
+    let base = Root::open_ambient(&fx.base, AmbientAuthority::operator()).unwrap();
+    assert_eq!(root.locate(&base).unwrap(), None);
+    assert_eq!(
+        base.locate(root).unwrap().map(|p| p.as_bytes().to_vec()),
+        Some(b"root".to_vec())
+    );
+}
+
+#[test]
+fn xattrs_on_files_and_dirs_only() {
+    let fx = Fixture::new(false);
+    let root = &fx.root;
+    let name = "user.oxsync.test";
+    assert_eq!(root.get_xattr(&rp("sub/file"), name, 64).unwrap(), None);
+    root.set_xattr(&rp("sub/file"), name, Some(b"v1")).unwrap();
+    assert_eq!(
+        root.get_xattr(&rp("sub/file"), name, 64).unwrap(),
+        Some(b"v1".to_vec())
+    );
+    root.set_xattr(&rp("sub"), name, Some(b"d")).unwrap();
+    assert_eq!(
+        root.get_xattr(&rp("sub"), name, 64).unwrap(),
+        Some(b"d".to_vec())
+    );
+    root.set_xattr(&rp("sub/file"), name, None).unwrap();
+    root.set_xattr(&rp("sub/file"), name, None).unwrap();
+    assert_eq!(root.get_xattr(&rp("sub/file"), name, 64).unwrap(), None);
+    // A symlink (in-tree or leading out) is left alone, never followed.
+    root.set_xattr(&rp("flink"), name, Some(b"x")).unwrap();
+    root.set_xattr(&rp("absfile"), name, Some(b"x")).unwrap();
+    assert_eq!(root.get_xattr(&rp("flink"), name, 64).unwrap(), None);
+    assert!(rustix::fs::getxattr(fx.path("sub/file"), name, &mut [0u8; 8][..]).is_err());
+    assert!(rustix::fs::getxattr(fx.base.join("outside/secret"), name, &mut [0u8; 8][..]).is_err());
+    // Through a symlinked directory leading out: refused.
+    assert!(root.set_xattr(&rp("abs/secret"), name, Some(b"x")).is_err());
+}

@@ -753,6 +753,33 @@ impl Requested {
                 exit::RERR_FILEIO,
             );
         }
+        // `munge symlinks`: the module decides, never the client (default:
+        // on unless the module is chrooted at its own root).
+        // upstream: clientserver.c:rsync_module()
+        // `open noatime`: the module's setting when it has one.
+        if self.module.params.get("open noatime").is_some() {
+            opts.open_noatime = self.module.params.bool("open noatime", false);
+        }
+        // `fake super`: the module's; a client's --fake-super counts as
+        // --super (upstream clientserver.c:rsync_module()).
+        if self.module.params.bool("fake super", false) {
+            opts.fake_super = true;
+            opts.super_user = None;
+        } else if opts.fake_super {
+            opts.fake_super = false;
+            opts.super_user = Some(true);
+        }
+        let munge_default = !self.chrooted || self.root != Path::new("/");
+        opts.munge_links = self.module.params.bool("munge symlinks", munge_default);
+        if let Err(e) = engine::flist::check_munge_dir(&opts) {
+            self.conn.log.line(&e.message);
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "rsync: daemon security issue -- contact admin",
+                exit::RERR_UNSUPPORTED,
+            );
+        }
         let who = match &self.user {
             Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
             None => self.conn.peer.host_name().to_string(),
@@ -951,6 +978,9 @@ impl Requested {
             incoming_chmod: self.chmod_param("incoming chmod"),
             outgoing_chmod: self.chmod_param("outgoing chmod"),
             numeric_ids: self.module.params.bool("numeric ids", self.chrooted),
+            // upstream: a module not chrooted at its own root sanitizes
+            // paths, received symlink targets included unless munged.
+            sanitize_symlinks: !opts.munge_links && (!self.chrooted || self.root != Path::new("/")),
             io_timeout: self
                 .timeout
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),

@@ -20,40 +20,130 @@ pub const FNAMECMP_PARTIAL_DIR: u8 = 0x81;
 /// Upstream FNAMECMP_FNAME: the basis is the destination file itself.
 pub const FNAMECMP_FNAME: u8 = 0x80;
 
+/// Which option directories a server lets climb above its destination
+/// (with `..`): none, the basis dirs (a remote-shell server: up to the
+/// destination's parent, for rsync's `--link-dest=../prev` pattern) or all
+/// of them (a daemon: anywhere inside the module, which the daemon has
+/// checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Climb {
+    /// Everything stays beneath the destination.
+    No,
+    /// Basis dirs may reach the destination's parent.
+    Basis,
+    /// Every option directory may reach the module root.
+    All,
+}
+
+/// The directory a server's climbing option directories must stay in,
+/// with the destination's real path beneath it.
+#[derive(Debug)]
+pub struct Bound {
+    /// The allowed directory (the module root, or the destination's parent).
+    pub root: Root,
+    /// The destination directory beneath `root`, symlinks resolved.
+    pub dest: RelPath,
+    /// Which options may climb.
+    pub climb: Climb,
+    /// "the module" or "the destination's parent", for the refusal.
+    pub what: &'static str,
+}
+
 /// Refuses, on a server, any update-option directory that is absolute or
-/// climbs out of the destination with `..`: the message names the option
-/// and value, the code is 4 (RERR_UNSUPPORTED). The daemon calls this before
-/// the transfer starts.
-pub fn validate_server_paths(opts: &Options) -> Result<()> {
-    for (name, value) in option_dirs(opts) {
-        if value.starts_with('/') || normalize(value).is_none() {
-            return Err(Error::new(
-                exit::RERR_UNSUPPORTED,
-                format!("rsync: [Receiver] refusing {name}='{value}': outside the destination"),
-            ));
+/// climbs out of the destination with `..` further than `climb` allows
+/// (basis dirs one level, to the destination's parent; with
+/// [`Climb::All`] the daemon has checked the paths against the module and
+/// [`Dirs::resolve`] checks them again once the destination is known). The
+/// message names the option and value, the code is 4 (RERR_UNSUPPORTED).
+/// Runs before the transfer starts.
+pub fn validate_server_paths(opts: &Options, climb: Climb) -> Result<()> {
+    for (name, value, basis) in option_dirs(opts) {
+        let climbs_ok = match climb {
+            Climb::No => normalize(value).is_some(),
+            Climb::Basis if basis => normalize(&format!("x/{value}")).is_some(),
+            Climb::Basis => normalize(value).is_some(),
+            Climb::All => true,
+        };
+        if value.starts_with('/') || !climbs_ok {
+            return Err(refusal(name, value, "the destination"));
         }
     }
     Ok(())
 }
 
-/// (option name, value) for every directory option that is set.
-fn option_dirs(opts: &Options) -> Vec<(&'static str, &str)> {
+fn refusal(name: &str, value: &str, what: &str) -> Error {
+    Error::new(
+        exit::RERR_UNSUPPORTED,
+        format!("rsync: [Receiver] refusing {name}='{value}': outside {what}"),
+    )
+}
+
+/// (option name, value, is a basis dir) for every directory option that
+/// is set.
+fn option_dirs(opts: &Options) -> Vec<(&'static str, &str, bool)> {
     let mut v = Vec::new();
     if let Some(d) = &opts.partial_dir {
-        v.push(("--partial-dir", d.as_str()));
+        v.push(("--partial-dir", d.as_str(), false));
     }
     if let Some(d) = &opts.temp_dir {
-        v.push(("--temp-dir", d.as_str()));
+        v.push(("--temp-dir", d.as_str(), false));
     }
     if let Some(d) = &opts.backup_dir {
-        v.push(("--backup-dir", d.as_str()));
+        v.push(("--backup-dir", d.as_str(), false));
     }
     if let Some(kind) = opts.alt_dest {
         for d in &opts.basis_dirs {
-            v.push((kind.option(), d.as_str()));
+            v.push((kind.option(), d.as_str(), true));
         }
     }
     v
+}
+
+/// Whether any option directory climbs out of the destination with `..`.
+pub fn any_climbs(opts: &Options) -> bool {
+    option_dirs(opts)
+        .iter()
+        .any(|(_, v, _)| !v.starts_with('/') && normalize(v).is_none())
+}
+
+/// A server's place for `value` when it climbs out of the destination:
+/// beneath the bound's root, or a refusal.
+fn bounded_place(name: &str, value: &str, bound: &Bound) -> Result<Place> {
+    let mut joined = bound.dest.as_bytes().to_vec();
+    if !joined.is_empty() {
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(value.as_bytes());
+    let rel = std::str::from_utf8(&joined)
+        .ok()
+        .and_then(normalize)
+        .filter(|_| !value.starts_with('/'))
+        .ok_or_else(|| refusal(name, value, bound.what))?;
+    let dest = bound.dest.as_bytes();
+    let inside = dest.is_empty()
+        || rel == dest
+        || (rel.starts_with(dest) && rel.get(dest.len()) == Some(&b'/'));
+    if inside {
+        let tail = rel[dest.len()..]
+            .strip_prefix(b"/")
+            .unwrap_or(&rel[dest.len()..]);
+        return Ok(Place {
+            anchor: None,
+            dest: RelPath::root(),
+            dir: RelPath::new(tail).map_err(|e| Error::protocol(e.to_string()))?,
+        });
+    }
+    let anchor = bound.root.open_dir(&RelPath::root()).map_err(|e| {
+        Error::new(
+            exit::RERR_FILESELECT,
+            format!("rsync: [Receiver] cannot use {name}='{value}': {e}"),
+        )
+    })?;
+    Ok(Place {
+        anchor: Some(anchor),
+        dest: bound.dest.clone(),
+        dir: RelPath::new(&rel).map_err(|e| Error::protocol(e.to_string()))?,
+    })
 }
 
 /// Lexically normalises a relative path; None when `..` climbs above the
@@ -134,10 +224,27 @@ impl Dirs {
     /// side may use ambient paths (a client or a local copy); a server
     /// passes None and gets only directories beneath the destination.
     pub fn resolve(opts: &Options, dest_dir: Option<&Path>) -> Result<Dirs> {
+        Dirs::resolve_bounded(opts, dest_dir, None)
+    }
+
+    /// As [`Dirs::resolve`]; a server with a `bound` lets the directories
+    /// its [`Climb`] names reach above the destination, inside the bound.
+    pub fn resolve_bounded(
+        opts: &Options,
+        dest_dir: Option<&Path>,
+        bound: Option<&Bound>,
+    ) -> Result<Dirs> {
         if dest_dir.is_none() {
-            validate_server_paths(opts)?;
+            validate_server_paths(opts, bound.map_or(Climb::No, |b| b.climb))?;
         }
         let place = |name: &str, value: &str| -> Result<Place> {
+            let basis = name != "--temp-dir" && name != "--backup-dir" && name != "--partial-dir";
+            if let (None, Some(b)) = (dest_dir, bound) {
+                let may = b.climb == Climb::All || (b.climb == Climb::Basis && basis);
+                if may && normalize(value).is_none() {
+                    return bounded_place(name, value, b);
+                }
+            }
             resolve_place(value, dest_dir).map_err(|e| {
                 Error::new(
                     exit::RERR_FILESELECT,
@@ -163,9 +270,12 @@ impl Dirs {
         if let Some(kind) = opts.alt_dest {
             for d in &opts.basis_dirs {
                 // A basis dir that does not exist is skipped, as upstream
-                // (its files simply never match).
-                if let Ok(p) = place(kind.option(), d) {
-                    dirs.basis.push(p);
+                // (its files simply never match); one outside the bound
+                // is refused.
+                match place(kind.option(), d) {
+                    Ok(p) => dirs.basis.push(p),
+                    Err(e) if e.code == exit::RERR_UNSUPPORTED => return Err(e),
+                    Err(_) => {}
                 }
             }
         }
@@ -314,6 +424,65 @@ pub fn find_dest(
     best
 }
 
+/// Finds the best basis-dir match for `p`, an entry that is not a regular
+/// file (a directory, symlink, device or special): (index, level, stat)
+/// with the levels of [`find_dest`]: 1 = the same file type, 2 = also the
+/// same target or device, 3 = also the same attributes.
+// upstream: generator.c:try_dests_non() (search part), quick_check_ok(),
+// unchanged_attrs()
+pub fn find_dest_non(
+    ctx: &crate::ctx::RecvCtx,
+    p: &RelPath,
+    e: &protocol::flist::FileEntry,
+) -> Option<(usize, u8, confine::Stat)> {
+    use protocol::flist::S_IFMT;
+    let opts = &ctx.opts;
+    let mut best: Option<(usize, u8, confine::Stat)> = None;
+    for (j, place) in ctx.dirs.basis.iter().enumerate() {
+        let Ok(path) = place.dir_path(p) else {
+            continue;
+        };
+        let root = place.root(&ctx.root);
+        let Ok(Some(st)) = root.stat(&path) else {
+            continue;
+        };
+        if st.mode & S_IFMT != e.mode & S_IFMT {
+            continue;
+        }
+        let mut level = 1;
+        let same = if e.is_symlink() {
+            root.readlink(&path).ok().as_deref() == e.link_target.as_deref()
+        } else if e.is_dir() {
+            true
+        } else {
+            let dev = crate::flist::makedev(e.rdev.0, e.rdev.1);
+            let ft = e.mode & S_IFMT;
+            let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
+            !is_device || st.rdev == dev
+        };
+        if same {
+            level = 2;
+            let times_ok = !opts.times
+                || (e.is_symlink() && opts.omit_link_times)
+                || opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec);
+            // Linux cannot chmod a symlink, so its mode is not compared.
+            let perms_ok = e.is_symlink() || !opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
+            let owner_ok = !ctx.am_root
+                || ((!opts.owner || st.uid == ctx.uid(e)) && (!opts.group || st.gid == ctx.gid(e)));
+            if times_ok && perms_ok && owner_ok {
+                level = 3;
+            }
+        }
+        if best.as_ref().is_none_or(|b| level > b.1) {
+            best = Some((j, level, st));
+        }
+        if level == 3 {
+            break;
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,10 +501,10 @@ mod tests {
             "--server -r --link-dest=a/../../b . d",
             "--server -r --backup-dir=/b . d",
         ] {
-            let e = validate_server_paths(&opts(line)).map_err(|e| e.code);
+            let e = validate_server_paths(&opts(line), Climb::No).map_err(|e| e.code);
             assert_eq!(e, Err(4), "{line}");
         }
-        let e = validate_server_paths(&opts("--server -r --temp-dir=/tmp . d"));
+        let e = validate_server_paths(&opts("--server -r --temp-dir=/tmp . d"), Climb::No);
         assert_eq!(
             e.map_err(|e| e.message),
             Err("rsync: [Receiver] refusing --temp-dir='/tmp': outside the destination".into())
@@ -344,8 +513,27 @@ mod tests {
             "--server -r --temp-dir=t . d",
             "--server -r --link-dest=a/../b --partial-dir=.p . d",
         ] {
-            assert!(validate_server_paths(&opts(line)).is_ok(), "{line}");
+            assert!(
+                validate_server_paths(&opts(line), Climb::No).is_ok(),
+                "{line}"
+            );
         }
+        // A remote-shell server: basis dirs may reach the parent.
+        let o = opts("--server -r --link-dest=../prev . d");
+        assert!(validate_server_paths(&o, Climb::No).is_err());
+        assert!(validate_server_paths(&o, Climb::Basis).is_ok());
+        for line in [
+            "--server -r --link-dest=../../prev . d",
+            "--server -r --backup-dir=../b . d",
+            "--server -r --link-dest=/prev . d",
+        ] {
+            assert!(
+                validate_server_paths(&opts(line), Climb::Basis).is_err(),
+                "{line}"
+            );
+        }
+        let o = opts("--server -r --backup-dir=../../b --link-dest=../../../p . d");
+        assert!(validate_server_paths(&o, Climb::All).is_ok());
     }
 
     #[test]

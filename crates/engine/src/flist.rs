@@ -575,6 +575,7 @@ fn entry_for(
         mtime_nsec: meta.mtime_nsec() as u32,
         uid: meta.uid(),
         gid: meta.gid(),
+        atime: if meta.is_dir() { 0 } else { meta.atime() },
         ..Default::default()
     };
     let ft = meta.file_type();
@@ -597,15 +598,138 @@ fn entry_for(
         let rdev = meta.rdev();
         e.rdev = (major(rdev), minor(rdev));
     }
+    if opts.fake_super {
+        crate::fakesuper::source_override(path, &mut e);
+    }
+    // upstream: flist.c readlink_stat() un-munges what a --munge-links
+    // receiver stored (a --fake-super stand-in file's text included).
+    let prefix = crate::options::SYMLINK_PREFIX.as_bytes();
+    if let Some(t) = e.link_target.as_mut() {
+        if opts.munge_links && t.len() > prefix.len() && t.starts_with(prefix) {
+            t.drain(..prefix.len());
+            e.size = t.len() as i64;
+        }
+    }
     if opts.checksum && ft.is_file() {
-        e.checksum = Some(file_checksum(path, session)?);
+        e.checksum = Some(file_checksum_with(path, session, opts.open_noatime)?);
     }
     Ok(e)
 }
 
+/// Opens a source file for reading, with O_NOATIME under
+/// `--open-noatime` (upstream syscall.c do_open).
+pub fn open_source(path: &Path, noatime: bool) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = fs::OpenOptions::new();
+    o.read(true);
+    if noatime {
+        o.custom_flags(rustix::fs::OFlags::NOATIME.bits() as i32);
+    }
+    o.open(path)
+}
+
+/// `--munge-links` on a receiver: every received symlink target gets
+/// [`crate::options::SYMLINK_PREFIX`] in front, so the link leads nowhere.
+// upstream: flist.c:recv_file_entry()
+fn munge(entries: &mut [FileEntry]) {
+    for e in entries.iter_mut().filter(|e| e.is_symlink()) {
+        if let Some(t) = e.link_target.as_mut() {
+            let mut v = crate::options::SYMLINK_PREFIX.as_bytes().to_vec();
+            v.append(t);
+            e.size = v.len() as i64;
+            *t = v;
+        }
+    }
+}
+
+/// A daemon's receiver: every symlink target is made to stay inside the
+/// module: leading and doubled slashes and `.` components dropped, `..`
+/// kept only as far as the link's own depth allows.
+// upstream: flist.c:recv_file_entry() -> util1.c:sanitize_path()
+pub fn sanitize_symlinks(entries: &mut [FileEntry]) {
+    for e in entries.iter_mut().filter(|e| e.is_symlink()) {
+        let depth = e.name.iter().filter(|&&b| b == b'/').count();
+        if let Some(t) = e.link_target.as_mut() {
+            if !t.is_empty() {
+                *t = sanitize_link(t, depth);
+                e.size = t.len() as i64;
+            }
+        }
+    }
+}
+
+/// `target` with leading and doubled `/` and `.` components removed, and
+/// `..` kept only as the first `depth` components (elsewhere it removes the
+/// component before it, or nothing); "." when nothing is left. A component
+/// keeps the slash that followed it.
+pub fn sanitize_link(target: &[u8], depth: usize) -> Vec<u8> {
+    let mut depth = depth;
+    let mut v: Vec<u8> = Vec::with_capacity(target.len());
+    // Output before `start` is made of kept leading `..` components.
+    let mut start = 0;
+    let mut i = 0;
+    let at_end = |k: usize| k >= target.len() || target[k] == b'/';
+    while i < target.len() {
+        if target[i] == b'/' {
+            i += 1;
+            continue;
+        }
+        if target[i] == b'.' && at_end(i + 1) {
+            i += 1;
+            continue;
+        }
+        if target[i] == b'.' && target.get(i + 1) == Some(&b'.') && at_end(i + 2) {
+            if depth == 0 || v.len() != start {
+                i += 2;
+                if v.len() != start {
+                    // Drop the previous component (and its slash).
+                    v.pop();
+                    while v.len() > start && v.last() != Some(&b'/') {
+                        v.pop();
+                    }
+                }
+                continue;
+            }
+            depth -= 1;
+            start = v.len() + 3;
+        }
+        while i < target.len() {
+            let b = target[i];
+            v.push(b);
+            i += 1;
+            if b == b'/' {
+                break;
+            }
+        }
+    }
+    if v.is_empty() {
+        v.push(b'.');
+    }
+    v
+}
+
+/// Refuses `--munge-links` where a `/rsyncd-munged` directory exists: the
+/// munged links would lead into it.
+// upstream: options.c:parse_arguments(), clientserver.c:rsync_module()
+pub fn check_munge_dir(opts: &Options) -> Result<()> {
+    let dir = crate::options::SYMLINK_PREFIX.trim_end_matches('/');
+    if opts.munge_links && fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::new(
+            exit::RERR_UNSUPPORTED,
+            format!("Symlink munging is unsafe when a {dir} directory exists."),
+        ));
+    }
+    Ok(())
+}
+
 /// The whole-file checksum of a local file (for -c).
 pub fn file_checksum(path: &Path, session: &Session) -> Result<Vec<u8>> {
-    let mut f = fs::File::open(path).map_err(|err| {
+    file_checksum_with(path, session, false)
+}
+
+/// As [`file_checksum`], optionally without touching the atime.
+pub fn file_checksum_with(path: &Path, session: &Session, noatime: bool) -> Result<Vec<u8>> {
+    let mut f = open_source(path, noatime).map_err(|err| {
         Error::file_io(format!(
             "open \"{}\" failed: {}",
             abs_display(path),
@@ -823,6 +947,9 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
             ));
         }
     }
+    if opts.munge_links {
+        munge(&mut list.entries);
+    }
     list.sort();
     crate::treeshape::clean_received(&mut list.entries, opts);
     // A -R name that was only slashes became "."; it must be a directory.
@@ -864,6 +991,31 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
 
 fn has_dotdot(name: &[u8]) -> bool {
     name.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::sanitize_link;
+
+    #[test]
+    fn sanitizes_like_upstream() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("/etc/passwd", 0, "etc/passwd"),
+            ("../../etc/passwd", 0, "etc/passwd"),
+            ("../file.txt", 1, "../file.txt"),
+            ("../../file.txt", 1, "../file.txt"),
+            ("/rsyncd-munged/", 0, "rsyncd-munged/"),
+            ("a/b/..", 0, "a/"),
+            ("a/../..", 3, ".."),
+            ("./a//./b", 0, "a/b"),
+            ("..", 0, "."),
+            ("x/..", 0, "."),
+        ];
+        for &(t, d, want) in cases {
+            let got = sanitize_link(t.as_bytes(), d);
+            assert_eq!(String::from_utf8_lossy(&got), want, "{t} at depth {d}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,21 @@ mod tree;
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// In memory only: the item matched a basis dir's (upstream ITEM_MATCHED).
+const ITEM_MATCHED: u32 = 1 << 18;
+
+/// What the basis dirs offer for a missing non-regular item.
+enum NonDest {
+    /// Handled (linked, or the same in a --compare-dest dir): nothing to do.
+    Done,
+    /// Create it without reporting it (an identical item in a basis dir).
+    Quiet,
+    /// Create it, reporting the changes against this basis-dir item.
+    Basis(Stat),
+    /// No basis dir has it.
+    Nothing,
+}
+
 struct Gen<'a> {
     ctx: &'a RecvCtx,
     w: &'a SharedWriter,
@@ -281,12 +296,56 @@ impl Gen<'_> {
                 return Ok(None);
             }
         }
+        if self.ctx.opts.fake_super {
+            return crate::fakesuper::stat(&self.ctx.root, p);
+        }
         self.ctx.root.stat(p).map_err(|e| {
             Error::file_io(format!(
                 "rsync: [generator] stat {:?} failed: {e}",
                 String::from_utf8_lossy(p.as_bytes())
             ))
         })
+    }
+
+    /// The target of the symlink at `p`; under `--fake-super` the text of
+    /// the plain file that stands for it (a real symlink reads as empty,
+    /// so that it is replaced by such a file).
+    // upstream: syscall.c do_readlink()
+    fn read_link(&self, p: &RelPath) -> Option<Vec<u8>> {
+        let ctx = self.ctx;
+        if ctx.opts.fake_super {
+            return crate::fakesuper::read_link_file(&ctx.root, p);
+        }
+        ctx.root.readlink(p).ok()
+    }
+
+    /// `--fake-super`: records what a super-user would have applied to
+    /// `p` in its `user.rsync.%stat` xattr.
+    fn fake_record(&self, p: &RelPath, e: &FileEntry) {
+        let ctx = self.ctx;
+        if !ctx.opts.fake_super || ctx.opts.dry_run {
+            return;
+        }
+        let real = ctx.root.stat(p).ok().flatten();
+        let mode = if ctx.opts.perms {
+            e.mode & 0o7777
+        } else {
+            real.map_or(e.mode & 0o777 & !0o022, |s| s.mode & 0o7777)
+        };
+        let uid = if ctx.opts.owner {
+            ctx.uid(e)
+        } else {
+            real.map_or(0, |s| s.uid)
+        };
+        let gid = if ctx.opts.group {
+            ctx.gid(e)
+        } else {
+            real.map_or(0, |s| s.gid)
+        };
+        let want = crate::fakesuper::wanted(e, mode, uid, gid);
+        if let Err(err) = crate::fakesuper::record(&ctx.root, p, &want) {
+            ctx.out.error_xfer(&err.message);
+        }
     }
 
     /// Upstream generator.c itemize(): the report bits for an item and, if
@@ -313,7 +372,9 @@ impl Gen<'_> {
                 if !opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec) {
                     iflags |= ITEM_REPORT_TIME;
                 }
-            } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
+            } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0
+                && iflags & ITEM_MATCHED == 0
+            {
                 iflags |= ITEM_REPORT_TIME;
             }
             // upstream: without -p, -E compares only whether any x bit is set.
@@ -330,6 +391,9 @@ impl Gen<'_> {
             }
             if opts.group && ctx.am_root && ctx.gid(e) != st.gid {
                 iflags |= ITEM_REPORT_GROUP;
+            }
+            if opts.atimes > 0 && !e.is_dir() && !e.is_symlink() && st.atime != e.atime {
+                iflags |= ITEM_REPORT_ATIME;
             }
         } else {
             iflags |= ITEM_IS_NEW;
@@ -408,16 +472,29 @@ impl Gen<'_> {
             } else {
                 st
             };
-            self.itemize(
-                Some(i),
-                e,
-                shown.as_ref(),
-                if shown.is_some() {
-                    0
-                } else {
-                    ITEM_LOCAL_CHANGE
-                },
-            );
+            let basis = match shown {
+                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+                _ => NonDest::Nothing,
+            };
+            let in_basis = !matches!(basis, NonDest::Nothing);
+            match basis {
+                NonDest::Basis(bst) => {
+                    self.itemize(Some(i), e, Some(&bst), ITEM_LOCAL_CHANGE);
+                }
+                NonDest::Done | NonDest::Quiet => {}
+                NonDest::Nothing => {
+                    self.itemize(
+                        Some(i),
+                        e,
+                        shown.as_ref(),
+                        if shown.is_some() {
+                            0
+                        } else {
+                            ITEM_LOCAL_CHANGE
+                        },
+                    );
+                }
+            }
             if !exists {
                 if dry {
                     if self.dry_missing.is_none() {
@@ -444,8 +521,11 @@ impl Gen<'_> {
                     // A new directory gets its owner now, like upstream's
                     // set_file_attrs() after the mkdir.
                     self.set_owner(p, e, None);
+                    self.fake_record(p, e);
                 }
-                ctx.stats(|s| s.created[1] += 1);
+                if !in_basis {
+                    ctx.stats(|s| s.created[1] += 1);
+                }
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
             }
@@ -479,7 +559,7 @@ impl Gen<'_> {
             }
             if let Some(s) = st {
                 if s.file_type == FileType::Symlink {
-                    let cur = ctx.root.readlink(p).ok();
+                    let cur = self.read_link(p);
                     if cur.as_deref() == Some(target.as_slice()) {
                         if !dry {
                             self.fix_attrs(p, e, Some(&s));
@@ -491,10 +571,25 @@ impl Gen<'_> {
                 }
             }
             let shown = st.filter(|s| s.file_type == FileType::Symlink);
+            let basis = match st {
+                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+                _ => NonDest::Nothing,
+            };
+            let (shown, quiet) = match basis {
+                NonDest::Done => return Ok(()),
+                NonDest::Quiet => (None, true),
+                NonDest::Basis(bst) => (Some(bst), false),
+                NonDest::Nothing => (shown, false),
+            };
             if !dry {
-                if let Err(err) =
-                    self.replace_with(p, st.as_ref(), |root, tmp| root.symlink(&target, tmp))
-                {
+                let fake = ctx.opts.fake_super;
+                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
+                    if fake {
+                        crate::fakesuper::create_link_file(root, tmp, &target)
+                    } else {
+                        root.symlink(&target, tmp)
+                    }
+                }) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
                         ctx.name(i),
@@ -505,7 +600,12 @@ impl Gen<'_> {
                 if ctx.opts.times && !ctx.opts.omit_link_times {
                     let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
                 }
+                self.set_atime(p, e, None);
                 self.set_owner(p, e, None);
+                self.fake_record(p, e);
+            }
+            if quiet {
+                return Ok(());
             }
             self.itemize(
                 Some(i),
@@ -546,11 +646,27 @@ impl Gen<'_> {
                 }
             }
             let shown = st.filter(|s| s.mode & S_IFMT == ft);
+            let basis = match st {
+                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+                _ => NonDest::Nothing,
+            };
+            let (shown, quiet) = match basis {
+                NonDest::Done => return Ok(()),
+                NonDest::Quiet => (None, true),
+                NonDest::Basis(bst) => (Some(bst), false),
+                NonDest::Nothing => (shown, false),
+            };
             if !dry {
                 let mode = e.mode;
-                if let Err(err) =
-                    self.replace_with(p, st.as_ref(), |root, tmp| root.mknod(tmp, mode, rdev))
-                {
+                let fake = ctx.opts.fake_super;
+                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
+                    if fake {
+                        // upstream: syscall.c do_mknod() under --fake-super.
+                        root.create_excl(tmp, 0o600).map(drop)
+                    } else {
+                        root.mknod(tmp, mode, rdev)
+                    }
+                }) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] mknod \"{}\" failed: {err}",
                         ctx.name(i)
@@ -558,6 +674,9 @@ impl Gen<'_> {
                     return Ok(());
                 }
                 self.fix_attrs(p, e, None);
+            }
+            if quiet {
+                return Ok(());
             }
             self.itemize(
                 Some(i),
@@ -772,6 +891,61 @@ impl Gen<'_> {
         }
     }
 
+    /// A missing directory, symlink, device or special found in a basis
+    /// dir: an identical one is hard-linked (`--link-dest`, not for
+    /// directories), left out (`--compare-dest`) or created quietly; a
+    /// similar one is created and reported against the basis dir's.
+    // upstream: generator.c:try_dests_non()
+    fn try_dests_non(&mut self, i: usize) -> Result<NonDest> {
+        use crate::options::AltDest;
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let Some((j, level, bst)) = crate::basis::find_dest_non(ctx, p, e) else {
+            return Ok(NonDest::Nothing);
+        };
+        if level < 3 {
+            return Ok(NonDest::Basis(bst));
+        }
+        let kind = ctx.opts.alt_dest.unwrap_or(AltDest::Compare);
+        if kind == AltDest::Link && !e.is_dir() {
+            let place = &ctx.dirs.basis[j];
+            let root = place.root(&ctx.root);
+            let (Ok(from), Ok(to)) = (place.dir_path(p), place.dest_path(p)) else {
+                return Ok(NonDest::Basis(bst));
+            };
+            if !ctx.opts.dry_run {
+                if let Err(err) = root.link(&from, &to) {
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] failed to hard-link {} with {}: {err}",
+                        from.display_lossy(),
+                        ctx.name(i)
+                    ));
+                    return Ok(NonDest::Basis(bst));
+                }
+            }
+            if self.report_all {
+                self.ndx(i as i32);
+                let fl = (ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS) as u16;
+                self.buf.extend_from_slice(&fl.to_le_bytes());
+                protocol::varint::write_vstring(&mut self.buf, b"");
+            }
+            return Ok(NonDest::Done);
+        }
+        if self.report_all {
+            let chg = if kind == AltDest::Compare && !e.is_dir() {
+                0
+            } else {
+                ITEM_LOCAL_CHANGE
+            };
+            self.itemize(Some(i), e, Some(&bst), chg | ITEM_MATCHED);
+        }
+        if kind == AltDest::Compare && !e.is_dir() {
+            return Ok(NonDest::Done);
+        }
+        Ok(NonDest::Quiet)
+    }
+
     // upstream: generator.c:try_dests_reg()
     fn try_dests(&mut self, i: usize) -> Result<crate::basis::Dests> {
         use crate::basis::Dests;
@@ -934,7 +1108,12 @@ impl Gen<'_> {
             return;
         }
         self.set_owner(p, e, st);
-        if opts.perms && !e.is_symlink() && st.is_none_or(|s| s.mode & 0o7777 != e.mode & 0o7777) {
+        self.fake_record(p, e);
+        if opts.perms
+            && !opts.fake_super
+            && !e.is_symlink()
+            && st.is_none_or(|s| s.mode & 0o7777 != e.mode & 0o7777)
+        {
             if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
                 ctx.out.error_xfer(&format!(
                     "rsync: [generator] failed to set permissions on \"{}\": {err}",
@@ -942,7 +1121,7 @@ impl Gen<'_> {
                 ));
             }
         }
-        if !opts.perms && opts.executability && e.is_file() {
+        if !opts.perms && opts.executability && e.is_file() && !opts.fake_super {
             if let Some(s) = st {
                 let want = crate::receiver::exec_mode(e.mode, s.mode);
                 if want != s.mode & 0o7777 {
@@ -955,6 +1134,7 @@ impl Gen<'_> {
                 }
             }
         }
+        self.set_atime(p, e, st);
         let keep_time = !(e.is_symlink() && opts.omit_link_times);
         if opts.times && keep_time && st.is_none_or(|s| mtime_differs(opts, s, e)) {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
@@ -968,9 +1148,30 @@ impl Gen<'_> {
         }
     }
 
+    /// `-U`: a non-directory gets the sender's atime (not a symlink under
+    /// `-J`).
+    // upstream: rsync.c:set_file_attrs() (ATTRS_SKIP_ATIME)
+    fn set_atime(&self, p: &RelPath, e: &FileEntry, st: Option<&Stat>) {
+        let opts = &self.ctx.opts;
+        if opts.atimes == 0 || e.is_dir() || (e.is_symlink() && opts.omit_link_times) {
+            return;
+        }
+        // With -c the checksum read has just moved it (upstream
+        // maybe_ATTRS_ACCURATE_TIME): set it whatever the old stat said.
+        if !opts.checksum && st.is_some_and(|s| s.atime == e.atime) {
+            return;
+        }
+        if let Err(err) = self.ctx.root.set_times(p, None, Some(e.atime)) {
+            self.ctx.out.error_xfer(&format!(
+                "rsync: [generator] failed to set times on \"{}\": {err}",
+                String::from_utf8_lossy(&e.name)
+            ));
+        }
+    }
+
     fn set_owner(&self, p: &RelPath, e: &FileEntry, st: Option<&Stat>) {
         let ctx = self.ctx;
-        if !ctx.am_root {
+        if !ctx.am_root || ctx.opts.fake_super {
             return;
         }
         let uid = if ctx.opts.owner {
@@ -1281,7 +1482,11 @@ impl Gen<'_> {
                     .contains(&i)
                     .then_some(e.mode & 0o777 & !0o022)
             };
-            if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
+            if ctx.opts.fake_super {
+                if through.is_none() {
+                    self.fake_record(p, e);
+                }
+            } else if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
                 if let Err(err) = root.chmod(mode_p, want) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set permissions on \"{}\": {err}",

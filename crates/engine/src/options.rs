@@ -17,6 +17,10 @@ use std::ffi::OsString;
 /// incremental recursion yet).
 pub const CLIENT_INFO: &str = ".LsfxCIvu";
 
+/// What `--munge-links` puts before a received symlink's target (upstream
+/// SYMLINK_PREFIX), so that it leads nowhere.
+pub const SYMLINK_PREFIX: &str = "/rsyncd-munged/";
+
 /// The largest `--block-size` (upstream `MAX_BLOCK_SIZE`, protocol >= 30).
 pub const MAX_BLOCK_SIZE: u32 = 1 << 17;
 
@@ -252,6 +256,27 @@ pub struct Options {
     pub groupmap: Option<String>,
     /// The maps came from --chown (so a later --usermap/--groupmap conflicts).
     pub maps_via_chown: (bool, bool),
+    /// -S / --sparse: runs of zeros become holes in written files.
+    pub sparse: bool,
+    /// --preallocate: the receiver allocates each file's length first.
+    pub preallocate: bool,
+    /// --open-noatime: files are read without updating their atime.
+    pub open_noatime: bool,
+    /// -U count: access times are preserved (-UU also sets --open-noatime).
+    pub atimes: u8,
+    /// `--super` (Some(true)) or `--no-super` (Some(false)): the receiver
+    /// acts as the super-user (ownership, devices) or not, whatever its
+    /// real uid; None: as its uid says.
+    pub super_user: Option<bool>,
+    /// `--fake-super`: ownership, permissions and device numbers are kept
+    /// in the `user.rsync.%stat` xattr instead of applied (a receiver), and
+    /// read from it (a sender). Never passed to the server.
+    pub fake_super: bool,
+    /// --munge-links: a receiver stores symlink targets behind
+    /// [`SYMLINK_PREFIX`], a sender strips it (never passed to the server:
+    /// each side has its own; a daemon module's `munge symlinks` decides
+    /// there).
+    pub munge_links: bool,
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
@@ -352,6 +377,15 @@ enum Act {
     CopyDirlinks,
     KeepDirlinks,
     Tree(crate::treeshape::TreeAct),
+    Sparse(bool),
+    Preallocate,
+    OpenNoatime(bool),
+    Crtimes(bool),
+    MungeLinks(bool),
+    Atimes,
+    NoAtimes,
+    Super(bool),
+    FakeSuper,
     // The ones below take a value.
     Usermap,
     Groupmap,
@@ -527,6 +561,17 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-m", None, Act::Tree(TreeAct::PruneEmptyDirs(false))),
     ("delete-missing-args", None, Act::Tree(TreeAct::MissingArgs(2))),
     ("ignore-missing-args", None, Act::Tree(TreeAct::MissingArgs(1))),
+    ("sparse", Some('S'), Act::Sparse(true)), ("no-sparse", None, Act::Sparse(false)),
+    ("no-S", None, Act::Sparse(false)), ("preallocate", None, Act::Preallocate),
+    ("open-noatime", None, Act::OpenNoatime(true)),
+    ("no-open-noatime", None, Act::OpenNoatime(false)),
+    ("crtimes", Some('N'), Act::Crtimes(true)), ("no-crtimes", None, Act::Crtimes(false)),
+    ("no-N", None, Act::Crtimes(false)),
+    ("atimes", Some('U'), Act::Atimes), ("no-atimes", None, Act::NoAtimes),
+    ("no-U", None, Act::NoAtimes),
+    ("super", None, Act::Super(true)), ("no-super", None, Act::Super(false)),
+    ("fake-super", None, Act::FakeSuper),
+    ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -534,9 +579,9 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 #[rustfmt::skip]
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('h', "--human-readable"),
-    ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
+    ('A', "--acls"), ('X', "--xattrs"),
 
-    ('S', "--sparse"), ('y', "--fuzzy"), 
+    ('y', "--fuzzy"),
     ('s', "--secluded-args"), ('4', "--ipv4"),
     ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
 ];
@@ -548,14 +593,11 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "info", "debug", "stderr", "msgs2stderr", "no-msgs2stderr", "motd", "no-motd",
     "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
-    "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
-    "no-U", "open-noatime", "no-open-noatime", "crtimes", "no-crtimes", "no-N",
-    "super", "no-super", "fake-super",
+    "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
-    "no-insecure-links", "munge-links", "no-munge-links",
+    "no-insecure-links",
     "max-alloc",
-    "sparse", "no-sparse", "no-S", "preallocate",
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y", "compress-threads", "zt", "log-file",
     "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
@@ -936,6 +978,34 @@ impl Options {
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
             Act::Tree(t) => self.tree.apply(t, value),
+            Act::Sparse(on) => self.sparse = on,
+            Act::Preallocate => self.preallocate = true,
+            Act::OpenNoatime(on) => self.open_noatime = on,
+            // upstream: options.c refuses it where it appears on a build
+            // without SUPPORT_CRTIMES (Linux); the negations are accepted.
+            Act::Crtimes(true) => {
+                return Err(OptionError::syntax(
+                    "This rsync does not support --crtimes (-N)".to_string(),
+                ))
+            }
+            Act::Crtimes(false) => {}
+            Act::MungeLinks(on) => self.munge_links = on,
+            Act::Atimes => {
+                self.atimes = self.atimes.saturating_add(1).min(2);
+                if self.atimes > 1 {
+                    self.open_noatime = true;
+                }
+            }
+            Act::NoAtimes => self.atimes = 0,
+            // One setting in upstream (am_root): the last one wins.
+            Act::Super(on) => {
+                self.super_user = Some(on);
+                self.fake_super = false;
+            }
+            Act::FakeSuper => {
+                self.super_user = None;
+                self.fake_super = true;
+            }
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1313,11 +1383,14 @@ impl Options {
             (self.group, 'g'),
             (self.devices, 'D'),
             (self.times, 't'),
+            (self.atimes > 0, 'U'),
+            (self.atimes > 1, 'U'),
             (self.perms, 'p'),
             (!self.perms && self.executability && client_sender, 'E'),
             (self.recursive, 'r'),
             (self.checksum, 'c'),
             (self.cvs_exclude, 'C'),
+            (self.sparse, 'S'),
             (
                 self.compress && self.compress_choice.as_deref().is_none_or(|c| c == "zlib"),
                 'z',
@@ -1415,6 +1488,9 @@ impl Options {
             if self.force {
                 args.push("--force".to_string());
             }
+            if self.super_user == Some(true) {
+                args.push("--super".to_string());
+            }
             if self.size_only {
                 args.push("--size-only".to_string());
             }
@@ -1488,12 +1564,21 @@ impl Options {
             args.push("--append".to_string());
         } else if self.inplace {
             args.push("--inplace".to_string());
+            if self.sparse && self.whole_file == Some(false) && client_sender {
+                args.push("--no-W".to_string());
+            }
         }
         if self.remove_source_files {
             args.push("--remove-source-files".to_string());
         }
         self.tree
             .server_args_tail(client_sender, protocol, &mut args);
+        if self.preallocate && client_sender {
+            args.push("--preallocate".to_string());
+        }
+        if self.open_noatime && self.atimes <= 1 {
+            args.push("--open-noatime".to_string());
+        }
         args
     }
 
@@ -1513,6 +1598,15 @@ impl Options {
     /// for -b without --backup-dir (backups land beside the files).
     pub fn omit_dir_times(&self) -> bool {
         self.omit_dir_times || self.backup && self.backup_dir.is_none()
+    }
+
+    /// Whether the receiving side acts as the super-user: `--super` or
+    /// `--no-super`, else its effective uid (upstream am_root).
+    pub fn am_root(&self) -> bool {
+        self.fake_super
+            || self
+                .super_user
+                .unwrap_or_else(|| rustix::process::geteuid().is_root())
     }
 
     /// The client's `--chmod` specs as one spec (the values were checked
@@ -1567,6 +1661,9 @@ Options
 --owner, -o              preserve owner (super-user only)
 --group, -g              preserve group
 --devices                preserve device files (super-user only)
+--atimes, -U             preserve access (use) times
+--super                  receiver attempts super-user activities
+--fake-super             store/recover privileged attrs using xattrs
 --specials               preserve special files
 -D                       same as --devices --specials
 --dry-run, -n            perform a trial run with no changes made
@@ -1596,6 +1693,10 @@ Options
 --temp-dir=DIR, -T       create temporary files in directory DIR
 --delay-updates          put all updated files into place at end
 --inplace                update destination files in-place
+--sparse, -S             turn sequences of nulls into sparse blocks
+--preallocate            allocate dest files before writing them
+--open-noatime           avoid changing the atime on opened files
+--munge-links            munge symlinks to make them safe & unusable
 --append                 append data onto shorter files
 --append-verify          --append w/old data in file checksum
 --backup, -b             make backups (see --suffix & --backup-dir)
@@ -1790,10 +1891,10 @@ mod tests {
             ("--no-foo", "--no-foo: unknown option", 1),
             ("--verb", "--verb: unknown option", 1),
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
-            ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
+            ("-aN x", "This rsync does not support --crtimes (-N)", 1),
+            ("--crtimes x", "This rsync does not support --crtimes (-N)", 1),
             ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
-            ("--sparse x", "option --sparse is not supported by oxsync yet", 4),
             ("--append -W s d", "--append cannot be used with --whole-file", 1),
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
@@ -1821,7 +1922,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "sparse", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -1893,6 +1994,32 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(o.to_server_args(false, 32), ["--server", "-re.LsfxCIvu"]);
+        // -U/-UU, -S; --open-noatime only without -UU; --preallocate to a
+        // receiving server only; --munge-links never.
+        let p = |line: &str| {
+            let a: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+            Options::parse(&a).unwrap_or_default()
+        };
+        let o = p("-rtUS --open-noatime --preallocate --munge-links s d");
+        assert_eq!(
+            o.to_server_args(false, 32),
+            [
+                "--server",
+                "-tUrSe.LsfxCIvu",
+                "--preallocate",
+                "--open-noatime"
+            ]
+        );
+        assert_eq!(
+            o.to_server_args(true, 32),
+            ["--server", "--sender", "-tUrSe.LsfxCIvu", "--open-noatime"]
+        );
+        let o = p("-tUU --inplace -S --no-W s d");
+        assert!(o.open_noatime);
+        assert_eq!(
+            o.to_server_args(false, 32),
+            ["--server", "-tUUSe.LsfxCIvu", "--inplace", "--no-W"]
+        );
         assert_eq!(
             Options::default().to_server_args(true, 29),
             ["--server", "--sender"]

@@ -13,7 +13,7 @@ use protocol::sum_head::SumHead;
 use protocol::token::Token;
 use protocol::varint::WireRead;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -265,7 +265,13 @@ fn receive_data<R: Read>(
     };
     let mut hasher = FileHasher::new(ctx.session.checksum);
     let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
-    let mut w = BufWriter::with_capacity(256 * 1024, file);
+    let total = e.size.max(0) as u64;
+    let (mut w, warning) =
+        crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
+            .inspect_err(|_| crate::partial::discard(ctx, &tmp))?;
+    if let Some(warning) = warning {
+        ctx.out.warning(&warning);
+    }
     // Consecutive matched blocks are read through one window of the basis
     // (not one pread per block). An in-place basis is the file being
     // written, so it is always read fresh.
@@ -329,10 +335,10 @@ fn receive_data<R: Read>(
         s.literal_data += literal;
         s.matched_data += matched;
     });
-    let file = match w.into_inner() {
+    let file = match w.finish() {
         Ok(f) => Some(f),
         Err(err) => {
-            write_err.get_or_insert(err.into_error());
+            write_err.get_or_insert(err);
             None
         }
     };
@@ -401,6 +407,30 @@ fn finish_file(
         None
     };
     let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
+    // --fake-super: no chown, owner-accessible real bits; the rest goes
+    // into the user.rsync.%stat xattr.
+    let fake = opts.fake_super.then(|| {
+        let uid = if opts.owner {
+            ctx.uid(e)
+        } else {
+            rustix::process::geteuid().as_raw()
+        };
+        let gid = if opts.group {
+            ctx.gid(e)
+        } else {
+            rustix::process::getegid().as_raw()
+        };
+        crate::fakesuper::wanted(e, mode, uid, gid)
+    });
+    let (mode, owner) = match &fake {
+        Some(want) => (crate::fakesuper::real_mode(want, e.mode), None),
+        None => (mode, owner),
+    };
+    if let Some(want) = &fake {
+        if let Err(err) = crate::fakesuper::record_fd(file, want) {
+            ctx.out.error_xfer(&format!("{} \"{name}\"", err.message));
+        }
+    }
     if tmp.inplace {
         // Truncating an in-place file changes its mtime: truncate first.
         if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
@@ -414,6 +444,7 @@ fn finish_file(
                 "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
             ));
         }
+        set_atime(ctx, file, e, name);
         return;
     }
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
@@ -421,12 +452,26 @@ fn finish_file(
             "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
         ));
     }
+    set_atime(ctx, file, e, name);
     if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
         crate::partial::discard(ctx, tmp);
         ctx.out.error_xfer(&format!(
             "rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {}",
             String::from_utf8_lossy(tmp.tmp.as_bytes()),
             err.message
+        ));
+    }
+}
+
+/// `-U`: the received file gets the sender's atime.
+// upstream: rsync.c:set_file_attrs() (ATTRS_SKIP_ATIME unless atimes)
+fn set_atime(ctx: &RecvCtx, file: &File, e: &protocol::flist::FileEntry, name: &str) {
+    if ctx.opts.atimes == 0 {
+        return;
+    }
+    if let Err(err) = confine::Root::set_fd_atime(file, e.atime) {
+        ctx.out.error_xfer(&format!(
+            "rsync: [receiver] failed to set times on \"{name}\": {err}"
         ));
     }
 }

@@ -123,7 +123,7 @@ pub fn send_files<R: Read>(
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0)?;
         let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
-        let file = match std::fs::File::open(path) {
+        let file = match crate::flist::open_source(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {
                 if err.kind() == io::ErrorKind::NotFound {

@@ -48,6 +48,7 @@ impl Session {
                 None
             },
             preserve_hard_links: opts.hard_links,
+            preserve_atimes: opts.atimes > 0,
         }
     }
 }

@@ -46,6 +46,11 @@ pub struct Link {
     /// A daemon module's `numeric ids`: a receiving side ignores the
     /// sender's user and group names.
     pub numeric_ids: bool,
+    /// A daemon module that is not chrooted at its own root (and does not
+    /// munge symlinks): a receiving side makes each received symlink
+    /// target stay inside the module (leading `/` and excess `..`
+    /// dropped).
+    pub sanitize_symlinks: bool,
     /// A daemon module's `timeout` in seconds, announced to the client with
     /// MSG_IO_TIMEOUT once multiplexing starts (protocol 31 and later).
     pub io_timeout: Option<u32>,
@@ -437,8 +442,12 @@ pub fn run_receiver_to(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
+    let climb = match &dest {
+        Dest::Beneath { .. } => crate::basis::Climb::All,
+        Dest::Operator(_) => crate::basis::Climb::Basis,
+    };
     if side == Side::Server && !local {
-        crate::basis::validate_server_paths(opts)?;
+        crate::basis::validate_server_paths(opts, climb)?;
     }
     let (mut reader, session) = start(r, &w, opts, link, &out, None)?;
     let rules = match side {
@@ -467,6 +476,9 @@ pub fn run_receiver_to(
             rules.is_protected(name, true)
         });
     }
+    if link.sanitize_symlinks && !opts.munge_links {
+        flist::sanitize_symlinks(&mut list.entries);
+    }
     tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
     if side == Side::Client {
         // upstream: flist.c recv_file_entry() applies the client's --chmod.
@@ -482,6 +494,15 @@ pub fn run_receiver_to(
     let dest_ambient = match &dest {
         Dest::Operator(d) => Some(d.clone()),
         Dest::Beneath { .. } => None,
+    };
+    // A daemon's option directories may reach anywhere in the module: keep
+    // a handle on it (the destination's own root is opened below it).
+    let module = match &dest {
+        Dest::Beneath { root, .. } if crate::basis::any_climbs(opts) => Some(
+            root.open_dir(&RelPath::root())
+                .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?,
+        ),
+        _ => None,
     };
     let dest_info = match dest {
         Dest::Operator(d) => local_name(opts, &d, &list, &mut paths, &out)?,
@@ -511,7 +532,10 @@ pub fn run_receiver_to(
         (Some(d), false) => {
             crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
         }
-        _ => crate::basis::Dirs::resolve(opts, None)?,
+        _ => {
+            let bound = server_bound(opts, module, dest_ambient.as_deref(), &dest_info.root)?;
+            crate::basis::Dirs::resolve_bounded(opts, None, bound.as_ref())?
+        }
     };
     let whole_file = if local {
         opts.whole_file.unwrap_or(true)
@@ -535,7 +559,7 @@ pub fn run_receiver_to(
         dest_created: dest_info.created,
         dest_missing: dest_info.missing,
         whole_file,
-        am_root: rustix::process::geteuid().is_root(),
+        am_root: opts.am_root(),
         filters: rules,
         daemon_filter: link.daemon_filter.clone().map(|d| (d, module_prefix)),
         dirs,
@@ -585,6 +609,45 @@ pub fn run_receiver_to(
         }
     }
     Ok(s)
+}
+
+/// The directory a server's climbing option directories must stay in: the
+/// module for a daemon, the destination's parent for a remote-shell
+/// server (whose basis dirs may sit beside the destination). None when no
+/// option climbs.
+fn server_bound(
+    opts: &Options,
+    module: Option<Root>,
+    operator_dest: Option<&str>,
+    dest_root: &Root,
+) -> Result<Option<crate::basis::Bound>> {
+    use crate::basis::{Bound, Climb};
+    if !crate::basis::any_climbs(opts) {
+        return Ok(None);
+    }
+    let fail =
+        |e: confine::Error| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] {e}"));
+    let (root, climb, what) = match (module, operator_dest) {
+        (Some(m), _) => (m, Climb::All, "the module"),
+        (None, Some(d)) => {
+            let parent = crate::basis::operator_dest_dir(d).join("..");
+            let root = Root::open_ambient(&parent, AmbientAuthority::operator()).map_err(fail)?;
+            (root, Climb::Basis, "the destination's parent")
+        }
+        (None, None) => return Ok(None),
+    };
+    let Some(dest) = root.locate(dest_root).map_err(fail)? else {
+        return Err(Error::new(
+            exit::RERR_FILESELECT,
+            "rsync: [Receiver] cannot locate the destination",
+        ));
+    };
+    Ok(Some(Bound {
+        root,
+        dest,
+        climb,
+        what,
+    }))
 }
 
 struct DestInfo {
@@ -919,7 +982,9 @@ pub fn local_copy(
     let a_read = a
         .try_clone()
         .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
-    let server_opts = opts.clone();
+    let mut server_opts = opts.clone();
+    // upstream: pipe.c local_child(): each side needs its own --munge-links.
+    server_opts.munge_links = false;
     let dest = dest.to_string();
     let server = std::thread::Builder::new()
         .name("receiver".into())

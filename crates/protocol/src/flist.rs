@@ -43,6 +43,8 @@ pub const XMIT_HLINK_FIRST: u32 = 1 << 12;
 pub const XMIT_IO_ERROR_ENDLIST: u32 = 1 << 12;
 /// XMIT flag: mtime nanoseconds follow.
 pub const XMIT_MOD_NSEC: u32 = 1 << 13;
+/// The atime is the previous entry's (with `-U`, non-directories only).
+pub const XMIT_SAME_ATIME: u32 = 1 << 14;
 
 /// File-type bits of `mode` (Linux values, as on the wire).
 pub const S_IFMT: u32 = 0o170000;
@@ -84,6 +86,8 @@ pub struct FileEntry {
     pub link_target: Option<Vec<u8>>,
     /// Whole-file checksum (with -c, regular files).
     pub checksum: Option<Vec<u8>>,
+    /// Access time, seconds (sent with -U for non-directories).
+    pub atime: i64,
     /// Only XMIT_TOP_DIR and XMIT_NO_CONTENT_DIR are meaningful here; the
     /// encoder computes every other bit itself.
     pub xflags: u32,
@@ -131,6 +135,8 @@ pub struct FlistOptions {
     pub checksum_len: Option<usize>,
     /// -H
     pub preserve_hard_links: bool,
+    /// -U: non-directories carry their atime.
+    pub preserve_atimes: bool,
 }
 
 impl Default for FlistOptions {
@@ -145,6 +151,7 @@ impl Default for FlistOptions {
             preserve_specials: false,
             checksum_len: None,
             preserve_hard_links: false,
+            preserve_atimes: false,
         }
     }
 }
@@ -167,6 +174,7 @@ struct PrevEntry {
     uid: u32,
     gid: u32,
     rdev_major: u32,
+    atime: i64,
 }
 
 impl PrevEntry {
@@ -183,6 +191,9 @@ impl PrevEntry {
         }
         if o.preserve_devices && kind(self.mode) == Kind::Device {
             prev.rdev_major = self.rdev_major;
+        }
+        if o.preserve_atimes && kind(self.mode) != Kind::Dir {
+            prev.atime = self.atime;
         }
     }
 }
@@ -295,6 +306,13 @@ impl FlistEncoder {
         if o.protocol >= 31 && e.mtime_nsec != 0 {
             x |= XMIT_MOD_NSEC;
         }
+        if o.preserve_atimes && k != Kind::Dir {
+            if e.atime == prev.atime {
+                x |= XMIT_SAME_ATIME;
+            } else {
+                prev.atime = e.atime;
+            }
+        }
         // upstream: a follower names the first entry of its group and
         // sends nothing else about itself.
         let mut follows = None;
@@ -365,6 +383,9 @@ impl FlistEncoder {
         }
         if x & XMIT_SAME_MODE == 0 {
             write_i32(out, e.mode as i32);
+        }
+        if o.preserve_atimes && k != Kind::Dir && x & XMIT_SAME_ATIME == 0 {
+            write_varlong(out, e.atime, 4);
         }
         if o.preserve_uid && x & XMIT_SAME_UID == 0 {
             write_varint(out, e.uid as i32);
@@ -543,6 +564,7 @@ impl FlistDecoder {
                 uid: lead_entry.uid,
                 gid: lead_entry.gid,
                 rdev_major: lead_entry.rdev.0,
+                atime: lead_entry.atime,
             }
             .restore(prev, &o);
             self.count += 1;
@@ -584,6 +606,13 @@ impl FlistDecoder {
                 "mode",
                 format!("unknown file type in {mode:#o}"),
             ));
+        }
+        let mut atime = 0;
+        if o.preserve_atimes && k != Kind::Dir {
+            if x & XMIT_SAME_ATIME == 0 {
+                prev.atime = r.read_varlong(4, "atime")?;
+            }
+            atime = prev.atime;
         }
         if o.preserve_uid && x & XMIT_SAME_UID == 0 {
             prev.uid = r.read_varint("uid")? as u32;
@@ -635,6 +664,7 @@ impl FlistDecoder {
             rdev,
             link_target,
             checksum,
+            atime,
             xflags: if k == Kind::Dir { x & DIR_XFLAGS } else { 0 },
             hlink,
         };
@@ -797,6 +827,7 @@ mod tests {
             preserve_specials: true,
             checksum_len: None,
             preserve_hard_links: false,
+            preserve_atimes: false,
         }
     }
 
@@ -1382,6 +1413,12 @@ mod tests {
                         rdev: if k == Kind::Device { rdev } else { (0, 0) },
                         link_target: (k == Kind::Symlink).then_some(link),
                         checksum: (k == Kind::File).then_some(sum),
+                        // Repeats (XMIT_SAME_ATIME) and changes both occur.
+                        atime: if k == Kind::Dir {
+                            0
+                        } else {
+                            mtime / 2 + i64::from(nsec % 2)
+                        },
                         xflags: if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 },
                         hlink: None,
                     }
@@ -1411,6 +1448,9 @@ mod tests {
         if opts.checksum_len.is_none() {
             e.checksum = None;
         }
+        if !opts.preserve_atimes {
+            e.atime = 0;
+        }
         if !opts.preserve_devices {
             e.rdev = (0, 0);
         }
@@ -1437,6 +1477,7 @@ mod tests {
                 preserve_specials: d,
                 checksum_len: csum.then_some(16),
                 preserve_hard_links: false,
+                preserve_atimes: l != csum,
             };
             let out = encode_all(opts, &entries, io_error);
             let (list, got_err, rest) = decode_all(opts, &out).unwrap();

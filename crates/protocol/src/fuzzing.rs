@@ -23,6 +23,8 @@ pub fn flist_options(sel: u8) -> FlistOptions {
         preserve_specials: sel & 0x40 != 0,
         checksum_len: if sel & 0x80 != 0 { Some(16) } else { None },
         preserve_hard_links: sel & 0x03 == 0x01,
+        // (Both low bits set still leaves every protocol reachable.)
+        preserve_atimes: sel & 0x03 == 0x03,
     }
 }
 
