@@ -192,11 +192,7 @@ fn with_remote(
     }
     cmd.arg(host);
     cmd.arg(opts.rsync_path.clone().unwrap_or_else(|| "rsync".into()));
-    cmd.args(opts.to_server_args(server_sender, our_protocol(opts)));
-    cmd.arg(".");
-    for p in paths {
-        cmd.arg(safe_arg(p));
-    }
+    let protected = push_server_args(&mut cmd, opts, server_sender, paths);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -220,6 +216,10 @@ fn with_remote(
             "rsync: cannot talk to the remote shell",
         ));
     };
+    let mut stdin = stdin;
+    if let Some(words) = protected {
+        send_protected_args(&mut stdin, &words)?;
+    }
     let r: engine::transfer::Input = Box::new(BufReader::with_capacity(256 * 1024, stdout));
     let w = shared(Box::new(stdin));
     let res = f(r, w);
@@ -257,4 +257,63 @@ fn with_remote(
             Err(e)
         }
     }
+}
+
+/// Adds the server's argv to the remote-shell command. With `-s` only the
+/// options up to the short bundle go on the command line; the rest (and
+/// the paths) are returned, to go over the pipe. With `--old-args` paths
+/// are not escaped, so the remote shell splits them at spaces.
+// upstream: main.c:do_cmd() and options.c:server_options()/safe_arg()
+fn push_server_args(
+    cmd: &mut Command,
+    opts: &Options,
+    server_sender: bool,
+    paths: &[String],
+) -> Option<Vec<String>> {
+    let args = opts.to_server_args(server_sender, our_protocol(opts));
+    if opts.ctl.protect() {
+        let at = args
+            .iter()
+            .position(|a| a.starts_with("-s"))
+            .map_or(args.len(), |i| i + 1);
+        cmd.args(&args[..at]);
+        let mut rest = vec!["rsync".to_string()];
+        rest.extend_from_slice(&args[at..]);
+        rest.push(".".to_string());
+        rest.extend(paths.iter().map(|p| {
+            if p.is_empty() {
+                ".".to_string()
+            } else {
+                p.clone()
+            }
+        }));
+        return Some(rest);
+    }
+    cmd.args(args);
+    cmd.arg(".");
+    for p in paths {
+        if opts.ctl.old_args > 0 {
+            cmd.arg(p);
+        } else {
+            cmd.arg(safe_arg(p));
+        }
+    }
+    None
+}
+
+/// Sends the `-s` arguments: each NUL-terminated, then an empty one.
+// upstream: rsync.c:send_protected_args()
+fn send_protected_args(w: &mut impl std::io::Write, words: &[String]) -> engine::Result<()> {
+    let mut buf = Vec::new();
+    for word in words {
+        buf.extend_from_slice(word.as_bytes());
+        buf.push(0);
+    }
+    buf.push(0);
+    w.write_all(&buf).and_then(|()| w.flush()).map_err(|e| {
+        Error::new(
+            exit::RERR_STREAMIO,
+            format!("rsync: writing the arguments: {e}"),
+        )
+    })
 }

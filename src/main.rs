@@ -30,8 +30,12 @@ fn run(args: &[OsString]) -> i32 {
             return e.exit_code;
         }
     };
+    if let Some(text) = &opts.ctl.help_text {
+        print!("{text}");
+        return 0;
+    }
     if opts.server {
-        return server::run(&opts);
+        return server::run(&opts, args);
     }
     if opts.version {
         print!("{}", version_text());

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::os::fd::AsFd;
 
-pub fn run(opts: &Options) -> i32 {
+pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
     // A stock rsync client may hand us non-blocking descriptors (it sets its
     // own ends non-blocking, and a socketpair end can share that); our I/O
     // is blocking by design.
@@ -27,6 +27,22 @@ pub fn run(opts: &Options) -> i32 {
             return protocol::exit::RERR_IPC;
         }
     };
+    let mut r = BufReader::with_capacity(256 * 1024, stdin);
+    // With -s the client sends the rest of its arguments over the pipe.
+    let protected;
+    let opts = if opts.ctl.protect() {
+        protected = match read_protected_args(&mut r, argv) {
+            Ok(o) => o,
+            Err((code, message)) => {
+                eprintln!("rsync: {message}");
+                eprintln!("{}", engine::transfer::closing_line(code, "server"));
+                return code;
+            }
+        };
+        &protected
+    } else {
+        opts
+    };
     let w = shared(Box::new(stdout));
     let fmt = ItemFormat {
         itemize: 0,
@@ -36,7 +52,7 @@ pub fn run(opts: &Options) -> i32 {
         preserve_mtimes: opts.times,
     };
     let out = Out::wire(w.clone(), fmt);
-    let r = Box::new(BufReader::with_capacity(256 * 1024, stdin));
+    let r = Box::new(r);
     let client_info = opts.rsh.as_deref();
     let args = &opts.args;
     let (role, res) = if opts.sender {
@@ -85,4 +101,58 @@ pub fn run(opts: &Options) -> i32 {
 
 fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
     Ok(File::from(fd.try_clone_to_owned()?))
+}
+
+/// Longest protected argument (upstream reads them into a MAXPATHLEN
+/// buffer).
+const MAX_PROTECTED_ARG: usize = 4096;
+/// Most protected arguments accepted.
+const MAX_PROTECTED_ARGS: usize = 1 << 16;
+
+/// Reads the NUL-terminated arguments a `-s` client sends (the first is a
+/// stand-in for argv\[0\], an empty one ends them) and parses them after
+/// the ones from the command line.
+// upstream: main.c:main() (protect_args) and io.c:read_args()
+fn read_protected_args(
+    r: &mut impl io::BufRead,
+    argv: &[std::ffi::OsString],
+) -> Result<Options, (i32, String)> {
+    use std::io::BufRead;
+    use std::os::unix::ffi::OsStringExt;
+    let mut all: Vec<std::ffi::OsString> = argv.to_vec();
+    let mut first = true;
+    loop {
+        let mut arg = Vec::new();
+        let n = io::Read::take(&mut *r, MAX_PROTECTED_ARG as u64 + 1)
+            .read_until(0, &mut arg)
+            .map_err(|e| {
+                (
+                    protocol::exit::RERR_STREAMIO,
+                    format!("reading the arguments: {e}"),
+                )
+            })?;
+        if n == 0 || arg.last() != Some(&0) {
+            let why = if n > MAX_PROTECTED_ARG {
+                "an argument from the client is too long"
+            } else {
+                "connection closed while reading the arguments"
+            };
+            return Err((protocol::exit::RERR_PROTOCOL, why.to_string()));
+        }
+        arg.pop();
+        if arg.is_empty() {
+            break;
+        }
+        if all.len() - argv.len() >= MAX_PROTECTED_ARGS {
+            return Err((
+                protocol::exit::RERR_PROTOCOL,
+                "too many arguments from the client".to_string(),
+            ));
+        }
+        if std::mem::take(&mut first) {
+            continue;
+        }
+        all.push(std::ffi::OsString::from_vec(arg));
+    }
+    Options::parse(&all).map_err(|e| (e.exit_code, e.message))
 }

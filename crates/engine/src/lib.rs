@@ -10,6 +10,7 @@
 pub mod basis;
 pub mod chmod;
 pub mod confinement;
+pub mod control;
 pub mod ctx;
 pub mod error;
 pub mod filters;
@@ -19,6 +20,7 @@ pub mod ids;
 pub mod itemize;
 pub mod options;
 pub mod out;
+pub mod outlevels;
 pub mod partial;
 pub mod receiver;
 pub mod sender;

@@ -255,6 +255,10 @@ pub struct Options {
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
+    /// Transfer-control and output options (`--info`, `--debug`, `-h`, `-8`,
+    /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
+    /// `--log-file`...).
+    pub ctl: crate::control::Control,
 }
 
 /// A command line that cannot be accepted.
@@ -505,22 +509,21 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 /// long spelling named in the refusal.
 #[rustfmt::skip]
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
-    ('h', "--human-readable"),
     ('A', "--acls"), ('X', "--xattrs"), ('U', "--atimes"), ('N', "--crtimes"),
 
     ('H', "--hard-links"), ('R', "--relative"), ('x', "--one-file-system"),
     ('S', "--sparse"), ('y', "--fuzzy"), 
     ('m', "--prune-empty-dirs"),
-    ('0', "--from0"), ('s', "--secluded-args"), ('4', "--ipv4"),
-    ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
+    ('0', "--from0"), ('4', "--ipv4"),
+    ('6', "--ipv6"), ('M', "--remote-option"),
 ];
 
 /// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
 /// implement yet.
 #[rustfmt::skip]
 const UNSUPPORTED_LONG: &[&str] = &[
-    "info", "debug", "stderr", "msgs2stderr", "no-msgs2stderr", "motd", "no-motd",
-    "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
+    "motd", "no-motd",
+    "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X", "atimes", "no-atimes",
     "no-U", "open-noatime", "no-open-noatime", "crtimes", "no-crtimes", "no-N",
@@ -530,17 +533,16 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "no-insecure-links", "munge-links", "no-munge-links",
     "hard-links", "no-hard-links", "no-H", "relative", "no-relative",
     "no-R", "implied-dirs", "no-implied-dirs", "i-d", "no-i-d",
-    "one-file-system", "no-one-file-system", "no-x", "max-alloc",
+    "one-file-system", "no-one-file-system", "no-x",
     "sparse", "no-sparse", "no-S", "preallocate",
     "delete-missing-args", "ignore-missing-args",
     "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y", "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m", "log-file",
-    "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
-    "files-from", "from0", "no-from0", "old-args", "no-old-args", "secluded-args",
-    "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
-    "timeout", "no-timeout",
+    "no-fuzzy", "no-y", "compress-threads", "zt", "prune-empty-dirs", "no-prune-empty-dirs", "no-m",
+    "read-batch", "write-batch", "only-write-batch",
+    "files-from", "from0", "no-from0",
+    "trust-sender",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
-    "iconv", "no-iconv", "ipv4", "ipv6", "8-bit-output", "no-8-bit-output", "no-8",
+    "iconv", "no-iconv", "ipv4", "ipv6",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
     "sockopts", "early-input", "blocking-io", "no-blocking-io",
     "outbuf", "remote-option", "config", "daemon", "dparam", "detach", "no-detach",
@@ -810,6 +812,20 @@ impl Options {
                     });
                     continue;
                 }
+                if let Some(cact) = crate::control::long(name) {
+                    let value = match (cact.takes_value(), inline) {
+                        (true, Some(v)) => v.to_string(),
+                        (true, None) => take_next(&words, &mut next, word)?,
+                        (false, None) => String::new(),
+                        (false, Some(_)) => {
+                            return Err(OptionError::syntax(format!(
+                                "{word}: option does not take an argument"
+                            )))
+                        }
+                    };
+                    opts.ctl.apply(cact, value, opts.server)?;
+                    continue;
+                }
                 let act =
                     supported_long(name).ok_or_else(|| long_refusal(name, word, opts.server))?;
                 let value = if act.takes_value() {
@@ -831,6 +847,10 @@ impl Options {
             }
             let letters = &word[1..];
             for (at, letter) in letters.char_indices() {
+                if let Some(cact) = crate::control::short(letter) {
+                    opts.ctl.apply(cact, String::new(), opts.server)?;
+                    continue;
+                }
                 let act = supported_short(letter)
                     .ok_or_else(|| short_refusal(letter, word, opts.server))?;
                 if !act.takes_value() {
@@ -867,6 +887,11 @@ impl Options {
             ));
         }
         opts.finish_update_options()?;
+        let has_out_format = opts.log_format.is_some() || opts.itemize > 0;
+        let (server, verbose, stats, progress) =
+            (opts.server, opts.verbose, opts.stats, opts.progress);
+        opts.ctl
+            .finish(server, verbose, stats, progress, has_out_format)?;
         Ok(opts)
     }
 
@@ -1250,6 +1275,16 @@ impl Options {
         }
     }
 
+    /// An option value for the server's argv: shell-escaped, unless the
+    /// arguments go over the protocol (`-s`), as upstream safe_arg().
+    fn escape_value(&self, value: &str) -> String {
+        if self.ctl.protect() {
+            value.to_string()
+        } else {
+            shell_escape(value)
+        }
+    }
+
     /// The argv the client puts after the remote shell's host (starting with
     /// "--server"), for a server that will send (`server_sender`) or
     /// receive, given the client's protocol. Paths are not included; the
@@ -1262,6 +1297,9 @@ impl Options {
             args.push("--sender".to_string());
         }
         let mut bundle = String::from("-");
+        if self.ctl.protect() {
+            bundle.push('s');
+        }
         for _ in 0..self.verbose.min(9) {
             bundle.push('v');
         }
@@ -1301,6 +1339,10 @@ impl Options {
         if bundle.len() > 1 {
             args.push(bundle);
         }
+        args.extend(
+            self.ctl
+                .server_args(client_sender, |v| self.escape_value(v)),
+        );
         // -D stands for both; the odd one out goes as a long option.
         if self.devices && !self.specials {
             args.push("--no-specials".to_string());
@@ -1343,10 +1385,7 @@ impl Options {
         }
         if !client_sender {
             if let Some(list) = &self.skip_compress {
-                args.push(format!(
-                    "--skip-compress={}",
-                    crate::options::shell_escape(list)
-                ));
+                args.push(format!("--skip-compress={}", self.escape_value(list)));
             }
         }
         if client_sender {
@@ -1421,10 +1460,10 @@ impl Options {
         }
         if client_sender {
             if let Some(map) = &self.usermap {
-                args.push(format!("--usermap={}", shell_escape(map)));
+                args.push(format!("--usermap={}", self.escape_value(map)));
             }
             if let Some(map) = &self.groupmap {
-                args.push(format!("--groupmap={}", shell_escape(map)));
+                args.push(format!("--groupmap={}", self.escape_value(map)));
             }
             if self.ignore_existing {
                 args.push("--ignore-existing".to_string());
@@ -1729,7 +1768,10 @@ mod tests {
     fn help_and_version() {
         assert!(ok("-h").help && ok("-hh").help && ok("--help --bogus").help);
         assert!(ok("-V").version && ok("--version").version && ok("-V --delete").version);
-        assert_eq!(parse(&["-h", "a", "b"]).map_err(|e| e.exit_code), Err(4));
+        assert_eq!(
+            parse(&["-h", "a", "b"]).map(|o| o.ctl.human_readable),
+            Ok(2)
+        );
         assert!(Options::help_text().contains("--whole-file"));
     }
 
@@ -1744,7 +1786,7 @@ mod tests {
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-aS x", "option -S (--sparse) is not supported by oxsync yet", 4),
             ("-H x", "option -H (--hard-links) is not supported by oxsync yet", 4),
-            ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
+            ("-aN x y", "option -N (--crtimes) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
             ("--sparse x", "option --sparse is not supported by oxsync yet", 4),
             ("--append -W s d", "--append cannot be used with --whole-file", 1),
@@ -1774,7 +1816,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "one-file-system", "relative", "hard-links", "sparse", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "one-file-system", "relative", "hard-links", "sparse", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -2119,10 +2161,7 @@ mod tests {
             parse(&["-d", "--delete", "a", "b"]).map_err(|e| e.exit_code),
             Err(4)
         );
-        assert_eq!(
-            parse(&["--list-only", "a"]).map_err(|e| e.exit_code),
-            Err(4)
-        );
+        assert_eq!(parse(&["--list-only", "a"]).map(|o| o.ctl.list_only), Ok(2));
     }
 
     #[test]
