@@ -18,12 +18,12 @@ pub fn run(opts: &Options) -> i32 {
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
         return crate::daemon_client::run(opts);
     }
-    if args.len() == 1 {
-        eprintln!("rsync: listing files (a single argument) is not supported by oxsync yet");
-        eprintln!("{}", closing_line(exit::RERR_UNSUPPORTED, "client"));
-        return exit::RERR_UNSUPPORTED;
-    }
-    let dest = args.pop().unwrap_or_default();
+    // A single argument lists it (upstream: list_only with no destination).
+    let dest = if args.len() == 1 {
+        ".".to_string()
+    } else {
+        args.pop().unwrap_or_default()
+    };
     let dest_loc = parse_location(&dest);
     let src_locs: Vec<Location> = args.iter().map(|a| parse_location(a)).collect();
     if matches!(dest_loc, Location::Daemon(_))
@@ -220,9 +220,19 @@ fn with_remote(
     if let Some(words) = protected {
         send_protected_args(&mut stdin, &words)?;
     }
+    // upstream who_am_i(): the client receiver is "Receiver" before it forks.
+    let who = if server_sender { "Receiver" } else { "sender" };
+    let stdout = engine::iolimit::TimeoutRead::new(stdout, opts.ctl.timeout, who);
     let r: engine::transfer::Input = Box::new(BufReader::with_capacity(256 * 1024, stdout));
-    let w = shared(Box::new(stdin));
+    let w = shared(Box::new(engine::iolimit::BwLimitWrite::new(
+        stdin,
+        opts.ctl.bwlimit,
+    )));
     let res = f(r, w);
+    if res.as_ref().is_err_and(|e| e.code == exit::RERR_TIMEOUT) {
+        // The peer went silent: do not wait for it.
+        let _ = child.kill();
+    }
     let status = child.wait();
     let child_code = match status {
         Ok(s) => s.code().unwrap_or(exit::RERR_CMD_KILLED),

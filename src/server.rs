@@ -27,6 +27,8 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
             return protocol::exit::RERR_IPC;
         }
     };
+    let who = if opts.sender { "sender" } else { "receiver" };
+    let stdin = engine::iolimit::TimeoutRead::new(stdin, opts.ctl.timeout, who);
     let mut r = BufReader::with_capacity(256 * 1024, stdin);
     // With -s the client sends the rest of its arguments over the pipe.
     let protected;
@@ -43,7 +45,11 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
     } else {
         opts
     };
-    let w = shared(Box::new(stdout));
+    r.get_mut().set_secs(opts.ctl.timeout);
+    let w = shared(Box::new(engine::iolimit::BwLimitWrite::new(
+        stdout,
+        opts.ctl.bwlimit,
+    )));
     let fmt = ItemFormat {
         itemize: 0,
         verbose: 0,

@@ -42,6 +42,9 @@ pub struct Settings {
     pub log_file: Option<PathBuf>,
     /// Copy log lines to stderr (foreground listener).
     pub stderr_log: bool,
+    /// `--bwlimit` of the daemon in KiB per second (0: none): the most a
+    /// session writes, whatever its client asks.
+    pub bwlimit: u64,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             handshake_timeout: Duration::from_secs(60),
             log_file: None,
             stderr_log: false,
+            bwlimit: 0,
         }
     }
 }
@@ -92,6 +96,7 @@ pub fn serve(
         set_timeout: streams.set_timeout,
         log,
         peer,
+        bwlimit: settings.bwlimit,
     };
     let start = Start {
         conn,
@@ -123,6 +128,8 @@ struct Conn {
     set_timeout: Box<dyn Fn(Option<Duration>) + Send>,
     log: Arc<Log>,
     peer: Peer,
+    /// KiB per second the session's writes are paced to (0: none).
+    bwlimit: u64,
 }
 
 impl Conn {
@@ -924,6 +931,11 @@ impl Requested {
 
     /// Runs the engine role over the connection.
     fn transfer(&mut self, opts: &Options, tails: &[Tail]) -> i32 {
+        // upstream: the daemon's --bwlimit caps the client's.
+        let asked = opts.ctl.bwlimit;
+        if asked > 0 && (self.conn.bwlimit == 0 || asked < self.conn.bwlimit) {
+            self.conn.bwlimit = asked;
+        }
         let (r, w) = self.take_streams();
         let daemon_filter = match modfilter::module_filter(&self.module) {
             Ok(f) => f.map(|rules| DaemonFilter {
@@ -1102,7 +1114,8 @@ impl Requested {
             inner: r,
             flag: self.timed_out.clone(),
         };
-        (Box::new(r), shared(w))
+        let w = engine::iolimit::BwLimitWrite::new(w, self.conn.bwlimit);
+        (Box::new(r), shared(Box::new(w)))
     }
 
     /// A refusal after `@RSYNCD: OK`: set up the protocol (reading the

@@ -452,7 +452,9 @@ fn leaf_entry(
 ) -> Result<Option<FileEntry>> {
     let ft = meta.file_type();
     let wanted = ft.is_file()
-        || (ft.is_symlink() && opts.links)
+        // Symlinks go in the list even without -l (the receiver skips
+        // them), as upstream's sender does.
+        || ft.is_symlink()
         || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
         || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
     if !wanted {

@@ -77,11 +77,24 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
     }
-    let mode = ctx.opts.delete;
+    // upstream: --list-only prints the list and neither deletes nor
+    // touches anything.
+    let listing = ctx.opts.ctl.list_only > 0;
+    let mode = if listing {
+        DeleteMode::Off
+    } else {
+        ctx.opts.delete
+    };
     if mode == DeleteMode::Before {
         g.delete_pass()?;
     }
     for i in 0..ctx.entries.len() {
+        if listing {
+            let e = &ctx.entries[i];
+            let line = crate::listing::line(e, ctx.opts.links, ctx.opts.ctl.human_readable);
+            ctx.out.info(&line);
+            continue;
+        }
         g.recv_generator(i, false)?;
         if g.buf.len() >= FLUSH_AT {
             g.flush(false)?;
@@ -135,7 +148,9 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         g.flush(true)?;
         g.wait_done(&events, 1)?;
     }
-    g.touch_up_dirs();
+    if !listing {
+        g.touch_up_dirs();
+    }
     g.ndx(NDX_DONE);
     g.flush(true)?;
     Ok(())
@@ -411,6 +426,11 @@ impl Gen<'_> {
 
         if e.is_symlink() {
             if !ctx.opts.links {
+                // upstream: generator.c:recv_generator() (ftype != FT_REG)
+                if ctx.opts.ctl.info.nonreg > 0 {
+                    ctx.out
+                        .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
+                }
                 return Ok(());
             }
             let target = e.link_target.clone().unwrap_or_default();

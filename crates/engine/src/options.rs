@@ -886,6 +886,13 @@ impl Options {
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
             ));
         }
+        if !opts.server && opts.args.len() == 1 {
+            // upstream: a single argument lists (and implies -d).
+            opts.ctl.list_only |= 1;
+        }
+        if opts.ctl.list_only > 0 && !opts.recursive {
+            opts.dirs = true;
+        }
         opts.finish_update_options()?;
         let has_out_format = opts.log_format.is_some() || opts.itemize > 0;
         let (server, verbose, stats, progress) =

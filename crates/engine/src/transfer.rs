@@ -423,6 +423,12 @@ pub fn run_receiver_to(
     if side == Side::Server && !local {
         crate::basis::validate_server_paths(opts)?;
     }
+    // upstream get_local_name(): a listing writes nowhere, so its
+    // destination is the current directory, whatever was named.
+    let dest = match dest {
+        Dest::Operator(_) if opts.ctl.list_only > 0 => Dest::Operator(".".to_string()),
+        d => d,
+    };
     let (mut reader, session) = start(r, &w, opts, link, &out, None)?;
     let rules = match side {
         Side::Client => {
