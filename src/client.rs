@@ -43,8 +43,7 @@ pub fn run(opts: &Options) -> i32 {
             );
         }
         (Location::Remote { user, host, path }, _) => {
-            let out =
-                Out::terminal_with_progress(format(opts, true, false), opts.quiet, opts.progress);
+            let out = client_out(opts, format(opts, true, false));
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             let remote_path = if path.is_empty() {
                 ".".to_string()
@@ -62,8 +61,7 @@ pub fn run(opts: &Options) -> i32 {
             (res, out)
         }
         (Location::Local(dest), 0) => {
-            let out =
-                Out::terminal_with_progress(format(opts, true, true), opts.quiet, opts.progress);
+            let out = client_out(opts, format(opts, true, true));
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             (local_copy(opts, &sources, dest, out.clone()), out)
         }
@@ -99,8 +97,7 @@ pub fn run(opts: &Options) -> i32 {
                     });
                 }
             }
-            let out =
-                Out::terminal_with_progress(format(opts, false, false), opts.quiet, opts.progress);
+            let out = client_out(opts, format(opts, false, false));
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
                 run_receiver(r, w, opts, dest, &Link::client(), out.clone())
             });
@@ -110,17 +107,7 @@ pub fn run(opts: &Options) -> i32 {
     };
     match result {
         Ok(stats) => {
-            if opts.stats {
-                for l in stats.stats_lines() {
-                    out.info(&l);
-                }
-            }
-            if opts.stats || opts.verbose > 0 {
-                let lines = stats.summary_lines(started.elapsed(), opts.dry_run);
-                for l in lines {
-                    out.info(&l);
-                }
-            }
+            engine::control::print_summary(&out, opts, &stats, started.elapsed());
             let code = out.final_code();
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));
@@ -155,7 +142,7 @@ fn local_path(l: &Location) -> String {
 fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
     ItemFormat {
         itemize: opts.itemize,
-        verbose: opts.verbose,
+        verbose: opts.ctl.info.name,
         sender,
         local,
         preserve_mtimes: opts.times,
@@ -326,4 +313,11 @@ fn send_protected_args(w: &mut impl std::io::Write, words: &[String]) -> engine:
             format!("rsync: writing the arguments: {e}"),
         )
     })
+}
+
+/// The client's message sink, with its control options applied.
+pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
+    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
+    out.set_control(engine::control::out_ctl(opts));
+    out
 }

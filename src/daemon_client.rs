@@ -5,7 +5,7 @@
 use daemon::auth;
 use daemon::wire;
 use engine::itemize::ItemFormat;
-use engine::out::{shared, Out};
+use engine::out::shared;
 use engine::session::our_protocol;
 use engine::transfer::{closing_line, run_receiver, run_sender, Input, Link};
 use engine::Options;
@@ -186,12 +186,12 @@ pub fn run(opts: &Options) -> i32 {
     };
     let fmt = ItemFormat {
         itemize: opts.itemize,
-        verbose: opts.verbose,
+        verbose: opts.ctl.info.name,
         sender: push,
         local: false,
         preserve_mtimes: opts.times,
     };
-    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
+    let out = crate::client::client_out(opts, fmt);
     let r: Input = Box::new(reader);
     let wr = shared(Box::new(w));
     let result = if push {
@@ -201,16 +201,7 @@ pub fn run(opts: &Options) -> i32 {
     };
     match result {
         Ok(stats) => {
-            if opts.stats {
-                for l in stats.stats_lines() {
-                    out.info(&l);
-                }
-            }
-            if opts.stats || opts.verbose > 0 {
-                for l in stats.summary_lines(started.elapsed(), opts.dry_run) {
-                    out.info(&l);
-                }
-            }
+            engine::control::print_summary(&out, opts, &stats, started.elapsed());
             let code = out.final_code();
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));

@@ -573,10 +573,48 @@ pub fn utf8_locale() -> bool {
     false
 }
 
+/// A name as text without losing bytes: invalid UTF-8 bytes become the
+/// private-use characters U+10FF00 + byte, which the output paths turn
+/// back into the raw byte ([`unmask`]) before escaping or sending it.
+pub fn name_text(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for &b in chunk.invalid() {
+            s.push(char::from_u32(0x10_FF00 + u32::from(b)).unwrap_or('?'));
+        }
+    }
+    s
+}
+
+/// Undoes [`name_text`]'s masking: the raw bytes of a line.
+pub fn unmask(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !text.windows(2).any(|w| w == [0xf4, 0x8f]) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if i + 3 < text.len()
+            && text[i] == 0xf4
+            && text[i + 1] == 0x8f
+            && (0xbc..=0xbf).contains(&text[i + 2])
+            && (0x80..=0xbf).contains(&text[i + 3])
+        {
+            out.push(((text[i + 2] & 3) << 6) | (text[i + 3] & 0x3f));
+            i += 4;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Escapes one output line as upstream does before writing it: control
 /// characters (but tab) and a literal `\#ddd` become `\#ooo`; without `-8`
-/// also DEL and high-bit bytes that are not a character of the locale
-/// (valid UTF-8 in a UTF-8 locale passes).
+/// also high-bit bytes that are not a character of the locale (valid
+/// UTF-8 in a UTF-8 locale passes).
 // upstream: log.c:rwrite() and filtered_fwrite()
 pub fn escape_line(line: &[u8], eight_bit: bool, utf8: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len());
@@ -600,7 +638,7 @@ pub fn escape_line(line: &[u8], eight_bit: bool, utf8: bool) -> Vec<u8> {
             && line.len() >= i + 5
             && line[i + 1] == b'#'
             && line[i + 2..i + 5].iter().all(u8::is_ascii_digit);
-        let bad = (b < b' ' && b != b'\t') || (!eight_bit && (b == 0x7f || b >= 0x80));
+        let bad = (b < b' ' && b != b'\t') || (!eight_bit && b >= 0x80);
         if literal_escape || bad {
             out.extend_from_slice(format!("\\#{b:03o}").as_bytes());
         } else {
@@ -609,6 +647,44 @@ pub fn escape_line(line: &[u8], eight_bit: bool, utf8: bool) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// The client's terminal settings for [`crate::out::Out::set_control`].
+pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
+    let c = &opts.ctl;
+    crate::out::OutCtl {
+        eight_bit: c.eight_bit,
+        utf8: utf8_locale(),
+        del: c.info.del,
+        progress: c.info.progress,
+        name: c.info.name,
+        human: c.human_readable,
+        all_to_stderr: c.msgs2stderr == 1,
+    }
+}
+
+/// The closing `--stats` block and summary a client prints (by the
+/// `--info=stats` level: 1 the two summary lines, 2 the block too).
+// upstream: main.c:output_summary()
+pub fn print_summary(
+    out: &crate::out::Out,
+    opts: &crate::Options,
+    stats: &crate::stats::XferStats,
+    elapsed: std::time::Duration,
+) {
+    out.finish_progress();
+    let level = opts.ctl.info.stats;
+    let human = opts.ctl.human_readable;
+    if level >= 2 {
+        for l in stats.stats_lines_h(human) {
+            out.info(&l);
+        }
+    }
+    if level >= 1 {
+        for l in stats.summary_lines_h(elapsed, opts.dry_run, human) {
+            out.info(&l);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -649,6 +725,13 @@ mod tests {
         assert_eq!(big_num(1234567, 2), "1.23M");
         assert_eq!(big_num(1234567, 3), "1.18M");
         assert_eq!(big_num(999, 2), "999");
+    }
+
+    #[test]
+    fn masked_names() {
+        let t = name_text(b"a\xffb\xc3");
+        assert_eq!(unmask(t.as_bytes()).as_ref(), b"a\xffb\xc3");
+        assert_eq!(name_text("é".as_bytes()), "é");
     }
 
     #[test]

@@ -52,7 +52,7 @@ struct Gen<'a> {
 pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> Result<()> {
     let names = ctx.entries.iter().map(|e| e.name.as_slice()).collect();
     let report_all = ctx.opts.itemize > 1
-        || ctx.opts.verbose > 1
+        || ctx.opts.ctl.info.name > 1
         || ctx
             .opts
             .log_format
@@ -435,7 +435,7 @@ impl Gen<'_> {
             }
             let target = e.link_target.clone().unwrap_or_default();
             if ctx.opts.safe_links && crate::flist::unsafe_symlink(&target, &e.name) {
-                if ctx.opts.verbose > 0 {
+                if ctx.opts.ctl.info.name > 0 {
                     ctx.out.info(&format!(
                         "ignoring unsafe symlink \"{}\" -> \"{}\"",
                         ctx.name(i),
@@ -826,7 +826,7 @@ impl Gen<'_> {
     fn skip_by_existence(&self, i: usize, st: Option<&Stat>) -> bool {
         let ctx = self.ctx;
         let e = &ctx.entries[i];
-        let skip_info = ctx.opts.verbose > 1;
+        let skip_info = ctx.opts.ctl.info.skip > 0;
         if ctx.opts.ignore_non_existing && st.is_none() {
             if skip_info {
                 ctx.out.info(&format!(
@@ -870,7 +870,7 @@ impl Gen<'_> {
         } else {
             return false;
         };
-        if opts.verbose > 1 {
+        if opts.ctl.info.skip > 0 {
             ctx.out.info(&format!("{} {why}", ctx.name(i)));
         }
         true

@@ -77,12 +77,12 @@ pub fn line(e: &FileEntry, links: bool, human: u8) -> String {
         permstring(e.mode),
         big_num(e.size.max(0) as u64, human),
         timestring(e.mtime),
-        String::from_utf8_lossy(&e.name)
+        crate::control::name_text(&e.name)
     );
     if links && e.mode & S_IFMT == S_IFLNK {
         if let Some(t) = &e.link_target {
             s.push_str(" -> ");
-            s.push_str(&String::from_utf8_lossy(t));
+            s.push_str(&crate::control::name_text(t));
         }
     }
     s

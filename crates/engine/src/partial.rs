@@ -414,7 +414,7 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
     };
     match res {
         Ok(()) => {
-            if ctx.opts.verbose > 1 && !ctx.am_server {
+            if ctx.opts.ctl.info.backup > 0 && !ctx.am_server {
                 ctx.out.info(&format!(
                     "backed up {} to {}",
                     p.display_lossy(),

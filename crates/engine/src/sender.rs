@@ -236,7 +236,7 @@ pub fn send_files<R: Read>(
         log_item(ctx, iflags, i);
         xfr += 1;
         ctx.out.progress(
-            &String::from_utf8_lossy(&e.name),
+            &crate::control::name_text(&e.name),
             e.size.max(0) as u64,
             started.elapsed(),
             xfr,

@@ -325,6 +325,7 @@ pub fn run_sender(
         return Ok(XferStats::default());
     }
     let xfertime = t1.elapsed().as_millis() as u64;
+    out.set_total_size(list.total_size());
     let stats = Mutex::new(XferStats {
         num_files: list.kind_counts(),
         total_size: list.total_size(),
@@ -483,6 +484,7 @@ pub fn run_receiver_to(
             info
         }
     };
+    out.set_total_size(list.total_size());
     let stats = Arc::new(Mutex::new(XferStats {
         num_files: list.kind_counts(),
         total_size: list.total_size(),
