@@ -35,6 +35,7 @@ pub fn run(opts: &Options) -> i32 {
         .iter()
         .filter(|l| matches!(l, Location::Remote { .. }))
         .count();
+    let logf;
     let (result, out): (engine::Result<XferStats>, Arc<Out>) = match (&dest_loc, remote_srcs) {
         (Location::Remote { .. }, n) if n > 0 => {
             return fail_usage(
@@ -44,6 +45,7 @@ pub fn run(opts: &Options) -> i32 {
         }
         (Location::Remote { user, host, path }, _) => {
             let out = client_out(opts, format(opts, true, false));
+            logf = crate::logfile::LogFile::start(opts, &out, true, false);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             let remote_path = if path.is_empty() {
                 ".".to_string()
@@ -62,6 +64,7 @@ pub fn run(opts: &Options) -> i32 {
         }
         (Location::Local(dest), 0) => {
             let out = client_out(opts, format(opts, true, true));
+            logf = crate::logfile::LogFile::start(opts, &out, true, true);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             (local_copy(opts, &sources, dest, out.clone()), out)
         }
@@ -98,6 +101,7 @@ pub fn run(opts: &Options) -> i32 {
                 }
             }
             let out = client_out(opts, format(opts, false, false));
+            logf = crate::logfile::LogFile::start(opts, &out, false, false);
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
                 run_receiver(r, w, opts, dest, &Link::client(), out.clone())
             });
@@ -108,6 +112,9 @@ pub fn run(opts: &Options) -> i32 {
     match result {
         Ok(stats) => {
             engine::control::print_summary(&out, opts, &stats, started.elapsed());
+            if let Some(l) = &logf {
+                l.finish(&stats);
+            }
             let code = out.final_code();
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));
@@ -117,6 +124,9 @@ pub fn run(opts: &Options) -> i32 {
         Err(e) => {
             if !e.reported {
                 eprintln!("{}", e.message);
+            }
+            if let Some(l) = &logf {
+                l.error(&e.message);
             }
             eprintln!("{}", closing_line(e.code, "client"));
             e.code

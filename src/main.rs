@@ -4,6 +4,7 @@
 
 mod client;
 mod daemon_client;
+mod logfile;
 mod remote;
 mod server;
 

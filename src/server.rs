@@ -58,6 +58,7 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
         preserve_mtimes: opts.times,
     };
     let out = Out::wire(w.clone(), fmt);
+    let logf = crate::logfile::LogFile::start(opts, &out, opts.sender, false);
     let r = Box::new(r);
     let client_info = opts.rsh.as_deref();
     let args = &opts.args;
@@ -92,13 +93,19 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
         )
     };
     match res {
-        Ok(_) => {
+        Ok(stats) => {
+            if let Some(l) = &logf {
+                l.finish(&stats);
+            }
             if let Ok(mut g) = w.lock() {
                 let _ = std::io::Write::flush(&mut *g);
             }
             out.final_code()
         }
         Err(e) => {
+            if let Some(l) = &logf {
+                l.error(&e.message);
+            }
             server_fail(&w, &out, &e, role);
             e.code
         }

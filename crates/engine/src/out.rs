@@ -42,6 +42,7 @@ pub struct Out {
     file_log: std::sync::OnceLock<FileLogFn>,
     ctl: std::sync::OnceLock<OutCtl>,
     progress2: Mutex<Progress2>,
+    item_log: std::sync::OnceLock<FileLogFn>,
 }
 
 /// The client's output settings from the control options.
@@ -100,6 +101,7 @@ impl Out {
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
+            item_log: std::sync::OnceLock::new(),
         };
         Arc::new(o)
     }
@@ -116,6 +118,7 @@ impl Out {
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
+            item_log: std::sync::OnceLock::new(),
         })
     }
     /// A server's sink: every line becomes a message to the client.
@@ -131,6 +134,7 @@ impl Out {
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
+            item_log: std::sync::OnceLock::new(),
         })
     }
     /// Applies the client's control options (first call wins).
@@ -197,6 +201,18 @@ impl Out {
     /// Reports one transferred file to the per-file log hook, if any.
     pub fn log_file(&self, ev: FileEvent<'_>) {
         if let Some(f) = self.file_log.get() {
+            f(ev);
+        }
+        self.log_item(ev);
+    }
+    /// Sets the `--log-file` hook, which sees every item (transferred or
+    /// not); only the first call takes effect.
+    pub fn set_item_log(&self, f: FileLogFn) {
+        let _ = self.item_log.set(f);
+    }
+    /// Reports an item to the `--log-file` hook, if any.
+    pub fn log_item(&self, ev: FileEvent<'_>) {
+        if let Some(f) = self.item_log.get() {
             f(ev);
         }
     }

@@ -87,6 +87,11 @@ pub fn send_files<R: Read>(
             }
         };
         if iflags & ITEM_TRANSFER == 0 {
+            ctx.out.log_item(crate::out::FileEvent {
+                sender: true,
+                iflags,
+                entry: e,
+            });
             if !ctx.am_server && ctx.out.format.wants_item(iflags, e) {
                 if let Some(line) = ctx.out.format.line(iflags, e) {
                     ctx.out.info(&line);
