@@ -675,6 +675,9 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
     let fo = session.flist_options(opts);
     let mut dec = FlistDecoder::new(fo);
     let mut list = FileList::default();
+    // The entry table the peer's list needs (one allocation), against
+    // --max-alloc.
+    let mut held: u64 = 0;
     loop {
         let e = match dec.decode(r) {
             Ok(Some(e)) => e,
@@ -697,6 +700,8 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
                 "file list has more than {MAX_ENTRIES} entries"
             )));
         }
+        held += std::mem::size_of::<FileEntry>() as u64;
+        crate::control::check_alloc(opts, held, "receiver")?;
         list.entries.push(e);
     }
     let io_error = dec.io_error();

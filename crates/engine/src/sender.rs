@@ -124,7 +124,7 @@ pub fn send_files<R: Read>(
             echo(&mut out, &mut ndx_w);
             continue;
         }
-        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0)?;
+        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
         let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
         let file = match std::fs::File::open(path) {
@@ -365,8 +365,16 @@ fn read_ndx<R: Read>(
 
 /// Reads the sum header and block sums the generator sent.
 // upstream: sender.c:receive_sums()
-fn receive_sums<R: Read>(r: &mut R, digest_len: usize, append: bool) -> Result<Signature> {
+fn receive_sums<R: Read>(
+    r: &mut R,
+    digest_len: usize,
+    append: bool,
+    opts: &crate::Options,
+) -> Result<Signature> {
     let head = SumHead::read(r, digest_len)?;
+    // The block table the peer's count asks for, against --max-alloc.
+    let per_block = std::mem::size_of::<BlockSum>() + head.s2length.max(0) as usize;
+    crate::control::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
