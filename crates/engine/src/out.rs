@@ -418,14 +418,16 @@ impl Out {
             Mode::Terminal => {
                 let line = match self.ctl.get() {
                     // upstream log_delete(): "*deleting" with -i, else
-                    // "deleting" at --info=del1 and above.
-                    Some(c) if self.format.itemize == 0 => (c.del > 0).then(|| {
-                        let mut n = crate::control::name_text(name);
-                        if is_dir && !n.ends_with('/') {
-                            n.push('/');
-                        }
-                        format!("deleting {n}")
-                    }),
+                    // "deleting" at --info=del1 and above or whenever
+                    // names are printed.
+                    Some(c) if self.format.itemize == 0 => (c.del > 0 || self.format.enabled())
+                        .then(|| {
+                            let mut n = crate::control::name_text(name);
+                            if is_dir && !n.ends_with('/') {
+                                n.push('/');
+                            }
+                            format!("deleting {n}")
+                        }),
                     _ => self.format.deleted_line(name, is_dir),
                 };
                 if let Some(line) = line {

@@ -906,7 +906,10 @@ pub fn local_copy(
         })?;
     let res = run_sender(
         Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
-        shared(Box::new(a)),
+        shared(Box::new(crate::iolimit::BwLimitWrite::new(
+            a,
+            opts.ctl.bwlimit,
+        ))),
         opts,
         sources,
         &Link {
