@@ -310,7 +310,10 @@ fn push_server_args(
 
 /// Sends the `-s` arguments: each NUL-terminated, then an empty one.
 // upstream: rsync.c:send_protected_args()
-fn send_protected_args(w: &mut impl std::io::Write, words: &[String]) -> engine::Result<()> {
+pub(crate) fn send_protected_args(
+    w: &mut impl std::io::Write,
+    words: &[String],
+) -> engine::Result<()> {
     let mut buf = Vec::new();
     for word in words {
         buf.extend_from_slice(word.as_bytes());

@@ -92,17 +92,16 @@ pub fn run(opts: &Options) -> i32 {
         let Some(spec) = parse_spec(&args[0]) else {
             return fail("bad daemon address", exit::RERR_SYNTAX);
         };
-        if !spec.module.is_empty() {
-            return fail(
-                "listing files (a single argument) is not supported by oxsync yet",
-                exit::RERR_UNSUPPORTED,
-            );
+        if spec.module.is_empty() {
+            return match connect_and_request(opts, &spec) {
+                Ok(Handshake::Exit) => 0,
+                Ok(Handshake::Ready { .. }) => 0,
+                Err(code) => code,
+            };
         }
-        return match connect_and_request(opts, &spec) {
-            Ok(Handshake::Exit) => 0,
-            Ok(Handshake::Ready { .. }) => 0,
-            Err(code) => code,
-        };
+        // A module path alone lists it: a pull whose receiver only prints
+        // (list_only is set by the parser, the destination is unused).
+        args.push(".".to_string());
     }
     let dest = args.pop().unwrap_or_default();
     let (push, spec, local, remote_paths) = match parse_spec(&dest) {
@@ -173,12 +172,30 @@ pub fn run(opts: &Options) -> i32 {
     let mut sargs = opts.to_server_args(!push, protocol);
     sargs.push(".".into());
     sargs.extend(remote_paths);
+    // With -s only the options up to the short bundle go as lines; the
+    // rest follow NUL-terminated (upstream clientserver.c).
+    let protected = if opts.ctl.protect() {
+        let at = sargs
+            .iter()
+            .position(|a| a.starts_with("-s"))
+            .map_or(sargs.len(), |i| i + 1);
+        let mut rest = vec!["rsync".to_string()];
+        rest.extend(sargs.split_off(at));
+        Some(rest)
+    } else {
+        None
+    };
     let mut w = stream;
     if let Err(e) = wire::write_args(&mut w, &sargs, protocol) {
         return fail(
             &format!("failed to send arguments to the daemon: {e}"),
             exit::RERR_SOCKETIO,
         );
+    }
+    if let Some(rest) = protected {
+        if let Err(e) = crate::client::send_protected_args(&mut w, &rest) {
+            return fail(&e.message, exit::RERR_SOCKETIO);
+        }
     }
     let link = Link {
         agreed_protocol: Some(protocol),

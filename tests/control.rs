@@ -754,16 +754,31 @@ fn bwlimit_slows_transfers() {
     }
 }
 
-/// A daemon started with `--bwlimit` paces what it sends.
-#[test]
-fn daemon_bwlimit_paces_a_pull() {
+/// A daemon of `bin` (killed on drop) serving `[mod]` (read-write) from
+/// its scratch directory.
+struct TestDaemon {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon(bin: &Path, extra: &[&str], fill: impl Fn(&Path)) -> TestDaemon {
+    use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    big(&root.join("mod/big.bin"), 1 << 20, 5);
+    fs::create_dir_all(root.join("mod")).expect("mkdir");
+    fill(&root.join("mod"));
     let me = fs::metadata(root).expect("stat");
-    use std::os::unix::fs::MetadataExt;
     let conf = format!(
-        "use chroot = no\nuid = {uid}\ngid = {gid}\nlock file = {r}/lock\n[mod]\npath = {r}/mod\n",
+        "use chroot = no\nuid = {uid}\ngid = {gid}\nlock file = {r}/lock\n\
+         [mod]\npath = {r}/mod\nread only = no\n",
         uid = me.uid(),
         gid = me.gid(),
         r = root.display()
@@ -773,15 +788,10 @@ fn daemon_bwlimit_paces_a_pull() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let mut child = Command::new(oxsync_bin())
-        .args([
-            "--daemon",
-            "--no-detach",
-            "--bwlimit=256",
-            "--port",
-            &port.to_string(),
-            "--config",
-        ])
+    let child = Command::new(bin)
+        .args(["--daemon", "--no-detach", "--port", &port.to_string()])
+        .args(extra)
+        .arg("--config")
         .arg(root.join("rsyncd.conf"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -793,27 +803,104 @@ fn daemon_bwlimit_paces_a_pull() {
         assert!(Instant::now() < deadline, "daemon did not listen");
         std::thread::sleep(Duration::from_millis(50));
     }
+    TestDaemon { child, port, dir }
+}
+
+/// A daemon started with `--bwlimit` paces what it sends.
+#[test]
+fn daemon_bwlimit_paces_a_pull() {
+    let d = start_daemon(&oxsync_bin(), &["--bwlimit=256"], |m| {
+        big(&m.join("big.bin"), 1 << 20, 5)
+    });
     let s = Scratch::new();
     let t0 = Instant::now();
     let r = run(
         Command::new(rsync_bin())
             .arg("-r")
-            .arg(format!("rsync://127.0.0.1:{port}/mod/"))
+            .arg(format!("rsync://127.0.0.1:{}/mod/", d.port))
             .arg(s.path("d")),
         &s.logs(),
     );
     let took = t0.elapsed();
-    let _ = child.kill();
-    let _ = child.wait();
     r.assert_code(0);
     assert!(
         took > Duration::from_secs(2),
         "daemon did not limit: {took:?}"
     );
     assert!(same_content(
-        &root.join("mod/big.bin"),
+        &d.dir.path().join("mod/big.bin"),
         &s.path("d/big.bin")
     ));
+}
+
+/// Against daemons (stock and oxsync, each client): a module path alone
+/// lists like stock rsync, and `-s` carries awkward paths both ways.
+#[test]
+fn daemon_listing_and_secluded_args() {
+    let fill = |m: &Path| {
+        small_tree(m);
+        put(&m.join("sp ace/f;x $y"), b"odd\n");
+        set_mtime(&m.join("sp ace"), T0 + 9);
+        set_mtime(m, T0 + 9);
+    };
+    for daemon_bin in [rsync_bin(), oxsync_bin()] {
+        let d = start_daemon(&daemon_bin, &[], fill);
+        let url = |p: &str| format!("rsync://127.0.0.1:{}/mod/{p}", d.port);
+        for args in [&[][..], &["-r"], &["-s", "-l"]] {
+            let mut outs = Vec::new();
+            for client in [oxsync_bin(), rsync_bin()] {
+                let s = Scratch::new();
+                let r = run(
+                    Command::new(client)
+                        .env("TZ", "UTC")
+                        .args(args)
+                        .arg(url("")),
+                    &s.logs(),
+                );
+                outs.push(r);
+            }
+            let show = |w: &str| {
+                show_runs(
+                    &format!("daemon {daemon_bin:?} {args:?}"),
+                    w,
+                    &outs[0],
+                    &outs[1],
+                )
+            };
+            assert_eq!(outs[0].code, Some(0), "{}", show("listing failed"));
+            assert_eq!(
+                outs[0].stdout,
+                outs[1].stdout,
+                "{}",
+                show("listings differ")
+            );
+        }
+        for client in [oxsync_bin(), rsync_bin()] {
+            let s = Scratch::new();
+            let r = run(
+                Command::new(&client)
+                    .args(["-s", "-r"])
+                    .arg(url("sp ace/"))
+                    .arg(s.path("got")),
+                &s.logs(),
+            );
+            r.assert_code(0);
+            assert_eq!(fs::read(s.path("got/f;x $y")).expect("pulled"), b"odd\n");
+            let r = run(
+                Command::new(&client)
+                    .args(["-s", "-r"])
+                    .arg(format!("{}/", s.path("got").display()))
+                    .arg(url("up load;1/")),
+                &s.logs(),
+            );
+            r.assert_code(0);
+            assert!(
+                d.dir.path().join("mod/up load;1/f;x $y").is_file(),
+                "{client:?}"
+            );
+            fs::remove_dir_all(d.dir.path().join("mod/up load;1")).expect("rm");
+        }
+    }
 }
 
 /// `--timeout`: a peer that never answers ends the transfer with exit 30

@@ -504,6 +504,23 @@ impl Admitted {
                 return Err(exit::RERR_PROTOCOL);
             }
         };
+        // With -s the rest of the arguments follow, NUL-terminated and not
+        // escaped, after a stand-in for argv[0].
+        // upstream: clientserver.c:start_daemon() / io.c:read_args()
+        let protected = if wants_protected_args(&raw) {
+            match wire::read_args(&mut self.conn.r, 30) {
+                Ok(a) => a.into_iter().skip(1).collect(),
+                Err(e) => {
+                    self.conn.log.line(&format!(
+                        "bad protected argument list from {}: {e}",
+                        self.conn.peer.addr
+                    ));
+                    return Err(exit::RERR_PROTOCOL);
+                }
+            }
+        } else {
+            Vec::new()
+        };
         (self.conn.set_timeout)(self.timeout);
         let dot = raw.iter().position(|a| a == ".").unwrap_or(raw.len());
         let args: Vec<String> = raw
@@ -516,6 +533,7 @@ impl Admitted {
                     a.clone()
                 }
             })
+            .chain(protected)
             .collect();
         Ok(Requested {
             conn: self.conn,
@@ -1238,8 +1256,46 @@ fn client_info(args: &[String]) -> Option<String> {
     None
 }
 
+/// The client's first arguments ask for `-s` (a short bundle with `s`
+/// before any value-taking letter, or a long spelling).
+fn wants_protected_args(args: &[String]) -> bool {
+    args.iter().take_while(|a| *a != ".").any(|a| {
+        if a == "--secluded-args" || a == "--protect-args" {
+            return true;
+        }
+        match a.strip_prefix('-') {
+            Some(letters) if !letters.starts_with('-') => letters
+                .chars()
+                .take_while(|c| !matches!(c, 'e' | 'B' | 'T' | 'f' | 'M' | '@'))
+                .any(|c| c == 's'),
+            _ => false,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn protected_args_are_recognised() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(super::wants_protected_args(&v(&[
+            "--server",
+            "-slogDtpre.iLsfxCIvu"
+        ])));
+        assert!(!super::wants_protected_args(&v(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            "."
+        ])));
+        assert!(!super::wants_protected_args(&v(&[
+            "--server", "-r", ".", "-s"
+        ])));
+        assert!(super::wants_protected_args(&v(&[
+            "--server",
+            "--protect-args"
+        ])));
+    }
+
     use super::*;
 
     #[test]
