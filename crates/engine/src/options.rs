@@ -1612,6 +1612,20 @@ Options
 --confine[=no]           Landlock the receiving side of a pull to its destination
 -P                       same as --partial --progress
 --progress               show progress during transfer
+--info=FLAGS             fine-grained informational verbosity
+--debug=FLAGS            fine-grained debug verbosity (accepted, little output)
+--stderr=e|a|c           change stderr output mode (default: errors)
+--msgs2stderr            output messages directly to stderr
+--human-readable, -h     output numbers in a human-readable format
+--8-bit-output, -8       leave high-bit chars unescaped in output
+--list-only              list the files instead of copying them
+--secluded-args, -s      use the protocol to safely send the args
+--old-args               disable the modern arg-protection idiom
+--bwlimit=RATE           limit socket I/O bandwidth
+--timeout=SECONDS        set I/O timeout in seconds
+--max-alloc=SIZE         change a limit relating to memory alloc
+--log-file=FILE          log what we're doing to the specified FILE
+--log-file-format=FMT    log updates using the specified FMT
 --version, -V            print the version and exit
 --help, -h (*)           show this help (* -h is help only when used alone)
 
