@@ -209,8 +209,19 @@ pub fn run(opts: &Options) -> i32 {
         preserve_mtimes: opts.times,
     };
     let out = crate::client::client_out(opts, fmt);
-    let r: Input = Box::new(reader);
-    let wr = shared(Box::new(w));
+    // --timeout on the socket's reads (keeping what the handshake already
+    // buffered) and --bwlimit on its writes.
+    let who = if push { "sender" } else { "Receiver" };
+    let buffered = reader.buffer().to_vec();
+    let sock = engine::iolimit::TimeoutRead::new(reader.into_inner(), opts.ctl.timeout, who);
+    let r: Input = Box::new(BufReader::with_capacity(
+        256 * 1024,
+        std::io::Read::chain(std::io::Cursor::new(buffered), sock),
+    ));
+    let wr = shared(Box::new(engine::iolimit::BwLimitWrite::new(
+        w,
+        opts.ctl.bwlimit,
+    )));
     let result = if push {
         run_sender(r, wr, opts, &local, &link, out.clone())
     } else {

@@ -831,6 +831,26 @@ fn daemon_bwlimit_paces_a_pull() {
         &d.dir.path().join("mod/big.bin"),
         &s.path("d/big.bin")
     ));
+    // An oxsync client pushing to a (stock) daemon paces its own writes.
+    let stock = start_daemon(&rsync_bin(), &[], |_| {});
+    let t0 = Instant::now();
+    let r = run(
+        Command::new(oxsync_bin())
+            .args(["-r", "--bwlimit=256"])
+            .arg(format!("{}/", s.path("d").display()))
+            .arg(format!("rsync://127.0.0.1:{}/mod/up/", stock.port)),
+        &s.logs(),
+    );
+    let took = t0.elapsed();
+    r.assert_code(0);
+    assert!(
+        took > Duration::from_secs(2),
+        "client did not limit: {took:?}"
+    );
+    assert!(same_content(
+        &s.path("d/big.bin"),
+        &stock.dir.path().join("mod/up/big.bin")
+    ));
 }
 
 /// Against daemons (stock and oxsync, each client): a module path alone
