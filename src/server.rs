@@ -134,6 +134,7 @@ fn read_protected_args(
     use std::os::unix::ffi::OsStringExt;
     let mut all: Vec<std::ffi::OsString> = argv.to_vec();
     let mut first = true;
+    let mut seen_dot = false;
     loop {
         let mut arg = Vec::new();
         let n = io::Read::take(&mut *r, MAX_PROTECTED_ARG as u64 + 1)
@@ -165,7 +166,76 @@ fn read_protected_args(
         if std::mem::take(&mut first) {
             continue;
         }
+        if seen_dot {
+            // upstream: the server expands wildcards in protected paths
+            // (no remote shell did it).
+            for p in glob_expand(&arg) {
+                all.push(std::ffi::OsString::from_vec(p));
+            }
+            continue;
+        }
+        seen_dot = arg == b".";
         all.push(std::ffi::OsString::from_vec(arg));
     }
     Options::parse(&all).map_err(|e| (e.exit_code, e.message))
+}
+
+/// Most names one wildcard argument may expand to.
+const MAX_GLOB: usize = 1 << 16;
+
+/// Expands `*`, `?` and `[...]` in each component of a path the way
+/// upstream's glob_expand() does for protected arguments: matching names
+/// (not `.` or `..`), sorted; the argument itself when nothing matches.
+// upstream: util1.c:glob_expand()
+fn glob_expand(arg: &[u8]) -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    if !arg.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+        return vec![arg.to_vec()];
+    }
+    let mut found: Vec<Vec<u8>> = vec![Vec::new()];
+    for (i, comp) in arg.split(|&b| b == b'/').enumerate() {
+        let join = |base: &[u8], name: &[u8]| {
+            let mut p = base.to_vec();
+            if i > 0 {
+                p.push(b'/');
+            }
+            p.extend_from_slice(name);
+            p
+        };
+        let wild = comp.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+        let mut next = Vec::new();
+        for base in &found {
+            if !wild {
+                next.push(join(base, comp));
+                continue;
+            }
+            let dir: &[u8] = match (i, base.is_empty()) {
+                (0, _) => b".",
+                (_, true) => b"/",
+                _ => base,
+            };
+            let Ok(rd) = std::fs::read_dir(std::ffi::OsStr::from_bytes(dir)) else {
+                continue;
+            };
+            let mut names: Vec<Vec<u8>> = rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().as_bytes().to_vec())
+                .filter(|n| filter::wildmatch::wildmatch(comp, n))
+                .collect();
+            names.sort();
+            next.extend(names.iter().map(|n| join(base, n)));
+            if next.len() > MAX_GLOB {
+                break;
+            }
+        }
+        found = next;
+        if found.is_empty() {
+            break;
+        }
+    }
+    if found.is_empty() {
+        vec![arg.to_vec()]
+    } else {
+        found
+    }
 }

@@ -107,6 +107,9 @@ fn small_tree(root: &Path) {
 fn tree(
     root: &Path,
 ) -> std::collections::BTreeMap<PathBuf, (char, u32, u64, u64, Option<PathBuf>)> {
+    if !root.exists() {
+        return Default::default();
+    }
     snapshot(root)
         .into_iter()
         .map(|(p, e)| (p, (e.kind, e.perm, e.size, e.digest, e.link)))
@@ -178,6 +181,33 @@ fn secluded_args_carry_awkward_names_both_ways() {
                 &d2,
             );
             assert_eq!(fs::read(d1.join("x;y")).expect("copied"), b"two\n");
+        }
+    }
+}
+
+/// With `-s` no remote shell expands wildcards: the server does, as
+/// stock rsync's does (a pattern matching nothing stays literal).
+#[test]
+fn secluded_args_expand_wildcards_on_the_server() {
+    for dir in [Dir::OxPull, Dir::RsyncPull] {
+        for pat in ["*.txt", "s*/*.txt", "[ab]*", "*.none"] {
+            let s = Scratch::new();
+            let src = s.path("src");
+            for f in ["a.txt", "b.txt", "c.dat", ".h.txt", "sub/x.txt"] {
+                put(&src.join(f), f.as_bytes());
+            }
+            let sa = format!("{}/{pat}", src.display());
+            let (d1, d2) = (s.path("d1"), s.path("d2"));
+            let args = ["-ri", "-s"];
+            let ours = run(
+                &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
+                &s.logs(),
+            );
+            let theirs = run(
+                &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
+                &s.logs(),
+            );
+            assert_same(&format!("{dir:?} {pat}"), &ours, &theirs, &d1, &d2);
         }
     }
 }
