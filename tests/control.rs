@@ -807,7 +807,7 @@ fn start_daemon(bin: &Path, extra: &[&str], fill: impl Fn(&Path)) -> TestDaemon 
     fill(&root.join("mod"));
     let me = fs::metadata(root).expect("stat");
     let conf = format!(
-        "use chroot = no\nuid = {uid}\ngid = {gid}\nlock file = {r}/lock\n\
+        "use chroot = no\nuid = {uid}\ngid = {gid}\nlock file = {r}/lock\nlog file = {r}/log\n\
          [mod]\npath = {r}/mod\nread only = no\n",
         uid = me.uid(),
         gid = me.gid(),
@@ -881,6 +881,46 @@ fn daemon_bwlimit_paces_a_pull() {
         &s.path("d/big.bin"),
         &stock.dir.path().join("mod/up/big.bin")
     ));
+}
+
+/// An oxsync daemon drops a client that goes quiet for longer than the
+/// client's own `--timeout` (the module sets none).
+#[test]
+fn daemon_applies_the_clients_timeout() {
+    let d = start_daemon(&oxsync_bin(), &[], |_| {});
+    let s = Scratch::new();
+    big(&s.path("src/big"), 48 << 20, 1);
+    let log = || fs::read_to_string(d.dir.path().join("log")).unwrap_or_default();
+    let mut child = Command::new(rsync_bin())
+        .args(["-a", "--timeout=2"])
+        .arg(format!("{}/", s.path("src").display()))
+        .arg(format!("rsync://127.0.0.1:{}/mod/", d.port))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("client");
+    let signal = |sig: &str, pid: u32| {
+        let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !log().contains("rsync to mod/") {
+        assert!(Instant::now() < deadline, "{}", log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal("-STOP", child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log().contains("io timeout after 2 seconds -- exiting (code 30)") {
+        if Instant::now() > deadline {
+            signal("-CONT", child.id());
+            let _ = child.kill();
+            panic!("the daemon did not time out:\n{}", log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal("-CONT", child.id());
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
 }
 
 /// Against daemons (stock and oxsync, each client): a module path alone

@@ -954,6 +954,14 @@ impl Requested {
         if asked > 0 && (self.conn.bwlimit == 0 || asked < self.conn.bwlimit) {
             self.conn.bwlimit = asked;
         }
+        // upstream: the client's --timeout applies unless the module's
+        // `timeout` is shorter.
+        let asked = u64::from(opts.ctl.timeout);
+        if asked > 0 && self.timeout.is_none_or(|t| asked < t.as_secs()) {
+            let t = Duration::from_secs(asked);
+            self.timeout = Some(t);
+            (self.conn.set_timeout)(Some(t));
+        }
         let (r, w) = self.take_streams();
         let daemon_filter = match modfilter::module_filter(&self.module) {
             Ok(f) => f.map(|rules| DaemonFilter {
