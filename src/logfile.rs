@@ -5,7 +5,7 @@
 //! logfile_name outside a daemon).
 use daemon::log::Log;
 use daemon::logfmt::{expand, file_fields, LogFields};
-use engine::itemize::{ItemFormat, ITEM_TRANSFER};
+use engine::itemize::{ItemFormat, ITEM_DELETED, ITEM_TRANSFER};
 use engine::out::{FileEvent, Out};
 use engine::stats::XferStats;
 use engine::Options;
@@ -27,7 +27,7 @@ impl LogFile {
             .log_file_format
             .clone()
             .unwrap_or_else(|| "%i %n%L".to_string());
-        let times = opts.times;
+        let (times, dry_run) = (opts.times, opts.dry_run);
         let hook_log = log.clone();
         out.set_item_log(Box::new(move |ev: FileEvent<'_>| {
             // upstream log_item(FLOG): transfers, and other items whose
@@ -39,7 +39,12 @@ impl LogFile {
                 local,
                 preserve_mtimes: times,
             };
-            if ev.iflags & ITEM_TRANSFER == 0 && !fmt.wants_item(ev.iflags, ev.entry) {
+            if ev.iflags & ITEM_DELETED != 0 {
+                // upstream log_delete(): not in a dry run.
+                if dry_run {
+                    return;
+                }
+            } else if ev.iflags & ITEM_TRANSFER == 0 && !fmt.wants_item(ev.iflags, ev.entry) {
                 return;
             }
             let mut fields = file_fields(&ev, "");
@@ -48,6 +53,14 @@ impl LogFile {
                 fields.link.clear();
             }
             hook_log.line(&expand(&format, &LogFields::default(), &fields));
+        }));
+        // Messages (warnings, errors, the peer's informational lines) are
+        // logged too, as upstream's rwrite() does with a log file.
+        let msg_log = log.clone();
+        out.set_msg_log(Box::new(move |text: &[u8]| {
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                msg_log.line(&String::from_utf8_lossy(line));
+            }
         }));
         log.line(if sender {
             "building file list"

@@ -663,12 +663,15 @@ fn log_lines(path: &Path) -> Vec<String> {
 #[test]
 fn log_file_on_client_and_server() {
     for dir in ALL {
-        for fmt in [None, Some("--log-file-format=%o %n %l%L")] {
+        for fmt in [None, Some("--log-file-format=%o %n %l%L"), Some("--delete")] {
             let s = Scratch::new();
             let src = s.path("src");
             small_tree(&src);
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
+            for d in [&d1, &d2] {
+                put(&d.join("old/gone.txt"), b"x\n");
+            }
             let (l1, l2) = (s.path("log1"), s.path("log2"));
             let mut a1 = vec!["-a".to_string(), format!("--log-file={}", l1.display())];
             let mut a2 = vec!["-a".to_string(), format!("--log-file={}", l2.display())];

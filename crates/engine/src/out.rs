@@ -43,7 +43,11 @@ pub struct Out {
     ctl: std::sync::OnceLock<OutCtl>,
     progress2: Mutex<Progress2>,
     item_log: std::sync::OnceLock<FileLogFn>,
+    msg_log: std::sync::OnceLock<MsgLogFn>,
 }
+
+/// Receives the messages a client prints (for `--log-file`).
+pub type MsgLogFn = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 /// The client's output settings from the control options.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +106,7 @@ impl Out {
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
             item_log: std::sync::OnceLock::new(),
+            msg_log: std::sync::OnceLock::new(),
         };
         Arc::new(o)
     }
@@ -119,6 +124,7 @@ impl Out {
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
             item_log: std::sync::OnceLock::new(),
+            msg_log: std::sync::OnceLock::new(),
         })
     }
     /// A server's sink: every line becomes a message to the client.
@@ -135,6 +141,7 @@ impl Out {
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
             item_log: std::sync::OnceLock::new(),
+            msg_log: std::sync::OnceLock::new(),
         })
     }
     /// Applies the client's control options (first call wins).
@@ -210,6 +217,15 @@ impl Out {
     pub fn set_item_log(&self, f: FileLogFn) {
         let _ = self.item_log.set(f);
     }
+    /// Sets the `--log-file` hook for messages (first call wins).
+    pub fn set_msg_log(&self, f: MsgLogFn) {
+        let _ = self.msg_log.set(f);
+    }
+    fn log_msg(&self, text: &[u8]) {
+        if let Some(f) = self.msg_log.get() {
+            f(text);
+        }
+    }
     /// Reports an item to the `--log-file` hook, if any.
     pub fn log_item(&self, ev: FileEvent<'_>) {
         if let Some(f) = self.item_log.get() {
@@ -228,6 +244,7 @@ impl Out {
     pub fn raw_info(&self, bytes: &[u8]) {
         match &self.mode {
             Mode::Terminal => {
+                self.log_msg(bytes);
                 self.finish_progress();
                 self.write_terminal(bytes, false);
             }
@@ -237,6 +254,7 @@ impl Out {
     /// Text from the peer for stderr, as sent.
     pub fn raw_error(&self, bytes: &[u8]) {
         if self.is_terminal() {
+            self.log_msg(bytes);
             self.finish_progress();
             self.write_terminal(bytes, true);
             return;
@@ -364,6 +382,7 @@ impl Out {
     }
     /// A line for stderr on the client.
     fn terminal_error(&self, line: &str) {
+        self.log_msg(line.as_bytes());
         self.finish_progress();
         self.write_terminal(format!("{line}\n").as_bytes(), true);
     }
@@ -405,6 +424,23 @@ impl Out {
     /// Reports a deletion: MSG_DELETED from a server, a log line on a client.
     // upstream: log.c:log_delete()
     pub fn deleted(&self, name: &[u8], is_dir: bool) {
+        if self.item_log.get().is_some() {
+            use protocol::flist::{S_IFDIR, S_IFREG};
+            let entry = protocol::flist::FileEntry {
+                name: name.to_vec(),
+                mode: if is_dir {
+                    S_IFDIR | 0o755
+                } else {
+                    S_IFREG | 0o644
+                },
+                ..Default::default()
+            };
+            self.log_item(FileEvent {
+                sender: false,
+                iflags: crate::itemize::ITEM_DELETED,
+                entry: &entry,
+            });
+        }
         match &self.mode {
             Mode::Wire(w) => {
                 let mut payload = name.to_vec();
