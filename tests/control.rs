@@ -510,6 +510,54 @@ fn info_levels_shape_the_output() {
     }
 }
 
+/// `--info=remove` names each source the sender removes.
+#[test]
+fn info_remove_names_removed_sources() {
+    for dir in ALL {
+        let s = Scratch::new();
+        let (s1, s2) = (s.path("src1"), s.path("src2"));
+        small_tree(&s1);
+        small_tree(&s2);
+        let (d1, d2) = (s.path("d1"), s.path("d2"));
+        let args = ["-r", "--remove-source-files", "--info=remove"];
+        let a1 = format!("{}/", s1.display());
+        let a2 = format!("{}/", s2.display());
+        let ours = run(
+            &mut command(&s, dir, false, &args, &a1, &format!("{}/", d1.display())),
+            &s.logs(),
+        );
+        let theirs = run(
+            &mut command(&s, dir, true, &args, &a2, &format!("{}/", d2.display())),
+            &s.logs(),
+        );
+        let show = |w: &str| show_runs(&format!("{dir:?}"), w, &ours, &theirs);
+        assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+        let removed = |r: &Run| {
+            let mut v: Vec<String> = r
+                .stdout
+                .lines()
+                .filter(|l| l.starts_with("sender removed "))
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            removed(&ours),
+            removed(&theirs),
+            "{}",
+            show("removal lines differ")
+        );
+        assert_eq!(
+            removed(&ours).len(),
+            3,
+            "{}",
+            show("not every file reported")
+        );
+        assert!(!s1.join("a.txt").exists());
+    }
+}
+
 /// `--info=progress2`: one running total line rewritten with `\r`, ending
 /// at 100% with the file count, then a newline; no per-file names.
 #[test]

@@ -538,6 +538,8 @@ type SentSource = (PathBuf, i64, i64, bool);
 #[derive(Debug, Default)]
 pub struct SourceRemover {
     files: Mutex<Option<Vec<SentSource>>>,
+    /// The list names and the `--info=remove` level, for "sender removed".
+    names: Mutex<(Vec<Vec<u8>>, u8)>,
 }
 
 impl SourceRemover {
@@ -550,6 +552,14 @@ impl SourceRemover {
             .map(|(e, p)| (p.clone(), e.size, e.mtime, e.is_file() || e.is_symlink()))
             .collect();
         *lock(&self.files) = Some(files);
+    }
+
+    /// Reports each removal at `--info=remove` level 1 and above.
+    pub fn report(&self, list: &FileList, level: u8) {
+        if level > 0 {
+            let names = list.entries.iter().map(|e| e.name.clone()).collect();
+            *lock(&self.names) = (names, level);
+        }
     }
 
     /// Handles one MSG_SUCCESS payload.
@@ -576,7 +586,13 @@ impl SourceRemover {
                 ));
             }
             Ok(_) => match std::fs::remove_file(path) {
-                Ok(()) => {}
+                // upstream: sender.c:successful_send() at INFO_GTE(REMOVE, 1)
+                Ok(()) => {
+                    let names = lock(&self.names);
+                    if let Some(n) = names.0.get(usize::try_from(ndx).unwrap_or(usize::MAX)) {
+                        out.info(&format!("sender removed {}", crate::control::name_text(n)));
+                    }
+                }
                 Err(e) => out.error_xfer(&format!(
                     "rsync: [sender] sender failed to remove {shown}: {}",
                     crate::flist::os_err(&e)

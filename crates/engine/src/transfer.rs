@@ -312,6 +312,7 @@ pub fn run_sender(
     let buildtime = t0.elapsed().as_millis() as u64;
     if opts.remove_source_files && !opts.dry_run {
         remover.set(&list);
+        remover.report(&list, opts.ctl.info.remove);
     }
     let encoded = flist::encode(&list, opts, &session, out.io_error());
     let t1 = Instant::now();
