@@ -742,6 +742,65 @@ mod tests {
     }
 
     #[test]
+    fn server_words() {
+        let args: Vec<std::ffi::OsString> = [
+            "-rs",
+            "--timeout=5",
+            "--bwlimit=1m",
+            "--max-alloc=2G",
+            "--info=del2,name0",
+            "--debug=all",
+            "--list-only",
+            "--msgs2stderr",
+            "--usermap=a b:c",
+            "a",
+            "b",
+        ]
+        .iter()
+        .map(std::ffi::OsString::from)
+        .collect();
+        let o = crate::Options::parse(&args).expect("parses");
+        let a = o.to_server_args(false, 31);
+        assert!(a[1].starts_with("-sr"), "{a:?}");
+        for want in [
+            "--list-only",
+            "--msgs2stderr",
+            "--timeout=5",
+            "--bwlimit=1024",
+            "--max-alloc=2G",
+            "--info=DEL2,NAME0",
+            "--usermap=a b:c",
+        ] {
+            assert!(a.iter().any(|x| x == want), "{want} missing from {a:?}");
+        }
+        assert!(a.iter().any(|x| x.starts_with("--debug=ALL")), "{a:?}");
+        // Without -s values are escaped for the remote shell.
+        let plain: Vec<std::ffi::OsString> = ["--usermap=a b:c", "-r", "x", "y"]
+            .iter()
+            .map(std::ffi::OsString::from)
+            .collect();
+        let a = crate::Options::parse(&plain)
+            .expect("parses")
+            .to_server_args(false, 31);
+        assert!(a.iter().any(|x| x == "--usermap=a\\ b:c"), "{a:?}");
+        // A server accepts what a stock client sends.
+        let srv: Vec<std::ffi::OsString> = [
+            "--server",
+            "-vvslogDtpre.iLsfxCIvu",
+            "--info=DEL2",
+            "--timeout=9",
+            ".",
+        ]
+        .iter()
+        .map(std::ffi::OsString::from)
+        .collect();
+        let o = crate::Options::parse(&srv).expect("parses");
+        assert!(
+            o.ctl.protect() && o.ctl.timeout == 9 && o.ctl.info.del == 2 && o.ctl.info.name == 2
+        );
+    }
+
+    #[test]
     fn masked_names() {
         let t = name_text(b"a\xffb\xc3");
         assert_eq!(unmask(t.as_bytes()).as_ref(), b"a\xffb\xc3");

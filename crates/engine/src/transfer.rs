@@ -628,7 +628,7 @@ fn local_name(
             if !need_dir {
                 return solo(path, paths, auth);
             }
-            if opts.verbose > 0
+            if opts.ctl.info.name > 0
                 || opts.itemize > 0
                 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
             {
@@ -719,7 +719,7 @@ fn local_name_beneath(
             if !need_dir {
                 return solo_beneath(base, path, paths, &shown);
             }
-            if opts.verbose > 0
+            if opts.ctl.info.name > 0
                 || opts.itemize > 0
                 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
             {
