@@ -510,6 +510,69 @@ fn info_levels_shape_the_output() {
     }
 }
 
+/// `--info=flist` (part of `-v`, level 2 with `--progress`): oxsync never
+/// recurses incrementally, so its client prints upstream's
+/// non-incremental lines; stock rsync with `--no-i-r` is the reference.
+#[test]
+fn flist_lines_match_non_incremental_rsync() {
+    for dir in [Dir::Local, Dir::OxPush, Dir::OxPull] {
+        for args in [
+            &["-rv"][..],
+            &["-r", "--info=flist2"],
+            &["-r", "--info=flist0", "-v"],
+            &["-v"],
+        ] {
+            let s = Scratch::new();
+            let src = s.path("src");
+            small_tree(&src);
+            for i in 0..150 {
+                put(&src.join(format!("many/f{i}")), b"x");
+            }
+            let sa = format!("{}/", src.display());
+            let (d1, d2) = (s.path("d1"), s.path("d2"));
+            let ours = run(
+                &mut command(&s, dir, false, args, &sa, &format!("{}/", d1.display())),
+                &s.logs(),
+            );
+            let mut with_no_ir: Vec<&str> = args.to_vec();
+            with_no_ir.push("--no-i-r");
+            let theirs = run(
+                &mut command(
+                    &s,
+                    dir,
+                    true,
+                    &with_no_ir,
+                    &sa,
+                    &format!("{}/", d2.display()),
+                ),
+                &s.logs(),
+            );
+            let show = |w: &str| show_runs(&format!("{dir:?} {args:?}"), w, &ours, &theirs);
+            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+            let head = |r: &Run| {
+                let l = r.stdout.split_inclusive('\n').next().unwrap_or_default();
+                if l.starts_with("created directory") {
+                    "created directory".to_string()
+                } else {
+                    l.to_string()
+                }
+            };
+            let (a, b) = (head(&ours), head(&theirs));
+            let first_lines = |r: &Run| {
+                let t = &r.stdout;
+                t.find("to consider\n").map(|i| t[..i].to_string())
+            };
+            assert_eq!(a, b, "{}", show("first lines differ"));
+            assert_eq!(
+                first_lines(&ours),
+                first_lines(&theirs),
+                "{}",
+                show("counts differ")
+            );
+        }
+    }
+}
+
 /// `--info=remove` names each source the sender removes.
 #[test]
 fn info_remove_names_removed_sources() {

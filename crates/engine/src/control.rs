@@ -687,6 +687,63 @@ pub fn print_summary(
     }
 }
 
+/// The client's "building file list ... done" / "receiving file list ...
+/// done" (oxsync never recurses incrementally, so this is upstream's
+/// non-incremental form, `--info=flist`; level 2 counts the files).
+// upstream: flist.c:start_filelist_progress() / finish_filelist_progress()
+pub struct FlistProgress<'a> {
+    out: Option<&'a crate::out::Out>,
+    level: u8,
+}
+
+impl<'a> FlistProgress<'a> {
+    /// Starts it when this side is the client and the options ask for it.
+    pub fn start(
+        opts: &crate::Options,
+        client: bool,
+        out: &'a crate::out::Out,
+    ) -> FlistProgress<'a> {
+        let level = opts.ctl.info.flist;
+        let on = client && level > 0 && !opts.quiet && (opts.recursive || opts.dirs);
+        FlistProgress {
+            out: on.then_some(out),
+            level,
+        }
+    }
+
+    /// Prints the line once the list of `count` entries is complete
+    /// (`kind`: "building" or "receiving").
+    pub fn finish(&self, count: usize, kind: &str) {
+        let Some(out) = self.out else {
+            return;
+        };
+        if self.level < 2 {
+            out.client_text(format!("{kind} file list ... done\n").as_bytes());
+            return;
+        }
+        // The running count at every hundredth entry: the sender counts
+        // before adding an entry (0, 100, ...), the receiver after (100,
+        // 200, ...); the first one starts a new line.
+        let counts: Vec<usize> = if kind == "receiving" {
+            (100..=count).step_by(100).collect()
+        } else {
+            (0..count).step_by(100).collect()
+        };
+        let nl = if counts.is_empty() { "" } else { "\n" };
+        out.client_text(format!("{kind} file list ... {nl}").as_bytes());
+        for c in counts {
+            out.client_text(format!(" {c} files...\r").as_bytes());
+        }
+        out.client_text(
+            format!(
+                "{count} file{}to consider\n",
+                if count == 1 { " " } else { "s " }
+            )
+            .as_bytes(),
+        );
+    }
+}
+
 /// Refuses an allocation a peer asks for that is larger than
 /// `--max-alloc` (1 GiB by default): exit 22 like upstream's allocator.
 // upstream: util2.c:my_alloc()

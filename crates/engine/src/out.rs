@@ -251,6 +251,13 @@ impl Out {
             Mode::Wire(_) => {}
         }
     }
+    /// Client-only text (upstream FCLIENT): printed as given (escaped,
+    /// a trailing newline or CR kept), not logged, nothing on a server.
+    pub fn client_text(&self, text: &[u8]) {
+        if self.is_terminal() && !self.quiet {
+            self.write_terminal(text, false);
+        }
+    }
     /// Text from the peer for stderr, as sent.
     pub fn raw_error(&self, bytes: &[u8]) {
         if self.is_terminal() {

@@ -296,6 +296,7 @@ pub fn run_sender(
         send_filter_list(&w, &rules, session.protocol, true)?;
     }
     let t0 = Instant::now();
+    let flist_progress = crate::control::FlistProgress::start(opts, side == Side::Client, &out);
     let mut list = flist::build_with(
         sources,
         opts,
@@ -304,6 +305,7 @@ pub fn run_sender(
         &mut rules,
         link.daemon_filter.as_ref(),
     )?;
+    flist_progress.finish(list.entries.len(), "building");
     tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());
     if side == Side::Client {
         // upstream: flist.c send_file_name() applies the client's --chmod.
@@ -447,7 +449,10 @@ pub fn run_receiver_to(
         Side::Server if local => filters::from_options(opts)?,
         Side::Server => FilterList::new(),
     };
+    let flist_progress =
+        crate::control::FlistProgress::start(opts, side == Side::Client && !local, &out);
     let received = flist::receive(&mut reader, opts, &session)?;
+    flist_progress.finish(received.list.entries.len(), "receiving");
     out.add_io_error(received.io_error & 7);
     let mut list = received.list;
     tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
