@@ -621,6 +621,69 @@ fn info_remove_names_removed_sources() {
     }
 }
 
+/// `--progress` / `--info=progress`: per-file lines (`\r`, size, 100%,
+/// xfr#, to-chk) like stock rsync's non-incremental ones; names only when
+/// `--progress` (which implies `--info=name`) asks for them.
+#[test]
+fn progress_lines_match_rsync() {
+    for dir in [Dir::Local, Dir::OxPush, Dir::OxPull] {
+        for args in [
+            &["-r", "--progress"][..],
+            &["-r", "--info=progress"],
+            &["-r", "--progress", "-h"],
+        ] {
+            let s = Scratch::new();
+            let src = s.path("src");
+            small_tree(&src);
+            big(&src.join("big.bin"), 1_500_000, 9);
+            let sa = format!("{}/", src.display());
+            let (d1, d2) = (s.path("d1"), s.path("d2"));
+            let ours = run(
+                &mut command(&s, dir, false, args, &sa, &format!("{}/", d1.display())),
+                &s.logs(),
+            );
+            let mut no_ir: Vec<&str> = args.to_vec();
+            no_ir.push("--no-i-r");
+            let theirs = run(
+                &mut command(&s, dir, true, &no_ir, &sa, &format!("{}/", d2.display())),
+                &s.logs(),
+            );
+            let show = |w: &str| show_runs(&format!("{dir:?} {args:?}"), w, &ours, &theirs);
+            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+            // The final line of each file, without its rate and time.
+            let finals = |r: &Run| {
+                let mut v: Vec<String> = r
+                    .stdout
+                    .split('\n')
+                    .filter(|l| l.contains("(xfr#"))
+                    .map(|l| {
+                        let last = l.rsplit('\r').next().unwrap_or_default();
+                        let w: Vec<&str> = last.split_whitespace().collect();
+                        format!("{} {} {}", w[0], w[1], w[4..].join(" "))
+                    })
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(
+                finals(&ours),
+                finals(&theirs),
+                "{}",
+                show("progress lines differ")
+            );
+            assert_eq!(finals(&ours).len(), 4, "{}", show("not one line per file"));
+            assert!(ours.stdout.contains("\r"), "{}", show("no carriage return"));
+            let names = |r: &Run| r.stdout.lines().any(|l| l == "a.txt");
+            assert_eq!(
+                names(&ours),
+                names(&theirs),
+                "{}",
+                show("name lines differ")
+            );
+        }
+    }
+}
+
 /// `--info=progress2`: one running total line rewritten with `\r`, ending
 /// at 100% with the file count, then a newline; no per-file names.
 #[test]

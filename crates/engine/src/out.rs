@@ -290,29 +290,37 @@ impl Out {
             self.progress_total(size, xfr, to_check, total, human);
             return;
         }
-        let names = ctl.is_none_or(|c| c.name == 0);
-        if !self.format.enabled() && names {
+        // Names come from the item lines (--progress implies
+        // --info=name); without control options the old behaviour stays.
+        if !self.format.enabled() && ctl.is_none() {
             self.info(name);
         }
-        let secs = elapsed.as_secs_f64().max(0.000_001);
-        let mut rate = size as f64 / secs;
-        let mut unit = "B/s";
-        for u in ["kB/s", "MB/s", "GB/s"] {
-            if rate < 1024.0 {
-                break;
-            }
+        // upstream rprint_progress(): kB/s at least, MB/s and GB/s above
+        // 1024 of the smaller unit.
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let mut rate = size as f64 / secs / 1024.0;
+        let unit = if rate > 1024.0 * 1024.0 {
+            rate /= 1024.0 * 1024.0;
+            "GB/s"
+        } else if rate > 1024.0 {
             rate /= 1024.0;
-            unit = u;
-        }
+            "MB/s"
+        } else {
+            "kB/s"
+        };
         let t = elapsed.as_secs();
-        self.info(&format!(
-            "{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})",
+        let line = format!(
+            "\r{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})\n",
             crate::control::big_num(size, human),
             rate,
             t / 3600,
             (t / 60) % 60,
             t % 60
-        ));
+        );
+        if !self.quiet {
+            self.finish_progress();
+            self.write_terminal(line.as_bytes(), false);
+        }
     }
     /// `--info=progress2`: one line for the whole transfer, rewritten after
     /// every file (upstream progress.c end_progress with PROGRESS2).
