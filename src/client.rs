@@ -21,12 +21,12 @@ pub fn run(opts: &Options) -> i32 {
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
         return crate::daemon_client::run(opts);
     }
-    if args.len() == 1 {
-        eprintln!("rsync: listing files (a single argument) is not supported by oxsync yet");
-        eprintln!("{}", closing_line(exit::RERR_UNSUPPORTED, "client"));
-        return exit::RERR_UNSUPPORTED;
-    }
-    let dest = args.pop().unwrap_or_default();
+    // A single argument lists it (upstream: list_only with no destination).
+    let dest = if args.len() == 1 {
+        ".".to_string()
+    } else {
+        args.pop().unwrap_or_default()
+    };
     let dest_loc = parse_location(&dest);
     let src_locs: Vec<Location> = args.iter().map(|a| parse_location(a)).collect();
     if matches!(dest_loc, Location::Daemon(_))
@@ -38,6 +38,7 @@ pub fn run(opts: &Options) -> i32 {
         .iter()
         .filter(|l| matches!(l, Location::Remote { .. }))
         .count();
+    let logf;
     let (result, out): (engine::Result<XferStats>, Arc<Out>) = match (&dest_loc, remote_srcs) {
         (Location::Remote { .. }, n) if n > 0 => {
             return fail_usage(
@@ -46,8 +47,8 @@ pub fn run(opts: &Options) -> i32 {
             );
         }
         (Location::Remote { user, host, path }, _) => {
-            let out =
-                Out::terminal_with_progress(format(opts, true, false), opts.quiet, opts.progress);
+            let out = client_out(opts, format(opts, true, false));
+            logf = crate::logfile::LogFile::start(opts, &out, true, false);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             let remote_path = if path.is_empty() {
                 ".".to_string()
@@ -65,8 +66,8 @@ pub fn run(opts: &Options) -> i32 {
             (res, out)
         }
         (Location::Local(dest), 0) => {
-            let out =
-                Out::terminal_with_progress(format(opts, true, true), opts.quiet, opts.progress);
+            let out = client_out(opts, format(opts, true, true));
+            logf = crate::logfile::LogFile::start(opts, &out, true, true);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
             (local_copy(opts, &sources, dest, out.clone()), out)
         }
@@ -102,8 +103,8 @@ pub fn run(opts: &Options) -> i32 {
                     });
                 }
             }
-            let out =
-                Out::terminal_with_progress(format(opts, false, false), opts.quiet, opts.progress);
+            let out = client_out(opts, format(opts, false, false));
+            logf = crate::logfile::LogFile::start(opts, &out, false, false);
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
                 run_receiver(r, w, opts, dest, &Link::client(), out.clone())
             });
@@ -113,16 +114,9 @@ pub fn run(opts: &Options) -> i32 {
     };
     match result {
         Ok(stats) => {
-            if opts.stats {
-                for l in stats.stats_lines() {
-                    out.info(&l);
-                }
-            }
-            if opts.stats || opts.verbose > 0 {
-                let lines = stats.summary_lines(started.elapsed(), opts.dry_run);
-                for l in lines {
-                    out.info(&l);
-                }
+            engine::control::print_summary(&out, opts, &stats, started.elapsed());
+            if let Some(l) = &logf {
+                l.finish(&stats);
             }
             let code = out.final_code();
             if code != 0 {
@@ -133,6 +127,9 @@ pub fn run(opts: &Options) -> i32 {
         Err(e) => {
             if !e.reported {
                 eprintln!("{}", e.message);
+            }
+            if let Some(l) = &logf {
+                l.error(&e.message);
             }
             eprintln!("{}", closing_line(e.code, "client"));
             e.code
@@ -205,7 +202,7 @@ fn local_path(l: &Location) -> String {
 fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
     ItemFormat {
         itemize: opts.itemize,
-        verbose: opts.verbose,
+        verbose: opts.ctl.info.name,
         sender,
         local,
         preserve_mtimes: opts.times,
@@ -242,11 +239,7 @@ fn with_remote(
     }
     cmd.arg(host);
     cmd.arg(opts.rsync_path.clone().unwrap_or_else(|| "rsync".into()));
-    cmd.args(opts.to_server_args(server_sender, our_protocol(opts)));
-    cmd.arg(".");
-    for p in paths {
-        cmd.arg(safe_arg(p));
-    }
+    let protected = push_server_args(&mut cmd, opts, server_sender, paths);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -270,9 +263,23 @@ fn with_remote(
             "rsync: cannot talk to the remote shell",
         ));
     };
+    let mut stdin = stdin;
+    if let Some(words) = protected {
+        send_protected_args(&mut stdin, &words)?;
+    }
+    // upstream who_am_i(): the client receiver is "Receiver" before it forks.
+    let who = if server_sender { "Receiver" } else { "sender" };
+    let stdout = engine::iolimit::TimeoutRead::new(stdout, opts.ctl.timeout, who);
     let r: engine::transfer::Input = Box::new(BufReader::with_capacity(256 * 1024, stdout));
-    let w = shared(Box::new(stdin));
+    let w = shared(Box::new(engine::iolimit::BwLimitWrite::new(
+        stdin,
+        opts.ctl.bwlimit,
+    )));
     let res = f(r, w);
+    if res.as_ref().is_err_and(|e| e.code == exit::RERR_TIMEOUT) {
+        // The peer went silent: do not wait for it.
+        let _ = child.kill();
+    }
     let status = child.wait();
     let child_code = match status {
         Ok(s) => s.code().unwrap_or(exit::RERR_CMD_KILLED),
@@ -307,4 +314,73 @@ fn with_remote(
             Err(e)
         }
     }
+}
+
+/// Adds the server's argv to the remote-shell command. With `-s` only the
+/// options up to the short bundle go on the command line; the rest (and
+/// the paths) are returned, to go over the pipe. With `--old-args` paths
+/// are not escaped, so the remote shell splits them at spaces.
+// upstream: main.c:do_cmd() and options.c:server_options()/safe_arg()
+fn push_server_args(
+    cmd: &mut Command,
+    opts: &Options,
+    server_sender: bool,
+    paths: &[String],
+) -> Option<Vec<String>> {
+    let args = opts.to_server_args(server_sender, our_protocol(opts));
+    if opts.ctl.protect() {
+        let at = args
+            .iter()
+            .position(|a| a.starts_with("-s"))
+            .map_or(args.len(), |i| i + 1);
+        cmd.args(&args[..at]);
+        let mut rest = vec!["rsync".to_string()];
+        rest.extend_from_slice(&args[at..]);
+        rest.push(".".to_string());
+        rest.extend(paths.iter().map(|p| {
+            if p.is_empty() {
+                ".".to_string()
+            } else {
+                p.clone()
+            }
+        }));
+        return Some(rest);
+    }
+    cmd.args(args);
+    cmd.arg(".");
+    for p in paths {
+        if opts.ctl.old_args > 0 {
+            cmd.arg(p);
+        } else {
+            cmd.arg(safe_arg(p));
+        }
+    }
+    None
+}
+
+/// Sends the `-s` arguments: each NUL-terminated, then an empty one.
+// upstream: rsync.c:send_protected_args()
+pub(crate) fn send_protected_args(
+    w: &mut impl std::io::Write,
+    words: &[String],
+) -> engine::Result<()> {
+    let mut buf = Vec::new();
+    for word in words {
+        buf.extend_from_slice(word.as_bytes());
+        buf.push(0);
+    }
+    buf.push(0);
+    w.write_all(&buf).and_then(|()| w.flush()).map_err(|e| {
+        Error::new(
+            exit::RERR_STREAMIO,
+            format!("rsync: writing the arguments: {e}"),
+        )
+    })
+}
+
+/// The client's message sink, with its control options applied.
+pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
+    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
+    out.set_control(engine::control::out_ctl(opts));
+    out
 }

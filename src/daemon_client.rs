@@ -5,7 +5,7 @@
 use daemon::auth;
 use daemon::wire;
 use engine::itemize::ItemFormat;
-use engine::out::{shared, Out};
+use engine::out::shared;
 use engine::session::our_protocol;
 use engine::transfer::{closing_line, run_receiver, run_sender, Input, Link};
 use engine::Options;
@@ -92,17 +92,16 @@ pub fn run(opts: &Options) -> i32 {
         let Some(spec) = parse_spec(&args[0]) else {
             return fail("bad daemon address", exit::RERR_SYNTAX);
         };
-        if !spec.module.is_empty() {
-            return fail(
-                "listing files (a single argument) is not supported by oxsync yet",
-                exit::RERR_UNSUPPORTED,
-            );
+        if spec.module.is_empty() {
+            return match connect_and_request(opts, &spec) {
+                Ok(Handshake::Exit) => 0,
+                Ok(Handshake::Ready { .. }) => 0,
+                Err(code) => code,
+            };
         }
-        return match connect_and_request(opts, &spec) {
-            Ok(Handshake::Exit) => 0,
-            Ok(Handshake::Ready { .. }) => 0,
-            Err(code) => code,
-        };
+        // A module path alone lists it: a pull whose receiver only prints
+        // (list_only is set by the parser, the destination is unused).
+        args.push(".".to_string());
     }
     let dest = args.pop().unwrap_or_default();
     let (push, spec, local, remote_paths) = match parse_spec(&dest) {
@@ -173,6 +172,19 @@ pub fn run(opts: &Options) -> i32 {
     let mut sargs = opts.to_server_args(!push, protocol);
     sargs.push(".".into());
     sargs.extend(remote_paths);
+    // With -s only the options up to the short bundle go as lines; the
+    // rest follow NUL-terminated (upstream clientserver.c).
+    let protected = if opts.ctl.protect() {
+        let at = sargs
+            .iter()
+            .position(|a| a.starts_with("-s"))
+            .map_or(sargs.len(), |i| i + 1);
+        let mut rest = vec!["rsync".to_string()];
+        rest.extend(sargs.split_off(at));
+        Some(rest)
+    } else {
+        None
+    };
     let mut w = stream;
     if let Err(e) = wire::write_args(&mut w, &sargs, protocol) {
         return fail(
@@ -180,20 +192,36 @@ pub fn run(opts: &Options) -> i32 {
             exit::RERR_SOCKETIO,
         );
     }
+    if let Some(rest) = protected {
+        if let Err(e) = crate::client::send_protected_args(&mut w, &rest) {
+            return fail(&e.message, exit::RERR_SOCKETIO);
+        }
+    }
     let link = Link {
         agreed_protocol: Some(protocol),
         ..Link::client()
     };
     let fmt = ItemFormat {
         itemize: opts.itemize,
-        verbose: opts.verbose,
+        verbose: opts.ctl.info.name,
         sender: push,
         local: false,
         preserve_mtimes: opts.times,
     };
-    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
-    let r: Input = Box::new(reader);
-    let wr = shared(Box::new(w));
+    let out = crate::client::client_out(opts, fmt);
+    // --timeout on the socket's reads (keeping what the handshake already
+    // buffered) and --bwlimit on its writes.
+    let who = if push { "sender" } else { "Receiver" };
+    let buffered = reader.buffer().to_vec();
+    let sock = engine::iolimit::TimeoutRead::new(reader.into_inner(), opts.ctl.timeout, who);
+    let r: Input = Box::new(BufReader::with_capacity(
+        256 * 1024,
+        std::io::Read::chain(std::io::Cursor::new(buffered), sock),
+    ));
+    let wr = shared(Box::new(engine::iolimit::BwLimitWrite::new(
+        w,
+        opts.ctl.bwlimit,
+    )));
     let result = if push {
         run_sender(r, wr, opts, &local, &link, out.clone())
     } else {
@@ -201,16 +229,7 @@ pub fn run(opts: &Options) -> i32 {
     };
     match result {
         Ok(stats) => {
-            if opts.stats {
-                for l in stats.stats_lines() {
-                    out.info(&l);
-                }
-            }
-            if opts.stats || opts.verbose > 0 {
-                for l in stats.summary_lines(started.elapsed(), opts.dry_run) {
-                    out.info(&l);
-                }
-            }
+            engine::control::print_summary(&out, opts, &stats, started.elapsed());
             let code = out.final_code();
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));

@@ -4,6 +4,7 @@
 
 mod client;
 mod daemon_client;
+mod logfile;
 mod remote;
 mod server;
 
@@ -30,13 +31,17 @@ fn run(args: &[OsString]) -> i32 {
             return e.exit_code;
         }
     };
+    if let Some(text) = &opts.ctl.help_text {
+        print!("{text}");
+        return 0;
+    }
     if let Err(e) = engine::flist::check_munge_dir(&opts) {
         eprintln!("rsync: {}", e.message);
         eprintln!("{}", closing_line(e.code, "client"));
         return e.code;
     }
     if opts.server {
-        return server::run(&opts);
+        return server::run(&opts, args);
     }
     if opts.version {
         print!("{}", version_text());

@@ -45,7 +45,7 @@ pub struct DaemonArgs {
     pub log_file: Option<PathBuf>,
     /// `-M` / `--dparam KEY=VALUE`, in order.
     pub dparams: Vec<(String, String)>,
-    /// `--bwlimit N` (accepted, not applied).
+    /// `--bwlimit N` in KiB per second (caps every session's writes).
     pub bwlimit: Option<String>,
     /// `--server` (daemon over a remote shell).
     pub server: bool,
@@ -148,6 +148,17 @@ pub fn run(args: &[OsString]) -> i32 {
         ),
         log_file: d.log_file.clone(),
         stderr_log: child && std::env::var_os("OXSYNC_DAEMON_STDERR_LOG").is_some(),
+        bwlimit: match d.bwlimit.as_deref().map(str::parse::<u64>) {
+            None => 0,
+            Some(Ok(kib)) => kib,
+            Some(Err(_)) => {
+                eprintln!(
+                    "rsync: --bwlimit={}: invalid numeric value",
+                    d.bwlimit.as_deref().unwrap_or_default()
+                );
+                return protocol::exit::RERR_SYNTAX;
+            }
+        },
     };
     if d.server {
         return serve_pipes(&cfg, &settings);
@@ -329,11 +340,6 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
             }
         }
     };
-    if let Some(b) = &d.bwlimit {
-        log.line(&format!(
-            "--bwlimit={b} is accepted but not supported by oxsync; transfers are not limited"
-        ));
-    }
     if let Some(pid_file) = cfg.globals.nonempty("pid file") {
         if let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id())) {
             log.line(&format!("failed to create pid file {pid_file}: {e}"));
@@ -442,6 +448,9 @@ fn accept_loop(
         }
         for (k, v) in &d.dparams {
             cmd.arg(format!("--dparam={k}={v}"));
+        }
+        if let Some(b) = &d.bwlimit {
+            cmd.arg(format!("--bwlimit={b}"));
         }
         cmd.env(ENV_CHILD, "1")
             .env(ENV_PEER, peer.to_string())

@@ -42,6 +42,9 @@ pub struct Settings {
     pub log_file: Option<PathBuf>,
     /// Copy log lines to stderr (foreground listener).
     pub stderr_log: bool,
+    /// `--bwlimit` of the daemon in KiB per second (0: none): the most a
+    /// session writes, whatever its client asks.
+    pub bwlimit: u64,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             handshake_timeout: Duration::from_secs(60),
             log_file: None,
             stderr_log: false,
+            bwlimit: 0,
         }
     }
 }
@@ -92,6 +96,7 @@ pub fn serve(
         set_timeout: streams.set_timeout,
         log,
         peer,
+        bwlimit: settings.bwlimit,
     };
     let start = Start {
         conn,
@@ -123,6 +128,8 @@ struct Conn {
     set_timeout: Box<dyn Fn(Option<Duration>) + Send>,
     log: Arc<Log>,
     peer: Peer,
+    /// KiB per second the session's writes are paced to (0: none).
+    bwlimit: u64,
 }
 
 impl Conn {
@@ -497,6 +504,23 @@ impl Admitted {
                 return Err(exit::RERR_PROTOCOL);
             }
         };
+        // With -s the rest of the arguments follow, NUL-terminated and not
+        // escaped, after a stand-in for argv[0].
+        // upstream: clientserver.c:start_daemon() / io.c:read_args()
+        let protected = if wants_protected_args(&raw) {
+            match wire::read_args(&mut self.conn.r, 30) {
+                Ok(a) => a.into_iter().skip(1).collect(),
+                Err(e) => {
+                    self.conn.log.line(&format!(
+                        "bad protected argument list from {}: {e}",
+                        self.conn.peer.addr
+                    ));
+                    return Err(exit::RERR_PROTOCOL);
+                }
+            }
+        } else {
+            Vec::new()
+        };
         (self.conn.set_timeout)(self.timeout);
         let dot = raw.iter().position(|a| a == ".").unwrap_or(raw.len());
         let args: Vec<String> = raw
@@ -509,6 +533,7 @@ impl Admitted {
                     a.clone()
                 }
             })
+            .chain(protected)
             .collect();
         Ok(Requested {
             conn: self.conn,
@@ -951,6 +976,19 @@ impl Requested {
 
     /// Runs the engine role over the connection.
     fn transfer(&mut self, opts: &Options, tails: &[Tail]) -> i32 {
+        // upstream: the daemon's --bwlimit caps the client's.
+        let asked = opts.ctl.bwlimit;
+        if asked > 0 && (self.conn.bwlimit == 0 || asked < self.conn.bwlimit) {
+            self.conn.bwlimit = asked;
+        }
+        // upstream: the client's --timeout applies unless the module's
+        // `timeout` is shorter.
+        let asked = u64::from(opts.ctl.timeout);
+        if asked > 0 && self.timeout.is_none_or(|t| asked < t.as_secs()) {
+            let t = Duration::from_secs(asked);
+            self.timeout = Some(t);
+            (self.conn.set_timeout)(Some(t));
+        }
         let (r, w) = self.take_streams();
         let daemon_filter = match modfilter::module_filter(&self.module) {
             Ok(f) => f.map(|rules| DaemonFilter {
@@ -1173,7 +1211,8 @@ impl Requested {
             inner: r,
             flag: self.timed_out.clone(),
         };
-        (Box::new(r), shared(w))
+        let w = engine::iolimit::BwLimitWrite::new(w, self.conn.bwlimit);
+        (Box::new(r), shared(Box::new(w)))
     }
 
     /// A refusal after `@RSYNCD: OK`: set up the protocol (reading the
@@ -1296,8 +1335,46 @@ fn client_info(args: &[String]) -> Option<String> {
     None
 }
 
+/// The client's first arguments ask for `-s` (a short bundle with `s`
+/// before any value-taking letter, or a long spelling).
+fn wants_protected_args(args: &[String]) -> bool {
+    args.iter().take_while(|a| *a != ".").any(|a| {
+        if a == "--secluded-args" || a == "--protect-args" {
+            return true;
+        }
+        match a.strip_prefix('-') {
+            Some(letters) if !letters.starts_with('-') => letters
+                .chars()
+                .take_while(|c| !matches!(c, 'e' | 'B' | 'T' | 'f' | 'M' | '@'))
+                .any(|c| c == 's'),
+            _ => false,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn protected_args_are_recognised() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(super::wants_protected_args(&v(&[
+            "--server",
+            "-slogDtpre.iLsfxCIvu"
+        ])));
+        assert!(!super::wants_protected_args(&v(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            "."
+        ])));
+        assert!(!super::wants_protected_args(&v(&[
+            "--server", "-r", ".", "-s"
+        ])));
+        assert!(super::wants_protected_args(&v(&[
+            "--server",
+            "--protect-args"
+        ])));
+    }
+
     use super::*;
 
     #[test]

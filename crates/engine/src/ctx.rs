@@ -60,7 +60,7 @@ impl RecvCtx {
     }
     /// The name used in messages.
     pub fn name(&self, ndx: usize) -> String {
-        String::from_utf8_lossy(&self.entries[ndx].name).into_owned()
+        crate::control::name_text(&self.entries[ndx].name)
     }
     /// Our uid for an entry.
     pub fn uid(&self, e: &FileEntry) -> u32 {

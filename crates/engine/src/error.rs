@@ -46,6 +46,12 @@ impl Error {
             }
             io::ErrorKind::InvalidData => Error::protocol(err.to_string()),
             _ => {
+                if let Some(t) = err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<crate::iolimit::IoTimeout>())
+                {
+                    return Error::new(exit::RERR_TIMEOUT, t.to_string());
+                }
                 if let Some(peer) = err.get_ref().and_then(|e| e.downcast_ref::<PeerExit>()) {
                     let mut e = Error::new(peer.0, format!("peer exited with code {}", peer.0));
                     e.reported = true;

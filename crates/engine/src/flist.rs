@@ -539,7 +539,9 @@ fn leaf_entry(
 ) -> Result<Option<FileEntry>> {
     let ft = meta.file_type();
     let wanted = ft.is_file()
-        || (ft.is_symlink() && opts.links)
+        // Symlinks go in the list even without -l (the receiver skips
+        // them), as upstream's sender does.
+        || ft.is_symlink()
         || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
         || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
     if !wanted {
@@ -884,6 +886,9 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
     let fo = session.flist_options(opts);
     let mut dec = FlistDecoder::new(fo);
     let mut list = FileList::default();
+    // The entry table the peer's list needs (one allocation), against
+    // --max-alloc.
+    let mut held: u64 = 0;
     loop {
         let e = match dec.decode(r) {
             Ok(Some(e)) => e,
@@ -906,6 +911,8 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
                 "file list has more than {MAX_ENTRIES} entries"
             )));
         }
+        held += std::mem::size_of::<FileEntry>() as u64;
+        crate::control::check_alloc(opts, held, "receiver")?;
         list.entries.push(e);
     }
     let io_error = dec.io_error();

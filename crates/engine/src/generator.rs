@@ -79,7 +79,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         .map(|e| e.name.as_slice())
         .collect();
     let report_all = ctx.opts.itemize > 1
-        || ctx.opts.verbose > 1
+        || ctx.opts.ctl.info.name > 1
         || ctx
             .opts
             .log_format
@@ -106,11 +106,24 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
     }
-    let mode = ctx.opts.delete;
+    // upstream: --list-only prints the list and neither deletes nor
+    // touches anything.
+    let listing = ctx.opts.ctl.list_only > 0;
+    let mode = if listing {
+        DeleteMode::Off
+    } else {
+        ctx.opts.delete
+    };
     if mode == DeleteMode::Before {
         g.delete_pass()?;
     }
     for i in 0..ctx.entries.len() {
+        if listing {
+            let e = &ctx.entries[i];
+            let line = crate::listing::line(e, ctx.opts.links, ctx.opts.ctl.human_readable);
+            ctx.out.info(&line);
+            continue;
+        }
         g.recv_generator(i, false)?;
         if g.buf.len() >= FLUSH_AT {
             g.flush(false)?;
@@ -173,7 +186,9 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         g.flush(true)?;
         g.wait_done(&events, 1, false)?;
     }
-    g.touch_up_dirs();
+    if !listing {
+        g.touch_up_dirs();
+    }
     g.ndx(NDX_DONE);
     g.flush(true)?;
     Ok(())
@@ -544,11 +559,16 @@ impl Gen<'_> {
 
         if e.is_symlink() {
             if !ctx.opts.links {
+                // upstream: generator.c:recv_generator() (ftype != FT_REG)
+                if ctx.opts.ctl.info.nonreg > 0 {
+                    ctx.out
+                        .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
+                }
                 return Ok(());
             }
             let target = e.link_target.clone().unwrap_or_default();
             if ctx.opts.safe_links && crate::flist::unsafe_symlink(&target, &e.name) {
-                if ctx.opts.verbose > 0 {
+                if ctx.opts.ctl.info.name > 0 {
                     ctx.out.info(&format!(
                         "ignoring unsafe symlink \"{}\" -> \"{}\"",
                         ctx.name(i),
@@ -1047,7 +1067,7 @@ impl Gen<'_> {
     fn skip_by_existence(&self, i: usize, st: Option<&Stat>) -> bool {
         let ctx = self.ctx;
         let e = &ctx.entries[i];
-        let skip_info = ctx.opts.verbose > 1;
+        let skip_info = ctx.opts.ctl.info.skip > 0;
         if ctx.opts.ignore_non_existing && st.is_none() {
             if skip_info {
                 ctx.out.info(&format!(
@@ -1091,7 +1111,7 @@ impl Gen<'_> {
         } else {
             return false;
         };
-        if opts.verbose > 1 {
+        if opts.ctl.info.skip > 0 {
             ctx.out.info(&format!("{} {why}", ctx.name(i)));
         }
         true

@@ -285,6 +285,10 @@ pub struct Options {
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
+    /// Transfer-control and output options (`--info`, `--debug`, `-h`, `-8`,
+    /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
+    /// `--log-file`...).
+    pub ctl: crate::control::Control,
 }
 
 /// A command line that cannot be accepted.
@@ -578,34 +582,30 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 /// long spelling named in the refusal.
 #[rustfmt::skip]
 const UNSUPPORTED_SHORT: &[(char, &str)] = &[
-    ('h', "--human-readable"),
     ('A', "--acls"), ('X', "--xattrs"),
 
     ('y', "--fuzzy"),
-    ('s', "--secluded-args"), ('4', "--ipv4"),
-    ('6', "--ipv6"), ('8', "--8-bit-output"), ('M', "--remote-option"),
+    ('4', "--ipv4"),
+    ('6', "--ipv6"), ('M', "--remote-option"),
 ];
 
 /// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
 /// implement yet.
 #[rustfmt::skip]
 const UNSUPPORTED_LONG: &[&str] = &[
-    "info", "debug", "stderr", "msgs2stderr", "no-msgs2stderr", "motd", "no-motd",
-    "human-readable", "no-human-readable", "no-h", "inc-recursive", "no-inc-recursive",
+    "motd", "no-motd",
+    "inc-recursive", "no-inc-recursive",
     "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
     "no-insecure-links",
-    "max-alloc",
     "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y", "compress-threads", "zt", "log-file",
-    "log-file-format", "bwlimit", "no-bwlimit", "list-only", "read-batch", "write-batch", "only-write-batch",
-    "old-args", "no-old-args", "secluded-args",
-    "no-secluded-args", "protect-args", "no-protect-args", "no-s", "trust-sender",
-    "timeout", "no-timeout",
+    "no-fuzzy", "no-y", "compress-threads", "zt",
+    "read-batch", "write-batch", "only-write-batch",
+    "trust-sender",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
-    "iconv", "no-iconv", "ipv4", "ipv6", "8-bit-output", "no-8-bit-output", "no-8",
+    "iconv", "no-iconv", "ipv4", "ipv6",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
     "sockopts", "early-input", "blocking-io", "no-blocking-io",
     "outbuf", "remote-option", "config", "daemon", "dparam", "detach", "no-detach",
@@ -875,6 +875,20 @@ impl Options {
                     });
                     continue;
                 }
+                if let Some(cact) = crate::control::long(name) {
+                    let value = match (cact.takes_value(), inline) {
+                        (true, Some(v)) => v.to_string(),
+                        (true, None) => take_next(&words, &mut next, word)?,
+                        (false, None) => String::new(),
+                        (false, Some(_)) => {
+                            return Err(OptionError::syntax(format!(
+                                "{word}: option does not take an argument"
+                            )))
+                        }
+                    };
+                    opts.ctl.apply(cact, value, opts.server)?;
+                    continue;
+                }
                 let act =
                     supported_long(name).ok_or_else(|| long_refusal(name, word, opts.server))?;
                 let value = if act.takes_value() {
@@ -896,6 +910,10 @@ impl Options {
             }
             let letters = &word[1..];
             for (at, letter) in letters.char_indices() {
+                if let Some(cact) = crate::control::short(letter) {
+                    opts.ctl.apply(cact, String::new(), opts.server)?;
+                    continue;
+                }
                 let act = supported_short(letter)
                     .ok_or_else(|| short_refusal(letter, word, opts.server))?;
                 if !act.takes_value() {
@@ -926,7 +944,19 @@ impl Options {
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
             ));
         }
+        if !opts.server && opts.args.len() == 1 {
+            // upstream: a single argument lists (and implies -d).
+            opts.ctl.list_only |= 1;
+        }
+        if opts.ctl.list_only > 0 && !opts.recursive {
+            opts.dirs = true;
+        }
         opts.finish_update_options()?;
+        let has_out_format = opts.log_format.is_some() || opts.itemize > 0;
+        let (server, verbose, stats, progress) =
+            (opts.server, opts.verbose, opts.stats, opts.progress);
+        opts.ctl
+            .finish(server, verbose, stats, progress, has_out_format)?;
         Ok(opts)
     }
 
@@ -1343,6 +1373,16 @@ impl Options {
         }
     }
 
+    /// An option value for the server's argv: shell-escaped, unless the
+    /// arguments go over the protocol (`-s`), as upstream safe_arg().
+    fn escape_value(&self, value: &str) -> String {
+        if self.ctl.protect() {
+            value.to_string()
+        } else {
+            shell_escape(value)
+        }
+    }
+
     /// The argv the client puts after the remote shell's host (starting with
     /// "--server"), for a server that will send (`server_sender`) or
     /// receive, given the client's protocol. Paths are not included; the
@@ -1355,6 +1395,9 @@ impl Options {
             args.push("--sender".to_string());
         }
         let mut bundle = String::from("-");
+        if self.ctl.protect() {
+            bundle.push('s');
+        }
         for _ in 0..self.verbose.min(9) {
             bundle.push('v');
         }
@@ -1412,6 +1455,10 @@ impl Options {
         if self.dirs && !self.recursive && self.delete != DeleteMode::Off && client_sender {
             args.push("--no-r".to_string());
         }
+        args.extend(
+            self.ctl
+                .server_args(client_sender, |v| self.escape_value(v)),
+        );
         // -D stands for both; the odd one out goes as a long option.
         if self.devices && !self.specials {
             args.push("--no-specials".to_string());
@@ -1454,10 +1501,7 @@ impl Options {
         }
         if !client_sender {
             if let Some(list) = &self.skip_compress {
-                args.push(format!(
-                    "--skip-compress={}",
-                    crate::options::shell_escape(list)
-                ));
+                args.push(format!("--skip-compress={}", self.escape_value(list)));
             }
         }
         if client_sender {
@@ -1535,10 +1579,10 @@ impl Options {
         }
         if client_sender {
             if let Some(map) = &self.usermap {
-                args.push(format!("--usermap={}", shell_escape(map)));
+                args.push(format!("--usermap={}", self.escape_value(map)));
             }
             if let Some(map) = &self.groupmap {
-                args.push(format!("--groupmap={}", shell_escape(map)));
+                args.push(format!("--groupmap={}", self.escape_value(map)));
             }
             if self.ignore_existing {
                 args.push("--ignore-existing".to_string());
@@ -1715,6 +1759,20 @@ Options
 --confine[=no]           Landlock the receiving side of a pull to its destination
 -P                       same as --partial --progress
 --progress               show progress during transfer
+--info=FLAGS             fine-grained informational verbosity
+--debug=FLAGS            fine-grained debug verbosity (accepted, little output)
+--stderr=e|a|c           change stderr output mode (default: errors)
+--msgs2stderr            output messages directly to stderr
+--human-readable, -h     output numbers in a human-readable format
+--8-bit-output, -8       leave high-bit chars unescaped in output
+--list-only              list the files instead of copying them
+--secluded-args, -s      use the protocol to safely send the args
+--old-args               disable the modern arg-protection idiom
+--bwlimit=RATE           limit socket I/O bandwidth
+--timeout=SECONDS        set I/O timeout in seconds
+--max-alloc=SIZE         change a limit relating to memory alloc
+--log-file=FILE          log what we're doing to the specified FILE
+--log-file-format=FMT    log updates using the specified FMT
 --version, -V            print the version and exit
 --help, -h (*)           show this help (* -h is help only when used alone)
 
@@ -1803,6 +1861,11 @@ mod tests {
             Options {
                 recursive: true,
                 args: vec!["x".into()],
+                // A single argument lists it.
+                ctl: crate::control::Control {
+                    list_only: 1,
+                    ..Default::default()
+                },
                 ..Options::default()
             }
         );
@@ -1878,7 +1941,10 @@ mod tests {
     fn help_and_version() {
         assert!(ok("-h").help && ok("-hh").help && ok("--help --bogus").help);
         assert!(ok("-V").version && ok("--version").version && ok("-V --delete").version);
-        assert_eq!(parse(&["-h", "a", "b"]).map_err(|e| e.exit_code), Err(4));
+        assert_eq!(
+            parse(&["-h", "a", "b"]).map(|o| o.ctl.human_readable),
+            Ok(2)
+        );
         assert!(Options::help_text().contains("--whole-file"));
     }
 
@@ -1893,7 +1959,6 @@ mod tests {
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-aN x", "This rsync does not support --crtimes (-N)", 1),
             ("--crtimes x", "This rsync does not support --crtimes (-N)", 1),
-            ("-ah x y", "option -h (--human-readable) is not supported by oxsync yet", 4),
             ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
             ("--append -W s d", "--append cannot be used with --whole-file", 1),
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
@@ -1922,7 +1987,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "list-only", "bwlimit=5", "timeout=9", "acls", "xattrs", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "compress-threads=1"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -2308,10 +2373,8 @@ mod tests {
         // -d --delete deletes in the directories whose contents are sent.
         let o = ok("-d --delete a b");
         assert!(o.to_server_args(false, 31)[1].starts_with("-de"));
-        assert_eq!(
-            parse(&["--list-only", "a"]).map_err(|e| e.exit_code),
-            Err(4)
-        );
+        let o = ok("--list-only a");
+        assert!(o.ctl.list_only > 1 && o.dirs);
     }
 
     #[test]

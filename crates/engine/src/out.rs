@@ -40,6 +40,41 @@ pub struct Out {
     io_error: AtomicI32,
     protocol: AtomicI32,
     file_log: std::sync::OnceLock<FileLogFn>,
+    ctl: std::sync::OnceLock<OutCtl>,
+    progress2: Mutex<Progress2>,
+    item_log: std::sync::OnceLock<FileLogFn>,
+    msg_log: std::sync::OnceLock<MsgLogFn>,
+}
+
+/// Receives the messages a client prints (for `--log-file`).
+pub type MsgLogFn = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+/// The client's output settings from the control options.
+#[derive(Debug, Clone, Copy)]
+pub struct OutCtl {
+    /// `-8`
+    pub eight_bit: bool,
+    /// The locale is UTF-8 (valid UTF-8 names print as they are).
+    pub utf8: bool,
+    /// `--info=del` level.
+    pub del: u8,
+    /// `--info=progress` level.
+    pub progress: u8,
+    /// `--info=name` level (progress prints names when no format does).
+    pub name: u8,
+    /// The `-h` level.
+    pub human: u8,
+    /// upstream msgs2stderr 1: informational lines go to stderr too.
+    pub all_to_stderr: bool,
+}
+
+/// The running total behind `--info=progress2`.
+#[derive(Debug, Default)]
+struct Progress2 {
+    started: Option<std::time::Instant>,
+    done: u64,
+    total: u64,
+    pending_newline: bool,
 }
 
 /// One file a daemon transferred, for its `transfer logging`.
@@ -68,6 +103,10 @@ impl Out {
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
             file_log: std::sync::OnceLock::new(),
+            ctl: std::sync::OnceLock::new(),
+            progress2: Mutex::new(Progress2::default()),
+            item_log: std::sync::OnceLock::new(),
+            msg_log: std::sync::OnceLock::new(),
         };
         Arc::new(o)
     }
@@ -82,6 +121,10 @@ impl Out {
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
             file_log: std::sync::OnceLock::new(),
+            ctl: std::sync::OnceLock::new(),
+            progress2: Mutex::new(Progress2::default()),
+            item_log: std::sync::OnceLock::new(),
+            msg_log: std::sync::OnceLock::new(),
         })
     }
     /// A server's sink: every line becomes a message to the client.
@@ -95,8 +138,68 @@ impl Out {
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
             file_log: std::sync::OnceLock::new(),
+            ctl: std::sync::OnceLock::new(),
+            progress2: Mutex::new(Progress2::default()),
+            item_log: std::sync::OnceLock::new(),
+            msg_log: std::sync::OnceLock::new(),
         })
     }
+    /// Applies the client's control options (first call wins).
+    pub fn set_control(&self, c: OutCtl) {
+        let _ = self.ctl.set(c);
+    }
+
+    /// The total size of the list (for `--info=progress2`).
+    pub fn set_total_size(&self, total: u64) {
+        if let Ok(mut p) = self.progress2.lock() {
+            p.total = total;
+        }
+    }
+
+    /// Ends a pending `--info=progress2` line.
+    pub fn finish_progress(&self) {
+        let pending = self
+            .progress2
+            .lock()
+            .map(|mut p| std::mem::take(&mut p.pending_newline))
+            .unwrap_or(false);
+        if pending {
+            self.write_terminal(b"\n", false);
+        }
+    }
+
+    /// Writes client output: escaped as upstream's rwrite() does, to
+    /// stdout (stderr for errors, or for everything with --msgs2stderr).
+    fn write_terminal(&self, text: &[u8], error: bool) {
+        let ctl = self.ctl.get();
+        let (eight_bit, utf8) = ctl.map_or((true, true), |c| (c.eight_bit, c.utf8));
+        let text = crate::control::unmask(text);
+        let mut buf = Vec::with_capacity(text.len() + 8);
+        // A trailing newline or CR and a leading CR (progress lines) stay
+        // raw; everything between is escaped, embedded newlines too.
+        let (body, end) = match text.split_last() {
+            Some((&c, body)) if c == b'\n' || c == b'\r' => (body, Some(c)),
+            _ => (&text[..], None),
+        };
+        let body = match body.split_first() {
+            Some((b'\r', rest)) => {
+                buf.push(b'\r');
+                rest
+            }
+            _ => body,
+        };
+        buf.extend(crate::control::escape_line(body, eight_bit, utf8));
+        buf.extend(end);
+        if !error && !ctl.is_some_and(|c| c.all_to_stderr) {
+            let mut o = io::stdout().lock();
+            let _ = o.write_all(&buf);
+            let _ = o.flush();
+        } else {
+            let mut e = io::stderr().lock();
+            let _ = e.write_all(&buf);
+        }
+    }
+
     /// Sets the per-file log hook (a daemon's `transfer logging`); only the
     /// first call takes effect.
     pub fn set_file_log(&self, f: FileLogFn) {
@@ -105,6 +208,27 @@ impl Out {
     /// Reports one transferred file to the per-file log hook, if any.
     pub fn log_file(&self, ev: FileEvent<'_>) {
         if let Some(f) = self.file_log.get() {
+            f(ev);
+        }
+        self.log_item(ev);
+    }
+    /// Sets the `--log-file` hook, which sees every item (transferred or
+    /// not); only the first call takes effect.
+    pub fn set_item_log(&self, f: FileLogFn) {
+        let _ = self.item_log.set(f);
+    }
+    /// Sets the `--log-file` hook for messages (first call wins).
+    pub fn set_msg_log(&self, f: MsgLogFn) {
+        let _ = self.msg_log.set(f);
+    }
+    fn log_msg(&self, text: &[u8]) {
+        if let Some(f) = self.msg_log.get() {
+            f(text);
+        }
+    }
+    /// Reports an item to the `--log-file` hook, if any.
+    pub fn log_item(&self, ev: FileEvent<'_>) {
+        if let Some(f) = self.item_log.get() {
             f(ev);
         }
     }
@@ -120,15 +244,28 @@ impl Out {
     pub fn raw_info(&self, bytes: &[u8]) {
         match &self.mode {
             Mode::Terminal => {
-                let mut o = io::stdout().lock();
-                let _ = o.write_all(bytes);
-                let _ = o.flush();
+                self.log_msg(bytes);
+                self.finish_progress();
+                self.write_terminal(bytes, false);
             }
             Mode::Wire(_) => {}
         }
     }
+    /// Client-only text (upstream FCLIENT): printed as given (escaped,
+    /// a trailing newline or CR kept), not logged, nothing on a server.
+    pub fn client_text(&self, text: &[u8]) {
+        if self.is_terminal() && !self.quiet {
+            self.write_terminal(text, false);
+        }
+    }
     /// Text from the peer for stderr, as sent.
     pub fn raw_error(&self, bytes: &[u8]) {
+        if self.is_terminal() {
+            self.log_msg(bytes);
+            self.finish_progress();
+            self.write_terminal(bytes, true);
+            return;
+        }
         let mut e = io::stderr().lock();
         let _ = e.write_all(bytes);
     }
@@ -143,32 +280,86 @@ impl Out {
         to_check: usize,
         total: usize,
     ) {
-        if !self.is_terminal() || !self.progress {
+        let ctl = self.ctl.get().copied();
+        let level = ctl.map_or(u8::from(self.progress), |c| c.progress);
+        if !self.is_terminal() || level == 0 {
             return;
         }
-        if !self.format.enabled() {
+        let human = ctl.map_or(1, |c| c.human);
+        if level >= 2 {
+            self.progress_total(size, xfr, to_check, total, human);
+            return;
+        }
+        // Names come from the item lines (--progress implies
+        // --info=name); without control options the old behaviour stays.
+        if !self.format.enabled() && ctl.is_none() {
             self.info(name);
         }
-        let secs = elapsed.as_secs_f64().max(0.000_001);
-        let mut rate = size as f64 / secs;
-        let mut unit = "B/s";
-        for u in ["kB/s", "MB/s", "GB/s"] {
-            if rate < 1024.0 {
-                break;
-            }
+        // upstream rprint_progress(): kB/s at least, MB/s and GB/s above
+        // 1024 of the smaller unit.
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let mut rate = size as f64 / secs / 1024.0;
+        let unit = if rate > 1024.0 * 1024.0 {
+            rate /= 1024.0 * 1024.0;
+            "GB/s"
+        } else if rate > 1024.0 {
             rate /= 1024.0;
-            unit = u;
-        }
+            "MB/s"
+        } else {
+            "kB/s"
+        };
         let t = elapsed.as_secs();
-        self.info(&format!(
-            "{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})",
-            crate::stats::comma(size),
+        let line = format!(
+            "\r{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})\n",
+            crate::control::big_num(size, human),
             rate,
             t / 3600,
             (t / 60) % 60,
             t % 60
-        ));
+        );
+        if !self.quiet {
+            self.finish_progress();
+            self.write_terminal(line.as_bytes(), false);
+        }
     }
+    /// `--info=progress2`: one line for the whole transfer, rewritten after
+    /// every file (upstream progress.c end_progress with PROGRESS2).
+    fn progress_total(&self, size: u64, xfr: u64, to_check: usize, total: usize, human: u8) {
+        let Ok(mut p) = self.progress2.lock() else {
+            return;
+        };
+        let started = *p.started.get_or_insert_with(std::time::Instant::now);
+        p.done += size;
+        p.pending_newline = true;
+        let (done, all) = (p.done, p.total.max(p.done));
+        drop(p);
+        let elapsed = started.elapsed();
+        let mut rate = done as f64 / elapsed.as_secs_f64().max(0.001) / 1024.0;
+        let unit = if rate > 1024.0 * 1024.0 {
+            rate /= 1024.0 * 1024.0;
+            "GB/s"
+        } else if rate > 1024.0 {
+            rate /= 1024.0;
+            "MB/s"
+        } else {
+            "kB/s"
+        };
+        let pct = if done == all || all == 0 {
+            100
+        } else {
+            (100.0 * done as f64 / all as f64) as u32
+        };
+        let t = elapsed.as_secs();
+        let line = format!(
+            "\r{:>15} {pct:>3}% {rate:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})",
+            crate::control::big_num(done, human),
+            t / 3600,
+            (t / 60) % 60,
+            t % 60
+        );
+        self.write_terminal(line.as_bytes(), false);
+    }
+
     /// True on the client.
     pub fn is_terminal(&self) -> bool {
         matches!(self.mode, Mode::Terminal)
@@ -178,7 +369,7 @@ impl Out {
         match &self.mode {
             Mode::Terminal => false,
             Mode::Wire(w) => {
-                let mut text = line.as_bytes().to_vec();
+                let mut text = crate::control::unmask(line.as_bytes()).into_owned();
                 text.push(b'\n');
                 if let Ok(mut g) = lock(w) {
                     if g.is_multiplexed() {
@@ -200,28 +391,33 @@ impl Out {
             if self.quiet {
                 return;
             }
-            let mut o = io::stdout().lock();
-            let _ = writeln!(o, "{line}");
-            let _ = o.flush();
+            self.finish_progress();
+            self.write_terminal(format!("{line}\n").as_bytes(), false);
         }
+    }
+    /// A line for stderr on the client.
+    fn terminal_error(&self, line: &str) {
+        self.log_msg(line.as_bytes());
+        self.finish_progress();
+        self.write_terminal(format!("{line}\n").as_bytes(), true);
     }
     /// A warning (stderr).
     pub fn warning(&self, line: &str) {
         if !self.send(MsgCode::Warning, line) {
-            eprintln!("{line}");
+            self.terminal_error(line);
         }
     }
     /// An error that does not fail the transfer by itself (stderr).
     pub fn error(&self, line: &str) {
         if !self.send(MsgCode::Error, line) {
-            eprintln!("{line}");
+            self.terminal_error(line);
         }
     }
     /// A per-file error: the transfer goes on but exits 23.
     pub fn error_xfer(&self, line: &str) {
         self.xfer_error.store(true, Ordering::SeqCst);
         if !self.send(MsgCode::ErrorXfer, line) {
-            eprintln!("{line}");
+            self.terminal_error(line);
         }
     }
     /// Notes that the peer reported a per-file error.
@@ -243,6 +439,23 @@ impl Out {
     /// Reports a deletion: MSG_DELETED from a server, a log line on a client.
     // upstream: log.c:log_delete()
     pub fn deleted(&self, name: &[u8], is_dir: bool) {
+        if self.item_log.get().is_some() {
+            use protocol::flist::{S_IFDIR, S_IFREG};
+            let entry = protocol::flist::FileEntry {
+                name: name.to_vec(),
+                mode: if is_dir {
+                    S_IFDIR | 0o755
+                } else {
+                    S_IFREG | 0o644
+                },
+                ..Default::default()
+            };
+            self.log_item(FileEvent {
+                sender: false,
+                iflags: crate::itemize::ITEM_DELETED,
+                entry: &entry,
+            });
+        }
         match &self.mode {
             Mode::Wire(w) => {
                 let mut payload = name.to_vec();
@@ -254,7 +467,21 @@ impl Out {
                 }
             }
             Mode::Terminal => {
-                if let Some(line) = self.format.deleted_line(name, is_dir) {
+                let line = match self.ctl.get() {
+                    // upstream log_delete(): "*deleting" with -i, else
+                    // "deleting" at --info=del1 and above or whenever
+                    // names are printed.
+                    Some(c) if self.format.itemize == 0 => (c.del > 0 || self.format.enabled())
+                        .then(|| {
+                            let mut n = crate::control::name_text(name);
+                            if is_dir && !n.ends_with('/') {
+                                n.push('/');
+                            }
+                            format!("deleting {n}")
+                        }),
+                    _ => self.format.deleted_line(name, is_dir),
+                };
+                if let Some(line) = line {
                     self.info(&line);
                 }
             }

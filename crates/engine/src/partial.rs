@@ -425,7 +425,7 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
     };
     match res {
         Ok(()) => {
-            if ctx.opts.verbose > 1 && !ctx.am_server {
+            if ctx.opts.ctl.info.backup > 0 && !ctx.am_server {
                 ctx.out.info(&format!(
                     "backed up {} to {}",
                     p.display_lossy(),
@@ -549,6 +549,8 @@ type SentSource = (PathBuf, i64, i64, bool);
 #[derive(Debug, Default)]
 pub struct SourceRemover {
     files: Mutex<Option<Vec<SentSource>>>,
+    /// The list names and the `--info=remove` level, for "sender removed".
+    names: Mutex<(Vec<Vec<u8>>, u8)>,
 }
 
 impl SourceRemover {
@@ -561,6 +563,14 @@ impl SourceRemover {
             .map(|(e, p)| (p.clone(), e.size, e.mtime, e.is_file() || e.is_symlink()))
             .collect();
         *lock(&self.files) = Some(files);
+    }
+
+    /// Reports each removal at `--info=remove` level 1 and above.
+    pub fn report(&self, list: &FileList, level: u8) {
+        if level > 0 {
+            let names = list.entries.iter().map(|e| e.name.clone()).collect();
+            *lock(&self.names) = (names, level);
+        }
     }
 
     /// Handles one MSG_SUCCESS payload.
@@ -587,7 +597,13 @@ impl SourceRemover {
                 ));
             }
             Ok(_) => match std::fs::remove_file(path) {
-                Ok(()) => {}
+                // upstream: sender.c:successful_send() at INFO_GTE(REMOVE, 1)
+                Ok(()) => {
+                    let names = lock(&self.names);
+                    if let Some(n) = names.0.get(usize::try_from(ndx).unwrap_or(usize::MAX)) {
+                        out.info(&format!("sender removed {}", crate::control::name_text(n)));
+                    }
+                }
                 Err(e) => out.error_xfer(&format!(
                     "rsync: [sender] sender failed to remove {shown}: {}",
                     crate::flist::os_err(&e)

@@ -90,6 +90,11 @@ pub fn receive_files<R: Read>(
         }
         let e = &ctx.entries[i];
         if iflags & ITEM_TRANSFER == 0 {
+            ctx.out.log_item(crate::out::FileEvent {
+                sender: false,
+                iflags,
+                entry: e,
+            });
             if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, &xname) {
                 if let Some(line) = ctx.out.format.line_x(iflags, e, &xname) {
                     ctx.out.info(&line);

@@ -88,6 +88,11 @@ pub fn send_files<R: Read>(
         };
         if iflags & ITEM_TRANSFER == 0 {
             let x = xname.as_deref().unwrap_or_default();
+            ctx.out.log_item(crate::out::FileEvent {
+                sender: true,
+                iflags,
+                entry: e,
+            });
             if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
                 if let Some(line) = ctx.out.format.line_x(iflags, e, x) {
                     ctx.out.info(&line);
@@ -120,7 +125,7 @@ pub fn send_files<R: Read>(
             echo(&mut out, &mut ndx_w);
             continue;
         }
-        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0)?;
+        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
         let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
         let file = match crate::flist::open_source(path, ctx.opts.open_noatime) {
@@ -237,7 +242,7 @@ pub fn send_files<R: Read>(
         log_item(ctx, iflags, i);
         xfr += 1;
         ctx.out.progress(
-            &String::from_utf8_lossy(&e.name),
+            &crate::control::name_text(&e.name),
             e.size.max(0) as u64,
             started.elapsed(),
             xfr,
@@ -361,8 +366,16 @@ fn read_ndx<R: Read>(
 
 /// Reads the sum header and block sums the generator sent.
 // upstream: sender.c:receive_sums()
-fn receive_sums<R: Read>(r: &mut R, digest_len: usize, append: bool) -> Result<Signature> {
+fn receive_sums<R: Read>(
+    r: &mut R,
+    digest_len: usize,
+    append: bool,
+    opts: &crate::Options,
+) -> Result<Signature> {
     let head = SumHead::read(r, digest_len)?;
+    // The block table the peer's count asks for, against --max-alloc.
+    let per_block = std::mem::size_of::<BlockSum>() + head.s2length.max(0) as usize;
+    crate::control::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,

@@ -58,7 +58,8 @@ pub fn comma(n: u64) -> String {
     out
 }
 
-fn counts(label: &str, c: &[u64; 5]) -> String {
+fn counts(label: &str, c: &[u64; 5], human: u8) -> String {
+    let comma = |n: u64| crate::control::big_num(n, human.min(1));
     let total: u64 = c.iter().sum();
     let labels = ["reg", "dir", "link", "dev", "special"];
     let mut parts = Vec::new();
@@ -77,23 +78,31 @@ fn counts(label: &str, c: &[u64; 5]) -> String {
 impl XferStats {
     /// The --stats block (upstream main.c output_summary with --stats).
     pub fn stats_lines(&self) -> Vec<String> {
+        self.stats_lines_h(1)
+    }
+
+    /// The --stats block at a `-h` level (0: plain digits, 1: digit
+    /// groups, 2 and 3: units of 1000 or 1024).
+    pub fn stats_lines_h(&self, human: u8) -> Vec<String> {
+        let comma = |n: u64| crate::control::big_num(n, human.min(1));
+        let num = |n: u64| crate::control::big_num(n, human);
         vec![
             String::new(),
-            counts("Number of files", &self.num_files),
-            counts("Number of created files", &self.created),
-            counts("Number of deleted files", &self.deleted),
+            counts("Number of files", &self.num_files, human),
+            counts("Number of created files", &self.created, human),
+            counts("Number of deleted files", &self.deleted, human),
             format!(
                 "Number of regular files transferred: {}",
                 comma(self.xferred_files)
             ),
-            format!("Total file size: {} bytes", comma(self.total_size)),
+            format!("Total file size: {} bytes", num(self.total_size)),
             format!(
                 "Total transferred file size: {} bytes",
-                comma(self.total_transferred_size)
+                num(self.total_transferred_size)
             ),
-            format!("Literal data: {} bytes", comma(self.literal_data)),
-            format!("Matched data: {} bytes", comma(self.matched_data)),
-            format!("File list size: {}", comma(self.flist_size)),
+            format!("Literal data: {} bytes", num(self.literal_data)),
+            format!("Matched data: {} bytes", num(self.matched_data)),
+            format!("File list size: {}", num(self.flist_size)),
             format!(
                 "File list generation time: {:.3} seconds",
                 self.flist_buildtime as f64 / 1000.0
@@ -102,13 +111,19 @@ impl XferStats {
                 "File list transfer time: {:.3} seconds",
                 self.flist_xfertime as f64 / 1000.0
             ),
-            format!("Total bytes sent: {}", comma(self.total_written)),
-            format!("Total bytes received: {}", comma(self.total_read)),
+            format!("Total bytes sent: {}", num(self.total_written)),
+            format!("Total bytes received: {}", num(self.total_read)),
         ]
     }
 
     /// The two closing lines printed with -v or --stats.
     pub fn summary_lines(&self, elapsed: Duration, dry_run: bool) -> Vec<String> {
+        self.summary_lines_h(elapsed, dry_run, 1)
+    }
+
+    /// The two closing lines at a `-h` level.
+    pub fn summary_lines_h(&self, elapsed: Duration, dry_run: bool, human: u8) -> Vec<String> {
+        let num = |n: u64| crate::control::big_num(n, human);
         let secs = elapsed.as_secs_f64().max(0.000_001);
         let rate = (self.total_written + self.total_read) as f64 / secs;
         let xfer = self.total_written + self.total_read;
@@ -121,17 +136,28 @@ impl XferStats {
             String::new(),
             format!(
                 "sent {} bytes  received {} bytes  {} bytes/sec",
-                comma(self.total_written),
-                comma(self.total_read),
-                format_rate(rate)
+                num(self.total_written),
+                num(self.total_read),
+                rate_h(rate, human)
             ),
             format!(
                 "total size is {}  speedup is {:.2}{}",
-                comma(self.total_size),
+                num(self.total_size),
                 speedup,
                 if dry_run { " (DRY RUN)" } else { "" }
             ),
         ]
+    }
+}
+
+/// upstream do_big_dnum(rate, human_readable, 2).
+fn rate_h(r: f64, human: u8) -> String {
+    let mult = if human == 2 { 1000.0 } else { 1024.0 };
+    match human {
+        0 => format!("{r:.2}"),
+        1 => format_rate(r),
+        _ if r >= mult => crate::control::big_num(r as u64, human),
+        _ => format!("{r:.2}"),
     }
 }
 

@@ -307,6 +307,7 @@ pub fn run_sender(
         send_filter_list(&w, &rules, session.protocol, true)?;
     }
     let t0 = Instant::now();
+    let flist_progress = crate::control::FlistProgress::start(opts, side == Side::Client, &out);
     let protocol = session.protocol;
     let names = flist::files_from_names(
         opts,
@@ -326,6 +327,7 @@ pub fn run_sender(
         &mut rules,
         link.daemon_filter.as_ref(),
     )?;
+    flist_progress.finish(list.entries.len(), "building");
     tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());
     if side == Side::Client {
         // upstream: flist.c send_file_name() applies the client's --chmod.
@@ -334,6 +336,7 @@ pub fn run_sender(
     let buildtime = t0.elapsed().as_millis() as u64;
     if opts.remove_source_files && !opts.dry_run {
         remover.set(&list);
+        remover.report(&list, opts.ctl.info.remove);
     }
     let encoded = flist::encode(&list, opts, &session, out.io_error());
     let t1 = Instant::now();
@@ -347,6 +350,7 @@ pub fn run_sender(
         return Ok(XferStats::default());
     }
     let xfertime = t1.elapsed().as_millis() as u64;
+    out.set_total_size(list.total_size());
     let stats = Mutex::new(XferStats {
         num_files: list.kind_counts(),
         total_size: list.total_size(),
@@ -449,6 +453,12 @@ pub fn run_receiver_to(
     if side == Side::Server && !local {
         crate::basis::validate_server_paths(opts, climb)?;
     }
+    // upstream get_local_name(): a listing writes nowhere, so its
+    // destination is the current directory, whatever was named.
+    let dest = match dest {
+        Dest::Operator(_) if opts.ctl.list_only > 0 => Dest::Operator(".".to_string()),
+        d => d,
+    };
     let (mut reader, session) = start(r, &w, opts, link, &out, None)?;
     let rules = match side {
         Side::Client => {
@@ -468,7 +478,10 @@ pub fn run_receiver_to(
         Side::Server => FilterList::new(),
     };
     forward_files_from(&w, opts, link, session.protocol)?;
+    let flist_progress =
+        crate::control::FlistProgress::start(opts, side == Side::Client && !local, &out);
     let received = flist::receive(&mut reader, opts, &session)?;
+    flist_progress.finish(received.list.entries.len(), "receiving");
     out.add_io_error(received.io_error & 7);
     let mut list = received.list;
     if opts.tree.prune_empty_dirs {
@@ -523,6 +536,7 @@ pub fn run_receiver_to(
             info
         }
     };
+    out.set_total_size(list.total_size());
     let stats = Arc::new(Mutex::new(XferStats {
         num_files: list.kind_counts(),
         total_size: list.total_size(),
@@ -707,7 +721,7 @@ fn local_name(
             if !need_dir {
                 return solo(path, paths, auth);
             }
-            if opts.verbose > 0
+            if opts.ctl.info.name > 0
                 || opts.itemize > 0
                 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
             {
@@ -798,7 +812,7 @@ fn local_name_beneath(
             if !need_dir {
                 return solo_beneath(base, path, paths, &shown);
             }
-            if opts.verbose > 0
+            if opts.ctl.info.name > 0
                 || opts.itemize > 0
                 || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
             {
@@ -1023,7 +1037,10 @@ pub fn local_copy(
         })?;
     let res = run_sender(
         Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
-        shared(Box::new(a)),
+        shared(Box::new(crate::iolimit::BwLimitWrite::new(
+            a,
+            opts.ctl.bwlimit,
+        ))),
         opts,
         sources,
         &Link {
