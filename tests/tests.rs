@@ -7,6 +7,7 @@ mod compress;
 mod control;
 mod daemon;
 mod daemon_filters;
+mod daemon_options;
 mod fakepeer;
 mod filters;
 mod hardlinks;

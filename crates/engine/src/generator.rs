@@ -586,6 +586,9 @@ impl Gen<'_> {
                         }
                         self.itemize(Some(i), e, Some(&s), 0);
                         self.hl_mark(hlink::Mark::Done);
+                        // upstream: an up-to-date symlink counts as sent
+                        // for --remove-source-files.
+                        self.success(i);
                         return Ok(());
                     }
                 }
@@ -624,6 +627,7 @@ impl Gen<'_> {
                 self.set_owner(p, e, None);
                 self.fake_record(p, e);
             }
+            self.success(i);
             if quiet {
                 return Ok(());
             }
@@ -736,11 +740,18 @@ impl Gen<'_> {
         if !redo && self.skip_by_size_or_age(i, st.as_ref()) {
             return Ok(());
         }
-        // upstream: generator.c:try_dests_reg() for a missing file.
+        // upstream: generator.c:try_dests_reg(), for a missing file and,
+        // unless --copy-dest, for an existing one an exact basis match
+        // replaces.
         let mut basis_type: Option<u8> = None;
         let mut basis_st: Option<Stat> = None;
-        if st.is_none() && !redo && !ctx.dirs.basis.is_empty() {
-            match self.try_dests(i)? {
+        let exact_for_existing = st.is_some()
+            && ctx
+                .opts
+                .alt_dest
+                .is_some_and(|k| k != crate::options::AltDest::Copy);
+        if (st.is_none() || exact_for_existing) && !redo && !ctx.dirs.basis.is_empty() {
+            match self.try_dests(i, st.as_ref())? {
                 crate::basis::Dests::Done => {
                     self.success(i);
                     // A --compare-dest match leaves nothing here to link to.
@@ -967,7 +978,7 @@ impl Gen<'_> {
     }
 
     // upstream: generator.c:try_dests_reg()
-    fn try_dests(&mut self, i: usize) -> Result<crate::basis::Dests> {
+    fn try_dests(&mut self, i: usize, existing: Option<&Stat>) -> Result<crate::basis::Dests> {
         use crate::basis::Dests;
         use crate::options::AltDest;
         let ctx = self.ctx;
@@ -1004,6 +1015,19 @@ impl Gen<'_> {
         };
         let kind = ctx.opts.alt_dest.unwrap_or(AltDest::Compare);
         if level == 3 && kind != AltDest::Copy {
+            if let Some(ex) = existing {
+                // Already the basis file: the ordinary checks take over.
+                if kind == AltDest::Link && ex.dev == bst.dev && ex.ino == bst.ino {
+                    return Ok(Dests::Nothing);
+                }
+                if !ctx.opts.dry_run {
+                    if let Err(err) = ctx.root.unlink(p) {
+                        if err.kind() != std::io::ErrorKind::NotFound {
+                            return Ok(Dests::Nothing);
+                        }
+                    }
+                }
+            }
             if kind == AltDest::Link {
                 if ctx.opts.dry_run || root.link(&from, &to).is_ok() {
                     if self.report_all {
@@ -1018,6 +1042,9 @@ impl Gen<'_> {
                 self.itemize(Some(i), e, Some(&bst), 0);
                 return Ok(Dests::Done);
             }
+        }
+        if existing.is_some() {
+            return Ok(Dests::Nothing);
         }
         if level >= 2 {
             if !ctx.opts.dry_run && crate::partial::copy_in(root, &from, root, &to).is_err() {
