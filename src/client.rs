@@ -199,14 +199,25 @@ fn local_path(l: &Location) -> String {
     }
 }
 
-fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
-    ItemFormat {
+pub(crate) fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
+    let mut f = ItemFormat {
         itemize: opts.itemize,
         verbose: opts.ctl.info.name,
         sender,
         local,
         preserve_mtimes: opts.times,
+    };
+    // upstream: options.c: --out-format prints names (--info=name) and
+    // itemizes when it has %i.
+    if let Some(custom) = &opts.log_format {
+        f.verbose = f.verbose.max(1);
+        f.itemize = if engine::options::log_format_has(custom, 'i') {
+            f.itemize.max(1)
+        } else {
+            0
+        };
     }
+    f
 }
 
 /// Starts the remote shell with `--server ...` and runs `f` over its pipes;
@@ -382,5 +393,21 @@ pub(crate) fn send_protected_args(
 pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
     let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
     out.set_control(engine::control::out_ctl(opts));
+    if let Some(custom) = opts.log_format.clone() {
+        out.set_line_format(Box::new(move |ev, xname| {
+            let mut fields = daemon::logfmt::file_fields(&ev, "");
+            // upstream: a local copy's lines are the sending side's.
+            if fmt.local {
+                fields.op = "send";
+            }
+            fields.itemize = fmt.change_string(ev.iflags, ev.entry);
+            if !xname.is_empty() {
+                fields.link = format!(" => {}", String::from_utf8_lossy(xname));
+            } else if !ev.entry.is_symlink() {
+                fields.link.clear();
+            }
+            daemon::logfmt::expand(&custom, &daemon::logfmt::LogFields::default(), &fields)
+        }));
+    }
     out
 }

@@ -4,7 +4,6 @@
 //! server arguments and runs the engine role over the socket.
 use daemon::auth;
 use daemon::wire;
-use engine::itemize::ItemFormat;
 use engine::out::shared;
 use engine::session::our_protocol;
 use engine::transfer::{closing_line, run_receiver, run_sender, Input, Link};
@@ -201,13 +200,7 @@ pub fn run(opts: &Options) -> i32 {
         agreed_protocol: Some(protocol),
         ..Link::client()
     };
-    let fmt = ItemFormat {
-        itemize: opts.itemize,
-        verbose: opts.ctl.info.name,
-        sender: push,
-        local: false,
-        preserve_mtimes: opts.times,
-    };
+    let fmt = crate::client::format(opts, push, false);
     let out = crate::client::client_out(opts, fmt);
     // --timeout on the socket's reads (keeping what the handshake already
     // buffered) and --bwlimit on its writes.

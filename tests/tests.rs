@@ -17,6 +17,7 @@ mod options;
 mod options2;
 mod options3;
 mod options4;
+mod options5;
 mod receiving;
 mod sandbox;
 mod treeshape;

@@ -698,6 +698,13 @@ impl Gen<'_> {
                     return Ok(());
                 }
                 self.fix_attrs(p, e, None);
+                // upstream: generator.c dest_mode(): without -p a node that
+                // replaces an existing non-directory keeps its permissions.
+                if let Some(old) = st.filter(|s| s.file_type != FileType::Dir) {
+                    if !ctx.opts.perms && !fake {
+                        let _ = ctx.root.chmod(p, old.mode & 0o7777);
+                    }
+                }
             }
             if quiet {
                 return Ok(());

@@ -43,6 +43,8 @@ pub struct Out {
     ctl: std::sync::OnceLock<OutCtl>,
     progress2: Mutex<Progress2>,
     item_log: std::sync::OnceLock<FileLogFn>,
+    /// A custom `--out-format` for item lines (else `format`'s own).
+    line_fmt: std::sync::OnceLock<LineFmtFn>,
     msg_log: std::sync::OnceLock<MsgLogFn>,
 }
 
@@ -91,6 +93,10 @@ pub struct FileEvent<'a> {
 /// Receives [`FileEvent`]s.
 pub type FileLogFn = Box<dyn Fn(FileEvent<'_>) + Send + Sync>;
 
+/// Renders a client's item line from a [`FileEvent`] and the xname (a
+/// custom `--out-format`).
+pub type LineFmtFn = Box<dyn Fn(FileEvent<'_>, &[u8]) -> String + Send + Sync>;
+
 impl Out {
     /// A client's sink with --progress.
     pub fn terminal_with_progress(format: ItemFormat, quiet: bool, progress: bool) -> Arc<Out> {
@@ -106,6 +112,7 @@ impl Out {
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
             item_log: std::sync::OnceLock::new(),
+            line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
         };
         Arc::new(o)
@@ -124,6 +131,7 @@ impl Out {
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
             item_log: std::sync::OnceLock::new(),
+            line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
         })
     }
@@ -141,9 +149,28 @@ impl Out {
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
             item_log: std::sync::OnceLock::new(),
+            line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
         })
     }
+    /// Sets a custom `--out-format` renderer for item lines (first call
+    /// wins).
+    pub fn set_line_format(&self, f: LineFmtFn) {
+        let _ = self.line_fmt.set(f);
+    }
+
+    /// The client's line for an item, or `None` when nothing is printed:
+    /// the custom `--out-format` when one is set, else `format`'s line.
+    pub fn item_line(&self, ev: FileEvent<'_>, xname: &[u8]) -> Option<String> {
+        if !self.format.enabled() {
+            return None;
+        }
+        match self.line_fmt.get() {
+            Some(f) => Some(f(ev, xname)),
+            None => self.format.line_x(ev.iflags, ev.entry, xname),
+        }
+    }
+
     /// Applies the client's control options (first call wins).
     pub fn set_control(&self, c: OutCtl) {
         let _ = self.ctl.set(c);

@@ -96,7 +96,12 @@ pub fn receive_files<R: Read>(
                 entry: e,
             });
             if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, &xname) {
-                if let Some(line) = ctx.out.format.line_x(iflags, e, &xname) {
+                let ev = crate::out::FileEvent {
+                    sender: false,
+                    iflags,
+                    entry: e,
+                };
+                if let Some(line) = ctx.out.item_line(ev, &xname) {
                     ctx.out.info(&line);
                 }
             }
@@ -228,7 +233,12 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     if ctx.am_server {
         return;
     }
-    if let Some(line) = ctx.out.format.line(iflags, &ctx.entries[i]) {
+    let ev = crate::out::FileEvent {
+        sender: false,
+        iflags,
+        entry: &ctx.entries[i],
+    };
+    if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
     }
 }

@@ -94,7 +94,12 @@ pub fn send_files<R: Read>(
                 entry: e,
             });
             if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
-                if let Some(line) = ctx.out.format.line_x(iflags, e, x) {
+                let ev = crate::out::FileEvent {
+                    sender: true,
+                    iflags,
+                    entry: e,
+                };
+                if let Some(line) = ctx.out.item_line(ev, x) {
                     ctx.out.info(&line);
                 }
             }
@@ -307,7 +312,12 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
     if ctx.am_server {
         return;
     }
-    if let Some(line) = ctx.out.format.line(iflags, &ctx.list.entries[i]) {
+    let ev = crate::out::FileEvent {
+        sender: true,
+        iflags,
+        entry: &ctx.list.entries[i],
+    };
+    if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
     }
 }

@@ -1,0 +1,398 @@
+//! The options the other suites use only in passing, each compared with
+//! stock rsync on the same command in five directions (local copy, oxsync
+//! pushing/pulling against `rsync --server`, stock rsync pushing/pulling
+//! against `oxsync --server`): `--size-only`, `-B/--block-size`,
+//! `--out-format`, `-D/--devices/--specials/--no-D`, `--msgs2stderr`, and
+//! `--contimeout` against a daemon.
+use crate::util::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy)]
+enum Dir {
+    Local,
+    OxPush,
+    OxPull,
+    RsyncPush,
+    RsyncPull,
+}
+
+const ALL: [Dir; 5] = [
+    Dir::Local,
+    Dir::OxPush,
+    Dir::OxPull,
+    Dir::RsyncPush,
+    Dir::RsyncPull,
+];
+
+/// Directory mtimes after this were set by the system during the run.
+const T_RECENT: i64 = T0 + 10_000_000;
+
+type Maker = fn(&Path);
+
+/// One scratch directory with a source and two identically prepared
+/// destinations (oxsync's and stock rsync's).
+struct Case {
+    scratch: Scratch,
+    dir: Dir,
+}
+
+impl Case {
+    fn new(dir: Dir, make_src: Maker, make_dst: Maker) -> Case {
+        let scratch = Scratch::new();
+        make_src(&scratch.path("src"));
+        for d in ["dst", "dst_ref"] {
+            let p = scratch.path(d);
+            fs::create_dir_all(&p).expect("mkdir");
+            make_dst(&p);
+        }
+        Case { scratch, dir }
+    }
+
+    /// `client ARGS src/ dst/` with oxsync in its role for this direction,
+    /// or stock rsync on both ends for the reference.
+    fn command(&self, reference: bool, args: &[&str]) -> Command {
+        let (ox, rs) = (oxsync_bin(), rsync_bin());
+        let (client, server) = match (reference, self.dir) {
+            (true, _) => (rs.clone(), rs),
+            (false, Dir::Local) => (ox.clone(), ox),
+            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
+            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
+        };
+        let dst = self.scratch.path(if reference { "dst_ref" } else { "dst" });
+        let src_arg = format!("{}/", self.scratch.path("src").display());
+        let dst_arg = format!("{}/", dst.display());
+        let mut c = Command::new(client);
+        c.args(args);
+        if !matches!(self.dir, Dir::Local) {
+            c.arg("-e")
+                .arg(self.scratch.rsh())
+                .arg(format!("--rsync-path={}", server.display()));
+        }
+        match self.dir {
+            Dir::Local => c.arg(src_arg).arg(dst_arg),
+            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
+            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
+        };
+        c
+    }
+}
+
+/// Every entry's state (with device numbers) as one string.
+fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
+    snapshot(root)
+        .into_iter()
+        .map(|(p, s)| {
+            let md = fs::symlink_metadata(root.join(&p)).expect("lstat");
+            let ft = md.file_type();
+            let kind = if ft.is_char_device() {
+                format!("c{:x}", md.rdev())
+            } else if ft.is_block_device() {
+                format!("b{:x}", md.rdev())
+            } else if ft.is_fifo() {
+                "p".to_string()
+            } else if ft.is_socket() {
+                "s".to_string()
+            } else {
+                s.kind.to_string()
+            };
+            let v = format!(
+                "{kind} {:o} mtime={} size={} digest={:x} link={:?}",
+                s.perm,
+                s.mtime.min(T_RECENT),
+                s.size,
+                s.digest,
+                s.link
+            );
+            (p, v)
+        })
+        .collect()
+}
+
+/// Runs `args` in `dir` and with stock rsync alone; compares exit codes,
+/// itemize lines and trees. Returns (ours, stock's).
+fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker) -> (Run, Run) {
+    let c = Case::new(dir, make_src, make_dst);
+    let logs = c.scratch.logs();
+    let ours = run(&mut c.command(false, args), &logs);
+    let theirs = run(&mut c.command(true, args), &logs);
+    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
+    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    assert_eq!(
+        ours.itemized(),
+        theirs.itemized(),
+        "{}",
+        show("itemize lines differ")
+    );
+    let diff = map_diff(
+        &tree(&c.scratch.path("dst")),
+        &tree(&c.scratch.path("dst_ref")),
+    );
+    if !diff.is_empty() {
+        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
+    }
+    (ours, theirs)
+}
+
+fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
+    write_file(&root.join(rel), data, 0o644, mtime);
+}
+
+fn fix_dirs(root: &Path) {
+    for (p, s) in snapshot(root) {
+        if s.kind == 'd' {
+            set_mtime(&root.join(p), T0 + 500);
+        }
+    }
+}
+
+fn nothing(_: &Path) {}
+
+// ---------------------------------------------------------------------------
+// --size-only, --block-size
+
+/// Files that differ from the destination's in content only, in size, or
+/// in mtime only; and a 300 KiB file changed in three places.
+fn sized_src(src: &Path) {
+    fs::create_dir_all(src.join("sub")).expect("mkdir");
+    put(src, "same_size.txt", b"source content\n", T0 + 1);
+    put(src, "other_size.txt", b"source, longer content\n", T0 + 1);
+    put(src, "newer.txt", b"identical\n", T0 + 50);
+    put(src, "sub/new.txt", b"new file\n", T0 + 1);
+    let mut big = Prng::new(7).bytes(300 * 1024);
+    for at in [1_000usize, 150_000, 290_000] {
+        big[at..at + 100].fill(b'x');
+    }
+    put(src, "big.bin", &big, T0 + 60);
+    fix_dirs(src);
+}
+
+fn sized_dst(dst: &Path) {
+    fs::create_dir_all(dst.join("sub")).expect("mkdir");
+    put(dst, "same_size.txt", b"destin content\n", T0 + 9);
+    put(dst, "other_size.txt", b"destination\n", T0 + 1);
+    put(dst, "newer.txt", b"identical\n", T0 + 2);
+    put(dst, "big.bin", &Prng::new(7).bytes(300 * 1024), T0 + 2);
+    fix_dirs(dst);
+}
+
+#[test]
+fn size_only() {
+    for dir in ALL {
+        let (_, theirs) = check(dir, &["-ai", "--size-only"], sized_src, sized_dst);
+        // same_size.txt keeps its (different) content: only the size
+        // counts, so it is touched (`.f..t`), not transferred.
+        assert!(
+            theirs
+                .itemized()
+                .iter()
+                .any(|l| l == ".f..t...... same_size.txt"),
+            "{}",
+            theirs.stdout
+        );
+        check(dir, &["-rti", "--size-only", "-I"], sized_src, sized_dst);
+    }
+}
+
+#[test]
+fn block_size() {
+    for dir in ALL {
+        for args in [
+            &["-ai", "--no-W", "-B", "1024", "--stats"][..],
+            &["-ai", "--no-W", "--block-size=8192", "--stats"],
+            &["-ai", "--no-W", "-B700", "--stats"],
+        ] {
+            let (ours, theirs) = check(dir, args, sized_src, sized_dst);
+            // The sending side's literal data follows the block size the
+            // same way on both (upstream match.c and ours find the same
+            // blocks for the same block length).
+            let lit = |r: &Run| stat_bytes(&r.stdout, "Literal data");
+            assert_eq!(lit(&ours), lit(&theirs), "{dir:?} {args:?}");
+        }
+    }
+    // Out of range: the same refusal and exit code.
+    for dir in [Dir::Local, Dir::OxPush] {
+        check(dir, &["-ai", "-B", "200000"], sized_src, sized_dst);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// --out-format
+
+#[test]
+fn out_format() {
+    for dir in ALL {
+        for fmt in [
+            "--out-format=%o|%n|%l|%M|%i",
+            "--out-format=[%t] %n%L %B %U:%G",
+        ] {
+            let args = ["-a", fmt];
+            let (ours, theirs) = check(dir, &args, sized_src, sized_dst);
+            let lines = |r: &Run| {
+                let mut v: Vec<String> = r
+                    .stdout
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    // %t is the local time of the transfer: keep its shape.
+                    .map(|l| match l.find("] ") {
+                        Some(i) if l.starts_with('[') => format!("[time]{}", &l[i + 1..]),
+                        _ => l.to_string(),
+                    })
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(
+                lines(&ours),
+                lines(&theirs),
+                "{dir:?} {fmt}\n--- ours\n{}\n--- stock\n{}",
+                ours.stdout,
+                theirs.stdout
+            );
+            assert!(lines(&theirs).len() >= 4, "{}", theirs.stdout);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// -D, --devices, --specials
+
+/// A character device, a block device, a fifo and a socket next to a file.
+fn special_src(src: &Path) {
+    use rustix::fs::{makedev, mknodat, FileType, Mode, CWD};
+    fs::create_dir_all(src.join("dev")).expect("mkdir");
+    put(src, "plain.txt", b"plain\n", T0 + 1);
+    let node = |rel: &str, ft: FileType, dev| {
+        mknodat(CWD, src.join(rel), ft, Mode::from_raw_mode(0o640), dev).expect("mknod");
+        set_mtime_nofollow(&src.join(rel), T0 + 2);
+    };
+    node("dev/null", FileType::CharacterDevice, makedev(1, 3));
+    node("dev/loop", FileType::BlockDevice, makedev(7, 200));
+    node("dev/pipe", FileType::Fifo, 0);
+    node("dev/sock", FileType::Socket, 0);
+    fix_dirs(src);
+}
+
+fn set_mtime_nofollow(p: &Path, t: i64) {
+    let ts = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: t,
+            tv_nsec: 0,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: t,
+            tv_nsec: 0,
+        },
+    };
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        p,
+        &ts,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .expect("utimensat");
+}
+
+/// A destination that already has a device where the source has a fifo.
+fn special_dst(dst: &Path) {
+    use rustix::fs::{makedev, mknodat, FileType, Mode, CWD};
+    fs::create_dir_all(dst.join("dev")).expect("mkdir");
+    mknodat(
+        CWD,
+        dst.join("dev/pipe"),
+        FileType::CharacterDevice,
+        Mode::from_raw_mode(0o600),
+        makedev(1, 5),
+    )
+    .expect("mknod");
+}
+
+#[test]
+fn devices_and_specials() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "device nodes need root"
+    );
+    for dir in ALL {
+        for args in [
+            &["-rlti", "-D"][..],
+            &["-rlti", "--devices"],
+            &["-rlti", "--specials"],
+            &["-rlti", "--devices", "--specials"],
+            &["-rlti"],
+            &["-ai", "--no-D"],
+            &["-ai", "--no-devices"],
+            &["-ai", "--no-specials"],
+            &["-ai"],
+        ] {
+            check(dir, args, special_src, nothing);
+            check(dir, args, special_src, special_dst);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// --msgs2stderr
+
+#[test]
+fn msgs2stderr() {
+    for dir in ALL {
+        let (ours, theirs) = check(dir, &["-r", "-v", "--msgs2stderr"], sized_src, nothing);
+        // File names go where stock rsync puts them (stdout or stderr);
+        // the summary figures and the list heading differ (no incremental
+        // recursion), so only the name lines are compared.
+        let names = |text: &str| {
+            let mut v: Vec<String> = text
+                .lines()
+                .filter(|l| l.ends_with(".txt") || l.ends_with(".bin") || l.ends_with('/'))
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        };
+        let show = format!(
+            "{dir:?}\n--- ours\n{}\n{}\n--- stock\n{}\n{}",
+            ours.stdout, ours.stderr, theirs.stdout, theirs.stderr
+        );
+        assert_eq!(names(&ours.stdout), names(&theirs.stdout), "{show}");
+        assert_eq!(names(&ours.stderr), names(&theirs.stderr), "{show}");
+        assert!(!names(&theirs.stdout).is_empty() || !names(&theirs.stderr).is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// --contimeout
+
+#[test]
+fn contimeout_against_daemons() {
+    let s = Scratch::new();
+    sized_src(&s.path("src"));
+    let modules = format!("[m]\npath = {}\nread only = no\n", s.root().display());
+    for (client, daemon_bin) in [(oxsync_bin(), rsync_bin()), (rsync_bin(), oxsync_bin())] {
+        let d = crate::daemon::start(&daemon_bin, &modules);
+        let dst = s.path("pulled");
+        let _ = fs::remove_dir_all(&dst);
+        let r = run(
+            Command::new(&client)
+                .args(["-a", "--contimeout=5"])
+                .arg(crate::daemon::url(&d, "m/src/"))
+                .arg(&dst),
+            &s.logs(),
+        );
+        r.assert_code(0);
+        assert_eq!(tree(&dst), tree(&s.path("src")), "{}", r.cmdline);
+    }
+    // A bad value: the same message and exit code as rsync.
+    let mut outs = Vec::new();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let r = run(
+            Command::new(bin).args(["-a", "--contimeout=abc", "rsync://127.0.0.1:1/m/", "x/"]),
+            &s.logs(),
+        );
+        outs.push((r.code, r.stderr.lines().next().unwrap_or("").to_string()));
+    }
+    assert_eq!(outs[0], outs[1], "{outs:?}");
+}
