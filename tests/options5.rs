@@ -396,3 +396,22 @@ fn contimeout_against_daemons() {
     }
     assert_eq!(outs[0], outs[1], "{outs:?}");
 }
+
+// ---------------------------------------------------------------------------
+// --debug
+
+/// Debug flags are accepted on either side and leave the transfer as stock
+/// rsync's. The debug lines themselves are not compared: they describe
+/// upstream's internal structures (hash tables, buffer states, per-ndx
+/// bookkeeping) that oxsync does not have, and oxsync prints none.
+#[test]
+fn debug_flags_leave_the_transfer_alone() {
+    for dir in ALL {
+        for args in [
+            &["-ai", "--debug=flist2,del2"][..],
+            &["-ai", "--delete", "--debug=all"],
+        ] {
+            check(dir, args, sized_src, sized_dst);
+        }
+    }
+}
