@@ -544,6 +544,11 @@ impl Gen<'_> {
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
             }
+            // The destination root this run created counts as created
+            // (upstream itemizes it `cd+++++++++ ./` too).
+            if exists && shown.is_none() && !in_basis {
+                ctx.stats(|s| s.created[1] += 1);
+            }
             if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
                 && exists
                 && !redo

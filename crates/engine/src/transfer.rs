@@ -480,7 +480,11 @@ pub fn run_receiver_to(
     forward_files_from(&w, opts, link, session.protocol)?;
     let flist_progress =
         crate::control::FlistProgress::start(opts, side == Side::Client && !local, &out);
+    // upstream: flist.c recv_file_list() counts the raw bytes read for
+    // the list as its "File list size".
+    let read_before_list = reader.bytes_read();
     let received = flist::receive(&mut reader, opts, &session)?;
+    let flist_size = reader.bytes_read() - read_before_list;
     flist_progress.finish(received.list.entries.len(), "receiving");
     out.add_io_error(received.io_error & 7);
     let mut list = received.list;
@@ -609,6 +613,7 @@ pub fn run_receiver_to(
     let peer_stats = recv_result?;
     gen_result?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    s.flist_size = flist_size;
     match peer_stats {
         Some(ps) => {
             s.total_written = ps.total_read.max(0) as u64;
