@@ -415,3 +415,37 @@ fn debug_flags_leave_the_transfer_alone() {
         }
     }
 }
+
+/// `--remove-source-files` removes sent devices and specials as well as
+/// files (and leaves what was not sent). Each run has its own source.
+#[test]
+fn remove_source_files_with_specials() {
+    for dir in ALL {
+        let args = ["-ai", "--remove-source-files"];
+        let ours = Case::new(dir, special_src, special_dst);
+        let theirs = Case::new(dir, special_src, special_dst);
+        let a = run(&mut ours.command(false, &args), &ours.scratch.logs());
+        let b = run(&mut theirs.command(true, &args), &theirs.scratch.logs());
+        let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &a, &b);
+        assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
+        assert_eq!(
+            a.itemized(),
+            b.itemized(),
+            "{}",
+            show("itemize lines differ")
+        );
+        for (x, y) in [("src", "src"), ("dst", "dst_ref")] {
+            let diff = map_diff(&tree(&ours.scratch.path(x)), &tree(&theirs.scratch.path(y)));
+            assert!(
+                diff.is_empty(),
+                "{}",
+                show(&format!("{x}:\n{}", diff.join("\n")))
+            );
+        }
+        assert!(
+            !ours.scratch.path("src/dev/null").exists(),
+            "{}",
+            show("not removed")
+        );
+    }
+}

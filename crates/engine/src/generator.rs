@@ -671,6 +671,9 @@ impl Gen<'_> {
                     }
                     self.itemize(Some(i), e, Some(&s), 0);
                     self.hl_mark(hlink::Mark::Done);
+                    // upstream: an identical device or special counts as
+                    // sent for --remove-source-files.
+                    self.success(i);
                     return Ok(());
                 }
             }
@@ -711,6 +714,7 @@ impl Gen<'_> {
                     }
                 }
             }
+            self.success(i);
             if quiet {
                 return Ok(());
             }

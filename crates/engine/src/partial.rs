@@ -560,7 +560,7 @@ impl SourceRemover {
             .entries
             .iter()
             .zip(&list.sources)
-            .map(|(e, p)| (p.clone(), e.size, e.mtime, e.is_file() || e.is_symlink()))
+            .map(|(e, p)| (p.clone(), e.size, e.mtime, !e.is_dir()))
             .collect();
         *lock(&self.files) = Some(files);
     }
