@@ -13,27 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Who is the client and who the server (the stock-only reference is
-/// always run beside it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Local,
-    OxPush,
-    OxPull,
-    RsyncPush,
-    RsyncPull,
-}
-
-const ALL: [Dir; 5] = [
-    Dir::Local,
-    Dir::OxPush,
-    Dir::OxPull,
-    Dir::RsyncPush,
-    Dir::RsyncPull,
-];
-
-const REMOTE: [Dir; 4] = [Dir::OxPush, Dir::OxPull, Dir::RsyncPush, Dir::RsyncPull];
-
 /// A remote-shell stand-in that, like ssh, hands the command line to a
 /// shell (so quoting on the command line matters, as with a real ssh).
 fn shell_rsh(scratch: &Scratch) -> PathBuf {
@@ -46,18 +25,6 @@ fn shell_rsh(scratch: &Scratch) -> PathBuf {
     p
 }
 
-/// (client, server) binaries of a direction; the reference is stock rsync
-/// for both.
-fn bins(dir: Dir, reference: bool) -> (PathBuf, PathBuf) {
-    let (ox, rs) = (oxsync_bin(), rsync_bin());
-    match (reference, dir) {
-        (true, _) => (rs.clone(), rs),
-        (false, Dir::Local) => (ox.clone(), ox),
-        (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-        (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-    }
-}
-
 /// `client [args] SRC DST` in a direction; `src`/`dst` are full paths
 /// (a trailing slash is kept), the remote side gets `localhost:`.
 fn command(
@@ -68,7 +35,7 @@ fn command(
     src: &str,
     dst: &str,
 ) -> Command {
-    let (client, server) = bins(dir, reference);
+    let (client, server) = dir.endpoints(reference);
     let mut c = Command::new(client);
     c.env("TZ", "UTC").args(args);
     if dir != Dir::Local {

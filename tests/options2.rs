@@ -10,24 +10,6 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Who is the client, who is the server, and which way the data flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Local,
-    OxPush,
-    OxPull,
-    RsyncPush,
-    RsyncPull,
-}
-
-const ALL: [Dir; 5] = [
-    Dir::Local,
-    Dir::OxPush,
-    Dir::OxPull,
-    Dir::RsyncPush,
-    Dir::RsyncPull,
-];
-
 /// Base mtime of the destination's own entries.
 const T_DST: i64 = T0 + 100_000;
 /// Directory mtimes after this were set by the system during the run.
@@ -143,14 +125,7 @@ impl Case {
     }
 
     fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Dir::Local) => (ox.clone(), ox),
-            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-        };
+        let (client, server) = self.dir.endpoints(reference);
         let src_arg = format!("{}/", self.src.display());
         let dst_arg = format!("{}/", dst.display());
         let mut c = Command::new(client);

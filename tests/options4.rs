@@ -11,24 +11,6 @@ use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Who is the client, who is the server, and which way the data flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Local,
-    OxPush,
-    OxPull,
-    RsyncPush,
-    RsyncPull,
-}
-
-const ALL: [Dir; 5] = [
-    Dir::Local,
-    Dir::OxPush,
-    Dir::OxPull,
-    Dir::RsyncPush,
-    Dir::RsyncPull,
-];
-
 fn put(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);
     if let Some(parent) = p.parent() {
@@ -124,14 +106,7 @@ impl Case {
     }
 
     fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Dir::Local) => (ox.clone(), ox),
-            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-        };
+        let (client, server) = self.dir.endpoints(reference);
         let src_arg = format!("{}/", self.src.display());
         let dst_arg = format!("{}/", dst.display());
         let mut c = Command::new(client);

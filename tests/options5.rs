@@ -11,23 +11,6 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[derive(Debug, Clone, Copy)]
-enum Dir {
-    Local,
-    OxPush,
-    OxPull,
-    RsyncPush,
-    RsyncPull,
-}
-
-const ALL: [Dir; 5] = [
-    Dir::Local,
-    Dir::OxPush,
-    Dir::OxPull,
-    Dir::RsyncPush,
-    Dir::RsyncPull,
-];
-
 /// Directory mtimes after this were set by the system during the run.
 const T_RECENT: i64 = T0 + 10_000_000;
 
@@ -55,13 +38,7 @@ impl Case {
     /// `client ARGS src/ dst/` with oxsync in its role for this direction,
     /// or stock rsync on both ends for the reference.
     fn command(&self, reference: bool, args: &[&str]) -> Command {
-        let (ox, rs) = (oxsync_bin(), rsync_bin());
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Dir::Local) => (ox.clone(), ox),
-            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-        };
+        let (client, server) = self.dir.endpoints(reference);
         let dst = self.scratch.path(if reference { "dst_ref" } else { "dst" });
         let src_arg = format!("{}/", self.scratch.path("src").display());
         let dst_arg = format!("{}/", dst.display());

@@ -13,23 +13,6 @@ use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Local,
-    OxPush,
-    OxPull,
-    RsyncPush,
-    RsyncPull,
-}
-
-const ALL: [Dir; 5] = [
-    Dir::Local,
-    Dir::OxPush,
-    Dir::OxPull,
-    Dir::RsyncPush,
-    Dir::RsyncPull,
-];
-
 /// Times after this were set by the system during the run.
 const T_RECENT: i64 = T0 + 10_000_000;
 
@@ -156,14 +139,7 @@ impl Case {
     /// side only (as `-M`/`--remote-option` would; for the local copy they
     /// are appended to the client's own).
     fn command(&self, reference: bool, args: &[&str]) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Dir::Local) => (ox.clone(), ox),
-            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-        };
+        let (client, server) = self.dir.endpoints(reference);
         let (src, dst) = if reference {
             (&self.src_ref, &self.dst_ref)
         } else {

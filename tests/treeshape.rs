@@ -14,23 +14,6 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Local,
-    OxPush,
-    OxPull,
-    RsyncPush,
-    RsyncPull,
-}
-
-const ALL: [Dir; 5] = [
-    Dir::Local,
-    Dir::OxPush,
-    Dir::OxPull,
-    Dir::RsyncPush,
-    Dir::RsyncPull,
-];
-
 /// Base mtime of the destination's own entries.
 const T_DST: i64 = T0 + 100_000;
 /// Mtimes after this were set by the system during the run.
@@ -199,14 +182,7 @@ impl Case {
     /// The command, run in the source directory; `srcs` are relative to it
     /// (`%S` in an argument stands for the scratch directory).
     fn command(&self, reference: bool, args: &[&str], srcs: &[&str], dst: &Path) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Dir::Local) => (ox.clone(), ox),
-            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-        };
+        let (client, server) = self.dir.endpoints(reference);
         let mut c = Command::new(client);
         c.current_dir(&self.src);
         let scratch = self.scratch.root().to_string_lossy().into_owned();

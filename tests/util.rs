@@ -54,6 +54,45 @@ pub fn rsync_bin() -> PathBuf {
     p
 }
 
+/// Who is the client, who is the server, and which way the data flows in
+/// the five-direction comparisons: a local copy, oxsync pushing/pulling
+/// against stock `rsync --server`, stock rsync pushing/pulling against
+/// `oxsync --server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Local,
+    OxPush,
+    OxPull,
+    RsyncPush,
+    RsyncPull,
+}
+
+/// Every direction.
+pub const ALL: [Dir; 5] = [
+    Dir::Local,
+    Dir::OxPush,
+    Dir::OxPull,
+    Dir::RsyncPush,
+    Dir::RsyncPull,
+];
+
+/// The directions over a remote shell.
+pub const REMOTE: [Dir; 4] = [Dir::OxPush, Dir::OxPull, Dir::RsyncPush, Dir::RsyncPull];
+
+impl Dir {
+    /// (client, server) binaries: oxsync in its role for this direction,
+    /// or stock rsync on both ends for the `reference` run.
+    pub fn endpoints(self, reference: bool) -> (PathBuf, PathBuf) {
+        let (ox, rs) = (oxsync_bin(), rsync_bin());
+        match (reference, self) {
+            (true, _) => (rs.clone(), rs),
+            (false, Dir::Local) => (ox.clone(), ox),
+            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
+            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
+        }
+    }
+}
+
 /// A per-test scratch directory (removed on drop).
 pub struct Scratch {
     dir: tempfile::TempDir,

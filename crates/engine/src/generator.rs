@@ -1001,25 +1001,7 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
-            if st.size != e.size as u64 {
-                return false;
-            }
-            if ctx.opts.checksum {
-                let Ok(mut f) = root.open_read(path) else {
-                    return false;
-                };
-                return e.checksum.as_deref().is_some_and(|want| {
-                    crate::flist::checksum_reader(&mut f, &ctx.session)
-                        .ok()
-                        .as_deref()
-                        == Some(want)
-                });
-            }
-            ctx.opts.size_only
-                || (!ctx.opts.ignore_times
-                    && ctx
-                        .opts
-                        .same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec))
+            self.basis_quick_ok(root, path, e, st)
         };
         let Some((j, level, bst)) = crate::basis::find_dest(ctx, p, &quick, e) else {
             return Ok(Dests::Nothing);

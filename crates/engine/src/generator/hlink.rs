@@ -270,7 +270,7 @@ impl Gen<'_> {
     }
 
     /// upstream quick_check_ok() on a file in a basis directory.
-    fn basis_quick_ok(
+    pub(super) fn basis_quick_ok(
         &self,
         root: &confine::Root,
         p: &confine::RelPath,
