@@ -89,6 +89,21 @@ fn big(path: &Path, size: usize, seed: u64) {
     write_big_file(path, size, seed);
 }
 
+/// Runs `client ARGS SRC DST/` in `dir` with oxsync in its role (`ours`)
+/// and with stock rsync on both ends (`theirs`); returns both runs.
+fn run_pair(
+    s: &Scratch,
+    dir: Dir,
+    ours: (&[&str], &str, &Path),
+    theirs: (&[&str], &str, &Path),
+) -> (Run, Run) {
+    let one = |reference: bool, (args, src, dst): (&[&str], &str, &Path)| {
+        let dst = format!("{}/", dst.display());
+        run(&mut command(s, dir, reference, args, src, &dst), &s.logs())
+    };
+    (one(false, ours), one(true, theirs))
+}
+
 fn assert_same(label: &str, ours: &Run, theirs: &Run, ours_dst: &Path, theirs_dst: &Path) {
     let show = |what: &str| show_runs(label, what, ours, theirs);
     assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
@@ -166,14 +181,7 @@ fn secluded_args_expand_wildcards_on_the_server() {
             let sa = format!("{}/{pat}", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
             let args = ["-ri", "-s"];
-            let ours = run(
-                &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
-                &s.logs(),
-            );
-            let theirs = run(
-                &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
-                &s.logs(),
-            );
+            let (ours, theirs) = run_pair(&s, dir, (&args, &sa, &d1), (&args, &sa, &d2));
             assert_same(&format!("{dir:?} {pat}"), &ours, &theirs, &d1, &d2);
         }
     }
@@ -191,14 +199,7 @@ fn old_args_split_remote_paths_like_rsync() {
         let sa = format!("{}/", src.display());
         let (d1, d2) = (s.path("d1"), s.path("d2"));
         let args = ["-ai", "--old-args"];
-        let ours = run(
-            &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
-            &s.logs(),
-        );
-        let theirs = run(
-            &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
-            &s.logs(),
-        );
+        let (ours, theirs) = run_pair(&s, dir, (&args, &sa, &d1), (&args, &sa, &d2));
         assert_ne!(theirs.code, Some(0), "stock rsync splits the path");
         assert_same(&format!("{dir:?} --old-args"), &ours, &theirs, &d1, &d2);
     }
@@ -264,14 +265,7 @@ fn listing_matches_rsync() {
             s.path(&format!("ld2{dir:?}")),
         );
         let args = ["--list-only", "-r"];
-        let ours = run(
-            &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
-            &s.logs(),
-        );
-        let theirs = run(
-            &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
-            &s.logs(),
-        );
+        let (ours, theirs) = run_pair(&s, dir, (&args, &sa, &d1), (&args, &sa, &d2));
         let show = |w: &str| show_runs(&format!("{dir:?} --list-only"), w, &ours, &theirs);
         assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
         assert_eq!(ours.stdout, theirs.stdout, "{}", show("listings differ"));
@@ -329,14 +323,7 @@ fn stats_and_human_readable_numbers() {
             put(&src.join("small"), b"x\n");
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
-            let ours = run(
-                &mut command(&s, dir, false, args, &sa, &format!("{}/", d1.display())),
-                &s.logs(),
-            );
-            let theirs = run(
-                &mut command(&s, dir, true, args, &sa, &format!("{}/", d2.display())),
-                &s.logs(),
-            );
+            let (ours, theirs) = run_pair(&s, dir, (args, &sa, &d1), (args, &sa, &d2));
             let show = |w: &str| show_runs(&format!("{dir:?} {args:?}"), w, &ours, &theirs);
             assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
             let (a, b) = (stable_summary(&ours.stdout), stable_summary(&theirs.stdout));
@@ -398,14 +385,7 @@ fn info_and_debug_words() {
         let sa = format!("{}/", src.display());
         let (d1, d2) = (s.path("d1"), s.path("d2"));
         let args = ["-ai", "--debug=none", "--info=misc2,skip,flist0"];
-        let ours = run(
-            &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
-            &s.logs(),
-        );
-        let theirs = run(
-            &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
-            &s.logs(),
-        );
+        let (ours, theirs) = run_pair(&s, dir, (&args, &sa, &d1), (&args, &sa, &d2));
         assert_same(&format!("{dir:?} debug"), &ours, &theirs, &d1, &d2);
     }
 }
@@ -433,14 +413,7 @@ fn info_levels_shape_the_output() {
                 put(&d.join("gone.txt"), b"to delete\n");
                 put(&d.join("a.txt"), b"exists\n");
             }
-            let ours = run(
-                &mut command(&s, dir, false, args, &sa, &format!("{}/", d1.display())),
-                &s.logs(),
-            );
-            let theirs = run(
-                &mut command(&s, dir, true, args, &sa, &format!("{}/", d2.display())),
-                &s.logs(),
-            );
+            let (ours, theirs) = run_pair(&s, dir, (args, &sa, &d1), (args, &sa, &d2));
             let show = |w: &str| show_runs(&format!("{dir:?} {args:?}"), w, &ours, &theirs);
             assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
             let lines = |r: &Run| {
@@ -552,14 +525,7 @@ fn info_remove_names_removed_sources() {
         let args = ["-r", "--remove-source-files", "--info=remove"];
         let a1 = format!("{}/", s1.display());
         let a2 = format!("{}/", s2.display());
-        let ours = run(
-            &mut command(&s, dir, false, &args, &a1, &format!("{}/", d1.display())),
-            &s.logs(),
-        );
-        let theirs = run(
-            &mut command(&s, dir, true, &args, &a2, &format!("{}/", d2.display())),
-            &s.logs(),
-        );
+        let (ours, theirs) = run_pair(&s, dir, (&args, &a1, &d1), (&args, &a2, &d2));
         let show = |w: &str| show_runs(&format!("{dir:?}"), w, &ours, &theirs);
         assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
         let removed = |r: &Run| {
@@ -756,14 +722,7 @@ fn symlinks_without_l_are_skipped_by_the_receiver() {
         let sa = format!("{}/", src.display());
         let (d1, d2) = (s.path("d1"), s.path("d2"));
         let args = ["-r", "--stats"];
-        let ours = run(
-            &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
-            &s.logs(),
-        );
-        let theirs = run(
-            &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
-            &s.logs(),
-        );
+        let (ours, theirs) = run_pair(&s, dir, (&args, &sa, &d1), (&args, &sa, &d2));
         let show = |w: &str| show_runs(&format!("{dir:?}"), w, &ours, &theirs);
         assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
         let skip = |r: &Run| {
@@ -822,14 +781,7 @@ fn log_file_on_client_and_server() {
             }
             let v1: Vec<&str> = a1.iter().map(String::as_str).collect();
             let v2: Vec<&str> = a2.iter().map(String::as_str).collect();
-            let ours = run(
-                &mut command(&s, dir, false, &v1, &sa, &format!("{}/", d1.display())),
-                &s.logs(),
-            );
-            let theirs = run(
-                &mut command(&s, dir, true, &v2, &sa, &format!("{}/", d2.display())),
-                &s.logs(),
-            );
+            let (ours, theirs) = run_pair(&s, dir, (&v1, &sa, &d1), (&v2, &sa, &d2));
             let show = |w: &str| show_runs(&format!("{dir:?} {fmt:?}"), w, &ours, &theirs);
             assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
             // Only the client writes the log (the option is not forwarded);
@@ -1185,14 +1137,7 @@ fn timeout_ends_a_silent_transfer() {
         let sa = format!("{}/", src.display());
         let (d1, d2) = (s.path("d1"), s.path("d2"));
         let args = ["-ai", "--timeout=30", "--max-alloc=64M"];
-        let ours = run(
-            &mut command(&s, dir, false, &args, &sa, &format!("{}/", d1.display())),
-            &s.logs(),
-        );
-        let theirs = run(
-            &mut command(&s, dir, true, &args, &sa, &format!("{}/", d2.display())),
-            &s.logs(),
-        );
+        let (ours, theirs) = run_pair(&s, dir, (&args, &sa, &d1), (&args, &sa, &d2));
         assert_same(&format!("{dir:?} timeout"), &ours, &theirs, &d1, &d2);
     }
 }
