@@ -668,3 +668,43 @@ fn directory_swapped_for_a_symlink_during_the_transfer() {
     assert!(flips > 10, "the race did not run ({flips} flips)");
     assert_eq!(a.beside(), before, "a file landed outside dst");
 }
+
+/// A pulling client confines itself and says so with -vv, in one plain
+/// line: no escaped newline (`\#012`) and no empty line after it.
+#[test]
+fn pull_with_vv_prints_one_plain_landlock_line() {
+    let s = super::util::Scratch::new();
+    let src = s.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), b"data").unwrap();
+    let dst = s.path("dst");
+    let run = super::util::run(
+        Command::new(oxsync_bin())
+            .arg("-rvv")
+            .arg("-e")
+            .arg(s.rsh())
+            .arg("--rsync-path")
+            .arg(oxsync_bin())
+            .arg(format!("host:{}/", src.display()))
+            .arg(format!("{}/", dst.display())),
+        &s.logs(),
+    );
+    run.assert_code(0);
+    assert_eq!(fs::read(dst.join("f")).unwrap(), b"data");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = all.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with("landlock: "))
+        .unwrap_or_else(|| panic!("no landlock line in:\n{all}"));
+    assert!(!all.contains("\\#012"), "escaped newline in:\n{all}");
+    assert!(
+        lines.get(i + 1).is_none_or(|l| !l.is_empty()),
+        "an empty line follows the landlock line:\n{all}"
+    );
+    assert!(
+        !lines[i].contains("skipped missing"),
+        "old wording: {}",
+        lines[i]
+    );
+}

@@ -164,12 +164,16 @@ impl fmt::Display for LandlockOutcome {
                 };
                 write!(f, "landlock: abi {abi}, {level} enforced")?;
                 if !missing.is_empty() {
-                    write!(f, ", kernel lacks {}", missing.join(" "))?;
+                    write!(f, "; the kernel lacks {}", missing.join(", "))?;
                 }
                 if !skipped.is_empty() {
                     let names: Vec<String> =
                         skipped.iter().map(|p| p.display().to_string()).collect();
-                    write!(f, ", skipped missing {}", names.join(" "))?;
+                    write!(
+                        f,
+                        "; not present here, so not granted: {}",
+                        names.join(", ")
+                    )?;
                 }
                 Ok(())
             }
@@ -408,7 +412,7 @@ mod tests {
         };
         assert_eq!(
             o.log_line(),
-            "landlock: abi 7, partially enforced, kernel lacks resolve_unix, skipped missing /lib32"
+            "landlock: abi 7, partially enforced; the kernel lacks resolve_unix; not present here, so not granted: /lib32"
         );
         let o = LandlockOutcome::Unavailable {
             reason: "not built into the running kernel".into(),

@@ -74,7 +74,7 @@ pub fn confine_receiver(
     match outcome {
         LandlockOutcome::Enforced { .. } => {
             if opts.verbose > 1 {
-                out.info(&format!("{}\n", outcome.log_line()));
+                out.info(&outcome.log_line());
             }
             Ok(())
         }
@@ -84,7 +84,7 @@ pub fn confine_receiver(
         )),
         other => {
             if opts.verbose > 1 {
-                out.info(&format!("{}\n", other.log_line()));
+                out.info(&other.log_line());
             }
             Ok(())
         }
