@@ -3,6 +3,7 @@
 //!
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
+mod basis_dirs;
 mod compress;
 mod control;
 mod daemon;

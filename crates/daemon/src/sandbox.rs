@@ -4,13 +4,19 @@
 //! before anything is written, and Landlock is engaged once the request is
 //! known and before any hook, thread or name converter starts.
 //!
-//! Client paths that leave the module are refused, never rewritten into
-//! the module as upstream's `sanitize_paths()` does: a refusal tells the
-//! client what happened, a silent rewrite writes where nobody asked.
+//! `--temp-dir`, `--partial-dir` and `--backup-dir` that leave the module
+//! are refused, never rewritten into the module as upstream's
+//! `sanitize_paths()` does: a refusal tells the client what happened, a
+//! silent rewrite writes where nobody asked. A module may choose upstream's
+//! reading instead (`client paths = module-relative`). Basis directories
+//! (`--compare-dest`, `--copy-dest`, `--link-dest`) are only read from, so
+//! they follow rsync 3.5.0: `..` is clamped at the module root, a leading
+//! `/` names the module root, and one that still leaves the module (through
+//! a symlink) is skipped with a warning while the transfer goes on.
 use crate::config::Module;
-use confine::{abi_version, confine_to, AmbientAuthority, LandlockOutcome, Rules};
+use confine::{abi_version, confine_to, AmbientAuthority, LandlockOutcome, RelPath, Root, Rules};
 use engine::Options;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 /// A client path option that resolves outside the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,96 +47,147 @@ impl Rejection {
     }
 }
 
-/// Lexically normalizes an absolute path (`.` dropped, `..` pops); `None`
-/// when `..` would climb above `/`.
-fn normalize(p: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
+/// The module's `client paths` parameter: how an absolute or climbing
+/// `--temp-dir`, `--partial-dir` or `--backup-dir` is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientPaths {
+    /// One that resolves outside the module is refused (the default).
+    Refuse,
+    /// As rsync 3.5.0: an absolute path names a place beneath the module
+    /// root and `..` is clamped (at the destination for `--temp-dir` and
+    /// `--backup-dir`, at the module root for `--partial-dir`). One that
+    /// still leaves the module through a symlink is refused.
+    ModuleRelative,
+}
+
+impl ClientPaths {
+    /// Parses `client paths = refuse | module-relative` (unset: refuse).
+    pub fn of(module: &Module) -> Result<ClientPaths, String> {
+        match module
+            .params
+            .get("client paths")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => Ok(ClientPaths::Refuse),
+            Some(v) => match v.as_str() {
+                "refuse" => Ok(ClientPaths::Refuse),
+                "module-relative" => Ok(ClientPaths::ModuleRelative),
+                _ => Err(format!(
+                    "bad client paths setting '{v}' (refuse or module-relative)"
+                )),
+            },
+        }
+    }
+}
+
+/// The components of a module-relative path.
+type Parts = Vec<String>;
+
+fn parts(p: &str) -> Parts {
+    p.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_string)
+        .collect()
+}
+
+/// `value` taken from `start` (the destination beneath the module root; an
+/// absolute value starts at the module root). `..` never goes below
+/// `floor` components: with `clamp` it is dropped there (upstream
+/// `sanitize_path()`), without it the path is `None` (it leaves the module).
+fn target(value: &str, start: &[String], floor: usize, clamp: bool) -> Option<Parts> {
+    let (mut out, floor) = if value.starts_with('/') {
+        (Parts::new(), 0)
+    } else {
+        (start.to_vec(), floor.min(start.len()))
+    };
+    for c in parts(value) {
+        if c == ".." {
+            if out.len() > floor {
+                out.pop();
+            } else if !clamp {
+                return None;
             }
-            Component::Normal(n) => out.push(n),
+        } else {
+            out.push(c);
         }
     }
     Some(out)
 }
 
-/// Whether `p` (absolute, normalized, beneath `root`) stays beneath
-/// `root` once the symlinks of its existing part are followed.
-fn existing_part_inside(root: &Path, p: &Path) -> bool {
-    let mut probe = p.to_path_buf();
-    loop {
-        if let Ok(c) = std::fs::canonicalize(&probe) {
-            return c.starts_with(root);
-        }
-        // A dangling symlink is checked through its target.
-        if let Ok(target) = std::fs::read_link(&probe) {
-            let parent = probe.parent().unwrap_or(Path::new("/")).to_path_buf();
-            return match normalize(&parent.join(target)) {
-                Some(t) if t.starts_with(root) => existing_part_inside(root, &t),
-                _ => false,
-            };
-        }
-        if !probe.pop() || probe.as_os_str().is_empty() {
-            return false;
-        }
-        if probe == root {
-            return true;
-        }
-    }
-}
-
-/// Resolves one client path against the module: relative paths are taken
-/// from the destination directory `base` (relative to `root`), absolute
-/// ones must name a place inside `root`. Returns the path to hand to the
-/// engine (relative to `base`), or `None` when it leaves the module.
-fn resolve(root: &Path, base: &Path, value: &str) -> Option<String> {
-    // `..` is taken from where the destination really is.
-    let start = match std::fs::canonicalize(root.join(base)) {
-        Ok(c) if c.starts_with(root) => c,
-        Ok(_) => return None,
-        Err(_) => normalize(&root.join(base))?,
-    };
-    let target = if value.starts_with('/') {
-        normalize(Path::new(value))?
+/// `target` (module-relative) as a path from `base` (module-relative).
+fn from_base(target: &[String], base: &[String]) -> String {
+    let common = target.iter().zip(base).take_while(|(a, b)| a == b).count();
+    let mut v: Vec<&str> = vec![".."; base.len() - common];
+    v.extend(target[common..].iter().map(String::as_str));
+    if v.is_empty() {
+        ".".into()
     } else {
-        normalize(&start.join(value))?
-    };
-    if !target.starts_with(root) || !existing_part_inside(root, &target) {
-        return None;
+        v.join("/")
     }
-    if !value.starts_with('/') {
-        return Some(value.to_string());
-    }
-    // An absolute path inside the module, re-expressed from `base`.
-    let inner = target.strip_prefix(root).ok()?;
-    let depth = start.strip_prefix(root).ok()?.components().count();
-    let mut rel = PathBuf::new();
-    for _ in 0..depth {
-        rel.push("..");
-    }
-    rel.push(inner);
-    let s = rel.to_string_lossy().into_owned();
-    Some(if s.is_empty() { ".".into() } else { s })
 }
 
-/// Checks every client-supplied path option (`--temp-dir`,
-/// `--partial-dir`, `--backup-dir`, `--compare-dest`, `--copy-dest`,
-/// `--link-dest`) against the canonical module `root`. `base` is the
-/// destination directory below the root that relative paths start from.
-/// Paths inside are kept (absolute ones rewritten relative to `base`);
-/// the first one outside is returned as a [`Rejection`].
-// upstream: options.c:server_options() / util1.c:sanitize_path() (which
-// rewrites instead of refusing)
-pub fn check_client_paths(opts: &mut Options, root: &Path, base: &Path) -> Result<(), Rejection> {
-    let kind = opts
-        .alt_dest
-        .map(|k| k.option())
-        .unwrap_or("--compare-dest");
+fn relpath(p: &[String]) -> Option<RelPath> {
+    if p.is_empty() {
+        return Some(RelPath::root());
+    }
+    RelPath::new(p.join("/").as_bytes()).ok()
+}
+
+/// Whether the module-relative `p` stays beneath the module once the
+/// symlinks of its existing part are followed: resolved through the
+/// module's `Root` (openat2 RESOLVE_BENEATH), a missing tail is fine, any
+/// other failure (a symlink out, a loop) is not.
+fn reaches_inside(module: &Root, p: &[String]) -> bool {
+    use std::io::ErrorKind;
+    let mut probe = p.to_vec();
+    loop {
+        let Some(rel) = relpath(&probe) else {
+            return false;
+        };
+        match module.open_dir(&rel) {
+            Ok(_) => return true,
+            Err(e)
+                if e.kind() == ErrorKind::NotFound
+                    || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+            {
+                // ENOENT, or ENOTDIR: the existing part ends earlier.
+                if probe.pop().is_none() {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Checks every client-supplied path option against the module `root`.
+/// `base` is the destination directory below the root that relative
+/// paths start from. `--temp-dir`, `--partial-dir` and `--backup-dir` are
+/// kept (rewritten as paths from `base`) when inside, else the first one
+/// outside is returned as the error (under [`ClientPaths::ModuleRelative`]
+/// they are first read as upstream does). Basis dirs are clamped into the
+/// module as upstream does and never refused: the ones that still leave it
+/// are returned for the log (the engine skips them with a warning).
+// upstream: options.c:server_options(), main.c:do_server_recv() and
+// util1.c:sanitize_path() (which rewrites instead of refusing)
+pub fn check_client_paths(
+    opts: &mut Options,
+    root: &Path,
+    base: &Path,
+    mode: ClientPaths,
+) -> Result<Vec<Rejection>, Rejection> {
+    let module = Root::open_ambient(root, AmbientAuthority::operator()).ok();
+    let lexical = parts(&base.to_string_lossy());
+    // `..` is taken from where the destination really is.
+    let start = module
+        .as_ref()
+        .and_then(|m| {
+            let dest = m.open_dir(&relpath(&lexical)?).ok()?;
+            m.locate(&dest).ok().flatten()
+        })
+        .map(|r| parts(&String::from_utf8_lossy(r.as_bytes())))
+        .unwrap_or_else(|| lexical.clone());
+    let inside = |p: &[String]| module.as_ref().is_some_and(|m| reaches_inside(m, p));
     let mut slots: Vec<(&'static str, &mut String)> = Vec::new();
     if let Some(v) = opts.temp_dir.as_mut() {
         slots.push(("--temp-dir", v));
@@ -141,21 +198,47 @@ pub fn check_client_paths(opts: &mut Options, root: &Path, base: &Path) -> Resul
     if let Some(v) = opts.backup_dir.as_mut() {
         slots.push(("--backup-dir", v));
     }
-    for v in opts.basis_dirs.iter_mut() {
-        slots.push((kind, v));
-    }
     for (option, value) in slots {
-        match resolve(root, base, value) {
-            Some(v) => *value = v,
-            None => {
-                return Err(Rejection {
-                    option,
-                    path: value.clone(),
-                })
-            }
+        let clamp = mode == ClientPaths::ModuleRelative;
+        let floor = if clamp && option != "--partial-dir" {
+            start.len()
+        } else {
+            0
+        };
+        let refuse = || Rejection {
+            option,
+            path: value.clone(),
+        };
+        if !clamp && value.starts_with('/') && !Path::new(value.as_str()).starts_with(root) {
+            return Err(refuse());
         }
+        // An absolute path in refuse mode names a place on the server.
+        let spelled = match (clamp, value.strip_prefix(&*root.to_string_lossy())) {
+            (false, Some(rest)) if value.starts_with('/') => format!("/{rest}"),
+            _ => value.clone(),
+        };
+        let t = target(&spelled, &start, floor, clamp).ok_or_else(refuse)?;
+        if !inside(&t) {
+            return Err(refuse());
+        }
+        *value = from_base(&t, &start);
     }
-    Ok(())
+    let kind = opts
+        .alt_dest
+        .map(|k| k.option())
+        .unwrap_or("--compare-dest");
+    let mut skipped = Vec::new();
+    for value in opts.basis_dirs.iter_mut() {
+        let t = target(value, &start, 0, true).unwrap_or_default();
+        if !inside(&t) {
+            skipped.push(Rejection {
+                option: kind,
+                path: value.clone(),
+            });
+        }
+        *value = from_base(&t, &start);
+    }
+    Ok(skipped)
 }
 
 /// The module's `landlock` parameter.
@@ -290,6 +373,7 @@ pub fn test_unconfined_write() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn opts(args: &str) -> Options {
         let a: Vec<std::ffi::OsString> = args.split_whitespace().map(Into::into).collect();
@@ -304,10 +388,11 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("out")).expect("ln");
         std::os::unix::fs::symlink("d", root.join("in")).expect("ln");
         std::os::unix::fs::symlink("/nonexistent-x", root.join("dangle")).expect("ln");
-        let check = |a: &str, base: &str| {
+        let run = |a: &str, base: &str, mode| {
             let mut o = opts(&format!("--server {a} . m/"));
-            check_client_paths(&mut o, &root, Path::new(base)).map(|_| o)
+            check_client_paths(&mut o, &root, Path::new(base), mode).map(|s| (o, s))
         };
+        let check = |a: &str, base: &str| run(a, base, ClientPaths::Refuse).map(|(o, _)| o);
         let r = check("--temp-dir=/tmp", "").expect_err("tmp");
         assert_eq!((r.option, r.path.as_str()), ("--temp-dir", "/tmp"));
         assert_eq!(
@@ -318,27 +403,67 @@ mod tests {
         assert!(check("--backup-dir=../../outside", "").is_err());
         assert!(check("--backup-dir=../../outside", "d/sub").is_ok());
         assert!(check("--backup-dir=../../../outside", "d/sub").is_err());
-        assert_eq!(
-            check("--link-dest=/etc", "").expect_err("ld").option,
-            "--link-dest"
-        );
-        assert!(check("--copy-dest=out", "").is_err());
-        assert!(check("--compare-dest=out/x/y", "").is_err());
         assert!(check("--temp-dir=dangle", "").is_err());
+        assert!(check("--temp-dir=out/x", "").is_err());
         assert!(check("--temp-dir=in/sub", "").is_ok());
         assert!(check("--temp-dir=newdir/x", "").is_ok());
-        let o = check("--temp-dir=.tmp --link-dest=../prev", "d").expect("inside");
-        assert_eq!(o.basis_dirs, vec!["../prev".to_string()]);
         let abs = format!("--temp-dir={}/d/sub", root.display());
         assert_eq!(
             check(&abs, "d").expect("abs").temp_dir.as_deref(),
-            Some("../d/sub")
+            Some("sub")
         );
         let abs = format!("--backup-dir={}", root.display());
         assert_eq!(
             check(&abs, "").expect("abs").backup_dir.as_deref(),
             Some(".")
         );
+        let abs = format!("--backup-dir={}/../m/d", root.display());
+        assert!(check(&abs, "").is_err());
+        // module-relative: absolute paths start at the module root, `..`
+        // is clamped; a symlink out is still refused.
+        let rel = |a: &str, base: &str| run(a, base, ClientPaths::ModuleRelative).map(|(o, _)| o);
+        assert_eq!(
+            rel("--temp-dir=/tmp", "d")
+                .expect("tmp")
+                .temp_dir
+                .as_deref(),
+            Some("../tmp")
+        );
+        assert_eq!(
+            rel("--backup-dir=../../b", "d")
+                .expect("b")
+                .backup_dir
+                .as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            rel("--partial-dir=../../../p", "d/sub")
+                .expect("p")
+                .partial_dir
+                .as_deref(),
+            Some("../../p")
+        );
+        assert!(rel("--temp-dir=/out/x", "").is_err());
+        assert!(rel("--temp-dir=/dangle", "").is_err());
+        // Basis dirs are clamped, never refused; one out is reported.
+        let (o, skipped) = run("--link-dest=../../prev", "d", ClientPaths::Refuse).expect("ld");
+        assert_eq!(
+            (o.basis_dirs, skipped),
+            (vec!["../prev".to_string()], vec![])
+        );
+        let (o, skipped) = run("--link-dest=/d/sub", "d", ClientPaths::Refuse).expect("ld");
+        assert_eq!((o.basis_dirs, skipped.len()), (vec!["sub".to_string()], 0));
+        let (o, skipped) = run("--copy-dest=out", "", ClientPaths::Refuse).expect("cd");
+        assert_eq!(o.basis_dirs, vec!["out".to_string()]);
+        assert_eq!(
+            skipped,
+            vec![Rejection {
+                option: "--copy-dest",
+                path: "out".into()
+            }]
+        );
+        let (_, skipped) = run("--compare-dest=/etc", "", ClientPaths::Refuse).expect("cmp");
+        assert!(skipped.is_empty(), "absent inside the module");
     }
 
     #[test]

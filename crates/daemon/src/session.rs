@@ -742,8 +742,8 @@ impl Requested {
                 }
             }
         }
-        // Client path options must stay inside the module (checked before
-        // anything is written, rewritten to paths below the destination).
+        // Client path options are checked against the module before
+        // anything is written (rewritten to paths below the destination).
         let base = match tails.first() {
             Some(t) if !opts.sender && !t.trailing_slash && !self.root.join(&t.rel).is_dir() => {
                 Path::new(&t.rel)
@@ -754,15 +754,39 @@ impl Requested {
             Some(t) if !opts.sender => PathBuf::from(&t.rel),
             _ => PathBuf::new(),
         };
-        if let Err(rej) = sandbox::check_client_paths(&mut opts, &self.root, &base) {
-            let line = rej.log_line(self.conn.peer.host_name(), &self.root);
-            self.conn.log.line(&line);
-            return self.fail_after_ok(
-                Some(&opts),
-                client_info,
-                &rej.client_message(&name),
-                exit::RERR_SYNTAX,
-            );
+        let mode = match sandbox::ClientPaths::of(&self.module) {
+            Ok(m) => m,
+            Err(msg) => {
+                self.conn
+                    .log
+                    .line(&format!("refused on module {name}: {msg}"));
+                return self.fail_after_ok(
+                    Some(&opts),
+                    client_info,
+                    &format!("rsync: {msg}"),
+                    exit::RERR_SYNTAX,
+                );
+            }
+        };
+        match sandbox::check_client_paths(&mut opts, &self.root, &base, mode) {
+            // Basis dirs that leave the module are logged here and skipped
+            // by the engine, which warns the client.
+            Ok(skipped) => {
+                for rej in skipped {
+                    let line = rej.log_line(self.conn.peer.host_name(), &self.root);
+                    self.conn.log.line(&line);
+                }
+            }
+            Err(rej) => {
+                let line = rej.log_line(self.conn.peer.host_name(), &self.root);
+                self.conn.log.line(&line);
+                return self.fail_after_ok(
+                    Some(&opts),
+                    client_info,
+                    &rej.client_message(&name),
+                    exit::RERR_SYNTAX,
+                );
+            }
         }
         // `max verbosity` caps the client's -v for this side.
         let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;

@@ -216,6 +216,8 @@ pub struct Dirs {
     pub backup: Option<Place>,
     /// The basis directories in order.
     pub basis: Vec<Place>,
+    /// The option value each of `basis` came from, for the warnings.
+    pub basis_args: Vec<String>,
 }
 
 impl Dirs {
@@ -273,13 +275,53 @@ impl Dirs {
                 // (its files simply never match); one outside the bound
                 // is refused.
                 match place(kind.option(), d) {
-                    Ok(p) => dirs.basis.push(p),
+                    Ok(p) => {
+                        dirs.basis.push(p);
+                        dirs.basis_args.push(d.clone());
+                    }
                     Err(e) if e.code == exit::RERR_UNSUPPORTED => return Err(e),
                     Err(_) => {}
                 }
             }
         }
         Ok(dirs)
+    }
+
+    /// Checks each basis directory through its root, as upstream's
+    /// check_alt_basis_dirs() does, and returns the warnings: one that does
+    /// not exist or is not a directory is kept (its files never match); one
+    /// that cannot be reached beneath its root (a symlink out of `what`,
+    /// e.g. "the module") is dropped, so nothing outside is ever read.
+    // upstream: main.c:check_alt_basis_dirs()
+    pub fn check_basis(&mut self, kind: &str, dest_root: &Root, what: &str) -> Vec<String> {
+        use std::io::ErrorKind;
+        let mut warnings = Vec::new();
+        let places = std::mem::take(&mut self.basis);
+        let args = std::mem::take(&mut self.basis_args);
+        for (place, arg) in places.into_iter().zip(args) {
+            let root = place.root(dest_root);
+            match root.open_dir(&place.dir) {
+                Ok(_) => {}
+                Err(e)
+                    if e.kind() == ErrorKind::NotFound
+                        || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+                {
+                    let is_file = matches!(root.stat(&place.dir), Ok(Some(_)));
+                    warnings.push(if is_file {
+                        format!("{kind} arg is not a dir: {arg}")
+                    } else {
+                        format!("{kind} arg does not exist: {arg}")
+                    });
+                }
+                Err(_) => {
+                    warnings.push(format!("{kind} arg is outside {what}, skipped: {arg}"));
+                    continue;
+                }
+            }
+            self.basis.push(place);
+            self.basis_args.push(arg);
+        }
+        warnings
     }
 
     /// Where the partial file of `p` lives: (place, path beneath its root).

@@ -546,7 +546,7 @@ pub fn run_receiver_to(
         total_size: list.total_size(),
         ..Default::default()
     }));
-    let dirs = match (&dest_ambient, side == Side::Server && !local) {
+    let mut dirs = match (&dest_ambient, side == Side::Server && !local) {
         (Some(d), false) => {
             crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
         }
@@ -555,6 +555,16 @@ pub fn run_receiver_to(
             crate::basis::Dirs::resolve_bounded(opts, None, bound.as_ref())?
         }
     };
+    if let Some(kind) = opts.alt_dest {
+        let what = match (&dest_ambient, side) {
+            (None, _) => "the module",
+            (Some(_), Side::Server) if !local => "the destination's parent",
+            _ => "the destination's tree",
+        };
+        for line in dirs.check_basis(kind.option(), &dest_info.root, what) {
+            out.warning(&line);
+        }
+    }
     let whole_file = if local {
         opts.whole_file.unwrap_or(true)
     } else {
