@@ -1,5 +1,6 @@
 //! Confinement, end to end on the real kernel: client path options that
-//! leave a daemon module are refused and logged; Landlock stops a write the
+//! leave a daemon module are refused and logged (basis dirs are skipped
+//! with a warning, tests/basis_dirs.rs); Landlock stops a write the
 //! `Root` discipline would not (a test-only plain write, a pre-xfer exec
 //! hook); a hostile sender (written here with the protocol crate) cannot
 //! make `oxsync --server` write outside its destination, even while a
@@ -172,11 +173,38 @@ fn daemon_refuses_paths_outside_the_module() {
         "--backup-dir='../../outside'",
         "",
     );
-    refused(&d, "--link-dest=/etc", "--link-dest='/etc'", "");
     // A symlink inside the module that points out of it is outside too.
     std::os::unix::fs::symlink(d.root().join("outside"), d.module().join("bk")).expect("symlink");
     refused(&d, "--backup-dir=bk", "--backup-dir='bk'", "");
-    refused(&d, "--compare-dest=bk/x", "--compare-dest='bk/x'", "");
+    // Basis dirs are only read from: never refused (rsync 3.5.0). `/etc`
+    // is the module's `etc` (absent: a warning); one through the symlink
+    // out is skipped with a warning and the log line. The transfer goes on
+    // and nothing outside changes.
+    let outside = d.root().join("outside");
+    let before = snapshot(&outside);
+    for (opt, warning) in [
+        ("--link-dest=/etc", "--link-dest arg does not exist: etc"),
+        (
+            "--compare-dest=bk/x",
+            "--compare-dest arg is outside the module, skipped: bk/x",
+        ),
+    ] {
+        let out = d.push(&[opt], "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{opt}: {stderr}");
+        assert!(stderr.contains(warning), "{opt}: {stderr}");
+        assert_eq!(
+            fs::read(d.module().join("sbx-file")).expect("arrived"),
+            b"payload\n"
+        );
+        fs::remove_file(d.module().join("sbx-file")).expect("rm");
+    }
+    assert!(d
+        .log()
+        .lines()
+        .any(|l| l.contains("rejected --compare-dest='bk/x' from ")));
+    assert!(!d.log().contains("rejected --link-dest"), "{}", d.log());
+    assert_eq!(snapshot(&outside), before, "outside changed");
 }
 
 #[test]
@@ -188,14 +216,16 @@ fn daemon_accepts_paths_inside_the_module() {
     }
     let outside = d.root().join("outside");
     let before = snapshot(&outside);
-    // An absolute path naming a place inside the module is accepted too.
-    let abs = format!("--compare-dest={}/prev", m.display());
+    // An absolute path naming a place inside the module is accepted too
+    // (a basis dir's leading `/` names the module root).
+    let abs = format!("--temp-dir={}/.tmp", m.display());
     for (args, dest) in [
         (vec!["--temp-dir=.tmp"], ""),
         (vec!["--partial-dir=.partial"], ""),
         (vec!["-b", "--backup-dir=bak"], ""),
         (vec!["--link-dest=prev"], ""),
         (vec![abs.as_str()], ""),
+        (vec!["--compare-dest=/prev"], "cur"),
     ] {
         // Change the source so that a backup has something to keep.
         fs::write(d.root().join("src/sbx-file"), format!("{args:?}\n")).expect("src");
@@ -209,6 +239,8 @@ fn daemon_accepts_paths_inside_the_module() {
             String::from_utf8_lossy(&out.stderr),
             d.log()
         );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains(" arg "), "{args:?}: {stderr}");
         let got = fs::read(m.join(dest).join("sbx-file")).expect("arrived");
         assert_eq!(got, format!("{args:?}\n").into_bytes(), "{args:?}");
     }
@@ -236,9 +268,23 @@ fn daemon_accepts_a_basis_dir_beside_the_destination() {
     let a = fs::metadata(d.module().join("cur/sbx-file")).expect("arrived");
     let b = fs::metadata(d.module().join("prev/sbx-file")).expect("prev");
     assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "not hard-linked");
-    // Climbing out of the module is still refused.
-    let out = d.push(&["--link-dest=../../../outside"], "cur/");
-    assert_ne!(out.status.code(), Some(0), "{}", d.log());
+    // Climbing out of the module is clamped at its root (rsync 3.5.0):
+    // the module's `outside` does not exist, a warning says so, the
+    // transfer goes on, and nothing outside is linked.
+    let outside = d.root().join("outside");
+    fs::copy(&src, outside.join("sbx-file")).expect("copy");
+    let before = snapshot(&outside);
+    let out = d.push(&["--link-dest=../../../outside"], "cur2/");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", d.log());
+    assert!(
+        stderr.contains("--link-dest arg does not exist: ../outside"),
+        "{stderr}"
+    );
+    let a = fs::metadata(d.module().join("cur2/sbx-file")).expect("arrived");
+    let b = fs::metadata(outside.join("sbx-file")).expect("outside");
+    assert_ne!(a.ino(), b.ino(), "hard-linked outside the module");
+    assert_eq!(snapshot(&outside), before);
 }
 
 #[test]
