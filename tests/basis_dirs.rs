@@ -44,6 +44,10 @@ fn prep(root: &Path) {
     }
     write_file(&root.join("outside/g.txt"), b"OUTSIDE!!!\n", 0o644, T0);
     std::os::unix::fs::symlink(root.join("outside"), root.join("bk/cd")).expect("symlink");
+    // Directory times pinned, so that only what the options do shows.
+    for dir in ["src", "bk/cur", "bk/prev"] {
+        set_mtime(&root.join(dir), T0);
+    }
 }
 
 /// `client -a -i ARGS ROOT/src/ rsync://.../DEST`.
