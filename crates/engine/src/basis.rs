@@ -306,8 +306,8 @@ impl Dirs {
                     if e.kind() == ErrorKind::NotFound
                         || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
                 {
-                    let is_file = matches!(root.stat(&place.dir), Ok(Some(_)));
-                    warnings.push(if is_file {
+                    let exists = matches!(root.stat(&place.dir), Ok(Some(_)));
+                    warnings.push(if exists {
                         format!("{kind} arg is not a dir: {arg}")
                     } else {
                         format!("{kind} arg does not exist: {arg}")
@@ -576,6 +576,33 @@ mod tests {
         }
         let o = opts("--server -r --backup-dir=../../b --link-dest=../../../p . d");
         assert!(validate_server_paths(&o, Climb::All).is_ok());
+    }
+
+    #[test]
+    fn check_basis_warns_and_drops_what_leaves() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dest = t.path().join("dst");
+        std::fs::create_dir_all(dest.join("prev")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dest.join("file"), b"x").unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(t.path(), dest.join("out")).unwrap_or_else(|e| panic!("{e}"));
+        let o = opts(
+            "--server -r --link-dest=prev --link-dest=nope --link-dest=file --link-dest=out . d",
+        );
+        let mut dirs = Dirs::resolve(&o, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dirs.basis.len(), 4);
+        let root = Root::open_ambient(&dest, AmbientAuthority::operator())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let w = dirs.check_basis("--link-dest", &root, "the module");
+        assert_eq!(
+            w,
+            [
+                "--link-dest arg does not exist: nope",
+                "--link-dest arg is not a dir: file",
+                "--link-dest arg is outside the module, skipped: out",
+            ]
+        );
+        assert_eq!(dirs.basis_args, ["prev", "nope", "file"]);
+        assert_eq!(dirs.basis.len(), 3);
     }
 
     #[test]
