@@ -3,6 +3,7 @@
 //!
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
+mod abort;
 mod compress;
 mod control;
 mod daemon;
@@ -18,6 +19,7 @@ mod options2;
 mod options3;
 mod options4;
 mod options5;
+mod planted_links;
 mod receiving;
 mod sandbox;
 mod treeshape;
