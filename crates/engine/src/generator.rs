@@ -1491,9 +1491,6 @@ impl Gen<'_> {
         true
     }
 
-    // upstream: generator.c:touch_up_dirs()
-    /// With -K, the directory a symlink at `p` leads to, when it stays
-    /// beneath the destination (outward links are not followed).
     /// The target a received symlink gets and the directory it is created
     /// in; `None` when it is skipped (and said so). Its name gives its
     /// depth, but a directory on the way may be a symlink (one -K keeps,
@@ -1549,6 +1546,9 @@ impl Gen<'_> {
         Some((target, located.map(|(dir, _)| dir)))
     }
 
+    // upstream: generator.c:touch_up_dirs()
+    /// With -K, the directory a symlink at `p` leads to, when it stays
+    /// beneath the destination (outward links are not followed).
     fn dirlink(&self, p: &RelPath) -> Option<(confine::Root, Stat)> {
         if !self.ctx.opts.keep_dirlinks {
             return None;
