@@ -47,7 +47,15 @@ use std::os::unix::process::CommandExt;
 
 /// The entries `[".", lnk -> target, lnk/f]` as a complete file list.
 fn list_through_link(peer: &Peer, target: &[u8]) -> Vec<u8> {
-    let mut enc = FlistEncoder::new(peer.flist_options());
+    encode_through_link(peer.flist_options(), peer.id0_names(), target)
+}
+
+fn encode_through_link(
+    opts: protocol::flist::FlistOptions,
+    id0_names: bool,
+    target: &[u8],
+) -> Vec<u8> {
+    let mut enc = FlistEncoder::new(opts);
     let mut out = Vec::new();
     let entries = [
         FileEntry {
@@ -76,7 +84,7 @@ fn list_through_link(peer: &Peer, target: &[u8]) -> Vec<u8> {
         enc.encode(&mut out, e);
     }
     enc.encode_end(&mut out, 0);
-    let id0: Option<&[u8]> = peer.id0_names().then_some(b"root");
+    let id0: Option<&[u8]> = id0_names.then_some(b"root");
     write_id_list(&mut out, &[], id0);
     write_id_list(&mut out, &[], id0);
     out
@@ -200,4 +208,114 @@ fn push_no_implied_dirs_through_outside_link_ends() {
             .arg(format!("localhost:{}/", dest.display())),
     );
     assert_refused_through_link("push", code, &stderr, &outside);
+}
+
+/// The same hostile list pushed to a daemon module by a client speaking the
+/// daemon protocol, which keeps the connection open afterwards: the session
+/// refuses the list with upstream's message and RERR_PROTOCOL (in the
+/// daemon's log, and as MSG_ERROR_EXIT to the client) and closes the
+/// connection, instead of waiting forever for file data.
+#[test]
+fn daemon_session_refusing_a_list_ends() {
+    use protocol::flist::FlistOptions;
+    use protocol::mplex::{MplexReader, MplexWriter, MsgCode};
+    use protocol::negotiate::{read_name_list, write_name_list};
+    use protocol::varint::WireRead;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::sync::{Arc, Mutex};
+
+    let d = crate::daemon::start(
+        &oxsync_bin(),
+        "[m]\npath = %ROOT%/mod\nread only = no\nlandlock = off\n",
+    );
+    let outside = d.root().join("outside");
+    fs::create_dir(&outside).expect("mkdir outside");
+    let s = TcpStream::connect(("127.0.0.1", d.port())).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    r.read_line(&mut line).expect("greeting");
+    assert!(line.starts_with("@RSYNCD: "), "{line}");
+    let mut w = s.try_clone().expect("clone");
+    w.write_all(b"@RSYNCD: 31.0 md5\nm\n").expect("send");
+    while !line.starts_with("@RSYNCD: OK") {
+        line.clear();
+        assert!(r.read_line(&mut line).expect("read") > 0, "closed early");
+        assert!(!line.starts_with("@ERROR"), "{line}");
+    }
+    w.write_all(b"--server\0-logDtpre.LsfxCIvu\0.\0m/\0\0")
+        .expect("args");
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&msgs);
+    let mut mr = MplexReader::new(
+        r,
+        Box::new(move |m| {
+            sink.lock().expect("msgs").push(m);
+            Ok(())
+        }),
+    );
+    let compat = mr.read_varint("compat flags").expect("compat flags");
+    read_name_list(&mut mr).expect("checksum list");
+    let mut out = Vec::new();
+    write_name_list(&mut out, &["md5"]);
+    w.write_all(&out).expect("checksum choice");
+    mr.read_i32_field("seed").expect("seed");
+    mr.set_multiplexed(true);
+    let mut mw = MplexWriter::new(w);
+    mw.set_multiplexed(true).expect("multiplex");
+    let opts = FlistOptions {
+        protocol: 31,
+        varint_flags: compat & protocol::compat::CF_VARINT_FLIST_FLAGS != 0,
+        preserve_uid: true,
+        preserve_gid: true,
+        preserve_links: true,
+        preserve_devices: true,
+        preserve_specials: true,
+        checksum_len: None,
+        preserve_hard_links: false,
+        preserve_atimes: false,
+    };
+    let id0 = compat & protocol::compat::CF_ID0_NAMES != 0;
+    let list = encode_through_link(opts, id0, outside.to_string_lossy().as_bytes());
+    mw.write_all(&list).expect("send list");
+    mw.flush().expect("flush");
+    // Keep our end open; read until the daemon closes its end.
+    let mut rest = [0u8; 4096];
+    let ended = loop {
+        match mr.read(&mut rest) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break false,
+            Err(_) => break true,
+        }
+    };
+    let msgs = msgs.lock().expect("msgs").clone();
+    let text: String = msgs
+        .iter()
+        .filter(|m| matches!(m.code, MsgCode::Error | MsgCode::ErrorXfer))
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect();
+    assert!(ended, "the session did not end within {DEADLINE:?}\n{text}");
+    assert!(
+        text.contains("ABORTING due to invalid path from sender: lnk/f"),
+        "{text}"
+    );
+    let exit = msgs
+        .iter()
+        .find(|m| m.code == MsgCode::ErrorExit)
+        .and_then(|m| {
+            m.payload
+                .get(..4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        });
+    assert_eq!(exit, Some(2), "{text}");
+    assert!(
+        fs::read_dir(&outside)
+            .expect("read outside")
+            .next()
+            .is_none(),
+        "written outside"
+    );
 }
