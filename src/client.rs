@@ -290,6 +290,15 @@ fn with_remote(
     if res.as_ref().is_err_and(|e| e.code == exit::RERR_TIMEOUT) {
         // The peer went silent: do not wait for it.
         let _ = child.kill();
+    } else if res.as_ref().is_err_and(|e| e.code != exit::RERR_STREAMIO) {
+        // A role here failed while the server may still wait for it (the
+        // failed side's other role keeps our ends of the pipes open): give
+        // it a moment to finish on the error we sent, then end it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
     }
     let status = child.wait();
     let child_code = match status {

@@ -38,7 +38,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// The flags of `rsync -a` as the client sends them to the server.
-const SERVER_FLAGS: &str = "-logDtpre.LsfxCIvu";
+pub(crate) const SERVER_FLAGS: &str = "-logDtpre.LsfxCIvu";
 /// Exit codes from upstream errcode.h.
 const RERR_PROTOCOL: i32 = 2;
 const RERR_UNSUPPORTED: i32 = 4;
@@ -46,7 +46,7 @@ const RERR_STREAMIO: i32 = 12;
 const RERR_MALLOC: i32 = 22;
 
 /// A running `oxsync --server` and our two ends of its pipes.
-struct Peer {
+pub(crate) struct Peer {
     child: Child,
     w: Option<MplexWriter<ChildStdin>>,
     r: MplexReader<ChildStdout>,
@@ -60,9 +60,9 @@ struct Peer {
 }
 
 /// What the server did, once it has exited.
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
+pub(crate) struct Outcome {
+    pub(crate) code: Option<i32>,
+    pub(crate) stderr: String,
     msgs: Vec<Message>,
 }
 
@@ -70,7 +70,7 @@ impl Peer {
     /// Starts the server with `args` and performs the setup (protocol
     /// version, compat flags, checksum negotiation, seed); afterwards both
     /// directions are multiplexed.
-    fn start(args: &[OsString]) -> Peer {
+    pub(crate) fn start(args: &[OsString]) -> Peer {
         let mut child = Command::new(oxsync_bin())
             .args(args)
             .env("LC_ALL", "C")
@@ -178,12 +178,12 @@ impl Peer {
 
     /// Sends `data` as MSG_DATA. Errors are ignored: the server may already
     /// have given up, which is what several tests expect.
-    fn send(&mut self, data: &[u8]) {
+    pub(crate) fn send(&mut self, data: &[u8]) {
         let _ = self.send_raw(data);
     }
 
     /// The file-list options matching `-logDtpr` and the negotiated setup.
-    fn flist_options(&self) -> FlistOptions {
+    pub(crate) fn flist_options(&self) -> FlistOptions {
         FlistOptions {
             protocol: self.protocol,
             varint_flags: self.compat & CF_VARINT_FLIST_FLAGS != 0,
@@ -198,13 +198,30 @@ impl Peer {
         }
     }
 
-    fn id0_names(&self) -> bool {
+    pub(crate) fn id0_names(&self) -> bool {
         self.compat & CF_ID0_NAMES != 0
+    }
+
+    /// Reads whatever the server sends until it closes its output, with our
+    /// end of its stdin still open (as a real sender waiting for requests
+    /// keeps it), then finishes. A server that never ends is killed by the
+    /// watchdog, and the outcome then has no exit code.
+    pub(crate) fn finish_holding_stdin(mut self) -> Outcome {
+        if let Some(w) = self.w.as_mut() {
+            let _ = w.flush();
+        }
+        let mut sink = [0u8; 64 * 1024];
+        while let Ok(n) = self.r.read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        self.finish()
     }
 
     /// Closes our end of the server's stdin, reads whatever it still sends,
     /// and waits for it to exit.
-    fn finish(mut self) -> Outcome {
+    pub(crate) fn finish(mut self) -> Outcome {
         if let Some(mut w) = self.w.take() {
             let _ = w.flush();
         }
@@ -235,7 +252,7 @@ impl Outcome {
     /// the text of the error/warning/info messages it multiplexed to us (a
     /// real client prints those on its own stderr/stdout). Upstream writes
     /// these errors to stderr; sending them as MSG_ERROR is equally visible.
-    fn diagnostics(&self) -> Vec<String> {
+    pub(crate) fn diagnostics(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.stderr.lines().map(str::to_owned).collect();
         for m in &self.msgs {
             if matches!(
@@ -251,7 +268,7 @@ impl Outcome {
 
     /// Asserts the exit code and that one diagnostic line satisfies
     /// `line_ok` (given the line in lower case).
-    fn check(&self, code: i32, what: &str, line_ok: impl Fn(&str) -> bool) {
+    pub(crate) fn check(&self, code: i32, what: &str, line_ok: impl Fn(&str) -> bool) {
         let diags = self.diagnostics();
         assert_eq!(
             self.code,

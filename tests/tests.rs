@@ -3,6 +3,7 @@
 //!
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
+mod abort;
 mod basis_dirs;
 mod compress;
 mod control;
@@ -14,11 +15,12 @@ mod filters;
 mod hardlinks;
 mod interop;
 mod local;
-mod options;
 mod options2;
 mod options3;
 mod options4;
 mod options5;
+mod options;
+mod planted_links;
 mod receiving;
 mod sandbox;
 mod treeshape;

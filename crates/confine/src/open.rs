@@ -97,6 +97,40 @@ pub(crate) fn resolve(
     resolve_walk(root, path, oflags, mode)
 }
 
+/// Opens the directory `path` beneath `root` as an `O_PATH` descriptor
+/// only if no component of it is a symlink (openat2 with
+/// `RESOLVE_NO_SYMLINKS`; the walk never follows one anyway). A symlink on
+/// the way fails with ELOOP (openat2) or ENOTDIR (walk).
+pub(crate) fn open_dir_no_symlinks(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    walk: bool,
+) -> Result<OwnedFd, Failure> {
+    let oflags = path_dir_flags() | OFlags::NOFOLLOW;
+    if !walk && !global_walk() {
+        let path: &[u8] = if path.is_empty() { b"." } else { path };
+        let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS;
+        let mut tries = 0;
+        loop {
+            match openat2(root, path, oflags, Mode::empty(), how) {
+                Err(Errno::AGAIN | Errno::INTR) if tries < OPENAT2_RETRIES => tries += 1,
+                Err(Errno::NOSYS) => {
+                    NO_OPENAT2.store(true, Ordering::Relaxed);
+                    break;
+                }
+                Err(errno) => {
+                    return Err(Failure {
+                        op: "openat2",
+                        errno,
+                    })
+                }
+                Ok(fd) => return Ok(fd),
+            }
+        }
+    }
+    resolve_walk(root, path, oflags, Mode::empty())
+}
+
 fn resolve_openat2(
     root: BorrowedFd<'_>,
     path: &[u8],

@@ -182,6 +182,29 @@ impl Root {
             walk: self.walk,
         })
     }
+    /// Opens the directory `p` beneath this root, as [`Root::open_dir`],
+    /// and tells where it physically is: its path beneath this root with
+    /// every symlink on the way resolved (`p` itself when none is one).
+    /// `None` for the path when the directory cannot be found from this
+    /// root by walking up (it was moved away meanwhile). What is later
+    /// created through the returned root lands in that very directory,
+    /// however the names on the way change in the meantime.
+    pub fn open_dir_located(&self, p: &RelPath) -> Result<(Root, Option<RelPath>), Error> {
+        match open::open_dir_no_symlinks(self.fd.as_fd(), p.as_bytes(), self.walk) {
+            Ok(fd) => {
+                let sub = Root {
+                    fd,
+                    walk: self.walk,
+                };
+                return Ok((sub, Some(p.clone())));
+            }
+            Err(f) if matches!(f.errno, Errno::LOOP | Errno::NOTDIR) => {}
+            Err(f) => return Err(failure(f, p)),
+        }
+        let sub = self.open_dir(p)?;
+        let at = self.locate(&sub)?;
+        Ok((sub, at))
+    }
     /// Opens a file read-only (O_NOFOLLOW on the last component).
     pub fn open_read(&self, p: &RelPath) -> Result<File, Error> {
         // O_NONBLOCK so a FIFO swapped in under the name cannot hang the

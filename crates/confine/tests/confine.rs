@@ -411,6 +411,34 @@ fn locate_finds_the_real_path() {
 }
 
 #[test]
+fn open_dir_located_tells_the_physical_directory() {
+    let fx = Fixture::new(false);
+    let root = &fx.root;
+    fs::create_dir_all(fx.path("sub/deep")).unwrap();
+    symlink(".", fx.path("sub/deep/self")).unwrap();
+    let located = |p: &str| {
+        let (sub, at) = root.open_dir_located(&rp(p)).unwrap();
+        // Whatever is created through the handle lands where `at` says.
+        sub.mkdir(&rp("made"), 0o755).unwrap();
+        let at = at.map(|a| String::from_utf8(a.as_bytes().to_vec()).unwrap());
+        let real = at.clone().unwrap();
+        assert!(fx.path(&real).join("made").is_dir(), "{p}: not in {real}");
+        fs::remove_dir(fx.path(&real).join("made")).unwrap();
+        at
+    };
+    // No symlink on the way: the path itself.
+    assert_eq!(located("sub/deep").as_deref(), Some("sub/deep"));
+    assert_eq!(located("").as_deref(), Some(""));
+    // In-tree symlinks are resolved to the real directory.
+    assert_eq!(located("inlink").as_deref(), Some("sub"));
+    assert_eq!(located("sub/deep/self/self").as_deref(), Some("sub/deep"));
+    assert_eq!(located("inlink/deep/self").as_deref(), Some("sub/deep"));
+    // Links out of the root still fail.
+    assert!(root.open_dir_located(&rp("abs")).is_err());
+    assert!(root.open_dir_located(&rp("rel")).is_err());
+}
+
+#[test]
 fn xattrs_on_files_and_dirs_only() {
     let fx = Fixture::new(false);
     let root = &fx.root;

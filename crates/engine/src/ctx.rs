@@ -50,6 +50,10 @@ pub struct RecvCtx {
     pub upd: crate::partial::State,
     /// The writer to the sender (for MSG_SUCCESS).
     pub w: Option<crate::out::SharedWriter>,
+    /// Received symlink targets are sanitized (a daemon module not
+    /// chrooted at its own root): each is judged again where the link is
+    /// physically created.
+    pub sanitize_links: bool,
 }
 
 impl RecvCtx {

@@ -46,6 +46,9 @@ struct Gen<'a> {
     ndx_w: NdxWriter,
     buf: Vec<u8>,
     names: HashSet<&'a [u8]>,
+    /// Names of the directories in the list (and of --delete-missing-args
+    /// entries): every entry's own directory must be one.
+    dir_names: HashSet<&'a [u8]>,
     /// Dry run: the directory (by entry index) that does not exist yet, so
     /// everything below it is new.
     dry_missing: Option<Vec<u8>>,
@@ -85,12 +88,19 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
             .log_format
             .as_deref()
             .is_some_and(|f| f.contains("%i%I"));
+    let dir_names = ctx
+        .entries
+        .iter()
+        .filter(|e| e.is_dir() || e.mode == 0)
+        .map(|e| e.name.as_slice())
+        .collect();
     let mut g = Gen {
         ctx,
         w,
         ndx_w: NdxWriter::default(),
         buf: Vec::with_capacity(FLUSH_AT * 2),
         names,
+        dir_names,
         dry_missing: None,
         retouch_perms: HashSet::new(),
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
@@ -448,6 +458,9 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        if !redo {
+            self.check_parent(i)?;
+        }
         if self.tree_shape_done(i)? {
             return Ok(());
         }
@@ -461,7 +474,15 @@ impl Gen<'_> {
             }
             return Ok(());
         }
-        let mut st = self.stat(p)?;
+        // upstream: an entry whose destination cannot be examined is
+        // skipped ("recv_generator: failed to stat"), the run goes on.
+        let mut st = match self.stat(p) {
+            Ok(st) => st,
+            Err(err) => {
+                ctx.out.error_xfer(&err.message);
+                return Ok(());
+            }
+        };
         if e.is_dir() && st.is_some_and(|s| s.file_type == FileType::Symlink) {
             if let Some((_, target)) = self.dirlink(p) {
                 st = Some(target);
@@ -572,16 +593,9 @@ impl Gen<'_> {
                 return Ok(());
             }
             let target = e.link_target.clone().unwrap_or_default();
-            if ctx.opts.safe_links && crate::flist::unsafe_symlink(&target, &e.name) {
-                if ctx.opts.ctl.info.name > 0 {
-                    ctx.out.info(&format!(
-                        "ignoring unsafe symlink \"{}\" -> \"{}\"",
-                        ctx.name(i),
-                        String::from_utf8_lossy(&target)
-                    ));
-                }
+            let Some((target, site)) = self.link_site(i, target) else {
                 return Ok(());
-            }
+            };
             if let Some(s) = st {
                 if s.file_type == FileType::Symlink {
                     let cur = self.read_link(p);
@@ -614,6 +628,9 @@ impl Gen<'_> {
                 if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
                     if fake {
                         crate::fakesuper::create_link_file(root, tmp, &target)
+                    } else if let Some(dir) = &site {
+                        // In the very directory the target was judged for.
+                        dir.symlink(&target, &RelPath::new(tmp.split_last().1)?)
                     } else {
                         root.symlink(&target, tmp)
                     }
@@ -1472,6 +1489,61 @@ impl Gen<'_> {
         }
         self.skipped_deletes.set(self.skipped_deletes.get() + 1);
         true
+    }
+
+    /// The target a received symlink gets and the directory it is created
+    /// in; `None` when it is skipped (and said so). Its name gives its
+    /// depth, but a directory on the way may be a symlink (one -K keeps,
+    /// one --no-implied-dirs leaves, one a hostile list walks through), so
+    /// --safe-links and a sanitizing daemon judge the target where the link
+    /// physically lands, and it is created in that directory.
+    // upstream: generator.c recv_generator() unsafe_symlink(),
+    // flist.c recv_file_entry() sanitize_path()
+    fn link_site(&self, i: usize, target: Vec<u8>) -> Option<(Vec<u8>, Option<confine::Root>)> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let located = if (ctx.sanitize_links || ctx.opts.safe_links) && !ctx.opts.dry_run {
+            let (parent, base) = ctx.paths[i].split_last();
+            let (dir, at) = match ctx.root.open_dir_located(&parent) {
+                Ok(found) => found,
+                Err(err) => {
+                    ctx.out.error_xfer(&format!(
+                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
+                        ctx.name(i),
+                        String::from_utf8_lossy(&target)
+                    ));
+                    return None;
+                }
+            };
+            let mut name = at.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+            if !name.is_empty() {
+                name.push(b'/');
+            }
+            name.extend_from_slice(base);
+            Some((dir, name))
+        } else {
+            None
+        };
+        let name = located
+            .as_ref()
+            .map_or(e.name.as_slice(), |(_, n)| n.as_slice());
+        if ctx.opts.safe_links && crate::flist::unsafe_symlink(&target, name) {
+            if ctx.opts.ctl.info.name > 0 {
+                ctx.out.info(&format!(
+                    "ignoring unsafe symlink \"{}\" -> \"{}\"",
+                    ctx.name(i),
+                    String::from_utf8_lossy(&target)
+                ));
+            }
+            return None;
+        }
+        let target = if ctx.sanitize_links && located.is_some() && !target.is_empty() {
+            let depth = name.iter().filter(|&&b| b == b'/').count();
+            crate::flist::sanitize_link(&target, depth)
+        } else {
+            target
+        };
+        Some((target, located.map(|(dir, _)| dir)))
     }
 
     // upstream: generator.c:touch_up_dirs()

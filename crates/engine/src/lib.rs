@@ -26,6 +26,7 @@ pub mod out;
 pub mod outlevels;
 pub mod partial;
 pub mod receiver;
+mod roles;
 pub mod sender;
 pub mod session;
 pub mod sparse;

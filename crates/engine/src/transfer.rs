@@ -1,16 +1,16 @@
 //! The role drivers: one sending side and one receiving side, each for a
 //! client or a server, over any byte stream. Local copies join the two over
 //! an in-process socket pair, so they run exactly the remote code path.
-use crate::ctx::{GenEvent, RecvCtx};
+use crate::ctx::RecvCtx;
 use crate::error::{Error, PeerExit, Result};
 use crate::filters;
 use crate::flist::{self, FileList};
 use crate::itemize::ItemFormat;
 use crate::options::{DeleteMode, Options};
 use crate::out::{lock, shared, Out, SharedWriter};
+use crate::sender;
 use crate::session::{self, Session, Side};
 use crate::stats::XferStats;
-use crate::{generator, receiver, sender};
 use confine::{AmbientAuthority, RelPath, Root};
 use filter::{FilterList, WireOptions};
 use protocol::exit;
@@ -18,7 +18,7 @@ use protocol::mplex::{payload_i32, Message, MplexReader, MsgCode, MsgHandler};
 use protocol::varint::WireRead;
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The read half of a connection.
@@ -593,35 +593,11 @@ pub fn run_receiver_to(
         dirs,
         upd: Default::default(),
         w: Some(w.clone()),
+        sanitize_links: link.sanitize_symlinks && !opts.munge_links,
     });
     // Landlock before the generator thread exists, so it inherits it.
     crate::confinement::confine_receiver(opts, side, local, &ctx.root, &out)?;
-    let (tx, rx) = mpsc::channel::<GenEvent>();
-    let gen = {
-        let ctx = ctx.clone();
-        let w = w.clone();
-        std::thread::Builder::new()
-            .name("generator".into())
-            .spawn(move || generator::generate(&ctx, &w, rx))
-            .map_err(|e| {
-                Error::new(
-                    exit::RERR_IPC,
-                    format!("cannot start the generator thread: {e}"),
-                )
-            })?
-    };
-    let recv_result = receiver::receive_files(&ctx, &mut reader, tx, side == Side::Client);
-    if recv_result.is_err() {
-        // Unblock a generator that waits on the peer: close our side.
-        if let Ok(mut g) = w.try_lock() {
-            let _ = g.flush();
-        }
-    }
-    let gen_result = gen
-        .join()
-        .map_err(|_| Error::new(exit::RERR_CRASHED, "the generator thread panicked"))?;
-    let peer_stats = recv_result?;
-    gen_result?;
+    let (peer_stats, reader) = crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.flist_size = flist_size;
     match peer_stats {
@@ -1011,6 +987,14 @@ pub fn local_copy(
     let a_read = a
         .try_clone()
         .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
+    // Handles to end the connection when one side fails: a side that is
+    // blocked on the other then sees the end instead of waiting forever.
+    let (a_end, b_end) = (
+        a.try_clone()
+            .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?,
+        b.try_clone()
+            .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?,
+    );
     let mut server_opts = opts.clone();
     // upstream: pipe.c local_child(): each side needs its own --munge-links.
     server_opts.munge_links = false;
@@ -1041,6 +1025,7 @@ pub fn local_copy(
             );
             if let Err(e) = &res {
                 server_fail(&w, &sout, e, "receiver");
+                let _ = b_end.shutdown(std::net::Shutdown::Both);
             }
             res.map(|_| sout.final_code())
         })
@@ -1064,6 +1049,9 @@ pub fn local_copy(
         },
         out.clone(),
     );
+    if res.is_err() {
+        let _ = a_end.shutdown(std::net::Shutdown::Both);
+    }
     let server_res = server
         .join()
         .map_err(|_| Error::new(exit::RERR_CRASHED, "the receiving thread panicked"))?;
@@ -1077,6 +1065,9 @@ pub fn local_copy(
             }
             Ok(s)
         }
+        // The receiving side failed first and the sender only saw the
+        // connection end: the receiving side's error is the one to report.
+        (Err(e), Err(se)) if e.code == exit::RERR_STREAMIO && !e.reported => Err(se),
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => {
             let mut e = e;

@@ -3,7 +3,7 @@
 //! --delete-missing-args entries and -x mount points (upstream
 //! generator.c recv_generator(), delete_in_dir()).
 use super::Gen;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::treeshape::{is_implied_dir, is_inactive};
 use confine::{FileType, RelPath, Stat};
 use protocol::flist::XMIT_TOP_DIR;
@@ -44,6 +44,33 @@ impl Gen<'_> {
             self.make_parents(&ctx.paths[i]);
         }
         Ok(false)
+    }
+
+    /// Each entry's directory must be in the list as a directory: a
+    /// sender naming `a/b` without `a` would have the receiver go through
+    /// whatever `a` is in the destination (a symlink, say).
+    // upstream: generator.c:recv_generator() ("Each parent dir must be in
+    // the file list or the flist data is bad")
+    pub(super) fn check_parent(&self, i: usize) -> Result<()> {
+        let e = &self.ctx.entries[i];
+        let Some(cut) = e.name.iter().rposition(|&b| b == b'/') else {
+            return Ok(());
+        };
+        let dir = &e.name[..cut];
+        if dir.is_empty() || dir == b"." || self.dir_names.contains(dir) {
+            return Ok(());
+        }
+        let shown = String::from_utf8_lossy(dir);
+        if e.mode == 0 && self.ctx.opts.tree.missing_args == 2 {
+            self.ctx.out.error(&format!(
+                "WARNING: parent dir is absent in the file list: {shown}"
+            ));
+            return Ok(());
+        }
+        Err(Error::protocol(format!(
+            "ABORTING due to invalid path from sender: {shown}/{}",
+            String::from_utf8_lossy(&e.name[cut + 1..])
+        )))
     }
 
     /// --delete-missing-args: the sender found no such item, so the
