@@ -270,6 +270,7 @@ pub enum SecretError {
 // upstream: authenticate.c:check_secret()
 pub fn check_secret(
     path: Option<&Path>,
+    links: confine::Links,
     strict: bool,
     user: &str,
     group: Option<&str>,
@@ -278,7 +279,11 @@ pub fn check_secret(
     resp: &str,
 ) -> Result<(), SecretError> {
     let path = path.ok_or(SecretError::NoFile)?;
-    let f = std::fs::File::open(path).map_err(|_| SecretError::NoFile)?;
+    // An operator path: a symlink on it another user owns is refused
+    // (upstream open_no_attacker_symlinks), and the checks below look at
+    // the file that was opened.
+    let f = confine::operator::open_file(path, rustix::fs::OFlags::RDONLY, 0, links)
+        .map_err(|_| SecretError::NoFile)?;
     let meta = f.metadata().map_err(|_| SecretError::NoFile)?;
     if strict {
         if meta.mode() & 0o006 != 0 {
@@ -462,24 +467,69 @@ mod tests {
         let resp = response(d, b"pw", "c");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).expect("chmod");
         assert!(matches!(
-            check_secret(Some(&p), true, "u", None, d, "c", &resp),
+            check_secret(
+                Some(&p),
+                confine::Links::Trusted,
+                true,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Err(SecretError::Rejected { .. })
         ));
         assert_eq!(
-            check_secret(Some(&p), false, "u", None, d, "c", &resp),
+            check_secret(
+                Some(&p),
+                confine::Links::Trusted,
+                false,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Ok(())
         );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(
-            check_secret(Some(&p), true, "u", None, d, "c", &resp),
+            check_secret(
+                Some(&p),
+                confine::Links::Trusted,
+                true,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Ok(())
         );
         assert_eq!(
-            check_secret(None, true, "u", None, d, "c", &resp),
+            check_secret(
+                None,
+                confine::Links::Trusted,
+                true,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Err(SecretError::NoFile)
         );
         assert_eq!(
-            check_secret(Some(&p), false, "#x", None, d, "c", &resp),
+            check_secret(
+                Some(&p),
+                confine::Links::Trusted,
+                false,
+                "#x",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Err(SecretError::InvalidUser)
         );
     }

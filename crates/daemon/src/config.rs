@@ -89,6 +89,7 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("pre-xfer exec", Scope::Module, Kind::Str), ("post-xfer exec", Scope::Module, Kind::Str),
     ("nameconverter", Scope::Module, Kind::Str), ("tempdir", Scope::Module, Kind::Str),
     ("landlock", Scope::Module, Kind::Str), ("landlockallow", Scope::Module, Kind::Str),
+    ("insecurelinks", Scope::Module, Kind::Bool),
 ];
 
 /// Turns a parameter name into its canonical key: lower case, without
@@ -196,6 +197,13 @@ impl Module {
     /// `strict modes` (default yes).
     pub fn strict_modes(&self) -> bool {
         self.params.bool("strict modes", true)
+    }
+    /// `insecure links` (default no): operator paths of this module (its
+    /// `path`, `secrets file`, ...) follow symlinks whoever owns them.
+    /// Only the administrator can set it; a client's `--insecure-links`
+    /// is refused.
+    pub fn links(&self) -> confine::Links {
+        confine::Links::from_insecure(self.params.bool("insecure links", false))
     }
     /// `timeout` in seconds (0 = none).
     pub fn timeout(&self) -> i64 {

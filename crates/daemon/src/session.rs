@@ -439,6 +439,7 @@ impl Chosen {
             .map(PathBuf::from);
         if let Err(e) = auth::check_secret(
             secrets.as_deref(),
+            self.module.links(),
             self.module.strict_modes(),
             &user,
             group.as_deref(),
@@ -700,6 +701,20 @@ impl Requested {
                 );
             }
         };
+        if opts.insecure_links {
+            // upstream options.c: a daemon always refuses --insecure-links;
+            // only the module's `insecure links` parameter relaxes it.
+            self.conn.log.line(&format!(
+                "refused option --insecure-links on module {name} from {}",
+                self.conn.peer.addr
+            ));
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "rsync: The server is configured to refuse --insecure-links",
+                exit::RERR_UNSUPPORTED,
+            );
+        }
         if !opts.server {
             return self.fail_after_ok(
                 Some(&opts),
@@ -898,7 +913,10 @@ impl Requested {
     /// no_new_privs. No thread exists yet.
     // upstream: clientserver.c:rsync_module() (chroot, setgid, setuid)
     fn confine_process(&mut self) -> Result<(), String> {
-        let root = Root::open_ambient(&self.root, AmbientAuthority::operator())
+        // The module path is the administrator's: a symlink on it owned
+        // by another user is refused unless `insecure links = yes`.
+        let links = self.module.links();
+        let root = Root::open_operator(&self.root, links, AmbientAuthority::operator())
             .map_err(|e| format!("cannot open module {}: {e}", self.module.name))?;
         self.module_root = Some(root);
         engine::ids::preload();
@@ -1138,7 +1156,11 @@ impl Requested {
             }
             let opened = match self.module_root.take() {
                 Some(r) => Ok(r),
-                None => Root::open_ambient(&self.root, AmbientAuthority::operator()),
+                None => Root::open_operator(
+                    &self.root,
+                    self.module.links(),
+                    AmbientAuthority::operator(),
+                ),
             };
             let root = match opened {
                 Ok(r) => r,
