@@ -483,13 +483,18 @@ impl Admitted {
         // The "/./" chroot divider is kept aside for step 4.
         let raw_path = path.clone();
         let path = PathBuf::from(path.to_string_lossy().replace("/./", "/"));
-        let root_canon = match std::fs::canonicalize(&path) {
-            Ok(p) if p.is_dir() => p,
-            _ => {
+        // The module path is the administrator's: walked as an operator
+        // path, so a symlink on it another user owns is refused unless
+        // `insecure links = yes` (upstream util1.c change_dir()).
+        let flags = rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY;
+        let root_canon = match confine::operator::open(&path, flags, 0, self.module.links()) {
+            Ok(o) => o.path,
+            Err(e) => {
                 self.conn.log.line(&format!(
-                    "chdir {} failed for module {}",
+                    "chdir {} failed for module {}: {}",
                     path.display(),
-                    self.module.name
+                    self.module.name,
+                    engine::flist::os_err(&e.into())
                 ));
                 return Err(self.conn.refuse("chdir failed"));
             }

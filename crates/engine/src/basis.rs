@@ -355,7 +355,7 @@ fn resolve_place(
     }
     let anchor_path: PathBuf = a[..common].iter().collect();
     let anchor = Root::open_operator(&anchor_path, links, AmbientAuthority::operator())
-        .map_err(|e| e.to_string())?
+        .map_err(|e| crate::flist::confine_err(&e))?
         .with_fallback(links == Links::Trusted);
     Ok(Place {
         anchor: Some(anchor),
@@ -383,7 +383,7 @@ fn physical(p: &Path, links: Links) -> std::result::Result<PathBuf, String> {
                 return Ok(lexical(&out));
             }
             Err(Errno::NOENT) if !head.is_empty() => tail.push(head.pop().expect("non-empty")),
-            Err(e) => return Err(std::io::Error::from(e).to_string()),
+            Err(e) => return Err(crate::flist::os_err(&e.into())),
         }
     }
 }

@@ -785,6 +785,16 @@ fn last_component(p: &Path) -> Vec<u8> {
     }
 }
 
+/// A confined operation's error as upstream words it: the errno text and
+/// number alone (`Too many levels of symbolic links (40)`), or the whole
+/// error when it has no errno.
+pub fn confine_err(e: &confine::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => os_err(&io::Error::from_raw_os_error(n)),
+        None => e.to_string(),
+    }
+}
+
 /// rsync's `(N)` errno suffix: "No such file or directory (2)".
 pub fn os_err(e: &io::Error) -> String {
     match e.raw_os_error() {

@@ -698,7 +698,10 @@ fn local_name(
     let open_err = |e: confine::Error| {
         Error::new(
             exit::RERR_FILESELECT,
-            format!("rsync: [Receiver] change_dir \"{dest}\" failed: {e}"),
+            format!(
+                "rsync: [Receiver] change_dir \"{dest}\" failed: {}",
+                crate::flist::confine_err(&e)
+            ),
         )
     };
     match std::fs::metadata(path) {
@@ -748,7 +751,10 @@ fn local_name(
                 .map_err(|e| {
                     Error::new(
                         exit::RERR_FILEIO,
-                        format!("rsync: [Receiver] mkdir \"{dest}\" failed: {e}"),
+                        format!(
+                            "rsync: [Receiver] mkdir \"{dest}\" failed: {}",
+                            crate::flist::confine_err(&e)
+                        ),
                     )
                 })?;
             Ok(DestInfo {
@@ -916,8 +922,9 @@ fn solo(
         Error::new(
             exit::RERR_FILESELECT,
             format!(
-                "rsync: [Receiver] change_dir \"{}\" failed: {e}",
-                parent.display()
+                "rsync: [Receiver] change_dir \"{}\" failed: {}",
+                parent.display(),
+                crate::flist::confine_err(&e)
             ),
         )
     })?;
