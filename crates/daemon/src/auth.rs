@@ -266,11 +266,11 @@ pub enum SecretError {
 }
 
 /// Checks `resp` against the secrets file lines `user:pass` and (when the
-/// rule matched through a group) `@group:pass`.
+/// rule matched through a group) `@group:pass`. `secrets` is the file and
+/// which symlinks its path may pass through.
 // upstream: authenticate.c:check_secret()
 pub fn check_secret(
-    path: Option<&Path>,
-    links: confine::Links,
+    secrets: Option<(&Path, confine::Links)>,
     strict: bool,
     user: &str,
     group: Option<&str>,
@@ -278,7 +278,7 @@ pub fn check_secret(
     challenge: &str,
     resp: &str,
 ) -> Result<(), SecretError> {
-    let path = path.ok_or(SecretError::NoFile)?;
+    let (path, links) = secrets.ok_or(SecretError::NoFile)?;
     // An operator path: a symlink on it another user owns is refused
     // (upstream open_no_attacker_symlinks), and the checks below look at
     // the file that was opened.
@@ -468,8 +468,7 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).expect("chmod");
         assert!(matches!(
             check_secret(
-                Some(&p),
-                confine::Links::Trusted,
+                Some((p.as_path(), confine::Links::Trusted)),
                 true,
                 "u",
                 None,
@@ -481,8 +480,7 @@ mod tests {
         ));
         assert_eq!(
             check_secret(
-                Some(&p),
-                confine::Links::Trusted,
+                Some((p.as_path(), confine::Links::Trusted)),
                 false,
                 "u",
                 None,
@@ -495,8 +493,7 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(
             check_secret(
-                Some(&p),
-                confine::Links::Trusted,
+                Some((p.as_path(), confine::Links::Trusted)),
                 true,
                 "u",
                 None,
@@ -507,22 +504,12 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check_secret(
-                None,
-                confine::Links::Trusted,
-                true,
-                "u",
-                None,
-                d,
-                "c",
-                &resp
-            ),
+            check_secret(None, true, "u", None, d, "c", &resp),
             Err(SecretError::NoFile)
         );
         assert_eq!(
             check_secret(
-                Some(&p),
-                confine::Links::Trusted,
+                Some((p.as_path(), confine::Links::Trusted)),
                 false,
                 "#x",
                 None,

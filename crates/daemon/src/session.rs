@@ -437,9 +437,9 @@ impl Chosen {
             .params
             .nonempty("secrets file")
             .map(PathBuf::from);
+        let links = self.module.links();
         if let Err(e) = auth::check_secret(
-            secrets.as_deref(),
-            self.module.links(),
+            secrets.as_deref().map(|p| (p, links)),
             self.module.strict_modes(),
             &user,
             group.as_deref(),

@@ -594,13 +594,14 @@ mod tests {
         let dest = t.path().join("dst");
         std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
         std::fs::create_dir_all(t.path().join("prev")).unwrap_or_else(|e| panic!("{e}"));
-        let p = resolve_place("../prev", Some(&dest)).unwrap_or_else(|e| panic!("{e}"));
+        let p =
+            resolve_place("../prev", Some(&dest), Links::Trusted).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (p.dest.as_bytes(), p.dir.as_bytes()),
             (&b"dst"[..], &b"prev"[..])
         );
-        assert!(resolve_place("../prev", None).is_err());
-        let p = resolve_place("sub/x", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(resolve_place("../prev", None, Links::Trusted).is_err());
+        let p = resolve_place("sub/x", None, Links::Trusted).unwrap_or_else(|e| panic!("{e}"));
         assert!(p.anchor.is_none() && p.dir.as_bytes() == b"sub/x");
         let d = Dirs::resolve(&opts("--partial-dir=.pd s d"), Some(&dest))
             .unwrap_or_else(|e| panic!("{e}"));
