@@ -270,6 +270,41 @@ mod tests {
     }
 
     #[test]
+    fn foreign_links_are_refused_unless_insecure() {
+        if !rustix::process::geteuid().is_root() {
+            // Owning a symlink by another uid needs root; the end-to-end
+            // suite (tests/operator_paths.rs) requires it.
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(base.join("out")).unwrap();
+        std::fs::write(base.join("out/f"), b"x").unwrap();
+        for (name, target) in [("leaf", "out/f"), ("dir", "out")] {
+            let link = base.join(name);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        }
+        for p in ["leaf", "dir/f", "dir/../out/f"] {
+            let path = base.join(p);
+            let e = open(&path, OFlags::RDONLY, 0, Links::Trusted).unwrap_err();
+            assert_eq!(e, Errno::LOOP, "{p}");
+            let o = open(&path, OFlags::RDONLY, 0, Links::Insecure).unwrap();
+            assert_eq!(o.path, base.join("out/f"), "{p}");
+        }
+        // O_CREAT beneath a foreign directory link creates nothing.
+        let e = open(
+            &base.join("dir/new"),
+            OFlags::WRONLY | OFlags::CREATE,
+            0o600,
+            Links::Trusted,
+        )
+        .unwrap_err();
+        assert_eq!(e, Errno::LOOP);
+        assert!(!base.join("out/new").exists());
+    }
+
+    #[test]
     fn link_loop_ends() {
         let tmp = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("b", tmp.path().join("a")).unwrap();
