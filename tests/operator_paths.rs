@@ -485,3 +485,52 @@ fn daemon_refuses_insecure_links_from_a_client() {
     cmd.arg(url(&d, "m/"));
     run(&mut cmd, &s.logs()).assert_code(0);
 }
+
+/// The daemon's own files (`--config`, and through it `lock file`, `motd
+/// file`, `exclude from`) are operator paths too: a configuration reached
+/// through another user's symlink is not read.
+#[test]
+fn daemon_config_through_planted_symlink() {
+    for v in [Variant::Foreign, Variant::Own] {
+        let c = Cell::new(v);
+        fs::write(c.p("outside/rsyncd.conf"), "[m]\npath = /tmp\n").expect("write");
+        c.plant("plant/opd", &c.p("outside"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut cmd = Command::new(oxsync_bin());
+        cmd.current_dir(c.s.root()).args([
+            "--daemon",
+            "--no-detach",
+            "--port",
+            &port.to_string(),
+            "--config=plant/opd/rsyncd.conf",
+        ]);
+        if v == Variant::Foreign {
+            let r = run(&mut cmd, &c.s.logs());
+            r.assert_code(1);
+            let want = "failed to read config file plant/opd/rsyncd.conf: Too many levels";
+            assert!(r.stderr.contains(want), "{}", r.stderr);
+            continue;
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("daemon");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let listening = loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break true;
+            }
+            if std::time::Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(listening, "root's own symlinked config was not used");
+    }
+}

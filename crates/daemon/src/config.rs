@@ -276,7 +276,9 @@ impl Config {
                 source: e,
             });
         }
-        let bytes = fs::read(path).map_err(read_err)?;
+        // The configuration (and what it includes) is the operator's: a
+        // symlink on its path another user owns is refused.
+        let bytes = confine::operator::read(path, confine::Links::Trusted).map_err(read_err)?;
         let text = String::from_utf8_lossy(&bytes);
         self.parse_text(&text, path, st, depth)
     }

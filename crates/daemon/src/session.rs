@@ -200,7 +200,7 @@ impl Start {
             &DAEMON_DIGESTS,
         ))?;
         if let Some(motd) = cfg.globals.nonempty("motd file") {
-            if let Ok(text) = std::fs::read(motd) {
+            if let Ok(text) = confine::operator::read(Path::new(motd), confine::Links::Trusted) {
                 let mut t = String::from_utf8_lossy(&text).into_owned();
                 if !t.ends_with('\n') {
                     t.push('\n');
