@@ -9,7 +9,7 @@ use engine::session::our_protocol;
 use engine::transfer::{closing_line, run_receiver, run_sender, Input, Link};
 use engine::Options;
 use protocol::exit;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
@@ -408,24 +408,40 @@ fn password(opts: &Options) -> Result<Vec<u8>, i32> {
             let _ = std::io::stdin().read_line(&mut s);
             s.into_bytes()
         } else {
-            let meta = std::fs::metadata(path).map_err(|e| {
+            // An operator path: opened by the walk that refuses a symlink
+            // another user owns, and checked on the descriptor it opened.
+            let links = confine::Links::from_insecure(opts.insecure_links);
+            let open_fail = |e: std::io::Error| {
                 fail(
-                    &format!("could not open password file {path}: {e}"),
+                    &format!(
+                        "could not open password file {path}: {}",
+                        engine::flist::os_err(&e)
+                    ),
                     exit::RERR_SYNTAX,
                 )
-            })?;
+            };
+            let mut f = confine::operator::open_file(
+                std::path::Path::new(path),
+                rustix::fs::OFlags::RDONLY,
+                0,
+                links,
+            )
+            .map_err(open_fail)?;
+            let meta = f.metadata().map_err(open_fail)?;
             if meta.mode() & 0o006 != 0 {
                 return Err(fail(
                     "ERROR: password file must not be other-accessible",
                     exit::RERR_SYNTAX,
                 ));
             }
-            std::fs::read(path).map_err(|e| {
+            let mut text = Vec::new();
+            f.read_to_end(&mut text).map_err(|e| {
                 fail(
                     &format!("could not read password file {path}: {e}"),
                     exit::RERR_SYNTAX,
                 )
-            })?
+            })?;
+            text
         };
         let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
         return Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec());

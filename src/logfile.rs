@@ -21,7 +21,21 @@ impl LogFile {
     /// to `out`. `sender`: this side sends; `local`: a local copy.
     pub fn start(opts: &Options, out: &Out, sender: bool, local: bool) -> Option<LogFile> {
         let path = opts.ctl.log_file.as_deref()?;
-        let log = Arc::new(Log::open(Some(std::path::Path::new(path)), false));
+        // upstream log.c logfile_open(): a log that cannot be opened (a
+        // symlink on its path another user owns, say) is reported and
+        // ignored; the transfer goes on.
+        let links = confine::Links::from_insecure(opts.insecure_links);
+        let log = match Log::try_open(std::path::Path::new(path), links) {
+            Ok(log) => Arc::new(log),
+            Err(e) => {
+                out.error(&format!(
+                    "rsync: failed to open log-file {path}: {}",
+                    engine::flist::os_err(&e)
+                ));
+                out.info("Ignoring \"log file\" setting.");
+                return None;
+            }
+        };
         let format = opts
             .ctl
             .log_file_format

@@ -15,6 +15,7 @@ mod filters;
 mod hardlinks;
 mod interop;
 mod local;
+mod operator_paths;
 mod options2;
 mod options3;
 mod options4;

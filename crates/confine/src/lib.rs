@@ -11,12 +11,14 @@
 pub mod error;
 pub mod landlock;
 mod open;
+pub mod operator;
 pub mod path;
 pub mod privdrop;
 pub mod root;
 
 pub use crate::landlock::{abi_version, confine_to, LandlockOutcome, Level, Rules};
 pub use error::Error;
+pub use operator::Links;
 pub use path::RelPath;
 pub use privdrop::{chroot, drop_privileges, set_no_new_privs, PrivDropError};
 pub use root::{force_fallback, AmbientAuthority, FileType, Root, Stat};

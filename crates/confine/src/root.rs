@@ -39,7 +39,7 @@
 //! the peer names is a relative tail resolved beneath that descriptor.
 use crate::open::{self, DirFd, Failure};
 use crate::path::RelPath;
-use crate::Error;
+use crate::{Error, Links};
 use rustix::fs::{AtFlags, Mode, OFlags, Timespec, Timestamps, UTIME_OMIT};
 use rustix::io::Errno;
 use std::fs::File;
@@ -159,6 +159,38 @@ impl Root {
             Err(e) => return Err(ambient_err("mkdir", path, e)),
         }
         Root::open_ambient(path, auth)
+    }
+    /// Opens the operator-named directory `path` as a root, walking it
+    /// with [`crate::operator::open`]: a symlink on it owned by neither
+    /// root nor the effective user is refused (ELOOP) unless `links` is
+    /// [`Links::Insecure`].
+    ///
+    /// # Ambient authority
+    /// As [`Root::open_ambient`].
+    pub fn open_operator(path: &Path, links: Links, auth: AmbientAuthority) -> Result<Root, Error> {
+        let _ = auth;
+        let o = crate::operator::open(path, OFlags::PATH | OFlags::DIRECTORY, 0, links)
+            .map_err(|e| ambient_err("open", path, e))?;
+        Ok(Root {
+            fd: o.fd,
+            walk: false,
+        })
+    }
+    /// As [`Root::create_ambient`], with the parent walked as by
+    /// [`Root::open_operator`] and the directory made with `mkdirat` in
+    /// the parent the walk opened.
+    pub fn create_operator(
+        path: &Path,
+        links: Links,
+        auth: AmbientAuthority,
+    ) -> Result<Root, Error> {
+        let (parent, name) =
+            crate::operator::open_parent(path, links).map_err(|e| ambient_err("mkdir", path, e))?;
+        match rustix::fs::mkdirat(&parent.fd, name.as_slice(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(ambient_err("mkdir", path, e)),
+        }
+        Root::open_operator(path, links, auth)
     }
     /// Makes this root (and every root opened from it with
     /// [`Root::open_dir`]) use the component-by-component `O_NOFOLLOW` walk

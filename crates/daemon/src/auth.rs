@@ -266,10 +266,11 @@ pub enum SecretError {
 }
 
 /// Checks `resp` against the secrets file lines `user:pass` and (when the
-/// rule matched through a group) `@group:pass`.
+/// rule matched through a group) `@group:pass`. `secrets` is the file and
+/// which symlinks its path may pass through.
 // upstream: authenticate.c:check_secret()
 pub fn check_secret(
-    path: Option<&Path>,
+    secrets: Option<(&Path, confine::Links)>,
     strict: bool,
     user: &str,
     group: Option<&str>,
@@ -277,8 +278,12 @@ pub fn check_secret(
     challenge: &str,
     resp: &str,
 ) -> Result<(), SecretError> {
-    let path = path.ok_or(SecretError::NoFile)?;
-    let f = std::fs::File::open(path).map_err(|_| SecretError::NoFile)?;
+    let (path, links) = secrets.ok_or(SecretError::NoFile)?;
+    // An operator path: a symlink on it another user owns is refused
+    // (upstream open_no_attacker_symlinks), and the checks below look at
+    // the file that was opened.
+    let f = confine::operator::open_file(path, rustix::fs::OFlags::RDONLY, 0, links)
+        .map_err(|_| SecretError::NoFile)?;
     let meta = f.metadata().map_err(|_| SecretError::NoFile)?;
     if strict {
         if meta.mode() & 0o006 != 0 {
@@ -462,16 +467,40 @@ mod tests {
         let resp = response(d, b"pw", "c");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).expect("chmod");
         assert!(matches!(
-            check_secret(Some(&p), true, "u", None, d, "c", &resp),
+            check_secret(
+                Some((p.as_path(), confine::Links::Trusted)),
+                true,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Err(SecretError::Rejected { .. })
         ));
         assert_eq!(
-            check_secret(Some(&p), false, "u", None, d, "c", &resp),
+            check_secret(
+                Some((p.as_path(), confine::Links::Trusted)),
+                false,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Ok(())
         );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(
-            check_secret(Some(&p), true, "u", None, d, "c", &resp),
+            check_secret(
+                Some((p.as_path(), confine::Links::Trusted)),
+                true,
+                "u",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Ok(())
         );
         assert_eq!(
@@ -479,7 +508,15 @@ mod tests {
             Err(SecretError::NoFile)
         );
         assert_eq!(
-            check_secret(Some(&p), false, "#x", None, d, "c", &resp),
+            check_secret(
+                Some((p.as_path(), confine::Links::Trusted)),
+                false,
+                "#x",
+                None,
+                d,
+                "c",
+                &resp
+            ),
             Err(SecretError::InvalidUser)
         );
     }

@@ -90,6 +90,7 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("nameconverter", Scope::Module, Kind::Str), ("tempdir", Scope::Module, Kind::Str),
     ("landlock", Scope::Module, Kind::Str), ("landlockallow", Scope::Module, Kind::Str),
     ("clientpaths", Scope::Module, Kind::Str),
+    ("insecurelinks", Scope::Module, Kind::Bool),
 ];
 
 /// Turns a parameter name into its canonical key: lower case, without
@@ -198,6 +199,13 @@ impl Module {
     pub fn strict_modes(&self) -> bool {
         self.params.bool("strict modes", true)
     }
+    /// `insecure links` (default no): operator paths of this module (its
+    /// `path`, `secrets file`, ...) follow symlinks whoever owns them.
+    /// Only the administrator can set it; a client's `--insecure-links`
+    /// is refused.
+    pub fn links(&self) -> confine::Links {
+        confine::Links::from_insecure(self.params.bool("insecure links", false))
+    }
     /// `timeout` in seconds (0 = none).
     pub fn timeout(&self) -> i64 {
         self.params.int("timeout", 0)
@@ -269,7 +277,9 @@ impl Config {
                 source: e,
             });
         }
-        let bytes = fs::read(path).map_err(read_err)?;
+        // The configuration (and what it includes) is the operator's: a
+        // symlink on its path another user owns is refused.
+        let bytes = confine::operator::read(path, confine::Links::Trusted).map_err(read_err)?;
         let text = String::from_utf8_lossy(&bytes);
         self.parse_text(&text, path, st, depth)
     }

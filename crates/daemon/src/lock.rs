@@ -5,9 +5,8 @@
 //! (Upstream locks byte ranges of one file; rustix offers only whole-file
 //! locks without unsafe code, hence one file per slot.)
 use rustix::fs::{flock, FlockOperation};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// A claimed connection slot; dropping it frees the slot.
@@ -24,13 +23,10 @@ pub fn claim(lock_file: &Path, max: u64) -> io::Result<Option<Slot>> {
     for index in 0..max {
         let mut name = lock_file.as_os_str().to_owned();
         name.push(format!(".{index}"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&name)?;
+        // An operator path: a symlink on it another user owns is refused.
+        let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CREATE;
+        let file =
+            confine::operator::open_file(Path::new(&name), flags, 0o600, confine::Links::Trusted)?;
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => return Ok(Some(Slot { _file: file, index })),
             Err(e) if e == rustix::io::Errno::WOULDBLOCK => continue,

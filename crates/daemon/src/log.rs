@@ -1,7 +1,7 @@
 //! The daemon log: `YYYY/MM/DD HH:MM:SS [pid] message` lines appended to
 //! the `log file` (times in UTC), and/or copied to stderr when the daemon
 //! runs in the foreground.
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -20,11 +20,23 @@ impl Log {
     }
     /// A log appending to `path` (if given and openable) and, when
     /// `stderr`, copying each line to stderr.
+    ///
+    /// The path is the operator's: a symlink on it owned by neither root
+    /// nor this user is refused (see [`confine::operator`]).
     pub fn open(path: Option<&Path>, stderr: bool) -> Log {
-        let file = path
-            .and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok())
-            .map(Mutex::new);
-        Log { file, stderr }
+        let file = path.and_then(|p| open_append(p, confine::Links::Trusted).ok());
+        Log {
+            file: file.map(Mutex::new),
+            stderr,
+        }
+    }
+    /// A log appending to the operator path `path`, following symlinks as
+    /// `links` allows, or the error that kept it from opening.
+    pub fn try_open(path: &Path, links: confine::Links) -> std::io::Result<Log> {
+        Ok(Log {
+            file: Some(Mutex::new(open_append(path, links)?)),
+            stderr: false,
+        })
     }
     /// Writes one line.
     pub fn line(&self, msg: &str) {
@@ -43,6 +55,12 @@ impl Log {
             let _ = std::io::stderr().write_all(text.as_bytes());
         }
     }
+}
+
+fn open_append(path: &Path, links: confine::Links) -> std::io::Result<std::fs::File> {
+    use rustix::fs::OFlags;
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE;
+    confine::operator::open_file(path, flags, 0o644, links)
 }
 
 fn now_secs() -> i64 {

@@ -4,6 +4,8 @@
 //! override them: the engine checks them apart from the client's rules.
 use crate::config::Module;
 use filter::FilterList;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// Rule names and prefixes that take the next word as their pattern.
 fn is_rule_prefix(tok: &str) -> bool {
@@ -65,7 +67,13 @@ pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
     let p = &module.params;
     let mut list = FilterList::new();
     let mut any = false;
-    let mut read = |f: &[u8]| std::fs::read(String::from_utf8_lossy(f).as_ref()).ok();
+    let mut read = |f: &[u8]| {
+        confine::operator::read(
+            Path::new(std::ffi::OsStr::from_bytes(f)),
+            confine::Links::Trusted,
+        )
+        .ok()
+    };
     let err = |what: &str, e: filter::Error| format!("bad {what} in module {}: {e}", module.name);
     if let Some(v) = p.nonempty("filter") {
         for r in split_rules(v) {

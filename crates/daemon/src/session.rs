@@ -200,7 +200,7 @@ impl Start {
             &DAEMON_DIGESTS,
         ))?;
         if let Some(motd) = cfg.globals.nonempty("motd file") {
-            if let Ok(text) = std::fs::read(motd) {
+            if let Ok(text) = confine::operator::read(Path::new(motd), confine::Links::Trusted) {
                 let mut t = String::from_utf8_lossy(&text).into_owned();
                 if !t.ends_with('\n') {
                     t.push('\n');
@@ -437,8 +437,9 @@ impl Chosen {
             .params
             .nonempty("secrets file")
             .map(PathBuf::from);
+        let links = self.module.links();
         if let Err(e) = auth::check_secret(
-            secrets.as_deref(),
+            secrets.as_deref().map(|p| (p, links)),
             self.module.strict_modes(),
             &user,
             group.as_deref(),
@@ -482,13 +483,18 @@ impl Admitted {
         // The "/./" chroot divider is kept aside for step 4.
         let raw_path = path.clone();
         let path = PathBuf::from(path.to_string_lossy().replace("/./", "/"));
-        let root_canon = match std::fs::canonicalize(&path) {
-            Ok(p) if p.is_dir() => p,
-            _ => {
+        // The module path is the administrator's: walked as an operator
+        // path, so a symlink on it another user owns is refused unless
+        // `insecure links = yes` (upstream util1.c change_dir()).
+        let flags = rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY;
+        let root_canon = match confine::operator::open(&path, flags, 0, self.module.links()) {
+            Ok(o) => o.path,
+            Err(e) => {
                 self.conn.log.line(&format!(
-                    "chdir {} failed for module {}",
+                    "chdir {} failed for module {}: {}",
                     path.display(),
-                    self.module.name
+                    self.module.name,
+                    engine::flist::os_err(&e.into())
                 ));
                 return Err(self.conn.refuse("chdir failed"));
             }
@@ -700,6 +706,20 @@ impl Requested {
                 );
             }
         };
+        if opts.insecure_links {
+            // upstream options.c: a daemon always refuses --insecure-links;
+            // only the module's `insecure links` parameter relaxes it.
+            self.conn.log.line(&format!(
+                "refused option --insecure-links on module {name} from {}",
+                self.conn.peer.addr
+            ));
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "rsync: The server is configured to refuse --insecure-links",
+                exit::RERR_UNSUPPORTED,
+            );
+        }
         if !opts.server {
             return self.fail_after_ok(
                 Some(&opts),
@@ -922,7 +942,10 @@ impl Requested {
     /// no_new_privs. No thread exists yet.
     // upstream: clientserver.c:rsync_module() (chroot, setgid, setuid)
     fn confine_process(&mut self) -> Result<(), String> {
-        let root = Root::open_ambient(&self.root, AmbientAuthority::operator())
+        // The module path is the administrator's: a symlink on it owned
+        // by another user is refused unless `insecure links = yes`.
+        let links = self.module.links();
+        let root = Root::open_operator(&self.root, links, AmbientAuthority::operator())
             .map_err(|e| format!("cannot open module {}: {e}", self.module.name))?;
         self.module_root = Some(root);
         engine::ids::preload();
@@ -1162,7 +1185,11 @@ impl Requested {
             }
             let opened = match self.module_root.take() {
                 Some(r) => Ok(r),
-                None => Root::open_ambient(&self.root, AmbientAuthority::operator()),
+                None => Root::open_operator(
+                    &self.root,
+                    self.module.links(),
+                    AmbientAuthority::operator(),
+                ),
             };
             let root = match opened {
                 Ok(r) => r,

@@ -11,7 +11,7 @@
 //! anchored on the deepest directory the two paths share.
 use crate::error::{Error, Result};
 use crate::options::Options;
-use confine::{AmbientAuthority, RelPath, Root};
+use confine::{AmbientAuthority, Links, RelPath, Root};
 use protocol::exit;
 use std::path::{Component, Path, PathBuf};
 
@@ -239,6 +239,7 @@ impl Dirs {
         if dest_dir.is_none() {
             validate_server_paths(opts, bound.map_or(Climb::No, |b| b.climb))?;
         }
+        let links = Links::from_insecure(opts.insecure_links);
         let place = |name: &str, value: &str| -> Result<Place> {
             let basis = name != "--temp-dir" && name != "--backup-dir" && name != "--partial-dir";
             if let (None, Some(b)) = (dest_dir, bound) {
@@ -247,7 +248,7 @@ impl Dirs {
                     return bounded_place(name, value, b);
                 }
             }
-            resolve_place(value, dest_dir).map_err(|e| {
+            resolve_place(value, dest_dir, links).map_err(|e| {
                 Error::new(
                     exit::RERR_FILESELECT,
                     format!("rsync: [Receiver] cannot use {name}='{value}': {e}"),
@@ -345,44 +346,88 @@ impl Dirs {
 }
 
 /// Resolves one option directory: beneath the destination when relative
-/// and not climbing out, else (operator only) through a common ancestor.
-fn resolve_place(value: &str, dest_dir: Option<&Path>) -> std::result::Result<Place, String> {
-    if !value.starts_with('/') {
-        if let Some(rel) = normalize(value) {
-            let dir = RelPath::new(&rel).map_err(|e| e.to_string())?;
-            return Ok(Place {
-                anchor: None,
-                dest: RelPath::root(),
-                dir,
-            });
-        }
-    }
+/// and not climbing out (a server), else (operator only) through the
+/// deepest directory the destination and the option's directory share.
+///
+/// On the operator's side both paths are walked as operator paths
+/// ([`confine::operator`]): a symlink on them owned by neither root nor
+/// this user is refused with ELOOP (unless `--insecure-links`), and the
+/// anchor opened for a directory outside the destination resolves the
+/// physical paths beneath it with the `O_NOFOLLOW` walk, so a symlink
+/// swapped in later is not followed either.
+fn resolve_place(
+    value: &str,
+    dest_dir: Option<&Path>,
+    links: Links,
+) -> std::result::Result<Place, String> {
     let Some(dest_dir) = dest_dir else {
+        if !value.starts_with('/') {
+            if let Some(rel) = normalize(value) {
+                let dir = RelPath::new(&rel).map_err(|e| e.to_string())?;
+                return Ok(Place {
+                    anchor: None,
+                    dest: RelPath::root(),
+                    dir,
+                });
+            }
+        }
         return Err("outside the destination".into());
     };
-    let dest_abs = std::fs::canonicalize(dest_dir).map_err(|e| e.to_string())?;
+    let dest_abs = physical(dest_dir, links)?;
     let target = if value.starts_with('/') {
         PathBuf::from(value)
     } else {
-        dest_abs.join(value)
+        dest_dir.join(value)
     };
-    let target = std::fs::canonicalize(&target).unwrap_or_else(|_| lexical(&target));
+    let target = physical(&target, links)?;
     let a: Vec<Component> = dest_abs.components().collect();
     let b: Vec<Component> = target.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let anchor_path: PathBuf = a[..common].iter().collect();
     let rel = |parts: &[Component]| -> std::result::Result<RelPath, String> {
         let p: PathBuf = parts.iter().collect();
         use std::os::unix::ffi::OsStrExt;
         RelPath::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string())
     };
-    let anchor = Root::open_ambient(&anchor_path, AmbientAuthority::operator())
-        .map_err(|e| e.to_string())?;
+    if common == a.len() {
+        return Ok(Place {
+            anchor: None,
+            dest: RelPath::root(),
+            dir: rel(&b[common..])?,
+        });
+    }
+    let anchor_path: PathBuf = a[..common].iter().collect();
+    let anchor = Root::open_operator(&anchor_path, links, AmbientAuthority::operator())
+        .map_err(|e| crate::flist::confine_err(&e))?
+        .with_fallback(links == Links::Trusted);
     Ok(Place {
         anchor: Some(anchor),
         dest: rel(&a[common..])?,
         dir: rel(&b[common..])?,
     })
+}
+
+/// The physical absolute path of the operator path `p`: its longest
+/// existing prefix walked as an operator path, the missing rest appended.
+fn physical(p: &Path, links: Links) -> std::result::Result<PathBuf, String> {
+    use rustix::io::Errno;
+    let mut head: Vec<Component> = p.components().collect();
+    let mut tail: Vec<Component> = Vec::new();
+    loop {
+        let dir: PathBuf = if head.is_empty() {
+            PathBuf::from(".")
+        } else {
+            head.iter().collect()
+        };
+        match confine::operator::open(&dir, rustix::fs::OFlags::PATH, 0, links) {
+            Ok(o) => {
+                let mut out = o.path;
+                out.extend(tail.iter().rev());
+                return Ok(lexical(&out));
+            }
+            Err(Errno::NOENT) if !head.is_empty() => tail.push(head.pop().expect("non-empty")),
+            Err(e) => return Err(crate::flist::os_err(&e.into())),
+        }
+    }
 }
 
 /// Removes `.` and `..` from an absolute path without touching the disk.
@@ -618,13 +663,14 @@ mod tests {
         let dest = t.path().join("dst");
         std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
         std::fs::create_dir_all(t.path().join("prev")).unwrap_or_else(|e| panic!("{e}"));
-        let p = resolve_place("../prev", Some(&dest)).unwrap_or_else(|e| panic!("{e}"));
+        let p =
+            resolve_place("../prev", Some(&dest), Links::Trusted).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (p.dest.as_bytes(), p.dir.as_bytes()),
             (&b"dst"[..], &b"prev"[..])
         );
-        assert!(resolve_place("../prev", None).is_err());
-        let p = resolve_place("sub/x", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(resolve_place("../prev", None, Links::Trusted).is_err());
+        let p = resolve_place("sub/x", None, Links::Trusted).unwrap_or_else(|e| panic!("{e}"));
         assert!(p.anchor.is_none() && p.dir.as_bytes() == b"sub/x");
         let d = Dirs::resolve(&opts("--partial-dir=.pd s d"), Some(&dest))
             .unwrap_or_else(|e| panic!("{e}"));

@@ -10,15 +10,34 @@ fn rule_error(e: filter::Error) -> Error {
     Error::new(exit::RERR_SYNTAX, format!("rsync: {e}"))
 }
 
-/// Reads an operator-named rule file (`--exclude-from`, `merge`) on the
-/// client; "-" is standard input.
-fn read_local(path: &[u8]) -> Option<Vec<u8>> {
+/// A rule file named on the command line that cannot be read: upstream
+/// exclude.c's "failed to open exclude file NAME: ERRNO", exit 11.
+fn local_rule_error(e: filter::Error, why: Option<String>) -> Error {
+    match (&e, why) {
+        (filter::Error::MergeFile { .. }, Some(why)) => {
+            Error::new(exit::RERR_FILEIO, format!("rsync: {e}: {why}"))
+        }
+        (filter::Error::MergeFile { .. }, None) => {
+            Error::new(exit::RERR_FILEIO, format!("rsync: {e}"))
+        }
+        _ => rule_error(e),
+    }
+}
+
+/// Reads an operator-named rule file (`--exclude-from`, `--include-from`,
+/// a merge file named by `--filter`) on the client; "-" is standard
+/// input. A symlink on its path another user owns is refused (ELOOP)
+/// unless `links` allows it.
+fn read_local(path: &[u8], links: confine::Links) -> std::io::Result<Vec<u8>> {
     if path == b"-" {
         let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).ok()?;
-        return Some(v);
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+        return Ok(v);
     }
-    std::fs::read(std::ffi::OsStr::from_bytes(path)).ok()
+    confine::operator::read(
+        std::path::Path::new(std::ffi::OsStr::from_bytes(path)),
+        links,
+    )
 }
 
 /// The client's rules, in command-line order (upstream options.c), with
@@ -27,13 +46,20 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
     let mut list = FilterList::new();
     // upstream: --from0 makes every rule file NUL-delimited.
     let from0 = opts.tree.from0;
-    let mut read = move |p: &[u8]| {
-        read_local(p).map(|mut d| {
+    let links = confine::Links::from_insecure(opts.insecure_links);
+    // Why the last rule file could not be read, for the message.
+    let why = std::cell::RefCell::new(None);
+    let mut read = |p: &[u8]| match read_local(p, links) {
+        Ok(mut d) => {
             if from0 {
                 crate::treeshape::nul_lines(&mut d);
             }
-            d
-        })
+            Some(d)
+        }
+        Err(e) => {
+            *why.borrow_mut() = Some(crate::flist::os_err(&e));
+            None
+        }
     };
     let mut f_count = 0;
     for arg in &opts.filters {
@@ -52,14 +78,15 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
                 }
             }
         }
-        .map_err(rule_error)?;
+        .map_err(|e| local_rule_error(e, why.borrow_mut().take()))?;
     }
     if opts.delete_excluded {
         list.set_delete_excluded();
     }
     if opts.cvs_exclude {
         list.set_cvs_sources_from_env();
-        list.add_cvs_exclude(&mut read).map_err(rule_error)?;
+        list.add_cvs_exclude(&mut read)
+            .map_err(|e| local_rule_error(e, why.borrow_mut().take()))?;
     }
     Ok(list)
 }

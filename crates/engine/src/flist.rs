@@ -209,7 +209,7 @@ pub fn build_with(
         let abs_root = std::path::absolute(&w.root).unwrap_or_else(|_| w.root.clone());
         w.rules.set_root(abs_root.as_os_str().as_bytes());
         w.stack
-            .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p))?;
+            .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p, opts))?;
         w.top_dev = Some(meta.dev());
         if meta.is_dir() {
             if !opts.recursive && !opts.dirs {
@@ -292,11 +292,13 @@ fn assign_hard_links(list: &mut FileList) {
 }
 
 /// Reads a per-directory merge file beneath the transfer root; a name that
-/// would leave it is not read.
-fn read_beneath(root: &Path, rel: &[u8]) -> Option<Vec<u8>> {
+/// would leave it is not read, and neither is one reached through a
+/// symlink another user owns (unless `--insecure-links`), as upstream.
+fn read_beneath(root: &Path, rel: &[u8], opts: &Options) -> Option<Vec<u8>> {
     let rel = rel.strip_prefix(b"/").unwrap_or(rel);
     let rp = RelPath::new(rel).ok()?;
-    fs::read(root.join(std::ffi::OsStr::from_bytes(rp.as_bytes()))).ok()
+    let path = root.join(std::ffi::OsStr::from_bytes(rp.as_bytes()));
+    confine::operator::read(&path, confine::Links::from_insecure(opts.insecure_links)).ok()
 }
 
 struct Walker<'a> {
@@ -326,8 +328,9 @@ impl Walker<'_> {
     fn walk(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
         let (opts, session, out) = (self.opts, self.session, self.out);
         let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
-        self.stack
-            .enter(self.rules, &prefix, &mut |p| read_beneath(&abs_root, p))?;
+        self.stack.enter(self.rules, &prefix, &mut |p| {
+            read_beneath(&abs_root, p, self.opts)
+        })?;
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) => {
@@ -416,8 +419,9 @@ impl Walker<'_> {
                 self.list.sources.push(path.clone());
                 self.walk(&path, rel)?;
                 // Back in this directory: its merge rules apply again.
-                self.stack
-                    .enter(self.rules, &prefix, &mut |p| read_beneath(&abs_root, p))?;
+                self.stack.enter(self.rules, &prefix, &mut |p| {
+                    read_beneath(&abs_root, p, self.opts)
+                })?;
             } else if let Some(e) = leaf_entry(&path, &meta, rel, opts, session, out)? {
                 self.list.entries.push(e);
                 self.list.sources.push(path);
@@ -778,6 +782,16 @@ fn last_component(p: &Path) -> Vec<u8> {
     match p.file_name() {
         Some(n) => n.as_bytes().to_vec(),
         None => b".".to_vec(),
+    }
+}
+
+/// A confined operation's error as upstream words it: the errno text and
+/// number alone (`Too many levels of symbolic links (40)`), or the whole
+/// error when it has no errno.
+pub fn confine_err(e: &confine::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => os_err(&io::Error::from_raw_os_error(n)),
+        None => e.to_string(),
     }
 }
 

@@ -245,6 +245,11 @@ pub struct Options {
     pub copy_unsafe_links: bool,
     /// --safe-links: the receiver ignores symlinks leading out of the tree.
     pub safe_links: bool,
+    /// --insecure-links: operator-named paths (destination, --log-file,
+    /// --temp-dir, ...) follow symlinks whoever owns them. Off, a symlink
+    /// owned by neither root nor this user is refused (ELOOP). Local only:
+    /// never sent to the peer, and a daemon refuses it from a client.
+    pub insecure_links: bool,
     /// -k: the sender follows symlinks to directories.
     pub copy_dirlinks: bool,
     /// -K: the receiver treats a symlink to a directory (in the tree) as
@@ -378,6 +383,7 @@ enum Act {
     CopyLinks,
     CopyUnsafeLinks,
     SafeLinks,
+    InsecureLinks(bool),
     CopyDirlinks,
     KeepDirlinks,
     Tree(crate::treeshape::TreeAct),
@@ -545,6 +551,8 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-d", None, Act::Dirs(false)),
     ("copy-links", Some('L'), Act::CopyLinks), ("copy-unsafe-links", None, Act::CopyUnsafeLinks),
     ("safe-links", None, Act::SafeLinks), ("copy-dirlinks", Some('k'), Act::CopyDirlinks),
+    ("insecure-links", None, Act::InsecureLinks(true)),
+    ("no-insecure-links", None, Act::InsecureLinks(false)),
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
     ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
@@ -598,8 +606,7 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "i-r", "no-i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
-    "confine-root", "insecure-links",
-    "no-insecure-links",
+    "confine-root",
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y", "compress-threads", "zt",
     "read-batch", "write-batch", "only-write-batch",
@@ -1005,6 +1012,7 @@ impl Options {
             Act::CopyLinks => self.copy_links = true,
             Act::CopyUnsafeLinks => self.copy_unsafe_links = true,
             Act::SafeLinks => self.safe_links = true,
+            Act::InsecureLinks(on) => self.insecure_links = on,
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
             Act::Tree(t) => self.tree.apply(t, value),

@@ -11,7 +11,7 @@ use crate::out::{lock, shared, Out, SharedWriter};
 use crate::sender;
 use crate::session::{self, Session, Side};
 use crate::stats::XferStats;
-use confine::{AmbientAuthority, RelPath, Root};
+use confine::{AmbientAuthority, Links, RelPath, Root};
 use filter::{FilterList, WireOptions};
 use protocol::exit;
 use protocol::mplex::{payload_i32, Message, MplexReader, MsgCode, MsgHandler};
@@ -316,7 +316,7 @@ pub fn run_sender(
             lock(&w)?.flush()?;
             crate::treeshape::recv_forwarded(&mut reader, protocol)
         },
-        &mut |path| files_from_local(link, path),
+        &mut |path| files_from_local(opts, link, path),
     )?;
     let mut list = flist::build_full(
         sources,
@@ -636,7 +636,9 @@ fn server_bound(
         (Some(m), _) => (m, Climb::All, "the module"),
         (None, Some(d)) => {
             let parent = crate::basis::operator_dest_dir(d).join("..");
-            let root = Root::open_ambient(&parent, AmbientAuthority::operator()).map_err(fail)?;
+            let links = Links::from_insecure(opts.insecure_links);
+            let root =
+                Root::open_operator(&parent, links, AmbientAuthority::operator()).map_err(fail)?;
             (root, Climb::Basis, "the destination's parent")
         }
         (None, None) => return Ok(None),
@@ -675,18 +677,22 @@ fn local_name(
     out: &Out,
 ) -> Result<DestInfo> {
     let auth = AmbientAuthority::operator();
+    let links = Links::from_insecure(opts.insecure_links);
     let dest = if dest.is_empty() { "." } else { dest };
     let path = Path::new(dest);
     let trailing = dest.ends_with('/');
     let open_err = |e: confine::Error| {
         Error::new(
             exit::RERR_FILESELECT,
-            format!("rsync: [Receiver] change_dir \"{dest}\" failed: {e}"),
+            format!(
+                "rsync: [Receiver] change_dir \"{dest}\" failed: {}",
+                crate::flist::confine_err(&e)
+            ),
         )
     };
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(DestInfo {
-            root: Root::open_ambient(path, auth).map_err(open_err)?,
+            root: Root::open_operator(path, links, auth).map_err(open_err)?,
             created: false,
             missing: false,
             solo: false,
@@ -704,13 +710,13 @@ fn local_name(
                     "ERROR: cannot overwrite non-directory with a directory",
                 ));
             }
-            solo(path, paths, auth)
+            solo(path, paths, links, auth)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let need_dir =
                 list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
             if !need_dir {
-                return solo(path, paths, auth);
+                return solo(path, paths, links, auth);
             }
             if opts.ctl.info.name > 0
                 || opts.itemize > 0
@@ -721,17 +727,20 @@ fn local_name(
             if opts.dry_run {
                 let parent = existing_ancestor(path);
                 return Ok(DestInfo {
-                    root: Root::open_ambient(&parent, auth).map_err(open_err)?,
+                    root: Root::open_operator(&parent, links, auth).map_err(open_err)?,
                     created: true,
                     missing: true,
                     solo: false,
                 });
             }
-            let root =
-                Root::create_ambient(Path::new(dest.trim_end_matches('/')), auth).map_err(|e| {
+            let root = Root::create_operator(Path::new(dest.trim_end_matches('/')), links, auth)
+                .map_err(|e| {
                     Error::new(
                         exit::RERR_FILEIO,
-                        format!("rsync: [Receiver] mkdir \"{dest}\" failed: {e}"),
+                        format!(
+                            "rsync: [Receiver] mkdir \"{dest}\" failed: {}",
+                            crate::flist::confine_err(&e)
+                        ),
                     )
                 })?;
             Ok(DestInfo {
@@ -876,7 +885,12 @@ fn existing_ancestor(p: &Path) -> std::path::PathBuf {
     }
 }
 
-fn solo(path: &Path, paths: &mut [RelPath], auth: AmbientAuthority) -> Result<DestInfo> {
+fn solo(
+    path: &Path,
+    paths: &mut [RelPath],
+    links: Links,
+    auth: AmbientAuthority,
+) -> Result<DestInfo> {
     use std::os::unix::ffi::OsStrExt;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -890,12 +904,13 @@ fn solo(path: &Path, paths: &mut [RelPath], auth: AmbientAuthority) -> Result<De
     if let Some(first) = paths.first_mut() {
         *first = rel;
     }
-    let root = Root::open_ambient(&parent, auth).map_err(|e| {
+    let root = Root::open_operator(&parent, links, auth).map_err(|e| {
         Error::new(
             exit::RERR_FILESELECT,
             format!(
-                "rsync: [Receiver] change_dir \"{}\" failed: {e}",
-                parent.display()
+                "rsync: [Receiver] change_dir \"{}\" failed: {}",
+                parent.display(),
+                crate::flist::confine_err(&e)
             ),
         )
     })?;
@@ -939,7 +954,7 @@ pub fn closing_line(code: i32, role: &str) -> String {
 /// A files-from list this side opens itself: one the daemon read beneath
 /// its module, or a local file. A daemon never opens a path of the
 /// client's choosing on its own.
-fn files_from_local(link: &Link, path: &str) -> Result<Vec<u8>> {
+fn files_from_local(opts: &Options, link: &Link, path: &str) -> Result<Vec<u8>> {
     if let Some(data) = &link.files_from_data {
         return Ok(data.clone());
     }
@@ -949,7 +964,7 @@ fn files_from_local(link: &Link, path: &str) -> Result<Vec<u8>> {
             format!("rsync: --files-from={path} cannot be read by this daemon"),
         ));
     }
-    crate::treeshape::read_local_file(path)
+    crate::treeshape::read_local_file(path, Links::from_insecure(opts.insecure_links))
 }
 
 /// The receiving side that holds the files-from list sends its names to
@@ -966,7 +981,7 @@ fn forward_files_from(w: &SharedWriter, opts: &Options, link: &Link, protocol: i
         (Some(FilesFrom::Local(p)), Side::Server) if p != "-" => p,
         _ => return Ok(()),
     };
-    let data = files_from_local(link, &path)?;
+    let data = files_from_local(opts, link, &path)?;
     let bytes = crate::treeshape::forward_bytes(&data, opts.tree.from0);
     crate::treeshape::send_forwarded(w, &bytes, protocol)
 }

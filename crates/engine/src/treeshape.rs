@@ -323,12 +323,13 @@ pub fn nul_lines(data: &mut [u8]) {
 
 /// Reads a local files-from file ("-": standard input), with upstream's
 /// error for a file that cannot be opened.
-pub fn read_local_file(path: &str) -> Result<Vec<u8>> {
+pub fn read_local_file(path: &str, links: confine::Links) -> Result<Vec<u8>> {
     let mut data = Vec::new();
     let res = if path == "-" {
-        io::stdin().lock().read_to_end(&mut data)
+        io::stdin().lock().read_to_end(&mut data).map(|_| ())
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut data))
+        // An operator path: a symlink on it another user owns is refused.
+        confine::operator::read(std::path::Path::new(path), links).map(|d| data = d)
     };
     res.map_err(|e| {
         Error::new(

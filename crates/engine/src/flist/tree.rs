@@ -227,7 +227,7 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
     let abs_root = std::path::absolute(&w.root).unwrap_or_else(|_| w.root.clone());
     w.rules.set_root(abs_root.as_os_str().as_bytes());
     w.stack
-        .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p))?;
+        .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p, w.opts))?;
     let res = add_relative_item(w, &root, name, kind, implied_dot, st);
     w.stack.clear(w.rules);
     res
