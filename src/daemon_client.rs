@@ -286,10 +286,9 @@ enum Handshake {
     Exit(Option<Helper>),
 }
 
-/// The process that carries the connection: a remote shell (whose exit
-/// status counts) or the `RSYNC_CONNECT_PROG` program (whose status does
-/// not: upstream never waits for it; it is reaped so that anything it logs
-/// is written before the client exits).
+/// The remote shell that carries the connection, and whether its exit
+/// status counts. (The `RSYNC_CONNECT_PROG` program is not waited for, as
+/// upstream: it may outlive the connection, e.g. a relay.)
 struct Helper {
     child: Child,
     status_counts: bool,
@@ -460,11 +459,8 @@ fn open(opts: &Options, spec: &DaemonSpec) -> Result<(BufReader<File>, File, Opt
     let rd = fd
         .try_clone()
         .map_err(|e| fail(&format!("socket: {e}"), exit::RERR_SOCKETIO))?;
-    let helper = child.map(|child| Helper {
-        child,
-        status_counts: false,
-    });
-    Ok((BufReader::new(File::from(rd)), File::from(fd), helper))
+    drop(child);
+    Ok((BufReader::new(File::from(rd)), File::from(fd), None))
 }
 
 /// Starts `RSH [-l USER] HOST RSYNC_PATH --server --daemon .` and returns
