@@ -472,10 +472,9 @@ fn remote_shell(
     spec: &DaemonSpec,
 ) -> Result<(BufReader<File>, File, Option<Helper>), i32> {
     if spec.host.starts_with('-') {
-        return Err(fail(
-            "Invalid remote host: hostnames may not start with '-'.",
-            exit::RERR_SYNTAX,
-        ));
+        eprintln!("Invalid remote host: hostnames may not start with '-'.");
+        eprintln!("{}", closing_line(exit::RERR_SYNTAX, "client"));
+        return Err(exit::RERR_SYNTAX);
     }
     let mut words = crate::remote::split_command(rsh);
     if words.is_empty() {

@@ -284,6 +284,24 @@ fn remote_shell_daemon_command_line() {
         fs::read_to_string(&rec).expect("argv"),
         "-l\nbob\nfar.example\nrsync\n--server\n--daemon\n.\n"
     );
+    // A host that would read as an option is refused before anything runs
+    // (rsync 3.5.0 main.c; 3.2.7 hands it to the remote shell).
+    fs::remove_file(&rec).expect("rm");
+    let r = run(
+        Command::new(oxsync_bin())
+            .current_dir(s.root())
+            .arg("-e")
+            .arg(&sh)
+            .args(["--", "-oProxyCommand=x::mod/", "d/"]),
+        &s.logs(),
+    );
+    r.assert_code(1);
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some("Invalid remote host: hostnames may not start with '-'."),
+        "{r:?}"
+    );
+    assert!(!rec.exists(), "the remote shell ran");
 }
 
 /// A host a shell could act on is refused before anything runs, when the
@@ -434,4 +452,41 @@ fn connect_prog_pull_is_confined() {
         "{r:?}"
     );
     assert_eq!(fs::read(s.path("dst/f")).expect("pulled"), b"x");
+}
+
+/// A listening socket on stdin (systemd `Accept=no`) is still a listener,
+/// not a connection to serve: the inetd check looks at the socket's state.
+#[test]
+fn listening_socket_on_stdin_still_listens() {
+    let s = Scratch::new();
+    let conf = conf(&s, "");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let fd: OwnedFd = l.into();
+    let mut child = Command::new(oxsync_bin())
+        .arg(format!("--config={}", conf.display()))
+        .args(["--daemon", "--no-detach"])
+        .stdin(Stdio::from(fd))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        (&c).write_all(b"@RSYNCD: 31.0\n#list\n").expect("write");
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut &c, &mut text);
+        answers.push(text);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for a in &answers {
+        assert!(
+            a.ends_with("pub            \t\nauth           \t\n@RSYNCD: EXIT\n"),
+            "{a:?}"
+        );
+    }
 }
