@@ -346,6 +346,28 @@ mod tests {
     }
 
     #[test]
+    fn unix_domain_peer() {
+        // upstream: address "localhost", no name; no address token or
+        // forward lookup matches it, and a deny-list name fails closed.
+        let p = Peer::local();
+        assert_eq!(p.addr.to_string(), "localhost");
+        assert_eq!(p.host_name(), "UNKNOWN");
+        let f = Fake;
+        assert!(!allow_access(
+            &p,
+            Some("localhost 127.0.0.0/8"),
+            None,
+            LK,
+            &f
+        ));
+        assert!(!allow_access(&p, Some("good.example"), None, LK, &f));
+        assert!(!allow_access(&p, None, Some("nosuch.invalid"), LK, &f));
+        assert!(allow_access(&p, None, Some("10.0.0.0/8"), LK, &f));
+        assert!(allow_access(&p, None, None, LK, &f));
+        assert_eq!(reverse_name(&f, p.addr), None);
+    }
+
+    #[test]
     fn host_names() {
         let f = Fake;
         let named = peer("10.1.2.3", Some("Box.Example.COM"));

@@ -530,6 +530,36 @@ mod tests {
     }
 
     #[test]
+    fn rsh_peer_from_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(rsh_peer(env(&[])).to_string(), "0.0.0.0");
+        assert_eq!(
+            rsh_peer(env(&[("SSH_CONNECTION", "10.0.0.7 5555 10.0.0.1 22")])).to_string(),
+            "10.0.0.7"
+        );
+        // REMOTE_HOST comes first, and a value that is no address is 0.0.0.0.
+        assert_eq!(
+            rsh_peer(env(&[
+                ("REMOTE_HOST", "::1"),
+                ("SSH_CONNECTION", "10.0.0.7 5555 10.0.0.1 22")
+            ]))
+            .to_string(),
+            "::1"
+        );
+        assert_eq!(
+            rsh_peer(env(&[("SSH_CLIENT", "bogus 1 2")])).to_string(),
+            "0.0.0.0"
+        );
+    }
+
+    #[test]
     fn dparams_override() {
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("c.conf");
