@@ -9,9 +9,13 @@ use engine::session::our_protocol;
 use engine::transfer::{closing_line, run_receiver, run_sender, Input, Link};
 use engine::Options;
 use protocol::exit;
+use std::fs::File;
 use std::io::{BufReader, Read, Write};
+
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Default daemon port.
@@ -62,7 +66,9 @@ pub fn parse_spec(arg: &str) -> Option<DaemonSpec> {
             _ => (hostport.to_string(), None),
         }
     };
-    if host.is_empty() {
+    // An empty host is kept for rsync:// (upstream parse_hostspec): it
+    // fails to resolve, or RSYNC_CONNECT_PROG refuses it.
+    if host.is_empty() && !url {
         return None;
     }
     let path = path.trim_start_matches('/');
@@ -92,9 +98,15 @@ pub fn run(opts: &Options) -> i32 {
             return fail("bad daemon address", exit::RERR_SYNTAX);
         };
         if spec.module.is_empty() {
+            // After a listing the status of a remote shell does not count
+            // (upstream exits at `@RSYNCD: EXIT`; a stock daemon over a
+            // remote shell then exits 255).
             return match connect_and_request(opts, &spec) {
-                Ok(Handshake::Exit) => 0,
-                Ok(Handshake::Ready { .. }) => 0,
+                Ok(Handshake::Exit(child)) => finish_child(child.map(Helper::reap_only), 0),
+                Ok(Handshake::Ready { writer, reader, .. }) => {
+                    drop((writer.writer, reader));
+                    finish_child(writer.child.map(Helper::reap_only), 0)
+                }
                 Err(code) => code,
             };
         }
@@ -159,15 +171,40 @@ pub fn run(opts: &Options) -> i32 {
             exit::RERR_SYNTAX,
         );
     }
-    let (stream, reader, protocol) = match connect_and_request(opts, &spec) {
+    let (conn, reader, protocol) = match connect_and_request(opts, &spec) {
         Ok(Handshake::Ready {
-            stream,
+            writer,
             reader,
             protocol,
-        }) => (stream, reader, protocol),
-        Ok(Handshake::Exit) => return 0,
+        }) => (writer, reader, protocol),
+        Ok(Handshake::Exit(child)) => return finish_child(child, 0),
         Err(code) => return code,
     };
+    let code = transfer(
+        opts,
+        push,
+        conn.writer,
+        reader,
+        protocol,
+        &local,
+        remote_paths,
+        started,
+    );
+    finish_child(conn.child, code)
+}
+
+/// Sends the server arguments and runs this side's role.
+#[allow(clippy::too_many_arguments)]
+fn transfer(
+    opts: &Options,
+    push: bool,
+    stream: File,
+    reader: BufReader<File>,
+    protocol: i32,
+    local: &[String],
+    remote_paths: Vec<String>,
+    started: Instant,
+) -> i32 {
     let mut sargs = opts.to_server_args(!push, protocol);
     sargs.push(".".into());
     sargs.extend(remote_paths);
@@ -216,7 +253,7 @@ pub fn run(opts: &Options) -> i32 {
         opts.ctl.bwlimit,
     )));
     let result = if push {
-        run_sender(r, wr, opts, &local, &link, out.clone())
+        run_sender(r, wr, opts, local, &link, out.clone())
     } else {
         run_receiver(r, wr, opts, &local[0], &link, out.clone())
     };
@@ -242,12 +279,52 @@ pub fn run(opts: &Options) -> i32 {
 enum Handshake {
     /// `@RSYNCD: OK`: send the arguments next.
     Ready {
-        stream: TcpStream,
-        reader: BufReader<TcpStream>,
+        writer: Conn,
+        reader: BufReader<File>,
         protocol: i32,
     },
     /// `@RSYNCD: EXIT` (after a listing).
-    Exit,
+    Exit(Option<Helper>),
+}
+
+/// The remote shell that carries the connection, and whether its exit
+/// status counts. (The `RSYNC_CONNECT_PROG` program is not waited for, as
+/// upstream: it may outlive the connection, e.g. a relay.)
+struct Helper {
+    child: Child,
+    status_counts: bool,
+}
+
+impl Helper {
+    fn reap_only(self) -> Helper {
+        Helper {
+            status_counts: false,
+            ..self
+        }
+    }
+}
+
+/// The writing half of a daemon connection (a socket, or a remote shell's
+/// stdin), and the remote shell to wait for.
+struct Conn {
+    writer: File,
+    child: Option<Helper>,
+}
+
+/// Waits for a remote shell that ran the daemon; its failure becomes the
+/// result when the transfer itself succeeded (upstream client_run()).
+fn finish_child(helper: Option<Helper>, code: i32) -> i32 {
+    let Some(mut h) = helper else {
+        return code;
+    };
+    let status = h.child.wait();
+    if code != 0 || !h.status_counts {
+        return code;
+    }
+    match status {
+        Ok(s) => s.code().unwrap_or(exit::RERR_CMD_KILLED),
+        Err(_) => exit::RERR_WAITCHILD,
+    }
 }
 
 fn fail(msg: &str, code: i32) -> i32 {
@@ -260,16 +337,7 @@ fn fail(msg: &str, code: i32) -> i32 {
 /// any challenge, up to `@RSYNCD: OK` or `@RSYNCD: EXIT`.
 // upstream: clientserver.c:start_socket_client() / start_inband_exchange()
 fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i32> {
-    let port = spec.port.or(opts.port).unwrap_or(RSYNC_PORT);
-    let stream = connect(&spec.host, port, opts.contimeout.map(Duration::from_secs))?;
-    let mut w = stream
-        .try_clone()
-        .map_err(|e| fail(&format!("socket: {e}"), exit::RERR_SOCKETIO))?;
-    let mut r = BufReader::new(
-        stream
-            .try_clone()
-            .map_err(|e| fail(&format!("socket: {e}"), exit::RERR_SOCKETIO))?,
-    );
+    let (mut r, mut w, child) = open(opts, spec)?;
     let ours = our_protocol(opts);
     let io_fail = |e: std::io::Error| {
         fail(
@@ -329,12 +397,12 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
                 .map_err(io_fail)?;
         } else if line == "@RSYNCD: OK" {
             return Ok(Handshake::Ready {
-                stream: w,
+                writer: Conn { writer: w, child },
                 reader: r,
                 protocol,
             });
         } else if line == "@RSYNCD: EXIT" {
-            return Ok(Handshake::Exit);
+            return Ok(Handshake::Exit(child));
         } else if line.starts_with("@ERROR") {
             eprintln!("{line}");
             eprintln!("{}", closing_line(exit::RERR_STARTCLIENT, "client"));
@@ -346,7 +414,7 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
     }
 }
 
-fn read(r: &mut BufReader<TcpStream>) -> Result<String, i32> {
+fn read(r: &mut BufReader<File>) -> Result<String, i32> {
     match wire::read_line(r) {
         Ok(Some(l)) => Ok(l),
         Ok(None) => Err(fail(
@@ -358,6 +426,101 @@ fn read(r: &mut BufReader<TcpStream>) -> Result<String, i32> {
             exit::RERR_PROTOCOL,
         )),
     }
+}
+
+/// Opens the connection: a remote shell running the daemon (`-e`), the
+/// `RSYNC_CONNECT_PROG` program, or a TCP connection.
+// upstream: main.c:start_client() (daemon_connection), socket.c:open_socket_out_wrapped()
+fn open(opts: &Options, spec: &DaemonSpec) -> Result<(BufReader<File>, File, Option<Helper>), i32> {
+    if let Some(rsh) = &opts.rsh {
+        return remote_shell(opts, rsh, spec);
+    }
+    let port = spec.port.or(opts.port).unwrap_or(RSYNC_PORT);
+    let (stream, child) = match std::env::var(crate::connect_prog::ENV) {
+        Ok(prog) => {
+            let Some(cmd) = crate::connect_prog::expand(&prog, &spec.host) else {
+                eprintln!("{}", crate::connect_prog::UNSAFE_HOST);
+                eprintln!("{}", closing_line(exit::RERR_SOCKETIO, "client"));
+                return Err(exit::RERR_SOCKETIO);
+            };
+            let (s, child) = crate::connect_prog::sock_exec(&cmd).map_err(|e| {
+                fail(
+                    &format!("cannot run RSYNC_CONNECT_PROG: {e}"),
+                    exit::RERR_SOCKETIO,
+                )
+            })?;
+            (s, Some(child))
+        }
+        Err(_) => (
+            connect(&spec.host, port, opts.contimeout.map(Duration::from_secs))?,
+            None,
+        ),
+    };
+    let fd: OwnedFd = stream.into();
+    let rd = fd
+        .try_clone()
+        .map_err(|e| fail(&format!("socket: {e}"), exit::RERR_SOCKETIO))?;
+    drop(child);
+    Ok((BufReader::new(File::from(rd)), File::from(fd), None))
+}
+
+/// Starts `RSH [-l USER] HOST RSYNC_PATH --server --daemon .` and returns
+/// its stdout, its stdin and the child.
+// upstream: main.c:do_cmd() with daemon_connection > 0
+fn remote_shell(
+    opts: &Options,
+    rsh: &str,
+    spec: &DaemonSpec,
+) -> Result<(BufReader<File>, File, Option<Helper>), i32> {
+    if spec.host.starts_with('-') {
+        eprintln!("Invalid remote host: hostnames may not start with '-'.");
+        eprintln!("{}", closing_line(exit::RERR_SYNTAX, "client"));
+        return Err(exit::RERR_SYNTAX);
+    }
+    let mut words = crate::remote::split_command(rsh);
+    if words.is_empty() {
+        return Err(fail("the remote shell command is empty", exit::RERR_SYNTAX));
+    }
+    let program = words.remove(0);
+    // A `-l user` already in the command wins over user@ (upstream).
+    let dash_l = words
+        .windows(2)
+        .any(|w| w[0] == "-l" && !w[1].starts_with('-'));
+    let mut cmd = Command::new(&program);
+    cmd.args(&words);
+    if let (Some(u), false) = (&spec.user, dash_l) {
+        cmd.arg("-l").arg(u);
+    }
+    cmd.arg(&spec.host)
+        .arg(opts.rsync_path.clone().unwrap_or_else(|| "rsync".into()))
+        .args(["--server", "--daemon", "."]);
+    if let Some(port) = spec.port.or(opts.port) {
+        cmd.env("RSYNC_PORT", port.to_string());
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            exit::RERR_CMD_NOTFOUND
+        } else {
+            exit::RERR_IPC
+        };
+        fail(
+            &format!("Failed to exec {program}: {}", engine::flist::os_err(&e)),
+            code,
+        )
+    })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(fail("cannot talk to the remote shell", exit::RERR_IPC));
+    };
+    let r = File::from(OwnedFd::from(stdout));
+    let w = File::from(OwnedFd::from(stdin));
+    let helper = Helper {
+        child,
+        status_counts: true,
+    };
+    Ok((BufReader::new(r), w, Some(helper)))
 }
 
 fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, i32> {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod connect_prog;
 mod daemon_client;
 mod logfile;
 mod remote;

@@ -6,11 +6,42 @@ use crate::wild::iwildmatch;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::process::{Command, Stdio};
 
+/// A peer's address: an IP address (an IPv4-mapped IPv6 address is
+/// stored as IPv4), or a Unix-domain socket, which upstream reports as
+/// "localhost" (what getnameinfo gives for AF_UNIX) and which matches no
+/// address token and no forward lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// An IP peer.
+    Ip(IpAddr),
+    /// A Unix-domain socket (e.g. a socket pair on inetd-mode stdin).
+    Local,
+}
+
+impl PeerAddr {
+    /// The IP address, if the peer has one.
+    pub fn ip(self) -> Option<IpAddr> {
+        match self {
+            PeerAddr::Ip(a) => Some(a),
+            PeerAddr::Local => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAddr::Ip(a) => a.fmt(f),
+            PeerAddr::Local => f.write_str("localhost"),
+        }
+    }
+}
+
 /// The connecting peer as the access checks see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
-    /// Its address (an IPv4-mapped IPv6 address is stored as IPv4).
-    pub addr: IpAddr,
+    /// Its address.
+    pub addr: PeerAddr,
     /// Its host name from a confirmed reverse lookup, when one was done
     /// and succeeded.
     pub name: Option<String>,
@@ -20,7 +51,14 @@ impl Peer {
     /// A peer at `addr` whose name is not known.
     pub fn new(addr: IpAddr) -> Peer {
         Peer {
-            addr: normalise(addr),
+            addr: PeerAddr::Ip(normalise(addr)),
+            name: None,
+        }
+    }
+    /// A peer on a Unix-domain socket.
+    pub fn local() -> Peer {
+        Peer {
+            addr: PeerAddr::Local,
             name: None,
         }
     }
@@ -77,6 +115,16 @@ impl Resolver for SystemResolver {
     }
 }
 
+/// The peer's confirmed name, if a reverse lookup finds one. A Unix-domain
+/// peer and the address 0.0.0.0 (a daemon over a remote shell that was
+/// told no address) have none: upstream names them UNKNOWN.
+// upstream: clientname.c:client_name()
+pub fn reverse_name(res: &dyn Resolver, addr: PeerAddr) -> Option<String> {
+    addr.ip()
+        .filter(|a| !a.is_unspecified())
+        .and_then(|a| res.reverse(a))
+}
+
 /// Settings that shape a host check.
 #[derive(Debug, Clone, Copy)]
 pub struct Lookups {
@@ -115,8 +163,12 @@ fn list_matches(list: &str, peer: &Peer, deny: bool, lk: Lookups, res: &dyn Reso
     list.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|t| !t.is_empty())
         .any(|tok| {
-            match_address(tok, peer.addr)
-                .unwrap_or_else(|| match_hostname(tok, peer, deny, lk, res))
+            let by_addr = match peer.addr {
+                PeerAddr::Ip(a) => match_address(tok, a),
+                // upstream: "localhost" parses as no address.
+                PeerAddr::Local => is_address(tok).then_some(false),
+            };
+            by_addr.unwrap_or_else(|| match_hostname(tok, peer, deny, lk, res))
         })
 }
 
@@ -146,6 +198,11 @@ pub fn match_address(tok: &str, addr: IpAddr) -> Option<bool> {
         },
     };
     Some(w & m == g & m)
+}
+
+/// Whether `tok` is an address token (see [`match_address`]).
+fn is_address(tok: &str) -> bool {
+    match_address(tok, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)).is_some()
 }
 
 fn all_ones(width: u32) -> u128 {
@@ -199,7 +256,7 @@ fn match_hostname(tok: &str, peer: &Peer, deny: bool, lk: Lookups, res: &dyn Res
         return deny && peer.name.is_none();
     }
     match res.forward(tok) {
-        Some(addrs) => addrs.contains(&peer.addr),
+        Some(addrs) => peer.addr.ip().is_some_and(|a| addrs.contains(&a)),
         None => deny,
     }
 }
@@ -224,7 +281,7 @@ mod tests {
 
     fn peer(a: &str, name: Option<&str>) -> Peer {
         Peer {
-            addr: normalise(a.parse().expect("addr")),
+            addr: PeerAddr::Ip(normalise(a.parse().expect("addr"))),
             name: name.map(str::to_string),
         }
     }
@@ -286,6 +343,28 @@ mod tests {
                 "allow {a:?} deny {d:?}"
             );
         }
+    }
+
+    #[test]
+    fn unix_domain_peer() {
+        // upstream: address "localhost", no name; no address token or
+        // forward lookup matches it, and a deny-list name fails closed.
+        let p = Peer::local();
+        assert_eq!(p.addr.to_string(), "localhost");
+        assert_eq!(p.host_name(), "UNKNOWN");
+        let f = Fake;
+        assert!(!allow_access(
+            &p,
+            Some("localhost 127.0.0.0/8"),
+            None,
+            LK,
+            &f
+        ));
+        assert!(!allow_access(&p, Some("good.example"), None, LK, &f));
+        assert!(!allow_access(&p, None, Some("nosuch.invalid"), LK, &f));
+        assert!(allow_access(&p, None, Some("10.0.0.0/8"), LK, &f));
+        assert!(allow_access(&p, None, None, LK, &f));
+        assert_eq!(reverse_name(&f, p.addr), None);
     }
 
     #[test]

@@ -167,17 +167,23 @@ pub fn run(args: &[OsString]) -> i32 {
         let peer = std::env::var(ENV_PEER)
             .ok()
             .and_then(|p| p.parse::<SocketAddr>().ok())
-            .map(|a| a.ip());
+            .map(|a| Peer::new(a.ip()));
         return serve_stdin_socket(peer, &cfg, &settings);
     }
     if std::env::var_os(ENV_LISTEN_STDIN).is_none() && stdin_is_socket() {
-        if let Ok(s) = stdin_stream() {
-            if let Ok(peer) = s.peer_addr() {
-                return serve_stream(s, Some(peer.ip()), &cfg, &settings);
-            }
+        // A listening socket handed over on stdin (systemd `Accept=no`).
+        if rustix::net::sockopt::socket_acceptconn(io::stdin().as_fd()).unwrap_or(false) {
+            return listen(&d, &config_path, cfg, true);
         }
-        // Not connected: a listening socket handed over on stdin.
-        return listen(&d, &config_path, cfg, true);
+        // inetd mode: a connected socket, TCP or Unix-domain (a socket
+        // pair from RSYNC_CONNECT_PROG or a test harness).
+        return match stdin_peer() {
+            Ok(peer) => serve_stdin_socket(Some(peer), &cfg, &settings),
+            Err(e) => {
+                eprintln!("rsync: getpeername on fd0 failed: {e}");
+                protocol::exit::RERR_SOCKETIO
+            }
+        };
     }
     listen(
         &d,
@@ -216,11 +222,26 @@ fn stdin_is_socket() -> bool {
         .unwrap_or(false)
 }
 
+/// The peer of the connected socket on stdin: its IP address, or
+/// [`Peer::local`] for a Unix-domain socket.
+// upstream: clientname.c:client_addr() (getnameinfo gives "localhost" for AF_UNIX)
+fn stdin_peer() -> io::Result<Peer> {
+    let fd = io::stdin().as_fd().try_clone_to_owned()?;
+    let fd2 = fd.try_clone()?;
+    match TcpStream::from(fd).peer_addr() {
+        Ok(a) => Ok(Peer::new(a.ip())),
+        Err(e) => match std::os::unix::net::UnixStream::from(fd2).peer_addr() {
+            Ok(_) => Ok(Peer::local()),
+            Err(_) => Err(e),
+        },
+    }
+}
+
 fn stdin_stream() -> io::Result<TcpStream> {
     Ok(TcpStream::from(io::stdin().as_fd().try_clone_to_owned()?))
 }
 
-fn serve_stdin_socket(peer: Option<IpAddr>, cfg: &Config, settings: &Settings) -> i32 {
+fn serve_stdin_socket(peer: Option<Peer>, cfg: &Config, settings: &Settings) -> i32 {
     match stdin_stream() {
         Ok(s) => serve_stream(s, peer, cfg, settings),
         Err(e) => {
@@ -230,10 +251,10 @@ fn serve_stdin_socket(peer: Option<IpAddr>, cfg: &Config, settings: &Settings) -
     }
 }
 
-fn serve_stream(s: TcpStream, peer: Option<IpAddr>, cfg: &Config, settings: &Settings) -> i32 {
+fn serve_stream(s: TcpStream, peer: Option<Peer>, cfg: &Config, settings: &Settings) -> i32 {
     let peer = peer
-        .or_else(|| s.peer_addr().ok().map(|a| a.ip()))
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        .or_else(|| s.peer_addr().ok().map(|a| Peer::new(a.ip())))
+        .unwrap_or_else(|| Peer::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
     let (r, t) = match (s.try_clone(), s.try_clone()) {
         (Ok(r), Ok(t)) => (r, t),
         _ => return protocol::exit::RERR_SOCKETIO,
@@ -245,7 +266,7 @@ fn serve_stream(s: TcpStream, peer: Option<IpAddr>, cfg: &Config, settings: &Set
             let _ = t.set_read_timeout(d);
         }),
     };
-    serve(streams, Peer::new(peer), cfg, settings, &SystemResolver)
+    serve(streams, peer, cfg, settings, &SystemResolver)
 }
 
 fn serve_pipes(cfg: &Config, settings: &Settings) -> i32 {
@@ -256,17 +277,25 @@ fn serve_pipes(cfg: &Config, settings: &Settings) -> i32 {
         (Ok(i), Ok(o)) => (i, o),
         _ => return protocol::exit::RERR_IPC,
     };
-    // Over a remote shell the client's address comes from ssh, if at all.
-    let peer = std::env::var("SSH_CONNECTION")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|a| a.parse().ok()))
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let peer = rsh_peer(|k| std::env::var(k).ok());
     let streams = Streams {
         reader: Box::new(File::from(i)),
         writer: Box::new(File::from(o)),
         set_timeout: Box::new(|_| {}),
     };
     serve(streams, Peer::new(peer), cfg, settings, &SystemResolver)
+}
+
+/// The client's address for a daemon over a remote shell: the first of
+/// REMOTE_HOST, SSH_CONNECTION, SSH_CLIENT, SSH2_CLIENT that is set, up to
+/// its first space, when that is an IP address; else 0.0.0.0.
+// upstream: clientname.c:client_addr() with am_daemon < 0
+fn rsh_peer(env: impl Fn(&str) -> Option<String>) -> IpAddr {
+    ["REMOTE_HOST", "SSH_CONNECTION", "SSH_CLIENT", "SSH2_CLIENT"]
+        .iter()
+        .find_map(|k| env(k))
+        .and_then(|v| v.split(' ').next().and_then(|a| a.parse().ok()))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 /// The listener. `from_stdin`: stdin is already a listening socket.
@@ -498,6 +527,36 @@ mod tests {
         assert!(parse_args(&a("--daemon --frob")).is_err());
         assert!(parse_args(&a("--daemon --port x")).is_err());
         assert!(parse_args(&a("--daemon --port")).is_err());
+    }
+
+    #[test]
+    fn rsh_peer_from_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(rsh_peer(env(&[])).to_string(), "0.0.0.0");
+        assert_eq!(
+            rsh_peer(env(&[("SSH_CONNECTION", "10.0.0.7 5555 10.0.0.1 22")])).to_string(),
+            "10.0.0.7"
+        );
+        // REMOTE_HOST comes first, and a value that is no address is 0.0.0.0.
+        assert_eq!(
+            rsh_peer(env(&[
+                ("REMOTE_HOST", "::1"),
+                ("SSH_CONNECTION", "10.0.0.7 5555 10.0.0.1 22")
+            ]))
+            .to_string(),
+            "::1"
+        );
+        assert_eq!(
+            rsh_peer(env(&[("SSH_CLIENT", "bogus 1 2")])).to_string(),
+            "0.0.0.0"
+        );
     }
 
     #[test]

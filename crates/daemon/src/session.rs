@@ -3,7 +3,7 @@
 //! its place (greeting, module request, admission, arguments, transfer).
 //! Before `@RSYNCD: OK` a refusal is an `@ERROR:` line; after it, the
 //! protocol is set up and the refusal travels as a multiplexed error.
-use crate::access::{allow_access, Lookups, Peer, Resolver};
+use crate::access::{allow_access, reverse_name, Lookups, Peer, Resolver};
 use crate::auth::{self, Grant, DAEMON_DIGESTS};
 use crate::config::{Config, Module};
 use crate::hooks::{self, HookEnv};
@@ -83,7 +83,7 @@ pub fn serve(
     let log = Arc::new(Log::open(log_path.as_deref(), settings.stderr_log));
     let mut peer = peer;
     if peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
-        peer.name = res.reverse(peer.addr);
+        peer.name = reverse_name(res, peer.addr);
     }
     log.line(&format!(
         "connect from {} ({})",
@@ -321,7 +321,7 @@ impl Chosen {
             && m.params.bool("reverse lookup", true)
             && (m.params.get("hosts allow").is_some() || m.params.get("hosts deny").is_some())
         {
-            p.name = res.reverse(p.addr);
+            p.name = reverse_name(res, p.addr);
         }
         let lk = Lookups {
             forward: m.params.bool("forward lookup", true),
