@@ -20,5 +20,6 @@ mod options4;
 mod options5;
 mod receiving;
 mod sandbox;
+mod sender_boundary;
 mod treeshape;
 mod util;

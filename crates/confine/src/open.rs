@@ -152,3 +152,108 @@ fn resolve_walk(
     let dir = cur.as_ref().map_or(root, |fd| fd.as_fd());
     openat(dir, comp, oflags | OFlags::NOFOLLOW, mode).map_err(fail)
 }
+
+/// Most symlinks one following resolution passes (the kernel's MAXSYMLINKS).
+const MAX_LINKS: usize = 40;
+
+/// Opens `path` beneath `root` following symlinks wherever they lead, as
+/// long as they stay beneath it (intermediate components always; the last
+/// one when `follow_last`). openat2 does it in one call; the fallback walks
+/// one component at a time and follows links itself (below).
+pub(crate) fn resolve_follow(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+    walk: bool,
+) -> Result<OwnedFd, Failure> {
+    let oflags = oflags | OFlags::CLOEXEC;
+    if !walk && !global_walk() {
+        match resolve_openat2(root, path, oflags, mode, follow_last) {
+            Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            Err(errno) => {
+                return Err(Failure {
+                    op: "openat2",
+                    errno,
+                })
+            }
+            Ok(fd) => return Ok(fd),
+        }
+    }
+    resolve_walk_follow(root, path, oflags, mode, follow_last)
+}
+
+/// The fallback of [`resolve_follow`]: every component is checked with
+/// `fstatat(AT_SYMLINK_NOFOLLOW)` and opened with `O_NOFOLLOW` (a link
+/// swapped in between fails with ELOOP). A symlink's target is read and
+/// its components are walked in its place: an absolute target fails with
+/// EXDEV, and `..` returns to the directory descriptor held one level up,
+/// failing with EXDEV above the root. No `..` is ever resolved by the
+/// kernel, so a directory moved meanwhile cannot lead out.
+fn resolve_walk_follow(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Failure> {
+    use rustix::fs::{readlinkat, statat, AtFlags, FileType};
+    use std::collections::VecDeque;
+    let fail = |op, errno| Failure { op, errno };
+    let comps = |p: &[u8]| -> Vec<Vec<u8>> {
+        p.split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let mut queue: VecDeque<Vec<u8>> = comps(path).into();
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut links = 0;
+    while let Some(comp) = queue.pop_front() {
+        let last = queue.is_empty();
+        if comp == b".." {
+            stack.pop().ok_or(fail("openat", Errno::XDEV))?;
+            continue;
+        }
+        let dir = stack.last().map_or(root, |fd| fd.as_fd());
+        if last && !follow_last {
+            return openat(dir, &comp[..], oflags | OFlags::NOFOLLOW, mode)
+                .map_err(|e| fail("openat", e));
+        }
+        let st =
+            statat(dir, &comp[..], AtFlags::SYMLINK_NOFOLLOW).map_err(|e| fail("fstatat", e))?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(fail("openat", Errno::LOOP));
+            }
+            let target = readlinkat(dir, &comp[..], Vec::new())
+                .map_err(|e| fail("readlinkat", e))?
+                .into_bytes();
+            if target.first() == Some(&b'/') || target.is_empty() {
+                return Err(fail("openat", Errno::XDEV));
+            }
+            for c in comps(&target).into_iter().rev() {
+                queue.push_front(c);
+            }
+            continue;
+        }
+        if last {
+            return openat(dir, &comp[..], oflags | OFlags::NOFOLLOW, mode)
+                .map_err(|e| fail("openat", e));
+        }
+        let fd = openat(
+            dir,
+            &comp[..],
+            path_dir_flags() | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|e| fail("openat", e))?;
+        stack.push(fd);
+    }
+    // The path (or a link's target) ended in a directory reached by `..`,
+    // or named the root itself.
+    let dir = stack.last().map_or(root, |fd| fd.as_fd());
+    openat(dir, ".", oflags, mode).map_err(|e| fail("openat", e))
+}

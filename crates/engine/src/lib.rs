@@ -28,6 +28,7 @@ pub mod partial;
 pub mod receiver;
 pub mod sender;
 pub mod session;
+pub mod source;
 pub mod sparse;
 pub mod stats;
 pub mod tokens;
