@@ -158,19 +158,26 @@ const MAX_LINKS: usize = 40;
 
 /// Opens `path` beneath `root` following symlinks wherever they lead, as
 /// long as they stay beneath it (intermediate components always; the last
-/// one when `follow_last`). openat2 does it in one call; the fallback walks
-/// one component at a time and follows links itself (below).
+/// one when `follow_last`). With `in_root` the root acts as a chroot would
+/// (`RESOLVE_IN_ROOT`): an absolute target starts at the root and `..`
+/// stops there. openat2 does it in one call; the fallback walks one
+/// component at a time and follows links itself (below).
 pub(crate) fn resolve_follow(
     root: BorrowedFd<'_>,
     path: &[u8],
     oflags: OFlags,
     mode: Mode,
-    follow_last: bool,
+    (follow_last, in_root): (bool, bool),
     walk: bool,
 ) -> Result<OwnedFd, Failure> {
     let oflags = oflags | OFlags::CLOEXEC;
     if !walk && !global_walk() {
-        match resolve_openat2(root, path, oflags, mode, follow_last) {
+        let res = if in_root {
+            resolve_openat2_in_root(root, path, oflags, mode, follow_last)
+        } else {
+            resolve_openat2(root, path, oflags, mode, follow_last)
+        };
+        match res {
             Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
             Err(errno) => {
                 return Err(Failure {
@@ -181,7 +188,28 @@ pub(crate) fn resolve_follow(
             Ok(fd) => return Ok(fd),
         }
     }
-    resolve_walk_follow(root, path, oflags, mode, follow_last)
+    resolve_walk_follow(root, path, oflags, mode, (follow_last, in_root))
+}
+
+fn resolve_openat2_in_root(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    mut oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Errno> {
+    if !follow_last {
+        oflags |= OFlags::NOFOLLOW;
+    }
+    let path: &[u8] = if path.is_empty() { b"." } else { path };
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let mut tries = 0;
+    loop {
+        match openat2(root, path, oflags, mode, how) {
+            Err(Errno::AGAIN | Errno::INTR) if tries < OPENAT2_RETRIES => tries += 1,
+            other => return other,
+        }
+    }
 }
 
 /// The fallback of [`resolve_follow`]: every component is checked with
@@ -189,14 +217,16 @@ pub(crate) fn resolve_follow(
 /// swapped in between fails with ELOOP). A symlink's target is read and
 /// its components are walked in its place: an absolute target fails with
 /// EXDEV, and `..` returns to the directory descriptor held one level up,
-/// failing with EXDEV above the root. No `..` is ever resolved by the
-/// kernel, so a directory moved meanwhile cannot lead out.
+/// failing with EXDEV above the root. With `in_root` an absolute target
+/// starts again at the root and `..` at the root stays there, as in a
+/// chroot. No `..` is ever resolved by the kernel, so a directory moved
+/// meanwhile cannot lead out.
 fn resolve_walk_follow(
     root: BorrowedFd<'_>,
     path: &[u8],
     oflags: OFlags,
     mode: Mode,
-    follow_last: bool,
+    (follow_last, in_root): (bool, bool),
 ) -> Result<OwnedFd, Failure> {
     use rustix::fs::{readlinkat, statat, AtFlags, FileType};
     use std::collections::VecDeque;
@@ -213,7 +243,9 @@ fn resolve_walk_follow(
     while let Some(comp) = queue.pop_front() {
         let last = queue.is_empty();
         if comp == b".." {
-            stack.pop().ok_or(fail("openat", Errno::XDEV))?;
+            if stack.pop().is_none() && !in_root {
+                return Err(fail("openat", Errno::XDEV));
+            }
             continue;
         }
         let dir = stack.last().map_or(root, |fd| fd.as_fd());
@@ -231,8 +263,14 @@ fn resolve_walk_follow(
             let target = readlinkat(dir, &comp[..], Vec::new())
                 .map_err(|e| fail("readlinkat", e))?
                 .into_bytes();
-            if target.first() == Some(&b'/') || target.is_empty() {
-                return Err(fail("openat", Errno::XDEV));
+            if target.is_empty() {
+                return Err(fail("openat", Errno::NOENT));
+            }
+            if target.first() == Some(&b'/') {
+                if !in_root {
+                    return Err(fail("openat", Errno::XDEV));
+                }
+                stack.clear();
             }
             for c in comps(&target).into_iter().rev() {
                 queue.push_front(c);

@@ -132,6 +132,8 @@ pub struct Root {
     /// The fallback walk follows symlinks that stay beneath the root, as
     /// openat2 does (see [`Root::following`]).
     follow: bool,
+    /// Resolves as a chroot at this root would (see [`Root::as_chroot`]).
+    in_root: bool,
 }
 
 impl AsFd for Root {
@@ -159,6 +161,7 @@ impl Root {
             fd,
             walk: false,
             follow: false,
+            in_root: false,
         })
     }
     /// Creates the operator-supplied directory `path` (one level, mode 0755
@@ -190,6 +193,17 @@ impl Root {
     /// either strategy.
     pub fn following(mut self) -> Root {
         self.follow = true;
+        self
+    }
+    /// As [`Root::following`], resolving as a process chrooted at this
+    /// root would (`RESOLVE_IN_ROOT`): an absolute symlink target starts
+    /// at the root, and `..` at the root stays there. For a daemon module
+    /// chrooted at its own directory, whose absolute links name places
+    /// inside it. Roots opened from this one with [`Root::open_dir`] do not
+    /// inherit it.
+    pub fn as_chroot(mut self) -> Root {
+        self.follow = true;
+        self.in_root = true;
         self
     }
     /// stat of `p` with every symlink followed, the last component
@@ -232,6 +246,7 @@ impl Root {
             fd,
             walk: self.walk,
             follow: self.follow,
+            in_root: false,
         })
     }
     /// Opens a file read-only (O_NOFOLLOW on the last component).
@@ -610,7 +625,8 @@ impl Root {
     ) -> Result<OwnedFd, Error> {
         let fd = self.fd.as_fd();
         let res = if self.follow {
-            open::resolve_follow(fd, p.as_bytes(), oflags, mode, follow_last, self.walk)
+            let how = (follow_last, self.in_root);
+            open::resolve_follow(fd, p.as_bytes(), oflags, mode, how, self.walk)
         } else {
             open::resolve(fd, p.as_bytes(), oflags, mode, follow_last, self.walk)
         };
@@ -629,7 +645,8 @@ impl Root {
         let root: BorrowedFd<'a> = self.fd.as_fd();
         let dir = if self.follow && !parent.is_empty() {
             let flags = OFlags::PATH | OFlags::DIRECTORY;
-            open::resolve_follow(root, parent, flags, Mode::empty(), true, self.walk)
+            let how = (true, self.in_root);
+            open::resolve_follow(root, parent, flags, Mode::empty(), how, self.walk)
                 .map(DirFd::Owned)
         } else {
             open::open_parent(root, parent, self.walk)

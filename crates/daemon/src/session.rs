@@ -1102,7 +1102,10 @@ impl Requested {
             if sources.is_empty() {
                 sources.push(format!("{}/", self.root.display()));
             }
-            link.sources = engine::source::Sources::beneath(module, self.root.clone());
+            // Chrooted at the module itself, absolute links name places in
+            // the module (the chroot resolves them there).
+            let chroot = self.chrooted && self.root == Path::new("/");
+            link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
             (
                 "sender",
                 run_sender(r, w.clone(), opts, &sources, &link, out.clone()),

@@ -41,12 +41,15 @@ impl Sources {
     /// Reads beneath `root`, whose directory the sender's paths spell
     /// `base` (the module path, `/` after a chroot). Symlinks are followed
     /// while they stay beneath the root, by openat2 or by the fallback
-    /// walk alike.
-    pub fn beneath(root: Root, base: PathBuf) -> Sources {
-        Sources::Beneath(Arc::new(Beneath {
-            root: root.following(),
-            base,
-        }))
+    /// walk alike; with `chroot` (a module chrooted at its own directory)
+    /// an absolute target is taken from the root, as the chroot does.
+    pub fn beneath(root: Root, base: PathBuf, chroot: bool) -> Sources {
+        let root = if chroot {
+            root.as_chroot()
+        } else {
+            root.following()
+        };
+        Sources::Beneath(Arc::new(Beneath { root, base }))
     }
 
     /// lstat: the last component is not followed, unless the path ends
