@@ -384,3 +384,22 @@ fn remove_source_files_unlinks_inside_the_module_only() {
         assert!(leaked(&dst).is_empty(), "{o:?}");
     }
 }
+
+/// `insecure links = yes` (rsync 3.5.0's operator opt-out) gives the
+/// module's sender the old behaviour back: links are followed anywhere.
+#[test]
+fn insecure_links_opt_out_follows_anywhere() {
+    let d = start(
+        &oxsync_bin(),
+        "[ins]\npath = %ROOT%/ro\nlandlock = off\ninsecure links = yes\n",
+    );
+    plant(&d);
+    let dst = d.root().join("dst");
+    let o = pull(&rsync_bin(), &d, "ins/", &["-rL"], b"", &dst);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        file(&dst.join("etclink/secret.txt")).as_deref(),
+        Some(SECRET)
+    );
+    assert_eq!(file(&dst.join("inlink/in.txt")).as_deref(), Some(INSIDE));
+}

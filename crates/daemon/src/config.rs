@@ -89,6 +89,7 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("pre-xfer exec", Scope::Module, Kind::Str), ("post-xfer exec", Scope::Module, Kind::Str),
     ("nameconverter", Scope::Module, Kind::Str), ("tempdir", Scope::Module, Kind::Str),
     ("landlock", Scope::Module, Kind::Str), ("landlockallow", Scope::Module, Kind::Str),
+    ("insecurelinks", Scope::Module, Kind::Bool),
 ];
 
 /// Turns a parameter name into its canonical key: lower case, without

@@ -1105,7 +1105,11 @@ impl Requested {
             // Chrooted at the module itself, absolute links name places in
             // the module (the chroot resolves them there).
             let chroot = self.chrooted && self.root == Path::new("/");
-            link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
+            // upstream 3.5.0's `insecure links = yes`: the operator's
+            // opt-out back to following any symlink (for the sender).
+            if !self.module.params.bool("insecure links", false) {
+                link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
+            }
             (
                 "sender",
                 run_sender(r, w.clone(), opts, &sources, &link, out.clone()),
