@@ -19,7 +19,7 @@
 //! 3.2.7 lists the outside directory's names and fails on each of them.
 //! The path in the message is the daemon's path of the link (rsync prints
 //! it module-relative, `"etclink/secret.txt" (in ro)`).
-use super::daemon::{start, url, Daemon};
+use super::daemon::{start, start_env, url, Daemon};
 use super::util::{oxsync_bin, rsync_bin};
 use std::fs;
 use std::io::Write;
@@ -45,7 +45,12 @@ struct Pair {
 }
 
 fn pair() -> Pair {
-    let ox = start(&oxsync_bin(), MODULES);
+    pair_env(&[])
+}
+
+/// As [`pair`], with extra environment variables for the oxsync daemon.
+fn pair_env(env: &[(&str, &str)]) -> Pair {
+    let ox = start_env(&oxsync_bin(), MODULES, env);
     let stock = start(&rsync_bin(), STOCK_MODULES);
     let outside = plant(&ox);
     plant(&stock);
@@ -402,4 +407,41 @@ fn insecure_links_opt_out_follows_anywhere() {
         Some(SECRET)
     );
     assert_eq!(file(&dst.join("inlink/in.txt")).as_deref(), Some(INSIDE));
+}
+
+/// Where openat2 is missing, the `O_NOFOLLOW` walk follows in-module links
+/// itself and refuses the ones that leave (forced here in the debug build
+/// with `OXSYNC_TEST_FORCE_WALK`).
+#[test]
+fn fallback_walk_stays_in_the_module() {
+    let p = pair_env(&[("OXSYNC_TEST_FORCE_WALK", "1")]);
+    let d = &p.ox;
+    check(&p, "ro/", &["-rL"], b"", 23, Some("etclink"));
+    check(&p, "ro/", &["-rk"], b"", 23, Some("etclink"));
+    let names = b"etclink/secret.txt\nuplink/deeper/secret2.txt\nreal/in.txt\n";
+    check(
+        &p,
+        "ro/",
+        &["-r", "--files-from=-"],
+        names,
+        23,
+        Some("etclink/secret.txt"),
+    );
+    check(&p, "ro/etclink/", &["-r"], b"", 23, Some("etclink"));
+    for client in [rsync_bin(), oxsync_bin()] {
+        let dst = d.root().join("dst");
+        let o = pull(&client, d, "ro/", &["-rL"], b"", &dst);
+        assert_eq!(
+            file(&dst.join("inlink/in.txt")).as_deref(),
+            Some(INSIDE),
+            "{o:?}"
+        );
+        assert_eq!(file(&dst.join("sub/climb/in.txt")).as_deref(), Some(INSIDE));
+        let o = pull(&client, d, "ro/inlink/in.txt", &["-rR"], b"", &dst);
+        assert_eq!(
+            file(&dst.join("inlink/in.txt")).as_deref(),
+            Some(INSIDE),
+            "{o:?}"
+        );
+    }
 }

@@ -76,6 +76,7 @@ pub fn serve(
     settings: &Settings,
     res: &dyn Resolver,
 ) -> i32 {
+    sandbox::test_force_walk();
     let log_path = settings
         .log_file
         .clone()
