@@ -46,6 +46,11 @@ fn free_port() -> u16 {
 /// Starts `bin --daemon --no-detach` with a config built from `modules`
 /// (`%ROOT%` stands for the scratch directory).
 pub(crate) fn start(bin: &Path, modules: &str) -> Daemon {
+    start_env(bin, modules, &[])
+}
+
+/// As [`start`], with extra environment variables for the daemon.
+pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     for d in ["mod", "ro", "src/sub", "dst"] {
@@ -76,6 +81,7 @@ pub(crate) fn start(bin: &Path, modules: &str) -> Daemon {
             "--config",
         ])
         .arg(&conf)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

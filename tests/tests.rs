@@ -25,5 +25,6 @@ mod options5;
 mod planted_links;
 mod receiving;
 mod sandbox;
+mod sender_boundary;
 mod treeshape;
 mod util;

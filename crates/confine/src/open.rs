@@ -186,3 +186,146 @@ fn resolve_walk(
     let dir = cur.as_ref().map_or(root, |fd| fd.as_fd());
     openat(dir, comp, oflags | OFlags::NOFOLLOW, mode).map_err(fail)
 }
+
+/// Most symlinks one following resolution passes (the kernel's MAXSYMLINKS).
+const MAX_LINKS: usize = 40;
+
+/// Opens `path` beneath `root` following symlinks wherever they lead, as
+/// long as they stay beneath it (intermediate components always; the last
+/// one when `follow_last`). With `in_root` the root acts as a chroot would
+/// (`RESOLVE_IN_ROOT`): an absolute target starts at the root and `..`
+/// stops there. openat2 does it in one call; the fallback walks one
+/// component at a time and follows links itself (below).
+pub(crate) fn resolve_follow(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    (follow_last, in_root): (bool, bool),
+    walk: bool,
+) -> Result<OwnedFd, Failure> {
+    let oflags = oflags | OFlags::CLOEXEC;
+    if !walk && !global_walk() {
+        let res = if in_root {
+            resolve_openat2_in_root(root, path, oflags, mode, follow_last)
+        } else {
+            resolve_openat2(root, path, oflags, mode, follow_last)
+        };
+        match res {
+            Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            Err(errno) => {
+                return Err(Failure {
+                    op: "openat2",
+                    errno,
+                })
+            }
+            Ok(fd) => return Ok(fd),
+        }
+    }
+    resolve_walk_follow(root, path, oflags, mode, (follow_last, in_root))
+}
+
+fn resolve_openat2_in_root(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    mut oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Errno> {
+    if !follow_last {
+        oflags |= OFlags::NOFOLLOW;
+    }
+    let path: &[u8] = if path.is_empty() { b"." } else { path };
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let mut tries = 0;
+    loop {
+        match openat2(root, path, oflags, mode, how) {
+            Err(Errno::AGAIN | Errno::INTR) if tries < OPENAT2_RETRIES => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// The fallback of [`resolve_follow`]: every component is checked with
+/// `fstatat(AT_SYMLINK_NOFOLLOW)` and opened with `O_NOFOLLOW` (a link
+/// swapped in between fails with ELOOP). A symlink's target is read and
+/// its components are walked in its place: an absolute target fails with
+/// EXDEV, and `..` returns to the directory descriptor held one level up,
+/// failing with EXDEV above the root. With `in_root` an absolute target
+/// starts again at the root and `..` at the root stays there, as in a
+/// chroot. No `..` is ever resolved by the kernel, so a directory moved
+/// meanwhile cannot lead out.
+fn resolve_walk_follow(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    (follow_last, in_root): (bool, bool),
+) -> Result<OwnedFd, Failure> {
+    use rustix::fs::{readlinkat, statat, AtFlags, FileType};
+    use std::collections::VecDeque;
+    let fail = |op, errno| Failure { op, errno };
+    let comps = |p: &[u8]| -> Vec<Vec<u8>> {
+        p.split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let mut queue: VecDeque<Vec<u8>> = comps(path).into();
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut links = 0;
+    while let Some(comp) = queue.pop_front() {
+        let last = queue.is_empty();
+        if comp == b".." {
+            if stack.pop().is_none() && !in_root {
+                return Err(fail("openat", Errno::XDEV));
+            }
+            continue;
+        }
+        let dir = stack.last().map_or(root, |fd| fd.as_fd());
+        if last && !follow_last {
+            return openat(dir, &comp[..], oflags | OFlags::NOFOLLOW, mode)
+                .map_err(|e| fail("openat", e));
+        }
+        let st =
+            statat(dir, &comp[..], AtFlags::SYMLINK_NOFOLLOW).map_err(|e| fail("fstatat", e))?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(fail("openat", Errno::LOOP));
+            }
+            let target = readlinkat(dir, &comp[..], Vec::new())
+                .map_err(|e| fail("readlinkat", e))?
+                .into_bytes();
+            if target.is_empty() {
+                return Err(fail("openat", Errno::NOENT));
+            }
+            if target.first() == Some(&b'/') {
+                if !in_root {
+                    return Err(fail("openat", Errno::XDEV));
+                }
+                stack.clear();
+            }
+            for c in comps(&target).into_iter().rev() {
+                queue.push_front(c);
+            }
+            continue;
+        }
+        if last {
+            return openat(dir, &comp[..], oflags | OFlags::NOFOLLOW, mode)
+                .map_err(|e| fail("openat", e));
+        }
+        let fd = openat(
+            dir,
+            &comp[..],
+            path_dir_flags() | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|e| fail("openat", e))?;
+        stack.push(fd);
+    }
+    // The path (or a link's target) ended in a directory reached by `..`,
+    // or named the root itself.
+    let dir = stack.last().map_or(root, |fd| fd.as_fd());
+    openat(dir, ".", oflags, mode).map_err(|e| fail("openat", e))
+}

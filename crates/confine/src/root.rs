@@ -83,6 +83,13 @@ pub enum FileType {
     Special,
 }
 
+impl FileType {
+    /// The type of a full `st_mode`.
+    pub fn from_mode(mode: u32) -> FileType {
+        file_type(mode)
+    }
+}
+
 /// The parts of `struct stat` the transfer needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
@@ -122,6 +129,11 @@ pub struct Root {
     fd: OwnedFd,
     /// This root (and roots opened from it) always uses the walk.
     walk: bool,
+    /// The fallback walk follows symlinks that stay beneath the root, as
+    /// openat2 does (see [`Root::following`]).
+    follow: bool,
+    /// Resolves as a chroot at this root would (see [`Root::as_chroot`]).
+    in_root: bool,
 }
 
 impl AsFd for Root {
@@ -145,7 +157,12 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|e| ambient_err("open", path, e))?;
-        Ok(Root { fd, walk: false })
+        Ok(Root {
+            fd,
+            walk: false,
+            follow: false,
+            in_root: false,
+        })
     }
     /// Creates the operator-supplied directory `path` (one level, mode 0755
     /// before umask) and opens it as a root. A directory that already exists
@@ -174,6 +191,8 @@ impl Root {
         Ok(Root {
             fd: o.fd,
             walk: false,
+            follow: false,
+            in_root: false,
         })
     }
     /// As [`Root::create_ambient`], with the parent walked as by
@@ -200,6 +219,54 @@ impl Root {
         self.walk = on;
         self
     }
+    /// Makes the fallback walk of this root (and of roots opened from it)
+    /// follow symlinks while they stay beneath it, as openat2 does: a
+    /// target that is absolute or climbs above the root fails with EXDEV.
+    /// Without it the walk refuses every symlink on the way. A sender's
+    /// source root uses it, so that in-tree links are followed with
+    /// either strategy.
+    pub fn following(mut self) -> Root {
+        self.follow = true;
+        self
+    }
+    /// As [`Root::following`], resolving as a process chrooted at this
+    /// root would (`RESOLVE_IN_ROOT`): an absolute symlink target starts
+    /// at the root, and `..` at the root stays there. For a daemon module
+    /// chrooted at its own directory, whose absolute links name places
+    /// inside it. Roots opened from this one with [`Root::open_dir`] do not
+    /// inherit it.
+    pub fn as_chroot(mut self) -> Root {
+        self.follow = true;
+        self.in_root = true;
+        self
+    }
+    /// stat of `p` with every symlink followed, the last component
+    /// included, as long as the resolution stays beneath the root (EXDEV
+    /// otherwise); `Ok(None)` if it does not exist (ENOENT, ENOTDIR).
+    pub fn stat_follow(&self, p: &RelPath) -> Result<Option<Stat>, Error> {
+        let fd = match self.resolve(p, OFlags::PATH, Mode::empty(), true) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.raw_os_error(), Some(n) if n == Errno::NOENT.raw_os_error() || n == Errno::NOTDIR.raw_os_error()) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
+        Ok(Some(Stat::from_raw(&st)))
+    }
+    /// Opens `p` read-only with every symlink followed beneath the root
+    /// (the last component included; EXDEV for one that leaves it), with
+    /// O_NOATIME when `noatime`. A FIFO cannot hang the open (O_NONBLOCK,
+    /// cleared again before the file is handed out).
+    pub fn open_read_follow(&self, p: &RelPath, noatime: bool) -> Result<File, Error> {
+        let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        if noatime {
+            flags |= OFlags::NOATIME;
+        }
+        let fd = self.resolve(p, flags, Mode::empty(), true)?;
+        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        Ok(File::from(fd))
+    }
     /// True when this root resolves with the fallback walk (asked for, forced
     /// globally, or because the kernel lacks openat2).
     pub fn uses_fallback(&self) -> bool {
@@ -212,6 +279,8 @@ impl Root {
         Ok(Root {
             fd,
             walk: self.walk,
+            follow: self.follow,
+            in_root: false,
         })
     }
     /// Opens the directory `p` beneath this root, as [`Root::open_dir`],
@@ -227,6 +296,8 @@ impl Root {
                 let sub = Root {
                     fd,
                     walk: self.walk,
+                    follow: self.follow,
+                    in_root: false,
                 };
                 return Ok((sub, Some(p.clone())));
             }
@@ -611,15 +682,14 @@ impl Root {
         mode: Mode,
         follow_last: bool,
     ) -> Result<OwnedFd, Error> {
-        open::resolve(
-            self.fd.as_fd(),
-            p.as_bytes(),
-            oflags,
-            mode,
-            follow_last,
-            self.walk,
-        )
-        .map_err(|f| failure(f, p))
+        let fd = self.fd.as_fd();
+        let res = if self.follow {
+            let how = (follow_last, self.in_root);
+            open::resolve_follow(fd, p.as_bytes(), oflags, mode, how, self.walk)
+        } else {
+            open::resolve(fd, p.as_bytes(), oflags, mode, follow_last, self.walk)
+        };
+        res.map_err(|f| failure(f, p))
     }
 
     /// Opens the parent of `p` beneath the root and returns it with the last
@@ -632,12 +702,32 @@ impl Root {
             None => (b"", bytes),
         };
         let root: BorrowedFd<'a> = self.fd.as_fd();
-        let dir = open::open_parent(root, parent, self.walk).map_err(|f| failure(f, p))?;
+        let dir = if self.follow && !parent.is_empty() {
+            let flags = OFlags::PATH | OFlags::DIRECTORY;
+            let how = (true, self.in_root);
+            open::resolve_follow(root, parent, flags, Mode::empty(), how, self.walk)
+                .map(DirFd::Owned)
+        } else {
+            open::open_parent(root, parent, self.walk)
+        };
+        let dir = dir.map_err(|f| failure(f, p))?;
         Ok((dir, name))
     }
 }
 
 impl Stat {
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.file_type == FileType::Dir
+    }
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.file_type == FileType::File
+    }
+    /// A symlink.
+    pub fn is_symlink(&self) -> bool {
+        self.file_type == FileType::Symlink
+    }
     fn from_raw(st: &rustix::fs::Stat) -> Stat {
         // The field types of `struct stat` differ between architectures.
         #[allow(clippy::unnecessary_cast)]

@@ -27,6 +27,8 @@ both!(
     last_component_symlink_not_followed,
     in_tree_symlink_intermediate,
     parent_not_a_dir,
+    following_root_stays_beneath,
+    chroot_root_takes_absolute_links_from_the_root,
 );
 
 fn rp(s: &str) -> RelPath {
@@ -465,4 +467,86 @@ fn xattrs_on_files_and_dirs_only() {
     assert!(rustix::fs::getxattr(fx.base.join("outside/secret"), name, &mut [0u8; 8][..]).is_err());
     // Through a symlinked directory leading out: refused.
     assert!(root.set_xattr(&rp("abs/secret"), name, Some(b"x")).is_err());
+}
+
+/// A following root (a sender's source root) follows in-tree links with
+/// either strategy, the last component included for `stat_follow`,
+/// `open_read_follow`, `open_dir` and `read_dir`, also through `..` that
+/// stays inside; every link that leaves fails with EXDEV and nothing
+/// outside is read.
+fn following_root_stays_beneath(fallback: bool) {
+    let fx = Fixture::new(fallback);
+    let root = Root::open_ambient(&fx.path(""), AmbientAuthority::operator())
+        .unwrap()
+        .with_fallback(fallback)
+        .following();
+    fs::create_dir(fx.path("sub/deep")).unwrap();
+    symlink("../../sub/file", fx.path("sub/deep/climb")).unwrap();
+    symlink("../../inlink", fx.path("sub/deep/dirclimb")).unwrap();
+    symlink("loop2", fx.path("loop1")).unwrap();
+    symlink("loop1", fx.path("loop2")).unwrap();
+    for name in [
+        "flink",
+        "inlink/file",
+        "sub/deep/climb",
+        "sub/deep/dirclimb/file",
+    ] {
+        let st = root.stat_follow(&rp(name)).unwrap().unwrap();
+        assert!(st.is_file() && st.size == 6, "{name}");
+        assert_eq!(
+            read_all(root.open_read_follow(&rp(name), false).unwrap()),
+            b"inside"
+        );
+        // The link itself, not followed.
+        assert!(root.stat(&rp(name)).unwrap().is_some(), "{name}");
+    }
+    assert!(root.stat_follow(&rp("inlink")).unwrap().unwrap().is_dir());
+    let mut names = root.read_dir(&rp("sub/deep/dirclimb")).unwrap();
+    names.sort();
+    assert_eq!(names, vec![b"deep".to_vec(), b"file".to_vec()]);
+    assert_eq!(
+        root.readlink(&rp("inlink/deep/climb")).unwrap(),
+        b"../../sub/file"
+    );
+    assert!(root.stat_follow(&rp("nosuch")).unwrap().is_none());
+    let xdev = Some(rustix::io::Errno::XDEV.raw_os_error());
+    for name in ["abs", "rel", "up", "absfile", "abs/secret", "rel/secret"] {
+        let e = root.stat_follow(&rp(name)).unwrap_err();
+        assert_eq!(e.raw_os_error(), xdev, "{name}: {e}");
+        assert!(root.open_read_follow(&rp(name), false).is_err(), "{name}");
+        assert!(root.read_dir(&rp(name)).is_err(), "{name}");
+        assert!(!matches!(
+            root.stat(&rp(&format!("{name}/secret"))),
+            Ok(Some(_))
+        ));
+    }
+    let e = root.stat_follow(&rp("loop1")).unwrap_err();
+    assert_eq!(
+        e.raw_os_error(),
+        Some(rustix::io::Errno::LOOP.raw_os_error())
+    );
+    assert_eq!(fs::read(fx.base.join("outside/secret")).unwrap(), b"secret");
+}
+
+/// A root resolving as a chroot (a daemon module chrooted at its own
+/// directory): an absolute target starts at the root, `..` stops there.
+fn chroot_root_takes_absolute_links_from_the_root(fallback: bool) {
+    let fx = Fixture::new(fallback);
+    let root = Root::open_ambient(&fx.path(""), AmbientAuthority::operator())
+        .unwrap()
+        .with_fallback(fallback)
+        .as_chroot();
+    symlink("/sub", fx.path("jailabs")).unwrap();
+    for name in ["jailabs/file", "up/sub/file"] {
+        let f = root.open_read_follow(&rp(name), false).unwrap();
+        assert_eq!(read_all(f), b"inside", "{name}");
+        assert!(root.stat_follow(&rp(name)).unwrap().unwrap().is_file());
+    }
+    // rel -> ../outside, abs -> the real outside directory: from the
+    // root, neither names anything that exists.
+    for name in ["rel/secret", "abs/secret", "absfile"] {
+        assert!(root.stat_follow(&rp(name)).unwrap().is_none(), "{name}");
+        assert!(root.open_read_follow(&rp(name), false).is_err(), "{name}");
+    }
+    assert_eq!(fs::read(fx.base.join("outside/secret")).unwrap(), b"secret");
 }

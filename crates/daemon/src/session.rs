@@ -76,6 +76,7 @@ pub fn serve(
     settings: &Settings,
     res: &dyn Resolver,
 ) -> i32 {
+    sandbox::test_force_walk();
     let log_path = settings
         .log_file
         .clone()
@@ -623,48 +624,17 @@ pub fn module_tail(module: &str, arg: &str) -> Result<Tail, String> {
     })
 }
 
-/// The sender's source path for `tail` under the (canonical) module root.
-/// The parent directory is resolved and must stay inside the root; the
-/// last component is resolved too (and must stay inside) when it will be
-/// followed: a trailing slash, or a symlink that is not sent as a link.
-pub fn sender_source(root: &Path, tail: &Tail, links: bool) -> Result<String, String> {
+/// The sender's source path for `tail` under the module root `path` (as
+/// the sender spells it). Nothing is resolved here: the sender reads every
+/// path beneath the module's directory handle
+/// ([`engine::source::Sources::Beneath`]), which refuses (EXDEV, "Invalid
+/// cross-device link") any symlink that would lead out of the module.
+pub fn sender_source(path: &Path, tail: &Tail) -> String {
     if tail.rel.is_empty() {
-        return Ok(format!("{}/", root.display()));
+        return format!("{}/", path.display());
     }
-    let joined = root.join(&tail.rel);
-    let outside = || format!("path \"{}\" leaves the module", tail.rel);
-    let parent = joined.parent().ok_or_else(outside)?;
-    let name = joined.file_name().ok_or_else(outside)?;
-    let parent_c = match std::fs::canonicalize(parent) {
-        Ok(p) => p,
-        // Missing: let the sender report it (it names the joined path).
-        Err(_) => {
-            return Ok(format!(
-                "{}{}",
-                joined.display(),
-                if tail.trailing_slash { "/" } else { "" }
-            ))
-        }
-    };
-    if !parent_c.starts_with(root) {
-        return Err(outside());
-    }
-    let full = parent_c.join(name);
-    let is_link = std::fs::symlink_metadata(&full)
-        .map(|m| m.file_type().is_symlink())
-        .unwrap_or(false);
-    if tail.trailing_slash || (is_link && !links) {
-        if let Ok(c) = std::fs::canonicalize(&full) {
-            if !c.starts_with(root) {
-                return Err(outside());
-            }
-        }
-    }
-    Ok(format!(
-        "{}{}",
-        full.display(),
-        if tail.trailing_slash { "/" } else { "" }
-    ))
+    let slash = if tail.trailing_slash { "/" } else { "" };
+    format!("{}{slash}", path.join(&tail.rel).display())
 }
 
 impl Requested {
@@ -741,6 +711,20 @@ impl Requested {
                 Some(&opts),
                 client_info,
                 "ERROR: module is write only",
+                exit::RERR_SYNTAX,
+            );
+        }
+        // upstream: main.c:do_server_sender() refuses before any file is
+        // listed, so nothing of a read-only module can be deleted.
+        if opts.sender && self.read_only && opts.remove_source_files {
+            self.conn.log.line(&format!(
+                "refused --remove-source-files on read-only module {name} from {}",
+                self.conn.peer.addr
+            ));
+            return self.fail_after_ok(
+                Some(&opts),
+                client_info,
+                "ERROR: --remove-source-files cannot be used with a read-only module",
                 exit::RERR_SYNTAX,
             );
         }
@@ -1070,6 +1054,7 @@ impl Requested {
                 .timeout
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
             files_from_data: None,
+            sources: Default::default(),
         };
         let mut link = link;
         match crate::treeshape::read_files_from(
@@ -1106,10 +1091,30 @@ impl Requested {
             self.install_transfer_log(&out, opts, tails);
         }
         let (role, res) = if opts.sender {
+            // Everything the sender lists, reads or removes is resolved
+            // beneath the module's directory handle.
+            let opened = match self.module_root.take() {
+                Some(r) => Ok(r),
+                None => Root::open_ambient(&self.root, AmbientAuthority::operator()),
+            };
+            let module = match opened {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
+                    return self.fail_streams(
+                        r,
+                        w,
+                        Some(opts),
+                        opts.rsh.as_deref(),
+                        &msg,
+                        exit::RERR_FILEIO,
+                    );
+                }
+            };
             let mut sources = Vec::new();
             let raws: Vec<&String> = opts.args.iter().skip(1).collect();
             for (k, t) in tails.iter().enumerate() {
-                let checked = sender_source(&self.root, t, opts.links);
+                let checked: Result<String, String> = Ok(sender_source(&self.root, t));
                 // -R: names start below the module root (or the client's
                 // `/./`), not at the filesystem root.
                 let checked = match (checked, raws.get(k)) {
@@ -1144,6 +1149,14 @@ impl Requested {
             }
             if sources.is_empty() {
                 sources.push(format!("{}/", self.root.display()));
+            }
+            // Chrooted at the module itself, absolute links name places in
+            // the module (the chroot resolves them there).
+            let chroot = self.chrooted && self.root == Path::new("/");
+            // upstream 3.5.0's `insecure links = yes`: the operator's
+            // opt-out back to following any symlink (for the sender).
+            if !self.module.params.bool("insecure links", false) {
+                link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
             }
             (
                 "sender",
@@ -1473,33 +1486,16 @@ mod tests {
     }
 
     #[test]
-    fn sender_sources_stay_inside() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let root = dir.path().join("m");
-        std::fs::create_dir_all(root.join("sub")).expect("mk");
-        std::fs::write(root.join("sub/f"), "x").expect("w");
-        std::os::unix::fs::symlink("/etc", root.join("out")).expect("ln");
-        std::os::unix::fs::symlink("sub", root.join("in")).expect("ln");
-        let root = std::fs::canonicalize(&root).expect("canon");
+    fn sender_sources_join_the_module_path() {
+        let root = Path::new("/srv/m");
         let tail = |rel: &str, ts: bool| Tail {
             rel: rel.into(),
             trailing_slash: ts,
         };
-        assert_eq!(
-            sender_source(&root, &tail("", true), true).expect("root"),
-            format!("{}/", root.display())
-        );
-        assert_eq!(
-            sender_source(&root, &tail("sub/f", false), true).expect("f"),
-            format!("{}/sub/f", root.display())
-        );
-        // A symlink sent as a link is fine; followed out of the module it is not.
-        assert!(sender_source(&root, &tail("out", false), true).is_ok());
-        assert!(sender_source(&root, &tail("out", true), true).is_err());
-        assert!(sender_source(&root, &tail("out", false), false).is_err());
-        assert!(sender_source(&root, &tail("out/passwd", false), true).is_err());
-        assert!(sender_source(&root, &tail("in/f", false), true).is_ok());
-        assert!(sender_source(&root, &tail("in", true), true).is_ok());
+        assert_eq!(sender_source(root, &tail("", true)), "/srv/m/");
+        assert_eq!(sender_source(root, &tail("sub/f", false)), "/srv/m/sub/f");
+        assert_eq!(sender_source(root, &tail("out", true)), "/srv/m/out/");
+        assert_eq!(sender_source(Path::new("/"), &tail("a", false)), "/a");
     }
 
     #[test]

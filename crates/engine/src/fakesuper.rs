@@ -244,15 +244,14 @@ pub fn read_link_file(root: &Root, p: &RelPath) -> Option<Vec<u8>> {
 /// A sender's view of a source under `--fake-super`: the recorded type,
 /// mode, device and ids (regular files and directories only).
 // upstream: xattrs.c x_lstat() via flist.c readlink_stat()
-pub fn source_override(path: &std::path::Path, e: &mut FileEntry) {
+pub fn source_override(src: &crate::source::Sources, path: &std::path::Path, e: &mut FileEntry) {
     if !(e.is_file() || e.is_dir()) {
         return;
     }
-    let mut buf = [0u8; MAX_VALUE];
-    let Ok(n) = rustix::fs::lgetxattr(path, XSTAT_ATTR, &mut buf[..]) else {
+    let Some(buf) = src.xattr(path, XSTAT_ATTR, MAX_VALUE) else {
         return;
     };
-    let Some(r) = Recorded::parse(&buf[..n]) else {
+    let Some(r) = Recorded::parse(&buf) else {
         return;
     };
     let was_file = e.is_file();
@@ -260,8 +259,9 @@ pub fn source_override(path: &std::path::Path, e: &mut FileEntry) {
         // A stand-in for a symlink: its content is the target.
         use std::io::Read;
         let mut v = Vec::new();
-        let read =
-            std::fs::File::open(path).and_then(|f| f.take(MAX_LINK as u64).read_to_end(&mut v));
+        let read = src
+            .open(path, false)
+            .and_then(|f| f.take(MAX_LINK as u64).read_to_end(&mut v));
         if read.is_err() {
             return;
         }

@@ -6,8 +6,9 @@ use crate::ids;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
+use crate::source::Sources;
 use crate::transfer::DaemonFilter;
-use confine::RelPath;
+use confine::{FileType, RelPath, Stat};
 use delta::FileHasher;
 use filter::FilterList;
 use protocol::exit;
@@ -16,7 +17,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 mod tree;
@@ -30,6 +30,9 @@ pub struct FileList {
     pub entries: Vec<FileEntry>,
     /// Sender only: where each entry is read from.
     pub sources: Vec<PathBuf>,
+    /// Sender only: how `sources` are reached (beneath a daemon module's
+    /// root, or the operator's own paths).
+    pub source: Sources,
 }
 
 impl FileList {
@@ -96,11 +99,12 @@ pub fn build(
     out: &Out,
     rules: &mut FilterList,
 ) -> Result<FileList> {
-    build_with(sources, opts, session, out, rules, None)
+    build_with(sources, opts, session, out, rules, None, &Sources::Ambient)
 }
 
 /// As [`build_with`], for -R arguments or --files-from `names` (relative to
 /// the one source directory).
+#[allow(clippy::too_many_arguments)]
 pub fn build_full(
     sources: &[String],
     names: Option<&[Vec<u8>]>,
@@ -109,9 +113,10 @@ pub fn build_full(
     out: &Out,
     rules: &mut FilterList,
     daemon: Option<&DaemonFilter>,
+    src: &Sources,
 ) -> Result<FileList> {
     if names.is_none() && !opts.tree.relative() {
-        return build_with(sources, opts, session, out, rules, daemon);
+        return build_with(sources, opts, session, out, rules, daemon, src);
     }
     let mut w = Walker {
         opts,
@@ -123,14 +128,17 @@ pub fn build_full(
         stack: DirStack::default(),
         root: PathBuf::new(),
         top_dev: None,
+        src: src.clone(),
     };
     tree::build_tree(&mut w, sources, names)?;
     let mut list = w.list;
     list.sort();
+    list.source = src.clone();
     Ok(list)
 }
 
-/// As [`build`], also leaving out what a daemon module's rules exclude.
+/// As [`build`], also leaving out what a daemon module's rules exclude,
+/// and reading through `src` (a daemon module's root).
 pub fn build_with(
     sources: &[String],
     opts: &Options,
@@ -138,6 +146,7 @@ pub fn build_with(
     out: &Out,
     rules: &mut FilterList,
     daemon: Option<&DaemonFilter>,
+    src: &Sources,
 ) -> Result<FileList> {
     let mut w = Walker {
         opts,
@@ -149,11 +158,12 @@ pub fn build_with(
         stack: DirStack::default(),
         root: PathBuf::new(),
         top_dev: None,
+        src: src.clone(),
     };
-    for src in sources {
-        let trailing = src.ends_with('/') || src == "." || src.ends_with("/.");
-        let path = PathBuf::from(if src.is_empty() { "." } else { src.as_str() });
-        let meta = match fs::symlink_metadata(&path) {
+    for arg in sources {
+        let trailing = arg.ends_with('/') || arg == "." || arg.ends_with("/.");
+        let path = PathBuf::from(if arg.is_empty() { "." } else { arg.as_str() });
+        let meta = match src.lstat(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound && opts.tree.missing_args == 1 => {
                 continue;
@@ -185,9 +195,9 @@ pub fn build_with(
                 continue;
             }
         };
-        let meta = if meta.file_type().is_symlink() && !trailing {
+        let meta = if meta.is_symlink() && !trailing {
             let name = last_component(&path);
-            match follow_link(&path, &name, meta, opts) {
+            match follow_link(src, &path, &name, meta, opts) {
                 Ok(m) => m,
                 Err(e) => {
                     report_follow_error(&path, &e, out);
@@ -209,8 +219,8 @@ pub fn build_with(
         let abs_root = std::path::absolute(&w.root).unwrap_or_else(|_| w.root.clone());
         w.rules.set_root(abs_root.as_os_str().as_bytes());
         w.stack
-            .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p, opts))?;
-        w.top_dev = Some(meta.dev());
+            .enter(w.rules, b"", &mut |p| read_beneath(src, &abs_root, p, opts))?;
+        w.top_dev = Some(meta.dev);
         if meta.is_dir() {
             if !opts.recursive && !opts.dirs {
                 // upstream names it as it is after changing into its parent.
@@ -233,7 +243,7 @@ pub fn build_with(
                 continue;
             }
             if trailing || !w.rules.is_excluded(&base, true) {
-                let mut e = entry_for(&path, &meta, base.clone(), opts, session)?;
+                let mut e = entry_for(src, &path, &meta, base.clone(), opts, session)?;
                 // upstream: -d sends a named directory without its contents
                 // unless the name ends in a slash or a dot.
                 let content = opts.recursive || trailing;
@@ -251,7 +261,7 @@ pub fn build_with(
         } else {
             let name = last_component(&path);
             if !w.rules.is_excluded(&name, false) && !w.daemon_excluded(&name, false) {
-                if let Some(e) = leaf_entry(&path, &meta, name, opts, session, out)? {
+                if let Some(e) = leaf_entry(src, &path, &meta, name, opts, session, out)? {
                     w.list.entries.push(e);
                     w.list.sources.push(path.clone());
                 }
@@ -261,6 +271,7 @@ pub fn build_with(
     }
     let mut list = w.list;
     list.sort();
+    list.source = src.clone();
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
@@ -274,19 +285,20 @@ pub fn build_with(
 /// group of one, as upstream sends it.
 fn assign_hard_links(list: &mut FileList) {
     let mut first: std::collections::HashMap<(u64, u64), u32> = Default::default();
-    for (i, (e, src)) in list.entries.iter_mut().zip(&list.sources).enumerate() {
+    let source = &list.source;
+    for (i, (e, path)) in list.entries.iter_mut().zip(&list.sources).enumerate() {
         if e.is_dir() {
             continue;
         }
         // The entry describes what -L and friends followed, if anything.
         let meta = if e.is_symlink() {
-            fs::symlink_metadata(src)
+            source.lstat(path)
         } else {
-            fs::metadata(src)
+            source.stat(path)
         };
         let Ok(m) = meta else { continue };
-        if m.nlink() > 1 {
-            e.hlink = Some(*first.entry((m.dev(), m.ino())).or_insert(i as u32));
+        if m.nlink > 1 {
+            e.hlink = Some(*first.entry((m.dev, m.ino)).or_insert(i as u32));
         }
     }
 }
@@ -294,11 +306,12 @@ fn assign_hard_links(list: &mut FileList) {
 /// Reads a per-directory merge file beneath the transfer root; a name that
 /// would leave it is not read, and neither is one reached through a
 /// symlink another user owns (unless `--insecure-links`), as upstream.
-fn read_beneath(root: &Path, rel: &[u8], opts: &Options) -> Option<Vec<u8>> {
+fn read_beneath(src: &Sources, root: &Path, rel: &[u8], opts: &Options) -> Option<Vec<u8>> {
     let rel = rel.strip_prefix(b"/").unwrap_or(rel);
     let rp = RelPath::new(rel).ok()?;
     let path = root.join(std::ffi::OsStr::from_bytes(rp.as_bytes()));
-    confine::operator::read(&path, confine::Links::from_insecure(opts.insecure_links)).ok()
+    src.read(&path, confine::Links::from_insecure(opts.insecure_links))
+        .ok()
 }
 
 struct Walker<'a> {
@@ -312,6 +325,8 @@ struct Walker<'a> {
     root: PathBuf,
     /// -x: the device of the current top-level argument.
     top_dev: Option<u64>,
+    /// Where the files are read.
+    src: Sources,
 }
 
 impl Walker<'_> {
@@ -327,11 +342,12 @@ impl Walker<'_> {
 
     fn walk(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
         let (opts, session, out) = (self.opts, self.session, self.out);
+        let src = self.src.clone();
         let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
         self.stack.enter(self.rules, &prefix, &mut |p| {
-            read_beneath(&abs_root, p, self.opts)
+            read_beneath(&src, &abs_root, p, opts)
         })?;
-        let rd = match fs::read_dir(dir) {
+        let rd = match src.read_dir(dir) {
             Ok(rd) => rd,
             Err(e) => {
                 out.error_xfer(&format!(
@@ -344,20 +360,9 @@ impl Walker<'_> {
             }
         };
         let mut children: BTreeMap<Vec<u8>, PathBuf> = BTreeMap::new();
-        for ent in rd {
-            match ent {
-                Ok(e) => {
-                    children.insert(e.file_name().as_bytes().to_vec(), e.path());
-                }
-                Err(e) => {
-                    out.error_xfer(&format!(
-                        "rsync: [sender] readdir \"{}\" failed: {}",
-                        abs_display(dir),
-                        os_err(&e)
-                    ));
-                    out.add_io_error(1);
-                }
-            }
+        for name in rd {
+            let path = dir.join(std::ffi::OsStr::from_bytes(&name));
+            children.insert(name, path);
         }
         for (name, path) in children {
             let mut rel = prefix.clone();
@@ -365,7 +370,7 @@ impl Walker<'_> {
                 rel.push(b'/');
             }
             rel.extend_from_slice(&name);
-            let meta = match fs::symlink_metadata(&path) {
+            let meta = match src.lstat(&path) {
                 Ok(m) => m,
                 Err(e) => {
                     let vanished = e.kind() == io::ErrorKind::NotFound;
@@ -382,7 +387,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            let meta = match follow_link(&path, &rel, meta, opts) {
+            let meta = match follow_link(&src, &path, &rel, meta, opts) {
                 Ok(m) => m,
                 Err(e) => {
                     let excluded = [false, true]
@@ -401,7 +406,7 @@ impl Walker<'_> {
             }
             let other_fs = opts.tree.one_file_system > 0
                 && meta.is_dir()
-                && self.top_dev.is_some_and(|d| d != meta.dev());
+                && self.top_dev.is_some_and(|d| d != meta.dev);
             if other_fs && opts.tree.one_file_system > 1 {
                 // -xx: a mount point is left out altogether.
                 continue;
@@ -409,20 +414,20 @@ impl Walker<'_> {
             if meta.is_dir() && (!opts.recursive || other_fs) {
                 // -d (or -x at a mount point): the directory itself, not
                 // its contents.
-                let mut e = entry_for(&path, &meta, rel, opts, session)?;
+                let mut e = entry_for(&src, &path, &meta, rel, opts, session)?;
                 e.xflags = XMIT_NO_CONTENT_DIR;
                 self.list.entries.push(e);
                 self.list.sources.push(path);
             } else if meta.is_dir() {
-                let e = entry_for(&path, &meta, rel.clone(), opts, session)?;
+                let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
                 self.list.entries.push(e);
                 self.list.sources.push(path.clone());
                 self.walk(&path, rel)?;
                 // Back in this directory: its merge rules apply again.
                 self.stack.enter(self.rules, &prefix, &mut |p| {
-                    read_beneath(&abs_root, p, self.opts)
+                    read_beneath(&src, &abs_root, p, opts)
                 })?;
-            } else if let Some(e) = leaf_entry(&path, &meta, rel, opts, session, out)? {
+            } else if let Some(e) = leaf_entry(&src, &path, &meta, rel, opts, session, out)? {
                 self.list.entries.push(e);
                 self.list.sources.push(path);
             }
@@ -434,25 +439,34 @@ impl Walker<'_> {
 /// With -L, -k or --copy-unsafe-links, the metadata of what a symlink
 /// (named `name` in the list) refers to; other entries keep `meta`.
 // upstream: flist.c:readlink_stat()
+///
+/// Beneath a daemon module, a link is followed only while its target stays
+/// inside the module: one that leaves it fails with EXDEV (reported, the
+/// entry left out).
 fn follow_link(
+    src: &Sources,
     path: &Path,
     name: &[u8],
-    meta: fs::Metadata,
+    meta: Stat,
     opts: &Options,
-) -> io::Result<fs::Metadata> {
-    if !meta.file_type().is_symlink() {
+) -> io::Result<Stat> {
+    if !meta.is_symlink() {
         return Ok(meta);
     }
-    let unsafe_link =
-        || fs::read_link(path).is_ok_and(|t| unsafe_symlink(t.as_os_str().as_bytes(), name));
+    let unsafe_link = || src.read_link(path).is_ok_and(|t| unsafe_symlink(&t, name));
     if opts.copy_links || (opts.copy_unsafe_links && unsafe_link()) {
-        return fs::metadata(path);
+        return src.stat(path);
     }
     if opts.copy_dirlinks {
-        if let Ok(m) = fs::metadata(path) {
-            if m.is_dir() {
-                return Ok(m);
+        match src.stat(path) {
+            Ok(m) if m.is_dir() => return Ok(m),
+            // upstream 3.5.0 lists a directory link that leaves the module
+            // as a directory and then fails to open it (io_error): the
+            // same outcome, without statting anything outside.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                return Err(e)
             }
+            _ => {}
         }
     }
     Ok(meta)
@@ -534,20 +548,22 @@ pub fn unsafe_symlink(target: &[u8], name: &[u8]) -> bool {
 }
 
 fn leaf_entry(
+    src: &Sources,
     path: &Path,
-    meta: &fs::Metadata,
+    meta: &Stat,
     name: Vec<u8>,
     opts: &Options,
     session: &Session,
     out: &Out,
 ) -> Result<Option<FileEntry>> {
-    let ft = meta.file_type();
-    let wanted = ft.is_file()
+    let wanted = match meta.file_type {
         // Symlinks go in the list even without -l (the receiver skips
         // them), as upstream's sender does.
-        || ft.is_symlink()
-        || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
-        || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
+        FileType::File | FileType::Symlink => true,
+        FileType::Device => opts.devices,
+        FileType::Special => opts.specials,
+        FileType::Dir => false,
+    };
     if !wanted {
         out.info(&format!(
             "skipping non-regular file \"{}\"",
@@ -555,7 +571,7 @@ fn leaf_entry(
         ));
         return Ok(None);
     }
-    match entry_for(path, meta, name, opts, session) {
+    match entry_for(src, path, meta, name, opts, session) {
         Ok(e) => Ok(Some(e)),
         Err(e) => {
             out.error_xfer(&format!("rsync: [sender] {}", e.message));
@@ -566,46 +582,44 @@ fn leaf_entry(
 }
 
 fn entry_for(
+    src: &Sources,
     path: &Path,
-    meta: &fs::Metadata,
+    meta: &Stat,
     name: Vec<u8>,
     opts: &Options,
     session: &Session,
 ) -> Result<FileEntry> {
-    let mode = meta.mode();
     let mut e = FileEntry {
         name,
-        mode,
+        mode: meta.mode,
         size: 0,
-        mtime: meta.mtime(),
-        mtime_nsec: meta.mtime_nsec() as u32,
-        uid: meta.uid(),
-        gid: meta.gid(),
-        atime: if meta.is_dir() { 0 } else { meta.atime() },
+        mtime: meta.mtime,
+        mtime_nsec: meta.mtime_nsec,
+        uid: meta.uid,
+        gid: meta.gid,
+        atime: if meta.is_dir() { 0 } else { meta.atime },
         ..Default::default()
     };
-    let ft = meta.file_type();
-    if ft.is_file() || ft.is_dir() {
-        e.size = meta.size() as i64;
+    let ft = meta.file_type;
+    if matches!(ft, FileType::File | FileType::Dir) {
+        e.size = meta.size as i64;
     }
-    if ft.is_symlink() {
-        let target = fs::read_link(path).map_err(|err| {
+    if ft == FileType::Symlink {
+        let t = src.read_link(path).map_err(|err| {
             Error::file_io(format!(
                 "readlink \"{}\" failed: {}",
                 abs_display(path),
                 os_err(&err)
             ))
         })?;
-        let t = target.as_os_str().as_bytes().to_vec();
         e.size = t.len() as i64;
         e.link_target = Some(t);
     }
-    if ft.is_block_device() || ft.is_char_device() {
-        let rdev = meta.rdev();
-        e.rdev = (major(rdev), minor(rdev));
+    if ft == FileType::Device {
+        e.rdev = (major(meta.rdev), minor(meta.rdev));
     }
     if opts.fake_super {
-        crate::fakesuper::source_override(path, &mut e);
+        crate::fakesuper::source_override(src, path, &mut e);
     }
     // upstream: flist.c readlink_stat() un-munges what a --munge-links
     // receiver stored (a --fake-super stand-in file's text included).
@@ -616,22 +630,10 @@ fn entry_for(
             e.size = t.len() as i64;
         }
     }
-    if opts.checksum && ft.is_file() {
-        e.checksum = Some(file_checksum_with(path, session, opts.open_noatime)?);
+    if opts.checksum && ft == FileType::File {
+        e.checksum = Some(file_checksum_with(src, path, session, opts.open_noatime)?);
     }
     Ok(e)
-}
-
-/// Opens a source file for reading, with O_NOATIME under
-/// `--open-noatime` (upstream syscall.c do_open).
-pub fn open_source(path: &Path, noatime: bool) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = fs::OpenOptions::new();
-    o.read(true);
-    if noatime {
-        o.custom_flags(rustix::fs::OFlags::NOATIME.bits() as i32);
-    }
-    o.open(path)
 }
 
 /// `--munge-links` on a receiver: every received symlink target gets
@@ -730,12 +732,18 @@ pub fn check_munge_dir(opts: &Options) -> Result<()> {
 
 /// The whole-file checksum of a local file (for -c).
 pub fn file_checksum(path: &Path, session: &Session) -> Result<Vec<u8>> {
-    file_checksum_with(path, session, false)
+    file_checksum_with(&Sources::Ambient, path, session, false)
 }
 
-/// As [`file_checksum`], optionally without touching the atime.
-pub fn file_checksum_with(path: &Path, session: &Session, noatime: bool) -> Result<Vec<u8>> {
-    let mut f = open_source(path, noatime).map_err(|err| {
+/// As [`file_checksum`], read through `src`, optionally without touching
+/// the atime.
+pub fn file_checksum_with(
+    src: &Sources,
+    path: &Path,
+    session: &Session,
+    noatime: bool,
+) -> Result<Vec<u8>> {
+    let mut f = src.open(path, noatime).map_err(|err| {
         Error::file_io(format!(
             "open \"{}\" failed: {}",
             abs_display(path),

@@ -29,6 +29,7 @@ pub mod receiver;
 mod roles;
 pub mod sender;
 pub mod session;
+pub mod source;
 pub mod sparse;
 pub mod stats;
 pub mod tokens;

@@ -545,10 +545,12 @@ pub fn send_stream<R: Read>(
 type SentSource = (PathBuf, i64, i64, bool);
 
 /// The sending side's `--remove-source-files`: deletes a source once the
-/// receiver reports it safely in place (MSG_SUCCESS).
+/// receiver reports it safely in place (MSG_SUCCESS), with an unlinkat
+/// beneath the sender's source root (a daemon module's).
 #[derive(Debug, Default)]
 pub struct SourceRemover {
     files: Mutex<Option<Vec<SentSource>>>,
+    source: Mutex<crate::source::Sources>,
     /// The list names and the `--info=remove` level, for "sender removed".
     names: Mutex<(Vec<Vec<u8>>, u8)>,
 }
@@ -563,6 +565,7 @@ impl SourceRemover {
             .map(|(e, p)| (p.clone(), e.size, e.mtime, !e.is_dir()))
             .collect();
         *lock(&self.files) = Some(files);
+        *lock(&self.source) = list.source.clone();
     }
 
     /// Reports each removal at `--info=remove` level 1 and above.
@@ -588,15 +591,15 @@ impl SourceRemover {
         if !removable {
             return;
         }
-        use std::os::unix::fs::MetadataExt;
         let shown = path.display();
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_file() && (m.size() as i64 != *size || m.mtime() != *mtime) => {
+        let source = lock(&self.source).clone();
+        match source.lstat(path) {
+            Ok(m) if m.is_file() && (m.size as i64 != *size || m.mtime != *mtime) => {
                 out.error_xfer(&format!(
                     "ERROR: Skipping sender remove for changed file: {shown}"
                 ));
             }
-            Ok(_) => match std::fs::remove_file(path) {
+            Ok(_) => match source.remove_file(path) {
                 // upstream: sender.c:successful_send() at INFO_GTE(REMOVE, 1)
                 Ok(()) => {
                     let names = lock(&self.names);

@@ -57,6 +57,9 @@ pub struct Link {
     /// A `--files-from` list this side read already (a daemon reads it
     /// beneath its module); without it a server opens the named file.
     pub files_from_data: Option<Vec<u8>>,
+    /// Where a sending side reads its files: beneath a daemon module's
+    /// root, or (the default) the operator's own paths.
+    pub sources: crate::source::Sources,
 }
 
 /// Applies a chmod spec to every entry but symlinks.
@@ -326,6 +329,7 @@ pub fn run_sender(
         &out,
         &mut rules,
         link.daemon_filter.as_ref(),
+        &link.sources,
     )?;
     flist_progress.finish(list.entries.len(), "building");
     tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());

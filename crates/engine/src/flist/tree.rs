@@ -63,8 +63,9 @@ pub(super) fn build_tree(
                 None | Some("") => ".",
                 Some(s) => s,
             });
-            if !base.is_dir() {
-                let err = fs::metadata(&base).err().unwrap_or_else(|| {
+            let base_st = w.src.stat(&base);
+            if !base_st.as_ref().is_ok_and(Stat::is_dir) {
+                let err = base_st.err().unwrap_or_else(|| {
                     io::Error::from_raw_os_error(rustix::io::Errno::NOTDIR.raw_os_error())
                 });
                 return Err(Error::new(
@@ -109,6 +110,7 @@ fn add_plain(w: &mut Walker<'_>, src: &str) -> Result<()> {
         w.out,
         w.rules,
         w.daemon,
+        &w.src.clone(),
     )?;
     w.list = list;
     w.list.entries.append(&mut sub.entries);
@@ -206,7 +208,7 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
     if root.as_os_str().is_empty() {
         root = PathBuf::from(".");
     }
-    if let Err(e) = fs::metadata(&root).and_then(|m| {
+    if let Err(e) = w.src.stat(&root).and_then(|m| {
         if m.is_dir() {
             Ok(())
         } else {
@@ -226,8 +228,10 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
     w.root = root.clone();
     let abs_root = std::path::absolute(&w.root).unwrap_or_else(|_| w.root.clone());
     w.rules.set_root(abs_root.as_os_str().as_bytes());
-    w.stack
-        .enter(w.rules, b"", &mut |p| read_beneath(&abs_root, p, w.opts))?;
+    let src = w.src.clone();
+    w.stack.enter(w.rules, b"", &mut |p| {
+        read_beneath(&src, &abs_root, p, w.opts)
+    })?;
     let res = add_relative_item(w, &root, name, kind, implied_dot, st);
     w.stack.clear(w.rules);
     res
@@ -244,9 +248,9 @@ fn add_relative_item(
     let opts = w.opts;
     if implied_dot {
         st.dot_sent = true;
-        if let Ok(m) = fs::metadata(root) {
+        if let Ok(m) = w.src.stat(root) {
             if m.is_dir() {
-                let mut e = entry_for(root, &m, b".".to_vec(), opts, w.session)?;
+                let mut e = entry_for(&w.src, root, &m, b".".to_vec(), opts, w.session)?;
                 e.xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
                 w.list.entries.push(e);
                 w.list.sources.push(root.to_path_buf());
@@ -258,10 +262,10 @@ fn add_relative_item(
     } else {
         under(root, &name)
     };
-    let lstat = fs::symlink_metadata(&path);
+    let lstat = w.src.lstat(&path);
     let meta = match lstat {
-        Ok(m) if m.file_type().is_symlink() && kind != NameType::Normal => fs::metadata(&path),
-        Ok(m) => follow_link(&path, &name, m, opts),
+        Ok(m) if m.is_symlink() && kind != NameType::Normal => w.src.stat(&path),
+        Ok(m) => follow_link(&w.src, &path, &name, m, opts),
         Err(e) => Err(e),
     };
     let daemon_out = w.daemon_excluded(&name, true);
@@ -313,16 +317,16 @@ fn add_relative_item(
         w.list.sources.push(path);
         return Ok(());
     };
-    w.top_dev = Some(meta.dev());
+    w.top_dev = Some(meta.dev);
     if !meta.is_dir() {
-        if let Some(e) = leaf_entry(&path, &meta, name, opts, w.session, w.out)? {
+        if let Some(e) = leaf_entry(&w.src, &path, &meta, name, opts, w.session, w.out)? {
             w.list.entries.push(e);
             w.list.sources.push(path);
         }
         return Ok(());
     }
     let content = opts.recursive || (opts.dirs && kind != NameType::Normal);
-    let mut e = entry_for(&path, &meta, name.clone(), opts, w.session)?;
+    let mut e = entry_for(&w.src, &path, &meta, name.clone(), opts, w.session)?;
     e.xflags = if content {
         XMIT_TOP_DIR
     } else {
@@ -384,7 +388,7 @@ fn send_implied_dirs(
             continue;
         }
         let path = under(root, &name);
-        let meta = match fs::metadata(&path) {
+        let meta = match w.src.stat(&path) {
             Ok(m) => m,
             // upstream: make_file() reports a missing one as vanished.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -406,7 +410,7 @@ fn send_implied_dirs(
         if !meta.is_dir() {
             continue;
         }
-        let mut e = entry_for(&path, &meta, name, w.opts, w.session)?;
+        let mut e = entry_for(&w.src, &path, &meta, name, w.opts, w.session)?;
         e.xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
         w.list.entries.push(e);
         w.list.sources.push(path);
