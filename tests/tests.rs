@@ -3,12 +3,14 @@
 //!
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
+mod client_names;
 mod compress;
 mod control;
 mod daemon;
 mod daemon_filters;
 mod daemon_options;
 mod fakepeer;
+mod fakeserver;
 mod filters;
 mod hardlinks;
 mod interop;

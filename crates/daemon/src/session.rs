@@ -1023,6 +1023,7 @@ impl Requested {
                 .timeout
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
             files_from_data: None,
+            requested: None,
         };
         let mut link = link;
         match crate::treeshape::read_files_from(

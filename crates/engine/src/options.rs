@@ -215,6 +215,9 @@ pub struct Options {
     pub ignore_non_existing: bool,
     /// --ignore-existing: skip updating items that exist on the receiver
     pub ignore_existing: bool,
+    /// --trust-sender: a pulling client skips its checks of the received
+    /// file-list names (never sent to the server)
+    pub trust_sender: bool,
     /// --max-size in bytes (None: no limit)
     pub max_size: Option<u64>,
     /// --min-size in bytes (None: no limit)
@@ -367,6 +370,7 @@ enum Act {
     Update,
     Existing,
     IgnoreExisting,
+    TrustSender,
     DeleteWhen(DeleteMode),
     Force(bool),
     IgnoreErrors(bool),
@@ -525,6 +529,7 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("remove-source-files", None, Act::RemoveSourceFiles),
     ("update", Some('u'), Act::Update), ("existing", None, Act::Existing),
     ("ignore-non-existing", None, Act::Existing), ("ignore-existing", None, Act::IgnoreExisting),
+    ("trust-sender", None, Act::TrustSender),
     ("max-size", None, Act::MaxSize), ("min-size", None, Act::MinSize),
     ("modify-window", Some('@'), Act::ModifyWindow),
     ("delete-before", None, Act::DeleteWhen(DeleteMode::Before)),
@@ -603,7 +608,6 @@ const UNSUPPORTED_LONG: &[&str] = &[
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y", "compress-threads", "zt",
     "read-batch", "write-batch", "only-write-batch",
-    "trust-sender",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
@@ -1212,6 +1216,7 @@ impl Options {
             Act::Update => self.update_only = true,
             Act::Existing => self.ignore_non_existing = true,
             Act::IgnoreExisting => self.ignore_existing = true,
+            Act::TrustSender => self.trust_sender = true,
             Act::MaxSize => self.max_size = Some(parse_size(&value, "max-size")?),
             Act::MinSize => self.min_size = Some(parse_size(&value, "min-size")?),
             Act::ModifyWindow => self.modify_window = Some(parse_int(&value, word)?),
@@ -1768,6 +1773,7 @@ Options
 --list-only              list the files instead of copying them
 --secluded-args, -s      use the protocol to safely send the args
 --old-args               disable the modern arg-protection idiom
+--trust-sender           trust the remote sender's file list
 --bwlimit=RATE           limit socket I/O bandwidth
 --timeout=SECONDS        set I/O timeout in seconds
 --max-alloc=SIZE         change a limit relating to memory alloc
