@@ -24,6 +24,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -53,6 +55,9 @@ pub struct Served {
 pub struct FakeServer {
     script: PathBuf,
     handle: Option<JoinHandle<Served>>,
+    /// Set once the client has exited: a connection not made by then
+    /// never will be.
+    client_done: Arc<AtomicBool>,
 }
 
 impl FakeServer {
@@ -62,19 +67,24 @@ impl FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().expect("local addr").port();
         let script = s.path("fake-rsh.sh");
-        // stdin -> socket in the foreground; socket -> stdout in the
-        // background, stopped once the client has closed our stdin.
+        // socket -> stdout in the background (the only holder of stdout,
+        // so the client sees the server hang up); stdin -> socket in the
+        // foreground, until the client closes our stdin.
         let text = format!(
             "#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/{port} || exit 255\nshift\n\
              printf '%s\\0' \"$@\" >&3\nprintf '\\0' >&3\n\
-             cat <&3 &\nreader=$!\ncat >&3\nkill $reader 2>/dev/null\nwait $reader\nexit 0\n"
+             cat <&3 &\nreader=$!\nexec 1>&-\ncat >&3\n\
+             kill $reader 2>/dev/null\nwait $reader\nexit 0\n"
         );
         fs::write(&script, text).expect("write fake rsh");
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod fake rsh");
-        let handle = thread::spawn(move || serve(listener, entries));
+        let client_done = Arc::new(AtomicBool::new(false));
+        let done = Arc::clone(&client_done);
+        let handle = thread::spawn(move || serve(listener, entries, &done));
         FakeServer {
             script,
             handle: Some(handle),
+            client_done,
         }
     }
 
@@ -83,8 +93,10 @@ impl FakeServer {
         &self.script
     }
 
-    /// Waits for the conversation to end and reports it.
+    /// Waits for the conversation to end and reports it; call it once the
+    /// client has exited.
     pub fn served(mut self) -> Served {
+        self.client_done.store(true, Ordering::SeqCst);
         self.handle
             .take()
             .expect("served once")
@@ -93,7 +105,7 @@ impl FakeServer {
     }
 }
 
-fn serve(listener: TcpListener, entries: Vec<FileEntry>) -> Served {
+fn serve(listener: TcpListener, entries: Vec<FileEntry>, client_done: &AtomicBool) -> Served {
     let mut served = Served::default();
     listener
         .set_nonblocking(true)
@@ -102,7 +114,9 @@ fn serve(listener: TcpListener, entries: Vec<FileEntry>) -> Served {
     let stream = loop {
         match listener.accept() {
             Ok((st, _)) => break st,
-            Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            Err(_) if Instant::now() < deadline && !client_done.load(Ordering::SeqCst) => {
+                thread::sleep(Duration::from_millis(10))
+            }
             Err(e) => {
                 served.stopped = Some(format!("no connection: {e}"));
                 return served;
