@@ -15,7 +15,7 @@ use crate::fakeserver::{FakeServer, Served};
 use crate::util::*;
 use protocol::flist::{FileEntry, S_IFDIR, S_IFREG, XMIT_NO_CONTENT_DIR, XMIT_TOP_DIR};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -66,12 +66,16 @@ fn pull(s: &Scratch, rsh: &Path, args: &[&str]) -> Run {
 /// Runs `args` against a fake server sending `entries`, and checks the
 /// refusal: exit 4, `message` on stderr, `home/` and `outside/` unchanged.
 fn refused(entries: Vec<FileEntry>, args: &[&str], message: &str) -> Served {
+    refused_with(RERR_UNSUPPORTED, entries, args, message)
+}
+
+fn refused_with(code: i32, entries: Vec<FileEntry>, args: &[&str], message: &str) -> Served {
     let s = scratch();
     let before = (snapshot(&s.path("home")), snapshot(&s.path("outside")));
     let server = FakeServer::start(&s, entries);
     let out = pull(&s, server.rsh(), args);
     let served = server.served();
-    out.assert_code(RERR_UNSUPPORTED);
+    out.assert_code(code);
     assert!(
         out.stderr.lines().any(|l| l == message),
         "`{}`: no line {message:?} on stderr\n--- stderr\n{}",
@@ -181,6 +185,19 @@ fn name_outside_the_requested_directory_is_refused() {
         "ERROR: rejecting unrequested file-list name: sub/c.txt",
     );
     assert_eq!(served.files_from, ["a.txt", "sub/b.txt"]);
+}
+
+#[test]
+fn transfer_root_as_a_file_is_refused() {
+    // Under --force, replacing the root "." by a file would empty home/.
+    let mut dot = file(".");
+    dot.size = 0;
+    refused_with(
+        2,
+        vec![dot, file("notes.txt")],
+        &["-r", "--force", "fakehost:notes.txt", "home/"],
+        "ERROR: rejecting non-directory transfer-root entry: .",
+    );
 }
 
 #[test]
@@ -390,6 +407,11 @@ fn ordinary_pulls_match_stock_rsync() {
             "case {case:?}: {}",
             o.stderr
         );
+        // A root that was not transferred has the time of the run's writes.
+        if fs::metadata(&theirs).expect("stat").mtime() != T0 + 10 {
+            set_mtime(&theirs, T0);
+            set_mtime(&ours, T0);
+        }
         assert_same_tree(&theirs, &ours);
     }
     // --delete-missing-args: the missing name comes back as a mode-0 entry

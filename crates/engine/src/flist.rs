@@ -918,6 +918,17 @@ pub fn receive_checked<R: Read>(
             Err(other) => return Err(other.into()),
         };
         let mut e = e;
+        // upstream: "." is the transfer root; as a file, --force would
+        // remove the destination to make room for it.
+        if (e.name == b"." || e.name == b"/.") && !e.is_dir() {
+            return Err(Error::new(
+                exit::RERR_PROTOCOL,
+                format!(
+                    "ERROR: rejecting non-directory transfer-root entry: {}",
+                    String::from_utf8_lossy(&e.name)
+                ),
+            ));
+        }
         if let Some(c) = check {
             c.check(&mut e, session.protocol)?;
         }
