@@ -371,6 +371,7 @@ enum Act {
     Existing,
     IgnoreExisting,
     TrustSender,
+    NoIncRecursive,
     DeleteWhen(DeleteMode),
     Force(bool),
     IgnoreErrors(bool),
@@ -530,6 +531,8 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("update", Some('u'), Act::Update), ("existing", None, Act::Existing),
     ("ignore-non-existing", None, Act::Existing), ("ignore-existing", None, Act::IgnoreExisting),
     ("trust-sender", None, Act::TrustSender),
+    // oxsync never recurses incrementally: turning it off changes nothing.
+    ("no-inc-recursive", None, Act::NoIncRecursive), ("no-i-r", None, Act::NoIncRecursive),
     ("max-size", None, Act::MaxSize), ("min-size", None, Act::MinSize),
     ("modify-window", Some('@'), Act::ModifyWindow),
     ("delete-before", None, Act::DeleteWhen(DeleteMode::Before)),
@@ -599,8 +602,8 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
 #[rustfmt::skip]
 const UNSUPPORTED_LONG: &[&str] = &[
     "motd", "no-motd",
-    "inc-recursive", "no-inc-recursive",
-    "i-r", "no-i-r", "old-dirs", "old-d",
+    "inc-recursive",
+    "i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root", "insecure-links",
@@ -1217,6 +1220,7 @@ impl Options {
             Act::Existing => self.ignore_non_existing = true,
             Act::IgnoreExisting => self.ignore_existing = true,
             Act::TrustSender => self.trust_sender = true,
+            Act::NoIncRecursive => {}
             Act::MaxSize => self.max_size = Some(parse_size(&value, "max-size")?),
             Act::MinSize => self.min_size = Some(parse_size(&value, "min-size")?),
             Act::ModifyWindow => self.modify_window = Some(parse_int(&value, word)?),
@@ -1970,7 +1974,7 @@ mod tests {
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
             ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
-            ("--no-inc-recursive x", "option --no-inc-recursive is not supported by oxsync yet", 4),
+            ("--inc-recursive x", "option --inc-recursive is not supported by oxsync yet", 4),
             ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),
