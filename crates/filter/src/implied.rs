@@ -4,6 +4,7 @@
 // upstream: exclude.c:add_implied_include(), is_implied_parent_dir()
 
 use crate::rule::{Rule, DIRECTORY, INCLUDE};
+use std::collections::HashSet;
 
 /// How the transfer shapes what one source argument requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,17 +17,41 @@ pub struct ArgShape {
     pub dirs: bool,
 }
 
-/// The names a pulling client requested, as include rules.
+/// The names a pulling client requested, as include rules. Rules without
+/// wildcards (all of them for ordinary names, so a long `--files-from` list
+/// costs a few lookups per received name, not a scan) are kept in sets by
+/// what they match; the rest are matched one by one.
 #[derive(Debug, Clone, Default)]
 pub struct ImpliedIncludes {
-    rules: Vec<Rule>,
+    /// `/NAME`: exactly NAME.
+    exact: HashSet<Vec<u8>>,
+    /// `/NAME/` (directory only): a `-R` parent.
+    parents: HashSet<Vec<u8>>,
+    /// `/NAME/**` (`-r`); "" for `/**`.
+    under_any: HashSet<Vec<u8>>,
+    /// `/NAME/*` (`-d`); "" for `/*`.
+    under_one: HashSet<Vec<u8>>,
+    /// Rules from arguments with wildcards.
+    wild: Vec<Rule>,
+    /// Every main and parent pattern added (upstream looks a parent up by
+    /// its pattern text before adding it again).
+    seen: HashSet<Vec<u8>>,
 }
 
-/// Most source arguments (and `--files-from` names) turned into rules;
-/// beyond it the list is dropped and the check cannot be made (upstream
-/// keeps them all; this bounds a hostile `--files-from` at the client's own
-/// memory, which it chose).
-const MAX_RULES: usize = 1 << 24;
+/// The ancestors of `name` (`a`, `a/b` for `a/b/c`).
+fn ancestors(name: &[u8]) -> impl Iterator<Item = &[u8]> {
+    name.iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'/')
+        .map(move |(i, _)| &name[..i])
+}
+
+/// The directory holding `name` ("" at the top).
+fn parent_of(name: &[u8]) -> &[u8] {
+    name.iter()
+        .rposition(|&b| b == b'/')
+        .map_or(&b""[..], |p| &name[..p])
+}
 
 impl ImpliedIncludes {
     /// An empty list (which checks nothing).
@@ -36,15 +61,16 @@ impl ImpliedIncludes {
 
     /// True if no argument added a rule: the list then checks nothing.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.exact.is_empty()
+            && self.parents.is_empty()
+            && self.under_any.is_empty()
+            && self.under_one.is_empty()
+            && self.wild.is_empty()
     }
 
     /// Adds the rules one source argument implies. `skip_module` drops the
     /// leading `module/` of a daemon path.
     pub fn add_arg(&mut self, arg: &[u8], skip_module: bool, shape: ArgShape) {
-        if self.rules.len() >= MAX_RULES {
-            return;
-        }
         let mut arg = arg;
         if skip_module {
             arg = match arg.iter().position(|&b| b == b'/') {
@@ -65,12 +91,24 @@ impl ImpliedIncludes {
         let saw_wild = arg.iter().any(|b| matches!(b, b'*' | b'[' | b'?'));
         let shaped = shape_pattern(arg, saw_wild);
         if !shaped.pat.is_empty() {
-            self.push(Rule::build_wild(INCLUDE, &shaped.pat, saw_wild), &shaped);
+            self.seen.insert(shaped.pat.clone());
+            if saw_wild {
+                self.push(Rule::build_wild(INCLUDE, &shaped.pat, true), &shaped);
+            } else {
+                self.exact.insert(shaped.pat[1..].to_vec());
+            }
             if shape.relative && shaped.slash_cnt > 0 {
                 self.add_parents(&shaped, saw_wild);
             }
         }
-        if shape.recurse || shape.dirs {
+        if (shape.recurse || shape.dirs) && !saw_wild {
+            let base = shaped.pat.get(1..).unwrap_or_default().to_vec();
+            if shape.recurse {
+                self.under_any.insert(base);
+            } else {
+                self.under_one.insert(base);
+            }
+        } else if shape.recurse || shape.dirs {
             let mut pat = if !saw_wild && shaped.backslash_cnt > 0 {
                 // A wildcard is appended: literal backslashes need escaping.
                 let mut v = Vec::with_capacity(shaped.pat.len() + shaped.backslash_cnt);
@@ -97,11 +135,15 @@ impl ImpliedIncludes {
                 break;
             }
             cur.truncate(p);
-            if self.rules.iter().any(|r| r.pattern == cur) {
+            if !self.seen.insert(cur.clone()) {
                 break; // this parent and those above it are in already
             }
             let wild = saw_wild && cur.iter().any(|b| matches!(b, b'*' | b'[' | b'?' | b'\\'));
-            self.push(Rule::build_wild(INCLUDE | DIRECTORY, &cur, wild), shaped);
+            if wild {
+                self.push(Rule::build_wild(INCLUDE | DIRECTORY, &cur, true), shaped);
+            } else {
+                self.parents.insert(cur[1..].to_vec());
+            }
         }
     }
 
@@ -124,33 +166,53 @@ impl ImpliedIncludes {
                 i += 1;
             }
             let flags = rule.flags & (INCLUDE | DIRECTORY);
-            self.rules.push(Rule::build_wild(flags, &lit, true));
+            self.wild.push(Rule::build_wild(flags, &lit, true));
         }
-        self.rules.push(rule);
+        self.wild.push(rule);
     }
 
     /// True if some rule includes `name` (a file-list name relative to the
     /// transfer root; a leading `/` is ignored).
     pub fn permits(&self, name: &[u8], is_dir: bool) -> bool {
-        self.rules.iter().any(|r| r.matches(name, is_dir, b""))
+        let n = name.strip_prefix(b"/").unwrap_or(name);
+        if n.is_empty() {
+            return false;
+        }
+        self.leaf_match(n)
+            || (is_dir && self.parents.contains(n))
+            || self.wild.iter().any(|r| r.matches(n, is_dir, b""))
+    }
+
+    /// A literal rule other than a parent's matches `n` (no leading `/`).
+    fn leaf_match(&self, n: &[u8]) -> bool {
+        self.exact.contains(n)
+            || self.under_any.contains(&b""[..])
+            || ancestors(n).any(|a| self.under_any.contains(a))
+            || self.under_one.contains(parent_of(n))
     }
 
     /// True if `name` was only requested as a parent of something else (a
     /// `-R` implied directory), never as content of its own: such a
     /// directory must not be treated as a transfer root by `--delete`.
     pub fn is_parent_only(&self, name: &[u8]) -> bool {
-        if self.rules.is_empty() {
+        if self.is_empty() {
             return false;
         }
         if name == b"." || name == b"/." {
-            return !self
-                .rules
-                .iter()
-                .any(|r| r.pattern == b"/**" || r.pattern == b"/*");
+            return !(self.under_any.contains(&b""[..])
+                || self.under_one.contains(&b""[..])
+                || self
+                    .wild
+                    .iter()
+                    .any(|r| r.pattern == b"/**" || r.pattern == b"/*"));
         }
-        let mut parent = false;
-        for r in &self.rules {
-            if !r.matches(name, true, b"") {
+        let n = name.strip_prefix(b"/").unwrap_or(name);
+        if n.is_empty() || self.leaf_match(n) {
+            return false;
+        }
+        let mut parent = self.parents.contains(n);
+        for r in &self.wild {
+            if !r.matches(n, true, b"") {
                 continue;
             }
             if r.is_dir_only() {
@@ -269,17 +331,29 @@ mod tests {
     }
 
     fn pats(l: &ImpliedIncludes) -> Vec<String> {
+        let text = |b: &Vec<u8>| String::from_utf8_lossy(b).into_owned();
         let mut v: Vec<String> = l
-            .rules
+            .wild
             .iter()
             .map(|r| {
-                let mut s = String::from_utf8_lossy(&r.pattern).into_owned();
+                let mut s = text(&r.pattern);
                 if r.is_dir_only() {
                     s.push('/');
                 }
                 s
             })
             .collect();
+        v.extend(l.exact.iter().map(|b| format!("/{}", text(b))));
+        v.extend(l.parents.iter().map(|b| format!("/{}/", text(b))));
+        let under = |b: &Vec<u8>, tail: &str| {
+            if b.is_empty() {
+                format!("/{tail}")
+            } else {
+                format!("/{}/{tail}", text(b))
+            }
+        };
+        v.extend(l.under_any.iter().map(|b| under(b, "**")));
+        v.extend(l.under_one.iter().map(|b| under(b, "*")));
         v.sort();
         v
     }
@@ -338,6 +412,28 @@ mod tests {
         let l = list(&["a\\b"], false, true, false);
         assert!(l.permits(b"a\\b", true));
         assert!(l.permits(b"a\\b/c", false));
+    }
+
+    #[test]
+    fn long_files_from_list() {
+        // 100k requested names and 100k received ones: set lookups, not a
+        // scan per name (which would take hours).
+        let shape = ArgShape {
+            relative: true,
+            dirs: true,
+            ..ArgShape::default()
+        };
+        let mut l = ImpliedIncludes::new();
+        for i in 0..100_000 {
+            l.add_arg(format!("d{}/f{i}", i % 100).as_bytes(), false, shape);
+        }
+        for i in 0..100_000 {
+            assert!(l.permits(format!("d{}/f{i}", i % 100).as_bytes(), false));
+        }
+        assert!(l.permits(b"d7", true));
+        assert!(l.is_parent_only(b"d7"));
+        assert!(!l.permits(b"d7/f8", false));
+        assert!(!l.permits(b"d7/g", false));
     }
 
     #[test]
