@@ -105,8 +105,15 @@ pub fn run(opts: &Options) -> i32 {
             }
             let out = client_out(opts, format(opts, false, false));
             logf = crate::logfile::LogFile::start(opts, &out, false, false);
+            let link = Link {
+                requested: Some(engine::trust::Requested {
+                    args: paths.clone(),
+                    daemon: false,
+                }),
+                ..Link::client()
+            };
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
-                run_receiver(r, w, opts, dest, &Link::client(), out.clone())
+                run_receiver(r, w, opts, dest, &link, out.clone())
             });
             (res, out)
         }

@@ -207,6 +207,10 @@ fn transfer(
 ) -> i32 {
     let mut sargs = opts.to_server_args(!push, protocol);
     sargs.push(".".into());
+    let requested = (!push).then(|| engine::trust::Requested {
+        args: remote_paths.clone(),
+        daemon: true,
+    });
     sargs.extend(remote_paths);
     // With -s only the options up to the short bundle go as lines; the
     // rest follow NUL-terminated (upstream clientserver.c).
@@ -235,6 +239,7 @@ fn transfer(
     }
     let link = Link {
         agreed_protocol: Some(protocol),
+        requested,
         ..Link::client()
     };
     let fmt = crate::client::format(opts, push, false);

@@ -5,6 +5,7 @@
 //! rsync in place of oxsync (this checks the harness itself).
 mod abort;
 mod basis_dirs;
+mod client_names;
 mod compress;
 mod connect_prog;
 mod control;
@@ -12,6 +13,7 @@ mod daemon;
 mod daemon_filters;
 mod daemon_options;
 mod fakepeer;
+mod fakeserver;
 mod filters;
 mod hardlinks;
 mod interop;

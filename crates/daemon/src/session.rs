@@ -1055,6 +1055,7 @@ impl Requested {
                 .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
             files_from_data: None,
             sources: Default::default(),
+            requested: None,
         };
         let mut link = link;
         match crate::treeshape::read_files_from(

@@ -905,6 +905,17 @@ pub const MAX_ENTRIES: usize = 1 << 26;
 /// filesystem.
 // upstream: flist.c:recv_file_list(), recv_file_entry()
 pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<Received> {
+    receive_checked(r, opts, session, None)
+}
+
+/// As [`receive`], with a pulling client's check of each name as it
+/// arrives (before anything is written).
+pub fn receive_checked<R: Read>(
+    r: &mut R,
+    opts: &Options,
+    session: &Session,
+    check: Option<&crate::trust::NameCheck>,
+) -> Result<Received> {
     let fo = session.flist_options(opts);
     let mut dec = FlistDecoder::new(fo);
     let mut list = FileList::default();
@@ -928,6 +939,21 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
             }
             Err(other) => return Err(other.into()),
         };
+        let mut e = e;
+        // upstream: "." is the transfer root; as a file, --force would
+        // remove the destination to make room for it.
+        if (e.name == b"." || e.name == b"/.") && !e.is_dir() {
+            return Err(Error::new(
+                exit::RERR_PROTOCOL,
+                format!(
+                    "ERROR: rejecting non-directory transfer-root entry: {}",
+                    String::from_utf8_lossy(&e.name)
+                ),
+            ));
+        }
+        if let Some(c) = check {
+            c.check(&mut e, session.protocol)?;
+        }
         if list.entries.len() >= MAX_ENTRIES {
             return Err(Error::protocol(format!(
                 "file list has more than {MAX_ENTRIES} entries"
@@ -1018,7 +1044,7 @@ pub fn receive<R: Read>(r: &mut R, opts: &Options, session: &Session) -> Result<
     })
 }
 
-fn has_dotdot(name: &[u8]) -> bool {
+pub(crate) fn has_dotdot(name: &[u8]) -> bool {
     name.split(|&b| b == b'/').any(|c| c == b"..")
 }
 

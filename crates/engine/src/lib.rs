@@ -35,6 +35,7 @@ pub mod stats;
 pub mod tokens;
 pub mod transfer;
 pub mod treeshape;
+pub mod trust;
 
 pub use error::{Error, Result};
 pub use options::{DeleteMode, FilterArg, OptionError, Options};

@@ -215,6 +215,9 @@ pub struct Options {
     pub ignore_non_existing: bool,
     /// --ignore-existing: skip updating items that exist on the receiver
     pub ignore_existing: bool,
+    /// --trust-sender: a pulling client skips its checks of the received
+    /// file-list names (never sent to the server)
+    pub trust_sender: bool,
     /// --max-size in bytes (None: no limit)
     pub max_size: Option<u64>,
     /// --min-size in bytes (None: no limit)
@@ -372,6 +375,8 @@ enum Act {
     Update,
     Existing,
     IgnoreExisting,
+    TrustSender,
+    NoIncRecursive,
     DeleteWhen(DeleteMode),
     Force(bool),
     IgnoreErrors(bool),
@@ -531,6 +536,9 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("remove-source-files", None, Act::RemoveSourceFiles),
     ("update", Some('u'), Act::Update), ("existing", None, Act::Existing),
     ("ignore-non-existing", None, Act::Existing), ("ignore-existing", None, Act::IgnoreExisting),
+    ("trust-sender", None, Act::TrustSender),
+    // oxsync never recurses incrementally: turning it off changes nothing.
+    ("no-inc-recursive", None, Act::NoIncRecursive), ("no-i-r", None, Act::NoIncRecursive),
     ("max-size", None, Act::MaxSize), ("min-size", None, Act::MinSize),
     ("modify-window", Some('@'), Act::ModifyWindow),
     ("delete-before", None, Act::DeleteWhen(DeleteMode::Before)),
@@ -602,15 +610,14 @@ const UNSUPPORTED_SHORT: &[(char, &str)] = &[
 #[rustfmt::skip]
 const UNSUPPORTED_LONG: &[&str] = &[
     "motd", "no-motd",
-    "inc-recursive", "no-inc-recursive",
-    "i-r", "no-i-r", "old-dirs", "old-d",
+    "inc-recursive",
+    "i-r", "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root",
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y", "compress-threads", "zt",
     "read-batch", "write-batch", "only-write-batch",
-    "trust-sender",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
@@ -1220,6 +1227,8 @@ impl Options {
             Act::Update => self.update_only = true,
             Act::Existing => self.ignore_non_existing = true,
             Act::IgnoreExisting => self.ignore_existing = true,
+            Act::TrustSender => self.trust_sender = true,
+            Act::NoIncRecursive => {}
             Act::MaxSize => self.max_size = Some(parse_size(&value, "max-size")?),
             Act::MinSize => self.min_size = Some(parse_size(&value, "min-size")?),
             Act::ModifyWindow => self.modify_window = Some(parse_int(&value, word)?),
@@ -1776,6 +1785,7 @@ Options
 --list-only              list the files instead of copying them
 --secluded-args, -s      use the protocol to safely send the args
 --old-args               disable the modern arg-protection idiom
+--trust-sender           trust the remote sender's file list
 --bwlimit=RATE           limit socket I/O bandwidth
 --timeout=SECONDS        set I/O timeout in seconds
 --max-alloc=SIZE         change a limit relating to memory alloc
@@ -1972,7 +1982,7 @@ mod tests {
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
             ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
-            ("--no-inc-recursive x", "option --no-inc-recursive is not supported by oxsync yet", 4),
+            ("--inc-recursive x", "option --inc-recursive is not supported by oxsync yet", 4),
             ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),

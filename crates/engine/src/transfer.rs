@@ -60,6 +60,9 @@ pub struct Link {
     /// Where a sending side reads its files: beneath a daemon module's
     /// root, or (the default) the operator's own paths.
     pub sources: crate::source::Sources,
+    /// A pulling client: what it asked the remote sender for, which every
+    /// received name is checked against (None: no check).
+    pub requested: Option<crate::trust::Requested>,
 }
 
 /// Applies a chmod spec to every entry but symlinks.
@@ -481,13 +484,23 @@ pub fn run_receiver_to(
         Side::Server if local => filters::from_options(opts)?,
         Side::Server => FilterList::new(),
     };
-    forward_files_from(&w, opts, link, session.protocol)?;
+    let forwarded = forward_files_from(&w, opts, link, session.protocol)?;
+    let check = match &link.requested {
+        Some(req) if side == Side::Client && !local => Some(crate::trust::NameCheck::for_pull(
+            opts,
+            req,
+            &rules,
+            forwarded.as_deref(),
+            session.protocol,
+        )?),
+        _ => None,
+    };
     let flist_progress =
         crate::control::FlistProgress::start(opts, side == Side::Client && !local, &out);
     // upstream: flist.c recv_file_list() counts the raw bytes read for
     // the list as its "File list size".
     let read_before_list = reader.bytes_read();
-    let received = flist::receive(&mut reader, opts, &session)?;
+    let received = flist::receive_checked(&mut reader, opts, &session, check.as_ref())?;
     let flist_size = reader.bytes_read() - read_before_list;
     flist_progress.finish(received.list.entries.len(), "receiving");
     out.add_io_error(received.io_error & 7);
@@ -975,19 +988,26 @@ fn files_from_local(opts: &Options, link: &Link, path: &str) -> Result<Vec<u8>> 
 /// the sender: a client pulling with a local list, or a server whose
 /// client named a list on this host.
 // upstream: main.c:do_recv()/do_server_recv() start_filesfrom_forwarding()
-fn forward_files_from(w: &SharedWriter, opts: &Options, link: &Link, protocol: i32) -> Result<()> {
+/// Sends a local `--files-from` list to the sender; returns what was sent.
+fn forward_files_from(
+    w: &SharedWriter,
+    opts: &Options,
+    link: &Link,
+    protocol: i32,
+) -> Result<Option<Vec<u8>>> {
     use crate::treeshape::FilesFrom;
     if link.local {
-        return Ok(());
+        return Ok(None);
     }
     let path = match (opts.tree.files_from(), link.side) {
         (Some(FilesFrom::Local(p)), Side::Client) => p,
         (Some(FilesFrom::Local(p)), Side::Server) if p != "-" => p,
-        _ => return Ok(()),
+        _ => return Ok(None),
     };
     let data = files_from_local(opts, link, &path)?;
     let bytes = crate::treeshape::forward_bytes(&data, opts.tree.from0);
-    crate::treeshape::send_forwarded(w, &bytes, protocol)
+    crate::treeshape::send_forwarded(w, &bytes, protocol)?;
+    Ok(Some(bytes))
 }
 
 /// A local copy: the sender here, the receiving side on a thread, joined

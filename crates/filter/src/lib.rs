@@ -14,12 +14,14 @@
 #![deny(missing_docs)]
 
 mod error;
+mod implied;
 mod list;
 mod rule;
 pub mod wildmatch;
 mod wire;
 
 pub use error::Error;
+pub use implied::{ArgShape, ImpliedIncludes};
 pub use list::{FilterList, Match, ReadFn, DEFAULT_CVSIGNORE, MAX_MERGE_DEPTH};
 pub use rule::{Rule, Side};
 pub use wire::{WireOptions, MAX_WIRE_RULE_LEN};

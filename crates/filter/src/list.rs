@@ -128,6 +128,12 @@ impl FilterList {
         self.rules.is_empty()
     }
 
+    /// True if a per-directory merge rule (`dir-merge`, `:`) is present:
+    /// its rules are read on the sending side only.
+    pub fn has_per_dir_merge(&self) -> bool {
+        !self.merges.is_empty()
+    }
+
     /// Number of top-level entries (rules, dir-merge rules and `-C` rules).
     pub fn len(&self) -> usize {
         self.rules.len()

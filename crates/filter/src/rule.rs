@@ -86,6 +86,19 @@ impl Rule {
         }
     }
 
+    /// As [`Rule::build`], but a `wild` pattern is matched with wildcards
+    /// (and backslash escapes) even when it holds no `*`, `[` or `?`.
+    // upstream: exclude.c:add_implied_include() sets FILTRULE_WILD itself
+    pub(crate) fn build_wild(flags: u32, pat: &[u8], wild: bool) -> Rule {
+        let mut r = Rule::build(flags, pat);
+        if wild && r.flags & WILD == 0 {
+            r.flags |= WILD;
+            let body = r.pattern.strip_prefix(b"/").unwrap_or(&r.pattern);
+            r.compiled = Pattern::new(body);
+        }
+        r
+    }
+
     /// Parses a single rule in `--filter` syntax (e.g. `"- *.o"`,
     /// `"include /src/"`, `"-s,! foo"`). Merge, dir-merge and clear rules are
     /// refused here: add them to a [`crate::FilterList`] instead.
