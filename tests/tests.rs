@@ -19,6 +19,7 @@ mod options3;
 mod options4;
 mod options5;
 mod receiving;
+mod refuse;
 mod sandbox;
 mod treeshape;
 mod util;
