@@ -1764,6 +1764,7 @@ Options
 --checksum, -c           skip based on checksum, not mod-time & size
 --archive, -a            archive mode is -rlptgoD
 --recursive, -r          recurse into directories
+--no-inc-recursive       accepted (oxsync always sends the whole list first)
 --relative, -R           use relative path names
 --no-implied-dirs        don't send implied dirs with --relative
 --one-file-system, -x    don't cross filesystem boundaries
@@ -1788,6 +1789,7 @@ Options
 --block-size=SIZE, -B    force a fixed checksum block-size
 --rsh=COMMAND, -e        specify the remote shell to use
 --rsync-path=PROGRAM     specify the rsync to run on remote machine
+--remote-option=OPT, -M  send OPTION to the remote side only
 --delete                 delete extraneous files from dest dirs
 --delete-during, --del   receiver deletes during the transfer
 --delete-before          receiver deletes before transfer, not during
