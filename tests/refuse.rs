@@ -17,7 +17,9 @@ const MODULES: &str = "[nodel]\npath = %ROOT%/mod\nread only = no\nrefuse option
 [canonical]\npath = %ROOT%/mod\nread only = no\nrefuse options = delete-during\n\
 [alias]\npath = %ROOT%/mod\nread only = no\nrefuse options = del\n\
 [open]\npath = %ROOT%/mod\nread only = no\n\
-[nz]\npath = %ROOT%/ro\nrefuse options = compress\n";
+[nz]\npath = %ROOT%/ro\nrefuse options = compress\n\
+[nzt]\npath = %ROOT%/ro\nrefuse options = compress-threads\n\
+[ro]\npath = %ROOT%/ro\n";
 
 /// The multiplexed frames (code, payload) a daemon sends after
 /// `@RSYNCD: OK` to a hand-written protocol-31 client that sends `args`
@@ -259,6 +261,40 @@ fn compress_refused_before_the_negotiation() {
     )
     .assert_code(0);
     assert_eq!(fs::read(dst.join("f")).expect("f"), b"payload\n");
+}
+
+/// `--compress-threads=N` / `--zt=N` from a daemon client are accepted
+/// (oxsync compresses on the transfer's thread, so any thread cap holds)
+/// unless the module refuses them, by either spelling.
+#[test]
+fn compress_threads_accepted_or_refused_by_either_spelling() {
+    let s = Scratch::new();
+    let d = start(&oxsync_bin(), MODULES);
+    fs::write(root(&d).join("ro/f"), b"zstd payload\n".repeat(1000)).expect("f");
+    let pull = |module: &str, opt: &str, dst: &Path| {
+        run(
+            Command::new(oxsync_bin())
+                .args(["-r", "--zc=zstd", opt])
+                .arg(url(&d, &format!("{module}/")))
+                .arg(dst),
+            &s.logs(),
+        )
+    };
+    let dst = s.path("ok");
+    pull("ro", "-M--compress-threads=256", &dst).assert_code(0);
+    assert_eq!(
+        fs::read(dst.join("f")).expect("f"),
+        b"zstd payload\n".repeat(1000)
+    );
+    for opt in ["--zt=4", "--compress-threads=4"] {
+        let dst = s.path(&format!("no{opt}"));
+        let out = pull("nzt", &format!("-M{opt}"), &dst);
+        out.assert_code(4);
+        let name = opt.split('=').next().expect("name");
+        let line = format!("rsync: The server is configured to refuse {name}\n");
+        assert!(out.stderr.contains(&line), "{opt}: {}", out.stderr);
+        assert!(!dst.join("f").exists(), "{opt}: transferred");
+    }
 }
 
 /// A parsed JSON value (enough of JSON for `-VV`).

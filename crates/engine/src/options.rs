@@ -398,6 +398,9 @@ pub(crate) enum Act {
     IncRecursive(bool),
     // The ones below take a value.
     RemoteOption,
+    /// --compress-threads / --zt: a number checked and otherwise ignored
+    /// (oxsync compresses on the transfer's own thread, so any cap holds).
+    CompressThreads,
     Usermap,
     Groupmap,
     Chown,
@@ -468,6 +471,7 @@ impl Act {
                 | Act::Chown
                 | Act::Tree(crate::treeshape::TreeAct::FilesFrom)
                 | Act::RemoteOption
+                | Act::CompressThreads
         )
     }
 }
@@ -587,6 +591,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("inc-recursive", None, Act::IncRecursive(true)), ("i-r", None, Act::IncRecursive(true)),
     ("no-inc-recursive", None, Act::IncRecursive(false)), ("no-i-r", None, Act::IncRecursive(false)),
     ("remote-option", Some('M'), Act::RemoteOption),
+    ("compress-threads", None, Act::CompressThreads), ("zt", None, Act::CompressThreads),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -611,7 +616,7 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "confine-root", "insecure-links",
     "no-insecure-links",
     "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y", "compress-threads", "zt",
+    "no-fuzzy", "no-y",
     "read-batch", "write-batch", "only-write-batch",
     "trust-sender",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
@@ -1098,6 +1103,9 @@ impl Options {
             }
             // Nothing to forward: oxsync's client info never offers `i`.
             Act::IncRecursive(_) => {}
+            Act::CompressThreads => {
+                parse_int(&value, word)?;
+            }
             Act::RemoteOption => {
                 if !value.starts_with('-') {
                     return Err(OptionError::syntax(format!(
@@ -2045,6 +2053,7 @@ mod tests {
             ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
             ("--old-dirs x", "option --old-dirs is not supported by oxsync yet", 4),
             ("-M foo s d", "Remote option must start with a dash: foo", 1),
+            ("--zt=abc s d", "--zt=abc: invalid numeric value", 1),
             ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),
@@ -2067,7 +2076,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "old-dirs"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

@@ -37,7 +37,6 @@ struct Row {
 
 /// Unimplemented aliases of rsync 3.5.0, with the name they spell.
 const UNSUPPORTED_ALIASES: &[(&str, &str)] = &[
-    ("zt", "compress-threads"),
     ("no-A", "no-acls"),
     ("no-X", "no-xattrs"),
     ("no-y", "no-fuzzy"),
@@ -371,6 +370,11 @@ mod tests {
                 "no-i-r",
                 "--server -r --no-inc-recursive . m/",
                 Some("--no-inc-recursive"),
+            ),
+            (
+                "",
+                "--server --sender -e.LsfxCIu --zc=zstd --compress-threads=256 . m/",
+                None,
             ),
         ];
         for (list, argv, want) in cases {
