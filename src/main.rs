@@ -8,6 +8,7 @@ mod daemon_client;
 mod logfile;
 mod remote;
 mod server;
+mod version;
 
 use engine::transfer::closing_line;
 use engine::Options;
@@ -44,12 +45,19 @@ fn run(args: &[OsString]) -> i32 {
     if opts.server {
         return server::run(&opts, args);
     }
-    if opts.version {
-        print!("{}", version_text());
+    if opts.version > 0 {
+        print!(
+            "{}",
+            if opts.version > 1 {
+                version::json()
+            } else {
+                version::text()
+            }
+        );
         return 0;
     }
     if opts.help || opts.args.is_empty() {
-        print!("{}", version_text());
+        println!("{}", version::text());
         print!("{}", Options::help_text());
         return if opts.help {
             0
@@ -58,15 +66,4 @@ fn run(args: &[OsString]) -> i32 {
         };
     }
     client::run(&opts)
-}
-
-fn version_text() -> String {
-    format!(
-        "oxsync  version {} (rsync-compatible)  protocol version {}\n\
-         Speaks rsync protocols {} to {}; checksums: xxh128 xxh3 xxh64 md5 md4.\n\n",
-        env!("CARGO_PKG_VERSION"),
-        protocol::PROTOCOL_VERSION,
-        protocol::MIN_PROTOCOL_VERSION,
-        protocol::PROTOCOL_VERSION
-    )
 }

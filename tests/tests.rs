@@ -26,6 +26,7 @@ mod options4;
 mod options5;
 mod planted_links;
 mod receiving;
+mod refuse;
 mod sandbox;
 mod sender_boundary;
 mod treeshape;

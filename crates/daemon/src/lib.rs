@@ -17,7 +17,6 @@ pub mod log;
 pub mod logfmt;
 pub mod modfilter;
 pub mod privs;
-pub mod refuse;
 pub mod sandbox;
 pub mod session;
 pub mod treeshape;

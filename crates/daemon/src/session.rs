@@ -12,13 +12,13 @@ use crate::log::Log;
 use crate::logfmt::{self, LogFields};
 use crate::modfilter;
 use crate::privs;
-use crate::refuse::Refusals;
 use crate::sandbox;
 use crate::wire::{self, Greeting, WireError};
 use confine::{AmbientAuthority, RelPath, Root};
 use engine::chmod::ChmodSpec;
 use engine::itemize::ItemFormat;
 use engine::out::{lock as lock_writer, shared, Out, SharedWriter};
+use engine::refuse::Refusals;
 use engine::session::{self as esession, Side};
 use engine::transfer::{run_receiver_to, run_sender, server_fail, DaemonFilter, Dest, Input, Link};
 use engine::{Error, Options};
@@ -642,40 +642,34 @@ impl Requested {
     // upstream: clientserver.c:rsync_module() (after OK) / main.c:start_server()
     fn run(mut self) -> i32 {
         let name = self.module.name.clone();
-        let client_info = client_info(&self.args);
-        let sender = self
-            .args
-            .iter()
-            .take_while(|a| *a != ".")
-            .any(|a| a == "--sender");
-        let refusals = Refusals::new(self.module.params.get("refuse options").unwrap_or(""));
-        if let Some(opt) = refusals.first_refused(&self.args, sender) {
-            self.conn.log.line(&format!(
-                "refused option {opt} on module {name} from {}",
-                self.conn.peer.addr
-            ));
-            return self.fail_after_ok(
-                None,
-                client_info,
-                &format!("rsync: The server is configured to refuse {opt}"),
-                exit::RERR_UNSUPPORTED,
-            );
-        }
+        // The one parser reads the client's argv and decides the module's
+        // refusals on every option it reads, wherever it sits.
+        let refusals = Refusals::for_module(self.module.params.get("refuse options").unwrap_or(""));
         let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
-        let mut opts = match Options::parse(&os) {
+        let mut opts = match Options::parse_for_module(&os, &refusals) {
             Ok(o) => o,
-            Err(e) => {
-                self.conn
-                    .log
-                    .line(&format!("option error on module {name}: {}", e.message));
+            Err(failed) => {
+                let (e, seen) = *failed;
+                let what = if e.exit_code == exit::RERR_UNSUPPORTED {
+                    "refused option"
+                } else {
+                    "option error"
+                };
+                self.conn.log.line(&format!(
+                    "{what} on module {name} from {}: {}",
+                    self.conn.peer.addr, e.message
+                ));
+                // Set up as far as the client's options were read.
+                let client_info = seen.rsh.clone();
                 return self.fail_after_ok(
-                    None,
+                    Some(&seen),
                     client_info,
                     &format!("rsync: {}", e.message),
                     e.exit_code,
                 );
             }
         };
+        let client_info = opts.rsh.clone();
         if opts.insecure_links {
             // upstream options.c: a daemon always refuses --insecure-links;
             // only the module's `insecure links` parameter relaxes it.
@@ -1384,22 +1378,6 @@ impl<R: Read> Read for TimeoutWatch<R> {
     }
 }
 
-/// The client's `-e` letters from its raw arguments (for the compat
-/// flags when the arguments could not be parsed).
-fn client_info(args: &[String]) -> Option<String> {
-    for a in args.iter().take_while(|a| *a != ".") {
-        if let Some(body) = a.strip_prefix('-').filter(|b| !b.starts_with('-')) {
-            if let Some(i) = body.find('e') {
-                return Some(body[i + 1..].to_string());
-            }
-        }
-        if let Some(v) = a.strip_prefix("--rsh=") {
-            return Some(v.to_string());
-        }
-    }
-    None
-}
-
 /// The client's first arguments ask for `-s` (a short bundle with `s`
 /// before any value-taking letter, or a long spelling).
 fn wants_protected_args(args: &[String]) -> bool {
@@ -1507,15 +1485,5 @@ mod tests {
         );
         assert_eq!(dont_compress_list("*.gz *").as_deref(), Some("*"));
         assert_eq!(dont_compress_list("foo"), None);
-    }
-
-    #[test]
-    fn client_info_letters() {
-        let a = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(
-            client_info(&a("--server -logDtpre.iLsfxCIvu . m/")).as_deref(),
-            Some(".iLsfxCIvu")
-        );
-        assert_eq!(client_info(&a("--server -r . m/")), None);
     }
 }

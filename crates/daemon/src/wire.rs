@@ -25,9 +25,12 @@ pub enum WireError {
     /// Not a greeting.
     #[error("bad greeting {0:?}")]
     BadGreeting(String),
-    /// More or longer arguments than allowed.
+    /// A longer argument than allowed.
     #[error("argument list too long")]
     ArgsTooLong,
+    /// More arguments than allowed (upstream's words).
+    #[error("too many daemon arguments")]
+    TooManyArgs,
 }
 
 /// Reads one `\n`-terminated line without the newline (a `\r` is dropped);
@@ -158,7 +161,7 @@ pub fn read_args<R: BufRead + ?Sized>(r: &mut R, protocol: i32) -> Result<Vec<St
             return Ok(args);
         }
         if args.len() >= MAX_ARGS {
-            return Err(WireError::ArgsTooLong);
+            return Err(WireError::TooManyArgs);
         }
         args.push(String::from_utf8_lossy(&buf).into_owned());
     }

@@ -197,7 +197,7 @@ impl CAct {
 }
 
 #[rustfmt::skip]
-const TABLE: &[(&str, Option<char>, CAct)] = &[
+pub(crate) const TABLE: &[(&str, Option<char>, CAct)] = &[
     ("list-only", None, CAct::ListOnly), ("info", None, CAct::Info), ("debug", None, CAct::Debug),
     ("human-readable", Some('h'), CAct::Human), ("no-human-readable", None, CAct::NoHuman),
     ("no-h", None, CAct::NoHuman), ("8-bit-output", Some('8'), CAct::EightBit(true)),

@@ -26,6 +26,7 @@ pub mod out;
 pub mod outlevels;
 pub mod partial;
 pub mod receiver;
+pub mod refuse;
 mod roles;
 pub mod sender;
 pub mod session;

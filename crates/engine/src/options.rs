@@ -175,8 +175,8 @@ pub struct Options {
     pub sender: bool,
     /// --help / -h alone
     pub help: bool,
-    /// --version / -V
-    pub version: bool,
+    /// --version / -V count (two or more: the JSON form)
+    pub version: u8,
     /// Filter options (`--exclude`, `--include`, `--filter`/`-f`,
     /// `--exclude-from`, `--include-from`, `-F`), in command-line order.
     pub filters: Vec<FilterArg>,
@@ -290,6 +290,9 @@ pub struct Options {
     pub confine: Option<bool>,
     /// The tree-shape options (-R, --files-from, -x, -m, missing args).
     pub tree: crate::treeshape::TreeOpts,
+    /// -M / --remote-option values, appended verbatim to the server's argv
+    /// (upstream remote_options).
+    pub remote_options: Vec<String>,
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
@@ -327,7 +330,7 @@ impl OptionError {
 
 /// What an option we implement does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Act {
+pub(crate) enum Act {
     Archive,
     Recursive(bool),
     Links(bool),
@@ -376,7 +379,6 @@ enum Act {
     Existing,
     IgnoreExisting,
     TrustSender,
-    NoIncRecursive,
     DeleteWhen(DeleteMode),
     Force(bool),
     IgnoreErrors(bool),
@@ -401,7 +403,14 @@ enum Act {
     NoAtimes,
     Super(bool),
     FakeSuper,
+    /// --inc-recursive / --i-r and their negations (accepted; oxsync
+    /// does not recurse incrementally yet).
+    IncRecursive(bool),
     // The ones below take a value.
+    RemoteOption,
+    /// --compress-threads / --zt: a number checked and otherwise ignored
+    /// (oxsync compresses on the transfer's own thread, so any cap holds).
+    CompressThreads,
     Usermap,
     Groupmap,
     Chown,
@@ -471,6 +480,8 @@ impl Act {
                 | Act::Groupmap
                 | Act::Chown
                 | Act::Tree(crate::treeshape::TreeAct::FilesFrom)
+                | Act::RemoteOption
+                | Act::CompressThreads
         )
     }
 }
@@ -478,7 +489,7 @@ impl Act {
 /// The options oxsync implements: long name ("" for short-only), short
 /// letter, action. Names and negations follow upstream's long_options table.
 #[rustfmt::skip]
-const SUPPORTED: &[(&str, Option<char>, Act)] = &[
+pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("help", None, Act::Help), ("version", Some('V'), Act::Version),
     ("verbose", Some('v'), Act::Verbose), ("no-verbose", None, Act::NoVerbose),
     ("no-v", None, Act::NoVerbose), ("quiet", Some('q'), Act::Quiet), ("stats", None, Act::Stats),
@@ -537,8 +548,6 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("update", Some('u'), Act::Update), ("existing", None, Act::Existing),
     ("ignore-non-existing", None, Act::Existing), ("ignore-existing", None, Act::IgnoreExisting),
     ("trust-sender", None, Act::TrustSender),
-    // oxsync never recurses incrementally: turning it off changes nothing.
-    ("no-inc-recursive", None, Act::NoIncRecursive), ("no-i-r", None, Act::NoIncRecursive),
     ("max-size", None, Act::MaxSize), ("min-size", None, Act::MinSize),
     ("modify-window", Some('@'), Act::ModifyWindow),
     ("delete-before", None, Act::DeleteWhen(DeleteMode::Before)),
@@ -592,37 +601,40 @@ const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("super", None, Act::Super(true)), ("no-super", None, Act::Super(false)),
     ("fake-super", None, Act::FakeSuper),
     ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
+    ("inc-recursive", None, Act::IncRecursive(true)), ("i-r", None, Act::IncRecursive(true)),
+    ("no-inc-recursive", None, Act::IncRecursive(false)), ("no-i-r", None, Act::IncRecursive(false)),
+    ("remote-option", Some('M'), Act::RemoteOption),
+    ("compress-threads", None, Act::CompressThreads), ("zt", None, Act::CompressThreads),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
 /// long spelling named in the refusal.
 #[rustfmt::skip]
-const UNSUPPORTED_SHORT: &[(char, &str)] = &[
+pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('A', "--acls"), ('X', "--xattrs"),
 
     ('y', "--fuzzy"),
     ('4', "--ipv4"),
-    ('6', "--ipv6"), ('M', "--remote-option"),
+    ('6', "--ipv6"),
 ];
 
 /// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
 /// implement yet.
 #[rustfmt::skip]
-const UNSUPPORTED_LONG: &[&str] = &[
+pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "motd", "no-motd",
-    "inc-recursive",
-    "i-r", "old-dirs", "old-d",
+    "old-dirs", "old-d",
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root",
     "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y", "compress-threads", "zt",
+    "no-fuzzy", "no-y",
     "read-batch", "write-batch", "only-write-batch",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
     "sockopts", "early-input", "blocking-io", "no-blocking-io",
-    "outbuf", "remote-option", "config", "daemon", "dparam", "detach", "no-detach",
+    "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
 ];
 
 /// The checksum names upstream 3.5.0 accepts in `--checksum-choice`.
@@ -840,6 +852,26 @@ impl Options {
     /// Parses argv (without argv\[0\]) for either the client or `--server`.
     // upstream: options.c:parse_arguments()
     pub fn parse(args: &[OsString]) -> Result<Options, OptionError> {
+        Options::parse_with(args, None).map_err(|failed| failed.0)
+    }
+
+    /// Parses a daemon client's argv (`--server ...`) against the module's
+    /// refusals: every option word the parser reads is checked, wherever it
+    /// sits. On failure, also returns what was parsed before the error
+    /// (upstream's state when popt stopped, which decides how the protocol
+    /// is set up to deliver the error).
+    // upstream: clientserver.c:rsync_module() -> options.c:parse_arguments()
+    pub fn parse_for_module(
+        args: &[OsString],
+        refusals: &crate::refuse::Refusals,
+    ) -> Result<Options, Box<(OptionError, Options)>> {
+        Options::parse_with(args, Some(refusals))
+    }
+
+    fn parse_with(
+        args: &[OsString],
+        refusals: Option<&crate::refuse::Refusals>,
+    ) -> Result<Options, Box<(OptionError, Options)>> {
         let words = args
             .iter()
             .map(|a| {
@@ -850,7 +882,8 @@ impl Options {
                     ))
                 })
             })
-            .collect::<Result<Vec<String>, OptionError>>()?;
+            .collect::<Result<Vec<String>, OptionError>>()
+            .map_err(|e| Box::new((e, Options::default())))?;
         let mut opts = Options::default();
         // The old meaning of -h (help) survives when it is the only argument.
         if let [only] = words.as_slice() {
@@ -859,6 +892,20 @@ impl Options {
                 return Ok(opts);
             }
         }
+        match opts.read_words(&words, refusals) {
+            Ok(()) => Ok(opts),
+            Err(e) => Err(Box::new((e, opts))),
+        }
+    }
+
+    /// Reads every word into `self`, then finishes the options.
+    fn read_words(
+        &mut self,
+        words: &[String],
+        refusals: Option<&crate::refuse::Refusals>,
+    ) -> Result<(), OptionError> {
+        let opts = self;
+        let refused = |e: Option<OptionError>| e.map_or(Ok(()), Err);
         let mut next = 0;
         let mut only_paths = false;
         while next < words.len() {
@@ -877,6 +924,9 @@ impl Options {
                     Some((name, value)) => (name, Some(value)),
                     None => (body, None),
                 };
+                if let Some(r) = refusals {
+                    refused(r.long(name))?;
+                }
                 if name == "confine" {
                     opts.confine = Some(match inline {
                         None | Some("yes") => true,
@@ -892,7 +942,7 @@ impl Options {
                 if let Some(cact) = crate::control::long(name) {
                     let value = match (cact.takes_value(), inline) {
                         (true, Some(v)) => v.to_string(),
-                        (true, None) => take_next(&words, &mut next, word)?,
+                        (true, None) => take_next(words, &mut next, word)?,
                         (false, None) => String::new(),
                         (false, Some(_)) => {
                             return Err(OptionError::syntax(format!(
@@ -905,10 +955,13 @@ impl Options {
                 }
                 let act =
                     supported_long(name).ok_or_else(|| long_refusal(name, word, opts.server))?;
+                if let Some(r) = refusals {
+                    refused(r.implied_by(act))?;
+                }
                 let value = if act.takes_value() {
                     match inline {
                         Some(v) => Some(v.to_string()),
-                        None => Some(take_next(&words, &mut next, word)?),
+                        None => Some(take_next(words, &mut next, word)?),
                     }
                 } else if inline.is_some() {
                     return Err(OptionError::syntax(format!(
@@ -918,41 +971,50 @@ impl Options {
                     None
                 };
                 if opts.apply(act, value, word)? {
-                    return Ok(opts);
+                    return Ok(());
                 }
                 continue;
             }
             let letters = &word[1..];
             for (at, letter) in letters.char_indices() {
+                if let Some(r) = refusals {
+                    refused(r.short(letter))?;
+                }
                 if let Some(cact) = crate::control::short(letter) {
                     opts.ctl.apply(cact, String::new(), opts.server)?;
                     continue;
                 }
                 let act = supported_short(letter)
                     .ok_or_else(|| short_refusal(letter, word, opts.server))?;
+                if let Some(r) = refusals {
+                    refused(r.implied_by(act))?;
+                }
                 if !act.takes_value() {
                     if opts.apply(act, None, word)? {
-                        return Ok(opts);
+                        return Ok(());
                     }
                     continue;
                 }
                 // A value-taking letter swallows the rest of the bundle.
                 let rest = &letters[at + letter.len_utf8()..];
                 let value = if rest.is_empty() {
-                    take_next(&words, &mut next, word)?
+                    take_next(words, &mut next, word)?
                 } else {
                     rest.strip_prefix('=').unwrap_or(rest).to_string()
                 };
                 if opts.apply(act, Some(value), &format!("-{letter}"))? {
-                    return Ok(opts);
+                    return Ok(());
                 }
                 break;
             }
         }
-        if opts.version {
-            return Ok(opts);
+        if opts.version > 0 {
+            return Ok(());
         }
-        crate::treeshape::finish_options(&mut opts)?;
+        if let Some(r) = refusals {
+            r.check_implied(opts)?;
+        }
+        crate::treeshape::finish_options(opts)?;
         if opts.delete != DeleteMode::Off && !opts.recursive && !opts.dirs {
             return Err(OptionError::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
@@ -971,7 +1033,7 @@ impl Options {
             (opts.server, opts.verbose, opts.stats, opts.progress);
         opts.ctl
             .finish(server, verbose, stats, progress, has_out_format)?;
-        Ok(opts)
+        Ok(())
     }
 
     /// Records a --usermap/--groupmap value (`via_chown`: made by --chown).
@@ -1051,6 +1113,19 @@ impl Options {
                 self.super_user = None;
                 self.fake_super = true;
             }
+            // Nothing to forward: oxsync's client info never offers `i`.
+            Act::IncRecursive(_) => {}
+            Act::CompressThreads => {
+                parse_int(&value, word)?;
+            }
+            Act::RemoteOption => {
+                if !value.starts_with('-') {
+                    return Err(OptionError::syntax(format!(
+                        "Remote option must start with a dash: {value}"
+                    )));
+                }
+                self.remote_options.push(value);
+            }
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
             Act::Chown => {
@@ -1121,7 +1196,7 @@ impl Options {
                 self.help = true;
                 return Ok(true);
             }
-            Act::Version => self.version = true,
+            Act::Version => self.version = self.version.saturating_add(1),
             Act::Rsh => self.rsh = Some(value),
             Act::RsyncPath => self.rsync_path = Some(value),
             Act::Protocol => {
@@ -1228,7 +1303,6 @@ impl Options {
             Act::Existing => self.ignore_non_existing = true,
             Act::IgnoreExisting => self.ignore_existing = true,
             Act::TrustSender => self.trust_sender = true,
-            Act::NoIncRecursive => {}
             Act::MaxSize => self.max_size = Some(parse_size(&value, "max-size")?),
             Act::MinSize => self.min_size = Some(parse_size(&value, "min-size")?),
             Act::ModifyWindow => self.modify_window = Some(parse_int(&value, word)?),
@@ -1640,6 +1714,9 @@ impl Options {
         if self.open_noatime && self.atimes <= 1 {
             args.push("--open-noatime".to_string());
         }
+        for opt in &self.remote_options {
+            args.push(self.escape_value(opt));
+        }
         args
     }
 
@@ -1708,6 +1785,7 @@ Options
 --checksum, -c           skip based on checksum, not mod-time & size
 --archive, -a            archive mode is -rlptgoD
 --recursive, -r          recurse into directories
+--no-inc-recursive       accepted (oxsync always sends the whole list first)
 --relative, -R           use relative path names
 --no-implied-dirs        don't send implied dirs with --relative
 --one-file-system, -x    don't cross filesystem boundaries
@@ -1732,6 +1810,7 @@ Options
 --block-size=SIZE, -B    force a fixed checksum block-size
 --rsh=COMMAND, -e        specify the remote shell to use
 --rsync-path=PROGRAM     specify the rsync to run on remote machine
+--remote-option=OPT, -M  send OPTION to the remote side only
 --delete                 delete extraneous files from dest dirs
 --delete-during, --del   receiver deletes during the transfer
 --delete-before          receiver deletes before transfer, not during
@@ -1958,7 +2037,11 @@ mod tests {
     #[test]
     fn help_and_version() {
         assert!(ok("-h").help && ok("-hh").help && ok("--help --bogus").help);
-        assert!(ok("-V").version && ok("--version").version && ok("-V --delete").version);
+        assert!(
+            ok("-V").version == 1 && ok("--version").version == 1 && ok("-V --delete").version == 1
+        );
+        assert_eq!(ok("-VV").version, 2);
+        assert_eq!(ok("-V --version").version, 2);
         assert_eq!(
             parse(&["-h", "a", "b"]).map(|o| o.ctl.human_readable),
             Ok(2)
@@ -1982,7 +2065,9 @@ mod tests {
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
             ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
-            ("--inc-recursive x", "option --inc-recursive is not supported by oxsync yet", 4),
+            ("--old-dirs x", "option --old-dirs is not supported by oxsync yet", 4),
+            ("-M foo s d", "Remote option must start with a dash: foo", 1),
+            ("--zt=abc s d", "--zt=abc: invalid numeric value", 1),
             ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),
@@ -2005,7 +2090,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "compress-threads=1"] {
+        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "old-dirs"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
@@ -2018,6 +2103,28 @@ mod tests {
                 assert_eq!(e.exit_code, if known { 4 } else { 1 }, "{word}");
             }
         }
+    }
+
+    #[test]
+    fn inc_recursive_and_remote_options() {
+        for word in ["--inc-recursive", "--i-r", "--no-inc-recursive", "--no-i-r"] {
+            let o = ok(&format!("-a {word} s d"));
+            assert_eq!(
+                o.to_server_args(false, 31),
+                ok("-a s d").to_server_args(false, 31)
+            );
+        }
+        let o = ok("-r -M--del --remote-option=--max-size=9 -M --zl=1 s d");
+        assert_eq!(
+            o.to_server_args(false, 31),
+            [
+                "--server",
+                "-re.LsfxCIvu",
+                "--del",
+                "--max-size=9",
+                "--zl=1"
+            ]
+        );
     }
 
     #[test]

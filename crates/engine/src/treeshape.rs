@@ -202,7 +202,7 @@ pub(crate) fn finish_options(opts: &mut Options) -> std::result::Result<(), Opti
         opts.dirs = true;
         opts.tree.dirs_implied = true;
     }
-    if opts.help || opts.version {
+    if opts.help || opts.version > 0 {
         return Ok(());
     }
     let n = opts.args.len();
