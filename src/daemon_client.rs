@@ -414,7 +414,7 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
             return Err(exit::RERR_STARTCLIENT);
         } else {
             // MOTD or module listing.
-            println!("{line}");
+            crate::say(&format!("{line}\n"));
         }
     }
 }

@@ -21,6 +21,14 @@ fn main() -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
+/// Writes `text` to stdout. A reader that went away (`oxsync --help | head
+/// -1`) ends the output quietly, as rsync's does, instead of a panic.
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 fn run(args: &[OsString]) -> i32 {
     if args.iter().any(|a| a == "--daemon") {
         return daemon::run(args);
@@ -34,7 +42,7 @@ fn run(args: &[OsString]) -> i32 {
         }
     };
     if let Some(text) = &opts.ctl.help_text {
-        print!("{text}");
+        say(text);
         return 0;
     }
     if let Err(e) = engine::flist::check_munge_dir(&opts) {
@@ -46,19 +54,15 @@ fn run(args: &[OsString]) -> i32 {
         return server::run(&opts, args);
     }
     if opts.version > 0 {
-        print!(
-            "{}",
-            if opts.version > 1 {
-                version::json()
-            } else {
-                version::text()
-            }
-        );
+        say(&if opts.version > 1 {
+            version::json()
+        } else {
+            version::text()
+        });
         return 0;
     }
     if opts.help || opts.args.is_empty() {
-        println!("{}", version::text());
-        print!("{}", Options::help_text());
+        say(&format!("{}\n{}", version::text(), Options::help_text()));
         return if opts.help {
             0
         } else {

@@ -1187,3 +1187,26 @@ fn max_alloc_bounds_the_file_list() {
         ok.assert_code(0);
     }
 }
+
+/// `oxsync --help | head -1`: a reader that has gone away ends the output
+/// quietly (no panic, no message), as rsync's does. The read end is closed
+/// before the child writes, so every run meets the closed pipe.
+#[test]
+fn help_and_version_into_a_closed_pipe_end_quietly() {
+    for args in [&["--help"][..], &["--version"], &["-VV"], &[]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(super::util::oxsync_bin())
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run oxsync");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && out.status.code() != Some(101),
+            "{args:?}: {:?}\n{stderr}",
+            out.status
+        );
+    }
+}
