@@ -43,11 +43,11 @@ const SERVER_FLAGS: &str = "-logDtpre.LsfxCIvu";
 const RERR_PROTOCOL: i32 = 2;
 const RERR_UNSUPPORTED: i32 = 4;
 const RERR_STREAMIO: i32 = 12;
-const RERR_MALLOC: i32 = 22;
+pub(crate) const RERR_MALLOC: i32 = 22;
 
 /// A running `oxsync --server` and our two ends of its pipes.
-struct Peer {
-    child: Child,
+pub(crate) struct Peer {
+    pub(crate) child: Child,
     w: Option<MplexWriter<ChildStdin>>,
     r: MplexReader<ChildStdout>,
     stderr: Option<JoinHandle<Vec<u8>>>,
@@ -60,7 +60,7 @@ struct Peer {
 }
 
 /// What the server did, once it has exited.
-struct Outcome {
+pub(crate) struct Outcome {
     code: Option<i32>,
     stderr: String,
     msgs: Vec<Message>,
@@ -70,7 +70,7 @@ impl Peer {
     /// Starts the server with `args` and performs the setup (protocol
     /// version, compat flags, checksum negotiation, seed); afterwards both
     /// directions are multiplexed.
-    fn start(args: &[OsString]) -> Peer {
+    pub(crate) fn start(args: &[OsString]) -> Peer {
         let mut child = Command::new(oxsync_bin())
             .args(args)
             .env("LC_ALL", "C")
@@ -170,7 +170,7 @@ impl Peer {
         Ok(())
     }
 
-    fn send_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn send_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
         let w = self.w();
         w.write_all(data)?;
         w.flush()
@@ -183,7 +183,7 @@ impl Peer {
     }
 
     /// The file-list options matching `-logDtpr` and the negotiated setup.
-    fn flist_options(&self) -> FlistOptions {
+    pub(crate) fn flist_options(&self) -> FlistOptions {
         FlistOptions {
             protocol: self.protocol,
             varint_flags: self.compat & CF_VARINT_FLIST_FLAGS != 0,
@@ -198,13 +198,13 @@ impl Peer {
         }
     }
 
-    fn id0_names(&self) -> bool {
+    pub(crate) fn id0_names(&self) -> bool {
         self.compat & CF_ID0_NAMES != 0
     }
 
     /// Closes our end of the server's stdin, reads whatever it still sends,
     /// and waits for it to exit.
-    fn finish(mut self) -> Outcome {
+    pub(crate) fn finish(mut self) -> Outcome {
         if let Some(mut w) = self.w.take() {
             let _ = w.flush();
         }
@@ -251,7 +251,7 @@ impl Outcome {
 
     /// Asserts the exit code and that one diagnostic line satisfies
     /// `line_ok` (given the line in lower case).
-    fn check(&self, code: i32, what: &str, line_ok: impl Fn(&str) -> bool) {
+    pub(crate) fn check(&self, code: i32, what: &str, line_ok: impl Fn(&str) -> bool) {
         let diags = self.diagnostics();
         assert_eq!(
             self.code,

@@ -13,6 +13,7 @@ mod filters;
 mod hardlinks;
 mod interop;
 mod local;
+mod maxalloc;
 mod options;
 mod options2;
 mod options3;

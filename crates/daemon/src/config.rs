@@ -89,7 +89,12 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("pre-xfer exec", Scope::Module, Kind::Str), ("post-xfer exec", Scope::Module, Kind::Str),
     ("nameconverter", Scope::Module, Kind::Str), ("tempdir", Scope::Module, Kind::Str),
     ("landlock", Scope::Module, Kind::Str), ("landlockallow", Scope::Module, Kind::Str),
+    ("maxalloc", Scope::Module, Kind::Str),
 ];
+
+/// A module's default `max alloc`: what one connection may make the daemon
+/// hold for the peer's data (docs/security.md, "Allocation bound").
+pub const DAEMON_MAX_ALLOC: u64 = 256 << 20;
 
 /// Turns a parameter name into its canonical key: lower case, without
 /// spaces, tabs or underscores ("Read_Only", "read only" and "readonly"
@@ -196,6 +201,17 @@ impl Module {
     /// `strict modes` (default yes).
     pub fn strict_modes(&self) -> bool {
         self.params.bool("strict modes", true)
+    }
+    /// `max alloc` in bytes (size suffixes as `--max-alloc`; default
+    /// [`DAEMON_MAX_ALLOC`]), or the error message for a bad value.
+    pub fn max_alloc(&self) -> Result<u64, String> {
+        let Some(v) = self.params.nonempty("max alloc") else {
+            return Ok(DAEMON_MAX_ALLOC);
+        };
+        match engine::control::parse_size_arg(v, 'B', "max-alloc", 1 << 20, false) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(format!("module parameter max alloc: {}", e.message)),
+        }
     }
     /// `timeout` in seconds (0 = none).
     pub fn timeout(&self) -> i64 {

@@ -491,6 +491,14 @@ impl Control {
         self.max_alloc.as_ref().map_or(DEFAULT_MAX_ALLOC, |m| m.1)
     }
 
+    /// Lowers the `--max-alloc` bound to `limit` when it is higher (a
+    /// daemon module's `max alloc`: a client may ask for less, not more).
+    pub fn cap_max_alloc(&mut self, limit: u64) {
+        if self.max_alloc() > limit {
+            self.max_alloc = Some((limit.to_string(), limit));
+        }
+    }
+
     /// The control words for the server's argv, in upstream's order
     /// relative to each other (`--list-only`, `--msgs2stderr`, `--timeout`,
     /// `--bwlimit`, `--max-alloc`, `--info`, `--debug`).

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod fuzzing;
 mod list;
 mod rule;
 pub mod wildmatch;

@@ -1,0 +1,108 @@
+//! The allocation bound (`--max-alloc`, a daemon module's `max alloc`)
+//! against a hostile sender that streams millions of small file-list
+//! entries: the receiver refuses at the bound with upstream's message and
+//! exit code 22 (RERR_MALLOC, util2.c my_alloc) instead of growing.
+use crate::fakepeer::{Peer, RERR_MALLOC};
+use crate::util::*;
+use protocol::flist::{write_id_list, FileEntry, FlistEncoder, FlistOptions, S_IFREG};
+use std::fs;
+
+/// Most entries a hostile sender streams (about 40 MB on the wire).
+const HOSTILE_ENTRIES: usize = 5_000_000;
+
+/// Encodes entries `PREFIXf0000000`, `PREFIXf0000001`, ... in batches
+/// and hands each batch to `send` until `n` entries were sent or `send`
+/// fails (the receiver gave up); then, if all went, the end marker and id
+/// lists (`uids` as the user list). Returns how many entries were sent.
+fn stream_entries(
+    opts: FlistOptions,
+    id0: bool,
+    (prefix, n): (&str, usize),
+    uids: &[(u32, Vec<u8>)],
+    mut send: impl FnMut(&[u8]) -> bool,
+) -> usize {
+    let mut enc = FlistEncoder::new(opts);
+    let mut buf = Vec::new();
+    let mut e = FileEntry {
+        mode: S_IFREG | 0o644,
+        size: 1,
+        mtime: 1_700_000_000,
+        ..FileEntry::default()
+    };
+    let mut sent = 0;
+    while sent < n {
+        buf.clear();
+        for i in sent..(sent + 10_000).min(n) {
+            e.name = format!("{prefix}f{i:07}").into_bytes();
+            enc.encode(&mut buf, &e);
+        }
+        if !send(&buf) {
+            return sent;
+        }
+        sent = (sent + 10_000).min(n);
+    }
+    buf.clear();
+    enc.encode_end(&mut buf, 0);
+    let id0: Option<&[u8]> = id0.then_some(b"root");
+    write_id_list(&mut buf, uids, id0);
+    write_id_list(&mut buf, &[], id0);
+    send(&buf);
+    sent
+}
+
+/// Runs `oxsync --server` receiving into an empty DEST with `max_alloc`,
+/// streams the list, and checks the refusal: exit 22, upstream's message
+/// with the bound in bytes, nothing written. Returns the entries sent.
+fn refused_at(max_alloc: &str, bytes: u64, list: (&str, usize), uids: &[(u32, Vec<u8>)]) -> usize {
+    let s = Scratch::new();
+    let dest = s.path("dest");
+    fs::create_dir(&dest).expect("mkdir dest");
+    let mut peer = Peer::start(&[
+        "--server".into(),
+        "-logDtpre.LsfxCIvu".into(),
+        format!("--max-alloc={max_alloc}").into(),
+        ".".into(),
+        dest.clone().into(),
+    ]);
+    let (opts, id0) = (peer.flist_options(), peer.id0_names());
+    let sent = stream_entries(opts, id0, list, uids, |b| peer.send_raw(b).is_ok());
+    let out = peer.finish();
+    let msg = format!("exceeded --max-alloc={bytes} setting");
+    out.check(RERR_MALLOC, &format!("{} entries", list.1), |l| {
+        l.contains(&msg)
+    });
+    assert!(
+        fs::read_dir(&dest).expect("read dest").next().is_none(),
+        "something was written to DEST"
+    );
+    sent
+}
+
+/// `oxsync --server` receiving with `--max-alloc=4M`: a list of millions
+/// of entries ends at the bound, long before the sender is done.
+#[test]
+fn server_refuses_a_hostile_list_at_max_alloc() {
+    let sent = refused_at("4M", 4 << 20, ("", HOSTILE_ENTRIES), &[]);
+    assert!(
+        sent < HOSTILE_ENTRIES,
+        "the receiver read all {sent} entries before refusing"
+    );
+}
+
+/// Long names cost little on the wire (each entry repeats the previous
+/// name's prefix) but are held in full: the bound counts name bytes, not
+/// only the entry table (200,000 entries of 250 bytes: 27 MB of entry
+/// table, over 100 MB with the names).
+#[test]
+fn max_alloc_counts_the_names() {
+    let prefix = format!("{}/", "d".repeat(240));
+    refused_at("32M", 32 << 20, (&prefix, 200_000), &[]);
+}
+
+/// The uid list after the file list is counted too: 100,000 names of 255
+/// bytes (about 26 MB held) after a one-entry list.
+#[test]
+fn max_alloc_counts_the_id_lists() {
+    let uids: Vec<(u32, Vec<u8>)> = (1..=100_000).map(|i| (i, vec![b'u'; 255])).collect();
+    refused_at("4M", 4 << 20, ("", 1), &uids);
+}
