@@ -106,3 +106,106 @@ fn max_alloc_counts_the_id_lists() {
     let uids: Vec<(u32, Vec<u8>)> = (1..=100_000).map(|i| (i, vec![b'u'; 255])).collect();
     refused_at("4M", 4 << 20, ("", 1), &uids);
 }
+
+/// The peak resident size of process `pid` (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Not a check: prints the peak RSS of `oxsync --server` receiving a list
+/// of `OXSYNC_RSS_ENTRIES` (default 2,000,000) small entries with the
+/// default bound, for docs/security.md. Run with
+/// `cargo test --release --test tests maxalloc::measure -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_peak_rss_of_a_large_list() {
+    let n: usize = std::env::var("OXSYNC_RSS_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let s = Scratch::new();
+    let dest = s.path("dest");
+    fs::create_dir(&dest).expect("mkdir dest");
+    let mut peer = Peer::start(&[
+        "--server".into(),
+        "-logDtpre.LsfxCIvu".into(),
+        ".".into(),
+        dest.into(),
+    ]);
+    let pid = peer.child.id();
+    let (opts, id0) = (peer.flist_options(), peer.id0_names());
+    let sent = stream_entries(opts, id0, ("", n), &[], |b| peer.send_raw(b).is_ok());
+    // The list is in; wait until the peak stops growing (or the server is
+    // gone), then end the session.
+    let (mut last, mut still) = (0, 0);
+    while still < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        match peak_rss_kib(pid) {
+            Some(k) if k == last => still += 1,
+            Some(k) => (last, still) = (k, 0),
+            None => break,
+        }
+    }
+    let _ = peer.child.kill();
+    let out = peer.finish();
+    eprintln!(
+        "entries sent: {sent} of {n}; peak RSS {} MiB; exit {:?}; {}",
+        last / 1024,
+        out.code,
+        out.stderr.lines().next().unwrap_or("")
+    );
+}
+
+/// A daemon module without `max alloc` bounds each connection at 256 MiB
+/// (the daemon default), and a client's larger `--max-alloc` does not
+/// raise it: a 5-million-entry push ends with exit 22 at 268435456 bytes,
+/// the module keeps nothing, and the refusal is in the daemon's log.
+#[test]
+fn daemon_default_bound_refuses_a_hostile_push() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Scratch::new();
+    let module = s.path("mod");
+    fs::create_dir(&module).expect("mkdir module");
+    let me = fs::metadata(&module).expect("stat");
+    let conf = s.path("rsyncd.conf");
+    let log = s.path("daemon.log");
+    fs::write(
+        &conf,
+        format!(
+            "use chroot = no\nuid = {}\ngid = {}\nlog file = {}\nlock file = {}\n\
+             [m]\npath = {}\nread only = no\n",
+            me.uid(),
+            me.gid(),
+            log.display(),
+            s.path("lock").display(),
+            module.display()
+        ),
+    )
+    .expect("conf");
+    let mut peer = Peer::start_daemon(
+        &conf,
+        "m",
+        &[
+            "--server",
+            "-logDtpre.LsfxCIvu",
+            "--max-alloc=10G",
+            ".",
+            "m/",
+        ],
+    );
+    let (opts, id0) = (peer.flist_options(), peer.id0_names());
+    let sent = stream_entries(opts, id0, ("", HOSTILE_ENTRIES), &[], |b| {
+        peer.send_raw(b).is_ok()
+    });
+    let out = peer.finish();
+    out.check(RERR_MALLOC, "a 5-million-entry push to a daemon", |l| {
+        l.contains("exceeded --max-alloc=268435456 setting")
+    });
+    assert!(sent < HOSTILE_ENTRIES, "the daemon read all {sent} entries");
+    assert!(
+        fs::read_dir(&module).expect("read module").next().is_none(),
+        "something was written to the module"
+    );
+}
