@@ -136,14 +136,19 @@ fn measure_peak_rss_of_a_large_list() {
     ]);
     let pid = peer.child.id();
     let (opts, id0) = (peer.flist_options(), peer.id0_names());
-    let sent = stream_entries(opts, id0, ("", n), &[], |b| peer.send_raw(b).is_ok());
+    // Sampled after every batch too: a refusing server is gone at the end.
+    let mut last = 0;
+    let sent = stream_entries(opts, id0, ("", n), &[], |b| {
+        last = last.max(peak_rss_kib(pid).unwrap_or(0));
+        peer.send_raw(b).is_ok()
+    });
     // The list is in; wait until the peak stops growing (or the server is
     // gone), then end the session.
-    let (mut last, mut still) = (0, 0);
+    let mut still = 0;
     while still < 20 {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match peak_rss_kib(pid) {
-            Some(k) if k == last => still += 1,
+            Some(k) if k <= last => still += 1,
             Some(k) => (last, still) = (k, 0),
             None => break,
         }
@@ -207,5 +212,99 @@ fn daemon_default_bound_refuses_a_hostile_push() {
     assert!(
         fs::read_dir(&module).expect("read module").next().is_none(),
         "something was written to the module"
+    );
+}
+
+/// Plays a daemon on a loopback port for one pulling client: greeting,
+/// `@RSYNCD: OK`, the setup a sender does (compat flags, checksum names,
+/// seed), then a multiplexed file list of `n` small entries, streamed
+/// until the client hangs up. Returns the port and a handle giving the
+/// entries sent.
+fn hostile_daemon_sender(prefix: String, n: usize) -> (u16, std::thread::JoinHandle<usize>) {
+    use protocol::compat::CF_VARINT_FLIST_FLAGS;
+    use protocol::mplex::MplexWriter;
+    use protocol::negotiate::write_name_list;
+    use protocol::varint::{write_i32, write_varint};
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().expect("accept");
+        let _ = sock.set_read_timeout(Some(run_timeout()));
+        let mut r = BufReader::new(sock.try_clone().expect("clone"));
+        let mut w = sock.try_clone().expect("clone");
+        let _ = w.write_all(b"@RSYNCD: 32.0 md5\n");
+        let mut line = String::new();
+        // The client's greeting and module name.
+        for _ in 0..2 {
+            line.clear();
+            let _ = r.read_line(&mut line);
+        }
+        let _ = w.write_all(b"@RSYNCD: OK\n");
+        // Arguments up to the empty one.
+        loop {
+            let mut arg = Vec::new();
+            match r.read_until(0, &mut arg) {
+                Ok(0) | Err(_) => return 0,
+                Ok(1) => break,
+                Ok(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        write_varint(&mut out, CF_VARINT_FLIST_FLAGS);
+        write_name_list(&mut out, &["md5"]);
+        write_i32(&mut out, 0x1234);
+        let _ = w.write_all(&out);
+        // Whatever the client sends from now on is drained.
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 65536];
+            while matches!(r.read(&mut sink), Ok(k) if k > 0) {}
+        });
+        let mut mw = MplexWriter::new(w);
+        if mw.set_multiplexed(true).is_err() {
+            return 0;
+        }
+        let opts = FlistOptions {
+            protocol: 32,
+            varint_flags: true,
+            ..FlistOptions::default()
+        };
+        stream_entries(opts, false, (&prefix, n), &[], |b| {
+            mw.write_all(b).and_then(|_| mw.flush()).is_ok()
+        })
+    });
+    (port, handle)
+}
+
+/// A client pulling from a hostile daemon with `--max-alloc=32M` stops the
+/// daemon's list of 200,000 long names (cheap on the wire, over 100 MB
+/// held) at the bound: exit 22, the message, and nothing written to DEST.
+#[test]
+fn pulling_client_refuses_a_hostile_list_at_max_alloc() {
+    let s = Scratch::new();
+    let dest = s.path("dest");
+    fs::create_dir(&dest).expect("mkdir dest");
+    let n = 200_000;
+    let (port, sender) = hostile_daemon_sender(format!("{}/", "d".repeat(240)), n);
+    let r = run(
+        std::process::Command::new(oxsync_bin()).args([
+            "-r",
+            "--max-alloc=32M",
+            &format!("rsync://127.0.0.1:{port}/m/"),
+            &format!("{}/", dest.display()),
+        ]),
+        &s.logs(),
+    );
+    let sent = sender.join().expect("sender thread");
+    assert_eq!(r.code, Some(22), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("exceeded --max-alloc=33554432 setting"),
+        "{}",
+        r.stderr
+    );
+    assert!(sent < n, "the client read all {sent} entries");
+    assert!(
+        fs::read_dir(&dest).expect("read dest").next().is_none(),
+        "something was written to DEST"
     );
 }
