@@ -116,7 +116,8 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// Not a check: prints the peak RSS of `oxsync --server` receiving a list
 /// of `OXSYNC_RSS_ENTRIES` (default 2,000,000) small entries with the
-/// default bound, for docs/security.md. Run with
+/// default bound (or `--max-alloc=$OXSYNC_RSS_MAX_ALLOC`), for
+/// docs/security.md. Run with
 /// `cargo test --release --test tests maxalloc::measure -- --ignored --nocapture`.
 #[test]
 #[ignore]
@@ -128,12 +129,12 @@ fn measure_peak_rss_of_a_large_list() {
     let s = Scratch::new();
     let dest = s.path("dest");
     fs::create_dir(&dest).expect("mkdir dest");
-    let mut peer = Peer::start(&[
-        "--server".into(),
-        "-logDtpre.LsfxCIvu".into(),
-        ".".into(),
-        dest.into(),
-    ]);
+    let mut args: Vec<std::ffi::OsString> = vec!["--server".into(), "-logDtpre.LsfxCIvu".into()];
+    if let Ok(m) = std::env::var("OXSYNC_RSS_MAX_ALLOC") {
+        args.push(format!("--max-alloc={m}").into());
+    }
+    args.extend([".".into(), dest.into()]);
+    let mut peer = Peer::start(&args);
     let pid = peer.child.id();
     let (opts, id0) = (peer.flist_options(), peer.id0_names());
     // Sampled after every batch too: a refusing server is gone at the end.

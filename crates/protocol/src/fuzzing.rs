@@ -281,7 +281,42 @@ mod tests {
         }
     }
 
+    /// The harness `fuzz/fuzz_targets/NAME.rs` calls.
+    fn target(name: &str) -> fn(&[u8]) {
+        match name {
+            "flist" => flist_entries,
+            "mplex" => mplex,
+            "token" => token,
+            "compressed_token" => crate::compress::fuzzing::decompress_stream,
+            _ => ndx_varint,
+        }
+    }
+
     proptest! {
+        /// Well-formed inputs with a few bytes changed, inserted or cut
+        /// (what a fuzzer starts from, for the CI run).
+        #[test]
+        fn mutated_seeds_never_panic(
+            pick in any::<prop::sample::Index>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
+        ) {
+            let seeds = seeds();
+            let (name, seed) = &seeds[pick.index(seeds.len())];
+            let mut data = seed.clone();
+            for (at, byte, op) in edits {
+                let i = at.index(data.len().max(1));
+                match op {
+                    0 if i < data.len() => data[i] = byte,
+                    1 => data.insert(i.min(data.len()), byte),
+                    _ if i < data.len() => {
+                        data.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            target(name)(&data);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             all(&data);
