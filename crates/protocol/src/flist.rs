@@ -726,6 +726,9 @@ pub fn read_id_list<R: Read + ?Sized>(r: &mut R, id0_names: bool) -> Result<Vec<
     read_id_list_within(r, id0_names, u64::MAX).map(|(list, _)| list)
 }
 
+/// A uid or gid list: `(id, name)` pairs.
+pub type IdList = Vec<(u32, Vec<u8>)>;
+
 /// Bytes of heap one `(id, name)` pair of an id list holds.
 pub fn id_entry_cost(name: &[u8]) -> u64 {
     (std::mem::size_of::<(u32, Vec<u8>)>() + heap_cost(name.len())) as u64
@@ -750,7 +753,7 @@ pub fn read_id_list_within<R: Read + ?Sized>(
     r: &mut R,
     id0_names: bool,
     budget: u64,
-) -> Result<(Vec<(u32, Vec<u8>)>, u64)> {
+) -> Result<(IdList, u64)> {
     let mut list = Vec::new();
     let mut held = 0u64;
     loop {

@@ -247,7 +247,7 @@ mod tests {
                 let mut dec = FlistDecoder::new(flist_options(data[0]));
                 let mut r = &data[1..];
                 let mut n = 0;
-                while let Some(_) = dec.decode(&mut r).expect("seed entry") {
+                while dec.decode(&mut r).expect("seed entry").is_some() {
                     n += 1;
                 }
                 assert_eq!(n, 3);
