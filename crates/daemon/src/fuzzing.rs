@@ -70,6 +70,19 @@ mod tests {
         }
     }
 
+    /// Inputs the fuzz target found that crashed a session.
+    #[test]
+    fn found_by_fuzzing() {
+        // `--max-alloc=0M?` followed by bytes that are not UTF-8: the size
+        // parser sliced inside a replacement character and panicked.
+        let mut data = b"\x01@RSY: 3d5 md4\nmodule\nal$time-limit6789abcdefAB+/\n\
+                         --server\0--sender\0-vlogDtpre.iHsfxCIvu\0--max-alloc=0M?"
+            .to_vec();
+        data.extend_from_slice(&[0xFF; 18]);
+        data.extend_from_slice(b".\0module/dir\0\0");
+        handshake(&data);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
