@@ -609,6 +609,29 @@ mod tests {
     }
 
     #[test]
+    fn max_alloc() {
+        let cfg = parse(
+            "[d]\npath=/x\n[m]\nmax alloc = 64M\n[b]\nmax_alloc = lots\n[s]\nmax alloc = 10k\n",
+        );
+        assert_eq!(
+            cfg.module("d").expect("d").max_alloc(),
+            Ok(DAEMON_MAX_ALLOC)
+        );
+        assert_eq!(DAEMON_MAX_ALLOC, 256 << 20);
+        assert_eq!(cfg.module("m").expect("m").max_alloc(), Ok(64 << 20));
+        assert_eq!(
+            cfg.module("b").expect("b").max_alloc(),
+            Err("module parameter max alloc: --max-alloc=lots is invalid".to_string())
+        );
+        assert!(cfg
+            .module("s")
+            .expect("s")
+            .max_alloc()
+            .unwrap_err()
+            .contains("too small"));
+    }
+
+    #[test]
     fn warnings_for_unknown_and_bad() {
         let cfg = parse("frobnicate = 1\n[m]\nlist = maybe\nport = 99\n");
         assert_eq!(cfg.warnings.len(), 3, "{:?}", cfg.warnings);
