@@ -43,11 +43,11 @@ pub(crate) const SERVER_FLAGS: &str = "-logDtpre.LsfxCIvu";
 const RERR_PROTOCOL: i32 = 2;
 const RERR_UNSUPPORTED: i32 = 4;
 const RERR_STREAMIO: i32 = 12;
-const RERR_MALLOC: i32 = 22;
+pub(crate) const RERR_MALLOC: i32 = 22;
 
 /// A running `oxsync --server` and our two ends of its pipes.
 pub(crate) struct Peer {
-    child: Child,
+    pub(crate) child: Child,
     w: Option<MplexWriter<ChildStdin>>,
     r: MplexReader<ChildStdout>,
     stderr: Option<JoinHandle<Vec<u8>>>,
@@ -71,6 +71,75 @@ impl Peer {
     /// version, compat flags, checksum negotiation, seed); afterwards both
     /// directions are multiplexed.
     pub(crate) fn start(args: &[OsString]) -> Peer {
+        let mut peer = Peer::spawn(args);
+        if let Err(e) = peer.setup() {
+            let out = peer.finish();
+            panic!(
+                "setup with the server failed: {e}\nexit {:?}, stderr:\n{}",
+                out.code, out.stderr
+            );
+        }
+        peer
+    }
+
+    /// Starts `oxsync --server --daemon --config=CONFIG .` (a daemon over a
+    /// remote shell), asks for `module` with `args`, and performs the setup
+    /// that follows `@RSYNCD: OK`.
+    pub(crate) fn start_daemon(config: &Path, module: &str, args: &[&str]) -> Peer {
+        let mut peer = Peer::spawn(&[
+            "--server".into(),
+            "--daemon".into(),
+            format!("--config={}", config.display()).into(),
+            ".".into(),
+        ]);
+        let mut hello = format!("@RSYNCD: 32.0 md5\n{module}\n").into_bytes();
+        let done = peer.send_raw(&hello).is_ok() && peer.daemon_ok();
+        hello.clear();
+        for a in args {
+            hello.extend_from_slice(a.as_bytes());
+            hello.push(0);
+        }
+        hello.push(0);
+        peer.protocol = 32;
+        let setup = if done {
+            peer.send_raw(&hello)
+                .map_err(|e| e.to_string())
+                .and_then(|_| peer.setup_after_version())
+        } else {
+            Err("no @RSYNCD: OK".to_string())
+        };
+        if let Err(e) = setup {
+            let out = peer.finish();
+            panic!(
+                "setup with the daemon failed: {e}\nexit {:?}, stderr:\n{}",
+                out.code, out.stderr
+            );
+        }
+        peer
+    }
+
+    /// Reads the daemon's lines up to `@RSYNCD: OK` (false at EOF or
+    /// `@ERROR`).
+    fn daemon_ok(&mut self) -> bool {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while let Ok(1) = self.r.read(&mut b) {
+            if b[0] != b'\n' {
+                line.push(b[0]);
+                continue;
+            }
+            if line == b"@RSYNCD: OK" {
+                return true;
+            }
+            if line.starts_with(b"@ERROR") {
+                return false;
+            }
+            line.clear();
+        }
+        false
+    }
+
+    fn spawn(args: &[OsString]) -> Peer {
         let mut child = Command::new(oxsync_bin())
             .args(args)
             .env("LC_ALL", "C")
@@ -104,7 +173,7 @@ impl Peer {
             }),
         );
         let w = MplexWriter::new(child.stdin.take().expect("stdin pipe"));
-        let mut peer = Peer {
+        Peer {
             child,
             w: Some(w),
             r,
@@ -113,15 +182,7 @@ impl Peer {
             cancel_watchdog: Some(tx),
             protocol: 0,
             compat: 0,
-        };
-        if let Err(e) = peer.setup() {
-            let out = peer.finish();
-            panic!(
-                "setup with the server failed: {e}\nexit {:?}, stderr:\n{}",
-                out.code, out.stderr
-            );
         }
-        peer
     }
 
     fn w(&mut self) -> &mut MplexWriter<ChildStdin> {
@@ -142,6 +203,12 @@ impl Peer {
             return Err(format!("server protocol {theirs}"));
         }
         self.protocol = theirs.min(32);
+        self.setup_after_version()
+    }
+
+    /// The setup after the version exchange (in daemon mode the greeting
+    /// carried the version).
+    fn setup_after_version(&mut self) -> Result<(), String> {
         self.compat = self
             .r
             .read_varint("compat flags")
@@ -170,7 +237,7 @@ impl Peer {
         Ok(())
     }
 
-    fn send_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn send_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
         let w = self.w();
         w.write_all(data)?;
         w.flush()

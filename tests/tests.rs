@@ -18,6 +18,7 @@ mod filters;
 mod hardlinks;
 mod interop;
 mod local;
+mod maxalloc;
 mod operator_paths;
 mod options;
 mod options2;

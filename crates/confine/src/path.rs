@@ -8,7 +8,8 @@ pub const MAX_PATH_LEN: usize = 4096;
 /// dropped when it is built; the empty path (or ".") names the root itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelPath {
-    bytes: Vec<u8>,
+    // A boxed slice: 16 bytes, not 24 (a receiver holds one per entry).
+    bytes: Box<[u8]>,
 }
 
 impl RelPath {
@@ -40,11 +41,15 @@ impl RelPath {
                 }
             }
         }
-        Ok(RelPath { bytes })
+        Ok(RelPath {
+            bytes: bytes.into_boxed_slice(),
+        })
     }
     /// The root itself.
     pub fn root() -> RelPath {
-        RelPath { bytes: Vec::new() }
+        RelPath {
+            bytes: Box::default(),
+        }
     }
     /// True for the root itself.
     pub fn is_root(&self) -> bool {
@@ -80,14 +85,16 @@ impl RelPath {
             bytes.push(b'/');
         }
         bytes.extend_from_slice(name);
-        Ok(RelPath { bytes })
+        Ok(RelPath {
+            bytes: bytes.into_boxed_slice(),
+        })
     }
     /// The parent (the root's parent is the root) and the last component.
     pub fn split_last(&self) -> (RelPath, &[u8]) {
         match self.bytes.iter().rposition(|&b| b == b'/') {
             Some(i) => (
                 RelPath {
-                    bytes: self.bytes[..i].to_vec(),
+                    bytes: self.bytes[..i].into(),
                 },
                 &self.bytes[i + 1..],
             ),

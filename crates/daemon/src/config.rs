@@ -91,7 +91,12 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("landlock", Scope::Module, Kind::Str), ("landlockallow", Scope::Module, Kind::Str),
     ("clientpaths", Scope::Module, Kind::Str),
     ("insecurelinks", Scope::Module, Kind::Bool),
+    ("maxalloc", Scope::Module, Kind::Str),
 ];
+
+/// A module's default `max alloc`: what one connection may make the daemon
+/// hold for the peer's data (docs/security.md, "Allocation bound").
+pub const DAEMON_MAX_ALLOC: u64 = 256 << 20;
 
 /// Turns a parameter name into its canonical key: lower case, without
 /// spaces, tabs or underscores ("Read_Only", "read only" and "readonly"
@@ -205,6 +210,17 @@ impl Module {
     /// is refused.
     pub fn links(&self) -> confine::Links {
         confine::Links::from_insecure(self.params.bool("insecure links", false))
+    }
+    /// `max alloc` in bytes (size suffixes as `--max-alloc`; default
+    /// [`DAEMON_MAX_ALLOC`]), or the error message for a bad value.
+    pub fn max_alloc(&self) -> Result<u64, String> {
+        let Some(v) = self.params.nonempty("max alloc") else {
+            return Ok(DAEMON_MAX_ALLOC);
+        };
+        match engine::control::parse_size_arg(v, 'B', "max-alloc", 1 << 20, false) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(format!("module parameter max alloc: {}", e.message)),
+        }
     }
     /// `timeout` in seconds (0 = none).
     pub fn timeout(&self) -> i64 {
@@ -601,6 +617,29 @@ mod tests {
         assert!(!m.list());
         assert!(!m.write_only());
         assert!(m.strict_modes());
+    }
+
+    #[test]
+    fn max_alloc() {
+        let cfg = parse(
+            "[d]\npath=/x\n[m]\nmax alloc = 64M\n[b]\nmax_alloc = lots\n[s]\nmax alloc = 10k\n",
+        );
+        assert_eq!(
+            cfg.module("d").expect("d").max_alloc(),
+            Ok(DAEMON_MAX_ALLOC)
+        );
+        assert_eq!(DAEMON_MAX_ALLOC, 256 << 20);
+        assert_eq!(cfg.module("m").expect("m").max_alloc(), Ok(64 << 20));
+        assert_eq!(
+            cfg.module("b").expect("b").max_alloc(),
+            Err("module parameter max alloc: --max-alloc=lots is invalid".to_string())
+        );
+        assert!(cfg
+            .module("s")
+            .expect("s")
+            .max_alloc()
+            .unwrap_err()
+            .contains("too small"));
     }
 
     #[test]

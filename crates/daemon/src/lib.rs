@@ -10,6 +10,7 @@
 pub mod access;
 pub mod auth;
 pub mod config;
+pub mod fuzzing;
 pub mod hooks;
 pub mod listener;
 pub mod lock;

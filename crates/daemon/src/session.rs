@@ -684,6 +684,19 @@ impl Requested {
                 exit::RERR_UNSUPPORTED,
             );
         }
+        // A client may lower the module's allocation bound, not raise it.
+        match self.module.max_alloc() {
+            Ok(limit) => opts.ctl.cap_max_alloc(limit),
+            Err(msg) => {
+                self.conn.log.line(&msg);
+                return self.fail_after_ok(
+                    Some(&opts),
+                    client_info,
+                    &format!("rsync: {msg}"),
+                    exit::RERR_SYNTAX,
+                );
+            }
+        }
         if !opts.server {
             return self.fail_after_ok(
                 Some(&opts),

@@ -301,7 +301,7 @@ pub fn parse_size_arg(
         1000.0
     } else if rest.is_empty() || rest.starts_with(['+', '-']) {
         1024.0
-    } else if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("ib") {
+    } else if rest.get(..2).is_some_and(|u| u.eq_ignore_ascii_case("ib")) {
         rest = &rest[2..];
         1024.0
     } else {
@@ -489,6 +489,14 @@ impl Control {
     /// The largest allocation a peer may drive (`--max-alloc`, else 1 GiB).
     pub fn max_alloc(&self) -> u64 {
         self.max_alloc.as_ref().map_or(DEFAULT_MAX_ALLOC, |m| m.1)
+    }
+
+    /// Lowers the `--max-alloc` bound to `limit` when it is higher (a
+    /// daemon module's `max alloc`: a client may ask for less, not more).
+    pub fn cap_max_alloc(&mut self, limit: u64) {
+        if self.max_alloc() > limit {
+            self.max_alloc = Some((limit.to_string(), limit));
+        }
     }
 
     /// The control words for the server's argv, in upstream's order
@@ -787,6 +795,22 @@ mod tests {
             "--max-alloc=10 is too small (min: 1.00M or 0 for unlimited)"
         );
         assert!(parse_size_arg("1x", 'K', "bwlimit", 512, true).is_err());
+    }
+
+    /// A size whose unit is followed by a multi-byte character (a peer's
+    /// `--max-alloc=0M?\xff...` after lossy decoding) is invalid, not a
+    /// panic. Found by the `daemon_handshake` fuzz target.
+    #[test]
+    fn size_with_multibyte_suffix_is_invalid() {
+        for v in [
+            "0M?\u{FFFD}\u{FFFD}",
+            "1k\u{FFFD}",
+            "2Mi\u{e9}",
+            "3\u{FFFD}",
+        ] {
+            let e = parse_size_arg(v, 'B', "max-alloc", 1 << 20, true).unwrap_err();
+            assert_eq!(e.message, format!("--max-alloc={v} is invalid"), "{v}");
+        }
     }
 
     #[test]

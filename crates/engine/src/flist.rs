@@ -50,23 +50,29 @@ impl FileList {
     /// stats); the receiver drops all but the first
     /// ([`crate::treeshape::clean_received`]).
     fn sort(&mut self) {
-        let mut idx: Vec<usize> = (0..self.entries.len()).collect();
+        // Sorted through an index and permuted in place: a received list
+        // is never held twice. (Lists are bounded by MAX_ENTRIES < 2^32.)
+        let mut idx: Vec<u32> = (0..self.entries.len() as u32).collect();
         idx.sort_by(|&a, &b| {
-            let (ea, eb) = (&self.entries[a], &self.entries[b]);
+            let (ea, eb) = (&self.entries[a as usize], &self.entries[b as usize]);
             compare_names(&ea.name, ea.is_dir(), &eb.name, eb.is_dir())
         });
-        let mut entries = Vec::with_capacity(idx.len());
-        let mut sources = Vec::with_capacity(idx.len());
         let has_sources = !self.sources.is_empty();
-        for i in idx {
-            let e = std::mem::take(&mut self.entries[i]);
-            entries.push(e);
-            if has_sources {
-                sources.push(std::mem::take(&mut self.sources[i]));
+        // Entry k of the sorted list is entry idx[k] of the old one; each
+        // cycle of the permutation is walked once, swapping along it.
+        for start in 0..idx.len() {
+            let mut cur = start;
+            while idx[cur] as usize != start && idx[cur] as usize != cur {
+                let next = idx[cur] as usize;
+                self.entries.swap(cur, next);
+                if has_sources {
+                    self.sources.swap(cur, next);
+                }
+                idx[cur] = cur as u32;
+                cur = next;
             }
+            idx[cur] = cur as u32;
         }
-        self.entries = entries;
-        self.sources = sources;
     }
 
     /// Per-kind counts, for --stats.
@@ -919,8 +925,8 @@ pub fn receive_checked<R: Read>(
     let fo = session.flist_options(opts);
     let mut dec = FlistDecoder::new(fo);
     let mut list = FileList::default();
-    // The entry table the peer's list needs (one allocation), against
-    // --max-alloc.
+    // Everything the peer's list makes us hold, against --max-alloc.
+    let limit = opts.ctl.max_alloc();
     let mut held: u64 = 0;
     loop {
         let e = match dec.decode(r) {
@@ -959,7 +965,7 @@ pub fn receive_checked<R: Read>(
                 "file list has more than {MAX_ENTRIES} entries"
             )));
         }
-        held += std::mem::size_of::<FileEntry>() as u64;
+        held += received_entry_cost(&e);
         crate::control::check_alloc(opts, held, "receiver")?;
         list.entries.push(e);
     }
@@ -967,11 +973,25 @@ pub fn receive_checked<R: Read>(
     let (mut uids, mut gids) = (Vec::new(), Vec::new());
     if !opts.numeric_ids {
         let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
+        let mut ids_of = |held: &mut u64| match read_id_list_within(r, id0, limit - *held) {
+            Ok((list, cost)) => {
+                *held += cost;
+                Ok(list)
+            }
+            Err(protocol::Error::TooLong {
+                field: "id list bytes",
+                len,
+                ..
+            }) => Err(crate::control::check_alloc(opts, *held + len, "receiver")
+                .err()
+                .unwrap_or_else(|| Error::protocol("id list over the allocation bound"))),
+            Err(other) => Err(Error::from(other)),
+        };
         if opts.owner {
-            uids = read_id_list(r, id0)?;
+            uids = ids_of(&mut held)?;
         }
         if opts.group {
-            gids = read_id_list(r, id0)?;
+            gids = ids_of(&mut held)?;
         }
     }
     for e in &list.entries {
@@ -1042,6 +1062,29 @@ pub fn receive_checked<R: Read>(
         ids,
         io_error,
     })
+}
+
+/// Bytes one received entry makes the receiver hold until the transfer
+/// ends: the entry in the list, its name (twice: the entry's and its
+/// `RelPath`), symlink target and checksum, its slot in the sort's index,
+/// and with -H the decoder's copy of a hard-link group's first entry.
+/// Heap blocks are counted as the allocator hands them out
+/// ([`protocol::flist::heap_cost`]).
+fn received_entry_cost(e: &FileEntry) -> u64 {
+    let entry = std::mem::size_of::<FileEntry>();
+    let leader = if e.hlink.is_some() && !e.is_dir() {
+        entry + std::mem::size_of::<(u32, usize)>()
+    } else {
+        0
+    };
+    let bytes = entry
+        + std::mem::size_of::<RelPath>()
+        + std::mem::size_of::<u32>()
+        + 2 * heap_cost(e.name.len())
+        + e.link_target.as_ref().map_or(0, |t| heap_cost(t.len()))
+        + e.checksum.as_ref().map_or(0, |c| heap_cost(c.len()))
+        + leader;
+    bytes as u64
 }
 
 pub(crate) fn has_dotdot(name: &[u8]) -> bool {

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod fuzzing;
 mod implied;
 mod list;
 mod rule;

@@ -723,7 +723,39 @@ pub fn write_id_list(out: &mut Vec<u8>, ids: &[(u32, Vec<u8>)], id0_name: Option
 /// 1 << 20 entries and 255-byte names.
 // upstream: uidlist.c:recv_id_list()
 pub fn read_id_list<R: Read + ?Sized>(r: &mut R, id0_names: bool) -> Result<Vec<(u32, Vec<u8>)>> {
+    read_id_list_within(r, id0_names, u64::MAX).map(|(list, _)| list)
+}
+
+/// A uid or gid list: `(id, name)` pairs.
+pub type IdList = Vec<(u32, Vec<u8>)>;
+
+/// Bytes of heap one `(id, name)` pair of an id list holds.
+pub fn id_entry_cost(name: &[u8]) -> u64 {
+    (std::mem::size_of::<(u32, Vec<u8>)>() + heap_cost(name.len())) as u64
+}
+
+/// Bytes the allocator hands out for a `len`-byte heap block: glibc malloc
+/// rounds a request plus its 8-byte header up to 16, at least 32; nothing
+/// for an empty one.
+pub fn heap_cost(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        ((len + 8 + 15) & !15).max(32)
+    }
+}
+
+/// [`read_id_list`], refusing a list whose pairs would hold more than
+/// `budget` bytes ([`id_entry_cost`] each) with `Error::TooLong` (field
+/// "id list bytes") before the pair that crosses it is stored. Returns the
+/// list and the bytes it holds.
+pub fn read_id_list_within<R: Read + ?Sized>(
+    r: &mut R,
+    id0_names: bool,
+    budget: u64,
+) -> Result<(IdList, u64)> {
     let mut list = Vec::new();
+    let mut held = 0u64;
     loop {
         let id = r.read_varint("id")? as u32;
         if id == 0 {
@@ -737,13 +769,29 @@ pub fn read_id_list<R: Read + ?Sized>(r: &mut R, id0_names: bool) -> Result<Vec<
             });
         }
         let len = usize::from(r.read_u8_field("id name length")?);
-        list.push((id, r.read_bytes(len, MAX_ID_NAME_LEN, "id name")?));
+        let name = r.read_bytes(len, MAX_ID_NAME_LEN, "id name")?;
+        held = charge(held, id_entry_cost(&name), budget)?;
+        list.push((id, name));
     }
     if id0_names {
         let len = usize::from(r.read_u8_field("id name length")?);
-        list.push((0, r.read_bytes(len, MAX_ID_NAME_LEN, "id name")?));
+        let name = r.read_bytes(len, MAX_ID_NAME_LEN, "id name")?;
+        held = charge(held, id_entry_cost(&name), budget)?;
+        list.push((0, name));
     }
-    Ok(list)
+    Ok((list, held))
+}
+
+fn charge(held: u64, cost: u64, budget: u64) -> Result<u64> {
+    let held = held.saturating_add(cost);
+    if held > budget {
+        return Err(Error::TooLong {
+            field: "id list bytes",
+            len: held,
+            max: budget,
+        });
+    }
+    Ok(held)
 }
 
 /// Upstream's protocol >= 29 file-list order (flist.c f_name_cmp), given the

@@ -8,6 +8,7 @@ use crate::negotiate::read_name_list;
 use crate::stats::{DelStats, Stats};
 use crate::sum_head::SumHead;
 use crate::token::{read_token, Token};
+use crate::varint::WireRead;
 use std::io::Read;
 
 /// Decoder options chosen by one selector byte, so a fuzzer explores every
@@ -84,6 +85,32 @@ pub fn ndx(data: &[u8]) {
     while rd.read(&mut r).is_ok() {}
 }
 
+/// Varints, varlongs (every width) and vstrings, each picked by the byte
+/// before it, to the end of the input.
+pub fn varints(data: &[u8]) {
+    let mut r = data;
+    while let Ok(sel) = r.read_u8_field("selector") {
+        let ok = match sel % 4 {
+            0 => r.read_varint("varint").is_ok(),
+            1 => r.read_varlong(1 + (sel >> 2) % 8, "varlong").is_ok(),
+            2 => r.read_vstring(1 << 15, "vstring").is_ok(),
+            _ => r.read_i32_field("int").is_ok(),
+        };
+        if !ok {
+            break;
+        }
+    }
+}
+
+/// The small integer decoders together: sum header and stats records,
+/// ndx values, varints.
+pub fn ndx_varint(data: &[u8]) {
+    sum_head(data);
+    ndx(data);
+    varints(data);
+    name_list(data);
+}
+
 /// A negotiation name list.
 pub fn name_list(data: &[u8]) {
     let _ = read_name_list(&mut &data[..]);
@@ -96,13 +123,150 @@ pub fn all(data: &[u8]) {
     token(data);
     sum_head(data);
     ndx(data);
+    varints(data);
     name_list(data);
+}
+
+/// Well-formed inputs for each protocol-crate target (named by target),
+/// made with the crate's encoders: the seed corpus of `fuzz/` (written by
+/// the ignored test `write_seed_corpus`, see docs/fuzzing.md).
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::compress::{fuzzing as cf, Codec};
+    use crate::flist::{FileEntry, FlistEncoder, S_IFDIR, S_IFLNK, S_IFREG};
+    use crate::mplex::{MplexWriter, MsgCode};
+    use crate::ndx::{NdxWriter, NDX_DONE};
+    use crate::token::{write_end, write_literal, write_match};
+    use std::io::Write;
+    let mut out = Vec::new();
+    let entries = [
+        FileEntry {
+            name: b".".to_vec(),
+            mode: S_IFDIR | 0o755,
+            xflags: crate::flist::XMIT_TOP_DIR,
+            ..FileEntry::default()
+        },
+        FileEntry {
+            name: b"dir/file.txt".to_vec(),
+            mode: S_IFREG | 0o644,
+            size: 1234,
+            mtime: 1_700_000_000,
+            mtime_nsec: 5,
+            uid: 1000,
+            gid: 100,
+            checksum: Some(vec![7; 16]),
+            hlink: Some(1),
+            atime: 1_700_000_001,
+            ..FileEntry::default()
+        },
+        FileEntry {
+            name: b"dir/link".to_vec(),
+            mode: S_IFLNK | 0o777,
+            link_target: Some(b"file.txt".to_vec()),
+            ..FileEntry::default()
+        },
+    ];
+    for sel in [0x00u8, 0x05, 0x3E, 0xFB] {
+        let mut enc = FlistEncoder::new(flist_options(sel));
+        let mut v = vec![sel];
+        for e in &entries {
+            let mut e = e.clone();
+            if !flist_options(sel).preserve_hard_links {
+                e.hlink = None;
+            }
+            enc.encode(&mut v, &e);
+        }
+        enc.encode_end(&mut v, 0);
+        crate::flist::write_id_list(&mut v, &[(1000, b"user".to_vec())], None);
+        crate::flist::write_id_list(&mut v, &[(100, b"group".to_vec())], None);
+        out.push(("flist", v));
+    }
+    let mut w = MplexWriter::new(Vec::new());
+    let _ = w.set_multiplexed(true);
+    let _ = w.write_all(b"file data");
+    let _ = w.send_msg(MsgCode::Info, b"info line\n");
+    let _ = w.send_msg(MsgCode::IoError, &5i32.to_le_bytes());
+    let _ = w.send_msg(MsgCode::Data, b"");
+    let _ = w.flush();
+    out.push(("mplex", w.inner_mut().clone()));
+    let mut t = Vec::new();
+    write_literal(&mut t, b"hello");
+    write_match(&mut t, 3);
+    write_end(&mut t);
+    out.push(("token", t));
+    let ops = vec![
+        cf::Op::Literal(b"some literal text, some literal text".to_vec()),
+        cf::Op::Match(1),
+        cf::Op::Literal(vec![0; 100]),
+    ];
+    let basis: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+    for (sel, codec) in [
+        (0u8, Codec::Zlib),
+        (1, Codec::Zlibx),
+        (2, Codec::Zstd),
+        (3, Codec::Lz4),
+    ] {
+        if let Ok(stream) =
+            cf::encode_files(codec, None, 31, &[ops.clone(), ops.clone()], &basis, 700)
+        {
+            let mut v = vec![sel];
+            v.extend_from_slice(&stream);
+            out.push(("compressed_token", v));
+        }
+    }
+    let mut v = Vec::new();
+    SumHead {
+        count: 3,
+        blength: 700,
+        s2length: 16,
+        remainder: 5,
+    }
+    .write(&mut v);
+    let mut nw = NdxWriter::default();
+    for n in [0, 1, 300, 70_000, -1, NDX_DONE] {
+        nw.write(&mut v, n);
+    }
+    out.push(("ndx_varint", v));
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The seeds are accepted by their decoders (so the corpus starts
+    /// from the decoders' happy paths).
+    #[test]
+    fn seeds_decode() {
+        let seeds = seeds();
+        for target in ["flist", "mplex", "token", "compressed_token", "ndx_varint"] {
+            assert!(seeds.iter().any(|(t, _)| *t == target), "{target}");
+        }
+        for (target, data) in &seeds {
+            if *target == "flist" {
+                let mut dec = FlistDecoder::new(flist_options(data[0]));
+                let mut r = &data[1..];
+                let mut n = 0;
+                while dec.decode(&mut r).expect("seed entry").is_some() {
+                    n += 1;
+                }
+                assert_eq!(n, 3);
+            }
+        }
+    }
+
+    /// `OXSYNC_SEED_DIR=fuzz/corpus cargo test -p protocol write_seed_corpus
+    /// -- --ignored` (re)writes the seed files.
+    #[test]
+    #[ignore]
+    fn write_seed_corpus() {
+        let dir = std::env::var("OXSYNC_SEED_DIR").expect("OXSYNC_SEED_DIR");
+        for (i, (target, data)) in seeds().iter().enumerate() {
+            let d = std::path::Path::new(&dir).join(target);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join(format!("seed-{i}")), data).expect("write");
+        }
+    }
 
     #[test]
     fn edge_inputs() {
@@ -117,7 +281,42 @@ mod tests {
         }
     }
 
+    /// The harness `fuzz/fuzz_targets/NAME.rs` calls.
+    fn target(name: &str) -> fn(&[u8]) {
+        match name {
+            "flist" => flist_entries,
+            "mplex" => mplex,
+            "token" => token,
+            "compressed_token" => crate::compress::fuzzing::decompress_stream,
+            _ => ndx_varint,
+        }
+    }
+
     proptest! {
+        /// Well-formed inputs with a few bytes changed, inserted or cut
+        /// (what a fuzzer starts from, for the CI run).
+        #[test]
+        fn mutated_seeds_never_panic(
+            pick in any::<prop::sample::Index>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
+        ) {
+            let seeds = seeds();
+            let (name, seed) = &seeds[pick.index(seeds.len())];
+            let mut data = seed.clone();
+            for (at, byte, op) in edits {
+                let i = at.index(data.len().max(1));
+                match op {
+                    0 if i < data.len() => data[i] = byte,
+                    1 => data.insert(i.min(data.len()), byte),
+                    _ if i < data.len() => {
+                        data.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            target(name)(&data);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             all(&data);
