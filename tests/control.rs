@@ -13,18 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A remote-shell stand-in that, like ssh, hands the command line to a
-/// shell (so quoting on the command line matters, as with a real ssh).
-fn shell_rsh(scratch: &Scratch) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = scratch.path("rsh_shell.sh");
-    if !p.exists() {
-        fs::write(&p, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").expect("write rsh");
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod rsh");
-    }
-    p
-}
-
 /// `client [args] SRC DST` in a direction; `src`/`dst` are full paths
 /// (a trailing slash is kept), the remote side gets `localhost:`.
 fn command(
@@ -40,7 +28,7 @@ fn command(
     c.env("TZ", "UTC").args(args);
     if dir != Dir::Local {
         c.arg("-e")
-            .arg(shell_rsh(scratch))
+            .arg(scratch.shell_rsh())
             .arg(format!("--rsync-path={}", server.display()));
     }
     match dir {
@@ -244,7 +232,7 @@ fn listing_matches_rsync() {
                     c.env("TZ", "UTC")
                         .args(*args)
                         .arg("-e")
-                        .arg(shell_rsh(&s))
+                        .arg(s.shell_rsh())
                         .arg(format!("--rsync-path={}", srv.display()))
                         .arg(&target);
                     c
@@ -805,7 +793,7 @@ fn log_file_on_client_and_server() {
         let r = run(
             Command::new(&client)
                 .args(["-a", "-e"])
-                .arg(shell_rsh(&s))
+                .arg(s.shell_rsh())
                 .arg(format!(
                     "--rsync-path={} --log-file={}",
                     server.display(),

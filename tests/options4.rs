@@ -58,18 +58,6 @@ fn make_src(scratch: &Scratch) -> PathBuf {
     src
 }
 
-/// A remote-shell stand-in that, like ssh, hands the command line to a
-/// shell (so the backslash escapes of `--usermap=\\*:x` are undone).
-fn shell_rsh(scratch: &Scratch) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = scratch.path("rsh_shell.sh");
-    if !p.exists() {
-        fs::write(&p, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").expect("write rsh");
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod rsh");
-    }
-    p
-}
-
 struct Case {
     dir: Dir,
     scratch: Scratch,
@@ -113,7 +101,7 @@ impl Case {
         c.arg("-ai").args(args);
         if self.dir != Dir::Local {
             c.arg("-e")
-                .arg(shell_rsh(&self.scratch))
+                .arg(self.scratch.shell_rsh())
                 .arg(format!("--rsync-path={}", server.display()));
         }
         match self.dir {

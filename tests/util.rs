@@ -120,9 +120,20 @@ impl Scratch {
     pub fn rsh(&self) -> PathBuf {
         let p = self.path("rsh.sh");
         if !p.exists() {
-            fs::write(&p, "#!/bin/sh\n# stand-in for ssh: drop the host, run the command\nshift\nexec \"$@\"\n")
-                .expect("write rsh script");
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod rsh");
+            write_script(
+                &p,
+                "#!/bin/sh\n# stand-in for ssh: drop the host, run the command\nshift\nexec \"$@\"\n",
+            );
+        }
+        p
+    }
+    /// A remote-shell stand-in that, like ssh, hands the command line to a
+    /// shell (so quoting and backslash escapes on the command line matter,
+    /// as with a real ssh).
+    pub fn shell_rsh(&self) -> PathBuf {
+        let p = self.path("rsh_shell.sh");
+        if !p.exists() {
+            write_script(&p, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n");
         }
         p
     }
@@ -132,6 +143,27 @@ impl Scratch {
         fs::create_dir_all(&p).expect("create logs dir");
         p
     }
+}
+
+/// Writes an executable script. The file is written by a child process:
+/// were it written here, a test thread forking meanwhile would inherit the
+/// open descriptor, and exec'ing the script while that child has not yet
+/// exec'd itself fails with ETXTBSY ("Text file busy").
+pub fn write_script(path: &Path, text: &str) {
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start sh to write a script");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write script text");
+    let st = child.wait().expect("wait for sh");
+    assert!(st.success(), "writing {} failed", path.display());
 }
 
 /// Result of one command.

@@ -670,20 +670,8 @@ impl Requested {
             }
         };
         let client_info = opts.rsh.clone();
-        if opts.insecure_links {
-            // upstream options.c: a daemon always refuses --insecure-links;
-            // only the module's `insecure links` parameter relaxes it.
-            self.conn.log.line(&format!(
-                "refused option --insecure-links on module {name} from {}",
-                self.conn.peer.addr
-            ));
-            return self.fail_after_ok(
-                Some(&opts),
-                client_info,
-                "rsync: The server is configured to refuse --insecure-links",
-                exit::RERR_UNSUPPORTED,
-            );
-        }
+        // A client's --insecure-links is refused by the parser itself
+        // (engine::refuse: a daemon always refuses it, as upstream).
         // A client may lower the module's allocation bound, not raise it.
         match self.module.max_alloc() {
             Ok(limit) => opts.ctl.cap_max_alloc(limit),
