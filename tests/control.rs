@@ -1198,3 +1198,37 @@ fn help_and_version_into_a_closed_pipe_end_quietly() {
         );
     }
 }
+
+/// A file name with control characters is escaped in the --log-file, so it
+/// cannot inject terminal escapes (upstream log.c logit()): a C0 ESC shows
+/// as `\#033`, and the terminal's -v line escapes it too.
+#[test]
+fn log_file_escapes_control_characters() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let src = s.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join(std::ffi::OsStr::from_bytes(b"c0_\x1b_esc")), b"x").unwrap();
+    let log = s.path("rsync.log");
+    let r = run(
+        Command::new(oxsync_bin())
+            .arg("-rv")
+            .arg(format!("--log-file={}", log.display()))
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", s.path("dst").display())),
+        &s.logs(),
+    );
+    r.assert_code(0);
+    let data = fs::read(&log).unwrap();
+    let text = String::from_utf8_lossy(&data);
+    assert!(!data.contains(&0x1b), "raw ESC in the log:\n{text}");
+    assert!(
+        text.contains("c0_\\#033_esc"),
+        "no escaped name in:\n{text}"
+    );
+    assert!(
+        !r.stdout.contains('\x1b'),
+        "raw ESC on stdout:\n{}",
+        r.stdout
+    );
+}

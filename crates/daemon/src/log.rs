@@ -39,22 +39,43 @@ impl Log {
         })
     }
     /// Writes one line.
+    ///
+    /// Control characters in it (a peer's file name, say) are written as
+    /// `\#ooo`, C0 and C1 alike, so that nobody can inject terminal escapes
+    /// into a log an administrator later reads (upstream log.c logit()).
     pub fn line(&self, msg: &str) {
-        let text = format!(
-            "{} [{}] {}\n",
-            timestamp(now_secs()),
-            std::process::id(),
-            msg.trim_end_matches('\n')
-        );
+        let mut text = format!("{} [{}] ", timestamp(now_secs()), std::process::id()).into_bytes();
+        text.extend(escape_controls(msg.trim_end_matches('\n').as_bytes()));
+        text.push(b'\n');
         if let Some(f) = &self.file {
             if let Ok(mut f) = f.lock() {
-                let _ = f.write_all(text.as_bytes());
+                let _ = f.write_all(&text);
             }
         }
         if self.stderr {
-            let _ = std::io::stderr().write_all(text.as_bytes());
+            let _ = std::io::stderr().write_all(&text);
         }
     }
+}
+
+/// Escapes C0 controls but tab, the C1 range 0x80-0x9f and a literal
+/// `\#ddd` (so that it cannot pass for an escape) as `\#ooo`, byte by byte
+/// as upstream's filtered_fwrite() does for the log file.
+pub fn escape_controls(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len());
+    for (i, &b) in msg.iter().enumerate() {
+        let literal = b == b'\\'
+            && msg.get(i + 1) == Some(&b'#')
+            && msg.len() >= i + 5
+            && msg[i + 2..i + 5].iter().all(u8::is_ascii_digit);
+        let control = b != b'\t' && (b < b' ' || (0x80..=0x9f).contains(&b));
+        if literal || control {
+            out.extend_from_slice(format!("\\#{b:03o}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out
 }
 
 fn open_append(path: &Path, links: confine::Links) -> std::io::Result<std::fs::File> {
@@ -78,6 +99,18 @@ pub fn timestamp(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls(b"c0_\x1b_esc"), b"c0_\\#033_esc");
+        assert_eq!(escape_controls(b"c1_\x9b_csi"), b"c1_\\#233_csi");
+        assert_eq!(escape_controls(b"a\tb\rc"), b"a\tb\\#015c");
+        assert_eq!(escape_controls(b"x\\#033y"), b"x\\#134#033y");
+        assert_eq!(
+            escape_controls("caf\u{e9}".as_bytes()),
+            "caf\u{e9}".as_bytes()
+        );
+    }
 
     #[test]
     fn timestamps() {
