@@ -529,11 +529,30 @@ fn remote_shell(
 }
 
 fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, i32> {
-    let addrs: Vec<SocketAddr> = (host, port)
+    let proxy = match crate::proxy::from_env() {
+        Some(Ok(p)) => Some(p),
+        Some(Err(msg)) => return Err(fail(&msg, exit::RERR_SOCKETIO)),
+        None => None,
+    };
+    let (to_host, to_port) = match &proxy {
+        Some(p) => (p.host.as_str(), p.port.as_str()),
+        None => (host, ""),
+    };
+    let to_port: u16 = if proxy.is_some() {
+        to_port.parse().map_err(|_| {
+            fail(
+                &format!("getaddrinfo: {to_host} {to_port}: invalid port"),
+                exit::RERR_SOCKETIO,
+            )
+        })?
+    } else {
+        port
+    };
+    let addrs: Vec<SocketAddr> = (to_host, to_port)
         .to_socket_addrs()
         .map_err(|e| {
             fail(
-                &format!("getaddrinfo: {host} {port}: {e}"),
+                &format!("getaddrinfo: {to_host} {to_port}: {e}"),
                 exit::RERR_SOCKETIO,
             )
         })?
@@ -544,18 +563,27 @@ fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream
             Some(t) => TcpStream::connect_timeout(a, t),
             None => TcpStream::connect(a),
         };
-        match res {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
+        match (res, &proxy) {
+            (Ok(s), None) => return Ok(s),
+            (Ok(mut s), Some(p)) => match crate::proxy::establish(&mut s, p, host, port) {
+                Ok(()) => return Ok(s),
+                // upstream: reported, and the next address is tried.
+                Err(msg) => eprintln!("{msg}"),
+            },
+            (Err(e), _) => last = Some(e),
         }
     }
     let (msg, code) = match last {
         Some(e) if e.kind() == std::io::ErrorKind::TimedOut && timeout.is_some() => (
-            format!("failed to connect to {host} ({port}): connection timed out"),
+            format!("failed to connect to {to_host} ({to_port}): connection timed out"),
             exit::RERR_CONTIMEOUT,
         ),
         Some(e) => (
-            format!("failed to connect to {host} ({port}): {e}"),
+            format!("failed to connect to {to_host} ({to_port}): {e}"),
+            exit::RERR_SOCKETIO,
+        ),
+        None if proxy.is_some() => (
+            format!("failed to connect to {host} through the proxy {to_host} ({to_port})"),
             exit::RERR_SOCKETIO,
         ),
         None => (

@@ -6,6 +6,7 @@ mod client;
 mod connect_prog;
 mod daemon_client;
 mod logfile;
+mod proxy;
 mod remote;
 mod server;
 mod version;

@@ -26,6 +26,7 @@ mod options3;
 mod options4;
 mod options5;
 mod planted_links;
+mod proxy;
 mod receiving;
 mod refuse;
 mod sandbox;
