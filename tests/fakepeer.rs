@@ -553,17 +553,17 @@ fn blocks_with_zero_length_are_harmless() {
         s2length: 16,
         remainder: 0,
     });
-    // Upstream's read_sum_head does not check "count > 0 requires
-    // blength > 0": stock rsync 3.2.7 accepts this header, sends the file
-    // as literal data, and exits with RERR_STREAMIO (12) when we close the
-    // pipe. oxsync's SumHead::read refuses it as a protocol error (2).
-    // Either is safe; anything else (a crash, a hang, another code) is not.
+    // Stock rsync 3.2.7 accepts this header, sends the file as literal
+    // data, and exits with RERR_STREAMIO (12) when we close the pipe;
+    // rsync 3.5.0's read_sum_head() refuses it with "Invalid zero block
+    // length" (2), as oxsync does. Either is safe; anything else (a crash,
+    // a hang, another code) is not.
     match out.code {
         Some(RERR_STREAMIO) => out.check(RERR_STREAMIO, "count=1 blength=0 (tolerated)", |l| {
             l.contains("closed") || l.contains("eof")
         }),
         _ => out.check(RERR_PROTOCOL, "count=1 blength=0 (refused)", |l| {
-            l.contains("block length")
+            l.contains("invalid zero block length")
         }),
     }
 }

@@ -32,6 +32,10 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A sum header announces blocks of length zero (upstream io.c
+    /// read_sum_head(), whose wording this keeps).
+    #[error("Invalid zero block length")]
+    ZeroBlockLength,
     /// The peer sent a multiplex tag this side does not know.
     #[error("unexpected tag {0}")]
     UnexpectedTag(u8),
@@ -48,9 +52,10 @@ impl Error {
             Error::Eof { .. } => RERR_STREAMIO,
             Error::Io(e) if e.kind() == io::ErrorKind::InvalidData => RERR_PROTOCOL,
             Error::Io(_) => RERR_STREAMIO,
-            Error::TooLong { .. } | Error::Invalid { .. } | Error::UnexpectedTag(_) => {
-                RERR_PROTOCOL
-            }
+            Error::TooLong { .. }
+            | Error::Invalid { .. }
+            | Error::ZeroBlockLength
+            | Error::UnexpectedTag(_) => RERR_PROTOCOL,
             Error::PeerExit(code) => *code,
         }
     }

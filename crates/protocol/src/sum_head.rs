@@ -43,8 +43,11 @@ impl SumHead {
             return Err(Error::invalid("sum count", format!("{count}")));
         }
         let blength = r.read_i32_field("block length")?;
-        if !(0..=MAX_BLOCK_SIZE).contains(&blength) || (count > 0 && blength == 0) {
+        if !(0..=MAX_BLOCK_SIZE).contains(&blength) {
             return Err(Error::invalid("block length", format!("{blength}")));
+        }
+        if count > 0 && blength == 0 {
+            return Err(Error::ZeroBlockLength);
         }
         let s2length = r.read_i32_field("checksum length")?;
         let digest_len = i32::try_from(digest_len).unwrap_or(i32::MAX);
@@ -100,11 +103,6 @@ mod tests {
                 ..ok
             },
             SumHead {
-                blength: 0,
-                remainder: 0,
-                ..ok
-            },
-            SumHead {
                 blength: MAX_BLOCK_SIZE + 1,
                 ..ok
             },
@@ -124,6 +122,16 @@ mod tests {
                 "{bad:?}"
             );
         }
+        let zero = SumHead {
+            blength: 0,
+            remainder: 0,
+            ..ok
+        };
+        assert!(matches!(read(&enc(zero)), Err(Error::ZeroBlockLength)));
+        assert_eq!(
+            Error::ZeroBlockLength.to_string(),
+            "Invalid zero block length"
+        );
         assert!(matches!(read(&[0u8; 10]), Err(Error::Eof { .. })));
     }
 
