@@ -392,8 +392,14 @@ impl Config {
         st: &mut State,
         depth: usize,
     ) -> Result<(), ConfigError> {
-        let (word, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        let arg = arg.trim();
+        // `&include PATH` and, as upstream's params.c takes it too,
+        // `&include = PATH`.
+        let (word, arg) = match rest.find(|c: char| c.is_whitespace() || c == '=') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let arg = arg.trim_start();
+        let arg = arg.strip_prefix('=').unwrap_or(arg).trim();
         let merge = match word {
             "include" => false,
             "merge" => true,
@@ -692,6 +698,16 @@ mod tests {
         // &merge: the default from g.inc reaches every later module.
         assert_eq!(cfg.module("c").expect("c").comment(), "merged default");
         assert_eq!(cfg.module("a").expect("a").comment(), "merged default");
+        // The same with upstream's `&include = PATH` spelling.
+        let eq = format!(
+            "&merge = {0}/conf.d\n&include= {0}/conf.d\n[c]\npath = /c\n",
+            d.display()
+        );
+        fs::write(d.join("eq.conf"), eq).expect("w");
+        let cfg = Config::load(&d.join("eq.conf")).expect("load with =");
+        let names: Vec<&str> = cfg.modules.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(cfg.module("c").expect("c").comment(), "merged default");
     }
 
     #[test]
