@@ -161,10 +161,11 @@ pub struct AuthRule {
     pub grant: Grant,
 }
 
-/// Parses `auth users` (comma and/or space separated).
+/// Parses `auth users` (comma and/or space separated; commas alone when
+/// the value starts with a comma).
 pub fn parse_auth_users(list: &str) -> Vec<AuthRule> {
-    list.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
+    crate::config::conf_tokens(list)
+        .into_iter()
         .map(|tok| {
             let (name, suffix) = match tok.split_once(':') {
                 Some((n, s)) => (n, Some(s.to_ascii_lowercase())),
