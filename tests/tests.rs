@@ -10,6 +10,7 @@ mod compress;
 mod connect_prog;
 mod control;
 mod daemon;
+mod daemon_auth_digest;
 mod daemon_auth_rules;
 mod daemon_exec;
 mod daemon_filters;

@@ -401,6 +401,16 @@ impl Chosen {
                 DAEMON_DIGESTS.join(" ")
             )));
         };
+        if let Some(floor) = self.module.params.nonempty("auth digest") {
+            if let Err(why) = auth::check_floor(floor, digest) {
+                self.conn.log.line(&format!(
+                    "auth failed on module {name} from {} ({}): {why}",
+                    self.conn.peer.host_name(),
+                    self.conn.peer.addr
+                ));
+                return Err(self.conn.refuse(&format!("auth failed on module {name}")));
+            }
+        }
         let challenge = auth::new_challenge(digest);
         self.conn
             .send(&format!("@RSYNCD: AUTHREQD {challenge}\n"))?;
