@@ -241,10 +241,10 @@ fn parse_mask(m: &str, want: IpAddr) -> Option<u128> {
 /// counts as a match.
 // upstream: access.c:match_hostname()
 fn match_hostname(tok: &str, peer: &Peer, deny: bool, lk: Lookups, res: &dyn Resolver) -> bool {
-    if let Some(name) = &peer.name {
-        if iwildmatch(tok, name) {
-            return true;
-        }
+    // A peer without a name is matched as upstream names it, "UNKNOWN":
+    // `*` (and `UNKNOWN` itself) admit it.
+    if iwildmatch(tok, peer.host_name()) {
+        return true;
     }
     let plain = !tok.contains(['*', '?', '[', ':', '/'])
         && tok.contains(|c: char| !(c.is_ascii_digit() || c == '.'));
@@ -391,6 +391,13 @@ mod tests {
         assert!(!allow_access(&anon, None, Some("*.example.com"), LK, &f));
         assert!(!allow_access(&anon, Some("nosuch.invalid"), None, LK, &f));
         assert!(allow_access(&anon, None, Some("other.example"), LK, &f));
+        // A nameless peer is "UNKNOWN" to wildcards, as upstream.
+        for list in ["*", "unknown", "10.9.9.9 *"] {
+            assert!(allow_access(&anon, Some(list), None, LK, &f), "{list}");
+            assert!(!allow_access(&anon, None, Some(list), LK, &f), "{list}");
+        }
+        assert!(allow_access(&Peer::local(), Some("*"), None, LK, &f));
+        assert!(!allow_access(&anon, Some("*.example.com"), None, LK, &f));
         assert!(allow_access(
             &anon,
             Some("nosuch.invalid, 10.1.2.3"),

@@ -14,6 +14,34 @@ use std::path::Path;
 /// lists them in this order).
 pub const DAEMON_DIGESTS: [&str; 5] = ["sha512", "sha256", "sha1", "md5", "md4"];
 
+/// The rank of a daemon-auth digest by name (0 = strongest), None for a
+/// name this build does not have.
+// upstream: checksum.c:auth_digest_rank()
+pub fn digest_rank(name: &str) -> Option<usize> {
+    DAEMON_DIGESTS
+        .iter()
+        .position(|d| d.eq_ignore_ascii_case(name))
+}
+
+/// Checks the negotiated `digest` against a module's `auth digest` floor:
+/// the reason for the log when it is weaker, or when the floor names a
+/// digest this build does not have (then every login is refused).
+// upstream: authenticate.c:auth_server() (auth digest floor)
+pub fn check_floor(floor: &str, digest: AuthDigest) -> Result<(), String> {
+    let Some(min) = digest_rank(floor) else {
+        return Err(format!(
+            "the configured 'auth digest = {floor}' is not a supported digest on this build"
+        ));
+    };
+    match digest_rank(digest.name()) {
+        Some(got) if got <= min => Ok(()),
+        _ => Err(format!(
+            "negotiated auth digest {} is weaker than the required 'auth digest = {floor}'",
+            digest.name()
+        )),
+    }
+}
+
 /// Largest secrets file read, in bytes.
 const MAX_SECRETS_SIZE: u64 = 1 << 20;
 
@@ -161,10 +189,11 @@ pub struct AuthRule {
     pub grant: Grant,
 }
 
-/// Parses `auth users` (comma and/or space separated).
+/// Parses `auth users` (comma and/or space separated; commas alone when
+/// the value starts with a comma).
 pub fn parse_auth_users(list: &str) -> Vec<AuthRule> {
-    list.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
+    crate::config::conf_tokens(list)
+        .into_iter()
         .map(|tok| {
             let (name, suffix) = match tok.split_once(':') {
                 Some((n, s)) => (n, Some(s.to_ascii_lowercase())),
@@ -401,6 +430,22 @@ mod tests {
         assert_eq!(negotiate(Some(&l(&["xxx"])), 32), None);
         assert_eq!(negotiate(None, 31), Some(AuthDigest::Md5));
         assert_eq!(negotiate(None, 29), Some(AuthDigest::Md4Old));
+    }
+
+    #[test]
+    fn digest_floor() {
+        assert_eq!(check_floor("sha256", AuthDigest::Sha512), Ok(()));
+        assert_eq!(check_floor("SHA256", AuthDigest::Sha256), Ok(()));
+        assert!(check_floor("sha256", AuthDigest::Sha1)
+            .unwrap_err()
+            .contains("negotiated auth digest sha1 is weaker"));
+        assert!(check_floor("md5", AuthDigest::Md4Old).is_err());
+        assert_eq!(check_floor("md4", AuthDigest::Md4Old), Ok(()));
+        let e = check_floor("no-such-digest", AuthDigest::Sha512).unwrap_err();
+        assert!(
+            e.contains("'auth digest = no-such-digest' is not a supported"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -491,6 +491,26 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// Splits a list parameter (`auth users`, `gid`) on commas and whitespace;
+/// a value whose first non-blank character is a comma splits on commas
+/// alone, each item trimmed, so an item may hold spaces. Never yields an
+/// empty item.
+// upstream: util1.c:conf_strtok()
+pub fn conf_tokens(s: &str) -> Vec<&str> {
+    let s = s.trim_start();
+    match s.strip_prefix(',') {
+        Some(rest) => rest
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect(),
+        None => s
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .collect(),
+    }
+}
+
 /// Expands `%VAR%` references from `env`; `%%` is a literal `%`; unknown
 /// variables and unpaired percent signs are kept as written.
 pub fn expand_vars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
@@ -721,6 +741,12 @@ mod tests {
     #[test]
     fn vars() {
         let env = |k: &str| (k == "USER").then(|| "bob".to_string());
+        assert_eq!(conf_tokens(" a, b\tc,,d "), ["a", "b", "c", "d"]);
+        assert_eq!(
+            conf_tokens(" ,@Group Name:deny, alice:rw ,,"),
+            ["@Group Name:deny", "alice:rw"]
+        );
+        assert!(conf_tokens(" , ,").is_empty());
         assert_eq!(expand_vars("/home/%USER%/x", &env), "/home/bob/x");
         assert_eq!(expand_vars("/a/%NOPE%/b", &env), "/a/%NOPE%/b");
         assert_eq!(expand_vars("100%% sure %", &env), "100% sure %");

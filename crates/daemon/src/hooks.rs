@@ -1,7 +1,10 @@
 //! `pre-xfer exec` and `post-xfer exec`. The configured command runs as
 //! `sh -c COMMAND`; everything the client supplied (module path request,
 //! arguments, user name) reaches it only through `RSYNC_*` environment
-//! variables, never through the command text.
+//! variables, never through the command text -- except where the
+//! administrator wrote a `%RSYNC_*%` reference into the command: there the
+//! value is quoted for its shell context, and a value holding any shell
+//! metacharacter refuses the session ([`expand`]).
 use std::io::Read;
 use std::process::{Command, Stdio};
 
@@ -30,6 +33,94 @@ pub struct HookResult {
     pub code: i32,
     /// Its standard output (bounded).
     pub output: String,
+}
+
+/// Bytes that could make a substituted value shell syntax rather than data
+/// at some level of parsing (a hook may re-parse the word in a nested
+/// `sh -c`, where one level of quoting no longer protects it).
+// upstream: loadparm.c:shell_unsafe_value()
+fn shell_unsafe(v: &str) -> bool {
+    v.bytes()
+        .any(|b| b"'\"`$\\;&|<>()*?[]# !~{}".contains(&b) || b < 0x20 || b == 0x7f)
+}
+
+/// Where a position in a shell command stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Single,
+    Double,
+}
+
+/// `v` quoted for context `q`: single-quoted outside quotes; inside double
+/// quotes both backslash-escaped and single-quoted (the quotes survive into
+/// a nested shell); inside single quotes only `'` is broken out.
+// upstream: loadparm.c:expand_vars_shell_escape()
+fn quote_for(v: &str, q: Quote) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    if q != Quote::Single {
+        out.push('\'');
+    }
+    for c in v.chars() {
+        match c {
+            '\\' | '"' | '`' | '$' if q == Quote::Double => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\'' => out.push_str("'\\''"),
+            c => out.push(c),
+        }
+    }
+    if q != Quote::Single {
+        out.push('\'');
+    }
+    out
+}
+
+/// Expands `%NAME%` references (NAME starting with an upper-case letter)
+/// in a hook command from `lookup`; unknown names are kept as written.
+/// A `RSYNC_*` value is quoted for the shell context it lands in, and one
+/// holding a shell metacharacter is an error naming the variable: the hook
+/// may be an access check, so it must neither run with it nor be skipped.
+// upstream: loadparm.c:expand_vars() with shell_escape
+pub fn expand(command: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(command.len());
+    let mut q = Quote::None;
+    let mut escaped = false;
+    let mut rest = command;
+    while let Some(c) = rest.chars().next() {
+        if c == '%' && rest[1..].starts_with(|n: char| n.is_ascii_uppercase()) {
+            if let Some(end) = rest[1..].find('%') {
+                let name = &rest[1..1 + end];
+                if let Some(v) = lookup(name) {
+                    if name.starts_with("RSYNC_") {
+                        if shell_unsafe(&v) {
+                            return Err(name.to_string());
+                        }
+                        out.push_str(&quote_for(&v, q));
+                    } else {
+                        out.push_str(&v);
+                    }
+                    rest = &rest[end + 2..];
+                    continue;
+                }
+            }
+        }
+        match q {
+            Quote::Single if c == '\'' => q = Quote::None,
+            Quote::Single => {}
+            _ if escaped => escaped = false,
+            _ if c == '\\' => escaped = true,
+            Quote::Double if c == '"' => q = Quote::None,
+            Quote::Double => {}
+            Quote::None if c == '\'' => q = Quote::Single,
+            Quote::None if c == '"' => q = Quote::Double,
+            Quote::None => {}
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(out)
 }
 
 /// Runs `sh -c command` with `env` added, stdin empty, stderr discarded,
@@ -80,6 +171,56 @@ mod tests {
         assert_eq!(r.code, 0);
         assert_eq!(r.output, "mod/$(touch /tmp/pwned-oxsync); `id`");
         assert!(!std::path::Path::new("/tmp/pwned-oxsync").exists());
+    }
+
+    fn lookup(k: &str) -> Option<String> {
+        match k {
+            "RSYNC_USER_NAME" => Some("alice.b-1_x".into()),
+            "RSYNC_BAD" => Some("$(touch${IFS}x)x".into()),
+            "RSYNC_Q" => Some("touc?".into()),
+            "HOME" => Some("/h o;me".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expand_quotes_by_context() {
+        let e = |s: &str| expand(s, &lookup).unwrap();
+        assert_eq!(e("echo %RSYNC_USER_NAME%"), "echo 'alice.b-1_x'");
+        assert_eq!(e("echo '%RSYNC_USER_NAME%'"), "echo 'alice.b-1_x'");
+        assert_eq!(e("echo \"%RSYNC_USER_NAME%\""), "echo \"'alice.b-1_x'\"");
+        assert_eq!(
+            e("echo \"it's %RSYNC_USER_NAME%\""),
+            "echo \"it's 'alice.b-1_x'\""
+        );
+        // Not RSYNC_*: verbatim; unknown and lower-case names: as written.
+        assert_eq!(
+            e("x %HOME% %NOPE% %home% 100%"),
+            "x /h o;me %NOPE% %home% 100%"
+        );
+        // The output runs and prints the value intact.
+        for cmd in [
+            "printf %s %RSYNC_USER_NAME%",
+            "sh -c 'printf %s %RSYNC_USER_NAME%'",
+        ] {
+            let r = run(&e(cmd), &HookEnv::default());
+            assert_eq!((r.code, r.output.as_str()), (0, "alice.b-1_x"), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn expand_refuses_metacharacters() {
+        assert_eq!(expand("a %RSYNC_BAD% b", &lookup), Err("RSYNC_BAD".into()));
+        assert_eq!(
+            expand("sh -c 'x/%RSYNC_Q%'", &lookup),
+            Err("RSYNC_Q".into())
+        );
+        for bad in [
+            "a b", "a'b", "a\"b", "a\\b", "a\nb", "~x", "!x", "{a,b}", "a\x7fb",
+        ] {
+            assert!(shell_unsafe(bad), "{bad:?}");
+        }
+        assert!(!shell_unsafe("alice.b-1_x@host:=+,%^"));
     }
 
     #[test]

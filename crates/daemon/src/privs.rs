@@ -47,25 +47,74 @@ pub fn chroot_plan(module: &Module, raw: &Path, root: &Path) -> Option<ChrootPla
     })
 }
 
-/// The uid and gid a root daemon switches to for `module` (`uid` default
-/// `nobody`, `gid` default `nogroup` or else `nobody`); numbers or names.
-// upstream: clientserver.c:rsync_module() (set_uid / set_gid)
-pub fn module_ids(module: &Module) -> Result<(u32, u32), String> {
+/// The ids a root daemon switches to for a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ids {
+    /// `uid` (default `nobody`).
+    pub uid: u32,
+    /// The primary gid: the first of `gid` (default `nogroup` or else
+    /// `nobody`).
+    pub gid: u32,
+    /// Every gid of `gid`, the supplementary group list.
+    pub groups: Vec<u32>,
+}
+
+/// The ids a root daemon switches to for `module`; numbers or names. A
+/// `gid` list starting with `*` stands for every group of the uid's
+/// user (its passwd group first), followed by any others listed.
+// upstream: clientserver.c:rsync_module() (set_uid / set_gid, want_all_groups)
+pub fn module_ids(module: &Module) -> Result<Ids, String> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     let uid_spec = module.params.nonempty("uid").unwrap_or("nobody");
     let uid = lookup(uid_spec, &passwd).ok_or_else(|| format!("Invalid uid {uid_spec}"))?;
-    let gid = match module.params.nonempty("gid") {
+    let mut groups = Vec::new();
+    match module.params.nonempty("gid") {
         Some(g) => {
-            // Several gids: the first is the primary one.
-            let first = g.split([',', ' ']).find(|s| !s.is_empty()).unwrap_or(g);
-            lookup(first, &group).ok_or_else(|| format!("Invalid gid {first}"))?
+            let items = crate::config::conf_tokens(g);
+            let mut rest = &items[..];
+            if items.first() == Some(&"*") {
+                groups = all_groups_of(uid, &passwd, &group)
+                    .ok_or_else(|| format!("getpwuid failed for uid {uid}"))?;
+                rest = &items[1..];
+            }
+            for item in rest {
+                let gid = lookup(item, &group).ok_or_else(|| format!("Invalid gid {item}"))?;
+                if !groups.contains(&gid) {
+                    groups.push(gid);
+                }
+            }
         }
-        None => lookup("nogroup", &group)
-            .or_else(|| lookup("nobody", &group))
-            .ok_or_else(|| "Invalid gid nogroup".to_string())?,
+        None => groups.push(
+            lookup("nogroup", &group)
+                .or_else(|| lookup("nobody", &group))
+                .ok_or_else(|| "Invalid gid nogroup".to_string())?,
+        ),
     };
-    Ok((uid, gid))
+    let gid = *groups.first().ok_or_else(|| "Invalid gid".to_string())?;
+    Ok(Ids { uid, gid, groups })
+}
+
+/// The groups of the user whose uid is `uid`: its passwd group, then those
+/// of `group` that list the user as a member. `None` without a passwd entry.
+// upstream: uidlist.c:getallgroups()
+fn all_groups_of(uid: u32, passwd: &str, group: &str) -> Option<Vec<u32>> {
+    let (name, primary) = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 3 && f[2].parse() == Ok(uid)).then(|| (f[0], f[3].parse::<u32>().ok()))
+    })?;
+    let mut out: Vec<u32> = primary.into_iter().collect();
+    for l in group.lines() {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() > 3 && f[3].split(',').any(|m| m == name) {
+            if let Ok(g) = f[2].parse() {
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 /// A number, or a name looked up in a passwd/group style table.
@@ -94,11 +143,7 @@ pub struct Applied {
 
 /// Chroots (per `plan`), then switches to `ids` (when given: the daemon
 /// runs as root), then sets no_new_privs. Must run before any thread.
-pub fn apply(
-    plan: Option<&ChrootPlan>,
-    root: &Path,
-    ids: Option<(u32, u32)>,
-) -> Result<Applied, String> {
+pub fn apply(plan: Option<&ChrootPlan>, root: &Path, ids: Option<Ids>) -> Result<Applied, String> {
     let mut out = Applied {
         root: root.to_path_buf(),
         ..Applied::default()
@@ -118,8 +163,8 @@ pub fn apply(
             Err(e) => return Err(format!("chroot {} failed: {e}", p.dir.display())),
         }
     }
-    if let Some((uid, gid)) = ids {
-        confine::drop_privileges(uid, gid, &[gid]).map_err(|e| e.to_string())?;
+    if let Some(ids) = ids {
+        confine::drop_privileges(ids.uid, ids.gid, &ids.groups).map_err(|e| e.to_string())?;
     }
     confine::set_no_new_privs().map_err(|e| e.to_string())?;
     Ok(out)
@@ -170,7 +215,15 @@ mod tests {
         assert_eq!(lookup("nosuch", table), None);
         assert_eq!(lookup("4294967295", table), None);
         let m = module("[m]\nuid = 1234\ngid = 99, 100\n");
-        assert_eq!(module_ids(&m).expect("ids"), (1234, 99));
+        let ids = module_ids(&m).expect("ids");
+        assert_eq!((ids.uid, ids.gid, ids.groups), (1234, 99, vec![99, 100]));
+        let passwd = "alice:x:1001:50::/:/bin/sh\n";
+        let group = "users:x:50:\nstaff:x:60:bob,alice\nother:x:70:bob\n";
+        assert_eq!(all_groups_of(1001, passwd, group), Some(vec![50, 60]));
+        assert_eq!(all_groups_of(1002, passwd, group), None);
+        let m = module("[m]\nuid = 0\ngid = *, 4242\n");
+        let ids = module_ids(&m).expect("gid *");
+        assert_eq!((ids.gid, ids.groups.last()), (0, Some(&4242)));
         let m = module("[m]\nuid = no-such-user-here\n");
         assert!(module_ids(&m).is_err());
     }

@@ -401,6 +401,16 @@ impl Chosen {
                 DAEMON_DIGESTS.join(" ")
             )));
         };
+        if let Some(floor) = self.module.params.nonempty("auth digest") {
+            if let Err(why) = auth::check_floor(floor, digest) {
+                self.conn.log.line(&format!(
+                    "auth failed on module {name} from {} ({}): {why}",
+                    self.conn.peer.host_name(),
+                    self.conn.peer.addr
+                ));
+                return Err(self.conn.refuse(&format!("auth failed on module {name}")));
+            }
+        }
         let challenge = auth::new_challenge(digest);
         self.conn
             .send(&format!("@RSYNCD: AUTHREQD {challenge}\n"))?;
@@ -473,9 +483,16 @@ struct Admitted {
 impl Admitted {
     /// Sends `@RSYNCD: OK` and reads the client's arguments.
     fn read_request(mut self) -> Result<Requested, i32> {
+        // upstream sets these before it expands `path`.
         let env_user = self.user.clone();
+        let env_module = self.module.name.clone();
+        let env_host = self.conn.peer.host_name().to_string();
+        let env_addr = self.conn.peer.addr.to_string();
         let env = move |k: &str| match k {
             "RSYNC_USER_NAME" => env_user.clone(),
+            "RSYNC_MODULE_NAME" => Some(env_module.clone()),
+            "RSYNC_HOST_NAME" => Some(env_host.clone()),
+            "RSYNC_HOST_ADDR" => Some(env_addr.clone()),
             _ => std::env::var(k).ok(),
         };
         let Some(path) = self.module.path(&env) else {
@@ -500,6 +517,7 @@ impl Admitted {
                 return Err(self.conn.refuse("chdir failed"));
             }
         };
+        let hooks = self.expand_hooks(&root_canon)?;
         self.conn.send("@RSYNCD: OK\n")?;
         let raw = match wire::read_args(&mut self.conn.r, self.protocol) {
             Ok(a) => a,
@@ -557,7 +575,43 @@ impl Admitted {
             raw_path,
             module_root: None,
             args,
+            hooks,
         })
+    }
+
+    /// `pre-xfer exec` and `post-xfer exec` with their `%VAR%` references
+    /// expanded as upstream does when the module is entered: the `RSYNC_*`
+    /// variables known then, else the daemon's own environment. A value
+    /// holding a shell metacharacter ends the session before `@RSYNCD: OK`.
+    // upstream: clientserver.c:rsync_module() / loadparm.c:expand_vars()
+    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 2], i32> {
+        let known = [
+            ("RSYNC_MODULE_NAME", self.module.name.clone()),
+            ("RSYNC_HOST_NAME", self.conn.peer.host_name().to_string()),
+            ("RSYNC_HOST_ADDR", self.conn.peer.addr.to_string()),
+            ("RSYNC_USER_NAME", self.user.clone().unwrap_or_default()),
+            ("RSYNC_MODULE_PATH", root.display().to_string()),
+        ];
+        let lookup = |k: &str| match known.iter().find(|(n, _)| *n == k) {
+            Some((_, v)) => Some(v.clone()),
+            None => std::env::var(k).ok(),
+        };
+        let mut out = [None, None];
+        for (slot, key) in out.iter_mut().zip(["pre-xfer exec", "post-xfer exec"]) {
+            let Some(cmd) = self.module.params.nonempty(key) else {
+                continue;
+            };
+            match hooks::expand(cmd, &lookup) {
+                Ok(c) => *slot = Some(c),
+                Err(var) => {
+                    self.conn.log.line(&format!(
+                        "refusing to run shell hook: %{var}% holds a shell metacharacter"
+                    ));
+                    return Err(exit::RERR_UNSUPPORTED);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -582,6 +636,8 @@ struct Requested {
     /// The module directory, opened before any chroot (step 3).
     module_root: Option<Root>,
     args: Vec<String>,
+    /// `pre-xfer exec` and `post-xfer exec`, expanded.
+    hooks: [Option<String>; 2],
 }
 
 /// A checked client path inside the module.
@@ -862,12 +918,7 @@ impl Requested {
         if let Some(line) = sandbox::test_unconfined_write() {
             self.conn.log.line(&line);
         }
-        if let Some(cmd) = self
-            .module
-            .params
-            .nonempty("pre-xfer exec")
-            .map(str::to_string)
-        {
+        if let Some(cmd) = self.hooks[0].clone() {
             let r = hooks::run(&cmd, &env);
             if r.code != 0 {
                 self.conn.log.line(&format!(
@@ -897,12 +948,7 @@ impl Requested {
             });
         }
         let code = self.transfer(&opts, &tails);
-        if let Some(cmd) = self
-            .module
-            .params
-            .nonempty("post-xfer exec")
-            .map(str::to_string)
-        {
+        if let Some(cmd) = self.hooks[1].clone() {
             env.set("RSYNC_EXIT_STATUS", code.to_string());
             env.set("RSYNC_RAW_STATUS", (code << 8).to_string());
             let r = hooks::run(&cmd, &env);
