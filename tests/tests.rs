@@ -12,6 +12,7 @@ mod control;
 mod daemon;
 mod daemon_filters;
 mod daemon_options;
+mod daemon_paths;
 mod fakepeer;
 mod fakeserver;
 mod filters;

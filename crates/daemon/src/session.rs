@@ -766,7 +766,21 @@ impl Requested {
                 );
             }
         };
-        match sandbox::check_client_paths(&mut opts, &self.root, &base, mode) {
+        // The module's own filter protects what a path option names too.
+        let module_filter = modfilter::module_filter(&self.module)
+            .ok()
+            .flatten()
+            .map(|rules| DaemonFilter {
+                rules,
+                module_root: self.root.clone(),
+            });
+        match sandbox::check_client_paths(
+            &mut opts,
+            &self.root,
+            &base,
+            mode,
+            module_filter.as_ref(),
+        ) {
             // Basis dirs that leave the module are logged here and skipped
             // by the engine, which warns the client.
             Ok(skipped) => {
@@ -782,7 +796,7 @@ impl Requested {
                     Some(&opts),
                     client_info,
                     &rej.client_message(&name),
-                    exit::RERR_SYNTAX,
+                    rej.exit_code(),
                 );
             }
         }
