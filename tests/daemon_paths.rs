@@ -98,3 +98,52 @@ fn partial_dir_climbing_into_excluded_subtree_is_rejected() {
 fn temp_dir_in_excluded_subtree_is_rejected() {
     option_into_excluded_subtree_is_rejected(&["--temp-dir=../secret"], true);
 }
+
+/// The module filter matches names (rsyncd.conf(5)): `exclude = /excluded`
+/// protects only the entry of that name, so a file pushed to
+/// `excluded/x2.tx` lands; `/excluded/` and `/excluded/***` protect the
+/// subtree, and the push is refused ("daemon has excluded destination",
+/// exit 3) with nothing written. As stock `rsync --daemon`.
+#[test]
+fn bare_name_exclude_protects_only_that_name() {
+    let cases = [
+        ("bare", "/excluded", true),
+        ("dir", "/excluded/", false),
+        ("triple", "/excluded/***", false),
+    ];
+    let modules: String = cases
+        .iter()
+        .map(|(m, pat, _)| format!("[{m}]\npath = %ROOT%/{m}\nread only = no\nexclude = {pat}\n"))
+        .collect();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, &modules);
+        let src = d.root().join("hosts");
+        fs::write(&src, "127.0.0.1 localhost\n").expect("w");
+        for (m, pat, lands) in cases {
+            let excluded = d.root().join(m).join("excluded");
+            fs::create_dir_all(&excluded).expect("mkdir");
+            fs::write(excluded.join("keep"), "keep\n").expect("w");
+            let before = snapshot(&excluded);
+            let out = Command::new(rsync_bin())
+                .arg("-a")
+                .arg(&src)
+                .arg(url(&d, &format!("{m}/excluded/x2.tx")))
+                .output()
+                .expect("run rsync");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let who = format!("{} daemon, exclude = {pat}", bin.display());
+            let landed = fs::read_to_string(excluded.join("x2.tx")).ok();
+            if lands {
+                assert_eq!(out.status.code(), Some(0), "{who}: {err}");
+                assert_eq!(landed.as_deref(), Some("127.0.0.1 localhost\n"), "{who}");
+            } else {
+                assert_eq!(out.status.code(), Some(3), "{who}: {err}");
+                assert!(
+                    err.contains("ERROR: daemon has excluded destination \"excluded/x2.tx\""),
+                    "{who}: {err}"
+                );
+                assert_eq!(snapshot(&excluded), before, "{who}: {err}");
+            }
+        }
+    }
+}

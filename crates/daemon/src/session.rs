@@ -1187,11 +1187,17 @@ impl Requested {
                 trailing_slash: true,
             });
             if let Some(df) = &link.daemon_filter {
-                if !tail.rel.is_empty() && df.excludes(tail.rel.as_bytes(), true) {
-                    let msg = format!(
-                        "ERROR: daemon refused to receive directory \"{}\"",
-                        tail.rel
-                    );
+                // upstream: main.c:get_local_name() matches the cleaned
+                // destination name as a file and as a directory (the
+                // directories above it are not matched: `exclude = /d`
+                // protects `d`, `/d/` the subtree).
+                let dest = tail.rel.trim_end_matches('/');
+                let dest = dest.strip_suffix("/.").unwrap_or(dest).as_bytes();
+                if !dest.is_empty()
+                    && dest != b"."
+                    && (df.rules.is_excluded(dest, false) || df.rules.is_excluded(dest, true))
+                {
+                    let msg = format!("ERROR: daemon has excluded destination \"{}\"", tail.rel);
                     self.conn
                         .log
                         .line(&format!("{msg} on module {}", self.module.name));
