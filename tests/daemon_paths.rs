@@ -147,3 +147,59 @@ fn bare_name_exclude_protects_only_that_name() {
         }
     }
 }
+
+/// A module beneath a 0700 parent, served as uid nobody without chroot:
+/// the module root is opened (and its Landlock rule built from that
+/// descriptor) before the uid is dropped, so the pull serves the module
+/// instead of failing to open its path again, as rsync 3.5.0 does (stock
+/// 3.2.7 lists the module but fails to open `sub/file`, so it is not the
+/// reference here).
+#[test]
+fn module_under_private_parent_is_served_after_the_uid_drop() {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let modules = "[m]\npath = %ROOT%/private/mod\nuid = nobody\ngid = nogroup\n";
+    {
+        let bin = oxsync_bin();
+        let d = start(&bin, modules);
+        let private = d.root().join("private");
+        let sub = private.join("mod/sub");
+        fs::create_dir_all(&sub).expect("mkdir");
+        fs::write(sub.join("file"), "served\n").expect("w");
+        for (p, mode) in [
+            (sub.join("file"), 0o644),
+            (sub.clone(), 0o755),
+            (private.join("mod"), 0o755),
+            (private.clone(), 0o700),
+        ] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let before = snapshot(&private);
+        for (i, opts) in [&["-r"][..], &["-rL"][..]].iter().enumerate() {
+            let dst = d.root().join(format!("dst/p{i}"));
+            let out = Command::new(rsync_bin())
+                .args(*opts)
+                .arg(url(&d, "m/"))
+                .arg(format!("{}/", dst.display()))
+                .output()
+                .expect("run rsync");
+            let who = format!("{} daemon, {opts:?}", bin.display());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{who}: {err}");
+            assert_eq!(
+                fs::read_to_string(dst.join("sub/file")).ok().as_deref(),
+                Some("served\n"),
+                "{who}: {err}"
+            );
+        }
+        assert_eq!(
+            snapshot(&private),
+            before,
+            "{}: module changed",
+            bin.display()
+        );
+    }
+}

@@ -336,9 +336,21 @@ impl Mode {
 /// The Landlock rules of one session: the module root (read-write when
 /// `writable`), the system directories, and `landlock allow = PATH[:rw]
 /// ...` from the module's configuration.
-pub fn module_rules(module: &Module, root: &Path, writable: bool) -> Rules {
+///
+/// `held` is the module root opened before the uid was dropped: its rule
+/// is built from that descriptor, so a module beneath a parent the
+/// module's uid cannot search is still allowed (the path is not opened
+/// again).
+pub fn module_rules(module: &Module, root: &Path, writable: bool, held: Option<&Root>) -> Rules {
     let auth = AmbientAuthority::operator();
-    let mut rules = Rules::for_module(root, writable, auth);
+    let fd = held.and_then(|r| {
+        use std::os::fd::AsFd;
+        r.as_fd().try_clone_to_owned().ok()
+    });
+    let mut rules = match fd {
+        Some(fd) => Rules::for_module_held(root, fd, writable, auth),
+        None => Rules::for_module(root, writable, auth),
+    };
     if let Some(list) = module.params.nonempty("landlock allow") {
         for item in list.split_whitespace() {
             let (path, rw) = match item.strip_suffix(":rw") {
@@ -366,7 +378,7 @@ pub struct Engaged {
 /// process's only thread at this point), per the module's `landlock`
 /// mode. Call after chroot, the uid/gid drop and no_new_privs, before
 /// pre-xfer exec, the name converter and the engine's threads.
-pub fn engage(module: &Module, root: &Path, writable: bool) -> Engaged {
+pub fn engage(module: &Module, root: &Path, writable: bool, held: Option<&Root>) -> Engaged {
     let mode = match Mode::of(module) {
         Ok(m) => m,
         Err(e) => {
@@ -383,7 +395,7 @@ pub fn engage(module: &Module, root: &Path, writable: bool) -> Engaged {
         };
     }
     let explicit = module.params.get("landlock").is_some();
-    let outcome = confine_to(&module_rules(module, root, writable));
+    let outcome = confine_to(&module_rules(module, root, writable, held));
     let proceed = match (&outcome, mode) {
         (LandlockOutcome::Enforced { .. }, _) | (_, Mode::Optional) => true,
         // The default mode tolerates a kernel without Landlock only.
@@ -551,10 +563,10 @@ mod tests {
             Mode::Optional
         };
         assert_eq!(Mode::of(&m("d")), Ok(want));
-        let r = module_rules(&m("a"), Path::new("/srv/m"), false);
+        let r = module_rules(&m("a"), Path::new("/srv/m"), false, None);
         assert!(r.read_write.contains(&PathBuf::from("/var/x")));
         assert!(r.read_only.contains(&PathBuf::from("/opt/y")));
         assert!(r.read_only.contains(&PathBuf::from("/srv/m")));
-        assert!(engage(&m("b"), Path::new("/srv/m"), true).proceed);
+        assert!(engage(&m("b"), Path::new("/srv/m"), true, None).proceed);
     }
 }

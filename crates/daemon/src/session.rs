@@ -862,7 +862,12 @@ impl Requested {
         }
         // Landlock: after chroot and the privilege drop, before pre-xfer
         // exec and the engine's threads, so that all of them inherit it.
-        let engaged = sandbox::engage(&self.module, &self.root, !opts.sender && !self.read_only);
+        let engaged = sandbox::engage(
+            &self.module,
+            &self.root,
+            !opts.sender && !self.read_only,
+            self.module_root.as_ref(),
+        );
         self.conn.log.line(&engaged.log);
         if !engaged.proceed {
             return self.fail_after_ok(
