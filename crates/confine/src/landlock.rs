@@ -424,6 +424,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn held_root_is_not_opened_by_path() {
+        let dir = std::env::temp_dir();
+        let fd = std::fs::File::open(&dir).expect("open");
+        let root = Path::new("/nonexistent/module");
+        let rules = Rules::for_module_held(root, fd.into(), true, AmbientAuthority::operator());
+        assert!(!rules.read_write.iter().any(|p| p == root), "{rules:?}");
+        assert!(!rules.read_only.iter().any(|p| p == root), "{rules:?}");
+        assert_eq!(rules.held.len(), 1);
+        assert!(rules.held[0].rw);
+        assert_eq!(rules.held[0].path, root);
+        assert_eq!(rules.clone(), rules);
+    }
+
+    #[test]
     fn missing_on_old_kernels() {
         let rules = Rules {
             deny_tcp: true,
