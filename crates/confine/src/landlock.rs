@@ -18,7 +18,9 @@ use landlock::{
     Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
 };
 use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::AmbientAuthority;
 
@@ -36,6 +38,28 @@ const SYSTEM_READ_ONLY: &[&str] = &["/etc", "/dev/urandom", "/dev/random", "/dev
 /// System paths a session may write to (discarded output of hooks).
 const SYSTEM_READ_WRITE: &[&str] = &["/dev/null"];
 
+/// A directory opened before the rules are enforced (typically while the
+/// daemon still runs as root, so that a module beneath a parent the
+/// module's uid cannot search is still allowed): its rule is built from
+/// the descriptor, never by opening the path again.
+#[derive(Debug, Clone)]
+pub struct HeldDir {
+    /// The open directory.
+    pub fd: Arc<OwnedFd>,
+    /// Its path, for the log only.
+    pub path: PathBuf,
+    /// Every right (true) or read-only (false).
+    pub rw: bool,
+}
+
+impl PartialEq for HeldDir {
+    fn eq(&self, o: &HeldDir) -> bool {
+        self.fd.as_raw_fd() == o.fd.as_raw_fd() && self.path == o.path && self.rw == o.rw
+    }
+}
+
+impl Eq for HeldDir {}
+
 /// What a Landlock domain allows. Everything not listed is denied for the
 /// handled rights.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +72,8 @@ pub struct Rules {
     pub read_only: Vec<PathBuf>,
     /// Hierarchies that may be read and executed from (system directories).
     pub read_exec: Vec<PathBuf>,
+    /// Hierarchies already open (the module root), see [`HeldDir`].
+    pub held: Vec<HeldDir>,
     /// Deny binding and connecting TCP sockets (kernel ABI 4 and later).
     pub deny_tcp: bool,
     /// Scope abstract unix sockets and signals to the sandbox (kernel ABI 6
@@ -85,6 +111,26 @@ impl Rules {
         } else {
             rules.read_only.push(root.to_path_buf());
         }
+        rules
+    }
+
+    /// As [`Rules::for_module`], with the module root given as the
+    /// directory `fd` opened earlier (before the uid was dropped); `root`
+    /// is its path, for the log only. The root is not opened again.
+    pub fn for_module_held(
+        root: &Path,
+        fd: OwnedFd,
+        writable: bool,
+        auth: AmbientAuthority,
+    ) -> Rules {
+        let mut rules = Rules::for_module(root, writable, auth);
+        rules.read_write.retain(|p| p != root);
+        rules.read_only.retain(|p| p != root);
+        rules.held.push(HeldDir {
+            fd: Arc::new(fd),
+            path: root.to_path_buf(),
+            rw: writable,
+        });
         rules
     }
 
@@ -280,6 +326,12 @@ fn enforce(rules: &Rules) -> Result<(RulesetStatus, Vec<PathBuf>), String> {
         .create()
         .map_err(|e| format!("create ruleset: {e}"))?;
 
+    for held in &rules.held {
+        let access = if held.rw { rw } else { ro };
+        created = created
+            .add_rule(PathBeneath::new(held.fd.as_fd(), access))
+            .map_err(|e| format!("allow {}: {e}", held.path.display()))?;
+    }
     let mut skipped = Vec::new();
     let lists = [
         (&rules.read_write, rw),
@@ -370,6 +422,20 @@ fn snake(camel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_root_is_not_opened_by_path() {
+        let dir = std::env::temp_dir();
+        let fd = std::fs::File::open(&dir).expect("open");
+        let root = Path::new("/nonexistent/module");
+        let rules = Rules::for_module_held(root, fd.into(), true, AmbientAuthority::operator());
+        assert!(!rules.read_write.iter().any(|p| p == root), "{rules:?}");
+        assert!(!rules.read_only.iter().any(|p| p == root), "{rules:?}");
+        assert_eq!(rules.held.len(), 1);
+        assert!(rules.held[0].rw);
+        assert_eq!(rules.held[0].path, root);
+        assert_eq!(rules.clone(), rules);
+    }
 
     #[test]
     fn missing_on_old_kernels() {

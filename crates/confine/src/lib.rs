@@ -16,7 +16,7 @@ pub mod path;
 pub mod privdrop;
 pub mod root;
 
-pub use crate::landlock::{abi_version, confine_to, LandlockOutcome, Level, Rules};
+pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};
 pub use error::Error;
 pub use operator::Links;
 pub use path::RelPath;

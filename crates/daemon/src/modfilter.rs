@@ -62,6 +62,50 @@ fn anchor(pattern: &str) -> String {
     }
 }
 
+/// The daemon reads a directory exclude (`secret/`) as the whole subtree
+/// (`secret/***`): its rules are matched against each name, never against
+/// the directories above it, so the trailing-slash form is what protects
+/// everything beneath a directory (rsyncd.conf(5), `filter`).
+// upstream: exclude.c (XFLG_DIR2WILD3)
+fn dir2wild3(pattern: &str) -> String {
+    if pattern.ends_with('/') {
+        format!("{pattern}***")
+    } else {
+        pattern.to_string()
+    }
+}
+
+/// As [`dir2wild3`] for a filter rule (`- secret/`, `exclude secret/`);
+/// includes and other rules are kept.
+fn rule_dir2wild3(rule: &str) -> String {
+    match rule.split_once(' ') {
+        Some((head, pat)) if head.starts_with('-') || head.split(',').next() == Some("exclude") => {
+            format!("{head} {}", dir2wild3(pat))
+        }
+        _ => rule.to_string(),
+    }
+}
+
+/// As [`dir2wild3`] for each line of an `exclude from` file (a line may
+/// carry rsync's old `- ` prefix; `+ ` lines and comments are kept).
+fn lines_dir2wild3(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let (body, nl) = match line.strip_suffix(b"\n") {
+            Some(b) => (b, &b"\n"[..]),
+            None => (line, &b""[..]),
+        };
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let keep = body.starts_with(b"+ ") || body.starts_with(b"#") || body.starts_with(b";");
+        out.extend_from_slice(body);
+        if !keep && body.ends_with(b"/") {
+            out.extend_from_slice(b"***");
+        }
+        out.extend_from_slice(nl);
+    }
+    out
+}
+
 /// Builds the module's rules; None when it has none.
 pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
     let p = &module.params;
@@ -77,7 +121,7 @@ pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
     let err = |what: &str, e: filter::Error| format!("bad {what} in module {}: {e}", module.name);
     if let Some(v) = p.nonempty("filter") {
         for r in split_rules(v) {
-            list.add_filter(r.as_bytes(), &mut read)
+            list.add_filter(rule_dir2wild3(&r).as_bytes(), &mut read)
                 .map_err(|e| err("filter", e))?;
             any = true;
         }
@@ -98,7 +142,8 @@ pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
         any = true;
     }
     if let Some(f) = p.nonempty("exclude from") {
-        list.add_exclude_from(f.as_bytes(), &mut read)
+        let mut read_dir2wild3 = |f: &[u8]| read(f).map(|d| lines_dir2wild3(&d));
+        list.add_exclude_from(f.as_bytes(), &mut read_dir2wild3)
             .map_err(|e| err("exclude from", e))?;
         any = true;
     }
@@ -108,7 +153,7 @@ pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
         .into_iter()
         .flatten()
     {
-        list.add_exclude(anchor(w).as_bytes())
+        list.add_exclude(dir2wild3(&anchor(w)).as_bytes())
             .map_err(|e| err("exclude", e))?;
         any = true;
     }
@@ -151,6 +196,22 @@ mod tests {
         let m = module("[m]\nfilter = - secret/ + *\n");
         let f = module_filter(&m).expect("ok").expect("some");
         assert!(f.is_excluded(b"d/secret", true));
+        // A directory exclude is the subtree (upstream XFLG_DIR2WILD3).
+        let m = module("[m]\nexclude = /d/ /bare e/\nfilter = - f/ + keep/\n");
+        let f = module_filter(&m).expect("ok").expect("some");
+        assert!(f.is_excluded(b"d", true));
+        assert!(f.is_excluded(b"d/x", false));
+        assert!(f.is_excluded(b"d/x/y", true));
+        assert!(f.is_excluded(b"bare", false));
+        assert!(!f.is_excluded(b"bare/x", false));
+        assert!(f.is_excluded(b"z/e/x", false));
+        assert!(f.is_excluded(b"f/x", false));
+        assert!(f.is_excluded(b"z/f", true));
+        assert!(!f.is_excluded(b"keep/x", false));
+        assert_eq!(
+            lines_dir2wild3(b"a/\n+ b/\n- c/\r\n# d/\ne"),
+            b"a/***\n+ b/\n- c/***\n# d/\ne"
+        );
         assert!(module_filter(&module("[m]\npath=/x\n"))
             .expect("ok")
             .is_none());

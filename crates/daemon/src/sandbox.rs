@@ -15,6 +15,7 @@
 //! a symlink) is skipped with a warning while the transfer goes on.
 use crate::config::Module;
 use confine::{abi_version, confine_to, AmbientAuthority, LandlockOutcome, RelPath, Root, Rules};
+use engine::transfer::DaemonFilter;
 use engine::Options;
 use std::path::Path;
 
@@ -25,12 +26,23 @@ pub struct Rejection {
     pub option: &'static str,
     /// The path as the client gave it.
     pub path: String,
+    /// It stays inside the module but names a place the module's own
+    /// filter (`exclude`, `filter`, ...) protects.
+    pub excluded: bool,
 }
 
 impl Rejection {
     /// The daemon log line: `rejected --temp-dir='/tmp' from HOST: outside
     /// module root '/srv/m'`.
     pub fn log_line(&self, host: &str, root: &Path) -> String {
+        if self.excluded {
+            return format!(
+                "rejected {}='{}' from {host}: excluded by the filter of module root '{}'",
+                self.option,
+                self.path,
+                root.display()
+            );
+        }
         format!(
             "rejected {}='{}' from {host}: outside module root '{}'",
             self.option,
@@ -40,10 +52,24 @@ impl Rejection {
     }
     /// The message the client sees.
     pub fn client_message(&self, module: &str) -> String {
+        if self.excluded {
+            // upstream: options.c "options_rejected"
+            return "rsync: Your options have been rejected by the server.".into();
+        }
         format!(
             "ERROR: {}='{}' is outside module {module}: refused",
             self.option, self.path
         )
+    }
+    /// The exit code: rsync's RERR_UNSUPPORTED for a path the module's
+    /// filter protects (as upstream's rejected options), RERR_SYNTAX for
+    /// one outside the module.
+    pub fn exit_code(&self) -> i32 {
+        if self.excluded {
+            protocol::exit::RERR_UNSUPPORTED
+        } else {
+            protocol::exit::RERR_SYNTAX
+        }
     }
 }
 
@@ -160,6 +186,11 @@ fn reaches_inside(module: &Root, p: &[String]) -> bool {
     }
 }
 
+/// Whether the module's filter protects the module-relative directory `p`.
+fn excluded(filter: Option<&DaemonFilter>, p: &[String]) -> bool {
+    filter.is_some_and(|f| !p.is_empty() && f.excludes(p.join("/").as_bytes(), true))
+}
+
 /// Checks every client-supplied path option against the module `root`.
 /// `base` is the destination directory below the root that relative
 /// paths start from. `--temp-dir`, `--partial-dir` and `--backup-dir` are
@@ -175,6 +206,7 @@ pub fn check_client_paths(
     root: &Path,
     base: &Path,
     mode: ClientPaths,
+    filter: Option<&DaemonFilter>,
 ) -> Result<Vec<Rejection>, Rejection> {
     let module = Root::open_ambient(root, AmbientAuthority::operator()).ok();
     let lexical = parts(&base.to_string_lossy());
@@ -208,6 +240,7 @@ pub fn check_client_paths(
         let refuse = || Rejection {
             option,
             path: value.clone(),
+            excluded: false,
         };
         if !clamp && value.starts_with('/') && !Path::new(value.as_str()).starts_with(root) {
             return Err(refuse());
@@ -221,6 +254,19 @@ pub fn check_client_paths(
         if !inside(&t) {
             return Err(refuse());
         }
+        // upstream: options.c and main.c check the cleaned --temp-dir,
+        // --backup-dir and an absolute --partial-dir against the daemon
+        // filter ("Your options have been rejected by the server"); a
+        // climbing one is checked too, as it names one place as well.
+        let flat = option != "--partial-dir"
+            || value.starts_with('/')
+            || parts(value).iter().any(|c| c == "..");
+        if flat && excluded(filter, &t) {
+            return Err(Rejection {
+                excluded: true,
+                ..refuse()
+            });
+        }
         *value = from_base(&t, &start);
     }
     let kind = opts
@@ -230,10 +276,18 @@ pub fn check_client_paths(
     let mut skipped = Vec::new();
     for value in opts.basis_dirs.iter_mut() {
         let t = target(value, &start, 0, true).unwrap_or_default();
+        if excluded(filter, &t) {
+            return Err(Rejection {
+                option: kind,
+                path: value.clone(),
+                excluded: true,
+            });
+        }
         if !inside(&t) {
             skipped.push(Rejection {
                 option: kind,
                 path: value.clone(),
+                excluded: false,
             });
         }
         *value = from_base(&t, &start);
@@ -282,9 +336,21 @@ impl Mode {
 /// The Landlock rules of one session: the module root (read-write when
 /// `writable`), the system directories, and `landlock allow = PATH[:rw]
 /// ...` from the module's configuration.
-pub fn module_rules(module: &Module, root: &Path, writable: bool) -> Rules {
+///
+/// `held` is the module root opened before the uid was dropped: its rule
+/// is built from that descriptor, so a module beneath a parent the
+/// module's uid cannot search is still allowed (the path is not opened
+/// again).
+pub fn module_rules(module: &Module, root: &Path, writable: bool, held: Option<&Root>) -> Rules {
     let auth = AmbientAuthority::operator();
-    let mut rules = Rules::for_module(root, writable, auth);
+    let fd = held.and_then(|r| {
+        use std::os::fd::AsFd;
+        r.as_fd().try_clone_to_owned().ok()
+    });
+    let mut rules = match fd {
+        Some(fd) => Rules::for_module_held(root, fd, writable, auth),
+        None => Rules::for_module(root, writable, auth),
+    };
     if let Some(list) = module.params.nonempty("landlock allow") {
         for item in list.split_whitespace() {
             let (path, rw) = match item.strip_suffix(":rw") {
@@ -312,7 +378,7 @@ pub struct Engaged {
 /// process's only thread at this point), per the module's `landlock`
 /// mode. Call after chroot, the uid/gid drop and no_new_privs, before
 /// pre-xfer exec, the name converter and the engine's threads.
-pub fn engage(module: &Module, root: &Path, writable: bool) -> Engaged {
+pub fn engage(module: &Module, root: &Path, writable: bool, held: Option<&Root>) -> Engaged {
     let mode = match Mode::of(module) {
         Ok(m) => m,
         Err(e) => {
@@ -329,7 +395,7 @@ pub fn engage(module: &Module, root: &Path, writable: bool) -> Engaged {
         };
     }
     let explicit = module.params.get("landlock").is_some();
-    let outcome = confine_to(&module_rules(module, root, writable));
+    let outcome = confine_to(&module_rules(module, root, writable, held));
     let proceed = match (&outcome, mode) {
         (LandlockOutcome::Enforced { .. }, _) | (_, Mode::Optional) => true,
         // The default mode tolerates a kernel without Landlock only.
@@ -402,7 +468,7 @@ mod tests {
         std::os::unix::fs::symlink("/nonexistent-x", root.join("dangle")).expect("ln");
         let run = |a: &str, base: &str, mode| {
             let mut o = opts(&format!("--server {a} . m/"));
-            check_client_paths(&mut o, &root, Path::new(base), mode).map(|s| (o, s))
+            check_client_paths(&mut o, &root, Path::new(base), mode, None).map(|s| (o, s))
         };
         let check = |a: &str, base: &str| run(a, base, ClientPaths::Refuse).map(|(o, _)| o);
         let r = check("--temp-dir=/tmp", "").expect_err("tmp");
@@ -470,6 +536,7 @@ mod tests {
         assert_eq!(
             skipped,
             vec![Rejection {
+                excluded: false,
                 option: "--copy-dest",
                 path: "out".into()
             }]
@@ -496,10 +563,10 @@ mod tests {
             Mode::Optional
         };
         assert_eq!(Mode::of(&m("d")), Ok(want));
-        let r = module_rules(&m("a"), Path::new("/srv/m"), false);
+        let r = module_rules(&m("a"), Path::new("/srv/m"), false, None);
         assert!(r.read_write.contains(&PathBuf::from("/var/x")));
         assert!(r.read_only.contains(&PathBuf::from("/opt/y")));
         assert!(r.read_only.contains(&PathBuf::from("/srv/m")));
-        assert!(engage(&m("b"), Path::new("/srv/m"), true).proceed);
+        assert!(engage(&m("b"), Path::new("/srv/m"), true, None).proceed);
     }
 }

@@ -823,7 +823,21 @@ impl Requested {
                 );
             }
         };
-        match sandbox::check_client_paths(&mut opts, &self.root, &base, mode) {
+        // The module's own filter protects what a path option names too.
+        let module_filter = modfilter::module_filter(&self.module)
+            .ok()
+            .flatten()
+            .map(|rules| DaemonFilter {
+                rules,
+                module_root: self.root.clone(),
+            });
+        match sandbox::check_client_paths(
+            &mut opts,
+            &self.root,
+            &base,
+            mode,
+            module_filter.as_ref(),
+        ) {
             // Basis dirs that leave the module are logged here and skipped
             // by the engine, which warns the client.
             Ok(skipped) => {
@@ -839,7 +853,7 @@ impl Requested {
                     Some(&opts),
                     client_info,
                     &rej.client_message(&name),
-                    exit::RERR_SYNTAX,
+                    rej.exit_code(),
                 );
             }
         }
@@ -905,7 +919,12 @@ impl Requested {
         }
         // Landlock: after chroot and the privilege drop, before pre-xfer
         // exec and the engine's threads, so that all of them inherit it.
-        let engaged = sandbox::engage(&self.module, &self.root, !opts.sender && !self.read_only);
+        let engaged = sandbox::engage(
+            &self.module,
+            &self.root,
+            !opts.sender && !self.read_only,
+            self.module_root.as_ref(),
+        );
         self.conn.log.line(&engaged.log);
         if !engaged.proceed {
             return self.fail_after_ok(
@@ -1220,11 +1239,17 @@ impl Requested {
                 trailing_slash: true,
             });
             if let Some(df) = &link.daemon_filter {
-                if !tail.rel.is_empty() && df.excludes(tail.rel.as_bytes(), true) {
-                    let msg = format!(
-                        "ERROR: daemon refused to receive directory \"{}\"",
-                        tail.rel
-                    );
+                // upstream: main.c:get_local_name() matches the cleaned
+                // destination name as a file and as a directory (the
+                // directories above it are not matched: `exclude = /d`
+                // protects `d`, `/d/` the subtree).
+                let dest = tail.rel.trim_end_matches('/');
+                let dest = dest.strip_suffix("/.").unwrap_or(dest).as_bytes();
+                if !dest.is_empty()
+                    && dest != b"."
+                    && (df.rules.is_excluded(dest, false) || df.rules.is_excluded(dest, true))
+                {
+                    let msg = format!("ERROR: daemon has excluded destination \"{}\"", tail.rel);
                     self.conn
                         .log
                         .line(&format!("{msg} on module {}", self.module.name));

@@ -442,7 +442,7 @@ impl Gen<'_> {
             full.push(b'/');
         }
         full.extend_from_slice(rel);
-        d.excluded_at(&full, is_dir)
+        d.excluded_below(&full, prefix.len(), is_dir)
     }
 
     fn recv_generator(&mut self, i: usize, redo: bool) -> Result<()> {

@@ -97,12 +97,26 @@ impl DaemonFilter {
     /// As [`DaemonFilter::excludes`], telling whether the excluded name is
     /// the path itself (`Some(true)`) or a directory above it.
     pub fn excluded_at(&self, path: &[u8], is_dir: bool) -> Option<bool> {
-        let path = path.strip_prefix(b"./").unwrap_or(path);
+        self.excluded_below(path, 0, is_dir)
+    }
+
+    /// As [`DaemonFilter::excluded_at`], checking only the directories
+    /// above `path` that lie beyond its first `from` bytes: a receiver
+    /// matches each received name (and the received directories above
+    /// it), never the destination directories it was sent into, which
+    /// were checked as the destination (upstream matches names, so
+    /// `exclude = /d` protects `d` itself and `/d/` its subtree).
+    // upstream: generator.c:recv_generator() (check_filter on fname)
+    pub fn excluded_below(&self, path: &[u8], from: usize, is_dir: bool) -> Option<bool> {
+        let (path, from) = match path.strip_prefix(b"./") {
+            Some(p) => (p, from.saturating_sub(2)),
+            None => (path, from),
+        };
         if path.is_empty() || path == b"." {
             return None;
         }
         for (i, &c) in path.iter().enumerate() {
-            if c == b'/' && i > 0 && self.rules.is_excluded(&path[..i], true) {
+            if c == b'/' && i > from && self.rules.is_excluded(&path[..i], true) {
                 return Some(false);
             }
         }
