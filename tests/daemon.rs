@@ -71,27 +71,42 @@ pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daem
         me.gid()
     );
     fs::write(&conf, text).expect("conf");
-    let port = free_port();
-    let child = Command::new(bin)
-        .args([
-            "--daemon",
-            "--no-detach",
-            "--port",
-            &port.to_string(),
-            "--config",
-        ])
-        .arg(&conf)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start daemon");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "daemon did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The port is only free until someone binds it: a daemon that exits
+    // (another test took the port meanwhile) is started again on another.
+    let mut tries = 0;
+    let (child, port) = loop {
+        tries += 1;
+        let port = free_port();
+        let mut child = Command::new(bin)
+            .args([
+                "--daemon",
+                "--no-detach",
+                "--port",
+                &port.to_string(),
+                "--config",
+            ])
+            .arg(&conf)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start daemon");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut exited = false;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if child.try_wait().ok().flatten().is_some() {
+                exited = true;
+                break;
+            }
+            assert!(Instant::now() < deadline, "daemon did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !exited {
+            break (child, port);
+        }
+        assert!(tries < 5, "the daemon kept exiting at start (port {port})");
+    };
     Daemon {
         child,
         port,
