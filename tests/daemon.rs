@@ -96,10 +96,15 @@ pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daem
         let mut exited = false;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if child.try_wait().ok().flatten().is_some() {
+                let _ = child.wait();
                 exited = true;
                 break;
             }
-            assert!(Instant::now() < deadline, "daemon did not start listening");
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("daemon did not start listening");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         if !exited {
