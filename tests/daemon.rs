@@ -50,6 +50,9 @@ pub(crate) fn start(bin: &Path, modules: &str) -> Daemon {
 }
 
 /// As [`start`], with extra environment variables for the daemon.
+// The child that listens is returned inside `Daemon`, whose drop kills and
+// reaps it; clippy cannot follow it out of the loop.
+#[allow(clippy::zombie_processes)]
 pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
