@@ -134,15 +134,40 @@ pub(crate) fn open_dir_no_symlinks(
 fn resolve_openat2(
     root: BorrowedFd<'_>,
     path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Errno> {
+    openat2_how(root, path, oflags, mode, follow_last, ResolveFlags::BENEATH)
+}
+
+/// As [`resolve_openat2`], resolving as a chroot at `root` would
+/// (`RESOLVE_IN_ROOT`: absolute links start at the root, `..` stays there).
+fn resolve_openat2_in_root(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Errno> {
+    openat2_how(root, path, oflags, mode, follow_last, ResolveFlags::IN_ROOT)
+}
+
+/// One openat2 with `scope` (BENEATH or IN_ROOT), magic links refused,
+/// retried a few times when the kernel asks (EAGAIN after a rename race).
+fn openat2_how(
+    root: BorrowedFd<'_>,
+    path: &[u8],
     mut oflags: OFlags,
     mode: Mode,
     follow_last: bool,
+    scope: ResolveFlags,
 ) -> Result<OwnedFd, Errno> {
     if !follow_last {
         oflags |= OFlags::NOFOLLOW;
     }
     let path: &[u8] = if path.is_empty() { b"." } else { path };
-    let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let how = scope | ResolveFlags::NO_MAGICLINKS;
     let mut tries = 0;
     loop {
         match openat2(root, path, oflags, mode, how) {
@@ -223,27 +248,6 @@ pub(crate) fn resolve_follow(
         }
     }
     resolve_walk_follow(root, path, oflags, mode, (follow_last, in_root))
-}
-
-fn resolve_openat2_in_root(
-    root: BorrowedFd<'_>,
-    path: &[u8],
-    mut oflags: OFlags,
-    mode: Mode,
-    follow_last: bool,
-) -> Result<OwnedFd, Errno> {
-    if !follow_last {
-        oflags |= OFlags::NOFOLLOW;
-    }
-    let path: &[u8] = if path.is_empty() { b"." } else { path };
-    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let mut tries = 0;
-    loop {
-        match openat2(root, path, oflags, mode, how) {
-            Err(Errno::AGAIN | Errno::INTR) if tries < OPENAT2_RETRIES => tries += 1,
-            other => return other,
-        }
-    }
 }
 
 /// The fallback of [`resolve_follow`]: every component is checked with

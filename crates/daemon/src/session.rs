@@ -1154,11 +1154,7 @@ impl Requested {
         let (role, res) = if opts.sender {
             // Everything the sender lists, reads or removes is resolved
             // beneath the module's directory handle.
-            let opened = match self.module_root.take() {
-                Some(r) => Ok(r),
-                None => Root::open_ambient(&self.root, AmbientAuthority::operator()),
-            };
-            let module = match opened {
+            let module = match self.take_module_root() {
                 Ok(r) => r,
                 Err(e) => {
                     let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
@@ -1263,15 +1259,7 @@ impl Requested {
                     );
                 }
             }
-            let opened = match self.module_root.take() {
-                Some(r) => Ok(r),
-                None => Root::open_operator(
-                    &self.root,
-                    self.module.links(),
-                    AmbientAuthority::operator(),
-                ),
-            };
-            let root = match opened {
+            let root = match self.take_module_root() {
                 Ok(r) => r,
                 Err(e) => {
                     let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
@@ -1359,6 +1347,20 @@ impl Requested {
     ) -> i32 {
         let (r, w) = self.take_streams();
         self.fail_streams(r, w, opts, client_info.as_deref(), msg, code)
+    }
+
+    /// The module root opened before the privilege drop, or (when it was
+    /// not held) the module path opened now as an operator path: a symlink
+    /// on it owned by another user is refused unless `insecure links`.
+    fn take_module_root(&mut self) -> Result<Root, confine::Error> {
+        match self.module_root.take() {
+            Some(r) => Ok(r),
+            None => Root::open_operator(
+                &self.root,
+                self.module.links(),
+                AmbientAuthority::operator(),
+            ),
+        }
     }
 
     fn fail_streams(
