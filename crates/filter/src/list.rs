@@ -50,6 +50,33 @@ pub(crate) struct MergeList {
     /// Rules of the current directory first, then inherited ones.
     rules: Vec<Entry>,
     local: usize,
+    /// The dir-merge rule was read from a file's contents: the files it
+    /// names are not shown in messages (see [`Source`]).
+    from_file: bool,
+}
+
+/// Where the rule text now being parsed came from, when it is a file's
+/// contents (upstream exclude.c rule_src_where()). A bad rule from a file
+/// is reported by its place, never by its text: a peer may choose which
+/// file gets merged, and an echoed line would let it read the file.
+#[derive(Debug, Clone)]
+struct Source {
+    /// The file's name, when an argument (not a file's contents) named it.
+    shown: Option<String>,
+    /// Where the rule naming this file was, when the name itself is hidden.
+    named_at: Option<String>,
+    /// The line being parsed (1-based).
+    line: usize,
+}
+
+impl Source {
+    fn describe(&self) -> String {
+        match (&self.shown, &self.named_at) {
+            (Some(name), _) => format!("{name} line {}", self.line),
+            (None, Some(at)) => format!("a file named at {at}"),
+            (None, None) => "a file read earlier".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +142,8 @@ pub struct FilterList {
     cvs_home: Option<Vec<u8>>,
     cvs_env: Option<Vec<u8>>,
     depth: usize,
+    /// The files being parsed, innermost last.
+    sources: Vec<Source>,
 }
 
 impl FilterList {
@@ -479,10 +508,45 @@ impl FilterList {
                 limit: MAX_MERGE_DEPTH,
             });
         }
+        let from_file_rule = matches!(target, Target::Merge(i) if self.merges[i].from_file);
+        let source = Source {
+            shown: (self.sources.is_empty() && !from_file_rule).then(|| lossy(name)),
+            named_at: self.sources.last().map(Source::describe),
+            line: 0,
+        };
+        self.sources.push(source);
         self.depth += 1;
         let result = self.parse_lines(target, data, ctx, read);
         self.depth -= 1;
+        self.sources.pop();
         result
+    }
+
+    /// An error met on the current line of a file: the rule's text (or a
+    /// file name it gave) is replaced by where it is.
+    fn hide(&self, e: Error) -> Error {
+        let Some(src) = self.sources.last() else {
+            return e;
+        };
+        let at = || format!("<rule from {}>", src.describe());
+        match e {
+            Error::Rule { text, reason } if !text.starts_with('<') => {
+                Error::Rule { text: at(), reason }
+            }
+            Error::Modifier { text, .. } if !text.starts_with('<') => Error::Rule {
+                text: at(),
+                reason: "invalid modifier",
+            },
+            Error::MergeFile { path, kind } if !path.starts_with('<') => Error::MergeFile {
+                path: format!("<file named at {}>", src.describe()),
+                kind,
+            },
+            Error::MergeDepth { path, limit } if !path.starts_with('<') => Error::MergeDepth {
+                path: format!("<file named at {}>", src.describe()),
+                limit,
+            },
+            other => other,
+        }
     }
 
     fn parse_lines(
@@ -502,11 +566,24 @@ impl FilterList {
                     c == b'\n' || c == b'\r'
                 }
         };
-        for line in data.split(|&c| is_sep(c)) {
+        let mut lineno = 1;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let end = rest.iter().position(|&c| is_sep(c)).unwrap_or(rest.len());
+            let (line, sep) = (&rest[..end], rest.get(end).copied());
+            rest = rest.get(end + 1..).unwrap_or_default();
+            if let Some(src) = self.sources.last_mut() {
+                src.line = lineno;
+            }
+            if sep == Some(if eol_nulls { 0 } else { b'\n' }) {
+                lineno += 1;
+            }
             if line.is_empty() || (!word_split && (line[0] == b';' || line[0] == b'#')) {
                 continue;
             }
-            self.parse_str(target, line, ctx, read)?;
+            if let Err(e) = self.parse_str(target, line, ctx, read) {
+                return Err(self.hide(e));
+            }
         }
         Ok(())
     }
@@ -577,6 +654,7 @@ impl FilterList {
                     setup: false,
                     rules: Vec::new(),
                     local: 0,
+                    from_file: !self.sources.is_empty(),
                 });
                 self.push(target, Entry::PerDir(self.merges.len() - 1));
                 continue;
@@ -801,6 +879,52 @@ mod tests {
         let mut l = FilterList::new();
         l.add_filter(b".- ex", &mut read).unwrap();
         assert_eq!(l.check(b"+ b", false), Match::Exclude);
+    }
+
+    /// A bad line of a merge file is reported by its place, never by its
+    /// text; a file named by a file is not named either (upstream 3.5.0
+    /// exclude.c rule_text()). A rule from an argument is still echoed.
+    #[test]
+    fn bad_merge_lines_are_located_not_echoed() {
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(b"rules".to_vec(), b"+ ok\r\n\nSECRET-1\n".to_vec());
+        files.insert(b"outer".to_vec(), b"# c\n. inner\n".to_vec());
+        files.insert(b"inner".to_vec(), b"SECRET-2\n".to_vec());
+        files.insert(b"gone".to_vec(), b". missing-secret-name\n".to_vec());
+        files.insert(b"mods".to_vec(), b"-Q SECRET-3\n".to_vec());
+        let mut read = |p: &[u8]| files.get(p).cloned();
+        let msg = |rule: &[u8], read: &mut ReadFn<'_>| {
+            FilterList::new()
+                .add_filter(rule, read)
+                .unwrap_err()
+                .to_string()
+        };
+        let m = msg(b". rules", &mut read);
+        assert!(
+            m.contains("<rule from rules line 3>") && !m.contains("SECRET"),
+            "{m}"
+        );
+        let m = msg(b". outer", &mut read);
+        assert!(
+            m.contains("<rule from a file named at outer line 2>"),
+            "{m}"
+        );
+        assert!(!m.contains("SECRET") && !m.contains("inner"), "{m}");
+        let m = msg(b". gone", &mut read);
+        assert!(
+            m.contains("<file named at gone line 1>") && !m.contains("missing-secret"),
+            "{m}"
+        );
+        let m = msg(b". mods", &mut read);
+        assert!(
+            m.contains("<rule from mods line 1>") && !m.contains("SECRET"),
+            "{m}"
+        );
+        let m = msg(b"BAD-ARG", &mut read);
+        assert!(
+            m.contains("BAD-ARG"),
+            "an argument's own text is shown: {m}"
+        );
     }
 
     #[test]
