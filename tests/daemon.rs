@@ -3,7 +3,7 @@
 //! refused options), and oxsync as the client against `rsync --daemon`.
 use super::util::{oxsync_bin, rsync_bin};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -1163,4 +1163,41 @@ post-xfer exec = echo \"$RSYNC_EXIT_STATUS $RSYNC_RAW_STATUS\" > %ROOT%/hooklog/
         .arg(url(&d, "hook;touch PWNED4/")));
     assert_eq!(out.status.code(), Some(5), "{out:?}");
     assert!(!d.root.join("PWNED4").exists() && !d.root.join("mod/PWNED4").exists());
+}
+
+/// A client that trickles its greeting a byte at a time cannot hold the
+/// handshake open: the daemon's handshake deadline is absolute (the global
+/// `timeout`, at most 60 s; upstream clientserver.c
+/// daemon_handshake_timeout()), not an idle timeout that each byte renews.
+/// The 20 s bound only catches a daemon that never closes.
+#[test]
+fn trickled_greeting_meets_the_handshake_deadline() {
+    let d = start(&oxsync_bin(), "timeout = 2\n[m]\npath = %ROOT%/mod\n");
+    let mut s = TcpStream::connect(("127.0.0.1", d.port())).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s.write_all(b"@RSYNCD: 31.0").unwrap(); // no newline, ever
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the daemon kept a trickling handshake open for 20 s"
+        );
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break true,
+        }
+        if s.write_all(b"x").is_err() {
+            // The write side may notice first; the read must then end too.
+        }
+    };
+    assert!(closed);
+    let log = fs::read_to_string(d.root().join("daemon.log")).unwrap_or_default();
+    assert!(
+        log.contains("daemon handshake timeout waiting for greeting"),
+        "{log}"
+    );
 }

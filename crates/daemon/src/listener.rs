@@ -143,9 +143,12 @@ pub fn run(args: &[OsString]) -> i32 {
     };
     let child = std::env::var_os(ENV_CHILD).is_some();
     let settings = Settings {
-        handshake_timeout: Duration::from_secs(
-            cfg.globals.int("handshake timeout", 60).max(1) as u64
-        ),
+        // Before a module is named: `handshake timeout`, else the global
+        // `timeout` bounded as upstream bounds it.
+        handshake_timeout: Duration::from_secs(match cfg.globals.int("handshake timeout", 0) {
+            n if n > 0 => n as u64,
+            _ => crate::session::handshake_secs(cfg.defaults.int("timeout", 0)),
+        }),
         log_file: d.log_file.clone(),
         stderr_log: child && std::env::var_os("OXSYNC_DAEMON_STDERR_LOG").is_some(),
         bwlimit: match d.bwlimit.as_deref().map(str::parse::<u64>) {

@@ -27,8 +27,8 @@ use std::ffi::OsString;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Longest `#early_input=` payload accepted (upstream's limit).
 const MAX_EARLY_INPUT: usize = 5120;
@@ -91,8 +91,14 @@ pub fn serve(
         peer.host_name(),
         peer.addr
     ));
+    let deadline = Arc::new(Mutex::new(None));
+    let reader = Deadline {
+        inner: streams.reader,
+        until: deadline.clone(),
+    };
     let conn = Conn {
-        r: BufReader::with_capacity(64 * 1024, streams.reader),
+        r: BufReader::with_capacity(64 * 1024, Box::new(reader)),
+        deadline,
         w: streams.writer,
         set_timeout: streams.set_timeout,
         log,
@@ -122,9 +128,43 @@ pub fn serve(
     }
 }
 
+/// The longest any handshake phase may take, and what a `timeout` of 0 (or
+/// above it) means for the handshake (upstream clientserver.c
+/// DAEMON_HANDSHAKE_TIMEOUT / daemon_handshake_timeout()).
+pub const HANDSHAKE_LIMIT: i64 = 60;
+
+/// The handshake's bound in seconds for a configured `timeout`.
+pub fn handshake_secs(timeout: i64) -> u64 {
+    if timeout <= 0 || timeout > HANDSHAKE_LIMIT {
+        HANDSHAKE_LIMIT as u64
+    } else {
+        timeout as u64
+    }
+}
+
+/// A reader that fails with `TimedOut` once an absolute deadline has
+/// passed: a peer that trickles a byte now and then cannot hold the
+/// handshake open (the socket's idle timeout alone would let it).
+struct Deadline {
+    inner: Box<dyn Read + Send>,
+    until: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let until = *self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.is_some_and(|t| Instant::now() >= t) {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// The connection with its handshake reader.
 struct Conn {
     r: BufReader<Box<dyn Read + Send>>,
+    /// The handshake's absolute deadline (None once it is over).
+    deadline: Arc<Mutex<Option<Instant>>>,
     w: Box<dyn Write + Send>,
     set_timeout: Box<dyn Fn(Option<Duration>) + Send>,
     log: Arc<Log>,
@@ -134,6 +174,18 @@ struct Conn {
 }
 
 impl Conn {
+    /// Starts a handshake phase bounded by `secs` from now, and the
+    /// socket's idle timeout with it.
+    fn handshake_within(&mut self, secs: u64) {
+        let t = Duration::from_secs(secs);
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + t);
+        (self.set_timeout)(Some(t));
+    }
+    /// The handshake is over: the transfer's own timeout governs.
+    fn handshake_done(&mut self, timeout: Option<Duration>) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        (self.set_timeout)(timeout);
+    }
     fn send(&mut self, text: &str) -> Result<(), i32> {
         self.w
             .write_all(text.as_bytes())
@@ -170,7 +222,7 @@ impl Conn {
                 ) =>
             {
                 self.log.line(&format!(
-                    "timeout waiting for {what} from {}",
+                    "daemon handshake timeout waiting for {what} from {}",
                     self.peer.addr
                 ));
                 Err(exit::RERR_TIMEOUT)
@@ -195,7 +247,7 @@ impl Start {
     /// greeting and settles the protocol.
     // upstream: clientserver.c:start_daemon() / exchange_protocols()
     fn greet(mut self, cfg: &Config) -> Result<Greeted, i32> {
-        (self.conn.set_timeout)(Some(self.timeout));
+        self.conn.handshake_within(self.timeout.as_secs());
         self.conn.send(&wire::our_greeting(
             protocol::PROTOCOL_VERSION,
             &DAEMON_DIGESTS,
@@ -289,6 +341,9 @@ impl Greeted {
                 .conn
                 .refuse(&format!("Unknown module '{}'", truncate(&name))));
         };
+        // From here the module's `timeout` bounds the rest of the
+        // handshake (auth, arguments), as upstream's rsync_module().
+        self.conn.handshake_within(handshake_secs(module.timeout()));
         Ok(Request::Module(Box::new(Chosen {
             conn: self.conn,
             protocol: self.protocol,
@@ -546,7 +601,7 @@ impl Admitted {
         } else {
             Vec::new()
         };
-        (self.conn.set_timeout)(self.timeout);
+        self.conn.handshake_done(self.timeout);
         let dot = raw.iter().position(|a| a == ".").unwrap_or(raw.len());
         let args: Vec<String> = raw
             .iter()
