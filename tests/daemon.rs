@@ -110,6 +110,12 @@ pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daem
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Someone answered; make sure it is this daemon and not another
+        // test's that took the port first (ours then fails to bind and exits).
+        if !exited {
+            std::thread::sleep(Duration::from_millis(150));
+            exited = child.try_wait().ok().flatten().is_some();
+        }
         if !exited {
             break (child, port);
         }
