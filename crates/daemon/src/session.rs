@@ -1206,23 +1206,23 @@ impl Requested {
         if self.module.params.bool("transfer logging", false) {
             self.install_transfer_log(&out, opts, tails);
         }
+        // Everything either role lists, reads, writes or removes is
+        // resolved beneath the module's directory handle.
+        let module = match self.take_module_root() {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
+                return self.fail_streams(
+                    r,
+                    w,
+                    Some(opts),
+                    opts.rsh.as_deref(),
+                    &msg,
+                    exit::RERR_FILEIO,
+                );
+            }
+        };
         let (role, res) = if opts.sender {
-            // Everything the sender lists, reads or removes is resolved
-            // beneath the module's directory handle.
-            let module = match self.take_module_root() {
-                Ok(r) => r,
-                Err(e) => {
-                    let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
-                    return self.fail_streams(
-                        r,
-                        w,
-                        Some(opts),
-                        opts.rsh.as_deref(),
-                        &msg,
-                        exit::RERR_FILEIO,
-                    );
-                }
-            };
             let mut sources = Vec::new();
             let raws: Vec<&String> = opts.args.iter().skip(1).collect();
             for (k, t) in tails.iter().enumerate() {
@@ -1314,20 +1314,7 @@ impl Requested {
                     );
                 }
             }
-            let root = match self.take_module_root() {
-                Ok(r) => r,
-                Err(e) => {
-                    let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
-                    return self.fail_streams(
-                        r,
-                        w,
-                        Some(opts),
-                        opts.rsh.as_deref(),
-                        &msg,
-                        exit::RERR_FILEIO,
-                    );
-                }
-            };
+            let root = module;
             let path = if tail.rel.is_empty() {
                 RelPath::root()
             } else {
