@@ -14,6 +14,9 @@ use std::time::Instant;
 
 pub fn run(opts: &Options) -> i32 {
     let started = Instant::now();
+    if let Some(root) = &opts.confine_root {
+        confine::operator::confine_within(root);
+    }
     if let Err(msg) = files_from_checks(opts) {
         return fail_usage(&msg, exit::RERR_SYNTAX);
     }

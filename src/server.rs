@@ -45,6 +45,9 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
     } else {
         opts
     };
+    if let Some(root) = &opts.confine_root {
+        confine::operator::confine_within(root);
+    }
     r.get_mut().set_secs(opts.ctl.timeout);
     let w = shared(Box::new(engine::iolimit::BwLimitWrite::new(
         stdout,

@@ -7,6 +7,7 @@ mod abort;
 mod basis_dirs;
 mod client_names;
 mod compress;
+mod confine_root;
 mod connect_prog;
 mod control;
 mod daemon;

@@ -13,6 +13,12 @@
 //!
 //! [`Links::Insecure`] (`--insecure-links`, a daemon's `insecure links`)
 //! restores the plain `open(2)` that follows every symlink.
+//!
+//! `--confine-root=DIR` ([`confine_within`]) bounds every walk of the
+//! process: each directory it passes through must be DIR, inside it or
+//! above it on the way down, and what it opens must be inside DIR; a walk
+//! that steps anywhere else ends with ELOOP, as upstream's
+//! abspath_outside_confinement() refusal does.
 use rustix::fs::{openat, readlinkat, statat, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use std::collections::VecDeque;
@@ -21,6 +27,54 @@ use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+/// The `--confine-root` of this process, once set.
+static CONFINEMENT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Bounds every later operator-path walk of this process to `root` (an
+/// absolute path; its symlinks are resolved here, once, since the walk
+/// compares physical paths). A second call keeps the first root.
+pub fn confine_within(root: &Path) {
+    let physical = std::fs::canonicalize(root).unwrap_or_else(|_| normalize(root));
+    let _ = CONFINEMENT.set(physical);
+}
+
+/// The `--confine-root` in force, if any.
+pub fn confinement() -> Option<&'static Path> {
+    CONFINEMENT.get().map(PathBuf::as_path)
+}
+
+/// `path` with `.` components and repeated slashes dropped and each `..`
+/// taking away the component before it (lexically, as upstream's
+/// normalize_path()); `..` above `/` stays at `/`.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from(if path.is_absolute() { "/" } else { "" });
+    for comp in path.as_os_str().as_bytes().split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                if !out.pop() && !path.is_absolute() {
+                    out.push("..");
+                }
+            }
+            c => out.push(std::ffi::OsStr::from_bytes(c)),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// Whether a walk standing at `at` (physical, absolute) is still allowed
+/// by the confinement: inside the root, or (`passing`) an ancestor of it
+/// on the way down.
+fn allowed(at: &Path, passing: bool) -> bool {
+    match confinement() {
+        None => true,
+        Some(root) => at.starts_with(root) || (passing && root.starts_with(at)),
+    }
+}
 
 /// How many symlinks one walk follows before giving up (Linux's limit).
 const MAX_FOLLOW: usize = 40;
@@ -34,6 +88,11 @@ pub enum Links {
     Trusted,
     /// Any symlink (`--insecure-links`).
     Insecure,
+    /// As `Trusted`, for the destination the operator named, which
+    /// `--confine-root` does not bound (upstream confines the paths a
+    /// server opens on its own: merge and list files, the update and basis
+    /// directories; the destination is the transfer itself).
+    Destination,
 }
 
 impl Links {
@@ -43,6 +102,15 @@ impl Links {
             Links::Insecure
         } else {
             Links::Trusted
+        }
+    }
+
+    /// These links for opening the destination ([`Links::Destination`]
+    /// unless insecure).
+    pub fn for_destination(self) -> Links {
+        match self {
+            Links::Insecure => Links::Insecure,
+            _ => Links::Destination,
         }
     }
 }
@@ -72,7 +140,9 @@ pub fn open(path: &Path, flags: OFlags, mode: u32, links: Links) -> Result<Opene
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| absolute(path));
         return Ok(Opened { fd, path: abs });
     }
-    Walk::start(bytes)?.run(flags | OFlags::CLOEXEC, Mode::from_raw_mode(mode))
+    let mut walk = Walk::start(bytes)?;
+    walk.bounded = links != Links::Destination;
+    walk.run(flags | OFlags::CLOEXEC, Mode::from_raw_mode(mode))
 }
 
 /// [`open`] for a file, as a `std::fs::File` with an `io::Error`.
@@ -136,6 +206,12 @@ struct Walk {
     rest: VecDeque<Vec<u8>>,
     followed: usize,
     euid: u32,
+    /// Walking an fd pin (`/proc/self/fd/N`, `/dev/fd/N`): spelled outside
+    /// any confinement by construction, so the check waits until the
+    /// magic link is followed and the walk restarts at its target.
+    pin: bool,
+    /// Whether `--confine-root` bounds this walk.
+    bounded: bool,
 }
 
 impl Walk {
@@ -157,6 +233,8 @@ impl Walk {
             rest: VecDeque::new(),
             followed: 0,
             euid: rustix::process::geteuid().as_raw(),
+            pin: path.starts_with(b"/proc/self/fd/") || path.starts_with(b"/dev/fd/"),
+            bounded: true,
         };
         walk.splice(path)?;
         Ok(walk)
@@ -182,6 +260,7 @@ impl Walk {
             if comp == b".." {
                 self.dir = openat(&self.dir, "..", dir_flags(), Mode::empty())?;
                 self.at.pop();
+                self.check(true)?;
                 continue;
             }
             let st = match statat(&self.dir, comp.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
@@ -200,10 +279,12 @@ impl Walk {
             }
             // O_DIRECTORY|O_NOFOLLOW: a symlink swapped in since the
             // fstatat fails here instead of being followed.
-            self.dir = openat(&self.dir, comp.as_slice(), dir_flags(), Mode::empty())?;
             self.at.push(std::ffi::OsStr::from_bytes(&comp));
+            self.check(true)?;
+            self.dir = openat(&self.dir, comp.as_slice(), dir_flags(), Mode::empty())?;
         }
         // The path ended in a directory ("/", ".", "a/.."): reopen it.
+        self.check(false)?;
         let fd = openat(&self.dir, ".", flags, mode)?;
         Ok(Opened { fd, path: self.at })
     }
@@ -225,15 +306,28 @@ impl Walk {
         if target.starts_with(b"/") {
             self.dir = rustix::fs::open("/", dir_flags(), Mode::empty())?;
             self.at = PathBuf::from("/");
+            self.pin = false;
         }
         self.splice(&target)
     }
 
     fn finish(self, comp: &[u8], flags: OFlags, mode: Mode) -> Result<Opened, Errno> {
-        let fd = openat(&self.dir, comp, flags | OFlags::NOFOLLOW, mode)?;
         let mut path = self.at;
         path.push(std::ffi::OsStr::from_bytes(comp));
+        if self.bounded && !self.pin && !allowed(&path, false) {
+            return Err(Errno::LOOP);
+        }
+        let fd = openat(&self.dir, comp, flags | OFlags::NOFOLLOW, mode)?;
         Ok(Opened { fd, path })
+    }
+
+    /// The confinement check of the directory the walk stands at.
+    fn check(&self, passing: bool) -> Result<(), Errno> {
+        if !self.bounded || self.pin || allowed(&self.at, passing) {
+            Ok(())
+        } else {
+            Err(Errno::LOOP)
+        }
     }
 }
 

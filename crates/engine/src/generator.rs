@@ -668,12 +668,19 @@ impl Gen<'_> {
 
         if !e.is_file() {
             let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
-            let wanted = if is_device {
-                ctx.opts.devices && ctx.am_root
-            } else {
-                ctx.opts.specials
-            };
+            // --drop-D refuses the creation and leaves the list's -D
+            // framing alone (upstream generator.c, drop_devices).
+            let wanted = !ctx.opts.drop_devices
+                && if is_device {
+                    ctx.opts.devices && ctx.am_root
+                } else {
+                    ctx.opts.specials
+                };
             if !wanted {
+                if ctx.opts.ctl.info.nonreg > 0 {
+                    ctx.out
+                        .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
+                }
                 return Ok(());
             }
             let rdev = if is_device {

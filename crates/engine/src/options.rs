@@ -253,6 +253,15 @@ pub struct Options {
     /// owned by neither root nor this user is refused (ELOOP). Local only:
     /// never sent to the peer, and a daemon refuses it from a client.
     pub insecure_links: bool,
+    /// --confine-root=DIR: every operator or peer path this process opens
+    /// (sources, destination, merge and list files, the update
+    /// directories) must resolve inside DIR, as rrsync asks of a server it
+    /// starts. Absolute; ignored by a daemon, whose module is the bound.
+    pub confine_root: Option<std::path::PathBuf>,
+    /// --drop-D: the receiver creates no devices or special files (the
+    /// file list keeps its -D framing), as rrsync asks of a restricted
+    /// receiving server.
+    pub drop_devices: bool,
     /// -k: the sender follows symlinks to directories.
     pub copy_dirlinks: bool,
     /// -K: the receiver treats a symlink to a directory (in the tree) as
@@ -435,6 +444,8 @@ pub(crate) enum Act {
     Contimeout,
     PartialDir,
     TempDir,
+    ConfineRoot,
+    DropDevices(bool),
     BackupDir,
     Suffix,
     BasisDir(AltDest),
@@ -468,6 +479,7 @@ impl Act {
                 | Act::Contimeout
                 | Act::PartialDir
                 | Act::TempDir
+                | Act::ConfineRoot
                 | Act::BackupDir
                 | Act::Suffix
                 | Act::BasisDir(_)
@@ -569,6 +581,9 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("copy-links", Some('L'), Act::CopyLinks), ("copy-unsafe-links", None, Act::CopyUnsafeLinks),
     ("safe-links", None, Act::SafeLinks), ("copy-dirlinks", Some('k'), Act::CopyDirlinks),
     ("insecure-links", None, Act::InsecureLinks(true)),
+    ("confine-root", None, Act::ConfineRoot),
+    ("drop-D", None, Act::DropDevices(true)),
+    ("no-drop-D", None, Act::DropDevices(false)),
     ("no-insecure-links", None, Act::InsecureLinks(false)),
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
@@ -1028,6 +1043,7 @@ impl Options {
             opts.dirs = true;
         }
         opts.finish_update_options()?;
+        opts.finish_confine_root()?;
         let has_out_format = opts.log_format.is_some() || opts.itemize > 0;
         let (server, verbose, stats, progress) =
             (opts.server, opts.verbose, opts.stats, opts.progress);
@@ -1082,6 +1098,7 @@ impl Options {
             Act::CopyUnsafeLinks => self.copy_unsafe_links = true,
             Act::SafeLinks => self.safe_links = true,
             Act::InsecureLinks(on) => self.insecure_links = on,
+            Act::DropDevices(on) => self.drop_devices = on,
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
             Act::Tree(t) => self.tree.apply(t, value),
@@ -1308,6 +1325,7 @@ impl Options {
             Act::ModifyWindow => self.modify_window = Some(parse_int(&value, word)?),
             Act::PartialDir => self.partial_dir = Some(value),
             Act::TempDir => self.temp_dir = Some(value),
+            Act::ConfineRoot => self.confine_root = Some(value.into()),
             Act::BackupDir => self.backup_dir = Some(value),
             Act::Suffix => self.suffix = Some(value),
             Act::BasisDir(kind) => {
@@ -1353,6 +1371,28 @@ impl Options {
         }
         self.delete = mode;
         self.delete_during_named = group(mode) == 1;
+        Ok(())
+    }
+
+    /// `--confine-root` must be absolute and cannot go with
+    /// `--insecure-links` (which would follow every symlink, so nothing
+    /// would be confined); it is kept lexically normalised.
+    // upstream: options.c:parse_arguments() (confine_root)
+    fn finish_confine_root(&mut self) -> Result<(), OptionError> {
+        let Some(root) = &self.confine_root else {
+            return Ok(());
+        };
+        if !root.is_absolute() {
+            return Err(OptionError::syntax(
+                "--confine-root must be an absolute path".to_string(),
+            ));
+        }
+        if self.insecure_links {
+            return Err(OptionError::syntax(
+                "--insecure-links cannot be combined with --confine-root".to_string(),
+            ));
+        }
+        self.confine_root = Some(confine::operator::normalize(root));
         Ok(())
     }
 
@@ -1804,6 +1844,7 @@ Options
 --super                  receiver attempts super-user activities
 --fake-super             store/recover privileged attrs using xattrs
 --specials               preserve special files
+--drop-D                 receiver refuses to create devices/specials
 -D                       same as --devices --specials
 --dry-run, -n            perform a trial run with no changes made
 --whole-file, -W         copy files whole (w/o delta-xfer algorithm)
@@ -1837,6 +1878,7 @@ Options
 --preallocate            allocate dest files before writing them
 --open-noatime           avoid changing the atime on opened files
 --munge-links            munge symlinks to make them safe & unusable
+--confine-root=DIR       refuse operator paths resolving outside DIR
 --append                 append data onto shorter files
 --append-verify          --append w/old data in file checksum
 --backup, -b             make backups (see --suffix & --backup-dir)

@@ -435,8 +435,20 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
             true
         }
         Err(e) => {
+            // upstream backup.c keep_backup(): the backup's name as the
+            // operator spelled the directory (an rrsync fd pin stays
+            // `/proc/self/fd/N/...`, not the anchor's inner path).
+            let target = match &ctx.opts.backup_dir {
+                Some(dir) => format!(
+                    "{}/{}{}",
+                    dir.trim_end_matches('/'),
+                    p.display_lossy(),
+                    ctx.opts.backup_suffix()
+                ),
+                None => to.display_lossy().to_string(),
+            };
             ctx.out.error_xfer(&format!(
-                "rsync: [receiver] make_backup \"{}\" failed: {}",
+                "rsync: [receiver] keep_backup failed: \"{}\" -> \"{target}\": {}",
                 p.display_lossy(),
                 e.message
             ));

@@ -471,7 +471,11 @@ pub fn run_receiver_to(
         Dest::Beneath { .. } => crate::basis::Climb::All,
         Dest::Operator(_) => crate::basis::Climb::Basis,
     };
-    if side == Side::Server && !local {
+    // A server started with --confine-root (by rrsync) takes the option
+    // directories as operator paths, each walk bounded by that root.
+    let remote_server =
+        side == Side::Server && !local && confine::operator::confinement().is_none();
+    if remote_server {
         crate::basis::validate_server_paths(opts, climb)?;
     }
     // upstream get_local_name(): a listing writes nowhere, so its
@@ -577,7 +581,7 @@ pub fn run_receiver_to(
         total_size: list.total_size(),
         ..Default::default()
     }));
-    let mut dirs = match (&dest_ambient, side == Side::Server && !local) {
+    let mut dirs = match (&dest_ambient, remote_server) {
         (Some(d), false) => {
             crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
         }
@@ -589,7 +593,7 @@ pub fn run_receiver_to(
     if let Some(kind) = opts.alt_dest {
         let what = match (&dest_ambient, side) {
             (None, _) => "the module",
-            (Some(_), Side::Server) if !local => "the destination's parent",
+            (Some(_), Side::Server) if remote_server => "the destination's parent",
             _ => "the destination's tree",
         };
         for line in dirs.check_basis(kind.option(), &dest_info.root, what) {
@@ -667,7 +671,7 @@ fn server_bound(
         (Some(m), _) => (m, Climb::All, "the module"),
         (None, Some(d)) => {
             let parent = crate::basis::operator_dest_dir(d).join("..");
-            let links = Links::from_insecure(opts.insecure_links);
+            let links = Links::from_insecure(opts.insecure_links).for_destination();
             let root =
                 Root::open_operator(&parent, links, AmbientAuthority::operator()).map_err(fail)?;
             (root, Climb::Basis, "the destination's parent")
@@ -708,7 +712,7 @@ fn local_name(
     out: &Out,
 ) -> Result<DestInfo> {
     let auth = AmbientAuthority::operator();
-    let links = Links::from_insecure(opts.insecure_links);
+    let links = Links::from_insecure(opts.insecure_links).for_destination();
     let dest = if dest.is_empty() { "." } else { dest };
     let path = Path::new(dest);
     let trailing = dest.ends_with('/');
