@@ -54,6 +54,11 @@ pub struct RecvCtx {
     /// chrooted at its own root): each is judged again where the link is
     /// physically created.
     pub sanitize_links: bool,
+    /// Replaying a batch: which files the generator wants.
+    pub batch_wants: Option<crate::batch::Wants>,
+    /// A dry run whose stream still carries file data (a replay, or a
+    /// client's `--only-write-batch` pull): the receiver reads it past.
+    pub batch_data_in_dry_run: bool,
 }
 
 impl RecvCtx {

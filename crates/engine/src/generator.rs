@@ -140,6 +140,9 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         }
     }
     let proto = ctx.session.protocol;
+    if let Some(wants) = &ctx.batch_wants {
+        wants.done();
+    }
     g.ndx(NDX_DONE);
     g.flush(true)?;
     // Phase 1: redo requests until the receiver saw the sender's first DONE.
@@ -837,6 +840,9 @@ impl Gen<'_> {
             ctx.stats(|s| s.created[0] += 1);
         }
         self.ndx(i as i32);
+        if let Some(wants) = ctx.batch_wants.as_ref().filter(|_| !redo) {
+            wants.want(i);
+        }
         self.hl_mark(hlink::Mark::Sending);
         let mut iflags = ITEM_TRANSFER;
         if ctx.opts.checksum {
@@ -859,7 +865,9 @@ impl Gen<'_> {
             }
         }
         self.report_all = report_all;
-        if dry {
+        // --only-write-batch: nothing changes here, but the sender is asked
+        // for the data (the batch records it).
+        if dry && !ctx.opts.only_writes_batch() {
             return Ok(());
         }
         if ctx.opts.append > 0 && !redo {
