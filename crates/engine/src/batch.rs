@@ -553,9 +553,24 @@ pub fn replay(
     out: Arc<crate::out::Out>,
 ) -> Result<crate::stats::XferStats> {
     use crate::transfer::{run_receiver_to, Dest, Link};
-    let mut input = io::BufReader::with_capacity(256 * 1024, open_for_reading(opts)?);
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counted {
+        inner: open_for_reading(opts)?,
+        count: count.clone(),
+    };
+    let mut input = io::BufReader::with_capacity(256 * 1024, counted);
     let mut opts = opts.clone();
-    let session = read_header(&mut input, &mut opts, &|line| out.info(line))?;
+    let ended = |e: Error| {
+        if e.code != exit::RERR_STREAMIO || e.reported {
+            return e;
+        }
+        let n = count.load(std::sync::atomic::Ordering::Relaxed);
+        Error::new(
+            e.code,
+            format!("rsync: connection unexpectedly closed ({n} bytes received so far) [Receiver]"),
+        )
+    };
+    let session = read_header(&mut input, &mut opts, &|line| out.info(line)).map_err(ended)?;
     out.set_protocol(session.protocol);
     let link = Link {
         local: true,
@@ -571,4 +586,21 @@ pub fn replay(
         &link,
         out,
     )
+    .map_err(ended)
+}
+
+/// Counts the bytes read from the batch (for the message when it ends
+/// early).
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }

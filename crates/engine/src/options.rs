@@ -1022,8 +1022,8 @@ impl Options {
         if let Some(r) = refusals {
             r.check_implied(opts)?;
         }
-        crate::treeshape::finish_options(opts)?;
         crate::batch::finish_options(opts)?;
+        crate::treeshape::finish_options(opts)?;
         if opts.delete != DeleteMode::Off && !opts.recursive && !opts.dirs {
             return Err(OptionError::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
