@@ -237,9 +237,13 @@ fn only_write_batch_changes_nothing_until_replayed() {
         ],
     );
     r.assert_code(0);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert_eq!(snapshot(&s.path("d1")), d1_before, "destination changed");
     assert_eq!(snapshot(&s.path("src")), src_before, "source changed");
-    ox(&s, &["-a", "--only-write-batch=C", "src/", "d1/missing/"]).assert_code(0);
+    let r = ox(&s, &["-av", "--only-write-batch=C", "src/", "d1/missing/"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("speedup is "), "{}", r.stdout);
+    assert!(r.stdout.ends_with(" (BATCH ONLY)\n"), "{}", r.stdout);
     assert!(!s.path("d1/missing").exists(), "destination created");
     rs(&s, &["-a", "--read-batch=B", "d1/"]).assert_code(0);
     assert_same_tree(&s.path("src"), &s.path("d1"));
@@ -368,6 +372,25 @@ fn hostile_batch_oversized_block_count() {
         b[head + 8..head + 12].copy_from_slice(&16i32.to_le_bytes());
     });
     hostile(&s, &p, 2, "invalid sum count");
+}
+
+#[test]
+fn hostile_batch_name_climbing_out_of_the_destination() {
+    let s = setup(0);
+    fs::create_dir_all(s.path("ev")).expect("mkdir");
+    write_file(&s.path("ev/aaaa"), b"pwned", 0o644, T0);
+    ox(&s, &["-a", "--write-batch=E", "ev/", "evd/"]).assert_code(0);
+    let mut b = fs::read(s.path("E")).expect("E");
+    let at = b.windows(4).position(|w| w == b"aaaa").expect("name");
+    b[at..at + 4].copy_from_slice(b"../x");
+    fs::write(s.path("H"), b).expect("H");
+    hostile(
+        &s,
+        &s.path("H"),
+        4,
+        "ABORTING due to unsafe pathname from sender: ../x",
+    );
+    assert!(!s.path("outside/x").exists());
 }
 
 #[test]

@@ -651,7 +651,8 @@ pub fn run_receiver_to(
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
     });
     // Landlock before the generator thread exists, so it inherits it.
-    crate::confinement::confine_receiver(opts, side, local, &ctx.root, &out)?;
+    // A replayed batch is someone's recorded stream: confined as a pull.
+    crate::confinement::confine_receiver(opts, side, local && !replay, &ctx.root, &out)?;
     let (peer_stats, reader) = crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.flist_size = flist_size;
