@@ -1883,6 +1883,9 @@ Options
 --old-args               disable the modern arg-protection idiom
 --trust-sender           trust the remote sender's file list
 --bwlimit=RATE           limit socket I/O bandwidth
+--write-batch=FILE       write a batched update to FILE
+--only-write-batch=FILE  like --write-batch but w/o updating dest
+--read-batch=FILE        read a batched update from FILE
 --timeout=SECONDS        set I/O timeout in seconds
 --max-alloc=SIZE         change a limit relating to memory alloc
 --log-file=FILE          log what we're doing to the specified FILE

@@ -529,8 +529,11 @@ pub fn run_receiver_to(
         )?),
         _ => None,
     };
-    let flist_progress =
-        crate::control::FlistProgress::start(opts, side == Side::Client && !local, &out);
+    let flist_progress = crate::control::FlistProgress::start(
+        opts,
+        side == Side::Client && (!local || replay),
+        &out,
+    );
     // upstream: flist.c recv_file_list() counts the raw bytes read for
     // the list as its "File list size".
     let read_before_list = reader.bytes_read();
