@@ -262,6 +262,46 @@ fn only_write_batch_changes_nothing_until_replayed() {
 }
 
 #[test]
+fn only_write_batch_pull_and_stock_push_to_oxsync_server() {
+    let s = setup(3);
+    let rsh = s.rsh();
+    let rsh = rsh.to_str().expect("utf-8");
+    // oxsync pulling from stock rsync: the data is recorded, not written.
+    let rp = format!("--rsync-path={}", rsync_bin().display());
+    let from = format!("host:{}/", s.path("src").display());
+    ox(
+        &s,
+        &["-a", "-e", rsh, &rp, "--only-write-batch=A", &from, "new/"],
+    )
+    .assert_code(0);
+    assert!(!s.path("new").exists(), "destination created");
+    rs(&s, &["-a", "--read-batch=A", "d1/"]).assert_code(0);
+    assert_same_tree(&s.path("src"), &s.path("d1"));
+    // Stock rsync pushing to oxsync --server with --only-write-batch: the
+    // server changes nothing; the batch replays with oxsync.
+    let before = snapshot(&s.path("d2"));
+    let op = format!("--rsync-path={}", oxsync_bin().display());
+    let to = format!("host:{}/", s.path("d2").display());
+    rs(
+        &s,
+        &[
+            "-a",
+            "--no-i-r",
+            "-e",
+            rsh,
+            &op,
+            "--only-write-batch=B",
+            "src/",
+            &to,
+        ],
+    )
+    .assert_code(0);
+    assert_eq!(snapshot(&s.path("d2")), before, "the server wrote");
+    ox(&s, &["-a", "--read-batch=B", "d2/"]).assert_code(0);
+    assert_same_tree(&s.path("src"), &s.path("d2"));
+}
+
+#[test]
 fn script_quotes_every_argument_and_keeps_rules_in_a_heredoc() {
     let s = setup(0);
     let dest = "d`touch PWNED`x/";
