@@ -141,12 +141,26 @@ fn local_batch_from_oxsync_replays_with_rsync_with_oxsync_and_its_script() {
 
 #[test]
 fn local_batch_from_rsync_replays_with_oxsync() {
-    let s = setup(3);
+    let s = setup(4);
     rs(&s, &["-a", "--no-i-r", "--write-batch=B", "src/", "d1/"]).assert_code(0);
-    let r = ox(&s, &["-av", "--read-batch=B", "d2/"]);
+    let r = ox(&s, &["-av", "--stats", "--read-batch=B", "d2/"]);
     r.assert_code(0);
     assert_same_tree(&s.path("src"), &s.path("d2"));
     assert!(r.stdout.contains("sub/private\n"), "{}", r.stdout);
+    // Counted from the batch's records, as rsync does (`big` existed in
+    // the destination the batch was written against).
+    let created = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("Number of created files"))
+            .map(str::to_string)
+    };
+    let stock = rs(&s, &["-a", "--stats", "--read-batch=B", "d4/"]);
+    stock.assert_code(0);
+    assert_eq!(created(&r.stdout), created(&stock.stdout));
+    assert_eq!(
+        created(&r.stdout).as_deref(),
+        Some("Number of created files: 7 (reg: 4, dir: 2, link: 1)")
+    );
     // From standard input.
     let mut c = Command::new("sh");
     c.args(["-c", "exec \"$0\" -a --read-batch=- d3/ < B"])

@@ -67,6 +67,14 @@ impl RecvCtx {
         let mut g = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g)
     }
+    /// Counts a created item of kind `k` (see `stats::kind_index`). A
+    /// replayed batch counts what its records say instead (upstream's
+    /// receiver counts ITEM_IS_NEW).
+    pub fn count_created(&self, k: usize) {
+        if self.batch_wants.is_none() {
+            self.stats(|s| s.created[k] += 1);
+        }
+    }
     /// The name used in messages.
     pub fn name(&self, ndx: usize) -> String {
         crate::control::name_text(&self.entries[ndx].name)

@@ -563,7 +563,7 @@ impl Gen<'_> {
                     self.fake_record(p, e);
                 }
                 if !in_basis {
-                    ctx.stats(|s| s.created[1] += 1);
+                    ctx.count_created(1);
                 }
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
@@ -571,7 +571,7 @@ impl Gen<'_> {
             // The destination root this run created counts as created
             // (upstream itemizes it `cd+++++++++ ./` too).
             if exists && shown.is_none() && !in_basis {
-                ctx.stats(|s| s.created[1] += 1);
+                ctx.count_created(1);
             }
             if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
                 && exists
@@ -664,7 +664,7 @@ impl Gen<'_> {
             );
             self.hl_mark(hlink::Mark::Done);
             if shown.is_none() {
-                ctx.stats(|s| s.created[2] += 1);
+                ctx.count_created(2);
             }
             return Ok(());
         }
@@ -746,7 +746,7 @@ impl Gen<'_> {
             );
             self.hl_mark(hlink::Mark::Done);
             if shown.is_none() {
-                ctx.stats(|s| s.created[kind_index(e.mode)] += 1);
+                ctx.count_created(kind_index(e.mode));
             }
             return Ok(());
         }
@@ -837,7 +837,7 @@ impl Gen<'_> {
             }
         }
         if st.is_none() {
-            ctx.stats(|s| s.created[0] += 1);
+            ctx.count_created(0);
         }
         self.ndx(i as i32);
         if let Some(wants) = ctx.batch_wants.as_ref().filter(|_| !redo) {

@@ -94,6 +94,15 @@ pub fn receive_files<R: Read>(
             xname = r.read_vstring(4096, "xname")?;
         }
         let e = &ctx.entries[i];
+        // upstream: receiver.c counts created items from the records; here
+        // the generator does, but a replay's records are the batch's.
+        if ctx.batch_wants.is_some()
+            && iflags & ITEM_IS_NEW != 0
+            && (phase == 0 || iflags & ITEM_TRANSFER == 0)
+        {
+            let k = crate::stats::kind_index(e.mode);
+            ctx.stats(|s| s.created[k] += 1);
+        }
         if iflags & ITEM_TRANSFER == 0 {
             ctx.out.log_item(crate::out::FileEvent {
                 sender: false,
