@@ -12,7 +12,7 @@ use std::io::BufReader;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-pub fn run(opts: &Options) -> i32 {
+pub fn run(opts: &Options, argv: &[String]) -> i32 {
     let started = Instant::now();
     if let Some(root) = &opts.confine_root {
         confine::operator::confine_within(root);
@@ -20,9 +20,46 @@ pub fn run(opts: &Options) -> i32 {
     if let Err(msg) = files_from_checks(opts) {
         return fail_usage(&msg, exit::RERR_SYNTAX);
     }
+    if opts.reads_batch() {
+        return read_batch(opts, started);
+    }
+    let batch = if opts.writes_batch() {
+        match engine::batch::open_for_writing(opts, argv) {
+            Ok(rec) => Some(rec),
+            Err(e) => return fail_usage(e.message.trim_start_matches("rsync: "), e.code),
+        }
+    } else {
+        None
+    };
+    let code = transfer(opts, started, batch.as_ref());
+    match batch.map(|rec| rec.finish()) {
+        Some(Err(e)) if code == 0 => fail_usage(e.message.trim_start_matches("rsync: "), e.code),
+        _ => code,
+    }
+}
+
+/// `--read-batch`: the receiving side over the batch file.
+fn read_batch(opts: &Options, started: Instant) -> i32 {
+    let Some(dest) = opts.args.last() else {
+        return fail_usage("--read-batch needs a destination", exit::RERR_SYNTAX);
+    };
+    if !matches!(parse_location(dest), Location::Local(_)) {
+        return fail_usage(
+            "remote destination is not allowed with --read-batch",
+            exit::RERR_SYNTAX,
+        );
+    }
+    let out = client_out(opts, format(opts, false, false));
+    let logf = crate::logfile::LogFile::start(opts, &out, false, false);
+    let res = engine::batch::replay(opts, dest, out.clone());
+    finish(opts, res, &out, logf.as_ref(), started)
+}
+
+fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Recorder>) -> i32 {
+    let record = || batch.cloned().map(engine::batch::LinkBatch::Record);
     let mut args = opts.args.clone();
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
-        return crate::daemon_client::run(opts);
+        return crate::daemon_client::run(opts, record());
     }
     // A single argument lists it (upstream: list_only with no destination).
     let dest = if args.len() == 1 {
@@ -35,7 +72,7 @@ pub fn run(opts: &Options) -> i32 {
     if matches!(dest_loc, Location::Daemon(_))
         || src_locs.iter().any(|l| matches!(l, Location::Daemon(_)))
     {
-        return crate::daemon_client::run(opts);
+        return crate::daemon_client::run(opts, record());
     }
     let remote_srcs = src_locs
         .iter()
@@ -64,7 +101,13 @@ pub fn run(opts: &Options) -> i32 {
                 host,
                 false,
                 &[remote_path],
-                |r, w| run_sender(r, w, opts, &sources, &Link::client(), out.clone()),
+                |r, w| {
+                    let link = Link {
+                        batch: record(),
+                        ..Link::client()
+                    };
+                    run_sender(r, w, opts, &sources, &link, out.clone())
+                },
             );
             (res, out)
         }
@@ -72,7 +115,7 @@ pub fn run(opts: &Options) -> i32 {
             let out = client_out(opts, format(opts, true, true));
             logf = crate::logfile::LogFile::start(opts, &out, true, true);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
-            (local_copy(opts, &sources, dest, out.clone()), out)
+            (local_copy(opts, &sources, dest, out.clone(), record()), out)
         }
         (Location::Local(dest), n) => {
             if n != src_locs.len() {
@@ -113,19 +156,32 @@ pub fn run(opts: &Options) -> i32 {
                     args: paths.clone(),
                     daemon: false,
                 }),
+                batch: record(),
                 ..Link::client()
             };
+            let recv_opts = engine::batch::receiving_options(opts);
             let res = with_remote(opts, user.as_deref(), &host, true, &paths, |r, w| {
-                run_receiver(r, w, opts, dest, &link, out.clone())
+                run_receiver(r, w, &recv_opts, dest, &link, out.clone())
             });
             (res, out)
         }
         (Location::Daemon(_), _) => unreachable!("daemon refused above"),
     };
+    finish(opts, result, &out, logf.as_ref(), started)
+}
+
+/// Prints the summary or the error of a finished transfer; its exit code.
+fn finish(
+    opts: &Options,
+    result: engine::Result<XferStats>,
+    out: &Arc<Out>,
+    logf: Option<&crate::logfile::LogFile>,
+    started: Instant,
+) -> i32 {
     match result {
         Ok(stats) => {
-            engine::control::print_summary(&out, opts, &stats, started.elapsed());
-            if let Some(l) = &logf {
+            engine::control::print_summary(out, opts, &stats, started.elapsed());
+            if let Some(l) = logf {
                 l.finish(&stats);
             }
             let code = out.final_code();
@@ -138,7 +194,7 @@ pub fn run(opts: &Options) -> i32 {
             if !e.reported {
                 eprintln!("{}", e.message);
             }
-            if let Some(l) = &logf {
+            if let Some(l) = logf {
                 l.error(&e.message);
             }
             eprintln!("{}", closing_line(e.code, "client"));

@@ -90,7 +90,7 @@ pub fn parse_spec(arg: &str) -> Option<DaemonSpec> {
 }
 
 /// Runs a transfer (or a module listing) where one side is a daemon.
-pub fn run(opts: &Options) -> i32 {
+pub fn run(opts: &Options, batch: Option<engine::batch::LinkBatch>) -> i32 {
     let started = Instant::now();
     let mut args = opts.args.clone();
     if args.len() == 1 {
@@ -188,7 +188,7 @@ pub fn run(opts: &Options) -> i32 {
         protocol,
         &local,
         remote_paths,
-        started,
+        (started, batch),
     );
     finish_child(conn.child, code)
 }
@@ -203,7 +203,7 @@ fn transfer(
     protocol: i32,
     local: &[String],
     remote_paths: Vec<String>,
-    started: Instant,
+    (started, batch): (Instant, Option<engine::batch::LinkBatch>),
 ) -> i32 {
     let mut sargs = opts.to_server_args(!push, protocol);
     sargs.push(".".into());
@@ -240,8 +240,10 @@ fn transfer(
     let link = Link {
         agreed_protocol: Some(protocol),
         requested,
+        batch,
         ..Link::client()
     };
+    let recv_opts = engine::batch::receiving_options(opts);
     let fmt = crate::client::format(opts, push, false);
     let out = crate::client::client_out(opts, fmt);
     // --timeout on the socket's reads (keeping what the handshake already
@@ -260,7 +262,7 @@ fn transfer(
     let result = if push {
         run_sender(r, wr, opts, local, &link, out.clone())
     } else {
-        run_receiver(r, wr, opts, &local[0], &link, out.clone())
+        run_receiver(r, wr, &recv_opts, &local[0], &link, out.clone())
     };
     match result {
         Ok(stats) => {

@@ -70,5 +70,10 @@ fn run(args: &[OsString]) -> i32 {
             protocol::exit::RERR_SYNTAX
         };
     }
-    client::run(&opts)
+    let argv: Vec<String> = std::env::args_os()
+        .take(1)
+        .chain(args.iter().cloned())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    client::run(&opts, &argv)
 }

@@ -20,7 +20,7 @@ pub const CAPABILITIES: &[&str] = &[
     "hardlink-symlinks",
     "IPv6",
     "atimes",
-    "no batchfiles",
+    "batchfiles",
     "inplace",
     "append",
     "no ACLs",

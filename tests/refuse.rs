@@ -451,7 +451,7 @@ fn version_json_has_upstream_keys_and_tells_the_truth() {
         ("xattrs", false),
         ("iconv", false),
         ("crtimes", false),
-        ("batchfiles", false),
+        ("batchfiles", true),
         ("hardlinks", true),
         ("atimes", true),
         ("symlinks", true),

@@ -5,6 +5,7 @@
 //! rsync in place of oxsync (this checks the harness itself).
 mod abort;
 mod basis_dirs;
+mod batch;
 mod client_names;
 mod compress;
 mod confine_root;

@@ -1171,6 +1171,7 @@ impl Requested {
             files_from_data: None,
             sources: Default::default(),
             requested: None,
+            batch: None,
         };
         let mut link = link;
         match crate::treeshape::read_files_from(

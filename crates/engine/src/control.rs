@@ -689,7 +689,14 @@ pub fn print_summary(
         }
     }
     if level >= 1 {
-        for l in stats.summary_lines_h(elapsed, opts.dry_run, human) {
+        let mut lines = stats.summary_lines_h(elapsed, opts.dry_run, human);
+        // upstream main.c: a batch-only run says so instead.
+        if opts.only_writes_batch() {
+            if let Some(last) = lines.last_mut() {
+                *last = format!("{} (BATCH ONLY)", last.trim_end_matches(" (DRY RUN)"));
+            }
+        }
+        for l in lines {
             out.info(&l);
         }
     }

@@ -54,6 +54,11 @@ pub struct RecvCtx {
     /// chrooted at its own root): each is judged again where the link is
     /// physically created.
     pub sanitize_links: bool,
+    /// Replaying a batch: which files the generator wants.
+    pub batch_wants: Option<crate::batch::Wants>,
+    /// A dry run whose stream still carries file data (a replay, or a
+    /// client's `--only-write-batch` pull): the receiver reads it past.
+    pub batch_data_in_dry_run: bool,
 }
 
 impl RecvCtx {
@@ -61,6 +66,14 @@ impl RecvCtx {
     pub fn stats<T>(&self, f: impl FnOnce(&mut XferStats) -> T) -> T {
         let mut g = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g)
+    }
+    /// Counts a created item of kind `k` (see `stats::kind_index`). A
+    /// replayed batch counts what its records say instead (upstream's
+    /// receiver counts ITEM_IS_NEW).
+    pub fn count_created(&self, k: usize) {
+        if self.batch_wants.is_none() {
+            self.stats(|s| s.created[k] += 1);
+        }
     }
     /// The name used in messages.
     pub fn name(&self, ndx: usize) -> String {

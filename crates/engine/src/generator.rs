@@ -140,6 +140,9 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         }
     }
     let proto = ctx.session.protocol;
+    if let Some(wants) = &ctx.batch_wants {
+        wants.done();
+    }
     g.ndx(NDX_DONE);
     g.flush(true)?;
     // Phase 1: redo requests until the receiver saw the sender's first DONE.
@@ -560,7 +563,7 @@ impl Gen<'_> {
                     self.fake_record(p, e);
                 }
                 if !in_basis {
-                    ctx.stats(|s| s.created[1] += 1);
+                    ctx.count_created(1);
                 }
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
@@ -568,7 +571,7 @@ impl Gen<'_> {
             // The destination root this run created counts as created
             // (upstream itemizes it `cd+++++++++ ./` too).
             if exists && shown.is_none() && !in_basis {
-                ctx.stats(|s| s.created[1] += 1);
+                ctx.count_created(1);
             }
             if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
                 && exists
@@ -661,7 +664,7 @@ impl Gen<'_> {
             );
             self.hl_mark(hlink::Mark::Done);
             if shown.is_none() {
-                ctx.stats(|s| s.created[2] += 1);
+                ctx.count_created(2);
             }
             return Ok(());
         }
@@ -750,7 +753,7 @@ impl Gen<'_> {
             );
             self.hl_mark(hlink::Mark::Done);
             if shown.is_none() {
-                ctx.stats(|s| s.created[kind_index(e.mode)] += 1);
+                ctx.count_created(kind_index(e.mode));
             }
             return Ok(());
         }
@@ -841,9 +844,12 @@ impl Gen<'_> {
             }
         }
         if st.is_none() {
-            ctx.stats(|s| s.created[0] += 1);
+            ctx.count_created(0);
         }
         self.ndx(i as i32);
+        if let Some(wants) = ctx.batch_wants.as_ref().filter(|_| !redo) {
+            wants.want(i);
+        }
         self.hl_mark(hlink::Mark::Sending);
         let mut iflags = ITEM_TRANSFER;
         if ctx.opts.checksum {
@@ -866,7 +872,9 @@ impl Gen<'_> {
             }
         }
         self.report_all = report_all;
-        if dry {
+        // --only-write-batch: nothing changes here, but the sender is asked
+        // for the data (the batch records it).
+        if dry && !ctx.opts.only_writes_batch() {
             return Ok(());
         }
         if ctx.opts.append > 0 && !redo {

@@ -8,6 +8,8 @@
 #![deny(missing_docs)]
 
 pub mod basis;
+pub mod batch;
+pub mod batch_script;
 pub mod chmod;
 pub mod confinement;
 pub mod control;

@@ -305,6 +305,10 @@ pub struct Options {
     /// Positional arguments (client: sources then destination; server: "."
     /// then paths).
     pub args: Vec<String>,
+    /// `--write-batch`, `--only-write-batch` or `--read-batch` (client; a
+    /// server keeps only `--only-write-batch`, which makes its receiving
+    /// side a dry run that still asks for the data).
+    pub batch: Option<crate::batch::Batch>,
     /// Transfer-control and output options (`--info`, `--debug`, `-h`, `-8`,
     /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
     /// `--log-file`...).
@@ -322,7 +326,7 @@ pub struct OptionError {
 }
 
 impl OptionError {
-    fn syntax(message: String) -> OptionError {
+    pub(crate) fn syntax(message: String) -> OptionError {
         OptionError {
             message,
             exit_code: 1,
@@ -453,6 +457,7 @@ pub(crate) enum Act {
     MinSize,
     ModifyWindow,
     MaxDelete,
+    Batch(crate::batch::BatchMode),
 }
 
 impl Act {
@@ -494,6 +499,7 @@ impl Act {
                 | Act::Tree(crate::treeshape::TreeAct::FilesFrom)
                 | Act::RemoteOption
                 | Act::CompressThreads
+                | Act::Batch(_)
         )
     }
 }
@@ -620,6 +626,9 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-inc-recursive", None, Act::IncRecursive(false)), ("no-i-r", None, Act::IncRecursive(false)),
     ("remote-option", Some('M'), Act::RemoteOption),
     ("compress-threads", None, Act::CompressThreads), ("zt", None, Act::CompressThreads),
+    ("write-batch", None, Act::Batch(crate::batch::BatchMode::Write)),
+    ("only-write-batch", None, Act::Batch(crate::batch::BatchMode::OnlyWrite)),
+    ("read-batch", None, Act::Batch(crate::batch::BatchMode::Read)),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -644,7 +653,6 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "confine-root",
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y",
-    "read-batch", "write-batch", "only-write-batch",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6",
     "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
@@ -1029,13 +1037,14 @@ impl Options {
         if let Some(r) = refusals {
             r.check_implied(opts)?;
         }
+        crate::batch::finish_options(opts)?;
         crate::treeshape::finish_options(opts)?;
         if opts.delete != DeleteMode::Off && !opts.recursive && !opts.dirs {
             return Err(OptionError::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
             ));
         }
-        if !opts.server && opts.args.len() == 1 {
+        if !opts.server && opts.args.len() == 1 && !opts.reads_batch() {
             // upstream: a single argument lists (and implies -d).
             opts.ctl.list_only |= 1;
         }
@@ -1195,6 +1204,7 @@ impl Options {
             Act::MaxDelete => {
                 self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
+            Act::Batch(mode) => crate::batch::apply_option(self, mode, value)?,
             Act::Itemize => self.itemize = self.itemize.saturating_add(1),
             Act::NoItemize => self.itemize = 0,
             Act::Stats => self.stats = true,
@@ -1663,6 +1673,13 @@ impl Options {
             if self.force {
                 args.push("--force".to_string());
             }
+            if self
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.mode == crate::batch::BatchMode::OnlyWrite)
+            {
+                args.push("--only-write-batch=X".to_string());
+            }
             if self.super_user == Some(true) {
                 args.push("--super".to_string());
             }
@@ -1908,6 +1925,9 @@ Options
 --old-args               disable the modern arg-protection idiom
 --trust-sender           trust the remote sender's file list
 --bwlimit=RATE           limit socket I/O bandwidth
+--write-batch=FILE       write a batched update to FILE
+--only-write-batch=FILE  like --write-batch but w/o updating dest
+--read-batch=FILE        read a batched update from FILE
 --timeout=SECONDS        set I/O timeout in seconds
 --max-alloc=SIZE         change a limit relating to memory alloc
 --log-file=FILE          log what we're doing to the specified FILE

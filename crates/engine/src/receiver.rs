@@ -67,6 +67,11 @@ pub fn receive_files<R: Read>(
         let ndx = read_ndx(ctx, r, &mut ndx_r)?;
         if ndx == NDX_DONE {
             phase += 1;
+            if phase == 1 {
+                if let Some(wants) = &ctx.batch_wants {
+                    wants.wants(i32::MAX, &mut |j| no_batched_update(ctx, j));
+                }
+            }
             if phase > 2 {
                 break;
             }
@@ -89,6 +94,15 @@ pub fn receive_files<R: Read>(
             xname = r.read_vstring(4096, "xname")?;
         }
         let e = &ctx.entries[i];
+        // upstream: receiver.c counts created items from the records; here
+        // the generator does, but a replay's records are the batch's.
+        if ctx.batch_wants.is_some()
+            && iflags & ITEM_IS_NEW != 0
+            && (phase == 0 || iflags & ITEM_TRANSFER == 0)
+        {
+            let k = crate::stats::kind_index(e.mode);
+            ctx.stats(|s| s.created[k] += 1);
+        }
         if iflags & ITEM_TRANSFER == 0 {
             ctx.out.log_item(crate::out::FileEvent {
                 sender: false,
@@ -113,7 +127,26 @@ pub fn receive_files<R: Read>(
                 ctx.name(i)
             )));
         }
+        if let Some(wants) = &ctx.batch_wants {
+            let wanted = if phase == 0 {
+                wants.wants(ndx, &mut |j| no_batched_update(ctx, j))
+            } else {
+                redone.get(i).copied().unwrap_or(false)
+            };
+            if !wanted {
+                let again = if phase > 0 { " resend of" } else { "" };
+                ctx.out.info(&format!(
+                    "(Skipping batched update for{again} \"{}\")",
+                    ctx.name(i)
+                ));
+                discard_data(ctx, r, &mut buf, &mut tokens)?;
+                continue;
+            }
+        }
         if ctx.opts.dry_run {
+            if ctx.batch_data_in_dry_run {
+                discard_data(ctx, r, &mut buf, &mut tokens)?;
+            }
             log_item(ctx, iflags, i);
             ctx.stats(|s| {
                 s.xferred_files += 1;
@@ -182,6 +215,54 @@ pub fn receive_files<R: Read>(
         let _ = events.send(GenEvent::Done);
     }
     Ok(stats)
+}
+
+/// A batch wanted file the batch has no data for.
+// upstream: receiver.c:no_batched_update()
+fn no_batched_update(ctx: &RecvCtx, i: usize) {
+    if i < ctx.entries.len() {
+        ctx.out
+            .error_xfer(&format!("(No batched update for \"{}\")", ctx.name(i)));
+    }
+}
+
+/// Reads one file's data past without writing it (a batch record the
+/// generator does not want, or a dry run's).
+// upstream: receiver.c:discard_receive_data()
+fn discard_data<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    tokens: &mut crate::tokens::TokenIn,
+) -> Result<()> {
+    let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
+    let sizes = SumSizes {
+        count: head.count as u32,
+        blength: head.blength as u32,
+        s2length: head.s2length as u32,
+        remainder: head.remainder as u32,
+    };
+    let mut block = Vec::new();
+    loop {
+        match tokens.read(r, buf)? {
+            Token::End => break,
+            Token::Literal(_) => {}
+            Token::Match(idx) => {
+                let Some((_, len)) = Signature::block_range(&sizes, idx) else {
+                    return Err(Error::protocol(format!(
+                        "invalid block index {idx} (count {})",
+                        head.count
+                    )));
+                };
+                block.clear();
+                block.resize(len, 0);
+                tokens.see_match(&block)?;
+            }
+        }
+    }
+    let mut sum = vec![0u8; ctx.session.checksum.digest_len()];
+    r.read_exact_field(&mut sum, "file checksum")?;
+    Ok(())
 }
 
 /// -H: tells the generator that a hard-linked file is in place (a file

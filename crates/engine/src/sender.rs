@@ -33,6 +33,12 @@ pub struct SendCtx<'a> {
     pub stats: &'a Mutex<XferStats>,
     /// This side is the server.
     pub am_server: bool,
+    /// `--only-write-batch`: each file's data goes to the batch file only,
+    /// never to the receiver (upstream sender.c f_xfer = batch_fd).
+    pub batch_only: bool,
+    /// A batch is recorded: the closing statistics go into it (upstream
+    /// main.c handle_stats() for a client sender).
+    pub batch_stats: bool,
 }
 
 /// Runs the send loop and the end-of-transfer exchange. A server also
@@ -154,6 +160,9 @@ pub fn send_files<R: Read>(
             }
         };
         echo(&mut out, &mut ndx_w);
+        if ctx.batch_only {
+            write_out(w, &mut out, false)?;
+        }
         SumHead {
             count: sig.sizes.count as i32,
             blength: sig.sizes.blength as i32,
@@ -211,7 +220,8 @@ pub fn send_files<R: Read>(
                     }
                 }
                 if out.len() >= FLUSH_AT {
-                    write_out(w, &mut out, false).map_err(|e| io::Error::other(e.message))?;
+                    write_data(w, &mut out, ctx.batch_only)
+                        .map_err(|e| io::Error::other(e.message))?;
                 }
                 Ok(())
             },
@@ -240,6 +250,9 @@ pub fn send_files<R: Read>(
         }
         tokens.end(&mut out)?;
         out.extend_from_slice(&sum[..digest_len.min(sum.len())]);
+        if ctx.batch_only {
+            write_data(w, &mut out, true)?;
+        }
         stat(ctx, |s| {
             s.literal_data += mstats.literal;
             s.matched_data += mstats.matched;
@@ -263,6 +276,12 @@ pub fn send_files<R: Read>(
     ndx_w.write(&mut out, NDX_DONE);
     if ctx.am_server {
         stats_fn().write(&mut out);
+    } else if ctx.batch_stats {
+        // The batch's reader is a client receiver: it reads the stats a
+        // server sender would have sent.
+        write_out(w, &mut out, false)?;
+        stats_fn().write(&mut out);
+        write_data(w, &mut out, true)?;
     }
     write_out(w, &mut out, true)?;
     // upstream: main.c:read_final_goodbye()
@@ -328,6 +347,17 @@ fn write_out(w: &SharedWriter, out: &mut Vec<u8>, flush: bool) -> Result<()> {
     if flush {
         g.flush()?;
     }
+    out.clear();
+    Ok(())
+}
+
+/// File data: to the receiver, or with `batch_only` to the batch file
+/// alone.
+fn write_data(w: &SharedWriter, out: &mut Vec<u8>, batch_only: bool) -> Result<()> {
+    if !batch_only {
+        return write_out(w, out, false);
+    }
+    lock(w)?.write_tee_only(out)?;
     out.clear();
     Ok(())
 }

@@ -142,13 +142,20 @@ pub fn setup_with<R: Read, W: Write>(
     let negotiating = compat & CF_VARINT_FLIST_FLAGS != 0;
     let send_csum = negotiating && opts.checksum_choice.is_none();
     let send_comp = negotiating && opts.compress && opts.compress_choice.is_none();
+    // upstream: compat.c getenv_nstr(): a batch is always written with the
+    // old choices (md5, zlib), which its reader assumes.
+    let (csum_pref, comp_pref): (&[&str], &[&str]) = if opts.writes_batch() {
+        (&["md5"], &["zlib"])
+    } else {
+        (&ChecksumKind::PREFERENCE, &Codec::PREFERENCE)
+    };
     if send_csum || send_comp {
         let mut out = Vec::new();
         if send_csum {
-            negotiate::write_name_list(&mut out, &ChecksumKind::PREFERENCE);
+            negotiate::write_name_list(&mut out, csum_pref);
         }
         if send_comp {
-            negotiate::write_name_list(&mut out, &Codec::PREFERENCE);
+            negotiate::write_name_list(&mut out, comp_pref);
         }
         w.write_all(&out)?;
         w.flush()?;
@@ -163,7 +170,7 @@ pub fn setup_with<R: Read, W: Write>(
         })?
     } else if send_csum {
         let theirs = negotiate::read_name_list(r)?;
-        let name = negotiate::choose(&ChecksumKind::PREFERENCE, &theirs).ok_or_else(|| {
+        let name = negotiate::choose(csum_pref, &theirs).ok_or_else(|| {
             Error::new(
                 exit::RERR_UNSUPPORTED,
                 format!(
@@ -187,7 +194,7 @@ pub fn setup_with<R: Read, W: Write>(
         })?)
     } else if send_comp {
         let theirs = negotiate::read_name_list(r)?;
-        let name = negotiate::choose(&Codec::PREFERENCE, &theirs).ok_or_else(|| {
+        let name = negotiate::choose(comp_pref, &theirs).ok_or_else(|| {
             Error::new(
                 exit::RERR_UNSUPPORTED,
                 format!(

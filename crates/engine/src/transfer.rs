@@ -63,6 +63,9 @@ pub struct Link {
     /// A pulling client: what it asked the remote sender for, which every
     /// received name is checked against (None: no check).
     pub requested: Option<crate::trust::Requested>,
+    /// A client's batch file: the stream is recorded into it, or (a
+    /// replay) the connection is one.
+    pub batch: Option<crate::batch::LinkBatch>,
 }
 
 /// Applies a chmod spec to every entry but symlinks.
@@ -326,6 +329,10 @@ pub fn run_sender(
     {
         send_filter_list(&w, &rules, session.protocol, true)?;
     }
+    let recorder = record_from_here(link, &session)?;
+    if let Some(rec) = &recorder {
+        lock(&w)?.set_tee(Some(Box::new(rec.clone())));
+    }
     let t0 = Instant::now();
     let flist_progress = crate::control::FlistProgress::start(opts, side == Side::Client, &out);
     let protocol = session.protocol;
@@ -355,7 +362,9 @@ pub fn run_sender(
         tweak_modes(&mut list.entries, opts.chmod_spec().as_ref());
     }
     let buildtime = t0.elapsed().as_millis() as u64;
-    if opts.remove_source_files && !opts.dry_run {
+    // upstream: a batch-only run removes nothing (the batch is not applied
+    // yet).
+    if opts.remove_source_files && !opts.dry_run && !opts.only_writes_batch() {
         remover.set(&list);
         remover.report(&list, opts.ctl.info.remove);
     }
@@ -387,6 +396,8 @@ pub fn run_sender(
         out: &out,
         stats: &stats,
         am_server: side == Side::Server,
+        batch_only: recorder.is_some() && opts.only_writes_batch(),
+        batch_stats: recorder.is_some(),
     };
     let written = {
         let w2 = w.clone();
@@ -484,13 +495,22 @@ pub fn run_receiver_to(
         Dest::Operator(_) if opts.ctl.list_only > 0 => Dest::Operator(".".to_string()),
         d => d,
     };
-    let (mut reader, session) = start(r, &w, opts, link, &out, None)?;
+    let (mut reader, session) = match &link.batch {
+        Some(crate::batch::LinkBatch::Replay(s)) => {
+            (MplexReader::new(r, msg_handler(out.clone())), *s)
+        }
+        _ => start(r, &w, opts, link, &out, None)?,
+    };
+    let replay = matches!(link.batch, Some(crate::batch::LinkBatch::Replay(_)));
     let rules = match side {
         Side::Client => {
             let rules = filters::from_options(opts)?;
             if !local {
                 send_filter_list(&w, &rules, session.protocol, false)?;
                 lock(&w)?.flush()?;
+            }
+            if let Some(rec) = record_from_here(link, &session)? {
+                reader.set_tee(Some(Box::new(rec)));
             }
             rules
         }
@@ -513,8 +533,11 @@ pub fn run_receiver_to(
         )?),
         _ => None,
     };
-    let flist_progress =
-        crate::control::FlistProgress::start(opts, side == Side::Client && !local, &out);
+    let flist_progress = crate::control::FlistProgress::start(
+        opts,
+        side == Side::Client && (!local || replay),
+        &out,
+    );
     // upstream: flist.c recv_file_list() counts the raw bytes read for
     // the list as its "File list size".
     let read_before_list = reader.bytes_read();
@@ -600,7 +623,9 @@ pub fn run_receiver_to(
             out.warning(&line);
         }
     }
-    let whole_file = if local {
+    // upstream: a local copy defaults to whole files, unless it records a
+    // batch (whose deltas are to be replayed against the same basis).
+    let whole_file = if local && opts.batch.is_none() {
         opts.whole_file.unwrap_or(true)
     } else {
         opts.whole_file.unwrap_or(false)
@@ -629,9 +654,12 @@ pub fn run_receiver_to(
         upd: Default::default(),
         w: Some(w.clone()),
         sanitize_links: link.sanitize_symlinks && !opts.munge_links,
+        batch_wants: replay.then(crate::batch::Wants::default),
+        batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
     });
     // Landlock before the generator thread exists, so it inherits it.
-    crate::confinement::confine_receiver(opts, side, local, &ctx.root, &out)?;
+    // A replayed batch is someone's recorded stream: confined as a pull.
+    crate::confinement::confine_receiver(opts, side, local && !replay, &ctx.root, &out)?;
     let (peer_stats, reader) = crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.flist_size = flist_size;
@@ -649,6 +677,18 @@ pub fn run_receiver_to(
         }
     }
     Ok(s)
+}
+
+/// A client recording a batch: the header goes out now, and the stream
+/// from here on is copied (upstream main.c start_write_batch()).
+fn record_from_here(link: &Link, session: &Session) -> Result<Option<crate::batch::Recorder>> {
+    match &link.batch {
+        Some(crate::batch::LinkBatch::Record(rec)) if link.side == Side::Client => {
+            rec.start(session)?;
+            Ok(Some(rec.clone()))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The directory a server's climbing option directories must stay in: the
@@ -1035,6 +1075,7 @@ pub fn local_copy(
     sources: &[String],
     dest: &str,
     out: Arc<Out>,
+    batch: Option<crate::batch::LinkBatch>,
 ) -> Result<XferStats> {
     let (a, b) = std::os::unix::net::UnixStream::pair()
         .map_err(|e| Error::new(exit::RERR_IPC, format!("socketpair failed: {e}")))?;
@@ -1055,6 +1096,11 @@ pub fn local_copy(
     let mut server_opts = opts.clone();
     // upstream: pipe.c local_child(): each side needs its own --munge-links.
     server_opts.munge_links = false;
+    // upstream: main.c sets dry_run for --only-write-batch (the receiving
+    // side changes nothing).
+    if opts.only_writes_batch() {
+        server_opts.dry_run = true;
+    }
     let dest = dest.to_string();
     let server = std::thread::Builder::new()
         .name("receiver".into())
@@ -1102,6 +1148,7 @@ pub fn local_copy(
         sources,
         &Link {
             local: true,
+            batch,
             ..Link::client()
         },
         out.clone(),

@@ -107,6 +107,8 @@ pub struct MplexReader<R> {
     /// MSG_DATA payload bytes of the current frame not yet handed out.
     remaining: usize,
     bytes_read: u64,
+    /// A copy of every data byte handed out (a `--write-batch` record).
+    tee: Option<Box<dyn Write + Send>>,
 }
 
 impl<R: Read> MplexReader<R> {
@@ -118,7 +120,13 @@ impl<R: Read> MplexReader<R> {
             multiplexed: false,
             remaining: 0,
             bytes_read: 0,
+            tee: None,
         }
+    }
+    /// From now on, copies every data byte handed out to `tee` (upstream
+    /// io.c write_batch_monitor_in); None stops copying.
+    pub fn set_tee(&mut self, tee: Option<Box<dyn Write + Send>>) {
+        self.tee = tee;
     }
     /// Switches multiplexing on or off for the following reads.
     ///
@@ -214,6 +222,16 @@ impl<R: Read> MplexReader<R> {
 
 impl<R: Read> Read for MplexReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.read_data(buf)?;
+        if let Some(t) = &mut self.tee {
+            t.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read> MplexReader<R> {
+    fn read_data(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -251,9 +269,29 @@ pub struct MplexWriter<W: Write> {
     buf: Vec<u8>,
     multiplexed: bool,
     bytes_written: u64,
+    /// A copy of every data byte written (a `--write-batch` record).
+    tee: Option<Box<dyn Write + Send>>,
 }
 
 impl<W: Write> MplexWriter<W> {
+    /// From now on, copies every data byte written to `tee` (upstream
+    /// io.c write_batch_monitor_out); None stops copying.
+    pub fn set_tee(&mut self, tee: Option<Box<dyn Write + Send>>) {
+        self.tee = tee;
+    }
+    /// Writes `data` to the tee only (what `--only-write-batch` keeps
+    /// from the peer, and a batch's closing statistics). Without a tee
+    /// the data is dropped.
+    pub fn write_tee_only(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.tee {
+            Some(t) => t.write_all(data),
+            None => Ok(()),
+        }
+    }
+    /// Whether a tee is set.
+    pub fn has_tee(&self) -> bool {
+        self.tee.is_some()
+    }
     /// Wraps `inner`; starts raw.
     pub fn new(inner: W) -> Self {
         MplexWriter {
@@ -261,6 +299,7 @@ impl<W: Write> MplexWriter<W> {
             buf: Vec::with_capacity(HDR + WRITE_FRAME_LEN),
             multiplexed: false,
             bytes_written: 0,
+            tee: None,
         }
     }
     /// Switches multiplexing on (flushing raw data first) or off.
@@ -359,6 +398,9 @@ impl<W: Write> MplexWriter<W> {
 
 impl<W: Write> Write for MplexWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Some(t) = &mut self.tee {
+            t.write_all(data)?;
+        }
         let mut rest = data;
         while !rest.is_empty() {
             if self.pending() == 0 && rest.len() >= WRITE_FRAME_LEN {
@@ -385,6 +427,9 @@ impl<W: Write> Write for MplexWriter<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.write_pending()?;
+        if let Some(t) = &mut self.tee {
+            t.flush()?;
+        }
         self.inner.flush()
     }
 }

@@ -259,7 +259,7 @@ impl Gen<'_> {
         }
         self.success(i);
         if st.is_none() {
-            ctx.stats(|s| s.created[crate::stats::kind_index(e.mode)] += 1);
+            ctx.count_created(crate::stats::kind_index(e.mode));
         }
         if quiet && !self.report_all {
             return Ok(());
