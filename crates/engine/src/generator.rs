@@ -1279,6 +1279,13 @@ impl Gen<'_> {
         if st.is_none() {
             return make(root, p).map_err(|e| e.to_string());
         }
+        // upstream: generator.c:atomic_create() backs the replaced item up.
+        if self.ctx.opts.backup
+            && !self.ctx.opts.dry_run
+            && !crate::partial::make_backup(self.ctx, p, false)
+        {
+            return Err("could not back it up".into());
+        }
         let (parent, base) = p.split_last();
         for attempt in 0..100u32 {
             let tmp_name = crate::receiver::temp_name(base, attempt);
@@ -1434,15 +1441,12 @@ impl Gen<'_> {
             }
         } else if self.at_delete_limit(log) {
             return Ok(false);
-        } else if log && ctx.opts.backup {
-            // upstream: delete.c:delete_item() backs a deleted file up; an
-            // existing backup (NAME + suffix, no --backup-dir) is protected
+        } else if ctx.opts.backup && (log || !self.is_backup_file(name)) {
+            // upstream: delete.c:delete_item() backs a deleted file up, and
+            // one that makes room for a new item too; an existing backup
+            // (NAME + suffix, no --backup-dir) is protected from deletion
             // as by the `P *~` rule upstream's client adds.
-            let suffix = ctx.opts.backup_suffix();
-            if ctx.opts.backup_dir.is_none()
-                && !suffix.is_empty()
-                && name.ends_with(suffix.as_bytes())
-            {
+            if self.is_backup_file(name) {
                 return Ok(false);
             }
             if !dry && !crate::partial::make_backup(ctx, p, false) {
@@ -1461,6 +1465,15 @@ impl Gen<'_> {
             ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
         }
         Ok(true)
+    }
+
+    /// Whether `name` is itself a backup (NAME + suffix, no --backup-dir).
+    // upstream: backup.c:is_backup_file()
+    fn is_backup_file(&self, name: &[u8]) -> bool {
+        let suffix = self.ctx.opts.backup_suffix();
+        self.ctx.opts.backup_dir.is_none()
+            && !suffix.is_empty()
+            && name.ends_with(suffix.as_bytes())
     }
 
     /// Sorts the names in `dir` as upstream sorts a directory listing:

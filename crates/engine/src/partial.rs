@@ -390,7 +390,15 @@ pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 /// to `p` + suffix or into `--backup-dir`. False when it failed.
 // upstream: backup.c:make_backup()
 pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
-    if !matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type != FileType::Dir) {
+    let st = match ctx.root.stat(p) {
+        Ok(Some(st)) if st.file_type != FileType::Dir => st,
+        _ => return true,
+    };
+    if st.file_type == FileType::Symlink && unsafe_backup_link(ctx, p) {
+        // The link is dropped, not kept: the caller expects `p` gone.
+        if !copy {
+            let _ = ctx.root.unlink(p);
+        }
         return true;
     }
     let suffix = ctx.opts.backup_suffix().as_bytes();
@@ -441,6 +449,37 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
                 e.message
             ));
             false
+        }
+    }
+}
+
+/// Whether the destination symlink `p` must not be kept as a backup:
+/// with `--links --safe-links`, one whose target leaves the tree, or
+/// cannot be read (fail closed), is dropped instead.
+// upstream: backup.c:make_backup_inner() (the safe_symlinks check)
+fn unsafe_backup_link(ctx: &RecvCtx, p: &RelPath) -> bool {
+    if !ctx.opts.links || !ctx.opts.safe_links {
+        return false;
+    }
+    let shown = p.display_lossy();
+    match ctx.root.readlink(p) {
+        Ok(target) if !target.is_empty() => {
+            let unsafe_link = crate::flist::unsafe_symlink(&target, p.as_bytes());
+            if unsafe_link && ctx.opts.ctl.info.symsafe > 0 {
+                ctx.out.info(&format!(
+                    "not backing up unsafe symlink \"{shown}\" -> \"{}\"",
+                    String::from_utf8_lossy(&target)
+                ));
+            }
+            unsafe_link
+        }
+        _ => {
+            if ctx.opts.ctl.info.symsafe > 0 {
+                ctx.out.info(&format!(
+                    "not backing up symlink with unreadable target \"{shown}\""
+                ));
+            }
+            true
         }
     }
 }
