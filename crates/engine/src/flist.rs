@@ -140,6 +140,9 @@ pub fn build_full(
     let mut list = w.list;
     list.sort();
     list.source = src.clone();
+    if opts.hard_links {
+        assign_hard_links(&mut list);
+    }
     Ok(list)
 }
 
