@@ -19,6 +19,7 @@ mod daemon_options;
 mod daemon_paths;
 mod fakepeer;
 mod fakeserver;
+mod filter_merge_names;
 mod filters;
 mod hardlinks;
 mod interop;

@@ -635,6 +635,9 @@ impl Gen<'_> {
                         root.symlink(&target, tmp)
                     }
                 }) {
+                    if err.is_empty() {
+                        return Ok(());
+                    }
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
                         ctx.name(i),
@@ -716,6 +719,9 @@ impl Gen<'_> {
                         root.mknod(tmp, mode, rdev)
                     }
                 }) {
+                    if err.is_empty() {
+                        return Ok(());
+                    }
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] mknod \"{}\" failed: {err}",
                         ctx.name(i)
@@ -1260,7 +1266,9 @@ impl Gen<'_> {
 
     /// Creates an item under a temporary name and renames it over `p`, so
     /// that the old item stays until the new one is complete (upstream
-    /// atomic_create). A directory in the way is deleted first.
+    /// atomic_create). A directory in the way is deleted first; with
+    /// `--backup` a non-directory is backed up first. An empty error
+    /// message means it has been reported already.
     fn replace_with(
         &self,
         p: &RelPath,
@@ -1284,7 +1292,8 @@ impl Gen<'_> {
             && !self.ctx.opts.dry_run
             && !crate::partial::make_backup(self.ctx, p, false)
         {
-            return Err("could not back it up".into());
+            // make_backup has said why.
+            return Err(String::new());
         }
         let (parent, base) = p.split_last();
         for attempt in 0..100u32 {
