@@ -94,6 +94,13 @@ fn type_change_backups(via: Via) {
             "{name}: {md:?}"
         );
     }
+    // -b without --backup-dir implies --omit-dir-times: the directories'
+    // times are the run's own.
+    for d in [&theirs, &ours] {
+        for dir in [d.clone(), d.join("file_to_dir")] {
+            set_mtime(&dir, T0);
+        }
+    }
     assert_same_tree(&theirs, &ours);
 }
 
