@@ -185,3 +185,78 @@ fn safe_links_backup_local() {
 fn safe_links_backup_push() {
     safe_links_backup(Via::Push);
 }
+
+/// Where a pull reads from (a remote-shell source).
+fn pull(scratch: &Scratch, bin: &Path, args: &[&str], src: &Path, dst: &Path) -> Run {
+    let mut c = Command::new(bin);
+    c.args(args)
+        .arg("-e")
+        .arg(scratch.rsh())
+        .arg(format!("--rsync-path={}", bin.display()))
+        .arg(format!("localhost:{}/", src.display()))
+        .arg(format!("{}/", dst.display()));
+    run(&mut c, &scratch.logs())
+}
+
+/// `--info=backup` lines come from the receiver wherever it runs (a
+/// server receiver sends them to the client), as stock rsync's do.
+#[test]
+fn backup_messages_from_any_receiver() {
+    let scratch = Scratch::new();
+    let src = scratch.path("src");
+    fs::create_dir_all(src.join("deep")).expect("mkdir");
+    write_file(&src.join("deep/f"), b"new\n", 0o644, T0 + 5);
+    let args = ["-a", "--backup", "--info=backup"];
+    for (k, bin) in [oxsync_bin(), rsync_bin()].iter().enumerate() {
+        for way in 0..3 {
+            let dst = scratch.path(&format!("dst{k}{way}"));
+            fs::create_dir_all(dst.join("deep")).expect("mkdir");
+            write_file(&dst.join("deep/f"), b"old\n", 0o644, T0);
+            let r = match way {
+                0 => sync(&scratch, bin, Via::Local, &args, &src, &dst),
+                1 => sync(&scratch, bin, Via::Push, &args, &src, &dst),
+                _ => pull(&scratch, bin, &args, &src, &dst),
+            };
+            r.assert_code(0);
+            assert!(
+                r.stdout.lines().any(|l| l == "backed up deep/f to deep/f~"),
+                "{} way {way}: {}",
+                bin.display(),
+                r.stdout
+            );
+            assert_eq!(fs::read(dst.join("deep/f~")).expect("backup"), b"old\n");
+        }
+    }
+}
+
+/// A directory where a backup goes (an old backup of what was a
+/// directory) is removed with its contents and the file backed up in its
+/// place, for a replaced file and a deleted one; the backup tree is stock
+/// rsync's.
+#[test]
+fn backup_over_a_directory() {
+    let scratch = Scratch::new();
+    let src = scratch.path("src");
+    fs::create_dir_all(&src).expect("mkdir");
+    write_file(&src.join("changed"), b"new\n", 0o644, T0 + 5);
+    let mut trees = Vec::new();
+    for (k, bin) in [oxsync_bin(), rsync_bin()].iter().enumerate() {
+        let dst = scratch.path(&format!("dst{k}"));
+        let bak = scratch.path(&format!("bak{k}"));
+        fs::create_dir_all(&dst).expect("mkdir");
+        write_file(&dst.join("changed"), b"old\n", 0o644, T0);
+        write_file(&dst.join("gone"), b"deleted\n", 0o644, T0);
+        for d in ["changed/sub", "gone"] {
+            fs::create_dir_all(bak.join(d)).expect("mkdir");
+        }
+        write_file(&bak.join("changed/sub/x"), b"older\n", 0o644, T0);
+        let bd = format!("--backup-dir={}", bak.display());
+        let args = ["-a", "--backup", "--delete", bd.as_str()];
+        sync(&scratch, bin, Via::Local, &args, &src, &dst).assert_code(0);
+        assert_eq!(fs::read(bak.join("changed")).expect("backup"), b"old\n");
+        assert_eq!(fs::read(bak.join("gone")).expect("backup"), b"deleted\n");
+        set_mtime(&bak, T0);
+        trees.push(bak);
+    }
+    assert_same_tree(&trees[1], &trees[0]);
+}

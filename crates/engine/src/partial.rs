@@ -425,15 +425,17 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
         }
     };
     make_parent_mode(root, &to, 0o777);
-    let res = if copy {
-        copy_file(root, &from, root, &to)
-    } else {
-        root.rename(&from, &to)
-            .map_err(|e| Error::file_io(e.to_string()))
-    };
+    let res = clear_backup_target(root, &to).and_then(|()| {
+        if copy {
+            copy_file(root, &from, root, &to)
+        } else {
+            root.rename(&from, &to)
+                .map_err(|e| Error::file_io(e.to_string()))
+        }
+    });
     match res {
         Ok(()) => {
-            if ctx.opts.ctl.info.backup > 0 && !ctx.am_server {
+            if ctx.opts.ctl.info.backup > 0 {
                 ctx.out.info(&format!(
                     "backed up {} to {}",
                     p.display_lossy(),
@@ -450,6 +452,41 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
             ));
             false
         }
+    }
+}
+
+/// A directory where the backup goes is removed first, with what it
+/// holds (an older backup of a directory that is now a file).
+// upstream: backup.c:make_backup_inner() (EEXIST/EISDIR: delete_item with
+// DEL_FOR_BACKUP | DEL_RECURSE)
+fn clear_backup_target(root: &Root, to: &RelPath) -> Result<()> {
+    fn remove_tree(root: &Root, p: &RelPath, depth: usize) -> Result<()> {
+        let fail = |what: &str, e: confine::Error| {
+            Error::file_io(format!(
+                "rsync: [receiver] delete_file: {what}({}) failed: {e}",
+                p.display_lossy()
+            ))
+        };
+        if depth > 4096 {
+            return Err(Error::file_io(
+                "backup target nested too deeply".to_string(),
+            ));
+        }
+        for name in root.read_dir(p).map_err(|e| fail("opendir", e))? {
+            let Ok(child) = p.join(&name) else { continue };
+            match root.stat(&child) {
+                Ok(Some(st)) if st.file_type == FileType::Dir => {
+                    remove_tree(root, &child, depth + 1)?
+                }
+                Ok(Some(_)) => root.unlink(&child).map_err(|e| fail("unlink", e))?,
+                _ => {}
+            }
+        }
+        root.rmdir(p).map_err(|e| fail("rmdir", e))
+    }
+    match root.stat(to) {
+        Ok(Some(st)) if st.file_type == FileType::Dir => remove_tree(root, to, 0),
+        _ => Ok(()),
     }
 }
 
