@@ -1143,6 +1143,27 @@ mod tests {
     }
 
     #[test]
+    fn dotdot_merge_name_scans_from_the_named_parent() {
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(b".rsync-filter".to_vec(), b": ../rules\n".to_vec());
+        files.insert(b"/srv/rules".to_vec(), b"- fromparent\n".to_vec());
+        let mut seen = Vec::new();
+        let mut read = |p: &[u8]| {
+            seen.push(p.to_vec());
+            files.get(p).cloned()
+        };
+        let mut l = FilterList::new();
+        l.set_root(b"/srv/./data/");
+        l.add_filter(b": .rsync-filter", &mut read).unwrap();
+        l.enter_dir(b"", &mut read).unwrap();
+        assert!(l.is_excluded(b"x/fromparent", false));
+        let seen: Vec<String> = seen.iter().map(|s| lossy(s)).collect();
+        // Read by absolute name, `..` collapsed; then `rules` in each dir.
+        assert_eq!(seen, [".rsync-filter", "/srv/rules", "rules"]);
+        assert!(l.take_notes().is_empty());
+    }
+
+    #[test]
     fn parent_scan_and_exclude_self() {
         let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         files.insert(
