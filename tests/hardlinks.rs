@@ -117,8 +117,20 @@ impl Case {
 
     /// As [`Case::command`] with `base` (`-ai`) replaced.
     fn command_base(&self, reference: bool, base: &str, args: &[String], dst: &Path) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
         let src_arg = format!("{}/", self.src.display());
+        self.command_src(reference, base, args, src_arg, dst)
+    }
+
+    /// As [`Case::command_base`] with the source argument `src_arg`.
+    fn command_src(
+        &self,
+        reference: bool,
+        base: &str,
+        args: &[String],
+        src_arg: String,
+        dst: &Path,
+    ) -> Command {
+        let (client, server) = self.dir.endpoints(reference);
         let dst_arg = format!("{}/", dst.display());
         let mut c = Command::new(client);
         c.arg(base).arg("--exclude=*.tmp").args(args);
@@ -535,5 +547,48 @@ fn remove_source_files() {
             );
         }
         assert!(!ours.src.join("d1/a_link.txt").exists());
+    }
+}
+
+/// The destination of [`partly_there`] beneath `src/`, where `-R` with
+/// `SCRATCH/./src/` puts the names.
+fn partly_there_relative(src: &Path, dst: &Path) {
+    partly_there(src, &dst.join("src"));
+}
+
+/// `-H` with `-R` (upstream's relative test): the names under a directory
+/// that `-R` implies are linked as without `-R`, into a new destination and
+/// into one that has some members already.
+#[test]
+fn relative_names() {
+    for prep in [no_prep as Prep, partly_there_relative] {
+        for dir in ALL {
+            let c = Case::new(dir, prep);
+            let src_arg = format!("{}/./src/", c.scratch.root().display());
+            let args: Vec<String> = ["-H", "-R", "--no-i-r"].map(String::from).to_vec();
+            let cmd = |reference: bool, dst: &Path| {
+                c.command_src(reference, "-ai", &args, src_arg.clone(), dst)
+            };
+            let ours = run(&mut cmd(false, &c.dst), &c.scratch.logs());
+            let theirs = run(&mut cmd(true, &c.dst_ref), &c.scratch.logs());
+            let show = |what: &str| show_runs(&format!("{dir:?} -HR"), what, &ours, &theirs);
+            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+            theirs.assert_code(0);
+            assert_eq!(
+                ours.itemized(),
+                theirs.itemized(),
+                "{}",
+                show("itemize lines differ")
+            );
+            let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
+            let diff = map_diff(&a, &b);
+            assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
+            assert_eq!(
+                groups(&c.dst_ref).len(),
+                4,
+                "{}",
+                show("stock rsync linked")
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
 mod abort;
+mod backup_links;
 mod basis_dirs;
 mod batch;
 mod client_names;
@@ -16,10 +17,12 @@ mod daemon_auth_digest;
 mod daemon_auth_rules;
 mod daemon_exec;
 mod daemon_filters;
+mod daemon_glob;
 mod daemon_options;
 mod daemon_paths;
 mod fakepeer;
 mod fakeserver;
+mod filter_merge_names;
 mod filters;
 mod hardlinks;
 mod interop;

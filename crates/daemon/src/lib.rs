@@ -11,6 +11,7 @@ pub mod access;
 pub mod auth;
 pub mod config;
 pub mod fuzzing;
+pub mod glob;
 pub mod hooks;
 pub mod listener;
 pub mod lock;

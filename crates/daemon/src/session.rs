@@ -834,6 +834,9 @@ impl Requested {
                 exit::RERR_SYNTAX,
             );
         }
+        if opts.sender {
+            self.expand_wildcards(&mut opts);
+        }
         let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
         let mut tails = Vec::new();
         for p in &paths {
@@ -1395,6 +1398,48 @@ impl Requested {
     /// The module root opened before the privilege drop, or (when it was
     /// not held) the module path opened now as an operator path: a symlink
     /// on it owned by another user is refused unless `insecure links`.
+    /// The sender's path arguments with their wildcards expanded beneath
+    /// the module (names the module's rules exclude are not matched).
+    // upstream: io.c:read_args() -> util1.c:glob_expand_module()
+    fn expand_wildcards(&mut self, opts: &mut Options) {
+        let name = self.module.name.clone();
+        if !opts
+            .args
+            .iter()
+            .skip(1)
+            .any(|a| a.contains(['*', '?', '[']))
+        {
+            return;
+        }
+        if self.module_root.is_none() {
+            match self.take_module_root() {
+                Ok(r) => self.module_root = Some(r),
+                // Left as they are: opening the module fails again later,
+                // with its message.
+                Err(_) => return,
+            }
+        }
+        let Some(root) = self.module_root.as_ref() else {
+            return;
+        };
+        let filter = modfilter::module_filter(&self.module)
+            .ok()
+            .flatten()
+            .map(|rules| DaemonFilter {
+                rules,
+                module_root: self.root.clone(),
+            });
+        let mut args = Vec::with_capacity(opts.args.len());
+        for (k, a) in opts.args.iter().enumerate() {
+            if k == 0 {
+                args.push(a.clone());
+            } else {
+                args.extend(crate::glob::expand_arg(&name, a, root, filter.as_ref()));
+            }
+        }
+        opts.args = args;
+    }
+
     fn take_module_root(&mut self) -> Result<Root, confine::Error> {
         match self.module_root.take() {
             Some(r) => Ok(r),

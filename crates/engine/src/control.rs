@@ -62,6 +62,8 @@ pub struct Control {
     pub debug_words: Vec<String>,
     /// The info levels in effect (computed after parsing).
     pub info: InfoLevels,
+    /// The FILTER debug level in effect (computed after parsing).
+    pub debug_filter: u8,
     /// The text `--info=help` / `--debug=help` asks for (print it, exit 0).
     pub help_text: Option<String>,
     /// upstream human_readable: 0 plain digits, 1 (default) digit
@@ -122,6 +124,7 @@ impl Default for Control {
             info_words: Vec::new(),
             debug_words: Vec::new(),
             info: InfoLevels::default(),
+            debug_filter: 0,
             help_text: None,
             human_readable: 1,
             eight_bit: false,
@@ -478,6 +481,12 @@ impl Control {
             levels.set_default("PROGRESS", 1);
         }
         self.info = InfoLevels::from_levels(&levels);
+        let mut debug = Levels::new(Kind::Debug);
+        for w in &self.debug_words {
+            let _ = debug.parse(w, USER_PRIORITY, true);
+        }
+        debug.set_verbosity(verbose);
+        self.debug_filter = debug.get("FILTER");
         Ok(())
     }
 

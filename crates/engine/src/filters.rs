@@ -44,6 +44,7 @@ fn read_local(path: &[u8], links: confine::Links) -> std::io::Result<Vec<u8>> {
 /// `-C` appended after all of them.
 pub fn from_options(opts: &Options) -> Result<FilterList> {
     let mut list = FilterList::new();
+    list.set_debug(opts.ctl.debug_filter, "client");
     // upstream: --from0 makes every rule file NUL-delimited.
     let from0 = opts.tree.from0;
     let links = confine::Links::from_insecure(opts.insecure_links);
@@ -89,6 +90,18 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
             .map_err(|e| local_rule_error(e, why.borrow_mut().take()))?;
     }
     Ok(list)
+}
+
+/// Prints what the list has to say (discarded rules, unusable merge-file
+/// names, FILTER debug traces).
+pub fn print_notes(list: &mut FilterList, out: &crate::out::Out) {
+    for n in list.take_notes() {
+        if n.error {
+            out.error(&n.text);
+        } else {
+            out.info(&n.text);
+        }
+    }
 }
 
 /// Rules received from a client: `-C` (sent as a bundle letter) is added

@@ -140,6 +140,9 @@ pub fn build_full(
     let mut list = w.list;
     list.sort();
     list.source = src.clone();
+    if opts.hard_links {
+        assign_hard_links(&mut list);
+    }
     Ok(list)
 }
 
@@ -226,6 +229,7 @@ pub fn build_with(
         w.rules.set_root(abs_root.as_os_str().as_bytes());
         w.stack
             .enter(w.rules, b"", &mut |p| read_beneath(src, &abs_root, p, opts))?;
+        crate::filters::print_notes(w.rules, out);
         w.top_dev = Some(meta.dev);
         if meta.is_dir() {
             if !opts.recursive && !opts.dirs {
@@ -248,7 +252,7 @@ pub fn build_with(
                 w.stack.clear(w.rules);
                 continue;
             }
-            if trailing || !w.rules.is_excluded(&base, true) {
+            if trailing || !w.excluded(&base, true) {
                 let mut e = entry_for(src, &path, &meta, base.clone(), opts, session)?;
                 // upstream: -d sends a named directory without its contents
                 // unless the name ends in a slash or a dot.
@@ -266,7 +270,7 @@ pub fn build_with(
             }
         } else {
             let name = last_component(&path);
-            if !w.rules.is_excluded(&name, false) && !w.daemon_excluded(&name, false) {
+            if !w.excluded(&name, false) && !w.daemon_excluded(&name, false) {
                 if let Some(e) = leaf_entry(src, &path, &meta, name, opts, session, out)? {
                     w.list.entries.push(e);
                     w.list.sources.push(path.clone());
@@ -309,13 +313,21 @@ fn assign_hard_links(list: &mut FileList) {
     }
 }
 
-/// Reads a per-directory merge file beneath the transfer root; a name that
-/// would leave it is not read, and neither is one reached through a
-/// symlink another user owns (unless `--insecure-links`), as upstream.
-fn read_beneath(src: &Sources, root: &Path, rel: &[u8], opts: &Options) -> Option<Vec<u8>> {
-    let rel = rel.strip_prefix(b"/").unwrap_or(rel);
-    let rp = RelPath::new(rel).ok()?;
-    let path = root.join(std::ffi::OsStr::from_bytes(rp.as_bytes()));
+/// Reads a per-directory merge file: a relative name beneath the transfer
+/// root (one that would leave it is not read); an absolute one (the
+/// parent-directory scan of a dir-merge rule, whose `..` the filter list
+/// has already collapsed) as it is, which beneath a daemon module's root
+/// means only inside the module. Neither is read through a symlink
+/// another user owns (unless `--insecure-links`), as upstream.
+fn read_beneath(src: &Sources, root: &Path, name: &[u8], opts: &Options) -> Option<Vec<u8>> {
+    let path = if name.starts_with(b"/") {
+        // Checked again here: the scan never hands out a `..`.
+        RelPath::new(&name[1..]).ok()?;
+        PathBuf::from(std::ffi::OsStr::from_bytes(name))
+    } else {
+        let rp = RelPath::new(name).ok()?;
+        root.join(std::ffi::OsStr::from_bytes(rp.as_bytes()))
+    };
     src.read(&path, confine::Links::from_insecure(opts.insecure_links))
         .ok()
 }
@@ -346,6 +358,29 @@ impl Walker<'_> {
         }
     }
 
+    /// The rules leave `rel` out of the list. From FILTER debug level 1 on
+    /// the rule that decided is reported, as upstream's sender does.
+    // upstream: exclude.c:check_filter(), report_filter_result()
+    fn excluded(&self, rel: &[u8], is_dir: bool) -> bool {
+        if self.opts.ctl.debug_filter == 0 {
+            return self.rules.is_excluded(rel, is_dir);
+        }
+        let (m, why) = self.rules.check_traced(rel, is_dir, filter::Side::Sender);
+        if let Some(why) = why {
+            self.out.info(&format!(
+                "[sender] {} {} {} because of pattern {why}",
+                if m == filter::Match::Include {
+                    "showing"
+                } else {
+                    "hiding"
+                },
+                if is_dir { "directory" } else { "file" },
+                crate::control::name_text(rel)
+            ));
+        }
+        m == filter::Match::Exclude
+    }
+
     fn walk(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
         let (opts, session, out) = (self.opts, self.session, self.out);
         let src = self.src.clone();
@@ -353,6 +388,7 @@ impl Walker<'_> {
         self.stack.enter(self.rules, &prefix, &mut |p| {
             read_beneath(&src, &abs_root, p, opts)
         })?;
+        crate::filters::print_notes(self.rules, out);
         let rd = match src.read_dir(dir) {
             Ok(rd) => rd,
             Err(e) => {
@@ -405,9 +441,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            if self.rules.is_excluded(&rel, meta.is_dir())
-                || self.daemon_excluded(&rel, meta.is_dir())
-            {
+            if self.excluded(&rel, meta.is_dir()) || self.daemon_excluded(&rel, meta.is_dir()) {
                 continue;
             }
             let other_fs = opts.tree.one_file_system > 0

@@ -638,6 +638,9 @@ impl Gen<'_> {
                         root.symlink(&target, tmp)
                     }
                 }) {
+                    if err.is_empty() {
+                        return Ok(());
+                    }
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
                         ctx.name(i),
@@ -726,6 +729,9 @@ impl Gen<'_> {
                         root.mknod(tmp, mode, rdev)
                     }
                 }) {
+                    if err.is_empty() {
+                        return Ok(());
+                    }
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] mknod \"{}\" failed: {err}",
                         ctx.name(i)
@@ -1275,7 +1281,9 @@ impl Gen<'_> {
 
     /// Creates an item under a temporary name and renames it over `p`, so
     /// that the old item stays until the new one is complete (upstream
-    /// atomic_create). A directory in the way is deleted first.
+    /// atomic_create). A directory in the way is deleted first; with
+    /// `--backup` a non-directory is backed up first. An empty error
+    /// message means it has been reported already.
     fn replace_with(
         &self,
         p: &RelPath,
@@ -1293,6 +1301,14 @@ impl Gen<'_> {
         }
         if st.is_none() {
             return make(root, p).map_err(|e| e.to_string());
+        }
+        // upstream: generator.c:atomic_create() backs the replaced item up.
+        if self.ctx.opts.backup
+            && !self.ctx.opts.dry_run
+            && !crate::partial::make_backup(self.ctx, p, false)
+        {
+            // make_backup has said why.
+            return Err(String::new());
         }
         let (parent, base) = p.split_last();
         for attempt in 0..100u32 {
@@ -1449,15 +1465,12 @@ impl Gen<'_> {
             }
         } else if self.at_delete_limit(log) {
             return Ok(false);
-        } else if log && ctx.opts.backup {
-            // upstream: delete.c:delete_item() backs a deleted file up; an
-            // existing backup (NAME + suffix, no --backup-dir) is protected
+        } else if ctx.opts.backup && (log || !self.is_backup_file(name)) {
+            // upstream: delete.c:delete_item() backs a deleted file up, and
+            // one that makes room for a new item too; an existing backup
+            // (NAME + suffix, no --backup-dir) is protected from deletion
             // as by the `P *~` rule upstream's client adds.
-            let suffix = ctx.opts.backup_suffix();
-            if ctx.opts.backup_dir.is_none()
-                && !suffix.is_empty()
-                && name.ends_with(suffix.as_bytes())
-            {
+            if self.is_backup_file(name) {
                 return Ok(false);
             }
             if !dry && !crate::partial::make_backup(ctx, p, false) {
@@ -1476,6 +1489,15 @@ impl Gen<'_> {
             ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
         }
         Ok(true)
+    }
+
+    /// Whether `name` is itself a backup (NAME + suffix, no --backup-dir).
+    // upstream: backup.c:is_backup_file()
+    fn is_backup_file(&self, name: &[u8]) -> bool {
+        let suffix = self.ctx.opts.backup_suffix();
+        self.ctx.opts.backup_dir.is_none()
+            && !suffix.is_empty()
+            && name.ends_with(suffix.as_bytes())
     }
 
     /// Sorts the names in `dir` as upstream sorts a directory listing:

@@ -390,7 +390,15 @@ pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 /// to `p` + suffix or into `--backup-dir`. False when it failed.
 // upstream: backup.c:make_backup()
 pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
-    if !matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type != FileType::Dir) {
+    let st = match ctx.root.stat(p) {
+        Ok(Some(st)) if st.file_type != FileType::Dir => st,
+        _ => return true,
+    };
+    if st.file_type == FileType::Symlink && unsafe_backup_link(ctx, p) {
+        // The link is dropped, not kept: the caller expects `p` gone.
+        if !copy {
+            let _ = ctx.root.unlink(p);
+        }
         return true;
     }
     let suffix = ctx.opts.backup_suffix().as_bytes();
@@ -417,15 +425,17 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
         }
     };
     make_parent_mode(root, &to, 0o777);
-    let res = if copy {
-        copy_file(root, &from, root, &to)
-    } else {
-        root.rename(&from, &to)
-            .map_err(|e| Error::file_io(e.to_string()))
-    };
+    let res = clear_backup_target(root, &to).and_then(|()| {
+        if copy {
+            copy_file(root, &from, root, &to)
+        } else {
+            root.rename(&from, &to)
+                .map_err(|e| Error::file_io(e.to_string()))
+        }
+    });
     match res {
         Ok(()) => {
-            if ctx.opts.ctl.info.backup > 0 && !ctx.am_server {
+            if ctx.opts.ctl.info.backup > 0 {
                 ctx.out.info(&format!(
                     "backed up {} to {}",
                     p.display_lossy(),
@@ -453,6 +463,72 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
                 e.message
             ));
             false
+        }
+    }
+}
+
+/// A directory where the backup goes is removed first, with what it
+/// holds (an older backup of a directory that is now a file).
+// upstream: backup.c:make_backup_inner() (EEXIST/EISDIR: delete_item with
+// DEL_FOR_BACKUP | DEL_RECURSE)
+fn clear_backup_target(root: &Root, to: &RelPath) -> Result<()> {
+    fn remove_tree(root: &Root, p: &RelPath, depth: usize) -> Result<()> {
+        let fail = |what: &str, e: confine::Error| {
+            Error::file_io(format!(
+                "rsync: [receiver] delete_file: {what}({}) failed: {e}",
+                p.display_lossy()
+            ))
+        };
+        if depth > 4096 {
+            return Err(Error::file_io(
+                "backup target nested too deeply".to_string(),
+            ));
+        }
+        for name in root.read_dir(p).map_err(|e| fail("opendir", e))? {
+            let Ok(child) = p.join(&name) else { continue };
+            match root.stat(&child) {
+                Ok(Some(st)) if st.file_type == FileType::Dir => {
+                    remove_tree(root, &child, depth + 1)?
+                }
+                Ok(Some(_)) => root.unlink(&child).map_err(|e| fail("unlink", e))?,
+                _ => {}
+            }
+        }
+        root.rmdir(p).map_err(|e| fail("rmdir", e))
+    }
+    match root.stat(to) {
+        Ok(Some(st)) if st.file_type == FileType::Dir => remove_tree(root, to, 0),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the destination symlink `p` must not be kept as a backup:
+/// with `--links --safe-links`, one whose target leaves the tree, or
+/// cannot be read (fail closed), is dropped instead.
+// upstream: backup.c:make_backup_inner() (the safe_symlinks check)
+fn unsafe_backup_link(ctx: &RecvCtx, p: &RelPath) -> bool {
+    if !ctx.opts.links || !ctx.opts.safe_links {
+        return false;
+    }
+    let shown = p.display_lossy();
+    match ctx.root.readlink(p) {
+        Ok(target) if !target.is_empty() => {
+            let unsafe_link = crate::flist::unsafe_symlink(&target, p.as_bytes());
+            if unsafe_link && ctx.opts.ctl.info.symsafe > 0 {
+                ctx.out.info(&format!(
+                    "not backing up unsafe symlink \"{shown}\" -> \"{}\"",
+                    String::from_utf8_lossy(&target)
+                ));
+            }
+            unsafe_link
+        }
+        _ => {
+            if ctx.opts.ctl.info.symsafe > 0 {
+                ctx.out.info(&format!(
+                    "not backing up symlink with unreadable target \"{shown}\""
+                ));
+            }
+            true
         }
     }
 }

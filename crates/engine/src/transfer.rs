@@ -323,6 +323,11 @@ pub fn run_sender(
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
         _ => filters::from_options(opts)?,
     };
+    if side == Side::Client {
+        filters::print_notes(&mut rules, &out);
+    }
+    rules.take_notes();
+    rules.set_debug(opts.ctl.debug_filter, "sender");
     if side == Side::Client
         && !local
         && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules())
@@ -504,7 +509,8 @@ pub fn run_receiver_to(
     let replay = matches!(link.batch, Some(crate::batch::LinkBatch::Replay(_)));
     let rules = match side {
         Side::Client => {
-            let rules = filters::from_options(opts)?;
+            let mut rules = filters::from_options(opts)?;
+            filters::print_notes(&mut rules, &out);
             if !local {
                 send_filter_list(&w, &rules, session.protocol, false)?;
                 lock(&w)?.flush()?;

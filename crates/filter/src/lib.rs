@@ -23,6 +23,6 @@ mod wire;
 
 pub use error::Error;
 pub use implied::{ArgShape, ImpliedIncludes};
-pub use list::{FilterList, Match, ReadFn, DEFAULT_CVSIGNORE, MAX_MERGE_DEPTH};
+pub use list::{FilterList, Match, Note, ReadFn, DEFAULT_CVSIGNORE, MAX_MERGE_DEPTH};
 pub use rule::{Rule, Side};
 pub use wire::{WireOptions, MAX_WIRE_RULE_LEN};

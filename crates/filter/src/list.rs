@@ -144,6 +144,32 @@ pub struct FilterList {
     depth: usize,
     /// The files being parsed, innermost last.
     sources: Vec<Source>,
+    /// The FILTER debug level (add_rule traces) and who is parsing.
+    debug: (u8, &'static str),
+    /// Messages for the caller to print (see [`FilterList::take_notes`]).
+    notes: Vec<Note>,
+}
+
+/// A message the list has for its user: a discarded rule, an unusable
+/// merge-file name, a debug trace. Rule text read from a file never
+/// appears in one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// An error (else information).
+    pub error: bool,
+    /// The line, without a newline.
+    pub text: String,
+}
+
+/// How a rule read from a file is shown once parsing is over.
+const HIDDEN_RULE: &str = "<rule from a file read earlier>";
+
+/// Which list a deciding rule is in (upstream's debug_type).
+#[derive(Debug, Clone, Copy)]
+enum ListId {
+    Top,
+    Cvs,
+    PerDir(usize),
 }
 
 impl FilterList {
@@ -173,6 +199,28 @@ impl FilterList {
     /// dir-merge names starting with `/` scan its parents.
     pub fn set_root(&mut self, abs_root: &[u8]) {
         self.abs_root = abs_root.to_vec();
+    }
+
+    /// The FILTER debug level and the role name its traces start with
+    /// (`client`, `sender`, ...): at 1 a rule with trailing whitespace is
+    /// noted, at 2 every rule added.
+    pub fn set_debug(&mut self, level: u8, who: &'static str) {
+        self.debug = (level, who);
+    }
+
+    /// The messages gathered since the last call, oldest first.
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// `text` (rule text or a name taken from it) as it may be shown: a
+    /// file's contents are replaced by where they came from.
+    fn shown(&self, text: &[u8], from_file: bool) -> String {
+        match self.sources.last() {
+            Some(src) => format!("<rule from {}>", src.describe()),
+            None if from_file => HIDDEN_RULE.to_string(),
+            None => lossy(text),
+        }
     }
 
     /// `--delete-excluded`: plain include/exclude rules (already added or
@@ -327,6 +375,68 @@ impl FilterList {
         side: Side,
         ignore_perishable: bool,
     ) -> Match {
+        let how = (is_dir, xattr, side, ignore_perishable);
+        match self.decide(entries, ListId::Top, path, how) {
+            Some((r, _)) if r.is_include() => Match::Include,
+            Some(_) => Match::Exclude,
+            None => Match::None,
+        }
+    }
+
+    /// As [`FilterList::check_side`], also describing the rule that decided
+    /// for the FILTER debug trace: `PATTERN[/][ [LIST]]`, where a pattern
+    /// (or per-directory file name) read from a file is replaced by
+    /// `<rule from a file read earlier>`.
+    // upstream: exclude.c:report_filter_result()
+    pub fn check_traced(&self, path: &[u8], is_dir: bool, side: Side) -> (Match, Option<String>) {
+        let Some((r, list)) =
+            self.decide(&self.rules, ListId::Top, path, (is_dir, false, side, false))
+        else {
+            return (Match::None, None);
+        };
+        let m = if r.is_include() {
+            Match::Include
+        } else {
+            Match::Exclude
+        };
+        let from_file = r.flags & rule::FROM_FILE != 0;
+        let mut text = if from_file {
+            HIDDEN_RULE.to_string()
+        } else {
+            let mut t = lossy(&r.pattern);
+            if r.flags & rule::DIRECTORY != 0 {
+                t.push('/');
+            }
+            t
+        };
+        match list {
+            ListId::Top => {}
+            ListId::Cvs => text.push_str(" [global CVS]"),
+            ListId::PerDir(id) => {
+                if let Some(m) = self.merges.get(id) {
+                    let name = if m.from_file {
+                        HIDDEN_RULE.to_string()
+                    } else {
+                        let p = &m.rule.pattern;
+                        lossy(p.rsplit(|&b| b == b'/').next().unwrap_or(p))
+                    };
+                    text.push_str(&format!(" [per-dir {name}]"));
+                }
+            }
+        }
+        (m, Some(text))
+    }
+
+    /// The first rule of `entries` (list `here`) matching `path`, with the
+    /// list it is in.
+    fn decide<'a>(
+        &'a self,
+        entries: &'a [Entry],
+        here: ListId,
+        path: &[u8],
+        how: (bool, bool, Side, bool),
+    ) -> Option<(&'a Rule, ListId)> {
+        let (is_dir, xattr, side, ignore_perishable) = how;
         for e in entries {
             let found = match e {
                 Entry::Rule(r) => {
@@ -336,15 +446,11 @@ impl FilterList {
                     if !r.matches_name(path, is_dir, xattr, &self.abs_root) {
                         continue;
                     }
-                    if r.is_include() {
-                        Match::Include
-                    } else {
-                        Match::Exclude
-                    }
+                    Some((r, here))
                 }
                 Entry::PerDir(id) => match self.merges.get(*id) {
                     Some(m) if !(ignore_perishable && m.rule.is_perishable()) => {
-                        self.check_entries(&m.rules, path, is_dir, xattr, side, ignore_perishable)
+                        self.decide(&m.rules, ListId::PerDir(*id), path, how)
                     }
                     _ => continue,
                 },
@@ -352,14 +458,14 @@ impl FilterList {
                     if ignore_perishable && r.is_perishable() {
                         continue;
                     }
-                    self.check_entries(&self.cvs, path, is_dir, xattr, side, ignore_perishable)
+                    self.decide(&self.cvs, ListId::Cvs, path, how)
                 }
             };
-            if found != Match::None {
+            if found.is_some() {
                 return found;
             }
         }
-        Match::None
+        None
     }
 
     /// Call when the walk enters directory `dir` (relative to the transfer
@@ -395,7 +501,7 @@ impl FilterList {
                 m.rules.clear();
             }
             if !m.setup {
-                self.setup_merge(i, read)?;
+                self.setup_merge(i, dir, read)?;
             }
             let m = &self.merges[i];
             let tmpl = m.rule.flags;
@@ -436,12 +542,13 @@ impl FilterList {
         self.frames.len()
     }
 
-    /// Finishes a dir-merge rule on first use: its name becomes the base
-    /// name, and if the name's directory is an ancestor of the transfer root,
-    /// that directory and every one below it down to the root's parent are
-    /// read first.
-    // upstream: exclude.c:setup_merge_file()
-    fn setup_merge(&mut self, i: usize, read: &mut ReadFn<'_>) -> Result<(), Error> {
+    /// Finishes a dir-merge rule on first use, in directory `dir` (relative
+    /// to the transfer root): its name becomes the base name, and if the
+    /// name's directory (absolute, or relative to `dir`, `..` collapsed) is
+    /// `dir` or one of its ancestors, that directory and every one below it
+    /// down to `dir`'s parent are read first, by absolute name.
+    // upstream: exclude.c:setup_merge_file(), parse_merge_name()
+    fn setup_merge(&mut self, i: usize, dir: &[u8], read: &mut ReadFn<'_>) -> Result<(), Error> {
         let orig = self.merges[i].rule.pattern.clone();
         self.merges[i].setup = true;
         let Some(pos) = orig.iter().rposition(|&b| b == b'/') else {
@@ -450,25 +557,35 @@ impl FilterList {
         };
         let name = orig[pos + 1..].to_vec();
         self.merges[i].name = name.clone();
-        if !orig.starts_with(b"/") || self.abs_root.is_empty() {
+        if self.abs_root.is_empty() {
             return Ok(());
         }
-        let start: Vec<&[u8]> = orig[..pos]
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty() && *c != b".")
-            .collect();
-        let abs_root = self.abs_root.clone();
-        let root: Vec<&[u8]> = abs_root
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty() && *c != b".")
-            .collect();
-        if start.len() > root.len() || root[..start.len()] != start[..] {
+        let here_path = [&self.abs_root[..], b"/", dir].concat();
+        if !orig.starts_with(b"/") && here_path.len() + 1 + orig.len() >= MAX_PATTERN_LEN {
+            // upstream parse_merge_name(): the name is unusable (and,
+            // read from a file, not shown).
+            let m = &self.merges[i];
+            let text = format!(
+                "merge-file name overflows: {}",
+                self.shown(&orig, m.from_file)
+            );
+            self.notes.push(Note { error: true, text });
+            self.merges[i].name = orig;
+            return Ok(());
+        }
+        let here = clean_components(&here_path);
+        let start = if orig.starts_with(b"/") {
+            clean_components(&orig[..pos])
+        } else {
+            clean_components(&[&here_path[..], b"/", &orig[..pos]].concat())
+        };
+        if start.len() > here.len() || here[..start.len()] != start[..] {
             return Ok(());
         }
         let tmpl = self.merges[i].rule.flags;
-        for depth in start.len()..root.len() {
+        for depth in start.len()..here.len() {
             let mut dir = Vec::new();
-            for c in &root[..depth] {
+            for c in &here[..depth] {
                 dir.push(b'/');
                 dir.extend_from_slice(c);
             }
@@ -600,10 +717,16 @@ impl FilterList {
         let mut rest = text;
         while let Some((tok, r)) = parse_tok(rest, ctx.tmpl, ctx.old, self.delete_excluded)? {
             rest = r;
+            let in_file = !self.sources.is_empty();
             if tok.pat.len() >= MAX_PATTERN_LEN {
+                let text = format!(
+                    "discarding over-long filter: {}",
+                    self.shown(tok.pat, false)
+                );
+                self.notes.push(Note { error: true, text });
                 continue;
             }
-            let mut flags = tok.flags;
+            let mut flags = tok.flags | if in_file { rule::FROM_FILE } else { 0 };
             if flags & rule::CLEAR_LIST != 0 {
                 self.clear(target);
                 continue;
@@ -618,7 +741,10 @@ impl FilterList {
                         .iter()
                         .rposition(|&b| b == b'/')
                         .map_or(pat, |p| &pat[p + 1..]);
-                    self.push(target, Entry::Rule(Rule::build(0, base)));
+                    // The merge rule's own text: its provenance too.
+                    let r = Rule::build(flags & rule::FROM_FILE, base);
+                    self.trace_add(target, &r);
+                    self.push(target, Entry::Rule(r));
                     flags &= !rule::EXCLUDE_SELF;
                 }
                 if flags & rule::PERDIR_MERGE == 0 {
@@ -648,13 +774,14 @@ impl FilterList {
                 {
                     continue;
                 }
+                self.trace_add(target, &r);
                 self.merges.push(MergeList {
                     rule: r,
                     name: Vec::new(),
                     setup: false,
                     rules: Vec::new(),
                     local: 0,
-                    from_file: !self.sources.is_empty(),
+                    from_file: in_file,
                 });
                 self.push(target, Entry::PerDir(self.merges.len() - 1));
                 continue;
@@ -675,6 +802,7 @@ impl FilterList {
                 _ => pat,
             };
             let r = Rule::build(flags, pat);
+            self.trace_add(target, &r);
             if flags & rule::CVS_IGNORE != 0 {
                 self.push(target, Entry::Cvs(r));
                 self.build_cvs(flags, read)?;
@@ -683,6 +811,41 @@ impl FilterList {
             }
         }
         Ok(())
+    }
+
+    /// The FILTER debug trace of a rule being added: at level 1 only for
+    /// a pattern ending in whitespace (a common mistake), at 2 for every
+    /// one. Text read from a file is shown by where it came from, and
+    /// nothing is said about it (not even its trailing whitespace).
+    // upstream: exclude.c:add_rule() (mention_rule_suffix)
+    fn trace_add(&mut self, target: Target, r: &Rule) {
+        let (level, who) = self.debug;
+        let from_file = r.flags & rule::FROM_FILE != 0;
+        let trailing_ws = matches!(r.pattern.last(), Some(b' ' | b'\t'));
+        let suffix = if level >= 1 && trailing_ws {
+            " -- CAUTION: trailing whitespace!"
+        } else if level >= 2 {
+            ""
+        } else {
+            return;
+        };
+        let list = match target {
+            Target::Top => String::new(),
+            Target::Cvs => " [global CVS]".to_string(),
+            Target::Merge(i) => {
+                let m = &self.merges[i];
+                let p = &m.rule.pattern;
+                let base = p.rsplit(|&b| b == b'/').next().unwrap_or(p);
+                format!(" [per-dir {}]", self.shown(base, m.from_file))
+            }
+        };
+        let text = if from_file {
+            format!("[{who}] add_rule({}){list}", self.shown(&r.pattern, true))
+        } else {
+            let t = lossy(&r.to_text());
+            format!("[{who}] add_rule({t}){list}{suffix}")
+        };
+        self.notes.push(Note { error: false, text });
     }
 
     /// Fills the CVS-ignore list once: defaults (perishable), then
@@ -749,6 +912,23 @@ impl FilterList {
             })
             .collect()
     }
+}
+
+/// The components of the absolute path `path` with `.` and empty ones
+/// dropped and each `..` taking the one before it away (none above `/`),
+/// as upstream's clean_fname(CFN_COLLAPSE_DOT_DOT_DIRS).
+fn clean_components(path: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for c in path.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                out.pop();
+            }
+            _ => out.push(c.to_vec()),
+        }
+    }
+    out
 }
 
 fn trim_dir(dir: &[u8]) -> &[u8] {
@@ -960,6 +1140,27 @@ mod tests {
         l.enter_dir(b"a", &mut read).unwrap();
         assert!(!l.is_excluded(b"a/z.tmp", false));
         assert_eq!(l.to_texts(), vec![b":n .f".to_vec()]);
+    }
+
+    #[test]
+    fn dotdot_merge_name_scans_from_the_named_parent() {
+        let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        files.insert(b".rsync-filter".to_vec(), b": ../rules\n".to_vec());
+        files.insert(b"/srv/rules".to_vec(), b"- fromparent\n".to_vec());
+        let mut seen = Vec::new();
+        let mut read = |p: &[u8]| {
+            seen.push(p.to_vec());
+            files.get(p).cloned()
+        };
+        let mut l = FilterList::new();
+        l.set_root(b"/srv/./data/");
+        l.add_filter(b": .rsync-filter", &mut read).unwrap();
+        l.enter_dir(b"", &mut read).unwrap();
+        assert!(l.is_excluded(b"x/fromparent", false));
+        let seen: Vec<String> = seen.iter().map(|s| lossy(s)).collect();
+        // Read by absolute name, `..` collapsed; then `rules` in each dir.
+        assert_eq!(seen, [".rsync-filter", "/srv/rules", "rules"]);
+        assert!(l.take_notes().is_empty());
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(crate) const CVS_IGNORE: u32 = 1 << 12;
 pub(crate) const EXCLUDE_SELF: u32 = 1 << 13;
 pub(crate) const XATTR: u32 = 1 << 14;
 pub(crate) const CLEAR_LIST: u32 = 1 << 15;
+/// Read from a file's contents (not an argument): its text is never shown.
+pub(crate) const FROM_FILE: u32 = 1 << 20;
 const WILD: u32 = 1 << 16;
 const WILD2: u32 = 1 << 17;
 const WILD2_PREFIX: u32 = 1 << 18;

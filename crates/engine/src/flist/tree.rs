@@ -232,6 +232,7 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
     w.stack.enter(w.rules, b"", &mut |p| {
         read_beneath(&src, &abs_root, p, w.opts)
     })?;
+    crate::filters::print_notes(w.rules, w.out);
     let res = add_relative_item(w, &root, name, kind, implied_dot, st);
     w.stack.clear(w.rules);
     res
@@ -294,7 +295,7 @@ fn add_relative_item(
         }
     };
     if let Some(m) = &meta {
-        if kind != NameType::DotDir && w.rules.is_excluded(&name, m.is_dir()) {
+        if kind != NameType::DotDir && w.excluded(&name, m.is_dir()) {
             return Ok(());
         }
         if m.is_dir() && !opts.recursive && !opts.dirs {

@@ -249,6 +249,9 @@ impl Gen<'_> {
                 old = None;
             }
             if let Err(err) = self.replace_with(p, old.as_ref(), |root, tmp| root.link(lp, tmp)) {
+                if err.is_empty() {
+                    return Ok(());
+                }
                 ctx.out.error_xfer(&format!(
                     "rsync: [generator] link \"{}\" => {} failed: {err}",
                     ctx.name(i),
