@@ -20,6 +20,7 @@ mod fakepeer;
 mod fakeserver;
 mod filters;
 mod hardlinks;
+mod hostile_push;
 mod interop;
 mod local;
 mod maxalloc;

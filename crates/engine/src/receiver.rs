@@ -88,6 +88,13 @@ pub fn receive_files<R: Read>(
         if iflags & ITEM_XNAME_FOLLOWS != 0 {
             xname = r.read_vstring(4096, "xname")?;
         }
+        // upstream receiver.c recv_files(): a duplicate the list cleaning
+        // dropped has no name to act on.
+        if crate::treeshape::is_inactive(&ctx.entries[i]) {
+            return Err(Error::protocol(format!(
+                "rsync: refusing transfer of cleared file index {i}"
+            )));
+        }
         let e = &ctx.entries[i];
         if iflags & ITEM_TRANSFER == 0 {
             ctx.out.log_item(crate::out::FileEvent {
