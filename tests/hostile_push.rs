@@ -8,7 +8,7 @@ use crate::fakepeer::Peer;
 use crate::util::*;
 use protocol::flist::{write_id_list, FileEntry, FlistEncoder, S_IFREG};
 use protocol::mplex::MsgCode;
-use protocol::ndx::NdxWriter;
+use protocol::ndx::{NdxWriter, NDX_DONE};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -16,6 +16,8 @@ use std::path::PathBuf;
 /// upstream errcode.h
 const RERR_PROTOCOL: i32 = 2;
 const RERR_STREAMIO: i32 = 12;
+/// upstream rsync.h
+const ITEM_TRANSFER: u16 = 1 << 15;
 
 /// A daemon config with one writable module `m` and a log file.
 struct Module {
@@ -122,6 +124,31 @@ fn transfer_of_a_cleared_duplicate_is_refused() {
         assert_eq!(e.file_name(), "dup.txt", "the module holds {:?}", e.path());
         assert_eq!(e.metadata().expect("stat").len(), 0);
     }
+}
+
+/// After the sender's second NDX_DONE only the closing handshake is
+/// left; a file record then is refused (upstream receiver.c recv_files():
+/// "got transfer request in phase 2 [receiver]", RERR_PROTOCOL) before
+/// any of its data is read.
+#[test]
+fn transfer_request_in_the_last_phase_is_refused() {
+    let m = Module::new();
+    let mut peer = m.push();
+    let mut data = flist(&peer, &[file(b"late.txt", 3)]);
+    let mut ndx = NdxWriter::default();
+    ndx.write(&mut data, NDX_DONE);
+    ndx.write(&mut data, NDX_DONE);
+    ndx.write(&mut data, 0);
+    data.extend_from_slice(&ITEM_TRANSFER.to_le_bytes());
+    peer.send(&data);
+    let out = peer.finish_holding_stdin();
+    out.check(RERR_PROTOCOL, "a file record in phase 2", |l| {
+        l.contains("got transfer request in phase 2")
+    });
+    assert!(
+        !m.dir.join("late.txt").exists(),
+        "the late record made a file"
+    );
 }
 
 /// A sender never sends MSG_INFO to a receiver; upstream log.c rwrite()

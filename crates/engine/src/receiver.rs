@@ -114,6 +114,12 @@ pub fn receive_files<R: Read>(
             }
             continue;
         }
+        // upstream receiver.c recv_files(): the last phase only closes.
+        if phase == 2 {
+            return Err(Error::protocol(
+                "got transfer request in phase 2 [receiver]",
+            ));
+        }
         if !e.is_file() {
             return Err(Error::protocol(format!(
                 "received a transfer request for non-regular file {}",
