@@ -272,6 +272,11 @@ impl Peer {
         }
     }
 
+    /// The compat flags the server chose.
+    pub(crate) fn compat(&self) -> i32 {
+        self.compat
+    }
+
     pub(crate) fn id0_names(&self) -> bool {
         self.compat & CF_ID0_NAMES != 0
     }

@@ -6,9 +6,11 @@
 //! `proto-parent-ndx-empty-dirflist` tests.
 use crate::fakepeer::Peer;
 use crate::util::*;
+use protocol::compat::CF_INC_RECURSE;
+use protocol::flist::S_IFDIR;
 use protocol::flist::{write_id_list, FileEntry, FlistEncoder, S_IFREG};
 use protocol::mplex::MsgCode;
-use protocol::ndx::{NdxWriter, NDX_DONE};
+use protocol::ndx::{NdxWriter, NDX_DONE, NDX_FLIST_OFFSET};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -58,11 +60,11 @@ impl Module {
 
     /// A push of `-a` into the module.
     fn push(&self) -> Peer {
-        Peer::start_daemon(
-            &self.conf,
-            "m",
-            &["--server", crate::fakepeer::SERVER_FLAGS, ".", "m/"],
-        )
+        self.push_with(crate::fakepeer::SERVER_FLAGS)
+    }
+
+    fn push_with(&self, flags: &str) -> Peer {
+        Peer::start_daemon(&self.conf, "m", &["--server", flags, ".", "m/"])
     }
 
     fn log_text(&self) -> String {
@@ -206,4 +208,49 @@ fn non_directory_transfer_root_is_refused_and_logged() {
         fs::read_dir(&m.dir).expect("read module").next().is_none(),
         "something was written to the module"
     );
+}
+
+/// A client that offers incremental recursion (`i` in its `-e` letters)
+/// does not get it: oxsync's receiver reads one whole list. A
+/// sub-file-list marker is then an index like any other outside the list,
+/// refused with upstream's wording for a receiver without incremental
+/// recursion (rsync.c read_ndx_and_attrs(): "Invalid file index: N (-1 -
+/// LAST) [receiver]", RERR_PROTOCOL), whether it names a directory slot
+/// the list cleaning dropped (upstream's `proto-cleared-dirflist` shape) or
+/// comes after the sender's NDX_DONE (`proto-subflist-freed`).
+#[test]
+fn sub_file_list_markers_are_invalid_indexes() {
+    let dir = |name: &[u8]| FileEntry {
+        name: name.to_vec(),
+        mode: S_IFDIR | 0o755,
+        mtime: 1_700_000_000,
+        ..FileEntry::default()
+    };
+    for (what, done, last) in [
+        ("a cleared directory's list", false, 2),
+        ("a list after NDX_DONE", true, 1),
+    ] {
+        let m = Module::new();
+        let mut peer = m.push_with("-logDtpre.iLsfxCIvu");
+        assert_eq!(
+            peer.compat() & CF_INC_RECURSE,
+            0,
+            "the daemon granted incremental recursion"
+        );
+        let mut entries = vec![dir(b"d"), dir(b"d")];
+        if !done {
+            entries.push(file(b"f", 100));
+        }
+        let mut data = flist(&peer, &entries);
+        let mut ndx = NdxWriter::default();
+        if done {
+            ndx.write(&mut data, NDX_DONE);
+        }
+        let marker = NDX_FLIST_OFFSET - i32::from(!done);
+        ndx.write(&mut data, marker);
+        peer.send(&data);
+        let out = peer.finish_holding_stdin();
+        let want = format!("invalid file index: {marker} (-1 - {last}) [receiver]");
+        out.check(RERR_PROTOCOL, what, |l| l.contains(&want));
+    }
 }
