@@ -76,11 +76,13 @@ impl LogFile {
                 msg_log.line(&String::from_utf8_lossy(line));
             }
         }));
-        log.line(if sender {
-            "building file list"
-        } else {
-            "receiving file list"
-        });
+        // A receiving server logs "receiving file list" itself, as it
+        // starts reading the list (engine::transfer, upstream's FLOG).
+        if sender {
+            log.line("building file list");
+        } else if !opts.server {
+            log.line("receiving file list");
+        }
         Some(LogFile { log })
     }
 

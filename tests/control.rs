@@ -810,6 +810,11 @@ fn log_file_on_client_and_server() {
             Some("receiving file list"),
             "{lines:?}"
         );
+        assert_eq!(
+            lines.iter().filter(|l| *l == "receiving file list").count(),
+            1,
+            "{lines:?}"
+        );
         assert!(
             lines.iter().any(|l| l == ">f+++++++++ sub/deep/c.txt"),
             "{lines:?}"

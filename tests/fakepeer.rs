@@ -243,6 +243,13 @@ impl Peer {
         w.flush()
     }
 
+    /// Sends a non-data message (MSG_INFO, ...). Errors are ignored, as
+    /// for [`Peer::send`].
+    pub(crate) fn send_msg(&mut self, code: MsgCode, payload: &[u8]) {
+        let w = self.w();
+        let _ = w.send_msg(code, payload).and_then(|_| w.flush());
+    }
+
     /// Sends `data` as MSG_DATA. Errors are ignored: the server may already
     /// have given up, which is what several tests expect.
     pub(crate) fn send(&mut self, data: &[u8]) {
@@ -263,6 +270,11 @@ impl Peer {
             preserve_hard_links: false,
             preserve_atimes: false,
         }
+    }
+
+    /// The compat flags the server chose.
+    pub(crate) fn compat(&self) -> i32 {
+        self.compat
     }
 
     pub(crate) fn id0_names(&self) -> bool {

@@ -25,6 +25,7 @@ mod fakeserver;
 mod filter_merge_names;
 mod filters;
 mod hardlinks;
+mod hostile_push;
 mod interop;
 mod local;
 mod maxalloc;

@@ -1207,6 +1207,14 @@ impl Requested {
             preserve_mtimes: opts.times,
         };
         let out = Out::wire(w.clone(), fmt);
+        // The peer's messages and the log-only lines go to the daemon's
+        // log (upstream log.c rwrite() in a daemon).
+        let msg_log = self.conn.log.clone();
+        out.set_msg_log(Box::new(move |text: &[u8]| {
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                msg_log.line(&String::from_utf8_lossy(line));
+            }
+        }));
         if self.module.params.bool("transfer logging", false) {
             self.install_transfer_log(&out, opts, tails);
         }

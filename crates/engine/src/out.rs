@@ -275,8 +275,22 @@ impl Out {
                 self.finish_progress();
                 self.write_terminal(bytes, false);
             }
-            Mode::Wire(_) => {}
+            // upstream log.c rwrite(): a server logs the peer's line (a
+            // daemon's log file) and passes it back to the client as sent.
+            Mode::Wire(w) => {
+                self.log_msg(bytes);
+                if let Ok(mut g) = lock(w) {
+                    if g.is_multiplexed() {
+                        let _ = g.send_msg(MsgCode::Info, bytes);
+                    }
+                }
+            }
         }
+    }
+    /// A line only for the log (upstream FLOG): a daemon's log file, a
+    /// client's `--log-file`; never shown to the peer.
+    pub fn log_only(&self, line: &str) {
+        self.log_msg(line.as_bytes());
     }
     /// Client-only text (upstream FCLIENT): printed as given (escaped,
     /// a trailing newline or CR kept), not logged, nothing on a server.
@@ -293,6 +307,7 @@ impl Out {
             self.write_terminal(bytes, true);
             return;
         }
+        self.log_msg(bytes);
         let mut e = io::stderr().lock();
         let _ = e.write_all(bytes);
     }

@@ -93,6 +93,13 @@ pub fn receive_files<R: Read>(
         if iflags & ITEM_XNAME_FOLLOWS != 0 {
             xname = r.read_vstring(4096, "xname")?;
         }
+        // upstream receiver.c recv_files(): a duplicate the list cleaning
+        // dropped has no name to act on.
+        if crate::treeshape::is_inactive(&ctx.entries[i]) {
+            return Err(Error::protocol(format!(
+                "rsync: refusing transfer of cleared file index {i}"
+            )));
+        }
         let e = &ctx.entries[i];
         // upstream: receiver.c counts created items from the records; here
         // the generator does, but a replay's records are the batch's.
@@ -120,6 +127,12 @@ pub fn receive_files<R: Read>(
                 }
             }
             continue;
+        }
+        // upstream receiver.c recv_files(): the last phase only closes.
+        if phase == 2 {
+            return Err(Error::protocol(
+                "got transfer request in phase 2 [receiver]",
+            ));
         }
         if !e.is_file() {
             return Err(Error::protocol(format!(

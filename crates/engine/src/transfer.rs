@@ -547,6 +547,10 @@ pub fn run_receiver_to(
     // upstream: flist.c recv_file_list() counts the raw bytes read for
     // the list as its "File list size".
     let read_before_list = reader.bytes_read();
+    if side == Side::Server && !local {
+        // upstream: flist.c recv_file_list() logs this (FLOG).
+        out.log_only("receiving file list");
+    }
     let received = flist::receive_checked(&mut reader, opts, &session, check.as_ref())?;
     let flist_size = reader.bytes_read() - read_before_list;
     flist_progress.finish(received.list.entries.len(), "receiving");
