@@ -4,6 +4,7 @@
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
 mod abort;
+mod backup;
 mod basis_dirs;
 mod client_names;
 mod compress;

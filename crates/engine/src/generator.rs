@@ -1118,7 +1118,11 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let skip_info = ctx.opts.ctl.info.skip > 0;
         if ctx.opts.ignore_non_existing && st.is_none() {
-            if skip_info {
+            // Below a directory that was not created the skip is silent
+            // (upstream remembers it as skip_dir).
+            let (parent, _) = ctx.paths[i].split_last();
+            let parent_there = parent.is_root() || matches!(ctx.root.stat(&parent), Ok(Some(_)));
+            if skip_info && parent_there {
                 ctx.out.info(&format!(
                     "not creating new {} \"{}\"",
                     if e.is_dir() { "directory" } else { "file" },
@@ -1442,17 +1446,26 @@ impl Gen<'_> {
         } else if self.at_delete_limit(log) {
             return Ok(false);
         } else if log && ctx.opts.backup {
-            // upstream: delete.c:delete_item() backs a deleted file up; an
-            // existing backup (NAME + suffix, no --backup-dir) is protected
-            // as by the `P *~` rule upstream's client adds.
+            // upstream: delete.c:delete_item() backs a deleted file up,
+            // unless it already is a backup (NAME + suffix, no
+            // --backup-dir): that one is unlinked. The client's `P *SUFFIX`
+            // rule keeps such files from being candidates at all unless a
+            // rule of the user's says otherwise.
             let suffix = ctx.opts.backup_suffix();
-            if ctx.opts.backup_dir.is_none()
+            let is_backup = ctx.opts.backup_dir.is_none()
                 && !suffix.is_empty()
-                && name.ends_with(suffix.as_bytes())
-            {
-                return Ok(false);
-            }
-            if !dry && !crate::partial::make_backup(ctx, p, false) {
+                && name.len() > suffix.len()
+                && name.ends_with(suffix.as_bytes());
+            if is_backup {
+                if !dry {
+                    ctx.root.unlink(p).map_err(|e| {
+                        Error::file_io(format!(
+                            "rsync: [generator] delete_file: unlink \"{}\" failed: {e}",
+                            String::from_utf8_lossy(name)
+                        ))
+                    })?;
+                }
+            } else if !dry && !crate::partial::make_backup(ctx, p, false) {
                 return Ok(false);
             }
         } else if !dry {

@@ -381,6 +381,46 @@ fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     res
 }
 
+/// Removes `p` beneath `root`, a directory with everything in it.
+fn remove_tree(root: &Root, p: &RelPath, depth: usize) -> std::result::Result<(), confine::Error> {
+    const MAX_DEPTH: usize = 1024;
+    match root.stat(p)? {
+        None => Ok(()),
+        Some(st) if st.file_type == FileType::Dir && depth < MAX_DEPTH => {
+            for name in root.read_dir(p)? {
+                remove_tree(root, &p.join(&name)?, depth + 1)?;
+            }
+            root.rmdir(p)
+        }
+        Some(_) => root.unlink(p),
+    }
+}
+
+/// Recreates the non-directory `from` at `to` (both beneath `root`): a
+/// regular file is copied, a symlink made again with its target, a device,
+/// FIFO or socket made with `mknodat`.
+fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::file_io(format!(
+            "rsync: [receiver] backup of \"{}\" failed: {e}",
+            from.display_lossy()
+        ))
+    };
+    let st = root
+        .stat(from)
+        .map_err(|e| fail(&e))?
+        .ok_or_else(|| fail(&"gone"))?;
+    match st.file_type {
+        FileType::File => copy_file(root, from, root, to),
+        FileType::Symlink => {
+            let target = root.readlink(from).map_err(|e| fail(&e))?;
+            root.symlink(&target, to).map_err(|e| fail(&e))
+        }
+        FileType::Dir => Err(fail(&"is a directory")),
+        _ => root.mknod(to, st.mode, st.rdev).map_err(|e| fail(&e)),
+    }
+}
+
 /// Copies a regular file for `--copy-dest` (and a failed `--link-dest`).
 pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     copy_file(a, from, b, to)
@@ -420,12 +460,38 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
     let res = if copy {
         copy_file(root, &from, root, &to)
     } else {
-        root.rename(&from, &to)
-            .map_err(|e| Error::file_io(e.to_string()))
+        let mut renamed = root.rename(&from, &to);
+        // Something already at the backup name (a directory, say) is
+        // removed and the rename tried again (upstream backup.c
+        // make_backup_inner(), EEXIST/EISDIR).
+        let in_the_way = [
+            rustix::io::Errno::EXIST,
+            rustix::io::Errno::ISDIR,
+            rustix::io::Errno::NOTEMPTY,
+        ];
+        if let Err(e) = &renamed {
+            if in_the_way
+                .iter()
+                .any(|x| e.raw_os_error() == Some(x.raw_os_error()))
+                && remove_tree(root, &to, 0).is_ok()
+            {
+                renamed = root.rename(&from, &to);
+            }
+        }
+        match renamed {
+            Ok(()) => Ok(()),
+            // A backup directory on another filesystem: the old entry is
+            // recreated there and the transfer then replaces the original
+            // (upstream backup.c make_backup(), its copy fallback).
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                recreate(root, &from, &to)
+            }
+            Err(e) => Err(Error::file_io(e.to_string())),
+        }
     };
     match res {
         Ok(()) => {
-            if ctx.opts.ctl.info.backup > 0 && !ctx.am_server {
+            if ctx.opts.ctl.info.backup > 0 {
                 ctx.out.info(&format!(
                     "backed up {} to {}",
                     p.display_lossy(),
