@@ -469,8 +469,11 @@ pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
     let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
     out.set_control(engine::control::out_ctl(opts));
     if let Some(custom) = opts.log_format.clone() {
-        out.set_line_format(Box::new(move |ev, xname| {
+        out.set_line_format(Box::new(move |ev, xname, sum_reverse| {
             let mut fields = daemon::logfmt::file_fields(&ev, "");
+            if sum_reverse && !fields.checksum.starts_with(' ') {
+                fields.checksum = daemon::logfmt::reverse_hex(&fields.checksum);
+            }
             // upstream: a local copy's lines are the sending side's.
             if fmt.local {
                 fields.op = "send";

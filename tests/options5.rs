@@ -426,3 +426,88 @@ fn remove_source_files_with_specials() {
         );
     }
 }
+
+/// `%C` (the file's checksum with `-c`), `%%`, and an
+/// escape wider than upstream's buffer (kept literally up to the limit),
+/// compared line for line with stock rsync on a local copy.
+#[test]
+fn out_format_checksum_percent_and_overwide_escapes() {
+    let wide = format!("--out-format=%{}%C %n", "0".repeat(30));
+    // Without -c stock rsync shows a transferred file's whole-file sum;
+    // oxsync shows blanks there (a known gap, README).
+    let cases: [&[&str]; 2] = [&["-ac", "--out-format=%C %n"], &["-ac", &wide]];
+    for args in cases {
+        let (ours, theirs) = check(Dir::Local, args, sized_src, nothing);
+        let lines = |r: &Run| {
+            let mut v: Vec<String> = r.stdout.lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            lines(&ours),
+            lines(&theirs),
+            "{args:?}\n--- ours\n{}\n--- stock\n{}",
+            ours.stdout,
+            theirs.stdout
+        );
+        assert!(lines(&theirs).len() >= 3, "{}", theirs.stdout);
+    }
+    // `%%` is one literal percent (rsync 3.5.0; 3.2.7 printed two).
+    let (ours, _) = check(
+        Dir::Local,
+        &["-a", "--out-format=100%% done %n"],
+        sized_src,
+        nothing,
+    );
+    assert!(
+        ours.stdout.lines().any(|l| l == "100% done big.bin"),
+        "{}",
+        ours.stdout
+    );
+}
+
+/// `rsync --daemon --help` prints the daemon's usage and exits 0.
+#[test]
+fn daemon_help() {
+    let s = Scratch::new();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let r = run(Command::new(bin).args(["--daemon", "--help"]), &s.logs());
+        r.assert_code(0);
+        for want in [
+            "Usage: rsync --daemon [OPTION]...",
+            "--no-detach",
+            "--config=FILE",
+        ] {
+            assert!(r.stdout.contains(want), "{want}: {r:?}");
+        }
+    }
+}
+
+/// `--ignore-non-existing -n -vv`: a directory not created is announced,
+/// what is below it is skipped silently, as stock rsync does.
+#[test]
+fn existing_skips_below_a_missing_directory_silently() {
+    let make_src = |src: &Path| {
+        fs::create_dir_all(src.join("subdir")).unwrap();
+        put(src, "subdir/file", b"data\n", T0 + 1)
+    };
+    let make_dst = |dst: &Path| put(dst, "other", b"data\n", T0 + 1);
+    let (ours, theirs) = check(
+        Dir::Local,
+        &["-n", "-r", "--ignore-non-existing", "-vv"],
+        make_src,
+        make_dst,
+    );
+    let skips = |r: &Run| -> Vec<String> {
+        r.stdout
+            .lines()
+            .filter(|l| l.starts_with("not creating new"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        skips(&theirs),
+        vec!["not creating new directory \"subdir\""]
+    );
+    assert_eq!(skips(&ours), skips(&theirs), "{}", ours.stdout);
+}

@@ -49,7 +49,29 @@ pub struct DaemonArgs {
     pub bwlimit: Option<String>,
     /// `--server` (daemon over a remote shell).
     pub server: bool,
+    /// `--help` / `-h`: print the daemon's usage and exit.
+    pub help: bool,
 }
+
+/// `rsync --daemon --help` (upstream usage.c daemon_usage()), listing the
+/// daemon options oxsync accepts.
+pub const DAEMON_USAGE: &str = "\
+Usage: rsync --daemon [OPTION]...
+--daemon                 run as an rsync daemon
+--address=ADDRESS        bind to the specified address
+--bwlimit=RATE           limit socket I/O bandwidth
+--config=FILE            specify alternate rsyncd.conf file
+--dparam=OVERRIDE, -M    override global daemon config parameter
+--no-detach              do not detach from the parent
+--port=PORT              listen on alternate port number
+--log-file=FILE          override the \"log file\" setting
+--ipv4, -4               prefer IPv4
+--ipv6, -6               prefer IPv6
+--help, -h               show this help (when used with --daemon)
+
+If you were not trying to invoke rsync as a daemon, avoid using any of the
+daemon-specific rsync options.  See also the rsyncd.conf(5) manpage.
+";
 
 /// Parses the daemon's arguments (without argv\[0\]).
 pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
@@ -72,6 +94,7 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
                 Some(w[2..].to_string()).filter(|v| !v.is_empty()),
             ),
             None if w == "." => continue,
+            None if w == "-h" => ("help".to_string(), None),
             None => return Err(format!("{w}: unknown daemon option")),
         };
         let takes = matches!(
@@ -99,6 +122,7 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
         match name.as_str() {
             "daemon" | "detach" | "ipv4" | "ipv6" => {}
             "no-detach" => d.no_detach = true,
+            "help" => d.help = true,
             "server" => d.server = true,
             "config" => d.config = Some(PathBuf::from(v)),
             "port" => d.port = Some(v.parse().map_err(|_| format!("--port={v}: invalid port"))?),
@@ -127,6 +151,14 @@ pub fn run(args: &[OsString]) -> i32 {
             return protocol::exit::RERR_SYNTAX;
         }
     };
+    if d.help {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out
+            .write_all(DAEMON_USAGE.as_bytes())
+            .and_then(|()| out.flush());
+        return 0;
+    }
     let config_path = d.config.clone().unwrap_or_else(|| {
         if d.server && !rustix::process::geteuid().is_root() {
             PathBuf::from("rsyncd.conf")

@@ -47,7 +47,14 @@ pub struct FileFields {
     pub uid: u32,
     /// See `uid`.
     pub gid: u32,
+    /// `%C`: a regular file's checksum from the file list (`-c`) in hex,
+    /// else blanks of the same width (upstream's transfer sum is not kept).
+    pub checksum: String,
 }
+
+/// The longest width spec of one escape (upstream: LOG_FMT_SIZE 32, less
+/// the `%`, the conversion and room for a suffix).
+const MAX_SPEC: usize = 23;
 
 /// Expands `fmt` for one file.
 // upstream: log.c:log_formatted()
@@ -59,9 +66,11 @@ pub fn expand(fmt: &str, s: &LogFields, f: &FileFields) -> String {
             out.push(c);
             continue;
         }
+        // At most MAX_SPEC width characters, as upstream's fixed buffer
+        // (an over-wide escape is then an unknown one, kept literally).
         let mut spec = String::new();
         while let Some(&d) = chars.peek() {
-            if d == '-' || d == '\'' || d.is_ascii_digit() {
+            if spec.len() < MAX_SPEC && (d == '-' || d == '\'' || d.is_ascii_digit()) {
                 spec.push(d);
                 chars.next();
             } else {
@@ -93,6 +102,7 @@ pub fn expand(fmt: &str, s: &LogFields, f: &FileFields) -> String {
             'M' => f.mtime.clone(),
             'U' => f.uid.to_string(),
             'G' => f.gid.to_string(),
+            'C' => f.checksum.clone(),
             other => {
                 out.push('%');
                 out.push_str(&spec);
@@ -119,6 +129,15 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// `hex` (two digits a byte) with its bytes in the opposite order.
+pub fn reverse_hex(hex: &str) -> String {
+    let b = hex.as_bytes();
+    b.chunks(2)
+        .rev()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 /// `rwxr-xr-x` for the permission bits of `mode`.
@@ -169,6 +188,10 @@ pub fn file_fields(ev: &FileEvent<'_>, prefix: &str) -> FileFields {
         mtime: crate::log::timestamp(e.mtime).replace(' ', "-"),
         uid: e.uid,
         gid: e.gid,
+        checksum: match &e.checksum {
+            Some(sum) if e.is_file() => sum.iter().map(|b| format!("{b:02x}")).collect(),
+            _ => " ".repeat(32),
+        },
     }
 }
 

@@ -81,6 +81,18 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
         }
         .map_err(|e| local_rule_error(e, why.borrow_mut().take()))?;
     }
+    // upstream options.c: backups made beside the files (no --backup-dir)
+    // are protected from --delete by a `P *SUFFIX` rule the client adds.
+    if opts.backup
+        && opts.backup_dir.is_none()
+        && opts.delete != crate::options::DeleteMode::Off
+        && !opts.delete_excluded
+        && !opts.server
+    {
+        let rule = format!("P *{}", opts.backup_suffix());
+        list.add_filter(rule.as_bytes(), &mut read)
+            .map_err(|e| local_rule_error(e, None))?;
+    }
     if opts.delete_excluded {
         list.set_delete_excluded();
     }

@@ -1132,7 +1132,11 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let skip_info = ctx.opts.ctl.info.skip > 0;
         if ctx.opts.ignore_non_existing && st.is_none() {
-            if skip_info {
+            // Below a directory that was not created the skip is silent
+            // (upstream remembers it as skip_dir).
+            let (parent, _) = ctx.paths[i].split_last();
+            let parent_there = parent.is_root() || matches!(ctx.root.stat(&parent), Ok(Some(_)));
+            if skip_info && parent_there {
                 ctx.out.info(&format!(
                     "not creating new {} \"{}\"",
                     if e.is_dir() { "directory" } else { "file" },
@@ -1465,14 +1469,12 @@ impl Gen<'_> {
             }
         } else if self.at_delete_limit(log) {
             return Ok(false);
-        } else if ctx.opts.backup && (log || !self.is_backup_file(name)) {
+        } else if ctx.opts.backup && !self.is_backup_file(name) {
             // upstream: delete.c:delete_item() backs a deleted file up, and
-            // one that makes room for a new item too; an existing backup
-            // (NAME + suffix, no --backup-dir) is protected from deletion
-            // as by the `P *~` rule upstream's client adds.
-            if self.is_backup_file(name) {
-                return Ok(false);
-            }
+            // one that makes room for a new item too; one that already is
+            // a backup (NAME + suffix, no --backup-dir) is unlinked. The
+            // client's `P *SUFFIX` rule keeps such files from being
+            // candidates at all unless a rule of the user's risks them.
             if !dry && !crate::partial::make_backup(ctx, p, false) {
                 return Ok(false);
             }
@@ -1497,6 +1499,7 @@ impl Gen<'_> {
         let suffix = self.ctx.opts.backup_suffix();
         self.ctx.opts.backup_dir.is_none()
             && !suffix.is_empty()
+            && name.len() > suffix.len()
             && name.ends_with(suffix.as_bytes())
     }
 

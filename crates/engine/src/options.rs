@@ -729,11 +729,16 @@ pub fn log_format_has(format: &str, esc: char) -> bool {
         while chars.peek() == Some(&'\'') {
             chars.next();
         }
+        // The width is read as far as upstream's 32-byte escape buffer
+        // allows (23 characters), as the expansion reads it.
+        let mut width = 0;
         if chars.peek() == Some(&'-') {
             chars.next();
+            width += 1;
         }
-        while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+        while width < 23 && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
             chars.next();
+            width += 1;
         }
         while chars.peek() == Some(&'\'') {
             chars.next();

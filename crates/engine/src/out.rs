@@ -39,6 +39,9 @@ pub struct Out {
     xfer_error: AtomicBool,
     io_error: AtomicI32,
     protocol: AtomicI32,
+    /// `%C` shows the checksum's bytes last first (the xxhash family's
+    /// canonical form, upstream sum_as_hex()).
+    sum_reverse: AtomicBool,
     file_log: std::sync::OnceLock<FileLogFn>,
     ctl: std::sync::OnceLock<OutCtl>,
     progress2: Mutex<Progress2>,
@@ -95,7 +98,8 @@ pub type FileLogFn = Box<dyn Fn(FileEvent<'_>) + Send + Sync>;
 
 /// Renders a client's item line from a [`FileEvent`] and the xname (a
 /// custom `--out-format`).
-pub type LineFmtFn = Box<dyn Fn(FileEvent<'_>, &[u8]) -> String + Send + Sync>;
+/// The bool: the checksum (`%C`) is shown last byte first.
+pub type LineFmtFn = Box<dyn Fn(FileEvent<'_>, &[u8], bool) -> String + Send + Sync>;
 
 impl Out {
     /// A client's sink with --progress.
@@ -108,6 +112,7 @@ impl Out {
             xfer_error: AtomicBool::new(false),
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
+            sum_reverse: AtomicBool::new(false),
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
@@ -127,6 +132,7 @@ impl Out {
             xfer_error: AtomicBool::new(false),
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
+            sum_reverse: AtomicBool::new(false),
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
@@ -145,6 +151,7 @@ impl Out {
             xfer_error: AtomicBool::new(false),
             io_error: AtomicI32::new(0),
             protocol: AtomicI32::new(0),
+            sum_reverse: AtomicBool::new(false),
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
@@ -166,7 +173,7 @@ impl Out {
             return None;
         }
         match self.line_fmt.get() {
-            Some(f) => Some(f(ev, xname)),
+            Some(f) => Some(f(ev, xname, self.sum_reverse.load(Ordering::SeqCst))),
             None => self.format.line_x(ev.iflags, ev.entry, xname),
         }
     }
@@ -262,6 +269,11 @@ impl Out {
     /// Records the negotiated protocol (decides MSG_ERROR_EXIT).
     pub fn set_protocol(&self, p: i32) {
         self.protocol.store(p, Ordering::SeqCst);
+    }
+    /// Whether `%C` shows the checksum last byte first (set once the
+    /// checksum is negotiated).
+    pub fn set_sum_reverse(&self, on: bool) {
+        self.sum_reverse.store(on, Ordering::SeqCst);
     }
     /// The negotiated protocol, 0 before setup.
     pub fn protocol(&self) -> i32 {

@@ -381,6 +381,31 @@ fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     res
 }
 
+/// Recreates the non-directory `from` at `to` (both beneath `root`): a
+/// regular file is copied, a symlink made again with its target, a device,
+/// FIFO or socket made with `mknodat`.
+fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::file_io(format!(
+            "rsync: [receiver] backup of \"{}\" failed: {e}",
+            from.display_lossy()
+        ))
+    };
+    let st = root
+        .stat(from)
+        .map_err(|e| fail(&e))?
+        .ok_or_else(|| fail(&"gone"))?;
+    match st.file_type {
+        FileType::File => copy_file(root, from, root, to),
+        FileType::Symlink => {
+            let target = root.readlink(from).map_err(|e| fail(&e))?;
+            root.symlink(&target, to).map_err(|e| fail(&e))
+        }
+        FileType::Dir => Err(fail(&"is a directory")),
+        _ => root.mknod(to, st.mode, st.rdev).map_err(|e| fail(&e)),
+    }
+}
+
 /// Copies a regular file for `--copy-dest` (and a failed `--link-dest`).
 pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     copy_file(a, from, b, to)
@@ -427,10 +452,17 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
     make_parent_mode(root, &to, 0o777);
     let res = clear_backup_target(root, &to).and_then(|()| {
         if copy {
-            copy_file(root, &from, root, &to)
-        } else {
-            root.rename(&from, &to)
-                .map_err(|e| Error::file_io(e.to_string()))
+            return copy_file(root, &from, root, &to);
+        }
+        match root.rename(&from, &to) {
+            Ok(()) => Ok(()),
+            // A backup directory on another filesystem: the old entry is
+            // recreated there and the transfer then replaces the original
+            // (upstream backup.c make_backup(), its copy fallback).
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                recreate(root, &from, &to)
+            }
+            Err(e) => Err(Error::file_io(e.to_string())),
         }
     });
     match res {

@@ -235,6 +235,10 @@ fn start(
         )?
     };
     out.set_protocol(session.protocol);
+    out.set_sum_reverse(matches!(
+        session.checksum,
+        delta::ChecksumKind::Xxh64 | delta::ChecksumKind::Xxh3 | delta::ChecksumKind::Xxh128
+    ));
     lock(w)?.set_multiplexed(true)?;
     reader.set_multiplexed(true);
     announce_io_timeout(w, link, session.protocol)?;
@@ -805,7 +809,10 @@ fn local_name(
             }
             if opts.ctl.info.name > 0
                 || opts.itemize > 0
-                || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
+                || opts
+                    .log_format
+                    .as_deref()
+                    .is_some_and(|f| crate::options::log_format_has(f, 'i'))
             {
                 out.info(&format!("created directory {}", dest.trim_end_matches('/')));
             }
@@ -899,7 +906,10 @@ fn local_name_beneath(
             }
             if opts.ctl.info.name > 0
                 || opts.itemize > 0
-                || opts.log_format.as_deref().is_some_and(|f| f.contains("%i"))
+                || opts
+                    .log_format
+                    .as_deref()
+                    .is_some_and(|f| crate::options::log_format_has(f, 'i'))
             {
                 out.info(&format!("created directory {shown}"));
             }

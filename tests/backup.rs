@@ -1,0 +1,163 @@
+//! `--backup`, each case run with oxsync and with stock rsync on twin
+//! trees: the `--info=backup` lines of a delta transfer, a backup
+//! directory where a directory already sits at the backup's name, one on
+//! another filesystem (the entry is copied there), and `--delete` with a
+//! name that already is a backup.
+use super::util::{oxsync_bin, rsync_bin, run, snapshot, Run, Scratch};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `bin` with `args`, logging into `s`.
+fn go(s: &Scratch, bin: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    run(&mut cmd, &s.logs())
+}
+
+/// The same setup for both implementations: `make(base)` builds the tree
+/// under `base` and returns the arguments to run there.
+fn twins(make: impl Fn(&Path) -> Vec<String>) -> [(Scratch, Run); 2] {
+    [oxsync_bin(), rsync_bin()].map(|bin| {
+        let s = Scratch::new();
+        let args = make(s.root());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = go(&s, &bin, &argv);
+        (s, r)
+    })
+}
+
+fn dir(p: &Path) -> String {
+    format!("{}/", p.display())
+}
+
+#[test]
+fn delta_transfer_reports_each_backup() {
+    let [(ox_s, ox), (rs_s, rs)] = twins(|b| {
+        fs::create_dir_all(b.join("from/deep")).unwrap();
+        fs::create_dir_all(b.join("to/deep")).unwrap();
+        fs::write(b.join("from/deep/name1"), vec![b'a'; 5000]).unwrap();
+        fs::write(b.join("to/deep/name1"), vec![b'b'; 4000]).unwrap();
+        vec![
+            "-ai".into(),
+            "--info=backup".into(),
+            "--no-whole-file".into(),
+            "--backup".into(),
+            dir(&b.join("from")),
+            dir(&b.join("to")),
+        ]
+    });
+    ox.assert_code(0);
+    rs.assert_code(0);
+    let line = "backed up deep/name1 to deep/name1~";
+    assert!(rs.stdout.contains(line), "{rs:?}");
+    assert!(ox.stdout.contains(line), "{ox:?}");
+    for s in [&ox_s, &rs_s] {
+        assert_eq!(
+            fs::read(s.path("to/deep/name1~")).unwrap(),
+            vec![b'b'; 4000]
+        );
+    }
+}
+
+#[test]
+fn a_directory_at_the_backup_name_gives_way() {
+    let [(ox_s, ox), (rs_s, rs)] = twins(|b| {
+        fs::create_dir_all(b.join("from")).unwrap();
+        fs::create_dir_all(b.join("to")).unwrap();
+        fs::create_dir_all(b.join("bak/dname/inner")).unwrap();
+        fs::write(b.join("bak/dname/inner/f"), b"old dir content").unwrap();
+        fs::write(b.join("to/dname"), b"deleted-file\n").unwrap();
+        vec![
+            "-ai".into(),
+            "--delete-delay".into(),
+            "--backup".into(),
+            format!("--backup-dir={}", b.join("bak").display()),
+            dir(&b.join("from")),
+            dir(&b.join("to")),
+        ]
+    });
+    rs.assert_code(0);
+    ox.assert_code(0);
+    for s in [&ox_s, &rs_s] {
+        assert_eq!(fs::read(s.path("bak/dname")).unwrap(), b"deleted-file\n");
+        assert!(!s.path("to/dname").exists());
+    }
+}
+
+#[test]
+fn a_backup_dir_on_another_filesystem_gets_a_copy() {
+    // tmpfs under /dev/shm is another filesystem than the scratch tree's
+    // on this project's machines and CI; the test says so if not.
+    let shm = Path::new("/dev/shm");
+    let s = Scratch::new();
+    let here = fs::metadata(s.root()).unwrap().dev();
+    assert_ne!(
+        fs::metadata(shm).map(|m| m.dev()).ok(),
+        Some(here),
+        "/dev/shm is on the scratch filesystem: this test needs another one"
+    );
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let bak = tempfile::Builder::new()
+            .prefix("oxsync-bak-xdev-")
+            .tempdir_in(shm)
+            .unwrap();
+        let (from, to) = (s.path("from"), s.path("to"));
+        let _ = fs::remove_dir_all(&from);
+        let _ = fs::remove_dir_all(&to);
+        fs::create_dir_all(&from).unwrap();
+        fs::create_dir_all(&to).unwrap();
+        fs::write(to.join("reg"), b"gen1\n").unwrap();
+        fs::write(from.join("reg"), b"gen1\ngen1\n").unwrap();
+        let r = go(
+            &s,
+            &bin,
+            &[
+                "-rlpD",
+                "--backup",
+                &format!("--backup-dir={}", bak.path().display()),
+                &dir(&from),
+                &dir(&to),
+            ],
+        );
+        r.assert_code(0);
+        assert_eq!(
+            fs::read(bak.path().join("reg")).unwrap(),
+            b"gen1\n",
+            "{r:?}"
+        );
+        assert_eq!(fs::read(to.join("reg")).unwrap(), b"gen1\ngen1\n");
+    }
+}
+
+#[test]
+fn delete_unlinks_an_existing_backup_only_when_a_rule_risks_it() {
+    let make = |risk: bool| {
+        move |b: &Path| -> Vec<String> {
+            fs::create_dir_all(b.join("from/d")).unwrap();
+            fs::create_dir_all(b.join("to/d")).unwrap();
+            fs::write(b.join("from/d/keep"), b"k").unwrap();
+            fs::write(b.join("to/d/keep"), b"k").unwrap();
+            fs::write(b.join("to/d/plain"), b"extraneous\n").unwrap();
+            fs::write(b.join("to/d/stale~"), b"already a backup\n").unwrap();
+            let mut v: Vec<String> = vec!["-a".into(), "-b".into(), "--delete".into()];
+            if risk {
+                v.push("--filter=R *~".into());
+            }
+            v.push(dir(&b.join("from")));
+            v.push(dir(&b.join("to")));
+            v
+        }
+    };
+    for risk in [false, true] {
+        let [(ox_s, ox), (rs_s, rs)] = twins(make(risk));
+        ox.assert_code(0);
+        rs.assert_code(0);
+        let tree = |s: &Scratch| -> Vec<PathBuf> { snapshot(&s.path("to")).into_keys().collect() };
+        assert_eq!(tree(&ox_s), tree(&rs_s), "risk={risk}\n{ox:?}\n{rs:?}");
+        assert_eq!(fs::read(ox_s.path("to/d/plain~")).unwrap(), b"extraneous\n");
+        assert_eq!(ox_s.path("to/d/stale~").exists(), !risk);
+        assert!(!ox_s.path("to/d/stale~~").exists());
+    }
+}
