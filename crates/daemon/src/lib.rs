@@ -18,6 +18,7 @@ pub mod log;
 pub mod logfmt;
 pub mod modfilter;
 pub mod privs;
+pub mod proxyproto;
 pub mod sandbox;
 pub mod session;
 pub mod treeshape;

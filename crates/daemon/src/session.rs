@@ -82,21 +82,12 @@ pub fn serve(
         .clone()
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
     let log = Arc::new(Log::open(log_path.as_deref(), settings.stderr_log));
-    let mut peer = peer;
-    if peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
-        peer.name = reverse_name(res, peer.addr);
-    }
-    log.line(&format!(
-        "connect from {} ({})",
-        peer.host_name(),
-        peer.addr
-    ));
     let deadline = Arc::new(Mutex::new(None));
     let reader = Deadline {
         inner: streams.reader,
         until: deadline.clone(),
     };
-    let conn = Conn {
+    let mut conn = Conn {
         r: BufReader::with_capacity(64 * 1024, Box::new(reader)),
         deadline,
         w: streams.writer,
@@ -105,10 +96,22 @@ pub fn serve(
         peer,
         bwlimit: settings.bwlimit,
     };
-    let start = Start {
-        conn,
-        timeout: settings.handshake_timeout,
-    };
+    // The handshake's deadline bounds the PROXY header too.
+    conn.handshake_within(settings.handshake_timeout.as_secs());
+    if cfg.globals.bool("proxy protocol", false) {
+        if let Err(code) = conn.proxy_header(cfg, res) {
+            return code;
+        }
+    }
+    if conn.peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
+        conn.peer.name = reverse_name(res, conn.peer.addr);
+    }
+    conn.log.line(&format!(
+        "connect from {} ({})",
+        conn.peer.host_name(),
+        conn.peer.addr
+    ));
+    let start = Start { conn };
     let greeted = match start.greet(cfg) {
         Ok(g) => g,
         Err(code) => return code,
@@ -186,6 +189,33 @@ impl Conn {
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = None;
         (self.set_timeout)(timeout);
     }
+    /// `proxy protocol = yes`: a peer listed in `proxy protocol hosts`
+    /// sends a PROXY header first, and the client it names becomes the
+    /// peer; any other peer, or a bad header, is dropped without a word.
+    // upstream: clientserver.c:start_daemon() / proxy_peer_allowed()
+    fn proxy_header(&mut self, cfg: &Config, res: &dyn Resolver) -> Result<(), i32> {
+        let hosts = cfg.globals.get("proxy protocol hosts");
+        if !crate::access::allow_proxy_peer(hosts, self.peer.addr, res) {
+            self.log.line(&format!(
+                "proxy protocol rejected from untrusted peer {} ({})",
+                crate::access::UNDETERMINED,
+                self.peer.addr
+            ));
+            return Err(exit::RERR_STARTCLIENT);
+        }
+        match crate::proxyproto::read_header(&mut self.r) {
+            Ok(Some(client)) => {
+                self.peer = Peer::new(client);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.log
+                    .line(&format!("bad PROXY header from {}: {e}", self.peer.addr));
+                Err(exit::RERR_STARTCLIENT)
+            }
+        }
+    }
     fn send(&mut self, text: &str) -> Result<(), i32> {
         self.w
             .write_all(text.as_bytes())
@@ -239,7 +269,6 @@ impl Conn {
 /// A fresh connection.
 struct Start {
     conn: Conn,
-    timeout: Duration,
 }
 
 impl Start {
@@ -247,7 +276,6 @@ impl Start {
     /// greeting and settles the protocol.
     // upstream: clientserver.c:start_daemon() / exchange_protocols()
     fn greet(mut self, cfg: &Config) -> Result<Greeted, i32> {
-        self.conn.handshake_within(self.timeout.as_secs());
         self.conn.send(&wire::our_greeting(
             protocol::PROTOCOL_VERSION,
             &DAEMON_DIGESTS,
