@@ -17,6 +17,7 @@ pub mod lock;
 pub mod log;
 pub mod logfmt;
 pub mod modfilter;
+pub mod namecvt;
 pub mod privs;
 pub mod proxyproto;
 pub mod sandbox;

@@ -659,6 +659,7 @@ impl Admitted {
             module_root: None,
             args,
             hooks,
+            converter: None,
         })
     }
 
@@ -667,7 +668,7 @@ impl Admitted {
     /// variables known then, else the daemon's own environment. A value
     /// holding a shell metacharacter ends the session before `@RSYNCD: OK`.
     // upstream: clientserver.c:rsync_module() / loadparm.c:expand_vars()
-    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 2], i32> {
+    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 3], i32> {
         let known = [
             ("RSYNC_MODULE_NAME", self.module.name.clone()),
             ("RSYNC_HOST_NAME", self.conn.peer.host_name().to_string()),
@@ -679,8 +680,9 @@ impl Admitted {
             Some((_, v)) => Some(v.clone()),
             None => std::env::var(k).ok(),
         };
-        let mut out = [None, None];
-        for (slot, key) in out.iter_mut().zip(["pre-xfer exec", "post-xfer exec"]) {
+        let mut out = [None, None, None];
+        let keys = ["pre-xfer exec", "post-xfer exec", "name converter"];
+        for (slot, key) in out.iter_mut().zip(keys) {
             let Some(cmd) = self.module.params.nonempty(key) else {
                 continue;
             };
@@ -719,8 +721,10 @@ struct Requested {
     /// The module directory, opened before any chroot (step 3).
     module_root: Option<Root>,
     args: Vec<String>,
-    /// `pre-xfer exec` and `post-xfer exec`, expanded.
-    hooks: [Option<String>; 2],
+    /// `pre-xfer exec`, `post-xfer exec` and `name converter`, expanded.
+    hooks: [Option<String>; 3],
+    /// The running `name converter`.
+    converter: Option<Arc<crate::namecvt::Converter>>,
 }
 
 /// A checked client path inside the module.
@@ -1035,6 +1039,25 @@ impl Requested {
                 return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
             }
         }
+        // `name converter`: started like the hooks, inside the sandbox, and
+        // only when names are converted at all.
+        if let (Some(cmd), false) = (self.hooks[2].clone(), self.numeric_ids()) {
+            match crate::namecvt::install(&cmd, &env, self.conn.log.clone()) {
+                Ok(c) => self.converter = Some(c),
+                Err(e) => {
+                    self.conn.log.line(&format!(
+                        "name-converter exec preparation failed on module {name}: {e}"
+                    ));
+                    let msg = "@ERROR: name-converter exec preparation failed";
+                    return self.fail_after_ok(
+                        Some(&opts),
+                        client_info,
+                        msg,
+                        exit::RERR_STARTCLIENT,
+                    );
+                }
+            }
+        }
         // A daemon sender skips the module's `dont compress` suffixes as
         // well as any the client named with --skip-compress.
         if let Some(list) = self
@@ -1089,6 +1112,17 @@ impl Requested {
         self.root = applied.root;
         self.chrooted = applied.chrooted;
         Ok(())
+    }
+
+    /// `numeric ids`: the module's setting; unset, on for a chrooted
+    /// session without a `name converter`.
+    // upstream: clientserver.c:rsync_module()
+    fn numeric_ids(&self) -> bool {
+        let converter = self.module.params.nonempty("name converter").is_some();
+        self.module
+            .params
+            .opt_bool("numeric ids")
+            .unwrap_or(self.chrooted && !converter)
     }
 
     /// `transfer logging`: one `log format` line per transferred file.
@@ -1189,7 +1223,7 @@ impl Requested {
             daemon_filter,
             incoming_chmod: self.chmod_param("incoming chmod"),
             outgoing_chmod: self.chmod_param("outgoing chmod"),
-            numeric_ids: self.module.params.bool("numeric ids", self.chrooted),
+            numeric_ids: self.numeric_ids(),
             // upstream: a module not chrooted at its own root sanitizes
             // paths, received symlink targets included unless munged.
             sanitize_symlinks: !opts.munge_links && (!self.chrooted || self.root != Path::new("/")),
@@ -1231,6 +1265,9 @@ impl Requested {
             preserve_mtimes: opts.times,
         };
         let out = Out::wire(w.clone(), fmt);
+        if let Some(c) = &self.converter {
+            c.report_to(out.clone());
+        }
         if self.module.params.bool("transfer logging", false) {
             self.install_transfer_log(&out, opts, tails);
         }
