@@ -212,7 +212,14 @@ impl Converter {
             req.push(b'\n');
             self.ask(&req).and_then(|line| parse_id(&line))
         } else {
-            self.error(&format!("invalid name-converter token: {}", shown(name)));
+            // The log escapes control characters itself; the client gets
+            // them escaped here.
+            let raw = String::from_utf8_lossy(name);
+            self.log
+                .line(&format!("invalid name-converter token: {raw}"));
+            if let Some(out) = self.out.get() {
+                out.error(&format!("invalid name-converter token: {}", shown(name)));
+            }
             None
         };
         let mut ids = self.ids.lock().ok()?;
