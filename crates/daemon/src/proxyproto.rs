@@ -149,6 +149,29 @@ fn parse_v1(line: &[u8]) -> Result<Option<IpAddr>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Whatever a peer sends, the header read ends without a panic and
+        /// never takes more than the longest header (16 + 216 bytes).
+        #[test]
+        fn any_bytes_are_read_within_the_bound(
+            prefix in prop_oneof![
+                Just(V2_SIG.to_vec()),
+                Just(b"PROXY ".to_vec()),
+                Just(b"PROXY TCP4 ".to_vec()),
+                Just(Vec::new()),
+            ],
+            data in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let mut all = prefix;
+            all.extend_from_slice(&data);
+            let mut r = &all[..];
+            let _ = read_header(&mut r);
+            prop_assert!(all.len() - r.len() <= 16 + V2_MAX_ADDR);
+        }
+    }
 
     fn v1(s: &str) -> Result<Option<IpAddr>, String> {
         read_header(&mut format!("PROXY {s}\r\n@RSYNCD: 30.0\n").as_bytes())
