@@ -314,6 +314,7 @@ fn with_remote(
     if let Some(u) = user {
         cmd.arg("-l").arg(u);
     }
+    cmd.args(crate::socket::ssh_family_arg(&program, opts.ip_family));
     cmd.arg(host);
     cmd.arg(opts.rsync_path.clone().unwrap_or_else(|| "rsync".into()));
     let protected = push_server_args(&mut cmd, opts, server_sender, paths);

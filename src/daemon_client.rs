@@ -458,10 +458,7 @@ fn open(opts: &Options, spec: &DaemonSpec) -> Result<(BufReader<File>, File, Opt
             })?;
             (s, Some(child))
         }
-        Err(_) => (
-            connect(&spec.host, port, opts.contimeout.map(Duration::from_secs))?,
-            None,
-        ),
+        Err(_) => (connect(&spec.host, port, opts)?, None),
     };
     let fd: OwnedFd = stream.into();
     let rd = fd
@@ -498,6 +495,7 @@ fn remote_shell(
     if let (Some(u), false) = (&spec.user, dash_l) {
         cmd.arg("-l").arg(u);
     }
+    cmd.args(crate::socket::ssh_family_arg(&program, opts.ip_family));
     cmd.arg(&spec.host)
         .arg(opts.rsync_path.clone().unwrap_or_else(|| "rsync".into()))
         .args(["--server", "--daemon", "."]);
@@ -530,7 +528,8 @@ fn remote_shell(
     Ok((BufReader::new(r), w, Some(helper)))
 }
 
-fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, i32> {
+fn connect(host: &str, port: u16, opts: &Options) -> Result<TcpStream, i32> {
+    let timeout = opts.contimeout.map(Duration::from_secs);
     let proxy = match crate::proxy::from_env() {
         Some(Ok(p)) => Some(p),
         Some(Err(msg)) => return Err(fail(&msg, exit::RERR_SOCKETIO)),
@@ -558,13 +557,20 @@ fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream
                 exit::RERR_SOCKETIO,
             )
         })?
+        .filter(|a| crate::socket::family_ok(a, opts.ip_family))
         .collect();
+    if addrs.is_empty() && opts.ip_family != 0 {
+        return Err(fail(
+            &format!(
+                "getaddrinfo: {to_host} {to_port}: no IPv{} address",
+                opts.ip_family
+            ),
+            exit::RERR_SOCKETIO,
+        ));
+    }
     let mut last = None;
     for a in &addrs {
-        let res = match timeout {
-            Some(t) => TcpStream::connect_timeout(a, t),
-            None => TcpStream::connect(a),
-        };
+        let res = crate::socket::connect(a, opts.bind_address.as_deref(), timeout);
         match (res, &proxy) {
             (Ok(s), None) => return Ok(s),
             (Ok(mut s), Some(p)) => match crate::proxy::establish(&mut s, p, host, port) {

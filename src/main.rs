@@ -9,6 +9,7 @@ mod logfile;
 mod proxy;
 mod remote;
 mod server;
+mod socket;
 mod version;
 
 use engine::transfer::closing_line;

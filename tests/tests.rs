@@ -19,6 +19,7 @@ mod daemon_auth_rules;
 mod daemon_exec;
 mod daemon_filters;
 mod daemon_glob;
+mod daemon_net;
 mod daemon_options;
 mod daemon_paths;
 mod fakepeer;

@@ -159,6 +159,25 @@ pub fn allow_access(
     true
 }
 
+/// Whether `peer` may send a PROXY header: it must match `proxy protocol
+/// hosts` by address, or by a name token against upstream's placeholder
+/// name `UNDETERMINED` (no lookups are made for it); an unset or empty list
+/// trusts no peer.
+// upstream: access.c:allow_proxy_protocol_peer()
+pub fn allow_proxy_peer(list: Option<&str>, addr: PeerAddr, res: &dyn Resolver) -> bool {
+    let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    let peer = Peer {
+        addr,
+        name: Some(UNDETERMINED.to_string()),
+    };
+    list_matches(list, &peer, false, Lookups { forward: false }, res)
+}
+
+/// The name upstream gives a peer whose name was not looked up.
+pub const UNDETERMINED: &str = "UNDETERMINED";
+
 fn list_matches(list: &str, peer: &Peer, deny: bool, lk: Lookups, res: &dyn Resolver) -> bool {
     list.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|t| !t.is_empty())
@@ -343,6 +362,20 @@ mod tests {
                 "allow {a:?} deny {d:?}"
             );
         }
+    }
+
+    #[test]
+    fn proxy_peers() {
+        let f = Fake;
+        let at = |a: &str| PeerAddr::Ip(normalise(a.parse().expect("a")));
+        assert!(!allow_proxy_peer(None, at("127.0.0.1"), &f));
+        assert!(!allow_proxy_peer(Some(" "), at("127.0.0.1"), &f));
+        assert!(allow_proxy_peer(Some("127.0.0.0/8"), at("127.0.0.1"), &f));
+        assert!(allow_proxy_peer(Some("10.0.0.1, ::1"), at("::1"), &f));
+        assert!(!allow_proxy_peer(Some("10.0.0.0/8"), at("127.0.0.1"), &f));
+        // No lookups: a plain host name never matches by address.
+        assert!(!allow_proxy_peer(Some("good.example"), at("10.1.2.3"), &f));
+        assert!(!allow_proxy_peer(Some("127.0.0.1"), PeerAddr::Local, &f));
     }
 
     #[test]

@@ -64,6 +64,7 @@ const PARAMS: &[(&str, Scope, Kind)] = &[
     ("socketoptions", Scope::Global, Kind::Str), ("listenbacklog", Scope::Global, Kind::Int),
     ("daemonuid", Scope::Global, Kind::Str), ("daemongid", Scope::Global, Kind::Str),
     ("daemonchroot", Scope::Global, Kind::Str), ("proxyprotocol", Scope::Global, Kind::Bool),
+    ("proxyprotocolhosts", Scope::Global, Kind::Str),
     ("handshaketimeout", Scope::Global, Kind::Int),
     ("comment", Scope::Module, Kind::Str), ("path", Scope::Module, Kind::Str),
     ("usechroot", Scope::Module, Kind::Bool), ("numericids", Scope::Module, Kind::Bool),

@@ -8,14 +8,18 @@ use std::ffi::OsString;
 use std::io::BufReader;
 
 /// The first byte picks the protocol of the argument list (29: lines,
-/// 30+: NUL-separated); the rest is what a client (or, for the greeting
-/// and challenge, a daemon) sends.
+/// 30+: NUL-separated) and, with its high bit, a PROXY header first (as
+/// `proxy protocol = yes` reads it); the rest is what a client (or, for the
+/// greeting and challenge, a daemon) sends.
 pub fn handshake(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
     // A tiny buffer so lines straddle refills.
     let mut r = BufReader::with_capacity(7, rest);
+    if sel & 0x80 != 0 {
+        let _ = crate::proxyproto::read_header(&mut r);
+    }
     let Ok(Some(greeting)) = wire::read_line(&mut r) else {
         return;
     };

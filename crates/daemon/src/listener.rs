@@ -413,6 +413,19 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
     for w in &cfg.warnings {
         log.line(w);
     }
+    // upstream: daemon_main() warns that this fails closed.
+    if cfg.globals.bool("proxy protocol", false)
+        && cfg
+            .globals
+            .get("proxy protocol hosts")
+            .is_none_or(|h| h.trim().is_empty())
+    {
+        log.line(
+            "\"proxy protocol = true\" but \"proxy protocol hosts\" is unset: all connections \
+             will be rejected as untrusted proxy peers.  Set \"proxy protocol hosts\" to your \
+             trusted proxy's address.",
+        );
+    }
     log.line(&format!(
         "oxsync daemon version {} starting, listening on {}",
         env!("CARGO_PKG_VERSION"),

@@ -82,21 +82,12 @@ pub fn serve(
         .clone()
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
     let log = Arc::new(Log::open(log_path.as_deref(), settings.stderr_log));
-    let mut peer = peer;
-    if peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
-        peer.name = reverse_name(res, peer.addr);
-    }
-    log.line(&format!(
-        "connect from {} ({})",
-        peer.host_name(),
-        peer.addr
-    ));
     let deadline = Arc::new(Mutex::new(None));
     let reader = Deadline {
         inner: streams.reader,
         until: deadline.clone(),
     };
-    let conn = Conn {
+    let mut conn = Conn {
         r: BufReader::with_capacity(64 * 1024, Box::new(reader)),
         deadline,
         w: streams.writer,
@@ -105,10 +96,22 @@ pub fn serve(
         peer,
         bwlimit: settings.bwlimit,
     };
-    let start = Start {
-        conn,
-        timeout: settings.handshake_timeout,
-    };
+    // The handshake's deadline bounds the PROXY header too.
+    conn.handshake_within(settings.handshake_timeout.as_secs());
+    if cfg.globals.bool("proxy protocol", false) {
+        if let Err(code) = conn.proxy_header(cfg, res) {
+            return code;
+        }
+    }
+    if conn.peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
+        conn.peer.name = reverse_name(res, conn.peer.addr);
+    }
+    conn.log.line(&format!(
+        "connect from {} ({})",
+        conn.peer.host_name(),
+        conn.peer.addr
+    ));
+    let start = Start { conn };
     let greeted = match start.greet(cfg) {
         Ok(g) => g,
         Err(code) => return code,
@@ -186,6 +189,33 @@ impl Conn {
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = None;
         (self.set_timeout)(timeout);
     }
+    /// `proxy protocol = yes`: a peer listed in `proxy protocol hosts`
+    /// sends a PROXY header first, and the client it names becomes the
+    /// peer; any other peer, or a bad header, is dropped without a word.
+    // upstream: clientserver.c:start_daemon() / proxy_peer_allowed()
+    fn proxy_header(&mut self, cfg: &Config, res: &dyn Resolver) -> Result<(), i32> {
+        let hosts = cfg.globals.get("proxy protocol hosts");
+        if !crate::access::allow_proxy_peer(hosts, self.peer.addr, res) {
+            self.log.line(&format!(
+                "proxy protocol rejected from untrusted peer {} ({})",
+                crate::access::UNDETERMINED,
+                self.peer.addr
+            ));
+            return Err(exit::RERR_STARTCLIENT);
+        }
+        match crate::proxyproto::read_header(&mut self.r) {
+            Ok(Some(client)) => {
+                self.peer = Peer::new(client);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.log
+                    .line(&format!("bad PROXY header from {}: {e}", self.peer.addr));
+                Err(exit::RERR_STARTCLIENT)
+            }
+        }
+    }
     fn send(&mut self, text: &str) -> Result<(), i32> {
         self.w
             .write_all(text.as_bytes())
@@ -239,7 +269,6 @@ impl Conn {
 /// A fresh connection.
 struct Start {
     conn: Conn,
-    timeout: Duration,
 }
 
 impl Start {
@@ -247,7 +276,6 @@ impl Start {
     /// greeting and settles the protocol.
     // upstream: clientserver.c:start_daemon() / exchange_protocols()
     fn greet(mut self, cfg: &Config) -> Result<Greeted, i32> {
-        self.conn.handshake_within(self.timeout.as_secs());
         self.conn.send(&wire::our_greeting(
             protocol::PROTOCOL_VERSION,
             &DAEMON_DIGESTS,
@@ -631,6 +659,7 @@ impl Admitted {
             module_root: None,
             args,
             hooks,
+            converter: None,
         })
     }
 
@@ -639,7 +668,7 @@ impl Admitted {
     /// variables known then, else the daemon's own environment. A value
     /// holding a shell metacharacter ends the session before `@RSYNCD: OK`.
     // upstream: clientserver.c:rsync_module() / loadparm.c:expand_vars()
-    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 2], i32> {
+    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 3], i32> {
         let known = [
             ("RSYNC_MODULE_NAME", self.module.name.clone()),
             ("RSYNC_HOST_NAME", self.conn.peer.host_name().to_string()),
@@ -651,8 +680,9 @@ impl Admitted {
             Some((_, v)) => Some(v.clone()),
             None => std::env::var(k).ok(),
         };
-        let mut out = [None, None];
-        for (slot, key) in out.iter_mut().zip(["pre-xfer exec", "post-xfer exec"]) {
+        let mut out = [None, None, None];
+        let keys = ["pre-xfer exec", "post-xfer exec", "name converter"];
+        for (slot, key) in out.iter_mut().zip(keys) {
             let Some(cmd) = self.module.params.nonempty(key) else {
                 continue;
             };
@@ -691,8 +721,10 @@ struct Requested {
     /// The module directory, opened before any chroot (step 3).
     module_root: Option<Root>,
     args: Vec<String>,
-    /// `pre-xfer exec` and `post-xfer exec`, expanded.
-    hooks: [Option<String>; 2],
+    /// `pre-xfer exec`, `post-xfer exec` and `name converter`, expanded.
+    hooks: [Option<String>; 3],
+    /// The running `name converter`.
+    converter: Option<Arc<crate::namecvt::Converter>>,
 }
 
 /// A checked client path inside the module.
@@ -1010,6 +1042,25 @@ impl Requested {
                 return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
             }
         }
+        // `name converter`: started like the hooks, inside the sandbox, and
+        // only when names are converted at all.
+        if let (Some(cmd), false) = (self.hooks[2].clone(), self.numeric_ids()) {
+            match crate::namecvt::install(&cmd, &env, self.conn.log.clone()) {
+                Ok(c) => self.converter = Some(c),
+                Err(e) => {
+                    self.conn.log.line(&format!(
+                        "name-converter exec preparation failed on module {name}: {e}"
+                    ));
+                    let msg = "@ERROR: name-converter exec preparation failed";
+                    return self.fail_after_ok(
+                        Some(&opts),
+                        client_info,
+                        msg,
+                        exit::RERR_STARTCLIENT,
+                    );
+                }
+            }
+        }
         // A daemon sender skips the module's `dont compress` suffixes as
         // well as any the client named with --skip-compress.
         if let Some(list) = self
@@ -1064,6 +1115,17 @@ impl Requested {
         self.root = applied.root;
         self.chrooted = applied.chrooted;
         Ok(())
+    }
+
+    /// `numeric ids`: the module's setting; unset, on for a chrooted
+    /// session without a `name converter`.
+    // upstream: clientserver.c:rsync_module()
+    fn numeric_ids(&self) -> bool {
+        let converter = self.module.params.nonempty("name converter").is_some();
+        self.module
+            .params
+            .opt_bool("numeric ids")
+            .unwrap_or(self.chrooted && !converter)
     }
 
     /// `transfer logging`: one `log format` line per transferred file.
@@ -1164,7 +1226,7 @@ impl Requested {
             daemon_filter,
             incoming_chmod: self.chmod_param("incoming chmod"),
             outgoing_chmod: self.chmod_param("outgoing chmod"),
-            numeric_ids: self.module.params.bool("numeric ids", self.chrooted),
+            numeric_ids: self.numeric_ids(),
             // upstream: a module not chrooted at its own root sanitizes
             // paths, received symlink targets included unless munged.
             sanitize_symlinks: !opts.munge_links && (!self.chrooted || self.root != Path::new("/")),
@@ -1215,6 +1277,9 @@ impl Requested {
                 msg_log.line(&String::from_utf8_lossy(line));
             }
         }));
+        if let Some(c) = &self.converter {
+            c.report_to(out.clone());
+        }
         if self.module.params.bool("transfer logging", false) {
             self.install_transfer_log(&out, opts, tails);
         }

@@ -13,7 +13,7 @@ use delta::FileHasher;
 use filter::FilterList;
 use protocol::exit;
 use protocol::flist::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -897,7 +897,11 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
             write_id_list(
                 &mut out,
                 &v,
-                if id0 { Some(zero.unwrap_or(b"")) } else { None },
+                if id0 {
+                    Some(zero.as_deref().unwrap_or(b""))
+                } else {
+                    None
+                },
             );
         }
         if opts.group {
@@ -918,7 +922,11 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
             write_id_list(
                 &mut out,
                 &v,
-                if id0 { Some(zero.unwrap_or(b"")) } else { None },
+                if id0 {
+                    Some(zero.as_deref().unwrap_or(b""))
+                } else {
+                    None
+                },
             );
         }
     }
@@ -962,6 +970,8 @@ pub fn receive_checked<R: Read>(
     // Everything the peer's list makes us hold, against --max-alloc.
     let limit = opts.ctl.max_alloc();
     let mut held: u64 = 0;
+    let (mut uids, mut gids) = (Vec::new(), Vec::new());
+    let mut named: HashSet<(bool, u32)> = HashSet::new();
     loop {
         let e = match dec.decode(r) {
             Ok(Some(e)) => e,
@@ -980,6 +990,18 @@ pub fn receive_checked<R: Read>(
             Err(other) => return Err(other.into()),
         };
         let mut e = e;
+        // Names sent inside entries (upstream recv_user_name()): each id's
+        // first name counts, looked up as it arrives.
+        for n in dec.take_names() {
+            if opts.numeric_ids || !named.insert((n.user, n.id)) {
+                continue;
+            }
+            held += n.name.len() as u64 + 32;
+            crate::control::check_alloc(opts, held, "receiver")?;
+            let _ = ids::local_id(n.user, &n.name);
+            let list = if n.user { &mut uids } else { &mut gids };
+            list.push((n.id, n.name));
+        }
         // upstream: "." is the transfer root; as a file, --force would
         // remove the destination to make room for it.
         if (e.name == b"." || e.name == b"/.") && !e.is_dir() {
@@ -1004,7 +1026,6 @@ pub fn receive_checked<R: Read>(
         list.entries.push(e);
     }
     let io_error = dec.io_error();
-    let (mut uids, mut gids) = (Vec::new(), Vec::new());
     if !opts.numeric_ids {
         let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
         let mut ids_of = |held: &mut u64| match read_id_list_within(r, id0, limit - *held) {
@@ -1022,10 +1043,10 @@ pub fn receive_checked<R: Read>(
             Err(other) => Err(Error::from(other)),
         };
         if opts.owner {
-            uids = ids_of(&mut held)?;
+            uids.extend(ids_of(&mut held)?);
         }
         if opts.group {
-            gids = ids_of(&mut held)?;
+            gids.extend(ids_of(&mut held)?);
         }
     }
     for e in &list.entries {

@@ -3,7 +3,9 @@
 //!
 //! Names come from /etc/passwd and /etc/group (no NSS modules): the engine
 //! forbids unsafe code, and these files are what the tests and most servers
-//! use. Read once per process.
+//! use. Read once per process. A daemon module's `name converter` replaces
+//! them for the whole session ([`set_converter`]).
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -59,14 +61,56 @@ pub fn preload() {
     let _ = db();
 }
 
+/// Maps names and ids in place of /etc/passwd and /etc/group: a daemon
+/// module's `name converter` (upstream uidlist.c with namecvt_pid set).
+pub trait NameConverter: Send + Sync {
+    /// Our id for a user (`user`) or group name; None when the name is
+    /// unknown or refused, and the sender's id then stands.
+    fn id_of(&self, user: bool, name: &[u8]) -> Option<u32>;
+    /// The name of one of our uids (`user`) or gids, if known.
+    fn name_of(&self, user: bool, id: u32) -> Option<Vec<u8>>;
+}
+
+static CONVERTER: OnceLock<Box<dyn NameConverter>> = OnceLock::new();
+
+/// Makes `c` the process's source of names and ids (a daemon session,
+/// which is a process of its own). False when one is set already.
+pub fn set_converter(c: Box<dyn NameConverter>) -> bool {
+    CONVERTER.set(c).is_ok()
+}
+
+fn converter() -> Option<&'static dyn NameConverter> {
+    CONVERTER.get().map(|c| &**c)
+}
+
 /// The name of a uid, if known.
-pub fn user_name(uid: u32) -> Option<&'static [u8]> {
-    db().users.get(&uid).map(|v| v.as_slice())
+pub fn user_name(uid: u32) -> Option<Cow<'static, [u8]>> {
+    match converter() {
+        Some(c) => c.name_of(true, uid).map(Cow::Owned),
+        None => db().users.get(&uid).map(|v| Cow::Borrowed(v.as_slice())),
+    }
 }
 
 /// The name of a gid, if known.
-pub fn group_name(gid: u32) -> Option<&'static [u8]> {
-    db().groups.get(&gid).map(|v| v.as_slice())
+pub fn group_name(gid: u32) -> Option<Cow<'static, [u8]>> {
+    match converter() {
+        Some(c) => c.name_of(false, gid).map(Cow::Owned),
+        None => db().groups.get(&gid).map(|v| Cow::Borrowed(v.as_slice())),
+    }
+}
+
+/// Our uid (`user`) or gid for a name the sender sent, if known.
+// upstream: uidlist.c:user_to_uid() / group_to_gid()
+pub fn local_id(user: bool, name: &[u8]) -> Option<u32> {
+    if let Some(c) = converter() {
+        return c.id_of(user, name);
+    }
+    let table = if user {
+        &db().user_ids
+    } else {
+        &db().group_ids
+    };
+    table.get(name).copied()
 }
 
 /// What one --usermap/--groupmap item matches.
@@ -168,12 +212,12 @@ impl IdMap {
             return map;
         }
         for (id, name) in uid_list {
-            if let Some(&local) = db().user_ids.get(name) {
+            if let Some(local) = local_id(true, name) {
                 map.uids.insert(*id, local);
             }
         }
         for (id, name) in gid_list {
-            if let Some(&local) = db().group_ids.get(name) {
+            if let Some(local) = local_id(false, name) {
                 map.gids.insert(*id, local);
             }
         }

@@ -169,6 +169,11 @@ pub struct Options {
     pub password_file: Option<String>,
     /// --contimeout in seconds (daemon connections; None = no limit)
     pub contimeout: Option<u64>,
+    /// --address: the local address a daemon connection binds to
+    pub bind_address: Option<String>,
+    /// -4 / -6: the address family of daemon connections (4 or 6; 0 =
+    /// either)
+    pub ip_family: u8,
     /// --server
     pub server: bool,
     /// --sender (server side: this server sends)
@@ -446,6 +451,9 @@ pub(crate) enum Act {
     Port,
     PasswordFile,
     Contimeout,
+    /// -4 / -6 (the family: 4 or 6).
+    IpFamily(u8),
+    Address,
     PartialDir,
     TempDir,
     ConfineRoot,
@@ -482,6 +490,7 @@ impl Act {
                 | Act::Port
                 | Act::PasswordFile
                 | Act::Contimeout
+                | Act::Address
                 | Act::PartialDir
                 | Act::TempDir
                 | Act::ConfineRoot
@@ -534,7 +543,8 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("progress", None, Act::Progress(true)), ("no-progress", None, Act::Progress(false)),
     ("out-format", None, Act::LogFormat), ("log-format", None, Act::LogFormat),
     ("port", None, Act::Port), ("password-file", None, Act::PasswordFile),
-    ("contimeout", None, Act::Contimeout),
+    ("contimeout", None, Act::Contimeout), ("address", None, Act::Address),
+    ("ipv4", Some('4'), Act::IpFamily(4)), ("ipv6", Some('6'), Act::IpFamily(6)),
     ("itemize-changes", Some('i'), Act::Itemize), ("no-itemize-changes", None, Act::NoItemize),
     ("no-i", None, Act::NoItemize), ("numeric-ids", None, Act::NumericIds(true)),
     ("no-numeric-ids", None, Act::NumericIds(false)), ("rsh", Some('e'), Act::Rsh),
@@ -638,8 +648,6 @@ pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('A', "--acls"), ('X', "--xattrs"),
 
     ('y', "--fuzzy"),
-    ('4', "--ipv4"),
-    ('6', "--ipv6"),
 ];
 
 /// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
@@ -654,8 +662,8 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "remove-sent-files", "fuzzy",
     "no-fuzzy", "no-y",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
-    "iconv", "no-iconv", "ipv4", "ipv6",
-    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
+    "iconv", "no-iconv",
+    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as",
     "sockopts", "early-input", "blocking-io", "no-blocking-io",
     "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
 ];
@@ -1305,6 +1313,8 @@ impl Options {
                 let secs = parse_int(&value, word)?;
                 self.contimeout = (secs > 0).then_some(secs as u64);
             }
+            Act::Address => self.bind_address = Some(value),
+            Act::IpFamily(f) => self.ip_family = f,
             Act::Exclude => self.filters.push(FilterArg::Exclude(value)),
             Act::Include => self.filters.push(FilterArg::Include(value)),
             Act::Filter => self.filters.push(FilterArg::Filter(value)),

@@ -454,6 +454,20 @@ pub struct FlistDecoder {
     /// With -H: the first entry of each hard-link group (without its
     /// name), by wire index.
     leaders: HashMap<u32, FileEntry>,
+    /// The inline user and group names of the last entry decoded.
+    names: Vec<InlineName>,
+}
+
+/// A user or group name sent inside an entry (`XMIT_*_NAME_FOLLOWS`),
+/// with the id it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineName {
+    /// A user name (else a group name).
+    pub user: bool,
+    /// The sender's id.
+    pub id: u32,
+    /// The name (1 to [`MAX_ID_NAME_LEN`] bytes).
+    pub name: Vec<u8>,
 }
 
 impl FlistDecoder {
@@ -465,7 +479,14 @@ impl FlistDecoder {
             io_error: 0,
             count: 0,
             leaders: HashMap::new(),
+            names: Vec::new(),
         }
+    }
+    /// The inline user and group names of the entry [`Self::decode`] just
+    /// returned (at most one of each; empty names are dropped). Taken, so
+    /// a caller that ignores them holds nothing.
+    pub fn take_names(&mut self) -> Vec<InlineName> {
+        std::mem::take(&mut self.names)
     }
     /// Reads one entry, or `None` at the end marker (then [`Self::io_error`]
     /// holds the marker's io_error). Bounds: name <= MAX_NAME_LEN, link target
@@ -476,10 +497,12 @@ impl FlistDecoder {
     /// `preserve_hard_links`; then a follower must name an earlier entry
     /// that started a hard-link group, and it gets that entry's attributes
     /// ([`FileEntry::hlink`] holds the group's first wire index). Inline
-    /// user/group names (`XMIT_*_NAME_FOLLOWS`) are read and dropped.
+    /// user/group names (`XMIT_*_NAME_FOLLOWS`) are kept for
+    /// [`Self::take_names`] until the next call.
     // upstream: flist.c:recv_file_list(), recv_file_entry()
     pub fn decode<R: Read + ?Sized>(&mut self, r: &mut R) -> Result<Option<FileEntry>> {
         let o = self.opts;
+        self.names.clear();
         let x = if o.varint_flags {
             let x = r.read_varint("flist flags")? as u32;
             if x == 0 {
@@ -617,13 +640,19 @@ impl FlistDecoder {
         if o.preserve_uid && x & XMIT_SAME_UID == 0 {
             prev.uid = r.read_varint("uid")? as u32;
             if x & XMIT_USER_NAME_FOLLOWS != 0 {
-                skip_name(r, "user name")?;
+                if let Some(name) = read_name(r, "user name")? {
+                    let (user, id) = (true, prev.uid);
+                    self.names.push(InlineName { user, id, name });
+                }
             }
         }
         if o.preserve_gid && x & XMIT_SAME_GID == 0 {
             prev.gid = r.read_varint("gid")? as u32;
             if x & XMIT_GROUP_NAME_FOLLOWS != 0 {
-                skip_name(r, "group name")?;
+                if let Some(name) = read_name(r, "group name")? {
+                    let (user, id) = (false, prev.gid);
+                    self.names.push(InlineName { user, id, name });
+                }
             }
         }
         let mut rdev = (0, 0);
@@ -685,12 +714,14 @@ impl FlistDecoder {
     }
 }
 
-/// Reads and drops an inline `u8 len` + name.
+/// Reads an inline `u8 len` + name (at most 255 bytes by its length
+/// byte); None for an empty one.
 // upstream: uidlist.c:recv_user_name()
-fn skip_name<R: Read + ?Sized>(r: &mut R, field: &'static str) -> Result<()> {
+fn read_name<R: Read + ?Sized>(r: &mut R, field: &'static str) -> Result<Option<Vec<u8>>> {
     let len = usize::from(r.read_u8_field(field)?);
     let mut buf = [0u8; MAX_ID_NAME_LEN];
-    r.read_exact_field(&mut buf[..len], field)
+    r.read_exact_field(&mut buf[..len], field)?;
+    Ok((len > 0).then(|| buf[..len].to_vec()))
 }
 
 /// Appends a uid or gid list: `(id, name)` pairs with id != 0, then the
@@ -1326,7 +1357,7 @@ mod tests {
     }
 
     #[test]
-    fn inline_names_are_skipped() {
+    fn inline_names_are_kept_per_entry() {
         let opts = opts_a(31, true);
         let mut w = Vec::new();
         write_varint(
@@ -1345,6 +1376,27 @@ mod tests {
         let (list, _, rest) = decode_all(opts, &w).unwrap();
         assert_eq!((list[0].uid, list[0].gid), (1000, 42));
         assert!(rest.is_empty());
+        // The names are kept for the caller until the next entry.
+        let mut dec = FlistDecoder::new(opts);
+        let mut r = &w[..];
+        dec.decode(&mut r).unwrap().unwrap();
+        let names = dec.take_names();
+        assert_eq!(
+            names,
+            [
+                InlineName {
+                    user: true,
+                    id: 1000,
+                    name: b"alice".to_vec()
+                },
+                InlineName {
+                    user: false,
+                    id: 42,
+                    name: b"grp".to_vec()
+                }
+            ]
+        );
+        assert!(dec.take_names().is_empty());
     }
 
     #[test]
