@@ -140,3 +140,79 @@ fn shell_metacharacters_in_values_refuse_the_hook() {
         assert!(!dir.join("PWNED").exists(), "PWNED in {}", dir.display());
     }
 }
+
+/// Waits (up to the harness deadline) for a file a hook writes after the
+/// client may already have exited.
+fn wait_for(path: &Path) -> String {
+    let deadline = std::time::Instant::now() + super::util::run_timeout();
+    loop {
+        if let Ok(s) = fs::read_to_string(path) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never written",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The hooks are the administrator's commands and run as upstream's do,
+/// outside the session's sandbox: each writes beside the module, where the
+/// session itself (Landlock-confined to the module) may not, and
+/// post-xfer exec still receives the session's exit status.
+#[test]
+fn hooks_run_outside_the_session_sandbox() {
+    let modules = "[h]\npath = %ROOT%/mod\nread only = no\n\
+        pre-xfer exec = printf %s \"$RSYNC_MODULE_NAME $RSYNC_ARG0\" >%ROOT%/pre.out\n\
+        post-xfer exec = printf %s \"$RSYNC_EXIT_STATUS $RSYNC_RAW_STATUS\" >%ROOT%/post.out\n\
+        [fails]\npath = %ROOT%/mod\n\
+        post-xfer exec = printf %s \"$RSYNC_EXIT_STATUS\" >%ROOT%/post-fail.out\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start_env(&bin, modules, &[]);
+        let r = root(&d);
+        fs::write(r.join("src/f"), b"payload\n").expect("src");
+        let out = run(
+            Command::new(rsync_bin())
+                .arg("-r")
+                .arg(format!("{}/", r.join("src").display()))
+                .arg(url(&d, "h/")),
+            &r,
+        );
+        out.assert_code(0);
+        assert_eq!(fs::read(r.join("mod/f")).expect("pushed"), b"payload\n");
+        let who = bin.display();
+        assert_eq!(
+            fs::read_to_string(r.join("pre.out")).unwrap_or_default(),
+            "h rsyncd",
+            "{who}: pre-xfer exec"
+        );
+        assert_eq!(
+            wait_for(&r.join("post.out")),
+            "0 0",
+            "{who}: post-xfer exec"
+        );
+        // A transfer that fails (its source is missing) hands its code on.
+        let out = run(
+            Command::new(rsync_bin())
+                .arg("-r")
+                .arg(url(&d, "fails/missing"))
+                .arg(r.join("dst")),
+            &r,
+        );
+        out.assert_code(23);
+        assert_eq!(
+            wait_for(&r.join("post-fail.out")),
+            "23",
+            "{who}: post-xfer exec"
+        );
+        if bin == oxsync_bin() {
+            // The session itself was confined all along.
+            let log = fs::read_to_string(r.join("daemon.log")).expect("log");
+            assert!(log.contains("landlock: abi"), "{log}");
+        }
+    }
+}

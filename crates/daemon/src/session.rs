@@ -915,6 +915,78 @@ impl Requested {
         // `max verbosity` caps the client's -v for this side.
         let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
         opts.verbose = opts.verbose.min(max_v);
+        let mut env = self.hook_env();
+        env.set("RSYNC_REQUEST", paths.join(" "));
+        let mut argv = vec!["rsyncd".to_string()];
+        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
+        argv.push(".".into());
+        argv.extend(tails.iter().map(|t| t.rel.clone()));
+        for (i, a) in argv.iter().enumerate() {
+            env.set(&format!("RSYNC_ARG{i}"), a.clone());
+        }
+        // The hooks start here, before the chroot, the privilege drop and
+        // Landlock, as upstream's (see hooks.rs): the administrator's
+        // commands, never confined to what the peer may touch.
+        let post = match self.hooks[1].clone() {
+            Some(cmd) => match hooks::PostXfer::start(&cmd, &env) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.conn
+                        .log
+                        .line(&format!("post-xfer exec could not be started: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let code = self.serve(opts, client_info, &tails, &paths, &env);
+        if let Some(p) = post {
+            let r = p.finish(code);
+            if r != 0 {
+                self.conn
+                    .log
+                    .line(&format!("post-xfer exec returned {r} on module {name}"));
+            }
+        }
+        code
+    }
+
+    /// Runs `pre-xfer exec`, confines the session and runs the transfer;
+    /// the exit code.
+    fn serve(
+        &mut self,
+        mut opts: Options,
+        client_info: Option<String>,
+        tails: &[Tail],
+        paths: &[String],
+        env: &HookEnv,
+    ) -> i32 {
+        let name = self.module.name.clone();
+        let who = match &self.user {
+            Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
+            None => self.conn.peer.host_name().to_string(),
+        };
+        let request = paths.join(" ");
+        self.conn.log.line(&format!(
+            "rsync {} {request} from {who} ({})",
+            if opts.sender { "on" } else { "to" },
+            self.conn.peer.addr
+        ));
+        if let Some(cmd) = self.hooks[0].clone() {
+            let r = hooks::run(&cmd, env);
+            if r.code != 0 {
+                self.conn.log.line(&format!(
+                    "pre-xfer exec returned failure ({}) on module {name}",
+                    r.code
+                ));
+                let mut msg = format!("pre-xfer exec returned failure ({})", r.code);
+                if !r.output.is_empty() {
+                    msg.push_str(": ");
+                    msg.push_str(&r.output);
+                }
+                return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
+            }
+        }
         if let Err(msg) = self.confine_process() {
             self.conn
                 .log
@@ -953,27 +1025,8 @@ impl Requested {
                 exit::RERR_UNSUPPORTED,
             );
         }
-        let who = match &self.user {
-            Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
-            None => self.conn.peer.host_name().to_string(),
-        };
-        let request = paths.join(" ");
-        self.conn.log.line(&format!(
-            "rsync {} {request} from {who} ({})",
-            if opts.sender { "on" } else { "to" },
-            self.conn.peer.addr
-        ));
-        let mut env = self.hook_env();
-        env.set("RSYNC_REQUEST", request.clone());
-        let mut argv = vec!["rsyncd".to_string()];
-        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
-        argv.push(".".into());
-        argv.extend(tails.iter().map(|t| t.rel.clone()));
-        for (i, a) in argv.iter().enumerate() {
-            env.set(&format!("RSYNC_ARG{i}"), a.clone());
-        }
-        // Landlock: after chroot and the privilege drop, before pre-xfer
-        // exec and the engine's threads, so that all of them inherit it.
+        // Landlock: after chroot and the privilege drop, before the
+        // engine's threads, so that all of them inherit it.
         let engaged = sandbox::engage(
             &self.module,
             &self.root,
@@ -992,21 +1045,6 @@ impl Requested {
         if let Some(line) = sandbox::test_unconfined_write() {
             self.conn.log.line(&line);
         }
-        if let Some(cmd) = self.hooks[0].clone() {
-            let r = hooks::run(&cmd, &env);
-            if r.code != 0 {
-                self.conn.log.line(&format!(
-                    "pre-xfer exec returned failure ({}) on module {name}",
-                    r.code
-                ));
-                let mut msg = format!("pre-xfer exec returned failure ({})", r.code);
-                if !r.output.is_empty() {
-                    msg.push_str(": ");
-                    msg.push_str(&r.output);
-                }
-                return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
-            }
-        }
         // A daemon sender skips the module's `dont compress` suffixes as
         // well as any the client named with --skip-compress.
         if let Some(list) = self
@@ -1021,19 +1059,7 @@ impl Requested {
                 _ => list,
             });
         }
-        let code = self.transfer(&opts, &tails);
-        if let Some(cmd) = self.hooks[1].clone() {
-            env.set("RSYNC_EXIT_STATUS", code.to_string());
-            env.set("RSYNC_RAW_STATUS", (code << 8).to_string());
-            let r = hooks::run(&cmd, &env);
-            if r.code != 0 {
-                self.conn.log.line(&format!(
-                    "post-xfer exec returned {} on module {name}",
-                    r.code
-                ));
-            }
-        }
-        code
+        self.transfer(&opts, tails)
     }
 
     /// Steps 3 and 4: opens the module root, then chroots and drops to
