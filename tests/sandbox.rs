@@ -343,17 +343,39 @@ fn landlock_off_lets_the_plain_write_through() {
     assert!(d.log().contains("landlock: off for module m"));
 }
 
+/// The exec hooks are the administrator's and run as upstream's do, outside
+/// the session's Landlock domain (started before it is entered), while the
+/// session itself stays confined: the hook writes beside the module, the
+/// session's own plain write there is denied.
 #[test]
-fn pre_xfer_exec_inherits_landlock() {
-    let d = start("pre-xfer exec = touch %ROOT%/outside/hooked", &[]);
-    let out = d.push(&[], "");
-    assert_ne!(out.status.code(), Some(0), "the hook wrote outside");
-    assert!(!d.root().join("outside/hooked").exists());
-    assert!(
-        d.log().contains("pre-xfer exec returned failure"),
-        "{}",
-        d.log()
+fn exec_hooks_run_outside_the_domain_the_session_stays_in() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let d = start(
+        "pre-xfer exec = touch %ROOT%/outside/hooked
+         post-xfer exec = touch %ROOT%/outside/post-hooked",
+        &[("OXSYNC_TEST_UNCONFINED_WRITE", "%ROOT%/outside/escaped")],
     );
+    let out = d.push(&[], "");
+    assert_eq!(out.status.code(), Some(0), "{}", d.log());
+    assert!(d.root().join("outside/hooked").exists(), "{}", d.log());
+    assert!(!d.root().join("outside/escaped").exists());
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("unconfined write") && l.contains("denied")),
+        "{log}"
+    );
+    // post-xfer exec runs once the session has ended (after the client).
+    let deadline = std::time::Instant::now() + run_timeout();
+    while !d.root().join("outside/post-hooked").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "post-xfer exec never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     let d = start("pre-xfer exec = touch \"$RSYNC_MODULE_PATH/hooked\"", &[]);
     let out = d.push(&[], "");
@@ -369,13 +391,17 @@ fn pre_xfer_exec_inherits_landlock() {
 
 #[test]
 fn landlock_allow_opens_an_extra_path() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
     let d = start(
-        "landlock allow = %ROOT%/outside:rw\npre-xfer exec = touch %ROOT%/outside/hooked",
-        &[],
+        "landlock allow = %ROOT%/outside:rw",
+        &[("OXSYNC_TEST_UNCONFINED_WRITE", "%ROOT%/outside/escaped")],
     );
     let out = d.push(&[], "");
     assert_eq!(out.status.code(), Some(0), "{}", d.log());
-    assert!(d.root().join("outside/hooked").exists());
+    assert!(d.root().join("outside/escaped").exists(), "{}", d.log());
+    assert!(d.log().contains("landlock: abi"), "{}", d.log());
 }
 
 // ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ mod daemon_auth_digest;
 mod daemon_auth_rules;
 mod daemon_exec;
 mod daemon_filters;
+mod daemon_insecure_links;
 mod daemon_maxconn;
 mod daemon_options;
 mod daemon_paths;

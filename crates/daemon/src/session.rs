@@ -892,6 +892,7 @@ impl Requested {
             &base,
             mode,
             module_filter.as_ref(),
+            self.module.params.bool("insecure links", false),
         ) {
             // Basis dirs that leave the module are logged here and skipped
             // by the engine, which warns the client.
@@ -1086,6 +1087,7 @@ impl Requested {
         }
         self.root = applied.root;
         self.chrooted = applied.chrooted;
+        self.module_root = self.module_root.take().map(|r| self.anchor(r));
         Ok(())
     }
 
@@ -1427,7 +1429,21 @@ impl Requested {
                 &self.root,
                 self.module.links(),
                 AmbientAuthority::operator(),
-            ),
+            )
+            .map(|r| self.anchor(r)),
+        }
+    }
+
+    /// `insecure links = yes` on an unchrooted module: its root also
+    /// follows the links that leave it only to come back into it (an
+    /// absolute target naming the module's path, a `..` climb back in), as
+    /// rsync 3.5.0 follows them there; one that ends outside the module is
+    /// still refused (see docs/security.md).
+    fn anchor(&self, root: Root) -> Root {
+        if !self.chrooted && self.module.params.bool("insecure links", false) {
+            root.anchored(&self.root)
+        } else {
+            root
         }
     }
 
