@@ -916,15 +916,7 @@ impl Requested {
         // `max verbosity` caps the client's -v for this side.
         let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
         opts.verbose = opts.verbose.min(max_v);
-        let mut env = self.hook_env();
-        env.set("RSYNC_REQUEST", paths.join(" "));
-        let mut argv = vec!["rsyncd".to_string()];
-        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
-        argv.push(".".into());
-        argv.extend(tails.iter().map(|t| t.rel.clone()));
-        for (i, a) in argv.iter().enumerate() {
-            env.set(&format!("RSYNC_ARG{i}"), a.clone());
-        }
+        let env = self.xfer_env(&paths, &tails);
         // The hooks start here, before the chroot, the privilege drop and
         // Landlock, as upstream's (see hooks.rs): the administrator's
         // commands, never confined to what the peer may touch.
@@ -1135,6 +1127,22 @@ impl Requested {
                 None
             }
         }
+    }
+
+    /// The hooks' environment once the request is known: `RSYNC_REQUEST`
+    /// and the arguments as `RSYNC_ARG0`... (upstream's argv, module
+    /// prefixes removed) on top of [`Requested::hook_env`].
+    fn xfer_env(&self, paths: &[String], tails: &[Tail]) -> HookEnv {
+        let mut env = self.hook_env();
+        env.set("RSYNC_REQUEST", paths.join(" "));
+        let mut argv = vec!["rsyncd".to_string()];
+        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
+        argv.push(".".into());
+        argv.extend(tails.iter().map(|t| t.rel.clone()));
+        for (i, a) in argv.iter().enumerate() {
+            env.set(&format!("RSYNC_ARG{i}"), a.clone());
+        }
+        env
     }
 
     fn hook_env(&self) -> HookEnv {
