@@ -5,16 +5,8 @@
 //! administrator wrote a `%RSYNC_*%` reference into the command: there the
 //! value is quoted for its shell context, and a value holding any shell
 //! metacharacter refuses the session ([`expand`]).
-//!
-//! The hooks are the administrator's commands and run as upstream's do:
-//! as the daemon's user, outside the session's chroot, privilege drop and
-//! Landlock domain. `pre-xfer exec` runs (and is waited for) before the
-//! session confines itself; `post-xfer exec` is started then too, as a
-//! shell that waits for the session's exit status on a pipe ([`PostXfer`]),
-//! since a process cannot leave a Landlock domain once inside it. The
-//! session itself, which is all the peer talks to, stays confined.
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::Read;
+use std::process::{Command, Stdio};
 
 /// Most bytes of a hook's output kept for the client.
 const MAX_HOOK_OUTPUT: u64 = 4096;
@@ -167,56 +159,6 @@ pub fn run(command: &str, env: &HookEnv) -> HookResult {
     }
 }
 
-/// The shell that waits for the exit status ("CODE RAW" on its stdin;
-/// end of file without it, as when the session died: -1 for both), puts it
-/// in the environment and becomes the hook (`$1`).
-// upstream: clientserver.c:rsync_module() (the post-xfer parent waits for
-// the transfer's exit status, then runs the command)
-const POST_XFER_WAIT: &str = "if IFS=' ' read -r c r; then :; else c=-1 r=-1; fi
-case $c$r in *[!0-9-]*|'') c=-1 r=-1;; esac
-RSYNC_EXIT_STATUS=$c RSYNC_RAW_STATUS=$r
-export RSYNC_EXIT_STATUS RSYNC_RAW_STATUS
-exec /bin/sh -c \"$1\" </dev/null";
-
-/// A `post-xfer exec` started before the session confines itself, waiting
-/// for the exit status.
-#[derive(Debug)]
-pub struct PostXfer {
-    child: Child,
-    status: Option<ChildStdin>,
-}
-
-impl PostXfer {
-    /// Starts the waiting shell for `command` with `env` added; its output
-    /// is discarded.
-    pub fn start(command: &str, env: &HookEnv) -> std::io::Result<PostXfer> {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(POST_XFER_WAIT)
-            .arg("post-xfer")
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in &env.vars {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn()?;
-        let status = child.stdin.take();
-        Ok(PostXfer { child, status })
-    }
-
-    /// Hands the hook the session's exit `code` (`RSYNC_EXIT_STATUS`, and
-    /// `RSYNC_RAW_STATUS` as a wait status) and waits for it; its exit code.
-    pub fn finish(mut self, code: i32) -> i32 {
-        if let Some(mut w) = self.status.take() {
-            // A hook that exits without reading is no error of ours.
-            let _ = writeln!(w, "{code} {}", code << 8);
-        }
-        self.child.wait().ok().and_then(|s| s.code()).unwrap_or(-1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,25 +221,6 @@ mod tests {
             assert!(shell_unsafe(bad), "{bad:?}");
         }
         assert!(!shell_unsafe("alice.b-1_x@host:=+,%^"));
-    }
-
-    #[test]
-    fn post_xfer_gets_the_status() {
-        let mut env = HookEnv::default();
-        env.set("RSYNC_MODULE_NAME", "m");
-        let cmd = "echo \"$RSYNC_MODULE_NAME $RSYNC_EXIT_STATUS $RSYNC_RAW_STATUS\" >&3";
-        let dir = tempfile::tempdir().expect("tmp");
-        let out = dir.path().join("out");
-        let cmd = cmd.replace(">&3", &format!(">{}", out.display()));
-        let p = PostXfer::start(&cmd, &env).expect("start");
-        assert_eq!(p.finish(23), 0);
-        assert_eq!(std::fs::read_to_string(&out).expect("ran"), "m 23 5888\n");
-        // Never told (the session died): -1, and the hook still runs.
-        let p = PostXfer::start(&format!("{cmd}; exit 4"), &env).expect("start");
-        drop(p.status);
-        let code = p.child.wait_with_output().expect("wait").status.code();
-        assert_eq!(code, Some(4));
-        assert_eq!(std::fs::read_to_string(&out).expect("ran"), "m -1 -1\n");
     }
 
     #[test]

@@ -916,70 +916,21 @@ impl Requested {
         // `max verbosity` caps the client's -v for this side.
         let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
         opts.verbose = opts.verbose.min(max_v);
-        let env = self.xfer_env(&paths, &tails);
-        // The hooks start here, before the chroot, the privilege drop and
-        // Landlock, as upstream's (see hooks.rs): the administrator's
-        // commands, never confined to what the peer may touch.
-        let post = match self.hooks[1].clone() {
-            Some(cmd) => match hooks::PostXfer::start(&cmd, &env) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    self.conn
-                        .log
-                        .line(&format!("post-xfer exec could not be started: {e}"));
-                    None
-                }
-            },
-            None => None,
-        };
-        let code = self.serve(opts, client_info, &tails, &paths, &env);
-        if let Some(p) = post {
-            let r = p.finish(code);
-            if r != 0 {
-                self.conn
-                    .log
-                    .line(&format!("post-xfer exec returned {r} on module {name}"));
-            }
-        }
-        code
+        self.serve(opts, client_info, &tails, &paths)
     }
 
-    /// Runs `pre-xfer exec`, confines the session and runs the transfer;
-    /// the exit code.
+    /// Confines the session (chroot, privilege drop, Landlock), then runs
+    /// `pre-xfer exec`, the transfer and `post-xfer exec` inside that
+    /// confinement: a hook reaches no more than the session may (see
+    /// docs/security.md, "The order of a session"); the exit code.
     fn serve(
         &mut self,
         mut opts: Options,
         client_info: Option<String>,
         tails: &[Tail],
         paths: &[String],
-        env: &HookEnv,
     ) -> i32 {
         let name = self.module.name.clone();
-        let who = match &self.user {
-            Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
-            None => self.conn.peer.host_name().to_string(),
-        };
-        let request = paths.join(" ");
-        self.conn.log.line(&format!(
-            "rsync {} {request} from {who} ({})",
-            if opts.sender { "on" } else { "to" },
-            self.conn.peer.addr
-        ));
-        if let Some(cmd) = self.hooks[0].clone() {
-            let r = hooks::run(&cmd, env);
-            if r.code != 0 {
-                self.conn.log.line(&format!(
-                    "pre-xfer exec returned failure ({}) on module {name}",
-                    r.code
-                ));
-                let mut msg = format!("pre-xfer exec returned failure ({})", r.code);
-                if !r.output.is_empty() {
-                    msg.push_str(": ");
-                    msg.push_str(&r.output);
-                }
-                return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
-            }
-        }
         if let Err(msg) = self.confine_process() {
             self.conn
                 .log
@@ -1018,8 +969,19 @@ impl Requested {
                 exit::RERR_UNSUPPORTED,
             );
         }
-        // Landlock: after chroot and the privilege drop, before the
-        // engine's threads, so that all of them inherit it.
+        let who = match &self.user {
+            Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
+            None => self.conn.peer.host_name().to_string(),
+        };
+        self.conn.log.line(&format!(
+            "rsync {} {} from {who} ({})",
+            if opts.sender { "on" } else { "to" },
+            paths.join(" "),
+            self.conn.peer.addr
+        ));
+        let mut env = self.xfer_env(paths, tails);
+        // Landlock: after chroot and the privilege drop, before pre-xfer
+        // exec and the engine's threads, so that all of them inherit it.
         let engaged = sandbox::engage(
             &self.module,
             &self.root,
@@ -1038,6 +1000,21 @@ impl Requested {
         if let Some(line) = sandbox::test_unconfined_write() {
             self.conn.log.line(&line);
         }
+        if let Some(cmd) = self.hooks[0].clone() {
+            let r = hooks::run(&cmd, &env);
+            if r.code != 0 {
+                self.conn.log.line(&format!(
+                    "pre-xfer exec returned failure ({}) on module {name}",
+                    r.code
+                ));
+                let mut msg = format!("pre-xfer exec returned failure ({})", r.code);
+                if !r.output.is_empty() {
+                    msg.push_str(": ");
+                    msg.push_str(&r.output);
+                }
+                return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_UNSUPPORTED);
+            }
+        }
         // A daemon sender skips the module's `dont compress` suffixes as
         // well as any the client named with --skip-compress.
         if let Some(list) = self
@@ -1052,7 +1029,19 @@ impl Requested {
                 _ => list,
             });
         }
-        self.transfer(&opts, tails)
+        let code = self.transfer(&opts, tails);
+        if let Some(cmd) = self.hooks[1].clone() {
+            env.set("RSYNC_EXIT_STATUS", code.to_string());
+            env.set("RSYNC_RAW_STATUS", (code << 8).to_string());
+            let r = hooks::run(&cmd, &env);
+            if r.code != 0 {
+                self.conn.log.line(&format!(
+                    "post-xfer exec returned {} on module {name}",
+                    r.code
+                ));
+            }
+        }
+        code
     }
 
     /// Steps 3 and 4: opens the module root, then chroots and drops to
