@@ -343,17 +343,46 @@ fn landlock_off_lets_the_plain_write_through() {
     assert!(d.log().contains("landlock: off for module m"));
 }
 
+/// The exec hooks run inside the session's Landlock domain (unlike
+/// upstream's, which run as the daemon's user before the chroot): a hook
+/// that writes outside the module fails and the outside tree is unchanged;
+/// one that writes inside the module works.
 #[test]
 fn pre_xfer_exec_inherits_landlock() {
     let d = start("pre-xfer exec = touch %ROOT%/outside/hooked", &[]);
+    let outside = d.root().join("outside");
+    let before = snapshot(&outside);
     let out = d.push(&[], "");
     assert_ne!(out.status.code(), Some(0), "the hook wrote outside");
     assert!(!d.root().join("outside/hooked").exists());
+    assert_eq!(snapshot(&outside), before, "outside changed");
     assert!(
         d.log().contains("pre-xfer exec returned failure"),
         "{}",
         d.log()
     );
+    // Nothing was transferred after the refused hook.
+    assert!(!d.module().join("sbx-file").exists());
+
+    // post-xfer exec too: the transfer succeeds, the hook's write outside
+    // is denied and logged.
+    let d = start("post-xfer exec = touch %ROOT%/outside/post-hooked", &[]);
+    let outside = d.root().join("outside");
+    let before = snapshot(&outside);
+    let out = d.push(&[], "");
+    assert_eq!(out.status.code(), Some(0), "{}", d.log());
+    assert_eq!(
+        fs::read(d.module().join("sbx-file")).expect("pushed"),
+        b"payload\n"
+    );
+    // The hook runs after the transfer; the client may be gone by then.
+    let deadline = Instant::now() + run_timeout();
+    while !d.log().contains("post-xfer exec returned") {
+        assert!(Instant::now() < deadline, "post-xfer exec: {}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!d.root().join("outside/post-hooked").exists());
+    assert_eq!(snapshot(&outside), before, "outside changed");
 
     let d = start("pre-xfer exec = touch \"$RSYNC_MODULE_PATH/hooked\"", &[]);
     let out = d.push(&[], "");

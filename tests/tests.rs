@@ -19,6 +19,8 @@ mod daemon_auth_rules;
 mod daemon_exec;
 mod daemon_filters;
 mod daemon_glob;
+mod daemon_insecure_links;
+mod daemon_maxconn;
 mod daemon_net;
 mod daemon_options;
 mod daemon_paths;

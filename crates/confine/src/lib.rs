@@ -14,6 +14,7 @@ mod open;
 pub mod operator;
 pub mod path;
 pub mod privdrop;
+pub mod rangelock;
 pub mod root;
 
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};

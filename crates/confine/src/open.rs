@@ -247,7 +247,27 @@ pub(crate) fn resolve_follow(
             Ok(fd) => return Ok(fd),
         }
     }
-    resolve_walk_follow(root, path, oflags, mode, (follow_last, in_root))
+    resolve_walk_follow(root, path, oflags, mode, (follow_last, in_root), None)
+}
+
+/// Opens `path` beneath `root` as the walk of [`resolve_follow`] does, and
+/// also follows a symlink whose target leaves the root only to come back
+/// into it along `anchor`, the root's own absolute path (its components):
+/// an absolute target under `anchor`, or `..` above the root followed by
+/// the names that lead back down to it. Anything that ends outside the
+/// root, or passes through any other name outside it, fails with EXDEV.
+/// For a root whose links were written with its absolute path in mind (a
+/// daemon module with `insecure links = yes`), after openat2 refused.
+pub(crate) fn resolve_anchored(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+    anchor: &[Vec<u8>],
+) -> Result<OwnedFd, Failure> {
+    let oflags = oflags | OFlags::CLOEXEC;
+    resolve_walk_follow(root, path, oflags, mode, (follow_last, false), Some(anchor))
 }
 
 /// The fallback of [`resolve_follow`]: every component is checked with
@@ -258,13 +278,16 @@ pub(crate) fn resolve_follow(
 /// failing with EXDEV above the root. With `in_root` an absolute target
 /// starts again at the root and `..` at the root stays there, as in a
 /// chroot. No `..` is ever resolved by the kernel, so a directory moved
-/// meanwhile cannot lead out.
+/// meanwhile cannot lead out. With an `anchor` (see [`resolve_anchored`])
+/// the walk may stand `above` the root, where it opens nothing and accepts
+/// only `..` and the anchor's own names back down.
 fn resolve_walk_follow(
     root: BorrowedFd<'_>,
     path: &[u8],
     oflags: OFlags,
     mode: Mode,
     (follow_last, in_root): (bool, bool),
+    anchor: Option<&[Vec<u8>]>,
 ) -> Result<OwnedFd, Failure> {
     use rustix::fs::{readlinkat, statat, AtFlags, FileType};
     use std::collections::VecDeque;
@@ -278,12 +301,29 @@ fn resolve_walk_follow(
     let mut queue: VecDeque<Vec<u8>> = comps(path).into();
     let mut stack: Vec<OwnedFd> = Vec::new();
     let mut links = 0;
+    // Levels above the root along `anchor` (only ever non-zero with one).
+    let mut above = 0usize;
+    let anchor_len = anchor.map_or(0, <[Vec<u8>]>::len);
     while let Some(comp) = queue.pop_front() {
         let last = queue.is_empty();
         if comp == b".." {
-            if stack.pop().is_none() && !in_root {
+            if above > 0 {
+                above = (above + 1).min(anchor_len);
+            } else if stack.pop().is_none() {
+                match anchor {
+                    Some(_) => above = 1.min(anchor_len),
+                    None if in_root => {}
+                    None => return Err(fail("openat", Errno::XDEV)),
+                }
+            }
+            continue;
+        }
+        if let (true, Some(a)) = (above > 0, anchor) {
+            // Outside the root only the way back into it is walked.
+            if comp != a[anchor_len - above] {
                 return Err(fail("openat", Errno::XDEV));
             }
+            above -= 1;
             continue;
         }
         let dir = stack.last().map_or(root, |fd| fd.as_fd());
@@ -305,8 +345,10 @@ fn resolve_walk_follow(
                 return Err(fail("openat", Errno::NOENT));
             }
             if target.first() == Some(&b'/') {
-                if !in_root {
-                    return Err(fail("openat", Errno::XDEV));
+                match anchor {
+                    _ if in_root => {}
+                    Some(_) => above = anchor_len,
+                    None => return Err(fail("openat", Errno::XDEV)),
                 }
                 stack.clear();
             }
@@ -327,6 +369,9 @@ fn resolve_walk_follow(
         )
         .map_err(|e| fail("openat", e))?;
         stack.push(fd);
+    }
+    if above > 0 {
+        return Err(fail("openat", Errno::XDEV));
     }
     // The path (or a link's target) ended in a directory reached by `..`,
     // or named the root itself.

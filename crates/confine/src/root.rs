@@ -46,6 +46,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Proof that the caller means to use ambient (unconfined) authority: only
 /// the operator's own paths (a destination named on the command line, a
@@ -134,6 +135,9 @@ pub struct Root {
     follow: bool,
     /// Resolves as a chroot at this root would (see [`Root::as_chroot`]).
     in_root: bool,
+    /// This root's absolute path, by components, when links that name it
+    /// are followed (see [`Root::anchored`]).
+    anchor: Option<Arc<[Vec<u8>]>>,
 }
 
 impl AsFd for Root {
@@ -162,6 +166,7 @@ impl Root {
             walk: false,
             follow: false,
             in_root: false,
+            anchor: None,
         })
     }
     /// Creates the operator-supplied directory `path` (one level, mode 0755
@@ -193,6 +198,7 @@ impl Root {
             walk: false,
             follow: false,
             in_root: false,
+            anchor: None,
         })
     }
     /// As [`Root::create_ambient`], with the parent walked as by
@@ -240,6 +246,28 @@ impl Root {
         self.in_root = true;
         self
     }
+    /// Makes this root also follow a symlink that names a place beneath
+    /// it by way of `path`, this root's own absolute path with no symlink
+    /// on it: an absolute target under `path`, or one that climbs above
+    /// the root with `..` and comes back down into it by `path`'s names.
+    /// openat2 refuses both (EXDEV); the `O_NOFOLLOW` walk then follows
+    /// them, opening nothing outside the root, and a target that ends
+    /// outside it or passes through any other name there still fails with
+    /// EXDEV. For a daemon module with `insecure links = yes`, whose links
+    /// may have been written with the module's absolute path. Of the roots
+    /// opened from this one only the root itself (`open_dir` of "") keeps it.
+    pub fn anchored(mut self, path: &Path) -> Root {
+        use std::os::unix::ffi::OsStrExt;
+        let comps = path
+            .as_os_str()
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>();
+        self.anchor = path.is_absolute().then(|| comps.into());
+        self
+    }
     /// stat of `p` with every symlink followed, the last component
     /// included, as long as the resolution stays beneath the root (EXDEV
     /// otherwise); `Ok(None)` if it does not exist (ENOENT, ENOTDIR).
@@ -281,6 +309,8 @@ impl Root {
             walk: self.walk,
             follow: self.follow,
             in_root: false,
+            // Only this root itself is where the anchor says.
+            anchor: self.anchor.clone().filter(|_| p.is_root()),
         })
     }
     /// Opens the directory `p` beneath this root, as [`Root::open_dir`],
@@ -298,6 +328,7 @@ impl Root {
                     walk: self.walk,
                     follow: self.follow,
                     in_root: false,
+                    anchor: None,
                 };
                 return Ok((sub, Some(p.clone())));
             }
@@ -689,7 +720,21 @@ impl Root {
         } else {
             open::resolve(fd, p.as_bytes(), oflags, mode, follow_last, self.walk)
         };
+        let res = match (res, &self.anchor) {
+            (Err(f), Some(a)) if self.retry_anchored(f.errno) => {
+                open::resolve_anchored(fd, p.as_bytes(), oflags, mode, follow_last, a)
+            }
+            (res, _) => res,
+        };
         res.map_err(|f| failure(f, p))
+    }
+
+    /// Whether a resolution that failed with `errno` is tried again by the
+    /// anchored walk: openat2 refused a link (EXDEV), or the plain walk,
+    /// which refuses every link (ELOOP, ENOTDIR), was used.
+    fn retry_anchored(&self, errno: Errno) -> bool {
+        errno == Errno::XDEV
+            || (self.uses_fallback() && (errno == Errno::LOOP || errno == Errno::NOTDIR))
     }
 
     /// Opens the parent of `p` beneath the root and returns it with the last
@@ -709,6 +754,14 @@ impl Root {
                 .map(DirFd::Owned)
         } else {
             open::open_parent(root, parent, self.walk)
+        };
+        let dir = match (dir, &self.anchor) {
+            (Err(f), Some(a)) if self.retry_anchored(f.errno) => {
+                let flags = OFlags::PATH | OFlags::DIRECTORY;
+                open::resolve_anchored(root, parent, flags, Mode::empty(), true, a)
+                    .map(DirFd::Owned)
+            }
+            (dir, _) => dir,
         };
         let dir = dir.map_err(|f| failure(f, p))?;
         Ok((dir, name))
@@ -828,5 +881,76 @@ fn ambient_err(op: &'static str, path: &Path, e: Errno) -> Error {
         op,
         path: path.to_string_lossy().into_owned(),
         source: e.into(),
+    }
+}
+
+#[cfg(test)]
+mod anchored_tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn rel(s: &str) -> RelPath {
+        RelPath::new(s.as_bytes()).expect("relpath")
+    }
+
+    /// Links that leave the root only to come back into it are followed by
+    /// an anchored root (with openat2 and with the walk alike); links that
+    /// end outside, or pass through another name there, are not.
+    #[test]
+    fn anchored_follows_links_back_into_the_root() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let base = std::fs::canonicalize(dir.path()).expect("canon");
+        let m = base.join("m");
+        std::fs::create_dir_all(m.join("real")).expect("mkdir");
+        std::fs::create_dir_all(base.join("outside")).expect("mkdir");
+        std::fs::create_dir_all(base.join("other")).expect("mkdir");
+        std::fs::write(m.join("real/f"), b"in\n").expect("write");
+        std::fs::write(base.join("outside/f"), b"out\n").expect("write");
+        symlink(m.join("real"), m.join("abs")).expect("ln");
+        symlink("../m/real", m.join("transit")).expect("ln");
+        symlink("../../m/../m/real", m.join("real/deep")).expect("ln");
+        symlink("../outside", m.join("out")).expect("ln");
+        symlink(base.join("outside"), m.join("absout")).expect("ln");
+        symlink("../other/../m/real", m.join("via_other")).expect("ln");
+        symlink("../m", m.join("self")).expect("ln");
+        for walk in [false, true] {
+            let plain = Root::open_ambient(&m, AmbientAuthority::operator())
+                .expect("open")
+                .with_fallback(walk);
+            let anchored = Root::open_ambient(&m, AmbientAuthority::operator())
+                .expect("open")
+                .with_fallback(walk)
+                .anchored(&m);
+            for link in ["abs", "transit", "real/deep", "self/real"] {
+                let p = rel(&format!("{link}/f"));
+                assert!(plain.open_read(&p).is_err(), "{link} plain (walk {walk})");
+                let mut s = String::new();
+                use std::io::Read;
+                anchored
+                    .open_read(&p)
+                    .unwrap_or_else(|e| panic!("{link} (walk {walk}): {e}"))
+                    .read_to_string(&mut s)
+                    .expect("read");
+                assert_eq!(s, "in\n", "{link}");
+                assert!(anchored.open_dir(&rel(link)).is_ok(), "{link} dir");
+            }
+            // Created through the link: lands in the module.
+            let name = format!("new{}", u8::from(walk));
+            anchored
+                .create_excl(&rel(&format!("transit/{name}")), 0o644)
+                .expect("create");
+            assert!(m.join("real").join(&name).is_file());
+            for link in ["out", "absout", "via_other"] {
+                let e = anchored
+                    .open_read(&rel(&format!("{link}/f")))
+                    .expect_err(link);
+                assert_eq!(e.raw_os_error(), Some(Errno::XDEV.raw_os_error()), "{link}");
+                assert!(anchored.open_dir(&rel(link)).is_err(), "{link} dir");
+                assert!(anchored
+                    .create_excl(&rel(&format!("{link}/{name}")), 0o644)
+                    .is_err());
+            }
+        }
+        assert!(!base.join("outside/new0").exists() && !base.join("outside/new1").exists());
     }
 }

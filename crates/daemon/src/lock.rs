@@ -1,13 +1,17 @@
-//! `max connections`: one slot file per allowed connection next to the
-//! `lock file` (`LOCKFILE.0`, `LOCKFILE.1`, ...). A connection holds an
-//! exclusive `flock` on a free slot for its whole life; the kernel drops it
-//! when the process exits, so a crashed session never leaks a slot.
-//! (Upstream locks byte ranges of one file; rustix offers only whole-file
-//! locks without unsafe code, hence one file per slot.)
-use rustix::fs::{flock, FlockOperation};
+//! `max connections`: the module's `lock file` holds one 4-byte slot per
+//! allowed connection (slot N is bytes 4N..4N+4), as upstream's. A
+//! connection holds an exclusive record lock on a free slot for its whole
+//! life; the kernel drops it when the session's descriptor closes, so a
+//! crashed session never leaks a slot. The locks are the kind upstream
+//! takes (see [`confine::rangelock`]), so an rsync daemon and an oxsync
+//! daemon sharing one lock file count their connections together.
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
+
+/// Bytes of the lock file one slot takes.
+const SLOT_BYTES: u64 = 4;
 
 /// A claimed connection slot; dropping it frees the slot.
 #[derive(Debug)]
@@ -17,20 +21,19 @@ pub struct Slot {
     pub index: u64,
 }
 
-/// Claims one of `max` slots under `lock_file`; None when all are taken.
+/// Claims one of `max` slots of `lock_file` (created mode 0600 when
+/// missing); None when all are taken.
 // upstream: connection.c:claim_connection()
 pub fn claim(lock_file: &Path, max: u64) -> io::Result<Option<Slot>> {
+    // An operator path: a symlink on it another user owns is refused.
+    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CREATE;
+    let file = confine::operator::open_file(lock_file, flags, 0o600, confine::Links::Trusted)?;
     for index in 0..max {
-        let mut name = lock_file.as_os_str().to_owned();
-        name.push(format!(".{index}"));
-        // An operator path: a symlink on it another user owns is refused.
-        let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CREATE;
-        let file =
-            confine::operator::open_file(Path::new(&name), flags, 0o600, confine::Links::Trusted)?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Ok(Some(Slot { _file: file, index })),
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => continue,
-            Err(e) => return Err(e.into()),
+        let start = index
+            .checked_mul(SLOT_BYTES)
+            .ok_or(io::ErrorKind::InvalidInput)?;
+        if confine::rangelock::try_lock_range(file.as_fd(), start, SLOT_BYTES)? {
+            return Ok(Some(Slot { _file: file, index }));
         }
     }
     Ok(None)
@@ -47,7 +50,16 @@ mod tests {
         let a = claim(&lf, 2).expect("claim").expect("slot 0");
         let b = claim(&lf, 2).expect("claim").expect("slot 1");
         assert_eq!((a.index, b.index), (0, 1));
+        // One file, no per-slot files beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("readdir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("rsyncd.lock")]);
         assert!(claim(&lf, 2).expect("claim").is_none());
+        // A larger limit finds the third slot free.
+        let c = claim(&lf, 3).expect("claim").expect("slot 2");
+        assert_eq!(c.index, 2);
         drop(a);
         // Another test of this binary may be forking a child right now; the
         // child holds a copy of the descriptor (and so the lock) until its

@@ -207,8 +207,13 @@ pub fn check_client_paths(
     base: &Path,
     mode: ClientPaths,
     filter: Option<&DaemonFilter>,
+    anchored: bool,
 ) -> Result<Vec<Rejection>, Rejection> {
-    let module = Root::open_ambient(root, AmbientAuthority::operator()).ok();
+    // `anchored`: the module's links may name it by its absolute path
+    // (`insecure links = yes`, see Root::anchored).
+    let module = Root::open_ambient(root, AmbientAuthority::operator())
+        .ok()
+        .map(|m| if anchored { m.anchored(root) } else { m });
     let lexical = parts(&base.to_string_lossy());
     // `..` is taken from where the destination really is.
     let start = module
@@ -468,7 +473,7 @@ mod tests {
         std::os::unix::fs::symlink("/nonexistent-x", root.join("dangle")).expect("ln");
         let run = |a: &str, base: &str, mode| {
             let mut o = opts(&format!("--server {a} . m/"));
-            check_client_paths(&mut o, &root, Path::new(base), mode, None).map(|s| (o, s))
+            check_client_paths(&mut o, &root, Path::new(base), mode, None, false).map(|s| (o, s))
         };
         let check = |a: &str, base: &str| run(a, base, ClientPaths::Refuse).map(|(o, _)| o);
         let r = check("--temp-dir=/tmp", "").expect_err("tmp");

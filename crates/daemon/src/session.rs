@@ -927,6 +927,7 @@ impl Requested {
             &base,
             mode,
             module_filter.as_ref(),
+            self.module.params.bool("insecure links", false),
         ) {
             // Basis dirs that leave the module are logged here and skipped
             // by the engine, which warns the client.
@@ -950,6 +951,21 @@ impl Requested {
         // `max verbosity` caps the client's -v for this side.
         let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
         opts.verbose = opts.verbose.min(max_v);
+        self.serve(opts, client_info, &tails, &paths)
+    }
+
+    /// Confines the session (chroot, privilege drop, Landlock), then runs
+    /// `pre-xfer exec`, the transfer and `post-xfer exec` inside that
+    /// confinement: a hook reaches no more than the session may (see
+    /// docs/security.md, "The order of a session"); the exit code.
+    fn serve(
+        &mut self,
+        mut opts: Options,
+        client_info: Option<String>,
+        tails: &[Tail],
+        paths: &[String],
+    ) -> i32 {
+        let name = self.module.name.clone();
         if let Err(msg) = self.confine_process() {
             self.conn
                 .log
@@ -992,21 +1008,13 @@ impl Requested {
             Some(u) => format!("{u}@{}", self.conn.peer.host_name()),
             None => self.conn.peer.host_name().to_string(),
         };
-        let request = paths.join(" ");
         self.conn.log.line(&format!(
-            "rsync {} {request} from {who} ({})",
+            "rsync {} {} from {who} ({})",
             if opts.sender { "on" } else { "to" },
+            paths.join(" "),
             self.conn.peer.addr
         ));
-        let mut env = self.hook_env();
-        env.set("RSYNC_REQUEST", request.clone());
-        let mut argv = vec!["rsyncd".to_string()];
-        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
-        argv.push(".".into());
-        argv.extend(tails.iter().map(|t| t.rel.clone()));
-        for (i, a) in argv.iter().enumerate() {
-            env.set(&format!("RSYNC_ARG{i}"), a.clone());
-        }
+        let mut env = self.xfer_env(paths, tails);
         // Landlock: after chroot and the privilege drop, before pre-xfer
         // exec and the engine's threads, so that all of them inherit it.
         let engaged = sandbox::engage(
@@ -1075,7 +1083,7 @@ impl Requested {
                 _ => list,
             });
         }
-        let code = self.transfer(&opts, &tails);
+        let code = self.transfer(&opts, tails);
         if let Some(cmd) = self.hooks[1].clone() {
             env.set("RSYNC_EXIT_STATUS", code.to_string());
             env.set("RSYNC_RAW_STATUS", (code << 8).to_string());
@@ -1114,6 +1122,7 @@ impl Requested {
         }
         self.root = applied.root;
         self.chrooted = applied.chrooted;
+        self.module_root = self.module_root.take().map(|r| self.anchor(r));
         Ok(())
     }
 
@@ -1172,6 +1181,22 @@ impl Requested {
                 None
             }
         }
+    }
+
+    /// The hooks' environment once the request is known: `RSYNC_REQUEST`
+    /// and the arguments as `RSYNC_ARG0`... (upstream's argv, module
+    /// prefixes removed) on top of [`Requested::hook_env`].
+    fn xfer_env(&self, paths: &[String], tails: &[Tail]) -> HookEnv {
+        let mut env = self.hook_env();
+        env.set("RSYNC_REQUEST", paths.join(" "));
+        let mut argv = vec!["rsyncd".to_string()];
+        argv.extend(self.args.iter().take_while(|a| *a != ".").cloned());
+        argv.push(".".into());
+        argv.extend(tails.iter().map(|t| t.rel.clone()));
+        for (i, a) in argv.iter().enumerate() {
+            env.set(&format!("RSYNC_ARG{i}"), a.clone());
+        }
+        env
     }
 
     fn hook_env(&self) -> HookEnv {
@@ -1520,7 +1545,21 @@ impl Requested {
                 &self.root,
                 self.module.links(),
                 AmbientAuthority::operator(),
-            ),
+            )
+            .map(|r| self.anchor(r)),
+        }
+    }
+
+    /// `insecure links = yes` on an unchrooted module: its root also
+    /// follows the links that leave it only to come back into it (an
+    /// absolute target naming the module's path, a `..` climb back in), as
+    /// rsync 3.5.0 follows them there; one that ends outside the module is
+    /// still refused (see docs/security.md).
+    fn anchor(&self, root: Root) -> Root {
+        if !self.chrooted && self.module.params.bool("insecure links", false) {
+            root.anchored(&self.root)
+        } else {
+            root
         }
     }
 

@@ -877,6 +877,17 @@ fn local_name_beneath(
     let st = base
         .stat(path)
         .map_err(|e| fail(exit::RERR_FILESELECT, "stat", e))?;
+    // A destination that is a symlink to a directory beneath the root is
+    // entered, as upstream's change_dir() enters it; one that leads out
+    // stays a name to replace.
+    // upstream: main.c:get_local_name() (do_stat) / util1.c:change_dir()
+    let st = match st {
+        Some(l) if l.file_type == confine::FileType::Symlink => match base.stat_follow(path) {
+            Ok(Some(t)) if t.file_type == confine::FileType::Dir => Some(t),
+            _ => Some(l),
+        },
+        other => other,
+    };
     match st {
         Some(st) if st.file_type == confine::FileType::Dir => {
             let root = base
