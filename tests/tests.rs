@@ -19,6 +19,7 @@ mod daemon_paths;
 mod fakepeer;
 mod fakeserver;
 mod filters;
+mod fuzzy;
 mod hardlinks;
 mod interop;
 mod local;

@@ -50,6 +50,16 @@ impl InfoLevels {
     }
 }
 
+/// The debug levels oxsync prints something for (after `-v` and
+/// `--debug`); each field is the level of the upper-case flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DebugLevels {
+    /// DELTASUM: the sender's delta-search counters.
+    pub deltasum: u8,
+    /// FUZZY: the fuzzy basis choice (2: each candidate's score).
+    pub fuzzy: u8,
+}
+
 /// The parsed control options. Equality ignores `info`, which is derived
 /// from the options (and is filled in only at the end of parsing).
 #[derive(Debug, Clone)]
@@ -62,6 +72,8 @@ pub struct Control {
     pub debug_words: Vec<String>,
     /// The info levels in effect (computed after parsing).
     pub info: InfoLevels,
+    /// The debug levels in effect (computed after parsing).
+    pub debug: DebugLevels,
     /// The text `--info=help` / `--debug=help` asks for (print it, exit 0).
     pub help_text: Option<String>,
     /// upstream human_readable: 0 plain digits, 1 (default) digit
@@ -122,6 +134,7 @@ impl Default for Control {
             info_words: Vec::new(),
             debug_words: Vec::new(),
             info: InfoLevels::default(),
+            debug: DebugLevels::default(),
             help_text: None,
             human_readable: 1,
             eight_bit: false,
@@ -478,6 +491,15 @@ impl Control {
             levels.set_default("PROGRESS", 1);
         }
         self.info = InfoLevels::from_levels(&levels);
+        let mut debug = Levels::new(Kind::Debug);
+        for w in &self.debug_words {
+            let _ = debug.parse(w, USER_PRIORITY, true);
+        }
+        debug.set_verbosity(verbose);
+        self.debug = DebugLevels {
+            deltasum: debug.get("DELTASUM"),
+            fuzzy: debug.get("FUZZY"),
+        };
         Ok(())
     }
 

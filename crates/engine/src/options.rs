@@ -258,6 +258,9 @@ pub struct Options {
     /// -K: the receiver treats a symlink to a directory (in the tree) as
     /// that directory.
     pub keep_dirlinks: bool,
+    /// -y count: a missing file's basis is a similarly named file of its
+    /// destination directory (2: also of the basis directories).
+    pub fuzzy: u8,
     /// --usermap=FROM:TO,... (also set by --chown), applied by the receiver.
     pub usermap: Option<String>,
     /// --groupmap=FROM:TO,... (also set by --chown), applied by the receiver.
@@ -393,6 +396,7 @@ pub(crate) enum Act {
     InsecureLinks(bool),
     CopyDirlinks,
     KeepDirlinks,
+    Fuzzy(bool),
     Tree(crate::treeshape::TreeAct),
     Sparse(bool),
     Preallocate,
@@ -571,6 +575,8 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("insecure-links", None, Act::InsecureLinks(true)),
     ("no-insecure-links", None, Act::InsecureLinks(false)),
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
+    ("fuzzy", Some('y'), Act::Fuzzy(true)), ("no-fuzzy", None, Act::Fuzzy(false)),
+    ("no-y", None, Act::Fuzzy(false)),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
     ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
     ("no-relative", None, Act::Tree(TreeAct::Relative(false))),
@@ -613,7 +619,6 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('A', "--acls"), ('X', "--xattrs"),
 
-    ('y', "--fuzzy"),
     ('4', "--ipv4"),
     ('6', "--ipv6"),
 ];
@@ -627,8 +632,7 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root",
-    "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y",
+    "remove-sent-files",
     "read-batch", "write-batch", "only-write-batch",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6",
@@ -1084,6 +1088,8 @@ impl Options {
             Act::InsecureLinks(on) => self.insecure_links = on,
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
+            Act::Fuzzy(true) => self.fuzzy = self.fuzzy.saturating_add(1).min(2),
+            Act::Fuzzy(false) => self.fuzzy = 0,
             Act::Tree(t) => self.tree.apply(t, value),
             Act::Sparse(on) => self.sparse = on,
             Act::Preallocate => self.preallocate = true,
@@ -1509,6 +1515,8 @@ impl Options {
             (client_sender && self.tree.prune_empty_dirs, 'm'),
             (client_sender && self.omit_dir_times, 'O'),
             (client_sender && self.omit_link_times, 'J'),
+            (client_sender && self.fuzzy > 0, 'y'),
+            (client_sender && self.fuzzy > 1, 'y'),
             (!client_sender && self.copy_links, 'L'),
             (!client_sender && self.copy_dirlinks, 'k'),
             (self.whole_file == Some(true), 'W'),
@@ -2060,7 +2068,7 @@ mod tests {
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-aN x", "This rsync does not support --crtimes (-N)", 1),
             ("--crtimes x", "This rsync does not support --crtimes (-N)", 1),
-            ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
+            ("--dparam=x x", "option --dparam is not supported by oxsync yet", 4),
             ("--append -W s d", "--append cannot be used with --whole-file", 1),
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
@@ -2068,7 +2076,7 @@ mod tests {
             ("--old-dirs x", "option --old-dirs is not supported by oxsync yet", 4),
             ("-M foo s d", "Remote option must start with a dash: foo", 1),
             ("--zt=abc s d", "--zt=abc: invalid numeric value", 1),
-            ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
+            ("--server --dparam=x -r . x", "option --dparam is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),
             ("-aB", "-aB: missing argument", 1),
@@ -2090,7 +2098,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "old-dirs"] {
+        for name in ["dparam=x", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "old-dirs"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {
