@@ -16,6 +16,7 @@ mod daemon_exec;
 mod daemon_filters;
 mod daemon_options;
 mod daemon_paths;
+mod deltasum;
 mod fakepeer;
 mod fakeserver;
 mod filters;
