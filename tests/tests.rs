@@ -25,6 +25,7 @@ mod hardlinks;
 mod interop;
 mod local;
 mod maxalloc;
+mod mkpath;
 mod operator_paths;
 mod options;
 mod options2;

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod iolimit;
 pub mod itemize;
 pub mod listing;
+pub mod mkpath;
 pub mod options;
 pub mod out;
 pub mod outlevels;

@@ -258,6 +258,8 @@ pub struct Options {
     /// -K: the receiver treats a symlink to a directory (in the tree) as
     /// that directory.
     pub keep_dirlinks: bool,
+    /// --mkpath: the destination path's missing directories are made.
+    pub mkpath: bool,
     /// -y count: a missing file's basis is a similarly named file of its
     /// destination directory (2: also of the basis directories).
     pub fuzzy: u8,
@@ -397,6 +399,7 @@ pub(crate) enum Act {
     CopyDirlinks,
     KeepDirlinks,
     Fuzzy(bool),
+    Mkpath(bool),
     Tree(crate::treeshape::TreeAct),
     Sparse(bool),
     Preallocate,
@@ -577,6 +580,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
     ("fuzzy", Some('y'), Act::Fuzzy(true)), ("no-fuzzy", None, Act::Fuzzy(false)),
     ("no-y", None, Act::Fuzzy(false)),
+    ("mkpath", None, Act::Mkpath(true)), ("no-mkpath", None, Act::Mkpath(false)),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
     ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
     ("no-relative", None, Act::Tree(TreeAct::Relative(false))),
@@ -636,7 +640,7 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "read-batch", "write-batch", "only-write-batch",
     "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
     "iconv", "no-iconv", "ipv4", "ipv6",
-    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as", "address",
+    "qsort", "use-qsort", "copy-as", "address",
     "sockopts", "early-input", "blocking-io", "no-blocking-io",
     "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
 ];
@@ -1090,6 +1094,7 @@ impl Options {
             Act::KeepDirlinks => self.keep_dirlinks = true,
             Act::Fuzzy(true) => self.fuzzy = self.fuzzy.saturating_add(1).min(2),
             Act::Fuzzy(false) => self.fuzzy = 0,
+            Act::Mkpath(on) => self.mkpath = on,
             Act::Tree(t) => self.tree.apply(t, value),
             Act::Sparse(on) => self.sparse = on,
             Act::Preallocate => self.preallocate = true,
@@ -1630,6 +1635,9 @@ impl Options {
             }
             if self.force {
                 args.push("--force".to_string());
+            }
+            if self.mkpath {
+                args.push("--mkpath".to_string());
             }
             if self.super_user == Some(true) {
                 args.push("--super".to_string());
