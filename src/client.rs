@@ -14,6 +14,7 @@ use std::time::Instant;
 
 pub fn run(opts: &Options) -> i32 {
     let started = Instant::now();
+    engine::iolimit::set_stop_at(opts.stop_at);
     if let Err(msg) = files_from_checks(opts) {
         return fail_usage(&msg, exit::RERR_SYNTAX);
     }

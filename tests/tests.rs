@@ -38,5 +38,6 @@ mod receiving;
 mod refuse;
 mod sandbox;
 mod sender_boundary;
+mod stoptime;
 mod treeshape;
 mod util;

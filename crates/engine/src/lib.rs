@@ -34,6 +34,7 @@ pub mod session;
 pub mod source;
 pub mod sparse;
 pub mod stats;
+pub mod stoptime;
 pub mod tokens;
 pub mod transfer;
 pub mod treeshape;

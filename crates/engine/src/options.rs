@@ -258,6 +258,9 @@ pub struct Options {
     /// -K: the receiver treats a symlink to a directory (in the tree) as
     /// that directory.
     pub keep_dirlinks: bool,
+    /// --stop-after / --time-limit / --stop-at: when the client gives up
+    /// (seconds since the epoch; exit code 30).
+    pub stop_at: Option<i64>,
     /// --mkpath: the destination path's missing directories are made.
     pub mkpath: bool,
     /// -y count: a missing file's basis is a similarly named file of its
@@ -449,6 +452,8 @@ pub(crate) enum Act {
     MinSize,
     ModifyWindow,
     MaxDelete,
+    StopAfter,
+    StopAt,
 }
 
 impl Act {
@@ -482,6 +487,8 @@ impl Act {
                 | Act::MinSize
                 | Act::ModifyWindow
                 | Act::MaxDelete
+                | Act::StopAfter
+                | Act::StopAt
                 | Act::Chmod
                 | Act::Usermap
                 | Act::Groupmap
@@ -580,6 +587,8 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
     ("fuzzy", Some('y'), Act::Fuzzy(true)), ("no-fuzzy", None, Act::Fuzzy(false)),
     ("no-y", None, Act::Fuzzy(false)),
+    ("stop-after", None, Act::StopAfter), ("time-limit", None, Act::StopAfter),
+    ("stop-at", None, Act::StopAt),
     ("mkpath", None, Act::Mkpath(true)), ("no-mkpath", None, Act::Mkpath(false)),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
     ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
@@ -638,7 +647,7 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "confine-root",
     "remove-sent-files",
     "read-batch", "write-batch", "only-write-batch",
-    "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
+    "no-contimeout", "fsync",
     "iconv", "no-iconv", "ipv4", "ipv6",
     "qsort", "use-qsort", "copy-as", "address",
     "sockopts", "early-input", "blocking-io", "no-blocking-io",
@@ -821,6 +830,13 @@ fn parse_size(value: &str, name: &str) -> Result<u64, OptionError> {
         _ => return Err(invalid()),
     }
     Ok(size)
+}
+
+/// Seconds since the epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn parse_int(value: &str, word: &str) -> Result<i32, OptionError> {
@@ -1186,6 +1202,8 @@ impl Options {
                 })?;
                 self.chmod.push(value);
             }
+            Act::StopAfter => self.stop_at = Some(crate::stoptime::stop_after(&value, now())?),
+            Act::StopAt => self.stop_at = Some(crate::stoptime::stop_at(&value, now())?),
             Act::MaxDelete => {
                 self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
@@ -2106,7 +2124,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["dparam=x", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "old-dirs"] {
+        for name in ["dparam=x", "daemon", "motd", "acls", "xattrs", "old-dirs"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

@@ -194,9 +194,7 @@ pub fn send_files<R: Read>(
                 match op {
                     Op::Literal(data) => {
                         pos += data.len() as u64;
-                        tokens
-                            .literal(data, &mut out)
-                            .map_err(|e| io::Error::other(e.message))?;
+                        tokens.literal(data, &mut out).map_err(io::Error::other)?;
                     }
                     Op::Match(idx) => {
                         let len = Signature::block_range(&sig.sizes, idx).map_or(0, |(_, l)| l);
@@ -208,11 +206,11 @@ pub fn send_files<R: Read>(
                         pos += len as u64;
                         tokens
                             .matched(idx, &block, &mut out)
-                            .map_err(|e| io::Error::other(e.message))?;
+                            .map_err(io::Error::other)?;
                     }
                 }
                 if out.len() >= FLUSH_AT {
-                    write_out(w, &mut out, false).map_err(|e| io::Error::other(e.message))?;
+                    write_out(w, &mut out, false).map_err(io::Error::other)?;
                 }
                 Ok(())
             },

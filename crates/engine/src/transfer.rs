@@ -1124,6 +1124,7 @@ pub fn local_copy(
                 format!("cannot start the receiving thread: {e}"),
             )
         })?;
+    let a_read = crate::iolimit::TimeoutRead::new(a_read, 0, "sender");
     let res = run_sender(
         Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
         shared(Box::new(crate::iolimit::BwLimitWrite::new(
