@@ -17,6 +17,7 @@ mod daemon_filters;
 mod daemon_options;
 mod daemon_paths;
 mod deltasum;
+mod early_input;
 mod fakepeer;
 mod fakeserver;
 mod filters;

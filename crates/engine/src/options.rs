@@ -258,6 +258,9 @@ pub struct Options {
     /// -K: the receiver treats a symlink to a directory (in the tree) as
     /// that directory.
     pub keep_dirlinks: bool,
+    /// --early-input=FILE: up to 5 KiB a daemon client sends before the
+    /// module name (a module's `early exec` reads it on its stdin).
+    pub early_input: Option<String>,
     /// --stop-after / --time-limit / --stop-at: when the client gives up
     /// (seconds since the epoch; exit code 30).
     pub stop_at: Option<i64>,
@@ -454,6 +457,7 @@ pub(crate) enum Act {
     MaxDelete,
     StopAfter,
     StopAt,
+    EarlyInput,
 }
 
 impl Act {
@@ -489,6 +493,7 @@ impl Act {
                 | Act::MaxDelete
                 | Act::StopAfter
                 | Act::StopAt
+                | Act::EarlyInput
                 | Act::Chmod
                 | Act::Usermap
                 | Act::Groupmap
@@ -588,7 +593,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("fuzzy", Some('y'), Act::Fuzzy(true)), ("no-fuzzy", None, Act::Fuzzy(false)),
     ("no-y", None, Act::Fuzzy(false)),
     ("stop-after", None, Act::StopAfter), ("time-limit", None, Act::StopAfter),
-    ("stop-at", None, Act::StopAt),
+    ("stop-at", None, Act::StopAt), ("early-input", None, Act::EarlyInput),
     ("mkpath", None, Act::Mkpath(true)), ("no-mkpath", None, Act::Mkpath(false)),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
     ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
@@ -650,7 +655,7 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "no-contimeout", "fsync",
     "iconv", "no-iconv", "ipv4", "ipv6",
     "qsort", "use-qsort", "copy-as", "address",
-    "sockopts", "early-input", "blocking-io", "no-blocking-io",
+    "sockopts", "blocking-io", "no-blocking-io",
     "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
 ];
 
@@ -1202,6 +1207,7 @@ impl Options {
                 })?;
                 self.chmod.push(value);
             }
+            Act::EarlyInput => self.early_input = Some(value),
             Act::StopAfter => self.stop_at = Some(crate::stoptime::stop_after(&value, now())?),
             Act::StopAt => self.stop_at = Some(crate::stoptime::stop_at(&value, now())?),
             Act::MaxDelete => {
