@@ -17,6 +17,7 @@ pub fn run(opts: &Options, argv: &[String]) -> i32 {
     if let Some(root) = &opts.confine_root {
         confine::operator::confine_within(root);
     }
+    engine::iolimit::set_stop_at(opts.stop_at);
     if let Err(msg) = files_from_checks(opts) {
         return fail_usage(&msg, exit::RERR_SYNTAX);
     }

@@ -374,6 +374,14 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
             exit::RERR_PROTOCOL,
         ));
     }
+    if let Some(path) = &opts.early_input {
+        let data = early_input(opts, path)?;
+        if !data.is_empty() {
+            w.write_all(format!("#early_input={}\n", data.len()).as_bytes())
+                .and_then(|_| w.write_all(&data))
+                .map_err(io_fail)?;
+        }
+    }
     let module_line = if spec.module.is_empty() {
         "#list".to_string()
     } else {
@@ -605,6 +613,47 @@ fn connect(host: &str, port: u16, opts: &Options) -> Result<TcpStream, i32> {
 /// The password: `--password-file` (first line; must not be
 /// other-accessible), else `RSYNC_PASSWORD`.
 // upstream: authenticate.c:getpassf() / auth_client()
+/// Most bytes `--early-input` may send (upstream: its line buffer,
+/// BIGPATHBUFLEN).
+const MAX_EARLY_INPUT: u64 = 5120;
+
+/// The `--early-input` file's bytes. An operator path: opened by the walk
+/// that refuses a symlink another user owns (upstream
+/// open_no_attacker_symlinks), its size checked on the descriptor before
+/// anything is read.
+// upstream: clientserver.c:start_inband_exchange()
+fn early_input(opts: &Options, path: &str) -> Result<Vec<u8>, i32> {
+    let open_fail = |e: std::io::Error| {
+        fail(
+            &format!("failed to open {path}: {}", engine::flist::os_err(&e)),
+            exit::RERR_STARTCLIENT,
+        )
+    };
+    let links = confine::Links::from_insecure(opts.insecure_links);
+    let f = confine::operator::open_file(
+        std::path::Path::new(path),
+        rustix::fs::OFlags::RDONLY,
+        0,
+        links,
+    )
+    .map_err(open_fail)?;
+    let len = f.metadata().map_err(open_fail)?.len();
+    if len > MAX_EARLY_INPUT {
+        eprintln!("{path} is > {MAX_EARLY_INPUT} bytes.");
+        eprintln!("{}", closing_line(exit::RERR_STARTCLIENT, "client"));
+        return Err(exit::RERR_STARTCLIENT);
+    }
+    let mut data = Vec::with_capacity(len as usize);
+    f.take(len).read_to_end(&mut data).map_err(open_fail)?;
+    if (data.len() as u64) < len {
+        return Err(fail(
+            &format!("Early EOF in {path}"),
+            exit::RERR_STARTCLIENT,
+        ));
+    }
+    Ok(data)
+}
+
 fn password(opts: &Options) -> Result<Vec<u8>, i32> {
     if let Some(path) = &opts.password_file {
         let text = if path == "-" {

@@ -9,6 +9,7 @@ use std::io::{self, BufReader};
 use std::os::fd::AsFd;
 
 pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
+    engine::iolimit::set_stop_at(opts.stop_at);
     // A stock rsync client may hand us non-blocking descriptors (it sets its
     // own ends non-blocking, and a socketpair end can share that); our I/O
     // is blocking by design.

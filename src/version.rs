@@ -28,7 +28,7 @@ pub const CAPABILITIES: &[&str] = &[
     "optional secluded-args",
     "no iconv",
     "prealloc",
-    "no stop-at",
+    "stop-at",
     "no crtimes",
     "no IDN",
 ];

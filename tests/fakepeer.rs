@@ -661,3 +661,39 @@ fn hard_link_follower_must_name_an_earlier_leader() {
         out.diagnostics()
     );
 }
+
+/// After a file list holding `f`, a sender answering the generator with a
+/// fuzzy basis of its own choosing: basis type `basis_type` and name
+/// `xname` (upstream receiver.c: "refusing malicious fuzzy operation",
+/// RERR_PROTOCOL). Nothing is read through the name.
+fn fuzzy_echo(peer: &Peer, basis_type: u8, xname: &[u8]) -> Vec<u8> {
+    let mut out = flist_with_name(peer, b"f");
+    NdxWriter::default().write(&mut out, 0);
+    let iflags: u16 = (1 << 15) | (1 << 11) | (1 << 12);
+    out.extend_from_slice(&iflags.to_le_bytes());
+    out.push(basis_type);
+    protocol::varint::write_vstring(&mut out, xname);
+    SumHead::default().write(&mut out);
+    out
+}
+
+#[test]
+fn fuzzy_basis_the_receiver_did_not_choose_is_refused() {
+    // Without --fuzzy, any fuzzy basis is refused.
+    let out = against_receiver(|p| fuzzy_echo(p, 0x83, b"f2"));
+    out.check(RERR_PROTOCOL, "a fuzzy basis without --fuzzy", |l| {
+        l.contains("refusing malicious fuzzy operation")
+    });
+    // With -y, a name that is not one component of the file's directory.
+    for xname in [&b"../escape"[..], b"a/b", b"..", b""] {
+        let out = against_receiver_with("-logDtprye.LsfxCIvu", |p| fuzzy_echo(p, 0x83, xname));
+        out.check(RERR_PROTOCOL, "a fuzzy basis name with a slash", |l| {
+            l.contains("refusing malicious fuzzy operation")
+        });
+    }
+    // With -y (no basis dirs), a basis-dir fuzzy type.
+    let out = against_receiver_with("-logDtprye.LsfxCIvu", |p| fuzzy_echo(p, 0x84, b"f2"));
+    out.check(RERR_PROTOCOL, "a basis-dir fuzzy type without -yy", |l| {
+        l.contains("invalid basis_dir index")
+    });
+}

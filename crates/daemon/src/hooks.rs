@@ -127,10 +127,21 @@ pub fn expand(command: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<
 /// and waits for it.
 // upstream: clientserver.c:start_pre_exec() / finish_pre_exec()
 pub fn run(command: &str, env: &HookEnv) -> HookResult {
+    run_with_input(command, env, &[])
+}
+
+/// As [`run`], with `input` on the hook's standard input (`early exec`
+/// gets the client's `--early-input` there); a hook that does not read it
+/// all is not waited on for it.
+pub fn run_with_input(command: &str, env: &HookEnv, input: &[u8]) -> HookResult {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(command)
-        .stdin(Stdio::null())
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in &env.vars {
@@ -145,6 +156,14 @@ pub fn run(command: &str, env: &HookEnv) -> HookResult {
             }
         }
     };
+    let feeder = child.stdin.take().map(|mut si| {
+        let data = input.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            // A hook that exits without reading leaves a broken pipe: fine.
+            let _ = si.write_all(&data);
+        })
+    });
     let mut out = Vec::new();
     if let Some(so) = child.stdout.take() {
         let mut limited = so.take(MAX_HOOK_OUTPUT);
@@ -153,6 +172,9 @@ pub fn run(command: &str, env: &HookEnv) -> HookResult {
         let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
     }
     let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
     HookResult {
         code,
         output: String::from_utf8_lossy(&out).trim_end().to_string(),

@@ -333,13 +333,16 @@ impl Greeted {
     // upstream: clientserver.c:start_daemon() / send_listing()
     fn request(mut self, cfg: &Config) -> Result<Request, i32> {
         let mut line = self.conn.line("module name")?;
+        // The client's --early-input, kept for the module's `early exec`
+        // (bounded before it is allocated).
+        let mut early_input = Vec::new();
         if let Some(n) = line.strip_prefix("#early_input=") {
             let n: usize = match n.trim().parse() {
-                Ok(n) if n <= MAX_EARLY_INPUT => n,
-                _ => return Err(self.conn.refuse("early input length out of range")),
+                Ok(n) if n > 0 && n <= MAX_EARLY_INPUT => n,
+                _ => return Err(self.conn.refuse("invalid early_input length")),
             };
-            let mut sink = vec![0u8; n];
-            if self.conn.r.read_exact(&mut sink).is_err() {
+            early_input = vec![0u8; n];
+            if self.conn.r.read_exact(&mut early_input).is_err() {
                 return Err(self.conn.refuse("protocol startup error"));
             }
             line = self.conn.line("module name")?;
@@ -378,6 +381,7 @@ impl Greeted {
             greeting: self.greeting,
             module: module.clone(),
             timeout: None,
+            early_input,
         })))
     }
 }
@@ -393,6 +397,8 @@ struct Chosen {
     greeting: Greeting,
     module: Module,
     timeout: Option<Duration>,
+    /// The client's `#early_input` bytes (empty without).
+    early_input: Vec<u8>,
 }
 
 impl Chosen {
@@ -471,6 +477,7 @@ impl Chosen {
             write_only,
             _slot: slot,
             timeout: self.timeout,
+            early_input: self.early_input,
         })
     }
 
@@ -561,6 +568,8 @@ struct Admitted {
     write_only: bool,
     _slot: Option<Slot>,
     timeout: Option<Duration>,
+    /// The client's `#early_input` bytes, for `early exec`.
+    early_input: Vec<u8>,
 }
 
 impl Admitted {
@@ -601,6 +610,7 @@ impl Admitted {
             }
         };
         let hooks = self.expand_hooks(&root_canon)?;
+        self.early_exec(&root_canon)?;
         self.conn.send("@RSYNCD: OK\n")?;
         let raw = match wire::read_args(&mut self.conn.r, self.protocol) {
             Ok(a) => a,
@@ -661,6 +671,56 @@ impl Admitted {
             hooks,
             converter: None,
         })
+    }
+
+    /// The module's `early exec`, run before the arguments are read, with
+    /// the client's `--early-input` bytes on its standard input; a failure
+    /// refuses the session ("early exec failed").
+    // upstream: clientserver.c:rsync_module() (early exec), start_pre_exec()
+    fn early_exec(&mut self, root: &Path) -> Result<(), i32> {
+        let Some(cmd) = self
+            .module
+            .params
+            .nonempty("early exec")
+            .map(str::to_string)
+        else {
+            return Ok(());
+        };
+        let lookup = |k: &str| match k {
+            "RSYNC_MODULE_NAME" => Some(self.module.name.clone()),
+            "RSYNC_HOST_NAME" => Some(self.conn.peer.host_name().to_string()),
+            "RSYNC_HOST_ADDR" => Some(self.conn.peer.addr.to_string()),
+            "RSYNC_USER_NAME" => Some(self.user.clone().unwrap_or_default()),
+            "RSYNC_MODULE_PATH" => Some(root.display().to_string()),
+            _ => std::env::var(k).ok(),
+        };
+        let cmd = match hooks::expand(&cmd, &lookup) {
+            Ok(c) => c,
+            Err(var) => {
+                self.conn.log.line(&format!(
+                    "refusing to run shell hook: %{var}% holds a shell metacharacter"
+                ));
+                return Err(exit::RERR_UNSUPPORTED);
+            }
+        };
+        let mut env = HookEnv::default();
+        env.set("RSYNC_MODULE_NAME", self.module.name.clone());
+        env.set("RSYNC_MODULE_PATH", root.display().to_string());
+        env.set("RSYNC_HOST_ADDR", self.conn.peer.addr.to_string());
+        env.set("RSYNC_HOST_NAME", self.conn.peer.host_name().to_string());
+        env.set("RSYNC_USER_NAME", self.user.clone().unwrap_or_default());
+        env.set("RSYNC_PID", std::process::id().to_string());
+        env.set("RSYNC_REQUEST", "(NONE)");
+        let r = hooks::run_with_input(&cmd, &env, &std::mem::take(&mut self.early_input));
+        if r.code != 0 {
+            self.conn.log.line(&format!(
+                "early exec failed ({}) on module {}",
+                r.code, self.module.name
+            ));
+            let _ = self.conn.send("@ERROR: early exec failed\n");
+            return Err(exit::RERR_STARTCLIENT);
+        }
+        Ok(())
     }
 
     /// `pre-xfer exec` and `post-xfer exec` with their `%VAR%` references

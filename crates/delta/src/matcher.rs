@@ -38,6 +38,17 @@ pub struct MatchStats {
     pub literal: u64,
     /// Bytes covered by matched blocks.
     pub matched: u64,
+    /// Windows whose rolling sum equals some block's (upstream hash_hits).
+    pub hash_hits: u64,
+    /// Of those, windows whose strong sum matched no block of that
+    /// rolling sum (upstream false_alarms). Each hit costs at most one
+    /// strong sum and one binary search of the blocks sharing its rolling
+    /// sum, so however long that group (upstream's weak-checksum chain,
+    /// which its MAX_CHAIN_LEN caps at 1024 entries per hit), a hit counts
+    /// at most one false alarm.
+    pub false_alarms: u64,
+    /// Blocks matched (upstream matches).
+    pub matches: u64,
 }
 
 /// Reads `new` to its end and calls `emit` for each op, in file order. The
@@ -367,10 +378,17 @@ pub(crate) fn match_impl<R: Read>(
                     } else {
                         want
                     };
-                    if let Some(i) = confirm(window, sum, at, cands, w, &mut spent) {
+                    stats.hash_hits += 1;
+                    let before = spent;
+                    let found = confirm(window, sum, at, cands, w, &mut spent);
+                    if found.is_none() && spent != before {
+                        stats.false_alarms += 1;
+                    }
+                    if let Some(i) = found {
                         emit_literal(&inp.buf[lit..pos], &mut stats, emit)?;
                         emit(Op::Match(i as u32))?;
                         stats.matched += bl as u64;
+                        stats.matches += 1;
                         want = i + 1;
                         pos += bl;
                         lit = pos;
@@ -413,10 +431,17 @@ pub(crate) fn match_impl<R: Read>(
             let sum = crate::rolling::checksum1(window);
             let at = inp.base + q as u64;
             if sig.blocks[li].sum1 == sum {
-                if let Some(i) = confirm(window, sum, at, &[], li, &mut spent) {
+                stats.hash_hits += 1;
+                let before = spent;
+                let found = confirm(window, sum, at, &[], li, &mut spent);
+                if found.is_none() && spent != before {
+                    stats.false_alarms += 1;
+                }
+                if let Some(i) = found {
                     emit_literal(&inp.buf[lit..q], &mut stats, emit)?;
                     emit(Op::Match(i as u32))?;
                     stats.matched += last_len as u64;
+                    stats.matches += 1;
                     lit = end;
                 }
             }
@@ -670,6 +695,14 @@ mod tests {
         };
         let o = check(&basis, &new, sizes, ChecksumKind::Md5, READ_SIZE, 1 << 20);
         assert_eq!(o.stats.matched, 0);
+        // Every window hits the one long group; each hit is at most one
+        // false alarm (upstream's unbounded chain walk made it 10,000).
+        assert!(
+            o.stats.hash_hits > 0 && o.stats.matches == 0,
+            "{:?}",
+            o.stats
+        );
+        assert!(o.stats.false_alarms <= o.stats.hash_hits, "{:?}", o.stats);
         let limit = BUDGET_PER_BYTE * new.len() as u64 + BUDGET_BASE + BUDGET_BLOCKS * bl as u64;
         assert!(o.probe.strong_bytes <= limit, "{:?}", o.probe);
         // far below one strong sum per position, let alone per candidate

@@ -50,6 +50,16 @@ impl InfoLevels {
     }
 }
 
+/// The debug levels oxsync prints something for (after `-v` and
+/// `--debug`); each field is the level of the upper-case flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DebugLevels {
+    /// DELTASUM: the sender's delta-search counters.
+    pub deltasum: u8,
+    /// FUZZY: the fuzzy basis choice (2: each candidate's score).
+    pub fuzzy: u8,
+}
+
 /// The parsed control options. Equality ignores `info`, which is derived
 /// from the options (and is filled in only at the end of parsing).
 #[derive(Debug, Clone)]
@@ -64,6 +74,8 @@ pub struct Control {
     pub info: InfoLevels,
     /// The FILTER debug level in effect (computed after parsing).
     pub debug_filter: u8,
+    /// The debug levels in effect (computed after parsing).
+    pub debug: DebugLevels,
     /// The text `--info=help` / `--debug=help` asks for (print it, exit 0).
     pub help_text: Option<String>,
     /// upstream human_readable: 0 plain digits, 1 (default) digit
@@ -125,6 +137,7 @@ impl Default for Control {
             debug_words: Vec::new(),
             info: InfoLevels::default(),
             debug_filter: 0,
+            debug: DebugLevels::default(),
             help_text: None,
             human_readable: 1,
             eight_bit: false,
@@ -487,6 +500,10 @@ impl Control {
         }
         debug.set_verbosity(verbose);
         self.debug_filter = debug.get("FILTER");
+        self.debug = DebugLevels {
+            deltasum: debug.get("DELTASUM"),
+            fuzzy: debug.get("FUZZY"),
+        };
         Ok(())
     }
 

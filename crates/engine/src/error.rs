@@ -52,6 +52,17 @@ impl Error {
                 {
                     return Error::new(exit::RERR_TIMEOUT, t.to_string());
                 }
+                // An engine error carried through an io::Error (a write
+                // inside the delta callback) keeps its code.
+                if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+                    return inner.clone();
+                }
+                if let Some(t) = err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<crate::iolimit::StopReached>())
+                {
+                    return Error::new(exit::RERR_TIMEOUT, t.to_string());
+                }
                 if let Some(peer) = err.get_ref().and_then(|e| e.downcast_ref::<PeerExit>()) {
                     let mut e = Error::new(peer.0, format!("peer exited with code {}", peer.0));
                     e.reported = true;

@@ -19,8 +19,11 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::mpsc::Receiver;
 
+mod fuzzy;
 mod hlink;
 mod tree;
+
+pub use fuzzy::{basis_place as fuzzy_basis_place, FNAMECMP_FUZZY};
 
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;
@@ -70,6 +73,8 @@ struct Gen<'a> {
     links: hlink::Links,
     /// -x: the filesystems of the top directories (deletion stays on them).
     fs_devs: tree::FsDevs,
+    /// --fuzzy: the listings of the directory being worked on.
+    fuzzy: fuzzy::Listings,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -112,6 +117,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         skipped_deletes: std::cell::Cell::new(0),
         links: hlink::Links::new(&ctx.entries, ctx.opts.hard_links),
         fs_devs: Default::default(),
+        fuzzy: Default::default(),
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
@@ -849,8 +855,21 @@ impl Gen<'_> {
                 }
             }
         }
+        // upstream: a missing file with no partial file and no basis-dir
+        // basis may take a similarly named one (--fuzzy).
+        let mut xname: Vec<u8> = Vec::new();
+        if st.is_none() && basis_type.is_none() && ctx.opts.fuzzy > 0 {
+            if let Some(c) = self.find_fuzzy(i) {
+                basis_type = Some(c.basis_type);
+                basis_st = Some(c.st);
+                xname = c.name;
+            }
+        }
         if st.is_none() {
             ctx.count_created(0);
+        }
+        if ctx.opts.fuzzy > 0 {
+            self.fuzzy_mark_sent(p);
         }
         self.ndx(i as i32);
         if let Some(wants) = ctx.batch_wants.as_ref().filter(|_| !redo) {
@@ -864,6 +883,9 @@ impl Gen<'_> {
         if basis_type.is_some() {
             iflags |= ITEM_BASIS_TYPE_FOLLOWS;
         }
+        if basis_type.is_some_and(|t| t >= FNAMECMP_FUZZY) {
+            iflags |= ITEM_XNAME_FOLLOWS;
+        }
         let report_all = self.report_all;
         self.report_all = true;
         let real = if basis_type.is_some_and(|t| t < 0x80) {
@@ -876,6 +898,9 @@ impl Gen<'_> {
             if let Some(t) = basis_type {
                 self.buf.push(t);
             }
+        }
+        if flags & ITEM_XNAME_FOLLOWS != 0 {
+            protocol::varint::write_vstring(&mut self.buf, &xname);
         }
         self.report_all = report_all;
         // --only-write-batch: nothing changes here, but the sender is asked
@@ -907,7 +932,7 @@ impl Gen<'_> {
         let st = if basis_type.is_some() { basis_st } else { st };
         let head = match st {
             Some(s) if !ctx.whole_file && s.size > 0 => {
-                match self.signature(i, basis_type, s.size, redo) {
+                match self.signature(i, (basis_type, &xname), s.size, redo) {
                     Ok(sig) => Some(sig),
                     Err(err) => {
                         ctx.out.error(&format!(
@@ -946,12 +971,12 @@ impl Gen<'_> {
     fn signature(
         &self,
         i: usize,
-        basis_type: Option<u8>,
+        (basis_type, xname): (Option<u8>, &[u8]),
         size: u64,
         redo: bool,
     ) -> std::result::Result<Signature, String> {
         let ctx = self.ctx;
-        let f = crate::partial::open_basis(ctx, i, basis_type).map_err(|e| e.message)?;
+        let f = crate::partial::open_basis(ctx, i, basis_type, xname).map_err(|e| e.message)?;
         let sizes = sum_sizes(
             size,
             ctx.session.checksum.digest_len(),

@@ -1,11 +1,55 @@
 //! `--timeout` (a read that waits longer than the limit ends the transfer
-//! with exit code 30) and `--bwlimit` (writes are paced to the rate)
-//! around the descriptors a side talks to its peer through (upstream io.c
-//! check_timeout and sleep_for_bwlimit).
+//! with exit code 30), `--stop-after`/`--stop-at` (any read or write at or
+//! after the stop time ends it the same way) and `--bwlimit` (writes are
+//! paced to the rate) around the descriptors a side talks to its peer
+//! through (upstream io.c check_timeout, perform_io's stop_at_utime check
+//! and sleep_for_bwlimit).
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The stop time of this process's transfer (seconds since the epoch; 0:
+/// none). Set once by a client or a remote-shell server, never by a daemon
+/// (its sessions would share it).
+static STOP_AT: AtomicI64 = AtomicI64::new(0);
+
+/// Sets the stop time (`--stop-after`, `--stop-at`).
+pub fn set_stop_at(at: Option<i64>) {
+    STOP_AT.store(at.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The payload of the io::Error a read or write at the stop time returns.
+#[derive(Debug)]
+pub struct StopReached;
+
+impl fmt::Display for StopReached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stopping at requested limit")
+    }
+}
+
+impl std::error::Error for StopReached {}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Time left before the stop time: None without one, Err once reached.
+fn stop_left() -> io::Result<Option<Duration>> {
+    let at = STOP_AT.load(Ordering::Relaxed);
+    if at == 0 {
+        return Ok(None);
+    }
+    let now = now_secs();
+    if now >= at {
+        return Err(io::Error::new(io::ErrorKind::TimedOut, StopReached));
+    }
+    Ok(Some(Duration::from_secs((at - now) as u64)))
+}
 
 /// The payload of the io::Error a read that timed out returns.
 #[derive(Debug)]
@@ -48,10 +92,24 @@ impl<R: Read + AsFd> TimeoutRead<R> {
 
 impl<R: Read + AsFd> Read for TimeoutRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.secs > 0 {
-            let deadline = Instant::now() + Duration::from_secs(u64::from(self.secs));
+        let stop = stop_left()?;
+        if self.secs > 0 || stop.is_some() {
+            let limit = if self.secs > 0 {
+                Duration::from_secs(u64::from(self.secs))
+            } else {
+                Duration::MAX
+            };
+            let deadline = Instant::now().checked_add(limit);
             loop {
-                let left = deadline.saturating_duration_since(Instant::now());
+                let left = deadline.map_or(Duration::MAX, |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
+                // A wait never outlasts the stop time (checked once a
+                // second at most).
+                let left = match stop_left()? {
+                    Some(s) => left.min(s).min(Duration::from_secs(1)),
+                    None => left,
+                };
                 if left.is_zero() {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -111,6 +169,7 @@ impl<W: Write> BwLimitWrite<W> {
 
 impl<W: Write> Write for BwLimitWrite<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        stop_left()?;
         if self.rate == 0 {
             return self.inner.write(buf);
         }

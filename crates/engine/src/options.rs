@@ -272,6 +272,17 @@ pub struct Options {
     /// -K: the receiver treats a symlink to a directory (in the tree) as
     /// that directory.
     pub keep_dirlinks: bool,
+    /// --early-input=FILE: up to 5 KiB a daemon client sends before the
+    /// module name (a module's `early exec` reads it on its stdin).
+    pub early_input: Option<String>,
+    /// --stop-after / --time-limit / --stop-at: when the client gives up
+    /// (seconds since the epoch; exit code 30).
+    pub stop_at: Option<i64>,
+    /// --mkpath: the destination path's missing directories are made.
+    pub mkpath: bool,
+    /// -y count: a missing file's basis is a similarly named file of its
+    /// destination directory (2: also of the basis directories).
+    pub fuzzy: u8,
     /// --usermap=FROM:TO,... (also set by --chown), applied by the receiver.
     pub usermap: Option<String>,
     /// --groupmap=FROM:TO,... (also set by --chown), applied by the receiver.
@@ -411,6 +422,8 @@ pub(crate) enum Act {
     InsecureLinks(bool),
     CopyDirlinks,
     KeepDirlinks,
+    Fuzzy(bool),
+    Mkpath(bool),
     Tree(crate::treeshape::TreeAct),
     Sparse(bool),
     Preallocate,
@@ -466,6 +479,9 @@ pub(crate) enum Act {
     ModifyWindow,
     MaxDelete,
     Batch(crate::batch::BatchMode),
+    StopAfter,
+    StopAt,
+    EarlyInput,
 }
 
 impl Act {
@@ -501,6 +517,9 @@ impl Act {
                 | Act::MinSize
                 | Act::ModifyWindow
                 | Act::MaxDelete
+                | Act::StopAfter
+                | Act::StopAt
+                | Act::EarlyInput
                 | Act::Chmod
                 | Act::Usermap
                 | Act::Groupmap
@@ -602,6 +621,11 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-drop-D", None, Act::DropDevices(false)),
     ("no-insecure-links", None, Act::InsecureLinks(false)),
     ("keep-dirlinks", Some('K'), Act::KeepDirlinks),
+    ("fuzzy", Some('y'), Act::Fuzzy(true)), ("no-fuzzy", None, Act::Fuzzy(false)),
+    ("no-y", None, Act::Fuzzy(false)),
+    ("stop-after", None, Act::StopAfter), ("time-limit", None, Act::StopAfter),
+    ("stop-at", None, Act::StopAt), ("early-input", None, Act::EarlyInput),
+    ("mkpath", None, Act::Mkpath(true)), ("no-mkpath", None, Act::Mkpath(false)),
     ("usermap", None, Act::Usermap), ("groupmap", None, Act::Groupmap), ("chown", None, Act::Chown),
     ("relative", Some('R'), Act::Tree(TreeAct::Relative(true))),
     ("no-relative", None, Act::Tree(TreeAct::Relative(false))),
@@ -647,7 +671,6 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[
     ('A', "--acls"), ('X', "--xattrs"),
 
-    ('y', "--fuzzy"),
 ];
 
 /// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
@@ -659,12 +682,11 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root",
-    "remove-sent-files", "fuzzy",
-    "no-fuzzy", "no-y",
-    "no-contimeout", "fsync", "stop-after", "time-limit", "stop-at",
+    "remove-sent-files",
+    "no-contimeout", "fsync",
     "iconv", "no-iconv",
-    "mkpath", "no-mkpath", "qsort", "use-qsort", "copy-as",
-    "sockopts", "early-input", "blocking-io", "no-blocking-io",
+    "qsort", "use-qsort", "copy-as",
+    "sockopts", "blocking-io", "no-blocking-io",
     "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
 ];
 
@@ -849,6 +871,13 @@ fn parse_size(value: &str, name: &str) -> Result<u64, OptionError> {
         _ => return Err(invalid()),
     }
     Ok(size)
+}
+
+/// Seconds since the epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn parse_int(value: &str, word: &str) -> Result<i32, OptionError> {
@@ -1123,6 +1152,9 @@ impl Options {
             Act::DropDevices(on) => self.drop_devices = on,
             Act::CopyDirlinks => self.copy_dirlinks = true,
             Act::KeepDirlinks => self.keep_dirlinks = true,
+            Act::Fuzzy(true) => self.fuzzy = self.fuzzy.saturating_add(1).min(2),
+            Act::Fuzzy(false) => self.fuzzy = 0,
+            Act::Mkpath(on) => self.mkpath = on,
             Act::Tree(t) => self.tree.apply(t, value),
             Act::Sparse(on) => self.sparse = on,
             Act::Preallocate => self.preallocate = true,
@@ -1214,6 +1246,9 @@ impl Options {
                 })?;
                 self.chmod.push(value);
             }
+            Act::EarlyInput => self.early_input = Some(value),
+            Act::StopAfter => self.stop_at = Some(crate::stoptime::stop_after(&value, now())?),
+            Act::StopAt => self.stop_at = Some(crate::stoptime::stop_at(&value, now())?),
             Act::MaxDelete => {
                 self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
@@ -1574,6 +1609,8 @@ impl Options {
             (client_sender && self.tree.prune_empty_dirs, 'm'),
             (client_sender && self.omit_dir_times, 'O'),
             (client_sender && self.omit_link_times, 'J'),
+            (client_sender && self.fuzzy > 0, 'y'),
+            (client_sender && self.fuzzy > 1, 'y'),
             (!client_sender && self.copy_links, 'L'),
             (!client_sender && self.copy_dirlinks, 'k'),
             (self.whole_file == Some(true), 'W'),
@@ -1694,6 +1731,9 @@ impl Options {
                 .is_some_and(|b| b.mode == crate::batch::BatchMode::OnlyWrite)
             {
                 args.push("--only-write-batch=X".to_string());
+            }
+            if self.mkpath {
+                args.push("--mkpath".to_string());
             }
             if self.super_user == Some(true) {
                 args.push("--super".to_string());
@@ -2137,7 +2177,7 @@ mod tests {
             ("--server -vQ . x", "on remote machine: -vQ: unknown option", 1),
             ("-aN x", "This rsync does not support --crtimes (-N)", 1),
             ("--crtimes x", "This rsync does not support --crtimes (-N)", 1),
-            ("--fuzzy x", "option --fuzzy is not supported by oxsync yet", 4),
+            ("--dparam=x x", "option --dparam is not supported by oxsync yet", 4),
             ("--append -W s d", "--append cannot be used with --whole-file", 1),
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
@@ -2145,7 +2185,7 @@ mod tests {
             ("--old-dirs x", "option --old-dirs is not supported by oxsync yet", 4),
             ("-M foo s d", "Remote option must start with a dash: foo", 1),
             ("--zt=abc s d", "--zt=abc: invalid numeric value", 1),
-            ("--server --fuzzy -r . x", "option --fuzzy is not supported by oxsync yet", 4),
+            ("--server --dparam=x -r . x", "option --dparam is not supported by oxsync yet", 4),
             ("-e", "-e: missing argument", 1),
             ("--rsh", "--rsh: missing argument", 1),
             ("-aB", "-aB: missing argument", 1),
@@ -2167,7 +2207,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["fuzzy", "daemon", "motd", "stop-at=1", "time-limit=9", "acls", "xattrs", "old-dirs"] {
+        for name in ["dparam=x", "daemon", "motd", "acls", "xattrs", "old-dirs"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

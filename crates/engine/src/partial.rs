@@ -66,12 +66,16 @@ pub fn append_len(head: &SumHead) -> u64 {
 
 /// Opens the basis file the generator chose (`basis_type` from the
 /// request: none for the file itself, `i` for basis dir `i`, 0x81 for the
-/// partial dir).
+/// partial dir, 0x83 and up for a `--fuzzy` basis named `xname`).
 // upstream: receiver.c:recv_files() (fnamecmp selection)
-pub fn open_basis(ctx: &RecvCtx, i: usize, basis_type: Option<u8>) -> Result<File> {
+pub fn open_basis(ctx: &RecvCtx, i: usize, basis_type: Option<u8>, xname: &[u8]) -> Result<File> {
     let p = &ctx.paths[i];
     let err = |e: confine::Error| Error::file_io(e.to_string());
     match basis_type {
+        Some(t) if t >= crate::generator::FNAMECMP_FUZZY => {
+            let (root, path) = crate::generator::fuzzy_basis_place(ctx, i, t, xname)?;
+            root.open_read(&path).map_err(err)
+        }
         None | Some(FNAMECMP_FNAME) => ctx.root.open_read(p).map_err(err),
         Some(crate::basis::FNAMECMP_PARTIAL_DIR) => {
             let (place, path) = ctx

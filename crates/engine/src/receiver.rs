@@ -110,6 +110,14 @@ pub fn receive_files<R: Read>(
             let k = crate::stats::kind_index(e.mode);
             ctx.stats(|s| s.created[k] += 1);
         }
+        // A fuzzy basis is checked before anything is read for it: one this
+        // side could not have chosen ends the transfer (upstream: "refusing
+        // malicious fuzzy operation").
+        if let Some(t) = basis_type.filter(|&t| t >= crate::generator::FNAMECMP_FUZZY) {
+            if i < ctx.paths.len() {
+                crate::generator::fuzzy_basis_place(ctx, i, t, &xname)?;
+            }
+        }
         if iflags & ITEM_TRANSFER == 0 {
             ctx.out.log_item(crate::out::FileEvent {
                 sender: false,
@@ -170,7 +178,15 @@ pub fn receive_files<R: Read>(
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
         let started = std::time::Instant::now();
-        let ok = match receive_data(ctx, r, i, &head, &mut buf, &mut tokens, (basis_type, phase)) {
+        let ok = match receive_data(
+            ctx,
+            r,
+            i,
+            &head,
+            &mut buf,
+            &mut tokens,
+            (basis_type, &xname, phase),
+        ) {
             Ok(ok) => ok,
             Err(err) => {
                 crate::partial::interrupted(ctx);
@@ -347,7 +363,7 @@ fn receive_data<R: Read>(
     head: &SumHead,
     buf: &mut Vec<u8>,
     tokens: &mut crate::tokens::TokenIn,
-    (basis_type, phase): (Option<u8>, i32),
+    (basis_type, xname, phase): (Option<u8>, &[u8], i32),
 ) -> Result<bool> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
@@ -360,7 +376,7 @@ fn receive_data<R: Read>(
     };
     let append = ctx.opts.append > 0 && phase == 0;
     let basis: Option<File> = if head.count > 0 && !append {
-        match crate::partial::open_basis(ctx, i, basis_type) {
+        match crate::partial::open_basis(ctx, i, basis_type, xname) {
             Ok(f) => Some(f),
             Err(err) => {
                 ctx.out.error_xfer(&format!(

@@ -39,7 +39,6 @@ struct Row {
 const UNSUPPORTED_ALIASES: &[(&str, &str)] = &[
     ("no-A", "no-acls"),
     ("no-X", "no-xattrs"),
-    ("no-y", "no-fuzzy"),
     ("old-d", "old-dirs"),
 ];
 

@@ -58,6 +58,7 @@ pub fn send_files<R: Read>(
     let digest_len = ctx.session.checksum.digest_len();
     let mut xfr = 0u64;
     let mut tokens = crate::tokens::TokenOut::new(ctx.session, ctx.opts)?;
+    let mut totals = delta::MatchStats::default();
     loop {
         let ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
@@ -202,9 +203,7 @@ pub fn send_files<R: Read>(
                 match op {
                     Op::Literal(data) => {
                         pos += data.len() as u64;
-                        tokens
-                            .literal(data, &mut out)
-                            .map_err(|e| io::Error::other(e.message))?;
+                        tokens.literal(data, &mut out).map_err(io::Error::other)?;
                     }
                     Op::Match(idx) => {
                         let len = Signature::block_range(&sig.sizes, idx).map_or(0, |(_, l)| l);
@@ -216,12 +215,11 @@ pub fn send_files<R: Read>(
                         pos += len as u64;
                         tokens
                             .matched(idx, &block, &mut out)
-                            .map_err(|e| io::Error::other(e.message))?;
+                            .map_err(io::Error::other)?;
                     }
                 }
                 if out.len() >= FLUSH_AT {
-                    write_data(w, &mut out, ctx.batch_only)
-                        .map_err(|e| io::Error::other(e.message))?;
+                    write_data(w, &mut out, ctx.batch_only).map_err(io::Error::other)?;
                 }
                 Ok(())
             },
@@ -257,6 +255,7 @@ pub fn send_files<R: Read>(
             s.literal_data += mstats.literal;
             s.matched_data += mstats.matched;
         });
+        match_counts(ctx, &mstats, &mut totals);
         log_item(ctx, iflags, i);
         xfr += 1;
         ctx.out.progress(
@@ -269,6 +268,7 @@ pub fn send_files<R: Read>(
         );
     }
     write_out(w, &mut out, false)?;
+    match_report(ctx, &totals);
     let io_error = ctx.out.io_error();
     if io_error != io_error_before {
         lock(w)?.send_msg(MsgCode::IoError, &io_error.to_le_bytes())?;
@@ -297,6 +297,39 @@ pub fn send_files<R: Read>(
         )));
     }
     Ok(())
+}
+
+/// `--debug=DELTASUM2`: one file's search counters; all files' are
+/// summed for [`match_report`].
+// upstream: match.c:match_sums()
+fn match_counts(ctx: &SendCtx<'_>, m: &delta::MatchStats, totals: &mut delta::MatchStats) {
+    if ctx.opts.ctl.debug.deltasum >= 2 {
+        ctx.out.info(&format!(
+            "false_alarms={} hash_hits={} matches={}",
+            m.false_alarms, m.hash_hits, m.matches
+        ));
+    }
+    totals.hash_hits += m.hash_hits;
+    totals.false_alarms += m.false_alarms;
+    totals.matches += m.matches;
+}
+
+/// `--debug=DELTASUM` (on with `-vv`): the delta search's totals and the
+/// literal data, at the end of the sending.
+// upstream: match.c:match_report()
+fn match_report(ctx: &SendCtx<'_>, totals: &delta::MatchStats) {
+    if ctx.opts.ctl.debug.deltasum == 0 {
+        return;
+    }
+    let data = ctx
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .literal_data;
+    ctx.out.info(&format!(
+        "total: matches={}  hash_hits={}  false_alarms={} data={}",
+        totals.matches, totals.hash_hits, totals.false_alarms, data
+    ));
 }
 
 struct ReadTracker<'a> {

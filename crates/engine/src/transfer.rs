@@ -768,6 +768,7 @@ fn local_name(
     let auth = AmbientAuthority::operator();
     let links = Links::from_insecure(opts.insecure_links).for_destination();
     let dest = if dest.is_empty() { "." } else { dest };
+    crate::mkpath::make_operator(opts, out, dest, list.len())?;
     let path = Path::new(dest);
     let trailing = dest.ends_with('/');
     let open_err = |e: confine::Error| {
@@ -805,6 +806,23 @@ fn local_name(
             let need_dir =
                 list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
             if !need_dir {
+                let parent = path.parent().unwrap_or(Path::new(""));
+                if let Some(anc) = crate::mkpath::dry_parent_missing(opts, parent) {
+                    // upstream: a dry run does not enter the parent
+                    // --mkpath would have made; everything is new.
+                    let name = path.file_name().map(|n| n.as_encoded_bytes().to_vec());
+                    let rel = RelPath::new(&name.unwrap_or_default())
+                        .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
+                    if let Some(first) = paths.first_mut() {
+                        *first = rel;
+                    }
+                    return Ok(DestInfo {
+                        root: Root::open_operator(&anc, links, auth).map_err(open_err)?,
+                        created: false,
+                        missing: true,
+                        solo: false,
+                    });
+                }
                 return solo(path, paths, links, auth);
             }
             if opts.ctl.info.name > 0
@@ -874,6 +892,7 @@ fn local_name_beneath(
             solo: false,
         });
     }
+    crate::mkpath::make_in(opts, out, &base, (path, trailing), list.len())?;
     let st = base
         .stat(path)
         .map_err(|e| fail(exit::RERR_FILESELECT, "stat", e))?;
@@ -913,6 +932,23 @@ fn local_name_beneath(
             let need_dir =
                 list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
             if !need_dir {
+                let parent = path.split_last().0;
+                let parent_missing =
+                    !parent.is_root() && !matches!(base.stat(&parent), Ok(Some(_)));
+                if opts.mkpath && opts.dry_run && parent_missing {
+                    // As for an operator path: nothing below exists yet.
+                    let rel = RelPath::new(path.split_last().1)
+                        .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
+                    if let Some(first) = paths.first_mut() {
+                        *first = rel;
+                    }
+                    return Ok(DestInfo {
+                        root: base,
+                        created: false,
+                        missing: true,
+                        solo: false,
+                    });
+                }
                 return solo_beneath(base, path, paths, &shown);
             }
             if opts.ctl.info.name > 0
@@ -1169,6 +1205,7 @@ pub fn local_copy(
                 format!("cannot start the receiving thread: {e}"),
             )
         })?;
+    let a_read = crate::iolimit::TimeoutRead::new(a_read, 0, "sender");
     let res = run_sender(
         Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
         shared(Box::new(crate::iolimit::BwLimitWrite::new(
