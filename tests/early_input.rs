@@ -15,27 +15,39 @@ use std::process::Command;
 const OTHER_UID: u32 = 65534;
 const MARKER: &str = "EARLY_INPUT_MARKER_4711";
 
-/// A module whose `early exec` copies its stdin to `ROOT/capture`.
+/// A module whose `early exec` copies its stdin to `ROOT/out/capture`.
+/// oxsync runs the hook inside the session's Landlock domain, so its
+/// module allows it that one directory (`landlock allow`); stock rsync
+/// runs it unconfined.
 fn daemon(bin: &Path) -> Daemon {
+    let hook = if bin == oxsync_bin() {
+        "cat > %ROOT%/out/capture\nlandlock allow = %ROOT%/out:rw"
+    } else {
+        "%ROOT%/hook.sh"
+    };
     let d = start(
         bin,
-        "[m]\npath = %ROOT%/mod\nread only = yes\nearly exec = %ROOT%/hook.sh\n",
+        &format!("[m]\npath = %ROOT%/mod\nread only = yes\nearly exec = {hook}\n"),
     );
+    fs::create_dir_all(d.root().join("out")).expect("mkdir");
     write_script(
         &d.root().join("hook.sh"),
-        &format!("#!/bin/sh\ncat > {}/capture\nexit 0\n", d.root().display()),
+        &format!(
+            "#!/bin/sh\ncat > {}/out/capture\nexit 0\n",
+            d.root().display()
+        ),
     );
     fs::write(d.root().join("mod/f"), b"module file\n").expect("write");
     d
 }
 
 fn capture(d: &Daemon) -> Option<String> {
-    fs::read_to_string(d.root().join("capture")).ok()
+    fs::read_to_string(d.root().join("out/capture")).ok()
 }
 
 /// `client --early-input=FILE rsync://.../m/` (a listing).
 fn list(client: &Path, d: &Daemon, file: &Path) -> Run {
-    let _ = fs::remove_file(d.root().join("capture"));
+    let _ = fs::remove_file(d.root().join("out/capture"));
     let logs = d.root().join("logs");
     fs::create_dir_all(&logs).expect("mkdir");
     let mut c = Command::new(client);
@@ -152,4 +164,29 @@ fn planted_symlinks_are_not_followed() {
     let r = list(&oxsync_bin(), &d, &own);
     r.assert_code(0);
     assert!(capture(&d).unwrap_or_default().contains(MARKER));
+}
+
+/// oxsync's `early exec` runs inside the session's Landlock domain, like
+/// the other hooks (upstream runs it as the daemon's user): a hook that
+/// writes outside the module without `landlock allow` fails, the session
+/// is refused with upstream's message, and nothing appears outside.
+#[test]
+fn early_exec_runs_inside_the_session_sandbox() {
+    let s = Scratch::new();
+    let file = s.path("early");
+    fs::write(&file, format!("{MARKER}\n")).expect("write");
+    let d = start(
+        &oxsync_bin(),
+        "[m]\npath = %ROOT%/mod\nread only = yes\nearly exec = cat > %ROOT%/escaped\n",
+    );
+    let outside = d.root().join("escaped");
+    let r = list(&oxsync_bin(), &d, &file);
+    assert_eq!(r.code, Some(5), "{r:?}");
+    assert!(r.stderr.contains("early exec failed"), "{r:?}");
+    assert!(
+        !outside.exists(),
+        "the hook wrote outside the module: {r:?}"
+    );
+    let log = fs::read_to_string(d.root().join("daemon.log")).unwrap_or_default();
+    assert!(log.contains("early exec failed ("), "{log}");
 }

@@ -30,6 +30,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A module's `early exec`: the command, its environment, its input.
+struct EarlyExec {
+    cmd: String,
+    env: HookEnv,
+    input: Vec<u8>,
+}
+
 /// Longest `#early_input=` payload accepted (upstream's limit).
 const MAX_EARLY_INPUT: usize = 5120;
 
@@ -610,7 +617,7 @@ impl Admitted {
             }
         };
         let hooks = self.expand_hooks(&root_canon)?;
-        self.early_exec(&root_canon)?;
+        let early = self.early_exec(&root_canon)?;
         self.conn.send("@RSYNCD: OK\n")?;
         let raw = match wire::read_args(&mut self.conn.r, self.protocol) {
             Ok(a) => a,
@@ -670,21 +677,24 @@ impl Admitted {
             args,
             hooks,
             converter: None,
+            early,
         })
     }
 
-    /// The module's `early exec`, run before the arguments are read, with
-    /// the client's `--early-input` bytes on its standard input; a failure
-    /// refuses the session ("early exec failed").
+    /// The module's `early exec`, expanded with its environment and the
+    /// client's `--early-input` bytes for its standard input. It runs
+    /// later, inside the session's confinement like the other hooks
+    /// ([`Requested::serve`]); upstream runs it here, before the arguments
+    /// are read, as the daemon's user.
     // upstream: clientserver.c:rsync_module() (early exec), start_pre_exec()
-    fn early_exec(&mut self, root: &Path) -> Result<(), i32> {
+    fn early_exec(&mut self, root: &Path) -> Result<Option<EarlyExec>, i32> {
         let Some(cmd) = self
             .module
             .params
             .nonempty("early exec")
             .map(str::to_string)
         else {
-            return Ok(());
+            return Ok(None);
         };
         let lookup = |k: &str| match k {
             "RSYNC_MODULE_NAME" => Some(self.module.name.clone()),
@@ -711,16 +721,11 @@ impl Admitted {
         env.set("RSYNC_USER_NAME", self.user.clone().unwrap_or_default());
         env.set("RSYNC_PID", std::process::id().to_string());
         env.set("RSYNC_REQUEST", "(NONE)");
-        let r = hooks::run_with_input(&cmd, &env, &std::mem::take(&mut self.early_input));
-        if r.code != 0 {
-            self.conn.log.line(&format!(
-                "early exec failed ({}) on module {}",
-                r.code, self.module.name
-            ));
-            let _ = self.conn.send("@ERROR: early exec failed\n");
-            return Err(exit::RERR_STARTCLIENT);
-        }
-        Ok(())
+        Ok(Some(EarlyExec {
+            cmd,
+            env,
+            input: std::mem::take(&mut self.early_input),
+        }))
     }
 
     /// `pre-xfer exec` and `post-xfer exec` with their `%VAR%` references
@@ -785,6 +790,8 @@ struct Requested {
     hooks: [Option<String>; 3],
     /// The running `name converter`.
     converter: Option<Arc<crate::namecvt::Converter>>,
+    /// The module's `early exec`, run first inside the confinement.
+    early: Option<EarlyExec>,
 }
 
 /// A checked client path inside the module.
@@ -1094,6 +1101,16 @@ impl Requested {
         }
         if let Some(line) = sandbox::test_unconfined_write() {
             self.conn.log.line(&line);
+        }
+        if let Some(early) = self.early.take() {
+            let r = hooks::run_with_input(&early.cmd, &early.env, &early.input);
+            if r.code != 0 {
+                self.conn
+                    .log
+                    .line(&format!("early exec failed ({}) on module {name}", r.code));
+                let msg = format!("early exec failed ({})", r.code);
+                return self.fail_after_ok(Some(&opts), client_info, &msg, exit::RERR_STARTCLIENT);
+            }
         }
         if let Some(cmd) = self.hooks[0].clone() {
             let r = hooks::run(&cmd, &env);
