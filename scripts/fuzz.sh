@@ -6,7 +6,7 @@ set -eu
 secs=${1:-120}
 [ $# -gt 0 ] && shift
 cd "$(dirname "$0")/../fuzz"
-targets=${*:-"flist mplex token compressed_token ndx_varint daemon_handshake filter_wire"}
+targets=${*:-"flist mplex token compressed_token ndx_varint daemon_handshake filter_wire acl xattr"}
 mkdir -p logs
 for t in $targets; do
     case $t in

@@ -19,6 +19,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // New items without -p take 0777 less the umask (or a default ACL).
+    engine::acls::preload_umask();
     let code = run(&args);
     ExitCode::from(code.clamp(0, 255) as u8)
 }

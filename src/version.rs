@@ -23,8 +23,11 @@ pub const CAPABILITIES: &[&str] = &[
     "batchfiles",
     "inplace",
     "append",
-    "no ACLs",
-    "no xattrs",
+    "ACLs",
+    // Received ACLs are set through a descriptor pinned beneath the
+    // destination (race-safe), as upstream's "ACL-at".
+    "ACL-at",
+    "xattrs",
     "optional secluded-args",
     "no iconv",
     "prealloc",

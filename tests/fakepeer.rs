@@ -378,7 +378,10 @@ fn against_receiver(payload: impl FnOnce(&Peer) -> Vec<u8>) -> Outcome {
 }
 
 /// As [`against_receiver`], with other server flags.
-fn against_receiver_with(flags: &str, payload: impl FnOnce(&Peer) -> Vec<u8>) -> Outcome {
+pub(crate) fn against_receiver_with(
+    flags: &str,
+    payload: impl FnOnce(&Peer) -> Vec<u8>,
+) -> Outcome {
     let s = Scratch::new();
     let dest = s.path("dest");
     fs::create_dir(&dest).expect("mkdir dest");

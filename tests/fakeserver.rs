@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 const ITEM_TRANSFER: u32 = 1 << 15;
 const ITEM_BASIS_TYPE_FOLLOWS: u32 = 1 << 11;
 const ITEM_XNAME_FOLLOWS: u32 = 1 << 12;
+const ITEM_REPORT_XATTR: u32 = 1 << 8;
 
 /// What the fake server saw and did.
 #[derive(Debug, Default)]
@@ -64,6 +65,17 @@ impl FakeServer {
     /// Listens on loopback and writes the `-e` script into `s`; the client
     /// that runs the script gets `entries` as its file list, in this order.
     pub fn start(s: &Scratch, entries: Vec<FileEntry>) -> FakeServer {
+        FakeServer::start_with_xattrs(s, entries, Vec::new())
+    }
+
+    /// As [`FakeServer::start`], each entry followed (with `-X`) by the
+    /// bytes of `xattrs` at its index (an empty literal list when absent).
+    /// The server answers an xattr request with no values.
+    pub fn start_with_xattrs(
+        s: &Scratch,
+        entries: Vec<FileEntry>,
+        xattrs: Vec<Vec<u8>>,
+    ) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().expect("local addr").port();
         let script = s.path("fake-rsh.sh");
@@ -80,7 +92,7 @@ impl FakeServer {
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod fake rsh");
         let client_done = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&client_done);
-        let handle = thread::spawn(move || serve(listener, entries, &done));
+        let handle = thread::spawn(move || serve(listener, (entries, xattrs), &done));
         FakeServer {
             script,
             handle: Some(handle),
@@ -105,7 +117,9 @@ impl FakeServer {
     }
 }
 
-fn serve(listener: TcpListener, entries: Vec<FileEntry>, client_done: &AtomicBool) -> Served {
+type Listed = (Vec<FileEntry>, Vec<Vec<u8>>);
+
+fn serve(listener: TcpListener, entries: Listed, client_done: &AtomicBool) -> Served {
     let mut served = Served::default();
     listener
         .set_nonblocking(true)
@@ -158,7 +172,8 @@ fn flags_of(argv: &[String]) -> Flags {
     }
 }
 
-fn converse(stream: &TcpStream, entries: &[FileEntry], served: &mut Served) -> Result<(), String> {
+fn converse(stream: &TcpStream, listed: &Listed, served: &mut Served) -> Result<(), String> {
+    let (entries, xattrs) = listed;
     let mut raw = stream.try_clone().map_err(|e| e.to_string())?;
     served.argv = read_argv(&mut raw)?;
     let flags = flags_of(&served.argv);
@@ -227,8 +242,12 @@ fn converse(stream: &TcpStream, entries: &[FileEntry], served: &mut Served) -> R
     };
     let mut enc = FlistEncoder::new(fo);
     let mut out = Vec::new();
-    for e in entries {
+    let with_xattrs = flags.letters.contains('X');
+    for (i, e) in entries.iter().enumerate() {
         enc.encode(&mut out, e);
+        if with_xattrs {
+            out.extend_from_slice(xattrs.get(i).map_or(&[0, 0][..], |x| x.as_slice()));
+        }
     }
     enc.encode_end(&mut out, 0);
     let id0: Option<&[u8]> = (compat & CF_ID0_NAMES != 0).then_some(b"root");
@@ -240,7 +259,7 @@ fn converse(stream: &TcpStream, entries: &[FileEntry], served: &mut Served) -> R
     }
     w.write_all(&out).map_err(|e| err("file list", &e))?;
     w.flush().map_err(|e| err("file list", &e))?;
-    end_of_run(&mut r, &mut w, served).map_err(|e| err("after the file list", &e))
+    end_of_run(&mut r, &mut w, served, with_xattrs).map_err(|e| err("after the file list", &e))
 }
 
 /// The sender's side of the rest of the run (upstream sender.c
@@ -250,6 +269,7 @@ fn end_of_run(
     r: &mut MplexReader<TcpStream>,
     w: &mut MplexWriter<TcpStream>,
     served: &mut Served,
+    with_xattrs: bool,
 ) -> Result<(), String> {
     let mut ndx_r = NdxReader::default();
     let mut ndx_w = NdxWriter::default();
@@ -286,6 +306,12 @@ fn end_of_run(
         if iflags & ITEM_XNAME_FOLLOWS != 0 {
             let x = r.read_vstring(4096, "xname").map_err(|e| e.to_string())?;
             protocol::varint::write_vstring(&mut echo, &x);
+        }
+        if with_xattrs && iflags & ITEM_REPORT_XATTR != 0 {
+            // The generator's request (item numbers up to 0), answered
+            // with no values.
+            while r.read_varint("xattr request").map_err(|e| e.to_string())? != 0 {}
+            echo.push(0);
         }
         if iflags & ITEM_TRANSFER != 0 {
             let _ = SumHead::read(r, 16);

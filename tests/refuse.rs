@@ -447,8 +447,10 @@ fn version_json_has_upstream_keys_and_tells_the_truth() {
     }
     let caps = obj(&o["capabilities"]);
     for (key, want) in [
-        ("ACLs", false),
-        ("xattrs", false),
+        ("ACLs", true),
+        ("ACL_at", true),
+        ("xattrs", true),
+        ("stop_at", true),
         ("iconv", false),
         ("crtimes", false),
         ("batchfiles", true),
@@ -505,7 +507,9 @@ fn version_json_has_upstream_keys_and_tells_the_truth() {
     assert!(text
         .stdout
         .contains(&format!("    {}\n", checksums.join(" "))));
-    assert!(text.stdout.contains(" no ACLs,") && text.stdout.contains(" no xattrs,"));
+    assert!(text.stdout.contains(" ACLs,") && text.stdout.contains(" ACL-at,"));
+    assert!(text.stdout.contains(" xattrs,") && text.stdout.contains(" stop-at,"));
+    assert!(!text.stdout.contains("no ACLs") && !text.stdout.contains("no xattrs"));
 }
 
 /// `--inc-recursive`, `--i-r`, `--no-inc-recursive`, `--no-i-r` are

@@ -4,6 +4,7 @@
 //! Set `OXSYNC_TEST_BIN=/usr/bin/rsync` to run every scenario with stock
 //! rsync in place of oxsync (this checks the harness itself).
 mod abort;
+mod acls;
 mod backup;
 mod backup_links;
 mod basis_dirs;
@@ -52,3 +53,4 @@ mod sender_boundary;
 mod stoptime;
 mod treeshape;
 mod util;
+mod xattrs;

@@ -10,12 +10,14 @@
 
 pub mod error;
 pub mod landlock;
+mod node_xattr;
 mod open;
 pub mod operator;
 pub mod path;
 pub mod privdrop;
 pub mod rangelock;
 pub mod root;
+pub mod xattr;
 
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};
 pub use error::Error;

@@ -169,14 +169,15 @@ impl Root {
             anchor: None,
         })
     }
-    /// Creates the operator-supplied directory `path` (one level, mode 0755
-    /// before umask) and opens it as a root. A directory that already exists
+    /// Creates the operator-supplied directory `path` (one level, mode 0777
+    /// less the umask or as the parent's default ACL says, as upstream's
+    /// get_local_name() makes it) and opens it as a root. A directory that already exists
     /// (for instance one created by a racing process) is opened as it is.
     ///
     /// # Ambient authority
     /// As [`Root::open_ambient`].
     pub fn create_ambient(path: &Path, auth: AmbientAuthority) -> Result<Root, Error> {
-        match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
+        match rustix::fs::mkdir(path, Mode::from_raw_mode(0o777)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(ambient_err("mkdir", path, e)),
         }
@@ -211,7 +212,7 @@ impl Root {
     ) -> Result<Root, Error> {
         let (parent, name) =
             crate::operator::open_parent(path, links).map_err(|e| ambient_err("mkdir", path, e))?;
-        match rustix::fs::mkdirat(&parent.fd, name.as_slice(), Mode::from_raw_mode(0o755)) {
+        match rustix::fs::mkdirat(&parent.fd, name.as_slice(), Mode::from_raw_mode(0o777)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(ambient_err("mkdir", path, e)),
         }
@@ -577,7 +578,7 @@ impl Root {
     /// A read-only descriptor of `p` when it is a regular file or a
     /// directory (O_NOFOLLOW, O_NONBLOCK so a FIFO swapped in cannot
     /// hang the open).
-    fn open_for_xattr(&self, p: &RelPath) -> Result<Option<OwnedFd>, Error> {
+    pub(crate) fn open_for_xattr(&self, p: &RelPath) -> Result<Option<OwnedFd>, Error> {
         match self.stat(p)? {
             Some(st) if matches!(st.file_type, FileType::File | FileType::Dir) => {}
             _ => return Ok(None),
@@ -706,7 +707,7 @@ impl Root {
     }
 
     /// Opens `p` itself beneath the root.
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         p: &RelPath,
         oflags: OFlags,
@@ -808,7 +809,7 @@ fn dev_ino(st: &rustix::fs::Stat) -> (u64, u64) {
     (st.st_dev as u64, st.st_ino as u64)
 }
 
-fn file_type(mode: u32) -> FileType {
+pub(crate) fn file_type(mode: u32) -> FileType {
     use rustix::fs::FileType as F;
     match F::from_raw_mode(mode as rustix::fs::RawMode) {
         F::RegularFile => FileType::File,
@@ -864,7 +865,7 @@ fn clear_nonblock(fd: &OwnedFd) -> rustix::io::Result<()> {
     rustix::fs::fcntl_setfl(fd, flags - OFlags::NONBLOCK)
 }
 
-fn io_err(op: &'static str, p: &RelPath, e: Errno) -> Error {
+pub(crate) fn io_err(op: &'static str, p: &RelPath, e: Errno) -> Error {
     Error::Io {
         op,
         path: p.display_lossy(),

@@ -497,7 +497,7 @@ pub fn find_dest(
             level = 2;
             let perms_ok = !ctx.opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
             let times_ok = !ctx.opts.times || st.mtime == e.mtime;
-            if perms_ok && times_ok {
+            if perms_ok && times_ok && xattrs_same(ctx, root, &path, e) {
                 level = 3;
             }
         }
@@ -509,6 +509,20 @@ pub fn find_dest(
         }
     }
     best
+}
+
+/// -X: the basis file's xattrs are the entry's (upstream unchanged_attrs()).
+fn xattrs_same(
+    ctx: &crate::ctx::RecvCtx,
+    root: &Root,
+    path: &RelPath,
+    e: &protocol::flist::FileEntry,
+) -> bool {
+    if ctx.opts.xattrs == 0 {
+        return true;
+    }
+    let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
+    ctx.xattrs.same(e, &ctx.xattrs.local(root, path, &pol))
 }
 
 /// Finds the best basis-dir match for `p`, an entry that is not a regular
@@ -530,14 +544,22 @@ pub fn find_dest_non(
             continue;
         };
         let root = place.root(&ctx.root);
-        let Ok(Some(st)) = root.stat(&path) else {
+        // --fake-super: what the basis file's user.rsync.%stat records.
+        let st = if opts.fake_super {
+            crate::fakesuper::stat(root, &path).ok().flatten()
+        } else {
+            root.stat(&path).ok().flatten()
+        };
+        let Some(st) = st else {
             continue;
         };
         if st.mode & S_IFMT != e.mode & S_IFMT {
             continue;
         }
         let mut level = 1;
-        let same = if e.is_symlink() {
+        let same = if e.is_symlink() && opts.fake_super {
+            crate::fakesuper::read_link_file(root, &path).as_deref() == e.link_target.as_deref()
+        } else if e.is_symlink() {
             root.readlink(&path).ok().as_deref() == e.link_target.as_deref()
         } else if e.is_dir() {
             true

@@ -162,9 +162,6 @@ const FLAG_NAMES: [&str; 15] = [
 
 /// Bit 9: --iconv.
 const FLAG_ICONV: usize = 9;
-/// Bits 10, 11: --acls, --xattrs (their list data oxsync cannot read).
-const FLAG_ACLS: usize = 10;
-const FLAG_XATTRS: usize = 11;
 
 fn flag_values(opts: &Options) -> [bool; 15] {
     [
@@ -178,8 +175,8 @@ fn flag_values(opts: &Options) -> [bool; 15] {
         opts.dirs || opts.recursive,
         opts.compress,
         false,
-        false,
-        false,
+        opts.acls,
+        opts.xattrs > 0,
         opts.inplace || opts.append > 0,
         opts.append == 1,
         opts.append == 2,
@@ -197,8 +194,7 @@ pub fn stream_flags(opts: &Options) -> i32 {
 }
 
 /// Makes the options match a batch's stream flags, telling (at
-/// `--info=misc`) what changed. A batch that needs --iconv, --acls or
-/// --xattrs is refused.
+/// `--info=misc`) what changed. A batch that needs --iconv is refused.
 // upstream: batch.c:check_batch_flags()
 pub fn apply_stream_flags(opts: &mut Options, flags: i32, say: &dyn Fn(&str)) -> Result<()> {
     let have = flag_values(opts);
@@ -211,12 +207,6 @@ pub fn apply_stream_flags(opts: &mut Options, flags: i32, say: &dyn Fn(&str)) ->
             return Err(Error::new(
                 exit::RERR_SYNTAX,
                 "rsync: Please specify the --iconv option to use this batch file.",
-            ));
-        }
-        if i == FLAG_ACLS || i == FLAG_XATTRS {
-            return Err(Error::new(
-                exit::RERR_UNSUPPORTED,
-                format!("rsync: this batch file needs {name}, which oxsync does not support yet"),
             ));
         }
         if opts.ctl.info.misc > 0 {
@@ -236,6 +226,9 @@ pub fn apply_stream_flags(opts: &mut Options, flags: i32, say: &dyn Fn(&str)) ->
             6 => opts.checksum = set,
             7 => opts.dirs = set,
             8 => opts.compress = set,
+            10 => opts.acls = set,
+            // -XX stays -XX when the batch has xattrs.
+            11 => opts.xattrs = u8::from(set),
             12 => opts.inplace = set,
             13 | 14 => {
                 let level = if i == 13 { 1 } else { 2 };

@@ -59,6 +59,8 @@ pub struct RecvCtx {
     /// A dry run whose stream still carries file data (a replay, or a
     /// client's `--only-write-batch` pull): the receiver reads it past.
     pub batch_data_in_dry_run: bool,
+    /// -X: the received xattr lists and what the sender's replies filled in.
+    pub xattrs: crate::xattrs::RecvLists,
 }
 
 impl RecvCtx {

@@ -661,6 +661,10 @@ fn entry_for(
     if opts.fake_super {
         crate::fakesuper::source_override(src, path, &mut e);
     }
+    if opts.acls && !e.is_symlink() {
+        let acl = crate::acls::read_source(src, path, e.mode, opts).map_err(Error::file_io)?;
+        e.acl = Some(Box::new(acl));
+    }
     // upstream: flist.c readlink_stat() un-munges what a --munge-links
     // receiver stored (a --fake-super stand-in file's text included).
     let prefix = crate::options::SYMLINK_PREFIX.as_bytes();
@@ -870,18 +874,43 @@ fn abs_display(p: &Path) -> String {
 /// lists.
 // upstream: flist.c:send_file_list()
 pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32) -> Vec<u8> {
+    encode_with(list, opts, session, io_error, None)
+}
+
+/// As [`encode`], each entry followed by its xattr list with `-X`.
+pub fn encode_with(
+    list: &FileList,
+    opts: &Options,
+    session: &Session,
+    io_error: i32,
+    xattrs: Option<&crate::xattrs::SendLists>,
+) -> Vec<u8> {
     let fo = session.flist_options(opts);
     let mut enc = FlistEncoder::new(fo);
     let mut out = Vec::with_capacity(list.len() * 32);
-    for e in &list.entries {
+    let mut acls = opts.acls.then(protocol::acl::AclSender::default);
+    for (i, e) in list.entries.iter().enumerate() {
         enc.encode(&mut out, e);
+        // upstream: flist.c send_file_name(): the ACLs, then the xattrs.
+        if let Some(tx) = acls.as_mut() {
+            crate::acls::send(tx, &mut out, e);
+        }
+        if let Some(x) = xattrs {
+            x.encode_entry(&mut out, i);
+        }
     }
     enc.encode_end(&mut out, io_error);
     if !opts.numeric_ids {
         let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
-        if opts.owner {
-            let mut seen: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-            for e in &list.entries {
+        let (mut acl_users, mut acl_groups) = (BTreeMap::new(), BTreeMap::new());
+        let acl_zero = if opts.acls {
+            crate::acls::add_ids(&list.entries, &mut acl_users, &mut acl_groups)
+        } else {
+            (false, false)
+        };
+        if opts.owner || opts.acls {
+            let mut seen: BTreeMap<u32, Vec<u8>> = acl_users;
+            for e in list.entries.iter().filter(|_| opts.owner) {
                 if e.uid != 0 {
                     if let Some(n) = ids::user_name(e.uid) {
                         seen.entry(e.uid).or_insert_with(|| n.to_vec());
@@ -889,11 +918,12 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
                 }
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
-            let zero = if id0 && list.entries.iter().any(|e| e.uid == 0) {
-                ids::user_name(0)
-            } else {
-                None
-            };
+            let zero =
+                if id0 && (acl_zero.0 || opts.owner && list.entries.iter().any(|e| e.uid == 0)) {
+                    ids::user_name(0)
+                } else {
+                    None
+                };
             write_id_list(
                 &mut out,
                 &v,
@@ -904,9 +934,9 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
                 },
             );
         }
-        if opts.group {
-            let mut seen: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-            for e in &list.entries {
+        if opts.group || opts.acls {
+            let mut seen: BTreeMap<u32, Vec<u8>> = acl_groups;
+            for e in list.entries.iter().filter(|_| opts.group) {
                 if e.gid != 0 {
                     if let Some(n) = ids::group_name(e.gid) {
                         seen.entry(e.gid).or_insert_with(|| n.to_vec());
@@ -914,11 +944,12 @@ pub fn encode(list: &FileList, opts: &Options, session: &Session, io_error: i32)
                 }
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
-            let zero = if id0 && list.entries.iter().any(|e| e.gid == 0) {
-                ids::group_name(0)
-            } else {
-                None
-            };
+            let zero =
+                if id0 && (acl_zero.1 || opts.group && list.entries.iter().any(|e| e.gid == 0)) {
+                    ids::group_name(0)
+                } else {
+                    None
+                };
             write_id_list(
                 &mut out,
                 &v,
@@ -944,6 +975,8 @@ pub struct Received {
     pub ids: ids::IdMap,
     /// io_error from the end marker.
     pub io_error: i32,
+    /// With -X: the xattr lists as sent (see [`crate::xattrs::Received`]).
+    pub xattrs: crate::xattrs::Received,
 }
 
 /// Most entries a list may hold; bounds the allocation a peer can cause.
@@ -972,6 +1005,8 @@ pub fn receive_checked<R: Read>(
     let mut held: u64 = 0;
     let (mut uids, mut gids) = (Vec::new(), Vec::new());
     let mut named: HashSet<(bool, u32)> = HashSet::new();
+    let mut acls = crate::acls::receiver(opts);
+    let mut xattrs = crate::xattrs::Received::default();
     loop {
         let e = match dec.decode(r) {
             Ok(Some(e)) => e,
@@ -1013,6 +1048,11 @@ pub fn receive_checked<R: Read>(
                 ),
             ));
         }
+        if let Some(rx) = acls.as_mut() {
+            let before = rx.held();
+            crate::acls::receive(rx, r, &mut e)?;
+            held += (rx.held() - before) as u64;
+        }
         if let Some(c) = check {
             c.check(&mut e, session.protocol)?;
         }
@@ -1023,6 +1063,12 @@ pub fn receive_checked<R: Read>(
         }
         held += received_entry_cost(&e);
         crate::control::check_alloc(opts, held, "receiver")?;
+        if opts.xattrs > 0 {
+            let mut budget = limit.saturating_sub(held);
+            let before = budget;
+            e.xattr = Some(xattrs.receive(r, &e, &mut budget)?);
+            held += before - budget;
+        }
         list.entries.push(e);
     }
     let io_error = dec.io_error();
@@ -1042,11 +1088,14 @@ pub fn receive_checked<R: Read>(
                 .unwrap_or_else(|| Error::protocol("id list over the allocation bound"))),
             Err(other) => Err(Error::from(other)),
         };
-        if opts.owner {
+        if opts.owner || opts.acls {
             uids.extend(ids_of(&mut held)?);
         }
-        if opts.group {
+        if opts.group || opts.acls {
             gids.extend(ids_of(&mut held)?);
+        }
+        if let Some(rx) = acls.as_mut() {
+            crate::acls::inline_names(rx, &mut uids, &mut gids);
         }
     }
     for e in &list.entries {
@@ -1116,6 +1165,7 @@ pub fn receive_checked<R: Read>(
         paths,
         ids,
         io_error,
+        xattrs,
     })
 }
 
@@ -1138,6 +1188,9 @@ fn received_entry_cost(e: &FileEntry) -> u64 {
         + 2 * heap_cost(e.name.len())
         + e.link_target.as_ref().map_or(0, |t| heap_cost(t.len()))
         + e.checksum.as_ref().map_or(0, |c| heap_cost(c.len()))
+        + e.acl.as_ref().map_or(0, |_| {
+            heap_cost(std::mem::size_of::<protocol::acl::EntryAcl>())
+        })
         + leader;
     bytes as u64
 }

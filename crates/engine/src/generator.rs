@@ -75,6 +75,12 @@ struct Gen<'a> {
     fs_devs: tree::FsDevs,
     /// --fuzzy: the listings of the directory being worked on.
     fuzzy: fuzzy::Listings,
+    /// -X: the entry being generated, and a request for long xattr
+    /// values waiting for the basis type or xname to be written.
+    xattr_cur: usize,
+    xattr_pending: Option<Vec<u32>>,
+    /// -X: the basis dir holding the entry being generated, when one does.
+    xattr_basis: Option<usize>,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -118,6 +124,9 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         links: hlink::Links::new(&ctx.entries, ctx.opts.hard_links),
         fs_devs: Default::default(),
         fuzzy: Default::default(),
+        xattr_cur: 0,
+        xattr_pending: None,
+        xattr_basis: None,
     };
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
@@ -356,6 +365,12 @@ impl Gen<'_> {
     /// `--fake-super`: records what a super-user would have applied to
     /// `p` in its `user.rsync.%stat` xattr.
     fn fake_record(&self, p: &RelPath, e: &FileEntry) {
+        self.fake_record_keeping(p, e, None);
+    }
+
+    /// As [`Gen::fake_record`]; without -p, `kept` are the permission bits
+    /// of the node it replaced (upstream dest_mode()).
+    fn fake_record_keeping(&self, p: &RelPath, e: &FileEntry, kept: Option<u32>) {
         let ctx = self.ctx;
         if !ctx.opts.fake_super || ctx.opts.dry_run {
             return;
@@ -363,8 +378,10 @@ impl Gen<'_> {
         let real = ctx.root.stat(p).ok().flatten();
         let mode = if ctx.opts.perms {
             e.mode & 0o7777
+        } else if let Some(kept) = kept {
+            kept
         } else {
-            real.map_or(e.mode & 0o777 & !0o022, |s| s.mode & 0o7777)
+            real.map_or(e.mode & 0o777 & !crate::acls::umask(), |s| s.mode & 0o7777)
         };
         let uid = if ctx.opts.owner {
             ctx.uid(e)
@@ -411,14 +428,18 @@ impl Gen<'_> {
             {
                 iflags |= ITEM_REPORT_TIME;
             }
+            let (acl_differs, st_mode) = crate::acls::itemize(ctx, e, st);
             // upstream: without -p, -E compares only whether any x bit is set.
             let perms_differ = if opts.perms {
-                ft != protocol::flist::S_IFLNK && (st.mode & 0o7777) != (e.mode & 0o7777)
+                ft != protocol::flist::S_IFLNK && (st_mode & 0o7777) != (e.mode & 0o7777)
             } else {
                 opts.executability && e.is_file() && (st.mode & 0o111 == 0) != (e.mode & 0o111 == 0)
             };
             if perms_differ {
                 iflags |= ITEM_REPORT_PERMS;
+            }
+            if acl_differs {
+                iflags |= ITEM_REPORT_ACL;
             }
             if opts.owner && ctx.am_root && ctx.uid(e) != st.uid {
                 iflags |= ITEM_REPORT_OWNER;
@@ -432,14 +453,105 @@ impl Gen<'_> {
         } else {
             iflags |= ITEM_IS_NEW;
         }
+        let wanted = self.xattr_check(ndx.unwrap_or(self.xattr_cur), e, st.is_some(), iflags);
+        if wanted.is_some() {
+            iflags |= ITEM_REPORT_XATTR;
+        }
         iflags &= 0xffff;
         if iflags & SIGNIFICANT_ITEM_FLAGS & 0xffff != 0 || self.report_all {
             if let Some(n) = ndx {
                 self.ndx(n as i32);
             }
             self.buf.extend_from_slice(&(iflags as u16).to_le_bytes());
+            if crate::xattrs::exchange_follows(&ctx.opts, &ctx.session, iflags) {
+                let nums = ctx.xattrs.claim(e, wanted.unwrap_or_default());
+                self.xattr_pending = Some(nums);
+                if iflags & (ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS) == 0 {
+                    self.xattr_flush();
+                }
+            }
         }
         iflags
+    }
+
+    /// -X: whether the xattrs of entry `i` differ from the destination's
+    /// (Some: the long values to ask for); a file or directory that is
+    /// not being transferred gets what can be set here (upstream: the
+    /// generator's set_file_attrs(), the receiver sets the rest).
+    // upstream: generator.c:itemize() -> xattr_diff(), set_xattr()
+    fn xattr_check(&self, i: usize, e: &FileEntry, exists: bool, iflags: u32) -> Option<Vec<u32>> {
+        let ctx = self.ctx;
+        if ctx.opts.xattrs == 0 || !crate::xattrs::carries(e) || e.xattr.is_none() {
+            return None;
+        }
+        let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
+        let p = ctx.paths.get(i)?;
+        let fd = if exists {
+            ctx.root.xattr_fd(p).ok().flatten()
+        } else {
+            None
+        };
+        let local = match (&fd, self.xattr_basis_fd(p)) {
+            (Some(fd), _) => ctx.xattrs.local_fd(fd, &pol),
+            // Compared with the basis dir's (upstream: itemize(cmpbuf)).
+            (None, Some(b)) if exists => ctx.xattrs.local_fd(&b, &pol),
+            // Compared with a basis elsewhere (--compare-dest): nothing here
+            // to give xattrs to.
+            (None, _) if exists => return None,
+            (None, _) => Vec::new(),
+        };
+        let (differ, wanted) = ctx.xattrs.diff(e, &local);
+        if !differ {
+            return None;
+        }
+        if let Some(fd) = fd.filter(|_| iflags & ITEM_TRANSFER == 0 && !ctx.opts.dry_run) {
+            if let Err(err) = ctx.xattrs.apply(&fd, None, e, &pol, false) {
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] set_xattr \"{}\": {err}",
+                    ctx.name(i)
+                ));
+            }
+        }
+        Some(wanted)
+    }
+
+    /// The basis dir's copy of `p` (a file or directory), when the entry
+    /// was found in one.
+    fn xattr_basis_fd(&self, p: &RelPath) -> Option<std::os::fd::OwnedFd> {
+        let place = self.ctx.dirs.basis.get(self.xattr_basis?)?;
+        let path = place.dir_path(p).ok()?;
+        place.root(&self.ctx.root).xattr_fd(&path).ok().flatten()
+    }
+
+    /// -X: a directory made for an entry found in a basis dir gets the
+    /// entry's xattrs, long values copied from the basis dir's when they
+    /// match (upstream: gen_entry_copy_xattrs(), set_file_attrs()).
+    fn xattr_new_dir(&self, i: usize) {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        if ctx.opts.xattrs == 0 || e.xattr.is_none() {
+            return;
+        }
+        let p = &ctx.paths[i];
+        let Ok(Some(fd)) = ctx.root.xattr_fd(p) else {
+            return;
+        };
+        let basis = self.xattr_basis_fd(p).map(std::fs::File::from);
+        let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
+        if let Err(err) = ctx.xattrs.apply(&fd, basis.as_ref(), e, &pol, false) {
+            ctx.out.error_xfer(&format!(
+                "rsync: [generator] set_xattr \"{}\": {err}",
+                ctx.name(i)
+            ));
+        }
+    }
+
+    /// Writes a pending xattr request (after the record's basis type or
+    /// xname).
+    fn xattr_flush(&mut self) {
+        if let Some(nums) = self.xattr_pending.take() {
+            protocol::xattr::encode_request(&mut self.buf, &nums);
+        }
     }
 
     /// A daemon module's rules exclude `rel` (below the destination):
@@ -463,6 +575,8 @@ impl Gen<'_> {
 
     // upstream: generator.c:recv_generator()
     fn recv_generator_one(&mut self, i: usize, redo: bool) -> Result<()> {
+        self.xattr_cur = i;
+        self.xattr_basis = None;
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
@@ -567,6 +681,10 @@ impl Gen<'_> {
                     // set_file_attrs() after the mkdir.
                     self.set_owner(p, e, None);
                     self.fake_record(p, e);
+                    crate::acls::apply(ctx, p, e, None, e.mode | 0o700);
+                    if in_basis {
+                        self.xattr_new_dir(i);
+                    }
                 }
                 if !in_basis {
                     ctx.count_created(1);
@@ -750,6 +868,9 @@ impl Gen<'_> {
                 if let Some(old) = st.filter(|s| s.file_type != FileType::Dir) {
                     if !ctx.opts.perms && !fake {
                         let _ = ctx.root.chmod(p, old.mode & 0o7777);
+                    } else if !ctx.opts.perms {
+                        // (the recorded bits of what it replaces)
+                        self.fake_record_keeping(p, e, Some(old.mode & 0o7777));
                     }
                 }
             }
@@ -902,6 +1023,7 @@ impl Gen<'_> {
         if flags & ITEM_XNAME_FOLLOWS != 0 {
             protocol::varint::write_vstring(&mut self.buf, &xname);
         }
+        self.xattr_flush();
         self.report_all = report_all;
         // --only-write-batch: nothing changes here, but the sender is asked
         // for the data (the batch records it).
@@ -1014,6 +1136,7 @@ impl Gen<'_> {
         let Some((j, level, bst)) = crate::basis::find_dest_non(ctx, p, e) else {
             return Ok(NonDest::Nothing);
         };
+        self.xattr_basis = Some(j);
         if level < 3 {
             return Ok(NonDest::Basis(bst));
         }
@@ -1217,10 +1340,12 @@ impl Gen<'_> {
         if e.is_dir() {
             // Directory perms and times are finished in touch_up_dirs.
             self.set_owner(p, e, st);
+            crate::acls::apply(ctx, p, e, st, e.mode | 0o700);
             return;
         }
         self.set_owner(p, e, st);
         self.fake_record(p, e);
+        crate::acls::apply(ctx, p, e, st, e.mode);
         if opts.perms
             && !opts.fake_super
             && !e.is_symlink()
@@ -1662,7 +1787,7 @@ impl Gen<'_> {
             } else {
                 self.retouch_perms
                     .contains(&i)
-                    .then_some(e.mode & 0o777 & !0o022)
+                    .then_some(e.mode & crate::acls::default_perms(&ctx.root, &p.split_last().0))
             };
             if ctx.opts.fake_super {
                 if through.is_none() {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod acls;
 pub mod basis;
 pub mod batch;
 pub mod batch_script;
@@ -41,6 +42,7 @@ pub mod tokens;
 pub mod transfer;
 pub mod treeshape;
 pub mod trust;
+pub mod xattrs;
 
 pub use error::{Error, Result};
 pub use options::{DeleteMode, FilterArg, OptionError, Options};

@@ -305,6 +305,11 @@ pub struct Options {
     /// in the `user.rsync.%stat` xattr instead of applied (a receiver), and
     /// read from it (a sender). Never passed to the server.
     pub fake_super: bool,
+    /// -A: access and default ACLs (implies -p when given).
+    pub acls: bool,
+    /// `-X` count: extended attributes are preserved (`-XX` also copies
+    /// rsync's own `user.rsync.%*` attributes).
+    pub xattrs: u8,
     /// --munge-links: a receiver stores symlink targets behind
     /// [`SYMLINK_PREFIX`], a sender strips it (never passed to the server:
     /// each side has its own; a daemon module's `munge symlinks` decides
@@ -434,6 +439,9 @@ pub(crate) enum Act {
     NoAtimes,
     Super(bool),
     FakeSuper,
+    Acls(bool),
+    /// -X / --xattrs (counted), --no-xattrs / --no-X.
+    Xattrs(bool),
     /// --inc-recursive / --i-r and their negations (accepted; oxsync
     /// does not recurse incrementally yet).
     IncRecursive(bool),
@@ -655,6 +663,10 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-U", None, Act::NoAtimes),
     ("super", None, Act::Super(true)), ("no-super", None, Act::Super(false)),
     ("fake-super", None, Act::FakeSuper),
+    ("acls", Some('A'), Act::Acls(true)), ("no-acls", None, Act::Acls(false)),
+    ("no-A", None, Act::Acls(false)),
+    ("xattrs", Some('X'), Act::Xattrs(true)),
+    ("no-xattrs", None, Act::Xattrs(false)), ("no-X", None, Act::Xattrs(false)),
     ("munge-links", None, Act::MungeLinks(true)), ("no-munge-links", None, Act::MungeLinks(false)),
     ("inc-recursive", None, Act::IncRecursive(true)), ("i-r", None, Act::IncRecursive(true)),
     ("no-inc-recursive", None, Act::IncRecursive(false)), ("no-i-r", None, Act::IncRecursive(false)),
@@ -668,10 +680,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
 /// long spelling named in the refusal.
 #[rustfmt::skip]
-pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[
-    ('A', "--acls"), ('X', "--xattrs"),
-
-];
+pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[];
 
 /// Long names of rsync 3.5.0 (upstream long_options) that oxsync does not
 /// implement yet.
@@ -679,7 +688,6 @@ pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[
 pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "motd", "no-motd",
     "old-dirs", "old-d",
-    "acls", "no-acls", "no-A", "xattrs", "no-xattrs", "no-X",
     "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
     "confine-root",
     "remove-sent-files",
@@ -1081,6 +1089,12 @@ impl Options {
         }
         crate::batch::finish_options(opts)?;
         crate::treeshape::finish_options(opts)?;
+        // upstream: options.c (SUPPORT_XATTRS)
+        if opts.fake_super && opts.xattrs > 1 {
+            return Err(OptionError::syntax(
+                "--fake-super conflicts with -XX".to_string(),
+            ));
+        }
         if opts.delete != DeleteMode::Off && !opts.recursive && !opts.dirs {
             return Err(OptionError::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).".to_string(),
@@ -1184,6 +1198,8 @@ impl Options {
                 self.super_user = None;
                 self.fake_super = true;
             }
+            Act::Xattrs(true) => self.xattrs = self.xattrs.saturating_add(1).min(2),
+            Act::Xattrs(false) => self.xattrs = 0,
             // Nothing to forward: oxsync's client info never offers `i`.
             Act::IncRecursive(_) => {}
             Act::CompressThreads => {
@@ -1212,6 +1228,13 @@ impl Options {
                 }
             }
             Act::Perms(on) => self.perms = on,
+            // upstream: -A turns on -p as well.
+            Act::Acls(on) => {
+                self.acls = on;
+                if on {
+                    self.perms = true;
+                }
+            }
             Act::Times(on) => self.times = on,
             Act::Owner(on) => self.owner = on,
             Act::Group(on) => self.group = on,
@@ -1623,6 +1646,9 @@ impl Options {
             (self.atimes > 1, 'U'),
             (self.perms, 'p'),
             (!self.perms && self.executability && client_sender, 'E'),
+            (self.acls, 'A'),
+            (self.xattrs > 0, 'X'),
+            (self.xattrs > 1, 'X'),
             (self.recursive, 'r'),
             (self.checksum, 'c'),
             (self.cvs_exclude, 'C'),
@@ -1908,6 +1934,7 @@ Options
 --ignore-missing-args    ignore missing source args without error
 --links, -l              copy symlinks as symlinks
 --perms, -p              preserve permissions
+--xattrs, -X             preserve extended attributes
 --times, -t              preserve modification times
 --owner, -o              preserve owner (super-user only)
 --group, -g              preserve group
@@ -2207,7 +2234,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["dparam=x", "daemon", "motd", "acls", "xattrs", "old-dirs"] {
+        for name in ["dparam=x", "daemon", "motd", "old-dirs"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

@@ -118,6 +118,15 @@ pub fn receive_files<R: Read>(
                 crate::generator::fuzzy_basis_place(ctx, i, t, &xname)?;
             }
         }
+        // upstream: rsync.c read_ndx_and_attrs() reads the xattr reply
+        // after the basis type and xname.
+        if crate::xattrs::exchange_follows(&ctx.opts, &ctx.session, iflags) {
+            let mut budget = ctx.opts.ctl.max_alloc();
+            ctx.xattrs.read_reply(r, e, &mut budget)?;
+            if iflags & ITEM_TRANSFER == 0 {
+                set_xattrs(ctx, i, None);
+            }
+        }
         if iflags & ITEM_TRANSFER == 0 {
             ctx.out.log_item(crate::out::FileEvent {
                 sender: false,
@@ -520,7 +529,7 @@ fn finish_file(
                 exec_mode(e.mode, st.mode)
             }
             Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
-            _ => e.mode & 0o777 & !0o022,
+            _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
         }
     };
     let owner = if ctx.am_root && (opts.owner || opts.group) {
@@ -551,11 +560,15 @@ fn finish_file(
         Some(want) => (crate::fakesuper::real_mode(want, e.mode), None),
         None => (mode, owner),
     };
+    if opts.xattrs > 0 {
+        set_xattrs(ctx, i, Some(file));
+    }
     if let Some(want) = &fake {
         if let Err(err) = crate::fakesuper::record_fd(file, want) {
             ctx.out.error_xfer(&format!("{} \"{name}\"", err.message));
         }
     }
+    crate::acls::apply_fd(ctx, file, e, mode, name);
     if tmp.inplace {
         // Truncating an in-place file changes its mtime: truncate first.
         if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
@@ -585,6 +598,33 @@ fn finish_file(
             String::from_utf8_lossy(tmp.tmp.as_bytes()),
             err.message
         ));
+    }
+}
+
+/// -X: gives the received file `file` (or, without it, the destination
+/// file or directory) the xattrs of entry `i`; long values the sender did
+/// not send come from the destination file being replaced.
+// upstream: rsync.c:set_file_attrs() -> xattrs.c:set_xattr()
+fn set_xattrs(ctx: &RecvCtx, i: usize, file: Option<&File>) {
+    let e = &ctx.entries[i];
+    if ctx.opts.dry_run || !crate::xattrs::carries(e) {
+        return;
+    }
+    let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
+    let dest = ctx
+        .root
+        .xattr_fd(&ctx.paths[i])
+        .ok()
+        .flatten()
+        .map(File::from);
+    let res = match (file, &dest) {
+        (Some(f), basis) => ctx.xattrs.apply(f, basis.as_ref(), e, &pol, true),
+        (None, Some(d)) => ctx.xattrs.apply(d, None, e, &pol, true),
+        (None, None) => Ok(()),
+    };
+    if let Err(err) = res {
+        ctx.out
+            .error_xfer(&format!("{err} for \"{}\"", ctx.name(i)));
     }
 }
 

@@ -39,6 +39,8 @@ pub struct SendCtx<'a> {
     /// A batch is recorded: the closing statistics go into it (upstream
     /// main.c handle_stats() for a client sender).
     pub batch_stats: bool,
+    /// -X: the lists sent with the file list.
+    pub xattrs: Option<&'a crate::xattrs::SendLists>,
 }
 
 /// Runs the send loop and the end-of-transfer exchange. A server also
@@ -83,6 +85,13 @@ pub fn send_files<R: Read>(
             None
         };
         let e = &ctx.list.entries[i];
+        // -X: the generator's request, answered after our record.
+        let xattr_reply = match ctx.xattrs {
+            Some(x) if crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags) => {
+                Some(x.answer(r, i, ctx.list, ctx.opts, ctx.out)?)
+            }
+            _ => None,
+        };
         let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
             ndx_w.write(out, ndx);
             out.extend_from_slice(&(iflags as u16).to_le_bytes());
@@ -91,6 +100,9 @@ pub fn send_files<R: Read>(
             }
             if let Some(x) = &xname {
                 protocol::varint::write_vstring(out, x);
+            }
+            if let Some(reply) = &xattr_reply {
+                out.extend_from_slice(reply);
             }
         };
         if iflags & ITEM_TRANSFER == 0 {

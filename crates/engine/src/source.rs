@@ -151,6 +151,39 @@ impl Sources {
     }
 }
 
+impl Sources {
+    /// The attribute `name` of `p` whatever kind of file it is (symlinks
+    /// followed for the operator's own paths, as rsync's ACL calls do;
+    /// beneath a module the last component is not followed), at most
+    /// `max` bytes. `Ok(None)` when absent or unsupported.
+    pub fn node_xattr(&self, p: &Path, name: &str, max: usize) -> io::Result<Option<Vec<u8>>> {
+        match self {
+            Sources::Ambient => {
+                let mut buf = vec![0u8; max];
+                match rustix::fs::getxattr(p, name, &mut buf[..]) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(Some(buf))
+                    }
+                    Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Sources::Beneath(b) => b.root.get_node_xattr(&b.rel(p)?, name, max).map_err(io_of),
+        }
+    }
+
+    /// `-X`: a descriptor for the xattrs of `p` beneath the module
+    /// (`Some(None)` when it is not a file or directory); `None` for the
+    /// operator's own paths, which are opened by path.
+    pub fn xattr_fd(&self, p: &Path) -> io::Result<Option<Option<std::os::fd::OwnedFd>>> {
+        match self {
+            Sources::Ambient => Ok(None),
+            Sources::Beneath(b) => b.root.xattr_fd(&b.rel(p)?).map(Some).map_err(io_of),
+        }
+    }
+}
+
 impl Beneath {
     /// The module-relative tail of a sender path. A path that does not
     /// start with the module's path, or climbs with `..`, fails as an

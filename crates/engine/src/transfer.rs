@@ -377,7 +377,9 @@ pub fn run_sender(
         remover.set(&list);
         remover.report(&list, opts.ctl.info.remove);
     }
-    let encoded = flist::encode(&list, opts, &session, out.io_error());
+    let xattrs =
+        (opts.xattrs > 0).then(|| crate::xattrs::SendLists::collect(&list, opts, &rules, &out));
+    let encoded = flist::encode_with(&list, opts, &session, out.io_error(), xattrs.as_ref());
     let t1 = Instant::now();
     {
         let mut g = lock(&w)?;
@@ -407,6 +409,7 @@ pub fn run_sender(
         am_server: side == Side::Server,
         batch_only: recorder.is_some() && opts.only_writes_batch(),
         batch_stats: recorder.is_some(),
+        xattrs: xattrs.as_ref(),
     };
     let written = {
         let w2 = w.clone();
@@ -644,6 +647,11 @@ pub fn run_receiver_to(
     } else {
         opts.whole_file.unwrap_or(false)
     };
+    let xattrs = received.xattrs.finish(&crate::xattrs::Policy::new(
+        opts,
+        &rules,
+        filter::Side::Receiver,
+    ));
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
@@ -670,6 +678,7 @@ pub fn run_receiver_to(
         sanitize_links: link.sanitize_symlinks && !opts.munge_links,
         batch_wants: replay.then(crate::batch::Wants::default),
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
+        xattrs,
     });
     // Landlock before the generator thread exists, so it inherits it.
     // A replayed batch is someone's recorded stream: confined as a pull.
@@ -1167,6 +1176,16 @@ pub fn local_copy(
     // side changes nothing).
     if opts.only_writes_batch() {
         server_opts.dry_run = true;
+    }
+    // upstream: local_child() also reads the -M options on top; the ones
+    // that decide how the receiving side keeps privileged attributes.
+    for o in &opts.remote_options {
+        match o.as_str() {
+            "--fake-super" => (server_opts.fake_super, server_opts.super_user) = (true, None),
+            "--super" => (server_opts.fake_super, server_opts.super_user) = (false, Some(true)),
+            "--no-super" => (server_opts.fake_super, server_opts.super_user) = (false, Some(false)),
+            _ => {}
+        }
     }
     let dest = dest.to_string();
     let server = std::thread::Builder::new()

@@ -361,6 +361,14 @@ impl FilterList {
         self.check_side(path, is_dir, Side::Receiver, false) == Match::Exclude
     }
 
+    /// True if any rule is an xattr-name rule (`x`): upstream's
+    /// saw_xattr_filter, which then replaces the namespace checks of `-X`.
+    pub fn has_xattr_rules(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|e| matches!(e, Entry::Rule(r) if r.is_xattr()))
+    }
+
     /// True if the extended attribute `name` is excluded by `x` rules for `side`.
     pub fn is_xattr_excluded(&self, name: &[u8], side: Side) -> bool {
         self.check_entries(&self.rules, name, false, true, side, false) == Match::Exclude

@@ -95,6 +95,13 @@ pub struct FileEntry {
     /// entry's hard-link group (its own index for that first entry); `None`
     /// for an entry that is not hard-linked. Ignored on directories.
     pub hlink: Option<u32>,
+    /// With -A: the entry's ACLs (not carried by [`FlistEncoder`] itself;
+    /// see [`crate::acl`]).
+    pub acl: Option<Box<crate::acl::EntryAcl>>,
+    /// With -X: which of the xattr lists of this transfer the entry has
+    /// (the index both sides give the lists in the order they first went
+    /// over the wire); not encoded by the file-list codec itself.
+    pub xattr: Option<u32>,
 }
 
 impl FileEntry {
@@ -696,6 +703,8 @@ impl FlistDecoder {
             atime,
             xflags: if k == Kind::Dir { x & DIR_XFLAGS } else { 0 },
             hlink,
+            acl: None,
+            xattr: None,
         };
         if hlink.is_some() {
             self.leaders.insert(
@@ -1521,6 +1530,8 @@ mod tests {
                         },
                         xflags: if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 },
                         hlink: None,
+                        acl: None,
+                        xattr: None,
                     }
                 },
             )

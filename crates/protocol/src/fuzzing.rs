@@ -116,8 +116,36 @@ pub fn name_list(data: &[u8]) {
     let _ = read_name_list(&mut &data[..]);
 }
 
+/// xattr lists as they follow file-list entries (a reference or a
+/// literal list, repeated), then a request and a reply against the last
+/// list, all under a 1 MiB allocation budget.
+pub fn xattr_lists(data: &[u8]) {
+    use crate::xattr::{decode, decode_reply, decode_request, Wire};
+    let mut r = data;
+    let mut budget: u64 = 1 << 20;
+    let mut lists: Vec<usize> = Vec::new();
+    // Every list consumes at least one byte, so this ends.
+    while !r.is_empty() && lists.len() < 4096 {
+        match decode(&mut r, lists.len(), &mut budget) {
+            Ok(Wire::Ref(n)) => {
+                assert!((n as usize) < lists.len());
+                let c = lists[n as usize];
+                lists.push(c);
+            }
+            Ok(Wire::Literal(items)) => lists.push(items.len()),
+            Err(_) => break,
+        }
+    }
+    let count = lists.last().copied().unwrap_or(0);
+    if let Ok(nums) = decode_request(&mut r, count) {
+        assert!(nums.iter().all(|&n| n >= 1 && n as usize <= count));
+    }
+    let _ = decode_reply(&mut r, count, &|n| n % 2 == 1, &mut budget);
+}
+
 /// Every harness above on the same bytes.
 pub fn all(data: &[u8]) {
+    xattr_lists(data);
     flist_entries(data);
     mplex(data);
     token(data);
@@ -226,6 +254,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         nw.write(&mut v, n);
     }
     out.push(("ndx_varint", v));
+    let mut v = Vec::new();
+    let long = crate::xattr::wire_value(vec![b'L'; 80]);
+    let short = crate::xattr::Value::Full(b"short".to_vec());
+    crate::xattr::encode_literal(&mut v, &[(b"user.a", &short), (b"user.long", &long)]);
+    crate::xattr::encode_ref(&mut v, 0);
+    crate::xattr::encode_request(&mut v, &[2]);
+    crate::xattr::encode_reply(&mut v, &[(1, &[b'L'; 80])]);
+    out.push(("xattr", v));
     out
 }
 
@@ -288,6 +324,7 @@ mod tests {
             "mplex" => mplex,
             "token" => token,
             "compressed_token" => crate::compress::fuzzing::decompress_stream,
+            "xattr" => xattr_lists,
             _ => ndx_varint,
         }
     }
@@ -328,6 +365,11 @@ mod tests {
             let mut input = vec![sel];
             input.extend_from_slice(&data);
             flist_entries(&input);
+        }
+
+        #[test]
+        fn arbitrary_xattr_lists_never_panic(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            xattr_lists(&data);
         }
     }
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod acl;
 pub mod compat;
 pub mod compress;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod stats;
 pub mod sum_head;
 pub mod token;
 pub mod varint;
+pub mod xattr;
 
 pub use error::Error;
 pub use mplex::{Message, MplexReader, MplexWriter, MsgCode};

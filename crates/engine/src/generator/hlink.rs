@@ -315,5 +315,6 @@ impl Gen<'_> {
         if wrote {
             protocol::varint::write_vstring(&mut self.buf, xname);
         }
+        self.xattr_flush();
     }
 }
