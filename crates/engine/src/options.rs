@@ -688,7 +688,7 @@ pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[];
 pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "motd", "no-motd",
     "old-dirs", "old-d",
-    "copy-devices", "write-devices", "no-write-devices", "drop-D", "no-drop-D",
+    "copy-devices", "write-devices", "no-write-devices",
     "confine-root",
     "remove-sent-files",
     "no-contimeout", "fsync",
