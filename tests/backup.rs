@@ -110,6 +110,14 @@ fn a_backup_dir_on_another_filesystem_gets_a_copy() {
         fs::create_dir_all(&to).unwrap();
         fs::write(to.join("reg"), b"gen1\n").unwrap();
         fs::write(from.join("reg"), b"gen1\ngen1\n").unwrap();
+        std::os::unix::fs::symlink("target-gen1", to.join("lnk")).unwrap();
+        std::os::unix::fs::symlink("target-gen2", from.join("lnk")).unwrap();
+        let st = Command::new("mkfifo")
+            .arg(to.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        fs::write(from.join("fifo"), b"replaces-fifo\n").unwrap();
         let r = go(
             &s,
             &bin,
@@ -128,6 +136,18 @@ fn a_backup_dir_on_another_filesystem_gets_a_copy() {
             "{r:?}"
         );
         assert_eq!(fs::read(to.join("reg")).unwrap(), b"gen1\ngen1\n");
+        let lnk = fs::read_link(bak.path().join("lnk")).unwrap();
+        assert_eq!(lnk, Path::new("target-gen1"), "{r:?}");
+        use std::os::unix::fs::FileTypeExt;
+        let ft = fs::symlink_metadata(bak.path().join("fifo"))
+            .unwrap()
+            .file_type();
+        assert!(ft.is_fifo(), "{r:?}");
+        assert_eq!(fs::read(to.join("fifo")).unwrap(), b"replaces-fifo\n");
+        assert_eq!(
+            fs::read_link(to.join("lnk")).unwrap(),
+            Path::new("target-gen2")
+        );
     }
 }
 

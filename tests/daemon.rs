@@ -1213,3 +1213,13 @@ fn trickled_greeting_meets_the_handshake_deadline() {
         "{log}"
     );
 }
+
+/// The daemon's first log line names the port as upstream's does
+/// ("... starting, listening on port N").
+#[test]
+fn startup_log_names_the_port() {
+    let d = start(&oxsync_bin(), "[m]\npath = %ROOT%/mod\n");
+    let log = fs::read_to_string(d.root().join("daemon.log")).unwrap_or_default();
+    let want = format!("starting, listening on port {}", d.port());
+    assert!(log.contains(&want), "{want}: {log}");
+}

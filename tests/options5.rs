@@ -511,3 +511,36 @@ fn existing_skips_below_a_missing_directory_silently() {
     );
     assert_eq!(skips(&ours), skips(&theirs), "{}", ours.stdout);
 }
+
+/// `--debug=NSTR`: the client names the checksum and the compression the
+/// session settled on exactly as stock rsync does (upstream's
+/// compress-options test reads these lines).
+#[test]
+fn debug_nstr_names_the_choices() {
+    let cases: [&[&str]; 5] = [
+        &["-az", "--debug=NSTR"],
+        &["-az", "--compress-choice=zstd", "--debug=NSTR"],
+        &[
+            "-az",
+            "--compress-choice=zlibx",
+            "--compress-level=9",
+            "--debug=NSTR",
+        ],
+        &["-ac", "--checksum-choice=md4", "--debug=NSTR"],
+        &["-a", "--debug=NSTR"],
+    ];
+    for args in cases {
+        for dir in [Dir::Local, Dir::OxPush] {
+            let (ours, theirs) = check(dir, args, sized_src, nothing);
+            let lines = |r: &Run| -> Vec<String> {
+                r.stdout
+                    .lines()
+                    .filter(|l| l.starts_with("Client"))
+                    .map(str::to_string)
+                    .collect()
+            };
+            assert!(!lines(&theirs).is_empty(), "{args:?}: {}", theirs.stdout);
+            assert_eq!(lines(&ours), lines(&theirs), "{dir:?} {args:?}");
+        }
+    }
+}

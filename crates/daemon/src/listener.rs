@@ -427,12 +427,9 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
         );
     }
     log.line(&format!(
-        "oxsync daemon version {} starting, listening on {}",
+        "oxsync daemon version {} starting, listening on port {}",
         env!("CARGO_PKG_VERSION"),
-        listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default()
+        listener.local_addr().map(|a| a.port()).unwrap_or_default()
     ));
     accept_loop(listener, d, config_path, &log)
 }

@@ -58,6 +58,8 @@ pub struct DebugLevels {
     pub deltasum: u8,
     /// FUZZY: the fuzzy basis choice (2: each candidate's score).
     pub fuzzy: u8,
+    /// NSTR: the negotiated checksum and compression names.
+    pub nstr: u8,
 }
 
 /// The parsed control options. Equality ignores `info`, which is derived
@@ -503,6 +505,7 @@ impl Control {
         self.debug = DebugLevels {
             deltasum: debug.get("DELTASUM"),
             fuzzy: debug.get("FUZZY"),
+            nstr: debug.get("NSTR"),
         };
         Ok(())
     }

@@ -399,15 +399,23 @@ fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
         .stat(from)
         .map_err(|e| fail(&e))?
         .ok_or_else(|| fail(&"gone"))?;
+    if st.file_type == FileType::Dir {
+        return Err(fail(&"is a directory"));
+    }
+    // An older backup of another type gives way, as a rename would replace it.
+    if matches!(root.stat(to), Ok(Some(old)) if old.file_type != FileType::Dir) {
+        root.unlink(to).map_err(|e| fail(&e))?;
+    }
     match st.file_type {
-        FileType::File => copy_file(root, from, root, to),
+        FileType::File => copy_file(root, from, root, to)?,
         FileType::Symlink => {
             let target = root.readlink(from).map_err(|e| fail(&e))?;
-            root.symlink(&target, to).map_err(|e| fail(&e))
+            root.symlink(&target, to).map_err(|e| fail(&e))?
         }
-        FileType::Dir => Err(fail(&"is a directory")),
-        _ => root.mknod(to, st.mode, st.rdev).map_err(|e| fail(&e)),
+        _ => root.mknod(to, st.mode, st.rdev).map_err(|e| fail(&e))?,
     }
+    // The original goes, as after the rename this stands in for.
+    root.unlink(from).map_err(|e| fail(&e))
 }
 
 /// Copies a regular file for `--copy-dest` (and a failed `--link-dest`).

@@ -239,10 +239,33 @@ fn start(
         session.checksum,
         delta::ChecksumKind::Xxh64 | delta::ChecksumKind::Xxh3 | delta::ChecksumKind::Xxh128
     ));
+    if link.side == Side::Client && opts.ctl.debug.nstr > 0 {
+        report_choices(opts, &session, out);
+    }
     lock(w)?.set_multiplexed(true)?;
     reader.set_multiplexed(true);
     announce_io_timeout(w, link, session.protocol)?;
     Ok((reader, session))
+}
+
+/// `--debug=NSTR`: the checksum and the compression the session settled
+/// on, as a client prints them.
+// upstream: checksum.c:parse_checksum_choice(), compat.c:parse_compress_choice()
+fn report_choices(opts: &Options, session: &Session, out: &Out) {
+    let negotiated = |chosen: &Option<String>| if chosen.is_none() { " negotiated" } else { "" };
+    out.info(&format!(
+        "Client{} checksum: {}",
+        negotiated(&opts.checksum_choice),
+        session.checksum.name()
+    ));
+    if let Some(codec) = session.compress {
+        let level = codec.effective_level(opts.compress_level).unwrap_or(0);
+        out.info(&format!(
+            "Client{} compress: {} (level {level})",
+            negotiated(&opts.compress_choice),
+            codec.name()
+        ));
+    }
 }
 
 /// A daemon tells its client the module's timeout right after multiplexing
