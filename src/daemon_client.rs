@@ -579,6 +579,9 @@ fn connect(host: &str, port: u16, opts: &Options) -> Result<TcpStream, i32> {
     let mut last = None;
     for a in &addrs {
         let res = crate::socket::connect(a, opts.bind_address.as_deref(), timeout);
+        if let (Ok(s), Some(spec)) = (&res, &opts.sockopts) {
+            crate::socket::set_options(s, spec);
+        }
         match (res, &proxy) {
             (Ok(s), None) => return Ok(s),
             (Ok(mut s), Some(p)) => match crate::proxy::establish(&mut s, p, host, port) {

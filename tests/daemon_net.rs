@@ -368,3 +368,27 @@ fn name_converter_maps_names_both_ways() {
     assert!(asked.contains("uid 4242\n"), "{asked}\n{}", log(&d));
     assert_eq!(fs::metadata(dst.join("one")).expect("stat").uid(), 1);
 }
+
+/// `--sockopts`: known options are set on the daemon connection, an
+/// unknown one is reported and the transfer goes on, as stock rsync does.
+#[test]
+fn client_sockopts_are_applied_and_unknown_ones_reported() {
+    let d = start(&oxsync_bin(), "[m]\npath = %ROOT%/mod\nread only = no\n");
+    let s = super::util::Scratch::new();
+    fs::create_dir_all(s.path("src")).unwrap();
+    fs::write(s.path("src/f"), b"payload\n").unwrap();
+    for (i, client) in [oxsync_bin(), rsync_bin()].into_iter().enumerate() {
+        let mut c = Command::new(client);
+        c.args([
+            "-r",
+            "--sockopts=SO_KEEPALIVE,BOGUS,SO_SNDBUF=8192,TCP_NODELAY",
+        ])
+        .arg(format!("{}/", s.path("src").display()))
+        .arg(url(&d, &format!("m/to{i}/")));
+        let r = run(&mut c, &s.logs());
+        r.assert_code(0);
+        assert!(r.stderr.contains("Unknown socket option BOGUS"), "{r:?}");
+        let got = fs::read(d.root().join(format!("mod/to{i}/f"))).unwrap();
+        assert_eq!(got, b"payload\n");
+    }
+}

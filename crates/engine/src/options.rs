@@ -267,6 +267,9 @@ pub struct Options {
     /// file list keeps its -D framing), as rrsync asks of a restricted
     /// receiving server.
     pub drop_devices: bool,
+    /// --sockopts=OPTIONS: socket options for a daemon connection
+    /// (`SO_KEEPALIVE,SO_SNDBUF=8192`), set after it connects. Local only.
+    pub sockopts: Option<String>,
     /// -k: the sender follows symlinks to directories.
     pub copy_dirlinks: bool,
     /// -K: the receiver treats a symlink to a directory (in the tree) as
@@ -479,6 +482,7 @@ pub(crate) enum Act {
     TempDir,
     ConfineRoot,
     DropDevices(bool),
+    Sockopts,
     BackupDir,
     Suffix,
     BasisDir(AltDest),
@@ -518,6 +522,7 @@ impl Act {
                 | Act::PartialDir
                 | Act::TempDir
                 | Act::ConfineRoot
+                | Act::Sockopts
                 | Act::BackupDir
                 | Act::Suffix
                 | Act::BasisDir(_)
@@ -625,6 +630,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("safe-links", None, Act::SafeLinks), ("copy-dirlinks", Some('k'), Act::CopyDirlinks),
     ("insecure-links", None, Act::InsecureLinks(true)),
     ("confine-root", None, Act::ConfineRoot),
+    ("sockopts", None, Act::Sockopts),
     ("drop-D", None, Act::DropDevices(true)),
     ("no-drop-D", None, Act::DropDevices(false)),
     ("no-insecure-links", None, Act::InsecureLinks(false)),
@@ -694,7 +700,7 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "no-contimeout", "fsync",
     "iconv", "no-iconv",
     "qsort", "use-qsort", "copy-as",
-    "sockopts", "blocking-io", "no-blocking-io",
+    "blocking-io", "no-blocking-io",
     "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
 ];
 
@@ -1409,6 +1415,7 @@ impl Options {
             Act::PartialDir => self.partial_dir = Some(value),
             Act::TempDir => self.temp_dir = Some(value),
             Act::ConfineRoot => self.confine_root = Some(value.into()),
+            Act::Sockopts => self.sockopts = Some(value),
             Act::BackupDir => self.backup_dir = Some(value),
             Act::Suffix => self.suffix = Some(value),
             Act::BasisDir(kind) => {
