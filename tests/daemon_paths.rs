@@ -203,3 +203,39 @@ fn module_under_private_parent_is_served_after_the_uid_drop() {
         );
     }
 }
+
+/// The module's `exclude from` and `include from` files are the operator's
+/// own and may live outside the module (`/etc/rsync/excludes`): they are
+/// read before the session's confinement, as upstream reads them before
+/// its chroot, and they apply. Stock rsync's daemon on the same module
+/// gives the same tree.
+#[test]
+fn exclude_from_outside_the_module_applies() {
+    let module = "[m]\npath = %ROOT%/mod\nread only = yes\n\
+                  exclude from = %ROOT%/etc/excludes\ninclude from = %ROOT%/etc/includes\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, module);
+        let m = d.root().join("mod");
+        fs::create_dir_all(d.root().join("etc")).expect("mkdir");
+        fs::write(d.root().join("etc/excludes"), "drop*\n").expect("w");
+        fs::write(d.root().join("etc/includes"), "drop-but-kept\n").expect("w");
+        for f in ["keep.txt", "drop.txt", "drop-but-kept"] {
+            fs::write(m.join(f), f).expect("w");
+        }
+        let dst = d.root().join("dst");
+        let out = Command::new(rsync_bin())
+            .arg("-r")
+            .arg(url(&d, "m/"))
+            .arg(format!("{}/", dst.display()))
+            .output()
+            .expect("run rsync");
+        let who = format!("{} daemon: {out:?}", bin.display());
+        assert_eq!(out.status.code(), Some(0), "{who}");
+        let mut got: Vec<String> = fs::read_dir(&dst)
+            .expect("read dst")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, ["drop-but-kept", "keep.txt"], "{who}");
+    }
+}

@@ -660,6 +660,10 @@ impl Admitted {
             })
             .chain(protected)
             .collect();
+        // The module's `exclude from`/`include from` files are the
+        // operator's: read now, before chroot, privilege drop and Landlock,
+        // as upstream reads them (clientserver.c:rsync_module()).
+        let module_filter = modfilter::module_filter(&self.module);
         Ok(Requested {
             conn: self.conn,
             protocol: self.protocol,
@@ -678,6 +682,7 @@ impl Admitted {
             hooks,
             converter: None,
             early,
+            module_filter,
         })
     }
 
@@ -792,6 +797,8 @@ struct Requested {
     converter: Option<Arc<crate::namecvt::Converter>>,
     /// The module's `early exec`, run first inside the confinement.
     early: Option<EarlyExec>,
+    /// The module's own filter rules, read before the confinement.
+    module_filter: Result<Option<filter::FilterList>, String>,
 }
 
 /// A checked client path inside the module.
@@ -981,7 +988,9 @@ impl Requested {
             }
         };
         // The module's own filter protects what a path option names too.
-        let module_filter = modfilter::module_filter(&self.module)
+        let module_filter = self
+            .module_filter
+            .clone()
             .ok()
             .flatten()
             .map(|rules| DaemonFilter {
@@ -1303,7 +1312,7 @@ impl Requested {
             (self.conn.set_timeout)(Some(t));
         }
         let (r, w) = self.take_streams();
-        let daemon_filter = match modfilter::module_filter(&self.module) {
+        let daemon_filter = match self.module_filter.clone() {
             Ok(f) => f.map(|rules| DaemonFilter {
                 rules,
                 module_root: self.root.clone(),
@@ -1597,7 +1606,9 @@ impl Requested {
         let Some(root) = self.module_root.as_ref() else {
             return;
         };
-        let filter = modfilter::module_filter(&self.module)
+        let filter = self
+            .module_filter
+            .clone()
             .ok()
             .flatten()
             .map(|rules| DaemonFilter {
