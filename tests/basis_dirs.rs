@@ -111,14 +111,9 @@ fn compare(client: &Path, args: &[&str], dest: &str, dest_dir: &str, basis_dir: 
     let (ours, stock) = daemons();
     let a = push(client, &ours, args, dest);
     let b = push(&rsync_bin(), &stock, args, dest);
-    let show = |what: &str| show_runs(&format!("{client:?} {args:?}"), what, &a, &b);
-    assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        a.itemized(),
-        b.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{client:?} {args:?}");
+    assert_runs_agree(&label, &a, &b);
+    let show = |what: &str| show_runs(&label, what, &a, &b);
     let la = linked(&ours.root().join(dest_dir), &ours.root().join(basis_dir));
     let lb = linked(&stock.root().join(dest_dir), &stock.root().join(basis_dir));
     assert_eq!(la, lb, "{}", show("hard-linked files differ"));

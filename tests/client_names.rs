@@ -41,18 +41,12 @@ fn dir(name: &str, xflags: u32) -> FileEntry {
     }
 }
 
-/// Writes a file, creating its parent directories.
-fn put(path: &Path, data: &[u8], mode: u32, mtime: i64) {
-    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir parents");
-    write_file(path, data, mode, mtime);
-}
-
 /// A scratch with `home/` (holding `keep.txt`) and `outside/` (holding
 /// `precious`), whose states are compared after each run.
 fn scratch() -> Scratch {
     let s = Scratch::new();
-    put(&s.path("home/keep.txt"), b"keep\n", 0o644, T0);
-    put(&s.path("outside/precious"), b"precious\n", 0o644, T0);
+    put(s.root(), "home/keep.txt", b"keep\n", T0);
+    put(s.root(), "outside/precious", b"precious\n", T0);
     s
 }
 
@@ -205,7 +199,7 @@ fn implied_parent_is_not_a_delete_root() {
     // With -R --delete a sender flagging the implied parent `a` as content
     // would have the client delete a's other entries.
     let s = scratch();
-    put(&s.path("home/a/precious"), b"p\n", 0o644, T0);
+    put(s.root(), "home/a/precious", b"p\n", T0);
     fs::create_dir_all(s.path("home/a/b/sub")).expect("mkdir");
     let server = FakeServer::start(
         &s,
@@ -281,9 +275,10 @@ fn script(s: &Scratch, name: &str, body: &str) -> PathBuf {
 fn stock_sender_asked_for_more_is_refused_unless_trusted() {
     let s = scratch();
     let src = s.path("src");
-    put(&src.join("notes.txt"), b"notes\n", 0o644, T0);
-    put(
-        &src.join(".ssh/authorized_keys"),
+    put(&src, "notes.txt", b"notes\n", T0);
+    put_mode(
+        &src,
+        ".ssh/authorized_keys",
         b"ssh-ed25519 evil\n",
         0o600,
         T0,
@@ -315,12 +310,12 @@ fn stock_sender_asked_for_more_is_refused_unless_trusted() {
 
 /// The source tree for the ordinary pulls.
 fn make_src(src: &Path) {
-    put(&src.join("a.txt"), b"a\n", 0o644, T0);
-    put(&src.join("b.txt"), b"b\n", 0o644, T0 + 1);
-    put(&src.join("c.log"), b"c\n", 0o644, T0 + 2);
-    put(&src.join("f[1].txt"), b"f\n", 0o644, T0 + 3);
-    put(&src.join("sub/d.txt"), b"d\n", 0o644, T0 + 4);
-    put(&src.join("sub/deep/e.txt"), b"e\n", 0o644, T0 + 5);
+    put(src, "a.txt", b"a\n", T0);
+    put(src, "b.txt", b"b\n", T0 + 1);
+    put(src, "c.log", b"c\n", T0 + 2);
+    put(src, "f[1].txt", b"f\n", T0 + 3);
+    put(src, "sub/d.txt", b"d\n", T0 + 4);
+    put(src, "sub/deep/e.txt", b"e\n", T0 + 5);
     for d in ["sub/deep", "sub", ""] {
         set_mtime(&src.join(d), T0 + 10);
     }
@@ -363,8 +358,8 @@ fn ordinary_pulls_match_stock_rsync() {
         let ours = s.path(&format!("ox{i}"));
         let theirs = s.path(&format!("ref{i}"));
         for d in [&ours, &theirs] {
-            put(&d.join("old.txt"), b"old\n", 0o644, T0);
-            put(&d.join("gone.txt"), b"gone\n", 0o644, T0);
+            put(d, "old.txt", b"old\n", T0);
+            put(d, "gone.txt", b"gone\n", T0);
             set_mtime(d, T0);
         }
         let args = |dst: &Path| -> Vec<String> {
@@ -417,7 +412,7 @@ fn ordinary_pulls_match_stock_rsync() {
     // --delete-missing-args: the missing name comes back as a mode-0 entry
     // (stock rsync 3.2.7's client refuses that entry, "invalid file mode").
     let dst = s.path("missing");
-    put(&dst.join("gone.txt"), b"gone\n", 0o644, T0);
+    put(&dst, "gone.txt", b"gone\n", T0);
     let mut cmd = Command::new(oxsync_bin());
     cmd.current_dir(s.root())
         .arg("-e")

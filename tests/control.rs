@@ -23,34 +23,18 @@ fn command(
     src: &str,
     dst: &str,
 ) -> Command {
-    let (client, server) = dir.endpoints(reference);
-    let mut c = Command::new(client);
-    c.env("TZ", "UTC").args(args);
-    if dir != Dir::Local {
-        c.arg("-e")
-            .arg(scratch.shell_rsh())
-            .arg(format!("--rsync-path={}", server.display()));
-    }
-    match dir {
-        Dir::Local => c.arg(src).arg(dst),
-        Dir::OxPush | Dir::RsyncPush => c.arg(src).arg(format!("localhost:{dst}")),
-        Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src}")).arg(dst),
-    };
+    let mut c = dir.client(reference, &scratch.shell_rsh());
+    c.env("TZ", "UTC")
+        .args(args)
+        .args(dir.operands(src.to_string(), dst.to_string()));
     c
-}
-
-fn put(path: &Path, data: &[u8]) {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).expect("mkdir");
-    }
-    write_file(path, data, 0o644, T0 + 10);
 }
 
 /// A small tree: files, a subdirectory, a symlink; fixed mtimes.
 fn small_tree(root: &Path) {
-    put(&root.join("a.txt"), b"alpha\n");
-    put(&root.join("sub/b.txt"), b"beta beta\n");
-    put(&root.join("sub/deep/c.txt"), b"c\n");
+    put(root, "a.txt", b"alpha\n", T0 + 10);
+    put(root, "sub/b.txt", b"beta beta\n", T0 + 10);
+    put(root, "sub/deep/c.txt", b"c\n", T0 + 10);
     symlink("a.txt", root.join("lnk")).expect("symlink");
     for d in ["sub/deep", "sub", ""] {
         set_mtime(&root.join(d), T0 + 500);
@@ -123,8 +107,8 @@ fn secluded_args_carry_awkward_names_both_ways() {
         for dir in REMOTE {
             let s = Scratch::new();
             let src = s.path("s r;c $HOME 'q' *");
-            put(&src.join("a b&c'd \"e\" $(x) `y`.txt"), b"one\n");
-            put(&src.join("sub dir/x;y"), b"two\n");
+            put(&src, "a b&c'd \"e\" $(x) `y`.txt", b"one\n", T0 + 10);
+            put(&src, "sub dir/x;y", b"two\n", T0 + 10);
             set_mtime(&src.join("sub dir"), T0 + 5);
             set_mtime(&src, T0 + 5);
             let (dst, dst_ref) = (s.path("d st&1"), s.path("d st&2"));
@@ -164,7 +148,7 @@ fn secluded_args_expand_wildcards_on_the_server() {
             let s = Scratch::new();
             let src = s.path("src");
             for f in ["a.txt", "b.txt", "c.dat", ".h.txt", "sub/x.txt"] {
-                put(&src.join(f), f.as_bytes());
+                put(&src, f, f.as_bytes(), T0 + 10);
             }
             let sa = format!("{}/{pat}", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
@@ -182,8 +166,8 @@ fn old_args_split_remote_paths_like_rsync() {
     for dir in [Dir::OxPull, Dir::RsyncPull] {
         let s = Scratch::new();
         let src = s.path("two words");
-        put(&src.join("f"), b"f\n");
-        put(&s.path("two/f"), b"other\n");
+        put(&src, "f", b"f\n", T0 + 10);
+        put(s.root(), "two/f", b"other\n", T0 + 10);
         let sa = format!("{}/", src.display());
         let (d1, d2) = (s.path("d1"), s.path("d2"));
         let args = ["-ai", "--old-args"];
@@ -308,7 +292,7 @@ fn stats_and_human_readable_numbers() {
             let s = Scratch::new();
             let src = s.path("src");
             big(&src.join("big.bin"), 1_234_567, 7);
-            put(&src.join("small"), b"x\n");
+            put(&src, "small", b"x\n", T0 + 10);
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
             let (ours, theirs) = run_pair(&s, dir, (args, &sa, &d1), (args, &sa, &d2));
@@ -398,8 +382,8 @@ fn info_levels_shape_the_output() {
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
             for d in [&d1, &d2] {
-                put(&d.join("gone.txt"), b"to delete\n");
-                put(&d.join("a.txt"), b"exists\n");
+                put(d, "gone.txt", b"to delete\n", T0 + 10);
+                put(d, "a.txt", b"exists\n", T0 + 10);
             }
             let (ours, theirs) = run_pair(&s, dir, (args, &sa, &d1), (args, &sa, &d2));
             let show = |w: &str| show_runs(&format!("{dir:?} {args:?}"), w, &ours, &theirs);
@@ -454,7 +438,7 @@ fn flist_lines_match_non_incremental_rsync() {
             let src = s.path("src");
             small_tree(&src);
             for i in 0..150 {
-                put(&src.join(format!("many/f{i}")), b"x");
+                put(&src, &format!("many/f{i}"), b"x", T0 + 10);
             }
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
@@ -613,7 +597,7 @@ fn progress2_prints_one_total_line() {
         let s = Scratch::new();
         let src = s.path("src");
         big(&src.join("big.bin"), 300_000, 3);
-        put(&src.join("small"), b"x\n");
+        put(&src, "small", b"x\n", T0 + 10);
         let sa = format!("{}/", src.display());
         let d = s.path("d");
         let r = run(
@@ -758,7 +742,7 @@ fn log_file_on_client_and_server() {
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
             for d in [&d1, &d2] {
-                put(&d.join("old/gone.txt"), b"x\n");
+                put(d, "old/gone.txt", b"x\n", T0 + 10);
             }
             let (l1, l2) = (s.path("log1"), s.path("log2"));
             let mut a1 = vec!["-a".to_string(), format!("--log-file={}", l1.display())];
@@ -1018,7 +1002,7 @@ fn daemon_applies_the_clients_timeout() {
 fn daemon_listing_and_secluded_args() {
     let fill = |m: &Path| {
         small_tree(m);
-        put(&m.join("sp ace/f;x $y"), b"odd\n");
+        put(m, "sp ace/f;x $y", b"odd\n", T0 + 10);
         set_mtime(&m.join("sp ace"), T0 + 9);
         set_mtime(m, T0 + 9);
     };
@@ -1091,7 +1075,7 @@ fn timeout_ends_a_silent_transfer() {
     let sleeper = s.path("sleeper.sh");
     fs::write(&sleeper, "#!/bin/sh\nexec sleep 30\n").expect("write");
     fs::set_permissions(&sleeper, fs::Permissions::from_mode(0o755)).expect("chmod");
-    put(&s.path("f"), b"f\n");
+    put(s.root(), "f", b"f\n", T0 + 10);
     for push in [true, false] {
         let mk = |bin: PathBuf| {
             let mut c = Command::new(bin);

@@ -19,21 +19,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Who is the client, who is the server, and which way the data flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    /// (a) `oxsync -ai RULES SRC/ DST/`
-    Local,
-    /// (b) `oxsync -e RSH --rsync-path=rsync SRC/ host:DST/`
-    OxPush,
-    /// (c) `oxsync -e RSH --rsync-path=rsync host:SRC/ DST/`
-    OxPull,
-    /// (d) `rsync -e RSH --rsync-path=oxsync SRC/ host:DST/`
-    RsyncPush,
-    /// (e) `rsync -e RSH --rsync-path=oxsync host:SRC/ DST/`
-    RsyncPull,
-}
-
 /// Placeholder in a rule mix for the path of the `--exclude-from` file.
 const EXCLUDE_FROM: &str = "@EXCLUDE_FROM@";
 /// Placeholder in a rule mix for the path of the `merge` file.
@@ -69,44 +54,8 @@ H *.log
 const T_DST: i64 = T0 + 100_000;
 
 /// Writes a small file whose content is derived from its path and `salt`.
-fn put(root: &Path, rel: &str, salt: &str, mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    let data = format!("{salt}:{rel}\n");
-    write_file(&p, data.as_bytes(), 0o644, mtime);
-}
-
-/// Writes a file with exactly `text` as content.
-fn put_text(root: &Path, rel: &str, text: &str, mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, text.as_bytes(), 0o644, mtime);
-}
-
-/// Sets the permissions (0755) and an explicit mtime on every directory
-/// under `root` (and `root`), so that both destinations start identical.
-fn fix_dirs(root: &Path, mtime: i64) {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
-        for e in fs::read_dir(&d).expect("read_dir") {
-            let e = e.expect("dir entry");
-            if e.file_type().expect("file type").is_dir() {
-                dirs.push(e.path());
-            }
-        }
-        i += 1;
-    }
-    for d in dirs.iter().rev() {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        set_mtime(d, mtime);
-    }
+fn put_salted(root: &Path, rel: &str, salt: &str, mtime: i64) {
+    put(root, rel, format!("{salt}:{rel}\n").as_bytes(), mtime);
 }
 
 /// The source tree for the filter tests (all small files).
@@ -115,7 +64,7 @@ pub(crate) fn make_filter_tree(src: &Path) {
     let mut t = T0;
     let mut f = |rel: &str| {
         t += 1;
-        put(src, rel, "src", t);
+        put_salted(src, rel, "src", t);
     };
     // Top level: extensions, CVS default-ignore names, anchoring targets.
     for rel in [
@@ -194,15 +143,25 @@ pub(crate) fn make_filter_tree(src: &Path) {
         f(rel);
     }
     let t = T0 + 500;
-    put_text(src, ".rsync-filter", "- *.tmp\n", t);
-    put_text(src, "d1/.rsync-filter", "+ keep.txt\n- *.txt\n- sub/\n", t);
-    put_text(src, "d1/d2/.rsync-filter", ": .inner-rules\n", t);
-    put_text(src, "d1/d2/.inner-rules", "- *.md\n", t);
-    put_text(src, "d1/d2/d3/.inner-rules", "- *.h\n", t);
-    put_text(src, "d1/d2/.cvsignore", "*.md ignored_by_cvs\n", t);
-    put_text(src, "d4/.rsync-filter", ":n .local-only\n", t);
-    put_text(src, "d4/.local-only", "- *.dat\n", t);
-    put_text(src, "d4/sub4/sub5/.local-only", "- zz*\n", t);
+    put(src, ".rsync-filter", "- *.tmp\n".as_bytes(), t);
+    put(
+        src,
+        "d1/.rsync-filter",
+        "+ keep.txt\n- *.txt\n- sub/\n".as_bytes(),
+        t,
+    );
+    put(src, "d1/d2/.rsync-filter", ": .inner-rules\n".as_bytes(), t);
+    put(src, "d1/d2/.inner-rules", "- *.md\n".as_bytes(), t);
+    put(src, "d1/d2/d3/.inner-rules", "- *.h\n".as_bytes(), t);
+    put(
+        src,
+        "d1/d2/.cvsignore",
+        "*.md ignored_by_cvs\n".as_bytes(),
+        t,
+    );
+    put(src, "d4/.rsync-filter", ":n .local-only\n".as_bytes(), t);
+    put(src, "d4/.local-only", "- *.dat\n".as_bytes(), t);
+    put(src, "d4/sub4/sub5/.local-only", "- zz*\n".as_bytes(), t);
     fix_dirs(src, T0 + 900);
 }
 
@@ -214,7 +173,7 @@ pub(crate) fn prepare_dst(src: &Path, dst: &Path) {
     let mut t = T_DST;
     let mut f = |rel: &str| {
         t += 1;
-        put(dst, rel, "dst", t);
+        put_salted(dst, rel, "dst", t);
     };
     for rel in [
         "extra.txt",
@@ -250,7 +209,12 @@ pub(crate) fn prepare_dst(src: &Path, dst: &Path) {
     }
     // A destination-only per-directory filter file (read by the receiver
     // under -F before the source's copy replaces it).
-    put_text(dst, "d1/d2/.rsync-filter", "P *.keep\n", T_DST + 500);
+    put(
+        dst,
+        "d1/d2/.rsync-filter",
+        "P *.keep\n".as_bytes(),
+        T_DST + 500,
+    );
     // Up-to-date copies (same bytes, mode and mtime as the source).
     for rel in [".rsync-filter", "d1/.rsync-filter", "keep.txt", "d1/one.c"] {
         fs::copy(src.join(rel), dst.join(rel)).expect("copy");
@@ -307,28 +271,11 @@ impl Case {
     /// The command for this direction; `reference`: stock rsync on both
     /// ends (a local stock rsync for [`Dir::Local`]).
     fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Dir::Local) => (ox.clone(), ox),
-            (false, Dir::OxPush | Dir::OxPull) => (ox, rs),
-            (false, Dir::RsyncPush | Dir::RsyncPull) => (rs, ox),
-        };
-        let src_arg = format!("{}/", self.src.display());
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.arg("-ai").args(self.expand(args));
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        match self.dir {
-            Dir::Local => c.arg(src_arg).arg(dst_arg),
-            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
-            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
-        };
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
+        c.arg("-ai").args(self.expand(args)).args(self.dir.operands(
+            format!("{}/", self.src.display()),
+            format!("{}/", dst.display()),
+        ));
         c
     }
 }
@@ -440,13 +387,6 @@ fn check(dir: Dir, args: &[&str]) {
 /// One `#[test]` per rule mix, for direction `$dir`; `$side` says whether
 /// oxsync is the receiving side (`receiver`: it applies the receiver-side
 /// rules, i.e. deletion and protection) or only sends (`sender`).
-///
-/// A mix marked `(deldir_bug)` exposes an open oxsync bug on the receiving
-/// side and is ignored where oxsync receives: deleting an extraneous
-/// directory removes all its contents, including files that receiver-side
-/// exclude/protect rules must keep; stock rsync keeps them (and so the
-/// directory, reporting "cannot delete non-empty directory"). Remove the
-/// marks once it is fixed.
 macro_rules! mix_tests {
     ($side:ident $dir:expr) => {
         mix_tests!(@each $side $dir;
@@ -476,24 +416,13 @@ macro_rules! mix_tests {
         );
     };
     (@each $side:ident $dir:expr;
-        $($name:ident $(($bug:ident))? => [$($arg:expr),* $(,)?]),* $(,)?) => {
+        $($name:ident => [$($arg:expr),* $(,)?]),* $(,)?) => {
         $(
-            mix_tests!(@one $side $dir; $name [$($bug)?] [$($arg),*]);
+            #[test]
+            fn $name() {
+                super::check($dir, &[$($arg),*]);
+            }
         )*
-    };
-    (@one receiver $dir:expr; $name:ident [deldir_bug] [$($arg:expr),*]) => {
-        #[test]
-        #[ignore = "oxsync bug: deleting an extraneous directory also deletes \
-                    contents kept by receiver-side exclude/protect rules"]
-        fn $name() {
-            super::check($dir, &[$($arg),*]);
-        }
-    };
-    (@one $side:ident $dir:expr; $name:ident [$($bug:ident)?] [$($arg:expr),*]) => {
-        #[test]
-        fn $name() {
-            super::check($dir, &[$($arg),*]);
-        }
     };
 }
 
@@ -539,17 +468,17 @@ fn pathological_patterns() {
     for depth in 0..12 {
         dir = dir.join(format!("{}{depth}", "d".repeat(60)));
         fs::create_dir(&dir).expect("mkdir deep");
-        put(&dir, &format!("{long_a}b"), "p", T0 + depth);
-        put(&dir, &xy, "p", T0 + depth);
-        put(
+        put_salted(&dir, &format!("{long_a}b"), "p", T0 + depth);
+        put_salted(&dir, &xy, "p", T0 + depth);
+        put_salted(
             &dir,
             &format!("x{}y{}z", "x".repeat(80), "y".repeat(80)),
             "p",
             T0,
         );
-        put(&dir, "plain.txt", "p", T0);
+        put_salted(&dir, "plain.txt", "p", T0);
     }
-    put(&src, &long_a, "p", T0);
+    put_salted(&src, &long_a, "p", T0);
     fix_dirs(&src, T0 + 50);
 
     let deep = format!("--exclude={}x*y*z*", "**/".repeat(11));

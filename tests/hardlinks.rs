@@ -7,7 +7,7 @@
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,14 +16,6 @@ const T_DST: i64 = T0 + 100_000;
 /// Mtimes after this were set by the system during the run.
 const T_RECENT: i64 = T_DST + 1_000_000;
 
-fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, 0o644, mtime);
-}
-
 /// Hard-links `root/to` to `root/from` (parents created).
 fn hard(root: &Path, from: &str, to: &str) {
     let p = root.join(to);
@@ -31,25 +23,6 @@ fn hard(root: &Path, from: &str, to: &str) {
         fs::create_dir_all(parent).expect("mkdir parents");
     }
     fs::hard_link(root.join(from), &p).expect("hard link");
-}
-
-fn fix_dirs(root: &Path, mtime: i64) {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
-        for e in fs::read_dir(&d).expect("read_dir") {
-            let e = e.expect("dir entry");
-            if e.file_type().expect("file type").is_dir() {
-                dirs.push(e.path());
-            }
-        }
-        i += 1;
-    }
-    for d in dirs.iter().rev() {
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        set_mtime(d, mtime);
-    }
 }
 
 /// The source: a group of two across directories (`a.txt`), a group of
@@ -130,20 +103,11 @@ impl Case {
         src_arg: String,
         dst: &Path,
     ) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.arg(base).arg("--exclude=*.tmp").args(args);
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        match self.dir {
-            Dir::Local => c.arg(src_arg).arg(dst_arg),
-            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
-            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
-        };
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
+        c.arg(base)
+            .arg("--exclude=*.tmp")
+            .args(args)
+            .args(self.dir.operands(src_arg, format!("{}/", dst.display())));
         c
     }
 }
@@ -528,14 +492,9 @@ fn remove_source_files() {
             &mut theirs.command(true, &args, &theirs.dst_ref),
             &theirs.scratch.logs(),
         );
-        let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &a, &b);
-        assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
-        assert_eq!(
-            a.itemized(),
-            b.itemized(),
-            "{}",
-            show("itemize lines differ")
-        );
+        let label = format!("{dir:?} {args:?}");
+        assert_runs_agree(&label, &a, &b);
+        let show = |what: &str| show_runs(&label, what, &a, &b);
         // Sent symlinks are removed from the source too, as stock does.
         let files = tree;
         for (x, y) in [(&ours.src, &theirs.src), (&ours.dst, &theirs.dst_ref)] {

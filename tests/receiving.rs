@@ -33,14 +33,6 @@ struct Facets {
     fake_stat: bool,
 }
 
-fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, mode, mtime);
-}
-
 /// A file of `len` bytes with the byte runs `data` at the given offsets
 /// and holes elsewhere.
 fn put_sparse(root: &Path, rel: &str, len: u64, data: &[(u64, &[u8])], mtime: i64) {
@@ -68,25 +60,6 @@ fn set_atime(p: &Path, atime: i64) {
         .status()
         .expect("touch -a");
     assert!(ok.success());
-}
-
-fn fix_dirs(root: &Path, mtime: i64) {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
-        for e in fs::read_dir(&d).expect("read_dir") {
-            let e = e.expect("dir entry");
-            if e.file_type().expect("file type").is_dir() {
-                dirs.push(e.path());
-            }
-        }
-        i += 1;
-    }
-    for d in dirs.iter().rev() {
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        set_mtime(d, mtime);
-    }
 }
 
 type Maker = fn(&Path);
@@ -139,27 +112,16 @@ impl Case {
     /// side only (as `-M`/`--remote-option` would; for the local copy they
     /// are appended to the client's own).
     fn command(&self, reference: bool, args: &[&str]) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
         let (src, dst) = if reference {
             (&self.src_ref, &self.dst_ref)
         } else {
             (&self.src, &self.dst)
         };
-        let src_arg = format!("{}/", src.display());
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.args(args);
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        let remote = |p: String| format!("localhost:{p}");
-        match self.dir {
-            Dir::Local => c.arg(src_arg).arg(dst_arg),
-            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(remote(dst_arg)),
-            Dir::OxPull | Dir::RsyncPull => c.arg(remote(src_arg)).arg(dst_arg),
-        };
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
+        c.args(args).args(
+            self.dir
+                .operands(format!("{}/", src.display()), format!("{}/", dst.display())),
+        );
         c
     }
 }
@@ -234,14 +196,9 @@ fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker, facets: Face
     let c = Case::new(dir, make_src, make_dst);
     let ours = run(&mut c.command(false, args), &c.scratch.logs());
     let theirs = run(&mut c.command(true, args), &c.scratch.logs());
-    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{dir:?} {args:?}");
+    assert_runs_agree(&label, &ours, &theirs);
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     if facets.sources {
         let diff = map_diff(&tree(&c.src, facets), &tree(&c.src_ref, facets));
         if !diff.is_empty() {
@@ -286,7 +243,7 @@ fn sparse_src(src: &Path) {
     put_sparse(src, "tail.bin", K * K, &[(0, &[b'x'; 4096])], t);
     put_sparse(src, "head.bin", 600 * K, &[(512 * K, &[b'h'; 8192])], t);
     put_sparse(src, "empty.bin", 256 * K, &[], t);
-    put(src, "dense.txt", &[b'd'; 20_000], 0o644, t);
+    put_mode(src, "dense.txt", &[b'd'; 20_000], 0o644, t);
     put_sparse(
         src,
         "sub/deep.bin",
@@ -294,7 +251,7 @@ fn sparse_src(src: &Path) {
         &[(K * K, &[b'e'; 70_000])],
         t,
     );
-    put(src, "changed.bin", &changed_new(), 0o644, t);
+    put_mode(src, "changed.bin", &changed_new(), 0o644, t);
     fix_dirs(src, T_SRC_DIRS);
 }
 
@@ -313,8 +270,8 @@ fn sparse_dst(dst: &Path) {
     let t = T0 - 500;
     let mut old = vec![b'o'; 360 * K as usize];
     old[..64 * K as usize].fill(b'n');
-    put(dst, "changed.bin", &old, 0o644, t);
-    put(dst, "holes.bin", &[b'z'; 70_000], 0o644, t);
+    put_mode(dst, "changed.bin", &old, 0o644, t);
+    put_mode(dst, "holes.bin", &[b'z'; 70_000], 0o644, t);
     fix_dirs(dst, T_DST_DIRS);
 }
 
@@ -401,10 +358,10 @@ fn preallocate() {
 /// relatime updates it).
 fn atime_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "a.txt", b"aaa\n", 0o644, t);
-    put(src, "b.txt", b"bbb\n", 0o644, t);
-    put(src, "same.txt", b"same\n", 0o644, t);
-    put(src, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
+    put_mode(src, "a.txt", b"aaa\n", 0o644, t);
+    put_mode(src, "b.txt", b"bbb\n", 0o644, t);
+    put_mode(src, "same.txt", b"same\n", 0o644, t);
+    put_mode(src, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
     for f in ["a.txt", "b.txt", "same.txt", "sub/c.txt"] {
         set_atime(&src.join(f), T0);
     }
@@ -413,8 +370,8 @@ fn atime_src(src: &Path) {
 
 fn atime_dst(dst: &Path) {
     let t = T0 + 10;
-    put(dst, "same.txt", b"same\n", 0o644, t);
-    put(dst, "sub/c.txt", &[b'C'; 90_000], 0o600, t - 5);
+    put_mode(dst, "same.txt", b"same\n", 0o644, t);
+    put_mode(dst, "sub/c.txt", &[b'C'; 90_000], 0o600, t - 5);
     for f in ["same.txt", "sub/c.txt"] {
         set_atime(&dst.join(f), T0);
     }
@@ -466,14 +423,9 @@ fn open_noatime_oxsync_sender() {
             &mut c.command(true, &["-ai", "--open-noatime"]),
             &c.scratch.logs(),
         );
-        let show = |what: &str| show_runs(&format!("{dir:?}"), what, &ours, &theirs);
-        assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-        assert_eq!(
-            ours.itemized(),
-            theirs.itemized(),
-            "{}",
-            show("itemize lines differ")
-        );
+        let label = format!("{dir:?}");
+        assert_runs_agree(&label, &ours, &theirs);
+        let show = |what: &str| show_runs(&label, what, &ours, &theirs);
         let plain = Facets::default();
         let diff = map_diff(&tree(&c.dst, plain), &tree(&c.dst_ref, plain));
         assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
@@ -572,9 +524,9 @@ fn set_dir(root: &Path, rel: &str, mode: u32, mtime: i64) {
 /// Directories, symlinks and fifos, each new to the destination.
 fn nondir_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "same_dir/f.txt", b"same file\n", 0o644, t);
-    put(src, "time_dir/f.txt", b"time file\n", 0o644, t);
-    put(src, "mode_dir/f.txt", b"mode file\n", 0o644, t);
+    put_mode(src, "same_dir/f.txt", b"same file\n", 0o644, t);
+    put_mode(src, "time_dir/f.txt", b"time file\n", 0o644, t);
+    put_mode(src, "mode_dir/f.txt", b"mode file\n", 0o644, t);
     fs::create_dir_all(src.join("new_dir")).expect("mkdir");
     link(src, "same_link", "same_dir/f.txt", t + 1);
     link(src, "time_link", "same_dir/f.txt", t + 2);
@@ -591,9 +543,9 @@ fn nondir_src(src: &Path) {
 fn nondir_dst(dst: &Path) {
     let b = dst.join(".b");
     let t = T0 + 10;
-    put(&b, "same_dir/f.txt", b"same file\n", 0o644, t);
-    put(&b, "time_dir/f.txt", b"time file\n", 0o644, t);
-    put(&b, "mode_dir/f.txt", b"mode file\n", 0o644, t);
+    put_mode(&b, "same_dir/f.txt", b"same file\n", 0o644, t);
+    put_mode(&b, "time_dir/f.txt", b"time file\n", 0o644, t);
+    put_mode(&b, "mode_dir/f.txt", b"mode file\n", 0o644, t);
     link(&b, "same_link", "same_dir/f.txt", t + 1);
     link(&b, "time_link", "same_dir/f.txt", t + 200);
     link(&b, "other_link", "somewhere", t + 3);
@@ -667,10 +619,10 @@ fn basis_dirs_with_non_files() {
 /// snapshot of it (some files identical, some changed).
 fn snap_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "same.txt", b"same\n", 0o644, t);
-    put(src, "changed.txt", b"new text\n", 0o644, t + 50);
-    put(src, "sub/deep.txt", b"deep\n", 0o600, t);
-    put(src, "sub/new.txt", b"new\n", 0o644, t);
+    put_mode(src, "same.txt", b"same\n", 0o644, t);
+    put_mode(src, "changed.txt", b"new text\n", 0o644, t + 50);
+    put_mode(src, "sub/deep.txt", b"deep\n", 0o600, t);
+    put_mode(src, "sub/new.txt", b"new\n", 0o644, t);
     fix_dirs(src, T_SRC_DIRS);
 }
 
@@ -684,9 +636,9 @@ fn snapshot_case(dir: Dir, opt: &str) {
         ));
         fs::create_dir_all(&prev).expect("mkdir prev");
         let t = T0 + 10;
-        put(&prev, "same.txt", b"same\n", 0o644, t);
-        put(&prev, "changed.txt", b"old text\n", 0o644, t);
-        put(&prev, "sub/deep.txt", b"deep\n", 0o600, t);
+        put_mode(&prev, "same.txt", b"same\n", 0o644, t);
+        put_mode(&prev, "changed.txt", b"old text\n", 0o644, t);
+        put_mode(&prev, "sub/deep.txt", b"deep\n", 0o600, t);
         fix_dirs(&prev, T_SRC_DIRS);
     }
     let name = |d: &Path| {
@@ -712,14 +664,9 @@ fn snapshot_case(dir: Dir, opt: &str) {
     };
     let ours = run(&mut reorder(ours_cmd), &c.scratch.logs());
     let theirs = run(&mut reorder(theirs_cmd), &c.scratch.logs());
-    let show = |what: &str| show_runs(&format!("{dir:?} {opt}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{dir:?} {opt}");
+    assert_runs_agree(&label, &ours, &theirs);
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     let f = Facets::default();
     let diff = map_diff(&tree(&c.dst, f), &tree(&c.dst_ref, f));
     assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
@@ -746,13 +693,13 @@ fn link_dest_beside_the_destination() {
 /// Symlinks: plain, already munged, the bare prefix, and one leading out.
 fn munge_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "file.txt", b"file\n", 0o644, t);
+    put_mode(src, "file.txt", b"file\n", 0o644, t);
     link(src, "plain", "file.txt", t + 1);
     link(src, "munged", "/rsyncd-munged/file.txt", t + 2);
     link(src, "bare", "/rsyncd-munged/", t + 3);
     link(src, "out", "../../etc/passwd", t + 4);
     link(src, "abs", "/etc/passwd", t + 5);
-    put(src, "sub/x.txt", b"x\n", 0o644, t);
+    put_mode(src, "sub/x.txt", b"x\n", 0o644, t);
     link(src, "sub/up", "../file.txt", t + 6);
     fix_dirs(src, T_SRC_DIRS);
 }
@@ -868,11 +815,11 @@ fn set_latime(p: &Path, atime: i64) {
 /// list repeats an atime), all before their mtimes.
 fn atimes_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "a.txt", b"aaa\n", 0o644, t);
-    put(src, "b.txt", b"bbb\n", 0o644, t);
-    put(src, "same.txt", b"same\n", 0o644, t);
-    put(src, "changed.txt", b"changed new\n", 0o644, t + 20);
-    put(src, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
+    put_mode(src, "a.txt", b"aaa\n", 0o644, t);
+    put_mode(src, "b.txt", b"bbb\n", 0o644, t);
+    put_mode(src, "same.txt", b"same\n", 0o644, t);
+    put_mode(src, "changed.txt", b"changed new\n", 0o644, t + 20);
+    put_mode(src, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
     link(src, "link", "a.txt", t);
     fix_dirs(src, T_SRC_DIRS);
     for (f, at) in [
@@ -891,9 +838,9 @@ fn atimes_src(src: &Path) {
 /// already matches.
 fn atimes_dst(dst: &Path) {
     let t = T0 + 10;
-    put(dst, "same.txt", b"same\n", 0o644, t);
-    put(dst, "changed.txt", b"changed old\n", 0o644, t);
-    put(dst, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
+    put_mode(dst, "same.txt", b"same\n", 0o644, t);
+    put_mode(dst, "changed.txt", b"changed old\n", 0o644, t);
+    put_mode(dst, "sub/c.txt", &[b'c'; 100_000], 0o600, t);
     fix_dirs(dst, T_DST_DIRS);
     for (f, at) in [
         ("same.txt", T0 - 7),
@@ -945,9 +892,9 @@ fn chown(p: &Path, uid: u32, gid: u32) {
 /// Files owned by other users, a device and a fifo.
 fn owners_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "mine.txt", b"mine\n", 0o644, t);
-    put(src, "theirs.txt", b"theirs\n", 0o640, t);
-    put(src, "same.txt", b"same\n", 0o644, t);
+    put_mode(src, "mine.txt", b"mine\n", 0o644, t);
+    put_mode(src, "theirs.txt", b"theirs\n", 0o640, t);
+    put_mode(src, "same.txt", b"same\n", 0o644, t);
     fs::create_dir_all(src.join("sub")).expect("mkdir");
     link(src, "sub/link", "../theirs.txt", t);
     rustix::fs::mknodat(
@@ -969,7 +916,7 @@ fn owners_src(src: &Path) {
 
 /// `same.txt` already there (owned by root).
 fn owners_dst(dst: &Path) {
-    put(dst, "same.txt", b"same\n", 0o644, T0 + 10);
+    put_mode(dst, "same.txt", b"same\n", 0o644, T0 + 10);
     fix_dirs(dst, T_DST_DIRS);
 }
 
@@ -1019,9 +966,9 @@ fn set_fake_stat(p: &Path, value: &str) {
 /// The owners tree plus special bits and a read-only directory.
 fn fake_src(src: &Path) {
     owners_src(src);
-    put(src, "suid", b"suid\n", 0o4755, T0 + 10);
+    put_mode(src, "suid", b"suid\n", 0o4755, T0 + 10);
     fs::create_dir_all(src.join("ro_dir")).expect("mkdir");
-    put(src, "ro_dir/f", b"f\n", 0o444, T0 + 10);
+    put_mode(src, "ro_dir/f", b"f\n", 0o444, T0 + 10);
     fix_dirs(src, T_SRC_DIRS);
     set_dir(src, "ro_dir", 0o555, T_SRC_DIRS);
 }
@@ -1030,11 +977,11 @@ fn fake_src(src: &Path) {
 /// with its owner, `theirs.txt` with a stale record, a plain `suid`.
 fn fake_dst(dst: &Path) {
     let t = T0 + 10;
-    put(dst, "same.txt", b"same\n", 0o644, t);
+    put_mode(dst, "same.txt", b"same\n", 0o644, t);
     set_fake_stat(&dst.join("same.txt"), "100644 0,0 1234:2345");
-    put(dst, "theirs.txt", b"theirs\n", 0o600, t);
+    put_mode(dst, "theirs.txt", b"theirs\n", 0o600, t);
     set_fake_stat(&dst.join("theirs.txt"), "100600 0,0 1:1");
-    put(dst, "suid", b"suid\n", 0o755, t);
+    put_mode(dst, "suid", b"suid\n", 0o755, t);
     fix_dirs(dst, T_DST_DIRS);
 }
 
@@ -1042,13 +989,13 @@ fn fake_dst(dst: &Path) {
 /// --fake-super (a device, other owners, other modes).
 fn recorded_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "as_device", b"", 0o600, t);
+    put_mode(src, "as_device", b"", 0o600, t);
     set_fake_stat(&src.join("as_device"), "20640 1,5 1234:2345");
-    put(src, "as_fifo", b"", 0o600, t);
+    put_mode(src, "as_fifo", b"", 0o600, t);
     set_fake_stat(&src.join("as_fifo"), "10600 0,0 0:0");
-    put(src, "owned", b"owned\n", 0o600, t);
+    put_mode(src, "owned", b"owned\n", 0o600, t);
     set_fake_stat(&src.join("owned"), "104750 0,0 4321:5432");
-    put(src, "plain", b"plain\n", 0o644, t);
+    put_mode(src, "plain", b"plain\n", 0o644, t);
     fs::create_dir_all(src.join("dir")).expect("mkdir");
     fix_dirs(src, T_SRC_DIRS);
     set_fake_stat(&src.join("dir"), "40700 0,0 1234:1234");

@@ -19,17 +19,9 @@ const T_DST: i64 = T0 + 100_000;
 /// Mtimes after this were set by the system during the run.
 const T_RECENT: i64 = T_DST + 1_000_000;
 
-fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, mode, mtime);
-}
-
 /// Gives every directory below `root` (and `root`) its mode from `modes`
 /// (default 0755) and mtime `mtime`.
-fn fix_dirs(root: &Path, mtime: i64, modes: &[(&str, u32)]) {
+fn fix_dirs_by_depth(root: &Path, mtime: i64, modes: &[(&str, u32)]) {
     let mut dirs = vec![root.to_path_buf()];
     let mut i = 0;
     while i < dirs.len() {
@@ -55,31 +47,31 @@ fn fix_dirs(root: &Path, mtime: i64, modes: &[(&str, u32)]) {
 
 fn make_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "top.txt", b"top\n", 0o644, t);
-    put(src, "a/x.txt", b"x\n", 0o644, t + 1);
-    put(src, "a/b/c/f1.txt", b"f1\n", 0o600, t + 2);
-    put(src, "a/b/c/f2.txt", b"f2\n", 0o644, t + 3);
-    put(src, "d/y.txt", b"y\n", 0o644, t + 4);
-    put(src, "d/sub/z.txt", b"z\n", 0o640, t + 5);
-    put(src, "h/only/deep/w.txt", b"w\n", 0o644, t + 6);
+    put_mode(src, "top.txt", b"top\n", 0o644, t);
+    put_mode(src, "a/x.txt", b"x\n", 0o644, t + 1);
+    put_mode(src, "a/b/c/f1.txt", b"f1\n", 0o600, t + 2);
+    put_mode(src, "a/b/c/f2.txt", b"f2\n", 0o644, t + 3);
+    put_mode(src, "d/y.txt", b"y\n", 0o644, t + 4);
+    put_mode(src, "d/sub/z.txt", b"z\n", 0o640, t + 5);
+    put_mode(src, "h/only/deep/w.txt", b"w\n", 0o644, t + 6);
     fs::create_dir_all(src.join("e/f/g")).expect("mkdir");
     fs::create_dir_all(src.join("empty")).expect("mkdir");
     symlink("top.txt", src.join("link")).expect("symlink");
-    fix_dirs(src, T0 + 900, &[("a/b", 0o700), ("d/sub", 0o750)]);
+    fix_dirs_by_depth(src, T0 + 900, &[("a/b", 0o700), ("d/sub", 0o750)]);
 }
 
 fn make_dst(dst: &Path) {
     let t = T0 + 10;
-    put(dst, "extra.txt", b"extra\n", 0o644, t);
-    put(dst, "a/old.txt", b"old\n", 0o644, t);
-    put(dst, "a/b/c/old.txt", b"old\n", 0o644, t);
-    put(dst, "a/b/c/f2.txt", b"stale f2\n", 0o644, t - 50);
-    put(dst, "d/old.txt", b"old\n", 0o644, t);
-    put(dst, "gone/inside.txt", b"in\n", 0o644, t);
-    put(dst, "0gone.txt", b"missing in the source\n", 0o644, t);
-    put(dst, "0gonefull/in.txt", b"in\n", 0o644, t);
+    put_mode(dst, "extra.txt", b"extra\n", 0o644, t);
+    put_mode(dst, "a/old.txt", b"old\n", 0o644, t);
+    put_mode(dst, "a/b/c/old.txt", b"old\n", 0o644, t);
+    put_mode(dst, "a/b/c/f2.txt", b"stale f2\n", 0o644, t - 50);
+    put_mode(dst, "d/old.txt", b"old\n", 0o644, t);
+    put_mode(dst, "gone/inside.txt", b"in\n", 0o644, t);
+    put_mode(dst, "0gone.txt", b"missing in the source\n", 0o644, t);
+    put_mode(dst, "0gonefull/in.txt", b"in\n", 0o644, t);
     fs::create_dir_all(dst.join("0gonedir")).expect("mkdir");
-    fix_dirs(dst, T_DST + 900, &[("a/b", 0o755)]);
+    fix_dirs_by_depth(dst, T_DST + 900, &[("a/b", 0o755)]);
 }
 
 /// A tmpfs mounted for a test; unmounted on drop.
@@ -140,19 +132,19 @@ impl Case {
         let mut mounts = Vec::new();
         if prep.mounts {
             mounts.push(Mount::new(&src.join("mnt")));
-            put(&src, "mnt/m.txt", b"m\n", 0o644, T0 + 20);
-            put(&src, "mnt/sub/n.txt", b"n\n", 0o644, T0 + 21);
+            put_mode(&src, "mnt/m.txt", b"m\n", 0o644, T0 + 20);
+            put_mode(&src, "mnt/sub/n.txt", b"n\n", 0o644, T0 + 21);
             set_mtime(&src.join("mnt/sub"), T0 + 30);
             set_mtime(&src.join("mnt"), T0 + 31);
             set_mtime(&src, T0 + 900);
             for d in [&dst, &dst_ref] {
                 mounts.push(Mount::new(&d.join("m2")));
-                put(d, "m2/keep.txt", b"keep\n", 0o644, T0 + 22);
+                put_mode(d, "m2/keep.txt", b"keep\n", 0o644, T0 + 22);
                 mounts.push(Mount::new(&d.join("mnt")));
-                put(d, "mnt/stale.txt", b"stale\n", 0o644, T0 + 23);
+                put_mode(d, "mnt/stale.txt", b"stale\n", 0o644, T0 + 23);
                 // A directory the source has, on another filesystem here.
                 mounts.push(Mount::new(&d.join("h")));
-                put(d, "h/stray.txt", b"stray\n", 0o644, T0 + 24);
+                put_mode(d, "h/stray.txt", b"stray\n", 0o644, T0 + 24);
                 set_mtime(&d.join("h"), T_DST + 7);
                 set_mtime(&d.join("m2"), T_DST + 5);
                 set_mtime(&d.join("mnt"), T_DST + 6);
@@ -182,16 +174,10 @@ impl Case {
     /// The command, run in the source directory; `srcs` are relative to it
     /// (`%S` in an argument stands for the scratch directory).
     fn command(&self, reference: bool, args: &[&str], srcs: &[&str], dst: &Path) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
-        let mut c = Command::new(client);
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
         c.current_dir(&self.src);
         let scratch = self.scratch.root().to_string_lossy().into_owned();
         c.args(args.iter().map(|a| a.replace("%S", &scratch)));
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
         let dst_arg = format!("{}/", dst.display());
         let srcs: Vec<String> = srcs.iter().map(|a| a.replace("%S", &scratch)).collect();
         match self.dir {
@@ -229,14 +215,9 @@ fn check_with(dir: Dir, prep: Prep, args: &[&str], srcs: &[&str]) -> Run {
         &mut c.command(true, args, srcs, &c.dst_ref),
         &c.scratch.logs(),
     );
-    let show = |what: &str| show_runs(&format!("{dir:?} {args:?} {srcs:?}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{dir:?} {args:?} {srcs:?}");
+    assert_runs_agree(&label, &ours, &theirs);
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
     let diff = map_diff(&a, &b);
     if !diff.is_empty() {

@@ -93,6 +93,32 @@ impl Dir {
     }
 }
 
+impl Dir {
+    /// The client's command for this direction: its binary and, across
+    /// the loopback remote shell `rsh`, `-e RSH --rsync-path=SERVER`.
+    /// The caller adds the options, then [`Dir::operands`].
+    pub fn client(self, reference: bool, rsh: &Path) -> Command {
+        let (client, server) = self.endpoints(reference);
+        let mut c = Command::new(client);
+        if self != Dir::Local {
+            c.arg("-e")
+                .arg(rsh)
+                .arg(format!("--rsync-path={}", server.display()));
+        }
+        c
+    }
+
+    /// `src` and `dst` as this direction names them: the remote side
+    /// prefixed with `localhost:`.
+    pub fn operands(self, src: String, dst: String) -> [String; 2] {
+        match self {
+            Dir::Local => [src, dst],
+            Dir::OxPush | Dir::RsyncPush => [src, format!("localhost:{dst}")],
+            Dir::OxPull | Dir::RsyncPull => [format!("localhost:{src}"), dst],
+        }
+    }
+}
+
 /// A per-test scratch directory (removed on drop).
 pub struct Scratch {
     dir: tempfile::TempDir,
@@ -357,6 +383,53 @@ pub fn write_file(path: &Path, data: &[u8], mode: u32, mtime: i64) {
     fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
     set_mtime(path, mtime);
+}
+
+/// Writes `root/rel` (parents created) with mode 0644 and mtime `mtime`.
+pub fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
+    put_mode(root, rel, data, 0o644, mtime);
+}
+
+/// As [`put`], with permission bits `mode`.
+pub fn put_mode(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("mkdir parents");
+    }
+    write_file(&p, data, mode, mtime);
+}
+
+/// Gives `root` and every directory below it mode 0755 and mtime `mtime`
+/// (deepest first), so that prepared trees start identical.
+pub fn fix_dirs(root: &Path, mtime: i64) {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        for e in fs::read_dir(&dirs[i]).expect("read_dir") {
+            let e = e.expect("dir entry");
+            if e.file_type().expect("file type").is_dir() {
+                dirs.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    for d in dirs.iter().rev() {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        set_mtime(d, mtime);
+    }
+}
+
+/// Asserts that oxsync's run and stock rsync's agree on the exit code and
+/// the itemize lines (sorted).
+pub fn assert_runs_agree(label: &str, ours: &Run, theirs: &Run) {
+    let show = |what: &str| show_runs(label, what, ours, theirs);
+    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    assert_eq!(
+        ours.itemized(),
+        theirs.itemized(),
+        "{}",
+        show("itemize lines differ")
+    );
 }
 
 /// Writes the big pseudo-random file (in 1 MiB chunks).

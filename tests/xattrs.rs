@@ -103,21 +103,9 @@ fn command(
     src: &Path,
     dst: &Path,
 ) -> Command {
-    let (client, server) = dir.endpoints(reference);
-    let src_arg = format!("{}/", src.display());
-    let dst_arg = format!("{}/", dst.display());
-    let mut c = Command::new(client);
-    c.args(args);
-    if dir != Dir::Local {
-        c.arg("-e")
-            .arg(s.rsh())
-            .arg(format!("--rsync-path={}", server.display()));
-    }
-    match dir {
-        Dir::Local => c.arg(src_arg).arg(dst_arg),
-        Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
-        Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
-    };
+    let mut c = dir.client(reference, &s.rsh());
+    c.args(args)
+        .args(dir.operands(format!("{}/", src.display()), format!("{}/", dst.display())));
     c
 }
 

@@ -5,7 +5,6 @@
 //! destination trees, sorted itemize lines and exit codes must agree.
 use crate::util::*;
 use std::collections::BTreeMap;
-use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,34 +13,6 @@ use std::process::Command;
 const T_DST: i64 = T0 + 100_000;
 /// Directory mtimes after this were set by the system during the run.
 const T_RECENT: i64 = T_DST + 1_000_000;
-
-fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, 0o644, mtime);
-}
-
-fn fix_dirs(root: &Path, mtime: i64) {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
-        for e in fs::read_dir(&d).expect("read_dir") {
-            let e = e.expect("dir entry");
-            if e.file_type().expect("file type").is_dir() {
-                dirs.push(e.path());
-            }
-        }
-        i += 1;
-    }
-    for d in dirs.iter().rev() {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        set_mtime(d, mtime);
-    }
-}
 
 /// Source: new files and directories, files of several sizes, files whose
 /// destination copies are older, newer, equal or within a second, a file
@@ -125,21 +96,11 @@ impl Case {
     }
 
     fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
-        let src_arg = format!("{}/", self.src.display());
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.arg("-ai").args(args);
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        match self.dir {
-            Dir::Local => c.arg(src_arg).arg(dst_arg),
-            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
-            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
-        };
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
+        c.arg("-ai").args(args).args(self.dir.operands(
+            format!("{}/", self.src.display()),
+            format!("{}/", dst.display()),
+        ));
         c
     }
 }
@@ -167,14 +128,9 @@ fn check_prep(dir: Dir, args: &[&str], prep: Prep) -> Vec<String> {
     let c = Case::new(dir, prep);
     let ours = run(&mut c.command(false, args, &c.dst), &c.scratch.logs());
     let theirs = run(&mut c.command(true, args, &c.dst_ref), &c.scratch.logs());
-    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{dir:?} {args:?}");
+    assert_runs_agree(&label, &ours, &theirs);
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
     let diff = map_diff(&a, &b);
     if !diff.is_empty() {

@@ -8,7 +8,7 @@
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,14 +16,6 @@ use std::process::Command;
 const T_DST: i64 = T0 + 100_000;
 /// Mtimes after this were set by the system during the run.
 const T_RECENT: i64 = T_DST + 1_000_000;
-
-fn put(root: &Path, rel: &str, data: &[u8], mode: u32, mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, mode, mtime);
-}
 
 fn link(root: &Path, rel: &str, target: &str, mtime: i64) {
     let p = root.join(rel);
@@ -38,37 +30,18 @@ fn link(root: &Path, rel: &str, target: &str, mtime: i64) {
     assert!(ok.success());
 }
 
-fn fix_dirs(root: &Path, mtime: i64) {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
-        for e in fs::read_dir(&d).expect("read_dir") {
-            let e = e.expect("dir entry");
-            if e.file_type().expect("file type").is_dir() {
-                dirs.push(e.path());
-            }
-        }
-        i += 1;
-    }
-    for d in dirs.iter().rev() {
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        set_mtime(d, mtime);
-    }
-}
-
 fn make_src(src: &Path) {
     let t = T0 + 10;
-    put(src, "plain.txt", b"plain\n", 0o644, t);
-    put(src, "exec.sh", b"#!/bin/sh\n", 0o755, t);
-    put(src, "private.txt", b"private\n", 0o600, t);
-    put(src, "lost_x.sh", b"lost x\n", 0o644, t);
-    put(src, "gain_x.sh", b"gain x\n", 0o750, t);
-    put(src, "same.txt", b"same\n", 0o644, t);
-    put(src, "sub/a.txt", b"sub a\n", 0o640, t);
-    put(src, "sub/run", b"run\n", 0o711, t);
-    put(src, "sub/deep/d.txt", b"deep\n", 0o644, t);
-    put(src, "empty_dir/.keep", b"", 0o644, t);
+    put_mode(src, "plain.txt", b"plain\n", 0o644, t);
+    put_mode(src, "exec.sh", b"#!/bin/sh\n", 0o755, t);
+    put_mode(src, "private.txt", b"private\n", 0o600, t);
+    put_mode(src, "lost_x.sh", b"lost x\n", 0o644, t);
+    put_mode(src, "gain_x.sh", b"gain x\n", 0o750, t);
+    put_mode(src, "same.txt", b"same\n", 0o644, t);
+    put_mode(src, "sub/a.txt", b"sub a\n", 0o640, t);
+    put_mode(src, "sub/run", b"run\n", 0o711, t);
+    put_mode(src, "sub/deep/d.txt", b"deep\n", 0o644, t);
+    put_mode(src, "empty_dir/.keep", b"", 0o644, t);
     fs::remove_file(src.join("empty_dir/.keep")).expect("rm");
     link(src, "link", "plain.txt", t + 5);
     link(src, "sub/link2", "a.txt", t + 6);
@@ -78,10 +51,10 @@ fn make_src(src: &Path) {
 
 fn make_dst(dst: &Path) {
     let t = T0 + 10;
-    put(dst, "lost_x.sh", b"lost x\n", 0o755, t);
-    put(dst, "gain_x.sh", b"gain x\n", 0o640, t);
-    put(dst, "same.txt", b"same\n", 0o600, t);
-    put(dst, "sub/a.txt", b"old a\n", 0o600, t - 50);
+    put_mode(dst, "lost_x.sh", b"lost x\n", 0o755, t);
+    put_mode(dst, "gain_x.sh", b"gain x\n", 0o640, t);
+    put_mode(dst, "same.txt", b"same\n", 0o600, t);
+    put_mode(dst, "sub/a.txt", b"old a\n", 0o600, t - 50);
     link(dst, "same_link", "same.txt", t + 70);
     fix_dirs(dst, T_DST + 900);
 }
@@ -121,19 +94,13 @@ impl Case {
         src_arg: &str,
         dst: Option<&Path>,
     ) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
         let src_arg = if src_arg.is_empty() {
             format!("{}/", self.src.display())
         } else {
             format!("{}/{src_arg}", self.src.display())
         };
-        let mut c = Command::new(client);
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
         c.args(args);
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
         let remote = |p: String| format!("localhost:{p}");
         let dst_arg = dst.map(|d| format!("{}/", d.display()));
         match (self.dir, dst_arg) {

@@ -38,22 +38,12 @@ impl Case {
     /// `client ARGS src/ dst/` with oxsync in its role for this direction,
     /// or stock rsync on both ends for the reference.
     fn command(&self, reference: bool, args: &[&str]) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
         let dst = self.scratch.path(if reference { "dst_ref" } else { "dst" });
-        let src_arg = format!("{}/", self.scratch.path("src").display());
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.args(args);
-        if !matches!(self.dir, Dir::Local) {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        match self.dir {
-            Dir::Local => c.arg(src_arg).arg(dst_arg),
-            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
-            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
-        };
+        let mut c = self.dir.client(reference, &self.scratch.rsh());
+        c.args(args).args(self.dir.operands(
+            format!("{}/", self.scratch.path("src").display()),
+            format!("{}/", dst.display()),
+        ));
         c
     }
 }
@@ -96,14 +86,9 @@ fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker) -> (Run, Run
     let logs = c.scratch.logs();
     let ours = run(&mut c.command(false, args), &logs);
     let theirs = run(&mut c.command(true, args), &logs);
-    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{dir:?} {args:?}");
+    assert_runs_agree(&label, &ours, &theirs);
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     let diff = map_diff(
         &tree(&c.scratch.path("dst")),
         &tree(&c.scratch.path("dst_ref")),
@@ -112,18 +97,6 @@ fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker) -> (Run, Run
         panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
     }
     (ours, theirs)
-}
-
-fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
-    write_file(&root.join(rel), data, 0o644, mtime);
-}
-
-fn fix_dirs(root: &Path) {
-    for (p, s) in snapshot(root) {
-        if s.kind == 'd' {
-            set_mtime(&root.join(p), T0 + 500);
-        }
-    }
 }
 
 fn nothing(_: &Path) {}
@@ -144,7 +117,7 @@ fn sized_src(src: &Path) {
         big[at..at + 100].fill(b'x');
     }
     put(src, "big.bin", &big, T0 + 60);
-    fix_dirs(src);
+    fix_dirs(src, T0 + 500);
 }
 
 fn sized_dst(dst: &Path) {
@@ -153,7 +126,7 @@ fn sized_dst(dst: &Path) {
     put(dst, "other_size.txt", b"destination\n", T0 + 1);
     put(dst, "newer.txt", b"identical\n", T0 + 2);
     put(dst, "big.bin", &Prng::new(7).bytes(300 * 1024), T0 + 2);
-    fix_dirs(dst);
+    fix_dirs(dst, T0 + 500);
 }
 
 #[test]
@@ -250,7 +223,7 @@ fn special_src(src: &Path) {
     node("dev/loop", FileType::BlockDevice, makedev(7, 200));
     node("dev/pipe", FileType::Fifo, 0);
     node("dev/sock", FileType::Socket, 0);
-    fix_dirs(src);
+    fix_dirs(src, T0 + 500);
 }
 
 fn set_mtime_nofollow(p: &Path, t: i64) {
@@ -403,14 +376,9 @@ fn remove_source_files_with_specials() {
         let theirs = Case::new(dir, special_src, special_dst);
         let a = run(&mut ours.command(false, &args), &ours.scratch.logs());
         let b = run(&mut theirs.command(true, &args), &theirs.scratch.logs());
-        let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &a, &b);
-        assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
-        assert_eq!(
-            a.itemized(),
-            b.itemized(),
-            "{}",
-            show("itemize lines differ")
-        );
+        let label = format!("{dir:?} {args:?}");
+        assert_runs_agree(&label, &a, &b);
+        let show = |what: &str| show_runs(&label, what, &a, &b);
         for (x, y) in [("src", "src"), ("dst", "dst_ref")] {
             let diff = map_diff(&tree(&ours.scratch.path(x)), &tree(&theirs.scratch.path(y)));
             assert!(

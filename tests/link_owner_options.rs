@@ -11,24 +11,26 @@ use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn put(root: &Path, rel: &str, data: &[u8]) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, 0o644, T0 + 10);
-}
-
 /// Source: files, a directory, and symlinks of every kind: within the tree,
 /// climbing out of it, absolute, dangling, to a directory, nested.
 fn make_src(scratch: &Scratch) -> PathBuf {
     let src = scratch.path("src");
-    put(scratch.root(), "outside.txt", b"outside the tree\n");
+    put(
+        scratch.root(),
+        "outside.txt",
+        b"outside the tree\n",
+        T0 + 10,
+    );
     fs::create_dir_all(scratch.path("outdir")).expect("mkdir");
-    put(scratch.root(), "outdir/o.txt", b"in an outside dir\n");
-    put(&src, "f.txt", b"a file\n");
-    put(&src, "d/in.txt", b"inside d\n");
-    put(&src, "d/e/deep.txt", b"deeper\n");
+    put(
+        scratch.root(),
+        "outdir/o.txt",
+        b"in an outside dir\n",
+        T0 + 10,
+    );
+    put(&src, "f.txt", b"a file\n", T0 + 10);
+    put(&src, "d/in.txt", b"inside d\n", T0 + 10);
+    put(&src, "d/e/deep.txt", b"deeper\n", T0 + 10);
     let links: &[(&str, &str)] = &[
         ("l_file", "f.txt"),
         ("l_dir", "d"),
@@ -80,7 +82,7 @@ impl Case {
         let dst = scratch.path("dst");
         let dst_ref = scratch.path("dst_ref");
         for d in [&dst, &dst_ref] {
-            put(d, "existing.txt", b"already here\n");
+            put(d, "existing.txt", b"already here\n", T0 + 10);
             prep_dst(d);
             set_mtime(d, T0 + 100_000);
         }
@@ -94,21 +96,11 @@ impl Case {
     }
 
     fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let (client, server) = self.dir.endpoints(reference);
-        let src_arg = format!("{}/", self.src.display());
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.arg("-ai").args(args);
-        if self.dir != Dir::Local {
-            c.arg("-e")
-                .arg(self.scratch.shell_rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        match self.dir {
-            Dir::Local => c.arg(src_arg).arg(dst_arg),
-            Dir::OxPush | Dir::RsyncPush => c.arg(src_arg).arg(format!("localhost:{dst_arg}")),
-            Dir::OxPull | Dir::RsyncPull => c.arg(format!("localhost:{src_arg}")).arg(dst_arg),
-        };
+        let mut c = self.dir.client(reference, &self.scratch.shell_rsh());
+        c.arg("-ai").args(args).args(self.dir.operands(
+            format!("{}/", self.src.display()),
+            format!("{}/", dst.display()),
+        ));
         c
     }
 }
@@ -145,14 +137,9 @@ fn check_prep(
     let c = Case::new(dir, with_dangling, prep_dst);
     let ours = run(&mut c.command(false, args, &c.dst), &c.scratch.logs());
     let theirs = run(&mut c.command(true, args, &c.dst_ref), &c.scratch.logs());
-    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
+    let label = format!("{dir:?} {args:?}");
+    assert_runs_agree(&label, &ours, &theirs);
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
     let diff = map_diff(&a, &b);
     if !diff.is_empty() {
@@ -276,8 +263,8 @@ fn map_errors() {
 /// Destination where the source's directory `d` is a symlink to a
 /// directory in the tree, with an extra file in it.
 fn dirlink_dst(dst: &Path) {
-    put(dst, "realdir/extra.txt", b"extra\n");
-    put(dst, "realdir/e/old.txt", b"old\n");
+    put(dst, "realdir/extra.txt", b"extra\n", T0 + 10);
+    put(dst, "realdir/e/old.txt", b"old\n", T0 + 10);
     set_mtime(&dst.join("realdir/e"), T0 + 5);
     set_mtime(&dst.join("realdir"), T0 + 5);
     symlink("realdir", dst.join("d")).expect("symlink");

@@ -47,15 +47,6 @@ const GROW_PREFIX: usize = 100 * 1024;
 /// Size of the file that `--inplace` updates by delta.
 const MEDIUM_SIZE: usize = 1 << 20;
 
-/// Writes `data` at `root/rel` (parents created) with mode 0644.
-fn put(root: &Path, rel: &str, data: &[u8], mtime: i64) {
-    let p = root.join(rel);
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("mkdir parents");
-    }
-    write_file(&p, data, 0o644, mtime);
-}
-
 /// Copies `src/rel` to `dst/rel` keeping mode and mtime (an up-to-date copy).
 fn copy_same(src: &Path, dst: &Path, rel: &str) {
     let to = dst.join(rel);
@@ -64,26 +55,6 @@ fn copy_same(src: &Path, dst: &Path, rel: &str) {
     }
     fs::copy(src.join(rel), &to).expect("copy");
     set_mtime(&to, fs::metadata(src.join(rel)).expect("stat").mtime());
-}
-
-/// Sets 0755 and `mtime` on every directory under `root` (and on `root`).
-fn fix_dirs(root: &Path, mtime: i64) {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
-        for e in fs::read_dir(&d).expect("read_dir") {
-            let e = e.expect("dir entry");
-            if e.file_type().expect("file type").is_dir() {
-                dirs.push(e.path());
-            }
-        }
-        i += 1;
-    }
-    for d in dirs.iter().rev() {
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        set_mtime(d, mtime);
-    }
 }
 
 /// The source tree: unchanged, changed, new and growing files, a file the
@@ -634,10 +605,7 @@ pub fn big_p(via: Via) {
 
 /// One `#[test]` per option for transport `$via`. `$side` says whether
 /// oxsync receives (`receiver`) or only sends (`sender`, the receiving side
-/// being stock rsync). A scenario marked `(recv "…")` exposes an open
-/// oxsync bug or known limitation of the receiving side and is ignored
-/// where oxsync receives, with the exact difference as the reason; remove
-/// the mark once it is fixed.
+/// being stock rsync).
 macro_rules! option_tests {
     ($side:ident $via:expr) => {
         option_tests!(@each $side $via;
@@ -664,23 +632,13 @@ macro_rules! option_tests {
             big_p,
         );
     };
-    (@each $side:ident $via:expr; $($name:ident $((recv $why:literal))?),* $(,)?) => {
+    (@each $side:ident $via:expr; $($name:ident),* $(,)?) => {
         $(
-            option_tests!(@one $side $via; $name [$($why)?]);
+            #[test]
+            fn $name() {
+                super::$name($via);
+            }
         )*
-    };
-    (@one receiver $via:expr; $name:ident [$why:literal]) => {
-        #[test]
-        #[ignore = $why]
-        fn $name() {
-            super::$name($via);
-        }
-    };
-    (@one $side:ident $via:expr; $name:ident [$($why:literal)?]) => {
-        #[test]
-        fn $name() {
-            super::$name($via);
-        }
     };
 }
 
