@@ -23,6 +23,7 @@ pub mod privs;
 pub mod proxyproto;
 pub mod sandbox;
 pub mod session;
+pub mod tail;
 pub mod treeshape;
 pub mod wild;
 pub mod wire;

@@ -2,7 +2,7 @@
 //! named by the client is read beneath the module (never a path outside
 //! it), and -R sources keep the client's `/./` marker below the module
 //! root (upstream options.c files_from checks, flist.c send_file_list()).
-use crate::session::module_tail;
+use crate::tail::module_tail;
 use confine::{AmbientAuthority, RelPath, Root};
 use engine::transfer::DaemonFilter;
 use engine::treeshape::FilesFrom;

@@ -211,7 +211,7 @@ impl AclReceiver {
     // upstream: acls.c:receive_acl()
     pub fn recv_entry<R: Read + ?Sized>(&mut self, r: &mut R, mode: u32) -> Result<EntryAcl> {
         let access = self.recv(r, AclKind::Access, mode)?;
-        let default = if mode & crate::flist::S_IFMT == crate::flist::S_IFDIR {
+        let default = if mode & crate::mode::S_IFMT == crate::mode::S_IFDIR {
             Some(self.recv(r, AclKind::Default, 0)?)
         } else {
             None

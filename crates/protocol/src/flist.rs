@@ -46,22 +46,7 @@ pub const XMIT_MOD_NSEC: u32 = 1 << 13;
 /// The atime is the previous entry's (with `-U`, non-directories only).
 pub const XMIT_SAME_ATIME: u32 = 1 << 14;
 
-/// File-type bits of `mode` (Linux values, as on the wire).
-pub const S_IFMT: u32 = 0o170000;
-/// Regular file.
-pub const S_IFREG: u32 = 0o100000;
-/// Directory.
-pub const S_IFDIR: u32 = 0o040000;
-/// Symlink.
-pub const S_IFLNK: u32 = 0o120000;
-/// Character device.
-pub const S_IFCHR: u32 = 0o020000;
-/// Block device.
-pub const S_IFBLK: u32 = 0o060000;
-/// FIFO.
-pub const S_IFIFO: u32 = 0o010000;
-/// Socket.
-pub const S_IFSOCK: u32 = 0o140000;
+pub use crate::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 
 /// One decoded or to-be-encoded file-list entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

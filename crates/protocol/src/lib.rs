@@ -15,6 +15,7 @@ pub mod exit;
 pub mod flist;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod mode;
 pub mod mplex;
 pub mod ndx;
 pub mod negotiate;

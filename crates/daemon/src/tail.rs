@@ -1,0 +1,43 @@
+//! A client's path argument, checked and stripped of the module's name.
+
+use confine::RelPath;
+
+/// A checked client path inside the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The path below the module root ("" for the root).
+    pub rel: String,
+    /// Written with a trailing slash (or `/.`).
+    pub trailing_slash: bool,
+}
+
+/// Strips the module prefix from a client path argument and checks the
+/// rest: leading slashes and `.` components are dropped, `..` is refused.
+// upstream: util1.c:glob_expand_module() / sanitize_path()
+pub fn module_tail(module: &str, arg: &str) -> Result<Tail, String> {
+    let rest = if arg == module {
+        ""
+    } else if let Some(r) = arg.strip_prefix(module).and_then(|r| r.strip_prefix('/')) {
+        r
+    } else {
+        arg
+    };
+    let trailing_slash =
+        rest.is_empty() || rest.ends_with('/') || rest.ends_with("/.") || rest == ".";
+    let mut parts = Vec::new();
+    for c in rest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return Err(format!("path \"{arg}\" leaves the module")),
+            c => parts.push(c),
+        }
+    }
+    let rel = parts.join("/");
+    if !rel.is_empty() {
+        RelPath::new(rel.as_bytes()).map_err(|e| format!("bad path \"{arg}\": {e}"))?;
+    }
+    Ok(Tail {
+        rel,
+        trailing_slash,
+    })
+}
