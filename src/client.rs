@@ -1,7 +1,8 @@
 //! The client: decides the direction from the command line, starts the
 //! remote shell (or the in-process receiving side) and prints the summary.
+use crate::output::{client_out, format};
+use crate::protect_args::send_protected_args;
 use crate::remote::{parse_location, safe_arg, split_command, Location};
-use engine::itemize::ItemFormat;
 use engine::out::{shared, Out};
 use engine::session::our_protocol;
 use engine::stats::XferStats;
@@ -266,27 +267,6 @@ fn local_path(l: &Location) -> String {
     }
 }
 
-pub(crate) fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
-    let mut f = ItemFormat {
-        itemize: opts.itemize,
-        verbose: opts.ctl.info.name,
-        sender,
-        local,
-        preserve_mtimes: opts.times,
-    };
-    // upstream: options.c: --out-format prints names (--info=name) and
-    // itemizes when it has %i.
-    if let Some(custom) = &opts.log_format {
-        f.verbose = f.verbose.max(1);
-        f.itemize = if engine::options::log_format_has(custom, 'i') {
-            f.itemize.max(1)
-        } else {
-            0
-        };
-    }
-    f
-}
-
 /// Starts the remote shell with `--server ...` and runs `f` over its pipes;
 /// then waits for it and folds its exit status into the result.
 fn with_remote(
@@ -444,50 +424,4 @@ fn push_server_args(
         }
     }
     None
-}
-
-/// Sends the `-s` arguments: each NUL-terminated, then an empty one.
-// upstream: rsync.c:send_protected_args()
-pub(crate) fn send_protected_args(
-    w: &mut impl std::io::Write,
-    words: &[String],
-) -> engine::Result<()> {
-    let mut buf = Vec::new();
-    for word in words {
-        buf.extend_from_slice(word.as_bytes());
-        buf.push(0);
-    }
-    buf.push(0);
-    w.write_all(&buf).and_then(|()| w.flush()).map_err(|e| {
-        Error::new(
-            exit::RERR_STREAMIO,
-            format!("rsync: writing the arguments: {e}"),
-        )
-    })
-}
-
-/// The client's message sink, with its control options applied.
-pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
-    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
-    out.set_control(engine::control::out_ctl(opts));
-    if let Some(custom) = opts.log_format.clone() {
-        out.set_line_format(Box::new(move |ev, xname, sum_reverse| {
-            let mut fields = daemon::logfmt::file_fields(&ev, "");
-            if sum_reverse && !fields.checksum.starts_with(' ') {
-                fields.checksum = daemon::logfmt::reverse_hex(&fields.checksum);
-            }
-            // upstream: a local copy's lines are the sending side's.
-            if fmt.local {
-                fields.op = "send";
-            }
-            fields.itemize = fmt.change_string(ev.iflags, ev.entry);
-            if !xname.is_empty() {
-                fields.link = format!(" => {}", String::from_utf8_lossy(xname));
-            } else if !ev.entry.is_symlink() {
-                fields.link.clear();
-            }
-            daemon::logfmt::expand(&custom, &daemon::logfmt::LogFields::default(), &fields)
-        }));
-    }
-    out
 }

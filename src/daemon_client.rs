@@ -233,7 +233,7 @@ fn transfer(
         );
     }
     if let Some(rest) = protected {
-        if let Err(e) = crate::client::send_protected_args(&mut w, &rest) {
+        if let Err(e) = crate::protect_args::send_protected_args(&mut w, &rest) {
             return fail(&e.message, exit::RERR_SOCKETIO);
         }
     }
@@ -244,8 +244,8 @@ fn transfer(
         ..Link::client()
     };
     let recv_opts = engine::batch::receiving_options(opts);
-    let fmt = crate::client::format(opts, push, false);
-    let out = crate::client::client_out(opts, fmt);
+    let fmt = crate::output::format(opts, push, false);
+    let out = crate::output::client_out(opts, fmt);
     // --timeout on the socket's reads (keeping what the handshake already
     // buffered) and --bwlimit on its writes.
     let who = if push { "sender" } else { "Receiver" };

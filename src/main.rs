@@ -6,6 +6,8 @@ mod client;
 mod connect_prog;
 mod daemon_client;
 mod logfile;
+mod output;
+mod protect_args;
 mod proxy;
 mod remote;
 mod server;

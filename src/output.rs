@@ -1,0 +1,55 @@
+//! The client's terminal output: the itemize format its options ask for
+//! and its message sink (`--out-format` applied).
+use engine::itemize::ItemFormat;
+use engine::out::Out;
+use engine::Options;
+use std::sync::Arc;
+
+/// The itemize format of a client: `sender` when it sends, `local` for a
+/// local copy.
+pub(crate) fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
+    let mut f = ItemFormat {
+        itemize: opts.itemize,
+        verbose: opts.ctl.info.name,
+        sender,
+        local,
+        preserve_mtimes: opts.times,
+    };
+    // upstream: options.c: --out-format prints names (--info=name) and
+    // itemizes when it has %i.
+    if let Some(custom) = &opts.log_format {
+        f.verbose = f.verbose.max(1);
+        f.itemize = if engine::options::log_format_has(custom, 'i') {
+            f.itemize.max(1)
+        } else {
+            0
+        };
+    }
+    f
+}
+
+/// The client's message sink, with its control options applied.
+pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
+    let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
+    out.set_control(engine::control::out_ctl(opts));
+    if let Some(custom) = opts.log_format.clone() {
+        out.set_line_format(Box::new(move |ev, xname, sum_reverse| {
+            let mut fields = daemon::logfmt::file_fields(&ev, "");
+            if sum_reverse && !fields.checksum.starts_with(' ') {
+                fields.checksum = daemon::logfmt::reverse_hex(&fields.checksum);
+            }
+            // upstream: a local copy's lines are the sending side's.
+            if fmt.local {
+                fields.op = "send";
+            }
+            fields.itemize = fmt.change_string(ev.iflags, ev.entry);
+            if !xname.is_empty() {
+                fields.link = format!(" => {}", String::from_utf8_lossy(xname));
+            } else if !ev.entry.is_symlink() {
+                fields.link.clear();
+            }
+            daemon::logfmt::expand(&custom, &daemon::logfmt::LogFields::default(), &fields)
+        }));
+    }
+    out
+}
