@@ -210,6 +210,8 @@ fn chmod() {
     check_all(&["-ai", "--chmod=D750,F640"]);
     check_all(&["-rlti", "--chmod=a+X"]);
     check_all(&["-ai", "--chmod=u=rwX,g=rX,o="]);
+    // No who: the umask applies.
+    check_all(&["-ai", "--chmod=D+w,F+x,o-x"]);
 }
 
 #[test]

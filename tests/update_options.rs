@@ -359,6 +359,50 @@ pub fn temp_dir_absolute_local() {
     assert_eq!(fs::read_dir(&t).expect("read_dir").count(), 0);
 }
 
+/// `--temp-dir` on another filesystem (`/dev/shm`, or a tmpfs mounted
+/// for the test): a rename cannot cross it, so each file is copied into
+/// place as stock rsync does (robust_rename), and nothing stays behind.
+pub fn temp_dir_other_filesystem_local() {
+    let c = Case::new(Via::Local, plain);
+    let dev = |p: &Path| fs::metadata(p).expect("stat").dev();
+    let shm = tempfile::Builder::new()
+        .prefix("oxsync-tmpdir")
+        .tempdir_in("/dev/shm")
+        .ok()
+        .filter(|t| dev(t.path()) != dev(&c.dst));
+    let mounted = c.work("tmpfs");
+    let t = match &shm {
+        Some(t) => t.path().to_path_buf(),
+        None => {
+            fs::create_dir(&mounted).expect("mkdir");
+            let ok = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+                .arg(&mounted)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "no other filesystem for the test: /dev/shm is not one, mount failed"
+            );
+            mounted.clone()
+        }
+    };
+    assert_ne!(
+        dev(&t),
+        dev(&c.dst),
+        "{} is on the destination's filesystem",
+        t.display()
+    );
+    let arg = format!("--temp-dir={}", t.display());
+    c.check(&["-a", "-i", &arg]);
+    c.expect_content_of_src("changed.txt");
+    let left = fs::read_dir(&t).expect("read_dir").count();
+    if shm.is_none() {
+        let _ = Command::new("umount").arg(&mounted).status();
+    }
+    assert_eq!(left, 0, "temp files left in {}", t.display());
+}
+
 /// `--delay-updates`: all files renamed at the end, `.~tmp~` removed.
 pub fn delay_updates(via: Via) {
     let c = Case::new(via, plain);
@@ -649,6 +693,11 @@ mod local {
     #[test]
     fn temp_dir_absolute() {
         super::temp_dir_absolute_local();
+    }
+
+    #[test]
+    fn temp_dir_other_filesystem() {
+        super::temp_dir_other_filesystem_local();
     }
 
     #[test]

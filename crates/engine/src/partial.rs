@@ -336,14 +336,23 @@ fn make_parent_mode(root: &Root, p: &RelPath, mode: u32) {
     }
 }
 
-/// Renames within one root, or copies (then unlinks) across two.
+/// Renames within one root, or copies (then unlinks) across two. A rename
+/// that meets another filesystem (a `--temp-dir` elsewhere) copies too,
+/// owner included, as upstream's robust_rename() does.
 fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     if std::ptr::eq(a, b) {
-        return a
-            .rename(from, to)
-            .map_err(|e| Error::file_io(format!("rsync: [receiver] rename failed: {e}")));
+        match a.rename(from, to) {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                copy_file_as(a, from, a, to, true)?;
+            }
+            res => {
+                return res
+                    .map_err(|e| Error::file_io(format!("rsync: [receiver] rename failed: {e}")))
+            }
+        }
+    } else {
+        copy_file(a, from, b, to)?;
     }
-    copy_file(a, from, b, to)?;
     let _ = a.unlink(from);
     Ok(())
 }
@@ -351,6 +360,11 @@ fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 /// Copies a regular file's data, mode and mtime to a new name beneath `b`
 /// (through a temp name beside it, then a rename).
 fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
+    copy_file_as(a, from, b, to, false)
+}
+
+/// As [`copy_file`]; `owned`: the copy gets the original's owner too.
+fn copy_file_as(a: &Root, from: &RelPath, b: &Root, to: &RelPath, owned: bool) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| {
         Error::file_io(format!(
             "rsync: [receiver] copy \"{}\" failed: {e}",
@@ -373,7 +387,7 @@ fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
             Root::set_fd_meta(
                 &dst,
                 Some(st.mode & 0o7777),
-                None,
+                owned.then_some((Some(st.uid), Some(st.gid))),
                 Some((st.mtime, st.mtime_nsec)),
             )
             .map_err(|e| fail(&e))
