@@ -45,6 +45,7 @@ mod options3;
 mod options4;
 mod options5;
 mod planted_links;
+mod progress;
 mod proxy;
 mod receiving;
 mod refuse;

@@ -186,7 +186,16 @@ pub fn receive_files<R: Read>(
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
-        let started = std::time::Instant::now();
+        if !ctx.am_server {
+            ctx.out.item_before_transfer(
+                crate::out::FileEvent {
+                    sender: false,
+                    iflags,
+                    entry: e,
+                },
+                b"",
+            );
+        }
         let ok = match receive_data(
             ctx,
             r,
@@ -207,17 +216,17 @@ pub fn receive_files<R: Read>(
             s.total_transferred_size += e.size.max(0) as u64;
         });
         if ok {
-            log_item(ctx, iflags, i);
-            placed(ctx, &events, i);
             xfr += 1;
-            ctx.out.progress(
-                &ctx.name(i),
+            ctx.out.end_progress(
                 e.size.max(0) as u64,
-                started.elapsed(),
-                xfr,
-                ctx.entries.len() - 1 - i,
-                ctx.entries.len(),
+                crate::progress::Counters {
+                    xfr,
+                    to_check: ctx.entries.len() - 1 - i,
+                    total: ctx.entries.len(),
+                },
             );
+            log_transferred(ctx, iflags, i);
+            placed(ctx, &events, i);
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!(
                 "ERROR: {} failed verification -- update discarded.",
@@ -303,6 +312,21 @@ fn discard_data<R: Read>(
     Ok(())
 }
 
+/// With --append: where the received data starts (the verified prefix,
+/// upstream's sum.flength).
+fn append_offset(head: &SumHead) -> u64 {
+    let (count, blength, rem) = (
+        head.count.max(0) as u64,
+        head.blength.max(0) as u64,
+        head.remainder.max(0) as u64,
+    );
+    let mut len = count * blength;
+    if rem > 0 && len > 0 {
+        len -= blength - rem.min(blength);
+    }
+    len
+}
+
 /// -H: tells the generator that a hard-linked file is in place (a file
 /// parked for --delay-updates is, once it is moved).
 fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
@@ -340,6 +364,20 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
             )));
         }
         return Ok(ndx);
+    }
+}
+
+/// Logs a transferred file: its line was printed before its data when
+/// the format allows.
+fn log_transferred(ctx: &RecvCtx, iflags: u32, i: usize) {
+    if ctx.out.logs_before_transfer() {
+        ctx.out.log_file(crate::out::FileEvent {
+            sender: false,
+            iflags,
+            entry: &ctx.entries[i],
+        });
+    } else {
+        log_item(ctx, iflags, i);
     }
 }
 
@@ -415,7 +453,9 @@ fn receive_data<R: Read>(
     let mut matched = 0u64;
     let mut write_err: Option<std::io::Error> = None;
     let mut basis_failed = false;
+    let mut offset = if append { append_offset(head) } else { 0 };
     loop {
+        ctx.out.show_progress(offset, total);
         // A failed read (the peer went away) leaves no temp file behind.
         // (receive_files hands it to partial::interrupted, which keeps it
         // for --partial.)
@@ -425,6 +465,7 @@ fn receive_data<R: Read>(
                 let data = &buf[..n];
                 hasher.update(data);
                 literal += n as u64;
+                offset += n as u64;
                 if write_err.is_none() {
                     if let Err(err) = w.write_all(data) {
                         write_err = Some(err);
@@ -440,6 +481,7 @@ fn receive_data<R: Read>(
                     )));
                 };
                 matched += len as u64;
+                offset += len as u64;
                 block.resize(len, 0);
                 let ok = match &basis {
                     Some(f) => window.read(f, &mut block, off).is_ok(),

@@ -150,7 +150,6 @@ pub fn send_files<R: Read>(
             continue;
         }
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
-        let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
         let file = match ctx.list.source.open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
@@ -201,6 +200,18 @@ pub fn send_files<R: Read>(
         };
         let mut pos = 0u64;
         let mut block = Vec::new();
+        let size = e.size.max(0) as u64;
+        if !ctx.am_server {
+            ctx.out.item_before_transfer(
+                crate::out::FileEvent {
+                    sender: true,
+                    iflags,
+                    entry: e,
+                },
+                b"",
+            );
+            ctx.out.show_progress(0, size);
+        }
         let result = crate::partial::send_stream(
             ctx.opts,
             phase,
@@ -233,6 +244,7 @@ pub fn send_files<R: Read>(
                 if out.len() >= FLUSH_AT {
                     write_data(w, &mut out, ctx.batch_only).map_err(io::Error::other)?;
                 }
+                ctx.out.show_progress(pos, size);
                 Ok(())
             },
         );
@@ -268,16 +280,24 @@ pub fn send_files<R: Read>(
             s.matched_data += mstats.matched;
         });
         match_counts(ctx, &mstats, &mut totals);
-        log_item(ctx, iflags, i);
         xfr += 1;
-        ctx.out.progress(
-            &crate::control::name_text(&e.name),
-            e.size.max(0) as u64,
-            started.elapsed(),
-            xfr,
-            ctx.list.len() - 1 - i,
-            ctx.list.len(),
+        ctx.out.end_progress(
+            size,
+            crate::progress::Counters {
+                xfr,
+                to_check: ctx.list.len() - 1 - i,
+                total: ctx.list.len(),
+            },
         );
+        if ctx.out.logs_before_transfer() {
+            ctx.out.log_file(crate::out::FileEvent {
+                sender: true,
+                iflags,
+                entry: e,
+            });
+        } else {
+            log_item(ctx, iflags, i);
+        }
     }
     write_out(w, &mut out, false)?;
     match_report(ctx, &totals);
