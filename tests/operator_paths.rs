@@ -155,7 +155,7 @@ fn destination_created_beneath_planted_parent() {
                 b"payload\n"
             );
         } else {
-            assert_refused(&c, &r, 11, "mkdir \"plant/opd/new/\"", &before);
+            assert_refused(&c, &r, 11, "/plant/opd/new\" failed", &before);
         }
     }
 }

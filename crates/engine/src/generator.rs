@@ -344,8 +344,9 @@ impl Gen<'_> {
         }
         self.ctx.root.stat(p).map_err(|e| {
             Error::file_io(format!(
-                "rsync: [generator] stat {:?} failed: {e}",
-                String::from_utf8_lossy(p.as_bytes())
+                "rsync: [generator] stat {:?} failed: {}",
+                String::from_utf8_lossy(p.as_bytes()),
+                crate::error::sys_err(&e)
             ))
         })
     }
@@ -507,8 +508,9 @@ impl Gen<'_> {
         if let Some(fd) = fd.filter(|_| iflags & ITEM_TRANSFER == 0 && !ctx.opts.dry_run) {
             if let Err(err) = ctx.xattrs.apply(&fd, None, e, &pol, false) {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] set_xattr \"{}\": {err}",
-                    ctx.name(i)
+                    "rsync: [generator] set_xattr \"{}\": {}",
+                    ctx.name(i),
+                    crate::error::sys_err(&err)
                 ));
             }
         }
@@ -540,8 +542,9 @@ impl Gen<'_> {
         let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
         if let Err(err) = ctx.xattrs.apply(&fd, basis.as_ref(), e, &pol, false) {
             ctx.out.error_xfer(&format!(
-                "rsync: [generator] set_xattr \"{}\": {err}",
-                ctx.name(i)
+                "rsync: [generator] set_xattr \"{}\": {}",
+                ctx.name(i),
+                crate::error::sys_err(&err)
             ));
         }
     }
@@ -668,8 +671,9 @@ impl Gen<'_> {
                 {
                     if err.kind() != std::io::ErrorKind::AlreadyExists {
                         ctx.out.error_xfer(&format!(
-                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}",
-                            ctx.name(i)
+                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                            ctx.name(i),
+                            crate::error::sys_err(&err)
                         ));
                         ctx.out
                             .error("*** Skipping any contents from this failed directory ***");
@@ -766,9 +770,10 @@ impl Gen<'_> {
                         return Ok(());
                     }
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
+                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
                         ctx.name(i),
-                        String::from_utf8_lossy(&target)
+                        String::from_utf8_lossy(&target),
+                        crate::error::sys_err(&err)
                     ));
                     return Ok(());
                 }
@@ -857,8 +862,9 @@ impl Gen<'_> {
                         return Ok(());
                     }
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] mknod \"{}\" failed: {err}",
-                        ctx.name(i)
+                        "rsync: [generator] mknod \"{}\" failed: {}",
+                        ctx.name(i),
+                        crate::error::sys_err(&err)
                     ));
                     return Ok(());
                 }
@@ -1058,8 +1064,9 @@ impl Gen<'_> {
                     Ok(sig) => Some(sig),
                     Err(err) => {
                         ctx.out.error(&format!(
-                            "rsync: [generator] failed to open \"{}\", continuing: {err}",
-                            ctx.name(i)
+                            "rsync: [generator] failed to open \"{}\", continuing: {}",
+                            ctx.name(i),
+                            crate::error::sys_err(&err)
                         ));
                         None
                     }
@@ -1150,9 +1157,10 @@ impl Gen<'_> {
             if !ctx.opts.dry_run {
                 if let Err(err) = root.link(&from, &to) {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to hard-link {} with {}: {err}",
+                        "rsync: [generator] failed to hard-link {} with {}: {}",
                         from.display_lossy(),
-                        ctx.name(i)
+                        ctx.name(i),
+                        crate::error::sys_err(&err)
                     ));
                     return Ok(NonDest::Basis(bst));
                 }
@@ -1353,8 +1361,9 @@ impl Gen<'_> {
         {
             if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] failed to set permissions on \"{}\": {err}",
-                    String::from_utf8_lossy(&e.name)
+                    "rsync: [generator] failed to set permissions on \"{}\": {}",
+                    String::from_utf8_lossy(&e.name),
+                    crate::error::sys_err(&err)
                 ));
             }
         }
@@ -1364,8 +1373,9 @@ impl Gen<'_> {
                 if want != s.mode & 0o7777 {
                     if let Err(err) = ctx.root.chmod(p, want) {
                         ctx.out.error_xfer(&format!(
-                            "rsync: [generator] failed to set permissions on \"{}\": {err}",
-                            String::from_utf8_lossy(&e.name)
+                            "rsync: [generator] failed to set permissions on \"{}\": {}",
+                            String::from_utf8_lossy(&e.name),
+                            crate::error::sys_err(&err)
                         ));
                     }
                 }
@@ -1377,8 +1387,9 @@ impl Gen<'_> {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                 if !e.is_symlink() {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to set times on \"{}\": {err}",
-                        String::from_utf8_lossy(&e.name)
+                        "rsync: [generator] failed to set times on \"{}\": {}",
+                        String::from_utf8_lossy(&e.name),
+                        crate::error::sys_err(&err)
                     ));
                 }
             }
@@ -1400,8 +1411,9 @@ impl Gen<'_> {
         }
         if let Err(err) = self.ctx.root.set_times(p, None, Some(e.atime)) {
             self.ctx.out.error_xfer(&format!(
-                "rsync: [generator] failed to set times on \"{}\": {err}",
-                String::from_utf8_lossy(&e.name)
+                "rsync: [generator] failed to set times on \"{}\": {}",
+                String::from_utf8_lossy(&e.name),
+                crate::error::sys_err(&err)
             ));
         }
     }
@@ -1426,8 +1438,9 @@ impl Gen<'_> {
         if uid.is_some() || gid.is_some() {
             if let Err(err) = ctx.root.lchown(p, uid, gid) {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] chown \"{}\" failed: {err}",
-                    String::from_utf8_lossy(&e.name)
+                    "rsync: [generator] chown \"{}\" failed: {}",
+                    String::from_utf8_lossy(&e.name),
+                    crate::error::sys_err(&err)
                 ));
             }
         }
@@ -1515,8 +1528,9 @@ impl Gen<'_> {
             Ok(n) => n,
             Err(err) => {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] opendir \"{}\" failed: {err}",
-                    ctx.name(i)
+                    "rsync: [generator] opendir \"{}\" failed: {}",
+                    ctx.name(i),
+                    crate::error::sys_err(&err)
                 ));
                 return Ok(());
             }
@@ -1572,8 +1586,9 @@ impl Gen<'_> {
         if st.file_type == FileType::Dir {
             let mut names = ctx.root.read_dir(p).map_err(|e| {
                 Error::file_io(format!(
-                    "rsync: [generator] opendir \"{}\" failed: {e}",
-                    String::from_utf8_lossy(name)
+                    "rsync: [generator] opendir \"{}\" failed: {}",
+                    String::from_utf8_lossy(name),
+                    crate::error::sys_err(&e)
                 ))
             })?;
             self.sort_like_dirlist(p, &mut names);
@@ -1612,8 +1627,9 @@ impl Gen<'_> {
             if !dry {
                 ctx.root.rmdir(p).map_err(|e| {
                     Error::file_io(format!(
-                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {e}",
-                        String::from_utf8_lossy(name)
+                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {}",
+                        String::from_utf8_lossy(name),
+                        crate::error::sys_err(&e)
                     ))
                 })?;
             }
@@ -1631,8 +1647,9 @@ impl Gen<'_> {
         } else if !dry {
             ctx.root.unlink(p).map_err(|e| {
                 Error::file_io(format!(
-                    "rsync: [generator] delete_file: unlink \"{}\" failed: {e}",
-                    String::from_utf8_lossy(name)
+                    "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
+                    String::from_utf8_lossy(name),
+                    crate::error::sys_err(&e)
                 ))
             })?;
         }
@@ -1698,9 +1715,10 @@ impl Gen<'_> {
                 Ok(found) => found,
                 Err(err) => {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
+                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
                         ctx.name(i),
-                        String::from_utf8_lossy(&target)
+                        String::from_utf8_lossy(&target),
+                        crate::error::sys_err(&err)
                     ));
                     return None;
                 }
@@ -1796,8 +1814,9 @@ impl Gen<'_> {
             } else if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
                 if let Err(err) = root.chmod(mode_p, want) {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to set permissions on \"{}\": {err}",
-                        ctx.name(i)
+                        "rsync: [generator] failed to set permissions on \"{}\": {}",
+                        ctx.name(i),
+                        crate::error::sys_err(&err)
                     ));
                 }
             }
@@ -1805,8 +1824,9 @@ impl Gen<'_> {
             {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to set times on \"{}\": {err}",
-                        ctx.name(i)
+                        "rsync: [generator] failed to set times on \"{}\": {}",
+                        ctx.name(i),
+                        crate::error::sys_err(&err)
                     ));
                 }
             }

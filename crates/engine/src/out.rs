@@ -49,6 +49,7 @@ pub struct Out {
     /// A custom `--out-format` for item lines (else `format`'s own).
     line_fmt: std::sync::OnceLock<LineFmtFn>,
     msg_log: std::sync::OnceLock<MsgLogFn>,
+    landlock: std::sync::OnceLock<crate::stats::LandlockNote>,
 }
 
 /// Receives the messages a client prints (for `--log-file`).
@@ -113,6 +114,7 @@ impl Out {
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
+            landlock: std::sync::OnceLock::new(),
         };
         Arc::new(o)
     }
@@ -133,6 +135,7 @@ impl Out {
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
+            landlock: std::sync::OnceLock::new(),
         })
     }
     /// A server's sink: every line becomes a message to the client.
@@ -152,8 +155,19 @@ impl Out {
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
+            landlock: std::sync::OnceLock::new(),
         })
     }
+    /// Records what Landlock did for this run (first call wins).
+    pub fn set_landlock(&self, note: crate::stats::LandlockNote) {
+        let _ = self.landlock.set(note);
+    }
+
+    /// What Landlock did for this run, if it was asked to confine it.
+    pub fn landlock(&self) -> Option<crate::stats::LandlockNote> {
+        self.landlock.get().cloned()
+    }
+
     /// Sets a custom `--out-format` renderer for item lines (first call
     /// wins).
     pub fn set_line_format(&self, f: LineFmtFn) {

@@ -114,8 +114,11 @@ pub fn open_output(
 ) -> Result<(Output, File)> {
     let p = &ctx.paths[i];
     let name = ctx.name(i);
-    let io_fail = |what: &str, e: &dyn std::fmt::Display| {
-        Error::file_io(format!("rsync: [receiver] {what} \"{name}\" failed: {e}"))
+    let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
+        Error::file_io(format!(
+            "rsync: [receiver] {what} \"{name}\" failed: {}",
+            crate::error::sys_err(&e)
+        ))
     };
     let (out, file) = if ctx.opts.inplace {
         let exists = matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type == FileType::File);
@@ -302,9 +305,10 @@ pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
         };
         if let Err(e) = relocate(root, &path, root, &dest) {
             ctx.out.error_xfer(&format!(
-                "rsync: [receiver] rename \"{}\" -> \"{}\": {e}",
+                "rsync: [receiver] rename \"{}\" -> \"{}\": {}",
                 path.display_lossy(),
-                ctx.name(i)
+                ctx.name(i),
+                crate::error::sys_err(&e)
             ));
             continue;
         }
@@ -339,9 +343,12 @@ fn make_parent_mode(root: &Root, p: &RelPath, mode: u32) {
 /// Renames within one root, or copies (then unlinks) across two.
 fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     if std::ptr::eq(a, b) {
-        return a
-            .rename(from, to)
-            .map_err(|e| Error::file_io(format!("rsync: [receiver] rename failed: {e}")));
+        return a.rename(from, to).map_err(|e| {
+            Error::file_io(format!(
+                "rsync: [receiver] rename failed: {}",
+                crate::error::sys_err(&e)
+            ))
+        });
     }
     copy_file(a, from, b, to)?;
     let _ = a.unlink(from);
@@ -351,10 +358,11 @@ fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 /// Copies a regular file's data, mode and mtime to a new name beneath `b`
 /// (through a temp name beside it, then a rename).
 fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
+    let fail = |e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
-            "rsync: [receiver] copy \"{}\" failed: {e}",
-            from.display_lossy()
+            "rsync: [receiver] copy \"{}\" failed: {}",
+            from.display_lossy(),
+            crate::error::sys_err(&e)
         ))
     };
     let st = a
@@ -389,10 +397,11 @@ fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 /// regular file is copied, a symlink made again with its target, a device,
 /// FIFO or socket made with `mknodat`.
 fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
+    let fail = |e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
-            "rsync: [receiver] backup of \"{}\" failed: {e}",
-            from.display_lossy()
+            "rsync: [receiver] backup of \"{}\" failed: {}",
+            from.display_lossy(),
+            crate::error::sys_err(&e)
         ))
     };
     let st = root
@@ -519,8 +528,9 @@ fn clear_backup_target(root: &Root, to: &RelPath) -> Result<()> {
     fn remove_tree(root: &Root, p: &RelPath, depth: usize) -> Result<()> {
         let fail = |what: &str, e: confine::Error| {
             Error::file_io(format!(
-                "rsync: [receiver] delete_file: {what}({}) failed: {e}",
-                p.display_lossy()
+                "rsync: [receiver] delete_file: {what}({}) failed: {}",
+                p.display_lossy(),
+                crate::error::sys_err(&e)
             ))
         };
         if depth > 4096 {

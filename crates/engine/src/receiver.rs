@@ -427,7 +427,8 @@ fn receive_data<R: Read>(
             Ok(f) => Some(f),
             Err(err) => {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [receiver] failed to open basis \"{name}\": {err}"
+                    "rsync: [receiver] failed to open basis \"{name}\": {}",
+                    crate::error::sys_err(&err)
                 ));
                 None
             }
@@ -521,7 +522,8 @@ fn receive_data<R: Read>(
     if let Some(err) = write_err {
         crate::partial::discard(ctx, &tmp);
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] write failed on \"{name}\": {err}"
+            "rsync: [receiver] write failed on \"{name}\": {}",
+            crate::error::sys_err(&err)
         ));
         return Ok(true);
     }
@@ -621,7 +623,8 @@ fn finish_file(
         }
         if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
             ctx.out.error_xfer(&format!(
-                "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
+                "rsync: [receiver] failed to set attributes on \"{name}\": {}",
+                crate::error::sys_err(&err)
             ));
         }
         set_atime(ctx, file, e, name);
@@ -629,7 +632,8 @@ fn finish_file(
     }
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
+            "rsync: [receiver] failed to set attributes on \"{name}\": {}",
+            crate::error::sys_err(&err)
         ));
     }
     set_atime(ctx, file, e, name);
@@ -678,7 +682,8 @@ fn set_atime(ctx: &RecvCtx, file: &File, e: &protocol::flist::FileEntry, name: &
     }
     if let Err(err) = confine::Root::set_fd_atime(file, e.atime) {
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] failed to set times on \"{name}\": {err}"
+            "rsync: [receiver] failed to set times on \"{name}\": {}",
+            crate::error::sys_err(&err)
         ));
     }
 }

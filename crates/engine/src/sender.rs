@@ -157,12 +157,12 @@ pub fn send_files<R: Read>(
                 if err.kind() == io::ErrorKind::NotFound {
                     ctx.out.add_io_error(2);
                     ctx.out
-                        .warning(&format!("file has vanished: \"{}\"", path.display()));
+                        .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
                 } else {
                     ctx.out.add_io_error(1);
                     ctx.out.error_xfer(&format!(
                         "rsync: [sender] send_files failed to open \"{}\": {}",
-                        path.display(),
+                        full_name(ctx, path),
                         os_err(&err)
                     ));
                 }
@@ -261,7 +261,7 @@ pub fn send_files<R: Read>(
             ctx.out.add_io_error(1);
             ctx.out.error_xfer(&format!(
                 "rsync: [sender] read errors mapping \"{}\": {}",
-                path.display(),
+                full_name(ctx, path),
                 os_err(&err)
             ));
             // A deliberately wrong checksum makes the receiver discard it.
@@ -403,6 +403,15 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
+    }
+}
+
+/// A source name in a message: absolute for the operator's own files (as
+/// upstream's full_fname()), as listed beneath a daemon module.
+fn full_name(ctx: &SendCtx<'_>, path: &std::path::Path) -> String {
+    match ctx.list.source {
+        crate::source::Sources::Ambient => crate::flist::abs_display(path),
+        crate::source::Sources::Beneath(_) => path.display().to_string(),
     }
 }
 
