@@ -200,7 +200,7 @@ pub fn record_fd(file: &std::fs::File, want: &Recorded) -> Result<()> {
     let fail = |e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
             "rsync: failed to write xattr {XSTAT_ATTR}: {}",
-            crate::error::sys_err(&e)
+            crate::error::sys_err(e)
         ))
     };
     let m = file.metadata().map_err(|e| fail(&e))?;

@@ -117,7 +117,7 @@ pub fn open_output(
     let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
             "rsync: [receiver] {what} \"{name}\" failed: {}",
-            crate::error::sys_err(&e)
+            crate::error::sys_err(e)
         ))
     };
     let (out, file) = if ctx.opts.inplace {
@@ -362,7 +362,7 @@ fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
         Error::file_io(format!(
             "rsync: [receiver] copy \"{}\" failed: {}",
             from.display_lossy(),
-            crate::error::sys_err(&e)
+            crate::error::sys_err(e)
         ))
     };
     let st = a
@@ -401,7 +401,7 @@ fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
         Error::file_io(format!(
             "rsync: [receiver] backup of \"{}\" failed: {}",
             from.display_lossy(),
-            crate::error::sys_err(&e)
+            crate::error::sys_err(e)
         ))
     };
     let st = root

@@ -617,7 +617,7 @@ impl RecvLists {
     ) -> std::result::Result<(), String> {
         let (ndx, items) = self.list(e);
         let current = fx::fd_list(&fd)
-            .map_err(|err| format!("llistxattr failed: {}", crate::error::sys_err(&err)))?;
+            .map_err(|err| format!("llistxattr failed: {}", crate::error::sys_err(err)))?;
         let mut problems = Vec::new();
         for it in items {
             let value = match &it.value {
@@ -656,7 +656,7 @@ impl RecvLists {
                         problems.push(format!(
                             "rsync_xal_set: fsetxattr(\"{}\") failed: {}",
                             String::from_utf8_lossy(&it.name),
-                            crate::error::sys_err(&err)
+                            crate::error::sys_err(err)
                         ));
                     }
                 }
@@ -670,7 +670,7 @@ impl RecvLists {
                 problems.push(format!(
                     "rsync_xal_set: fremovexattr(\"{}\") failed: {}",
                     String::from_utf8_lossy(&name),
-                    crate::error::sys_err(&err)
+                    crate::error::sys_err(err)
                 ));
             }
         }
