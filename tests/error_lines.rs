@@ -37,11 +37,32 @@ fn run_case(bin: &Path, s: &Scratch, args: &[&str]) -> Run {
     run(&mut c, &s.logs())
 }
 
+/// A temporary file's random suffix (`.NAME.XXXXXX`) as `XXXXXX`.
+fn no_temp_suffix(l: &str) -> String {
+    let mut out = l.to_string();
+    if let Some(q) = l.rfind("\" failed") {
+        let name_start = l[..q].rfind('/').map_or(0, |s| s + 1);
+        let name = &l[name_start..q];
+        if name.starts_with('.') && name.len() > 8 && name.as_bytes()[name.len() - 7] == b'.' {
+            out = format!(
+                "{}{}XXXXXX{}",
+                &l[..name_start],
+                &name[..name.len() - 6],
+                &l[q..]
+            );
+        }
+    }
+    out
+}
+
 /// The error lines of a run, normalised: the scratch root as `ROOT`, no
-/// role tag, no `at FILE(N) [ROLE=VERSION]`.
+/// role tag, no `at FILE(N) [ROLE=VERSION]`, a temporary file's suffix
+/// as `XXXXXX`; sorted (the generator, receiver and sender report
+/// concurrently, in rsync too).
 fn error_lines(r: &Run, root: &Path) -> Vec<String> {
     let root = root.display().to_string();
-    r.stderr
+    let mut v: Vec<String> = r
+        .stderr
         .lines()
         .filter(|l| l.starts_with("rsync:") || l.starts_with("rsync error:"))
         .map(|l| {
@@ -55,9 +76,11 @@ fn error_lines(r: &Run, root: &Path) -> Vec<String> {
                 Some(r) => r.split_once("] ").map_or(rest, |(_, t)| t),
                 None => rest,
             };
-            format!("rsync: {rest}")
+            no_temp_suffix(&format!("rsync: {rest}"))
         })
-        .collect()
+        .collect();
+    v.sort();
+    v
 }
 
 /// Lines in rsync's form whatever they say.
@@ -95,6 +118,11 @@ const CASES: &[(&str, &[&str])] = &[
         &["-a", "{S}/src/", "{S}/ro/newdir"],
     ),
     ("relative names", &["-a", "src/nope/", "w/d3/"]),
+    (
+        "mkdir denied in an existing dest dir",
+        &["-a", "{S}/src/sub", "{S}/ro/"],
+    ),
+    ("unwritable dest dir", &["-r", "{S}/src/", "{S}/ro/"]),
 ];
 
 #[test]

@@ -55,6 +55,9 @@ struct Gen<'a> {
     /// Dry run: the directory (by entry index) that does not exist yet, so
     /// everything below it is new.
     dry_missing: Option<Vec<u8>>,
+    /// A directory whose mkdir failed: what is below it is skipped
+    /// (upstream's skip_dir).
+    skip_dir: Option<Vec<u8>>,
     /// Directories created without -p whose own mode lacks u+rwx: they were
     /// made with it, and get their final mode in touch_up_dirs.
     retouch_perms: HashSet<usize>,
@@ -113,6 +116,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         names,
         dir_names,
         dry_missing: None,
+        skip_dir: None,
         retouch_perms: HashSet::new(),
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
@@ -509,7 +513,7 @@ impl Gen<'_> {
             if let Err(err) = ctx.xattrs.apply(&fd, None, e, &pol, false) {
                 ctx.out.error_xfer(&format!(
                     "rsync: [generator] set_xattr \"{}\": {}",
-                    ctx.name(i),
+                    ctx.full_name(i),
                     crate::error::sys_err(&err)
                 ));
             }
@@ -543,7 +547,7 @@ impl Gen<'_> {
         if let Err(err) = ctx.xattrs.apply(&fd, basis.as_ref(), e, &pol, false) {
             ctx.out.error_xfer(&format!(
                 "rsync: [generator] set_xattr \"{}\": {}",
-                ctx.name(i),
+                ctx.full_name(i),
                 crate::error::sys_err(&err)
             ));
         }
@@ -584,6 +588,13 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        if let Some(skip) = &self.skip_dir {
+            let name = p.as_bytes();
+            if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
+                return Ok(());
+            }
+            self.skip_dir = None;
+        }
         if !redo {
             self.check_parent(i)?;
         }
@@ -672,11 +683,12 @@ impl Gen<'_> {
                     if err.kind() != std::io::ErrorKind::AlreadyExists {
                         ctx.out.error_xfer(&format!(
                             "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
-                            ctx.name(i),
+                            ctx.full_name(i),
                             crate::error::sys_err(&err)
                         ));
                         ctx.out
                             .error("*** Skipping any contents from this failed directory ***");
+                        self.skip_dir = Some(p.as_bytes().to_vec());
                         return Ok(());
                     }
                 }
@@ -771,7 +783,7 @@ impl Gen<'_> {
                     }
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
-                        ctx.name(i),
+                        ctx.full_name(i),
                         String::from_utf8_lossy(&target),
                         crate::error::sys_err(&err)
                     ));
@@ -863,7 +875,7 @@ impl Gen<'_> {
                     }
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] mknod \"{}\" failed: {}",
-                        ctx.name(i),
+                        ctx.full_name(i),
                         crate::error::sys_err(&err)
                     ));
                     return Ok(());
@@ -1065,7 +1077,7 @@ impl Gen<'_> {
                     Err(err) => {
                         ctx.out.error(&format!(
                             "rsync: [generator] failed to open \"{}\", continuing: {}",
-                            ctx.name(i),
+                            ctx.full_name(i),
                             crate::error::sys_err(&err)
                         ));
                         None
@@ -1159,7 +1171,7 @@ impl Gen<'_> {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to hard-link {} with {}: {}",
                         from.display_lossy(),
-                        ctx.name(i),
+                        ctx.full_name(i),
                         crate::error::sys_err(&err)
                     ));
                     return Ok(NonDest::Basis(bst));
@@ -1529,7 +1541,7 @@ impl Gen<'_> {
             Err(err) => {
                 ctx.out.error_xfer(&format!(
                     "rsync: [generator] opendir \"{}\" failed: {}",
-                    ctx.name(i),
+                    ctx.full_name(i),
                     crate::error::sys_err(&err)
                 ));
                 return Ok(());
@@ -1716,7 +1728,7 @@ impl Gen<'_> {
                 Err(err) => {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
-                        ctx.name(i),
+                        ctx.full_name(i),
                         String::from_utf8_lossy(&target),
                         crate::error::sys_err(&err)
                     ));
@@ -1815,7 +1827,7 @@ impl Gen<'_> {
                 if let Err(err) = root.chmod(mode_p, want) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set permissions on \"{}\": {}",
-                        ctx.name(i),
+                        ctx.full_name(i),
                         crate::error::sys_err(&err)
                     ));
                 }
@@ -1825,7 +1837,7 @@ impl Gen<'_> {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
-                        ctx.name(i),
+                        ctx.full_name(i),
                         crate::error::sys_err(&err)
                     ));
                 }

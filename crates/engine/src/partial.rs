@@ -113,7 +113,7 @@ pub fn open_output(
     hasher: &mut FileHasher,
 ) -> Result<(Output, File)> {
     let p = &ctx.paths[i];
-    let name = ctx.name(i);
+    let name = ctx.full_name(i);
     let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
             "rsync: [receiver] {what} \"{name}\" failed: {}",
@@ -180,6 +180,14 @@ pub fn open_output(
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                // upstream receiver.c open_tmpfile(): the temporary's name.
+                Err(e) if !in_temp_dir => {
+                    return Err(Error::file_io(format!(
+                        "rsync: [receiver] mkstemp \"{}\" failed: {}",
+                        ctx.full_path(tmp.as_bytes()),
+                        crate::error::sys_err(e)
+                    )))
+                }
                 Err(e) => return Err(io_fail("mkstemp", &e)),
             }
         }

@@ -215,6 +215,9 @@ pub fn receive_files<R: Read>(
             s.xferred_files += 1;
             s.total_transferred_size += e.size.max(0) as u64;
         });
+        let Some(ok) = ok else {
+            continue;
+        };
         if ok {
             xfr += 1;
             ctx.out.end_progress(
@@ -283,6 +286,17 @@ fn discard_data<R: Read>(
     tokens: &mut crate::tokens::TokenIn,
 ) -> Result<()> {
     let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
+    discard_tokens(ctx, r, &head, buf, tokens)
+}
+
+/// Reads one file's tokens and checksum past (its head already read).
+fn discard_tokens<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    head: &SumHead,
+    buf: &mut Vec<u8>,
+    tokens: &mut crate::tokens::TokenIn,
+) -> Result<()> {
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -400,8 +414,9 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     }
 }
 
-/// Rebuilds one file. Returns Ok(false) when the checksum did not match
-/// (the temp file is gone, the destination untouched).
+/// Rebuilds one file. Returns Ok(Some(false)) when the checksum did not
+/// match (the temp file is gone, the destination untouched), Ok(None) when
+/// no temporary file could be made (reported; the data was read past).
 // upstream: receiver.c:receive_data()
 fn receive_data<R: Read>(
     ctx: &RecvCtx,
@@ -411,10 +426,11 @@ fn receive_data<R: Read>(
     buf: &mut Vec<u8>,
     tokens: &mut crate::tokens::TokenIn,
     (basis_type, xname, phase): (Option<u8>, &[u8], i32),
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
-    let name = ctx.name(i);
+    // Error lines name the file as upstream's full_fname() does.
+    let name = ctx.full_name(i);
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -437,7 +453,17 @@ fn receive_data<R: Read>(
         None
     };
     let mut hasher = FileHasher::new(ctx.session.checksum);
-    let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
+    // upstream receiver.c: a temporary file that cannot be made is this
+    // file's error; its data is read past and the transfer goes on.
+    let (tmp, file) = match crate::partial::open_output(ctx, i, head, append, &mut hasher) {
+        Ok(v) => v,
+        Err(err) if err.code == protocol::exit::RERR_FILEIO && !ctx.opts.inplace => {
+            ctx.out.error_xfer(&err.message);
+            discard_tokens(ctx, r, head, buf, tokens)?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
     let total = e.size.max(0) as u64;
     let (mut w, warning) =
         crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
@@ -525,19 +551,21 @@ fn receive_data<R: Read>(
             "rsync: [receiver] write failed on \"{name}\": {}",
             crate::error::sys_err(&err)
         ));
-        return Ok(true);
+        return Ok(Some(true));
     }
     let ours = hasher.finish();
     if ours != sent || basis_failed {
         crate::partial::discard(ctx, &tmp);
-        return Ok(false);
+        return Ok(Some(false));
     }
-    let Some(file) = file else { return Ok(true) };
+    let Some(file) = file else {
+        return Ok(Some(true));
+    };
     finish_file(ctx, (i, e), &tmp, p, &file, &name);
     if let Some(w) = &ctx.w {
         crate::partial::send_success(ctx, w, i);
     }
-    Ok(true)
+    Ok(Some(true))
 }
 
 /// The permission bits an existing file keeps under `-E` without `-p`: its

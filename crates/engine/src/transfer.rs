@@ -675,6 +675,15 @@ pub fn run_receiver_to(
         &rules,
         filter::Side::Receiver,
     ));
+    // Named before Landlock (which may hide /proc) and only for the
+    // operator's own destination.
+    let shown_root = dest_ambient.as_ref().and_then(|_| {
+        use std::os::fd::{AsFd, AsRawFd};
+        let fd = dest_info.root.as_fd().as_raw_fd();
+        std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .map(|p| p.display().to_string())
+    });
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
@@ -702,6 +711,7 @@ pub fn run_receiver_to(
         batch_wants: replay.then(crate::batch::Wants::default),
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
         xattrs,
+        shown_root,
     });
     // Landlock before the generator thread exists, so it inherits it.
     // A replayed batch is someone's recorded stream: confined as a pull.
