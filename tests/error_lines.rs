@@ -114,6 +114,10 @@ const CASES: &[(&str, &[&str])] = &[
         &["-a", "{S}/src/", "{S}/w/missing/parent/d"],
     ),
     (
+        "dest parent of a file missing",
+        &["-a", "{S}/src/a", "{S}/w/missing/f"],
+    ),
+    (
         "mkdir denied in an unwritable dest dir",
         &["-a", "{S}/src/", "{S}/ro/newdir"],
     ),

@@ -1111,8 +1111,8 @@ fn solo(
         Error::new(
             exit::RERR_FILESELECT,
             format!(
-                "rsync: [Receiver] change_dir \"{}\" failed: {}",
-                parent.display(),
+                "rsync: [Receiver] change_dir#3 \"{}\" failed: {}",
+                crate::flist::abs_display(&parent),
                 crate::flist::confine_err(&e)
             ),
         )
