@@ -98,3 +98,46 @@ fn log_file_numbers_are_plain_digits() {
         );
     }
 }
+
+/// A daemon's log: the closing line of a session and a `log format` with
+/// `%l`, `%'l` and `%''b` write numbers as rsync's daemon does, for stock
+/// rsync's daemon and oxsync's alike.
+#[test]
+fn daemon_log_numbers_as_rsync() {
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = crate::daemon::start(
+            &bin,
+            "[m]\npath = %ROOT%/mod\nread only = no\ntransfer logging = yes\n\
+             log format = %o %n len=%l h1=%'l h2=%''l\n",
+        );
+        let root = d.root().to_path_buf();
+        fs::create_dir_all(root.join("mod")).expect("mkdir");
+        fs::create_dir_all(root.join("logs")).expect("mkdir");
+        write_big_file(&root.join("src/big.bin"), SIZE, 4);
+        let r = run(
+            Command::new(rsync_bin())
+                .arg("-r")
+                .arg(format!("{}/", root.join("src").display()))
+                .arg(crate::daemon::url(&d, "m/")),
+            &root.join("logs"),
+        );
+        r.assert_code(0);
+        let text = (0..100)
+            .map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                fs::read_to_string(root.join("daemon.log")).unwrap_or_default()
+            })
+            .find(|t| t.contains("total size"))
+            .unwrap_or_else(|| panic!("{bin:?}: no closing line in the daemon log"));
+        let bodies = log_bodies(&text);
+        let (_sent, received, total) = closing(&bodies);
+        assert_eq!(total, SIZE as u64, "{bin:?}: {bodies:?}");
+        assert!(received > SIZE as u64, "{bin:?}: {bodies:?}");
+        assert!(
+            bodies
+                .iter()
+                .any(|l| l.ends_with("recv big.bin len=1234567 h1=1,234,567 h2=1.23M")),
+            "{bin:?}: {bodies:?}"
+        );
+    }
+}
