@@ -199,7 +199,11 @@ fn finish(
             if let Some(l) = logf {
                 l.error(&e.message);
             }
-            eprintln!("{}", closing_line(e.code, "client"));
+            // upstream io.c: after the peer's error exit (its own closing
+            // line already printed) no second one.
+            if !e.reported {
+                eprintln!("{}", closing_line(e.code, "client"));
+            }
             e.code
         }
     }

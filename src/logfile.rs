@@ -86,13 +86,12 @@ impl LogFile {
         Some(LogFile { log })
     }
 
-    /// The closing line.
+    /// The closing line: plain digits, as upstream's log.c big_num()
+    /// (the terminal's --stats keeps the `-h` formatting).
     pub fn finish(&self, stats: &XferStats) {
         self.log.line(&format!(
             "sent {} bytes  received {} bytes  total size {}",
-            engine::stats::comma(stats.total_written),
-            engine::stats::comma(stats.total_read),
-            engine::stats::comma(stats.total_size)
+            stats.total_written, stats.total_read, stats.total_size
         ));
     }
 

@@ -94,8 +94,10 @@ pub fn expand(fmt: &str, s: &LogFields, f: &FileFields) -> String {
             'o' => f.op.to_string(),
             'n' => f.name.clone(),
             'f' => f.full.clone(),
-            'l' => f.length.to_string(),
-            'b' | 'c' => f.bytes.to_string(),
+            // Each `'` raises the -h level of the number (upstream
+            // do_big_num(): 1 separators, 2 and 3 units of 1000 / 1024).
+            'l' => engine::control::big_num(f.length.max(0) as u64, humanize(&spec)),
+            'b' | 'c' => engine::control::big_num(f.bytes.max(0) as u64, humanize(&spec)),
             'i' => f.itemize.clone(),
             'L' => f.link.clone(),
             'B' => f.perms.clone(),
@@ -110,7 +112,8 @@ pub fn expand(fmt: &str, s: &LogFields, f: &FileFields) -> String {
                 continue;
             }
         };
-        let width = spec.trim_start_matches(['-', '\'']);
+        let width: String = spec.chars().filter(|c| *c != '-' && *c != '\'').collect();
+        let width = width.as_str();
         let left = spec.contains('-');
         match width.parse::<usize>() {
             Ok(w) if left => out.push_str(&format!("{value:<w$}")),
@@ -122,6 +125,11 @@ pub fn expand(fmt: &str, s: &LogFields, f: &FileFields) -> String {
         }
     }
     out
+}
+
+/// How many `'` an escape's spec has.
+fn humanize(spec: &str) -> u8 {
+    spec.chars().filter(|c| *c == '\'').count().min(3) as u8
 }
 
 fn now() -> i64 {

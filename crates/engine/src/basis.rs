@@ -136,7 +136,10 @@ fn bounded_place(name: &str, value: &str, bound: &Bound) -> Result<Place> {
     let anchor = bound.root.open_dir(&RelPath::root()).map_err(|e| {
         Error::new(
             exit::RERR_FILESELECT,
-            format!("rsync: [Receiver] cannot use {name}='{value}': {e}"),
+            format!(
+                "rsync: [Receiver] cannot use {name}='{value}': {}",
+                crate::error::sys_err(&e)
+            ),
         )
     })?;
     Ok(Place {
@@ -251,7 +254,10 @@ impl Dirs {
             resolve_place(value, dest_dir, links).map_err(|e| {
                 Error::new(
                     exit::RERR_FILESELECT,
-                    format!("rsync: [Receiver] cannot use {name}='{value}': {e}"),
+                    format!(
+                        "rsync: [Receiver] cannot use {name}='{value}': {}",
+                        crate::error::sys_err(&e)
+                    ),
                 )
             })
         };

@@ -70,6 +70,14 @@ pub fn confine_receiver(
     }
     let dest = PathBuf::from(format!("/proc/self/fd/{}", root.as_fd().as_raw_fd()));
     let outcome = confine_to(&receiver_rules(opts, &dest));
+    out.set_landlock(crate::stats::LandlockNote {
+        state: match &outcome {
+            LandlockOutcome::Enforced { .. } => "enforced",
+            LandlockOutcome::Unavailable { .. } => "unavailable",
+            _ => "error",
+        },
+        detail: outcome.log_line(),
+    });
     let explicit = opts.confine == Some(true);
     match outcome {
         LandlockOutcome::Enforced { .. } => {

@@ -97,6 +97,9 @@ pub struct Control {
     pub log_file: Option<String>,
     /// `--log-file-format=FMT`.
     pub log_file_format: Option<String>,
+    /// `--stats-json=FILE` (oxsync's own): the statistics as JSON, `-`
+    /// for stdout.
+    pub stats_json: Option<String>,
     /// `-s` / `--secluded-args` / `--protect-args` (None: not said).
     pub protect_args: Option<bool>,
     /// `--old-args` count (0: off).
@@ -149,6 +152,7 @@ impl Default for Control {
             max_alloc: None,
             log_file: None,
             log_file_format: None,
+            stats_json: None,
             protect_args: None,
             old_args: 0,
             old_args_set: false,
@@ -189,6 +193,8 @@ pub enum CAct {
     LogFile,
     /// --log-file-format=
     LogFileFormat,
+    /// --stats-json=
+    StatsJson,
     /// -s and its long names, and their negations
     Protect(bool),
     /// --old-args
@@ -210,6 +216,7 @@ impl CAct {
                 | CAct::MaxAlloc
                 | CAct::LogFile
                 | CAct::LogFileFormat
+                | CAct::StatsJson
         )
     }
 }
@@ -225,7 +232,7 @@ pub(crate) const TABLE: &[(&str, Option<char>, CAct)] = &[
     ("bwlimit", None, CAct::Bwlimit), ("no-bwlimit", None, CAct::NoBwlimit),
     ("timeout", None, CAct::Timeout), ("no-timeout", None, CAct::NoTimeout),
     ("max-alloc", None, CAct::MaxAlloc), ("log-file", None, CAct::LogFile),
-    ("log-file-format", None, CAct::LogFileFormat),
+    ("log-file-format", None, CAct::LogFileFormat), ("stats-json", None, CAct::StatsJson),
     ("secluded-args", Some('s'), CAct::Protect(true)), ("protect-args", None, CAct::Protect(true)),
     ("no-secluded-args", None, CAct::Protect(false)), ("no-protect-args", None, CAct::Protect(false)),
     ("no-s", None, CAct::Protect(false)), ("old-args", None, CAct::OldArgs),
@@ -419,6 +426,7 @@ impl Control {
             }
             CAct::LogFile => self.log_file = Some(value),
             CAct::LogFileFormat => self.log_file_format = Some(value),
+            CAct::StatsJson => self.stats_json = Some(value),
             CAct::Protect(on) => self.protect_args = Some(on),
             CAct::OldArgs => {
                 self.old_args = self.old_args.saturating_add(1);
@@ -697,7 +705,37 @@ pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
         name: c.info.name,
         human: c.human_readable,
         all_to_stderr: c.msgs2stderr == 1,
+        log_before: !opts
+            .log_format
+            .as_deref()
+            .is_some_and(|f| format_has(f, b'b') || format_has(f, b'c') || format_has(f, b'C')),
     }
+}
+
+/// Whether an out-format uses the escape `%esc` (flags and a width may
+/// come between).
+// upstream: log.c:log_format_has()
+pub fn format_has(format: &str, esc: u8) -> bool {
+    let b = format.as_bytes();
+    let mut i = 0;
+    while let Some(at) = b[i..].iter().position(|&c| c == b'%') {
+        i += at + 1;
+        while b.get(i) == Some(&b'\'') {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        match b.get(i) {
+            None => return false,
+            Some(&c) if c == esc => return true,
+            Some(_) => i += 1,
+        }
+    }
+    false
 }
 
 /// The closing `--stats` block and summary a client prints (by the
@@ -729,6 +767,29 @@ pub fn print_summary(
             out.info(&l);
         }
     }
+    if let Some(dest) = &opts.ctl.stats_json {
+        let json = stats.to_json(elapsed, opts.dry_run, out.landlock().as_ref());
+        if dest == "-" {
+            out.client_text(format!("{json}\n").as_bytes());
+        } else if let Err(e) = write_operator_file(opts, dest, format!("{json}\n").as_bytes()) {
+            out.error(&format!(
+                "rsync: --stats-json: cannot write \"{dest}\": {}",
+                crate::error::sys_err(&e)
+            ));
+        }
+    }
+}
+
+/// Writes an operator-named file (`--stats-json`) as `--log-file` opens
+/// its own: through `confine::operator`, planted symlinks refused unless
+/// `--insecure-links`.
+fn write_operator_file(opts: &crate::Options, path: &str, data: &[u8]) -> std::io::Result<()> {
+    use rustix::fs::OFlags;
+    use std::io::Write;
+    let links = confine::Links::from_insecure(opts.insecure_links);
+    let flags = OFlags::WRONLY | OFlags::TRUNC | OFlags::CREATE;
+    let mut f = confine::operator::open_file(std::path::Path::new(path), flags, 0o644, links)?;
+    f.write_all(data)
 }
 
 /// The client's "building file list ... done" / "receiving file list ...

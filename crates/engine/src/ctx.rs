@@ -61,6 +61,9 @@ pub struct RecvCtx {
     pub batch_data_in_dry_run: bool,
     /// -X: the received xattr lists and what the sender's replies filled in.
     pub xattrs: crate::xattrs::RecvLists,
+    /// The destination directory as the kernel names it, for messages
+    /// about the operator's own files (None beneath a daemon module).
+    pub shown_root: Option<String>,
 }
 
 impl RecvCtx {
@@ -80,6 +83,24 @@ impl RecvCtx {
     /// The name used in messages.
     pub fn name(&self, ndx: usize) -> String {
         crate::control::name_text(&self.entries[ndx].name)
+    }
+    /// The name of entry `ndx` in an error line: absolute for the
+    /// operator's own destination, as upstream's full_fname(); as listed
+    /// beneath a daemon module.
+    pub fn full_name(&self, ndx: usize) -> String {
+        self.full_path(self.paths[ndx].as_bytes())
+    }
+    /// [`Self::full_name`] of a path relative to the destination.
+    pub fn full_path(&self, rel: &[u8]) -> String {
+        let rel = if rel.is_empty() { &b"."[..] } else { rel };
+        match &self.shown_root {
+            Some(root) => format!(
+                "{}/{}",
+                root.trim_end_matches('/'),
+                crate::control::name_text(rel)
+            ),
+            None => crate::control::name_text(rel),
+        }
     }
     /// Our uid for an entry.
     pub fn uid(&self, e: &FileEntry) -> u32 {

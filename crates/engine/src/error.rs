@@ -123,3 +123,95 @@ impl std::error::Error for PeerExit {}
 
 /// Shorthand.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A system error as rsync words it: the errno text and number
+/// (`Permission denied (13)`), never Rust's `(os error 13)` nor the
+/// failed operation and name a second time.
+// upstream: log.c:rsyserr()
+pub trait SysErr {
+    /// The text after `failed: `.
+    fn sys_text(&self) -> String;
+}
+
+impl SysErr for io::Error {
+    fn sys_text(&self) -> String {
+        crate::flist::os_err(self)
+    }
+}
+
+impl SysErr for confine::Error {
+    fn sys_text(&self) -> String {
+        crate::flist::confine_err(self)
+    }
+}
+
+impl<T: SysErr + ?Sized> SysErr for &T {
+    fn sys_text(&self) -> String {
+        (**self).sys_text()
+    }
+}
+
+/// [`SysErr::sys_text`] of any system error.
+pub fn sys_err<E: SysErr>(e: E) -> String {
+    e.sys_text()
+}
+
+impl SysErr for str {
+    fn sys_text(&self) -> String {
+        errno_text(self)
+    }
+}
+
+impl SysErr for String {
+    fn sys_text(&self) -> String {
+        errno_text(self)
+    }
+}
+
+impl SysErr for dyn fmt::Display + '_ {
+    fn sys_text(&self) -> String {
+        errno_text(&self.to_string())
+    }
+}
+
+/// Rewrites Rust's `(os error N)` suffixes of an already rendered error
+/// as rsync's `(N)`.
+pub fn errno_text(s: &str) -> String {
+    const MARK: &str = " (os error ";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find(MARK) {
+        let after = &rest[at + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..at]);
+        if digits > 0 && after[digits..].starts_with(')') {
+            out.push_str(" (");
+            out.push_str(&after[..digits]);
+            out.push(')');
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(MARK);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl SysErr for Error {
+    fn sys_text(&self) -> String {
+        errno_text(&self.message)
+    }
+}
+
+impl SysErr for protocol::Error {
+    fn sys_text(&self) -> String {
+        errno_text(&self.to_string())
+    }
+}
+
+impl SysErr for rustix::io::Errno {
+    fn sys_text(&self) -> String {
+        crate::flist::os_err(&io::Error::from_raw_os_error(self.raw_os_error()))
+    }
+}

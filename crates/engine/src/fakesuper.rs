@@ -74,8 +74,9 @@ fn file_type(mode: u32) -> FileType {
 fn read(root: &Root, p: &RelPath) -> Result<Option<Recorded>> {
     let Some(v) = root.get_xattr(p, XSTAT_ATTR, MAX_VALUE).map_err(|e| {
         Error::file_io(format!(
-            "rsync: failed to read xattr {XSTAT_ATTR} for \"{}\": {e}",
-            p.display_lossy()
+            "rsync: failed to read xattr {XSTAT_ATTR} for \"{}\": {}",
+            p.display_lossy(),
+            crate::error::sys_err(&e)
         ))
     })?
     else {
@@ -99,8 +100,9 @@ fn read(root: &Root, p: &RelPath) -> Result<Option<Recorded>> {
 pub fn stat(root: &Root, p: &RelPath) -> Result<Option<Stat>> {
     let Some(mut st) = root.stat(p).map_err(|e| {
         Error::file_io(format!(
-            "rsync: [generator] stat \"{}\" failed: {e}",
-            p.display_lossy()
+            "rsync: [generator] stat \"{}\" failed: {}",
+            p.display_lossy(),
+            crate::error::sys_err(&e)
         ))
     })?
     else {
@@ -161,8 +163,9 @@ fn value_for(want: &Recorded, real: (u32, u64, u32, u32)) -> Option<Vec<u8>> {
 pub fn record(root: &Root, p: &RelPath, want: &Recorded) -> Result<()> {
     let fail = |e: confine::Error| {
         Error::file_io(format!(
-            "rsync: failed to write xattr {XSTAT_ATTR} for \"{}\": {e}",
-            p.display_lossy()
+            "rsync: failed to write xattr {XSTAT_ATTR} for \"{}\": {}",
+            p.display_lossy(),
+            crate::error::sys_err(&e)
         ))
     };
     let Some(real) = root.stat(p).map_err(fail)? else {
@@ -194,8 +197,11 @@ pub fn record(root: &Root, p: &RelPath, want: &Recorded) -> Result<()> {
 /// set to [`real_mode`]).
 pub fn record_fd(file: &std::fs::File, want: &Recorded) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::file_io(format!("rsync: failed to write xattr {XSTAT_ATTR}: {e}"))
+    let fail = |e: &dyn crate::error::SysErr| {
+        Error::file_io(format!(
+            "rsync: failed to write xattr {XSTAT_ATTR}: {}",
+            crate::error::sys_err(e)
+        ))
     };
     let m = file.metadata().map_err(|e| fail(&e))?;
     let mode = (m.mode() & S_IFMT) | real_mode(want, m.mode());

@@ -191,9 +191,17 @@ pub fn build_with(
                 continue;
             }
             Err(e) => {
+                // upstream send_file_list(): "DIR/" is entered first (its
+                // "." sent), so a missing one fails at change_dir.
+                let dir = arg.trim_end_matches("/.").trim_end_matches('/');
+                let (what, shown) =
+                    if trailing && !opts.tree.relative() && !dir.is_empty() && arg != "." {
+                        ("change_dir", abs_display(Path::new(dir)))
+                    } else {
+                        ("link_stat", abs_display(&path))
+                    };
                 out.error_xfer(&format!(
-                    "rsync: [sender] link_stat \"{}\" failed: {}",
-                    abs_display(&path),
+                    "rsync: [sender] {what} \"{shown}\" failed: {}",
                     os_err(&e)
                 ));
                 // upstream: a missing argument is a transfer error but no
@@ -859,7 +867,8 @@ pub fn os_err(e: &io::Error) -> String {
     }
 }
 
-fn abs_display(p: &Path) -> String {
+/// A local name as upstream's full_fname() shows it: absolute.
+pub(crate) fn abs_display(p: &Path) -> String {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {

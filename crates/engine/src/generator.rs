@@ -55,6 +55,9 @@ struct Gen<'a> {
     /// Dry run: the directory (by entry index) that does not exist yet, so
     /// everything below it is new.
     dry_missing: Option<Vec<u8>>,
+    /// A directory whose mkdir failed: what is below it is skipped
+    /// (upstream's skip_dir).
+    skip_dir: Option<Vec<u8>>,
     /// Directories created without -p whose own mode lacks u+rwx: they were
     /// made with it, and get their final mode in touch_up_dirs.
     retouch_perms: HashSet<usize>,
@@ -113,6 +116,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         names,
         dir_names,
         dry_missing: None,
+        skip_dir: None,
         retouch_perms: HashSet::new(),
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
@@ -344,8 +348,9 @@ impl Gen<'_> {
         }
         self.ctx.root.stat(p).map_err(|e| {
             Error::file_io(format!(
-                "rsync: [generator] stat {:?} failed: {e}",
-                String::from_utf8_lossy(p.as_bytes())
+                "rsync: [generator] stat {:?} failed: {}",
+                String::from_utf8_lossy(p.as_bytes()),
+                crate::error::sys_err(&e)
             ))
         })
     }
@@ -507,8 +512,9 @@ impl Gen<'_> {
         if let Some(fd) = fd.filter(|_| iflags & ITEM_TRANSFER == 0 && !ctx.opts.dry_run) {
             if let Err(err) = ctx.xattrs.apply(&fd, None, e, &pol, false) {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] set_xattr \"{}\": {err}",
-                    ctx.name(i)
+                    "rsync: [generator] set_xattr \"{}\": {}",
+                    ctx.full_name(i),
+                    crate::error::sys_err(&err)
                 ));
             }
         }
@@ -540,8 +546,9 @@ impl Gen<'_> {
         let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
         if let Err(err) = ctx.xattrs.apply(&fd, basis.as_ref(), e, &pol, false) {
             ctx.out.error_xfer(&format!(
-                "rsync: [generator] set_xattr \"{}\": {err}",
-                ctx.name(i)
+                "rsync: [generator] set_xattr \"{}\": {}",
+                ctx.full_name(i),
+                crate::error::sys_err(&err)
             ));
         }
     }
@@ -581,6 +588,13 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        if let Some(skip) = &self.skip_dir {
+            let name = p.as_bytes();
+            if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
+                return Ok(());
+            }
+            self.skip_dir = None;
+        }
         if !redo {
             self.check_parent(i)?;
         }
@@ -668,11 +682,13 @@ impl Gen<'_> {
                 {
                     if err.kind() != std::io::ErrorKind::AlreadyExists {
                         ctx.out.error_xfer(&format!(
-                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}",
-                            ctx.name(i)
+                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                            ctx.full_name(i),
+                            crate::error::sys_err(&err)
                         ));
                         ctx.out
                             .error("*** Skipping any contents from this failed directory ***");
+                        self.skip_dir = Some(p.as_bytes().to_vec());
                         return Ok(());
                     }
                 }
@@ -766,9 +782,10 @@ impl Gen<'_> {
                         return Ok(());
                     }
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
-                        ctx.name(i),
-                        String::from_utf8_lossy(&target)
+                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
+                        ctx.full_name(i),
+                        String::from_utf8_lossy(&target),
+                        crate::error::sys_err(&err)
                     ));
                     return Ok(());
                 }
@@ -857,8 +874,9 @@ impl Gen<'_> {
                         return Ok(());
                     }
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] mknod \"{}\" failed: {err}",
-                        ctx.name(i)
+                        "rsync: [generator] mknod \"{}\" failed: {}",
+                        ctx.full_name(i),
+                        crate::error::sys_err(&err)
                     ));
                     return Ok(());
                 }
@@ -1058,8 +1076,9 @@ impl Gen<'_> {
                     Ok(sig) => Some(sig),
                     Err(err) => {
                         ctx.out.error(&format!(
-                            "rsync: [generator] failed to open \"{}\", continuing: {err}",
-                            ctx.name(i)
+                            "rsync: [generator] failed to open \"{}\", continuing: {}",
+                            ctx.full_name(i),
+                            crate::error::sys_err(&err)
                         ));
                         None
                     }
@@ -1150,9 +1169,10 @@ impl Gen<'_> {
             if !ctx.opts.dry_run {
                 if let Err(err) = root.link(&from, &to) {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to hard-link {} with {}: {err}",
+                        "rsync: [generator] failed to hard-link {} with {}: {}",
                         from.display_lossy(),
-                        ctx.name(i)
+                        ctx.full_name(i),
+                        crate::error::sys_err(&err)
                     ));
                     return Ok(NonDest::Basis(bst));
                 }
@@ -1353,8 +1373,9 @@ impl Gen<'_> {
         {
             if let Err(err) = ctx.root.chmod(p, e.mode & 0o7777) {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] failed to set permissions on \"{}\": {err}",
-                    String::from_utf8_lossy(&e.name)
+                    "rsync: [generator] failed to set permissions on \"{}\": {}",
+                    String::from_utf8_lossy(&e.name),
+                    crate::error::sys_err(&err)
                 ));
             }
         }
@@ -1364,8 +1385,9 @@ impl Gen<'_> {
                 if want != s.mode & 0o7777 {
                     if let Err(err) = ctx.root.chmod(p, want) {
                         ctx.out.error_xfer(&format!(
-                            "rsync: [generator] failed to set permissions on \"{}\": {err}",
-                            String::from_utf8_lossy(&e.name)
+                            "rsync: [generator] failed to set permissions on \"{}\": {}",
+                            String::from_utf8_lossy(&e.name),
+                            crate::error::sys_err(&err)
                         ));
                     }
                 }
@@ -1377,8 +1399,9 @@ impl Gen<'_> {
             if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                 if !e.is_symlink() {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to set times on \"{}\": {err}",
-                        String::from_utf8_lossy(&e.name)
+                        "rsync: [generator] failed to set times on \"{}\": {}",
+                        String::from_utf8_lossy(&e.name),
+                        crate::error::sys_err(&err)
                     ));
                 }
             }
@@ -1400,8 +1423,9 @@ impl Gen<'_> {
         }
         if let Err(err) = self.ctx.root.set_times(p, None, Some(e.atime)) {
             self.ctx.out.error_xfer(&format!(
-                "rsync: [generator] failed to set times on \"{}\": {err}",
-                String::from_utf8_lossy(&e.name)
+                "rsync: [generator] failed to set times on \"{}\": {}",
+                String::from_utf8_lossy(&e.name),
+                crate::error::sys_err(&err)
             ));
         }
     }
@@ -1426,8 +1450,9 @@ impl Gen<'_> {
         if uid.is_some() || gid.is_some() {
             if let Err(err) = ctx.root.lchown(p, uid, gid) {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] chown \"{}\" failed: {err}",
-                    String::from_utf8_lossy(&e.name)
+                    "rsync: [generator] chown \"{}\" failed: {}",
+                    String::from_utf8_lossy(&e.name),
+                    crate::error::sys_err(&err)
                 ));
             }
         }
@@ -1515,8 +1540,9 @@ impl Gen<'_> {
             Ok(n) => n,
             Err(err) => {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] opendir \"{}\" failed: {err}",
-                    ctx.name(i)
+                    "rsync: [generator] opendir \"{}\" failed: {}",
+                    ctx.full_name(i),
+                    crate::error::sys_err(&err)
                 ));
                 return Ok(());
             }
@@ -1572,8 +1598,9 @@ impl Gen<'_> {
         if st.file_type == FileType::Dir {
             let mut names = ctx.root.read_dir(p).map_err(|e| {
                 Error::file_io(format!(
-                    "rsync: [generator] opendir \"{}\" failed: {e}",
-                    String::from_utf8_lossy(name)
+                    "rsync: [generator] opendir \"{}\" failed: {}",
+                    String::from_utf8_lossy(name),
+                    crate::error::sys_err(&e)
                 ))
             })?;
             self.sort_like_dirlist(p, &mut names);
@@ -1612,8 +1639,9 @@ impl Gen<'_> {
             if !dry {
                 ctx.root.rmdir(p).map_err(|e| {
                     Error::file_io(format!(
-                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {e}",
-                        String::from_utf8_lossy(name)
+                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {}",
+                        String::from_utf8_lossy(name),
+                        crate::error::sys_err(&e)
                     ))
                 })?;
             }
@@ -1631,8 +1659,9 @@ impl Gen<'_> {
         } else if !dry {
             ctx.root.unlink(p).map_err(|e| {
                 Error::file_io(format!(
-                    "rsync: [generator] delete_file: unlink \"{}\" failed: {e}",
-                    String::from_utf8_lossy(name)
+                    "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
+                    String::from_utf8_lossy(name),
+                    crate::error::sys_err(&e)
                 ))
             })?;
         }
@@ -1698,9 +1727,10 @@ impl Gen<'_> {
                 Ok(found) => found,
                 Err(err) => {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {err}",
-                        ctx.name(i),
-                        String::from_utf8_lossy(&target)
+                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
+                        ctx.full_name(i),
+                        String::from_utf8_lossy(&target),
+                        crate::error::sys_err(&err)
                     ));
                     return None;
                 }
@@ -1796,8 +1826,9 @@ impl Gen<'_> {
             } else if let Some(want) = want.filter(|w| st.mode & 0o7777 != *w) {
                 if let Err(err) = root.chmod(mode_p, want) {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to set permissions on \"{}\": {err}",
-                        ctx.name(i)
+                        "rsync: [generator] failed to set permissions on \"{}\": {}",
+                        ctx.full_name(i),
+                        crate::error::sys_err(&err)
                     ));
                 }
             }
@@ -1805,8 +1836,9 @@ impl Gen<'_> {
             {
                 if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to set times on \"{}\": {err}",
-                        ctx.name(i)
+                        "rsync: [generator] failed to set times on \"{}\": {}",
+                        ctx.full_name(i),
+                        crate::error::sys_err(&err)
                     ));
                 }
             }

@@ -29,6 +29,7 @@ pub mod options;
 pub mod out;
 pub mod outlevels;
 pub mod partial;
+pub mod progress;
 pub mod receiver;
 pub mod refuse;
 mod roles;

@@ -1975,6 +1975,7 @@ Options
 --out-format=FORMAT      output updates using the specified FORMAT
 --itemize-changes, -i    output a change-summary for all updates
 --stats                  give some file-transfer stats
+--stats-json=FILE        also write the stats as one JSON object to FILE (- stdout)
 --partial                keep partially transferred files
 --partial-dir=DIR        put a partially transferred file into DIR
 --temp-dir=DIR, -T       create temporary files in directory DIR

@@ -44,11 +44,12 @@ pub struct Out {
     sum_reverse: AtomicBool,
     file_log: std::sync::OnceLock<FileLogFn>,
     ctl: std::sync::OnceLock<OutCtl>,
-    progress2: Mutex<Progress2>,
+    progress2: Mutex<crate::progress::Progress>,
     item_log: std::sync::OnceLock<FileLogFn>,
     /// A custom `--out-format` for item lines (else `format`'s own).
     line_fmt: std::sync::OnceLock<LineFmtFn>,
     msg_log: std::sync::OnceLock<MsgLogFn>,
+    landlock: std::sync::OnceLock<crate::stats::LandlockNote>,
 }
 
 /// Receives the messages a client prints (for `--log-file`).
@@ -71,15 +72,9 @@ pub struct OutCtl {
     pub human: u8,
     /// upstream msgs2stderr 1: informational lines go to stderr too.
     pub all_to_stderr: bool,
-}
-
-/// The running total behind `--info=progress2`.
-#[derive(Debug, Default)]
-struct Progress2 {
-    started: Option<std::time::Instant>,
-    done: u64,
-    total: u64,
-    pending_newline: bool,
+    /// A transferred file's line is printed before its data (the format
+    /// shows nothing only known after it: no `%b`, `%c`, `%C`).
+    pub log_before: bool,
 }
 
 /// One file a daemon transferred, for its `transfer logging`.
@@ -115,10 +110,11 @@ impl Out {
             sum_reverse: AtomicBool::new(false),
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
-            progress2: Mutex::new(Progress2::default()),
+            progress2: Mutex::new(crate::progress::Progress::default()),
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
+            landlock: std::sync::OnceLock::new(),
         };
         Arc::new(o)
     }
@@ -135,10 +131,11 @@ impl Out {
             sum_reverse: AtomicBool::new(false),
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
-            progress2: Mutex::new(Progress2::default()),
+            progress2: Mutex::new(crate::progress::Progress::default()),
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
+            landlock: std::sync::OnceLock::new(),
         })
     }
     /// A server's sink: every line becomes a message to the client.
@@ -154,12 +151,23 @@ impl Out {
             sum_reverse: AtomicBool::new(false),
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
-            progress2: Mutex::new(Progress2::default()),
+            progress2: Mutex::new(crate::progress::Progress::default()),
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
+            landlock: std::sync::OnceLock::new(),
         })
     }
+    /// Records what Landlock did for this run (first call wins).
+    pub fn set_landlock(&self, note: crate::stats::LandlockNote) {
+        let _ = self.landlock.set(note);
+    }
+
+    /// What Landlock did for this run, if it was asked to confine it.
+    pub fn landlock(&self) -> Option<crate::stats::LandlockNote> {
+        self.landlock.get().cloned()
+    }
+
     /// Sets a custom `--out-format` renderer for item lines (first call
     /// wins).
     pub fn set_line_format(&self, f: LineFmtFn) {
@@ -186,7 +194,15 @@ impl Out {
     /// The total size of the list (for `--info=progress2`).
     pub fn set_total_size(&self, total: u64) {
         if let Ok(mut p) = self.progress2.lock() {
-            p.total = total;
+            p.set_total(total);
+        }
+    }
+
+    /// Incremental recursion: while the list is still arriving the
+    /// progress counters read `ir-chk`, after its end `to-chk`.
+    pub fn set_flist_incomplete(&self, incomplete: bool) {
+        if let Ok(mut p) = self.progress2.lock() {
+            p.flist_incomplete = incomplete;
         }
     }
 
@@ -323,94 +339,70 @@ impl Out {
         let mut e = io::stderr().lock();
         let _ = e.write_all(bytes);
     }
-    /// With --progress on a client: the line for a finished file
-    /// (upstream progress.c, the final update of a file).
-    pub fn progress(
-        &self,
-        name: &str,
-        size: u64,
-        elapsed: std::time::Duration,
-        xfr: u64,
-        to_check: usize,
-        total: usize,
-    ) {
-        let ctl = self.ctl.get().copied();
-        let level = ctl.map_or(u8::from(self.progress), |c| c.progress);
-        if !self.is_terminal() || level == 0 {
+    /// The `--info=progress` level of this side (0 on a server).
+    fn progress_level(&self) -> u8 {
+        if !self.is_terminal() || self.quiet {
+            return 0;
+        }
+        self.ctl
+            .get()
+            .map_or(u8::from(self.progress), |c| c.progress)
+    }
+
+    /// Whether a transferred file's line is printed before its data.
+    pub fn logs_before_transfer(&self) -> bool {
+        self.is_terminal() && self.ctl.get().is_none_or(|c| c.log_before)
+    }
+
+    /// Before a file's data on a client: its item line when it is printed
+    /// before the transfer, else its name alone when `--progress` shows
+    /// names and the line comes after. `ev` is the item.
+    // upstream: receiver.c recv_files() / sender.c send_files(), "log the
+    // transfer"
+    pub fn item_before_transfer(&self, ev: FileEvent<'_>, xname: &[u8]) {
+        if !self.is_terminal() {
             return;
         }
-        let human = ctl.map_or(1, |c| c.human);
-        if level >= 2 {
-            self.progress_total(size, xfr, to_check, total, human);
+        if self.logs_before_transfer() {
+            if let Some(line) = self.item_line(ev, xname) {
+                self.info(&line);
+            }
+        } else if self.progress_level() == 1 && self.ctl.get().is_some_and(|c| c.name > 0) {
+            self.info(&crate::control::name_text(&ev.entry.name));
+        }
+    }
+
+    /// With --progress on a client: a reading during a file, `ofs` of its
+    /// `size` bytes done (printed at most once a second).
+    // upstream: progress.c:show_progress()
+    pub fn show_progress(&self, ofs: u64, size: u64) {
+        let level = self.progress_level();
+        if level == 0 {
             return;
         }
-        // Names come from the item lines (--progress implies
-        // --info=name); without control options the old behaviour stays.
-        if !self.format.enabled() && ctl.is_none() {
-            self.info(name);
-        }
-        // upstream rprint_progress(): kB/s at least, MB/s and GB/s above
-        // 1024 of the smaller unit.
-        let secs = elapsed.as_secs_f64().max(0.001);
-        let mut rate = size as f64 / secs / 1024.0;
-        let unit = if rate > 1024.0 * 1024.0 {
-            rate /= 1024.0 * 1024.0;
-            "GB/s"
-        } else if rate > 1024.0 {
-            rate /= 1024.0;
-            "MB/s"
-        } else {
-            "kB/s"
+        let human = self.ctl.get().map_or(1, |c| c.human);
+        let line = match self.progress2.lock() {
+            Ok(mut p) => p.update(std::time::Instant::now(), (ofs, size), level, human),
+            Err(_) => None,
         };
-        let t = elapsed.as_secs();
-        let line = format!(
-            "\r{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})\n",
-            crate::control::big_num(size, human),
-            rate,
-            t / 3600,
-            (t / 60) % 60,
-            t % 60
-        );
-        if !self.quiet {
-            self.finish_progress();
+        if let Some(line) = line {
             self.write_terminal(line.as_bytes(), false);
         }
     }
-    /// `--info=progress2`: one line for the whole transfer, rewritten after
-    /// every file (upstream progress.c end_progress with PROGRESS2).
-    fn progress_total(&self, size: u64, xfr: u64, to_check: usize, total: usize, human: u8) {
-        let Ok(mut p) = self.progress2.lock() else {
+
+    /// With --progress on a client: the closing line of a transferred
+    /// file of `size` bytes.
+    // upstream: progress.c:end_progress()
+    pub fn end_progress(&self, size: u64, c: crate::progress::Counters) {
+        let level = self.progress_level();
+        if level == 0 {
             return;
+        }
+        let human = self.ctl.get().map_or(1, |c| c.human);
+        let line = match self.progress2.lock() {
+            Ok(mut p) => p.end(std::time::Instant::now(), size, level, c, human),
+            Err(_) => return,
         };
-        let started = *p.started.get_or_insert_with(std::time::Instant::now);
-        p.done += size;
-        p.pending_newline = true;
-        let (done, all) = (p.done, p.total.max(p.done));
-        drop(p);
-        let elapsed = started.elapsed();
-        let mut rate = done as f64 / elapsed.as_secs_f64().max(0.001) / 1024.0;
-        let unit = if rate > 1024.0 * 1024.0 {
-            rate /= 1024.0 * 1024.0;
-            "GB/s"
-        } else if rate > 1024.0 {
-            rate /= 1024.0;
-            "MB/s"
-        } else {
-            "kB/s"
-        };
-        let pct = if done == all || all == 0 {
-            100
-        } else {
-            (100.0 * done as f64 / all as f64) as u32
-        };
-        let t = elapsed.as_secs();
-        let line = format!(
-            "\r{:>15} {pct:>3}% {rate:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})",
-            crate::control::big_num(done, human),
-            t / 3600,
-            (t / 60) % 60,
-            t % 60
-        );
         self.write_terminal(line.as_bytes(), false);
     }
 

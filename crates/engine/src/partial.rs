@@ -113,9 +113,12 @@ pub fn open_output(
     hasher: &mut FileHasher,
 ) -> Result<(Output, File)> {
     let p = &ctx.paths[i];
-    let name = ctx.name(i);
-    let io_fail = |what: &str, e: &dyn std::fmt::Display| {
-        Error::file_io(format!("rsync: [receiver] {what} \"{name}\" failed: {e}"))
+    let name = ctx.full_name(i);
+    let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
+        Error::file_io(format!(
+            "rsync: [receiver] {what} \"{name}\" failed: {}",
+            crate::error::sys_err(e)
+        ))
     };
     let (out, file) = if ctx.opts.inplace {
         let exists = matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type == FileType::File);
@@ -177,6 +180,14 @@ pub fn open_output(
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                // upstream receiver.c open_tmpfile(): the temporary's name.
+                Err(e) if !in_temp_dir => {
+                    return Err(Error::file_io(format!(
+                        "rsync: [receiver] mkstemp \"{}\" failed: {}",
+                        ctx.full_path(tmp.as_bytes()),
+                        crate::error::sys_err(e)
+                    )))
+                }
                 Err(e) => return Err(io_fail("mkstemp", &e)),
             }
         }
@@ -302,9 +313,10 @@ pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
         };
         if let Err(e) = relocate(root, &path, root, &dest) {
             ctx.out.error_xfer(&format!(
-                "rsync: [receiver] rename \"{}\" -> \"{}\": {e}",
+                "rsync: [receiver] rename \"{}\" -> \"{}\": {}",
                 path.display_lossy(),
-                ctx.name(i)
+                ctx.name(i),
+                crate::error::sys_err(&e)
             ));
             continue;
         }
@@ -346,8 +358,12 @@ fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
                 copy_file_as(a, from, a, to, true)?;
             }
             res => {
-                return res
-                    .map_err(|e| Error::file_io(format!("rsync: [receiver] rename failed: {e}")))
+                return res.map_err(|e| {
+                    Error::file_io(format!(
+                        "rsync: [receiver] rename failed: {}",
+                        crate::error::sys_err(&e)
+                    ))
+                })
             }
         }
     } else {
@@ -365,10 +381,11 @@ fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 
 /// As [`copy_file`]; `owned`: the copy gets the original's owner too.
 fn copy_file_as(a: &Root, from: &RelPath, b: &Root, to: &RelPath, owned: bool) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
+    let fail = |e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
-            "rsync: [receiver] copy \"{}\" failed: {e}",
-            from.display_lossy()
+            "rsync: [receiver] copy \"{}\" failed: {}",
+            from.display_lossy(),
+            crate::error::sys_err(e)
         ))
     };
     let st = a
@@ -403,10 +420,11 @@ fn copy_file_as(a: &Root, from: &RelPath, b: &Root, to: &RelPath, owned: bool) -
 /// regular file is copied, a symlink made again with its target, a device,
 /// FIFO or socket made with `mknodat`.
 fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
+    let fail = |e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
-            "rsync: [receiver] backup of \"{}\" failed: {e}",
-            from.display_lossy()
+            "rsync: [receiver] backup of \"{}\" failed: {}",
+            from.display_lossy(),
+            crate::error::sys_err(e)
         ))
     };
     let st = root
@@ -533,8 +551,9 @@ fn clear_backup_target(root: &Root, to: &RelPath) -> Result<()> {
     fn remove_tree(root: &Root, p: &RelPath, depth: usize) -> Result<()> {
         let fail = |what: &str, e: confine::Error| {
             Error::file_io(format!(
-                "rsync: [receiver] delete_file: {what}({}) failed: {e}",
-                p.display_lossy()
+                "rsync: [receiver] delete_file: {what}({}) failed: {}",
+                p.display_lossy(),
+                crate::error::sys_err(&e)
             ))
         };
         if depth > 4096 {

@@ -186,7 +186,16 @@ pub fn receive_files<R: Read>(
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
-        let started = std::time::Instant::now();
+        if !ctx.am_server {
+            ctx.out.item_before_transfer(
+                crate::out::FileEvent {
+                    sender: false,
+                    iflags,
+                    entry: e,
+                },
+                b"",
+            );
+        }
         let ok = match receive_data(
             ctx,
             r,
@@ -206,18 +215,21 @@ pub fn receive_files<R: Read>(
             s.xferred_files += 1;
             s.total_transferred_size += e.size.max(0) as u64;
         });
+        let Some(ok) = ok else {
+            continue;
+        };
         if ok {
-            log_item(ctx, iflags, i);
-            placed(ctx, &events, i);
             xfr += 1;
-            ctx.out.progress(
-                &ctx.name(i),
+            ctx.out.end_progress(
                 e.size.max(0) as u64,
-                started.elapsed(),
-                xfr,
-                ctx.entries.len() - 1 - i,
-                ctx.entries.len(),
+                crate::progress::Counters {
+                    xfr,
+                    to_check: ctx.entries.len() - 1 - i,
+                    total: ctx.entries.len(),
+                },
             );
+            log_transferred(ctx, iflags, i);
+            placed(ctx, &events, i);
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!(
                 "ERROR: {} failed verification -- update discarded.",
@@ -274,6 +286,17 @@ fn discard_data<R: Read>(
     tokens: &mut crate::tokens::TokenIn,
 ) -> Result<()> {
     let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
+    discard_tokens(ctx, r, &head, buf, tokens)
+}
+
+/// Reads one file's tokens and checksum past (its head already read).
+fn discard_tokens<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    head: &SumHead,
+    buf: &mut Vec<u8>,
+    tokens: &mut crate::tokens::TokenIn,
+) -> Result<()> {
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -301,6 +324,21 @@ fn discard_data<R: Read>(
     let mut sum = vec![0u8; ctx.session.checksum.digest_len()];
     r.read_exact_field(&mut sum, "file checksum")?;
     Ok(())
+}
+
+/// With --append: where the received data starts (the verified prefix,
+/// upstream's sum.flength).
+fn append_offset(head: &SumHead) -> u64 {
+    let (count, blength, rem) = (
+        head.count.max(0) as u64,
+        head.blength.max(0) as u64,
+        head.remainder.max(0) as u64,
+    );
+    let mut len = count * blength;
+    if rem > 0 && len > 0 {
+        len -= blength - rem.min(blength);
+    }
+    len
 }
 
 /// -H: tells the generator that a hard-linked file is in place (a file
@@ -343,6 +381,20 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
     }
 }
 
+/// Logs a transferred file: its line was printed before its data when
+/// the format allows.
+fn log_transferred(ctx: &RecvCtx, iflags: u32, i: usize) {
+    if ctx.out.logs_before_transfer() {
+        ctx.out.log_file(crate::out::FileEvent {
+            sender: false,
+            iflags,
+            entry: &ctx.entries[i],
+        });
+    } else {
+        log_item(ctx, iflags, i);
+    }
+}
+
 fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     ctx.out.log_file(crate::out::FileEvent {
         sender: false,
@@ -362,8 +414,9 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     }
 }
 
-/// Rebuilds one file. Returns Ok(false) when the checksum did not match
-/// (the temp file is gone, the destination untouched).
+/// Rebuilds one file. Returns Ok(Some(false)) when the checksum did not
+/// match (the temp file is gone, the destination untouched), Ok(None) when
+/// no temporary file could be made (reported; the data was read past).
 // upstream: receiver.c:receive_data()
 fn receive_data<R: Read>(
     ctx: &RecvCtx,
@@ -373,10 +426,11 @@ fn receive_data<R: Read>(
     buf: &mut Vec<u8>,
     tokens: &mut crate::tokens::TokenIn,
     (basis_type, xname, phase): (Option<u8>, &[u8], i32),
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
-    let name = ctx.name(i);
+    // Error lines name the file as upstream's full_fname() does.
+    let name = ctx.full_name(i);
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -389,7 +443,8 @@ fn receive_data<R: Read>(
             Ok(f) => Some(f),
             Err(err) => {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [receiver] failed to open basis \"{name}\": {err}"
+                    "rsync: [receiver] failed to open basis \"{name}\": {}",
+                    crate::error::sys_err(&err)
                 ));
                 None
             }
@@ -398,7 +453,17 @@ fn receive_data<R: Read>(
         None
     };
     let mut hasher = FileHasher::new(ctx.session.checksum);
-    let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
+    // upstream receiver.c: a temporary file that cannot be made is this
+    // file's error; its data is read past and the transfer goes on.
+    let (tmp, file) = match crate::partial::open_output(ctx, i, head, append, &mut hasher) {
+        Ok(v) => v,
+        Err(err) if err.code == protocol::exit::RERR_FILEIO && !ctx.opts.inplace => {
+            ctx.out.error_xfer(&err.message);
+            discard_tokens(ctx, r, head, buf, tokens)?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
     let total = e.size.max(0) as u64;
     let (mut w, warning) =
         crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
@@ -415,7 +480,9 @@ fn receive_data<R: Read>(
     let mut matched = 0u64;
     let mut write_err: Option<std::io::Error> = None;
     let mut basis_failed = false;
+    let mut offset = if append { append_offset(head) } else { 0 };
     loop {
+        ctx.out.show_progress(offset, total);
         // A failed read (the peer went away) leaves no temp file behind.
         // (receive_files hands it to partial::interrupted, which keeps it
         // for --partial.)
@@ -425,6 +492,7 @@ fn receive_data<R: Read>(
                 let data = &buf[..n];
                 hasher.update(data);
                 literal += n as u64;
+                offset += n as u64;
                 if write_err.is_none() {
                     if let Err(err) = w.write_all(data) {
                         write_err = Some(err);
@@ -440,6 +508,7 @@ fn receive_data<R: Read>(
                     )));
                 };
                 matched += len as u64;
+                offset += len as u64;
                 block.resize(len, 0);
                 let ok = match &basis {
                     Some(f) => window.read(f, &mut block, off).is_ok(),
@@ -479,21 +548,24 @@ fn receive_data<R: Read>(
     if let Some(err) = write_err {
         crate::partial::discard(ctx, &tmp);
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] write failed on \"{name}\": {err}"
+            "rsync: [receiver] write failed on \"{name}\": {}",
+            crate::error::sys_err(&err)
         ));
-        return Ok(true);
+        return Ok(Some(true));
     }
     let ours = hasher.finish();
     if ours != sent || basis_failed {
         crate::partial::discard(ctx, &tmp);
-        return Ok(false);
+        return Ok(Some(false));
     }
-    let Some(file) = file else { return Ok(true) };
+    let Some(file) = file else {
+        return Ok(Some(true));
+    };
     finish_file(ctx, (i, e), &tmp, p, &file, &name);
     if let Some(w) = &ctx.w {
         crate::partial::send_success(ctx, w, i);
     }
-    Ok(true)
+    Ok(Some(true))
 }
 
 /// The permission bits an existing file keeps under `-E` without `-p`: its
@@ -579,7 +651,8 @@ fn finish_file(
         }
         if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
             ctx.out.error_xfer(&format!(
-                "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
+                "rsync: [receiver] failed to set attributes on \"{name}\": {}",
+                crate::error::sys_err(&err)
             ));
         }
         set_atime(ctx, file, e, name);
@@ -587,7 +660,8 @@ fn finish_file(
     }
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] failed to set attributes on \"{name}\": {err}"
+            "rsync: [receiver] failed to set attributes on \"{name}\": {}",
+            crate::error::sys_err(&err)
         ));
     }
     set_atime(ctx, file, e, name);
@@ -636,7 +710,8 @@ fn set_atime(ctx: &RecvCtx, file: &File, e: &protocol::flist::FileEntry, name: &
     }
     if let Err(err) = confine::Root::set_fd_atime(file, e.atime) {
         ctx.out.error_xfer(&format!(
-            "rsync: [receiver] failed to set times on \"{name}\": {err}"
+            "rsync: [receiver] failed to set times on \"{name}\": {}",
+            crate::error::sys_err(&err)
         ));
     }
 }

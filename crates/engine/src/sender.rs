@@ -150,7 +150,6 @@ pub fn send_files<R: Read>(
             continue;
         }
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
-        let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
         let file = match ctx.list.source.open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
@@ -158,12 +157,12 @@ pub fn send_files<R: Read>(
                 if err.kind() == io::ErrorKind::NotFound {
                     ctx.out.add_io_error(2);
                     ctx.out
-                        .warning(&format!("file has vanished: \"{}\"", path.display()));
+                        .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
                 } else {
                     ctx.out.add_io_error(1);
                     ctx.out.error_xfer(&format!(
                         "rsync: [sender] send_files failed to open \"{}\": {}",
-                        path.display(),
+                        full_name(ctx, path),
                         os_err(&err)
                     ));
                 }
@@ -201,6 +200,18 @@ pub fn send_files<R: Read>(
         };
         let mut pos = 0u64;
         let mut block = Vec::new();
+        let size = e.size.max(0) as u64;
+        if !ctx.am_server {
+            ctx.out.item_before_transfer(
+                crate::out::FileEvent {
+                    sender: true,
+                    iflags,
+                    entry: e,
+                },
+                b"",
+            );
+            ctx.out.show_progress(0, size);
+        }
         let result = crate::partial::send_stream(
             ctx.opts,
             phase,
@@ -233,6 +244,7 @@ pub fn send_files<R: Read>(
                 if out.len() >= FLUSH_AT {
                     write_data(w, &mut out, ctx.batch_only).map_err(io::Error::other)?;
                 }
+                ctx.out.show_progress(pos, size);
                 Ok(())
             },
         );
@@ -249,7 +261,7 @@ pub fn send_files<R: Read>(
             ctx.out.add_io_error(1);
             ctx.out.error_xfer(&format!(
                 "rsync: [sender] read errors mapping \"{}\": {}",
-                path.display(),
+                full_name(ctx, path),
                 os_err(&err)
             ));
             // A deliberately wrong checksum makes the receiver discard it.
@@ -268,16 +280,24 @@ pub fn send_files<R: Read>(
             s.matched_data += mstats.matched;
         });
         match_counts(ctx, &mstats, &mut totals);
-        log_item(ctx, iflags, i);
         xfr += 1;
-        ctx.out.progress(
-            &crate::control::name_text(&e.name),
-            e.size.max(0) as u64,
-            started.elapsed(),
-            xfr,
-            ctx.list.len() - 1 - i,
-            ctx.list.len(),
+        ctx.out.end_progress(
+            size,
+            crate::progress::Counters {
+                xfr,
+                to_check: ctx.list.len() - 1 - i,
+                total: ctx.list.len(),
+            },
         );
+        if ctx.out.logs_before_transfer() {
+            ctx.out.log_file(crate::out::FileEvent {
+                sender: true,
+                iflags,
+                entry: e,
+            });
+        } else {
+            log_item(ctx, iflags, i);
+        }
     }
     write_out(w, &mut out, false)?;
     match_report(ctx, &totals);
@@ -383,6 +403,15 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
+    }
+}
+
+/// A source name in a message: absolute for the operator's own files (as
+/// upstream's full_fname()), as listed beneath a daemon module.
+fn full_name(ctx: &SendCtx<'_>, path: &std::path::Path) -> String {
+    match ctx.list.source {
+        crate::source::Sources::Ambient => crate::flist::abs_display(path),
+        crate::source::Sources::Beneath(_) => path.display().to_string(),
     }
 }
 

@@ -151,6 +151,105 @@ impl XferStats {
 }
 
 /// upstream do_big_dnum(rate, human_readable, 2).
+/// What Landlock did for this run, for `--stats-json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandlockNote {
+    /// `enforced`, `unavailable` or `error`.
+    pub state: &'static str,
+    /// The outcome in words (ABI, level, missing rights).
+    pub detail: String,
+}
+
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl XferStats {
+    /// The counters of `--stats` as one JSON object (`--stats-json`):
+    /// plain numbers (bytes, seconds), files by kind, the rate and speedup
+    /// of the summary lines and what Landlock did (`null` when the run
+    /// did not confine itself).
+    pub fn to_json(
+        &self,
+        elapsed: Duration,
+        dry_run: bool,
+        landlock: Option<&LandlockNote>,
+    ) -> String {
+        let kinds = |c: &[u64; 5]| {
+            format!(
+                "{{\"total\": {}, \"reg\": {}, \"dir\": {}, \"link\": {}, \"dev\": {}, \"special\": {}}}",
+                c.iter().sum::<u64>(),
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4]
+            )
+        };
+        let secs = elapsed.as_secs_f64().max(0.000_001);
+        let xfer = self.total_written + self.total_read;
+        let speedup = if xfer > 0 {
+            self.total_size as f64 / xfer as f64
+        } else {
+            0.0
+        };
+        let landlock = match landlock {
+            Some(l) => format!(
+                "{{\"state\": {}, \"detail\": {}}}",
+                json_str(l.state),
+                json_str(&l.detail)
+            ),
+            None => "null".to_string(),
+        };
+        let fields = [
+            ("number_of_files", kinds(&self.num_files)),
+            ("created_files", kinds(&self.created)),
+            ("deleted_files", kinds(&self.deleted)),
+            ("transferred_files", self.xferred_files.to_string()),
+            ("total_file_size", self.total_size.to_string()),
+            (
+                "total_transferred_file_size",
+                self.total_transferred_size.to_string(),
+            ),
+            ("literal_data", self.literal_data.to_string()),
+            ("matched_data", self.matched_data.to_string()),
+            ("file_list_size", self.flist_size.to_string()),
+            (
+                "file_list_generation_time",
+                format!("{:.3}", self.flist_buildtime as f64 / 1000.0),
+            ),
+            (
+                "file_list_transfer_time",
+                format!("{:.3}", self.flist_xfertime as f64 / 1000.0),
+            ),
+            ("total_bytes_sent", self.total_written.to_string()),
+            ("total_bytes_received", self.total_read.to_string()),
+            ("bytes_per_sec", format!("{:.2}", xfer as f64 / secs)),
+            ("speedup", format!("{speedup:.2}")),
+            ("elapsed_seconds", format!("{:.3}", elapsed.as_secs_f64())),
+            ("dry_run", dry_run.to_string()),
+            ("landlock", landlock),
+        ];
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}: {v}", json_str(k)))
+            .collect();
+        format!("{{{}}}", body.join(", "))
+    }
+}
+
 fn rate_h(r: f64, human: u8) -> String {
     let mult = if human == 2 { 1000.0 } else { 1024.0 };
     match human {

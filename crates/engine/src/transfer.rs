@@ -675,6 +675,15 @@ pub fn run_receiver_to(
         &rules,
         filter::Side::Receiver,
     ));
+    // Named before Landlock (which may hide /proc) and only for the
+    // operator's own destination.
+    let shown_root = dest_ambient.as_ref().and_then(|_| {
+        use std::os::fd::{AsFd, AsRawFd};
+        let fd = dest_info.root.as_fd().as_raw_fd();
+        std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .map(|p| p.display().to_string())
+    });
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
@@ -702,6 +711,7 @@ pub fn run_receiver_to(
         batch_wants: replay.then(crate::batch::Wants::default),
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
         xattrs,
+        shown_root,
     });
     // Landlock before the generator thread exists, so it inherits it.
     // A replayed batch is someone's recorded stream: confined as a pull.
@@ -857,16 +867,19 @@ fn local_name(
                 }
                 return solo(path, paths, links, auth);
             }
-            if opts.ctl.info.name > 0
-                || opts.itemize > 0
-                || opts
-                    .log_format
-                    .as_deref()
-                    .is_some_and(|f| crate::options::log_format_has(f, 'i'))
-            {
-                out.info(&format!("created directory {}", dest.trim_end_matches('/')));
-            }
+            let announce = || {
+                if opts.ctl.info.name > 0
+                    || opts.itemize > 0
+                    || opts
+                        .log_format
+                        .as_deref()
+                        .is_some_and(|f| crate::options::log_format_has(f, 'i'))
+                {
+                    out.info(&format!("created directory {}", dest.trim_end_matches('/')));
+                }
+            };
             if opts.dry_run {
+                announce();
                 let parent = existing_ancestor(path);
                 return Ok(DestInfo {
                     root: Root::open_operator(&parent, links, auth).map_err(open_err)?,
@@ -880,11 +893,14 @@ fn local_name(
                     Error::new(
                         exit::RERR_FILEIO,
                         format!(
-                            "rsync: [Receiver] mkdir \"{dest}\" failed: {}",
+                            "rsync: [Receiver] mkdir \"{}\" failed: {}",
+                            crate::flist::abs_display(Path::new(dest.trim_end_matches('/'))),
                             crate::flist::confine_err(&e)
                         ),
                     )
                 })?;
+            // upstream main.c get_local_name(): said once it exists.
+            announce();
             Ok(DestInfo {
                 root,
                 created: true,
@@ -894,7 +910,10 @@ fn local_name(
         }
         Err(e) => Err(Error::new(
             exit::RERR_FILESELECT,
-            format!("rsync: [Receiver] ERROR: cannot stat destination \"{dest}\": {e}"),
+            format!(
+                "rsync: [Receiver] ERROR: cannot stat destination \"{dest}\": {}",
+                crate::error::sys_err(&e)
+            ),
         )),
     }
 }
@@ -913,7 +932,10 @@ fn local_name_beneath(
     let fail = |code: i32, what: &str, e: confine::Error| {
         Error::new(
             code,
-            format!("rsync: [Receiver] {what} \"{shown}\" failed: {e}"),
+            format!(
+                "rsync: [Receiver] {what} \"{shown}\" failed: {}",
+                crate::error::sys_err(&e)
+            ),
         )
     };
     if path.is_root() {
@@ -983,6 +1005,12 @@ fn local_name_beneath(
                 }
                 return solo_beneath(base, path, paths, &shown);
             }
+            // upstream main.c get_local_name(): the line comes once the
+            // directory exists (or would, in a dry run).
+            if !opts.dry_run {
+                base.mkdir(path, 0o755)
+                    .map_err(|e| fail(exit::RERR_FILEIO, "mkdir", e))?;
+            }
             if opts.ctl.info.name > 0
                 || opts.itemize > 0
                 || opts
@@ -1000,8 +1028,6 @@ fn local_name_beneath(
                     solo: false,
                 });
             }
-            base.mkdir(path, 0o755)
-                .map_err(|e| fail(exit::RERR_FILEIO, "mkdir", e))?;
             let root = base
                 .open_dir(path)
                 .map_err(|e| fail(exit::RERR_FILESELECT, "change_dir", e))?;
@@ -1032,7 +1058,10 @@ fn solo_beneath(
         base.open_dir(&parent).map_err(|e| {
             Error::new(
                 exit::RERR_FILESELECT,
-                format!("rsync: [Receiver] change_dir \"{shown}\" failed: {e}"),
+                format!(
+                    "rsync: [Receiver] change_dir \"{shown}\" failed: {}",
+                    crate::error::sys_err(&e)
+                ),
             )
         })?
     };
@@ -1082,8 +1111,8 @@ fn solo(
         Error::new(
             exit::RERR_FILESELECT,
             format!(
-                "rsync: [Receiver] change_dir \"{}\" failed: {}",
-                parent.display(),
+                "rsync: [Receiver] change_dir#3 \"{}\" failed: {}",
+                crate::flist::abs_display(&parent),
                 crate::flist::confine_err(&e)
             ),
         )
@@ -1176,21 +1205,39 @@ pub fn local_copy(
     out: Arc<Out>,
     batch: Option<crate::batch::LinkBatch>,
 ) -> Result<XferStats> {
-    let (a, b) = std::os::unix::net::UnixStream::pair()
-        .map_err(|e| Error::new(exit::RERR_IPC, format!("socketpair failed: {e}")))?;
-    let b_read = b
-        .try_clone()
-        .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
-    let a_read = a
-        .try_clone()
-        .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?;
+    let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| {
+        Error::new(
+            exit::RERR_IPC,
+            format!("socketpair failed: {}", crate::error::sys_err(&e)),
+        )
+    })?;
+    let b_read = b.try_clone().map_err(|e| {
+        Error::new(
+            exit::RERR_IPC,
+            format!("dup failed: {}", crate::error::sys_err(&e)),
+        )
+    })?;
+    let a_read = a.try_clone().map_err(|e| {
+        Error::new(
+            exit::RERR_IPC,
+            format!("dup failed: {}", crate::error::sys_err(&e)),
+        )
+    })?;
     // Handles to end the connection when one side fails: a side that is
     // blocked on the other then sees the end instead of waiting forever.
     let (a_end, b_end) = (
-        a.try_clone()
-            .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?,
-        b.try_clone()
-            .map_err(|e| Error::new(exit::RERR_IPC, format!("dup failed: {e}")))?,
+        a.try_clone().map_err(|e| {
+            Error::new(
+                exit::RERR_IPC,
+                format!("dup failed: {}", crate::error::sys_err(&e)),
+            )
+        })?,
+        b.try_clone().map_err(|e| {
+            Error::new(
+                exit::RERR_IPC,
+                format!("dup failed: {}", crate::error::sys_err(&e)),
+            )
+        })?,
     );
     let mut server_opts = opts.clone();
     // upstream: pipe.c local_child(): each side needs its own --munge-links.
@@ -1244,7 +1291,10 @@ pub fn local_copy(
         .map_err(|e| {
             Error::new(
                 exit::RERR_IPC,
-                format!("cannot start the receiving thread: {e}"),
+                format!(
+                    "cannot start the receiving thread: {}",
+                    crate::error::sys_err(&e)
+                ),
             )
         })?;
     let a_read = crate::iolimit::TimeoutRead::new(a_read, 0, "sender");

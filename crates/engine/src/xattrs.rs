@@ -328,8 +328,9 @@ impl SendLists {
         let items = self.items(i);
         let nums = wire::decode_request(r, items.len()).map_err(|e| {
             Error::protocol(format!(
-                "[sender] could not find xattr for {}: {e}",
-                crate::control::name_text(&list.entries[i].name)
+                "[sender] could not find xattr for {}: {}",
+                crate::control::name_text(&list.entries[i].name),
+                crate::error::sys_err(&e)
             ))
         })?;
         let mut values: Vec<(u32, Vec<u8>)> = Vec::new();
@@ -587,8 +588,9 @@ impl RecvLists {
         *budget = budget.saturating_sub(self.filled_bytes.load(Ordering::Relaxed));
         let got = wire::decode_reply(r, max, &valid, budget).map_err(|err| {
             Error::protocol(format!(
-                "[receiver] could not find xattr for {}: {err}",
-                crate::control::name_text(&e.name)
+                "[receiver] could not find xattr for {}: {}",
+                crate::control::name_text(&e.name),
+                crate::error::sys_err(&err)
             ))
         })?;
         let mut filled = lock(&self.filled);
@@ -614,7 +616,8 @@ impl RecvLists {
         receiver: bool,
     ) -> std::result::Result<(), String> {
         let (ndx, items) = self.list(e);
-        let current = fx::fd_list(&fd).map_err(|err| format!("llistxattr failed: {err}"))?;
+        let current = fx::fd_list(&fd)
+            .map_err(|err| format!("llistxattr failed: {}", crate::error::sys_err(err)))?;
         let mut problems = Vec::new();
         for it in items {
             let value = match &it.value {
@@ -651,8 +654,9 @@ impl RecvLists {
                 if !same {
                     if let Err(err) = writable(&fd, || fx::fd_set(&fd, &it.name, &v)) {
                         problems.push(format!(
-                            "rsync_xal_set: fsetxattr(\"{}\") failed: {err}",
-                            String::from_utf8_lossy(&it.name)
+                            "rsync_xal_set: fsetxattr(\"{}\") failed: {}",
+                            String::from_utf8_lossy(&it.name),
+                            crate::error::sys_err(err)
                         ));
                     }
                 }
@@ -664,8 +668,9 @@ impl RecvLists {
             }
             if let Err(err) = writable(&fd, || fx::fd_remove(&fd, &name)) {
                 problems.push(format!(
-                    "rsync_xal_set: fremovexattr(\"{}\") failed: {err}",
-                    String::from_utf8_lossy(&name)
+                    "rsync_xal_set: fremovexattr(\"{}\") failed: {}",
+                    String::from_utf8_lossy(&name),
+                    crate::error::sys_err(err)
                 ));
             }
         }

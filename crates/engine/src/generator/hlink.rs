@@ -253,9 +253,10 @@ impl Gen<'_> {
                     return Ok(());
                 }
                 ctx.out.error_xfer(&format!(
-                    "rsync: [generator] link \"{}\" => {} failed: {err}",
+                    "rsync: [generator] link \"{}\" => {} failed: {}",
                     ctx.name(i),
-                    ctx.name(lead)
+                    ctx.name(lead),
+                    crate::error::sys_err(&err)
                 ));
                 return Ok(());
             }

@@ -127,8 +127,9 @@ impl Gen<'_> {
             if let Err(err) = ctx.root.mkdir(&dir, 0o777) {
                 if err.kind() != std::io::ErrorKind::AlreadyExists {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] recv_generator: mkdir \"{}\" failed: {err}",
-                        String::from_utf8_lossy(&name[..end])
+                        "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                        String::from_utf8_lossy(&name[..end]),
+                        crate::error::sys_err(&err)
                     ));
                     return;
                 }
