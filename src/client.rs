@@ -113,6 +113,11 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
             (res, out)
         }
         (Location::Local(dest), 0) => {
+            if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+                eprintln!("{}", e.message);
+                eprintln!("{}", closing_line(e.code, "client"));
+                return e.code;
+            }
             let out = client_out(opts, format(opts, true, true));
             logf = crate::logfile::LogFile::start(opts, &out, true, true);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
@@ -336,6 +341,13 @@ fn with_remote(
             ),
         )
     })?;
+    // upstream: main.c client_run() -> become_copy_as_user(): the remote
+    // shell keeps the invoking user, the copy runs as the other.
+    if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(Error::new(
             exit::RERR_IPC,

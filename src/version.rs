@@ -45,7 +45,7 @@ pub const OPTIMIZATIONS: &[&str] = &[
 ];
 
 /// Checksums `--checksum-choice` accepts and the negotiation offers.
-const CHECKSUMS: &[&str] = &delta::checksum::ChecksumKind::PREFERENCE;
+const CHECKSUMS: &[&str] = &delta::checksum::ChecksumKind::NAMES;
 
 const COPYRIGHT: &str = "(C) the oxsync authors; the rsync protocol (C) 1996-2025 by Andrew \
                          Tridgell, Wayne Davison, and others.";

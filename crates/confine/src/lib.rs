@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod copyas;
 pub mod error;
 pub mod landlock;
 mod node_xattr;
@@ -20,6 +21,7 @@ pub mod root;
 pub mod xattr;
 
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};
+pub use copyas::become_copy_as;
 pub use error::Error;
 pub use operator::Links;
 pub use path::RelPath;

@@ -600,7 +600,7 @@ fn leaf_entry(
         // Symlinks go in the list even without -l (the receiver skips
         // them), as upstream's sender does.
         FileType::File | FileType::Symlink => true,
-        FileType::Device => opts.devices,
+        FileType::Device => opts.devices || opts.copy_devices,
         FileType::Special => opts.specials,
         FileType::Dir => false,
     };
@@ -655,7 +655,9 @@ fn entry_for(
         e.size = t.len() as i64;
         e.link_target = Some(t);
     }
-    if ft == FileType::Device {
+    if ft == FileType::Device && opts.copy_devices {
+        copy_device(src, path, &mut e)?;
+    } else if ft == FileType::Device {
         e.rdev = (major(meta.rdev), minor(meta.rdev));
     }
     if opts.fake_super {
@@ -674,10 +676,33 @@ fn entry_for(
             e.size = t.len() as i64;
         }
     }
-    if opts.checksum && ft == FileType::File {
+    if opts.checksum && e.is_file() {
         e.checksum = Some(file_checksum_with(src, path, session, opts.open_noatime)?);
     }
     Ok(e)
+}
+
+/// `--copy-devices`: a device goes as a regular file of its size (the
+/// end of the device, as lseek finds it), with the mtime of now, since a
+/// device's is not kept up to date.
+// upstream: flist.c:make_file() (copy_devices) -> util1.c:get_device_size()
+fn copy_device(src: &Sources, path: &Path, e: &mut FileEntry) -> Result<()> {
+    use std::io::Seek;
+    let mut f = src.open(path, false).map_err(|err| {
+        Error::file_io(format!(
+            "open \"{}\" failed: {}",
+            abs_display(path),
+            os_err(&err)
+        ))
+    })?;
+    let size = f.seek(std::io::SeekFrom::End(0)).unwrap_or(0);
+    e.mode = 0o100000 | (e.mode & 0o7777);
+    e.size = i64::try_from(size).unwrap_or(i64::MAX);
+    e.mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    e.mtime_nsec = 0;
+    Ok(())
 }
 
 /// `--munge-links` on a receiver: every received symlink target gets

@@ -891,9 +891,11 @@ impl Gen<'_> {
             return Ok(());
         }
 
-        // A regular file.
+        // A regular file (or, under --write-devices, an existing device
+        // written into: upstream generator.c recv_generator()).
         if let Some(s) = st {
-            if s.file_type != FileType::File {
+            let into_device = ctx.opts.write_devices && s.file_type == FileType::Device;
+            if s.file_type != FileType::File && !into_device {
                 if !dry {
                     match self.delete_item(p, &s, false) {
                         Ok(true) => {}

@@ -14,6 +14,7 @@ pub mod batch_script;
 pub mod chmod;
 pub mod confinement;
 pub mod control;
+pub mod copyas;
 pub mod ctx;
 pub mod error;
 pub mod fakesuper;

@@ -118,11 +118,16 @@ pub fn open_output(
         Error::file_io(format!("rsync: [receiver] {what} \"{name}\" failed: {e}"))
     };
     let (out, file) = if ctx.opts.inplace {
-        let exists = matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type == FileType::File);
+        let found = ctx.root.stat(p).ok().flatten().map(|st| st.file_type);
+        let exists = found == Some(FileType::File);
+        // upstream: receiver.c recv_files() (write_to_device)
+        let device = ctx.opts.write_devices && found == Some(FileType::Device);
         if exists && ctx.opts.backup {
             make_backup(ctx, p, true);
         }
-        let mut file = if exists {
+        let mut file = if device {
+            ctx.root.open_write_device(p)
+        } else if exists {
             ctx.root.open_write(p)
         } else {
             ctx.root.create_excl(p, 0o600)
@@ -236,6 +241,11 @@ pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
     *lock(&ctx.upd.in_flight) = None;
     let p = &ctx.paths[i];
     if out.inplace {
+        // A device written under --write-devices is not truncated
+        // (upstream receive_data() truncates regular files only).
+        if !file.metadata()?.file_type().is_file() {
+            return Ok(());
+        }
         let mut f = file;
         let end = f.stream_position()?;
         file.set_len(end)?;

@@ -489,6 +489,16 @@ fn receive_data<R: Read>(
         return Ok(false);
     }
     let Some(file) = file else { return Ok(true) };
+    // upstream: receiver.c:receive_data() (do_fsync): a failed fsync ends
+    // the transfer.
+    if ctx.opts.fsync {
+        if let Err(err) = file.sync_all() {
+            crate::partial::discard(ctx, &tmp);
+            return Err(Error::file_io(format!(
+                "rsync: [receiver] fsync failed on \"{name}\": {err}"
+            )));
+        }
+    }
     finish_file(ctx, (i, e), &tmp, p, &file, &name);
     if let Some(w) = &ctx.w {
         crate::partial::send_success(ctx, w, i);

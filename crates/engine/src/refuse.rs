@@ -115,6 +115,7 @@ impl Refusals {
     /// always refuses: `copy-devices` and `write-devices` unless the list
     /// accepts them by name (`!copy-devices`), `log-file*`,
     /// `insecure-links` and `iconv` (oxsync has no charset conversion).
+    /// (`outbuf` stays accepted: oxsync can set its stdout buffering.)
     // upstream: options.c:set_refuse_options()
     pub fn for_module(list: &str) -> Refusals {
         let mut r = Refusals {
@@ -205,7 +206,7 @@ impl Refusals {
                 return Err(e);
             }
         }
-        if opts.append > 0 {
+        if opts.append > 0 || opts.write_devices {
             if let Some(e) = self.long("inplace") {
                 return Err(e);
             }

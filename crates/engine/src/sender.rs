@@ -195,8 +195,16 @@ pub fn send_files<R: Read>(
         } else {
             None
         };
+        // A device sent under --copy-devices is read as far as its listed
+        // size (a character device may never end); a regular file to its
+        // end, as before.
+        let limit = if ctx.opts.copy_devices && !is_regular_file(&file) {
+            e.size.max(0) as u64
+        } else {
+            u64::MAX
+        };
         let reader = ReadTracker {
-            inner: file,
+            inner: file.take(limit),
             err: &mut io_fail,
         };
         let mut pos = 0u64;
@@ -345,7 +353,7 @@ fn match_report(ctx: &SendCtx<'_>, totals: &delta::MatchStats) {
 }
 
 struct ReadTracker<'a> {
-    inner: std::fs::File,
+    inner: io::Take<std::fs::File>,
     err: &'a mut Option<io::Error>,
 }
 
@@ -360,6 +368,10 @@ impl Read for ReadTracker<'_> {
             }
         }
     }
+}
+
+fn is_regular_file(f: &std::fs::File) -> bool {
+    f.metadata().is_ok_and(|m| m.file_type().is_file())
 }
 
 fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {

@@ -665,7 +665,11 @@ pub fn run_receiver_to(
     }
     // upstream: a local copy defaults to whole files, unless it records a
     // batch (whose deltas are to be replayed against the same basis).
-    let whole_file = if local && opts.batch.is_none() {
+    // upstream: checksum.c parse_checksum_choice(): with no checksum
+    // (`--checksum-choice=none`) every file goes whole.
+    let whole_file = if session.checksum == delta::ChecksumKind::None {
+        true
+    } else if local && opts.batch.is_none() {
         opts.whole_file.unwrap_or(true)
     } else {
         opts.whole_file.unwrap_or(false)
