@@ -380,6 +380,23 @@ fn copy_as_switches_the_user_of_the_copy() {
     .assert_code(0);
     let meta = fs::metadata(remote.join("f")).expect("f");
     assert_eq!((meta.uid(), meta.gid()), (65534, 0));
+    // Through a daemon whose module runs as root (the test's uid).
+    let d = start(&oxsync_bin(), "[w]\npath = %ROOT%/dst\nread only = no\n");
+    fs::set_permissions(
+        root(&d).join("dst"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    run(
+        Command::new(rsync_bin())
+            .args(["-r", "-M--copy-as=nobody"])
+            .arg(format!("{}/", src.display()))
+            .arg(url(&d, "w/")),
+        &s.logs(),
+    )
+    .assert_code(0);
+    let meta = fs::metadata(root(&d).join("dst/f")).expect("f");
+    assert_eq!(meta.uid(), 65534, "daemon copy not made as nobody");
     let out = run(
         Command::new(oxsync_bin())
             .args(["-r", "--copy-as=no-such-user-here"])

@@ -880,6 +880,15 @@ impl Requested {
             }
         };
         let client_info = opts.rsh.clone();
+        // upstream: main.c do_server_sender()/do_server_recv() ->
+        // become_copy_as_user(), after the module's own uid/gid switch.
+        if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+            self.conn.log.line(&format!(
+                "--copy-as on module {name} from {}: {}",
+                self.conn.peer.addr, e.message
+            ));
+            return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+        }
         // A client's --insecure-links is refused by the parser itself
         // (engine::refuse: a daemon always refuses it, as upstream).
         // A client may lower the module's allocation bound, not raise it.

@@ -480,8 +480,8 @@ pub(crate) enum Act {
     IncRecursive(bool),
     // The ones below take a value.
     RemoteOption,
-    /// --compress-threads / --zt: a number checked and otherwise ignored
-    /// (oxsync compresses on the transfer's own thread, so any cap holds).
+    /// --compress-threads / --zt: zstd worker threads (see
+    /// `Options::compress_threads`).
     CompressThreads,
     Usermap,
     Groupmap,

@@ -36,11 +36,7 @@ struct Row {
 }
 
 /// Unimplemented aliases of rsync 3.5.0, with the name they spell.
-const UNSUPPORTED_ALIASES: &[(&str, &str)] = &[
-    ("no-A", "no-acls"),
-    ("no-X", "no-xattrs"),
-    ("old-d", "old-dirs"),
-];
+const UNSUPPORTED_ALIASES: &[(&str, &str)] = &[("no-A", "no-acls"), ("no-X", "no-xattrs")];
 
 /// Rows a wildcard never marks (upstream's exact-match-only rows).
 fn vital(row: &Row) -> bool {
