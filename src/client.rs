@@ -59,6 +59,16 @@ fn read_batch(opts: &Options, started: Instant) -> i32 {
 fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Recorder>) -> i32 {
     let record = || batch.cloned().map(engine::batch::LinkBatch::Record);
     let mut args = opts.args.clone();
+    // upstream: rsync.c setup_iconv(); a local copy converts on both sides.
+    let local = args.len() > 1
+        && args
+            .iter()
+            .all(|a| matches!(parse_location(a), Location::Local(_)));
+    if let Err(e) = engine::charset::setup(opts, local) {
+        eprintln!("{}", e.message);
+        eprintln!("{}", closing_line(e.code, "client"));
+        return e.code;
+    }
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
         return crate::daemon_client::run(opts, record());
     }

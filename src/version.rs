@@ -29,7 +29,7 @@ pub const CAPABILITIES: &[&str] = &[
     "ACL-at",
     "xattrs",
     "optional secluded-args",
-    "no iconv",
+    "iconv",
     "prealloc",
     "stop-at",
     "no crtimes",

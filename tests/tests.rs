@@ -35,6 +35,7 @@ mod filters;
 mod fuzzy;
 mod hardlinks;
 mod hostile_push;
+mod iconv;
 mod interop;
 mod local;
 mod maxalloc;

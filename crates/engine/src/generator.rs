@@ -316,6 +316,7 @@ fn receiver_gone() -> Error {
 
 impl Gen<'_> {
     fn ndx(&mut self, ndx: i32) {
+        let ndx = self.ctx.wire_ndx(ndx);
         self.ndx_w.write(&mut self.buf, ndx);
     }
 

@@ -11,6 +11,7 @@ pub mod acls;
 pub mod basis;
 pub mod batch;
 pub mod batch_script;
+pub mod charset;
 pub mod chmod;
 pub mod confinement;
 pub mod control;

@@ -363,6 +363,11 @@ pub struct Options {
     /// transfer's thread; a daemon caps it at
     /// [`MAX_DAEMON_COMPRESSION_THREADS`]).
     pub compress_threads: u32,
+    /// --iconv=LOCAL[,REMOTE] (`.` for the locale's charset; the server
+    /// gets REMOTE): names are converted to and from UTF-8 on the wire.
+    pub iconv: Option<String>,
+    /// --no-iconv was given (RSYNC_ICONV then does not apply).
+    pub no_iconv: bool,
     /// Transfer-control and output options (`--info`, `--debug`, `-h`, `-8`,
     /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
     /// `--log-file`...).
@@ -532,6 +537,8 @@ pub(crate) enum Act {
     BlockingIo(bool),
     OutBuf,
     CopyAs,
+    Iconv,
+    NoIconv,
 }
 
 impl Act {
@@ -573,6 +580,7 @@ impl Act {
                 | Act::EarlyInput
                 | Act::OutBuf
                 | Act::CopyAs
+                | Act::Iconv
                 | Act::Chmod
                 | Act::Usermap
                 | Act::Groupmap
@@ -726,6 +734,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("blocking-io", None, Act::BlockingIo(true)),
     ("no-blocking-io", None, Act::BlockingIo(false)),
     ("outbuf", None, Act::OutBuf), ("copy-as", None, Act::CopyAs),
+    ("iconv", None, Act::Iconv), ("no-iconv", None, Act::NoIconv),
     ("write-batch", None, Act::Batch(crate::batch::BatchMode::Write)),
     ("only-write-batch", None, Act::Batch(crate::batch::BatchMode::OnlyWrite)),
     ("read-batch", None, Act::Batch(crate::batch::BatchMode::Read)),
@@ -743,7 +752,6 @@ pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "confine-root",
     "remove-sent-files",
     "no-contimeout",
-    "iconv", "no-iconv",
     "qsort", "use-qsort",
     "config", "daemon", "dparam", "detach", "no-detach",
 ];
@@ -1143,6 +1151,18 @@ impl Options {
         if opts.write_devices {
             opts.inplace = true;
         }
+        // upstream: options.c (RSYNC_ICONV unless -s was given or a daemon;
+        // "-" on a client means none)
+        if !opts.server && opts.iconv.is_none() && !opts.no_iconv && refusals.is_none() {
+            if let Ok(v) = std::env::var("RSYNC_ICONV") {
+                if !v.is_empty() && !opts.ctl.protect() {
+                    opts.iconv = Some(v);
+                }
+            }
+        }
+        if !opts.server && opts.iconv.as_deref() == Some("-") {
+            opts.iconv = None;
+        }
         if let Some(r) = refusals {
             r.check_implied(opts)?;
             opts.compress_threads = opts.compress_threads.min(MAX_DAEMON_COMPRESSION_THREADS);
@@ -1286,6 +1306,14 @@ impl Options {
                 self.outbuf = Some(mode);
             }
             Act::CopyAs => self.copy_as = Some(value),
+            Act::Iconv => {
+                self.iconv = Some(value);
+                self.no_iconv = false;
+            }
+            Act::NoIconv => {
+                self.iconv = None;
+                self.no_iconv = true;
+            }
             Act::RemoteOption => {
                 if !value.starts_with('-') {
                     return Err(OptionError::syntax(format!(
@@ -1751,6 +1779,11 @@ impl Options {
         }
         if bundle.len() > 1 {
             args.push(bundle);
+        }
+        // upstream: server_options() gives the server the REMOTE charset.
+        if let Some(spec) = &self.iconv {
+            let remote = spec.split_once(',').map_or(spec.as_str(), |(_, r)| r);
+            args.push(format!("--iconv={}", self.escape_value(remote)));
         }
         // upstream: tells the server that -d without -r may delete.
         if self.dirs && !self.recursive && self.delete != DeleteMode::Off && client_sender {
@@ -2334,7 +2367,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["dparam=x", "daemon", "qsort", "iconv=."] {
+        for name in ["dparam=x", "daemon", "qsort", "use-qsort"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

@@ -596,7 +596,7 @@ pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
     if let Ok(mut g) = crate::out::lock(w) {
         let _ = g.send_msg(
             protocol::mplex::MsgCode::Success,
-            &(ndx as i32).to_le_bytes(),
+            &ctx.wire_ndx(ndx as i32).to_le_bytes(),
         );
     }
 }

@@ -339,7 +339,7 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
                 ctx.entries.len() as i64 - 1
             )));
         }
-        return Ok(ndx);
+        return Ok(ctx.local_ndx(ndx));
     }
 }
 

@@ -679,9 +679,17 @@ pub fn run_receiver_to(
         &rules,
         filter::Side::Receiver,
     ));
+    let wire_order = list.wire_order.map(|to_wire| {
+        let mut from_wire = vec![0u32; to_wire.len()];
+        for (k, &w) in to_wire.iter().enumerate() {
+            from_wire[w as usize] = k as u32;
+        }
+        (to_wire, from_wire)
+    });
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
+        wire_order,
         entries: list.entries,
         paths,
         ids: if link.numeric_ids {
