@@ -162,6 +162,35 @@ fn latin1_names_arrive_in_utf8_and_back() {
         .assert_code(0);
         check_tree(&pulled, true, &format!("{label} pull"));
     }
+    // The sending client names the files in its own charset, as stock
+    // rsync's does.
+    let listed = |client: &Path, tag: &str| {
+        let out = remote(
+            &s,
+            client,
+            &rsync_bin(),
+            &["-v", "--iconv=ISO-8859-1,UTF-8"],
+            format!("{}/", latin.display()),
+            format!("lh:{}", s.path(tag).display()),
+        );
+        out.assert_code(0);
+        let mut lines: Vec<String> = out
+            .stdout
+            .lines()
+            .filter(|l| {
+                l.contains("-")
+                    && !l.contains("bytes")
+                    && !l.starts_with("sen")
+                    && !l.starts_with("created")
+            })
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let ours = listed(&oxsync_bin(), "v-ours");
+    assert_eq!(ours, listed(&rsync_bin(), "v-theirs"));
+    assert!(ours.iter().any(|l| l == "caf\\#351-0"), "{ours:?}");
     // A local copy converts between the two charsets as well.
     let local = s.path("local");
     run(

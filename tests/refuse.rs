@@ -450,7 +450,7 @@ fn version_json_has_upstream_keys_and_tells_the_truth() {
         ("ACL_at", true),
         ("xattrs", true),
         ("stop_at", true),
-        ("iconv", false),
+        ("iconv", true),
         ("crtimes", false),
         ("batchfiles", true),
         ("hardlinks", true),

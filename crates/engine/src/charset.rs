@@ -91,3 +91,18 @@ pub fn to_wire(bytes: &[u8]) -> Option<std::io::Result<Vec<u8>>> {
 pub fn from_wire(bytes: &[u8]) -> Option<std::io::Result<Vec<u8>>> {
     RECEIVING.get().map(|s| convert(&s.recv, bytes))
 }
+
+/// A sender's list entry with its name and symlink target back in this
+/// side's charset, for its own output (None without --iconv, or when they
+/// do not convert back).
+pub fn shown_by_sender(e: &protocol::flist::FileEntry) -> Option<protocol::flist::FileEntry> {
+    let side = SENDING.get()?;
+    let mut shown = e.clone();
+    shown.name = convert(&side.recv, &e.name).ok()?;
+    if let Some(t) = &e.link_target {
+        if let Ok(local) = convert(&side.recv, t) {
+            shown.link_target = Some(local);
+        }
+    }
+    Some(shown)
+}

@@ -107,6 +107,8 @@ pub fn send_files<R: Read>(
         };
         if iflags & ITEM_TRANSFER == 0 {
             let x = xname.as_deref().unwrap_or_default();
+            let shown = crate::charset::shown_by_sender(e);
+            let e = shown.as_ref().unwrap_or(e);
             ctx.out.log_item(crate::out::FileEvent {
                 sender: true,
                 iflags,
@@ -380,10 +382,14 @@ fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {
 }
 
 fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
+    // Under --iconv the list holds the wire (UTF-8) names: the output
+    // shows this side's own.
+    let shown = crate::charset::shown_by_sender(&ctx.list.entries[i]);
+    let entry = shown.as_ref().unwrap_or(&ctx.list.entries[i]);
     ctx.out.log_file(crate::out::FileEvent {
         sender: true,
         iflags,
-        entry: &ctx.list.entries[i],
+        entry,
     });
     if ctx.am_server {
         return;
@@ -391,7 +397,7 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
     let ev = crate::out::FileEvent {
         sender: true,
         iflags,
-        entry: &ctx.list.entries[i],
+        entry,
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
