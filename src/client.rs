@@ -60,6 +60,16 @@ fn read_batch(opts: &Options, started: Instant) -> i32 {
 fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Recorder>) -> i32 {
     let record = || batch.cloned().map(engine::batch::LinkBatch::Record);
     let mut args = opts.args.clone();
+    // upstream: rsync.c setup_iconv(); a local copy converts on both sides.
+    let local = args.len() > 1
+        && args
+            .iter()
+            .all(|a| matches!(parse_location(a), Location::Local(_)));
+    if let Err(e) = engine::charset::setup(opts, local) {
+        eprintln!("{}", e.message);
+        eprintln!("{}", closing_line(e.code, "client"));
+        return e.code;
+    }
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
         return crate::daemon_client::run(opts, record());
     }
@@ -114,6 +124,11 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
             (res, out)
         }
         (Location::Local(dest), 0) => {
+            if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+                eprintln!("{}", e.message);
+                eprintln!("{}", closing_line(e.code, "client"));
+                return e.code;
+            }
             let out = client_out(opts, format(opts, true, true));
             logf = crate::logfile::LogFile::start(opts, &out, true, true);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
@@ -320,6 +335,13 @@ fn with_remote(
             ),
         )
     })?;
+    // upstream: main.c client_run() -> become_copy_as_user(): the remote
+    // shell keeps the invoking user, the copy runs as the other.
+    if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(Error::new(
             exit::RERR_IPC,

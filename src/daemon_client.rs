@@ -423,8 +423,12 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
             eprintln!("{}", closing_line(exit::RERR_STARTCLIENT, "client"));
             return Err(exit::RERR_STARTCLIENT);
         } else {
-            // MOTD or module listing.
-            crate::say(&format!("{line}\n"));
+            // MOTD or module listing: the two cannot be told apart, so
+            // --no-motd hides both (upstream clientserver.c
+            // start_inband_exchange()).
+            if !opts.no_motd {
+                crate::say(&format!("{line}\n"));
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     // New items without -p take 0777 less the umask (or a default ACL).
     engine::acls::preload_umask();
     let code = run(&args);
+    engine::out::flush_stdout();
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
@@ -58,6 +59,9 @@ fn run(args: &[OsString]) -> i32 {
     }
     if opts.server {
         return server::run(&opts, args);
+    }
+    if let Some(mode) = opts.outbuf {
+        engine::out::set_stdout_buffering(mode);
     }
     if opts.version > 0 {
         say(&if opts.version > 1 {

@@ -29,7 +29,7 @@ pub const CAPABILITIES: &[&str] = &[
     "ACL-at",
     "xattrs",
     "optional secluded-args",
-    "no iconv",
+    "iconv",
     "prealloc",
     "stop-at",
     "no crtimes",
@@ -45,7 +45,7 @@ pub const OPTIMIZATIONS: &[&str] = &[
 ];
 
 /// Checksums `--checksum-choice` accepts and the negotiation offers.
-const CHECKSUMS: &[&str] = &delta::checksum::ChecksumKind::PREFERENCE;
+const CHECKSUMS: &[&str] = &delta::checksum::ChecksumKind::NAMES;
 
 const COPYRIGHT: &str = "(C) the oxsync authors; the rsync protocol (C) 1996-2025 by Andrew \
                          Tridgell, Wayne Davison, and others.";

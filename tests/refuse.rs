@@ -264,8 +264,7 @@ fn compress_refused_before_the_negotiation() {
 }
 
 /// `--compress-threads=N` / `--zt=N` from a daemon client are accepted
-/// (oxsync compresses on the transfer's thread, so any thread cap holds)
-/// unless the module refuses them, by either spelling.
+/// (capped at 8 zstd workers: tests/misc_options.rs) unless the module refuses them, by either spelling.
 #[test]
 fn compress_threads_accepted_or_refused_by_either_spelling() {
     let s = Scratch::new();
@@ -451,7 +450,7 @@ fn version_json_has_upstream_keys_and_tells_the_truth() {
         ("ACL_at", true),
         ("xattrs", true),
         ("stop_at", true),
-        ("iconv", false),
+        ("iconv", true),
         ("crtimes", false),
         ("batchfiles", true),
         ("hardlinks", true),

@@ -8,7 +8,9 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod copyas;
 pub mod error;
+pub mod iconv;
 pub mod landlock;
 mod node_xattr;
 mod open;
@@ -20,6 +22,7 @@ pub mod root;
 pub mod xattr;
 
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};
+pub use copyas::become_copy_as;
 pub use error::Error;
 pub use operator::Links;
 pub use path::RelPath;

@@ -110,14 +110,14 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), PrivDro
     Ok(())
 }
 
-fn to_uid(id: u32) -> Result<Uid, PrivDropError> {
+pub(crate) fn to_uid(id: u32) -> Result<Uid, PrivDropError> {
     if id == u32::MAX {
         return Err(PrivDropError::InvalidId { what: "uid", id });
     }
     Ok(Uid::from_raw(id))
 }
 
-fn to_gid(id: u32) -> Result<Gid, PrivDropError> {
+pub(crate) fn to_gid(id: u32) -> Result<Gid, PrivDropError> {
     if id == u32::MAX {
         return Err(PrivDropError::InvalidId { what: "gid", id });
     }

@@ -376,6 +376,30 @@ impl Root {
         clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
         Ok(File::from(fd))
     }
+    /// Opens an existing device node for writing (O_NOFOLLOW), for
+    /// `--write-devices`.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `p` names something other than a character or
+    /// block device.
+    pub fn open_write_device(&self, p: &RelPath) -> Result<File, Error> {
+        let fd = self.resolve(
+            p,
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+            false,
+        )?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
+        if file_type(st.st_mode as u32) != FileType::Device {
+            return Err(Error::Io {
+                op: "open_write_device",
+                path: p.display_lossy(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a device"),
+            });
+        }
+        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        Ok(File::from(fd))
+    }
     /// Creates a new file exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, read-write)
     /// with `mode`.
     pub fn create_excl(&self, p: &RelPath, mode: u32) -> Result<File, Error> {

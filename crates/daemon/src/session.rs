@@ -822,7 +822,16 @@ impl Requested {
         let name = self.module.name.clone();
         // The one parser reads the client's argv and decides the module's
         // refusals on every option it reads, wherever it sits.
-        let refusals = Refusals::for_module(self.module.params.get("refuse options").unwrap_or(""));
+        let charset = self
+            .module
+            .params
+            .get("charset")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        let refusals = Refusals::for_module_with_charset(
+            self.module.params.get("refuse options").unwrap_or(""),
+            charset.is_some(),
+        );
         let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
         let mut opts = match Options::parse_for_module(&os, &refusals) {
             Ok(o) => o,
@@ -848,6 +857,28 @@ impl Requested {
             }
         };
         let client_info = opts.rsh.clone();
+        // upstream: clientserver.c rsync_module(): a client's --iconv
+        // turns the module's `charset` on (its own value only asks).
+        if let (Some(cs), true) = (&charset, opts.iconv.is_some()) {
+            let module_side = Options {
+                iconv: Some(cs.clone()),
+                server: true,
+                ..Options::default()
+            };
+            if let Err(e) = engine::charset::setup(&module_side, false) {
+                self.conn.log.line(&e.message);
+                return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+            }
+        }
+        // upstream: main.c do_server_sender()/do_server_recv() ->
+        // become_copy_as_user(), after the module's own uid/gid switch.
+        if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+            self.conn.log.line(&format!(
+                "--copy-as on module {name} from {}: {}",
+                self.conn.peer.addr, e.message
+            ));
+            return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+        }
         // A client's --insecure-links is refused by the parser itself
         // (engine::refuse: a daemon always refuses it, as upstream).
         // A client may lower the module's allocation bound, not raise it.

@@ -3,11 +3,12 @@
 //! file_checksum).
 use md4::Md4;
 use md5::{Digest, Md5};
+use sha1::Sha1;
 use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed, Xxh3};
 use xxhash_rust::xxh64::{xxh64, Xxh64};
 
 /// The longest digest any [`ChecksumKind`] produces.
-pub const MAX_DIGEST_LEN: usize = 16;
+pub const MAX_DIGEST_LEN: usize = 20;
 
 /// A negotiated strong checksum algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +23,19 @@ pub enum ChecksumKind {
     Xxh3,
     /// XXH3 128-bit, low64 LE then high64 LE.
     Xxh128,
+    /// SHA-1 (seed prefixed, as upstream's OpenSSL path feeds it).
+    Sha1,
+    /// No checksum: a 1-byte zero sum, and every file goes whole
+    /// (upstream CSUM_NONE).
+    None,
 }
 
 impl ChecksumKind {
-    /// Our preference order for negotiation.
-    pub const PREFERENCE: [&'static str; 5] = ["xxh128", "xxh3", "xxh64", "md5", "md4"];
+    /// Our preference order for negotiation (upstream offers `none` only
+    /// by name, never in the negotiation).
+    pub const PREFERENCE: [&'static str; 6] = ["xxh128", "xxh3", "xxh64", "md5", "md4", "sha1"];
+    /// Every name `--checksum-choice` accepts, as `-VV` lists them.
+    pub const NAMES: [&'static str; 7] = ["xxh128", "xxh3", "xxh64", "md5", "md4", "sha1", "none"];
     /// Parses a negotiated name ("xxhash" is an alias of xxh64).
     pub fn from_name(name: &str) -> Option<ChecksumKind> {
         match name {
@@ -35,6 +44,8 @@ impl ChecksumKind {
             "xxh64" | "xxhash" => Some(ChecksumKind::Xxh64),
             "xxh3" => Some(ChecksumKind::Xxh3),
             "xxh128" => Some(ChecksumKind::Xxh128),
+            "sha1" => Some(ChecksumKind::Sha1),
+            "none" => Some(ChecksumKind::None),
             _ => None,
         }
     }
@@ -46,6 +57,8 @@ impl ChecksumKind {
             ChecksumKind::Xxh64 => "xxh64",
             ChecksumKind::Xxh3 => "xxh3",
             ChecksumKind::Xxh128 => "xxh128",
+            ChecksumKind::Sha1 => "sha1",
+            ChecksumKind::None => "none",
         }
     }
     /// Full digest length in bytes.
@@ -53,6 +66,8 @@ impl ChecksumKind {
         match self {
             ChecksumKind::Md4 | ChecksumKind::Md5 | ChecksumKind::Xxh128 => 16,
             ChecksumKind::Xxh64 | ChecksumKind::Xxh3 => 8,
+            ChecksumKind::Sha1 => 20,
+            ChecksumKind::None => 1,
         }
     }
     /// Strong sum of one block with the session seed. `seed_fix` is
@@ -81,7 +96,7 @@ impl ChecksumKind {
                 if seed != 0 {
                     h.update(seed_bytes);
                 }
-                out.copy_from_slice(&h.finalize());
+                out[..16].copy_from_slice(&h.finalize());
             }
             ChecksumKind::Md5 => {
                 let mut h = Md5::new();
@@ -92,7 +107,7 @@ impl ChecksumKind {
                 if seed != 0 && !seed_fix {
                     h.update(seed_bytes);
                 }
-                out.copy_from_slice(&h.finalize());
+                out[..16].copy_from_slice(&h.finalize());
             }
             ChecksumKind::Xxh64 => {
                 let v = xxh64(data, seed as i64 as u64);
@@ -105,8 +120,18 @@ impl ChecksumKind {
             ChecksumKind::Xxh128 => {
                 // low64 LE then high64 LE is exactly the u128 in LE.
                 let v = xxh3_128_with_seed(data, seed as i64 as u64);
-                out.copy_from_slice(&v.to_le_bytes());
+                out[..16].copy_from_slice(&v.to_le_bytes());
             }
+            // upstream: checksum.c get_checksum2() (EVP: seed first)
+            ChecksumKind::Sha1 => {
+                let mut h = Sha1::new();
+                if seed != 0 {
+                    h.update(seed_bytes);
+                }
+                h.update(data);
+                out.copy_from_slice(&h.finalize());
+            }
+            ChecksumKind::None => {}
         }
         (out, self.digest_len())
     }
@@ -118,6 +143,8 @@ enum HasherState {
     Xxh64(Xxh64),
     Xxh3(Box<Xxh3>),
     Xxh128(Box<Xxh3>),
+    Sha1(Sha1),
+    None,
 }
 
 /// Streaming whole-file checksum (no seed, protocol >= 30 rules), used for
@@ -136,6 +163,8 @@ impl FileHasher {
             ChecksumKind::Xxh64 => HasherState::Xxh64(Xxh64::new(0)),
             ChecksumKind::Xxh3 => HasherState::Xxh3(Box::new(Xxh3::new())),
             ChecksumKind::Xxh128 => HasherState::Xxh128(Box::new(Xxh3::new())),
+            ChecksumKind::Sha1 => HasherState::Sha1(Sha1::new()),
+            ChecksumKind::None => HasherState::None,
         };
         FileHasher { state }
     }
@@ -147,6 +176,8 @@ impl FileHasher {
             HasherState::Md5(h) => h.update(data),
             HasherState::Xxh64(h) => h.update(data),
             HasherState::Xxh3(h) | HasherState::Xxh128(h) => h.update(data),
+            HasherState::Sha1(h) => h.update(data),
+            HasherState::None => {}
         }
     }
     /// The digest (full length).
@@ -158,6 +189,9 @@ impl FileHasher {
             HasherState::Xxh64(h) => h.digest().to_le_bytes().to_vec(),
             HasherState::Xxh3(h) => h.digest().to_le_bytes().to_vec(),
             HasherState::Xxh128(h) => h.digest128().to_le_bytes().to_vec(),
+            HasherState::Sha1(h) => h.finalize().to_vec(),
+            // upstream: sum_end() writes one zero byte.
+            HasherState::None => vec![0],
         }
     }
 }
@@ -170,6 +204,8 @@ impl std::fmt::Debug for FileHasher {
             HasherState::Xxh64(_) => "xxh64",
             HasherState::Xxh3(_) => "xxh3",
             HasherState::Xxh128(_) => "xxh128",
+            HasherState::Sha1(_) => "sha1",
+            HasherState::None => "none",
         };
         f.debug_struct("FileHasher").field("kind", &name).finish()
     }
@@ -206,7 +242,8 @@ mod tests {
             assert!(ChecksumKind::from_name(n).is_some());
         }
         assert_eq!(ChecksumKind::from_name("xxhash"), Some(ChecksumKind::Xxh64));
-        assert_eq!(ChecksumKind::from_name("sha1"), None);
+        assert_eq!(ChecksumKind::from_name("sha1"), Some(ChecksumKind::Sha1));
+        assert_eq!(ChecksumKind::from_name("blake2"), None);
     }
 
     #[test]

@@ -15,8 +15,11 @@ pub struct RecvCtx {
     pub opts: Options,
     /// Agreed parameters.
     pub session: Session,
-    /// Sorted entries; the index is the ndx.
+    /// Sorted entries; the index is the ndx (but see `wire_order`).
     pub entries: Vec<FileEntry>,
+    /// Under `--iconv`: the peer's index of each sorted entry, and the
+    /// sorted index of each peer's index (the list came in another order).
+    pub wire_order: Option<(Vec<u32>, Vec<u32>)>,
     /// Where each entry lands beneath `root`.
     pub paths: Vec<RelPath>,
     /// Sender ids to ours.
@@ -67,6 +70,21 @@ pub struct RecvCtx {
 }
 
 impl RecvCtx {
+    /// The peer's index of sorted entry `i`.
+    pub fn wire_ndx(&self, i: i32) -> i32 {
+        match (&self.wire_order, usize::try_from(i)) {
+            (Some((to_wire, _)), Ok(k)) => to_wire.get(k).map_or(i, |&w| w as i32),
+            _ => i,
+        }
+    }
+    /// The sorted index of the peer's index `ndx` (checked in range).
+    pub fn local_ndx(&self, ndx: i32) -> i32 {
+        match (&self.wire_order, usize::try_from(ndx)) {
+            (Some((_, from_wire)), Ok(k)) => from_wire.get(k).map_or(ndx, |&l| l as i32),
+            _ => ndx,
+        }
+    }
+
     /// Runs `f` on the counters.
     pub fn stats<T>(&self, f: impl FnOnce(&mut XferStats) -> T) -> T {
         let mut g = self.stats.lock().unwrap_or_else(|p| p.into_inner());

@@ -33,6 +33,10 @@ pub struct FileList {
     /// Sender only: how `sources` are reached (beneath a daemon module's
     /// root, or the operator's own paths).
     pub source: Sources,
+    /// Receiver under `--iconv` only: the wire index of each sorted entry
+    /// (names sort differently once converted, so the peer's index is the
+    /// order the list came in: upstream need_unsorted_flist).
+    pub wire_order: Option<Vec<u32>>,
 }
 
 impl FileList {
@@ -50,6 +54,12 @@ impl FileList {
     /// stats); the receiver drops all but the first
     /// ([`crate::treeshape::clean_received`]).
     fn sort(&mut self) {
+        self.sort_keeping(false);
+    }
+
+    /// Sorts as [`FileList::sort`]; with `keep`, records in `wire_order`
+    /// where each sorted entry was.
+    fn sort_keeping(&mut self, keep: bool) {
         // Sorted through an index and permuted in place: a received list
         // is never held twice. (Lists are bounded by MAX_ENTRIES < 2^32.)
         let mut idx: Vec<u32> = (0..self.entries.len() as u32).collect();
@@ -57,6 +67,9 @@ impl FileList {
             let (ea, eb) = (&self.entries[a as usize], &self.entries[b as usize]);
             compare_names(&ea.name, ea.is_dir(), &eb.name, eb.is_dir())
         });
+        if keep {
+            self.wire_order = Some(idx.clone());
+        }
         let has_sources = !self.sources.is_empty();
         // Entry k of the sorted list is entry idx[k] of the old one; each
         // cycle of the permutation is walked once, swapping along it.
@@ -138,6 +151,7 @@ pub fn build_full(
     };
     tree::build_tree(&mut w, sources, names)?;
     let mut list = w.list;
+    names_to_wire(&mut list, session, out);
     list.sort();
     list.source = src.clone();
     if opts.hard_links {
@@ -288,12 +302,125 @@ pub fn build_with(
         w.stack.clear(w.rules);
     }
     let mut list = w.list;
+    names_to_wire(&mut list, session, out);
     list.sort();
     list.source = src.clone();
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
     Ok(list)
+}
+
+/// The text of an errno, as strerror() gives it.
+fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
+}
+
+/// `--iconv` on the sender: names (and with CF_SYMLINK_ICONV symlink
+/// targets) go to UTF-8 before the list is sorted, so that both sides
+/// index it in the wire names' order. An entry that cannot be converted is
+/// left out, with rsync's message and an I/O error.
+// upstream: flist.c:send_file_name() (ic_send)
+fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
+    if !crate::charset::active() {
+        return;
+    }
+    let links = session.compat & protocol::compat::CF_SYMLINK_ICONV != 0;
+    let mut keep = vec![true; list.entries.len()];
+    for (i, e) in list.entries.iter_mut().enumerate() {
+        match crate::charset::to_wire(&e.name) {
+            Some(Ok(name)) => e.name = name,
+            Some(Err(err)) => {
+                out.error_xfer(&format!(
+                    "[sender] cannot convert filename: {} ({})",
+                    String::from_utf8_lossy(&e.name),
+                    strerror(&err)
+                ));
+                out.add_io_error(1);
+                keep[i] = false;
+                continue;
+            }
+            None => return,
+        }
+        if !links {
+            continue;
+        }
+        if let Some(t) = e.link_target.as_mut() {
+            match crate::charset::to_wire(t) {
+                Some(Ok(target)) => {
+                    e.size = target.len() as i64;
+                    *t = target;
+                }
+                Some(Err(err)) => {
+                    out.error_xfer(&format!(
+                        "[sender] cannot convert symlink data for: {} ({})",
+                        String::from_utf8_lossy(&e.name),
+                        strerror(&err)
+                    ));
+                    out.add_io_error(1);
+                    keep[i] = false;
+                }
+                None => {}
+            }
+        }
+    }
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    let mut k = keep.iter();
+    list.entries.retain(|_| *k.next().unwrap_or(&true));
+    if !list.sources.is_empty() {
+        let mut k = keep.iter();
+        list.sources.retain(|_| *k.next().unwrap_or(&true));
+    }
+}
+
+/// `--iconv` on the receiver: the received UTF-8 names (and with
+/// CF_SYMLINK_ICONV symlink targets) in this side's charset, before they
+/// are checked. An entry whose name cannot be converted is reported and
+/// left inactive (never created), with an I/O error.
+// upstream: flist.c:recv_file_entry() (ic_recv)
+fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut i32) -> Result<()> {
+    if !crate::charset::active() {
+        return Ok(());
+    }
+    let links = session.compat & protocol::compat::CF_SYMLINK_ICONV != 0;
+    for e in entries.iter_mut() {
+        match crate::charset::from_wire(&e.name) {
+            Some(Ok(name)) => e.name = name,
+            Some(Err(err)) => {
+                eprintln!(
+                    "[receiver] cannot convert filename: {} ({})",
+                    String::from_utf8_lossy(&e.name),
+                    strerror(&err)
+                );
+                *io_error |= 1;
+                e.xflags |= crate::treeshape::FLAG_INACTIVE;
+                continue;
+            }
+            None => return Ok(()),
+        }
+        if let (true, Some(t)) = (links, e.link_target.as_mut()) {
+            match crate::charset::from_wire(t) {
+                Some(Ok(target)) => {
+                    e.size = target.len() as i64;
+                    *t = target;
+                }
+                Some(Err(err)) => {
+                    eprintln!(
+                        "[receiver] cannot convert symlink data for: {} ({})",
+                        String::from_utf8_lossy(&e.name),
+                        strerror(&err)
+                    );
+                    *io_error |= 1;
+                    e.xflags |= crate::treeshape::FLAG_INACTIVE;
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// -H: every non-directory whose inode has other links gets the list index
@@ -608,7 +735,7 @@ fn leaf_entry(
         // Symlinks go in the list even without -l (the receiver skips
         // them), as upstream's sender does.
         FileType::File | FileType::Symlink => true,
-        FileType::Device => opts.devices,
+        FileType::Device => opts.devices || opts.copy_devices,
         FileType::Special => opts.specials,
         FileType::Dir => false,
     };
@@ -663,7 +790,9 @@ fn entry_for(
         e.size = t.len() as i64;
         e.link_target = Some(t);
     }
-    if ft == FileType::Device {
+    if ft == FileType::Device && opts.copy_devices {
+        copy_device(src, path, &mut e)?;
+    } else if ft == FileType::Device {
         e.rdev = (major(meta.rdev), minor(meta.rdev));
     }
     if opts.fake_super {
@@ -682,10 +811,33 @@ fn entry_for(
             e.size = t.len() as i64;
         }
     }
-    if opts.checksum && ft == FileType::File {
+    if opts.checksum && e.is_file() {
         e.checksum = Some(file_checksum_with(src, path, session, opts.open_noatime)?);
     }
     Ok(e)
+}
+
+/// `--copy-devices`: a device goes as a regular file of its size (the
+/// end of the device, as lseek finds it), with the mtime of now, since a
+/// device's is not kept up to date.
+// upstream: flist.c:make_file() (copy_devices) -> util1.c:get_device_size()
+fn copy_device(src: &Sources, path: &Path, e: &mut FileEntry) -> Result<()> {
+    use std::io::Seek;
+    let mut f = src.open(path, false).map_err(|err| {
+        Error::file_io(format!(
+            "open \"{}\" failed: {}",
+            abs_display(path),
+            os_err(&err)
+        ))
+    })?;
+    let size = f.seek(std::io::SeekFrom::End(0)).unwrap_or(0);
+    e.mode = 0o100000 | (e.mode & 0o7777);
+    e.size = i64::try_from(size).unwrap_or(i64::MAX);
+    e.mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    e.mtime_nsec = 0;
+    Ok(())
 }
 
 /// `--munge-links` on a receiver: every received symlink target gets
@@ -1080,7 +1232,7 @@ pub fn receive_checked<R: Read>(
         }
         list.entries.push(e);
     }
-    let io_error = dec.io_error();
+    let mut io_error = dec.io_error();
     if !opts.numeric_ids {
         let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
         let mut ids_of = |held: &mut u64| match read_id_list_within(r, id0, limit - *held) {
@@ -1107,6 +1259,7 @@ pub fn receive_checked<R: Read>(
             crate::acls::inline_names(rx, &mut uids, &mut gids);
         }
     }
+    names_from_wire(&mut list.entries, session, &mut io_error)?;
     for e in &list.entries {
         // upstream: -R names may start with a slash (stripped after sorting).
         if e.name.is_empty()
@@ -1138,7 +1291,7 @@ pub fn receive_checked<R: Read>(
     if opts.munge_links {
         munge(&mut list.entries);
     }
-    list.sort();
+    list.sort_keeping(crate::charset::active());
     crate::treeshape::clean_received(&mut list.entries, opts);
     // A -R name that was only slashes became "."; it must be a directory.
     if list.entries.iter().any(|e| e.name == b"." && !e.is_dir()) {

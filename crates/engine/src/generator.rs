@@ -320,6 +320,7 @@ fn receiver_gone() -> Error {
 
 impl Gen<'_> {
     fn ndx(&mut self, ndx: i32) {
+        let ndx = self.ctx.wire_ndx(ndx);
         self.ndx_w.write(&mut self.buf, ndx);
     }
 
@@ -909,9 +910,11 @@ impl Gen<'_> {
             return Ok(());
         }
 
-        // A regular file.
+        // A regular file (or, under --write-devices, an existing device
+        // written into: upstream generator.c recv_generator()).
         if let Some(s) = st {
-            if s.file_type != FileType::File {
+            let into_device = ctx.opts.write_devices && s.file_type == FileType::Device;
+            if s.file_type != FileType::File && !into_device {
                 if !dry {
                     match self.delete_item(p, &s, false) {
                         Ok(true) => {}

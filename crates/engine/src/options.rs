@@ -21,6 +21,10 @@ pub const CLIENT_INFO: &str = ".LsfxCIvu";
 /// SYMLINK_PREFIX), so that it leads nowhere.
 pub const SYMLINK_PREFIX: &str = "/rsyncd-munged/";
 
+/// The most zstd worker threads a daemon client may ask for (upstream
+/// options.c MAX_DAEMON_COMPRESSION_THREADS).
+pub const MAX_DAEMON_COMPRESSION_THREADS: u32 = 8;
+
 /// The largest `--block-size` (upstream `MAX_BLOCK_SIZE`, protocol >= 30).
 pub const MAX_BLOCK_SIZE: u32 = 1 << 17;
 
@@ -333,6 +337,37 @@ pub struct Options {
     /// server keeps only `--only-write-batch`, which makes its receiving
     /// side a dry run that still asks for the data).
     pub batch: Option<crate::batch::Batch>,
+    /// --fsync: the receiver fsyncs every file it finishes.
+    pub fsync: bool,
+    /// --copy-devices: the sender sends a device's content as a regular
+    /// file.
+    pub copy_devices: bool,
+    /// --write-devices: the receiver writes into an existing device node in
+    /// place (implies --inplace).
+    pub write_devices: bool,
+    /// --no-motd: a daemon's message of the day is not shown (client).
+    pub no_motd: bool,
+    /// --old-dirs / --old-d: -r with the filter `- /*/*`, as -d is done
+    /// with an old rsync.
+    pub old_dirs: bool,
+    /// --outbuf=N|L|B: the buffering of the client's stdout ('N', 'L' or
+    /// 'B').
+    pub outbuf: Option<char>,
+    /// --blocking-io / --no-blocking-io (the remote shell's pipes are always
+    /// read and written blocking by oxsync's transfer threads).
+    pub blocking_io: Option<bool>,
+    /// --copy-as=USER[:GROUP]: the copy runs with this euid/egid (root
+    /// only).
+    pub copy_as: Option<String>,
+    /// --compress-threads / --zt: zstd worker threads (0: compress on the
+    /// transfer's thread; a daemon caps it at
+    /// [`MAX_DAEMON_COMPRESSION_THREADS`]).
+    pub compress_threads: u32,
+    /// --iconv=LOCAL[,REMOTE] (`.` for the locale's charset; the server
+    /// gets REMOTE): names are converted to and from UTF-8 on the wire.
+    pub iconv: Option<String>,
+    /// --no-iconv was given (RSYNC_ICONV then does not apply).
+    pub no_iconv: bool,
     /// Transfer-control and output options (`--info`, `--debug`, `-h`, `-8`,
     /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
     /// `--log-file`...).
@@ -450,8 +485,8 @@ pub(crate) enum Act {
     IncRecursive(bool),
     // The ones below take a value.
     RemoteOption,
-    /// --compress-threads / --zt: a number checked and otherwise ignored
-    /// (oxsync compresses on the transfer's own thread, so any cap holds).
+    /// --compress-threads / --zt: zstd worker threads (see
+    /// `Options::compress_threads`).
     CompressThreads,
     Usermap,
     Groupmap,
@@ -494,6 +529,16 @@ pub(crate) enum Act {
     StopAfter,
     StopAt,
     EarlyInput,
+    Fsync,
+    CopyDevices,
+    WriteDevices(bool),
+    Motd(bool),
+    OldDirs,
+    BlockingIo(bool),
+    OutBuf,
+    CopyAs,
+    Iconv,
+    NoIconv,
 }
 
 impl Act {
@@ -533,6 +578,9 @@ impl Act {
                 | Act::StopAfter
                 | Act::StopAt
                 | Act::EarlyInput
+                | Act::OutBuf
+                | Act::CopyAs
+                | Act::Iconv
                 | Act::Chmod
                 | Act::Usermap
                 | Act::Groupmap
@@ -678,6 +726,15 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-inc-recursive", None, Act::IncRecursive(false)), ("no-i-r", None, Act::IncRecursive(false)),
     ("remote-option", Some('M'), Act::RemoteOption),
     ("compress-threads", None, Act::CompressThreads), ("zt", None, Act::CompressThreads),
+    ("fsync", None, Act::Fsync), ("copy-devices", None, Act::CopyDevices),
+    ("write-devices", None, Act::WriteDevices(true)),
+    ("no-write-devices", None, Act::WriteDevices(false)),
+    ("motd", None, Act::Motd(true)), ("no-motd", None, Act::Motd(false)),
+    ("old-dirs", None, Act::OldDirs), ("old-d", None, Act::OldDirs),
+    ("blocking-io", None, Act::BlockingIo(true)),
+    ("no-blocking-io", None, Act::BlockingIo(false)),
+    ("outbuf", None, Act::OutBuf), ("copy-as", None, Act::CopyAs),
+    ("iconv", None, Act::Iconv), ("no-iconv", None, Act::NoIconv),
     ("write-batch", None, Act::Batch(crate::batch::BatchMode::Write)),
     ("only-write-batch", None, Act::Batch(crate::batch::BatchMode::OnlyWrite)),
     ("read-batch", None, Act::Batch(crate::batch::BatchMode::Read)),
@@ -692,16 +749,11 @@ pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[];
 /// implement yet.
 #[rustfmt::skip]
 pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
-    "motd", "no-motd",
-    "old-dirs", "old-d",
-    "copy-devices", "write-devices", "no-write-devices",
     "confine-root",
     "remove-sent-files",
-    "no-contimeout", "fsync",
-    "iconv", "no-iconv",
-    "qsort", "use-qsort", "copy-as",
-    "blocking-io", "no-blocking-io",
-    "outbuf", "config", "daemon", "dparam", "detach", "no-detach",
+    "no-contimeout",
+    "qsort", "use-qsort",
+    "config", "daemon", "dparam", "detach", "no-detach",
 ];
 
 /// The checksum names upstream 3.5.0 accepts in `--checksum-choice`.
@@ -1090,8 +1142,30 @@ impl Options {
         if opts.version > 0 {
             return Ok(());
         }
+        // upstream: options.c parse_arguments() (xfer_dirs >= 4,
+        // write_devices, MAX_DAEMON_COMPRESSION_THREADS)
+        if opts.old_dirs {
+            opts.filters.push(FilterArg::Filter("- /*/*".to_string()));
+            opts.recursive = true;
+        }
+        if opts.write_devices {
+            opts.inplace = true;
+        }
+        // upstream: options.c (RSYNC_ICONV unless -s was given or a daemon;
+        // "-" on a client means none)
+        if !opts.server && opts.iconv.is_none() && !opts.no_iconv && refusals.is_none() {
+            if let Ok(v) = std::env::var("RSYNC_ICONV") {
+                if !v.is_empty() && !opts.ctl.protect() {
+                    opts.iconv = Some(v);
+                }
+            }
+        }
+        if !opts.server && opts.iconv.as_deref() == Some("-") {
+            opts.iconv = None;
+        }
         if let Some(r) = refusals {
             r.check_implied(opts)?;
+            opts.compress_threads = opts.compress_threads.min(MAX_DAEMON_COMPRESSION_THREADS);
         }
         crate::batch::finish_options(opts)?;
         crate::treeshape::finish_options(opts)?;
@@ -1209,7 +1283,36 @@ impl Options {
             // Nothing to forward: oxsync's client info never offers `i`.
             Act::IncRecursive(_) => {}
             Act::CompressThreads => {
-                parse_int(&value, word)?;
+                self.compress_threads = parse_int(&value, word)?.max(0) as u32;
+            }
+            Act::Fsync => self.fsync = true,
+            Act::CopyDevices => self.copy_devices = true,
+            Act::WriteDevices(on) => self.write_devices = on,
+            Act::Motd(on) => self.no_motd = !on,
+            Act::OldDirs => self.old_dirs = true,
+            Act::BlockingIo(on) => self.blocking_io = Some(on),
+            Act::OutBuf => {
+                // upstream: only the first letter counts.
+                let mode = match value.chars().next().map(|c| c.to_ascii_uppercase()) {
+                    Some('N' | 'U') => 'N',
+                    Some('L') => 'L',
+                    Some('B' | 'F') => 'B',
+                    _ => {
+                        return Err(OptionError::syntax(
+                            "Invalid --outbuf setting -- specify N, L, or B.".to_string(),
+                        ))
+                    }
+                };
+                self.outbuf = Some(mode);
+            }
+            Act::CopyAs => self.copy_as = Some(value),
+            Act::Iconv => {
+                self.iconv = Some(value);
+                self.no_iconv = false;
+            }
+            Act::NoIconv => {
+                self.iconv = None;
+                self.no_iconv = true;
             }
             Act::RemoteOption => {
                 if !value.starts_with('-') {
@@ -1677,6 +1780,11 @@ impl Options {
         if bundle.len() > 1 {
             args.push(bundle);
         }
+        // upstream: server_options() gives the server the REMOTE charset.
+        if let Some(spec) = &self.iconv {
+            let remote = spec.split_once(',').map_or(spec.as_str(), |(_, r)| r);
+            args.push(format!("--iconv={}", self.escape_value(remote)));
+        }
         // upstream: tells the server that -d without -r may delete.
         if self.dirs && !self.recursive && self.delete != DeleteMode::Off && client_sender {
             args.push("--no-r".to_string());
@@ -1830,6 +1938,9 @@ impl Options {
                 args.push("--temp-dir".to_string());
                 args.push(dir.clone());
             }
+            if self.fsync {
+                args.push("--fsync".to_string());
+            }
             if let Some(kind) = self.alt_dest {
                 for dir in &self.basis_dirs {
                     args.push(kind.option().to_string());
@@ -1848,8 +1959,14 @@ impl Options {
                 args.push("--no-W".to_string());
             }
         }
+        if self.write_devices && client_sender {
+            args.push("--write-devices".to_string());
+        }
         if self.remove_source_files {
             args.push("--remove-source-files".to_string());
+        }
+        if self.copy_devices && !client_sender {
+            args.push("--copy-devices".to_string());
         }
         self.tree
             .server_args_tail(client_sender, protocol, &mut args);
@@ -1930,6 +2047,7 @@ Options
 --checksum, -c           skip based on checksum, not mod-time & size
 --archive, -a            archive mode is -rlptgoD
 --recursive, -r          recurse into directories
+--old-dirs, --old-d      works like --dirs when talking to old rsync
 --no-inc-recursive       accepted (oxsync always sends the whole list first)
 --relative, -R           use relative path names
 --no-implied-dirs        don't send implied dirs with --relative
@@ -1950,6 +2068,8 @@ Options
 --super                  receiver attempts super-user activities
 --fake-super             store/recover privileged attrs using xattrs
 --specials               preserve special files
+--copy-devices           copy device contents as a regular file
+--write-devices          write to devices as files (implies --inplace)
 --drop-D                 receiver refuses to create devices/specials
 -D                       same as --devices --specials
 --dry-run, -n            perform a trial run with no changes made
@@ -1981,6 +2101,7 @@ Options
 --temp-dir=DIR, -T       create temporary files in directory DIR
 --delay-updates          put all updated files into place at end
 --inplace                update destination files in-place
+--fsync                  fsync every written file
 --sparse, -S             turn sequences of nulls into sparse blocks
 --preallocate            allocate dest files before writing them
 --open-noatime           avoid changing the atime on opened files
@@ -2015,6 +2136,10 @@ Options
 --old-args               disable the modern arg-protection idiom
 --trust-sender           trust the remote sender's file list
 --bwlimit=RATE           limit socket I/O bandwidth
+--copy-as=USER[:GROUP]   specify user & optional group for the copy
+--blocking-io            use blocking I/O for the remote shell
+--outbuf=N|L|B           set out buffering to None, Line, or Block
+--no-motd                suppress daemon-mode MOTD
 --write-batch=FILE       write a batched update to FILE
 --only-write-batch=FILE  like --write-batch but w/o updating dest
 --read-batch=FILE        read a batched update from FILE
@@ -2217,7 +2342,8 @@ mod tests {
             ("--inplace --delay-updates s d", "--inplace cannot be used with --delay-updates", 1),
             ("--link-dest=a --copy-dest=b s d", "ERROR: the --copy-dest option conflicts with the --link-dest option", 1),
             ("-b --suffix=a/b s d", "--suffix cannot contain slashes: a/b", 1),
-            ("--old-dirs x", "option --old-dirs is not supported by oxsync yet", 4),
+            ("--qsort x", "option --qsort is not supported by oxsync yet", 4),
+            ("--outbuf=Z s d", "Invalid --outbuf setting -- specify N, L, or B.", 1),
             ("-M foo s d", "Remote option must start with a dash: foo", 1),
             ("--zt=abc s d", "--zt=abc: invalid numeric value", 1),
             ("--server --dparam=x -r . x", "option --dparam is not supported by oxsync yet", 4),
@@ -2242,7 +2368,7 @@ mod tests {
             let expected = OptionError { message: message.to_string(), exit_code };
             assert_eq!(parse(&words).map(|_| ()), Err(expected), "{line}");
         }
-        for name in ["dparam=x", "daemon", "motd", "old-dirs"] {
+        for name in ["dparam=x", "daemon", "qsort", "use-qsort"] {
             assert_eq!(parse(&["-a", &format!("--{name}"), "s", "d"]).map_err(|e| e.exit_code), Err(4), "{name}");
         }
         for letter in 'A'..='z' {

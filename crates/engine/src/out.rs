@@ -241,9 +241,7 @@ impl Out {
         buf.extend(crate::control::escape_line(body, eight_bit, utf8));
         buf.extend(end);
         if !error && !ctl.is_some_and(|c| c.all_to_stderr) {
-            let mut o = io::stdout().lock();
-            let _ = o.write_all(&buf);
-            let _ = o.flush();
+            write_stdout(&buf);
         } else {
             let mut e = io::stderr().lock();
             let _ = e.write_all(&buf);
@@ -545,5 +543,56 @@ impl Out {
         } else {
             0
         }
+    }
+}
+
+/// `--outbuf=B`: the client's stdout is written in blocks of this size
+/// (and at exit, [`flush_stdout`]), as setvbuf(_IOFBF) would.
+const STDOUT_BLOCK: usize = 8192;
+
+/// The client's stdout buffering (`--outbuf`): b'N' (every write goes out
+/// at once), b'L' (by lines, the default) or b'B' (by blocks).
+static STDOUT_MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'L');
+static STDOUT_BLOCKS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Sets the client's stdout buffering from `--outbuf` ('N', 'L' or 'B').
+// upstream: options.c parse_arguments() (setvbuf(stdout, ...))
+pub fn set_stdout_buffering(mode: char) {
+    flush_stdout();
+    let mode = u8::try_from(mode).unwrap_or(b'L');
+    STDOUT_MODE.store(mode, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Writes the client's stdout text as `--outbuf` asks.
+fn write_stdout(buf: &[u8]) {
+    let mode = STDOUT_MODE.load(std::sync::atomic::Ordering::Relaxed);
+    if mode == b'B' {
+        let mut pending = STDOUT_BLOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        pending.extend_from_slice(buf);
+        if pending.len() >= STDOUT_BLOCK {
+            let mut o = io::stdout().lock();
+            let _ = o.write_all(&pending).and_then(|()| o.flush());
+            pending.clear();
+        }
+        return;
+    }
+    let mut o = io::stdout().lock();
+    if mode == b'N' {
+        // Unbuffered: each piece goes out as it is written (std's stdout
+        // would hold a partial line).
+        let _ = o.write_all(buf).and_then(|()| o.flush());
+    } else {
+        let _ = o.write_all(buf);
+        let _ = o.flush();
+    }
+}
+
+/// Writes out what `--outbuf=B` holds (at exit).
+pub fn flush_stdout() {
+    let mut pending = STDOUT_BLOCKS.lock().unwrap_or_else(|p| p.into_inner());
+    if !pending.is_empty() {
+        let mut o = io::stdout().lock();
+        let _ = o.write_all(&pending).and_then(|()| o.flush());
+        pending.clear();
     }
 }

@@ -121,11 +121,16 @@ pub fn open_output(
         ))
     };
     let (out, file) = if ctx.opts.inplace {
-        let exists = matches!(ctx.root.stat(p), Ok(Some(st)) if st.file_type == FileType::File);
+        let found = ctx.root.stat(p).ok().flatten().map(|st| st.file_type);
+        let exists = found == Some(FileType::File);
+        // upstream: receiver.c recv_files() (write_to_device)
+        let device = ctx.opts.write_devices && found == Some(FileType::Device);
         if exists && ctx.opts.backup {
             make_backup(ctx, p, true);
         }
-        let mut file = if exists {
+        let mut file = if device {
+            ctx.root.open_write_device(p)
+        } else if exists {
             ctx.root.open_write(p)
         } else {
             ctx.root.create_excl(p, 0o600)
@@ -247,6 +252,11 @@ pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
     *lock(&ctx.upd.in_flight) = None;
     let p = &ctx.paths[i];
     if out.inplace {
+        // A device written under --write-devices is not truncated
+        // (upstream receive_data() truncates regular files only).
+        if !file.metadata()?.file_type().is_file() {
+            return Ok(());
+        }
         let mut f = file;
         let end = f.stream_position()?;
         file.set_len(end)?;
@@ -619,7 +629,7 @@ pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
     if let Ok(mut g) = crate::out::lock(w) {
         let _ = g.send_msg(
             protocol::mplex::MsgCode::Success,
-            &(ndx as i32).to_le_bytes(),
+            &ctx.wire_ndx(ndx as i32).to_le_bytes(),
         );
     }
 }

@@ -377,7 +377,7 @@ fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<
                 ctx.entries.len() as i64 - 1
             )));
         }
-        return Ok(ndx);
+        return Ok(ctx.local_ndx(ndx));
     }
 }
 
@@ -561,6 +561,17 @@ fn receive_data<R: Read>(
     let Some(file) = file else {
         return Ok(Some(true));
     };
+    // upstream: receiver.c:receive_data() (do_fsync): a failed fsync ends
+    // the transfer.
+    if ctx.opts.fsync {
+        if let Err(err) = file.sync_all() {
+            crate::partial::discard(ctx, &tmp);
+            return Err(Error::file_io(format!(
+                "rsync: [receiver] fsync failed on \"{name}\": {}",
+                crate::error::sys_err(&err)
+            )));
+        }
+    }
     finish_file(ctx, (i, e), &tmp, p, &file, &name);
     if let Some(w) = &ctx.w {
         crate::partial::send_success(ctx, w, i);

@@ -36,11 +36,7 @@ struct Row {
 }
 
 /// Unimplemented aliases of rsync 3.5.0, with the name they spell.
-const UNSUPPORTED_ALIASES: &[(&str, &str)] = &[
-    ("no-A", "no-acls"),
-    ("no-X", "no-xattrs"),
-    ("old-d", "old-dirs"),
-];
+const UNSUPPORTED_ALIASES: &[(&str, &str)] = &[("no-A", "no-acls"), ("no-X", "no-xattrs")];
 
 /// Rows a wildcard never marks (upstream's exact-match-only rows).
 fn vital(row: &Row) -> bool {
@@ -114,9 +110,17 @@ impl Refusals {
     /// Compiles a daemon module's `refuse options` list, with what a daemon
     /// always refuses: `copy-devices` and `write-devices` unless the list
     /// accepts them by name (`!copy-devices`), `log-file*`,
-    /// `insecure-links` and `iconv` (oxsync has no charset conversion).
+    /// `insecure-links` and `iconv` (for a module without `charset`).
+    /// (`outbuf` stays accepted: oxsync can set its stdout buffering.)
     // upstream: options.c:set_refuse_options()
     pub fn for_module(list: &str) -> Refusals {
+        Refusals::for_module_with_charset(list, false)
+    }
+
+    /// As [`Refusals::for_module`], for a module that may have a `charset`:
+    /// then `--iconv` is not refused by default (upstream refuses it only
+    /// for a module without one).
+    pub fn for_module_with_charset(list: &str, charset: bool) -> Refusals {
         let mut r = Refusals {
             refused: vec![false; rows().len()],
         };
@@ -128,8 +132,11 @@ impl Refusals {
                 _ => r.mark(false, word),
             }
         }
-        for always in ["log-file*", "insecure-links", "iconv"] {
+        for always in ["log-file*", "insecure-links"] {
             r.mark(false, always);
+        }
+        if !charset {
+            r.mark(false, "iconv");
         }
         r
     }
@@ -205,7 +212,7 @@ impl Refusals {
                 return Err(e);
             }
         }
-        if opts.append > 0 {
+        if opts.append > 0 || opts.write_devices {
             if let Some(e) = self.long("inplace") {
                 return Err(e);
             }

@@ -107,6 +107,8 @@ pub fn send_files<R: Read>(
         };
         if iflags & ITEM_TRANSFER == 0 {
             let x = xname.as_deref().unwrap_or_default();
+            let shown = crate::charset::shown_by_sender(e);
+            let e = shown.as_ref().unwrap_or(e);
             ctx.out.log_item(crate::out::FileEvent {
                 sender: true,
                 iflags,
@@ -194,19 +196,30 @@ pub fn send_files<R: Read>(
         } else {
             None
         };
+        // A device sent under --copy-devices is read as far as its listed
+        // size (a character device may never end); a regular file to its
+        // end, as before.
+        let limit = if ctx.opts.copy_devices && !is_regular_file(&file) {
+            e.size.max(0) as u64
+        } else {
+            u64::MAX
+        };
         let reader = ReadTracker {
-            inner: file,
+            inner: file.take(limit),
             err: &mut io_fail,
         };
         let mut pos = 0u64;
         let mut block = Vec::new();
         let size = e.size.max(0) as u64;
+        // Under --iconv the list holds the wire names: output shows ours.
+        let shown = crate::charset::shown_by_sender(e);
+        let shown = shown.as_ref().unwrap_or(e);
         if !ctx.am_server {
             ctx.out.item_before_transfer(
                 crate::out::FileEvent {
                     sender: true,
                     iflags,
-                    entry: e,
+                    entry: shown,
                 },
                 b"",
             );
@@ -293,7 +306,7 @@ pub fn send_files<R: Read>(
             ctx.out.log_file(crate::out::FileEvent {
                 sender: true,
                 iflags,
-                entry: e,
+                entry: shown,
             });
         } else {
             log_item(ctx, iflags, i);
@@ -365,7 +378,7 @@ fn match_report(ctx: &SendCtx<'_>, totals: &delta::MatchStats) {
 }
 
 struct ReadTracker<'a> {
-    inner: std::fs::File,
+    inner: io::Take<std::fs::File>,
     err: &'a mut Option<io::Error>,
 }
 
@@ -382,16 +395,24 @@ impl Read for ReadTracker<'_> {
     }
 }
 
+fn is_regular_file(f: &std::fs::File) -> bool {
+    f.metadata().is_ok_and(|m| m.file_type().is_file())
+}
+
 fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {
     let mut g = ctx.stats.lock().unwrap_or_else(|p| p.into_inner());
     f(&mut g);
 }
 
 fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
+    // Under --iconv the list holds the wire (UTF-8) names: the output
+    // shows this side's own.
+    let shown = crate::charset::shown_by_sender(&ctx.list.entries[i]);
+    let entry = shown.as_ref().unwrap_or(&ctx.list.entries[i]);
     ctx.out.log_file(crate::out::FileEvent {
         sender: true,
         iflags,
-        entry: &ctx.list.entries[i],
+        entry,
     });
     if ctx.am_server {
         return;
@@ -399,7 +420,7 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
     let ev = crate::out::FileEvent {
         sender: true,
         iflags,
-        entry: &ctx.list.entries[i],
+        entry,
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);

@@ -31,7 +31,9 @@ impl TokenOut {
         };
         let comp = match codec {
             Some(c @ (Codec::Zstd | Codec::Lz4)) => {
-                Some(Compressor::new(c, level, session.protocol)?)
+                let mut comp = Compressor::new(c, level, session.protocol)?;
+                comp.set_workers(opts.compress_threads)?;
+                Some(comp)
             }
             _ => None,
         };

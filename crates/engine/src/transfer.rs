@@ -665,7 +665,11 @@ pub fn run_receiver_to(
     }
     // upstream: a local copy defaults to whole files, unless it records a
     // batch (whose deltas are to be replayed against the same basis).
-    let whole_file = if local && opts.batch.is_none() {
+    // upstream: checksum.c parse_checksum_choice(): with no checksum
+    // (`--checksum-choice=none`) every file goes whole.
+    let whole_file = if session.checksum == delta::ChecksumKind::None {
+        true
+    } else if local && opts.batch.is_none() {
         opts.whole_file.unwrap_or(true)
     } else {
         opts.whole_file.unwrap_or(false)
@@ -675,6 +679,13 @@ pub fn run_receiver_to(
         &rules,
         filter::Side::Receiver,
     ));
+    let wire_order = list.wire_order.map(|to_wire| {
+        let mut from_wire = vec![0u32; to_wire.len()];
+        for (k, &w) in to_wire.iter().enumerate() {
+            from_wire[w as usize] = k as u32;
+        }
+        (to_wire, from_wire)
+    });
     // Named before Landlock (which may hide /proc) and only for the
     // operator's own destination.
     let shown_root = dest_ambient.as_ref().and_then(|_| {
@@ -687,6 +698,7 @@ pub fn run_receiver_to(
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
+        wire_order,
         entries: list.entries,
         paths,
         ids: if link.numeric_ids {

@@ -34,6 +34,9 @@ pub fn server_flags_for(info: &str) -> i32 {
         flags
             | match letter {
                 b'L' => CF_SYMLINK_TIMES,
+                // upstream: compat.c (ICONV_OPTION) offers symlink
+                // conversion to any client that can do it.
+                b's' => CF_SYMLINK_ICONV,
                 b'f' => CF_SAFE_FLIST,
                 b'x' => CF_AVOID_XATTR_OPTIM,
                 b'C' => CF_CHKSUM_SEED_FIX,
@@ -51,11 +54,11 @@ mod tests {
 
     #[test]
     fn stock_client_letters() {
-        // Everything a stock client asks for, minus inc-recurse and iconv.
-        assert_eq!(server_flags_for(".iLsfxCIvu"), 0x1FA);
+        // Everything a stock client asks for, minus inc-recurse.
+        assert_eq!(server_flags_for(".iLsfxCIvu"), 0x1FE);
         assert_eq!(server_flags_for(".iLsfxCIvu") & CF_INC_RECURSE, 0);
         assert_eq!(server_flags_for("fCv"), 0xA8);
         assert_eq!(server_flags_for(""), 0);
-        assert_eq!(server_flags_for(CLIENT_INFO), 0x1FA);
+        assert_eq!(server_flags_for(CLIENT_INFO), 0x1FE);
     }
 }

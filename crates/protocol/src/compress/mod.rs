@@ -275,6 +275,15 @@ impl Compressor {
         })
     }
 
+    /// `--compress-threads`: zstd compresses with `n` worker threads (0:
+    /// on the caller's thread); the other codecs have none.
+    pub fn set_workers(&mut self, n: u32) -> Result<()> {
+        match &mut self.inner {
+            TxInner::Zstd(z) if n > 0 => z.set_workers(n),
+            _ => Ok(()),
+        }
+    }
+
     /// The codec in use.
     pub fn codec(&self) -> Codec {
         self.codec

@@ -32,6 +32,14 @@ impl ZstdTx {
         })
     }
 
+    /// `--compress-threads`: `n` worker threads compress (0: this thread).
+    // upstream: token.c:send_zstd_token() (ZSTD_c_nbWorkers)
+    pub(super) fn set_workers(&mut self, n: u32) -> Result<()> {
+        self.enc
+            .set_parameter(zstd::stream::raw::CParameter::NbWorkers(n))
+            .map_err(compress_err)
+    }
+
     // upstream: token.c:send_zstd_token() (ZSTD_e_continue)
     pub(super) fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let mut input = InBuffer::around(data);
