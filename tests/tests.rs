@@ -50,6 +50,7 @@ mod receiving;
 mod refuse;
 mod sandbox;
 mod sender_boundary;
+mod signals;
 mod stoptime;
 mod treeshape;
 mod util;

@@ -510,6 +510,24 @@ pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
     mode
 }
 
+/// The permissions a received file gets at `dest`: the sender's with -p;
+/// else those of the file it replaces (execute bits adjusted with -E), or
+/// for a new file the sender's less the umask or default ACL.
+// upstream: rsync.c:dest_mode()
+pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &RelPath) -> u32 {
+    let opts = &ctx.opts;
+    if opts.perms {
+        return e.mode & 0o7777;
+    }
+    match ctx.root.stat(dest).ok().flatten() {
+        Some(st) if st.file_type == confine::FileType::File && opts.executability => {
+            exec_mode(e.mode, st.mode)
+        }
+        Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
+        _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
+    }
+}
+
 /// Sets metadata through the descriptor, then renames into place.
 // upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c:set_file_attrs()
 fn finish_file(
@@ -521,17 +539,7 @@ fn finish_file(
     name: &str,
 ) {
     let opts = &ctx.opts;
-    let mode = if opts.perms {
-        e.mode & 0o7777
-    } else {
-        match ctx.root.stat(dest).ok().flatten() {
-            Some(st) if st.file_type == confine::FileType::File && opts.executability => {
-                exec_mode(e.mode, st.mode)
-            }
-            Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
-            _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
-        }
-    };
+    let mode = final_mode(ctx, e, dest);
     let owner = if ctx.am_root && (opts.owner || opts.group) {
         Some((
             opts.owner.then(|| ctx.uid(e)),
