@@ -322,16 +322,14 @@ fn with_remote(
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // upstream pipe.c: the forked child fails to exec the remote shell and
+    // exits with "error in IPC code" (14), the code the client ends with.
     let mut child: Child = cmd.spawn().map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            exit::RERR_CMD_NOTFOUND
-        } else {
-            exit::RERR_IPC
-        };
         Error::new(
-            code,
+            exit::RERR_IPC,
             format!(
-                "rsync: Failed to exec {program}: {}",
+                "rsync: [{}] Failed to exec {program}: {}",
+                if server_sender { "Receiver" } else { "sender" },
                 engine::flist::os_err(&e)
             ),
         )
@@ -391,13 +389,10 @@ fn with_remote(
                     "rsync: connection unexpectedly closed [{}]",
                     if server_sender { "receiver" } else { "sender" }
                 );
-                if child_code == 127 {
-                    e.code = exit::RERR_CMD_NOTFOUND;
-                } else if child_code == 126 {
-                    e.code = exit::RERR_CMD_RUN;
-                } else if child_code != 255 {
-                    e.code = child_code;
-                }
+                // upstream cleanup.c: the remote shell's exit status
+                // replaces the code when it is larger (127 not found, 126
+                // not runnable, ssh's 255 "unexplained error").
+                e.code = e.code.max(child_code);
             }
             Err(e)
         }

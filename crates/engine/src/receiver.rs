@@ -428,6 +428,7 @@ fn receive_data<R: Read>(
                 if write_err.is_none() {
                     if let Err(err) = w.write_all(data) {
                         write_err = Some(err);
+                        break;
                     }
                 }
             }
@@ -454,10 +455,14 @@ fn receive_data<R: Read>(
                 if write_err.is_none() {
                     if let Err(err) = w.write_all(&block) {
                         write_err = Some(err);
+                        break;
                     }
                 }
             }
         }
+    }
+    if let Some(err) = write_err {
+        return Err(write_failed(&name, &err));
     }
     let digest_len = ctx.session.checksum.digest_len();
     let mut sent = vec![0u8; digest_len];
@@ -477,11 +482,7 @@ fn receive_data<R: Read>(
         }
     };
     if let Some(err) = write_err {
-        crate::partial::discard(ctx, &tmp);
-        ctx.out.error_xfer(&format!(
-            "rsync: [receiver] write failed on \"{name}\": {err}"
-        ));
-        return Ok(true);
+        return Err(write_failed(&name, &err));
     }
     let ours = hasher.finish();
     if ours != sent || basis_failed {
@@ -508,6 +509,18 @@ pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
         mode |= (mode & 0o444) >> 2;
     }
     mode
+}
+
+/// A failed write (or flush, fsync) of the received file is fatal, as
+/// upstream's: a full disk or a failing device ends the run with code 11;
+/// what was written is kept with --partial (receive_files hands the temp
+/// file to partial::interrupted).
+// upstream: receiver.c:receive_data() (report_write_error)
+fn write_failed(name: &str, err: &std::io::Error) -> Error {
+    Error::file_io(format!(
+        "rsync: [receiver] write failed on \"{name}\": {}",
+        crate::flist::os_err(err)
+    ))
 }
 
 /// The permissions a received file gets at `dest`: the sender's with -p;

@@ -1,0 +1,195 @@
+//! Faults, compared with stock rsync on the same command: a full
+//! destination (ENOSPC) is fatal with code 11 and keeps a partial file only
+//! with --partial; a remote shell that cannot be run ends with code 14, a
+//! remote shell's own failure code (ssh's 255) passes through; a reader
+//! that closes the output pipe ends the output quietly.
+use crate::util::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A tmpfs of 1 MiB mounted on a scratch directory, unmounted on drop.
+struct SmallFs {
+    at: PathBuf,
+}
+
+impl SmallFs {
+    fn mount(at: &Path) -> SmallFs {
+        fs::create_dir_all(at).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("run mount");
+        assert!(
+            st.success(),
+            "mounting a tmpfs needs root (the tests run as root)"
+        );
+        SmallFs {
+            at: at.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.at).status();
+    }
+}
+
+/// Names in `dir` (not recursive), sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Copies a 3 MB file into a 1 MB filesystem with `bin` and `extra`:
+/// (exit code, the stderr, names left in the destination, size of `f`).
+fn fill_up(bin: &Path, extra: &[&str]) -> (Option<i32>, String, Vec<String>, Option<u64>) {
+    let s = Scratch::new();
+    let src = s.path("src");
+    fs::create_dir_all(&src).unwrap();
+    write_big_file(&src.join("f"), 3 << 20, 11);
+    let small = SmallFs::mount(&s.path("small"));
+    let r = run(
+        Command::new(bin)
+            .arg("-a")
+            .args(extra)
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", small.at.display())),
+        &s.logs(),
+    );
+    let left = names(&small.at);
+    let size = fs::metadata(small.at.join("f")).ok().map(|m| m.len());
+    (r.code, r.stderr, left, size)
+}
+
+#[test]
+fn full_destination_is_fatal_with_code_11() {
+    for extra in [&[][..], &["-P"][..]] {
+        let ours = fill_up(&oxsync_bin(), extra);
+        let theirs = fill_up(&rsync_bin(), extra);
+        assert_eq!(ours.0, Some(11), "{extra:?}: {}", ours.1);
+        assert_eq!(theirs.0, Some(11), "{extra:?}: rsync: {}", theirs.1);
+        assert!(
+            ours.1.contains("write failed on \"")
+                && ours.1.contains("No space left on device (28)"),
+            "{}",
+            ours.1
+        );
+        // No temp file either way; -P keeps what fitted under the name.
+        assert_eq!(ours.2, theirs.2, "{extra:?}: names left");
+        if extra.is_empty() {
+            assert!(ours.2.is_empty(), "{:?}", ours.2);
+        } else {
+            assert!(
+                matches!(ours.3, Some(n) if n > 0 && n < 3 << 20),
+                "{ours:?}"
+            );
+        }
+    }
+}
+
+/// `bin -a -e RSH SRC localhost:DST` (a push) and the pull: exit codes.
+fn with_rsh(bin: &Path, rsh: &str) -> Vec<(Option<i32>, String)> {
+    let s = Scratch::new();
+    let src = s.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), b"data").unwrap();
+    let push = run(
+        Command::new(bin)
+            .args(["-a", "-e", rsh])
+            .arg(src.join("f"))
+            .arg(format!("localhost:{}", s.path("dst").display())),
+        &s.logs(),
+    );
+    let pull = run(
+        Command::new(bin)
+            .args(["-a", "-e", rsh])
+            .arg(format!("localhost:{}", src.join("f").display()))
+            .arg(s.path("dst")),
+        &s.logs(),
+    );
+    assert!(!s.path("dst").exists(), "nothing arrives");
+    vec![(push.code, push.stderr), (pull.code, pull.stderr)]
+}
+
+#[test]
+fn remote_shell_that_cannot_run_is_code_14() {
+    for (ours, theirs) in with_rsh(&oxsync_bin(), "/nonexistent/rsh")
+        .into_iter()
+        .zip(with_rsh(&rsync_bin(), "/nonexistent/rsh"))
+    {
+        assert_eq!(ours.0, Some(14), "{}", ours.1);
+        // rsync's client takes its child's 14 when it has ended by the time
+        // the client sees the stream closed (cleanup.c waits WNOHANG), else
+        // it ends with the stream's 12.
+        assert!(matches!(theirs.0, Some(12 | 14)), "rsync: {}", theirs.1);
+        assert!(
+            ours.1
+                .contains("Failed to exec /nonexistent/rsh: No such file or directory (2)")
+                && ours.1.contains("error in IPC code (code 14)"),
+            "{}",
+            ours.1
+        );
+    }
+}
+
+#[test]
+fn remote_shell_failure_code_passes_through() {
+    // ssh's own failure (255), a command the shell did not find (127), a
+    // small code (1: the stream error's 12 is larger and wins).
+    for (rsh, code, text) in [
+        ("sh -c 'exit 255'", 255, "unexplained error (code 255)"),
+        (
+            "sh -c 'exit 127'",
+            127,
+            "remote command not found (code 127)",
+        ),
+        ("false", 12, "error in rsync protocol data stream (code 12)"),
+    ] {
+        let ours = with_rsh(&oxsync_bin(), rsh);
+        // rsync takes the shell's status only when the shell has ended by
+        // the time it sees the stream closed (cleanup.c waits WNOHANG);
+        // oxsync waits for it.
+        for (c, err) in with_rsh(&rsync_bin(), rsh) {
+            assert!(
+                matches!(c, Some(n) if n == code || n == 12),
+                "rsync -e {rsh}: {err}"
+            );
+        }
+        for (c, err) in ours {
+            assert_eq!(c, Some(code), "-e {rsh}: {err}");
+            assert!(err.contains(text), "-e {rsh}: {err}");
+        }
+    }
+}
+
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    // `oxsync --help | head -1` and a listing into `head -1`: no panic, no
+    // message; stock rsync is as quiet.
+    let s = Scratch::new();
+    let tree = s.path("tree");
+    make_source_tree(&tree);
+    for bin in [oxsync_bin(), rsync_bin()] {
+        for _ in 0..10 {
+            for args in ["--help".to_string(), format!("-r {}/", tree.display())] {
+                let r = run(
+                    Command::new("sh")
+                        .arg("-c")
+                        .arg(format!("{} {args} | head -1 >/dev/null", bin.display())),
+                    &s.logs(),
+                );
+                assert_eq!(r.code, Some(0), "{}", r.stderr);
+                assert_eq!(r.stderr, "", "{} {args}", bin.display());
+            }
+        }
+    }
+}
