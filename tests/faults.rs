@@ -193,3 +193,86 @@ fn closed_output_pipe_ends_quietly() {
         }
     }
 }
+
+/// Copies `01-big` (shrunk to 1000 bytes once its temp file has grown) and
+/// `02-later` with `bin`: (exit code, stderr, whether `02-later` arrived,
+/// temp files left).
+fn shrink_while_sent(bin: &Path) -> (Option<i32>, String, bool, usize) {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let s = Scratch::new();
+    let (src, dst) = (s.path("src"), s.path("dst"));
+    fs::create_dir_all(&src).unwrap();
+    fs::create_dir_all(&dst).unwrap();
+    write_big_file(&src.join("01-big"), 3 << 20, 5);
+    fs::write(src.join("02-later"), b"later file must still transfer\n").unwrap();
+    let err = s.path("stderr");
+    let mut child = Command::new(bin)
+        .args(["-a", "--bwlimit=300"])
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}/", dst.display()))
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&err).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let deadline = Duration::from_secs(60);
+    let grown = |d: &Path| {
+        names(d).iter().any(|n| {
+            n.starts_with(".01-big.") && fs::metadata(d.join(n)).map_or(0, |m| m.len()) > 64 << 10
+        })
+    };
+    while !grown(&dst) {
+        assert!(
+            start.elapsed() < deadline && child.try_wait().unwrap().is_none(),
+            "no temp file grew"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .open(src.join("01-big"))
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > deadline {
+            kill_group(child.id());
+            panic!("{} did not end after the source shrank", bin.display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let later = fs::read(dst.join("02-later")).ok();
+    let temps = names(&dst).iter().filter(|n| n.starts_with('.')).count();
+    (
+        status.code(),
+        fs::read_to_string(&err).unwrap_or_default(),
+        later.as_deref() == Some(&b"later file must still transfer\n"[..]),
+        temps,
+    )
+}
+
+#[test]
+fn source_that_shrinks_while_sent_is_code_23() {
+    let ours = shrink_while_sent(&oxsync_bin());
+    let theirs = shrink_while_sent(&rsync_bin());
+    assert_eq!(theirs.0, Some(23), "rsync: {}", theirs.1);
+    assert!(theirs.1.contains("read errors mapping"), "{}", theirs.1);
+    assert_eq!(ours.0, Some(23), "{}", ours.1);
+    assert!(
+        ours.1.contains("read errors mapping") && ours.1.contains("No data available (61)"),
+        "{}",
+        ours.1
+    );
+    assert_eq!(
+        (ours.2, ours.3),
+        (theirs.2, theirs.3),
+        "later file, temp files"
+    );
+    assert_eq!((ours.2, ours.3), (true, 0));
+}

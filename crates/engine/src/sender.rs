@@ -195,9 +195,13 @@ pub fn send_files<R: Read>(
         } else {
             None
         };
+        // upstream fileio.c:map_ptr(): the size at open is what is sent; a
+        // file that shrank since is a read error ("No data available").
+        let remaining = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
         let reader = ReadTracker {
             inner: file,
             err: &mut io_fail,
+            remaining,
         };
         let mut pos = 0u64;
         let mut block = Vec::new();
@@ -344,15 +348,36 @@ fn match_report(ctx: &SendCtx<'_>, totals: &delta::MatchStats) {
     ));
 }
 
+/// The source file being sent: its first read error is kept (the file is
+/// then reported and its update discarded), reads stop at the size it had
+/// when opened, and an end before that size is an error (ENODATA).
 struct ReadTracker<'a> {
     inner: std::fs::File,
     err: &'a mut Option<io::Error>,
+    remaining: u64,
 }
 
 impl Read for ReadTracker<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Ok(n) => Ok(n),
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        match self.inner.read(&mut buf[..want]) {
+            Ok(0) => {
+                if self.err.is_none() {
+                    *self.err = Some(io::Error::from_raw_os_error(
+                        rustix::io::Errno::NODATA.raw_os_error(),
+                    ));
+                }
+                Ok(0)
+            }
+            Ok(n) => {
+                self.remaining -= n as u64;
+                Ok(n)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
             Err(e) => {
                 *self.err = Some(io::Error::new(e.kind(), e.to_string()));
