@@ -276,3 +276,109 @@ fn source_that_shrinks_while_sent_is_code_23() {
     );
     assert_eq!((ours.2, ours.3), (true, 0));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts a daemon with `bin` and a pid file, then a second one with the
+/// same pid file on another port: (the second's exit code and stderr, the
+/// pid file's content while the first runs, whether the first still runs).
+fn two_daemons(bin: &Path) -> (Option<i32>, String, String, bool) {
+    use std::time::{Duration, Instant};
+    let s = Scratch::new();
+    let pid = s.path("d.pid");
+    // A stale pid file (no daemon holds it) is taken over.
+    fs::write(&pid, "99999999\n").unwrap();
+    let conf = s.path("d.conf");
+    fs::write(
+        &conf,
+        format!(
+            "pid file = {}\nuse chroot = no\n[m]\npath = {}\n",
+            pid.display(),
+            s.root().display()
+        ),
+    )
+    .unwrap();
+    let daemon = |port: u16| {
+        let mut c = Command::new(bin);
+        c.args(["--daemon", "--no-detach"])
+            .arg(format!("--config={}", conf.display()))
+            .arg(format!("--port={port}"))
+            .env("LC_ALL", "C");
+        c
+    };
+    let mut first = daemon(free_port())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let own = format!("{}\n", first.id());
+    while fs::read_to_string(&pid).unwrap_or_default() != own {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = first.kill();
+            panic!("{} never wrote its pid file", bin.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The second must stop at once; one that runs is killed at the deadline.
+    let err = s.path("second.err");
+    let mut second = daemon(free_port())
+        .stderr(fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(st) = second.try_wait().unwrap() {
+            break st.code();
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = second.kill();
+            let _ = second.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let content = fs::read_to_string(&pid).unwrap_or_default();
+    let alive = first.try_wait().unwrap().is_none();
+    let _ = first.kill();
+    let _ = first.wait();
+    (
+        code,
+        fs::read_to_string(&err).unwrap_or_default(),
+        content.replace(&own, "FIRST\n"),
+        alive,
+    )
+}
+
+#[test]
+fn second_daemon_with_the_same_pid_file_refuses_to_start() {
+    let ours = two_daemons(&oxsync_bin());
+    let theirs = two_daemons(&rsync_bin());
+    assert_eq!(theirs.0, Some(11), "rsync: {}", theirs.1);
+    assert_eq!(ours.0, Some(11), "{}", ours.1);
+    let line = |e: &str| {
+        e.lines()
+            .find(|l| l.contains("pid file"))
+            .map(|l| l.split("failed to").nth(1).unwrap_or(l).to_string())
+    };
+    assert!(
+        line(&ours.1).is_some_and(|l| l.contains("lock pid file")),
+        "{}",
+        ours.1
+    );
+    // Same reason as rsync's ("Resource temporarily unavailable").
+    let reason = |e: &str| line(e).and_then(|l| l.rsplit(": ").next().map(str::to_string));
+    assert_eq!(
+        reason(&ours.1),
+        reason(&theirs.1),
+        "{} vs {}",
+        ours.1,
+        theirs.1
+    );
+    // The first keeps running and keeps its pid in the file.
+    assert_eq!((ours.2.as_str(), ours.3), ("FIRST\n", true));
+    assert_eq!((theirs.2.as_str(), theirs.3), ("FIRST\n", true));
+}
