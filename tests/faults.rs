@@ -382,3 +382,75 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
     assert_eq!((ours.2.as_str(), ours.3), ("FIRST\n", true));
     assert_eq!((theirs.2.as_str(), theirs.3), ("FIRST\n", true));
 }
+
+/// As user nobody, copies `src/sub/f` (sub at `src_mode`) into `dst` whose
+/// `sub` exists at 0555 (or is missing): (exit code, stderr, `f` arrived,
+/// the final mode of `dst/sub`).
+fn into_unwritable(
+    bin: &Path,
+    extra: &str,
+    src_mode: u32,
+    exists: bool,
+) -> (Option<i32>, String, bool, u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    fs::set_permissions(s.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    let (src, dst) = (s.path("src"), s.path("dst"));
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("sub/f"), b"into a read-only dir\n").unwrap();
+    fs::create_dir_all(dst.join("sub")).unwrap();
+    if !exists {
+        fs::remove_dir(dst.join("sub")).unwrap();
+    }
+    let logs = s.logs();
+    for p in [&src, &dst] {
+        let st = Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    fs::set_permissions(src.join("sub"), fs::Permissions::from_mode(src_mode)).unwrap();
+    if exists {
+        fs::set_permissions(dst.join("sub"), fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let r = run(
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(bin)
+            .arg(extra)
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", dst.display())),
+        &logs,
+    );
+    let arrived =
+        fs::read(dst.join("sub/f")).ok().as_deref() == Some(&b"into a read-only dir\n"[..]);
+    let mode = fs::metadata(dst.join("sub")).map_or(0, |m| m.permissions().mode() & 0o7777);
+    (r.code, r.stderr, arrived, mode)
+}
+
+#[test]
+fn ordinary_user_writes_into_an_owner_unwritable_directory() {
+    for (extra, src_mode, exists) in [
+        ("-r", 0o755, true),
+        ("-a", 0o555, true),
+        ("-a", 0o555, false),
+    ] {
+        let ours = into_unwritable(&oxsync_bin(), extra, src_mode, exists);
+        let theirs = into_unwritable(&rsync_bin(), extra, src_mode, exists);
+        let label = format!("{extra} source {src_mode:o}, existing {exists}");
+        assert_eq!(
+            (theirs.0, theirs.2, theirs.3),
+            (Some(0), true, 0o555),
+            "{label}: rsync: {}",
+            theirs.1
+        );
+        assert_eq!(
+            (ours.0, ours.2, ours.3),
+            (theirs.0, theirs.2, theirs.3),
+            "{label}: {}",
+            ours.1
+        );
+    }
+}
