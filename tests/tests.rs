@@ -29,6 +29,7 @@ mod deltasum;
 mod early_input;
 mod fakepeer;
 mod fakeserver;
+mod fault_matrix;
 mod faults;
 mod filter_merge_names;
 mod filters;

@@ -61,6 +61,8 @@ struct Gen<'a> {
     /// Existing directories lacking u+rwx that an ordinary user made
     /// writable for the transfer: the mode each gets back in touch_up_dirs.
     tweaked_dirs: HashMap<usize, u32>,
+    /// A directory that could not be made: nothing beneath it is asked for.
+    skip_dir: Option<Vec<u8>>,
     deletion_allowed: bool,
     warned_io_error: bool,
     report_all: bool,
@@ -118,6 +120,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         dry_missing: None,
         retouch_perms: HashSet::new(),
         tweaked_dirs: HashMap::new(),
+        skip_dir: None,
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
         report_all,
@@ -585,6 +588,14 @@ impl Gen<'_> {
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
         let dry = ctx.opts.dry_run;
+        // upstream: recv_generator()'s skip_dir after a failed mkdir.
+        if let Some(dir) = &self.skip_dir {
+            let b = p.as_bytes();
+            if b.len() > dir.len() && b.starts_with(dir) && b[dir.len()] == b'/' {
+                return Ok(());
+            }
+            self.skip_dir = None;
+        }
         if !redo {
             self.check_parent(i)?;
         }
@@ -677,6 +688,7 @@ impl Gen<'_> {
                         ));
                         ctx.out
                             .error("*** Skipping any contents from this failed directory ***");
+                        self.skip_dir = Some(p.as_bytes().to_vec());
                         return Ok(());
                     }
                 }

@@ -274,6 +274,17 @@ fn discard_data<R: Read>(
     tokens: &mut crate::tokens::TokenIn,
 ) -> Result<()> {
     let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
+    discard_rest(ctx, r, &head, buf, tokens)
+}
+
+/// Reads past one file's data whose header `head` has been read.
+fn discard_rest<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    head: &SumHead,
+    buf: &mut Vec<u8>,
+    tokens: &mut crate::tokens::TokenIn,
+) -> Result<()> {
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -398,7 +409,17 @@ fn receive_data<R: Read>(
         None
     };
     let mut hasher = FileHasher::new(ctx.session.checksum);
-    let (tmp, file) = crate::partial::open_output(ctx, i, head, append, &mut hasher)?;
+    // upstream: a temp file that cannot be made is reported, the file's
+    // data read past, and the run goes on (code 23).
+    let (tmp, file) = match crate::partial::open_output(ctx, i, head, append, &mut hasher) {
+        Ok(v) => v,
+        Err(err) if err.code == protocol::exit::RERR_FILEIO => {
+            ctx.out.error_xfer(&err.message);
+            discard_rest(ctx, r, head, buf, tokens)?;
+            return Ok(true);
+        }
+        Err(err) => return Err(err),
+    };
     let total = e.size.max(0) as u64;
     let (mut w, warning) =
         crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
@@ -426,7 +447,9 @@ fn receive_data<R: Read>(
                 hasher.update(data);
                 literal += n as u64;
                 if write_err.is_none() {
-                    if let Err(err) = w.write_all(data) {
+                    if let Err(err) =
+                        confine::failpoint::check("write").and_then(|()| w.write_all(data))
+                    {
                         write_err = Some(err);
                         break;
                     }
@@ -453,7 +476,9 @@ fn receive_data<R: Read>(
                 hasher.update(&block);
                 tokens.see_match(&block)?;
                 if write_err.is_none() {
-                    if let Err(err) = w.write_all(&block) {
+                    if let Err(err) =
+                        confine::failpoint::check("write").and_then(|()| w.write_all(&block))
+                    {
                         write_err = Some(err);
                         break;
                     }

@@ -365,7 +365,9 @@ impl Read for ReadTracker<'_> {
         if want == 0 {
             return Ok(0);
         }
-        match self.inner.read(&mut buf[..want]) {
+        let read =
+            confine::failpoint::check("read").and_then(|()| self.inner.read(&mut buf[..want]));
+        match read {
             Ok(0) => {
                 if self.err.is_none() {
                     *self.err = Some(io::Error::from_raw_os_error(
