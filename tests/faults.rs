@@ -51,20 +51,28 @@ fn names(dir: &Path) -> Vec<String> {
 
 /// Copies a 3 MB file into a 1 MB filesystem with `bin` and `extra`:
 /// (exit code, the stderr, names left in the destination, size of `f`).
-fn fill_up(bin: &Path, extra: &[&str]) -> (Option<i32>, String, Vec<String>, Option<u64>) {
+fn fill_up(
+    bin: &Path,
+    extra: &[&str],
+    push: bool,
+) -> (Option<i32>, String, Vec<String>, Option<u64>) {
     let s = Scratch::new();
     let src = s.path("src");
     fs::create_dir_all(&src).unwrap();
     write_big_file(&src.join("f"), 3 << 20, 11);
     let small = SmallFs::mount(&s.path("small"));
-    let r = run(
-        Command::new(bin)
-            .arg("-a")
-            .args(extra)
-            .arg(format!("{}/", src.display()))
-            .arg(format!("{}/", small.at.display())),
-        &s.logs(),
-    );
+    let mut cmd = Command::new(bin);
+    cmd.arg("-a").args(extra);
+    let dest = format!("{}/", small.at.display());
+    if push {
+        cmd.arg("-e").arg(s.rsh()).arg("--rsync-path").arg(bin);
+    }
+    cmd.arg(format!("{}/", src.display())).arg(if push {
+        format!("localhost:{dest}")
+    } else {
+        dest
+    });
+    let r = run(&mut cmd, &s.logs());
     let left = names(&small.at);
     let size = fs::metadata(small.at.join("f")).ok().map(|m| m.len());
     (r.code, r.stderr, left, size)
@@ -72,10 +80,17 @@ fn fill_up(bin: &Path, extra: &[&str]) -> (Option<i32>, String, Vec<String>, Opt
 
 #[test]
 fn full_destination_is_fatal_with_code_11() {
-    for extra in [&[][..], &["-P"][..]] {
-        let ours = fill_up(&oxsync_bin(), extra);
-        let theirs = fill_up(&rsync_bin(), extra);
-        assert_eq!(ours.0, Some(11), "{extra:?}: {}", ours.1);
+    // A local copy, and a push (the server's error and code reach the
+    // sending client).
+    for (extra, push) in [
+        (&[][..], false),
+        (&["-P"][..], false),
+        (&[][..], true),
+        (&["-P"][..], true),
+    ] {
+        let ours = fill_up(&oxsync_bin(), extra, push);
+        let theirs = fill_up(&rsync_bin(), extra, push);
+        assert_eq!(ours.0, Some(11), "{extra:?} push {push}: {}", ours.1);
         assert_eq!(theirs.0, Some(11), "{extra:?}: rsync: {}", theirs.1);
         assert!(
             ours.1.contains("write failed on \"")
