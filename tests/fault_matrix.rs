@@ -226,7 +226,9 @@ fn peer_vanishes_at_each_phase_of_a_pull() {
             // The list of 100 long names is several KB.
             ("file list", 600),
             ("transfer", n - (300 << 10)),
-            ("final stats", n - 3),
+            // The stats and the goodbye are the last ~20 bytes; timings
+            // vary their length by a few bytes between runs.
+            ("final stats", n - 10),
         ] {
             let s = Scratch::new();
             let (src, dst) = trees(&s, true);
