@@ -430,10 +430,21 @@ fn into_unwritable(
     if exists {
         fs::set_permissions(dst.join("sub"), fs::Permissions::from_mode(0o555)).unwrap();
     }
+    // A copy nobody can run wherever the build tree is (/root is 0700).
+    let runnable = s.path("oxsync-copy");
+    // (Copied by a child, as write_script does: no descriptor open for
+    // writing here that a test thread forking meanwhile could inherit.)
+    let st = Command::new("install")
+        .args(["-m", "755"])
+        .arg(bin)
+        .arg(&runnable)
+        .status()
+        .unwrap();
+    assert!(st.success());
     let r = run(
         Command::new("setpriv")
             .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .arg(bin)
+            .arg(&runnable)
             .arg(extra)
             .arg(format!("{}/", src.display()))
             .arg(format!("{}/", dst.display())),
