@@ -321,16 +321,14 @@ fn with_remote(
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // upstream pipe.c: the forked child fails to exec the remote shell and
+    // exits with "error in IPC code" (14), the code the client ends with.
     let mut child: Child = cmd.spawn().map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            exit::RERR_CMD_NOTFOUND
-        } else {
-            exit::RERR_IPC
-        };
         Error::new(
-            code,
+            exit::RERR_IPC,
             format!(
-                "rsync: Failed to exec {program}: {}",
+                "rsync: [{}] Failed to exec {program}: {}",
+                if server_sender { "Receiver" } else { "sender" },
                 engine::flist::os_err(&e)
             ),
         )
@@ -361,23 +359,31 @@ fn with_remote(
         opts.ctl.bwlimit,
     )));
     let res = f(r, w);
+    // A pulling client confined by Landlock (ABI 6 scopes signals) may not
+    // signal the server it started: then it does not wait for it either;
+    // its exit closes the pipes, and the server ends on that.
+    let mut unkillable = false;
     if res.as_ref().is_err_and(|e| e.code == exit::RERR_TIMEOUT) {
         // The peer went silent: do not wait for it.
-        let _ = child.kill();
-    } else if res.as_ref().is_err_and(|e| e.code != exit::RERR_STREAMIO) {
+        unkillable = child.kill().is_err();
+    } else if res.is_err() {
         // A role here failed while the server may still wait for it (the
-        // failed side's other role keeps our ends of the pipes open): give
-        // it a moment to finish on the error we sent, then end it.
+        // failed side's other role keeps our ends of the pipes open, also
+        // after a stream error of ours): give it a moment to finish on the
+        // error we sent, then end it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let _ = child.kill();
+        unkillable = child.kill().is_err();
     }
-    let status = child.wait();
-    let child_code = match status {
-        Ok(s) => s.code().unwrap_or(exit::RERR_CMD_KILLED),
-        Err(_) => exit::RERR_WAITCHILD,
+    let child_code = if unkillable {
+        0
+    } else {
+        match child.wait() {
+            Ok(s) => s.code().unwrap_or(exit::RERR_CMD_KILLED),
+            Err(_) => exit::RERR_WAITCHILD,
+        }
     };
     match res {
         Ok(s) => {
@@ -397,13 +403,10 @@ fn with_remote(
                     "rsync: connection unexpectedly closed [{}]",
                     if server_sender { "receiver" } else { "sender" }
                 );
-                if child_code == 127 {
-                    e.code = exit::RERR_CMD_NOTFOUND;
-                } else if child_code == 126 {
-                    e.code = exit::RERR_CMD_RUN;
-                } else if child_code != 255 {
-                    e.code = child_code;
-                }
+                // upstream cleanup.c: the remote shell's exit status
+                // replaces the code when it is larger (127 not found, 126
+                // not runnable, ssh's 255 "unexplained error").
+                e.code = e.code.max(child_code);
             }
             Err(e)
         }

@@ -517,15 +517,12 @@ fn remote_shell(
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // upstream pipe.c: a remote shell that cannot be run is "error in IPC
+    // code" (14), whatever the reason.
     let mut child = cmd.spawn().map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            exit::RERR_CMD_NOTFOUND
-        } else {
-            exit::RERR_IPC
-        };
         fail(
             &format!("Failed to exec {program}: {}", engine::flist::os_err(&e)),
-            code,
+            exit::RERR_IPC,
         )
     })?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {

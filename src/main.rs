@@ -48,6 +48,10 @@ fn run(args: &[OsString]) -> i32 {
             return e.exit_code;
         }
     };
+    // SIGINT, SIGTERM, SIGHUP: keep or remove the file being received,
+    // then exit 20 with rsync's closing line.
+    let role = if opts.server { "server" } else { "client" };
+    engine::signals::install(Some(closing_line(protocol::exit::RERR_SIGNAL, role)));
     if let Some(text) = &opts.ctl.help_text {
         say(text);
         return 0;

@@ -139,12 +139,15 @@ fn common_error_lines_match_rsync() {
         let theirs = run_case(&rsync_bin(), &s2, args);
         let show = |w: &str| show_runs(label, w, &ours, &theirs);
         assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-        assert_eq!(
-            error_lines(&ours, s1.root()),
-            error_lines(&theirs, s2.root()),
-            "{}",
-            show("error lines differ")
-        );
+        // rsync 3.5.0 (as oxsync) reports the failed u+rwx tweak of an
+        // unwritable existing directory; Debian's 3.2.7 stays silent.
+        let mut mine = error_lines(&ours, s1.root());
+        let stock = error_lines(&theirs, s2.root());
+        let tweak = "rsync: failed to modify permissions on ";
+        if !stock.iter().any(|l| l.starts_with(tweak)) {
+            mine.retain(|l| !l.starts_with(tweak));
+        }
+        assert_eq!(mine, stock, "{}", show("error lines differ"));
         assert!(
             !error_lines(&ours, s1.root()).is_empty(),
             "{}",

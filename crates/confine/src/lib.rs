@@ -10,6 +10,7 @@
 
 mod copyas;
 pub mod error;
+pub mod failpoint;
 pub mod iconv;
 pub mod landlock;
 mod node_xattr;

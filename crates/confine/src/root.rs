@@ -342,6 +342,7 @@ impl Root {
     }
     /// Opens a file read-only (O_NOFOLLOW on the last component).
     pub fn open_read(&self, p: &RelPath) -> Result<File, Error> {
+        injected("open", "openat", p)?;
         // O_NONBLOCK so a FIFO swapped in under the name cannot hang the
         // open; it is cleared again before the file is handed out.
         let fd = self.resolve(
@@ -359,6 +360,7 @@ impl Root {
     /// # Errors
     /// `InvalidInput` if `p` names something other than a regular file.
     pub fn open_write(&self, p: &RelPath) -> Result<File, Error> {
+        injected("open", "openat", p)?;
         let fd = self.resolve(
             p,
             OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
@@ -403,6 +405,7 @@ impl Root {
     /// Creates a new file exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, read-write)
     /// with `mode`.
     pub fn create_excl(&self, p: &RelPath, mode: u32) -> Result<File, Error> {
+        injected("open", "openat", p)?;
         let (dir, name) = self.parent(p)?;
         let flags = OFlags::CREATE
             | OFlags::EXCL
@@ -416,6 +419,7 @@ impl Root {
     }
     /// mkdirat.
     pub fn mkdir(&self, p: &RelPath, mode: u32) -> Result<(), Error> {
+        injected("mkdir", "mkdirat", p)?;
         let (dir, name) = self.parent(p)?;
         rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(mode))
             .map_err(|e| io_err("mkdirat", p, e))
@@ -442,6 +446,7 @@ impl Root {
     }
     /// renameat (replaces `to`).
     pub fn rename(&self, from: &RelPath, to: &RelPath) -> Result<(), Error> {
+        injected("rename", "renameat", to)?;
         let (from_dir, from_name) = self.parent(from)?;
         let (to_dir, to_name) = self.parent(to)?;
         rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
@@ -449,6 +454,7 @@ impl Root {
     }
     /// unlinkat of a non-directory.
     pub fn unlink(&self, p: &RelPath) -> Result<(), Error> {
+        injected("unlink", "unlinkat", p)?;
         let (dir, name) = self.parent(p)?;
         rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| io_err("unlinkat", p, e))
     }
@@ -494,6 +500,7 @@ impl Root {
     /// ELOOP if `p` is a symlink (Linux cannot chmod a symlink, and
     /// fchmodat would follow it).
     pub fn chmod(&self, p: &RelPath, mode: u32) -> Result<(), Error> {
+        injected("setmeta", "fchmodat", p)?;
         let (dir, name) = self.parent(p)?;
         // Linux's fchmodat ignores AT_SYMLINK_NOFOLLOW, so refuse a symlink
         // here. Someone with write access to the parent could still swap one
@@ -517,6 +524,7 @@ impl Root {
     }
     /// utimensat(AT_SYMLINK_NOFOLLOW): sets mtime (atime left as is).
     pub fn set_mtime(&self, p: &RelPath, secs: i64, nsec: u32) -> Result<(), Error> {
+        injected("setmeta", "utimensat", p)?;
         let (dir, name) = self.parent(p)?;
         rustix::fs::utimensat(
             &dir,
@@ -637,6 +645,9 @@ impl Root {
             path: String::from("<fd>"),
             source: e.into(),
         };
+        if crate::failpoint::check("setmeta").is_err() {
+            return Err(fd_err("fchmod", Errno::IO));
+        }
         if let Some((uid, gid)) = owner {
             let (uid, gid) = ids(uid, gid);
             rustix::fs::fchown(file, uid, gid).map_err(|e| fd_err("fchown", e))?;
@@ -887,6 +898,11 @@ fn times(mtime: Option<(i64, u32)>, atime: Option<i64>) -> Timestamps {
 fn clear_nonblock(fd: &OwnedFd) -> rustix::io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(fd)?;
     rustix::fs::fcntl_setfl(fd, flags - OFlags::NONBLOCK)
+}
+
+/// A fault the tests injected (debug builds, [`crate::failpoint`]).
+fn injected(op: &str, what: &'static str, p: &RelPath) -> Result<(), Error> {
+    crate::failpoint::check(op).map_err(|_| io_err(what, p, Errno::IO))
 }
 
 pub(crate) fn io_err(op: &'static str, p: &RelPath, e: Errno) -> Error {

@@ -19,6 +19,7 @@ pub mod log;
 pub mod logfmt;
 pub mod modfilter;
 pub mod namecvt;
+pub mod pidfile;
 pub mod privs;
 pub mod proxyproto;
 pub mod sandbox;

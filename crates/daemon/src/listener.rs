@@ -365,6 +365,22 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
         .clone()
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
     let log = Log::open(log_path.as_deref(), d.no_detach);
+    // Held (locked) while the daemon runs; taken before the port, as
+    // upstream's, so a second daemon with the same pid file stops here.
+    let _pid_file = match cfg.globals.nonempty("pid file") {
+        Some(path) => match crate::pidfile::create(path) {
+            Ok(f) => Some(f),
+            Err(msg) => {
+                // (--no-detach copies the log line to stderr.)
+                if !d.no_detach {
+                    eprintln!("{msg}");
+                }
+                log.line(&msg);
+                return protocol::exit::RERR_FILEIO;
+            }
+        },
+        None => None,
+    };
     let listener = if from_stdin {
         match io::stdin().as_fd().try_clone_to_owned() {
             Ok(fd) => TcpListener::from(fd),
@@ -404,12 +420,6 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
             }
         }
     };
-    if let Some(pid_file) = cfg.globals.nonempty("pid file") {
-        if let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id())) {
-            log.line(&format!("failed to create pid file {pid_file}: {e}"));
-            return protocol::exit::RERR_FILEIO;
-        }
-    }
     for w in &cfg.warnings {
         log.line(w);
     }

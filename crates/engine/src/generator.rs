@@ -15,7 +15,7 @@ use protocol::ndx::{NdxWriter, NDX_DEL_STATS, NDX_DONE};
 use protocol::stats::DelStats;
 use protocol::sum_head::SumHead;
 use protocol::varint::write_i32;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::mpsc::Receiver;
 
@@ -61,6 +61,9 @@ struct Gen<'a> {
     /// Directories created without -p whose own mode lacks u+rwx: they were
     /// made with it, and get their final mode in touch_up_dirs.
     retouch_perms: HashSet<usize>,
+    /// Existing directories lacking u+rwx that an ordinary user made
+    /// writable for the transfer: the mode each gets back in touch_up_dirs.
+    tweaked_dirs: HashMap<usize, u32>,
     deletion_allowed: bool,
     warned_io_error: bool,
     report_all: bool,
@@ -118,6 +121,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         dry_missing: None,
         skip_dir: None,
         retouch_perms: HashSet::new(),
+        tweaked_dirs: HashMap::new(),
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
         report_all,
@@ -708,6 +712,7 @@ impl Gen<'_> {
                 }
             } else if !dry {
                 self.fix_attrs(p, e, st.as_ref());
+                self.make_dir_writable(i, st.as_ref());
             }
             // The destination root this run created counts as created
             // (upstream itemizes it `cd+++++++++ ./` too).
@@ -1781,6 +1786,36 @@ impl Gen<'_> {
         (st.file_type == FileType::Dir).then_some((sub, st))
     }
 
+    /// An ordinary user cannot write into a directory without u+w (nor
+    /// enter it without u+x): such an existing directory gets u+rwx for
+    /// the transfer and its mode back in touch_up_dirs.
+    // upstream: generator.c:recv_generator() (dir_tweaking, need_retouch_dir_perms)
+    fn make_dir_writable(&mut self, i: usize, before: Option<&Stat>) {
+        let ctx = self.ctx;
+        let Some(before) = before else { return };
+        if ctx.am_root || before.file_type != FileType::Dir {
+            return;
+        }
+        let p = &ctx.paths[i];
+        let mode = match ctx.root.stat(p) {
+            Ok(Some(now)) if now.file_type == FileType::Dir => now.mode & 0o7777,
+            _ => return,
+        };
+        if mode & 0o700 == 0o700 {
+            return;
+        }
+        match ctx.root.chmod(p, mode | 0o700) {
+            Ok(()) => {
+                self.tweaked_dirs.insert(i, mode);
+            }
+            Err(err) => ctx.out.error_xfer(&format!(
+                "rsync: [generator] failed to modify permissions on \"{}\": {}",
+                ctx.full_name(i),
+                crate::error::sys_err(&err)
+            )),
+        }
+    }
+
     fn touch_up_dirs(&mut self) {
         let ctx = self.ctx;
         if ctx.opts.dry_run {
@@ -1815,7 +1850,9 @@ impl Gen<'_> {
             };
             // upstream: need_retouch_dir_perms (the mode of a new directory
             // without -p is the source's under the default umask).
-            let want = if ctx.opts.perms {
+            let want = if let Some(mode) = self.tweaked_dirs.get(&i) {
+                Some(*mode)
+            } else if ctx.opts.perms {
                 Some(e.mode & 0o7777)
             } else {
                 self.retouch_perms

@@ -37,6 +37,7 @@ pub mod refuse;
 mod roles;
 pub mod sender;
 pub mod session;
+pub mod signals;
 pub mod source;
 pub mod sparse;
 pub mod stats;

@@ -231,8 +231,13 @@ pub fn interrupted(ctx: &RecvCtx) {
             }
             None => (&ctx.root, p.clone()),
         };
+        // The partial file gets the permissions the finished file would
+        // (upstream: finish_transfer() of the partial, without its mtime),
+        // so that neither it nor the file resumed from it stays 0600.
+        let mode = crate::receiver::final_mode(ctx, &ctx.entries[i], p);
         let (from_root, from) = temp_repr(ctx, &out);
         if relocate(from_root, &from, target.0, &target.1).is_ok() {
+            let _ = target.0.chmod(&target.1, mode);
             return;
         }
     }

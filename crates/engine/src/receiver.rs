@@ -494,8 +494,11 @@ fn receive_data<R: Read>(
                 literal += n as u64;
                 offset += n as u64;
                 if write_err.is_none() {
-                    if let Err(err) = w.write_all(data) {
+                    if let Err(err) =
+                        confine::failpoint::check("write").and_then(|()| w.write_all(data))
+                    {
                         write_err = Some(err);
+                        break;
                     }
                 }
             }
@@ -521,12 +524,18 @@ fn receive_data<R: Read>(
                 hasher.update(&block);
                 tokens.see_match(&block)?;
                 if write_err.is_none() {
-                    if let Err(err) = w.write_all(&block) {
+                    if let Err(err) =
+                        confine::failpoint::check("write").and_then(|()| w.write_all(&block))
+                    {
                         write_err = Some(err);
+                        break;
                     }
                 }
             }
         }
+    }
+    if let Some(err) = write_err {
+        return Err(write_failed(&name, &err));
     }
     let digest_len = ctx.session.checksum.digest_len();
     let mut sent = vec![0u8; digest_len];
@@ -546,12 +555,7 @@ fn receive_data<R: Read>(
         }
     };
     if let Some(err) = write_err {
-        crate::partial::discard(ctx, &tmp);
-        ctx.out.error_xfer(&format!(
-            "rsync: [receiver] write failed on \"{name}\": {}",
-            crate::error::sys_err(&err)
-        ));
-        return Ok(Some(true));
+        return Err(write_failed(&name, &err));
     }
     let ours = hasher.finish();
     if ours != sent || basis_failed {
@@ -593,6 +597,36 @@ pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
     mode
 }
 
+/// A failed write (or flush, fsync) of the received file is fatal, as
+/// upstream's: a full disk or a failing device ends the run with code 11;
+/// what was written is kept with --partial (receive_files hands the temp
+/// file to partial::interrupted).
+// upstream: receiver.c:receive_data() (report_write_error)
+fn write_failed(name: &str, err: &std::io::Error) -> Error {
+    Error::file_io(format!(
+        "rsync: [receiver] write failed on \"{name}\": {}",
+        crate::flist::os_err(err)
+    ))
+}
+
+/// The permissions a received file gets at `dest`: the sender's with -p;
+/// else those of the file it replaces (execute bits adjusted with -E), or
+/// for a new file the sender's less the umask or default ACL.
+// upstream: rsync.c:dest_mode()
+pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &RelPath) -> u32 {
+    let opts = &ctx.opts;
+    if opts.perms {
+        return e.mode & 0o7777;
+    }
+    match ctx.root.stat(dest).ok().flatten() {
+        Some(st) if st.file_type == confine::FileType::File && opts.executability => {
+            exec_mode(e.mode, st.mode)
+        }
+        Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
+        _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
+    }
+}
+
 /// Sets metadata through the descriptor, then renames into place.
 // upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c:set_file_attrs()
 fn finish_file(
@@ -604,17 +638,7 @@ fn finish_file(
     name: &str,
 ) {
     let opts = &ctx.opts;
-    let mode = if opts.perms {
-        e.mode & 0o7777
-    } else {
-        match ctx.root.stat(dest).ok().flatten() {
-            Some(st) if st.file_type == confine::FileType::File && opts.executability => {
-                exec_mode(e.mode, st.mode)
-            }
-            Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
-            _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
-        }
-    };
+    let mode = final_mode(ctx, e, dest);
     let owner = if ctx.am_root && (opts.owner || opts.group) {
         Some((
             opts.owner.then(|| ctx.uid(e)),

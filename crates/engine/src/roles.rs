@@ -80,6 +80,7 @@ pub(crate) fn run_receiving<R: Read + Send + 'static>(
     reader: R,
     sender_is_server: bool,
 ) -> Result<(PeerStats, R)> {
+    crate::signals::register(ctx);
     let abort = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::channel::<End<R>>();
     let (tx, rx) = mpsc::channel::<GenEvent>();

@@ -197,16 +197,19 @@ pub fn send_files<R: Read>(
             None
         };
         // A device sent under --copy-devices is read as far as its listed
-        // size (a character device may never end); a regular file to its
-        // end, as before.
-        let limit = if ctx.opts.copy_devices && !is_regular_file(&file) {
+        // size (a character device may never end). A regular file: the
+        // size at open is what is sent, and one that shrank since is a read
+        // error ("No data available"), as upstream fileio.c:map_ptr().
+        let remaining = if ctx.opts.copy_devices && !is_regular_file(&file) {
             e.size.max(0) as u64
         } else {
-            u64::MAX
+            file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
         };
+        let limit = remaining;
         let reader = ReadTracker {
             inner: file.take(limit),
             err: &mut io_fail,
+            remaining,
         };
         let mut pos = 0u64;
         let mut block = Vec::new();
@@ -377,15 +380,38 @@ fn match_report(ctx: &SendCtx<'_>, totals: &delta::MatchStats) {
     ));
 }
 
+/// The source file being sent: its first read error is kept (the file is
+/// then reported and its update discarded), reads stop at the size it had
+/// when opened, and an end before that size is an error (ENODATA).
 struct ReadTracker<'a> {
     inner: io::Take<std::fs::File>,
     err: &'a mut Option<io::Error>,
+    remaining: u64,
 }
 
 impl Read for ReadTracker<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Ok(n) => Ok(n),
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let read =
+            confine::failpoint::check("read").and_then(|()| self.inner.read(&mut buf[..want]));
+        match read {
+            Ok(0) => {
+                if self.err.is_none() {
+                    *self.err = Some(io::Error::from_raw_os_error(
+                        rustix::io::Errno::NODATA.raw_os_error(),
+                    ));
+                }
+                Ok(0)
+            }
+            Ok(n) => {
+                self.remaining -= n as u64;
+                Ok(n)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
             Err(e) => {
                 *self.err = Some(io::Error::new(e.kind(), e.to_string()));

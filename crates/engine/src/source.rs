@@ -100,6 +100,7 @@ impl Sources {
     /// Opens a file to send (symlinks followed, beneath the module only),
     /// with O_NOATIME under `--open-noatime` (upstream syscall.c do_open).
     pub fn open(&self, p: &Path, noatime: bool) -> io::Result<fs::File> {
+        confine::failpoint::check("open")?;
         match self {
             Sources::Ambient => {
                 use std::os::unix::fs::OpenOptionsExt;

@@ -450,11 +450,35 @@ pub fn run_sender(
         inner: &mut reader,
         cell: &read_so_far,
     };
-    sender::send_files(&ctx, &mut counted, &w, &stats_fn)?;
+    if let Err(e) = sender::send_files(&ctx, &mut counted, &w, &stats_fn) {
+        if side == Side::Client && e.code == exit::RERR_STREAMIO {
+            return Err(peer_error(&mut counted).unwrap_or(e));
+        }
+        return Err(e);
+    }
     let mut s = stats.into_inner().unwrap_or_else(|p| p.into_inner());
     s.total_written = lock(&w)?.bytes_written();
     s.total_read = reader.bytes_read();
     Ok(s)
+}
+
+/// After the connection failed under a sending client: the receiving
+/// server may have ended on an error of its own (a full disk) whose
+/// messages and MSG_ERROR_EXIT are still in the connection. Reading them
+/// prints the messages; the error is the server's code, as upstream's
+/// sender reads them while it writes.
+fn peer_error<R: Read>(r: &mut R) -> Option<Error> {
+    let mut sink = [0u8; 16 * 1024];
+    loop {
+        match r.read(&mut sink) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(err) => {
+                let e = Error::stream(err);
+                return (e.code != exit::RERR_STREAMIO).then_some(e);
+            }
+        }
+    }
 }
 
 struct CountingReader<'a, R: Read> {
