@@ -33,6 +33,7 @@ mod filter_merge_names;
 mod filters;
 mod fuzzy;
 mod hardlinks;
+mod help;
 mod hostile_push;
 mod interop;
 mod local;
