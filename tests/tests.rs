@@ -47,6 +47,7 @@ mod options4;
 mod options5;
 mod planted_links;
 mod proxy;
+mod quickstart;
 mod receiving;
 mod refuse;
 mod sandbox;
