@@ -8,6 +8,16 @@ use std::net::TcpListener;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::process::Command;
 
+/// Kills and reaps the daemon however the test ends.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -57,10 +67,12 @@ fn readme_quick_start_works_as_written() {
     fs::create_dir(s.path("srv")).unwrap();
     fs::set_permissions(s.path("srv"), fs::Permissions::from_mode(0o755)).unwrap();
     let conf = s.path("rsyncd.conf");
-    let script = quick_start_block()
-        .replace("/srv/pub", &module.to_string_lossy())
-        .replace("/tmp/rsyncd.conf", &conf.to_string_lossy())
-        .replace("8730", &port);
+    // The one line added: a daemon left by a failing line is stopped.
+    let script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n".to_string()
+        + &quick_start_block()
+            .replace("/srv/pub", &module.to_string_lossy())
+            .replace("/tmp/rsyncd.conf", &conf.to_string_lossy())
+            .replace("8730", &port);
     let work = s.path("work");
     fs::create_dir(&work).unwrap();
     let r = run(
@@ -109,12 +121,13 @@ fn unwritable_module_says_why() {
     )
     .unwrap();
     let port = free_port().to_string();
-    let mut daemon = Command::new(oxsync_bin())
+    let daemon = Command::new(oxsync_bin())
         .args(["--daemon", "--no-detach", "--port", &port, "--config"])
         .arg(&conf)
         .stderr(fs::File::create(s.path("daemon.err")).unwrap())
         .spawn()
         .unwrap();
+    let _daemon = Reap(daemon);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
         assert!(
@@ -137,7 +150,5 @@ fn unwritable_module_says_why() {
         }
         assert!(!r.stderr.contains("reset by peer"), "{r:?}");
     }
-    let _ = daemon.kill();
-    let _ = daemon.wait();
     assert_eq!(fs::read_dir(&module).unwrap().count(), 0, "nothing written");
 }
