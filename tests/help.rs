@@ -59,7 +59,8 @@ fn help_lists_every_accepted_option() {
         let negation = name.strip_prefix("no-").is_some_and(|base| {
             help.contains("--no-OPTION ") && (has(&format!("--{base}")) || has(&format!("-{base}")))
         });
-        if !has(&format!("--{name}")) && !negation {
+        let positive = has(&format!("--no-{name}"));
+        if !has(&format!("--{name}")) && !negation && !positive {
             missing.push(name);
         }
     }

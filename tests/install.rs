@@ -218,6 +218,7 @@ fn completions_follow_the_option_table() {
         if !engine::usage::INTERNAL.contains(&name)
             && !negation
             && !client.contains(&format!("--{name}"))
+            && !client.contains(&format!("--no-{name}"))
         {
             missing.push(format!("--{name}"));
         }

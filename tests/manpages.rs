@@ -58,7 +58,9 @@ fn oxsync_1_names_every_option() {
         let negation = name
             .strip_prefix("no-")
             .is_some_and(|b| has(&format!("--{b}")) || has(&format!("-{b}")));
-        let covered = has(&format!("--{name}")) || (negation && has("--no-OPTION"));
+        let covered = has(&format!("--{name}"))
+            || (negation && has("--no-OPTION"))
+            || has(&format!("--no-{name}"));
         if !covered {
             missing.push(format!("--{name}"));
         }

@@ -1608,12 +1608,16 @@ impl Requested {
                 }
                 server_fail(&w, &out, &e, role);
                 // upstream: cleanup.c:_exit_cleanup() (not after a broken
-                // connection, a signal or a timeout)
+                // connection, a signal or a timeout). Nor for a peer that
+                // broke the protocol or sent more than `max alloc` allows:
+                // the courtesy is for a client that was cooperating.
                 if ![
                     exit::RERR_SOCKETIO,
                     exit::RERR_STREAMIO,
                     exit::RERR_SIGNAL1,
                     exit::RERR_TIMEOUT,
+                    exit::RERR_PROTOCOL,
+                    exit::RERR_MALLOC,
                 ]
                 .contains(&e.code)
                 {

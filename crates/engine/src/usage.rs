@@ -179,6 +179,7 @@ pub const LINES: &[&str] = &[
     "--protocol=NUM           force an older protocol version to be used",
     "--iconv=CONVERT_SPEC     request charset conversion of filenames",
     "--checksum-seed=NUM      set block/file checksum seed (advanced)",
+    "--qsort                  sort file lists with qsort (aka --use-qsort)",
     "--ipv4, -4               prefer IPv4",
     "--ipv6, -6               prefer IPv6",
     "--daemon                 run as a daemon (see oxsync --daemon --help)",
@@ -241,7 +242,8 @@ pub fn shown_lines() -> Vec<&'static str> {
 }
 
 /// Whether `name` (a long name) is covered by the shown lines: named on
-/// one, or a `no-` negation of a shown option (the `--no-OPTION` line).
+/// one, a `no-` negation of a shown option (the `--no-OPTION` line), or
+/// the positive form of a shown negation.
 pub fn covered(name: &str, shown: &[&str]) -> bool {
     let named: Vec<String> = shown.iter().flat_map(|l| names_of(l)).collect();
     if named.iter().any(|n| n == name) {
@@ -252,7 +254,8 @@ pub fn covered(name: &str, shown: &[&str]) -> bool {
             let short = format!("-{base}");
             named.iter().any(|n| *n == base || *n == short)
         }
-        None => false,
+        // The positive form of a listed negation (`--motd` of `--no-motd`).
+        None => named.iter().any(|n| *n == format!("no-{name}")),
     }
 }
 
