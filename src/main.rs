@@ -38,6 +38,14 @@ pub(crate) fn say(text: &str) {
 
 fn run(args: &[OsString]) -> i32 {
     if args.iter().any(|a| a == "--daemon") {
+        if daemon::listener::parse_args(args).is_ok_and(|d| d.help) {
+            say(&format!(
+                "{}\n{}",
+                version::text(),
+                daemon::listener::daemon_usage()
+            ));
+            return 0;
+        }
         return daemon::run(args);
     }
     let opts = match Options::parse(args) {

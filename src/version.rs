@@ -121,7 +121,16 @@ pub fn text() -> String {
         );
     }
     for (title, names) in name_lists() {
-        out.push_str(&format!("{title}:\n    {}\n", names.join(" ")));
+        // Aliases follow their name in parentheses, as upstream lists them
+        // (the JSON leaves them out).
+        let words: Vec<String> = names
+            .iter()
+            .map(|&n| match n {
+                "xxh64" => "xxh64 (xxhash)".to_string(),
+                n => n.to_string(),
+            })
+            .collect();
+        out.push_str(&format!("{title}:\n    {}\n", words.join(" ")));
     }
     out.push_str(&format!(
         "Speaks rsync protocols {} to {}.\n\n\

@@ -91,7 +91,7 @@ fn version_lists_sha1_and_none() {
     let out = run(Command::new(oxsync_bin()).arg("--version"), &s.logs());
     assert!(
         out.stdout
-            .contains("Checksum list:\n    xxh128 xxh3 xxh64 md5 md4 sha1 none\n"),
+            .contains("Checksum list:\n    xxh128 xxh3 xxh64 (xxhash) md5 md4 sha1 none\n"),
         "{}",
         out.stdout
     );

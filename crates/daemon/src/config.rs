@@ -109,6 +109,12 @@ pub fn canonical_key(name: &str) -> String {
         .collect()
 }
 
+/// Every parameter the parser knows, by canonical key (`readonly`), for
+/// the manual's check.
+pub fn known_params() -> Vec<String> {
+    PARAMS.iter().map(|(k, _, _)| canonical_key(k)).collect()
+}
+
 fn lookup(key: &str) -> Option<(Scope, Kind)> {
     PARAMS
         .iter()

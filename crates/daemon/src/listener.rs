@@ -53,25 +53,42 @@ pub struct DaemonArgs {
     pub help: bool,
 }
 
-/// `rsync --daemon --help` (upstream usage.c daemon_usage()), listing the
-/// daemon options oxsync accepts.
-pub const DAEMON_USAGE: &str = "\
-Usage: rsync --daemon [OPTION]...
---daemon                 run as an rsync daemon
---address=ADDRESS        bind to the specified address
---bwlimit=RATE           limit socket I/O bandwidth
---config=FILE            specify alternate rsyncd.conf file
---dparam=OVERRIDE, -M    override global daemon config parameter
---no-detach              do not detach from the parent
---port=PORT              listen on alternate port number
---log-file=FILE          override the \"log file\" setting
---ipv4, -4               prefer IPv4
---ipv6, -6               prefer IPv6
---help, -h               show this help (when used with --daemon)
+/// The daemon's options: long name, short letter, whether it takes a value,
+/// and its `--daemon --help` line (upstream help-rsyncd.h order and words).
+/// The parser and the usage text both read this table.
+#[rustfmt::skip]
+pub const DAEMON_OPTIONS: &[(&str, Option<char>, bool, &str)] = &[
+    ("daemon", None, false, "--daemon                 run as an rsync daemon"),
+    ("address", None, true, "--address=ADDRESS        bind to the specified address"),
+    ("bwlimit", None, true, "--bwlimit=RATE           limit socket I/O bandwidth"),
+    ("config", None, true, "--config=FILE            specify alternate rsyncd.conf file"),
+    ("dparam", Some('M'), true, "--dparam=OVERRIDE, -M    override global daemon config parameter"),
+    ("detach", None, false, "--detach                 detach from the parent (the default)"),
+    ("no-detach", None, false, "--no-detach              do not detach from the parent"),
+    ("port", None, true, "--port=PORT              listen on alternate port number"),
+    ("log-file", None, true, "--log-file=FILE          override the \"log file\" setting"),
+    ("ipv4", Some('4'), false, "--ipv4, -4               prefer IPv4"),
+    ("ipv6", Some('6'), false, "--ipv6, -6               prefer IPv6"),
+    ("help", Some('h'), false, "--help, -h               show this help (when used with --daemon)"),
+];
 
-If you were not trying to invoke rsync as a daemon, avoid using any of the
-daemon-specific rsync options.  See also the rsyncd.conf(5) manpage.
-";
+/// The daemon's internal option: `--server --daemon` over a remote shell.
+pub const DAEMON_INTERNAL: &[&str] = &["server"];
+
+/// `oxsync --daemon --help` after the version text (upstream usage.c
+/// daemon_usage()), generated from [`DAEMON_OPTIONS`].
+pub fn daemon_usage() -> String {
+    let mut out = String::from("Usage: oxsync --daemon [OPTION]...\n");
+    for (_, _, _, line) in DAEMON_OPTIONS {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(
+        "\nIf you were not trying to invoke rsync as a daemon, avoid using any of the\n\
+         daemon-specific rsync options.  See also the oxsyncd.conf(5) manpage.\n",
+    );
+    out
+}
 
 /// Parses the daemon's arguments (without argv\[0\]).
 pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
@@ -89,18 +106,29 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (b.to_string(), None),
             },
-            None if w.starts_with("-M") => (
-                "dparam".to_string(),
-                Some(w[2..].to_string()).filter(|v| !v.is_empty()),
-            ),
             None if w == "." => continue,
-            None if w == "-h" => ("help".to_string(), None),
-            None => return Err(format!("{w}: unknown daemon option")),
+            None => {
+                // -M takes its value attached or as the next word.
+                let mut chars = w.chars().skip(1);
+                let long = match (w.starts_with('-'), chars.next()) {
+                    (true, Some(c)) => DAEMON_OPTIONS.iter().find(|o| o.1 == Some(c)),
+                    _ => None,
+                };
+                match long {
+                    Some(o) if o.2 => (
+                        o.0.to_string(),
+                        Some(w[2..].to_string()).filter(|v| !v.is_empty()),
+                    ),
+                    Some(o) if w.len() == 2 => (o.0.to_string(), None),
+                    _ => return Err(format!("{w}: unknown daemon option")),
+                }
+            }
         };
-        let takes = matches!(
-            name.as_str(),
-            "config" | "port" | "address" | "log-file" | "dparam" | "bwlimit"
-        );
+        let takes = match DAEMON_OPTIONS.iter().find(|o| o.0 == name) {
+            Some(o) => o.2,
+            None if DAEMON_INTERNAL.contains(&name.as_str()) => false,
+            None => return Err(format!("--{name}: unknown daemon option")),
+        };
         let value = if takes {
             match inline {
                 Some(v) => Some(v),
@@ -155,7 +183,7 @@ pub fn run(args: &[OsString]) -> i32 {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = out
-            .write_all(DAEMON_USAGE.as_bytes())
+            .write_all(daemon_usage().as_bytes())
             .and_then(|()| out.flush());
         return 0;
     }

@@ -91,12 +91,14 @@ pub fn serve(
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
     let log = Arc::new(Log::open(log_path.as_deref(), settings.stderr_log));
     let deadline = Arc::new(Mutex::new(None));
+    let raw = SharedRead(Arc::new(Mutex::new(streams.reader)));
     let reader = Deadline {
-        inner: streams.reader,
+        inner: Box::new(raw.clone()),
         until: deadline.clone(),
     };
     let mut conn = Conn {
         r: BufReader::with_capacity(64 * 1024, Box::new(reader)),
+        raw,
         deadline,
         w: streams.writer,
         set_timeout: streams.set_timeout,
@@ -171,9 +173,22 @@ impl Read for Deadline {
     }
 }
 
+/// The client's stream, shared so that the session can still read it
+/// after handing it to the engine (see [`Conn::until_death`]).
+#[derive(Clone)]
+struct SharedRead(Arc<Mutex<Box<dyn Read + Send>>>);
+
+impl Read for SharedRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).read(buf)
+    }
+}
+
 /// The connection with its handshake reader.
 struct Conn {
     r: BufReader<Box<dyn Read + Send>>,
+    /// The client's stream beneath `r`.
+    raw: SharedRead,
     /// The handshake's absolute deadline (None once it is over).
     deadline: Arc<Mutex<Option<Instant>>>,
     w: Box<dyn Write + Send>,
@@ -191,6 +206,26 @@ impl Conn {
         let t = Duration::from_secs(secs);
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + t);
         (self.set_timeout)(Some(t));
+    }
+    /// After a fatal error was sent: reads and discards what the client
+    /// still sends until it closes the connection (at most `limit`), so
+    /// that the error lines reach it rather than a reset of a socket
+    /// closed with unread data.
+    /// A stock client answers with its own MSG_ERROR_EXIT and waits for
+    /// us to go: a client quiet for `IDLE` ends the wait too (the frames
+    /// cannot be told apart from file data once the engine's buffers are
+    /// gone).
+    // upstream: io.c:noop_io_until_death(), read_a_msg() MSG_ERROR_EXIT
+    fn until_death(&mut self, limit: Duration) {
+        const IDLE: Duration = Duration::from_secs(2);
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + limit);
+        (self.set_timeout)(Some(limit.min(IDLE)));
+        let mut reader = Deadline {
+            inner: Box::new(self.raw.clone()),
+            until: self.deadline.clone(),
+        };
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(1..) = reader.read(&mut buf) {}
     }
     /// The handshake is over: the transfer's own timeout governs.
     fn handshake_done(&mut self, timeout: Option<Duration>) {
@@ -684,6 +719,7 @@ impl Admitted {
             converter: None,
             early,
             module_filter,
+            dropped_to: None,
         })
     }
 
@@ -800,6 +836,8 @@ struct Requested {
     early: Option<EarlyExec>,
     /// The module's own filter rules, read before the confinement.
     module_filter: Result<Option<filter::FilterList>, String>,
+    /// The ids a root daemon dropped to for this session.
+    dropped_to: Option<privs::Ids>,
 }
 
 /// The sender's source path for `tail` under the module root `path` (as
@@ -1193,6 +1231,7 @@ impl Requested {
         } else {
             None
         };
+        self.dropped_to = ids.clone();
         let plan = privs::chroot_plan(&self.module, &self.raw_path, &self.root);
         let applied = privs::apply(plan.as_ref(), &self.root, ids)?;
         if let Some(w) = &applied.warning {
@@ -1202,6 +1241,38 @@ impl Requested {
         self.chrooted = applied.chrooted;
         self.module_root = self.module_root.take().map(|r| self.anchor(r));
         Ok(())
+    }
+
+    /// Why a push into the module was refused permission, when the daemon
+    /// dropped its privileges for the session: the ids it writes as.
+    fn denied_hint(&self, opts: &Options, message: &str) -> Option<String> {
+        let ids = self.dropped_to.as_ref()?;
+        if opts.sender || !message.contains("Permission denied") {
+            return None;
+        }
+        Some(format!(
+            "rsync: module {} is written as uid {} gid {} (its \"uid\" and \"gid\", \
+             nobody unless set): make {} writable by them, or set \"uid\" and \"gid\"",
+            self.module.name,
+            ids.uid,
+            ids.gid,
+            self.raw_path.display()
+        ))
+    }
+
+    /// Whether this session's ids may create files in the module's own
+    /// directory.
+    fn module_writable(&self) -> bool {
+        let Some(root) = self.module_root.as_ref() else {
+            return true;
+        };
+        rustix::fs::accessat(
+            root,
+            ".",
+            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+            rustix::fs::AtFlags::EACCESS,
+        )
+        .is_ok()
     }
 
     /// `numeric ids`: the module's setting; unset, on for a chrooted
@@ -1388,6 +1459,7 @@ impl Requested {
         }
         // Everything either role lists, reads, writes or removes is
         // resolved beneath the module's directory handle.
+        let module_writable = self.module_writable();
         let module = match self.take_module_root() {
             Ok(r) => r,
             Err(e) => {
@@ -1519,7 +1591,16 @@ impl Requested {
                     "sent {} bytes  received {} bytes  total size {}",
                     stats.total_written, stats.total_read, stats.total_size
                 ));
-                out.final_code()
+                let code = out.final_code();
+                // Files refused one by one (exit 23): when the module's
+                // own directory is not writable by the dropped ids, the
+                // log says why.
+                if code != 0 && !module_writable {
+                    if let Some(hint) = self.denied_hint(opts, "Permission denied") {
+                        self.conn.log.line(&hint);
+                    }
+                }
+                code
             }
             Err(e) => {
                 // A read that hit the module's `timeout` ends the session
@@ -1539,7 +1620,36 @@ impl Requested {
                     e.message.trim_end(),
                     e.code
                 ));
+                let mut e = e;
+                if let Some(hint) = self.denied_hint(opts, &e.message) {
+                    self.conn.log.line(&hint);
+                    if !e.reported {
+                        out.error(&e.message);
+                    }
+                    out.error(&hint);
+                    if !e.reported {
+                        out.error(&engine::transfer::closing_line(e.code, role));
+                        e.reported = true;
+                    }
+                }
                 server_fail(&w, &out, &e, role);
+                // upstream: cleanup.c:_exit_cleanup() (not after a broken
+                // connection, a signal or a timeout). Nor for a peer that
+                // broke the protocol or sent more than `max alloc` allows:
+                // the courtesy is for a client that was cooperating.
+                if ![
+                    exit::RERR_SOCKETIO,
+                    exit::RERR_STREAMIO,
+                    exit::RERR_SIGNAL1,
+                    exit::RERR_TIMEOUT,
+                    exit::RERR_PROTOCOL,
+                    exit::RERR_MALLOC,
+                ]
+                .contains(&e.code)
+                {
+                    let limit = self.timeout.unwrap_or(Duration::from_secs(60));
+                    self.conn.until_death(limit);
+                }
                 e.code
             }
         }

@@ -46,6 +46,7 @@ pub mod tokens;
 pub mod transfer;
 pub mod treeshape;
 pub mod trust;
+pub mod usage;
 pub mod xattrs;
 
 pub use error::{Error, Result};

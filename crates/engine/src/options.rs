@@ -762,6 +762,26 @@ const CHECKSUM_NAMES: &[&str] = &[
     "auto", "xxh128", "xxh3", "xxh64", "xxhash", "md5", "md4", "sha1", "none",
 ];
 
+/// Every long option name the parser accepts (its tables, `--confine`).
+pub fn accepted_long() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = SUPPORTED.iter().map(|t| t.0).collect();
+    names.extend(crate::control::TABLE.iter().map(|t| t.0));
+    names.push("confine");
+    names.retain(|n| !n.is_empty());
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Every short option letter the parser accepts.
+pub fn accepted_short() -> Vec<char> {
+    let mut letters: Vec<char> = SUPPORTED.iter().filter_map(|t| t.1).collect();
+    letters.extend(crate::control::TABLE.iter().filter_map(|t| t.1));
+    letters.sort_unstable();
+    letters.dedup();
+    letters
+}
+
 fn supported_long(name: &str) -> Option<Act> {
     SUPPORTED
         .iter()
@@ -2018,9 +2038,9 @@ impl Options {
         crate::chmod::ChmodSpec::parse(&self.chmod.join(",")).ok()
     }
 
-    /// The usage text for --help.
-    pub fn help_text() -> &'static str {
-        HELP
+    /// The usage text for --help, generated from the parser's tables.
+    pub fn help_text() -> String {
+        crate::usage::help_text()
     }
 }
 
@@ -2033,127 +2053,6 @@ fn take_next(words: &[String], next: &mut usize, word: &str) -> Result<String, O
     *next += 1;
     Ok(value)
 }
-
-const HELP: &str = "\
-oxsync is a file transfer program compatible with rsync (protocols 30 to 32).
-
-Usage: oxsync [OPTION]... SRC [SRC]... DEST
-  or   oxsync [OPTION]... SRC [SRC]... [USER@]HOST:DEST
-  or   oxsync [OPTION]... [USER@]HOST:SRC [DEST]
-
-Options
---verbose, -v            increase verbosity
---quiet, -q              suppress non-error messages
---checksum, -c           skip based on checksum, not mod-time & size
---archive, -a            archive mode is -rlptgoD
---recursive, -r          recurse into directories
---old-dirs, --old-d      works like --dirs when talking to old rsync
---no-inc-recursive       accepted (oxsync always sends the whole list first)
---relative, -R           use relative path names
---no-implied-dirs        don't send implied dirs with --relative
---one-file-system, -x    don't cross filesystem boundaries
---prune-empty-dirs, -m   prune empty directory chains from file-list
---files-from=FILE        read list of source-file names from FILE
---from0, -0              all *-from/filter files are delimited by 0s
---delete-missing-args    delete missing source args from destination
---ignore-missing-args    ignore missing source args without error
---links, -l              copy symlinks as symlinks
---perms, -p              preserve permissions
---xattrs, -X             preserve extended attributes
---times, -t              preserve modification times
---owner, -o              preserve owner (super-user only)
---group, -g              preserve group
---devices                preserve device files (super-user only)
---atimes, -U             preserve access (use) times
---super                  receiver attempts super-user activities
---fake-super             store/recover privileged attrs using xattrs
---specials               preserve special files
---copy-devices           copy device contents as a regular file
---write-devices          write to devices as files (implies --inplace)
---drop-D                 receiver refuses to create devices/specials
--D                       same as --devices --specials
---dry-run, -n            perform a trial run with no changes made
---whole-file, -W         copy files whole (w/o delta-xfer algorithm)
---block-size=SIZE, -B    force a fixed checksum block-size
---rsh=COMMAND, -e        specify the remote shell to use
---rsync-path=PROGRAM     specify the rsync to run on remote machine
---remote-option=OPT, -M  send OPTION to the remote side only
---delete                 delete extraneous files from dest dirs
---delete-during, --del   receiver deletes during the transfer
---delete-before          receiver deletes before transfer, not during
---delete-delay           find deletions during, delete after
---delete-after           receiver deletes after transfer, not during
---max-delete=NUM         don't delete more than NUM files
---force                  force deletion of dirs even if not empty
---ignore-errors          delete even if there are I/O errors
---ignore-times, -I       don't skip files that match size and time
---size-only              skip files that match in size
---numeric-ids            don't map uid/gid values by user/group name
---checksum-choice=STR    choose the checksum algorithm (aka --cc)
---checksum-seed=NUM      set block/file checksum seed (advanced)
---protocol=NUM           force an older protocol version (30 to 32)
---out-format=FORMAT      output updates using the specified FORMAT
---itemize-changes, -i    output a change-summary for all updates
---stats                  give some file-transfer stats
---stats-json=FILE        also write the stats as one JSON object to FILE (- stdout)
---partial                keep partially transferred files
---partial-dir=DIR        put a partially transferred file into DIR
---temp-dir=DIR, -T       create temporary files in directory DIR
---delay-updates          put all updated files into place at end
---inplace                update destination files in-place
---fsync                  fsync every written file
---sparse, -S             turn sequences of nulls into sparse blocks
---preallocate            allocate dest files before writing them
---open-noatime           avoid changing the atime on opened files
---munge-links            munge symlinks to make them safe & unusable
---confine-root=DIR       refuse operator paths resolving outside DIR
---append                 append data onto shorter files
---append-verify          --append w/old data in file checksum
---backup, -b             make backups (see --suffix & --backup-dir)
---backup-dir=DIR         make backups into hierarchy based in DIR
---suffix=SUFFIX          backup suffix (default ~ w/o --backup-dir)
---compare-dest=DIR       also compare destination files relative to DIR
---copy-dest=DIR          ... and include copies of unchanged files
---link-dest=DIR          hardlink to files in DIR when unchanged
---remove-source-files    sender removes synchronized files (non-dir)
---update, -u             skip files that are newer on the receiver
---existing               skip creating new files on receiver
---ignore-existing        skip updating files that exist on receiver
---max-size=SIZE          don't transfer any file larger than SIZE
---min-size=SIZE          don't transfer any file smaller than SIZE
---modify-window=NUM, -@  set the accuracy for mod-time comparisons
---confine[=no]           Landlock the receiving side of a pull to its destination
--P                       same as --partial --progress
---progress               show progress during transfer
---info=FLAGS             fine-grained informational verbosity
---debug=FLAGS            fine-grained debug verbosity (accepted, little output)
---stderr=e|a|c           change stderr output mode (default: errors)
---msgs2stderr            output messages directly to stderr
---human-readable, -h     output numbers in a human-readable format
---8-bit-output, -8       leave high-bit chars unescaped in output
---list-only              list the files instead of copying them
---secluded-args, -s      use the protocol to safely send the args
---old-args               disable the modern arg-protection idiom
---trust-sender           trust the remote sender's file list
---bwlimit=RATE           limit socket I/O bandwidth
---copy-as=USER[:GROUP]   specify user & optional group for the copy
---blocking-io            use blocking I/O for the remote shell
---outbuf=N|L|B           set out buffering to None, Line, or Block
---no-motd                suppress daemon-mode MOTD
---write-batch=FILE       write a batched update to FILE
---only-write-batch=FILE  like --write-batch but w/o updating dest
---read-batch=FILE        read a batched update from FILE
---timeout=SECONDS        set I/O timeout in seconds
---max-alloc=SIZE         change a limit relating to memory alloc
---log-file=FILE          log what we're doing to the specified FILE
---log-file-format=FMT    log updates using the specified FMT
---version, -V            print the version and exit
---help, -h (*)           show this help (* -h is help only when used alone)
-
-Most options have a --no-OPTION form (e.g. --no-W, --no-D, --no-perms).
-Other rsync options are not built into oxsync yet: using one exits with
-code 4 and names the option.
-";
 
 #[cfg(test)]
 mod tests {
