@@ -222,7 +222,7 @@ fn version_text_and_json() {
     for want in [
         "\"program\": \"oxsync\"",
         "\"capabilities\": {",
-        "\"checksum_list\": [\n    \"xxh128\", \"xxh3\", \"xxh64\", \"md5\", \"md4\"\n  ]",
+        "\"checksum_list\": [\n    \"xxh128\", \"xxh3\", \"xxh64\", \"md5\", \"md4\", \"sha1\", \"none\"\n  ]",
         "\"compress_list\": [",
         "\"license\": \"GPLv3\"",
     ] {
