@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::itemize::*;
 use confine::RelPath;
 use delta::{FileHasher, Signature, SumSizes};
-use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE};
+use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use protocol::stats::{DelStats, Stats};
 use protocol::sum_head::SumHead;
 use protocol::token::Token;
@@ -56,16 +56,23 @@ pub fn receive_files<R: Read>(
     r: &mut R,
     events: Sender<GenEvent>,
     sender_is_server: bool,
+    inc: Option<crate::increc::IncReader>,
 ) -> Result<PeerStats> {
     let mut ndx_r = NdxReader::default();
+    let mut inc = inc;
     let mut phase = 0;
     let mut redone = vec![false; 0];
     let mut buf = Vec::new();
     let mut tokens = crate::tokens::TokenIn::new(&ctx.session)?;
     let mut xfr = 0u64;
     loop {
-        let ndx = read_ndx(ctx, r, &mut ndx_r)?;
+        let ndx = read_ndx(ctx, r, &mut ndx_r, (&mut inc, &events))?;
         if ndx == NDX_DONE {
+            // upstream: each DONE of the first phase finishes one list
+            // (flist_free(first_flist)); the phase ends with the last.
+            if phase == 0 && crate::increc::list_done(ctx) {
+                continue;
+            }
             phase += 1;
             if phase == 1 {
                 if let Some(wants) = &ctx.batch_wants {
@@ -183,6 +190,7 @@ pub fn receive_files<R: Read>(
                 s.total_transferred_size += e.size.max(0) as u64;
             });
             placed(ctx, &events, i);
+            finished(ctx, &events, i, phase);
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
@@ -209,6 +217,7 @@ pub fn receive_files<R: Read>(
         if ok {
             log_item(ctx, iflags, i);
             placed(ctx, &events, i);
+            finished(ctx, &events, i, phase);
             xfr += 1;
             ctx.out.progress(
                 &ctx.name(i),
@@ -223,6 +232,7 @@ pub fn receive_files<R: Read>(
                 "ERROR: {} failed verification -- update discarded.",
                 ctx.name(i)
             ));
+            finished(ctx, &events, i, phase);
         } else {
             if redone.len() < ctx.entries.len() {
                 redone.resize(ctx.entries.len(), false);
@@ -244,7 +254,7 @@ pub fn receive_files<R: Read>(
     };
     let _ = events.send(GenEvent::Done);
     if ctx.session.protocol >= 31 {
-        let ndx = read_ndx(ctx, r, &mut ndx_r)?;
+        let ndx = read_ndx(ctx, r, &mut ndx_r, (&mut inc, &events))?;
         if ndx != NDX_DONE {
             return Err(Error::protocol(format!(
                 "Invalid packet at end of run ({ndx}) [receiver]"
@@ -312,9 +322,40 @@ fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
     }
 }
 
-fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<i32> {
+/// Incremental recursion: the file a record of the first phase asked for
+/// is done with (upstream: the receiver's MSG_SUCCESS / MSG_NO_SEND to the
+/// generator, which counts the files of each list in progress).
+fn finished(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize, phase: i32) {
+    if ctx.inc.is_some() && phase == 0 {
+        let _ = events.send(GenEvent::Finished(i));
+    }
+}
+
+type IncIn<'a> = (
+    &'a mut Option<crate::increc::IncReader>,
+    &'a Sender<GenEvent>,
+);
+
+fn read_ndx<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    ndx_r: &mut NdxReader,
+    (inc, events): IncIn<'_>,
+) -> Result<i32> {
     loop {
         let ndx = ndx_r.read(r)?;
+        // upstream: rsync.c read_ndx_and_attrs(): with incremental
+        // recursion the sender puts its next lists between the records.
+        if let Some(lists) = inc.as_mut() {
+            if ndx == NDX_FLIST_EOF {
+                lists.flist_eof(ctx, events)?;
+                continue;
+            }
+            if ndx <= NDX_FLIST_OFFSET {
+                lists.sub_list(ctx, r, ndx, events)?;
+                continue;
+            }
+        }
         if ndx == NDX_DEL_STATS {
             let d = DelStats::read(r)?;
             if !ctx.am_server {

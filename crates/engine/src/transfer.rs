@@ -221,6 +221,7 @@ fn start(
     link: &Link,
     out: &Arc<Out>,
     remover: Option<Arc<crate::partial::SourceRemover>>,
+    receiving: bool,
 ) -> Result<(MplexReader<Input>, Session)> {
     let mut reader = MplexReader::new(r, msg_handler_with(out.clone(), remover));
     let session = {
@@ -232,6 +233,7 @@ fn start(
             link.side,
             link.client_info.as_deref(),
             link.agreed_protocol,
+            receiving,
         )?
     };
     out.set_protocol(session.protocol);
@@ -345,7 +347,7 @@ pub fn run_sender(
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let remover = Arc::new(crate::partial::SourceRemover::default());
-    let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()))?;
+    let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()), false)?;
     let mut rules = match side {
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
         _ => filters::from_options(opts)?,
@@ -534,7 +536,7 @@ pub fn run_receiver_to(
         Some(crate::batch::LinkBatch::Replay(s)) => {
             (MplexReader::new(r, msg_handler(out.clone())), *s)
         }
-        _ => start(r, &w, opts, link, &out, None)?,
+        _ => start(r, &w, opts, link, &out, None, true)?,
     };
     let replay = matches!(link.batch, Some(crate::batch::LinkBatch::Replay(_)));
     let rules = match side {
@@ -581,24 +583,38 @@ pub fn run_receiver_to(
         // upstream: flist.c recv_file_list() logs this (FLOG).
         out.log_only("receiving file list");
     }
-    let received = flist::receive_checked(&mut reader, opts, &session, check.as_ref())?;
+    // upstream: flist.c recv_file_list(): with incremental recursion the
+    // top list comes first (from wire index 1) and no id lists follow.
+    let inc_mode = session.compat & protocol::compat::CF_INC_RECURSE != 0;
+    let mut lists = flist::ListReader::new(opts, &session, check.clone());
+    if inc_mode {
+        lists.start_segment(1);
+    }
+    let (mut list, paths, io_error) = lists.read_list(&mut reader, opts, &session)?;
+    if !inc_mode {
+        lists.read_id_lists(&mut reader, opts, &session)?;
+    }
+    let received = flist::Received {
+        list: FileList::default(),
+        paths,
+        ids: lists.id_map(opts),
+        io_error,
+        xattrs: lists.take_xattrs(),
+    };
     let flist_size = reader.bytes_read() - read_before_list;
-    flist_progress.finish(received.list.entries.len(), "receiving");
+    if inc_mode {
+        flist_progress.incremental();
+    } else {
+        flist_progress.finish(list.entries.len(), "receiving");
+    }
     out.add_io_error(received.io_error & 7);
-    let mut list = received.list;
     if opts.tree.prune_empty_dirs {
         crate::treeshape::prune_empty_dirs(&mut list.entries, &mut |name| {
             rules.is_protected(name, true)
         });
     }
-    if link.sanitize_symlinks && !opts.munge_links {
-        flist::sanitize_symlinks(&mut list.entries);
-    }
-    tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
-    if side == Side::Client {
-        // upstream: flist.c recv_file_entry() applies the client's --chmod.
-        tweak_modes(&mut list.entries, opts.chmod_spec().as_ref());
-    }
+    let fixup = list_fixup(opts, link, side);
+    fixup(&mut list);
     if list.is_empty() && side == Side::Client && !local {
         // upstream: main.c client_run() skips do_recv() on an empty list
         // (the server sender has already exited quietly).
@@ -638,12 +654,7 @@ pub fn run_receiver_to(
             info
         }
     };
-    out.set_total_size(list.total_size());
-    let stats = Arc::new(Mutex::new(XferStats {
-        num_files: list.kind_counts(),
-        total_size: list.total_size(),
-        ..Default::default()
-    }));
+    let stats = Arc::new(Mutex::new(XferStats::default()));
     let mut dirs = match (&dest_ambient, remote_server) {
         (Some(d), false) => {
             crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
@@ -678,13 +689,14 @@ pub fn run_receiver_to(
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
-        entries: list.entries,
-        paths,
-        ids: if link.numeric_ids {
+        entries: Default::default(),
+        paths: Default::default(),
+        ids: std::sync::RwLock::new(if link.numeric_ids {
             crate::ids::IdMap::default()
         } else {
             received.ids
-        },
+        }),
+        inc: inc_mode.then(crate::increc::Segments::default),
         root: dest_info.root,
         out: out.clone(),
         stats: stats.clone(),
@@ -706,7 +718,43 @@ pub fn run_receiver_to(
     // Landlock before the generator thread exists, so it inherits it.
     // A replayed batch is someone's recorded stream: confined as a pull.
     crate::confinement::confine_receiver(opts, side, local && !replay, &ctx.root, &out)?;
-    let (peer_stats, reader) = crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client)?;
+    let events = std::sync::mpsc::channel();
+    let inc = match &ctx.inc {
+        Some(segs) => {
+            crate::increc::store_list(&ctx, segs, list, paths, None);
+            // upstream: io.c MSG_NO_SEND reaches the generator, which counts
+            // the file finished.
+            let tx = events.0.clone();
+            let mut base = msg_handler(out.clone());
+            reader.set_handler(Box::new(move |m: Message| {
+                if m.code == MsgCode::NoSend {
+                    if let Some(n) = payload_i32(&m.payload).and_then(|n| usize::try_from(n).ok()) {
+                        let _ = tx.send(crate::ctx::GenEvent::Finished(n));
+                    }
+                }
+                base(m)
+            }));
+            Some(crate::increc::IncReader::new(
+                lists,
+                Box::new(fixup),
+                !link.numeric_ids,
+            ))
+        }
+        None => {
+            out.set_total_size(list.total_size());
+            ctx.stats(|s| {
+                s.num_files = list.kind_counts();
+                s.total_size = list.total_size();
+            });
+            for (e, p) in list.entries.into_iter().zip(paths) {
+                ctx.entries.push(e);
+                ctx.paths.push(p);
+            }
+            None
+        }
+    };
+    let (peer_stats, reader) =
+        crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client, events, inc)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.flist_size = flist_size;
     match peer_stats {
@@ -723,6 +771,26 @@ pub fn run_receiver_to(
         }
     }
     Ok(s)
+}
+
+/// The changes the receiving side makes to every received list: sanitized
+/// symlink targets, the link's and the client's --chmod.
+fn list_fixup(opts: &Options, link: &Link, side: Side) -> impl Fn(&mut FileList) + Send + 'static {
+    let sanitize = link.sanitize_symlinks && !opts.munge_links;
+    let incoming = link.incoming_chmod.clone();
+    // upstream: flist.c recv_file_entry() applies the client's --chmod.
+    let own = if side == Side::Client {
+        opts.chmod_spec()
+    } else {
+        None
+    };
+    move |list: &mut FileList| {
+        if sanitize {
+            flist::sanitize_symlinks(&mut list.entries);
+        }
+        tweak_modes(&mut list.entries, incoming.as_ref());
+        tweak_modes(&mut list.entries, own.as_ref());
+    }
 }
 
 /// A client recording a batch: the header goes out now, and the stream
