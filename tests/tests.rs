@@ -34,6 +34,7 @@ mod filters;
 mod fuzzy;
 mod hardlinks;
 mod hostile_push;
+mod increc;
 mod interop;
 mod local;
 mod maxalloc;

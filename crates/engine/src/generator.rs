@@ -629,7 +629,8 @@ impl Gen<'_> {
                 }
             }
             let exists = st.is_some();
-            let shown = if i == 0 && ctx.dest_created && e.name == b"." {
+            let first = i == usize::from(ctx.inc.is_some());
+            let shown = if first && ctx.dest_created && e.name == b"." {
                 None
             } else {
                 st

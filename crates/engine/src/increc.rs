@@ -209,6 +209,7 @@ impl IncReader {
                 "rsync: refusing a second end of the file lists [receiver]",
             ));
         }
+        ctx.out.set_lists_pending(false);
         let _ = events.send(GenEvent::FlistEof);
         Ok(())
     }
@@ -336,5 +337,22 @@ pub fn list_done(ctx: &RecvCtx) -> bool {
             s.live > 0
         }),
         None => false,
+    }
+}
+
+/// For progress lines: the index of entry `ndx` among the files received
+/// so far, and their number (placeholder slots not counted).
+// upstream: progress.c set_current_file_index() (ndx - flist_num)
+pub fn file_index(ctx: &RecvCtx, ndx: usize) -> (usize, usize) {
+    match &ctx.inc {
+        Some(segs) => {
+            let lists = segs.count();
+            let before = segs.seg_of(ndx).map_or(lists, |k| k + 1);
+            (
+                ndx.saturating_sub(before),
+                ctx.entries.len().saturating_sub(lists),
+            )
+        }
+        None => (ndx, ctx.entries.len()),
     }
 }

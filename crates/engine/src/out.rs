@@ -45,6 +45,9 @@ pub struct Out {
     file_log: std::sync::OnceLock<FileLogFn>,
     ctl: std::sync::OnceLock<OutCtl>,
     progress2: Mutex<Progress2>,
+    /// Incremental recursion: lists are still arriving (progress lines say
+    /// `ir-chk` instead of `to-chk`, upstream progress.c).
+    lists_pending: std::sync::atomic::AtomicBool,
     item_log: std::sync::OnceLock<FileLogFn>,
     /// A custom `--out-format` for item lines (else `format`'s own).
     line_fmt: std::sync::OnceLock<LineFmtFn>,
@@ -116,6 +119,7 @@ impl Out {
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
+            lists_pending: Default::default(),
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
@@ -136,6 +140,7 @@ impl Out {
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
+            lists_pending: Default::default(),
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
@@ -155,6 +160,7 @@ impl Out {
             file_log: std::sync::OnceLock::new(),
             ctl: std::sync::OnceLock::new(),
             progress2: Mutex::new(Progress2::default()),
+            lists_pending: Default::default(),
             item_log: std::sync::OnceLock::new(),
             line_fmt: std::sync::OnceLock::new(),
             msg_log: std::sync::OnceLock::new(),
@@ -181,6 +187,23 @@ impl Out {
     /// Applies the client's control options (first call wins).
     pub fn set_control(&self, c: OutCtl) {
         let _ = self.ctl.set(c);
+    }
+
+    /// Incremental recursion: whether more file lists are to come.
+    pub fn set_lists_pending(&self, pending: bool) {
+        self.lists_pending
+            .store(pending, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn chk(&self) -> &'static str {
+        if self
+            .lists_pending
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            "ir"
+        } else {
+            "to"
+        }
     }
 
     /// The total size of the list (for `--info=progress2`).
@@ -364,12 +387,13 @@ impl Out {
         };
         let t = elapsed.as_secs();
         let line = format!(
-            "\r{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})\n",
+            "\r{:>15} 100% {:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, {}-chk={to_check}/{total})\n",
             crate::control::big_num(size, human),
             rate,
             t / 3600,
             (t / 60) % 60,
-            t % 60
+            t % 60,
+            self.chk()
         );
         if !self.quiet {
             self.finish_progress();
@@ -405,11 +429,12 @@ impl Out {
         };
         let t = elapsed.as_secs();
         let line = format!(
-            "\r{:>15} {pct:>3}% {rate:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, to-chk={to_check}/{total})",
+            "\r{:>15} {pct:>3}% {rate:>7.2}{unit} {:>4}:{:02}:{:02} (xfr#{xfr}, {}-chk={to_check}/{total})",
             crate::control::big_num(done, human),
             t / 3600,
             (t / 60) % 60,
-            t % 60
+            t % 60,
+            self.chk()
         );
         self.write_terminal(line.as_bytes(), false);
     }

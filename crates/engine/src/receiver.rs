@@ -219,13 +219,14 @@ pub fn receive_files<R: Read>(
             placed(ctx, &events, i);
             finished(ctx, &events, i, phase);
             xfr += 1;
+            let (index, total) = crate::increc::file_index(ctx, i);
             ctx.out.progress(
                 &ctx.name(i),
                 e.size.max(0) as u64,
                 started.elapsed(),
                 xfr,
-                ctx.entries.len() - 1 - i,
-                ctx.entries.len(),
+                total.saturating_sub(index + 1),
+                total,
             );
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!(

@@ -722,6 +722,7 @@ pub fn run_receiver_to(
     let inc = match &ctx.inc {
         Some(segs) => {
             crate::increc::store_list(&ctx, segs, list, paths, None);
+            out.set_lists_pending(true);
             // upstream: io.c MSG_NO_SEND reaches the generator, which counts
             // the file finished.
             let tx = events.0.clone();

@@ -73,7 +73,8 @@ impl Links {
     /// non-directories naming the same first index (groups of one are
     /// plain files, as upstream's match_gnums leaves them). With
     /// incremental recursion (`inc`) a group may grow with later lists, so
-    /// every member joins its group and none defers to a later one.
+    /// every member joins its group, and its last member so far is the
+    /// one the others wait for.
     pub(super) fn add(&mut self, entries: &Store<FileEntry>, range: Range<usize>, inc: bool) {
         let mut by_first: HashMap<u32, Vec<usize>> = HashMap::new();
         for i in range {
@@ -92,18 +93,14 @@ impl Links {
             let g = match self.by_gnum.get(&first) {
                 Some(&g) if inc => g,
                 _ => {
-                    self.groups.push(Group {
-                        last: if inc {
-                            usize::MAX
-                        } else {
-                            members[members.len() - 1]
-                        },
-                        ..Group::default()
-                    });
+                    self.groups.push(Group::default());
                     self.by_gnum.insert(first, self.groups.len() - 1);
                     self.groups.len() - 1
                 }
             };
+            // upstream match_gnums(): the group's last member known so far
+            // leads; with a later list the lead moves on.
+            self.groups[g].last = members[members.len() - 1];
             for i in members {
                 self.group_of.insert(i, g);
             }
@@ -148,6 +145,7 @@ impl Gen<'_> {
                     if let Some(w) = group.waiting.pop() {
                         group.last = w;
                         r?;
+                        self.inc_release(w);
                         return self.recv_generator(w, false);
                     }
                 }
@@ -162,10 +160,11 @@ impl Gen<'_> {
         let Some(&g) = self.links.group_of.get(&i) else {
             return false;
         };
-        if self.ctx.inc.is_some() || self.links.groups[g].last == i {
+        if self.links.groups[g].last == i {
             return false;
         }
         self.links.mark = Some(Mark::Deferred);
+        self.inc_hold(i);
         true
     }
 
@@ -178,6 +177,7 @@ impl Gen<'_> {
             Role::Wait => {
                 let g = self.links.group_of[&i];
                 self.links.groups[g].waiting.push(i);
+                self.inc_hold(i);
                 Ok(true)
             }
         }
@@ -207,9 +207,31 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// Incremental recursion: the receiver is done with `i` without it
+    /// being placed (it failed, or the sender could not send it): when it
+    /// led a group, the next waiting member leads instead (upstream
+    /// handle_skipped_hlink()).
+    pub(super) fn hard_link_failed(&mut self, i: usize) -> Result<()> {
+        let Some(&g) = self.links.group_of.get(&i) else {
+            return Ok(());
+        };
+        let group = &mut self.links.groups[g];
+        if group.done.is_some() || group.sending != Some(i) {
+            return Ok(());
+        }
+        group.sending = None;
+        if group.waiting.is_empty() {
+            return Ok(());
+        }
+        let w = group.waiting.remove(0);
+        self.inc_release(w);
+        self.recv_generator(w, false)
+    }
+
     /// Makes entry `i` a hard link to entry `lead`, which is in place, and
     /// itemizes it as `hf... NAME => LEAD` (upstream maybe_hard_link).
     fn link_follower(&mut self, i: usize, lead: usize) -> Result<()> {
+        self.inc_release(i);
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];

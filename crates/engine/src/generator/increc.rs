@@ -10,6 +10,7 @@ use crate::increc::Segments;
 use crate::options::DeleteMode;
 use confine::FileType;
 use protocol::ndx::NDX_DONE;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
@@ -18,6 +19,8 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 pub(super) struct Walk {
     /// Segments walked.
     walked: usize,
+    /// -H: segments whose members joined their groups.
+    linked: usize,
     /// Segments whose NDX_DONE went out.
     done: usize,
     /// Files requested and not yet finished, per segment (upstream
@@ -25,7 +28,15 @@ pub(super) struct Walk {
     in_progress: Vec<usize>,
     /// NDX_FLIST_EOF has arrived (or the receiver ended the phase).
     eof: bool,
+    /// -H: members parked until their group's leader is in place; each
+    /// keeps its segment unfinished.
+    held: HashSet<usize>,
 }
+
+/// -H: entries received ahead of the walk before it goes on, so that a
+/// hard-link group's later members are known (upstream
+/// MIN_FILECNT_LOOKAHEAD / 2).
+const HLINK_LOOKAHEAD: usize = 500;
 
 impl Gen<'_> {
     /// Names (and directory names) of entries `range`, for deletion and
@@ -34,15 +45,31 @@ impl Gen<'_> {
         let ctx = self.ctx;
         for i in range.clone() {
             let e = &ctx.entries[i];
-            if crate::treeshape::is_inactive(e) {
-                continue;
-            }
-            self.names.insert(e.name.as_slice());
+            // A pruned or duplicate directory still names its entries'
+            // directory.
             if e.is_dir() || e.mode == 0 {
                 self.dir_names.insert(e.name.as_slice());
             }
+            if !crate::treeshape::is_inactive(e) {
+                self.names.insert(e.name.as_slice());
+            }
         }
-        self.links.add(&ctx.entries, range, ctx.inc.is_some());
+        if ctx.inc.is_none() {
+            self.links.add(&ctx.entries, range, false);
+        }
+    }
+
+    /// -H: every segment stored so far joins the hard-link groups (later
+    /// members decide which one leads).
+    fn add_links(&mut self, segs: &Segments) {
+        if !self.ctx.opts.hard_links {
+            return;
+        }
+        while let Some(seg) = segs.seg(self.inc.linked) {
+            self.links
+                .add(&self.ctx.entries, seg.start..seg.start + seg.len, true);
+            self.inc.linked += 1;
+        }
     }
 
     /// A transfer of entry `i` was requested.
@@ -54,6 +81,23 @@ impl Gen<'_> {
             self.inc.in_progress.resize(k + 1, 0);
         }
         self.inc.in_progress[k] += 1;
+    }
+
+    /// -H: member `i` waits in its group; its segment is not finished
+    /// until it is dealt with.
+    pub(super) fn inc_hold(&mut self, i: usize) {
+        if self.ctx.inc.is_some() && self.inc.held.insert(i) {
+            self.inc_requested(i);
+        }
+    }
+
+    /// -H: member `i` no longer waits.
+    pub(super) fn inc_release(&mut self, i: usize) {
+        if self.inc.held.remove(&i) {
+            if let Some(segs) = &self.ctx.inc {
+                self.finished(segs, i);
+            }
+        }
     }
 
     /// Walks the segments to the last one, then waits until each is
@@ -72,8 +116,19 @@ impl Gen<'_> {
             let Some(seg) = segs.seg(self.inc.walked) else {
                 break;
             };
+            // upstream generate_files(): with -H, wait for more of the
+            // list first.
+            while self.ctx.opts.hard_links
+                && !self.inc.eof
+                && self.ctx.entries.len() < seg.start + HLINK_LOOKAHEAD
+            {
+                self.flush(true)?;
+                let ev = events.recv().map_err(|_| receiver_gone())?;
+                self.inc_event(segs, ev)?;
+            }
             let range = seg.start..seg.start + seg.len;
             self.add_names(range.clone());
+            self.add_links(segs);
             if let Some(parent) = seg.parent {
                 self.contents_arrived(parent)?;
             }
@@ -113,7 +168,12 @@ impl Gen<'_> {
             // sender that says so early gets no more requests.
             GenEvent::FlistEof | GenEvent::Done => self.inc.eof = true,
             GenEvent::Placed(ndx) => self.hard_link_done(ndx)?,
-            GenEvent::Finished(ndx) => self.finished(segs, ndx),
+            GenEvent::Finished(ndx) => {
+                self.finished(segs, ndx);
+                if self.ctx.opts.hard_links {
+                    self.hard_link_failed(ndx)?;
+                }
+            }
             GenEvent::Redo(ndx) => {
                 self.finished(segs, ndx);
                 // upstream: check_for_finished_files() redoes it with
