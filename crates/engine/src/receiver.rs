@@ -56,10 +56,9 @@ pub fn receive_files<R: Read>(
     r: &mut R,
     events: Sender<GenEvent>,
     sender_is_server: bool,
-    inc: Option<crate::increc::IncReader>,
+    mut inc: Option<crate::increc::IncReader>,
 ) -> Result<PeerStats> {
     let mut ndx_r = NdxReader::default();
-    let mut inc = inc;
     let mut phase = 0;
     let mut redone = vec![false; 0];
     let mut buf = Vec::new();
@@ -219,15 +218,7 @@ pub fn receive_files<R: Read>(
             placed(ctx, &events, i);
             finished(ctx, &events, i, phase);
             xfr += 1;
-            let (index, total) = crate::increc::file_index(ctx, i);
-            ctx.out.progress(
-                &ctx.name(i),
-                e.size.max(0) as u64,
-                started.elapsed(),
-                xfr,
-                total.saturating_sub(index + 1),
-                total,
-            );
+            show_progress(ctx, i, started, xfr);
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!(
                 "ERROR: {} failed verification -- update discarded.",
@@ -255,15 +246,40 @@ pub fn receive_files<R: Read>(
     };
     let _ = events.send(GenEvent::Done);
     if ctx.session.protocol >= 31 {
-        let ndx = read_ndx(ctx, r, &mut ndx_r, (&mut inc, &events))?;
-        if ndx != NDX_DONE {
-            return Err(Error::protocol(format!(
-                "Invalid packet at end of run ({ndx}) [receiver]"
-            )));
-        }
-        let _ = events.send(GenEvent::Done);
+        end_of_run(ctx, r, &mut ndx_r, (&mut inc, &events))?;
     }
     Ok(stats)
+}
+
+/// The sender's last DONE (protocol 31 and later).
+fn end_of_run<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    ndx_r: &mut NdxReader,
+    inc: IncIn<'_>,
+) -> Result<()> {
+    let events = inc.1;
+    let ndx = read_ndx(ctx, r, ndx_r, inc)?;
+    if ndx != NDX_DONE {
+        return Err(Error::protocol(format!(
+            "Invalid packet at end of run ({ndx}) [receiver]"
+        )));
+    }
+    let _ = events.send(GenEvent::Done);
+    Ok(())
+}
+
+/// The --progress line of a received file.
+fn show_progress(ctx: &RecvCtx, i: usize, started: std::time::Instant, xfr: u64) {
+    let (index, total) = crate::increc::file_index(ctx, i);
+    ctx.out.progress(
+        &ctx.name(i),
+        ctx.entries[i].size.max(0) as u64,
+        started.elapsed(),
+        xfr,
+        total.saturating_sub(index + 1),
+        total,
+    );
 }
 
 /// A batch wanted file the batch has no data for.

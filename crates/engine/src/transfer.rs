@@ -539,27 +539,7 @@ pub fn run_receiver_to(
         _ => start(r, &w, opts, link, &out, None, true)?,
     };
     let replay = matches!(link.batch, Some(crate::batch::LinkBatch::Replay(_)));
-    let rules = match side {
-        Side::Client => {
-            let mut rules = filters::from_options(opts)?;
-            filters::print_notes(&mut rules, &out);
-            if !local {
-                send_filter_list(&w, &rules, session.protocol, false)?;
-                lock(&w)?.flush()?;
-            }
-            if let Some(rec) = record_from_here(link, &session)? {
-                reader.set_tee(Some(Box::new(rec)));
-            }
-            rules
-        }
-        Side::Server
-            if !local && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules()) =>
-        {
-            recv_filter_list(&mut reader, session.protocol, opts)?
-        }
-        Side::Server if local => filters::from_options(opts)?,
-        Side::Server => FilterList::new(),
-    };
+    let rules = receiver_rules(&mut reader, &w, opts, link, &session, &out)?;
     let forwarded = forward_files_from(&w, opts, link, session.protocol)?;
     let check = match &link.requested {
         Some(req) if side == Side::Client && !local => Some(crate::trust::NameCheck::for_pull(
@@ -576,37 +556,12 @@ pub fn run_receiver_to(
         side == Side::Client && (!local || replay),
         &out,
     );
-    // upstream: flist.c recv_file_list() counts the raw bytes read for
-    // the list as its "File list size".
-    let read_before_list = reader.bytes_read();
     if side == Side::Server && !local {
         // upstream: flist.c recv_file_list() logs this (FLOG).
         out.log_only("receiving file list");
     }
-    // upstream: flist.c recv_file_list(): with incremental recursion the
-    // top list comes first (from wire index 1) and no id lists follow.
-    let inc_mode = session.compat & protocol::compat::CF_INC_RECURSE != 0;
-    let mut lists = flist::ListReader::new(opts, &session, check.clone());
-    if inc_mode {
-        lists.start_segment(1);
-    }
-    let (mut list, paths, io_error) = lists.read_list(&mut reader, opts, &session)?;
-    if !inc_mode {
-        lists.read_id_lists(&mut reader, opts, &session)?;
-    }
-    let received = flist::Received {
-        list: FileList::default(),
-        paths,
-        ids: lists.id_map(opts),
-        io_error,
-        xattrs: lists.take_xattrs(),
-    };
-    let flist_size = reader.bytes_read() - read_before_list;
-    if inc_mode {
-        flist_progress.incremental();
-    } else {
-        flist_progress.finish(list.entries.len(), "receiving");
-    }
+    let (mut list, received, lists, flist_size) =
+        read_top_list(&mut reader, opts, &session, check.clone(), &flist_progress)?;
     out.add_io_error(received.io_error & 7);
     if opts.tree.prune_empty_dirs {
         crate::treeshape::prune_empty_dirs(&mut list.entries, &mut |name| {
@@ -696,7 +651,8 @@ pub fn run_receiver_to(
         } else {
             received.ids
         }),
-        inc: inc_mode.then(crate::increc::Segments::default),
+        inc: (session.compat & protocol::compat::CF_INC_RECURSE != 0)
+            .then(crate::increc::Segments::default),
         root: dest_info.root,
         out: out.clone(),
         stats: stats.clone(),
@@ -719,59 +675,126 @@ pub fn run_receiver_to(
     // A replayed batch is someone's recorded stream: confined as a pull.
     crate::confinement::confine_receiver(opts, side, local && !replay, &ctx.root, &out)?;
     let events = std::sync::mpsc::channel();
-    let inc = match &ctx.inc {
-        Some(segs) => {
-            crate::increc::store_list(&ctx, segs, list, paths, None);
-            out.set_lists_pending(true);
-            // upstream: io.c MSG_NO_SEND reaches the generator, which counts
-            // the file finished.
-            let tx = events.0.clone();
-            let mut base = msg_handler(out.clone());
-            reader.set_handler(Box::new(move |m: Message| {
-                if m.code == MsgCode::NoSend {
-                    if let Some(n) = payload_i32(&m.payload).and_then(|n| usize::try_from(n).ok()) {
-                        let _ = tx.send(crate::ctx::GenEvent::Finished(n));
-                    }
-                }
-                base(m)
-            }));
-            Some(crate::increc::IncReader::new(
-                lists,
-                Box::new(fixup),
-                !link.numeric_ids,
-            ))
-        }
-        None => {
-            out.set_total_size(list.total_size());
-            ctx.stats(|s| {
-                s.num_files = list.kind_counts();
-                s.total_size = list.total_size();
-            });
-            for (e, p) in list.entries.into_iter().zip(paths) {
-                ctx.entries.push(e);
-                ctx.paths.push(p);
-            }
-            None
-        }
-    };
+    let inc = ctx.inc.as_ref().map(|_| {
+        reader.set_handler(no_send_handler(out.clone(), events.0.clone()));
+        crate::increc::IncReader::new(lists, Box::new(fixup), !link.numeric_ids)
+    });
+    store_top(&ctx, list, paths);
     let (peer_stats, reader) =
         crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client, events, inc)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.flist_size = flist_size;
     match peer_stats {
-        Some(ps) => {
-            s.total_written = ps.total_read.max(0) as u64;
-            s.total_read = ps.total_written.max(0) as u64;
-            s.total_size = ps.total_size.max(0) as u64;
-            s.flist_buildtime = ps.flist_buildtime.max(0) as u64;
-            s.flist_xfertime = ps.flist_xfertime.max(0) as u64;
-        }
+        Some(ps) => s.take_peer(&ps),
         None => {
             s.total_written = lock(&w)?.bytes_written();
             s.total_read = reader.bytes_read();
         }
     }
     Ok(s)
+}
+
+/// The receiving side's rules: the client's own (sent to a server
+/// sender), or what a server receiver gets from the client.
+fn receiver_rules(
+    reader: &mut MplexReader<Input>,
+    w: &SharedWriter,
+    opts: &Options,
+    link: &Link,
+    session: &Session,
+    out: &Out,
+) -> Result<FilterList> {
+    let (side, local) = (link.side, link.local);
+    Ok(match side {
+        Side::Client => {
+            let mut rules = filters::from_options(opts)?;
+            filters::print_notes(&mut rules, out);
+            if !local {
+                send_filter_list(w, &rules, session.protocol, false)?;
+                lock(w)?.flush()?;
+            }
+            if let Some(rec) = record_from_here(link, session)? {
+                reader.set_tee(Some(Box::new(rec)));
+            }
+            rules
+        }
+        Side::Server
+            if !local && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules()) =>
+        {
+            recv_filter_list(reader, session.protocol, opts)?
+        }
+        Side::Server if local => filters::from_options(opts)?,
+        Side::Server => FilterList::new(),
+    })
+}
+
+/// Reads the (top) list: with incremental recursion it starts at wire
+/// index 1 and no id lists follow (upstream flist.c recv_file_list()).
+fn read_top_list(
+    r: &mut MplexReader<Input>,
+    opts: &Options,
+    session: &Session,
+    check: Option<crate::trust::NameCheck>,
+    progress: &crate::control::FlistProgress<'_>,
+) -> Result<(FileList, flist::Received, flist::ListReader, u64)> {
+    // upstream: flist.c recv_file_list() counts the raw bytes read for
+    // the list as its "File list size".
+    let read_before_list = r.bytes_read();
+    let inc_mode = session.compat & protocol::compat::CF_INC_RECURSE != 0;
+    let mut lists = flist::ListReader::new(opts, session, check);
+    if inc_mode {
+        lists.start_segment(1);
+    }
+    let (list, paths, io_error) = lists.read_list(r, opts, session)?;
+    if !inc_mode {
+        lists.read_id_lists(r, opts, session)?;
+    }
+    let received = flist::Received {
+        list: FileList::default(),
+        paths,
+        ids: lists.id_map(opts),
+        io_error,
+        xattrs: lists.take_xattrs(),
+    };
+    match inc_mode {
+        true => progress.incremental(),
+        false => progress.finish(list.entries.len(), "receiving"),
+    }
+    Ok((list, received, lists, r.bytes_read() - read_before_list))
+}
+
+/// The received (top) list goes into the context's store: with
+/// incremental recursion as its first segment.
+fn store_top(ctx: &RecvCtx, list: FileList, paths: Vec<RelPath>) {
+    if let Some(segs) = &ctx.inc {
+        crate::increc::store_list(ctx, segs, list, paths, None);
+        ctx.out.set_lists_pending(true);
+        return;
+    }
+    ctx.out.set_total_size(list.total_size());
+    ctx.stats(|s| {
+        s.num_files = list.kind_counts();
+        s.total_size = list.total_size();
+    });
+    for (e, p) in list.entries.into_iter().zip(paths) {
+        ctx.entries.push(e);
+        ctx.paths.push(p);
+    }
+}
+
+/// Incremental recursion: the message handler also hands the sender's
+/// MSG_NO_SEND to the generator, which counts the file finished (upstream
+/// io.c got_flist_entry_status()).
+fn no_send_handler(out: Arc<Out>, tx: std::sync::mpsc::Sender<crate::ctx::GenEvent>) -> MsgHandler {
+    let mut base = msg_handler(out);
+    Box::new(move |m: Message| {
+        if m.code == MsgCode::NoSend {
+            if let Some(n) = payload_i32(&m.payload).and_then(|n| usize::try_from(n).ok()) {
+                let _ = tx.send(crate::ctx::GenEvent::Finished(n));
+            }
+        }
+        base(m)
+    })
 }
 
 /// The changes the receiving side makes to every received list: sanitized
