@@ -147,15 +147,15 @@ pub(crate) fn store_list(
     let (counts, size) = (list.kind_counts(), list.total_size());
     // Directories join dir_flist in sorted order, cleared duplicates
     // included (upstream appends every S_ISDIR entry, then sorts).
-    let mut dirs = Vec::new();
-    for (e, p) in list.entries.into_iter().zip(paths) {
-        let is_dir = e.is_dir();
-        let ndx = ctx.entries.push(e);
-        ctx.paths.push(p);
-        if is_dir {
-            dirs.push(DirSlot { ndx, got: false });
-        }
-    }
+    let dirs: Vec<DirSlot> = (list.entries.iter().enumerate())
+        .filter(|(_, e)| e.is_dir())
+        .map(|(k, _)| DirSlot {
+            ndx: start + k,
+            got: false,
+        })
+        .collect();
+    ctx.entries.push_all(list.entries);
+    ctx.paths.push_all(paths);
     let seg = Seg { start, len, parent };
     segs.with(|s| {
         s.segs.push(seg);

@@ -776,10 +776,8 @@ fn store_top(ctx: &RecvCtx, list: FileList, paths: Vec<RelPath>) {
         s.num_files = list.kind_counts();
         s.total_size = list.total_size();
     });
-    for (e, p) in list.entries.into_iter().zip(paths) {
-        ctx.entries.push(e);
-        ctx.paths.push(p);
-    }
+    ctx.entries.push_all(list.entries);
+    ctx.paths.push_all(paths);
 }
 
 /// Incremental recursion: the message handler also hands the sender's
