@@ -201,7 +201,18 @@ pub fn receive_files<R: Read>(
             &head,
             &mut buf,
             &mut tokens,
-            (basis_type, &xname, phase),
+            // upstream: a file sent again (FLAG_FILE_SENT) is received
+            // as in the redo phase, also when incremental recursion redoes
+            // it in the first.
+            (
+                basis_type,
+                &xname,
+                if redone.get(i).copied().unwrap_or(false) {
+                    phase.max(1)
+                } else {
+                    phase
+                },
+            ),
         ) {
             Ok(ok) => ok,
             Err(err) => {
