@@ -422,9 +422,11 @@ fn info_levels_shape_the_output() {
     }
 }
 
-/// `--info=flist` (part of `-v`, level 2 with `--progress`): oxsync never
-/// recurses incrementally, so its client prints upstream's
-/// non-incremental lines; stock rsync with `--no-i-r` is the reference.
+/// `--info=flist` (part of `-v`, level 2 with `--progress`): oxsync's
+/// sender never recurses incrementally, so its client prints upstream's
+/// non-incremental lines; stock rsync with `--no-i-r` is the reference (a
+/// pull gets `--no-i-r` too: with incremental recursion it says "receiving
+/// incremental file list" as stock does, see tests/increc.rs).
 #[test]
 fn flist_lines_match_non_incremental_rsync() {
     for dir in [Dir::Local, Dir::OxPush, Dir::OxPull] {
@@ -442,12 +444,24 @@ fn flist_lines_match_non_incremental_rsync() {
             }
             let sa = format!("{}/", src.display());
             let (d1, d2) = (s.path("d1"), s.path("d2"));
-            let ours = run(
-                &mut command(&s, dir, false, args, &sa, &format!("{}/", d1.display())),
-                &s.logs(),
-            );
             let mut with_no_ir: Vec<&str> = args.to_vec();
             with_no_ir.push("--no-i-r");
+            let ours_args = if dir == Dir::OxPull {
+                &with_no_ir
+            } else {
+                args
+            };
+            let ours = run(
+                &mut command(
+                    &s,
+                    dir,
+                    false,
+                    ours_args,
+                    &sa,
+                    &format!("{}/", d1.display()),
+                ),
+                &s.logs(),
+            );
             let theirs = run(
                 &mut command(
                     &s,

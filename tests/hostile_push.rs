@@ -231,7 +231,9 @@ fn sub_file_list_markers_are_invalid_indexes() {
         ("a list after NDX_DONE", true, 1),
     ] {
         let m = Module::new();
-        let mut peer = m.push_with("-logDtpre.iLsfxCIvu");
+        // A client that does not offer incremental recursion (no `i`;
+        // with it the sub-lists are checked, see tests/increc.rs).
+        let mut peer = m.push_with("-logDtpre.LsfxCIvu");
         assert_eq!(
             peer.compat() & CF_INC_RECURSE,
             0,

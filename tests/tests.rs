@@ -41,6 +41,7 @@ mod hardlinks;
 mod help;
 mod hostile_push;
 mod iconv;
+mod increc;
 mod install;
 mod interop;
 mod link_owner_options;

@@ -1782,6 +1782,7 @@ impl Requested {
                     Side::Server,
                     client_info,
                     Some(self.protocol),
+                    false,
                 )
                 .is_ok()
                     && g.set_multiplexed(true).is_ok()

@@ -410,13 +410,13 @@ fn changes(ctx: &RecvCtx, e: &FileEntry, cur: &(RsyncAcl, Option<RsyncAcl>), mod
     let Some(want) = e.acl.as_ref() else {
         return out;
     };
-    let access = mapped(&want.access, &ctx.ids);
+    let access = mapped(&want.access, &ctx.id_map());
     if !equal_enough(&cur.0, &access, mode) {
         out.access = Some(access);
     }
     if e.is_dir() {
         let want_def = want.default.as_deref().cloned().unwrap_or_default();
-        let want_def = mapped(&want_def, &ctx.ids);
+        let want_def = mapped(&want_def, &ctx.id_map());
         if cur.1.as_ref() != Some(&want_def) {
             out.default = Some(want_def);
         }
@@ -448,11 +448,9 @@ pub fn itemize(ctx: &RecvCtx, e: &FileEntry, st: &confine::Stat) -> (bool, u32) 
         }
     }
     // The entry's index from its place in the list.
-    let size = std::mem::size_of::<FileEntry>().max(1);
-    let i = key.wrapping_sub(ctx.entries.as_ptr() as usize) / size;
-    match (ctx.entries.get(i), ctx.paths.get(i)) {
-        (Some(x), Some(p)) if std::ptr::eq(x, e) => (differs(ctx, p, e, st.mode), st.mode),
-        _ => (false, st.mode),
+    match ctx.entries.position_of(e).and_then(|i| ctx.paths.get(i)) {
+        Some(p) => (differs(ctx, p, e, st.mode), st.mode),
+        None => (false, st.mode),
     }
 }
 

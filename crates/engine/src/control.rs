@@ -793,8 +793,8 @@ fn write_operator_file(opts: &crate::Options, path: &str, data: &[u8]) -> std::i
 }
 
 /// The client's "building file list ... done" / "receiving file list ...
-/// done" (oxsync never recurses incrementally, so this is upstream's
-/// non-incremental form, `--info=flist`; level 2 counts the files).
+/// done" (upstream's non-incremental form, `--info=flist`; level 2 counts
+/// the files), or a receiver's "receiving incremental file list".
 // upstream: flist.c:start_filelist_progress() / finish_filelist_progress()
 pub struct FlistProgress<'a> {
     out: Option<&'a crate::out::Out>,
@@ -813,6 +813,14 @@ impl<'a> FlistProgress<'a> {
         FlistProgress {
             out: on.then_some(out),
             level,
+        }
+    }
+
+    /// A receiver with incremental recursion says so instead.
+    // upstream: flist.c recv_file_list()
+    pub fn incremental(&self) {
+        if let Some(out) = self.out {
+            out.client_text(b"receiving incremental file list\n");
         }
     }
 

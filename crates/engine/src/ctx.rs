@@ -1,5 +1,6 @@
 //! State shared by the generator and receiver threads of one receiving
 //! side.
+use crate::flist::store::Store;
 use crate::ids::IdMap;
 use crate::options::Options;
 use crate::out::Out;
@@ -7,7 +8,7 @@ use crate::session::Session;
 use crate::stats::XferStats;
 use confine::{RelPath, Root};
 use protocol::flist::FileEntry;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The receiving side's view of one transfer.
 pub struct RecvCtx {
@@ -15,15 +16,20 @@ pub struct RecvCtx {
     pub opts: Options,
     /// Agreed parameters.
     pub session: Session,
-    /// Sorted entries; the index is the ndx (but see `wire_order`).
-    pub entries: Vec<FileEntry>,
+    /// Sorted entries; the index is the ndx (but see `wire_order`). With
+    /// incremental recursion the receiver thread appends each sub-list as
+    /// it arrives.
+    pub entries: Store<FileEntry>,
     /// Under `--iconv`: the peer's index of each sorted entry, and the
     /// sorted index of each peer's index (the list came in another order).
+    /// Never with incremental recursion (not granted under `--iconv`).
     pub wire_order: Option<(Vec<u32>, Vec<u32>)>,
     /// Where each entry lands beneath `root`.
-    pub paths: Vec<RelPath>,
-    /// Sender ids to ours.
-    pub ids: IdMap,
+    pub paths: Store<RelPath>,
+    /// Sender ids to ours (grown by the names each sub-list carries).
+    pub ids: RwLock<IdMap>,
+    /// Incremental recursion: the segments of the list.
+    pub inc: Option<crate::increc::Segments>,
     /// The destination directory handle: every filesystem call of the
     /// generator and receiver goes through it.
     pub root: Root,
@@ -122,11 +128,15 @@ impl RecvCtx {
     }
     /// Our uid for an entry.
     pub fn uid(&self, e: &FileEntry) -> u32 {
-        self.ids.uid(e.uid)
+        self.id_map().uid(e.uid)
     }
     /// Our gid for an entry.
     pub fn gid(&self, e: &FileEntry) -> u32 {
-        self.ids.gid(e.gid)
+        self.id_map().gid(e.gid)
+    }
+    /// The id map as it stands.
+    pub fn id_map(&self) -> std::sync::RwLockReadGuard<'_, IdMap> {
+        self.ids.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -141,4 +151,11 @@ pub enum GenEvent {
     /// -H: a hard-linked file is in place; its group can link to it
     /// (upstream MSG_SUCCESS to the generator).
     Placed(usize),
+    /// Incremental recursion: the receiver is done with a requested file
+    /// (upstream got_flist_entry_status() FES_SUCCESS / FES_NO_SEND).
+    Finished(usize),
+    /// Incremental recursion: a new segment of the list is stored.
+    Segment,
+    /// Incremental recursion: the sender has sent its last sub-list.
+    FlistEof,
 }

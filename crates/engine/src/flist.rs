@@ -19,6 +19,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+pub mod store;
 mod tree;
 pub use tree::files_from_names;
 
@@ -1158,20 +1159,90 @@ pub fn receive_checked<R: Read>(
     session: &Session,
     check: Option<&crate::trust::NameCheck>,
 ) -> Result<Received> {
-    let fo = session.flist_options(opts);
-    let mut dec = FlistDecoder::new(fo);
-    let mut list = FileList::default();
-    // Everything the peer's list makes us hold, against --max-alloc.
-    let limit = opts.ctl.max_alloc();
-    let mut held: u64 = 0;
-    let (mut uids, mut gids) = (Vec::new(), Vec::new());
-    let mut named: HashSet<(bool, u32)> = HashSet::new();
-    let mut acls = crate::acls::receiver(opts);
-    let mut xattrs = crate::xattrs::Received::default();
-    loop {
-        let e = match dec.decode(r) {
+    let mut reader = ListReader::new(opts, session, check.cloned());
+    let (list, paths, io_error) = reader.read_list(r, opts, session)?;
+    reader.read_id_lists(r, opts, session)?;
+    Ok(Received {
+        list,
+        paths,
+        ids: reader.id_map(opts),
+        io_error,
+        xattrs: reader.take_xattrs(),
+    })
+}
+
+/// A receiver's state across the lists of one transfer (one list, or
+/// with incremental recursion the top list and each sub-list): the
+/// decoder, the ids named so far and what the peer made us hold.
+pub struct ListReader {
+    dec: FlistDecoder,
+    /// Everything the peer's lists make us hold, against --max-alloc.
+    held: u64,
+    uids: Vec<(u32, Vec<u8>)>,
+    gids: Vec<(u32, Vec<u8>)>,
+    named: HashSet<(bool, u32)>,
+    acls: Option<protocol::acl::AclReceiver>,
+    xattrs: crate::xattrs::Received,
+    check: Option<crate::trust::NameCheck>,
+    /// Entries received in all lists.
+    total: usize,
+}
+
+impl ListReader {
+    /// A reader for the session's lists.
+    pub fn new(
+        opts: &Options,
+        session: &Session,
+        check: Option<crate::trust::NameCheck>,
+    ) -> ListReader {
+        ListReader {
+            dec: FlistDecoder::new(session.flist_options(opts)),
+            held: 0,
+            uids: Vec::new(),
+            gids: Vec::new(),
+            named: HashSet::new(),
+            acls: crate::acls::receiver(opts),
+            xattrs: crate::xattrs::Received::default(),
+            check,
+            total: 0,
+        }
+    }
+
+    /// Incremental recursion: the next list starts at wire index `start`.
+    pub fn start_segment(&mut self, start: usize) {
+        self.dec.start_segment(start as u32);
+    }
+
+    /// Reads one list up to its end marker; returns it validated, sorted
+    /// and cleaned, with the path of each entry and the marker's io_error.
+    // upstream: flist.c:recv_file_list(), recv_file_entry()
+    pub fn read_list<R: Read>(
+        &mut self,
+        r: &mut R,
+        opts: &Options,
+        session: &Session,
+    ) -> Result<(FileList, Vec<RelPath>, i32)> {
+        let mut list = FileList::default();
+        while let Some(e) = self.read_entry(r, opts, session)? {
+            list.entries.push(e);
+        }
+        let mut io_error = self.dec.io_error();
+        // --iconv: the names arrive in the sender's charset.
+        names_from_wire(&mut list.entries, session, &mut io_error)?;
+        let paths = finish_list(&mut list, opts)?;
+        Ok((list, paths, io_error))
+    }
+
+    fn read_entry<R: Read>(
+        &mut self,
+        r: &mut R,
+        opts: &Options,
+        session: &Session,
+    ) -> Result<Option<FileEntry>> {
+        let limit = opts.ctl.max_alloc();
+        let mut e = match self.dec.decode(r) {
             Ok(Some(e)) => e,
-            Ok(None) => break,
+            Ok(None) => return Ok(None),
             // upstream: flist.c:recv_file_entry() calls overflow_exit() here.
             Err(protocol::Error::TooLong {
                 field: "name",
@@ -1185,17 +1256,20 @@ pub fn receive_checked<R: Read>(
             }
             Err(other) => return Err(other.into()),
         };
-        let mut e = e;
         // Names sent inside entries (upstream recv_user_name()): each id's
         // first name counts, looked up as it arrives.
-        for n in dec.take_names() {
-            if opts.numeric_ids || !named.insert((n.user, n.id)) {
+        for n in self.dec.take_names() {
+            if opts.numeric_ids || !self.named.insert((n.user, n.id)) {
                 continue;
             }
-            held += n.name.len() as u64 + 32;
-            crate::control::check_alloc(opts, held, "receiver")?;
+            self.held += n.name.len() as u64 + 32;
+            crate::control::check_alloc(opts, self.held, "receiver")?;
             let _ = ids::local_id(n.user, &n.name);
-            let list = if n.user { &mut uids } else { &mut gids };
+            let list = if n.user {
+                &mut self.uids
+            } else {
+                &mut self.gids
+            };
             list.push((n.id, n.name));
         }
         // upstream: "." is the transfer root; as a file, --force would
@@ -1209,31 +1283,43 @@ pub fn receive_checked<R: Read>(
                 ),
             ));
         }
-        if let Some(rx) = acls.as_mut() {
+        if let Some(rx) = self.acls.as_mut() {
             let before = rx.held();
             crate::acls::receive(rx, r, &mut e)?;
-            held += (rx.held() - before) as u64;
+            self.held += (rx.held() - before) as u64;
         }
-        if let Some(c) = check {
+        if let Some(c) = &self.check {
             c.check(&mut e, session.protocol)?;
         }
-        if list.entries.len() >= MAX_ENTRIES {
+        if self.total >= MAX_ENTRIES {
             return Err(Error::protocol(format!(
                 "file list has more than {MAX_ENTRIES} entries"
             )));
         }
-        held += received_entry_cost(&e);
-        crate::control::check_alloc(opts, held, "receiver")?;
+        self.total += 1;
+        self.held += received_entry_cost(&e);
+        crate::control::check_alloc(opts, self.held, "receiver")?;
         if opts.xattrs > 0 {
-            let mut budget = limit.saturating_sub(held);
+            let mut budget = limit.saturating_sub(self.held);
             let before = budget;
-            e.xattr = Some(xattrs.receive(r, &e, &mut budget)?);
-            held += before - budget;
+            e.xattr = Some(self.xattrs.receive(r, &e, &mut budget)?);
+            self.held += before - budget;
         }
-        list.entries.push(e);
+        Ok(Some(e))
     }
-    let mut io_error = dec.io_error();
-    if !opts.numeric_ids {
+
+    /// The uid and gid lists after the (only) list, without
+    /// --numeric-ids.
+    pub fn read_id_lists<R: Read>(
+        &mut self,
+        r: &mut R,
+        opts: &Options,
+        session: &Session,
+    ) -> Result<()> {
+        if opts.numeric_ids {
+            return Ok(());
+        }
+        let limit = opts.ctl.max_alloc();
         let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
         let mut ids_of = |held: &mut u64| match read_id_list_within(r, id0, limit - *held) {
             Ok((list, cost)) => {
@@ -1250,16 +1336,47 @@ pub fn receive_checked<R: Read>(
             Err(other) => Err(Error::from(other)),
         };
         if opts.owner || opts.acls {
-            uids.extend(ids_of(&mut held)?);
+            let more = ids_of(&mut self.held)?;
+            self.uids.extend(more);
         }
         if opts.group || opts.acls {
-            gids.extend(ids_of(&mut held)?);
+            let more = ids_of(&mut self.held)?;
+            self.gids.extend(more);
         }
-        if let Some(rx) = acls.as_mut() {
-            crate::acls::inline_names(rx, &mut uids, &mut gids);
+        if let Some(rx) = self.acls.as_mut() {
+            crate::acls::inline_names(rx, &mut self.uids, &mut self.gids);
         }
+        Ok(())
     }
-    names_from_wire(&mut list.entries, session, &mut io_error)?;
+
+    /// The id map for the names received so far.
+    pub fn id_map(&self, opts: &Options) -> ids::IdMap {
+        let parse_map = |m: &Option<String>, user: bool| {
+            m.as_deref()
+                .and_then(|m| ids::MapRules::parse(m, user).ok())
+        };
+        ids::IdMap::new(&self.uids, &self.gids, opts.numeric_ids).with_maps(
+            &self.uids,
+            &self.gids,
+            parse_map(&opts.usermap, true).as_ref(),
+            parse_map(&opts.groupmap, false).as_ref(),
+        )
+    }
+
+    /// Ids named so far (users, groups).
+    pub fn named_ids(&self) -> usize {
+        self.uids.len() + self.gids.len()
+    }
+
+    /// -X: the xattr lists received.
+    pub fn take_xattrs(&mut self) -> crate::xattrs::Received {
+        std::mem::take(&mut self.xattrs)
+    }
+}
+
+/// Checks the names of a received list, sorts and cleans it; returns the
+/// path of each entry.
+fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
     for e in &list.entries {
         // upstream: -R names may start with a slash (stripped after sorting).
         if e.name.is_empty()
@@ -1312,23 +1429,7 @@ pub fn receive_checked<R: Read>(
         })?;
         paths.push(p);
     }
-    let parse_map = |m: &Option<String>, user: bool| {
-        m.as_deref()
-            .and_then(|m| ids::MapRules::parse(m, user).ok())
-    };
-    let ids = ids::IdMap::new(&uids, &gids, opts.numeric_ids).with_maps(
-        &uids,
-        &gids,
-        parse_map(&opts.usermap, true).as_ref(),
-        parse_map(&opts.groupmap, false).as_ref(),
-    );
-    Ok(Received {
-        list,
-        paths,
-        ids,
-        io_error,
-        xattrs,
-    })
+    Ok(paths)
 }
 
 /// Bytes one received entry makes the receiver hold until the transfer

@@ -21,6 +21,7 @@ use std::sync::mpsc::Receiver;
 
 mod fuzzy;
 mod hlink;
+mod increc;
 mod tree;
 
 pub use fuzzy::{basis_place as fuzzy_basis_place, FNAMECMP_FUZZY};
@@ -87,17 +88,13 @@ struct Gen<'a> {
     xattr_pending: Option<Vec<u32>>,
     /// -X: the basis dir holding the entry being generated, when one does.
     xattr_basis: Option<usize>,
+    /// Incremental recursion: the generator's view of the segments.
+    inc: increc::Walk,
 }
 
 /// Runs the generator to the end of the transfer.
 // upstream: generator.c:generate_files(), main.c:do_recv() (goodbye)
 pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> Result<()> {
-    let names = ctx
-        .entries
-        .iter()
-        .filter(|e| !crate::treeshape::is_inactive(e))
-        .map(|e| e.name.as_slice())
-        .collect();
     let report_all = ctx.opts.itemize > 1
         || ctx.opts.ctl.info.name > 1
         || ctx
@@ -105,19 +102,13 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
             .log_format
             .as_deref()
             .is_some_and(|f| f.contains("%i%I"));
-    let dir_names = ctx
-        .entries
-        .iter()
-        .filter(|e| e.is_dir() || e.mode == 0)
-        .map(|e| e.name.as_slice())
-        .collect();
     let mut g = Gen {
         ctx,
         w,
         ndx_w: NdxWriter::default(),
         buf: Vec::with_capacity(FLUSH_AT * 2),
-        names,
-        dir_names,
+        names: HashSet::new(),
+        dir_names: HashSet::new(),
         dry_missing: None,
         skip_dir: None,
         retouch_perms: HashSet::new(),
@@ -129,13 +120,17 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         fstack: crate::filters::DirStack::default(),
         delayed: Vec::new(),
         skipped_deletes: std::cell::Cell::new(0),
-        links: hlink::Links::new(&ctx.entries, ctx.opts.hard_links),
+        links: hlink::Links::default(),
         fs_devs: Default::default(),
         fuzzy: Default::default(),
         xattr_cur: 0,
         xattr_pending: None,
         xattr_basis: None,
+        inc: increc::Walk::default(),
     };
+    if ctx.inc.is_none() {
+        g.add_names(0..ctx.entries.len());
+    }
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
     }
@@ -150,7 +145,10 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if mode == DeleteMode::Before {
         g.delete_pass()?;
     }
-    for i in 0..ctx.entries.len() {
+    if let Some(segs) = &ctx.inc {
+        g.walk_segments(segs, &events)?;
+    }
+    for i in (0..ctx.entries.len()).filter(|_| ctx.inc.is_none()) {
         if listing {
             let e = &ctx.entries[i];
             let line = crate::listing::line(e, ctx.opts.links, ctx.opts.ctl.human_readable);
@@ -166,11 +164,15 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if let Some(wants) = &ctx.batch_wants {
         wants.done();
     }
-    g.ndx(NDX_DONE);
+    // With incremental recursion each segment had its own DONE.
+    if ctx.inc.is_none() {
+        g.ndx(NDX_DONE);
+    }
     g.flush(true)?;
     // Phase 1: redo requests until the receiver saw the sender's first DONE.
     loop {
         match events.recv() {
+            Ok(GenEvent::Finished(_) | GenEvent::Segment | GenEvent::FlistEof) => {}
             Ok(GenEvent::Redo(ndx)) => {
                 g.recv_generator(ndx, true)?;
                 g.flush(true)?;
@@ -255,6 +257,7 @@ impl Gen<'_> {
                             ctx.name(ndx)
                         ));
                     }
+                    Ok(GenEvent::Finished(_) | GenEvent::Segment | GenEvent::FlistEof) => {}
                     Err(_) => return Err(receiver_gone()),
                 }
             }
@@ -645,7 +648,8 @@ impl Gen<'_> {
                 }
             }
             let exists = st.is_some();
-            let shown = if i == 0 && ctx.dest_created && e.name == b"." {
+            let first = i == usize::from(ctx.inc.is_some());
+            let shown = if first && ctx.dest_created && e.name == b"." {
                 None
             } else {
                 st
@@ -723,6 +727,7 @@ impl Gen<'_> {
                 && exists
                 && !redo
                 && crate::treeshape::is_content_dir(e)
+                && (ctx.inc.is_none() || e.name == b".")
             {
                 self.delete_in_dir(i)?;
             }
@@ -1019,6 +1024,7 @@ impl Gen<'_> {
             self.fuzzy_mark_sent(p);
         }
         self.ndx(i as i32);
+        self.inc_requested(i);
         if let Some(wants) = ctx.batch_wants.as_ref().filter(|_| !redo) {
             wants.want(i);
         }

@@ -23,6 +23,7 @@ pub mod filters;
 pub mod flist;
 pub mod generator;
 pub mod ids;
+pub mod increc;
 pub mod iolimit;
 pub mod itemize;
 pub mod listing;

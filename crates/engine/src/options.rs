@@ -13,8 +13,8 @@ use crate::treeshape::TreeAct;
 use std::ffi::OsString;
 
 /// The client-info letters sent after `e` in the server's short bundle
-/// (mirrors `protocol::compat::CLIENT_INFO`: no `i`, since oxsync does not do
-/// incremental recursion yet).
+/// (mirrors `protocol::compat::CLIENT_INFO`; a pulling client puts `i`, for
+/// incremental recursion, after the dot).
 pub const CLIENT_INFO: &str = ".LsfxCIvu";
 
 /// What `--munge-links` puts before a received symlink's target (upstream
@@ -237,6 +237,8 @@ pub struct Options {
     pub force: bool,
     /// --ignore-errors: delete even after I/O errors
     pub ignore_errors: bool,
+    /// --inc-recursive / --no-inc-recursive (None: the default, on).
+    pub inc_recursive: Option<bool>,
     /// --max-delete=N (None: no limit; negative values mean 0)
     pub max_delete: Option<u32>,
     /// -O: directory mtimes are not preserved.
@@ -480,8 +482,7 @@ pub(crate) enum Act {
     Acls(bool),
     /// -X / --xattrs (counted), --no-xattrs / --no-X.
     Xattrs(bool),
-    /// --inc-recursive / --i-r and their negations (accepted; oxsync
-    /// does not recurse incrementally yet).
+    /// --inc-recursive / --i-r and their negations.
     IncRecursive(bool),
     // The ones below take a value.
     RemoteOption,
@@ -1300,8 +1301,8 @@ impl Options {
             }
             Act::Xattrs(true) => self.xattrs = self.xattrs.saturating_add(1).min(2),
             Act::Xattrs(false) => self.xattrs = 0,
-            // Nothing to forward: oxsync's client info never offers `i`.
-            Act::IncRecursive(_) => {}
+            // Nothing to forward: the client's `-e` letters carry it.
+            Act::IncRecursive(on) => self.inc_recursive = Some(on),
             Act::CompressThreads => {
                 self.compress_threads = parse_int(&value, word)?.max(0) as u32;
             }
@@ -1795,7 +1796,13 @@ impl Options {
         bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
         if protocol >= 30 {
             bundle.push('e');
-            bundle.push_str(CLIENT_INFO);
+            if crate::session::client_offers_inc(self, server_sender) {
+                // upstream: compat.c maybe_add_e_option() puts it first.
+                bundle.push_str(".i");
+                bundle.push_str(&CLIENT_INFO[1..]);
+            } else {
+                bundle.push_str(CLIENT_INFO);
+            }
         }
         if bundle.len() > 1 {
             args.push(bundle);
@@ -2325,16 +2332,17 @@ mod tests {
             a.to_server_args(false, 31),
             ["--server", "-logDtpre.LsfxCIvu"]
         );
+        // A pulling client offers incremental recursion (the `i`).
         assert_eq!(
             a.to_server_args(true, 30),
-            ["--server", "--sender", "-logDtpre.LsfxCIvu"]
+            ["--server", "--sender", "-logDtpre.iLsfxCIvu"]
         );
         assert_eq!(a.to_server_args(false, 29), ["--server", "-logDtpr"]);
         let h = parse(&["-aH", "s", "d"]).expect("-aH");
         assert!(h.hard_links);
         assert_eq!(
             h.to_server_args(true, 31),
-            ["--server", "--sender", "-lHogDtpre.LsfxCIvu"]
+            ["--server", "--sender", "-lHogDtpre.iLsfxCIvu"]
         );
         assert!(
             !parse(&["-aH", "--no-H", "s", "d"])
@@ -2379,7 +2387,7 @@ mod tests {
         );
         assert_eq!(
             o.to_server_args(true, 32),
-            ["--server", "--sender", "-tUrSe.LsfxCIvu", "--open-noatime"]
+            ["--server", "--sender", "-tUrSe.iLsfxCIvu", "--open-noatime"]
         );
         let o = p("-tUU --inplace -S --no-W s d");
         assert!(o.open_noatime);
@@ -2444,7 +2452,8 @@ mod tests {
                     let server = ok(&argv.join(" "));
                     assert!(server.server);
                     assert_eq!(server.sender, server_sender);
-                    assert_eq!(server.rsh.as_deref(), Some(CLIENT_INFO));
+                    let info = server.rsh.as_deref().map(|i| i.replace(".i", "."));
+                    assert_eq!(info.as_deref(), Some(CLIENT_INFO));
                     assert_eq!(server.args, [".", "dst"]);
                     assert_eq!(
                         transfer_view(&server, server_sender),
@@ -2533,8 +2542,9 @@ mod tests {
             let expected = transfer_view(&client, pull);
             assert_eq!(transfer_view(&server, pull), expected, "{server_line}");
             // What we would send is the same, but for the `i` (incremental
-            // recursion) that oxsync never offers.
+            // recursion) that oxsync offers only when it receives.
             let ours = client.to_server_args(pull, 31).join(" ");
+            let ours = ours.replace(".iL", ".L");
             let theirs = server_line.replace(".iL", ".L");
             assert_eq!(format!("{ours} . {}", server.args[1]), theirs);
         }
@@ -2583,7 +2593,7 @@ mod tests {
         );
         assert_eq!(
             o.to_server_args(true, 31),
-            ["--server", "--sender", "-ure.LsfxCIvu"]
+            ["--server", "--sender", "-ure.iLsfxCIvu"]
         );
         let o = ok("-r --modify-window=2 --max-size=1kb-1 --ignore-non-existing a b");
         assert_eq!(

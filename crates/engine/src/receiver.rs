@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::itemize::*;
 use confine::RelPath;
 use delta::{FileHasher, Signature, SumSizes};
-use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE};
+use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use protocol::stats::{DelStats, Stats};
 use protocol::sum_head::SumHead;
 use protocol::token::Token;
@@ -56,6 +56,7 @@ pub fn receive_files<R: Read>(
     r: &mut R,
     events: Sender<GenEvent>,
     sender_is_server: bool,
+    mut inc: Option<crate::increc::IncReader>,
 ) -> Result<PeerStats> {
     let mut ndx_r = NdxReader::default();
     let mut phase = 0;
@@ -64,8 +65,13 @@ pub fn receive_files<R: Read>(
     let mut tokens = crate::tokens::TokenIn::new(&ctx.session)?;
     let mut xfr = 0u64;
     loop {
-        let ndx = read_ndx(ctx, r, &mut ndx_r)?;
+        let ndx = read_ndx(ctx, r, &mut ndx_r, (&mut inc, &events))?;
         if ndx == NDX_DONE {
+            // upstream: each DONE of the first phase finishes one list
+            // (flist_free(first_flist)); the phase ends with the last.
+            if phase == 0 && crate::increc::list_done(ctx) {
+                continue;
+            }
             phase += 1;
             if phase == 1 {
                 if let Some(wants) = &ctx.batch_wants {
@@ -183,6 +189,7 @@ pub fn receive_files<R: Read>(
                 s.total_transferred_size += e.size.max(0) as u64;
             });
             placed(ctx, &events, i);
+            finished(ctx, &events, i, phase);
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
@@ -203,7 +210,18 @@ pub fn receive_files<R: Read>(
             &head,
             &mut buf,
             &mut tokens,
-            (basis_type, &xname, phase),
+            // upstream: a file sent again (FLAG_FILE_SENT) is received
+            // as in the redo phase, also when incremental recursion redoes
+            // it in the first.
+            (
+                basis_type,
+                &xname,
+                if redone.get(i).copied().unwrap_or(false) {
+                    phase.max(1)
+                } else {
+                    phase
+                },
+            ),
         ) {
             Ok(ok) => ok,
             Err(err) => {
@@ -220,21 +238,24 @@ pub fn receive_files<R: Read>(
         };
         if ok {
             xfr += 1;
+            let (index, total) = crate::increc::file_index(ctx, i);
             ctx.out.end_progress(
                 e.size.max(0) as u64,
                 crate::progress::Counters {
                     xfr,
-                    to_check: ctx.entries.len() - 1 - i,
-                    total: ctx.entries.len(),
+                    to_check: total.saturating_sub(index + 1),
+                    total,
                 },
             );
             log_transferred(ctx, iflags, i);
             placed(ctx, &events, i);
+            finished(ctx, &events, i, phase);
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!(
                 "ERROR: {} failed verification -- update discarded.",
                 ctx.name(i)
             ));
+            finished(ctx, &events, i, phase);
         } else {
             if redone.len() < ctx.entries.len() {
                 redone.resize(ctx.entries.len(), false);
@@ -256,17 +277,30 @@ pub fn receive_files<R: Read>(
     };
     let _ = events.send(GenEvent::Done);
     if ctx.session.protocol >= 31 {
-        let ndx = read_ndx(ctx, r, &mut ndx_r)?;
-        if ndx != NDX_DONE {
-            return Err(Error::protocol(format!(
-                "Invalid packet at end of run ({ndx}) [receiver]"
-            )));
-        }
-        let _ = events.send(GenEvent::Done);
+        end_of_run(ctx, r, &mut ndx_r, (&mut inc, &events))?;
     }
     Ok(stats)
 }
 
+/// The sender's last DONE (protocol 31 and later).
+fn end_of_run<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    ndx_r: &mut NdxReader,
+    inc: IncIn<'_>,
+) -> Result<()> {
+    let events = inc.1;
+    let ndx = read_ndx(ctx, r, ndx_r, inc)?;
+    if ndx != NDX_DONE {
+        return Err(Error::protocol(format!(
+            "Invalid packet at end of run ({ndx}) [receiver]"
+        )));
+    }
+    let _ = events.send(GenEvent::Done);
+    Ok(())
+}
+
+/// The --progress line of a received file.
 /// A batch wanted file the batch has no data for.
 // upstream: receiver.c:no_batched_update()
 fn no_batched_update(ctx: &RecvCtx, i: usize) {
@@ -350,9 +384,40 @@ fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
     }
 }
 
-fn read_ndx<R: Read>(ctx: &RecvCtx, r: &mut R, ndx_r: &mut NdxReader) -> Result<i32> {
+/// Incremental recursion: the file a record of the first phase asked for
+/// is done with (upstream: the receiver's MSG_SUCCESS / MSG_NO_SEND to the
+/// generator, which counts the files of each list in progress).
+fn finished(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize, phase: i32) {
+    if ctx.inc.is_some() && phase == 0 {
+        let _ = events.send(GenEvent::Finished(i));
+    }
+}
+
+type IncIn<'a> = (
+    &'a mut Option<crate::increc::IncReader>,
+    &'a Sender<GenEvent>,
+);
+
+fn read_ndx<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    ndx_r: &mut NdxReader,
+    (inc, events): IncIn<'_>,
+) -> Result<i32> {
     loop {
         let ndx = ndx_r.read(r)?;
+        // upstream: rsync.c read_ndx_and_attrs(): with incremental
+        // recursion the sender puts its next lists between the records.
+        if let Some(lists) = inc.as_mut() {
+            if ndx == NDX_FLIST_EOF {
+                lists.flist_eof(ctx, events)?;
+                continue;
+            }
+            if ndx <= NDX_FLIST_OFFSET {
+                lists.sub_list(ctx, r, ndx, events)?;
+                continue;
+            }
+        }
         if ndx == NDX_DEL_STATS {
             let d = DelStats::read(r)?;
             if !ctx.am_server {

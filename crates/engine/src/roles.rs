@@ -79,11 +79,12 @@ pub(crate) fn run_receiving<R: Read + Send + 'static>(
     w: &SharedWriter,
     reader: R,
     sender_is_server: bool,
+    (tx, rx): (mpsc::Sender<GenEvent>, mpsc::Receiver<GenEvent>),
+    inc: Option<crate::increc::IncReader>,
 ) -> Result<(PeerStats, R)> {
     crate::signals::register(ctx);
     let abort = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::channel::<End<R>>();
-    let (tx, rx) = mpsc::channel::<GenEvent>();
     {
         let (ctx, w, abort, done) = (ctx.clone(), w.clone(), abort.clone(), done_tx.clone());
         spawn("generator", move || {
@@ -105,7 +106,7 @@ pub(crate) fn run_receiving<R: Read + Send + 'static>(
             tripped: false,
         };
         let res = catch_unwind(AssertUnwindSafe(|| {
-            receiver::receive_files(&ctx, &mut input, tx.clone(), sender_is_server)
+            receiver::receive_files(&ctx, &mut input, tx.clone(), sender_is_server, inc)
         }))
         .unwrap_or_else(|_| Err(panicked("receiver")));
         let induced = input.tripped;

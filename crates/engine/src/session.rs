@@ -80,11 +80,13 @@ pub fn setup<R: Read, W: Write>(
     side: Side,
     client_info: Option<&str>,
 ) -> Result<Session> {
-    setup_with(r, w, opts, side, client_info, None)
+    setup_with(r, w, opts, side, client_info, None, false)
 }
 
 /// As [`setup`]; with `agreed` (a daemon connection, whose greeting already
 /// settled the version) the 4-byte version exchange is skipped.
+/// `receiving`: this side receives files (incremental recursion is granted
+/// or accepted only then).
 pub fn setup_with<R: Read, W: Write>(
     r: &mut R,
     w: &mut W,
@@ -92,6 +94,7 @@ pub fn setup_with<R: Read, W: Write>(
     side: Side,
     client_info: Option<&str>,
     agreed: Option<i32>,
+    receiving: bool,
 ) -> Result<Session> {
     let ours = our_protocol(opts);
     let theirs = match agreed {
@@ -120,7 +123,13 @@ pub fn setup_with<R: Read, W: Write>(
 
     let compat = match side {
         Side::Server => {
-            let flags = client_info.map(server_flags_for).unwrap_or(0) & !CF_INC_RECURSE;
+            let mut flags = client_info.map(server_flags_for).unwrap_or(0);
+            // upstream: compat.c set_allow_inc_recurse(): the client must
+            // offer 'i'; oxsync grants it only as the receiving side.
+            let offered = client_info.is_some_and(|i| i.contains('i'));
+            if offered && receiving && proto >= 30 && crate::increc::receiver_allows(opts) {
+                flags |= CF_INC_RECURSE;
+            }
             let mut out = Vec::new();
             write_varint(&mut out, flags);
             w.write_all(&out)?;
@@ -131,7 +140,7 @@ pub fn setup_with<R: Read, W: Write>(
             r.read_varint("compat flags")?
         }
     };
-    if compat & CF_INC_RECURSE != 0 {
+    if compat & CF_INC_RECURSE != 0 && side == Side::Client && !client_offers_inc(opts, receiving) {
         return Err(Error::protocol(
             "the server enabled incremental recursion, which oxsync did not offer",
         ));
@@ -228,6 +237,12 @@ pub fn setup_with<R: Read, W: Write>(
         checksum,
         seed,
     })
+}
+
+/// A client offers incremental recursion (the `i` of its `-e` letters)
+/// when it will receive and its options allow it.
+pub fn client_offers_inc(opts: &Options, receiving: bool) -> bool {
+    receiving && crate::increc::receiver_allows(opts)
 }
 
 fn default_seed() -> i32 {

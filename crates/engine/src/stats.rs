@@ -76,6 +76,14 @@ fn counts(label: &str, c: &[u64; 5], human: u8) -> String {
 }
 
 impl XferStats {
+    /// A client receiver's totals as the server sender counted them.
+    pub fn take_peer(&mut self, ps: &protocol::stats::Stats) {
+        self.total_written = ps.total_read.max(0) as u64;
+        self.total_read = ps.total_written.max(0) as u64;
+        self.total_size = ps.total_size.max(0) as u64;
+        self.flist_buildtime = ps.flist_buildtime.max(0) as u64;
+        self.flist_xfertime = ps.flist_xfertime.max(0) as u64;
+    }
     /// The --stats block (upstream main.c output_summary with --stats).
     pub fn stats_lines(&self) -> Vec<String> {
         self.stats_lines_h(1)

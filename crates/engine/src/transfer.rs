@@ -221,6 +221,7 @@ fn start(
     link: &Link,
     out: &Arc<Out>,
     remover: Option<Arc<crate::partial::SourceRemover>>,
+    receiving: bool,
 ) -> Result<(MplexReader<Input>, Session)> {
     let mut reader = MplexReader::new(r, msg_handler_with(out.clone(), remover));
     let session = {
@@ -232,6 +233,7 @@ fn start(
             link.side,
             link.client_info.as_deref(),
             link.agreed_protocol,
+            receiving,
         )?
     };
     out.set_protocol(session.protocol);
@@ -345,7 +347,7 @@ pub fn run_sender(
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
     let remover = Arc::new(crate::partial::SourceRemover::default());
-    let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()))?;
+    let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()), false)?;
     let mut rules = match side {
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
         _ => filters::from_options(opts)?,
@@ -558,30 +560,10 @@ pub fn run_receiver_to(
         Some(crate::batch::LinkBatch::Replay(s)) => {
             (MplexReader::new(r, msg_handler(out.clone())), *s)
         }
-        _ => start(r, &w, opts, link, &out, None)?,
+        _ => start(r, &w, opts, link, &out, None, true)?,
     };
     let replay = matches!(link.batch, Some(crate::batch::LinkBatch::Replay(_)));
-    let rules = match side {
-        Side::Client => {
-            let mut rules = filters::from_options(opts)?;
-            filters::print_notes(&mut rules, &out);
-            if !local {
-                send_filter_list(&w, &rules, session.protocol, false)?;
-                lock(&w)?.flush()?;
-            }
-            if let Some(rec) = record_from_here(link, &session)? {
-                reader.set_tee(Some(Box::new(rec)));
-            }
-            rules
-        }
-        Side::Server
-            if !local && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules()) =>
-        {
-            recv_filter_list(&mut reader, session.protocol, opts)?
-        }
-        Side::Server if local => filters::from_options(opts)?,
-        Side::Server => FilterList::new(),
-    };
+    let rules = receiver_rules(&mut reader, &w, opts, link, &session, &out)?;
     let forwarded = forward_files_from(&w, opts, link, session.protocol)?;
     let check = match &link.requested {
         Some(req) if side == Side::Client && !local => Some(crate::trust::NameCheck::for_pull(
@@ -598,31 +580,20 @@ pub fn run_receiver_to(
         side == Side::Client && (!local || replay),
         &out,
     );
-    // upstream: flist.c recv_file_list() counts the raw bytes read for
-    // the list as its "File list size".
-    let read_before_list = reader.bytes_read();
     if side == Side::Server && !local {
         // upstream: flist.c recv_file_list() logs this (FLOG).
         out.log_only("receiving file list");
     }
-    let received = flist::receive_checked(&mut reader, opts, &session, check.as_ref())?;
-    let flist_size = reader.bytes_read() - read_before_list;
-    flist_progress.finish(received.list.entries.len(), "receiving");
+    let (mut list, received, lists, flist_size) =
+        read_top_list(&mut reader, opts, &session, check.clone(), &flist_progress)?;
     out.add_io_error(received.io_error & 7);
-    let mut list = received.list;
     if opts.tree.prune_empty_dirs {
         crate::treeshape::prune_empty_dirs(&mut list.entries, &mut |name| {
             rules.is_protected(name, true)
         });
     }
-    if link.sanitize_symlinks && !opts.munge_links {
-        flist::sanitize_symlinks(&mut list.entries);
-    }
-    tweak_modes(&mut list.entries, link.incoming_chmod.as_ref());
-    if side == Side::Client {
-        // upstream: flist.c recv_file_entry() applies the client's --chmod.
-        tweak_modes(&mut list.entries, opts.chmod_spec().as_ref());
-    }
+    let fixup = list_fixup(opts, link, side);
+    fixup(&mut list);
     if list.is_empty() && side == Side::Client && !local {
         // upstream: main.c client_run() skips do_recv() on an empty list
         // (the server sender has already exited quietly).
@@ -662,12 +633,7 @@ pub fn run_receiver_to(
             info
         }
     };
-    out.set_total_size(list.total_size());
-    let stats = Arc::new(Mutex::new(XferStats {
-        num_files: list.kind_counts(),
-        total_size: list.total_size(),
-        ..Default::default()
-    }));
+    let stats = Arc::new(Mutex::new(XferStats::default()));
     let mut dirs = match (&dest_ambient, remote_server) {
         (Some(d), false) => {
             crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
@@ -703,7 +669,7 @@ pub fn run_receiver_to(
         &rules,
         filter::Side::Receiver,
     ));
-    let wire_order = list.wire_order.map(|to_wire| {
+    let wire_order = list.wire_order.take().map(|to_wire| {
         let mut from_wire = vec![0u32; to_wire.len()];
         for (k, &w) in to_wire.iter().enumerate() {
             from_wire[w as usize] = k as u32;
@@ -723,13 +689,15 @@ pub fn run_receiver_to(
         opts: opts.clone(),
         session,
         wire_order,
-        entries: list.entries,
-        paths,
-        ids: if link.numeric_ids {
+        entries: Default::default(),
+        paths: Default::default(),
+        ids: std::sync::RwLock::new(if link.numeric_ids {
             crate::ids::IdMap::default()
         } else {
             received.ids
-        },
+        }),
+        inc: (session.compat & protocol::compat::CF_INC_RECURSE != 0)
+            .then(crate::increc::Segments::default),
         root: dest_info.root,
         out: out.clone(),
         stats: stats.clone(),
@@ -752,23 +720,145 @@ pub fn run_receiver_to(
     // Landlock before the generator thread exists, so it inherits it.
     // A replayed batch is someone's recorded stream: confined as a pull.
     crate::confinement::confine_receiver(opts, side, local && !replay, &ctx.root, &out)?;
-    let (peer_stats, reader) = crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client)?;
+    let events = std::sync::mpsc::channel();
+    let inc = ctx.inc.as_ref().map(|_| {
+        reader.set_handler(no_send_handler(out.clone(), events.0.clone()));
+        crate::increc::IncReader::new(lists, Box::new(fixup), !link.numeric_ids)
+    });
+    store_top(&ctx, list, paths);
+    let (peer_stats, reader) =
+        crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client, events, inc)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.flist_size = flist_size;
     match peer_stats {
-        Some(ps) => {
-            s.total_written = ps.total_read.max(0) as u64;
-            s.total_read = ps.total_written.max(0) as u64;
-            s.total_size = ps.total_size.max(0) as u64;
-            s.flist_buildtime = ps.flist_buildtime.max(0) as u64;
-            s.flist_xfertime = ps.flist_xfertime.max(0) as u64;
-        }
+        Some(ps) => s.take_peer(&ps),
         None => {
             s.total_written = lock(&w)?.bytes_written();
             s.total_read = reader.bytes_read();
         }
     }
     Ok(s)
+}
+
+/// The receiving side's rules: the client's own (sent to a server
+/// sender), or what a server receiver gets from the client.
+fn receiver_rules(
+    reader: &mut MplexReader<Input>,
+    w: &SharedWriter,
+    opts: &Options,
+    link: &Link,
+    session: &Session,
+    out: &Out,
+) -> Result<FilterList> {
+    let (side, local) = (link.side, link.local);
+    Ok(match side {
+        Side::Client => {
+            let mut rules = filters::from_options(opts)?;
+            filters::print_notes(&mut rules, out);
+            if !local {
+                send_filter_list(w, &rules, session.protocol, false)?;
+                lock(w)?.flush()?;
+            }
+            if let Some(rec) = record_from_here(link, session)? {
+                reader.set_tee(Some(Box::new(rec)));
+            }
+            rules
+        }
+        Side::Server
+            if !local && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules()) =>
+        {
+            recv_filter_list(reader, session.protocol, opts)?
+        }
+        Side::Server if local => filters::from_options(opts)?,
+        Side::Server => FilterList::new(),
+    })
+}
+
+/// Reads the (top) list: with incremental recursion it starts at wire
+/// index 1 and no id lists follow (upstream flist.c recv_file_list()).
+fn read_top_list(
+    r: &mut MplexReader<Input>,
+    opts: &Options,
+    session: &Session,
+    check: Option<crate::trust::NameCheck>,
+    progress: &crate::control::FlistProgress<'_>,
+) -> Result<(FileList, flist::Received, flist::ListReader, u64)> {
+    // upstream: flist.c recv_file_list() counts the raw bytes read for
+    // the list as its "File list size".
+    let read_before_list = r.bytes_read();
+    let inc_mode = session.compat & protocol::compat::CF_INC_RECURSE != 0;
+    let mut lists = flist::ListReader::new(opts, session, check);
+    if inc_mode {
+        lists.start_segment(1);
+    }
+    let (list, paths, io_error) = lists.read_list(r, opts, session)?;
+    if !inc_mode {
+        lists.read_id_lists(r, opts, session)?;
+    }
+    let received = flist::Received {
+        list: FileList::default(),
+        paths,
+        ids: lists.id_map(opts),
+        io_error,
+        xattrs: lists.take_xattrs(),
+    };
+    match inc_mode {
+        true => progress.incremental(),
+        false => progress.finish(list.entries.len(), "receiving"),
+    }
+    Ok((list, received, lists, r.bytes_read() - read_before_list))
+}
+
+/// The received (top) list goes into the context's store: with
+/// incremental recursion as its first segment.
+fn store_top(ctx: &RecvCtx, list: FileList, paths: Vec<RelPath>) {
+    if let Some(segs) = &ctx.inc {
+        crate::increc::store_list(ctx, segs, list, paths, None);
+        ctx.out.set_flist_incomplete(true);
+        return;
+    }
+    ctx.out.set_total_size(list.total_size());
+    ctx.stats(|s| {
+        s.num_files = list.kind_counts();
+        s.total_size = list.total_size();
+    });
+    ctx.entries.push_all(list.entries);
+    ctx.paths.push_all(paths);
+}
+
+/// Incremental recursion: the message handler also hands the sender's
+/// MSG_NO_SEND to the generator, which counts the file finished (upstream
+/// io.c got_flist_entry_status()).
+fn no_send_handler(out: Arc<Out>, tx: std::sync::mpsc::Sender<crate::ctx::GenEvent>) -> MsgHandler {
+    let mut base = msg_handler(out);
+    Box::new(move |m: Message| {
+        if m.code == MsgCode::NoSend {
+            if let Some(n) = payload_i32(&m.payload).and_then(|n| usize::try_from(n).ok()) {
+                let _ = tx.send(crate::ctx::GenEvent::Finished(n));
+            }
+        }
+        base(m)
+    })
+}
+
+/// The changes the receiving side makes to every received list: sanitized
+/// symlink targets, the link's and the client's --chmod.
+fn list_fixup(opts: &Options, link: &Link, side: Side) -> impl Fn(&mut FileList) + Send + 'static {
+    let sanitize = link.sanitize_symlinks && !opts.munge_links;
+    let incoming = link.incoming_chmod.clone();
+    // upstream: flist.c recv_file_entry() applies the client's --chmod.
+    let own = if side == Side::Client {
+        opts.chmod_spec()
+    } else {
+        None
+    };
+    move |list: &mut FileList| {
+        if sanitize {
+            flist::sanitize_symlinks(&mut list.entries);
+        }
+        tweak_modes(&mut list.entries, incoming.as_ref());
+        tweak_modes(&mut list.entries, own.as_ref());
+    }
 }
 
 /// A client recording a batch: the header goes out now, and the stream

@@ -576,7 +576,7 @@ mod tests {
             let pull = server_line.contains("--sender");
             let paths = if pull { "h:src/ dst/" } else { "src/ h:dst/" };
             let c = Options::parse(&words(&format!("{client} {paths}"))).expect(client);
-            let ours = c.to_server_args(pull, 31).join(" ");
+            let ours = c.to_server_args(pull, 31).join(" ").replace(".iL", ".L");
             assert_eq!(
                 format!("{ours} . {}", if pull { "src/" } else { "dst/" }),
                 server_line.replace(".iL", ".L"),

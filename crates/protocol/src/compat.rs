@@ -1,6 +1,7 @@
 //! Compat flags (protocol >= 30) and the client-info letters of `-e.xxx`.
 
-/// Incremental recursion (never set by oxsync yet).
+/// Incremental recursion (oxsync grants and accepts it as the receiving
+/// side only).
 pub const CF_INC_RECURSE: i32 = 1 << 0;
 /// Receiver can set symlink times.
 pub const CF_SYMLINK_TIMES: i32 = 1 << 1;
@@ -19,13 +20,13 @@ pub const CF_VARINT_FLIST_FLAGS: i32 = 1 << 7;
 /// uid/gid lists carry the names of id 0.
 pub const CF_ID0_NAMES: i32 = 1 << 8;
 
-/// The client-info letters oxsync sends after `-e` (never `i`: no
-/// incremental recursion yet).
+/// The client-info letters oxsync sends after `-e` (a pulling client
+/// adds `i`, see the engine's `session::client_offers_inc`).
 pub const CLIENT_INFO: &str = ".LsfxCIvu";
 
 /// Compat flags a server grants for the letters the client sent in its
 /// `-e` value (`info`, the text after `e`, e.g. ".iLsfxCIvu"). Never sets
-/// `CF_INC_RECURSE`. Letters: L->SYMLINK_TIMES, f->SAFE_FLIST,
+/// `CF_INC_RECURSE` (the engine decides that from the options too). Letters: L->SYMLINK_TIMES, f->SAFE_FLIST,
 /// x->AVOID_XATTR_OPTIM, C->CHKSUM_SEED_FIX, I->INPLACE_PARTIAL_DIR,
 /// v->VARINT_FLIST_FLAGS, u->ID0_NAMES. `s` is ignored (no iconv).
 // upstream: compat.c:setup_protocol()

@@ -448,6 +448,12 @@ pub struct FlistDecoder {
     leaders: HashMap<u32, FileEntry>,
     /// The inline user and group names of the last entry decoded.
     names: Vec<InlineName>,
+    /// Incremental recursion: the wire index of the current sub-list's
+    /// first entry (back-references below it carry full attributes).
+    seg_start: Option<u32>,
+    /// Incremental recursion: every hard-link group declared so far
+    /// (`XMIT_HLINK_FIRST` entries, by wire index).
+    declared: std::collections::HashSet<u32>,
 }
 
 /// A user or group name sent inside an entry (`XMIT_*_NAME_FOLLOWS`),
@@ -472,7 +478,19 @@ impl FlistDecoder {
             count: 0,
             leaders: HashMap::new(),
             names: Vec::new(),
+            seg_start: None,
+            declared: Default::default(),
         }
+    }
+    /// Incremental recursion: the next entries form a list starting at
+    /// wire index `ndx_start`. Abbreviated hard-link followers may only
+    /// name a leader of that list; a follower naming an earlier list's
+    /// group carries its own attributes, and the group must have been
+    /// declared (upstream hlink.c match_gnums()).
+    pub fn start_segment(&mut self, ndx_start: u32) {
+        self.count = ndx_start;
+        self.leaders.clear();
+        self.seg_start = Some(ndx_start);
     }
     /// The inline user and group names of the entry [`Self::decode`] just
     /// returned (at most one of each; empty names are dropped). Taken, so
@@ -554,6 +572,7 @@ impl FlistDecoder {
         prev.name.resize(l1 + l2, 0);
         r.read_exact_field(&mut prev.name[l1..], "name")?;
         let name = prev.name.clone();
+        let mut back_ref = None;
         if x & (XMIT_HLINKED | XMIT_HLINK_FIRST) == XMIT_HLINKED {
             // upstream: flist.c:recv_file_entry(), the abbreviated follower.
             let first = r.read_varint("hard-link index")?;
@@ -566,28 +585,41 @@ impl FlistDecoder {
                         format!("reference out of range: {first} ({})", self.count),
                     )
                 })?;
-            let Some(lead_entry) = self.leaders.get(&lead) else {
-                return Err(Error::invalid(
-                    "hard-link index",
-                    format!("entry {lead} does not start a hard-link group"),
-                ));
-            };
-            PrevEntry {
-                name: Vec::new(),
-                mode: lead_entry.mode,
-                mtime: lead_entry.mtime,
-                uid: lead_entry.uid,
-                gid: lead_entry.gid,
-                rdev_major: lead_entry.rdev.0,
-                atime: lead_entry.atime,
+            match self.seg_start {
+                // upstream: hlink.c match_gnums() refuses a group no earlier
+                // list declared.
+                Some(start) if lead < start && !self.declared.contains(&lead) => {
+                    return Err(Error::invalid(
+                        "hard-link index",
+                        format!("hard-link gnum {lead} precedes flist start {start}"),
+                    ));
+                }
+                Some(start) if lead < start => back_ref = Some(lead),
+                _ => {
+                    let Some(lead_entry) = self.leaders.get(&lead) else {
+                        return Err(Error::invalid(
+                            "hard-link index",
+                            format!("entry {lead} does not start a hard-link group"),
+                        ));
+                    };
+                    PrevEntry {
+                        name: Vec::new(),
+                        mode: lead_entry.mode,
+                        mtime: lead_entry.mtime,
+                        uid: lead_entry.uid,
+                        gid: lead_entry.gid,
+                        rdev_major: lead_entry.rdev.0,
+                        atime: lead_entry.atime,
+                    }
+                    .restore(prev, &o);
+                    self.count += 1;
+                    return Ok(Some(FileEntry {
+                        name,
+                        hlink: Some(lead),
+                        ..lead_entry.clone()
+                    }));
+                }
             }
-            .restore(prev, &o);
-            self.count += 1;
-            return Ok(Some(FileEntry {
-                name,
-                hlink: Some(lead),
-                ..lead_entry.clone()
-            }));
         }
 
         let size = r.read_varlong(3, "file length")?;
@@ -673,7 +705,7 @@ impl FlistDecoder {
 
         let index = self.count;
         self.count += 1;
-        let hlink = (x & XMIT_HLINKED != 0 && k != Kind::Dir).then_some(index);
+        let hlink = back_ref.or((x & XMIT_HLINKED != 0 && k != Kind::Dir).then_some(index));
         let e = FileEntry {
             name,
             mode,
@@ -691,7 +723,10 @@ impl FlistDecoder {
             acl: None,
             xattr: None,
         };
-        if hlink.is_some() {
+        if hlink == Some(index) {
+            if self.seg_start.is_some() {
+                self.declared.insert(index);
+            }
             self.leaders.insert(
                 index,
                 FileEntry {

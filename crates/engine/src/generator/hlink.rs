@@ -13,11 +13,13 @@
 //! becomes the group's first, as upstream's "virtual first".
 use super::Gen;
 use crate::error::Result;
+use crate::flist::store::Store;
 use crate::itemize::*;
 use crate::options::AltDest;
 use confine::Stat;
 use protocol::flist::FileEntry;
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// What the generator did with the leading member of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub(super) struct Links {
     groups: Vec<Group>,
     /// Set by the generator while it processes a group's leading member.
     pub(super) mark: Option<Mark>,
+    /// Group of each first index (incremental recursion: across lists).
+    by_gnum: HashMap<u32, usize>,
 }
 
 /// How a group member is handled when the generator reaches it.
@@ -65,31 +69,42 @@ enum Role {
 }
 
 impl Links {
-    /// Groups of two or more non-directories naming the same first index
-    /// (groups of one are plain files, as upstream's match_gnums leaves
-    /// them).
-    pub(super) fn new(entries: &[FileEntry], enabled: bool) -> Links {
-        let mut links = Links::default();
-        if !enabled {
-            return links;
-        }
+    /// Adds the entries `range` of the list: groups of two or more
+    /// non-directories naming the same first index (groups of one are
+    /// plain files, as upstream's match_gnums leaves them). With
+    /// incremental recursion (`inc`) a group may grow with later lists, so
+    /// every member joins its group, and its last member so far is the
+    /// one the others wait for.
+    pub(super) fn add(&mut self, entries: &Store<FileEntry>, range: Range<usize>, inc: bool) {
         let mut by_first: HashMap<u32, Vec<usize>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
+        for i in range {
+            let e = &entries[i];
+            if crate::treeshape::is_inactive(e) && inc {
+                continue;
+            }
             if let Some(first) = e.hlink.filter(|_| !e.is_dir()) {
                 by_first.entry(first).or_default().push(i);
             }
         }
-        for members in by_first.into_values().filter(|m| m.len() > 1) {
-            let g = links.groups.len();
-            links.groups.push(Group {
-                last: members[members.len() - 1],
-                ..Group::default()
-            });
+        for (first, members) in by_first {
+            if !inc && members.len() < 2 {
+                continue;
+            }
+            let g = match self.by_gnum.get(&first) {
+                Some(&g) if inc => g,
+                _ => {
+                    self.groups.push(Group::default());
+                    self.by_gnum.insert(first, self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            };
+            // upstream match_gnums(): the group's last member known so far
+            // leads; with a later list the lead moves on.
+            self.groups[g].last = members[members.len() - 1];
             for i in members {
-                links.group_of.insert(i, g);
+                self.group_of.insert(i, g);
             }
         }
-        links
     }
 
     fn role(&self, i: usize, redo: bool) -> Role {
@@ -130,6 +145,7 @@ impl Gen<'_> {
                     if let Some(w) = group.waiting.pop() {
                         group.last = w;
                         r?;
+                        self.inc_release(w);
                         return self.recv_generator(w, false);
                     }
                 }
@@ -148,6 +164,7 @@ impl Gen<'_> {
             return false;
         }
         self.links.mark = Some(Mark::Deferred);
+        self.inc_hold(i);
         true
     }
 
@@ -160,6 +177,7 @@ impl Gen<'_> {
             Role::Wait => {
                 let g = self.links.group_of[&i];
                 self.links.groups[g].waiting.push(i);
+                self.inc_hold(i);
                 Ok(true)
             }
         }
@@ -189,9 +207,31 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// Incremental recursion: the receiver is done with `i` without it
+    /// being placed (it failed, or the sender could not send it): when it
+    /// led a group, the next waiting member leads instead (upstream
+    /// handle_skipped_hlink()).
+    pub(super) fn hard_link_failed(&mut self, i: usize) -> Result<()> {
+        let Some(&g) = self.links.group_of.get(&i) else {
+            return Ok(());
+        };
+        let group = &mut self.links.groups[g];
+        if group.done.is_some() || group.sending != Some(i) {
+            return Ok(());
+        }
+        group.sending = None;
+        if group.waiting.is_empty() {
+            return Ok(());
+        }
+        let w = group.waiting.remove(0);
+        self.inc_release(w);
+        self.recv_generator(w, false)
+    }
+
     /// Makes entry `i` a hard link to entry `lead`, which is in place, and
     /// itemizes it as `hf... NAME => LEAD` (upstream maybe_hard_link).
     fn link_follower(&mut self, i: usize, lead: usize) -> Result<()> {
+        self.inc_release(i);
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
