@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+mod follow_leaf;
 pub mod landlock;
 mod node_xattr;
 mod open;

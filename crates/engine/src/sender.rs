@@ -152,7 +152,7 @@ pub fn send_files<R: Read>(
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
         let started = std::time::Instant::now();
         let path = &ctx.list.sources[i];
-        let file = match ctx.list.source.open(path, ctx.opts.open_noatime) {
+        let file = match ctx.list.source_of(i).open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {
                 if err.kind() == io::ErrorKind::NotFound {

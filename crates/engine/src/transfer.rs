@@ -385,7 +385,7 @@ pub fn run_sender(
         &out,
         &mut rules,
         link.daemon_filter.as_ref(),
-        &link.sources,
+        &sender_sources(link, opts),
     )?;
     flist_progress.finish(list.entries.len(), "building");
     tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());
@@ -455,6 +455,18 @@ pub fn run_sender(
     s.total_written = lock(&w)?.bytes_written();
     s.total_read = reader.bytes_read();
     Ok(s)
+}
+
+/// Where this sender reads: its link's sources, or with `--insecure-links`
+/// the operator's plain paths instead of beneath each transfer root
+/// (upstream 3.5.0's opt-out).
+fn sender_sources(link: &Link, opts: &Options) -> crate::source::Sources {
+    match &link.sources {
+        crate::source::Sources::Anchored(_) if opts.insecure_links => {
+            crate::source::Sources::Ambient
+        }
+        other => other.clone(),
+    }
 }
 
 struct CountingReader<'a, R: Read> {
