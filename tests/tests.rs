@@ -50,6 +50,7 @@ mod receiving;
 mod refuse;
 mod sandbox;
 mod sender_boundary;
+mod sendwalk;
 mod stoptime;
 mod treeshape;
 mod util;
