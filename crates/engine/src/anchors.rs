@@ -21,6 +21,10 @@
 //! ([`Origin::with_followed_leaf`]). Only what was a link when the list
 //! was built is followed.
 //!
+//! Behind `--confine-root` the transfer roots are opened by the operator
+//! path walk ([`confine::operator`]): inside that root, through no symlink
+//! another user owns.
+//!
 //! At most [`MAX_OPEN`] anchors hold a descriptor at a time; one closed
 //! to make room is opened again the same way when next used.
 use crate::source::{io_of, outside};
@@ -228,7 +232,16 @@ impl Inner {
         let root = match self.anchors[a as usize].reach.clone() {
             Reach::Operator => {
                 let base = &self.anchors[a as usize].base;
-                let r = Root::open_ambient(base, AmbientAuthority::operator()).map_err(io_of)?;
+                let auth = AmbientAuthority::operator();
+                // Behind `--confine-root` (a server under rrsync) the
+                // operator's path is walked as other operator paths are:
+                // inside that root, through no one else's symlink.
+                let r = if confine::operator::confinement().is_some() {
+                    Root::open_operator(base, confine::Links::Trusted, auth)
+                } else {
+                    Root::open_ambient(base, auth)
+                }
+                .map_err(io_of)?;
                 // The filesystem root holds every absolute link's target:
                 // resolve as a process would.
                 if base.components().all(|c| c == Component::RootDir) {
