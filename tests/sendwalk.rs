@@ -140,6 +140,17 @@ fn swap_when_read(
 /// Runs the transfer of `case` the way `way` says, with `extra` options,
 /// swapping the case's name while the sender waits on the FIFO.
 fn transfer(t: &Setup, case: Case, way: Way, extra: &[&str]) -> super::util::Run {
+    transfer_env(t, case, way, extra, &[])
+}
+
+/// As [`transfer`], with extra environment variables.
+fn transfer_env(
+    t: &Setup,
+    case: Case,
+    way: Way,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> super::util::Run {
     let ox = oxsync_bin();
     let rsh = t.s.rsh();
     let (fifo, name, target) = match case {
@@ -174,6 +185,7 @@ fn transfer(t: &Setup, case: Case, way: Way, extra: &[&str]) -> super::util::Run
         _ => Command::new(&ox),
     };
     cmd.arg("-aF").args(extra);
+    cmd.envs(env.iter().copied());
     if way != Way::Local {
         cmd.arg("-e")
             .arg(&rsh)
@@ -257,6 +269,24 @@ fn check(t: &Setup, case: Case, way: Way, r: &super::util::Run) {
         // directory: the names arrive, the outside content does not.
         assert!(t.dest.join("sub").is_dir(), "{what}");
         assert!(!t.dest.join("sub/loot").exists(), "{what}");
+    }
+}
+
+/// Where openat2 is missing, the component-by-component walk of a
+/// transfer root refuses the swapped link the same way (debug builds
+/// take `OXSYNC_TEST_FORCE_WALK=1`; another binary under test runs as it
+/// is).
+#[test]
+fn the_fallback_walk_refuses_the_swap_too() {
+    for case in [Case::Content, Case::Listing, Case::Leaf] {
+        for way in [Way::Local, Way::Pull] {
+            let t = setup(case);
+            let before = snapshot(&t.outside);
+            let walk = [("OXSYNC_TEST_FORCE_WALK", "1")];
+            let r = transfer_env(&t, case, way, &[], &walk);
+            check(&t, case, way, &r);
+            assert_eq!(snapshot(&t.outside), before, "{case:?}/{way:?}");
+        }
     }
 }
 
