@@ -38,9 +38,13 @@ use std::sync::{Arc, Mutex};
 /// Most anchors holding an open directory descriptor at once.
 pub const MAX_OPEN: usize = 64;
 
-/// Longest path the walk builds (PATH_MAX): a `-L` loop ends here, as it
-/// does when the kernel resolves the whole path.
+/// Longest path the walk builds (PATH_MAX).
 const PATH_MAX: usize = 4096;
+
+/// Most symlinks one path may pass through (Linux's MAXSYMLINKS): a `-L`
+/// loop ends with ELOOP at the same depth as when the kernel resolves the
+/// whole path.
+pub const MAX_LINKS: u32 = 40;
 
 /// Where a file-list entry is read from: its anchor, and whether its last
 /// component is a symlink the scan followed.
@@ -96,6 +100,8 @@ struct Anchor {
     base: PathBuf,
     reach: Reach,
     root: Option<Arc<Root>>,
+    /// How many followed links lead to it from its operator path.
+    links: u32,
 }
 
 /// How an anchor is (re)opened.
@@ -143,7 +149,7 @@ impl Bound {
         let idx = match g.by_base.get(base) {
             Some(&i) => i,
             None => {
-                let i = g.add(base.to_path_buf(), Reach::Operator)?;
+                let i = g.add(base.to_path_buf(), Reach::Operator, 0)?;
                 g.by_base.insert(base.to_path_buf(), i);
                 i
             }
@@ -163,23 +169,41 @@ impl Bound {
         if rel.is_root() {
             return Ok(self.at(Origin(parent)));
         }
-        let idx = g.add(p.to_path_buf(), Reach::Link { parent, rel })?;
+        let links = g.anchors[parent as usize].links + 1;
+        if links > MAX_LINKS {
+            return Err(loops());
+        }
+        let idx = g.add(p.to_path_buf(), Reach::Link { parent, rel }, links)?;
         g.root(idx)?;
         Ok(self.at(Origin(idx)))
     }
 
     /// The root, path beneath it and leaf-following of `p`; `None` for an
     /// operator path (no anchor). A path that is not below the anchor
-    /// fails as an escape would (EXDEV).
-    pub fn resolve(&self, p: &Path) -> io::Result<Option<(Arc<Root>, RelPath, bool)>> {
+    /// fails as an escape would (EXDEV). `follow`: the call follows the
+    /// last component itself (a stat), which counts against
+    /// [`MAX_LINKS`] as a followed leaf does.
+    pub fn resolve(
+        &self,
+        p: &Path,
+        follow: bool,
+    ) -> io::Result<Option<(Arc<Root>, RelPath, bool)>> {
         let Some(a) = self.at.anchor() else {
             return Ok(None);
         };
+        let leaf = self.at.follows_leaf();
         let mut g = self.set.lock();
+        if g.anchors[a as usize].links + u32::from(leaf || follow) > MAX_LINKS {
+            return Err(loops());
+        }
         let rel = g.rel(a, p)?;
         let root = g.root(a)?;
-        Ok(Some((root, rel, self.at.follows_leaf())))
+        Ok(Some((root, rel, leaf)))
     }
+}
+
+fn loops() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::LOOP.raw_os_error())
 }
 
 impl Anchors {
@@ -189,7 +213,7 @@ impl Anchors {
 }
 
 impl Inner {
-    fn add(&mut self, base: PathBuf, reach: Reach) -> io::Result<u32> {
+    fn add(&mut self, base: PathBuf, reach: Reach, links: u32) -> io::Result<u32> {
         let idx = u32::try_from(self.anchors.len())
             .ok()
             .filter(|&i| i < NONE)
@@ -198,6 +222,7 @@ impl Inner {
             base,
             reach,
             root: None,
+            links,
         });
         Ok(idx)
     }

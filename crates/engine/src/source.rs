@@ -139,10 +139,15 @@ impl Sources {
 
     /// Where an operation on `p` goes.
     fn via(&self, p: &Path) -> io::Result<Via<'_>> {
+        self.via_following(p, false)
+    }
+
+    /// As [`Sources::via`], for a call that follows the last component.
+    fn via_following(&self, p: &Path, follow: bool) -> io::Result<Via<'_>> {
         Ok(match self {
             Sources::Ambient => Via::Plain,
             Sources::Beneath(b) => Via::Module(&b.root, b.rel(p)?),
-            Sources::Anchored(b) => match b.resolve(p)? {
+            Sources::Anchored(b) => match b.resolve(p, follow)? {
                 Some((root, rel, follow)) => Via::Under(root, rel, follow),
                 None => Via::Plain,
             },
@@ -168,7 +173,7 @@ impl Sources {
     /// transfer root, the last component is followed wherever it leads,
     /// as `-L` and `-k` ask).
     pub fn stat(&self, p: &Path) -> io::Result<Stat> {
-        let st = match self.via(p)? {
+        let st = match self.via_following(p, true)? {
             Via::Plain => return fs::metadata(p).map(|m| stat_of(&m)),
             Via::Module(root, rel) => root.stat_follow(&rel),
             Via::Under(root, rel, _) => root.stat_leaf_follow(&rel),
