@@ -378,3 +378,30 @@ fn insecure_links_opts_out() {
         r.stderr
     );
 }
+
+/// A `-L` loop (`loop -> .`) ends where the kernel ends it when it
+/// resolves a whole path: after 40 followed links, with ELOOP for the
+/// 41st, exit 23 (each followed directory link is a root of its own, so
+/// the count is kept by the sender).
+#[test]
+fn copy_links_loop_ends_after_forty_links() {
+    let s = Scratch::new();
+    let (src, dest) = (s.path("src"), s.path("dest"));
+    fs::create_dir_all(&src).expect("mkdir");
+    fs::write(src.join("f"), INSIDE).expect("w");
+    symlink(".", src.join("loop")).expect("ln");
+    let mut cmd = Command::new(oxsync_bin());
+    cmd.arg("-aL")
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}/", dest.display()));
+    let r = run(&mut cmd, &s.logs());
+    r.assert_code(23);
+    let deepest = |n: usize| dest.join(vec!["loop"; n].join("/"));
+    assert!(deepest(40).join("f").is_file(), "{}", r.stderr);
+    assert!(!deepest(41).exists(), "{}", r.stderr);
+    let want = format!(
+        "rsync: [sender] link_stat \"{}\" failed: Too many levels of symbolic links (40)",
+        src.join(vec!["loop"; 41].join("/")).display()
+    );
+    assert!(r.stderr.lines().any(|l| l == want), "{}", r.stderr);
+}
