@@ -60,6 +60,7 @@ mod receiving;
 mod refuse;
 mod sandbox;
 mod sender_boundary;
+mod sendwalk;
 mod signals;
 mod skip_delete_options;
 mod stats_json;

@@ -12,6 +12,7 @@ mod copyas;
 pub mod error;
 pub mod failpoint;
 pub mod iconv;
+mod follow_leaf;
 pub mod landlock;
 mod node_xattr;
 mod open;

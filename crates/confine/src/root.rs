@@ -314,6 +314,18 @@ impl Root {
             anchor: self.anchor.clone().filter(|_| p.is_root()),
         })
     }
+    /// A root for the directory descriptor `fd`, found beneath this one:
+    /// it resolves as this root does (walk, following), without the
+    /// chroot or anchor settings, which belong to this root alone.
+    pub(crate) fn sub(&self, fd: OwnedFd) -> Root {
+        Root {
+            fd,
+            walk: self.walk,
+            follow: self.follow,
+            in_root: false,
+            anchor: None,
+        }
+    }
     /// Opens the directory `p` beneath this root, as [`Root::open_dir`],
     /// and tells where it physically is: its path beneath this root with
     /// every symlink on the way resolved (`p` itself when none is one).
@@ -775,7 +787,7 @@ impl Root {
 
     /// Opens the parent of `p` beneath the root and returns it with the last
     /// component ("." for the root itself).
-    fn parent<'a>(&'a self, p: &'a RelPath) -> Result<(DirFd<'a>, &'a [u8]), Error> {
+    pub(crate) fn parent<'a>(&'a self, p: &'a RelPath) -> Result<(DirFd<'a>, &'a [u8]), Error> {
         let bytes = p.as_bytes();
         let (parent, name): (&[u8], &[u8]) = match bytes.iter().rposition(|&b| b == b'/') {
             Some(i) => (&bytes[..i], &bytes[i + 1..]),
@@ -817,7 +829,7 @@ impl Stat {
     pub fn is_symlink(&self) -> bool {
         self.file_type == FileType::Symlink
     }
-    fn from_raw(st: &rustix::fs::Stat) -> Stat {
+    pub(crate) fn from_raw(st: &rustix::fs::Stat) -> Stat {
         // The field types of `struct stat` differ between architectures.
         #[allow(clippy::unnecessary_cast)]
         Stat {

@@ -442,9 +442,10 @@ pub fn test_unconfined_write() -> Option<String> {
 }
 
 /// Test-only: with `OXSYNC_TEST_FORCE_WALK=1` in a debug build, every
-/// `Root` of the session resolves with the component-by-component walk
-/// instead of openat2 (as on a kernel without openat2), so the tests can
-/// show that the walk keeps a module's sender inside the module too.
+/// `Root` of the session (or of a client or server process) resolves with
+/// the component-by-component walk instead of openat2 (as on a kernel
+/// without openat2), so the tests can show that the walk keeps a module's
+/// sender inside the module, and any sender inside its source tree, too.
 pub fn test_force_walk() {
     if cfg!(debug_assertions)
         && std::env::var_os("OXSYNC_TEST_FORCE_WALK").is_some_and(|v| v == "1")

@@ -1519,9 +1519,11 @@ impl Requested {
             let chroot = self.chrooted && self.root == Path::new("/");
             // upstream 3.5.0's `insecure links = yes`: the operator's
             // opt-out back to following any symlink (for the sender).
-            if !self.module.params.bool("insecure links", false) {
-                link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
-            }
+            link.sources = if self.module.params.bool("insecure links", false) {
+                engine::source::Sources::Ambient
+            } else {
+                engine::source::Sources::beneath(module, self.root.clone(), chroot)
+            };
             (
                 "sender",
                 run_sender(r, w.clone(), opts, &sources, &link, out.clone()),

@@ -6,7 +6,7 @@ use crate::ids;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
-use crate::source::Sources;
+use crate::source::{Origin, Sources};
 use crate::transfer::DaemonFilter;
 use confine::{FileType, RelPath, Stat};
 use delta::FileHasher;
@@ -32,12 +32,15 @@ pub struct FileList {
     /// Sender only: where each entry is read from.
     pub sources: Vec<PathBuf>,
     /// Sender only: how `sources` are reached (beneath a daemon module's
-    /// root, or the operator's own paths).
+    /// root, or the operator's own paths beneath their transfer roots).
     pub source: Sources,
     /// Receiver under `--iconv` only: the wire index of each sorted entry
     /// (names sort differently once converted, so the peer's index is the
     /// order the list came in: upstream need_unsorted_flist).
     pub wire_order: Option<Vec<u32>>,
+    /// Sender only: the transfer root each entry is read beneath (same
+    /// index as `sources`; empty when `source` needs none).
+    pub origins: Vec<Origin>,
 }
 
 impl FileList {
@@ -48,6 +51,14 @@ impl FileList {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// How entry `i`'s source path is reached (beneath its transfer root).
+    pub fn source_of(&self, i: usize) -> Sources {
+        match self.origins.get(i) {
+            Some(&o) => self.source.at(o),
+            None => self.source.clone(),
+        }
     }
 
     /// Sorts entries (and sources) in upstream's order, stable. Duplicate
@@ -72,6 +83,7 @@ impl FileList {
             self.wire_order = Some(idx.clone());
         }
         let has_sources = !self.sources.is_empty();
+        let has_origins = self.origins.len() == self.entries.len();
         // Entry k of the sorted list is entry idx[k] of the old one; each
         // cycle of the permutation is walked once, swapping along it.
         for start in 0..idx.len() {
@@ -81,6 +93,9 @@ impl FileList {
                 self.entries.swap(cur, next);
                 if has_sources {
                     self.sources.swap(cur, next);
+                }
+                if has_origins {
+                    self.origins.swap(cur, next);
                 }
                 idx[cur] = cur as u32;
                 cur = next;
@@ -154,7 +169,7 @@ pub fn build_full(
     let mut list = w.list;
     names_to_wire(&mut list, session, out);
     list.sort();
-    list.source = src.clone();
+    list.source = src.unbound();
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
@@ -187,7 +202,24 @@ pub fn build_with(
     for arg in sources {
         let trailing = arg.ends_with('/') || arg == "." || arg.ends_with("/.");
         let path = PathBuf::from(if arg.is_empty() { "." } else { arg.as_str() });
-        let meta = match src.lstat(&path) {
+        // The transfer root: the directory itself for `dir/`, else its
+        // parent. Opened once as the operator named it; everything below
+        // is read beneath it.
+        let anchor = if trailing {
+            path.clone()
+        } else {
+            parent_or_dot(&path)
+        };
+        let (asrc, looked) = match src.anchor_at(&anchor) {
+            Ok(a) => {
+                let m = a.lstat(&path);
+                (a, m)
+            }
+            Err(e) => (src.unbound(), Err(e)),
+        };
+        w.src = asrc.clone();
+        let src = &asrc;
+        let meta = match looked {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound && opts.tree.missing_args == 1 => {
                 continue;
@@ -198,11 +230,11 @@ pub fn build_with(
                     && !trailing =>
             {
                 // --delete-missing-args: a mode-0 entry asks for deletion.
-                w.list.entries.push(FileEntry {
+                let e = FileEntry {
                     name: last_component(&path),
                     ..Default::default()
-                });
-                w.list.sources.push(path.clone());
+                };
+                w.push(e, path.clone(), Origin::OPERATOR);
                 continue;
             }
             Err(e) => {
@@ -227,7 +259,8 @@ pub fn build_with(
                 continue;
             }
         };
-        let meta = if meta.is_symlink() && !trailing {
+        let was_link = meta.is_symlink() && !trailing;
+        let meta = if was_link {
             let name = last_component(&path);
             match follow_link(src, &path, &name, meta, opts) {
                 Ok(m) => m,
@@ -239,15 +272,8 @@ pub fn build_with(
         } else {
             meta
         };
-        // The transfer root: the directory itself for `dir/`, else its parent.
-        w.root = if meta.is_dir() && trailing {
-            path.clone()
-        } else {
-            match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            }
-        };
+        let followed = was_link && !meta.is_symlink();
+        w.root = anchor;
         let abs_root = std::path::absolute(&w.root).unwrap_or_else(|_| w.root.clone());
         w.rules.set_root(abs_root.as_os_str().as_bytes());
         w.stack
@@ -285,18 +311,17 @@ pub fn build_with(
                 } else {
                     XMIT_NO_CONTENT_DIR
                 };
-                w.list.entries.push(e);
-                w.list.sources.push(path.clone());
+                w.push(e, path.clone(), src.origin(followed));
                 if content {
-                    w.walk(&path, if trailing { Vec::new() } else { base })?;
+                    w.walk(&path, if trailing { Vec::new() } else { base }, followed)?;
                 }
             }
         } else {
             let name = last_component(&path);
             if !w.excluded(&name, false) && !w.daemon_excluded(&name, false) {
-                if let Some(e) = leaf_entry(src, &path, &meta, name, opts, session, out)? {
-                    w.list.entries.push(e);
-                    w.list.sources.push(path.clone());
+                let esrc = src.leaf_followed(followed);
+                if let Some(e) = leaf_entry(&esrc, &path, &meta, name, opts, session, out)? {
+                    w.push(e, path.clone(), esrc.origin(followed));
                 }
             }
         }
@@ -305,7 +330,7 @@ pub fn build_with(
     let mut list = w.list;
     names_to_wire(&mut list, session, out);
     list.sort();
-    list.source = src.clone();
+    list.source = src.unbound();
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
@@ -424,6 +449,14 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
     Ok(())
 }
 
+/// The directory `p` names its item in ("." for a bare name).
+pub(crate) fn parent_or_dot(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// -H: every non-directory whose inode has other links gets the list index
 /// of the first entry with that inode (upstream flist.c make_file() and
 /// send_file_entry(); the list is sent in this order, so it is the wire
@@ -431,20 +464,22 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
 /// group of one, as upstream sends it.
 fn assign_hard_links(list: &mut FileList) {
     let mut first: std::collections::HashMap<(u64, u64), u32> = Default::default();
-    let source = &list.source;
-    for (i, (e, path)) in list.entries.iter_mut().zip(&list.sources).enumerate() {
+    for i in 0..list.entries.len() {
+        let (e, path) = (&list.entries[i], &list.sources[i]);
         if e.is_dir() {
             continue;
         }
         // The entry describes what -L and friends followed, if anything.
-        let meta = if e.is_symlink() {
+        let source = list.source_of(i);
+        let followed = list.origins.get(i).is_some_and(|o| o.follows_leaf());
+        let meta = if e.is_symlink() || (source.is_anchored() && !followed) {
             source.lstat(path)
         } else {
             source.stat(path)
         };
         let Ok(m) = meta else { continue };
         if m.nlink > 1 {
-            e.hlink = Some(*first.entry((m.dev, m.ino)).or_insert(i as u32));
+            list.entries[i].hlink = Some(*first.entry((m.dev, m.ino)).or_insert(i as u32));
         }
     }
 }
@@ -484,6 +519,38 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// Adds an entry read from `path` beneath `origin`.
+    fn push(&mut self, e: FileEntry, path: PathBuf, origin: Origin) {
+        self.list.entries.push(e);
+        self.list.sources.push(path);
+        self.list.origins.push(origin);
+    }
+
+    /// Lists the directory `dir` (named `prefix` in the list) and what is
+    /// below it. `via_link`: `dir` is a symlink the scan followed (`-L`,
+    /// `-k`), whose target becomes the root of the walk below it.
+    fn walk(&mut self, dir: &Path, prefix: Vec<u8>, via_link: bool) -> Result<()> {
+        if !via_link {
+            return self.walk_in(dir, prefix);
+        }
+        let inner = match self.src.follow_dir(dir) {
+            Ok(s) => s,
+            Err(e) => {
+                self.out.error_xfer(&format!(
+                    "rsync: [sender] opendir \"{}\" failed: {}",
+                    abs_display(dir),
+                    os_err(&e)
+                ));
+                self.out.add_io_error(1);
+                return Ok(());
+            }
+        };
+        let outer = std::mem::replace(&mut self.src, inner);
+        let res = self.walk_in(dir, prefix);
+        self.src = outer;
+        res
+    }
+
     /// The daemon module's rules exclude `rel` (below the transfer root);
     /// a root outside the module is excluded too.
     fn daemon_excluded(&self, rel: &[u8], is_dir: bool) -> bool {
@@ -517,7 +584,7 @@ impl Walker<'_> {
         m == filter::Match::Exclude
     }
 
-    fn walk(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
+    fn walk_in(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
         let (opts, session, out) = (self.opts, self.session, self.out);
         let src = self.src.clone();
         let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
@@ -565,6 +632,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
+            let was_link = meta.is_symlink();
             let meta = match follow_link(&src, &path, &rel, meta, opts) {
                 Ok(m) => m,
                 Err(e) => {
@@ -580,6 +648,8 @@ impl Walker<'_> {
             if self.excluded(&rel, meta.is_dir()) || self.daemon_excluded(&rel, meta.is_dir()) {
                 continue;
             }
+            let followed = was_link && !meta.is_symlink();
+            let origin = src.origin(followed);
             let other_fs = opts.tree.one_file_system > 0
                 && meta.is_dir()
                 && self.top_dev.is_some_and(|d| d != meta.dev);
@@ -592,20 +662,19 @@ impl Walker<'_> {
                 // its contents.
                 let mut e = entry_for(&src, &path, &meta, rel, opts, session)?;
                 e.xflags = XMIT_NO_CONTENT_DIR;
-                self.list.entries.push(e);
-                self.list.sources.push(path);
+                self.push(e, path, origin);
             } else if meta.is_dir() {
                 let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                self.list.entries.push(e);
-                self.list.sources.push(path.clone());
-                self.walk(&path, rel)?;
+                self.push(e, path.clone(), origin);
+                self.walk(&path, rel, followed)?;
                 // Back in this directory: its merge rules apply again.
                 self.stack.enter(self.rules, &prefix, &mut |p| {
                     read_beneath(&src, &abs_root, p, opts)
                 })?;
-            } else if let Some(e) = leaf_entry(&src, &path, &meta, rel, opts, session, out)? {
-                self.list.entries.push(e);
-                self.list.sources.push(path);
+            } else if let Some(e) =
+                leaf_entry(&src.at(origin), &path, &meta, rel, opts, session, out)?
+            {
+                self.push(e, path, origin);
             }
         }
         Ok(())
@@ -1016,6 +1085,13 @@ pub fn os_err(e: &io::Error) -> String {
             let text = s.split(" (os error").next().unwrap_or(&s).to_string();
             format!("{text} ({n})")
         }
+        // An error made from a kind alone (no errno): rsync's text for it.
+        None if e.get_ref().is_none() => match e.kind() {
+            io::ErrorKind::NotFound => "No such file or directory (2)".to_string(),
+            io::ErrorKind::PermissionDenied => "Permission denied (13)".to_string(),
+            io::ErrorKind::AlreadyExists => "File exists (17)".to_string(),
+            _ => e.to_string(),
+        },
         None => e.to_string(),
     }
 }

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod acls;
+pub mod anchors;
 pub mod basis;
 pub mod batch;
 pub mod batch_script;

@@ -721,8 +721,9 @@ pub fn send_stream<R: Read>(
     Ok((stats, sum))
 }
 
-/// One sent source: its path, size, mtime, and whether it is a regular file.
-type SentSource = (PathBuf, i64, i64, bool);
+/// One sent source: its path, size, mtime, whether it is a regular file,
+/// and the transfer root it is read beneath.
+type SentSource = (PathBuf, i64, i64, bool, Option<crate::source::Origin>);
 
 /// The sending side's `--remove-source-files`: deletes a source once the
 /// receiver reports it safely in place (MSG_SUCCESS), with an unlinkat
@@ -742,7 +743,11 @@ impl SourceRemover {
             .entries
             .iter()
             .zip(&list.sources)
-            .map(|(e, p)| (p.clone(), e.size, e.mtime, !e.is_dir()))
+            .enumerate()
+            .map(|(i, (e, p))| {
+                let origin = list.origins.get(i).copied();
+                (p.clone(), e.size, e.mtime, !e.is_dir(), origin)
+            })
             .collect();
         *lock(&self.files) = Some(files);
         *lock(&self.source) = list.source.clone();
@@ -763,7 +768,7 @@ impl SourceRemover {
             return;
         };
         let g = lock(&self.files);
-        let Some((path, size, mtime, removable)) =
+        let Some((path, size, mtime, removable, origin)) =
             g.as_ref().and_then(|f| f.get(usize::try_from(ndx).ok()?))
         else {
             return;
@@ -772,7 +777,12 @@ impl SourceRemover {
             return;
         }
         let shown = path.display();
-        let source = lock(&self.source).clone();
+        let mut source = lock(&self.source).clone();
+        if let Some(o) = origin {
+            // Beneath the entry's transfer root, its last component
+            // never followed.
+            source = source.at(o.with_followed_leaf(false));
+        }
         match source.lstat(path) {
             Ok(m) if m.is_file() && (m.size as i64 != *size || m.mtime != *mtime) => {
                 out.error_xfer(&format!(

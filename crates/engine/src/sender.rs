@@ -153,7 +153,7 @@ pub fn send_files<R: Read>(
         }
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
         let path = &ctx.list.sources[i];
-        let file = match ctx.list.source.open(path, ctx.opts.open_noatime) {
+        let file = match ctx.list.source_of(i).open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {
                 if err.kind() == io::ErrorKind::NotFound {
@@ -457,7 +457,9 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
 /// upstream's full_fname()), as listed beneath a daemon module.
 fn full_name(ctx: &SendCtx<'_>, path: &std::path::Path) -> String {
     match ctx.list.source {
-        crate::source::Sources::Ambient => crate::flist::abs_display(path),
+        crate::source::Sources::Ambient | crate::source::Sources::Anchored(_) => {
+            crate::flist::abs_display(path)
+        }
         crate::source::Sources::Beneath(_) => path.display().to_string(),
     }
 }

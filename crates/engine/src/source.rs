@@ -2,15 +2,24 @@
 //! listing, open and `--remove-source-files` unlink of the sending side
 //! goes through [`Sources`].
 //!
-//! A local copy or a remote-shell server reads the operator's own paths
-//! with ambient authority ([`Sources::Ambient`]) and follows symlinks
-//! wherever they lead, as rsync does. A daemon module's sender reads
-//! beneath the module's [`Root`] ([`Sources::Beneath`]): the paths the
-//! file list carries are the module directory's path plus a tail, and the
-//! tail is resolved by the kernel beneath the module's directory handle,
-//! so a symlink that `-L`, `--copy-unsafe-links`, `-k`, a trailing slash
-//! or an intermediate component would follow out of the module fails with
-//! EXDEV ("Invalid cross-device link") instead of being read.
+//! An operator's own sources (a local copy, a push, `oxsync --server
+//! --sender` over a remote shell) are read beneath their transfer roots
+//! ([`Sources::Anchored`], see [`crate::anchors`]): the directory each
+//! argument names its items in is opened once, as the operator spelled
+//! it, and everything the walk finds below it is listed, stat'ed, opened
+//! and removed beneath that handle, so a directory of the tree swapped
+//! for a symlink during the transfer cannot take the sender out of it. A
+//! daemon module's sender reads beneath the module's [`Root`]
+//! ([`Sources::Beneath`]): the paths the file list carries are the module
+//! directory's path plus a tail, and the tail is resolved by the kernel
+//! beneath the module's directory handle, so a symlink that `-L`,
+//! `--copy-unsafe-links`, `-k`, a trailing slash or an intermediate
+//! component would follow out of the module fails with EXDEV ("Invalid
+//! cross-device link") instead of being read. `--insecure-links` (and a
+//! module's `insecure links = yes`) is the opt-out back to plain paths
+//! ([`Sources::Ambient`]), as rsync 3.5.0 has it.
+pub use crate::anchors::Origin;
+use crate::anchors::{Anchors, Bound};
 use confine::{FileType, RelPath, Root, Stat};
 use std::fs;
 use std::io;
@@ -20,14 +29,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How a sender reaches its source files.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum Sources {
     /// The operator's own paths, resolved normally (symlinks followed
-    /// anywhere).
-    #[default]
+    /// anywhere): `--insecure-links`.
     Ambient,
     /// Beneath a daemon module's root.
     Beneath(Arc<Beneath>),
+    /// The operator's sources, each beneath its transfer root (bound to
+    /// one root, or to none for the operator-named paths themselves).
+    Anchored(Bound),
 }
 
 /// A module root and the path the sender's names start with.
@@ -35,6 +46,80 @@ pub enum Sources {
 pub struct Beneath {
     root: Root,
     base: PathBuf,
+}
+
+impl Default for Sources {
+    /// An operator's sources, each read beneath its transfer root.
+    fn default() -> Sources {
+        Sources::operator(false)
+    }
+}
+
+impl Sources {
+    /// An operator's sources, read beneath their transfer roots; plain
+    /// paths with `insecure` (`--insecure-links`).
+    pub fn operator(insecure: bool) -> Sources {
+        if insecure {
+            Sources::Ambient
+        } else {
+            Sources::Anchored(Bound::new(Arc::new(Anchors::default())))
+        }
+    }
+
+    /// These sources with the operator's transfer root `base` (a
+    /// directory path as the operator spelled it, followed as given)
+    /// opened, and every later call resolved beneath it. The other kinds
+    /// of sources are returned as they are.
+    pub fn anchor_at(&self, base: &Path) -> io::Result<Sources> {
+        match self {
+            Sources::Anchored(b) => Ok(Sources::Anchored(b.anchor_at(base)?)),
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// These sources bound to the directory the symlink `p` (found
+    /// beneath the current root, and followed by `-L` or `-k`) leads to:
+    /// a new root for the walk below it.
+    pub fn follow_dir(&self, p: &Path) -> io::Result<Sources> {
+        match self {
+            Sources::Anchored(b) => Ok(Sources::Anchored(b.follow_dir(p)?)),
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// These sources for operator-named paths (a `-R` argument's implied
+    /// directories, a `--files-from` base), resolved as given.
+    pub fn unbound(&self) -> Sources {
+        self.at(Origin::OPERATOR)
+    }
+
+    /// Where the current root is, and whether the leaf of what is read
+    /// next is a link the scan followed: kept per file-list entry.
+    pub fn origin(&self, followed_leaf: bool) -> Origin {
+        match self {
+            Sources::Anchored(b) => b.origin().with_followed_leaf(followed_leaf),
+            _ => Origin::OPERATOR,
+        }
+    }
+
+    /// True for an operator's sources read beneath transfer roots.
+    pub fn is_anchored(&self) -> bool {
+        matches!(self, Sources::Anchored(_))
+    }
+
+    /// These sources, with the last component of what is read next
+    /// followed (a link the scan followed) or not.
+    pub fn leaf_followed(&self, yes: bool) -> Sources {
+        self.at(self.origin(yes))
+    }
+
+    /// These sources bound to `o` (from [`Sources::origin`]).
+    pub fn at(&self, o: Origin) -> Sources {
+        match self {
+            Sources::Anchored(b) => Sources::Anchored(b.at(o)),
+            other => other.clone(),
+        }
+    }
 }
 
 impl Sources {
@@ -52,57 +137,80 @@ impl Sources {
         Sources::Beneath(Arc::new(Beneath { root, base }))
     }
 
+    /// Where an operation on `p` goes.
+    fn via(&self, p: &Path) -> io::Result<Via<'_>> {
+        self.via_following(p, false)
+    }
+
+    /// As [`Sources::via`], for a call that follows the last component.
+    fn via_following(&self, p: &Path, follow: bool) -> io::Result<Via<'_>> {
+        Ok(match self {
+            Sources::Ambient => Via::Plain,
+            Sources::Beneath(b) => Via::Module(&b.root, b.rel(p)?),
+            Sources::Anchored(b) => match b.resolve(p, follow)? {
+                Some((root, rel, follow)) => Via::Under(root, rel, follow),
+                None => Via::Plain,
+            },
+        })
+    }
+
     /// lstat: the last component is not followed, unless the path ends
     /// in a slash (as the kernel does).
     pub fn lstat(&self, p: &Path) -> io::Result<Stat> {
-        match self {
-            Sources::Ambient => fs::symlink_metadata(p).map(|m| stat_of(&m)),
-            Sources::Beneath(b) => {
-                let rel = b.rel(p)?;
-                let bytes = p.as_os_str().as_bytes();
-                let st = if bytes.ends_with(b"/") || bytes.ends_with(b"/.") {
-                    b.root.stat_follow(&rel)
-                } else {
-                    b.root.stat(&rel)
-                };
-                found(st.map_err(io_of)?)
-            }
-        }
+        let bytes = p.as_os_str().as_bytes();
+        let slash = bytes.ends_with(b"/") || bytes.ends_with(b"/.");
+        let st = match self.via(p)? {
+            Via::Plain => return fs::symlink_metadata(p).map(|m| stat_of(&m)),
+            Via::Module(root, rel) if slash => root.stat_follow(&rel),
+            Via::Module(root, rel) => root.stat(&rel),
+            Via::Under(root, rel, _) if slash && !rel.is_root() => root.stat_follow(&rel),
+            Via::Under(root, rel, _) => root.stat(&rel),
+        };
+        found(st.map_err(io_of)?)
     }
 
-    /// stat: symlinks followed (beneath the module only).
+    /// stat: symlinks followed (beneath the module only; beneath a
+    /// transfer root, the last component is followed wherever it leads,
+    /// as `-L` and `-k` ask).
     pub fn stat(&self, p: &Path) -> io::Result<Stat> {
-        match self {
-            Sources::Ambient => fs::metadata(p).map(|m| stat_of(&m)),
-            Sources::Beneath(b) => found(b.root.stat_follow(&b.rel(p)?).map_err(io_of)?),
-        }
+        let st = match self.via_following(p, true)? {
+            Via::Plain => return fs::metadata(p).map(|m| stat_of(&m)),
+            Via::Module(root, rel) => root.stat_follow(&rel),
+            Via::Under(root, rel, _) => root.stat_leaf_follow(&rel),
+        };
+        found(st.map_err(io_of)?)
     }
 
     /// The target of the symlink `p`.
     pub fn read_link(&self, p: &Path) -> io::Result<Vec<u8>> {
-        match self {
-            Sources::Ambient => fs::read_link(p).map(|t| t.as_os_str().as_bytes().to_vec()),
-            Sources::Beneath(b) => b.root.readlink(&b.rel(p)?).map_err(io_of),
+        match self.via(p)? {
+            Via::Plain => fs::read_link(p).map(|t| t.as_os_str().as_bytes().to_vec()),
+            Via::Module(root, rel) => root.readlink(&rel).map_err(io_of),
+            Via::Under(root, rel, _) => root.readlink(&rel).map_err(io_of),
         }
     }
 
     /// The names in directory `p` (its last component followed, beneath
-    /// the module only), without "." and "..", unsorted.
+    /// the root only), without "." and "..", unsorted.
     pub fn read_dir(&self, p: &Path) -> io::Result<Vec<Vec<u8>>> {
-        match self {
-            Sources::Ambient => fs::read_dir(p)?
+        match self.via(p)? {
+            Via::Plain => fs::read_dir(p)?
                 .map(|e| e.map(|e| e.file_name().as_bytes().to_vec()))
                 .collect(),
-            Sources::Beneath(b) => b.root.read_dir(&b.rel(p)?).map_err(io_of),
+            Via::Module(root, rel) => root.read_dir(&rel).map_err(io_of),
+            Via::Under(root, rel, _) => root.read_dir(&rel).map_err(io_of),
         }
     }
 
-    /// Opens a file to send (symlinks followed, beneath the module only),
-    /// with O_NOATIME under `--open-noatime` (upstream syscall.c do_open).
+    /// Opens a file to send, with O_NOATIME under `--open-noatime`
+    /// (upstream syscall.c do_open). Beneath a module symlinks are
+    /// followed inside it; beneath a transfer root the last component is
+    /// followed only when the scan followed it (a link with `-L`), and a
+    /// symlink found there otherwise fails with ELOOP.
     pub fn open(&self, p: &Path, noatime: bool) -> io::Result<fs::File> {
         confine::failpoint::check("open")?;
-        match self {
-            Sources::Ambient => {
+        match self.via(p)? {
+            Via::Plain => {
                 use std::os::unix::fs::OpenOptionsExt;
                 let mut o = fs::OpenOptions::new();
                 o.read(true);
@@ -111,16 +219,17 @@ impl Sources {
                 }
                 o.open(p)
             }
-            Sources::Beneath(b) => b.root.open_read_follow(&b.rel(p)?, noatime).map_err(io_of),
+            Via::Module(root, rel) => root.open_read_follow(&rel, noatime).map_err(io_of),
+            Via::Under(root, rel, follow) => root.open_source(&rel, noatime, follow).map_err(io_of),
         }
     }
 
     /// Reads a whole (small) file: a per-directory merge file.
-    /// An operator's own tree (`Ambient`) still refuses a symlink another
-    /// user owns on the way, unless `links` is insecure.
+    /// An operator's own tree still refuses a symlink another user owns
+    /// on the way, unless `links` is insecure.
     pub fn read(&self, p: &Path, links: confine::Links) -> io::Result<Vec<u8>> {
         use std::io::Read;
-        if let Sources::Ambient = self {
+        if let Sources::Ambient | Sources::Anchored(_) = self {
             return confine::operator::read(p, links);
         }
         let mut v = Vec::new();
@@ -129,37 +238,39 @@ impl Sources {
     }
 
     /// Removes the non-directory `p` (`--remove-source-files`): unlinkat
-    /// beneath the module, its last component never followed.
+    /// beneath the root, its last component never followed.
     pub fn remove_file(&self, p: &Path) -> io::Result<()> {
-        match self {
-            Sources::Ambient => fs::remove_file(p),
-            Sources::Beneath(b) => b.root.unlink(&b.rel(p)?).map_err(io_of),
+        match self.via(p)? {
+            Via::Plain => fs::remove_file(p),
+            Via::Module(root, rel) => root.unlink(&rel).map_err(io_of),
+            Via::Under(root, rel, _) => root.unlink(&rel).map_err(io_of),
         }
     }
 
     /// The extended attribute `name` of the file or directory `p` (its
     /// last component not followed), at most `max` bytes.
     pub fn xattr(&self, p: &Path, name: &str, max: usize) -> Option<Vec<u8>> {
-        match self {
-            Sources::Ambient => {
+        match self.via(p).ok()? {
+            Via::Plain => {
                 let mut buf = vec![0u8; max];
                 let n = rustix::fs::lgetxattr(p, name, &mut buf[..]).ok()?;
                 buf.truncate(n);
                 Some(buf)
             }
-            Sources::Beneath(b) => b.root.get_xattr(&b.rel(p).ok()?, name, max).ok()?,
+            Via::Module(root, rel) => root.get_xattr(&rel, name, max).ok()?,
+            Via::Under(root, rel, _) => root.get_xattr(&rel, name, max).ok()?,
         }
     }
 }
 
 impl Sources {
     /// The attribute `name` of `p` whatever kind of file it is (symlinks
-    /// followed for the operator's own paths, as rsync's ACL calls do;
-    /// beneath a module the last component is not followed), at most
-    /// `max` bytes. `Ok(None)` when absent or unsupported.
+    /// followed for plain paths, as rsync's ACL calls do; beneath a root
+    /// the last component is not followed), at most `max` bytes.
+    /// `Ok(None)` when absent or unsupported.
     pub fn node_xattr(&self, p: &Path, name: &str, max: usize) -> io::Result<Option<Vec<u8>>> {
-        match self {
-            Sources::Ambient => {
+        match self.via(p)? {
+            Via::Plain => {
                 let mut buf = vec![0u8; max];
                 match rustix::fs::getxattr(p, name, &mut buf[..]) {
                     Ok(n) => {
@@ -170,19 +281,29 @@ impl Sources {
                     Err(e) => Err(e.into()),
                 }
             }
-            Sources::Beneath(b) => b.root.get_node_xattr(&b.rel(p)?, name, max).map_err(io_of),
+            Via::Module(root, rel) => root.get_node_xattr(&rel, name, max).map_err(io_of),
+            Via::Under(root, rel, _) => root.get_node_xattr(&rel, name, max).map_err(io_of),
         }
     }
 
-    /// `-X`: a descriptor for the xattrs of `p` beneath the module
-    /// (`Some(None)` when it is not a file or directory); `None` for the
-    /// operator's own paths, which are opened by path.
+    /// `-X`: a descriptor for the xattrs of `p` beneath its root
+    /// (`Some(None)` when it is not a file or directory); `None` for
+    /// plain paths, which are opened by path.
     pub fn xattr_fd(&self, p: &Path) -> io::Result<Option<Option<std::os::fd::OwnedFd>>> {
-        match self {
-            Sources::Ambient => Ok(None),
-            Sources::Beneath(b) => b.root.xattr_fd(&b.rel(p)?).map(Some).map_err(io_of),
+        match self.via(p)? {
+            Via::Plain => Ok(None),
+            Via::Module(root, rel) => root.xattr_fd(&rel).map(Some).map_err(io_of),
+            Via::Under(root, rel, _) => root.xattr_fd(&rel).map(Some).map_err(io_of),
         }
     }
+}
+
+/// Where one operation goes: a plain path, beneath a module's root, or
+/// beneath a transfer root (with the leaf followed when the scan did).
+enum Via<'a> {
+    Plain,
+    Module(&'a Root, RelPath),
+    Under(Arc<Root>, RelPath, bool),
 }
 
 impl Beneath {
@@ -195,7 +316,7 @@ impl Beneath {
     }
 }
 
-fn outside() -> io::Error {
+pub(crate) fn outside() -> io::Error {
     io::Error::from_raw_os_error(rustix::io::Errno::XDEV.raw_os_error())
 }
 
@@ -205,7 +326,7 @@ fn found(st: Option<Stat>) -> io::Result<Stat> {
 
 /// The io::Error inside a confined failure (errno kept, so messages carry
 /// rsync's "(18)" suffix).
-fn io_of(e: confine::Error) -> io::Error {
+pub(crate) fn io_of(e: confine::Error) -> io::Error {
     match e {
         confine::Error::Io { source, .. } => source,
         other => io::Error::new(io::ErrorKind::PermissionDenied, other.to_string()),

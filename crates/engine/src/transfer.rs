@@ -387,7 +387,7 @@ pub fn run_sender(
         &out,
         &mut rules,
         link.daemon_filter.as_ref(),
-        &link.sources,
+        &sender_sources(link, opts),
     )?;
     flist_progress.finish(list.entries.len(), "building");
     tweak_modes(&mut list.entries, link.outgoing_chmod.as_ref());
@@ -480,6 +480,18 @@ fn peer_error<R: Read>(r: &mut R) -> Option<Error> {
                 return (e.code != exit::RERR_STREAMIO).then_some(e);
             }
         }
+    }
+}
+
+/// Where this sender reads: its link's sources, or with `--insecure-links`
+/// the operator's plain paths instead of beneath each transfer root
+/// (upstream 3.5.0's opt-out).
+fn sender_sources(link: &Link, opts: &Options) -> crate::source::Sources {
+    match &link.sources {
+        crate::source::Sources::Anchored(_) if opts.insecure_links => {
+            crate::source::Sources::Ambient
+        }
+        other => other.clone(),
     }
 }
 

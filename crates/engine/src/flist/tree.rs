@@ -63,7 +63,7 @@ pub(super) fn build_tree(
                 None | Some("") => ".",
                 Some(s) => s,
             });
-            let base_st = w.src.stat(&base);
+            let base_st = w.src.unbound().stat(&base);
             if !base_st.as_ref().is_ok_and(Stat::is_dir) {
                 let err = base_st.err().unwrap_or_else(|| {
                     io::Error::from_raw_os_error(rustix::io::Errno::NOTDIR.raw_os_error())
@@ -115,6 +115,7 @@ fn add_plain(w: &mut Walker<'_>, src: &str) -> Result<()> {
     w.list = list;
     w.list.entries.append(&mut sub.entries);
     w.list.sources.append(&mut sub.sources);
+    w.list.origins.append(&mut sub.origins);
     Ok(())
 }
 
@@ -208,7 +209,7 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
     if root.as_os_str().is_empty() {
         root = PathBuf::from(".");
     }
-    if let Err(e) = w.src.stat(&root).and_then(|m| {
+    if let Err(e) = w.src.unbound().stat(&root).and_then(|m| {
         if m.is_dir() {
             Ok(())
         } else {
@@ -247,14 +248,14 @@ fn add_relative_item(
     st: &mut RelState,
 ) -> Result<()> {
     let opts = w.opts;
+    let operator = w.src.unbound();
     if implied_dot {
         st.dot_sent = true;
-        if let Ok(m) = w.src.stat(root) {
+        if let Ok(m) = operator.stat(root) {
             if m.is_dir() {
-                let mut e = entry_for(&w.src, root, &m, b".".to_vec(), opts, w.session)?;
+                let mut e = entry_for(&operator, root, &m, b".".to_vec(), opts, w.session)?;
                 e.xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
-                w.list.entries.push(e);
-                w.list.sources.push(root.to_path_buf());
+                w.push(e, root.to_path_buf(), Origin::OPERATOR);
             }
         }
     }
@@ -263,7 +264,25 @@ fn add_relative_item(
     } else {
         under(root, &name)
     };
-    let lstat = w.src.lstat(&path);
+    // The item is read beneath the directory the argument names it in
+    // (the item itself when it ends in a slash or is "."), opened as the
+    // operator spelled it.
+    let anchor = if kind == NameType::Normal {
+        parent_or_dot(&path)
+    } else {
+        path.clone()
+    };
+    let lstat = match w.src.anchor_at(&anchor) {
+        Ok(a) => {
+            w.src = a;
+            w.src.lstat(&path)
+        }
+        Err(e) => {
+            w.src = operator.clone();
+            Err(e)
+        }
+    };
+    let was_link = lstat.as_ref().is_ok_and(|m| m.is_symlink()) && kind == NameType::Normal;
     let meta = match lstat {
         Ok(m) if m.is_symlink() && kind != NameType::Normal => w.src.stat(&path),
         Ok(m) => follow_link(&w.src, &path, &name, m, opts),
@@ -311,18 +330,20 @@ fn add_relative_item(
     }
     let Some(meta) = meta else {
         // --delete-missing-args: a mode-0 entry asks the receiver to delete.
-        w.list.entries.push(FileEntry {
+        let e = FileEntry {
             name,
             ..Default::default()
-        });
-        w.list.sources.push(path);
+        };
+        w.push(e, path, Origin::OPERATOR);
         return Ok(());
     };
     w.top_dev = Some(meta.dev);
+    let followed = was_link && !meta.is_symlink();
+    let origin = w.src.origin(followed);
     if !meta.is_dir() {
-        if let Some(e) = leaf_entry(&w.src, &path, &meta, name, opts, w.session, w.out)? {
-            w.list.entries.push(e);
-            w.list.sources.push(path);
+        let esrc = w.src.at(origin);
+        if let Some(e) = leaf_entry(&esrc, &path, &meta, name, opts, w.session, w.out)? {
+            w.push(e, path, origin);
         }
         return Ok(());
     }
@@ -333,10 +354,13 @@ fn add_relative_item(
     } else {
         XMIT_NO_CONTENT_DIR
     };
-    w.list.entries.push(e);
-    w.list.sources.push(path.clone());
+    w.push(e, path.clone(), origin);
     if content {
-        w.walk(&path, if name == b"." { Vec::new() } else { name })?;
+        w.walk(
+            &path,
+            if name == b"." { Vec::new() } else { name },
+            followed,
+        )?;
     }
     Ok(())
 }
@@ -389,7 +413,8 @@ fn send_implied_dirs(
             continue;
         }
         let path = under(root, &name);
-        let meta = match w.src.stat(&path) {
+        // Implied directories are the operator's own path to the item.
+        let meta = match w.src.unbound().stat(&path) {
             Ok(m) => m,
             // upstream: make_file() reports a missing one as vanished.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -411,10 +436,9 @@ fn send_implied_dirs(
         if !meta.is_dir() {
             continue;
         }
-        let mut e = entry_for(&w.src, &path, &meta, name, w.opts, w.session)?;
+        let mut e = entry_for(&w.src.unbound(), &path, &meta, name, w.opts, w.session)?;
         e.xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
-        w.list.entries.push(e);
-        w.list.sources.push(path);
+        w.push(e, path, Origin::OPERATOR);
     }
     Ok(())
 }
