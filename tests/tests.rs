@@ -34,6 +34,7 @@ mod filters;
 mod fuzzy;
 mod hardlinks;
 mod hostile_push;
+mod insecure_links;
 mod interop;
 mod local;
 mod maxalloc;

@@ -270,6 +270,43 @@ pub(crate) fn resolve_anchored(
     resolve_walk_follow(root, path, oflags, mode, (follow_last, false), Some(anchor))
 }
 
+/// Opens `path` from `root` following every symlink on the way, wherever
+/// it leads (the last component only when `follow_last`): rsync's legacy
+/// resolution, for a root whose administrator asked for it (a daemon
+/// module with `insecure links = yes`, see [`crate::Root::any_link`]).
+/// `path` itself has no `..` and no leading `/` (a `RelPath`), so only a
+/// symlink already on disk can lead out. Magic links (`/proc/PID/fd/N`)
+/// are still refused where openat2 exists.
+pub(crate) fn resolve_any(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Failure> {
+    let oflags = oflags | OFlags::CLOEXEC;
+    match openat2_how(root, path, oflags, mode, follow_last, ResolveFlags::empty()) {
+        Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+        Err(errno) => {
+            return Err(Failure {
+                op: "openat2",
+                errno,
+            })
+        }
+        Ok(fd) => return Ok(fd),
+    }
+    let oflags = if follow_last {
+        oflags
+    } else {
+        oflags | OFlags::NOFOLLOW
+    };
+    let path: &[u8] = if path.is_empty() { b"." } else { path };
+    openat(root, path, oflags, mode).map_err(|errno| Failure {
+        op: "openat",
+        errno,
+    })
+}
+
 /// The fallback of [`resolve_follow`]: every component is checked with
 /// `fstatat(AT_SYMLINK_NOFOLLOW)` and opened with `O_NOFOLLOW` (a link
 /// swapped in between fails with ELOOP). A symlink's target is read and
