@@ -256,8 +256,8 @@ pub(crate) fn resolve_follow(
 /// an absolute target under `anchor`, or `..` above the root followed by
 /// the names that lead back down to it. Anything that ends outside the
 /// root, or passes through any other name outside it, fails with EXDEV.
-/// For a root whose links were written with its absolute path in mind (a
-/// daemon module with `insecure links = yes`), after openat2 refused.
+/// For a root whose links were written with its absolute path in mind
+/// ([`crate::Root::anchored`]), after openat2 refused.
 pub(crate) fn resolve_anchored(
     root: BorrowedFd<'_>,
     path: &[u8],

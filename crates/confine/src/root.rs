@@ -258,8 +258,9 @@ impl Root {
     /// openat2 refuses both (EXDEV); the `O_NOFOLLOW` walk then follows
     /// them, opening nothing outside the root, and a target that ends
     /// outside it or passes through any other name there still fails with
-    /// EXDEV. For a daemon module with `insecure links = yes`, whose links
-    /// may have been written with the module's absolute path. Of the roots
+    /// EXDEV. For a root whose links may have been written with its
+    /// absolute path (a daemon module with `insecure links = yes` goes
+    /// further and follows any link, see [`Root::any_link`]). Of the roots
     /// opened from this one only the root itself (`open_dir` of "") keeps it.
     pub fn anchored(mut self, path: &Path) -> Root {
         use std::os::unix::ffi::OsStrExt;
