@@ -11,8 +11,8 @@
 mod copyas;
 pub mod error;
 pub mod failpoint;
-pub mod iconv;
 mod follow_leaf;
+pub mod iconv;
 pub mod landlock;
 mod node_xattr;
 mod open;

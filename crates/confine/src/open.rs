@@ -256,8 +256,8 @@ pub(crate) fn resolve_follow(
 /// an absolute target under `anchor`, or `..` above the root followed by
 /// the names that lead back down to it. Anything that ends outside the
 /// root, or passes through any other name outside it, fails with EXDEV.
-/// For a root whose links were written with its absolute path in mind (a
-/// daemon module with `insecure links = yes`), after openat2 refused.
+/// For a root whose links were written with its absolute path in mind
+/// ([`crate::Root::anchored`]), after openat2 refused.
 pub(crate) fn resolve_anchored(
     root: BorrowedFd<'_>,
     path: &[u8],
@@ -268,6 +268,43 @@ pub(crate) fn resolve_anchored(
 ) -> Result<OwnedFd, Failure> {
     let oflags = oflags | OFlags::CLOEXEC;
     resolve_walk_follow(root, path, oflags, mode, (follow_last, false), Some(anchor))
+}
+
+/// Opens `path` from `root` following every symlink on the way, wherever
+/// it leads (the last component only when `follow_last`): rsync's legacy
+/// resolution, for a root whose administrator asked for it (a daemon
+/// module with `insecure links = yes`, see [`crate::Root::any_link`]).
+/// `path` itself has no `..` and no leading `/` (a `RelPath`), so only a
+/// symlink already on disk can lead out. Magic links (`/proc/PID/fd/N`)
+/// are still refused where openat2 exists.
+pub(crate) fn resolve_any(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    oflags: OFlags,
+    mode: Mode,
+    follow_last: bool,
+) -> Result<OwnedFd, Failure> {
+    let oflags = oflags | OFlags::CLOEXEC;
+    match openat2_how(root, path, oflags, mode, follow_last, ResolveFlags::empty()) {
+        Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+        Err(errno) => {
+            return Err(Failure {
+                op: "openat2",
+                errno,
+            })
+        }
+        Ok(fd) => return Ok(fd),
+    }
+    let oflags = if follow_last {
+        oflags
+    } else {
+        oflags | OFlags::NOFOLLOW
+    };
+    let path: &[u8] = if path.is_empty() { b"." } else { path };
+    openat(root, path, oflags, mode).map_err(|errno| Failure {
+        op: "openat",
+        errno,
+    })
 }
 
 /// The fallback of [`resolve_follow`]: every component is checked with

@@ -138,6 +138,8 @@ pub struct Root {
     /// This root's absolute path, by components, when links that name it
     /// are followed (see [`Root::anchored`]).
     anchor: Option<Arc<[Vec<u8>]>>,
+    /// Every symlink is followed, wherever it leads (see [`Root::any_link`]).
+    any_link: bool,
 }
 
 impl AsFd for Root {
@@ -167,6 +169,7 @@ impl Root {
             follow: false,
             in_root: false,
             anchor: None,
+            any_link: false,
         })
     }
     /// Creates the operator-supplied directory `path` (one level, mode 0777
@@ -200,6 +203,7 @@ impl Root {
             follow: false,
             in_root: false,
             anchor: None,
+            any_link: false,
         })
     }
     /// As [`Root::create_ambient`], with the parent walked as by
@@ -254,8 +258,9 @@ impl Root {
     /// openat2 refuses both (EXDEV); the `O_NOFOLLOW` walk then follows
     /// them, opening nothing outside the root, and a target that ends
     /// outside it or passes through any other name there still fails with
-    /// EXDEV. For a daemon module with `insecure links = yes`, whose links
-    /// may have been written with the module's absolute path. Of the roots
+    /// EXDEV. For a root whose links may have been written with its
+    /// absolute path (a daemon module with `insecure links = yes` goes
+    /// further and follows any link, see [`Root::any_link`]). Of the roots
     /// opened from this one only the root itself (`open_dir` of "") keeps it.
     pub fn anchored(mut self, path: &Path) -> Root {
         use std::os::unix::ffi::OsStrExt;
@@ -268,6 +273,23 @@ impl Root {
             .collect::<Vec<_>>();
         self.anchor = path.is_absolute().then(|| comps.into());
         self
+    }
+    /// Makes this root (and every root opened from it) follow any symlink
+    /// already on disk, wherever it points, as rsync did before it confined
+    /// symlinks: a path that openat2 refuses (EXDEV), or that the walk
+    /// refuses because a symlink is on it, is opened again with the
+    /// kernel following every link (magic links still refused where
+    /// openat2 exists). The names themselves stay free of `..` and of a
+    /// leading `/` ([`RelPath`]), so only a link on disk leads out; the
+    /// last component is followed exactly as without it. Only for a daemon
+    /// module whose administrator set `insecure links = yes`.
+    pub fn any_link(mut self) -> Root {
+        self.any_link = true;
+        self
+    }
+    /// True when this root follows any symlink ([`Root::any_link`]).
+    pub fn follows_any_link(&self) -> bool {
+        self.any_link
     }
     /// stat of `p` with every symlink followed, the last component
     /// included, as long as the resolution stays beneath the root (EXDEV
@@ -312,6 +334,7 @@ impl Root {
             in_root: false,
             // Only this root itself is where the anchor says.
             anchor: self.anchor.clone().filter(|_| p.is_root()),
+            any_link: self.any_link,
         })
     }
     /// A root for the directory descriptor `fd`, found beneath this one:
@@ -324,6 +347,7 @@ impl Root {
             follow: self.follow,
             in_root: false,
             anchor: None,
+            any_link: self.any_link,
         }
     }
     /// Opens the directory `p` beneath this root, as [`Root::open_dir`],
@@ -342,6 +366,7 @@ impl Root {
                     follow: self.follow,
                     in_root: false,
                     anchor: None,
+                    any_link: self.any_link,
                 };
                 return Ok((sub, Some(p.clone())));
             }
@@ -769,6 +794,9 @@ impl Root {
             open::resolve(fd, p.as_bytes(), oflags, mode, follow_last, self.walk)
         };
         let res = match (res, &self.anchor) {
+            (Err(f), _) if self.any_link && self.retry_anchored(f.errno) => {
+                open::resolve_any(fd, p.as_bytes(), oflags, mode, follow_last)
+            }
             (Err(f), Some(a)) if self.retry_anchored(f.errno) => {
                 open::resolve_anchored(fd, p.as_bytes(), oflags, mode, follow_last, a)
             }
@@ -804,6 +832,10 @@ impl Root {
             open::open_parent(root, parent, self.walk)
         };
         let dir = match (dir, &self.anchor) {
+            (Err(f), _) if self.any_link && self.retry_anchored(f.errno) => {
+                let flags = OFlags::PATH | OFlags::DIRECTORY;
+                open::resolve_any(root, parent, flags, Mode::empty(), true).map(DirFd::Owned)
+            }
             (Err(f), Some(a)) if self.retry_anchored(f.errno) => {
                 let flags = OFlags::PATH | OFlags::DIRECTORY;
                 open::resolve_anchored(root, parent, flags, Mode::empty(), true, a)
@@ -1005,5 +1037,54 @@ mod anchored_tests {
             }
         }
         assert!(!base.join("outside/new0").exists() && !base.join("outside/new1").exists());
+    }
+
+    /// A root that follows any link (`insecure links = yes`) reads and
+    /// writes through a link out of it, with openat2 and with the walk,
+    /// in roots opened from it too; a final symlink is still not followed
+    /// by the calls that never follow one, and a plain root refuses all.
+    #[test]
+    fn any_link_follows_links_out_of_the_root() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().expect("tmp");
+        let base = std::fs::canonicalize(dir.path()).expect("canon");
+        let m = base.join("m");
+        std::fs::create_dir_all(m.join("d")).expect("mkdir");
+        std::fs::create_dir_all(base.join("outside")).expect("mkdir");
+        std::fs::write(base.join("outside/f"), b"out\n").expect("write");
+        symlink("../outside", m.join("out")).expect("ln");
+        symlink(base.join("outside"), m.join("d/absout")).expect("ln");
+        symlink(base.join("outside/f"), m.join("flink")).expect("ln");
+        for walk in [false, true] {
+            let plain = Root::open_ambient(&m, AmbientAuthority::operator())
+                .expect("open")
+                .with_fallback(walk);
+            let any = Root::open_ambient(&m, AmbientAuthority::operator())
+                .expect("open")
+                .with_fallback(walk)
+                .any_link();
+            assert!(any.follows_any_link() && !plain.follows_any_link());
+            for p in ["out/f", "d/absout/f"] {
+                assert!(plain.open_read(&rel(p)).is_err(), "{p} plain (walk {walk})");
+                let mut s = String::new();
+                any.open_read(&rel(p))
+                    .unwrap_or_else(|e| panic!("{p} (walk {walk}): {e}"))
+                    .read_to_string(&mut s)
+                    .expect("read");
+                assert_eq!(s, "out\n", "{p}");
+            }
+            let sub = any.open_dir(&rel("d")).expect("d");
+            assert!(sub.open_read(&rel("absout/f")).is_ok(), "inherited");
+            let name = format!("new{}", u8::from(walk));
+            assert!(plain
+                .create_excl(&rel(&format!("out/{name}")), 0o644)
+                .is_err());
+            any.create_excl(&rel(&format!("out/{name}")), 0o644)
+                .expect("create through the link");
+            assert!(base.join("outside").join(&name).is_file());
+            // The last component is still never followed by open_read.
+            assert!(any.open_read(&rel("flink")).is_err(), "final link");
+            assert!(any.open_read_follow(&rel("flink"), false).is_ok());
+        }
     }
 }

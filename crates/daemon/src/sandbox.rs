@@ -207,13 +207,13 @@ pub fn check_client_paths(
     base: &Path,
     mode: ClientPaths,
     filter: Option<&DaemonFilter>,
-    anchored: bool,
+    insecure_links: bool,
 ) -> Result<Vec<Rejection>, Rejection> {
-    // `anchored`: the module's links may name it by its absolute path
-    // (`insecure links = yes`, see Root::anchored).
+    // `insecure links = yes`: the module's links are followed wherever
+    // they lead, as the session's own root follows them (Root::any_link).
     let module = Root::open_ambient(root, AmbientAuthority::operator())
         .ok()
-        .map(|m| if anchored { m.anchored(root) } else { m });
+        .map(|m| if insecure_links { m.any_link() } else { m });
     let lexical = parts(&base.to_string_lossy());
     // `..` is taken from where the destination really is.
     let start = module
@@ -356,6 +356,11 @@ pub fn module_rules(module: &Module, root: &Path, writable: bool, held: Option<&
         Some(fd) => Rules::for_module_held(root, fd, writable, auth),
         None => Rules::for_module(root, writable, auth),
     };
+    // `insecure links = yes`: a symlink in the module may lead anywhere, so
+    // the filesystem root gets the module's own rights for this session.
+    if insecure_links(module) {
+        rules.allow(Path::new("/"), writable, auth);
+    }
     if let Some(list) = module.params.nonempty("landlock allow") {
         for item in list.split_whitespace() {
             let (path, rw) = match item.strip_suffix(":rw") {
@@ -407,15 +412,35 @@ pub fn engage(module: &Module, root: &Path, writable: bool, held: Option<&Root>)
         (LandlockOutcome::Unavailable { .. }, Mode::Required) => !explicit,
         _ => false,
     };
-    Engaged {
-        log: format!(
-            "{} (module {}, {})",
-            outcome.log_line(),
-            module.name,
-            if writable { "read-write" } else { "read-only" }
-        ),
-        proceed,
+    let mut log = format!(
+        "{} (module {}, {})",
+        outcome.log_line(),
+        module.name,
+        if writable { "read-write" } else { "read-only" }
+    );
+    if insecure_links(module) {
+        log.push_str(&widened(module, writable));
     }
+    Engaged { log, proceed }
+}
+
+/// The module's `insecure links` (default no).
+fn insecure_links(module: &Module) -> bool {
+    module.params.bool("insecure links", false)
+}
+
+/// The part of the Landlock log line that says the administrator widened
+/// the module's reach with `insecure links = yes`.
+fn widened(module: &Module, writable: bool) -> String {
+    format!(
+        "; module {} has `insecure links = yes`: {} beyond the module are allowed",
+        module.name,
+        if writable {
+            "reads and writes"
+        } else {
+            "reads"
+        }
+    )
 }
 
 /// Test-only: with `OXSYNC_TEST_UNCONFINED_WRITE=PATH` in a debug build, a
@@ -574,5 +599,32 @@ mod tests {
         assert!(r.read_only.contains(&PathBuf::from("/opt/y")));
         assert!(r.read_only.contains(&PathBuf::from("/srv/m")));
         assert!(engage(&m("b"), Path::new("/srv/m"), true, None).proceed);
+        // Only a module with `insecure links = yes` reaches the filesystem
+        // root, with the session's own rights.
+        let root = PathBuf::from("/");
+        assert!(!r.read_only.contains(&root) && !r.read_write.contains(&root));
+        let cfg = crate::config::Config::parse_str(
+            "[i]\npath=/x\ninsecure links = yes\n[n]\npath=/x\ninsecure links = no\n",
+            Path::new("t"),
+        )
+        .expect("cfg");
+        let i = cfg.module("i").expect("i").clone();
+        let n = cfg.module("n").expect("n").clone();
+        let ro = module_rules(&i, Path::new("/srv/m"), false, None);
+        assert!(ro.read_only.contains(&root) && !ro.read_write.contains(&root));
+        let rw = module_rules(&i, Path::new("/srv/m"), true, None);
+        assert!(rw.read_write.contains(&root) && !rw.read_only.contains(&root));
+        for w in [false, true] {
+            let r = module_rules(&n, Path::new("/srv/m"), w, None);
+            assert!(!r.read_only.contains(&root) && !r.read_write.contains(&root));
+        }
+        assert_eq!(
+            widened(&i, true),
+            "; module i has `insecure links = yes`: reads and writes beyond the module are allowed"
+        );
+        assert_eq!(
+            widened(&i, false),
+            "; module i has `insecure links = yes`: reads beyond the module are allowed"
+        );
     }
 }

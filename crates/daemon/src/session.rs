@@ -1517,13 +1517,9 @@ impl Requested {
             // Chrooted at the module itself, absolute links name places in
             // the module (the chroot resolves them there).
             let chroot = self.chrooted && self.root == Path::new("/");
-            // upstream 3.5.0's `insecure links = yes`: the operator's
-            // opt-out back to following any symlink (for the sender).
-            link.sources = if self.module.params.bool("insecure links", false) {
-                engine::source::Sources::Ambient
-            } else {
-                engine::source::Sources::beneath(module, self.root.clone(), chroot)
-            };
+            // With `insecure links = yes` the module root follows any
+            // symlink on disk (Self::anchor); names still resolve beneath it.
+            link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
             (
                 "sender",
                 run_sender(r, w.clone(), opts, &sources, &link, out.clone()),
@@ -1742,14 +1738,16 @@ impl Requested {
         }
     }
 
-    /// `insecure links = yes` on an unchrooted module: its root also
-    /// follows the links that leave it only to come back into it (an
-    /// absolute target naming the module's path, a `..` climb back in), as
-    /// rsync 3.5.0 follows them there; one that ends outside the module is
-    /// still refused (see docs/security.md).
+    /// `insecure links = yes`: the administrator's opt-out back to rsync's
+    /// legacy following. The module root follows any symlink already on
+    /// disk, wherever it points, for reading and writing alike (rsync 3.5.0
+    /// restores its pre-confinement resolution there); the names a client
+    /// sends still resolve beneath the root, a chroot still bounds it, and
+    /// the session's Landlock domain is widened to match (sandbox::engage).
+    /// See docs/daemon.md and docs/security.md.
     fn anchor(&self, root: Root) -> Root {
-        if !self.chrooted && self.module.params.bool("insecure links", false) {
-            root.anchored(&self.root)
+        if self.module.params.bool("insecure links", false) {
+            root.any_link()
         } else {
             root
         }
