@@ -165,6 +165,7 @@ fn each_filesystem_operation_fails_once() {
         ("read@sender", 23, &[Way::Local, Way::Push]),
         ("open@receiver", 23, &[Way::Local]),
         ("write@receiver", 11, &[Way::Local, Way::Pull, Way::Push]),
+        ("fsync@receiver", 11, &[Way::Local, Way::Pull, Way::Push]),
         ("rename@receiver", 23, &[Way::Local, Way::Push]),
         ("mkdir@generator", 23, &[Way::Local]),
         ("unlink@generator", 23, &[Way::Local]),
@@ -179,7 +180,10 @@ fn each_filesystem_operation_fails_once() {
             let label = format!("{point} {way:?}");
             let (got, err) = within(
                 &label,
-                transfer(&bin, &s, *way, &s.rsh(), &src, &dst).env("OXSYNC_FAILPOINT", point),
+                transfer(&bin, &s, *way, &s.rsh(), &src, &dst)
+                    // upstream: receiver.c receive_data(), do_fsync
+                    .args(point.starts_with("fsync").then_some("--fsync"))
+                    .env("OXSYNC_FAILPOINT", point),
                 &s.path("err"),
             );
             assert_eq!(got, Some(*code), "{label}: {err}");

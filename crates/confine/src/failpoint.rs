@@ -1,6 +1,6 @@
 //! Fault injection for the tests, in debug builds only: with
 //! `OXSYNC_FAILPOINT=OP[@ROLE]` the first filesystem operation OP (`open`,
-//! `read`, `write`, `rename`, `mkdir`, `unlink`, `setmeta`) made by role
+//! `read`, `write`, `fsync`, `rename`, `mkdir`, `unlink`, `setmeta`) made by role
 //! ROLE (a thread named `generator` or `receiver`; `sender` is any other
 //! thread) fails once with EIO. Release builds compile none of this: the
 //! check is an empty inline function there and the variable is never read

@@ -633,7 +633,7 @@ fn receive_data<R: Read>(
     // upstream: receiver.c:receive_data() (do_fsync): a failed fsync ends
     // the transfer.
     if ctx.opts.fsync {
-        if let Err(err) = file.sync_all() {
+        if let Err(err) = confine::failpoint::check("fsync").and_then(|()| file.sync_all()) {
             crate::partial::discard(ctx, &tmp);
             return Err(Error::file_io(format!(
                 "rsync: [receiver] fsync failed on \"{name}\": {}",
