@@ -234,6 +234,9 @@ pub fn receive_files<R: Read>(
             s.total_transferred_size += e.size.max(0) as u64;
         });
         let Some(ok) = ok else {
+            // No temporary file: reported, its data read past; the file is
+            // done with all the same (a list waiting on it can end).
+            finished(ctx, &events, i, phase);
             continue;
         };
         if ok {
