@@ -398,22 +398,7 @@ impl Root {
     /// `InvalidInput` if `p` names something other than a regular file.
     pub fn open_write(&self, p: &RelPath) -> Result<File, Error> {
         injected("open", "openat", p)?;
-        let fd = self.resolve(
-            p,
-            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
-            Mode::empty(),
-            false,
-        )?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
-        if file_type(st.st_mode as u32) != FileType::File {
-            return Err(Error::Io {
-                op: "open_write",
-                path: p.display_lossy(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            });
-        }
-        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
-        Ok(File::from(fd))
+        self.open_write_as(p, FileType::File, "open_write", "not a regular file")
     }
     /// Opens an existing device node for writing (O_NOFOLLOW), for
     /// `--write-devices`.
@@ -422,6 +407,17 @@ impl Root {
     /// `InvalidInput` if `p` names something other than a character or
     /// block device.
     pub fn open_write_device(&self, p: &RelPath) -> Result<File, Error> {
+        self.open_write_as(p, FileType::Device, "open_write_device", "not a device")
+    }
+    /// Opens an existing `kind` for writing (O_NOFOLLOW, without blocking
+    /// on a FIFO or taking a terminal), else `InvalidInput` with `what`.
+    fn open_write_as(
+        &self,
+        p: &RelPath,
+        kind: FileType,
+        op: &'static str,
+        what: &str,
+    ) -> Result<File, Error> {
         let fd = self.resolve(
             p,
             OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
@@ -429,11 +425,11 @@ impl Root {
             false,
         )?;
         let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
-        if file_type(st.st_mode as u32) != FileType::Device {
+        if file_type(st.st_mode as u32) != kind {
             return Err(Error::Io {
-                op: "open_write_device",
+                op,
                 path: p.display_lossy(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "not a device"),
+                source: io::Error::new(io::ErrorKind::InvalidInput, what.to_string()),
             });
         }
         clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;

@@ -705,37 +705,12 @@ pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
         name: c.info.name,
         human: c.human_readable,
         all_to_stderr: c.msgs2stderr == 1,
-        log_before: !opts
-            .log_format
-            .as_deref()
-            .is_some_and(|f| format_has(f, b'b') || format_has(f, b'c') || format_has(f, b'C')),
+        log_before: !opts.log_format.as_deref().is_some_and(|f| {
+            ['b', 'c', 'C']
+                .iter()
+                .any(|&e| crate::options::log_format_has(f, e))
+        }),
     }
-}
-
-/// Whether an out-format uses the escape `%esc` (flags and a width may
-/// come between).
-// upstream: log.c:log_format_has()
-pub fn format_has(format: &str, esc: u8) -> bool {
-    let b = format.as_bytes();
-    let mut i = 0;
-    while let Some(at) = b[i..].iter().position(|&c| c == b'%') {
-        i += at + 1;
-        while b.get(i) == Some(&b'\'') {
-            i += 1;
-        }
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        match b.get(i) {
-            None => return false,
-            Some(&c) if c == esc => return true,
-            Some(_) => i += 1,
-        }
-    }
-    false
 }
 
 /// The closing `--stats` block and summary a client prints (by the
