@@ -83,23 +83,8 @@ fn check(way: Way, args: &[&str]) {
         "{}",
         show("stock rsync itemized nothing")
     );
-    let (mine, refs) = (ours.itemized(), theirs.itemized());
-    if mine != refs {
-        let only = |a: &[String], b: &[String]| {
-            a.iter()
-                .filter(|l| !b.contains(l))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n  ")
-        };
-        panic!(
-            "{}",
-            show(&format!(
-                "itemize lines differ\nonly from oxsync:\n  {}\nonly from stock rsync:\n  {}",
-                only(&mine, &refs),
-                only(&refs, &mine)
-            ))
-        );
+    if let Some(diff) = itemize_diff(&ours, &theirs) {
+        panic!("{}", show(&diff));
     }
     let diff = tree_diff(&dst, &dst_ref);
     assert!(

@@ -187,23 +187,8 @@ impl Case {
             )
         };
         assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-        let (mine, refs) = (ours.itemized(), theirs.itemized());
-        if mine != refs {
-            let only = |a: &[String], b: &[String]| {
-                a.iter()
-                    .filter(|l| !b.contains(l))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
-            };
-            panic!(
-                "{}",
-                show(&format!(
-                    "itemize lines differ\nonly from oxsync:\n  {}\nonly from stock rsync:\n  {}",
-                    only(&mine, &refs),
-                    only(&refs, &mine)
-                ))
-            );
+        if let Some(diff) = itemize_diff(&ours, &theirs) {
+            panic!("{}", show(&diff));
         }
         for (a, b, what) in [
             (&self.dst, &self.dst_ref, "destination"),

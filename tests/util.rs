@@ -419,6 +419,27 @@ pub fn fix_dirs(root: &Path, mtime: i64) {
     }
 }
 
+/// When the itemize lines of the two runs differ: the lines only each
+/// side printed.
+pub fn itemize_diff(ours: &Run, theirs: &Run) -> Option<String> {
+    let (mine, refs) = (ours.itemized(), theirs.itemized());
+    if mine == refs {
+        return None;
+    }
+    let only = |a: &[String], b: &[String]| {
+        a.iter()
+            .filter(|l| !b.contains(l))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    };
+    Some(format!(
+        "itemize lines differ\nonly from oxsync:\n  {}\nonly from stock rsync:\n  {}",
+        only(&mine, &refs),
+        only(&refs, &mine)
+    ))
+}
+
 /// Asserts that oxsync's run and stock rsync's agree on the exit code and
 /// the itemize lines (sorted).
 pub fn assert_runs_agree(label: &str, ours: &Run, theirs: &Run) {
