@@ -128,7 +128,8 @@ pub fn receive_files<R: Read>(
         // after the basis type and xname.
         if crate::xattrs::exchange_follows(&ctx.opts, &ctx.session, iflags) {
             let mut budget = ctx.opts.ctl.max_alloc();
-            ctx.xattrs.read_reply(r, e, &mut budget)?;
+            ctx.xattrs
+                .read_reply(r, e, &mut budget, ctx.batch_wants.is_some())?;
             if iflags & ITEM_TRANSFER == 0 {
                 set_xattrs(ctx, i, None);
             }

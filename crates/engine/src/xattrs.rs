@@ -570,9 +570,18 @@ impl RecvLists {
         e.xattr.is_none() || !self.diff(e, local).0
     }
 
-    /// Reads the sender's reply for `e`: the long values asked for.
+    /// Reads the sender's reply for `e`: the long values asked for. A
+    /// batch replay (`replay`) reads what the recording generator asked
+    /// for, which this side's generator may not have claimed yet: there
+    /// each value is still taken once and within the budget.
     // upstream: xattrs.c:recv_xattr_request() (receiver)
-    pub fn read_reply<R: Read>(&self, r: &mut R, e: &FileEntry, budget: &mut u64) -> Result<()> {
+    pub fn read_reply<R: Read>(
+        &self,
+        r: &mut R,
+        e: &FileEntry,
+        budget: &mut u64,
+        replay: bool,
+    ) -> Result<()> {
         let (ndx, items) = self.list(e);
         let max = items.iter().map(|it| it.num).max().unwrap_or(0) as usize;
         // Only values our generator asked for, each once: what a peer
@@ -581,7 +590,7 @@ impl RecvLists {
             items
                 .iter()
                 .any(|it| it.num == n && matches!(it.value, Value::Abbrev { .. }))
-                && lock(&self.requested).contains(&(ndx, n))
+                && (replay || lock(&self.requested).contains(&(ndx, n)))
                 && !lock(&self.filled).contains_key(&(ndx, n))
         };
         use std::sync::atomic::Ordering;
