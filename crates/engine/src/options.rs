@@ -1245,16 +1245,7 @@ impl Options {
     fn apply(&mut self, act: Act, value: Option<String>, word: &str) -> Result<bool, OptionError> {
         let value = value.unwrap_or_default();
         match act {
-            Act::Archive => {
-                self.recursive = true;
-                self.links = true;
-                self.perms = true;
-                self.times = true;
-                self.group = true;
-                self.owner = true;
-                self.devices = true;
-                self.specials = true;
-            }
+            Act::Archive => self.set_archive(),
             Act::Recursive(on) => {
                 self.recursive = on;
                 self.tree.recursive_explicit = on;
@@ -1283,22 +1274,11 @@ impl Options {
             }
             Act::Crtimes(false) => {}
             Act::MungeLinks(on) => self.munge_links = on,
-            Act::Atimes => {
-                self.atimes = self.atimes.saturating_add(1).min(2);
-                if self.atimes > 1 {
-                    self.open_noatime = true;
-                }
-            }
+            Act::Atimes => self.add_atimes(),
             Act::NoAtimes => self.atimes = 0,
             // One setting in upstream (am_root): the last one wins.
-            Act::Super(on) => {
-                self.super_user = Some(on);
-                self.fake_super = false;
-            }
-            Act::FakeSuper => {
-                self.super_user = None;
-                self.fake_super = true;
-            }
+            Act::Super(on) => self.set_super(Some(on), false),
+            Act::FakeSuper => self.set_super(None, true),
             Act::Xattrs(true) => self.xattrs = self.xattrs.saturating_add(1).min(2),
             Act::Xattrs(false) => self.xattrs = 0,
             // Nothing to forward: the client's `-e` letters carry it.
@@ -1312,59 +1292,17 @@ impl Options {
             Act::Motd(on) => self.no_motd = !on,
             Act::OldDirs => self.old_dirs = true,
             Act::BlockingIo(on) => self.blocking_io = Some(on),
-            Act::OutBuf => {
-                // upstream: only the first letter counts.
-                let mode = match value.chars().next().map(|c| c.to_ascii_uppercase()) {
-                    Some('N' | 'U') => 'N',
-                    Some('L') => 'L',
-                    Some('B' | 'F') => 'B',
-                    _ => {
-                        return Err(OptionError::syntax(
-                            "Invalid --outbuf setting -- specify N, L, or B.".to_string(),
-                        ))
-                    }
-                };
-                self.outbuf = Some(mode);
-            }
+            Act::OutBuf => self.set_outbuf(&value)?,
             Act::CopyAs => self.copy_as = Some(value),
-            Act::Iconv => {
-                self.iconv = Some(value);
-                self.no_iconv = false;
-            }
-            Act::NoIconv => {
-                self.iconv = None;
-                self.no_iconv = true;
-            }
-            Act::RemoteOption => {
-                if !value.starts_with('-') {
-                    return Err(OptionError::syntax(format!(
-                        "Remote option must start with a dash: {value}"
-                    )));
-                }
-                self.remote_options.push(value);
-            }
+            Act::Iconv => self.set_iconv(Some(value)),
+            Act::NoIconv => self.set_iconv(None),
+            Act::RemoteOption => self.add_remote_option(value)?,
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
-            Act::Chown => {
-                let (user, group) = match value.split_once(':') {
-                    Some((u, g)) => (u.to_string(), g.to_string()),
-                    None => (value.clone(), String::new()),
-                };
-                if !user.is_empty() {
-                    self.set_map(true, format!("*:{user}"), true)?;
-                }
-                if !group.is_empty() {
-                    self.set_map(false, format!("*:{group}"), true)?;
-                }
-            }
+            Act::Chown => self.set_chown(&value)?,
             Act::Perms(on) => self.perms = on,
             // upstream: -A turns on -p as well.
-            Act::Acls(on) => {
-                self.acls = on;
-                if on {
-                    self.perms = true;
-                }
-            }
+            Act::Acls(on) => self.set_acls(on),
             Act::Times(on) => self.times = on,
             Act::Owner(on) => self.owner = on,
             Act::Group(on) => self.group = on,
@@ -1393,12 +1331,7 @@ impl Options {
             Act::HardLinks(on) => self.hard_links = on,
             Act::Executability => self.executability = true,
             Act::Dirs(on) => self.dirs = on,
-            Act::Chmod => {
-                crate::chmod::ChmodSpec::parse(&value).map_err(|_| {
-                    OptionError::syntax(format!("Invalid argument passed to --chmod ({value})"))
-                })?;
-                self.chmod.push(value);
-            }
+            Act::Chmod => self.add_chmod(value)?,
             Act::EarlyInput => self.early_input = Some(value),
             Act::StopAfter => self.stop_at = Some(crate::stoptime::stop_after(&value, now())?),
             Act::StopAt => self.stop_at = Some(crate::stoptime::stop_at(&value, now())?),
@@ -1412,14 +1345,7 @@ impl Options {
             Act::Progress(on) => self.progress = on,
             Act::NumericIds(on) => self.numeric_ids = on,
             Act::Server => self.server = true,
-            Act::Sender => {
-                if !self.server {
-                    return Err(OptionError::syntax(
-                        "--sender is only valid after --server".to_string(),
-                    ));
-                }
-                self.sender = true;
-            }
+            Act::Sender => self.set_sender()?,
             Act::Help => {
                 self.help = true;
                 return Ok(true);
@@ -1427,26 +1353,7 @@ impl Options {
             Act::Version => self.version = self.version.saturating_add(1),
             Act::Rsh => self.rsh = Some(value),
             Act::RsyncPath => self.rsync_path = Some(value),
-            Act::Protocol => {
-                let protocol = parse_int(&value, word)?;
-                if protocol > *PROTOCOL_RANGE.end() {
-                    return Err(OptionError {
-                        message: format!(
-                            "--protocol must be no more than {}",
-                            PROTOCOL_RANGE.end()
-                        ),
-                        exit_code: 2,
-                    });
-                }
-                if protocol < *PROTOCOL_RANGE.start() {
-                    return Err(OptionError::unsupported(format!(
-                        "--protocol={protocol} is not supported (oxsync speaks protocols {} to {})",
-                        PROTOCOL_RANGE.start(),
-                        PROTOCOL_RANGE.end()
-                    )));
-                }
-                self.protocol = Some(protocol);
-            }
+            Act::Protocol => self.set_protocol(&value, word)?,
             Act::ChecksumChoice => self.checksum_choice = parse_checksum_choice(&value)?,
             Act::BlockSize => self.block_size = parse_block_size(&value)?,
             Act::ChecksumSeed => {
@@ -1454,48 +1361,16 @@ impl Options {
                 self.checksum_seed = (seed != 0).then_some(seed);
             }
             Act::LogFormat => self.log_format = Some(value),
-            Act::Compress(on) => {
-                self.compress = on;
-                if !on {
-                    self.compress_choice = None;
-                }
-            }
-            Act::OldCompress => {
-                self.compress = true;
-                self.compress_choice = Some("zlib".into());
-            }
-            Act::NewCompress => {
-                self.compress = true;
-                self.compress_choice = Some("zlibx".into());
-            }
-            Act::CompressChoice => {
-                let v = value.to_ascii_lowercase();
-                if v == "auto" {
-                    self.compress_choice = None;
-                } else if v == "none" {
-                    self.compress = false;
-                    self.compress_choice = None;
-                } else if ["zstd", "lz4", "zlibx", "zlib"].contains(&v.as_str()) {
-                    self.compress = true;
-                    self.compress_choice = Some(v);
-                } else {
-                    return Err(OptionError::unsupported(format!(
-                        "unknown compress name: {value}"
-                    )));
-                }
-            }
+            Act::Compress(on) => self.set_compress(on),
+            Act::OldCompress => self.set_compress_codec("zlib"),
+            Act::NewCompress => self.set_compress_codec("zlibx"),
+            Act::CompressChoice => self.set_compress_choice(&value)?,
             Act::CompressLevel => {
                 self.compress_level = Some(parse_int(&value, word)?);
                 self.compress = true;
             }
             Act::SkipCompress => self.skip_compress = Some(value),
-            Act::Port => {
-                let port = parse_int(&value, word)?;
-                self.port =
-                    Some(u16::try_from(port).map_err(|_| {
-                        OptionError::syntax(format!("{word}={value}: invalid port"))
-                    })?);
-            }
+            Act::Port => self.set_port(&value, word)?,
             Act::PasswordFile => self.password_file = Some(value),
             Act::Contimeout => {
                 let secs = parse_int(&value, word)?;
@@ -1510,12 +1385,7 @@ impl Options {
             Act::IncludeFrom => self.filters.push(FilterArg::IncludeFrom(value)),
             Act::RsyncFilter => self.filters.push(FilterArg::RsyncFilter),
             Act::Cvs(on) => self.cvs_exclude = on,
-            Act::DeleteExcluded => {
-                self.delete_excluded = true;
-                if self.delete == DeleteMode::Off {
-                    self.delete = DeleteMode::During;
-                }
-            }
+            Act::DeleteExcluded => self.set_delete_excluded(),
             Act::PartialProgress => {
                 self.partial = true;
                 self.progress = true;
@@ -1542,25 +1412,204 @@ impl Options {
             Act::Sockopts => self.sockopts = Some(value),
             Act::BackupDir => self.backup_dir = Some(value),
             Act::Suffix => self.suffix = Some(value),
-            Act::BasisDir(kind) => {
-                if let Some(had) = self.alt_dest.filter(|&had| had != kind) {
-                    return Err(OptionError::syntax(format!(
-                        "ERROR: the {} option conflicts with the {} option",
-                        kind.option(),
-                        had.option()
-                    )));
-                }
-                if self.basis_dirs.len() >= MAX_BASIS_DIRS {
-                    return Err(OptionError::syntax(format!(
-                        "ERROR: at most {MAX_BASIS_DIRS} {} args may be specified",
-                        kind.option()
-                    )));
-                }
-                self.alt_dest = Some(kind);
-                self.basis_dirs.push(value);
-            }
+            Act::BasisDir(kind) => self.add_basis_dir(kind, value)?,
         }
         Ok(false)
+    }
+
+    /// `-U`; given twice, atimes are kept with `--open-noatime`.
+    fn add_atimes(&mut self) {
+        self.atimes = self.atimes.saturating_add(1).min(2);
+        if self.atimes > 1 {
+            self.open_noatime = true;
+        }
+    }
+
+    /// `--super`, `--no-super` or `--fake-super`: one setting.
+    fn set_super(&mut self, super_user: Option<bool>, fake_super: bool) {
+        self.super_user = super_user;
+        self.fake_super = fake_super;
+    }
+
+    /// `--iconv=SPEC` or `--no-iconv`.
+    fn set_iconv(&mut self, spec: Option<String>) {
+        self.no_iconv = spec.is_none();
+        self.iconv = spec;
+    }
+
+    /// `-A` (which turns on `-p` as well) or `--no-A`.
+    fn set_acls(&mut self, on: bool) {
+        self.acls = on;
+        if on {
+            self.perms = true;
+        }
+    }
+
+    /// `--chmod=CHMOD`, checked as it is read.
+    fn add_chmod(&mut self, value: String) -> Result<(), OptionError> {
+        crate::chmod::ChmodSpec::parse(&value).map_err(|_| {
+            OptionError::syntax(format!("Invalid argument passed to --chmod ({value})"))
+        })?;
+        self.chmod.push(value);
+        Ok(())
+    }
+
+    /// `--sender`, which only a server takes.
+    fn set_sender(&mut self) -> Result<(), OptionError> {
+        if !self.server {
+            return Err(OptionError::syntax(
+                "--sender is only valid after --server".to_string(),
+            ));
+        }
+        self.sender = true;
+        Ok(())
+    }
+
+    /// `-z` or `--no-z` (which forgets the codec chosen).
+    fn set_compress(&mut self, on: bool) {
+        self.compress = on;
+        if !on {
+            self.compress_choice = None;
+        }
+    }
+
+    /// `--old-compress` or `--new-compress`: compression with that codec.
+    fn set_compress_codec(&mut self, codec: &str) {
+        self.compress = true;
+        self.compress_choice = Some(codec.into());
+    }
+
+    /// `--delete-excluded`, which implies `--delete`.
+    fn set_delete_excluded(&mut self) {
+        self.delete_excluded = true;
+        if self.delete == DeleteMode::Off {
+            self.delete = DeleteMode::During;
+        }
+    }
+
+    /// `-a`: -rlptgoD.
+    fn set_archive(&mut self) {
+        self.recursive = true;
+        self.links = true;
+        self.perms = true;
+        self.times = true;
+        self.group = true;
+        self.owner = true;
+        self.devices = true;
+        self.specials = true;
+    }
+
+    /// `--outbuf=N|L|B`.
+    fn set_outbuf(&mut self, value: &str) -> Result<(), OptionError> {
+        // upstream: only the first letter counts.
+        let mode = match value.chars().next().map(|c| c.to_ascii_uppercase()) {
+            Some('N' | 'U') => 'N',
+            Some('L') => 'L',
+            Some('B' | 'F') => 'B',
+            _ => {
+                return Err(OptionError::syntax(
+                    "Invalid --outbuf setting -- specify N, L, or B.".to_string(),
+                ))
+            }
+        };
+        self.outbuf = Some(mode);
+        Ok(())
+    }
+
+    /// `-M OPT`: an option for the remote side only.
+    fn add_remote_option(&mut self, value: String) -> Result<(), OptionError> {
+        if !value.starts_with('-') {
+            return Err(OptionError::syntax(format!(
+                "Remote option must start with a dash: {value}"
+            )));
+        }
+        self.remote_options.push(value);
+        Ok(())
+    }
+
+    /// `--chown=USER:GROUP`: a `--usermap`/`--groupmap` of `*`.
+    fn set_chown(&mut self, value: &str) -> Result<(), OptionError> {
+        let (user, group) = match value.split_once(':') {
+            Some((u, g)) => (u.to_string(), g.to_string()),
+            None => (value.to_string(), String::new()),
+        };
+        if !user.is_empty() {
+            self.set_map(true, format!("*:{user}"), true)?;
+        }
+        if !group.is_empty() {
+            self.set_map(false, format!("*:{group}"), true)?;
+        }
+        Ok(())
+    }
+
+    /// `--protocol=NUM`, within the protocols oxsync speaks.
+    fn set_protocol(&mut self, value: &str, word: &str) -> Result<(), OptionError> {
+        let protocol = parse_int(value, word)?;
+        if protocol > *PROTOCOL_RANGE.end() {
+            return Err(OptionError {
+                message: format!("--protocol must be no more than {}", PROTOCOL_RANGE.end()),
+                exit_code: 2,
+            });
+        }
+        if protocol < *PROTOCOL_RANGE.start() {
+            return Err(OptionError::unsupported(format!(
+                "--protocol={protocol} is not supported (oxsync speaks protocols {} to {})",
+                PROTOCOL_RANGE.start(),
+                PROTOCOL_RANGE.end()
+            )));
+        }
+        self.protocol = Some(protocol);
+        Ok(())
+    }
+
+    /// `--compress-choice=NAME` (`auto`, `none` or a codec).
+    fn set_compress_choice(&mut self, value: &str) -> Result<(), OptionError> {
+        let v = value.to_ascii_lowercase();
+        if v == "auto" {
+            self.compress_choice = None;
+        } else if v == "none" {
+            self.compress = false;
+            self.compress_choice = None;
+        } else if ["zstd", "lz4", "zlibx", "zlib"].contains(&v.as_str()) {
+            self.compress = true;
+            self.compress_choice = Some(v);
+        } else {
+            return Err(OptionError::unsupported(format!(
+                "unknown compress name: {value}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `--port=PORT`.
+    fn set_port(&mut self, value: &str, word: &str) -> Result<(), OptionError> {
+        let port = parse_int(value, word)?;
+        self.port = Some(
+            u16::try_from(port)
+                .map_err(|_| OptionError::syntax(format!("{word}={value}: invalid port")))?,
+        );
+        Ok(())
+    }
+
+    /// `--compare-dest`, `--copy-dest` or `--link-dest` DIR: one kind,
+    /// at most [`MAX_BASIS_DIRS`] of them.
+    fn add_basis_dir(&mut self, kind: AltDest, value: String) -> Result<(), OptionError> {
+        if let Some(had) = self.alt_dest.filter(|&had| had != kind) {
+            return Err(OptionError::syntax(format!(
+                "ERROR: the {} option conflicts with the {} option",
+                kind.option(),
+                had.option()
+            )));
+        }
+        if self.basis_dirs.len() >= MAX_BASIS_DIRS {
+            return Err(OptionError::syntax(format!(
+                "ERROR: at most {MAX_BASIS_DIRS} {} args may be specified",
+                kind.option()
+            )));
+        }
+        self.alt_dest = Some(kind);
+        self.basis_dirs.push(value);
+        Ok(())
     }
 
     /// Sets the deletion timing named by `--delete-WHEN`; `--delete-during`
