@@ -870,8 +870,39 @@ impl Requested {
             self.module.params.get("refuse options").unwrap_or(""),
             charset.is_some(),
         );
+        let mut opts = match self.parse_client_options(&name, &refusals) {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
+        let client_info = opts.rsh.clone();
+        if let Err(code) = self.adopt_client_options(&name, charset, &mut opts) {
+            return code;
+        }
+        if let Err(code) = self.check_access(&name, &opts) {
+            return code;
+        }
+        if opts.sender {
+            self.expand_wildcards(&mut opts);
+        }
+        let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
+        let tails = match self.module_tails(&name, &opts, &paths) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        if let Err(code) = self.check_path_options(&name, &mut opts, &tails) {
+            return code;
+        }
+        // `max verbosity` caps the client's -v for this side.
+        let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
+        opts.verbose = opts.verbose.min(max_v);
+        self.serve(opts, client_info, &tails, &paths)
+    }
+
+    /// Parses the client's argv with the module's refusals; `Err` is the
+    /// exit code of the failed session.
+    fn parse_client_options(&mut self, name: &str, refusals: &Refusals) -> Result<Options, i32> {
         let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
-        let mut opts = match Options::parse_for_module(&os, &refusals) {
+        let opts = match Options::parse_for_module(&os, refusals) {
             Ok(o) => o,
             Err(failed) => {
                 let (e, seen) = *failed;
@@ -886,14 +917,26 @@ impl Requested {
                 ));
                 // Set up as far as the client's options were read.
                 let client_info = seen.rsh.clone();
-                return self.fail_after_ok(
+                return Err(self.fail_after_ok(
                     Some(&seen),
                     client_info,
                     &format!("rsync: {}", e.message),
                     e.exit_code,
-                );
+                ));
             }
         };
+        Ok(opts)
+    }
+
+    /// Applies what the client's options ask of this side: the module's
+    /// charset, `--copy-as`, the allocation bound; `Err` is the exit code
+    /// of the failed session.
+    fn adopt_client_options(
+        &mut self,
+        name: &str,
+        charset: Option<String>,
+        opts: &mut Options,
+    ) -> Result<(), i32> {
         let client_info = opts.rsh.clone();
         // upstream: clientserver.c rsync_module(): a client's --iconv
         // turns the module's `charset` on (its own value only asks).
@@ -905,7 +948,7 @@ impl Requested {
             };
             if let Err(e) = engine::charset::setup(&module_side, false) {
                 self.conn.log.line(&e.message);
-                return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+                return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
             }
         }
         // upstream: main.c do_server_sender()/do_server_recv() ->
@@ -915,7 +958,7 @@ impl Requested {
                 "--copy-as on module {name} from {}: {}",
                 self.conn.peer.addr, e.message
             ));
-            return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+            return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
         }
         // A client's --insecure-links is refused by the parser itself
         // (engine::refuse: a daemon always refuses it, as upstream).
@@ -924,37 +967,45 @@ impl Requested {
             Ok(limit) => opts.ctl.cap_max_alloc(limit),
             Err(msg) => {
                 self.conn.log.line(&msg);
-                return self.fail_after_ok(
-                    Some(&opts),
+                return Err(self.fail_after_ok(
+                    Some(&*opts),
                     client_info,
                     &format!("rsync: {msg}"),
                     exit::RERR_SYNTAX,
-                );
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// Refuses a request the module does not serve (not a server, the
+    /// wrong direction, deleting from a read-only module); `Err` is the
+    /// exit code of the failed session.
+    fn check_access(&mut self, name: &str, opts: &Options) -> Result<(), i32> {
+        let client_info = opts.rsh.clone();
         if !opts.server {
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "rsync: the daemon expects --server in the arguments",
                 exit::RERR_PROTOCOL,
-            );
+            ));
         }
         if !opts.sender && self.read_only {
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "ERROR: module is read only",
                 exit::RERR_SYNTAX,
-            );
+            ));
         }
         if opts.sender && self.write_only {
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "ERROR: module is write only",
                 exit::RERR_SYNTAX,
-            );
+            ));
         }
         // upstream: main.c:do_server_sender() refuses before any file is
         // listed, so nothing of a read-only module can be deleted.
@@ -963,34 +1014,54 @@ impl Requested {
                 "refused --remove-source-files on read-only module {name} from {}",
                 self.conn.peer.addr
             ));
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "ERROR: --remove-source-files cannot be used with a read-only module",
                 exit::RERR_SYNTAX,
-            );
+            ));
         }
-        if opts.sender {
-            self.expand_wildcards(&mut opts);
-        }
-        let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
+        Ok(())
+    }
+
+    /// The module-relative tails of the client's paths; `Err` is the exit
+    /// code of the failed session.
+    fn module_tails(
+        &mut self,
+        name: &str,
+        opts: &Options,
+        paths: &[String],
+    ) -> Result<Vec<Tail>, i32> {
+        let client_info = opts.rsh.clone();
         let mut tails = Vec::new();
-        for p in &paths {
-            match module_tail(&name, p) {
+        for p in paths {
+            match module_tail(name, p) {
                 Ok(t) => tails.push(t),
                 Err(msg) => {
                     self.conn
                         .log
                         .line(&format!("refused on module {name}: {msg}"));
-                    return self.fail_after_ok(
-                        Some(&opts),
+                    return Err(self.fail_after_ok(
+                        Some(opts),
                         client_info,
                         &format!("rsync: {msg}"),
                         exit::RERR_SYNTAX,
-                    );
+                    ));
                 }
             }
         }
+        Ok(tails)
+    }
+
+    /// Checks (and rewrites) the client's path options against the module;
+    /// `Err` is the exit code of the failed session.
+    fn check_path_options(
+        &mut self,
+        name: &str,
+        opts: &mut Options,
+        tails: &[Tail],
+    ) -> Result<(), i32> {
+        let client_info = opts.rsh.clone();
         // Client path options are checked against the module before
         // anything is written (rewritten to paths below the destination).
         let base = match tails.first() {
@@ -1009,12 +1080,12 @@ impl Requested {
                 self.conn
                     .log
                     .line(&format!("refused on module {name}: {msg}"));
-                return self.fail_after_ok(
-                    Some(&opts),
+                return Err(self.fail_after_ok(
+                    Some(&*opts),
                     client_info,
                     &format!("rsync: {msg}"),
                     exit::RERR_SYNTAX,
-                );
+                ));
             }
         };
         // The module's own filter protects what a path option names too.
@@ -1028,7 +1099,7 @@ impl Requested {
                 module_root: self.root.clone(),
             });
         match sandbox::check_client_paths(
-            &mut opts,
+            opts,
             &self.root,
             &base,
             mode,
@@ -1046,18 +1117,15 @@ impl Requested {
             Err(rej) => {
                 let line = rej.log_line(self.conn.peer.host_name(), &self.root);
                 self.conn.log.line(&line);
-                return self.fail_after_ok(
-                    Some(&opts),
+                return Err(self.fail_after_ok(
+                    Some(&*opts),
                     client_info,
-                    &rej.client_message(&name),
+                    &rej.client_message(name),
                     rej.exit_code(),
-                );
+                ));
             }
         }
-        // `max verbosity` caps the client's -v for this side.
-        let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
-        opts.verbose = opts.verbose.min(max_v);
-        self.serve(opts, client_info, &tails, &paths)
+        Ok(())
     }
 
     /// Confines the session (chroot, privilege drop, Landlock), then runs
