@@ -70,4 +70,5 @@ mod time_mode_options;
 mod treeshape;
 mod update_options;
 mod util;
+mod wire_trace;
 mod xattrs;

@@ -853,6 +853,13 @@ pub fn sender_source(path: &Path, tail: &Tail) -> String {
     format!("{}{slash}", path.join(&tail.rel).display())
 }
 
+/// A request refused before the transfer starts: the message for the
+/// client and the exit code.
+struct Refused {
+    msg: String,
+    code: i32,
+}
+
 impl Requested {
     /// Checks the request, runs the hooks and the transfer.
     // upstream: clientserver.c:rsync_module() (after OK) / main.c:start_server()
@@ -870,8 +877,39 @@ impl Requested {
             self.module.params.get("refuse options").unwrap_or(""),
             charset.is_some(),
         );
+        let mut opts = match self.parse_client_options(&name, &refusals) {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
+        let client_info = opts.rsh.clone();
+        if let Err(code) = self.adopt_client_options(&name, charset, &mut opts) {
+            return code;
+        }
+        if let Err(code) = self.check_access(&name, &opts) {
+            return code;
+        }
+        if opts.sender {
+            self.expand_wildcards(&mut opts);
+        }
+        let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
+        let tails = match self.module_tails(&name, &opts, &paths) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        if let Err(code) = self.check_path_options(&name, &mut opts, &tails) {
+            return code;
+        }
+        // `max verbosity` caps the client's -v for this side.
+        let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
+        opts.verbose = opts.verbose.min(max_v);
+        self.serve(opts, client_info, &tails, &paths)
+    }
+
+    /// Parses the client's argv with the module's refusals; `Err` is the
+    /// exit code of the failed session.
+    fn parse_client_options(&mut self, name: &str, refusals: &Refusals) -> Result<Options, i32> {
         let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
-        let mut opts = match Options::parse_for_module(&os, &refusals) {
+        let opts = match Options::parse_for_module(&os, refusals) {
             Ok(o) => o,
             Err(failed) => {
                 let (e, seen) = *failed;
@@ -886,14 +924,26 @@ impl Requested {
                 ));
                 // Set up as far as the client's options were read.
                 let client_info = seen.rsh.clone();
-                return self.fail_after_ok(
+                return Err(self.fail_after_ok(
                     Some(&seen),
                     client_info,
                     &format!("rsync: {}", e.message),
                     e.exit_code,
-                );
+                ));
             }
         };
+        Ok(opts)
+    }
+
+    /// Applies what the client's options ask of this side: the module's
+    /// charset, `--copy-as`, the allocation bound; `Err` is the exit code
+    /// of the failed session.
+    fn adopt_client_options(
+        &mut self,
+        name: &str,
+        charset: Option<String>,
+        opts: &mut Options,
+    ) -> Result<(), i32> {
         let client_info = opts.rsh.clone();
         // upstream: clientserver.c rsync_module(): a client's --iconv
         // turns the module's `charset` on (its own value only asks).
@@ -905,7 +955,7 @@ impl Requested {
             };
             if let Err(e) = engine::charset::setup(&module_side, false) {
                 self.conn.log.line(&e.message);
-                return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+                return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
             }
         }
         // upstream: main.c do_server_sender()/do_server_recv() ->
@@ -915,7 +965,7 @@ impl Requested {
                 "--copy-as on module {name} from {}: {}",
                 self.conn.peer.addr, e.message
             ));
-            return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
+            return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
         }
         // A client's --insecure-links is refused by the parser itself
         // (engine::refuse: a daemon always refuses it, as upstream).
@@ -924,37 +974,45 @@ impl Requested {
             Ok(limit) => opts.ctl.cap_max_alloc(limit),
             Err(msg) => {
                 self.conn.log.line(&msg);
-                return self.fail_after_ok(
-                    Some(&opts),
+                return Err(self.fail_after_ok(
+                    Some(&*opts),
                     client_info,
                     &format!("rsync: {msg}"),
                     exit::RERR_SYNTAX,
-                );
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// Refuses a request the module does not serve (not a server, the
+    /// wrong direction, deleting from a read-only module); `Err` is the
+    /// exit code of the failed session.
+    fn check_access(&mut self, name: &str, opts: &Options) -> Result<(), i32> {
+        let client_info = opts.rsh.clone();
         if !opts.server {
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "rsync: the daemon expects --server in the arguments",
                 exit::RERR_PROTOCOL,
-            );
+            ));
         }
         if !opts.sender && self.read_only {
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "ERROR: module is read only",
                 exit::RERR_SYNTAX,
-            );
+            ));
         }
         if opts.sender && self.write_only {
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "ERROR: module is write only",
                 exit::RERR_SYNTAX,
-            );
+            ));
         }
         // upstream: main.c:do_server_sender() refuses before any file is
         // listed, so nothing of a read-only module can be deleted.
@@ -963,34 +1021,54 @@ impl Requested {
                 "refused --remove-source-files on read-only module {name} from {}",
                 self.conn.peer.addr
             ));
-            return self.fail_after_ok(
-                Some(&opts),
+            return Err(self.fail_after_ok(
+                Some(opts),
                 client_info,
                 "ERROR: --remove-source-files cannot be used with a read-only module",
                 exit::RERR_SYNTAX,
-            );
+            ));
         }
-        if opts.sender {
-            self.expand_wildcards(&mut opts);
-        }
-        let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
+        Ok(())
+    }
+
+    /// The module-relative tails of the client's paths; `Err` is the exit
+    /// code of the failed session.
+    fn module_tails(
+        &mut self,
+        name: &str,
+        opts: &Options,
+        paths: &[String],
+    ) -> Result<Vec<Tail>, i32> {
+        let client_info = opts.rsh.clone();
         let mut tails = Vec::new();
-        for p in &paths {
-            match module_tail(&name, p) {
+        for p in paths {
+            match module_tail(name, p) {
                 Ok(t) => tails.push(t),
                 Err(msg) => {
                     self.conn
                         .log
                         .line(&format!("refused on module {name}: {msg}"));
-                    return self.fail_after_ok(
-                        Some(&opts),
+                    return Err(self.fail_after_ok(
+                        Some(opts),
                         client_info,
                         &format!("rsync: {msg}"),
                         exit::RERR_SYNTAX,
-                    );
+                    ));
                 }
             }
         }
+        Ok(tails)
+    }
+
+    /// Checks (and rewrites) the client's path options against the module;
+    /// `Err` is the exit code of the failed session.
+    fn check_path_options(
+        &mut self,
+        name: &str,
+        opts: &mut Options,
+        tails: &[Tail],
+    ) -> Result<(), i32> {
+        let client_info = opts.rsh.clone();
         // Client path options are checked against the module before
         // anything is written (rewritten to paths below the destination).
         let base = match tails.first() {
@@ -1009,12 +1087,12 @@ impl Requested {
                 self.conn
                     .log
                     .line(&format!("refused on module {name}: {msg}"));
-                return self.fail_after_ok(
-                    Some(&opts),
+                return Err(self.fail_after_ok(
+                    Some(&*opts),
                     client_info,
                     &format!("rsync: {msg}"),
                     exit::RERR_SYNTAX,
-                );
+                ));
             }
         };
         // The module's own filter protects what a path option names too.
@@ -1028,7 +1106,7 @@ impl Requested {
                 module_root: self.root.clone(),
             });
         match sandbox::check_client_paths(
-            &mut opts,
+            opts,
             &self.root,
             &base,
             mode,
@@ -1046,18 +1124,15 @@ impl Requested {
             Err(rej) => {
                 let line = rej.log_line(self.conn.peer.host_name(), &self.root);
                 self.conn.log.line(&line);
-                return self.fail_after_ok(
-                    Some(&opts),
+                return Err(self.fail_after_ok(
+                    Some(&*opts),
                     client_info,
-                    &rej.client_message(&name),
+                    &rej.client_message(name),
                     rej.exit_code(),
-                );
+                ));
             }
         }
-        // `max verbosity` caps the client's -v for this side.
-        let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
-        opts.verbose = opts.verbose.min(max_v);
-        self.serve(opts, client_info, &tails, &paths)
+        Ok(())
     }
 
     /// Confines the session (chroot, privilege drop, Landlock), then runs
@@ -1361,6 +1436,64 @@ impl Requested {
 
     /// Runs the engine role over the connection.
     fn transfer(&mut self, opts: &Options, tails: &[Tail]) -> i32 {
+        self.adopt_client_limits(opts);
+        let (r, w) = self.take_streams();
+        let mut link = match self.session_link(opts) {
+            Ok(link) => link,
+            Err(refused) => return self.refuse_streams(r, w, opts, refused),
+        };
+        let out = self.session_out(&w, opts, tails);
+        // Everything either role lists, reads, writes or removes is
+        // resolved beneath the module's directory handle.
+        let module_writable = self.module_writable();
+        let module = match self.take_module_root() {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
+                return self.fail_streams(
+                    r,
+                    w,
+                    Some(opts),
+                    opts.rsh.as_deref(),
+                    &msg,
+                    exit::RERR_FILEIO,
+                );
+            }
+        };
+        let (role, res) = if opts.sender {
+            let mut sources = match self.sender_sources(opts, tails) {
+                Ok(sources) => sources,
+                Err(refused) => return self.refuse_streams(r, w, opts, refused),
+            };
+            if sources.is_empty() {
+                sources.push(format!("{}/", self.root.display()));
+            }
+            // Chrooted at the module itself, absolute links name places in
+            // the module (the chroot resolves them there).
+            let chroot = self.chrooted && self.root == Path::new("/");
+            // With `insecure links = yes` the module root follows any
+            // symlink on disk (Self::anchor); names still resolve beneath it.
+            link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
+            (
+                "sender",
+                run_sender(r, w.clone(), opts, &sources, &link, out.clone()),
+            )
+        } else {
+            let dest = match self.receiver_dest(module, tails, &link) {
+                Ok(dest) => dest,
+                Err(refused) => return self.refuse_streams(r, w, opts, refused),
+            };
+            (
+                "receiver",
+                run_receiver_to(r, w.clone(), opts, dest, &link, out.clone()),
+            )
+        };
+        self.finish_transfer(role, res, w, out, opts, module_writable)
+    }
+
+    /// Adopts the client's --bwlimit and --timeout where they are lower
+    /// than the module's.
+    fn adopt_client_limits(&mut self, opts: &Options) {
         // upstream: the daemon's --bwlimit caps the client's.
         let asked = opts.ctl.bwlimit;
         if asked > 0 && (self.conn.bwlimit == 0 || asked < self.conn.bwlimit) {
@@ -1374,7 +1507,12 @@ impl Requested {
             self.timeout = Some(t);
             (self.conn.set_timeout)(Some(t));
         }
-        let (r, w) = self.take_streams();
+    }
+
+    /// How the engine reaches the module for this client: the module's
+    /// filter and chmod rules, the ids, the timeout and the
+    /// `--files-from` names read beneath the module.
+    fn session_link(&mut self, opts: &Options) -> Result<Link, Refused> {
         let daemon_filter = match self.module_filter.clone() {
             Ok(f) => f.map(|rules| DaemonFilter {
                 rules,
@@ -1382,17 +1520,13 @@ impl Requested {
             }),
             Err(msg) => {
                 self.conn.log.line(&msg);
-                return self.fail_streams(
-                    r,
-                    w,
-                    Some(opts),
-                    opts.rsh.as_deref(),
-                    &format!("rsync: {msg}"),
-                    exit::RERR_SYNTAX,
-                );
+                return Err(Refused {
+                    msg: format!("rsync: {msg}"),
+                    code: exit::RERR_SYNTAX,
+                });
             }
         };
-        let link = Link {
+        let mut link = Link {
             side: Side::Server,
             client_info: opts.rsh.clone(),
             local: false,
@@ -1412,7 +1546,6 @@ impl Requested {
             requested: None,
             batch: None,
         };
-        let mut link = link;
         match crate::treeshape::read_files_from(
             opts,
             &self.module.name,
@@ -1425,16 +1558,19 @@ impl Requested {
                 self.conn
                     .log
                     .line(&format!("refused on module {}: {msg}", self.module.name));
-                return self.fail_streams(
-                    r,
-                    w,
-                    Some(opts),
-                    opts.rsh.as_deref(),
-                    &format!("rsync: {msg}"),
-                    exit::RERR_SYNTAX,
-                );
+                return Err(Refused {
+                    msg: format!("rsync: {msg}"),
+                    code: exit::RERR_SYNTAX,
+                });
             }
         }
+        Ok(link)
+    }
+
+    /// Where the session's messages go: to the client over the wire, the
+    /// peer's own messages and the log-only lines (and, with `transfer
+    /// logging`, each file) to the daemon's log.
+    fn session_out(&self, w: &SharedWriter, opts: &Options, tails: &[Tail]) -> Arc<Out> {
         let fmt = ItemFormat {
             itemize: 0,
             verbose: 0,
@@ -1457,129 +1593,104 @@ impl Requested {
         if self.module.params.bool("transfer logging", false) {
             self.install_transfer_log(&out, opts, tails);
         }
-        // Everything either role lists, reads, writes or removes is
-        // resolved beneath the module's directory handle.
-        let module_writable = self.module_writable();
-        let module = match self.take_module_root() {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = format!("rsync: cannot open module {}: {e}", self.module.name);
-                return self.fail_streams(
-                    r,
-                    w,
-                    Some(opts),
-                    opts.rsh.as_deref(),
-                    &msg,
-                    exit::RERR_FILEIO,
-                );
-            }
-        };
-        let (role, res) = if opts.sender {
-            let mut sources = Vec::new();
-            let raws: Vec<&String> = opts.args.iter().skip(1).collect();
-            for (k, t) in tails.iter().enumerate() {
-                let checked: Result<String, String> = Ok(sender_source(&self.root, t));
-                // -R: names start below the module root (or the client's
-                // `/./`), not at the filesystem root.
-                let checked = match (checked, raws.get(k)) {
-                    (Ok(_), Some(raw))
-                        if opts.tree.relative() && opts.tree.files_from.is_none() =>
-                    {
-                        crate::treeshape::relative_source(
-                            &self.module.name,
-                            &self.root,
-                            raw,
-                            t.trailing_slash,
-                        )
-                    }
-                    (other, _) => other,
-                };
-                match checked {
-                    Ok(s) => sources.push(s),
-                    Err(msg) => {
-                        self.conn
-                            .log
-                            .line(&format!("refused on module {}: {msg}", self.module.name));
-                        return self.fail_streams(
-                            r,
-                            w,
-                            Some(opts),
-                            opts.rsh.as_deref(),
-                            &format!("rsync: {msg}"),
-                            exit::RERR_SYNTAX,
-                        );
-                    }
+        out
+    }
+
+    /// The sender's sources for the client's paths (all beneath the
+    /// module).
+    fn sender_sources(&self, opts: &Options, tails: &[Tail]) -> Result<Vec<String>, Refused> {
+        let mut sources = Vec::new();
+        let raws: Vec<&String> = opts.args.iter().skip(1).collect();
+        for (k, t) in tails.iter().enumerate() {
+            let checked: Result<String, String> = Ok(sender_source(&self.root, t));
+            // -R: names start below the module root (or the client's
+            // `/./`), not at the filesystem root.
+            let checked = match (checked, raws.get(k)) {
+                (Ok(_), Some(raw)) if opts.tree.relative() && opts.tree.files_from.is_none() => {
+                    crate::treeshape::relative_source(
+                        &self.module.name,
+                        &self.root,
+                        raw,
+                        t.trailing_slash,
+                    )
                 }
-            }
-            if sources.is_empty() {
-                sources.push(format!("{}/", self.root.display()));
-            }
-            // Chrooted at the module itself, absolute links name places in
-            // the module (the chroot resolves them there).
-            let chroot = self.chrooted && self.root == Path::new("/");
-            // With `insecure links = yes` the module root follows any
-            // symlink on disk (Self::anchor); names still resolve beneath it.
-            link.sources = engine::source::Sources::beneath(module, self.root.clone(), chroot);
-            (
-                "sender",
-                run_sender(r, w.clone(), opts, &sources, &link, out.clone()),
-            )
-        } else {
-            if tails.len() > 1 {
-                return self.fail_streams(
-                    r,
-                    w,
-                    Some(opts),
-                    opts.rsh.as_deref(),
-                    "rsync: the daemon receives into one destination path",
-                    exit::RERR_SYNTAX,
-                );
-            }
-            let tail = tails.first().cloned().unwrap_or(Tail {
-                rel: String::new(),
-                trailing_slash: true,
-            });
-            if let Some(df) = &link.daemon_filter {
-                // upstream: main.c:get_local_name() matches the cleaned
-                // destination name as a file and as a directory (the
-                // directories above it are not matched: `exclude = /d`
-                // protects `d`, `/d/` the subtree).
-                let dest = tail.rel.trim_end_matches('/');
-                let dest = dest.strip_suffix("/.").unwrap_or(dest).as_bytes();
-                if !dest.is_empty()
-                    && dest != b"."
-                    && (df.rules.is_excluded(dest, false) || df.rules.is_excluded(dest, true))
-                {
-                    let msg = format!("ERROR: daemon has excluded destination \"{}\"", tail.rel);
+                (other, _) => other,
+            };
+            match checked {
+                Ok(s) => sources.push(s),
+                Err(msg) => {
                     self.conn
                         .log
-                        .line(&format!("{msg} on module {}", self.module.name));
-                    return self.fail_streams(
-                        r,
-                        w,
-                        Some(opts),
-                        opts.rsh.as_deref(),
-                        &msg,
-                        exit::RERR_FILESELECT,
-                    );
+                        .line(&format!("refused on module {}: {msg}", self.module.name));
+                    return Err(Refused {
+                        msg: format!("rsync: {msg}"),
+                        code: exit::RERR_SYNTAX,
+                    });
                 }
             }
-            let root = module;
-            let path = if tail.rel.is_empty() {
-                RelPath::root()
-            } else {
-                RelPath::new(tail.rel.as_bytes()).unwrap_or_else(|_| RelPath::root())
-            };
-            let dest = Dest::Beneath {
-                root,
-                path,
-                trailing_slash: tail.trailing_slash,
-            };
-            (
-                "receiver",
-                run_receiver_to(r, w.clone(), opts, dest, &link, out.clone()),
-            )
+        }
+        Ok(sources)
+    }
+
+    /// The receiver's destination beneath the module root: one path, not
+    /// excluded by the module's filter.
+    fn receiver_dest(&self, module: Root, tails: &[Tail], link: &Link) -> Result<Dest, Refused> {
+        if tails.len() > 1 {
+            return Err(Refused {
+                msg: "rsync: the daemon receives into one destination path".to_string(),
+                code: exit::RERR_SYNTAX,
+            });
+        }
+        let tail = tails.first().cloned().unwrap_or(Tail {
+            rel: String::new(),
+            trailing_slash: true,
+        });
+        if let Some(df) = &link.daemon_filter {
+            // upstream: main.c:get_local_name() matches the cleaned
+            // destination name as a file and as a directory (the
+            // directories above it are not matched: `exclude = /d`
+            // protects `d`, `/d/` the subtree).
+            let dest = tail.rel.trim_end_matches('/');
+            let dest = dest.strip_suffix("/.").unwrap_or(dest).as_bytes();
+            if !dest.is_empty()
+                && dest != b"."
+                && (df.rules.is_excluded(dest, false) || df.rules.is_excluded(dest, true))
+            {
+                let msg = format!("ERROR: daemon has excluded destination \"{}\"", tail.rel);
+                self.conn
+                    .log
+                    .line(&format!("{msg} on module {}", self.module.name));
+                return Err(Refused {
+                    msg,
+                    code: exit::RERR_FILESELECT,
+                });
+            }
+        }
+        let root = module;
+        let path = if tail.rel.is_empty() {
+            RelPath::root()
+        } else {
+            RelPath::new(tail.rel.as_bytes()).unwrap_or_else(|_| RelPath::root())
         };
+        let dest = Dest::Beneath {
+            root,
+            path,
+            trailing_slash: tail.trailing_slash,
+        };
+        Ok(dest)
+    }
+
+    /// Logs how the transfer ended and gives its exit code (after
+    /// upstream's courtesy wait for the client on an error).
+    fn finish_transfer(
+        &mut self,
+        role: &str,
+        res: Result<engine::stats::XferStats, Error>,
+        w: SharedWriter,
+        out: Arc<Out>,
+        opts: &Options,
+        module_writable: bool,
+    ) -> i32 {
         match res {
             Ok(stats) => {
                 if let Ok(mut g) = w.lock() {
@@ -1651,6 +1762,24 @@ impl Requested {
                 e.code
             }
         }
+    }
+
+    /// Fails the session with a request refused before the transfer.
+    fn refuse_streams(
+        &mut self,
+        r: Input,
+        w: SharedWriter,
+        opts: &Options,
+        refused: Refused,
+    ) -> i32 {
+        self.fail_streams(
+            r,
+            w,
+            Some(opts),
+            opts.rsh.as_deref(),
+            &refused.msg,
+            refused.code,
+        )
     }
 
     fn take_streams(&mut self) -> (Input, SharedWriter) {

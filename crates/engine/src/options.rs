@@ -1245,16 +1245,7 @@ impl Options {
     fn apply(&mut self, act: Act, value: Option<String>, word: &str) -> Result<bool, OptionError> {
         let value = value.unwrap_or_default();
         match act {
-            Act::Archive => {
-                self.recursive = true;
-                self.links = true;
-                self.perms = true;
-                self.times = true;
-                self.group = true;
-                self.owner = true;
-                self.devices = true;
-                self.specials = true;
-            }
+            Act::Archive => self.set_archive(),
             Act::Recursive(on) => {
                 self.recursive = on;
                 self.tree.recursive_explicit = on;
@@ -1283,22 +1274,11 @@ impl Options {
             }
             Act::Crtimes(false) => {}
             Act::MungeLinks(on) => self.munge_links = on,
-            Act::Atimes => {
-                self.atimes = self.atimes.saturating_add(1).min(2);
-                if self.atimes > 1 {
-                    self.open_noatime = true;
-                }
-            }
+            Act::Atimes => self.add_atimes(),
             Act::NoAtimes => self.atimes = 0,
             // One setting in upstream (am_root): the last one wins.
-            Act::Super(on) => {
-                self.super_user = Some(on);
-                self.fake_super = false;
-            }
-            Act::FakeSuper => {
-                self.super_user = None;
-                self.fake_super = true;
-            }
+            Act::Super(on) => self.set_super(Some(on), false),
+            Act::FakeSuper => self.set_super(None, true),
             Act::Xattrs(true) => self.xattrs = self.xattrs.saturating_add(1).min(2),
             Act::Xattrs(false) => self.xattrs = 0,
             // Nothing to forward: the client's `-e` letters carry it.
@@ -1312,59 +1292,17 @@ impl Options {
             Act::Motd(on) => self.no_motd = !on,
             Act::OldDirs => self.old_dirs = true,
             Act::BlockingIo(on) => self.blocking_io = Some(on),
-            Act::OutBuf => {
-                // upstream: only the first letter counts.
-                let mode = match value.chars().next().map(|c| c.to_ascii_uppercase()) {
-                    Some('N' | 'U') => 'N',
-                    Some('L') => 'L',
-                    Some('B' | 'F') => 'B',
-                    _ => {
-                        return Err(OptionError::syntax(
-                            "Invalid --outbuf setting -- specify N, L, or B.".to_string(),
-                        ))
-                    }
-                };
-                self.outbuf = Some(mode);
-            }
+            Act::OutBuf => self.set_outbuf(&value)?,
             Act::CopyAs => self.copy_as = Some(value),
-            Act::Iconv => {
-                self.iconv = Some(value);
-                self.no_iconv = false;
-            }
-            Act::NoIconv => {
-                self.iconv = None;
-                self.no_iconv = true;
-            }
-            Act::RemoteOption => {
-                if !value.starts_with('-') {
-                    return Err(OptionError::syntax(format!(
-                        "Remote option must start with a dash: {value}"
-                    )));
-                }
-                self.remote_options.push(value);
-            }
+            Act::Iconv => self.set_iconv(Some(value)),
+            Act::NoIconv => self.set_iconv(None),
+            Act::RemoteOption => self.add_remote_option(value)?,
             Act::Usermap => self.set_map(true, value, false)?,
             Act::Groupmap => self.set_map(false, value, false)?,
-            Act::Chown => {
-                let (user, group) = match value.split_once(':') {
-                    Some((u, g)) => (u.to_string(), g.to_string()),
-                    None => (value.clone(), String::new()),
-                };
-                if !user.is_empty() {
-                    self.set_map(true, format!("*:{user}"), true)?;
-                }
-                if !group.is_empty() {
-                    self.set_map(false, format!("*:{group}"), true)?;
-                }
-            }
+            Act::Chown => self.set_chown(&value)?,
             Act::Perms(on) => self.perms = on,
             // upstream: -A turns on -p as well.
-            Act::Acls(on) => {
-                self.acls = on;
-                if on {
-                    self.perms = true;
-                }
-            }
+            Act::Acls(on) => self.set_acls(on),
             Act::Times(on) => self.times = on,
             Act::Owner(on) => self.owner = on,
             Act::Group(on) => self.group = on,
@@ -1393,12 +1331,7 @@ impl Options {
             Act::HardLinks(on) => self.hard_links = on,
             Act::Executability => self.executability = true,
             Act::Dirs(on) => self.dirs = on,
-            Act::Chmod => {
-                crate::chmod::ChmodSpec::parse(&value).map_err(|_| {
-                    OptionError::syntax(format!("Invalid argument passed to --chmod ({value})"))
-                })?;
-                self.chmod.push(value);
-            }
+            Act::Chmod => self.add_chmod(value)?,
             Act::EarlyInput => self.early_input = Some(value),
             Act::StopAfter => self.stop_at = Some(crate::stoptime::stop_after(&value, now())?),
             Act::StopAt => self.stop_at = Some(crate::stoptime::stop_at(&value, now())?),
@@ -1412,14 +1345,7 @@ impl Options {
             Act::Progress(on) => self.progress = on,
             Act::NumericIds(on) => self.numeric_ids = on,
             Act::Server => self.server = true,
-            Act::Sender => {
-                if !self.server {
-                    return Err(OptionError::syntax(
-                        "--sender is only valid after --server".to_string(),
-                    ));
-                }
-                self.sender = true;
-            }
+            Act::Sender => self.set_sender()?,
             Act::Help => {
                 self.help = true;
                 return Ok(true);
@@ -1427,26 +1353,7 @@ impl Options {
             Act::Version => self.version = self.version.saturating_add(1),
             Act::Rsh => self.rsh = Some(value),
             Act::RsyncPath => self.rsync_path = Some(value),
-            Act::Protocol => {
-                let protocol = parse_int(&value, word)?;
-                if protocol > *PROTOCOL_RANGE.end() {
-                    return Err(OptionError {
-                        message: format!(
-                            "--protocol must be no more than {}",
-                            PROTOCOL_RANGE.end()
-                        ),
-                        exit_code: 2,
-                    });
-                }
-                if protocol < *PROTOCOL_RANGE.start() {
-                    return Err(OptionError::unsupported(format!(
-                        "--protocol={protocol} is not supported (oxsync speaks protocols {} to {})",
-                        PROTOCOL_RANGE.start(),
-                        PROTOCOL_RANGE.end()
-                    )));
-                }
-                self.protocol = Some(protocol);
-            }
+            Act::Protocol => self.set_protocol(&value, word)?,
             Act::ChecksumChoice => self.checksum_choice = parse_checksum_choice(&value)?,
             Act::BlockSize => self.block_size = parse_block_size(&value)?,
             Act::ChecksumSeed => {
@@ -1454,48 +1361,16 @@ impl Options {
                 self.checksum_seed = (seed != 0).then_some(seed);
             }
             Act::LogFormat => self.log_format = Some(value),
-            Act::Compress(on) => {
-                self.compress = on;
-                if !on {
-                    self.compress_choice = None;
-                }
-            }
-            Act::OldCompress => {
-                self.compress = true;
-                self.compress_choice = Some("zlib".into());
-            }
-            Act::NewCompress => {
-                self.compress = true;
-                self.compress_choice = Some("zlibx".into());
-            }
-            Act::CompressChoice => {
-                let v = value.to_ascii_lowercase();
-                if v == "auto" {
-                    self.compress_choice = None;
-                } else if v == "none" {
-                    self.compress = false;
-                    self.compress_choice = None;
-                } else if ["zstd", "lz4", "zlibx", "zlib"].contains(&v.as_str()) {
-                    self.compress = true;
-                    self.compress_choice = Some(v);
-                } else {
-                    return Err(OptionError::unsupported(format!(
-                        "unknown compress name: {value}"
-                    )));
-                }
-            }
+            Act::Compress(on) => self.set_compress(on),
+            Act::OldCompress => self.set_compress_codec("zlib"),
+            Act::NewCompress => self.set_compress_codec("zlibx"),
+            Act::CompressChoice => self.set_compress_choice(&value)?,
             Act::CompressLevel => {
                 self.compress_level = Some(parse_int(&value, word)?);
                 self.compress = true;
             }
             Act::SkipCompress => self.skip_compress = Some(value),
-            Act::Port => {
-                let port = parse_int(&value, word)?;
-                self.port =
-                    Some(u16::try_from(port).map_err(|_| {
-                        OptionError::syntax(format!("{word}={value}: invalid port"))
-                    })?);
-            }
+            Act::Port => self.set_port(&value, word)?,
             Act::PasswordFile => self.password_file = Some(value),
             Act::Contimeout => {
                 let secs = parse_int(&value, word)?;
@@ -1510,12 +1385,7 @@ impl Options {
             Act::IncludeFrom => self.filters.push(FilterArg::IncludeFrom(value)),
             Act::RsyncFilter => self.filters.push(FilterArg::RsyncFilter),
             Act::Cvs(on) => self.cvs_exclude = on,
-            Act::DeleteExcluded => {
-                self.delete_excluded = true;
-                if self.delete == DeleteMode::Off {
-                    self.delete = DeleteMode::During;
-                }
-            }
+            Act::DeleteExcluded => self.set_delete_excluded(),
             Act::PartialProgress => {
                 self.partial = true;
                 self.progress = true;
@@ -1542,25 +1412,204 @@ impl Options {
             Act::Sockopts => self.sockopts = Some(value),
             Act::BackupDir => self.backup_dir = Some(value),
             Act::Suffix => self.suffix = Some(value),
-            Act::BasisDir(kind) => {
-                if let Some(had) = self.alt_dest.filter(|&had| had != kind) {
-                    return Err(OptionError::syntax(format!(
-                        "ERROR: the {} option conflicts with the {} option",
-                        kind.option(),
-                        had.option()
-                    )));
-                }
-                if self.basis_dirs.len() >= MAX_BASIS_DIRS {
-                    return Err(OptionError::syntax(format!(
-                        "ERROR: at most {MAX_BASIS_DIRS} {} args may be specified",
-                        kind.option()
-                    )));
-                }
-                self.alt_dest = Some(kind);
-                self.basis_dirs.push(value);
-            }
+            Act::BasisDir(kind) => self.add_basis_dir(kind, value)?,
         }
         Ok(false)
+    }
+
+    /// `-U`; given twice, atimes are kept with `--open-noatime`.
+    fn add_atimes(&mut self) {
+        self.atimes = self.atimes.saturating_add(1).min(2);
+        if self.atimes > 1 {
+            self.open_noatime = true;
+        }
+    }
+
+    /// `--super`, `--no-super` or `--fake-super`: one setting.
+    fn set_super(&mut self, super_user: Option<bool>, fake_super: bool) {
+        self.super_user = super_user;
+        self.fake_super = fake_super;
+    }
+
+    /// `--iconv=SPEC` or `--no-iconv`.
+    fn set_iconv(&mut self, spec: Option<String>) {
+        self.no_iconv = spec.is_none();
+        self.iconv = spec;
+    }
+
+    /// `-A` (which turns on `-p` as well) or `--no-A`.
+    fn set_acls(&mut self, on: bool) {
+        self.acls = on;
+        if on {
+            self.perms = true;
+        }
+    }
+
+    /// `--chmod=CHMOD`, checked as it is read.
+    fn add_chmod(&mut self, value: String) -> Result<(), OptionError> {
+        crate::chmod::ChmodSpec::parse(&value).map_err(|_| {
+            OptionError::syntax(format!("Invalid argument passed to --chmod ({value})"))
+        })?;
+        self.chmod.push(value);
+        Ok(())
+    }
+
+    /// `--sender`, which only a server takes.
+    fn set_sender(&mut self) -> Result<(), OptionError> {
+        if !self.server {
+            return Err(OptionError::syntax(
+                "--sender is only valid after --server".to_string(),
+            ));
+        }
+        self.sender = true;
+        Ok(())
+    }
+
+    /// `-z` or `--no-z` (which forgets the codec chosen).
+    fn set_compress(&mut self, on: bool) {
+        self.compress = on;
+        if !on {
+            self.compress_choice = None;
+        }
+    }
+
+    /// `--old-compress` or `--new-compress`: compression with that codec.
+    fn set_compress_codec(&mut self, codec: &str) {
+        self.compress = true;
+        self.compress_choice = Some(codec.into());
+    }
+
+    /// `--delete-excluded`, which implies `--delete`.
+    fn set_delete_excluded(&mut self) {
+        self.delete_excluded = true;
+        if self.delete == DeleteMode::Off {
+            self.delete = DeleteMode::During;
+        }
+    }
+
+    /// `-a`: -rlptgoD.
+    fn set_archive(&mut self) {
+        self.recursive = true;
+        self.links = true;
+        self.perms = true;
+        self.times = true;
+        self.group = true;
+        self.owner = true;
+        self.devices = true;
+        self.specials = true;
+    }
+
+    /// `--outbuf=N|L|B`.
+    fn set_outbuf(&mut self, value: &str) -> Result<(), OptionError> {
+        // upstream: only the first letter counts.
+        let mode = match value.chars().next().map(|c| c.to_ascii_uppercase()) {
+            Some('N' | 'U') => 'N',
+            Some('L') => 'L',
+            Some('B' | 'F') => 'B',
+            _ => {
+                return Err(OptionError::syntax(
+                    "Invalid --outbuf setting -- specify N, L, or B.".to_string(),
+                ))
+            }
+        };
+        self.outbuf = Some(mode);
+        Ok(())
+    }
+
+    /// `-M OPT`: an option for the remote side only.
+    fn add_remote_option(&mut self, value: String) -> Result<(), OptionError> {
+        if !value.starts_with('-') {
+            return Err(OptionError::syntax(format!(
+                "Remote option must start with a dash: {value}"
+            )));
+        }
+        self.remote_options.push(value);
+        Ok(())
+    }
+
+    /// `--chown=USER:GROUP`: a `--usermap`/`--groupmap` of `*`.
+    fn set_chown(&mut self, value: &str) -> Result<(), OptionError> {
+        let (user, group) = match value.split_once(':') {
+            Some((u, g)) => (u.to_string(), g.to_string()),
+            None => (value.to_string(), String::new()),
+        };
+        if !user.is_empty() {
+            self.set_map(true, format!("*:{user}"), true)?;
+        }
+        if !group.is_empty() {
+            self.set_map(false, format!("*:{group}"), true)?;
+        }
+        Ok(())
+    }
+
+    /// `--protocol=NUM`, within the protocols oxsync speaks.
+    fn set_protocol(&mut self, value: &str, word: &str) -> Result<(), OptionError> {
+        let protocol = parse_int(value, word)?;
+        if protocol > *PROTOCOL_RANGE.end() {
+            return Err(OptionError {
+                message: format!("--protocol must be no more than {}", PROTOCOL_RANGE.end()),
+                exit_code: 2,
+            });
+        }
+        if protocol < *PROTOCOL_RANGE.start() {
+            return Err(OptionError::unsupported(format!(
+                "--protocol={protocol} is not supported (oxsync speaks protocols {} to {})",
+                PROTOCOL_RANGE.start(),
+                PROTOCOL_RANGE.end()
+            )));
+        }
+        self.protocol = Some(protocol);
+        Ok(())
+    }
+
+    /// `--compress-choice=NAME` (`auto`, `none` or a codec).
+    fn set_compress_choice(&mut self, value: &str) -> Result<(), OptionError> {
+        let v = value.to_ascii_lowercase();
+        if v == "auto" {
+            self.compress_choice = None;
+        } else if v == "none" {
+            self.compress = false;
+            self.compress_choice = None;
+        } else if ["zstd", "lz4", "zlibx", "zlib"].contains(&v.as_str()) {
+            self.compress = true;
+            self.compress_choice = Some(v);
+        } else {
+            return Err(OptionError::unsupported(format!(
+                "unknown compress name: {value}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `--port=PORT`.
+    fn set_port(&mut self, value: &str, word: &str) -> Result<(), OptionError> {
+        let port = parse_int(value, word)?;
+        self.port = Some(
+            u16::try_from(port)
+                .map_err(|_| OptionError::syntax(format!("{word}={value}: invalid port")))?,
+        );
+        Ok(())
+    }
+
+    /// `--compare-dest`, `--copy-dest` or `--link-dest` DIR: one kind,
+    /// at most [`MAX_BASIS_DIRS`] of them.
+    fn add_basis_dir(&mut self, kind: AltDest, value: String) -> Result<(), OptionError> {
+        if let Some(had) = self.alt_dest.filter(|&had| had != kind) {
+            return Err(OptionError::syntax(format!(
+                "ERROR: the {} option conflicts with the {} option",
+                kind.option(),
+                had.option()
+            )));
+        }
+        if self.basis_dirs.len() >= MAX_BASIS_DIRS {
+            return Err(OptionError::syntax(format!(
+                "ERROR: at most {MAX_BASIS_DIRS} {} args may be specified",
+                kind.option()
+            )));
+        }
+        self.alt_dest = Some(kind);
+        self.basis_dirs.push(value);
+        Ok(())
     }
 
     /// Sets the deletion timing named by `--delete-WHEN`; `--delete-during`
@@ -1728,287 +1777,6 @@ impl Options {
         }
     }
 
-    /// The argv the client puts after the remote shell's host (starting with
-    /// "--server"), for a server that will send (`server_sender`) or
-    /// receive, given the client's protocol. Paths are not included; the
-    /// caller appends "." and the remote paths.
-    // upstream: options.c:server_options()
-    pub fn to_server_args(&self, server_sender: bool, protocol: i32) -> Vec<String> {
-        let client_sender = !server_sender;
-        let mut args = vec!["--server".to_string()];
-        if server_sender {
-            args.push("--sender".to_string());
-        }
-        let mut bundle = String::from("-");
-        if self.ctl.protect() {
-            bundle.push('s');
-        }
-        for _ in 0..self.verbose.min(9) {
-            bundle.push('v');
-        }
-        let letters = [
-            (self.quiet, 'q'),
-            (self.backup, 'b'),
-            (self.update_only, 'u'),
-            (self.dry_run, 'n'),
-            (self.links, 'l'),
-            (
-                self.dirs
-                    && !self.recursive
-                    && (!self.tree.dirs_implied
-                        || (client_sender && self.delete != DeleteMode::Off)),
-                'd',
-            ),
-            (client_sender && self.keep_dirlinks, 'K'),
-            (client_sender && self.tree.prune_empty_dirs, 'm'),
-            (client_sender && self.omit_dir_times, 'O'),
-            (client_sender && self.omit_link_times, 'J'),
-            (client_sender && self.fuzzy > 0, 'y'),
-            (client_sender && self.fuzzy > 1, 'y'),
-            (!client_sender && self.copy_links, 'L'),
-            (!client_sender && self.copy_dirlinks, 'k'),
-            (self.whole_file == Some(true), 'W'),
-            (self.hard_links, 'H'),
-            (self.owner, 'o'),
-            (self.group, 'g'),
-            (self.devices, 'D'),
-            (self.times, 't'),
-            (self.atimes > 0, 'U'),
-            (self.atimes > 1, 'U'),
-            (self.perms, 'p'),
-            (!self.perms && self.executability && client_sender, 'E'),
-            (self.acls, 'A'),
-            (self.xattrs > 0, 'X'),
-            (self.xattrs > 1, 'X'),
-            (self.recursive, 'r'),
-            (self.checksum, 'c'),
-            (self.cvs_exclude, 'C'),
-            (self.sparse, 'S'),
-            (
-                self.compress && self.compress_choice.as_deref().is_none_or(|c| c == "zlib"),
-                'z',
-            ),
-            (self.ignore_times, 'I'),
-            (self.tree.relative(), 'R'),
-            (self.tree.one_file_system > 0, 'x'),
-            (self.tree.one_file_system > 1, 'x'),
-        ];
-        bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
-        if protocol >= 30 {
-            bundle.push('e');
-            if crate::session::client_offers_inc(self, server_sender) {
-                // upstream: compat.c maybe_add_e_option() puts it first.
-                bundle.push_str(".i");
-                bundle.push_str(&CLIENT_INFO[1..]);
-            } else {
-                bundle.push_str(CLIENT_INFO);
-            }
-        }
-        if bundle.len() > 1 {
-            args.push(bundle);
-        }
-        // upstream: server_options() gives the server the REMOTE charset.
-        if let Some(spec) = &self.iconv {
-            let remote = spec.split_once(',').map_or(spec.as_str(), |(_, r)| r);
-            args.push(format!("--iconv={}", self.escape_value(remote)));
-        }
-        // upstream: tells the server that -d without -r may delete.
-        if self.dirs && !self.recursive && self.delete != DeleteMode::Off && client_sender {
-            args.push("--no-r".to_string());
-        }
-        args.extend(
-            self.ctl
-                .server_args(client_sender, |v| self.escape_value(v)),
-        );
-        // -D stands for both; the odd one out goes as a long option.
-        if self.devices && !self.specials {
-            args.push("--no-specials".to_string());
-        } else if !self.devices && self.specials {
-            args.push("--specials".to_string());
-        }
-        if client_sender {
-            if let Some(hint) = self.log_format_hint() {
-                args.push(format!("--log-format={hint}"));
-            }
-        }
-        if let Some(size) = self.block_size {
-            args.push(format!("-B{size}"));
-        }
-        if let Some(dir) = &self.backup_dir {
-            args.push("--backup-dir".to_string());
-            args.push(dir.clone());
-        }
-        if self.suffix.is_some() {
-            let default = if self.backup_dir.is_some() { "" } else { "~" };
-            if self.backup_suffix() != default {
-                args.push(format!("--suffix={}", self.backup_suffix()));
-            }
-        }
-        // The value was checked against plain checksum names, so it needs no
-        // shell escaping.
-        if let Some(choice) = &self.checksum_choice {
-            args.push(format!("--checksum-choice={choice}"));
-        }
-        if self.compress {
-            if let Some(level) = self.compress_level {
-                args.push(format!("--compress-level={level}"));
-            }
-            match self.compress_choice.as_deref() {
-                Some("zlibx") => args.push("--new-compress".to_string()),
-                Some("zlib") => args.push("--old-compress".to_string()),
-                Some(choice) => args.push(format!("--compress-choice={choice}")),
-                None => {}
-            }
-        }
-        if !client_sender {
-            if let Some(list) = &self.skip_compress {
-                args.push(format!("--skip-compress={}", self.escape_value(list)));
-            }
-        }
-        if client_sender {
-            match self.max_delete {
-                Some(0) => args.push("--max-delete=-1".to_string()),
-                Some(n) => args.push(format!("--max-delete={n}")),
-                None => {}
-            }
-            if let Some(size) = self.min_size {
-                args.push(format!("--min-size={size}"));
-            }
-            if let Some(size) = self.max_size {
-                args.push(format!("--max-size={size}"));
-            }
-            match self.delete {
-                DeleteMode::Before => args.push("--delete-before".to_string()),
-                DeleteMode::Delay => args.push("--delete-delay".to_string()),
-                DeleteMode::After => args.push("--delete-after".to_string()),
-                DeleteMode::During if self.delete_during_named => {
-                    args.push("--delete-during".to_string())
-                }
-                DeleteMode::During if !self.delete_excluded => args.push("--delete".to_string()),
-                _ => {}
-            }
-            if self.delete_excluded {
-                args.push("--delete-excluded".to_string());
-            }
-            if self.force {
-                args.push("--force".to_string());
-            }
-            if self
-                .batch
-                .as_ref()
-                .is_some_and(|b| b.mode == crate::batch::BatchMode::OnlyWrite)
-            {
-                args.push("--only-write-batch=X".to_string());
-            }
-            if self.mkpath {
-                args.push("--mkpath".to_string());
-            }
-            if self.super_user == Some(true) {
-                args.push("--super".to_string());
-            }
-            if self.size_only {
-                args.push("--size-only".to_string());
-            }
-            if self.stats {
-                args.push("--stats".to_string());
-            }
-        }
-        if let Some(window) = self.modify_window.filter(|_| client_sender) {
-            args.push(if window < 0 {
-                format!("-@{window}")
-            } else {
-                format!("--modify-window={window}")
-            });
-        }
-        if let Some(seed) = self.checksum_seed {
-            args.push(format!("--checksum-seed={seed}"));
-        }
-        if client_sender {
-            if let Some(dir) = self.partial_dir_eff().filter(|_| !self.inplace) {
-                if self.partial_dir.is_some() {
-                    args.push("--partial-dir".to_string());
-                    args.push(dir.to_string());
-                }
-                if self.delay_updates {
-                    args.push("--delay-updates".to_string());
-                }
-            } else if self.keep_partial() {
-                args.push("--partial".to_string());
-            }
-        }
-        if self.ignore_errors {
-            args.push("--ignore-errors".to_string());
-        }
-        if self.copy_unsafe_links {
-            args.push("--copy-unsafe-links".to_string());
-        }
-        if self.safe_links {
-            args.push("--safe-links".to_string());
-        }
-        if self.numeric_ids {
-            args.push("--numeric-ids".to_string());
-        }
-        if client_sender {
-            if let Some(map) = &self.usermap {
-                args.push(format!("--usermap={}", self.escape_value(map)));
-            }
-            if let Some(map) = &self.groupmap {
-                args.push(format!("--groupmap={}", self.escape_value(map)));
-            }
-            if self.ignore_existing {
-                args.push("--ignore-existing".to_string());
-            }
-            if self.ignore_non_existing {
-                args.push("--existing".to_string());
-            }
-            if let Some(dir) = &self.temp_dir {
-                args.push("--temp-dir".to_string());
-                args.push(dir.clone());
-            }
-            if self.fsync {
-                args.push("--fsync".to_string());
-            }
-            if let Some(kind) = self.alt_dest {
-                for dir in &self.basis_dirs {
-                    args.push(kind.option().to_string());
-                    args.push(dir.clone());
-                }
-            }
-        }
-        if self.append > 0 {
-            if self.append > 1 {
-                args.push("--append".to_string());
-            }
-            args.push("--append".to_string());
-        } else if self.inplace {
-            args.push("--inplace".to_string());
-            if self.sparse && self.whole_file == Some(false) && client_sender {
-                args.push("--no-W".to_string());
-            }
-        }
-        if self.write_devices && client_sender {
-            args.push("--write-devices".to_string());
-        }
-        if self.remove_source_files {
-            args.push("--remove-source-files".to_string());
-        }
-        if self.copy_devices && !client_sender {
-            args.push("--copy-devices".to_string());
-        }
-        self.tree
-            .server_args_tail(client_sender, protocol, &mut args);
-        if self.preallocate && client_sender {
-            args.push("--preallocate".to_string());
-        }
-        if self.open_noatime && self.atimes <= 1 {
-            args.push("--open-noatime".to_string());
-        }
-        for opt in &self.remote_options {
-            args.push(self.escape_value(opt));
-        }
-        args
-    }
-
     /// Whether two modification times count as equal under
     /// `--modify-window` (0: whole seconds; negative: nanoseconds too;
     /// positive: within that many seconds).
@@ -2060,6 +1828,8 @@ fn take_next(words: &[String], next: &mut usize, word: &str) -> Result<String, O
     *next += 1;
     Ok(value)
 }
+
+mod server_args;
 
 #[cfg(test)]
 mod tests {

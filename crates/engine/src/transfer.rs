@@ -612,91 +612,32 @@ pub fn run_receiver_to(
         return Ok(XferStats::default());
     }
     let mut paths = received.paths;
-    let mut module_prefix = Vec::new();
     let dest_ambient = match &dest {
         Dest::Operator(d) => Some(d.clone()),
         Dest::Beneath { .. } => None,
     };
-    // A daemon's option directories may reach anywhere in the module: keep
-    // a handle on it (the destination's own root is opened below it).
-    let module = match &dest {
-        Dest::Beneath { root, .. } if crate::basis::any_climbs(opts) => Some(
-            root.open_dir(&RelPath::root())
-                .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?,
-        ),
-        _ => None,
-    };
-    let dest_info = match dest {
-        Dest::Operator(d) => local_name(opts, &d, &list, &mut paths, &out)?,
-        Dest::Beneath {
-            root,
-            path,
-            trailing_slash,
-        } => {
-            let info =
-                local_name_beneath(opts, root, &path, trailing_slash, &list, &mut paths, &out)?;
-            // A single file stored under the destination's own name lands
-            // in its parent.
-            module_prefix = if info.solo {
-                path.split_last().0.as_bytes().to_vec()
-            } else {
-                path.as_bytes().to_vec()
-            };
-            info
-        }
-    };
+    let (module, dest_info, module_prefix) = open_dest(opts, dest, &list, &mut paths, &out)?;
     let stats = Arc::new(Mutex::new(XferStats::default()));
-    let mut dirs = match (&dest_ambient, remote_server) {
-        (Some(d), false) => {
-            crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
-        }
-        _ => {
-            let bound = server_bound(opts, module, dest_ambient.as_deref(), &dest_info.root)?;
-            crate::basis::Dirs::resolve_bounded(opts, None, bound.as_ref())?
-        }
-    };
-    if let Some(kind) = opts.alt_dest {
-        let what = match (&dest_ambient, side) {
-            (None, _) => "the module",
-            (Some(_), Side::Server) if remote_server => "the destination's parent",
-            _ => "the destination's tree",
-        };
-        for line in dirs.check_basis(kind.option(), &dest_info.root, what) {
-            out.warning(&line);
-        }
-    }
-    // upstream: a local copy defaults to whole files, unless it records a
-    // batch (whose deltas are to be replayed against the same basis).
-    // upstream: checksum.c parse_checksum_choice(): with no checksum
-    // (`--checksum-choice=none`) every file goes whole.
-    let whole_file = if session.checksum == delta::ChecksumKind::None {
-        true
-    } else if local && opts.batch.is_none() {
-        opts.whole_file.unwrap_or(true)
-    } else {
-        opts.whole_file.unwrap_or(false)
-    };
+    let dirs = basis_dirs(
+        opts,
+        (side, remote_server),
+        dest_ambient.as_deref(),
+        module,
+        &dest_info.root,
+        &out,
+    )?;
+    let whole_file = whole_file(opts, &session, local);
     let xattrs = received.xattrs.finish(&crate::xattrs::Policy::new(
         opts,
         &rules,
         filter::Side::Receiver,
     ));
-    let wire_order = list.wire_order.take().map(|to_wire| {
-        let mut from_wire = vec![0u32; to_wire.len()];
-        for (k, &w) in to_wire.iter().enumerate() {
-            from_wire[w as usize] = k as u32;
-        }
-        (to_wire, from_wire)
-    });
+    let wire_order = list.wire_order.take().map(with_inverse);
     // Named before Landlock (which may hide /proc) and only for the
     // operator's own destination.
-    let shown_root = dest_ambient.as_ref().and_then(|_| {
-        use std::os::fd::{AsFd, AsRawFd};
-        let fd = dest_info.root.as_fd().as_raw_fd();
-        std::fs::read_link(format!("/proc/self/fd/{fd}"))
-            .ok()
-            .map(|p| p.display().to_string())
-    });
+    let shown_root = dest_ambient
+        .as_ref()
+        .and_then(|_| shown_root(&dest_info.root));
     let ctx = Arc::new(RecvCtx {
         opts: opts.clone(),
         session,
@@ -750,6 +691,112 @@ pub fn run_receiver_to(
         }
     }
     Ok(s)
+}
+
+/// Opens the destination the received list lands in: with it, a handle
+/// on a daemon's module when its option directories may reach anywhere in
+/// it (the destination's own root is opened below it), and the module
+/// path the list's names start at (for the daemon's filter).
+fn open_dest(
+    opts: &Options,
+    dest: Dest,
+    list: &FileList,
+    paths: &mut [RelPath],
+    out: &Out,
+) -> Result<(Option<Root>, DestInfo, Vec<u8>)> {
+    let mut module_prefix = Vec::new();
+    let module = match &dest {
+        Dest::Beneath { root, .. } if crate::basis::any_climbs(opts) => Some(
+            root.open_dir(&RelPath::root())
+                .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let dest_info = match dest {
+        Dest::Operator(d) => local_name(opts, &d, list, paths, out)?,
+        Dest::Beneath {
+            root,
+            path,
+            trailing_slash,
+        } => {
+            let info = local_name_beneath(opts, root, &path, trailing_slash, list, paths, out)?;
+            // A single file stored under the destination's own name lands
+            // in its parent.
+            module_prefix = if info.solo {
+                path.split_last().0.as_bytes().to_vec()
+            } else {
+                path.as_bytes().to_vec()
+            };
+            info
+        }
+    };
+    Ok((module, dest_info, module_prefix))
+}
+
+/// The option directories (basis, backup, partial, temp) resolved for a
+/// receiver, each bounded as its side allows; basis dirs that leave the
+/// bound are warned about and dropped.
+fn basis_dirs(
+    opts: &Options,
+    (side, remote_server): (Side, bool),
+    dest_ambient: Option<&str>,
+    module: Option<Root>,
+    dest_root: &Root,
+    out: &Out,
+) -> Result<crate::basis::Dirs> {
+    let mut dirs = match (dest_ambient, remote_server) {
+        (Some(d), false) => {
+            crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
+        }
+        _ => {
+            let bound = server_bound(opts, module, dest_ambient, dest_root)?;
+            crate::basis::Dirs::resolve_bounded(opts, None, bound.as_ref())?
+        }
+    };
+    if let Some(kind) = opts.alt_dest {
+        let what = match (dest_ambient, side) {
+            (None, _) => "the module",
+            (Some(_), Side::Server) if remote_server => "the destination's parent",
+            _ => "the destination's tree",
+        };
+        for line in dirs.check_basis(kind.option(), dest_root, what) {
+            out.warning(&line);
+        }
+    }
+    Ok(dirs)
+}
+
+/// Whether files go whole instead of as deltas.
+fn whole_file(opts: &Options, session: &Session, local: bool) -> bool {
+    // upstream: a local copy defaults to whole files, unless it records a
+    // batch (whose deltas are to be replayed against the same basis).
+    // upstream: checksum.c parse_checksum_choice(): with no checksum
+    // (`--checksum-choice=none`) every file goes whole.
+    if session.checksum == delta::ChecksumKind::None {
+        true
+    } else if local && opts.batch.is_none() {
+        opts.whole_file.unwrap_or(true)
+    } else {
+        opts.whole_file.unwrap_or(false)
+    }
+}
+
+/// The list's wire order with its inverse (wire index to sorted index).
+fn with_inverse(to_wire: Vec<u32>) -> (Vec<u32>, Vec<u32>) {
+    let mut from_wire = vec![0u32; to_wire.len()];
+    for (k, &w) in to_wire.iter().enumerate() {
+        from_wire[w as usize] = k as u32;
+    }
+    (to_wire, from_wire)
+}
+
+/// The destination's path as the operator's messages show it.
+fn shown_root(root: &Root) -> Option<String> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let fd = root.as_fd().as_raw_fd();
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// The receiving side's rules: the client's own (sent to a server

@@ -382,132 +382,12 @@ pub(crate) fn parse_tok(
             flags |= CLEAR_LIST;
         }
     } else {
-        let rest = &full[s..];
-        let long: &[(&[u8], u8)] = &[
-            (b"clear", b'!'),
-            (b"dir-merge", b':'),
-            (b"exclude", b'-'),
-            (b"hide", b'H'),
-            (b"include", b'+'),
-            (b"merge", b'.'),
-            (b"protect", b'P'),
-            (b"risk", b'R'),
-            (b"show", b'S'),
-        ];
-        let mut ch = 0u8;
-        let mut matched_long = false;
-        for (word, c) in long {
-            if rest.first() == word.first() {
-                if let Some(k) = keyword(rest, word) {
-                    ch = *c;
-                    s += k;
-                    matched_long = true;
-                }
-                break;
-            }
-        }
-        if !matched_long {
-            if rest.first().is_some_and(|c| b"cdehimprs".contains(c)) {
-                return Err(Error::rule(rule_text, "unknown filter rule"));
-            }
-            ch = at(s);
-            if at(s + 1) == b',' {
-                s += 1;
-            }
-        }
-        let mut side_from_prefix = false;
-        match ch {
-            b':' => flags |= PERDIR_MERGE | MERGE_FILE,
-            b'.' => flags |= MERGE_FILE,
-            b'+' => flags |= INCLUDE,
-            b'-' => {}
-            b'S' => {
-                flags |= INCLUDE | SENDER_SIDE;
-                side_from_prefix = true;
-            }
-            b'H' => {
-                flags |= SENDER_SIDE;
-                side_from_prefix = true;
-            }
-            b'R' => {
-                flags |= INCLUDE | RECEIVER_SIDE;
-                side_from_prefix = true;
-            }
-            b'P' => {
-                flags |= RECEIVER_SIDE;
-                side_from_prefix = true;
-            }
-            b'!' => flags |= CLEAR_LIST,
-            _ => return Err(Error::rule(rule_text, "unknown filter rule")),
-        }
+        let (ch, at_ch) = rule_char(full, s, rule_text)?;
+        s = at_ch;
+        let (prefix, side_from_prefix) = prefix_flags(ch, rule_text)?;
+        flags |= prefix;
         if ch != b'!' {
-            loop {
-                s += 1;
-                let c = at(s);
-                if c == 0 || c == b' ' || c == b'_' {
-                    break;
-                }
-                if tmpl & WORD_SPLIT != 0 && is_space(c) {
-                    s -= 1;
-                    break;
-                }
-                let ok = match c {
-                    b'-' | b'+' => {
-                        let ok = flags & MERGE_FILE != 0 && flags & NO_PREFIXES == 0;
-                        flags |= NO_PREFIXES | if c == b'+' { INCLUDE } else { 0 };
-                        ok
-                    }
-                    b'/' => {
-                        flags |= ABS_PATH;
-                        true
-                    }
-                    b'!' => {
-                        flags |= NEGATE;
-                        flags & MERGE_FILE == 0
-                    }
-                    b'C' => {
-                        let ok = flags & NO_PREFIXES == 0 && !side_from_prefix;
-                        flags |= NO_PREFIXES | WORD_SPLIT | NO_INHERIT | CVS_IGNORE;
-                        ok
-                    }
-                    b'e' => {
-                        flags |= EXCLUDE_SELF;
-                        flags & MERGE_FILE != 0
-                    }
-                    b'n' => {
-                        flags |= NO_INHERIT;
-                        flags & MERGE_FILE != 0
-                    }
-                    b'p' => {
-                        flags |= PERISHABLE;
-                        true
-                    }
-                    b'r' => {
-                        flags |= RECEIVER_SIDE;
-                        !side_from_prefix
-                    }
-                    b's' => {
-                        flags |= SENDER_SIDE;
-                        !side_from_prefix
-                    }
-                    b'w' => {
-                        flags |= WORD_SPLIT;
-                        flags & MERGE_FILE != 0
-                    }
-                    b'x' => {
-                        flags |= XATTR;
-                        true
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    return Err(Error::Modifier {
-                        text: lossy(rule_text),
-                        modifier: c as char,
-                        position: s - start,
-                    });
-                }
-            }
+            (flags, s) = modifiers(full, start, s, tmpl, flags, side_from_prefix)?;
         }
         if s < full.len() {
             s += 1;
@@ -551,6 +431,162 @@ pub(crate) fn parse_tok(
         },
         &full[s + len..],
     )))
+}
+
+/// Reads the rule's name at `s` (a long word such as `exclude`, or its
+/// one-character prefix): the rule character and the index of its last
+/// byte (modifiers follow it).
+fn rule_char(full: &[u8], mut s: usize, rule_text: &[u8]) -> Result<(u8, usize), Error> {
+    let at = |i: usize| full.get(i).copied().unwrap_or(0);
+    let rest = &full[s..];
+    let long: &[(&[u8], u8)] = &[
+        (b"clear", b'!'),
+        (b"dir-merge", b':'),
+        (b"exclude", b'-'),
+        (b"hide", b'H'),
+        (b"include", b'+'),
+        (b"merge", b'.'),
+        (b"protect", b'P'),
+        (b"risk", b'R'),
+        (b"show", b'S'),
+    ];
+    let mut ch = 0u8;
+    let mut matched_long = false;
+    for (word, c) in long {
+        if rest.first() == word.first() {
+            if let Some(k) = keyword(rest, word) {
+                ch = *c;
+                s += k;
+                matched_long = true;
+            }
+            break;
+        }
+    }
+    if !matched_long {
+        if rest.first().is_some_and(|c| b"cdehimprs".contains(c)) {
+            return Err(Error::rule(rule_text, "unknown filter rule"));
+        }
+        ch = at(s);
+        if at(s + 1) == b',' {
+            s += 1;
+        }
+    }
+    Ok((ch, s))
+}
+
+/// The flags a rule character sets, and whether it names a side (`S`,
+/// `H`, `R`, `P`: the `s`/`r` modifiers may not name one again).
+fn prefix_flags(ch: u8, rule_text: &[u8]) -> Result<(u32, bool), Error> {
+    let mut flags = 0;
+    let mut side_from_prefix = false;
+    match ch {
+        b':' => flags |= PERDIR_MERGE | MERGE_FILE,
+        b'.' => flags |= MERGE_FILE,
+        b'+' => flags |= INCLUDE,
+        b'-' => {}
+        b'S' => {
+            flags |= INCLUDE | SENDER_SIDE;
+            side_from_prefix = true;
+        }
+        b'H' => {
+            flags |= SENDER_SIDE;
+            side_from_prefix = true;
+        }
+        b'R' => {
+            flags |= INCLUDE | RECEIVER_SIDE;
+            side_from_prefix = true;
+        }
+        b'P' => {
+            flags |= RECEIVER_SIDE;
+            side_from_prefix = true;
+        }
+        b'!' => flags |= CLEAR_LIST,
+        _ => return Err(Error::rule(rule_text, "unknown filter rule")),
+    }
+    Ok((flags, side_from_prefix))
+}
+
+/// Applies the modifiers that follow the rule character at `s` (the rule
+/// text starts at `start`): the rule's flags and the index of the last
+/// modifier.
+fn modifiers(
+    full: &[u8],
+    start: usize,
+    mut s: usize,
+    tmpl: u32,
+    mut flags: u32,
+    side_from_prefix: bool,
+) -> Result<(u32, usize), Error> {
+    let at = |i: usize| full.get(i).copied().unwrap_or(0);
+    let rule_text = &full[start..];
+    loop {
+        s += 1;
+        let c = at(s);
+        if c == 0 || c == b' ' || c == b'_' {
+            break;
+        }
+        if tmpl & WORD_SPLIT != 0 && is_space(c) {
+            s -= 1;
+            break;
+        }
+        let ok = match c {
+            b'-' | b'+' => {
+                let ok = flags & MERGE_FILE != 0 && flags & NO_PREFIXES == 0;
+                flags |= NO_PREFIXES | if c == b'+' { INCLUDE } else { 0 };
+                ok
+            }
+            b'/' => {
+                flags |= ABS_PATH;
+                true
+            }
+            b'!' => {
+                flags |= NEGATE;
+                flags & MERGE_FILE == 0
+            }
+            b'C' => {
+                let ok = flags & NO_PREFIXES == 0 && !side_from_prefix;
+                flags |= NO_PREFIXES | WORD_SPLIT | NO_INHERIT | CVS_IGNORE;
+                ok
+            }
+            b'e' => {
+                flags |= EXCLUDE_SELF;
+                flags & MERGE_FILE != 0
+            }
+            b'n' => {
+                flags |= NO_INHERIT;
+                flags & MERGE_FILE != 0
+            }
+            b'p' => {
+                flags |= PERISHABLE;
+                true
+            }
+            b'r' => {
+                flags |= RECEIVER_SIDE;
+                !side_from_prefix
+            }
+            b's' => {
+                flags |= SENDER_SIDE;
+                !side_from_prefix
+            }
+            b'w' => {
+                flags |= WORD_SPLIT;
+                flags & MERGE_FILE != 0
+            }
+            b'x' => {
+                flags |= XATTR;
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::Modifier {
+                text: lossy(rule_text),
+                modifier: c as char,
+                position: s - start,
+            });
+        }
+    }
+    Ok((flags, s))
 }
 
 pub(crate) fn lossy(b: &[u8]) -> String {
