@@ -1626,7 +1626,7 @@ impl Requested {
                     }
                     out.error(&hint);
                     if !e.reported {
-                        out.error(&engine::transfer::closing_line(e.code, role));
+                        out.error(&e.closing_line(role));
                         e.reported = true;
                     }
                 }

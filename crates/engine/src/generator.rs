@@ -321,6 +321,7 @@ fn mtime_differs(opts: &crate::options::Options, st: &Stat, e: &FileEntry) -> bo
     }
 }
 
+#[track_caller]
 fn receiver_gone() -> Error {
     Error::new(protocol::exit::RERR_STREAMIO, "receiver stopped early")
 }

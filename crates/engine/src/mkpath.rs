@@ -68,6 +68,7 @@ pub fn make_beneath(root: &Root, rel: &RelPath, dry: bool) -> std::result::Resul
     Ok(made)
 }
 
+#[track_caller]
 fn mkdir_failed(dest: &str, why: &str) -> Error {
     Error::new(
         exit::RERR_FILEIO,
