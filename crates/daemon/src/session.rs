@@ -749,9 +749,9 @@ impl Admitted {
         let cmd = match hooks::expand(&cmd, &lookup) {
             Ok(c) => c,
             Err(var) => {
-                self.conn.log.line(&format!(
-                    "refusing to run shell hook: %{var}% holds a shell metacharacter"
-                ));
+                self.conn
+                    .log
+                    .line(&format!("refusing to run shell hook: {var}"));
                 return Err(exit::RERR_UNSUPPORTED);
             }
         };
@@ -796,9 +796,9 @@ impl Admitted {
             match hooks::expand(cmd, &lookup) {
                 Ok(c) => *slot = Some(c),
                 Err(var) => {
-                    self.conn.log.line(&format!(
-                        "refusing to run shell hook: %{var}% holds a shell metacharacter"
-                    ));
+                    self.conn
+                        .log
+                        .line(&format!("refusing to run shell hook: {var}"));
                     return Err(exit::RERR_UNSUPPORTED);
                 }
             }
@@ -835,7 +835,7 @@ struct Requested {
     /// The module's `early exec`, run first inside the confinement.
     early: Option<EarlyExec>,
     /// The module's own filter rules, read before the confinement.
-    module_filter: Result<Option<filter::FilterList>, String>,
+    module_filter: Result<Option<filter::FilterList>, modfilter::ModuleFilterError>,
     /// The ids a root daemon dropped to for this session.
     dropped_to: Option<privs::Ids>,
 }
@@ -923,7 +923,7 @@ impl Requested {
         match self.module.max_alloc() {
             Ok(limit) => opts.ctl.cap_max_alloc(limit),
             Err(msg) => {
-                self.conn.log.line(&msg);
+                self.conn.log.line(&msg.to_string());
                 return self.fail_after_ok(
                     Some(&opts),
                     client_info,
@@ -1218,12 +1218,16 @@ impl Requested {
     /// the module's uid and gid (when the daemon runs as root), then sets
     /// no_new_privs. No thread exists yet.
     // upstream: clientserver.c:rsync_module() (chroot, setgid, setuid)
-    fn confine_process(&mut self) -> Result<(), String> {
+    fn confine_process(&mut self) -> Result<(), privs::PrivsError> {
         // The module path is the administrator's: a symlink on it owned
         // by another user is refused unless `insecure links = yes`.
         let links = self.module.links();
-        let root = Root::open_operator(&self.root, links, AmbientAuthority::operator())
-            .map_err(|e| format!("cannot open module {}: {e}", self.module.name))?;
+        let root = Root::open_operator(&self.root, links, AmbientAuthority::operator()).map_err(
+            |source| privs::PrivsError::Module {
+                module: self.module.name.clone(),
+                source,
+            },
+        )?;
         self.module_root = Some(root);
         engine::ids::preload();
         let ids = if rustix::process::geteuid().is_root() {
@@ -1381,7 +1385,7 @@ impl Requested {
                 module_root: self.root.clone(),
             }),
             Err(msg) => {
-                self.conn.log.line(&msg);
+                self.conn.log.line(&msg.to_string());
                 return self.fail_streams(
                     r,
                     w,
@@ -1478,7 +1482,8 @@ impl Requested {
             let mut sources = Vec::new();
             let raws: Vec<&String> = opts.args.iter().skip(1).collect();
             for (k, t) in tails.iter().enumerate() {
-                let checked: Result<String, String> = Ok(sender_source(&self.root, t));
+                let checked: Result<String, crate::tail::TailError> =
+                    Ok(sender_source(&self.root, t));
                 // -R: names start below the module root (or the client's
                 // `/./`), not at the filesystem root.
                 let checked = match (checked, raws.get(k)) {
