@@ -67,7 +67,7 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
             .all(|a| matches!(parse_location(a), Location::Local(_)));
     if let Err(e) = engine::charset::setup(opts, local) {
         eprintln!("{}", e.message);
-        eprintln!("{}", closing_line(e.code, "client"));
+        eprintln!("{}", e.closing_line("client"));
         return e.code;
     }
     if args.len() == 1 && matches!(parse_location(&args[0]), Location::Daemon(_)) {
@@ -126,7 +126,7 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
         (Location::Local(dest), 0) => {
             if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
                 eprintln!("{}", e.message);
-                eprintln!("{}", closing_line(e.code, "client"));
+                eprintln!("{}", e.closing_line("client"));
                 return e.code;
             }
             let out = client_out(opts, format(opts, true, true));
@@ -217,7 +217,7 @@ fn finish(
             // upstream io.c: after the peer's error exit (its own closing
             // line already printed) no second one.
             if !e.reported {
-                eprintln!("{}", closing_line(e.code, "client"));
+                eprintln!("{}", e.closing_line("client"));
             }
             e.code
         }
@@ -388,11 +388,9 @@ fn with_remote(
     match res {
         Ok(s) => {
             if child_code != 0 {
-                Err(Error {
-                    message: String::new(),
-                    code: child_code,
-                    reported: true,
-                })
+                let mut e = Error::new(child_code, String::new());
+                e.reported = true;
+                Err(e)
             } else {
                 Ok(s)
             }

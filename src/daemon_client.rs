@@ -277,7 +277,7 @@ fn transfer(
             if !e.reported && !e.message.is_empty() {
                 eprintln!("{}", e.message);
             }
-            eprintln!("{}", closing_line(e.code, "client"));
+            eprintln!("{}", e.closing_line("client"));
             e.code
         }
     }

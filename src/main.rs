@@ -68,7 +68,7 @@ fn run(args: &[OsString]) -> i32 {
     }
     if let Err(e) = engine::flist::check_munge_dir(&opts) {
         eprintln!("rsync: {}", e.message);
-        eprintln!("{}", closing_line(e.code, "client"));
+        eprintln!("{}", e.closing_line("client"));
         return e.code;
     }
     if opts.server {

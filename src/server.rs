@@ -51,14 +51,14 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
     }
     if let Err(e) = engine::charset::setup(opts, false) {
         eprintln!("{}", e.message);
-        eprintln!("{}", engine::transfer::closing_line(e.code, "server"));
+        eprintln!("{}", e.closing_line("server"));
         return e.code;
     }
     // upstream: main.c do_server_sender()/do_server_recv() ->
     // become_copy_as_user()
     if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
         eprintln!("{}", e.message);
-        eprintln!("{}", engine::transfer::closing_line(e.code, "server"));
+        eprintln!("{}", e.closing_line("server"));
         return e.code;
     }
     r.get_mut().set_secs(opts.ctl.timeout);

@@ -30,6 +30,7 @@ mod deltasum;
 mod devices;
 mod early_input;
 mod error_lines;
+mod error_origin;
 mod fakepeer;
 mod fakeserver;
 mod fault_matrix;

@@ -299,38 +299,88 @@ pub fn confine_to(rules: &Rules) -> LandlockOutcome {
                 reason: format!("kernel abi {kernel_abi} enforces none of the requested rights"),
             },
         },
-        Err(e) => LandlockOutcome::Error(e),
+        Err(e) => LandlockOutcome::Error(e.to_string()),
+    }
+}
+
+/// Why [`enforce`] failed: the step, and the landlock crate's or the
+/// kernel's reason (the text of [`LandlockOutcome::Error`]).
+#[derive(Debug, thiserror::Error)]
+enum EnforceError {
+    /// A step of building or enforcing the ruleset.
+    #[error("{step}: {source}")]
+    Ruleset {
+        /// "handle filesystem rights", "create ruleset", "restrict self", ...
+        step: &'static str,
+        /// The landlock crate's error.
+        source: RulesetError,
+    },
+    /// Allowing a held directory or a configured path.
+    #[error("allow {}: {source}", path.display())]
+    Allow {
+        /// The directory or file.
+        path: PathBuf,
+        /// The landlock crate's error.
+        source: RulesetError,
+    },
+    /// Opening a configured path.
+    #[error("open {}: {source}", path.display())]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// The landlock crate's error.
+        source: PathFdError,
+    },
+    /// Finding whether a configured path is a directory.
+    #[error("stat {}: {source}", path.display())]
+    Stat {
+        /// The path.
+        path: PathBuf,
+        /// The errno.
+        source: rustix::io::Errno,
+    },
+}
+
+impl EnforceError {
+    fn step(step: &'static str) -> impl FnOnce(RulesetError) -> EnforceError {
+        move |source| EnforceError::Ruleset { step, source }
+    }
+    fn allow(path: &Path) -> impl FnOnce(RulesetError) -> EnforceError + '_ {
+        move |source| EnforceError::Allow {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
 /// Builds the ruleset and restricts the calling thread.
-fn enforce(rules: &Rules) -> Result<(RulesetStatus, Vec<PathBuf>), String> {
+fn enforce(rules: &Rules) -> Result<(RulesetStatus, Vec<PathBuf>), EnforceError> {
     let rw = AccessFs::from_all(NEWEST);
     let ro = AccessFs::ReadFile | AccessFs::ReadDir;
     let rx = ro | AccessFs::Execute;
 
     let mut ruleset = Ruleset::default()
         .handle_access(rw)
-        .map_err(|e| format!("handle filesystem rights: {e}"))?;
+        .map_err(EnforceError::step("handle filesystem rights"))?;
     if rules.deny_tcp {
         ruleset = ruleset
             .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)
-            .map_err(|e| format!("handle tcp rights: {e}"))?;
+            .map_err(EnforceError::step("handle tcp rights"))?;
     }
     if rules.scope_ipc {
         ruleset = ruleset
             .scope(Scope::from_all(NEWEST))
-            .map_err(|e| format!("scope ipc: {e}"))?;
+            .map_err(EnforceError::step("scope ipc"))?;
     }
     let mut created = ruleset
         .create()
-        .map_err(|e| format!("create ruleset: {e}"))?;
+        .map_err(EnforceError::step("create ruleset"))?;
 
     for held in &rules.held {
         let access = if held.rw { rw } else { ro };
         created = created
             .add_rule(PathBeneath::new(held.fd.as_fd(), access))
-            .map_err(|e| format!("allow {}: {e}", held.path.display()))?;
+            .map_err(EnforceError::allow(&held.path))?;
     }
     let mut skipped = Vec::new();
     let lists = [
@@ -348,7 +398,10 @@ fn enforce(rules: &Rules) -> Result<(RulesetStatus, Vec<PathBuf>), String> {
                     skipped.push(path.clone());
                     continue;
                 }
-                Err(e) => return Err(format!("open {}: {e}", path.display())),
+                Err(source) => {
+                    let path = path.clone();
+                    return Err(EnforceError::Open { path, source });
+                }
             };
             // A file takes only the rights that make sense for a file;
             // asking for directory rights there would report a partial
@@ -356,16 +409,19 @@ fn enforce(rules: &Rules) -> Result<(RulesetStatus, Vec<PathBuf>), String> {
             let access = match rustix::fs::fstat(&fd) {
                 Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => access,
                 Ok(_) => access & AccessFs::from_file(NEWEST),
-                Err(e) => return Err(format!("stat {}: {e}", path.display())),
+                Err(source) => {
+                    let path = path.clone();
+                    return Err(EnforceError::Stat { path, source });
+                }
             };
             created = created
                 .add_rule(PathBeneath::new(fd, access))
-                .map_err(|e| format!("allow {}: {e}", path.display()))?;
+                .map_err(EnforceError::allow(path))?;
         }
     }
     let status = created
         .restrict_self()
-        .map_err(|e| format!("restrict self: {e}"))?;
+        .map_err(EnforceError::step("restrict self"))?;
     Ok((status.ruleset, skipped))
 }
 

@@ -27,19 +27,33 @@ pub fn digest_rank(name: &str) -> Option<usize> {
 /// the reason for the log when it is weaker, or when the floor names a
 /// digest this build does not have (then every login is refused).
 // upstream: authenticate.c:auth_server() (auth digest floor)
-pub fn check_floor(floor: &str, digest: AuthDigest) -> Result<(), String> {
+pub fn check_floor(floor: &str, digest: AuthDigest) -> Result<(), FloorError> {
     let Some(min) = digest_rank(floor) else {
-        return Err(format!(
-            "the configured 'auth digest = {floor}' is not a supported digest on this build"
-        ));
+        return Err(FloorError::Unsupported(floor.to_owned()));
     };
     match digest_rank(digest.name()) {
         Some(got) if got <= min => Ok(()),
-        _ => Err(format!(
-            "negotiated auth digest {} is weaker than the required 'auth digest = {floor}'",
-            digest.name()
-        )),
+        _ => Err(FloorError::Weaker {
+            got: digest.name(),
+            floor: floor.to_owned(),
+        }),
     }
+}
+
+/// Why [`check_floor`] refused a login (for the log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FloorError {
+    /// The module's floor names a digest this build lacks.
+    #[error("the configured 'auth digest = {0}' is not a supported digest on this build")]
+    Unsupported(String),
+    /// The negotiated digest ranks below the floor.
+    #[error("negotiated auth digest {got} is weaker than the required 'auth digest = {floor}'")]
+    Weaker {
+        /// The negotiated digest.
+        got: &'static str,
+        /// The module's floor.
+        floor: String,
+    },
 }
 
 /// Largest secrets file read, in bytes.
@@ -438,10 +452,13 @@ mod tests {
         assert_eq!(check_floor("SHA256", AuthDigest::Sha256), Ok(()));
         assert!(check_floor("sha256", AuthDigest::Sha1)
             .unwrap_err()
+            .to_string()
             .contains("negotiated auth digest sha1 is weaker"));
         assert!(check_floor("md5", AuthDigest::Md4Old).is_err());
         assert_eq!(check_floor("md4", AuthDigest::Md4Old), Ok(()));
-        let e = check_floor("no-such-digest", AuthDigest::Sha512).unwrap_err();
+        let e = check_floor("no-such-digest", AuthDigest::Sha512)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("'auth digest = no-such-digest' is not a supported"),
             "{e}"

@@ -219,21 +219,23 @@ impl Module {
         confine::Links::from_insecure(self.params.bool("insecure links", false))
     }
     /// `max alloc` in bytes (size suffixes as `--max-alloc`; default
-    /// [`DAEMON_MAX_ALLOC`]), or the error message for a bad value.
-    pub fn max_alloc(&self) -> Result<u64, String> {
+    /// [`DAEMON_MAX_ALLOC`]), or why the value is bad.
+    pub fn max_alloc(&self) -> Result<u64, MaxAllocError> {
         let Some(v) = self.params.nonempty("max alloc") else {
             return Ok(DAEMON_MAX_ALLOC);
         };
-        match engine::control::parse_size_arg(v, 'B', "max-alloc", 1 << 20, false) {
-            Ok(n) => Ok(n),
-            Err(e) => Err(format!("module parameter max alloc: {}", e.message)),
-        }
+        engine::control::parse_size_arg(v, 'B', "max-alloc", 1 << 20, false).map_err(MaxAllocError)
     }
     /// `timeout` in seconds (0 = none).
     pub fn timeout(&self) -> i64 {
         self.params.int("timeout", 0)
     }
 }
+
+/// A module's `max alloc` that `--max-alloc` would not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("module parameter max alloc: {0}")]
+pub struct MaxAllocError(pub engine::options::OptionError);
 
 /// A whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -664,14 +666,19 @@ mod tests {
         assert_eq!(DAEMON_MAX_ALLOC, 256 << 20);
         assert_eq!(cfg.module("m").expect("m").max_alloc(), Ok(64 << 20));
         assert_eq!(
-            cfg.module("b").expect("b").max_alloc(),
-            Err("module parameter max alloc: --max-alloc=lots is invalid".to_string())
+            cfg.module("b")
+                .expect("b")
+                .max_alloc()
+                .unwrap_err()
+                .to_string(),
+            "module parameter max alloc: --max-alloc=lots is invalid"
         );
         assert!(cfg
             .module("s")
             .expect("s")
             .max_alloc()
             .unwrap_err()
+            .to_string()
             .contains("too small"));
     }
 

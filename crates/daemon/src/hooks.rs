@@ -77,13 +77,18 @@ fn quote_for(v: &str, q: Quote) -> String {
     out
 }
 
+/// A hook's `%RSYNC_*%` variable whose value holds a shell metacharacter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("%{0}% holds a shell metacharacter")]
+pub struct UnsafeVar(pub String);
+
 /// Expands `%NAME%` references (NAME starting with an upper-case letter)
 /// in a hook command from `lookup`; unknown names are kept as written.
 /// A `RSYNC_*` value is quoted for the shell context it lands in, and one
 /// holding a shell metacharacter is an error naming the variable: the hook
 /// may be an access check, so it must neither run with it nor be skipped.
 // upstream: loadparm.c:expand_vars() with shell_escape
-pub fn expand(command: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand(command: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, UnsafeVar> {
     let mut out = String::with_capacity(command.len());
     let mut q = Quote::None;
     let mut escaped = false;
@@ -95,7 +100,7 @@ pub fn expand(command: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<
                 if let Some(v) = lookup(name) {
                     if name.starts_with("RSYNC_") {
                         if shell_unsafe(&v) {
-                            return Err(name.to_string());
+                            return Err(UnsafeVar(name.to_string()));
                         }
                         out.push_str(&quote_for(&v, q));
                     } else {
@@ -232,11 +237,12 @@ mod tests {
 
     #[test]
     fn expand_refuses_metacharacters() {
-        assert_eq!(expand("a %RSYNC_BAD% b", &lookup), Err("RSYNC_BAD".into()));
         assert_eq!(
-            expand("sh -c 'x/%RSYNC_Q%'", &lookup),
-            Err("RSYNC_Q".into())
+            expand("a %RSYNC_BAD% b", &lookup),
+            Err(UnsafeVar("RSYNC_BAD".into()))
         );
+        let e = expand("sh -c 'x/%RSYNC_Q%'", &lookup).unwrap_err();
+        assert_eq!(e.to_string(), "%RSYNC_Q% holds a shell metacharacter");
         for bad in [
             "a b", "a'b", "a\"b", "a\\b", "a\nb", "~x", "!x", "{a,b}", "a\x7fb",
         ] {

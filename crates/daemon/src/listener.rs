@@ -90,8 +90,40 @@ pub fn daemon_usage() -> String {
     out
 }
 
+/// A daemon command line that cannot be accepted (printed after "rsync: ",
+/// exit 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DaemonArgError {
+    /// An option the daemon does not have, as written.
+    #[error("{0}: unknown daemon option")]
+    Unknown(String),
+    /// An option that takes a value, last on the line.
+    #[error("--{0} needs a value")]
+    NeedsValue(String),
+    /// `--NAME=VALUE` for an option without one.
+    #[error("--{0}: option does not take an argument")]
+    NoArgument(String),
+    /// `--port` that is no port number.
+    #[error("--port={0}: invalid port")]
+    Port(String),
+    /// `--dparam` without `=`.
+    #[error("--dparam={0}: needs KEY=VALUE")]
+    Dparam(String),
+}
+
+/// Why the configuration cannot be used (printed after "rsync: ", exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file, or a `--dparam` read as a line of it.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// A `--dparam` the configuration would only warn about.
+    #[error("{0}")]
+    Dparam(String),
+}
+
 /// Parses the daemon's arguments (without argv\[0\]).
-pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
+pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, DaemonArgError> {
     let words: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -120,14 +152,14 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
                         Some(w[2..].to_string()).filter(|v| !v.is_empty()),
                     ),
                     Some(o) if w.len() == 2 => (o.0.to_string(), None),
-                    _ => return Err(format!("{w}: unknown daemon option")),
+                    _ => return Err(DaemonArgError::Unknown(w.clone())),
                 }
             }
         };
         let takes = match DAEMON_OPTIONS.iter().find(|o| o.0 == name) {
             Some(o) => o.2,
             None if DAEMON_INTERNAL.contains(&name.as_str()) => false,
-            None => return Err(format!("--{name}: unknown daemon option")),
+            None => return Err(DaemonArgError::Unknown(format!("--{name}"))),
         };
         let value = if takes {
             match inline {
@@ -136,13 +168,13 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
                     let v = words
                         .get(i)
                         .cloned()
-                        .ok_or_else(|| format!("--{name} needs a value"))?;
+                        .ok_or_else(|| DaemonArgError::NeedsValue(name.clone()))?;
                     i += 1;
                     Some(v)
                 }
             }
         } else if inline.is_some() {
-            return Err(format!("--{name}: option does not take an argument"));
+            return Err(DaemonArgError::NoArgument(name));
         } else {
             None
         };
@@ -153,18 +185,18 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, String> {
             "help" => d.help = true,
             "server" => d.server = true,
             "config" => d.config = Some(PathBuf::from(v)),
-            "port" => d.port = Some(v.parse().map_err(|_| format!("--port={v}: invalid port"))?),
+            "port" => d.port = Some(v.parse().map_err(|_| DaemonArgError::Port(v.clone()))?),
             "address" => d.address = Some(v),
             "log-file" => d.log_file = Some(PathBuf::from(v)),
             "bwlimit" => d.bwlimit = Some(v),
             "dparam" => {
                 let (k, val) = v
                     .split_once('=')
-                    .ok_or_else(|| format!("--dparam={v}: needs KEY=VALUE"))?;
+                    .ok_or_else(|| DaemonArgError::Dparam(v.clone()))?;
                 d.dparams
                     .push((k.trim().to_string(), val.trim().to_string()));
             }
-            _ => return Err(format!("--{name}: unknown daemon option")),
+            _ => return Err(DaemonArgError::Unknown(format!("--{name}"))),
         }
     }
     Ok(d)
@@ -258,14 +290,13 @@ pub fn run(args: &[OsString]) -> i32 {
 
 /// Loads the configuration and applies `--dparam` overrides (global
 /// parameters to the global section, module parameters to every module).
-pub fn load(path: &std::path::Path, dparams: &[(String, String)]) -> Result<Config, String> {
-    let mut cfg = Config::load(path).map_err(|e| e.to_string())?;
+pub fn load(path: &std::path::Path, dparams: &[(String, String)]) -> Result<Config, LoadError> {
+    let mut cfg = Config::load(path)?;
     for (k, v) in dparams {
         let key = canonical_key(k);
-        let probe = Config::parse_str(&format!("{k} = {v}\n"), std::path::Path::new("--dparam"))
-            .map_err(|e| e.to_string())?;
+        let probe = Config::parse_str(&format!("{k} = {v}\n"), std::path::Path::new("--dparam"))?;
         if let Some(w) = probe.warnings.first() {
-            return Err(w.clone());
+            return Err(LoadError::Dparam(w.clone()));
         }
         if probe.globals.get(&key).is_some() {
             cfg.globals.set(&key, v);
@@ -398,7 +429,8 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
     let _pid_file = match cfg.globals.nonempty("pid file") {
         Some(path) => match crate::pidfile::create(path) {
             Ok(f) => Some(f),
-            Err(msg) => {
+            Err(e) => {
+                let msg = e.to_string();
                 // (--no-detach copies the log line to stderr.)
                 if !d.no_detach {
                     eprintln!("{msg}");

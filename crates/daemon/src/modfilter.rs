@@ -106,8 +106,21 @@ fn lines_dir2wild3(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A module rule parameter that does not parse (the session keeps it, and
+/// refuses a transfer with it).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("bad {what} in module {module}: {source}")]
+pub struct ModuleFilterError {
+    /// The parameter: "filter", "include from", "exclude", ...
+    pub what: &'static str,
+    /// The module.
+    pub module: String,
+    /// The filter crate's reason.
+    pub source: std::sync::Arc<filter::Error>,
+}
+
 /// Builds the module's rules; None when it has none.
-pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
+pub fn module_filter(module: &Module) -> Result<Option<FilterList>, ModuleFilterError> {
     let p = &module.params;
     let mut list = FilterList::new();
     let mut any = false;
@@ -118,7 +131,11 @@ pub fn module_filter(module: &Module) -> Result<Option<FilterList>, String> {
         )
         .ok()
     };
-    let err = |what: &str, e: filter::Error| format!("bad {what} in module {}: {e}", module.name);
+    let err = |what: &'static str, e: filter::Error| ModuleFilterError {
+        what,
+        module: module.name.clone(),
+        source: std::sync::Arc::new(e),
+    };
     if let Some(v) = p.nonempty("filter") {
         for r in split_rules(v) {
             list.add_filter(rule_dir2wild3(&r).as_bytes(), &mut read)

@@ -125,13 +125,28 @@ fn parse_id(line: &[u8]) -> Option<u32> {
     std::str::from_utf8(line).ok()?.parse().ok()
 }
 
+/// A converter answer that cannot be taken; the text follows "name
+/// converter sent ".
+#[derive(Debug, thiserror::Error)]
+enum ReplyError {
+    /// Reading the pipe failed.
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// A line over [`MAX_REPLY`].
+    #[error("an answer longer than {MAX_REPLY} bytes")]
+    TooLong,
+    /// A NUL in a line.
+    #[error("a NUL in an answer")]
+    Nul,
+}
+
 /// Reads one answer line (`\r` dropped). None at end of file; an error
 /// for a line over [`MAX_REPLY`] or holding a NUL.
 // upstream: io.c:read_line_old()
-fn read_reply<R: BufRead>(r: &mut R) -> Result<Option<Vec<u8>>, String> {
+fn read_reply<R: BufRead>(r: &mut R) -> Result<Option<Vec<u8>>, ReplyError> {
     let mut line = Vec::new();
     loop {
-        let buf = r.fill_buf().map_err(|e| e.to_string())?;
+        let buf = r.fill_buf().map_err(ReplyError::Read)?;
         if buf.is_empty() {
             return Ok(None);
         }
@@ -142,10 +157,10 @@ fn read_reply<R: BufRead>(r: &mut R) -> Result<Option<Vec<u8>>, String> {
         line.extend(buf[..take].iter().filter(|&&b| b != b'\r'));
         r.consume(take + usize::from(done));
         if line.len() > MAX_REPLY {
-            return Err(format!("an answer longer than {MAX_REPLY} bytes"));
+            return Err(ReplyError::TooLong);
         }
         if line.contains(&0) {
-            return Err("a NUL in an answer".into());
+            return Err(ReplyError::Nul);
         }
         if done {
             return Ok(Some(line));
@@ -290,10 +305,17 @@ mod tests {
         assert_eq!(shown(b"bad\nname"), "bad\\#012name");
         let mut long = vec![b'1'; MAX_REPLY + 1];
         long.push(b'\n');
-        assert!(read_reply(&mut &long[..]).is_err());
-        assert_eq!(read_reply(&mut &b"12\r\n3"[..]), Ok(Some(b"12".to_vec())));
-        assert_eq!(read_reply(&mut &b""[..]), Ok(None));
-        assert!(read_reply(&mut &b"1\x002\n"[..]).is_err());
+        assert!(matches!(
+            read_reply(&mut &long[..]),
+            Err(ReplyError::TooLong)
+        ));
+        assert_eq!(
+            read_reply(&mut &b"12\r\n3"[..]).ok(),
+            Some(Some(b"12".to_vec()))
+        );
+        assert_eq!(read_reply(&mut &b""[..]).ok(), Some(None));
+        let nul = read_reply(&mut &b"1\x002\n"[..]).unwrap_err();
+        assert_eq!(nul.to_string(), "a NUL in an answer");
     }
 
     #[test]

@@ -11,17 +11,35 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+/// Why the pid file could not be taken: upstream's line
+/// "failed to WHAT pid file PATH: REASON" (the reason without Rust's
+/// "(os error N)").
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {what} pid file {path}: {}", reason(source))]
+pub struct PidFileError {
+    /// The step that failed ("create", "lock", "write", ...).
+    pub what: &'static str,
+    /// The pid file.
+    pub path: String,
+    /// The system's reason.
+    pub source: io::Error,
+}
+
+fn reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_owned()
+}
+
 /// Longest pid file content accepted (upstream's pidbuf).
 const MAX_LEN: u64 = 32;
 
 /// Creates (or takes over) the pid file and writes our pid into it. Keep
-/// the returned file open while the daemon runs: it holds the lock. The
-/// error is upstream's line "failed to WHAT pid file PATH: REASON".
-pub fn create(path: &str) -> Result<File, String> {
-    let fail = |what: &str, e: io::Error| {
-        let text = e.to_string();
-        let reason = text.split(" (os error").next().unwrap_or(&text);
-        format!("failed to {what} pid file {path}: {reason}")
+/// the returned file open while the daemon runs: it holds the lock.
+pub fn create(path: &str) -> Result<File, PidFileError> {
+    let fail = |what: &'static str, source: io::Error| PidFileError {
+        what,
+        path: path.to_owned(),
+        source,
     };
     let p = Path::new(path);
     let before = std::fs::symlink_metadata(p).ok();

@@ -59,27 +59,63 @@ pub struct Ids {
     pub groups: Vec<u32>,
 }
 
+/// Why a session's process could not take the module's ids or chroot
+/// (logged as "refused on module M: ...", and sent to the client).
+#[derive(Debug, thiserror::Error)]
+pub enum PrivsError {
+    /// The module's directory cannot be opened.
+    #[error("cannot open module {module}: {source}")]
+    Module {
+        /// The module.
+        module: String,
+        /// Why.
+        source: confine::Error,
+    },
+    /// `uid` names no user.
+    #[error("Invalid uid {0}")]
+    Uid(String),
+    /// `gid = *` for a uid without a passwd entry.
+    #[error("getpwuid failed for uid {0}")]
+    NoPasswd(u32),
+    /// A `gid` item (or the default `nogroup`) names no group.
+    #[error("Invalid gid {0}")]
+    Gid(String),
+    /// The group list came out empty.
+    #[error("Invalid gid")]
+    NoGid,
+    /// A required chroot failed.
+    #[error("chroot {} failed: {source}", dir.display())]
+    Chroot {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: confine::PrivDropError,
+    },
+    /// Switching ids, or setting no_new_privs, failed.
+    #[error("{0}")]
+    Drop(#[from] confine::PrivDropError),
+}
+
 /// The ids a root daemon switches to for `module`; numbers or names. A
 /// `gid` list starting with `*` stands for every group of the uid's
 /// user (its passwd group first), followed by any others listed.
 // upstream: clientserver.c:rsync_module() (set_uid / set_gid, want_all_groups)
-pub fn module_ids(module: &Module) -> Result<Ids, String> {
+pub fn module_ids(module: &Module) -> Result<Ids, PrivsError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     let uid_spec = module.params.nonempty("uid").unwrap_or("nobody");
-    let uid = lookup(uid_spec, &passwd).ok_or_else(|| format!("Invalid uid {uid_spec}"))?;
+    let uid = lookup(uid_spec, &passwd).ok_or_else(|| PrivsError::Uid(uid_spec.to_owned()))?;
     let mut groups = Vec::new();
     match module.params.nonempty("gid") {
         Some(g) => {
             let items = crate::config::conf_tokens(g);
             let mut rest = &items[..];
             if items.first() == Some(&"*") {
-                groups = all_groups_of(uid, &passwd, &group)
-                    .ok_or_else(|| format!("getpwuid failed for uid {uid}"))?;
+                groups = all_groups_of(uid, &passwd, &group).ok_or(PrivsError::NoPasswd(uid))?;
                 rest = &items[1..];
             }
             for item in rest {
-                let gid = lookup(item, &group).ok_or_else(|| format!("Invalid gid {item}"))?;
+                let gid = lookup(item, &group).ok_or_else(|| PrivsError::Gid(item.to_string()))?;
                 if !groups.contains(&gid) {
                     groups.push(gid);
                 }
@@ -88,10 +124,10 @@ pub fn module_ids(module: &Module) -> Result<Ids, String> {
         None => groups.push(
             lookup("nogroup", &group)
                 .or_else(|| lookup("nobody", &group))
-                .ok_or_else(|| "Invalid gid nogroup".to_string())?,
+                .ok_or_else(|| PrivsError::Gid("nogroup".into()))?,
         ),
     };
-    let gid = *groups.first().ok_or_else(|| "Invalid gid".to_string())?;
+    let gid = *groups.first().ok_or(PrivsError::NoGid)?;
     Ok(Ids { uid, gid, groups })
 }
 
@@ -143,7 +179,11 @@ pub struct Applied {
 
 /// Chroots (per `plan`), then switches to `ids` (when given: the daemon
 /// runs as root), then sets no_new_privs. Must run before any thread.
-pub fn apply(plan: Option<&ChrootPlan>, root: &Path, ids: Option<Ids>) -> Result<Applied, String> {
+pub fn apply(
+    plan: Option<&ChrootPlan>,
+    root: &Path,
+    ids: Option<Ids>,
+) -> Result<Applied, PrivsError> {
     let mut out = Applied {
         root: root.to_path_buf(),
         ..Applied::default()
@@ -160,13 +200,16 @@ pub fn apply(plan: Option<&ChrootPlan>, root: &Path, ids: Option<Ids>) -> Result
                     p.dir.display()
                 ));
             }
-            Err(e) => return Err(format!("chroot {} failed: {e}", p.dir.display())),
+            Err(source) => {
+                let dir = p.dir.clone();
+                return Err(PrivsError::Chroot { dir, source });
+            }
         }
     }
     if let Some(ids) = ids {
-        confine::drop_privileges(ids.uid, ids.gid, &ids.groups).map_err(|e| e.to_string())?;
+        confine::drop_privileges(ids.uid, ids.gid, &ids.groups)?;
     }
-    confine::set_no_new_privs().map_err(|e| e.to_string())?;
+    confine::set_no_new_privs()?;
     Ok(out)
 }
 

@@ -10,6 +10,40 @@
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Why a PROXY header was refused (logged; the connection is dropped).
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The stream failed or ended inside the header.
+    #[error("reading the PROXY header: {0}")]
+    Read(#[source] std::io::Error),
+    /// Neither signature.
+    #[error("no PROXY header")]
+    Missing,
+    /// A version 1 line without its end within the bound.
+    #[error("PROXY v1 line longer than {V1_MAX} bytes")]
+    V1TooLong,
+    /// A malformed version 1 line.
+    #[error("bad PROXY v1 line {0:?}")]
+    V1Line(String),
+    /// A version 2 header of another version.
+    #[error("PROXY v2 header of version {0}")]
+    V2Version(u8),
+    /// A version 2 address block over the bound.
+    #[error("PROXY v2 address block of {0} bytes")]
+    V2TooLong(usize),
+    /// A TCP address block of the wrong length.
+    #[error("PROXY v2 address block of {len} bytes for family {fam:#x}")]
+    V2Family {
+        /// The block's length.
+        len: usize,
+        /// The address family.
+        fam: u8,
+    },
+    /// A version 2 command other than LOCAL or PROXY.
+    #[error("PROXY v2 command {0}")]
+    V2Command(u8),
+}
+
 /// The version 2 signature.
 const V2_SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
 /// The longest version 1 line, `\r\n` included (the PROXY spec's 107).
@@ -27,7 +61,7 @@ const FAM_TCP6: u8 = 0x21;
 /// (`UNKNOWN`, `LOCAL`, an unsupported family), so the socket's peer
 /// stands; `Err`: no valid header, and the connection must be dropped.
 // upstream: clientname.c:read_proxy_protocol_header()
-pub fn read_header<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, String> {
+pub fn read_header<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, ProxyError> {
     let mut head = [0u8; 12];
     read(r, &mut head)?;
     if &head == V2_SIG {
@@ -39,7 +73,7 @@ pub fn read_header<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, String
             let mut b = [0u8; 1];
             loop {
                 if line.len() >= V1_MAX {
-                    return Err(format!("PROXY v1 line longer than {V1_MAX} bytes"));
+                    return Err(ProxyError::V1TooLong);
                 }
                 read(r, &mut b)?;
                 line.push(b[0]);
@@ -50,24 +84,23 @@ pub fn read_header<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, String
         }
         return parse_v1(&line);
     }
-    Err("no PROXY header".into())
+    Err(ProxyError::Missing)
 }
 
-fn read<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> Result<(), String> {
-    r.read_exact(buf)
-        .map_err(|e| format!("reading the PROXY header: {e}"))
+fn read<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> Result<(), ProxyError> {
+    r.read_exact(buf).map_err(ProxyError::Read)
 }
 
-fn read_v2<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, String> {
+fn read_v2<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, ProxyError> {
     let mut hdr = [0u8; 4];
     read(r, &mut hdr)?;
     let (ver, cmd, fam) = (hdr[0] >> 4, hdr[0] & 0x0f, hdr[1]);
     let len = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
     if ver != 2 {
-        return Err(format!("PROXY v2 header of version {ver}"));
+        return Err(ProxyError::V2Version(ver));
     }
     if len > V2_MAX_ADDR {
-        return Err(format!("PROXY v2 address block of {len} bytes"));
+        return Err(ProxyError::V2TooLong(len));
     }
     let mut addr = vec![0u8; len];
     read(r, &mut addr)?;
@@ -82,22 +115,19 @@ fn read_v2<R: Read + ?Sized>(r: &mut R) -> Result<Option<IpAddr>, String> {
                 a.copy_from_slice(&addr[..16]);
                 Ok(Some(IpAddr::V6(Ipv6Addr::from(a))))
             }
-            FAM_TCP4 | FAM_TCP6 => Err(format!(
-                "PROXY v2 address block of {len} bytes for family {fam:#x}"
-            )),
+            FAM_TCP4 | FAM_TCP6 => Err(ProxyError::V2Family { len, fam }),
             // upstream: another family is accepted and its data ignored.
             _ => Ok(None),
         },
-        _ => Err(format!("PROXY v2 command {cmd}")),
+        _ => Err(ProxyError::V2Command(cmd)),
     }
 }
 
 /// `PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n` or `PROXY UNKNOWN...\r\n`.
-fn parse_v1(line: &[u8]) -> Result<Option<IpAddr>, String> {
+fn parse_v1(line: &[u8]) -> Result<Option<IpAddr>, ProxyError> {
     let bad = || {
-        Err(format!(
-            "bad PROXY v1 line {:?}",
-            String::from_utf8_lossy(line)
+        Err(ProxyError::V1Line(
+            String::from_utf8_lossy(line).into_owned(),
         ))
     };
     // The first `\r` must end the line, followed by its `\n`.
@@ -175,6 +205,13 @@ mod tests {
 
     fn v1(s: &str) -> Result<Option<IpAddr>, String> {
         read_header(&mut format!("PROXY {s}\r\n@RSYNCD: 30.0\n").as_bytes())
+            .map_err(|e| e.to_string())
+    }
+
+    /// [`read_header`] with the error as its text.
+    fn header(mut r: &[u8]) -> (Result<Option<IpAddr>, String>, &[u8]) {
+        let got = read_header(&mut r).map_err(|e| e.to_string());
+        (got, r)
     }
 
     fn v2(cmd: u8, fam: u8, addr: &[u8]) -> Vec<u8> {
@@ -222,11 +259,8 @@ mod tests {
             &[10, 9, 8, 7, 127, 0, 0, 1, 0, 1, 0, 2],
         );
         r2.extend_from_slice(b"@RSYNCD");
-        let mut s = &r2[..];
-        assert_eq!(
-            read_header(&mut s),
-            Ok(Some(IpAddr::V4(Ipv4Addr::new(10, 9, 8, 7))))
-        );
+        let (got, s) = header(&r2);
+        assert_eq!(got, Ok(Some(IpAddr::V4(Ipv4Addr::new(10, 9, 8, 7)))));
         assert_eq!(s, b"@RSYNCD");
     }
 
@@ -236,14 +270,11 @@ mod tests {
         six[0] = 0xfd;
         six[15] = 1;
         assert_eq!(
-            read_header(&mut &v2(CMD_PROXY, FAM_TCP6, &six)[..]),
+            header(&v2(CMD_PROXY, FAM_TCP6, &six)).0,
             Ok(Some("fd00::1".parse().expect("ip")))
         );
-        assert_eq!(read_header(&mut &v2(CMD_LOCAL, 0, &[])[..]), Ok(None));
-        assert_eq!(
-            read_header(&mut &v2(CMD_PROXY, 0x31, &[0; 4])[..]),
-            Ok(None)
-        );
+        assert_eq!(header(&v2(CMD_LOCAL, 0, &[])).0, Ok(None));
+        assert_eq!(header(&v2(CMD_PROXY, 0x31, &[0; 4])).0, Ok(None));
         assert!(read_header(&mut &v2(CMD_PROXY, FAM_TCP4, &[0; 8])[..]).is_err());
         assert!(read_header(&mut &v2(7, FAM_TCP4, &[0; 12])[..]).is_err());
         let mut ver3 = v2(CMD_PROXY, FAM_TCP4, &[0; 12]);
@@ -252,9 +283,10 @@ mod tests {
         // A declared length over the bound is refused before it is read.
         let mut big = V2_SIG.to_vec();
         big.extend_from_slice(&[0x21, FAM_TCP4, 0x10, 0x00]);
-        assert!(read_header(&mut &big[..])
-            .unwrap_err()
-            .contains("4096 bytes"));
+        assert_eq!(
+            header(&big).0,
+            Err("PROXY v2 address block of 4096 bytes".into())
+        );
         // A truncated block is an error, not a hang or a panic.
         let mut short = v2(CMD_PROXY, FAM_TCP4, &[0; 12]);
         short.truncate(20);

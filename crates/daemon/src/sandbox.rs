@@ -86,9 +86,21 @@ pub enum ClientPaths {
     ModuleRelative,
 }
 
+/// A module's `client paths` or `landlock` setting that is none of its
+/// words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// `client paths`.
+    #[error("bad client paths setting '{0}' (refuse or module-relative)")]
+    ClientPaths(String),
+    /// `landlock`.
+    #[error("bad landlock setting '{0}' (required, optional or off)")]
+    Landlock(String),
+}
+
 impl ClientPaths {
     /// Parses `client paths = refuse | module-relative` (unset: refuse).
-    pub fn of(module: &Module) -> Result<ClientPaths, String> {
+    pub fn of(module: &Module) -> Result<ClientPaths, SettingError> {
         match module
             .params
             .get("client paths")
@@ -98,9 +110,7 @@ impl ClientPaths {
             Some(v) => match v.as_str() {
                 "refuse" => Ok(ClientPaths::Refuse),
                 "module-relative" => Ok(ClientPaths::ModuleRelative),
-                _ => Err(format!(
-                    "bad client paths setting '{v}' (refuse or module-relative)"
-                )),
+                _ => Err(SettingError::ClientPaths(v)),
             },
         }
     }
@@ -315,7 +325,7 @@ pub enum Mode {
 impl Mode {
     /// Parses `landlock = required | optional | off` (unset: required when
     /// the kernel has Landlock, optional otherwise).
-    pub fn of(module: &Module) -> Result<Mode, String> {
+    pub fn of(module: &Module) -> Result<Mode, SettingError> {
         match module
             .params
             .get("landlock")
@@ -330,9 +340,7 @@ impl Mode {
                 "required" | "yes" | "true" | "on" | "1" => Ok(Mode::Required),
                 "optional" => Ok(Mode::Optional),
                 "off" | "no" | "false" | "0" => Ok(Mode::Off),
-                _ => Err(format!(
-                    "bad landlock setting '{v}' (required, optional or off)"
-                )),
+                _ => Err(SettingError::Landlock(v)),
             },
         }
     }

@@ -109,8 +109,8 @@ pub fn serve(
     // The handshake's deadline bounds the PROXY header too.
     conn.handshake_within(settings.handshake_timeout.as_secs());
     if cfg.globals.bool("proxy protocol", false) {
-        if let Err(code) = conn.proxy_header(cfg, res) {
-            return code;
+        if let Err(e) = conn.proxy_header(cfg, res) {
+            return e.code;
         }
     }
     if conn.peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
@@ -124,20 +124,20 @@ pub fn serve(
     let start = Start { conn };
     let greeted = match start.greet(cfg) {
         Ok(g) => g,
-        Err(code) => return code,
+        Err(e) => return e.code,
     };
     let chosen = match greeted.request(cfg) {
         Ok(Request::Module(c)) => c,
         Ok(Request::Listed) => return 0,
-        Err(code) => return code,
+        Err(e) => return e.code,
     };
     let admitted = match chosen.admit(res) {
         Ok(a) => a,
-        Err(code) => return code,
+        Err(e) => return e.code,
     };
     match admitted.read_request() {
         Ok(req) => req.run(),
-        Err(code) => code,
+        Err(e) => e.code,
     }
 }
 
@@ -181,6 +181,29 @@ struct SharedRead(Arc<Mutex<Box<dyn Read + Send>>>);
 impl Read for SharedRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).read(buf)
+    }
+}
+
+/// A session that ended before its transfer: already logged (and, when the
+/// client can hear, sent as `@ERROR`). The connection's exit code, and the
+/// place in the daemon that ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("session ended with code {code} at {location}")]
+pub struct Ended {
+    /// rsync's exit code for the connection's process.
+    pub code: i32,
+    /// Where the session was ended.
+    pub location: &'static std::panic::Location<'static>,
+}
+
+impl Ended {
+    /// Ends the session with `code`, here.
+    #[track_caller]
+    pub fn new(code: i32) -> Ended {
+        Ended {
+            code,
+            location: std::panic::Location::caller(),
+        }
     }
 }
 
@@ -236,7 +259,7 @@ impl Conn {
     /// sends a PROXY header first, and the client it names becomes the
     /// peer; any other peer, or a bad header, is dropped without a word.
     // upstream: clientserver.c:start_daemon() / proxy_peer_allowed()
-    fn proxy_header(&mut self, cfg: &Config, res: &dyn Resolver) -> Result<(), i32> {
+    fn proxy_header(&mut self, cfg: &Config, res: &dyn Resolver) -> Result<(), Ended> {
         let hosts = cfg.globals.get("proxy protocol hosts");
         if !crate::access::allow_proxy_peer(hosts, self.peer.addr, res) {
             self.log.line(&format!(
@@ -244,7 +267,7 @@ impl Conn {
                 crate::access::UNDETERMINED,
                 self.peer.addr
             ));
-            return Err(exit::RERR_STARTCLIENT);
+            return Err(Ended::new(exit::RERR_STARTCLIENT));
         }
         match crate::proxyproto::read_header(&mut self.r) {
             Ok(Some(client)) => {
@@ -255,30 +278,33 @@ impl Conn {
             Err(e) => {
                 self.log
                     .line(&format!("bad PROXY header from {}: {e}", self.peer.addr));
-                Err(exit::RERR_STARTCLIENT)
+                Err(Ended::new(exit::RERR_STARTCLIENT))
             }
         }
     }
-    fn send(&mut self, text: &str) -> Result<(), i32> {
+    fn send(&mut self, text: &str) -> Result<(), Ended> {
         self.w
             .write_all(text.as_bytes())
             .and_then(|_| self.w.flush())
             .map_err(|e| {
                 self.log.line(&format!("write to client failed: {e}"));
-                exit::RERR_SOCKETIO
+                Ended::new(exit::RERR_SOCKETIO)
             })
     }
-    /// Sends `@ERROR: msg`, logs it, and gives the exit code to return.
-    fn refuse(&mut self, msg: &str) -> i32 {
+    /// Sends `@ERROR: msg`, logs it, and ends the session (from the
+    /// caller's place).
+    #[track_caller]
+    fn refuse(&mut self, msg: &str) -> Ended {
         self.log.line(&format!(
             "refused {} ({}): {msg}",
             self.peer.host_name(),
             self.peer.addr
         ));
+        let ended = Ended::new(exit::RERR_STARTCLIENT);
         let _ = self.send(&format!("@ERROR: {msg}\n"));
-        exit::RERR_STARTCLIENT
+        ended
     }
-    fn line(&mut self, what: &str) -> Result<String, i32> {
+    fn line(&mut self, what: &str) -> Result<String, Ended> {
         match wire::read_line(&mut self.r) {
             Ok(Some(l)) => Ok(l),
             Ok(None) => {
@@ -286,7 +312,7 @@ impl Conn {
                     "connection closed by {} before {what}",
                     self.peer.addr
                 ));
-                Err(exit::RERR_STARTCLIENT)
+                Err(Ended::new(exit::RERR_STARTCLIENT))
             }
             Err(WireError::Io(e))
                 if matches!(
@@ -298,7 +324,7 @@ impl Conn {
                     "daemon handshake timeout waiting for {what} from {}",
                     self.peer.addr
                 ));
-                Err(exit::RERR_TIMEOUT)
+                Err(Ended::new(exit::RERR_TIMEOUT))
             }
             Err(e) => {
                 self.log
@@ -318,7 +344,7 @@ impl Start {
     /// Sends our greeting and the MOTD at once, then reads the client's
     /// greeting and settles the protocol.
     // upstream: clientserver.c:start_daemon() / exchange_protocols()
-    fn greet(mut self, cfg: &Config) -> Result<Greeted, i32> {
+    fn greet(mut self, cfg: &Config) -> Result<Greeted, Ended> {
         self.conn.send(&wire::our_greeting(
             protocol::PROTOCOL_VERSION,
             &DAEMON_DIGESTS,
@@ -374,7 +400,7 @@ impl Greeted {
     /// Reads the module line (after any `#early_input`): lists modules or
     /// picks one.
     // upstream: clientserver.c:start_daemon() / send_listing()
-    fn request(mut self, cfg: &Config) -> Result<Request, i32> {
+    fn request(mut self, cfg: &Config) -> Result<Request, Ended> {
         let mut line = self.conn.line("module name")?;
         // The client's --early-input, kept for the module's `early exec`
         // (bounded before it is allocated).
@@ -447,7 +473,7 @@ struct Chosen {
 impl Chosen {
     /// Hosts, connection limit and authentication, in upstream's order.
     // upstream: clientserver.c:rsync_module() (checks before OK)
-    fn admit(mut self, res: &dyn Resolver) -> Result<Admitted, i32> {
+    fn admit(mut self, res: &dyn Resolver) -> Result<Admitted, Ended> {
         let m = &self.module;
         let p = &mut self.conn.peer;
         if p.name.is_none()
@@ -526,7 +552,7 @@ impl Chosen {
 
     /// Challenge and response.
     // upstream: authenticate.c:auth_server()
-    fn authenticate(&mut self, users: &str) -> Result<(String, Grant), i32> {
+    fn authenticate(&mut self, users: &str) -> Result<(String, Grant), Ended> {
         let name = self.module.name.clone();
         let Some(digest) = auth::negotiate(self.greeting.digests.as_deref(), self.protocol) else {
             return Err(self.conn.refuse(&format!(
@@ -617,7 +643,7 @@ struct Admitted {
 
 impl Admitted {
     /// Sends `@RSYNCD: OK` and reads the client's arguments.
-    fn read_request(mut self) -> Result<Requested, i32> {
+    fn read_request(mut self) -> Result<Requested, Ended> {
         // upstream sets these before it expands `path`.
         let env_user = self.user.clone();
         let env_module = self.module.name.clone();
@@ -662,7 +688,7 @@ impl Admitted {
                     "bad argument list from {}: {e}",
                     self.conn.peer.addr
                 ));
-                return Err(exit::RERR_PROTOCOL);
+                return Err(Ended::new(exit::RERR_PROTOCOL));
             }
         };
         // With -s the rest of the arguments follow, NUL-terminated and not
@@ -676,7 +702,7 @@ impl Admitted {
                         "bad protected argument list from {}: {e}",
                         self.conn.peer.addr
                     ));
-                    return Err(exit::RERR_PROTOCOL);
+                    return Err(Ended::new(exit::RERR_PROTOCOL));
                 }
             }
         } else {
@@ -729,7 +755,7 @@ impl Admitted {
     /// ([`Requested::serve`]); upstream runs it here, before the arguments
     /// are read, as the daemon's user.
     // upstream: clientserver.c:rsync_module() (early exec), start_pre_exec()
-    fn early_exec(&mut self, root: &Path) -> Result<Option<EarlyExec>, i32> {
+    fn early_exec(&mut self, root: &Path) -> Result<Option<EarlyExec>, Ended> {
         let Some(cmd) = self
             .module
             .params
@@ -749,10 +775,10 @@ impl Admitted {
         let cmd = match hooks::expand(&cmd, &lookup) {
             Ok(c) => c,
             Err(var) => {
-                self.conn.log.line(&format!(
-                    "refusing to run shell hook: %{var}% holds a shell metacharacter"
-                ));
-                return Err(exit::RERR_UNSUPPORTED);
+                self.conn
+                    .log
+                    .line(&format!("refusing to run shell hook: {var}"));
+                return Err(Ended::new(exit::RERR_UNSUPPORTED));
             }
         };
         let mut env = HookEnv::default();
@@ -775,7 +801,7 @@ impl Admitted {
     /// variables known then, else the daemon's own environment. A value
     /// holding a shell metacharacter ends the session before `@RSYNCD: OK`.
     // upstream: clientserver.c:rsync_module() / loadparm.c:expand_vars()
-    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 3], i32> {
+    fn expand_hooks(&mut self, root: &Path) -> Result<[Option<String>; 3], Ended> {
         let known = [
             ("RSYNC_MODULE_NAME", self.module.name.clone()),
             ("RSYNC_HOST_NAME", self.conn.peer.host_name().to_string()),
@@ -796,10 +822,10 @@ impl Admitted {
             match hooks::expand(cmd, &lookup) {
                 Ok(c) => *slot = Some(c),
                 Err(var) => {
-                    self.conn.log.line(&format!(
-                        "refusing to run shell hook: %{var}% holds a shell metacharacter"
-                    ));
-                    return Err(exit::RERR_UNSUPPORTED);
+                    self.conn
+                        .log
+                        .line(&format!("refusing to run shell hook: {var}"));
+                    return Err(Ended::new(exit::RERR_UNSUPPORTED));
                 }
             }
         }
@@ -835,7 +861,7 @@ struct Requested {
     /// The module's `early exec`, run first inside the confinement.
     early: Option<EarlyExec>,
     /// The module's own filter rules, read before the confinement.
-    module_filter: Result<Option<filter::FilterList>, String>,
+    module_filter: Result<Option<filter::FilterList>, modfilter::ModuleFilterError>,
     /// The ids a root daemon dropped to for this session.
     dropped_to: Option<privs::Ids>,
 }
@@ -973,7 +999,7 @@ impl Requested {
         match self.module.max_alloc() {
             Ok(limit) => opts.ctl.cap_max_alloc(limit),
             Err(msg) => {
-                self.conn.log.line(&msg);
+                self.conn.log.line(&msg.to_string());
                 return Err(self.fail_after_ok(
                     Some(&*opts),
                     client_info,
@@ -1293,12 +1319,16 @@ impl Requested {
     /// the module's uid and gid (when the daemon runs as root), then sets
     /// no_new_privs. No thread exists yet.
     // upstream: clientserver.c:rsync_module() (chroot, setgid, setuid)
-    fn confine_process(&mut self) -> Result<(), String> {
+    fn confine_process(&mut self) -> Result<(), privs::PrivsError> {
         // The module path is the administrator's: a symlink on it owned
         // by another user is refused unless `insecure links = yes`.
         let links = self.module.links();
-        let root = Root::open_operator(&self.root, links, AmbientAuthority::operator())
-            .map_err(|e| format!("cannot open module {}: {e}", self.module.name))?;
+        let root = Root::open_operator(&self.root, links, AmbientAuthority::operator()).map_err(
+            |source| privs::PrivsError::Module {
+                module: self.module.name.clone(),
+                source,
+            },
+        )?;
         self.module_root = Some(root);
         engine::ids::preload();
         let ids = if rustix::process::geteuid().is_root() {
@@ -1519,7 +1549,7 @@ impl Requested {
                 module_root: self.root.clone(),
             }),
             Err(msg) => {
-                self.conn.log.line(&msg);
+                self.conn.log.line(&msg.to_string());
                 return Err(Refused {
                     msg: format!("rsync: {msg}"),
                     code: exit::RERR_SYNTAX,
@@ -1602,7 +1632,7 @@ impl Requested {
         let mut sources = Vec::new();
         let raws: Vec<&String> = opts.args.iter().skip(1).collect();
         for (k, t) in tails.iter().enumerate() {
-            let checked: Result<String, String> = Ok(sender_source(&self.root, t));
+            let checked: Result<String, crate::tail::TailError> = Ok(sender_source(&self.root, t));
             // -R: names start below the module root (or the client's
             // `/./`), not at the filesystem root.
             let checked = match (checked, raws.get(k)) {
@@ -1737,7 +1767,7 @@ impl Requested {
                     }
                     out.error(&hint);
                     if !e.reported {
-                        out.error(&engine::transfer::closing_line(e.code, role));
+                        out.error(&e.closing_line(role));
                         e.reported = true;
                     }
                 }
@@ -2013,6 +2043,15 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn an_ended_session_records_where() {
+        let (e, line) = (Ended::new(exit::RERR_STARTCLIENT), line!());
+        assert_eq!(
+            (e.code, e.location.file(), e.location.line()),
+            (5, file!(), line)
+        );
+    }
 
     #[test]
     fn tails() {

@@ -11,10 +11,27 @@ pub struct Tail {
     pub trailing_slash: bool,
 }
 
+/// Why a client's path argument is refused (logged, and sent to the
+/// client after "rsync: ").
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    /// A `..` component.
+    #[error("path \"{0}\" leaves the module")]
+    Leaves(String),
+    /// The rest is no safe relative name.
+    #[error("bad path \"{arg}\": {source}")]
+    Bad {
+        /// The argument as the client sent it.
+        arg: String,
+        /// Why its name was rejected.
+        source: confine::Error,
+    },
+}
+
 /// Strips the module prefix from a client path argument and checks the
 /// rest: leading slashes and `.` components are dropped, `..` is refused.
 // upstream: util1.c:glob_expand_module() / sanitize_path()
-pub fn module_tail(module: &str, arg: &str) -> Result<Tail, String> {
+pub fn module_tail(module: &str, arg: &str) -> Result<Tail, TailError> {
     let rest = if arg == module {
         ""
     } else if let Some(r) = arg.strip_prefix(module).and_then(|r| r.strip_prefix('/')) {
@@ -28,13 +45,16 @@ pub fn module_tail(module: &str, arg: &str) -> Result<Tail, String> {
     for c in rest.split('/') {
         match c {
             "" | "." => {}
-            ".." => return Err(format!("path \"{arg}\" leaves the module")),
+            ".." => return Err(TailError::Leaves(arg.to_owned())),
             c => parts.push(c),
         }
     }
     let rel = parts.join("/");
     if !rel.is_empty() {
-        RelPath::new(rel.as_bytes()).map_err(|e| format!("bad path \"{arg}\": {e}"))?;
+        RelPath::new(rel.as_bytes()).map_err(|source| TailError::Bad {
+            arg: arg.to_owned(),
+            source,
+        })?;
     }
     Ok(Tail {
         rel,

@@ -10,6 +10,49 @@ use engine::Options;
 use std::io::Read;
 use std::path::Path;
 
+/// Why a daemon will not read the client's `--files-from` file.
+#[derive(Debug, thiserror::Error)]
+pub enum FilesFromError {
+    /// Outside the module, excluded by its filter, or a link leaving it.
+    #[error("--files-from={path} is outside module {module}")]
+    Outside {
+        /// The name the client gave.
+        path: String,
+        /// The module.
+        module: String,
+    },
+    /// The module's directory cannot be opened.
+    #[error("cannot open module {module}: {source}")]
+    Module {
+        /// The module.
+        module: String,
+        /// Why.
+        source: confine::Error,
+    },
+    /// The file cannot be opened or read, or is too long.
+    #[error("failed to open files-from file {path}: {why}")]
+    Open {
+        /// The name the client gave.
+        path: String,
+        /// Why.
+        why: FilesFromFailure,
+    },
+}
+
+/// Why an existing files-from file could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum FilesFromFailure {
+    /// Opening it beneath the module failed.
+    #[error("{0}")]
+    Open(confine::Error),
+    /// Reading it failed.
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// It holds more than the daemon reads.
+    #[error("longer than {MAX_LIST_BYTES} bytes")]
+    TooLong,
+}
+
 /// Largest files-from list a daemon reads.
 const MAX_LIST_BYTES: u64 = 256 << 20;
 
@@ -22,12 +65,15 @@ pub fn read_files_from(
     module_root: Option<&Root>,
     root_path: &Path,
     filter: Option<&DaemonFilter>,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, FilesFromError> {
     let path = match opts.tree.files_from() {
         Some(FilesFrom::Local(p)) if p != "-" => p,
         _ => return Ok(None),
     };
-    let refused = || format!("--files-from={path} is outside module {module}");
+    let refused = || FilesFromError::Outside {
+        path: path.clone(),
+        module: module.to_owned(),
+    };
     // upstream: an absolute name is taken relative to the module.
     let tail = module_tail(
         module,
@@ -44,20 +90,30 @@ pub fn read_files_from(
     let root = match module_root {
         Some(r) => r,
         None => {
-            opened = Root::open_ambient(root_path, AmbientAuthority::operator())
-                .map_err(|e| format!("cannot open module {module}: {e}"))?;
+            opened =
+                Root::open_ambient(root_path, AmbientAuthority::operator()).map_err(|source| {
+                    FilesFromError::Module {
+                        module: module.to_owned(),
+                        source,
+                    }
+                })?;
             &opened
         }
     };
-    let fail = |e: String| format!("failed to open files-from file {path}: {e}");
+    let fail = |why| FilesFromError::Open {
+        path: path.clone(),
+        why,
+    };
     let rel = follow_in_module(root, tail.rel.as_bytes()).ok_or_else(refused)?;
-    let f = root.open_read(&rel).map_err(|e| fail(e.to_string()))?;
+    let f = root
+        .open_read(&rel)
+        .map_err(|e| fail(FilesFromFailure::Open(e)))?;
     let mut data = Vec::new();
     f.take(MAX_LIST_BYTES + 1)
         .read_to_end(&mut data)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(FilesFromFailure::Read(e)))?;
     if data.len() as u64 > MAX_LIST_BYTES {
-        return Err(fail(format!("longer than {MAX_LIST_BYTES} bytes")));
+        return Err(fail(FilesFromFailure::TooLong));
     }
     Ok(Some(data))
 }
@@ -109,7 +165,7 @@ pub fn relative_source(
     root: &Path,
     raw: &str,
     trailing_slash: bool,
-) -> Result<String, String> {
+) -> Result<String, crate::tail::TailError> {
     let rest = if raw == module {
         ""
     } else if let Some(r) = raw.strip_prefix(module).and_then(|r| r.strip_prefix('/')) {
@@ -143,7 +199,7 @@ mod tests {
     #[test]
     fn relative_sources() {
         let r = Path::new("/srv/m");
-        let t = |raw: &str, ts: bool| relative_source("m", r, raw, ts);
+        let t = |raw: &str, ts: bool| relative_source("m", r, raw, ts).map_err(|e| e.to_string());
         assert_eq!(t("m/a/b", false).as_deref(), Ok("/srv/m/./a/b"));
         assert_eq!(t("m/a/./b/c/", true).as_deref(), Ok("/srv/m/a/./b/c/"));
         assert_eq!(t("m", true).as_deref(), Ok("/srv/m/./"));

@@ -239,32 +239,34 @@ fn parse(v: Option<Vec<u8>>, kind: Kind, mode: u32, fake: bool) -> Option<RsyncA
 }
 
 /// A sender's ACLs for an entry of `mode` read from `path`, the access
-/// ACL stripped of what the mode tells. The error is upstream's message.
+/// ACL stripped of what the mode tells. The error (RERR_FILEIO) is
+/// upstream's message.
 // upstream: flist.c:send_file_name() get_acl(), acls.c:send_acl()
 pub fn read_source(
     src: &Sources,
     path: &Path,
     mode: u32,
     opts: &Options,
-) -> Result<EntryAcl, String> {
+) -> crate::error::Result<EntryAcl> {
+    use crate::error::Error;
     let fake = opts.fake_super;
-    let read = |kind: Kind| -> Result<RsyncAcl, String> {
+    let read = |kind: Kind| -> crate::error::Result<RsyncAcl> {
         let v = src
             .node_xattr(path, kind.attr(fake), MAX_VALUE)
             .map_err(|e| {
-                format!(
+                Error::file_io(format!(
                     "get_acl: sys_acl_get_file({}, {}): {}",
                     path.display(),
                     kind.upstream_name(),
                     crate::flist::os_err(&e)
-                )
+                ))
             })?;
         parse(v, kind, mode, fake).ok_or_else(|| {
-            format!(
+            Error::file_io(format!(
                 "get_acl: unpack_smb_acl({}): malformed {}",
                 path.display(),
                 kind.attr(fake)
-            )
+            ))
         })
     };
     let is_dir = mode & S_IFMT == S_IFDIR;

@@ -256,7 +256,7 @@ impl Dirs {
                     exit::RERR_FILESELECT,
                     format!(
                         "rsync: [Receiver] cannot use {name}='{value}': {}",
-                        crate::error::sys_err(&e)
+                        crate::error::errno_text(&e.to_string())
                     ),
                 )
             })
@@ -351,6 +351,24 @@ impl Dirs {
     }
 }
 
+/// Why an option directory cannot be used; the text follows
+/// "cannot use --NAME='VALUE': ".
+#[derive(Debug, thiserror::Error)]
+enum PlaceError {
+    /// A server's relative directory that climbs out of the destination.
+    #[error("outside the destination")]
+    Outside,
+    /// The directory's name, relative to its anchor, is not a safe name.
+    #[error("{0}")]
+    Name(confine::Error),
+    /// The deepest directory shared with the destination cannot be opened.
+    #[error("{}", crate::flist::confine_err(.0))]
+    Anchor(confine::Error),
+    /// Walking an operator path failed.
+    #[error("{}", crate::flist::os_err(.0))]
+    Walk(std::io::Error),
+}
+
 /// Resolves one option directory: beneath the destination when relative
 /// and not climbing out (a server), else (operator only) through the
 /// deepest directory the destination and the option's directory share.
@@ -365,11 +383,11 @@ fn resolve_place(
     value: &str,
     dest_dir: Option<&Path>,
     links: Links,
-) -> std::result::Result<Place, String> {
+) -> std::result::Result<Place, PlaceError> {
     let Some(dest_dir) = dest_dir else {
         if !value.starts_with('/') {
             if let Some(rel) = normalize(value) {
-                let dir = RelPath::new(&rel).map_err(|e| e.to_string())?;
+                let dir = RelPath::new(&rel).map_err(PlaceError::Name)?;
                 return Ok(Place {
                     anchor: None,
                     dest: RelPath::root(),
@@ -377,7 +395,7 @@ fn resolve_place(
                 });
             }
         }
-        return Err("outside the destination".into());
+        return Err(PlaceError::Outside);
     };
     let dest_abs = physical(dest_dir, links)?;
     let target = if value.starts_with('/') {
@@ -389,10 +407,10 @@ fn resolve_place(
     let a: Vec<Component> = dest_abs.components().collect();
     let b: Vec<Component> = target.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let rel = |parts: &[Component]| -> std::result::Result<RelPath, String> {
+    let rel = |parts: &[Component]| -> std::result::Result<RelPath, PlaceError> {
         let p: PathBuf = parts.iter().collect();
         use std::os::unix::ffi::OsStrExt;
-        RelPath::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string())
+        RelPath::new(p.as_os_str().as_bytes()).map_err(PlaceError::Name)
     };
     if common == a.len() {
         return Ok(Place {
@@ -403,7 +421,7 @@ fn resolve_place(
     }
     let anchor_path: PathBuf = a[..common].iter().collect();
     let anchor = Root::open_operator(&anchor_path, links, AmbientAuthority::operator())
-        .map_err(|e| crate::flist::confine_err(&e))?
+        .map_err(PlaceError::Anchor)?
         .with_fallback(links == Links::Trusted);
     Ok(Place {
         anchor: Some(anchor),
@@ -414,7 +432,7 @@ fn resolve_place(
 
 /// The physical absolute path of the operator path `p`: its longest
 /// existing prefix walked as an operator path, the missing rest appended.
-fn physical(p: &Path, links: Links) -> std::result::Result<PathBuf, String> {
+fn physical(p: &Path, links: Links) -> std::result::Result<PathBuf, PlaceError> {
     use rustix::io::Errno;
     let mut head: Vec<Component> = p.components().collect();
     let mut tail: Vec<Component> = Vec::new();
@@ -431,7 +449,7 @@ fn physical(p: &Path, links: Links) -> std::result::Result<PathBuf, String> {
                 return Ok(lexical(&out));
             }
             Err(Errno::NOENT) if !head.is_empty() => tail.push(head.pop().expect("non-empty")),
-            Err(e) => return Err(crate::flist::os_err(&e.into())),
+            Err(e) => return Err(PlaceError::Walk(e.into())),
         }
     }
 }

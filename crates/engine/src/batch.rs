@@ -283,6 +283,7 @@ impl Recorder {
         self.file.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    #[track_caller]
     fn write_err(&self, e: io::Error) -> Error {
         Error::new(
             exit::RERR_FILEIO,
@@ -314,6 +315,7 @@ impl Recorder {
     }
 }
 
+#[track_caller]
 fn open_error(name: &str, e: &io::Error, code: i32) -> Error {
     Error::new(
         code,

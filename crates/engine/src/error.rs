@@ -1,10 +1,18 @@
-//! The engine's error: a one-line message and rsync's exit code.
+//! The engine's error: a one-line message, rsync's exit code, and where
+//! in oxsync it arose (printed as rsync prints `at main.c(1347)`).
 use protocol::exit;
 use std::fmt;
 use std::io;
+use std::panic::Location;
 
 /// A fatal condition of a transfer role: what to print and how to exit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Every constructor is `#[track_caller]`: the error records the file and
+/// line of the code that built it (or of the `?` that converted an
+/// `io::Error` or a `protocol::Error` into it), and the closing
+/// `rsync error: ... at FILE.rs(LINE)` line names that place.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     /// One line, without the "rsync: " prefix or a newline.
     pub message: String,
@@ -13,22 +21,38 @@ pub struct Error {
     /// Already reported to the user (by the peer, or by us through the
     /// message channel): print only the final "rsync error" line.
     pub reported: bool,
+    /// Where the error was built.
+    pub location: &'static Location<'static>,
 }
 
+/// Two errors are equal when they say the same thing with the same code,
+/// wherever they arose.
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        self.message == other.message && self.code == other.code && self.reported == other.reported
+    }
+}
+
+impl Eq for Error {}
+
 impl Error {
-    /// A new error.
+    /// A new error, recording the caller's file and line.
+    #[track_caller]
     pub fn new(code: i32, message: impl Into<String>) -> Error {
         Error {
             message: message.into(),
             code,
             reported: false,
+            location: Location::caller(),
         }
     }
     /// A protocol violation (exit 2).
+    #[track_caller]
     pub fn protocol(message: impl Into<String>) -> Error {
         Error::new(exit::RERR_PROTOCOL, message)
     }
     /// A file I/O failure (exit 11).
+    #[track_caller]
     pub fn file_io(message: impl Into<String>) -> Error {
         Error::new(exit::RERR_FILEIO, message)
     }
@@ -36,7 +60,18 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         self.code
     }
+    /// Where the error arose, as rsync's closing line names it:
+    /// `receiver.rs(123)` (the path below the crate's `src/`).
+    pub fn origin(&self) -> String {
+        origin(self.location)
+    }
+    /// rsync's closing line for this error, naming where it arose:
+    /// `rsync error: <what> (code N) at <file>.rs(<line>) [<role>=<version>]`.
+    pub fn closing_line(&self, role: &str) -> String {
+        crate::transfer::closing_line_at(self.code, role, self.location)
+    }
     /// Builds an error from a stream failure while talking to the peer.
+    #[track_caller]
     pub fn stream(err: io::Error) -> Error {
         match err.kind() {
             io::ErrorKind::UnexpectedEof
@@ -53,7 +88,7 @@ impl Error {
                     return Error::new(exit::RERR_TIMEOUT, t.to_string());
                 }
                 // An engine error carried through an io::Error (a write
-                // inside the delta callback) keeps its code.
+                // inside the delta callback) keeps its code and origin.
                 if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
                     return inner.clone();
                 }
@@ -77,15 +112,19 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
+/// A source location as rsync's closing line names it: the path below the
+/// last `src/` (`receiver.rs`, `generator/hlink.rs`) and the line.
+pub fn origin(at: &Location<'_>) -> String {
+    let file = at.file();
+    let short = match file.rfind("src/") {
+        Some(i) => &file[i + 4..],
+        None => file.rsplit('/').next().unwrap_or(file),
+    };
+    format!("{short}({})", at.line())
 }
 
-impl std::error::Error for Error {}
-
 impl From<protocol::Error> for Error {
+    #[track_caller]
     fn from(e: protocol::Error) -> Error {
         match e {
             protocol::Error::Io(io) => Error::stream(io),
@@ -103,6 +142,7 @@ impl From<protocol::Error> for Error {
 }
 
 impl From<io::Error> for Error {
+    #[track_caller]
     fn from(e: io::Error) -> Error {
         Error::stream(e)
     }
@@ -213,5 +253,82 @@ impl SysErr for protocol::Error {
 impl SysErr for rustix::io::Errno {
     fn sys_text(&self) -> String {
         crate::flist::os_err(&io::Error::from_raw_os_error(self.raw_os_error()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line of the caller, for comparing with a recorded location.
+    #[track_caller]
+    fn here() -> u32 {
+        Location::caller().line()
+    }
+
+    #[test]
+    fn constructors_record_their_caller() {
+        let (e, line) = (Error::new(23, "x"), here());
+        assert_eq!((e.location.file(), e.location.line()), (file!(), line));
+        assert_eq!(e.origin(), format!("error.rs({line})"));
+        let (e, line) = (Error::protocol("x"), here());
+        assert_eq!((e.code, e.location.line()), (2, line));
+        let (e, line) = (Error::file_io("x"), here());
+        assert_eq!((e.code, e.location.line()), (11, line));
+        let gone = io::Error::from(io::ErrorKind::BrokenPipe);
+        let (e, line) = (Error::stream(gone), here());
+        assert_eq!((e.code, e.location.line()), (12, line));
+    }
+
+    #[test]
+    fn question_mark_records_where_it_converted() {
+        fn from_io() -> Result<()> {
+            Err(io::Error::from(io::ErrorKind::UnexpectedEof))?
+        }
+        fn from_protocol() -> Result<()> {
+            Err(protocol::Error::ZeroBlockLength)?
+        }
+        let io_line = line!() - 5;
+        let proto_line = line!() - 3;
+        let e = from_io().unwrap_err();
+        assert_eq!((e.code, e.location.line()), (12, io_line), "{e:?}");
+        let e = from_protocol().unwrap_err();
+        assert_eq!((e.code, e.location.line()), (2, proto_line), "{e:?}");
+        assert_eq!(e.message, "Invalid zero block length");
+    }
+
+    #[test]
+    fn an_error_carried_through_io_keeps_its_origin() {
+        let (inner, line) = (Error::new(exit::RERR_FILEIO, "write failed"), here());
+        let e = Error::stream(io::Error::other(inner.clone()));
+        assert_eq!(e, inner);
+        assert_eq!(e.location.line(), line);
+    }
+
+    #[test]
+    fn closing_line_names_file_and_line() {
+        let (e, line) = (Error::new(exit::RERR_PARTIAL, "x"), here());
+        let l = e.closing_line("receiver");
+        let want = format!(
+            "rsync error: some files/attrs were not transferred (see previous errors) \
+             (code 23) at error.rs({line}) [receiver=oxsync-{}]",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(l, want);
+        let (l, line) = (crate::transfer::closing_line(24, "sender"), here());
+        assert!(
+            l.contains(&format!("(code 24) at error.rs({line}) [sender=")),
+            "{l}"
+        );
+        assert!(l.starts_with("rsync warning: "), "{l}");
+    }
+
+    #[test]
+    fn origin_is_the_path_below_src() {
+        let at = Location::caller();
+        assert_eq!(origin(at).split('(').next(), Some("error.rs"));
+        // Equality ignores where: the same error from two places is equal.
+        assert_eq!(Error::new(1, "a"), Error::new(1, "a"));
+        assert_ne!(Error::new(1, "a"), Error::new(2, "a"));
     }
 }

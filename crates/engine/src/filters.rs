@@ -12,6 +12,7 @@ fn rule_error(e: filter::Error) -> Error {
 
 /// A rule file named on the command line that cannot be read: upstream
 /// exclude.c's "failed to open exclude file NAME: ERRNO", exit 11.
+#[track_caller]
 fn local_rule_error(e: filter::Error, why: Option<String>) -> Error {
     match (&e, why) {
         (filter::Error::MergeFile { .. }, Some(why)) => {

@@ -869,7 +869,7 @@ fn entry_for(
         crate::fakesuper::source_override(src, path, &mut e);
     }
     if opts.acls && !e.is_symlink() {
-        let acl = crate::acls::read_source(src, path, e.mode, opts).map_err(Error::file_io)?;
+        let acl = crate::acls::read_source(src, path, e.mode, opts)?;
         e.acl = Some(Box::new(acl));
     }
     // upstream: flist.c readlink_stat() un-munges what a --munge-links

@@ -321,8 +321,36 @@ fn mtime_differs(opts: &crate::options::Options, st: &Stat, e: &FileEntry) -> bo
     }
 }
 
+#[track_caller]
 fn receiver_gone() -> Error {
     Error::new(protocol::exit::RERR_STREAMIO, "receiver stopped early")
+}
+
+/// Why [`Gen::replace_with`] could not put a new item in place; the text
+/// follows upstream's "failed: ".
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplaceError {
+    /// Already said (by `--backup`'s make_backup): nothing more to report.
+    #[error("")]
+    Reported,
+    /// Deleting the directory in the way failed.
+    #[error("{0}")]
+    Delete(Error),
+    /// The directory in the way could not be deleted (not empty).
+    #[error("could not make way for it")]
+    InTheWay,
+    /// Creating or renaming the item failed.
+    #[error("{0}")]
+    Confined(#[from] confine::Error),
+    /// Every temporary name tried was taken.
+    #[error("could not find a free temporary name")]
+    NoTempName,
+}
+
+impl crate::error::SysErr for ReplaceError {
+    fn sys_text(&self) -> String {
+        crate::error::errno_text(&self.to_string())
+    }
 }
 
 impl Gen<'_> {
@@ -789,7 +817,7 @@ impl Gen<'_> {
                         root.symlink(&target, tmp)
                     }
                 }) {
-                    if err.is_empty() {
+                    if matches!(err, ReplaceError::Reported) {
                         return Ok(());
                     }
                     ctx.out.error_xfer(&format!(
@@ -881,7 +909,7 @@ impl Gen<'_> {
                         root.mknod(tmp, mode, rdev)
                     }
                 }) {
-                    if err.is_empty() {
+                    if matches!(err, ReplaceError::Reported) {
                         return Ok(());
                     }
                     ctx.out.error_xfer(&format!(
@@ -1129,9 +1157,9 @@ impl Gen<'_> {
         (basis_type, xname): (Option<u8>, &[u8]),
         size: u64,
         redo: bool,
-    ) -> std::result::Result<Signature, String> {
+    ) -> Result<Signature> {
         let ctx = self.ctx;
-        let f = crate::partial::open_basis(ctx, i, basis_type, xname).map_err(|e| e.message)?;
+        let f = crate::partial::open_basis(ctx, i, basis_type, xname)?;
         let sizes = sum_sizes(
             size,
             ctx.session.checksum.digest_len(),
@@ -1146,7 +1174,7 @@ impl Gen<'_> {
             ctx.session.seed,
             ctx.session.seed_fix(),
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| Error::file_io(e.to_string()))
     }
 
     /// MSG_SUCCESS for --remove-source-files on an up-to-date file.
@@ -1475,25 +1503,27 @@ impl Gen<'_> {
     /// Creates an item under a temporary name and renames it over `p`, so
     /// that the old item stays until the new one is complete (upstream
     /// atomic_create). A directory in the way is deleted first; with
-    /// `--backup` a non-directory is backed up first. An empty error
-    /// message means it has been reported already.
+    /// `--backup` a non-directory is backed up first.
     fn replace_with(
         &self,
         p: &RelPath,
         st: Option<&Stat>,
         make: impl Fn(&confine::Root, &RelPath) -> std::result::Result<(), confine::Error>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), ReplaceError> {
         let root = &self.ctx.root;
         if let Some(s) = st {
             if s.file_type == FileType::Dir {
-                if !self.delete_item(p, s, false).map_err(|e| e.message)? {
-                    return Err("could not make way for it".into());
+                if !self
+                    .delete_item(p, s, false)
+                    .map_err(ReplaceError::Delete)?
+                {
+                    return Err(ReplaceError::InTheWay);
                 }
-                return make(root, p).map_err(|e| e.to_string());
+                return Ok(make(root, p)?);
             }
         }
         if st.is_none() {
-            return make(root, p).map_err(|e| e.to_string());
+            return Ok(make(root, p)?);
         }
         // upstream: generator.c:atomic_create() backs the replaced item up.
         if self.ctx.opts.backup
@@ -1501,24 +1531,24 @@ impl Gen<'_> {
             && !crate::partial::make_backup(self.ctx, p, false)
         {
             // make_backup has said why.
-            return Err(String::new());
+            return Err(ReplaceError::Reported);
         }
         let (parent, base) = p.split_last();
         for attempt in 0..100u32 {
             let tmp_name = crate::receiver::temp_name(base, attempt);
-            let tmp = parent.join(&tmp_name).map_err(|e| e.to_string())?;
+            let tmp = parent.join(&tmp_name)?;
             match make(root, &tmp) {
                 Ok(()) => {
                     return root.rename(&tmp, p).map_err(|e| {
                         let _ = root.unlink(&tmp);
-                        e.to_string()
+                        ReplaceError::Confined(e)
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
         }
-        Err("could not find a free temporary name".into())
+        Err(ReplaceError::NoTempName)
     }
 
     // upstream: generator.c:delete_in_dir()

@@ -121,6 +121,35 @@ enum From {
     Range(u32, u32),
 }
 
+/// Why a --usermap or --groupmap value does not parse (upstream's words).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapError {
+    /// An item without `FROM:`.
+    #[error("No colon found in --{which}map: {item}")]
+    NoColon {
+        /// "user" or "group".
+        which: &'static str,
+        /// The item.
+        item: String,
+    },
+    /// An item with nothing after its colon.
+    #[error("No name found after colon --{which}map: {item}")]
+    NoName {
+        /// "user" or "group".
+        which: &'static str,
+        /// The item.
+        item: String,
+    },
+    /// A FROM that starts with a digit but is no id or range.
+    #[error("Invalid number in --{which}map: {from}")]
+    Number {
+        /// "user" or "group".
+        which: &'static str,
+        /// The FROM part.
+        from: String,
+    },
+}
+
 /// The parsed items of a --usermap or --groupmap value, in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MapRules {
@@ -131,18 +160,24 @@ impl MapRules {
     /// Parses `FROM:TO,...` (FROM: a name, a wildcard, an id or a range
     /// `LOW-HIGH`); the message names the option on error.
     // upstream: uidlist.c:parse_name_map()
-    pub fn parse(map: &str, user: bool) -> Result<MapRules, String> {
+    pub fn parse(map: &str, user: bool) -> Result<MapRules, MapError> {
         let which = if user { "user" } else { "group" };
         let mut rules = Vec::new();
         for item in map.split(',') {
+            let item_of = || (which, item.to_owned());
             let Some((from, to)) = item.split_once(':') else {
-                return Err(format!("No colon found in --{which}map: {item}"));
+                let (which, item) = item_of();
+                return Err(MapError::NoColon { which, item });
             };
             if to.is_empty() {
-                return Err(format!("No name found after colon --{which}map: {item}"));
+                let (which, item) = item_of();
+                return Err(MapError::NoName { which, item });
             }
             let from = if from.starts_with(|c: char| c.is_ascii_digit()) {
-                let bad = || format!("Invalid number in --{which}map: {from}");
+                let bad = || MapError::Number {
+                    which,
+                    from: from.to_owned(),
+                };
                 let num = |s: &str| s.parse::<u32>().map_err(|_| bad());
                 match from.split_once('-') {
                     Some((lo, hi)) => From::Range(num(lo)?, num(hi)?),
@@ -278,8 +313,16 @@ mod tests {
     fn parse_maps() {
         assert!(MapRules::parse("a:b,1-5:c,*:d,x[yz]:0", true).is_ok());
         assert_eq!(
-            MapRules::parse("nocolon", true).unwrap_err(),
+            MapRules::parse("nocolon", true).unwrap_err().to_string(),
             "No colon found in --usermap: nocolon"
+        );
+        assert_eq!(
+            MapRules::parse("a:", false).unwrap_err().to_string(),
+            "No name found after colon --groupmap: a:"
+        );
+        assert_eq!(
+            MapRules::parse("1-x:a", true).unwrap_err().to_string(),
+            "Invalid number in --usermap: 1-x"
         );
         assert!(MapRules::parse("a:", false).is_err());
         assert!(MapRules::parse("1x:a", false).is_err());

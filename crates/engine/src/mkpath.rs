@@ -44,30 +44,49 @@ fn report(opts: &Options, out: &Out, dest: &str, total: usize, made: usize) {
     out.info(&format!("created {made} director{plural} for {shown}"));
 }
 
+/// Why [`make_beneath`] stopped; the text follows upstream's
+/// `mkdir "DEST" failed: `.
+#[derive(Debug, thiserror::Error)]
+pub enum MakePathError {
+    /// A component does not make a safe name.
+    #[error("{0}")]
+    Name(confine::Error),
+    /// Looking at or making a directory failed (errno text as rsync's).
+    #[error("{}", crate::flist::confine_err(.0))]
+    Fs(confine::Error),
+    /// An existing component is not a directory.
+    #[error("{0} is not a directory")]
+    NotDir(String),
+}
+
 /// Makes the missing directories of `rel` beneath `root`; returns how many
 /// were (or, in a dry run, would be) made.
 // upstream: util1.c:make_path()
-pub fn make_beneath(root: &Root, rel: &RelPath, dry: bool) -> std::result::Result<usize, String> {
+pub fn make_beneath(
+    root: &Root,
+    rel: &RelPath,
+    dry: bool,
+) -> std::result::Result<usize, MakePathError> {
     let mut made = 0;
     let mut cur = RelPath::root();
     for comp in rel.components() {
-        cur = cur.join(comp).map_err(|e| e.to_string())?;
+        cur = cur.join(comp).map_err(MakePathError::Name)?;
         if made == 0 {
-            match root.stat(&cur).map_err(|e| crate::flist::confine_err(&e))? {
+            match root.stat(&cur).map_err(MakePathError::Fs)? {
                 Some(st) if st.file_type == FileType::Dir => continue,
-                Some(_) => return Err(format!("{} is not a directory", cur.display_lossy())),
+                Some(_) => return Err(MakePathError::NotDir(cur.display_lossy())),
                 None => {}
             }
         }
         if !dry {
-            root.mkdir(&cur, 0o777)
-                .map_err(|e| crate::flist::confine_err(&e))?;
+            root.mkdir(&cur, 0o777).map_err(MakePathError::Fs)?;
         }
         made += 1;
     }
     Ok(made)
 }
 
+#[track_caller]
 fn mkdir_failed(dest: &str, why: &str) -> Error {
     Error::new(
         exit::RERR_FILEIO,
@@ -111,7 +130,8 @@ pub fn make_operator(opts: &Options, out: &Out, dest: &str, total: usize) -> Res
     let links = Links::from_insecure(opts.insecure_links);
     let root = Root::open_operator(&base, links, AmbientAuthority::operator())
         .map_err(|e| mkdir_failed(dest, &crate::flist::confine_err(&e)))?;
-    let made = make_beneath(&root, &rel, opts.dry_run).map_err(|e| mkdir_failed(dest, &e))?;
+    let made =
+        make_beneath(&root, &rel, opts.dry_run).map_err(|e| mkdir_failed(dest, &e.to_string()))?;
     report(opts, out, dest, total, made);
     Ok(())
 }
@@ -141,7 +161,8 @@ pub fn make_in(
     } else {
         path.split_last().0
     };
-    let made = make_beneath(base, &target, opts.dry_run).map_err(|e| mkdir_failed(&shown, &e))?;
+    let made = make_beneath(base, &target, opts.dry_run)
+        .map_err(|e| mkdir_failed(&shown, &e.to_string()))?;
     report(opts, out, &shown, total, made);
     Ok(())
 }

@@ -1235,7 +1235,8 @@ impl Options {
                 (true, true) => format!("You can only specify a {which}-affecting --chown once."),
             }));
         }
-        crate::ids::MapRules::parse(&value, user).map_err(OptionError::syntax)?;
+        crate::ids::MapRules::parse(&value, user)
+            .map_err(|e| OptionError::syntax(e.to_string()))?;
         *slot = Some(value);
         *prior_chown = via_chown;
         Ok(())

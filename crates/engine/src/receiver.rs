@@ -671,6 +671,7 @@ pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
 /// what was written is kept with --partial (receive_files hands the temp
 /// file to partial::interrupted).
 // upstream: receiver.c:receive_data() (report_write_error)
+#[track_caller]
 fn write_failed(name: &str, err: &std::io::Error) -> Error {
     Error::file_io(format!(
         "rsync: [receiver] write failed on \"{name}\": {}",

@@ -64,6 +64,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {
         })
 }
 
+#[track_caller]
 fn panicked(role: &str) -> Error {
     Error::new(exit::RERR_CRASHED, format!("the {role} thread panicked"))
 }

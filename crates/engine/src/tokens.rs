@@ -1,6 +1,6 @@
 //! The token stream of one connection: plain (upstream token.c
 //! simple_send_token) or compressed with the negotiated codec.
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::Options;
 use crate::session::Session;
 use protocol::compress::{Codec, Compressor, Decompressor};
@@ -137,7 +137,7 @@ impl TokenIn {
     /// window in step with the sender's).
     pub fn see_match(&mut self, block: &[u8]) -> Result<()> {
         match &mut self.dec {
-            Some(d) => d.see_match(block).map_err(Error::from),
+            Some(d) => Ok(d.see_match(block)?),
             None => Ok(()),
         }
     }

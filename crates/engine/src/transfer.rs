@@ -1315,7 +1315,7 @@ fn solo(
 pub fn server_fail(w: &SharedWriter, out: &Out, err: &Error, role: &str) {
     if !err.reported {
         out.error(&err.message);
-        out.error(&closing_line(err.code, role));
+        out.error(&err.closing_line(role));
     }
     if let Ok(mut g) = w.lock() {
         if g.is_multiplexed() && out.protocol() >= 31 {
@@ -1325,16 +1325,27 @@ pub fn server_fail(w: &SharedWriter, out: &Out, err: &Error, role: &str) {
     }
 }
 
-/// `rsync error: <what> (code N) at <where> [<role>=oxsync-<version>]`.
+/// `rsync error: <what> (code N) at <file>.rs(<line>) [<role>=oxsync-<version>]`,
+/// naming the caller's place (as upstream's exit_cleanup() names its
+/// `__FILE__` and `__LINE__`); an [`Error`] names its own with
+/// [`Error::closing_line`].
+#[track_caller]
 pub fn closing_line(code: i32, role: &str) -> String {
+    closing_line_at(code, role, std::panic::Location::caller())
+}
+
+/// [`closing_line`] naming the given place.
+// upstream: log.c:log_exit()
+pub fn closing_line_at(code: i32, role: &str, at: &std::panic::Location<'_>) -> String {
     let word = if code == exit::RERR_VANISHED {
         "warning"
     } else {
         "error"
     };
     format!(
-        "rsync {word}: {} (code {code}) at {role}.rs [{role}=oxsync-{}]",
+        "rsync {word}: {} (code {code}) at {} [{role}=oxsync-{}]",
         exit::name(code),
+        crate::error::origin(at),
         env!("CARGO_PKG_VERSION")
     )
 }

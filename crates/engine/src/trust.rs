@@ -118,6 +118,7 @@ impl NameCheck {
     }
 }
 
+#[track_caller]
 fn rejected(what: &str, name: &[u8]) -> Error {
     Error::new(
         exit::RERR_UNSUPPORTED,

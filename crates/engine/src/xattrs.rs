@@ -509,6 +509,35 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One xattr of a file that could not be made the sender's, in
+/// upstream's words.
+#[derive(Debug, thiserror::Error)]
+pub enum SetProblem {
+    /// The file's own list could not be read.
+    #[error("llistxattr failed: {}", crate::error::sys_err(.0))]
+    List(rustix::io::Errno),
+    /// An abbreviated value neither sent nor found locally.
+    #[error("Missing abbreviated xattr value, {}", String::from_utf8_lossy(.0))]
+    Missing(Vec<u8>),
+    /// Setting the named xattr failed.
+    #[error("rsync_xal_set: fsetxattr(\"{}\") failed: {}", String::from_utf8_lossy(.0), crate::error::sys_err(.1))]
+    Set(Vec<u8>, rustix::io::Errno),
+    /// Removing the named xattr failed.
+    #[error("rsync_xal_set: fremovexattr(\"{}\") failed: {}", String::from_utf8_lossy(.0), crate::error::sys_err(.1))]
+    Remove(Vec<u8>, rustix::io::Errno),
+}
+
+/// What [`RecvLists::apply`] could not do: every problem, joined by "; ".
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ApplyError(pub Vec<SetProblem>);
+
+impl crate::error::SysErr for ApplyError {
+    fn sys_text(&self) -> String {
+        crate::error::errno_text(&self.to_string())
+    }
+}
+
 impl RecvLists {
     fn list(&self, e: &FileEntry) -> (u32, &[Item]) {
         match e.xattr {
@@ -623,10 +652,9 @@ impl RecvLists {
         e: &FileEntry,
         pol: &Policy<'_>,
         receiver: bool,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), ApplyError> {
         let (ndx, items) = self.list(e);
-        let current = fx::fd_list(&fd)
-            .map_err(|err| format!("llistxattr failed: {}", crate::error::sys_err(err)))?;
+        let current = fx::fd_list(&fd).map_err(|err| ApplyError(vec![SetProblem::List(err)]))?;
         let mut problems = Vec::new();
         for it in items {
             let value = match &it.value {
@@ -649,10 +677,7 @@ impl RecvLists {
                         None
                     } else {
                         if receiver {
-                            problems.push(format!(
-                                "Missing abbreviated xattr value, {}",
-                                String::from_utf8_lossy(&it.name)
-                            ));
+                            problems.push(SetProblem::Missing(it.name.clone()));
                         }
                         None
                     }
@@ -662,11 +687,7 @@ impl RecvLists {
                 let same = fx::fd_get(&fd, &it.name).ok().flatten().as_ref() == Some(&v);
                 if !same {
                     if let Err(err) = writable(&fd, || fx::fd_set(&fd, &it.name, &v)) {
-                        problems.push(format!(
-                            "rsync_xal_set: fsetxattr(\"{}\") failed: {}",
-                            String::from_utf8_lossy(&it.name),
-                            crate::error::sys_err(err)
-                        ));
+                        problems.push(SetProblem::Set(it.name.clone(), err));
                     }
                 }
             }
@@ -676,17 +697,13 @@ impl RecvLists {
                 continue;
             }
             if let Err(err) = writable(&fd, || fx::fd_remove(&fd, &name)) {
-                problems.push(format!(
-                    "rsync_xal_set: fremovexattr(\"{}\") failed: {}",
-                    String::from_utf8_lossy(&name),
-                    crate::error::sys_err(err)
-                ));
+                problems.push(SetProblem::Remove(name, err));
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(ApplyError(problems))
         }
     }
 

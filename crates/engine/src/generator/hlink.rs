@@ -289,7 +289,7 @@ impl Gen<'_> {
                 old = None;
             }
             if let Err(err) = self.replace_with(p, old.as_ref(), |root, tmp| root.link(lp, tmp)) {
-                if err.is_empty() {
+                if matches!(err, super::ReplaceError::Reported) {
                     return Ok(());
                 }
                 ctx.out.error_xfer(&format!(
