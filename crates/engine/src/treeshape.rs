@@ -412,7 +412,6 @@ pub fn merge_dir_xflags(keep: u32, drop: u32) -> u32 {
 /// slashes of -R names.
 // upstream: flist.c:flist_sort_and_clean()
 pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
-    let mut nondir_at: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut prev: Option<usize> = None;
     for i in 0..entries.len() {
         if let Some(p) = prev {
@@ -424,14 +423,31 @@ pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
                 continue;
             }
         }
-        if entries[i].is_dir() {
-            if let Some(j) = nondir_at.remove(&entries[i].name) {
-                entries[j].xflags |= FLAG_INACTIVE;
-            }
-        } else {
-            nondir_at.insert(entries[i].name.clone(), i);
-        }
         prev = Some(i);
+    }
+    // A non-directory gives way to a later directory of the same name.
+    // Only the (first, still active) directories are looked up by name,
+    // borrowed from the list: no copy of every name.
+    let shadowed: Vec<usize> = {
+        let mut first_dir: HashMap<&[u8], usize> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if e.is_dir() && !is_inactive(e) {
+                first_dir.entry(&e.name).or_insert(i);
+            }
+        }
+        // Same-named non-directories sort together, so at most one of
+        // them is still active: the one a later directory replaces.
+        (entries.iter().enumerate())
+            .filter(|(i, e)| {
+                !e.is_dir()
+                    && !is_inactive(e)
+                    && first_dir.get(e.name.as_slice()).is_some_and(|&d| d > *i)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    };
+    for i in shadowed {
+        entries[i].xflags |= FLAG_INACTIVE;
     }
     if opts.tree.relative() {
         for e in entries.iter_mut() {
