@@ -499,6 +499,45 @@ pub fn prune_empty_dirs(entries: &mut [FileEntry], excluded_dir: &mut dyn FnMut(
 mod tests {
     use super::*;
 
+    /// A sorted received list: duplicates give way to the first, a
+    /// non-directory to a later directory of the same name (not adjacent
+    /// when names sort between them), and a directory's flags merge.
+    #[test]
+    fn clean_received_keeps_one_of_each_name() {
+        use protocol::flist::{S_IFDIR, S_IFREG};
+        let words: Vec<std::ffi::OsString> = ["oxsync", "-r", "src/", "dst/"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let opts = Options::parse(&words).expect("options");
+        let list = [
+            ("a", S_IFREG, 0),
+            ("a.txt", S_IFREG, 0),
+            ("a", S_IFDIR, 0),
+            ("a", S_IFDIR, XMIT_TOP_DIR),
+            ("b", S_IFREG, 0),
+            ("b", S_IFREG, 0),
+            ("c", S_IFDIR, 0),
+            ("c/x", S_IFREG, 0),
+        ];
+        let mut entries: Vec<FileEntry> = (list.iter())
+            .map(|&(n, t, x)| FileEntry {
+                name: n.as_bytes().to_vec(),
+                mode: t | 0o755,
+                xflags: x,
+                ..FileEntry::default()
+            })
+            .collect();
+        clean_received(&mut entries, &opts);
+        let active: Vec<bool> = entries.iter().map(|e| !is_inactive(e)).collect();
+        assert_eq!(
+            active,
+            [false, true, true, false, true, false, true, true],
+            "{entries:?}"
+        );
+        assert_ne!(entries[2].xflags & XMIT_TOP_DIR, 0, "flags merged");
+    }
+
     #[test]
     fn names_local_and_forwarded() {
         let data = b"a\n\n# c\n;d\r\nb/c\nlast";
