@@ -69,9 +69,9 @@ fn encode_through_link(
             mode: S_IFLNK | 0o777,
             size: target.len() as i64,
             mtime: 1_700_000_000,
-            link_target: Some(target.to_vec()),
             ..FileEntry::default()
-        },
+        }
+        .with_link_target(target.to_vec()),
         FileEntry {
             name: b"lnk/f".to_vec(),
             mode: S_IFREG | 0o644,

@@ -565,9 +565,9 @@ fn symlink(name: &str, target: &Path) -> FileEntry {
         name: name.as_bytes().to_vec(),
         mode: S_IFLNK | 0o777,
         mtime: 1_700_000_000,
-        link_target: Some(target.as_os_str().as_encoded_bytes().to_vec()),
         ..FileEntry::default()
     }
+    .with_link_target(target.as_os_str().as_encoded_bytes().to_vec())
 }
 
 /// A scratch tree: `dst/` (the destination) and `outside/` (with a file),

@@ -37,6 +37,7 @@ mod fault_matrix;
 mod faults;
 mod filter_merge_names;
 mod filters;
+mod flistmem;
 mod fuzzy;
 mod hardlinks;
 mod help;

@@ -188,15 +188,14 @@ pub fn file_fields(ev: &FileEvent<'_>, prefix: &str) -> FileFields {
         bytes: if e.is_file() { e.size } else { 0 },
         itemize: fmt.change_string(ev.iflags, e),
         link: e
-            .link_target
-            .as_ref()
+            .link_target()
             .map(|t| format!(" -> {}", String::from_utf8_lossy(t)))
             .unwrap_or_default(),
         perms: perms(e.mode),
         mtime: crate::log::timestamp(e.mtime).replace(' ', "-"),
         uid: e.uid,
         gid: e.gid,
-        checksum: match &e.checksum {
+        checksum: match e.checksum() {
             Some(sum) if e.is_file() => sum.iter().map(|b| format!("{b:02x}")).collect(),
             _ => " ".repeat(32),
         },

@@ -298,7 +298,7 @@ pub fn add_ids(
     groups: &mut BTreeMap<u32, Vec<u8>>,
 ) -> (bool, bool) {
     let mut zero = (false, false);
-    let acls = entries.iter().filter_map(|e| e.acl.as_ref());
+    let acls = entries.iter().filter_map(|e| e.acl());
     for a in acls.flat_map(|a| std::iter::once(&a.access).chain(a.default.as_ref())) {
         for n in &a.names {
             let (map, name, z) = if n.user {
@@ -409,7 +409,7 @@ fn changes(ctx: &RecvCtx, e: &FileEntry, cur: &(RsyncAcl, Option<RsyncAcl>), mod
         access: None,
         default: None,
     };
-    let Some(want) = e.acl.as_ref() else {
+    let Some(want) = e.acl() else {
         return out;
     };
     let access = mapped(&want.access, &ctx.id_map());
@@ -653,7 +653,7 @@ pub fn send(tx: &mut protocol::acl::AclSender, out: &mut Vec<u8>, e: &FileEntry)
     if e.is_symlink() {
         return;
     }
-    match &e.acl {
+    match e.acl() {
         Some(a) => tx.send_entry(out, a, e.is_dir()),
         None => tx.send_entry(
             out,
@@ -676,7 +676,7 @@ pub fn receive<R: io::Read>(
     if e.is_symlink() {
         return Ok(());
     }
-    e.acl = Some(Box::new(rx.recv_entry(r, e.mode).map_err(wire_error)?));
+    e.set_acl(Some(rx.recv_entry(r, e.mode).map_err(wire_error)?));
     Ok(())
 }
 

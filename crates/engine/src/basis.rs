@@ -582,13 +582,13 @@ pub fn find_dest_non(
         }
         let mut level = 1;
         let same = if e.is_symlink() && opts.fake_super {
-            crate::fakesuper::read_link_file(root, &path).as_deref() == e.link_target.as_deref()
+            crate::fakesuper::read_link_file(root, &path).as_deref() == e.link_target()
         } else if e.is_symlink() {
-            root.readlink(&path).ok().as_deref() == e.link_target.as_deref()
+            root.readlink(&path).ok().as_deref() == e.link_target()
         } else if e.is_dir() {
             true
         } else {
-            let dev = crate::flist::makedev(e.rdev.0, e.rdev.1);
+            let dev = crate::flist::makedev(e.rdev().0, e.rdev().1);
             let ft = e.mode & S_IFMT;
             let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
             !is_device || st.rdev == dev

@@ -99,9 +99,9 @@ pub fn shown_by_sender(e: &protocol::flist::FileEntry) -> Option<protocol::flist
     let side = SENDING.get()?;
     let mut shown = e.clone();
     shown.name = convert(&side.recv, &e.name).ok()?;
-    if let Some(t) = &e.link_target {
+    if let Some(t) = e.link_target() {
         if let Ok(local) = convert(&side.recv, t) {
-            shown.link_target = Some(local);
+            shown.set_link_target(Some(local));
         }
     }
     Some(shown)

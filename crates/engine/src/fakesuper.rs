@@ -128,7 +128,7 @@ pub fn wanted(e: &FileEntry, mode: u32, uid: u32, gid: u32) -> Recorded {
     let fmode = (e.mode & S_IFMT) | (mode & 0o7777);
     Recorded {
         mode: fmode,
-        rdev: if is_device(fmode) { e.rdev } else { (0, 0) },
+        rdev: if is_device(fmode) { e.rdev() } else { (0, 0) },
         uid,
         gid,
     }
@@ -272,12 +272,12 @@ pub fn source_override(src: &crate::source::Sources, path: &std::path::Path, e: 
             return;
         }
         e.size = v.len() as i64;
-        e.link_target = Some(v);
+        e.set_link_target(Some(v));
     }
     e.mode = r.mode;
     e.uid = r.uid;
     e.gid = r.gid;
-    e.rdev = if is_device(r.mode) { r.rdev } else { (0, 0) };
+    e.set_rdev(if is_device(r.mode) { r.rdev } else { (0, 0) });
     if was_file && !e.is_file() && !e.is_dir() && !e.is_symlink() {
         e.size = 0;
     }

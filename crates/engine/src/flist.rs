@@ -19,8 +19,10 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+mod sources;
 pub mod store;
 mod tree;
+pub use sources::SourcePaths;
 pub use tree::files_from_names;
 
 /// A sorted file list. On the sending side `sources` holds the local path
@@ -30,7 +32,7 @@ pub struct FileList {
     /// Entries in upstream's sorted order; the index is the wire ndx.
     pub entries: Vec<FileEntry>,
     /// Sender only: where each entry is read from.
-    pub sources: Vec<PathBuf>,
+    pub sources: SourcePaths,
     /// Sender only: how `sources` are reached (beneath a daemon module's
     /// root, or the operator's own paths beneath their transfer roots).
     pub source: Sources,
@@ -372,11 +374,12 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
         if !links {
             continue;
         }
-        if let Some(t) = e.link_target.as_mut() {
+        let mut resized = None;
+        if let Some(t) = e.link_target_mut() {
             match crate::charset::to_wire(t) {
                 Some(Ok(target)) => {
-                    e.size = target.len() as i64;
                     *t = target;
+                    resized = Some(t.len() as i64);
                 }
                 Some(Err(err)) => {
                     out.error_xfer(&format!(
@@ -390,6 +393,9 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
                 None => {}
             }
         }
+        if let Some(n) = resized {
+            e.size = n;
+        }
     }
     if keep.iter().all(|&k| k) {
         return;
@@ -398,7 +404,7 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
     list.entries.retain(|_| *k.next().unwrap_or(&true));
     if !list.sources.is_empty() {
         let mut k = keep.iter();
-        list.sources.retain(|_| *k.next().unwrap_or(&true));
+        list.sources.retain(|| *k.next().unwrap_or(&true));
     }
 }
 
@@ -427,11 +433,12 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
             }
             None => return Ok(()),
         }
-        if let (true, Some(t)) = (links, e.link_target.as_mut()) {
+        let mut resized = None;
+        if let (true, Some(t)) = (links, e.link_target_mut()) {
             match crate::charset::from_wire(t) {
                 Some(Ok(target)) => {
-                    e.size = target.len() as i64;
                     *t = target;
+                    resized = Some(t.len() as i64);
                 }
                 Some(Err(err)) => {
                     eprintln!(
@@ -444,6 +451,9 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
                 }
                 None => {}
             }
+        }
+        if let Some(n) = resized {
+            e.size = n;
         }
     }
     Ok(())
@@ -465,7 +475,7 @@ pub(crate) fn parent_or_dot(p: &Path) -> PathBuf {
 fn assign_hard_links(list: &mut FileList) {
     let mut first: std::collections::HashMap<(u64, u64), u32> = Default::default();
     for i in 0..list.entries.len() {
-        let (e, path) = (&list.entries[i], &list.sources[i]);
+        let (e, path) = (&list.entries[i], &list.sources.path(i));
         if e.is_dir() {
             continue;
         }
@@ -522,7 +532,7 @@ impl Walker<'_> {
     /// Adds an entry read from `path` beneath `origin`.
     fn push(&mut self, e: FileEntry, path: PathBuf, origin: Origin) {
         self.list.entries.push(e);
-        self.list.sources.push(path);
+        self.list.sources.push(&path);
         self.list.origins.push(origin);
     }
 
@@ -610,7 +620,9 @@ impl Walker<'_> {
             children.insert(name, path);
         }
         for (name, path) in children {
-            let mut rel = prefix.clone();
+            // Sized exactly: the entry keeps this name for the transfer.
+            let mut rel = Vec::with_capacity(prefix.len() + 1 + name.len());
+            rel.extend_from_slice(&prefix);
             if !rel.is_empty() {
                 rel.push(b'/');
             }
@@ -842,9 +854,12 @@ fn entry_for(
         mtime_nsec: meta.mtime_nsec,
         uid: meta.uid,
         gid: meta.gid,
-        atime: if meta.is_dir() { 0 } else { meta.atime },
         ..Default::default()
     };
+    // Held (in the entry's side allocation) only when it is sent.
+    if opts.atimes > 0 && !meta.is_dir() {
+        e.set_atime(meta.atime);
+    }
     let ft = meta.file_type;
     if matches!(ft, FileType::File | FileType::Dir) {
         e.size = meta.size as i64;
@@ -858,31 +873,36 @@ fn entry_for(
             ))
         })?;
         e.size = t.len() as i64;
-        e.link_target = Some(t);
+        e.set_link_target(Some(t));
     }
     if ft == FileType::Device && opts.copy_devices {
         copy_device(src, path, &mut e)?;
     } else if ft == FileType::Device {
-        e.rdev = (major(meta.rdev), minor(meta.rdev));
+        e.set_rdev((major(meta.rdev), minor(meta.rdev)));
     }
     if opts.fake_super {
         crate::fakesuper::source_override(src, path, &mut e);
     }
     if opts.acls && !e.is_symlink() {
         let acl = crate::acls::read_source(src, path, e.mode, opts)?;
-        e.acl = Some(Box::new(acl));
+        e.set_acl(Some(acl));
     }
     // upstream: flist.c readlink_stat() un-munges what a --munge-links
     // receiver stored (a --fake-super stand-in file's text included).
     let prefix = crate::options::SYMLINK_PREFIX.as_bytes();
-    if let Some(t) = e.link_target.as_mut() {
+    if let Some(t) = e.link_target_mut() {
         if opts.munge_links && t.len() > prefix.len() && t.starts_with(prefix) {
             t.drain(..prefix.len());
             e.size = t.len() as i64;
         }
     }
     if opts.checksum && e.is_file() {
-        e.checksum = Some(file_checksum_with(src, path, session, opts.open_noatime)?);
+        e.set_checksum(Some(file_checksum_with(
+            src,
+            path,
+            session,
+            opts.open_noatime,
+        )?));
     }
     Ok(e)
 }
@@ -915,12 +935,12 @@ fn copy_device(src: &Sources, path: &Path, e: &mut FileEntry) -> Result<()> {
 // upstream: flist.c:recv_file_entry()
 fn munge(entries: &mut [FileEntry]) {
     for e in entries.iter_mut().filter(|e| e.is_symlink()) {
-        if let Some(t) = e.link_target.as_mut() {
+        if let Some(t) = e.link_target_mut() {
             let mut v = crate::options::SYMLINK_PREFIX.as_bytes().to_vec();
             v.append(t);
-            e.size = v.len() as i64;
             *t = v;
         }
+        e.size = e.link_target().map_or(e.size, |t| t.len() as i64);
     }
 }
 
@@ -931,10 +951,11 @@ fn munge(entries: &mut [FileEntry]) {
 pub fn sanitize_symlinks(entries: &mut [FileEntry]) {
     for e in entries.iter_mut().filter(|e| e.is_symlink()) {
         let depth = e.name.iter().filter(|&&b| b == b'/').count();
-        if let Some(t) = e.link_target.as_mut() {
+        if let Some(t) = e.link_target_mut() {
             if !t.is_empty() {
                 *t = sanitize_link(t, depth);
-                e.size = t.len() as i64;
+                let n = t.len() as i64;
+                e.size = n;
             }
         }
     }
@@ -1510,14 +1531,25 @@ fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
 
 /// Bytes one received entry makes the receiver hold until the transfer
 /// ends: the entry in the list, its name (twice: the entry's and its
-/// `RelPath`), symlink target and checksum, its slot in the sort's index,
-/// and with -H the decoder's copy of a hard-link group's first entry.
-/// Heap blocks are counted as the allocator hands them out
+/// `RelPath`), its side allocation of rare fields (symlink target,
+/// checksum, ACLs) when it has one, its slot in the sort's index, and with
+/// -H the decoder's copy of a hard-link group's first entry. Heap blocks
+/// are counted as the allocator hands them out
 /// ([`protocol::flist::heap_cost`]).
 fn received_entry_cost(e: &FileEntry) -> u64 {
     let entry = std::mem::size_of::<FileEntry>();
+    let extra = |e: &FileEntry| {
+        e.extra.as_ref().map_or(0, |_| {
+            heap_cost(std::mem::size_of::<protocol::flist::Extra>())
+                + e.link_target().map_or(0, |t| heap_cost(t.len()))
+                + e.checksum().map_or(0, |c| heap_cost(c.len()))
+                + e.acl().map_or(0, |_| {
+                    heap_cost(std::mem::size_of::<protocol::acl::EntryAcl>())
+                })
+        })
+    };
     let leader = if e.hlink.is_some() && !e.is_dir() {
-        entry + std::mem::size_of::<(u32, usize)>()
+        entry + extra(e) + std::mem::size_of::<(u32, usize)>()
     } else {
         0
     };
@@ -1525,11 +1557,7 @@ fn received_entry_cost(e: &FileEntry) -> u64 {
         + std::mem::size_of::<RelPath>()
         + std::mem::size_of::<u32>()
         + 2 * heap_cost(e.name.len())
-        + e.link_target.as_ref().map_or(0, |t| heap_cost(t.len()))
-        + e.checksum.as_ref().map_or(0, |c| heap_cost(c.len()))
-        + e.acl.as_ref().map_or(0, |_| {
-            heap_cost(std::mem::size_of::<protocol::acl::EntryAcl>())
-        })
+        + extra(e)
         + leader;
     bytes as u64
 }

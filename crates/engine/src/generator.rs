@@ -488,7 +488,7 @@ impl Gen<'_> {
             if opts.group && ctx.am_root && ctx.gid(e) != st.gid {
                 iflags |= ITEM_REPORT_GROUP;
             }
-            if opts.atimes > 0 && !e.is_dir() && !e.is_symlink() && st.atime != e.atime {
+            if opts.atimes > 0 && !e.is_dir() && !e.is_symlink() && st.atime != e.atime() {
                 iflags |= ITEM_REPORT_ATIME;
             }
         } else {
@@ -774,7 +774,7 @@ impl Gen<'_> {
                 }
                 return Ok(());
             }
-            let target = e.link_target.clone().unwrap_or_default();
+            let target = e.link_target().map(<[u8]>::to_vec).unwrap_or_default();
             let Some((target, site)) = self.link_site(i, target) else {
                 return Ok(());
             };
@@ -870,7 +870,7 @@ impl Gen<'_> {
                 return Ok(());
             }
             let rdev = if is_device {
-                crate::flist::makedev(e.rdev.0, e.rdev.1)
+                crate::flist::makedev(e.rdev().0, e.rdev().1)
             } else {
                 0
             };
@@ -1314,7 +1314,7 @@ impl Gen<'_> {
             return false;
         }
         if opts.checksum {
-            let Some(want) = &e.checksum else {
+            let Some(want) = e.checksum() else {
                 return false;
             };
             let Ok(mut f) = self.ctx.root.open_read(p) else {
@@ -1323,7 +1323,7 @@ impl Gen<'_> {
             return crate::flist::checksum_reader(&mut f, &self.ctx.session)
                 .ok()
                 .as_deref()
-                == Some(want.as_slice());
+                == Some(want);
         }
         if opts.size_only {
             return true;
@@ -1460,10 +1460,10 @@ impl Gen<'_> {
         }
         // With -c the checksum read has just moved it (upstream
         // maybe_ATTRS_ACCURATE_TIME): set it whatever the old stat said.
-        if !opts.checksum && st.is_some_and(|s| s.atime == e.atime) {
+        if !opts.checksum && st.is_some_and(|s| s.atime == e.atime()) {
             return;
         }
-        if let Err(err) = self.ctx.root.set_times(p, None, Some(e.atime)) {
+        if let Err(err) = self.ctx.root.set_times(p, None, Some(e.atime())) {
             self.ctx.out.error_xfer(&format!(
                 "rsync: [generator] failed to set times on \"{}\": {}",
                 String::from_utf8_lossy(&e.name),

@@ -236,7 +236,7 @@ pub fn name_and_link(e: &FileEntry) -> String {
     if e.is_dir() {
         s.push('/');
     }
-    if let Some(t) = &e.link_target {
+    if let Some(t) = e.link_target() {
         if e.is_symlink() {
             s.push_str(" -> ");
             s.push_str(&crate::control::name_text(t));
@@ -304,9 +304,9 @@ mod tests {
         let l = FileEntry {
             name: b"l".to_vec(),
             mode: 0o120777,
-            link_target: Some(b"a".to_vec()),
             ..Default::default()
-        };
+        }
+        .with_link_target(b"a".to_vec());
         assert_eq!(
             fmt()
                 .line(ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE | ITEM_IS_NEW, &l)

@@ -71,7 +71,7 @@ pub fn line(e: &FileEntry, links: bool, human: u8) -> String {
         crate::control::name_text(&e.name)
     );
     if links && e.mode & S_IFMT == S_IFLNK {
-        if let Some(t) = &e.link_target {
+        if let Some(t) = e.link_target() {
             s.push_str(" -> ");
             s.push_str(&crate::control::name_text(t));
         }
@@ -110,9 +110,9 @@ mod tests {
             name: b"l".to_vec(),
             mode: 0o120777,
             size: 1,
-            link_target: Some(b"a".to_vec()),
             ..Default::default()
-        };
+        }
+        .with_link_target(b"a".to_vec());
         assert!(line(&l, true, 1).ends_with(" l -> a"));
         assert!(line(&l, false, 1).ends_with(" l"));
     }

@@ -742,11 +742,11 @@ impl SourceRemover {
         let files = list
             .entries
             .iter()
-            .zip(&list.sources)
+            .zip(list.sources.iter())
             .enumerate()
             .map(|(i, (e, p))| {
                 let origin = list.origins.get(i).copied();
-                (p.clone(), e.size, e.mtime, !e.is_dir(), origin)
+                (p, e.size, e.mtime, !e.is_dir(), origin)
             })
             .collect();
         *lock(&self.files) = Some(files);

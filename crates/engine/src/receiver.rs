@@ -813,7 +813,7 @@ fn set_atime(ctx: &RecvCtx, file: &File, e: &protocol::flist::FileEntry, name: &
     if ctx.opts.atimes == 0 {
         return;
     }
-    if let Err(err) = confine::Root::set_fd_atime(file, e.atime) {
+    if let Err(err) = confine::Root::set_fd_atime(file, e.atime()) {
         ctx.out.error_xfer(&format!(
             "rsync: [receiver] failed to set times on \"{name}\": {}",
             crate::error::sys_err(&err)

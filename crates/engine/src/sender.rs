@@ -152,7 +152,7 @@ pub fn send_files<R: Read>(
             continue;
         }
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
-        let path = &ctx.list.sources[i];
+        let path = &ctx.list.sources.path(i);
         let file = match ctx.list.source_of(i).open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {

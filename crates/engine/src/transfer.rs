@@ -411,6 +411,9 @@ pub fn run_sender(
         g.write_all(&encoded)?;
         g.flush()?;
     }
+    // Sent: not held for the rest of the transfer.
+    let flist_size = encoded.len() as u64;
+    drop(encoded);
     if list.is_empty() && side == Side::Server && !local {
         // upstream: do_server_sender() exits quietly on an empty list.
         return Ok(XferStats::default());
@@ -420,7 +423,7 @@ pub fn run_sender(
     let stats = Mutex::new(XferStats {
         num_files: list.kind_counts(),
         total_size: list.total_size(),
-        flist_size: encoded.len() as u64,
+        flist_size,
         flist_buildtime: buildtime,
         flist_xfertime: xfertime,
         ..Default::default()

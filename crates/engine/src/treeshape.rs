@@ -412,7 +412,6 @@ pub fn merge_dir_xflags(keep: u32, drop: u32) -> u32 {
 /// slashes of -R names.
 // upstream: flist.c:flist_sort_and_clean()
 pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
-    let mut nondir_at: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut prev: Option<usize> = None;
     for i in 0..entries.len() {
         if let Some(p) = prev {
@@ -424,14 +423,31 @@ pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
                 continue;
             }
         }
-        if entries[i].is_dir() {
-            if let Some(j) = nondir_at.remove(&entries[i].name) {
-                entries[j].xflags |= FLAG_INACTIVE;
-            }
-        } else {
-            nondir_at.insert(entries[i].name.clone(), i);
-        }
         prev = Some(i);
+    }
+    // A non-directory gives way to a later directory of the same name.
+    // Only the (first, still active) directories are looked up by name,
+    // borrowed from the list: no copy of every name.
+    let shadowed: Vec<usize> = {
+        let mut first_dir: HashMap<&[u8], usize> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if e.is_dir() && !is_inactive(e) {
+                first_dir.entry(&e.name).or_insert(i);
+            }
+        }
+        // Same-named non-directories sort together, so at most one of
+        // them is still active: the one a later directory replaces.
+        (entries.iter().enumerate())
+            .filter(|(i, e)| {
+                !e.is_dir()
+                    && !is_inactive(e)
+                    && first_dir.get(e.name.as_slice()).is_some_and(|&d| d > *i)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    };
+    for i in shadowed {
+        entries[i].xflags |= FLAG_INACTIVE;
     }
     if opts.tree.relative() {
         for e in entries.iter_mut() {
@@ -482,6 +498,45 @@ pub fn prune_empty_dirs(entries: &mut [FileEntry], excluded_dir: &mut dyn FnMut(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sorted received list: duplicates give way to the first, a
+    /// non-directory to a later directory of the same name (not adjacent
+    /// when names sort between them), and a directory's flags merge.
+    #[test]
+    fn clean_received_keeps_one_of_each_name() {
+        use protocol::flist::{S_IFDIR, S_IFREG};
+        let words: Vec<std::ffi::OsString> = ["oxsync", "-r", "src/", "dst/"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let opts = Options::parse(&words).expect("options");
+        let list = [
+            ("a", S_IFREG, 0),
+            ("a.txt", S_IFREG, 0),
+            ("a", S_IFDIR, 0),
+            ("a", S_IFDIR, XMIT_TOP_DIR),
+            ("b", S_IFREG, 0),
+            ("b", S_IFREG, 0),
+            ("c", S_IFDIR, 0),
+            ("c/x", S_IFREG, 0),
+        ];
+        let mut entries: Vec<FileEntry> = (list.iter())
+            .map(|&(n, t, x)| FileEntry {
+                name: n.as_bytes().to_vec(),
+                mode: t | 0o755,
+                xflags: x,
+                ..FileEntry::default()
+            })
+            .collect();
+        clean_received(&mut entries, &opts);
+        let active: Vec<bool> = entries.iter().map(|e| !is_inactive(e)).collect();
+        assert_eq!(
+            active,
+            [false, true, true, false, true, false, true, true],
+            "{entries:?}"
+        );
+        assert_ne!(entries[2].xflags & XMIT_TOP_DIR, 0, "flags merged");
+    }
 
     #[test]
     fn names_local_and_forwarded() {

@@ -255,7 +255,7 @@ impl SendLists {
             let mut items = Vec::new();
             if carries(e) {
                 if let Some(path) = list.sources.get(i) {
-                    match read_source(&list.source_of(i), path, &pol) {
+                    match read_source(&list.source_of(i), &path, &pol) {
                         Ok(v) => items = v,
                         Err(err) => {
                             out.add_io_error(1);
@@ -346,7 +346,7 @@ impl SendLists {
                 out.error_xfer(&format!(
                     "failed to re-read xattr {} for {}",
                     String::from_utf8_lossy(&it.local),
-                    list.sources[i].display()
+                    list.sources.path(i).display()
                 ));
                 Vec::new()
             });
@@ -380,7 +380,7 @@ fn reread(
     _opts: &Options,
 ) -> Option<Vec<u8>> {
     let path = list.sources.get(i)?;
-    match list.source_of(i).xattr_fd(path).ok()? {
+    match list.source_of(i).xattr_fd(&path).ok()? {
         Some(Some(fd)) => fx::fd_get(&fd, name).ok()?,
         Some(None) => None,
         None => {

@@ -49,44 +49,58 @@ pub const XMIT_SAME_ATIME: u32 = 1 << 14;
 pub use crate::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 
 /// One decoded or to-be-encoded file-list entry.
+///
+/// A list holds one per file (a million files: a million entries on each
+/// side of a local copy), so the fields most entries leave empty (symlink
+/// target, checksum, device numbers, atime, ACLs) live in [`Extra`], a
+/// side allocation only the entries that use them have; read and set them
+/// through the accessors ([`FileEntry::link_target`], ...).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileEntry {
     /// Relative name as sent (raw bytes, `/`-separated, "." for the root).
     pub name: Vec<u8>,
     /// Full st_mode (type and permission bits).
     pub mode: u32,
+    /// Nanoseconds of the mtime (sent only from protocol 31, when non-zero).
+    pub mtime_nsec: u32,
     /// Size in bytes (0 for devices and specials).
     pub size: i64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
-    /// Nanoseconds of the mtime (sent only from protocol 31, when non-zero).
-    pub mtime_nsec: u32,
     /// Owner (meaningful with -o).
     pub uid: u32,
     /// Group (meaningful with -g).
     pub gid: u32,
-    /// Device major/minor (devices with -D).
-    pub rdev: (u32, u32),
-    /// Symlink target (symlinks with -l).
-    pub link_target: Option<Vec<u8>>,
-    /// Whole-file checksum (with -c, regular files).
-    pub checksum: Option<Vec<u8>>,
-    /// Access time, seconds (sent with -U for non-directories).
-    pub atime: i64,
     /// Only XMIT_TOP_DIR and XMIT_NO_CONTENT_DIR are meaningful here; the
     /// encoder computes every other bit itself.
     pub xflags: u32,
-    /// With -H (protocol 30+): the wire index of the first entry of this
-    /// entry's hard-link group (its own index for that first entry); `None`
-    /// for an entry that is not hard-linked. Ignored on directories.
-    pub hlink: Option<u32>,
-    /// With -A: the entry's ACLs (not carried by [`FlistEncoder`] itself;
-    /// see [`crate::acl`]).
-    pub acl: Option<Box<crate::acl::EntryAcl>>,
     /// With -X: which of the xattr lists of this transfer the entry has
     /// (the index both sides give the lists in the order they first went
     /// over the wire); not encoded by the file-list codec itself.
     pub xattr: Option<u32>,
+    /// With -H (protocol 30+): the wire index of the first entry of this
+    /// entry's hard-link group (its own index for that first entry); `None`
+    /// for an entry that is not hard-linked. Ignored on directories.
+    pub hlink: Option<u32>,
+    /// The rare fields, when any is set (use the accessors: they keep this
+    /// `None` while all are empty, so equal entries compare equal).
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The fields of a [`FileEntry`] that most entries leave empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extra {
+    /// Symlink target (symlinks with -l).
+    pub link_target: Option<Vec<u8>>,
+    /// Whole-file checksum (with -c, regular files).
+    pub checksum: Option<Vec<u8>>,
+    /// Device major/minor (devices with -D).
+    pub rdev: (u32, u32),
+    /// Access time, seconds (sent with -U for non-directories).
+    pub atime: i64,
+    /// With -A: the entry's ACLs (not carried by [`FlistEncoder`] itself;
+    /// see [`crate::acl`]).
+    pub acl: Option<Box<crate::acl::EntryAcl>>,
 }
 
 impl FileEntry {
@@ -101,6 +115,80 @@ impl FileEntry {
     /// True for a symlink.
     pub fn is_symlink(&self) -> bool {
         self.mode & S_IFMT == S_IFLNK
+    }
+
+    /// Changes the rare fields; drops their allocation when all are empty.
+    fn edit_extra<T>(&mut self, f: impl FnOnce(&mut Extra) -> T) -> T {
+        let mut x = self.extra.take().unwrap_or_default();
+        let out = f(&mut x);
+        if *x != Extra::default() {
+            self.extra = Some(x);
+        }
+        out
+    }
+    /// Symlink target (symlinks with -l).
+    pub fn link_target(&self) -> Option<&[u8]> {
+        self.extra.as_ref()?.link_target.as_deref()
+    }
+    /// Sets the symlink target.
+    pub fn set_link_target(&mut self, t: Option<Vec<u8>>) {
+        self.edit_extra(|x| x.link_target = t);
+    }
+    /// The symlink target, to change in place.
+    pub fn link_target_mut(&mut self) -> Option<&mut Vec<u8>> {
+        self.extra.as_mut()?.link_target.as_mut()
+    }
+    /// Whole-file checksum (with -c, regular files).
+    pub fn checksum(&self) -> Option<&[u8]> {
+        self.extra.as_ref()?.checksum.as_deref()
+    }
+    /// Sets the whole-file checksum.
+    pub fn set_checksum(&mut self, c: Option<Vec<u8>>) {
+        self.edit_extra(|x| x.checksum = c);
+    }
+    /// Device major/minor (devices with -D; (0, 0) otherwise).
+    pub fn rdev(&self) -> (u32, u32) {
+        self.extra.as_ref().map_or((0, 0), |x| x.rdev)
+    }
+    /// Sets the device numbers.
+    pub fn set_rdev(&mut self, rdev: (u32, u32)) {
+        self.edit_extra(|x| x.rdev = rdev);
+    }
+    /// Access time, seconds (with -U, non-directories; 0 otherwise).
+    pub fn atime(&self) -> i64 {
+        self.extra.as_ref().map_or(0, |x| x.atime)
+    }
+    /// Sets the access time.
+    pub fn set_atime(&mut self, atime: i64) {
+        self.edit_extra(|x| x.atime = atime);
+    }
+    /// With -A: the entry's ACLs.
+    pub fn acl(&self) -> Option<&crate::acl::EntryAcl> {
+        self.extra.as_ref()?.acl.as_deref()
+    }
+    /// Sets the entry's ACLs.
+    pub fn set_acl(&mut self, acl: Option<crate::acl::EntryAcl>) {
+        self.edit_extra(|x| x.acl = acl.map(Box::new));
+    }
+    /// With the symlink target `t` (for building entries).
+    pub fn with_link_target(mut self, t: Vec<u8>) -> Self {
+        self.set_link_target(Some(t));
+        self
+    }
+    /// With the checksum `c`.
+    pub fn with_checksum(mut self, c: Vec<u8>) -> Self {
+        self.set_checksum(Some(c));
+        self
+    }
+    /// With the device numbers `rdev`.
+    pub fn with_rdev(mut self, rdev: (u32, u32)) -> Self {
+        self.set_rdev(rdev);
+        self
+    }
+    /// With the access time `atime`.
+    pub fn with_atime(mut self, atime: i64) -> Self {
+        self.set_atime(atime);
+        self
     }
 }
 
@@ -268,7 +356,7 @@ impl FlistEncoder {
         } else {
             prev.mode = e.mode;
         }
-        let mut rdev = e.rdev;
+        let mut rdev = e.rdev();
         if o.preserve_devices && k == Kind::Device {
             if rdev.0 == prev.rdev_major {
                 x |= XMIT_SAME_RDEV_MAJOR;
@@ -299,10 +387,10 @@ impl FlistEncoder {
             x |= XMIT_MOD_NSEC;
         }
         if o.preserve_atimes && k != Kind::Dir {
-            if e.atime == prev.atime {
+            if e.atime() == prev.atime {
                 x |= XMIT_SAME_ATIME;
             } else {
-                prev.atime = e.atime;
+                prev.atime = e.atime();
             }
         }
         // upstream: a follower names the first entry of its group and
@@ -377,7 +465,7 @@ impl FlistEncoder {
             write_i32(out, e.mode as i32);
         }
         if o.preserve_atimes && k != Kind::Dir && x & XMIT_SAME_ATIME == 0 {
-            write_varlong(out, e.atime, 4);
+            write_varlong(out, e.atime(), 4);
         }
         if o.preserve_uid && x & XMIT_SAME_UID == 0 {
             write_varint(out, e.uid as i32);
@@ -392,12 +480,12 @@ impl FlistEncoder {
             write_varint(out, rdev.1 as i32);
         }
         if o.preserve_links && k == Kind::Symlink {
-            let target = e.link_target.as_deref().unwrap_or_default();
+            let target = e.link_target().unwrap_or_default();
             write_varint(out, target.len() as i32);
             out.extend_from_slice(target);
         }
         if let (Some(n), Kind::File) = (o.checksum_len, k) {
-            let sum = e.checksum.as_deref().unwrap_or_default();
+            let sum = e.checksum().unwrap_or_default();
             let have = sum.len().min(n);
             out.extend_from_slice(&sum[..have]);
             out.resize(out.len() + (n - have), 0);
@@ -513,27 +601,8 @@ impl FlistDecoder {
     pub fn decode<R: Read + ?Sized>(&mut self, r: &mut R) -> Result<Option<FileEntry>> {
         let o = self.opts;
         self.names.clear();
-        let x = if o.varint_flags {
-            let x = r.read_varint("flist flags")? as u32;
-            if x == 0 {
-                self.io_error = r.read_varint("flist io_error")?;
-                return Ok(None);
-            }
-            x
-        } else {
-            let mut x = u32::from(r.read_u8_field("flist flags")?);
-            if x == 0 {
-                self.io_error = 0;
-                return Ok(None);
-            }
-            if x & XMIT_EXTENDED_FLAGS != 0 {
-                x |= u32::from(r.read_u8_field("flist flags")?) << 8;
-            }
-            if x == XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST {
-                self.io_error = r.read_varint("flist io_error")?;
-                return Ok(None);
-            }
-            x
+        let Some(x) = self.read_flags(r)? else {
+            return Ok(None);
         };
         if x & XMIT_HLINKED != 0 && !o.preserve_hard_links {
             return Err(Error::invalid(
@@ -541,7 +610,65 @@ impl FlistDecoder {
                 format!("hard-link entry ({x:#x}) without -H"),
             ));
         }
+        let name = self.read_entry_name(r, x)?;
+        let mut back_ref = None;
+        if x & (XMIT_HLINKED | XMIT_HLINK_FIRST) == XMIT_HLINKED {
+            // upstream: flist.c:recv_file_entry(), the abbreviated follower.
+            let lead = self.read_follower(r)?;
+            if self.seg_start.is_some_and(|start| lead < start) {
+                back_ref = Some(lead);
+            } else {
+                return self.abbreviated(lead, name).map(Some);
+            }
+        }
+        let mut e = self.read_attrs(r, x)?;
+        e.name = name;
+        let index = self.count;
+        self.count += 1;
+        e.hlink = back_ref.or((x & XMIT_HLINKED != 0 && !e.is_dir()).then_some(index));
+        if e.hlink == Some(index) {
+            if self.seg_start.is_some() {
+                self.declared.insert(index);
+            }
+            self.leaders.insert(
+                index,
+                FileEntry {
+                    name: Vec::new(),
+                    ..e.clone()
+                },
+            );
+        }
+        Ok(Some(e))
+    }
 
+    /// The flags of the next entry, or `None` at the end marker (whose
+    /// io_error is then kept).
+    fn read_flags<R: Read + ?Sized>(&mut self, r: &mut R) -> Result<Option<u32>> {
+        if self.opts.varint_flags {
+            let x = r.read_varint("flist flags")? as u32;
+            if x == 0 {
+                self.io_error = r.read_varint("flist io_error")?;
+                return Ok(None);
+            }
+            return Ok(Some(x));
+        }
+        let mut x = u32::from(r.read_u8_field("flist flags")?);
+        if x == 0 {
+            self.io_error = 0;
+            return Ok(None);
+        }
+        if x & XMIT_EXTENDED_FLAGS != 0 {
+            x |= u32::from(r.read_u8_field("flist flags")?) << 8;
+        }
+        if x == XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST {
+            self.io_error = r.read_varint("flist io_error")?;
+            return Ok(None);
+        }
+        Ok(Some(x))
+    }
+
+    /// The entry's name: a prefix of the previous name and a suffix.
+    fn read_entry_name<R: Read + ?Sized>(&mut self, r: &mut R, x: u32) -> Result<Vec<u8>> {
         let prev = &mut self.prev;
         let l1 = if x & XMIT_SAME_NAME != 0 {
             usize::from(r.read_u8_field("name prefix length")?)
@@ -571,57 +698,67 @@ impl FlistDecoder {
         prev.name.truncate(l1);
         prev.name.resize(l1 + l2, 0);
         r.read_exact_field(&mut prev.name[l1..], "name")?;
-        let name = prev.name.clone();
-        let mut back_ref = None;
-        if x & (XMIT_HLINKED | XMIT_HLINK_FIRST) == XMIT_HLINKED {
-            // upstream: flist.c:recv_file_entry(), the abbreviated follower.
-            let first = r.read_varint("hard-link index")?;
-            let lead = u32::try_from(first)
-                .ok()
-                .filter(|&f| f < self.count)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "hard-link index",
-                        format!("reference out of range: {first} ({})", self.count),
-                    )
-                })?;
-            match self.seg_start {
-                // upstream: hlink.c match_gnums() refuses a group no earlier
-                // list declared.
-                Some(start) if lead < start && !self.declared.contains(&lead) => {
-                    return Err(Error::invalid(
-                        "hard-link index",
-                        format!("hard-link gnum {lead} precedes flist start {start}"),
-                    ));
-                }
-                Some(start) if lead < start => back_ref = Some(lead),
-                _ => {
-                    let Some(lead_entry) = self.leaders.get(&lead) else {
-                        return Err(Error::invalid(
-                            "hard-link index",
-                            format!("entry {lead} does not start a hard-link group"),
-                        ));
-                    };
-                    PrevEntry {
-                        name: Vec::new(),
-                        mode: lead_entry.mode,
-                        mtime: lead_entry.mtime,
-                        uid: lead_entry.uid,
-                        gid: lead_entry.gid,
-                        rdev_major: lead_entry.rdev.0,
-                        atime: lead_entry.atime,
-                    }
-                    .restore(prev, &o);
-                    self.count += 1;
-                    return Ok(Some(FileEntry {
-                        name,
-                        hlink: Some(lead),
-                        ..lead_entry.clone()
-                    }));
-                }
-            }
-        }
+        Ok(prev.name.clone())
+    }
 
+    /// A hard-link follower's reference: the wire index of its group's
+    /// first entry, which must be earlier and (before the current
+    /// sub-list) declared.
+    fn read_follower<R: Read + ?Sized>(&mut self, r: &mut R) -> Result<u32> {
+        let first = r.read_varint("hard-link index")?;
+        let lead = u32::try_from(first)
+            .ok()
+            .filter(|&f| f < self.count)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "hard-link index",
+                    format!("reference out of range: {first} ({})", self.count),
+                )
+            })?;
+        match self.seg_start {
+            // upstream: hlink.c match_gnums() refuses a group no earlier
+            // list declared.
+            Some(start) if lead < start && !self.declared.contains(&lead) => Err(Error::invalid(
+                "hard-link index",
+                format!("hard-link gnum {lead} precedes flist start {start}"),
+            )),
+            _ => Ok(lead),
+        }
+    }
+
+    /// An abbreviated follower of group `lead` (in this list): the
+    /// leader's attributes under its own name.
+    fn abbreviated(&mut self, lead: u32, name: Vec<u8>) -> Result<FileEntry> {
+        let Some(lead_entry) = self.leaders.get(&lead) else {
+            return Err(Error::invalid(
+                "hard-link index",
+                format!("entry {lead} does not start a hard-link group"),
+            ));
+        };
+        PrevEntry {
+            name: Vec::new(),
+            mode: lead_entry.mode,
+            mtime: lead_entry.mtime,
+            uid: lead_entry.uid,
+            gid: lead_entry.gid,
+            rdev_major: lead_entry.rdev().0,
+            atime: lead_entry.atime(),
+        }
+        .restore(&mut self.prev, &self.opts);
+        self.count += 1;
+        Ok(FileEntry {
+            name,
+            hlink: Some(lead),
+            ..lead_entry.clone()
+        })
+    }
+
+    /// The attributes after the name of a full entry (flags `x`): size,
+    /// times, mode, ids (and inline names), device, symlink target and
+    /// checksum. The name and hard-link fields are left empty.
+    fn read_attrs<R: Read + ?Sized>(&mut self, r: &mut R, x: u32) -> Result<FileEntry> {
+        let o = self.opts;
+        let prev = &mut self.prev;
         let size = r.read_varlong(3, "file length")?;
         if size < 0 {
             return Err(Error::invalid(
@@ -654,12 +791,12 @@ impl FlistDecoder {
                 format!("unknown file type in {mode:#o}"),
             ));
         }
-        let mut atime = 0;
+        let mut extra = Extra::default();
         if o.preserve_atimes && k != Kind::Dir {
             if x & XMIT_SAME_ATIME == 0 {
                 prev.atime = r.read_varlong(4, "atime")?;
             }
-            atime = prev.atime;
+            extra.atime = prev.atime;
         }
         if o.preserve_uid && x & XMIT_SAME_UID == 0 {
             prev.uid = r.read_varint("uid")? as u32;
@@ -679,63 +816,38 @@ impl FlistDecoder {
                 }
             }
         }
-        let mut rdev = (0, 0);
         if o.sends_rdev(k) {
             if x & XMIT_SAME_RDEV_MAJOR == 0 {
                 prev.rdev_major = r.read_varint("rdev major")? as u32;
             }
             let minor = r.read_varint("rdev minor")? as u32;
             if k == Kind::Device {
-                rdev = (prev.rdev_major, minor);
+                extra.rdev = (prev.rdev_major, minor);
             }
         }
-        let link_target = if o.preserve_links && k == Kind::Symlink {
+        if o.preserve_links && k == Kind::Symlink {
             let len = r.read_varint("symlink target length")?;
             let len = usize::try_from(len).map_err(|_| {
                 Error::invalid("symlink target length", format!("negative length {len}"))
             })?;
-            Some(r.read_bytes(len, MAX_LINK_LEN, "symlink target")?)
-        } else {
-            None
-        };
-        let checksum = match (o.checksum_len, k) {
-            (Some(n), Kind::File) => Some(r.read_bytes(n, n, "file checksum")?),
-            _ => None,
-        };
-
-        let index = self.count;
-        self.count += 1;
-        let hlink = back_ref.or((x & XMIT_HLINKED != 0 && k != Kind::Dir).then_some(index));
-        let e = FileEntry {
-            name,
+            extra.link_target = Some(r.read_bytes(len, MAX_LINK_LEN, "symlink target")?);
+        }
+        if let (Some(n), Kind::File) = (o.checksum_len, k) {
+            extra.checksum = Some(r.read_bytes(n, n, "file checksum")?);
+        }
+        Ok(FileEntry {
+            name: Vec::new(),
             mode,
             size,
             mtime: prev.mtime,
             mtime_nsec,
             uid: prev.uid,
             gid: prev.gid,
-            rdev,
-            link_target,
-            checksum,
-            atime,
             xflags: if k == Kind::Dir { x & DIR_XFLAGS } else { 0 },
-            hlink,
-            acl: None,
+            hlink: None,
             xattr: None,
-        };
-        if hlink == Some(index) {
-            if self.seg_start.is_some() {
-                self.declared.insert(index);
-            }
-            self.leaders.insert(
-                index,
-                FileEntry {
-                    name: Vec::new(),
-                    ..e.clone()
-                },
-            );
-        }
-        Ok(Some(e))
+            extra: (extra != Extra::default()).then(|| Box::new(extra)),
+        })
     }
     /// io_error from the end marker.
     pub fn io_error(&self) -> i32 {
@@ -1119,16 +1231,16 @@ mod tests {
                 name: b"dev/null".to_vec(),
                 mode: S_IFCHR | 0o666,
                 mtime: 1,
-                rdev: (1, 3),
                 ..Default::default()
-            },
+            }
+            .with_rdev((1, 3)),
             FileEntry {
                 name: b"dev/zero".to_vec(),
                 mode: S_IFCHR | 0o666,
                 mtime: 1,
-                rdev: (1, 5),
                 ..Default::default()
-            },
+            }
+            .with_rdev((1, 5)),
             FileEntry {
                 name: b"dev/fifo".to_vec(),
                 mode: S_IFIFO | 0o600,
@@ -1139,24 +1251,24 @@ mod tests {
                 name: b"dev/sda".to_vec(),
                 mode: S_IFBLK | 0o660,
                 mtime: 1,
-                rdev: (8, 0),
                 ..Default::default()
-            },
+            }
+            .with_rdev((8, 0)),
             FileEntry {
                 name: b"link".to_vec(),
                 mode: S_IFLNK | 0o777,
                 mtime: 2,
-                link_target: Some(b"dev/null".to_vec()),
                 ..Default::default()
-            },
+            }
+            .with_link_target(b"dev/null".to_vec()),
             FileEntry {
                 name: b"sum".to_vec(),
                 mode: S_IFREG | 0o644,
                 size: 10,
                 mtime: 2,
-                checksum: Some(vec![0xAB; 16]),
                 ..Default::default()
-            },
+            }
+            .with_checksum(vec![0xAB; 16]),
         ];
         for (protocol, varint_flags) in [(30, false), (30, true), (31, false), (32, true)] {
             let mut opts = opts_a(protocol, varint_flags);
@@ -1247,22 +1359,23 @@ mod tests {
     }
 
     fn hl(name: &str, mode: u32, mtime: i64, uid: u32, hlink: Option<u32>) -> FileEntry {
-        FileEntry {
+        let mut e = FileEntry {
             name: name.as_bytes().to_vec(),
             mode,
             size: if mode & S_IFMT == S_IFREG { 7 } else { 0 },
             mtime,
             uid,
             gid: uid + 1,
-            rdev: if mode & S_IFMT == S_IFCHR {
-                (uid, 9)
-            } else {
-                (0, 0)
-            },
-            checksum: (mode & S_IFMT == S_IFREG).then(|| vec![uid as u8; 16]),
             hlink,
             ..Default::default()
-        }
+        };
+        e.set_rdev(if mode & S_IFMT == S_IFCHR {
+            (uid, 9)
+        } else {
+            (0, 0)
+        });
+        e.set_checksum((mode & S_IFMT == S_IFREG).then(|| vec![uid as u8; 16]));
+        e
     }
 
     #[test]
@@ -1527,7 +1640,7 @@ mod tests {
                         ftype
                     };
                     let k = kind(ftype);
-                    FileEntry {
+                    let mut e = FileEntry {
                         name,
                         mode: ftype | perm,
                         size: if matches!(k, Kind::Device | Kind::Special) {
@@ -1539,20 +1652,21 @@ mod tests {
                         mtime_nsec: nsec,
                         uid,
                         gid,
-                        rdev: if k == Kind::Device { rdev } else { (0, 0) },
-                        link_target: (k == Kind::Symlink).then_some(link),
-                        checksum: (k == Kind::File).then_some(sum),
-                        // Repeats (XMIT_SAME_ATIME) and changes both occur.
-                        atime: if k == Kind::Dir {
-                            0
-                        } else {
-                            mtime / 2 + i64::from(nsec % 2)
-                        },
                         xflags: if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 },
                         hlink: None,
-                        acl: None,
                         xattr: None,
-                    }
+                        extra: None,
+                    };
+                    e.set_rdev(if k == Kind::Device { rdev } else { (0, 0) });
+                    e.set_link_target((k == Kind::Symlink).then_some(link));
+                    e.set_checksum((k == Kind::File).then_some(sum));
+                    // Repeats (XMIT_SAME_ATIME) and changes both occur.
+                    e.set_atime(if k == Kind::Dir {
+                        0
+                    } else {
+                        mtime / 2 + i64::from(nsec % 2)
+                    });
+                    e
                 },
             )
     }
@@ -1574,16 +1688,16 @@ mod tests {
             e.gid = prev.1;
         }
         if !opts.preserve_links {
-            e.link_target = None;
+            e.set_link_target(None);
         }
         if opts.checksum_len.is_none() {
-            e.checksum = None;
+            e.set_checksum(None);
         }
         if !opts.preserve_atimes {
-            e.atime = 0;
+            e.set_atime(0);
         }
         if !opts.preserve_devices {
-            e.rdev = (0, 0);
+            e.set_rdev((0, 0));
         }
         e
     }

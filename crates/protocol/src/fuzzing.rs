@@ -181,17 +181,17 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             mtime_nsec: 5,
             uid: 1000,
             gid: 100,
-            checksum: Some(vec![7; 16]),
             hlink: Some(1),
-            atime: 1_700_000_001,
             ..FileEntry::default()
-        },
+        }
+        .with_checksum(vec![7; 16])
+        .with_atime(1_700_000_001),
         FileEntry {
             name: b"dir/link".to_vec(),
             mode: S_IFLNK | 0o777,
-            link_target: Some(b"file.txt".to_vec()),
             ..FileEntry::default()
-        },
+        }
+        .with_link_target(b"file.txt".to_vec()),
     ];
     for sel in [0x00u8, 0x05, 0x3E, 0xFB] {
         let mut enc = FlistEncoder::new(flist_options(sel));

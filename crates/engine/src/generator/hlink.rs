@@ -329,7 +329,7 @@ impl Gen<'_> {
             let Ok(mut f) = root.open_read(p) else {
                 return false;
             };
-            return e.checksum.as_deref().is_some_and(|want| {
+            return e.checksum().is_some_and(|want| {
                 crate::flist::checksum_reader(&mut f, &ctx.session)
                     .ok()
                     .as_deref()

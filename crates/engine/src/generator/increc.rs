@@ -43,6 +43,9 @@ impl Gen<'_> {
     /// the parent check.
     pub(super) fn add_names(&mut self, range: Range<usize>) {
         let ctx = self.ctx;
+        // Only a deletion looks names up (a table of every name is the
+        // size of the list's entries again).
+        let deletes = ctx.opts.delete != DeleteMode::Off;
         for i in range.clone() {
             let e = &ctx.entries[i];
             // A pruned or duplicate directory still names its entries'
@@ -50,7 +53,7 @@ impl Gen<'_> {
             if e.is_dir() || e.mode == 0 {
                 self.dir_names.insert(e.name.as_slice());
             }
-            if !crate::treeshape::is_inactive(e) {
+            if deletes && !crate::treeshape::is_inactive(e) {
                 self.names.insert(e.name.as_slice());
             }
         }
