@@ -1203,8 +1203,9 @@ impl Gen<'_> {
             ctx.opts.block_size,
             redo,
         );
+        // (read in chunks of whole blocks by the signature itself)
         Signature::generate(
-            std::io::BufReader::with_capacity(256 * 1024, f),
+            f,
             size,
             sizes,
             ctx.session.checksum,
