@@ -101,6 +101,10 @@ struct Gen<'a> {
     xattr_basis: Option<usize>,
     /// Incremental recursion: the generator's view of the segments.
     inc: increc::Walk,
+    /// The destination directory of the entries being generated, kept open
+    /// between their stats; cleared whenever a directory is handled or
+    /// anything is deleted or replaced (see [`Gen::forget_dir`]).
+    parent: std::cell::RefCell<confine::ParentCache>,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -138,6 +142,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         xattr_pending: None,
         xattr_basis: None,
         inc: increc::Walk::default(),
+        parent: Default::default(),
     };
     if ctx.inc.is_none() {
         g.add_names(0..ctx.entries.len());
@@ -298,6 +303,7 @@ impl Gen<'_> {
     /// the list that exists in the destination.
     // upstream: generator.c:do_delete_pass()
     fn delete_pass(&mut self) -> Result<()> {
+        self.forget_dir();
         let ctx = self.ctx;
         if ctx.dest_missing {
             return Ok(());
@@ -365,13 +371,22 @@ impl Gen<'_> {
         if self.ctx.opts.fake_super {
             return crate::fakesuper::stat(&self.ctx.root, p);
         }
-        self.ctx.root.stat(p).map_err(|e| {
+        let mut parent = self.parent.borrow_mut();
+        self.ctx.root.stat_cached(&mut parent, p).map_err(|e| {
             Error::file_io(format!(
                 "rsync: [generator] stat {:?} failed: {}",
                 String::from_utf8_lossy(p.as_bytes()),
                 crate::error::sys_err(&e)
             ))
         })
+    }
+
+    /// Closes the directory [`Gen::stat`] keeps open: the next stat
+    /// resolves its parent from the destination root again. Called before
+    /// anything that may replace or move a directory (a directory entry,
+    /// a deletion, an item replaced under a temporary name).
+    fn forget_dir(&self) {
+        self.parent.borrow_mut().clear();
     }
 
     /// The target of the symlink at `p`; under `--fake-super` the text of
@@ -665,6 +680,7 @@ impl Gen<'_> {
     /// A directory: created, or its attributes fixed; --delete-during
     /// cleans it.
     fn gen_dir(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
+        self.forget_dir();
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
@@ -1549,6 +1565,7 @@ impl Gen<'_> {
         st: Option<&Stat>,
         make: impl Fn(&confine::Root, &RelPath) -> std::result::Result<(), confine::Error>,
     ) -> std::result::Result<(), String> {
+        self.forget_dir();
         let root = &self.ctx.root;
         if let Some(s) = st {
             if s.file_type == FileType::Dir {
@@ -1589,6 +1606,7 @@ impl Gen<'_> {
 
     // upstream: generator.c:delete_in_dir()
     fn delete_in_dir(&mut self, i: usize) -> Result<()> {
+        self.forget_dir();
         let ctx = self.ctx;
         if !self.deletion_allowed {
             if !self.warned_io_error {
@@ -1669,6 +1687,7 @@ impl Gen<'_> {
     /// non-empty directory" note.
     // upstream: delete.c:delete_item(), delete_dir_contents()
     fn delete_item_inner(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
+        self.forget_dir();
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
@@ -1889,6 +1908,7 @@ impl Gen<'_> {
     }
 
     fn touch_up_dirs(&mut self) {
+        self.forget_dir();
         let ctx = self.ctx;
         if ctx.opts.dry_run {
             return;
