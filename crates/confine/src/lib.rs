@@ -29,4 +29,4 @@ pub use error::Error;
 pub use operator::Links;
 pub use path::RelPath;
 pub use privdrop::{chroot, drop_privileges, set_no_new_privs, PrivDropError};
-pub use root::{force_fallback, AmbientAuthority, FileType, Root, Stat};
+pub use root::{force_fallback, AmbientAuthority, FileType, ParentCache, Root, Stat};

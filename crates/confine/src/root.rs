@@ -512,6 +512,39 @@ impl Root {
             Err(e) => Err(io_err("fstatat", p, e)),
         }
     }
+    /// As [`Root::stat`], keeping `p`'s parent directory open in `cache`:
+    /// the next path in the same directory is one fstatat beneath that
+    /// handle instead of a resolution of the parent from this root. The
+    /// parent is resolved exactly as [`Root::stat`] resolves it; the caller
+    /// clears the cache when that directory may have been replaced.
+    pub fn stat_cached(&self, cache: &mut ParentCache, p: &RelPath) -> Result<Option<Stat>, Error> {
+        let bytes = p.as_bytes();
+        let Some(slash) = bytes.iter().rposition(|&b| b == b'/') else {
+            return self.stat(p);
+        };
+        let (parent, name) = (&bytes[..slash], &bytes[slash + 1..]);
+        if cache.fd.is_none() || cache.dir != parent {
+            cache.clear();
+            let dir = match self.parent(p) {
+                Ok((DirFd::Owned(fd), _)) => fd,
+                Ok((DirFd::Borrowed(_), _)) => return self.stat(p),
+                Err(e) if matches!(e.raw_os_error(), Some(n) if n == Errno::NOENT.raw_os_error() || n == Errno::NOTDIR.raw_os_error()) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            };
+            cache.dir.extend_from_slice(parent);
+            cache.fd = Some(dir);
+        }
+        let Some(cached) = cache.fd.as_ref() else {
+            return self.stat(p);
+        };
+        match rustix::fs::statat(cached, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Stat::from_raw(&st))),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(io_err("fstatat", p, e)),
+        }
+    }
     /// Names in directory `p` (without "." and ".."), unsorted. The last
     /// component is resolved as by [`Root::open_dir`].
     pub fn read_dir(&self, p: &RelPath) -> Result<Vec<Vec<u8>>, Error> {
@@ -874,6 +907,23 @@ impl Stat {
             nlink: st.st_nlink as u64,
             rdev: st.st_rdev as u64,
         }
+    }
+}
+
+/// The parent directory of the last path [`Root::stat_cached`] looked at,
+/// open for the next path in the same directory.
+#[derive(Debug, Default)]
+pub struct ParentCache {
+    /// Its path beneath the root.
+    dir: Vec<u8>,
+    fd: Option<OwnedFd>,
+}
+
+impl ParentCache {
+    /// Forgets the directory (it may have been replaced, or moved).
+    pub fn clear(&mut self) {
+        self.dir.clear();
+        self.fd = None;
     }
 }
 

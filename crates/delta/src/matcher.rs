@@ -244,6 +244,79 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
 }
 
+/// An empty signature: every byte of the new file is literal.
+fn all_literal<R: Read>(
+    mut inp: Input<R>,
+    mut stats: MatchStats,
+    emit: &mut dyn FnMut(Op<'_>) -> io::Result<()>,
+) -> io::Result<(MatchStats, Vec<u8>)> {
+    loop {
+        inp.refill(inp.filled)?;
+        emit_literal(&inp.buf[..inp.filled], &mut stats, emit)?;
+        if inp.eof {
+            inp.base += inp.filled as u64;
+            inp.filled = 0;
+            return Ok((stats, inp.hasher.finish()));
+        }
+    }
+}
+
+/// Confirms windows whose rolling sum some block has, with the strong sum,
+/// within the budget.
+struct Confirm<'a> {
+    sig: &'a Signature,
+    kind: ChecksumKind,
+    seed: i32,
+    seed_fix: bool,
+    /// Strong-sum bytes compared.
+    s2: usize,
+    budget_base: u64,
+    /// Bytes hashed for confirmations so far.
+    spent: u64,
+    probe: &'a mut Probe,
+}
+
+impl Confirm<'_> {
+    /// Block `want` (the one after the previous match; callers pass only a
+    /// block of the window's length) first, then any candidate with the
+    /// same sums. `at` is the window's file offset. Counts the hash hit,
+    /// and a false alarm when a strong sum was computed for nothing.
+    fn check(
+        &mut self,
+        window: &[u8],
+        (sum, at): (u32, u64),
+        cands: &[Entry],
+        want: usize,
+        stats: &mut MatchStats,
+    ) -> Option<usize> {
+        stats.hash_hits += 1;
+        let l = window.len() as u64;
+        if self.spent + l > BUDGET_PER_BYTE * at + self.budget_base {
+            return None;
+        }
+        self.spent += l;
+        self.probe.strong_sums += 1;
+        self.probe.strong_bytes += l;
+        let s2 = self.s2;
+        let (full, _) = self.kind.block_sum_fixed(window, self.seed, self.seed_fix);
+        let key = key_of(&full[..s2]);
+        if let Some(b) = self.sig.blocks.get(want) {
+            if b.sum1 == sum && b.sum2.get(..s2) == Some(&key[..s2]) {
+                return Some(want);
+            }
+        }
+        let k = cands.partition_point(|e| e.key < key);
+        let found = cands
+            .get(k)
+            .filter(|e| e.key == key)
+            .map(|e| e.idx as usize);
+        if found.is_none() {
+            stats.false_alarms += 1;
+        }
+        found
+    }
+}
+
 /// The search, with the read size and counters exposed for tests.
 // upstream: match.c:hash_search()
 #[allow(clippy::too_many_arguments)]
@@ -281,15 +354,7 @@ pub(crate) fn match_impl<R: Read>(
     };
 
     if count == 0 {
-        loop {
-            inp.refill(inp.filled)?;
-            emit_literal(&inp.buf[..inp.filled], &mut stats, emit)?;
-            if inp.eof {
-                inp.base += inp.filled as u64;
-                inp.filled = 0;
-                return Ok((stats, inp.hasher.finish()));
-            }
-        }
+        return all_literal(inp, stats, emit);
     }
 
     let s2 = (sizes.s2length as usize).min(kind.digest_len());
@@ -303,40 +368,17 @@ pub(crate) fn match_impl<R: Read>(
     // the table of full-length blocks.
     let short_last = (last_len < bl).then_some(last);
     let table = Table::build(sig, s2, short_last);
-    let budget_base = BUDGET_BASE + BUDGET_BLOCKS * bl as u64;
-    let mut spent: u64 = 0;
-    let mut want: usize = 0;
-
-    // Confirms a window with the strong sum: block `want` (the one after
-    // the previous match; callers pass only a block of the window's
-    // length) first, then any candidate with the same sums.
-    let mut confirm = |window: &[u8],
-                       sum: u32,
-                       at: u64,
-                       cands: &[Entry],
-                       want: usize,
-                       spent: &mut u64|
-     -> Option<usize> {
-        let l = window.len() as u64;
-        if *spent + l > BUDGET_PER_BYTE * at + budget_base {
-            return None;
-        }
-        *spent += l;
-        probe.strong_sums += 1;
-        probe.strong_bytes += l;
-        let (full, _) = kind.block_sum_fixed(window, seed, seed_fix);
-        let key = key_of(&full[..s2]);
-        if let Some(b) = sig.blocks.get(want) {
-            if b.sum1 == sum && b.sum2.get(..s2) == Some(&key[..s2]) {
-                return Some(want);
-            }
-        }
-        let k = cands.partition_point(|e| e.key < key);
-        cands
-            .get(k)
-            .filter(|e| e.key == key)
-            .map(|e| e.idx as usize)
+    let mut confirm = Confirm {
+        sig,
+        kind,
+        seed,
+        seed_fix,
+        s2,
+        budget_base: BUDGET_BASE + BUDGET_BLOCKS * bl as u64,
+        spent: 0,
+        probe,
     };
+    let mut want: usize = 0;
 
     let mut pos: usize = 0;
     let mut lit: usize = 0;
@@ -378,12 +420,7 @@ pub(crate) fn match_impl<R: Read>(
                     } else {
                         want
                     };
-                    stats.hash_hits += 1;
-                    let before = spent;
-                    let found = confirm(window, sum, at, cands, w, &mut spent);
-                    if found.is_none() && spent != before {
-                        stats.false_alarms += 1;
-                    }
+                    let found = confirm.check(window, (sum, at), cands, w, &mut stats);
                     if let Some(i) = found {
                         emit_literal(&inp.buf[lit..pos], &mut stats, emit)?;
                         emit(Op::Match(i as u32))?;
@@ -431,12 +468,7 @@ pub(crate) fn match_impl<R: Read>(
             let sum = crate::rolling::checksum1(window);
             let at = inp.base + q as u64;
             if sig.blocks[li].sum1 == sum {
-                stats.hash_hits += 1;
-                let before = spent;
-                let found = confirm(window, sum, at, &[], li, &mut spent);
-                if found.is_none() && spent != before {
-                    stats.false_alarms += 1;
-                }
+                let found = confirm.check(window, (sum, at), &[], li, &mut stats);
                 if let Some(i) = found {
                     emit_literal(&inp.buf[lit..q], &mut stats, emit)?;
                     emit(Op::Match(i as u32))?;

@@ -334,6 +334,11 @@ impl Dirs {
     /// Where the partial file of `p` lives: (place, path beneath its root).
     /// None when no partial dir is set or the name cannot be built.
     pub fn partial_of<'a>(&'a self, p: &RelPath) -> Option<(Option<&'a Place>, RelPath)> {
+        // (Without a partial dir, asked once per up-to-date file: nothing
+        // to split or allocate.)
+        if self.partial_rel.is_none() && self.partial_flat.is_none() {
+            return None;
+        }
         let (parent, base) = p.split_last();
         if let Some(rel) = &self.partial_rel {
             let mut v = parent.as_bytes().to_vec();

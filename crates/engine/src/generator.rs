@@ -32,6 +32,17 @@ const FLUSH_AT: usize = 64 * 1024;
 /// In memory only: the item matched a basis dir's (upstream ITEM_MATCHED).
 const ITEM_MATCHED: u32 = 1 << 18;
 
+/// The basis chosen for a regular file the sender is asked for.
+struct Pick {
+    /// Where the basis is (a basis dir's index, partial dir, fuzzy match).
+    basis_type: Option<u8>,
+    basis_st: Option<Stat>,
+    /// A fuzzy match's name.
+    xname: Vec<u8>,
+    /// What the itemized changes compare with.
+    shown_st: Option<Stat>,
+}
+
 /// What the basis dirs offer for a missing non-regular item.
 enum NonDest {
     /// Handled (linked, or the same in a --compare-dest dir): nothing to do.
@@ -90,6 +101,10 @@ struct Gen<'a> {
     xattr_basis: Option<usize>,
     /// Incremental recursion: the generator's view of the segments.
     inc: increc::Walk,
+    /// The destination directory of the entries being generated, kept open
+    /// between their stats; cleared whenever a directory is handled or
+    /// anything is deleted or replaced (see [`Gen::forget_dir`]).
+    parent: std::cell::RefCell<confine::ParentCache>,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -127,6 +142,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         xattr_pending: None,
         xattr_basis: None,
         inc: increc::Walk::default(),
+        parent: Default::default(),
     };
     if ctx.inc.is_none() {
         g.add_names(0..ctx.entries.len());
@@ -287,6 +303,7 @@ impl Gen<'_> {
     /// the list that exists in the destination.
     // upstream: generator.c:do_delete_pass()
     fn delete_pass(&mut self) -> Result<()> {
+        self.forget_dir();
         let ctx = self.ctx;
         if ctx.dest_missing {
             return Ok(());
@@ -382,13 +399,22 @@ impl Gen<'_> {
         if self.ctx.opts.fake_super {
             return crate::fakesuper::stat(&self.ctx.root, p);
         }
-        self.ctx.root.stat(p).map_err(|e| {
+        let mut parent = self.parent.borrow_mut();
+        self.ctx.root.stat_cached(&mut parent, p).map_err(|e| {
             Error::file_io(format!(
                 "rsync: [generator] stat {:?} failed: {}",
                 String::from_utf8_lossy(p.as_bytes()),
                 crate::error::sys_err(&e)
             ))
         })
+    }
+
+    /// Closes the directory [`Gen::stat`] keeps open: the next stat
+    /// resolves its parent from the destination root again. Called before
+    /// anything that may replace or move a directory (a directory entry,
+    /// a deletion, an item replaced under a temporary name).
+    fn forget_dir(&self) {
+        self.parent.borrow_mut().clear();
     }
 
     /// The target of the symlink at `p`; under `--fake-super` the text of
@@ -623,7 +649,6 @@ impl Gen<'_> {
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
-        let dry = ctx.opts.dry_run;
         if let Some(skip) = &self.skip_dir {
             let name = p.as_bytes();
             if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
@@ -661,293 +686,326 @@ impl Gen<'_> {
                 st = Some(target);
             }
         }
-        let ft = e.mode & S_IFMT;
         if !redo && self.skip_by_existence(i, st.as_ref()) {
             return Ok(());
         }
 
         if e.is_dir() {
-            if let Some(s) = st {
-                if s.file_type != FileType::Dir {
-                    if !dry {
-                        self.delete_item(p, &s, false)?;
-                    }
-                    st = None;
-                }
-            }
-            let exists = st.is_some();
-            let first = i == usize::from(ctx.inc.is_some());
-            let shown = if first && ctx.dest_created && e.name == b"." {
-                None
-            } else {
-                st
-            };
-            let basis = match shown {
-                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
-                _ => NonDest::Nothing,
-            };
-            let in_basis = !matches!(basis, NonDest::Nothing);
-            match basis {
-                NonDest::Basis(bst) => {
-                    self.itemize(Some(i), e, Some(&bst), ITEM_LOCAL_CHANGE);
-                }
-                NonDest::Done | NonDest::Quiet => {}
-                NonDest::Nothing => {
-                    self.itemize(
-                        Some(i),
-                        e,
-                        shown.as_ref(),
-                        if shown.is_some() {
-                            0
-                        } else {
-                            ITEM_LOCAL_CHANGE
-                        },
-                    );
-                }
-            }
-            if !exists {
-                if dry {
-                    if self.dry_missing.is_none() {
-                        self.dry_missing = Some(p.as_bytes().to_vec());
-                    }
-                } else if let Err(err) =
-                    ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700).inspect(|_| {
-                        if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
-                            self.retouch_perms.insert(i);
-                        }
-                    })
-                {
-                    if err.kind() != std::io::ErrorKind::AlreadyExists {
-                        ctx.out.error_xfer(&format!(
-                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
-                            ctx.full_name(i),
-                            crate::error::sys_err(&err)
-                        ));
-                        ctx.out
-                            .error("*** Skipping any contents from this failed directory ***");
-                        self.skip_dir = Some(p.as_bytes().to_vec());
-                        return Ok(());
-                    }
-                }
-                if !dry {
-                    // A new directory gets its owner now, like upstream's
-                    // set_file_attrs() after the mkdir.
-                    self.set_owner(p, e, None);
-                    self.fake_record(p, e);
-                    crate::acls::apply(ctx, p, e, None, e.mode | 0o700);
-                    if in_basis {
-                        self.xattr_new_dir(i);
-                    }
-                }
-                if !in_basis {
-                    ctx.count_created(1);
-                }
-            } else if !dry {
-                self.fix_attrs(p, e, st.as_ref());
-                self.make_dir_writable(i, st.as_ref());
-            }
-            // The destination root this run created counts as created
-            // (upstream itemizes it `cd+++++++++ ./` too).
-            if exists && shown.is_none() && !in_basis {
-                ctx.count_created(1);
-            }
-            if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
-                && exists
-                && !redo
-                && crate::treeshape::is_content_dir(e)
-                && (ctx.inc.is_none() || e.name == b".")
-            {
-                self.delete_in_dir(i)?;
-            }
-            return Ok(());
+            return self.gen_dir(i, redo, st);
         }
         if ctx.opts.hard_links && self.hard_link_check(i, redo)? {
             return Ok(());
         }
-
         if e.is_symlink() {
-            if !ctx.opts.links {
-                // upstream: generator.c:recv_generator() (ftype != FT_REG)
-                if ctx.opts.ctl.info.nonreg > 0 {
-                    ctx.out
-                        .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
+            return self.gen_symlink(i, st);
+        }
+        if !e.is_file() {
+            return self.gen_special(i, st);
+        }
+        self.gen_file(i, redo, st)
+    }
+
+    /// A directory: created, or its attributes fixed; --delete-during
+    /// cleans it.
+    fn gen_dir(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
+        self.forget_dir();
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let dry = ctx.opts.dry_run;
+        if let Some(s) = st {
+            if s.file_type != FileType::Dir {
+                if !dry {
+                    self.delete_item(p, &s, false)?;
                 }
-                return Ok(());
+                st = None;
             }
-            let target = e.link_target().map(<[u8]>::to_vec).unwrap_or_default();
-            let Some((target, site)) = self.link_site(i, target) else {
-                return Ok(());
-            };
-            if let Some(s) = st {
-                if s.file_type == FileType::Symlink {
-                    let cur = self.read_link(p);
-                    if cur.as_deref() == Some(target.as_slice()) {
-                        if !dry {
-                            self.fix_attrs(p, e, Some(&s));
-                        }
-                        self.itemize(Some(i), e, Some(&s), 0);
-                        self.hl_mark(hlink::Mark::Done);
-                        // upstream: an up-to-date symlink counts as sent
-                        // for --remove-source-files.
-                        self.success(i);
-                        return Ok(());
-                    }
-                }
+        }
+        let exists = st.is_some();
+        let first = i == usize::from(ctx.inc.is_some());
+        let shown = if first && ctx.dest_created && e.name == b"." {
+            None
+        } else {
+            st
+        };
+        let basis = match shown {
+            None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+            _ => NonDest::Nothing,
+        };
+        let in_basis = !matches!(basis, NonDest::Nothing);
+        match basis {
+            NonDest::Basis(bst) => {
+                self.itemize(Some(i), e, Some(&bst), ITEM_LOCAL_CHANGE);
             }
-            let shown = st.filter(|s| s.file_type == FileType::Symlink);
-            let basis = match st {
-                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
-                _ => NonDest::Nothing,
-            };
-            let (shown, quiet) = match basis {
-                NonDest::Done => return Ok(()),
-                NonDest::Quiet => (None, true),
-                NonDest::Basis(bst) => (Some(bst), false),
-                NonDest::Nothing => (shown, false),
-            };
-            if !dry {
-                let fake = ctx.opts.fake_super;
-                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
-                    if fake {
-                        crate::fakesuper::create_link_file(root, tmp, &target)
-                    } else if let Some(dir) = &site {
-                        // In the very directory the target was judged for.
-                        dir.symlink(&target, &RelPath::new(tmp.split_last().1)?)
+            NonDest::Done | NonDest::Quiet => {}
+            NonDest::Nothing => {
+                self.itemize(
+                    Some(i),
+                    e,
+                    shown.as_ref(),
+                    if shown.is_some() {
+                        0
                     } else {
-                        root.symlink(&target, tmp)
-                    }
-                }) {
-                    if matches!(err, ReplaceError::Reported) {
-                        return Ok(());
-                    }
+                        ITEM_LOCAL_CHANGE
+                    },
+                );
+            }
+        }
+        if !exists {
+            if dry {
+                if self.dry_missing.is_none() {
+                    self.dry_missing = Some(p.as_bytes().to_vec());
+                }
+            } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700).inspect(|_| {
+                if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
+                    self.retouch_perms.insert(i);
+                }
+            }) {
+                if err.kind() != std::io::ErrorKind::AlreadyExists {
                     ctx.out.error_xfer(&format!(
-                        "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
+                        "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
                         ctx.full_name(i),
-                        String::from_utf8_lossy(&target),
                         crate::error::sys_err(&err)
                     ));
+                    ctx.out
+                        .error("*** Skipping any contents from this failed directory ***");
+                    self.skip_dir = Some(p.as_bytes().to_vec());
                     return Ok(());
                 }
-                if ctx.opts.times && !ctx.opts.omit_link_times {
-                    let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
-                }
-                self.set_atime(p, e, None);
+            }
+            if !dry {
+                // A new directory gets its owner now, like upstream's
+                // set_file_attrs() after the mkdir.
                 self.set_owner(p, e, None);
                 self.fake_record(p, e);
+                crate::acls::apply(ctx, p, e, None, e.mode | 0o700);
+                if in_basis {
+                    self.xattr_new_dir(i);
+                }
             }
-            self.success(i);
-            if quiet {
-                return Ok(());
+            if !in_basis {
+                ctx.count_created(1);
             }
-            self.itemize(
-                Some(i),
-                e,
-                shown.as_ref(),
-                ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
-            );
-            self.hl_mark(hlink::Mark::Done);
-            if shown.is_none() {
-                ctx.count_created(2);
+        } else if !dry {
+            self.fix_attrs(p, e, st.as_ref());
+            self.make_dir_writable(i, st.as_ref());
+        }
+        // The destination root this run created counts as created
+        // (upstream itemizes it `cd+++++++++ ./` too).
+        if exists && shown.is_none() && !in_basis {
+            ctx.count_created(1);
+        }
+        if matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
+            && exists
+            && !redo
+            && crate::treeshape::is_content_dir(e)
+            && (ctx.inc.is_none() || e.name == b".")
+        {
+            self.delete_in_dir(i)?;
+        }
+        Ok(())
+    }
+
+    /// A symlink: kept when it already points at the target, else
+    /// (re)created.
+    fn gen_symlink(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let dry = ctx.opts.dry_run;
+        if !ctx.opts.links {
+            // upstream: generator.c:recv_generator() (ftype != FT_REG)
+            if ctx.opts.ctl.info.nonreg > 0 {
+                ctx.out
+                    .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
             }
             return Ok(());
         }
-
-        if !e.is_file() {
-            let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
-            // --drop-D refuses the creation and leaves the list's -D
-            // framing alone (upstream generator.c, drop_devices).
-            let wanted = !ctx.opts.drop_devices
-                && if is_device {
-                    ctx.opts.devices && ctx.am_root
-                } else {
-                    ctx.opts.specials
-                };
-            if !wanted {
-                if ctx.opts.ctl.info.nonreg > 0 {
-                    ctx.out
-                        .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
-                }
-                return Ok(());
-            }
-            let rdev = if is_device {
-                crate::flist::makedev(e.rdev().0, e.rdev().1)
-            } else {
-                0
-            };
-            if let Some(s) = st {
-                if s.mode & S_IFMT == ft && (!is_device || s.rdev == rdev) {
+        let target = e.link_target().map(<[u8]>::to_vec).unwrap_or_default();
+        let Some((target, site)) = self.link_site(i, target) else {
+            return Ok(());
+        };
+        if let Some(s) = st {
+            if s.file_type == FileType::Symlink {
+                let cur = self.read_link(p);
+                if cur.as_deref() == Some(target.as_slice()) {
                     if !dry {
                         self.fix_attrs(p, e, Some(&s));
                     }
                     self.itemize(Some(i), e, Some(&s), 0);
                     self.hl_mark(hlink::Mark::Done);
-                    // upstream: an identical device or special counts as
-                    // sent for --remove-source-files.
+                    // upstream: an up-to-date symlink counts as sent
+                    // for --remove-source-files.
                     self.success(i);
                     return Ok(());
                 }
             }
-            let shown = st.filter(|s| s.mode & S_IFMT == ft);
-            let basis = match st {
-                None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
-                _ => NonDest::Nothing,
-            };
-            let (shown, quiet) = match basis {
-                NonDest::Done => return Ok(()),
-                NonDest::Quiet => (None, true),
-                NonDest::Basis(bst) => (Some(bst), false),
-                NonDest::Nothing => (shown, false),
-            };
-            if !dry {
-                let mode = e.mode;
-                let fake = ctx.opts.fake_super;
-                if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
-                    if fake {
-                        // upstream: syscall.c do_mknod() under --fake-super.
-                        root.create_excl(tmp, 0o600).map(drop)
-                    } else {
-                        root.mknod(tmp, mode, rdev)
-                    }
-                }) {
-                    if matches!(err, ReplaceError::Reported) {
-                        return Ok(());
-                    }
-                    ctx.out.error_xfer(&format!(
-                        "rsync: [generator] mknod \"{}\" failed: {}",
-                        ctx.full_name(i),
-                        crate::error::sys_err(&err)
-                    ));
+        }
+        let shown = st.filter(|s| s.file_type == FileType::Symlink);
+        let basis = match st {
+            None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+            _ => NonDest::Nothing,
+        };
+        let (shown, quiet) = match basis {
+            NonDest::Done => return Ok(()),
+            NonDest::Quiet => (None, true),
+            NonDest::Basis(bst) => (Some(bst), false),
+            NonDest::Nothing => (shown, false),
+        };
+        if !dry {
+            let fake = ctx.opts.fake_super;
+            if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
+                if fake {
+                    crate::fakesuper::create_link_file(root, tmp, &target)
+                } else if let Some(dir) = &site {
+                    // In the very directory the target was judged for.
+                    dir.symlink(&target, &RelPath::new(tmp.split_last().1)?)
+                } else {
+                    root.symlink(&target, tmp)
+                }
+            }) {
+                if matches!(err, ReplaceError::Reported) {
                     return Ok(());
                 }
-                self.fix_attrs(p, e, None);
-                // upstream: generator.c dest_mode(): without -p a node that
-                // replaces an existing non-directory keeps its permissions.
-                if let Some(old) = st.filter(|s| s.file_type != FileType::Dir) {
-                    if !ctx.opts.perms && !fake {
-                        let _ = ctx.root.chmod(p, old.mode & 0o7777);
-                    } else if !ctx.opts.perms {
-                        // (the recorded bits of what it replaces)
-                        self.fake_record_keeping(p, e, Some(old.mode & 0o7777));
-                    }
-                }
-            }
-            self.success(i);
-            if quiet {
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] symlink \"{}\" -> \"{}\" failed: {}",
+                    ctx.full_name(i),
+                    String::from_utf8_lossy(&target),
+                    crate::error::sys_err(&err)
+                ));
                 return Ok(());
             }
-            self.itemize(
-                Some(i),
-                e,
-                shown.as_ref(),
-                ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
-            );
-            self.hl_mark(hlink::Mark::Done);
-            if shown.is_none() {
-                ctx.count_created(kind_index(e.mode));
+            if ctx.opts.times && !ctx.opts.omit_link_times {
+                let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
+            }
+            self.set_atime(p, e, None);
+            self.set_owner(p, e, None);
+            self.fake_record(p, e);
+        }
+        self.success(i);
+        if quiet {
+            return Ok(());
+        }
+        self.itemize(
+            Some(i),
+            e,
+            shown.as_ref(),
+            ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
+        );
+        self.hl_mark(hlink::Mark::Done);
+        if shown.is_none() {
+            ctx.count_created(2);
+        }
+        Ok(())
+    }
+
+    /// A device, fifo or socket: kept when identical, else (re)created.
+    fn gen_special(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let dry = ctx.opts.dry_run;
+        let ft = e.mode & S_IFMT;
+        let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
+        // --drop-D refuses the creation and leaves the list's -D
+        // framing alone (upstream generator.c, drop_devices).
+        let wanted = !ctx.opts.drop_devices
+            && if is_device {
+                ctx.opts.devices && ctx.am_root
+            } else {
+                ctx.opts.specials
+            };
+        if !wanted {
+            if ctx.opts.ctl.info.nonreg > 0 {
+                ctx.out
+                    .info(&format!("skipping non-regular file \"{}\"", ctx.name(i)));
             }
             return Ok(());
         }
+        let rdev = if is_device {
+            crate::flist::makedev(e.rdev().0, e.rdev().1)
+        } else {
+            0
+        };
+        if let Some(s) = st {
+            if s.mode & S_IFMT == ft && (!is_device || s.rdev == rdev) {
+                if !dry {
+                    self.fix_attrs(p, e, Some(&s));
+                }
+                self.itemize(Some(i), e, Some(&s), 0);
+                self.hl_mark(hlink::Mark::Done);
+                // upstream: an identical device or special counts as
+                // sent for --remove-source-files.
+                self.success(i);
+                return Ok(());
+            }
+        }
+        let shown = st.filter(|s| s.mode & S_IFMT == ft);
+        let basis = match st {
+            None if !ctx.dirs.basis.is_empty() => self.try_dests_non(i)?,
+            _ => NonDest::Nothing,
+        };
+        let (shown, quiet) = match basis {
+            NonDest::Done => return Ok(()),
+            NonDest::Quiet => (None, true),
+            NonDest::Basis(bst) => (Some(bst), false),
+            NonDest::Nothing => (shown, false),
+        };
+        if !dry {
+            let mode = e.mode;
+            let fake = ctx.opts.fake_super;
+            if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
+                if fake {
+                    // upstream: syscall.c do_mknod() under --fake-super.
+                    root.create_excl(tmp, 0o600).map(drop)
+                } else {
+                    root.mknod(tmp, mode, rdev)
+                }
+            }) {
+                if matches!(err, ReplaceError::Reported) {
+                    return Ok(());
+                }
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] mknod \"{}\" failed: {}",
+                    ctx.full_name(i),
+                    crate::error::sys_err(&err)
+                ));
+                return Ok(());
+            }
+            self.fix_attrs(p, e, None);
+            // upstream: generator.c dest_mode(): without -p a node that
+            // replaces an existing non-directory keeps its permissions.
+            if let Some(old) = st.filter(|s| s.file_type != FileType::Dir) {
+                if !ctx.opts.perms && !fake {
+                    let _ = ctx.root.chmod(p, old.mode & 0o7777);
+                } else if !ctx.opts.perms {
+                    // (the recorded bits of what it replaces)
+                    self.fake_record_keeping(p, e, Some(old.mode & 0o7777));
+                }
+            }
+        }
+        self.success(i);
+        if quiet {
+            return Ok(());
+        }
+        self.itemize(
+            Some(i),
+            e,
+            shown.as_ref(),
+            ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
+        );
+        self.hl_mark(hlink::Mark::Done);
+        if shown.is_none() {
+            ctx.count_created(kind_index(e.mode));
+        }
+        Ok(())
+    }
 
+    fn gen_file(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let dry = ctx.opts.dry_run;
         // A regular file (or, under --write-devices, an existing device
         // written into: upstream generator.c recv_generator()).
         if let Some(s) = st {
@@ -1045,6 +1103,29 @@ impl Gen<'_> {
                 xname = c.name;
             }
         }
+        let pick = Pick {
+            basis_type,
+            basis_st,
+            xname,
+            shown_st,
+        };
+        self.request_file(i, redo, st, pick)
+    }
+
+    /// Asks the sender for file `i`: its index, itemize flags, basis type,
+    /// and the block checksums of the basis (upstream generator.c, the
+    /// tail of recv_generator()).
+    fn request_file(&mut self, i: usize, redo: bool, st: Option<Stat>, pick: Pick) -> Result<()> {
+        let ctx = self.ctx;
+        let e = &ctx.entries[i];
+        let p = &ctx.paths[i];
+        let dry = ctx.opts.dry_run;
+        let Pick {
+            basis_type,
+            basis_st,
+            xname,
+            shown_st,
+        } = pick;
         if st.is_none() {
             ctx.count_created(0);
         }
@@ -1166,8 +1247,9 @@ impl Gen<'_> {
             ctx.opts.block_size,
             redo,
         );
+        // (read in chunks of whole blocks by the signature itself)
         Signature::generate(
-            std::io::BufReader::with_capacity(256 * 1024, f),
+            f,
             size,
             sizes,
             ctx.session.checksum,
@@ -1510,6 +1592,7 @@ impl Gen<'_> {
         st: Option<&Stat>,
         make: impl Fn(&confine::Root, &RelPath) -> std::result::Result<(), confine::Error>,
     ) -> std::result::Result<(), ReplaceError> {
+        self.forget_dir();
         let root = &self.ctx.root;
         if let Some(s) = st {
             if s.file_type == FileType::Dir {
@@ -1553,6 +1636,7 @@ impl Gen<'_> {
 
     // upstream: generator.c:delete_in_dir()
     fn delete_in_dir(&mut self, i: usize) -> Result<()> {
+        self.forget_dir();
         let ctx = self.ctx;
         if !self.deletion_allowed {
             if !self.warned_io_error {
@@ -1633,6 +1717,7 @@ impl Gen<'_> {
     /// non-empty directory" note.
     // upstream: delete.c:delete_item(), delete_dir_contents()
     fn delete_item_inner(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
+        self.forget_dir();
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
@@ -1853,6 +1938,7 @@ impl Gen<'_> {
     }
 
     fn touch_up_dirs(&mut self) {
+        self.forget_dir();
         let ctx = self.ctx;
         if ctx.opts.dry_run {
             return;

@@ -90,66 +90,10 @@ pub fn receive_files<R: Read>(
             continue;
         }
         let i = ndx as usize;
-        let iflags = r.read_u16_field("iflags")? as u32;
-        let mut basis_type = None;
-        if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
-            basis_type = Some(r.read_u8_field("basis type")?);
-        }
-        let mut xname = Vec::new();
-        if iflags & ITEM_XNAME_FOLLOWS != 0 {
-            xname = r.read_vstring(4096, "xname")?;
-        }
-        // upstream receiver.c recv_files(): a duplicate the list cleaning
-        // dropped has no name to act on.
-        if crate::treeshape::is_inactive(&ctx.entries[i]) {
-            return Err(Error::protocol(format!(
-                "rsync: refusing transfer of cleared file index {i}"
-            )));
-        }
+        let (iflags, basis_type, xname) = read_attrs(ctx, r, i, phase)?;
         let e = &ctx.entries[i];
-        // upstream: receiver.c counts created items from the records; here
-        // the generator does, but a replay's records are the batch's.
-        if ctx.batch_wants.is_some()
-            && iflags & ITEM_IS_NEW != 0
-            && (phase == 0 || iflags & ITEM_TRANSFER == 0)
-        {
-            let k = crate::stats::kind_index(e.mode);
-            ctx.stats(|s| s.created[k] += 1);
-        }
-        // A fuzzy basis is checked before anything is read for it: one this
-        // side could not have chosen ends the transfer (upstream: "refusing
-        // malicious fuzzy operation").
-        if let Some(t) = basis_type.filter(|&t| t >= crate::generator::FNAMECMP_FUZZY) {
-            if i < ctx.paths.len() {
-                crate::generator::fuzzy_basis_place(ctx, i, t, &xname)?;
-            }
-        }
-        // upstream: rsync.c read_ndx_and_attrs() reads the xattr reply
-        // after the basis type and xname.
-        if crate::xattrs::exchange_follows(&ctx.opts, &ctx.session, iflags) {
-            let mut budget = ctx.opts.ctl.max_alloc();
-            ctx.xattrs
-                .read_reply(r, e, &mut budget, ctx.batch_wants.is_some())?;
-            if iflags & ITEM_TRANSFER == 0 {
-                set_xattrs(ctx, i, None);
-            }
-        }
         if iflags & ITEM_TRANSFER == 0 {
-            ctx.out.log_item(crate::out::FileEvent {
-                sender: false,
-                iflags,
-                entry: e,
-            });
-            if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, &xname) {
-                let ev = crate::out::FileEvent {
-                    sender: false,
-                    iflags,
-                    entry: e,
-                };
-                if let Some(line) = ctx.out.item_line(ev, &xname) {
-                    ctx.out.info(&line);
-                }
-            }
+            log_untransferred(ctx, iflags, i, &xname);
             continue;
         }
         // upstream receiver.c recv_files(): the last phase only closes.
@@ -284,6 +228,83 @@ pub fn receive_files<R: Read>(
         end_of_run(ctx, r, &mut ndx_r, (&mut inc, &events))?;
     }
     Ok(stats)
+}
+
+/// Reads a record's attributes after its index: item flags, basis type,
+/// xname and the xattr reply; refuses what this side could not have asked
+/// for.
+// upstream: rsync.c:read_ndx_and_attrs()
+fn read_attrs<R: Read>(
+    ctx: &RecvCtx,
+    r: &mut R,
+    i: usize,
+    phase: i32,
+) -> Result<(u32, Option<u8>, Vec<u8>)> {
+    let iflags = r.read_u16_field("iflags")? as u32;
+    let mut basis_type = None;
+    if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+        basis_type = Some(r.read_u8_field("basis type")?);
+    }
+    let mut xname = Vec::new();
+    if iflags & ITEM_XNAME_FOLLOWS != 0 {
+        xname = r.read_vstring(4096, "xname")?;
+    }
+    // upstream receiver.c recv_files(): a duplicate the list cleaning
+    // dropped has no name to act on.
+    if crate::treeshape::is_inactive(&ctx.entries[i]) {
+        return Err(Error::protocol(format!(
+            "rsync: refusing transfer of cleared file index {i}"
+        )));
+    }
+    let e = &ctx.entries[i];
+    // upstream: receiver.c counts created items from the records; here
+    // the generator does, but a replay's records are the batch's.
+    if ctx.batch_wants.is_some()
+        && iflags & ITEM_IS_NEW != 0
+        && (phase == 0 || iflags & ITEM_TRANSFER == 0)
+    {
+        let k = crate::stats::kind_index(e.mode);
+        ctx.stats(|s| s.created[k] += 1);
+    }
+    // A fuzzy basis is checked before anything is read for it: one this
+    // side could not have chosen ends the transfer (upstream: "refusing
+    // malicious fuzzy operation").
+    if let Some(t) = basis_type.filter(|&t| t >= crate::generator::FNAMECMP_FUZZY) {
+        if i < ctx.paths.len() {
+            crate::generator::fuzzy_basis_place(ctx, i, t, &xname)?;
+        }
+    }
+    // upstream: rsync.c read_ndx_and_attrs() reads the xattr reply
+    // after the basis type and xname.
+    if crate::xattrs::exchange_follows(&ctx.opts, &ctx.session, iflags) {
+        let mut budget = ctx.opts.ctl.max_alloc();
+        ctx.xattrs
+            .read_reply(r, e, &mut budget, ctx.batch_wants.is_some())?;
+        if iflags & ITEM_TRANSFER == 0 {
+            set_xattrs(ctx, i, None);
+        }
+    }
+    Ok((iflags, basis_type, xname))
+}
+
+/// An item with nothing to transfer: logged (and itemized by a client).
+fn log_untransferred(ctx: &RecvCtx, iflags: u32, i: usize, xname: &[u8]) {
+    let e = &ctx.entries[i];
+    ctx.out.log_item(crate::out::FileEvent {
+        sender: false,
+        iflags,
+        entry: e,
+    });
+    if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, xname) {
+        let ev = crate::out::FileEvent {
+            sender: false,
+            iflags,
+            entry: e,
+        };
+        if let Some(line) = ctx.out.item_line(ev, xname) {
+            ctx.out.info(&line);
+        }
+    }
 }
 
 /// The sender's last DONE (protocol 31 and later).

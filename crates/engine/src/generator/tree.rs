@@ -112,6 +112,7 @@ impl Gen<'_> {
     /// missing are created with default permissions.
     // upstream: util1.c:make_path(MKP_DROP_NAME)
     fn make_parents(&self, p: &RelPath) {
+        self.forget_dir();
         let ctx = self.ctx;
         let name = p.as_bytes();
         let mut at = 0;
