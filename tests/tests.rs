@@ -54,6 +54,7 @@ mod misc_options;
 mod mkpath;
 mod operator_paths;
 mod planted_links;
+mod preload_hooks;
 mod progress;
 mod proxy;
 mod quickstart;
