@@ -89,7 +89,7 @@ pub fn receive_files<R: Read>(
             let _ = events.send(GenEvent::Done);
             continue;
         }
-        let i = ndx as usize;
+        let mut i = ndx as usize;
         let iflags = r.read_u16_field("iflags")? as u32;
         let mut basis_type = None;
         if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
@@ -101,10 +101,18 @@ pub fn receive_files<R: Read>(
         }
         // upstream receiver.c recv_files(): a duplicate the list cleaning
         // dropped has no name to act on.
+        // A list's slot stands for its directory: a record there (a
+        // replayed batch's; upstream's generator makes one per list)
+        // reports on that directory.
         if crate::treeshape::is_inactive(&ctx.entries[i]) {
-            return Err(Error::protocol(format!(
-                "rsync: refusing transfer of cleared file index {i}"
-            )));
+            match crate::increc::dir_slot_entry(ctx, i).filter(|_| iflags & ITEM_TRANSFER == 0) {
+                Some(d) => i = d,
+                None => {
+                    return Err(Error::protocol(format!(
+                        "rsync: refusing transfer of cleared file index {i}"
+                    )))
+                }
+            }
         }
         let e = &ctx.entries[i];
         // upstream: receiver.c counts created items from the records; here
