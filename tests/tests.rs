@@ -41,6 +41,7 @@ mod hardlinks;
 mod help;
 mod hostile_push;
 mod iconv;
+mod iconv_text;
 mod increc;
 mod insecure_links;
 mod install;
