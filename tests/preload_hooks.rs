@@ -196,3 +196,117 @@ fn fake_super_backup_copy_fallback_keeps_inert_placeholder_local() {
 fn fake_super_backup_copy_fallback_keeps_inert_placeholder_push() {
     backup_fallback(true);
 }
+
+/// An interposer refusing to hard-link a symlink with the errno named by
+/// `HOOK_ERRNO` (other links go through), marking `HOOK_FAIL_MARKER`.
+const LINK_HOOK_C: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int refused(int dfd, const char *path)
+{
+    struct stat st;
+    const char *m = getenv("HOOK_FAIL_MARKER"), *e = getenv("HOOK_ERRNO");
+    int fd;
+    if (!path || fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+        return 0;
+    if (m && (fd = open(m, O_WRONLY | O_CREAT, 0600)) >= 0)
+        close(fd);
+    errno = e && !strcmp(e, "EPERM") ? EPERM : e && !strcmp(e, "ENOSYS") ? ENOSYS : ENOTSUP;
+    return 1;
+}
+
+int linkat(int od, const char *o, int nd, const char *n, int flags)
+{
+    static int (*real)(int, const char *, int, const char *, int);
+    if (refused(od, o))
+        return -1;
+    if (!real)
+        real = dlsym(RTLD_NEXT, "linkat");
+    return real(od, o, nd, n, flags);
+}
+
+int link(const char *o, const char *n)
+{
+    return linkat(AT_FDCWD, o, AT_FDCWD, n, 0);
+}
+"#;
+
+/// `--link-dest` onto a destination that refuses to hard-link a symlink
+/// (upstream link-dest-symlink-enotsup): the symlink is created instead,
+/// silently and reported once, and regular files are still hard-linked.
+#[test]
+fn link_dest_symlink_refused_falls_back_to_creating_it() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Scratch::new();
+    let logs = s.logs();
+    let src_c = s.path("link-hook.c");
+    let lib = s.path("link-hook.so");
+    fs::write(&src_c, LINK_HOOK_C).unwrap();
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src_c)
+        .arg("-ldl")
+        .output()
+        .expect("run cc (scripts/test installs gcc)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (src, basis) = (s.path("src"), s.path("ldest"));
+    for d in [&src, &basis] {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join("reg"), "REGULAR-CONTENT").unwrap();
+        std::os::unix::fs::symlink("some-target", d.join("sym")).unwrap();
+        set_mtime(&d.join("reg"), T0);
+    }
+    let link_dest = format!("--link-dest={}", basis.display());
+    for (errno, args) in [
+        ("ENOTSUP", &["-a"][..]),
+        ("EPERM", &["-a"][..]),
+        ("ENOSYS", &["-a"][..]),
+        ("ENOTSUP", &["-ivvplrtH"][..]),
+    ] {
+        let dest = s.path(&format!("dest-{errno}-{}", args[0].trim_start_matches('-')));
+        let marker = s.path(&format!("fired-{errno}-{}", args[0]));
+        let mut c = Command::new(oxsync_bin());
+        c.args(args)
+            .arg(&link_dest)
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", dest.display()))
+            .env("LD_PRELOAD", &lib)
+            .env("HOOK_ERRNO", errno)
+            .env("HOOK_FAIL_MARKER", &marker);
+        let r = run(&mut c, &logs);
+        let ctx = format!("{errno} {args:?}: {}{}", r.stdout, r.stderr);
+        assert!(marker.exists(), "the hook never fired: {ctx}");
+        assert_eq!(r.code, Some(0), "{ctx}");
+        assert!(!r.stderr.contains("failed to hard-link"), "{ctx}");
+        assert_eq!(
+            fs::read_link(dest.join("sym")).unwrap().as_os_str(),
+            "some-target",
+            "{ctx}"
+        );
+        assert_eq!(
+            fs::metadata(dest.join("reg")).unwrap().ino(),
+            fs::metadata(basis.join("reg")).unwrap().ino(),
+            "{ctx}"
+        );
+        if args[0] == "-ivvplrtH" {
+            let lines: Vec<&str> = r
+                .stdout
+                .lines()
+                .filter(|l| l.starts_with("cL") && l.ends_with(" sym -> some-target"))
+                .collect();
+            assert_eq!(lines.len(), 1, "{ctx}");
+        }
+    }
+}
