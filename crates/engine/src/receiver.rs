@@ -89,7 +89,6 @@ pub fn receive_files<R: Read>(
             let _ = events.send(GenEvent::Done);
             continue;
         }
-        let mut i = ndx as usize;
         let iflags = r.read_u16_field("iflags")? as u32;
         let mut basis_type = None;
         if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
@@ -99,21 +98,7 @@ pub fn receive_files<R: Read>(
         if iflags & ITEM_XNAME_FOLLOWS != 0 {
             xname = r.read_vstring(4096, "xname")?;
         }
-        // upstream receiver.c recv_files(): a duplicate the list cleaning
-        // dropped has no name to act on.
-        // A list's slot stands for its directory: a record there (a
-        // replayed batch's; upstream's generator makes one per list)
-        // reports on that directory.
-        if crate::treeshape::is_inactive(&ctx.entries[i]) {
-            match crate::increc::dir_slot_entry(ctx, i).filter(|_| iflags & ITEM_TRANSFER == 0) {
-                Some(d) => i = d,
-                None => {
-                    return Err(Error::protocol(format!(
-                        "rsync: refusing transfer of cleared file index {i}"
-                    )))
-                }
-            }
-        }
+        let i = record_entry(ctx, ndx as usize, iflags)?;
         let e = &ctx.entries[i];
         // upstream: receiver.c counts created items from the records; here
         // the generator does, but a replay's records are the batch's.
@@ -409,6 +394,23 @@ type IncIn<'a> = (
     &'a mut Option<crate::increc::IncReader>,
     &'a Sender<GenEvent>,
 );
+
+/// The entry a record acts on: a duplicate the list cleaning dropped has
+/// no name to act on (upstream receiver.c recv_files()), but a list's slot
+/// stands for its directory: a record there (a replayed batch's;
+/// upstream's generator makes one per list) reports on that directory.
+fn record_entry(ctx: &RecvCtx, i: usize, iflags: u32) -> Result<usize> {
+    if !crate::treeshape::is_inactive(&ctx.entries[i]) {
+        return Ok(i);
+    }
+    crate::increc::dir_slot_entry(ctx, i)
+        .filter(|_| iflags & ITEM_TRANSFER == 0)
+        .ok_or_else(|| {
+            Error::protocol(format!(
+                "rsync: refusing transfer of cleared file index {i}"
+            ))
+        })
+}
 
 fn read_ndx<R: Read>(
     ctx: &RecvCtx,
