@@ -170,18 +170,127 @@ fn local_batch_from_rsync_replays_with_oxsync() {
     assert_same_tree(&s.path("src"), &s.path("d3"));
 }
 
+/// Where a batch is written with stock rsync's default incremental
+/// recursion: a local copy, or a push or pull over the remote shell (stock
+/// rsync at both ends).
+#[derive(Clone, Copy, Debug)]
+enum IncForm {
+    Local,
+    Push,
+    Pull,
+}
+
+/// The new tree with more directories (several sub-lists), hard links
+/// across them, and a destination entry for `--delete` to remove.
+fn inc_setup() -> Scratch {
+    let s = setup(3);
+    let src = s.path("src");
+    for d in ["m/n/o", "p", "sub/q"] {
+        fs::create_dir_all(src.join(d)).expect("mkdir");
+    }
+    write_file(&src.join("m/n/o/one"), b"one\n", 0o644, T0 + 6);
+    write_file(&src.join("p/two"), b"two two\n", 0o600, T0 + 7);
+    fs::hard_link(src.join("m/n/o/one"), src.join("p/one-link")).expect("link");
+    fs::hard_link(src.join("a.txt"), src.join("sub/q/a-link")).expect("link");
+    for d in ["m/n/o", "m/n", "m", "p", "sub/q", "sub", ""] {
+        set_mtime(&src.join(d), T0 + 9);
+    }
+    for d in ["d1", "d2", "d3"] {
+        fs::create_dir_all(s.path(d).join("gone/deeper")).expect("mkdir");
+        write_file(&s.path(d).join("gone/deeper/stale"), b"x", 0o644, T0);
+        write_file(&s.path(d).join("stale"), b"x", 0o644, T0);
+    }
+    s
+}
+
+/// Writes an inc-recursive batch with `writer` (`-aH --delete`), then
+/// replays it with oxsync into `d2` and with `writer` itself into `d3`:
+/// the two replayed trees agree with each other and with the source.
+fn inc_batch_replays(writer: &Path, form: IncForm) {
+    let s = inc_setup();
+    let rsh = s.rsh();
+    let server = format!("--rsync-path={}", writer.display());
+    let (src, d1) = (s.path("src"), s.path("d1"));
+    let (from, to) = match form {
+        IncForm::Local => ("src/".to_string(), "d1/".to_string()),
+        IncForm::Push => ("src/".to_string(), format!("host:{}/", d1.display())),
+        IncForm::Pull => (format!("host:{}/", src.display()), "d1/".to_string()),
+    };
+    let mut args = vec!["-aH", "--delete", "--write-batch=B"];
+    if !matches!(form, IncForm::Local) {
+        args.extend(["-e", rsh.to_str().expect("utf-8"), &server]);
+    }
+    args.extend([from.as_str(), to.as_str()]);
+    run_in(&s, writer, &args).assert_code(0);
+    assert_same_tree(&src, &d1);
+    // The batch really is inc-recursive: CF_INC_RECURSE (bit 0) in its
+    // compat flags, the varint after the stream flags and protocol (its
+    // low byte first unless the lead byte is 0x80..0xBF: one more byte).
+    let batch = fs::read(s.path("B")).expect("batch");
+    let lead = batch[8];
+    assert!(lead < 0xC0, "{form:?}: compat lead byte {lead:#x}");
+    let low = if lead < 0x80 { lead } else { batch[9] };
+    assert!(
+        low & 1 != 0,
+        "{form:?}: compat flags without CF_INC_RECURSE"
+    );
+    let ours = ox(&s, &["-aH", "--delete", "--read-batch=B", "d2/"]);
+    ours.assert_code(0);
+    assert!(ours.stderr.is_empty(), "{form:?}: {}", ours.stderr);
+    run_in(&s, writer, &["-aH", "--delete", "--read-batch=B", "d3/"]).assert_code(0);
+    assert_same_tree(&s.path("d3"), &s.path("d2"));
+    assert_same_tree(&src, &s.path("d2"));
+    assert!(!s.path("d2/gone").exists() && !s.path("d2/stale").exists());
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| fs::metadata(s.path("d2").join(p)).expect(p).ino();
+    assert_eq!(ino("m/n/o/one"), ino("p/one-link"), "{form:?}");
+    assert_eq!(ino("a.txt"), ino("sub/q/a-link"), "{form:?}");
+}
+
+/// The writers: stock rsync, and a newer build named by
+/// `OXSYNC_TEST_RSYNC_NEW` (e.g. rsync 3.5.0's) when set.
+fn writers() -> Vec<PathBuf> {
+    let mut w = vec![rsync_bin()];
+    w.extend(std::env::var_os("OXSYNC_TEST_RSYNC_NEW").map(PathBuf::from));
+    w
+}
+
 #[test]
-fn incremental_recursion_batch_from_rsync_is_refused() {
+fn incremental_recursion_batch_from_rsync_local_replays() {
+    for w in writers() {
+        inc_batch_replays(&w, IncForm::Local);
+    }
+}
+
+#[test]
+fn incremental_recursion_batch_from_rsync_push_replays() {
+    for w in writers() {
+        inc_batch_replays(&w, IncForm::Push);
+    }
+}
+
+#[test]
+fn incremental_recursion_batch_from_rsync_pull_replays() {
+    for w in writers() {
+        inc_batch_replays(&w, IncForm::Pull);
+    }
+}
+
+/// Options this side cannot receive incrementally refuse such a batch as
+/// rsync does (a reader's `--delete-after`), writing nothing.
+#[test]
+fn incremental_recursion_batch_with_delete_after_is_refused() {
     let s = setup(2);
     rs(&s, &["-a", "--write-batch=B", "src/", "d1/"]).assert_code(0);
     let before = snapshot(&s.path("d2"));
-    let r = ox(&s, &["-a", "--read-batch=B", "d2/"]);
+    let r = ox(&s, &["-a", "--delete-after", "--read-batch=B", "d2/"]);
     assert_one_error(
         &r,
         1,
         "Incompatible options specified for inc-recursive batch file.",
     );
     assert_eq!(snapshot(&s.path("d2")), before);
+    rs(&s, &["-a", "--delete-after", "--read-batch=B", "d2/"]).assert_code(1);
 }
 
 /// One remote transfer writing a batch, then its replay by the other

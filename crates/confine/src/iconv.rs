@@ -34,6 +34,18 @@ impl Iconv {
     /// most `max_out` bytes: E2BIG beyond that, EILSEQ for an invalid
     /// sequence, EINVAL for an incomplete one at the end.
     pub fn convert(&mut self, input: &[u8], max_out: usize) -> io::Result<Vec<u8>> {
+        self.run(input, max_out, false)
+    }
+
+    /// As [`Iconv::convert`], but a byte that does not convert (an invalid
+    /// or incomplete sequence) is copied as it is and the conversion goes
+    /// on after it (upstream iconvbufs() with ICB_INCLUDE_BAD |
+    /// ICB_INCLUDE_INCOMPLETE): for text that is only shown or forwarded.
+    pub fn convert_keeping_bad(&mut self, input: &[u8], max_out: usize) -> io::Result<Vec<u8>> {
+        self.run(input, max_out, true)
+    }
+
+    fn run(&mut self, input: &[u8], max_out: usize, keep_bad: bool) -> io::Result<Vec<u8>> {
         let mut out = vec![0u8; max_out];
         // SAFETY: null pointers reset the descriptor's shift state.
         unsafe {
@@ -45,27 +57,45 @@ impl Iconv {
                 std::ptr::null_mut(),
             )
         };
-        let mut in_ptr = input.as_ptr() as *mut libc::c_char;
-        let mut in_left = input.len();
-        let mut out_ptr = out.as_mut_ptr() as *mut libc::c_char;
-        let mut out_left = out.len();
-        // SAFETY: the pointers and counts describe `input` (only read) and
-        // `out` (written within `out_left` bytes); iconv advances both
-        // within their bounds.
-        let r = unsafe {
-            libc::iconv(
-                self.cd,
-                &mut in_ptr,
-                &mut in_left,
-                &mut out_ptr,
-                &mut out_left,
-            )
-        };
-        if r == usize::MAX {
-            return Err(io::Error::last_os_error());
+        let mut rest = input;
+        let mut done = 0usize;
+        loop {
+            let mut in_ptr = rest.as_ptr() as *mut libc::c_char;
+            let mut in_left = rest.len();
+            let mut out_ptr = out[done..].as_mut_ptr() as *mut libc::c_char;
+            let mut out_left = max_out - done;
+            // SAFETY: the pointers and counts describe `rest` (only read)
+            // and `out[done..]` (written within `out_left` bytes); iconv
+            // advances both within their bounds.
+            let r = unsafe {
+                libc::iconv(
+                    self.cd,
+                    &mut in_ptr,
+                    &mut in_left,
+                    &mut out_ptr,
+                    &mut out_left,
+                )
+            };
+            let err = (r == usize::MAX).then(io::Error::last_os_error);
+            rest = &rest[rest.len() - in_left..];
+            done = max_out - out_left;
+            let Some(err) = err else { break };
+            let bad = matches!(err.raw_os_error(), Some(libc::EILSEQ | libc::EINVAL));
+            if !keep_bad || !bad {
+                return Err(err);
+            }
+            if done == max_out {
+                return Err(io::Error::from_raw_os_error(libc::E2BIG));
+            }
+            out[done] = rest[0];
+            done += 1;
+            rest = &rest[1..];
         }
+        let mut out_ptr = out[done..].as_mut_ptr() as *mut libc::c_char;
+        let mut out_left = max_out - done;
         // Flush any shift sequence the output charset ends with.
-        // SAFETY: a null input flushes into `out` within `out_left` bytes.
+        // SAFETY: a null input flushes into `out[done..]` within
+        // `out_left` bytes.
         let r = unsafe {
             libc::iconv(
                 self.cd,
@@ -126,5 +156,14 @@ mod tests {
         let e = to_utf8.convert(&[0xe9; 10], 8).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::E2BIG));
         assert!(Iconv::open("UTF-8", "NO-SUCH-CHARSET").is_err());
+        // Bad and incomplete bytes kept as they are, the rest converted.
+        assert_eq!(
+            to_latin1
+                .convert_keeping_bad(b"\xffcaf\xc3\xa9 \xc3", 64)
+                .unwrap(),
+            b"\xffcaf\xe9 \xc3"
+        );
+        let e = to_latin1.convert_keeping_bad(b"\xff\xff", 1).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::E2BIG));
     }
 }

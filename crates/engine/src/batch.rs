@@ -416,7 +416,9 @@ pub fn read_header<R: Read>(r: &mut R, opts: &mut Options, say: &dyn Fn(&str)) -
     }
     apply_stream_flags(opts, flags, say)?;
     let compat = r.read_varint("batch compat flags")?;
-    if compat & CF_INC_RECURSE != 0 {
+    // A batch recorded with incremental recursion replays as one; the
+    // options this side cannot receive incrementally refuse it.
+    if compat & CF_INC_RECURSE != 0 && !crate::increc::replay_allows(opts) {
         return Err(Error::new(
             exit::RERR_SYNTAX,
             "Incompatible options specified for inc-recursive batch file.",

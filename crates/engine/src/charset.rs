@@ -106,3 +106,55 @@ pub fn shown_by_sender(e: &protocol::flist::FileEntry) -> Option<protocol::flist
     }
     Some(shown)
 }
+
+/// `t` through `c`, a byte that does not convert kept as it is; `None`
+/// when even that overflows (upstream's buffers are bounded too).
+fn convert_text(c: &Mutex<Iconv>, t: &[u8]) -> Option<Vec<u8>> {
+    let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
+    c.convert_keeping_bad(t, t.len().saturating_mul(4).saturating_add(16))
+        .ok()
+}
+
+/// A server's message line (this side's charset) for the wire, in UTF-8
+/// (None without --iconv).
+// upstream: log.c rwrite() -> send_msg(..., convert = !is_utf8), ic_send
+pub fn msg_to_wire(text: &[u8]) -> Option<Vec<u8>> {
+    RECEIVING.get().and_then(|s| convert_text(&s.send, text))
+}
+
+/// A message line from the server (UTF-8) in this side's charset, for the
+/// client's output (None without --iconv).
+// upstream: io.c read_a_msg() -> rwrite(..., is_utf8), ic_recv
+pub fn msg_from_wire(text: &[u8]) -> Option<Vec<u8>> {
+    SENDING.get().and_then(|s| convert_text(&s.recv, text))
+}
+
+/// The `--files-from` names a receiving side forwards under `-s`
+/// (NUL-terminated, as `treeshape::forward_bytes` makes them), each in
+/// UTF-8 (None without --iconv).
+// upstream: io.c forward_filesfrom_data() (filesfrom_convert, ic_send)
+pub fn forwarded_to_wire(bytes: &[u8]) -> Option<Vec<u8>> {
+    let side = RECEIVING.get()?;
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    for name in bytes.split_inclusive(|&b| b == 0) {
+        let (name, nul) = match name.split_last() {
+            Some((0, n)) => (n, true),
+            _ => (name, false),
+        };
+        match convert_text(&side.send, name) {
+            Some(c) => out.extend_from_slice(&c),
+            None => out.extend_from_slice(name),
+        }
+        if nul {
+            out.push(0);
+        }
+    }
+    Some(out)
+}
+
+/// A forwarded `--files-from` name (UTF-8) in the sending side's charset
+/// (None without --iconv).
+// upstream: io.c read_line() with RL_CONVERT (ic_recv)
+pub fn forwarded_from_wire(name: &[u8]) -> Option<Vec<u8>> {
+    SENDING.get().and_then(|s| convert_text(&s.recv, name))
+}

@@ -193,6 +193,29 @@ pub fn record(root: &Root, p: &RelPath, want: &Recorded) -> Result<()> {
         .map_err(fail)
 }
 
+/// Runs `make`, which makes `to` a copy of `from` (both beneath `root`),
+/// and gives the copy `from`'s attribute: a backup made by copying keeps
+/// what the file stands for (a FIFO or device kept as an inert regular
+/// file stays one), as upstream's copy fallback re-applies the stat.
+// upstream: backup.c make_backup_inner() (set_file_attrs on the copy)
+pub fn carry_record(
+    root: &Root,
+    from: &RelPath,
+    to: &RelPath,
+    make: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let value = root.get_xattr(from, XSTAT_ATTR, MAX_VALUE).ok().flatten();
+    make()?;
+    let Some(value) = value else { return Ok(()) };
+    root.set_xattr(to, XSTAT_ATTR, Some(&value)).map_err(|e| {
+        Error::file_io(format!(
+            "rsync: failed to write xattr {XSTAT_ATTR} for \"{}\": {}",
+            to.display_lossy(),
+            crate::error::sys_err(&e)
+        ))
+    })
+}
+
 /// As [`record`] for the file the receiver holds open (its mode already
 /// set to [`real_mode`]).
 pub fn record_fd(file: &std::fs::File, want: &Recorded) -> Result<()> {

@@ -1126,7 +1126,9 @@ pub(crate) fn abs_display(p: &Path) -> String {
             .map(|d| d.join(p))
             .unwrap_or_else(|_| p.to_path_buf())
     };
-    abs.display().to_string()
+    // Bytes that are not UTF-8 stay as they are on the way out (masked:
+    // an --iconv server converts them, a terminal escapes them).
+    crate::control::name_text(std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()))
 }
 
 /// Writes the list, its end marker and (without --numeric-ids) the id

@@ -1290,24 +1290,19 @@ impl Gen<'_> {
             let (Ok(from), Ok(to)) = (place.dir_path(p), place.dest_path(p)) else {
                 return Ok(NonDest::Basis(bst));
             };
-            if !ctx.opts.dry_run {
-                if let Err(err) = root.link(&from, &to) {
-                    ctx.out.error_xfer(&format!(
-                        "rsync: [generator] failed to hard-link {} with {}: {}",
-                        from.display_lossy(),
-                        ctx.full_name(i),
-                        crate::error::sys_err(&err)
-                    ));
-                    return Ok(NonDest::Basis(bst));
+            // A destination that refuses the hard link (whatever the
+            // errno: ENOTSUP for a symlink, EPERM, ENOSYS from FUSE) gets
+            // the entry created instead, reported once below (upstream
+            // 3.5.0: cannot_hardlink, match_level 2).
+            if ctx.opts.dry_run || root.link(&from, &to).is_ok() {
+                if self.report_all {
+                    self.ndx(i as i32);
+                    let fl = (ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS) as u16;
+                    self.buf.extend_from_slice(&fl.to_le_bytes());
+                    protocol::varint::write_vstring(&mut self.buf, b"");
                 }
+                return Ok(NonDest::Done);
             }
-            if self.report_all {
-                self.ndx(i as i32);
-                let fl = (ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS) as u16;
-                self.buf.extend_from_slice(&fl.to_le_bytes());
-                protocol::varint::write_vstring(&mut self.buf, b"");
-            }
-            return Ok(NonDest::Done);
         }
         if self.report_all {
             let chg = if kind == AltDest::Compare && !e.is_dir() {

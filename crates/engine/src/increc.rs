@@ -48,6 +48,17 @@ pub fn receiver_allows(opts: &Options) -> bool {
         && !crate::charset::active()
 }
 
+/// Whether a batch recorded with incremental recursion can be replayed
+/// with these options (the reading side's own; the batch's stream flags
+/// already applied): as [`receiver_allows`], the batch itself aside.
+// upstream: compat.c setup_protocol() ("Incompatible options specified for
+// inc-recursive batch file.")
+pub fn replay_allows(opts: &Options) -> bool {
+    let mut o = opts.clone();
+    o.batch = None;
+    receiver_allows(&o)
+}
+
 /// One list of the transfer: wire indexes `start..start + len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seg {
@@ -108,10 +119,30 @@ impl Segments {
                 .filter(|&k| ndx < s.segs[k].start + s.segs[k].len)
         })
     }
+    /// The entry a list's slot stands for: the slot before a sub-list is
+    /// that list's directory (kept there), slot 0 before the top list its
+    /// first directory (upstream: read_ndx_and_attrs() takes
+    /// `ndx_start - 1` as dir_flist's entry for the list's parent).
+    pub fn dir_slot_entry(&self, ndx: usize) -> Option<usize> {
+        self.with(|s| {
+            if ndx == 0 {
+                return s.dirs.first().map(|d| d.ndx);
+            }
+            let k = s.segs.partition_point(|g| g.start <= ndx + 1);
+            k.checked_sub(1)
+                .filter(|&k| s.segs[k].start == ndx + 1 && s.segs[k].parent.is_some())
+                .map(|_| ndx)
+        })
+    }
     /// NDX_FLIST_EOF has arrived.
     pub fn eof(&self) -> bool {
         self.with(|s| s.eof)
     }
+}
+
+/// See [`Segments::dir_slot_entry`]; none without incremental recursion.
+pub fn dir_slot_entry(ctx: &RecvCtx, ndx: usize) -> Option<usize> {
+    ctx.inc.as_ref().and_then(|s| s.dir_slot_entry(ndx))
 }
 
 /// An inactive stand-in for a wire index that names no entry of its own.

@@ -297,6 +297,9 @@ impl Out {
     pub fn raw_info(&self, bytes: &[u8]) {
         match &self.mode {
             Mode::Terminal => {
+                // --iconv: the server's lines come in UTF-8.
+                let converted = crate::charset::msg_from_wire(bytes);
+                let bytes = converted.as_deref().unwrap_or(bytes);
                 self.log_msg(bytes);
                 self.finish_progress();
                 self.write_terminal(bytes, false);
@@ -328,6 +331,8 @@ impl Out {
     /// Text from the peer for stderr, as sent.
     pub fn raw_error(&self, bytes: &[u8]) {
         if self.is_terminal() {
+            let converted = crate::charset::msg_from_wire(bytes);
+            let bytes = converted.as_deref().unwrap_or(bytes);
             self.log_msg(bytes);
             self.finish_progress();
             self.write_terminal(bytes, true);
@@ -414,6 +419,11 @@ impl Out {
             Mode::Terminal => false,
             Mode::Wire(w) => {
                 let mut text = crate::control::unmask(line.as_bytes()).into_owned();
+                // --iconv: the line goes in UTF-8 (upstream send_msg()'s
+                // conversion).
+                if let Some(t) = crate::charset::msg_to_wire(&text) {
+                    text = t;
+                }
                 text.push(b'\n');
                 if let Ok(mut g) = lock(w) {
                     if g.is_multiplexed() {

@@ -509,9 +509,18 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
         }
     };
     make_parent_mode(root, &to, 0o777);
+    // A copy under --fake-super keeps the attribute that says what the
+    // file stands for (a rename keeps it anyway).
+    let copied = |make: &dyn Fn() -> Result<()>| {
+        if ctx.opts.fake_super {
+            crate::fakesuper::carry_record(root, &from, &to, make)
+        } else {
+            make()
+        }
+    };
     let res = clear_backup_target(root, &to).and_then(|()| {
         if copy {
-            return copy_file(root, &from, root, &to);
+            return copied(&|| copy_file(root, &from, root, &to));
         }
         match root.rename(&from, &to) {
             Ok(()) => Ok(()),
@@ -519,7 +528,7 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
             // recreated there and the transfer then replaces the original
             // (upstream backup.c make_backup(), its copy fallback).
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
-                recreate(root, &from, &to)
+                copied(&|| recreate(root, &from, &to))
             }
             Err(e) => Err(Error::file_io(e.to_string())),
         }

@@ -89,8 +89,7 @@ pub fn receive_files<R: Read>(
             let _ = events.send(GenEvent::Done);
             continue;
         }
-        let i = ndx as usize;
-        let (iflags, basis_type, xname) = read_attrs(ctx, r, i, phase)?;
+        let (i, iflags, basis_type, xname) = read_attrs(ctx, r, ndx as usize, phase)?;
         let e = &ctx.entries[i];
         if iflags & ITEM_TRANSFER == 0 {
             log_untransferred(ctx, iflags, i, &xname);
@@ -232,14 +231,14 @@ pub fn receive_files<R: Read>(
 
 /// Reads a record's attributes after its index: item flags, basis type,
 /// xname and the xattr reply; refuses what this side could not have asked
-/// for.
+/// for. Returns the entry the record acts on (see [`record_entry`]).
 // upstream: rsync.c:read_ndx_and_attrs()
 fn read_attrs<R: Read>(
     ctx: &RecvCtx,
     r: &mut R,
-    i: usize,
+    ndx: usize,
     phase: i32,
-) -> Result<(u32, Option<u8>, Vec<u8>)> {
+) -> Result<(usize, u32, Option<u8>, Vec<u8>)> {
     let iflags = r.read_u16_field("iflags")? as u32;
     let mut basis_type = None;
     if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
@@ -249,13 +248,7 @@ fn read_attrs<R: Read>(
     if iflags & ITEM_XNAME_FOLLOWS != 0 {
         xname = r.read_vstring(4096, "xname")?;
     }
-    // upstream receiver.c recv_files(): a duplicate the list cleaning
-    // dropped has no name to act on.
-    if crate::treeshape::is_inactive(&ctx.entries[i]) {
-        return Err(Error::protocol(format!(
-            "rsync: refusing transfer of cleared file index {i}"
-        )));
-    }
+    let i = record_entry(ctx, ndx, iflags)?;
     let e = &ctx.entries[i];
     // upstream: receiver.c counts created items from the records; here
     // the generator does, but a replay's records are the batch's.
@@ -284,7 +277,7 @@ fn read_attrs<R: Read>(
             set_xattrs(ctx, i, None);
         }
     }
-    Ok((iflags, basis_type, xname))
+    Ok((i, iflags, basis_type, xname))
 }
 
 /// An item with nothing to transfer: logged (and itemized by a client).
@@ -422,6 +415,23 @@ type IncIn<'a> = (
     &'a mut Option<crate::increc::IncReader>,
     &'a Sender<GenEvent>,
 );
+
+/// The entry a record acts on: a duplicate the list cleaning dropped has
+/// no name to act on (upstream receiver.c recv_files()), but a list's slot
+/// stands for its directory: a record there (a replayed batch's;
+/// upstream's generator makes one per list) reports on that directory.
+fn record_entry(ctx: &RecvCtx, i: usize, iflags: u32) -> Result<usize> {
+    if !crate::treeshape::is_inactive(&ctx.entries[i]) {
+        return Ok(i);
+    }
+    crate::increc::dir_slot_entry(ctx, i)
+        .filter(|_| iflags & ITEM_TRANSFER == 0)
+        .ok_or_else(|| {
+            Error::protocol(format!(
+                "rsync: refusing transfer of cleared file index {i}"
+            ))
+        })
+}
 
 fn read_ndx<R: Read>(
     ctx: &RecvCtx,

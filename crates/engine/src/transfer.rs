@@ -375,7 +375,16 @@ pub fn run_sender(
         side == Side::Client,
         &mut || {
             lock(&w)?.flush()?;
-            crate::treeshape::recv_forwarded(&mut reader, protocol)
+            let names = crate::treeshape::recv_forwarded(&mut reader, protocol)?;
+            // Under -s the forwarded names come in UTF-8 (upstream
+            // filesfrom_convert).
+            Ok(match opts.ctl.protect() {
+                true => names
+                    .into_iter()
+                    .map(|n| crate::charset::forwarded_from_wire(&n).unwrap_or(n))
+                    .collect(),
+                false => names,
+            })
         },
         &mut |path| files_from_local(opts, link, path),
     )?;
@@ -1373,7 +1382,8 @@ fn files_from_local(opts: &Options, link: &Link, path: &str) -> Result<Vec<u8>> 
 /// the sender: a client pulling with a local list, or a server whose
 /// client named a list on this host.
 // upstream: main.c:do_recv()/do_server_recv() start_filesfrom_forwarding()
-/// Sends a local `--files-from` list to the sender; returns what was sent.
+/// Sends a local `--files-from` list to the sender; returns what was sent
+/// (the names as the sender's list spells them on the wire).
 fn forward_files_from(
     w: &SharedWriter,
     opts: &Options,
@@ -1391,6 +1401,13 @@ fn forward_files_from(
     };
     let data = files_from_local(opts, link, &path)?;
     let bytes = crate::treeshape::forward_bytes(&data, opts.tree.from0);
+    // Under -s they go in UTF-8 (upstream filesfrom_convert).
+    let wire = opts
+        .ctl
+        .protect()
+        .then(|| crate::charset::forwarded_to_wire(&bytes))
+        .flatten();
+    let bytes = wire.unwrap_or(bytes);
     crate::treeshape::send_forwarded(w, &bytes, protocol)?;
     Ok(Some(bytes))
 }
