@@ -106,7 +106,7 @@ impl RecvCtx {
     }
     /// The name used in messages.
     pub fn name(&self, ndx: usize) -> String {
-        crate::control::name_text(&self.entries[ndx].name)
+        crate::text::name_text(&self.entries[ndx].name)
     }
     /// The name of entry `ndx` in an error line: absolute for the
     /// operator's own destination, as upstream's full_fname(); as listed
@@ -121,9 +121,9 @@ impl RecvCtx {
             Some(root) => format!(
                 "{}/{}",
                 root.trim_end_matches('/'),
-                crate::control::name_text(rel)
+                crate::text::name_text(rel)
             ),
-            None => crate::control::name_text(rel),
+            None => crate::text::name_text(rel),
         }
     }
     /// Our uid for an entry.

@@ -578,7 +578,7 @@ impl Walker<'_> {
                     "hiding"
                 },
                 if is_dir { "directory" } else { "file" },
-                crate::control::name_text(rel)
+                crate::text::name_text(rel)
             ));
         }
         m == filter::Match::Exclude

@@ -44,6 +44,7 @@ pub mod source;
 pub mod sparse;
 pub mod stats;
 pub mod stoptime;
+pub mod text;
 pub mod tokens;
 pub mod transfer;
 pub mod treeshape;

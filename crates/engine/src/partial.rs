@@ -794,7 +794,7 @@ impl SourceRemover {
                 Ok(()) => {
                     let names = lock(&self.names);
                     if let Some(n) = names.0.get(usize::try_from(ndx).unwrap_or(usize::MAX)) {
-                        out.info(&format!("sender removed {}", crate::control::name_text(n)));
+                        out.info(&format!("sender removed {}", crate::text::name_text(n)));
                     }
                 }
                 Err(e) => out.error_xfer(&format!(

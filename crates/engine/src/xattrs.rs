@@ -329,7 +329,7 @@ impl SendLists {
         let nums = wire::decode_request(r, items.len()).map_err(|e| {
             Error::protocol(format!(
                 "[sender] could not find xattr for {}: {}",
-                crate::control::name_text(&list.entries[i].name),
+                crate::text::name_text(&list.entries[i].name),
                 crate::error::sys_err(&e)
             ))
         })?;
@@ -339,7 +339,7 @@ impl SendLists {
             if !matches!(it.value, Value::Abbrev { .. }) {
                 return Err(Error::protocol(format!(
                     "[sender] internal abbrev error on {}",
-                    crate::control::name_text(&list.entries[i].name)
+                    crate::text::name_text(&list.entries[i].name)
                 )));
             }
             let v = reread(list, i, &it.local, opts).unwrap_or_else(|| {
@@ -425,7 +425,7 @@ impl Received {
     /// (lowered by what it holds). Returns the entry's list index.
     // upstream: xattrs.c:receive_xattr()
     pub fn receive<R: Read>(&mut self, r: &mut R, e: &FileEntry, budget: &mut u64) -> Result<u32> {
-        let name = crate::control::name_text(&e.name);
+        let name = crate::text::name_text(&e.name);
         match wire::decode(r, self.lists.len(), budget) {
             Ok(Wire::Ref(n)) => Ok(n),
             Ok(Wire::Literal(items)) => {
@@ -598,7 +598,7 @@ impl RecvLists {
         let got = wire::decode_reply(r, max, &valid, budget).map_err(|err| {
             Error::protocol(format!(
                 "[receiver] could not find xattr for {}: {}",
-                crate::control::name_text(&e.name),
+                crate::text::name_text(&e.name),
                 crate::error::sys_err(&err)
             ))
         })?;
