@@ -255,7 +255,7 @@ fn files_from_checks(opts: &Options) -> Result<(), String> {
         FilesFrom::Local(p) if p != "-" => std::fs::File::open(&p).map(drop).map_err(|e| {
             format!(
                 "failed to open files-from file {p}: {}",
-                engine::flist::os_err(&e)
+                engine::error::os_err(&e)
             )
         }),
         FilesFrom::Local(_) => Ok(()),
@@ -329,7 +329,7 @@ fn with_remote(
             format!(
                 "rsync: [{}] Failed to exec {program}: {}",
                 if server_sender { "Receiver" } else { "sender" },
-                engine::flist::os_err(&e)
+                engine::error::os_err(&e)
             ),
         )
     })?;

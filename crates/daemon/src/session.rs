@@ -647,7 +647,7 @@ impl Admitted {
                     "chdir {} failed for module {}: {}",
                     path.display(),
                     self.module.name,
-                    engine::flist::os_err(&e.into())
+                    engine::error::os_err(&e.into())
                 ));
                 return Err(self.conn.refuse("chdir failed"));
             }

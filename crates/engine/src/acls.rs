@@ -256,7 +256,7 @@ pub fn read_source(
                     "get_acl: sys_acl_get_file({}, {}): {}",
                     path.display(),
                     kind.upstream_name(),
-                    crate::flist::os_err(&e)
+                    crate::error::os_err(&e)
                 )
             })?;
         parse(v, kind, mode, fake).ok_or_else(|| {
@@ -584,7 +584,7 @@ fn apply_to(
         Err(err) => {
             ctx.out.error_xfer(&format!(
                 "rsync: [generator] get_acl: sys_acl_get_file({name}, ACL_TYPE_ACCESS): {}",
-                crate::flist::os_err(&err)
+                crate::error::os_err(&err)
             ));
             return None;
         }
@@ -599,7 +599,7 @@ fn apply_to(
             ctx.out.error_xfer(&format!(
                 "rsync: [generator] set_acl: sys_acl_set_file({name}, {}): {}",
                 kind.upstream_name(),
-                crate::flist::os_err(&err)
+                crate::error::os_err(&err)
             ));
             None
         }

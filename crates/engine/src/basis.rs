@@ -403,7 +403,7 @@ fn resolve_place(
     }
     let anchor_path: PathBuf = a[..common].iter().collect();
     let anchor = Root::open_operator(&anchor_path, links, AmbientAuthority::operator())
-        .map_err(|e| crate::flist::confine_err(&e))?
+        .map_err(|e| crate::error::confine_err(&e))?
         .with_fallback(links == Links::Trusted);
     Ok(Place {
         anchor: Some(anchor),
@@ -431,7 +431,7 @@ fn physical(p: &Path, links: Links) -> std::result::Result<PathBuf, String> {
                 return Ok(lexical(&out));
             }
             Err(Errno::NOENT) if !head.is_empty() => tail.push(head.pop().expect("non-empty")),
-            Err(e) => return Err(crate::flist::os_err(&e.into())),
+            Err(e) => return Err(crate::error::os_err(&e.into())),
         }
     }
 }
@@ -570,7 +570,7 @@ pub fn find_dest_non(
         } else if e.is_dir() {
             true
         } else {
-            let dev = crate::flist::makedev(e.rdev.0, e.rdev.1);
+            let dev = crate::fakesuper::makedev(e.rdev.0, e.rdev.1);
             let ft = e.mode & S_IFMT;
             let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
             !is_device || st.rdev == dev

@@ -14,8 +14,9 @@
 //! untrusted input like a peer's stream: it is parsed by the same bounded
 //! decoders, and its receiving side writes beneath the destination's
 //! `Root` like any receiver.
+use crate::error::OptionError;
 use crate::error::{Error, Result};
-use crate::options::{OptionError, Options};
+use crate::options::Options;
 use crate::session::Session;
 use confine::Links;
 use protocol::compat::CF_INC_RECURSE;
@@ -289,7 +290,7 @@ impl Recorder {
             format!(
                 "rsync: Batch file {} write error: {}",
                 self.name,
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             ),
         )
     }
@@ -319,7 +320,7 @@ fn open_error(name: &str, e: &io::Error, code: i32) -> Error {
         code,
         format!(
             "rsync: Batch file {name} open error: {}",
-            crate::flist::os_err(e)
+            crate::error::os_err(e)
         ),
     )
 }
@@ -355,7 +356,7 @@ pub fn open_for_writing(opts: &Options, argv: &[String]) -> Result<Recorder> {
             exit::RERR_FILEIO,
             format!(
                 "rsync: Batch file {sh_name} write error: {}",
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             ),
         )
     })?;

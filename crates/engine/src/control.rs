@@ -4,7 +4,7 @@
 //! `--max-alloc`, `--log-file`, `--log-file-format` (upstream options.c).
 //! Kept apart from the main option table so that their parsing, their
 //! derived levels and their server words live in one place.
-use crate::options::OptionError;
+use crate::error::OptionError;
 use crate::outlevels::{Kind, Levels, WordsError, USER_PRIORITY, W_CLI, W_REC, W_SND, W_SRV};
 use crate::text::utf8_locale;
 

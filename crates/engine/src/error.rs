@@ -135,13 +135,13 @@ pub trait SysErr {
 
 impl SysErr for io::Error {
     fn sys_text(&self) -> String {
-        crate::flist::os_err(self)
+        crate::error::os_err(self)
     }
 }
 
 impl SysErr for confine::Error {
     fn sys_text(&self) -> String {
-        crate::flist::confine_err(self)
+        crate::error::confine_err(self)
     }
 }
 
@@ -212,6 +212,61 @@ impl SysErr for protocol::Error {
 
 impl SysErr for rustix::io::Errno {
     fn sys_text(&self) -> String {
-        crate::flist::os_err(&io::Error::from_raw_os_error(self.raw_os_error()))
+        crate::error::os_err(&io::Error::from_raw_os_error(self.raw_os_error()))
+    }
+}
+
+/// A confined operation's error as upstream words it: the errno text and
+/// number alone (`Too many levels of symbolic links (40)`), or the whole
+/// error when it has no errno.
+pub fn confine_err(e: &confine::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => os_err(&io::Error::from_raw_os_error(n)),
+        None => e.to_string(),
+    }
+}
+
+/// rsync's `(N)` errno suffix: "No such file or directory (2)".
+pub fn os_err(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let s = e.to_string();
+            let text = s.split(" (os error").next().unwrap_or(&s).to_string();
+            format!("{text} ({n})")
+        }
+        // An error made from a kind alone (no errno): rsync's text for it.
+        None if e.get_ref().is_none() => match e.kind() {
+            io::ErrorKind::NotFound => "No such file or directory (2)".to_string(),
+            io::ErrorKind::PermissionDenied => "Permission denied (13)".to_string(),
+            io::ErrorKind::AlreadyExists => "File exists (17)".to_string(),
+            _ => e.to_string(),
+        },
+        None => e.to_string(),
+    }
+}
+
+/// A command line that cannot be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OptionError {
+    /// The one-line message (without the "rsync: " prefix).
+    pub message: String,
+    /// The exit code (1 for syntax errors, 4 for options not supported yet).
+    pub exit_code: i32,
+}
+
+impl OptionError {
+    pub(crate) fn syntax(message: String) -> OptionError {
+        OptionError {
+            message,
+            exit_code: 1,
+        }
+    }
+
+    pub(crate) fn unsupported(message: String) -> OptionError {
+        OptionError {
+            message,
+            exit_code: 4,
+        }
     }
 }

@@ -58,7 +58,7 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
             Some(d)
         }
         Err(e) => {
-            *why.borrow_mut() = Some(crate::flist::os_err(&e));
+            *why.borrow_mut() = Some(crate::error::os_err(&e));
             None
         }
     };

@@ -1,6 +1,6 @@
 //! The file list: built from local paths by a sender, received and
 //! validated by a receiver, sorted identically on both sides.
-use crate::error::{Error, Result};
+use crate::error::{os_err, Error, Result};
 use crate::filters::DirStack;
 use crate::ids;
 use crate::options::Options;
@@ -1054,45 +1054,10 @@ fn minor(rdev: u64) -> u32 {
     (((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)) as u32
 }
 
-/// Linux makedev.
-pub fn makedev(major: u32, minor: u32) -> u64 {
-    let (ma, mi) = (major as u64, minor as u64);
-    ((ma & 0xffff_f000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffff_ff00) << 12) | (mi & 0xff)
-}
-
 fn last_component(p: &Path) -> Vec<u8> {
     match p.file_name() {
         Some(n) => n.as_bytes().to_vec(),
         None => b".".to_vec(),
-    }
-}
-
-/// A confined operation's error as upstream words it: the errno text and
-/// number alone (`Too many levels of symbolic links (40)`), or the whole
-/// error when it has no errno.
-pub fn confine_err(e: &confine::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => os_err(&io::Error::from_raw_os_error(n)),
-        None => e.to_string(),
-    }
-}
-
-/// rsync's `(N)` errno suffix: "No such file or directory (2)".
-pub fn os_err(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => {
-            let s = e.to_string();
-            let text = s.split(" (os error").next().unwrap_or(&s).to_string();
-            format!("{text} ({n})")
-        }
-        // An error made from a kind alone (no errno): rsync's text for it.
-        None if e.get_ref().is_none() => match e.kind() {
-            io::ErrorKind::NotFound => "No such file or directory (2)".to_string(),
-            io::ErrorKind::PermissionDenied => "Permission denied (13)".to_string(),
-            io::ErrorKind::AlreadyExists => "File exists (17)".to_string(),
-            _ => e.to_string(),
-        },
-        None => e.to_string(),
     }
 }
 

@@ -842,7 +842,7 @@ impl Gen<'_> {
                 return Ok(());
             }
             let rdev = if is_device {
-                crate::flist::makedev(e.rdev.0, e.rdev.1)
+                crate::fakesuper::makedev(e.rdev.0, e.rdev.1)
             } else {
                 0
             };

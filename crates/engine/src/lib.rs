@@ -52,5 +52,6 @@ pub mod trust;
 pub mod usage;
 pub mod xattrs;
 
+pub use error::OptionError;
 pub use error::{Error, Result};
-pub use options::{DeleteMode, FilterArg, OptionError, Options};
+pub use options::{DeleteMode, FilterArg, Options};

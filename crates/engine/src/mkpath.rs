@@ -53,7 +53,7 @@ pub fn make_beneath(root: &Root, rel: &RelPath, dry: bool) -> std::result::Resul
     for comp in rel.components() {
         cur = cur.join(comp).map_err(|e| e.to_string())?;
         if made == 0 {
-            match root.stat(&cur).map_err(|e| crate::flist::confine_err(&e))? {
+            match root.stat(&cur).map_err(|e| crate::error::confine_err(&e))? {
                 Some(st) if st.file_type == FileType::Dir => continue,
                 Some(_) => return Err(format!("{} is not a directory", cur.display_lossy())),
                 None => {}
@@ -61,7 +61,7 @@ pub fn make_beneath(root: &Root, rel: &RelPath, dry: bool) -> std::result::Resul
         }
         if !dry {
             root.mkdir(&cur, 0o777)
-                .map_err(|e| crate::flist::confine_err(&e))?;
+                .map_err(|e| crate::error::confine_err(&e))?;
         }
         made += 1;
     }
@@ -110,7 +110,7 @@ pub fn make_operator(opts: &Options, out: &Out, dest: &str, total: usize) -> Res
     let rel = RelPath::new(&rest.join(&b'/')).map_err(|e| mkdir_failed(dest, &e.to_string()))?;
     let links = Links::from_insecure(opts.insecure_links);
     let root = Root::open_operator(&base, links, AmbientAuthority::operator())
-        .map_err(|e| mkdir_failed(dest, &crate::flist::confine_err(&e)))?;
+        .map_err(|e| mkdir_failed(dest, &crate::error::confine_err(&e)))?;
     let made = make_beneath(&root, &rel, opts.dry_run).map_err(|e| mkdir_failed(dest, &e))?;
     report(opts, out, dest, total, made);
     Ok(())

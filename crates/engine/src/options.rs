@@ -9,6 +9,7 @@
 //! options and paths in any order. Every option of rsync 3.5.0 that oxsync
 //! does not implement is refused with exit code 4, so that a transfer never
 //! silently ignores a request.
+use crate::error::OptionError;
 use crate::treeshape::TreeAct;
 use std::ffi::OsString;
 
@@ -374,32 +375,6 @@ pub struct Options {
     /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
     /// `--log-file`...).
     pub ctl: crate::control::Control,
-}
-
-/// A command line that cannot be accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct OptionError {
-    /// The one-line message (without the "rsync: " prefix).
-    pub message: String,
-    /// The exit code (1 for syntax errors, 4 for options not supported yet).
-    pub exit_code: i32,
-}
-
-impl OptionError {
-    pub(crate) fn syntax(message: String) -> OptionError {
-        OptionError {
-            message,
-            exit_code: 1,
-        }
-    }
-
-    fn unsupported(message: String) -> OptionError {
-        OptionError {
-            message,
-            exit_code: 4,
-        }
-    }
 }
 
 /// What an option we implement does.

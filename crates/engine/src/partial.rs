@@ -799,7 +799,7 @@ impl SourceRemover {
                 }
                 Err(e) => out.error_xfer(&format!(
                     "rsync: [sender] sender failed to remove {shown}: {}",
-                    crate::flist::os_err(&e)
+                    crate::error::os_err(&e)
                 )),
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -807,7 +807,7 @@ impl SourceRemover {
             }
             Err(e) => out.error_xfer(&format!(
                 "rsync: [sender] sender failed to re-lstat {shown}: {}",
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             )),
         }
     }

@@ -674,7 +674,7 @@ pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
 fn write_failed(name: &str, err: &std::io::Error) -> Error {
     Error::file_io(format!(
         "rsync: [receiver] write failed on \"{name}\": {}",
-        crate::flist::os_err(err)
+        crate::error::os_err(err)
     ))
 }
 

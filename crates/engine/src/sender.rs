@@ -1,8 +1,8 @@
 //! The sender: answers the generator's requests with file data, as
 //! literal runs and matches against the receiver's basis blocks (upstream
 //! sender.c).
-use crate::error::{Error, Result};
-use crate::flist::{os_err, FileList};
+use crate::error::{os_err, Error, Result};
+use crate::flist::FileList;
 use crate::itemize::*;
 use crate::out::{lock, Out, SharedWriter};
 use crate::session::Session;

@@ -956,7 +956,7 @@ fn local_name(
             exit::RERR_FILESELECT,
             format!(
                 "rsync: [Receiver] change_dir \"{dest}\" failed: {}",
-                crate::flist::confine_err(&e)
+                crate::error::confine_err(&e)
             ),
         )
     };
@@ -1033,7 +1033,7 @@ fn local_name(
                         format!(
                             "rsync: [Receiver] mkdir \"{}\" failed: {}",
                             crate::flist::abs_display(Path::new(dest.trim_end_matches('/'))),
-                            crate::flist::confine_err(&e)
+                            crate::error::confine_err(&e)
                         ),
                     )
                 })?;
@@ -1251,7 +1251,7 @@ fn solo(
             format!(
                 "rsync: [Receiver] change_dir#3 \"{}\" failed: {}",
                 crate::flist::abs_display(&parent),
-                crate::flist::confine_err(&e)
+                crate::error::confine_err(&e)
             ),
         )
     })?;

@@ -3,8 +3,9 @@
 //! `--from0`, `-x`, `-m`, `--delete-missing-args` and
 //! `--ignore-missing-args` (upstream options.c, flist.c send_file_list,
 //! io.c forward_filesfrom_data, generator.c).
+use crate::error::OptionError;
 use crate::error::{Error, Result};
-use crate::options::{OptionError, Options};
+use crate::options::Options;
 use protocol::exit;
 use protocol::flist::{FileEntry, XMIT_NO_CONTENT_DIR, XMIT_TOP_DIR};
 use std::collections::{HashMap, HashSet};
@@ -336,7 +337,7 @@ pub fn read_local_file(path: &str, links: confine::Links) -> Result<Vec<u8>> {
             exit::RERR_SYNTAX,
             format!(
                 "rsync: failed to open files-from file {path}: {}",
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             ),
         )
     })?;

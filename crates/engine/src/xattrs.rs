@@ -262,7 +262,7 @@ impl SendLists {
                             out.error_xfer(&format!(
                                 "rsync: get_xattr_names: llistxattr(\"{}\") failed: {}",
                                 path.display(),
-                                crate::flist::os_err(&err)
+                                crate::error::os_err(&err)
                             ));
                         }
                     }
