@@ -197,7 +197,7 @@ fn finish(
 ) -> i32 {
     match result {
         Ok(stats) => {
-            engine::control::print_summary(out, opts, &stats, started.elapsed());
+            engine::summary::print_summary(out, opts, &stats, started.elapsed());
             if let Some(l) = logf {
                 l.finish(&stats);
             }

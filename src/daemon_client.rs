@@ -266,7 +266,7 @@ fn transfer(
     };
     match result {
         Ok(stats) => {
-            engine::control::print_summary(&out, opts, &stats, started.elapsed());
+            engine::summary::print_summary(&out, opts, &stats, started.elapsed());
             let code = out.final_code();
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));

@@ -6,7 +6,6 @@
 //! derived levels and their server words live in one place.
 use crate::error::OptionError;
 use crate::outlevels::{Kind, Levels, WordsError, USER_PRIORITY, W_CLI, W_REC, W_SND, W_SRV};
-use crate::text::utf8_locale;
 
 /// upstream DEFAULT_MAX_ALLOC: 1 GiB.
 pub const DEFAULT_MAX_ALLOC: u64 = 1 << 30;
@@ -580,156 +579,39 @@ impl Control {
     }
 }
 
-/// The client's terminal settings for [`crate::out::Out::set_control`].
-pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
-    let c = &opts.ctl;
-    crate::out::OutCtl {
-        eight_bit: c.eight_bit,
-        utf8: utf8_locale(),
-        del: c.info.del,
-        progress: c.info.progress,
-        name: c.info.name,
-        human: c.human_readable,
-        all_to_stderr: c.msgs2stderr == 1,
-        log_before: !opts.log_format.as_deref().is_some_and(|f| {
-            ['b', 'c', 'C']
-                .iter()
-                .any(|&e| crate::options::log_format_has(f, e))
-        }),
-    }
-}
-
-/// The closing `--stats` block and summary a client prints (by the
-/// `--info=stats` level: 1 the two summary lines, 2 the block too).
-// upstream: main.c:output_summary()
-pub fn print_summary(
-    out: &crate::out::Out,
-    opts: &crate::Options,
-    stats: &crate::stats::XferStats,
-    elapsed: std::time::Duration,
-) {
-    out.finish_progress();
-    let level = opts.ctl.info.stats;
-    let human = opts.ctl.human_readable;
-    if level >= 2 {
-        for l in stats.stats_lines_h(human) {
-            out.info(&l);
+/// Whether an out-format uses the escape `%<esc>` (skipping the `'` and
+/// width modifiers between `%` and the letter).
+// upstream: log.c:log_format_has()
+pub fn log_format_has(format: &str, esc: char) -> bool {
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        while chars.peek() == Some(&'\'') {
+            chars.next();
+        }
+        // The width is read as far as upstream's 32-byte escape buffer
+        // allows (23 characters), as the expansion reads it.
+        let mut width = 0;
+        if chars.peek() == Some(&'-') {
+            chars.next();
+            width += 1;
+        }
+        while width < 23 && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            chars.next();
+            width += 1;
+        }
+        while chars.peek() == Some(&'\'') {
+            chars.next();
+        }
+        match chars.next() {
+            Some(letter) if letter == esc => return true,
+            Some(_) => {}
+            None => break,
         }
     }
-    if level >= 1 {
-        let mut lines = stats.summary_lines_h(elapsed, opts.dry_run, human);
-        // upstream main.c: a batch-only run says so instead.
-        if opts.only_writes_batch() {
-            if let Some(last) = lines.last_mut() {
-                *last = format!("{} (BATCH ONLY)", last.trim_end_matches(" (DRY RUN)"));
-            }
-        }
-        for l in lines {
-            out.info(&l);
-        }
-    }
-    if let Some(dest) = &opts.ctl.stats_json {
-        let json = stats.to_json(elapsed, opts.dry_run, out.landlock().as_ref());
-        if dest == "-" {
-            out.client_text(format!("{json}\n").as_bytes());
-        } else if let Err(e) = write_operator_file(opts, dest, format!("{json}\n").as_bytes()) {
-            out.error(&format!(
-                "rsync: --stats-json: cannot write \"{dest}\": {}",
-                crate::error::sys_err(&e)
-            ));
-        }
-    }
-}
-
-/// Writes an operator-named file (`--stats-json`) as `--log-file` opens
-/// its own: through `confine::operator`, planted symlinks refused unless
-/// `--insecure-links`.
-fn write_operator_file(opts: &crate::Options, path: &str, data: &[u8]) -> std::io::Result<()> {
-    use rustix::fs::OFlags;
-    use std::io::Write;
-    let links = confine::Links::from_insecure(opts.insecure_links);
-    let flags = OFlags::WRONLY | OFlags::TRUNC | OFlags::CREATE;
-    let mut f = confine::operator::open_file(std::path::Path::new(path), flags, 0o644, links)?;
-    f.write_all(data)
-}
-
-/// The client's "building file list ... done" / "receiving file list ...
-/// done" (upstream's non-incremental form, `--info=flist`; level 2 counts
-/// the files), or a receiver's "receiving incremental file list".
-// upstream: flist.c:start_filelist_progress() / finish_filelist_progress()
-pub struct FlistProgress<'a> {
-    out: Option<&'a crate::out::Out>,
-    level: u8,
-}
-
-impl<'a> FlistProgress<'a> {
-    /// Starts it when this side is the client and the options ask for it.
-    pub fn start(
-        opts: &crate::Options,
-        client: bool,
-        out: &'a crate::out::Out,
-    ) -> FlistProgress<'a> {
-        let level = opts.ctl.info.flist;
-        let on = client && level > 0 && !opts.quiet && (opts.recursive || opts.dirs);
-        FlistProgress {
-            out: on.then_some(out),
-            level,
-        }
-    }
-
-    /// A receiver with incremental recursion says so instead.
-    // upstream: flist.c recv_file_list()
-    pub fn incremental(&self) {
-        if let Some(out) = self.out {
-            out.client_text(b"receiving incremental file list\n");
-        }
-    }
-
-    /// Prints the line once the list of `count` entries is complete
-    /// (`kind`: "building" or "receiving").
-    pub fn finish(&self, count: usize, kind: &str) {
-        let Some(out) = self.out else {
-            return;
-        };
-        if self.level < 2 {
-            out.client_text(format!("{kind} file list ... done\n").as_bytes());
-            return;
-        }
-        // The running count at every hundredth entry: the sender counts
-        // before adding an entry (0, 100, ...), the receiver after (100,
-        // 200, ...); the first one starts a new line.
-        let counts: Vec<usize> = if kind == "receiving" {
-            (100..=count).step_by(100).collect()
-        } else {
-            (0..count).step_by(100).collect()
-        };
-        let nl = if counts.is_empty() { "" } else { "\n" };
-        out.client_text(format!("{kind} file list ... {nl}").as_bytes());
-        for c in counts {
-            out.client_text(format!(" {c} files...\r").as_bytes());
-        }
-        out.client_text(
-            format!(
-                "{count} file{}to consider\n",
-                if count == 1 { " " } else { "s " }
-            )
-            .as_bytes(),
-        );
-    }
-}
-
-/// Refuses an allocation a peer asks for that is larger than
-/// `--max-alloc` (1 GiB by default): exit 22 like upstream's allocator.
-// upstream: util2.c:my_alloc()
-pub fn check_alloc(opts: &crate::Options, bytes: u64, who: &str) -> crate::Result<()> {
-    let limit = opts.ctl.max_alloc();
-    if bytes > limit {
-        return Err(crate::Error::new(
-            protocol::exit::RERR_MALLOC,
-            format!("[{who}] exceeded --max-alloc={limit} setting"),
-        ));
-    }
-    Ok(())
+    false
 }
 
 #[cfg(test)]
@@ -836,5 +718,14 @@ mod tests {
         assert!(
             o.ctl.protect() && o.ctl.timeout == 9 && o.ctl.info.del == 2 && o.ctl.info.name == 2
         );
+    }
+
+    #[test]
+    fn log_format_escapes() {
+        assert!(log_format_has("%i %n%L", 'i'));
+        assert!(log_format_has("%'-10i", 'i'));
+        assert!(!log_format_has("%n%L", 'i'));
+        assert!(!log_format_has("100%%i", 'i'));
+        assert!(log_format_has("x%o", 'o'));
     }
 }

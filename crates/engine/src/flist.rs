@@ -1304,7 +1304,7 @@ impl ListReader {
                 continue;
             }
             self.held += n.name.len() as u64 + 32;
-            crate::control::check_alloc(opts, self.held, "receiver")?;
+            crate::alloc::check_alloc(opts, self.held, "receiver")?;
             let _ = ids::local_id(n.user, &n.name);
             let list = if n.user {
                 &mut self.uids
@@ -1339,7 +1339,7 @@ impl ListReader {
         }
         self.total += 1;
         self.held += received_entry_cost(&e);
-        crate::control::check_alloc(opts, self.held, "receiver")?;
+        crate::alloc::check_alloc(opts, self.held, "receiver")?;
         if opts.xattrs > 0 {
             let mut budget = limit.saturating_sub(self.held);
             let before = budget;
@@ -1371,7 +1371,7 @@ impl ListReader {
                 field: "id list bytes",
                 len,
                 ..
-            }) => Err(crate::control::check_alloc(opts, *held + len, "receiver")
+            }) => Err(crate::alloc::check_alloc(opts, *held + len, "receiver")
                 .err()
                 .unwrap_or_else(|| Error::protocol("id list over the allocation bound"))),
             Err(other) => Err(Error::from(other)),
@@ -1525,6 +1525,71 @@ mod sanitize_tests {
             let got = sanitize_link(t.as_bytes(), d);
             assert_eq!(String::from_utf8_lossy(&got), want, "{t} at depth {d}");
         }
+    }
+}
+
+/// The client's "building file list ... done" / "receiving file list ...
+/// done" (upstream's non-incremental form, `--info=flist`; level 2 counts
+/// the files), or a receiver's "receiving incremental file list".
+// upstream: flist.c:start_filelist_progress() / finish_filelist_progress()
+pub struct FlistProgress<'a> {
+    out: Option<&'a crate::out::Out>,
+    level: u8,
+}
+
+impl<'a> FlistProgress<'a> {
+    /// Starts it when this side is the client and the options ask for it.
+    pub fn start(
+        opts: &crate::Options,
+        client: bool,
+        out: &'a crate::out::Out,
+    ) -> FlistProgress<'a> {
+        let level = opts.ctl.info.flist;
+        let on = client && level > 0 && !opts.quiet && (opts.recursive || opts.dirs);
+        FlistProgress {
+            out: on.then_some(out),
+            level,
+        }
+    }
+
+    /// A receiver with incremental recursion says so instead.
+    // upstream: flist.c recv_file_list()
+    pub fn incremental(&self) {
+        if let Some(out) = self.out {
+            out.client_text(b"receiving incremental file list\n");
+        }
+    }
+
+    /// Prints the line once the list of `count` entries is complete
+    /// (`kind`: "building" or "receiving").
+    pub fn finish(&self, count: usize, kind: &str) {
+        let Some(out) = self.out else {
+            return;
+        };
+        if self.level < 2 {
+            out.client_text(format!("{kind} file list ... done\n").as_bytes());
+            return;
+        }
+        // The running count at every hundredth entry: the sender counts
+        // before adding an entry (0, 100, ...), the receiver after (100,
+        // 200, ...); the first one starts a new line.
+        let counts: Vec<usize> = if kind == "receiving" {
+            (100..=count).step_by(100).collect()
+        } else {
+            (0..count).step_by(100).collect()
+        };
+        let nl = if counts.is_empty() { "" } else { "\n" };
+        out.client_text(format!("{kind} file list ... {nl}").as_bytes());
+        for c in counts {
+            out.client_text(format!(" {c} files...\r").as_bytes());
+        }
+        out.client_text(
+            format!(
+                "{count} file{}to consider\n",
+                if count == 1 { " " } else { "s " }
+            )
+            .as_bytes(),
+        );
     }
 }
 

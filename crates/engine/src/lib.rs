@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod acls;
+pub mod alloc;
 pub mod anchors;
 pub mod basis;
 pub mod batch;
@@ -44,6 +45,7 @@ pub mod source;
 pub mod sparse;
 pub mod stats;
 pub mod stoptime;
+pub mod summary;
 pub mod text;
 pub mod tokens;
 pub mod transfer;

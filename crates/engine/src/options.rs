@@ -9,6 +9,7 @@
 //! options and paths in any order. Every option of rsync 3.5.0 that oxsync
 //! does not implement is refused with exit code 4, so that a transfer never
 //! silently ignores a request.
+use crate::control::log_format_has;
 use crate::error::OptionError;
 use crate::treeshape::TreeAct;
 use std::ffi::OsString;
@@ -807,41 +808,6 @@ pub fn shell_escape(value: &str) -> String {
         s.push(ch);
     }
     s
-}
-
-/// Whether an out-format uses the escape `%<esc>` (skipping the `'` and
-/// width modifiers between `%` and the letter).
-// upstream: log.c:log_format_has()
-pub fn log_format_has(format: &str, esc: char) -> bool {
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            continue;
-        }
-        while chars.peek() == Some(&'\'') {
-            chars.next();
-        }
-        // The width is read as far as upstream's 32-byte escape buffer
-        // allows (23 characters), as the expansion reads it.
-        let mut width = 0;
-        if chars.peek() == Some(&'-') {
-            chars.next();
-            width += 1;
-        }
-        while width < 23 && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
-            chars.next();
-            width += 1;
-        }
-        while chars.peek() == Some(&'\'') {
-            chars.next();
-        }
-        match chars.next() {
-            Some(letter) if letter == esc => return true,
-            Some(_) => {}
-            None => break,
-        }
-    }
-    false
 }
 
 /// Parses a `--block-size` value: digits (optionally with a fraction) and
@@ -2289,15 +2255,6 @@ mod tests {
     #[test]
     fn client_info_matches_protocol_crate() {
         assert_eq!(CLIENT_INFO, protocol::compat::CLIENT_INFO);
-    }
-
-    #[test]
-    fn log_format_escapes() {
-        assert!(log_format_has("%i %n%L", 'i'));
-        assert!(log_format_has("%'-10i", 'i'));
-        assert!(!log_format_has("%n%L", 'i'));
-        assert!(!log_format_has("100%%i", 'i'));
-        assert!(log_format_has("x%o", 'o'));
     }
 
     #[test]

@@ -596,3 +596,22 @@ pub fn flush_stdout() {
         pending.clear();
     }
 }
+
+/// The client's terminal settings for [`crate::out::Out::set_control`].
+pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
+    let c = &opts.ctl;
+    crate::out::OutCtl {
+        eight_bit: c.eight_bit,
+        utf8: crate::text::utf8_locale(),
+        del: c.info.del,
+        progress: c.info.progress,
+        name: c.info.name,
+        human: c.human_readable,
+        all_to_stderr: c.msgs2stderr == 1,
+        log_before: !opts.log_format.as_deref().is_some_and(|f| {
+            ['b', 'c', 'C']
+                .iter()
+                .any(|&e| crate::control::log_format_has(f, e))
+        }),
+    }
+}

@@ -538,7 +538,7 @@ fn receive_sums<R: Read>(
     let head = SumHead::read(r, digest_len)?;
     // The block table the peer's count asks for, against --max-alloc.
     let per_block = std::mem::size_of::<BlockSum>() + head.s2length.max(0) as usize;
-    crate::control::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
+    crate::alloc::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,

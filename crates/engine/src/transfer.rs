@@ -368,7 +368,7 @@ pub fn run_sender(
         lock(&w)?.set_tee(Some(Box::new(rec.clone())));
     }
     let t0 = Instant::now();
-    let flist_progress = crate::control::FlistProgress::start(opts, side == Side::Client, &out);
+    let flist_progress = crate::flist::FlistProgress::start(opts, side == Side::Client, &out);
     let protocol = session.protocol;
     let names = flist::files_from_names(
         opts,
@@ -587,11 +587,8 @@ pub fn run_receiver_to(
         )?),
         _ => None,
     };
-    let flist_progress = crate::control::FlistProgress::start(
-        opts,
-        side == Side::Client && (!local || replay),
-        &out,
-    );
+    let flist_progress =
+        crate::flist::FlistProgress::start(opts, side == Side::Client && (!local || replay), &out);
     if side == Side::Server && !local {
         // upstream: flist.c recv_file_list() logs this (FLOG).
         out.log_only("receiving file list");
@@ -793,7 +790,7 @@ fn read_top_list(
     opts: &Options,
     session: &Session,
     check: Option<crate::trust::NameCheck>,
-    progress: &crate::control::FlistProgress<'_>,
+    progress: &crate::flist::FlistProgress<'_>,
 ) -> Result<(FileList, flist::Received, flist::ListReader, u64)> {
     // upstream: flist.c recv_file_list() counts the raw bytes read for
     // the list as its "File list size".
@@ -1011,7 +1008,7 @@ fn local_name(
                     || opts
                         .log_format
                         .as_deref()
-                        .is_some_and(|f| crate::options::log_format_has(f, 'i'))
+                        .is_some_and(|f| crate::control::log_format_has(f, 'i'))
                 {
                     out.info(&format!("created directory {}", dest.trim_end_matches('/')));
                 }
@@ -1154,7 +1151,7 @@ fn local_name_beneath(
                 || opts
                     .log_format
                     .as_deref()
-                    .is_some_and(|f| crate::options::log_format_has(f, 'i'))
+                    .is_some_and(|f| crate::control::log_format_has(f, 'i'))
             {
                 out.info(&format!("created directory {shown}"));
             }
