@@ -22,7 +22,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // New items without -p take 0777 less the umask (or a default ACL).
-    engine::acls::preload_umask();
+    engine::chmod::preload_umask();
     // Debug builds under test: every Root walks as without openat2.
     daemon::sandbox::test_force_walk();
     let code = run(&args);

@@ -10,6 +10,7 @@
 //! the receiver's [`Root`] (its last component pinned with `O_PATH |
 //! O_NOFOLLOW`, see `confine::Root::get_node_xattr`) or through the
 //! descriptor of the file being received.
+use crate::chmod::umask;
 use crate::ctx::RecvCtx;
 use crate::ids::{self, IdMap};
 use crate::options::Options;
@@ -604,22 +605,6 @@ fn apply_to(
             None
         }
     }
-}
-
-/// The process umask, read once (call [`preload_umask`] before threads
-/// create files: reading it means setting it for a moment).
-pub fn umask() -> u32 {
-    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| {
-        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-        rustix::process::umask(old);
-        old.bits()
-    })
-}
-
-/// Reads the umask now, while this is the only thread.
-pub fn preload_umask() {
-    let _ = umask();
 }
 
 /// The permissions a new item gets in directory `dir` when the sender's

@@ -394,7 +394,7 @@ impl Gen<'_> {
         } else if let Some(kept) = kept {
             kept
         } else {
-            real.map_or(e.mode & 0o777 & !crate::acls::umask(), |s| s.mode & 0o7777)
+            real.map_or(e.mode & 0o777 & !crate::chmod::umask(), |s| s.mode & 0o7777)
         };
         let uid = if ctx.opts.owner {
             ctx.uid(e)
