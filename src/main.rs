@@ -86,7 +86,11 @@ fn run(args: &[OsString]) -> i32 {
         return 0;
     }
     if opts.help || opts.args.is_empty() {
-        say(&format!("{}\n{}", version::text(), Options::help_text()));
+        say(&format!(
+            "{}\n{}",
+            version::text(),
+            engine::usage::help_text()
+        ));
         return if opts.help {
             0
         } else {

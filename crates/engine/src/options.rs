@@ -1985,11 +1985,6 @@ impl Options {
         }
         crate::chmod::ChmodSpec::parse(&self.chmod.join(",")).ok()
     }
-
-    /// The usage text for --help, generated from the parser's tables.
-    pub fn help_text() -> String {
-        crate::usage::help_text()
-    }
 }
 
 /// Takes the next argv word as the value of `word`, or fails like popt.
@@ -2170,7 +2165,7 @@ mod tests {
             parse(&["-h", "a", "b"]).map(|o| o.ctl.human_readable),
             Ok(2)
         );
-        assert!(Options::help_text().contains("--whole-file"));
+        assert!(crate::usage::help_text().contains("--whole-file"));
     }
 
     #[test]
