@@ -36,7 +36,6 @@ pub mod outlevels;
 pub mod partial;
 pub mod progress;
 pub mod receiver;
-pub mod refuse;
 mod roles;
 pub mod sender;
 pub mod session;

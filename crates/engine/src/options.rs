@@ -9,6 +9,8 @@
 //! options and paths in any order. Every option of rsync 3.5.0 that oxsync
 //! does not implement is refused with exit code 4, so that a transfer never
 //! silently ignores a request.
+pub mod refuse;
+
 use crate::control::log_format_has;
 use crate::error::OptionError;
 use crate::treeshape::TreeAct;
@@ -956,14 +958,14 @@ impl Options {
     // upstream: clientserver.c:rsync_module() -> options.c:parse_arguments()
     pub fn parse_for_module(
         args: &[OsString],
-        refusals: &crate::refuse::Refusals,
+        refusals: &crate::options::refuse::Refusals,
     ) -> Result<Options, Box<(OptionError, Options)>> {
         Options::parse_with(args, Some(refusals))
     }
 
     fn parse_with(
         args: &[OsString],
-        refusals: Option<&crate::refuse::Refusals>,
+        refusals: Option<&crate::options::refuse::Refusals>,
     ) -> Result<Options, Box<(OptionError, Options)>> {
         let words = args
             .iter()
@@ -995,7 +997,7 @@ impl Options {
     fn read_words(
         &mut self,
         words: &[String],
-        refusals: Option<&crate::refuse::Refusals>,
+        refusals: Option<&crate::options::refuse::Refusals>,
     ) -> Result<(), OptionError> {
         let opts = self;
         let refused = |e: Option<OptionError>| e.map_or(Ok(()), Err);
