@@ -9,6 +9,7 @@
 //! options and paths in any order. Every option of rsync 3.5.0 that oxsync
 //! does not implement is refused with exit code 4, so that a transfer never
 //! silently ignores a request.
+pub mod batch;
 pub mod refuse;
 
 use crate::control::log_format_has;
@@ -342,7 +343,7 @@ pub struct Options {
     /// `--write-batch`, `--only-write-batch` or `--read-batch` (client; a
     /// server keeps only `--only-write-batch`, which makes its receiving
     /// side a dry run that still asks for the data).
-    pub batch: Option<crate::batch::Batch>,
+    pub batch: Option<crate::options::batch::Batch>,
     /// --fsync: the receiver fsyncs every file it finishes.
     pub fsync: bool,
     /// --copy-devices: the sender sends a device's content as a regular
@@ -504,7 +505,7 @@ pub(crate) enum Act {
     MinSize,
     ModifyWindow,
     MaxDelete,
-    Batch(crate::batch::BatchMode),
+    Batch(crate::options::batch::BatchMode),
     StopAfter,
     StopAt,
     EarlyInput,
@@ -714,9 +715,9 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-blocking-io", None, Act::BlockingIo(false)),
     ("outbuf", None, Act::OutBuf), ("copy-as", None, Act::CopyAs),
     ("iconv", None, Act::Iconv), ("no-iconv", None, Act::NoIconv),
-    ("write-batch", None, Act::Batch(crate::batch::BatchMode::Write)),
-    ("only-write-batch", None, Act::Batch(crate::batch::BatchMode::OnlyWrite)),
-    ("read-batch", None, Act::Batch(crate::batch::BatchMode::Read)),
+    ("write-batch", None, Act::Batch(crate::options::batch::BatchMode::Write)),
+    ("only-write-batch", None, Act::Batch(crate::options::batch::BatchMode::OnlyWrite)),
+    ("read-batch", None, Act::Batch(crate::options::batch::BatchMode::Read)),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -1131,7 +1132,7 @@ impl Options {
             r.check_implied(opts)?;
             opts.compress_threads = opts.compress_threads.min(MAX_DAEMON_COMPRESSION_THREADS);
         }
-        crate::batch::finish_options(opts)?;
+        crate::options::batch::finish_options(opts)?;
         crate::treeshape::finish_options(opts)?;
         // upstream: options.c (SUPPORT_XATTRS)
         if opts.fake_super && opts.xattrs > 1 {
@@ -1348,7 +1349,7 @@ impl Options {
             Act::MaxDelete => {
                 self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
-            Act::Batch(mode) => crate::batch::apply_option(self, mode, value)?,
+            Act::Batch(mode) => crate::options::batch::apply_option(self, mode, value)?,
             Act::Itemize => self.itemize = self.itemize.saturating_add(1),
             Act::NoItemize => self.itemize = 0,
             Act::Stats => self.stats = true,
@@ -1839,7 +1840,7 @@ impl Options {
             if self
                 .batch
                 .as_ref()
-                .is_some_and(|b| b.mode == crate::batch::BatchMode::OnlyWrite)
+                .is_some_and(|b| b.mode == crate::options::batch::BatchMode::OnlyWrite)
             {
                 args.push("--only-write-batch=X".to_string());
             }
