@@ -229,7 +229,7 @@ use std::sync::Arc;
 /// The client's --files-from checks before any connection (upstream
 /// options.c opens a local list while parsing; main.c compares hosts).
 fn files_from_checks(opts: &Options) -> Result<(), String> {
-    use engine::treeshape::FilesFrom;
+    use engine::options::tree::FilesFrom;
     let Some(ff) = opts.tree.files_from() else {
         return Ok(());
     };

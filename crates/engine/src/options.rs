@@ -11,10 +11,11 @@
 //! silently ignores a request.
 pub mod batch;
 pub mod refuse;
+pub mod tree;
 
 use crate::control::log_format_has;
 use crate::error::OptionError;
-use crate::treeshape::TreeAct;
+use crate::options::tree::TreeAct;
 use std::ffi::OsString;
 
 /// The client-info letters sent after `e` in the server's short bundle
@@ -333,7 +334,7 @@ pub struct Options {
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
     /// The tree-shape options (-R, --files-from, -x, -m, missing args).
-    pub tree: crate::treeshape::TreeOpts,
+    pub tree: crate::options::tree::TreeOpts,
     /// -M / --remote-option values, appended verbatim to the server's argv
     /// (upstream remote_options).
     pub remote_options: Vec<String>,
@@ -448,7 +449,7 @@ pub(crate) enum Act {
     KeepDirlinks,
     Fuzzy(bool),
     Mkpath(bool),
-    Tree(crate::treeshape::TreeAct),
+    Tree(crate::options::tree::TreeAct),
     Sparse(bool),
     Preallocate,
     OpenNoatime(bool),
@@ -565,7 +566,7 @@ impl Act {
                 | Act::Usermap
                 | Act::Groupmap
                 | Act::Chown
-                | Act::Tree(crate::treeshape::TreeAct::FilesFrom)
+                | Act::Tree(crate::options::tree::TreeAct::FilesFrom)
                 | Act::RemoteOption
                 | Act::CompressThreads
                 | Act::Batch(_)
@@ -1133,7 +1134,7 @@ impl Options {
             opts.compress_threads = opts.compress_threads.min(MAX_DAEMON_COMPRESSION_THREADS);
         }
         crate::options::batch::finish_options(opts)?;
-        crate::treeshape::finish_options(opts)?;
+        crate::options::tree::finish_options(opts)?;
         // upstream: options.c (SUPPORT_XATTRS)
         if opts.fake_super && opts.xattrs > 1 {
             return Err(OptionError::syntax(

@@ -1316,7 +1316,7 @@ fn forward_files_from(
     link: &Link,
     protocol: i32,
 ) -> Result<Option<Vec<u8>>> {
-    use crate::treeshape::FilesFrom;
+    use crate::options::tree::FilesFrom;
     if link.local {
         return Ok(None);
     }

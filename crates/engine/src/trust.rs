@@ -5,8 +5,8 @@
 // upstream: flist.c:recv_file_entry(), options.c trust_sender_args /
 // trust_sender_filter, exclude.c:add_implied_include()
 use crate::error::{Error, Result};
+use crate::options::tree::FilesFrom;
 use crate::options::Options;
-use crate::treeshape::FilesFrom;
 use filter::{ArgShape, FilterList, ImpliedIncludes, WireOptions};
 use protocol::exit;
 use protocol::flist::{FileEntry, XMIT_NO_CONTENT_DIR, XMIT_TOP_DIR};
