@@ -65,7 +65,7 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
         && args
             .iter()
             .all(|a| matches!(parse_location(a), Location::Local(_)));
-    if let Err(e) = engine::charset::setup(opts, local) {
+    if let Err(e) = engine::charset::setup(opts.iconv.as_deref(), opts.server, local) {
         eprintln!("{}", e.message);
         eprintln!("{}", closing_line(e.code, "client"));
         return e.code;

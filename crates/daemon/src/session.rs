@@ -898,12 +898,7 @@ impl Requested {
         // upstream: clientserver.c rsync_module(): a client's --iconv
         // turns the module's `charset` on (its own value only asks).
         if let (Some(cs), true) = (&charset, opts.iconv.is_some()) {
-            let module_side = Options {
-                iconv: Some(cs.clone()),
-                server: true,
-                ..Options::default()
-            };
-            if let Err(e) = engine::charset::setup(&module_side, false) {
+            if let Err(e) = engine::charset::setup(Some(cs), true, false) {
                 self.conn.log.line(&e.message);
                 return self.fail_after_ok(Some(&opts), client_info, &e.message, e.code);
             }
