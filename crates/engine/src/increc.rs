@@ -18,7 +18,6 @@
 use crate::ctx::{GenEvent, RecvCtx};
 use crate::error::{Error, Result};
 use crate::flist::{FileList, ListReader};
-use crate::options::{DeleteMode, Options};
 use confine::RelPath;
 use protocol::exit;
 use protocol::flist::FileEntry;
@@ -26,27 +25,6 @@ use protocol::ndx::NDX_FLIST_OFFSET;
 use std::io::Read;
 use std::sync::mpsc::Sender;
 use std::sync::Mutex;
-
-/// Whether this side, receiving, may use incremental recursion with these
-/// options (the sending side's choice is its own).
-// upstream: compat.c set_allow_inc_recurse() (!am_sender), plus what
-// oxsync's receiving side does not yet do incrementally (-X, -A, batches,
-// --delete-missing-args, -m)
-pub fn receiver_allows(opts: &Options) -> bool {
-    opts.recursive
-        && opts.inc_recursive != Some(false)
-        && !matches!(opts.delete, DeleteMode::Before | DeleteMode::After)
-        && !opts.delay_updates
-        && !opts.tree.prune_empty_dirs
-        && opts.xattrs == 0
-        && !opts.acls
-        && opts.batch.is_none()
-        && opts.tree.missing_args != 2
-        && opts.ctl.list_only == 0
-        // --iconv re-sorts each received list (wire_order): not per list yet.
-        && (opts.iconv.is_none() || opts.no_iconv)
-        && !crate::charset::active()
-}
 
 /// One list of the transfer: wire indexes `start..start + len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1741,7 +1741,7 @@ impl Options {
         bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
         if protocol >= 30 {
             bundle.push('e');
-            if crate::session::client_offers_inc(self, server_sender) {
+            if crate::options::client_offers_inc(self, server_sender) {
                 // upstream: compat.c maybe_add_e_option() puts it first.
                 bundle.push_str(".i");
                 bundle.push_str(&CLIENT_INFO[1..]);
@@ -1999,6 +1999,33 @@ fn take_next(words: &[String], next: &mut usize, word: &str) -> Result<String, O
         .ok_or_else(|| OptionError::syntax(format!("{word}: missing argument")))?;
     *next += 1;
     Ok(value)
+}
+
+/// Whether this side, receiving, may use incremental recursion with these
+/// options (the sending side's choice is its own).
+// upstream: compat.c set_allow_inc_recurse() (!am_sender), plus what
+// oxsync's receiving side does not yet do incrementally (-X, -A, batches,
+// --delete-missing-args, -m)
+pub fn receiver_allows(opts: &Options) -> bool {
+    opts.recursive
+        && opts.inc_recursive != Some(false)
+        && !matches!(opts.delete, DeleteMode::Before | DeleteMode::After)
+        && !opts.delay_updates
+        && !opts.tree.prune_empty_dirs
+        && opts.xattrs == 0
+        && !opts.acls
+        && opts.batch.is_none()
+        && opts.tree.missing_args != 2
+        && opts.ctl.list_only == 0
+        // --iconv re-sorts each received list (wire_order): not per list yet.
+        && (opts.iconv.is_none() || opts.no_iconv)
+        && !crate::charset::active()
+}
+
+/// A client offers incremental recursion (the `i` of its `-e` letters)
+/// when it will receive and its options allow it.
+pub fn client_offers_inc(opts: &Options, receiving: bool) -> bool {
+    receiving && crate::options::receiver_allows(opts)
 }
 
 #[cfg(test)]
