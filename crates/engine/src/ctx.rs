@@ -52,7 +52,7 @@ pub struct RecvCtx {
     pub filters: filter::FilterList,
     /// A daemon module's rules, with the module-relative path of `root`:
     /// names they exclude are refused.
-    pub daemon_filter: Option<(crate::transfer::DaemonFilter, Vec<u8>)>,
+    pub daemon_filter: Option<(crate::filters::DaemonFilter, Vec<u8>)>,
     /// The update options' directories (partial, temp, backup, basis).
     pub dirs: crate::basis::Dirs,
     /// Partial-file and delayed-update bookkeeping.

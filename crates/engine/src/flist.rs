@@ -1,13 +1,13 @@
 //! The file list: built from local paths by a sender, received and
 //! validated by a receiver, sorted identically on both sides.
 use crate::error::{os_err, Error, Result};
+use crate::filters::DaemonFilter;
 use crate::filters::DirStack;
 use crate::ids;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
 use crate::source::{Origin, Sources};
-use crate::transfer::DaemonFilter;
 use confine::{FileType, RelPath, Stat};
 use delta::FileHasher;
 use filter::FilterList;
