@@ -8,6 +8,7 @@ use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
 use crate::source::{Origin, Sources};
+use crate::trust::has_dotdot;
 use confine::{FileType, RelPath, Stat};
 use delta::FileHasher;
 use filter::FilterList;
@@ -1497,10 +1498,6 @@ fn received_entry_cost(e: &FileEntry) -> u64 {
         })
         + leader;
     bytes as u64
-}
-
-pub(crate) fn has_dotdot(name: &[u8]) -> bool {
-    name.split(|&b| b == b'/').any(|c| c == b"..")
 }
 
 #[cfg(test)]

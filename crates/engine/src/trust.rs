@@ -93,7 +93,7 @@ impl NameCheck {
     pub fn check(&self, e: &mut FileEntry, protocol: i32) -> Result<()> {
         let name = e.name.as_slice();
         let is_dir = e.is_dir();
-        if crate::flist::has_dotdot(name) {
+        if crate::trust::has_dotdot(name) {
             // Refused as an unsafe pathname once the list is in.
             return Ok(());
         }
@@ -126,4 +126,8 @@ fn rejected(what: &str, name: &[u8]) -> Error {
             String::from_utf8_lossy(name)
         ),
     )
+}
+
+pub(crate) fn has_dotdot(name: &[u8]) -> bool {
+    name.split(|&b| b == b'/').any(|c| c == b"..")
 }
