@@ -270,3 +270,16 @@ impl OptionError {
         }
     }
 }
+
+pub(crate) fn outside() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::XDEV.raw_os_error())
+}
+
+/// The io::Error inside a confined failure (errno kept, so messages carry
+/// rsync's "(18)" suffix).
+pub(crate) fn io_of(e: confine::Error) -> io::Error {
+    match e {
+        confine::Error::Io { source, .. } => source,
+        other => io::Error::new(io::ErrorKind::PermissionDenied, other.to_string()),
+    }
+}
