@@ -124,6 +124,18 @@ impl FileList {
     }
 }
 
+impl crate::source::SentList for FileList {
+    fn entries(&self) -> &[FileEntry] {
+        &self.entries
+    }
+    fn sources(&self) -> &[PathBuf] {
+        &self.sources
+    }
+    fn source_of(&self, i: usize) -> Sources {
+        FileList::source_of(self, i)
+    }
+}
+
 /// Builds the sender's list for the command-line sources (upstream
 /// flist.c send_file_list): `dir/` sends the directory's contents under
 /// ".", `dir` sends it under its own name, files are sent by their last

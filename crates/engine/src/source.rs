@@ -338,3 +338,15 @@ pub fn stat_of(m: &fs::Metadata) -> Stat {
         rdev: m.rdev(),
     }
 }
+
+/// What reading each entry's source needs of the sender's file list
+/// (`crate::flist::FileList`), so that the readers of xattrs sit below
+/// the list's encoder, which calls them.
+pub trait SentList {
+    /// The entries, in wire order.
+    fn entries(&self) -> &[protocol::flist::FileEntry];
+    /// Where each entry is read from (same index).
+    fn sources(&self) -> &[PathBuf];
+    /// How entry `i`'s source path is reached.
+    fn source_of(&self, i: usize) -> Sources;
+}
