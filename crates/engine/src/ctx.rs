@@ -1,11 +1,11 @@
 //! State shared by the generator and receiver threads of one receiving
 //! side.
-use crate::flist::store::Store;
 use crate::ids::IdMap;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
 use crate::stats::XferStats;
+use crate::store::Store;
 use confine::{RelPath, Root};
 use protocol::flist::FileEntry;
 use std::sync::{Arc, Mutex, RwLock};

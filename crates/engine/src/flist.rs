@@ -20,7 +20,6 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-pub mod store;
 mod tree;
 pub use tree::files_from_names;
 

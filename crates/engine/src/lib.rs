@@ -44,6 +44,7 @@ pub mod source;
 pub mod sparse;
 pub mod stats;
 pub mod stoptime;
+pub mod store;
 pub mod summary;
 pub mod text;
 pub mod tokens;

@@ -13,9 +13,9 @@
 //! becomes the group's first, as upstream's "virtual first".
 use super::Gen;
 use crate::error::Result;
-use crate::flist::store::Store;
 use crate::itemize::*;
 use crate::options::AltDest;
+use crate::store::Store;
 use confine::Stat;
 use protocol::flist::FileEntry;
 use std::collections::HashMap;
