@@ -959,7 +959,7 @@ impl Gen<'_> {
                 .is_some_and(|k| k != crate::options::AltDest::Copy);
         if (st.is_none() || exact_for_existing) && !redo && !ctx.dirs.basis.is_empty() {
             match self.try_dests(i, st.as_ref())? {
-                crate::basis::Dests::Done => {
+                crate::altdest::Dests::Done => {
                     self.success(i);
                     // A --compare-dest match leaves nothing here to link to.
                     if ctx.opts.hard_links && (dry || ctx.root.stat(p).is_ok_and(|s| s.is_some())) {
@@ -967,11 +967,11 @@ impl Gen<'_> {
                     }
                     return Ok(());
                 }
-                crate::basis::Dests::Basis(j, s) => {
+                crate::altdest::Dests::Basis(j, s) => {
                     basis_type = Some(j);
                     basis_st = Some(s);
                 }
-                crate::basis::Dests::Nothing => {}
+                crate::altdest::Dests::Nothing => {}
             }
         }
         if !redo && basis_type.is_none() {
@@ -1166,7 +1166,7 @@ impl Gen<'_> {
         let ctx = self.ctx;
         let e = &ctx.entries[i];
         let p = &ctx.paths[i];
-        let Some((j, level, bst)) = crate::basis::find_dest_non(ctx, p, e) else {
+        let Some((j, level, bst)) = crate::altdest::find_dest_non(ctx, p, e) else {
             return Ok(NonDest::Nothing);
         };
         self.xattr_basis = Some(j);
@@ -1214,8 +1214,8 @@ impl Gen<'_> {
     }
 
     // upstream: generator.c:try_dests_reg()
-    fn try_dests(&mut self, i: usize, existing: Option<&Stat>) -> Result<crate::basis::Dests> {
-        use crate::basis::Dests;
+    fn try_dests(&mut self, i: usize, existing: Option<&Stat>) -> Result<crate::altdest::Dests> {
+        use crate::altdest::Dests;
         use crate::options::AltDest;
         let ctx = self.ctx;
         let e = &ctx.entries[i];
@@ -1223,7 +1223,7 @@ impl Gen<'_> {
         let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
             self.basis_quick_ok(root, path, e, st)
         };
-        let Some((j, level, bst)) = crate::basis::find_dest(ctx, p, &quick, e) else {
+        let Some((j, level, bst)) = crate::altdest::find_dest(ctx, p, &quick, e) else {
             return Ok(Dests::Nothing);
         };
         let place = &ctx.dirs.basis[j];

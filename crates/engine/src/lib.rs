@@ -9,6 +9,7 @@
 
 pub mod acls;
 pub mod alloc;
+pub mod altdest;
 pub mod anchors;
 pub mod basis;
 pub mod batch;
