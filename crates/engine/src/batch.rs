@@ -24,7 +24,6 @@ use protocol::varint::{write_i32, write_varint, WireRead};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 /// The stream flags in bit order (upstream batch.c flag_ptr[]), with the
@@ -336,81 +335,6 @@ pub fn read_header<R: Read>(r: &mut R, opts: &mut Options, say: &dyn Fn(&str)) -
         seed,
         compress,
     })
-}
-
-/// The receiving side of a replay learns from its generator which files
-/// it wants, in list order (upstream: the generator's pipe to the receiver,
-/// receiver.c gen_wants_ndx()).
-pub struct Wants {
-    tx: Mutex<Sender<i32>>,
-    rx: Mutex<WantState>,
-}
-
-struct WantState {
-    rx: Receiver<i32>,
-    next: Option<i32>,
-    eof: bool,
-}
-
-impl std::fmt::Debug for Wants {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Wants")
-    }
-}
-
-impl Default for Wants {
-    fn default() -> Self {
-        let (tx, rx) = channel();
-        Wants {
-            tx: Mutex::new(tx),
-            rx: Mutex::new(WantState {
-                rx,
-                next: None,
-                eof: false,
-            }),
-        }
-    }
-}
-
-impl Wants {
-    /// Generator: this file is wanted.
-    pub fn want(&self, ndx: usize) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = tx.send(ndx as i32);
-    }
-    /// Generator: no more wanted files in this pass.
-    pub fn done(&self) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = tx.send(-1);
-    }
-    /// Receiver: whether the generator wants `ndx`; every wanted file
-    /// before it that the batch skipped is passed to `missing`.
-    pub fn wants(&self, ndx: i32, missing: &mut dyn FnMut(usize)) -> bool {
-        let mut st = self.rx.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if st.eof {
-                return false;
-            }
-            let next = match st.next.take() {
-                Some(n) => n,
-                None => match st.rx.recv() {
-                    Ok(n) if n >= 0 => n,
-                    _ => {
-                        st.eof = true;
-                        return false;
-                    }
-                },
-            };
-            if next == ndx {
-                return true;
-            }
-            if next > ndx {
-                st.next = Some(next);
-                return false;
-            }
-            missing(next as usize);
-        }
-    }
 }
 
 /// The options a client's receiving side runs with: `--only-write-batch`

@@ -15,7 +15,7 @@
 // rsync.c read_ndx_and_attrs(); generator.c generate_files(),
 // check_for_finished_files(); receiver.c recv_files(); compat.c
 // set_allow_inc_recurse()
-use crate::ctx::{GenEvent, RecvCtx};
+use crate::ctx::{DirSlot, GenEvent, RecvCtx, Seg, SegState, Segments};
 use crate::error::{Error, Result};
 use crate::flist::{FileList, ListReader};
 use confine::RelPath;
@@ -24,73 +24,6 @@ use protocol::flist::FileEntry;
 use protocol::ndx::NDX_FLIST_OFFSET;
 use std::io::Read;
 use std::sync::mpsc::Sender;
-use std::sync::Mutex;
-
-/// One list of the transfer: wire indexes `start..start + len`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seg {
-    /// Wire index of the first entry.
-    pub start: usize,
-    /// Entries.
-    pub len: usize,
-    /// The directory whose contents these are (its wire index); none for
-    /// the top list.
-    pub parent: Option<usize>,
-}
-
-/// A directory of the lists (upstream dir_flist), by dir_ndx.
-#[derive(Debug, Clone, Copy)]
-struct DirSlot {
-    /// Its wire index.
-    ndx: usize,
-    /// Its sub-list arrived (upstream FLAG_GOT_DIR_FLIST).
-    got: bool,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    segs: Vec<Seg>,
-    dirs: Vec<DirSlot>,
-    /// Lists not yet finished by the sender's NDX_DONE (upstream's chain
-    /// from first_flist).
-    live: usize,
-    /// NDX_FLIST_EOF arrived.
-    eof: bool,
-}
-
-/// The segments of a received list, shared by the receiving roles.
-#[derive(Debug, Default)]
-pub struct Segments {
-    state: Mutex<State>,
-}
-
-impl Segments {
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut g)
-    }
-    /// Segments received so far.
-    pub fn count(&self) -> usize {
-        self.with(|s| s.segs.len())
-    }
-    /// Segment `k`.
-    pub fn seg(&self, k: usize) -> Option<Seg> {
-        self.with(|s| s.segs.get(k).copied())
-    }
-    /// The segment holding wire index `ndx` (its directory's slot
-    /// included).
-    pub fn seg_of(&self, ndx: usize) -> Option<usize> {
-        self.with(|s| {
-            let k = s.segs.partition_point(|g| g.start <= ndx + 1);
-            k.checked_sub(1)
-                .filter(|&k| ndx < s.segs[k].start + s.segs[k].len)
-        })
-    }
-    /// NDX_FLIST_EOF has arrived.
-    pub fn eof(&self) -> bool {
-        self.with(|s| s.eof)
-    }
-}
 
 /// An inactive stand-in for a wire index that names no entry of its own.
 fn placeholder() -> (FileEntry, RelPath) {
@@ -236,7 +169,7 @@ fn inc(ctx: &RecvCtx) -> Result<&Segments> {
 /// The directory `dir_ndx` may get its list now: the lists are not all
 /// finished, it exists, is active and has none yet. Returns its wire
 /// index.
-fn claim_dir(s: &mut State, dir_ndx: i64, ctx: &RecvCtx) -> Result<usize> {
+fn claim_dir(s: &mut SegState, dir_ndx: i64, ctx: &RecvCtx) -> Result<usize> {
     if s.live == 0 {
         return Err(Error::protocol(
             "rsync: refusing sub-flist after final flist was freed",

@@ -5,7 +5,7 @@
 //! `--suffix`); plus the sender's halves of `--append`, `--inplace` and
 //! `--remove-source-files` (upstream receiver.c, backup.c, sender.c).
 use crate::basis::{join, Place, FNAMECMP_FNAME};
-use crate::ctx::RecvCtx;
+use crate::ctx::{Output, RecvCtx};
 use crate::error::{Error, Result};
 use crate::flist::FileList;
 use crate::out::Out;
@@ -20,24 +20,6 @@ use std::sync::Mutex;
 
 /// Longest literal run one op carries (upstream CHUNK_SIZE).
 const CHUNK: usize = 32 * 1024;
-
-/// The file the receiver is writing.
-#[derive(Debug, Clone)]
-pub struct Output {
-    /// Written in `--temp-dir` (else beside the file or in place).
-    in_temp_dir: bool,
-    /// Its path beneath its root.
-    pub tmp: RelPath,
-    /// Written straight into the destination file.
-    pub inplace: bool,
-}
-
-/// Receiver state shared across files.
-#[derive(Debug, Default)]
-pub struct State {
-    in_flight: Mutex<Option<(usize, Output)>>,
-    delayed: Mutex<Vec<usize>>,
-}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

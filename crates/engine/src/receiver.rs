@@ -701,7 +701,7 @@ pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &R
 fn finish_file(
     ctx: &RecvCtx,
     (i, e): (usize, &protocol::flist::FileEntry),
-    tmp: &crate::partial::Output,
+    tmp: &crate::ctx::Output,
     dest: &RelPath,
     file: &File,
     name: &str,

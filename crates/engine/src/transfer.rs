@@ -643,7 +643,7 @@ pub fn run_receiver_to(
             received.ids
         }),
         inc: (session.compat & protocol::compat::CF_INC_RECURSE != 0)
-            .then(crate::increc::Segments::default),
+            .then(crate::ctx::Segments::default),
         root: dest_info.root,
         out: out.clone(),
         stats: stats.clone(),
@@ -658,7 +658,7 @@ pub fn run_receiver_to(
         upd: Default::default(),
         w: Some(w.clone()),
         sanitize_links: link.sanitize_symlinks && !opts.munge_links,
-        batch_wants: replay.then(crate::batch::Wants::default),
+        batch_wants: replay.then(crate::ctx::Wants::default),
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
         xattrs,
         shown_root,
