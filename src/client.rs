@@ -53,7 +53,7 @@ fn read_batch(opts: &Options, started: Instant) -> i32 {
     }
     let out = client_out(opts, format(opts, false, false));
     let logf = crate::logfile::LogFile::start(opts, &out, false, false);
-    let res = engine::batch::replay(opts, dest, out.clone());
+    let res = engine::replay::replay(opts, dest, out.clone());
     finish(opts, res, &out, logf.as_ref(), started)
 }
 

@@ -37,6 +37,7 @@ pub mod outlevels;
 pub mod partial;
 pub mod progress;
 pub mod receiver;
+pub mod replay;
 mod roles;
 pub mod sender;
 pub mod session;
