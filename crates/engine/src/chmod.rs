@@ -228,6 +228,20 @@ pub fn preload_umask() {
     let _ = umask();
 }
 
+/// The permission bits an existing file keeps under `-E` without `-p`: its
+/// own, with the execute bits dropped when the source has none, or granted
+/// wherever it is readable when the source has some and it has none.
+// upstream: rsync.c:dest_mode()
+pub fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
+    let mut mode = st_mode & 0o7777;
+    if src_mode & 0o111 == 0 {
+        mode &= !0o111;
+    } else if st_mode & 0o111 == 0 {
+        mode |= (mode & 0o444) >> 2;
+    }
+    mode
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1395,7 +1395,7 @@ impl Gen<'_> {
         }
         if !opts.perms && opts.executability && e.is_file() && !opts.fake_super {
             if let Some(s) = st {
-                let want = crate::receiver::exec_mode(e.mode, s.mode);
+                let want = crate::chmod::exec_mode(e.mode, s.mode);
                 if want != s.mode & 0o7777 {
                     if let Err(err) = ctx.root.chmod(p, want) {
                         ctx.out.error_xfer(&format!(
@@ -1505,7 +1505,7 @@ impl Gen<'_> {
         }
         let (parent, base) = p.split_last();
         for attempt in 0..100u32 {
-            let tmp_name = crate::receiver::temp_name(base, attempt);
+            let tmp_name = crate::partial::temp_name(base, attempt);
             let tmp = parent.join(&tmp_name).map_err(|e| e.to_string())?;
             match make(root, &tmp) {
                 Ok(()) => {

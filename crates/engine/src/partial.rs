@@ -5,6 +5,7 @@
 //! `--suffix`); plus the sender's halves of `--append`, `--inplace` and
 //! `--remove-source-files` (upstream receiver.c, backup.c, sender.c).
 use crate::basis::{join, Place, FNAMECMP_FNAME};
+use crate::chmod::exec_mode;
 use crate::ctx::{Output, RecvCtx};
 use crate::error::{Error, Result};
 use crate::flist::FileList;
@@ -16,6 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Longest literal run one op carries (upstream CHUNK_SIZE).
@@ -148,7 +150,7 @@ pub fn open_output(
         let (parent, base) = p.split_last();
         let mut made = None;
         for attempt in 0..100u32 {
-            let tname = crate::receiver::temp_name(base, attempt);
+            let tname = crate::partial::temp_name(base, attempt);
             let tname = RelPath::new(&tname).map_err(|e| Error::protocol(e.to_string()))?;
             let (in_temp_dir, tmp, root) = match &ctx.dirs.temp {
                 Some(t) => (true, t.dir_path(&tname)?, t.root(&ctx.root)),
@@ -216,7 +218,7 @@ pub fn interrupted(ctx: &RecvCtx) {
         // The partial file gets the permissions the finished file would
         // (upstream: finish_transfer() of the partial, without its mtime),
         // so that neither it nor the file resumed from it stays 0600.
-        let mode = crate::receiver::final_mode(ctx, &ctx.entries[i], p);
+        let mode = crate::partial::final_mode(ctx, &ctx.entries[i], p);
         let (from_root, from) = temp_repr(ctx, &out);
         if relocate(from_root, &from, target.0, &target.1).is_ok() {
             let _ = target.0.chmod(&target.1, mode);
@@ -392,7 +394,7 @@ fn copy_file_as(a: &Root, from: &RelPath, b: &Root, to: &RelPath, owned: bool) -
     let mut src = a.open_read(from).map_err(|e| fail(&e))?;
     let (parent, base) = to.split_last();
     let tmp = parent
-        .join(&crate::receiver::temp_name(base, 0))
+        .join(&crate::partial::temp_name(base, 0))
         .map_err(|e| fail(&e))?;
     let mut dst = b.create_excl(&tmp, 0o600).map_err(|e| fail(&e))?;
     let res = io::copy(&mut src, &mut dst)
@@ -804,6 +806,50 @@ fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
             Op::Match(i) => out.extend_from_slice(format!("[{i}]").as_bytes()),
         }
         Ok(())
+    }
+}
+
+/// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
+pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        ^ ((t as u64) << 7)
+        ^ attempt as u64;
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut name = Vec::with_capacity(base.len() + 8);
+    name.push(b'.');
+    // Keep the whole name under NAME_MAX.
+    name.extend_from_slice(&base[..base.len().min(240)]);
+    name.push(b'.');
+    let mut m = mix;
+    for _ in 0..6 {
+        name.push(ALPHA[(m % ALPHA.len() as u64) as usize]);
+        m /= ALPHA.len() as u64;
+    }
+    name
+}
+
+/// The permissions a received file gets at `dest`: the sender's with -p;
+/// else those of the file it replaces (execute bits adjusted with -E), or
+/// for a new file the sender's less the umask or default ACL.
+// upstream: rsync.c:dest_mode()
+pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &RelPath) -> u32 {
+    let opts = &ctx.opts;
+    if opts.perms {
+        return e.mode & 0o7777;
+    }
+    match ctx.root.stat(dest).ok().flatten() {
+        Some(st) if st.file_type == confine::FileType::File && opts.executability => {
+            exec_mode(e.mode, st.mode)
+        }
+        Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
+        _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
     }
 }
 
