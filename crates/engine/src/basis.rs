@@ -466,6 +466,10 @@ pub fn operator_dest_dir(dest: &str) -> PathBuf {
     }
 }
 
+/// The basis type of a fuzzy match in the destination directory; `+ 1 + k`
+/// names one in basis directory `k` (upstream FNAMECMP_FUZZY).
+pub const FNAMECMP_FUZZY: u8 = 0x83;
+
 #[cfg(test)]
 mod tests {
     use super::*;

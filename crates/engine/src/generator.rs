@@ -24,7 +24,7 @@ mod hlink;
 mod increc;
 mod tree;
 
-pub use fuzzy::{basis_place as fuzzy_basis_place, FNAMECMP_FUZZY};
+use crate::basis::FNAMECMP_FUZZY;
 
 /// Bytes buffered before the generator hands them to the shared writer.
 const FLUSH_AT: usize = 64 * 1024;

@@ -24,6 +24,7 @@ pub mod error;
 pub mod fakesuper;
 pub mod filters;
 pub mod flist;
+pub mod fuzzy;
 pub mod generator;
 pub mod ids;
 pub mod increc;

@@ -56,8 +56,8 @@ pub fn open_basis(ctx: &RecvCtx, i: usize, basis_type: Option<u8>, xname: &[u8])
     let p = &ctx.paths[i];
     let err = |e: confine::Error| Error::file_io(e.to_string());
     match basis_type {
-        Some(t) if t >= crate::generator::FNAMECMP_FUZZY => {
-            let (root, path) = crate::generator::fuzzy_basis_place(ctx, i, t, xname)?;
+        Some(t) if t >= crate::basis::FNAMECMP_FUZZY => {
+            let (root, path) = crate::fuzzy::basis_place(ctx, i, t, xname)?;
             root.open_read(&path).map_err(err)
         }
         None | Some(FNAMECMP_FNAME) => ctx.root.open_read(p).map_err(err),

@@ -93,9 +93,9 @@ pub fn receive_files<R: Read>(
         // A fuzzy basis is checked before anything is read for it: one this
         // side could not have chosen ends the transfer (upstream: "refusing
         // malicious fuzzy operation").
-        if let Some(t) = basis_type.filter(|&t| t >= crate::generator::FNAMECMP_FUZZY) {
+        if let Some(t) = basis_type.filter(|&t| t >= crate::basis::FNAMECMP_FUZZY) {
             if i < ctx.paths.len() {
-                crate::generator::fuzzy_basis_place(ctx, i, t, &xname)?;
+                crate::fuzzy::basis_place(ctx, i, t, &xname)?;
             }
         }
         // upstream: rsync.c read_ndx_and_attrs() reads the xattr reply
