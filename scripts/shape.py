@@ -11,7 +11,8 @@
 usage: scripts/shape.py [--check] [--strict] [--edges] [--self-test] [ROOT]
   (no flag)    report only; exit 0
   --check      exit 1 on any module cycle (long functions are reported,
-               not failed: run by scripts/test)
+               not failed); scripts/test runs this and --self-test
+               (switch it to --strict once no function is over 200 lines)
   --strict     exit 1 on any finding, long functions included
   --edges      under each cycle, its edges: `a -> b: items [file:line...]`
   --self-test  check the checker on made-up crates (a cycle must fail)
