@@ -1265,7 +1265,7 @@ impl Gen<'_> {
             return Ok(Dests::Nothing);
         }
         if level >= 2 {
-            if !ctx.opts.dry_run && crate::partial::copy_in(root, &from, root, &to).is_err() {
+            if !ctx.opts.dry_run && crate::relocate::copy_in(root, &from, root, &to).is_err() {
                 return Ok(Dests::Nothing);
             }
             if !ctx.opts.dry_run {
@@ -1498,7 +1498,7 @@ impl Gen<'_> {
         // upstream: generator.c:atomic_create() backs the replaced item up.
         if self.ctx.opts.backup
             && !self.ctx.opts.dry_run
-            && !crate::partial::make_backup(self.ctx, p, false)
+            && !crate::backup::make_backup(self.ctx, p, false)
         {
             // make_backup has said why.
             return Err(String::new());
@@ -1667,7 +1667,7 @@ impl Gen<'_> {
             // a backup (NAME + suffix, no --backup-dir) is unlinked. The
             // client's `P *SUFFIX` rule keeps such files from being
             // candidates at all unless a rule of the user's risks them.
-            if !dry && !crate::partial::make_backup(ctx, p, false) {
+            if !dry && !crate::backup::make_backup(ctx, p, false) {
                 return Ok(false);
             }
         } else if !dry {
