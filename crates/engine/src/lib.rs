@@ -40,6 +40,7 @@ pub mod partial;
 pub mod progress;
 pub mod receiver;
 pub mod relocate;
+pub mod remove_source;
 pub mod replay;
 mod roles;
 pub mod sender;

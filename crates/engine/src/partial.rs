@@ -8,21 +8,14 @@ use crate::basis::{join, Place, FNAMECMP_FNAME};
 use crate::chmod::exec_mode;
 use crate::ctx::{Output, RecvCtx};
 use crate::error::{Error, Result};
-use crate::flist::FileList;
-use crate::out::Out;
 use crate::relocate::{make_parent, relocate};
 use confine::{FileType, RelPath, Root};
-use delta::{match_file, ChecksumKind, FileHasher, MatchStats, Op, Signature, SumSizes};
+use delta::FileHasher;
 use protocol::sum_head::SumHead;
 use std::fs::File;
 use std::io::{self, Read, Seek};
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-
-/// Longest literal run one op carries (upstream CHUNK_SIZE).
-const CHUNK: usize = 32 * 1024;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -342,192 +335,6 @@ pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
     }
 }
 
-/// The sender's data stream for one file: `--append` sends only what lies
-/// past the receiver's length (hashing the skipped part for
-/// `--append-verify`); `--inplace` into the file itself never refers back
-/// to a block the receiver has already overwritten; else a normal match.
-// upstream: match.c:match_sums() (append_mode, updating_basis_file)
-#[allow(clippy::too_many_arguments)]
-pub fn send_stream<R: Read>(
-    opts: &crate::options::Options,
-    phase: i32,
-    basis_type: Option<u8>,
-    again: Option<File>,
-    mut new: R,
-    sig: &Signature,
-    kind: ChecksumKind,
-    seed: i32,
-    seed_fix: bool,
-    emit: &mut dyn FnMut(Op<'_>) -> io::Result<()>,
-) -> io::Result<(MatchStats, Vec<u8>)> {
-    if opts.append > 0 && phase == 0 {
-        let skip = Signature::covered_len(&sig.sizes).unwrap_or(0);
-        let mut hasher = FileHasher::new(kind);
-        let mut stats = MatchStats::default();
-        let mut buf = vec![0u8; CHUNK];
-        let mut pos = 0u64;
-        loop {
-            let n = new.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            let data = &buf[..n];
-            let keep = if pos < skip {
-                let s = ((skip - pos) as usize).min(n);
-                if opts.append > 1 {
-                    hasher.update(&data[..s]);
-                }
-                s
-            } else {
-                0
-            };
-            if keep < n {
-                hasher.update(&data[keep..]);
-                stats.literal += (n - keep) as u64;
-                emit(Op::Literal(&data[keep..]))?;
-            }
-            pos += n as u64;
-        }
-        return Ok((stats, hasher.finish()));
-    }
-    let guard =
-        opts.inplace && basis_type.is_none_or(|t| t == FNAMECMP_FNAME) && !sig.blocks.is_empty();
-    let (true, Some(again)) = (guard, again) else {
-        return match_file(new, sig, kind, seed, seed_fix, emit);
-    };
-    let sizes: SumSizes = sig.sizes;
-    let mut pos = 0u64;
-    let mut copy = Vec::new();
-    let (stats, sum) = match_file(new, sig, kind, seed, seed_fix, &mut |op| match op {
-        Op::Literal(d) => {
-            pos += d.len() as u64;
-            emit(Op::Literal(d))
-        }
-        Op::Match(idx) => {
-            let (off, len) = Signature::block_range(&sizes, idx)
-                .ok_or_else(|| io::Error::other("bad block index"))?;
-            if off >= pos {
-                pos += len as u64;
-                return emit(Op::Match(idx));
-            }
-            // The receiver has already overwritten that block: send its
-            // bytes (the same as ours at this position) as literal data.
-            copy.resize(len, 0);
-            again.read_exact_at(&mut copy, pos)?;
-            pos += len as u64;
-            for chunk in copy.chunks(CHUNK) {
-                emit(Op::Literal(chunk))?;
-            }
-            Ok(())
-        }
-    })?;
-    Ok((stats, sum))
-}
-
-/// One sent source: its path, size, mtime, whether it is a regular file,
-/// and the transfer root it is read beneath.
-type SentSource = (PathBuf, i64, i64, bool, Option<crate::source::Origin>);
-
-/// The sending side's `--remove-source-files`: deletes a source once the
-/// receiver reports it safely in place (MSG_SUCCESS), with an unlinkat
-/// beneath the sender's source root (a daemon module's).
-#[derive(Debug, Default)]
-pub struct SourceRemover {
-    files: Mutex<Option<Vec<SentSource>>>,
-    source: Mutex<crate::source::Sources>,
-    /// The list names and the `--info=remove` level, for "sender removed".
-    names: Mutex<(Vec<Vec<u8>>, u8)>,
-}
-
-impl SourceRemover {
-    /// Arms the remover with the sent list.
-    pub fn set(&self, list: &FileList) {
-        let files = list
-            .entries
-            .iter()
-            .zip(&list.sources)
-            .enumerate()
-            .map(|(i, (e, p))| {
-                let origin = list.origins.get(i).copied();
-                (p.clone(), e.size, e.mtime, !e.is_dir(), origin)
-            })
-            .collect();
-        *lock(&self.files) = Some(files);
-        *lock(&self.source) = list.source.clone();
-    }
-
-    /// Reports each removal at `--info=remove` level 1 and above.
-    pub fn report(&self, list: &FileList, level: u8) {
-        if level > 0 {
-            let names = list.entries.iter().map(|e| e.name.clone()).collect();
-            *lock(&self.names) = (names, level);
-        }
-    }
-
-    /// Handles one MSG_SUCCESS payload.
-    // upstream: sender.c:successful_send()
-    pub fn success(&self, payload: &[u8], out: &Out) {
-        let Some(ndx) = protocol::mplex::payload_i32(payload) else {
-            return;
-        };
-        let g = lock(&self.files);
-        let Some((path, size, mtime, removable, origin)) =
-            g.as_ref().and_then(|f| f.get(usize::try_from(ndx).ok()?))
-        else {
-            return;
-        };
-        if !removable {
-            return;
-        }
-        let shown = path.display();
-        let mut source = lock(&self.source).clone();
-        if let Some(o) = origin {
-            // Beneath the entry's transfer root, its last component
-            // never followed.
-            source = source.at(o.with_followed_leaf(false));
-        }
-        match source.lstat(path) {
-            Ok(m) if m.is_file() && (m.size as i64 != *size || m.mtime != *mtime) => {
-                out.error_xfer(&format!(
-                    "ERROR: Skipping sender remove for changed file: {shown}"
-                ));
-            }
-            Ok(_) => match source.remove_file(path) {
-                // upstream: sender.c:successful_send() at INFO_GTE(REMOVE, 1)
-                Ok(()) => {
-                    let names = lock(&self.names);
-                    if let Some(n) = names.0.get(usize::try_from(ndx).unwrap_or(usize::MAX)) {
-                        out.info(&format!("sender removed {}", crate::text::name_text(n)));
-                    }
-                }
-                Err(e) => out.error_xfer(&format!(
-                    "rsync: [sender] sender failed to remove {shown}: {}",
-                    crate::error::os_err(&e)
-                )),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                out.info(&format!("sender file already removed: {shown}"));
-            }
-            Err(e) => out.error_xfer(&format!(
-                "rsync: [sender] sender failed to re-lstat {shown}: {}",
-                crate::error::os_err(&e)
-            )),
-        }
-    }
-}
-
-/// Writes the whole of `data` (used by tests of the helpers).
-#[cfg(test)]
-fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
-    move |op| {
-        match op {
-            Op::Literal(d) => out.extend_from_slice(d),
-            Op::Match(i) => out.extend_from_slice(format!("[{i}]").as_bytes()),
-        }
-        Ok(())
-    }
-}
-
 /// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
 pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -586,39 +393,5 @@ mod tests {
         };
         assert_eq!(append_len(&h), 1500);
         assert_eq!(append_len(&SumHead::default()), 0);
-    }
-
-    #[test]
-    fn append_stream_skips_prefix() {
-        let opts = crate::options::Options {
-            append: 1,
-            inplace: true,
-            ..Default::default()
-        };
-        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
-        let sizes = delta::sum_sizes(1000, 16, Some(700), false);
-        let sig = Signature {
-            sizes,
-            blocks: vec![],
-        };
-        let mut out = Vec::new();
-        let (st, sum) = send_stream(
-            &opts,
-            0,
-            None,
-            None,
-            &data[..],
-            &sig,
-            ChecksumKind::Md5,
-            0,
-            false,
-            &mut sink(&mut out),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(out, &data[1000..]);
-        assert_eq!(st.literal, 4000);
-        let mut h = FileHasher::new(ChecksumKind::Md5);
-        h.update(&data[1000..]);
-        assert_eq!(sum, h.finish());
     }
 }

@@ -112,7 +112,7 @@ pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
 /// for MSG_SUCCESS.
 pub fn msg_handler_with(
     out: Arc<Out>,
-    remover: Option<Arc<crate::partial::SourceRemover>>,
+    remover: Option<Arc<crate::remove_source::SourceRemover>>,
 ) -> MsgHandler {
     Box::new(move |m: Message| {
         match m.code {
@@ -157,7 +157,7 @@ fn start(
     opts: &Options,
     link: &Link,
     out: &Arc<Out>,
-    remover: Option<Arc<crate::partial::SourceRemover>>,
+    remover: Option<Arc<crate::remove_source::SourceRemover>>,
     receiving: bool,
 ) -> Result<(MplexReader<Input>, Session)> {
     let mut reader = MplexReader::new(r, msg_handler_with(out.clone(), remover));
@@ -283,7 +283,7 @@ pub fn run_sender(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
-    let remover = Arc::new(crate::partial::SourceRemover::default());
+    let remover = Arc::new(crate::remove_source::SourceRemover::default());
     let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()), false)?;
     let mut rules = match side {
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
