@@ -1505,7 +1505,7 @@ impl Gen<'_> {
         }
         let (parent, base) = p.split_last();
         for attempt in 0..100u32 {
-            let tmp_name = crate::partial::temp_name(base, attempt);
+            let tmp_name = crate::relocate::temp_name(base, attempt);
             let tmp = parent.join(&tmp_name).map_err(|e| e.to_string())?;
             match make(root, &tmp) {
                 Ok(()) => {

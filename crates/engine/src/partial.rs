@@ -14,7 +14,6 @@ use delta::FileHasher;
 use protocol::sum_head::SumHead;
 use std::fs::File;
 use std::io::{self, Read, Seek};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -144,7 +143,7 @@ pub fn open_output(
         let (parent, base) = p.split_last();
         let mut made = None;
         for attempt in 0..100u32 {
-            let tname = crate::partial::temp_name(base, attempt);
+            let tname = crate::relocate::temp_name(base, attempt);
             let tname = RelPath::new(&tname).map_err(|e| Error::protocol(e.to_string()))?;
             let (in_temp_dir, tmp, root) = match &ctx.dirs.temp {
                 Some(t) => (true, t.dir_path(&tname)?, t.root(&ctx.root)),
@@ -333,32 +332,6 @@ pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
             &ctx.wire_ndx(ndx as i32).to_le_bytes(),
         );
     }
-}
-
-/// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
-pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9)
-        ^ ((t as u64) << 7)
-        ^ attempt as u64;
-    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut name = Vec::with_capacity(base.len() + 8);
-    name.push(b'.');
-    // Keep the whole name under NAME_MAX.
-    name.extend_from_slice(&base[..base.len().min(240)]);
-    name.push(b'.');
-    let mut m = mix;
-    for _ in 0..6 {
-        name.push(ALPHA[(m % ALPHA.len() as u64) as usize]);
-        m /= ALPHA.len() as u64;
-    }
-    name
 }
 
 /// The permissions a received file gets at `dest`: the sender's with -p;

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use confine::{FileType, RelPath, Root};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Creates the missing parent directories of `p` beneath `root` (mode 0700,
 /// as upstream makes partial and temp dirs).
@@ -74,7 +75,7 @@ fn copy_file_as(a: &Root, from: &RelPath, b: &Root, to: &RelPath, owned: bool) -
     let mut src = a.open_read(from).map_err(|e| fail(&e))?;
     let (parent, base) = to.split_last();
     let tmp = parent
-        .join(&crate::partial::temp_name(base, 0))
+        .join(&crate::relocate::temp_name(base, 0))
         .map_err(|e| fail(&e))?;
     let mut dst = b.create_excl(&tmp, 0o600).map_err(|e| fail(&e))?;
     let res = io::copy(&mut src, &mut dst)
@@ -132,4 +133,30 @@ pub(crate) fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> 
 /// Copies a regular file for `--copy-dest` (and a failed `--link-dest`).
 pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     copy_file(a, from, b, to)
+}
+
+/// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
+pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        ^ ((t as u64) << 7)
+        ^ attempt as u64;
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut name = Vec::with_capacity(base.len() + 8);
+    name.push(b'.');
+    // Keep the whole name under NAME_MAX.
+    name.extend_from_slice(&base[..base.len().min(240)]);
+    name.push(b'.');
+    let mut m = mix;
+    for _ in 0..6 {
+        name.push(ALPHA[(m % ALPHA.len() as u64) as usize]);
+        m /= ALPHA.len() as u64;
+    }
+    name
 }
