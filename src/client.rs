@@ -53,7 +53,7 @@ fn read_batch(opts: &Options, started: Instant) -> i32 {
     }
     let out = client_out(opts, format(opts, false, false));
     let logf = crate::logfile::LogFile::start(opts, &out, false, false);
-    let res = engine::batch::replay(opts, dest, out.clone());
+    let res = engine::replay::replay(opts, dest, out.clone());
     finish(opts, res, &out, logf.as_ref(), started)
 }
 
@@ -65,7 +65,7 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
         && args
             .iter()
             .all(|a| matches!(parse_location(a), Location::Local(_)));
-    if let Err(e) = engine::charset::setup(opts, local) {
+    if let Err(e) = engine::charset::setup(opts.iconv.as_deref(), opts.server, local) {
         eprintln!("{}", e.message);
         eprintln!("{}", e.closing_line("client"));
         return e.code;
@@ -197,7 +197,7 @@ fn finish(
 ) -> i32 {
     match result {
         Ok(stats) => {
-            engine::control::print_summary(out, opts, &stats, started.elapsed());
+            engine::summary::print_summary(out, opts, &stats, started.elapsed());
             if let Some(l) = logf {
                 l.finish(&stats);
             }
@@ -229,7 +229,7 @@ use std::sync::Arc;
 /// The client's --files-from checks before any connection (upstream
 /// options.c opens a local list while parsing; main.c compares hosts).
 fn files_from_checks(opts: &Options) -> Result<(), String> {
-    use engine::treeshape::FilesFrom;
+    use engine::options::tree::FilesFrom;
     let Some(ff) = opts.tree.files_from() else {
         return Ok(());
     };
@@ -255,7 +255,7 @@ fn files_from_checks(opts: &Options) -> Result<(), String> {
         FilesFrom::Local(p) if p != "-" => std::fs::File::open(&p).map(drop).map_err(|e| {
             format!(
                 "failed to open files-from file {p}: {}",
-                engine::flist::os_err(&e)
+                engine::error::os_err(&e)
             )
         }),
         FilesFrom::Local(_) => Ok(()),
@@ -329,7 +329,7 @@ fn with_remote(
             format!(
                 "rsync: [{}] Failed to exec {program}: {}",
                 if server_sender { "Receiver" } else { "sender" },
-                engine::flist::os_err(&e)
+                engine::error::os_err(&e)
             ),
         )
     })?;

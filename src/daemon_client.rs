@@ -266,7 +266,7 @@ fn transfer(
     };
     match result {
         Ok(stats) => {
-            engine::control::print_summary(&out, opts, &stats, started.elapsed());
+            engine::summary::print_summary(&out, opts, &stats, started.elapsed());
             let code = out.final_code();
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));
@@ -521,7 +521,7 @@ fn remote_shell(
     // code" (14), whatever the reason.
     let mut child = cmd.spawn().map_err(|e| {
         fail(
-            &format!("Failed to exec {program}: {}", engine::flist::os_err(&e)),
+            &format!("Failed to exec {program}: {}", engine::error::os_err(&e)),
             exit::RERR_IPC,
         )
     })?;
@@ -629,7 +629,7 @@ const MAX_EARLY_INPUT: u64 = 5120;
 fn early_input(opts: &Options, path: &str) -> Result<Vec<u8>, i32> {
     let open_fail = |e: std::io::Error| {
         fail(
-            &format!("failed to open {path}: {}", engine::flist::os_err(&e)),
+            &format!("failed to open {path}: {}", engine::error::os_err(&e)),
             exit::RERR_STARTCLIENT,
         )
     };
@@ -672,7 +672,7 @@ fn password(opts: &Options) -> Result<Vec<u8>, i32> {
                 fail(
                     &format!(
                         "could not open password file {path}: {}",
-                        engine::flist::os_err(&e)
+                        engine::error::os_err(&e)
                     ),
                     exit::RERR_SYNTAX,
                 )

@@ -30,7 +30,7 @@ impl LogFile {
             Err(e) => {
                 out.error(&format!(
                     "rsync: failed to open log-file {path}: {}",
-                    engine::flist::os_err(&e)
+                    engine::error::os_err(&e)
                 ));
                 out.info("Ignoring \"log file\" setting.");
                 return None;

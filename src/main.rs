@@ -22,7 +22,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // New items without -p take 0777 less the umask (or a default ACL).
-    engine::acls::preload_umask();
+    engine::chmod::preload_umask();
     // Debug builds under test: every Root walks as without openat2.
     daemon::sandbox::test_force_walk();
     let code = run(&args);
@@ -86,7 +86,11 @@ fn run(args: &[OsString]) -> i32 {
         return 0;
     }
     if opts.help || opts.args.is_empty() {
-        say(&format!("{}\n{}", version::text(), Options::help_text()));
+        say(&format!(
+            "{}\n{}",
+            version::text(),
+            engine::usage::help_text()
+        ));
         return if opts.help {
             0
         } else {

@@ -19,7 +19,7 @@ pub(crate) fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
     // itemizes when it has %i.
     if let Some(custom) = &opts.log_format {
         f.verbose = f.verbose.max(1);
-        f.itemize = if engine::options::log_format_has(custom, 'i') {
+        f.itemize = if engine::control::log_format_has(custom, 'i') {
             f.itemize.max(1)
         } else {
             0
@@ -31,7 +31,7 @@ pub(crate) fn format(opts: &Options, sender: bool, local: bool) -> ItemFormat {
 /// The client's message sink, with its control options applied.
 pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
     let out = Out::terminal_with_progress(fmt, opts.quiet, opts.progress);
-    out.set_control(engine::control::out_ctl(opts));
+    out.set_control(engine::out::out_ctl(opts));
     if let Some(custom) = opts.log_format.clone() {
         out.set_line_format(Box::new(move |ev, xname, sum_reverse| {
             let mut fields = daemon::logfmt::file_fields(&ev, "");

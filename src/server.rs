@@ -49,7 +49,7 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
     if let Some(root) = &opts.confine_root {
         confine::operator::confine_within(root);
     }
-    if let Err(e) = engine::charset::setup(opts, false) {
+    if let Err(e) = engine::charset::setup(opts.iconv.as_deref(), opts.server, false) {
         eprintln!("{}", e.message);
         eprintln!("{}", e.closing_line("server"));
         return e.code;

@@ -235,7 +235,7 @@ impl Module {
 /// A module's `max alloc` that `--max-alloc` would not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("module parameter max alloc: {0}")]
-pub struct MaxAllocError(pub engine::options::OptionError);
+pub struct MaxAllocError(pub engine::error::OptionError);
 
 /// A whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

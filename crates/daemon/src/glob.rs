@@ -7,7 +7,7 @@
 //! reports it missing), as upstream.
 // upstream: util1.c:glob_expand_module(), glob_expand(), glob_match()
 use confine::{FileType, RelPath, Root};
-use engine::transfer::DaemonFilter;
+use engine::filters::DaemonFilter;
 
 /// Most paths one argument may expand to.
 pub const MAX_GLOB: usize = 1 << 16;

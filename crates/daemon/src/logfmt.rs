@@ -96,8 +96,8 @@ pub fn expand(fmt: &str, s: &LogFields, f: &FileFields) -> String {
             'f' => f.full.clone(),
             // Each `'` raises the -h level of the number (upstream
             // do_big_num(): 1 separators, 2 and 3 units of 1000 / 1024).
-            'l' => engine::control::big_num(f.length.max(0) as u64, humanize(&spec)),
-            'b' | 'c' => engine::control::big_num(f.bytes.max(0) as u64, humanize(&spec)),
+            'l' => engine::text::big_num(f.length.max(0) as u64, humanize(&spec)),
+            'b' | 'c' => engine::text::big_num(f.bytes.max(0) as u64, humanize(&spec)),
             'i' => f.itemize.clone(),
             'L' => f.link.clone(),
             'B' => f.perms.clone(),

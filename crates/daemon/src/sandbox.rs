@@ -15,7 +15,7 @@
 //! a symlink) is skipped with a warning while the transfer goes on.
 use crate::config::Module;
 use confine::{abi_version, confine_to, AmbientAuthority, LandlockOutcome, RelPath, Root, Rules};
-use engine::transfer::DaemonFilter;
+use engine::filters::DaemonFilter;
 use engine::Options;
 use std::path::Path;
 

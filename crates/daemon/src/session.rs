@@ -17,11 +17,12 @@ pub use crate::tail::{module_tail, Tail};
 use crate::wire::{self, Greeting, WireError};
 use confine::{AmbientAuthority, RelPath, Root};
 use engine::chmod::ChmodSpec;
+use engine::filters::DaemonFilter;
 use engine::itemize::ItemFormat;
+use engine::options::refuse::Refusals;
 use engine::out::{lock as lock_writer, shared, Out, SharedWriter};
-use engine::refuse::Refusals;
 use engine::session::{self as esession, Side};
-use engine::transfer::{run_receiver_to, run_sender, server_fail, DaemonFilter, Dest, Input, Link};
+use engine::transfer::{run_receiver_to, run_sender, server_fail, Dest, Input, Link};
 use engine::{Error, Options};
 use protocol::exit;
 use std::ffi::OsString;
@@ -673,7 +674,7 @@ impl Admitted {
                     "chdir {} failed for module {}: {}",
                     path.display(),
                     self.module.name,
-                    engine::flist::os_err(&e.into())
+                    engine::error::os_err(&e.into())
                 ));
                 return Err(self.conn.refuse("chdir failed"));
             }
@@ -974,12 +975,7 @@ impl Requested {
         // upstream: clientserver.c rsync_module(): a client's --iconv
         // turns the module's `charset` on (its own value only asks).
         if let (Some(cs), true) = (&charset, opts.iconv.is_some()) {
-            let module_side = Options {
-                iconv: Some(cs.clone()),
-                server: true,
-                ..Options::default()
-            };
-            if let Err(e) = engine::charset::setup(&module_side, false) {
+            if let Err(e) = engine::charset::setup(Some(cs), true, false) {
                 self.conn.log.line(&e.message);
                 return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
             }

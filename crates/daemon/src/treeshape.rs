@@ -4,8 +4,8 @@
 //! root (upstream options.c files_from checks, flist.c send_file_list()).
 use crate::tail::module_tail;
 use confine::{AmbientAuthority, RelPath, Root};
-use engine::transfer::DaemonFilter;
-use engine::treeshape::FilesFrom;
+use engine::filters::DaemonFilter;
+use engine::options::tree::FilesFrom;
 use engine::Options;
 use std::io::Read;
 use std::path::Path;

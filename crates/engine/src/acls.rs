@@ -10,6 +10,7 @@
 //! the receiver's [`Root`] (its last component pinned with `O_PATH |
 //! O_NOFOLLOW`, see `confine::Root::get_node_xattr`) or through the
 //! descriptor of the file being received.
+use crate::chmod::umask;
 use crate::ctx::RecvCtx;
 use crate::ids::{self, IdMap};
 use crate::options::Options;
@@ -258,7 +259,7 @@ pub fn read_source(
                     "get_acl: sys_acl_get_file({}, {}): {}",
                     path.display(),
                     kind.upstream_name(),
-                    crate::flist::os_err(&e)
+                    crate::error::os_err(&e)
                 ))
             })?;
         parse(v, kind, mode, fake).ok_or_else(|| {
@@ -586,7 +587,7 @@ fn apply_to(
         Err(err) => {
             ctx.out.error_xfer(&format!(
                 "rsync: [generator] get_acl: sys_acl_get_file({name}, ACL_TYPE_ACCESS): {}",
-                crate::flist::os_err(&err)
+                crate::error::os_err(&err)
             ));
             return None;
         }
@@ -601,27 +602,11 @@ fn apply_to(
             ctx.out.error_xfer(&format!(
                 "rsync: [generator] set_acl: sys_acl_set_file({name}, {}): {}",
                 kind.upstream_name(),
-                crate::flist::os_err(&err)
+                crate::error::os_err(&err)
             ));
             None
         }
     }
-}
-
-/// The process umask, read once (call [`preload_umask`] before threads
-/// create files: reading it means setting it for a moment).
-pub fn umask() -> u32 {
-    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| {
-        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-        rustix::process::umask(old);
-        old.bits()
-    })
-}
-
-/// Reads the umask now, while this is the only thread.
-pub fn preload_umask() {
-    let _ = umask();
 }
 
 /// The permissions a new item gets in directory `dir` when the sender's

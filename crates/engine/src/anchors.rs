@@ -27,7 +27,7 @@
 //!
 //! At most [`MAX_OPEN`] anchors hold a descriptor at a time; one closed
 //! to make room is opened again the same way when next used.
-use crate::source::{io_of, outside};
+use crate::error::{io_of, outside};
 use confine::{AmbientAuthority, RelPath, Root};
 use std::collections::{HashMap, VecDeque};
 use std::io;

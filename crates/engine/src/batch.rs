@@ -15,7 +15,7 @@
 //! decoders, and its receiving side writes beneath the destination's
 //! `Root` like any receiver.
 use crate::error::{Error, Result};
-use crate::options::{OptionError, Options};
+use crate::options::Options;
 use crate::session::Session;
 use confine::Links;
 use protocol::compat::CF_INC_RECURSE;
@@ -24,121 +24,7 @@ use protocol::varint::{write_i32, write_varint, WireRead};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-
-/// Longest batch-file name (upstream MAX_BATCH_NAME_LEN).
-pub const MAX_BATCH_NAME_LEN: usize = 256;
-
-/// Which batch option was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchMode {
-    /// `--write-batch`: transfer and record.
-    Write,
-    /// `--only-write-batch`: record only; the destination is not changed.
-    OnlyWrite,
-    /// `--read-batch`: apply a recorded batch.
-    Read,
-}
-
-/// A batch option and its file name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    /// The last batch option given.
-    pub mode: BatchMode,
-    /// The batch file's name (`-` reads standard input for `--read-batch`).
-    pub name: String,
-    /// Both a writing and a reading option were given (refused).
-    pub conflict: bool,
-}
-
-/// Records one batch option (upstream: the last name wins; writing and
-/// reading together is refused in [`finish_options`]).
-pub(crate) fn apply_option(
-    opts: &mut Options,
-    mode: BatchMode,
-    name: String,
-) -> std::result::Result<(), OptionError> {
-    let reads = |m: BatchMode| m == BatchMode::Read;
-    let conflict = opts
-        .batch
-        .as_ref()
-        .is_some_and(|b| b.conflict || reads(b.mode) != reads(mode));
-    opts.batch = Some(Batch {
-        mode,
-        name,
-        conflict,
-    });
-    Ok(())
-}
-
-/// The checks and implications of the batch options once the command line
-/// is read.
-// upstream: options.c:parse_arguments() (write_batch/read_batch checks)
-pub(crate) fn finish_options(opts: &mut Options) -> std::result::Result<(), OptionError> {
-    let Some(b) = opts.batch.clone() else {
-        return Ok(());
-    };
-    if b.conflict {
-        return Err(OptionError::syntax(
-            "--write-batch and --read-batch can not be used together".to_string(),
-        ));
-    }
-    if opts.server {
-        // A client's --write-batch/--read-batch is its own business; its
-        // --only-write-batch makes this receiving side change nothing while
-        // still asking for the data (the client records it).
-        if b.mode == BatchMode::OnlyWrite {
-            opts.dry_run = true;
-        } else {
-            opts.batch = None;
-        }
-        return Ok(());
-    }
-    if b.mode != BatchMode::Read && opts.dry_run {
-        opts.batch = None;
-        return Ok(());
-    }
-    if b.mode == BatchMode::Read && opts.tree.files_from().is_some() {
-        return Err(OptionError::syntax(
-            "--read-batch cannot be used with --files-from".to_string(),
-        ));
-    }
-    if b.mode == BatchMode::Read && opts.remove_source_files {
-        return Err(OptionError::syntax(
-            "--read-batch cannot be used with --remove-source-files".to_string(),
-        ));
-    }
-    if b.name.len() > MAX_BATCH_NAME_LEN {
-        return Err(OptionError::syntax(format!(
-            "the batch-file name must be {MAX_BATCH_NAME_LEN} characters or less."
-        )));
-    }
-    Ok(())
-}
-
-impl Options {
-    /// `--read-batch` on the client.
-    pub fn reads_batch(&self) -> bool {
-        self.batch
-            .as_ref()
-            .is_some_and(|b| b.mode == BatchMode::Read)
-    }
-    /// `--only-write-batch` (client or server).
-    pub fn only_writes_batch(&self) -> bool {
-        self.batch
-            .as_ref()
-            .is_some_and(|b| b.mode == BatchMode::OnlyWrite)
-    }
-    /// `--write-batch` or `--only-write-batch` on the client.
-    pub fn writes_batch(&self) -> bool {
-        !self.server
-            && self
-                .batch
-                .as_ref()
-                .is_some_and(|b| b.mode != BatchMode::Read)
-    }
-}
 
 /// The stream flags in bit order (upstream batch.c flag_ptr[]), with the
 /// name each is reported by.
@@ -290,7 +176,7 @@ impl Recorder {
             format!(
                 "rsync: Batch file {} write error: {}",
                 self.name,
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             ),
         )
     }
@@ -321,7 +207,7 @@ fn open_error(name: &str, e: &io::Error, code: i32) -> Error {
         code,
         format!(
             "rsync: Batch file {name} open error: {}",
-            crate::flist::os_err(e)
+            crate::error::os_err(e)
         ),
     )
 }
@@ -357,7 +243,7 @@ pub fn open_for_writing(opts: &Options, argv: &[String]) -> Result<Recorder> {
             exit::RERR_FILEIO,
             format!(
                 "rsync: Batch file {sh_name} write error: {}",
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             ),
         )
     })?;
@@ -455,81 +341,6 @@ pub fn read_header<R: Read>(r: &mut R, opts: &mut Options, say: &dyn Fn(&str)) -
     })
 }
 
-/// The receiving side of a replay learns from its generator which files
-/// it wants, in list order (upstream: the generator's pipe to the receiver,
-/// receiver.c gen_wants_ndx()).
-pub struct Wants {
-    tx: Mutex<Sender<i32>>,
-    rx: Mutex<WantState>,
-}
-
-struct WantState {
-    rx: Receiver<i32>,
-    next: Option<i32>,
-    eof: bool,
-}
-
-impl std::fmt::Debug for Wants {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Wants")
-    }
-}
-
-impl Default for Wants {
-    fn default() -> Self {
-        let (tx, rx) = channel();
-        Wants {
-            tx: Mutex::new(tx),
-            rx: Mutex::new(WantState {
-                rx,
-                next: None,
-                eof: false,
-            }),
-        }
-    }
-}
-
-impl Wants {
-    /// Generator: this file is wanted.
-    pub fn want(&self, ndx: usize) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = tx.send(ndx as i32);
-    }
-    /// Generator: no more wanted files in this pass.
-    pub fn done(&self) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = tx.send(-1);
-    }
-    /// Receiver: whether the generator wants `ndx`; every wanted file
-    /// before it that the batch skipped is passed to `missing`.
-    pub fn wants(&self, ndx: i32, missing: &mut dyn FnMut(usize)) -> bool {
-        let mut st = self.rx.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if st.eof {
-                return false;
-            }
-            let next = match st.next.take() {
-                Some(n) => n,
-                None => match st.rx.recv() {
-                    Ok(n) if n >= 0 => n,
-                    _ => {
-                        st.eof = true;
-                        return false;
-                    }
-                },
-            };
-            if next == ndx {
-                return true;
-            }
-            if next > ndx {
-                st.next = Some(next);
-                return false;
-            }
-            missing(next as usize);
-        }
-    }
-}
-
 /// The options a client's receiving side runs with: `--only-write-batch`
 /// makes it a dry run that still asks for the data (upstream main.c sets
 /// dry_run after the server's options are built, so the server is not
@@ -540,64 +351,4 @@ pub fn receiving_options(opts: &Options) -> Options {
         o.dry_run = true;
     }
     o
-}
-
-/// `--read-batch`: runs a client's receiving side over the batch file into
-/// `dest` (upstream: a local transfer whose sender is the file).
-pub fn replay(
-    opts: &Options,
-    dest: &str,
-    out: Arc<crate::out::Out>,
-) -> Result<crate::stats::XferStats> {
-    use crate::transfer::{run_receiver_to, Dest, Link};
-    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = Counted {
-        inner: open_for_reading(opts)?,
-        count: count.clone(),
-    };
-    let mut input = io::BufReader::with_capacity(256 * 1024, counted);
-    let mut opts = opts.clone();
-    let ended = |e: Error| {
-        if e.code != exit::RERR_STREAMIO || e.reported {
-            return e;
-        }
-        let n = count.load(std::sync::atomic::Ordering::Relaxed);
-        Error::new(
-            e.code,
-            format!("rsync: connection unexpectedly closed ({n} bytes received so far) [Receiver]"),
-        )
-    };
-    let session = read_header(&mut input, &mut opts, &|line| out.info(line)).map_err(ended)?;
-    out.set_protocol(session.protocol);
-    let link = Link {
-        local: true,
-        batch: Some(LinkBatch::Replay(session)),
-        ..Link::client()
-    };
-    let w = crate::out::shared(Box::new(io::sink()));
-    run_receiver_to(
-        Box::new(input),
-        w,
-        &opts,
-        Dest::Operator(dest.to_string()),
-        &link,
-        out,
-    )
-    .map_err(ended)
-}
-
-/// Counts the bytes read from the batch (for the message when it ends
-/// early).
-struct Counted {
-    inner: Box<dyn Read + Send>,
-    count: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Read for Counted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
 }

@@ -6,7 +6,6 @@
 //! charset. In a local copy the sending side uses LOCAL and the receiving
 //! side REMOTE, as upstream's forked local server does.
 use crate::error::{Error, Result};
-use crate::options::Options;
 use confine::iconv::Iconv;
 use protocol::exit;
 use std::sync::{Mutex, OnceLock};
@@ -47,18 +46,19 @@ fn open_side(spec: &str) -> Result<Side> {
     })
 }
 
-/// Opens the conversions `opts.iconv` asks for (nothing without it):
-/// `local` for a local copy (two sides in this process).
+/// Opens the conversions `--iconv=SPEC` asks for (nothing without it):
+/// `server` for the server's side, `local` for a local copy (two sides in
+/// this process).
 // upstream: rsync.c:setup_iconv()
-pub fn setup(opts: &Options, local: bool) -> Result<()> {
-    let Some(spec) = opts.iconv.as_deref() else {
+pub fn setup(iconv: Option<&str>, server: bool, local: bool) -> Result<()> {
+    let Some(spec) = iconv else {
         return Ok(());
     };
     let (mine, theirs) = match spec.split_once(',') {
         Some((a, b)) => (a, b),
         None => (spec, spec),
     };
-    let (sending, receiving) = if opts.server {
+    let (sending, receiving) = if server {
         (theirs, theirs)
     } else if local {
         (mine, theirs)

@@ -171,14 +171,14 @@ fn parse_item(raw: &str) -> Option<Item> {
         who * what
     } else {
         who = 0o111;
-        (who * what) & !crate::acls::umask()
+        (who * what) & !crate::chmod::umask()
     };
     item.copy_src = copy;
     item.copy_dst = who;
     item.copy_and = if named {
         CHMOD_BITS
     } else {
-        !crate::acls::umask()
+        !crate::chmod::umask()
     };
     match op {
         b'+' => item.or = bits | special,
@@ -212,6 +212,36 @@ fn dest_special_bits(who: u32) -> u32 {
     bits
 }
 
+/// The process umask, read once (call [`preload_umask`] before threads
+/// create files: reading it means setting it for a moment).
+pub fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        rustix::process::umask(old);
+        old.bits()
+    })
+}
+
+/// Reads the umask now, while this is the only thread.
+pub fn preload_umask() {
+    let _ = umask();
+}
+
+/// The permission bits an existing file keeps under `-E` without `-p`: its
+/// own, with the execute bits dropped when the source has none, or granted
+/// wherever it is readable when the source has some and it has none.
+// upstream: rsync.c:dest_mode()
+pub fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
+    let mut mode = st_mode & 0o7777;
+    if src_mode & 0o111 == 0 {
+        mode &= !0o111;
+    } else if st_mode & 0o111 == 0 {
+        mode |= (mode & 0o444) >> 2;
+    }
+    mode
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +266,7 @@ mod tests {
         assert_eq!(ChmodSpec::parse("go=").expect("p").apply(f), 0o100600);
         assert!(ChmodSpec::parse("q+r").is_err());
         // Without a who, the umask applies to rwx (as chmod(1) and rsync).
-        let um = crate::acls::umask();
+        let um = crate::chmod::umask();
         assert_eq!(
             ChmodSpec::parse("D+w").expect("p").apply(0o040555),
             0o040555 | (0o222 & !um)

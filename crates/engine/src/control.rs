@@ -4,7 +4,7 @@
 //! `--max-alloc`, `--log-file`, `--log-file-format` (upstream options.c).
 //! Kept apart from the main option table so that their parsing, their
 //! derived levels and their server words live in one place.
-use crate::options::OptionError;
+use crate::error::OptionError;
 use crate::outlevels::{Kind, Levels, WordsError, USER_PRIORITY, W_CLI, W_REC, W_SND, W_SRV};
 
 /// upstream DEFAULT_MAX_ALLOC: 1 GiB.
@@ -579,271 +579,39 @@ impl Control {
     }
 }
 
-/// A number the way the summary and `--stats` print it at this
-/// `human_readable` level: plain digits (0), digit groups (1), or units of
-/// 1000 (2) or 1024 (3) above 1000 (upstream do_big_num with no fraction
-/// digits; "1.23K" style with two).
-// upstream: lib/compat.c:do_big_num()
-pub fn big_num(n: u64, human: u8) -> String {
-    if human > 1 {
-        let mult = if human == 2 { 1000.0 } else { 1024.0 };
-        let units = ['K', 'M', 'G', 'T', 'P'];
-        if n as f64 >= mult {
-            let mut v = n as f64 / mult;
-            let mut u = 0;
-            while v >= mult && u < units.len() - 1 {
-                v /= mult;
-                u += 1;
-            }
-            return format!("{v:.2}{}", units[u]);
+/// Whether an out-format uses the escape `%<esc>` (skipping the `'` and
+/// width modifiers between `%` and the letter).
+// upstream: log.c:log_format_has()
+pub fn log_format_has(format: &str, esc: char) -> bool {
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
         }
-        return n.to_string();
-    }
-    if human == 0 {
-        return n.to_string();
-    }
-    crate::stats::comma(n)
-}
-
-/// Whether the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG).
-pub fn utf8_locale() -> bool {
-    for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.is_empty() {
-                let v = v.to_ascii_lowercase();
-                return v.contains("utf-8") || v.contains("utf8");
-            }
+        while chars.peek() == Some(&'\'') {
+            chars.next();
+        }
+        // The width is read as far as upstream's 32-byte escape buffer
+        // allows (23 characters), as the expansion reads it.
+        let mut width = 0;
+        if chars.peek() == Some(&'-') {
+            chars.next();
+            width += 1;
+        }
+        while width < 23 && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            chars.next();
+            width += 1;
+        }
+        while chars.peek() == Some(&'\'') {
+            chars.next();
+        }
+        match chars.next() {
+            Some(letter) if letter == esc => return true,
+            Some(_) => {}
+            None => break,
         }
     }
     false
-}
-
-/// A name as text without losing bytes: invalid UTF-8 bytes become the
-/// private-use characters U+10FF00 + byte, which the output paths turn
-/// back into the raw byte ([`unmask`]) before escaping or sending it.
-pub fn name_text(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        s.push_str(chunk.valid());
-        for &b in chunk.invalid() {
-            s.push(char::from_u32(0x10_FF00 + u32::from(b)).unwrap_or('?'));
-        }
-    }
-    s
-}
-
-/// Undoes [`name_text`]'s masking: the raw bytes of a line.
-pub fn unmask(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !text.windows(2).any(|w| w == [0xf4, 0x8f]) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if i + 3 < text.len()
-            && text[i] == 0xf4
-            && text[i + 1] == 0x8f
-            && (0xbc..=0xbf).contains(&text[i + 2])
-            && (0x80..=0xbf).contains(&text[i + 3])
-        {
-            out.push(((text[i + 2] & 3) << 6) | (text[i + 3] & 0x3f));
-            i += 4;
-        } else {
-            out.push(text[i]);
-            i += 1;
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Escapes one output line as upstream does before writing it: control
-/// characters (but tab) and a literal `\#ddd` become `\#ooo`; without `-8`
-/// also high-bit bytes that are not a character of the locale (valid
-/// UTF-8 in a UTF-8 locale passes).
-// upstream: log.c:rwrite() and filtered_fwrite()
-pub fn escape_line(line: &[u8], eight_bit: bool, utf8: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        let b = line[i];
-        if !eight_bit && b >= 0x80 && utf8 {
-            let len = match b {
-                0xc2..=0xdf => 2,
-                0xe0..=0xef => 3,
-                0xf0..=0xf4 => 4,
-                _ => 0,
-            };
-            if len > 0 && i + len <= line.len() && std::str::from_utf8(&line[i..i + len]).is_ok() {
-                out.extend_from_slice(&line[i..i + len]);
-                i += len;
-                continue;
-            }
-        }
-        let literal_escape = b == b'\\'
-            && line.len() >= i + 5
-            && line[i + 1] == b'#'
-            && line[i + 2..i + 5].iter().all(u8::is_ascii_digit);
-        let bad = (b < b' ' && b != b'\t') || (!eight_bit && b >= 0x80);
-        if literal_escape || bad {
-            out.extend_from_slice(format!("\\#{b:03o}").as_bytes());
-        } else {
-            out.push(b);
-        }
-        i += 1;
-    }
-    out
-}
-
-/// The client's terminal settings for [`crate::out::Out::set_control`].
-pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
-    let c = &opts.ctl;
-    crate::out::OutCtl {
-        eight_bit: c.eight_bit,
-        utf8: utf8_locale(),
-        del: c.info.del,
-        progress: c.info.progress,
-        name: c.info.name,
-        human: c.human_readable,
-        all_to_stderr: c.msgs2stderr == 1,
-        log_before: !opts.log_format.as_deref().is_some_and(|f| {
-            ['b', 'c', 'C']
-                .iter()
-                .any(|&e| crate::options::log_format_has(f, e))
-        }),
-    }
-}
-
-/// The closing `--stats` block and summary a client prints (by the
-/// `--info=stats` level: 1 the two summary lines, 2 the block too).
-// upstream: main.c:output_summary()
-pub fn print_summary(
-    out: &crate::out::Out,
-    opts: &crate::Options,
-    stats: &crate::stats::XferStats,
-    elapsed: std::time::Duration,
-) {
-    out.finish_progress();
-    let level = opts.ctl.info.stats;
-    let human = opts.ctl.human_readable;
-    if level >= 2 {
-        for l in stats.stats_lines_h(human) {
-            out.info(&l);
-        }
-    }
-    if level >= 1 {
-        let mut lines = stats.summary_lines_h(elapsed, opts.dry_run, human);
-        // upstream main.c: a batch-only run says so instead.
-        if opts.only_writes_batch() {
-            if let Some(last) = lines.last_mut() {
-                *last = format!("{} (BATCH ONLY)", last.trim_end_matches(" (DRY RUN)"));
-            }
-        }
-        for l in lines {
-            out.info(&l);
-        }
-    }
-    if let Some(dest) = &opts.ctl.stats_json {
-        let json = stats.to_json(elapsed, opts.dry_run, out.landlock().as_ref());
-        if dest == "-" {
-            out.client_text(format!("{json}\n").as_bytes());
-        } else if let Err(e) = write_operator_file(opts, dest, format!("{json}\n").as_bytes()) {
-            out.error(&format!(
-                "rsync: --stats-json: cannot write \"{dest}\": {}",
-                crate::error::sys_err(&e)
-            ));
-        }
-    }
-}
-
-/// Writes an operator-named file (`--stats-json`) as `--log-file` opens
-/// its own: through `confine::operator`, planted symlinks refused unless
-/// `--insecure-links`.
-fn write_operator_file(opts: &crate::Options, path: &str, data: &[u8]) -> std::io::Result<()> {
-    use rustix::fs::OFlags;
-    use std::io::Write;
-    let links = confine::Links::from_insecure(opts.insecure_links);
-    let flags = OFlags::WRONLY | OFlags::TRUNC | OFlags::CREATE;
-    let mut f = confine::operator::open_file(std::path::Path::new(path), flags, 0o644, links)?;
-    f.write_all(data)
-}
-
-/// The client's "building file list ... done" / "receiving file list ...
-/// done" (upstream's non-incremental form, `--info=flist`; level 2 counts
-/// the files), or a receiver's "receiving incremental file list".
-// upstream: flist.c:start_filelist_progress() / finish_filelist_progress()
-pub struct FlistProgress<'a> {
-    out: Option<&'a crate::out::Out>,
-    level: u8,
-}
-
-impl<'a> FlistProgress<'a> {
-    /// Starts it when this side is the client and the options ask for it.
-    pub fn start(
-        opts: &crate::Options,
-        client: bool,
-        out: &'a crate::out::Out,
-    ) -> FlistProgress<'a> {
-        let level = opts.ctl.info.flist;
-        let on = client && level > 0 && !opts.quiet && (opts.recursive || opts.dirs);
-        FlistProgress {
-            out: on.then_some(out),
-            level,
-        }
-    }
-
-    /// A receiver with incremental recursion says so instead.
-    // upstream: flist.c recv_file_list()
-    pub fn incremental(&self) {
-        if let Some(out) = self.out {
-            out.client_text(b"receiving incremental file list\n");
-        }
-    }
-
-    /// Prints the line once the list of `count` entries is complete
-    /// (`kind`: "building" or "receiving").
-    pub fn finish(&self, count: usize, kind: &str) {
-        let Some(out) = self.out else {
-            return;
-        };
-        if self.level < 2 {
-            out.client_text(format!("{kind} file list ... done\n").as_bytes());
-            return;
-        }
-        // The running count at every hundredth entry: the sender counts
-        // before adding an entry (0, 100, ...), the receiver after (100,
-        // 200, ...); the first one starts a new line.
-        let counts: Vec<usize> = if kind == "receiving" {
-            (100..=count).step_by(100).collect()
-        } else {
-            (0..count).step_by(100).collect()
-        };
-        let nl = if counts.is_empty() { "" } else { "\n" };
-        out.client_text(format!("{kind} file list ... {nl}").as_bytes());
-        for c in counts {
-            out.client_text(format!(" {c} files...\r").as_bytes());
-        }
-        out.client_text(
-            format!(
-                "{count} file{}to consider\n",
-                if count == 1 { " " } else { "s " }
-            )
-            .as_bytes(),
-        );
-    }
-}
-
-/// Refuses an allocation a peer asks for that is larger than
-/// `--max-alloc` (1 GiB by default): exit 22 like upstream's allocator.
-// upstream: util2.c:my_alloc()
-pub fn check_alloc(opts: &crate::Options, bytes: u64, who: &str) -> crate::Result<()> {
-    let limit = opts.ctl.max_alloc();
-    if bytes > limit {
-        return Err(crate::Error::new(
-            protocol::exit::RERR_MALLOC,
-            format!("[{who}] exceeded --max-alloc={limit} setting"),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -891,15 +659,6 @@ mod tests {
             let e = parse_size_arg(v, 'B', "max-alloc", 1 << 20, true).unwrap_err();
             assert_eq!(e.message, format!("--max-alloc={v} is invalid"), "{v}");
         }
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(big_num(1234567, 0), "1234567");
-        assert_eq!(big_num(1234567, 1), "1,234,567");
-        assert_eq!(big_num(1234567, 2), "1.23M");
-        assert_eq!(big_num(1234567, 3), "1.18M");
-        assert_eq!(big_num(999, 2), "999");
     }
 
     #[test]
@@ -962,19 +721,11 @@ mod tests {
     }
 
     #[test]
-    fn masked_names() {
-        let t = name_text(b"a\xffb\xc3");
-        assert_eq!(unmask(t.as_bytes()).as_ref(), b"a\xffb\xc3");
-        assert_eq!(name_text("é".as_bytes()), "é");
-    }
-
-    #[test]
-    fn escapes() {
-        assert_eq!(escape_line(b"a\nb\tc", false, false), b"a\\#012b\tc");
-        assert_eq!(escape_line("é".as_bytes(), false, true), "é".as_bytes());
-        assert_eq!(escape_line("é".as_bytes(), false, false), b"\\#303\\#251");
-        assert_eq!(escape_line("é".as_bytes(), true, false), "é".as_bytes());
-        assert_eq!(escape_line(b"\xff", false, true), b"\\#377");
-        assert_eq!(escape_line(b"x\\#123", true, false), b"x\\#134#123");
+    fn log_format_escapes() {
+        assert!(log_format_has("%i %n%L", 'i'));
+        assert!(log_format_has("%'-10i", 'i'));
+        assert!(!log_format_has("%n%L", 'i'));
+        assert!(!log_format_has("100%%i", 'i'));
+        assert!(log_format_has("x%o", 'o'));
     }
 }

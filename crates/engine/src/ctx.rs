@@ -1,13 +1,14 @@
 //! State shared by the generator and receiver threads of one receiving
 //! side.
-use crate::flist::store::Store;
 use crate::ids::IdMap;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
 use crate::stats::XferStats;
+use crate::store::Store;
 use confine::{RelPath, Root};
 use protocol::flist::FileEntry;
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The receiving side's view of one transfer.
@@ -29,7 +30,7 @@ pub struct RecvCtx {
     /// Sender ids to ours (grown by the names each sub-list carries).
     pub ids: RwLock<IdMap>,
     /// Incremental recursion: the segments of the list.
-    pub inc: Option<crate::increc::Segments>,
+    pub inc: Option<Segments>,
     /// The destination directory handle: every filesystem call of the
     /// generator and receiver goes through it.
     pub root: Root,
@@ -52,11 +53,11 @@ pub struct RecvCtx {
     pub filters: filter::FilterList,
     /// A daemon module's rules, with the module-relative path of `root`:
     /// names they exclude are refused.
-    pub daemon_filter: Option<(crate::transfer::DaemonFilter, Vec<u8>)>,
+    pub daemon_filter: Option<(crate::filters::DaemonFilter, Vec<u8>)>,
     /// The update options' directories (partial, temp, backup, basis).
     pub dirs: crate::basis::Dirs,
     /// Partial-file and delayed-update bookkeeping.
-    pub upd: crate::partial::State,
+    pub upd: Updates,
     /// The writer to the sender (for MSG_SUCCESS).
     pub w: Option<crate::out::SharedWriter>,
     /// Received symlink targets are sanitized (a daemon module not
@@ -64,7 +65,7 @@ pub struct RecvCtx {
     /// physically created.
     pub sanitize_links: bool,
     /// Replaying a batch: which files the generator wants.
-    pub batch_wants: Option<crate::batch::Wants>,
+    pub batch_wants: Option<Wants>,
     /// A dry run whose stream still carries file data (a replay, or a
     /// client's `--only-write-batch` pull): the receiver reads it past.
     pub batch_data_in_dry_run: bool,
@@ -106,7 +107,7 @@ impl RecvCtx {
     }
     /// The name used in messages.
     pub fn name(&self, ndx: usize) -> String {
-        crate::control::name_text(&self.entries[ndx].name)
+        crate::text::name_text(&self.entries[ndx].name)
     }
     /// The name of entry `ndx` in an error line: absolute for the
     /// operator's own destination, as upstream's full_fname(); as listed
@@ -121,9 +122,9 @@ impl RecvCtx {
             Some(root) => format!(
                 "{}/{}",
                 root.trim_end_matches('/'),
-                crate::control::name_text(rel)
+                crate::text::name_text(rel)
             ),
-            None => crate::control::name_text(rel),
+            None => crate::text::name_text(rel),
         }
     }
     /// Our uid for an entry.
@@ -158,4 +159,178 @@ pub enum GenEvent {
     Segment,
     /// Incremental recursion: the sender has sent its last sub-list.
     FlistEof,
+}
+
+/// The receiving side of a replay learns from its generator which files
+/// it wants, in list order (upstream: the generator's pipe to the receiver,
+/// receiver.c gen_wants_ndx()).
+pub struct Wants {
+    tx: Mutex<Sender<i32>>,
+    rx: Mutex<WantState>,
+}
+
+struct WantState {
+    rx: Receiver<i32>,
+    next: Option<i32>,
+    eof: bool,
+}
+
+impl std::fmt::Debug for Wants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wants")
+    }
+}
+
+impl Default for Wants {
+    fn default() -> Self {
+        let (tx, rx) = channel();
+        Wants {
+            tx: Mutex::new(tx),
+            rx: Mutex::new(WantState {
+                rx,
+                next: None,
+                eof: false,
+            }),
+        }
+    }
+}
+
+impl Wants {
+    /// Generator: this file is wanted.
+    pub fn want(&self, ndx: usize) {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = tx.send(ndx as i32);
+    }
+    /// Generator: no more wanted files in this pass.
+    pub fn done(&self) {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = tx.send(-1);
+    }
+    /// Receiver: whether the generator wants `ndx`; every wanted file
+    /// before it that the batch skipped is passed to `missing`.
+    pub fn wants(&self, ndx: i32, missing: &mut dyn FnMut(usize)) -> bool {
+        let mut st = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.eof {
+                return false;
+            }
+            let next = match st.next.take() {
+                Some(n) => n,
+                None => match st.rx.recv() {
+                    Ok(n) if n >= 0 => n,
+                    _ => {
+                        st.eof = true;
+                        return false;
+                    }
+                },
+            };
+            if next == ndx {
+                return true;
+            }
+            if next > ndx {
+                st.next = Some(next);
+                return false;
+            }
+            missing(next as usize);
+        }
+    }
+}
+
+/// One list of the transfer: wire indexes `start..start + len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seg {
+    /// Wire index of the first entry.
+    pub start: usize,
+    /// Entries.
+    pub len: usize,
+    /// The directory whose contents these are (its wire index); none for
+    /// the top list.
+    pub parent: Option<usize>,
+}
+
+/// A directory of the lists (upstream dir_flist), by dir_ndx.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DirSlot {
+    /// Its wire index.
+    pub(crate) ndx: usize,
+    /// Its sub-list arrived (upstream FLAG_GOT_DIR_FLIST).
+    pub(crate) got: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SegState {
+    pub(crate) segs: Vec<Seg>,
+    pub(crate) dirs: Vec<DirSlot>,
+    /// Lists not yet finished by the sender's NDX_DONE (upstream's chain
+    /// from first_flist).
+    pub(crate) live: usize,
+    /// NDX_FLIST_EOF arrived.
+    pub(crate) eof: bool,
+}
+
+/// The segments of a received list, shared by the receiving roles.
+#[derive(Debug, Default)]
+pub struct Segments {
+    state: Mutex<SegState>,
+}
+
+impl Segments {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut SegState) -> T) -> T {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+    /// Segments received so far.
+    pub fn count(&self) -> usize {
+        self.with(|s| s.segs.len())
+    }
+    /// Segment `k`.
+    pub fn seg(&self, k: usize) -> Option<Seg> {
+        self.with(|s| s.segs.get(k).copied())
+    }
+    /// The segment holding wire index `ndx` (its directory's slot
+    /// included).
+    pub fn seg_of(&self, ndx: usize) -> Option<usize> {
+        self.with(|s| {
+            let k = s.segs.partition_point(|g| g.start <= ndx + 1);
+            k.checked_sub(1)
+                .filter(|&k| ndx < s.segs[k].start + s.segs[k].len)
+        })
+    }
+    /// The entry a list's slot stands for: the slot before a sub-list is
+    /// that list's directory (kept there), slot 0 before the top list its
+    /// first directory (upstream: read_ndx_and_attrs() takes
+    /// `ndx_start - 1` as dir_flist's entry for the list's parent).
+    pub fn dir_slot_entry(&self, ndx: usize) -> Option<usize> {
+        self.with(|s| {
+            if ndx == 0 {
+                return s.dirs.first().map(|d| d.ndx);
+            }
+            let k = s.segs.partition_point(|g| g.start <= ndx + 1);
+            k.checked_sub(1)
+                .filter(|&k| s.segs[k].start == ndx + 1 && s.segs[k].parent.is_some())
+                .map(|_| ndx)
+        })
+    }
+    /// NDX_FLIST_EOF has arrived.
+    pub fn eof(&self) -> bool {
+        self.with(|s| s.eof)
+    }
+}
+
+/// The file the receiver is writing.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Written in `--temp-dir` (else beside the file or in place).
+    pub(crate) in_temp_dir: bool,
+    /// Its path beneath its root.
+    pub tmp: RelPath,
+    /// Written straight into the destination file.
+    pub inplace: bool,
+}
+
+/// Receiver state shared across files.
+#[derive(Debug, Default)]
+pub struct Updates {
+    pub(crate) in_flight: Mutex<Option<(usize, Output)>>,
+    pub(crate) delayed: Mutex<Vec<usize>>,
 }

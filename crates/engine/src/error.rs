@@ -68,7 +68,7 @@ impl Error {
     /// rsync's closing line for this error, naming where it arose:
     /// `rsync error: <what> (code N) at <file>.rs(<line>) [<role>=<version>]`.
     pub fn closing_line(&self, role: &str) -> String {
-        crate::transfer::closing_line_at(self.code, role, self.location)
+        closing_line_at(self.code, role, self.location)
     }
     /// Builds an error from a stream failure while talking to the peer.
     #[track_caller]
@@ -175,13 +175,13 @@ pub trait SysErr {
 
 impl SysErr for io::Error {
     fn sys_text(&self) -> String {
-        crate::flist::os_err(self)
+        crate::error::os_err(self)
     }
 }
 
 impl SysErr for confine::Error {
     fn sys_text(&self) -> String {
-        crate::flist::confine_err(self)
+        crate::error::confine_err(self)
     }
 }
 
@@ -252,8 +252,101 @@ impl SysErr for protocol::Error {
 
 impl SysErr for rustix::io::Errno {
     fn sys_text(&self) -> String {
-        crate::flist::os_err(&io::Error::from_raw_os_error(self.raw_os_error()))
+        crate::error::os_err(&io::Error::from_raw_os_error(self.raw_os_error()))
     }
+}
+
+/// A confined operation's error as upstream words it: the errno text and
+/// number alone (`Too many levels of symbolic links (40)`), or the whole
+/// error when it has no errno.
+pub fn confine_err(e: &confine::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => os_err(&io::Error::from_raw_os_error(n)),
+        None => e.to_string(),
+    }
+}
+
+/// rsync's `(N)` errno suffix: "No such file or directory (2)".
+pub fn os_err(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let s = e.to_string();
+            let text = s.split(" (os error").next().unwrap_or(&s).to_string();
+            format!("{text} ({n})")
+        }
+        // An error made from a kind alone (no errno): rsync's text for it.
+        None if e.get_ref().is_none() => match e.kind() {
+            io::ErrorKind::NotFound => "No such file or directory (2)".to_string(),
+            io::ErrorKind::PermissionDenied => "Permission denied (13)".to_string(),
+            io::ErrorKind::AlreadyExists => "File exists (17)".to_string(),
+            _ => e.to_string(),
+        },
+        None => e.to_string(),
+    }
+}
+
+/// A command line that cannot be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OptionError {
+    /// The one-line message (without the "rsync: " prefix).
+    pub message: String,
+    /// The exit code (1 for syntax errors, 4 for options not supported yet).
+    pub exit_code: i32,
+}
+
+impl OptionError {
+    pub(crate) fn syntax(message: String) -> OptionError {
+        OptionError {
+            message,
+            exit_code: 1,
+        }
+    }
+
+    pub(crate) fn unsupported(message: String) -> OptionError {
+        OptionError {
+            message,
+            exit_code: 4,
+        }
+    }
+}
+
+pub(crate) fn outside() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::XDEV.raw_os_error())
+}
+
+/// The io::Error inside a confined failure (errno kept, so messages carry
+/// rsync's "(18)" suffix).
+pub(crate) fn io_of(e: confine::Error) -> io::Error {
+    match e {
+        confine::Error::Io { source, .. } => source,
+        other => io::Error::new(io::ErrorKind::PermissionDenied, other.to_string()),
+    }
+}
+
+/// `rsync error: <what> (code N) at <file>.rs(<line>) [<role>=oxsync-<version>]`,
+/// naming the caller's place (as upstream's exit_cleanup() names its
+/// `__FILE__` and `__LINE__`); an [`Error`] names its own with
+/// [`Error::closing_line`].
+#[track_caller]
+pub fn closing_line(code: i32, role: &str) -> String {
+    closing_line_at(code, role, std::panic::Location::caller())
+}
+
+/// [`closing_line`] naming the given place.
+// upstream: log.c:log_exit()
+pub fn closing_line_at(code: i32, role: &str, at: &std::panic::Location<'_>) -> String {
+    let word = if code == exit::RERR_VANISHED {
+        "warning"
+    } else {
+        "error"
+    };
+    format!(
+        "rsync {word}: {} (code {code}) at {} [{role}=oxsync-{}]",
+        exit::name(code),
+        origin(at),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 #[cfg(test)]
@@ -315,7 +408,7 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(l, want);
-        let (l, line) = (crate::transfer::closing_line(24, "sender"), here());
+        let (l, line) = (closing_line(24, "sender"), here());
         assert!(
             l.contains(&format!("(code 24) at error.rs({line}) [sender=")),
             "{l}"

@@ -117,7 +117,7 @@ pub fn stat(root: &Root, p: &RelPath) -> Result<Option<Stat>> {
 fn apply(st: &mut Stat, r: &Recorded) {
     st.mode = r.mode;
     st.file_type = file_type(r.mode);
-    st.rdev = crate::flist::makedev(r.rdev.0, r.rdev.1);
+    st.rdev = crate::fakesuper::makedev(r.rdev.0, r.rdev.1);
     st.uid = r.uid;
     st.gid = r.gid;
 }
@@ -151,7 +151,7 @@ pub fn real_mode(want: &Recorded, real_type: u32) -> u32 {
 fn value_for(want: &Recorded, real: (u32, u64, u32, u32)) -> Option<Vec<u8>> {
     let (mode, rdev, uid, gid) = real;
     let real_rdev = if is_device(mode) { rdev } else { 0 };
-    let want_rdev = crate::flist::makedev(want.rdev.0, want.rdev.1);
+    let want_rdev = crate::fakesuper::makedev(want.rdev.0, want.rdev.1);
     let plain = mode == want.mode && real_rdev == want_rdev && uid == want.uid && gid == want.gid;
     (!plain).then(|| want.format())
 }
@@ -304,6 +304,12 @@ pub fn source_override(src: &crate::source::Sources, path: &std::path::Path, e: 
     if was_file && !e.is_file() && !e.is_dir() && !e.is_symlink() {
         e.size = 0;
     }
+}
+
+/// Linux makedev.
+pub fn makedev(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (major as u64, minor as u64);
+    ((ma & 0xffff_f000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffff_ff00) << 12) | (mi & 0xff)
 }
 
 #[cfg(test)]

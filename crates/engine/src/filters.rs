@@ -5,6 +5,7 @@ use crate::options::{FilterArg, Options};
 use filter::FilterList;
 use protocol::exit;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 fn rule_error(e: filter::Error) -> Error {
     Error::new(exit::RERR_SYNTAX, format!("rsync: {e}"))
@@ -59,7 +60,7 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
             Some(d)
         }
         Err(e) => {
-            *why.borrow_mut() = Some(crate::flist::os_err(&e));
+            *why.borrow_mut() = Some(crate::error::os_err(&e));
             None
         }
     };
@@ -182,5 +183,68 @@ impl DirStack {
             self.stack.push(t);
         }
         Ok(())
+    }
+}
+
+/// A daemon module's filter rules, matched against paths relative to the
+/// module root: a sender never lists what they exclude, a receiver refuses
+/// to write it.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonFilter {
+    /// The module's rules.
+    pub rules: FilterList,
+    /// The module root as the sender's paths spell it (`/` after chroot).
+    pub module_root: std::path::PathBuf,
+}
+
+impl DaemonFilter {
+    /// Whether `path` (relative to the module root) or one of the
+    /// directories above it is excluded.
+    // upstream: util1.c:path_is_daemon_excluded()
+    pub fn excludes(&self, path: &[u8], is_dir: bool) -> bool {
+        self.excluded_at(path, is_dir).is_some()
+    }
+
+    /// As [`DaemonFilter::excludes`], telling whether the excluded name is
+    /// the path itself (`Some(true)`) or a directory above it.
+    pub fn excluded_at(&self, path: &[u8], is_dir: bool) -> Option<bool> {
+        self.excluded_below(path, 0, is_dir)
+    }
+
+    /// As [`DaemonFilter::excluded_at`], checking only the directories
+    /// above `path` that lie beyond its first `from` bytes: a receiver
+    /// matches each received name (and the received directories above
+    /// it), never the destination directories it was sent into, which
+    /// were checked as the destination (upstream matches names, so
+    /// `exclude = /d` protects `d` itself and `/d/` its subtree).
+    // upstream: generator.c:recv_generator() (check_filter on fname)
+    pub fn excluded_below(&self, path: &[u8], from: usize, is_dir: bool) -> Option<bool> {
+        let (path, from) = match path.strip_prefix(b"./") {
+            Some(p) => (p, from.saturating_sub(2)),
+            None => (path, from),
+        };
+        if path.is_empty() || path == b"." {
+            return None;
+        }
+        for (i, &c) in path.iter().enumerate() {
+            if c == b'/' && i > from && self.rules.is_excluded(&path[..i], true) {
+                return Some(false);
+            }
+        }
+        self.rules.is_excluded(path, is_dir).then_some(true)
+    }
+
+    /// `rel` (below the sender's transfer root `root`) relative to the
+    /// module root; None when `root` is outside it.
+    pub fn module_path(&self, root: &Path, rel: &[u8]) -> Option<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let under = root.strip_prefix(&self.module_root).ok()?;
+        let mut v = under.as_os_str().as_bytes().to_vec();
+        let rel = if rel == b"." { &b""[..] } else { rel };
+        if !v.is_empty() && !rel.is_empty() {
+            v.push(b'/');
+        }
+        v.extend_from_slice(rel);
+        Some(v)
     }
 }

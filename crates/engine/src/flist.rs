@@ -1,13 +1,14 @@
 //! The file list: built from local paths by a sender, received and
 //! validated by a receiver, sorted identically on both sides.
-use crate::error::{Error, Result};
+use crate::error::{os_err, Error, Result};
+use crate::filters::DaemonFilter;
 use crate::filters::DirStack;
 use crate::ids;
 use crate::options::Options;
 use crate::out::Out;
 use crate::session::Session;
 use crate::source::{Origin, Sources};
-use crate::transfer::DaemonFilter;
+use crate::trust::has_dotdot;
 use confine::{FileType, RelPath, Stat};
 use delta::FileHasher;
 use filter::FilterList;
@@ -20,7 +21,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 mod sources;
-pub mod store;
 mod tree;
 pub use sources::SourcePaths;
 pub use tree::files_from_names;
@@ -122,6 +122,18 @@ impl FileList {
             .filter(|e| !e.is_dir())
             .map(|e| e.size.max(0) as u64)
             .sum()
+    }
+}
+
+impl crate::source::SentList for FileList {
+    fn entries(&self) -> &[FileEntry] {
+        &self.entries
+    }
+    fn source_path(&self, i: usize) -> Option<PathBuf> {
+        self.sources.get(i)
+    }
+    fn source_of(&self, i: usize) -> Sources {
+        FileList::source_of(self, i)
     }
 }
 
@@ -588,7 +600,7 @@ impl Walker<'_> {
                     "hiding"
                 },
                 if is_dir { "directory" } else { "file" },
-                crate::control::name_text(rel)
+                crate::text::name_text(rel)
             ));
         }
         m == filter::Match::Exclude
@@ -1075,45 +1087,10 @@ fn minor(rdev: u64) -> u32 {
     (((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)) as u32
 }
 
-/// Linux makedev.
-pub fn makedev(major: u32, minor: u32) -> u64 {
-    let (ma, mi) = (major as u64, minor as u64);
-    ((ma & 0xffff_f000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffff_ff00) << 12) | (mi & 0xff)
-}
-
 fn last_component(p: &Path) -> Vec<u8> {
     match p.file_name() {
         Some(n) => n.as_bytes().to_vec(),
         None => b".".to_vec(),
-    }
-}
-
-/// A confined operation's error as upstream words it: the errno text and
-/// number alone (`Too many levels of symbolic links (40)`), or the whole
-/// error when it has no errno.
-pub fn confine_err(e: &confine::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => os_err(&io::Error::from_raw_os_error(n)),
-        None => e.to_string(),
-    }
-}
-
-/// rsync's `(N)` errno suffix: "No such file or directory (2)".
-pub fn os_err(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => {
-            let s = e.to_string();
-            let text = s.split(" (os error").next().unwrap_or(&s).to_string();
-            format!("{text} ({n})")
-        }
-        // An error made from a kind alone (no errno): rsync's text for it.
-        None if e.get_ref().is_none() => match e.kind() {
-            io::ErrorKind::NotFound => "No such file or directory (2)".to_string(),
-            io::ErrorKind::PermissionDenied => "Permission denied (13)".to_string(),
-            io::ErrorKind::AlreadyExists => "File exists (17)".to_string(),
-            _ => e.to_string(),
-        },
-        None => e.to_string(),
     }
 }
 
@@ -1128,7 +1105,7 @@ pub(crate) fn abs_display(p: &Path) -> String {
     };
     // Bytes that are not UTF-8 stay as they are on the way out (masked:
     // an --iconv server converts them, a terminal escapes them).
-    crate::control::name_text(std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()))
+    crate::text::name_text(std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()))
 }
 
 /// Writes the list, its end marker and (without --numeric-ids) the id
@@ -1362,7 +1339,7 @@ impl ListReader {
                 continue;
             }
             self.held += n.name.len() as u64 + 32;
-            crate::control::check_alloc(opts, self.held, "receiver")?;
+            crate::alloc::check_alloc(opts, self.held, "receiver")?;
             let _ = ids::local_id(n.user, &n.name);
             let list = if n.user {
                 &mut self.uids
@@ -1397,7 +1374,7 @@ impl ListReader {
         }
         self.total += 1;
         self.held += received_entry_cost(&e);
-        crate::control::check_alloc(opts, self.held, "receiver")?;
+        crate::alloc::check_alloc(opts, self.held, "receiver")?;
         if opts.xattrs > 0 {
             let mut budget = limit.saturating_sub(self.held);
             let before = budget;
@@ -1429,7 +1406,7 @@ impl ListReader {
                 field: "id list bytes",
                 len,
                 ..
-            }) => Err(crate::control::check_alloc(opts, *held + len, "receiver")
+            }) => Err(crate::alloc::check_alloc(opts, *held + len, "receiver")
                 .err()
                 .unwrap_or_else(|| Error::protocol("id list over the allocation bound"))),
             Err(other) => Err(Error::from(other)),
@@ -1564,10 +1541,6 @@ fn received_entry_cost(e: &FileEntry) -> u64 {
     bytes as u64
 }
 
-pub(crate) fn has_dotdot(name: &[u8]) -> bool {
-    name.split(|&b| b == b'/').any(|c| c == b"..")
-}
-
 #[cfg(test)]
 mod sanitize_tests {
     use super::sanitize_link;
@@ -1590,6 +1563,71 @@ mod sanitize_tests {
             let got = sanitize_link(t.as_bytes(), d);
             assert_eq!(String::from_utf8_lossy(&got), want, "{t} at depth {d}");
         }
+    }
+}
+
+/// The client's "building file list ... done" / "receiving file list ...
+/// done" (upstream's non-incremental form, `--info=flist`; level 2 counts
+/// the files), or a receiver's "receiving incremental file list".
+// upstream: flist.c:start_filelist_progress() / finish_filelist_progress()
+pub struct FlistProgress<'a> {
+    out: Option<&'a crate::out::Out>,
+    level: u8,
+}
+
+impl<'a> FlistProgress<'a> {
+    /// Starts it when this side is the client and the options ask for it.
+    pub fn start(
+        opts: &crate::Options,
+        client: bool,
+        out: &'a crate::out::Out,
+    ) -> FlistProgress<'a> {
+        let level = opts.ctl.info.flist;
+        let on = client && level > 0 && !opts.quiet && (opts.recursive || opts.dirs);
+        FlistProgress {
+            out: on.then_some(out),
+            level,
+        }
+    }
+
+    /// A receiver with incremental recursion says so instead.
+    // upstream: flist.c recv_file_list()
+    pub fn incremental(&self) {
+        if let Some(out) = self.out {
+            out.client_text(b"receiving incremental file list\n");
+        }
+    }
+
+    /// Prints the line once the list of `count` entries is complete
+    /// (`kind`: "building" or "receiving").
+    pub fn finish(&self, count: usize, kind: &str) {
+        let Some(out) = self.out else {
+            return;
+        };
+        if self.level < 2 {
+            out.client_text(format!("{kind} file list ... done\n").as_bytes());
+            return;
+        }
+        // The running count at every hundredth entry: the sender counts
+        // before adding an entry (0, 100, ...), the receiver after (100,
+        // 200, ...); the first one starts a new line.
+        let counts: Vec<usize> = if kind == "receiving" {
+            (100..=count).step_by(100).collect()
+        } else {
+            (0..count).step_by(100).collect()
+        };
+        let nl = if counts.is_empty() { "" } else { "\n" };
+        out.client_text(format!("{kind} file list ... {nl}").as_bytes());
+        for c in counts {
+            out.client_text(format!(" {c} files...\r").as_bytes());
+        }
+        out.client_text(
+            format!(
+                "{count} file{}to consider\n",
+                if count == 1 { " " } else { "s " }
+            )
+            .as_bytes(),
+        );
     }
 }
 

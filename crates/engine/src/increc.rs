@@ -15,129 +15,26 @@
 // rsync.c read_ndx_and_attrs(); generator.c generate_files(),
 // check_for_finished_files(); receiver.c recv_files(); compat.c
 // set_allow_inc_recurse()
-use crate::ctx::{GenEvent, RecvCtx};
+use crate::ctx::{DirSlot, GenEvent, RecvCtx, Seg, SegState, Segments};
 use crate::error::{Error, Result};
 use crate::flist::{FileList, ListReader};
-use crate::options::{DeleteMode, Options};
 use confine::RelPath;
 use protocol::exit;
 use protocol::flist::FileEntry;
 use protocol::ndx::NDX_FLIST_OFFSET;
 use std::io::Read;
 use std::sync::mpsc::Sender;
-use std::sync::Mutex;
-
-/// Whether this side, receiving, may use incremental recursion with these
-/// options (the sending side's choice is its own).
-// upstream: compat.c set_allow_inc_recurse() (!am_sender), plus what
-// oxsync's receiving side does not yet do incrementally (-X, -A, batches,
-// --delete-missing-args, -m)
-pub fn receiver_allows(opts: &Options) -> bool {
-    opts.recursive
-        && opts.inc_recursive != Some(false)
-        && !matches!(opts.delete, DeleteMode::Before | DeleteMode::After)
-        && !opts.delay_updates
-        && !opts.tree.prune_empty_dirs
-        && opts.xattrs == 0
-        && !opts.acls
-        && opts.batch.is_none()
-        && opts.tree.missing_args != 2
-        && opts.ctl.list_only == 0
-        // --iconv re-sorts each received list (wire_order): not per list yet.
-        && (opts.iconv.is_none() || opts.no_iconv)
-        && !crate::charset::active()
-}
 
 /// Whether a batch recorded with incremental recursion can be replayed
 /// with these options (the reading side's own; the batch's stream flags
-/// already applied): as [`receiver_allows`], the batch itself aside.
+/// already applied): as [`crate::options::receiver_allows`], the batch
+/// itself aside.
 // upstream: compat.c setup_protocol() ("Incompatible options specified for
 // inc-recursive batch file.")
-pub fn replay_allows(opts: &Options) -> bool {
+pub fn replay_allows(opts: &crate::options::Options) -> bool {
     let mut o = opts.clone();
     o.batch = None;
-    receiver_allows(&o)
-}
-
-/// One list of the transfer: wire indexes `start..start + len`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seg {
-    /// Wire index of the first entry.
-    pub start: usize,
-    /// Entries.
-    pub len: usize,
-    /// The directory whose contents these are (its wire index); none for
-    /// the top list.
-    pub parent: Option<usize>,
-}
-
-/// A directory of the lists (upstream dir_flist), by dir_ndx.
-#[derive(Debug, Clone, Copy)]
-struct DirSlot {
-    /// Its wire index.
-    ndx: usize,
-    /// Its sub-list arrived (upstream FLAG_GOT_DIR_FLIST).
-    got: bool,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    segs: Vec<Seg>,
-    dirs: Vec<DirSlot>,
-    /// Lists not yet finished by the sender's NDX_DONE (upstream's chain
-    /// from first_flist).
-    live: usize,
-    /// NDX_FLIST_EOF arrived.
-    eof: bool,
-}
-
-/// The segments of a received list, shared by the receiving roles.
-#[derive(Debug, Default)]
-pub struct Segments {
-    state: Mutex<State>,
-}
-
-impl Segments {
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut g)
-    }
-    /// Segments received so far.
-    pub fn count(&self) -> usize {
-        self.with(|s| s.segs.len())
-    }
-    /// Segment `k`.
-    pub fn seg(&self, k: usize) -> Option<Seg> {
-        self.with(|s| s.segs.get(k).copied())
-    }
-    /// The segment holding wire index `ndx` (its directory's slot
-    /// included).
-    pub fn seg_of(&self, ndx: usize) -> Option<usize> {
-        self.with(|s| {
-            let k = s.segs.partition_point(|g| g.start <= ndx + 1);
-            k.checked_sub(1)
-                .filter(|&k| ndx < s.segs[k].start + s.segs[k].len)
-        })
-    }
-    /// The entry a list's slot stands for: the slot before a sub-list is
-    /// that list's directory (kept there), slot 0 before the top list its
-    /// first directory (upstream: read_ndx_and_attrs() takes
-    /// `ndx_start - 1` as dir_flist's entry for the list's parent).
-    pub fn dir_slot_entry(&self, ndx: usize) -> Option<usize> {
-        self.with(|s| {
-            if ndx == 0 {
-                return s.dirs.first().map(|d| d.ndx);
-            }
-            let k = s.segs.partition_point(|g| g.start <= ndx + 1);
-            k.checked_sub(1)
-                .filter(|&k| s.segs[k].start == ndx + 1 && s.segs[k].parent.is_some())
-                .map(|_| ndx)
-        })
-    }
-    /// NDX_FLIST_EOF has arrived.
-    pub fn eof(&self) -> bool {
-        self.with(|s| s.eof)
-    }
+    crate::options::receiver_allows(&o)
 }
 
 /// See [`Segments::dir_slot_entry`]; none without incremental recursion.
@@ -289,7 +186,7 @@ fn inc(ctx: &RecvCtx) -> Result<&Segments> {
 /// The directory `dir_ndx` may get its list now: the lists are not all
 /// finished, it exists, is active and has none yet. Returns its wire
 /// index.
-fn claim_dir(s: &mut State, dir_ndx: i64, ctx: &RecvCtx) -> Result<usize> {
+fn claim_dir(s: &mut SegState, dir_ndx: i64, ctx: &RecvCtx) -> Result<usize> {
     if s.live == 0 {
         return Err(Error::protocol(
             "rsync: refusing sub-flist after final flist was freed",

@@ -215,7 +215,7 @@ impl ItemFormat {
     /// The line for a deletion ("*deleting   name" with -i, "deleting name"
     /// with -v), or `None`.
     pub fn deleted_line(&self, name: &[u8], is_dir: bool) -> Option<String> {
-        let mut n = crate::control::name_text(name);
+        let mut n = crate::text::name_text(name);
         if is_dir && !n.ends_with('/') {
             n.push('/');
         }
@@ -232,14 +232,14 @@ impl ItemFormat {
 /// `%n%L`: the name (directories with a trailing `/`) and ` -> target` for
 /// symlinks.
 pub fn name_and_link(e: &FileEntry) -> String {
-    let mut s = crate::control::name_text(&e.name);
+    let mut s = crate::text::name_text(&e.name);
     if e.is_dir() {
         s.push('/');
     }
     if let Some(t) = e.link_target() {
         if e.is_symlink() {
             s.push_str(" -> ");
-            s.push_str(&crate::control::name_text(t));
+            s.push_str(&crate::text::name_text(t));
         }
     }
     s

@@ -8,7 +8,10 @@
 #![deny(missing_docs)]
 
 pub mod acls;
+pub mod alloc;
+pub mod altdest;
 pub mod anchors;
+pub mod backup;
 pub mod basis;
 pub mod batch;
 pub mod batch_script;
@@ -22,6 +25,7 @@ pub mod error;
 pub mod fakesuper;
 pub mod filters;
 pub mod flist;
+pub mod fuzzy;
 pub mod generator;
 pub mod ids;
 pub mod increc;
@@ -35,7 +39,9 @@ pub mod outlevels;
 pub mod partial;
 pub mod progress;
 pub mod receiver;
-pub mod refuse;
+pub mod relocate;
+pub mod remove_source;
+pub mod replay;
 mod roles;
 pub mod sender;
 pub mod session;
@@ -44,6 +50,9 @@ pub mod source;
 pub mod sparse;
 pub mod stats;
 pub mod stoptime;
+pub mod store;
+pub mod summary;
+pub mod text;
 pub mod tokens;
 pub mod transfer;
 pub mod treeshape;
@@ -51,5 +60,6 @@ pub mod trust;
 pub mod usage;
 pub mod xattrs;
 
+pub use error::OptionError;
 pub use error::{Error, Result};
-pub use options::{DeleteMode, FilterArg, OptionError, Options};
+pub use options::{DeleteMode, FilterArg, Options};

@@ -1,7 +1,7 @@
 //! `--list-only` (and a single source argument): the receiving side prints
 //! one line per file-list entry instead of transferring
 //! (`drwxr-xr-x          4,096 2026/11/28 19:00:00 name`).
-use crate::control::big_num;
+use crate::text::big_num;
 use protocol::flist::{FileEntry, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFSOCK};
 
 /// `drwxr-xr-x` for a mode (upstream permstring).
@@ -68,12 +68,12 @@ pub fn line(e: &FileEntry, links: bool, human: u8) -> String {
         permstring(e.mode),
         big_num(e.size.max(0) as u64, human),
         timestring(e.mtime),
-        crate::control::name_text(&e.name)
+        crate::text::name_text(&e.name)
     );
     if links && e.mode & S_IFMT == S_IFLNK {
         if let Some(t) = e.link_target() {
             s.push_str(" -> ");
-            s.push_str(&crate::control::name_text(t));
+            s.push_str(&crate::text::name_text(t));
         }
     }
     s

@@ -52,7 +52,7 @@ pub enum MakePathError {
     #[error("{0}")]
     Name(confine::Error),
     /// Looking at or making a directory failed (errno text as rsync's).
-    #[error("{}", crate::flist::confine_err(.0))]
+    #[error("{}", crate::error::confine_err(.0))]
     Fs(confine::Error),
     /// An existing component is not a directory.
     #[error("{0} is not a directory")]
@@ -129,7 +129,7 @@ pub fn make_operator(opts: &Options, out: &Out, dest: &str, total: usize) -> Res
     let rel = RelPath::new(&rest.join(&b'/')).map_err(|e| mkdir_failed(dest, &e.to_string()))?;
     let links = Links::from_insecure(opts.insecure_links);
     let root = Root::open_operator(&base, links, AmbientAuthority::operator())
-        .map_err(|e| mkdir_failed(dest, &crate::flist::confine_err(&e)))?;
+        .map_err(|e| mkdir_failed(dest, &crate::error::confine_err(&e)))?;
     let made =
         make_beneath(&root, &rel, opts.dry_run).map_err(|e| mkdir_failed(dest, &e.to_string()))?;
     report(opts, out, dest, total, made);

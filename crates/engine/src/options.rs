@@ -9,7 +9,13 @@
 //! options and paths in any order. Every option of rsync 3.5.0 that oxsync
 //! does not implement is refused with exit code 4, so that a transfer never
 //! silently ignores a request.
-use crate::treeshape::TreeAct;
+pub mod batch;
+pub mod refuse;
+pub mod tree;
+
+use crate::control::log_format_has;
+use crate::error::OptionError;
+use crate::options::tree::TreeAct;
 use std::ffi::OsString;
 
 /// The client-info letters sent after `e` in the server's short bundle
@@ -328,7 +334,7 @@ pub struct Options {
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,
     /// The tree-shape options (-R, --files-from, -x, -m, missing args).
-    pub tree: crate::treeshape::TreeOpts,
+    pub tree: crate::options::tree::TreeOpts,
     /// -M / --remote-option values, appended verbatim to the server's argv
     /// (upstream remote_options).
     pub remote_options: Vec<String>,
@@ -338,7 +344,7 @@ pub struct Options {
     /// `--write-batch`, `--only-write-batch` or `--read-batch` (client; a
     /// server keeps only `--only-write-batch`, which makes its receiving
     /// side a dry run that still asks for the data).
-    pub batch: Option<crate::batch::Batch>,
+    pub batch: Option<crate::options::batch::Batch>,
     /// --fsync: the receiver fsyncs every file it finishes.
     pub fsync: bool,
     /// --copy-devices: the sender sends a device's content as a regular
@@ -374,32 +380,6 @@ pub struct Options {
     /// `--list-only`, `-s`, `--bwlimit`, `--timeout`, `--max-alloc`,
     /// `--log-file`...).
     pub ctl: crate::control::Control,
-}
-
-/// A command line that cannot be accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct OptionError {
-    /// The one-line message (without the "rsync: " prefix).
-    pub message: String,
-    /// The exit code (1 for syntax errors, 4 for options not supported yet).
-    pub exit_code: i32,
-}
-
-impl OptionError {
-    pub(crate) fn syntax(message: String) -> OptionError {
-        OptionError {
-            message,
-            exit_code: 1,
-        }
-    }
-
-    fn unsupported(message: String) -> OptionError {
-        OptionError {
-            message,
-            exit_code: 4,
-        }
-    }
 }
 
 /// What an option we implement does.
@@ -469,7 +449,7 @@ pub(crate) enum Act {
     KeepDirlinks,
     Fuzzy(bool),
     Mkpath(bool),
-    Tree(crate::treeshape::TreeAct),
+    Tree(crate::options::tree::TreeAct),
     Sparse(bool),
     Preallocate,
     OpenNoatime(bool),
@@ -526,7 +506,7 @@ pub(crate) enum Act {
     MinSize,
     ModifyWindow,
     MaxDelete,
-    Batch(crate::batch::BatchMode),
+    Batch(crate::options::batch::BatchMode),
     StopAfter,
     StopAt,
     EarlyInput,
@@ -586,7 +566,7 @@ impl Act {
                 | Act::Usermap
                 | Act::Groupmap
                 | Act::Chown
-                | Act::Tree(crate::treeshape::TreeAct::FilesFrom)
+                | Act::Tree(crate::options::tree::TreeAct::FilesFrom)
                 | Act::RemoteOption
                 | Act::CompressThreads
                 | Act::Batch(_)
@@ -736,9 +716,9 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("no-blocking-io", None, Act::BlockingIo(false)),
     ("outbuf", None, Act::OutBuf), ("copy-as", None, Act::CopyAs),
     ("iconv", None, Act::Iconv), ("no-iconv", None, Act::NoIconv),
-    ("write-batch", None, Act::Batch(crate::batch::BatchMode::Write)),
-    ("only-write-batch", None, Act::Batch(crate::batch::BatchMode::OnlyWrite)),
-    ("read-batch", None, Act::Batch(crate::batch::BatchMode::Read)),
+    ("write-batch", None, Act::Batch(crate::options::batch::BatchMode::Write)),
+    ("only-write-batch", None, Act::Batch(crate::options::batch::BatchMode::OnlyWrite)),
+    ("read-batch", None, Act::Batch(crate::options::batch::BatchMode::Read)),
 ];
 
 /// Short letters of rsync 3.5.0 that oxsync does not implement, with the
@@ -832,41 +812,6 @@ pub fn shell_escape(value: &str) -> String {
         s.push(ch);
     }
     s
-}
-
-/// Whether an out-format uses the escape `%<esc>` (skipping the `'` and
-/// width modifiers between `%` and the letter).
-// upstream: log.c:log_format_has()
-pub fn log_format_has(format: &str, esc: char) -> bool {
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            continue;
-        }
-        while chars.peek() == Some(&'\'') {
-            chars.next();
-        }
-        // The width is read as far as upstream's 32-byte escape buffer
-        // allows (23 characters), as the expansion reads it.
-        let mut width = 0;
-        if chars.peek() == Some(&'-') {
-            chars.next();
-            width += 1;
-        }
-        while width < 23 && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
-            chars.next();
-            width += 1;
-        }
-        while chars.peek() == Some(&'\'') {
-            chars.next();
-        }
-        match chars.next() {
-            Some(letter) if letter == esc => return true,
-            Some(_) => {}
-            None => break,
-        }
-    }
-    false
 }
 
 /// Parses a `--block-size` value: digits (optionally with a fraction) and
@@ -1015,14 +960,14 @@ impl Options {
     // upstream: clientserver.c:rsync_module() -> options.c:parse_arguments()
     pub fn parse_for_module(
         args: &[OsString],
-        refusals: &crate::refuse::Refusals,
+        refusals: &crate::options::refuse::Refusals,
     ) -> Result<Options, Box<(OptionError, Options)>> {
         Options::parse_with(args, Some(refusals))
     }
 
     fn parse_with(
         args: &[OsString],
-        refusals: Option<&crate::refuse::Refusals>,
+        refusals: Option<&crate::options::refuse::Refusals>,
     ) -> Result<Options, Box<(OptionError, Options)>> {
         let words = args
             .iter()
@@ -1054,7 +999,7 @@ impl Options {
     fn read_words(
         &mut self,
         words: &[String],
-        refusals: Option<&crate::refuse::Refusals>,
+        refusals: Option<&crate::options::refuse::Refusals>,
     ) -> Result<(), OptionError> {
         let opts = self;
         let refused = |e: Option<OptionError>| e.map_or(Ok(()), Err);
@@ -1188,8 +1133,8 @@ impl Options {
             r.check_implied(opts)?;
             opts.compress_threads = opts.compress_threads.min(MAX_DAEMON_COMPRESSION_THREADS);
         }
-        crate::batch::finish_options(opts)?;
-        crate::treeshape::finish_options(opts)?;
+        crate::options::batch::finish_options(opts)?;
+        crate::options::tree::finish_options(opts)?;
         // upstream: options.c (SUPPORT_XATTRS)
         if opts.fake_super && opts.xattrs > 1 {
             return Err(OptionError::syntax(
@@ -1339,7 +1284,7 @@ impl Options {
             Act::MaxDelete => {
                 self.max_delete = Some(parse_int(&value, word)?.max(0) as u32);
             }
-            Act::Batch(mode) => crate::batch::apply_option(self, mode, value)?,
+            Act::Batch(mode) => crate::options::batch::apply_option(self, mode, value)?,
             Act::Itemize => self.itemize = self.itemize.saturating_add(1),
             Act::NoItemize => self.itemize = 0,
             Act::Stats => self.stats = true,
@@ -1813,11 +1758,6 @@ impl Options {
         }
         crate::chmod::ChmodSpec::parse(&self.chmod.join(",")).ok()
     }
-
-    /// The usage text for --help, generated from the parser's tables.
-    pub fn help_text() -> String {
-        crate::usage::help_text()
-    }
 }
 
 /// Takes the next argv word as the value of `word`, or fails like popt.
@@ -1831,6 +1771,33 @@ fn take_next(words: &[String], next: &mut usize, word: &str) -> Result<String, O
 }
 
 mod server_args;
+
+/// Whether this side, receiving, may use incremental recursion with these
+/// options (the sending side's choice is its own).
+// upstream: compat.c set_allow_inc_recurse() (!am_sender), plus what
+// oxsync's receiving side does not yet do incrementally (-X, -A, batches,
+// --delete-missing-args, -m)
+pub fn receiver_allows(opts: &Options) -> bool {
+    opts.recursive
+        && opts.inc_recursive != Some(false)
+        && !matches!(opts.delete, DeleteMode::Before | DeleteMode::After)
+        && !opts.delay_updates
+        && !opts.tree.prune_empty_dirs
+        && opts.xattrs == 0
+        && !opts.acls
+        && opts.batch.is_none()
+        && opts.tree.missing_args != 2
+        && opts.ctl.list_only == 0
+        // --iconv re-sorts each received list (wire_order): not per list yet.
+        && (opts.iconv.is_none() || opts.no_iconv)
+        && !crate::charset::active()
+}
+
+/// A client offers incremental recursion (the `i` of its `-e` letters)
+/// when it will receive and its options allow it.
+pub fn client_offers_inc(opts: &Options, receiving: bool) -> bool {
+    receiving && crate::options::receiver_allows(opts)
+}
 
 #[cfg(test)]
 mod tests {
@@ -2000,7 +1967,7 @@ mod tests {
             parse(&["-h", "a", "b"]).map(|o| o.ctl.human_readable),
             Ok(2)
         );
-        assert!(Options::help_text().contains("--whole-file"));
+        assert!(crate::usage::help_text().contains("--whole-file"));
     }
 
     #[test]
@@ -2085,15 +2052,6 @@ mod tests {
     #[test]
     fn client_info_matches_protocol_crate() {
         assert_eq!(CLIENT_INFO, protocol::compat::CLIENT_INFO);
-    }
-
-    #[test]
-    fn log_format_escapes() {
-        assert!(log_format_has("%i %n%L", 'i'));
-        assert!(log_format_has("%'-10i", 'i'));
-        assert!(!log_format_has("%n%L", 'i'));
-        assert!(!log_format_has("100%%i", 'i'));
-        assert!(log_format_has("x%o", 'o'));
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl Out {
     fn write_terminal(&self, text: &[u8], error: bool) {
         let ctl = self.ctl.get();
         let (eight_bit, utf8) = ctl.map_or((true, true), |c| (c.eight_bit, c.utf8));
-        let text = crate::control::unmask(text);
+        let text = crate::text::unmask(text);
         let mut buf = Vec::with_capacity(text.len() + 8);
         // A trailing newline or CR and a leading CR (progress lines) stay
         // raw; everything between is escaped, embedded newlines too.
@@ -238,7 +238,7 @@ impl Out {
             }
             _ => body,
         };
-        buf.extend(crate::control::escape_line(body, eight_bit, utf8));
+        buf.extend(crate::text::escape_line(body, eight_bit, utf8));
         buf.extend(end);
         if !error && !ctl.is_some_and(|c| c.all_to_stderr) {
             write_stdout(&buf);
@@ -371,7 +371,7 @@ impl Out {
                 self.info(&line);
             }
         } else if self.progress_level() == 1 && self.ctl.get().is_some_and(|c| c.name > 0) {
-            self.info(&crate::control::name_text(&ev.entry.name));
+            self.info(&crate::text::name_text(&ev.entry.name));
         }
     }
 
@@ -418,7 +418,7 @@ impl Out {
         match &self.mode {
             Mode::Terminal => false,
             Mode::Wire(w) => {
-                let mut text = crate::control::unmask(line.as_bytes()).into_owned();
+                let mut text = crate::text::unmask(line.as_bytes()).into_owned();
                 // --iconv: the line goes in UTF-8 (upstream send_msg()'s
                 // conversion).
                 if let Some(t) = crate::charset::msg_to_wire(&text) {
@@ -527,7 +527,7 @@ impl Out {
                     // names are printed.
                     Some(c) if self.format.itemize == 0 => (c.del > 0 || self.format.enabled())
                         .then(|| {
-                            let mut n = crate::control::name_text(name);
+                            let mut n = crate::text::name_text(name);
                             if is_dir && !n.ends_with('/') {
                                 n.push('/');
                             }
@@ -604,5 +604,24 @@ pub fn flush_stdout() {
         let mut o = io::stdout().lock();
         let _ = o.write_all(&pending).and_then(|()| o.flush());
         pending.clear();
+    }
+}
+
+/// The client's terminal settings for [`crate::out::Out::set_control`].
+pub fn out_ctl(opts: &crate::Options) -> crate::out::OutCtl {
+    let c = &opts.ctl;
+    crate::out::OutCtl {
+        eight_bit: c.eight_bit,
+        utf8: crate::text::utf8_locale(),
+        del: c.info.del,
+        progress: c.info.progress,
+        name: c.info.name,
+        human: c.human_readable,
+        all_to_stderr: c.msgs2stderr == 1,
+        log_before: !opts.log_format.as_deref().is_some_and(|f| {
+            ['b', 'c', 'C']
+                .iter()
+                .any(|&e| crate::control::log_format_has(f, e))
+        }),
     }
 }

@@ -1,43 +1,20 @@
 //! Where the receiver writes and how a finished (or interrupted) file is put
 //! in place: temp files (beside the file or in `--temp-dir`), `--inplace`
 //! and `--append` writes into the file itself, `--partial`/`--partial-dir`
-//! on failure, `--delay-updates`, backups (`-b`, `--backup-dir`,
-//! `--suffix`); plus the sender's halves of `--append`, `--inplace` and
-//! `--remove-source-files` (upstream receiver.c, backup.c, sender.c).
+//! on failure, `--delay-updates` (upstream receiver.c). Backups are
+//! `crate::backup`, the moving of files `crate::relocate`.
+use crate::backup::make_backup;
 use crate::basis::{join, Place, FNAMECMP_FNAME};
-use crate::ctx::RecvCtx;
+use crate::chmod::exec_mode;
+use crate::ctx::{Output, RecvCtx};
 use crate::error::{Error, Result};
-use crate::flist::FileList;
-use crate::out::Out;
+use crate::relocate::{make_parent, relocate};
 use confine::{FileType, RelPath, Root};
-use delta::{match_file, ChecksumKind, FileHasher, MatchStats, Op, Signature, SumSizes};
+use delta::FileHasher;
 use protocol::sum_head::SumHead;
 use std::fs::File;
 use std::io::{self, Read, Seek};
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::Mutex;
-
-/// Longest literal run one op carries (upstream CHUNK_SIZE).
-const CHUNK: usize = 32 * 1024;
-
-/// The file the receiver is writing.
-#[derive(Debug, Clone)]
-pub struct Output {
-    /// Written in `--temp-dir` (else beside the file or in place).
-    in_temp_dir: bool,
-    /// Its path beneath its root.
-    pub tmp: RelPath,
-    /// Written straight into the destination file.
-    pub inplace: bool,
-}
-
-/// Receiver state shared across files.
-#[derive(Debug, Default)]
-pub struct State {
-    in_flight: Mutex<Option<(usize, Output)>>,
-    delayed: Mutex<Vec<usize>>,
-}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -72,8 +49,8 @@ pub fn open_basis(ctx: &RecvCtx, i: usize, basis_type: Option<u8>, xname: &[u8])
     let p = &ctx.paths[i];
     let err = |e: confine::Error| Error::file_io(e.to_string());
     match basis_type {
-        Some(t) if t >= crate::generator::FNAMECMP_FUZZY => {
-            let (root, path) = crate::generator::fuzzy_basis_place(ctx, i, t, xname)?;
+        Some(t) if t >= crate::basis::FNAMECMP_FUZZY => {
+            let (root, path) = crate::fuzzy::basis_place(ctx, i, t, xname)?;
             root.open_read(&path).map_err(err)
         }
         None | Some(FNAMECMP_FNAME) => ctx.root.open_read(p).map_err(err),
@@ -166,7 +143,7 @@ pub fn open_output(
         let (parent, base) = p.split_last();
         let mut made = None;
         for attempt in 0..100u32 {
-            let tname = crate::receiver::temp_name(base, attempt);
+            let tname = crate::relocate::temp_name(base, attempt);
             let tname = RelPath::new(&tname).map_err(|e| Error::protocol(e.to_string()))?;
             let (in_temp_dir, tmp, root) = match &ctx.dirs.temp {
                 Some(t) => (true, t.dir_path(&tname)?, t.root(&ctx.root)),
@@ -234,7 +211,7 @@ pub fn interrupted(ctx: &RecvCtx) {
         // The partial file gets the permissions the finished file would
         // (upstream: finish_transfer() of the partial, without its mtime),
         // so that neither it nor the file resumed from it stays 0600.
-        let mode = crate::receiver::final_mode(ctx, &ctx.entries[i], p);
+        let mode = crate::partial::final_mode(ctx, &ctx.entries[i], p);
         let (from_root, from) = temp_repr(ctx, &out);
         if relocate(from_root, &from, target.0, &target.1).is_ok() {
             let _ = target.0.chmod(&target.1, mode);
@@ -343,297 +320,6 @@ pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
     moved
 }
 
-/// Creates the missing parent directories of `p` beneath `root` (mode 0700,
-/// as upstream makes partial and temp dirs).
-fn make_parent(root: &Root, p: &RelPath) {
-    make_parent_mode(root, p, 0o700);
-}
-
-/// As [`make_parent`] with a mode (backup dirs: 0777 less the umask, as
-/// upstream's make_path).
-fn make_parent_mode(root: &Root, p: &RelPath, mode: u32) {
-    let parent = p.split_last().0;
-    let mut cur = RelPath::root();
-    for comp in parent.components() {
-        let Ok(next) = cur.join(comp) else { return };
-        cur = next;
-        if matches!(root.stat(&cur), Ok(None)) {
-            let _ = root.mkdir(&cur, mode);
-        }
-    }
-}
-
-/// Renames within one root, or copies (then unlinks) across two. A rename
-/// that meets another filesystem (a `--temp-dir` elsewhere) copies too,
-/// owner included, as upstream's robust_rename() does.
-fn relocate(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
-    if std::ptr::eq(a, b) {
-        match a.rename(from, to) {
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
-                copy_file_as(a, from, a, to, true)?;
-            }
-            res => {
-                return res.map_err(|e| {
-                    Error::file_io(format!(
-                        "rsync: [receiver] rename failed: {}",
-                        crate::error::sys_err(&e)
-                    ))
-                })
-            }
-        }
-    } else {
-        copy_file(a, from, b, to)?;
-    }
-    let _ = a.unlink(from);
-    Ok(())
-}
-
-/// Copies a regular file's data, mode and mtime to a new name beneath `b`
-/// (through a temp name beside it, then a rename).
-fn copy_file(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
-    copy_file_as(a, from, b, to, false)
-}
-
-/// As [`copy_file`]; `owned`: the copy gets the original's owner too.
-fn copy_file_as(a: &Root, from: &RelPath, b: &Root, to: &RelPath, owned: bool) -> Result<()> {
-    let fail = |e: &dyn crate::error::SysErr| {
-        Error::file_io(format!(
-            "rsync: [receiver] copy \"{}\" failed: {}",
-            from.display_lossy(),
-            crate::error::sys_err(e)
-        ))
-    };
-    let st = a
-        .stat(from)
-        .map_err(|e| fail(&e))?
-        .ok_or_else(|| fail(&"gone"))?;
-    let mut src = a.open_read(from).map_err(|e| fail(&e))?;
-    let (parent, base) = to.split_last();
-    let tmp = parent
-        .join(&crate::receiver::temp_name(base, 0))
-        .map_err(|e| fail(&e))?;
-    let mut dst = b.create_excl(&tmp, 0o600).map_err(|e| fail(&e))?;
-    let res = io::copy(&mut src, &mut dst)
-        .map_err(|e| fail(&e))
-        .and_then(|_| {
-            Root::set_fd_meta(
-                &dst,
-                Some(st.mode & 0o7777),
-                owned.then_some((Some(st.uid), Some(st.gid))),
-                Some((st.mtime, st.mtime_nsec)),
-            )
-            .map_err(|e| fail(&e))
-        })
-        .and_then(|_| b.rename(&tmp, to).map_err(|e| fail(&e)));
-    if res.is_err() {
-        let _ = b.unlink(&tmp);
-    }
-    res
-}
-
-/// Recreates the non-directory `from` at `to` (both beneath `root`): a
-/// regular file is copied, a symlink made again with its target, a device,
-/// FIFO or socket made with `mknodat`.
-fn recreate(root: &Root, from: &RelPath, to: &RelPath) -> Result<()> {
-    let fail = |e: &dyn crate::error::SysErr| {
-        Error::file_io(format!(
-            "rsync: [receiver] backup of \"{}\" failed: {}",
-            from.display_lossy(),
-            crate::error::sys_err(e)
-        ))
-    };
-    let st = root
-        .stat(from)
-        .map_err(|e| fail(&e))?
-        .ok_or_else(|| fail(&"gone"))?;
-    if st.file_type == FileType::Dir {
-        return Err(fail(&"is a directory"));
-    }
-    // An older backup of another type gives way, as a rename would replace it.
-    if matches!(root.stat(to), Ok(Some(old)) if old.file_type != FileType::Dir) {
-        root.unlink(to).map_err(|e| fail(&e))?;
-    }
-    match st.file_type {
-        FileType::File => copy_file(root, from, root, to)?,
-        FileType::Symlink => {
-            let target = root.readlink(from).map_err(|e| fail(&e))?;
-            root.symlink(&target, to).map_err(|e| fail(&e))?
-        }
-        _ => root.mknod(to, st.mode, st.rdev).map_err(|e| fail(&e))?,
-    }
-    // The original goes, as after the rename this stands in for.
-    root.unlink(from).map_err(|e| fail(&e))
-}
-
-/// Copies a regular file for `--copy-dest` (and a failed `--link-dest`).
-pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
-    copy_file(a, from, b, to)
-}
-
-/// Backs up the destination's `p` (renamed, or copied for `--inplace`)
-/// to `p` + suffix or into `--backup-dir`. False when it failed.
-// upstream: backup.c:make_backup()
-pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
-    let st = match ctx.root.stat(p) {
-        Ok(Some(st)) if st.file_type != FileType::Dir => st,
-        _ => return true,
-    };
-    if st.file_type == FileType::Symlink && unsafe_backup_link(ctx, p) {
-        // The link is dropped, not kept: the caller expects `p` gone.
-        if !copy {
-            let _ = ctx.root.unlink(p);
-        }
-        return true;
-    }
-    let suffix = ctx.opts.backup_suffix().as_bytes();
-    let with_suffix = |r: RelPath| -> Option<RelPath> {
-        let mut v = r.as_bytes().to_vec();
-        v.extend_from_slice(suffix);
-        RelPath::new(&v).ok()
-    };
-    let (root, from, to) = match &ctx.dirs.backup {
-        Some(place) => {
-            let (Ok(from), Ok(to)) = (place.dest_path(p), place.dir_path(p)) else {
-                return false;
-            };
-            let Some(to) = with_suffix(to) else {
-                return false;
-            };
-            (place.root(&ctx.root), from, to)
-        }
-        None => {
-            let Some(to) = with_suffix(p.clone()) else {
-                return false;
-            };
-            (&ctx.root, p.clone(), to)
-        }
-    };
-    make_parent_mode(root, &to, 0o777);
-    // A copy under --fake-super keeps the attribute that says what the
-    // file stands for (a rename keeps it anyway).
-    let copied = |make: &dyn Fn() -> Result<()>| {
-        if ctx.opts.fake_super {
-            crate::fakesuper::carry_record(root, &from, &to, make)
-        } else {
-            make()
-        }
-    };
-    let res = clear_backup_target(root, &to).and_then(|()| {
-        if copy {
-            return copied(&|| copy_file(root, &from, root, &to));
-        }
-        match root.rename(&from, &to) {
-            Ok(()) => Ok(()),
-            // A backup directory on another filesystem: the old entry is
-            // recreated there and the transfer then replaces the original
-            // (upstream backup.c make_backup(), its copy fallback).
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
-                copied(&|| recreate(root, &from, &to))
-            }
-            Err(e) => Err(Error::file_io(e.to_string())),
-        }
-    });
-    match res {
-        Ok(()) => {
-            if ctx.opts.ctl.info.backup > 0 {
-                ctx.out.info(&format!(
-                    "backed up {} to {}",
-                    p.display_lossy(),
-                    to.display_lossy()
-                ));
-            }
-            true
-        }
-        Err(e) => {
-            // upstream backup.c keep_backup(): the backup's name as the
-            // operator spelled the directory (an rrsync fd pin stays
-            // `/proc/self/fd/N/...`, not the anchor's inner path).
-            let target = match &ctx.opts.backup_dir {
-                Some(dir) => format!(
-                    "{}/{}{}",
-                    dir.trim_end_matches('/'),
-                    p.display_lossy(),
-                    ctx.opts.backup_suffix()
-                ),
-                None => to.display_lossy().to_string(),
-            };
-            ctx.out.error_xfer(&format!(
-                "rsync: [receiver] keep_backup failed: \"{}\" -> \"{target}\": {}",
-                p.display_lossy(),
-                e.message
-            ));
-            false
-        }
-    }
-}
-
-/// A directory where the backup goes is removed first, with what it
-/// holds (an older backup of a directory that is now a file).
-// upstream: backup.c:make_backup_inner() (EEXIST/EISDIR: delete_item with
-// DEL_FOR_BACKUP | DEL_RECURSE)
-fn clear_backup_target(root: &Root, to: &RelPath) -> Result<()> {
-    fn remove_tree(root: &Root, p: &RelPath, depth: usize) -> Result<()> {
-        let fail = |what: &str, e: confine::Error| {
-            Error::file_io(format!(
-                "rsync: [receiver] delete_file: {what}({}) failed: {}",
-                p.display_lossy(),
-                crate::error::sys_err(&e)
-            ))
-        };
-        if depth > 4096 {
-            return Err(Error::file_io(
-                "backup target nested too deeply".to_string(),
-            ));
-        }
-        for name in root.read_dir(p).map_err(|e| fail("opendir", e))? {
-            let Ok(child) = p.join(&name) else { continue };
-            match root.stat(&child) {
-                Ok(Some(st)) if st.file_type == FileType::Dir => {
-                    remove_tree(root, &child, depth + 1)?
-                }
-                Ok(Some(_)) => root.unlink(&child).map_err(|e| fail("unlink", e))?,
-                _ => {}
-            }
-        }
-        root.rmdir(p).map_err(|e| fail("rmdir", e))
-    }
-    match root.stat(to) {
-        Ok(Some(st)) if st.file_type == FileType::Dir => remove_tree(root, to, 0),
-        _ => Ok(()),
-    }
-}
-
-/// Whether the destination symlink `p` must not be kept as a backup:
-/// with `--links --safe-links`, one whose target leaves the tree, or
-/// cannot be read (fail closed), is dropped instead.
-// upstream: backup.c:make_backup_inner() (the safe_symlinks check)
-fn unsafe_backup_link(ctx: &RecvCtx, p: &RelPath) -> bool {
-    if !ctx.opts.links || !ctx.opts.safe_links {
-        return false;
-    }
-    let shown = p.display_lossy();
-    match ctx.root.readlink(p) {
-        Ok(target) if !target.is_empty() => {
-            let unsafe_link = crate::flist::unsafe_symlink(&target, p.as_bytes());
-            if unsafe_link && ctx.opts.ctl.info.symsafe > 0 {
-                ctx.out.info(&format!(
-                    "not backing up unsafe symlink \"{shown}\" -> \"{}\"",
-                    String::from_utf8_lossy(&target)
-                ));
-            }
-            unsafe_link
-        }
-        _ => {
-            if ctx.opts.ctl.info.symsafe > 0 {
-                ctx.out.info(&format!(
-                    "not backing up symlink with unreadable target \"{shown}\""
-                ));
-            }
-            true
-        }
-    }
-}
-
 /// Tells the sender that file `ndx` is safely in place (MSG_SUCCESS), for
 /// `--remove-source-files`.
 pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
@@ -648,189 +334,21 @@ pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
     }
 }
 
-/// The sender's data stream for one file: `--append` sends only what lies
-/// past the receiver's length (hashing the skipped part for
-/// `--append-verify`); `--inplace` into the file itself never refers back
-/// to a block the receiver has already overwritten; else a normal match.
-// upstream: match.c:match_sums() (append_mode, updating_basis_file)
-#[allow(clippy::too_many_arguments)]
-pub fn send_stream<R: Read>(
-    opts: &crate::options::Options,
-    phase: i32,
-    basis_type: Option<u8>,
-    again: Option<File>,
-    mut new: R,
-    sig: &Signature,
-    kind: ChecksumKind,
-    seed: i32,
-    seed_fix: bool,
-    emit: &mut dyn FnMut(Op<'_>) -> io::Result<()>,
-) -> io::Result<(MatchStats, Vec<u8>)> {
-    if opts.append > 0 && phase == 0 {
-        let skip = Signature::covered_len(&sig.sizes).unwrap_or(0);
-        let mut hasher = FileHasher::new(kind);
-        let mut stats = MatchStats::default();
-        let mut buf = vec![0u8; CHUNK];
-        let mut pos = 0u64;
-        loop {
-            let n = new.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            let data = &buf[..n];
-            let keep = if pos < skip {
-                let s = ((skip - pos) as usize).min(n);
-                if opts.append > 1 {
-                    hasher.update(&data[..s]);
-                }
-                s
-            } else {
-                0
-            };
-            if keep < n {
-                hasher.update(&data[keep..]);
-                stats.literal += (n - keep) as u64;
-                emit(Op::Literal(&data[keep..]))?;
-            }
-            pos += n as u64;
-        }
-        return Ok((stats, hasher.finish()));
+/// The permissions a received file gets at `dest`: the sender's with -p;
+/// else those of the file it replaces (execute bits adjusted with -E), or
+/// for a new file the sender's less the umask or default ACL.
+// upstream: rsync.c:dest_mode()
+pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &RelPath) -> u32 {
+    let opts = &ctx.opts;
+    if opts.perms {
+        return e.mode & 0o7777;
     }
-    let guard =
-        opts.inplace && basis_type.is_none_or(|t| t == FNAMECMP_FNAME) && !sig.blocks.is_empty();
-    let (true, Some(again)) = (guard, again) else {
-        return match_file(new, sig, kind, seed, seed_fix, emit);
-    };
-    let sizes: SumSizes = sig.sizes;
-    let mut pos = 0u64;
-    let mut copy = Vec::new();
-    let (stats, sum) = match_file(new, sig, kind, seed, seed_fix, &mut |op| match op {
-        Op::Literal(d) => {
-            pos += d.len() as u64;
-            emit(Op::Literal(d))
+    match ctx.root.stat(dest).ok().flatten() {
+        Some(st) if st.file_type == confine::FileType::File && opts.executability => {
+            exec_mode(e.mode, st.mode)
         }
-        Op::Match(idx) => {
-            let (off, len) = Signature::block_range(&sizes, idx)
-                .ok_or_else(|| io::Error::other("bad block index"))?;
-            if off >= pos {
-                pos += len as u64;
-                return emit(Op::Match(idx));
-            }
-            // The receiver has already overwritten that block: send its
-            // bytes (the same as ours at this position) as literal data.
-            copy.resize(len, 0);
-            again.read_exact_at(&mut copy, pos)?;
-            pos += len as u64;
-            for chunk in copy.chunks(CHUNK) {
-                emit(Op::Literal(chunk))?;
-            }
-            Ok(())
-        }
-    })?;
-    Ok((stats, sum))
-}
-
-/// One sent source: its path, size, mtime, whether it is a regular file,
-/// and the transfer root it is read beneath.
-type SentSource = (PathBuf, i64, i64, bool, Option<crate::source::Origin>);
-
-/// The sending side's `--remove-source-files`: deletes a source once the
-/// receiver reports it safely in place (MSG_SUCCESS), with an unlinkat
-/// beneath the sender's source root (a daemon module's).
-#[derive(Debug, Default)]
-pub struct SourceRemover {
-    files: Mutex<Option<Vec<SentSource>>>,
-    source: Mutex<crate::source::Sources>,
-    /// The list names and the `--info=remove` level, for "sender removed".
-    names: Mutex<(Vec<Vec<u8>>, u8)>,
-}
-
-impl SourceRemover {
-    /// Arms the remover with the sent list.
-    pub fn set(&self, list: &FileList) {
-        let files = list
-            .entries
-            .iter()
-            .zip(list.sources.iter())
-            .enumerate()
-            .map(|(i, (e, p))| {
-                let origin = list.origins.get(i).copied();
-                (p, e.size, e.mtime, !e.is_dir(), origin)
-            })
-            .collect();
-        *lock(&self.files) = Some(files);
-        *lock(&self.source) = list.source.clone();
-    }
-
-    /// Reports each removal at `--info=remove` level 1 and above.
-    pub fn report(&self, list: &FileList, level: u8) {
-        if level > 0 {
-            let names = list.entries.iter().map(|e| e.name.clone()).collect();
-            *lock(&self.names) = (names, level);
-        }
-    }
-
-    /// Handles one MSG_SUCCESS payload.
-    // upstream: sender.c:successful_send()
-    pub fn success(&self, payload: &[u8], out: &Out) {
-        let Some(ndx) = protocol::mplex::payload_i32(payload) else {
-            return;
-        };
-        let g = lock(&self.files);
-        let Some((path, size, mtime, removable, origin)) =
-            g.as_ref().and_then(|f| f.get(usize::try_from(ndx).ok()?))
-        else {
-            return;
-        };
-        if !removable {
-            return;
-        }
-        let shown = path.display();
-        let mut source = lock(&self.source).clone();
-        if let Some(o) = origin {
-            // Beneath the entry's transfer root, its last component
-            // never followed.
-            source = source.at(o.with_followed_leaf(false));
-        }
-        match source.lstat(path) {
-            Ok(m) if m.is_file() && (m.size as i64 != *size || m.mtime != *mtime) => {
-                out.error_xfer(&format!(
-                    "ERROR: Skipping sender remove for changed file: {shown}"
-                ));
-            }
-            Ok(_) => match source.remove_file(path) {
-                // upstream: sender.c:successful_send() at INFO_GTE(REMOVE, 1)
-                Ok(()) => {
-                    let names = lock(&self.names);
-                    if let Some(n) = names.0.get(usize::try_from(ndx).unwrap_or(usize::MAX)) {
-                        out.info(&format!("sender removed {}", crate::control::name_text(n)));
-                    }
-                }
-                Err(e) => out.error_xfer(&format!(
-                    "rsync: [sender] sender failed to remove {shown}: {}",
-                    crate::flist::os_err(&e)
-                )),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                out.info(&format!("sender file already removed: {shown}"));
-            }
-            Err(e) => out.error_xfer(&format!(
-                "rsync: [sender] sender failed to re-lstat {shown}: {}",
-                crate::flist::os_err(&e)
-            )),
-        }
-    }
-}
-
-/// Writes the whole of `data` (used by tests of the helpers).
-#[cfg(test)]
-fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
-    move |op| {
-        match op {
-            Op::Literal(d) => out.extend_from_slice(d),
-            Op::Match(i) => out.extend_from_slice(format!("[{i}]").as_bytes()),
-        }
-        Ok(())
+        Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
+        _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
     }
 }
 
@@ -848,39 +366,5 @@ mod tests {
         };
         assert_eq!(append_len(&h), 1500);
         assert_eq!(append_len(&SumHead::default()), 0);
-    }
-
-    #[test]
-    fn append_stream_skips_prefix() {
-        let opts = crate::options::Options {
-            append: 1,
-            inplace: true,
-            ..Default::default()
-        };
-        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
-        let sizes = delta::sum_sizes(1000, 16, Some(700), false);
-        let sig = Signature {
-            sizes,
-            blocks: vec![],
-        };
-        let mut out = Vec::new();
-        let (st, sum) = send_stream(
-            &opts,
-            0,
-            None,
-            None,
-            &data[..],
-            &sig,
-            ChecksumKind::Md5,
-            0,
-            false,
-            &mut sink(&mut out),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(out, &data[1000..]);
-        assert_eq!(st.literal, 4000);
-        let mut h = FileHasher::new(ChecksumKind::Md5);
-        h.update(&data[1000..]);
-        assert_eq!(sum, h.finish());
     }
 }

@@ -175,7 +175,7 @@ fn line_h(ofs: u64, size: u64, rate: f64, secs: f64, eol: &str, human: u8) -> St
     };
     format!(
         "\r{:>15} {pct:>3}% {rate:>7.2}{unit} {time}{eol}",
-        crate::control::big_num(ofs, human)
+        crate::text::big_num(ofs, human)
     )
 }
 

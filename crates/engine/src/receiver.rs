@@ -5,6 +5,7 @@
 use crate::ctx::{GenEvent, RecvCtx};
 use crate::error::{Error, Result};
 use crate::itemize::*;
+use crate::partial::final_mode;
 use confine::RelPath;
 use delta::{FileHasher, Signature, SumSizes};
 use protocol::ndx::{NdxReader, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
@@ -15,34 +16,7 @@ use protocol::varint::WireRead;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-
-/// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
-pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9)
-        ^ ((t as u64) << 7)
-        ^ attempt as u64;
-    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut name = Vec::with_capacity(base.len() + 8);
-    name.push(b'.');
-    // Keep the whole name under NAME_MAX.
-    name.extend_from_slice(&base[..base.len().min(240)]);
-    name.push(b'.');
-    let mut m = mix;
-    for _ in 0..6 {
-        name.push(ALPHA[(m % ALPHA.len() as u64) as usize]);
-        m /= ALPHA.len() as u64;
-    }
-    name
-}
 
 /// Counters a client receiver reads after the sender's last DONE.
 pub type PeerStats = Option<Stats>;
@@ -262,9 +236,9 @@ fn read_attrs<R: Read>(
     // A fuzzy basis is checked before anything is read for it: one this
     // side could not have chosen ends the transfer (upstream: "refusing
     // malicious fuzzy operation").
-    if let Some(t) = basis_type.filter(|&t| t >= crate::generator::FNAMECMP_FUZZY) {
+    if let Some(t) = basis_type.filter(|&t| t >= crate::basis::FNAMECMP_FUZZY) {
         if i < ctx.paths.len() {
-            crate::generator::fuzzy_basis_place(ctx, i, t, &xname)?;
+            crate::fuzzy::basis_place(ctx, i, t, &xname)?;
         }
     }
     // upstream: rsync.c read_ndx_and_attrs() reads the xattr reply
@@ -683,20 +657,6 @@ fn receive_data<R: Read>(
     Ok(Some(true))
 }
 
-/// The permission bits an existing file keeps under `-E` without `-p`: its
-/// own, with the execute bits dropped when the source has none, or granted
-/// wherever it is readable when the source has some and it has none.
-// upstream: rsync.c:dest_mode()
-pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
-    let mut mode = st_mode & 0o7777;
-    if src_mode & 0o111 == 0 {
-        mode &= !0o111;
-    } else if st_mode & 0o111 == 0 {
-        mode |= (mode & 0o444) >> 2;
-    }
-    mode
-}
-
 /// A failed write (or flush, fsync) of the received file is fatal, as
 /// upstream's: a full disk or a failing device ends the run with code 11;
 /// what was written is kept with --partial (receive_files hands the temp
@@ -706,26 +666,8 @@ pub(crate) fn exec_mode(src_mode: u32, st_mode: u32) -> u32 {
 fn write_failed(name: &str, err: &std::io::Error) -> Error {
     Error::file_io(format!(
         "rsync: [receiver] write failed on \"{name}\": {}",
-        crate::flist::os_err(err)
+        crate::error::os_err(err)
     ))
-}
-
-/// The permissions a received file gets at `dest`: the sender's with -p;
-/// else those of the file it replaces (execute bits adjusted with -E), or
-/// for a new file the sender's less the umask or default ACL.
-// upstream: rsync.c:dest_mode()
-pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &RelPath) -> u32 {
-    let opts = &ctx.opts;
-    if opts.perms {
-        return e.mode & 0o7777;
-    }
-    match ctx.root.stat(dest).ok().flatten() {
-        Some(st) if st.file_type == confine::FileType::File && opts.executability => {
-            exec_mode(e.mode, st.mode)
-        }
-        Some(st) if st.file_type == confine::FileType::File => st.mode & 0o7777,
-        _ => e.mode & crate::acls::default_perms(&ctx.root, &dest.split_last().0),
-    }
 }
 
 /// Sets metadata through the descriptor, then renames into place.
@@ -733,7 +675,7 @@ pub(crate) fn final_mode(ctx: &RecvCtx, e: &protocol::flist::FileEntry, dest: &R
 fn finish_file(
     ctx: &RecvCtx,
     (i, e): (usize, &protocol::flist::FileEntry),
-    tmp: &crate::partial::Output,
+    tmp: &crate::ctx::Output,
     dest: &RelPath,
     file: &File,
     name: &str,

@@ -1,19 +1,22 @@
 //! The sender: answers the generator's requests with file data, as
 //! literal runs and matches against the receiver's basis blocks (upstream
 //! sender.c).
-use crate::error::{Error, Result};
-use crate::flist::{os_err, FileList};
+use crate::basis::FNAMECMP_FNAME;
+use crate::error::{os_err, Error, Result};
+use crate::flist::FileList;
 use crate::itemize::*;
 use crate::out::{lock, Out, SharedWriter};
 use crate::session::Session;
 use crate::stats::XferStats;
-use delta::{BlockSum, Op, Signature, SumSizes};
+use delta::{match_file, BlockSum, ChecksumKind, FileHasher, MatchStats, Op, Signature, SumSizes};
 use protocol::mplex::MsgCode;
 use protocol::ndx::{NdxReader, NdxWriter, NDX_DEL_STATS, NDX_DONE};
 use protocol::stats::DelStats;
 use protocol::sum_head::SumHead;
 use protocol::varint::WireRead;
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
 /// Bytes of token data buffered before they go to the writer.
@@ -228,7 +231,7 @@ pub fn send_files<R: Read>(
             );
             ctx.out.show_progress(0, size);
         }
-        let result = crate::partial::send_stream(
+        let result = crate::sender::send_stream(
             ctx.opts,
             phase,
             basis_type,
@@ -538,7 +541,7 @@ fn receive_sums<R: Read>(
     let head = SumHead::read(r, digest_len)?;
     // The block table the peer's count asks for, against --max-alloc.
     let per_block = std::mem::size_of::<BlockSum>() + head.s2length.max(0) as usize;
-    crate::control::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
+    crate::alloc::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -563,4 +566,140 @@ fn receive_sums<R: Read>(
         blocks.push(BlockSum { sum1, sum2 });
     }
     Ok(Signature { sizes, blocks })
+}
+
+/// Longest literal run one op carries (upstream CHUNK_SIZE).
+const CHUNK: usize = 32 * 1024;
+
+/// The sender's data stream for one file: `--append` sends only what lies
+/// past the receiver's length (hashing the skipped part for
+/// `--append-verify`); `--inplace` into the file itself never refers back
+/// to a block the receiver has already overwritten; else a normal match.
+// upstream: match.c:match_sums() (append_mode, updating_basis_file)
+#[allow(clippy::too_many_arguments)]
+pub fn send_stream<R: Read>(
+    opts: &crate::options::Options,
+    phase: i32,
+    basis_type: Option<u8>,
+    again: Option<File>,
+    mut new: R,
+    sig: &Signature,
+    kind: ChecksumKind,
+    seed: i32,
+    seed_fix: bool,
+    emit: &mut dyn FnMut(Op<'_>) -> io::Result<()>,
+) -> io::Result<(MatchStats, Vec<u8>)> {
+    if opts.append > 0 && phase == 0 {
+        let skip = Signature::covered_len(&sig.sizes).unwrap_or(0);
+        let mut hasher = FileHasher::new(kind);
+        let mut stats = MatchStats::default();
+        let mut buf = vec![0u8; CHUNK];
+        let mut pos = 0u64;
+        loop {
+            let n = new.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let data = &buf[..n];
+            let keep = if pos < skip {
+                let s = ((skip - pos) as usize).min(n);
+                if opts.append > 1 {
+                    hasher.update(&data[..s]);
+                }
+                s
+            } else {
+                0
+            };
+            if keep < n {
+                hasher.update(&data[keep..]);
+                stats.literal += (n - keep) as u64;
+                emit(Op::Literal(&data[keep..]))?;
+            }
+            pos += n as u64;
+        }
+        return Ok((stats, hasher.finish()));
+    }
+    let guard =
+        opts.inplace && basis_type.is_none_or(|t| t == FNAMECMP_FNAME) && !sig.blocks.is_empty();
+    let (true, Some(again)) = (guard, again) else {
+        return match_file(new, sig, kind, seed, seed_fix, emit);
+    };
+    let sizes: SumSizes = sig.sizes;
+    let mut pos = 0u64;
+    let mut copy = Vec::new();
+    let (stats, sum) = match_file(new, sig, kind, seed, seed_fix, &mut |op| match op {
+        Op::Literal(d) => {
+            pos += d.len() as u64;
+            emit(Op::Literal(d))
+        }
+        Op::Match(idx) => {
+            let (off, len) = Signature::block_range(&sizes, idx)
+                .ok_or_else(|| io::Error::other("bad block index"))?;
+            if off >= pos {
+                pos += len as u64;
+                return emit(Op::Match(idx));
+            }
+            // The receiver has already overwritten that block: send its
+            // bytes (the same as ours at this position) as literal data.
+            copy.resize(len, 0);
+            again.read_exact_at(&mut copy, pos)?;
+            pos += len as u64;
+            for chunk in copy.chunks(CHUNK) {
+                emit(Op::Literal(chunk))?;
+            }
+            Ok(())
+        }
+    })?;
+    Ok((stats, sum))
+}
+
+/// Writes the whole of `data` (used by tests of the helpers).
+#[cfg(test)]
+fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
+    move |op| {
+        match op {
+            Op::Literal(d) => out.extend_from_slice(d),
+            Op::Match(i) => out.extend_from_slice(format!("[{i}]").as_bytes()),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_stream_skips_prefix() {
+        let opts = crate::options::Options {
+            append: 1,
+            inplace: true,
+            ..Default::default()
+        };
+        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let sizes = delta::sum_sizes(1000, 16, Some(700), false);
+        let sig = Signature {
+            sizes,
+            blocks: vec![],
+        };
+        let mut out = Vec::new();
+        let (st, sum) = send_stream(
+            &opts,
+            0,
+            None,
+            None,
+            &data[..],
+            &sig,
+            ChecksumKind::Md5,
+            0,
+            false,
+            &mut sink(&mut out),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out, &data[1000..]);
+        assert_eq!(st.literal, 4000);
+        let mut h = FileHasher::new(ChecksumKind::Md5);
+        h.update(&data[1000..]);
+        assert_eq!(sum, h.finish());
+    }
 }

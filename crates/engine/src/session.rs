@@ -2,7 +2,7 @@
 //! compat flags, checksum choice and seed (upstream compat.c
 //! setup_protocol).
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::options::{client_offers_inc, Options};
 use delta::ChecksumKind;
 use protocol::compat::*;
 use protocol::compress::Codec;
@@ -127,7 +127,7 @@ pub fn setup_with<R: Read, W: Write>(
             // upstream: compat.c set_allow_inc_recurse(): the client must
             // offer 'i'; oxsync grants it only as the receiving side.
             let offered = client_info.is_some_and(|i| i.contains('i'));
-            if offered && receiving && proto >= 30 && crate::increc::receiver_allows(opts) {
+            if offered && receiving && proto >= 30 && crate::options::receiver_allows(opts) {
                 flags |= CF_INC_RECURSE;
             }
             let mut out = Vec::new();
@@ -237,12 +237,6 @@ pub fn setup_with<R: Read, W: Write>(
         checksum,
         seed,
     })
-}
-
-/// A client offers incremental recursion (the `i` of its `-e` letters)
-/// when it will receive and its options allow it.
-pub fn client_offers_inc(opts: &Options, receiving: bool) -> bool {
-    receiving && crate::increc::receiver_allows(opts)
 }
 
 fn default_seed() -> i32 {

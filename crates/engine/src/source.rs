@@ -20,6 +20,7 @@
 //! ([`Sources::Ambient`]), as rsync 3.5.0 has it.
 pub use crate::anchors::Origin;
 use crate::anchors::{Anchors, Bound};
+use crate::error::{io_of, outside};
 use confine::{FileType, RelPath, Root, Stat};
 use std::fs;
 use std::io;
@@ -316,21 +317,8 @@ impl Beneath {
     }
 }
 
-pub(crate) fn outside() -> io::Error {
-    io::Error::from_raw_os_error(rustix::io::Errno::XDEV.raw_os_error())
-}
-
 fn found(st: Option<Stat>) -> io::Result<Stat> {
     st.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-}
-
-/// The io::Error inside a confined failure (errno kept, so messages carry
-/// rsync's "(18)" suffix).
-pub(crate) fn io_of(e: confine::Error) -> io::Error {
-    match e {
-        confine::Error::Io { source, .. } => source,
-        other => io::Error::new(io::ErrorKind::PermissionDenied, other.to_string()),
-    }
 }
 
 /// The [`Stat`] of std's metadata.
@@ -349,4 +337,16 @@ pub fn stat_of(m: &fs::Metadata) -> Stat {
         nlink: m.nlink(),
         rdev: m.rdev(),
     }
+}
+
+/// What reading each entry's source needs of the sender's file list
+/// (`crate::flist::FileList`), so that the readers of xattrs sit below
+/// the list's encoder, which calls them.
+pub trait SentList {
+    /// The entries, in wire order.
+    fn entries(&self) -> &[protocol::flist::FileEntry];
+    /// Where entry `i` is read from.
+    fn source_path(&self, i: usize) -> Option<PathBuf>;
+    /// How entry `i`'s source path is reached.
+    fn source_of(&self, i: usize) -> Sources;
 }

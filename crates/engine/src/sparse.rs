@@ -205,7 +205,7 @@ pub fn open_sink(
         if let Err(e) = preallocate(&file, total) {
             warning = Some(format!(
                 "rsync: [receiver] do_fallocate \"{name}\": {}",
-                crate::flist::os_err(&e)
+                crate::error::os_err(&e)
             ));
         }
     }

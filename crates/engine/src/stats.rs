@@ -1,5 +1,6 @@
 //! Counters for --stats and the closing summary (upstream main.c
 //! output_summary).
+use crate::text::comma;
 use std::time::Duration;
 
 /// What one side counted.
@@ -45,21 +46,8 @@ pub fn kind_index(mode: u32) -> usize {
     }
 }
 
-/// 1234567 -> "1,234,567" (rsync's default human-readable level 1).
-pub fn comma(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 fn counts(label: &str, c: &[u64; 5], human: u8) -> String {
-    let comma = |n: u64| crate::control::big_num(n, human.min(1));
+    let comma = |n: u64| crate::text::big_num(n, human.min(1));
     let total: u64 = c.iter().sum();
     let labels = ["reg", "dir", "link", "dev", "special"];
     let mut parts = Vec::new();
@@ -92,8 +80,8 @@ impl XferStats {
     /// The --stats block at a `-h` level (0: plain digits, 1: digit
     /// groups, 2 and 3: units of 1000 or 1024).
     pub fn stats_lines_h(&self, human: u8) -> Vec<String> {
-        let comma = |n: u64| crate::control::big_num(n, human.min(1));
-        let num = |n: u64| crate::control::big_num(n, human);
+        let comma = |n: u64| crate::text::big_num(n, human.min(1));
+        let num = |n: u64| crate::text::big_num(n, human);
         vec![
             String::new(),
             counts("Number of files", &self.num_files, human),
@@ -131,7 +119,7 @@ impl XferStats {
 
     /// The two closing lines at a `-h` level.
     pub fn summary_lines_h(&self, elapsed: Duration, dry_run: bool, human: u8) -> Vec<String> {
-        let num = |n: u64| crate::control::big_num(n, human);
+        let num = |n: u64| crate::text::big_num(n, human);
         let secs = elapsed.as_secs_f64().max(0.000_001);
         let rate = (self.total_written + self.total_read) as f64 / secs;
         let xfer = self.total_written + self.total_read;
@@ -263,7 +251,7 @@ fn rate_h(r: f64, human: u8) -> String {
     match human {
         0 => format!("{r:.2}"),
         1 => format_rate(r),
-        _ if r >= mult => crate::control::big_num(r as u64, human),
+        _ if r >= mult => crate::text::big_num(r as u64, human),
         _ => format!("{r:.2}"),
     }
 }
@@ -272,17 +260,4 @@ fn format_rate(r: f64) -> String {
     let whole = r.trunc() as u64;
     let frac = ((r - r.trunc()) * 100.0).round() as u64 % 100;
     format!("{}.{:02}", comma(whole), frac)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commas() {
-        assert_eq!(comma(0), "0");
-        assert_eq!(comma(999), "999");
-        assert_eq!(comma(1000), "1,000");
-        assert_eq!(comma(52428812), "52,428,812");
-    }
 }

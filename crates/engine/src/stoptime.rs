@@ -4,7 +4,7 @@
 //! ([`crate::iolimit`]) ends the transfer there with "stopping at requested
 //! limit" and exit code 30. oxsync reads and prints times in UTC, so
 //! `--stop-at` is a UTC time.
-use crate::options::OptionError;
+use crate::error::OptionError;
 
 fn syntax(message: String) -> OptionError {
     OptionError {

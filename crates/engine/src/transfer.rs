@@ -2,8 +2,9 @@
 //! client or a server, over any byte stream. Local copies join the two over
 //! an in-process socket pair, so they run exactly the remote code path.
 use crate::ctx::RecvCtx;
+pub use crate::error::{closing_line, closing_line_at};
 use crate::error::{Error, PeerExit, Result};
-use crate::filters;
+use crate::filters::{self, DaemonFilter};
 use crate::flist::{self, FileList};
 use crate::itemize::ItemFormat;
 use crate::options::{DeleteMode, Options};
@@ -78,69 +79,6 @@ fn tweak_modes(entries: &mut [protocol::flist::FileEntry], spec: Option<&crate::
     }
 }
 
-/// A daemon module's filter rules, matched against paths relative to the
-/// module root: a sender never lists what they exclude, a receiver refuses
-/// to write it.
-#[derive(Debug, Clone, Default)]
-pub struct DaemonFilter {
-    /// The module's rules.
-    pub rules: FilterList,
-    /// The module root as the sender's paths spell it (`/` after chroot).
-    pub module_root: std::path::PathBuf,
-}
-
-impl DaemonFilter {
-    /// Whether `path` (relative to the module root) or one of the
-    /// directories above it is excluded.
-    // upstream: util1.c:path_is_daemon_excluded()
-    pub fn excludes(&self, path: &[u8], is_dir: bool) -> bool {
-        self.excluded_at(path, is_dir).is_some()
-    }
-
-    /// As [`DaemonFilter::excludes`], telling whether the excluded name is
-    /// the path itself (`Some(true)`) or a directory above it.
-    pub fn excluded_at(&self, path: &[u8], is_dir: bool) -> Option<bool> {
-        self.excluded_below(path, 0, is_dir)
-    }
-
-    /// As [`DaemonFilter::excluded_at`], checking only the directories
-    /// above `path` that lie beyond its first `from` bytes: a receiver
-    /// matches each received name (and the received directories above
-    /// it), never the destination directories it was sent into, which
-    /// were checked as the destination (upstream matches names, so
-    /// `exclude = /d` protects `d` itself and `/d/` its subtree).
-    // upstream: generator.c:recv_generator() (check_filter on fname)
-    pub fn excluded_below(&self, path: &[u8], from: usize, is_dir: bool) -> Option<bool> {
-        let (path, from) = match path.strip_prefix(b"./") {
-            Some(p) => (p, from.saturating_sub(2)),
-            None => (path, from),
-        };
-        if path.is_empty() || path == b"." {
-            return None;
-        }
-        for (i, &c) in path.iter().enumerate() {
-            if c == b'/' && i > from && self.rules.is_excluded(&path[..i], true) {
-                return Some(false);
-            }
-        }
-        self.rules.is_excluded(path, is_dir).then_some(true)
-    }
-
-    /// `rel` (below the sender's transfer root `root`) relative to the
-    /// module root; None when `root` is outside it.
-    pub fn module_path(&self, root: &Path, rel: &[u8]) -> Option<Vec<u8>> {
-        use std::os::unix::ffi::OsStrExt;
-        let under = root.strip_prefix(&self.module_root).ok()?;
-        let mut v = under.as_os_str().as_bytes().to_vec();
-        let rel = if rel == b"." { &b""[..] } else { rel };
-        if !v.is_empty() && !rel.is_empty() {
-            v.push(b'/');
-        }
-        v.extend_from_slice(rel);
-        Some(v)
-    }
-}
-
 impl Link {
     /// A remote-shell client.
     pub fn client() -> Link {
@@ -175,7 +113,7 @@ pub fn msg_handler(out: Arc<Out>) -> MsgHandler {
 /// for MSG_SUCCESS.
 pub fn msg_handler_with(
     out: Arc<Out>,
-    remover: Option<Arc<crate::partial::SourceRemover>>,
+    remover: Option<Arc<crate::remove_source::SourceRemover>>,
 ) -> MsgHandler {
     Box::new(move |m: Message| {
         match m.code {
@@ -220,7 +158,7 @@ fn start(
     opts: &Options,
     link: &Link,
     out: &Arc<Out>,
-    remover: Option<Arc<crate::partial::SourceRemover>>,
+    remover: Option<Arc<crate::remove_source::SourceRemover>>,
     receiving: bool,
 ) -> Result<(MplexReader<Input>, Session)> {
     let mut reader = MplexReader::new(r, msg_handler_with(out.clone(), remover));
@@ -346,7 +284,7 @@ pub fn run_sender(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
-    let remover = Arc::new(crate::partial::SourceRemover::default());
+    let remover = Arc::new(crate::remove_source::SourceRemover::default());
     let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()), false)?;
     let mut rules = match side {
         Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
@@ -368,7 +306,7 @@ pub fn run_sender(
         lock(&w)?.set_tee(Some(Box::new(rec.clone())));
     }
     let t0 = Instant::now();
-    let flist_progress = crate::control::FlistProgress::start(opts, side == Side::Client, &out);
+    let flist_progress = crate::flist::FlistProgress::start(opts, side == Side::Client, &out);
     let protocol = session.protocol;
     let names = flist::files_from_names(
         opts,
@@ -599,11 +537,8 @@ pub fn run_receiver_to(
         )?),
         _ => None,
     };
-    let flist_progress = crate::control::FlistProgress::start(
-        opts,
-        side == Side::Client && (!local || replay),
-        &out,
-    );
+    let flist_progress =
+        crate::flist::FlistProgress::start(opts, side == Side::Client && (!local || replay), &out);
     if side == Side::Server && !local {
         // upstream: flist.c recv_file_list() logs this (FLOG).
         out.log_only("receiving file list");
@@ -662,7 +597,7 @@ pub fn run_receiver_to(
             received.ids
         }),
         inc: (session.compat & protocol::compat::CF_INC_RECURSE != 0)
-            .then(crate::increc::Segments::default),
+            .then(crate::ctx::Segments::default),
         root: dest_info.root,
         out: out.clone(),
         stats: stats.clone(),
@@ -677,7 +612,7 @@ pub fn run_receiver_to(
         upd: Default::default(),
         w: Some(w.clone()),
         sanitize_links: link.sanitize_symlinks && !opts.munge_links,
-        batch_wants: replay.then(crate::batch::Wants::default),
+        batch_wants: replay.then(crate::ctx::Wants::default),
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),
         xattrs,
         shown_root,
@@ -852,7 +787,7 @@ fn read_top_list(
     opts: &Options,
     session: &Session,
     check: Option<crate::trust::NameCheck>,
-    progress: &crate::control::FlistProgress<'_>,
+    progress: &crate::flist::FlistProgress<'_>,
 ) -> Result<(FileList, flist::Received, flist::ListReader, u64)> {
     // upstream: flist.c recv_file_list() counts the raw bytes read for
     // the list as its "File list size".
@@ -1015,7 +950,7 @@ fn local_name(
             exit::RERR_FILESELECT,
             format!(
                 "rsync: [Receiver] change_dir \"{dest}\" failed: {}",
-                crate::flist::confine_err(&e)
+                crate::error::confine_err(&e)
             ),
         )
     };
@@ -1070,7 +1005,7 @@ fn local_name(
                     || opts
                         .log_format
                         .as_deref()
-                        .is_some_and(|f| crate::options::log_format_has(f, 'i'))
+                        .is_some_and(|f| crate::control::log_format_has(f, 'i'))
                 {
                     out.info(&format!("created directory {}", dest.trim_end_matches('/')));
                 }
@@ -1092,7 +1027,7 @@ fn local_name(
                         format!(
                             "rsync: [Receiver] mkdir \"{}\" failed: {}",
                             crate::flist::abs_display(Path::new(dest.trim_end_matches('/'))),
-                            crate::flist::confine_err(&e)
+                            crate::error::confine_err(&e)
                         ),
                     )
                 })?;
@@ -1213,7 +1148,7 @@ fn local_name_beneath(
                 || opts
                     .log_format
                     .as_deref()
-                    .is_some_and(|f| crate::options::log_format_has(f, 'i'))
+                    .is_some_and(|f| crate::control::log_format_has(f, 'i'))
             {
                 out.info(&format!("created directory {shown}"));
             }
@@ -1310,7 +1245,7 @@ fn solo(
             format!(
                 "rsync: [Receiver] change_dir#3 \"{}\" failed: {}",
                 crate::flist::abs_display(&parent),
-                crate::flist::confine_err(&e)
+                crate::error::confine_err(&e)
             ),
         )
     })?;
@@ -1335,31 +1270,6 @@ pub fn server_fail(w: &SharedWriter, out: &Out, err: &Error, role: &str) {
         }
         let _ = g.flush();
     }
-}
-
-/// `rsync error: <what> (code N) at <file>.rs(<line>) [<role>=oxsync-<version>]`,
-/// naming the caller's place (as upstream's exit_cleanup() names its
-/// `__FILE__` and `__LINE__`); an [`Error`] names its own with
-/// [`Error::closing_line`].
-#[track_caller]
-pub fn closing_line(code: i32, role: &str) -> String {
-    closing_line_at(code, role, std::panic::Location::caller())
-}
-
-/// [`closing_line`] naming the given place.
-// upstream: log.c:log_exit()
-pub fn closing_line_at(code: i32, role: &str, at: &std::panic::Location<'_>) -> String {
-    let word = if code == exit::RERR_VANISHED {
-        "warning"
-    } else {
-        "error"
-    };
-    format!(
-        "rsync {word}: {} (code {code}) at {} [{role}=oxsync-{}]",
-        exit::name(code),
-        crate::error::origin(at),
-        env!("CARGO_PKG_VERSION")
-    )
 }
 
 /// A files-from list this side opens itself: one the daemon read beneath
@@ -1390,7 +1300,7 @@ fn forward_files_from(
     link: &Link,
     protocol: i32,
 ) -> Result<Option<Vec<u8>>> {
-    use crate::treeshape::FilesFrom;
+    use crate::options::tree::FilesFrom;
     if link.local {
         return Ok(None);
     }

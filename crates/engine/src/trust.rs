@@ -5,8 +5,8 @@
 // upstream: flist.c:recv_file_entry(), options.c trust_sender_args /
 // trust_sender_filter, exclude.c:add_implied_include()
 use crate::error::{Error, Result};
+use crate::options::tree::FilesFrom;
 use crate::options::Options;
-use crate::treeshape::FilesFrom;
 use filter::{ArgShape, FilterList, ImpliedIncludes, WireOptions};
 use protocol::exit;
 use protocol::flist::{FileEntry, XMIT_NO_CONTENT_DIR, XMIT_TOP_DIR};
@@ -93,7 +93,7 @@ impl NameCheck {
     pub fn check(&self, e: &mut FileEntry, protocol: i32) -> Result<()> {
         let name = e.name.as_slice();
         let is_dir = e.is_dir();
-        if crate::flist::has_dotdot(name) {
+        if crate::trust::has_dotdot(name) {
             // Refused as an unsafe pathname once the list is in.
             return Ok(());
         }
@@ -127,4 +127,8 @@ fn rejected(what: &str, name: &[u8]) -> Error {
             String::from_utf8_lossy(name)
         ),
     )
+}
+
+pub(crate) fn has_dotdot(name: &[u8]) -> bool {
+    name.split(|&b| b == b'/').any(|c| c == b"..")
 }

@@ -243,7 +243,7 @@ impl SendLists {
     /// the wire order), sharing identical lists.
     // upstream: flist.c:send_file_name() -> get_xattr()
     pub fn collect(
-        list: &crate::flist::FileList,
+        list: &impl crate::source::SentList,
         opts: &Options,
         rules: &FilterList,
         out: &crate::out::Out,
@@ -251,10 +251,10 @@ impl SendLists {
         let pol = Policy::new(opts, rules, Side::Sender);
         let mut seen: HashMap<Vec<(Vec<u8>, Value)>, u32> = HashMap::new();
         let mut me = SendLists::default();
-        for (i, e) in list.entries.iter().enumerate() {
+        for (i, e) in list.entries().iter().enumerate() {
             let mut items = Vec::new();
             if carries(e) {
-                if let Some(path) = list.sources.get(i) {
+                if let Some(path) = list.source_path(i) {
                     match read_source(&list.source_of(i), &path, &pol) {
                         Ok(v) => items = v,
                         Err(err) => {
@@ -262,7 +262,7 @@ impl SendLists {
                             out.error_xfer(&format!(
                                 "rsync: get_xattr_names: llistxattr(\"{}\") failed: {}",
                                 path.display(),
-                                crate::flist::os_err(&err)
+                                crate::error::os_err(&err)
                             ));
                         }
                     }
@@ -321,7 +321,7 @@ impl SendLists {
         &self,
         r: &mut R,
         i: usize,
-        list: &crate::flist::FileList,
+        list: &impl crate::source::SentList,
         opts: &Options,
         out: &crate::out::Out,
     ) -> Result<Vec<u8>> {
@@ -329,7 +329,7 @@ impl SendLists {
         let nums = wire::decode_request(r, items.len()).map_err(|e| {
             Error::protocol(format!(
                 "[sender] could not find xattr for {}: {}",
-                crate::control::name_text(&list.entries[i].name),
+                crate::text::name_text(&list.entries()[i].name),
                 crate::error::sys_err(&e)
             ))
         })?;
@@ -339,14 +339,14 @@ impl SendLists {
             if !matches!(it.value, Value::Abbrev { .. }) {
                 return Err(Error::protocol(format!(
                     "[sender] internal abbrev error on {}",
-                    crate::control::name_text(&list.entries[i].name)
+                    crate::text::name_text(&list.entries()[i].name)
                 )));
             }
             let v = reread(list, i, &it.local, opts).unwrap_or_else(|| {
                 out.error_xfer(&format!(
                     "failed to re-read xattr {} for {}",
                     String::from_utf8_lossy(&it.local),
-                    list.sources.path(i).display()
+                    list.source_path(i).unwrap_or_default().display()
                 ));
                 Vec::new()
             });
@@ -374,12 +374,12 @@ fn read_source(
 
 /// One long value read again for the reply.
 fn reread(
-    list: &crate::flist::FileList,
+    list: &impl crate::source::SentList,
     i: usize,
     name: &[u8],
     _opts: &Options,
 ) -> Option<Vec<u8>> {
-    let path = list.sources.get(i)?;
+    let path = list.source_path(i)?;
     match list.source_of(i).xattr_fd(&path).ok()? {
         Some(Some(fd)) => fx::fd_get(&fd, name).ok()?,
         Some(None) => None,
@@ -425,7 +425,7 @@ impl Received {
     /// (lowered by what it holds). Returns the entry's list index.
     // upstream: xattrs.c:receive_xattr()
     pub fn receive<R: Read>(&mut self, r: &mut R, e: &FileEntry, budget: &mut u64) -> Result<u32> {
-        let name = crate::control::name_text(&e.name);
+        let name = crate::text::name_text(&e.name);
         match wire::decode(r, self.lists.len(), budget) {
             Ok(Wire::Ref(n)) => Ok(n),
             Ok(Wire::Literal(items)) => {
@@ -627,7 +627,7 @@ impl RecvLists {
         let got = wire::decode_reply(r, max, &valid, budget).map_err(|err| {
             Error::protocol(format!(
                 "[receiver] could not find xattr for {}: {}",
-                crate::control::name_text(&e.name),
+                crate::text::name_text(&e.name),
                 crate::error::sys_err(&err)
             ))
         })?;

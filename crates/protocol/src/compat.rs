@@ -21,7 +21,7 @@ pub const CF_VARINT_FLIST_FLAGS: i32 = 1 << 7;
 pub const CF_ID0_NAMES: i32 = 1 << 8;
 
 /// The client-info letters oxsync sends after `-e` (a pulling client
-/// adds `i`, see the engine's `session::client_offers_inc`).
+/// adds `i`, see the engine's `options::client_offers_inc`).
 pub const CLIENT_INFO: &str = ".LsfxCIvu";
 
 /// Compat flags a server grants for the letters the client sent in its

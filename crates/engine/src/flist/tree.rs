@@ -2,7 +2,7 @@
 //! marker) and for --files-from (upstream flist.c send_file_list() with
 //! relative_paths, send_implied_dirs()).
 use super::*;
-use crate::treeshape::FilesFrom;
+use crate::options::tree::FilesFrom;
 
 /// How an argument names its item (upstream's name_type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,13 +6,10 @@
 //! directory's) `Root`; a candidate is a plain regular file of the same
 //! directory, named by one path component.
 use super::Gen;
-use crate::ctx::RecvCtx;
+use crate::basis::FNAMECMP_FUZZY;
+use crate::fuzzy::dir_count;
 use confine::{FileType, RelPath};
 use protocol::flist::FileEntry;
-
-/// The basis type of a fuzzy match in the destination directory; `+ 1 + k`
-/// names one in basis directory `k` (upstream FNAMECMP_FUZZY).
-pub const FNAMECMP_FUZZY: u8 = 0x83;
 
 /// One Levenshtein unit (the low 16 bits weigh the byte values changed).
 const UNIT: u32 = 1 << 16;
@@ -42,15 +39,6 @@ pub(super) struct Choice {
     pub(super) basis_type: u8,
     pub(super) name: Vec<u8>,
     pub(super) st: confine::Stat,
-}
-
-/// How many directories the search looks in (upstream fuzzy_basis).
-fn dir_count(ctx: &RecvCtx) -> usize {
-    match ctx.opts.fuzzy {
-        0 => 0,
-        1 => 1,
-        _ => ctx.dirs.basis.len() + 1,
-    }
 }
 
 /// The suffix that weighs in the comparison: the last dot-suffix that is
@@ -281,45 +269,6 @@ impl Gen<'_> {
             st: c.st,
         }
     }
-}
-
-/// Where a fuzzy basis the sender echoed back lies: its root and path, or
-/// an error for a basis type or name this side never chose.
-// upstream: receiver.c:recv_files() (FNAMECMP_FUZZY cases)
-pub fn basis_place<'a>(
-    ctx: &'a RecvCtx,
-    i: usize,
-    basis_type: u8,
-    xname: &[u8],
-) -> crate::error::Result<(&'a confine::Root, RelPath)> {
-    use crate::error::Error;
-    let name = String::from_utf8_lossy(xname);
-    if ctx.opts.fuzzy == 0 {
-        return Err(Error::protocol(format!(
-            "rsync: refusing malicious fuzzy operation for {name}"
-        )));
-    }
-    let k = usize::from(basis_type - FNAMECMP_FUZZY);
-    if k >= dir_count(ctx) {
-        return Err(Error::protocol(format!(
-            "invalid basis_dir index: {}.",
-            basis_type
-        )));
-    }
-    if xname.is_empty() || xname.contains(&b'/') || xname == b"." || xname == b".." {
-        return Err(Error::protocol(format!(
-            "rsync: refusing malicious fuzzy operation for {name}"
-        )));
-    }
-    let (dir, _) = ctx.paths[i].split_last();
-    let p = dir
-        .join(xname)
-        .map_err(|e| Error::protocol(e.to_string()))?;
-    if k == 0 {
-        return Ok((&ctx.root, p));
-    }
-    let place = &ctx.dirs.basis[k - 1];
-    Ok((place.root(&ctx.root), place.dir_path(&p)?))
 }
 
 #[cfg(test)]

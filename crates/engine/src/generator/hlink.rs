@@ -13,9 +13,9 @@
 //! becomes the group's first, as upstream's "virtual first".
 use super::Gen;
 use crate::error::Result;
-use crate::flist::store::Store;
 use crate::itemize::*;
 use crate::options::AltDest;
+use crate::store::Store;
 use confine::Stat;
 use protocol::flist::FileEntry;
 use std::collections::HashMap;
@@ -283,7 +283,7 @@ impl Gen<'_> {
             // backed up with -b.
             let mut old = st;
             if ctx.opts.backup && st.is_some_and(|s| s.file_type != confine::FileType::Dir) {
-                if !crate::partial::make_backup(ctx, p, false) {
+                if !crate::backup::make_backup(ctx, p, false) {
                     return Ok(());
                 }
                 old = None;

@@ -5,8 +5,8 @@
 // upstream: generator.c generate_files(), check_for_finished_files()
 use super::{receiver_gone, Gen, FLUSH_AT};
 use crate::ctx::GenEvent;
+use crate::ctx::Segments;
 use crate::error::Result;
-use crate::increc::Segments;
 use crate::options::DeleteMode;
 use confine::FileType;
 use protocol::ndx::NDX_DONE;

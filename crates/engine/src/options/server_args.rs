@@ -88,7 +88,7 @@ impl Options {
         bundle.extend(letters.iter().filter(|(on, _)| *on).map(|&(_, c)| c));
         if protocol >= 30 {
             bundle.push('e');
-            if crate::session::client_offers_inc(self, server_sender) {
+            if crate::options::client_offers_inc(self, server_sender) {
                 // upstream: compat.c maybe_add_e_option() puts it first.
                 bundle.push_str(".i");
                 bundle.push_str(&CLIENT_INFO[1..]);
@@ -195,7 +195,7 @@ impl Options {
         if self
             .batch
             .as_ref()
-            .is_some_and(|b| b.mode == crate::batch::BatchMode::OnlyWrite)
+            .is_some_and(|b| b.mode == crate::options::batch::BatchMode::OnlyWrite)
         {
             args.push("--only-write-batch=X".to_string());
         }

@@ -13,9 +13,8 @@
 //! (`-a`, `-P`, compression, the delete modes, `--remove-source-files`
 //! on a sending module) is checked on the parsed result.
 use crate::control::{CAct, TABLE as CONTROL};
-use crate::options::{
-    Act, DeleteMode, OptionError, Options, SUPPORTED, UNSUPPORTED_LONG, UNSUPPORTED_SHORT,
-};
+use crate::error::OptionError;
+use crate::options::{Act, DeleteMode, Options, SUPPORTED, UNSUPPORTED_LONG, UNSUPPORTED_SHORT};
 use std::sync::OnceLock;
 
 /// What an option row does; rows with equal keys are one capability.

@@ -1,0 +1,259 @@
+//! Deletion on the receiving side (`--delete` and its timings,
+//! `--max-delete`, `--force`, backups of what is deleted, the deletion
+//! counts): what the destination holds beyond the list goes (upstream
+//! generator.c delete_in_dir(), do_delete_pass(); delete.c).
+use super::*;
+
+impl Gen<'_> {
+    /// NDX_DEL_STATS with the deletion counts (when deleting or forcing).
+    pub(super) fn del_stats(&mut self) {
+        let ctx = self.ctx;
+        if ctx.opts.delete == DeleteMode::Off && !ctx.opts.force {
+            return;
+        }
+        let d = ctx.stats(|s| s.deleted);
+        let del = DelStats {
+            files: d[0] as i32,
+            dirs: d[1] as i32,
+            symlinks: d[2] as i32,
+            devices: d[3] as i32,
+            specials: d[4] as i32,
+        };
+        self.ndx(NDX_DEL_STATS);
+        del.write(&mut self.buf);
+    }
+
+    /// `--delete-before` / `--delete-after`: deletes in every directory of
+    /// the list that exists in the destination.
+    // upstream: generator.c:do_delete_pass()
+    pub(super) fn delete_pass(&mut self) -> Result<()> {
+        self.forget_dir();
+        let ctx = self.ctx;
+        if ctx.dest_missing {
+            return Ok(());
+        }
+        for i in 0..ctx.entries.len() {
+            // upstream: only directories whose contents were sent.
+            if !crate::treeshape::is_content_dir(&ctx.entries[i])
+                || crate::treeshape::is_inactive(&ctx.entries[i])
+            {
+                continue;
+            }
+            let is_dir = ctx
+                .root
+                .stat(&ctx.paths[i])
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.file_type == FileType::Dir);
+            if is_dir {
+                self.delete_in_dir(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    // upstream: generator.c:delete_in_dir()
+    pub(super) fn delete_in_dir(&mut self, i: usize) -> Result<()> {
+        self.forget_dir();
+        let ctx = self.ctx;
+        if !self.deletion_allowed {
+            if !self.warned_io_error {
+                self.warned_io_error = true;
+                ctx.out
+                    .error("IO error encountered -- skipping file deletion");
+            }
+            return Ok(());
+        }
+        if self.on_other_fs(i) {
+            return Ok(());
+        }
+        let dir = &ctx.paths[i];
+        let root = &ctx.root;
+        let mut read = |p: &[u8]| -> Option<Vec<u8>> {
+            let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;
+            let mut f = root.open_read(&rel).ok()?;
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut v).ok()?;
+            Some(v)
+        };
+        if let Err(e) = self
+            .fstack
+            .enter(&mut self.rules, dir.as_bytes(), &mut read)
+        {
+            ctx.out.error(&e.message);
+        }
+        let mut names = match ctx.root.read_dir(dir) {
+            Ok(n) => n,
+            Err(err) => {
+                ctx.out.error_xfer(&format!(
+                    "rsync: [generator] opendir \"{}\" failed: {}",
+                    ctx.full_name(i),
+                    crate::error::sys_err(&err)
+                ));
+                return Ok(());
+            }
+        };
+        // Last first in upstream's order (files before directories), as it
+        // walks its sorted dirlist; it decides what --max-delete leaves out.
+        self.sort_like_dirlist(dir, &mut names);
+        for name in names.into_iter().rev() {
+            let Ok(child) = dir.join(&name) else { continue };
+            let full = child.as_bytes();
+            if self.names.contains(full) {
+                continue;
+            }
+            let Some(st) = ctx.root.stat(&child).ok().flatten() else {
+                continue;
+            };
+            if self.is_mount_point(dir, &st) {
+                continue;
+            }
+            if self.rules.is_protected(full, st.file_type == FileType::Dir)
+                || self
+                    .daemon_refuses(full, st.file_type == FileType::Dir)
+                    .is_some()
+            {
+                continue;
+            }
+            if ctx.opts.delete == DeleteMode::Delay {
+                self.delayed.push((child, st));
+            } else if let Err(err) = self.delete_item(&child, &st, true) {
+                ctx.out.error_xfer(&err.message);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes one item (a directory with its contents), logging each
+    /// deletion when `log` is set.
+    pub(super) fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
+        self.delete_item_inner(p, st, log)
+    }
+
+    /// Returns whether the item is gone. A directory whose contents are
+    /// protected by filter rules stays, with upstream's "cannot delete
+    /// non-empty directory" note.
+    // upstream: delete.c:delete_item(), delete_dir_contents()
+    fn delete_item_inner(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
+        self.forget_dir();
+        let ctx = self.ctx;
+        let dry = ctx.opts.dry_run;
+        let name = p.as_bytes();
+        // Making room (no `log`) for a non-directory empties a directory only
+        // with --delete or --force (upstream DEL_RECURSE).
+        let recurse = log || ctx.opts.delete != DeleteMode::Off || ctx.opts.force;
+        if st.file_type == FileType::Dir {
+            let mut names = ctx.root.read_dir(p).map_err(|e| {
+                Error::file_io(format!(
+                    "rsync: [generator] opendir \"{}\" failed: {}",
+                    String::from_utf8_lossy(name),
+                    crate::error::sys_err(&e)
+                ))
+            })?;
+            self.sort_like_dirlist(p, &mut names);
+            let mut not_empty = !recurse && !names.is_empty();
+            for n in names.iter().rev().filter(|_| recurse) {
+                let Ok(child) = p.join(n) else { continue };
+                if let Some(cst) = ctx.root.stat(&child).ok().flatten() {
+                    let is_dir = cst.file_type == FileType::Dir;
+                    // Perishable rules (-C's defaults, `p`) do not protect
+                    // inside a directory that is being deleted.
+                    let protected = self.rules.check_side(
+                        child.as_bytes(),
+                        is_dir,
+                        filter::Side::Receiver,
+                        true,
+                    ) == filter::Match::Exclude;
+                    if log && protected {
+                        not_empty = true;
+                        continue;
+                    }
+                    if !self.delete_item_inner(&child, &cst, true)? {
+                        not_empty = true;
+                    }
+                }
+            }
+            if not_empty {
+                ctx.out.info(&format!(
+                    "cannot delete non-empty directory: {}",
+                    String::from_utf8_lossy(name)
+                ));
+                return Ok(false);
+            }
+            if self.at_delete_limit(log) {
+                return Ok(false);
+            }
+            if !dry {
+                ctx.root.rmdir(p).map_err(|e| {
+                    Error::file_io(format!(
+                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {}",
+                        String::from_utf8_lossy(name),
+                        crate::error::sys_err(&e)
+                    ))
+                })?;
+            }
+        } else if self.at_delete_limit(log) {
+            return Ok(false);
+        } else if ctx.opts.backup && !self.is_backup_file(name) {
+            // upstream: delete.c:delete_item() backs a deleted file up, and
+            // one that makes room for a new item too; one that already is
+            // a backup (NAME + suffix, no --backup-dir) is unlinked. The
+            // client's `P *SUFFIX` rule keeps such files from being
+            // candidates at all unless a rule of the user's risks them.
+            if !dry && !crate::backup::make_backup(ctx, p, false) {
+                return Ok(false);
+            }
+        } else if !dry {
+            ctx.root.unlink(p).map_err(|e| {
+                Error::file_io(format!(
+                    "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
+                    String::from_utf8_lossy(name),
+                    crate::error::sys_err(&e)
+                ))
+            })?;
+        }
+        if log {
+            ctx.out.deleted(name, st.file_type == FileType::Dir);
+            ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
+        }
+        Ok(true)
+    }
+
+    /// Whether `name` is itself a backup (NAME + suffix, no --backup-dir).
+    // upstream: backup.c:is_backup_file()
+    fn is_backup_file(&self, name: &[u8]) -> bool {
+        let suffix = self.ctx.opts.backup_suffix();
+        self.ctx.opts.backup_dir.is_none()
+            && !suffix.is_empty()
+            && name.len() > suffix.len()
+            && name.ends_with(suffix.as_bytes())
+    }
+
+    /// Sorts the names in `dir` as upstream sorts a directory listing:
+    /// non-directories first, then directories, each by name.
+    fn sort_like_dirlist(&self, dir: &RelPath, names: &mut [Vec<u8>]) {
+        let root = &self.ctx.root;
+        names.sort_by_cached_key(|n| {
+            let is_dir = dir.join(n).ok().is_some_and(|c| {
+                root.stat(&c)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.file_type == FileType::Dir)
+            });
+            (is_dir, n.clone())
+        });
+    }
+
+    /// `--max-delete` reached: counts the deletion as skipped.
+    fn at_delete_limit(&self, log: bool) -> bool {
+        let Some(max) = self.ctx.opts.max_delete.filter(|_| log) else {
+            return false;
+        };
+        let done: u64 = self.ctx.stats(|s| s.deleted.iter().sum());
+        if done < u64::from(max) {
+            return false;
+        }
+        self.skipped_deletes.set(self.skipped_deletes.get() + 1);
+        true
+    }
+}
