@@ -799,6 +799,14 @@ impl<'a> FlistProgress<'a> {
         }
     }
 
+    /// A sender with incremental recursion says so instead.
+    // upstream: flist.c send_file_list()
+    pub fn sending_incremental(&self) {
+        if let Some(out) = self.out {
+            out.client_text(b"sending incremental file list\n");
+        }
+    }
+
     /// Prints the line once the list of `count` entries is complete
     /// (`kind`: "building" or "receiving").
     pub fn finish(&self, count: usize, kind: &str) {

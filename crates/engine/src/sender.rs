@@ -2,7 +2,7 @@
 //! literal runs and matches against the receiver's basis blocks (upstream
 //! sender.c).
 use crate::error::{Error, Result};
-use crate::flist::{os_err, FileList};
+use crate::flist::{os_err, FileList, IncSender};
 use crate::itemize::*;
 use crate::out::{lock, Out, SharedWriter};
 use crate::session::Session;
@@ -51,6 +51,7 @@ pub fn send_files<R: Read>(
     r: &mut R,
     w: &SharedWriter,
     stats_fn: &dyn Fn() -> protocol::stats::Stats,
+    mut inc: Option<&mut IncSender<'_>>,
 ) -> Result<()> {
     let mut ndx_r = NdxReader::default();
     let mut ndx_w = NdxWriter::default();
@@ -62,8 +63,16 @@ pub fn send_files<R: Read>(
     let mut tokens = crate::tokens::TokenOut::new(ctx.session, ctx.opts)?;
     let mut totals = delta::MatchStats::default();
     loop {
-        let ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+        top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
+        let ndx = read_ndx(ctx, inc.as_deref(), r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
+            // upstream: each list the receiving side finished is freed and
+            // echoed; the last one ends the phase.
+            if inc.as_deref_mut().is_some_and(|l| l.list_done()) {
+                ndx_w.write(&mut out, NDX_DONE);
+                write_out(w, &mut out, true)?;
+                continue;
+            }
             phase += 1;
             if phase > 2 {
                 break;
@@ -72,8 +81,14 @@ pub fn send_files<R: Read>(
             write_out(w, &mut out, true)?;
             continue;
         }
+        top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
         let i = ndx as usize;
         let iflags = r.read_u16_field("iflags")? as u32;
+        // upstream FLAG_FILE_SENT: a second request is a redo.
+        let redo = phase > 0 || (iflags & ITEM_TRANSFER != 0 && mark_sent(inc.as_deref_mut(), i));
+        let it = item(ctx, inc.as_deref(), i)
+            .ok_or_else(|| Error::protocol(format!("Invalid file index: {ndx} [sender]")))?;
+        let e = it.entry;
         let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
             Some(r.read_u8_field("basis type")?)
         } else {
@@ -84,7 +99,6 @@ pub fn send_files<R: Read>(
         } else {
             None
         };
-        let e = &ctx.list.entries[i];
         // -X: the generator's request, answered after our record.
         let xattr_reply = match ctx.xattrs {
             Some(x) if crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags) => {
@@ -139,7 +153,7 @@ pub fn send_files<R: Read>(
                 "transfer request for non-regular file index {ndx} [sender]"
             )));
         }
-        if iflags & ITEM_IS_NEW != 0 && phase == 0 {
+        if iflags & ITEM_IS_NEW != 0 && !redo {
             stat(ctx, |s| s.created[0] += 1);
         }
         stat(ctx, |s| {
@@ -147,13 +161,13 @@ pub fn send_files<R: Read>(
             s.total_transferred_size += e.size.max(0) as u64;
         });
         if ctx.opts.dry_run {
-            log_item(ctx, iflags, i);
+            log_item(ctx, iflags, e);
             echo(&mut out, &mut ndx_w);
             continue;
         }
-        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
-        let path = &ctx.list.sources[i];
-        let file = match ctx.list.source_of(i).open(path, ctx.opts.open_noatime) {
+        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && !redo, ctx.opts)?;
+        let path = it.path;
+        let file = match it.source.open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {
                 if err.kind() == io::ErrorKind::NotFound {
@@ -230,7 +244,7 @@ pub fn send_files<R: Read>(
         }
         let result = crate::partial::send_stream(
             ctx.opts,
-            phase,
+            if redo { phase.max(1) } else { phase },
             basis_type,
             again,
             reader,
@@ -297,12 +311,16 @@ pub fn send_files<R: Read>(
         });
         match_counts(ctx, &mstats, &mut totals);
         xfr += 1;
+        let (index, total) = match inc.as_deref() {
+            Some(l) => l.file_index(i),
+            None => (i, ctx.list.len()),
+        };
         ctx.out.end_progress(
             size,
             crate::progress::Counters {
                 xfr,
-                to_check: ctx.list.len() - 1 - i,
-                total: ctx.list.len(),
+                to_check: total.saturating_sub(index + 1),
+                total,
             },
         );
         if ctx.out.logs_before_transfer() {
@@ -312,7 +330,7 @@ pub fn send_files<R: Read>(
                 entry: shown,
             });
         } else {
-            log_item(ctx, iflags, i);
+            log_item(ctx, iflags, e);
         }
     }
     write_out(w, &mut out, false)?;
@@ -333,11 +351,11 @@ pub fn send_files<R: Read>(
     }
     write_out(w, &mut out, true)?;
     // upstream: main.c:read_final_goodbye()
-    let mut ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+    let mut ndx = read_ndx(ctx, None, r, &mut ndx_r, &mut out, &mut ndx_w)?;
     if ctx.session.protocol >= 31 && ndx == NDX_DONE {
         ndx_w.write(&mut out, NDX_DONE);
         write_out(w, &mut out, true)?;
-        ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+        ndx = read_ndx(ctx, None, r, &mut ndx_r, &mut out, &mut ndx_w)?;
     }
     if ndx != NDX_DONE {
         return Err(Error::protocol(format!(
@@ -430,11 +448,11 @@ fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {
     f(&mut g);
 }
 
-fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
+fn log_item(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry) {
     // Under --iconv the list holds the wire (UTF-8) names: the output
     // shows this side's own.
-    let shown = crate::charset::shown_by_sender(&ctx.list.entries[i]);
-    let entry = shown.as_ref().unwrap_or(&ctx.list.entries[i]);
+    let shown = crate::charset::shown_by_sender(e);
+    let entry = shown.as_ref().unwrap_or(e);
     ctx.out.log_file(crate::out::FileEvent {
         sender: true,
         iflags,
@@ -487,6 +505,7 @@ fn write_data(w: &SharedWriter, out: &mut Vec<u8>, batch_only: bool) -> Result<(
 
 fn read_ndx<R: Read>(
     ctx: &SendCtx<'_>,
+    inc: Option<&IncSender<'_>>,
     r: &mut R,
     ndx_r: &mut NdxReader,
     out: &mut Vec<u8>,
@@ -515,6 +534,16 @@ fn read_ndx<R: Read>(
             continue;
         }
         if ndx == NDX_DONE {
+            return Ok(ndx);
+        }
+        if let Some(l) = inc {
+            if ndx < 0 || l.find(ndx as usize).is_none() {
+                let first = l.lists.front().map_or(0, |f| f.start as i64 - 1);
+                return Err(Error::protocol(format!(
+                    "Invalid file index: {ndx} ({first} - {}) [sender]",
+                    l.listed() as i64 + l.lists.len() as i64
+                )));
+            }
             return Ok(ndx);
         }
         if ndx < 0 || ndx as usize >= ctx.list.len() {
@@ -563,4 +592,85 @@ fn receive_sums<R: Read>(
         blocks.push(BlockSum { sum1, sum2 });
     }
     Ok(Signature { sizes, blocks })
+}
+
+/// Under incremental recursion, more lists before the next request
+/// (upstream sender.c send_files(): send_extra_file_list()), with their
+/// counts added to the stats; they are written out at once, as the
+/// receiving side may be waiting for them.
+fn top_up(
+    ctx: &SendCtx<'_>,
+    inc: Option<&mut IncSender<'_>>,
+    w: &SharedWriter,
+    out: &mut Vec<u8>,
+    ndx_w: &mut NdxWriter,
+) -> Result<()> {
+    let Some(l) = inc else { return Ok(()) };
+    if l.eof {
+        // What was echoed goes to the writer, which is flushed before
+        // the next read waits.
+        return write_out(w, out, false);
+    }
+    let c = l.send_more(out, ndx_w, crate::flist::LOOKAHEAD)?;
+    let total = {
+        let mut g = ctx.stats.lock().unwrap_or_else(|p| p.into_inner());
+        for (t, n) in g.num_files.iter_mut().zip(c.kinds) {
+            *t += n;
+        }
+        g.total_size += c.size;
+        g.flist_size += c.bytes;
+        g.total_size
+    };
+    ctx.out.set_total_size(total);
+    if l.eof {
+        ctx.out.set_flist_incomplete(false);
+    }
+    write_out(w, out, false)
+}
+
+/// Records that entry `ndx`'s data is being sent; true when it was sent
+/// before (a redo).
+fn mark_sent(inc: Option<&mut IncSender<'_>>, ndx: usize) -> bool {
+    let Some(l) = inc else { return false };
+    let Some(k) = l.find(ndx) else { return false };
+    let list = &mut l.lists[k];
+    match ndx
+        .checked_sub(list.start)
+        .and_then(|j| list.sent.get_mut(j))
+    {
+        Some(s) => std::mem::replace(s, true),
+        None => false,
+    }
+}
+
+/// The entry a request names and where its data is read.
+struct Item<'x> {
+    entry: &'x protocol::flist::FileEntry,
+    path: &'x std::path::Path,
+    source: crate::source::Sources,
+}
+
+fn item<'x>(ctx: &'x SendCtx<'_>, inc: Option<&'x IncSender<'_>>, ndx: usize) -> Option<Item<'x>> {
+    let Some(l) = inc else {
+        return Some(Item {
+            entry: ctx.list.entries.get(ndx)?,
+            path: ctx.list.sources.get(ndx)?,
+            source: ctx.list.source_of(ndx),
+        });
+    };
+    let list = &l.lists[l.find(ndx)?];
+    if ndx + 1 == list.start {
+        let (e, p, o) = list.parent.as_ref()?;
+        return Some(Item {
+            entry: e,
+            path: p,
+            source: list.list.source.at(*o),
+        });
+    }
+    let j = ndx - list.start;
+    Some(Item {
+        entry: list.list.entries.get(j)?,
+        path: list.list.sources.get(j)?,
+        source: list.list.source_of(j),
+    })
 }

@@ -125,9 +125,9 @@ pub fn setup_with<R: Read, W: Write>(
         Side::Server => {
             let mut flags = client_info.map(server_flags_for).unwrap_or(0);
             // upstream: compat.c set_allow_inc_recurse(): the client must
-            // offer 'i'; oxsync grants it only as the receiving side.
+            // offer 'i', and this side's options allow it.
             let offered = client_info.is_some_and(|i| i.contains('i'));
-            if offered && receiving && proto >= 30 && crate::increc::receiver_allows(opts) {
+            if offered && proto >= 30 && allows_inc(opts, receiving) {
                 flags |= CF_INC_RECURSE;
             }
             let mut out = Vec::new();
@@ -240,9 +240,18 @@ pub fn setup_with<R: Read, W: Write>(
 }
 
 /// A client offers incremental recursion (the `i` of its `-e` letters)
-/// when it will receive and its options allow it.
+/// when its options allow it for the side it takes.
 pub fn client_offers_inc(opts: &Options, receiving: bool) -> bool {
-    receiving && crate::increc::receiver_allows(opts)
+    allows_inc(opts, receiving)
+}
+
+/// This side's options allow incremental recursion, receiving or sending.
+pub fn allows_inc(opts: &Options, receiving: bool) -> bool {
+    if receiving {
+        crate::increc::receiver_allows(opts)
+    } else {
+        crate::increc::sender_allows(opts)
+    }
 }
 
 fn default_seed() -> i32 {
