@@ -42,6 +42,7 @@ mod help;
 mod hostile_push;
 mod iconv;
 mod increc;
+mod increc_send;
 mod insecure_links;
 mod install;
 mod interop;

@@ -62,12 +62,24 @@ pub fn send_files<R: Read>(
     let mut xfr = 0u64;
     let mut tokens = crate::tokens::TokenOut::new(ctx.session, ctx.opts)?;
     let mut totals = delta::MatchStats::default();
+    let mut last_ndx = 0usize;
     loop {
         top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
         let ndx = read_ndx(ctx, inc.as_deref(), r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
-            // upstream: each list the receiving side finished is freed and
-            // echoed; the last one ends the phase.
+            // upstream: progress2 shows where the lists are at each NDX_DONE.
+            if let Some((index, total)) = inc.as_deref().and_then(|l| l.end_index(last_ndx)) {
+                if !ctx.am_server && ctx.out.progress_level() >= 2 {
+                    let c = crate::progress::Counters {
+                        xfr,
+                        to_check: total.saturating_sub(index + 1),
+                        total,
+                    };
+                    ctx.out.end_progress(0, c);
+                }
+            }
+            // Each list the receiving side finished is freed and echoed;
+            // the last one ends the phase.
             if inc.as_deref_mut().is_some_and(|l| l.list_done()) {
                 ndx_w.write(&mut out, NDX_DONE);
                 write_out(w, &mut out, true)?;
@@ -83,6 +95,7 @@ pub fn send_files<R: Read>(
         }
         top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
         let i = ndx as usize;
+        last_ndx = i;
         let iflags = r.read_u16_field("iflags")? as u32;
         // upstream FLAG_FILE_SENT: a second request is a redo.
         let redo = phase > 0 || (iflags & ITEM_TRANSFER != 0 && mark_sent(inc.as_deref_mut(), i));

@@ -260,16 +260,25 @@ impl<'a> IncSender<'a> {
         at_least: usize,
     ) -> Result<ListCounts> {
         let mut total = ListCounts::default();
-        while !self.eof && self.pending < at_least {
+        while !self.eof {
             while self.levels.last().is_some_and(|l| l.is_empty()) {
                 self.levels.pop();
             }
-            let Some(node) = self.levels.last_mut().and_then(|l| l.pop_front()) else {
+            // The end goes out as soon as the last list has (the receiving
+            // side finishes its last list only after it).
+            let Some(level) = self.levels.last_mut() else {
                 ndx_w.write(out, NDX_FLIST_EOF);
                 self.eof = true;
                 self.w.stack.clear(self.w.rules);
                 break;
             };
+            // A receiving side finishes a list only once a later one (or
+            // the end) has come: with one list in flight it may be waiting
+            // for the next (upstream sends more while it waits to read).
+            if self.pending >= at_least && self.lists.len() > 1 {
+                break;
+            }
+            let Some(node) = level.pop_front() else { break };
             let c = self.send_node(out, ndx_w, node)?;
             for (t, n) in total.kinds.iter_mut().zip(c.kinds) {
                 *t += n;
@@ -338,6 +347,15 @@ impl<'a> IncSender<'a> {
     pub fn file_index(&self, ndx: usize) -> (usize, usize) {
         let before = self.find(ndx).map_or(0, |k| self.lists[k].ordinal + 1);
         (ndx.saturating_sub(before), self.listed())
+    }
+
+    /// For the progress line at a list's end: the index of the last entry
+    /// of the list holding `ndx`, and the entries listed so far.
+    // upstream: progress.c set_current_file_index(NULL, 0)
+    pub fn end_index(&self, ndx: usize) -> Option<(usize, usize)> {
+        let l = &self.lists[self.find(ndx)?];
+        let last = (l.start + l.list.len()).checked_sub(l.ordinal + 2)?;
+        Some((last, self.listed()))
     }
 
     /// Entries listed so far (every list's).
