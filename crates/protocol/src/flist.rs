@@ -220,6 +220,10 @@ impl FlistOptions {
     }
 }
 
+/// The name of a uid (`true`) or gid, for the inline names of incremental
+/// recursion.
+pub type NameLookup = fn(bool, u32) -> Option<Vec<u8>>;
+
 /// Encoder state (persists across the whole session).
 ///
 /// Call [`FlistEncoder::encode`] for each entry in send order, then
@@ -240,7 +244,7 @@ pub struct FlistEncoder {
     /// Incremental recursion without --numeric-ids: the name of each uid
     /// and gid goes with its first entry (XMIT_USER_NAME_FOLLOWS), looked
     /// up by this function (`true` for a user).
-    inline_names: Option<fn(bool, u32) -> Option<Vec<u8>>>,
+    inline_names: Option<NameLookup>,
     /// Ids whose names have been looked up (users, groups).
     named: (
         std::collections::HashSet<u32>,
@@ -270,7 +274,7 @@ impl FlistEncoder {
     }
     /// Incremental recursion: each id's name goes inline with the first
     /// entry that sends the id (upstream uidlist.c add_uid(); id 0 never).
-    pub fn set_inline_names(&mut self, lookup: fn(bool, u32) -> Option<Vec<u8>>) {
+    pub fn set_inline_names(&mut self, lookup: NameLookup) {
         self.inline_names = Some(lookup);
     }
     /// The name to send inline for `id`, the first time it is sent.
