@@ -67,27 +67,14 @@ pub fn send_files<R: Read>(
         top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
         let ndx = read_ndx(ctx, inc.as_deref(), r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
-            // upstream: progress2 shows where the lists are at each NDX_DONE.
-            if let Some((index, total)) = inc.as_deref().and_then(|l| l.end_index(last_ndx)) {
-                if !ctx.am_server && ctx.out.progress_level() >= 2 {
-                    let c = crate::progress::Counters {
-                        xfr,
-                        to_check: total.saturating_sub(index + 1),
-                        total,
-                    };
-                    ctx.out.end_progress(0, c);
-                }
-            }
+            list_end_progress(ctx, inc.as_deref(), last_ndx, xfr);
             // Each list the receiving side finished is freed and echoed;
             // the last one ends the phase.
-            if inc.as_deref_mut().is_some_and(|l| l.list_done()) {
-                ndx_w.write(&mut out, NDX_DONE);
-                write_out(w, &mut out, true)?;
-                continue;
-            }
-            phase += 1;
-            if phase > 2 {
-                break;
+            if !inc.as_deref_mut().is_some_and(|l| l.list_done()) {
+                phase += 1;
+                if phase > 2 {
+                    break;
+                }
             }
             ndx_w.write(&mut out, NDX_DONE);
             write_out(w, &mut out, true)?;
@@ -102,55 +89,22 @@ pub fn send_files<R: Read>(
         let it = item(ctx, inc.as_deref(), i)
             .ok_or_else(|| Error::protocol(format!("Invalid file index: {ndx} [sender]")))?;
         let e = it.entry;
-        let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
-            Some(r.read_u8_field("basis type")?)
-        } else {
-            None
-        };
-        let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 {
-            Some(r.read_vstring(4096, "xname")?)
-        } else {
-            None
-        };
+        let (basis_type, xname) = read_extras(r, iflags)?;
         // -X: the generator's request, answered after our record.
-        let xattr_reply = match ctx.xattrs {
-            Some(x) if crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags) => {
-                Some(x.answer(r, i, ctx.list, ctx.opts, ctx.out)?)
-            }
-            _ => None,
-        };
+        let asked =
+            (ctx.xattrs).filter(|_| crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags));
+        let xattr_reply =
+            (asked.map(|x| x.answer(r, i, ctx.list, ctx.opts, ctx.out))).transpose()?;
         let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
-            ndx_w.write(out, ndx);
-            out.extend_from_slice(&(iflags as u16).to_le_bytes());
-            if let Some(t) = basis_type {
-                out.push(t);
-            }
-            if let Some(x) = &xname {
+            echo_request(out, ndx_w, (ndx, iflags, basis_type));
+            let extra = [xname.as_deref(), xattr_reply.as_deref()];
+            if let Some(x) = extra[0] {
                 protocol::varint::write_vstring(out, x);
             }
-            if let Some(reply) = &xattr_reply {
-                out.extend_from_slice(reply);
-            }
+            out.extend_from_slice(extra[1].unwrap_or_default());
         };
         if iflags & ITEM_TRANSFER == 0 {
-            let x = xname.as_deref().unwrap_or_default();
-            let shown = crate::charset::shown_by_sender(e);
-            let e = shown.as_ref().unwrap_or(e);
-            ctx.out.log_item(crate::out::FileEvent {
-                sender: true,
-                iflags,
-                entry: e,
-            });
-            if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
-                let ev = crate::out::FileEvent {
-                    sender: true,
-                    iflags,
-                    entry: e,
-                };
-                if let Some(line) = ctx.out.item_line(ev, x) {
-                    ctx.out.info(&line);
-                }
-            }
+            log_unchanged(ctx, iflags, e, xname.as_deref().unwrap_or_default());
             echo(&mut out, &mut ndx_w);
             if iflags & ITEM_IS_NEW != 0 {
                 let k = crate::stats::kind_index(e.mode);
@@ -183,18 +137,7 @@ pub fn send_files<R: Read>(
         let file = match it.source.open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {
-                if err.kind() == io::ErrorKind::NotFound {
-                    ctx.out.add_io_error(2);
-                    ctx.out
-                        .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
-                } else {
-                    ctx.out.add_io_error(1);
-                    ctx.out.error_xfer(&format!(
-                        "rsync: [sender] send_files failed to open \"{}\": {}",
-                        full_name(ctx, path),
-                        os_err(&err)
-                    ));
-                }
+                open_failed(ctx, path, &err);
                 write_out(w, &mut out, false)?;
                 lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
                 continue;
@@ -204,34 +147,15 @@ pub fn send_files<R: Read>(
         if ctx.batch_only {
             write_out(w, &mut out, false)?;
         }
-        SumHead {
-            count: sig.sizes.count as i32,
-            blength: sig.sizes.blength as i32,
-            s2length: sig.sizes.s2length as i32,
-            remainder: sig.sizes.remainder as i32,
-        }
-        .write(&mut out);
+        sum_head(&sig).write(&mut out);
         let mut io_fail: Option<io::Error> = None;
         tokens.start_file(&e.name)?;
-        let block_src = if tokens.wants_block_data() {
-            file.try_clone().ok()
-        } else {
-            None
-        };
-        let again = if ctx.opts.inplace {
-            file.try_clone().ok()
-        } else {
-            None
-        };
-        // A device sent under --copy-devices is read as far as its listed
-        // size (a character device may never end). A regular file: the
-        // size at open is what is sent, and one that shrank since is a read
-        // error ("No data available"), as upstream fileio.c:map_ptr().
-        let remaining = if ctx.opts.copy_devices && !is_regular_file(&file) {
-            e.size.max(0) as u64
-        } else {
-            file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
-        };
+        let block_src = tokens
+            .wants_block_data()
+            .then(|| file.try_clone().ok())
+            .flatten();
+        let again = ctx.opts.inplace.then(|| file.try_clone().ok()).flatten();
+        let remaining = readable_size(ctx, &file, e);
         let limit = remaining;
         let reader = ReadTracker {
             inner: file.take(limit),
@@ -245,14 +169,12 @@ pub fn send_files<R: Read>(
         let shown = crate::charset::shown_by_sender(e);
         let shown = shown.as_ref().unwrap_or(e);
         if !ctx.am_server {
-            ctx.out.item_before_transfer(
-                crate::out::FileEvent {
-                    sender: true,
-                    iflags,
-                    entry: shown,
-                },
-                b"",
-            );
+            let ev = crate::out::FileEvent {
+                sender: true,
+                iflags,
+                entry: shown,
+            };
+            ctx.out.item_before_transfer(ev, b"");
             ctx.out.show_progress(0, size);
         }
         let result = crate::partial::send_stream(
@@ -293,25 +215,11 @@ pub fn send_files<R: Read>(
         );
         let (mstats, mut sum) = match result {
             Ok(v) => v,
-            Err(err) => {
-                if io_fail.is_none() {
-                    return Err(Error::stream(err));
-                }
-                (Default::default(), vec![0u8; digest_len])
-            }
+            Err(err) if io_fail.is_none() => return Err(Error::stream(err)),
+            Err(_) => (Default::default(), vec![0u8; digest_len]),
         };
         if let Some(err) = io_fail {
-            ctx.out.add_io_error(1);
-            ctx.out.error_xfer(&format!(
-                "rsync: [sender] read errors mapping \"{}\": {}",
-                full_name(ctx, path),
-                os_err(&err)
-            ));
-            // A deliberately wrong checksum makes the receiver discard it.
-            sum = vec![0u8; digest_len];
-            if let Some(b) = sum.last_mut() {
-                *b = 1;
-            }
+            sum = read_failed(ctx, path, &err, digest_len);
         }
         tokens.end(&mut out)?;
         out.extend_from_slice(&sum[..digest_len.min(sum.len())]);
@@ -324,58 +232,217 @@ pub fn send_files<R: Read>(
         });
         match_counts(ctx, &mstats, &mut totals);
         xfr += 1;
-        let (index, total) = match inc.as_deref() {
-            Some(l) => l.file_index(i),
-            None => (i, ctx.list.len()),
-        };
-        ctx.out.end_progress(
-            size,
-            crate::progress::Counters {
-                xfr,
-                to_check: total.saturating_sub(index + 1),
-                total,
-            },
-        );
-        if ctx.out.logs_before_transfer() {
-            ctx.out.log_file(crate::out::FileEvent {
-                sender: true,
-                iflags,
-                entry: shown,
-            });
-        } else {
-            log_item(ctx, iflags, e);
-        }
+        file_done(ctx, inc.as_deref(), (i, xfr, size), iflags, e, shown);
     }
-    write_out(w, &mut out, false)?;
-    match_report(ctx, &totals);
+    let mut ndx = (ndx_r, ndx_w);
+    finish(
+        ctx,
+        r,
+        w,
+        stats_fn,
+        &mut out,
+        &mut ndx,
+        &totals,
+        io_error_before,
+    )
+}
+
+/// The end of the transfer: the I/O error, the final NDX_DONE (with a
+/// server's stats) and the goodbye.
+// upstream: sender.c send_files() (the end), main.c read_final_goodbye()
+#[allow(clippy::too_many_arguments)]
+fn finish<R: Read>(
+    ctx: &SendCtx<'_>,
+    r: &mut R,
+    w: &SharedWriter,
+    stats_fn: &dyn Fn() -> protocol::stats::Stats,
+    out: &mut Vec<u8>,
+    ndx: &mut (NdxReader, NdxWriter),
+    totals: &delta::MatchStats,
+    io_error_before: i32,
+) -> Result<()> {
+    write_out(w, out, false)?;
+    match_report(ctx, totals);
     let io_error = ctx.out.io_error();
     if io_error != io_error_before {
         lock(w)?.send_msg(MsgCode::IoError, &io_error.to_le_bytes())?;
     }
-    ndx_w.write(&mut out, NDX_DONE);
+    ndx.1.write(out, NDX_DONE);
     if ctx.am_server {
-        stats_fn().write(&mut out);
+        stats_fn().write(out);
     } else if ctx.batch_stats {
         // The batch's reader is a client receiver: it reads the stats a
         // server sender would have sent.
-        write_out(w, &mut out, false)?;
-        stats_fn().write(&mut out);
-        write_data(w, &mut out, true)?;
+        write_out(w, out, false)?;
+        stats_fn().write(out);
+        write_data(w, out, true)?;
     }
-    write_out(w, &mut out, true)?;
+    write_out(w, out, true)?;
     // upstream: main.c:read_final_goodbye()
-    let mut ndx = read_ndx(ctx, None, r, &mut ndx_r, &mut out, &mut ndx_w)?;
-    if ctx.session.protocol >= 31 && ndx == NDX_DONE {
-        ndx_w.write(&mut out, NDX_DONE);
-        write_out(w, &mut out, true)?;
-        ndx = read_ndx(ctx, None, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+    let mut got = read_ndx(ctx, None, r, &mut ndx.0, out, &mut ndx.1)?;
+    if ctx.session.protocol >= 31 && got == NDX_DONE {
+        ndx.1.write(out, NDX_DONE);
+        write_out(w, out, true)?;
+        got = read_ndx(ctx, None, r, &mut ndx.0, out, &mut ndx.1)?;
     }
-    if ndx != NDX_DONE {
+    if got != NDX_DONE {
         return Err(Error::protocol(format!(
-            "Invalid packet at end of run ({ndx}) [sender]"
+            "Invalid packet at end of run ({got}) [sender]"
         )));
     }
     Ok(())
+}
+
+/// The request's index, flags and basis type, as the receiver reads them
+/// back.
+fn echo_request(
+    out: &mut Vec<u8>,
+    ndx_w: &mut NdxWriter,
+    (ndx, iflags, basis): (i32, u32, Option<u8>),
+) {
+    ndx_w.write(out, ndx);
+    out.extend_from_slice(&(iflags as u16).to_le_bytes());
+    out.extend(basis);
+}
+
+/// The basis type and the alternate name a request may carry.
+fn read_extras<R: Read>(r: &mut R, iflags: u32) -> Result<(Option<u8>, Option<Vec<u8>>)> {
+    let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+        Some(r.read_u8_field("basis type")?)
+    } else {
+        None
+    };
+    let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 {
+        Some(r.read_vstring(4096, "xname")?)
+    } else {
+        None
+    };
+    Ok((basis_type, xname))
+}
+
+/// An item the generator reports without a transfer: logged, and itemized
+/// on a client.
+// upstream: sender.c send_files() (maybe_log_item)
+fn log_unchanged(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry, x: &[u8]) {
+    let shown = crate::charset::shown_by_sender(e);
+    let e = shown.as_ref().unwrap_or(e);
+    let ev = crate::out::FileEvent {
+        sender: true,
+        iflags,
+        entry: e,
+    };
+    ctx.out.log_item(ev);
+    if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
+        if let Some(line) = ctx.out.item_line(ev, x) {
+            ctx.out.info(&line);
+        }
+    }
+}
+
+/// A source that could not be opened: vanished, or an error.
+fn open_failed(ctx: &SendCtx<'_>, path: &std::path::Path, err: &io::Error) {
+    if err.kind() == io::ErrorKind::NotFound {
+        ctx.out.add_io_error(2);
+        ctx.out
+            .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
+    } else {
+        ctx.out.add_io_error(1);
+        ctx.out.error_xfer(&format!(
+            "rsync: [sender] send_files failed to open \"{}\": {}",
+            full_name(ctx, path),
+            os_err(err)
+        ));
+    }
+}
+
+/// A read error in the middle of a file: reported, and the checksum sent
+/// is deliberately wrong so that the receiver discards the file.
+fn read_failed(
+    ctx: &SendCtx<'_>,
+    path: &std::path::Path,
+    err: &io::Error,
+    digest_len: usize,
+) -> Vec<u8> {
+    ctx.out.add_io_error(1);
+    ctx.out.error_xfer(&format!(
+        "rsync: [sender] read errors mapping \"{}\": {}",
+        full_name(ctx, path),
+        os_err(err)
+    ));
+    let mut sum = vec![0u8; digest_len];
+    if let Some(b) = sum.last_mut() {
+        *b = 1;
+    }
+    sum
+}
+
+/// How much of a source is sent: a device under --copy-devices as far as
+/// its listed size (a character device may never end); a regular file the
+/// size it had when opened (one that shrank since is a read error, "No
+/// data available", as upstream fileio.c:map_ptr()).
+fn readable_size(ctx: &SendCtx<'_>, file: &std::fs::File, e: &protocol::flist::FileEntry) -> u64 {
+    if ctx.opts.copy_devices && !is_regular_file(file) {
+        e.size.max(0) as u64
+    } else {
+        file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
+    }
+}
+
+fn sum_head(sig: &Signature) -> SumHead {
+    SumHead {
+        count: sig.sizes.count as i32,
+        blength: sig.sizes.blength as i32,
+        s2length: sig.sizes.s2length as i32,
+        remainder: sig.sizes.remainder as i32,
+    }
+}
+
+/// A file sent: its progress line (`xfr#`, the entries still to check)
+/// and its log line.
+fn file_done(
+    ctx: &SendCtx<'_>,
+    inc: Option<&IncSender<'_>>,
+    (i, xfr, size): (usize, u64, u64),
+    iflags: u32,
+    e: &protocol::flist::FileEntry,
+    shown: &protocol::flist::FileEntry,
+) {
+    let (index, total) = match inc {
+        Some(l) => l.file_index(i),
+        None => (i, ctx.list.len()),
+    };
+    let c = crate::progress::Counters {
+        xfr,
+        to_check: total.saturating_sub(index + 1),
+        total,
+    };
+    ctx.out.end_progress(size, c);
+    if ctx.out.logs_before_transfer() {
+        ctx.out.log_file(crate::out::FileEvent {
+            sender: true,
+            iflags,
+            entry: shown,
+        });
+    } else {
+        log_item(ctx, iflags, e);
+    }
+}
+
+/// progress2's line at each NDX_DONE under incremental recursion: where
+/// the lists are.
+// upstream: sender.c send_files() (set_current_file_index(NULL, 0))
+fn list_end_progress(ctx: &SendCtx<'_>, inc: Option<&IncSender<'_>>, last_ndx: usize, xfr: u64) {
+    let Some((index, total)) = inc.and_then(|l| l.end_index(last_ndx)) else {
+        return;
+    };
+    if !ctx.am_server && ctx.out.progress_level() >= 2 {
+        let c = crate::progress::Counters {
+            xfr,
+            to_check: total.saturating_sub(index + 1),
+            total,
+        };
+        ctx.out.end_progress(0, c);
+    }
 }
 
 /// `--debug=DELTASUM2`: one file's search counters; all files' are
