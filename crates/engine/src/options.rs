@@ -2291,19 +2291,22 @@ mod tests {
 
     #[test]
     fn inc_recursive_and_remote_options() {
+        // upstream: a pushing client offers the `i` too, unless told not to.
         for word in ["--inc-recursive", "--i-r", "--no-inc-recursive", "--no-i-r"] {
             let o = ok(&format!("-a {word} s d"));
-            assert_eq!(
-                o.to_server_args(false, 31),
-                ok("-a s d").to_server_args(false, 31)
-            );
+            let e = if word.contains("no-") {
+                "-logDtpre.LsfxCIvu"
+            } else {
+                "-logDtpre.iLsfxCIvu"
+            };
+            assert_eq!(o.to_server_args(false, 31), ["--server", e]);
         }
         let o = ok("-r -M--del --remote-option=--max-size=9 -M --zl=1 s d");
         assert_eq!(
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-re.LsfxCIvu",
+                "-re.iLsfxCIvu",
                 "--del",
                 "--max-size=9",
                 "--zl=1"
@@ -2330,7 +2333,7 @@ mod tests {
         let mut a = archive();
         assert_eq!(
             a.to_server_args(false, 31),
-            ["--server", "-logDtpre.LsfxCIvu"]
+            ["--server", "-logDtpre.iLsfxCIvu"]
         );
         // A pulling client offers incremental recursion (the `i`).
         assert_eq!(
@@ -2368,7 +2371,7 @@ mod tests {
             recursive: true,
             ..Options::default()
         };
-        assert_eq!(o.to_server_args(false, 32), ["--server", "-re.LsfxCIvu"]);
+        assert_eq!(o.to_server_args(false, 32), ["--server", "-re.iLsfxCIvu"]);
         // -U/-UU, -S; --open-noatime only without -UU; --preallocate to a
         // receiving server only; --munge-links never.
         let p = |line: &str| {
@@ -2380,7 +2383,7 @@ mod tests {
             o.to_server_args(false, 32),
             [
                 "--server",
-                "-tUrSe.LsfxCIvu",
+                "-tUrSe.iLsfxCIvu",
                 "--preallocate",
                 "--open-noatime"
             ]
@@ -2583,7 +2586,7 @@ mod tests {
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-ure.LsfxCIvu",
+                "-ure.iLsfxCIvu",
                 "--min-size=11",
                 "--max-size=1536",
                 "-@-1",
@@ -2600,7 +2603,7 @@ mod tests {
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-re.LsfxCIvu",
+                "-re.iLsfxCIvu",
                 "--max-size=999",
                 "--modify-window=2",
                 "--existing"
@@ -2634,7 +2637,7 @@ mod tests {
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-re.LsfxCIvu",
+                "-re.iLsfxCIvu",
                 "--max-delete=-1",
                 "--delete-before",
                 "--force",
