@@ -273,7 +273,8 @@ impl FlistEncoder {
         self.leaders.clear();
     }
     /// Incremental recursion: each id's name goes inline with the first
-    /// entry that sends the id (upstream uidlist.c add_uid(); id 0 never).
+    /// entry that sends the id, id 0's too (upstream 3.5.0 uidlist.c
+    /// add_uid(); a receiver's `--groupmap=:ID` maps only nameless ids).
     pub fn set_inline_names(&mut self, lookup: NameLookup) {
         self.inline_names = Some(lookup);
     }
@@ -285,7 +286,7 @@ impl FlistEncoder {
         } else {
             &mut self.named.1
         };
-        if id == 0 || !seen.insert(id) {
+        if !seen.insert(id) {
             return None;
         }
         lookup(user, id).map(|mut n| {
