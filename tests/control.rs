@@ -423,11 +423,10 @@ fn info_levels_shape_the_output() {
     }
 }
 
-/// `--info=flist` (part of `-v`, level 2 with `--progress`): oxsync's
-/// sender never recurses incrementally, so its client prints upstream's
-/// non-incremental lines; stock rsync with `--no-i-r` is the reference (a
-/// pull gets `--no-i-r` too: with incremental recursion it says "receiving
-/// incremental file list" as stock does, see tests/increc.rs).
+/// `--info=flist` (part of `-v`, level 2 with `--progress`) without
+/// incremental recursion: both sides get `--no-i-r`, stock rsync is the
+/// reference (with it, oxsync says "sending/receiving incremental file
+/// list" as stock does, see tests/increc.rs and tests/increc_send.rs).
 #[test]
 fn flist_lines_match_non_incremental_rsync() {
     for dir in [Dir::Local, Dir::OxPush, Dir::OxPull] {
@@ -447,11 +446,7 @@ fn flist_lines_match_non_incremental_rsync() {
             let (d1, d2) = (s.path("d1"), s.path("d2"));
             let mut with_no_ir: Vec<&str> = args.to_vec();
             with_no_ir.push("--no-i-r");
-            let ours_args = if dir == Dir::OxPull {
-                &with_no_ir
-            } else {
-                args
-            };
+            let ours_args = &with_no_ir;
             let ours = run(
                 &mut command(
                     &s,

@@ -25,7 +25,7 @@ const RERR_UNSUPPORTED: i32 = 4;
 /// A tree of several levels: 4 x 3 x 3 directories of 7 files each, files
 /// at every level, symlinks, hard-link groups within a directory and
 /// across directories (so across sub-lists), an empty directory.
-fn make_tree(src: &Path) -> usize {
+pub(crate) fn make_tree(src: &Path) -> usize {
     let mut files = 0;
     fs::create_dir_all(src.join("empty")).expect("mkdir empty");
     write_file(&src.join("top.txt"), b"top\n", 0o644, T0);
@@ -75,7 +75,7 @@ fn make_tree(src: &Path) -> usize {
 
 /// Extraneous items in the destination, at several depths, that --delete
 /// removes when their directory's list arrives.
-fn plant_extraneous(dst: &Path) {
+pub(crate) fn plant_extraneous(dst: &Path) {
     for d in ["d0/s0/t0", "d3/s2", "d1"] {
         fs::create_dir_all(dst.join(d)).expect("mkdir");
         fs::write(dst.join(d).join("extraneous"), b"x").expect("write");
@@ -85,7 +85,7 @@ fn plant_extraneous(dst: &Path) {
 }
 
 /// The names that must be one inode in the destination.
-fn assert_links(dst: &Path) {
+pub(crate) fn assert_links(dst: &Path) {
     let ino = |p: &str| fs::metadata(dst.join(p)).expect(p).ino();
     assert_eq!(ino("d0/s0/t0/f1.dat"), ino("d0/s0/t0/same_dir"));
     assert_eq!(ino("d0/s0/t0/f2.dat"), ino("d3/s2/t2/far"));

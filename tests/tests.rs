@@ -45,6 +45,7 @@ mod hostile_push;
 mod iconv;
 mod iconv_text;
 mod increc;
+mod increc_send;
 mod insecure_links;
 mod install;
 mod interop;

@@ -20,8 +20,10 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+mod extra;
 mod sources;
 mod tree;
+pub use extra::{IncSender, LOOKAHEAD};
 pub use sources::SourcePaths;
 pub use tree::files_from_names;
 
@@ -167,18 +169,7 @@ pub fn build_full(
     if names.is_none() && !opts.tree.relative() {
         return build_with(sources, opts, session, out, rules, daemon, src);
     }
-    let mut w = Walker {
-        opts,
-        session,
-        out,
-        rules,
-        daemon,
-        list: FileList::default(),
-        stack: DirStack::default(),
-        root: PathBuf::new(),
-        top_dev: None,
-        src: src.clone(),
-    };
+    let mut w = Walker::new(opts, session, out, rules, daemon, src);
     tree::build_tree(&mut w, sources, names)?;
     let mut list = w.list;
     names_to_wire(&mut list, session, out);
@@ -201,18 +192,24 @@ pub fn build_with(
     daemon: Option<&DaemonFilter>,
     src: &Sources,
 ) -> Result<FileList> {
-    let mut w = Walker {
-        opts,
-        session,
-        out,
-        rules,
-        daemon,
-        list: FileList::default(),
-        stack: DirStack::default(),
-        root: PathBuf::new(),
-        top_dev: None,
-        src: src.clone(),
-    };
+    let mut w = Walker::new(opts, session, out, rules, daemon, src);
+    walk_args(&mut w, sources)?;
+    let mut list = w.list;
+    names_to_wire(&mut list, session, out);
+    list.sort();
+    list.source = src.unbound();
+    if opts.hard_links {
+        assign_hard_links(&mut list);
+    }
+    Ok(list)
+}
+
+/// Lists each command-line source (upstream flist.c send_file_list()'s
+/// loop): with incremental recursion (`w.divert`) a directory's contents
+/// wait for their own list, except those of a `dir/` argument.
+fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
+    let (opts, session, out) = (w.opts, w.session, w.out);
+    let src = &w.src.clone();
     for arg in sources {
         let trailing = arg.ends_with('/') || arg == "." || arg.ends_with("/.");
         let path = PathBuf::from(if arg.is_empty() { "." } else { arg.as_str() });
@@ -326,7 +323,9 @@ pub fn build_with(
                     XMIT_NO_CONTENT_DIR
                 };
                 w.push(e, path.clone(), src.origin(followed));
-                if content {
+                if content && !trailing && w.divert.is_some() {
+                    w.divert_dir(path.clone(), base, followed, true);
+                } else if content {
                     w.walk(&path, if trailing { Vec::new() } else { base }, followed)?;
                 }
             }
@@ -341,14 +340,7 @@ pub fn build_with(
         }
         w.stack.clear(w.rules);
     }
-    let mut list = w.list;
-    names_to_wire(&mut list, session, out);
-    list.sort();
-    list.source = src.unbound();
-    if opts.hard_links {
-        assign_hard_links(&mut list);
-    }
-    Ok(list)
+    Ok(())
 }
 
 /// The text of an errno, as strerror() gives it.
@@ -485,7 +477,17 @@ pub(crate) fn parent_or_dot(p: &Path) -> PathBuf {
 /// index too). An inode whose other links are all outside the list makes a
 /// group of one, as upstream sends it.
 fn assign_hard_links(list: &mut FileList) {
-    let mut first: std::collections::HashMap<(u64, u64), u32> = Default::default();
+    assign_hard_links_from(list, 0, &mut Default::default());
+}
+
+/// As [`assign_hard_links`] for a list whose first entry has wire index
+/// `start`, `first` holding the groups of the lists sent before
+/// (incremental recursion).
+fn assign_hard_links_from(
+    list: &mut FileList,
+    start: u32,
+    first: &mut std::collections::HashMap<(u64, u64), u32>,
+) {
     for i in 0..list.entries.len() {
         let (e, path) = (&list.entries[i], &list.sources.path(i));
         if e.is_dir() {
@@ -501,7 +503,7 @@ fn assign_hard_links(list: &mut FileList) {
         };
         let Ok(m) = meta else { continue };
         if m.nlink > 1 {
-            list.entries[i].hlink = Some(*first.entry((m.dev, m.ino)).or_insert(i as u32));
+            list.entries[i].hlink = Some(*first.entry((m.dev, m.ino)).or_insert(start + i as u32));
         }
     }
 }
@@ -538,6 +540,34 @@ struct Walker<'a> {
     top_dev: Option<u64>,
     /// Where the files are read.
     src: Sources,
+    /// Incremental recursion: the directories found, whose contents are
+    /// listed later (upstream FLAG_DIVERT_DIRS).
+    divert: Option<Vec<extra::Diverted>>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(
+        opts: &'a Options,
+        session: &'a Session,
+        out: &'a Out,
+        rules: &'a mut FilterList,
+        daemon: Option<&'a DaemonFilter>,
+        src: &Sources,
+    ) -> Walker<'a> {
+        Walker {
+            opts,
+            session,
+            out,
+            rules,
+            daemon,
+            list: FileList::default(),
+            stack: DirStack::default(),
+            root: PathBuf::new(),
+            top_dev: None,
+            src: src.clone(),
+            divert: None,
+        }
+    }
 }
 
 impl Walker<'_> {
@@ -684,9 +714,17 @@ impl Walker<'_> {
             if meta.is_dir() && (!opts.recursive || other_fs) {
                 // -d (or -x at a mount point): the directory itself, not
                 // its contents.
-                let mut e = entry_for(&src, &path, &meta, rel, opts, session)?;
+                let mut e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
                 e.xflags = XMIT_NO_CONTENT_DIR;
-                self.push(e, path, origin);
+                self.push(e, path.clone(), origin);
+                if self.divert.is_some() {
+                    // upstream: a mount point's list is sent, empty.
+                    self.divert_dir(path, rel, followed, false);
+                }
+            } else if meta.is_dir() && self.divert.is_some() {
+                let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
+                self.push(e, path.clone(), origin);
+                self.divert_dir(path, rel, followed, true);
             } else if meta.is_dir() {
                 let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
                 self.push(e, path.clone(), origin);
@@ -1595,6 +1633,14 @@ impl<'a> FlistProgress<'a> {
     pub fn incremental(&self) {
         if let Some(out) = self.out {
             out.client_text(b"receiving incremental file list\n");
+        }
+    }
+
+    /// A sender with incremental recursion says so instead.
+    // upstream: flist.c send_file_list()
+    pub fn sending_incremental(&self) {
+        if let Some(out) = self.out {
+            out.client_text(b"sending incremental file list\n");
         }
     }
 

@@ -1793,10 +1793,37 @@ pub fn receiver_allows(opts: &Options) -> bool {
         && !crate::charset::active()
 }
 
+/// Whether this side, sending, may use incremental recursion with these
+/// options.
+// upstream: compat.c set_allow_inc_recurse() (recurse, --no-inc-recursive),
+// plus what oxsync's sending side does not yet do incrementally (-X, -A,
+// -R and --files-from, batches, --remove-source-files, --iconv)
+pub fn sender_allows(opts: &Options) -> bool {
+    opts.recursive
+        && opts.inc_recursive != Some(false)
+        && opts.xattrs == 0
+        && !opts.acls
+        && opts.batch.is_none()
+        && !opts.tree.relative()
+        && opts.tree.files_from.is_none()
+        && !opts.remove_source_files
+        && (opts.iconv.is_none() || opts.no_iconv)
+        && !crate::charset::active()
+}
+
 /// A client offers incremental recursion (the `i` of its `-e` letters)
-/// when it will receive and its options allow it.
+/// when its options allow it for the side it takes.
 pub fn client_offers_inc(opts: &Options, receiving: bool) -> bool {
-    receiving && crate::options::receiver_allows(opts)
+    allows_inc(opts, receiving)
+}
+
+/// This side's options allow incremental recursion, receiving or sending.
+pub fn allows_inc(opts: &Options, receiving: bool) -> bool {
+    if receiving {
+        receiver_allows(opts)
+    } else {
+        sender_allows(opts)
+    }
 }
 
 #[cfg(test)]
@@ -2029,19 +2056,22 @@ mod tests {
 
     #[test]
     fn inc_recursive_and_remote_options() {
+        // upstream: a pushing client offers the `i` too, unless told not to.
         for word in ["--inc-recursive", "--i-r", "--no-inc-recursive", "--no-i-r"] {
             let o = ok(&format!("-a {word} s d"));
-            assert_eq!(
-                o.to_server_args(false, 31),
-                ok("-a s d").to_server_args(false, 31)
-            );
+            let e = if word.contains("no-") {
+                "-logDtpre.LsfxCIvu"
+            } else {
+                "-logDtpre.iLsfxCIvu"
+            };
+            assert_eq!(o.to_server_args(false, 31), ["--server", e]);
         }
         let o = ok("-r -M--del --remote-option=--max-size=9 -M --zl=1 s d");
         assert_eq!(
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-re.LsfxCIvu",
+                "-re.iLsfxCIvu",
                 "--del",
                 "--max-size=9",
                 "--zl=1"
@@ -2059,7 +2089,7 @@ mod tests {
         let mut a = archive();
         assert_eq!(
             a.to_server_args(false, 31),
-            ["--server", "-logDtpre.LsfxCIvu"]
+            ["--server", "-logDtpre.iLsfxCIvu"]
         );
         // A pulling client offers incremental recursion (the `i`).
         assert_eq!(
@@ -2097,7 +2127,7 @@ mod tests {
             recursive: true,
             ..Options::default()
         };
-        assert_eq!(o.to_server_args(false, 32), ["--server", "-re.LsfxCIvu"]);
+        assert_eq!(o.to_server_args(false, 32), ["--server", "-re.iLsfxCIvu"]);
         // -U/-UU, -S; --open-noatime only without -UU; --preallocate to a
         // receiving server only; --munge-links never.
         let p = |line: &str| {
@@ -2109,7 +2139,7 @@ mod tests {
             o.to_server_args(false, 32),
             [
                 "--server",
-                "-tUrSe.LsfxCIvu",
+                "-tUrSe.iLsfxCIvu",
                 "--preallocate",
                 "--open-noatime"
             ]
@@ -2312,7 +2342,7 @@ mod tests {
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-ure.LsfxCIvu",
+                "-ure.iLsfxCIvu",
                 "--min-size=11",
                 "--max-size=1536",
                 "-@-1",
@@ -2329,7 +2359,7 @@ mod tests {
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-re.LsfxCIvu",
+                "-re.iLsfxCIvu",
                 "--max-size=999",
                 "--modify-window=2",
                 "--existing"
@@ -2363,7 +2393,7 @@ mod tests {
             o.to_server_args(false, 31),
             [
                 "--server",
-                "-re.LsfxCIvu",
+                "-re.iLsfxCIvu",
                 "--max-delete=-1",
                 "--delete-before",
                 "--force",

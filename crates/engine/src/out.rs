@@ -343,7 +343,7 @@ impl Out {
         let _ = e.write_all(bytes);
     }
     /// The `--info=progress` level of this side (0 on a server).
-    fn progress_level(&self) -> u8 {
+    pub(crate) fn progress_level(&self) -> u8 {
         if !self.is_terminal() || self.quiet {
             return 0;
         }

@@ -3,7 +3,7 @@
 //! sender.c).
 use crate::basis::FNAMECMP_FNAME;
 use crate::error::{os_err, Error, Result};
-use crate::flist::FileList;
+use crate::flist::{FileList, IncSender};
 use crate::itemize::*;
 use crate::out::{lock, Out, SharedWriter};
 use crate::session::Session;
@@ -54,6 +54,7 @@ pub fn send_files<R: Read>(
     r: &mut R,
     w: &SharedWriter,
     stats_fn: &dyn Fn() -> protocol::stats::Stats,
+    mut inc: Option<&mut IncSender<'_>>,
 ) -> Result<()> {
     let mut ndx_r = NdxReader::default();
     let mut ndx_w = NdxWriter::default();
@@ -64,69 +65,49 @@ pub fn send_files<R: Read>(
     let mut xfr = 0u64;
     let mut tokens = crate::tokens::TokenOut::new(ctx.session, ctx.opts)?;
     let mut totals = delta::MatchStats::default();
+    let mut last_ndx = 0usize;
     loop {
-        let ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+        top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
+        let ndx = read_ndx(ctx, inc.as_deref(), r, &mut ndx_r, &mut out, &mut ndx_w)?;
         if ndx == NDX_DONE {
-            phase += 1;
-            if phase > 2 {
-                break;
+            list_end_progress(ctx, inc.as_deref(), last_ndx, xfr);
+            // Each list the receiving side finished is freed and echoed;
+            // the last one ends the phase.
+            if !inc.as_deref_mut().is_some_and(|l| l.list_done()) {
+                phase += 1;
+                if phase > 2 {
+                    break;
+                }
             }
             ndx_w.write(&mut out, NDX_DONE);
             write_out(w, &mut out, true)?;
             continue;
         }
+        top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
         let i = ndx as usize;
+        last_ndx = i;
         let iflags = r.read_u16_field("iflags")? as u32;
-        let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
-            Some(r.read_u8_field("basis type")?)
-        } else {
-            None
-        };
-        let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 {
-            Some(r.read_vstring(4096, "xname")?)
-        } else {
-            None
-        };
-        let e = &ctx.list.entries[i];
+        // upstream FLAG_FILE_SENT: a second request is a redo.
+        let redo = phase > 0 || (iflags & ITEM_TRANSFER != 0 && mark_sent(inc.as_deref_mut(), i));
+        let it = item(ctx, inc.as_deref(), i)
+            .ok_or_else(|| Error::protocol(format!("Invalid file index: {ndx} [sender]")))?;
+        let e = it.entry;
+        let (basis_type, xname) = read_extras(r, iflags)?;
         // -X: the generator's request, answered after our record.
-        let xattr_reply = match ctx.xattrs {
-            Some(x) if crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags) => {
-                Some(x.answer(r, i, ctx.list, ctx.opts, ctx.out)?)
-            }
-            _ => None,
-        };
+        let asked =
+            (ctx.xattrs).filter(|_| crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags));
+        let xattr_reply =
+            (asked.map(|x| x.answer(r, i, ctx.list, ctx.opts, ctx.out))).transpose()?;
         let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
-            ndx_w.write(out, ndx);
-            out.extend_from_slice(&(iflags as u16).to_le_bytes());
-            if let Some(t) = basis_type {
-                out.push(t);
-            }
-            if let Some(x) = &xname {
+            echo_request(out, ndx_w, (ndx, iflags, basis_type));
+            let extra = [xname.as_deref(), xattr_reply.as_deref()];
+            if let Some(x) = extra[0] {
                 protocol::varint::write_vstring(out, x);
             }
-            if let Some(reply) = &xattr_reply {
-                out.extend_from_slice(reply);
-            }
+            out.extend_from_slice(extra[1].unwrap_or_default());
         };
         if iflags & ITEM_TRANSFER == 0 {
-            let x = xname.as_deref().unwrap_or_default();
-            let shown = crate::charset::shown_by_sender(e);
-            let e = shown.as_ref().unwrap_or(e);
-            ctx.out.log_item(crate::out::FileEvent {
-                sender: true,
-                iflags,
-                entry: e,
-            });
-            if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
-                let ev = crate::out::FileEvent {
-                    sender: true,
-                    iflags,
-                    entry: e,
-                };
-                if let Some(line) = ctx.out.item_line(ev, x) {
-                    ctx.out.info(&line);
-                }
-            }
+            log_unchanged(ctx, iflags, e, xname.as_deref().unwrap_or_default());
             echo(&mut out, &mut ndx_w);
             if iflags & ITEM_IS_NEW != 0 {
                 let k = crate::stats::kind_index(e.mode);
@@ -142,7 +123,7 @@ pub fn send_files<R: Read>(
                 "transfer request for non-regular file index {ndx} [sender]"
             )));
         }
-        if iflags & ITEM_IS_NEW != 0 && phase == 0 {
+        if iflags & ITEM_IS_NEW != 0 && !redo {
             stat(ctx, |s| s.created[0] += 1);
         }
         stat(ctx, |s| {
@@ -150,27 +131,16 @@ pub fn send_files<R: Read>(
             s.total_transferred_size += e.size.max(0) as u64;
         });
         if ctx.opts.dry_run {
-            log_item(ctx, iflags, i);
+            log_item(ctx, iflags, e);
             echo(&mut out, &mut ndx_w);
             continue;
         }
-        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && phase == 0, ctx.opts)?;
-        let path = &ctx.list.sources.path(i);
-        let file = match ctx.list.source_of(i).open(path, ctx.opts.open_noatime) {
+        let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && !redo, ctx.opts)?;
+        let path = &it.path;
+        let file = match it.source.open(path, ctx.opts.open_noatime) {
             Ok(f) => f,
             Err(err) => {
-                if err.kind() == io::ErrorKind::NotFound {
-                    ctx.out.add_io_error(2);
-                    ctx.out
-                        .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
-                } else {
-                    ctx.out.add_io_error(1);
-                    ctx.out.error_xfer(&format!(
-                        "rsync: [sender] send_files failed to open \"{}\": {}",
-                        full_name(ctx, path),
-                        os_err(&err)
-                    ));
-                }
+                open_failed(ctx, path, &err);
                 write_out(w, &mut out, false)?;
                 lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
                 continue;
@@ -180,34 +150,15 @@ pub fn send_files<R: Read>(
         if ctx.batch_only {
             write_out(w, &mut out, false)?;
         }
-        SumHead {
-            count: sig.sizes.count as i32,
-            blength: sig.sizes.blength as i32,
-            s2length: sig.sizes.s2length as i32,
-            remainder: sig.sizes.remainder as i32,
-        }
-        .write(&mut out);
+        sum_head(&sig).write(&mut out);
         let mut io_fail: Option<io::Error> = None;
         tokens.start_file(&e.name)?;
-        let block_src = if tokens.wants_block_data() {
-            file.try_clone().ok()
-        } else {
-            None
-        };
-        let again = if ctx.opts.inplace {
-            file.try_clone().ok()
-        } else {
-            None
-        };
-        // A device sent under --copy-devices is read as far as its listed
-        // size (a character device may never end). A regular file: the
-        // size at open is what is sent, and one that shrank since is a read
-        // error ("No data available"), as upstream fileio.c:map_ptr().
-        let remaining = if ctx.opts.copy_devices && !is_regular_file(&file) {
-            e.size.max(0) as u64
-        } else {
-            file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
-        };
+        let block_src = tokens
+            .wants_block_data()
+            .then(|| file.try_clone().ok())
+            .flatten();
+        let again = ctx.opts.inplace.then(|| file.try_clone().ok()).flatten();
+        let remaining = readable_size(ctx, &file, e);
         let limit = remaining;
         let reader = ReadTracker {
             inner: file.take(limit),
@@ -221,19 +172,17 @@ pub fn send_files<R: Read>(
         let shown = crate::charset::shown_by_sender(e);
         let shown = shown.as_ref().unwrap_or(e);
         if !ctx.am_server {
-            ctx.out.item_before_transfer(
-                crate::out::FileEvent {
-                    sender: true,
-                    iflags,
-                    entry: shown,
-                },
-                b"",
-            );
+            let ev = crate::out::FileEvent {
+                sender: true,
+                iflags,
+                entry: shown,
+            };
+            ctx.out.item_before_transfer(ev, b"");
             ctx.out.show_progress(0, size);
         }
         let result = crate::sender::send_stream(
             ctx.opts,
-            phase,
+            if redo { phase.max(1) } else { phase },
             basis_type,
             again,
             reader,
@@ -269,25 +218,11 @@ pub fn send_files<R: Read>(
         );
         let (mstats, mut sum) = match result {
             Ok(v) => v,
-            Err(err) => {
-                if io_fail.is_none() {
-                    return Err(Error::stream(err));
-                }
-                (Default::default(), vec![0u8; digest_len])
-            }
+            Err(err) if io_fail.is_none() => return Err(Error::stream(err)),
+            Err(_) => (Default::default(), vec![0u8; digest_len]),
         };
         if let Some(err) = io_fail {
-            ctx.out.add_io_error(1);
-            ctx.out.error_xfer(&format!(
-                "rsync: [sender] read errors mapping \"{}\": {}",
-                full_name(ctx, path),
-                os_err(&err)
-            ));
-            // A deliberately wrong checksum makes the receiver discard it.
-            sum = vec![0u8; digest_len];
-            if let Some(b) = sum.last_mut() {
-                *b = 1;
-            }
+            sum = read_failed(ctx, path, &err, digest_len);
         }
         tokens.end(&mut out)?;
         out.extend_from_slice(&sum[..digest_len.min(sum.len())]);
@@ -300,54 +235,217 @@ pub fn send_files<R: Read>(
         });
         match_counts(ctx, &mstats, &mut totals);
         xfr += 1;
-        ctx.out.end_progress(
-            size,
-            crate::progress::Counters {
-                xfr,
-                to_check: ctx.list.len() - 1 - i,
-                total: ctx.list.len(),
-            },
-        );
-        if ctx.out.logs_before_transfer() {
-            ctx.out.log_file(crate::out::FileEvent {
-                sender: true,
-                iflags,
-                entry: shown,
-            });
-        } else {
-            log_item(ctx, iflags, i);
-        }
+        file_done(ctx, inc.as_deref(), (i, xfr, size), iflags, e, shown);
     }
-    write_out(w, &mut out, false)?;
-    match_report(ctx, &totals);
+    let mut ndx = (ndx_r, ndx_w);
+    finish(
+        ctx,
+        r,
+        w,
+        stats_fn,
+        &mut out,
+        &mut ndx,
+        &totals,
+        io_error_before,
+    )
+}
+
+/// The end of the transfer: the I/O error, the final NDX_DONE (with a
+/// server's stats) and the goodbye.
+// upstream: sender.c send_files() (the end), main.c read_final_goodbye()
+#[allow(clippy::too_many_arguments)]
+fn finish<R: Read>(
+    ctx: &SendCtx<'_>,
+    r: &mut R,
+    w: &SharedWriter,
+    stats_fn: &dyn Fn() -> protocol::stats::Stats,
+    out: &mut Vec<u8>,
+    ndx: &mut (NdxReader, NdxWriter),
+    totals: &delta::MatchStats,
+    io_error_before: i32,
+) -> Result<()> {
+    write_out(w, out, false)?;
+    match_report(ctx, totals);
     let io_error = ctx.out.io_error();
     if io_error != io_error_before {
         lock(w)?.send_msg(MsgCode::IoError, &io_error.to_le_bytes())?;
     }
-    ndx_w.write(&mut out, NDX_DONE);
+    ndx.1.write(out, NDX_DONE);
     if ctx.am_server {
-        stats_fn().write(&mut out);
+        stats_fn().write(out);
     } else if ctx.batch_stats {
         // The batch's reader is a client receiver: it reads the stats a
         // server sender would have sent.
-        write_out(w, &mut out, false)?;
-        stats_fn().write(&mut out);
-        write_data(w, &mut out, true)?;
+        write_out(w, out, false)?;
+        stats_fn().write(out);
+        write_data(w, out, true)?;
     }
-    write_out(w, &mut out, true)?;
+    write_out(w, out, true)?;
     // upstream: main.c:read_final_goodbye()
-    let mut ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
-    if ctx.session.protocol >= 31 && ndx == NDX_DONE {
-        ndx_w.write(&mut out, NDX_DONE);
-        write_out(w, &mut out, true)?;
-        ndx = read_ndx(ctx, r, &mut ndx_r, &mut out, &mut ndx_w)?;
+    let mut got = read_ndx(ctx, None, r, &mut ndx.0, out, &mut ndx.1)?;
+    if ctx.session.protocol >= 31 && got == NDX_DONE {
+        ndx.1.write(out, NDX_DONE);
+        write_out(w, out, true)?;
+        got = read_ndx(ctx, None, r, &mut ndx.0, out, &mut ndx.1)?;
     }
-    if ndx != NDX_DONE {
+    if got != NDX_DONE {
         return Err(Error::protocol(format!(
-            "Invalid packet at end of run ({ndx}) [sender]"
+            "Invalid packet at end of run ({got}) [sender]"
         )));
     }
     Ok(())
+}
+
+/// The request's index, flags and basis type, as the receiver reads them
+/// back.
+fn echo_request(
+    out: &mut Vec<u8>,
+    ndx_w: &mut NdxWriter,
+    (ndx, iflags, basis): (i32, u32, Option<u8>),
+) {
+    ndx_w.write(out, ndx);
+    out.extend_from_slice(&(iflags as u16).to_le_bytes());
+    out.extend(basis);
+}
+
+/// The basis type and the alternate name a request may carry.
+fn read_extras<R: Read>(r: &mut R, iflags: u32) -> Result<(Option<u8>, Option<Vec<u8>>)> {
+    let basis_type = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+        Some(r.read_u8_field("basis type")?)
+    } else {
+        None
+    };
+    let xname = if iflags & ITEM_XNAME_FOLLOWS != 0 {
+        Some(r.read_vstring(4096, "xname")?)
+    } else {
+        None
+    };
+    Ok((basis_type, xname))
+}
+
+/// An item the generator reports without a transfer: logged, and itemized
+/// on a client.
+// upstream: sender.c send_files() (maybe_log_item)
+fn log_unchanged(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry, x: &[u8]) {
+    let shown = crate::charset::shown_by_sender(e);
+    let e = shown.as_ref().unwrap_or(e);
+    let ev = crate::out::FileEvent {
+        sender: true,
+        iflags,
+        entry: e,
+    };
+    ctx.out.log_item(ev);
+    if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
+        if let Some(line) = ctx.out.item_line(ev, x) {
+            ctx.out.info(&line);
+        }
+    }
+}
+
+/// A source that could not be opened: vanished, or an error.
+fn open_failed(ctx: &SendCtx<'_>, path: &std::path::Path, err: &io::Error) {
+    if err.kind() == io::ErrorKind::NotFound {
+        ctx.out.add_io_error(2);
+        ctx.out
+            .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
+    } else {
+        ctx.out.add_io_error(1);
+        ctx.out.error_xfer(&format!(
+            "rsync: [sender] send_files failed to open \"{}\": {}",
+            full_name(ctx, path),
+            os_err(err)
+        ));
+    }
+}
+
+/// A read error in the middle of a file: reported, and the checksum sent
+/// is deliberately wrong so that the receiver discards the file.
+fn read_failed(
+    ctx: &SendCtx<'_>,
+    path: &std::path::Path,
+    err: &io::Error,
+    digest_len: usize,
+) -> Vec<u8> {
+    ctx.out.add_io_error(1);
+    ctx.out.error_xfer(&format!(
+        "rsync: [sender] read errors mapping \"{}\": {}",
+        full_name(ctx, path),
+        os_err(err)
+    ));
+    let mut sum = vec![0u8; digest_len];
+    if let Some(b) = sum.last_mut() {
+        *b = 1;
+    }
+    sum
+}
+
+/// How much of a source is sent: a device under --copy-devices as far as
+/// its listed size (a character device may never end); a regular file the
+/// size it had when opened (one that shrank since is a read error, "No
+/// data available", as upstream fileio.c:map_ptr()).
+fn readable_size(ctx: &SendCtx<'_>, file: &std::fs::File, e: &protocol::flist::FileEntry) -> u64 {
+    if ctx.opts.copy_devices && !is_regular_file(file) {
+        e.size.max(0) as u64
+    } else {
+        file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
+    }
+}
+
+fn sum_head(sig: &Signature) -> SumHead {
+    SumHead {
+        count: sig.sizes.count as i32,
+        blength: sig.sizes.blength as i32,
+        s2length: sig.sizes.s2length as i32,
+        remainder: sig.sizes.remainder as i32,
+    }
+}
+
+/// A file sent: its progress line (`xfr#`, the entries still to check)
+/// and its log line.
+fn file_done(
+    ctx: &SendCtx<'_>,
+    inc: Option<&IncSender<'_>>,
+    (i, xfr, size): (usize, u64, u64),
+    iflags: u32,
+    e: &protocol::flist::FileEntry,
+    shown: &protocol::flist::FileEntry,
+) {
+    let (index, total) = match inc {
+        Some(l) => l.file_index(i),
+        None => (i, ctx.list.len()),
+    };
+    let c = crate::progress::Counters {
+        xfr,
+        to_check: total.saturating_sub(index + 1),
+        total,
+    };
+    ctx.out.end_progress(size, c);
+    if ctx.out.logs_before_transfer() {
+        ctx.out.log_file(crate::out::FileEvent {
+            sender: true,
+            iflags,
+            entry: shown,
+        });
+    } else {
+        log_item(ctx, iflags, e);
+    }
+}
+
+/// progress2's line at each NDX_DONE under incremental recursion: where
+/// the lists are.
+// upstream: sender.c send_files() (set_current_file_index(NULL, 0))
+fn list_end_progress(ctx: &SendCtx<'_>, inc: Option<&IncSender<'_>>, last_ndx: usize, xfr: u64) {
+    let Some((index, total)) = inc.and_then(|l| l.end_index(last_ndx)) else {
+        return;
+    };
+    if !ctx.am_server && ctx.out.progress_level() >= 2 {
+        let c = crate::progress::Counters {
+            xfr,
+            to_check: total.saturating_sub(index + 1),
+            total,
+        };
+        ctx.out.end_progress(0, c);
+    }
 }
 
 /// `--debug=DELTASUM2`: one file's search counters; all files' are
@@ -433,11 +531,11 @@ fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {
     f(&mut g);
 }
 
-fn log_item(ctx: &SendCtx<'_>, iflags: u32, i: usize) {
+fn log_item(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry) {
     // Under --iconv the list holds the wire (UTF-8) names: the output
     // shows this side's own.
-    let shown = crate::charset::shown_by_sender(&ctx.list.entries[i]);
-    let entry = shown.as_ref().unwrap_or(&ctx.list.entries[i]);
+    let shown = crate::charset::shown_by_sender(e);
+    let entry = shown.as_ref().unwrap_or(e);
     ctx.out.log_file(crate::out::FileEvent {
         sender: true,
         iflags,
@@ -490,6 +588,7 @@ fn write_data(w: &SharedWriter, out: &mut Vec<u8>, batch_only: bool) -> Result<(
 
 fn read_ndx<R: Read>(
     ctx: &SendCtx<'_>,
+    inc: Option<&IncSender<'_>>,
     r: &mut R,
     ndx_r: &mut NdxReader,
     out: &mut Vec<u8>,
@@ -518,6 +617,16 @@ fn read_ndx<R: Read>(
             continue;
         }
         if ndx == NDX_DONE {
+            return Ok(ndx);
+        }
+        if let Some(l) = inc {
+            if ndx < 0 || l.find(ndx as usize).is_none() {
+                let first = l.lists.front().map_or(0, |f| f.start as i64 - 1);
+                return Err(Error::protocol(format!(
+                    "Invalid file index: {ndx} ({first} - {}) [sender]",
+                    l.listed() as i64 + l.lists.len() as i64
+                )));
+            }
             return Ok(ndx);
         }
         if ndx < 0 || ndx as usize >= ctx.list.len() {
@@ -566,6 +675,87 @@ fn receive_sums<R: Read>(
         blocks.push(BlockSum { sum1, sum2 });
     }
     Ok(Signature { sizes, blocks })
+}
+
+/// Under incremental recursion, more lists before the next request
+/// (upstream sender.c send_files(): send_extra_file_list()), with their
+/// counts added to the stats; they are written out at once, as the
+/// receiving side may be waiting for them.
+fn top_up(
+    ctx: &SendCtx<'_>,
+    inc: Option<&mut IncSender<'_>>,
+    w: &SharedWriter,
+    out: &mut Vec<u8>,
+    ndx_w: &mut NdxWriter,
+) -> Result<()> {
+    let Some(l) = inc else { return Ok(()) };
+    if l.eof {
+        // What was echoed goes to the writer, which is flushed before
+        // the next read waits.
+        return write_out(w, out, false);
+    }
+    let c = l.send_more(out, ndx_w, crate::flist::LOOKAHEAD)?;
+    let total = {
+        let mut g = ctx.stats.lock().unwrap_or_else(|p| p.into_inner());
+        for (t, n) in g.num_files.iter_mut().zip(c.kinds) {
+            *t += n;
+        }
+        g.total_size += c.size;
+        g.flist_size += c.bytes;
+        g.total_size
+    };
+    ctx.out.set_total_size(total);
+    if l.eof {
+        ctx.out.set_flist_incomplete(false);
+    }
+    write_out(w, out, false)
+}
+
+/// Records that entry `ndx`'s data is being sent; true when it was sent
+/// before (a redo).
+fn mark_sent(inc: Option<&mut IncSender<'_>>, ndx: usize) -> bool {
+    let Some(l) = inc else { return false };
+    let Some(k) = l.find(ndx) else { return false };
+    let list = &mut l.lists[k];
+    match ndx
+        .checked_sub(list.start)
+        .and_then(|j| list.sent.get_mut(j))
+    {
+        Some(s) => std::mem::replace(s, true),
+        None => false,
+    }
+}
+
+/// The entry a request names and where its data is read.
+struct Item<'x> {
+    entry: &'x protocol::flist::FileEntry,
+    path: std::path::PathBuf,
+    source: crate::source::Sources,
+}
+
+fn item<'x>(ctx: &'x SendCtx<'_>, inc: Option<&'x IncSender<'_>>, ndx: usize) -> Option<Item<'x>> {
+    let Some(l) = inc else {
+        return Some(Item {
+            entry: ctx.list.entries.get(ndx)?,
+            path: ctx.list.sources.get(ndx)?,
+            source: ctx.list.source_of(ndx),
+        });
+    };
+    let list = &l.lists[l.find(ndx)?];
+    if ndx + 1 == list.start {
+        let (e, p, o) = list.parent.as_ref()?;
+        return Some(Item {
+            entry: e,
+            path: p.clone(),
+            source: list.list.source.at(*o),
+        });
+    }
+    let j = ndx - list.start;
+    Some(Item {
+        entry: list.list.entries.get(j)?,
+        path: list.list.sources.get(j)?,
+        source: list.list.source_of(j),
+    })
 }
 
 /// Longest literal run one op carries (upstream CHUNK_SIZE).

@@ -125,9 +125,9 @@ pub fn setup_with<R: Read, W: Write>(
         Side::Server => {
             let mut flags = client_info.map(server_flags_for).unwrap_or(0);
             // upstream: compat.c set_allow_inc_recurse(): the client must
-            // offer 'i'; oxsync grants it only as the receiving side.
+            // offer 'i', and this side's options allow it.
             let offered = client_info.is_some_and(|i| i.contains('i'));
-            if offered && receiving && proto >= 30 && crate::options::receiver_allows(opts) {
+            if offered && proto >= 30 && crate::options::allows_inc(opts, receiving) {
                 flags |= CF_INC_RECURSE;
             }
             let mut out = Vec::new();

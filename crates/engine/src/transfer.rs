@@ -326,6 +326,18 @@ pub fn run_sender(
         },
         &mut |path| files_from_local(opts, link, path),
     )?;
+    if session.compat & protocol::compat::CF_INC_RECURSE != 0 {
+        drop(names);
+        let ictx = IncStart {
+            opts,
+            session: &session,
+            out: &out,
+            link,
+            recorder: recorder.is_some(),
+            t0,
+        };
+        return run_inc_sender(ictx, reader, w, sources, &mut rules, flist_progress);
+    }
     let mut list = flist::build_full(
         sources,
         names.as_deref(),
@@ -402,7 +414,124 @@ pub fn run_sender(
         inner: &mut reader,
         cell: &read_so_far,
     };
-    if let Err(e) = sender::send_files(&ctx, &mut counted, &w, &stats_fn) {
+    if let Err(e) = sender::send_files(&ctx, &mut counted, &w, &stats_fn, None) {
+        if side == Side::Client && e.code == exit::RERR_STREAMIO {
+            return Err(peer_error(&mut counted).unwrap_or(e));
+        }
+        return Err(e);
+    }
+    let mut s = stats.into_inner().unwrap_or_else(|p| p.into_inner());
+    s.total_written = lock(&w)?.bytes_written();
+    s.total_read = reader.bytes_read();
+    Ok(s)
+}
+
+/// What the incremental sending side takes from [`run_sender`].
+struct IncStart<'a> {
+    opts: &'a Options,
+    session: &'a Session,
+    out: &'a Arc<Out>,
+    link: &'a Link,
+    recorder: bool,
+    t0: Instant,
+}
+
+/// The sending side with incremental recursion: the top-level list, then
+/// the send loop, which sends the lists below as it goes.
+// upstream: flist.c send_file_list(), sender.c send_files()
+fn run_inc_sender(
+    c: IncStart<'_>,
+    mut reader: MplexReader<Input>,
+    w: SharedWriter,
+    sources: &[String],
+    rules: &mut FilterList,
+    flist_progress: crate::flist::FlistProgress<'_>,
+) -> Result<XferStats> {
+    let (opts, session, out, link) = (c.opts, c.session, c.out, c.link);
+    let side = link.side;
+    // The receiving side waits for lists and file data while it asks for
+    // more: what this side wrote goes out before it waits to read
+    // (upstream io.c perform_io() writes while it waits).
+    let inner = std::mem::replace(reader.inner_mut(), Box::new(io::empty()));
+    *reader.inner_mut() = Box::new(FlushOnRead {
+        inner,
+        w: w.clone(),
+    });
+    flist_progress.sending_incremental();
+    let outgoing = link.outgoing_chmod.clone();
+    let client_chmod = (side == Side::Client).then(|| opts.chmod_spec()).flatten();
+    let fixup = Box::new(move |l: &mut FileList| {
+        tweak_modes(&mut l.entries, outgoing.as_ref());
+        tweak_modes(&mut l.entries, client_chmod.as_ref());
+    });
+    let src = sender_sources(link, opts);
+    let (mut inc, encoded, counts) = flist::IncSender::start(
+        sources,
+        opts,
+        session,
+        out,
+        rules,
+        link.daemon_filter.as_ref(),
+        &src,
+        fixup,
+    )?;
+    let buildtime = c.t0.elapsed().as_millis().max(1) as u64;
+    let t1 = Instant::now();
+    {
+        let mut g = lock(&w)?;
+        g.write_all(&encoded)?;
+        g.flush()?;
+    }
+    let top_len = inc.listed();
+    if top_len == 0 && side == Side::Server && !link.local {
+        // upstream: do_server_sender() exits quietly on an empty list.
+        return Ok(XferStats::default());
+    }
+    let xfertime = t1.elapsed().as_millis() as u64;
+    out.set_total_size(counts.size);
+    if side == Side::Client {
+        out.set_flist_incomplete(true);
+    }
+    let stats = Mutex::new(XferStats {
+        num_files: counts.kinds,
+        total_size: counts.size,
+        flist_size: encoded.len() as u64,
+        flist_buildtime: buildtime,
+        flist_xfertime: xfertime,
+        ..Default::default()
+    });
+    let no_list = FileList {
+        source: src.unbound(),
+        ..Default::default()
+    };
+    let ctx = sender::SendCtx {
+        opts,
+        session,
+        list: &no_list,
+        out,
+        stats: &stats,
+        am_server: side == Side::Server,
+        batch_only: false,
+        batch_stats: c.recorder,
+        xattrs: None,
+    };
+    let written = {
+        let w2 = w.clone();
+        move || lock(&w2).map(|g| g.bytes_written()).unwrap_or(0)
+    };
+    let read_so_far = std::cell::Cell::new(0u64);
+    let stats_fn = || protocol::stats::Stats {
+        total_read: read_so_far.get() as i64,
+        total_written: written() as i64,
+        total_size: stats.lock().map(|s| s.total_size).unwrap_or(0) as i64,
+        flist_buildtime: buildtime as i64,
+        flist_xfertime: xfertime as i64,
+    };
+    let mut counted = CountingReader {
+        inner: &mut reader,
+        cell: &read_so_far,
+    };
+    if let Err(e) = sender::send_files(&ctx, &mut counted, &w, &stats_fn, Some(&mut inc)) {
         if side == Side::Client && e.code == exit::RERR_STREAMIO {
             return Err(peer_error(&mut counted).unwrap_or(e));
         }
@@ -442,6 +571,23 @@ fn sender_sources(link: &Link, opts: &Options) -> crate::source::Sources {
             crate::source::Sources::Ambient
         }
         other => other.clone(),
+    }
+}
+
+/// Flushes the connection's writer before each read of the input below
+/// the multiplexing (a read that may wait).
+struct FlushOnRead {
+    inner: Input,
+    w: SharedWriter,
+}
+
+impl Read for FlushOnRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.w
+            .lock()
+            .map_err(|_| io::Error::other("writer lock poisoned"))?
+            .flush()?;
+        self.inner.read(buf)
     }
 }
 
@@ -1396,9 +1542,16 @@ pub fn local_copy(
                 preserve_mtimes: server_opts.times,
             };
             let sout = Out::wire(w.clone(), fmt);
+            // upstream: compat.c set_allow_inc_recurse(): a local copy's
+            // receiving half reads the letters its client would send.
+            let info = if crate::options::allows_inc(&server_opts, false) {
+                format!(".i{}", &protocol::compat::CLIENT_INFO[1..])
+            } else {
+                protocol::compat::CLIENT_INFO.to_string()
+            };
             let link = Link {
                 local: true,
-                ..Link::server(Some(protocol::compat::CLIENT_INFO))
+                ..Link::server(Some(&info))
             };
             let res = run_receiver(
                 Box::new(std::io::BufReader::with_capacity(256 * 1024, b_read)),

@@ -308,6 +308,10 @@ impl FlistOptions {
     }
 }
 
+/// The name of a uid (`true`) or gid, for the inline names of incremental
+/// recursion.
+pub type NameLookup = fn(bool, u32) -> Option<Vec<u8>>;
+
 /// Encoder state (persists across the whole session).
 ///
 /// Call [`FlistEncoder::encode`] for each entry in send order, then
@@ -322,6 +326,18 @@ pub struct FlistEncoder {
     /// entry, by its wire index; a follower leaves them as the receiver
     /// will (it copies them from the first).
     leaders: HashMap<u32, PrevEntry>,
+    /// Wire index of the current list's first entry (incremental
+    /// recursion: a follower of an earlier list's entry is sent whole).
+    list_start: u32,
+    /// Incremental recursion without --numeric-ids: the name of each uid
+    /// and gid goes with its first entry (XMIT_USER_NAME_FOLLOWS), looked
+    /// up by this function (`true` for a user).
+    inline_names: Option<NameLookup>,
+    /// Ids whose names have been looked up (users, groups).
+    named: (
+        std::collections::HashSet<u32>,
+        std::collections::HashSet<u32>,
+    ),
 }
 
 impl FlistEncoder {
@@ -332,7 +348,39 @@ impl FlistEncoder {
             prev: PrevEntry::default(),
             count: 0,
             leaders: HashMap::new(),
+            list_start: 0,
+            inline_names: None,
+            named: Default::default(),
         }
+    }
+    /// Incremental recursion: the next list starts at wire index `start`
+    /// (the encoder's state otherwise goes on, as upstream's statics do).
+    pub fn start_list(&mut self, start: u32) {
+        self.count = start;
+        self.list_start = start;
+        self.leaders.clear();
+    }
+    /// Incremental recursion: each id's name goes inline with the first
+    /// entry that sends the id, id 0's too (upstream 3.5.0 uidlist.c
+    /// add_uid(); a receiver's `--groupmap=:ID` maps only nameless ids).
+    pub fn set_inline_names(&mut self, lookup: NameLookup) {
+        self.inline_names = Some(lookup);
+    }
+    /// The name to send inline for `id`, the first time it is sent.
+    fn inline_name(&mut self, user: bool, id: u32) -> Option<Vec<u8>> {
+        let lookup = self.inline_names?;
+        let seen = if user {
+            &mut self.named.0
+        } else {
+            &mut self.named.1
+        };
+        if !seen.insert(id) {
+            return None;
+        }
+        lookup(user, id).map(|mut n| {
+            n.truncate(255);
+            n
+        })
     }
     /// Appends one entry.
     ///
@@ -368,16 +416,27 @@ impl FlistEncoder {
             rdev = (prev.rdev_major, 0);
             x |= XMIT_SAME_RDEV_MAJOR;
         }
+        let (mut user_name, mut group_name) = (None, None);
         if !o.preserve_uid || (e.uid == prev.uid && !first) {
             x |= XMIT_SAME_UID;
         } else {
             prev.uid = e.uid;
+            user_name = self.inline_name(true, e.uid);
+            if user_name.is_some() {
+                x |= XMIT_USER_NAME_FOLLOWS;
+            }
         }
+        let prev = &mut self.prev;
         if !o.preserve_gid || (e.gid == prev.gid && !first) {
             x |= XMIT_SAME_GID;
         } else {
             prev.gid = e.gid;
+            group_name = self.inline_name(false, e.gid);
+            if group_name.is_some() {
+                x |= XMIT_GROUP_NAME_FOLLOWS;
+            }
         }
+        let prev = &mut self.prev;
         if e.mtime == prev.mtime {
             x |= XMIT_SAME_TIME;
         } else {
@@ -395,7 +454,7 @@ impl FlistEncoder {
         }
         // upstream: a follower names the first entry of its group and
         // sends nothing else about itself.
-        let mut follows = None;
+        let (mut follows, mut earlier) = (None, None);
         if o.preserve_hard_links && k != Kind::Dir {
             if let Some(first) = e.hlink {
                 x |= XMIT_HLINKED;
@@ -404,6 +463,9 @@ impl FlistEncoder {
                         follows = Some(first);
                         lead.restore(prev, &o);
                     }
+                    // An earlier list's entry: named, then this one is
+                    // sent whole (upstream first_hlink_ndx < first_ndx).
+                    _ if first < self.list_start => earlier = Some(first),
                     _ => x |= XMIT_HLINK_FIRST,
                 }
             }
@@ -453,6 +515,9 @@ impl FlistEncoder {
             self.count += 1;
             return;
         }
+        if let Some(first) = earlier {
+            write_varint(out, first as i32);
+        }
 
         write_varlong(out, e.size, 3);
         if x & XMIT_SAME_TIME == 0 {
@@ -469,9 +534,17 @@ impl FlistEncoder {
         }
         if o.preserve_uid && x & XMIT_SAME_UID == 0 {
             write_varint(out, e.uid as i32);
+            if let Some(n) = &user_name {
+                out.push(n.len() as u8);
+                out.extend_from_slice(n);
+            }
         }
         if o.preserve_gid && x & XMIT_SAME_GID == 0 {
             write_varint(out, e.gid as i32);
+            if let Some(n) = &group_name {
+                out.push(n.len() as u8);
+                out.extend_from_slice(n);
+            }
         }
         if o.sends_rdev(k) {
             if x & XMIT_SAME_RDEV_MAJOR == 0 {

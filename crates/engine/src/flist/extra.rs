@@ -1,0 +1,365 @@
+//! Incremental recursion, the sending side: the top-level list holds the
+//! arguments (and the contents of a `dir/` argument); each directory's
+//! contents go later in a list of their own, announced by
+//! `NDX_FLIST_OFFSET - dir_ndx`, sent a few at a time between the file
+//! data, depth first in the lists' sorted order, and `NDX_FLIST_EOF`
+//! after the last. A list is dropped once the receiving side has finished
+//! it (its NDX_DONE), so only the lists in flight and the directories still
+//! to list are held, never the whole tree.
+// upstream: flist.c send_file_list() (inc_recurse, FLAG_DIVERT_DIRS),
+// send_extra_file_list(), send1extra(), add_dirs_to_tree();
+// sender.c send_files()
+use super::*;
+use crate::source::Origin;
+use protocol::ndx::{NdxWriter, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
+use std::collections::{HashMap, VecDeque};
+
+/// Files the lists in flight should hold before the sender reads the
+/// generator's next request (upstream MIN_FILECNT_LOOKAHEAD).
+pub const LOOKAHEAD: usize = 1000;
+
+/// A directory found while listing, whose contents wait for their own
+/// list (with what is needed to list them later).
+pub(super) struct Diverted {
+    /// Its position in the list being built (before sorting).
+    pos: usize,
+    path: PathBuf,
+    rel: Vec<u8>,
+    followed: bool,
+    src: Sources,
+    root: PathBuf,
+    top_dev: Option<u64>,
+    /// False for a mount point under -x: its list is sent empty.
+    content: bool,
+}
+
+impl Walker<'_> {
+    /// The directory just pushed is listed later.
+    pub(super) fn divert_dir(
+        &mut self,
+        path: PathBuf,
+        rel: Vec<u8>,
+        followed: bool,
+        content: bool,
+    ) {
+        let d = Diverted {
+            pos: self.list.entries.len().saturating_sub(1),
+            path,
+            rel,
+            followed,
+            src: self.src.clone(),
+            root: self.root.clone(),
+            top_dev: self.top_dev,
+            content,
+        };
+        if let Some(v) = self.divert.as_mut() {
+            v.push(d);
+        }
+    }
+}
+
+/// A directory of the tree whose list is still to be sent: its dir_ndx
+/// and its sources (more than one when arguments gave the same name:
+/// upstream sends duplicate directories in one list).
+struct Node {
+    dir_ndx: usize,
+    dirs: Vec<Diverted>,
+    /// Its entry and source, for requests naming its list's slot.
+    entry: (FileEntry, PathBuf, Origin),
+}
+
+/// A list sent and not yet finished by the receiving side.
+pub struct SentList {
+    /// Wire index of its first entry.
+    pub start: usize,
+    /// Its entries and their sources.
+    pub list: FileList,
+    /// The directory it lists (wire index `start - 1`), none for the top
+    /// list.
+    pub parent: Option<(FileEntry, PathBuf, Origin)>,
+    /// Entries whose data was sent once (upstream FLAG_FILE_SENT): a
+    /// second request is a redo.
+    pub sent: Vec<bool>,
+    /// The number of lists sent before this one.
+    pub ordinal: usize,
+}
+
+/// The sending side's lists under incremental recursion.
+pub struct IncSender<'a> {
+    w: Walker<'a>,
+    enc: FlistEncoder,
+    /// The directories still to list: one queue of siblings per level of
+    /// the depth-first walk.
+    levels: Vec<VecDeque<Node>>,
+    next_dir_ndx: usize,
+    next_start: usize,
+    lists_sent: usize,
+    hlinks: HashMap<(u64, u64), u32>,
+    fixup: Box<dyn Fn(&mut FileList) + 'a>,
+    /// Where the walk's filter stack is rooted now.
+    cur_root: Option<PathBuf>,
+    /// The lists not yet finished, oldest first.
+    pub lists: VecDeque<SentList>,
+    /// Entries in `lists`.
+    pub pending: usize,
+    /// NDX_FLIST_EOF was sent.
+    pub eof: bool,
+}
+
+/// What a newly sent list adds to the transfer's counters.
+#[derive(Debug, Default)]
+pub struct ListCounts {
+    /// Per-kind entry counts.
+    pub kinds: [u64; 5],
+    /// Total size.
+    pub size: u64,
+    /// Bytes of list data.
+    pub bytes: u64,
+}
+
+impl<'a> IncSender<'a> {
+    /// Builds the top-level list (returned encoded, with its counts);
+    /// the directories below wait. `fixup` changes each list's entries
+    /// before they are sent (--chmod).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        sources: &[String],
+        opts: &'a Options,
+        session: &'a Session,
+        out: &'a Out,
+        rules: &'a mut FilterList,
+        daemon: Option<&'a DaemonFilter>,
+        src: &Sources,
+        fixup: Box<dyn Fn(&mut FileList) + 'a>,
+    ) -> Result<(IncSender<'a>, Vec<u8>, ListCounts)> {
+        let mut w = Walker::new(opts, session, out, rules, daemon, src);
+        w.divert = Some(Vec::new());
+        walk_args(&mut w, sources)?;
+        let mut enc = FlistEncoder::new(session.flist_options(opts));
+        if !opts.numeric_ids {
+            enc.set_inline_names(|user, id| {
+                if user {
+                    ids::user_name(id).map(|n| n.to_vec())
+                } else {
+                    ids::group_name(id).map(|n| n.to_vec())
+                }
+            });
+        }
+        let mut s = IncSender {
+            w,
+            enc,
+            levels: Vec::new(),
+            next_dir_ndx: 0,
+            next_start: 1,
+            lists_sent: 0,
+            hlinks: HashMap::new(),
+            fixup,
+            cur_root: None,
+            lists: VecDeque::new(),
+            pending: 0,
+            eof: false,
+        };
+        let mut buf = Vec::new();
+        let counts = s.finish_list(&mut buf, None, out.io_error())?;
+        // upstream: a top list starting with "." has it as its directory
+        // (slot 0 names it: parent_ndx 0 of dir_flist).
+        if let Some(top) = s.lists.front_mut() {
+            if top.list.entries.first().is_some_and(|e| e.name == b".") {
+                let origin = top
+                    .list
+                    .origins
+                    .first()
+                    .copied()
+                    .unwrap_or(Origin::OPERATOR);
+                let path = top.list.sources.get(0).unwrap_or_default();
+                top.parent = Some((top.list.entries[0].clone(), path, origin));
+            }
+        }
+        s.w.src = src.clone();
+        Ok((s, buf, counts))
+    }
+
+    /// Sorts the list the walker built, numbers its hard links and
+    /// directories, encodes it (after `buf`'s marker) and keeps it.
+    fn finish_list(
+        &mut self,
+        buf: &mut Vec<u8>,
+        parent: Option<(FileEntry, PathBuf, Origin)>,
+        io_error: i32,
+    ) -> Result<ListCounts> {
+        let src = self.w.src.unbound();
+        let mut list = std::mem::take(&mut self.w.list);
+        let diverted = self.w.divert.replace(Vec::new()).unwrap_or_default();
+        list.sort_keeping(true);
+        let order = list.wire_order.take().unwrap_or_default();
+        list.source = src;
+        let start = self.next_start;
+        if self.w.opts.hard_links {
+            assign_hard_links_from(&mut list, start as u32, &mut self.hlinks);
+        }
+        (self.fixup)(&mut list);
+        let mut by_pos: HashMap<usize, Diverted> =
+            diverted.into_iter().map(|d| (d.pos, d)).collect();
+        let mut level: VecDeque<Node> = VecDeque::new();
+        for (k, e) in list.entries.iter().enumerate() {
+            if !e.is_dir() {
+                continue;
+            }
+            let dir_ndx = self.next_dir_ndx;
+            self.next_dir_ndx += 1;
+            let Some(d) = order.get(k).and_then(|&p| by_pos.remove(&(p as usize))) else {
+                continue;
+            };
+            match level.back_mut().filter(|n| n.entry.0.name == e.name) {
+                Some(n) => n.dirs.push(d),
+                None => {
+                    let origin = list.origins.get(k).copied().unwrap_or(Origin::OPERATOR);
+                    let path = list.sources.get(k).unwrap_or_default();
+                    level.push_back(Node {
+                        dir_ndx,
+                        dirs: vec![d],
+                        entry: (e.clone(), path, origin),
+                    });
+                }
+            }
+        }
+        let at = buf.len();
+        self.enc.start_list(start as u32);
+        for e in &list.entries {
+            self.enc.encode(buf, e);
+        }
+        self.enc.encode_end(buf, io_error);
+        let counts = ListCounts {
+            kinds: list.kind_counts(),
+            size: list.total_size(),
+            bytes: (buf.len() - at) as u64,
+        };
+        if !level.is_empty() {
+            self.levels.push(level);
+        }
+        self.next_start = start + list.len() + 1;
+        self.pending += list.len();
+        self.lists.push_back(SentList {
+            start,
+            sent: vec![false; list.len()],
+            list,
+            parent,
+            ordinal: self.lists_sent,
+        });
+        self.lists_sent += 1;
+        Ok(counts)
+    }
+
+    /// Sends lists until those in flight hold `at_least` entries or the
+    /// last is sent (then NDX_FLIST_EOF).
+    // upstream: flist.c send_extra_file_list()
+    pub fn send_more(
+        &mut self,
+        out: &mut Vec<u8>,
+        ndx_w: &mut NdxWriter,
+        at_least: usize,
+    ) -> Result<ListCounts> {
+        let mut total = ListCounts::default();
+        while !self.eof {
+            while self.levels.last().is_some_and(|l| l.is_empty()) {
+                self.levels.pop();
+            }
+            // The end goes out as soon as the last list has (the receiving
+            // side finishes its last list only after it).
+            let Some(level) = self.levels.last_mut() else {
+                ndx_w.write(out, NDX_FLIST_EOF);
+                self.eof = true;
+                self.w.stack.clear(self.w.rules);
+                break;
+            };
+            // A receiving side finishes a list only once a later one (or
+            // the end) has come: with one list in flight it may be waiting
+            // for the next (upstream sends more while it waits to read).
+            if self.pending >= at_least && self.lists.len() > 1 {
+                break;
+            }
+            let Some(node) = level.pop_front() else { break };
+            let c = self.send_node(out, ndx_w, node)?;
+            for (t, n) in total.kinds.iter_mut().zip(c.kinds) {
+                *t += n;
+            }
+            total.size += c.size;
+            total.bytes += c.bytes;
+        }
+        Ok(total)
+    }
+
+    /// Lists one directory (or a group of duplicates) and sends the list.
+    // upstream: flist.c send1extra()
+    fn send_node(
+        &mut self,
+        out: &mut Vec<u8>,
+        ndx_w: &mut NdxWriter,
+        node: Node,
+    ) -> Result<ListCounts> {
+        ndx_w.write(out, NDX_FLIST_OFFSET - node.dir_ndx as i32);
+        let io_before = self.w.out.io_error();
+        let parent = Some(node.entry);
+        for d in &node.dirs {
+            if self.cur_root.as_ref() != Some(&d.root) {
+                self.w.stack.clear(self.w.rules);
+                let abs = std::path::absolute(&d.root).unwrap_or_else(|_| d.root.clone());
+                self.w.rules.set_root(abs.as_os_str().as_bytes());
+                self.cur_root = Some(d.root.clone());
+            }
+            self.w.root = d.root.clone();
+            self.w.top_dev = d.top_dev;
+            self.w.src = d.src.clone();
+            if d.content {
+                self.w.walk(&d.path, d.rel.clone(), d.followed)?;
+            }
+        }
+        let io_after = self.w.out.io_error();
+        let end_error = if io_after == io_before || self.w.opts.ignore_errors {
+            0
+        } else if self.w.session.compat & protocol::compat::CF_SAFE_FLIST != 0 {
+            io_after
+        } else {
+            0
+        };
+        self.finish_list(out, parent, end_error)
+    }
+
+    /// The receiving side finished the oldest list. True while lists
+    /// remain.
+    pub fn list_done(&mut self) -> bool {
+        if let Some(l) = self.lists.pop_front() {
+            self.pending -= l.list.len();
+        }
+        !self.lists.is_empty()
+    }
+
+    /// The list holding wire index `ndx` (its directory's slot included).
+    pub fn find(&self, ndx: usize) -> Option<usize> {
+        let k = self.lists.partition_point(|l| l.start <= ndx + 1);
+        k.checked_sub(1)
+            .filter(|&k| ndx < self.lists[k].start + self.lists[k].list.len())
+    }
+
+    /// For progress lines: the index of entry `ndx` among the entries
+    /// listed so far, and their number.
+    // upstream: progress.c set_current_file_index() (ndx - flist_num)
+    pub fn file_index(&self, ndx: usize) -> (usize, usize) {
+        let before = self.find(ndx).map_or(0, |k| self.lists[k].ordinal + 1);
+        (ndx.saturating_sub(before), self.listed())
+    }
+
+    /// For the progress line at a list's end: the index of the last entry
+    /// of the list holding `ndx`, and the entries listed so far.
+    // upstream: progress.c set_current_file_index(NULL, 0)
+    pub fn end_index(&self, ndx: usize) -> Option<(usize, usize)> {
+        let l = &self.lists[self.find(ndx)?];
+        let last = (l.start + l.list.len()).checked_sub(l.ordinal + 2)?;
+        Some((last, self.listed()))
+    }
+
+    /// Entries listed so far (every list's).
+    pub fn listed(&self) -> usize {
+        self.next_start - 1 - self.lists_sent
+    }
+}
