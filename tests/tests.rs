@@ -55,6 +55,7 @@ mod maxalloc;
 mod misc_options;
 mod mkpath;
 mod operator_paths;
+mod pair;
 mod planted_links;
 mod progress;
 mod proxy;
