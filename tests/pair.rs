@@ -76,11 +76,13 @@ impl Pair {
         p
     }
 
-    /// Creates each destination and runs `f(src, dst)` on it.
+    /// Creates each destination and runs `f(src, dst)` on it, with the
+    /// source its run reads.
     pub fn make_dsts(&self, f: impl Fn(&Path, &Path)) {
-        for d in [&self.dst, &self.dst_ref] {
+        for reference in [false, true] {
+            let d = self.dst_of(reference);
             fs::create_dir_all(d).expect("mkdir dst");
-            f(&self.src, d);
+            f(self.src_of(reference), d);
         }
     }
 
@@ -123,6 +125,27 @@ impl Pair {
             format!("{}/", self.src_of(reference).display()),
             format!("{}/", self.dst_of(reference).display()),
         ));
+        c
+    }
+
+    /// `client PREFIX ARGS SRC/REL` (`SRC/` for an empty `rel`), then
+    /// `DST/` unless `listing`.
+    pub fn command_src<S: AsRef<OsStr>>(
+        &self,
+        reference: bool,
+        args: &[S],
+        rel: &str,
+        listing: bool,
+    ) -> Command {
+        let mut c = self.client(reference);
+        let [src, dst] = self.dir.operands(
+            format!("{}/{rel}", self.src_of(reference).display()),
+            format!("{}/", self.dst_of(reference).display()),
+        );
+        c.args(args).arg(src);
+        if !listing {
+            c.arg(dst);
+        }
         c
     }
 
