@@ -167,11 +167,7 @@ impl Pair {
         tree: impl Fn(&Path) -> BTreeMap<PathBuf, T>,
     ) -> BTreeMap<PathBuf, T> {
         let (a, b) = (tree(&self.dst), tree(&self.dst_ref));
-        let diff = map_diff(&a, &b);
-        if !diff.is_empty() {
-            let what = format!("trees differ:\n{}", diff.join("\n"));
-            panic!("{}", show_runs(label, &what, runs.0, runs.1));
-        }
+        assert_same(label, runs, "trees differ", &a, &b);
         b
     }
 
@@ -202,4 +198,20 @@ pub fn check_all<R>(mut check: impl FnMut(Dir) -> R) -> R {
         last = check(dir);
     }
     last
+}
+
+/// Panics with `what`, the differences and both runs when `ours` and
+/// `theirs` differ.
+pub fn assert_same<T: PartialEq + Debug>(
+    label: &str,
+    runs: (&Run, &Run),
+    what: &str,
+    ours: &BTreeMap<PathBuf, T>,
+    theirs: &BTreeMap<PathBuf, T>,
+) {
+    let diff = map_diff(ours, theirs);
+    if !diff.is_empty() {
+        let what = format!("{what}:\n{}", diff.join("\n"));
+        panic!("{}", show_runs(label, &what, runs.0, runs.1));
+    }
 }
