@@ -13,7 +13,7 @@
 //!
 //! [`pathological_patterns`] checks that patterns built to make a naive
 //! matcher backtrack exponentially still finish.
-use crate::pair::Pair;
+use crate::pair::{clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -257,25 +257,11 @@ fn expand(pair: &Pair, args: &[&str]) -> Vec<String> {
 /// dependent, so only compared as "recent").
 const T_RECENT: i64 = T_DST + 1_000_000;
 
-/// What [`tree`] records of an entry: type, permission bits, mtime, size,
-/// content digest, symlink target.
-type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
-
 /// Names, types, contents, symlink targets, permission bits and mtimes
 /// (whole seconds; any recent mtime counts as equal) of every entry under
 /// `root`.
 fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = if s.mtime > T_RECENT {
-                T_RECENT
-            } else {
-                s.mtime
-            };
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+    clamped_tree(root, T_RECENT)
 }
 
 /// Describes how two trees differ (empty when they are equal).

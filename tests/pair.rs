@@ -190,6 +190,22 @@ impl Pair {
     }
 }
 
+/// What most suites record of an entry: type, permission bits, mtime,
+/// size, content digest, symlink target.
+pub type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
+
+/// [`Seen`] for every entry under `root`, mtimes after `recent` (set by
+/// the system during the run) folded to `recent`.
+pub fn clamped_tree(root: &Path, recent: i64) -> BTreeMap<PathBuf, Seen> {
+    snapshot(root)
+        .into_iter()
+        .map(|(p, s)| {
+            let mtime = s.mtime.min(recent);
+            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
+        })
+        .collect()
+}
+
 /// `check(dir)` for every direction; returns the last result.
 pub fn check_all<R>(mut check: impl FnMut(Dir) -> R) -> R {
     let [first, rest @ ..] = ALL;

@@ -3,7 +3,7 @@
 //! `rsync --server`, stock rsync pushing/pulling against `oxsync --server`)
 //! and against stock rsync alone on an identically prepared destination:
 //! destination trees, sorted itemize lines and exit codes must agree.
-use crate::pair::{self, Pair};
+use crate::pair::{self, clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
@@ -67,16 +67,8 @@ fn make_dst(dst: &Path) {
 /// per destination.
 type Prep = fn(&Path, &Path);
 
-type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
-
 fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = s.mtime.min(T_RECENT);
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+    clamped_tree(root, T_RECENT)
 }
 
 /// Runs `-ai ARGS` in direction `dir` and against the stock-rsync

@@ -7,7 +7,7 @@
 //! the same direction on an identically prepared destination; destination
 //! trees (directory mtimes included), sorted itemize lines and exit codes
 //! must agree. The daemon carries --files-from and -R both ways.
-use crate::pair::Pair;
+use crate::pair::{clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -187,18 +187,10 @@ impl Case {
     }
 }
 
-type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
-
 /// The tree with directory mtimes (clamped: times the system set during
 /// the run compare equal).
 fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = s.mtime.min(T_RECENT);
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+    clamped_tree(root, T_RECENT)
 }
 
 /// Runs `args` on `srcs` in direction `dir` and with stock rsync alone in

@@ -15,7 +15,7 @@
 //! and leaves no half-written file under the final name without them;
 //! `--link-dest` hard-links unchanged files only; and a server refuses
 //! directory options that point outside its destination.
-use crate::pair::{assert_same, Pair};
+use crate::pair::{assert_same, clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -188,16 +188,8 @@ impl Case {
 
 /// Entry state without nanoseconds and link counts; recent mtimes fold to
 /// [`T_RECENT`].
-type Entry = (char, u32, i64, u64, u64, Option<PathBuf>);
-
-fn tree(root: &Path) -> BTreeMap<PathBuf, Entry> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = s.mtime.min(T_RECENT);
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
+    clamped_tree(root, T_RECENT)
 }
 
 /// How two trees differ (empty when equal).
