@@ -370,19 +370,9 @@ fn daemon_both_ways() {
             let ((ours, dst), (theirs, dst_ref)) = (&runs[0], &runs[1]);
             let label = format!("daemon {} client={client:?} push={push}", daemon.display());
             let show = |what: &str| show_runs(&label, what, ours, theirs);
-            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-            assert_eq!(
-                ours.itemized(),
-                theirs.itemized(),
-                "{}",
-                show("itemize lines differ")
-            );
-            let diff = map_diff(&tree(dst), &tree(dst_ref));
-            assert!(
-                diff.is_empty(),
-                "{}",
-                show(&format!("trees differ:\n{}", diff.join("\n")))
-            );
+            assert_runs_agree(&label, ours, theirs);
+            let (a, b) = (tree(dst), tree(dst_ref));
+            pair::assert_same(&label, (ours, theirs), "trees differ", &a, &b);
             assert!(
                 ours.itemized()
                     .iter()
@@ -469,18 +459,11 @@ fn relative_names() {
             };
             let ours = run(&mut cmd(false), &c.scratch.logs());
             let theirs = run(&mut cmd(true), &c.scratch.logs());
-            let show = |what: &str| show_runs(&format!("{dir:?} -HR"), what, &ours, &theirs);
-            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+            let label = format!("{dir:?} -HR");
+            let show = |what: &str| show_runs(&label, what, &ours, &theirs);
+            assert_runs_agree(&label, &ours, &theirs);
             theirs.assert_code(0);
-            assert_eq!(
-                ours.itemized(),
-                theirs.itemized(),
-                "{}",
-                show("itemize lines differ")
-            );
-            let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-            let diff = map_diff(&a, &b);
-            assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
+            c.assert_trees(&label, (&ours, &theirs), tree);
             assert_eq!(
                 groups(&c.dst_ref).len(),
                 4,
