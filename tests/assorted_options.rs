@@ -4,6 +4,7 @@
 //! against `oxsync --server`): `--size-only`, `-B/--block-size`,
 //! `--out-format`, `-D/--devices/--specials/--no-D`, `--msgs2stderr`, and
 //! `--contimeout` against a daemon.
+use crate::pair::Pair;
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,38 +16,6 @@ use std::process::Command;
 const T_RECENT: i64 = T0 + 10_000_000;
 
 type Maker = fn(&Path);
-
-/// One scratch directory with a source and two identically prepared
-/// destinations (oxsync's and stock rsync's).
-struct Case {
-    scratch: Scratch,
-    dir: Dir,
-}
-
-impl Case {
-    fn new(dir: Dir, make_src: Maker, make_dst: Maker) -> Case {
-        let scratch = Scratch::new();
-        make_src(&scratch.path("src"));
-        for d in ["dst", "dst_ref"] {
-            let p = scratch.path(d);
-            fs::create_dir_all(&p).expect("mkdir");
-            make_dst(&p);
-        }
-        Case { scratch, dir }
-    }
-
-    /// `client ARGS src/ dst/` with oxsync in its role for this direction,
-    /// or stock rsync on both ends for the reference.
-    fn command(&self, reference: bool, args: &[&str]) -> Command {
-        let dst = self.scratch.path(if reference { "dst_ref" } else { "dst" });
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
-        c.args(args).args(self.dir.operands(
-            format!("{}/", self.scratch.path("src").display()),
-            format!("{}/", dst.display()),
-        ));
-        c
-    }
-}
 
 /// Every entry's state (with device numbers) as one string.
 fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
@@ -82,20 +51,8 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
 /// Runs `args` in `dir` and with stock rsync alone; compares exit codes,
 /// itemize lines and trees. Returns (ours, stock's).
 fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker) -> (Run, Run) {
-    let c = Case::new(dir, make_src, make_dst);
-    let logs = c.scratch.logs();
-    let ours = run(&mut c.command(false, args), &logs);
-    let theirs = run(&mut c.command(true, args), &logs);
-    let label = format!("{dir:?} {args:?}");
-    assert_runs_agree(&label, &ours, &theirs);
-    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
-    let diff = map_diff(
-        &tree(&c.scratch.path("dst")),
-        &tree(&c.scratch.path("dst_ref")),
-    );
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
+    let pair = Pair::new(dir, make_src, |_, d| make_dst(d));
+    let (ours, theirs, _) = pair.check(args, tree);
     (ours, theirs)
 }
 
@@ -372,15 +329,19 @@ fn debug_flags_leave_the_transfer_alone() {
 fn remove_source_files_with_specials() {
     for dir in ALL {
         let args = ["-ai", "--remove-source-files"];
-        let ours = Case::new(dir, special_src, special_dst);
-        let theirs = Case::new(dir, special_src, special_dst);
-        let a = run(&mut ours.command(false, &args), &ours.scratch.logs());
-        let b = run(&mut theirs.command(true, &args), &theirs.scratch.logs());
+        let pair = Pair::with_src_copy(dir, special_src, |_, d| special_dst(d));
         let label = format!("{dir:?} {args:?}");
-        assert_runs_agree(&label, &a, &b);
+        let (a, b) = pair.run_pair(
+            &label,
+            &mut pair.command(false, &args),
+            &mut pair.command(true, &args),
+        );
         let show = |what: &str| show_runs(&label, what, &a, &b);
-        for (x, y) in [("src", "src"), ("dst", "dst_ref")] {
-            let diff = map_diff(&tree(&ours.scratch.path(x)), &tree(&theirs.scratch.path(y)));
+        for (x, ours, theirs) in [
+            ("src", &pair.src, &pair.src_ref),
+            ("dst", &pair.dst, &pair.dst_ref),
+        ] {
+            let diff = map_diff(&tree(ours), &tree(theirs));
             assert!(
                 diff.is_empty(),
                 "{}",
@@ -388,7 +349,7 @@ fn remove_source_files_with_specials() {
             );
         }
         assert!(
-            !ours.scratch.path("src/dev/null").exists(),
+            !pair.src.join("dev/null").exists(),
             "{}",
             show("not removed")
         );

@@ -11,15 +11,12 @@
 //! and 9 for zlib and zstd; plain `-z` (negotiated codec); and
 //! `--skip-compress`. Destination trees are compared byte for byte, and the
 //! `--stats` byte counts show that the data really was compressed.
+use crate::daemon::{start_env, url, Daemon};
 use crate::util::*;
 use std::fs;
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 /// Size of the compressible text file.
 const TEXT_SIZE: usize = 10 << 20;
@@ -89,74 +86,15 @@ impl Transport {
     }
 }
 
-/// A daemon started for one test (its process group is killed on drop).
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        kill_group(self.child.id());
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// Starts `bin --daemon --no-detach` serving module `src` (read only, the
 /// source tree) and module `dst` (writable, the destination).
-fn start_daemon(bin: &Path, scratch: &Scratch, src: &Path, dst: &Path) -> Daemon {
-    let me = fs::metadata(scratch.root()).expect("stat scratch");
-    let conf = scratch.path("rsyncd.conf");
-    // Run transfers as ourselves (a daemon started as root would otherwise
-    // switch to "nobody").
-    let text = format!(
-        "use chroot = no\nuid = {uid}\ngid = {gid}\nlog file = {root}/daemon.log\n\
-         lock file = {root}/daemon.lock\n\
-         [src]\npath = {src}\n\
-         [dst]\npath = {dst}\nread only = no\n",
-        uid = me.uid(),
-        gid = me.gid(),
-        root = scratch.root().display(),
-        src = src.display(),
-        dst = dst.display(),
+fn start_daemon(bin: &Path, src: &Path, dst: &Path) -> Daemon {
+    let modules = format!(
+        "[src]\npath = {}\n[dst]\npath = {}\nread only = no\n",
+        src.display(),
+        dst.display()
     );
-    fs::write(&conf, text).expect("write daemon config");
-    let logs = scratch.logs();
-    let port = free_port();
-    let child = Command::new(bin)
-        .args([
-            "--daemon",
-            "--no-detach",
-            "--port",
-            &port.to_string(),
-            "--config",
-        ])
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(logs.join("daemon.out")).expect("daemon log"))
-        .stderr(fs::File::create(logs.join("daemon.err")).expect("daemon log"))
-        .env("LC_ALL", "C")
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} --daemon: {e}", bin.display()));
-    let daemon = Daemon { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{} --daemon did not start listening on port {port}",
-            bin.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    daemon
+    start_env(bin, &modules, &[("LC_ALL", "C")])
 }
 
 /// Deterministic text of `size` bytes: lines of words drawn from a fixed
@@ -249,7 +187,7 @@ impl Case {
             } else {
                 oxsync_bin()
             };
-            start_daemon(&bin, &scratch, &src, &dst)
+            start_daemon(&bin, &src, &dst)
         });
         Case {
             t,
@@ -273,7 +211,7 @@ impl Case {
         c.args(args);
         match &self.daemon {
             Some(d) => {
-                let url = |m: &str| format!("rsync://127.0.0.1:{}/{m}/", d.port);
+                let url = |m: &str| url(d, &format!("{m}/"));
                 if self.t.push() {
                     c.arg(src_arg).arg(url("dst"));
                 } else {

@@ -78,20 +78,9 @@ fn run_pair(
 }
 
 fn assert_same(label: &str, ours: &Run, theirs: &Run, ours_dst: &Path, theirs_dst: &Path) {
-    let show = |what: &str| show_runs(label, what, ours, theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
-    let diff = map_diff(&tree(ours_dst), &tree(theirs_dst));
-    assert!(
-        diff.is_empty(),
-        "{}",
-        show(&format!("trees differ:\n{}", diff.join("\n")))
-    );
+    assert_runs_agree(label, ours, theirs);
+    let (a, b) = (tree(ours_dst), tree(theirs_dst));
+    crate::pair::assert_same(label, (ours, theirs), "trees differ", &a, &b);
 }
 
 /// `-s` (and its long names) carries paths with spaces and shell

@@ -5,11 +5,12 @@
 //! reference: exit codes, sorted itemize lines (with `*deleting`) and the
 //! destination trees must be equal.
 //!
-//! The tree builder and the comparison are copied from `filters.rs`.
+//! The tree builder and the tree comparison are `filters.rs`'s;
+//! `daemon_options.rs` runs its options through [`compare`].
 use crate::daemon::{start, url, Daemon};
 use crate::filters::{make_filter_tree, prepare_dst, tree_diff};
 use crate::util::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Which program is the client, which the daemon, and which way the data
@@ -48,13 +49,49 @@ fn command(client: &Path, d: &Daemon, push: bool, args: &[&str], dst: &str) -> C
 /// Runs rule mix `args` one way and against the stock-rsync reference, and
 /// compares exit codes, itemize lines and trees.
 fn check(way: Way, args: &[&str]) {
-    let s = Scratch::new();
-    let src = s.path("src");
+    compare(way, args, "", |_, _| {});
+}
+
+/// What [`compare`] ran: the scratch directory (module `f`, kept until
+/// the caller is done), both destinations and both runs.
+pub(crate) struct Compared {
+    _scratch: Scratch,
+    pub dst: PathBuf,
+    pub dst_ref: PathBuf,
+    pub ours: Run,
+    pub theirs: Run,
+}
+
+impl Compared {
+    /// `what` with both runs, for an assertion message.
+    pub fn show(&self, label: &str, what: &str) -> String {
+        show_runs(label, what, &self.ours, &self.theirs)
+    }
+}
+
+/// The filter suite's source and destinations (each then changed by
+/// `prep(scratch root, dst)`) in module `f` (`module_extra`: more module
+/// lines); runs `-ai ARGS` one way and against stock rsync and a stock
+/// daemon; compares exit codes, itemize lines (stock rsync's not empty)
+/// and destination trees.
+pub(crate) fn compare(
+    way: Way,
+    args: &[&str],
+    module_extra: &str,
+    prep: impl Fn(&Path, &Path),
+) -> Compared {
+    let scratch = Scratch::new();
+    let src = scratch.path("src");
     make_filter_tree(&src);
-    let (dst, dst_ref) = (s.path("dst"), s.path("dst_ref"));
+    let (dst, dst_ref) = (scratch.path("dst"), scratch.path("dst_ref"));
     prepare_dst(&src, &dst);
     prepare_dst(&src, &dst_ref);
-    let modules = format!("[f]\npath = {}\nread only = no\n", s.root().display());
+    prep(scratch.root(), &dst);
+    prep(scratch.root(), &dst_ref);
+    let modules = format!(
+        "[f]\npath = {}\nread only = no\n{module_extra}",
+        scratch.root().display()
+    );
     let stock = start(&rsync_bin(), &modules);
     let (client, daemon) = match way {
         Way::RsyncPush | Way::RsyncPull => (rsync_bin(), start(&oxsync_bin(), &modules)),
@@ -62,21 +99,10 @@ fn check(way: Way, args: &[&str]) {
     };
     let mut ours = command(&client, &daemon, way.push(), args, "dst");
     let mut theirs = command(&rsync_bin(), &stock, way.push(), args, "dst_ref");
-    let ours = run(ours.current_dir(s.root()), &s.logs());
-    let theirs = run(theirs.current_dir(s.root()), &s.logs());
-    let show = |what: &str| {
-        format!(
-            "{what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
-            ours.cmdline,
-            ours.code,
-            ours.stdout,
-            ours.stderr,
-            theirs.cmdline,
-            theirs.code,
-            theirs.stdout,
-            theirs.stderr
-        )
-    };
+    let ours = run(ours.current_dir(scratch.root()), &scratch.logs());
+    let theirs = run(theirs.current_dir(scratch.root()), &scratch.logs());
+    let label = format!("{way:?} {args:?}");
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
     assert!(
         !theirs.itemized().is_empty(),
@@ -95,6 +121,13 @@ fn check(way: Way, args: &[&str]) {
             diff.join("\n  ")
         ))
     );
+    Compared {
+        _scratch: scratch,
+        dst,
+        dst_ref,
+        ours,
+        theirs,
+    }
 }
 
 /// One `#[test]` per rule mix for one way.

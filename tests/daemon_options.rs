@@ -14,31 +14,12 @@
 //! `../prev` beside the destination when that is still inside the module
 //! (tests/sandbox.rs daemon_accepts_a_basis_dir_beside_the_destination).
 //! Paths inside the destination mean the same to both.
-use crate::daemon::{start, url, Daemon};
-use crate::daemon_filters::Way;
-use crate::filters::{make_filter_tree, prepare_dst, tree_diff};
+use crate::daemon_filters::{compare, Way};
 use crate::util::*;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-
-fn is_push(way: Way) -> bool {
-    matches!(way, Way::RsyncPush | Way::OxPush)
-}
-
-/// The client command: `client -ai ARGS` between `src` and `dst` (the
-/// daemon side of either is module `f`, the scratch directory).
-fn command(client: &Path, d: &Daemon, push: bool, args: &[&str], dst: &str) -> Command {
-    let mut c = Command::new(client);
-    c.arg("-ai").args(args);
-    if push {
-        c.arg("src/").arg(url(d, &format!("f/{dst}/")));
-    } else {
-        c.arg(url(d, "f/src/")).arg(format!("{dst}/"));
-    }
-    c
-}
 
 /// What a case prepares beyond the filter suite's source and destination:
 /// called with the scratch root and each destination.
@@ -80,53 +61,12 @@ fn make_temp_dir(_root: &Path, dst: &Path) {
 /// Runs `args` one way and against the stock-rsync reference; compares exit
 /// codes, itemize lines and trees.
 fn check(way: Way, args: &[&str], prep: Prep) {
-    let s = Scratch::new();
-    let src = s.path("src");
-    make_filter_tree(&src);
-    let (dst, dst_ref) = (s.path("dst"), s.path("dst_ref"));
-    prepare_dst(&src, &dst);
-    prepare_dst(&src, &dst_ref);
-    prep(s.root(), &dst);
-    prep(s.root(), &dst_ref);
-    let modules = format!(
-        "[f]\npath = {}\nread only = no\nuse chroot = no\nmunge symlinks = no\n",
-        s.root().display()
-    );
-    let stock = start(&rsync_bin(), &modules);
-    let (client, daemon) = match way {
-        Way::RsyncPush | Way::RsyncPull => (rsync_bin(), start(&oxsync_bin(), &modules)),
-        Way::OxPush | Way::OxPull => (oxsync_bin(), start(&rsync_bin(), &modules)),
-    };
-    let push = is_push(way);
-    let mut ours = command(&client, &daemon, push, args, "dst");
-    let mut theirs = command(&rsync_bin(), &stock, push, args, "dst_ref");
-    let ours = run(ours.current_dir(s.root()), &s.logs());
-    let theirs = run(theirs.current_dir(s.root()), &s.logs());
-    let show = |what: &str| show_runs(&format!("{way:?} {args:?}"), what, &ours, &theirs);
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-    assert!(
-        !theirs.itemized().is_empty(),
-        "{}",
-        show("stock rsync itemized nothing")
-    );
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
-    let diff = tree_diff(&dst, &dst_ref);
-    assert!(
-        diff.is_empty(),
-        "{}",
-        show(&format!(
-            "destination trees differ:\n  {}",
-            diff.join("\n  ")
-        ))
-    );
+    let c = compare(way, args, "use chroot = no\nmunge symlinks = no\n", prep);
+    let (dst, dst_ref) = (&c.dst, &c.dst_ref);
+    let show = |what: &str| c.show(&format!("{way:?} {args:?}"), what);
     if dst.join(".prev").exists() {
-        let a = shares_inode(&dst, &dst.join(".prev"));
-        let b = shares_inode(&dst_ref, &dst_ref.join(".prev"));
+        let a = shares_inode(dst, &dst.join(".prev"));
+        let b = shares_inode(dst_ref, &dst_ref.join(".prev"));
         assert_eq!(a, b, "{}", show("files hard-linked to .prev differ"));
         if args.iter().any(|a| a.starts_with("--link-dest")) {
             assert!(

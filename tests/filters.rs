@@ -13,6 +13,7 @@
 //!
 //! [`pathological_patterns`] checks that patterns built to make a naive
 //! matcher backtrack exponentially still finish.
+use crate::pair::{clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -227,57 +228,28 @@ pub(crate) fn prepare_dst(src: &Path, dst: &Path) {
     fix_dirs(dst, T_DST + 900);
 }
 
-/// One test's world.
-struct Case {
-    dir: Dir,
-    scratch: Scratch,
-    src: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
+/// The filter tree, two prepared destinations, the exclude-from and
+/// merge files; commands start `-ai`.
+fn case(dir: Dir) -> Pair {
+    let pair = Pair::empty(dir).prefix(&["-ai"]);
+    make_filter_tree(&pair.src);
+    prepare_dst(&pair.src, &pair.dst);
+    prepare_dst(&pair.src, &pair.dst_ref);
+    fs::write(pair.scratch.path("exclude-from.txt"), EXCLUDE_FROM_TEXT).expect("write");
+    fs::write(pair.scratch.path("merge.rules"), MERGE_TEXT).expect("write");
+    pair
 }
 
-impl Case {
-    fn new(dir: Dir) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        make_filter_tree(&src);
-        let dst = scratch.path("dst");
-        let dst_ref = scratch.path("dst_ref");
-        prepare_dst(&src, &dst);
-        prepare_dst(&src, &dst_ref);
-        fs::write(scratch.path("exclude-from.txt"), EXCLUDE_FROM_TEXT).expect("write");
-        fs::write(scratch.path("merge.rules"), MERGE_TEXT).expect("write");
-        Case {
-            dir,
-            scratch,
-            src,
-            dst,
-            dst_ref,
-        }
-    }
-
-    /// `args` with the file placeholders replaced by real paths.
-    fn expand(&self, args: &[&str]) -> Vec<String> {
-        let ef = self.scratch.path("exclude-from.txt");
-        let merge = self.scratch.path("merge.rules");
-        args.iter()
-            .map(|a| {
-                a.replace(EXCLUDE_FROM, &ef.to_string_lossy())
-                    .replace(MERGE, &merge.to_string_lossy())
-            })
-            .collect()
-    }
-
-    /// The command for this direction; `reference`: stock rsync on both
-    /// ends (a local stock rsync for [`Dir::Local`]).
-    fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
-        c.arg("-ai").args(self.expand(args)).args(self.dir.operands(
-            format!("{}/", self.src.display()),
-            format!("{}/", dst.display()),
-        ));
-        c
-    }
+/// `args` with the file placeholders replaced by real paths.
+fn expand(pair: &Pair, args: &[&str]) -> Vec<String> {
+    let ef = pair.scratch.path("exclude-from.txt");
+    let merge = pair.scratch.path("merge.rules");
+    args.iter()
+        .map(|a| {
+            a.replace(EXCLUDE_FROM, &ef.to_string_lossy())
+                .replace(MERGE, &merge.to_string_lossy())
+        })
+        .collect()
 }
 
 /// mtimes after this are "now": set by the system when a transfer removed
@@ -285,88 +257,36 @@ impl Case {
 /// dependent, so only compared as "recent").
 const T_RECENT: i64 = T_DST + 1_000_000;
 
-/// What [`tree`] records of an entry: type, permission bits, mtime, size,
-/// content digest, symlink target.
-type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
-
 /// Names, types, contents, symlink targets, permission bits and mtimes
 /// (whole seconds; any recent mtime counts as equal) of every entry under
 /// `root`.
 fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = if s.mtime > T_RECENT {
-                T_RECENT
-            } else {
-                s.mtime
-            };
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+    clamped_tree(root, T_RECENT)
 }
 
 /// Describes how two trees differ (empty when they are equal).
 pub(crate) fn tree_diff(ours: &Path, theirs: &Path) -> Vec<String> {
-    let a = tree(ours);
-    let b = tree(theirs);
-    let mut out = Vec::new();
-    for (p, sa) in &a {
-        match b.get(p) {
-            None => out.push(format!("only in oxsync's destination: {}", p.display())),
-            Some(sb) if sa != sb => out.push(format!("{}: {sa:?} vs {sb:?}", p.display())),
-            Some(_) => {}
-        }
-    }
-    for p in b.keys() {
-        if !a.contains_key(p) {
-            out.push(format!(
-                "only in stock rsync's destination: {}",
-                p.display()
-            ));
-        }
-    }
-    out
+    map_diff(&tree(ours), &tree(theirs))
 }
 
 /// Runs rule mix `args` in direction `dir` and against the stock-rsync
 /// reference, and compares exit codes, itemize lines and trees.
 fn check(dir: Dir, args: &[&str]) {
-    let c = Case::new(dir);
-    let ours = run(&mut c.command(false, args, &c.dst), &c.scratch.logs());
-    let theirs = run(&mut c.command(true, args, &c.dst_ref), &c.scratch.logs());
-    let show = |what: &str| {
-        format!(
-            "{what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
-            ours.cmdline,
-            ours.code,
-            ours.stdout,
-            ours.stderr,
-            theirs.cmdline,
-            theirs.code,
-            theirs.stdout,
-            theirs.stderr
-        )
-    };
-    assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+    let c = case(dir);
+    let args = expand(&c, args);
+    let label = format!("{dir:?} {args:?}");
+    let (ours, theirs) = c.run_pair(
+        &label,
+        &mut c.command(false, &args),
+        &mut c.command(true, &args),
+    );
     // Guard against a vacuous comparison: the reference did something.
     assert!(
         !theirs.itemized().is_empty(),
         "{}",
-        show("stock rsync itemized nothing")
+        show_runs(&label, "stock rsync itemized nothing", &ours, &theirs)
     );
-    if let Some(diff) = itemize_diff(&ours, &theirs) {
-        panic!("{}", show(&diff));
-    }
-    let diff = tree_diff(&c.dst, &c.dst_ref);
-    assert!(
-        diff.is_empty(),
-        "{}",
-        show(&format!(
-            "destination trees differ:\n  {}",
-            diff.join("\n  ")
-        ))
-    );
+    c.assert_trees(&label, (&ours, &theirs), tree);
 }
 
 /// One `#[test]` per rule mix, for direction `$dir`; `$side` says whether

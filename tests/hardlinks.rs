@@ -4,6 +4,7 @@
 //! on an identically prepared destination: destination trees (including
 //! which paths share an inode, and each inode's link count), sorted
 //! itemize lines (`hf+++++++++ NAME => LEADER`) and exit codes must agree.
+use crate::pair::{self, Pair};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -55,61 +56,16 @@ fn make_src(scratch: &Scratch, src: &Path) {
 /// destination (source changes are idempotent).
 type Prep = fn(&Path, &Path);
 
-struct Case {
-    dir: Dir,
-    scratch: Scratch,
-    src: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
-}
-
-impl Case {
-    fn new(dir: Dir, prep: Prep) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        make_src(&scratch, &src);
-        let dst = scratch.path("dst");
-        let dst_ref = scratch.path("dst_ref");
-        for d in [&dst, &dst_ref] {
-            fs::create_dir_all(d).expect("mkdir dst");
-            prep(&src, d);
-            fix_dirs(d, T_DST + 900);
-        }
-        Case {
-            dir,
-            scratch,
-            src,
-            dst,
-            dst_ref,
-        }
-    }
-
-    fn command(&self, reference: bool, args: &[String], dst: &Path) -> Command {
-        self.command_base(reference, "-ai", args, dst)
-    }
-
-    /// As [`Case::command`] with `base` (`-ai`) replaced.
-    fn command_base(&self, reference: bool, base: &str, args: &[String], dst: &Path) -> Command {
-        let src_arg = format!("{}/", self.src.display());
-        self.command_src(reference, base, args, src_arg, dst)
-    }
-
-    /// As [`Case::command_base`] with the source argument `src_arg`.
-    fn command_src(
-        &self,
-        reference: bool,
-        base: &str,
-        args: &[String],
-        src_arg: String,
-        dst: &Path,
-    ) -> Command {
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
-        c.arg(base)
-            .arg("--exclude=*.tmp")
-            .args(args)
-            .args(self.dir.operands(src_arg, format!("{}/", dst.display())));
-        c
-    }
+/// The standard source and two destinations changed by `prep` (then
+/// directory mtimes fixed); commands start `BASE --exclude=*.tmp`.
+fn case(dir: Dir, prep: Prep, base: &str) -> Pair {
+    let pair = Pair::empty(dir).prefix(&[base, "--exclude=*.tmp"]);
+    make_src(&pair.scratch, &pair.src);
+    pair.make_dsts(|src, d| {
+        prep(src, d);
+        fix_dirs(d, T_DST + 900);
+    });
+    pair
 }
 
 /// Kind, perms, mtime, size, digest, symlink target, link count, and the
@@ -174,11 +130,11 @@ fn check_lines(
     prep: Prep,
     keep: fn(&str) -> bool,
 ) -> (Vec<String>, Vec<Vec<String>>) {
-    let c = Case::new(dir, prep);
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let ours = run(&mut c.command(false, &args, &c.dst), &c.scratch.logs());
-    let theirs = run(&mut c.command(true, &args, &c.dst_ref), &c.scratch.logs());
-    let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
+    let c = case(dir, prep, "-ai");
+    let ours = run(&mut c.command(false, args), &c.scratch.logs());
+    let theirs = run(&mut c.command(true, args), &c.scratch.logs());
+    let label = format!("{dir:?} {args:?}");
+    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
     assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
     let kept = |r: &Run| -> Vec<String> { r.itemized().into_iter().filter(|l| keep(l)).collect() };
     assert_eq!(
@@ -187,20 +143,12 @@ fn check_lines(
         "{}",
         show("itemize lines differ")
     );
-    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    let diff = map_diff(&a, &b);
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
+    c.assert_trees(&label, (&ours, &theirs), tree);
     (kept(&theirs), groups(&c.dst_ref))
 }
 
 fn check_all(args: &[&str], prep: Prep) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut refs = (Vec::new(), Vec::new());
-    for dir in ALL {
-        refs = check(dir, args, prep);
-    }
-    refs
+    pair::check_all(|dir| check(dir, args, prep))
 }
 
 fn no_prep(_: &Path, _: &Path) {}
@@ -247,8 +195,8 @@ fn verbose_and_dry_run() {
     );
     // -v without -i: `NAME => LEADER` lines.
     for dir in ALL {
-        let c = Case::new(dir, partly_there);
-        let args = ["--hard-links".to_string()];
+        let c = case(dir, partly_there, "-av");
+        let args = ["--hard-links"];
         let linked = |r: &Run| -> Vec<String> {
             let mut v: Vec<String> = r
                 .stdout
@@ -259,14 +207,8 @@ fn verbose_and_dry_run() {
             v.sort();
             v
         };
-        let a = run(
-            &mut c.command_base(false, "-av", &args, &c.dst),
-            &c.scratch.logs(),
-        );
-        let b = run(
-            &mut c.command_base(true, "-av", &args, &c.dst_ref),
-            &c.scratch.logs(),
-        );
+        let a = run(&mut c.command(false, &args), &c.scratch.logs());
+        let b = run(&mut c.command(true, &args), &c.scratch.logs());
         let show = |what: &str| show_runs(&format!("{dir:?} -H -v"), what, &a, &b);
         assert_eq!(a.code, b.code, "{}", show("exit codes differ"));
         assert_eq!(linked(&a), linked(&b), "{}", show("link lines differ"));
@@ -428,19 +370,9 @@ fn daemon_both_ways() {
             let ((ours, dst), (theirs, dst_ref)) = (&runs[0], &runs[1]);
             let label = format!("daemon {} client={client:?} push={push}", daemon.display());
             let show = |what: &str| show_runs(&label, what, ours, theirs);
-            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-            assert_eq!(
-                ours.itemized(),
-                theirs.itemized(),
-                "{}",
-                show("itemize lines differ")
-            );
-            let diff = map_diff(&tree(dst), &tree(dst_ref));
-            assert!(
-                diff.is_empty(),
-                "{}",
-                show(&format!("trees differ:\n{}", diff.join("\n")))
-            );
+            assert_runs_agree(&label, ours, theirs);
+            let (a, b) = (tree(dst), tree(dst_ref));
+            pair::assert_same(&label, (ours, theirs), "trees differ", &a, &b);
             assert!(
                 ours.itemized()
                     .iter()
@@ -481,17 +413,11 @@ fn second_run() {
 #[test]
 fn remove_source_files() {
     for dir in ALL {
-        let ours = Case::new(dir, partly_there);
-        let theirs = Case::new(dir, partly_there);
-        let args = ["-H".to_string(), "--remove-source-files".to_string()];
-        let a = run(
-            &mut ours.command(false, &args, &ours.dst),
-            &ours.scratch.logs(),
-        );
-        let b = run(
-            &mut theirs.command(true, &args, &theirs.dst_ref),
-            &theirs.scratch.logs(),
-        );
+        let ours = case(dir, partly_there, "-ai");
+        let theirs = case(dir, partly_there, "-ai");
+        let args = ["-H", "--remove-source-files"];
+        let a = run(&mut ours.command(false, &args), &ours.scratch.logs());
+        let b = run(&mut theirs.command(true, &args), &theirs.scratch.logs());
         let label = format!("{dir:?} {args:?}");
         assert_runs_agree(&label, &a, &b);
         let show = |what: &str| show_runs(&label, what, &a, &b);
@@ -522,26 +448,22 @@ fn partly_there_relative(src: &Path, dst: &Path) {
 fn relative_names() {
     for prep in [no_prep as Prep, partly_there_relative] {
         for dir in ALL {
-            let c = Case::new(dir, prep);
+            let c = case(dir, prep, "-ai");
             let src_arg = format!("{}/./src/", c.scratch.root().display());
-            let args: Vec<String> = ["-H", "-R", "--no-i-r"].map(String::from).to_vec();
-            let cmd = |reference: bool, dst: &Path| {
-                c.command_src(reference, "-ai", &args, src_arg.clone(), dst)
+            let cmd = |reference: bool| {
+                let mut cmd = c.client(reference);
+                let dst_arg = format!("{}/", c.dst_of(reference).display());
+                cmd.args(["-H", "-R", "--no-i-r"])
+                    .args(c.dir.operands(src_arg.clone(), dst_arg));
+                cmd
             };
-            let ours = run(&mut cmd(false, &c.dst), &c.scratch.logs());
-            let theirs = run(&mut cmd(true, &c.dst_ref), &c.scratch.logs());
-            let show = |what: &str| show_runs(&format!("{dir:?} -HR"), what, &ours, &theirs);
-            assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
+            let ours = run(&mut cmd(false), &c.scratch.logs());
+            let theirs = run(&mut cmd(true), &c.scratch.logs());
+            let label = format!("{dir:?} -HR");
+            let show = |what: &str| show_runs(&label, what, &ours, &theirs);
+            assert_runs_agree(&label, &ours, &theirs);
             theirs.assert_code(0);
-            assert_eq!(
-                ours.itemized(),
-                theirs.itemized(),
-                "{}",
-                show("itemize lines differ")
-            );
-            let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-            let diff = map_diff(&a, &b);
-            assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
+            c.assert_trees(&label, (&ours, &theirs), tree);
             assert_eq!(
                 groups(&c.dst_ref).len(),
                 4,

@@ -11,88 +11,46 @@
 //! compared, the same transfer is also run with stock rsync on both ends
 //! into a second destination prepared identically, and the sorted itemize
 //! lines and the exit codes must be equal.
+use crate::pair::Pair;
 use crate::util::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// Who is the client, who is the server, and which way the data flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// `oxsync -e RSH --rsync-path=rsync SRC/ localhost:DST/`
-    OxPush,
-    /// `oxsync -e RSH --rsync-path=rsync localhost:SRC/ DST/`
-    OxPull,
-    /// `rsync -e RSH --rsync-path=oxsync SRC/ localhost:DST/`
-    RsyncPush,
-    /// `rsync -e RSH --rsync-path=oxsync localhost:SRC/ DST/`
-    RsyncPull,
-    /// `oxsync SRC/ DST/`
-    Local,
-}
+/// Who is the client, who is the server, and which way the data flows
+/// (the five directions of the comparison harness).
+pub use crate::util::Dir as Direction;
 
 /// One scenario's world: a scratch dir with the source tree, the
-/// destination written by the binaries under test, and the reference
-/// destination written by stock rsync alone.
+/// destination written by the binaries under test (`dst`), and the
+/// reference destination written by stock rsync alone (`dst_ref`).
 pub struct Case {
-    /// Direction under test.
-    pub dir: Direction,
-    /// Scratch dir (owns everything below).
-    pub scratch: Scratch,
-    /// The source tree.
-    pub src: PathBuf,
-    /// Destination for the binaries under test.
-    pub dst: PathBuf,
-    /// Destination for the stock-rsync reference run.
-    pub dst_ref: PathBuf,
+    pair: Pair,
+}
+
+impl std::ops::Deref for Case {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        &self.pair
+    }
 }
 
 impl Case {
     /// New scratch dir with the standard source tree.
     pub fn new(dir: Direction) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        make_source_tree(&src);
-        Case {
-            dir,
-            src,
-            dst: scratch.path("dst"),
-            dst_ref: scratch.path("dst_ref"),
-            scratch,
-        }
+        let pair = Pair::empty(dir);
+        make_source_tree(&pair.src);
+        Case { pair }
     }
 
-    /// The command for this direction. `reference`: stock rsync on both
-    /// ends instead of the binaries under test.
+    /// The command for this direction into `dst`. `reference`: stock
+    /// rsync on both ends instead of the binaries under test.
     pub fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.dir) {
-            (true, _) => (rs.clone(), rs),
-            (false, Direction::OxPush | Direction::OxPull) => (ox, rs),
-            (false, Direction::RsyncPush | Direction::RsyncPull) => (rs, ox),
-            (false, Direction::Local) => (ox.clone(), ox),
-        };
-        let src_arg = format!("{}/", self.src.display());
-        let dst_arg = format!("{}/", dst.display());
-        let mut c = Command::new(client);
-        c.args(args);
-        if self.dir != Direction::Local {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()));
-        }
-        match self.dir {
-            Direction::OxPush | Direction::RsyncPush => {
-                c.arg(src_arg).arg(format!("localhost:{dst_arg}"));
-            }
-            Direction::OxPull | Direction::RsyncPull => {
-                c.arg(format!("localhost:{src_arg}")).arg(dst_arg);
-            }
-            Direction::Local => {
-                c.arg(src_arg).arg(dst_arg);
-            }
-        }
+        let mut c = self.client(reference);
+        c.args(args).args(self.dir.operands(
+            format!("{}/", self.src.display()),
+            format!("{}/", dst.display()),
+        ));
         c
     }
 

@@ -4,12 +4,12 @@
 //! `oxsync --server`) and against stock rsync alone on an identically
 //! prepared destination: trees (with symlink targets and owners), sorted
 //! itemize lines and exit codes must agree.
+use crate::pair::{self, Pair};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Source: files, a directory, and symlinks of every kind: within the tree,
 /// climbing out of it, absolute, dangling, to a directory, nested.
@@ -60,49 +60,27 @@ fn make_src(scratch: &Scratch) -> PathBuf {
     src
 }
 
-struct Case {
-    dir: Dir,
-    scratch: Scratch,
-    src: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
-}
-
-impl Case {
-    fn new(dir: Dir, with_dangling: bool, prep_dst: fn(&Path)) -> Case {
-        let scratch = Scratch::new();
-        let src = make_src(&scratch);
-        if !with_dangling {
-            fs::remove_file(src.join("l_dangling")).expect("rm");
-        }
-        // Fixed directory mtimes, so no itemize line depends on the clock.
-        for d in ["src/d/e", "src/d", "src", "outdir"] {
-            set_mtime(&scratch.path(d), T0 + 900);
-        }
-        let dst = scratch.path("dst");
-        let dst_ref = scratch.path("dst_ref");
-        for d in [&dst, &dst_ref] {
-            put(d, "existing.txt", b"already here\n", T0 + 10);
-            prep_dst(d);
-            set_mtime(d, T0 + 100_000);
-        }
-        Case {
-            dir,
-            scratch,
-            src,
-            dst,
-            dst_ref,
-        }
+/// The standard source (without its dangling link unless
+/// `with_dangling`) and two destinations with `existing.txt` and
+/// `prep_dst`'s changes; commands start `-ai` and run over a remote shell
+/// that passes its arguments through a shell.
+fn case(dir: Dir, with_dangling: bool, prep_dst: fn(&Path)) -> Pair {
+    let mut pair = Pair::empty(dir).prefix(&["-ai"]);
+    pair.rsh = pair.scratch.shell_rsh();
+    let src = make_src(&pair.scratch);
+    if !with_dangling {
+        fs::remove_file(src.join("l_dangling")).expect("rm");
     }
-
-    fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let mut c = self.dir.client(reference, &self.scratch.shell_rsh());
-        c.arg("-ai").args(args).args(self.dir.operands(
-            format!("{}/", self.src.display()),
-            format!("{}/", dst.display()),
-        ));
-        c
+    // Fixed directory mtimes, so no itemize line depends on the clock.
+    for d in ["src/d/e", "src/d", "src", "outdir"] {
+        set_mtime(&pair.scratch.path(d), T0 + 900);
     }
+    pair.make_dsts(|_, d| {
+        put(d, "existing.txt", b"already here\n", T0 + 10);
+        prep_dst(d);
+        set_mtime(d, T0 + 100_000);
+    });
+    pair
 }
 
 type Seen = (char, u32, u64, u64, Option<PathBuf>, u32, u32);
@@ -134,26 +112,12 @@ fn check_prep(
     with_dangling: bool,
     prep_dst: fn(&Path),
 ) -> (Vec<String>, BTreeMap<PathBuf, Seen>) {
-    let c = Case::new(dir, with_dangling, prep_dst);
-    let ours = run(&mut c.command(false, args, &c.dst), &c.scratch.logs());
-    let theirs = run(&mut c.command(true, args, &c.dst_ref), &c.scratch.logs());
-    let label = format!("{dir:?} {args:?}");
-    assert_runs_agree(&label, &ours, &theirs);
-    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
-    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    let diff = map_diff(&a, &b);
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
-    (theirs.itemized(), b)
+    let (_, theirs, t) = case(dir, with_dangling, prep_dst).check(args, tree);
+    (theirs.itemized(), t)
 }
 
 fn check_all(args: &[&str], with_dangling: bool) -> BTreeMap<PathBuf, Seen> {
-    let mut last = BTreeMap::new();
-    for dir in ALL {
-        last = check(dir, args, with_dangling).1;
-    }
-    last
+    pair::check_all(|dir| check(dir, args, with_dangling).1)
 }
 
 fn kind(t: &BTreeMap<PathBuf, Seen>, name: &str) -> char {
@@ -300,11 +264,11 @@ fn keep_dirlinks() {
 #[test]
 fn keep_dirlinks_refuses_outward_links() {
     for dir in [Dir::Local, Dir::RsyncPush, Dir::OxPull] {
-        let c = Case::new(dir, true, |_| {});
+        let c = case(dir, true, |_| {});
         let outside = c.scratch.path("outdir");
         let before = snapshot(&outside);
         symlink(&outside, c.dst.join("d")).expect("symlink");
-        let r = run(&mut c.command(false, &["-K"], &c.dst), &c.scratch.logs());
+        let r = run(&mut c.command(false, &["-K"]), &c.scratch.logs());
         r.assert_code(0);
         assert_eq!(snapshot(&outside), before, "{dir:?}: wrote outside");
         let t = tree(&c.dst);

@@ -5,6 +5,7 @@
 //! alone on identically prepared trees: destination trees (with the
 //! metadata the option affects), sorted itemize lines and exit codes must
 //! agree.
+use crate::pair::{self, assert_same, Pair};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -74,56 +75,11 @@ const T_SRC_DIRS: i64 = T0 + 900;
 /// Directory mtimes of a destination tree.
 const T_DST_DIRS: i64 = T0 + 1900;
 
-struct Case {
-    dir: Dir,
-    scratch: Scratch,
-    src: PathBuf,
-    src_ref: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
-}
-
-impl Case {
-    fn new(dir: Dir, make_src: Maker, make_dst: Maker) -> Case {
-        let scratch = Scratch::new();
-        let [src, src_ref, dst, dst_ref] =
-            ["src", "src_ref", "dst", "dst_ref"].map(|n| scratch.path(n));
-        // The makers end with fix_dirs (or set directory times themselves).
-        for s in [&src, &src_ref] {
-            fs::create_dir_all(s).expect("mkdir src");
-            make_src(s);
-        }
-        for d in [&dst, &dst_ref] {
-            fs::create_dir_all(d).expect("mkdir dst");
-            make_dst(d);
-        }
-        Case {
-            dir,
-            scratch,
-            src,
-            src_ref,
-            dst,
-            dst_ref,
-        }
-    }
-
-    /// The command for oxsync in this case's direction (`reference`: stock
-    /// rsync alone on the reference trees). `server_args` go to the server
-    /// side only (as `-M`/`--remote-option` would; for the local copy they
-    /// are appended to the client's own).
-    fn command(&self, reference: bool, args: &[&str]) -> Command {
-        let (src, dst) = if reference {
-            (&self.src_ref, &self.dst_ref)
-        } else {
-            (&self.src, &self.dst)
-        };
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
-        c.args(args).args(
-            self.dir
-                .operands(format!("{}/", src.display()), format!("{}/", dst.display())),
-        );
-        c
-    }
+/// The trees for one test: each run with its own source (made by
+/// `make_src`) and destination (made by `make_dst`).
+fn case(dir: Dir, make_src: Maker, make_dst: Maker) -> Pair {
+    // The makers end with fix_dirs (or set directory times themselves).
+    Pair::with_src_copy(dir, make_src, |_, d| make_dst(d))
 }
 
 /// Every entry's recorded state as one string.
@@ -193,25 +149,22 @@ fn snapshot_paths(root: &Path) -> Vec<PathBuf> {
 /// compares exit codes, itemize lines, destination trees and (with
 /// `facets.atime`) source trees. Returns stock rsync's run.
 fn check(dir: Dir, args: &[&str], make_src: Maker, make_dst: Maker, facets: Facets) -> Run {
-    let c = Case::new(dir, make_src, make_dst);
-    let ours = run(&mut c.command(false, args), &c.scratch.logs());
-    let theirs = run(&mut c.command(true, args), &c.scratch.logs());
+    let c = case(dir, make_src, make_dst);
     let label = format!("{dir:?} {args:?}");
-    assert_runs_agree(&label, &ours, &theirs);
-    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
+    let (ours, theirs) = c.run_pair(
+        &label,
+        &mut c.command(false, args),
+        &mut c.command(true, args),
+    );
+    let runs = (&ours, &theirs);
     if facets.sources {
-        let diff = map_diff(&tree(&c.src, facets), &tree(&c.src_ref, facets));
-        if !diff.is_empty() {
-            panic!("{}", show(&format!("sources differ:\n{}", diff.join("\n"))));
-        }
+        let (a, b) = (tree(&c.src, facets), tree(&c.src_ref, facets));
+        assert_same(&label, runs, "sources differ", &a, &b);
     }
     let mut ours_tree = tree(&c.dst, facets);
     let theirs_tree = tree(&c.dst_ref, facets);
     forgive_metadata_blocks(&mut ours_tree, &theirs_tree);
-    let diff = map_diff(&ours_tree, &theirs_tree);
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
+    assert_same(&label, runs, "trees differ", &ours_tree, &theirs_tree);
     theirs
 }
 
@@ -242,11 +195,7 @@ fn forgive_metadata_blocks(
 }
 
 fn check_all(args: &[&str], make_src: Maker, make_dst: Maker, facets: Facets) -> Run {
-    let mut last = None;
-    for dir in ALL {
-        last = Some(check(dir, args, make_src, make_dst, facets));
-    }
-    last.expect("five runs")
+    pair::check_all(|dir| check(dir, args, make_src, make_dst, facets))
 }
 
 // ---------------------------------------------------------------------------
@@ -443,21 +392,9 @@ fn open_noatime() {
 #[test]
 fn open_noatime_oxsync_sender() {
     for dir in ALL {
-        let c = Case::new(dir, atime_src, atime_dst);
-        let ours = run(
-            &mut c.command(false, &["-ai", "--open-noatime"]),
-            &c.scratch.logs(),
-        );
-        let theirs = run(
-            &mut c.command(true, &["-ai", "--open-noatime"]),
-            &c.scratch.logs(),
-        );
-        let label = format!("{dir:?}");
-        assert_runs_agree(&label, &ours, &theirs);
-        let show = |what: &str| show_runs(&label, what, &ours, &theirs);
+        let c = case(dir, atime_src, atime_dst);
         let plain = Facets::default();
-        let diff = map_diff(&tree(&c.dst, plain), &tree(&c.dst_ref, plain));
-        assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
+        c.check(&["-ai", "--open-noatime"], |r| tree(r, plain));
         if matches!(dir, Dir::Local | Dir::OxPush | Dir::RsyncPull) {
             for f in ["a.txt", "b.txt", "sub/c.txt"] {
                 let md = fs::metadata(c.src.join(f)).expect("stat");
@@ -611,31 +548,12 @@ fn basis_dirs_with_non_files() {
             for dir in ALL {
                 let mut args = vec!["-aD", opt];
                 args.extend_from_slice(extra);
-                let c = Case::new(dir, nondir_src, nondir_dst);
-                let ours = run(&mut c.command(false, &args), &c.scratch.logs());
-                let theirs = run(&mut c.command(true, &args), &c.scratch.logs());
-                let show =
-                    |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
-                assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-                assert_eq!(
-                    ours.itemized(),
-                    theirs.itemized(),
-                    "{}",
-                    show("itemize lines differ")
-                );
+                let c = case(dir, nondir_src, nondir_dst);
                 let f = Facets::default();
-                let diff = map_diff(&tree(&c.dst, f), &tree(&c.dst_ref, f));
-                assert!(
-                    diff.is_empty(),
-                    "{}",
-                    show(&format!("trees differ:\n{}", diff.join("\n")))
-                );
-                let diff = map_diff(&nlinks(&c.dst), &nlinks(&c.dst_ref));
-                assert!(
-                    diff.is_empty(),
-                    "{}",
-                    show(&format!("link counts differ:\n{}", diff.join("\n")))
-                );
+                let (ours, theirs, _) = c.check(&args, |r| tree(r, f));
+                let label = format!("{dir:?} {args:?}");
+                let (a, b) = (nlinks(&c.dst), nlinks(&c.dst_ref));
+                assert_same(&label, (&ours, &theirs), "link counts differ", &a, &b);
             }
         }
     }
@@ -657,7 +575,7 @@ fn snap_src(src: &Path) {
 
 /// Runs a snapshot push or pull: `dst` is `W/cur`, with `W/prev` beside it.
 fn snapshot_case(dir: Dir, opt: &str) {
-    let c = Case::new(dir, snap_src, nothing);
+    let c = case(dir, snap_src, nothing);
     for d in [&c.dst, &c.dst_ref] {
         let prev = d.parent().expect("parent").join(format!(
             "prev-{}",
@@ -676,35 +594,15 @@ fn snapshot_case(dir: Dir, opt: &str) {
             d.file_name().expect("name").to_string_lossy()
         )
     };
-    let mut ours_cmd = c.command(false, &["-ai"]);
-    ours_cmd.arg(name(&c.dst));
-    let mut theirs_cmd = c.command(true, &["-ai"]);
-    theirs_cmd.arg(name(&c.dst_ref));
     // The option goes before the paths.
-    let reorder = |cmd: Command| -> Command {
-        let prog = cmd.get_program().to_owned();
-        let mut args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
-        let opt = args.pop().expect("option");
-        let at = args.len() - 2;
-        args.insert(at, opt);
-        let mut c = Command::new(prog);
-        c.args(args);
-        c
-    };
-    let ours = run(&mut reorder(ours_cmd), &c.scratch.logs());
-    let theirs = run(&mut reorder(theirs_cmd), &c.scratch.logs());
+    let ours_cmd = &mut c.command(false, &["-ai", &name(&c.dst)]);
+    let theirs_cmd = &mut c.command(true, &["-ai", &name(&c.dst_ref)]);
     let label = format!("{dir:?} {opt}");
-    assert_runs_agree(&label, &ours, &theirs);
-    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
+    let (ours, theirs) = c.run_pair(&label, ours_cmd, theirs_cmd);
     let f = Facets::default();
-    let diff = map_diff(&tree(&c.dst, f), &tree(&c.dst_ref, f));
-    assert!(diff.is_empty(), "{}", show(&diff.join("\n")));
-    let diff = map_diff(&nlinks(&c.dst), &nlinks(&c.dst_ref));
-    assert!(
-        diff.is_empty(),
-        "{}",
-        show(&format!("link counts differ:\n{}", diff.join("\n")))
-    );
+    c.assert_trees(&label, (&ours, &theirs), |r| tree(r, f));
+    let (a, b) = (nlinks(&c.dst), nlinks(&c.dst_ref));
+    assert_same(&label, (&ours, &theirs), "link counts differ", &a, &b);
 }
 
 #[test]

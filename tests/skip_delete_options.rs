@@ -3,11 +3,11 @@
 //! `rsync --server`, stock rsync pushing/pulling against `oxsync --server`)
 //! and against stock rsync alone on an identically prepared destination:
 //! destination trees, sorted itemize lines and exit codes must agree.
+use crate::pair::{self, clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Base mtime of the destination's own entries.
 const T_DST: i64 = T0 + 100_000;
@@ -63,88 +63,32 @@ fn make_dst(dst: &Path) {
     fix_dirs(dst, T_DST + 900);
 }
 
-struct Case {
-    dir: Dir,
-    scratch: Scratch,
-    src: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
-}
-
 /// Changes to the standard trees for one test: `(src, dst)`, called once
 /// per destination.
 type Prep = fn(&Path, &Path);
 
-impl Case {
-    fn new(dir: Dir, prep: Prep) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        make_src(&src);
-        let dst = scratch.path("dst");
-        let dst_ref = scratch.path("dst_ref");
-        make_dst(&dst);
-        make_dst(&dst_ref);
-        prep(&src, &dst);
-        prep(&src, &dst_ref);
-        Case {
-            dir,
-            scratch,
-            src,
-            dst,
-            dst_ref,
-        }
-    }
-
-    fn command(&self, reference: bool, args: &[&str], dst: &Path) -> Command {
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
-        c.arg("-ai").args(args).args(self.dir.operands(
-            format!("{}/", self.src.display()),
-            format!("{}/", dst.display()),
-        ));
-        c
-    }
-}
-
-type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
-
 fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = s.mtime.min(T_RECENT);
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+    clamped_tree(root, T_RECENT)
 }
 
-/// Runs `args` in direction `dir` and against the stock-rsync reference;
-/// compares exit codes, itemize lines and trees. Returns stock rsync's
-/// itemize lines.
+/// Runs `-ai ARGS` in direction `dir` and against the stock-rsync
+/// reference; compares exit codes, itemize lines and trees. Returns stock
+/// rsync's itemize lines.
 fn check(dir: Dir, args: &[&str]) -> Vec<String> {
     check_prep(dir, args, |_, _| {})
 }
 
 fn check_prep(dir: Dir, args: &[&str], prep: Prep) -> Vec<String> {
-    let c = Case::new(dir, prep);
-    let ours = run(&mut c.command(false, args, &c.dst), &c.scratch.logs());
-    let theirs = run(&mut c.command(true, args, &c.dst_ref), &c.scratch.logs());
-    let label = format!("{dir:?} {args:?}");
-    assert_runs_agree(&label, &ours, &theirs);
-    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
-    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    let diff = map_diff(&a, &b);
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
-    theirs.itemized()
+    let pair = Pair::new(dir, make_src, |src, d| {
+        make_dst(d);
+        prep(src, d);
+    })
+    .prefix(&["-ai"]);
+    pair.check(args, tree).1.itemized()
 }
 
 fn check_all(args: &[&str]) -> Vec<String> {
-    let mut refs = Vec::new();
-    for dir in ALL {
-        refs = check(dir, args);
-    }
-    refs
+    pair::check_all(|dir| check(dir, args))
 }
 
 fn has(lines: &[String], name: &str) -> bool {

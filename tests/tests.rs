@@ -57,6 +57,7 @@ mod maxalloc;
 mod misc_options;
 mod mkpath;
 mod operator_paths;
+mod pair;
 mod planted_links;
 mod preload_hooks;
 mod progress;

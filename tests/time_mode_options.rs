@@ -5,6 +5,7 @@
 //! on an identically prepared destination: destination trees (with
 //! directory and symlink mtimes), sorted itemize lines and exit codes must
 //! agree.
+use crate::pair::{self, Pair};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -59,61 +60,6 @@ fn make_dst(dst: &Path) {
     fix_dirs(dst, T_DST + 900);
 }
 
-struct Case {
-    dir: Dir,
-    scratch: Scratch,
-    src: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
-}
-
-impl Case {
-    fn new(dir: Dir) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        make_src(&src);
-        let dst = scratch.path("dst");
-        let dst_ref = scratch.path("dst_ref");
-        make_dst(&dst);
-        make_dst(&dst_ref);
-        Case {
-            dir,
-            scratch,
-            src,
-            dst,
-            dst_ref,
-        }
-    }
-
-    /// `src_arg` is relative to the source tree ("" for its contents);
-    /// `dst` None leaves the destination out (listing).
-    fn command(
-        &self,
-        reference: bool,
-        args: &[&str],
-        src_arg: &str,
-        dst: Option<&Path>,
-    ) -> Command {
-        let src_arg = if src_arg.is_empty() {
-            format!("{}/", self.src.display())
-        } else {
-            format!("{}/{src_arg}", self.src.display())
-        };
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
-        c.args(args);
-        let remote = |p: String| format!("localhost:{p}");
-        let dst_arg = dst.map(|d| format!("{}/", d.display()));
-        match (self.dir, dst_arg) {
-            (Dir::Local, Some(d)) => c.arg(src_arg).arg(d),
-            (Dir::OxPush | Dir::RsyncPush, Some(d)) => c.arg(src_arg).arg(remote(d)),
-            (Dir::OxPull | Dir::RsyncPull, Some(d)) => c.arg(remote(src_arg)).arg(d),
-            (Dir::OxPull | Dir::RsyncPull, None) => c.arg(remote(src_arg)),
-            (_, None) => c.arg(src_arg),
-        };
-        c
-    }
-}
-
 type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
 
 /// The tree with directory and symlink mtimes (clamped: times the system
@@ -137,15 +83,13 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
 /// reference; compares exit codes, itemize lines (or the whole output for
 /// a listing) and trees. Returns stock rsync's itemize lines.
 fn check(dir: Dir, args: &[&str], src_arg: &str, listing: bool) -> Vec<String> {
-    let c = Case::new(dir);
-    let (dst, dst_ref) = if listing {
-        (None, None)
-    } else {
-        (Some(c.dst.as_path()), Some(c.dst_ref.as_path()))
-    };
-    let ours = run(&mut c.command(false, args, src_arg, dst), &c.scratch.logs());
+    let c = Pair::new(dir, make_src, |_, d| make_dst(d));
+    let ours = run(
+        &mut c.command_src(false, args, src_arg, listing),
+        &c.scratch.logs(),
+    );
     let theirs = run(
-        &mut c.command(true, args, src_arg, dst_ref),
+        &mut c.command_src(true, args, src_arg, listing),
         &c.scratch.logs(),
     );
     let show = |what: &str| show_runs(&format!("{dir:?} {args:?}"), what, &ours, &theirs);
@@ -164,26 +108,14 @@ fn check(dir: Dir, args: &[&str], src_arg: &str, listing: bool) -> Vec<String> {
         );
         return sorted(&theirs.stdout);
     }
-    assert_eq!(
-        ours.itemized(),
-        theirs.itemized(),
-        "{}",
-        show("itemize lines differ")
-    );
-    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    let diff = map_diff(&a, &b);
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
+    let label = format!("{dir:?} {args:?}");
+    assert_runs_agree(&label, &ours, &theirs);
+    c.assert_trees(&label, (&ours, &theirs), tree);
     theirs.itemized()
 }
 
 fn check_all(args: &[&str]) -> Vec<String> {
-    let mut refs = Vec::new();
-    for dir in ALL {
-        refs = check(dir, args, "", false);
-    }
-    refs
+    pair::check_all(|dir| check(dir, args, "", false))
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! the same direction on an identically prepared destination; destination
 //! trees (directory mtimes included), sorted itemize lines and exit codes
 //! must agree. The daemon carries --files-from and -R both ways.
+use crate::pair::{clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -102,14 +103,18 @@ fn am_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// The common trees (and mounts, by [`Prep`]) with the list files.
 struct Case {
-    dir: Dir,
     // Dropped first: unmounted before the scratch directory goes.
     _mounts: Vec<Mount>,
-    scratch: Scratch,
-    src: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
+    pair: Pair,
+}
+
+impl std::ops::Deref for Case {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        &self.pair
+    }
 }
 
 /// How a case is prepared beyond the common trees.
@@ -122,22 +127,17 @@ struct Prep {
 
 impl Case {
     fn new(dir: Dir, prep: Prep) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        make_src(&src);
-        let dst = scratch.path("dst");
-        let dst_ref = scratch.path("dst_ref");
-        make_dst(&dst);
-        make_dst(&dst_ref);
+        let pair = Pair::new(dir, make_src, |_, d| make_dst(d));
+        let (scratch, src, dst, dst_ref) = (&pair.scratch, &pair.src, &pair.dst, &pair.dst_ref);
         let mut mounts = Vec::new();
         if prep.mounts {
             mounts.push(Mount::new(&src.join("mnt")));
-            put_mode(&src, "mnt/m.txt", b"m\n", 0o644, T0 + 20);
-            put_mode(&src, "mnt/sub/n.txt", b"n\n", 0o644, T0 + 21);
+            put_mode(src, "mnt/m.txt", b"m\n", 0o644, T0 + 20);
+            put_mode(src, "mnt/sub/n.txt", b"n\n", 0o644, T0 + 21);
             set_mtime(&src.join("mnt/sub"), T0 + 30);
             set_mtime(&src.join("mnt"), T0 + 31);
-            set_mtime(&src, T0 + 900);
-            for d in [&dst, &dst_ref] {
+            set_mtime(src, T0 + 900);
+            for d in [dst, dst_ref] {
                 mounts.push(Mount::new(&d.join("m2")));
                 put_mode(d, "m2/keep.txt", b"keep\n", 0o644, T0 + 22);
                 mounts.push(Mount::new(&d.join("mnt")));
@@ -162,23 +162,19 @@ impl Case {
         fs::write(src.join("remote.list"), "top.txt\na/x.txt\nd/sub\n").expect("remote list");
         fs::write(scratch.path("ex0"), "d\0top.txt\0").expect("ex0");
         Case {
-            dir,
             _mounts: mounts,
-            scratch,
-            src,
-            dst,
-            dst_ref,
+            pair,
         }
     }
 
     /// The command, run in the source directory; `srcs` are relative to it
     /// (`%S` in an argument stands for the scratch directory).
-    fn command(&self, reference: bool, args: &[&str], srcs: &[&str], dst: &Path) -> Command {
-        let mut c = self.dir.client(reference, &self.scratch.rsh());
+    fn command(&self, reference: bool, args: &[&str], srcs: &[&str]) -> Command {
+        let mut c = self.client(reference);
         c.current_dir(&self.src);
         let scratch = self.scratch.root().to_string_lossy().into_owned();
         c.args(args.iter().map(|a| a.replace("%S", &scratch)));
-        let dst_arg = format!("{}/", dst.display());
+        let dst_arg = format!("{}/", self.dst_of(reference).display());
         let srcs: Vec<String> = srcs.iter().map(|a| a.replace("%S", &scratch)).collect();
         match self.dir {
             Dir::Local => c.args(srcs).arg(dst_arg),
@@ -191,18 +187,10 @@ impl Case {
     }
 }
 
-type Seen = (char, u32, i64, u64, u64, Option<PathBuf>);
-
 /// The tree with directory mtimes (clamped: times the system set during
 /// the run compare equal).
 fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = s.mtime.min(T_RECENT);
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+    clamped_tree(root, T_RECENT)
 }
 
 /// Runs `args` on `srcs` in direction `dir` and with stock rsync alone in
@@ -210,19 +198,13 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
 /// Returns stock rsync's run.
 fn check_with(dir: Dir, prep: Prep, args: &[&str], srcs: &[&str]) -> Run {
     let c = Case::new(dir, prep);
-    let ours = run(&mut c.command(false, args, srcs, &c.dst), &c.scratch.logs());
-    let theirs = run(
-        &mut c.command(true, args, srcs, &c.dst_ref),
-        &c.scratch.logs(),
-    );
     let label = format!("{dir:?} {args:?} {srcs:?}");
-    assert_runs_agree(&label, &ours, &theirs);
-    let show = |what: &str| show_runs(&label, what, &ours, &theirs);
-    let (a, b) = (tree(&c.dst), tree(&c.dst_ref));
-    let diff = map_diff(&a, &b);
-    if !diff.is_empty() {
-        panic!("{}", show(&format!("trees differ:\n{}", diff.join("\n"))));
-    }
+    let (ours, theirs) = c.run_pair(
+        &label,
+        &mut c.command(false, args, srcs),
+        &mut c.command(true, args, srcs),
+    );
+    c.assert_trees(&label, (&ours, &theirs), tree);
     theirs
 }
 
@@ -382,7 +364,7 @@ fn files_from_remote() {
     // A list that cannot be opened: exit 1 before the transfer.
     let c = Case::new(Dir::Local, Prep::default());
     let r = run(
-        &mut c.command(false, &["-ai", "--files-from=%S/nope"], &["."], &c.dst),
+        &mut c.command(false, &["-ai", "--files-from=%S/nope"], &["."]),
         &c.scratch.logs(),
     );
     assert_eq!(r.code, Some(1), "{}", r.stderr);
@@ -702,10 +684,10 @@ fn relative_duplicates_count_in_stats() {
     let c = Case::new(Dir::Local, Prep::default());
     let args = ["-aR", "--stats"];
     let ours = run(
-        &mut c.command(false, &args, &["a", "a/b/c", "d"], &c.dst),
+        &mut c.command(false, &args, &["a", "a/b/c", "d"]),
         &c.scratch.logs(),
     );
-    let mut stock = c.command(true, &args, &["a", "a/b/c", "d"], &c.dst_ref);
+    let mut stock = c.command(true, &args, &["a", "a/b/c", "d"]);
     stock.arg("--no-inc-recursive");
     let theirs = run(&mut stock, &c.scratch.logs());
     let line = |r: &Run, label: &str| {

@@ -15,6 +15,7 @@
 //! and leaves no half-written file under the final name without them;
 //! `--link-dest` hard-links unchanged files only; and a server refuses
 //! directory options that point outside its destination.
+use crate::pair::{assert_same, clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -98,39 +99,44 @@ fn make_dst(src: &Path, dst: &Path) {
 /// twins `scratch/src_ref`, `scratch/w/dst_ref`; basis directories go in
 /// `scratch/w` so that `../NAME` names them from either destination.
 pub struct Case {
-    via: Via,
-    scratch: Scratch,
-    src: PathBuf,
-    src_ref: PathBuf,
-    dst: PathBuf,
-    dst_ref: PathBuf,
+    pair: Pair,
+}
+
+impl std::ops::Deref for Case {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        &self.pair
+    }
+}
+
+impl Via {
+    /// The direction the comparison harness knows this as.
+    fn dir(self) -> Dir {
+        match self {
+            Via::Local => Dir::Local,
+            Via::OxPush => Dir::OxPush,
+            Via::RsyncPush => Dir::RsyncPush,
+        }
+    }
 }
 
 impl Case {
     /// Source trees and destinations; `prep` runs on both destinations
     /// (with the source as first argument) after the standard setup.
     fn new(via: Via, prep: impl Fn(&Path, &Path)) -> Case {
-        let scratch = Scratch::new();
-        let src = scratch.path("src");
-        let src_ref = scratch.path("src_ref");
-        make_src(&src);
-        make_src(&src_ref);
-        fs::create_dir(scratch.path("w")).expect("mkdir w");
-        let dst = scratch.path("w/dst");
-        let dst_ref = scratch.path("w/dst_ref");
-        for d in [&dst, &dst_ref] {
-            make_dst(&src, d);
-            prep(&src, d);
+        let mut pair = Pair::empty(via.dir());
+        pair.src_ref = pair.scratch.path("src_ref");
+        make_src(&pair.src);
+        make_src(&pair.src_ref);
+        fs::create_dir(pair.scratch.path("w")).expect("mkdir w");
+        pair.dst = pair.scratch.path("w/dst");
+        pair.dst_ref = pair.scratch.path("w/dst_ref");
+        for d in [&pair.dst, &pair.dst_ref] {
+            make_dst(&pair.src, d);
+            prep(&pair.src, d);
             set_mtime(d, T_DST + 50);
         }
-        Case {
-            via,
-            scratch,
-            src,
-            src_ref,
-            dst,
-            dst_ref,
-        }
+        Case { pair }
     }
 
     /// A path in the directory holding both destinations.
@@ -138,69 +144,19 @@ impl Case {
         self.scratch.path("w").join(name)
     }
 
-    /// The command for this transport; `reference`: stock rsync only.
-    fn command(&self, reference: bool, args: &[String]) -> Command {
-        let ox = oxsync_bin();
-        let rs = rsync_bin();
-        let (client, server) = match (reference, self.via) {
-            (true, _) => (rs.clone(), rs),
-            (false, Via::Local) => (ox.clone(), ox),
-            (false, Via::OxPush) => (ox, rs),
-            (false, Via::RsyncPush) => (rs, ox),
-        };
-        let (src, dst) = if reference {
-            (&self.src_ref, &self.dst_ref)
-        } else {
-            (&self.src, &self.dst)
-        };
-        let mut c = Command::new(client);
-        c.args(args);
-        c.arg(format!("{}/", src.display()));
-        if self.via == Via::Local {
-            c.arg(format!("{}/", dst.display()));
-        } else {
-            c.arg("-e")
-                .arg(self.scratch.rsh())
-                .arg(format!("--rsync-path={}", server.display()))
-                .arg(format!("localhost:{}/", dst.display()));
-        }
-        c
-    }
-
     /// Runs `args` under test and with stock rsync alone; asserts equal exit
     /// codes, itemize lines, destination and source trees. Returns both runs.
     fn check(&self, args: &[&str]) -> (Run, Run) {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let ours = run(&mut self.command(false, &args), &self.scratch.logs());
-        let theirs = run(&mut self.command(true, &args), &self.scratch.logs());
-        let show = |what: &str| {
-            format!(
-                "{what}\n--- ours: `{}` (exit {:?})\n{}\n{}\n--- stock rsync: `{}` (exit {:?})\n{}\n{}",
-                ours.cmdline,
-                ours.code,
-                ours.stdout,
-                ours.stderr,
-                theirs.cmdline,
-                theirs.code,
-                theirs.stdout,
-                theirs.stderr
-            )
-        };
-        assert_eq!(ours.code, theirs.code, "{}", show("exit codes differ"));
-        if let Some(diff) = itemize_diff(&ours, &theirs) {
-            panic!("{}", show(&diff));
-        }
-        for (a, b, what) in [
-            (&self.dst, &self.dst_ref, "destination"),
-            (&self.src, &self.src_ref, "source"),
-        ] {
-            let diff = tree_diff(a, b);
-            assert!(
-                diff.is_empty(),
-                "{}",
-                show(&format!("{what} trees differ:\n  {}", diff.join("\n  ")))
-            );
-        }
+        let label = format!("{:?} {args:?}", self.dir);
+        let (ours, theirs) = self.run_pair(
+            &label,
+            &mut self.command(false, args),
+            &mut self.command(true, args),
+        );
+        let runs = (&ours, &theirs);
+        self.assert_trees(&label, runs, tree);
+        let (a, b) = (tree(&self.src), tree(&self.src_ref));
+        assert_same(&label, runs, "source trees differ", &a, &b);
         (ours, theirs)
     }
 
@@ -232,36 +188,13 @@ impl Case {
 
 /// Entry state without nanoseconds and link counts; recent mtimes fold to
 /// [`T_RECENT`].
-type Entry = (char, u32, i64, u64, u64, Option<PathBuf>);
-
-fn tree(root: &Path) -> BTreeMap<PathBuf, Entry> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, s)| {
-            let mtime = s.mtime.min(T_RECENT);
-            (p, (s.kind, s.perm, mtime, s.size, s.digest, s.link))
-        })
-        .collect()
+fn tree(root: &Path) -> BTreeMap<PathBuf, Seen> {
+    clamped_tree(root, T_RECENT)
 }
 
 /// How two trees differ (empty when equal).
 fn tree_diff(ours: &Path, theirs: &Path) -> Vec<String> {
-    let a = tree(ours);
-    let b = tree(theirs);
-    let mut out = Vec::new();
-    for (p, sa) in &a {
-        match b.get(p) {
-            None => out.push(format!("only in oxsync's tree: {}", p.display())),
-            Some(sb) if sa != sb => out.push(format!("{}: {sa:?} vs {sb:?}", p.display())),
-            Some(_) => {}
-        }
-    }
-    for p in b.keys() {
-        if !a.contains_key(p) {
-            out.push(format!("only in stock rsync's tree: {}", p.display()));
-        }
-    }
-    out
+    map_diff(&tree(ours), &tree(theirs))
 }
 
 /// No extra preparation.
