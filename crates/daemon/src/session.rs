@@ -906,14 +906,14 @@ impl Requested {
         );
         let mut opts = match self.parse_client_options(&name, &refusals) {
             Ok(o) => o,
-            Err(code) => return code,
+            Err(ended) => return ended.code,
         };
         let client_info = opts.rsh.clone();
-        if let Err(code) = self.adopt_client_options(&name, charset, &mut opts) {
-            return code;
+        if let Err(ended) = self.adopt_client_options(&name, charset, &mut opts) {
+            return ended.code;
         }
-        if let Err(code) = self.check_access(&name, &opts) {
-            return code;
+        if let Err(ended) = self.check_access(&name, &opts) {
+            return ended.code;
         }
         if opts.sender {
             self.expand_wildcards(&mut opts);
@@ -921,10 +921,10 @@ impl Requested {
         let paths: Vec<String> = opts.args.iter().skip(1).cloned().collect();
         let tails = match self.module_tails(&name, &opts, &paths) {
             Ok(t) => t,
-            Err(code) => return code,
+            Err(ended) => return ended.code,
         };
-        if let Err(code) = self.check_path_options(&name, &mut opts, &tails) {
-            return code;
+        if let Err(ended) = self.check_path_options(&name, &mut opts, &tails) {
+            return ended.code;
         }
         // `max verbosity` caps the client's -v for this side.
         let max_v = self.module.params.int("max verbosity", 1).clamp(0, 9) as u8;
@@ -932,9 +932,9 @@ impl Requested {
         self.serve(opts, client_info, &tails, &paths)
     }
 
-    /// Parses the client's argv with the module's refusals; `Err` is the
-    /// exit code of the failed session.
-    fn parse_client_options(&mut self, name: &str, refusals: &Refusals) -> Result<Options, i32> {
+    /// Parses the client's argv with the module's refusals; `Err` ends the
+    /// session (already reported to the client).
+    fn parse_client_options(&mut self, name: &str, refusals: &Refusals) -> Result<Options, Ended> {
         let os: Vec<OsString> = self.args.iter().map(OsString::from).collect();
         let opts = match Options::parse_for_module(&os, refusals) {
             Ok(o) => o,
@@ -951,7 +951,7 @@ impl Requested {
                 ));
                 // Set up as far as the client's options were read.
                 let client_info = seen.rsh.clone();
-                return Err(self.fail_after_ok(
+                return Err(self.ended_after_ok(
                     Some(&seen),
                     client_info,
                     &format!("rsync: {}", e.message),
@@ -963,21 +963,21 @@ impl Requested {
     }
 
     /// Applies what the client's options ask of this side: the module's
-    /// charset, `--copy-as`, the allocation bound; `Err` is the exit code
-    /// of the failed session.
+    /// charset, `--copy-as`, the allocation bound; `Err` ends the
+    /// session (already reported to the client).
     fn adopt_client_options(
         &mut self,
         name: &str,
         charset: Option<String>,
         opts: &mut Options,
-    ) -> Result<(), i32> {
+    ) -> Result<(), Ended> {
         let client_info = opts.rsh.clone();
         // upstream: clientserver.c rsync_module(): a client's --iconv
         // turns the module's `charset` on (its own value only asks).
         if let (Some(cs), true) = (&charset, opts.iconv.is_some()) {
             if let Err(e) = engine::charset::setup(Some(cs), true, false) {
                 self.conn.log.line(&e.message);
-                return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
+                return Err(self.ended_after_ok(Some(&*opts), client_info, &e.message, e.code));
             }
         }
         // upstream: main.c do_server_sender()/do_server_recv() ->
@@ -987,7 +987,7 @@ impl Requested {
                 "--copy-as on module {name} from {}: {}",
                 self.conn.peer.addr, e.message
             ));
-            return Err(self.fail_after_ok(Some(&*opts), client_info, &e.message, e.code));
+            return Err(self.ended_after_ok(Some(&*opts), client_info, &e.message, e.code));
         }
         // A client's --insecure-links is refused by the parser itself
         // (engine::refuse: a daemon always refuses it, as upstream).
@@ -996,7 +996,7 @@ impl Requested {
             Ok(limit) => opts.ctl.cap_max_alloc(limit),
             Err(msg) => {
                 self.conn.log.line(&msg.to_string());
-                return Err(self.fail_after_ok(
+                return Err(self.ended_after_ok(
                     Some(&*opts),
                     client_info,
                     &format!("rsync: {msg}"),
@@ -1008,12 +1008,12 @@ impl Requested {
     }
 
     /// Refuses a request the module does not serve (not a server, the
-    /// wrong direction, deleting from a read-only module); `Err` is the
-    /// exit code of the failed session.
-    fn check_access(&mut self, name: &str, opts: &Options) -> Result<(), i32> {
+    /// wrong direction, deleting from a read-only module); `Err` ends the
+    /// session (already reported to the client).
+    fn check_access(&mut self, name: &str, opts: &Options) -> Result<(), Ended> {
         let client_info = opts.rsh.clone();
         if !opts.server {
-            return Err(self.fail_after_ok(
+            return Err(self.ended_after_ok(
                 Some(opts),
                 client_info,
                 "rsync: the daemon expects --server in the arguments",
@@ -1021,7 +1021,7 @@ impl Requested {
             ));
         }
         if !opts.sender && self.read_only {
-            return Err(self.fail_after_ok(
+            return Err(self.ended_after_ok(
                 Some(opts),
                 client_info,
                 "ERROR: module is read only",
@@ -1029,7 +1029,7 @@ impl Requested {
             ));
         }
         if opts.sender && self.write_only {
-            return Err(self.fail_after_ok(
+            return Err(self.ended_after_ok(
                 Some(opts),
                 client_info,
                 "ERROR: module is write only",
@@ -1043,7 +1043,7 @@ impl Requested {
                 "refused --remove-source-files on read-only module {name} from {}",
                 self.conn.peer.addr
             ));
-            return Err(self.fail_after_ok(
+            return Err(self.ended_after_ok(
                 Some(opts),
                 client_info,
                 "ERROR: --remove-source-files cannot be used with a read-only module",
@@ -1053,14 +1053,14 @@ impl Requested {
         Ok(())
     }
 
-    /// The module-relative tails of the client's paths; `Err` is the exit
-    /// code of the failed session.
+    /// The module-relative tails of the client's paths; `Err` ends the
+    /// session (already reported to the client).
     fn module_tails(
         &mut self,
         name: &str,
         opts: &Options,
         paths: &[String],
-    ) -> Result<Vec<Tail>, i32> {
+    ) -> Result<Vec<Tail>, Ended> {
         let client_info = opts.rsh.clone();
         let mut tails = Vec::new();
         for p in paths {
@@ -1070,7 +1070,7 @@ impl Requested {
                     self.conn
                         .log
                         .line(&format!("refused on module {name}: {msg}"));
-                    return Err(self.fail_after_ok(
+                    return Err(self.ended_after_ok(
                         Some(opts),
                         client_info,
                         &format!("rsync: {msg}"),
@@ -1083,13 +1083,13 @@ impl Requested {
     }
 
     /// Checks (and rewrites) the client's path options against the module;
-    /// `Err` is the exit code of the failed session.
+    /// `Err` ends the session (already reported to the client).
     fn check_path_options(
         &mut self,
         name: &str,
         opts: &mut Options,
         tails: &[Tail],
-    ) -> Result<(), i32> {
+    ) -> Result<(), Ended> {
         let client_info = opts.rsh.clone();
         // Client path options are checked against the module before
         // anything is written (rewritten to paths below the destination).
@@ -1109,7 +1109,7 @@ impl Requested {
                 self.conn
                     .log
                     .line(&format!("refused on module {name}: {msg}"));
-                return Err(self.fail_after_ok(
+                return Err(self.ended_after_ok(
                     Some(&*opts),
                     client_info,
                     &format!("rsync: {msg}"),
@@ -1146,7 +1146,7 @@ impl Requested {
             Err(rej) => {
                 let line = rej.log_line(self.conn.peer.host_name(), &self.root);
                 self.conn.log.line(&line);
-                return Err(self.fail_after_ok(
+                return Err(self.ended_after_ok(
                     Some(&*opts),
                     client_info,
                     &rej.client_message(name),
@@ -1823,6 +1823,23 @@ impl Requested {
     /// client's part), start multiplexing, send the message as an error,
     /// then MSG_ERROR_EXIT.
     // upstream: clientserver.c:rsync_module() (option error path)
+    /// [`Self::fail_after_ok`] as the [`Ended`] of a helper of `run`,
+    /// recording where the session was ended.
+    #[track_caller]
+    fn ended_after_ok(
+        &mut self,
+        opts: Option<&Options>,
+        client_info: Option<String>,
+        msg: &str,
+        code: i32,
+    ) -> Ended {
+        let location = std::panic::Location::caller();
+        Ended {
+            code: self.fail_after_ok(opts, client_info, msg, code),
+            location,
+        }
+    }
+
     fn fail_after_ok(
         &mut self,
         opts: Option<&Options>,
