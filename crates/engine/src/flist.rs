@@ -171,14 +171,7 @@ pub fn build_full(
     }
     let mut w = Walker::new(opts, session, out, rules, daemon, src);
     tree::build_tree(&mut w, sources, names)?;
-    let mut list = w.list;
-    names_to_wire(&mut list, session, out);
-    list.sort();
-    list.source = src.unbound();
-    if opts.hard_links {
-        assign_hard_links(&mut list);
-    }
-    Ok(list)
+    Ok(ready_to_send(w.list, opts, session, out, src))
 }
 
 /// As [`build`], also leaving out what a daemon module's rules exclude,
@@ -194,14 +187,25 @@ pub fn build_with(
 ) -> Result<FileList> {
     let mut w = Walker::new(opts, session, out, rules, daemon, src);
     walk_args(&mut w, sources)?;
-    let mut list = w.list;
+    Ok(ready_to_send(w.list, opts, session, out, src))
+}
+
+/// A walked list made ready to send: names in wire form, upstream's
+/// order, the sources unbound, hard-link groups assigned.
+fn ready_to_send(
+    mut list: FileList,
+    opts: &Options,
+    session: &Session,
+    out: &Out,
+    src: &Sources,
+) -> FileList {
     names_to_wire(&mut list, session, out);
     list.sort();
     list.source = src.unbound();
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
-    Ok(list)
+    list
 }
 
 /// Lists each command-line source (upstream flist.c send_file_list()'s

@@ -836,21 +836,29 @@ impl Gen<'_> {
             self.set_owner(p, e, None);
             self.fake_record(p, e);
         }
+        self.made_item(i, shown.as_ref(), quiet, 2);
+        Ok(())
+    }
+
+    /// After a symlink, device or special was made (or found in a basis
+    /// directory): counted as sent, itemized unless `quiet`, and counted
+    /// as created (stats kind `kind`) when nothing was there.
+    fn made_item(&mut self, i: usize, shown: Option<&Stat>, quiet: bool, kind: usize) {
+        let ctx = self.ctx;
         self.success(i);
         if quiet {
-            return Ok(());
+            return;
         }
         self.itemize(
             Some(i),
-            e,
-            shown.as_ref(),
+            &ctx.entries[i],
+            shown,
             ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
         );
         self.hl_mark(hlink::Mark::Done);
         if shown.is_none() {
-            ctx.count_created(2);
+            ctx.count_created(kind);
         }
-        Ok(())
     }
 
     /// A device, fifo or socket: kept when identical, else (re)created.
@@ -938,20 +946,7 @@ impl Gen<'_> {
                 }
             }
         }
-        self.success(i);
-        if quiet {
-            return Ok(());
-        }
-        self.itemize(
-            Some(i),
-            e,
-            shown.as_ref(),
-            ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
-        );
-        self.hl_mark(hlink::Mark::Done);
-        if shown.is_none() {
-            ctx.count_created(kind_index(e.mode));
-        }
+        self.made_item(i, shown.as_ref(), quiet, kind_index(e.mode));
         Ok(())
     }
 
