@@ -59,13 +59,13 @@ fn encode_through_link(
     let mut out = Vec::new();
     let entries = [
         FileEntry {
-            name: b".".to_vec(),
+            name: b".".into(),
             mode: S_IFDIR | 0o755,
             mtime: 1_700_000_000,
             ..FileEntry::default()
         },
         FileEntry {
-            name: b"lnk".to_vec(),
+            name: b"lnk".into(),
             mode: S_IFLNK | 0o777,
             size: target.len() as i64,
             mtime: 1_700_000_000,
@@ -73,7 +73,7 @@ fn encode_through_link(
         }
         .with_link_target(target.to_vec()),
         FileEntry {
-            name: b"lnk/f".to_vec(),
+            name: b"lnk/f".into(),
             mode: S_IFREG | 0o644,
             size: 3,
             mtime: 1_700_000_000,

@@ -386,7 +386,7 @@ fn million_entry_acl_is_refused() {
         enc.encode(
             &mut out,
             &FileEntry {
-                name: b"victim".to_vec(),
+                name: b"victim".into(),
                 mode: S_IFREG | 0o644,
                 size: 3,
                 mtime: 1_700_000_000,

@@ -23,7 +23,7 @@ const RERR_UNSUPPORTED: i32 = 4;
 
 fn file(name: &str) -> FileEntry {
     FileEntry {
-        name: name.as_bytes().to_vec(),
+        name: name.as_bytes().into(),
         mode: S_IFREG | 0o644,
         size: 3,
         mtime: T0,
@@ -33,12 +33,12 @@ fn file(name: &str) -> FileEntry {
 
 fn dir(name: &str, xflags: u32) -> FileEntry {
     FileEntry {
-        name: name.as_bytes().to_vec(),
+        name: name.as_bytes().into(),
         mode: S_IFDIR | 0o755,
         mtime: T0,
-        xflags,
         ..FileEntry::default()
     }
+    .with_xflags(xflags)
 }
 
 /// A scratch with `home/` (holding `keep.txt`) and `outside/` (holding

@@ -270,7 +270,7 @@ fn name_converter_refuses_names_with_control_characters() {
         enc.encode(
             &mut data,
             &FileEntry {
-                name: name.to_vec(),
+                name: name.to_vec().into(),
                 mode: S_IFREG | 0o644,
                 uid,
                 gid: 2000,

@@ -425,7 +425,7 @@ fn flist_with_name(peer: &Peer, name: &[u8]) -> Vec<u8> {
     enc.encode(
         &mut out,
         &FileEntry {
-            name: name.to_vec(),
+            name: name.to_vec().into(),
             mode: S_IFREG | 0o644,
             size: 3,
             mtime: 1_700_000_000,
@@ -592,7 +592,7 @@ fn flist_with_follower(peer: &Peer, first: i32) -> Vec<u8> {
     let mut enc = FlistEncoder::new(opts);
     let mut out = Vec::new();
     let file = |name: &[u8], hlink| FileEntry {
-        name: name.to_vec(),
+        name: name.to_vec().into(),
         mode: S_IFREG | 0o644,
         size: 3,
         mtime: 1_700_000_000,
@@ -602,14 +602,14 @@ fn flist_with_follower(peer: &Peer, first: i32) -> Vec<u8> {
     enc.encode(
         &mut out,
         &FileEntry {
-            name: b"d".to_vec(),
+            name: b"d".into(),
             mode: protocol::flist::S_IFDIR | 0o755,
             mtime: 1_700_000_000,
             ..FileEntry::default()
         },
     );
-    enc.encode(&mut out, &file(b"plain", None));
-    enc.encode(&mut out, &file(b"lead", Some(2)));
+    enc.encode(&mut out, &file(b"plain", None.into()));
+    enc.encode(&mut out, &file(b"lead", Some(2).into()));
     // Written by hand: the encoder only names real leaders.
     write_varint(
         &mut out,

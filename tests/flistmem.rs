@@ -52,7 +52,7 @@ fn stream(n: usize) -> (usize, u64, crate::fakepeer::Outcome) {
     let (mut sent, mut peak, mut buf) = (0, 0, Vec::new());
     // The files' directory first: a list the receiver can take.
     let dir = FileEntry {
-        name: b"d".to_vec(),
+        name: b"d".into(),
         mode: S_IFDIR | 0o755,
         mtime: 1_700_000_000,
         ..FileEntry::default()
@@ -60,7 +60,7 @@ fn stream(n: usize) -> (usize, u64, crate::fakepeer::Outcome) {
     enc.encode(&mut buf, &dir);
     while sent < n {
         for i in sent..(sent + 10_000).min(n) {
-            e.name = format!("d/f{i:07}").into_bytes();
+            e.name = format!("d/f{i:07}").into_bytes().into();
             enc.encode(&mut buf, &e);
         }
         peak = peak.max(peak_rss(pid).unwrap_or(0));

@@ -74,7 +74,7 @@ impl Module {
 
 fn file(name: &[u8], size: i64) -> FileEntry {
     FileEntry {
-        name: name.to_vec(),
+        name: name.to_vec().into(),
         mode: S_IFREG | 0o644,
         size,
         mtime: 1_700_000_000,
@@ -221,7 +221,7 @@ fn non_directory_transfer_root_is_refused_and_logged() {
 #[test]
 fn sub_file_list_markers_are_invalid_indexes() {
     let dir = |name: &[u8]| FileEntry {
-        name: name.to_vec(),
+        name: name.to_vec().into(),
         mode: S_IFDIR | 0o755,
         mtime: 1_700_000_000,
         ..FileEntry::default()

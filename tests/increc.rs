@@ -321,9 +321,9 @@ fn dir(name: &str) -> FileEntry {
         name: name.into(),
         mode: S_IFDIR | 0o755,
         mtime: T0,
-        xflags: XMIT_TOP_DIR,
         ..FileEntry::default()
     }
+    .with_xflags(XMIT_TOP_DIR)
 }
 
 fn file(name: &str, size: i64) -> FileEntry {

@@ -33,7 +33,7 @@ fn stream_entries(
     while sent < n {
         buf.clear();
         for i in sent..(sent + 10_000).min(n) {
-            e.name = format!("{prefix}f{i:07}").into_bytes();
+            e.name = format!("{prefix}f{i:07}").into_bytes().into();
             enc.encode(&mut buf, &e);
         }
         if !send(&buf) {

@@ -543,7 +543,7 @@ impl Peer {
 
 fn file(name: &str, size: usize) -> FileEntry {
     FileEntry {
-        name: name.as_bytes().to_vec(),
+        name: name.as_bytes().into(),
         mode: S_IFREG | 0o644,
         size: size as i64,
         mtime: 1_700_000_000,
@@ -553,7 +553,7 @@ fn file(name: &str, size: usize) -> FileEntry {
 
 fn dir(name: &str) -> FileEntry {
     FileEntry {
-        name: name.as_bytes().to_vec(),
+        name: name.as_bytes().into(),
         mode: S_IFDIR | 0o755,
         mtime: 1_700_000_000,
         ..FileEntry::default()
@@ -562,7 +562,7 @@ fn dir(name: &str) -> FileEntry {
 
 fn symlink(name: &str, target: &Path) -> FileEntry {
     FileEntry {
-        name: name.as_bytes().to_vec(),
+        name: name.as_bytes().into(),
         mode: S_IFLNK | 0o777,
         mtime: 1_700_000_000,
         ..FileEntry::default()
@@ -676,7 +676,7 @@ fn hard_links_through_a_symlink() {
         let mut peer = Peer::start(&a.dst(), "-logDtpHre.LsfxCIvu");
         peer.fo.preserve_hard_links = true;
         let linked = |name: &str, first| FileEntry {
-            hlink: Some(first),
+            hlink: Some(first).into(),
             ..file(name, 5)
         };
         // Sorted (wire) order: a, d, d/keep; or d, d/keep, z, z/stolen.

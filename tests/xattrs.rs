@@ -423,7 +423,7 @@ fn hostile_sender_oversized_xattr_value_is_refused() {
     let s = Scratch::new();
     let dest = s.path("dest");
     let entries = vec![FileEntry {
-        name: b"f".to_vec(),
+        name: b"f".into(),
         mode: S_IFREG | 0o644,
         size: 8,
         mtime: T0,
@@ -449,13 +449,13 @@ fn hostile_sender_xattr_names() {
     let s = Scratch::new();
     let entries = vec![
         FileEntry {
-            name: b".".to_vec(),
+            name: b".".into(),
             mode: S_IFDIR | 0o755,
             mtime: T0,
             ..FileEntry::default()
         },
         FileEntry {
-            name: b"d".to_vec(),
+            name: b"d".into(),
             mode: S_IFDIR | 0o755,
             mtime: T0,
             ..FileEntry::default()

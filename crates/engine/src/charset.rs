@@ -98,7 +98,7 @@ pub fn from_wire(bytes: &[u8]) -> Option<std::io::Result<Vec<u8>>> {
 pub fn shown_by_sender(e: &protocol::flist::FileEntry) -> Option<protocol::flist::FileEntry> {
     let side = SENDING.get()?;
     let mut shown = e.clone();
-    shown.name = convert(&side.recv, &e.name).ok()?;
+    shown.name = convert(&side.recv, &e.name).ok()?.into();
     if let Some(t) = e.link_target() {
         if let Ok(local) = convert(&side.recv, t) {
             shown.set_link_target(Some(local));

@@ -246,7 +246,7 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
             {
                 // --delete-missing-args: a mode-0 entry asks for deletion.
                 let e = FileEntry {
-                    name: last_component(&path),
+                    name: last_component(&path).into(),
                     ..Default::default()
                 };
                 w.push(e, path.clone(), Origin::OPERATOR);
@@ -321,11 +321,11 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
                 // upstream: -d sends a named directory without its contents
                 // unless the name ends in a slash or a dot.
                 let content = opts.recursive || trailing;
-                e.xflags = if content {
+                e.set_xflags(if content {
                     XMIT_TOP_DIR
                 } else {
                     XMIT_NO_CONTENT_DIR
-                };
+                });
                 w.push(e, path.clone(), src.origin(followed));
                 if content && !trailing && w.divert.is_some() {
                     w.divert_dir(path.clone(), base, followed, true);
@@ -366,7 +366,7 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
     let mut keep = vec![true; list.entries.len()];
     for (i, e) in list.entries.iter_mut().enumerate() {
         match crate::charset::to_wire(&e.name) {
-            Some(Ok(name)) => e.name = name,
+            Some(Ok(name)) => e.name = name.into(),
             Some(Err(err)) => {
                 out.error_xfer(&format!(
                     "[sender] cannot convert filename: {} ({})",
@@ -428,7 +428,7 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
     let links = session.compat & protocol::compat::CF_SYMLINK_ICONV != 0;
     for e in entries.iter_mut() {
         match crate::charset::from_wire(&e.name) {
-            Some(Ok(name)) => e.name = name,
+            Some(Ok(name)) => e.name = name.into(),
             Some(Err(err)) => {
                 eprintln!(
                     "[receiver] cannot convert filename: {} ({})",
@@ -436,7 +436,7 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
                     strerror(&err)
                 );
                 *io_error |= 1;
-                e.xflags |= crate::treeshape::FLAG_INACTIVE;
+                e.add_xflags(crate::treeshape::FLAG_INACTIVE);
                 continue;
             }
             None => return Ok(()),
@@ -455,7 +455,7 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
                         strerror(&err)
                     );
                     *io_error |= 1;
-                    e.xflags |= crate::treeshape::FLAG_INACTIVE;
+                    e.add_xflags(crate::treeshape::FLAG_INACTIVE);
                 }
                 None => {}
             }
@@ -507,7 +507,8 @@ fn assign_hard_links_from(
         };
         let Ok(m) = meta else { continue };
         if m.nlink > 1 {
-            list.entries[i].hlink = Some(*first.entry((m.dev, m.ino)).or_insert(start + i as u32));
+            list.entries[i].hlink =
+                Some(*first.entry((m.dev, m.ino)).or_insert(start + i as u32)).into();
         }
     }
 }
@@ -719,7 +720,7 @@ impl Walker<'_> {
                 // -d (or -x at a mount point): the directory itself, not
                 // its contents.
                 let mut e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                e.xflags = XMIT_NO_CONTENT_DIR;
+                e.set_xflags(XMIT_NO_CONTENT_DIR);
                 self.push(e, path.clone(), origin);
                 if self.divert.is_some() {
                     // upstream: a mount point's list is sent, empty.
@@ -901,7 +902,7 @@ fn entry_for(
     session: &Session,
 ) -> Result<FileEntry> {
     let mut e = FileEntry {
-        name,
+        name: name.into(),
         mode: meta.mode,
         size: 0,
         mtime: meta.mtime,
@@ -1420,7 +1421,7 @@ impl ListReader {
         if opts.xattrs > 0 {
             let mut budget = limit.saturating_sub(self.held);
             let before = budget;
-            e.xattr = Some(self.xattrs.receive(r, &e, &mut budget)?);
+            e.xattr = Some(self.xattrs.receive(r, &e, &mut budget)?).into();
             self.held += before - budget;
         }
         Ok(Some(e))

@@ -45,11 +45,11 @@ pub fn dir_slot_entry(ctx: &RecvCtx, ndx: usize) -> Option<usize> {
 /// An inactive stand-in for a wire index that names no entry of its own.
 fn placeholder() -> (FileEntry, RelPath) {
     let e = FileEntry {
-        name: b".".to_vec(),
+        name: b".".into(),
         mode: protocol::flist::S_IFDIR | 0o755,
-        xflags: crate::treeshape::FLAG_INACTIVE,
         ..FileEntry::default()
-    };
+    }
+    .with_xflags(crate::treeshape::FLAG_INACTIVE);
     (e, RelPath::root())
 }
 
@@ -66,7 +66,7 @@ pub(crate) fn store_list(
     let (slot, slot_path) = match parent {
         Some(p) => {
             let mut e = ctx.entries[p].clone();
-            e.xflags |= crate::treeshape::FLAG_INACTIVE;
+            e.add_xflags(crate::treeshape::FLAG_INACTIVE);
             (e, ctx.paths[p].clone())
         }
         None => placeholder(),

@@ -262,7 +262,7 @@ mod tests {
     #[test]
     fn new_file_and_dir() {
         let f = FileEntry {
-            name: b"a".to_vec(),
+            name: b"a".into(),
             mode: 0o100644,
             ..Default::default()
         };
@@ -271,7 +271,7 @@ mod tests {
             ">f+++++++++ a"
         );
         let d = FileEntry {
-            name: b".".to_vec(),
+            name: b".".into(),
             mode: 0o040755,
             ..Default::default()
         };
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn changed_file_from_sender() {
         let f = FileEntry {
-            name: b"big".to_vec(),
+            name: b"big".into(),
             mode: 0o100644,
             ..Default::default()
         };
@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn symlink_and_delete() {
         let l = FileEntry {
-            name: b"l".to_vec(),
+            name: b"l".into(),
             mode: 0o120777,
             ..Default::default()
         }

@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(timestring(0), "1970/01/01 00:00:00");
         assert_eq!(timestring(951_782_400), "2000/02/29 00:00:00");
         let e = FileEntry {
-            name: b"dir".to_vec(),
+            name: b"dir".into(),
             mode: 0o40755,
             size: 4096,
             mtime: 1_600_000_000,
@@ -107,7 +107,7 @@ mod tests {
             "drwxr-xr-x        4096 2020/09/13 12:26:40 dir"
         );
         let l = FileEntry {
-            name: b"l".to_vec(),
+            name: b"l".into(),
             mode: 0o120777,
             size: 1,
             ..Default::default()

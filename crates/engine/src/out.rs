@@ -496,7 +496,7 @@ impl Out {
         if self.item_log.get().is_some() {
             use protocol::flist::{S_IFDIR, S_IFREG};
             let entry = protocol::flist::FileEntry {
-                name: name.to_vec(),
+                name: name.into(),
                 mode: if is_dir {
                     S_IFDIR | 0o755
                 } else {

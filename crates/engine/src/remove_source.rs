@@ -42,7 +42,7 @@ impl SourceRemover {
     /// Reports each removal at `--info=remove` level 1 and above.
     pub fn report(&self, list: &FileList, level: u8) {
         if level > 0 {
-            let names = list.entries.iter().map(|e| e.name.clone()).collect();
+            let names = list.entries.iter().map(|e| e.name.to_vec()).collect();
             *lock(&self.names) = (names, level);
         }
     }

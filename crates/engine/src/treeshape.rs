@@ -171,18 +171,18 @@ pub fn send_forwarded(w: &crate::out::SharedWriter, bytes: &[u8], protocol: i32)
 /// Whether a received directory entry's contents were sent (deletion
 /// happens only in such directories).
 pub fn is_content_dir(e: &FileEntry) -> bool {
-    e.is_dir() && e.xflags & XMIT_NO_CONTENT_DIR == 0
+    e.is_dir() && e.xflags() & XMIT_NO_CONTENT_DIR == 0
 }
 
 /// Whether a received directory was only implied by a -R path.
 pub fn is_implied_dir(e: &FileEntry) -> bool {
     e.is_dir()
-        && e.xflags & (XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR) == XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR
+        && e.xflags() & (XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR) == XMIT_NO_CONTENT_DIR | XMIT_TOP_DIR
 }
 
 /// Whether an entry was dropped on the receiving side.
 pub fn is_inactive(e: &FileEntry) -> bool {
-    e.xflags & FLAG_INACTIVE != 0
+    e.xflags() & FLAG_INACTIVE != 0
 }
 
 /// The wire bits of a directory that merges two entries of the same name:
@@ -214,9 +214,10 @@ pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
         if let Some(p) = prev {
             if entries[p].name == entries[i].name && entries[p].is_dir() == entries[i].is_dir() {
                 if entries[i].is_dir() {
-                    entries[p].xflags = merge_dir_xflags(entries[p].xflags, entries[i].xflags);
+                    let f = merge_dir_xflags(entries[p].xflags(), entries[i].xflags());
+                    entries[p].set_xflags(f);
                 }
-                entries[i].xflags |= FLAG_INACTIVE;
+                entries[i].add_xflags(FLAG_INACTIVE);
                 continue;
             }
         }
@@ -244,15 +245,15 @@ pub fn clean_received(entries: &mut [FileEntry], opts: &Options) {
             .collect()
     };
     for i in shadowed {
-        entries[i].xflags |= FLAG_INACTIVE;
+        entries[i].add_xflags(FLAG_INACTIVE);
     }
     if opts.tree.relative() {
         for e in entries.iter_mut() {
             let start = e.name.iter().take_while(|&&b| b == b'/').count();
             if start > 0 {
-                e.name.drain(..start);
+                e.name = e.name[start..].into();
                 if e.name.is_empty() {
-                    e.name = b".".to_vec();
+                    e.name = b".".into();
                 }
             }
         }
@@ -281,13 +282,13 @@ pub fn prune_empty_dirs(entries: &mut [FileEntry], excluded_dir: &mut dyn FnMut(
         if !e.is_dir() {
             mark_parents(&e.name, &mut keep);
         } else if e.name != b"." && excluded_dir(&e.name) {
-            keep.insert(e.name.clone());
+            keep.insert(e.name.to_vec());
             mark_parents(&e.name, &mut keep);
         }
     }
     for e in entries.iter_mut() {
-        if e.is_dir() && e.name != b"." && !is_inactive(e) && !keep.contains(&e.name) {
-            e.xflags |= FLAG_INACTIVE;
+        if e.is_dir() && e.name != b"." && !is_inactive(e) && !keep.contains(&e.name[..]) {
+            e.add_xflags(FLAG_INACTIVE);
         }
     }
 }
@@ -318,11 +319,13 @@ mod tests {
             ("c/x", S_IFREG, 0),
         ];
         let mut entries: Vec<FileEntry> = (list.iter())
-            .map(|&(n, t, x)| FileEntry {
-                name: n.as_bytes().to_vec(),
-                mode: t | 0o755,
-                xflags: x,
-                ..FileEntry::default()
+            .map(|&(n, t, x)| {
+                FileEntry {
+                    name: n.as_bytes().into(),
+                    mode: t | 0o755,
+                    ..FileEntry::default()
+                }
+                .with_xflags(x)
             })
             .collect();
         clean_received(&mut entries, &opts);
@@ -332,7 +335,7 @@ mod tests {
             [false, true, true, false, true, false, true, true],
             "{entries:?}"
         );
-        assert_ne!(entries[2].xflags & XMIT_TOP_DIR, 0, "flags merged");
+        assert_ne!(entries[2].xflags() & XMIT_TOP_DIR, 0, "flags merged");
     }
 
     #[test]
@@ -386,15 +389,15 @@ mod tests {
         let mut wire = Vec::new();
         for &(name, mode) in entries {
             let e = FileEntry {
-                name: name.as_bytes().to_vec(),
+                name: name.as_bytes().into(),
                 mode,
-                xflags: if mode & 0o170000 == 0o040000 {
-                    XMIT_TOP_DIR
-                } else {
-                    0
-                },
                 ..Default::default()
-            };
+            }
+            .with_xflags(if mode & 0o170000 == 0o040000 {
+                XMIT_TOP_DIR
+            } else {
+                0
+            });
             enc.encode(&mut wire, &e);
         }
         enc.encode_end(&mut wire, 0);

@@ -110,9 +110,12 @@ impl NameCheck {
             }
         }
         let both = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
-        if protocol >= 30 && is_dir && e.xflags & both != both && self.implied.is_parent_only(name)
+        if protocol >= 30
+            && is_dir
+            && e.xflags() & both != both
+            && self.implied.is_parent_only(name)
         {
-            e.xflags |= both;
+            e.add_xflags(both);
         }
         Ok(())
     }

@@ -540,7 +540,7 @@ impl crate::error::SysErr for ApplyError {
 
 impl RecvLists {
     fn list(&self, e: &FileEntry) -> (u32, &[Item]) {
-        match e.xattr {
+        match e.xattr.get() {
             Some(n) => (n, self.lists.get(n as usize).map_or(&[], |v| v.as_slice())),
             None => (u32::MAX, &[]),
         }

@@ -6,6 +6,11 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::Read;
 
+mod index;
+mod name;
+pub use index::OptIndex;
+pub use name::{Name, INLINE_MAX as NAME_INLINE_MAX};
+
 /// Longest name the decoder accepts (upstream MAXPATHLEN).
 pub const MAX_NAME_LEN: usize = 4096;
 /// Longest symlink target the decoder accepts.
@@ -54,11 +59,12 @@ pub use crate::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFR
 /// side of a local copy), so the fields most entries leave empty (symlink
 /// target, checksum, device numbers, atime, ACLs) live in [`Extra`], a
 /// side allocation only the entries that use them have; read and set them
-/// through the accessors ([`FileEntry::link_target`], ...).
+/// through the accessors ([`FileEntry::link_target`], ...). The name is
+/// inline up to [`NAME_INLINE_MAX`] bytes: a whole entry is 72 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileEntry {
     /// Relative name as sent (raw bytes, `/`-separated, "." for the root).
-    pub name: Vec<u8>,
+    pub name: Name,
     /// Full st_mode (type and permission bits).
     pub mode: u32,
     /// Nanoseconds of the mtime (sent only from protocol 31, when non-zero).
@@ -71,17 +77,14 @@ pub struct FileEntry {
     pub uid: u32,
     /// Group (meaningful with -g).
     pub gid: u32,
-    /// Only XMIT_TOP_DIR and XMIT_NO_CONTENT_DIR are meaningful here; the
-    /// encoder computes every other bit itself.
-    pub xflags: u32,
     /// With -X: which of the xattr lists of this transfer the entry has
     /// (the index both sides give the lists in the order they first went
     /// over the wire); not encoded by the file-list codec itself.
-    pub xattr: Option<u32>,
+    pub xattr: OptIndex,
     /// With -H (protocol 30+): the wire index of the first entry of this
     /// entry's hard-link group (its own index for that first entry); `None`
     /// for an entry that is not hard-linked. Ignored on directories.
-    pub hlink: Option<u32>,
+    pub hlink: OptIndex,
     /// The rare fields, when any is set (use the accessors: they keep this
     /// `None` while all are empty, so equal entries compare equal).
     pub extra: Option<Box<Extra>>,
@@ -101,6 +104,10 @@ pub struct Extra {
     /// With -A: the entry's ACLs (not carried by [`FlistEncoder`] itself;
     /// see [`crate::acl`]).
     pub acl: Option<Box<crate::acl::EntryAcl>>,
+    /// Only XMIT_TOP_DIR and XMIT_NO_CONTENT_DIR are meaningful here (set
+    /// on top-level and implied directories only); the encoder computes
+    /// every other bit itself.
+    pub xflags: u32,
 }
 
 impl FileEntry {
@@ -170,6 +177,18 @@ impl FileEntry {
     pub fn set_acl(&mut self, acl: Option<crate::acl::EntryAcl>) {
         self.edit_extra(|x| x.acl = acl.map(Box::new));
     }
+    /// The entry's own flags (see [`Extra::xflags`]; 0 for most entries).
+    pub fn xflags(&self) -> u32 {
+        self.extra.as_ref().map_or(0, |x| x.xflags)
+    }
+    /// Sets the entry's own flags.
+    pub fn set_xflags(&mut self, f: u32) {
+        self.edit_extra(|x| x.xflags = f);
+    }
+    /// Adds `f` to the entry's own flags.
+    pub fn add_xflags(&mut self, f: u32) {
+        self.edit_extra(|x| x.xflags |= f);
+    }
     /// With the symlink target `t` (for building entries).
     pub fn with_link_target(mut self, t: Vec<u8>) -> Self {
         self.set_link_target(Some(t));
@@ -188,6 +207,11 @@ impl FileEntry {
     /// With the access time `atime`.
     pub fn with_atime(mut self, atime: i64) -> Self {
         self.set_atime(atime);
+        self
+    }
+    /// With the flags `f` (see [`Extra::xflags`]).
+    pub fn with_xflags(mut self, f: u32) -> Self {
+        self.set_xflags(f);
         self
     }
 }
@@ -395,7 +419,7 @@ impl FlistEncoder {
         let first = prev.name.is_empty();
 
         let mut x = if k == Kind::Dir {
-            e.xflags & DIR_XFLAGS
+            e.xflags() & DIR_XFLAGS
         } else {
             0
         };
@@ -456,7 +480,7 @@ impl FlistEncoder {
         // sends nothing else about itself.
         let (mut follows, mut earlier) = (None, None);
         if o.preserve_hard_links && k != Kind::Dir {
-            if let Some(first) = e.hlink {
+            if let Some(first) = e.hlink.get() {
                 x |= XMIT_HLINKED;
                 match self.leaders.get(&first) {
                     Some(lead) if first < self.count => {
@@ -698,7 +722,9 @@ impl FlistDecoder {
         e.name = name;
         let index = self.count;
         self.count += 1;
-        e.hlink = back_ref.or((x & XMIT_HLINKED != 0 && !e.is_dir()).then_some(index));
+        e.hlink = back_ref
+            .or((x & XMIT_HLINKED != 0 && !e.is_dir()).then_some(index))
+            .into();
         if e.hlink == Some(index) {
             if self.seg_start.is_some() {
                 self.declared.insert(index);
@@ -706,7 +732,7 @@ impl FlistDecoder {
             self.leaders.insert(
                 index,
                 FileEntry {
-                    name: Vec::new(),
+                    name: Name::new(),
                     ..e.clone()
                 },
             );
@@ -741,7 +767,7 @@ impl FlistDecoder {
     }
 
     /// The entry's name: a prefix of the previous name and a suffix.
-    fn read_entry_name<R: Read + ?Sized>(&mut self, r: &mut R, x: u32) -> Result<Vec<u8>> {
+    fn read_entry_name<R: Read + ?Sized>(&mut self, r: &mut R, x: u32) -> Result<Name> {
         let prev = &mut self.prev;
         let l1 = if x & XMIT_SAME_NAME != 0 {
             usize::from(r.read_u8_field("name prefix length")?)
@@ -771,7 +797,7 @@ impl FlistDecoder {
         prev.name.truncate(l1);
         prev.name.resize(l1 + l2, 0);
         r.read_exact_field(&mut prev.name[l1..], "name")?;
-        Ok(prev.name.clone())
+        Ok(prev.name.as_slice().into())
     }
 
     /// A hard-link follower's reference: the wire index of its group's
@@ -801,7 +827,7 @@ impl FlistDecoder {
 
     /// An abbreviated follower of group `lead` (in this list): the
     /// leader's attributes under its own name.
-    fn abbreviated(&mut self, lead: u32, name: Vec<u8>) -> Result<FileEntry> {
+    fn abbreviated(&mut self, lead: u32, name: Name) -> Result<FileEntry> {
         let Some(lead_entry) = self.leaders.get(&lead) else {
             return Err(Error::invalid(
                 "hard-link index",
@@ -821,7 +847,7 @@ impl FlistDecoder {
         self.count += 1;
         Ok(FileEntry {
             name,
-            hlink: Some(lead),
+            hlink: Some(lead).into(),
             ..lead_entry.clone()
         })
     }
@@ -908,17 +934,19 @@ impl FlistDecoder {
         if let (Some(n), Kind::File) = (o.checksum_len, k) {
             extra.checksum = Some(r.read_bytes(n, n, "file checksum")?);
         }
+        if k == Kind::Dir {
+            extra.xflags = x & DIR_XFLAGS;
+        }
         Ok(FileEntry {
-            name: Vec::new(),
+            name: Name::new(),
             mode,
             size,
             mtime: prev.mtime,
             mtime_nsec,
             uid: prev.uid,
             gid: prev.gid,
-            xflags: if k == Kind::Dir { x & DIR_XFLAGS } else { 0 },
-            hlink: None,
-            xattr: None,
+            hlink: OptIndex::NONE,
+            xattr: OptIndex::NONE,
             extra: (extra != Extra::default()).then(|| Box::new(extra)),
         })
     }
@@ -1127,18 +1155,18 @@ mod tests {
     fn dot_and_a(nsec: bool) -> Vec<FileEntry> {
         vec![
             FileEntry {
-                name: b".".to_vec(),
+                name: b".".into(),
                 mode: S_IFDIR | 0o755,
                 size: 4096,
                 mtime: 0x6500_0001,
                 mtime_nsec: if nsec { 5 } else { 0 },
                 uid: 1000,
                 gid: 1000,
-                xflags: XMIT_TOP_DIR,
                 ..Default::default()
-            },
+            }
+            .with_xflags(XMIT_TOP_DIR),
             FileEntry {
-                name: b"a".to_vec(),
+                name: b"a".into(),
                 mode: S_IFREG | 0o644,
                 size: 3,
                 mtime: 0x6500_0000,
@@ -1221,7 +1249,7 @@ mod tests {
         let mut entries = dot_and_a(false);
         // Same as previous in everything but the name: flags would be 0.
         entries.push(FileEntry {
-            name: b"b".to_vec(),
+            name: b"b".into(),
             ..entries[1].clone()
         });
         let out = encode_all(opts, &entries, 0);
@@ -1239,13 +1267,13 @@ mod tests {
             ..FlistOptions::default()
         };
         let f = FileEntry {
-            name: b"f".to_vec(),
+            name: b"f".into(),
             mode: S_IFREG | 0o600,
             mtime: 5,
             ..Default::default()
         };
         let g = FileEntry {
-            name: b"g".to_vec(),
+            name: b"g".into(),
             ..f.clone()
         };
         let out = encode_all(bare, &[f.clone(), g.clone()], 0);
@@ -1263,7 +1291,7 @@ mod tests {
             ..FlistOptions::default()
         };
         let d = FileEntry {
-            name: b"d".to_vec(),
+            name: b"d".into(),
             mode: S_IFDIR | 0o755,
             ..Default::default()
         };
@@ -1278,7 +1306,7 @@ mod tests {
         let mut dec = FlistDecoder::new(bare);
         let wire = [0x01u8, 0x01, b'x', 0, 0, 0, 0x01, 0, 0, 0, 0xA4, 0x81, 0, 0];
         let e = dec.decode(&mut &wire[..]).unwrap().unwrap();
-        assert_eq!(e.xflags, 0);
+        assert_eq!(e.xflags(), 0);
         assert!(e.is_file());
     }
 
@@ -1301,41 +1329,41 @@ mod tests {
     fn devices_specials_links_checksums() {
         let entries = vec![
             FileEntry {
-                name: b"dev/null".to_vec(),
+                name: b"dev/null".into(),
                 mode: S_IFCHR | 0o666,
                 mtime: 1,
                 ..Default::default()
             }
             .with_rdev((1, 3)),
             FileEntry {
-                name: b"dev/zero".to_vec(),
+                name: b"dev/zero".into(),
                 mode: S_IFCHR | 0o666,
                 mtime: 1,
                 ..Default::default()
             }
             .with_rdev((1, 5)),
             FileEntry {
-                name: b"dev/fifo".to_vec(),
+                name: b"dev/fifo".into(),
                 mode: S_IFIFO | 0o600,
                 mtime: 1,
                 ..Default::default()
             },
             FileEntry {
-                name: b"dev/sda".to_vec(),
+                name: b"dev/sda".into(),
                 mode: S_IFBLK | 0o660,
                 mtime: 1,
                 ..Default::default()
             }
             .with_rdev((8, 0)),
             FileEntry {
-                name: b"link".to_vec(),
+                name: b"link".into(),
                 mode: S_IFLNK | 0o777,
                 mtime: 2,
                 ..Default::default()
             }
             .with_link_target(b"dev/null".to_vec()),
             FileEntry {
-                name: b"sum".to_vec(),
+                name: b"sum".into(),
                 mode: S_IFREG | 0o644,
                 size: 10,
                 mtime: 2,
@@ -1433,13 +1461,13 @@ mod tests {
 
     fn hl(name: &str, mode: u32, mtime: i64, uid: u32, hlink: Option<u32>) -> FileEntry {
         let mut e = FileEntry {
-            name: name.as_bytes().to_vec(),
+            name: name.as_bytes().into(),
             mode,
             size: if mode & S_IFMT == S_IFREG { 7 } else { 0 },
             mtime,
             uid,
             gid: uid + 1,
-            hlink,
+            hlink: hlink.into(),
             ..Default::default()
         };
         e.set_rdev(if mode & S_IFMT == S_IFCHR {
@@ -1455,10 +1483,7 @@ mod tests {
     fn hard_link_groups_round_trip() {
         let f = S_IFREG | 0o644;
         let entries = vec![
-            FileEntry {
-                xflags: XMIT_TOP_DIR,
-                ..hl(".", S_IFDIR | 0o755, 1, 0, None)
-            },
+            hl(".", S_IFDIR | 0o755, 1, 0, None).with_xflags(XMIT_TOP_DIR),
             hl("a", f, 10, 5, Some(1)),
             hl("b", f, 20, 6, Some(2)),
             // A device between the first and its follower changes every
@@ -1622,7 +1647,7 @@ mod tests {
         let mut b = long.clone();
         b.extend_from_slice(b"/two");
         let e = |name: Vec<u8>| FileEntry {
-            name,
+            name: name.into(),
             mode: S_IFREG | 0o644,
             ..Default::default()
         };
@@ -1631,6 +1656,44 @@ mod tests {
         let out = encode_all(opts, &entries, 0);
         let (list, _, _) = decode_all(opts, &out).unwrap();
         assert_eq!(list, entries);
+    }
+
+    #[test]
+    fn entries_are_compact() {
+        // A million-file list holds a million of these on each side.
+        assert_eq!(std::mem::size_of::<FileEntry>(), 72);
+        // A decoded short name stays inline (no allocation of its own), a
+        // long one takes an exact-size heap block; TOP_DIR (in Extra)
+        // survives the trip.
+        let short = b"h003/d12/f0001234.dat";
+        let long = [b'q'; NAME_INLINE_MAX + 1];
+        let entries = vec![
+            FileEntry {
+                name: b".".into(),
+                mode: S_IFDIR | 0o755,
+                ..Default::default()
+            }
+            .with_xflags(XMIT_TOP_DIR),
+            FileEntry {
+                name: short.into(),
+                mode: S_IFREG | 0o644,
+                ..Default::default()
+            },
+            FileEntry {
+                name: long[..].into(),
+                mode: S_IFREG | 0o644,
+                ..Default::default()
+            },
+        ];
+        let opts = opts_a(31, true);
+        let (list, _, _) = decode_all(opts, &encode_all(opts, &entries, 0)).unwrap();
+        assert_eq!(list, entries);
+        assert_eq!(list[0].xflags(), XMIT_TOP_DIR);
+        assert!(list[0].extra.is_some() && list[1].extra.is_none());
+        assert_eq!(list[1].name, short);
+        assert!(!list[1].name.is_heap(), "short name inline");
+        assert!(list[2].name.is_heap(), "long name on the heap");
+        assert_eq!(list[2].name.len(), NAME_INLINE_MAX + 1);
     }
 
     #[test]
@@ -1714,7 +1777,7 @@ mod tests {
                     };
                     let k = kind(ftype);
                     let mut e = FileEntry {
-                        name,
+                        name: name.into(),
                         mode: ftype | perm,
                         size: if matches!(k, Kind::Device | Kind::Special) {
                             0
@@ -1725,11 +1788,11 @@ mod tests {
                         mtime_nsec: nsec,
                         uid,
                         gid,
-                        xflags: if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 },
-                        hlink: None,
-                        xattr: None,
+                        hlink: None.into(),
+                        xattr: None.into(),
                         extra: None,
                     };
+                    e.set_xflags(if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 });
                     e.set_rdev(if k == Kind::Device { rdev } else { (0, 0) });
                     e.set_link_target((k == Kind::Symlink).then_some(link));
                     e.set_checksum((k == Kind::File).then_some(sum));

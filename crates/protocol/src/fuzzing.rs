@@ -168,26 +168,26 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     let entries = [
         FileEntry {
-            name: b".".to_vec(),
+            name: b".".into(),
             mode: S_IFDIR | 0o755,
-            xflags: crate::flist::XMIT_TOP_DIR,
             ..FileEntry::default()
-        },
+        }
+        .with_xflags(crate::flist::XMIT_TOP_DIR),
         FileEntry {
-            name: b"dir/file.txt".to_vec(),
+            name: b"dir/file.txt".into(),
             mode: S_IFREG | 0o644,
             size: 1234,
             mtime: 1_700_000_000,
             mtime_nsec: 5,
             uid: 1000,
             gid: 100,
-            hlink: Some(1),
+            hlink: Some(1).into(),
             ..FileEntry::default()
         }
         .with_checksum(vec![7; 16])
         .with_atime(1_700_000_001),
         FileEntry {
-            name: b"dir/link".to_vec(),
+            name: b"dir/link".into(),
             mode: S_IFLNK | 0o777,
             ..FileEntry::default()
         }
@@ -199,7 +199,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         for e in &entries {
             let mut e = e.clone();
             if !flist_options(sel).preserve_hard_links {
-                e.hlink = None;
+                e.hlink = None.into();
             }
             enc.encode(&mut v, &e);
         }

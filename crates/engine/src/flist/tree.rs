@@ -254,7 +254,7 @@ fn add_relative_item(
         if let Ok(m) = operator.stat(root) {
             if m.is_dir() {
                 let mut e = entry_for(&operator, root, &m, b".".to_vec(), opts, w.session)?;
-                e.xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
+                e.set_xflags(XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR);
                 w.push(e, root.to_path_buf(), Origin::OPERATOR);
             }
         }
@@ -331,7 +331,7 @@ fn add_relative_item(
     let Some(meta) = meta else {
         // --delete-missing-args: a mode-0 entry asks the receiver to delete.
         let e = FileEntry {
-            name,
+            name: name.into(),
             ..Default::default()
         };
         w.push(e, path, Origin::OPERATOR);
@@ -349,11 +349,11 @@ fn add_relative_item(
     }
     let content = opts.recursive || (opts.dirs && kind != NameType::Normal);
     let mut e = entry_for(&w.src, &path, &meta, name.clone(), opts, w.session)?;
-    e.xflags = if content {
+    e.set_xflags(if content {
         XMIT_TOP_DIR
     } else {
         XMIT_NO_CONTENT_DIR
-    };
+    });
     w.push(e, path.clone(), origin);
     if content {
         w.walk(
@@ -437,7 +437,7 @@ fn send_implied_dirs(
             continue;
         }
         let mut e = entry_for(&w.src.unbound(), &path, &meta, name, w.opts, w.session)?;
-        e.xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
+        e.set_xflags(XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR);
         w.push(e, path, Origin::OPERATOR);
     }
     Ok(())

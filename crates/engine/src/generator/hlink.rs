@@ -82,7 +82,7 @@ impl Links {
             if crate::treeshape::is_inactive(e) && inc {
                 continue;
             }
-            if let Some(first) = e.hlink.filter(|_| !e.is_dir()) {
+            if let Some(first) = e.hlink.get().filter(|_| !e.is_dir()) {
                 by_first.entry(first).or_default().push(i);
             }
         }

@@ -149,7 +149,7 @@ impl Gen<'_> {
         let Some(st) = ctx.root.stat(&ctx.paths[i]).ok().flatten() else {
             return false;
         };
-        if ctx.entries[i].xflags & XMIT_TOP_DIR != 0 {
+        if ctx.entries[i].xflags() & XMIT_TOP_DIR != 0 {
             self.fs_devs.tops.insert(st.dev);
             self.fs_devs.current = Some(st.dev);
             return false;
