@@ -128,6 +128,29 @@ fn a_list_that_fits_the_bound_is_accepted_within_it() {
     );
 }
 
+/// 480,000 entries with short names: each is now charged (and held) as a
+/// 72-byte entry with its name inline, its `RelPath` and that path's heap
+/// block, about 124 bytes: the list fits in 64 MiB and is accepted, and the
+/// peak stays within the bound plus the baseline. oxsync-s6z's 88-byte
+/// entries, each with a heap block for its name (172 bytes), refused it.
+#[test]
+fn compact_entries_fit_a_larger_list_in_the_bound() {
+    let n = 480_000;
+    let (sent, peak, out) = stream(n);
+    let diags = out.diagnostics().join("\n");
+    assert!(
+        !diags.contains("exceeded --max-alloc"),
+        "a list of {n} entries was refused at --max-alloc={MAX_ALLOC}:\n{diags}"
+    );
+    assert_eq!(sent, n, "the server stopped reading the list");
+    assert_eq!(out.code, Some(12), "{diags}");
+    assert!(
+        peak <= MAX_ALLOC + BASELINE,
+        "peak RSS {} MiB for {n} entries at --max-alloc=64M",
+        peak >> 20
+    );
+}
+
 /// A hostile sender streaming 5,000,000 entries: refused at the bound
 /// with upstream's message and exit code 22, long before the end, and the
 /// server never held much more than the bound.

@@ -1552,11 +1552,11 @@ fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
 }
 
 /// Bytes one received entry makes the receiver hold until the transfer
-/// ends: the entry in the list, its name (twice: the entry's and its
-/// `RelPath`), its side allocation of rare fields (symlink target,
-/// checksum, ACLs) when it has one, its slot in the sort's index, and with
-/// -H the decoder's copy of a hard-link group's first entry. Heap blocks
-/// are counted as the allocator hands them out
+/// ends: the entry in the list, its name (its `RelPath`'s, and the
+/// entry's own when too long to be inline), its side allocation of rare
+/// fields (symlink target, checksum, ACLs) when it has one, its slot in
+/// the sort's index, and with -H the decoder's copy of a hard-link group's
+/// first entry. Heap blocks are counted as the allocator hands them out
 /// ([`protocol::flist::heap_cost`]).
 fn received_entry_cost(e: &FileEntry) -> u64 {
     let entry = std::mem::size_of::<FileEntry>();
@@ -1578,7 +1578,12 @@ fn received_entry_cost(e: &FileEntry) -> u64 {
     let bytes = entry
         + std::mem::size_of::<RelPath>()
         + std::mem::size_of::<u32>()
-        + 2 * heap_cost(e.name.len())
+        + heap_cost(e.name.len())
+        + if e.name.is_heap() {
+            heap_cost(e.name.len())
+        } else {
+            0
+        }
         + extra(e)
         + leader;
     bytes as u64
