@@ -1,6 +1,6 @@
 //! The file list: built from local paths by a sender, received and
 //! validated by a receiver, sorted identically on both sides.
-use crate::error::{os_err, Error, Result};
+use crate::error::{io_of, os_err, Error, Result};
 use crate::filters::DaemonFilter;
 use crate::filters::DirStack;
 use crate::ids;
@@ -20,6 +20,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+mod dirnames;
 mod extra;
 mod sources;
 mod tree;
@@ -55,6 +56,22 @@ impl FileList {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Room for `n` more entries (with their sources), grown by a quarter
+    /// at a time rather than doubled: a walk of a million names does not
+    /// leave up to as much again in spare capacity.
+    fn reserve(&mut self, n: usize) {
+        grow(&mut self.entries, n);
+        grow(&mut self.origins, n);
+        self.sources.reserve(n);
+    }
+
+    /// Gives back the spare capacity of a finished list.
+    fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.origins.shrink_to_fit();
+        self.sources.shrink_to_fit();
     }
 
     /// How entry `i`'s source path is reached (beneath its transfer root).
@@ -124,6 +141,14 @@ impl FileList {
             .filter(|e| !e.is_dir())
             .map(|e| e.size.max(0) as u64)
             .sum()
+    }
+}
+
+/// Room for `n` more in `v`: at least a quarter of what it holds, so
+/// that growing stays amortised without doubling.
+pub(crate) fn grow<T>(v: &mut Vec<T>, n: usize) {
+    if v.capacity() - v.len() < n {
+        v.reserve_exact(n.max(v.len() / 4).max(16));
     }
 }
 
@@ -200,6 +225,7 @@ fn ready_to_send(
     src: &Sources,
 ) -> FileList {
     names_to_wire(&mut list, session, out);
+    list.shrink_to_fit();
     list.sort();
     list.source = src.unbound();
     if opts.hard_links {
@@ -577,8 +603,13 @@ impl<'a> Walker<'a> {
 impl Walker<'_> {
     /// Adds an entry read from `path` beneath `origin`.
     fn push(&mut self, e: FileEntry, path: PathBuf, origin: Origin) {
+        self.push_path(e, &path, origin);
+    }
+
+    /// As [`Walker::push`], the path borrowed.
+    fn push_path(&mut self, e: FileEntry, path: &Path, origin: Origin) {
         self.list.entries.push(e);
-        self.list.sources.push(&path);
+        self.list.sources.push(path);
         self.list.origins.push(origin);
     }
 
@@ -640,16 +671,22 @@ impl Walker<'_> {
         m == filter::Match::Exclude
     }
 
+    /// Lists `dir` (named `prefix`): as upstream's send_directory(), every
+    /// entry of the directory first, each stat'ed beneath the directory's
+    /// one open descriptor, then the subdirectories in turn.
     fn walk_in(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
-        let (opts, session, out) = (self.opts, self.session, self.out);
+        let (opts, out) = (self.opts, self.out);
         let src = self.src.clone();
         let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
         self.stack.enter(self.rules, &prefix, &mut |p| {
             read_beneath(&src, &abs_root, p, opts)
         })?;
         crate::filters::print_notes(self.rules, out);
-        let rd = match src.read_dir(dir) {
-            Ok(rd) => rd,
+        let listed = src
+            .open_listing(dir)
+            .and_then(|l| Ok((dirnames::DirNames::read(&l).map_err(io_of)?, l)));
+        let (names, listing) = match listed {
+            Ok(l) => l,
             Err(e) => {
                 out.error_xfer(&format!(
                     "rsync: [sender] opendir \"{}\" failed: {}",
@@ -660,91 +697,142 @@ impl Walker<'_> {
                 return Ok(());
             }
         };
-        let mut children: BTreeMap<Vec<u8>, PathBuf> = BTreeMap::new();
-        for name in rd {
-            let path = dir.join(std::ffi::OsStr::from_bytes(&name));
-            children.insert(name, path);
+        self.list.reserve(names.len());
+        // Each entry's path is built in one buffer (as Path::join would
+        // spell it), kept only where the entry needs it.
+        let mut path = dir.as_os_str().as_bytes().to_vec();
+        if !path.is_empty() && !path.ends_with(b"/") {
+            path.push(b'/');
         }
-        for (name, path) in children {
+        let dir_len = path.len();
+        let here = Here {
+            listing: &listing,
+            plain: src.leaf_followed(false),
+            src: &src,
+        };
+        let mut subdirs = Vec::new();
+        for name in names.iter() {
+            path.truncate(dir_len);
+            path.extend_from_slice(name);
             // Sized exactly: the entry keeps this name for the transfer.
             let mut rel = Vec::with_capacity(prefix.len() + 1 + name.len());
             rel.extend_from_slice(&prefix);
             if !rel.is_empty() {
                 rel.push(b'/');
             }
-            rel.extend_from_slice(&name);
-            let meta = match src.lstat(&path) {
-                Ok(m) => m,
-                Err(e) => {
-                    let vanished = e.kind() == io::ErrorKind::NotFound;
-                    if vanished {
-                        out.warning(&format!("file has vanished: \"{}\"", abs_display(&path)));
-                    } else {
-                        out.error_xfer(&format!(
-                            "rsync: [sender] link_stat \"{}\" failed: {}",
-                            abs_display(&path),
-                            os_err(&e)
-                        ));
-                    }
-                    out.add_io_error(if vanished { 2 } else { 1 });
-                    continue;
-                }
-            };
-            let was_link = meta.is_symlink();
-            let meta = match follow_link(&src, &path, &rel, meta, opts) {
-                Ok(m) => m,
-                Err(e) => {
-                    let excluded = [false, true]
-                        .iter()
-                        .any(|&d| self.rules.is_excluded(&rel, d) || self.daemon_excluded(&rel, d));
-                    if !excluded {
-                        report_follow_error(&path, &e, out);
-                    }
-                    continue;
-                }
-            };
-            if self.excluded(&rel, meta.is_dir()) || self.daemon_excluded(&rel, meta.is_dir()) {
-                continue;
+            rel.extend_from_slice(name);
+            let p = Path::new(std::ffi::OsStr::from_bytes(&path));
+            if let Some(sub) = self.add_child(&here, p, name, rel)? {
+                subdirs.push(sub);
             }
-            let followed = was_link && !meta.is_symlink();
-            let origin = src.origin(followed);
-            let other_fs = opts.tree.one_file_system > 0
-                && meta.is_dir()
-                && self.top_dev.is_some_and(|d| d != meta.dev);
-            if other_fs && opts.tree.one_file_system > 1 {
-                // -xx: a mount point is left out altogether.
-                continue;
-            }
-            if meta.is_dir() && (!opts.recursive || other_fs) {
-                // -d (or -x at a mount point): the directory itself, not
-                // its contents.
-                let mut e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                e.xflags = XMIT_NO_CONTENT_DIR;
-                self.push(e, path.clone(), origin);
-                if self.divert.is_some() {
-                    // upstream: a mount point's list is sent, empty.
-                    self.divert_dir(path, rel, followed, false);
-                }
-            } else if meta.is_dir() && self.divert.is_some() {
-                let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                self.push(e, path.clone(), origin);
-                self.divert_dir(path, rel, followed, true);
-            } else if meta.is_dir() {
-                let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                self.push(e, path.clone(), origin);
-                self.walk(&path, rel, followed)?;
-                // Back in this directory: its merge rules apply again.
-                self.stack.enter(self.rules, &prefix, &mut |p| {
-                    read_beneath(&src, &abs_root, p, opts)
-                })?;
-            } else if let Some(e) =
-                leaf_entry(&src.at(origin), &path, &meta, rel, opts, session, out)?
-            {
-                self.push(e, path, origin);
-            }
+        }
+        drop(listing);
+        for (path, rel, followed) in subdirs {
+            self.walk(&path, rel, followed)?;
         }
         Ok(())
     }
+
+    /// Adds the entry `name` of the directory being listed (at `path`,
+    /// named `rel` in the list); returns a directory whose contents are
+    /// to be walked now.
+    fn add_child(
+        &mut self,
+        here: &Here<'_>,
+        path: &Path,
+        name: &[u8],
+        rel: Vec<u8>,
+    ) -> Result<Option<(PathBuf, Vec<u8>, bool)>> {
+        let (opts, session, out) = (self.opts, self.session, self.out);
+        let src = here.src;
+        let meta = match here.listing.lstat(name).map_err(io_of).and_then(found) {
+            Ok(m) => m,
+            Err(e) => {
+                let vanished = e.kind() == io::ErrorKind::NotFound;
+                if vanished {
+                    out.warning(&format!("file has vanished: \"{}\"", abs_display(path)));
+                } else {
+                    out.error_xfer(&format!(
+                        "rsync: [sender] link_stat \"{}\" failed: {}",
+                        abs_display(path),
+                        os_err(&e)
+                    ));
+                }
+                out.add_io_error(if vanished { 2 } else { 1 });
+                return Ok(None);
+            }
+        };
+        let was_link = meta.is_symlink();
+        let meta = match follow_link(src, path, &rel, meta, opts) {
+            Ok(m) => m,
+            Err(e) => {
+                let excluded = [false, true]
+                    .iter()
+                    .any(|&d| self.rules.is_excluded(&rel, d) || self.daemon_excluded(&rel, d));
+                if !excluded {
+                    report_follow_error(path, &e, out);
+                }
+                return Ok(None);
+            }
+        };
+        if self.excluded(&rel, meta.is_dir()) || self.daemon_excluded(&rel, meta.is_dir()) {
+            return Ok(None);
+        }
+        let followed = was_link && !meta.is_symlink();
+        let origin = src.origin(followed);
+        let other_fs = opts.tree.one_file_system > 0
+            && meta.is_dir()
+            && self.top_dev.is_some_and(|d| d != meta.dev);
+        if other_fs && opts.tree.one_file_system > 1 {
+            // -xx: a mount point is left out altogether.
+            return Ok(None);
+        }
+        if meta.is_dir() && (!opts.recursive || other_fs) {
+            // -d (or -x at a mount point): the directory itself, not
+            // its contents.
+            let mut e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
+            e.xflags = XMIT_NO_CONTENT_DIR;
+            self.push(e, path.to_path_buf(), origin);
+            if self.divert.is_some() {
+                // upstream: a mount point's list is sent, empty.
+                self.divert_dir(path.to_path_buf(), rel, followed, false);
+            }
+        } else if meta.is_dir() && self.divert.is_some() {
+            let e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
+            self.push(e, path.to_path_buf(), origin);
+            self.divert_dir(path.to_path_buf(), rel, followed, true);
+        } else if meta.is_dir() {
+            let e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
+            self.push(e, path.to_path_buf(), origin);
+            return Ok(Some((path.to_path_buf(), rel, followed)));
+        } else {
+            let followed_src;
+            let esrc = if followed {
+                followed_src = src.at(origin);
+                &followed_src
+            } else {
+                &here.plain
+            };
+            if let Some(e) = leaf_entry(esrc, path, &meta, rel, opts, session, out)? {
+                self.push_path(e, path, origin);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The directory [`Walker::walk_in`] is listing.
+struct Here<'a> {
+    listing: &'a confine::Listing,
+    /// Its sources, bound as they are.
+    src: &'a Sources,
+    /// Its sources, the leaf not followed.
+    plain: Sources,
+}
+
+/// A stat that found nothing is an error here (the entry vanished).
+fn found(st: Option<Stat>) -> io::Result<Stat> {
+    st.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
 }
 
 /// With -L, -k or --copy-unsafe-links, the metadata of what a symlink

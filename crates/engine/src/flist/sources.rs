@@ -56,6 +56,18 @@ impl SourcePaths {
         }
     }
 
+    /// Room for `n` more paths (see [`super::grow`]).
+    pub(super) fn reserve(&mut self, n: usize) {
+        super::grow(&mut self.items, n);
+    }
+
+    /// Gives back spare capacity.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.dirs.shrink_to_fit();
+        self.leaves.shrink_to_fit();
+        self.items.shrink_to_fit();
+    }
+
     /// Adds the path of the next entry.
     pub fn push(&mut self, path: &Path) {
         let p = path.as_os_str().as_bytes();
