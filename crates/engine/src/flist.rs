@@ -74,6 +74,11 @@ impl FileList {
         self.sources.shrink_to_fit();
     }
 
+    /// Sender only: where entry `i` is read from.
+    pub fn path_of(&self, i: usize) -> Option<PathBuf> {
+        self.sources.get(i, &self.entries.get(i)?.name)
+    }
+
     /// How entry `i`'s source path is reached (beneath its transfer root).
     pub fn source_of(&self, i: usize) -> Sources {
         match self.origins.get(i) {
@@ -157,7 +162,7 @@ impl crate::source::SentList for FileList {
         &self.entries
     }
     fn source_path(&self, i: usize) -> Option<PathBuf> {
-        self.sources.get(i)
+        self.path_of(i)
     }
     fn source_of(&self, i: usize) -> Sources {
         FileList::source_of(self, i)
@@ -389,6 +394,9 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
         return;
     }
     let links = session.compat & protocol::compat::CF_SYMLINK_ICONV != 0;
+    // The sources are read by the local names, which change here.
+    list.sources
+        .detach(list.entries.iter().map(|e| &e.name[..]));
     let mut keep = vec![true; list.entries.len()];
     for (i, e) in list.entries.iter_mut().enumerate() {
         match crate::charset::to_wire(&e.name) {
@@ -519,7 +527,10 @@ fn assign_hard_links_from(
     first: &mut std::collections::HashMap<(u64, u64), u32>,
 ) {
     for i in 0..list.entries.len() {
-        let (e, path) = (&list.entries[i], &list.sources.path(i));
+        let Some(path) = list.path_of(i) else {
+            continue;
+        };
+        let (e, path) = (&list.entries[i], &path);
         if e.is_dir() {
             continue;
         }
@@ -608,8 +619,8 @@ impl Walker<'_> {
 
     /// As [`Walker::push`], the path borrowed.
     fn push_path(&mut self, e: FileEntry, path: &Path, origin: Origin) {
+        self.list.sources.push(path, &e.name);
         self.list.entries.push(e);
-        self.list.sources.push(path);
         self.list.origins.push(origin);
     }
 
@@ -1278,12 +1289,12 @@ pub fn encode_with(
         };
         if opts.owner || opts.acls {
             let mut seen: BTreeMap<u32, Vec<u8>> = acl_users;
-            for e in list.entries.iter().filter(|_| opts.owner) {
-                if e.uid != 0 {
-                    if let Some(n) = ids::user_name(e.uid) {
-                        seen.entry(e.uid).or_insert_with(|| n.to_vec());
-                    }
-                }
+            if opts.owner {
+                named_ids(
+                    list.entries.iter().map(|e| e.uid),
+                    &mut seen,
+                    ids::user_name,
+                );
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
             let zero =
@@ -1304,12 +1315,12 @@ pub fn encode_with(
         }
         if opts.group || opts.acls {
             let mut seen: BTreeMap<u32, Vec<u8>> = acl_groups;
-            for e in list.entries.iter().filter(|_| opts.group) {
-                if e.gid != 0 {
-                    if let Some(n) = ids::group_name(e.gid) {
-                        seen.entry(e.gid).or_insert_with(|| n.to_vec());
-                    }
-                }
+            if opts.group {
+                named_ids(
+                    list.entries.iter().map(|e| e.gid),
+                    &mut seen,
+                    ids::group_name,
+                );
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
             let zero =
@@ -1330,6 +1341,29 @@ pub fn encode_with(
         }
     }
     out
+}
+
+/// Adds the name of each id but 0 in `ids` to `seen` (those it has not
+/// already): each id is looked up once, not once per entry.
+fn named_ids(
+    ids: impl Iterator<Item = u32>,
+    seen: &mut BTreeMap<u32, Vec<u8>>,
+    name_of: impl Fn(u32) -> Option<std::borrow::Cow<'static, [u8]>>,
+) {
+    let mut tried = HashSet::new();
+    let mut last = None;
+    for id in ids {
+        if id == 0 || last == Some(id) {
+            continue;
+        }
+        last = Some(id);
+        if seen.contains_key(&id) || !tried.insert(id) {
+            continue;
+        }
+        if let Some(n) = name_of(id) {
+            seen.insert(id, n.into_owned());
+        }
+    }
 }
 
 /// What a receiver got: the sorted list, validated names, the id map and
