@@ -584,6 +584,8 @@ struct Walker<'a> {
     /// Incremental recursion: the directories found, whose contents are
     /// listed later (upstream FLAG_DIVERT_DIRS).
     divert: Option<Vec<extra::Diverted>>,
+    /// Directory descriptors held by the walks in progress above.
+    held_listings: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -607,6 +609,7 @@ impl<'a> Walker<'a> {
             top_dev: None,
             src: src.clone(),
             divert: None,
+            held_listings: 0,
         }
     }
 }
@@ -682,9 +685,9 @@ impl Walker<'_> {
         m == filter::Match::Exclude
     }
 
-    /// Lists `dir` (named `prefix`): as upstream's send_directory(), every
-    /// entry of the directory first, each stat'ed beneath the directory's
-    /// one open descriptor, then the subdirectories in turn.
+    /// Lists `dir` (named `prefix`) and walks its subdirectories as it
+    /// meets them: its names are read and each entry stat'ed beneath the
+    /// directory's one open descriptor.
     fn walk_in(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
         let (opts, out) = (self.opts, self.out);
         let src = self.src.clone();
@@ -716,12 +719,8 @@ impl Walker<'_> {
             path.push(b'/');
         }
         let dir_len = path.len();
-        let here = Here {
-            listing: &listing,
-            plain: src.leaf_followed(false),
-            src: &src,
-        };
-        let mut subdirs = Vec::new();
+        let plain = src.leaf_followed(false);
+        let mut listing = Some(listing);
         for name in names.iter() {
             path.truncate(dir_len);
             path.extend_from_slice(name);
@@ -732,14 +731,52 @@ impl Walker<'_> {
                 rel.push(b'/');
             }
             rel.extend_from_slice(name);
+            let l = match listing.take() {
+                Some(l) => l,
+                // Closed while a deep tree below was walked: opened again,
+                // beneath the root as the first time.
+                None => match src.open_listing(dir) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        out.error_xfer(&format!(
+                            "rsync: [sender] opendir \"{}\" failed: {}",
+                            abs_display(dir),
+                            os_err(&e)
+                        ));
+                        out.add_io_error(1);
+                        return Ok(());
+                    }
+                },
+            };
+            let here = Here {
+                listing: &l,
+                plain: &plain,
+                src: &src,
+            };
             let p = Path::new(std::ffi::OsStr::from_bytes(&path));
-            if let Some(sub) = self.add_child(&here, p, name, rel)? {
-                subdirs.push(sub);
+            let sub = self.add_child(&here, p, name, rel)?;
+            let Some((sub, rel, followed)) = sub else {
+                listing = Some(l);
+                continue;
+            };
+            // Depth first, as the list is sorted; this directory's
+            // descriptor is held meanwhile, up to a bound on how many are.
+            let held = self.held_listings < MAX_HELD_LISTINGS;
+            if held {
+                listing = Some(l);
+                self.held_listings += 1;
+            } else {
+                drop(l);
             }
-        }
-        drop(listing);
-        for (path, rel, followed) in subdirs {
-            self.walk(&path, rel, followed)?;
+            let res = self.walk(&sub, rel, followed);
+            if held {
+                self.held_listings -= 1;
+            }
+            res?;
+            // Back in this directory: its merge rules apply again.
+            self.stack.enter(self.rules, &prefix, &mut |p| {
+                read_beneath(&src, &abs_root, p, opts)
+            })?;
         }
         Ok(())
     }
@@ -822,7 +859,7 @@ impl Walker<'_> {
                 followed_src = src.at(origin);
                 &followed_src
             } else {
-                &here.plain
+                here.plain
             };
             if let Some(e) = leaf_entry(esrc, path, &meta, rel, opts, session, out)? {
                 self.push_path(e, path, origin);
@@ -838,8 +875,12 @@ struct Here<'a> {
     /// Its sources, bound as they are.
     src: &'a Sources,
     /// Its sources, the leaf not followed.
-    plain: Sources,
+    plain: &'a Sources,
 }
+
+/// Most directory descriptors the walks of the directories above hold at
+/// once (a deeper directory closes its own while it walks below it).
+const MAX_HELD_LISTINGS: usize = 64;
 
 /// A stat that found nothing is an error here (the entry vanished).
 fn found(st: Option<Stat>) -> io::Result<Stat> {
