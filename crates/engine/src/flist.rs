@@ -840,18 +840,18 @@ impl Walker<'_> {
             // its contents.
             let mut e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
             e.xflags = XMIT_NO_CONTENT_DIR;
-            self.push(e, path.to_path_buf(), origin);
+            self.push_path(e, path, origin);
             if self.divert.is_some() {
                 // upstream: a mount point's list is sent, empty.
                 self.divert_dir(path.to_path_buf(), rel, followed, false);
             }
         } else if meta.is_dir() && self.divert.is_some() {
             let e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
-            self.push(e, path.to_path_buf(), origin);
+            self.push_path(e, path, origin);
             self.divert_dir(path.to_path_buf(), rel, followed, true);
         } else if meta.is_dir() {
             let e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
-            self.push(e, path.to_path_buf(), origin);
+            self.push_path(e, path, origin);
             return Ok(Some((path.to_path_buf(), rel, followed)));
         } else {
             let followed_src;
