@@ -68,6 +68,7 @@ mod refuse;
 mod sandbox;
 mod sender_boundary;
 mod sendwalk;
+mod sendwalk_deep;
 mod signals;
 mod skip_delete_options;
 mod stats_json;

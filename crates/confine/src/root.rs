@@ -995,6 +995,15 @@ fn injected(op: &str, what: &'static str, p: &RelPath) -> Result<(), Error> {
     crate::failpoint::check(op).map_err(|_| io_err(what, p, Errno::IO))
 }
 
+/// As [`io_err`], for a name that is not a `RelPath`.
+pub(crate) fn io_err_bytes(op: &'static str, p: &[u8], e: Errno) -> Error {
+    Error::Io {
+        op,
+        path: String::from_utf8_lossy(p).into_owned(),
+        source: e.into(),
+    }
+}
+
 pub(crate) fn io_err(op: &'static str, p: &RelPath, e: Errno) -> Error {
     Error::Io {
         op,

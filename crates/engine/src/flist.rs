@@ -1,6 +1,6 @@
 //! The file list: built from local paths by a sender, received and
 //! validated by a receiver, sorted identically on both sides.
-use crate::error::{os_err, Error, Result};
+use crate::error::{io_of, os_err, Error, Result};
 use crate::filters::DaemonFilter;
 use crate::filters::DirStack;
 use crate::ids;
@@ -20,6 +20,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+mod dirnames;
 mod extra;
 mod sources;
 mod tree;
@@ -55,6 +56,27 @@ impl FileList {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Room for `n` more entries (with their sources), grown by a quarter
+    /// at a time rather than doubled: a walk of a million names does not
+    /// leave up to as much again in spare capacity.
+    fn reserve(&mut self, n: usize) {
+        grow(&mut self.entries, n);
+        grow(&mut self.origins, n);
+        self.sources.reserve(n);
+    }
+
+    /// Gives back the spare capacity of a finished list.
+    fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.origins.shrink_to_fit();
+        self.sources.shrink_to_fit();
+    }
+
+    /// Sender only: where entry `i` is read from.
+    pub fn path_of(&self, i: usize) -> Option<PathBuf> {
+        self.sources.get(i, &self.entries.get(i)?.name)
     }
 
     /// How entry `i`'s source path is reached (beneath its transfer root).
@@ -127,12 +149,20 @@ impl FileList {
     }
 }
 
+/// Room for `n` more in `v`: at least a quarter of what it holds, so
+/// that growing stays amortised without doubling.
+pub(crate) fn grow<T>(v: &mut Vec<T>, n: usize) {
+    if v.capacity() - v.len() < n {
+        v.reserve_exact(n.max(v.len() / 4).max(16));
+    }
+}
+
 impl crate::source::SentList for FileList {
     fn entries(&self) -> &[FileEntry] {
         &self.entries
     }
     fn source_path(&self, i: usize) -> Option<PathBuf> {
-        self.sources.get(i)
+        self.path_of(i)
     }
     fn source_of(&self, i: usize) -> Sources {
         FileList::source_of(self, i)
@@ -200,6 +230,7 @@ fn ready_to_send(
     src: &Sources,
 ) -> FileList {
     names_to_wire(&mut list, session, out);
+    list.shrink_to_fit();
     list.sort();
     list.source = src.unbound();
     if opts.hard_links {
@@ -363,6 +394,9 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
         return;
     }
     let links = session.compat & protocol::compat::CF_SYMLINK_ICONV != 0;
+    // The sources are read by the local names, which change here.
+    list.sources
+        .detach(list.entries.iter().map(|e| &e.name[..]));
     let mut keep = vec![true; list.entries.len()];
     for (i, e) in list.entries.iter_mut().enumerate() {
         match crate::charset::to_wire(&e.name) {
@@ -493,7 +527,10 @@ fn assign_hard_links_from(
     first: &mut std::collections::HashMap<(u64, u64), u32>,
 ) {
     for i in 0..list.entries.len() {
-        let (e, path) = (&list.entries[i], &list.sources.path(i));
+        let Some(path) = list.path_of(i) else {
+            continue;
+        };
+        let (e, path) = (&list.entries[i], &path);
         if e.is_dir() {
             continue;
         }
@@ -548,6 +585,8 @@ struct Walker<'a> {
     /// Incremental recursion: the directories found, whose contents are
     /// listed later (upstream FLAG_DIVERT_DIRS).
     divert: Option<Vec<extra::Diverted>>,
+    /// Directory descriptors held by the walks in progress above.
+    held_listings: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -571,6 +610,7 @@ impl<'a> Walker<'a> {
             top_dev: None,
             src: src.clone(),
             divert: None,
+            held_listings: 0,
         }
     }
 }
@@ -578,8 +618,13 @@ impl<'a> Walker<'a> {
 impl Walker<'_> {
     /// Adds an entry read from `path` beneath `origin`.
     fn push(&mut self, e: FileEntry, path: PathBuf, origin: Origin) {
+        self.push_path(e, &path, origin);
+    }
+
+    /// As [`Walker::push`], the path borrowed.
+    fn push_path(&mut self, e: FileEntry, path: &Path, origin: Origin) {
+        self.list.sources.push(path, &e.name);
         self.list.entries.push(e);
-        self.list.sources.push(&path);
         self.list.origins.push(origin);
     }
 
@@ -641,16 +686,22 @@ impl Walker<'_> {
         m == filter::Match::Exclude
     }
 
+    /// Lists `dir` (named `prefix`) and walks its subdirectories as it
+    /// meets them: its names are read and each entry stat'ed beneath the
+    /// directory's one open descriptor.
     fn walk_in(&mut self, dir: &Path, prefix: Vec<u8>) -> Result<()> {
-        let (opts, session, out) = (self.opts, self.session, self.out);
+        let (opts, out) = (self.opts, self.out);
         let src = self.src.clone();
         let abs_root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
         self.stack.enter(self.rules, &prefix, &mut |p| {
             read_beneath(&src, &abs_root, p, opts)
         })?;
         crate::filters::print_notes(self.rules, out);
-        let rd = match src.read_dir(dir) {
-            Ok(rd) => rd,
+        let listed = src
+            .open_listing(dir)
+            .and_then(|l| Ok((dirnames::DirNames::read(&l).map_err(io_of)?, l)));
+        let (names, listing) = match listed {
+            Ok(l) => l,
             Err(e) => {
                 out.error_xfer(&format!(
                     "rsync: [sender] opendir \"{}\" failed: {}",
@@ -661,91 +712,180 @@ impl Walker<'_> {
                 return Ok(());
             }
         };
-        let mut children: BTreeMap<Vec<u8>, PathBuf> = BTreeMap::new();
-        for name in rd {
-            let path = dir.join(std::ffi::OsStr::from_bytes(&name));
-            children.insert(name, path);
+        self.list.reserve(names.len());
+        // Each entry's path is built in one buffer (as Path::join would
+        // spell it), kept only where the entry needs it.
+        let mut path = dir.as_os_str().as_bytes().to_vec();
+        if !path.is_empty() && !path.ends_with(b"/") {
+            path.push(b'/');
         }
-        for (name, path) in children {
+        let dir_len = path.len();
+        let plain = src.leaf_followed(false);
+        let mut listing = Some(listing);
+        for name in names.iter() {
+            path.truncate(dir_len);
+            path.extend_from_slice(name);
             // Sized exactly: the entry keeps this name for the transfer.
             let mut rel = Vec::with_capacity(prefix.len() + 1 + name.len());
             rel.extend_from_slice(&prefix);
             if !rel.is_empty() {
                 rel.push(b'/');
             }
-            rel.extend_from_slice(&name);
-            let meta = match src.lstat(&path) {
-                Ok(m) => m,
-                Err(e) => {
-                    let vanished = e.kind() == io::ErrorKind::NotFound;
-                    if vanished {
-                        out.warning(&format!("file has vanished: \"{}\"", abs_display(&path)));
-                    } else {
+            rel.extend_from_slice(name);
+            let l = match listing.take() {
+                Some(l) => l,
+                // Closed while a deep tree below was walked: opened again,
+                // beneath the root as the first time.
+                None => match src.open_listing(dir) {
+                    Ok(l) => l,
+                    Err(e) => {
                         out.error_xfer(&format!(
-                            "rsync: [sender] link_stat \"{}\" failed: {}",
-                            abs_display(&path),
+                            "rsync: [sender] opendir \"{}\" failed: {}",
+                            abs_display(dir),
                             os_err(&e)
                         ));
+                        out.add_io_error(1);
+                        return Ok(());
                     }
-                    out.add_io_error(if vanished { 2 } else { 1 });
-                    continue;
-                }
+                },
             };
-            let was_link = meta.is_symlink();
-            let meta = match follow_link(&src, &path, &rel, meta, opts) {
-                Ok(m) => m,
-                Err(e) => {
-                    let excluded = [false, true]
-                        .iter()
-                        .any(|&d| self.rules.is_excluded(&rel, d) || self.daemon_excluded(&rel, d));
-                    if !excluded {
-                        report_follow_error(&path, &e, out);
-                    }
-                    continue;
-                }
+            let here = Here {
+                listing: &l,
+                plain: &plain,
+                src: &src,
             };
-            if self.excluded(&rel, meta.is_dir()) || self.daemon_excluded(&rel, meta.is_dir()) {
+            let p = Path::new(std::ffi::OsStr::from_bytes(&path));
+            let sub = self.add_child(&here, p, name, rel)?;
+            let Some((sub, rel, followed)) = sub else {
+                listing = Some(l);
                 continue;
+            };
+            // Depth first, as the list is sorted; this directory's
+            // descriptor is held meanwhile, up to a bound on how many are.
+            let held = self.held_listings < MAX_HELD_LISTINGS;
+            if held {
+                listing = Some(l);
+                self.held_listings += 1;
+            } else {
+                drop(l);
             }
-            let followed = was_link && !meta.is_symlink();
-            let origin = src.origin(followed);
-            let other_fs = opts.tree.one_file_system > 0
-                && meta.is_dir()
-                && self.top_dev.is_some_and(|d| d != meta.dev);
-            if other_fs && opts.tree.one_file_system > 1 {
-                // -xx: a mount point is left out altogether.
-                continue;
+            let res = self.walk(&sub, rel, followed);
+            if held {
+                self.held_listings -= 1;
             }
-            if meta.is_dir() && (!opts.recursive || other_fs) {
-                // -d (or -x at a mount point): the directory itself, not
-                // its contents.
-                let mut e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                e.set_xflags(XMIT_NO_CONTENT_DIR);
-                self.push(e, path.clone(), origin);
-                if self.divert.is_some() {
-                    // upstream: a mount point's list is sent, empty.
-                    self.divert_dir(path, rel, followed, false);
-                }
-            } else if meta.is_dir() && self.divert.is_some() {
-                let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                self.push(e, path.clone(), origin);
-                self.divert_dir(path, rel, followed, true);
-            } else if meta.is_dir() {
-                let e = entry_for(&src, &path, &meta, rel.clone(), opts, session)?;
-                self.push(e, path.clone(), origin);
-                self.walk(&path, rel, followed)?;
-                // Back in this directory: its merge rules apply again.
-                self.stack.enter(self.rules, &prefix, &mut |p| {
-                    read_beneath(&src, &abs_root, p, opts)
-                })?;
-            } else if let Some(e) =
-                leaf_entry(&src.at(origin), &path, &meta, rel, opts, session, out)?
-            {
-                self.push(e, path, origin);
-            }
+            res?;
+            // Back in this directory: its merge rules apply again.
+            self.stack.enter(self.rules, &prefix, &mut |p| {
+                read_beneath(&src, &abs_root, p, opts)
+            })?;
         }
         Ok(())
     }
+
+    /// Adds the entry `name` of the directory being listed (at `path`,
+    /// named `rel` in the list); returns a directory whose contents are
+    /// to be walked now.
+    fn add_child(
+        &mut self,
+        here: &Here<'_>,
+        path: &Path,
+        name: &[u8],
+        rel: Vec<u8>,
+    ) -> Result<Option<(PathBuf, Vec<u8>, bool)>> {
+        let (opts, session, out) = (self.opts, self.session, self.out);
+        let src = here.src;
+        let meta = match here.listing.lstat(name).map_err(io_of).and_then(found) {
+            Ok(m) => m,
+            Err(e) => {
+                let vanished = e.kind() == io::ErrorKind::NotFound;
+                if vanished {
+                    out.warning(&format!("file has vanished: \"{}\"", abs_display(path)));
+                } else {
+                    out.error_xfer(&format!(
+                        "rsync: [sender] link_stat \"{}\" failed: {}",
+                        abs_display(path),
+                        os_err(&e)
+                    ));
+                }
+                out.add_io_error(if vanished { 2 } else { 1 });
+                return Ok(None);
+            }
+        };
+        let was_link = meta.is_symlink();
+        let meta = match follow_link(src, path, &rel, meta, opts) {
+            Ok(m) => m,
+            Err(e) => {
+                let excluded = [false, true]
+                    .iter()
+                    .any(|&d| self.rules.is_excluded(&rel, d) || self.daemon_excluded(&rel, d));
+                if !excluded {
+                    report_follow_error(path, &e, out);
+                }
+                return Ok(None);
+            }
+        };
+        if self.excluded(&rel, meta.is_dir()) || self.daemon_excluded(&rel, meta.is_dir()) {
+            return Ok(None);
+        }
+        let followed = was_link && !meta.is_symlink();
+        let origin = src.origin(followed);
+        let other_fs = opts.tree.one_file_system > 0
+            && meta.is_dir()
+            && self.top_dev.is_some_and(|d| d != meta.dev);
+        if other_fs && opts.tree.one_file_system > 1 {
+            // -xx: a mount point is left out altogether.
+            return Ok(None);
+        }
+        if meta.is_dir() && (!opts.recursive || other_fs) {
+            // -d (or -x at a mount point): the directory itself, not
+            // its contents.
+            let mut e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
+            e.set_xflags(XMIT_NO_CONTENT_DIR);
+            self.push_path(e, path, origin);
+            if self.divert.is_some() {
+                // upstream: a mount point's list is sent, empty.
+                self.divert_dir(path.to_path_buf(), rel, followed, false);
+            }
+        } else if meta.is_dir() && self.divert.is_some() {
+            let e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
+            self.push_path(e, path, origin);
+            self.divert_dir(path.to_path_buf(), rel, followed, true);
+        } else if meta.is_dir() {
+            let e = entry_for(src, path, &meta, rel.clone(), opts, session)?;
+            self.push_path(e, path, origin);
+            return Ok(Some((path.to_path_buf(), rel, followed)));
+        } else {
+            let followed_src;
+            let esrc = if followed {
+                followed_src = src.at(origin);
+                &followed_src
+            } else {
+                here.plain
+            };
+            if let Some(e) = leaf_entry(esrc, path, &meta, rel, opts, session, out)? {
+                self.push_path(e, path, origin);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The directory [`Walker::walk_in`] is listing.
+struct Here<'a> {
+    listing: &'a confine::Listing,
+    /// Its sources, bound as they are.
+    src: &'a Sources,
+    /// Its sources, the leaf not followed.
+    plain: &'a Sources,
+}
+
+/// Most directory descriptors the walks of the directories above hold at
+/// once (a deeper directory closes its own while it walks below it).
+const MAX_HELD_LISTINGS: usize = 64;
+
+/// A stat that found nothing is an error here (the entry vanished).
+fn found(st: Option<Stat>) -> io::Result<Stat> {
+    st.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
 }
 
 /// With -L, -k or --copy-unsafe-links, the metadata of what a symlink
@@ -1191,12 +1331,12 @@ pub fn encode_with(
         };
         if opts.owner || opts.acls {
             let mut seen: BTreeMap<u32, Vec<u8>> = acl_users;
-            for e in list.entries.iter().filter(|_| opts.owner) {
-                if e.uid != 0 {
-                    if let Some(n) = ids::user_name(e.uid) {
-                        seen.entry(e.uid).or_insert_with(|| n.to_vec());
-                    }
-                }
+            if opts.owner {
+                named_ids(
+                    list.entries.iter().map(|e| e.uid),
+                    &mut seen,
+                    ids::user_name,
+                );
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
             let zero =
@@ -1217,12 +1357,12 @@ pub fn encode_with(
         }
         if opts.group || opts.acls {
             let mut seen: BTreeMap<u32, Vec<u8>> = acl_groups;
-            for e in list.entries.iter().filter(|_| opts.group) {
-                if e.gid != 0 {
-                    if let Some(n) = ids::group_name(e.gid) {
-                        seen.entry(e.gid).or_insert_with(|| n.to_vec());
-                    }
-                }
+            if opts.group {
+                named_ids(
+                    list.entries.iter().map(|e| e.gid),
+                    &mut seen,
+                    ids::group_name,
+                );
             }
             let v: Vec<(u32, Vec<u8>)> = seen.into_iter().collect();
             let zero =
@@ -1243,6 +1383,29 @@ pub fn encode_with(
         }
     }
     out
+}
+
+/// Adds the name of each id but 0 in `ids` to `seen` (those it has not
+/// already): each id is looked up once, not once per entry.
+fn named_ids(
+    ids: impl Iterator<Item = u32>,
+    seen: &mut BTreeMap<u32, Vec<u8>>,
+    name_of: impl Fn(u32) -> Option<std::borrow::Cow<'static, [u8]>>,
+) {
+    let mut tried = HashSet::new();
+    let mut last = None;
+    for id in ids {
+        if id == 0 || last == Some(id) {
+            continue;
+        }
+        last = Some(id);
+        if seen.contains_key(&id) || !tried.insert(id) {
+            continue;
+        }
+        if let Some(n) = name_of(id) {
+            seen.insert(id, n.into_owned());
+        }
+    }
 }
 
 /// What a receiver got: the sorted list, validated names, the id map and

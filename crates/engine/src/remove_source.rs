@@ -28,11 +28,11 @@ impl SourceRemover {
         let files = list
             .entries
             .iter()
-            .zip(list.sources.iter())
             .enumerate()
-            .map(|(i, (e, p))| {
+            .map_while(|(i, e)| {
+                let p = list.path_of(i)?;
                 let origin = list.origins.get(i).copied();
-                (p, e.size, e.mtime, !e.is_dir(), origin)
+                Some((p, e.size, e.mtime, !e.is_dir(), origin))
             })
             .collect();
         *lock(&self.files) = Some(files);

@@ -737,7 +737,7 @@ fn item<'x>(ctx: &'x SendCtx<'_>, inc: Option<&'x IncSender<'_>>, ndx: usize) ->
     let Some(l) = inc else {
         return Some(Item {
             entry: ctx.list.entries.get(ndx)?,
-            path: ctx.list.sources.get(ndx)?,
+            path: ctx.list.path_of(ndx)?,
             source: ctx.list.source_of(ndx),
         });
     };
@@ -753,7 +753,7 @@ fn item<'x>(ctx: &'x SendCtx<'_>, inc: Option<&'x IncSender<'_>>, ndx: usize) ->
     let j = ndx - list.start;
     Some(Item {
         entry: list.list.entries.get(j)?,
-        path: list.list.sources.get(j)?,
+        path: list.list.path_of(j)?,
         source: list.list.source_of(j),
     })
 }

@@ -203,6 +203,20 @@ impl Sources {
         }
     }
 
+    /// The directory `p`, opened once for a walk, resolved as
+    /// [`Sources::read_dir`] resolves it: its names are read and each of
+    /// its entries stat'ed beneath that one descriptor.
+    pub fn open_listing(&self, p: &Path) -> io::Result<confine::Listing> {
+        match self.via(p)? {
+            Via::Plain => {
+                let auth = confine::AmbientAuthority::operator();
+                confine::Listing::open_ambient(p, auth).map_err(io_of)
+            }
+            Via::Module(root, rel) => root.open_listing(&rel).map_err(io_of),
+            Via::Under(root, rel, _) => root.open_listing(&rel).map_err(io_of),
+        }
+    }
+
     /// Opens a file to send, with O_NOATIME under `--open-noatime`
     /// (upstream syscall.c do_open). Beneath a module symlinks are
     /// followed inside it; beneath a transfer root the last component is

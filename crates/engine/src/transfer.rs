@@ -453,10 +453,7 @@ fn run_inc_sender(
     // more: what this side wrote goes out before it waits to read
     // (upstream io.c perform_io() writes while it waits).
     let inner = std::mem::replace(reader.inner_mut(), Box::new(io::empty()));
-    *reader.inner_mut() = Box::new(FlushOnRead {
-        inner,
-        w: w.clone(),
-    });
+    *reader.inner_mut() = Box::new(FlushOnRead::new(inner, w.clone()));
     flist_progress.sending_incremental();
     let outgoing = link.outgoing_chmod.clone();
     let client_chmod = (side == Side::Client).then(|| opts.chmod_spec()).flatten();
@@ -575,19 +572,48 @@ fn sender_sources(link: &Link, opts: &Options) -> crate::source::Sources {
 }
 
 /// Flushes the connection's writer before each read of the input below
-/// the multiplexing (a read that may wait).
+/// the multiplexing that may wait: the input is read a buffer at a time,
+/// and the writer flushed only when that buffer is used up (not for every
+/// frame header and payload the multiplexing reads, which would send one
+/// packet per echoed request).
 struct FlushOnRead {
     inner: Input,
     w: SharedWriter,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+}
+
+impl FlushOnRead {
+    fn new(inner: Input, w: SharedWriter) -> FlushOnRead {
+        FlushOnRead {
+            inner,
+            w,
+            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+        }
+    }
 }
 
 impl Read for FlushOnRead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.w
-            .lock()
-            .map_err(|_| io::Error::other("writer lock poisoned"))?
-            .flush()?;
-        self.inner.read(buf)
+        if self.pos == self.end {
+            self.w
+                .lock()
+                .map_err(|_| io::Error::other("writer lock poisoned"))?
+                .flush()?;
+            // A read as large as the caller's goes straight through.
+            if buf.len() >= self.buf.len() {
+                return self.inner.read(buf);
+            }
+            self.end = self.inner.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.end - self.pos);
+        buf[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

@@ -171,7 +171,7 @@ impl<'a> IncSender<'a> {
                     .first()
                     .copied()
                     .unwrap_or(Origin::OPERATOR);
-                let path = top.list.sources.get(0).unwrap_or_default();
+                let path = top.list.path_of(0).unwrap_or_default();
                 top.parent = Some((top.list.entries[0].clone(), path, origin));
             }
         }
@@ -214,7 +214,7 @@ impl<'a> IncSender<'a> {
                 Some(n) => n.dirs.push(d),
                 None => {
                     let origin = list.origins.get(k).copied().unwrap_or(Origin::OPERATOR);
-                    let path = list.sources.get(k).unwrap_or_default();
+                    let path = list.path_of(k).unwrap_or_default();
                     level.push_back(Node {
                         dir_ndx,
                         dirs: vec![d],
