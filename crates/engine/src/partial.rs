@@ -149,7 +149,13 @@ pub fn open_output(
                 Some(t) => (true, t.dir_path(&tname)?, t.root(&ctx.root)),
                 None => (false, join(&parent, &tname)?, &ctx.root),
             };
-            match root.create_excl(&tmp, 0o600) {
+            let made_here = if in_temp_dir {
+                root.create_excl(&tmp, 0o600)
+            } else {
+                ctx.root
+                    .create_excl_cached(&mut recv_dir(ctx).1, &tmp, 0o600)
+            };
+            match made_here {
                 Ok(f) => {
                     made = Some((
                         Output {
@@ -177,6 +183,18 @@ pub fn open_output(
     };
     *lock(&ctx.upd.in_flight) = Some((i, out.clone()));
     Ok((out, file))
+}
+
+/// The receiver's directory handle (see [`crate::ctx::Updates::dir`]),
+/// forgotten when the generator may have replaced a directory since.
+fn recv_dir(ctx: &RecvCtx) -> std::sync::MutexGuard<'_, (u64, confine::ParentCache)> {
+    let mut g = lock(&ctx.upd.dir);
+    let epoch = ctx.upd.dir_epoch.load(std::sync::atomic::Ordering::SeqCst);
+    if g.0 != epoch {
+        g.1.clear();
+        g.0 = epoch;
+    }
+    g
 }
 
 /// Drops an output that will not be used (bad checksum, write error).
@@ -261,7 +279,25 @@ pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
         (Some(t), true) => t.dest_path(p)?,
         _ => p.clone(),
     };
-    relocate(from_root, &from, from_root, &dest)?;
+    if out.in_temp_dir {
+        relocate(from_root, &from, from_root, &dest)?;
+    } else {
+        // Beside the file: one renameat in the directory kept open (a
+        // rename to another filesystem cannot happen there, but is
+        // copied as relocate() copies it).
+        let res = ctx.root.rename_cached(&mut recv_dir(ctx).1, &from, &dest);
+        match res {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                relocate(from_root, &from, from_root, &dest)?;
+            }
+            res => res.map_err(|e| {
+                Error::file_io(format!(
+                    "rsync: [receiver] rename failed: {}",
+                    crate::error::sys_err(&e)
+                ))
+            })?,
+        }
+    }
     clear_partial(ctx, p);
     Ok(())
 }

@@ -378,9 +378,34 @@ fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
 
 /// Incremental recursion: the file a record of the first phase asked for
 /// is done with (upstream: the receiver's MSG_SUCCESS / MSG_NO_SEND to the
-/// generator, which counts the files of each list in progress).
+/// generator, which counts the files of each list in progress). Counted
+/// here; the generator hears of it only when its list has no file left
+/// in progress (or, with -H, of each file), not woken for every file.
 fn finished(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize, phase: i32) {
-    if ctx.inc.is_some() && phase == 0 {
+    if phase == 0 {
+        count_finished(ctx, events, i);
+    }
+}
+
+/// Incremental recursion: a requested file is done with (also a file the
+/// sender could not open, its MSG_NO_SEND): counted in its segment, the
+/// generator told when that leaves the segment with nothing in progress.
+pub(crate) fn count_finished(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
+    let Some(segs) = ctx.inc.as_ref() else {
+        return;
+    };
+    let emptied = segs.seg_of(i).is_some_and(|k| {
+        let mut counts = ctx
+            .upd
+            .in_progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        counts.get_mut(k).is_some_and(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        })
+    });
+    if emptied || ctx.opts.hard_links {
         let _ = events.send(GenEvent::Finished(i));
     }
 }
