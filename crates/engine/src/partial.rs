@@ -90,10 +90,10 @@ pub fn open_output(
     hasher: &mut FileHasher,
 ) -> Result<(Output, File)> {
     let p = &ctx.paths[i];
-    let name = ctx.full_name(i);
     let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
-            "rsync: [receiver] {what} \"{name}\" failed: {}",
+            "rsync: [receiver] {what} \"{}\" failed: {}",
+            ctx.full_name(i),
             crate::error::sys_err(e)
         ))
     };

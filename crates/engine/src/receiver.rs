@@ -528,8 +528,9 @@ fn receive_data<R: Read>(
 ) -> Result<Option<bool>> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
-    // Error lines name the file as upstream's full_fname() does.
-    let name = ctx.full_name(i);
+    // Error lines name the file as upstream's full_fname() does (made
+    // only for one).
+    let name = std::cell::LazyCell::new(|| ctx.full_name(i));
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -542,7 +543,8 @@ fn receive_data<R: Read>(
             Ok(f) => Some(f),
             Err(err) => {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [receiver] failed to open basis \"{name}\": {}",
+                    "rsync: [receiver] failed to open basis \"{}\": {}",
+                    *name,
                     crate::error::sys_err(&err)
                 ));
                 None
@@ -605,8 +607,8 @@ fn receive_data<R: Read>(
                 let Some((off, len)) = Signature::block_range(&sizes, idx) else {
                     crate::partial::discard(ctx, &tmp);
                     return Err(Error::protocol(format!(
-                        "invalid block index {idx} for {name} (count {})",
-                        head.count
+                        "invalid block index {idx} for {} (count {})",
+                        *name, head.count
                     )));
                 };
                 matched += len as u64;
@@ -670,7 +672,8 @@ fn receive_data<R: Read>(
         if let Err(err) = confine::failpoint::check("fsync").and_then(|()| file.sync_all()) {
             crate::partial::discard(ctx, &tmp);
             return Err(Error::file_io(format!(
-                "rsync: [receiver] fsync failed on \"{name}\": {}",
+                "rsync: [receiver] fsync failed on \"{}\": {}",
+                *name,
                 crate::error::sys_err(&err)
             )));
         }
