@@ -560,6 +560,7 @@ impl Root {
         match self.parent(p)? {
             (DirFd::Owned(fd), _) => {
                 cache.dir.extend_from_slice(parent);
+                cache.gid = rustix::fs::fstat(&fd).ok().map(|st| st.st_gid);
                 cache.fd = Some(fd);
                 Ok(true)
             }
@@ -994,6 +995,8 @@ pub struct ParentCache {
     /// Its path beneath the root.
     dir: Vec<u8>,
     fd: Option<OwnedFd>,
+    /// Its group, when [`Root::create_excl_cached`] opened it.
+    gid: Option<u32>,
 }
 
 impl ParentCache {
@@ -1001,6 +1004,16 @@ impl ParentCache {
     pub fn clear(&mut self) {
         self.dir.clear();
         self.fd = None;
+        self.gid = None;
+    }
+    /// The group of the directory held, when it is `p`'s parent and
+    /// [`Root::create_excl_cached`] or [`Root::rename_cached`] opened it.
+    pub fn gid_of(&self, p: &RelPath) -> Option<u32> {
+        let b = p.as_bytes();
+        let slash = b.iter().rposition(|&c| c == b'/')?;
+        (self.fd.is_some() && self.dir == b[..slash])
+            .then_some(self.gid)
+            .flatten()
     }
 }
 

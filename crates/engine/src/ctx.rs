@@ -326,6 +326,9 @@ pub struct Output {
     pub tmp: RelPath,
     /// Written straight into the destination file.
     pub inplace: bool,
+    /// The group of the directory a new temp file was made in, when
+    /// known (see `receiver::made_owned`).
+    pub(crate) dir_gid: Option<u32>,
 }
 
 /// Receiver state shared across files.
@@ -344,4 +347,6 @@ pub struct Updates {
     /// the receiver a finished file, and wakes the generator (with
     /// `GenEvent::Finished`) only when a segment's count drops to 0.
     pub(crate) in_progress: Mutex<Vec<usize>>,
+    /// The receiver's effective uid and gid, asked for once.
+    pub(crate) creds: std::sync::OnceLock<(u32, u32)>,
 }

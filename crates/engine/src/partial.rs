@@ -137,6 +137,7 @@ pub fn open_output(
             in_temp_dir: false,
             tmp: p.clone(),
             inplace: true,
+            dir_gid: None,
         };
         (out, file)
     } else {
@@ -150,18 +151,20 @@ pub fn open_output(
                 None => (false, join(&parent, &tname)?, &ctx.root),
             };
             let made_here = if in_temp_dir {
-                root.create_excl(&tmp, 0o600)
+                root.create_excl(&tmp, 0o600).map(|f| (f, None))
             } else {
-                ctx.root
-                    .create_excl_cached(&mut recv_dir(ctx).1, &tmp, 0o600)
+                let mut dir = recv_dir(ctx);
+                let res = ctx.root.create_excl_cached(&mut dir.1, &tmp, 0o600);
+                res.map(|f| (f, dir.1.gid_of(&tmp)))
             };
             match made_here {
-                Ok(f) => {
+                Ok((f, dir_gid)) => {
                     made = Some((
                         Output {
                             in_temp_dir,
                             tmp,
                             inplace: false,
+                            dir_gid,
                         },
                         f,
                     ));

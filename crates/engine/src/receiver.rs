@@ -718,6 +718,8 @@ fn finish_file(
     } else {
         None
     };
+    // A new file that already has the owner asked for is not chowned.
+    let owner = owner.filter(|&(u, g)| !made_owned(ctx, tmp, u, g));
     let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
     // --fake-super: no chown, owner-accessible real bits; the rest goes
     // into the user.rsync.%stat xattr.
@@ -779,6 +781,25 @@ fn finish_file(
             err.message
         ));
     }
+}
+
+/// Whether the temp file `tmp`, new, already has owner `uid` and group
+/// `gid` (None: unchanged): ours, in a directory of our group, where
+/// a new file gets our group whether or not the directory is setgid
+/// (upstream set_file_attrs() compares with its stat instead).
+fn made_owned(ctx: &RecvCtx, tmp: &crate::ctx::Output, uid: Option<u32>, gid: Option<u32>) -> bool {
+    let Some(dir_gid) = tmp.dir_gid.filter(|_| !tmp.inplace) else {
+        return false;
+    };
+    let (euid, egid) = *ctx.upd.creds.get_or_init(|| {
+        (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    });
+    dir_gid == egid
+        && uid.is_none_or(|u| u == euid || u == u32::MAX)
+        && gid.is_none_or(|g| g == egid || g == u32::MAX)
 }
 
 /// -X: gives the received file `file` (or, without it, the destination
