@@ -56,6 +56,7 @@ mod manpages;
 mod maxalloc;
 mod misc_options;
 mod mkpath;
+mod new_file_owner;
 mod operator_paths;
 mod pair;
 mod planted_links;

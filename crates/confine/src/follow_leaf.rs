@@ -52,8 +52,7 @@ impl Root {
         } else {
             self.resolve(p, flags, Mode::empty(), false)?
         };
-        let fl = rustix::fs::fcntl_getfl(&fd).map_err(|e| io_err("fcntl", p, e))?;
-        rustix::fs::fcntl_setfl(&fd, fl - OFlags::NONBLOCK).map_err(|e| io_err("fcntl", p, e))?;
+        crate::root::clear_nonblock(&fd, flags).map_err(|e| io_err("fcntl", p, e))?;
         Ok(File::from(fd))
     }
 

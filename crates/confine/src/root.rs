@@ -315,7 +315,7 @@ impl Root {
             flags |= OFlags::NOATIME;
         }
         let fd = self.resolve(p, flags, Mode::empty(), true)?;
-        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        clear_nonblock(&fd, flags).map_err(|e| io_err("fcntl", p, e))?;
         Ok(File::from(fd))
     }
     /// True when this root resolves with the fallback walk (asked for, forced
@@ -388,7 +388,7 @@ impl Root {
             Mode::empty(),
             false,
         )?;
-        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        clear_nonblock(&fd, OFlags::RDONLY).map_err(|e| io_err("fcntl", p, e))?;
         Ok(File::from(fd))
     }
     /// Opens an existing regular file for writing without truncating
@@ -432,7 +432,7 @@ impl Root {
                 source: io::Error::new(io::ErrorKind::InvalidInput, what.to_string()),
             });
         }
-        clear_nonblock(&fd).map_err(|e| io_err("fcntl", p, e))?;
+        clear_nonblock(&fd, OFlags::WRONLY).map_err(|e| io_err("fcntl", p, e))?;
         Ok(File::from(fd))
     }
     /// Creates a new file exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, read-write)
@@ -544,6 +544,84 @@ impl Root {
             Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
             Err(e) => Err(io_err("fstatat", p, e)),
         }
+    }
+    /// Opens `p`'s parent into `cache` unless it holds it already; false
+    /// when the parent is the root itself (nothing to keep open).
+    fn cache_parent(&self, cache: &mut ParentCache, p: &RelPath) -> Result<bool, Error> {
+        let bytes = p.as_bytes();
+        let Some(slash) = bytes.iter().rposition(|&b| b == b'/') else {
+            return Ok(false);
+        };
+        let parent = &bytes[..slash];
+        if cache.fd.is_some() && cache.dir == parent {
+            return Ok(true);
+        }
+        cache.clear();
+        match self.parent(p)? {
+            (DirFd::Owned(fd), _) => {
+                cache.dir.extend_from_slice(parent);
+                cache.gid = rustix::fs::fstat(&fd).ok().map(|st| st.st_gid);
+                cache.fd = Some(fd);
+                Ok(true)
+            }
+            (DirFd::Borrowed(_), _) => Ok(false),
+        }
+    }
+    /// As [`Root::create_excl`], in `p`'s parent kept open in `cache`
+    /// (resolved as [`Root::create_excl`] resolves it; the caller clears
+    /// the cache when that directory may have been replaced).
+    pub fn create_excl_cached(
+        &self,
+        cache: &mut ParentCache,
+        p: &RelPath,
+        mode: u32,
+    ) -> Result<File, Error> {
+        if !self.cache_parent(cache, p)? {
+            return self.create_excl(p, mode);
+        }
+        injected("open", "openat", p)?;
+        let (Some(dir), Some(name)) = (
+            cache.fd.as_ref(),
+            p.as_bytes().rsplit(|&b| b == b'/').next(),
+        ) else {
+            return self.create_excl(p, mode);
+        };
+        let flags = OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::NOFOLLOW
+            | OFlags::RDWR
+            | OFlags::CLOEXEC
+            | OFlags::NOCTTY;
+        let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("openat", p, e))?;
+        Ok(File::from(fd))
+    }
+    /// As [`Root::rename`] when `from` and `to` are in one directory, the
+    /// one kept open in `cache` (see [`Root::create_excl_cached`]).
+    pub fn rename_cached(
+        &self,
+        cache: &mut ParentCache,
+        from: &RelPath,
+        to: &RelPath,
+    ) -> Result<(), Error> {
+        let (fb, tb) = (from.as_bytes(), to.as_bytes());
+        let split = |b: &[u8]| b.iter().rposition(|&c| c == b'/');
+        let same_dir = match (split(fb), split(tb)) {
+            (Some(i), Some(j)) => fb[..i] == tb[..j],
+            _ => false,
+        };
+        if !same_dir || !self.cache_parent(cache, to)? {
+            return self.rename(from, to);
+        }
+        injected("rename", "renameat", to)?;
+        let (Some(dir), Some(f), Some(t)) = (
+            cache.fd.as_ref(),
+            fb.rsplit(|&b| b == b'/').next(),
+            tb.rsplit(|&b| b == b'/').next(),
+        ) else {
+            return self.rename(from, to);
+        };
+        rustix::fs::renameat(dir, f, dir, t).map_err(|e| io_err("renameat", to, e))
     }
     /// Names in directory `p` (without "." and ".."), unsorted. The last
     /// component is resolved as by [`Root::open_dir`].
@@ -917,6 +995,8 @@ pub struct ParentCache {
     /// Its path beneath the root.
     dir: Vec<u8>,
     fd: Option<OwnedFd>,
+    /// Its group, when [`Root::create_excl_cached`] opened it.
+    gid: Option<u32>,
 }
 
 impl ParentCache {
@@ -924,6 +1004,16 @@ impl ParentCache {
     pub fn clear(&mut self) {
         self.dir.clear();
         self.fd = None;
+        self.gid = None;
+    }
+    /// The group of the directory held, when it is `p`'s parent and
+    /// [`Root::create_excl_cached`] or [`Root::rename_cached`] opened it.
+    pub fn gid_of(&self, p: &RelPath) -> Option<u32> {
+        let b = p.as_bytes();
+        let slash = b.iter().rposition(|&c| c == b'/')?;
+        (self.fd.is_some() && self.dir == b[..slash])
+            .then_some(self.gid)
+            .flatten()
     }
 }
 
@@ -985,9 +1075,11 @@ fn times(mtime: Option<(i64, u32)>, atime: Option<i64>) -> Timestamps {
     }
 }
 
-fn clear_nonblock(fd: &OwnedFd) -> rustix::io::Result<()> {
-    let flags = rustix::fs::fcntl_getfl(fd)?;
-    rustix::fs::fcntl_setfl(fd, flags - OFlags::NONBLOCK)
+/// Clears O_NONBLOCK on `fd`, opened with `opened`: F_SETFL changes only
+/// the status flags (O_APPEND, O_NONBLOCK, O_NOATIME, ...) and ignores the
+/// rest, so the flags the file was opened with are enough (no F_GETFL).
+pub(crate) fn clear_nonblock(fd: &OwnedFd, opened: OFlags) -> rustix::io::Result<()> {
+    rustix::fs::fcntl_setfl(fd, opened - OFlags::NONBLOCK)
 }
 
 /// A fault the tests injected (debug builds, [`crate::failpoint`]).

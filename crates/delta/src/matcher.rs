@@ -245,17 +245,29 @@ fn invalid(msg: &str) -> io::Error {
 }
 
 /// An empty signature: every byte of the new file is literal.
+/// The first buffer of a whole file (see [`all_literal`]).
+const LITERAL_START: usize = 16 * 1024;
+
+/// An empty signature: every byte of the new file is literal. The buffer
+/// doubles, up to `full` bytes, each time the file fills it; the data goes
+/// out as from a buffer of `full` bytes (the same literal runs).
 fn all_literal<R: Read>(
     mut inp: Input<R>,
+    full: usize,
     mut stats: MatchStats,
     emit: &mut dyn FnMut(Op<'_>) -> io::Result<()>,
 ) -> io::Result<(MatchStats, Vec<u8>)> {
     loop {
-        inp.refill(inp.filled)?;
+        inp.refill(0)?;
+        if !inp.eof && inp.buf.len() < full {
+            let grown = (inp.buf.len() * 2).min(full);
+            inp.buf.resize(grown, 0);
+            continue;
+        }
         emit_literal(&inp.buf[..inp.filled], &mut stats, emit)?;
+        inp.base += inp.filled as u64;
+        inp.filled = 0;
         if inp.eof {
-            inp.base += inp.filled as u64;
-            inp.filled = 0;
             return Ok((stats, inp.hasher.finish()));
         }
     }
@@ -344,9 +356,19 @@ pub(crate) fn match_impl<R: Read>(
     } else {
         sizes.blength as usize
     };
+    let full = CHUNK_SIZE + bl + 1 + read_size.max(bl).max(1);
     let mut inp = Input {
         r: new,
-        buf: vec![0u8; CHUNK_SIZE + bl + 1 + read_size.max(bl).max(1)],
+        // Whole files start small (most are): the buffer is zeroed when
+        // made, and grows as the file fills it.
+        buf: vec![
+            0u8;
+            if count == 0 {
+                full.min(LITERAL_START)
+            } else {
+                full
+            }
+        ],
         filled: 0,
         base: 0,
         eof: false,
@@ -354,7 +376,7 @@ pub(crate) fn match_impl<R: Read>(
     };
 
     if count == 0 {
-        return all_literal(inp, stats, emit);
+        return all_literal(inp, full, stats, emit);
     }
 
     let s2 = (sizes.s2length as usize).min(kind.digest_len());
@@ -614,6 +636,29 @@ mod tests {
         let o = check(&data, b"", forced(5000, 700), ChecksumKind::Md4, 1000, 10);
         assert!(o.ops.is_empty());
         check(b"", b"", s, ChecksumKind::Xxh3, 1000, 10);
+    }
+
+    /// A whole file larger than the first buffer: the buffer grows as
+    /// it fills, the data and its checksum come out whole, at every read
+    /// size and trickle.
+    #[test]
+    fn whole_file_grows_its_buffer() {
+        let data = pseudo(1 << 20, 9);
+        let s = sum_sizes(0, 16, None, false);
+        for (read_size, step) in [(READ_SIZE, 1 << 20), (READ_SIZE, 4095), (1000, 333)] {
+            let o = check(b"", &data, s, ChecksumKind::Xxh128, read_size, step);
+            assert_eq!(o.stats.literal, 1 << 20);
+            // The literal runs of a buffer of its full size.
+            let full = CHUNK_SIZE + 1 + read_size;
+            let runs: usize = data
+                .chunks(full)
+                .map(|c| c.len().div_ceil(CHUNK_SIZE))
+                .sum();
+            assert_eq!(o.ops.len(), runs);
+        }
+        let small = pseudo(LITERAL_START - 1, 10);
+        let o = check(b"", &small, s, ChecksumKind::Md5, READ_SIZE, 1 << 20);
+        assert_eq!(o.stats.literal, small.len() as u64);
     }
 
     #[test]

@@ -326,6 +326,9 @@ pub struct Output {
     pub tmp: RelPath,
     /// Written straight into the destination file.
     pub inplace: bool,
+    /// The group of the directory a new temp file was made in, when
+    /// known (see `receiver::made_owned`).
+    pub(crate) dir_gid: Option<u32>,
 }
 
 /// Receiver state shared across files.
@@ -333,4 +336,17 @@ pub struct Output {
 pub struct Updates {
     pub(crate) in_flight: Mutex<Option<(usize, Output)>>,
     pub(crate) delayed: Mutex<Vec<usize>>,
+    /// The directory the receiver last made a file in, kept open for the
+    /// next file there, with the [`Updates::dir_epoch`] it was opened in.
+    pub(crate) dir: Mutex<(u64, confine::ParentCache)>,
+    /// Counts the generator's steps that may replace or move a directory
+    /// (`Gen::forget_dir`): a `dir` opened before one is opened again.
+    pub(crate) dir_epoch: std::sync::atomic::AtomicU64,
+    /// Incremental recursion: files requested and not yet finished, per
+    /// segment (upstream in_progress). The generator counts a request,
+    /// the receiver a finished file, and wakes the generator (with
+    /// `GenEvent::Finished`) only when a segment's count drops to 0.
+    pub(crate) in_progress: Mutex<Vec<usize>>,
+    /// The receiver's effective uid and gid, asked for once.
+    pub(crate) creds: std::sync::OnceLock<(u32, u32)>,
 }

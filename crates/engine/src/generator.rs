@@ -369,6 +369,11 @@ impl Gen<'_> {
     /// a deletion, an item replaced under a temporary name).
     fn forget_dir(&self) {
         self.parent.borrow_mut().clear();
+        // The receiver's directory too (it checks before each use).
+        self.ctx
+            .upd
+            .dir_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The target of the symlink at `p`; under `--fake-super` the text of

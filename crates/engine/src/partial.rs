@@ -90,10 +90,10 @@ pub fn open_output(
     hasher: &mut FileHasher,
 ) -> Result<(Output, File)> {
     let p = &ctx.paths[i];
-    let name = ctx.full_name(i);
     let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
-            "rsync: [receiver] {what} \"{name}\" failed: {}",
+            "rsync: [receiver] {what} \"{}\" failed: {}",
+            ctx.full_name(i),
             crate::error::sys_err(e)
         ))
     };
@@ -137,6 +137,7 @@ pub fn open_output(
             in_temp_dir: false,
             tmp: p.clone(),
             inplace: true,
+            dir_gid: None,
         };
         (out, file)
     } else {
@@ -149,13 +150,21 @@ pub fn open_output(
                 Some(t) => (true, t.dir_path(&tname)?, t.root(&ctx.root)),
                 None => (false, join(&parent, &tname)?, &ctx.root),
             };
-            match root.create_excl(&tmp, 0o600) {
-                Ok(f) => {
+            let made_here = if in_temp_dir {
+                root.create_excl(&tmp, 0o600).map(|f| (f, None))
+            } else {
+                let mut dir = recv_dir(ctx);
+                let res = ctx.root.create_excl_cached(&mut dir.1, &tmp, 0o600);
+                res.map(|f| (f, dir.1.gid_of(&tmp)))
+            };
+            match made_here {
+                Ok((f, dir_gid)) => {
                     made = Some((
                         Output {
                             in_temp_dir,
                             tmp,
                             inplace: false,
+                            dir_gid,
                         },
                         f,
                     ));
@@ -177,6 +186,18 @@ pub fn open_output(
     };
     *lock(&ctx.upd.in_flight) = Some((i, out.clone()));
     Ok((out, file))
+}
+
+/// The receiver's directory handle (see [`crate::ctx::Updates::dir`]),
+/// forgotten when the generator may have replaced a directory since.
+fn recv_dir(ctx: &RecvCtx) -> std::sync::MutexGuard<'_, (u64, confine::ParentCache)> {
+    let mut g = lock(&ctx.upd.dir);
+    let epoch = ctx.upd.dir_epoch.load(std::sync::atomic::Ordering::SeqCst);
+    if g.0 != epoch {
+        g.1.clear();
+        g.0 = epoch;
+    }
+    g
 }
 
 /// Drops an output that will not be used (bad checksum, write error).
@@ -261,7 +282,25 @@ pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
         (Some(t), true) => t.dest_path(p)?,
         _ => p.clone(),
     };
-    relocate(from_root, &from, from_root, &dest)?;
+    if out.in_temp_dir {
+        relocate(from_root, &from, from_root, &dest)?;
+    } else {
+        // Beside the file: one renameat in the directory kept open (a
+        // rename to another filesystem cannot happen there, but is
+        // copied as relocate() copies it).
+        let res = ctx.root.rename_cached(&mut recv_dir(ctx).1, &from, &dest);
+        match res {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                relocate(from_root, &from, from_root, &dest)?;
+            }
+            res => res.map_err(|e| {
+                Error::file_io(format!(
+                    "rsync: [receiver] rename failed: {}",
+                    crate::error::sys_err(&e)
+                ))
+            })?,
+        }
+    }
     clear_partial(ctx, p);
     Ok(())
 }

@@ -378,9 +378,34 @@ fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
 
 /// Incremental recursion: the file a record of the first phase asked for
 /// is done with (upstream: the receiver's MSG_SUCCESS / MSG_NO_SEND to the
-/// generator, which counts the files of each list in progress).
+/// generator, which counts the files of each list in progress). Counted
+/// here; the generator hears of it only when its list has no file left
+/// in progress (or, with -H, of each file), not woken for every file.
 fn finished(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize, phase: i32) {
-    if ctx.inc.is_some() && phase == 0 {
+    if phase == 0 {
+        count_finished(ctx, events, i);
+    }
+}
+
+/// Incremental recursion: a requested file is done with (also a file the
+/// sender could not open, its MSG_NO_SEND): counted in its segment, the
+/// generator told when that leaves the segment with nothing in progress.
+pub(crate) fn count_finished(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
+    let Some(segs) = ctx.inc.as_ref() else {
+        return;
+    };
+    let emptied = segs.seg_of(i).is_some_and(|k| {
+        let mut counts = ctx
+            .upd
+            .in_progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        counts.get_mut(k).is_some_and(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        })
+    });
+    if emptied || ctx.opts.hard_links {
         let _ = events.send(GenEvent::Finished(i));
     }
 }
@@ -503,8 +528,9 @@ fn receive_data<R: Read>(
 ) -> Result<Option<bool>> {
     let e = &ctx.entries[i];
     let p = &ctx.paths[i];
-    // Error lines name the file as upstream's full_fname() does.
-    let name = ctx.full_name(i);
+    // Error lines name the file as upstream's full_fname() does (made
+    // only for one).
+    let name = std::cell::LazyCell::new(|| ctx.full_name(i));
     let sizes = SumSizes {
         count: head.count as u32,
         blength: head.blength as u32,
@@ -517,7 +543,8 @@ fn receive_data<R: Read>(
             Ok(f) => Some(f),
             Err(err) => {
                 ctx.out.error_xfer(&format!(
-                    "rsync: [receiver] failed to open basis \"{name}\": {}",
+                    "rsync: [receiver] failed to open basis \"{}\": {}",
+                    *name,
                     crate::error::sys_err(&err)
                 ));
                 None
@@ -580,8 +607,8 @@ fn receive_data<R: Read>(
                 let Some((off, len)) = Signature::block_range(&sizes, idx) else {
                     crate::partial::discard(ctx, &tmp);
                     return Err(Error::protocol(format!(
-                        "invalid block index {idx} for {name} (count {})",
-                        head.count
+                        "invalid block index {idx} for {} (count {})",
+                        *name, head.count
                     )));
                 };
                 matched += len as u64;
@@ -645,7 +672,8 @@ fn receive_data<R: Read>(
         if let Err(err) = confine::failpoint::check("fsync").and_then(|()| file.sync_all()) {
             crate::partial::discard(ctx, &tmp);
             return Err(Error::file_io(format!(
-                "rsync: [receiver] fsync failed on \"{name}\": {}",
+                "rsync: [receiver] fsync failed on \"{}\": {}",
+                *name,
                 crate::error::sys_err(&err)
             )));
         }
@@ -690,6 +718,8 @@ fn finish_file(
     } else {
         None
     };
+    // A new file that already has the owner asked for is not chowned.
+    let owner = owner.filter(|&(u, g)| !made_owned(ctx, tmp, u, g));
     let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
     // --fake-super: no chown, owner-accessible real bits; the rest goes
     // into the user.rsync.%stat xattr.
@@ -751,6 +781,25 @@ fn finish_file(
             err.message
         ));
     }
+}
+
+/// Whether the temp file `tmp`, new, already has owner `uid` and group
+/// `gid` (None: unchanged): ours, in a directory of our group, where
+/// a new file gets our group whether or not the directory is setgid
+/// (upstream set_file_attrs() compares with its stat instead).
+fn made_owned(ctx: &RecvCtx, tmp: &crate::ctx::Output, uid: Option<u32>, gid: Option<u32>) -> bool {
+    let Some(dir_gid) = tmp.dir_gid.filter(|_| !tmp.inplace) else {
+        return false;
+    };
+    let (euid, egid) = *ctx.upd.creds.get_or_init(|| {
+        (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    });
+    dir_gid == egid
+        && uid.is_none_or(|u| u == euid || u == u32::MAX)
+        && gid.is_none_or(|g| g == egid || g == u32::MAX)
 }
 
 /// -X: gives the received file `file` (or, without it, the destination

@@ -138,12 +138,20 @@ pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
 /// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
 pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // The process id, asked for once (a getpid per file otherwise); a
+    // clash only costs another attempt, the file is made with O_EXCL.
+    static PID: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut pid = PID.load(Ordering::Relaxed);
+    if pid == 0 {
+        pid = u64::from(std::process::id()) | 1 << 32;
+        PID.store(pid, Ordering::Relaxed);
+    }
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let mix = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let mix = pid.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9)
         ^ ((t as u64) << 7)
         ^ attempt as u64;

@@ -572,10 +572,9 @@ fn sender_sources(link: &Link, opts: &Options) -> crate::source::Sources {
 }
 
 /// Flushes the connection's writer before each read of the input below
-/// the multiplexing that may wait: the input is read a buffer at a time,
-/// and the writer flushed only when that buffer is used up (not for every
-/// frame header and payload the multiplexing reads, which would send one
-/// packet per echoed request).
+/// the multiplexing that may wait: it keeps what it read, and reads (and
+/// flushes) again only when that is used up. (Flushing before every read
+/// of the multiplexing's frames wrote each small file to the wire alone.)
 struct FlushOnRead {
     inner: Input,
     w: SharedWriter,
@@ -585,11 +584,15 @@ struct FlushOnRead {
 }
 
 impl FlushOnRead {
+    /// What one read of the input may take: the generator's requests of
+    /// a few hundred files.
+    const BUF: usize = 16 * 1024;
+
     fn new(inner: Input, w: SharedWriter) -> FlushOnRead {
         FlushOnRead {
             inner,
             w,
-            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            buf: vec![0; Self::BUF].into_boxed_slice(),
             pos: 0,
             end: 0,
         }
@@ -603,7 +606,6 @@ impl Read for FlushOnRead {
                 .lock()
                 .map_err(|_| io::Error::other("writer lock poisoned"))?
                 .flush()?;
-            // A read as large as the caller's goes straight through.
             if buf.len() >= self.buf.len() {
                 return self.inner.read(buf);
             }
@@ -794,7 +796,7 @@ pub fn run_receiver_to(
     crate::confinement::confine_receiver(opts, side, local && !replay, &ctx.root, &out)?;
     let events = std::sync::mpsc::channel();
     let inc = ctx.inc.as_ref().map(|_| {
-        reader.set_handler(no_send_handler(out.clone(), events.0.clone()));
+        reader.set_handler(no_send_handler(out.clone(), ctx.clone(), events.0.clone()));
         crate::increc::IncReader::new(lists, Box::new(fixup), !link.numeric_ids)
     });
     store_top(&ctx, list, paths);
@@ -1007,12 +1009,16 @@ fn store_top(ctx: &RecvCtx, list: FileList, paths: Vec<RelPath>) {
 /// Incremental recursion: the message handler also hands the sender's
 /// MSG_NO_SEND to the generator, which counts the file finished (upstream
 /// io.c got_flist_entry_status()).
-fn no_send_handler(out: Arc<Out>, tx: std::sync::mpsc::Sender<crate::ctx::GenEvent>) -> MsgHandler {
+fn no_send_handler(
+    out: Arc<Out>,
+    ctx: Arc<RecvCtx>,
+    tx: std::sync::mpsc::Sender<crate::ctx::GenEvent>,
+) -> MsgHandler {
     let mut base = msg_handler(out);
     Box::new(move |m: Message| {
         if m.code == MsgCode::NoSend {
             if let Some(n) = payload_i32(&m.payload).and_then(|n| usize::try_from(n).ok()) {
-                let _ = tx.send(crate::ctx::GenEvent::Finished(n));
+                crate::receiver::count_finished(&ctx, &tx, n);
             }
         }
         base(m)

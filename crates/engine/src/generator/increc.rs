@@ -13,6 +13,11 @@ use protocol::ndx::NDX_DONE;
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Mutex, MutexGuard};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The generator's bookkeeping of the segments.
 #[derive(Debug, Default)]
@@ -23,9 +28,6 @@ pub(super) struct Walk {
     linked: usize,
     /// Segments whose NDX_DONE went out.
     done: usize,
-    /// Files requested and not yet finished, per segment (upstream
-    /// in_progress).
-    in_progress: Vec<usize>,
     /// NDX_FLIST_EOF has arrived (or the receiver ended the phase).
     eof: bool,
     /// -H: members parked until their group's leader is in place; each
@@ -80,10 +82,11 @@ impl Gen<'_> {
         let Some(k) = self.ctx.inc.as_ref().and_then(|s| s.seg_of(i)) else {
             return;
         };
-        if self.inc.in_progress.len() <= k {
-            self.inc.in_progress.resize(k + 1, 0);
+        let mut counts = lock(&self.ctx.upd.in_progress);
+        if counts.len() <= k {
+            counts.resize(k + 1, 0);
         }
-        self.inc.in_progress[k] += 1;
+        counts[k] += 1;
     }
 
     /// -H: member `i` waits in its group; its segment is not finished
@@ -171,8 +174,8 @@ impl Gen<'_> {
             // sender that says so early gets no more requests.
             GenEvent::FlistEof | GenEvent::Done => self.inc.eof = true,
             GenEvent::Placed(ndx) => self.hard_link_done(ndx)?,
+            // The receiver counted it (see `Updates::in_progress`).
             GenEvent::Finished(ndx) => {
-                self.finished(segs, ndx);
                 if self.ctx.opts.hard_links {
                     self.hard_link_failed(ndx)?;
                 }
@@ -188,11 +191,10 @@ impl Gen<'_> {
     }
 
     fn finished(&mut self, segs: &Segments, ndx: usize) {
-        if let Some(n) = segs
-            .seg_of(ndx)
-            .and_then(|k| self.inc.in_progress.get_mut(k))
-        {
-            *n = n.saturating_sub(1);
+        if let Some(k) = segs.seg_of(ndx) {
+            if let Some(n) = lock(&self.ctx.upd.in_progress).get_mut(k) {
+                *n = n.saturating_sub(1);
+            }
         }
     }
 
@@ -203,7 +205,14 @@ impl Gen<'_> {
         let w = &mut self.inc;
         while w.done < w.walked {
             let current = w.done + 1 == w.walked && segs.count() <= w.walked && !w.eof;
-            if current || w.in_progress.get(w.done).copied().unwrap_or(0) > 0 {
+            let busy = || {
+                lock(&self.ctx.upd.in_progress)
+                    .get(w.done)
+                    .copied()
+                    .unwrap_or(0)
+                    > 0
+            };
+            if current || busy() {
                 break;
             }
             w.done += 1;
