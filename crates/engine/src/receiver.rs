@@ -64,7 +64,7 @@ pub fn receive_files<R: Read>(
             continue;
         }
         let (i, iflags, basis_type, xname) = read_attrs(ctx, r, ndx as usize, phase)?;
-        let e = &ctx.entries[i];
+        let e = &*ctx.entries.at(i);
         if iflags & ITEM_TRANSFER == 0 {
             log_untransferred(ctx, iflags, i, &xname);
             continue;
@@ -223,7 +223,7 @@ fn read_attrs<R: Read>(
         xname = r.read_vstring(4096, "xname")?;
     }
     let i = record_entry(ctx, ndx, iflags)?;
-    let e = &ctx.entries[i];
+    let e = &*ctx.entries.at(i);
     // upstream: receiver.c counts created items from the records; here
     // the generator does, but a replay's records are the batch's.
     if ctx.batch_wants.is_some()
@@ -256,7 +256,7 @@ fn read_attrs<R: Read>(
 
 /// An item with nothing to transfer: logged (and itemized by a client).
 fn log_untransferred(ctx: &RecvCtx, iflags: u32, i: usize, xname: &[u8]) {
-    let e = &ctx.entries[i];
+    let e = &*ctx.entries.at(i);
     ctx.out.log_item(crate::out::FileEvent {
         sender: false,
         iflags,
@@ -370,7 +370,9 @@ fn append_offset(head: &SumHead) -> u64 {
 /// -H: tells the generator that a hard-linked file is in place (a file
 /// parked for --delay-updates is, once it is moved).
 fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
-    if ctx.opts.hard_links && ctx.entries[i].hlink.is_some() && !crate::partial::is_delayed(ctx, i)
+    if ctx.opts.hard_links
+        && ctx.entries.at(i).hlink.is_some()
+        && !crate::partial::is_delayed(ctx, i)
     {
         let _ = events.send(GenEvent::Placed(i));
     }
@@ -395,7 +397,7 @@ type IncIn<'a> = (
 /// stands for its directory: a record there (a replayed batch's;
 /// upstream's generator makes one per list) reports on that directory.
 fn record_entry(ctx: &RecvCtx, i: usize, iflags: u32) -> Result<usize> {
-    if !crate::treeshape::is_inactive(&ctx.entries[i]) {
+    if !crate::treeshape::is_inactive(&ctx.entries.at(i)) {
         return Ok(i);
     }
     crate::increc::dir_slot_entry(ctx, i)
@@ -445,9 +447,18 @@ fn read_ndx<R: Read>(
         if ndx == NDX_DONE {
             return Ok(ndx);
         }
-        if ndx < 0 || ndx as usize >= ctx.entries.len() {
+        // With incremental recursion a finished list is freed: its
+        // indexes are no longer valid (upstream flist_for_ndx()).
+        let live = ctx.inc.as_ref().map(|s| s.first_live());
+        let first = live.unwrap_or(0);
+        if ndx < 0
+            || ndx as usize >= ctx.entries.len()
+            || (ndx as usize) < first
+            || ctx.entries.get(ndx as usize).is_none()
+        {
             return Err(Error::protocol(format!(
-                "Invalid file index: {ndx} (-1 - {}) [receiver]",
+                "Invalid file index: {ndx} ({} - {}) [receiver]",
+                live.map_or(-1, |f| f as i64),
                 ctx.entries.len() as i64 - 1
             )));
         }
@@ -462,7 +473,7 @@ fn log_transferred(ctx: &RecvCtx, iflags: u32, i: usize) {
         ctx.out.log_file(crate::out::FileEvent {
             sender: false,
             iflags,
-            entry: &ctx.entries[i],
+            entry: &ctx.entries.at(i),
         });
     } else {
         log_item(ctx, iflags, i);
@@ -473,7 +484,7 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     ctx.out.log_file(crate::out::FileEvent {
         sender: false,
         iflags,
-        entry: &ctx.entries[i],
+        entry: &ctx.entries.at(i),
     });
     if ctx.am_server {
         return;
@@ -481,7 +492,7 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     let ev = crate::out::FileEvent {
         sender: false,
         iflags,
-        entry: &ctx.entries[i],
+        entry: &ctx.entries.at(i),
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
@@ -501,8 +512,8 @@ fn receive_data<R: Read>(
     tokens: &mut crate::tokens::TokenIn,
     (basis_type, xname, phase): (Option<u8>, &[u8], i32),
 ) -> Result<Option<bool>> {
-    let e = &ctx.entries[i];
-    let p = &ctx.paths[i];
+    let e = &*ctx.entries.at(i);
+    let p = &*ctx.paths.at(i);
     // Error lines name the file as upstream's full_fname() does.
     let name = ctx.full_name(i);
     let sizes = SumSizes {
@@ -758,14 +769,14 @@ fn finish_file(
 /// not send come from the destination file being replaced.
 // upstream: rsync.c:set_file_attrs() -> xattrs.c:set_xattr()
 fn set_xattrs(ctx: &RecvCtx, i: usize, file: Option<&File>) {
-    let e = &ctx.entries[i];
+    let e = &*ctx.entries.at(i);
     if ctx.opts.dry_run || !crate::xattrs::carries(e) {
         return;
     }
     let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
     let dest = ctx
         .root
-        .xattr_fd(&ctx.paths[i])
+        .xattr_fd(&ctx.paths.at(i))
         .ok()
         .flatten()
         .map(File::from);
