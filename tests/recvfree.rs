@@ -6,10 +6,15 @@
 //! With `--no-inc-recursive` (one list) the same bound refuses the
 //! transfer with exit 22. Locally, with `oxsync --server` receiving from a
 //! stock rsync client, and with oxsync pulling from a stock rsync server.
+//! A hostile sender naming an entry of a finished list is refused.
+use crate::fakepeer::against_receiver_with;
 use crate::util::*;
+use protocol::flist::{FileEntry, FlistEncoder, S_IFDIR, S_IFREG, XMIT_TOP_DIR};
+use protocol::ndx::{NdxWriter, NDX_DONE, NDX_FLIST_OFFSET};
 use std::fs;
 use std::path::Path;
 
+const RERR_PROTOCOL: i32 = 2;
 const RERR_MALLOC: i32 = 22;
 
 /// Directories of the tree and files in each: some 2 MB of list entries
@@ -82,4 +87,47 @@ fn one_list_over_the_bound_is_refused() {
         };
         assert_eq!(files, 0, "{dir:?}: files written past the refusal");
     }
+}
+
+/// After the sender's NDX_DONE for the top list (freed), a record naming
+/// its file is refused as upstream's flist_for_ndx() refuses it: the
+/// valid range starts at the first live list's slot.
+// upstream: flist.c flist_for_ndx() ("File-list index 3 not in 4 - 5")
+#[test]
+fn hostile_index_into_a_finished_list() {
+    let out = against_receiver_with("-re.iLsfxCIvu", |p| {
+        assert_ne!(p.compat() & protocol::compat::CF_INC_RECURSE, 0);
+        let o = protocol::flist::FlistOptions {
+            preserve_uid: false,
+            preserve_gid: false,
+            ..p.flist_options()
+        };
+        let entry = |name: &str, mode: u32, xflags: u32| FileEntry {
+            name: name.into(),
+            mode,
+            mtime: T0,
+            xflags,
+            ..FileEntry::default()
+        };
+        let mut enc = FlistEncoder::new(o);
+        let mut data = Vec::new();
+        // The top list: "d" (1), "e" (2), "f" (3).
+        enc.encode(&mut data, &entry("d", S_IFDIR | 0o755, XMIT_TOP_DIR));
+        enc.encode(&mut data, &entry("e", S_IFDIR | 0o755, XMIT_TOP_DIR));
+        enc.encode(&mut data, &entry("f", S_IFREG | 0o644, 0));
+        enc.encode_end(&mut data, 0);
+        // d's list: slot 4, "d/x" (5).
+        let mut ndx = NdxWriter::default();
+        ndx.write(&mut data, NDX_FLIST_OFFSET);
+        enc.encode(&mut data, &entry("d/x", S_IFREG | 0o644, 0));
+        enc.encode_end(&mut data, 0);
+        // The top list is done; then "f" again.
+        ndx.write(&mut data, NDX_DONE);
+        ndx.write(&mut data, 3);
+        data.extend_from_slice(&[0, 0]);
+        data
+    });
+    out.check(RERR_PROTOCOL, "index of a finished list", |l| {
+        l.contains("file-list index 3 not in 4 - 5 (read_ndx_and_attrs) [receiver]")
+    });
 }

@@ -447,20 +447,21 @@ fn read_ndx<R: Read>(
         if ndx == NDX_DONE {
             return Ok(ndx);
         }
-        // With incremental recursion a finished list is freed: its
-        // indexes are no longer valid (upstream flist_for_ndx()).
-        let live = ctx.inc.as_ref().map(|s| s.first_live());
-        let first = live.unwrap_or(0);
-        if ndx < 0
-            || ndx as usize >= ctx.entries.len()
-            || (ndx as usize) < first
-            || ctx.entries.get(ndx as usize).is_none()
-        {
+        let last = ctx.entries.len() as i64 - 1;
+        if ndx < 0 || i64::from(ndx) > last {
             return Err(Error::protocol(format!(
-                "Invalid file index: {ndx} ({} - {}) [receiver]",
-                live.map_or(-1, |f| f as i64),
-                ctx.entries.len() as i64 - 1
+                "Invalid file index: {ndx} (-1 - {last}) [receiver]"
             )));
+        }
+        // With incremental recursion a finished list is freed: its
+        // indexes are no longer valid.
+        // upstream: flist.c flist_for_ndx() (from read_ndx_and_attrs())
+        if let Some(first) = ctx.inc.as_ref().map(|s| s.first_live()) {
+            if (ndx as usize) < first || ctx.entries.get(ndx as usize).is_none() {
+                return Err(Error::protocol(format!(
+                    "File-list index {ndx} not in {first} - {last} (read_ndx_and_attrs) [receiver]"
+                )));
+            }
         }
         return Ok(ctx.local_ndx(ndx));
     }
