@@ -10,7 +10,7 @@
 //! with the last holder. A list is moved in without being copied.
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The items of one part.
 enum Items<T> {
@@ -70,17 +70,58 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Item<T> {
     }
 }
 
-/// A vector of parts, appended to and freed by part.
+/// Parts in the first chunk of the directory; chunk `k` holds `FIRST << k`.
+const FIRST: usize = 64;
+/// Chunks: room for `FIRST * (2^CHUNKS - 1)` parts, far beyond
+/// [`crate::flist::MAX_ENTRIES`] lists.
+const CHUNKS: usize = 24;
+
+/// One part's place in the directory: its start never changes; what it
+/// holds is swapped when it is freed. Each part has its own lock, so the
+/// generator and receiver, working in different lists, do not contend.
+struct Slot<T> {
+    start: usize,
+    part: Mutex<Arc<Part<T>>>,
+}
+
+impl<T> Slot<T> {
+    fn part(&self) -> Arc<Part<T>> {
+        Arc::clone(&self.part.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+thread_local! {
+    /// Per thread: the slot each store (by address) last found.
+    static HINT: [std::cell::Cell<(usize, usize)>; 4] = Default::default();
+}
+
+/// One chunk of the directory of parts, allocated when first needed.
+type Chunk<T> = OnceLock<Box<[OnceLock<Slot<T>>]>>;
+
+/// Chunk and offset of part `k`.
+fn locate(k: usize) -> (usize, usize) {
+    let q = k / FIRST + 1;
+    let c = (usize::BITS - 1 - q.leading_zeros()) as usize;
+    (c, k - FIRST * ((1 << c) - 1))
+}
+
+/// A vector of parts, appended to and freed by part. The directory of
+/// parts only grows and is read without a lock.
 pub struct Store<T> {
-    parts: RwLock<Vec<Arc<Part<T>>>>,
+    chunks: Box<[Chunk<T>]>,
+    parts: AtomicUsize,
     len: AtomicUsize,
+    /// Serialises appends and frees.
+    push: Mutex<()>,
 }
 
 impl<T> Default for Store<T> {
     fn default() -> Self {
         Store {
-            parts: RwLock::new(Vec::new()),
+            chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
+            parts: AtomicUsize::new(0),
             len: AtomicUsize::new(0),
+            push: Mutex::new(()),
         }
     }
 }
@@ -100,18 +141,61 @@ impl<T> Store<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn parts(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Part<T>>>> {
-        self.parts.read().unwrap_or_else(|p| p.into_inner())
+    fn slot(&self, k: usize) -> Option<&Slot<T>> {
+        let (c, off) = locate(k);
+        self.chunks.get(c)?.get()?.get(off)?.get()
+    }
+    /// The slots stored so far.
+    fn slots(&self) -> impl Iterator<Item = &Slot<T>> + '_ {
+        (0..self.parts.load(Ordering::Acquire)).filter_map(|k| self.slot(k))
+    }
+    /// The slot of the last part whose start is at or before `i`.
+    fn slot_of(&self, i: usize) -> Option<&Slot<T>> {
+        let (lo, hi) = (0, self.parts.load(Ordering::Acquire));
+        if hi == 0 || self.slot(0)?.start > i {
+            return None;
+        }
+        // Each role mostly reads the part it read last, or the next one.
+        let me = self as *const Self as usize;
+        let hint = HINT.with(|h| h.iter().find(|c| c.get().0 == me).map(|c| c.get().1));
+        if let Some(k) = hint.filter(|&k| k < hi) {
+            for k in k..(k + 2).min(hi) {
+                let here = self.slot(k)?.start <= i;
+                let below_next = k + 1 == hi || self.slot(k + 1)?.start > i;
+                if here && below_next {
+                    return self.slot(k);
+                }
+            }
+        }
+        let found = self.search(i, lo, hi);
+        if let Some(k) = found {
+            HINT.with(|h| {
+                let c = h.iter().find(|c| c.get().0 == me);
+                let c = c.unwrap_or_else(|| &h[me / 8 % h.len()]);
+                c.set((me, k));
+            });
+        }
+        self.slot(found?)
+    }
+    /// Binary search for [`Self::slot_of`] among slots `lo..hi`.
+    fn search(&self, i: usize, mut lo: usize, mut hi: usize) -> Option<usize> {
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.slot(mid)?.start <= i {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
     }
     /// Item `i`, when stored and not freed.
     pub fn get(&self, i: usize) -> Option<Item<T>> {
-        let parts = self.parts();
-        // The last part whose start is at or before `i`.
-        let k = parts.partition_point(|p| p.start <= i).checked_sub(1)?;
-        let part = &parts[k];
-        let pos = part.find(i - part.start)?;
+        let slot = self.slot_of(i)?;
+        let guard = slot.part.lock().unwrap_or_else(|p| p.into_inner());
+        let pos = guard.find(i - slot.start)?;
         Some(Item {
-            part: Arc::clone(part),
+            part: Arc::clone(&guard),
             pos,
         })
     }
@@ -124,19 +208,32 @@ impl<T> Store<T> {
         }
     }
     /// Appends the items of `v` (moved, not copied); returns the index of
-    /// the first.
+    /// the first. Panics past the store's capacity (callers bound the
+    /// count first).
     pub fn push_all(&self, v: Vec<T>) -> usize {
-        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
+        let _g = self.push.lock().unwrap_or_else(|p| p.into_inner());
         let start = self.len.load(Ordering::Acquire);
         if v.is_empty() {
             return start;
         }
         let len = v.len();
-        parts.push(Arc::new(Part {
+        let k = self.parts.load(Ordering::Acquire);
+        let (c, off) = locate(k);
+        let chunk =
+            self.chunks[c].get_or_init(|| (0..FIRST << c).map(|_| OnceLock::new()).collect());
+        let part = Arc::new(Part {
             start,
             len,
             items: Items::All(v.into_boxed_slice()),
-        }));
+        });
+        let slot = Slot {
+            start,
+            part: Mutex::new(part),
+        };
+        if chunk[off].set(slot).is_err() {
+            unreachable!("store part {k} filled twice");
+        }
+        self.parts.store(k + 1, Ordering::Release);
         self.len.store(start + len, Ordering::Release);
         start
     }
@@ -145,9 +242,9 @@ impl<T> Store<T> {
         self.push_all(vec![v])
     }
     /// The items there, with their index, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (usize, Item<T>)> {
-        let parts: Vec<Arc<Part<T>>> = self.parts().clone();
-        parts.into_iter().flat_map(|part| {
+    pub fn iter(&self) -> impl Iterator<Item = (usize, Item<T>)> + '_ {
+        self.slots().flat_map(|slot| {
+            let part = slot.part();
             let items: Vec<(usize, usize)> = part.each().collect();
             items.into_iter().map(move |(i, pos)| {
                 let item = Item {
@@ -162,8 +259,8 @@ impl<T> Store<T> {
     pub fn position_of(&self, item: &T) -> Option<usize> {
         let size = std::mem::size_of::<T>().max(1);
         let addr = item as *const T as usize;
-        let parts = self.parts();
-        for part in parts.iter() {
+        for slot in self.slots() {
+            let part = slot.part();
             match &part.items {
                 Items::All(v) => {
                     let base = v.as_ptr() as usize;
@@ -186,21 +283,22 @@ impl<T: Clone> Store<T> {
     /// Frees the part starting at `start` but for the items `keep` picks
     /// (by index); they keep their index. Returns how many were freed.
     pub fn free(&self, start: usize, keep: impl Fn(usize, &T) -> bool) -> usize {
-        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
-        let Ok(k) = parts.binary_search_by_key(&start, |p| p.start) else {
+        let _g = self.push.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(slot) = self.slot_of(start).filter(|s| s.start == start) else {
             return 0;
         };
-        let old = &parts[k];
+        let old = slot.part();
         let kept: Vec<(usize, T)> = (old.each())
             .filter(|&(i, pos)| keep(i, old.at(pos)))
             .map(|(i, pos)| (i - old.start, old.at(pos).clone()))
             .collect();
         let freed = old.each().count() - kept.len();
-        parts[k] = Arc::new(Part {
+        let new = Arc::new(Part {
             start,
             len: old.len,
             items: Items::Kept(kept.into_boxed_slice()),
         });
+        *slot.part.lock().unwrap_or_else(|p| p.into_inner()) = new;
         freed
     }
 }
@@ -216,6 +314,15 @@ impl<T> From<Vec<T>> for Store<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_covers_chunks() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(FIRST - 1), (0, FIRST - 1));
+        assert_eq!(locate(FIRST), (1, 0));
+        assert_eq!(locate(3 * FIRST - 1), (1, 2 * FIRST - 1));
+        assert_eq!(locate(3 * FIRST), (2, 0));
+    }
 
     #[test]
     fn items_keep_their_index() {
