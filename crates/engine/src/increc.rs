@@ -59,8 +59,8 @@ fn placeholder() -> (FileEntry, RelPath) {
 pub(crate) fn store_list(
     ctx: &RecvCtx,
     segs: &Segments,
-    list: FileList,
-    paths: Vec<RelPath>,
+    mut list: FileList,
+    mut paths: Vec<RelPath>,
     parent: Option<usize>,
 ) -> Seg {
     let (slot, slot_path) = match parent {
@@ -71,9 +71,7 @@ pub(crate) fn store_list(
         }
         None => placeholder(),
     };
-    ctx.entries.push(slot);
-    ctx.paths.push(slot_path);
-    let start = ctx.entries.len();
+    let start = ctx.entries.len() + 1;
     let len = list.entries.len();
     let (counts, size) = (list.kind_counts(), list.total_size());
     // Directories join dir_flist in sorted order, cleared duplicates
@@ -85,6 +83,9 @@ pub(crate) fn store_list(
             got: false,
         })
         .collect();
+    // The slot and the list are one part of the store (freed together).
+    list.entries.insert(0, slot);
+    paths.insert(0, slot_path);
     ctx.entries.push_all(list.entries);
     ctx.paths.push_all(paths);
     let seg = Seg { start, len, parent };
@@ -318,14 +319,10 @@ fn free_list(ctx: &RecvCtx, segs: &Segments, seg: Seg) {
             credit += crate::flist::received_entry_cost(&e);
         }
     }
+    // The list's part starts with its slot (see store_list()).
     let keep = |i: usize| kept.binary_search(&i).is_ok();
-    // An empty list has no part of its own (its start is the next slot's).
-    if seg.len > 0 {
-        ctx.entries.free(seg.start, |i, _| keep(i));
-        ctx.paths.free(seg.start, |i, _| keep(i));
-    }
-    ctx.entries.free(seg.start - 1, |_, _| false);
-    ctx.paths.free(seg.start - 1, |_, _| false);
+    ctx.entries.free(seg.start - 1, |i, _| keep(i));
+    ctx.paths.free(seg.start - 1, |i, _| keep(i));
     segs.with(|s| s.credit += credit);
 }
 
