@@ -65,6 +65,7 @@ mod progress;
 mod proxy;
 mod quickstart;
 mod receiving;
+mod recvfree;
 mod refuse;
 mod sandbox;
 mod sender_boundary;

@@ -19,13 +19,14 @@ pub struct RecvCtx {
     pub session: Session,
     /// Sorted entries; the index is the ndx (but see `wire_order`). With
     /// incremental recursion the receiver thread appends each sub-list as
-    /// it arrives.
+    /// it arrives, and a list both roles have finished is freed but for its
+    /// directories and -H group members (`increc::release`).
     pub entries: Store<FileEntry>,
     /// Under `--iconv`: the peer's index of each sorted entry, and the
     /// sorted index of each peer's index (the list came in another order).
     /// Never with incremental recursion (not granted under `--iconv`).
     pub wire_order: Option<(Vec<u32>, Vec<u32>)>,
-    /// Where each entry lands beneath `root`.
+    /// Where each entry lands beneath `root` (freed with its entry).
     pub paths: Store<RelPath>,
     /// Sender ids to ours (grown by the names each sub-list carries).
     pub ids: RwLock<IdMap>,
@@ -105,15 +106,20 @@ impl RecvCtx {
             self.stats(|s| s.created[k] += 1);
         }
     }
-    /// The name used in messages.
+    /// The name used in messages (empty for a freed entry).
     pub fn name(&self, ndx: usize) -> String {
-        crate::text::name_text(&self.entries[ndx].name)
+        (self.entries.get(ndx)).map_or_else(String::new, |e| crate::text::name_text(&e.name))
     }
     /// The name of entry `ndx` in an error line: absolute for the
     /// operator's own destination, as upstream's full_fname(); as listed
     /// beneath a daemon module.
     pub fn full_name(&self, ndx: usize) -> String {
-        self.full_path(self.paths[ndx].as_bytes())
+        self.full_path(
+            self.paths
+                .get(ndx)
+                .as_ref()
+                .map_or(&b""[..], |p| p.as_bytes()),
+        )
     }
     /// [`Self::full_name`] of a path relative to the destination.
     pub fn full_path(&self, rel: &[u8]) -> String {
@@ -266,6 +272,14 @@ pub(crate) struct SegState {
     pub(crate) live: usize,
     /// NDX_FLIST_EOF arrived.
     pub(crate) eof: bool,
+    /// Per list: how many of the two roles are done with it (at two it is
+    /// freed).
+    pub(crate) released: Vec<u8>,
+    /// Lists the receiver has seen the sender's NDX_DONE for.
+    pub(crate) recv_done: usize,
+    /// What freed lists held of the --max-alloc budget, not yet credited
+    /// back to the list reader.
+    pub(crate) credit: u64,
 }
 
 /// The segments of a received list, shared by the receiving roles.
@@ -314,6 +328,11 @@ impl Segments {
     /// NDX_FLIST_EOF has arrived.
     pub fn eof(&self) -> bool {
         self.with(|s| s.eof)
+    }
+    /// The lowest wire index the sender may still name: the slot of the
+    /// first list the receiver has not seen finished.
+    pub fn first_live(&self) -> usize {
+        self.with(|s| s.segs.get(s.recv_done).map_or(0, |g| g.start - 1))
     }
 }
 

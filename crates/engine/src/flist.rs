@@ -1495,6 +1495,11 @@ impl ListReader {
         self.dec.start_segment(start as u32);
     }
 
+    /// Gives back to the --max-alloc budget what freed lists held.
+    pub fn credit(&mut self, bytes: u64) {
+        self.held = self.held.saturating_sub(bytes);
+    }
+
     /// Reads one list up to its end marker; returns it validated, sorted
     /// and cleaned, with the path of each entry and the marker's io_error.
     // upstream: flist.c:recv_file_list(), recv_file_entry()
@@ -1721,7 +1726,7 @@ fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
 /// the sort's index, and with -H the decoder's copy of a hard-link group's
 /// first entry. Heap blocks are counted as the allocator hands them out
 /// ([`protocol::flist::heap_cost`]).
-fn received_entry_cost(e: &FileEntry) -> u64 {
+pub(crate) fn received_entry_cost(e: &FileEntry) -> u64 {
     let entry = std::mem::size_of::<FileEntry>();
     let extra = |e: &FileEntry| {
         e.extra.as_ref().map_or(0, |_| {

@@ -61,10 +61,12 @@ struct Gen<'a> {
     w: &'a SharedWriter,
     ndx_w: NdxWriter,
     buf: Vec<u8>,
-    names: HashSet<&'a [u8]>,
+    /// With a deletion: the names of the lists being walked (with
+    /// incremental recursion, each goes with its list's NDX_DONE).
+    names: HashSet<Vec<u8>>,
     /// Names of the directories in the list (and of --delete-missing-args
     /// entries): every entry's own directory must be one.
-    dir_names: HashSet<&'a [u8]>,
+    dir_names: HashSet<Vec<u8>>,
     /// Dry run: the directory (by entry index) that does not exist yet, so
     /// everything below it is new.
     dry_missing: Option<Vec<u8>>,
@@ -167,7 +169,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     }
     for i in (0..ctx.entries.len()).filter(|_| ctx.inc.is_none()) {
         if listing {
-            let e = &ctx.entries[i];
+            let e = &*ctx.entries.at(i);
             let line = crate::listing::line(e, ctx.opts.links, ctx.opts.ctl.human_readable);
             ctx.out.info(&line);
             continue;
@@ -511,7 +513,7 @@ impl Gen<'_> {
             return None;
         }
         let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
-        let p = ctx.paths.get(i)?;
+        let p = &*ctx.paths.get(i)?;
         let fd = if exists {
             ctx.root.xattr_fd(p).ok().flatten()
         } else {
@@ -555,11 +557,11 @@ impl Gen<'_> {
     /// match (upstream: gen_entry_copy_xattrs(), set_file_attrs()).
     fn xattr_new_dir(&self, i: usize) {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
+        let e = &*ctx.entries.at(i);
         if ctx.opts.xattrs == 0 || e.xattr.is_none() {
             return;
         }
-        let p = &ctx.paths[i];
+        let p = &*ctx.paths.at(i);
         let Ok(Some(fd)) = ctx.root.xattr_fd(p) else {
             return;
         };
@@ -606,8 +608,8 @@ impl Gen<'_> {
         self.xattr_cur = i;
         self.xattr_basis = None;
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         if let Some(skip) = &self.skip_dir {
             let name = p.as_bytes();
             if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
@@ -669,8 +671,8 @@ impl Gen<'_> {
     fn gen_dir(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
         self.forget_dir();
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let dry = ctx.opts.dry_run;
         if let Some(s) = st {
             if s.file_type != FileType::Dir {
@@ -769,8 +771,8 @@ impl Gen<'_> {
     /// (re)created.
     fn gen_symlink(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let dry = ctx.opts.dry_run;
         if !ctx.opts.links {
             // upstream: generator.c:recv_generator() (ftype != FT_REG)
@@ -856,7 +858,7 @@ impl Gen<'_> {
         }
         self.itemize(
             Some(i),
-            &ctx.entries[i],
+            &ctx.entries.at(i),
             shown,
             ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
         );
@@ -869,8 +871,8 @@ impl Gen<'_> {
     /// A device, fifo or socket: kept when identical, else (re)created.
     fn gen_special(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let dry = ctx.opts.dry_run;
         let ft = e.mode & S_IFMT;
         let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
@@ -957,8 +959,8 @@ impl Gen<'_> {
 
     fn gen_file(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let dry = ctx.opts.dry_run;
         // A regular file (or, under --write-devices, an existing device
         // written into: upstream generator.c recv_generator()).
@@ -1071,8 +1073,8 @@ impl Gen<'_> {
     /// tail of recv_generator()).
     fn request_file(&mut self, i: usize, redo: bool, st: Option<Stat>, pick: Pick) -> Result<()> {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let dry = ctx.opts.dry_run;
         let Pick {
             basis_type,
@@ -1228,8 +1230,8 @@ impl Gen<'_> {
     fn try_dests_non(&mut self, i: usize) -> Result<NonDest> {
         use crate::options::AltDest;
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let Some((j, level, bst)) = crate::altdest::find_dest_non(ctx, p, e) else {
             return Ok(NonDest::Nothing);
         };
@@ -1277,8 +1279,8 @@ impl Gen<'_> {
         use crate::altdest::Dests;
         use crate::options::AltDest;
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
         let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
             self.basis_quick_ok(root, path, e, st)
         };
@@ -1370,12 +1372,12 @@ impl Gen<'_> {
     // upstream: generator.c:recv_generator() (ignore_non_existing, ignore_existing)
     fn skip_by_existence(&self, i: usize, st: Option<&Stat>) -> bool {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
+        let e = &*ctx.entries.at(i);
         let skip_info = ctx.opts.ctl.info.skip > 0;
         if ctx.opts.ignore_non_existing && st.is_none() {
             // Below a directory that was not created the skip is silent
             // (upstream remembers it as skip_dir).
-            let (parent, _) = ctx.paths[i].split_last();
+            let (parent, _) = ctx.paths.at(i).split_last();
             let parent_there = parent.is_root() || matches!(ctx.root.stat(&parent), Ok(Some(_)));
             if skip_info && parent_there {
                 ctx.out.info(&format!(
@@ -1403,7 +1405,7 @@ impl Gen<'_> {
     fn skip_by_size_or_age(&self, i: usize, st: Option<&Stat>) -> bool {
         let ctx = self.ctx;
         let opts = &ctx.opts;
-        let e = &ctx.entries[i];
+        let e = &*ctx.entries.at(i);
         let size = e.size.max(0) as u64;
         let why = if opts.max_size.is_some_and(|max| size > max) {
             "is over max-size"
@@ -1593,9 +1595,10 @@ impl Gen<'_> {
     // flist.c recv_file_entry() sanitize_path()
     fn link_site(&self, i: usize, target: Vec<u8>) -> Option<(Vec<u8>, Option<confine::Root>)> {
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
+        let e = &*ctx.entries.at(i);
         let located = if (ctx.sanitize_links || ctx.opts.safe_links) && !ctx.opts.dry_run {
-            let (parent, base) = ctx.paths[i].split_last();
+            let path = ctx.paths.at(i);
+            let (parent, base) = path.split_last();
             let (dir, at) = match ctx.root.open_dir_located(&parent) {
                 Ok(found) => found,
                 Err(err) => {
@@ -1661,7 +1664,7 @@ impl Gen<'_> {
         if ctx.am_root || before.file_type != FileType::Dir {
             return;
         }
-        let p = &ctx.paths[i];
+        let p = &*ctx.paths.at(i);
         let mode = match ctx.root.stat(p) {
             Ok(Some(now)) if now.file_type == FileType::Dir => now.mode & 0o7777,
             _ => return,
@@ -1687,14 +1690,15 @@ impl Gen<'_> {
         if ctx.opts.dry_run {
             return;
         }
-        for (i, e) in ctx.entries.iter().enumerate() {
+        for (i, e) in ctx.entries.iter() {
+            let e = &*e;
             if !e.is_dir()
                 || crate::treeshape::is_inactive(e)
                 || (!ctx.opts.tree.implied_dirs() && crate::treeshape::is_implied_dir(e))
             {
                 continue;
             }
-            let p = &ctx.paths[i];
+            let p = &*ctx.paths.at(i);
             let st = ctx.root.stat(p).ok().flatten();
             let Some(mut st) = st else { continue };
             // Under -K the mode goes to the directory a symlink leads to but

@@ -59,21 +59,19 @@ fn placeholder() -> (FileEntry, RelPath) {
 pub(crate) fn store_list(
     ctx: &RecvCtx,
     segs: &Segments,
-    list: FileList,
-    paths: Vec<RelPath>,
+    mut list: FileList,
+    mut paths: Vec<RelPath>,
     parent: Option<usize>,
 ) -> Seg {
     let (slot, slot_path) = match parent {
         Some(p) => {
-            let mut e = ctx.entries[p].clone();
+            let mut e = ctx.entries.at(p).clone();
             e.add_xflags(crate::treeshape::FLAG_INACTIVE);
-            (e, ctx.paths[p].clone())
+            (e, ctx.paths.at(p).clone())
         }
         None => placeholder(),
     };
-    ctx.entries.push(slot);
-    ctx.paths.push(slot_path);
-    let start = ctx.entries.len();
+    let start = ctx.entries.len() + 1;
     let len = list.entries.len();
     let (counts, size) = (list.kind_counts(), list.total_size());
     // Directories join dir_flist in sorted order, cleared duplicates
@@ -85,11 +83,15 @@ pub(crate) fn store_list(
             got: false,
         })
         .collect();
+    // The slot and the list are one part of the store (freed together).
+    list.entries.insert(0, slot);
+    paths.insert(0, slot_path);
     ctx.entries.push_all(list.entries);
     ctx.paths.push_all(paths);
     let seg = Seg { start, len, parent };
     segs.with(|s| {
         s.segs.push(seg);
+        s.released.push(0);
         s.dirs.extend(dirs);
         s.live += 1;
     });
@@ -159,12 +161,18 @@ impl IncReader {
         let dir_ndx = i64::from(NDX_FLIST_OFFSET) - i64::from(ndx);
         let parent = segs.with(|s| claim_dir(s, dir_ndx, ctx))?;
         let start = ctx.entries.len() + 1;
+        self.lists
+            .credit(segs.with(|s| std::mem::take(&mut s.credit)));
         self.lists.start_segment(start);
         let (mut list, paths, io_error) = self.lists.read_list(r, &ctx.opts, &ctx.session)?;
         if !ctx.opts.ignore_errors {
             ctx.out.add_io_error(io_error & 7);
         }
-        check_dirnames(&list, &ctx.entries[parent].name, ctx.opts.tree.relative())?;
+        check_dirnames(
+            &list,
+            &ctx.entries.at(parent).name,
+            ctx.opts.tree.relative(),
+        )?;
         (self.fixup)(&mut list);
         if self.map_ids && self.lists.named_ids() != self.named {
             self.named = self.lists.named_ids();
@@ -208,7 +216,7 @@ fn claim_dir(s: &mut SegState, dir_ndx: i64, ctx: &RecvCtx) -> Result<usize> {
             i64::from(NDX_FLIST_OFFSET) - used as i64 + 1
         )));
     };
-    if crate::treeshape::is_inactive(&ctx.entries[slot.ndx]) {
+    if crate::treeshape::is_inactive(&ctx.entries.at(slot.ndx)) {
         return Err(Error::protocol(format!(
             "rsync: refusing flist for cleared dir_ndx {dir_ndx}"
         )));
@@ -259,16 +267,63 @@ fn check_dirnames(list: &FileList, dir: &[u8], relative: bool) -> Result<()> {
 /// finished. True when lists remain (the phase goes on).
 // upstream: receiver.c recv_files() (flist_free(first_flist))
 pub fn list_done(ctx: &RecvCtx) -> bool {
-    match &ctx.inc {
-        Some(segs) => segs.with(|s| {
-            if s.live == 0 {
-                return false;
-            }
-            s.live -= 1;
-            s.live > 0
-        }),
-        None => false,
+    let Some(segs) = &ctx.inc else {
+        return false;
+    };
+    let done = segs.with(|s| {
+        if s.live == 0 {
+            return None;
+        }
+        s.live -= 1;
+        s.recv_done += 1;
+        Some((s.recv_done - 1, s.live > 0))
+    });
+    let Some((k, more)) = done else {
+        return false;
+    };
+    release(ctx, k);
+    more
+}
+
+/// One receiving role (the generator having sent list `k`'s NDX_DONE, or
+/// the receiver having seen the sender's) is done with list `k`; when both
+/// are, the list is freed.
+// upstream: flist.c flist_free() (each process frees its own copy)
+pub(crate) fn release(ctx: &RecvCtx, k: usize) {
+    let Some(segs) = &ctx.inc else {
+        return;
+    };
+    let seg = segs.with(|s| {
+        let n = s.released.get_mut(k)?;
+        *n += 1;
+        (*n == 2).then(|| s.segs[k])
+    });
+    if let Some(seg) = seg {
+        free_list(ctx, segs, seg);
     }
+}
+
+/// Frees a finished list's entries and paths (and its slot) but for what
+/// outlives it: directories (upstream keeps them in dir_flist, for the
+/// lists still to come, deletion and the directory times set at the end)
+/// and, with -H, hard-link group members (a later list's member links to
+/// an earlier one). What is freed is credited back to --max-alloc.
+fn free_list(ctx: &RecvCtx, segs: &Segments, seg: Seg) {
+    let links = ctx.opts.hard_links;
+    let mut kept = Vec::new();
+    let mut credit = 0;
+    for (i, e) in (seg.start..seg.start + seg.len).filter_map(|i| Some((i, ctx.entries.get(i)?))) {
+        if e.is_dir() || links && e.hlink.is_some() {
+            kept.push(i);
+        } else {
+            credit += crate::flist::received_entry_cost(&e);
+        }
+    }
+    // The list's part starts with its slot (see store_list()).
+    let keep = |i: usize| kept.binary_search(&i).is_ok();
+    ctx.entries.free(seg.start - 1, |i, _| keep(i));
+    ctx.paths.free(seg.start - 1, |i, _| keep(i));
+    segs.with(|s| s.credit += credit);
 }
 
 /// For progress lines: the index of entry `ndx` among the files received

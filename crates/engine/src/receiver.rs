@@ -64,7 +64,7 @@ pub fn receive_files<R: Read>(
             continue;
         }
         let (i, iflags, basis_type, xname) = read_attrs(ctx, r, ndx as usize, phase)?;
-        let e = &ctx.entries[i];
+        let e = &*ctx.entries.at(i);
         if iflags & ITEM_TRANSFER == 0 {
             log_untransferred(ctx, iflags, i, &xname);
             continue;
@@ -223,7 +223,7 @@ fn read_attrs<R: Read>(
         xname = r.read_vstring(4096, "xname")?;
     }
     let i = record_entry(ctx, ndx, iflags)?;
-    let e = &ctx.entries[i];
+    let e = &*ctx.entries.at(i);
     // upstream: receiver.c counts created items from the records; here
     // the generator does, but a replay's records are the batch's.
     if ctx.batch_wants.is_some()
@@ -256,7 +256,7 @@ fn read_attrs<R: Read>(
 
 /// An item with nothing to transfer: logged (and itemized by a client).
 fn log_untransferred(ctx: &RecvCtx, iflags: u32, i: usize, xname: &[u8]) {
-    let e = &ctx.entries[i];
+    let e = &*ctx.entries.at(i);
     ctx.out.log_item(crate::out::FileEvent {
         sender: false,
         iflags,
@@ -370,7 +370,9 @@ fn append_offset(head: &SumHead) -> u64 {
 /// -H: tells the generator that a hard-linked file is in place (a file
 /// parked for --delay-updates is, once it is moved).
 fn placed(ctx: &RecvCtx, events: &Sender<GenEvent>, i: usize) {
-    if ctx.opts.hard_links && ctx.entries[i].hlink.is_some() && !crate::partial::is_delayed(ctx, i)
+    if ctx.opts.hard_links
+        && ctx.entries.at(i).hlink.is_some()
+        && !crate::partial::is_delayed(ctx, i)
     {
         let _ = events.send(GenEvent::Placed(i));
     }
@@ -420,7 +422,7 @@ type IncIn<'a> = (
 /// stands for its directory: a record there (a replayed batch's;
 /// upstream's generator makes one per list) reports on that directory.
 fn record_entry(ctx: &RecvCtx, i: usize, iflags: u32) -> Result<usize> {
-    if !crate::treeshape::is_inactive(&ctx.entries[i]) {
+    if !crate::treeshape::is_inactive(&ctx.entries.at(i)) {
         return Ok(i);
     }
     crate::increc::dir_slot_entry(ctx, i)
@@ -470,11 +472,21 @@ fn read_ndx<R: Read>(
         if ndx == NDX_DONE {
             return Ok(ndx);
         }
-        if ndx < 0 || ndx as usize >= ctx.entries.len() {
+        let last = ctx.entries.len() as i64 - 1;
+        if ndx < 0 || i64::from(ndx) > last {
             return Err(Error::protocol(format!(
-                "Invalid file index: {ndx} (-1 - {}) [receiver]",
-                ctx.entries.len() as i64 - 1
+                "Invalid file index: {ndx} (-1 - {last}) [receiver]"
             )));
+        }
+        // With incremental recursion a finished list is freed: its
+        // indexes are no longer valid.
+        // upstream: flist.c flist_for_ndx() (from read_ndx_and_attrs())
+        if let Some(first) = ctx.inc.as_ref().map(|s| s.first_live()) {
+            if (ndx as usize) < first || ctx.entries.get(ndx as usize).is_none() {
+                return Err(Error::protocol(format!(
+                    "File-list index {ndx} not in {first} - {last} (read_ndx_and_attrs) [receiver]"
+                )));
+            }
         }
         return Ok(ctx.local_ndx(ndx));
     }
@@ -487,7 +499,7 @@ fn log_transferred(ctx: &RecvCtx, iflags: u32, i: usize) {
         ctx.out.log_file(crate::out::FileEvent {
             sender: false,
             iflags,
-            entry: &ctx.entries[i],
+            entry: &ctx.entries.at(i),
         });
     } else {
         log_item(ctx, iflags, i);
@@ -498,7 +510,7 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     ctx.out.log_file(crate::out::FileEvent {
         sender: false,
         iflags,
-        entry: &ctx.entries[i],
+        entry: &ctx.entries.at(i),
     });
     if ctx.am_server {
         return;
@@ -506,7 +518,7 @@ fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
     let ev = crate::out::FileEvent {
         sender: false,
         iflags,
-        entry: &ctx.entries[i],
+        entry: &ctx.entries.at(i),
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
@@ -526,8 +538,8 @@ fn receive_data<R: Read>(
     tokens: &mut crate::tokens::TokenIn,
     (basis_type, xname, phase): (Option<u8>, &[u8], i32),
 ) -> Result<Option<bool>> {
-    let e = &ctx.entries[i];
-    let p = &ctx.paths[i];
+    let e = &*ctx.entries.at(i);
+    let p = &*ctx.paths.at(i);
     // Error lines name the file as upstream's full_fname() does (made
     // only for one).
     let name = std::cell::LazyCell::new(|| ctx.full_name(i));
@@ -807,14 +819,14 @@ fn made_owned(ctx: &RecvCtx, tmp: &crate::ctx::Output, uid: Option<u32>, gid: Op
 /// not send come from the destination file being replaced.
 // upstream: rsync.c:set_file_attrs() -> xattrs.c:set_xattr()
 fn set_xattrs(ctx: &RecvCtx, i: usize, file: Option<&File>) {
-    let e = &ctx.entries[i];
+    let e = &*ctx.entries.at(i);
     if ctx.opts.dry_run || !crate::xattrs::carries(e) {
         return;
     }
     let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
     let dest = ctx
         .root
-        .xattr_fd(&ctx.paths[i])
+        .xattr_fd(&ctx.paths.at(i))
         .ok()
         .flatten()
         .map(File::from);

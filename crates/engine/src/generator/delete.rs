@@ -32,16 +32,14 @@ impl Gen<'_> {
         if ctx.dest_missing {
             return Ok(());
         }
-        for i in 0..ctx.entries.len() {
+        for (i, e) in ctx.entries.iter() {
             // upstream: only directories whose contents were sent.
-            if !crate::treeshape::is_content_dir(&ctx.entries[i])
-                || crate::treeshape::is_inactive(&ctx.entries[i])
-            {
+            if !crate::treeshape::is_content_dir(&e) || crate::treeshape::is_inactive(&e) {
                 continue;
             }
             let is_dir = ctx
                 .root
-                .stat(&ctx.paths[i])
+                .stat(&ctx.paths.at(i))
                 .ok()
                 .flatten()
                 .is_some_and(|s| s.file_type == FileType::Dir);
@@ -67,7 +65,7 @@ impl Gen<'_> {
         if self.on_other_fs(i) {
             return Ok(());
         }
-        let dir = &ctx.paths[i];
+        let dir = &*ctx.paths.at(i);
         let root = &ctx.root;
         let mut read = |p: &[u8]| -> Option<Vec<u8>> {
             let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;

@@ -191,8 +191,9 @@ impl Gen<'_> {
     // upstream: generator.c:find_fuzzy() and its caller in recv_generator()
     pub(super) fn find_fuzzy(&mut self, i: usize) -> Option<Choice> {
         let ctx = self.ctx;
-        let e: &FileEntry = &ctx.entries[i];
-        let (dir, fname) = ctx.paths[i].split_last();
+        let e: &FileEntry = &ctx.entries.at(i);
+        let path = ctx.paths.at(i);
+        let (dir, fname) = path.split_last();
         self.fuzzy_lists(&dir);
         let debug = ctx.opts.ctl.debug.fuzzy;
         let shown = |k: usize, name: &[u8]| -> String {

@@ -78,7 +78,7 @@ impl Links {
     pub(super) fn add(&mut self, entries: &Store<FileEntry>, range: Range<usize>, inc: bool) {
         let mut by_first: HashMap<u32, Vec<usize>> = HashMap::new();
         for i in range {
-            let e = &entries[i];
+            let e = &*entries.at(i);
             if crate::treeshape::is_inactive(e) && inc {
                 continue;
             }
@@ -233,9 +233,9 @@ impl Gen<'_> {
     fn link_follower(&mut self, i: usize, lead: usize) -> Result<()> {
         self.inc_release(i);
         let ctx = self.ctx;
-        let e = &ctx.entries[i];
-        let p = &ctx.paths[i];
-        let lp = &ctx.paths[lead];
+        let e = &*ctx.entries.at(i);
+        let p = &*ctx.paths.at(i);
+        let lp = &*ctx.paths.at(lead);
         let st = self.stat(p)?;
         let lead_st = self.stat(lp)?;
         let same = |a: &Stat, b: &Stat| a.dev == b.dev && a.ino == b.ino;
@@ -308,7 +308,7 @@ impl Gen<'_> {
         if quiet && !self.report_all {
             return Ok(());
         }
-        let lead_name = ctx.entries[lead].name.clone();
+        let lead_name = ctx.entries.at(lead).name.clone();
         self.itemize_link(i, e, shown.as_ref(), &lead_name);
         Ok(())
     }

@@ -49,14 +49,14 @@ impl Gen<'_> {
         // size of the list's entries again).
         let deletes = ctx.opts.delete != DeleteMode::Off;
         for i in range.clone() {
-            let e = &ctx.entries[i];
+            let e = &*ctx.entries.at(i);
             // A pruned or duplicate directory still names its entries'
             // directory.
             if e.is_dir() || e.mode == 0 {
-                self.dir_names.insert(e.name.as_slice());
+                self.dir_names.insert(e.name.to_vec());
             }
             if deletes && !crate::treeshape::is_inactive(e) {
-                self.names.insert(e.name.as_slice());
+                self.names.insert(e.name.to_vec());
             }
         }
         if ctx.inc.is_none() {
@@ -202,8 +202,8 @@ impl Gen<'_> {
     /// the one the walk is still on (its successor has arrived or no more
     /// will), and nothing of it in progress.
     fn finish_segments(&mut self, segs: &Segments) -> Result<()> {
-        let w = &mut self.inc;
-        while w.done < w.walked {
+        while self.inc.done < self.inc.walked {
+            let w = &mut self.inc;
             let current = w.done + 1 == w.walked && segs.count() <= w.walked && !w.eof;
             let busy = || {
                 lock(&self.ctx.upd.in_progress)
@@ -216,9 +216,24 @@ impl Gen<'_> {
                 break;
             }
             w.done += 1;
+            let k = w.done - 1;
             self.ndx_w.write(&mut self.buf, NDX_DONE);
+            self.forget_names(segs, k);
+            crate::increc::release(self.ctx, k);
         }
         Ok(())
+    }
+
+    /// Segment `k` is done: its names leave the deletion's table.
+    fn forget_names(&mut self, segs: &Segments, k: usize) {
+        let Some(seg) = segs.seg(k).filter(|_| !self.names.is_empty()) else {
+            return;
+        };
+        for i in seg.start..seg.start + seg.len {
+            if let Some(e) = self.ctx.entries.get(i) {
+                self.names.remove(&e.name[..]);
+            }
+        }
     }
 
     /// The contents of directory `parent` arrived: --delete-during
@@ -226,16 +241,16 @@ impl Gen<'_> {
     /// start of the directory's list).
     fn contents_arrived(&mut self, parent: usize) -> Result<()> {
         let ctx = self.ctx;
-        let e = &ctx.entries[parent];
+        let e = &*ctx.entries.at(parent);
         if !matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
             || !crate::treeshape::is_content_dir(e)
-            || ctx.opts.dry_run && self.stat(&ctx.paths[parent])?.is_none()
+            || ctx.opts.dry_run && self.stat(&ctx.paths.at(parent))?.is_none()
         {
             return Ok(());
         }
         let is_dir = ctx
             .root
-            .stat(&ctx.paths[parent])
+            .stat(&ctx.paths.at(parent))
             .ok()
             .flatten()
             .is_some_and(|s| s.file_type == FileType::Dir);
