@@ -28,6 +28,7 @@ mod daemon_options;
 mod daemon_paths;
 mod deltasum;
 mod devices;
+mod dry_missing;
 mod early_input;
 mod error_lines;
 mod error_origin;

@@ -20,6 +20,7 @@ use std::io::Write;
 use std::sync::mpsc::Receiver;
 
 mod delete;
+mod dry_missing;
 mod fuzzy;
 mod hlink;
 mod increc;
@@ -67,9 +68,13 @@ struct Gen<'a> {
     /// Names of the directories in the list (and of --delete-missing-args
     /// entries): every entry's own directory must be one.
     dir_names: HashSet<Vec<u8>>,
-    /// Dry run: the directory (by entry index) that does not exist yet, so
-    /// everything below it is new.
+    /// Dry run: the directory that does not exist yet, so everything below
+    /// it is new and is not looked at (empty: the whole destination).
     dry_missing: Option<Vec<u8>>,
+    /// Dry run with incremental recursion: the directories (by entry
+    /// index) found missing, so that their contents, which come in later
+    /// lists, are not looked at either.
+    dry_missing_dirs: HashSet<usize>,
     /// A directory whose mkdir failed: what is below it is skipped
     /// (upstream's skip_dir).
     skip_dir: Option<Vec<u8>>,
@@ -128,6 +133,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         names: HashSet::new(),
         dir_names: HashSet::new(),
         dry_missing: None,
+        dry_missing_dirs: HashSet::new(),
         skip_dir: None,
         retouch_perms: HashSet::new(),
         tweaked_dirs: HashMap::new(),
@@ -343,14 +349,8 @@ impl Gen<'_> {
     }
 
     fn stat(&self, p: &RelPath) -> Result<Option<Stat>> {
-        if let Some(missing) = &self.dry_missing {
-            let name = p.as_bytes();
-            if missing.is_empty()
-                || name == missing.as_slice()
-                || (name.starts_with(missing) && name.get(missing.len()) == Some(&b'/'))
-            {
-                return Ok(None);
-            }
+        if self.dry_missing_covers(p.as_bytes()) {
+            return Ok(None);
         }
         if self.ctx.opts.fake_super {
             return crate::fakesuper::stat(&self.ctx.root, p);
@@ -714,9 +714,7 @@ impl Gen<'_> {
         }
         if !exists {
             if dry {
-                if self.dry_missing.is_none() {
-                    self.dry_missing = Some(p.as_bytes().to_vec());
-                }
+                self.note_dry_missing(i);
             } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700).inspect(|_| {
                 if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
                     self.retouch_perms.insert(i);
