@@ -3,7 +3,7 @@
 //! so the receiving side makes no system call for those names, with and
 //! without incremental recursion, while its itemized output stays that of
 //! rsync.
-use super::util::{oxsync_bin, rsync_bin, run, write_script, Scratch};
+use super::util::{oxsync_bin, rsync_bin, run, write_file, write_script, Scratch};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -22,8 +22,10 @@ fn trees(s: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
         fs::write(src.join(format!("b/fb{i}")), b"b").expect("b file");
         fs::write(src.join(format!("c/fc{i}")), b"c").expect("c file");
     }
+    // b/fb0 is the same on both sides (so it is not itemized).
     fs::create_dir_all(dst.join("b")).expect("dst b");
-    fs::write(dst.join("b/fb0"), b"b").expect("dst fb0");
+    write_file(&src.join("b/fb0"), b"b", 0o644, 1_600_000_000);
+    write_file(&dst.join("b/fb0"), b"b", 0o644, 1_600_000_000);
     (src, dst)
 }
 
