@@ -280,6 +280,10 @@ pub(crate) struct SegState {
     /// What freed lists held of the --max-alloc budget, not yet credited
     /// back to the list reader.
     pub(crate) credit: u64,
+    /// The segments [`Segments::seg_of`] found last (the generator's and
+    /// the receiver's, each mostly asking about the segment it asked
+    /// about before, or the next one).
+    hints: [usize; 2],
 }
 
 /// The segments of a received list, shared by the receiving roles.
@@ -305,9 +309,29 @@ impl Segments {
     /// included).
     pub fn seg_of(&self, ndx: usize) -> Option<usize> {
         self.with(|s| {
+            // What the search below finds: the last segment starting at or
+            // before `ndx + 1`, if it reaches `ndx`.
+            let holds = |k: usize| {
+                let g = &s.segs[k];
+                g.start <= ndx + 1
+                    && ndx < g.start + g.len
+                    && s.segs.get(k + 1).is_none_or(|n| n.start > ndx + 1)
+            };
+            for j in 0..s.hints.len() {
+                let h = s.hints[j];
+                if let Some(k) = (h..s.segs.len().min(h + 2)).find(|&k| holds(k)) {
+                    s.hints[j] = k;
+                    return Some(k);
+                }
+            }
             let k = s.segs.partition_point(|g| g.start <= ndx + 1);
-            k.checked_sub(1)
-                .filter(|&k| ndx < s.segs[k].start + s.segs[k].len)
+            let found = k
+                .checked_sub(1)
+                .filter(|&k| ndx < s.segs[k].start + s.segs[k].len);
+            if let Some(k) = found {
+                s.hints = [k, s.hints[0]];
+            }
+            found
         })
     }
     /// The entry a list's slot stands for: the slot before a sub-list is
