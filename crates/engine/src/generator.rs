@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::mpsc::Receiver;
 
+mod current;
 mod delete;
 mod dry_missing;
 mod fuzzy;
@@ -113,6 +114,9 @@ struct Gen<'a> {
     /// between their stats; cleared whenever a directory is handled or
     /// anything is deleted or replaced (see [`Gen::forget_dir`]).
     parent: std::cell::RefCell<confine::ParentCache>,
+    /// The entry and path last looked up (each entry is looked at by
+    /// several steps; the store's lookup is not free).
+    cur: current::Current,
 }
 
 /// Runs the generator to the end of the transfer.
@@ -152,6 +156,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         xattr_basis: None,
         inc: increc::Walk::default(),
         parent: Default::default(),
+        cur: Default::default(),
     };
     if ctx.inc.is_none() {
         g.add_names(0..ctx.entries.len());
@@ -557,11 +562,11 @@ impl Gen<'_> {
     /// match (upstream: gen_entry_copy_xattrs(), set_file_attrs()).
     fn xattr_new_dir(&self, i: usize) {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
+        let e = &**self.entry(i);
         if ctx.opts.xattrs == 0 || e.xattr.is_none() {
             return;
         }
-        let p = &*ctx.paths.at(i);
+        let p = &**self.path(i);
         let Ok(Some(fd)) = ctx.root.xattr_fd(p) else {
             return;
         };
@@ -608,8 +613,8 @@ impl Gen<'_> {
         self.xattr_cur = i;
         self.xattr_basis = None;
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         if let Some(skip) = &self.skip_dir {
             let name = p.as_bytes();
             if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
@@ -671,8 +676,8 @@ impl Gen<'_> {
     fn gen_dir(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
         self.forget_dir();
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let dry = ctx.opts.dry_run;
         if let Some(s) = st {
             if s.file_type != FileType::Dir {
@@ -769,8 +774,8 @@ impl Gen<'_> {
     /// (re)created.
     fn gen_symlink(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let dry = ctx.opts.dry_run;
         if !ctx.opts.links {
             // upstream: generator.c:recv_generator() (ftype != FT_REG)
@@ -869,8 +874,8 @@ impl Gen<'_> {
     /// A device, fifo or socket: kept when identical, else (re)created.
     fn gen_special(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let dry = ctx.opts.dry_run;
         let ft = e.mode & S_IFMT;
         let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
@@ -957,8 +962,8 @@ impl Gen<'_> {
 
     fn gen_file(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let dry = ctx.opts.dry_run;
         // A regular file (or, under --write-devices, an existing device
         // written into: upstream generator.c recv_generator()).
@@ -1071,8 +1076,8 @@ impl Gen<'_> {
     /// tail of recv_generator()).
     fn request_file(&mut self, i: usize, redo: bool, st: Option<Stat>, pick: Pick) -> Result<()> {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let dry = ctx.opts.dry_run;
         let Pick {
             basis_type,
@@ -1228,8 +1233,8 @@ impl Gen<'_> {
     fn try_dests_non(&mut self, i: usize) -> Result<NonDest> {
         use crate::options::AltDest;
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let Some((j, level, bst)) = crate::altdest::find_dest_non(ctx, p, e) else {
             return Ok(NonDest::Nothing);
         };
@@ -1277,8 +1282,8 @@ impl Gen<'_> {
         use crate::altdest::Dests;
         use crate::options::AltDest;
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let e = &**self.entry(i);
+        let p = &**self.path(i);
         let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
             self.basis_quick_ok(root, path, e, st)
         };
@@ -1370,12 +1375,12 @@ impl Gen<'_> {
     // upstream: generator.c:recv_generator() (ignore_non_existing, ignore_existing)
     fn skip_by_existence(&self, i: usize, st: Option<&Stat>) -> bool {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
+        let e = &**self.entry(i);
         let skip_info = ctx.opts.ctl.info.skip > 0;
         if ctx.opts.ignore_non_existing && st.is_none() {
             // Below a directory that was not created the skip is silent
             // (upstream remembers it as skip_dir).
-            let (parent, _) = ctx.paths.at(i).split_last();
+            let (parent, _) = self.path(i).split_last();
             let parent_there = parent.is_root() || matches!(ctx.root.stat(&parent), Ok(Some(_)));
             if skip_info && parent_there {
                 ctx.out.info(&format!(
@@ -1403,7 +1408,7 @@ impl Gen<'_> {
     fn skip_by_size_or_age(&self, i: usize, st: Option<&Stat>) -> bool {
         let ctx = self.ctx;
         let opts = &ctx.opts;
-        let e = &*ctx.entries.at(i);
+        let e = &**self.entry(i);
         let size = e.size.max(0) as u64;
         let why = if opts.max_size.is_some_and(|max| size > max) {
             "is over max-size"
@@ -1593,9 +1598,9 @@ impl Gen<'_> {
     // flist.c recv_file_entry() sanitize_path()
     fn link_site(&self, i: usize, target: Vec<u8>) -> Option<(Vec<u8>, Option<confine::Root>)> {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
+        let e = &**self.entry(i);
         let located = if (ctx.sanitize_links || ctx.opts.safe_links) && !ctx.opts.dry_run {
-            let path = ctx.paths.at(i);
+            let path = self.path(i);
             let (parent, base) = path.split_last();
             let (dir, at) = match ctx.root.open_dir_located(&parent) {
                 Ok(found) => found,
@@ -1662,7 +1667,7 @@ impl Gen<'_> {
         if ctx.am_root || before.file_type != FileType::Dir {
             return;
         }
-        let p = &*ctx.paths.at(i);
+        let p = &**self.path(i);
         let mode = match ctx.root.stat(p) {
             Ok(Some(now)) if now.file_type == FileType::Dir => now.mode & 0o7777,
             _ => return,
@@ -1696,7 +1701,7 @@ impl Gen<'_> {
             {
                 continue;
             }
-            let p = &*ctx.paths.at(i);
+            let p = &**self.path(i);
             let st = ctx.root.stat(p).ok().flatten();
             let Some(mut st) = st else { continue };
             // Under -K the mode goes to the directory a symlink leads to but

@@ -22,7 +22,7 @@ impl Gen<'_> {
     /// nothing else is to be done for it.
     pub(super) fn tree_shape_done(&mut self, i: usize) -> Result<bool> {
         let ctx = self.ctx;
-        let e = &*ctx.entries.at(i);
+        let e = &**self.entry(i);
         let tree = &ctx.opts.tree;
         if is_inactive(e) {
             return Ok(true);
@@ -38,7 +38,7 @@ impl Gen<'_> {
             && !tree.implied_dirs()
             && !ctx.opts.dry_run
             && self
-                .daemon_refuses(ctx.paths.at(i).as_bytes(), e.is_dir())
+                .daemon_refuses(self.path(i).as_bytes(), e.is_dir())
                 .is_none()
         {
             self.make_parents(&ctx.paths.at(i));
@@ -52,7 +52,7 @@ impl Gen<'_> {
     // upstream: generator.c:recv_generator() ("Each parent dir must be in
     // the file list or the flist data is bad")
     pub(super) fn check_parent(&self, i: usize) -> Result<()> {
-        let e = &*self.ctx.entries.at(i);
+        let e = &**self.entry(i);
         let Some(cut) = e.name.iter().rposition(|&b| b == b'/') else {
             return Ok(());
         };
@@ -77,7 +77,7 @@ impl Gen<'_> {
     /// receiver deletes it (unless its rules protect it).
     fn delete_missing_arg(&mut self, i: usize) -> Result<()> {
         let ctx = self.ctx;
-        let p = &*ctx.paths.at(i);
+        let p = &**self.path(i);
         // upstream: the module's rules come first (the generator refuses
         // the name before it looks at the mode).
         if let Some(refused) = self.daemon_refuses(p.as_bytes(), false) {
@@ -149,7 +149,7 @@ impl Gen<'_> {
         let Some(st) = ctx.root.stat(&ctx.paths.at(i)).ok().flatten() else {
             return false;
         };
-        if ctx.entries.at(i).xflags() & XMIT_TOP_DIR != 0 {
+        if self.entry(i).xflags() & XMIT_TOP_DIR != 0 {
             self.fs_devs.tops.insert(st.dev);
             self.fs_devs.current = Some(st.dev);
             return false;
