@@ -1073,8 +1073,35 @@ fn charge(held: u64, cost: u64, budget: u64) -> Result<u64> {
 /// followed by its contents.
 // upstream: flist.c:f_name_cmp()
 pub fn compare_names(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Ordering {
-    let mut ka = sort_key(a, a_is_dir);
-    let mut kb = sort_key(b, b_is_dir);
+    // The directories both names share (each component before the last
+    // '/' of their common prefix) compare equal: skipped.
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (cut, whole) = match a[..same].iter().rposition(|&c| c == b'/') {
+        Some(slash) => (slash + 1, false),
+        None => (0, true),
+    };
+    let (ra, rb) = (&a[cut..], &b[cut..]);
+    // Two names in the same directory (the usual case): one component
+    // each.
+    let root = |n: &[u8], d| whole && d && n == b".";
+    if !ra.contains(&b'/') && !rb.contains(&b'/') && !root(ra, a_is_dir) && !root(rb, b_is_dir) {
+        let part = |n, d| {
+            if d {
+                SortPart::Dir(n)
+            } else {
+                SortPart::File(n)
+            }
+        };
+        return part(ra, a_is_dir).cmp(&part(rb, b_is_dir));
+    }
+    compare_parts(ra, a_is_dir, rb, b_is_dir, whole)
+}
+
+/// [`compare_names`] by components; `whole`: these are the whole names
+/// (so "." may be the root directory).
+fn compare_parts(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool, whole: bool) -> Ordering {
+    let mut ka = sort_key(a, a_is_dir, whole);
+    let mut kb = sort_key(b, b_is_dir, whole);
     loop {
         match (ka.next(), kb.next()) {
             (None, None) => return Ordering::Equal,
@@ -1114,10 +1141,10 @@ impl PartialOrd for SortPart<'_> {
     }
 }
 
-/// The components of a name; the root directory "." has none, so it sorts
-/// before everything.
-fn sort_key(name: &[u8], is_dir: bool) -> impl Iterator<Item = SortPart<'_>> {
-    let root = is_dir && name == b".";
+/// The components of a name; the root directory "." (a `whole` name) has
+/// none, so it sorts before everything.
+fn sort_key(name: &[u8], is_dir: bool, whole: bool) -> impl Iterator<Item = SortPart<'_>> {
+    let root = whole && is_dir && name == b".";
     let mut parts = name.split(|&c| c == b'/').peekable();
     std::iter::from_fn(move || {
         if root {
@@ -1898,6 +1925,9 @@ mod tests {
                 for (b, bd) in &names {
                     prop_assert_eq!(compare_names(a, *ad, b, *bd),
                                     compare_names(b, *bd, a, *ad).reverse());
+                    // Skipping the shared directories changes nothing.
+                    prop_assert_eq!(compare_names(a, *ad, b, *bd),
+                                    compare_parts(a, *ad, b, *bd, true));
                 }
             }
         }
