@@ -513,7 +513,7 @@ impl Gen<'_> {
             return None;
         }
         let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
-        let p = &*ctx.paths.get(i)?;
+        let p = &ctx.path_of(i)?;
         let fd = if exists {
             ctx.root.xattr_fd(p).ok().flatten()
         } else {
@@ -561,7 +561,7 @@ impl Gen<'_> {
         if ctx.opts.xattrs == 0 || e.xattr.is_none() {
             return;
         }
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let Ok(Some(fd)) = ctx.root.xattr_fd(p) else {
             return;
         };
@@ -609,7 +609,7 @@ impl Gen<'_> {
         self.xattr_basis = None;
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         if let Some(skip) = &self.skip_dir {
             let name = p.as_bytes();
             if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
@@ -672,7 +672,7 @@ impl Gen<'_> {
         self.forget_dir();
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let dry = ctx.opts.dry_run;
         if let Some(s) = st {
             if s.file_type != FileType::Dir {
@@ -772,7 +772,7 @@ impl Gen<'_> {
     fn gen_symlink(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let dry = ctx.opts.dry_run;
         if !ctx.opts.links {
             // upstream: generator.c:recv_generator() (ftype != FT_REG)
@@ -872,7 +872,7 @@ impl Gen<'_> {
     fn gen_special(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let dry = ctx.opts.dry_run;
         let ft = e.mode & S_IFMT;
         let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
@@ -960,7 +960,7 @@ impl Gen<'_> {
     fn gen_file(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let dry = ctx.opts.dry_run;
         // A regular file (or, under --write-devices, an existing device
         // written into: upstream generator.c recv_generator()).
@@ -1074,7 +1074,7 @@ impl Gen<'_> {
     fn request_file(&mut self, i: usize, redo: bool, st: Option<Stat>, pick: Pick) -> Result<()> {
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let dry = ctx.opts.dry_run;
         let Pick {
             basis_type,
@@ -1231,7 +1231,7 @@ impl Gen<'_> {
         use crate::options::AltDest;
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let Some((j, level, bst)) = crate::altdest::find_dest_non(ctx, p, e) else {
             return Ok(NonDest::Nothing);
         };
@@ -1280,7 +1280,7 @@ impl Gen<'_> {
         use crate::options::AltDest;
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
             self.basis_quick_ok(root, path, e, st)
         };
@@ -1377,7 +1377,7 @@ impl Gen<'_> {
         if ctx.opts.ignore_non_existing && st.is_none() {
             // Below a directory that was not created the skip is silent
             // (upstream remembers it as skip_dir).
-            let (parent, _) = ctx.paths.at(i).split_last();
+            let (parent, _) = ctx.path(i).split_last();
             let parent_there = parent.is_root() || matches!(ctx.root.stat(&parent), Ok(Some(_)));
             if skip_info && parent_there {
                 ctx.out.info(&format!(
@@ -1597,7 +1597,7 @@ impl Gen<'_> {
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
         let located = if (ctx.sanitize_links || ctx.opts.safe_links) && !ctx.opts.dry_run {
-            let path = ctx.paths.at(i);
+            let path = ctx.path(i);
             let (parent, base) = path.split_last();
             let (dir, at) = match ctx.root.open_dir_located(&parent) {
                 Ok(found) => found,
@@ -1664,7 +1664,7 @@ impl Gen<'_> {
         if ctx.am_root || before.file_type != FileType::Dir {
             return;
         }
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let mode = match ctx.root.stat(p) {
             Ok(Some(now)) if now.file_type == FileType::Dir => now.mode & 0o7777,
             _ => return,
@@ -1698,7 +1698,7 @@ impl Gen<'_> {
             {
                 continue;
             }
-            let p = &*ctx.paths.at(i);
+            let p = &ctx.path(i);
             let st = ctx.root.stat(p).ok().flatten();
             let Some(mut st) = st else { continue };
             // Under -K the mode goes to the directory a symlink leads to but
