@@ -45,7 +45,7 @@ pub struct FileList {
     pub wire_order: Option<Vec<u32>>,
     /// Sender only: the transfer root each entry is read beneath (same
     /// index as `sources`; empty when `source` needs none).
-    pub origins: Vec<Origin>,
+    pub origins: crate::anchors::Origins,
 }
 
 impl FileList {
@@ -63,7 +63,7 @@ impl FileList {
     /// leave up to as much again in spare capacity.
     fn reserve(&mut self, n: usize) {
         grow(&mut self.entries, n);
-        grow(&mut self.origins, n);
+        self.origins.reserve(n);
         self.sources.reserve(n);
     }
 
@@ -82,7 +82,7 @@ impl FileList {
     /// How entry `i`'s source path is reached (beneath its transfer root).
     pub fn source_of(&self, i: usize) -> Sources {
         match self.origins.get(i) {
-            Some(&o) => self.source.at(o),
+            Some(o) => self.source.at(o),
             None => self.source.clone(),
         }
     }
