@@ -141,11 +141,12 @@ impl Origins {
             v.swap(a, b);
         }
     }
-    /// Room for `n` more (only a vector needs it).
+    /// Room for `n` more (only a vector needs it), grown by a quarter at a
+    /// time as the list's entries are.
     pub fn reserve(&mut self, n: usize) {
         if let Origins::Each(v) = self {
-            if !v.is_empty() {
-                crate::flist::grow(v, n);
+            if !v.is_empty() && v.capacity() - v.len() < n {
+                v.reserve_exact(n.max(v.len() / 4).max(16));
             }
         }
     }
