@@ -102,7 +102,7 @@ fn stream(n: usize) -> (usize, u64, crate::fakepeer::Outcome) {
 }
 
 /// 300,000 entries fit in 64 MiB as the receiver holds them (under 200
-/// bytes each with both copies of the name): the list is accepted (the
+/// bytes each): the list is accepted (the
 /// session then ends with exit 12 when the fake sender hangs up instead
 /// of answering) and the server's peak stays within the bound plus its
 /// baseline. The entries of oxsync-s6a (152 bytes before their names)
@@ -128,14 +128,37 @@ fn a_list_that_fits_the_bound_is_accepted_within_it() {
     );
 }
 
-/// 480,000 entries with short names: each is now charged (and held) as a
-/// 72-byte entry with its name inline, its `RelPath` and that path's heap
-/// block, about 124 bytes: the list fits in 64 MiB and is accepted, and the
-/// peak stays within the bound plus the baseline. oxsync-s6z's 88-byte
-/// entries, each with a heap block for its name (172 bytes), refused it.
+/// 480,000 entries with short names: the list fits in 64 MiB and is
+/// accepted, and the peak stays within the bound plus the baseline.
+/// oxsync-s6z's 88-byte entries, each with a heap block for its name (172
+/// bytes), refused it.
 #[test]
 fn compact_entries_fit_a_larger_list_in_the_bound() {
     let n = 480_000;
+    let (sent, peak, out) = stream(n);
+    let diags = out.diagnostics().join("\n");
+    assert!(
+        !diags.contains("exceeded --max-alloc"),
+        "a list of {n} entries was refused at --max-alloc={MAX_ALLOC}:\n{diags}"
+    );
+    assert_eq!(sent, n, "the server stopped reading the list");
+    assert_eq!(out.code, Some(12), "{diags}");
+    assert!(
+        peak <= MAX_ALLOC + BASELINE,
+        "peak RSS {} MiB for {n} entries at --max-alloc=64M",
+        peak >> 20
+    );
+}
+
+/// 720,000 entries with short names: the receiving side keeps one copy of
+/// each name, inside its 72-byte entry (no `RelPath` of it beside), and is
+/// charged about 76 bytes an entry: the list fits in 64 MiB and is
+/// accepted, the peak within the bound plus the baseline. Main at 77afc95
+/// held and charged a path with its heap block besides (about 124 bytes)
+/// and refused it.
+#[test]
+fn one_copy_of_each_name_fits_a_larger_list_in_the_bound() {
+    let n = 720_000;
     let (sent, peak, out) = stream(n);
     let diags = out.diagnostics().join("\n");
     assert!(

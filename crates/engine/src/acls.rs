@@ -451,7 +451,7 @@ pub fn itemize(ctx: &RecvCtx, e: &FileEntry, st: &confine::Stat) -> (bool, u32) 
         }
     }
     // The entry's index from its place in the list.
-    match ctx.entries.position_of(e).and_then(|i| ctx.paths.get(i)) {
+    match ctx.entries.position_of(e).and_then(|i| ctx.path_of(i)) {
         Some(p) => (differs(ctx, &p, e, st.mode), st.mode),
         None => (false, st.mode),
     }

@@ -77,6 +77,87 @@ impl Origin {
     }
 }
 
+/// The [`Origin`] of each entry of a sender's list (same index): one value
+/// while all are the same (a single transfer root, the common case: no
+/// 4 bytes an entry), a vector once they differ.
+#[derive(Debug, Clone)]
+pub enum Origins {
+    /// `n` entries, all from the one origin.
+    Same(Origin, usize),
+    /// One origin an entry.
+    Each(Vec<Origin>),
+}
+
+impl Default for Origins {
+    fn default() -> Self {
+        Origins::Each(Vec::new())
+    }
+}
+
+impl Origins {
+    /// Entries counted.
+    pub fn len(&self) -> usize {
+        match self {
+            Origins::Same(_, n) => *n,
+            Origins::Each(v) => v.len(),
+        }
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Entry `i`'s origin.
+    pub fn get(&self, i: usize) -> Option<Origin> {
+        match self {
+            Origins::Same(o, n) => (i < *n).then_some(*o),
+            Origins::Each(v) => v.get(i).copied(),
+        }
+    }
+    /// The next entry's origin.
+    pub fn push(&mut self, o: Origin) {
+        match self {
+            Origins::Same(same, n) if *same == o => *n += 1,
+            Origins::Each(v) if v.is_empty() => *self = Origins::Same(o, 1),
+            Origins::Each(v) => v.push(o),
+            Origins::Same(same, n) => {
+                let mut v = Vec::with_capacity(*n + 1);
+                v.resize(*n, *same);
+                v.push(o);
+                *self = Origins::Each(v);
+            }
+        }
+    }
+    /// Moves `other`'s origins to the end.
+    pub fn append(&mut self, other: &mut Origins) {
+        let taken = std::mem::take(other);
+        match taken {
+            Origins::Same(o, n) => (0..n).for_each(|_| self.push(o)),
+            Origins::Each(v) => v.into_iter().for_each(|o| self.push(o)),
+        }
+    }
+    /// Swaps two entries' origins.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if let Origins::Each(v) = self {
+            v.swap(a, b);
+        }
+    }
+    /// Room for `n` more (only a vector needs it), grown by a quarter at a
+    /// time as the list's entries are.
+    pub fn reserve(&mut self, n: usize) {
+        if let Origins::Each(v) = self {
+            if !v.is_empty() && v.capacity() - v.len() < n {
+                v.reserve_exact(n.max(v.len() / 4).max(16));
+            }
+        }
+    }
+    /// Gives back spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        if let Origins::Each(v) = self {
+            v.shrink_to_fit();
+        }
+    }
+}
+
 const NONE: u32 = (1 << 31) - 1;
 
 /// The anchors of one sender.
@@ -289,5 +370,33 @@ impl Inner {
             }
         }
         Ok(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_stay_one_value_until_they_differ() {
+        let (a, b) = (Origin(1), Origin(2));
+        let mut o = Origins::default();
+        assert!(o.is_empty());
+        for _ in 0..3 {
+            o.push(a);
+        }
+        assert!(matches!(o, Origins::Same(x, 3) if x == a));
+        o.swap(0, 2);
+        assert_eq!((o.get(2), o.get(3)), (Some(a), None));
+        let mut more = Origins::default();
+        more.push(b);
+        more.push(a);
+        o.append(&mut more);
+        assert!(more.is_empty());
+        assert_eq!(o.len(), 5);
+        let got: Vec<_> = (0..5).map(|i| o.get(i)).collect();
+        assert_eq!(got, [Some(a), Some(a), Some(a), Some(b), Some(a)]);
+        o.swap(0, 3);
+        assert_eq!((o.get(0), o.get(3)), (Some(b), Some(a)));
     }
 }

@@ -26,8 +26,10 @@ pub struct RecvCtx {
     /// sorted index of each peer's index (the list came in another order).
     /// Never with incremental recursion (not granted under `--iconv`).
     pub wire_order: Option<(Vec<u32>, Vec<u32>)>,
-    /// Where each entry lands beneath `root` (freed with its entry).
-    pub paths: Store<RelPath>,
+    /// The entry whose path is not its name, with that path: a lone file
+    /// stored under the destination's own name. Every other entry lands at
+    /// its name (see [`RecvCtx::path_of`]).
+    pub renamed: Option<(usize, RelPath)>,
     /// Sender ids to ours (grown by the names each sub-list carries).
     pub ids: RwLock<IdMap>,
     /// Incremental recursion: the segments of the list.
@@ -115,11 +117,31 @@ impl RecvCtx {
     /// beneath a daemon module.
     pub fn full_name(&self, ndx: usize) -> String {
         self.full_path(
-            self.paths
-                .get(ndx)
+            self.path_of(ndx)
                 .as_ref()
                 .map_or(&b""[..], |p| p.as_bytes()),
         )
+    }
+    /// Where entry `i` lands beneath `root`, when it is stored and not
+    /// freed: its name made a path by the same checks that accepted the
+    /// list (`RelPath::new`, see `flist::finish_list`), or the path it was
+    /// [`renamed`](Self::renamed) to. The receiving side keeps no second
+    /// copy of the names.
+    pub fn path_of(&self, i: usize) -> Option<RelPath> {
+        if let Some((k, p)) = &self.renamed {
+            if *k == i {
+                return Some(p.clone());
+            }
+        }
+        RelPath::new(&self.entries.get(i)?.name).ok()
+    }
+    /// [`Self::path_of`] for an entry that is there; panics when it is
+    /// not (callers check indexes from a peer first).
+    pub fn path(&self, i: usize) -> RelPath {
+        match self.path_of(i) {
+            Some(p) => p,
+            None => panic!("no path for entry {i} ({} stored)", self.entries.len()),
+        }
     }
     /// [`Self::full_name`] of a path relative to the destination.
     pub fn full_path(&self, rel: &[u8]) -> String {

@@ -45,7 +45,7 @@ pub struct FileList {
     pub wire_order: Option<Vec<u32>>,
     /// Sender only: the transfer root each entry is read beneath (same
     /// index as `sources`; empty when `source` needs none).
-    pub origins: Vec<Origin>,
+    pub origins: crate::anchors::Origins,
 }
 
 impl FileList {
@@ -63,7 +63,7 @@ impl FileList {
     /// leave up to as much again in spare capacity.
     fn reserve(&mut self, n: usize) {
         grow(&mut self.entries, n);
-        grow(&mut self.origins, n);
+        self.origins.reserve(n);
         self.sources.reserve(n);
     }
 
@@ -82,7 +82,7 @@ impl FileList {
     /// How entry `i`'s source path is reached (beneath its transfer root).
     pub fn source_of(&self, i: usize) -> Sources {
         match self.origins.get(i) {
-            Some(&o) => self.source.at(o),
+            Some(o) => self.source.at(o),
             None => self.source.clone(),
         }
     }
@@ -100,10 +100,12 @@ impl FileList {
     fn sort_keeping(&mut self, keep: bool) {
         // Sorted through an index and permuted in place: a received list
         // is never held twice. (Lists are bounded by MAX_ENTRIES < 2^32.)
+        // Equal names keep their order (the index breaks the tie), without
+        // the scratch buffer of a stable sort.
         let mut idx: Vec<u32> = (0..self.entries.len() as u32).collect();
-        idx.sort_by(|&a, &b| {
+        idx.sort_unstable_by(|&a, &b| {
             let (ea, eb) = (&self.entries[a as usize], &self.entries[b as usize]);
-            compare_names(&ea.name, ea.is_dir(), &eb.name, eb.is_dir())
+            compare_names(&ea.name, ea.is_dir(), &eb.name, eb.is_dir()).then(a.cmp(&b))
         });
         if keep {
             self.wire_order = Some(idx.clone());
@@ -1306,9 +1308,33 @@ pub fn encode_with(
     io_error: i32,
     xattrs: Option<&crate::xattrs::SendLists>,
 ) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut sink = |b: &[u8]| {
+        all.extend_from_slice(b);
+        Ok(())
+    };
+    let _ = encode_to(list, opts, session, io_error, xattrs, &mut sink);
+    all
+}
+
+/// Bytes of the encoded list handed on at a time by [`encode_to`].
+const ENCODE_CHUNK: usize = 64 << 10;
+
+/// As [`encode_with`], handing the bytes to `sink` a piece at a time as
+/// they are encoded: the encoded list (a third of the size of the list
+/// itself) is never held whole. Returns how many bytes there were.
+pub fn encode_to(
+    list: &FileList,
+    opts: &Options,
+    session: &Session,
+    io_error: i32,
+    xattrs: Option<&crate::xattrs::SendLists>,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
     let fo = session.flist_options(opts);
     let mut enc = FlistEncoder::new(fo);
-    let mut out = Vec::with_capacity(list.len() * 32);
+    let mut out = Vec::with_capacity(ENCODE_CHUNK + 4096);
+    let mut sent = 0u64;
     let mut acls = opts.acls.then(protocol::acl::AclSender::default);
     for (i, e) in list.entries.iter().enumerate() {
         enc.encode(&mut out, e);
@@ -1319,8 +1345,20 @@ pub fn encode_with(
         if let Some(x) = xattrs {
             x.encode_entry(&mut out, i);
         }
+        if out.len() >= ENCODE_CHUNK {
+            sink(&out)?;
+            sent += out.len() as u64;
+            out.clear();
+        }
     }
     enc.encode_end(&mut out, io_error);
+    encode_id_lists(&mut out, list, opts, session);
+    sink(&out)?;
+    Ok(sent + out.len() as u64)
+}
+
+/// The id lists after the list's end marker (without --numeric-ids).
+fn encode_id_lists(out: &mut Vec<u8>, list: &FileList, opts: &Options, session: &Session) {
     if !opts.numeric_ids {
         let id0 = session.compat & protocol::compat::CF_ID0_NAMES != 0;
         let (mut acl_users, mut acl_groups) = (BTreeMap::new(), BTreeMap::new());
@@ -1346,7 +1384,7 @@ pub fn encode_with(
                     None
                 };
             write_id_list(
-                &mut out,
+                out,
                 &v,
                 if id0 {
                     Some(zero.as_deref().unwrap_or(b""))
@@ -1372,7 +1410,7 @@ pub fn encode_with(
                     None
                 };
             write_id_list(
-                &mut out,
+                out,
                 &v,
                 if id0 {
                     Some(zero.as_deref().unwrap_or(b""))
@@ -1382,7 +1420,6 @@ pub fn encode_with(
             );
         }
     }
-    out
 }
 
 /// Adds the name of each id but 0 in `ids` to `seen` (those it has not
@@ -1408,13 +1445,11 @@ fn named_ids(
     }
 }
 
-/// What a receiver got: the sorted list, validated names, the id map and
-/// the sender's io_error.
+/// What a receiver got: the sorted list (its names checked as paths), the
+/// id map and the sender's io_error.
 pub struct Received {
     /// The sorted list.
     pub list: FileList,
-    /// `RelPath` of each entry (same index).
-    pub paths: Vec<RelPath>,
     /// uid/gid mapping.
     pub ids: ids::IdMap,
     /// io_error from the end marker.
@@ -1442,11 +1477,10 @@ pub fn receive_checked<R: Read>(
     check: Option<&crate::trust::NameCheck>,
 ) -> Result<Received> {
     let mut reader = ListReader::new(opts, session, check.cloned());
-    let (list, paths, io_error) = reader.read_list(r, opts, session)?;
+    let (list, io_error) = reader.read_list(r, opts, session)?;
     reader.read_id_lists(r, opts, session)?;
     Ok(Received {
         list,
-        paths,
         ids: reader.id_map(opts),
         io_error,
         xattrs: reader.take_xattrs(),
@@ -1500,15 +1534,15 @@ impl ListReader {
         self.held = self.held.saturating_sub(bytes);
     }
 
-    /// Reads one list up to its end marker; returns it validated, sorted
-    /// and cleaned, with the path of each entry and the marker's io_error.
+    /// Reads one list up to its end marker; returns it validated (every
+    /// name a safe path), sorted and cleaned, with the marker's io_error.
     // upstream: flist.c:recv_file_list(), recv_file_entry()
     pub fn read_list<R: Read>(
         &mut self,
         r: &mut R,
         opts: &Options,
         session: &Session,
-    ) -> Result<(FileList, Vec<RelPath>, i32)> {
+    ) -> Result<(FileList, i32)> {
         let mut list = FileList::default();
         while let Some(e) = self.read_entry(r, opts, session)? {
             list.entries.push(e);
@@ -1516,8 +1550,8 @@ impl ListReader {
         let mut io_error = self.dec.io_error();
         // --iconv: the names arrive in the sender's charset.
         names_from_wire(&mut list.entries, session, &mut io_error)?;
-        let paths = finish_list(&mut list, opts)?;
-        Ok((list, paths, io_error))
+        finish_list(&mut list, opts)?;
+        Ok((list, io_error))
     }
 
     fn read_entry<R: Read>(
@@ -1661,9 +1695,11 @@ impl ListReader {
     }
 }
 
-/// Checks the names of a received list, sorts and cleans it; returns the
-/// path of each entry.
-fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
+/// Checks the names of a received list, sorts and cleans it. Each name
+/// that ends up in it must make a `RelPath`: the receiving side makes an
+/// entry's path from its name with that same check where it uses it
+/// ([`crate::ctx::RecvCtx::path_of`]), and keeps no copy.
+fn finish_list(list: &mut FileList, opts: &Options) -> Result<()> {
     for e in &list.entries {
         // upstream: -R names may start with a slash (stripped after sorting).
         if e.name.is_empty()
@@ -1703,9 +1739,8 @@ fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
             "ABORTING due to a non-directory \".\" entry from sender",
         ));
     }
-    let mut paths = Vec::with_capacity(list.len());
     for e in &list.entries {
-        let p = RelPath::new(&e.name).map_err(|err| {
+        RelPath::new(&e.name).map_err(|err| {
             Error::new(
                 exit::RERR_UNSUPPORTED,
                 format!(
@@ -1714,14 +1749,14 @@ fn finish_list(list: &mut FileList, opts: &Options) -> Result<Vec<RelPath>> {
                 ),
             )
         })?;
-        paths.push(p);
     }
-    Ok(paths)
+    Ok(())
 }
 
 /// Bytes one received entry makes the receiver hold until the transfer
-/// ends: the entry in the list, its name (its `RelPath`'s, and the
-/// entry's own when too long to be inline), its side allocation of rare
+/// ends: the entry in the list, its name when too long to be inline
+/// (there is no second copy: a path is made from it where it is used),
+/// its side allocation of rare
 /// fields (symlink target, checksum, ACLs) when it has one, its slot in
 /// the sort's index, and with -H the decoder's copy of a hard-link group's
 /// first entry. Heap blocks are counted as the allocator hands them out
@@ -1744,9 +1779,7 @@ pub(crate) fn received_entry_cost(e: &FileEntry) -> u64 {
         0
     };
     let bytes = entry
-        + std::mem::size_of::<RelPath>()
         + std::mem::size_of::<u32>()
-        + heap_cost(e.name.len())
         + if e.name.is_heap() {
             heap_cost(e.name.len())
         } else {

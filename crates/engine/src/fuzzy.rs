@@ -42,7 +42,7 @@ pub fn basis_place<'a>(
             "rsync: refusing malicious fuzzy operation for {name}"
         )));
     }
-    let (dir, _) = ctx.paths.at(i).split_last();
+    let (dir, _) = ctx.path(i).split_last();
     let p = dir
         .join(xname)
         .map_err(|e| Error::protocol(e.to_string()))?;

@@ -518,7 +518,7 @@ impl Gen<'_> {
             return None;
         }
         let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
-        let p = &*ctx.paths.get(i)?;
+        let p = &ctx.path_of(i)?;
         let fd = if exists {
             ctx.root.xattr_fd(p).ok().flatten()
         } else {
@@ -566,7 +566,7 @@ impl Gen<'_> {
         if ctx.opts.xattrs == 0 || e.xattr.is_none() {
             return;
         }
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let Ok(Some(fd)) = ctx.root.xattr_fd(p) else {
             return;
         };
@@ -614,7 +614,7 @@ impl Gen<'_> {
         self.xattr_basis = None;
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         if let Some(skip) = &self.skip_dir {
             let name = p.as_bytes();
             if name.starts_with(skip) && name.get(skip.len()) == Some(&b'/') {
@@ -677,7 +677,7 @@ impl Gen<'_> {
         self.forget_dir();
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let dry = ctx.opts.dry_run;
         if let Some(s) = st {
             if s.file_type != FileType::Dir {
@@ -775,7 +775,7 @@ impl Gen<'_> {
     fn gen_symlink(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let dry = ctx.opts.dry_run;
         if !ctx.opts.links {
             // upstream: generator.c:recv_generator() (ftype != FT_REG)
@@ -875,7 +875,7 @@ impl Gen<'_> {
     fn gen_special(&mut self, i: usize, st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let dry = ctx.opts.dry_run;
         let ft = e.mode & S_IFMT;
         let is_device = ft == protocol::flist::S_IFCHR || ft == protocol::flist::S_IFBLK;
@@ -963,7 +963,7 @@ impl Gen<'_> {
     fn gen_file(&mut self, i: usize, redo: bool, mut st: Option<Stat>) -> Result<()> {
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let dry = ctx.opts.dry_run;
         // A regular file (or, under --write-devices, an existing device
         // written into: upstream generator.c recv_generator()).
@@ -1077,7 +1077,7 @@ impl Gen<'_> {
     fn request_file(&mut self, i: usize, redo: bool, st: Option<Stat>, pick: Pick) -> Result<()> {
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let dry = ctx.opts.dry_run;
         let Pick {
             basis_type,
@@ -1234,7 +1234,7 @@ impl Gen<'_> {
         use crate::options::AltDest;
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let Some((j, level, bst)) = crate::altdest::find_dest_non(ctx, p, e) else {
             return Ok(NonDest::Nothing);
         };
@@ -1283,7 +1283,7 @@ impl Gen<'_> {
         use crate::options::AltDest;
         let ctx = self.ctx;
         let e = &**self.entry(i);
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let quick = |root: &confine::Root, path: &RelPath, st: &Stat| -> bool {
             self.basis_quick_ok(root, path, e, st)
         };
@@ -1667,7 +1667,7 @@ impl Gen<'_> {
         if ctx.am_root || before.file_type != FileType::Dir {
             return;
         }
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         let mode = match ctx.root.stat(p) {
             Ok(Some(now)) if now.file_type == FileType::Dir => now.mode & 0o7777,
             _ => return,
@@ -1701,7 +1701,7 @@ impl Gen<'_> {
             {
                 continue;
             }
-            let p = &**self.path(i);
+            let p = &*self.path(i);
             let st = ctx.root.stat(p).ok().flatten();
             let Some(mut st) = st else { continue };
             // Under -K the mode goes to the directory a symlink leads to but

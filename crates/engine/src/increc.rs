@@ -18,7 +18,6 @@
 use crate::ctx::{DirSlot, GenEvent, RecvCtx, Seg, SegState, Segments};
 use crate::error::{Error, Result};
 use crate::flist::{FileList, ListReader};
-use confine::RelPath;
 use protocol::exit;
 use protocol::flist::FileEntry;
 use protocol::ndx::NDX_FLIST_OFFSET;
@@ -43,14 +42,13 @@ pub fn dir_slot_entry(ctx: &RecvCtx, ndx: usize) -> Option<usize> {
 }
 
 /// An inactive stand-in for a wire index that names no entry of its own.
-fn placeholder() -> (FileEntry, RelPath) {
-    let e = FileEntry {
+fn placeholder() -> FileEntry {
+    FileEntry {
         name: b".".into(),
         mode: protocol::flist::S_IFDIR | 0o755,
         ..FileEntry::default()
     }
-    .with_xflags(crate::treeshape::FLAG_INACTIVE);
-    (e, RelPath::root())
+    .with_xflags(crate::treeshape::FLAG_INACTIVE)
 }
 
 /// Stores a received list as segment `parent`'s contents (or the top
@@ -60,14 +58,13 @@ pub(crate) fn store_list(
     ctx: &RecvCtx,
     segs: &Segments,
     mut list: FileList,
-    mut paths: Vec<RelPath>,
     parent: Option<usize>,
 ) -> Seg {
-    let (slot, slot_path) = match parent {
+    let slot = match parent {
         Some(p) => {
             let mut e = ctx.entries.at(p).clone();
             e.add_xflags(crate::treeshape::FLAG_INACTIVE);
-            (e, ctx.paths.at(p).clone())
+            e
         }
         None => placeholder(),
     };
@@ -85,9 +82,7 @@ pub(crate) fn store_list(
         .collect();
     // The slot and the list are one part of the store (freed together).
     list.entries.insert(0, slot);
-    paths.insert(0, slot_path);
     ctx.entries.push_all(list.entries);
-    ctx.paths.push_all(paths);
     let seg = Seg { start, len, parent };
     segs.with(|s| {
         s.segs.push(seg);
@@ -164,7 +159,7 @@ impl IncReader {
         self.lists
             .credit(segs.with(|s| std::mem::take(&mut s.credit)));
         self.lists.start_segment(start);
-        let (mut list, paths, io_error) = self.lists.read_list(r, &ctx.opts, &ctx.session)?;
+        let (mut list, io_error) = self.lists.read_list(r, &ctx.opts, &ctx.session)?;
         if !ctx.opts.ignore_errors {
             ctx.out.add_io_error(io_error & 7);
         }
@@ -179,7 +174,7 @@ impl IncReader {
             let map = self.lists.id_map(&ctx.opts);
             *ctx.ids.write().unwrap_or_else(|p| p.into_inner()) = map;
         }
-        store_list(ctx, segs, list, paths, Some(parent));
+        store_list(ctx, segs, list, Some(parent));
         let _ = events.send(GenEvent::Segment);
         Ok(())
     }
@@ -303,7 +298,7 @@ pub(crate) fn release(ctx: &RecvCtx, k: usize) {
     }
 }
 
-/// Frees a finished list's entries and paths (and its slot) but for what
+/// Frees a finished list's entries (and its slot) but for what
 /// outlives it: directories (upstream keeps them in dir_flist, for the
 /// lists still to come, deletion and the directory times set at the end)
 /// and, with -H, hard-link group members (a later list's member links to
@@ -322,7 +317,6 @@ fn free_list(ctx: &RecvCtx, segs: &Segments, seg: Seg) {
     // The list's part starts with its slot (see store_list()).
     let keep = |i: usize| kept.binary_search(&i).is_ok();
     ctx.entries.free(seg.start - 1, |i, _| keep(i));
-    ctx.paths.free(seg.start - 1, |i, _| keep(i));
     segs.with(|s| s.credit += credit);
 }
 

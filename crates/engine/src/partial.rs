@@ -46,7 +46,7 @@ pub fn append_len(head: &SumHead) -> u64 {
 /// partial dir, 0x83 and up for a `--fuzzy` basis named `xname`).
 // upstream: receiver.c:recv_files() (fnamecmp selection)
 pub fn open_basis(ctx: &RecvCtx, i: usize, basis_type: Option<u8>, xname: &[u8]) -> Result<File> {
-    let p = &*ctx.paths.at(i);
+    let p = &ctx.path(i);
     let err = |e: confine::Error| Error::file_io(e.to_string());
     match basis_type {
         Some(t) if t >= crate::basis::FNAMECMP_FUZZY => {
@@ -89,7 +89,7 @@ pub fn open_output(
     append: bool,
     hasher: &mut FileHasher,
 ) -> Result<(Output, File)> {
-    let p = &*ctx.paths.at(i);
+    let p = &ctx.path(i);
     let io_fail = |what: &str, e: &dyn crate::error::SysErr| {
         Error::file_io(format!(
             "rsync: [receiver] {what} \"{}\" failed: {}",
@@ -221,7 +221,7 @@ pub fn interrupted(ctx: &RecvCtx) {
     let root = out_root(ctx, &out);
     let has_data = matches!(root.stat(&out.tmp), Ok(Some(st)) if st.size > 0);
     if ctx.opts.keep_partial() && has_data {
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let target = match ctx.dirs.partial_of(p) {
             Some((place, path)) => {
                 make_parent(place_root(ctx, place), &path);
@@ -253,7 +253,7 @@ fn temp_repr<'a>(ctx: &'a RecvCtx, out: &Output) -> (&'a Root, RelPath) {
 // upstream: receiver.c:recv_files() -> finish_transfer(), rsync.c
 pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
     *lock(&ctx.upd.in_flight) = None;
-    let p = &*ctx.paths.at(i);
+    let p = &ctx.path(i);
     if out.inplace {
         // A device written under --write-devices is not truncated
         // (upstream receive_data() truncates regular files only).
@@ -327,7 +327,7 @@ pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
     let list = std::mem::take(&mut *lock(&ctx.upd.delayed));
     let mut moved = Vec::with_capacity(list.len());
     for i in list {
-        let p = &*ctx.paths.at(i);
+        let p = &ctx.path(i);
         let Some((place, path)) = ctx.dirs.partial_of(p) else {
             continue;
         };

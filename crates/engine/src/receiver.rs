@@ -237,7 +237,7 @@ fn read_attrs<R: Read>(
     // side could not have chosen ends the transfer (upstream: "refusing
     // malicious fuzzy operation").
     if let Some(t) = basis_type.filter(|&t| t >= crate::basis::FNAMECMP_FUZZY) {
-        if i < ctx.paths.len() {
+        if i < ctx.entries.len() {
             crate::fuzzy::basis_place(ctx, i, t, &xname)?;
         }
     }
@@ -539,7 +539,7 @@ fn receive_data<R: Read>(
     (basis_type, xname, phase): (Option<u8>, &[u8], i32),
 ) -> Result<Option<bool>> {
     let e = &*ctx.entries.at(i);
-    let p = &*ctx.paths.at(i);
+    let p = &ctx.path(i);
     // Error lines name the file as upstream's full_fname() does (made
     // only for one).
     let name = std::cell::LazyCell::new(|| ctx.full_name(i));
@@ -826,7 +826,7 @@ fn set_xattrs(ctx: &RecvCtx, i: usize, file: Option<&File>) {
     let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
     let dest = ctx
         .root
-        .xattr_fd(&ctx.paths.at(i))
+        .xattr_fd(&ctx.path(i))
         .ok()
         .flatten()
         .map(File::from);

@@ -31,7 +31,7 @@ impl SourceRemover {
             .enumerate()
             .map_while(|(i, e)| {
                 let p = list.path_of(i)?;
-                let origin = list.origins.get(i).copied();
+                let origin = list.origins.get(i);
                 Some((p, e.size, e.mtime, !e.is_dir(), origin))
             })
             .collect();

@@ -363,16 +363,16 @@ pub fn run_sender(
     }
     let xattrs =
         (opts.xattrs > 0).then(|| crate::xattrs::SendLists::collect(&list, opts, &rules, &out));
-    let encoded = flist::encode_with(&list, opts, &session, out.io_error(), xattrs.as_ref());
+    let io_error = out.io_error();
     let t1 = Instant::now();
-    {
+    // Written as it is encoded: the encoded list is never held whole.
+    let flist_size = {
         let mut g = lock(&w)?;
-        g.write_all(&encoded)?;
+        let mut sink = |b: &[u8]| g.write_all(b);
+        let n = flist::encode_to(&list, opts, &session, io_error, xattrs.as_ref(), &mut sink)?;
         g.flush()?;
-    }
-    // Sent: not held for the rest of the transfer.
-    let flist_size = encoded.len() as u64;
-    drop(encoded);
+        n
+    };
     if list.is_empty() && side == Side::Server && !local {
         // upstream: do_server_sender() exits quietly on an empty list.
         return Ok(XferStats::default());
@@ -732,12 +732,12 @@ pub fn run_receiver_to(
         // (the server sender has already exited quietly).
         return Ok(XferStats::default());
     }
-    let mut paths = received.paths;
+    let mut renamed = None;
     let dest_ambient = match &dest {
         Dest::Operator(d) => Some(d.clone()),
         Dest::Beneath { .. } => None,
     };
-    let (module, dest_info, module_prefix) = open_dest(opts, dest, &list, &mut paths, &out)?;
+    let (module, dest_info, module_prefix) = open_dest(opts, dest, &list, &mut renamed, &out)?;
     let stats = Arc::new(Mutex::new(XferStats::default()));
     let dirs = basis_dirs(
         opts,
@@ -754,6 +754,9 @@ pub fn run_receiver_to(
         filter::Side::Receiver,
     ));
     let wire_order = list.wire_order.take().map(with_inverse);
+    // The list's first entry; with incremental recursion the top list
+    // follows its slot (see `increc::store_list`).
+    let first = usize::from(session.compat & protocol::compat::CF_INC_RECURSE != 0);
     // Named before Landlock (which may hide /proc) and only for the
     // operator's own destination.
     let shown_root = dest_ambient
@@ -764,7 +767,7 @@ pub fn run_receiver_to(
         session,
         wire_order,
         entries: Default::default(),
-        paths: Default::default(),
+        renamed: renamed.map(|p| (first, p)),
         ids: std::sync::RwLock::new(if link.numeric_ids {
             crate::ids::IdMap::default()
         } else {
@@ -799,7 +802,7 @@ pub fn run_receiver_to(
         reader.set_handler(no_send_handler(out.clone(), ctx.clone(), events.0.clone()));
         crate::increc::IncReader::new(lists, Box::new(fixup), !link.numeric_ids)
     });
-    store_top(&ctx, list, paths);
+    store_top(&ctx, list);
     let (peer_stats, reader) =
         crate::roles::run_receiving(&ctx, &w, reader, side == Side::Client, events, inc)?;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -822,7 +825,7 @@ fn open_dest(
     opts: &Options,
     dest: Dest,
     list: &FileList,
-    paths: &mut [RelPath],
+    renamed: &mut Option<RelPath>,
     out: &Out,
 ) -> Result<(Option<Root>, DestInfo, Vec<u8>)> {
     let mut module_prefix = Vec::new();
@@ -834,13 +837,13 @@ fn open_dest(
         _ => None,
     };
     let dest_info = match dest {
-        Dest::Operator(d) => local_name(opts, &d, list, paths, out)?,
+        Dest::Operator(d) => local_name(opts, &d, list, renamed, out)?,
         Dest::Beneath {
             root,
             path,
             trailing_slash,
         } => {
-            let info = local_name_beneath(opts, root, &path, trailing_slash, list, paths, out)?;
+            let info = local_name_beneath(opts, root, &path, trailing_slash, list, renamed, out)?;
             // A single file stored under the destination's own name lands
             // in its parent.
             module_prefix = if info.solo {
@@ -971,13 +974,12 @@ fn read_top_list(
     if inc_mode {
         lists.start_segment(1);
     }
-    let (list, paths, io_error) = lists.read_list(r, opts, session)?;
+    let (list, io_error) = lists.read_list(r, opts, session)?;
     if !inc_mode {
         lists.read_id_lists(r, opts, session)?;
     }
     let received = flist::Received {
         list: FileList::default(),
-        paths,
         ids: lists.id_map(opts),
         io_error,
         xattrs: lists.take_xattrs(),
@@ -991,9 +993,9 @@ fn read_top_list(
 
 /// The received (top) list goes into the context's store: with
 /// incremental recursion as its first segment.
-fn store_top(ctx: &RecvCtx, list: FileList, paths: Vec<RelPath>) {
+fn store_top(ctx: &RecvCtx, list: FileList) {
     if let Some(segs) = &ctx.inc {
-        crate::increc::store_list(ctx, segs, list, paths, None);
+        crate::increc::store_list(ctx, segs, list, None);
         ctx.out.set_flist_incomplete(true);
         return;
     }
@@ -1003,7 +1005,6 @@ fn store_top(ctx: &RecvCtx, list: FileList, paths: Vec<RelPath>) {
         s.total_size = list.total_size();
     });
     ctx.entries.push_all(list.entries);
-    ctx.paths.push_all(paths);
 }
 
 /// Incremental recursion: the message handler also hands the sender's
@@ -1114,7 +1115,7 @@ fn local_name(
     opts: &Options,
     dest: &str,
     list: &FileList,
-    paths: &mut [RelPath],
+    renamed: &mut Option<RelPath>,
     out: &Out,
 ) -> Result<DestInfo> {
     let auth = AmbientAuthority::operator();
@@ -1152,7 +1153,7 @@ fn local_name(
                     "ERROR: cannot overwrite non-directory with a directory",
                 ));
             }
-            solo(path, paths, links, auth)
+            solo(path, renamed, links, auth)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let need_dir =
@@ -1165,9 +1166,7 @@ fn local_name(
                     let name = path.file_name().map(|n| n.as_encoded_bytes().to_vec());
                     let rel = RelPath::new(&name.unwrap_or_default())
                         .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
-                    if let Some(first) = paths.first_mut() {
-                        *first = rel;
-                    }
+                    *renamed = Some(rel);
                     return Ok(DestInfo {
                         root: Root::open_operator(&anc, links, auth).map_err(open_err)?,
                         created: false,
@@ -1175,7 +1174,7 @@ fn local_name(
                         solo: false,
                     });
                 }
-                return solo(path, paths, links, auth);
+                return solo(path, renamed, links, auth);
             }
             let announce = || {
                 if opts.ctl.info.name > 0
@@ -1235,7 +1234,7 @@ fn local_name_beneath(
     path: &RelPath,
     trailing: bool,
     list: &FileList,
-    paths: &mut [RelPath],
+    renamed: &mut Option<RelPath>,
     out: &Out,
 ) -> Result<DestInfo> {
     let shown = String::from_utf8_lossy(path.as_bytes()).into_owned();
@@ -1291,7 +1290,7 @@ fn local_name_beneath(
             exit::RERR_FILESELECT,
             "ERROR: cannot overwrite non-directory with a directory",
         )),
-        Some(_) => solo_beneath(base, path, paths, &shown),
+        Some(_) => solo_beneath(base, path, renamed, &shown),
         None => {
             let need_dir =
                 list.len() > 1 || trailing || list.entries.first().is_some_and(|e| e.is_dir());
@@ -1303,9 +1302,7 @@ fn local_name_beneath(
                     // As for an operator path: nothing below exists yet.
                     let rel = RelPath::new(path.split_last().1)
                         .map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
-                    if let Some(first) = paths.first_mut() {
-                        *first = rel;
-                    }
+                    *renamed = Some(rel);
                     return Ok(DestInfo {
                         root: base,
                         created: false,
@@ -1313,7 +1310,7 @@ fn local_name_beneath(
                         solo: false,
                     });
                 }
-                return solo_beneath(base, path, paths, &shown);
+                return solo_beneath(base, path, renamed, &shown);
             }
             // upstream main.c get_local_name(): the line comes once the
             // directory exists (or would, in a dry run).
@@ -1354,14 +1351,12 @@ fn local_name_beneath(
 fn solo_beneath(
     base: Root,
     path: &RelPath,
-    paths: &mut [RelPath],
+    renamed: &mut Option<RelPath>,
     shown: &str,
 ) -> Result<DestInfo> {
     let (parent, name) = path.split_last();
     let rel = RelPath::new(name).map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
-    if let Some(first) = paths.first_mut() {
-        *first = rel;
-    }
+    *renamed = Some(rel);
     let root = if parent.is_root() {
         base
     } else {
@@ -1400,7 +1395,7 @@ fn existing_ancestor(p: &Path) -> std::path::PathBuf {
 
 fn solo(
     path: &Path,
-    paths: &mut [RelPath],
+    renamed: &mut Option<RelPath>,
     links: Links,
     auth: AmbientAuthority,
 ) -> Result<DestInfo> {
@@ -1414,9 +1409,7 @@ fn solo(
         .map(|b| b.as_bytes().to_vec())
         .unwrap_or_else(|| b".".to_vec());
     let rel = RelPath::new(&base).map_err(|e| Error::new(exit::RERR_FILESELECT, e.to_string()))?;
-    if let Some(first) = paths.first_mut() {
-        *first = rel;
-    }
+    *renamed = Some(rel);
     let root = Root::open_operator(&parent, links, auth).map_err(|e| {
         Error::new(
             exit::RERR_FILESELECT,

@@ -165,12 +165,7 @@ impl<'a> IncSender<'a> {
         // (slot 0 names it: parent_ndx 0 of dir_flist).
         if let Some(top) = s.lists.front_mut() {
             if top.list.entries.first().is_some_and(|e| e.name == b".") {
-                let origin = top
-                    .list
-                    .origins
-                    .first()
-                    .copied()
-                    .unwrap_or(Origin::OPERATOR);
+                let origin = top.list.origins.get(0).unwrap_or(Origin::OPERATOR);
                 let path = top.list.path_of(0).unwrap_or_default();
                 top.parent = Some((top.list.entries[0].clone(), path, origin));
             }
@@ -213,7 +208,7 @@ impl<'a> IncSender<'a> {
             match level.back_mut().filter(|n| n.entry.0.name == e.name) {
                 Some(n) => n.dirs.push(d),
                 None => {
-                    let origin = list.origins.get(k).copied().unwrap_or(Origin::OPERATOR);
+                    let origin = list.origins.get(k).unwrap_or(Origin::OPERATOR);
                     let path = list.path_of(k).unwrap_or_default();
                     level.push_back(Node {
                         dir_ndx,

@@ -9,17 +9,17 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 /// One item kept with its index.
-type Kept<T> = RefCell<Option<(usize, Rc<Item<T>>)>>;
+type Kept<T> = RefCell<Option<(usize, Rc<T>)>>;
 
 /// The entry and the path last looked up, by index.
 #[derive(Default)]
 pub(super) struct Current {
-    entry: Kept<FileEntry>,
+    entry: Kept<Item<FileEntry>>,
     path: Kept<RelPath>,
 }
 
 /// The cached item for `i`, or `fetch`ed and kept.
-fn cached<T>(slot: &Kept<T>, i: usize, fetch: impl FnOnce() -> Item<T>) -> Rc<Item<T>> {
+fn cached<T>(slot: &Kept<T>, i: usize, fetch: impl FnOnce() -> T) -> Rc<T> {
     let mut slot = slot.borrow_mut();
     match &*slot {
         Some((k, item)) if *k == i => Rc::clone(item),
@@ -37,8 +37,8 @@ impl Gen<'_> {
         cached(&self.cur.entry, i, || self.ctx.entries.at(i))
     }
 
-    /// The destination path of entry `i` (as `ctx.paths.at(i)`).
-    pub(super) fn path(&self, i: usize) -> Rc<Item<RelPath>> {
-        cached(&self.cur.path, i, || self.ctx.paths.at(i))
+    /// The destination path of entry `i` (as `ctx.path(i)`).
+    pub(super) fn path(&self, i: usize) -> Rc<RelPath> {
+        cached(&self.cur.path, i, || self.ctx.path(i))
     }
 }

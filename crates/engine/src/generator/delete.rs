@@ -39,7 +39,7 @@ impl Gen<'_> {
             }
             let is_dir = ctx
                 .root
-                .stat(&ctx.paths.at(i))
+                .stat(&ctx.path(i))
                 .ok()
                 .flatten()
                 .is_some_and(|s| s.file_type == FileType::Dir);
@@ -65,7 +65,7 @@ impl Gen<'_> {
         if self.on_other_fs(i) {
             return Ok(());
         }
-        let dir = &*ctx.paths.at(i);
+        let dir = &ctx.path(i);
         let root = &ctx.root;
         let mut read = |p: &[u8]| -> Option<Vec<u8>> {
             let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;

@@ -17,7 +17,7 @@ impl Gen<'_> {
     /// Dry run: directory entry `i` does not exist, so neither does
     /// anything below it.
     pub(super) fn note_dry_missing(&mut self, i: usize) {
-        let name = self.ctx.paths.at(i);
+        let name = self.path(i);
         if !self.dry_missing_covers(name.as_bytes()) {
             self.dry_missing = Some(name.as_bytes().to_vec());
         }
@@ -36,6 +36,6 @@ impl Gen<'_> {
         self.dry_missing = self
             .dry_missing_dirs
             .contains(&parent)
-            .then(|| self.ctx.paths.at(parent).as_bytes().to_vec());
+            .then(|| self.ctx.path(parent).as_bytes().to_vec());
     }
 }

@@ -192,7 +192,7 @@ impl Gen<'_> {
     pub(super) fn find_fuzzy(&mut self, i: usize) -> Option<Choice> {
         let ctx = self.ctx;
         let e: &FileEntry = &ctx.entries.at(i);
-        let path = ctx.paths.at(i);
+        let path = ctx.path(i);
         let (dir, fname) = path.split_last();
         self.fuzzy_lists(&dir);
         let debug = ctx.opts.ctl.debug.fuzzy;

@@ -234,8 +234,8 @@ impl Gen<'_> {
         self.inc_release(i);
         let ctx = self.ctx;
         let e = &*ctx.entries.at(i);
-        let p = &*ctx.paths.at(i);
-        let lp = &*ctx.paths.at(lead);
+        let p = &ctx.path(i);
+        let lp = &ctx.path(lead);
         let st = self.stat(p)?;
         let lead_st = self.stat(lp)?;
         let same = |a: &Stat, b: &Stat| a.dev == b.dev && a.ino == b.ino;

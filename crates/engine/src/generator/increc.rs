@@ -245,13 +245,13 @@ impl Gen<'_> {
         let e = &*ctx.entries.at(parent);
         if !matches!(ctx.opts.delete, DeleteMode::During | DeleteMode::Delay)
             || !crate::treeshape::is_content_dir(e)
-            || ctx.opts.dry_run && self.stat(&ctx.paths.at(parent))?.is_none()
+            || ctx.opts.dry_run && self.stat(&ctx.path(parent))?.is_none()
         {
             return Ok(());
         }
         let is_dir = ctx
             .root
-            .stat(&ctx.paths.at(parent))
+            .stat(&ctx.path(parent))
             .ok()
             .flatten()
             .is_some_and(|s| s.file_type == FileType::Dir);

@@ -41,7 +41,7 @@ impl Gen<'_> {
                 .daemon_refuses(self.path(i).as_bytes(), e.is_dir())
                 .is_none()
         {
-            self.make_parents(&ctx.paths.at(i));
+            self.make_parents(&ctx.path(i));
         }
         Ok(false)
     }
@@ -77,7 +77,7 @@ impl Gen<'_> {
     /// receiver deletes it (unless its rules protect it).
     fn delete_missing_arg(&mut self, i: usize) -> Result<()> {
         let ctx = self.ctx;
-        let p = &**self.path(i);
+        let p = &*self.path(i);
         // upstream: the module's rules come first (the generator refuses
         // the name before it looks at the mode).
         if let Some(refused) = self.daemon_refuses(p.as_bytes(), false) {
@@ -146,7 +146,7 @@ impl Gen<'_> {
         if ctx.opts.tree.one_file_system == 0 {
             return false;
         }
-        let Some(st) = ctx.root.stat(&ctx.paths.at(i)).ok().flatten() else {
+        let Some(st) = ctx.root.stat(&ctx.path(i)).ok().flatten() else {
             return false;
         };
         if self.entry(i).xflags() & XMIT_TOP_DIR != 0 {
