@@ -189,6 +189,19 @@ impl<W: Write> Write for BwLimitWrite<W> {
         Ok(n)
     }
 
+    /// Unpaced, a gathered write goes through as one (a frame's header
+    /// and data in one system call); paced, one piece as `write`.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        if self.rate == 0 {
+            stop_left()?;
+            return self.inner.write_vectored(bufs);
+        }
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) => self.write(b),
+            None => Ok(0),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }

@@ -407,10 +407,13 @@ impl<W: Write> Write for MplexWriter<W> {
                 // A full frame straight from the caller's buffer.
                 let (frame, tail) = rest.split_at(WRITE_FRAME_LEN);
                 if self.multiplexed {
-                    self.inner.write_all(&header(MsgCode::Data, frame.len()))?;
+                    // Header and frame in one system call where the
+                    // stream can (a write each doubled the writes).
+                    write_both(&mut self.inner, &header(MsgCode::Data, frame.len()), frame)?;
                     self.bytes_written += HDR as u64;
+                } else {
+                    self.inner.write_all(frame)?;
                 }
-                self.inner.write_all(frame)?;
                 self.bytes_written += frame.len() as u64;
                 rest = tail;
                 continue;
@@ -440,6 +443,26 @@ impl<W: Write> Drop for MplexWriter<W> {
             let _ = self.write_pending();
         }
     }
+}
+
+/// Writes all of `head` then all of `body`, gathered into one vectored
+/// write while the stream takes both (the rest written plainly).
+fn write_both<W: Write>(w: &mut W, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    let total = head.len() + body.len();
+    while done < head.len() {
+        let bufs = [io::IoSlice::new(&head[done..]), io::IoSlice::new(body)];
+        match w.write_vectored(&bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if done < total {
+        w.write_all(&body[done - head.len()..])?;
+    }
+    Ok(())
 }
 
 /// Decodes a little-endian i32 payload (MSG_REDO, MSG_NO_SEND, MSG_SUCCESS,
@@ -614,6 +637,66 @@ mod tests {
         w.send_msg(MsgCode::Error, &[b'x'; MAX_MSG_LEN + 10])
             .unwrap();
         assert_eq!(w.inner_mut().len(), 4 + MAX_MSG_LEN - 1);
+    }
+
+    /// A stream that takes at most `cap` bytes a call and records each
+    /// call (vectored or not) as one write.
+    struct Calls {
+        cap: usize,
+        wire: Vec<u8>,
+        calls: usize,
+    }
+
+    impl Write for Calls {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let n = b.len().min(self.cap);
+            self.wire.extend_from_slice(&b[..n]);
+            self.calls += 1;
+            Ok(n)
+        }
+        fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.cap - n);
+                self.wire.extend_from_slice(&b[..take]);
+                n += take;
+            }
+            self.calls += 1;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A full frame written from the caller's buffer goes out with its
+    /// header in one call, and partial writes (even inside the header)
+    /// still give the same stream.
+    #[test]
+    fn writer_full_frames_go_out_with_their_header() {
+        let data: Vec<u8> = (0..WRITE_FRAME_LEN * 2).map(|i| (i * 7) as u8).collect();
+        for cap in [usize::MAX, 2, 4 + WRITE_FRAME_LEN / 2] {
+            let mut w = MplexWriter::new(Calls {
+                cap,
+                wire: Vec::new(),
+                calls: 0,
+            });
+            w.set_multiplexed(true).unwrap();
+            w.write_all(&data).unwrap();
+            w.flush().unwrap();
+            let calls = w.inner_mut().calls;
+            if cap == usize::MAX {
+                assert_eq!(calls, 2, "one call per frame");
+            }
+            let wire = std::mem::take(&mut w.inner_mut().wire);
+            assert_eq!(wire.len(), data.len() + 2 * 4);
+            let (h, _) = collecting();
+            let mut r = MplexReader::new(&wire[..], h);
+            r.set_multiplexed(true);
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).unwrap();
+            assert_eq!(back, data, "cap {cap}");
+        }
     }
 
     #[test]
