@@ -146,7 +146,7 @@ fn socket_activation_with_the_units_exec_start() {
         .stderr(fs::File::create(s.path("activate.err")).unwrap())
         .spawn()
         .expect("systemd-socket-activate");
-    let _listener = Reap(listener);
+    let listener = Reap(listener);
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "not listening");
@@ -175,6 +175,35 @@ fn socket_activation_with_the_units_exec_start() {
     );
     pull.assert_code(0);
     assert_eq!(fs::read(back.join("a")).unwrap(), b"activated\n");
+    // The daemon runs in the process systemd started (no child left
+    // behind when that one is stopped).
+    drop(listener);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_naming(&conf.to_string_lossy());
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "daemon left running: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The pids whose command line has `needle` as one of its words.
+fn processes_naming(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if cmd.split(|&b| b == 0).any(|w| w == needle.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// The option list the installed bash completion offers (its helper run

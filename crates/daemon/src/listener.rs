@@ -395,8 +395,11 @@ fn rsh_peer(env: impl Fn(&str) -> Option<String>) -> IpAddr {
 /// The listener. `from_stdin`: stdin is already a listening socket.
 fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin: bool) -> i32 {
     // systemd socket activation (LISTEN_FDS, fd 3): fd 3 cannot be adopted
-    // without unsafe code, so the shell moves it onto stdin and re-executes.
+    // without unsafe code, so the shell moves it onto stdin and this
+    // process becomes the daemon again (exec: the same pid, so whatever
+    // started it, systemd or a supervisor, still stops it).
     if !from_stdin && systemd_fds() {
+        use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("oxsync"));
         let err = Command::new("/bin/sh")
             .arg("-c")
@@ -407,11 +410,9 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
             .env_remove("LISTEN_FDS")
             .env_remove("LISTEN_PID")
             .env_remove("LISTEN_FDNAMES")
-            .status();
-        return match err {
-            Ok(s) => s.code().unwrap_or(protocol::exit::RERR_IPC),
-            Err(_) => protocol::exit::RERR_IPC,
-        };
+            .exec();
+        eprintln!("cannot re-execute the daemon on the inherited socket: {err}");
+        return protocol::exit::RERR_IPC;
     }
     if !d.no_detach && std::env::var_os(ENV_DETACHED).is_none() {
         return detach();
