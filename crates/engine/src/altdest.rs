@@ -23,28 +23,45 @@ pub fn find_dest(
     p: &RelPath,
     quick_ok: &dyn Fn(&Root, &RelPath, &confine::Stat) -> bool,
     e: &protocol::flist::FileEntry,
-) -> Option<(usize, u8, confine::Stat)> {
-    let mut best: Option<(usize, u8, confine::Stat)> = None;
+) -> Option<Found> {
+    best_dest(ctx, p, |root, path| {
+        let st = root.stat(path).ok().flatten()?;
+        if st.file_type != confine::FileType::File {
+            return None;
+        }
+        let mut level = 1;
+        if quick_ok(root, path, &st) {
+            level = 2;
+            let perms_ok = !ctx.opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
+            let times_ok = !ctx.opts.times || st.mtime == e.mtime;
+            if perms_ok && times_ok && xattrs_same(ctx, root, path, e) {
+                level = 3;
+            }
+        }
+        Some((level, st))
+    })
+}
+
+/// A basis directory's candidate: (index, level, stat).
+type Found = (usize, u8, confine::Stat);
+
+/// The best candidate over the basis directories in their order, as
+/// `level_of` grades each (None: not a candidate); the first of level 3
+/// ends the search.
+// upstream: generator.c try_dests_reg()/try_dests_non(), their loop
+fn best_dest(
+    ctx: &crate::ctx::RecvCtx,
+    p: &RelPath,
+    mut level_of: impl FnMut(&Root, &RelPath) -> Option<(u8, confine::Stat)>,
+) -> Option<Found> {
+    let mut best: Option<Found> = None;
     for (j, place) in ctx.dirs.basis.iter().enumerate() {
         let Ok(path) = place.dir_path(p) else {
             continue;
         };
-        let root = place.root(&ctx.root);
-        let Ok(Some(st)) = root.stat(&path) else {
+        let Some((level, st)) = level_of(place.root(&ctx.root), &path) else {
             continue;
         };
-        if st.file_type != confine::FileType::File {
-            continue;
-        }
-        let mut level = 1;
-        if quick_ok(root, &path, &st) {
-            level = 2;
-            let perms_ok = !ctx.opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
-            let times_ok = !ctx.opts.times || st.mtime == e.mtime;
-            if perms_ok && times_ok && xattrs_same(ctx, root, &path, e) {
-                level = 3;
-            }
-        }
         if best.as_ref().is_none_or(|b| level > b.1) {
             best = Some((j, level, st));
         }
@@ -79,32 +96,24 @@ pub fn find_dest_non(
     ctx: &crate::ctx::RecvCtx,
     p: &RelPath,
     e: &protocol::flist::FileEntry,
-) -> Option<(usize, u8, confine::Stat)> {
+) -> Option<Found> {
     use protocol::flist::S_IFMT;
     let opts = &ctx.opts;
-    let mut best: Option<(usize, u8, confine::Stat)> = None;
-    for (j, place) in ctx.dirs.basis.iter().enumerate() {
-        let Ok(path) = place.dir_path(p) else {
-            continue;
-        };
-        let root = place.root(&ctx.root);
+    best_dest(ctx, p, |root, path| {
         // --fake-super: what the basis file's user.rsync.%stat records.
         let st = if opts.fake_super {
-            crate::fakesuper::stat(root, &path).ok().flatten()
+            crate::fakesuper::stat(root, path).ok().flatten()
         } else {
-            root.stat(&path).ok().flatten()
-        };
-        let Some(st) = st else {
-            continue;
-        };
+            root.stat(path).ok().flatten()
+        }?;
         if st.mode & S_IFMT != e.mode & S_IFMT {
-            continue;
+            return None;
         }
         let mut level = 1;
         let same = if e.is_symlink() && opts.fake_super {
-            crate::fakesuper::read_link_file(root, &path).as_deref() == e.link_target()
+            crate::fakesuper::read_link_file(root, path).as_deref() == e.link_target()
         } else if e.is_symlink() {
-            root.readlink(&path).ok().as_deref() == e.link_target()
+            root.readlink(path).ok().as_deref() == e.link_target()
         } else if e.is_dir() {
             true
         } else {
@@ -126,12 +135,6 @@ pub fn find_dest_non(
                 level = 3;
             }
         }
-        if best.as_ref().is_none_or(|b| level > b.1) {
-            best = Some((j, level, st));
-        }
-        if level == 3 {
-            break;
-        }
-    }
-    best
+        Some((level, st))
+    })
 }
