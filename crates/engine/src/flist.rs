@@ -1684,14 +1684,24 @@ impl ListReader {
         )
     }
 
+    /// Incremental recursion (no id lists follow): the names that came
+    /// inline with the ACLs of the list just read join those named so far.
+    // upstream: acls.c recv_ida_entries() (recv_user_name() as they arrive)
+    pub fn take_acl_names(&mut self) {
+        if let Some(rx) = self.acls.as_mut() {
+            crate::acls::inline_names(rx, &mut self.uids, &mut self.gids);
+        }
+    }
+
     /// Ids named so far (users, groups).
     pub fn named_ids(&self) -> usize {
         self.uids.len() + self.gids.len()
     }
 
-    /// -X: the xattr lists received.
+    /// -X: the xattr lists received since the last call (the reader
+    /// keeps counting them, as one numbering spans the transfer).
     pub fn take_xattrs(&mut self) -> crate::xattrs::Received {
-        std::mem::take(&mut self.xattrs)
+        self.xattrs.take_new()
     }
 }
 

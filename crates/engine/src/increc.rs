@@ -169,6 +169,10 @@ impl IncReader {
             ctx.opts.tree.relative(),
         )?;
         (self.fixup)(&mut list);
+        // -X: the lists this one brought, visible before its entries are.
+        let pol = crate::xattrs::Policy::new(&ctx.opts, &ctx.filters, filter::Side::Receiver);
+        ctx.xattrs.extend(self.lists.take_xattrs(), &pol);
+        self.lists.take_acl_names();
         if self.map_ids && self.lists.named_ids() != self.named {
             self.named = self.lists.named_ids();
             let map = self.lists.id_map(&ctx.opts);

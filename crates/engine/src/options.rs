@@ -1775,16 +1775,14 @@ mod server_args;
 /// Whether this side, receiving, may use incremental recursion with these
 /// options (the sending side's choice is its own).
 // upstream: compat.c set_allow_inc_recurse() (!am_sender), plus what
-// oxsync's receiving side does not yet do incrementally (-X, -A, batches,
-// --delete-missing-args, -m)
+// oxsync's receiving side does not yet do incrementally (batches it
+// writes, --delete-missing-args, -m, --iconv)
 pub fn receiver_allows(opts: &Options) -> bool {
     opts.recursive
         && opts.inc_recursive != Some(false)
         && !matches!(opts.delete, DeleteMode::Before | DeleteMode::After)
         && !opts.delay_updates
         && !opts.tree.prune_empty_dirs
-        && opts.xattrs == 0
-        && !opts.acls
         && opts.batch.is_none()
         && opts.tree.missing_args != 2
         && opts.ctl.list_only == 0

@@ -975,7 +975,9 @@ fn read_top_list(
         lists.start_segment(1);
     }
     let (list, io_error) = lists.read_list(r, opts, session)?;
-    if !inc_mode {
+    if inc_mode {
+        lists.take_acl_names();
+    } else {
         lists.read_id_lists(r, opts, session)?;
     }
     let received = flist::Received {

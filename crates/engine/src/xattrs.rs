@@ -23,7 +23,7 @@ use protocol::xattr::{self as wire, Item, Value, Wire};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 const USER: &[u8] = b"user.";
 const SYSTEM: &[u8] = b"system.";
@@ -414,10 +414,15 @@ pub fn exchange_follows(opts: &Options, session: &crate::session::Session, iflag
 }
 
 /// The lists a receiver got, as the peer sent them (before this side's
-/// name rules): see [`RecvLists::finish`].
+/// name rules): see [`RecvLists::finish`]. The lists are numbered across
+/// the whole transfer (with incremental recursion a later list's entry
+/// may refer to one an earlier list brought); `count` is how many arrived
+/// so far, `lists` those not yet taken (see [`Received::take_new`]).
+// upstream: xattrs.c rsync_xal_l (kept for the whole transfer)
 #[derive(Debug, Default)]
 pub struct Received {
     lists: Vec<Vec<Item>>,
+    count: usize,
 }
 
 impl Received {
@@ -426,35 +431,46 @@ impl Received {
     // upstream: xattrs.c:receive_xattr()
     pub fn receive<R: Read>(&mut self, r: &mut R, e: &FileEntry, budget: &mut u64) -> Result<u32> {
         let name = crate::text::name_text(&e.name);
-        match wire::decode(r, self.lists.len(), budget) {
+        match wire::decode(r, self.count, budget) {
             Ok(Wire::Ref(n)) => Ok(n),
             Ok(Wire::Literal(items)) => {
                 self.lists.push(items);
-                Ok(self.lists.len() as u32 - 1)
+                self.count += 1;
+                Ok(self.count as u32 - 1)
             }
             Err(err) => Err(wire_error(err, &name)),
         }
     }
 
+    /// The lists that arrived since the last call (numbered on from
+    /// those), for [`RecvLists::finish`] or [`RecvLists::extend`]; the
+    /// count stays, so later references are checked against every list.
+    pub fn take_new(&mut self) -> Received {
+        Received {
+            lists: std::mem::take(&mut self.lists),
+            count: self.count,
+        }
+    }
+
+    /// This side's name rules applied to each list.
+    fn filtered<'p>(self, pol: &'p Policy<'_>) -> impl Iterator<Item = Arc<Vec<Item>>> + 'p {
+        self.lists.into_iter().map(move |items| {
+            let mut v: Vec<Item> = items
+                .into_iter()
+                .filter_map(|mut it| {
+                    it.name = pol.received_name(std::mem::take(&mut it.name))?;
+                    Some(it)
+                })
+                .collect();
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            Arc::new(v)
+        })
+    }
+
     /// Applies this side's name rules, giving the receiving side's state.
     pub fn finish(self, pol: &Policy<'_>) -> RecvLists {
-        let lists = self
-            .lists
-            .into_iter()
-            .map(|items| {
-                let mut v: Vec<Item> = items
-                    .into_iter()
-                    .filter_map(|mut it| {
-                        it.name = pol.received_name(std::mem::take(&mut it.name))?;
-                        Some(it)
-                    })
-                    .collect();
-                v.sort_by(|a, b| a.name.cmp(&b.name));
-                v
-            })
-            .collect();
         RecvLists {
-            lists,
+            lists: RwLock::new(self.filtered(pol).collect()),
             filled: Mutex::default(),
             filled_bytes: Default::default(),
             requested: Mutex::default(),
@@ -499,7 +515,10 @@ fn wire_error(err: protocol::Error, name: &str) -> Error {
 /// upstream's sender allows).
 #[derive(Debug, Default)]
 pub struct RecvLists {
-    lists: Vec<Vec<Item>>,
+    /// Every list received so far, in wire order: with incremental
+    /// recursion the receiver thread appends each sub-list's new lists
+    /// before the generator can see its entries.
+    lists: RwLock<Vec<Arc<Vec<Item>>>>,
     filled: Mutex<HashMap<(u32, u32), Vec<u8>>>,
     filled_bytes: std::sync::atomic::AtomicU64,
     requested: Mutex<HashSet<(u32, u32)>>,
@@ -539,10 +558,22 @@ impl crate::error::SysErr for ApplyError {
 }
 
 impl RecvLists {
-    fn list(&self, e: &FileEntry) -> (u32, &[Item]) {
+    /// Appends the lists a later file list brought (incremental
+    /// recursion), numbered on from those already held.
+    pub fn extend(&self, more: Received, pol: &Policy<'_>) {
+        if more.lists.is_empty() {
+            return;
+        }
+        let mut lists = self.lists.write().unwrap_or_else(|p| p.into_inner());
+        debug_assert_eq!(lists.len() + more.lists.len(), more.count);
+        lists.extend(more.filtered(pol));
+    }
+
+    fn list(&self, e: &FileEntry) -> (u32, Arc<Vec<Item>>) {
+        let lists = self.lists.read().unwrap_or_else(|p| p.into_inner());
         match e.xattr.get() {
-            Some(n) => (n, self.lists.get(n as usize).map_or(&[], |v| v.as_slice())),
-            None => (u32::MAX, &[]),
+            Some(n) => (n, lists.get(n as usize).cloned().unwrap_or_default()),
+            None => (u32::MAX, Arc::default()),
         }
     }
 
@@ -552,6 +583,7 @@ impl RecvLists {
     // upstream: xattrs.c:xattr_diff(find_all), send_xattr_request(NULL)
     pub fn diff(&self, e: &FileEntry, local: &[(Vec<u8>, Vec<u8>)]) -> (bool, Vec<u32>) {
         let (_, items) = self.list(e);
+        let items = items.as_slice();
         let mut differ = items.len() != local.len();
         let mut want = Vec::new();
         for it in items {
@@ -612,6 +644,7 @@ impl RecvLists {
         replay: bool,
     ) -> Result<()> {
         let (ndx, items) = self.list(e);
+        let items = items.as_slice();
         let max = items.iter().map(|it| it.num).max().unwrap_or(0) as usize;
         // Only values our generator asked for, each once: what a peer
         // makes us hold stays within what we asked for and the budget.
@@ -654,6 +687,7 @@ impl RecvLists {
         receiver: bool,
     ) -> std::result::Result<(), ApplyError> {
         let (ndx, items) = self.list(e);
+        let items = items.as_slice();
         let current = fx::fd_list(&fd).map_err(|err| ApplyError(vec![SetProblem::List(err)]))?;
         let mut problems = Vec::new();
         for it in items {
