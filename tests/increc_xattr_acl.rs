@@ -14,7 +14,9 @@
 //! receiver's on an identical destination: exit code, sorted itemize
 //! lines, `getfattr`/`getfacl` of every item; and the stock sender's
 //! `--debug=FLIST3` lines must show one list per directory (an oxsync
-//! that does not grant incremental recursion gets a single list).
+//! that does not grant incremental recursion gets a single list). And a
+//! batch stock rsync wrote incrementally with `-aXA` replays as in stock
+//! rsync (it was refused before).
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -168,7 +170,11 @@ fn make_stale(dst: &Path, xattrs: bool, acls: bool, extra: bool) {
         if xattrs {
             setx(&dir.join("f0"), "user.long", &long('M', 70, d));
             setx(&dir.join("f0"), "user.extra", "remove me");
-            setx(&dir.join("f1"), "user.long", &long('L', 60, &format!("{d}/f1")));
+            setx(
+                &dir.join("f1"),
+                "user.long",
+                &long('L', 60, &format!("{d}/f1")),
+            );
             setx(&dir.join("same"), "user.same", &long('X', 50, ""));
             setx(&dir, "user.stale", "x");
         }
@@ -226,7 +232,11 @@ enum Way {
 /// One transfer from `src` into `dst` over the loopback shell: with
 /// `ours` the receiver is oxsync, else the stock binary.
 fn transfer(s: &Scratch, stock: &Path, way: Way, ours: bool, opts: &[&str], dst: &Path) -> Run {
-    let recv = if ours { oxsync_bin() } else { stock.to_path_buf() };
+    let recv = if ours {
+        oxsync_bin()
+    } else {
+        stock.to_path_buf()
+    };
     let src = format!("{}/", s.path("src").display());
     let dst = format!("{}/", dst.display());
     let mut c = match way {
@@ -241,7 +251,10 @@ fn transfer(s: &Scratch, stock: &Path, way: Way, ours: bool, opts: &[&str], dst:
             .arg(src)
             .arg(format!("host:{dst}")),
         Way::Pull => c
-            .arg(format!("--rsync-path={}", debug_wrapper(s, stock).display()))
+            .arg(format!(
+                "--rsync-path={}",
+                debug_wrapper(s, stock).display()
+            ))
             .arg(format!("host:{src}"))
             .arg(dst),
     };
@@ -274,9 +287,8 @@ fn assert_agree(label: &str, src: &Path, dst: &Path, ours: &Run, theirs: &Run, w
         (None, 2, '+', "d2/s2/f3"),
     ] {
         if a.is_none_or(|a| what.contains(&a)) {
-            let hit = |l: &String| {
-                l.ends_with(&format!(" {name}")) && l.chars().nth(k) == Some(flag)
-            };
+            let hit =
+                |l: &String| l.ends_with(&format!(" {name}")) && l.chars().nth(k) == Some(flag);
             assert!(items.iter().any(hit), "{label}: {name}\n{items:#?}");
         }
     }
@@ -390,10 +402,72 @@ fn push_to_daemon_incremental_as_stock() {
         ours.assert_code(0);
         // The daemon's destination is not beside `stock`: compare here.
         let label = format!("{} daemon", stock.display());
-        assert_eq!(sent_lists(&ours), dir_count(&src), "{label}\n{}", ours.stdout);
+        assert_eq!(
+            sent_lists(&ours),
+            dir_count(&src),
+            "{label}\n{}",
+            ours.stdout
+        );
         if let Some(diff) = itemize_diff(&ours, &theirs) {
             panic!("{label}: itemize lines differ from stock rsync's:\n{diff}");
         }
+        assert_same_tree(&src, &dst);
+        assert_eq!(xattrs_of(&dst), xattrs_of(&stock_dst), "{label}: xattrs");
+        assert_eq!(
+            sent_attrs(&xattrs_of(&dst)),
+            sent_attrs(&xattrs_of(&src)),
+            "{label}: xattrs"
+        );
+        assert_eq!(acls_of(&dst), acls_of(&stock_dst), "{label}: ACLs");
+        assert_eq!(acls_of(&dst), acls_of(&src), "{label}: ACLs");
+    }
+}
+
+/// A batch stock rsync wrote with incremental recursion and `-aXA` (a
+/// local copy into a new directory) replays in oxsync as in stock rsync,
+/// each into a new directory: same exit code, itemize lines, xattrs and ACLs (before,
+/// such a batch was refused with "Incompatible options specified for
+/// inc-recursive batch file.").
+#[test]
+fn inc_recursive_xattr_acl_batch_replays_as_stock() {
+    for stock in stock_bins() {
+        let s = Scratch::new();
+        let src = s.path("src");
+        make_src(&src, true, true);
+        let batch = s.path("B");
+        let w = run(
+            Command::new(&stock)
+                .args(["-aXA", "--debug=FLIST3"])
+                .arg(format!("--write-batch={}", batch.display()))
+                .arg(format!("{}/", src.display()))
+                .arg(s.path("written")),
+            &s.logs(),
+        );
+        w.assert_code(0);
+        let label = format!("{} batch", stock.display());
+        assert_eq!(sent_lists(&w), dir_count(&src), "{label}: not incremental");
+        let (dst, stock_dst) = (s.path("dst"), s.path("stock"));
+        let replay = |bin: &Path, d: &Path| {
+            run(
+                Command::new(bin)
+                    .arg("-aXAi")
+                    .arg(format!("--read-batch={}", batch.display()))
+                    .arg(format!("{}/", d.display())),
+                &s.logs(),
+            )
+        };
+        let ours = replay(&oxsync_bin(), &dst);
+        let theirs = replay(&stock, &stock_dst);
+        ours.assert_code(0);
+        theirs.assert_code(0);
+        if let Some(diff) = itemize_diff(&ours, &theirs) {
+            panic!("{label}: itemize lines differ from stock rsync's:\n{diff}");
+        }
+        assert!(
+            ours.itemized().iter().any(|l| l == ">f+++++++++ d3/s2/f2"),
+            "{label}: {}",
+            ours.stdout
+        );
         assert_same_tree(&src, &dst);
         assert_eq!(xattrs_of(&dst), xattrs_of(&stock_dst), "{label}: xattrs");
         assert_eq!(
