@@ -479,3 +479,56 @@ fn inc_recursive_xattr_acl_batch_replays_as_stock() {
         assert_eq!(acls_of(&dst), acls_of(&src), "{label}: ACLs");
     }
 }
+
+/// A hostile sender's sub-list (`-X`, incremental recursion granted):
+/// its first entry refers to the xattr list the top list brought (the
+/// numbering spans the transfer: accepted), its second to a list none has
+/// brought: refused as upstream receive_xattr() does ("xa index 2 out of
+/// range", exit 12) before anything is written.
+#[test]
+fn hostile_sublist_xattr_reference_beyond_the_lists() {
+    use protocol::flist::{FileEntry, FlistEncoder, FlistOptions, S_IFDIR, S_IFREG, XMIT_TOP_DIR};
+    use protocol::ndx::{NdxWriter, NDX_FLIST_OFFSET};
+    use protocol::varint::write_varint;
+    let entry = |name: &str, mode: u32| FileEntry {
+        name: name.into(),
+        mode,
+        mtime: T0,
+        ..FileEntry::default()
+    };
+    let out = crate::fakepeer::against_receiver_with("-rXe.iLsfxCIvu", |p| {
+        assert_ne!(
+            p.compat() & protocol::compat::CF_INC_RECURSE,
+            0,
+            "the receiver did not grant incremental recursion with -X"
+        );
+        let mut enc = FlistEncoder::new(FlistOptions {
+            preserve_uid: false,
+            preserve_gid: false,
+            preserve_links: false,
+            preserve_devices: false,
+            preserve_specials: false,
+            ..p.flist_options()
+        });
+        let mut data = Vec::new();
+        // The top list: "d" brings list 0 (literal, empty), "f" refers to it.
+        enc.encode(
+            &mut data,
+            &entry("d", S_IFDIR | 0o755).with_xflags(XMIT_TOP_DIR),
+        );
+        data.extend_from_slice(&[0, 0]);
+        enc.encode(&mut data, &entry("f", S_IFREG | 0o644));
+        write_varint(&mut data, 1);
+        enc.encode_end(&mut data, 0);
+        NdxWriter::default().write(&mut data, NDX_FLIST_OFFSET);
+        enc.encode(&mut data, &entry("d/ok", S_IFREG | 0o644));
+        write_varint(&mut data, 1);
+        enc.encode(&mut data, &entry("d/x", S_IFREG | 0o644));
+        write_varint(&mut data, 2);
+        enc.encode_end(&mut data, 0);
+        data
+    });
+    out.check(12, "xattr reference beyond the lists", |l| {
+        l.contains("receive_xattr: xa index 2 out of range for d/x")
+    });
+}
