@@ -16,7 +16,9 @@
 //! `--debug=FLIST3` lines must show one list per directory (an oxsync
 //! that does not grant incremental recursion gets a single list). And a
 //! batch stock rsync wrote incrementally with `-aXA` replays as in stock
-//! rsync (it was refused before).
+//! rsync (it was refused before); ACL entries whose names first arrive in
+//! a later list are mapped by name (`--usermap`/`--groupmap`); a hostile
+//! sub-list referring to an xattr list none has brought is refused.
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -531,4 +533,58 @@ fn hostile_sublist_xattr_reference_beyond_the_lists() {
     out.check(12, "xattr reference beyond the lists", |l| {
         l.contains("receive_xattr: xa index 2 out of range for d/x")
     });
+}
+
+/// ACL entries naming users and groups that first appear in later lists
+/// (their names sent inline there, as no id lists follow under
+/// incremental recursion) are mapped by name on the receiver:
+/// `--usermap=daemon:sys --groupmap=bin:sys` turn them into id 3, as the
+/// stock receiver does.
+#[test]
+fn acl_names_in_later_lists_are_mapped() {
+    let opts = ["-aAi", "--usermap=daemon:sys", "--groupmap=bin:sys"];
+    for stock in stock_bins() {
+        for way in [Way::Push, Way::Pull] {
+            let s = Scratch::new();
+            let src = s.path("src");
+            make_src(&src, false, true);
+            setfacl(&src.join("d3/s2/f3"), "u:daemon:rw-,g:bin:r--");
+            setfacl(&src.join("d2/s1"), "d:u:daemon:rwx,d:g:bin:r-x");
+            let (dst, stock_dst) = (s.path("dst"), s.path("stock"));
+            let label = format!("{} {way:?}", stock.display());
+            let ours = transfer(&s, &stock, way, true, &opts, &dst);
+            let theirs = transfer(&s, &stock, way, false, &opts, &stock_dst);
+            ours.assert_code(0);
+            theirs.assert_code(0);
+            assert_eq!(
+                sent_lists(&ours),
+                dir_count(&src),
+                "{label}: not incremental"
+            );
+            if let Some(diff) = itemize_diff(&ours, &theirs) {
+                panic!("{label}: itemize lines differ from stock rsync's:\n{diff}");
+            }
+            let file = |root: &Path, p: &str| {
+                let out = Command::new("getfacl")
+                    .args(["-n", "-p"])
+                    .arg(root.join(p))
+                    .output()
+                    .expect("getfacl");
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            let f3 = file(&dst, "d3/s2/f3");
+            assert!(
+                f3.contains("user:3:rw-") && f3.contains("group:3:r--"),
+                "{label}: {f3}"
+            );
+            let dir = file(&dst, "d2/s1");
+            assert!(dir.contains("default:user:3:rwx"), "{label}: {dir}");
+            let got = acls_of(&dst);
+            assert!(
+                !got.contains("user:1:") && !got.contains("group:2:"),
+                "{label}: {got}"
+            );
+            assert_eq!(got, acls_of(&stock_dst), "{label}: ACLs");
+        }
+    }
 }
