@@ -108,14 +108,12 @@ struct Entry {
 impl Table {
     // upstream: match.c:build_hash_table()
     fn build(sig: &Signature, s2: usize, skip: Option<usize>) -> Table {
-        let usable = sig.sum2_len() >= s2;
-        let mut entries: Vec<Entry> = (0..if usable { sig.len() } else { 0 })
-            .filter(|&i| Some(i) != skip)
-            .map(|i| Entry {
-                sum1: sig.sum1(i),
-                idx: i as u32,
-            })
-            .collect();
+        let usable = if sig.sum2_len() >= s2 { sig.len() } else { 0 };
+        let mut entries: Vec<Entry> = Vec::with_capacity(usable);
+        entries.extend((0..usable).filter(|&i| Some(i) != skip).map(|i| Entry {
+            sum1: sig.sum1(i),
+            idx: i as u32,
+        }));
         let n = entries.len().max(1).next_power_of_two().trailing_zeros();
         // About 64 filter bits per block (measured: the rolling loop over
         // new data slows ~2x at 32 bits per block); at most 4 MiB.

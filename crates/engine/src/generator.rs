@@ -338,6 +338,9 @@ impl crate::error::SysErr for ReplaceError {
 }
 
 impl Gen<'_> {
+    /// Capacity of the output buffer kept between flushes.
+    const BUF_KEEP: usize = 64 << 10;
+
     fn ndx(&mut self, ndx: i32) {
         let ndx = self.ctx.wire_ndx(ndx);
         self.ndx_w.write(&mut self.buf, ndx);
@@ -350,6 +353,8 @@ impl Gen<'_> {
             guard.flush()?;
         }
         self.buf.clear();
+        // A file's block sums can make it large: don't keep that.
+        self.buf.shrink_to(Self::BUF_KEEP);
         Ok(())
     }
 
