@@ -619,6 +619,63 @@ mod tests {
         sum_sizes(len as u64, 16, Some(bl), true)
     }
 
+    /// 61 blocks sharing one sum1 among 300 others, many of which share
+    /// a bucket of the head table with another sum1; the new file is all
+    /// the blocks in another order: each is found, as its own index.
+    #[test]
+    fn colliding_sums_find_their_own_block() {
+        let bl = 64usize;
+        let base: Vec<u8> = pseudo(bl, 99).iter().map(|b| b % 90 + 10).collect();
+        let mut blocks: Vec<Vec<u8>> = (0..bl - 2)
+            .map(|j| {
+                // +1, -2, +1 at j keeps both halves of the rolling sum
+                let mut b = base.clone();
+                b[j] += 1;
+                b[j + 1] -= 2;
+                b[j + 2] += 1;
+                b
+            })
+            .collect();
+        let shared = crate::rolling::checksum1(&blocks[0]);
+        assert!(blocks
+            .iter()
+            .all(|b| crate::rolling::checksum1(b) == shared));
+        blocks.extend((0..300).map(|k| pseudo(bl, 1000 + k)));
+        let n = blocks.len();
+        let basis = blocks.concat();
+        let order: Vec<usize> = (0..n).map(|i| (i * 7 + 3) % n).collect();
+        let new: Vec<u8> = order.iter().flat_map(|&i| blocks[i].clone()).collect();
+        for s2length in [4, 16] {
+            let sizes = SumSizes {
+                count: n as u32,
+                blength: bl as u32,
+                s2length,
+                remainder: 0,
+            };
+            let o = check(&basis, &new, sizes, ChecksumKind::Md5, 1000, 333);
+            let want: Vec<Option<u32>> = order.iter().map(|&i| Some(i as u32)).collect();
+            assert_eq!(o.ops, want, "s2length {s2length}");
+            // The table did put other sums into one bucket.
+            let sig = Signature::generate(
+                &basis[..],
+                basis.len() as u64,
+                sizes,
+                ChecksumKind::Md5,
+                0,
+                true,
+            )
+            .unwrap();
+            let t = Table::build(&sig, s2length as usize, None);
+            let mixed = t.heads.windows(2).any(|w| {
+                let run = &t.entries[w[0] as usize..w[1] as usize];
+                run.windows(2).any(|p| p[0].sum1 != p[1].sum1)
+            });
+            assert!(mixed, "no bucket holds two sums");
+            assert_eq!(t.group(shared).len(), bl - 2);
+            assert!(t.group(shared.wrapping_add(1)).is_empty());
+        }
+    }
+
     #[test]
     fn identical_file_is_all_matches() {
         let data = pseudo(100_000, 1);

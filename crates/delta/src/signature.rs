@@ -482,6 +482,43 @@ mod tests {
         }
     }
 
+    /// Every strong-sum length from 0 to 16 bytes is kept as asked,
+    /// each block's the prefix of its full sum; what `generate_with` hands
+    /// out is what `generate` keeps; `push` truncates and pads.
+    #[test]
+    fn strong_sum_lengths() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let kind = ChecksumKind::Md5;
+        for s2length in 0..=16u32 {
+            let sizes = SumSizes {
+                s2length,
+                ..sum_sizes(data.len() as u64, 16, Some(700), false)
+            };
+            let sig = Signature::generate(&data[..], 10_000, sizes, kind, 3, true).unwrap();
+            assert_eq!(sig.sum2_len(), s2length as usize);
+            assert_eq!(sig.len(), 15);
+            let mut streamed = Signature::new(sizes, s2length as usize, 0);
+            Signature::generate_with(&data[..], 10_000, sizes, (kind, 3, true), &mut |a, b| {
+                assert_eq!(b.len(), s2length as usize);
+                streamed.push(a, b)
+            })
+            .unwrap();
+            assert_eq!(streamed, sig);
+            let mut pushed = Signature::new(sizes, s2length as usize, 0);
+            for (i, (sum1, sum2)) in sig.iter().enumerate() {
+                let (off, n) = Signature::block_range(&sizes, i as u32).unwrap();
+                let full = kind.block_sum(&data[off as usize..off as usize + n], 3, true);
+                assert_eq!(sum2, &full[..s2length as usize]);
+                pushed.push(sum1, &full);
+            }
+            assert_eq!(pushed, sig);
+        }
+        let mut short = Signature::new(sz(1, 700, 4, 0), 4, 1);
+        short.push(9, &[1, 2]);
+        assert_eq!(short.sum2(0), &[1, 2, 0, 0]);
+        assert_eq!(short.sum1(0), 9);
+    }
+
     fn sz(count: u32, blength: u32, s2length: u32, remainder: u32) -> SumSizes {
         SumSizes {
             count,

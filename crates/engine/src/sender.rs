@@ -857,6 +857,38 @@ fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
 mod tests {
     use super::*;
 
+    /// The sums the generator writes, for strong sums of 2 to 16 bytes,
+    /// come back as the signature of the basis; a short stream is an error.
+    #[test]
+    fn receive_sums_round_trip() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let kind = ChecksumKind::Md5;
+        let opts = crate::options::Options::default();
+        for s2length in 2..=16u32 {
+            let sizes = SumSizes {
+                s2length,
+                ..delta::sum_sizes(5000, 16, Some(700), false)
+            };
+            let sig = Signature::generate(&data[..], 5000, sizes, kind, 5, true).unwrap();
+            let mut wire = Vec::new();
+            protocol::sum_head::SumHead {
+                count: sizes.count as i32,
+                blength: sizes.blength as i32,
+                s2length: s2length as i32,
+                remainder: sizes.remainder as i32,
+            }
+            .write(&mut wire);
+            for (sum1, sum2) in sig.iter() {
+                protocol::varint::write_i32(&mut wire, sum1 as i32);
+                wire.extend_from_slice(sum2);
+            }
+            let got = receive_sums(&mut &wire[..], 16, false, &opts).unwrap();
+            assert_eq!(got, sig, "s2length {s2length}");
+            assert_eq!(got.sum2(3).len(), s2length as usize);
+            assert!(receive_sums(&mut &wire[..wire.len() - 1], 16, false, &opts).is_err());
+        }
+    }
+
     #[test]
     fn append_stream_skips_prefix() {
         let opts = crate::options::Options {
