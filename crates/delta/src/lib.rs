@@ -39,4 +39,4 @@ pub mod signature;
 pub use checksum::{ChecksumKind, FileHasher};
 pub use matcher::{match_file, MatchStats, Op};
 pub use rolling::Rolling;
-pub use signature::{sum_sizes, BlockSum, Signature, SumSizes};
+pub use signature::{sum_sizes, Signature, SumSizes};

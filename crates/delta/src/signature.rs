@@ -96,11 +96,12 @@ const SHORT_SUM_LENGTH: i64 = 2;
 /// Upstream BLOCKSUM_BIAS.
 const BLOCKSUM_BIAS: i64 = 10;
 
-/// Basis bytes read and summed at a time by [`Signature::generate`].
-const READ_CHUNK: usize = 4 << 20;
+/// Basis bytes read and summed at a time by [`Signature::generate`] (in
+/// whole blocks; a block longer than this is read alone).
+const READ_CHUNK: usize = 1 << 20;
 /// A chunk at least this long is summed by two threads (the sender waits
 /// for the whole signature, so the other core is otherwise idle).
-const SPLIT_AT: usize = 1 << 20;
+const SPLIT_AT: usize = 256 << 10;
 
 /// How the blocks of a signature are summed.
 #[derive(Clone, Copy)]
@@ -113,59 +114,134 @@ struct BlockHash {
 }
 
 impl BlockHash {
-    fn one(self, data: &[u8]) -> BlockSum {
-        let (sum2, _) = self.kind.block_sum_fixed(data, self.seed, self.seed_fix);
-        BlockSum {
-            sum1: checksum1(data),
-            sum2: sum2[..self.s2].to_vec(),
-        }
-    }
-
     /// Appends the sums of `data`'s blocks of `bl` bytes (the last may be
-    /// shorter) to `out`, in order; a long `data` is split between this
-    /// thread and a second one.
-    fn sum_blocks(self, data: &[u8], bl: usize, out: &mut Vec<BlockSum>) {
-        let nblocks = data.len().div_ceil(bl);
-        if data.len() < SPLIT_AT || nblocks < 2 {
-            out.extend(data.chunks(bl).map(|b| self.one(b)));
-            return;
+    /// shorter) to `out`.
+    fn sum_blocks(self, data: &[u8], bl: usize, out: &mut Sums) {
+        for b in data.chunks(bl) {
+            let (sum2, _) = self.kind.block_sum_fixed(b, self.seed, self.seed_fix);
+            out.sum1.push(checksum1(b));
+            out.sum2.extend_from_slice(&sum2[..self.s2]);
         }
-        let (a, b) = data.split_at(nblocks / 2 * bl);
-        std::thread::scope(|s| {
-            let second = std::thread::Builder::new().spawn_scoped(s, move || {
-                b.chunks(bl).map(|b| self.one(b)).collect::<Vec<_>>()
-            });
-            out.extend(a.chunks(bl).map(|b| self.one(b)));
-            match second.map(|h| h.join()) {
-                Ok(Ok(v)) => out.extend(v),
-                Ok(Err(panic)) => std::panic::resume_unwind(panic),
-                // No second thread: this one does it all.
-                Err(_) => out.extend(b.chunks(bl).map(|b| self.one(b))),
-            }
-        });
     }
 }
 
-/// One block's sums.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockSum {
-    /// Rolling checksum.
-    pub sum1: u32,
-    /// Strong checksum, truncated to s2length.
-    pub sum2: Vec<u8>,
+/// Block sums in two flat arrays: no allocation per block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Sums {
+    sum1: Vec<u32>,
+    /// `s2` bytes per block, back to back.
+    sum2: Vec<u8>,
+}
+
+impl Sums {
+    fn feed(&self, s2: usize, sink: &mut dyn FnMut(u32, &[u8])) {
+        for (i, &s1) in self.sum1.iter().enumerate() {
+            sink(s1, &self.sum2[i * s2..(i + 1) * s2]);
+        }
+    }
+}
+
+/// Reads the basis in runs of whole blocks.
+struct Chunks<'a, R> {
+    basis: &'a mut R,
+    sizes: SumSizes,
+    /// Blocks per chunk.
+    per: usize,
+    /// Blocks read so far.
+    i: usize,
+}
+
+impl<R: Read> Chunks<'_, R> {
+    /// Reads up to `max` (at most `per`) next blocks into `buf`; returns
+    /// the bytes read, `None` once all blocks were read.
+    fn next_into(&mut self, buf: &mut [u8], max: usize) -> io::Result<Option<usize>> {
+        let count = self.sizes.count as usize;
+        if self.i >= count {
+            return Ok(None);
+        }
+        let bl = self.sizes.blength as usize;
+        let n = max.min(self.per).min(count - self.i);
+        let last = if self.i + n == count && self.sizes.remainder != 0 {
+            self.sizes.remainder as usize
+        } else {
+            bl
+        };
+        let len = (n - 1) * bl + last;
+        self.basis.read_exact(&mut buf[..len])?;
+        self.i += n;
+        Ok(Some(len))
+    }
 }
 
 /// All block sums of a basis file, as sent by the generator and received by
-/// the sender.
+/// the sender: per block the rolling sum and the strong sum truncated to
+/// [`Signature::sum2_len`] bytes, kept in two flat arrays (8 bytes a block
+/// for a 4-byte strong sum; offsets and lengths follow from the index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
     /// Header values.
     pub sizes: SumSizes,
-    /// One entry per block, in file order.
-    pub blocks: Vec<BlockSum>,
+    /// Strong-sum bytes kept per block.
+    s2: usize,
+    sums: Sums,
 }
 
 impl Signature {
+    /// A signature with no blocks yet, whose strong sums are `s2` bytes
+    /// long. `capacity` blocks are reserved (the caller bounds it).
+    pub fn new(sizes: SumSizes, s2: usize, capacity: usize) -> Signature {
+        Signature {
+            sizes,
+            s2,
+            sums: Sums {
+                sum1: Vec::with_capacity(capacity),
+                sum2: Vec::with_capacity(capacity.saturating_mul(s2)),
+            },
+        }
+    }
+
+    /// Appends a block's sums. `sum2` is truncated, or padded with zeros,
+    /// to [`Signature::sum2_len`] bytes.
+    pub fn push(&mut self, sum1: u32, sum2: &[u8]) {
+        let n = sum2.len().min(self.s2);
+        self.sums.sum1.push(sum1);
+        self.sums.sum2.extend_from_slice(&sum2[..n]);
+        let len = self.sums.sum2.len() + self.s2 - n;
+        self.sums.sum2.resize(len, 0);
+    }
+
+    /// Number of blocks held.
+    pub fn len(&self) -> usize {
+        self.sums.sum1.len()
+    }
+
+    /// True when no block is held.
+    pub fn is_empty(&self) -> bool {
+        self.sums.sum1.is_empty()
+    }
+
+    /// Strong-sum bytes kept per block.
+    pub fn sum2_len(&self) -> usize {
+        self.s2
+    }
+
+    /// Rolling sum of block `i` (panics if out of range).
+    #[inline]
+    pub fn sum1(&self, i: usize) -> u32 {
+        self.sums.sum1[i]
+    }
+
+    /// Strong sum of block `i` (panics if out of range).
+    #[inline]
+    pub fn sum2(&self, i: usize) -> &[u8] {
+        &self.sums.sum2[i * self.s2..(i + 1) * self.s2]
+    }
+
+    /// `(sum1, sum2)` of each block, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        (0..self.len()).map(|i| (self.sum1(i), self.sum2(i)))
+    }
+
     /// Computes the signature of `basis` (exactly `len` bytes are read).
     ///
     /// The block layout comes from `sizes`; it must cover exactly `len`
@@ -173,18 +249,36 @@ impl Signature {
     /// `UnexpectedEof`. Strong sums are truncated to `s2length`.
     // upstream: generator.c:generate_and_send_sums()
     pub fn generate<R: Read>(
-        mut basis: R,
+        basis: R,
         len: u64,
         sizes: SumSizes,
         kind: ChecksumKind,
         seed: i32,
         seed_fix: bool,
     ) -> io::Result<Signature> {
+        let s2 = (sizes.s2length as usize).min(kind.digest_len());
+        // Bounded by `len`, which the caller read from its own file.
+        let mut sig = Signature::new(sizes, s2, (sizes.count as usize).min(1 << 20));
+        Self::generate_with(basis, len, sizes, (kind, seed, seed_fix), &mut |s1, s2| {
+            sig.push(s1, s2)
+        })?;
+        Ok(sig)
+    }
+
+    /// As [`Signature::generate`], but hands each block's sums to `sink`
+    /// in file order instead of keeping them (the generator writes them
+    /// straight out, as upstream does). The strong sums are
+    /// `min(s2length, digest length)` bytes. On error, some blocks may
+    /// already have been passed on.
+    pub fn generate_with<R: Read>(
+        mut basis: R,
+        len: u64,
+        sizes: SumSizes,
+        (kind, seed, seed_fix): (ChecksumKind, i32, bool),
+        sink: &mut dyn FnMut(u32, &[u8]),
+    ) -> io::Result<()> {
         if sizes.count == 0 {
-            return Ok(Signature {
-                sizes,
-                blocks: Vec::new(),
-            });
+            return Ok(());
         }
         let covered = Self::covered_len(&sizes)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "invalid sum header"))?;
@@ -194,35 +288,111 @@ impl Signature {
                 format!("sum header covers {covered} bytes, basis has {len}"),
             ));
         }
-        let s2 = (sizes.s2length as usize).min(kind.digest_len());
-        let bl = sizes.blength as usize;
-        let count = sizes.count as usize;
-        // Whole blocks are read a chunk at a time (no copy through a
-        // reader's buffer); the buffer is never longer than the basis.
-        let per = (READ_CHUNK / bl).max(1);
-        let mut buf = vec![0u8; (per * bl).min(usize::try_from(len).unwrap_or(usize::MAX))];
-        // Bounded by `len`, which the caller read from its own file.
-        let mut blocks = Vec::with_capacity(count.min(1 << 20));
         let how = BlockHash {
             kind,
             seed,
             seed_fix,
-            s2,
+            s2: (sizes.s2length as usize).min(kind.digest_len()),
         };
-        let mut i = 0;
-        while i < count {
-            let n = per.min(count - i);
-            let last = if i + n == count && sizes.remainder != 0 {
-                sizes.remainder as usize
-            } else {
-                bl
-            };
-            let data = &mut buf[..(n - 1) * bl + last];
-            basis.read_exact(data)?;
-            how.sum_blocks(data, bl, &mut blocks);
-            i += n;
+        let bl = sizes.blength as usize;
+        let count = sizes.count as usize;
+        // Whole blocks are read a chunk at a time (no copy through a
+        // reader's buffer); the buffers are never longer than the basis.
+        let per = (READ_CHUNK / bl).clamp(1, count);
+        let chunk = per * bl;
+        // Two threads when a chunk is worth splitting: this one sums the
+        // first half of each chunk, a helper (kept for the whole file) the
+        // second half.
+        let split = chunk >= SPLIT_AT && per >= 2;
+        let mut reader = Chunks {
+            basis: &mut basis,
+            sizes,
+            per,
+            i: 0,
+        };
+        let mut first = vec![0u8; if split { per / 2 * bl } else { chunk }];
+        let mut mine = Sums::default();
+        if !split {
+            while let Some(n) = reader.next_into(&mut first, per)? {
+                mine.sum1.clear();
+                mine.sum2.clear();
+                how.sum_blocks(&first[..n], bl, &mut mine);
+                mine.feed(how.s2, sink);
+            }
+            return Ok(());
         }
-        Ok(Signature { sizes, blocks })
+        std::thread::scope(|s| {
+            let (to_helper, jobs) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize, Sums)>(1);
+            let (done, from_helper) = std::sync::mpsc::sync_channel::<(Vec<u8>, Sums)>(1);
+            let helper = std::thread::Builder::new().spawn_scoped(s, move || {
+                for (buf, n, mut out) in jobs {
+                    out.sum1.clear();
+                    out.sum2.clear();
+                    how.sum_blocks(&buf[..n], bl, &mut out);
+                    if done.send((buf, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut spare = Some((vec![0u8; (per - per / 2) * bl], Sums::default()));
+            let result = (|| -> io::Result<()> {
+                let Ok(_) = &helper else {
+                    // No second thread: this one does it all.
+                    let (mut second, _) = spare.take().unwrap_or_default();
+                    loop {
+                        let Some(a) = reader.next_into(&mut first, per / 2)? else {
+                            return Ok(());
+                        };
+                        mine.sum1.clear();
+                        mine.sum2.clear();
+                        how.sum_blocks(&first[..a], bl, &mut mine);
+                        mine.feed(how.s2, sink);
+                        if let Some(b) = reader.next_into(&mut second, per - per / 2)? {
+                            mine.sum1.clear();
+                            mine.sum2.clear();
+                            how.sum_blocks(&second[..b], bl, &mut mine);
+                            mine.feed(how.s2, sink);
+                        }
+                    }
+                };
+                loop {
+                    let Some(a) = reader.next_into(&mut first, per / 2)? else {
+                        return Ok(());
+                    };
+                    let (mut second, theirs) = match spare.take() {
+                        Some(x) => x,
+                        None => return Ok(()),
+                    };
+                    let b = reader.next_into(&mut second, per - per / 2)?;
+                    let sent = match b {
+                        Some(b) => to_helper.send((second, b, theirs)).is_ok(),
+                        None => {
+                            spare = Some((second, theirs));
+                            false
+                        }
+                    };
+                    mine.sum1.clear();
+                    mine.sum2.clear();
+                    how.sum_blocks(&first[..a], bl, &mut mine);
+                    mine.feed(how.s2, sink);
+                    if sent {
+                        // A helper that died (panicked) is reported by join.
+                        let Ok((second, theirs)) = from_helper.recv() else {
+                            return Ok(());
+                        };
+                        theirs.feed(how.s2, sink);
+                        spare = Some((second, theirs));
+                    }
+                }
+            })();
+            drop(to_helper);
+            if let Ok(h) = helper {
+                if let Err(panic) = h.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            result
+        })
     }
 
     /// The number of basis bytes the header describes, or `None` if the
@@ -300,16 +470,53 @@ mod tests {
             let sig =
                 Signature::generate(Trickle(&data[..len], 65_537), len64, sizes, kind, 7, true)
                     .unwrap();
-            assert_eq!(sig.blocks.len(), sizes.count as usize, "len {len} bl {bl}");
+            assert_eq!(sig.len(), sizes.count as usize, "len {len} bl {bl}");
             let s2 = sizes.s2length as usize;
-            for (i, b) in sig.blocks.iter().enumerate() {
+            for (i, (sum1, sum2)) in sig.iter().enumerate() {
                 let (off, n) = Signature::block_range(&sizes, i as u32).unwrap();
                 let block = &data[off as usize..off as usize + n];
-                assert_eq!(b.sum1, checksum1(block), "len {len} bl {bl} block {i}");
+                assert_eq!(sum1, checksum1(block), "len {len} bl {bl} block {i}");
                 let (full, _) = kind.block_sum_fixed(block, 7, true);
-                assert_eq!(b.sum2, full[..s2].to_vec(), "len {len} bl {bl} block {i}");
+                assert_eq!(sum2, &full[..s2], "len {len} bl {bl} block {i}");
             }
         }
+    }
+
+    /// Every strong-sum length from 0 to 16 bytes is kept as asked,
+    /// each block's the prefix of its full sum; what `generate_with` hands
+    /// out is what `generate` keeps; `push` truncates and pads.
+    #[test]
+    fn strong_sum_lengths() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let kind = ChecksumKind::Md5;
+        for s2length in 0..=16u32 {
+            let sizes = SumSizes {
+                s2length,
+                ..sum_sizes(data.len() as u64, 16, Some(700), false)
+            };
+            let sig = Signature::generate(&data[..], 10_000, sizes, kind, 3, true).unwrap();
+            assert_eq!(sig.sum2_len(), s2length as usize);
+            assert_eq!(sig.len(), 15);
+            let mut streamed = Signature::new(sizes, s2length as usize, 0);
+            Signature::generate_with(&data[..], 10_000, sizes, (kind, 3, true), &mut |a, b| {
+                assert_eq!(b.len(), s2length as usize);
+                streamed.push(a, b)
+            })
+            .unwrap();
+            assert_eq!(streamed, sig);
+            let mut pushed = Signature::new(sizes, s2length as usize, 0);
+            for (i, (sum1, sum2)) in sig.iter().enumerate() {
+                let (off, n) = Signature::block_range(&sizes, i as u32).unwrap();
+                let full = kind.block_sum(&data[off as usize..off as usize + n], 3, true);
+                assert_eq!(sum2, &full[..s2length as usize]);
+                pushed.push(sum1, &full);
+            }
+            assert_eq!(pushed, sig);
+        }
+        let mut short = Signature::new(sz(1, 700, 4, 0), 4, 1);
+        short.push(9, &[1, 2]);
+        assert_eq!(short.sum2(0), &[1, 2, 0, 0]);
+        assert_eq!(short.sum1(0), 9);
     }
 
     fn sz(count: u32, blength: u32, s2length: u32, remainder: u32) -> SumSizes {
@@ -373,15 +580,12 @@ mod tests {
         let data: Vec<u8> = (0..2500u32).map(|i| (i * 31 % 251) as u8).collect();
         let sizes = sum_sizes(data.len() as u64, 16, None, false);
         let sig = Signature::generate(&data[..], 2500, sizes, ChecksumKind::Md5, 7, true).unwrap();
-        assert_eq!(sig.blocks.len(), 4);
-        for (i, b) in sig.blocks.iter().enumerate() {
+        assert_eq!(sig.len(), 4);
+        for (i, (sum1, sum2)) in sig.iter().enumerate() {
             let (off, n) = Signature::block_range(&sizes, i as u32).unwrap();
             let blk = &data[off as usize..off as usize + n];
-            assert_eq!(b.sum1, checksum1(blk));
-            assert_eq!(
-                b.sum2,
-                ChecksumKind::Md5.block_sum(blk, 7, true)[..2].to_vec()
-            );
+            assert_eq!(sum1, checksum1(blk));
+            assert_eq!(sum2, &ChecksumKind::Md5.block_sum(blk, 7, true)[..2]);
         }
         assert!(
             Signature::generate(&data[..100], 2500, sizes, ChecksumKind::Md5, 7, true).is_err()
@@ -396,6 +600,6 @@ mod tests {
             false,
         )
         .unwrap();
-        assert!(empty.blocks.is_empty());
+        assert!(empty.is_empty());
     }
 }

@@ -338,6 +338,9 @@ impl crate::error::SysErr for ReplaceError {
 }
 
 impl Gen<'_> {
+    /// Capacity of the output buffer kept between flushes.
+    const BUF_KEEP: usize = 64 << 10;
+
     fn ndx(&mut self, ndx: i32) {
         let ndx = self.ctx.wire_ndx(ndx);
         self.ndx_w.write(&mut self.buf, ndx);
@@ -350,6 +353,8 @@ impl Gen<'_> {
             guard.flush()?;
         }
         self.buf.clear();
+        // A file's block sums can make it large: don't keep that.
+        self.buf.shrink_to(Self::BUF_KEEP);
         Ok(())
     }
 
@@ -1152,52 +1157,40 @@ impl Gen<'_> {
             return Ok(());
         }
         let st = if basis_type.is_some() { basis_st } else { st };
-        let head = match st {
+        let sent = match st {
             Some(s) if !ctx.whole_file && s.size > 0 => {
-                match self.signature(i, (basis_type, &xname), s.size, redo) {
-                    Ok(sig) => Some(sig),
+                let mark = self.buf.len();
+                match self.write_sums(i, (basis_type, &xname), s.size, redo) {
+                    Ok(()) => true,
                     Err(err) => {
+                        self.buf.truncate(mark);
                         ctx.out.error(&format!(
                             "rsync: [generator] failed to open \"{}\", continuing: {}",
                             ctx.full_name(i),
                             crate::error::sys_err(&err)
                         ));
-                        None
+                        false
                     }
                 }
             }
-            _ => None,
+            _ => false,
         };
-        match head {
-            None => SumHead::default().write(&mut self.buf),
-            Some(sig) => {
-                let s2 = sig.sizes.s2length as usize;
-                SumHead {
-                    count: sig.sizes.count as i32,
-                    blength: sig.sizes.blength as i32,
-                    s2length: s2 as i32,
-                    remainder: sig.sizes.remainder as i32,
-                }
-                .write(&mut self.buf);
-                for b in &sig.blocks {
-                    write_i32(&mut self.buf, b.sum1 as i32);
-                    self.buf.extend_from_slice(&b.sum2[..s2.min(b.sum2.len())]);
-                    if b.sum2.len() < s2 {
-                        self.buf.resize(self.buf.len() + s2 - b.sum2.len(), 0);
-                    }
-                }
-            }
+        if !sent {
+            SumHead::default().write(&mut self.buf);
         }
         Ok(())
     }
 
-    fn signature(
-        &self,
+    /// Writes the sum header and the block sums of the basis to the
+    /// output as they are computed (nothing is kept, as upstream).
+    // upstream: generator.c:generate_and_send_sums()
+    fn write_sums(
+        &mut self,
         i: usize,
         (basis_type, xname): (Option<u8>, &[u8]),
         size: u64,
         redo: bool,
-    ) -> Result<Signature> {
+    ) -> Result<()> {
         let ctx = self.ctx;
         let f = crate::partial::open_basis(ctx, i, basis_type, xname)?;
         let sizes = sum_sizes(
@@ -1206,14 +1199,32 @@ impl Gen<'_> {
             ctx.opts.block_size,
             redo,
         );
+        let s2 = sizes.s2length as usize;
+        SumHead {
+            count: sizes.count as i32,
+            blength: sizes.blength as i32,
+            s2length: s2 as i32,
+            remainder: sizes.remainder as i32,
+        }
+        .write(&mut self.buf);
+        let buf = &mut self.buf;
+        buf.reserve((sizes.count as usize).min(1 << 20) * (4 + s2));
         // (read in chunks of whole blocks by the signature itself)
-        Signature::generate(
+        Signature::generate_with(
             f,
             size,
             sizes,
-            ctx.session.checksum,
-            ctx.session.seed,
-            ctx.session.seed_fix(),
+            (
+                ctx.session.checksum,
+                ctx.session.seed,
+                ctx.session.seed_fix(),
+            ),
+            &mut |sum1, sum2| {
+                write_i32(buf, sum1 as i32);
+                let n = s2.min(sum2.len());
+                buf.extend_from_slice(&sum2[..n]);
+                buf.resize(buf.len() + s2 - n, 0);
+            },
         )
         .map_err(|e| Error::file_io(e.to_string()))
     }

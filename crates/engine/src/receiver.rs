@@ -863,8 +863,10 @@ struct BasisWindow {
 }
 
 impl BasisWindow {
-    /// Bytes read at once when a block is not in the window.
-    const SIZE: usize = 1 << 20;
+    /// Bytes read at once when a block is not in the window (upstream's
+    /// MAX_MAP_SIZE; a read per 256 KiB costs no more than per MiB, and the
+    /// window is resident for the whole transfer).
+    const SIZE: usize = 256 << 10;
 
     fn new(enabled: bool) -> BasisWindow {
         BasisWindow {

@@ -8,7 +8,7 @@ use crate::itemize::*;
 use crate::out::{lock, Out, SharedWriter};
 use crate::session::Session;
 use crate::stats::XferStats;
-use delta::{match_file, BlockSum, ChecksumKind, FileHasher, MatchStats, Op, Signature, SumSizes};
+use delta::{match_file, ChecksumKind, FileHasher, MatchStats, Op, Signature, SumSizes};
 use protocol::mplex::MsgCode;
 use protocol::ndx::{NdxReader, NdxWriter, NDX_DEL_STATS, NDX_DONE};
 use protocol::stats::DelStats;
@@ -649,7 +649,9 @@ fn receive_sums<R: Read>(
 ) -> Result<Signature> {
     let head = SumHead::read(r, digest_len)?;
     // The block table the peer's count asks for, against --max-alloc.
-    let per_block = std::mem::size_of::<BlockSum>() + head.s2length.max(0) as usize;
+    // (a rolling sum and the strong sum per block; the match table adds
+    // about 16 bytes a block)
+    let per_block = 4 + head.s2length.max(0) as usize;
     crate::alloc::check_alloc(opts, head.count.max(0) as u64 * per_block as u64, "sender")?;
     let sizes = SumSizes {
         count: head.count as u32,
@@ -659,22 +661,19 @@ fn receive_sums<R: Read>(
     };
     if append {
         // --append: the header gives the receiver's length, no sums follow.
-        return Ok(Signature {
-            sizes,
-            blocks: Vec::new(),
-        });
+        return Ok(Signature::new(sizes, 0, 0));
     }
     let s2 = head.s2length as usize;
     // Grows with the data actually received; the count is bounded by
-    // SumHead::read.
-    let mut blocks = Vec::with_capacity((head.count as usize).min(1 << 16));
+    // SumHead::read, s2 by the digest length.
+    let mut sig = Signature::new(sizes, s2, (head.count as usize).min(1 << 16));
+    let mut sum2 = [0u8; delta::checksum::MAX_DIGEST_LEN];
     for _ in 0..head.count {
         let sum1 = r.read_i32_field("block sum1")? as u32;
-        let mut sum2 = vec![0u8; s2];
-        r.read_exact_field(&mut sum2, "block sum2")?;
-        blocks.push(BlockSum { sum1, sum2 });
+        r.read_exact_field(&mut sum2[..s2], "block sum2")?;
+        sig.push(sum1, &sum2[..s2]);
     }
-    Ok(Signature { sizes, blocks })
+    Ok(sig)
 }
 
 /// Under incremental recursion, more lists before the next request
@@ -809,8 +808,7 @@ pub fn send_stream<R: Read>(
         }
         return Ok((stats, hasher.finish()));
     }
-    let guard =
-        opts.inplace && basis_type.is_none_or(|t| t == FNAMECMP_FNAME) && !sig.blocks.is_empty();
+    let guard = opts.inplace && basis_type.is_none_or(|t| t == FNAMECMP_FNAME) && !sig.is_empty();
     let (true, Some(again)) = (guard, again) else {
         return match_file(new, sig, kind, seed, seed_fix, emit);
     };
@@ -859,6 +857,38 @@ fn sink(out: &mut Vec<u8>) -> impl FnMut(Op<'_>) -> io::Result<()> + '_ {
 mod tests {
     use super::*;
 
+    /// The sums the generator writes, for strong sums of 2 to 16 bytes,
+    /// come back as the signature of the basis; a short stream is an error.
+    #[test]
+    fn receive_sums_round_trip() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let kind = ChecksumKind::Md5;
+        let opts = crate::options::Options::default();
+        for s2length in 2..=16u32 {
+            let sizes = SumSizes {
+                s2length,
+                ..delta::sum_sizes(5000, 16, Some(700), false)
+            };
+            let sig = Signature::generate(&data[..], 5000, sizes, kind, 5, true).unwrap();
+            let mut wire = Vec::new();
+            protocol::sum_head::SumHead {
+                count: sizes.count as i32,
+                blength: sizes.blength as i32,
+                s2length: s2length as i32,
+                remainder: sizes.remainder as i32,
+            }
+            .write(&mut wire);
+            for (sum1, sum2) in sig.iter() {
+                protocol::varint::write_i32(&mut wire, sum1 as i32);
+                wire.extend_from_slice(sum2);
+            }
+            let got = receive_sums(&mut &wire[..], 16, false, &opts).unwrap();
+            assert_eq!(got, sig, "s2length {s2length}");
+            assert_eq!(got.sum2(3).len(), s2length as usize);
+            assert!(receive_sums(&mut &wire[..wire.len() - 1], 16, false, &opts).is_err());
+        }
+    }
+
     #[test]
     fn append_stream_skips_prefix() {
         let opts = crate::options::Options {
@@ -868,10 +898,7 @@ mod tests {
         };
         let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
         let sizes = delta::sum_sizes(1000, 16, Some(700), false);
-        let sig = Signature {
-            sizes,
-            blocks: vec![],
-        };
+        let sig = Signature::new(sizes, 0, 0);
         let mut out = Vec::new();
         let (st, sum) = send_stream(
             &opts,
