@@ -45,18 +45,18 @@ fn stream(n: usize) -> (usize, u64, crate::fakepeer::Outcome) {
     let mut enc = FlistEncoder::new(opts);
     let mut e = FileEntry {
         mode: S_IFREG | 0o644,
-        size: 1,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
-    };
+    }
+    .with_size(1)
+    .with_mtime(1_700_000_000);
     let (mut sent, mut peak, mut buf) = (0, 0, Vec::new());
     // The files' directory first: a list the receiver can take.
     let dir = FileEntry {
         name: b"d".into(),
         mode: S_IFDIR | 0o755,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
-    };
+    }
+    .with_mtime(1_700_000_000);
     enc.encode(&mut buf, &dir);
     while sent < n {
         for i in sent..(sent + 10_000).min(n) {

@@ -146,7 +146,7 @@ impl FileList {
         self.entries
             .iter()
             .filter(|e| !e.is_dir())
-            .map(|e| e.size.max(0) as u64)
+            .map(|e| e.size().max(0) as u64)
             .sum()
     }
 }
@@ -438,7 +438,7 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
             }
         }
         if let Some(n) = resized {
-            e.size = n;
+            e.set_size(n);
         }
     }
     if keep.iter().all(|&k| k) {
@@ -497,7 +497,7 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
             }
         }
         if let Some(n) = resized {
-            e.size = n;
+            e.set_size(n);
         }
     }
     Ok(())
@@ -1046,20 +1046,20 @@ fn entry_for(
     let mut e = FileEntry {
         name: name.into(),
         mode: meta.mode,
-        size: 0,
-        mtime: meta.mtime,
         mtime_nsec: meta.mtime_nsec,
         uid: meta.uid,
         gid: meta.gid,
         ..Default::default()
-    };
+    }
+    .with_size(0)
+    .with_mtime(meta.mtime);
     // Held (in the entry's side allocation) only when it is sent.
     if opts.atimes > 0 && !meta.is_dir() {
         e.set_atime(meta.atime);
     }
     let ft = meta.file_type;
     if matches!(ft, FileType::File | FileType::Dir) {
-        e.size = meta.size as i64;
+        e.set_size(meta.size as i64);
     }
     if ft == FileType::Symlink {
         let t = src.read_link(path).map_err(|err| {
@@ -1069,7 +1069,7 @@ fn entry_for(
                 os_err(&err)
             ))
         })?;
-        e.size = t.len() as i64;
+        e.set_size(t.len() as i64);
         e.set_link_target(Some(t));
     }
     if ft == FileType::Device && opts.copy_devices {
@@ -1090,7 +1090,8 @@ fn entry_for(
     if let Some(t) = e.link_target_mut() {
         if opts.munge_links && t.len() > prefix.len() && t.starts_with(prefix) {
             t.drain(..prefix.len());
-            e.size = t.len() as i64;
+            let n = t.len() as i64;
+            e.set_size(n);
         }
     }
     if opts.checksum && e.is_file() {
@@ -1119,10 +1120,12 @@ fn copy_device(src: &Sources, path: &Path, e: &mut FileEntry) -> Result<()> {
     })?;
     let size = f.seek(std::io::SeekFrom::End(0)).unwrap_or(0);
     e.mode = 0o100000 | (e.mode & 0o7777);
-    e.size = i64::try_from(size).unwrap_or(i64::MAX);
-    e.mtime = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    e.set_size(i64::try_from(size).unwrap_or(i64::MAX));
+    e.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    );
     e.mtime_nsec = 0;
     Ok(())
 }
@@ -1137,7 +1140,7 @@ fn munge(entries: &mut [FileEntry]) {
             v.append(t);
             *t = v;
         }
-        e.size = e.link_target().map_or(e.size, |t| t.len() as i64);
+        e.set_size(e.link_target().map_or(e.size(), |t| t.len() as i64));
     }
 }
 
@@ -1152,7 +1155,7 @@ pub fn sanitize_symlinks(entries: &mut [FileEntry]) {
             if !t.is_empty() {
                 *t = sanitize_link(t, depth);
                 let n = t.len() as i64;
-                e.size = n;
+                e.set_size(n);
             }
         }
     }
