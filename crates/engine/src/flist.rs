@@ -98,6 +98,18 @@ impl FileList {
     /// Sorts as [`FileList::sort`]; with `keep`, records in `wire_order`
     /// where each sorted entry was.
     fn sort_keeping(&mut self, keep: bool) {
+        // A list that is in order already (as a sender sends it) stays as
+        // it is, without the index: a received list is sorted while the
+        // sender's, in a local copy, is held beside it.
+        let in_order = || {
+            self.entries.windows(2).all(|w| {
+                compare_names(&w[0].name, w[0].is_dir(), &w[1].name, w[1].is_dir())
+                    != std::cmp::Ordering::Greater
+            })
+        };
+        if !keep && in_order() {
+            return;
+        }
         // Sorted through an index and permuted in place: a received list
         // is never held twice. (Lists are bounded by MAX_ENTRIES < 2^32.)
         // Equal names keep their order (the index breaks the tie), without
@@ -238,6 +250,9 @@ fn ready_to_send(
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
+    // The list stays for the whole transfer; what the walk and the sort
+    // freed need not stay resident beside it.
+    confine::heap::give_back_freed();
     list
 }
 
