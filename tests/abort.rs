@@ -61,24 +61,24 @@ fn encode_through_link(
         FileEntry {
             name: b".".into(),
             mode: S_IFDIR | 0o755,
-            mtime: 1_700_000_000,
             ..FileEntry::default()
-        },
+        }
+        .with_mtime(1_700_000_000),
         FileEntry {
             name: b"lnk".into(),
             mode: S_IFLNK | 0o777,
-            size: target.len() as i64,
-            mtime: 1_700_000_000,
             ..FileEntry::default()
         }
+        .with_size(target.len() as i64)
+        .with_mtime(1_700_000_000)
         .with_link_target(target.to_vec()),
         FileEntry {
             name: b"lnk/f".into(),
             mode: S_IFREG | 0o644,
-            size: 3,
-            mtime: 1_700_000_000,
             ..FileEntry::default()
-        },
+        }
+        .with_size(3)
+        .with_mtime(1_700_000_000),
     ];
     for e in &entries {
         enc.encode(&mut out, e);

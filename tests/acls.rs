@@ -388,10 +388,10 @@ fn million_entry_acl_is_refused() {
             &FileEntry {
                 name: b"victim".into(),
                 mode: S_IFREG | 0o644,
-                size: 3,
-                mtime: 1_700_000_000,
                 ..FileEntry::default()
-            },
+            }
+            .with_size(3)
+            .with_mtime(1_700_000_000),
         );
         // A literal access ACL (index 0), XMIT_NAME_LIST, a million names,
         // of which only a few follow.

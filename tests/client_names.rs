@@ -25,19 +25,19 @@ fn file(name: &str) -> FileEntry {
     FileEntry {
         name: name.as_bytes().into(),
         mode: S_IFREG | 0o644,
-        size: 3,
-        mtime: T0,
         ..FileEntry::default()
     }
+    .with_size(3)
+    .with_mtime(T0)
 }
 
 fn dir(name: &str, xflags: u32) -> FileEntry {
     FileEntry {
         name: name.as_bytes().into(),
         mode: S_IFDIR | 0o755,
-        mtime: T0,
         ..FileEntry::default()
     }
+    .with_mtime(T0)
     .with_xflags(xflags)
 }
 
@@ -185,7 +185,7 @@ fn name_outside_the_requested_directory_is_refused() {
 fn transfer_root_as_a_file_is_refused() {
     // Under --force, replacing the root "." by a file would empty home/.
     let mut dot = file(".");
-    dot.size = 0;
+    dot.set_size(0);
     refused_with(
         2,
         vec![dot, file("notes.txt")],

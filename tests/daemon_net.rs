@@ -274,9 +274,9 @@ fn name_converter_refuses_names_with_control_characters() {
                 mode: S_IFREG | 0o644,
                 uid,
                 gid: 2000,
-                mtime: 1_700_000_000,
                 ..FileEntry::default()
-            },
+            }
+            .with_mtime(1_700_000_000),
         );
     }
     enc.encode_end(&mut data, 0);

@@ -427,10 +427,10 @@ fn flist_with_name(peer: &Peer, name: &[u8]) -> Vec<u8> {
         &FileEntry {
             name: name.to_vec().into(),
             mode: S_IFREG | 0o644,
-            size: 3,
-            mtime: 1_700_000_000,
             ..FileEntry::default()
-        },
+        }
+        .with_size(3)
+        .with_mtime(1_700_000_000),
     );
     enc.encode_end(&mut out, 0);
     let id0: Option<&[u8]> = peer.id0_names().then_some(b"root");
@@ -646,22 +646,24 @@ fn flist_with_follower(peer: &Peer, first: i32) -> Vec<u8> {
     opts.preserve_hard_links = true;
     let mut enc = FlistEncoder::new(opts);
     let mut out = Vec::new();
-    let file = |name: &[u8], hlink| FileEntry {
-        name: name.to_vec().into(),
-        mode: S_IFREG | 0o644,
-        size: 3,
-        mtime: 1_700_000_000,
-        hlink,
-        ..FileEntry::default()
+    let file = |name: &[u8], hlink| {
+        FileEntry {
+            name: name.to_vec().into(),
+            mode: S_IFREG | 0o644,
+            hlink,
+            ..FileEntry::default()
+        }
+        .with_size(3)
+        .with_mtime(1_700_000_000)
     };
     enc.encode(
         &mut out,
         &FileEntry {
             name: b"d".into(),
             mode: protocol::flist::S_IFDIR | 0o755,
-            mtime: 1_700_000_000,
             ..FileEntry::default()
-        },
+        }
+        .with_mtime(1_700_000_000),
     );
     enc.encode(&mut out, &file(b"plain", None.into()));
     enc.encode(&mut out, &file(b"lead", Some(2).into()));

@@ -76,10 +76,10 @@ fn file(name: &[u8], size: i64) -> FileEntry {
     FileEntry {
         name: name.to_vec().into(),
         mode: S_IFREG | 0o644,
-        size,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
     }
+    .with_size(size)
+    .with_mtime(1_700_000_000)
 }
 
 /// A complete file list of `entries` (as given, unsorted), with the end
@@ -220,11 +220,13 @@ fn non_directory_transfer_root_is_refused_and_logged() {
 /// comes after the sender's NDX_DONE (`proto-subflist-freed`).
 #[test]
 fn sub_file_list_markers_are_invalid_indexes() {
-    let dir = |name: &[u8]| FileEntry {
-        name: name.to_vec().into(),
-        mode: S_IFDIR | 0o755,
-        mtime: 1_700_000_000,
-        ..FileEntry::default()
+    let dir = |name: &[u8]| {
+        FileEntry {
+            name: name.to_vec().into(),
+            mode: S_IFDIR | 0o755,
+            ..FileEntry::default()
+        }
+        .with_mtime(1_700_000_000)
     };
     for (what, done, last) in [
         ("a cleared directory's list", false, 2),

@@ -320,9 +320,9 @@ fn dir(name: &str) -> FileEntry {
     FileEntry {
         name: name.into(),
         mode: S_IFDIR | 0o755,
-        mtime: T0,
         ..FileEntry::default()
     }
+    .with_mtime(T0)
     .with_xflags(XMIT_TOP_DIR)
 }
 
@@ -330,10 +330,10 @@ fn file(name: &str, size: i64) -> FileEntry {
     FileEntry {
         name: name.into(),
         mode: S_IFREG | 0o644,
-        size,
-        mtime: T0,
         ..FileEntry::default()
     }
+    .with_size(size)
+    .with_mtime(T0)
 }
 
 /// The top list `top`, then a sub-list marker for `dir_ndx` and `sub`.

@@ -492,11 +492,13 @@ fn hostile_sublist_xattr_reference_beyond_the_lists() {
     use protocol::flist::{FileEntry, FlistEncoder, FlistOptions, S_IFDIR, S_IFREG, XMIT_TOP_DIR};
     use protocol::ndx::{NdxWriter, NDX_FLIST_OFFSET};
     use protocol::varint::write_varint;
-    let entry = |name: &str, mode: u32| FileEntry {
-        name: name.into(),
-        mode,
-        mtime: T0,
-        ..FileEntry::default()
+    let entry = |name: &str, mode: u32| {
+        FileEntry {
+            name: name.into(),
+            mode,
+            ..FileEntry::default()
+        }
+        .with_mtime(T0)
     };
     let out = crate::fakepeer::against_receiver_with("-rXe.iLsfxCIvu", |p| {
         assert_ne!(

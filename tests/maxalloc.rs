@@ -25,10 +25,10 @@ fn stream_entries(
     let mut buf = Vec::new();
     let mut e = FileEntry {
         mode: S_IFREG | 0o644,
-        size: 1,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
-    };
+    }
+    .with_size(1)
+    .with_mtime(1_700_000_000);
     let mut sent = 0;
     while sent < n {
         buf.clear();

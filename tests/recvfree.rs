@@ -106,9 +106,9 @@ fn hostile_index_into_a_finished_list() {
             FileEntry {
                 name: name.into(),
                 mode,
-                mtime: T0,
                 ..FileEntry::default()
             }
+            .with_mtime(T0)
             .with_xflags(xflags)
         };
         let mut enc = FlistEncoder::new(o);

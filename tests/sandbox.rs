@@ -545,28 +545,28 @@ fn file(name: &str, size: usize) -> FileEntry {
     FileEntry {
         name: name.as_bytes().into(),
         mode: S_IFREG | 0o644,
-        size: size as i64,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
     }
+    .with_size(size as i64)
+    .with_mtime(1_700_000_000)
 }
 
 fn dir(name: &str) -> FileEntry {
     FileEntry {
         name: name.as_bytes().into(),
         mode: S_IFDIR | 0o755,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
     }
+    .with_mtime(1_700_000_000)
 }
 
 fn symlink(name: &str, target: &Path) -> FileEntry {
     FileEntry {
         name: name.as_bytes().into(),
         mode: S_IFLNK | 0o777,
-        mtime: 1_700_000_000,
         ..FileEntry::default()
     }
+    .with_mtime(1_700_000_000)
     .with_link_target(target.as_os_str().as_encoded_bytes().to_vec())
 }
 

@@ -425,10 +425,10 @@ fn hostile_sender_oversized_xattr_value_is_refused() {
     let entries = vec![FileEntry {
         name: b"f".into(),
         mode: S_IFREG | 0o644,
-        size: 8,
-        mtime: T0,
         ..FileEntry::default()
-    }];
+    }
+    .with_size(8)
+    .with_mtime(T0)];
     let lists = vec![literal(&[(b"user.big", (128 << 20) + 1, b"")])];
     let r = pull_from_fake(&s, entries, lists, &["-aX"], &dest);
     r.assert_code(2);
@@ -451,15 +451,15 @@ fn hostile_sender_xattr_names() {
         FileEntry {
             name: b".".into(),
             mode: S_IFDIR | 0o755,
-            mtime: T0,
             ..FileEntry::default()
-        },
+        }
+        .with_mtime(T0),
         FileEntry {
             name: b"d".into(),
             mode: S_IFDIR | 0o755,
-            mtime: T0,
             ..FileEntry::default()
-        },
+        }
+        .with_mtime(T0),
     ];
     let evil: &[(&[u8], u32, &[u8])] = &[
         (b"security.evil", 1, b"s"),

@@ -12,6 +12,7 @@ mod copyas;
 pub mod error;
 pub mod failpoint;
 mod follow_leaf;
+pub mod heap;
 pub mod iconv;
 pub mod landlock;
 mod listing;

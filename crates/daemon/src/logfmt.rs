@@ -184,15 +184,15 @@ pub fn file_fields(ev: &FileEvent<'_>, prefix: &str) -> FileFields {
         op: if ev.sender { "send" } else { "recv" },
         name,
         full,
-        length: e.size,
-        bytes: if e.is_file() { e.size } else { 0 },
+        length: e.size(),
+        bytes: if e.is_file() { e.size() } else { 0 },
         itemize: fmt.change_string(ev.iflags, e),
         link: e
             .link_target()
             .map(|t| format!(" -> {}", String::from_utf8_lossy(t)))
             .unwrap_or_default(),
         perms: perms(e.mode),
-        mtime: crate::log::timestamp(e.mtime).replace(' ', "-"),
+        mtime: crate::log::timestamp(e.mtime()).replace(' ', "-"),
         uid: e.uid,
         gid: e.gid,
         checksum: match e.checksum() {

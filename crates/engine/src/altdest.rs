@@ -33,7 +33,7 @@ pub fn find_dest(
         if quick_ok(root, path, &st) {
             level = 2;
             let perms_ok = !ctx.opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
-            let times_ok = !ctx.opts.times || st.mtime == e.mtime;
+            let times_ok = !ctx.opts.times || st.mtime == e.mtime();
             if perms_ok && times_ok && xattrs_same(ctx, root, path, e) {
                 level = 3;
             }
@@ -126,7 +126,7 @@ pub fn find_dest_non(
             level = 2;
             let times_ok = !opts.times
                 || (e.is_symlink() && opts.omit_link_times)
-                || opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec);
+                || opts.same_time(st.mtime, st.mtime_nsec, e.mtime(), e.mtime_nsec);
             // Linux cannot chmod a symlink, so its mode is not compared.
             let perms_ok = e.is_symlink() || !opts.perms || st.mode & 0o7777 == e.mode & 0o7777;
             let owner_ok = !ctx.am_root

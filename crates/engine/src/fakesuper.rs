@@ -294,7 +294,7 @@ pub fn source_override(src: &crate::source::Sources, path: &std::path::Path, e: 
         if read.is_err() {
             return;
         }
-        e.size = v.len() as i64;
+        e.set_size(v.len() as i64);
         e.set_link_target(Some(v));
     }
     e.mode = r.mode;
@@ -302,7 +302,7 @@ pub fn source_override(src: &crate::source::Sources, path: &std::path::Path, e: 
     e.gid = r.gid;
     e.set_rdev(if is_device(r.mode) { r.rdev } else { (0, 0) });
     if was_file && !e.is_file() && !e.is_dir() && !e.is_symlink() {
-        e.size = 0;
+        e.set_size(0);
     }
 }
 

@@ -98,6 +98,18 @@ impl FileList {
     /// Sorts as [`FileList::sort`]; with `keep`, records in `wire_order`
     /// where each sorted entry was.
     fn sort_keeping(&mut self, keep: bool) {
+        // A list that is in order already (as a sender sends it) stays as
+        // it is, without the index: a received list is sorted while the
+        // sender's, in a local copy, is held beside it.
+        let in_order = || {
+            self.entries.windows(2).all(|w| {
+                compare_names(&w[0].name, w[0].is_dir(), &w[1].name, w[1].is_dir())
+                    != std::cmp::Ordering::Greater
+            })
+        };
+        if !keep && in_order() {
+            return;
+        }
         // Sorted through an index and permuted in place: a received list
         // is never held twice. (Lists are bounded by MAX_ENTRIES < 2^32.)
         // Equal names keep their order (the index breaks the tie), without
@@ -146,7 +158,7 @@ impl FileList {
         self.entries
             .iter()
             .filter(|e| !e.is_dir())
-            .map(|e| e.size.max(0) as u64)
+            .map(|e| e.size().max(0) as u64)
             .sum()
     }
 }
@@ -238,6 +250,9 @@ fn ready_to_send(
     if opts.hard_links {
         assign_hard_links(&mut list);
     }
+    // The list stays for the whole transfer; what the walk and the sort
+    // freed need not stay resident beside it.
+    confine::heap::give_back_freed();
     list
 }
 
@@ -438,7 +453,7 @@ fn names_to_wire(list: &mut FileList, session: &Session, out: &Out) {
             }
         }
         if let Some(n) = resized {
-            e.size = n;
+            e.set_size(n);
         }
     }
     if keep.iter().all(|&k| k) {
@@ -497,7 +512,7 @@ fn names_from_wire(entries: &mut [FileEntry], session: &Session, io_error: &mut 
             }
         }
         if let Some(n) = resized {
-            e.size = n;
+            e.set_size(n);
         }
     }
     Ok(())
@@ -1046,20 +1061,20 @@ fn entry_for(
     let mut e = FileEntry {
         name: name.into(),
         mode: meta.mode,
-        size: 0,
-        mtime: meta.mtime,
         mtime_nsec: meta.mtime_nsec,
         uid: meta.uid,
         gid: meta.gid,
         ..Default::default()
-    };
+    }
+    .with_size(0)
+    .with_mtime(meta.mtime);
     // Held (in the entry's side allocation) only when it is sent.
     if opts.atimes > 0 && !meta.is_dir() {
         e.set_atime(meta.atime);
     }
     let ft = meta.file_type;
     if matches!(ft, FileType::File | FileType::Dir) {
-        e.size = meta.size as i64;
+        e.set_size(meta.size as i64);
     }
     if ft == FileType::Symlink {
         let t = src.read_link(path).map_err(|err| {
@@ -1069,7 +1084,7 @@ fn entry_for(
                 os_err(&err)
             ))
         })?;
-        e.size = t.len() as i64;
+        e.set_size(t.len() as i64);
         e.set_link_target(Some(t));
     }
     if ft == FileType::Device && opts.copy_devices {
@@ -1090,7 +1105,8 @@ fn entry_for(
     if let Some(t) = e.link_target_mut() {
         if opts.munge_links && t.len() > prefix.len() && t.starts_with(prefix) {
             t.drain(..prefix.len());
-            e.size = t.len() as i64;
+            let n = t.len() as i64;
+            e.set_size(n);
         }
     }
     if opts.checksum && e.is_file() {
@@ -1119,10 +1135,12 @@ fn copy_device(src: &Sources, path: &Path, e: &mut FileEntry) -> Result<()> {
     })?;
     let size = f.seek(std::io::SeekFrom::End(0)).unwrap_or(0);
     e.mode = 0o100000 | (e.mode & 0o7777);
-    e.size = i64::try_from(size).unwrap_or(i64::MAX);
-    e.mtime = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    e.set_size(i64::try_from(size).unwrap_or(i64::MAX));
+    e.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    );
     e.mtime_nsec = 0;
     Ok(())
 }
@@ -1137,7 +1155,7 @@ fn munge(entries: &mut [FileEntry]) {
             v.append(t);
             *t = v;
         }
-        e.size = e.link_target().map_or(e.size, |t| t.len() as i64);
+        e.set_size(e.link_target().map_or(e.size(), |t| t.len() as i64));
     }
 }
 
@@ -1152,7 +1170,7 @@ pub fn sanitize_symlinks(entries: &mut [FileEntry]) {
             if !t.is_empty() {
                 *t = sanitize_link(t, depth);
                 let n = t.len() as i64;
-                e.size = n;
+                e.set_size(n);
             }
         }
     }

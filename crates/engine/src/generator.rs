@@ -300,8 +300,8 @@ impl Gen<'_> {
 /// included) by default, outside the window with `--modify-window`.
 fn mtime_differs(opts: &crate::options::Options, st: &Stat, e: &FileEntry) -> bool {
     match opts.modify_window {
-        None => st.mtime != e.mtime || st.mtime_nsec != e.mtime_nsec,
-        Some(_) => !opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec),
+        None => st.mtime != e.mtime() || st.mtime_nsec != e.mtime_nsec,
+        Some(_) => !opts.same_time(st.mtime, st.mtime_nsec, e.mtime(), e.mtime_nsec),
     }
 }
 
@@ -454,11 +454,11 @@ impl Gen<'_> {
             let keep_time = opts.times
                 && !(e.is_dir() && opts.omit_dir_times())
                 && !(e.is_symlink() && opts.omit_link_times);
-            if e.is_file() && e.size as u64 != st.size {
+            if e.is_file() && e.size() as u64 != st.size {
                 iflags |= ITEM_REPORT_SIZE;
             }
             if keep_time {
-                if !opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec) {
+                if !opts.same_time(st.mtime, st.mtime_nsec, e.mtime(), e.mtime_nsec) {
                     iflags |= ITEM_REPORT_TIME;
                 }
             } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0
@@ -845,7 +845,7 @@ impl Gen<'_> {
                 return Ok(());
             }
             if ctx.opts.times && !ctx.opts.omit_link_times {
-                let _ = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec);
+                let _ = ctx.root.set_mtime(p, e.mtime(), e.mtime_nsec);
             }
             self.set_atime(p, e, None);
             self.set_owner(p, e, None);
@@ -1036,7 +1036,7 @@ impl Gen<'_> {
                     self.hl_mark(hlink::Mark::Done);
                     return Ok(());
                 }
-                if ctx.opts.append > 0 && s.size >= e.size.max(0) as u64 {
+                if ctx.opts.append > 0 && s.size >= e.size().max(0) as u64 {
                     return Ok(());
                 }
             }
@@ -1357,7 +1357,7 @@ impl Gen<'_> {
     // upstream: generator.c:quick_check_ok()
     fn quick_check_ok(&self, p: &RelPath, e: &FileEntry, st: &Stat) -> bool {
         let opts = &self.ctx.opts;
-        if st.size != e.size as u64 {
+        if st.size != e.size() as u64 {
             return false;
         }
         if opts.checksum {
@@ -1378,7 +1378,7 @@ impl Gen<'_> {
         if opts.ignore_times {
             return false;
         }
-        opts.same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec)
+        opts.same_time(st.mtime, st.mtime_nsec, e.mtime(), e.mtime_nsec)
     }
 
     /// `--existing` (the item is missing) and `--ignore-existing` (it
@@ -1420,7 +1420,7 @@ impl Gen<'_> {
         let ctx = self.ctx;
         let opts = &ctx.opts;
         let e = &**self.entry(i);
-        let size = e.size.max(0) as u64;
+        let size = e.size().max(0) as u64;
         let why = if opts.max_size.is_some_and(|max| size > max) {
             "is over max-size"
         } else if opts.min_size.is_some_and(|min| size < min) {
@@ -1428,7 +1428,8 @@ impl Gen<'_> {
         } else if opts.update_only
             && st.is_some_and(|s| {
                 s.file_type == FileType::File
-                    && e.mtime.saturating_sub(s.mtime) < i64::from(opts.modify_window.unwrap_or(0))
+                    && e.mtime().saturating_sub(s.mtime)
+                        < i64::from(opts.modify_window.unwrap_or(0))
             })
         {
             "is newer"
@@ -1485,7 +1486,7 @@ impl Gen<'_> {
         self.set_atime(p, e, st);
         let keep_time = !(e.is_symlink() && opts.omit_link_times);
         if opts.times && keep_time && st.is_none_or(|s| mtime_differs(opts, s, e)) {
-            if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
+            if let Err(err) = ctx.root.set_mtime(p, e.mtime(), e.mtime_nsec) {
                 if !e.is_symlink() {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
@@ -1758,7 +1759,7 @@ impl Gen<'_> {
             }
             if ctx.opts.times && !ctx.opts.omit_dir_times() && mtime_differs(&ctx.opts, &link_st, e)
             {
-                if let Err(err) = ctx.root.set_mtime(p, e.mtime, e.mtime_nsec) {
+                if let Err(err) = ctx.root.set_mtime(p, e.mtime(), e.mtime_nsec) {
                     ctx.out.error_xfer(&format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
                         ctx.full_name(i),

@@ -66,8 +66,8 @@ pub fn line(e: &FileEntry, links: bool, human: u8) -> String {
     let mut s = format!(
         "{} {:>width$} {} {}",
         permstring(e.mode),
-        big_num(e.size.max(0) as u64, human),
-        timestring(e.mtime),
+        big_num(e.size().max(0) as u64, human),
+        timestring(e.mtime()),
         crate::text::name_text(&e.name)
     );
     if links && e.mode & S_IFMT == S_IFLNK {
@@ -94,10 +94,10 @@ mod tests {
         let e = FileEntry {
             name: b"dir".into(),
             mode: 0o40755,
-            size: 4096,
-            mtime: 1_600_000_000,
             ..Default::default()
-        };
+        }
+        .with_size(4096)
+        .with_mtime(1_600_000_000);
         assert_eq!(
             line(&e, false, 1),
             "drwxr-xr-x          4,096 2020/09/13 12:26:40 dir"
@@ -109,9 +109,9 @@ mod tests {
         let l = FileEntry {
             name: b"l".into(),
             mode: 0o120777,
-            size: 1,
             ..Default::default()
         }
+        .with_size(1)
         .with_link_target(b"a".to_vec());
         assert!(line(&l, true, 1).ends_with(" l -> a"));
         assert!(line(&l, false, 1).ends_with(" l"));

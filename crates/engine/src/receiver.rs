@@ -104,7 +104,7 @@ pub fn receive_files<R: Read>(
             log_item(ctx, iflags, i);
             ctx.stats(|s| {
                 s.xferred_files += 1;
-                s.total_transferred_size += e.size.max(0) as u64;
+                s.total_transferred_size += e.size().max(0) as u64;
             });
             placed(ctx, &events, i);
             finished(ctx, &events, i, phase);
@@ -149,7 +149,7 @@ pub fn receive_files<R: Read>(
         };
         ctx.stats(|s| {
             s.xferred_files += 1;
-            s.total_transferred_size += e.size.max(0) as u64;
+            s.total_transferred_size += e.size().max(0) as u64;
         });
         let Some(ok) = ok else {
             // No temporary file: reported, its data read past; the file is
@@ -161,7 +161,7 @@ pub fn receive_files<R: Read>(
             xfr += 1;
             let (index, total) = crate::increc::file_index(ctx, i);
             ctx.out.end_progress(
-                e.size.max(0) as u64,
+                e.size().max(0) as u64,
                 crate::progress::Counters {
                     xfr,
                     to_check: total.saturating_sub(index + 1),
@@ -577,7 +577,7 @@ fn receive_data<R: Read>(
         }
         Err(err) => return Err(err),
     };
-    let total = e.size.max(0) as u64;
+    let total = e.size().max(0) as u64;
     let (mut w, warning) =
         crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
             .inspect_err(|_| crate::partial::discard(ctx, &tmp))?;
@@ -732,7 +732,7 @@ fn finish_file(
     };
     // A new file that already has the owner asked for is not chowned.
     let owner = owner.filter(|&(u, g)| !made_owned(ctx, tmp, u, g));
-    let mtime = opts.times.then_some((e.mtime, e.mtime_nsec));
+    let mtime = opts.times.then_some((e.mtime(), e.mtime_nsec));
     // --fake-super: no chown, owner-accessible real bits; the rest goes
     // into the user.rsync.%stat xattr.
     let fake = opts.fake_super.then(|| {

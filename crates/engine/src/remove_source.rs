@@ -32,7 +32,7 @@ impl SourceRemover {
             .map_while(|(i, e)| {
                 let p = list.path_of(i)?;
                 let origin = list.origins.get(i);
-                Some((p, e.size, e.mtime, !e.is_dir(), origin))
+                Some((p, e.size(), e.mtime(), !e.is_dir(), origin))
             })
             .collect();
         *lock(&self.files) = Some(files);

@@ -128,7 +128,7 @@ pub fn send_files<R: Read>(
         }
         stat(ctx, |s| {
             s.xferred_files += 1;
-            s.total_transferred_size += e.size.max(0) as u64;
+            s.total_transferred_size += e.size().max(0) as u64;
         });
         if ctx.opts.dry_run {
             log_item(ctx, iflags, e);
@@ -167,7 +167,7 @@ pub fn send_files<R: Read>(
         };
         let mut pos = 0u64;
         let mut block = Vec::new();
-        let size = e.size.max(0) as u64;
+        let size = e.size().max(0) as u64;
         // Under --iconv the list holds the wire names: output shows ours.
         let shown = crate::charset::shown_by_sender(e);
         let shown = shown.as_ref().unwrap_or(e);
@@ -385,7 +385,7 @@ fn read_failed(
 /// data available", as upstream fileio.c:map_ptr()).
 fn readable_size(ctx: &SendCtx<'_>, file: &std::fs::File, e: &protocol::flist::FileEntry) -> u64 {
     if ctx.opts.copy_devices && !is_regular_file(file) {
-        e.size.max(0) as u64
+        e.size().max(0) as u64
     } else {
         file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
     }

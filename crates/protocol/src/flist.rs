@@ -60,8 +60,13 @@ pub use crate::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFR
 /// target, checksum, device numbers, atime, ACLs) live in [`Extra`], a
 /// side allocation only the entries that use them have; read and set them
 /// through the accessors ([`FileEntry::link_target`], ...). The name is
-/// inline up to [`NAME_INLINE_MAX`] bytes: a whole entry is 72 bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// inline up to [`NAME_INLINE_MAX`] bytes. The size and mtime keep their
+/// low 32 bits here and their high 32 bits in [`Extra`] (as upstream
+/// keeps a length's high bits in an OPT_EXTRA field): a size under 4 GiB
+/// and an mtime from 1970 to 2106 cost no side allocation; read and set
+/// them with [`FileEntry::size`], [`FileEntry::set_size`], ... A whole
+/// entry is 64 bytes.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct FileEntry {
     /// Relative name as sent (raw bytes, `/`-separated, "." for the root).
     pub name: Name,
@@ -69,10 +74,14 @@ pub struct FileEntry {
     pub mode: u32,
     /// Nanoseconds of the mtime (sent only from protocol 31, when non-zero).
     pub mtime_nsec: u32,
-    /// Size in bytes (0 for devices and specials).
-    pub size: i64,
-    /// Modification time, seconds since the epoch.
-    pub mtime: i64,
+    /// The low 32 bits of the size in bytes (its high bits are
+    /// [`Extra::size_hi`]): read and set it whole with [`FileEntry::size`]
+    /// and [`FileEntry::set_size`].
+    pub size_lo: u32,
+    /// The low 32 bits of the modification time (its high bits are
+    /// [`Extra::mtime_hi`]): read and set it whole with
+    /// [`FileEntry::mtime`] and [`FileEntry::set_mtime`].
+    pub mtime_lo: u32,
     /// Owner (meaningful with -o).
     pub uid: u32,
     /// Group (meaningful with -g).
@@ -99,6 +108,10 @@ pub struct Extra {
     pub checksum: Option<Vec<u8>>,
     /// Device major/minor (devices with -D).
     pub rdev: (u32, u32),
+    /// The high 32 bits of the size (a size of 4 GiB or more, or negative).
+    pub size_hi: i32,
+    /// The high 32 bits of the mtime (before 1970 or after 2106).
+    pub mtime_hi: i32,
     /// Access time, seconds (sent with -U for non-directories).
     pub atime: i64,
     /// With -A: the entry's ACLs (not carried by [`FlistEncoder`] itself;
@@ -110,7 +123,74 @@ pub struct Extra {
     pub xflags: u32,
 }
 
+impl std::fmt::Debug for FileEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileEntry")
+            .field("name", &self.name)
+            .field("mode", &self.mode)
+            .field("mtime_nsec", &self.mtime_nsec)
+            .field("size", &self.size())
+            .field("mtime", &self.mtime())
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("xattr", &self.xattr)
+            .field("hlink", &self.hlink)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+/// `v` as its low and high 32 bits.
+fn split64(v: i64) -> (u32, i32) {
+    (v as u32, (v >> 32) as i32)
+}
+
+/// The value whose low and high 32 bits are `lo` and `hi`.
+fn join64(lo: u32, hi: i32) -> i64 {
+    (i64::from(hi) << 32) | i64::from(lo)
+}
+
 impl FileEntry {
+    /// Size in bytes (0 for devices and specials).
+    pub fn size(&self) -> i64 {
+        join64(self.size_lo, self.extra.as_ref().map_or(0, |x| x.size_hi))
+    }
+    /// Sets the size.
+    pub fn set_size(&mut self, size: i64) {
+        let (lo, hi) = split64(size);
+        self.size_lo = lo;
+        if hi != 0 || self.extra.is_some() {
+            self.edit_extra(|x| x.size_hi = hi);
+        }
+    }
+    /// With the size `size` (for building entries).
+    pub fn with_size(mut self, size: i64) -> Self {
+        self.set_size(size);
+        self
+    }
+    /// Modification time, seconds since the epoch.
+    pub fn mtime(&self) -> i64 {
+        join64(self.mtime_lo, self.extra.as_ref().map_or(0, |x| x.mtime_hi))
+    }
+    /// Sets the modification time.
+    pub fn set_mtime(&mut self, mtime: i64) {
+        let (lo, hi) = split64(mtime);
+        self.mtime_lo = lo;
+        if hi != 0 || self.extra.is_some() {
+            self.edit_extra(|x| x.mtime_hi = hi);
+        }
+    }
+    /// With the modification time `mtime`.
+    pub fn with_mtime(mut self, mtime: i64) -> Self {
+        self.set_mtime(mtime);
+        self
+    }
+    /// With the nanoseconds `nsec`.
+    pub fn with_mtime_nsec(mut self, nsec: u32) -> Self {
+        self.mtime_nsec = nsec;
+        self
+    }
+
     /// True for a directory.
     pub fn is_dir(&self) -> bool {
         self.mode & S_IFMT == S_IFDIR
@@ -461,10 +541,10 @@ impl FlistEncoder {
             }
         }
         let prev = &mut self.prev;
-        if e.mtime == prev.mtime {
+        if e.mtime() == prev.mtime {
             x |= XMIT_SAME_TIME;
         } else {
-            prev.mtime = e.mtime;
+            prev.mtime = e.mtime();
         }
         if o.protocol >= 31 && e.mtime_nsec != 0 {
             x |= XMIT_MOD_NSEC;
@@ -543,9 +623,9 @@ impl FlistEncoder {
             write_varint(out, first as i32);
         }
 
-        write_varlong(out, e.size, 3);
+        write_varlong(out, e.size(), 3);
         if x & XMIT_SAME_TIME == 0 {
-            write_varlong(out, e.mtime, 4);
+            write_varlong(out, e.mtime(), 4);
         }
         if x & XMIT_MOD_NSEC != 0 {
             write_varint(out, e.mtime_nsec as i32);
@@ -837,7 +917,7 @@ impl FlistDecoder {
         PrevEntry {
             name: Vec::new(),
             mode: lead_entry.mode,
-            mtime: lead_entry.mtime,
+            mtime: lead_entry.mtime(),
             uid: lead_entry.uid,
             gid: lead_entry.gid,
             rdev_major: lead_entry.rdev().0,
@@ -937,12 +1017,15 @@ impl FlistDecoder {
         if k == Kind::Dir {
             extra.xflags = x & DIR_XFLAGS;
         }
+        let (size_lo, size_hi) = split64(size);
+        let (mtime_lo, mtime_hi) = split64(prev.mtime);
+        (extra.size_hi, extra.mtime_hi) = (size_hi, mtime_hi);
         Ok(FileEntry {
             name: Name::new(),
             mode,
-            size,
-            mtime: prev.mtime,
             mtime_nsec,
+            size_lo,
+            mtime_lo,
             uid: prev.uid,
             gid: prev.gid,
             hlink: OptIndex::NONE,
@@ -1184,24 +1267,24 @@ mod tests {
             FileEntry {
                 name: b".".into(),
                 mode: S_IFDIR | 0o755,
-                size: 4096,
-                mtime: 0x6500_0001,
-                mtime_nsec: if nsec { 5 } else { 0 },
                 uid: 1000,
                 gid: 1000,
                 ..Default::default()
             }
+            .with_size(4096)
+            .with_mtime(0x6500_0001)
+            .with_mtime_nsec(if nsec { 5 } else { 0 })
             .with_xflags(XMIT_TOP_DIR),
             FileEntry {
                 name: b"a".into(),
                 mode: S_IFREG | 0o644,
-                size: 3,
-                mtime: 0x6500_0000,
-                mtime_nsec: if nsec { 7 } else { 0 },
                 uid: 1000,
                 gid: 1000,
                 ..Default::default()
-            },
+            }
+            .with_size(3)
+            .with_mtime(0x6500_0000)
+            .with_mtime_nsec(if nsec { 7 } else { 0 }),
         ]
     }
 
@@ -1296,9 +1379,9 @@ mod tests {
         let f = FileEntry {
             name: b"f".into(),
             mode: S_IFREG | 0o600,
-            mtime: 5,
             ..Default::default()
-        };
+        }
+        .with_mtime(5);
         let g = FileEntry {
             name: b"g".into(),
             ..f.clone()
@@ -1358,44 +1441,44 @@ mod tests {
             FileEntry {
                 name: b"dev/null".into(),
                 mode: S_IFCHR | 0o666,
-                mtime: 1,
                 ..Default::default()
             }
+            .with_mtime(1)
             .with_rdev((1, 3)),
             FileEntry {
                 name: b"dev/zero".into(),
                 mode: S_IFCHR | 0o666,
-                mtime: 1,
                 ..Default::default()
             }
+            .with_mtime(1)
             .with_rdev((1, 5)),
             FileEntry {
                 name: b"dev/fifo".into(),
                 mode: S_IFIFO | 0o600,
-                mtime: 1,
                 ..Default::default()
-            },
+            }
+            .with_mtime(1),
             FileEntry {
                 name: b"dev/sda".into(),
                 mode: S_IFBLK | 0o660,
-                mtime: 1,
                 ..Default::default()
             }
+            .with_mtime(1)
             .with_rdev((8, 0)),
             FileEntry {
                 name: b"link".into(),
                 mode: S_IFLNK | 0o777,
-                mtime: 2,
                 ..Default::default()
             }
+            .with_mtime(2)
             .with_link_target(b"dev/null".to_vec()),
             FileEntry {
                 name: b"sum".into(),
                 mode: S_IFREG | 0o644,
-                size: 10,
-                mtime: 2,
                 ..Default::default()
             }
+            .with_size(10)
+            .with_mtime(2)
             .with_checksum(vec![0xAB; 16]),
         ];
         for (protocol, varint_flags) in [(30, false), (30, true), (31, false), (32, true)] {
@@ -1490,13 +1573,13 @@ mod tests {
         let mut e = FileEntry {
             name: name.as_bytes().into(),
             mode,
-            size: if mode & S_IFMT == S_IFREG { 7 } else { 0 },
-            mtime,
             uid,
             gid: uid + 1,
             hlink: hlink.into(),
             ..Default::default()
-        };
+        }
+        .with_size(if mode & S_IFMT == S_IFREG { 7 } else { 0 })
+        .with_mtime(mtime);
         e.set_rdev(if mode & S_IFMT == S_IFCHR {
             (uid, 9)
         } else {
@@ -1584,7 +1667,7 @@ mod tests {
         };
         let (list, _, _) = decode_all(opts, &follower(0)).unwrap();
         assert_eq!(list[3].hlink, Some(0));
-        assert_eq!((list[3].size, list[3].mode), (7, f));
+        assert_eq!((list[3].size(), list[3].mode), (7, f));
         for bad in [-1, 3, 4, 1000, 1, 2] {
             let err = decode_all(opts, &follower(bad)).unwrap_err();
             assert!(
@@ -1688,7 +1771,11 @@ mod tests {
     #[test]
     fn entries_are_compact() {
         // A million-file list holds a million of these on each side.
-        assert_eq!(std::mem::size_of::<FileEntry>(), 72);
+        assert_eq!(std::mem::size_of::<FileEntry>(), 64);
+        // The high halves of size and mtime fit in Extra's padding: an
+        // entry that needs them costs no more than one with a symlink.
+        assert_eq!(std::mem::size_of::<Extra>(), 88);
+        assert_eq!(heap_cost(std::mem::size_of::<Extra>()), 96);
         // A decoded short name stays inline (no allocation of its own), a
         // long one takes an exact-size heap block; TOP_DIR (in Extra)
         // survives the trip.
@@ -1721,6 +1808,97 @@ mod tests {
         assert!(!list[1].name.is_heap(), "short name inline");
         assert!(list[2].name.is_heap(), "long name on the heap");
         assert_eq!(list[2].name.len(), NAME_INLINE_MAX + 1);
+    }
+
+    /// Sizes and mtimes at and around the 32-bit boundaries, negative and
+    /// extreme ones, with and without other rare fields.
+    const WIDE: [i64; 14] = [
+        0,
+        1,
+        u32::MAX as i64 - 1,
+        u32::MAX as i64,
+        1 << 32,
+        (1 << 32) + 1,
+        5 << 40,
+        i64::MAX,
+        -1,
+        -2,
+        i32::MIN as i64,
+        -(1 << 32) - 1,
+        i64::MIN,
+        i64::MIN + 1,
+    ];
+
+    #[test]
+    fn size_and_mtime_keep_every_value() {
+        for &size in &WIDE {
+            for &mtime in &WIDE {
+                for link in [None, Some(b"t".to_vec())] {
+                    let mut e = FileEntry::default().with_size(size).with_mtime(mtime);
+                    e.set_link_target(link.clone());
+                    assert_eq!((e.size(), e.mtime()), (size, mtime));
+                    // Only a value outside 0..2^32 needs the side block.
+                    let wide = !(0..1 << 32).contains(&size) || !(0..1 << 32).contains(&mtime);
+                    assert_eq!(e.extra.is_some(), wide || link.is_some(), "{size} {mtime}");
+                    // Narrowing again (or dropping the other rare field)
+                    // gives the side block back: equal entries stay equal.
+                    e.set_size(7);
+                    e.set_mtime(8);
+                    e.set_link_target(None);
+                    assert_eq!(e, FileEntry::default().with_size(7).with_mtime(8));
+                    assert!(e.extra.is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_values_cross_the_wire() {
+        // Every protocol and flag encoding: files and a symlink, each size
+        // (the decoder refuses a negative one) and mtime of WIDE, with
+        // nanoseconds (sent from 31 on) and an atime.
+        for protocol in 30..=32 {
+            let mut o = opts_a(protocol, protocol > 30);
+            o.preserve_atimes = true;
+            let mut entries = Vec::new();
+            for (i, &size) in WIDE.iter().enumerate() {
+                let size = size.max(0);
+                let mtime = WIDE[(i * 5 + 3) % WIDE.len()];
+                let nsec = if protocol >= 31 {
+                    (i as u32) * 70_000_001
+                } else {
+                    0
+                };
+                let file = FileEntry {
+                    name: format!("f{i:02}").into_bytes().into(),
+                    mode: S_IFREG | 0o644,
+                    mtime_nsec: nsec,
+                    ..Default::default()
+                }
+                .with_size(size)
+                .with_mtime(mtime)
+                .with_atime(WIDE[(i * 3 + 1) % WIDE.len()]);
+                entries.push(file);
+            }
+            entries.push(
+                FileEntry {
+                    name: b"l".into(),
+                    mode: S_IFLNK | 0o777,
+                    ..Default::default()
+                }
+                .with_link_target(b"target".to_vec())
+                .with_size(6)
+                .with_mtime(-(1 << 40)),
+            );
+            let (list, _, _) = decode_all(o, &encode_all(o, &entries, 0)).unwrap();
+            assert_eq!(list, entries, "protocol {protocol}");
+            for (a, b) in list.iter().zip(&entries) {
+                assert_eq!(
+                    (a.size(), a.mtime(), a.mtime_nsec),
+                    (b.size(), b.mtime(), b.mtime_nsec)
+                );
+            }
+        }
     }
 
     #[test]
@@ -1784,8 +1962,15 @@ mod tests {
             name,
             0usize..6,
             0u32..0o7777,
-            0i64..=i64::MAX,
-            prop_oneof![Just(0i64), Just(1), any::<i64>()],
+            // Around the 32-bit boundary too (the entry keeps the high
+            // halves of size and mtime out of line).
+            prop_oneof![0i64..=i64::MAX, (1i64 << 32) - 2..(1 << 32) + 2],
+            prop_oneof![
+                Just(0i64),
+                Just(1),
+                any::<i64>(),
+                -(1i64 << 32) - 2..(1 << 32) + 2
+            ],
             prop_oneof![Just(0u32), 1u32..=999_999_999],
             prop_oneof![Just(0u32), Just(1000), any::<u32>()],
             prop_oneof![Just(0u32), Just(1000), any::<u32>()],
@@ -1806,19 +1991,19 @@ mod tests {
                     let mut e = FileEntry {
                         name: name.into(),
                         mode: ftype | perm,
-                        size: if matches!(k, Kind::Device | Kind::Special) {
-                            0
-                        } else {
-                            size
-                        },
-                        mtime,
-                        mtime_nsec: nsec,
                         uid,
                         gid,
                         hlink: None.into(),
                         xattr: None.into(),
-                        extra: None,
-                    };
+                        ..FileEntry::default()
+                    }
+                    .with_size(if matches!(k, Kind::Device | Kind::Special) {
+                        0
+                    } else {
+                        size
+                    })
+                    .with_mtime(mtime)
+                    .with_mtime_nsec(nsec);
                     e.set_xflags(if k == Kind::Dir { xf & DIR_XFLAGS } else { 0 });
                     e.set_rdev(if k == Kind::Device { rdev } else { (0, 0) });
                     e.set_link_target((k == Kind::Symlink).then_some(link));
@@ -1895,6 +2080,26 @@ mod tests {
             prop_assert_eq!(list, want);
             prop_assert_eq!(got_err, io_error);
             prop_assert!(rest.is_empty());
+        }
+
+        #[test]
+        fn size_and_mtime_round_trip(
+            size in any::<i64>(), mtime in any::<i64>(), nsec in any::<u32>(),
+            atime in prop_oneof![Just(0i64), any::<i64>()],
+            size2 in any::<i64>(), mtime2 in prop_oneof![0i64..1 << 32, any::<i64>()],
+        ) {
+            let mut e = FileEntry { mtime_nsec: nsec, ..Default::default() }
+                .with_atime(atime)
+                .with_size(size)
+                .with_mtime(mtime);
+            prop_assert_eq!((e.size(), e.mtime(), e.mtime_nsec, e.atime()), (size, mtime, nsec, atime));
+            e.set_mtime(mtime2);
+            e.set_size(size2);
+            prop_assert_eq!((e.size(), e.mtime(), e.mtime_nsec, e.atime()), (size2, mtime2, nsec, atime));
+            // The same values set in another order make an equal entry.
+            let f = FileEntry::default().with_mtime(mtime2).with_size(size2).with_atime(atime)
+                .with_mtime_nsec(nsec);
+            prop_assert_eq!(e, f);
         }
 
         #[test]

@@ -176,14 +176,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         FileEntry {
             name: b"dir/file.txt".into(),
             mode: S_IFREG | 0o644,
-            size: 1234,
-            mtime: 1_700_000_000,
             mtime_nsec: 5,
             uid: 1000,
             gid: 100,
             hlink: Some(1).into(),
             ..FileEntry::default()
         }
+        .with_size(1234)
+        .with_mtime(1_700_000_000)
         .with_checksum(vec![7; 16])
         .with_atime(1_700_000_001),
         FileEntry {

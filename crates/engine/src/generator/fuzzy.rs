@@ -213,8 +213,8 @@ impl Gen<'_> {
         // An exact size and mtime match first.
         for (k, list) in self.fuzzy.lists.iter().enumerate() {
             for c in list.iter().filter(usable) {
-                if c.st.size == e.size.max(0) as u64
-                    && ctx.opts.same_time(c.st.mtime, 0, e.mtime, 0)
+                if c.st.size == e.size().max(0) as u64
+                    && ctx.opts.same_time(c.st.mtime, 0, e.mtime(), 0)
                 {
                     if debug >= 2 {
                         ctx.out.info(&format!(

@@ -272,7 +272,7 @@ impl Gen<'_> {
                 }
                 shown = Some(bs);
                 let perms_ok = !ctx.opts.perms || bs.mode & 0o7777 == e.mode & 0o7777;
-                let times_ok = !ctx.opts.times || bs.mtime == e.mtime;
+                let times_ok = !ctx.opts.times || bs.mtime == e.mtime();
                 if perms_ok && times_ok {
                     break;
                 }
@@ -322,7 +322,7 @@ impl Gen<'_> {
         st: &Stat,
     ) -> bool {
         let ctx = self.ctx;
-        if st.file_type != confine::FileType::File || st.size != e.size.max(0) as u64 {
+        if st.file_type != confine::FileType::File || st.size != e.size().max(0) as u64 {
             return false;
         }
         if ctx.opts.checksum {
@@ -340,7 +340,7 @@ impl Gen<'_> {
             || (!ctx.opts.ignore_times
                 && ctx
                     .opts
-                    .same_time(st.mtime, st.mtime_nsec, e.mtime, e.mtime_nsec))
+                    .same_time(st.mtime, st.mtime_nsec, e.mtime(), e.mtime_nsec))
     }
 
     /// The item record of a hard-linked member: always sent when it names
