@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 mod dirnames;
 mod extra;
+mod relnames;
 mod sources;
 mod tree;
 pub use extra::{IncSender, LOOKAHEAD};
@@ -587,6 +588,10 @@ struct Walker<'a> {
     /// Incremental recursion: the directories found, whose contents are
     /// listed later (upstream FLAG_DIVERT_DIRS).
     divert: Option<Vec<extra::Diverted>>,
+    /// Incremental -R: the implied directory sent last (its root, name and
+    /// place in `divert`), which further names below it join (upstream
+    /// send_implied_dirs() lastpath_struct).
+    last_implied: Option<(PathBuf, Vec<u8>, usize)>,
     /// Directory descriptors held by the walks in progress above.
     held_listings: usize,
 }
@@ -612,6 +617,7 @@ impl<'a> Walker<'a> {
             top_dev: None,
             src: src.clone(),
             divert: None,
+            last_implied: None,
             held_listings: 0,
         }
     }
