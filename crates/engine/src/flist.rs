@@ -25,7 +25,7 @@ mod extra;
 mod relnames;
 mod sources;
 mod tree;
-pub use extra::{IncSender, LOOKAHEAD};
+pub use extra::{IncSender, ListWatch, LOOKAHEAD};
 pub use sources::SourcePaths;
 pub use tree::files_from_names;
 

@@ -48,18 +48,6 @@ impl SourceRemover {
         }
     }
 
-    /// Incremental recursion: one more list was sent, its first entry
-    /// at wire index `start` (`level`: `--info=remove`).
-    pub fn add(&self, start: usize, list: &FileList, level: u8) {
-        lock(&self.lists).push(segment(start, list, level));
-    }
-
-    /// The receiving side finished the list starting at `start`: its
-    /// files' successes have all come.
-    pub fn retire(&self, start: usize) {
-        lock(&self.lists).retain(|s| s.start != start);
-    }
-
     /// Handles one MSG_SUCCESS payload.
     // upstream: sender.c:successful_send()
     pub fn success(&self, payload: &[u8], out: &Out) {
@@ -115,6 +103,19 @@ impl SourceRemover {
                 crate::error::os_err(&e)
             )),
         }
+    }
+}
+
+/// Incremental recursion: each list's sources are kept from when it is
+/// sent until the receiving side finished it (its files' MSG_SUCCESS all
+/// come before its NDX_DONE).
+impl crate::flist::ListWatch for SourceRemover {
+    fn sent(&self, start: usize, list: &FileList, opts: &crate::options::Options) {
+        lock(&self.lists).push(segment(start, list, opts.ctl.info.remove));
+    }
+
+    fn done(&self, start: usize) {
+        lock(&self.lists).retain(|s| s.start != start);
     }
 }
 

@@ -337,7 +337,7 @@ pub fn run_sender(
             recorder: recorder.is_some(),
             t0,
             names: names.as_deref(),
-            remover: removes.then_some(remover),
+            remover: removes.then_some(remover as Arc<dyn flist::ListWatch + Send + Sync>),
         };
         return run_inc_sender(ictx, reader, w, sources, &mut rules, flist_progress);
     }
@@ -440,7 +440,7 @@ struct IncStart<'a> {
     /// The --files-from names.
     names: Option<&'a [Vec<u8>]>,
     /// --remove-source-files.
-    remover: Option<Arc<crate::remove_source::SourceRemover>>,
+    remover: Option<Arc<dyn flist::ListWatch + Send + Sync>>,
 }
 
 /// The sending side with incremental recursion: the top-level list, then

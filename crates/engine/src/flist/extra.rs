@@ -10,7 +10,6 @@
 // send_extra_file_list(), send1extra(), add_dirs_to_tree();
 // sender.c send_files()
 use super::*;
-use crate::remove_source::SourceRemover;
 use crate::source::Origin;
 use protocol::ndx::{NdxWriter, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use std::collections::{HashMap, VecDeque};
@@ -102,8 +101,8 @@ pub struct IncSender<'a> {
     lists_sent: usize,
     hlinks: HashMap<(u64, u64), u32>,
     fixup: Box<dyn Fn(&mut FileList) + 'a>,
-    /// --remove-source-files: told of each list sent and finished.
-    remover: Option<Arc<SourceRemover>>,
+    /// Told of each list sent and finished (--remove-source-files).
+    watch: Option<Arc<dyn ListWatch + Send + Sync>>,
     /// Where the walk's filter stack is rooted now.
     cur_root: Option<PathBuf>,
     /// The lists not yet finished, oldest first.
@@ -112,6 +111,15 @@ pub struct IncSender<'a> {
     pub pending: usize,
     /// NDX_FLIST_EOF was sent.
     pub eof: bool,
+}
+
+/// Told of each list as it is sent and once the receiving side finished
+/// it (--remove-source-files keeps the sources of the lists in flight).
+pub trait ListWatch {
+    /// A list was sent, its first entry at wire index `start`.
+    fn sent(&self, start: usize, list: &FileList, opts: &Options);
+    /// The list starting at `start` is finished.
+    fn done(&self, start: usize);
 }
 
 /// What a newly sent list adds to the transfer's counters.
@@ -130,7 +138,7 @@ impl<'a> IncSender<'a> {
     /// the directories below wait. `names`: the --files-from names (else
     /// the sources are the arguments, -R ones with `opts.tree.relative()`).
     /// `fixup` changes each list's entries before they are sent (--chmod);
-    /// `remover` (--remove-source-files) learns each list sent.
+    /// `watch` (--remove-source-files) learns each list sent.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         sources: &[String],
@@ -142,7 +150,7 @@ impl<'a> IncSender<'a> {
         daemon: Option<&'a DaemonFilter>,
         src: &Sources,
         fixup: Box<dyn Fn(&mut FileList) + 'a>,
-        remover: Option<Arc<SourceRemover>>,
+        watch: Option<Arc<dyn ListWatch + Send + Sync>>,
     ) -> Result<(IncSender<'a>, Vec<u8>, ListCounts)> {
         let mut w = Walker::new(opts, session, out, rules, daemon, src);
         w.divert = Some(Vec::new());
@@ -170,7 +178,7 @@ impl<'a> IncSender<'a> {
             lists_sent: 0,
             hlinks: HashMap::new(),
             fixup,
-            remover,
+            watch,
             cur_root: None,
             lists: VecDeque::new(),
             pending: 0,
@@ -252,8 +260,8 @@ impl<'a> IncSender<'a> {
         }
         self.next_start = start + list.len() + 1;
         self.pending += list.len();
-        if let Some(r) = &self.remover {
-            r.add(start, &list, self.w.opts.ctl.info.remove);
+        if let Some(r) = &self.watch {
+            r.sent(start, &list, self.w.opts);
         }
         self.lists.push_back(SentList {
             start,
@@ -355,8 +363,8 @@ impl<'a> IncSender<'a> {
     pub fn list_done(&mut self) -> bool {
         if let Some(l) = self.lists.pop_front() {
             self.pending -= l.list.len();
-            if let Some(r) = &self.remover {
-                r.retire(l.start);
+            if let Some(r) = &self.watch {
+                r.done(l.start);
             }
         }
         !self.lists.is_empty()
