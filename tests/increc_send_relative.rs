@@ -428,3 +428,70 @@ fn walk_files(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `getfacl -R` of a tree, its own path left out.
+fn acls_of(dir: &Path) -> String {
+    let out = Command::new("getfacl")
+        .args(["-R", "-p", "."])
+        .current_dir(dir)
+        .output()
+        .expect("run getfacl");
+    assert!(out.status.success(), "getfacl: {:?}", out);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// -A: each entry's ACLs follow it in its list, the ACLs already sent
+/// named by index in later lists (one cache for the whole transfer), to
+/// stock receivers pushed to and pulling, -R names incrementally.
+#[test]
+fn acls_incremental() {
+    for stock in stock_bins() {
+        let s = Scratch::new();
+        let (src, ours, theirs) = setup(&s);
+        let acl = |args: &[&str], p: &str| {
+            let st = Command::new("setfacl")
+                .args(args)
+                .arg(src.join(p))
+                .status()
+                .expect("setfacl");
+            assert!(st.success(), "setfacl {args:?} {p}");
+        };
+        // The same ACL in three lists, another in a fourth, a default ACL.
+        for p in ["d0/s0/t0/f0.dat", "d1/s1/t0/f1.dat", "d3/s2/t1/f2.dat"] {
+            acl(&["-m", "u:daemon:rw-,g:bin:r--"], p);
+        }
+        acl(&["-m", "u:bin:r-x"], "d1/s1/t1/f4.dat");
+        acl(&["-d", "-m", "u:bin:r-x"], "d3/s2/t0");
+        let server = debug_wrapper(&s, &stock, "server.sh");
+        for pull in [false, true] {
+            reset(&ours, &theirs);
+            let mut runs = Vec::new();
+            for (bin, dst) in [(oxsync_bin(), &ours), (stock.clone(), &theirs)] {
+                let mut c = Command::new(if pull { stock.clone() } else { bin.clone() });
+                let host = if pull { "host:" } else { "" };
+                c.current_dir(&src)
+                    .args(mode_args(&["-R", "-A"], &s.path("list"), host))
+                    .arg("-e")
+                    .arg(s.rsh());
+                if pull {
+                    c.arg(format!("--rsync-path={}", bin.display()))
+                        .arg(format!("{}/", dst.display()));
+                } else {
+                    c.arg(format!("--rsync-path={}", server.display()))
+                        .arg(format!("host:{}/", dst.display()));
+                }
+                runs.push(run(&mut c, &s.logs()));
+            }
+            let label = format!(
+                "-A {} {}",
+                if pull { "pull by" } else { "push to" },
+                stock.display()
+            );
+            compare(&label, &runs[0], &runs[1], &ours, &theirs, true);
+            let got = acls_of(&ours);
+            assert_eq!(got, acls_of(&theirs), "{label}");
+            assert!(got.contains("user:daemon:rw-"), "{label}: {got}");
+            assert!(got.contains("default:user:bin:r-x"), "{label}: {got}");
+        }
+    }
+}

@@ -103,6 +103,9 @@ pub struct IncSender<'a> {
     fixup: Box<dyn Fn(&mut FileList) + 'a>,
     /// Told of each list sent and finished (--remove-source-files).
     watch: Option<Arc<dyn ListWatch + Send + Sync>>,
+    /// -A: the ACLs sent so far, which later entries refer to by index
+    /// (one cache for the whole transfer, as the receiving side's).
+    acls: Option<protocol::acl::AclSender>,
     /// Where the walk's filter stack is rooted now.
     cur_root: Option<PathBuf>,
     /// The lists not yet finished, oldest first.
@@ -179,6 +182,7 @@ impl<'a> IncSender<'a> {
             hlinks: HashMap::new(),
             fixup,
             watch,
+            acls: opts.acls.then(protocol::acl::AclSender::default),
             cur_root: None,
             lists: VecDeque::new(),
             pending: 0,
@@ -248,6 +252,12 @@ impl<'a> IncSender<'a> {
         self.enc.start_list(start as u32);
         for e in &list.entries {
             self.enc.encode(buf, e);
+            // upstream: flist.c send_file_name(): the entry's ACLs follow it.
+            // Ids' names go inline, from the one list the entries' use.
+            if let Some(tx) = self.acls.as_mut() {
+                let enc = &mut self.enc;
+                crate::acls::send_named(tx, buf, e, &mut |u, id| enc.inline_name(u, id));
+            }
         }
         self.enc.encode_end(buf, io_error);
         let counts = ListCounts {
