@@ -255,7 +255,7 @@ fn progress2_ir_chk_then_to_chk() {
     assert!(!text[to..].contains("ir-chk="), "{}", text);
 }
 
-/// `--no-inc-recursive` (and -R, which this sender lists whole) send one
+/// `--no-inc-recursive` sends one
 /// list, as before.
 #[test]
 fn no_inc_recursive_sends_one_list() {

@@ -47,6 +47,7 @@ mod iconv;
 mod iconv_text;
 mod increc;
 mod increc_send;
+mod increc_send_relative;
 mod increc_xattr_acl;
 mod insecure_links;
 mod install;

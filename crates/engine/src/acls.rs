@@ -635,18 +635,30 @@ pub fn default_perms(root: &Root, dir: &RelPath) -> u32 {
 /// Appends the ACLs of a list entry (none for a symlink).
 // upstream: flist.c:send_file_name() send_acl()
 pub fn send(tx: &mut protocol::acl::AclSender, out: &mut Vec<u8>, e: &FileEntry) {
+    send_named(tx, out, e, &mut |_, _| None);
+}
+
+/// As [`send`], under incremental recursion: an id's name goes inline
+/// the first time it is sent (`names`).
+pub fn send_named(
+    tx: &mut protocol::acl::AclSender,
+    out: &mut Vec<u8>,
+    e: &FileEntry,
+    names: &mut dyn FnMut(bool, u32) -> Option<Vec<u8>>,
+) {
     if e.is_symlink() {
         return;
     }
     match e.acl() {
-        Some(a) => tx.send_entry(out, a, e.is_dir()),
-        None => tx.send_entry(
+        Some(a) => tx.send_entry_named(out, a, e.is_dir(), names),
+        None => tx.send_entry_named(
             out,
             &EntryAcl {
                 access: Arc::new(RsyncAcl::default()),
                 default: None,
             },
             e.is_dir(),
+            names,
         ),
     }
 }

@@ -61,8 +61,6 @@ pub struct RecvCtx {
     pub dirs: crate::basis::Dirs,
     /// Partial-file and delayed-update bookkeeping.
     pub upd: Updates,
-    /// The writer to the sender (for MSG_SUCCESS).
-    pub w: Option<crate::out::SharedWriter>,
     /// Received symlink targets are sanitized (a daemon module not
     /// chrooted at its own root): each is judged again where the link is
     /// physically created.
@@ -414,4 +412,8 @@ pub struct Updates {
     pub(crate) in_progress: Mutex<Vec<usize>>,
     /// The receiver's effective uid and gid, asked for once.
     pub(crate) creds: std::sync::OnceLock<(u32, u32)>,
+    /// --remove-source-files: MSG_SUCCESS indexes the receiver could not
+    /// write at once (the generator held the writer), sent with the
+    /// generator's next write.
+    pub(crate) held_success: Mutex<Vec<i32>>,
 }

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 
 mod dirnames;
 mod extra;
+mod relnames;
 mod sources;
 mod tree;
-pub use extra::{IncSender, LOOKAHEAD};
+pub use extra::{IncSender, ListWatch, LOOKAHEAD};
 pub use sources::SourcePaths;
 pub use tree::files_from_names;
 
@@ -602,6 +603,10 @@ struct Walker<'a> {
     /// Incremental recursion: the directories found, whose contents are
     /// listed later (upstream FLAG_DIVERT_DIRS).
     divert: Option<Vec<extra::Diverted>>,
+    /// Incremental -R: the implied directory sent last (its root, name and
+    /// place in `divert`), which further names below it join (upstream
+    /// send_implied_dirs() lastpath_struct).
+    last_implied: Option<(PathBuf, Vec<u8>, usize)>,
     /// Directory descriptors held by the walks in progress above.
     held_listings: usize,
 }
@@ -627,6 +632,7 @@ impl<'a> Walker<'a> {
             top_dev: None,
             src: src.clone(),
             divert: None,
+            last_implied: None,
             held_listings: 0,
         }
     }

@@ -348,6 +348,7 @@ impl Gen<'_> {
 
     fn flush(&mut self, to_peer: bool) -> Result<()> {
         let mut guard = lock(self.w)?;
+        crate::partial::send_held_success(self.ctx, &mut guard);
         guard.write_all(&self.buf)?;
         if to_peer {
             guard.flush()?;
@@ -1231,9 +1232,7 @@ impl Gen<'_> {
 
     /// MSG_SUCCESS for --remove-source-files on an up-to-date file.
     fn success(&self, i: usize) {
-        if let Some(w) = &self.ctx.w {
-            crate::partial::send_success(self.ctx, w, i);
-        }
+        crate::partial::send_success(self.ctx, i);
     }
 
     /// A missing directory, symlink, device or special found in a basis

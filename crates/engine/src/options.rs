@@ -1794,17 +1794,13 @@ pub fn receiver_allows(opts: &Options) -> bool {
 /// Whether this side, sending, may use incremental recursion with these
 /// options.
 // upstream: compat.c set_allow_inc_recurse() (recurse, --no-inc-recursive),
-// plus what oxsync's sending side does not yet do incrementally (-X, -A,
-// -R and --files-from, batches, --remove-source-files, --iconv)
+// plus what oxsync's sending side does not yet do incrementally (-X,
+// batches, --iconv)
 pub fn sender_allows(opts: &Options) -> bool {
     opts.recursive
         && opts.inc_recursive != Some(false)
         && opts.xattrs == 0
-        && !opts.acls
         && opts.batch.is_none()
-        && !opts.tree.relative()
-        && opts.tree.files_from.is_none()
-        && !opts.remove_source_files
         && (opts.iconv.is_none() || opts.no_iconv)
         && !crate::charset::active()
 }

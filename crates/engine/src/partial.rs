@@ -360,18 +360,43 @@ pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
 }
 
 /// Tells the sender that file `ndx` is safely in place (MSG_SUCCESS), for
-/// `--remove-source-files`.
-pub fn send_success(ctx: &RecvCtx, w: &crate::out::SharedWriter, ndx: usize) {
+/// `--remove-source-files`: the message goes out with the generator's
+/// next write, before that file's list is done ([`send_held_success`]).
+/// The receiver never writes to the sender itself: a sender blocked
+/// writing to us reads nothing, and a receiver blocked writing to it would
+/// read nothing either (upstream's receiver hands its MSG_SUCCESS to the
+/// generator, which reads the receiver's messages while it writes).
+pub fn send_success(ctx: &RecvCtx, ndx: usize) {
     if !ctx.opts.remove_source_files || ctx.opts.dry_run {
         return;
     }
-    if let Ok(mut g) = crate::out::lock(w) {
-        let _ = g.send_msg(
-            protocol::mplex::MsgCode::Success,
-            &ctx.wire_ndx(ndx as i32).to_le_bytes(),
-        );
+    let wire = ctx.wire_ndx(ndx as i32);
+    let mut held = ctx
+        .upd
+        .held_success
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    held.push(wire);
+}
+
+/// Writes the MSG_SUCCESS messages held back, before the generator's own
+/// data (it holds `g`).
+pub fn send_held_success(ctx: &RecvCtx, g: &mut Wire) {
+    // Taken out first: the receiver adds to it while this writes.
+    let held = std::mem::take(
+        &mut *ctx
+            .upd
+            .held_success
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    for n in held {
+        let _ = g.send_msg(protocol::mplex::MsgCode::Success, &n.to_le_bytes());
     }
 }
+
+/// The connection's writer.
+pub type Wire = protocol::MplexWriter<Box<dyn std::io::Write + Send>>;
 
 /// The permissions a received file gets at `dest`: the sender's with -p;
 /// else those of the file it replaces (execute bits adjusted with -E), or

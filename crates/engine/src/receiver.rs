@@ -691,9 +691,7 @@ fn receive_data<R: Read>(
         }
     }
     finish_file(ctx, (i, e), &tmp, p, &file, &name);
-    if let Some(w) = &ctx.w {
-        crate::partial::send_success(ctx, w, i);
-    }
+    crate::partial::send_success(ctx, i);
     Ok(Some(true))
 }
 

@@ -16,34 +16,35 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// beneath the sender's source root (a daemon module's).
 #[derive(Debug, Default)]
 pub struct SourceRemover {
-    files: Mutex<Option<Vec<SentSource>>>,
-    source: Mutex<crate::source::Sources>,
-    /// The list names and the `--info=remove` level, for "sender removed".
-    names: Mutex<(Vec<Vec<u8>>, u8)>,
+    /// The lists sent and not yet finished (one, whole, without
+    /// incremental recursion), by their first wire index.
+    lists: Mutex<Vec<Segment>>,
+}
+
+/// One list sent: its first wire index, its sources, the names for
+/// "sender removed" (with `--info=remove`), and where it is read.
+#[derive(Debug)]
+struct Segment {
+    start: usize,
+    files: Vec<SentSource>,
+    names: Vec<Vec<u8>>,
+    source: crate::source::Sources,
 }
 
 impl SourceRemover {
     /// Arms the remover with the sent list.
     pub fn set(&self, list: &FileList) {
-        let files = list
-            .entries
-            .iter()
-            .enumerate()
-            .map_while(|(i, e)| {
-                let p = list.path_of(i)?;
-                let origin = list.origins.get(i);
-                Some((p, e.size(), e.mtime(), !e.is_dir(), origin))
-            })
-            .collect();
-        *lock(&self.files) = Some(files);
-        *lock(&self.source) = list.source.clone();
+        let mut g = lock(&self.lists);
+        g.clear();
+        g.push(segment(0, list, 0));
     }
 
     /// Reports each removal at `--info=remove` level 1 and above.
     pub fn report(&self, list: &FileList, level: u8) {
         if level > 0 {
-            let names = list.entries.iter().map(|e| e.name.to_vec()).collect();
-            *lock(&self.names) = (names, level);
+            if let Some(s) = lock(&self.lists).first_mut() {
+                s.names = list.entries.iter().map(|e| e.name.to_vec()).collect();
+            }
         }
     }
 
@@ -53,17 +54,24 @@ impl SourceRemover {
         let Some(ndx) = protocol::mplex::payload_i32(payload) else {
             return;
         };
-        let g = lock(&self.files);
-        let Some((path, size, mtime, removable, origin)) =
-            g.as_ref().and_then(|f| f.get(usize::try_from(ndx).ok()?))
+        let Ok(ndx) = usize::try_from(ndx) else {
+            return;
+        };
+        let g = lock(&self.lists);
+        let Some(seg) = g
+            .iter()
+            .rev()
+            .find(|s| s.start <= ndx && ndx - s.start < s.files.len())
         else {
             return;
         };
+        let j = ndx - seg.start;
+        let (path, size, mtime, removable, origin) = &seg.files[j];
         if !removable {
             return;
         }
         let shown = path.display();
-        let mut source = lock(&self.source).clone();
+        let mut source = seg.source.clone();
         if let Some(o) = origin {
             // Beneath the entry's transfer root, its last component
             // never followed.
@@ -78,8 +86,7 @@ impl SourceRemover {
             Ok(_) => match source.remove_file(path) {
                 // upstream: sender.c:successful_send() at INFO_GTE(REMOVE, 1)
                 Ok(()) => {
-                    let names = lock(&self.names);
-                    if let Some(n) = names.0.get(usize::try_from(ndx).unwrap_or(usize::MAX)) {
+                    if let Some(n) = seg.names.get(j) {
                         out.info(&format!("sender removed {}", crate::text::name_text(n)));
                     }
                 }
@@ -96,6 +103,43 @@ impl SourceRemover {
                 crate::error::os_err(&e)
             )),
         }
+    }
+}
+
+/// Incremental recursion: each list's sources are kept from when it is
+/// sent until the receiving side finished it (its files' MSG_SUCCESS all
+/// come before its NDX_DONE).
+impl crate::flist::ListWatch for SourceRemover {
+    fn sent(&self, start: usize, list: &FileList, opts: &crate::options::Options) {
+        lock(&self.lists).push(segment(start, list, opts.ctl.info.remove));
+    }
+
+    fn done(&self, start: usize) {
+        lock(&self.lists).retain(|s| s.start != start);
+    }
+}
+
+/// The sources of a list sent from wire index `start`.
+fn segment(start: usize, list: &FileList, level: u8) -> Segment {
+    let files = list
+        .entries
+        .iter()
+        .enumerate()
+        .map_while(|(i, e)| {
+            let p = list.path_of(i)?;
+            let origin = list.origins.get(i);
+            Some((p, e.size(), e.mtime(), !e.is_dir(), origin))
+        })
+        .collect();
+    let names = match level {
+        0 => Vec::new(),
+        _ => list.entries.iter().map(|e| e.name.to_vec()).collect(),
+    };
+    Segment {
+        start,
+        files,
+        names,
+        source: list.source.clone(),
     }
 }
 

@@ -327,7 +327,8 @@ pub fn run_sender(
         &mut |path| files_from_local(opts, link, path),
     )?;
     if session.compat & protocol::compat::CF_INC_RECURSE != 0 {
-        drop(names);
+        // upstream: a batch-only run removes nothing.
+        let removes = opts.remove_source_files && !opts.dry_run && !opts.only_writes_batch();
         let ictx = IncStart {
             opts,
             session: &session,
@@ -335,6 +336,8 @@ pub fn run_sender(
             link,
             recorder: recorder.is_some(),
             t0,
+            names: names.as_deref(),
+            remover: removes.then_some(remover as Arc<dyn flist::ListWatch + Send + Sync>),
         };
         return run_inc_sender(ictx, reader, w, sources, &mut rules, flist_progress);
     }
@@ -434,6 +437,10 @@ struct IncStart<'a> {
     link: &'a Link,
     recorder: bool,
     t0: Instant,
+    /// The --files-from names.
+    names: Option<&'a [Vec<u8>]>,
+    /// --remove-source-files.
+    remover: Option<Arc<dyn flist::ListWatch + Send + Sync>>,
 }
 
 /// The sending side with incremental recursion: the top-level list, then
@@ -464,6 +471,7 @@ fn run_inc_sender(
     let src = sender_sources(link, opts);
     let (mut inc, encoded, counts) = flist::IncSender::start(
         sources,
+        c.names,
         opts,
         session,
         out,
@@ -471,6 +479,7 @@ fn run_inc_sender(
         link.daemon_filter.as_ref(),
         &src,
         fixup,
+        c.remover,
     )?;
     let buildtime = c.t0.elapsed().as_millis().max(1) as u64;
     let t1 = Instant::now();
@@ -787,7 +796,6 @@ pub fn run_receiver_to(
         daemon_filter: link.daemon_filter.clone().map(|d| (d, module_prefix)),
         dirs,
         upd: Default::default(),
-        w: Some(w.clone()),
         sanitize_links: link.sanitize_symlinks && !opts.munge_links,
         batch_wants: replay.then(crate::ctx::Wants::default),
         batch_data_in_dry_run: replay || (opts.only_writes_batch() && side == Side::Client),

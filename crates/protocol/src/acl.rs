@@ -112,11 +112,24 @@ impl AclSender {
     /// a missing one is sent empty).
     // upstream: acls.c:send_acl()
     pub fn send_entry(&mut self, out: &mut Vec<u8>, acl: &EntryAcl, is_dir: bool) {
-        self.send(out, &acl.access, AclKind::Access);
+        self.send_entry_named(out, acl, is_dir, &mut |_, _| None);
+    }
+
+    /// As [`AclSender::send_entry`], under incremental recursion: `names`
+    /// gives the name to send inline with a user or group id (the first
+    /// time it is sent, as upstream's add_uid()/add_gid()).
+    pub fn send_entry_named(
+        &mut self,
+        out: &mut Vec<u8>,
+        acl: &EntryAcl,
+        is_dir: bool,
+        names: &mut dyn FnMut(bool, u32) -> Option<Vec<u8>>,
+    ) {
+        self.send_named(out, &acl.access, AclKind::Access, names);
         if is_dir {
             match &acl.default {
-                Some(d) => self.send(out, d, AclKind::Default),
-                None => self.send(out, &RsyncAcl::default(), AclKind::Default),
+                Some(d) => self.send_named(out, d, AclKind::Default, names),
+                None => self.send_named(out, &RsyncAcl::default(), AclKind::Default, names),
             }
         }
     }
@@ -124,6 +137,18 @@ impl AclSender {
     /// Appends one ACL: its index when sent before, else its literal form.
     // upstream: acls.c:send_rsync_acl(), send_ida_entries()
     pub fn send(&mut self, out: &mut Vec<u8>, acl: &RsyncAcl, kind: AclKind) {
+        self.send_named(out, acl, kind, &mut |_, _| None);
+    }
+
+    /// As [`AclSender::send`], with names inline (see
+    /// [`AclSender::send_entry_named`]).
+    pub fn send_named(
+        &mut self,
+        out: &mut Vec<u8>,
+        acl: &RsyncAcl,
+        kind: AclKind,
+        names: &mut dyn FnMut(bool, u32) -> Option<Vec<u8>>,
+    ) {
         let cache = match kind {
             AclKind::Access => &mut self.access,
             AclKind::Default => &mut self.default,
@@ -162,7 +187,15 @@ impl AclSender {
                 if ida.user {
                     x |= XFLAG_NAME_IS_USER;
                 }
-                write_varint(out, x as i32);
+                match names(ida.user, ida.id) {
+                    Some(mut n) => {
+                        n.truncate(255);
+                        write_varint(out, (x | XFLAG_NAME_FOLLOWS) as i32);
+                        out.push(n.len() as u8);
+                        out.extend_from_slice(&n);
+                    }
+                    None => write_varint(out, x as i32),
+                }
             }
         }
     }

@@ -470,8 +470,9 @@ impl FlistEncoder {
     pub fn set_inline_names(&mut self, lookup: NameLookup) {
         self.inline_names = Some(lookup);
     }
-    /// The name to send inline for `id`, the first time it is sent.
-    fn inline_name(&mut self, user: bool, id: u32) -> Option<Vec<u8>> {
+    /// The name to send inline for `id`, the first time it is sent (by an
+    /// entry or, under -A, by an ACL: upstream's one uid and gid list).
+    pub fn inline_name(&mut self, user: bool, id: u32) -> Option<Vec<u8>> {
         let lookup = self.inline_names?;
         let seen = if user {
             &mut self.named.0

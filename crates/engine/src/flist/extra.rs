@@ -13,6 +13,7 @@ use super::*;
 use crate::source::Origin;
 use protocol::ndx::{NdxWriter, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Files the lists in flight should hold before the sender reads the
 /// generator's next request (upstream MIN_FILECNT_LOOKAHEAD).
@@ -29,8 +30,11 @@ pub(super) struct Diverted {
     src: Sources,
     root: PathBuf,
     top_dev: Option<u64>,
-    /// False for a mount point under -x: its list is sent empty.
+    /// False for a mount point under -x (its list is sent empty) and for
+    /// a -R implied directory.
     content: bool,
+    /// -R: the names below it, sent in its list.
+    pub(super) relnames: Vec<super::relnames::RelName>,
 }
 
 impl Walker<'_> {
@@ -51,6 +55,7 @@ impl Walker<'_> {
             root: self.root.clone(),
             top_dev: self.top_dev,
             content,
+            relnames: Vec::new(),
         };
         if let Some(v) = self.divert.as_mut() {
             v.push(d);
@@ -96,6 +101,11 @@ pub struct IncSender<'a> {
     lists_sent: usize,
     hlinks: HashMap<(u64, u64), u32>,
     fixup: Box<dyn Fn(&mut FileList) + 'a>,
+    /// Told of each list sent and finished (--remove-source-files).
+    watch: Option<Arc<dyn ListWatch + Send + Sync>>,
+    /// -A: the ACLs sent so far, which later entries refer to by index
+    /// (one cache for the whole transfer, as the receiving side's).
+    acls: Option<protocol::acl::AclSender>,
     /// Where the walk's filter stack is rooted now.
     cur_root: Option<PathBuf>,
     /// The lists not yet finished, oldest first.
@@ -104,6 +114,15 @@ pub struct IncSender<'a> {
     pub pending: usize,
     /// NDX_FLIST_EOF was sent.
     pub eof: bool,
+}
+
+/// Told of each list as it is sent and once the receiving side finished
+/// it (--remove-source-files keeps the sources of the lists in flight).
+pub trait ListWatch {
+    /// A list was sent, its first entry at wire index `start`.
+    fn sent(&self, start: usize, list: &FileList, opts: &Options);
+    /// The list starting at `start` is finished.
+    fn done(&self, start: usize);
 }
 
 /// What a newly sent list adds to the transfer's counters.
@@ -119,11 +138,14 @@ pub struct ListCounts {
 
 impl<'a> IncSender<'a> {
     /// Builds the top-level list (returned encoded, with its counts);
-    /// the directories below wait. `fixup` changes each list's entries
-    /// before they are sent (--chmod).
+    /// the directories below wait. `names`: the --files-from names (else
+    /// the sources are the arguments, -R ones with `opts.tree.relative()`).
+    /// `fixup` changes each list's entries before they are sent (--chmod);
+    /// `watch` (--remove-source-files) learns each list sent.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         sources: &[String],
+        names: Option<&[Vec<u8>]>,
         opts: &'a Options,
         session: &'a Session,
         out: &'a Out,
@@ -131,10 +153,15 @@ impl<'a> IncSender<'a> {
         daemon: Option<&'a DaemonFilter>,
         src: &Sources,
         fixup: Box<dyn Fn(&mut FileList) + 'a>,
+        watch: Option<Arc<dyn ListWatch + Send + Sync>>,
     ) -> Result<(IncSender<'a>, Vec<u8>, ListCounts)> {
         let mut w = Walker::new(opts, session, out, rules, daemon, src);
         w.divert = Some(Vec::new());
-        walk_args(&mut w, sources)?;
+        if names.is_some() || opts.tree.relative() {
+            super::tree::build_tree(&mut w, sources, names)?;
+        } else {
+            walk_args(&mut w, sources)?;
+        }
         let mut enc = FlistEncoder::new(session.flist_options(opts));
         if !opts.numeric_ids {
             enc.set_inline_names(|user, id| {
@@ -154,6 +181,8 @@ impl<'a> IncSender<'a> {
             lists_sent: 0,
             hlinks: HashMap::new(),
             fixup,
+            watch,
+            acls: opts.acls.then(protocol::acl::AclSender::default),
             cur_root: None,
             lists: VecDeque::new(),
             pending: 0,
@@ -185,6 +214,7 @@ impl<'a> IncSender<'a> {
         let src = self.w.src.unbound();
         let mut list = std::mem::take(&mut self.w.list);
         let diverted = self.w.divert.replace(Vec::new()).unwrap_or_default();
+        self.w.last_implied = None;
         list.sort_keeping(true);
         let order = list.wire_order.take().unwrap_or_default();
         list.source = src;
@@ -222,6 +252,12 @@ impl<'a> IncSender<'a> {
         self.enc.start_list(start as u32);
         for e in &list.entries {
             self.enc.encode(buf, e);
+            // upstream: flist.c send_file_name(): the entry's ACLs follow it.
+            // Ids' names go inline, from the one list the entries' use.
+            if let Some(tx) = self.acls.as_mut() {
+                let enc = &mut self.enc;
+                crate::acls::send_named(tx, buf, e, &mut |u, id| enc.inline_name(u, id));
+            }
         }
         self.enc.encode_end(buf, io_error);
         let counts = ListCounts {
@@ -234,6 +270,9 @@ impl<'a> IncSender<'a> {
         }
         self.next_start = start + list.len() + 1;
         self.pending += list.len();
+        if let Some(r) = &self.watch {
+            r.sent(start, &list, self.w.opts);
+        }
         self.lists.push_back(SentList {
             start,
             sent: vec![false; list.len()],
@@ -295,7 +334,9 @@ impl<'a> IncSender<'a> {
         ndx_w.write(out, NDX_FLIST_OFFSET - node.dir_ndx as i32);
         let io_before = self.w.out.io_error();
         let parent = Some(node.entry);
-        for d in &node.dirs {
+        let first_root = node.dirs.first().map(|d| d.root.clone());
+        let mut prev_content = false;
+        for d in node.dirs {
             if self.cur_root.as_ref() != Some(&d.root) {
                 self.w.stack.clear(self.w.rules);
                 let abs = std::path::absolute(&d.root).unwrap_or_else(|_| d.root.clone());
@@ -305,8 +346,15 @@ impl<'a> IncSender<'a> {
             self.w.root = d.root.clone();
             self.w.top_dev = d.top_dev;
             self.w.src = d.src.clone();
-            if d.content {
+            // upstream: a duplicate of a directory just listed from the
+            // same root is not listed again.
+            let content = d.content && !(prev_content && first_root.as_ref() == Some(&d.root));
+            if content {
                 self.w.walk(&d.path, d.rel.clone(), d.followed)?;
+            }
+            prev_content = content;
+            if !d.relnames.is_empty() {
+                super::relnames::send(&mut self.w, &d.root, &d.rel, d.relnames)?;
             }
         }
         let io_after = self.w.out.io_error();
@@ -325,6 +373,9 @@ impl<'a> IncSender<'a> {
     pub fn list_done(&mut self) -> bool {
         if let Some(l) = self.lists.pop_front() {
             self.pending -= l.list.len();
+            if let Some(r) = &self.watch {
+                r.done(l.start);
+            }
         }
         !self.lists.is_empty()
     }

@@ -6,7 +6,7 @@ use crate::options::tree::FilesFrom;
 
 /// How an argument names its item (upstream's name_type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NameType {
+pub(super) enum NameType {
     Normal,
     /// "." (or a path that cleans to it): its contents are sent with -d.
     DotDir,
@@ -102,6 +102,14 @@ pub(super) fn build_tree(
 
 /// One plain (non -R) argument, through the ordinary builder.
 fn add_plain(w: &mut Walker<'_>, src: &str) -> Result<()> {
+    if w.divert.is_some() {
+        // Incremental recursion: listed into the top list as an argument
+        // is, its directories waiting for lists of their own.
+        let saved = w.src.clone();
+        let res = walk_args(w, &[src.to_string()]);
+        w.src = saved;
+        return res;
+    }
     let list = std::mem::take(&mut w.list);
     let mut sub = build_with(
         &[src.to_string()],
@@ -248,9 +256,9 @@ fn add_relative_item(
     st: &mut RelState,
 ) -> Result<()> {
     let opts = w.opts;
-    let operator = w.src.unbound();
     if implied_dot {
         st.dot_sent = true;
+        let operator = w.src.unbound();
         if let Ok(m) = operator.stat(root) {
             if m.is_dir() {
                 let mut e = entry_for(&operator, root, &m, b".".to_vec(), opts, w.session)?;
@@ -259,35 +267,7 @@ fn add_relative_item(
             }
         }
     }
-    let path = if name == b"." {
-        root.to_path_buf()
-    } else {
-        under(root, &name)
-    };
-    // The item is read beneath the directory the argument names it in
-    // (the item itself when it ends in a slash or is "."), opened as the
-    // operator spelled it.
-    let anchor = if kind == NameType::Normal {
-        parent_or_dot(&path)
-    } else {
-        path.clone()
-    };
-    let lstat = match w.src.anchor_at(&anchor) {
-        Ok(a) => {
-            w.src = a;
-            w.src.lstat(&path)
-        }
-        Err(e) => {
-            w.src = operator.clone();
-            Err(e)
-        }
-    };
-    let was_link = lstat.as_ref().is_ok_and(|m| m.is_symlink()) && kind == NameType::Normal;
-    let meta = match lstat {
-        Ok(m) if m.is_symlink() && kind != NameType::Normal => w.src.stat(&path),
-        Ok(m) => follow_link(&w.src, &path, &name, m, opts),
-        Err(e) => Err(e),
-    };
+    let (path, meta, was_link) = resolve(w, root, &name, kind);
     let daemon_out = w.daemon_excluded(&name, true);
     let meta = match meta {
         Ok(m) if !daemon_out => Some(m),
@@ -325,9 +305,75 @@ fn add_relative_item(
             return Ok(());
         }
     }
-    if let Some(slash) = name.iter().rposition(|&b| b == b'/') {
+    if w.divert.is_some() {
+        // Incremental recursion: only the first directory of the path
+        // goes in the top list; the rest follows in its list.
+        if let Some(p) = relnames::first_slash(&name) {
+            let rest = relnames::RelName {
+                rest: name[p + 1..].to_vec(),
+                kind,
+                missing: meta.is_none(),
+            };
+            return relnames::defer(w, root, &name[..p], rest);
+        }
+    } else if let Some(slash) = name.iter().rposition(|&b| b == b'/') {
         send_implied_dirs(w, root, &name[..slash], st)?;
     }
+    emit_item(w, path, name, meta, was_link, kind)
+}
+
+/// Where a -R item is and what it is: its path, its metadata (a symlink
+/// followed when the name ends in a slash or the options say so), and
+/// whether it was a symlink. It is read beneath the directory the name
+/// puts it in (the item itself when it ends in a slash or is "."), opened
+/// as the operator spelled it.
+pub(super) fn resolve(
+    w: &mut Walker<'_>,
+    root: &Path,
+    name: &[u8],
+    kind: NameType,
+) -> (PathBuf, io::Result<Stat>, bool) {
+    let path = if name == b"." {
+        root.to_path_buf()
+    } else {
+        under(root, name)
+    };
+    let anchor = if kind == NameType::Normal {
+        parent_or_dot(&path)
+    } else {
+        path.clone()
+    };
+    let lstat = match w.src.anchor_at(&anchor) {
+        Ok(a) => {
+            w.src = a;
+            w.src.lstat(&path)
+        }
+        Err(e) => {
+            w.src = w.src.unbound();
+            Err(e)
+        }
+    };
+    let was_link = lstat.as_ref().is_ok_and(|m| m.is_symlink()) && kind == NameType::Normal;
+    let meta = match lstat {
+        Ok(m) if m.is_symlink() && kind != NameType::Normal => w.src.stat(&path),
+        Ok(m) => follow_link(&w.src, &path, name, m, w.opts),
+        Err(e) => Err(e),
+    };
+    (path, meta, was_link)
+}
+
+/// Puts a -R item in the list (`meta` None: a --delete-missing-args
+/// entry); a directory's contents are walked now, or, under incremental
+/// recursion, wait for a list of their own (those of "." excepted).
+pub(super) fn emit_item(
+    w: &mut Walker<'_>,
+    path: PathBuf,
+    name: Vec<u8>,
+    meta: Option<Stat>,
+    was_link: bool,
+    kind: NameType,
+) -> Result<()> {
+    let opts = w.opts;
     let Some(meta) = meta else {
         // --delete-missing-args: a mode-0 entry asks the receiver to delete.
         let e = FileEntry {
@@ -355,7 +401,9 @@ fn add_relative_item(
         XMIT_NO_CONTENT_DIR
     });
     w.push(e, path.clone(), origin);
-    if content {
+    if content && w.divert.is_some() && name != b"." {
+        w.divert_dir(path, name, followed, true);
+    } else if content {
         w.walk(
             &path,
             if name == b"." { Vec::new() } else { name },
@@ -367,7 +415,7 @@ fn add_relative_item(
 
 /// `name` below `root`, without a "./" when the root is the working
 /// directory (so messages name it as upstream does).
-fn under(root: &Path, name: &[u8]) -> PathBuf {
+pub(super) fn under(root: &Path, name: &[u8]) -> PathBuf {
     let name = Path::new(std::ffi::OsStr::from_bytes(name));
     if root == Path::new(".") {
         name.to_path_buf()
