@@ -69,6 +69,7 @@ mod receiving;
 mod recvfree;
 mod refuse;
 mod sandbox;
+mod sendcache;
 mod sender_boundary;
 mod sendwalk;
 mod sendwalk_deep;
