@@ -138,17 +138,8 @@ pub fn send_files<R: Read>(
         }
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && !redo, ctx.opts)?;
         let path = &it.path;
-        let opened = it
-            .source
-            .open_sized(path, ctx.opts.open_noatime, &mut open_cache);
-        let (file, st) = match opened {
-            Ok(f) => f,
-            Err(err) => {
-                open_failed(ctx, path, &err);
-                write_out(w, &mut out, false)?;
-                lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
-                continue;
-            }
+        let Some((file, st)) = open_item(ctx, &it, &mut open_cache, w, &mut out, ndx)? else {
+            continue;
         };
         echo(&mut out, &mut ndx_w);
         if ctx.batch_only {
@@ -342,6 +333,28 @@ fn log_unchanged(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry,
     if !ctx.am_server && ctx.out.format.wants_item_x(iflags, e, x) {
         if let Some(line) = ctx.out.item_line(ev, x) {
             ctx.out.info(&line);
+        }
+    }
+}
+
+/// Opens the item's source (beneath the directory `cache` keeps from the
+/// previous file); one that cannot be opened is reported and refused to
+/// the receiver (MSG_NO_SEND), after the output so far.
+fn open_item(
+    ctx: &SendCtx<'_>,
+    it: &Item<'_>,
+    cache: &mut crate::source::OpenCache,
+    w: &SharedWriter,
+    out: &mut Vec<u8>,
+    ndx: i32,
+) -> Result<Option<(std::fs::File, confine::Stat)>> {
+    match it.source.open_sized(&it.path, ctx.opts.open_noatime, cache) {
+        Ok(f) => Ok(Some(f)),
+        Err(err) => {
+            open_failed(ctx, &it.path, &err);
+            write_out(w, out, false)?;
+            lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
+            Ok(None)
         }
     }
 }
