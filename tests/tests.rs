@@ -71,6 +71,7 @@ mod receiving;
 mod recvfree;
 mod refuse;
 mod sandbox;
+mod sendcache;
 mod sender_boundary;
 mod sendwalk;
 mod sendwalk_deep;

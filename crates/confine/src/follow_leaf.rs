@@ -9,9 +9,24 @@
 //! directory the scan walked into a way out of the tree; a link that was
 //! a link when the list was built is followed as the options say.
 use crate::root::{io_err, Stat};
-use crate::{Error, RelPath, Root};
+use crate::{Error, ParentCache, RelPath, Root};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
+use std::os::fd::AsFd;
+
+/// How the last component of a file a sender opens is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceLeaf {
+    /// Never followed: a symlink there fails with ELOOP
+    /// ([`Root::open_source`] without `follow_leaf`).
+    NoFollow,
+    /// Followed wherever it leads: a link the scan followed (`-L`, `-k`;
+    /// [`Root::open_source`] with `follow_leaf`).
+    Anywhere,
+    /// Followed while it stays beneath the root (a daemon module,
+    /// [`Root::open_read_follow`]).
+    Beneath,
+}
 
 impl Root {
     /// stat of `p`, its last component followed wherever it leads and the
@@ -54,6 +69,86 @@ impl Root {
         };
         crate::root::clear_nonblock(&fd, flags).map_err(|e| io_err("fcntl", p, e))?;
         Ok(File::from(fd))
+    }
+
+    /// Opens the file `p` to send, as [`Root::open_source`] (`leaf`
+    /// [`SourceLeaf::NoFollow`] or [`SourceLeaf::Anywhere`]) or
+    /// [`Root::open_read_follow`] ([`SourceLeaf::Beneath`]) open it, and
+    /// returns it with its fstat. `p`'s parent directory, resolved beneath
+    /// the root exactly as those resolve it, is kept open in `cache`, and
+    /// the next file of the same directory is opened beneath that handle:
+    /// its one name by openat2 with the same `RESOLVE_*` flags (openat for
+    /// a leaf followed anywhere), never `..` (a [`RelPath`] has none). A
+    /// leaf that fails there (a symlink leading out of the directory, a
+    /// file gone) is opened again from the root as those functions do, so
+    /// errors and links read as without the cache. O_NONBLOCK (a FIFO
+    /// cannot hang the open) is left on a regular file, where it means
+    /// nothing, and cleared on anything else.
+    pub fn open_source_cached(
+        &self,
+        cache: &mut ParentCache,
+        p: &RelPath,
+        noatime: bool,
+        leaf: SourceLeaf,
+    ) -> Result<(File, Stat), Error> {
+        let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        if noatime {
+            flags |= OFlags::NOATIME;
+        }
+        let cached = match self.cache_parent(cache, p) {
+            Ok(true) => cache.fd.as_ref().and_then(|dir| {
+                let name = p.as_bytes().rsplit(|&b| b == b'/').next()?;
+                self.open_in(dir.as_fd(), name, flags, leaf).ok()
+            }),
+            _ => None,
+        };
+        let fd = match cached {
+            Some(fd) => fd,
+            None => match leaf {
+                SourceLeaf::Beneath => self.resolve(p, flags, Mode::empty(), true)?,
+                SourceLeaf::NoFollow => self.resolve(p, flags, Mode::empty(), false)?,
+                SourceLeaf::Anywhere => {
+                    let (dir, name) = self.parent(p)?;
+                    rustix::fs::openat(&dir, name, flags, Mode::empty())
+                        .map_err(|e| io_err("openat", p, e))?
+                }
+            },
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| io_err("fstat", p, e))?;
+        let st = Stat::from_raw(&st);
+        if st.file_type != crate::FileType::File {
+            crate::root::clear_nonblock(&fd, flags).map_err(|e| io_err("fcntl", p, e))?;
+        }
+        Ok((File::from(fd), st))
+    }
+
+    /// The one name `name` in the directory `dir` (beneath this root),
+    /// opened with `flags` as `leaf` says: beneath `dir` (a link leading
+    /// out of it fails, and the caller resolves again from the root).
+    fn open_in(
+        &self,
+        dir: std::os::fd::BorrowedFd<'_>,
+        name: &[u8],
+        flags: OFlags,
+        leaf: SourceLeaf,
+    ) -> Result<std::os::fd::OwnedFd, crate::open::Failure> {
+        let walk = self.uses_fallback();
+        match leaf {
+            SourceLeaf::NoFollow => {
+                crate::open::resolve(dir, name, flags, Mode::empty(), false, walk)
+            }
+            SourceLeaf::Beneath => {
+                crate::open::resolve_follow(dir, name, flags, Mode::empty(), (true, false), walk)
+            }
+            SourceLeaf::Anywhere => {
+                rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|errno| {
+                    crate::open::Failure {
+                        op: "openat",
+                        errno,
+                    }
+                })
+            }
+        }
     }
 
     /// A new root for the directory the symlink `p` leads to: its

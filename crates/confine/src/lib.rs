@@ -28,6 +28,7 @@ pub mod xattr;
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};
 pub use copyas::become_copy_as;
 pub use error::Error;
+pub use follow_leaf::SourceLeaf;
 pub use listing::Listing;
 pub use operator::Links;
 pub use path::RelPath;

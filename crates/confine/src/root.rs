@@ -547,7 +547,7 @@ impl Root {
     }
     /// Opens `p`'s parent into `cache` unless it holds it already; false
     /// when the parent is the root itself (nothing to keep open).
-    fn cache_parent(&self, cache: &mut ParentCache, p: &RelPath) -> Result<bool, Error> {
+    pub(crate) fn cache_parent(&self, cache: &mut ParentCache, p: &RelPath) -> Result<bool, Error> {
         let bytes = p.as_bytes();
         let Some(slash) = bytes.iter().rposition(|&b| b == b'/') else {
             return Ok(false);
@@ -994,7 +994,7 @@ impl Stat {
 pub struct ParentCache {
     /// Its path beneath the root.
     dir: Vec<u8>,
-    fd: Option<OwnedFd>,
+    pub(crate) fd: Option<OwnedFd>,
     /// Its group, when [`Root::create_excl_cached`] opened it.
     gid: Option<u32>,
 }

@@ -66,6 +66,7 @@ pub fn send_files<R: Read>(
     let mut tokens = crate::tokens::TokenOut::new(ctx.session, ctx.opts)?;
     let mut totals = delta::MatchStats::default();
     let mut last_ndx = 0usize;
+    let mut open_cache = crate::source::OpenCache::default();
     loop {
         top_up(ctx, inc.as_deref_mut(), w, &mut out, &mut ndx_w)?;
         let ndx = read_ndx(ctx, inc.as_deref(), r, &mut ndx_r, &mut out, &mut ndx_w)?;
@@ -137,14 +138,8 @@ pub fn send_files<R: Read>(
         }
         let sig = receive_sums(r, digest_len, ctx.opts.append > 0 && !redo, ctx.opts)?;
         let path = &it.path;
-        let file = match it.source.open(path, ctx.opts.open_noatime) {
-            Ok(f) => f,
-            Err(err) => {
-                open_failed(ctx, path, &err);
-                write_out(w, &mut out, false)?;
-                lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
-                continue;
-            }
+        let Some((file, st)) = open_item(ctx, &it, &mut open_cache, w, &mut out, ndx)? else {
+            continue;
         };
         echo(&mut out, &mut ndx_w);
         if ctx.batch_only {
@@ -158,7 +153,7 @@ pub fn send_files<R: Read>(
             .then(|| file.try_clone().ok())
             .flatten();
         let again = ctx.opts.inplace.then(|| file.try_clone().ok()).flatten();
-        let remaining = readable_size(ctx, &file, e);
+        let remaining = readable_size(ctx, &st, e);
         let limit = remaining;
         let reader = ReadTracker {
             inner: file.take(limit),
@@ -342,6 +337,28 @@ fn log_unchanged(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry,
     }
 }
 
+/// Opens the item's source (beneath the directory `cache` keeps from the
+/// previous file); one that cannot be opened is reported and refused to
+/// the receiver (MSG_NO_SEND), after the output so far.
+fn open_item(
+    ctx: &SendCtx<'_>,
+    it: &Item<'_>,
+    cache: &mut crate::source::OpenCache,
+    w: &SharedWriter,
+    out: &mut Vec<u8>,
+    ndx: i32,
+) -> Result<Option<(std::fs::File, confine::Stat)>> {
+    match it.source.open_sized(&it.path, ctx.opts.open_noatime, cache) {
+        Ok(f) => Ok(Some(f)),
+        Err(err) => {
+            open_failed(ctx, &it.path, &err);
+            write_out(w, out, false)?;
+            lock(w)?.send_msg(MsgCode::NoSend, &(ndx).to_le_bytes())?;
+            Ok(None)
+        }
+    }
+}
+
 /// A source that could not be opened: vanished, or an error.
 fn open_failed(ctx: &SendCtx<'_>, path: &std::path::Path, err: &io::Error) {
     if err.kind() == io::ErrorKind::NotFound {
@@ -383,11 +400,11 @@ fn read_failed(
 /// its listed size (a character device may never end); a regular file the
 /// size it had when opened (one that shrank since is a read error, "No
 /// data available", as upstream fileio.c:map_ptr()).
-fn readable_size(ctx: &SendCtx<'_>, file: &std::fs::File, e: &protocol::flist::FileEntry) -> u64 {
-    if ctx.opts.copy_devices && !is_regular_file(file) {
+fn readable_size(ctx: &SendCtx<'_>, st: &confine::Stat, e: &protocol::flist::FileEntry) -> u64 {
+    if ctx.opts.copy_devices && st.file_type != confine::FileType::File {
         e.size().max(0) as u64
     } else {
-        file.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
+        st.size
     }
 }
 
@@ -520,10 +537,6 @@ impl Read for ReadTracker<'_> {
             }
         }
     }
-}
-
-fn is_regular_file(f: &std::fs::File) -> bool {
-    f.metadata().is_ok_and(|m| m.file_type().is_file())
 }
 
 fn stat(ctx: &SendCtx<'_>, f: impl FnOnce(&mut XferStats)) {

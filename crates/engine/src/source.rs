@@ -239,6 +239,46 @@ impl Sources {
         }
     }
 
+    /// As [`Sources::open`], for the sender's loop: returns the file with
+    /// its fstat (the size it is sent to, as rsync's sender.c fstats what
+    /// it opened), and keeps the parent directory of what it opened in
+    /// `cache` for the next file of the same directory (files are asked
+    /// for in list order), as [`confine::Root::open_source_cached`]
+    /// describes: the name is still resolved beneath a directory handle
+    /// found beneath the root.
+    pub fn open_sized(
+        &self,
+        p: &Path,
+        noatime: bool,
+        cache: &mut OpenCache,
+    ) -> io::Result<(fs::File, Stat)> {
+        use confine::SourceLeaf;
+        confine::failpoint::check("open")?;
+        let (root, rel, leaf, key) = match self.via(p)? {
+            Via::Plain => {
+                let f = self.open(p, noatime)?;
+                let st = stat_of(&f.metadata()?);
+                return Ok((f, st));
+            }
+            Via::Module(root, rel) => {
+                let Sources::Beneath(b) = self else {
+                    return Err(outside());
+                };
+                (root, rel, SourceLeaf::Beneath, CacheKey::Module(b.clone()))
+            }
+            Via::Under(root, rel, follow) => {
+                let leaf = if follow {
+                    SourceLeaf::Anywhere
+                } else {
+                    SourceLeaf::NoFollow
+                };
+                let key = CacheKey::Under(root.clone());
+                return cache.open(&root, &rel, noatime, leaf, key);
+            }
+        };
+        cache.open(root, &rel, noatime, leaf, key)
+    }
+
     /// Reads a whole (small) file: a per-directory merge file.
     /// An operator's own tree still refuses a symlink another user owns
     /// on the way, unless `links` is insecure.
@@ -310,6 +350,52 @@ impl Sources {
             Via::Module(root, rel) => root.xattr_fd(&rel).map(Some).map_err(io_of),
             Via::Under(root, rel, _) => root.xattr_fd(&rel).map(Some).map_err(io_of),
         }
+    }
+}
+
+/// The directory the sender opened its last file in, kept open for the
+/// next one ([`Sources::open_sized`]), with the root it was found beneath.
+#[derive(Debug, Default)]
+pub struct OpenCache {
+    key: Option<CacheKey>,
+    dir: confine::ParentCache,
+}
+
+/// The root an [`OpenCache`] holds a directory of (kept alive with it, so
+/// that another root cannot take its place at the same address).
+#[derive(Debug)]
+enum CacheKey {
+    Module(Arc<Beneath>),
+    Under(Arc<Root>),
+}
+
+impl CacheKey {
+    fn same(&self, other: &CacheKey) -> bool {
+        match (self, other) {
+            (CacheKey::Module(a), CacheKey::Module(b)) => Arc::ptr_eq(a, b),
+            (CacheKey::Under(a), CacheKey::Under(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl OpenCache {
+    /// Opens `rel` beneath `root` (the root `key` names), through the
+    /// directory held when it is `rel`'s parent beneath the same root.
+    fn open(
+        &mut self,
+        root: &Root,
+        rel: &RelPath,
+        noatime: bool,
+        leaf: confine::SourceLeaf,
+        key: CacheKey,
+    ) -> io::Result<(fs::File, Stat)> {
+        if !self.key.as_ref().is_some_and(|k| k.same(&key)) {
+            self.dir.clear();
+            self.key = Some(key);
+        }
+        root.open_source_cached(&mut self.dir, rel, noatime, leaf)
+            .map_err(io_of)
     }
 }
 

@@ -255,8 +255,8 @@ impl<R: Read> MplexReader<R> {
 
 /// Writes the data stream as MSG_DATA frames (at most [`WRITE_FRAME_LEN`]
 /// each) and inserts messages between frames. Data is buffered until
-/// `flush`, until the buffer holds a full frame, or until a message is sent
-/// (pending data goes first, so order is kept). Before
+/// `flush`, until the buffer holds [`GATHER_FRAMES`] full frames, or until
+/// a message is sent (pending data goes first, so order is kept). Before
 /// `set_multiplexed(true)` data is written raw.
 ///
 /// Messages are written to the inner stream at once but the inner stream
@@ -264,9 +264,12 @@ impl<R: Read> MplexReader<R> {
 /// (errors ignored), like `BufWriter`.
 pub struct MplexWriter<W: Write> {
     inner: W,
-    /// Pending output. When multiplexed it starts with a 4-byte header
-    /// placeholder, filled in when the frame is written.
+    /// Pending output. When multiplexed: full frames, then the frame being
+    /// filled, which starts with a 4-byte header placeholder at `frame`,
+    /// filled in when the frame is closed or written.
     buf: Vec<u8>,
+    /// Where the frame being filled starts in `buf` (0 when raw).
+    frame: usize,
     multiplexed: bool,
     bytes_written: u64,
     /// A copy of every data byte written (a `--write-batch` record).
@@ -297,6 +300,7 @@ impl<W: Write> MplexWriter<W> {
         MplexWriter {
             inner,
             buf: Vec::with_capacity(HDR + WRITE_FRAME_LEN),
+            frame: 0,
             multiplexed: false,
             bytes_written: 0,
             tee: None,
@@ -310,6 +314,7 @@ impl<W: Write> MplexWriter<W> {
         self.write_pending()?;
         self.multiplexed = on;
         self.buf.clear();
+        self.frame = 0;
         if on {
             self.buf.extend_from_slice(&[0; HDR]);
         }
@@ -340,12 +345,7 @@ impl<W: Write> MplexWriter<W> {
             &payload[..payload.len().min(MAX_MSG_LEN - 1)]
         };
         // Pending data and the message go out in one write.
-        let pending = self.buf.len() - HDR;
-        if pending > 0 {
-            self.buf[..HDR].copy_from_slice(&header(MsgCode::Data, pending));
-        } else {
-            self.buf.clear();
-        }
+        self.close_frame();
         self.buf.extend_from_slice(&header(code, payload.len()));
         self.buf.extend_from_slice(payload);
         let result = self.inner.write_all(&self.buf);
@@ -354,6 +354,7 @@ impl<W: Write> MplexWriter<W> {
         }
         self.buf.clear();
         self.buf.extend_from_slice(&[0; HDR]);
+        self.frame = 0;
         result
     }
     /// Total raw bytes written to the inner stream (headers included).
@@ -365,33 +366,51 @@ impl<W: Write> MplexWriter<W> {
         &mut self.inner
     }
 
-    /// Bytes of data waiting in the buffer.
+    /// Bytes of data waiting in the frame being filled (in the buffer when
+    /// raw).
     fn pending(&self) -> usize {
         if self.multiplexed {
-            self.buf.len() - HDR
+            self.buf.len() - self.frame - HDR
         } else {
             self.buf.len()
         }
     }
 
-    /// Writes the buffered data (as one frame when multiplexed) to the inner
+    /// Multiplexed: fills in the header of the frame being filled, or
+    /// drops its placeholder when it is empty. The buffer then holds
+    /// only whole frames.
+    fn close_frame(&mut self) {
+        let pending = self.pending();
+        if pending > 0 {
+            let at = self.frame;
+            self.buf[at..at + HDR].copy_from_slice(&header(MsgCode::Data, pending));
+        } else {
+            self.buf.truncate(self.frame);
+        }
+    }
+
+    /// Writes the buffered data (as frames when multiplexed) to the inner
     /// stream, without flushing it.
     fn write_pending(&mut self) -> io::Result<()> {
-        let pending = self.pending();
-        if pending == 0 {
+        if !self.multiplexed {
+            let result = self.inner.write_all(&self.buf);
+            if result.is_ok() {
+                self.bytes_written += self.buf.len() as u64;
+            }
+            self.buf.clear();
+            return result;
+        }
+        if self.frame == 0 && self.pending() == 0 {
             return Ok(());
         }
-        let keep = if self.multiplexed {
-            self.buf[..HDR].copy_from_slice(&header(MsgCode::Data, pending));
-            HDR
-        } else {
-            0
-        };
+        self.close_frame();
         let result = self.inner.write_all(&self.buf);
         if result.is_ok() {
             self.bytes_written += self.buf.len() as u64;
         }
-        self.buf.truncate(keep);
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0; HDR]);
+        self.frame = 0;
         result
     }
 }
@@ -403,19 +422,23 @@ impl<W: Write> Write for MplexWriter<W> {
         }
         let mut rest = data;
         while !rest.is_empty() {
-            if self.pending() == 0 && rest.len() >= WRITE_FRAME_LEN {
-                // A full frame straight from the caller's buffer.
-                let (frame, tail) = rest.split_at(WRITE_FRAME_LEN);
+            if self.frame == 0 && self.pending() == 0 && rest.len() >= WRITE_FRAME_LEN {
+                // Full frames straight from the caller's buffer.
                 if self.multiplexed {
-                    // Header and frame in one system call where the
-                    // stream can (a write each doubled the writes).
-                    write_both(&mut self.inner, &header(MsgCode::Data, frame.len()), frame)?;
-                    self.bytes_written += HDR as u64;
+                    // Up to GATHER_FRAMES frames, headers included, in one
+                    // system call where the stream can (a write per frame
+                    // made twice rsync's writes).
+                    let n = (rest.len() / WRITE_FRAME_LEN).min(GATHER_FRAMES);
+                    let (frames, tail) = rest.split_at(n * WRITE_FRAME_LEN);
+                    write_frames(&mut self.inner, frames)?;
+                    self.bytes_written += (n * HDR + frames.len()) as u64;
+                    rest = tail;
                 } else {
+                    let (frame, tail) = rest.split_at(WRITE_FRAME_LEN);
                     self.inner.write_all(frame)?;
+                    self.bytes_written += frame.len() as u64;
+                    rest = tail;
                 }
-                self.bytes_written += frame.len() as u64;
-                rest = tail;
                 continue;
             }
             let room = WRITE_FRAME_LEN - self.pending();
@@ -423,7 +446,15 @@ impl<W: Write> Write for MplexWriter<W> {
             self.buf.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if self.pending() == WRITE_FRAME_LEN {
-                self.write_pending()?;
+                let frames = self.frame / (HDR + WRITE_FRAME_LEN) + 1;
+                if !self.multiplexed || frames >= GATHER_FRAMES {
+                    self.write_pending()?;
+                } else {
+                    // Full: closed, and the next one started after it.
+                    self.close_frame();
+                    self.frame = self.buf.len();
+                    self.buf.extend_from_slice(&[0; HDR]);
+                }
             }
         }
         Ok(data.len())
@@ -445,22 +476,30 @@ impl<W: Write> Drop for MplexWriter<W> {
     }
 }
 
-/// Writes all of `head` then all of `body`, gathered into one vectored
-/// write while the stream takes both (the rest written plainly).
-fn write_both<W: Write>(w: &mut W, head: &[u8], body: &[u8]) -> io::Result<()> {
-    let mut done = 0;
-    let total = head.len() + body.len();
-    while done < head.len() {
-        let bufs = [io::IoSlice::new(&head[done..]), io::IoSlice::new(body)];
-        match w.write_vectored(&bufs) {
+/// The most full data frames [`MplexWriter`] gathers into one write
+/// (rsync's sender writes about 64 KiB at a time).
+const GATHER_FRAMES: usize = 4;
+
+/// Writes `data` (a whole number of full frames, at most
+/// [`GATHER_FRAMES`]) as MSG_DATA frames, each header before its frame,
+/// gathered into as few vectored writes as the stream takes.
+fn write_frames<W: Write>(w: &mut W, data: &[u8]) -> io::Result<()> {
+    let head = header(MsgCode::Data, WRITE_FRAME_LEN);
+    let mut bufs = [io::IoSlice::new(&[]); 2 * GATHER_FRAMES];
+    let mut n = 0;
+    for frame in data.chunks(WRITE_FRAME_LEN).take(GATHER_FRAMES) {
+        bufs[n] = io::IoSlice::new(&head);
+        bufs[n + 1] = io::IoSlice::new(frame);
+        n += 2;
+    }
+    let mut bufs = &mut bufs[..n];
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => done += n,
+            Ok(k) => io::IoSlice::advance_slices(&mut bufs, k),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-    }
-    if done < total {
-        w.write_all(&body[done - head.len()..])?;
     }
     Ok(())
 }
@@ -669,12 +708,15 @@ mod tests {
         }
     }
 
-    /// A full frame written from the caller's buffer goes out with its
-    /// header in one call, and partial writes (even inside the header)
-    /// still give the same stream.
+    /// Full frames written from the caller's buffer go out with their
+    /// headers, up to [`GATHER_FRAMES`] of them in one call, and partial
+    /// writes (even inside a header) still give the same stream.
     #[test]
     fn writer_full_frames_go_out_with_their_header() {
-        let data: Vec<u8> = (0..WRITE_FRAME_LEN * 2).map(|i| (i * 7) as u8).collect();
+        let frames = GATHER_FRAMES + 1;
+        let data: Vec<u8> = (0..WRITE_FRAME_LEN * frames)
+            .map(|i| (i * 7) as u8)
+            .collect();
         for cap in [usize::MAX, 2, 4 + WRITE_FRAME_LEN / 2] {
             let mut w = MplexWriter::new(Calls {
                 cap,
@@ -686,10 +728,10 @@ mod tests {
             w.flush().unwrap();
             let calls = w.inner_mut().calls;
             if cap == usize::MAX {
-                assert_eq!(calls, 2, "one call per frame");
+                assert_eq!(calls, 2, "four frames, then one, a call each");
             }
             let wire = std::mem::take(&mut w.inner_mut().wire);
-            assert_eq!(wire.len(), data.len() + 2 * 4);
+            assert_eq!(wire.len(), data.len() + frames * 4);
             let (h, _) = collecting();
             let mut r = MplexReader::new(&wire[..], h);
             r.set_multiplexed(true);
@@ -697,6 +739,39 @@ mod tests {
             r.read_to_end(&mut back).unwrap();
             assert_eq!(back, data, "cap {cap}");
         }
+    }
+
+    /// Small writes are gathered into frames, and up to [`GATHER_FRAMES`]
+    /// full frames go out in one call; a message after them keeps its
+    /// place.
+    #[test]
+    fn writer_gathers_small_writes_into_frames() {
+        let data: Vec<u8> = (0..WRITE_FRAME_LEN * 5 + 7)
+            .map(|i| (i * 3) as u8)
+            .collect();
+        let mut w = MplexWriter::new(Calls {
+            cap: usize::MAX,
+            wire: Vec::new(),
+            calls: 0,
+        });
+        w.set_multiplexed(true).unwrap();
+        for piece in data.chunks(1000) {
+            w.write_all(piece).unwrap();
+        }
+        assert_eq!(w.inner_mut().calls, 1, "four frames in one call");
+        w.send_msg(MsgCode::Info, b"note").unwrap();
+        assert_eq!(w.inner_mut().calls, 2, "the rest and the message");
+        w.flush().unwrap();
+        assert_eq!(w.inner_mut().calls, 2);
+        let wire = std::mem::take(&mut w.inner_mut().wire);
+        assert_eq!(wire.len(), data.len() + 6 * 4 + 4 + 4);
+        let (h, msgs) = collecting();
+        let mut r = MplexReader::new(&wire[..], h);
+        r.set_multiplexed(true);
+        let mut back = Vec::new();
+        r.read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+        assert_eq!(msgs.lock().unwrap().len(), 1);
     }
 
     #[test]
