@@ -626,7 +626,12 @@ fn daemon_relative() {
         let r = run(&mut c, local.path());
         (r.code, r.itemized(), tree(&out), r.stderr)
     };
-    for srcs in [&["a/b/c/f1.txt", "d"][..], &["a/./b/c", "top.txt"][..]] {
+    for srcs in [
+        &["a/b/c/f1.txt", "d"][..],
+        &["a/./b/c", "top.txt"][..],
+        // A leading "./": the module root itself is sent (implied "./").
+        &["./a/b", "top.txt"][..],
+    ] {
         let want = pull(&rs, &rs, srcs);
         for (daemon, client) in [(&ox, &rs), (&rs, &ox)] {
             let got = pull(daemon, client, srcs);

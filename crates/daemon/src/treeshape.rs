@@ -177,6 +177,9 @@ pub fn relative_source(
         Some(p) => (&rest[..p], &rest[p + 3..]),
         None => ("", rest),
     };
+    // A client's "./x" (no marker after it) names x below an implied "."
+    // that is sent too, as a path starting "./" does for upstream's sender.
+    let dot = dir.is_empty() && rest.starts_with("./");
     let dir = module_tail(module, &format!("{module}/{dir}"))?.rel;
     let active = module_tail(module, &format!("{module}/{active}"))?.rel;
     let mut s = root.display().to_string();
@@ -185,6 +188,9 @@ pub fn relative_source(
         s.push_str(&dir);
     }
     s.push_str("/./");
+    if dot && !active.is_empty() {
+        s.push_str("./");
+    }
     s.push_str(&active);
     if trailing_slash && !active.is_empty() {
         s.push('/');
@@ -203,6 +209,8 @@ mod tests {
         assert_eq!(t("m/a/b", false).as_deref(), Ok("/srv/m/./a/b"));
         assert_eq!(t("m/a/./b/c/", true).as_deref(), Ok("/srv/m/a/./b/c/"));
         assert_eq!(t("m", true).as_deref(), Ok("/srv/m/./"));
+        assert_eq!(t("m/./a/b", false).as_deref(), Ok("/srv/m/././a/b"));
+        assert_eq!(t("m/./a/./b", false).as_deref(), Ok("/srv/m/a/./b"));
         assert!(t("m/../x", false).is_err());
         assert!(t("m/a/./../x", false).is_err());
     }
