@@ -94,10 +94,16 @@ pub fn send_files<R: Read>(
         let e = it.entry;
         let (basis_type, xname) = read_extras(r, iflags)?;
         // -X: the generator's request, answered after our record.
+        // Under incremental recursion the lists are the transfer's, and the
+        // entry (of whichever list in flight) knows its list's index.
+        let lists = inc.as_deref().map_or(ctx.xattrs, |l| l.xattrs());
         let asked =
-            (ctx.xattrs).filter(|_| crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags));
-        let xattr_reply =
-            (asked.map(|x| x.answer(r, i, ctx.list, ctx.opts, ctx.out))).transpose()?;
+            lists.filter(|_| crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags));
+        let xattr_reply = (asked.map(|x| {
+            let n = x.list_of(i, e);
+            x.answer(r, n, e, &it.path, &it.source, ctx.out)
+        }))
+        .transpose()?;
         let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
             echo_request(out, ndx_w, (ndx, iflags, basis_type));
             let extra = [xname.as_deref(), xattr_reply.as_deref()];
