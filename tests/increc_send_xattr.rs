@@ -199,3 +199,29 @@ fn send_xx_incremental() {
 fn send_xattrs_and_acls_incremental() {
     send_all_ways(&["-aXAi"]);
 }
+
+/// A stock client pulls `-aXAi` from an oxsync daemon module (its sources
+/// read beneath the module's root): the same as stock rsync sending, one
+/// list per directory.
+#[test]
+fn daemon_sends_xattrs_incremental() {
+    for stock in stock_bins() {
+        let d = crate::daemon::start(&oxsync_bin(), "[mod]\npath = %ROOT%/mod\nfake super = no\n");
+        let module = crate::daemon::root(&d).join("mod");
+        make_src(&module, true, true);
+        let s = setup(true);
+        let opts = ["-aXAi"];
+        let ours = run(
+            Command::new(&stock)
+                .args(opts)
+                .arg("--debug=FLIST3")
+                .arg(crate::daemon::url(&d, "mod/"))
+                .arg(format!("{}/", s.path("dst").display())),
+            &s.logs(),
+        );
+        let theirs = transfer(&s, &stock, &stock, false, &opts, &s.path("stock"));
+        assert_eq!(xattrs_of(&module), xattrs_of(&s.path("src")), "sources");
+        let label = format!("-aXAi daemon pull by {}", stock.display());
+        assert_agree(&label, &s, &ours, &theirs, true, true);
+    }
+}

@@ -883,4 +883,95 @@ mod tests {
         assert!(!user.removable(b"trusted.a"));
         assert!(root.removable(b"trusted.a"));
     }
+
+    /// A sender's lists read one after another (as incremental lists):
+    /// `paths[k]` is entry k's source.
+    struct Lists(Vec<FileEntry>, Vec<std::path::PathBuf>);
+
+    impl crate::source::SentList for Lists {
+        fn entries(&self) -> &[FileEntry] {
+            &self.0
+        }
+        fn source_path(&self, i: usize) -> Option<std::path::PathBuf> {
+            self.1.get(i).cloned()
+        }
+        fn source_of(&self, _: usize) -> crate::source::Sources {
+            crate::source::Sources::operator(false)
+        }
+    }
+
+    /// Incremental lists share one numbering: a set already sent in an
+    /// earlier list goes as a reference to it, a new one as the next
+    /// literal; a request for a long value of an entry of a later list that
+    /// refers to an earlier list is answered from the values kept.
+    #[test]
+    fn later_lists_refer_to_earlier_ones_and_answer_requests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let long = vec![b'L'; 60];
+        let mut paths = Vec::new();
+        for (f, other) in [("a", false), ("b", false), ("c", true)] {
+            let p = dir.path().join(f);
+            std::fs::write(&p, b"x").expect("write");
+            let v: &[u8] = if other { b"other" } else { &long };
+            rustix::fs::setxattr(&p, "user.long", v, rustix::fs::XattrFlags::empty())
+                .expect("setxattr");
+            paths.push(p);
+        }
+        let e = FileEntry {
+            name: "a".into(),
+            mode: protocol::flist::S_IFREG | 0o644,
+            ..Default::default()
+        };
+        let lists = Lists(vec![e.clone(), e.clone(), e], paths.clone());
+        let rules = FilterList::default();
+        let opts = Options::default();
+        let pol = Policy::new(&opts, &rules, Side::Sender);
+        let out = crate::out::Out::terminal(
+            crate::itemize::ItemFormat {
+                itemize: 0,
+                verbose: 0,
+                sender: true,
+                local: false,
+                preserve_mtimes: true,
+            },
+            true,
+        );
+        let mut x = SendLists::default();
+        // The first list holds `a`, a later one `b` (the same set) and `c`.
+        let nums: Vec<u32> = (0..3)
+            .map(|i| x.read_entry(&lists, i, &pol, &out))
+            .collect();
+        assert_eq!(nums, [0, 0, 1]);
+        let mut wire_bytes = Vec::new();
+        for &n in &nums {
+            x.encode_list(&mut wire_bytes, n);
+        }
+        let mut r = wire_bytes.as_slice();
+        let mut budget = u64::MAX;
+        let mut got = Vec::new();
+        for known in [0, 1, 1] {
+            got.push(wire::decode(&mut r, known, &mut budget).expect("decode"));
+        }
+        assert!(r.is_empty());
+        assert!(matches!(&got[0], Wire::Literal(v) if v.len() == 1));
+        assert!(matches!(got[1], Wire::Ref(0)));
+        assert!(matches!(&got[2], Wire::Literal(v) if v.len() == 1));
+        // The receiving side asks for `b`'s long value (item 1 of list 0).
+        let mut req = Vec::new();
+        wire::encode_request(&mut req, &[1]);
+        let src = crate::source::Sources::operator(false);
+        let reply = x
+            .answer(
+                &mut req.as_slice(),
+                nums[1],
+                &lists.0[1],
+                &paths[1],
+                &src,
+                &out,
+            )
+            .expect("answer");
+        let mut want = Vec::new();
+        wire::encode_reply(&mut want, &[(1, &long)]);
+        assert_eq!(reply, want);
+    }
 }
