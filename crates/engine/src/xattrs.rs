@@ -272,19 +272,19 @@ impl SendLists {
 
     /// Under incremental recursion: reads the xattrs of the entries of
     /// one list about to be sent, numbering new lists on from those of
-    /// the lists before, and keeps each entry's list index in the entry.
+    /// the lists before. Returns each entry's list index (which the entry
+    /// keeps, [`FileEntry::xattr`]).
     pub fn collect_more(
         &mut self,
-        list: &mut crate::flist::FileList,
+        list: &impl crate::source::SentList,
         opts: &Options,
         rules: &FilterList,
         out: &crate::out::Out,
-    ) {
+    ) -> Vec<u32> {
         let pol = Policy::new(opts, rules, Side::Sender);
-        for i in 0..list.entries.len() {
-            let n = self.read_entry(&*list, i, &pol, out);
-            list.entries[i].xattr = Some(n).into();
-        }
+        (0..list.entries().len())
+            .map(|i| self.read_entry(list, i, &pol, out))
+            .collect()
     }
 
     /// Reads entry `i`'s xattrs; returns the index of its list (an

@@ -232,7 +232,10 @@ impl<'a> IncSender<'a> {
         // -X: each entry's list index goes with it (and with a directory's
         // copy that names its list's slot).
         if let Some(x) = self.xattrs.as_mut() {
-            x.collect_more(&mut list, self.w.opts, self.w.rules, self.w.out);
+            let nums = x.collect_more(&list, self.w.opts, self.w.rules, self.w.out);
+            for (e, n) in list.entries.iter_mut().zip(nums) {
+                e.xattr = Some(n).into();
+            }
         }
         let mut by_pos: HashMap<usize, Diverted> =
             diverted.into_iter().map(|d| (d.pos, d)).collect();
