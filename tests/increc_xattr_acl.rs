@@ -27,7 +27,7 @@ use std::process::Command;
 const RSYNC_350: &str = "/work/rsync-3.5.0/rsync";
 
 /// The stock binaries to test against: Debian's, and 3.5.0 when built.
-fn stock_bins() -> Vec<PathBuf> {
+pub(crate) fn stock_bins() -> Vec<PathBuf> {
     let mut v = vec![rsync_bin()];
     if Path::new(RSYNC_350).exists() {
         v.push(PathBuf::from(RSYNC_350));
@@ -58,7 +58,7 @@ fn setfacl(path: &Path, spec: &str) {
 }
 
 /// Every xattr beneath `root` (hex values), as `getfattr -R` lists them.
-fn xattrs_of(root: &Path) -> String {
+pub(crate) fn xattrs_of(root: &Path) -> String {
     let out = Command::new("getfattr")
         .args(["-R", "-d", "-m", "-", "-e", "hex", "."])
         .current_dir(root)
@@ -68,7 +68,7 @@ fn xattrs_of(root: &Path) -> String {
 }
 
 /// `getfacl` of every item beneath `root` (numeric ids).
-fn acls_of(root: &Path) -> String {
+pub(crate) fn acls_of(root: &Path) -> String {
     let out = Command::new("getfacl")
         .args(["-R", "-n", "-p", "."])
         .current_dir(root)
@@ -97,7 +97,7 @@ fn dirs() -> Vec<String> {
 }
 
 /// Directories in the tree (each gets its own list under inc_recurse).
-fn dir_count(root: &Path) -> usize {
+pub(crate) fn dir_count(root: &Path) -> usize {
     snapshot(root).values().filter(|e| e.kind == 'd').count()
 }
 
@@ -158,7 +158,7 @@ fn add_acls(src: &Path) {
 /// value to replace, so the receiving side asks for it; a name to
 /// remove; a long value already right) or another ACL; with `extra` a
 /// file in each for `--delete` to remove.
-fn make_stale(dst: &Path, xattrs: bool, acls: bool, extra: bool) {
+pub(crate) fn make_stale(dst: &Path, xattrs: bool, acls: bool, extra: bool) {
     for d in ["d0/s1", "d2", "d3/s2"] {
         let dir = dst.join(d);
         fs::create_dir_all(&dir).expect("mkdir");
@@ -189,7 +189,7 @@ fn make_stale(dst: &Path, xattrs: bool, acls: bool, extra: bool) {
 }
 
 /// The source: the files, then the attributes, then directory times.
-fn make_src(src: &Path, xattrs: bool, acls: bool) {
+pub(crate) fn make_src(src: &Path, xattrs: bool, acls: bool) {
     make_files(src);
     if xattrs {
         add_xattrs(src);
@@ -211,7 +211,7 @@ fn sent_lists(r: &Run) -> usize {
 }
 
 /// A stock binary run with `--debug=FLIST3` (a pulled-from server).
-fn debug_wrapper(s: &Scratch, bin: &Path) -> PathBuf {
+pub(crate) fn debug_wrapper(s: &Scratch, bin: &Path) -> PathBuf {
     let p = s.path(&format!(
         "debug-{}.sh",
         bin.to_string_lossy().replace('/', "_")

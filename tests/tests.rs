@@ -48,6 +48,7 @@ mod iconv_text;
 mod increc;
 mod increc_send;
 mod increc_send_relative;
+mod increc_send_xattr;
 mod increc_xattr_acl;
 mod insecure_links;
 mod install;

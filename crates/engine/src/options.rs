@@ -1794,12 +1794,11 @@ pub fn receiver_allows(opts: &Options) -> bool {
 /// Whether this side, sending, may use incremental recursion with these
 /// options.
 // upstream: compat.c set_allow_inc_recurse() (recurse, --no-inc-recursive),
-// plus what oxsync's sending side does not yet do incrementally (-X,
-// batches, --iconv)
+// plus what oxsync's sending side does not yet do incrementally (batches,
+// --iconv)
 pub fn sender_allows(opts: &Options) -> bool {
     opts.recursive
         && opts.inc_recursive != Some(false)
-        && opts.xattrs == 0
         && opts.batch.is_none()
         && (opts.iconv.is_none() || opts.no_iconv)
         && !crate::charset::active()

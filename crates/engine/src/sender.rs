@@ -95,10 +95,7 @@ pub fn send_files<R: Read>(
         let e = it.entry;
         let (basis_type, xname) = read_extras(r, iflags)?;
         // -X: the generator's request, answered after our record.
-        let asked =
-            (ctx.xattrs).filter(|_| crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags));
-        let xattr_reply =
-            (asked.map(|x| x.answer(r, i, ctx.list, ctx.opts, ctx.out))).transpose()?;
+        let xattr_reply = xattr_reply(ctx, inc.as_deref(), r, iflags, i, &it)?;
         let echo = |out: &mut Vec<u8>, ndx_w: &mut NdxWriter| {
             echo_request(out, ndx_w, (ndx, iflags, basis_type));
             let extra = [xname.as_deref(), xattr_reply.as_deref()];
@@ -768,6 +765,28 @@ fn item<'x>(ctx: &'x SendCtx<'_>, inc: Option<&'x IncSender<'_>>, ndx: usize) ->
         path: list.list.path_of(j)?,
         source: list.list.source_of(j),
     })
+}
+
+/// -X: reads the generator's request for entry `i` (when one follows
+/// its record) and returns the reply. Under incremental recursion the
+/// lists are the transfer's, and the entry (of whichever list in flight)
+/// knows its list's index.
+fn xattr_reply<R: Read>(
+    ctx: &SendCtx<'_>,
+    inc: Option<&IncSender<'_>>,
+    r: &mut R,
+    iflags: u32,
+    i: usize,
+    it: &Item<'_>,
+) -> Result<Option<Vec<u8>>> {
+    let lists = inc.map_or(ctx.xattrs, |l| l.xattrs());
+    let Some(x) = lists.filter(|_| crate::xattrs::exchange_follows(ctx.opts, ctx.session, iflags))
+    else {
+        return Ok(None);
+    };
+    let n = x.list_of(i, it.entry);
+    x.answer(r, n, it.entry, &it.path, &it.source, ctx.out)
+        .map(Some)
 }
 
 /// Longest literal run one op carries (upstream CHUNK_SIZE).

@@ -230,11 +230,22 @@ struct SendItem {
     value: Value,
 }
 
-/// A sender's lists: each entry's list index, the lists in wire order.
+/// A sender's lists: each entry's list index, the lists in wire order,
+/// numbered across the whole transfer (with incremental recursion an
+/// entry of a later list refers to an identical list an earlier one
+/// sent, and a request for a long value may come for an entry of any
+/// list in flight).
+// upstream: xattrs.c rsync_xal_l, find_matching_xattr() (kept for the
+// whole transfer)
 #[derive(Debug, Default)]
 pub struct SendLists {
+    /// Without incremental recursion: each entry's list (else the index
+    /// is kept in the entry, [`FileEntry::xattr`]).
     per_entry: Vec<u32>,
     lists: Vec<Vec<SendItem>>,
+    /// The lists by a hash of their wire names and values, to find an
+    /// identical one.
+    seen: HashMap<u64, Vec<u32>>,
     sent: std::cell::Cell<usize>,
 }
 
@@ -249,51 +260,99 @@ impl SendLists {
         out: &crate::out::Out,
     ) -> SendLists {
         let pol = Policy::new(opts, rules, Side::Sender);
-        let mut seen: HashMap<Vec<(Vec<u8>, Value)>, u32> = HashMap::new();
         let mut me = SendLists::default();
-        for (i, e) in list.entries().iter().enumerate() {
-            let mut items = Vec::new();
-            if carries(e) {
-                if let Some(path) = list.source_path(i) {
-                    match read_source(&list.source_of(i), &path, &pol) {
-                        Ok(v) => items = v,
-                        Err(err) => {
-                            out.add_io_error(1);
-                            out.error_xfer(&format!(
-                                "rsync: get_xattr_names: llistxattr(\"{}\") failed: {}",
-                                path.display(),
-                                crate::error::os_err(&err)
-                            ));
-                        }
-                    }
-                }
-            }
-            let items: Vec<SendItem> = items
-                .into_iter()
-                .map(|(local, v)| SendItem {
-                    wire: pol.wire_name(&local).to_vec(),
-                    local,
-                    value: wire::wire_value(v),
-                })
-                .collect();
-            let key: Vec<(Vec<u8>, Value)> = items
-                .iter()
-                .map(|it| (it.wire.clone(), it.value.clone()))
-                .collect();
-            let next = me.lists.len() as u32;
-            let ndx = *seen.entry(key).or_insert(next);
-            if ndx == next {
-                me.lists.push(items);
-            }
-            me.per_entry.push(ndx);
+        for i in 0..list.entries().len() {
+            let n = me.read_entry(list, i, &pol, out);
+            me.per_entry.push(n);
         }
+        // One list: no later list looks for an identical one.
+        me.seen = HashMap::new();
         me
     }
 
+    /// Under incremental recursion: reads the xattrs of the entries of
+    /// one list about to be sent, numbering new lists on from those of
+    /// the lists before. Returns each entry's list index (which the entry
+    /// keeps, [`FileEntry::xattr`]).
+    pub fn collect_more(
+        &mut self,
+        list: &impl crate::source::SentList,
+        opts: &Options,
+        rules: &FilterList,
+        out: &crate::out::Out,
+    ) -> Vec<u32> {
+        let pol = Policy::new(opts, rules, Side::Sender);
+        (0..list.entries().len())
+            .map(|i| self.read_entry(list, i, &pol, out))
+            .collect()
+    }
+
+    /// Reads entry `i`'s xattrs; returns the index of its list (an
+    /// earlier identical one, else a new one).
+    fn read_entry(
+        &mut self,
+        list: &impl crate::source::SentList,
+        i: usize,
+        pol: &Policy<'_>,
+        out: &crate::out::Out,
+    ) -> u32 {
+        let mut items = Vec::new();
+        if carries(&list.entries()[i]) {
+            if let Some(path) = list.source_path(i) {
+                match read_source(&list.source_of(i), &path, pol) {
+                    Ok(v) => items = v,
+                    Err(err) => {
+                        out.add_io_error(1);
+                        out.error_xfer(&format!(
+                            "rsync: get_xattr_names: llistxattr(\"{}\") failed: {}",
+                            path.display(),
+                            crate::error::os_err(&err)
+                        ));
+                    }
+                }
+            }
+        }
+        let items: Vec<SendItem> = items
+            .into_iter()
+            .map(|(local, v)| SendItem {
+                wire: pol.wire_name(&local).to_vec(),
+                local,
+                value: wire::wire_value(v),
+            })
+            .collect();
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for it in &items {
+                (&it.wire, &it.value).hash(&mut h);
+            }
+            h.finish()
+        };
+        let same = |a: &[SendItem]| {
+            a.len() == items.len()
+                && a.iter()
+                    .zip(&items)
+                    .all(|(x, y)| x.wire == y.wire && x.value == y.value)
+        };
+        let candidates = self.seen.entry(key).or_default();
+        if let Some(&n) = candidates.iter().find(|&&n| same(&self.lists[n as usize])) {
+            return n;
+        }
+        let next = self.lists.len() as u32;
+        candidates.push(next);
+        self.lists.push(items);
+        next
+    }
+
     /// Writes entry `i`'s list (after its file-list entry).
-    // upstream: xattrs.c:send_xattr()
     pub fn encode_entry(&self, out: &mut Vec<u8>, i: usize) {
-        let ndx = self.per_entry.get(i).copied().unwrap_or(0);
+        self.encode_list(out, self.per_entry.get(i).copied().unwrap_or(0));
+    }
+
+    /// Writes list `ndx` after an entry: the list itself the first time,
+    /// else a reference to it.
+    // upstream: xattrs.c:send_xattr()
+    pub fn encode_list(&self, out: &mut Vec<u8>, ndx: u32) {
         if ndx as usize == self.sent.get() {
             self.sent.set(self.sent.get() + 1);
             let items = &self.lists[ndx as usize];
@@ -307,30 +366,39 @@ impl SendLists {
         }
     }
 
-    fn items(&self, i: usize) -> &[SendItem] {
-        self.per_entry
-            .get(i)
-            .and_then(|&n| self.lists.get(n as usize))
-            .map_or(&[], |v| v.as_slice())
+    /// The index of the list of entry `i` of the one list sent, or of
+    /// entry `e` (incremental recursion).
+    pub fn list_of(&self, i: usize, e: &FileEntry) -> u32 {
+        match e.xattr.get() {
+            Some(n) => n,
+            None => self.per_entry.get(i).copied().unwrap_or(0),
+        }
     }
 
-    /// Reads the generator's request for entry `i` and answers it: the
-    /// reply the sender writes after its record of `i` to the receiver.
+    fn items(&self, ndx: u32) -> &[SendItem] {
+        self.lists.get(ndx as usize).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Reads the generator's request for entry `e` (whose xattrs are list
+    /// `ndx`, read from `path` by `src`) and answers it: the reply the
+    /// sender writes after its record of the entry to the receiver.
     // upstream: sender.c -> recv_xattr_request(), send_xattr_request()
+    #[allow(clippy::too_many_arguments)]
     pub fn answer<R: Read>(
         &self,
         r: &mut R,
-        i: usize,
-        list: &impl crate::source::SentList,
-        opts: &Options,
+        ndx: u32,
+        e: &FileEntry,
+        path: &std::path::Path,
+        src: &crate::source::Sources,
         out: &crate::out::Out,
     ) -> Result<Vec<u8>> {
-        let items = self.items(i);
-        let nums = wire::decode_request(r, items.len()).map_err(|e| {
+        let items = self.items(ndx);
+        let nums = wire::decode_request(r, items.len()).map_err(|err| {
             Error::protocol(format!(
                 "[sender] could not find xattr for {}: {}",
-                crate::text::name_text(&list.entries()[i].name),
-                crate::error::sys_err(&e)
+                crate::text::name_text(&e.name),
+                crate::error::sys_err(&err)
             ))
         })?;
         let mut values: Vec<(u32, Vec<u8>)> = Vec::new();
@@ -339,14 +407,14 @@ impl SendLists {
             if !matches!(it.value, Value::Abbrev { .. }) {
                 return Err(Error::protocol(format!(
                     "[sender] internal abbrev error on {}",
-                    crate::text::name_text(&list.entries()[i].name)
+                    crate::text::name_text(&e.name)
                 )));
             }
-            let v = reread(list, i, &it.local, opts).unwrap_or_else(|| {
+            let v = reread(src, path, &it.local).unwrap_or_else(|| {
                 out.error_xfer(&format!(
                     "failed to re-read xattr {} for {}",
                     String::from_utf8_lossy(&it.local),
-                    list.source_path(i).unwrap_or_default().display()
+                    path.display()
                 ));
                 Vec::new()
             });
@@ -373,20 +441,14 @@ fn read_source(
 }
 
 /// One long value read again for the reply.
-fn reread(
-    list: &impl crate::source::SentList,
-    i: usize,
-    name: &[u8],
-    _opts: &Options,
-) -> Option<Vec<u8>> {
-    let path = list.source_path(i)?;
-    match list.source_of(i).xattr_fd(&path).ok()? {
+fn reread(src: &crate::source::Sources, path: &std::path::Path, name: &[u8]) -> Option<Vec<u8>> {
+    match src.xattr_fd(path).ok()? {
         Some(Some(fd)) => fx::fd_get(&fd, name).ok()?,
         Some(None) => None,
         None => {
             use rustix::fs::OFlags;
             let fd = rustix::fs::open(
-                path.as_path(),
+                path,
                 OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY,
                 rustix::fs::Mode::empty(),
             )
@@ -820,5 +882,96 @@ mod tests {
         assert!(fake_acls.removable(b"user.rsync.other"));
         assert!(!user.removable(b"trusted.a"));
         assert!(root.removable(b"trusted.a"));
+    }
+
+    /// A sender's lists read one after another (as incremental lists):
+    /// `paths[k]` is entry k's source.
+    struct Lists(Vec<FileEntry>, Vec<std::path::PathBuf>);
+
+    impl crate::source::SentList for Lists {
+        fn entries(&self) -> &[FileEntry] {
+            &self.0
+        }
+        fn source_path(&self, i: usize) -> Option<std::path::PathBuf> {
+            self.1.get(i).cloned()
+        }
+        fn source_of(&self, _: usize) -> crate::source::Sources {
+            crate::source::Sources::operator(false)
+        }
+    }
+
+    /// Incremental lists share one numbering: a set already sent in an
+    /// earlier list goes as a reference to it, a new one as the next
+    /// literal; a request for a long value of an entry of a later list that
+    /// refers to an earlier list is answered from the values kept.
+    #[test]
+    fn later_lists_refer_to_earlier_ones_and_answer_requests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let long = vec![b'L'; 60];
+        let mut paths = Vec::new();
+        for (f, other) in [("a", false), ("b", false), ("c", true)] {
+            let p = dir.path().join(f);
+            std::fs::write(&p, b"x").expect("write");
+            let v: &[u8] = if other { b"other" } else { &long };
+            rustix::fs::setxattr(&p, "user.long", v, rustix::fs::XattrFlags::empty())
+                .expect("setxattr");
+            paths.push(p);
+        }
+        let e = FileEntry {
+            name: "a".into(),
+            mode: protocol::flist::S_IFREG | 0o644,
+            ..Default::default()
+        };
+        let lists = Lists(vec![e.clone(), e.clone(), e], paths.clone());
+        let rules = FilterList::default();
+        let opts = Options::default();
+        let pol = Policy::new(&opts, &rules, Side::Sender);
+        let out = crate::out::Out::terminal(
+            crate::itemize::ItemFormat {
+                itemize: 0,
+                verbose: 0,
+                sender: true,
+                local: false,
+                preserve_mtimes: true,
+            },
+            true,
+        );
+        let mut x = SendLists::default();
+        // The first list holds `a`, a later one `b` (the same set) and `c`.
+        let nums: Vec<u32> = (0..3)
+            .map(|i| x.read_entry(&lists, i, &pol, &out))
+            .collect();
+        assert_eq!(nums, [0, 0, 1]);
+        let mut wire_bytes = Vec::new();
+        for &n in &nums {
+            x.encode_list(&mut wire_bytes, n);
+        }
+        let mut r = wire_bytes.as_slice();
+        let mut budget = u64::MAX;
+        let mut got = Vec::new();
+        for known in [0, 1, 1] {
+            got.push(wire::decode(&mut r, known, &mut budget).expect("decode"));
+        }
+        assert!(r.is_empty());
+        assert!(matches!(&got[0], Wire::Literal(v) if v.len() == 1));
+        assert!(matches!(got[1], Wire::Ref(0)));
+        assert!(matches!(&got[2], Wire::Literal(v) if v.len() == 1));
+        // The receiving side asks for `b`'s long value (item 1 of list 0).
+        let mut req = Vec::new();
+        wire::encode_request(&mut req, &[1]);
+        let src = crate::source::Sources::operator(false);
+        let reply = x
+            .answer(
+                &mut req.as_slice(),
+                nums[1],
+                &lists.0[1],
+                &paths[1],
+                &src,
+                &out,
+            )
+            .expect("answer");
+        let mut want = Vec::new();
+        wire::encode_reply(&mut want, &[(1, &long)]);
+        assert_eq!(reply, want);
     }
 }

@@ -106,6 +106,11 @@ pub struct IncSender<'a> {
     /// -A: the ACLs sent so far, which later entries refer to by index
     /// (one cache for the whole transfer, as the receiving side's).
     acls: Option<protocol::acl::AclSender>,
+    /// -X: the xattr lists sent so far, numbered across the transfer; a
+    /// later entry with an identical set refers to an earlier list's, and
+    /// the values stay for the generator's requests (upstream keeps
+    /// rsync_xal_l for the whole transfer).
+    xattrs: Option<crate::xattrs::SendLists>,
     /// Where the walk's filter stack is rooted now.
     cur_root: Option<PathBuf>,
     /// The lists not yet finished, oldest first.
@@ -183,6 +188,7 @@ impl<'a> IncSender<'a> {
             fixup,
             watch,
             acls: opts.acls.then(protocol::acl::AclSender::default),
+            xattrs: (opts.xattrs > 0).then(crate::xattrs::SendLists::default),
             cur_root: None,
             lists: VecDeque::new(),
             pending: 0,
@@ -223,6 +229,14 @@ impl<'a> IncSender<'a> {
             assign_hard_links_from(&mut list, start as u32, &mut self.hlinks);
         }
         (self.fixup)(&mut list);
+        // -X: each entry's list index goes with it (and with a directory's
+        // copy that names its list's slot).
+        if let Some(x) = self.xattrs.as_mut() {
+            let nums = x.collect_more(&list, self.w.opts, self.w.rules, self.w.out);
+            for (e, n) in list.entries.iter_mut().zip(nums) {
+                e.xattr = Some(n).into();
+            }
+        }
         let mut by_pos: HashMap<usize, Diverted> =
             diverted.into_iter().map(|d| (d.pos, d)).collect();
         let mut level: VecDeque<Node> = VecDeque::new();
@@ -257,6 +271,10 @@ impl<'a> IncSender<'a> {
             if let Some(tx) = self.acls.as_mut() {
                 let enc = &mut self.enc;
                 crate::acls::send_named(tx, buf, e, &mut |u, id| enc.inline_name(u, id));
+            }
+            // upstream: flist.c send_file_name(): then the xattrs.
+            if let Some(x) = self.xattrs.as_ref() {
+                x.encode_list(buf, e.xattr.get().unwrap_or(0));
             }
         }
         self.enc.encode_end(buf, io_error);
@@ -378,6 +396,11 @@ impl<'a> IncSender<'a> {
             }
         }
         !self.lists.is_empty()
+    }
+
+    /// -X: the xattr lists sent so far.
+    pub fn xattrs(&self) -> Option<&crate::xattrs::SendLists> {
+        self.xattrs.as_ref()
     }
 
     /// The list holding wire index `ndx` (its directory's slot included).
