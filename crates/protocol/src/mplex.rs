@@ -476,9 +476,11 @@ impl<W: Write> Drop for MplexWriter<W> {
     }
 }
 
-/// The most full data frames [`MplexWriter`] gathers into one write
-/// (rsync's sender writes about 64 KiB at a time).
-const GATHER_FRAMES: usize = 4;
+/// The most full data frames [`MplexWriter`] gathers into one write.
+/// One: four (128 KiB a write, twice a pipe's buffer) made a 2 GiB
+/// transfer over a remote shell 12% slower (side-by-side bench, idle,
+/// 3 runs), for 9,000 fewer writes on 100k small files.
+const GATHER_FRAMES: usize = 1;
 
 /// Writes `data` (a whole number of full frames, at most
 /// [`GATHER_FRAMES`]) as MSG_DATA frames, each header before its frame,
@@ -758,11 +760,12 @@ mod tests {
         for piece in data.chunks(1000) {
             w.write_all(piece).unwrap();
         }
-        assert_eq!(w.inner_mut().calls, 1, "four frames in one call");
+        let full = 5 / GATHER_FRAMES;
+        assert_eq!(w.inner_mut().calls, full, "GATHER_FRAMES frames a call");
         w.send_msg(MsgCode::Info, b"note").unwrap();
-        assert_eq!(w.inner_mut().calls, 2, "the rest and the message");
+        assert_eq!(w.inner_mut().calls, full + 1, "the rest and the message");
         w.flush().unwrap();
-        assert_eq!(w.inner_mut().calls, 2);
+        assert_eq!(w.inner_mut().calls, full + 1);
         let wire = std::mem::take(&mut w.inner_mut().wire);
         assert_eq!(wire.len(), data.len() + 6 * 4 + 4 + 4);
         let (h, msgs) = collecting();
