@@ -7,7 +7,7 @@
 // upstream: flist.c send_file_list() (inc_recurse && relative_paths),
 // send_implied_dirs() (inc_recurse: lastpath_struct, F_DIR_RELNAMES_P),
 // send1extra() (the relname_list loop)
-use super::tree::{emit_item, resolve, under, NameType};
+use super::tree::{emit_item, implied_dir_stat, resolve, under, NameType};
 use super::*;
 
 /// What is left of a -R name below an implied directory (upstream
@@ -48,30 +48,10 @@ pub(super) fn defer(w: &mut Walker<'_>, root: &Path, dir: &[u8], rel: RelName) -
         return Ok(());
     }
     let path = under(root, dir);
-    // Implied directories are the operator's own path to the item.
-    let operator = w.src.unbound();
-    let meta = match operator.stat(&path) {
-        Ok(m) => m,
-        // upstream: make_file() reports a missing one as vanished.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            w.out
-                .warning(&format!("file has vanished: \"{}\"", abs_display(&path)));
-            w.out.add_io_error(2);
-            return Ok(());
-        }
-        Err(e) => {
-            w.out.error_xfer(&format!(
-                "rsync: [sender] readlink_stat(\"{}\") failed: {}",
-                abs_display(&path),
-                os_err(&e)
-            ));
-            w.out.add_io_error(1);
-            return Ok(());
-        }
-    };
-    if !meta.is_dir() {
+    let Some(meta) = implied_dir_stat(w, &path) else {
         return Ok(());
-    }
+    };
+    let operator = w.src.unbound();
     let mut e = entry_for(&operator, &path, &meta, dir.to_vec(), w.opts, w.session)?;
     e.set_xflags(XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR);
     w.push(e, path.clone(), Origin::OPERATOR);

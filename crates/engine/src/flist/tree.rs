@@ -461,34 +461,40 @@ fn send_implied_dirs(
             continue;
         }
         let path = under(root, &name);
-        // Implied directories are the operator's own path to the item.
-        let meta = match w.src.unbound().stat(&path) {
-            Ok(m) => m,
-            // upstream: make_file() reports a missing one as vanished.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                w.out
-                    .warning(&format!("file has vanished: \"{}\"", abs_display(&path)));
-                w.out.add_io_error(2);
-                continue;
-            }
-            Err(e) => {
-                w.out.error_xfer(&format!(
-                    "rsync: [sender] readlink_stat(\"{}\") failed: {}",
-                    abs_display(&path),
-                    os_err(&e)
-                ));
-                w.out.add_io_error(1);
-                continue;
-            }
-        };
-        if !meta.is_dir() {
+        let Some(meta) = implied_dir_stat(w, &path) else {
             continue;
-        }
+        };
         let mut e = entry_for(&w.src.unbound(), &path, &meta, name, w.opts, w.session)?;
         e.set_xflags(XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR);
         w.push(e, path, Origin::OPERATOR);
     }
     Ok(())
+}
+
+/// An implied directory's stat, through the operator's own path to the
+/// item; None when it is not a directory, or after reporting why there
+/// is none (upstream make_file(): a missing one as vanished, io_error 2;
+/// another failure, io_error 1).
+pub(super) fn implied_dir_stat(w: &mut Walker<'_>, path: &Path) -> Option<confine::Stat> {
+    match w.src.unbound().stat(path) {
+        Ok(m) if m.is_dir() => Some(m),
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            w.out
+                .warning(&format!("file has vanished: \"{}\"", abs_display(path)));
+            w.out.add_io_error(2);
+            None
+        }
+        Err(e) => {
+            w.out.error_xfer(&format!(
+                "rsync: [sender] readlink_stat(\"{}\") failed: {}",
+                abs_display(path),
+                os_err(&e)
+            ));
+            w.out.add_io_error(1);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
