@@ -13,17 +13,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const RSYNC_350: &str = "/work/rsync-3.5.0/rsync";
-
-/// The stock binaries to test against: Debian's, and 3.5.0 when built.
-fn stock_bins() -> Vec<PathBuf> {
-    let mut v = vec![rsync_bin()];
-    if Path::new(RSYNC_350).exists() {
-        v.push(PathBuf::from(RSYNC_350));
-    }
-    v
-}
-
 /// The options of every run: archive, hard links, deletion during the
 /// transfer, one exclude, itemized.
 const OPTS: [&str; 5] = [

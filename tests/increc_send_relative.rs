@@ -20,17 +20,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const RSYNC_350: &str = "/work/rsync-3.5.0/rsync";
-
-/// The stock binaries to test against: Debian's, and 3.5.0 when built.
-fn stock_bins() -> Vec<PathBuf> {
-    let mut v = vec![rsync_bin()];
-    if Path::new(RSYNC_350).exists() {
-        v.push(PathBuf::from(RSYNC_350));
-    }
-    v
-}
-
 /// The -R names: a directory with a trailing slash, one under an implied
 /// "." (`./`), a file and a hard link deep down, a directory whose
 /// implied parent is also named by another argument, a top-level file.

@@ -16,9 +16,7 @@
 //! `getfattr` (and `getfacl`) of every item; and the stock receiver's
 //! `--debug=FLIST3` lines show one list per directory, as with a stock
 //! sender (an oxsync sending one whole list with -X gets one).
-use crate::increc_xattr_acl::{
-    acls_of, debug_wrapper, dir_count, make_src, make_stale, stock_bins, xattrs_of,
-};
+use crate::increc_xattr_acl::{acls_of, debug_wrapper, dir_count, make_src, make_stale, xattrs_of};
 use crate::util::*;
 use std::path::Path;
 use std::process::Command;

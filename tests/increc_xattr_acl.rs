@@ -24,17 +24,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const RSYNC_350: &str = "/work/rsync-3.5.0/rsync";
-
-/// The stock binaries to test against: Debian's, and 3.5.0 when built.
-pub(crate) fn stock_bins() -> Vec<PathBuf> {
-    let mut v = vec![rsync_bin()];
-    if Path::new(RSYNC_350).exists() {
-        v.push(PathBuf::from(RSYNC_350));
-    }
-    v
-}
-
 fn tool(prog: &str, args: &[&str], path: &Path) {
     let out = Command::new(prog)
         .args(args)

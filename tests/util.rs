@@ -39,6 +39,20 @@ pub fn oxsync_bin() -> PathBuf {
     }
 }
 
+/// rsync 3.5.0 built from the mirror (`../shared/peers/build-rsync-3.5.0.sh`),
+/// where a development machine has it.
+pub const RSYNC_350: &str = "/work/rsync-3.5.0/rsync";
+
+/// The stock binaries to test against: Debian's (always), and 3.5.0 when
+/// built.
+pub fn stock_bins() -> Vec<PathBuf> {
+    let mut v = vec![rsync_bin()];
+    if Path::new(RSYNC_350).exists() {
+        v.push(PathBuf::from(RSYNC_350));
+    }
+    v
+}
+
 /// Stock rsync. The interop tests never skip: a missing rsync is a failure.
 pub fn rsync_bin() -> PathBuf {
     let p = std::env::var_os("OXSYNC_TEST_RSYNC")
