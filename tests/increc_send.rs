@@ -23,16 +23,6 @@ const OPTS: [&str; 5] = [
     "--debug=FLIST3",
 ];
 
-/// A stock binary with `--debug=FLIST3` (for the receiving server's lines).
-fn debug_wrapper(s: &Scratch, bin: &Path, name: &str) -> PathBuf {
-    let p = s.path(name);
-    write_script(
-        &p,
-        &format!("#!/bin/sh\nexec {} --debug=FLIST3 \"$@\"\n", bin.display()),
-    );
-    p
-}
-
 /// The receiving side's list lines: one per list it received.
 fn receiver_lists(out: &str) -> Vec<String> {
     let mut v: Vec<String> = out

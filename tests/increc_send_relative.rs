@@ -53,16 +53,6 @@ const MODES: [&[&str]; 4] = [
     &["-r", "--no-R", "--files-from=%FF"],
 ];
 
-/// A stock binary with `--debug=FLIST3` (for the receiving server's lines).
-fn debug_wrapper(s: &Scratch, bin: &Path, name: &str) -> PathBuf {
-    let p = s.path(name);
-    write_script(
-        &p,
-        &format!("#!/bin/sh\nexec {} --debug=FLIST3 \"$@\"\n", bin.display()),
-    );
-    p
-}
-
 /// The receiving side's lists: each list's start and size, and each
 /// entry's line (index, depth, name, mode, flags), in list order.
 fn receiver_lists(out: &str) -> Vec<String> {

@@ -201,15 +201,8 @@ fn sent_lists(r: &Run) -> usize {
 
 /// A stock binary run with `--debug=FLIST3` (a pulled-from server).
 pub(crate) fn debug_wrapper(s: &Scratch, bin: &Path) -> PathBuf {
-    let p = s.path(&format!(
-        "debug-{}.sh",
-        bin.to_string_lossy().replace('/', "_")
-    ));
-    write_script(
-        &p,
-        &format!("#!/bin/sh\nexec {} --debug=FLIST3 \"$@\"\n", bin.display()),
-    );
-    p
+    let name = format!("debug-{}.sh", bin.to_string_lossy().replace('/', "_"));
+    crate::util::debug_wrapper(s, bin, &name)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -53,6 +53,17 @@ pub fn stock_bins() -> Vec<PathBuf> {
     v
 }
 
+/// A stock binary with `--debug=FLIST3` (for the list lines of a
+/// receiving server), as script `name` in `s`.
+pub fn debug_wrapper(s: &Scratch, bin: &Path, name: &str) -> PathBuf {
+    let p = s.path(name);
+    write_script(
+        &p,
+        &format!("#!/bin/sh\nexec {} --debug=FLIST3 \"$@\"\n", bin.display()),
+    );
+    p
+}
+
 /// Stock rsync. The interop tests never skip: a missing rsync is a failure.
 pub fn rsync_bin() -> PathBuf {
     let p = std::env::var_os("OXSYNC_TEST_RSYNC")
