@@ -10,6 +10,7 @@ use engine::transfer::{closing_line, local_copy, run_receiver, run_sender, Link}
 use engine::{Error, Options};
 use protocol::exit;
 use std::io::BufReader;
+use std::os::fd::AsFd;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -346,6 +347,8 @@ fn with_remote(
             "rsync: cannot talk to the remote shell",
         ));
     };
+    crate::remote::widen_pipe(stdin.as_fd());
+    crate::remote::widen_pipe(stdout.as_fd());
     let mut stdin = stdin;
     if let Some(words) = protected {
         send_protected_args(&mut stdin, &words)?;

@@ -20,6 +20,24 @@ pub enum Location {
     Daemon(String),
 }
 
+/// The pipe capacity asked for on the remote-shell pipes: a 2 GiB
+/// transfer through the default 64 KiB pipe costs a context switch per
+/// 64 KiB on each side.
+pub const PIPE_SIZE: usize = 1024 * 1024;
+
+/// Widens `fd` to [`PIPE_SIZE`] when it is a pipe (a socket or a file is
+/// left alone). Best effort: the kernel caps unprivileged users at
+/// /proc/sys/fs/pipe-max-size and per-user page limits, and a refusal only
+/// leaves the default size.
+pub fn widen_pipe(fd: std::os::fd::BorrowedFd<'_>) {
+    let is_pipe = rustix::fs::fstat(fd).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    });
+    if is_pipe {
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
+    }
+}
+
 /// Classifies an argument as rsync does (upstream main.c
 /// check_for_hostspec): a colon before any slash makes a host spec.
 pub fn parse_location(arg: &str) -> Location {
@@ -105,6 +123,19 @@ pub fn safe_arg(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn a_pipe_is_widened_and_a_file_left_alone() {
+        let (r, w) = rustix::pipe::pipe().expect("pipe");
+        assert!(rustix::pipe::fcntl_getpipe_size(&r).expect("size") < PIPE_SIZE);
+        widen_pipe(w.as_fd());
+        // One pipe: either end reports the buffer's size.
+        assert_eq!(rustix::pipe::fcntl_getpipe_size(&r).expect("size"), PIPE_SIZE);
+        let f = tempfile::tempfile().expect("file");
+        widen_pipe(f.as_fd());
+        assert!(rustix::pipe::fcntl_getpipe_size(&f).is_err());
+    }
 
     #[test]
     fn locations() {

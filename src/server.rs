@@ -20,6 +20,9 @@ pub fn run(opts: &Options, argv: &[std::ffi::OsString]) -> i32 {
             }
         }
     }
+    for fd in [io::stdin().as_fd(), io::stdout().as_fd()] {
+        crate::remote::widen_pipe(fd);
+    }
     // Our stdout is the protocol stream: nothing else may ever write to it.
     let (stdin, stdout) = match (dup(io::stdin().as_fd()), dup(io::stdout().as_fd())) {
         (Ok(i), Ok(o)) => (i, o),
