@@ -131,7 +131,10 @@ mod tests {
         assert!(rustix::pipe::fcntl_getpipe_size(&r).expect("size") < PIPE_SIZE);
         widen_pipe(w.as_fd());
         // One pipe: either end reports the buffer's size.
-        assert_eq!(rustix::pipe::fcntl_getpipe_size(&r).expect("size"), PIPE_SIZE);
+        assert_eq!(
+            rustix::pipe::fcntl_getpipe_size(&r).expect("size"),
+            PIPE_SIZE
+        );
         let f = tempfile::tempfile().expect("file");
         widen_pipe(f.as_fd());
         assert!(rustix::pipe::fcntl_getpipe_size(&f).is_err());

@@ -57,8 +57,12 @@ pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Toke
             max: MAX_LITERAL_LEN as u64,
         });
     }
-    buf.clear();
-    buf.resize(len, 0);
+    // The buffer is reused run after run: zeroed only where it grows.
+    if buf.len() > len {
+        buf.truncate(len);
+    } else {
+        buf.resize(len, 0);
+    }
     r.read_exact_field(buf, "literal")?;
     Ok(Token::Literal(len))
 }
