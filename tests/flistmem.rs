@@ -109,14 +109,19 @@ fn stream(n: usize) -> (usize, u64, crate::fakepeer::Outcome) {
 /// were charged 244 bytes: the same list was refused there.
 #[test]
 fn a_list_that_fits_the_bound_is_accepted_within_it() {
-    let n = 300_000;
+    accepted_within_the_bound(300_000);
+}
+
+/// Streams `n` entries: the server takes them all without refusing at
+/// --max-alloc, and its peak RSS stays within the bound plus the baseline.
+fn accepted_within_the_bound(n: usize) {
     let (sent, peak, out) = stream(n);
-    assert_eq!(sent, n, "the server stopped reading the list");
     let diags = out.diagnostics().join("\n");
     assert!(
         !diags.contains("exceeded --max-alloc"),
         "a list of {n} entries was refused at --max-alloc={MAX_ALLOC}:\n{diags}"
     );
+    assert_eq!(sent, n, "the server stopped reading the list");
     assert_ne!(out.code, Some(RERR_MALLOC), "{diags}");
     // The list was taken; the session ends when the fake sender hangs up
     // instead of answering: RERR_STREAMIO.
@@ -134,20 +139,7 @@ fn a_list_that_fits_the_bound_is_accepted_within_it() {
 /// bytes), refused it.
 #[test]
 fn compact_entries_fit_a_larger_list_in_the_bound() {
-    let n = 480_000;
-    let (sent, peak, out) = stream(n);
-    let diags = out.diagnostics().join("\n");
-    assert!(
-        !diags.contains("exceeded --max-alloc"),
-        "a list of {n} entries was refused at --max-alloc={MAX_ALLOC}:\n{diags}"
-    );
-    assert_eq!(sent, n, "the server stopped reading the list");
-    assert_eq!(out.code, Some(12), "{diags}");
-    assert!(
-        peak <= MAX_ALLOC + BASELINE,
-        "peak RSS {} MiB for {n} entries at --max-alloc=64M",
-        peak >> 20
-    );
+    accepted_within_the_bound(480_000);
 }
 
 /// 720,000 entries with short names: the receiving side keeps one copy of
@@ -158,20 +150,7 @@ fn compact_entries_fit_a_larger_list_in_the_bound() {
 /// and refused it.
 #[test]
 fn one_copy_of_each_name_fits_a_larger_list_in_the_bound() {
-    let n = 720_000;
-    let (sent, peak, out) = stream(n);
-    let diags = out.diagnostics().join("\n");
-    assert!(
-        !diags.contains("exceeded --max-alloc"),
-        "a list of {n} entries was refused at --max-alloc={MAX_ALLOC}:\n{diags}"
-    );
-    assert_eq!(sent, n, "the server stopped reading the list");
-    assert_eq!(out.code, Some(12), "{diags}");
-    assert!(
-        peak <= MAX_ALLOC + BASELINE,
-        "peak RSS {} MiB for {n} entries at --max-alloc=64M",
-        peak >> 20
-    );
+    accepted_within_the_bound(720_000);
 }
 
 /// 940,000 entries with short names: an entry keeps only the low halves
@@ -182,20 +161,7 @@ fn one_copy_of_each_name_fits_a_larger_list_in_the_bound() {
 /// MiB): the same list was refused there.
 #[test]
 fn half_width_size_and_mtime_fit_a_larger_list_in_the_bound() {
-    let n = 940_000;
-    let (sent, peak, out) = stream(n);
-    let diags = out.diagnostics().join("\n");
-    assert!(
-        !diags.contains("exceeded --max-alloc"),
-        "a list of {n} entries was refused at --max-alloc={MAX_ALLOC}:\n{diags}"
-    );
-    assert_eq!(sent, n, "the server stopped reading the list");
-    assert_eq!(out.code, Some(12), "{diags}");
-    assert!(
-        peak <= MAX_ALLOC + BASELINE,
-        "peak RSS {} MiB for {n} entries at --max-alloc=64M",
-        peak >> 20
-    );
+    accepted_within_the_bound(940_000);
 }
 
 /// A hostile sender streaming 5,000,000 entries: refused at the bound

@@ -12,7 +12,7 @@
 //! FIFO that the sender reads (`--copy-devices` reads a non-regular file
 //! to its listed size) after it opened `sub/` for it and before it opens
 //! `sub/b`.
-use super::util::{oxsync_bin, rsync_bin, run, run_timeout, snapshot, Scratch};
+use super::util::{run, run_timeout, snapshot, Scratch, Way};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, OpenOptionsExt};
@@ -23,18 +23,6 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "OUTSIDE-SECRET-do-not-copy\n";
 const INSIDE: &str = "in-tree\n";
-
-/// Who sends and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Way {
-    Local,
-    Push,
-    Pull,
-    /// Stock rsync pulling from `oxsync --server --sender`.
-    StockPull,
-}
-
-const WAYS: [Way; 4] = [Way::Local, Way::Push, Way::Pull, Way::StockPull];
 
 /// src/{sub/{a, b, c}, zzz/.rsync-filter (a FIFO)}, outside/{b, c}.
 struct Setup {
@@ -128,24 +116,11 @@ fn transfer(
     extra: &[&str],
     when_scanned: impl FnOnce() + Send + 'static,
 ) -> super::util::Run {
-    let ox = oxsync_bin();
-    let mut cmd = match way {
-        Way::StockPull => Command::new(rsync_bin()),
-        _ => Command::new(&ox),
-    };
-    cmd.arg("-aF").arg("--no-inc-recursive").args(extra);
-    if way != Way::Local {
-        cmd.arg("-e")
-            .arg(t.s.rsh())
-            .arg(format!("--rsync-path={}", ox.display()));
-    }
+    let mut opts = vec!["-aF", "--no-inc-recursive"];
+    opts.extend_from_slice(extra);
     let src = format!("{}/", t.src.display());
     let dest = format!("{}/", t.dest.display());
-    match way {
-        Way::Local => cmd.arg(&src).arg(&dest),
-        Way::Push => cmd.arg(&src).arg(format!("localhost:{dest}")),
-        Way::Pull | Way::StockPull => cmd.arg(format!("localhost:{src}")).arg(&dest),
-    };
+    let mut cmd = way.command(&t.s, &opts, &[src], &dest);
     let fifo = t.src.join("zzz/.rsync-filter");
     let hook = std::thread::spawn(move || {
         let w = writer_when_read(&fifo);
@@ -172,7 +147,7 @@ fn transfer(
 /// them from the root, EXDEV, exit 23).
 #[test]
 fn dir_swapped_for_a_link_mid_directory_is_not_followed() {
-    for way in WAYS {
+    for way in Way::ALL {
         let t = setup();
         let outside_before = snapshot(&t.outside);
         let (sub, a) = (t.src.join("sub"), t.src.join("sub/a"));
@@ -237,7 +212,7 @@ fn dir_swapped_for_a_link_mid_directory_is_not_followed() {
 /// transferred").
 #[test]
 fn file_vanished_after_listing_warns_and_exits_24() {
-    for way in WAYS {
+    for way in Way::ALL {
         let t = setup();
         let b = t.src.join("sub/b");
         let r = transfer(&t, way, &[], move || fs::remove_file(&b).expect("rm b"));
@@ -263,7 +238,7 @@ fn file_vanished_after_listing_warns_and_exits_24() {
 #[test]
 fn file_changed_size_after_listing_sends_what_is_there() {
     const GROWN: &str = "in-tree, then grown well past its listed size\n";
-    for way in WAYS {
+    for way in Way::ALL {
         let t = setup();
         let (b, c) = (t.src.join("sub/b"), t.src.join("sub/c"));
         let r = transfer(&t, way, &[], move || {

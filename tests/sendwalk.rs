@@ -29,7 +29,7 @@
 //! the outside tree is left as it was, the rest of the tree still arrives,
 //! the run ends with rsync's "some files were not transferred" (23) and
 //! the sender's error line names the refused file.
-use super::util::{oxsync_bin, rsync_bin, run, run_timeout, snapshot, Scratch};
+use super::util::{oxsync_bin, run, run_timeout, snapshot, Scratch, Way};
 use std::fs;
 use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -49,18 +49,6 @@ enum Case {
     Listing,
     Leaf,
 }
-
-/// Who sends and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Way {
-    Local,
-    Push,
-    Pull,
-    /// Stock rsync pulling from `oxsync --server --sender`.
-    StockPull,
-}
-
-const WAYS: [Way; 4] = [Way::Local, Way::Push, Way::Pull, Way::StockPull];
 
 struct Setup {
     s: Scratch,
@@ -151,8 +139,6 @@ fn transfer_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> super::util::Run {
-    let ox = oxsync_bin();
-    let rsh = t.s.rsh();
     let (fifo, name, target) = match case {
         Case::Content => (
             t.src.join("zzz/.rsync-filter"),
@@ -178,24 +164,11 @@ fn transfer_env(
         ],
         _ => vec![format!("{}/", t.src.display())],
     };
-    let remote = |p: &String| format!("localhost:{p}");
     let dest = format!("{}/", t.dest.display());
-    let mut cmd = match way {
-        Way::StockPull => Command::new(rsync_bin()),
-        _ => Command::new(&ox),
-    };
-    cmd.arg("-aF").args(extra);
+    let mut opts = vec!["-aF"];
+    opts.extend_from_slice(extra);
+    let mut cmd = way.command(&t.s, &opts, &srcs, &dest);
     cmd.envs(env.iter().copied());
-    if way != Way::Local {
-        cmd.arg("-e")
-            .arg(&rsh)
-            .arg(format!("--rsync-path={}", ox.display()));
-    }
-    match way {
-        Way::Local => cmd.args(&srcs).arg(&dest),
-        Way::Push => cmd.args(&srcs).arg(remote(&dest)),
-        Way::Pull | Way::StockPull => cmd.args(srcs.iter().map(remote)).arg(&dest),
-    };
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = swap_when_read(fifo, name, target, stop.clone());
     let r = run(&mut cmd, &t.s.logs());
@@ -291,7 +264,7 @@ fn the_fallback_walk_refuses_the_swap_too() {
 }
 
 fn race(case: Case) {
-    for way in WAYS {
+    for way in Way::ALL {
         let t = setup(case);
         let before = snapshot(&t.outside);
         let r = transfer(&t, case, way, &[]);

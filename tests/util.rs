@@ -772,3 +772,42 @@ mod self_tests {
         assert_eq!(stat_bytes(s, "Total bytes sent"), None);
     }
 }
+
+/// Who sends and how, in the tests that race the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    Local,
+    Push,
+    Pull,
+    /// Stock rsync pulling from `oxsync --server --sender`.
+    StockPull,
+}
+
+impl Way {
+    /// Every way.
+    pub const ALL: [Way; 4] = [Way::Local, Way::Push, Way::Pull, Way::StockPull];
+
+    /// The command line of this way: `opts`, then (but locally) the
+    /// loopback remote shell of `s` with oxsync as the far side, then
+    /// `srcs` and `dest`, the far one of them as `localhost:PATH`.
+    pub fn command(self, s: &Scratch, opts: &[&str], srcs: &[String], dest: &str) -> Command {
+        let ox = oxsync_bin();
+        let mut cmd = match self {
+            Way::StockPull => Command::new(rsync_bin()),
+            _ => Command::new(&ox),
+        };
+        cmd.args(opts);
+        if self != Way::Local {
+            cmd.arg("-e")
+                .arg(s.rsh())
+                .arg(format!("--rsync-path={}", ox.display()));
+        }
+        let remote = |p: &String| format!("localhost:{p}");
+        match self {
+            Way::Local => cmd.args(srcs).arg(dest),
+            Way::Push => cmd.args(srcs).arg(format!("localhost:{dest}")),
+            Way::Pull | Way::StockPull => cmd.args(srcs.iter().map(remote)).arg(dest),
+        };
+        cmd
+    }
+}
