@@ -22,15 +22,16 @@ const RERR_STREAMIO: i32 = 12;
 const ITEM_TRANSFER: u16 = 1 << 15;
 
 /// A daemon config with one writable module `m` and a log file.
-struct Module {
+/// A writable daemon module `m` in a scratch directory, with its log.
+pub(crate) struct Module {
     _s: Scratch,
-    conf: PathBuf,
+    pub(crate) conf: PathBuf,
     log: PathBuf,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Module {
-    fn new() -> Module {
+    pub(crate) fn new() -> Module {
         let s = Scratch::new();
         let dir = s.path("mod");
         fs::create_dir(&dir).expect("mkdir module");
@@ -67,7 +68,7 @@ impl Module {
         Peer::start_daemon(&self.conf, "m", &["--server", flags, ".", "m/"])
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 }

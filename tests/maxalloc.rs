@@ -170,28 +170,9 @@ fn measure_peak_rss_of_a_large_list() {
 /// the module keeps nothing, and the refusal is in the daemon's log.
 #[test]
 fn daemon_default_bound_refuses_a_hostile_push() {
-    use std::os::unix::fs::MetadataExt;
-    let s = Scratch::new();
-    let module = s.path("mod");
-    fs::create_dir(&module).expect("mkdir module");
-    let me = fs::metadata(&module).expect("stat");
-    let conf = s.path("rsyncd.conf");
-    let log = s.path("daemon.log");
-    fs::write(
-        &conf,
-        format!(
-            "use chroot = no\nuid = {}\ngid = {}\nlog file = {}\nlock file = {}\n\
-             [m]\npath = {}\nread only = no\n",
-            me.uid(),
-            me.gid(),
-            log.display(),
-            s.path("lock").display(),
-            module.display()
-        ),
-    )
-    .expect("conf");
+    let m = crate::hostile_push::Module::new();
     let mut peer = Peer::start_daemon(
-        &conf,
+        &m.conf,
         "m",
         &[
             "--server",
@@ -211,8 +192,13 @@ fn daemon_default_bound_refuses_a_hostile_push() {
     });
     assert!(sent < HOSTILE_ENTRIES, "the daemon read all {sent} entries");
     assert!(
-        fs::read_dir(&module).expect("read module").next().is_none(),
+        fs::read_dir(&m.dir).expect("read module").next().is_none(),
         "something was written to the module"
+    );
+    let log = m.log_text();
+    assert!(
+        log.contains("exceeded --max-alloc=268435456 setting"),
+        "the daemon's log does not give the refusal:\n{log}"
     );
 }
 
