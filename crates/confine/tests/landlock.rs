@@ -5,46 +5,14 @@
 //! test selected and `CONFINE_LANDLOCK_SCENARIO` set, and the parent
 //! asserts on the child's exit status and output.
 
+mod common;
+
 use confine::{abi_version, confine_to, AmbientAuthority, LandlockOutcome, Level, Rules};
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const SCENARIO: &str = "CONFINE_LANDLOCK_SCENARIO";
-
-/// True in the child process that runs scenario `name`.
-fn is_child(name: &str) -> bool {
-    std::env::var(SCENARIO).as_deref() == Ok(name)
-}
-
-/// Runs the test `name` alone in a child process with `env`, asserts that
-/// it passed and returns its standard output.
-fn run_child(name: &str, env: &[(&str, &Path)]) -> String {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(SCENARIO, name);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("spawn the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "scenario {name} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "scenario {name} did not run:\n{stdout}"
-    );
-    stdout
-}
-
-fn env_path(key: &str) -> PathBuf {
-    PathBuf::from(std::env::var_os(key).unwrap_or_else(|| panic!("{key} not set")))
-}
+const SCENARIOS: common::Scenarios = common::Scenarios("CONFINE_LANDLOCK_SCENARIO");
 
 /// The kernel's ABI from the raw version query of landlock_create_ruleset.
 fn raw_abi() -> i64 {
@@ -105,12 +73,12 @@ fn probe_agrees_with_kernel() {
     assert_eq!(probe.map(i64::from), Some(raw));
     // The abi an enforced domain reports (the landlock crate's own status
     // after restrict_self) agrees too.
-    if is_child("probe_agrees_with_kernel") {
+    if SCENARIOS.is_child("probe_agrees_with_kernel") {
         let (abi, _) = confine(&Rules::default());
         assert_eq!(i64::from(abi), raw);
         return;
     }
-    let out = run_child("probe_agrees_with_kernel", &[]);
+    let out = SCENARIOS.run_child("probe_agrees_with_kernel", &[]);
     assert!(out.contains(&format!("landlock: abi {raw}, ")), "{out}");
 }
 
@@ -120,13 +88,13 @@ fn write_inside_root_succeeds() {
     if !landlock_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let root = tempfile::tempdir().unwrap();
-        run_child(NAME, &[("ROOT", root.path())]);
+        SCENARIOS.run_child(NAME, &[("ROOT", root.path())]);
         assert_eq!(std::fs::read(root.path().join("d/b")).unwrap(), b"data");
         return;
     }
-    let root = env_path("ROOT");
+    let root = common::env_path("ROOT");
     let auth = AmbientAuthority::operator();
     confine(&Rules::for_module(&root, true, auth));
     std::fs::write(root.join("a"), b"data").unwrap();
@@ -144,11 +112,11 @@ fn write_outside_root_is_denied() {
     if !landlock_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let root = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("existing"), b"old").unwrap();
-        run_child(NAME, &[("ROOT", root.path()), ("OUTSIDE", outside.path())]);
+        SCENARIOS.run_child(NAME, &[("ROOT", root.path()), ("OUTSIDE", outside.path())]);
         assert!(!outside.path().join("new").exists());
         assert_eq!(
             std::fs::read(outside.path().join("existing")).unwrap(),
@@ -156,8 +124,8 @@ fn write_outside_root_is_denied() {
         );
         return;
     }
-    let root = env_path("ROOT");
-    let outside = env_path("OUTSIDE");
+    let root = common::env_path("ROOT");
+    let outside = common::env_path("OUTSIDE");
     confine(&Rules::for_module(
         &root,
         true,
@@ -185,13 +153,13 @@ fn read_only_module_root_denies_writes() {
     if !landlock_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("f"), b"content").unwrap();
-        run_child(NAME, &[("ROOT", root.path())]);
+        SCENARIOS.run_child(NAME, &[("ROOT", root.path())]);
         return;
     }
-    let root = env_path("ROOT");
+    let root = common::env_path("ROOT");
     confine(&Rules::for_module(
         &root,
         false,
@@ -208,13 +176,13 @@ fn empty_allowlist_denies_every_write() {
     if !landlock_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let dir = tempfile::tempdir().unwrap();
-        run_child(NAME, &[("DIR", dir.path())]);
+        SCENARIOS.run_child(NAME, &[("DIR", dir.path())]);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         return;
     }
-    let dir = env_path("DIR");
+    let dir = common::env_path("DIR");
     confine(&Rules::default());
     assert_denied(std::fs::write(dir.join("x"), b"x"), "create in a tempdir");
     assert_denied(std::fs::create_dir(dir.join("d")), "mkdir in a tempdir");
@@ -234,16 +202,16 @@ fn second_confine_cannot_widen() {
     if !landlock_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        run_child(NAME, &[("A", a.path()), ("B", b.path())]);
+        SCENARIOS.run_child(NAME, &[("A", a.path()), ("B", b.path())]);
         assert!(a.path().join("second").exists());
         assert!(!b.path().join("x").exists());
         return;
     }
-    let a = env_path("A");
-    let b = env_path("B");
+    let a = common::env_path("A");
+    let b = common::env_path("B");
     let auth = AmbientAuthority::operator();
     confine(&Rules::for_module(&a, true, auth));
     std::fs::write(a.join("first"), b"x").unwrap();
@@ -261,13 +229,13 @@ fn system_directories_stay_usable() {
     if !landlock_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let root = tempfile::tempdir().unwrap();
-        run_child(NAME, &[("ROOT", root.path())]);
+        SCENARIOS.run_child(NAME, &[("ROOT", root.path())]);
         assert_eq!(std::fs::read(root.path().join("hook")).unwrap(), b"hi\n");
         return;
     }
-    let root = env_path("ROOT");
+    let root = common::env_path("ROOT");
     confine(&Rules::for_module(
         &root,
         true,
@@ -293,10 +261,10 @@ fn tcp_is_denied_from_abi_4() {
         eprintln!("kernel landlock abi below 4: test skipped");
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port().to_string();
-        run_child(NAME, &[("PORT", Path::new(&port))]);
+        SCENARIOS.run_child(NAME, &[("PORT", Path::new(&port))]);
         return;
     }
     let port: u16 = std::env::var("PORT").unwrap().parse().unwrap();
@@ -331,8 +299,8 @@ fn signals_are_scoped_from_abi_6() {
         eprintln!("kernel landlock abi below 6: test skipped");
         return;
     }
-    if !is_child(NAME) {
-        run_child(NAME, &[]);
+    if !SCENARIOS.is_child(NAME) {
+        SCENARIOS.run_child(NAME, &[]);
         return;
     }
     let parent = rustix::process::getppid().expect("parent");

@@ -4,47 +4,17 @@
 //! credentials, the root directory and Landlock would otherwise leak into
 //! the other tests of this process. Needs root; skipped otherwise.
 
+mod common;
+
 use confine::{
     chroot, confine_to, drop_privileges, set_no_new_privs, AmbientAuthority, LandlockOutcome, Rules,
 };
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const SCENARIO: &str = "CONFINE_PRIVDROP_SCENARIO";
+const SCENARIOS: common::Scenarios = common::Scenarios("CONFINE_PRIVDROP_SCENARIO");
 const NOBODY: u32 = 65534;
-
-fn is_child(name: &str) -> bool {
-    std::env::var(SCENARIO).as_deref() == Ok(name)
-}
-
-fn run_child(name: &str, env: &[(&str, &Path)]) -> String {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(SCENARIO, name);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("spawn the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "scenario {name} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "scenario {name} did not run:\n{stdout}"
-    );
-    stdout
-}
-
-fn env_path(key: &str) -> PathBuf {
-    PathBuf::from(std::env::var_os(key).unwrap_or_else(|| panic!("{key} not set")))
-}
 
 fn root_here() -> bool {
     let root = rustix::process::geteuid().is_root();
@@ -60,8 +30,8 @@ fn drop_to_nobody_cannot_regain_root() {
     if !root_here() {
         return;
     }
-    if !is_child(NAME) {
-        run_child(NAME, &[]);
+    if !SCENARIOS.is_child(NAME) {
+        SCENARIOS.run_child(NAME, &[]);
         return;
     }
     drop_privileges(NOBODY, NOBODY, &[NOBODY]).unwrap();
@@ -83,7 +53,7 @@ fn chroot_drop_and_landlock_in_session_order() {
     if !root_here() {
         return;
     }
-    if !is_child(NAME) {
+    if !SCENARIOS.is_child(NAME) {
         // A chroot holding a module directory owned by nobody and a file
         // owned by root.
         let jail = tempfile::tempdir().unwrap();
@@ -94,13 +64,13 @@ fn chroot_drop_and_landlock_in_session_order() {
             std::fs::create_dir(d).unwrap();
             std::os::unix::fs::chown(d, Some(NOBODY), Some(NOBODY)).unwrap();
         }
-        let out = run_child(NAME, &[("JAIL", jail.path())]);
+        let out = SCENARIOS.run_child(NAME, &[("JAIL", jail.path())]);
         assert!(out.contains("landlock: abi "), "{out}");
         assert_eq!(std::fs::read(module.join("f")).unwrap(), b"pushed");
         assert!(!other.join("f").exists());
         return;
     }
-    let jail = env_path("JAIL");
+    let jail = common::env_path("JAIL");
     let auth = AmbientAuthority::operator();
     chroot(&jail, auth).unwrap();
     assert!(Path::new("/module").is_dir());
