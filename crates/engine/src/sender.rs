@@ -184,6 +184,15 @@ pub fn send_files<R: Read>(
             ctx.session.seed_fix(),
             &mut |op| {
                 match op {
+                    Op::Literal(data) if tokens.plain() && !ctx.batch_only => {
+                        // Each run goes to the writer from the read buffer,
+                        // after its token (no copy into `out`).
+                        pos += data.len() as u64;
+                        for run in data.chunks(protocol::token::CHUNK_SIZE) {
+                            tokens.literal_header(run.len(), &mut out);
+                            write_runs(w, &mut out, run).map_err(io::Error::other)?;
+                        }
+                    }
                     Op::Literal(data) => {
                         pos += data.len() as u64;
                         tokens.literal(data, &mut out).map_err(io::Error::other)?;
@@ -581,6 +590,15 @@ fn write_out(w: &SharedWriter, out: &mut Vec<u8>, flush: bool) -> Result<()> {
     if flush {
         g.flush()?;
     }
+    out.clear();
+    Ok(())
+}
+
+/// `out`, then `run` (plain literal data), to the receiver.
+fn write_runs(w: &SharedWriter, out: &mut Vec<u8>, run: &[u8]) -> Result<()> {
+    let mut g = lock(w)?;
+    g.write_all(out)?;
+    g.write_all(run)?;
     out.clear();
     Ok(())
 }

@@ -68,6 +68,17 @@ impl TokenOut {
         self.codec == Some(Codec::Zlib)
     }
 
+    /// True when literal data goes out as it is (no compression): the
+    /// caller may then write it with [`TokenOut::literal_header`] itself.
+    pub fn plain(&self) -> bool {
+        self.codec.is_none()
+    }
+
+    /// The token before `len` (at most CHUNK_SIZE) plain literal bytes.
+    pub fn literal_header(&self, len: usize, out: &mut Vec<u8>) {
+        protocol::varint::write_i32(out, len as i32);
+    }
+
     /// Literal data.
     pub fn literal(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         match &mut self.comp {

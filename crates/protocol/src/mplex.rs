@@ -442,6 +442,23 @@ impl<W: Write> Write for MplexWriter<W> {
                 continue;
             }
             let room = WRITE_FRAME_LEN - self.pending();
+            if self.multiplexed && self.frame == 0 && rest.len() >= room && room >= MIN_DIRECT {
+                // The frame being filled, completed straight from the
+                // caller's buffer: its header, what is pending, the rest.
+                let pending = self.pending();
+                let head = header(MsgCode::Data, WRITE_FRAME_LEN);
+                let (part, tail) = rest.split_at(room);
+                let mut bufs = [
+                    io::IoSlice::new(&head),
+                    io::IoSlice::new(&self.buf[HDR..]),
+                    io::IoSlice::new(part),
+                ];
+                write_slices(&mut self.inner, &mut bufs)?;
+                self.bytes_written += (HDR + pending + room) as u64;
+                self.buf.truncate(HDR);
+                rest = tail;
+                continue;
+            }
             let take = room.min(rest.len());
             self.buf.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
@@ -494,7 +511,15 @@ fn write_frames<W: Write>(w: &mut W, data: &[u8]) -> io::Result<()> {
         bufs[n + 1] = io::IoSlice::new(frame);
         n += 2;
     }
-    let mut bufs = &mut bufs[..n];
+    write_slices(w, &mut bufs[..n])
+}
+
+/// The least of a caller's data [`MplexWriter`] writes from the caller's
+/// buffer to complete a pending frame (less is copied).
+const MIN_DIRECT: usize = 4096;
+
+/// Writes all of `bufs` with vectored writes.
+fn write_slices<W: Write>(w: &mut W, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
     while !bufs.is_empty() {
         match w.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -734,6 +759,34 @@ mod tests {
             }
             let wire = std::mem::take(&mut w.inner_mut().wire);
             assert_eq!(wire.len(), data.len() + frames * 4);
+            let (h, _) = collecting();
+            let mut r = MplexReader::new(&wire[..], h);
+            r.set_multiplexed(true);
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).unwrap();
+            assert_eq!(back, data, "cap {cap}");
+        }
+    }
+
+    /// A pending partial frame completed from a large write (written from
+    /// the caller's buffer, not copied) keeps the stream intact however
+    /// short the inner stream's writes are.
+    #[test]
+    fn pending_frame_completed_from_a_large_write() {
+        let data: Vec<u8> = (0..40_010usize).map(|i| (i * 13) as u8).collect();
+        for cap in [usize::MAX, 2, 5, 4 + 10, 100] {
+            let mut w = MplexWriter::new(Calls {
+                cap,
+                wire: Vec::new(),
+                calls: 0,
+            });
+            w.set_multiplexed(true).unwrap();
+            w.write_all(&data[..10]).unwrap();
+            w.write_all(&data[10..]).unwrap();
+            w.flush().unwrap();
+            let wire = std::mem::take(&mut w.inner_mut().wire);
+            assert_eq!(w.bytes_written(), wire.len() as u64);
+            assert_eq!(wire.len(), data.len() + 2 * 4, "two frames, cap {cap}");
             let (h, _) = collecting();
             let mut r = MplexReader::new(&wire[..], h);
             r.set_multiplexed(true);
