@@ -15,6 +15,7 @@ mod compress;
 mod confine_root;
 mod connect_prog;
 mod control;
+mod cvs_rules;
 mod daemon;
 mod daemon_auth_digest;
 mod daemon_auth_rules;

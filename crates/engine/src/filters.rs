@@ -32,14 +32,27 @@ fn local_rule_error(e: filter::Error, why: Option<String>) -> Error {
 /// unless `links` allows it.
 fn read_local(path: &[u8], links: confine::Links) -> std::io::Result<Vec<u8>> {
     if path == b"-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-        return Ok(v);
+        return stdin_rules();
     }
     confine::operator::read(
         std::path::Path::new(std::ffi::OsStr::from_bytes(path)),
         links,
     )
+}
+
+/// Standard input, read once: both sides of a local copy build their rules
+/// from the options (upstream's forked child inherits the list its parent
+/// read), so the second gets what the first read.
+fn stdin_rules() -> std::io::Result<Vec<u8>> {
+    static READ: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+    let mut read = READ.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = &*read {
+        return Ok(v.clone());
+    }
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+    *read = Some(v.clone());
+    Ok(v)
 }
 
 /// The client's rules, in command-line order (upstream options.c), with
@@ -64,6 +77,9 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
             None
         }
     };
+    // upstream exclude.c get_cvs_excludes(): any `-C` rule (the option or
+    // `-f-C`) adds $HOME/.cvsignore and $CVSIGNORE to the default list.
+    list.set_cvs_sources_from_env();
     let mut f_count = 0;
     for arg in &opts.filters {
         match arg {
@@ -99,7 +115,6 @@ pub fn from_options(opts: &Options) -> Result<FilterList> {
         list.set_delete_excluded();
     }
     if opts.cvs_exclude {
-        list.set_cvs_sources_from_env();
         list.add_cvs_exclude(&mut read)
             .map_err(|e| local_rule_error(e, why.borrow_mut().take()))?;
     }
@@ -114,6 +129,19 @@ pub fn print_notes(list: &mut FilterList, out: &crate::out::Out) {
             out.error(&n.text);
         } else {
             out.info(&n.text);
+        }
+    }
+}
+
+/// A remote-shell server's own CVS-ignore sources (`$HOME/.cvsignore`,
+/// read here by the operator's process, and `$CVSIGNORE`) for a `-C` rule
+/// the client sends.
+pub fn server_cvs_sources(list: &mut FilterList) {
+    list.set_cvs_sources_from_env();
+    if let Some(home) = std::env::var_os("HOME") {
+        let path = std::path::Path::new(&home).join(".cvsignore");
+        if let Ok(text) = confine::operator::read(&path, confine::Links::from_insecure(false)) {
+            list.set_cvs_home_text(text);
         }
     }
 }

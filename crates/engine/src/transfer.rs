@@ -225,7 +225,12 @@ fn announce_io_timeout(w: &SharedWriter, link: &Link, protocol: i32) -> Result<(
 /// Reads the client's filter rules. A received `merge` rule is never read
 /// here: a peer must not make us open a file it names.
 // upstream: exclude.c:recv_filter_list()
-fn recv_filter_list<R: Read>(r: &mut R, protocol: i32, opts: &Options) -> Result<FilterList> {
+fn recv_filter_list<R: Read>(
+    r: &mut R,
+    protocol: i32,
+    opts: &Options,
+    link: &Link,
+) -> Result<FilterList> {
     let mut rules = Vec::new();
     loop {
         let len = r.read_i32_field("filter rule length")?;
@@ -244,12 +249,22 @@ fn recv_filter_list<R: Read>(r: &mut R, protocol: i32, opts: &Options) -> Result
         }
         rules.push(r.read_bytes(len as usize, MAX_RULE_LEN as usize, "filter rule")?);
     }
-    let mut list = FilterList::from_wire(&rules, protocol as u32, &mut |_| None).map_err(|e| {
-        Error::new(
-            exit::RERR_PROTOCOL,
-            format!("rsync: invalid filter rule from the client: {e}"),
-        )
-    })?;
+    let mut list = FilterList::new();
+    // upstream exclude.c get_cvs_excludes(): a client's `-C` also brings in
+    // a remote-shell server's own $HOME/.cvsignore and $CVSIGNORE (not a
+    // daemon's here).
+    if link.agreed_protocol.is_none() {
+        filters::server_cvs_sources(&mut list);
+    }
+    for rule in &rules {
+        list.add_wire_rule(rule, protocol as u32, &mut |_| None)
+            .map_err(|e| {
+                Error::new(
+                    exit::RERR_PROTOCOL,
+                    format!("rsync: invalid filter rule from the client: {e}"),
+                )
+            })?;
+    }
     filters::finish_received(&mut list, opts)?;
     Ok(list)
 }
@@ -287,7 +302,7 @@ pub fn run_sender(
     let remover = Arc::new(crate::remove_source::SourceRemover::default());
     let (mut reader, session) = start(r, &w, opts, link, &out, Some(remover.clone()), false)?;
     let mut rules = match side {
-        Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts)?,
+        Side::Server if !local => recv_filter_list(&mut reader, session.protocol, opts, link)?,
         _ => filters::from_options(opts)?,
     };
     if side == Side::Client {
@@ -958,7 +973,7 @@ fn receiver_rules(
         Side::Server
             if !local && (opts.delete != DeleteMode::Off || opts.tree.receiver_wants_rules()) =>
         {
-            recv_filter_list(reader, session.protocol, opts)?
+            recv_filter_list(reader, session.protocol, opts, link)?
         }
         Side::Server if local => filters::from_options(opts)?,
         Side::Server => FilterList::new(),

@@ -140,6 +140,8 @@ pub struct FilterList {
     pub(crate) delete_excluded: bool,
     eol_nulls: bool,
     cvs_home: Option<Vec<u8>>,
+    /// `$HOME/.cvsignore` as read already by its caller (a server's).
+    cvs_home_text: Option<Vec<u8>>,
     cvs_env: Option<Vec<u8>>,
     depth: usize,
     /// The files being parsed, innermost last.
@@ -227,8 +229,10 @@ impl FilterList {
     /// added later) become sender-side only.
     pub fn set_delete_excluded(&mut self) {
         self.delete_excluded = true;
-        for e in &mut self.rules {
-            if let Entry::Rule(r) = e {
+        // A `-C` rule given before the option, and the CVS list it built,
+        // become sender-side too.
+        for e in self.rules.iter_mut().chain(self.cvs.iter_mut()) {
+            if let Entry::Rule(r) | Entry::Cvs(r) = e {
                 if r.flags & (rule::SIDES | rule::MERGE_FILE) == 0 {
                     r.flags |= rule::SENDER_SIDE;
                 }
@@ -247,6 +251,13 @@ impl FilterList {
     pub fn set_cvs_sources(&mut self, home_file: Option<Vec<u8>>, env_value: Option<Vec<u8>>) {
         self.cvs_home = home_file;
         self.cvs_env = env_value;
+    }
+
+    /// The text of the `$HOME/.cvsignore` given to
+    /// [`FilterList::set_cvs_sources`], read by the caller: a list built
+    /// from a peer's rules reads no file through its reader.
+    pub fn set_cvs_home_text(&mut self, text: Vec<u8>) {
+        self.cvs_home_text = Some(text);
     }
 
     /// [`FilterList::set_cvs_sources`] from this process's `HOME` and `CVSIGNORE`.
@@ -463,7 +474,7 @@ impl FilterList {
                     _ => continue,
                 },
                 Entry::Cvs(r) => {
-                    if ignore_perishable && r.is_perishable() {
+                    if (ignore_perishable && r.is_perishable()) || !r.applies_to(side) {
                         continue;
                     }
                     self.decide(&self.cvs, ListId::Cvs, path, how)
@@ -868,7 +879,7 @@ impl FilterList {
         let perishable = Ctx::plain(flags | rule::PERISHABLE, false);
         self.parse_str(Target::Cvs, DEFAULT_CVSIGNORE.as_bytes(), perishable, read)?;
         if let Some(home) = self.cvs_home.clone() {
-            if let Some(data) = read(&home) {
+            if let Some(data) = self.cvs_home_text.clone().or_else(|| read(&home)) {
                 self.parse_file(Target::Cvs, &data, &home, ctx, read)?;
             }
         }
