@@ -249,8 +249,8 @@ fn update_existing_destination() {
     check_all(&["-H", "--ignore-existing"], partly_there);
 }
 
-/// A previous copy for --link-dest inside each destination (`.prev`, as an
-/// oxsync server refuses basis dirs outside the destination): group a as
+/// A previous copy for --link-dest inside each destination (`.prev`, so
+/// each direction's destination has its own): group a as
 /// one inode, group b as separate files, everything with the source's
 /// bytes and times.
 fn with_previous(_: &Path, dst: &Path) {

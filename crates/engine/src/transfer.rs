@@ -699,17 +699,6 @@ pub fn run_receiver_to(
     out: Arc<Out>,
 ) -> Result<XferStats> {
     let (side, local) = (link.side, link.local);
-    let climb = match &dest {
-        Dest::Beneath { .. } => crate::basis::Climb::All,
-        Dest::Operator(_) => crate::basis::Climb::Basis,
-    };
-    // A server started with --confine-root (by rrsync) takes the option
-    // directories as operator paths, each walk bounded by that root.
-    let remote_server =
-        side == Side::Server && !local && confine::operator::confinement().is_none();
-    if remote_server {
-        crate::basis::validate_server_paths(opts, climb)?;
-    }
     // upstream get_local_name(): a listing writes nowhere, so its
     // destination is the current directory, whatever was named.
     let dest = match dest {
@@ -763,14 +752,7 @@ pub fn run_receiver_to(
     };
     let (module, dest_info, module_prefix) = open_dest(opts, dest, &list, &mut renamed, &out)?;
     let stats = Arc::new(Mutex::new(XferStats::default()));
-    let dirs = basis_dirs(
-        opts,
-        (side, remote_server),
-        dest_ambient.as_deref(),
-        module,
-        &dest_info.root,
-        &out,
-    )?;
+    let dirs = basis_dirs(opts, dest_ambient.as_deref(), module, &dest_info.root, &out)?;
     let whole_file = whole_file(opts, &session, local);
     let xattrs = received.xattrs.finish(&crate::xattrs::Policy::new(
         opts,
@@ -881,30 +863,29 @@ fn open_dest(
 }
 
 /// The option directories (basis, backup, partial, temp) resolved for a
-/// receiver, each bounded as its side allows; basis dirs that leave the
-/// bound are warned about and dropped.
+/// receiver: operator paths for a client, a local copy and a remote-shell
+/// server (as rsync's: its client is the operator, whom ssh gave a shell;
+/// started with --confine-root, by rrsync, each walk is bounded by that
+/// root), paths inside the module for a daemon; basis dirs that leave
+/// the bound are warned about and dropped.
 fn basis_dirs(
     opts: &Options,
-    (side, remote_server): (Side, bool),
     dest_ambient: Option<&str>,
     module: Option<Root>,
     dest_root: &Root,
     out: &Out,
 ) -> Result<crate::basis::Dirs> {
-    let mut dirs = match (dest_ambient, remote_server) {
-        (Some(d), false) => {
-            crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?
-        }
-        _ => {
-            let bound = server_bound(opts, module, dest_ambient, dest_root)?;
+    let mut dirs = match dest_ambient {
+        Some(d) => crate::basis::Dirs::resolve(opts, Some(&crate::basis::operator_dest_dir(d)))?,
+        None => {
+            let bound = module_bound(opts, module, dest_root)?;
             crate::basis::Dirs::resolve_bounded(opts, None, bound.as_ref())?
         }
     };
     if let Some(kind) = opts.alt_dest {
-        let what = match (dest_ambient, side) {
-            (None, _) => "the module",
-            (Some(_), Side::Server) if remote_server => "the destination's parent",
-            _ => "the destination's tree",
+        let what = match dest_ambient {
+            None => "the module",
+            Some(_) => "the destination's tree",
         };
         for line in dirs.check_basis(kind.option(), dest_root, what) {
             out.warning(&line);
@@ -1083,14 +1064,11 @@ fn record_from_here(link: &Link, session: &Session) -> Result<Option<crate::batc
     }
 }
 
-/// The directory a server's climbing option directories must stay in: the
-/// module for a daemon, the destination's parent for a remote-shell
-/// server (whose basis dirs may sit beside the destination). None when no
-/// option climbs.
-fn server_bound(
+/// The directory a daemon's climbing option directories must stay in: the
+/// module. None when no option climbs.
+fn module_bound(
     opts: &Options,
     module: Option<Root>,
-    operator_dest: Option<&str>,
     dest_root: &Root,
 ) -> Result<Option<crate::basis::Bound>> {
     use crate::basis::{Bound, Climb};
@@ -1099,17 +1077,10 @@ fn server_bound(
     }
     let fail =
         |e: confine::Error| Error::new(exit::RERR_FILESELECT, format!("rsync: [Receiver] {e}"));
-    let (root, climb, what) = match (module, operator_dest) {
-        (Some(m), _) => (m, Climb::All, "the module"),
-        (None, Some(d)) => {
-            let parent = crate::basis::operator_dest_dir(d).join("..");
-            let links = Links::from_insecure(opts.insecure_links).for_destination();
-            let root =
-                Root::open_operator(&parent, links, AmbientAuthority::operator()).map_err(fail)?;
-            (root, Climb::Basis, "the destination's parent")
-        }
-        (None, None) => return Ok(None),
+    let Some(root) = module else {
+        return Ok(None);
     };
+    let (climb, what) = (Climb::All, "the module");
     let Some(dest) = root.locate(dest_root).map_err(fail)? else {
         return Err(Error::new(
             exit::RERR_FILESELECT,
