@@ -448,14 +448,19 @@ impl<W: Write> Write for MplexWriter<W> {
                 let pending = self.pending();
                 let head = header(MsgCode::Data, WRITE_FRAME_LEN);
                 let (part, tail) = rest.split_at(room);
-                let mut bufs = [
-                    io::IoSlice::new(&head),
-                    io::IoSlice::new(&self.buf[HDR..]),
-                    io::IoSlice::new(part),
-                ];
-                write_slices(&mut self.inner, &mut bufs)?;
-                self.bytes_written += (HDR + pending + room) as u64;
+                let result = {
+                    let mut bufs = [
+                        io::IoSlice::new(&head),
+                        io::IoSlice::new(&self.buf[HDR..]),
+                        io::IoSlice::new(part),
+                    ];
+                    write_slices(&mut self.inner, &mut bufs)
+                };
+                // Gone either way, as write_pending() leaves it: a failed
+                // stream is not written to again by a later flush.
                 self.buf.truncate(HDR);
+                result?;
+                self.bytes_written += (HDR + pending + room) as u64;
                 rest = tail;
                 continue;
             }
@@ -794,6 +799,30 @@ mod tests {
             r.read_to_end(&mut back).unwrap();
             assert_eq!(back, data, "cap {cap}");
         }
+    }
+
+    /// A stream that broke while a pending frame was completed from the
+    /// caller's buffer is not written to again by a later flush (the
+    /// sender's reader flushes before reading the peer's last messages).
+    #[test]
+    fn failed_completion_leaves_nothing_to_flush() {
+        struct Broken(usize);
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = MplexWriter::new(Broken(0));
+        w.set_multiplexed(true).unwrap();
+        w.write_all(&[1; 10]).unwrap();
+        assert!(w.write_all(&[2; 40_000]).is_err());
+        let tries = w.inner_mut().0;
+        w.flush().unwrap();
+        assert_eq!(w.inner_mut().0, tries, "the flush wrote again");
     }
 
     /// Small writes are gathered into frames, and up to [`GATHER_FRAMES`]
