@@ -2,9 +2,9 @@
 //!
 //! A walk stats every name it lists (getdents, then one
 //! `fstatat(AT_SYMLINK_NOFOLLOW)` per name beneath the directory's
-//! descriptor), and those stats are most of its time: on two cores half
-//! a directory's names are stat'ed by a helper thread while the walking
-//! thread stats the other half. Each call is the same single-component
+//! descriptor), and those stats are most of its time: on two cores a
+//! helper thread stats some of a directory's names while the walking
+//! thread stats the others. Each call is the same single-component
 //! `*at` call beneath the same descriptor as [`Listing::lstat`]'s, so it
 //! cannot leave the directory either.
 //!
@@ -22,6 +22,7 @@ use rustix::io::Errno;
 use std::cell::RefCell;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -35,14 +36,26 @@ pub trait Names: Send + Sync {
 /// allocated on the helper).
 type Raw = Result<Option<Stat>, Errno>;
 
-/// Fewest names whose stats are shared with the helper: below, the two
-/// wake-ups cost more than the stats they would save.
+/// A name's index and its stat.
+type Found = (usize, Raw);
+
+/// Fewest names whose stats are shared with the helper: below, the
+/// wake-up costs more than the stats it would save.
 const MIN_SHARED: usize = 16;
+
+/// Names claimed at a time by either thread.
+const CHUNK: usize = 8;
 
 impl Listing {
     /// [`Listing::lstat`] of each name `range` of `names`, in order,
-    /// appended to `out`; with a helper thread when there are many (see
-    /// the module doc).
+    /// appended to `out`; shared with a helper thread when there are many
+    /// (see the module doc).
+    ///
+    /// Both threads claim the names a chunk at a time from one counter,
+    /// so the one that runs more stats more: a helper whose core is busy
+    /// takes less (nothing, when it has not started when the walking
+    /// thread is done: the walking thread then takes the job back instead
+    /// of waiting for it).
     pub fn lstat_many(
         &self,
         names: &Arc<dyn Names>,
@@ -50,30 +63,36 @@ impl Listing {
         out: &mut Vec<Result<Option<Stat>, Error>>,
     ) {
         out.reserve(range.len());
-        let shared = if range.len() >= MIN_SHARED {
-            let mid = range.start + range.len() / 2;
-            HELPER
-                .with(|h| {
-                    h.borrow_mut()
-                        .submit(self.shared_fd(), names, mid..range.end)
-                })
-                .then_some(mid)
-        } else {
-            None
-        };
-        let own_end = shared.unwrap_or(range.end);
-        for i in range.start..own_end {
-            let name = names.name(i);
-            out.push(self.convert(name, lstat_raw(self.as_fd(), name)));
-        }
-        if shared.is_some() {
-            let done = HELPER.with(|h| h.borrow_mut().wait());
-            for (k, r) in done.iter().enumerate() {
-                let name = names.name(own_end + k);
-                out.push(self.convert(name, *r));
+        let shared = range.len() >= MIN_SHARED
+            && HELPER.with(|h| {
+                h.borrow_mut()
+                    .submit(self.shared_fd(), names, range.clone())
+            });
+        if !shared {
+            for i in range {
+                let name = names.name(i);
+                out.push(self.convert(name, lstat_raw(self.as_fd(), name)));
             }
-            HELPER.with(|h| h.borrow_mut().give_back(done));
+            return;
         }
+        let (next, mut mine) = HELPER.with(|h| h.borrow_mut().own_part());
+        claim(&next, &range, &mut |i| {
+            mine.push((i, lstat_raw(self.as_fd(), names.name(i))));
+        });
+        let theirs = HELPER.with(|h| h.borrow_mut().wait());
+        // Two runs of increasing indexes, together the whole range.
+        let (mut a, mut b) = (mine.iter().peekable(), theirs.iter().peekable());
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x.0 < y.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let &(i, r) = if take_a { a.next() } else { b.next() }.expect("peeked");
+            out.push(self.convert(names.name(i), r));
+        }
+        HELPER.with(|h| h.borrow_mut().give_back(mine, theirs));
     }
 
     /// A raw result as [`Listing::lstat`] returns it: an error is looked
@@ -82,6 +101,20 @@ impl Listing {
         match r {
             Ok(st) => Ok(st),
             Err(_) => self.lstat(name),
+        }
+    }
+}
+
+/// Calls `f` with each index of `range` claimed from `next`, a chunk at
+/// a time, until none is left.
+fn claim(next: &AtomicUsize, range: &Range<usize>, f: &mut dyn FnMut(usize)) {
+    loop {
+        let k = next.fetch_add(CHUNK, Ordering::Relaxed);
+        if k >= range.end {
+            return;
+        }
+        for i in k..range.end.min(k + CHUNK) {
+            f(i);
         }
     }
 }
@@ -98,18 +131,22 @@ fn lstat_raw(fd: BorrowedFd<'_>, name: &[u8]) -> Raw {
     }
 }
 
-/// Stats for the helper to do.
+/// Stats for the helper to share: the names `range` of `names`, claimed
+/// from `next`; what it stats goes into `out`.
 struct Job {
     fd: Arc<OwnedFd>,
     names: Arc<dyn Names>,
     range: Range<usize>,
-    out: Vec<Raw>,
+    next: Arc<AtomicUsize>,
+    out: Vec<Found>,
 }
 
 #[derive(Default)]
 struct State {
+    /// A job the helper has not taken yet.
     job: Option<Job>,
-    done: Option<Vec<Raw>>,
+    /// What the helper stat'ed of the job it took.
+    done: Option<Vec<Found>>,
     quit: bool,
     /// The helper is gone (it panicked): nobody will answer.
     gone: bool,
@@ -133,12 +170,17 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
 enum Helper {
     Unstarted,
     None,
-    Running {
-        shared: Arc<Shared>,
-        thread: Option<JoinHandle<()>>,
-        /// The vector the next job's results go into.
-        spare: Vec<Raw>,
-    },
+    Running(Running),
+}
+
+struct Running {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    /// The job's counter of names claimed.
+    next: Arc<AtomicUsize>,
+    /// The vectors the next job's results go into (the helper's, the
+    /// walking thread's).
+    spare: (Vec<Found>, Vec<Found>),
 }
 
 thread_local! {
@@ -146,47 +188,71 @@ thread_local! {
 }
 
 impl Helper {
-    /// Hands `range` to the helper, starting it first if need be; false
+    /// Offers `range` to the helper, starting it first if need be; false
     /// when there is none (the caller stats them itself).
     fn submit(&mut self, fd: Arc<OwnedFd>, names: &Arc<dyn Names>, range: Range<usize>) -> bool {
         if matches!(self, Helper::Unstarted) {
             *self = Helper::start();
         }
-        let Helper::Running { shared, spare, .. } = self else {
+        let Helper::Running(run) = self else {
             return false;
         };
-        let mut out = std::mem::take(spare);
+        let mut out = std::mem::take(&mut run.spare.0);
         out.clear();
+        // The helper may stat every name: it never grows this itself.
         out.reserve(range.len());
+        run.next.store(range.start, Ordering::Relaxed);
         let job = Job {
             fd,
             names: Arc::clone(names),
             range,
+            next: Arc::clone(&run.next),
             out,
         };
-        lock(&shared.state).job = Some(job);
-        shared.to_helper.notify_one();
+        lock(&run.shared.state).job = Some(job);
+        run.shared.to_helper.notify_one();
         true
     }
 
-    /// The results of the job submitted.
-    fn wait(&mut self) -> Vec<Raw> {
-        let Helper::Running { shared, .. } = self else {
-            unreachable!("wait without a helper");
+    /// The counter to claim names from, and an empty vector for the
+    /// walking thread's own stats.
+    fn own_part(&mut self) -> (Arc<AtomicUsize>, Vec<Found>) {
+        let Helper::Running(run) = self else {
+            unreachable!("a job without a helper");
         };
-        let mut st = lock(&shared.state);
+        let mut mine = std::mem::take(&mut run.spare.1);
+        mine.clear();
+        (Arc::clone(&run.next), mine)
+    }
+
+    /// What the helper stat'ed of the job: nothing when it had not taken
+    /// the job yet (taken back), else its results once it is done.
+    fn wait(&mut self) -> Vec<Found> {
+        let Helper::Running(run) = self else {
+            unreachable!("a job without a helper");
+        };
+        let mut st = lock(&run.shared.state);
+        if let Some(job) = st.job.take() {
+            let mut out = job.out;
+            out.clear();
+            return out;
+        }
         loop {
             if let Some(done) = st.done.take() {
                 return done;
             }
             assert!(!st.gone, "the stat helper thread ended");
-            st = shared.to_walker.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = run
+                .shared
+                .to_walker
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    fn give_back(&mut self, v: Vec<Raw>) {
-        if let Helper::Running { spare, .. } = self {
-            *spare = v;
+    fn give_back(&mut self, mine: Vec<Found>, theirs: Vec<Found>) {
+        if let Helper::Running(run) = self {
+            run.spare = (theirs, mine);
         }
     }
 
@@ -202,11 +268,12 @@ impl Helper {
             .stack_size(128 * 1024)
             .spawn(move || serve(&theirs));
         match spawned {
-            Ok(t) => Helper::Running {
+            Ok(t) => Helper::Running(Running {
                 shared,
                 thread: Some(t),
-                spare: Vec::new(),
-            },
+                next: Arc::new(AtomicUsize::new(0)),
+                spare: (Vec::new(), Vec::new()),
+            }),
             Err(_) => Helper::None,
         }
     }
@@ -214,10 +281,10 @@ impl Helper {
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        if let Helper::Running { shared, thread, .. } = self {
-            lock(&shared.state).quit = true;
-            shared.to_helper.notify_one();
-            if let Some(t) = thread.take() {
+        if let Helper::Running(run) = self {
+            lock(&run.shared.state).quit = true;
+            run.shared.to_helper.notify_one();
+            if let Some(t) = run.thread.take() {
                 let _ = t.join();
             }
         }
@@ -235,19 +302,27 @@ impl Drop for Gone<'_> {
     }
 }
 
-/// The helper thread: each job's stats, until told to quit.
+/// The helper thread: its share of each job's stats, until told to quit.
 fn serve(shared: &Shared) {
     let _gone = Gone(shared);
     let mut st = lock(&shared.state);
     loop {
-        if let Some(mut job) = st.job.take() {
+        if let Some(job) = st.job.take() {
             drop(st);
-            for i in job.range.clone() {
-                let r = lstat_raw(job.fd.as_fd(), job.names.name(i));
-                // Within the capacity the walking thread reserved.
-                job.out.push(r);
-            }
-            let Job { out, .. } = job;
+            let Job {
+                fd,
+                names,
+                range,
+                next,
+                mut out,
+            } = job;
+            // Within the capacity the walking thread reserved.
+            claim(&next, &range, &mut |i| {
+                out.push((i, lstat_raw(fd.as_fd(), names.name(i))));
+            });
+            // The walking thread holds the descriptor and the names until
+            // it has the results: dropping these frees nothing here.
+            drop((fd, names, next));
             st = lock(&shared.state);
             st.done = Some(out);
             shared.to_walker.notify_one();
