@@ -79,6 +79,7 @@ mod sendwalk;
 mod sendwalk_deep;
 mod signals;
 mod skip_delete_options;
+mod statahead;
 mod stats_json;
 mod stoptime;
 mod time_mode_options;

@@ -23,6 +23,7 @@ pub mod path;
 pub mod privdrop;
 pub mod rangelock;
 pub mod root;
+pub mod statahead;
 pub mod xattr;
 
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};
@@ -34,3 +35,4 @@ pub use operator::Links;
 pub use path::RelPath;
 pub use privdrop::{chroot, drop_privileges, set_no_new_privs, PrivDropError};
 pub use root::{force_fallback, AmbientAuthority, FileType, ParentCache, Root, Stat};
+pub use statahead::Names;

@@ -12,11 +12,14 @@ use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 
 /// An open directory of a walk (see the module doc).
 #[derive(Debug)]
 pub struct Listing {
-    fd: OwnedFd,
+    /// Shared with the walk's stat helper while it stats in here
+    /// (`statahead`).
+    fd: Arc<OwnedFd>,
 }
 
 impl Root {
@@ -24,7 +27,7 @@ impl Root {
     /// [`Root::read_dir`] resolves it.
     pub fn open_listing(&self, p: &RelPath) -> Result<Listing, Error> {
         let fd = self.resolve(p, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty(), true)?;
-        Ok(Listing { fd })
+        Ok(Listing { fd: Arc::new(fd) })
     }
 }
 
@@ -47,7 +50,12 @@ impl Listing {
             path: path.to_string_lossy().into_owned(),
             source: e.into(),
         })?;
-        Ok(Listing { fd })
+        Ok(Listing { fd: Arc::new(fd) })
+    }
+
+    /// The descriptor, for the stat helper.
+    pub(crate) fn shared_fd(&self) -> Arc<OwnedFd> {
+        Arc::clone(&self.fd)
     }
 
     /// Calls `f` with each name in the directory (without "." and ".."),
@@ -97,14 +105,20 @@ impl AsFd for Listing {
 /// `name` when it is one component: not empty, no slash, not "." or
 /// "..", no NUL.
 fn component(name: &[u8]) -> Result<&[u8], Error> {
-    let bad = name.is_empty() || name == b"." || name == b".." || name.contains(&b'/');
-    if bad || name.contains(&0) {
+    if !is_component(name) {
         return Err(Error::UnsafePath {
             path: String::from_utf8_lossy(name).into_owned(),
             reason: "not a single component",
         });
     }
     Ok(name)
+}
+
+/// Whether `name` is one component: not empty, no slash, not "." or
+/// "..", no NUL.
+pub(crate) fn is_component(name: &[u8]) -> bool {
+    let bad = name.is_empty() || name == b"." || name == b".." || name.contains(&b'/');
+    !(bad || name.contains(&0))
 }
 
 #[cfg(test)]

@@ -745,7 +745,14 @@ impl Walker<'_> {
         let dir_len = path.len();
         let plain = src.leaf_followed(false);
         let mut listing = Some(listing);
-        for name in names.iter() {
+        // The entries' stats, made a window of names at a time (shared
+        // with a helper thread, `confine::statahead`): `stats[k]` is name
+        // `stats_from + k`'s.
+        let names = std::sync::Arc::new(names);
+        let stat_names: std::sync::Arc<dyn confine::Names> = names.clone();
+        let mut stats: Vec<std::result::Result<Option<Stat>, confine::Error>> = Vec::new();
+        let mut stats_from = 0;
+        for (i, name) in names.iter().enumerate() {
             path.truncate(dir_len);
             path.extend_from_slice(name);
             // Sized exactly: the entry keeps this name for the transfer.
@@ -772,13 +779,18 @@ impl Walker<'_> {
                     }
                 },
             };
+            if i == stats_from + stats.len() {
+                stats.clear();
+                stats_from = i;
+                l.lstat_many(&stat_names, i..names.len().min(i + STAT_WINDOW), &mut stats);
+            }
+            let st = std::mem::replace(&mut stats[i - stats_from], Ok(None));
             let here = Here {
-                listing: &l,
                 plain: &plain,
                 src: &src,
             };
             let p = Path::new(std::ffi::OsStr::from_bytes(&path));
-            let sub = self.add_child(&here, p, name, rel)?;
+            let sub = self.add_child(&here, p, rel, st)?;
             let Some((sub, rel, followed)) = sub else {
                 listing = Some(l);
                 continue;
@@ -805,19 +817,19 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// Adds the entry `name` of the directory being listed (at `path`,
-    /// named `rel` in the list); returns a directory whose contents are
-    /// to be walked now.
+    /// Adds the entry of the directory being listed at `path` (named
+    /// `rel` in the list, its lstat `st`); returns a directory whose
+    /// contents are to be walked now.
     fn add_child(
         &mut self,
         here: &Here<'_>,
         path: &Path,
-        name: &[u8],
         rel: Vec<u8>,
+        st: std::result::Result<Option<Stat>, confine::Error>,
     ) -> Result<Option<(PathBuf, Vec<u8>, bool)>> {
         let (opts, session, out) = (self.opts, self.session, self.out);
         let src = here.src;
-        let meta = match here.listing.lstat(name).map_err(io_of).and_then(found) {
+        let meta = match st.map_err(io_of).and_then(found) {
             Ok(m) => m,
             Err(e) => {
                 let vanished = e.kind() == io::ErrorKind::NotFound;
@@ -895,7 +907,6 @@ impl Walker<'_> {
 
 /// The directory [`Walker::walk_in`] is listing.
 struct Here<'a> {
-    listing: &'a confine::Listing,
     /// Its sources, bound as they are.
     src: &'a Sources,
     /// Its sources, the leaf not followed.
@@ -905,6 +916,10 @@ struct Here<'a> {
 /// Most directory descriptors the walks of the directories above hold at
 /// once (a deeper directory closes its own while it walks below it).
 const MAX_HELD_LISTINGS: usize = 64;
+
+/// Most names of a directory stat'ed ahead of the entry the walk is at
+/// (what a walk holds for each directory above it while it walks below).
+const STAT_WINDOW: usize = 256;
 
 /// A stat that found nothing is an error here (the entry vanished).
 fn found(st: Option<Stat>) -> io::Result<Stat> {

@@ -101,7 +101,7 @@ pub fn receive_files<R: Read>(
             if ctx.batch_data_in_dry_run {
                 discard_data(ctx, r, &mut buf, &mut tokens)?;
             }
-            log_item(ctx, iflags, i);
+            log_item(ctx, iflags, e);
             ctx.stats(|s| {
                 s.xferred_files += 1;
                 s.total_transferred_size += e.size().max(0) as u64;
@@ -502,24 +502,20 @@ fn log_transferred(ctx: &RecvCtx, iflags: u32, i: usize) {
             entry: &ctx.entries.at(i),
         });
     } else {
-        log_item(ctx, iflags, i);
+        log_item(ctx, iflags, &ctx.entries.at(i));
     }
 }
 
-fn log_item(ctx: &RecvCtx, iflags: u32, i: usize) {
-    ctx.out.log_file(crate::out::FileEvent {
-        sender: false,
-        iflags,
-        entry: &ctx.entries.at(i),
-    });
-    if ctx.am_server {
-        return;
-    }
+fn log_item(ctx: &RecvCtx, iflags: u32, entry: &protocol::flist::FileEntry) {
     let ev = crate::out::FileEvent {
         sender: false,
         iflags,
-        entry: &ctx.entries.at(i),
+        entry,
     };
+    ctx.out.log_file(ev);
+    if ctx.am_server {
+        return;
+    }
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
     }

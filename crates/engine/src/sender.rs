@@ -722,6 +722,14 @@ fn top_up(
         return write_out(w, out, false);
     }
     let c = l.send_more(out, ndx_w, crate::flist::LOOKAHEAD)?;
+    if c.bytes == 0 && !l.eof {
+        // No list went out (the usual case: called twice a request).
+        return if out.is_empty() {
+            Ok(())
+        } else {
+            write_out(w, out, false)
+        };
+    }
     let total = {
         let mut g = ctx.stats.lock().unwrap_or_else(|p| p.into_inner());
         for (t, n) in g.num_files.iter_mut().zip(c.kinds) {

@@ -48,6 +48,13 @@ impl DirNames {
     }
 }
 
+impl confine::Names for DirNames {
+    fn name(&self, i: usize) -> &[u8] {
+        let (s, l) = self.spans[i];
+        &self.bytes[s as usize..(s + l) as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

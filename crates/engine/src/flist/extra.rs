@@ -119,6 +119,8 @@ pub struct IncSender<'a> {
     pub pending: usize,
     /// NDX_FLIST_EOF was sent.
     pub eof: bool,
+    /// The list [`IncSender::find`] found last (requests come in order).
+    find_hint: std::cell::Cell<usize>,
 }
 
 /// Told of each list as it is sent and once the receiving side finished
@@ -193,6 +195,7 @@ impl<'a> IncSender<'a> {
             lists: VecDeque::new(),
             pending: 0,
             eof: false,
+            find_hint: std::cell::Cell::new(0),
         };
         let mut buf = Vec::new();
         let counts = s.finish_list(&mut buf, None, out.io_error())?;
@@ -405,9 +408,21 @@ impl<'a> IncSender<'a> {
 
     /// The list holding wire index `ndx` (its directory's slot included).
     pub fn find(&self, ndx: usize) -> Option<usize> {
-        let k = self.lists.partition_point(|l| l.start <= ndx + 1);
-        k.checked_sub(1)
-            .filter(|&k| ndx < self.lists[k].start + self.lists[k].list.len())
+        let starts_by = |k: usize| self.lists.get(k).is_some_and(|l| l.start <= ndx + 1);
+        // The partition point, checked first where the last one was.
+        let h = self.find_hint.get();
+        let k = if starts_by(h) && !starts_by(h + 1) {
+            h + 1
+        } else {
+            self.lists.partition_point(|l| l.start <= ndx + 1)
+        };
+        let found = k
+            .checked_sub(1)
+            .filter(|&k| ndx < self.lists[k].start + self.lists[k].list.len());
+        if let Some(k) = found {
+            self.find_hint.set(k);
+        }
+        found
     }
 
     /// For progress lines: the index of entry `ndx` among the entries
