@@ -895,7 +895,8 @@ impl BasisWindow {
     }
 
     /// The basis bytes at `off`, `len` long: from the window, else read
-    /// into it (from `off` on, at least `len` bytes). Unless the block
+    /// into it (from `off` on, as many whole blocks of `len` bytes as fit
+    /// in [`SIZE`](Self::SIZE), at least one). Unless the block
     /// [`continues`](Self::continues) the run, the run must have been
     /// flushed first.
     fn read(&mut self, f: &File, off: u64, len: usize) -> std::io::Result<&[u8]> {
@@ -905,8 +906,11 @@ impl BasisWindow {
         if !in_window {
             debug_assert!(self.run.is_empty(), "unwritten run in a window moved");
             self.run = 0..0;
-            let want = if self.enabled {
-                Self::SIZE.max(len)
+            // Whole blocks of this length: the next window of a run of
+            // consecutive blocks starts where this one ends (nothing read
+            // twice).
+            let want = if self.enabled && len > 0 {
+                (Self::SIZE / len).max(1) * len
             } else {
                 len
             };
