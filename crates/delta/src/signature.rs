@@ -325,9 +325,9 @@ impl Signature {
     /// `min(s2length, digest length)` bytes. On error, some blocks may
     /// already have been passed on.
     ///
-    /// The basis is read in chunks of whole blocks; from [`SPLIT_AT`] bytes
-    /// on, a helper thread reads and sums every other chunk while this one
-    /// does the rest (reading the basis is most of the work).
+    /// The basis is read in chunks of whole blocks; from 1 MiB on, a
+    /// helper thread reads and sums every other chunk while this one does
+    /// the rest (reading the basis is most of the work).
     pub fn generate_with<B: ReadAt + ?Sized>(
         basis: &B,
         len: u64,
