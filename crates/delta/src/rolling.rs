@@ -7,30 +7,32 @@ pub(crate) fn sb(b: u8) -> u32 {
     b as i8 as i32 as u32
 }
 
-/// The two running sums of a buffer: `(s1, s2)`.
+/// The two running sums of a buffer: `(s1, s2)`, each exact in its low 16
+/// bits only (the high bits are zero).
+///
+/// Only those bits are ever observed: [`pack`] keeps the low 16 bits of
+/// each, and rolling ([`Rolling::roll`], the matcher's scan) is addition,
+/// subtraction and multiplication, whose low 16 bits depend on the low 16
+/// bits of their operands alone.
+///
+/// With `n` bytes `x[i]`, s1 = Σ x[i] and s2 = Σ (n - i)·x[i] = n·s1 -
+/// Σ i·x[i]: two sums with no dependence between bytes, which the compiler
+/// turns into 16-bit vector instructions (eight or more bytes a step, on
+/// plain x86-64 too), where the byte-at-a-time s2 += s1 cannot be.
+// upstream: checksum.c:get_checksum1() (and its SSE2/AVX2 version in
+// simd-checksum-x86_64.cpp)
 #[inline]
 pub(crate) fn sums(data: &[u8]) -> (u32, u32) {
-    let mut s1: u32 = 0;
-    let mut s2: u32 = 0;
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let (a, b, d, e) = (sb(c[0]), sb(c[1]), sb(c[2]), sb(c[3]));
-        s2 = s2
-            .wrapping_add(s1.wrapping_add(a).wrapping_mul(4))
-            .wrapping_add(b.wrapping_mul(3))
-            .wrapping_add(d.wrapping_mul(2))
-            .wrapping_add(e);
-        s1 = s1
-            .wrapping_add(a)
-            .wrapping_add(b)
-            .wrapping_add(d)
-            .wrapping_add(e);
+    let mut s1: u16 = 0;
+    let mut t: u16 = 0;
+    for (i, &b) in data.iter().enumerate() {
+        let x = b as i8 as i16 as u16;
+        s1 = s1.wrapping_add(x);
+        // i mod 2^16 is all the low 16 bits of the product need.
+        t = t.wrapping_add((i as u16).wrapping_mul(x));
     }
-    for &x in chunks.remainder() {
-        s1 = s1.wrapping_add(sb(x));
-        s2 = s2.wrapping_add(s1);
-    }
-    (s1, s2)
+    let s2 = (data.len() as u16).wrapping_mul(s1).wrapping_sub(t);
+    (u32::from(s1), u32::from(s2))
 }
 
 /// Packs the two running sums into the wire value.
@@ -114,14 +116,56 @@ mod tests {
         assert_eq!(checksum1(&[0xff]), 0xffff | (0xffff << 16));
     }
 
+    /// Every length from 0 to 160, with bytes at the signed extremes (0x7f,
+    /// 0x80, 0xff) and a mix: the vectorized sums agree with the
+    /// byte-at-a-time loop, also on lengths that are not a multiple of the
+    /// vector width.
+    #[test]
+    fn lanes_match_naive_every_length() {
+        let mixed: Vec<u8> = (0..160u32)
+            .map(|i| (i.wrapping_mul(0x9e37_79b1) >> 13) as u8)
+            .collect();
+        for fill in [None, Some(0x7fu8), Some(0x80), Some(0xff), Some(0)] {
+            let data: Vec<u8> = match fill {
+                Some(b) => vec![b; mixed.len()],
+                None => mixed.clone(),
+            };
+            for n in 0..=data.len() {
+                assert_eq!(checksum1(&data[..n]), naive(&data[..n]), "{fill:?} len {n}");
+            }
+        }
+    }
+
+    /// Long runs where the 16-bit sums and the index wrap many times:
+    /// still exact, at the largest block length (128 KiB), around it, and
+    /// at 1 MiB.
+    #[test]
+    fn lanes_wrap_exactly() {
+        for b in [0x80u8, 0xff, 0x7f] {
+            for n in [(1 << 17) - 1, 1 << 17, (1 << 17) + 31, 1 << 20] {
+                let data = vec![b; n];
+                assert_eq!(checksum1(&data), naive(&data), "{b:#x} len {n}");
+            }
+        }
+        let data: Vec<u8> = (0..(1u32 << 20) + 7)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        assert_eq!(checksum1(&data), naive(&data));
+    }
+
     proptest! {
         #[test]
-        fn unrolled_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fn lanes_match_naive(data in proptest::collection::vec(any::<u8>(), 0..3000)) {
             prop_assert_eq!(checksum1(&data), naive(&data));
         }
 
         #[test]
-        fn rolling_agrees(data in proptest::collection::vec(any::<u8>(), 1..400), w in 1usize..64) {
+        fn lanes_match_naive_high_bytes(data in proptest::collection::vec(0x70u8..=0xff, 0..3000)) {
+            prop_assert_eq!(checksum1(&data), naive(&data));
+        }
+
+        #[test]
+        fn rolling_agrees(data in proptest::collection::vec(any::<u8>(), 1..400), w in 1usize..100) {
             let w = w.min(data.len());
             let mut r = Rolling::new(&data[..w]);
             prop_assert_eq!(r.digest(), checksum1(&data[..w]));

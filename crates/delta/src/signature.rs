@@ -2,7 +2,7 @@
 //! signature of a basis file.
 use crate::checksum::ChecksumKind;
 use crate::rolling::checksum1;
-use std::io::{self, Read};
+use std::io;
 
 /// Upstream BLOCK_SIZE: the minimum and default block length.
 pub const BLOCK_SIZE: u32 = 700;
@@ -96,12 +96,40 @@ const SHORT_SUM_LENGTH: i64 = 2;
 /// Upstream BLOCKSUM_BIAS.
 const BLOCKSUM_BIAS: i64 = 10;
 
-/// Basis bytes read and summed at a time by [`Signature::generate`] (in
-/// whole blocks; a block longer than this is read alone).
-const READ_CHUNK: usize = 1 << 20;
-/// A chunk at least this long is summed by two threads (the sender waits
-/// for the whole signature, so the other core is otherwise idle).
-const SPLIT_AT: usize = 256 << 10;
+/// Basis bytes read and summed at a time by each of the two threads of
+/// [`Signature::generate`] (in whole blocks; a block longer than this is
+/// read alone).
+const READ_CHUNK: usize = 512 << 10;
+/// A basis at least this long is read and summed by two threads, every
+/// other chunk each (the sender waits for the whole signature, so the
+/// other core is otherwise idle).
+const SPLIT_AT: u64 = 1 << 20;
+
+/// A basis the generator reads at any offset, from two threads at once.
+pub trait ReadAt: Sync {
+    /// Fills `buf` with the bytes at `off`; a basis that ends first is
+    /// `UnexpectedEof`.
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()>;
+}
+
+impl ReadAt for std::fs::File {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, off)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let src = usize::try_from(off)
+            .ok()
+            .and_then(|at| self.get(at..at.checked_add(buf.len())?));
+        let src = src.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "basis shorter than its sums")
+        })?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
 
 /// How the blocks of a signature are summed.
 #[derive(Clone, Copy)]
@@ -141,35 +169,61 @@ impl Sums {
     }
 }
 
-/// Reads the basis in runs of whole blocks.
-struct Chunks<'a, R> {
-    basis: &'a mut R,
+/// The basis cut into chunks of whole blocks, read and summed one at a
+/// time.
+#[derive(Clone, Copy)]
+struct Layout {
     sizes: SumSizes,
-    /// Blocks per chunk.
+    /// Blocks per chunk (at least 1).
     per: usize,
-    /// Blocks read so far.
-    i: usize,
+    /// Number of chunks.
+    chunks: usize,
 }
 
-impl<R: Read> Chunks<'_, R> {
-    /// Reads up to `max` (at most `per`) next blocks into `buf`; returns
-    /// the bytes read, `None` once all blocks were read.
-    fn next_into(&mut self, buf: &mut [u8], max: usize) -> io::Result<Option<usize>> {
-        let count = self.sizes.count as usize;
-        if self.i >= count {
-            return Ok(None);
+impl Layout {
+    fn new(sizes: SumSizes) -> Layout {
+        let count = sizes.count as usize;
+        let per = (READ_CHUNK / sizes.blength as usize).clamp(1, count.max(1));
+        Layout {
+            sizes,
+            per,
+            chunks: count.div_ceil(per),
         }
+    }
+
+    /// File offset and length of chunk `c` (`c < chunks`).
+    fn chunk(&self, c: usize) -> (u64, usize) {
         let bl = self.sizes.blength as usize;
-        let n = max.min(self.per).min(count - self.i);
-        let last = if self.i + n == count && self.sizes.remainder != 0 {
+        let count = self.sizes.count as usize;
+        let first = c * self.per;
+        let n = self.per.min(count - first);
+        let last = if first + n == count && self.sizes.remainder != 0 {
             self.sizes.remainder as usize
         } else {
             bl
         };
-        let len = (n - 1) * bl + last;
-        self.basis.read_exact(&mut buf[..len])?;
-        self.i += n;
-        Ok(Some(len))
+        (first as u64 * bl as u64, (n - 1) * bl + last)
+    }
+
+    /// Reads chunk `c` of `basis` into `buf` (grown as needed) and puts
+    /// its blocks' sums in `out`.
+    fn sum_chunk<B: ReadAt + ?Sized>(
+        &self,
+        basis: &B,
+        c: usize,
+        how: BlockHash,
+        buf: &mut Vec<u8>,
+        out: &mut Sums,
+    ) -> io::Result<()> {
+        let (off, n) = self.chunk(c);
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        basis.read_exact_at(&mut buf[..n], off)?;
+        out.sum1.clear();
+        out.sum2.clear();
+        how.sum_blocks(&buf[..n], self.sizes.blength as usize, out);
+        Ok(())
     }
 }
 
@@ -242,14 +296,14 @@ impl Signature {
         (0..self.len()).map(|i| (self.sum1(i), self.sum2(i)))
     }
 
-    /// Computes the signature of `basis` (exactly `len` bytes are read).
+    /// Computes the signature of `basis` (its first `len` bytes are read).
     ///
     /// The block layout comes from `sizes`; it must cover exactly `len`
     /// bytes (else `InvalidInput`). A basis shorter than `len` gives
     /// `UnexpectedEof`. Strong sums are truncated to `s2length`.
     // upstream: generator.c:generate_and_send_sums()
-    pub fn generate<R: Read>(
-        basis: R,
+    pub fn generate<B: ReadAt + ?Sized>(
+        basis: &B,
         len: u64,
         sizes: SumSizes,
         kind: ChecksumKind,
@@ -270,8 +324,12 @@ impl Signature {
     /// straight out, as upstream does). The strong sums are
     /// `min(s2length, digest length)` bytes. On error, some blocks may
     /// already have been passed on.
-    pub fn generate_with<R: Read>(
-        mut basis: R,
+    ///
+    /// The basis is read in chunks of whole blocks; from 1 MiB on, a
+    /// helper thread reads and sums every other chunk while this one does
+    /// the rest (reading the basis is most of the work).
+    pub fn generate_with<B: ReadAt + ?Sized>(
+        basis: &B,
         len: u64,
         sizes: SumSizes,
         (kind, seed, seed_fix): (ChecksumKind, i32, bool),
@@ -294,98 +352,55 @@ impl Signature {
             seed_fix,
             s2: (sizes.s2length as usize).min(kind.digest_len()),
         };
-        let bl = sizes.blength as usize;
-        let count = sizes.count as usize;
-        // Whole blocks are read a chunk at a time (no copy through a
-        // reader's buffer); the buffers are never longer than the basis.
-        let per = (READ_CHUNK / bl).clamp(1, count);
-        let chunk = per * bl;
-        // Two threads when a chunk is worth splitting: this one sums the
-        // first half of each chunk, a helper (kept for the whole file) the
-        // second half.
-        let split = chunk >= SPLIT_AT && per >= 2;
-        let mut reader = Chunks {
-            basis: &mut basis,
-            sizes,
-            per,
-            i: 0,
-        };
-        let mut first = vec![0u8; if split { per / 2 * bl } else { chunk }];
+        let layout = Layout::new(sizes);
+        // Each buffer grows to the longest chunk it reads (never longer
+        // than the basis).
+        let mut buf = Vec::new();
         let mut mine = Sums::default();
-        if !split {
-            while let Some(n) = reader.next_into(&mut first, per)? {
-                mine.sum1.clear();
-                mine.sum2.clear();
-                how.sum_blocks(&first[..n], bl, &mut mine);
-                mine.feed(how.s2, sink);
-            }
-            return Ok(());
+        let mut one = |c: usize, sink: &mut dyn FnMut(u32, &[u8])| -> io::Result<()> {
+            layout.sum_chunk(basis, c, how, &mut buf, &mut mine)?;
+            mine.feed(how.s2, sink);
+            Ok(())
+        };
+        if len < SPLIT_AT || layout.chunks < 2 {
+            return (0..layout.chunks).try_for_each(|c| one(c, sink));
         }
         std::thread::scope(|s| {
-            let (to_helper, jobs) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize, Sums)>(1);
-            let (done, from_helper) = std::sync::mpsc::sync_channel::<(Vec<u8>, Sums)>(1);
+            // Sums of the helper's chunks (1, 3, 5...) in order, and their
+            // emptied vectors back for reuse.
+            let (results, from_helper) = std::sync::mpsc::sync_channel::<io::Result<Sums>>(2);
+            let (recycle, spare) = std::sync::mpsc::channel::<Sums>();
             let helper = std::thread::Builder::new().spawn_scoped(s, move || {
-                for (buf, n, mut out) in jobs {
-                    out.sum1.clear();
-                    out.sum2.clear();
-                    how.sum_blocks(&buf[..n], bl, &mut out);
-                    if done.send((buf, out)).is_err() {
+                let mut buf = Vec::new();
+                for c in (1..layout.chunks).step_by(2) {
+                    let mut out = spare.try_recv().unwrap_or_default();
+                    let r = layout.sum_chunk(basis, c, how, &mut buf, &mut out);
+                    let failed = r.is_err();
+                    if results.send(r.map(|()| out)).is_err() || failed {
                         break;
                     }
                 }
             });
-            let mut spare = Some((vec![0u8; (per - per / 2) * bl], Sums::default()));
-            let result = (|| -> io::Result<()> {
-                let Ok(_) = &helper else {
-                    // No second thread: this one does it all.
-                    let (mut second, _) = spare.take().unwrap_or_default();
-                    loop {
-                        let Some(a) = reader.next_into(&mut first, per / 2)? else {
-                            return Ok(());
-                        };
-                        mine.sum1.clear();
-                        mine.sum2.clear();
-                        how.sum_blocks(&first[..a], bl, &mut mine);
-                        mine.feed(how.s2, sink);
-                        if let Some(b) = reader.next_into(&mut second, per - per / 2)? {
-                            mine.sum1.clear();
-                            mine.sum2.clear();
-                            how.sum_blocks(&second[..b], bl, &mut mine);
-                            mine.feed(how.s2, sink);
-                        }
-                    }
-                };
-                loop {
-                    let Some(a) = reader.next_into(&mut first, per / 2)? else {
+            let result = if helper.is_err() {
+                // No second thread: this one does it all.
+                (0..layout.chunks).try_for_each(|c| one(c, sink))
+            } else {
+                (0..layout.chunks).step_by(2).try_for_each(|c| {
+                    one(c, sink)?;
+                    if c + 1 == layout.chunks {
                         return Ok(());
-                    };
-                    let (mut second, theirs) = match spare.take() {
-                        Some(x) => x,
-                        None => return Ok(()),
-                    };
-                    let b = reader.next_into(&mut second, per - per / 2)?;
-                    let sent = match b {
-                        Some(b) => to_helper.send((second, b, theirs)).is_ok(),
-                        None => {
-                            spare = Some((second, theirs));
-                            false
-                        }
-                    };
-                    mine.sum1.clear();
-                    mine.sum2.clear();
-                    how.sum_blocks(&first[..a], bl, &mut mine);
-                    mine.feed(how.s2, sink);
-                    if sent {
-                        // A helper that died (panicked) is reported by join.
-                        let Ok((second, theirs)) = from_helper.recv() else {
-                            return Ok(());
-                        };
-                        theirs.feed(how.s2, sink);
-                        spare = Some((second, theirs));
                     }
-                }
-            })();
-            drop(to_helper);
+                    // A helper that died (panicked) is reported by join.
+                    let theirs = from_helper
+                        .recv()
+                        .unwrap_or_else(|_| Err(io::Error::other("block-sum helper stopped")))?;
+                    theirs.feed(how.s2, sink);
+                    let _ = recycle.send(theirs);
+                    Ok(())
+                })
+            };
+            // A helper blocked on a full channel sees it closed and stops.
+            drop(from_helper);
             if let Ok(h) = helper {
                 if let Err(panic) = h.join() {
                     std::panic::resume_unwind(panic);
@@ -430,46 +445,41 @@ impl Signature {
 mod tests {
     use super::*;
 
-    /// Hands out at most `step` bytes per read.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.1.min(buf.len()).min(self.0.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    /// The chunked, two-thread signature equals the block-by-block one,
-    /// for chunk and split boundaries on and off block boundaries, with
-    /// and without a short last block, read in odd pieces.
-    #[test]
-    fn chunked_signature_matches_per_block() {
+    fn noise(n: usize) -> Vec<u8> {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let data: Vec<u8> = (0..(9 << 20) + 12_345)
+        (0..n)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 x as u8
             })
-            .collect();
+            .collect()
+    }
+
+    /// The chunked, two-thread signature equals the block-by-block one,
+    /// for chunk boundaries on and off block boundaries, an odd and an
+    /// even number of chunks, with and without a short last block, read
+    /// from memory and from a file.
+    #[test]
+    fn chunked_signature_matches_per_block() {
+        let data = noise((9 << 20) + 12_345);
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &data).unwrap();
         let kind = ChecksumKind::Xxh128;
         for (len, bl) in [
             (data.len(), 700u32),
             (data.len(), 131_072),
             (8 << 20, 4096),
+            ((8 << 20) + READ_CHUNK, 4096),
             (5 << 20, (3 << 20) + 1),
-            (SPLIT_AT + 1, 700),
+            (SPLIT_AT as usize + 1, 700),
+            (SPLIT_AT as usize - 1, 700),
             (1000, 700),
         ] {
             let len64 = len as u64;
             let sizes = sum_sizes(len64, 16, Some(bl), false);
-            let sig =
-                Signature::generate(Trickle(&data[..len], 65_537), len64, sizes, kind, 7, true)
-                    .unwrap();
+            let sig = Signature::generate(&data[..len], len64, sizes, kind, 7, true).unwrap();
             assert_eq!(sig.len(), sizes.count as usize, "len {len} bl {bl}");
             let s2 = sizes.s2length as usize;
             for (i, (sum1, sum2)) in sig.iter().enumerate() {
@@ -479,6 +489,57 @@ mod tests {
                 let (full, _) = kind.block_sum_fixed(block, 7, true);
                 assert_eq!(sum2, &full[..s2], "len {len} bl {bl} block {i}");
             }
+            // (the file is longer: only `len` bytes are read)
+            let from_file = Signature::generate(&file, len64, sizes, kind, 7, true).unwrap();
+            assert_eq!(from_file, sig, "len {len} bl {bl}");
+        }
+    }
+
+    /// Fails the read of the chunk at `fail_at`.
+    struct Failing<'a>(&'a [u8], u64);
+
+    impl ReadAt for Failing<'_> {
+        fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+            if off == self.1 {
+                return Err(io::Error::other("injected read failure"));
+            }
+            self.0.read_exact_at(buf, off)
+        }
+    }
+
+    /// A read error in either thread's chunk (first, second, in the
+    /// middle, the last) ends the signature with that error, and a basis
+    /// that ends early with UnexpectedEof; the blocks before it were
+    /// handed out in order.
+    #[test]
+    fn read_errors_stop_both_threads() {
+        let data = noise(4 << 20);
+        let sizes = sum_sizes(data.len() as u64, 16, Some(4096), false);
+        let chunk = (READ_CHUNK / 4096 * 4096) as u64;
+        let n = (data.len() as u64).div_ceil(chunk);
+        for c in [0, 1, 2, 5, n - 1] {
+            let mut seen = 0u64;
+            let r = Signature::generate_with(
+                &Failing(&data, c * chunk),
+                data.len() as u64,
+                sizes,
+                (ChecksumKind::Xxh3, 1, true),
+                &mut |_, _| seen += 1,
+            );
+            let err = r.expect_err("read failure");
+            assert_eq!(err.to_string(), "injected read failure", "chunk {c}");
+            assert_eq!(seen, c * chunk / 4096, "blocks before chunk {c}");
+        }
+        for short in [1usize, data.len() / 2, chunk as usize + 1] {
+            let r = Signature::generate(
+                &data[..data.len() - short],
+                data.len() as u64,
+                sizes,
+                ChecksumKind::Md5,
+                1,
+                true,
+            );
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         }
     }
 

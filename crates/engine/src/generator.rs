@@ -1210,9 +1210,10 @@ impl Gen<'_> {
         .write(&mut self.buf);
         let buf = &mut self.buf;
         buf.reserve((sizes.count as usize).min(1 << 20) * (4 + s2));
-        // (read in chunks of whole blocks by the signature itself)
+        // (read in chunks of whole blocks, by two threads, by the signature
+        // itself)
         Signature::generate_with(
-            f,
+            &f,
             size,
             sizes,
             (

@@ -581,8 +581,9 @@ fn receive_data<R: Read>(
         ctx.out.warning(&warning);
     }
     // Consecutive matched blocks are read through one window of the basis
-    // (not one pread per block). An in-place basis is the file being
-    // written, so it is always read fresh.
+    // (not one pread per block), and written from it in one run (not
+    // copied through the write buffer). An in-place basis is the file being
+    // written, so it is always read fresh and each block written at once.
     let mut window = BasisWindow::new(!tmp.inplace);
     let mut block = Vec::new();
     let mut literal = 0u64;
@@ -596,19 +597,22 @@ fn receive_data<R: Read>(
         // (receive_files hands it to partial::interrupted, which keeps it
         // for --partial.)
         match tokens.read(r, buf)? {
-            Token::End => break,
+            Token::End => {
+                if let Err(err) = window.flush(&mut w) {
+                    write_err = Some(err);
+                }
+                break;
+            }
             Token::Literal(n) => {
                 let data = &buf[..n];
                 hasher.update(data);
                 literal += n as u64;
                 offset += n as u64;
-                if write_err.is_none() {
-                    if let Err(err) =
-                        confine::failpoint::check("write").and_then(|()| w.write_all(data))
-                    {
-                        write_err = Some(err);
-                        break;
-                    }
+                if let Err(err) = window.flush(&mut w).and_then(|()| {
+                    confine::failpoint::check("write").and_then(|()| w.write_all(data))
+                }) {
+                    write_err = Some(err);
+                    break;
                 }
             }
             Token::Match(idx) => {
@@ -621,24 +625,32 @@ fn receive_data<R: Read>(
                 };
                 matched += len as u64;
                 offset += len as u64;
-                block.resize(len, 0);
-                let ok = match &basis {
-                    Some(f) => window.read(f, &mut block, off).is_ok(),
-                    None => false,
-                };
-                if !ok {
-                    basis_failed = true;
-                    block.iter_mut().for_each(|b| *b = 0);
+                if !window.continues(off, len) {
+                    if let Err(err) = window.flush(&mut w) {
+                        write_err = Some(err);
+                        break;
+                    }
                 }
-                hasher.update(&block);
-                tokens.see_match(&block)?;
-                if write_err.is_none() {
+                let deferred = window.enabled;
+                let read = basis.as_ref().and_then(|f| window.read(f, off, len).ok());
+                let deferred = deferred && read.is_some();
+                let data = read.unwrap_or_else(|| {
+                    basis_failed = true;
+                    block.clear();
+                    block.resize(len, 0);
+                    &block
+                });
+                hasher.update(data);
+                tokens.see_match(data)?;
+                if !deferred {
                     if let Err(err) =
-                        confine::failpoint::check("write").and_then(|()| w.write_all(&block))
+                        confine::failpoint::check("write").and_then(|()| w.write_all(data))
                     {
                         write_err = Some(err);
                         break;
                     }
+                } else {
+                    window.defer(off, len);
                 }
             }
         }
@@ -849,11 +861,18 @@ fn set_atime(ctx: &RecvCtx, file: &File, e: &protocol::flist::FileEntry, name: &
     }
 }
 
-/// A read-ahead window over the basis file for matched blocks.
+/// A read-ahead window over the basis file for matched blocks, and the
+/// run of matched bytes in it not written yet.
 struct BasisWindow {
+    /// False for an in-place basis: each block is read fresh (the window
+    /// holds just it) and never deferred.
     enabled: bool,
     buf: Vec<u8>,
+    /// File offset of `buf[0]`.
     start: u64,
+    /// `buf[run]`: matched blocks hashed but not written yet, consecutive
+    /// in the basis as in the output.
+    run: std::ops::Range<usize>,
 }
 
 impl BasisWindow {
@@ -867,26 +886,41 @@ impl BasisWindow {
             enabled,
             buf: Vec::new(),
             start: 0,
+            run: 0..0,
         }
     }
 
-    /// Fills `block` with the basis bytes at `off`.
-    fn read(&mut self, f: &File, block: &mut [u8], off: u64) -> std::io::Result<()> {
-        let len = block.len();
-        if !self.enabled || len > Self::SIZE {
-            return f.read_exact_at(block, off);
-        }
+    /// The basis bytes at `off`, `len` long: from the window, else read
+    /// into it (from `off` on, as many whole blocks of `len` bytes as fit
+    /// in [`SIZE`](Self::SIZE), at least one). Unless the block
+    /// [`continues`](Self::continues) the run, the run must have been
+    /// flushed first.
+    fn read(&mut self, f: &File, off: u64, len: usize) -> std::io::Result<&[u8]> {
         let end = off + len as u64;
-        let in_window = off >= self.start && end <= self.start + self.buf.len() as u64;
+        let in_window =
+            self.enabled && off >= self.start && end <= self.start + self.buf.len() as u64;
         if !in_window {
-            self.buf.resize(Self::SIZE, 0);
+            debug_assert!(self.run.is_empty(), "unwritten run in a window moved");
+            self.run = 0..0;
+            // Whole blocks of this length: the next window of a run of
+            // consecutive blocks starts where this one ends (nothing read
+            // twice).
+            let want = if self.enabled && len > 0 {
+                (Self::SIZE / len).max(1) * len
+            } else {
+                len
+            };
+            self.buf.resize(want, 0);
             let mut got = 0;
-            while got < Self::SIZE {
+            while got < want {
                 match f.read_at(&mut self.buf[got..], off + got as u64) {
                     Ok(0) => break,
                     Ok(n) => got += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        self.buf.clear();
+                        return Err(e);
+                    }
                 }
             }
             self.buf.truncate(got);
@@ -899,7 +933,34 @@ impl BasisWindow {
             }
         }
         let at = (off - self.start) as usize;
-        block.copy_from_slice(&self.buf[at..at + len]);
-        Ok(())
+        Ok(&self.buf[at..at + len])
+    }
+
+    /// True when the block at `off`, `len` long, is in the window right
+    /// after the unwritten run.
+    fn continues(&self, off: u64, len: usize) -> bool {
+        !self.run.is_empty()
+            && off == self.start + self.run.end as u64
+            && off + len as u64 <= self.start + self.buf.len() as u64
+    }
+
+    /// Adds the block just [`read`](Self::read) at `off` to the run.
+    fn defer(&mut self, off: u64, len: usize) {
+        let at = (off - self.start) as usize;
+        if self.run.is_empty() {
+            self.run = at..at + len;
+        } else {
+            debug_assert_eq!(self.run.end, at);
+            self.run.end = at + len;
+        }
+    }
+
+    /// Writes the unwritten run.
+    fn flush(&mut self, w: &mut crate::sparse::Sink) -> std::io::Result<()> {
+        if self.run.is_empty() {
+            return Ok(());
+        }
+        let run = std::mem::replace(&mut self.run, 0..0);
+        confine::failpoint::check("write").and_then(|()| w.write_direct(&self.buf[run]))
     }
 }

@@ -40,6 +40,19 @@ impl Sink {
         }))
     }
 
+    /// Writes `data` without copying it through the buffer (what is
+    /// buffered goes first): for long runs the caller already holds, such
+    /// as matched basis blocks.
+    pub fn write_direct(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => {
+                w.flush()?;
+                w.get_mut().write_all(data)
+            }
+            Sink::Sparse(_) => self.write_all(data),
+        }
+    }
+
     /// Writes out what is buffered or deferred (a trailing run of zeros
     /// sets the length) and hands back the file, positioned at the end of
     /// the data.
@@ -219,12 +232,28 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     fn write_through(sparse: bool, existing: &[u8], pieces: &[&[u8]]) -> (Vec<u8>, u64) {
+        write_mixed(sparse, existing, pieces, |_| false)
+    }
+
+    /// As `write_through`, piece `i` written with `write_direct` when
+    /// `direct(i)`.
+    fn write_mixed(
+        sparse: bool,
+        existing: &[u8],
+        pieces: &[&[u8]],
+        direct: impl Fn(usize) -> bool,
+    ) -> (Vec<u8>, u64) {
         let mut f = tempfile::tempfile().unwrap_or_else(|e| panic!("{e}"));
         f.write_all(existing).unwrap_or_else(|e| panic!("{e}"));
         f.seek(SeekFrom::Start(0)).unwrap_or_else(|e| panic!("{e}"));
         let mut s = Sink::new(f, sparse, existing.len() as u64).unwrap_or_else(|e| panic!("{e}"));
-        for p in pieces {
-            s.write_all(p).unwrap_or_else(|e| panic!("{e}"));
+        for (i, p) in pieces.iter().enumerate() {
+            let r = if direct(i) {
+                s.write_direct(p)
+            } else {
+                s.write_all(p)
+            };
+            r.unwrap_or_else(|e| panic!("{e}"));
         }
         let mut f = s.finish().unwrap_or_else(|e| panic!("{e}"));
         let end = f.stream_position().unwrap_or_else(|e| panic!("{e}"));
@@ -253,6 +282,34 @@ mod tests {
             assert!(blocks * 512 < 256 * 1024, "{blocks} blocks");
             let (plain, _) = write_through(false, b"", &pieces);
             assert_eq!(plain, data);
+        }
+    }
+
+    /// Direct writes between buffered ones land in order, after what was
+    /// buffered; a sparse sink still makes holes of their zeros.
+    #[test]
+    fn direct_writes_keep_the_order() {
+        let data: Vec<u8> = (0..600_000u32)
+            .map(|i| {
+                if (i / 50_000) % 3 == 1 {
+                    0
+                } else {
+                    (i % 251) as u8 + 1
+                }
+            })
+            .collect();
+        for chunking in [1000usize, 46_336, 300_000] {
+            let pieces: Vec<&[u8]> = data.chunks(chunking).collect();
+            for every in [2usize, 3] {
+                let (plain, _) = write_mixed(false, b"", &pieces, |i| i % every == 0);
+                assert!(plain == data, "plain, chunks of {chunking}, every {every}");
+                let (sparse, blocks) = write_mixed(true, b"", &pieces, |i| i % every != 0);
+                assert!(
+                    sparse == data,
+                    "sparse, chunks of {chunking}, every {every}"
+                );
+                assert!(blocks * 512 < 500_000, "{blocks} blocks");
+            }
         }
     }
 
