@@ -184,18 +184,10 @@ pub fn send_files<R: Read>(
             ctx.session.seed_fix(),
             &mut |op| {
                 match op {
-                    Op::Literal(data) if tokens.plain() && !ctx.batch_only => {
-                        // Each run goes to the writer from the read buffer,
-                        // after its token (no copy into `out`).
-                        pos += data.len() as u64;
-                        for run in data.chunks(protocol::token::CHUNK_SIZE) {
-                            tokens.literal_header(run.len(), &mut out);
-                            write_runs(w, &mut out, run).map_err(io::Error::other)?;
-                        }
-                    }
                     Op::Literal(data) => {
                         pos += data.len() as u64;
-                        tokens.literal(data, &mut out).map_err(io::Error::other)?;
+                        literal(&mut tokens, data, (w, &mut out), ctx.batch_only)
+                            .map_err(io::Error::other)?;
                     }
                     Op::Match(idx) => {
                         let len = Signature::block_range(&sig.sizes, idx).map_or(0, |(_, l)| l);
@@ -591,6 +583,25 @@ fn write_out(w: &SharedWriter, out: &mut Vec<u8>, flush: bool) -> Result<()> {
         g.flush()?;
     }
     out.clear();
+    Ok(())
+}
+
+/// Literal data: plain runs go to the writer from the read buffer, each
+/// after its token (no copy into `out`); compressed, or for a batch file
+/// alone, through `out`.
+fn literal(
+    tokens: &mut crate::tokens::TokenOut,
+    data: &[u8],
+    (w, out): (&SharedWriter, &mut Vec<u8>),
+    batch_only: bool,
+) -> Result<()> {
+    if !tokens.plain() || batch_only {
+        return tokens.literal(data, out);
+    }
+    for run in data.chunks(protocol::token::CHUNK_SIZE) {
+        tokens.literal_header(run.len(), out);
+        write_runs(w, out, run)?;
+    }
     Ok(())
 }
 
