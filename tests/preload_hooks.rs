@@ -121,7 +121,7 @@ fn backup_fallback(push: bool) {
     let logs = s.logs();
     let hook = build_hook(&s);
     let (src, dst) = (s.path("src"), s.path("mod"));
-    // Beneath the destination: a server refuses a backup directory outside.
+    // Beneath the destination, the same place in both directions.
     let bak = dst.join("bak");
     for d in [src.join("slot"), dst.join("slot"), bak.join("slot")] {
         fs::create_dir_all(d).unwrap();

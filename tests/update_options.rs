@@ -13,8 +13,9 @@
 //!
 //! Then: an interrupted transfer resumes with `--partial`/`--partial-dir`
 //! and leaves no half-written file under the final name without them;
-//! `--link-dest` hard-links unchanged files only; and a server refuses
-//! directory options that point outside its destination.
+//! `--link-dest` hard-links unchanged files only; and a remote-shell
+//! server takes directory options that point outside its destination as
+//! a stock server does.
 use crate::pair::{assert_same, clamped_tree, Pair, Seen};
 use crate::util::*;
 use std::collections::BTreeMap;
@@ -901,7 +902,8 @@ fn link_dest_links(remote: bool) {
     make_src(&src);
     fs::create_dir(s.path("w")).expect("mkdir");
     let dst = s.path("w/dst");
-    // A server refuses `../prev`: remotely the basis dir is `dst/.prev`.
+    // Remotely the basis dir is `dst/.prev` (beside it: `../prev`,
+    // update_options::server_takes_compare_dest_dotdot).
     let (prev, arg) = if remote {
         (dst.join(".prev"), "--link-dest=.prev")
     } else {
