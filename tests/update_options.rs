@@ -1083,8 +1083,8 @@ fn server_takes_temp_dir_tmp() {
 
 #[test]
 fn server_takes_temp_dir_outside() {
-    // Absolute: a relative temp dir is taken from the server's working
-    // directory by stock rsync's check, from the destination by oxsync.
+    // Absolute: rsync 3.5.0 refuses a relative one that climbs out of the
+    // destination (mkstemp: Invalid argument), 3.2.7 takes it.
     accepted_as_stock(
         |s| format!("--temp-dir={}", s.path("outside").display()),
         |s, _| fs::create_dir(s.path("outside")).expect("mkdir"),
@@ -1126,4 +1126,50 @@ fn server_takes_compare_dest_dotdot() {
         |s, _| fs::create_dir(s.path("outside")).expect("mkdir"),
         |s| s.path("outside"),
     );
+}
+
+/// A `--temp-dir` that is missing or not a directory ends the run before
+/// any file, with upstream's message and exit 1, locally and on a
+/// remote-shell server, as stock rsync's receiver does (main.c
+/// do_recv()). oxsync-s9d failed each file's temporary file instead
+/// (mkstemp ... No such file or directory, exit 23).
+#[test]
+fn missing_temp_dir_ends_the_run_as_stock() {
+    for (value, says) in [
+        (
+            "../../missing",
+            "The temp-dir does not exist: ../../missing",
+        ),
+        (
+            "../../plain",
+            "The temp-dir is not a directory: ../../plain",
+        ),
+    ] {
+        for bin in [oxsync_bin(), rsync_bin()] {
+            for remote in [false, true] {
+                let s = Scratch::new();
+                let src = s.path("src");
+                make_src(&src);
+                fs::create_dir_all(s.path("a/b")).expect("mkdir");
+                fs::write(s.path("a/plain"), b"x").expect("write");
+                let dst = s.path("a/b/dst");
+                fs::create_dir(&dst).expect("mkdir");
+                let mut cmd = Command::new(&bin);
+                cmd.arg("-a").arg(format!("--temp-dir={value}"));
+                let to = if remote {
+                    cmd.arg("-e")
+                        .arg(s.rsh())
+                        .arg(format!("--rsync-path={}", bin.display()));
+                    format!("localhost:{}/", dst.display())
+                } else {
+                    format!("{}/", dst.display())
+                };
+                let r = run(cmd.arg(format!("{}/", src.display())).arg(to), &s.logs());
+                let who = format!("{} remote {remote}", bin.display());
+                assert_eq!(r.code, Some(1), "{who}: {}", r.stderr);
+                assert!(r.stderr.contains(says), "{who}: {}", r.stderr);
+                assert_eq!(fs::read_dir(&dst).expect("read").count(), 0, "{who}");
+            }
+        }
+    }
 }

@@ -891,7 +891,38 @@ fn basis_dirs(
             out.warning(&line);
         }
     }
+    if let (Some(t), Some(value)) = (&dirs.temp, opts.temp_dir.as_deref()) {
+        check_temp_dir(t.root(dest_root), &t.dir, value)?;
+    }
     Ok(dirs)
+}
+
+/// A `--temp-dir` that is missing or not a directory ends the run before
+/// any file, as upstream's receiver checks it once (main.c do_recv(),
+/// exit 1), instead of failing each file's temporary file.
+fn check_temp_dir(root: &Root, dir: &RelPath, value: &str) -> Result<()> {
+    if dir.as_bytes().is_empty() {
+        return Ok(());
+    }
+    match root.stat(dir) {
+        Ok(None) => Err(Error::new(
+            exit::RERR_SYNTAX,
+            format!("The temp-dir does not exist: {value}"),
+        )),
+        // A symlink is left to the open beneath it to judge.
+        Ok(Some(st)) if !st.is_dir() && !st.is_symlink() => Err(Error::new(
+            exit::RERR_SYNTAX,
+            format!("The temp-dir is not a directory: {value}"),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::new(
+            exit::RERR_FILEIO,
+            format!(
+                "Failed to stat temp-dir {value}: {}",
+                crate::error::errno_text(&e.to_string())
+            ),
+        )),
+    }
 }
 
 /// Whether files go whole instead of as deltas.
