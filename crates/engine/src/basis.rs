@@ -20,17 +20,14 @@ pub const FNAMECMP_PARTIAL_DIR: u8 = 0x81;
 /// Upstream FNAMECMP_FNAME: the basis is the destination file itself.
 pub const FNAMECMP_FNAME: u8 = 0x80;
 
-/// Which option directories a server lets climb above its destination
-/// (with `..`): none, the basis dirs (a remote-shell server: up to the
-/// destination's parent, for rsync's `--link-dest=../prev` pattern) or all
-/// of them (a daemon: anywhere inside the module, which the daemon has
-/// checked).
+/// Which option directories a daemon lets climb above its destination
+/// (with `..`): none, or all of them (anywhere inside the module, which
+/// the daemon has checked). A remote-shell server takes them as operator
+/// paths instead, as rsync's does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Climb {
     /// Everything stays beneath the destination.
     No,
-    /// Basis dirs may reach the destination's parent.
-    Basis,
     /// Every option directory may reach the module root.
     All,
 }
@@ -39,29 +36,26 @@ pub enum Climb {
 /// with the destination's real path beneath it.
 #[derive(Debug)]
 pub struct Bound {
-    /// The allowed directory (the module root, or the destination's parent).
+    /// The allowed directory (the module root).
     pub root: Root,
     /// The destination directory beneath `root`, symlinks resolved.
     pub dest: RelPath,
     /// Which options may climb.
     pub climb: Climb,
-    /// "the module" or "the destination's parent", for the refusal.
+    /// "the module", for the refusal.
     pub what: &'static str,
 }
 
 /// Refuses, on a server, any update-option directory that is absolute or
 /// climbs out of the destination with `..` further than `climb` allows
-/// (basis dirs one level, to the destination's parent; with
-/// [`Climb::All`] the daemon has checked the paths against the module and
+/// (with [`Climb::All`] the daemon has checked the paths against the module and
 /// [`Dirs::resolve`] checks them again once the destination is known). The
 /// message names the option and value, the code is 4 (RERR_UNSUPPORTED).
 /// Runs before the transfer starts.
 pub fn validate_server_paths(opts: &Options, climb: Climb) -> Result<()> {
-    for (name, value, basis) in option_dirs(opts) {
+    for (name, value) in option_dirs(opts) {
         let climbs_ok = match climb {
             Climb::No => normalize(value).is_some(),
-            Climb::Basis if basis => normalize(&format!("x/{value}")).is_some(),
-            Climb::Basis => normalize(value).is_some(),
             Climb::All => true,
         };
         if value.starts_with('/') || !climbs_ok {
@@ -80,20 +74,20 @@ fn refusal(name: &str, value: &str, what: &str) -> Error {
 
 /// (option name, value, is a basis dir) for every directory option that
 /// is set.
-fn option_dirs(opts: &Options) -> Vec<(&'static str, &str, bool)> {
+fn option_dirs(opts: &Options) -> Vec<(&'static str, &str)> {
     let mut v = Vec::new();
     if let Some(d) = &opts.partial_dir {
-        v.push(("--partial-dir", d.as_str(), false));
+        v.push(("--partial-dir", d.as_str()));
     }
     if let Some(d) = &opts.temp_dir {
-        v.push(("--temp-dir", d.as_str(), false));
+        v.push(("--temp-dir", d.as_str()));
     }
     if let Some(d) = &opts.backup_dir {
-        v.push(("--backup-dir", d.as_str(), false));
+        v.push(("--backup-dir", d.as_str()));
     }
     if let Some(kind) = opts.alt_dest {
         for d in &opts.basis_dirs {
-            v.push((kind.option(), d.as_str(), true));
+            v.push((kind.option(), d.as_str()));
         }
     }
     v
@@ -103,7 +97,7 @@ fn option_dirs(opts: &Options) -> Vec<(&'static str, &str, bool)> {
 pub fn any_climbs(opts: &Options) -> bool {
     option_dirs(opts)
         .iter()
-        .any(|(_, v, _)| !v.starts_with('/') && normalize(v).is_none())
+        .any(|(_, v)| !v.starts_with('/') && normalize(v).is_none())
 }
 
 /// A server's place for `value` when it climbs out of the destination:
@@ -244,9 +238,8 @@ impl Dirs {
         }
         let links = Links::from_insecure(opts.insecure_links);
         let place = |name: &str, value: &str| -> Result<Place> {
-            let basis = name != "--temp-dir" && name != "--backup-dir" && name != "--partial-dir";
             if let (None, Some(b)) = (dest_dir, bound) {
-                let may = b.climb == Climb::All || (b.climb == Climb::Basis && basis);
+                let may = b.climb == Climb::All;
                 if may && normalize(value).is_none() {
                     return bounded_place(name, value, b);
                 }
@@ -525,20 +518,6 @@ mod tests {
         ] {
             assert!(
                 validate_server_paths(&opts(line), Climb::No).is_ok(),
-                "{line}"
-            );
-        }
-        // A remote-shell server: basis dirs may reach the parent.
-        let o = opts("--server -r --link-dest=../prev . d");
-        assert!(validate_server_paths(&o, Climb::No).is_err());
-        assert!(validate_server_paths(&o, Climb::Basis).is_ok());
-        for line in [
-            "--server -r --link-dest=../../prev . d",
-            "--server -r --backup-dir=../b . d",
-            "--server -r --link-dest=/prev . d",
-        ] {
-            assert!(
-                validate_server_paths(&opts(line), Climb::Basis).is_err(),
                 "{line}"
             );
         }
