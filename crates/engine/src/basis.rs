@@ -40,10 +40,6 @@ pub struct Bound {
     pub root: Root,
     /// The destination directory beneath `root`, symlinks resolved.
     pub dest: RelPath,
-    /// Which options may climb.
-    pub climb: Climb,
-    /// "the module", for the refusal.
-    pub what: &'static str,
 }
 
 /// Refuses, on a server, any update-option directory that is absolute or
@@ -112,7 +108,7 @@ fn bounded_place(name: &str, value: &str, bound: &Bound) -> Result<Place> {
         .ok()
         .and_then(normalize)
         .filter(|_| !value.starts_with('/'))
-        .ok_or_else(|| refusal(name, value, bound.what))?;
+        .ok_or_else(|| refusal(name, value, "the module"))?;
     let dest = bound.dest.as_bytes();
     let inside = dest.is_empty()
         || rel == dest
@@ -234,13 +230,17 @@ impl Dirs {
         bound: Option<&Bound>,
     ) -> Result<Dirs> {
         if dest_dir.is_none() {
-            validate_server_paths(opts, bound.map_or(Climb::No, |b| b.climb))?;
+            let climb = if bound.is_some() {
+                Climb::All
+            } else {
+                Climb::No
+            };
+            validate_server_paths(opts, climb)?;
         }
         let links = Links::from_insecure(opts.insecure_links);
         let place = |name: &str, value: &str| -> Result<Place> {
             if let (None, Some(b)) = (dest_dir, bound) {
-                let may = b.climb == Climb::All;
-                if may && normalize(value).is_none() {
+                if normalize(value).is_none() {
                     return bounded_place(name, value, b);
                 }
             }

@@ -138,11 +138,11 @@ pub fn print_notes(list: &mut FilterList, out: &crate::out::Out) {
 /// the client sends.
 pub fn server_cvs_sources(list: &mut FilterList) {
     list.set_cvs_sources_from_env();
-    if let Some(home) = std::env::var_os("HOME") {
-        let path = std::path::Path::new(&home).join(".cvsignore");
-        if let Ok(text) = confine::operator::read(&path, confine::Links::from_insecure(false)) {
-            list.set_cvs_home_text(text);
-        }
+    let text = list
+        .cvs_home()
+        .and_then(|p| read_local(p, confine::Links::from_insecure(false)).ok());
+    if let Some(text) = text {
+        list.set_cvs_home_text(text);
     }
 }
 

@@ -1102,7 +1102,7 @@ fn module_bound(
     module: Option<Root>,
     dest_root: &Root,
 ) -> Result<Option<crate::basis::Bound>> {
-    use crate::basis::{Bound, Climb};
+    use crate::basis::Bound;
     if !crate::basis::any_climbs(opts) {
         return Ok(None);
     }
@@ -1111,19 +1111,13 @@ fn module_bound(
     let Some(root) = module else {
         return Ok(None);
     };
-    let (climb, what) = (Climb::All, "the module");
     let Some(dest) = root.locate(dest_root).map_err(fail)? else {
         return Err(Error::new(
             exit::RERR_FILESELECT,
             "rsync: [Receiver] cannot locate the destination",
         ));
     };
-    Ok(Some(Bound {
-        root,
-        dest,
-        climb,
-        what,
-    }))
+    Ok(Some(Bound { root, dest }))
 }
 
 struct DestInfo {

@@ -253,6 +253,11 @@ impl FilterList {
         self.cvs_env = env_value;
     }
 
+    /// The `$HOME/.cvsignore` path given to [`FilterList::set_cvs_sources`].
+    pub fn cvs_home(&self) -> Option<&[u8]> {
+        self.cvs_home.as_deref()
+    }
+
     /// The text of the `$HOME/.cvsignore` given to
     /// [`FilterList::set_cvs_sources`], read by the caller: a list built
     /// from a peer's rules reads no file through its reader.

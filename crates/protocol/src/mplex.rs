@@ -563,6 +563,15 @@ mod tests {
         )
     }
 
+    /// The data of a multiplexed `wire` (messages collected and dropped).
+    fn demux(wire: &[u8]) -> io::Result<Vec<u8>> {
+        let (h, _) = collecting();
+        let mut r = MplexReader::new(wire, h);
+        r.set_multiplexed(true);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).map(|_| out)
+    }
+
     fn frame(code: u8, payload: &[u8]) -> Vec<u8> {
         let mut v = (payload.len() as u32).to_le_bytes().to_vec();
         v[3] = 7 + code;
@@ -618,13 +627,7 @@ mod tests {
 
     #[test]
     fn reader_errors() {
-        let read_all = |wire: Vec<u8>| {
-            let (h, _) = collecting();
-            let mut r = MplexReader::new(&wire[..], h);
-            r.set_multiplexed(true);
-            let mut out = Vec::new();
-            r.read_to_end(&mut out).map(|_| out)
-        };
+        let read_all = |wire: Vec<u8>| demux(&wire);
         let e = read_all(frame(11, b"x")).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         assert_eq!(e.to_string(), "unexpected tag 11");
@@ -764,12 +767,7 @@ mod tests {
             }
             let wire = std::mem::take(&mut w.inner_mut().wire);
             assert_eq!(wire.len(), data.len() + frames * 4);
-            let (h, _) = collecting();
-            let mut r = MplexReader::new(&wire[..], h);
-            r.set_multiplexed(true);
-            let mut back = Vec::new();
-            r.read_to_end(&mut back).unwrap();
-            assert_eq!(back, data, "cap {cap}");
+            assert_eq!(demux(&wire).unwrap(), data, "cap {cap}");
         }
     }
 
@@ -792,12 +790,7 @@ mod tests {
             let wire = std::mem::take(&mut w.inner_mut().wire);
             assert_eq!(w.bytes_written(), wire.len() as u64);
             assert_eq!(wire.len(), data.len() + 2 * 4, "two frames, cap {cap}");
-            let (h, _) = collecting();
-            let mut r = MplexReader::new(&wire[..], h);
-            r.set_multiplexed(true);
-            let mut back = Vec::new();
-            r.read_to_end(&mut back).unwrap();
-            assert_eq!(back, data, "cap {cap}");
+            assert_eq!(demux(&wire).unwrap(), data, "cap {cap}");
         }
     }
 
@@ -871,12 +864,7 @@ mod tests {
         assert_eq!(w.bytes_written(), wire.len() as u64);
         // Four frames, none above WRITE_FRAME_LEN.
         assert_eq!(wire.len(), data.len() + 4 * 4);
-        let (h, _) = collecting();
-        let mut r = MplexReader::new(&wire[..], h);
-        r.set_multiplexed(true);
-        let mut back = Vec::new();
-        r.read_to_end(&mut back).unwrap();
-        assert_eq!(back, data);
+        assert_eq!(demux(&wire).unwrap(), data);
     }
 
     #[test]
