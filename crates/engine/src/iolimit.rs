@@ -51,6 +51,12 @@ fn stop_left() -> io::Result<Option<Duration>> {
     Ok(Some(Duration::from_secs((at - now) as u64)))
 }
 
+/// An error once the stop time is reached (for readers that wait
+/// without a descriptor to poll).
+pub(crate) fn check_stop() -> io::Result<()> {
+    stop_left().map(|_| ())
+}
+
 /// The payload of the io::Error a read that timed out returns.
 #[derive(Debug)]
 pub struct IoTimeout {

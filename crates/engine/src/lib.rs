@@ -32,6 +32,7 @@ pub mod increc;
 pub mod iolimit;
 pub mod itemize;
 pub mod listing;
+pub mod localpipe;
 pub mod mkpath;
 pub mod options;
 pub mod out;

@@ -1527,15 +1527,36 @@ fn ipc_error(what: &str, e: &io::Error) -> Error {
     )
 }
 
-/// A local copy: the sender here, the receiving side on a thread, joined
-/// by a socket pair (the same wire protocol as a remote transfer).
-pub fn local_copy(
-    opts: &Options,
-    sources: &[String],
-    dest: &str,
-    out: Arc<Out>,
-    batch: Option<crate::batch::LinkBatch>,
-) -> Result<XferStats> {
+/// One half of a local copy's connection: what it reads, what it writes,
+/// and how it ends the connection when it fails (a side blocked on the
+/// other then sees the end instead of waiting forever).
+struct LocalEnd {
+    read: Input,
+    write: Box<dyn Write + Send>,
+    end: Box<dyn Fn() + Send>,
+}
+
+/// The connection between a local copy's sender (first) and receiving
+/// side. Inside the process (crate::localpipe) the bytes never cross the
+/// kernel; under --bwlimit it is a socket pair, as upstream's, so the
+/// paced writes are the system calls it makes.
+fn local_ends(opts: &Options) -> Result<(LocalEnd, LocalEnd)> {
+    if opts.ctl.bwlimit == 0 {
+        let (a, b) = crate::localpipe::pair();
+        let end = |e: crate::localpipe::Ender| Box::new(move || e.end()) as Box<dyn Fn() + Send>;
+        return Ok((
+            LocalEnd {
+                read: Box::new(a.read.checking_stop()),
+                write: Box::new(crate::iolimit::BwLimitWrite::new(a.write, 0)),
+                end: end(a.end),
+            },
+            LocalEnd {
+                read: Box::new(b.read),
+                write: Box::new(b.write),
+                end: end(b.end),
+            },
+        ));
+    }
     let (a, b) =
         std::os::unix::net::UnixStream::pair().map_err(|e| ipc_error("socketpair failed", &e))?;
     for s in [&a, &b] {
@@ -1544,10 +1565,36 @@ pub fn local_copy(
     }
     let dup =
         |s: &std::os::unix::net::UnixStream| s.try_clone().map_err(|e| ipc_error("dup failed", &e));
-    let (a_read, b_read) = (dup(&a)?, dup(&b)?);
-    // Handles to end the connection when one side fails: a side that is
-    // blocked on the other then sees the end instead of waiting forever.
-    let (a_end, b_end) = (dup(&a)?, dup(&b)?);
+    let end = |s: std::os::unix::net::UnixStream| {
+        Box::new(move || {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }) as Box<dyn Fn() + Send>
+    };
+    let a_read = crate::iolimit::TimeoutRead::new(dup(&a)?, 0, "sender");
+    Ok((
+        LocalEnd {
+            read: Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
+            end: end(dup(&a)?),
+            write: Box::new(crate::iolimit::BwLimitWrite::new(a, opts.ctl.bwlimit)),
+        },
+        LocalEnd {
+            read: Box::new(std::io::BufReader::with_capacity(256 * 1024, dup(&b)?)),
+            end: end(dup(&b)?),
+            write: Box::new(b),
+        },
+    ))
+}
+
+/// A local copy: the sender here, the receiving side on a thread, joined
+/// by the same wire protocol as a remote transfer (see [`local_ends`]).
+pub fn local_copy(
+    opts: &Options,
+    sources: &[String],
+    dest: &str,
+    out: Arc<Out>,
+    batch: Option<crate::batch::LinkBatch>,
+) -> Result<XferStats> {
+    let (a, b) = local_ends(opts)?;
     let mut server_opts = opts.clone();
     // upstream: pipe.c local_child(): each side needs its own --munge-links.
     server_opts.munge_links = false;
@@ -1570,7 +1617,7 @@ pub fn local_copy(
     let server = std::thread::Builder::new()
         .name("receiver".into())
         .spawn(move || {
-            let w = shared(Box::new(b));
+            let w = shared(b.write);
             let fmt = ItemFormat {
                 itemize: 0,
                 verbose: 0,
@@ -1590,17 +1637,10 @@ pub fn local_copy(
                 local: true,
                 ..Link::server(Some(&info))
             };
-            let res = run_receiver(
-                Box::new(std::io::BufReader::with_capacity(256 * 1024, b_read)),
-                w.clone(),
-                &server_opts,
-                &dest,
-                &link,
-                sout.clone(),
-            );
+            let res = run_receiver(b.read, w.clone(), &server_opts, &dest, &link, sout.clone());
             if let Err(e) = &res {
                 server_fail(&w, &sout, e, "receiver");
-                let _ = b_end.shutdown(std::net::Shutdown::Both);
+                (b.end)();
             }
             res.map(|_| sout.final_code())
         })
@@ -1613,13 +1653,9 @@ pub fn local_copy(
                 ),
             )
         })?;
-    let a_read = crate::iolimit::TimeoutRead::new(a_read, 0, "sender");
     let res = run_sender(
-        Box::new(std::io::BufReader::with_capacity(256 * 1024, a_read)),
-        shared(Box::new(crate::iolimit::BwLimitWrite::new(
-            a,
-            opts.ctl.bwlimit,
-        ))),
+        a.read,
+        shared(a.write),
         opts,
         sources,
         &Link {
@@ -1630,7 +1666,7 @@ pub fn local_copy(
         out.clone(),
     );
     if res.is_err() {
-        let _ = a_end.shutdown(std::net::Shutdown::Both);
+        (a.end)();
     }
     let server_res = server
         .join()
