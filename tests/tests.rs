@@ -41,6 +41,7 @@ mod faults;
 mod filter_merge_names;
 mod filters;
 mod flistmem;
+mod fresh_dirs;
 mod fuzzy;
 mod hardlinks;
 mod help;

@@ -22,6 +22,7 @@ use std::sync::mpsc::Receiver;
 mod current;
 mod delete;
 mod dry_missing;
+mod fresh;
 mod fuzzy;
 mod hlink;
 mod increc;
@@ -76,6 +77,12 @@ struct Gen<'a> {
     /// index) found missing, so that their contents, which come in later
     /// lists, are not looked at either.
     dry_missing_dirs: HashSet<usize>,
+    /// The directory this run made whose files are being generated, so
+    /// they are not looked for (empty: the whole destination is new).
+    fresh: Option<Vec<u8>>,
+    /// With incremental recursion: the directories (by entry index) this
+    /// run made whose contents have not come yet.
+    fresh_dirs: HashSet<usize>,
     /// A directory whose mkdir failed: what is below it is skipped
     /// (upstream's skip_dir).
     skip_dir: Option<Vec<u8>>,
@@ -138,6 +145,8 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         dir_names: HashSet::new(),
         dry_missing: None,
         dry_missing_dirs: HashSet::new(),
+        fresh: None,
+        fresh_dirs: HashSet::new(),
         skip_dir: None,
         retouch_perms: HashSet::new(),
         tweaked_dirs: HashMap::new(),
@@ -163,6 +172,9 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     }
     if ctx.dest_missing {
         g.dry_missing = Some(Vec::new());
+    }
+    if ctx.dest_created && !ctx.opts.dry_run {
+        g.fresh = Some(Vec::new());
     }
     // upstream: --list-only prints the list and neither deletes nor
     // touches anything.
@@ -646,7 +658,8 @@ impl Gen<'_> {
         }
         // upstream: an entry whose destination cannot be examined is
         // skipped ("recv_generator: failed to stat"), the run goes on.
-        let mut st = match self.stat(p) {
+        let fresh = !redo && !e.is_dir() && self.fresh_covers(p.as_bytes());
+        let mut st = match if fresh { Ok(None) } else { self.stat(p) } {
             Ok(st) => st,
             Err(err) => {
                 ctx.out.error_xfer(&err.message);
@@ -730,6 +743,7 @@ impl Gen<'_> {
                 if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
                     self.retouch_perms.insert(i);
                 }
+                self.note_fresh(i);
             }) {
                 if err.kind() != std::io::ErrorKind::AlreadyExists {
                     ctx.out.error_xfer(&format!(

@@ -7,11 +7,7 @@ use super::Gen;
 impl Gen<'_> {
     /// Whether `name` lies at or below the directory known missing.
     pub(super) fn dry_missing_covers(&self, name: &[u8]) -> bool {
-        self.dry_missing.as_deref().is_some_and(|missing| {
-            missing.is_empty()
-                || name == missing
-                || (name.starts_with(missing) && name.get(missing.len()) == Some(&b'/'))
-        })
+        super::fresh::covers(self.dry_missing.as_deref(), name)
     }
 
     /// Dry run: directory entry `i` does not exist, so neither does

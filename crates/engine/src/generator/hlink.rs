@@ -236,7 +236,13 @@ impl Gen<'_> {
         let e = &*ctx.entries.at(i);
         let p = &ctx.path(i);
         let lp = &ctx.path(lead);
-        let st = self.stat(p)?;
+        // Only this call makes a follower: in a directory this run made,
+        // it is not there yet.
+        let st = if self.fresh_covers(p.as_bytes()) {
+            None
+        } else {
+            self.stat(p)?
+        };
         let lead_st = self.stat(lp)?;
         let same = |a: &Stat, b: &Stat| a.dev == b.dev && a.ino == b.ino;
         if let (Some(s), Some(l)) = (&st, &lead_st) {
