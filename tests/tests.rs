@@ -86,6 +86,7 @@ mod stoptime;
 mod time_mode_options;
 mod treeshape;
 mod update_options;
+mod uptodate;
 mod util;
 mod wire_trace;
 mod xattrs;
