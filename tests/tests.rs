@@ -43,6 +43,7 @@ mod filters;
 mod flistmem;
 mod fuzzy;
 mod hardlinks;
+mod heap_stats;
 mod help;
 mod hostile_push;
 mod iconv;

@@ -272,6 +272,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if !listing {
         g.touch_up_dirs();
     }
+    crate::summary::report_heap(&ctx.out, &ctx.opts, "generator", ctx.am_server);
     g.ndx(NDX_DONE);
     g.flush(true)?;
     Ok(())
