@@ -36,6 +36,17 @@ const FLUSH_AT: usize = 64 * 1024;
 /// In memory only: the item matched a basis dir's (upstream ITEM_MATCHED).
 const ITEM_MATCHED: u32 = 1 << 18;
 
+/// The itemized differences that fixing an item's attributes changes
+/// (upstream set_file_attrs()'s `updated`).
+const ATTRS_FIXED: u32 = ITEM_REPORT_TIME
+    | ITEM_REPORT_PERMS
+    | ITEM_REPORT_OWNER
+    | ITEM_REPORT_GROUP
+    | ITEM_REPORT_ACL
+    | ITEM_REPORT_XATTR
+    | ITEM_REPORT_ATIME
+    | ITEM_REPORT_CRTIME;
+
 /// The basis chosen for a regular file the sender is asked for.
 struct Pick {
     /// Where the basis is (a basis dir's index, partial dir, fuzzy match).
@@ -95,6 +106,9 @@ struct Gen<'a> {
     deletion_allowed: bool,
     warned_io_error: bool,
     report_all: bool,
+    /// How this side's output format itemizes (upstream
+    /// stdout_format_has_i).
+    has_i: u8,
     /// The receiver-side rules, with per-directory merge files of the
     /// destination loaded as the walk goes.
     rules: filter::FilterList,
@@ -153,6 +167,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
         report_all,
+        has_i: ctx.opts.stdout_has_i(),
         rules: ctx.filters.clone(),
         fstack: crate::filters::DirStack::default(),
         delayed: Vec::new(),
@@ -269,6 +284,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
     if !listing {
         g.touch_up_dirs();
     }
+    crate::summary::report_heap(&ctx.out, &ctx.opts, "generator", ctx.am_server);
     g.ndx(NDX_DONE);
     g.flush(true)?;
     Ok(())
@@ -457,7 +473,21 @@ impl Gen<'_> {
         ndx: Option<usize>,
         e: &FileEntry,
         st: Option<&Stat>,
+        iflags: u32,
+    ) -> u32 {
+        self.itemize_x(ndx, e, st, iflags, None)
+    }
+
+    /// [`Gen::itemize`] of a record whose xname (after
+    /// `ITEM_XNAME_FOLLOWS`) is `xname`: an empty one (a hard link already
+    /// in place) reports no time change without -t.
+    fn itemize_x(
+        &mut self,
+        ndx: Option<usize>,
+        e: &FileEntry,
+        st: Option<&Stat>,
         mut iflags: u32,
+        xname: Option<&[u8]>,
     ) -> u32 {
         let ctx = self.ctx;
         let opts = &ctx.opts;
@@ -476,6 +506,7 @@ impl Gen<'_> {
                 }
             } else if iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0
                 && iflags & ITEM_MATCHED == 0
+                && (iflags & ITEM_XNAME_FOLLOWS == 0 || xname.is_none_or(|x| !x.is_empty()))
             {
                 iflags |= ITEM_REPORT_TIME;
             }
@@ -816,7 +847,8 @@ impl Gen<'_> {
                     if !dry {
                         self.fix_attrs(p, e, Some(&s));
                     }
-                    self.itemize(Some(i), e, Some(&s), 0);
+                    let fl = self.itemize(Some(i), e, Some(&s), 0);
+                    self.report_kept(i, fl);
                     self.hl_mark(hlink::Mark::Done);
                     // upstream: an up-to-date symlink counts as sent
                     // for --remove-source-files.
@@ -924,7 +956,8 @@ impl Gen<'_> {
                 if !dry {
                     self.fix_attrs(p, e, Some(&s));
                 }
-                self.itemize(Some(i), e, Some(&s), 0);
+                let fl = self.itemize(Some(i), e, Some(&s), 0);
+                self.report_kept(i, fl);
                 self.hl_mark(hlink::Mark::Done);
                 // upstream: an identical device or special counts as
                 // sent for --remove-source-files.
@@ -1046,7 +1079,8 @@ impl Gen<'_> {
                         self.fix_attrs(p, e, Some(&s));
                         crate::partial::clear_partial(ctx, p);
                     }
-                    self.itemize(Some(i), e, Some(&s), 0);
+                    let fl = self.itemize(Some(i), e, Some(&s), 0);
+                    self.report_kept(i, fl);
                     self.success(i);
                     self.hl_mark(hlink::Mark::Done);
                     return Ok(());
@@ -1267,6 +1301,7 @@ impl Gen<'_> {
         if level < 3 {
             return Ok(NonDest::Basis(bst));
         }
+        self.report_uptodate(i);
         let kind = ctx.opts.alt_dest.unwrap_or(AltDest::Compare);
         if kind == AltDest::Link && !e.is_dir() {
             let place = &ctx.dirs.basis[j];
@@ -1343,10 +1378,12 @@ impl Gen<'_> {
                         self.buf.extend_from_slice(&fl.to_le_bytes());
                         protocol::varint::write_vstring(&mut self.buf, b"");
                     }
+                    self.report_uptodate(i);
                     return Ok(Dests::Done);
                 }
             } else {
                 self.itemize(Some(i), e, Some(&bst), 0);
+                self.report_uptodate(i);
                 return Ok(Dests::Done);
             }
         }
@@ -1363,9 +1400,55 @@ impl Gen<'_> {
                 }
             }
             self.itemize(Some(i), e, Some(&bst), ITEM_LOCAL_CHANGE);
+            if level == 3 {
+                self.report_uptodate(i);
+            }
             return Ok(Dests::Done);
         }
         Ok(Dests::Basis(j as u8, bst))
+    }
+
+    /// `-vv` (`--info=name2`) without `%i` in the output format: the
+    /// items left in place are named here (upstream maybe_ATTRS_REPORT).
+    fn names_kept(&self) -> bool {
+        self.ctx.opts.ctl.info.name >= 2 && self.has_i == 0
+    }
+
+    /// The name of entry `i` in those lines: where it lands, `.` for the
+    /// destination itself, a directory's with a `/`.
+    fn kept_name(&self, i: usize) -> String {
+        let p = self.path(i);
+        let name = if p.is_root() { b"." } else { p.as_bytes() };
+        let slash = if self.entry(i).is_dir() { "/" } else { "" };
+        format!("{}{slash}", crate::text::name_text(name))
+    }
+
+    /// An existing item that needed no data, `iflags` as itemized: under
+    /// [`Gen::names_kept`], "NAME is uptodate", or "NAME" when its
+    /// attributes were fixed.
+    // upstream: rsync.c:set_file_attrs() (ATTRS_REPORT)
+    fn report_kept(&self, i: usize, iflags: u32) {
+        if !self.names_kept() {
+            return;
+        }
+        let name = self.kept_name(i);
+        if iflags & ATTRS_FIXED != 0 {
+            self.ctx.out.info(&name);
+        } else {
+            self.ctx.out.info(&format!("{name} is uptodate"));
+        }
+    }
+
+    /// An item found identical in a basis directory, or already the hard
+    /// link it is to be: "NAME is uptodate" under [`Gen::names_kept`].
+    // upstream: generator.c try_dests_reg(), try_dests_non(); hlink.c
+    // maybe_hard_link(), hard_link_check()
+    pub(super) fn report_uptodate(&self, i: usize) {
+        if self.names_kept() {
+            self.ctx
+                .out
+                .info(&format!("{} is uptodate", self.kept_name(i)));
+        }
     }
 
     // upstream: generator.c:quick_check_ok()

@@ -1685,6 +1685,19 @@ impl Options {
         }
     }
 
+    /// How this side's output format itemizes (upstream
+    /// stdout_format_has_i): 0 without `%i`, 2 for a server told `%i%I`,
+    /// else the `-i` count (at least 1 when the format has `%i`).
+    // upstream: options.c:parse_arguments() (stdout_format_has_i)
+    pub fn stdout_has_i(&self) -> u8 {
+        match &self.log_format {
+            Some(f) if self.server && log_format_has(f, 'I') => 2,
+            Some(f) if log_format_has(f, 'i') => self.itemize | 1,
+            Some(_) => 0,
+            None => self.itemize,
+        }
+    }
+
     /// The `--log-format` hint a sending client gives the server (which
     /// itemizes on the client's behalf), if any: "%i%I", "%i", "%o" or "X".
     // upstream: options.c:server_options() (stdout_format part)

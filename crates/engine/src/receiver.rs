@@ -191,6 +191,7 @@ pub fn receive_files<R: Read>(
             let _ = events.send(GenEvent::Redo(i));
         }
     }
+    crate::summary::report_heap(&ctx.out, &ctx.opts, "receiver", ctx.am_server);
     let stats = if sender_is_server && !ctx.am_server {
         Some(Stats::read(r)?)
     } else {

@@ -259,6 +259,7 @@ fn finish<R: Read>(
 ) -> Result<()> {
     write_out(w, out, false)?;
     match_report(ctx, totals);
+    crate::summary::report_heap(ctx.out, ctx.opts, "sender", ctx.am_server);
     let io_error = ctx.out.io_error();
     if io_error != io_error_before {
         lock(w)?.send_msg(MsgCode::IoError, &io_error.to_le_bytes())?;

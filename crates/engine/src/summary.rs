@@ -1,5 +1,6 @@
 //! The closing summary a client prints: the `--stats` block, the two
-//! summary lines, and `--stats-json`.
+//! summary lines, and `--stats-json`; and the heap block each role prints
+//! at `--info=stats3`.
 
 /// The closing `--stats` block and summary a client prints (by the
 /// `--info=stats` level: 1 the two summary lines, 2 the block too).
@@ -43,6 +44,53 @@ pub fn print_summary(
     }
 }
 
+/// `--info=stats3`: the allocator's counters as a role prints them when
+/// it ends, each role its own block (upstream: every process); nothing
+/// where the allocator is not glibc's. `role` is "sender", "receiver" or
+/// "generator".
+// upstream: main.c:handle_stats(), show_malloc_stats()
+pub fn report_heap(out: &crate::out::Out, opts: &crate::Options, role: &str, am_server: bool) {
+    if opts.ctl.info.stats < 3 {
+        return;
+    }
+    for line in heap_lines(role, am_server) {
+        out.info(&line);
+    }
+}
+
+/// The lines of [`report_heap`]: a blank line, the heading, one line per
+/// counter.
+fn heap_lines(role: &str, am_server: bool) -> Vec<String> {
+    let Some(m) = confine::heap::stats() else {
+        return Vec::new();
+    };
+    let who = if am_server { "server " } else { "" };
+    let mut lines = vec![
+        String::new(),
+        format!(
+            "rsync[{}] ({who}{role}) heap statistics:",
+            std::process::id()
+        ),
+    ];
+    let rows = [
+        ("arena", m.arena, "bytes from sbrk"),
+        ("ordblks", m.ordblks, "chunks not in use"),
+        ("smblks", m.smblks, "free fastbin blocks"),
+        ("hblks", m.hblks, "chunks from mmap"),
+        ("hblkhd", m.hblkhd, "bytes from mmap"),
+        ("allmem", m.arena + m.hblkhd, "bytes from sbrk + mmap"),
+        ("usmblks", m.usmblks, "always 0"),
+        ("fsmblks", m.fsmblks, "bytes in freed fastbin blocks"),
+        ("uordblks", m.uordblks, "bytes used"),
+        ("fordblks", m.fordblks, "bytes free"),
+        ("keepcost", m.keepcost, "bytes in releasable chunk"),
+    ];
+    for (title, n, descr) in rows {
+        lines.push(format!("  {:<11}{n:>10}   ({descr})", format!("{title}:")));
+    }
+    lines
+}
+
 /// Writes an operator-named file (`--stats-json`) as `--log-file` opens
 /// its own: through `confine::operator`, planted symlinks refused unless
 /// `--insecure-links`.
@@ -53,4 +101,26 @@ fn write_operator_file(opts: &crate::Options, path: &str, data: &[u8]) -> std::i
     let flags = OFlags::WRONLY | OFlags::TRUNC | OFlags::CREATE;
     let mut f = confine::operator::open_file(std::path::Path::new(path), flags, 0o644, links)?;
     f.write_all(data)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn heap_block_has_upstreams_layout() {
+        let lines = super::heap_lines("generator", true);
+        assert_eq!(lines.len(), 13);
+        assert_eq!(lines[0], "");
+        let head = format!(
+            "rsync[{}] (server generator) heap statistics:",
+            std::process::id()
+        );
+        assert_eq!(lines[1], head);
+        // "  %-11s%10d   (descr)"
+        let arena = &lines[2];
+        assert!(arena.starts_with("  arena:     "), "{arena:?}");
+        assert!(arena.ends_with("   (bytes from sbrk)"), "{arena:?}");
+        assert_eq!(arena.len(), 2 + 11 + 10 + "   (bytes from sbrk)".len());
+        assert!(lines[12].starts_with("  keepcost:  "));
+    }
 }

@@ -248,6 +248,7 @@ impl Gen<'_> {
         if let (Some(s), Some(l)) = (&st, &lead_st) {
             if same(s, l) {
                 self.itemize_link(i, e, Some(s), b"");
+                self.report_uptodate(i);
                 self.success(i);
                 return Ok(());
             }
@@ -311,7 +312,11 @@ impl Gen<'_> {
         if st.is_none() {
             ctx.count_created(crate::stats::kind_index(e.mode));
         }
-        if quiet && !self.report_all {
+        // upstream hard_link_check(): such a member is itemized only when
+        // the output format itemizes it (-ii, or -i with -vv); -vv alone
+        // calls it up to date.
+        if quiet && (self.has_i == 0 || (ctx.opts.ctl.info.name < 2 && self.has_i < 2)) {
+            self.report_uptodate(i);
             return Ok(());
         }
         let lead_name = ctx.entries.at(lead).name.clone();
@@ -356,7 +361,13 @@ impl Gen<'_> {
         if !xname.is_empty() {
             self.report_all = true;
         }
-        let flags = self.itemize(Some(i), e, st, ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS);
+        let flags = self.itemize_x(
+            Some(i),
+            e,
+            st,
+            ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS,
+            Some(xname),
+        );
         let wrote = flags & SIGNIFICANT_ITEM_FLAGS & 0xffff != 0 || self.report_all;
         self.report_all = report_all;
         if wrote {
