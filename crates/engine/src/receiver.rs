@@ -526,6 +526,25 @@ fn log_item(ctx: &RecvCtx, iflags: u32, entry: &protocol::flist::FileEntry) {
 /// match (the temp file is gone, the destination untouched), Ok(None) when
 /// no temporary file could be made (reported; the data was read past).
 // upstream: receiver.c:receive_data()
+/// Literal bytes gathered before they are written (see [`write_held`]).
+const GATHER: usize = 256 * 1024;
+
+/// Writes literal bytes that follow what `window` holds.
+fn write_held(
+    data: &[u8],
+    hasher: &mut FileHasher,
+    window: &mut BasisWindow,
+    w: &mut crate::sparse::Sink,
+) -> std::io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    hasher.update(data);
+    window.flush(w)?;
+    confine::failpoint::check("write")?;
+    w.write_all(data)
+}
+
 fn receive_data<R: Read>(
     ctx: &RecvCtx,
     r: &mut R,
@@ -586,6 +605,10 @@ fn receive_data<R: Read>(
     // copied through the write buffer). An in-place basis is the file being
     // written, so it is always read fresh and each block written at once.
     let mut window = BasisWindow::new(!tmp.inplace);
+    // Consecutive literal runs gather in `buf` and go to the file in one
+    // write from it (not copied through the sink's buffer).
+    let gather = if tokens.gathers() { GATHER } else { 0 };
+    let mut held = 0;
     let mut block = Vec::new();
     let mut literal = 0u64;
     let mut matched = 0u64;
@@ -597,24 +620,33 @@ fn receive_data<R: Read>(
         // A failed read (the peer went away) leaves no temp file behind.
         // (receive_files hands it to partial::interrupted, which keeps it
         // for --partial.)
-        match tokens.read(r, buf)? {
+        let token = tokens.read_at(r, buf, held)?;
+        if let Token::Literal(n) = token {
+            literal += n as u64;
+            offset += n as u64;
+            held += n;
+            if held <= gather {
+                continue;
+            }
+        }
+        // What is held goes out before what comes next.
+        let res = write_held(
+            &buf[..std::mem::take(&mut held)],
+            &mut hasher,
+            &mut window,
+            &mut w,
+        );
+        if let Err(err) = res {
+            write_err = Some(err);
+            break;
+        }
+        match token {
+            Token::Literal(_) => {}
             Token::End => {
                 if let Err(err) = window.flush(&mut w) {
                     write_err = Some(err);
                 }
                 break;
-            }
-            Token::Literal(n) => {
-                let data = &buf[..n];
-                hasher.update(data);
-                literal += n as u64;
-                offset += n as u64;
-                if let Err(err) = window.flush(&mut w).and_then(|()| {
-                    confine::failpoint::check("write").and_then(|()| w.write_all(data))
-                }) {
-                    write_err = Some(err);
-                    break;
-                }
             }
             Token::Match(idx) => {
                 let Some((off, len)) = Signature::block_range(&sizes, idx) else {

@@ -136,6 +136,21 @@ impl TokenIn {
         Ok(TokenIn { dec })
     }
 
+    /// Whether literal runs can be gathered after earlier ones
+    /// ([`TokenIn::read_at`]): without compression.
+    pub fn gathers(&self) -> bool {
+        self.dec.is_none()
+    }
+
+    /// The next token; literal data is left in `buf` after its first `at`
+    /// bytes (`at` must be 0 unless [`TokenIn::gathers`]).
+    pub fn read_at<R: Read>(&mut self, r: &mut R, buf: &mut Vec<u8>, at: usize) -> Result<Token> {
+        match &mut self.dec {
+            Some(d) => Ok(d.read_token(r, buf)?),
+            None => Ok(token::read_token_at(r, buf, at)?),
+        }
+    }
+
     /// The next token; literal data is left in `buf`.
     pub fn read<R: Read>(&mut self, r: &mut R, buf: &mut Vec<u8>) -> Result<Token> {
         match &mut self.dec {

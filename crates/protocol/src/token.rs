@@ -41,6 +41,12 @@ pub fn write_end(out: &mut Vec<u8>) {
 /// length, bounded by MAX_LITERAL_LEN).
 // upstream: token.c:simple_recv_token()
 pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Token> {
+    read_token_at(r, buf, 0)
+}
+
+/// As [`read_token`], literal bytes placed after the first `at` bytes of
+/// `buf` (which are kept), so that consecutive runs gather in one buffer.
+pub fn read_token_at<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>, at: usize) -> Result<Token> {
     let t = r.read_i32_field("token")?;
     if t == 0 {
         return Ok(Token::End);
@@ -58,12 +64,13 @@ pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Toke
         });
     }
     // The buffer is reused run after run: zeroed only where it grows.
-    if buf.len() > len {
-        buf.truncate(len);
+    let end = at + len;
+    if buf.len() > end {
+        buf.truncate(end);
     } else {
-        buf.resize(len, 0);
+        buf.resize(end, 0);
     }
-    r.read_exact_field(buf, "literal")?;
+    r.read_exact_field(&mut buf[at..], "literal")?;
     Ok(Token::Literal(len))
 }
 
@@ -71,6 +78,24 @@ pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Toke
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn runs_gather_after_what_the_buffer_holds() {
+        let mut out = Vec::new();
+        write_literal(&mut out, b"abc");
+        write_literal(&mut out, b"de");
+        let mut r = &out[..];
+        let mut buf = b"stale bytes".to_vec();
+        assert_eq!(
+            read_token_at(&mut r, &mut buf, 0).unwrap(),
+            Token::Literal(3)
+        );
+        assert_eq!(
+            read_token_at(&mut r, &mut buf, 3).unwrap(),
+            Token::Literal(2)
+        );
+        assert_eq!(buf, b"abcde");
+    }
 
     #[test]
     fn wire_bytes() {
