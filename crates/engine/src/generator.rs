@@ -81,19 +81,11 @@ struct Gen<'a> {
     /// Names of the directories in the list (and of --delete-missing-args
     /// entries): every entry's own directory must be one.
     dir_names: HashSet<Vec<u8>>,
-    /// Dry run: the directory that does not exist yet, so everything below
-    /// it is new and is not looked at (empty: the whole destination).
-    dry_missing: Option<Vec<u8>>,
-    /// Dry run with incremental recursion: the directories (by entry
-    /// index) found missing, so that their contents, which come in later
-    /// lists, are not looked at either.
-    dry_missing_dirs: HashSet<usize>,
-    /// The directory this run made whose files are being generated, so
-    /// they are not looked for (empty: the whole destination is new).
-    fresh: Option<Vec<u8>>,
-    /// With incremental recursion: the directories (by entry index) this
-    /// run made whose contents have not come yet.
-    fresh_dirs: HashSet<usize>,
+    /// Dry run: the directories that do not exist, so what is below them
+    /// is new and is not looked at.
+    dry_missing: fresh::NewBelow,
+    /// The directories this run made, whose files are not looked for.
+    fresh: fresh::NewBelow,
     /// A directory whose mkdir failed: what is below it is skipped
     /// (upstream's skip_dir).
     skip_dir: Option<Vec<u8>>,
@@ -157,10 +149,8 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         buf: Vec::with_capacity(FLUSH_AT * 2),
         names: HashSet::new(),
         dir_names: HashSet::new(),
-        dry_missing: None,
-        dry_missing_dirs: HashSet::new(),
-        fresh: None,
-        fresh_dirs: HashSet::new(),
+        dry_missing: fresh::NewBelow::default(),
+        fresh: fresh::NewBelow::default(),
         skip_dir: None,
         retouch_perms: HashSet::new(),
         tweaked_dirs: HashMap::new(),
@@ -186,10 +176,10 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         g.add_names(0..ctx.entries.len());
     }
     if ctx.dest_missing {
-        g.dry_missing = Some(Vec::new());
+        g.dry_missing = fresh::NewBelow::everything();
     }
     if ctx.dest_created && !ctx.opts.dry_run {
-        g.fresh = Some(Vec::new());
+        g.fresh = fresh::NewBelow::everything();
     }
     // upstream: --list-only prints the list and neither deletes nor
     // touches anything.
@@ -388,7 +378,7 @@ impl Gen<'_> {
     }
 
     fn stat(&self, p: &RelPath) -> Result<Option<Stat>> {
-        if self.dry_missing_covers(p.as_bytes()) {
+        if self.dry_missing.covers(p.as_bytes()) {
             return Ok(None);
         }
         if self.ctx.opts.fake_super {
@@ -689,7 +679,7 @@ impl Gen<'_> {
         }
         // upstream: an entry whose destination cannot be examined is
         // skipped ("recv_generator: failed to stat"), the run goes on.
-        let fresh = !redo && !e.is_dir() && self.fresh_covers(p.as_bytes());
+        let fresh = !redo && !e.is_dir() && self.fresh.covers(p.as_bytes());
         let mut st = match if fresh { Ok(None) } else { self.stat(p) } {
             Ok(st) => st,
             Err(err) => {

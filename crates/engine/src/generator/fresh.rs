@@ -1,46 +1,67 @@
-//! Directories this run made: nothing was below one when it was made,
-//! and nothing but this generator's own requests puts anything there, so
-//! on the first pass the generator does not look for the files it lists
-//! (one failed lookup less per new file). A dry run skips the lookups
-//! below missing directories the same way (dry_missing.rs); a file the
-//! second pass redoes is always looked at.
+//! Directories known to hold nothing yet, so that what the list names
+//! below them is not looked for in the destination:
+//! - in a dry run, the missing ones (dry_missing.rs);
+//! - in a real run, the ones this run made: nothing was below one when it
+//!   was made, and nothing but this generator's own requests puts anything
+//!   there, so on the first pass their files are not looked for (one
+//!   failed lookup less per new file). A file the second pass redoes is
+//!   always looked at.
 use super::Gen;
+use std::collections::HashSet;
 
-/// Whether `name` lies at or below `dir` (empty: the whole destination).
-pub(super) fn covers(dir: Option<&[u8]>, name: &[u8]) -> bool {
-    dir.is_some_and(|dir| {
-        dir.is_empty()
-            || name == dir
-            || (name.starts_with(dir) && name.get(dir.len()) == Some(&b'/'))
-    })
+/// One such set of directories.
+#[derive(Default)]
+pub(super) struct NewBelow {
+    /// The one whose contents are being generated (empty: the whole
+    /// destination).
+    dir: Option<Vec<u8>>,
+    /// With incremental recursion: those (by entry index) whose contents
+    /// have not come yet.
+    later: HashSet<usize>,
+}
+
+impl NewBelow {
+    /// The whole destination.
+    pub(super) fn everything() -> NewBelow {
+        NewBelow {
+            dir: Some(Vec::new()),
+            later: HashSet::new(),
+        }
+    }
+
+    /// Whether `name` lies at or below the directory.
+    pub(super) fn covers(&self, name: &[u8]) -> bool {
+        self.dir.as_deref().is_some_and(|dir| {
+            dir.is_empty()
+                || name == dir
+                || (name.starts_with(dir) && name.get(dir.len()) == Some(&b'/'))
+        })
+    }
+
+    /// Directory entry `i`, named `name`, holds nothing; its contents come
+    /// later with incremental recursion (`inc`), else next.
+    pub(super) fn note(&mut self, i: usize, name: &[u8], inc: bool) {
+        if !self.covers(name) {
+            self.dir = Some(name.to_vec());
+        }
+        if inc {
+            self.later.insert(i);
+        }
+    }
+
+    /// Incremental recursion: the list of directory `parent`'s contents
+    /// begins (`name` gives its name).
+    pub(super) fn enter(&mut self, parent: usize, name: impl FnOnce() -> Vec<u8>) {
+        if self.dir.as_deref() != Some(&[][..]) {
+            self.dir = self.later.remove(&parent).then(name);
+        }
+    }
 }
 
 impl Gen<'_> {
-    /// Whether the file `name` is below a directory this run made.
-    pub(super) fn fresh_covers(&self, name: &[u8]) -> bool {
-        covers(self.fresh.as_deref(), name)
-    }
-
     /// Directory entry `i` was just made.
     pub(super) fn note_fresh(&mut self, i: usize) {
-        let name = self.path(i);
-        if !self.fresh_covers(name.as_bytes()) {
-            self.fresh = Some(name.as_bytes().to_vec());
-        }
-        if self.ctx.inc.is_some() {
-            self.fresh_dirs.insert(i);
-        }
-    }
-
-    /// Incremental recursion: the list of `parent`'s contents begins;
-    /// they are new if this run made `parent`.
-    pub(super) fn enter_dir_fresh(&mut self, parent: usize) {
-        if self.fresh.as_deref() == Some(&[][..]) {
-            return;
-        }
-        self.fresh = self
-            .fresh_dirs
-            .remove(&parent)
-            .then(|| self.ctx.path(parent).as_bytes().to_vec());
+        let name = self.ctx.path(i);
+        self.fresh.note(i, name.as_bytes(), self.ctx.inc.is_some());
     }
 }

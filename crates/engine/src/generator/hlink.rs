@@ -238,7 +238,7 @@ impl Gen<'_> {
         let lp = &ctx.path(lead);
         // Only this call makes a follower: in a directory this run made,
         // it is not there yet.
-        let st = if self.fresh_covers(p.as_bytes()) {
+        let st = if self.fresh.covers(p.as_bytes()) {
             None
         } else {
             self.stat(p)?

@@ -136,8 +136,7 @@ impl Gen<'_> {
             self.add_names(range.clone());
             self.add_links(segs);
             if let Some(parent) = seg.parent {
-                self.enter_dir_dry(parent);
-                self.enter_dir_fresh(parent);
+                self.enter_dir(parent);
                 self.contents_arrived(parent)?;
             }
             for i in range {
