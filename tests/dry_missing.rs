@@ -126,3 +126,43 @@ fn dry_run_into_missing_destination_looks_at_nothing_below() {
     }
     assert!(!dst.exists());
 }
+
+/// A dry run into a destination that does not exist takes a relative
+/// basis dir from where the destination would be: `--link-dest=../to`
+/// is `to` beside it, whose identical files are not itemized, as stock
+/// rsync does (main.c check_alt_basis_dirs() drops one leading "../").
+#[test]
+fn dry_run_into_missing_destination_finds_a_dotdot_basis_dir() {
+    let s = Scratch::new();
+    for (rel, data) in [("a", "hello"), ("sub/b", "world")] {
+        let src = s.path("src").join(rel);
+        fs::create_dir_all(src.parent().expect("parent")).expect("mkdir");
+        write_file(&src, data.as_bytes(), 0o644, 1_600_000_000);
+        let basis = s.path("to").join(rel);
+        fs::create_dir_all(basis.parent().expect("parent")).expect("mkdir");
+        let basis_data = if rel == "a" { data } else { "other data" };
+        write_file(&basis, basis_data.as_bytes(), 0o644, 1_600_000_000);
+    }
+    let itemized = |bin: &Path| {
+        let r = run(
+            Command::new(bin).current_dir(s.path("")).args([
+                "-iplrtH",
+                "--dry-run",
+                "--link-dest=../to",
+                "src/",
+                "missing/",
+            ]),
+            &s.logs(),
+        );
+        r.assert_code(0);
+        assert!(
+            !s.path("missing").exists(),
+            "a dry run made the destination"
+        );
+        (r.stdout, r.stderr)
+    };
+    let ours = itemized(&oxsync_bin());
+    assert_eq!(ours, itemized(&rsync_bin()));
+    assert!(ours.0.contains(">f.s....... sub/b"), "{ours:?}");
+    assert!(!ours.0.contains(" a\n"), "{ours:?}");
+}

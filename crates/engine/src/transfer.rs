@@ -752,7 +752,17 @@ pub fn run_receiver_to(
     };
     let (module, dest_info, module_prefix) = open_dest(opts, dest, &list, &mut renamed, &out)?;
     let stats = Arc::new(Mutex::new(XferStats::default()));
-    let dirs = basis_dirs(opts, dest_ambient.as_deref(), module, &dest_info.root, &out)?;
+    let moved = dest_ambient
+        .as_deref()
+        .filter(|_| dest_info.missing)
+        .and_then(|d| missing_dest_basis(opts, d));
+    let dirs = basis_dirs(
+        moved.as_ref().unwrap_or(opts),
+        dest_ambient.as_deref(),
+        module,
+        &dest_info.root,
+        &out,
+    )?;
     let whole_file = whole_file(opts, &session, local);
     let xattrs = received.xattrs.finish(&crate::xattrs::Policy::new(
         opts,
@@ -860,6 +870,26 @@ fn open_dest(
         }
     };
     Ok((module, dest_info, module_prefix))
+}
+
+/// A dry run into a destination that does not exist resolves from its
+/// parent: a relative basis dir is taken from where the destination would
+/// be (`x` as `DEST/x`, which does not exist either), and `../x` as `x`
+/// (upstream main.c check_alt_basis_dirs() drops one leading "../"). None
+/// when nothing changes.
+fn missing_dest_basis(opts: &Options, dest: &str) -> Option<Options> {
+    let name = std::path::Path::new(dest).file_name()?.to_str()?;
+    if opts.basis_dirs.iter().all(|d| d.starts_with('/')) {
+        return None;
+    }
+    let mut moved = opts.clone();
+    for d in moved.basis_dirs.iter_mut().filter(|d| !d.starts_with('/')) {
+        *d = match d.strip_prefix("../") {
+            Some(rest) => rest.to_string(),
+            None => format!("{name}/{d}"),
+        };
+    }
+    Some(moved)
 }
 
 /// The option directories (basis, backup, partial, temp) resolved for a
