@@ -536,6 +536,10 @@ impl Gen<'_> {
         iflags &= 0xffff;
         if iflags & SIGNIFICANT_ITEM_FLAGS & 0xffff != 0 || self.report_all {
             if let Some(n) = ndx {
+                // A directory at its own list's start goes by its slot.
+                let Some(n) = self.dir_wire_ndx(n) else {
+                    return iflags;
+                };
                 self.ndx(n as i32);
             }
             self.buf.extend_from_slice(&(iflags as u16).to_le_bytes());

@@ -19,8 +19,10 @@ pub(super) struct Early {
     /// Made by this run at the first step: the second itemizes them as
     /// created.
     made: HashSet<usize>,
-    /// The directory being handled in full at its own list's start.
-    own: Option<usize>,
+    /// The directory being handled in full at its own list's start, and
+    /// the wire index it goes by there: its list's slot (none when it got
+    /// no list: what it would report is not sent).
+    own: Option<(usize, Option<usize>)>,
 }
 
 impl Gen<'_> {
@@ -28,13 +30,21 @@ impl Gen<'_> {
     /// incremental recursion, other than the destination root, and not
     /// at its own list's start.
     pub(super) fn dir_defers(&self, i: usize, redo: bool, name: &[u8]) -> bool {
-        self.ctx.inc.is_some() && !redo && name != b"." && self.early.own != Some(i)
+        self.ctx.inc.is_some() && !redo && name != b"." && !self.dir_at_own_list(i)
     }
 
     /// Whether directory entry `i` is handled in full now, its contents
     /// to come next (so nothing of them is waited for).
     pub(super) fn dir_at_own_list(&self, i: usize) -> bool {
-        self.early.own == Some(i)
+        self.early.own.is_some_and(|(d, _)| d == i)
+    }
+
+    /// The wire index entry `i` is reported by (none: not reported).
+    pub(super) fn dir_wire_ndx(&self, i: usize) -> Option<usize> {
+        match self.early.own {
+            Some((d, slot)) if d == i => slot,
+            _ => Some(i),
+        }
     }
 
     /// The first step for directory entry `i`: made if missing, quietly
@@ -89,22 +99,24 @@ impl Gen<'_> {
         self.early.made.remove(&i)
     }
 
-    /// The second step for directory `parent`, whose list starts.
-    pub(super) fn dir_second_step(&mut self, parent: usize) -> Result<()> {
+    /// The second step for directory `parent`, whose list starts after
+    /// `slot`.
+    pub(super) fn dir_second_step(&mut self, parent: usize, slot: Option<usize>) -> Result<()> {
         self.early.waiting.remove(&parent);
-        self.early.own = Some(parent);
+        self.early.own = Some((parent, slot));
         let r = self.recv_generator(parent, false);
         self.early.own = None;
         r
     }
 
-    /// The walk is over: directories that got no list of their own get
-    /// their second step now.
+    /// The walk is over: directories that got no list of their own (a
+    /// stock sender sends one for each) get their second step now; their
+    /// own lists being done, it is not reported to the sender.
     pub(super) fn dirs_without_lists(&mut self) -> Result<()> {
         let mut left: Vec<usize> = self.early.waiting.drain().collect();
         left.sort_unstable();
         for i in left {
-            self.dir_second_step(i)?;
+            self.dir_second_step(i, None)?;
         }
         Ok(())
     }

@@ -137,7 +137,7 @@ impl Gen<'_> {
             self.add_links(segs);
             if let Some(parent) = seg.parent {
                 self.enter_dir(parent);
-                self.dir_second_step(parent)?;
+                self.dir_second_step(parent, Some(seg.start - 1))?;
                 self.contents_arrived(parent)?;
             }
             for i in range {
