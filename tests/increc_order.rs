@@ -86,7 +86,10 @@ fn transfer(
     server: &Path,
     opts: &[&str],
     existing: bool,
-) -> ([Vec<String>; 2], std::collections::BTreeMap<PathBuf, EntryState>) {
+) -> (
+    [Vec<String>; 2],
+    std::collections::BTreeMap<PathBuf, EntryState>,
+) {
     let s = Scratch::new();
     source(&s.path("src"));
     if existing {
@@ -95,7 +98,10 @@ fn transfer(
     let r = run(&mut command(&s, dir, client, server, opts), &s.logs());
     r.assert_code(0);
     let itemized = opts.iter().any(|o| o.contains('i'));
-    (generator_lines(&r.stdout, itemized), snapshot(&s.path("dst")))
+    (
+        generator_lines(&r.stdout, itemized),
+        snapshot(&s.path("dst")),
+    )
 }
 
 const CASES: [(&[&str], bool); 5] = [
