@@ -8,7 +8,8 @@
 //! both ends, in every direction (locally, pushed and pulled over the
 //! loopback remote shell), into a destination where some directories
 //! exist with other mtimes and modes and hold extraneous items; and on
-//! the tree that arrived.
+//! the tree that arrived. A dry run too (the directories it does not
+//! make stay missing until their lists start).
 use super::util::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -104,12 +105,13 @@ fn transfer(
     )
 }
 
-const CASES: [(&[&str], bool); 5] = [
+const CASES: [(&[&str], bool); 6] = [
     (&["-ai"], false),
     (&["-ai"], true),
     (&["-a", "-vv"], true),
     (&["-ai", "--delete-during"], true),
     (&["-rlpi"], true),
+    (&["-ain", "--delete-during"], true),
 ];
 
 #[test]
