@@ -50,6 +50,7 @@ mod hostile_push;
 mod iconv;
 mod iconv_text;
 mod increc;
+mod increc_order;
 mod increc_send;
 mod increc_send_relative;
 mod increc_send_xattr;

@@ -22,6 +22,7 @@ use std::sync::mpsc::Receiver;
 mod current;
 mod delete;
 mod dry_missing;
+mod early_dir;
 mod fresh;
 mod fuzzy;
 mod hlink;
@@ -123,6 +124,8 @@ struct Gen<'a> {
     xattr_basis: Option<usize>,
     /// Incremental recursion: the generator's view of the segments.
     inc: increc::Walk,
+    /// Incremental recursion: directories between their two steps.
+    early: early_dir::Early,
     /// The destination directory of the entries being generated, kept open
     /// between their stats; cleared whenever a directory is handled or
     /// anything is deleted or replaced (see [`Gen::forget_dir`]).
@@ -169,6 +172,7 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         xattr_pending: None,
         xattr_basis: None,
         inc: increc::Walk::default(),
+        early: early_dir::Early::default(),
         parent: Default::default(),
         cur: Default::default(),
     };
@@ -532,6 +536,10 @@ impl Gen<'_> {
         iflags &= 0xffff;
         if iflags & SIGNIFICANT_ITEM_FLAGS & 0xffff != 0 || self.report_all {
             if let Some(n) = ndx {
+                // A directory at its own list's start goes by its slot.
+                let Some(n) = self.dir_wire_ndx(n) else {
+                    return iflags;
+                };
                 self.ndx(n as i32);
             }
             self.buf.extend_from_slice(&(iflags as u16).to_le_bytes());
@@ -667,6 +675,9 @@ impl Gen<'_> {
         if self.tree_shape_done(i)? {
             return Ok(());
         }
+        if e.is_dir() && self.dir_defers(i, redo, &e.name) {
+            return self.dir_first_step(i);
+        }
         if let Some(refused) = self.daemon_refuses(p.as_bytes(), e.is_dir()) {
             if refused {
                 ctx.out.error_xfer(&format!(
@@ -727,9 +738,11 @@ impl Gen<'_> {
                 st = None;
             }
         }
-        let exists = st.is_some();
+        // Made at the first step with incremental recursion: it is new.
+        let made = !dry && self.dir_made_early(i) && st.is_some();
+        let exists = st.is_some() && !made;
         let first = i == usize::from(ctx.inc.is_some());
-        let shown = if first && ctx.dest_created && e.name == b"." {
+        let shown = if made || first && ctx.dest_created && e.name == b"." {
             None
         } else {
             st
@@ -760,6 +773,10 @@ impl Gen<'_> {
         if !exists {
             if dry {
                 self.note_dry_missing(i);
+            } else if made {
+                if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
+                    self.retouch_perms.insert(i);
+                }
             } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700).inspect(|_| {
                 if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
                     self.retouch_perms.insert(i);

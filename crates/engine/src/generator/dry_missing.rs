@@ -9,8 +9,8 @@ impl Gen<'_> {
     /// anything below it.
     pub(super) fn note_dry_missing(&mut self, i: usize) {
         let name = self.ctx.path(i);
-        self.dry_missing
-            .note(i, name.as_bytes(), self.ctx.inc.is_some());
+        let later = self.ctx.inc.is_some() && !self.dir_at_own_list(i);
+        self.dry_missing.note(i, name.as_bytes(), later);
     }
 
     /// Incremental recursion: the list of `parent`'s contents begins; they

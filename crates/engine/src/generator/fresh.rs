@@ -62,6 +62,7 @@ impl Gen<'_> {
     /// Directory entry `i` was just made.
     pub(super) fn note_fresh(&mut self, i: usize) {
         let name = self.ctx.path(i);
-        self.fresh.note(i, name.as_bytes(), self.ctx.inc.is_some());
+        let later = self.ctx.inc.is_some() && !self.dir_at_own_list(i);
+        self.fresh.note(i, name.as_bytes(), later);
     }
 }

@@ -137,6 +137,7 @@ impl Gen<'_> {
             self.add_links(segs);
             if let Some(parent) = seg.parent {
                 self.enter_dir(parent);
+                self.dir_second_step(parent, Some(seg.start - 1))?;
                 self.contents_arrived(parent)?;
             }
             for i in range {
@@ -149,6 +150,7 @@ impl Gen<'_> {
             self.inc.walked += 1;
             self.finish_segments(segs)?;
         }
+        self.dirs_without_lists()?;
         while self.inc.done < segs.count() {
             self.flush(true)?;
             let ev = events.recv().map_err(|_| receiver_gone())?;
