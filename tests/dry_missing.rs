@@ -129,8 +129,9 @@ fn dry_run_into_missing_destination_looks_at_nothing_below() {
 
 /// A dry run into a destination that does not exist takes a relative
 /// basis dir from where the destination would be: `--link-dest=../to`
-/// is `to` beside it, whose identical files are not itemized, as stock
-/// rsync does (main.c check_alt_basis_dirs() drops one leading "../").
+/// is `to` beside it, whose identical files (a hard-linked pair too) are
+/// not itemized, as stock rsync does (main.c check_alt_basis_dirs() drops
+/// one leading "../").
 #[test]
 fn dry_run_into_missing_destination_finds_a_dotdot_basis_dir() {
     let s = Scratch::new();
@@ -142,6 +143,12 @@ fn dry_run_into_missing_destination_finds_a_dotdot_basis_dir() {
         fs::create_dir_all(basis.parent().expect("parent")).expect("mkdir");
         let basis_data = if rel == "a" { data } else { "other data" };
         write_file(&basis, basis_data.as_bytes(), 0o644, 1_600_000_000);
+    }
+    // A hard-linked pair, the same pair in the basis dir.
+    for dir in ["src", "to"] {
+        let one = s.path(dir).join("sub/one");
+        write_file(&one, b"linked", 0o644, 1_600_000_000);
+        fs::hard_link(&one, s.path(dir).join("sub/two")).expect("link");
     }
     let itemized = |bin: &Path| {
         let r = run(

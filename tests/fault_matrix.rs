@@ -183,6 +183,12 @@ fn each_filesystem_operation_fails_once() {
                 transfer(&bin, &s, *way, &s.rsh(), &src, &dst)
                     // upstream: receiver.c receive_data(), do_fsync
                     .args(point.starts_with("fsync").then_some("--fsync"))
+                    // With -t a missing directory is first made, quietly,
+                    // where its parent's list names it, and made again at
+                    // its own list if that failed (upstream
+                    // recv_generator(), is_dir < 0): with -O the one mkdir
+                    // is the one that reports.
+                    .args(point.starts_with("mkdir").then_some("-O"))
                     .env("OXSYNC_FAILPOINT", point),
                 &s.path("err"),
             );
@@ -194,6 +200,24 @@ fn each_filesystem_operation_fails_once() {
             tree_holds(&label, &old, &new, &files(&dst));
         }
     }
+}
+
+/// With incremental recursion and -t, a directory whose first mkdir (where
+/// its parent's list names it) fails once is made at its own list: the run
+/// ends whole, as stock rsync's (upstream recv_generator(), is_dir < 0).
+#[test]
+fn a_directory_whose_early_mkdir_fails_is_made_at_its_list() {
+    let s = Scratch::new();
+    let (src, dst) = trees(&s, false);
+    let label = "early mkdir@generator Local";
+    let (got, err) = within(
+        label,
+        transfer(&oxsync_bin(), &s, Way::Local, &s.rsh(), &src, &dst)
+            .env("OXSYNC_FAILPOINT", "mkdir@generator"),
+        &s.path("err"),
+    );
+    assert_eq!(got, Some(0), "{label}: {err}");
+    assert_eq!(files(&dst), files(&src), "{label}");
 }
 
 /// A remote shell that hands on only the first `n` bytes of the server's

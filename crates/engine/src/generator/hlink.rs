@@ -284,6 +284,23 @@ impl Gen<'_> {
                     break;
                 }
             }
+        } else if st.is_none() && ctx.opts.dry_run && ctx.opts.alt_dest == Some(AltDest::Link) {
+            // A dry run made no leader: its counterpart in the --link-dest
+            // directory stands for it.
+            for place in &ctx.dirs.basis {
+                let root = place.root(&ctx.root);
+                let there = |q: &confine::RelPath| {
+                    let bp = place.dir_path(q).ok()?;
+                    root.stat(&bp).ok().flatten()
+                };
+                if let (Some(bs), Some(l)) = (there(p), there(lp)) {
+                    if same(&bs, &l) {
+                        quiet = true;
+                        shown = Some(bs);
+                        break;
+                    }
+                }
+            }
         }
         if !ctx.opts.dry_run {
             // upstream atomic_create(DEL_FOR_FILE): the file replaced is
