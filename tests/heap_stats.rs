@@ -10,12 +10,7 @@ use std::process::Command;
 
 /// `client ARGS SRC DST` in `dir`, `client` and `server` the binaries.
 fn command(s: &Scratch, dir: Dir, (client, server): (&Path, &Path), args: &[&str]) -> Command {
-    let mut c = Command::new(client);
-    if dir != Dir::Local {
-        c.arg("-e")
-            .arg(s.rsh())
-            .arg(format!("--rsync-path={}", server.display()));
-    }
+    let mut c = dir.client_of(client, server, &s.rsh());
     c.args(args);
     c
 }

@@ -66,12 +66,7 @@ fn generator_lines(stdout: &str, itemized: bool) -> [Vec<String>; 2] {
 /// The client command: `client`, over the loopback shell with `server`
 /// unless local.
 fn command(s: &Scratch, dir: Dir, client: &Path, server: &Path, opts: &[&str]) -> Command {
-    let mut c = Command::new(client);
-    if dir != Dir::Local {
-        c.arg("-e")
-            .arg(s.rsh())
-            .arg(format!("--rsync-path={}", server.display()));
-    }
+    let mut c = dir.client_of(client, server, &s.rsh());
     c.args(opts);
     let src = format!("{}/", s.path("src").display());
     let dst = format!("{}/", s.path("dst").display());

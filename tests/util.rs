@@ -124,6 +124,12 @@ impl Dir {
     /// The caller adds the options, then [`Dir::operands`].
     pub fn client(self, reference: bool, rsh: &Path) -> Command {
         let (client, server) = self.endpoints(reference);
+        self.client_of(&client, &server, rsh)
+    }
+
+    /// As [`Dir::client`], with `client` and `server` the binaries at
+    /// the two ends.
+    pub fn client_of(self, client: &Path, server: &Path, rsh: &Path) -> Command {
         let mut c = Command::new(client);
         if self != Dir::Local {
             c.arg("-e")
