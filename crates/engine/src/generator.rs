@@ -771,29 +771,32 @@ impl Gen<'_> {
             }
         }
         if !exists {
+            // Made by this run (at the first step, or now).
+            let mut new_dir = made;
             if dry {
                 self.note_dry_missing(i);
-            } else if made {
-                if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
-                    self.retouch_perms.insert(i);
+            } else if !made {
+                match ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700) {
+                    Ok(()) => {
+                        new_dir = true;
+                        self.note_fresh(i);
+                    }
+                    Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => {
+                        ctx.out.error_xfer(&format!(
+                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                            ctx.full_name(i),
+                            crate::error::sys_err(&err)
+                        ));
+                        ctx.out
+                            .error("*** Skipping any contents from this failed directory ***");
+                        self.skip_dir = Some(p.as_bytes().to_vec());
+                        return Ok(());
+                    }
+                    Err(_) => {}
                 }
-            } else if let Err(err) = ctx.root.mkdir(p, (e.mode & 0o7777) | 0o700).inspect(|_| {
-                if !ctx.opts.perms && e.mode & 0o700 != 0o700 {
-                    self.retouch_perms.insert(i);
-                }
-                self.note_fresh(i);
-            }) {
-                if err.kind() != std::io::ErrorKind::AlreadyExists {
-                    ctx.out.error_xfer(&format!(
-                        "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
-                        ctx.full_name(i),
-                        crate::error::sys_err(&err)
-                    ));
-                    ctx.out
-                        .error("*** Skipping any contents from this failed directory ***");
-                    self.skip_dir = Some(p.as_bytes().to_vec());
-                    return Ok(());
-                }
+            }
+            if new_dir && !ctx.opts.perms && e.mode & 0o700 != 0o700 {
+                self.retouch_perms.insert(i);
             }
             if !dry {
                 // A new directory gets its owner now, like upstream's

@@ -57,7 +57,7 @@ impl Way {
     }
 }
 
-/// The two directions, and how many handles each side still holds.
+/// The two directions.
 struct Shared {
     ways: [Way; 2],
 }

@@ -65,4 +65,17 @@ impl Gen<'_> {
         let later = self.ctx.inc.is_some() && !self.dir_at_own_list(i);
         self.fresh.note(i, name.as_bytes(), later);
     }
+
+    /// Incremental recursion: the list of `parent`'s contents begins; they
+    /// are missing if `parent` was (upstream looks at the directory again
+    /// before its list), and new if this run made it.
+    pub(super) fn enter_dir(&mut self, parent: usize) {
+        let ctx = self.ctx;
+        let name = || ctx.path(parent).as_bytes().to_vec();
+        if ctx.opts.dry_run {
+            self.dry_missing.enter(parent, name);
+        } else {
+            self.fresh.enter(parent, name);
+        }
+    }
 }

@@ -259,15 +259,22 @@ impl Gen<'_> {
         // is itemized against it (upstream hard_link_check's alt-dest pass).
         let mut shown = st;
         let mut quiet = false;
-        if let (None, Some(l)) = (&st, &lead_st) {
+        let link_dest = ctx.opts.alt_dest == Some(AltDest::Link);
+        // The leader, or in a dry run (which made none) with --link-dest its
+        // counterpart in each basis dir.
+        let stands_for_lead = lead_st.is_some() || ctx.opts.dry_run && link_dest;
+        if st.is_none() && stands_for_lead {
             for place in &ctx.dirs.basis {
-                let Ok(bp) = place.dir_path(p) else { continue };
                 let root = place.root(&ctx.root);
-                let Ok(Some(bs)) = root.stat(&bp) else {
-                    continue;
+                let there = |q: &confine::RelPath| -> Option<(confine::RelPath, Stat)> {
+                    let bp = place.dir_path(q).ok()?;
+                    let bs = root.stat(&bp).ok().flatten()?;
+                    Some((bp, bs))
                 };
-                if ctx.opts.alt_dest == Some(AltDest::Link) {
-                    if same(&bs, l) {
+                let Some((bp, bs)) = there(p) else { continue };
+                if link_dest {
+                    let l = lead_st.or_else(|| there(lp).map(|(_, ls)| ls));
+                    if l.is_some_and(|l| same(&bs, &l)) {
                         quiet = true;
                         shown = Some(bs);
                         break;
@@ -282,23 +289,6 @@ impl Gen<'_> {
                 let times_ok = !ctx.opts.times || bs.mtime == e.mtime();
                 if perms_ok && times_ok {
                     break;
-                }
-            }
-        } else if st.is_none() && ctx.opts.dry_run && ctx.opts.alt_dest == Some(AltDest::Link) {
-            // A dry run made no leader: its counterpart in the --link-dest
-            // directory stands for it.
-            for place in &ctx.dirs.basis {
-                let root = place.root(&ctx.root);
-                let there = |q: &confine::RelPath| {
-                    let bp = place.dir_path(q).ok()?;
-                    root.stat(&bp).ok().flatten()
-                };
-                if let (Some(bs), Some(l)) = (there(p), there(lp)) {
-                    if same(&bs, &l) {
-                        quiet = true;
-                        shown = Some(bs);
-                        break;
-                    }
                 }
             }
         }
