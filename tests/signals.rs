@@ -122,7 +122,10 @@ fn interrupt(bin: &Path, way: Way, sig: &str, extra: &[&str]) -> (Left, Scratch)
         .expect("spawn");
     let pid = child.id();
     let start = Instant::now();
-    while !temps(&dst).iter().any(|(_, n)| *n >= GROWN) {
+    // A new file written without a name shows only as a descriptor.
+    let grown =
+        |d: &Path| temps(d).iter().any(|(_, n)| *n >= GROWN) || largest_open_file(d) >= GROWN;
+    while !grown(&dst) {
         if start.elapsed() > DEADLINE || child.try_wait().unwrap().is_some() {
             kill_group(pid);
             let _ = child.wait();

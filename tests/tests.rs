@@ -88,6 +88,7 @@ mod stats_json;
 mod stoptime;
 mod time_mode_options;
 mod treeshape;
+mod unnamed_temp;
 mod update_options;
 mod uptodate;
 mod util;

@@ -703,7 +703,7 @@ fn largest_file(root: &Path) -> u64 {
             }
         }
     }
-    best
+    best.max(super::util::largest_open_file(root))
 }
 
 /// True while some process of group `pgid` is alive.

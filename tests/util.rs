@@ -817,3 +817,26 @@ impl Way {
         cmd
     }
 }
+
+/// The size of the largest regular file beneath `root` that a process
+/// holds open: a new file written without a name (O_TMPFILE) shows only
+/// there, as `DIR/#INODE (deleted)`.
+pub fn largest_open_file(root: &Path) -> u64 {
+    let mut best = 0;
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    for p in procs.flatten() {
+        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let beneath = fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(root));
+            match fs::metadata(fd.path()) {
+                Ok(md) if beneath && md.is_file() => best = best.max(md.len()),
+                _ => {}
+            }
+        }
+    }
+    best
+}

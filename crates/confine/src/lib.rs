@@ -24,6 +24,7 @@ pub mod privdrop;
 pub mod rangelock;
 pub mod root;
 pub mod statahead;
+mod tmpfile;
 pub mod xattr;
 
 pub use crate::landlock::{abi_version, confine_to, HeldDir, LandlockOutcome, Level, Rules};

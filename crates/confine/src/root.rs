@@ -997,6 +997,9 @@ pub struct ParentCache {
     pub(crate) fd: Option<OwnedFd>,
     /// Its group, when [`Root::create_excl_cached`] opened it.
     gid: Option<u32>,
+    /// A directory here had no O_TMPFILE (kept across [`ParentCache::clear`]:
+    /// see `crate::tmpfile`).
+    pub(crate) no_tmpfile: bool,
 }
 
 impl ParentCache {
@@ -1083,7 +1086,7 @@ pub(crate) fn clear_nonblock(fd: &OwnedFd, opened: OFlags) -> rustix::io::Result
 }
 
 /// A fault the tests injected (debug builds, [`crate::failpoint`]).
-fn injected(op: &str, what: &'static str, p: &RelPath) -> Result<(), Error> {
+pub(crate) fn injected(op: &str, what: &'static str, p: &RelPath) -> Result<(), Error> {
     crate::failpoint::check(op).map_err(|_| io_err(what, p, Errno::IO))
 }
 

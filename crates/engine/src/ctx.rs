@@ -389,6 +389,9 @@ pub struct Output {
     pub tmp: RelPath,
     /// Written straight into the destination file.
     pub inplace: bool,
+    /// A file without a name yet (O_TMPFILE), named `tmp` (the
+    /// destination itself) once complete: see `confine::tmpfile`.
+    pub(crate) unnamed: bool,
     /// The group of the directory a new temp file was made in, when
     /// known (see `receiver::made_owned`).
     pub(crate) dir_gid: Option<u32>,

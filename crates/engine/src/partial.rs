@@ -80,13 +80,15 @@ fn place_root<'a>(ctx: &'a RecvCtx, place: Option<&'a Place>) -> &'a Root {
 }
 
 /// Opens what the receiver writes file `i` into. With `append` the first
-/// [`append_len`] bytes are kept (and hashed for `--append-verify`).
+/// [`append_len`] bytes are kept (and hashed for `--append-verify`); a
+/// `new` file (nothing was at its name) may be written without a name
+/// ([`unnamed_output`]).
 // upstream: receiver.c:recv_files() (open_tmpfile / inplace open)
 pub fn open_output(
     ctx: &RecvCtx,
     i: usize,
     head: &SumHead,
-    append: bool,
+    (append, new): (bool, bool),
     hasher: &mut FileHasher,
 ) -> Result<(Output, File)> {
     let p = &ctx.path(i);
@@ -137,9 +139,12 @@ pub fn open_output(
             in_temp_dir: false,
             tmp: p.clone(),
             inplace: true,
+            unnamed: false,
             dir_gid: None,
         };
         (out, file)
+    } else if let Some(made) = unnamed_output(ctx, i, new)? {
+        made
     } else {
         let (parent, base) = p.split_last();
         let mut made = None;
@@ -164,6 +169,7 @@ pub fn open_output(
                             in_temp_dir,
                             tmp,
                             inplace: false,
+                            unnamed: false,
                             dir_gid,
                         },
                         f,
@@ -188,6 +194,34 @@ pub fn open_output(
     Ok((out, file))
 }
 
+/// The output of new file `i` as a file without a name, given its name
+/// once complete (`confine::tmpfile`), where nothing needs the temporary
+/// by name: not in `--temp-dir`, not kept as a partial file, not parked
+/// for `--delay-updates`. None where that cannot be done here.
+fn unnamed_output(ctx: &RecvCtx, i: usize, new: bool) -> Result<Option<(Output, File)>> {
+    let opts = &ctx.opts;
+    if !new || ctx.dirs.temp.is_some() || opts.keep_partial() || opts.delay_updates {
+        return Ok(None);
+    }
+    let p = ctx.path(i);
+    let mut dir = recv_dir(ctx);
+    match ctx.root.create_unnamed_cached(&mut dir.1, &p, 0o600) {
+        Ok(Some(file)) => {
+            let out = Output {
+                in_temp_dir: false,
+                dir_gid: dir.1.gid_of(&p),
+                tmp: p,
+                inplace: false,
+                unnamed: true,
+            };
+            Ok(Some((out, file)))
+        }
+        // Where it fails (a directory we may not write), the named
+        // temporary fails as upstream's, and says so as upstream does.
+        Ok(None) | Err(_) => Ok(None),
+    }
+}
+
 /// The receiver's directory handle (see [`crate::ctx::Updates::dir`]),
 /// forgotten when the generator may have replaced a directory since.
 fn recv_dir(ctx: &RecvCtx) -> std::sync::MutexGuard<'_, (u64, confine::ParentCache)> {
@@ -203,7 +237,8 @@ fn recv_dir(ctx: &RecvCtx) -> std::sync::MutexGuard<'_, (u64, confine::ParentCac
 /// Drops an output that will not be used (bad checksum, write error).
 pub fn discard(ctx: &RecvCtx, out: &Output) {
     *lock(&ctx.upd.in_flight) = None;
-    if !out.inplace {
+    // An unnamed file goes with its descriptor.
+    if !out.inplace && !out.unnamed {
         let _ = out_root(ctx, out).unlink(&out.tmp);
     }
 }
@@ -215,7 +250,8 @@ pub fn interrupted(ctx: &RecvCtx) {
     let Some((i, out)) = lock(&ctx.upd.in_flight).take() else {
         return;
     };
-    if out.inplace {
+    // An unnamed file (never one kept as partial) goes with its descriptor.
+    if out.inplace || out.unnamed {
         return;
     }
     let root = out_root(ctx, &out);
@@ -247,6 +283,47 @@ fn temp_repr<'a>(ctx: &'a RecvCtx, out: &Output) -> (&'a Root, RelPath) {
     (out_root(ctx, out), out.tmp.clone())
 }
 
+/// Gives the unnamed output `file` its name `p`. When something took that
+/// name since the generator looked, the file is named as a temporary
+/// beside it and renamed over it (after its backup), as any temporary is.
+fn name_unnamed(ctx: &RecvCtx, p: &RelPath, file: &File) -> Result<()> {
+    let failed = |e: &dyn crate::error::SysErr| {
+        Error::file_io(format!(
+            "rsync: [receiver] rename failed: {}",
+            crate::error::sys_err(e)
+        ))
+    };
+    let exists = |e: &confine::Error| e.kind() == io::ErrorKind::AlreadyExists;
+    match ctx.root.name_unnamed_cached(&mut recv_dir(ctx).1, file, p) {
+        Ok(()) => return Ok(()),
+        Err(e) if exists(&e) => {}
+        Err(e) => return Err(failed(&e)),
+    }
+    let (parent, base) = p.split_last();
+    for attempt in 0..100u32 {
+        let tname = crate::relocate::temp_name(base, attempt);
+        let tname = RelPath::new(&tname).map_err(|e| Error::protocol(e.to_string()))?;
+        let tmp = join(&parent, &tname)?;
+        match ctx
+            .root
+            .name_unnamed_cached(&mut recv_dir(ctx).1, file, &tmp)
+        {
+            Ok(()) => {}
+            Err(e) if exists(&e) => continue,
+            Err(e) => return Err(failed(&e)),
+        }
+        if ctx.opts.backup {
+            make_backup(ctx, p, false);
+        }
+        let res = ctx.root.rename_cached(&mut recv_dir(ctx).1, &tmp, p);
+        return res.map_err(|e| {
+            let _ = ctx.root.unlink(&tmp);
+            failed(&e)
+        });
+    }
+    Err(failed(&"no free temporary name"))
+}
+
 /// Puts a verified file in place (its metadata already set through `file`):
 /// truncates an in-place file, parks a delayed one in the partial dir, else
 /// backs up the old file and renames over it.
@@ -263,6 +340,11 @@ pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
         let mut f = file;
         let end = f.stream_position()?;
         file.set_len(end)?;
+        return Ok(());
+    }
+    if out.unnamed {
+        name_unnamed(ctx, p, file)?;
+        clear_partial(ctx, p);
         return Ok(());
     }
     let (from_root, from) = temp_repr(ctx, out);

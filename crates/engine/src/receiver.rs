@@ -139,6 +139,7 @@ pub fn receive_files<R: Read>(
                 } else {
                     phase
                 },
+                iflags & ITEM_IS_NEW != 0,
             ),
         ) {
             Ok(ok) => ok,
@@ -522,10 +523,6 @@ fn log_item(ctx: &RecvCtx, iflags: u32, entry: &protocol::flist::FileEntry) {
     }
 }
 
-/// Rebuilds one file. Returns Ok(Some(false)) when the checksum did not
-/// match (the temp file is gone, the destination untouched), Ok(None) when
-/// no temporary file could be made (reported; the data was read past).
-// upstream: receiver.c:receive_data()
 /// Literal bytes gathered before they are written (see [`write_held`]).
 const GATHER: usize = 256 * 1024;
 
@@ -545,6 +542,11 @@ fn write_held(
     w.write_all(data)
 }
 
+/// Rebuilds one file (`new`: the generator found nothing at its name).
+/// Returns Ok(Some(false)) when the checksum did not match (the temp file
+/// is gone, the destination untouched), Ok(None) when no temporary file
+/// could be made (reported; the data was read past).
+// upstream: receiver.c:receive_data()
 fn receive_data<R: Read>(
     ctx: &RecvCtx,
     r: &mut R,
@@ -552,7 +554,7 @@ fn receive_data<R: Read>(
     head: &SumHead,
     buf: &mut Vec<u8>,
     tokens: &mut crate::tokens::TokenIn,
-    (basis_type, xname, phase): (Option<u8>, &[u8], i32),
+    (basis_type, xname, phase, new): (Option<u8>, &[u8], i32, bool),
 ) -> Result<Option<bool>> {
     let e = &*ctx.entries.at(i);
     let p = &ctx.path(i);
@@ -584,7 +586,7 @@ fn receive_data<R: Read>(
     let mut hasher = FileHasher::new(ctx.session.checksum);
     // upstream receiver.c: a temporary file that cannot be made is this
     // file's error; its data is read past and the transfer goes on.
-    let (tmp, file) = match crate::partial::open_output(ctx, i, head, append, &mut hasher) {
+    let (tmp, file) = match crate::partial::open_output(ctx, i, head, (append, new), &mut hasher) {
         Ok(v) => v,
         Err(err) if err.code == protocol::exit::RERR_FILEIO && !ctx.opts.inplace => {
             ctx.out.error_xfer(&err.message);
