@@ -47,12 +47,6 @@ fn old_tree(root: &Path) {
     write_file(&root.join("big"), &Prng::new(11).bytes(BIG), 0o644, T0);
 }
 
-fn run_in(s: &Scratch, bin: &Path, args: &[&str]) -> Run {
-    let mut c = Command::new(bin);
-    c.args(args).current_dir(s.root());
-    run(&mut c, &s.logs())
-}
-
 fn ox(s: &Scratch, args: &[&str]) -> Run {
     run_in(s, &oxsync_bin(), args)
 }

@@ -8,7 +8,7 @@
 //! the tree that arrived, locally and pushed to a remote-shell server,
 //! with and without incremental recursion, into an existing destination
 //! and into one the run creates.
-use super::util::{assert_same_tree, fix_dirs, put_mode, run, Scratch, Way};
+use super::util::{assert_same_tree, fix_dirs, put_mode, run, trace_lines, Scratch, Way};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -35,22 +35,11 @@ fn trees(src: &Path, dst: Option<&Path>) {
 /// The failed lookups (ENOENT) of each name the traced run made, from
 /// every thread's and process's trace file `prefix.PID`.
 fn failed_lookups(prefix: &Path) -> Vec<String> {
-    let dir = prefix.parent().expect("trace dir");
-    let stem = format!("{}.", prefix.file_name().expect("name").to_string_lossy());
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).expect("read trace dir") {
-        let entry = entry.expect("entry");
-        if !entry.file_name().to_string_lossy().starts_with(&stem) {
-            continue;
-        }
-        let text = fs::read_to_string(entry.path()).expect("read trace");
-        for line in text.lines().filter(|l| l.contains("ENOENT")) {
-            if let Some(name) = line.split('"').nth(1) {
-                names.push(name.to_string());
-            }
-        }
-    }
-    names
+    trace_lines(prefix)
+        .iter()
+        .filter(|l| l.contains("ENOENT"))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_string))
+        .collect()
 }
 
 fn check(way: Way, inc: bool, existing: bool) {

@@ -9,7 +9,9 @@
 //! server, with and without incremental recursion; and a name that was
 //! taken after the list was made (a batch replayed onto a changed tree)
 //! is replaced as a temporary would replace it.
-use super::util::{assert_same_tree, fix_dirs, oxsync_bin, put_mode, run, Run, Scratch, Way};
+use super::util::{
+    assert_same_tree, fix_dirs, oxsync_bin, put_mode, run, run_in, trace_lines, Scratch, Way,
+};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -38,30 +40,21 @@ struct Calls {
 }
 
 fn calls(prefix: &Path) -> Calls {
-    let dir = prefix.parent().expect("trace dir");
-    let stem = format!("{}.", prefix.file_name().expect("name").to_string_lossy());
     let mut c = Calls::default();
-    for entry in fs::read_dir(dir).expect("read trace dir") {
-        let entry = entry.expect("entry");
-        if !entry.file_name().to_string_lossy().starts_with(&stem) {
-            continue;
-        }
-        let text = fs::read_to_string(entry.path()).expect("read trace");
-        for line in text.lines() {
-            let names: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
-            let ok = line.contains(") = ") && !line.contains("= -1");
-            if line.starts_with("linkat(") && names.first() == Some(&"") {
-                if names.get(1) == Some(&".") {
-                    c.names_by_fd = line.contains("EEXIST");
-                } else if ok {
-                    c.linked_to.push(names[1].to_string());
-                }
-            } else if line.starts_with("openat") && line.contains("O_CREAT") && ok {
-                c.created.push(names[0].to_string());
-            } else if line.starts_with("renameat") && ok {
-                c.renamed_to
-                    .push(names.last().expect("rename target").to_string());
+    for line in trace_lines(prefix) {
+        let names: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+        let ok = line.contains(") = ") && !line.contains("= -1");
+        if line.starts_with("linkat(") && names.first() == Some(&"") {
+            if names.get(1) == Some(&".") {
+                c.names_by_fd = line.contains("EEXIST");
+            } else if ok {
+                c.linked_to.push(names[1].to_string());
             }
+        } else if line.starts_with("openat") && line.contains("O_CREAT") && ok {
+            c.created.push(names[0].to_string());
+        } else if line.starts_with("renameat") && ok {
+            c.renamed_to
+                .push(names.last().expect("rename target").to_string());
         }
     }
     c
@@ -117,12 +110,6 @@ fn kernel_names_by_fd(s: &Scratch) -> bool {
 fn temp_of(created: &[String], name: &str) -> bool {
     let stem = format!(".{name}.");
     created.iter().any(|c| c.starts_with(&stem))
-}
-
-fn run_in(s: &Scratch, bin: &Path, args: &[&str]) -> Run {
-    let mut c = Command::new(bin);
-    c.args(args).current_dir(s.root());
-    run(&mut c, &s.logs())
 }
 
 const NEW: [&str; 3] = ["added.txt", "fresh-1.txt", "fresh-2.txt"];

@@ -840,3 +840,26 @@ pub fn largest_open_file(root: &Path) -> u64 {
     }
     best
 }
+
+/// Every line of the traces `strace -ff -o PREFIX` wrote (one file
+/// `PREFIX.PID` per thread and process).
+pub fn trace_lines(prefix: &Path) -> Vec<String> {
+    let dir = prefix.parent().expect("trace dir");
+    let stem = format!("{}.", prefix.file_name().expect("name").to_string_lossy());
+    let mut lines = Vec::new();
+    for entry in fs::read_dir(dir).expect("read trace dir") {
+        let entry = entry.expect("entry");
+        if entry.file_name().to_string_lossy().starts_with(&stem) {
+            let text = fs::read_to_string(entry.path()).expect("read trace");
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    lines
+}
+
+/// Runs `bin` with `args` in the scratch dir (relative paths are its).
+pub fn run_in(s: &Scratch, bin: &Path, args: &[&str]) -> Run {
+    let mut c = Command::new(bin);
+    c.args(args).current_dir(s.root());
+    run(&mut c, &s.logs())
+}
