@@ -25,7 +25,8 @@ impl Sink {
     /// A sink for `file`, whose position is where the data starts.
     /// `sparse` selects hole-making writes; `existing` is how many bytes
     /// of the file already hold data that zeros must overwrite (an
-    /// in-place update: there a zero run is punched, not skipped).
+    /// in-place update) or are allocated (`--preallocate`): there a zero
+    /// run is punched, not skipped.
     pub fn new(file: File, sparse: bool, existing: u64) -> io::Result<Sink> {
         if !sparse {
             return Ok(Sink::Plain(BufWriter::with_capacity(256 * 1024, file)));
@@ -154,6 +155,11 @@ impl SparseWriter {
             }
             self.pending = 0;
         }
+        // A preallocation extended the file past the data (upstream
+        // receive_data() cuts the over-preallocation off).
+        if self.existing > self.pos && self.file.metadata()?.len() > self.pos {
+            self.file.set_len(self.pos)?;
+        }
         self.file.seek(SeekFrom::Start(self.pos))?;
         Ok(self.file)
     }
@@ -176,19 +182,28 @@ fn punch(file: &File, at: u64, len: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// `--preallocate`: reserves space for `total` bytes without changing the
-/// file's length (upstream do_fallocate with FALLOC_FL_KEEP_SIZE, whose
-/// length it nudges by one byte). A failure is only a warning upstream, so
-/// it is returned for the caller to report.
-pub fn preallocate(file: &File, total: u64) -> io::Result<()> {
+/// `--preallocate`: reserves space for `total` bytes (upstream
+/// do_fallocate, whose length it nudges by one byte). With `keep_size`
+/// the file's length stays (FALLOC_FL_KEEP_SIZE); without, the file is
+/// extended over the reserved blocks, so that zero runs in them can be
+/// punched (a punch beyond the end of a file frees nothing), and the
+/// writer cuts it to the data's length at the end. Returns the length
+/// reserved. A failure is only a warning upstream, so it is returned for
+/// the caller to report.
+pub fn preallocate(file: &File, total: u64, keep_size: bool) -> io::Result<u64> {
     if total == 0 {
-        return Ok(());
+        return Ok(0);
     }
     let len = if total & 1 == 1 { total + 1 } else { total - 1 };
     if len == 0 {
-        return Ok(());
+        return Ok(0);
     }
-    rustix::fs::fallocate(file, FallocateFlags::KEEP_SIZE, 0, len).map_err(io::Error::from)
+    let flags = match keep_size {
+        true => FallocateFlags::KEEP_SIZE,
+        false => FallocateFlags::empty(),
+    };
+    rustix::fs::fallocate(file, flags, 0, len).map_err(io::Error::from)?;
+    Ok(len)
 }
 
 /// The sink for one received file (upstream receive_data's start):
@@ -214,15 +229,22 @@ pub fn open_sink(
             existing = 0;
         }
     }
+    // The reserved extent is allocated: with -S a zero run in it is
+    // punched, not skipped (upstream 3.5.0 write_sparse() punches below
+    // the preallocated length), or the file stays fully allocated.
+    let mut allocated = existing;
     if opts.preallocate && total > 0 && (!inplace || total > existing) {
-        if let Err(e) = preallocate(&file, total) {
-            warning = Some(format!(
-                "rsync: [receiver] do_fallocate \"{name}\": {}",
-                crate::error::os_err(&e)
-            ));
+        match preallocate(&file, total, !opts.sparse) {
+            Ok(len) => allocated = allocated.max(len),
+            Err(e) => {
+                warning = Some(format!(
+                    "rsync: [receiver] do_fallocate \"{name}\": {}",
+                    crate::error::os_err(&e)
+                ))
+            }
         }
     }
-    Ok((Sink::new(file, opts.sparse, existing)?, warning))
+    Ok((Sink::new(file, opts.sparse, allocated)?, warning))
 }
 
 #[cfg(test)]
