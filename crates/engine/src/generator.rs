@@ -1689,22 +1689,10 @@ impl Gen<'_> {
             // make_backup has said why.
             return Err(ReplaceError::Reported);
         }
-        let (parent, base) = p.split_last();
-        for attempt in 0..100u32 {
-            let tmp_name = crate::relocate::temp_name(base, attempt);
-            let tmp = parent.join(&tmp_name)?;
-            match make(root, &tmp) {
-                Ok(()) => {
-                    return root.rename(&tmp, p).map_err(|e| {
-                        let _ = root.unlink(&tmp);
-                        ReplaceError::Confined(e)
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e.into()),
-            }
+        match crate::relocate::replace_via_temp(root, p, |tmp| make(root, tmp))? {
+            true => Ok(()),
+            false => Err(ReplaceError::NoTempName),
         }
-        Err(ReplaceError::NoTempName)
     }
 
     /// The target a received symlink gets and the directory it is created

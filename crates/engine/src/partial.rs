@@ -299,29 +299,18 @@ fn name_unnamed(ctx: &RecvCtx, p: &RelPath, file: &File) -> Result<()> {
         Err(e) if exists(&e) => {}
         Err(e) => return Err(failed(&e)),
     }
-    let (parent, base) = p.split_last();
-    for attempt in 0..100u32 {
-        let tname = crate::relocate::temp_name(base, attempt);
-        let tname = RelPath::new(&tname).map_err(|e| Error::protocol(e.to_string()))?;
-        let tmp = join(&parent, &tname)?;
-        match ctx
-            .root
-            .name_unnamed_cached(&mut recv_dir(ctx).1, file, &tmp)
-        {
-            Ok(()) => {}
-            Err(e) if exists(&e) => continue,
-            Err(e) => return Err(failed(&e)),
-        }
-        if ctx.opts.backup {
-            make_backup(ctx, p, false);
-        }
-        let res = ctx.root.rename_cached(&mut recv_dir(ctx).1, &tmp, p);
-        return res.map_err(|e| {
-            let _ = ctx.root.unlink(&tmp);
-            failed(&e)
-        });
+    if ctx.opts.backup {
+        make_backup(ctx, p, false);
     }
-    Err(failed(&"no free temporary name"))
+    let named = |tmp: &RelPath| {
+        ctx.root
+            .name_unnamed_cached(&mut recv_dir(ctx).1, file, tmp)
+    };
+    match crate::relocate::replace_via_temp(&ctx.root, p, named) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(failed(&"no free temporary name")),
+        Err(e) => Err(failed(&e)),
+    }
 }
 
 /// Puts a verified file in place (its metadata already set through `file`):

@@ -135,6 +135,31 @@ pub fn copy_in(a: &Root, from: &RelPath, b: &Root, to: &RelPath) -> Result<()> {
     copy_file(a, from, b, to)
 }
 
+/// Makes an item at a fresh temporary name beside `p` with `make` (which
+/// fails with EEXIST where the name is taken: the next is tried), then
+/// renames it over `p`; the temporary is removed when the rename fails.
+/// False when every name tried was taken.
+// upstream: generator.c:atomic_create()
+pub fn replace_via_temp(
+    root: &Root,
+    p: &RelPath,
+    mut make: impl FnMut(&RelPath) -> std::result::Result<(), confine::Error>,
+) -> std::result::Result<bool, confine::Error> {
+    let (parent, base) = p.split_last();
+    for attempt in 0..100u32 {
+        let tmp = parent.join(&temp_name(base, attempt))?;
+        match make(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+        return root.rename(&tmp, p).map(|()| true).inspect_err(|_| {
+            let _ = root.unlink(&tmp);
+        });
+    }
+    Ok(false)
+}
+
 /// Upstream's temp-file name: `.NAME.XXXXXX` in the same directory.
 pub fn temp_name(base: &[u8], attempt: u32) -> Vec<u8> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
