@@ -98,7 +98,7 @@ pub fn serve(
         until: deadline.clone(),
     };
     let mut conn = Conn {
-        r: BufReader::with_capacity(64 * 1024, Box::new(reader)),
+        r: BufReader::with_capacity(256 * 1024, Box::new(reader)),
         raw,
         deadline,
         w: streams.writer,
