@@ -94,37 +94,10 @@ pub fn connect(
     Ok(TcpStream::from(fd))
 }
 
-/// `--sockopts`: sets each `NAME[=VALUE]` of `spec` (separated by commas
-/// or spaces) on `sock`. An unknown name or a failure is reported and the
-/// rest still applied, as upstream does.
-// upstream: socket.c:set_socket_options()
+/// `--sockopts`: sets each option of `spec` on `sock`, complaints on
+/// stderr (engine::sockopts).
 pub fn set_options(sock: &TcpStream, spec: &str) {
-    use rustix::net::sockopt;
-    for tok in spec.split([',', ' ', '\t']).filter(|t| !t.is_empty()) {
-        let (name, value) = match tok.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (tok, None),
-        };
-        let int = value
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(1);
-        let on = int != 0;
-        let res = match name {
-            "SO_KEEPALIVE" => sockopt::set_socket_keepalive(sock, on),
-            "SO_REUSEADDR" => sockopt::set_socket_reuseaddr(sock, on),
-            "SO_BROADCAST" => sockopt::set_socket_broadcast(sock, on),
-            "TCP_NODELAY" => sockopt::set_tcp_nodelay(sock, on),
-            "SO_SNDBUF" => sockopt::set_socket_send_buffer_size(sock, int),
-            "SO_RCVBUF" => sockopt::set_socket_recv_buffer_size(sock, int),
-            _ => {
-                eprintln!("Unknown socket option {name}");
-                continue;
-            }
-        };
-        if let Err(e) = res {
-            eprintln!("failed to set socket option {name}: {e}");
-        }
-    }
+    engine::sockopts::set_options(sock, spec, &mut |m| eprintln!("{m}"));
 }
 
 #[cfg(test)]

@@ -50,10 +50,15 @@ pub(crate) fn start(bin: &Path, modules: &str) -> Daemon {
 }
 
 /// As [`start`], with extra environment variables for the daemon.
+pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daemon {
+    start_with(bin, modules, env, &[])
+}
+
+/// As [`start_env`], with extra daemon arguments.
 // The child that listens is returned inside `Daemon`, whose drop kills and
 // reaps it; clippy cannot follow it out of the loop.
 #[allow(clippy::zombie_processes)]
-pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daemon {
+pub(crate) fn start_with(bin: &Path, modules: &str, env: &[(&str, &str)], args: &[&str]) -> Daemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     for d in ["mod", "ro", "src/sub", "dst"] {
@@ -89,6 +94,7 @@ pub(crate) fn start_env(bin: &Path, modules: &str, env: &[(&str, &str)]) -> Daem
                 "--config",
             ])
             .arg(&conf)
+            .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

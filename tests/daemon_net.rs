@@ -3,7 +3,7 @@
 //! dropped, as rsync 3.5.0), the client's `--address` and `-4`/`-6`, and
 //! the `name converter` (its mapping, and its refusal of names that would
 //! forge a request or an answer that would mean uid 0).
-use super::daemon::{root, start, url, Daemon};
+use super::daemon::{root, start, start_with, url, Daemon};
 use super::fakepeer::{Peer, SERVER_FLAGS};
 use super::util::{oxsync_bin, rsync_bin, run, Run};
 use protocol::flist::{write_id_list, FileEntry, FlistEncoder, S_IFREG};
@@ -390,5 +390,81 @@ fn client_sockopts_are_applied_and_unknown_ones_reported() {
         assert!(r.stderr.contains("Unknown socket option BOGUS"), "{r:?}");
         let got = fs::read(d.root().join(format!("mod/to{i}/f"))).unwrap();
         assert_eq!(got, b"payload\n");
+    }
+}
+
+/// `ss ARGS sport = :PORT`, its lines.
+fn ss(args: &[&str], port: u16) -> Vec<String> {
+    let port = format!(":{port}");
+    let out = Command::new("ss")
+        .args(args)
+        .args(["sport", "=", &port])
+        .output()
+        .expect("ss (iproute2)");
+    assert!(out.status.success(), "ss {args:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `socket options` (or the daemon's `--sockopts`, which wins) are set on
+/// the listening socket, whose connections inherit them; `listen backlog`
+/// is its backlog (5 by default); every connection is kept alive; an
+/// unknown option is logged and the others still set (upstream socket.c
+/// open_socket_in(), start_accept_loop(), set_socket_options()).
+#[test]
+fn socket_options_and_listen_backlog_reach_the_sockets() {
+    let cases: [(&str, &[&str], Option<u32>, u32); 3] = [
+        ("", &[], None, 5),
+        (
+            "socket options = SO_FOO, SO_RCVBUF=40000\nlisten backlog = 17\n",
+            &[],
+            Some(80000),
+            17,
+        ),
+        (
+            "socket options = SO_RCVBUF=40000\n",
+            &["--sockopts=SO_RCVBUF=50000,TCP_NODELAY"],
+            Some(100000),
+            5,
+        ),
+    ];
+    for (globals, args, rcvbuf, backlog) in cases {
+        let d = start_with(
+            &oxsync_bin(),
+            &format!("{globals}[mod]\npath = %ROOT%/mod\n"),
+            &[],
+            args,
+        );
+        // Listening: State Recv-Q Send-Q(= the backlog) Local Peer.
+        let listening = ss(&["-tlnH"], d.port());
+        assert!(!listening.is_empty(), "{globals:?}: no listening socket");
+        for l in &listening {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f[2], backlog.to_string(), "{globals:?} {args:?}: {l}");
+        }
+        let mut s = TcpStream::connect(("127.0.0.1", d.port())).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut greeting = [0u8; 9];
+        s.read_exact(&mut greeting).expect("greeting");
+        assert_eq!(&greeting, b"@RSYNCD: ");
+        let conn = ss(&["-tnmoH", "state", "established"], d.port()).join(" ");
+        // The kernel doubles SO_RCVBUF (socket(7)): skmem's rb.
+        let rb = conn
+            .split(|c: char| c == ',' || c == '(' || c.is_whitespace())
+            .find_map(|w| w.strip_prefix("rb").and_then(|n| n.parse::<u32>().ok()))
+            .unwrap_or_else(|| panic!("no rb in {conn:?}"));
+        match rcvbuf {
+            Some(want) => assert_eq!(rb, want, "{globals:?} {args:?}: {conn}"),
+            None => assert!(rb != 80000 && rb != 100000, "{conn}"),
+        }
+        assert!(conn.contains("keepalive"), "{globals:?}: {conn}");
+        drop(s);
+        if globals.contains("SO_FOO") {
+            let text = wait_log(&d, "Unknown socket option SO_FOO");
+            assert!(text.contains("Unknown socket option SO_FOO"), "{text}");
+        }
     }
 }

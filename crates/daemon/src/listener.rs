@@ -47,6 +47,9 @@ pub struct DaemonArgs {
     pub dparams: Vec<(String, String)>,
     /// `--bwlimit N` in KiB per second (caps every session's writes).
     pub bwlimit: Option<String>,
+    /// `--sockopts OPTIONS`: the listening socket's options, instead of
+    /// the `socket options` parameter.
+    pub sockopts: Option<String>,
     /// `--server` (daemon over a remote shell).
     pub server: bool,
     /// `--help` / `-h`: print the daemon's usage and exit.
@@ -67,6 +70,7 @@ pub const DAEMON_OPTIONS: &[(&str, Option<char>, bool, &str)] = &[
     ("no-detach", None, false, "--no-detach              do not detach from the parent"),
     ("port", None, true, "--port=PORT              listen on alternate port number"),
     ("log-file", None, true, "--log-file=FILE          override the \"log file\" setting"),
+    ("sockopts", None, true, "--sockopts=OPTIONS       specify custom TCP options"),
     ("ipv4", Some('4'), false, "--ipv4, -4               prefer IPv4"),
     ("ipv6", Some('6'), false, "--ipv6, -6               prefer IPv6"),
     ("help", Some('h'), false, "--help, -h               show this help (when used with --daemon)"),
@@ -189,6 +193,7 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, DaemonArgError> {
             "address" => d.address = Some(v),
             "log-file" => d.log_file = Some(PathBuf::from(v)),
             "bwlimit" => d.bwlimit = Some(v),
+            "sockopts" => d.sockopts = Some(v),
             "dparam" => {
                 let (k, val) = v
                     .split_once('=')
@@ -472,14 +477,18 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
                 SocketAddr::from(([0u8; 4], port as u16)),
             ],
         };
-        match TcpListener::bind(&bind_to[..]) {
+        let listener = match TcpListener::bind(&bind_to[..]) {
             Ok(l) => l,
             Err(e) => {
                 log.line(&format!("bind() failed on port {port}: {e}"));
                 eprintln!("rsync: bind() failed on port {port}: {e}");
                 return protocol::exit::RERR_SOCKETIO;
             }
+        };
+        if let Err(code) = tune(&listener, d, &cfg, &log) {
+            return code;
         }
+        listener
     };
     for w in &cfg.warnings {
         log.line(w);
@@ -503,6 +512,32 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
         listener.local_addr().map(|a| a.port()).unwrap_or_default()
     ));
     accept_loop(listener, d, config_path, &log)
+}
+
+/// The listening socket's options (`--sockopts`, else the `socket
+/// options` parameter: the connections it accepts inherit them) and its
+/// backlog (`listen backlog`, 5 by default), as upstream's
+/// open_socket_in() and start_accept_loop() set them.
+fn tune(listener: &TcpListener, d: &DaemonArgs, cfg: &Config, log: &Log) -> Result<(), i32> {
+    let spec = d
+        .sockopts
+        .clone()
+        .or_else(|| cfg.globals.nonempty("socket options").map(str::to_string));
+    if let Some(spec) = spec {
+        engine::sockopts::set_options(listener, &spec, &mut |m| log.line(&m));
+    }
+    // std listened with its own backlog; listen(2) again sets this one.
+    let backlog = cfg
+        .globals
+        .int("listen backlog", 5)
+        .clamp(0, i32::MAX as i64) as i32;
+    rustix::net::listen(listener, backlog).map_err(|e| {
+        log.line(&format!(
+            "listen() on socket failed: {}",
+            io::Error::from(e)
+        ));
+        protocol::exit::RERR_SOCKETIO
+    })
 }
 
 fn systemd_fds() -> bool {
@@ -575,6 +610,13 @@ fn accept_loop(
                 continue;
             }
         };
+        // upstream start_daemon(): a connection is kept alive.
+        if let Err(e) = rustix::net::sockopt::set_socket_keepalive(&stream, true) {
+            log.line(&format!(
+                "failed to set socket option SO_KEEPALIVE: {}",
+                io::Error::from(e)
+            ));
+        }
         let fd: OwnedFd = stream.into();
         let out_fd = match fd.try_clone() {
             Ok(f) => f,
@@ -638,6 +680,9 @@ mod tests {
             ]
         );
         assert_eq!(d.bwlimit.as_deref(), Some("5"));
+        assert_eq!(d.sockopts, None);
+        let s = parse_args(&a("--daemon --sockopts SO_KEEPALIVE,SO_RCVBUF=8192")).expect("ok");
+        assert_eq!(s.sockopts.as_deref(), Some("SO_KEEPALIVE,SO_RCVBUF=8192"));
         assert_eq!(d.address.as_deref(), Some("127.0.0.1"));
         assert!(parse_args(&a("--server --daemon .")).expect("ok").server);
         assert!(parse_args(&a("--daemon --frob")).is_err());

@@ -47,6 +47,7 @@ mod roles;
 pub mod sender;
 pub mod session;
 pub mod signals;
+pub mod sockopts;
 pub mod source;
 pub mod sparse;
 pub mod stats;
