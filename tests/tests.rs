@@ -59,6 +59,7 @@ mod insecure_links;
 mod install;
 mod interop;
 mod link_owner_options;
+mod list_ahead;
 mod local;
 mod log_numbers;
 mod manpages;

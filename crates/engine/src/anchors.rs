@@ -223,6 +223,11 @@ impl Bound {
         self.at
     }
 
+    /// Whether `other` reaches the same files the same way.
+    pub fn same(&self, other: &Bound) -> bool {
+        Arc::ptr_eq(&self.set, &other.set) && self.at == other.at
+    }
+
     /// Bound to the operator's directory `base`, opened now (or found
     /// among those opened already).
     pub fn anchor_at(&self, base: &Path) -> io::Result<Bound> {

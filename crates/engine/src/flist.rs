@@ -20,6 +20,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+mod ahead;
 mod dirnames;
 mod extra;
 mod relnames;
@@ -609,6 +610,11 @@ struct Walker<'a> {
     last_implied: Option<(PathBuf, Vec<u8>, usize)>,
     /// Directory descriptors held by the walks in progress above.
     held_listings: usize,
+    /// Incremental recursion: the directories listed ahead of the walk
+    /// (started when first needed; None when there is no second core).
+    ahead: Option<Option<ahead::Ahead>>,
+    /// Directories listed so far.
+    walked: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -634,6 +640,8 @@ impl<'a> Walker<'a> {
             divert: None,
             last_implied: None,
             held_listings: 0,
+            ahead: None,
+            walked: 0,
         }
     }
 }
@@ -720,9 +728,24 @@ impl Walker<'_> {
             read_beneath(&src, &abs_root, p, opts)
         })?;
         crate::filters::print_notes(self.rules, out);
-        let listed = src
-            .open_listing(dir)
-            .and_then(|l| Ok((dirnames::DirNames::read(&l).map_err(io_of)?, l)));
+        self.walked += 1;
+        let ahead = self
+            .ahead
+            .as_ref()
+            .and_then(|a| a.as_ref()?.take(dir, &src));
+        // The entries' stats, made a window of names at a time (shared
+        // with a helper thread, `confine::statahead`), or all made ahead:
+        // `stats[k]` is name `stats_from + k`'s.
+        let mut stats: Vec<std::result::Result<Option<Stat>, confine::Error>> = Vec::new();
+        let listed = match ahead {
+            Some(a) => {
+                stats = a.stats;
+                Ok((a.names, a.listing))
+            }
+            None => src
+                .open_listing(dir)
+                .and_then(|l| Ok((dirnames::DirNames::read(&l).map_err(io_of)?, l))),
+        };
         let (names, listing) = match listed {
             Ok(l) => l,
             Err(e) => {
@@ -745,12 +768,8 @@ impl Walker<'_> {
         let dir_len = path.len();
         let plain = src.leaf_followed(false);
         let mut listing = Some(listing);
-        // The entries' stats, made a window of names at a time (shared
-        // with a helper thread, `confine::statahead`): `stats[k]` is name
-        // `stats_from + k`'s.
         let names = std::sync::Arc::new(names);
         let stat_names: std::sync::Arc<dyn confine::Names> = names.clone();
-        let mut stats: Vec<std::result::Result<Option<Stat>, confine::Error>> = Vec::new();
         let mut stats_from = 0;
         for (i, name) in names.iter().enumerate() {
             path.truncate(dir_len);
@@ -804,17 +823,62 @@ impl Walker<'_> {
             } else {
                 drop(l);
             }
+            let before = self.walked;
             let res = self.walk(&sub, rel, followed);
             if held {
                 self.held_listings -= 1;
             }
             res?;
+            // A directory without subdirectories: the next ones here are
+            // likely the same, and are walked next, so they are listed
+            // ahead (as incremental recursion's siblings, see `ahead`).
+            if self.walked == before + 1 && !followed {
+                let next = &stats[i + 1 - stats_from..];
+                self.list_ahead(&path[..dir_len], &names, i + 1, next, &src);
+            }
             // Back in this directory: its merge rules apply again.
             self.stack.enter(self.rules, &prefix, &mut |p| {
                 read_beneath(&src, &abs_root, p, opts)
             })?;
         }
         Ok(())
+    }
+
+    /// Asks for the subdirectories among names `from..` of the directory
+    /// `dir` (ending in `/`), whose lstats are `stats`, to be listed ahead,
+    /// as many as there is room for: two of every [`WALKER_LISTS`] names.
+    /// (Without incremental recursion the walk has little else to do for
+    /// each directory, so it lists the others itself rather than wait: a
+    /// million-name dry run, 5 runs, 1.95 s median with none listed ahead,
+    /// 2.06 s with all, 1.79 s with every other, 1.72 s with two of three,
+    /// 1.86 s with three of four.)
+    fn list_ahead(
+        &mut self,
+        dir: &[u8],
+        names: &dirnames::DirNames,
+        from: usize,
+        stats: &[std::result::Result<Option<Stat>, confine::Error>],
+        src: &Sources,
+    ) {
+        let ahead = self.ahead.get_or_insert_with(ahead::Ahead::start);
+        let Some(ahead) = ahead.as_ref() else {
+            return;
+        };
+        for (k, st) in stats.iter().enumerate() {
+            if (from + k).is_multiple_of(WALKER_LISTS) || !matches!(st, Ok(Some(s)) if s.is_dir()) {
+                continue;
+            }
+            if !ahead.has_room() {
+                break;
+            }
+            let mut p = dir.to_vec();
+            p.extend_from_slice(confine::Names::name(names, from + k));
+            let p =
+                PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(p));
+            if !ahead.asked(&p) {
+                ahead.want(p, src.clone());
+            }
+        }
     }
 
     /// Adds the entry of the directory being listed at `path` (named
@@ -912,6 +976,10 @@ struct Here<'a> {
     /// Its sources, the leaf not followed.
     plain: &'a Sources,
 }
+
+/// Without incremental recursion, the walk lists one of every this many
+/// names of a directory itself, if a directory (see [`Walker::list_ahead`]).
+const WALKER_LISTS: usize = 3;
 
 /// Most directory descriptors the walks of the directories above hold at
 /// once (a deeper directory closes its own while it walks below it).

@@ -57,6 +57,16 @@ impl Default for Sources {
 }
 
 impl Sources {
+    /// Whether `other` reaches the same files the same way.
+    pub fn same(&self, other: &Sources) -> bool {
+        match (self, other) {
+            (Sources::Ambient, Sources::Ambient) => true,
+            (Sources::Beneath(a), Sources::Beneath(b)) => Arc::ptr_eq(a, b),
+            (Sources::Anchored(a), Sources::Anchored(b)) => a.same(b),
+            _ => false,
+        }
+    }
+
     /// An operator's sources, read beneath their transfer roots; plain
     /// paths with `insecure` (`--insecure-links`).
     pub fn operator(insecure: bool) -> Sources {

@@ -334,7 +334,13 @@ impl<'a> IncSender<'a> {
                 break;
             }
             let Some(node) = level.pop_front() else { break };
+            let depth = self.levels.len();
             let c = self.send_node(out, ndx_w, node)?;
+            // A directory without subdirectories: its siblings are likely
+            // the same, and are listed next, so they are listed ahead.
+            if self.levels.len() == depth {
+                self.list_ahead();
+            }
             for (t, n) in total.kinds.iter_mut().zip(c.kinds) {
                 *t += n;
             }
@@ -342,6 +348,31 @@ impl<'a> IncSender<'a> {
             total.bytes += c.bytes;
         }
         Ok(total)
+    }
+
+    /// Asks for the next directories of the deepest level (each listed
+    /// once, from one source, not through a followed link) to be listed
+    /// ahead, as many as there is room for (see `ahead`).
+    fn list_ahead(&mut self) {
+        let Some(level) = self.levels.last() else {
+            return;
+        };
+        let ahead = self.w.ahead.get_or_insert_with(super::ahead::Ahead::start);
+        let Some(ahead) = ahead.as_ref() else {
+            return;
+        };
+        for n in level {
+            if !ahead.has_room() {
+                break;
+            }
+            let [d] = &n.dirs[..] else { break };
+            if !d.content || d.followed || !d.relnames.is_empty() {
+                break;
+            }
+            if !ahead.asked(&d.path) {
+                ahead.want(d.path.clone(), d.src.clone());
+            }
+        }
     }
 
     /// Lists one directory (or a group of duplicates) and sends the list.
