@@ -14,7 +14,11 @@ use std::process::Command;
 fn tree(s: &Scratch) {
     for top in ["a", "b"] {
         for d in 0..20 {
-            let files = if top == "b" && d >= 17 && d != 18 { 600 } else { 12 };
+            let files = if top == "b" && d >= 17 && d != 18 {
+                600
+            } else {
+                12
+            };
             for f in 0..files {
                 let rel = format!("src/{top}/d{d:02}/f{f:03}");
                 put(s.root(), &rel, rel.as_bytes(), 1_600_000_000);

@@ -164,7 +164,11 @@ impl Drop for Ahead {
 fn list(job: &Job) -> Option<Listed> {
     let listing = job.src.open_listing(&job.path).ok()?;
     let names = DirNames::read(&listing).ok()?;
-    let stats = names.iter().take(MAX_STATS).map(|n| listing.lstat(n)).collect();
+    let stats = names
+        .iter()
+        .take(MAX_STATS)
+        .map(|n| listing.lstat(n))
+        .collect();
     Some(Listed {
         listing,
         names,
