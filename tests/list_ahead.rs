@@ -85,3 +85,41 @@ fn directories_listed_ahead_give_rsyncs_list() {
         }
     }
 }
+
+/// A directory the rules leave out is not read ahead either (a user
+/// excludes a directory so that nothing touches it: a stale mount, a
+/// slow disk): no thread opens it, with or without incremental
+/// recursion.
+#[test]
+fn excluded_directories_are_not_listed_ahead() {
+    let s = Scratch::new();
+    tree(&s);
+    let src = format!("{}/", s.path("src").display());
+    let dst = format!("{}/", s.path("dst").display());
+    for extra in [&[][..], &["--no-inc-recursive"][..]] {
+        let trace = s.path(&format!("ex{}/t", extra.len()));
+        fs::create_dir_all(trace.parent().expect("dir")).expect("mkdir");
+        let mut ours = Command::new("strace");
+        ours.args(["-f", "-ff", "-qq", "-e", "trace=openat,openat2", "-o"])
+            .arg(&trace)
+            .arg(oxsync_bin())
+            .args(["-ai", "--dry-run", "--exclude=d05/", "--exclude=/a/d07/"])
+            .args(extra)
+            .args([&src, &dst]);
+        let ours = run(&mut ours, &s.logs());
+        ours.assert_code(0);
+        let listed = itemize_lines(&ours.stdout);
+        assert!(listed.iter().any(|l| l.contains("a/d06/")), "{listed:?}");
+        assert!(listed.iter().any(|l| l.contains("b/d07/")), "{listed:?}");
+        let mut opened = Vec::new();
+        for e in fs::read_dir(trace.parent().expect("dir")).expect("read") {
+            let text = fs::read_to_string(e.expect("entry").path()).expect("trace");
+            opened.extend(
+                text.lines()
+                    .filter(|l| l.contains("/d05") || l.contains("a/d07"))
+                    .map(str::to_string),
+            );
+        }
+        assert!(opened.is_empty(), "{extra:?}: {opened:?}");
+    }
+}

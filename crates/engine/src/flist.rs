@@ -829,17 +829,17 @@ impl Walker<'_> {
                 self.held_listings -= 1;
             }
             res?;
+            // Back in this directory: its merge rules apply again.
+            self.stack.enter(self.rules, &prefix, &mut |p| {
+                read_beneath(&src, &abs_root, p, opts)
+            })?;
             // A directory without subdirectories: the next ones here are
             // likely the same, and are walked next, so they are listed
             // ahead (as incremental recursion's siblings, see `ahead`).
             if self.walked == before + 1 && !followed {
                 let next = &stats[i + 1 - stats_from..];
-                self.list_ahead(&path[..dir_len], &names, i + 1, next, &src);
+                self.list_ahead((&path[..dir_len], &prefix), &names, i + 1, next, &src);
             }
-            // Back in this directory: its merge rules apply again.
-            self.stack.enter(self.rules, &prefix, &mut |p| {
-                read_beneath(&src, &abs_root, p, opts)
-            })?;
         }
         Ok(())
     }
@@ -854,27 +854,50 @@ impl Walker<'_> {
     /// 1.86 s with three of four.)
     fn list_ahead(
         &mut self,
-        dir: &[u8],
+        (dir, prefix): (&[u8], &[u8]),
         names: &dirnames::DirNames,
         from: usize,
         stats: &[std::result::Result<Option<Stat>, confine::Error>],
         src: &Sources,
     ) {
+        let one_fs = self.opts.tree.one_file_system > 0;
+        let mut wanted = Vec::new();
+        for (k, st) in stats.iter().enumerate() {
+            let Ok(Some(st)) = st else { continue };
+            if (from + k).is_multiple_of(WALKER_LISTS) || !st.is_dir() {
+                continue;
+            }
+            // What the walk will not enter is not read either: a mount
+            // point under -x, a directory the rules leave out.
+            if one_fs && self.top_dev.is_some_and(|d| d != st.dev) {
+                continue;
+            }
+            let name = confine::Names::name(names, from + k);
+            let mut rel = prefix.to_vec();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name);
+            if self.rules.is_excluded(&rel, true) || self.daemon_excluded(&rel, true) {
+                continue;
+            }
+            let mut p = dir.to_vec();
+            p.extend_from_slice(name);
+            wanted.push(PathBuf::from(
+                <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(p),
+            ));
+            if wanted.len() == ahead::MAX_AHEAD {
+                break;
+            }
+        }
         let ahead = self.ahead.get_or_insert_with(ahead::Ahead::start);
         let Some(ahead) = ahead.as_ref() else {
             return;
         };
-        for (k, st) in stats.iter().enumerate() {
-            if (from + k).is_multiple_of(WALKER_LISTS) || !matches!(st, Ok(Some(s)) if s.is_dir()) {
-                continue;
-            }
+        for p in wanted {
             if !ahead.has_room() {
                 break;
             }
-            let mut p = dir.to_vec();
-            p.extend_from_slice(confine::Names::name(names, from + k));
-            let p =
-                PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(p));
             if !ahead.asked(&p) {
                 ahead.want(p, src.clone());
             }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// Directories asked for and not yet taken, at most.
-const MAX_AHEAD: usize = 4;
+pub(super) const MAX_AHEAD: usize = 4;
 /// Names held in directories listed ahead, beyond which no more is asked
 /// for (one directory may hold more: the walk reads all of its names too).
 const MAX_NAMES: usize = 64 * 1024;
