@@ -4,10 +4,13 @@
 //! The list is the same as stock rsync's either way (checked on the
 //! itemized dry run), and the listing is shared: more than one thread
 //! reads directories (checked with strace -ff).
-use super::util::{itemize_lines, oxsync_bin, put, rsync_bin, run, Scratch};
+use super::util::{itemize_lines, oxsync_bin, put, rsync_bin, run, Run, Scratch};
 use std::collections::BTreeMap;
 use std::fs;
 use std::process::Command;
+
+/// With and without incremental recursion.
+const MODES: [&[&str]; 2] = [&[], &["--no-inc-recursive"]];
 
 /// 40 directories of 12 files below two levels; two of them hold 600
 /// (more than are stat'ed ahead: the walk stats the rest).
@@ -27,54 +30,61 @@ fn tree(s: &Scratch) {
     }
 }
 
-/// Per thread of a `strace -ff` trace: its getdents64 calls.
-fn getdents_by_thread(prefix: &std::path::Path) -> BTreeMap<String, usize> {
-    let dir = prefix.parent().expect("dir");
+/// `oxsync -ai --dry-run ARGS src/ dst/` under `strace -ff -e
+/// trace=CALLS`: its run, and each thread's trace lines (by trace file).
+fn traced(
+    s: &Scratch,
+    name: &str,
+    calls: &str,
+    args: &[&str],
+) -> (Run, BTreeMap<String, Vec<String>>) {
+    let dir = s.path(name);
+    fs::create_dir_all(&dir).expect("mkdir");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-ff", "-qq", "-e", &format!("trace={calls}"), "-o"])
+        .arg(dir.join("t"))
+        .arg(oxsync_bin())
+        .args(["-ai", "--dry-run"])
+        .args(args)
+        .arg(format!("{}/", s.path("src").display()))
+        .arg(format!("{}/", s.path("dst").display()));
+    let r = run(&mut cmd, &s.logs());
+    r.assert_code(0);
     let mut by = BTreeMap::new();
-    for e in fs::read_dir(dir).expect("read trace dir") {
+    for e in fs::read_dir(&dir).expect("read trace dir") {
         let e = e.expect("entry");
         let text = fs::read_to_string(e.path()).expect("read trace");
-        let n = text
-            .lines()
-            .filter(|l| l.starts_with("getdents64("))
-            .count();
-        by.insert(e.file_name().to_string_lossy().into_owned(), n);
+        let lines = text.lines().map(str::to_string).collect();
+        by.insert(e.file_name().to_string_lossy().into_owned(), lines);
     }
-    by
+    (r, by)
 }
 
 #[test]
 fn directories_listed_ahead_give_rsyncs_list() {
     let s = Scratch::new();
     tree(&s);
-    let src = format!("{}/", s.path("src").display());
-    let dst = format!("{}/", s.path("dst").display());
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    for extra in [&[][..], &["--no-inc-recursive"][..]] {
+    for (m, extra) in MODES.iter().enumerate() {
         let mut theirs = Command::new(rsync_bin());
         theirs
             .args(["-ai", "--dry-run"])
-            .args(extra)
-            .args([&src, &dst]);
+            .args(*extra)
+            .arg(format!("{}/", s.path("src").display()))
+            .arg(format!("{}/", s.path("dst").display()));
         let theirs = run(&mut theirs, &s.logs());
         theirs.assert_code(0);
-        let trace = s.path(&format!("trace{}/t", extra.len()));
-        fs::create_dir_all(trace.parent().expect("dir")).expect("mkdir");
-        let mut ours = Command::new("strace");
-        ours.args(["-f", "-ff", "-qq", "-e", "trace=getdents64", "-o"])
-            .arg(&trace)
-            .arg(oxsync_bin())
-            .args(["-ai", "--dry-run"])
-            .args(extra)
-            .args([&src, &dst]);
-        let ours = run(&mut ours, &s.logs());
-        ours.assert_code(0);
+        let (ours, lines) = traced(&s, &format!("trace{m}"), "getdents64", extra);
         assert_eq!(
             itemize_lines(&ours.stdout),
             itemize_lines(&theirs.stdout),
             "{extra:?}"
         );
-        let by = getdents_by_thread(&trace);
+        // Per thread: its getdents64 calls.
+        let by: BTreeMap<&String, usize> = lines
+            .iter()
+            .map(|(t, l)| (t, l.iter().filter(|l| l.starts_with("getdents64(")).count()))
+            .collect();
         let readers = by.values().filter(|&&n| n > 0).count();
         if two_cores {
             // 43 directories, each read to its end (two calls at least).
@@ -94,32 +104,18 @@ fn directories_listed_ahead_give_rsyncs_list() {
 fn excluded_directories_are_not_listed_ahead() {
     let s = Scratch::new();
     tree(&s);
-    let src = format!("{}/", s.path("src").display());
-    let dst = format!("{}/", s.path("dst").display());
-    for extra in [&[][..], &["--no-inc-recursive"][..]] {
-        let trace = s.path(&format!("ex{}/t", extra.len()));
-        fs::create_dir_all(trace.parent().expect("dir")).expect("mkdir");
-        let mut ours = Command::new("strace");
-        ours.args(["-f", "-ff", "-qq", "-e", "trace=openat,openat2", "-o"])
-            .arg(&trace)
-            .arg(oxsync_bin())
-            .args(["-ai", "--dry-run", "--exclude=d05/", "--exclude=/a/d07/"])
-            .args(extra)
-            .args([&src, &dst]);
-        let ours = run(&mut ours, &s.logs());
-        ours.assert_code(0);
+    for (m, extra) in MODES.iter().enumerate() {
+        let mut args = vec!["--exclude=d05/", "--exclude=/a/d07/"];
+        args.extend_from_slice(extra);
+        let (ours, lines) = traced(&s, &format!("ex{m}"), "openat,openat2", &args);
         let listed = itemize_lines(&ours.stdout);
         assert!(listed.iter().any(|l| l.contains("a/d06/")), "{listed:?}");
         assert!(listed.iter().any(|l| l.contains("b/d07/")), "{listed:?}");
-        let mut opened = Vec::new();
-        for e in fs::read_dir(trace.parent().expect("dir")).expect("read") {
-            let text = fs::read_to_string(e.expect("entry").path()).expect("trace");
-            opened.extend(
-                text.lines()
-                    .filter(|l| l.contains("/d05") || l.contains("a/d07"))
-                    .map(str::to_string),
-            );
-        }
+        let opened: Vec<&String> = lines
+            .values()
+            .flatten()
+            .filter(|l| l.contains("/d05") || l.contains("a/d07"))
+            .collect();
         assert!(opened.is_empty(), "{extra:?}: {opened:?}");
     }
 }

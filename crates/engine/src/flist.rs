@@ -774,13 +774,7 @@ impl Walker<'_> {
         for (i, name) in names.iter().enumerate() {
             path.truncate(dir_len);
             path.extend_from_slice(name);
-            // Sized exactly: the entry keeps this name for the transfer.
-            let mut rel = Vec::with_capacity(prefix.len() + 1 + name.len());
-            rel.extend_from_slice(&prefix);
-            if !rel.is_empty() {
-                rel.push(b'/');
-            }
-            rel.extend_from_slice(name);
+            let rel = child_rel(&prefix, name);
             let l = match listing.take() {
                 Some(l) => l,
                 // Closed while a deep tree below was walked: opened again,
@@ -873,11 +867,7 @@ impl Walker<'_> {
                 continue;
             }
             let name = confine::Names::name(names, from + k);
-            let mut rel = prefix.to_vec();
-            if !rel.is_empty() {
-                rel.push(b'/');
-            }
-            rel.extend_from_slice(name);
+            let rel = child_rel(prefix, name);
             if self.rules.is_excluded(&rel, true) || self.daemon_excluded(&rel, true) {
                 continue;
             }
@@ -890,18 +880,20 @@ impl Walker<'_> {
                 break;
             }
         }
-        let ahead = self.ahead.get_or_insert_with(ahead::Ahead::start);
-        let Some(ahead) = ahead.as_ref() else {
+        let Some(ahead) = self.ahead() else {
             return;
         };
         for p in wanted {
-            if !ahead.has_room() {
+            if !ahead.offer(&p, src) {
                 break;
             }
-            if !ahead.asked(&p) {
-                ahead.want(p, src.clone());
-            }
         }
+    }
+
+    /// The helper that lists directories ahead, started when first asked
+    /// for (None: there is no second core).
+    fn ahead(&mut self) -> Option<&ahead::Ahead> {
+        self.ahead.get_or_insert_with(ahead::Ahead::start).as_ref()
     }
 
     /// Adds the entry of the directory being listed at `path` (named
@@ -998,6 +990,18 @@ struct Here<'a> {
     src: &'a Sources,
     /// Its sources, the leaf not followed.
     plain: &'a Sources,
+}
+
+/// The list name of `name` in the directory named `prefix` (sized
+/// exactly: an entry keeps it for the transfer).
+fn child_rel(prefix: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut rel = Vec::with_capacity(prefix.len() + 1 + name.len());
+    rel.extend_from_slice(prefix);
+    if !rel.is_empty() {
+        rel.push(b'/');
+    }
+    rel.extend_from_slice(name);
+    rel
 }
 
 /// Without incremental recursion, the walk lists one of every this many

@@ -25,12 +25,10 @@ pub(super) const MAX_AHEAD: usize = 4;
 /// Names held in directories listed ahead, beyond which no more is asked
 /// for (one directory may hold more: the walk reads all of its names too).
 const MAX_NAMES: usize = 64 * 1024;
-/// Names of a directory listed ahead that are stat'ed ahead too: the walk
-/// stats the rest a window at a time as it goes (flist.rs STAT_WINDOW).
-const MAX_STATS: usize = 256;
 
 /// A directory listed ahead: its descriptor, its sorted names and the
-/// lstats of the first [`MAX_STATS`] (as the walk's own would be).
+/// lstats of the first [`super::STAT_WINDOW`] (as the walk's own would
+/// be; the walk stats the rest a window at a time as it goes).
 pub(super) struct Listed {
     pub listing: Listing,
     pub names: DirNames,
@@ -51,8 +49,6 @@ struct State {
     running: Option<PathBuf>,
     /// Listed (None: it failed; the walk then lists it, and reports).
     done: VecDeque<(PathBuf, Sources, Option<Listed>)>,
-    /// Names held in `done`.
-    names: usize,
     helper_waits: bool,
     walker_waits: bool,
     quit: bool,
@@ -95,29 +91,30 @@ impl Ahead {
         })
     }
 
-    /// Whether another directory may be asked for now.
-    pub(super) fn has_room(&self) -> bool {
-        let st = lock(&self.shared.state);
-        st.queue.len() + st.done.len() + usize::from(st.running.is_some()) < MAX_AHEAD
-            && st.names < MAX_NAMES
-    }
-
-    /// Asks for `path` (reached through `src`) to be listed ahead.
-    pub(super) fn want(&self, path: PathBuf, src: Sources) {
+    /// Asks for `path` (reached through `src`) to be listed ahead, unless
+    /// it was asked for already; false when there is no room for it (nor
+    /// for any after it).
+    pub(super) fn offer(&self, path: &Path, src: &Sources) -> bool {
         let mut st = lock(&self.shared.state);
-        st.queue.push_back(Job { path, src });
-        if st.helper_waits {
-            st.helper_waits = false;
-            self.shared.to_helper.notify_one();
+        let held = st.queue.len() + st.done.len() + usize::from(st.running.is_some());
+        let names: usize = st.done.iter().map(|d| names_in(&d.2)).sum();
+        if held >= MAX_AHEAD || names >= MAX_NAMES {
+            return false;
         }
-    }
-
-    /// Whether `path` is asked for (queued, being listed or listed).
-    pub(super) fn asked(&self, path: &Path) -> bool {
-        let st = lock(&self.shared.state);
-        st.queue.iter().any(|j| j.path == path)
+        let asked = st.queue.iter().any(|j| j.path == path)
             || st.running.as_deref() == Some(path)
-            || st.done.iter().any(|d| d.0 == path)
+            || st.done.iter().any(|d| d.0 == path);
+        if !asked {
+            st.queue.push_back(Job {
+                path: path.to_path_buf(),
+                src: src.clone(),
+            });
+            if st.helper_waits {
+                st.helper_waits = false;
+                self.shared.to_helper.notify_one();
+            }
+        }
+        true
     }
 
     /// `path` listed ahead through `src`, waiting for the helper if it is
@@ -128,7 +125,6 @@ impl Ahead {
         if let Some(k) = st.queue.iter().position(|j| j.path == path) {
             st.queue.drain(..=k);
             st.done.clear();
-            st.names = 0;
             return None;
         }
         while st.running.as_deref() == Some(path) && !st.gone {
@@ -141,7 +137,6 @@ impl Ahead {
         }
         let k = st.done.iter().position(|d| d.0 == path)?;
         let (_, by, listed) = st.done.drain(..=k).next_back()?;
-        st.names = st.done.iter().map(|d| names_in(&d.2)).sum();
         listed.filter(|_| by.same(src))
     }
 }
@@ -166,7 +161,7 @@ fn list(job: &Job) -> Option<Listed> {
     let names = DirNames::read(&listing).ok()?;
     let stats = names
         .iter()
-        .take(MAX_STATS)
+        .take(super::STAT_WINDOW)
         .map(|n| listing.lstat(n))
         .collect();
     Some(Listed {
@@ -209,7 +204,6 @@ fn serve(shared: &Shared) {
         let listed = list(&job);
         st = lock(&shared.state);
         st.running = None;
-        st.names += names_in(&listed);
         st.done.push_back((job.path, job.src, listed));
         if st.walker_waits {
             st.walker_waits = false;

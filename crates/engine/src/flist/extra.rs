@@ -357,20 +357,16 @@ impl<'a> IncSender<'a> {
         let Some(level) = self.levels.last() else {
             return;
         };
-        let ahead = self.w.ahead.get_or_insert_with(super::ahead::Ahead::start);
-        let Some(ahead) = ahead.as_ref() else {
+        let Some(ahead) = self.w.ahead() else {
             return;
         };
         for n in level {
-            if !ahead.has_room() {
-                break;
-            }
             let [d] = &n.dirs[..] else { break };
             if !d.content || d.followed || !d.relnames.is_empty() {
                 break;
             }
-            if !ahead.asked(&d.path) {
-                ahead.want(d.path.clone(), d.src.clone());
+            if !ahead.offer(&d.path, &d.src) {
+                break;
             }
         }
     }
