@@ -37,15 +37,17 @@ pub fn write_match(out: &mut Vec<u8>, index: u32) {
 pub fn write_end(out: &mut Vec<u8>) {
     write_i32(out, 0);
 }
-/// Reads one token; literal bytes are placed in `buf` (resized to the run
-/// length, bounded by MAX_LITERAL_LEN).
+/// Reads one token; a literal run of `n` bytes (bounded by
+/// MAX_LITERAL_LEN) is placed in `buf[..n]`. The buffer grows to hold it
+/// and is never shrunk: bytes past the run are stale.
 // upstream: token.c:simple_recv_token()
 pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Token> {
     read_token_at(r, buf, 0)
 }
 
-/// As [`read_token`], literal bytes placed after the first `at` bytes of
-/// `buf` (which are kept), so that consecutive runs gather in one buffer.
+/// As [`read_token`], the run placed at `buf[at..at + n]` after the first
+/// `at` bytes (which are kept), so that consecutive runs gather in one
+/// buffer.
 pub fn read_token_at<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>, at: usize) -> Result<Token> {
     let t = r.read_i32_field("token")?;
     if t == 0 {
@@ -63,14 +65,13 @@ pub fn read_token_at<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>, at: usize) 
             max: MAX_LITERAL_LEN as u64,
         });
     }
-    // The buffer is reused run after run: zeroed only where it grows.
+    // The buffer is reused run after run, never shrunk: zeroed only where
+    // it grows (once, to the largest gather).
     let end = at + len;
-    if buf.len() > end {
-        buf.truncate(end);
-    } else {
+    if buf.len() < end {
         buf.resize(end, 0);
     }
-    r.read_exact_field(&mut buf[at..], "literal")?;
+    r.read_exact_field(&mut buf[at..end], "literal")?;
     Ok(Token::Literal(len))
 }
 
@@ -94,7 +95,12 @@ mod tests {
             read_token_at(&mut r, &mut buf, 3).unwrap(),
             Token::Literal(2)
         );
-        assert_eq!(buf, b"abcde");
+        assert_eq!(buf, b"abcde bytes");
+        // A shorter run later leaves the rest stale, not shrunk or zeroed.
+        let mut out = Vec::new();
+        write_literal(&mut out, b"xy");
+        read_token_at(&mut &out[..], &mut buf, 1).unwrap();
+        assert_eq!(buf, b"axyde bytes");
     }
 
     #[test]
@@ -170,7 +176,7 @@ mod tests {
                 match (t, read_token(&mut r, &mut buf).unwrap()) {
                     (T::Lit(d), Token::Literal(n)) => {
                         prop_assert_eq!(n, d.len());
-                        prop_assert_eq!(&buf, d);
+                        prop_assert_eq!(&buf[..n], &d[..]);
                     }
                     (T::Match(i), Token::Match(j)) => prop_assert_eq!(*i, j),
                     (t, got) => prop_assert!(false, "{:?} read as {:?}", t, got),
