@@ -27,6 +27,7 @@ mod daemon_maxconn;
 mod daemon_net;
 mod daemon_options;
 mod daemon_paths;
+mod daemon_privs;
 mod delta_window;
 mod deltasum;
 mod devices;

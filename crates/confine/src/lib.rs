@@ -34,6 +34,8 @@ pub use follow_leaf::SourceLeaf;
 pub use listing::Listing;
 pub use operator::Links;
 pub use path::RelPath;
-pub use privdrop::{chroot, drop_privileges, set_no_new_privs, PrivDropError};
+pub use privdrop::{
+    chroot, drop_privileges, set_daemon_gid, set_daemon_uid, set_no_new_privs, PrivDropError,
+};
 pub use root::{force_fallback, AmbientAuthority, FileType, ParentCache, Root, Stat};
 pub use statahead::Names;

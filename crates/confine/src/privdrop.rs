@@ -110,6 +110,38 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), PrivDro
     Ok(())
 }
 
+/// The daemon's own group (`daemon gid`): the real, effective and saved
+/// gid become `gid`; as root, the supplementary groups become `gid` alone
+/// (upstream's setgid() keeps root's). Before any thread, as
+/// [`drop_privileges`].
+pub fn set_daemon_gid(gid: u32) -> Result<(), PrivDropError> {
+    let gid = to_gid(gid)?;
+    if rustix::process::geteuid().is_root() {
+        rustix::thread::set_thread_groups(&[gid]).map_err(call("setgroups"))?;
+    }
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(call("setresgid"))
+}
+
+/// The daemon's own user (`daemon uid`): the real, effective and saved uid
+/// become `uid`, checked as [`drop_privileges`] checks them. Before any
+/// thread.
+pub fn set_daemon_uid(uid: u32) -> Result<(), PrivDropError> {
+    let uid = to_uid(uid)?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(call("setresuid"))?;
+    let (ruid, euid) = (rustix::process::getuid(), rustix::process::geteuid());
+    if ruid != uid || euid != uid {
+        return Err(PrivDropError::NotDropped {
+            detail: format!("uid {}/{}", ruid.as_raw(), euid.as_raw()),
+        });
+    }
+    if !uid.is_root() && rustix::thread::set_thread_uid(Uid::ROOT).is_ok() {
+        return Err(PrivDropError::NotDropped {
+            detail: "setuid(0) succeeded after the drop".into(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn to_uid(id: u32) -> Result<Uid, PrivDropError> {
     if id == u32::MAX {
         return Err(PrivDropError::InvalidId { what: "uid", id });

@@ -1,7 +1,9 @@
 //! Step 4 of a daemon session: the `use chroot`, `uid` and `gid` module
 //! parameters, resolved while the user and group tables are still
 //! visible, then applied (chroot, setgroups, setgid, setuid,
-//! no_new_privs) before the connection process starts any thread.
+//! no_new_privs) before the connection process starts any thread. And,
+//! before the greeting, the global `daemon chroot`, `daemon gid` and
+//! `daemon uid` ([`apply_daemon`]).
 use crate::config::Module;
 use confine::AmbientAuthority;
 use std::path::{Path, PathBuf};
@@ -164,6 +166,36 @@ fn lookup(spec: &str, table: &str) -> Option<u32> {
         let (name, _, id) = (f.next()?, f.next()?, f.next()?);
         (name == spec).then(|| id.parse().ok()).flatten()
     })
+}
+
+/// The global `daemon chroot`, `daemon gid` and `daemon uid`, applied to
+/// the whole connection, in that order, before it greets the client (and
+/// before the module's own chroot and ids, which a daemon no longer root
+/// does without). Names are looked up after the chroot, in its tables.
+/// Err: the line for the log; the connection ends without a greeting.
+// upstream: clientserver.c:start_daemon()
+pub fn apply_daemon(globals: &crate::config::Params) -> Result<(), String> {
+    let why = |e: confine::PrivDropError| match e {
+        confine::PrivDropError::Call { source, .. } => engine::error::os_err(&source),
+        other => other.to_string(),
+    };
+    if let Some(dir) = globals.nonempty("daemon chroot") {
+        confine::chroot(Path::new(dir), AmbientAuthority::operator())
+            .map_err(|e| format!("daemon chroot(\"{dir}\") failed: {}", why(e)))?;
+    }
+    if let Some(spec) = globals.nonempty("daemon gid") {
+        let table = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        let gid = lookup(spec, &table).ok_or_else(|| format!("Invalid daemon gid: {spec}"))?;
+        confine::set_daemon_gid(gid)
+            .map_err(|e| format!("Unable to set group to daemon gid {gid}: {}", why(e)))?;
+    }
+    if let Some(spec) = globals.nonempty("daemon uid") {
+        let table = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let uid = lookup(spec, &table).ok_or_else(|| format!("Invalid daemon uid: {spec}"))?;
+        confine::set_daemon_uid(uid)
+            .map_err(|e| format!("Unable to set user to daemon uid {uid}: {}", why(e)))?;
+    }
+    Ok(())
 }
 
 /// What [`apply`] did.

@@ -117,6 +117,10 @@ pub fn serve(
     if conn.peer.name.is_none() && cfg.defaults.bool("reverse lookup", true) {
         conn.peer.name = reverse_name(res, conn.peer.addr);
     }
+    if let Err(line) = daemon_privs(cfg, &mut conn, res) {
+        conn.log.line(&line);
+        return protocol::exit::RERR_STARTCLIENT;
+    }
     conn.log.line(&format!(
         "connect from {} ({})",
         conn.peer.host_name(),
@@ -146,6 +150,23 @@ pub fn serve(
 /// above it) means for the handshake (upstream clientserver.c
 /// DAEMON_HANDSHAKE_TIMEOUT / daemon_handshake_timeout()).
 pub const HANDSHAKE_LIMIT: i64 = 60;
+
+/// The daemon's own chroot and ids ([`privs::apply_daemon`]), after the
+/// reverse lookup a module will want when it cannot be made inside the
+/// chroot (upstream caches it before the chroot as well).
+// upstream: clientserver.c:start_daemon()
+fn daemon_privs(cfg: &Config, conn: &mut Conn, res: &dyn Resolver) -> Result<(), String> {
+    if cfg.globals.nonempty("daemon chroot").is_some()
+        && conn.peer.name.is_none()
+        && cfg
+            .modules
+            .iter()
+            .any(|m| m.params.bool("reverse lookup", true))
+    {
+        conn.peer.name = reverse_name(res, conn.peer.addr);
+    }
+    privs::apply_daemon(&cfg.globals)
+}
 
 /// The handshake's bound in seconds for a configured `timeout`.
 pub fn handshake_secs(timeout: i64) -> u64 {

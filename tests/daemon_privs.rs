@@ -1,0 +1,130 @@
+//! The daemon's own `daemon chroot`, `daemon gid` and `daemon uid`: each
+//! connection chroots and takes these ids before it greets the client
+//! (upstream clientserver.c start_daemon()), so that everything after,
+//! the handshake and the module's own steps included, runs that way. Each
+//! case runs against `oxsync --daemon` and stock `rsync --daemon`.
+use crate::daemon::{start, url, Daemon};
+use crate::util::{oxsync_bin, rsync_bin};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Pushes `src/` (one file, `f`) into `module/` with stock rsync.
+fn push(d: &Daemon, module: &str) -> Output {
+    fs::write(d.root().join("src/f"), "pushed\n").expect("w");
+    Command::new(rsync_bin())
+        .args(["-rt"])
+        .arg(format!("{}/", d.root().join("src").display()))
+        .arg(url(d, &format!("{module}/")))
+        .output()
+        .expect("run rsync")
+}
+
+fn log(d: &Daemon) -> String {
+    fs::read_to_string(d.root().join("daemon.log")).unwrap_or_default()
+}
+
+fn as_root() -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    eprintln!("skipped: needs root");
+    false
+}
+
+/// A file pushed through a daemon with `daemon uid` / `daemon gid` is
+/// owned by them: the connection runs as them.
+#[test]
+fn a_pushed_file_belongs_to_the_daemon_uid_and_gid() {
+    if !as_root() {
+        return;
+    }
+    // Empty `uid` and `gid` (the harness sets both globally): a daemon no
+    // longer root leaves them (upstream would fail to set a group list).
+    let conf = "daemon uid = 4242\ndaemon gid = 4343\n\
+                [m]\npath = %ROOT%/mod\nread only = no\nuid =\ngid =\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, conf);
+        // The module is theirs (its times and modes can be set).
+        fs::set_permissions(d.root(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::chown(d.root().join("mod"), Some(4242), Some(4343)).expect("chown");
+        let out = push(&d, "m");
+        let who = format!("{} daemon", bin.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{who}: {err}\n{}", log(&d));
+        let f = d.root().join("mod/f");
+        assert_eq!(
+            fs::read_to_string(&f).ok().as_deref(),
+            Some("pushed\n"),
+            "{who}"
+        );
+        let md = fs::metadata(&f).expect("stat");
+        assert_eq!((md.uid(), md.gid()), (4242, 4343), "{who}: {err}");
+    }
+}
+
+/// With `daemon chroot`, a module's path is inside it: the push lands in
+/// the chroot's `/mod`, and nothing is made at the host's `/mod`.
+#[test]
+fn module_paths_are_inside_the_daemon_chroot() {
+    if !as_root() {
+        return;
+    }
+    let conf = "daemon chroot = %ROOT%/jail\n[m]\npath = /mod\nread only = no\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, conf);
+        fs::create_dir_all(d.root().join("jail/mod")).expect("mkdir");
+        let out = push(&d, "m");
+        let who = format!("{} daemon", bin.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{who}: {err}\n{}", log(&d));
+        assert_eq!(
+            fs::read_to_string(d.root().join("jail/mod/f"))
+                .ok()
+                .as_deref(),
+            Some("pushed\n"),
+            "{who}"
+        );
+        assert!(!Path::new("/mod/f").exists(), "{who}");
+    }
+}
+
+/// A `daemon uid` that names no user, or a `daemon chroot` that cannot be
+/// entered, ends every connection before the greeting, with upstream's
+/// log line; nothing is written.
+#[test]
+fn a_bad_daemon_uid_or_chroot_ends_the_connection() {
+    if !as_root() {
+        return;
+    }
+    let cases = [
+        (
+            "daemon uid = no-such-user-oxsync\n",
+            "Invalid daemon uid: no-such-user-oxsync".to_string(),
+        ),
+        (
+            "daemon gid = no-such-group-oxsync\n",
+            "Invalid daemon gid: no-such-group-oxsync".to_string(),
+        ),
+        (
+            "daemon chroot = %ROOT%/missing\n",
+            "daemon chroot(\"%ROOT%/missing\") failed: No such file or directory (2)".to_string(),
+        ),
+    ];
+    for (global, line) in cases {
+        for bin in [oxsync_bin(), rsync_bin()] {
+            let conf = format!("{global}[m]\npath = %ROOT%/mod\nread only = no\n");
+            let d = start(&bin, &conf);
+            let out = push(&d, "m");
+            let who = format!("{} daemon, {global}", bin.display());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_ne!(out.status.code(), Some(0), "{who}: {err}");
+            assert!(!d.root().join("mod/f").exists(), "{who}");
+            let want = line.replace("%ROOT%", &d.root().to_string_lossy());
+            let got = log(&d);
+            assert!(got.contains(&want), "{who}: no {want:?} in {got}");
+            assert!(!got.contains("connect from"), "{who}: {got}");
+        }
+    }
+}
