@@ -128,3 +128,65 @@ fn a_bad_daemon_uid_or_chroot_ends_the_connection() {
         }
     }
 }
+
+/// The names `--list-only` shows of module `module`.
+fn listed(d: &Daemon, module: &str) -> (Option<i32>, Vec<String>, String) {
+    let out = Command::new(rsync_bin())
+        .args(["-r", "--list-only"])
+        .arg(url(d, &format!("{module}/")))
+        .output()
+        .expect("run rsync");
+    let names = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_owned))
+        .collect();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), names, err)
+}
+
+/// `ignore nonreadable`: what the module's uid may not read is left out of
+/// the list unseen (a directory with its contents; symlinks are kept), as
+/// stock rsync's daemon leaves it out. Without it, the names are listed.
+#[test]
+fn ignore_nonreadable_leaves_unreadable_names_out() {
+    if !as_root() {
+        return;
+    }
+    let conf = "[hide]\npath = %ROOT%/mod\nuid = 65534\ngid = 65534\nignore nonreadable = yes\n\
+                [show]\npath = %ROOT%/mod\nuid = 65534\ngid = 65534\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, conf);
+        let m = d.root().join("mod");
+        fs::create_dir_all(m.join("closed")).expect("mkdir");
+        fs::create_dir_all(m.join("sub")).expect("mkdir");
+        for (f, mode) in [
+            ("pub.txt", 0o644),
+            ("secret.txt", 0o600),
+            ("closed/inner.txt", 0o644),
+            ("sub/open.txt", 0o644),
+            ("sub/hidden.txt", 0o600),
+        ] {
+            fs::write(m.join(f), f).expect("w");
+            fs::set_permissions(m.join(f), fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        std::os::unix::fs::symlink("secret.txt", m.join("link")).expect("symlink");
+        for (p, mode) in [(d.root(), 0o755), (&m, 0o755), (&m.join("closed"), 0o700)] {
+            fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let who = format!("{} daemon", bin.display());
+        let (code, names, err) = listed(&d, "hide");
+        assert_eq!(code, Some(0), "{who}: {err}");
+        assert_eq!(
+            names,
+            [".", "link", "pub.txt", "sub", "sub/open.txt"],
+            "{who}: {err}"
+        );
+        let (_, names, err) = listed(&d, "show");
+        for n in ["secret.txt", "closed", "sub/hidden.txt"] {
+            assert!(
+                names.iter().any(|x| x == n),
+                "{who}: {n} not in {names:?}: {err}"
+            );
+        }
+    }
+}

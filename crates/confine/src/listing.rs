@@ -87,6 +87,12 @@ impl Listing {
         }
     }
 
+    /// Whether this process may read the entry `name` (one component):
+    /// faccessat(R_OK) with the real ids, the last component not followed.
+    pub fn readable(&self, name: &[u8]) -> bool {
+        component(name).is_ok_and(|n| crate::root::readable_at(self.fd.as_fd(), n))
+    }
+
     /// readlinkat of the entry `name` (one component).
     pub fn readlink(&self, name: &[u8]) -> Result<Vec<u8>, Error> {
         let name = component(name)?;

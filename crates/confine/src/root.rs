@@ -496,6 +496,12 @@ impl Root {
         let (dir, name) = self.parent(p)?;
         rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR).map_err(|e| io_err("unlinkat", p, e))
     }
+    /// Whether this process may read `p` (faccessat R_OK with the real ids,
+    /// the last component not followed): a daemon's `ignore nonreadable`.
+    pub fn readable(&self, p: &RelPath) -> bool {
+        self.parent(p)
+            .is_ok_and(|(dir, name)| readable_at(dir.as_fd(), name))
+    }
     /// fstatat(AT_SYMLINK_NOFOLLOW); `Ok(None)` if it does not exist
     /// (ENOENT, or ENOTDIR because a parent component is not a directory).
     pub fn stat(&self, p: &RelPath) -> Result<Option<Stat>, Error> {
@@ -1236,5 +1242,18 @@ mod anchored_tests {
             assert!(any.open_read(&rel("flink")).is_err(), "final link");
             assert!(any.open_read_follow(&rel("flink"), false).is_ok());
         }
+    }
+}
+
+/// faccessat(R_OK) of `name` in `dir`, the last component not followed
+/// (faccessat2; a kernel without it is asked without the flag).
+pub(crate) fn readable_at(dir: BorrowedFd<'_>, name: &[u8]) -> bool {
+    use rustix::fs::Access;
+    match rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(()) => true,
+        Err(Errno::NOSYS | Errno::INVAL) => {
+            rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::empty()).is_ok()
+        }
+        Err(_) => false,
     }
 }

@@ -1217,6 +1217,8 @@ impl Requested {
             opts.fake_super = false;
             opts.super_user = Some(true);
         }
+        // `ignore nonreadable`: the module's, never the client's.
+        opts.ignore_nonreadable = self.module.params.bool("ignore nonreadable", false);
         let munge_default = !self.chrooted || self.root != Path::new("/");
         opts.munge_links = self.module.params.bool("munge symlinks", munge_default);
         if let Err(e) = engine::flist::check_munge_dir(&opts) {

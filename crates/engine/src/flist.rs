@@ -345,6 +345,10 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
             .enter(w.rules, b"", &mut |p| read_beneath(src, &abs_root, p, opts))?;
         crate::filters::print_notes(w.rules, out);
         w.top_dev = Some(meta.dev);
+        if w.hides(src, &path, &meta) {
+            w.stack.clear(w.rules);
+            continue;
+        }
         if meta.is_dir() {
             if !opts.recursive && !opts.dirs {
                 // upstream names it as it is after changing into its parent.
@@ -684,6 +688,13 @@ impl Walker<'_> {
         res
     }
 
+    /// A daemon module's `ignore nonreadable` leaves `path` out: not a
+    /// symlink, and this process may not read it.
+    // upstream: flist.c:make_file()
+    fn hides(&self, src: &Sources, path: &Path, meta: &Stat) -> bool {
+        self.opts.ignore_nonreadable && !meta.is_symlink() && !src.readable(path)
+    }
+
     /// The daemon module's rules exclude `rel` (below the transfer root);
     /// a root outside the module is excluded too.
     fn daemon_excluded(&self, rel: &[u8], is_dir: bool) -> bool {
@@ -798,6 +809,13 @@ impl Walker<'_> {
                 l.lstat_many(&stat_names, i..names.len().min(i + STAT_WINDOW), &mut stats);
             }
             let st = std::mem::replace(&mut stats[i - stats_from], Ok(None));
+            if self.opts.ignore_nonreadable
+                && matches!(&st, Ok(Some(m)) if !m.is_symlink())
+                && !l.readable(name)
+            {
+                listing = Some(l);
+                continue;
+            }
             let here = Here {
                 plain: &plain,
                 src: &src,

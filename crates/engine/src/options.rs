@@ -330,6 +330,10 @@ pub struct Options {
     /// each side has its own; a daemon module's `munge symlinks` decides
     /// there).
     pub munge_links: bool,
+    /// A daemon module's `ignore nonreadable` (never from the command
+    /// line): the sender leaves out what this process may not read
+    /// (symlinks excepted), unseen, as upstream's make_file() does.
+    pub ignore_nonreadable: bool,
     /// `--confine[=yes|no]`: Landlock on the receiving side of a pull
     /// (None: the default, see `confinement::wanted`).
     pub confine: Option<bool>,

@@ -180,6 +180,23 @@ impl Sources {
         found(st.map_err(io_of)?)
     }
 
+    /// Whether this process may read `p` (faccessat R_OK, the last
+    /// component not followed): a daemon's `ignore nonreadable`.
+    pub fn readable(&self, p: &Path) -> bool {
+        match self.via(p) {
+            Ok(Via::Plain) => rustix::fs::accessat(
+                rustix::fs::CWD,
+                p,
+                rustix::fs::Access::READ_OK,
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .is_ok(),
+            Ok(Via::Module(root, rel)) => root.readable(&rel),
+            Ok(Via::Under(root, rel, _)) => root.readable(&rel),
+            Err(_) => false,
+        }
+    }
+
     /// stat: symlinks followed (beneath the module only; beneath a
     /// transfer root, the last component is followed wherever it leads,
     /// as `-L` and `-k` ask).

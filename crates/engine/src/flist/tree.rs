@@ -384,6 +384,9 @@ pub(super) fn emit_item(
         return Ok(());
     };
     w.top_dev = Some(meta.dev);
+    if w.hides(&w.src, &path, &meta) {
+        return Ok(());
+    }
     let followed = was_link && !meta.is_symlink();
     let origin = w.src.origin(followed);
     if !meta.is_dir() {
