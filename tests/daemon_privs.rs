@@ -190,3 +190,38 @@ fn ignore_nonreadable_leaves_unreadable_names_out() {
         }
     }
 }
+
+/// `ignore nonreadable` on a receiving module: `--delete` leaves alone
+/// what the module's uid may not read (it never sees it, as stock rsync's
+/// daemon does not) and deletes the rest.
+#[test]
+fn ignore_nonreadable_keeps_unreadable_files_from_delete() {
+    if !as_root() {
+        return;
+    }
+    let conf = "[m]\npath = %ROOT%/mod\nread only = no\nuid = 65534\ngid = 65534\n\
+                ignore nonreadable = yes\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, conf);
+        let m = d.root().join("mod");
+        for (f, mode) in [("keep.secret", 0o600), ("gone.txt", 0o644)] {
+            fs::write(m.join(f), f).expect("w");
+            fs::set_permissions(m.join(f), fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        fs::set_permissions(d.root(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::chown(&m, Some(65534), Some(65534)).expect("chown");
+        fs::write(d.root().join("src/f"), "pushed\n").expect("w");
+        let out = Command::new(rsync_bin())
+            .args(["-r", "--delete"])
+            .arg(format!("{}/", d.root().join("src").display()))
+            .arg(url(&d, "m/"))
+            .output()
+            .expect("run rsync");
+        let who = format!("{} daemon", bin.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{who}: {err}");
+        assert!(m.join("keep.secret").exists(), "{who}: {err}");
+        assert!(!m.join("gone.txt").exists(), "{who}: {err}");
+        assert!(m.join("f").exists(), "{who}: {err}");
+    }
+}

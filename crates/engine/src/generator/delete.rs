@@ -106,6 +106,15 @@ impl Gen<'_> {
             if self.is_mount_point(dir, &st) {
                 continue;
             }
+            // A daemon module's `ignore nonreadable`: what its uid may not
+            // read is not in upstream's dirlist either (flist.c
+            // make_file()), so it is not deleted.
+            if ctx.opts.ignore_nonreadable
+                && st.file_type != FileType::Symlink
+                && !ctx.root.readable(&child)
+            {
+                continue;
+            }
             if self.rules.is_protected(full, st.file_type == FileType::Dir)
                 || self
                     .daemon_refuses(full, st.file_type == FileType::Dir)
