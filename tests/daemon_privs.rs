@@ -225,3 +225,34 @@ fn ignore_nonreadable_keeps_unreadable_files_from_delete() {
         assert!(m.join("f").exists(), "{who}: {err}");
     }
 }
+
+/// `ignore errors`: a receiving module deletes with `--delete` after an
+/// I/O error on the sending side (a dangling symlink under -L), as if the
+/// client gave `--ignore-errors`; without it the deletion is skipped.
+#[test]
+fn ignore_errors_lets_the_module_delete_after_an_io_error() {
+    let conf = "[ie]\npath = %ROOT%/mod/ie\nread only = no\nignore errors = yes\n\
+                [plain]\npath = %ROOT%/mod/plain\nread only = no\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&bin, conf);
+        fs::write(d.root().join("src/f"), "pushed\n").expect("w");
+        std::os::unix::fs::symlink("no-such-target", d.root().join("src/dangling"))
+            .expect("symlink");
+        for (module, deleted) in [("ie", true), ("plain", false)] {
+            let m = d.root().join("mod").join(module);
+            fs::create_dir_all(&m).expect("mkdir");
+            fs::write(m.join("old.txt"), "old\n").expect("w");
+            let out = Command::new(rsync_bin())
+                .args(["-rL", "--delete"])
+                .arg(format!("{}/", d.root().join("src").display()))
+                .arg(url(&d, &format!("{module}/")))
+                .output()
+                .expect("run rsync");
+            let who = format!("{} daemon, module {module}", bin.display());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(23), "{who}: {err}");
+            assert!(m.join("f").exists(), "{who}: {err}");
+            assert_eq!(!m.join("old.txt").exists(), deleted, "{who}: {err}");
+        }
+    }
+}

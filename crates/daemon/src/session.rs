@@ -1217,6 +1217,11 @@ impl Requested {
             opts.fake_super = false;
             opts.super_user = Some(true);
         }
+        // `ignore errors`: the module's on top of the client's.
+        // upstream: clientserver.c:rsync_module()
+        if self.module.params.bool("ignore errors", false) {
+            opts.ignore_errors = true;
+        }
         // `ignore nonreadable`: the module's, never the client's.
         opts.ignore_nonreadable = self.module.params.bool("ignore nonreadable", false);
         let munge_default = !self.chrooted || self.root != Path::new("/");
