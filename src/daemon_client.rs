@@ -101,7 +101,7 @@ pub fn run(opts: &Options, batch: Option<engine::batch::LinkBatch>) -> i32 {
             // After a listing the status of a remote shell does not count
             // (upstream exits at `@RSYNCD: EXIT`; a stock daemon over a
             // remote shell then exits 255).
-            return match connect_and_request(opts, &spec) {
+            return match connect_and_request(opts, &spec, false) {
                 Ok(Handshake::Exit(child)) => finish_child(child.map(Helper::reap_only), 0),
                 Ok(Handshake::Ready { writer, reader, .. }) => {
                     drop((writer.writer, reader));
@@ -171,7 +171,7 @@ pub fn run(opts: &Options, batch: Option<engine::batch::LinkBatch>) -> i32 {
             exit::RERR_SYNTAX,
         );
     }
-    let (conn, reader, protocol) = match connect_and_request(opts, &spec) {
+    let (conn, reader, protocol) = match connect_and_request(opts, &spec, push) {
         Ok(Handshake::Ready {
             writer,
             reader,
@@ -343,7 +343,7 @@ fn fail(msg: &str, code: i32) -> i32 {
 /// Connects, greets, names the module (or asks for the list) and answers
 /// any challenge, up to `@RSYNCD: OK` or `@RSYNCD: EXIT`.
 // upstream: clientserver.c:start_socket_client() / start_inband_exchange()
-fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i32> {
+fn connect_and_request(opts: &Options, spec: &DaemonSpec, push: bool) -> Result<Handshake, i32> {
     let (mut r, mut w, child) = open(opts, spec)?;
     let ours = our_protocol(opts);
     let io_fail = |e: std::io::Error| {
@@ -354,7 +354,7 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
     };
     w.write_all(wire::our_greeting(ours, &auth::DAEMON_DIGESTS).as_bytes())
         .map_err(io_fail)?;
-    let line = read(&mut r)?;
+    let line = read(&mut r, push)?;
     let greeting = match wire::parse_greeting(&line) {
         Ok(g) => g,
         Err(_) => {
@@ -391,7 +391,7 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
         .and_then(|_| w.flush())
         .map_err(io_fail)?;
     loop {
-        let line = read(&mut r)?;
+        let line = read(&mut r, push)?;
         if let Some(challenge) = line.strip_prefix("@RSYNCD: AUTHREQD ") {
             let user = spec
                 .user
@@ -433,11 +433,23 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec) -> Result<Handshake, i
     }
 }
 
-fn read(r: &mut BufReader<File>) -> Result<String, i32> {
+/// A line from the daemon. A failed read (the daemon dropped the
+/// connection: a refused `daemon uid`, a full host) is upstream's
+/// safe_read error, exit 12, naming this side's role (`push`: sender).
+fn read(r: &mut BufReader<File>, push: bool) -> Result<String, i32> {
     match wire::read_line(r) {
         Ok(Some(l)) => Ok(l),
         Ok(None) => Err(fail(
             "connection unexpectedly closed by the daemon",
+            exit::RERR_STREAMIO,
+        )),
+        // upstream: io.c:safe_read()
+        Err(wire::WireError::Io(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => Err(fail(
+            &format!(
+                "[{}] safe_read failed to read 1 bytes: {}",
+                if push { "sender" } else { "receiver" },
+                engine::error::os_err(&e)
+            ),
             exit::RERR_STREAMIO,
         )),
         Err(e) => Err(fail(

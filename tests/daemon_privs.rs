@@ -92,7 +92,7 @@ fn module_paths_are_inside_the_daemon_chroot() {
 
 /// A `daemon uid` that names no user, or a `daemon chroot` that cannot be
 /// entered, ends every connection before the greeting, with upstream's
-/// log line; nothing is written.
+/// log line; nothing is written, and the client exits with 12.
 #[test]
 fn a_bad_daemon_uid_or_chroot_ends_the_connection() {
     if !as_root() {
@@ -116,8 +116,20 @@ fn a_bad_daemon_uid_or_chroot_ends_the_connection() {
         for bin in [oxsync_bin(), rsync_bin()] {
             let conf = format!("{global}[m]\npath = %ROOT%/mod\nread only = no\n");
             let d = start(&bin, &conf);
-            let out = push(&d, "m");
             let who = format!("{} daemon, {global}", bin.display());
+            // Both clients see the connection dropped: exit 12.
+            for client in [rsync_bin(), oxsync_bin()] {
+                let out = Command::new(&client)
+                    .arg("-r")
+                    .arg(format!("{}/", d.root().join("src").display()))
+                    .arg(url(&d, "m/"))
+                    .output()
+                    .expect("run client");
+                let err = String::from_utf8_lossy(&out.stderr);
+                let who = format!("{who}, client {}", client.display());
+                assert_eq!(out.status.code(), Some(12), "{who}: {err}");
+            }
+            let out = push(&d, "m");
             let err = String::from_utf8_lossy(&out.stderr);
             assert_ne!(out.status.code(), Some(0), "{who}: {err}");
             assert!(!d.root().join("mod/f").exists(), "{who}");
