@@ -28,6 +28,7 @@ mod daemon_net;
 mod daemon_options;
 mod daemon_paths;
 mod daemon_privs;
+mod daemon_syslog;
 mod delta_window;
 mod deltasum;
 mod devices;

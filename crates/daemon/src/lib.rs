@@ -24,6 +24,7 @@ pub mod privs;
 pub mod proxyproto;
 pub mod sandbox;
 pub mod session;
+pub mod syslog;
 pub mod tail;
 pub mod treeshape;
 pub mod wild;

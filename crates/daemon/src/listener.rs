@@ -429,7 +429,10 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
         .log_file
         .clone()
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
-    let log = Log::open(log_path.as_deref(), d.no_detach);
+    let log = Log::open(log_path.as_deref(), d.no_detach).or_syslog(
+        cfg.defaults.nonempty("syslog facility"),
+        cfg.defaults.nonempty("syslog tag"),
+    );
     // Held (locked) while the daemon runs; taken before the port, as
     // upstream's, so a second daemon with the same pid file stops here.
     let _pid_file = match cfg.globals.nonempty("pid file") {

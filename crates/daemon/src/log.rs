@@ -1,6 +1,7 @@
 //! The daemon log: `YYYY/MM/DD HH:MM:SS [pid] message` lines appended to
-//! the `log file` (times in UTC), and/or copied to stderr when the daemon
-//! runs in the foreground.
+//! the `log file` (times in UTC), or sent to syslog without one
+//! (`crate::syslog`), and/or copied to stderr when the daemon runs in the
+//! foreground.
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct Log {
     file: Option<Mutex<File>>,
+    syslog: Option<crate::syslog::Syslog>,
     stderr: bool,
 }
 
@@ -27,14 +29,25 @@ impl Log {
         let file = path.and_then(|p| open_append(p, confine::Links::Trusted).ok());
         Log {
             file: file.map(Mutex::new),
+            syslog: None,
             stderr,
         }
+    }
+    /// Without a log file (none set, or it could not be opened), lines go
+    /// to syslog with `facility` and `tag` (upstream falls back the same
+    /// way).
+    pub fn or_syslog(mut self, facility: Option<&str>, tag: Option<&str>) -> Log {
+        if self.file.is_none() {
+            self.syslog = crate::syslog::Syslog::open(facility, tag);
+        }
+        self
     }
     /// A log appending to the operator path `path`, following symlinks as
     /// `links` allows, or the error that kept it from opening.
     pub fn try_open(path: &Path, links: confine::Links) -> std::io::Result<Log> {
         Ok(Log {
             file: Some(Mutex::new(open_append(path, links)?)),
+            syslog: None,
             stderr: false,
         })
     }
@@ -44,8 +57,13 @@ impl Log {
     /// `\#ooo`, C0 and C1 alike, so that nobody can inject terminal escapes
     /// into a log an administrator later reads (upstream log.c logit()).
     pub fn line(&self, msg: &str) {
-        let mut text = format!("{} [{}] ", timestamp(now_secs()), std::process::id()).into_bytes();
-        text.extend(escape_controls(msg.trim_end_matches('\n').as_bytes()));
+        let now = now_secs();
+        let escaped = escape_controls(msg.trim_end_matches('\n').as_bytes());
+        if let Some(s) = &self.syslog {
+            s.send(now, &escaped);
+        }
+        let mut text = format!("{} [{}] ", timestamp(now), std::process::id()).into_bytes();
+        text.extend(escaped);
         text.push(b'\n');
         if let Some(f) = &self.file {
             if let Ok(mut f) = f.lock() {

@@ -90,7 +90,12 @@ pub fn serve(
         .log_file
         .clone()
         .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
-    let log = Arc::new(Log::open(log_path.as_deref(), settings.stderr_log));
+    let log = Arc::new(
+        Log::open(log_path.as_deref(), settings.stderr_log).or_syslog(
+            cfg.defaults.nonempty("syslog facility"),
+            cfg.defaults.nonempty("syslog tag"),
+        ),
+    );
     let deadline = Arc::new(Mutex::new(None));
     let raw = SharedRead(Arc::new(Mutex::new(streams.reader)));
     let reader = Deadline {
