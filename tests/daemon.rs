@@ -810,6 +810,31 @@ fn client_gone_mid_transfer_leaves_no_partial_file() {
     }
 }
 
+/// The daemon's `--log-file-format=FMT` logs every module's transfers in
+/// FMT, `transfer logging` or not; an empty one logs none, even where the
+/// module asks. `-v` is accepted. As stock rsync's daemon does.
+#[test]
+fn log_file_format_option_overrides_the_modules() {
+    let modules = "[plain]\npath = %ROOT%/mod\nread only = no\n\
+                   [tl]\npath = %ROOT%/mod\nread only = no\ntransfer logging = yes\n";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        for (fmt, module, logged) in [("%o|%n|%l", "plain", true), ("", "tl", false)] {
+            let arg = format!("--log-file-format={fmt}");
+            let d = start_with(&bin, modules, &[], &[&arg, "-v"]);
+            fs::write(d.root.join("src/f.txt"), "seven\n").expect("w");
+            let out = run(Command::new(rsync_bin())
+                .arg("-r")
+                .arg(format!("{}/", d.root.join("src").display()))
+                .arg(url(&d, &format!("{module}/"))));
+            let who = format!("{} daemon, {arg}", bin.display());
+            assert!(out.status.success(), "{who}: {out:?}");
+            let log = log_text(&d);
+            assert_eq!(log.contains("] recv|f.txt|6"), logged, "{who}: {log}");
+            assert!(!log.contains(" recv "), "{who}: {log}");
+        }
+    }
+}
+
 #[test]
 fn transfer_logging() {
     let d = start(

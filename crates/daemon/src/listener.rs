@@ -43,6 +43,9 @@ pub struct DaemonArgs {
     pub no_detach: bool,
     /// `--log-file F`.
     pub log_file: Option<PathBuf>,
+    /// `--log-file-format FMT`: every module's transfer log format, on
+    /// whether or not `transfer logging` is (empty: none).
+    pub log_file_format: Option<String>,
     /// `-M` / `--dparam KEY=VALUE`, in order.
     pub dparams: Vec<(String, String)>,
     /// `--bwlimit N` in KiB per second (caps every session's writes).
@@ -70,14 +73,16 @@ pub const DAEMON_OPTIONS: &[(&str, Option<char>, bool, &str)] = &[
     ("no-detach", None, false, "--no-detach              do not detach from the parent"),
     ("port", None, true, "--port=PORT              listen on alternate port number"),
     ("log-file", None, true, "--log-file=FILE          override the \"log file\" setting"),
+    ("log-file-format", None, true, "--log-file-format=FMT    override the \"log format\" setting"),
     ("sockopts", None, true, "--sockopts=OPTIONS       specify custom TCP options"),
+    ("verbose", Some('v'), false, "--verbose, -v            increase verbosity"),
     ("ipv4", Some('4'), false, "--ipv4, -4               prefer IPv4"),
     ("ipv6", Some('6'), false, "--ipv6, -6               prefer IPv6"),
     ("help", Some('h'), false, "--help, -h               show this help (when used with --daemon)"),
 ];
 
 /// The daemon's internal option: `--server --daemon` over a remote shell.
-pub const DAEMON_INTERNAL: &[&str] = &["server"];
+pub const DAEMON_INTERNAL: &[&str] = &["server", "no-verbose", "no-v"];
 
 /// `oxsync --daemon --help` after the version text (upstream usage.c
 /// daemon_usage()), generated from [`DAEMON_OPTIONS`].
@@ -184,7 +189,9 @@ pub fn parse_args(args: &[OsString]) -> Result<DaemonArgs, DaemonArgError> {
         };
         let v = value.unwrap_or_default();
         match name.as_str() {
-            "daemon" | "detach" | "ipv4" | "ipv6" => {}
+            // -v: accepted as upstream's; the daemon's log has no levels.
+            "daemon" | "detach" | "ipv4" | "ipv6" | "verbose" | "no-verbose" | "no-v" => {}
+            "log-file-format" => d.log_file_format = Some(v),
             "no-detach" => d.no_detach = true,
             "help" => d.help = true,
             "server" => d.server = true,
@@ -247,6 +254,7 @@ pub fn run(args: &[OsString]) -> i32 {
             _ => crate::session::handshake_secs(cfg.defaults.int("timeout", 0)),
         }),
         log_file: d.log_file.clone(),
+        log_format: d.log_file_format.clone(),
         stderr_log: child && std::env::var_os("OXSYNC_DAEMON_STDERR_LOG").is_some(),
         bwlimit: match d.bwlimit.as_deref().map(str::parse::<u64>) {
             None => 0,
@@ -635,6 +643,9 @@ fn accept_loop(
             .arg(config_path);
         if let Some(f) = &d.log_file {
             cmd.arg("--log-file").arg(f);
+        }
+        if let Some(f) = &d.log_file_format {
+            cmd.arg(format!("--log-file-format={f}"));
         }
         for (k, v) in &d.dparams {
             cmd.arg(format!("--dparam={k}={v}"));

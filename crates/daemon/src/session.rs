@@ -49,6 +49,9 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     /// `--log-file` from the command line (overrides `log file`).
     pub log_file: Option<PathBuf>,
+    /// `--log-file-format` from the command line: every module logs its
+    /// transfers in it (empty: none), `transfer logging` or not.
+    pub log_format: Option<String>,
     /// Copy log lines to stderr (foreground listener).
     pub stderr_log: bool,
     /// `--bwlimit` of the daemon in KiB per second (0: none): the most a
@@ -61,6 +64,7 @@ impl Default for Settings {
         Settings {
             handshake_timeout: Duration::from_secs(60),
             log_file: None,
+            log_format: None,
             stderr_log: false,
             bwlimit: 0,
         }
@@ -111,6 +115,7 @@ pub fn serve(
         log,
         peer,
         bwlimit: settings.bwlimit,
+        log_format: settings.log_format.clone(),
     };
     // The handshake's deadline bounds the PROXY header too.
     conn.handshake_within(settings.handshake_timeout.as_secs());
@@ -247,6 +252,8 @@ struct Conn {
     peer: Peer,
     /// KiB per second the session's writes are paced to (0: none).
     bwlimit: u64,
+    /// The daemon's `--log-file-format`.
+    log_format: Option<String>,
 }
 
 impl Conn {
@@ -1420,9 +1427,9 @@ impl Requested {
             .unwrap_or(self.chrooted && !converter)
     }
 
-    /// `transfer logging`: one `log format` line per transferred file.
+    /// `transfer logging`: one `format` line per transferred file.
     // upstream: log.c:log_item()
-    fn install_transfer_log(&self, out: &Out, opts: &Options, tails: &[Tail]) {
+    fn install_transfer_log(&self, out: &Out, opts: &Options, tails: &[Tail], format: String) {
         let fields = LogFields {
             addr: self.conn.peer.addr.to_string(),
             host: self.conn.peer.host_name().to_string(),
@@ -1430,12 +1437,6 @@ impl Requested {
             module_path: self.root.display().to_string(),
             user: self.user.clone().unwrap_or_default(),
         };
-        let format = self
-            .module
-            .params
-            .nonempty("log format")
-            .unwrap_or(logfmt::DEFAULT_FORMAT)
-            .to_string();
         // The transfer root below the module (names are relative to it).
         let prefix = match tails.first() {
             Some(t) if t.trailing_slash || !opts.sender => t.rel.clone(),
@@ -1649,8 +1650,21 @@ impl Requested {
         if let Some(c) = &self.converter {
             c.report_to(out.clone());
         }
-        if self.module.params.bool("transfer logging", false) {
-            self.install_transfer_log(&out, opts, tails);
+        // upstream: clientserver.c rsync_module(): the daemon's
+        // --log-file-format, else the module's `log format` when it has
+        // `transfer logging`.
+        let format = match &self.conn.log_format {
+            Some(f) => Some(f.clone()),
+            None => self.module.params.bool("transfer logging", false).then(|| {
+                self.module
+                    .params
+                    .nonempty("log format")
+                    .unwrap_or(logfmt::DEFAULT_FORMAT)
+                    .to_string()
+            }),
+        };
+        if let Some(format) = format.filter(|f| !f.is_empty()) {
+            self.install_transfer_log(&out, opts, tails, format);
         }
         out
     }
