@@ -1125,6 +1125,19 @@ fn ambient_err(op: &'static str, path: &Path, e: Errno) -> Error {
     }
 }
 
+/// faccessat(R_OK) of `name` in `dir`, the last component not followed
+/// (faccessat2; a kernel without it is asked without the flag).
+pub(crate) fn readable_at(dir: BorrowedFd<'_>, name: &[u8]) -> bool {
+    use rustix::fs::Access;
+    match rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(()) => true,
+        Err(Errno::NOSYS | Errno::INVAL) => {
+            rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::empty()).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod anchored_tests {
     use super::*;
@@ -1242,18 +1255,5 @@ mod anchored_tests {
             assert!(any.open_read(&rel("flink")).is_err(), "final link");
             assert!(any.open_read_follow(&rel("flink"), false).is_ok());
         }
-    }
-}
-
-/// faccessat(R_OK) of `name` in `dir`, the last component not followed
-/// (faccessat2; a kernel without it is asked without the flag).
-pub(crate) fn readable_at(dir: BorrowedFd<'_>, name: &[u8]) -> bool {
-    use rustix::fs::Access;
-    match rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(()) => true,
-        Err(Errno::NOSYS | Errno::INVAL) => {
-            rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::empty()).is_ok()
-        }
-        Err(_) => false,
     }
 }
