@@ -265,6 +265,13 @@ fn ignore_errors_lets_the_module_delete_after_an_io_error() {
             assert_eq!(out.status.code(), Some(23), "{who}: {err}");
             assert!(m.join("f").exists(), "{who}: {err}");
             assert_eq!(!m.join("old.txt").exists(), deleted, "{who}: {err}");
+            // An info line (the client's stdout), as upstream's FINFO.
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                said.contains("IO error encountered -- skipping file deletion"),
+                !deleted,
+                "{who}: {said}"
+            );
         }
     }
 }

@@ -57,8 +57,9 @@ impl Gen<'_> {
         if !self.deletion_allowed {
             if !self.warned_io_error {
                 self.warned_io_error = true;
+                // upstream: generator.c delete_in_dir(): rprintf(FINFO)
                 ctx.out
-                    .error("IO error encountered -- skipping file deletion");
+                    .info("IO error encountered -- skipping file deletion");
             }
             return Ok(());
         }
