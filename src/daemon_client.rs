@@ -354,7 +354,7 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec, push: bool) -> Result<
     };
     w.write_all(wire::our_greeting(ours, &auth::DAEMON_DIGESTS).as_bytes())
         .map_err(io_fail)?;
-    let line = read(&mut r, push)?;
+    let line = read(&mut r, push, "did not see server greeting")?;
     let greeting = match wire::parse_greeting(&line) {
         Ok(g) => g,
         Err(_) => {
@@ -391,7 +391,7 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec, push: bool) -> Result<
         .and_then(|_| w.flush())
         .map_err(io_fail)?;
     loop {
-        let line = read(&mut r, push)?;
+        let line = read(&mut r, push, "didn't get server startup line")?;
         if let Some(challenge) = line.strip_prefix("@RSYNCD: AUTHREQD ") {
             let user = spec
                 .user
@@ -433,16 +433,16 @@ fn connect_and_request(opts: &Options, spec: &DaemonSpec, push: bool) -> Result<
     }
 }
 
-/// A line from the daemon. A failed read (the daemon dropped the
-/// connection: a refused `daemon uid`, a full host) is upstream's
-/// safe_read error, exit 12, naming this side's role (`push`: sender).
-fn read(r: &mut BufReader<File>, push: bool) -> Result<String, i32> {
+/// A line from the daemon. Its end instead is `missing` (upstream's
+/// words for the greeting and for the lines after the module request),
+/// exit 5; a failed read (the daemon dropped the connection unread: a
+/// refused `daemon uid`) is upstream's safe_read error, exit 12, naming
+/// this side's role (`push`: sender).
+// upstream: clientserver.c:start_inband_exchange()
+fn read(r: &mut BufReader<File>, push: bool, missing: &str) -> Result<String, i32> {
     match wire::read_line(r) {
         Ok(Some(l)) => Ok(l),
-        Ok(None) => Err(fail(
-            "connection unexpectedly closed by the daemon",
-            exit::RERR_STREAMIO,
-        )),
+        Ok(None) => Err(fail(missing, exit::RERR_STARTCLIENT)),
         // upstream: io.c:safe_read()
         Err(wire::WireError::Io(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => Err(fail(
             &format!(
