@@ -13,12 +13,17 @@ use std::process::{Command, Output};
 /// Pushes `src/` (one file, `f`) into `module/` with stock rsync.
 fn push(d: &Daemon, module: &str) -> Output {
     fs::write(d.root().join("src/f"), "pushed\n").expect("w");
-    Command::new(rsync_bin())
-        .args(["-rt"])
+    push_by(&rsync_bin(), d, &["-rt"], module)
+}
+
+/// `client ARGS src/ rsync://.../module/`.
+fn push_by(client: &Path, d: &Daemon, args: &[&str], module: &str) -> Output {
+    Command::new(client)
+        .args(args)
         .arg(format!("{}/", d.root().join("src").display()))
         .arg(url(d, &format!("{module}/")))
         .output()
-        .expect("run rsync")
+        .expect("run the client")
 }
 
 fn log(d: &Daemon) -> String {
@@ -121,12 +126,7 @@ fn a_bad_daemon_uid_or_chroot_ends_the_connection() {
             // its end (exit 5) or, when the daemon left the client's
             // greeting unread, as a reset (exit 12), by timing.
             for client in [rsync_bin(), oxsync_bin()] {
-                let out = Command::new(&client)
-                    .arg("-r")
-                    .arg(format!("{}/", d.root().join("src").display()))
-                    .arg(url(&d, "m/"))
-                    .output()
-                    .expect("run client");
+                let out = push_by(&client, &d, &["-r"], "m");
                 let err = String::from_utf8_lossy(&out.stderr);
                 let who = format!("{who}, client {}", client.display());
                 match out.status.code() {
@@ -229,12 +229,7 @@ fn ignore_nonreadable_keeps_unreadable_files_from_delete() {
         fs::set_permissions(d.root(), fs::Permissions::from_mode(0o755)).expect("chmod");
         std::os::unix::fs::chown(&m, Some(65534), Some(65534)).expect("chown");
         fs::write(d.root().join("src/f"), "pushed\n").expect("w");
-        let out = Command::new(rsync_bin())
-            .args(["-r", "--delete"])
-            .arg(format!("{}/", d.root().join("src").display()))
-            .arg(url(&d, "m/"))
-            .output()
-            .expect("run rsync");
+        let out = push_by(&rsync_bin(), &d, &["-r", "--delete"], "m");
         let who = format!("{} daemon", bin.display());
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{who}: {err}");
@@ -260,12 +255,7 @@ fn ignore_errors_lets_the_module_delete_after_an_io_error() {
             let m = d.root().join("mod").join(module);
             fs::create_dir_all(&m).expect("mkdir");
             fs::write(m.join("old.txt"), "old\n").expect("w");
-            let out = Command::new(rsync_bin())
-                .args(["-rL", "--delete"])
-                .arg(format!("{}/", d.root().join("src").display()))
-                .arg(url(&d, &format!("{module}/")))
-                .output()
-                .expect("run rsync");
+            let out = push_by(&rsync_bin(), &d, &["-rL", "--delete"], module);
             let who = format!("{} daemon, module {module}", bin.display());
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(23), "{who}: {err}");

@@ -37,5 +37,5 @@ pub use path::RelPath;
 pub use privdrop::{
     chroot, drop_privileges, set_daemon_gid, set_daemon_uid, set_no_new_privs, PrivDropError,
 };
-pub use root::{force_fallback, AmbientAuthority, FileType, ParentCache, Root, Stat};
+pub use root::{force_fallback, readable_at, AmbientAuthority, FileType, ParentCache, Root, Stat};
 pub use statahead::Names;

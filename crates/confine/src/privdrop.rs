@@ -88,18 +88,22 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), PrivDro
     rustix::thread::set_thread_groups(&groups).map_err(call("setgroups"))?;
     rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(call("setresgid"))?;
     rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(call("setresuid"))?;
-
-    let (ruid, euid) = (rustix::process::getuid(), rustix::process::geteuid());
     let (rgid, egid) = (rustix::process::getgid(), rustix::process::getegid());
-    if ruid != uid || euid != uid || rgid != gid || egid != gid {
+    if rgid != gid || egid != gid {
         return Err(PrivDropError::NotDropped {
-            detail: format!(
-                "uid {}/{} gid {}/{}",
-                ruid.as_raw(),
-                euid.as_raw(),
-                rgid.as_raw(),
-                egid.as_raw()
-            ),
+            detail: format!("gid {}/{}", rgid.as_raw(), egid.as_raw()),
+        });
+    }
+    check_uid(uid)
+}
+
+/// After setresuid(`uid`): the real and effective uid are `uid`, and root
+/// cannot be regained when `uid` is not root.
+fn check_uid(uid: Uid) -> Result<(), PrivDropError> {
+    let (ruid, euid) = (rustix::process::getuid(), rustix::process::geteuid());
+    if ruid != uid || euid != uid {
+        return Err(PrivDropError::NotDropped {
+            detail: format!("uid {}/{}", ruid.as_raw(), euid.as_raw()),
         });
     }
     if !uid.is_root() && rustix::thread::set_thread_uid(Uid::ROOT).is_ok() {
@@ -128,18 +132,7 @@ pub fn set_daemon_gid(gid: u32) -> Result<(), PrivDropError> {
 pub fn set_daemon_uid(uid: u32) -> Result<(), PrivDropError> {
     let uid = to_uid(uid)?;
     rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(call("setresuid"))?;
-    let (ruid, euid) = (rustix::process::getuid(), rustix::process::geteuid());
-    if ruid != uid || euid != uid {
-        return Err(PrivDropError::NotDropped {
-            detail: format!("uid {}/{}", ruid.as_raw(), euid.as_raw()),
-        });
-    }
-    if !uid.is_root() && rustix::thread::set_thread_uid(Uid::ROOT).is_ok() {
-        return Err(PrivDropError::NotDropped {
-            detail: "setuid(0) succeeded after the drop".into(),
-        });
-    }
-    Ok(())
+    check_uid(uid)
 }
 
 pub(crate) fn to_uid(id: u32) -> Result<Uid, PrivDropError> {

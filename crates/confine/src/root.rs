@@ -1125,9 +1125,10 @@ fn ambient_err(op: &'static str, path: &Path, e: Errno) -> Error {
     }
 }
 
-/// faccessat(R_OK) of `name` in `dir`, the last component not followed
-/// (faccessat2; a kernel without it is asked without the flag).
-pub(crate) fn readable_at(dir: BorrowedFd<'_>, name: &[u8]) -> bool {
+/// Whether this process may read `name` in `dir` (faccessat R_OK with the
+/// real ids, the last component not followed; faccessat2, and a kernel
+/// without it is asked without the flag).
+pub fn readable_at(dir: BorrowedFd<'_>, name: &[u8]) -> bool {
     use rustix::fs::Access;
     match rustix::fs::accessat(dir, name, Access::READ_OK, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(()) => true,

@@ -433,14 +433,7 @@ fn listen(d: &DaemonArgs, config_path: &std::path::Path, cfg: Config, from_stdin
     if std::env::var_os(ENV_DETACHED).is_some() {
         let _ = rustix::process::setsid();
     }
-    let log_path = d
-        .log_file
-        .clone()
-        .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
-    let log = Log::open(log_path.as_deref(), d.no_detach).or_syslog(
-        cfg.defaults.nonempty("syslog facility"),
-        cfg.defaults.nonempty("syslog tag"),
-    );
+    let log = Log::open_daemon(d.log_file.as_deref(), &cfg.defaults, d.no_detach);
     // Held (locked) while the daemon runs; taken before the port, as
     // upstream's, so a second daemon with the same pid file stops here.
     let _pid_file = match cfg.globals.nonempty("pid file") {

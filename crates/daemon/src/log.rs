@@ -33,14 +33,20 @@ impl Log {
             stderr,
         }
     }
-    /// Without a log file (none set, or it could not be opened), lines go
-    /// to syslog with `facility` and `tag` (upstream falls back the same
-    /// way).
-    pub fn or_syslog(mut self, facility: Option<&str>, tag: Option<&str>) -> Log {
-        if self.file.is_none() {
-            self.syslog = crate::syslog::Syslog::open(facility, tag);
+    /// The daemon's log: `--log-file` (`cli`), else the configuration's
+    /// `log file`; without one (none set, or it could not be opened) the
+    /// lines go to syslog with the `syslog facility` and `syslog tag` of
+    /// `defaults`, as upstream falls back.
+    pub fn open_daemon(cli: Option<&Path>, defaults: &crate::config::Params, stderr: bool) -> Log {
+        let path = cli.or_else(|| defaults.nonempty("log file").map(Path::new));
+        let mut log = Log::open(path, stderr);
+        if log.file.is_none() {
+            log.syslog = crate::syslog::Syslog::open(
+                defaults.nonempty("syslog facility"),
+                defaults.nonempty("syslog tag"),
+            );
         }
-        self
+        log
     }
     /// A log appending to the operator path `path`, following symlinks as
     /// `links` allows, or the error that kept it from opening.

@@ -90,16 +90,11 @@ pub fn serve(
     res: &dyn Resolver,
 ) -> i32 {
     sandbox::test_force_walk();
-    let log_path = settings
-        .log_file
-        .clone()
-        .or_else(|| cfg.defaults.nonempty("log file").map(PathBuf::from));
-    let log = Arc::new(
-        Log::open(log_path.as_deref(), settings.stderr_log).or_syslog(
-            cfg.defaults.nonempty("syslog facility"),
-            cfg.defaults.nonempty("syslog tag"),
-        ),
-    );
+    let log = Arc::new(Log::open_daemon(
+        settings.log_file.as_deref(),
+        &cfg.defaults,
+        settings.stderr_log,
+    ));
     let deadline = Arc::new(Mutex::new(None));
     let raw = SharedRead(Arc::new(Mutex::new(streams.reader)));
     let reader = Deadline {

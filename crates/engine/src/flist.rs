@@ -345,7 +345,7 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
             .enter(w.rules, b"", &mut |p| read_beneath(src, &abs_root, p, opts))?;
         crate::filters::print_notes(w.rules, out);
         w.top_dev = Some(meta.dev);
-        if w.hides(src, &path, &meta) {
+        if w.hides(&meta, || src.readable(&path)) {
             w.stack.clear(w.rules);
             continue;
         }
@@ -688,11 +688,12 @@ impl Walker<'_> {
         res
     }
 
-    /// A daemon module's `ignore nonreadable` leaves `path` out: not a
-    /// symlink, and this process may not read it.
+    /// A daemon module's `ignore nonreadable` leaves out the entry whose
+    /// lstat is `meta`: not a symlink, and `readable` says this process
+    /// may not read it (asked only then).
     // upstream: flist.c:make_file()
-    fn hides(&self, src: &Sources, path: &Path, meta: &Stat) -> bool {
-        self.opts.ignore_nonreadable && !meta.is_symlink() && !src.readable(path)
+    fn hides(&self, meta: &Stat, readable: impl FnOnce() -> bool) -> bool {
+        self.opts.ignore_nonreadable && !meta.is_symlink() && !readable()
     }
 
     /// The daemon module's rules exclude `rel` (below the transfer root);
@@ -809,10 +810,7 @@ impl Walker<'_> {
                 l.lstat_many(&stat_names, i..names.len().min(i + STAT_WINDOW), &mut stats);
             }
             let st = std::mem::replace(&mut stats[i - stats_from], Ok(None));
-            if self.opts.ignore_nonreadable
-                && matches!(&st, Ok(Some(m)) if !m.is_symlink())
-                && !l.readable(name)
-            {
+            if matches!(&st, Ok(Some(m)) if self.hides(m, || l.readable(name))) {
                 listing = Some(l);
                 continue;
             }

@@ -184,13 +184,7 @@ impl Sources {
     /// component not followed): a daemon's `ignore nonreadable`.
     pub fn readable(&self, p: &Path) -> bool {
         match self.via(p) {
-            Ok(Via::Plain) => rustix::fs::accessat(
-                rustix::fs::CWD,
-                p,
-                rustix::fs::Access::READ_OK,
-                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .is_ok(),
+            Ok(Via::Plain) => confine::readable_at(rustix::fs::CWD, p.as_os_str().as_bytes()),
             Ok(Via::Module(root, rel)) => root.readable(&rel),
             Ok(Via::Under(root, rel, _)) => root.readable(&rel),
             Err(_) => false,

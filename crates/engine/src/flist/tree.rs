@@ -384,7 +384,7 @@ pub(super) fn emit_item(
         return Ok(());
     };
     w.top_dev = Some(meta.dev);
-    if w.hides(&w.src, &path, &meta) {
+    if w.hides(&meta, || w.src.readable(&path)) {
         return Ok(());
     }
     let followed = was_link && !meta.is_symlink();
