@@ -17,8 +17,9 @@
 //! target leaves the module is refused. oxsync refuses it at the link
 //! itself, so no name inside the outside directory is listed either, where
 //! 3.2.7 lists the outside directory's names and fails on each of them.
-//! The path in the message is the daemon's path of the link (rsync prints
-//! it module-relative, `"etclink/secret.txt" (in ro)`).
+//! The path in the message is relative to the module, followed by the
+//! module's name (`"etclink" (in ro)`), as rsync prints it: a client is
+//! never told where the module lies on the server.
 use super::daemon::{start, start_env, url, Daemon};
 use super::util::{oxsync_bin, rsync_bin};
 use std::fs;
@@ -156,14 +157,27 @@ fn check(p: &Pair, path: &str, args: &[&str], stdin: &[u8], code: i32, refused: 
         let what = format!("{} {args:?} {path}: {o:?}", client.display());
         assert!(leaked(&dst).is_empty(), "secret leaked by {what}");
         assert_eq!(o.status.code(), Some(code), "{what}");
+        let e = err(&o);
+        assert!(
+            !shows_module_dir(&p.ox, &e),
+            "module directory shown: {what}"
+        );
         if let Some(name) = refused {
-            let e = err(&o);
             assert!(
                 e.contains(name) && e.contains("Invalid cross-device link (18)"),
                 "{what}"
             );
         }
     }
+}
+
+/// Whether `text` names the directory of `d`'s modules (a client is told
+/// paths relative to a module, as upstream's full_fname(), never where
+/// the module lies on the server).
+fn shows_module_dir(d: &Daemon, text: &str) -> bool {
+    ["ro", "mod"]
+        .iter()
+        .any(|m| text.contains(&d.root().join(m).display().to_string()))
 }
 
 fn file(p: &Path) -> Option<Vec<u8>> {
@@ -183,8 +197,9 @@ fn copy_links_stay_in_the_module() {
         let o = pull(&client, d, "ro/", &["-rL"], b"", &dst);
         let e = err(&o);
         for name in ["etclink", "uplink", "filelink"] {
-            assert!(e.contains(&format!("/ro/{name}\"")), "{name}: {o:?}");
+            assert!(e.contains(&format!("\"{name}\" (in ro)")), "{name}: {o:?}");
         }
+        assert!(!shows_module_dir(d, &e), "{o:?}");
         assert_eq!(file(&dst.join("inlink/in.txt")).as_deref(), Some(INSIDE));
         assert_eq!(file(&dst.join("infile")).as_deref(), Some(INSIDE));
         assert_eq!(file(&dst.join("sub/climb/in.txt")).as_deref(), Some(INSIDE));
@@ -444,4 +459,31 @@ fn fallback_walk_stays_in_the_module() {
             "{o:?}"
         );
     }
+}
+
+/// A source the client names that is not there is reported relative to
+/// the module, with its name, as stock rsync's daemon reports it; the
+/// module's directory appears in no message (before, the oxsync daemon
+/// showed it: `link_stat "/srv/mod/nope" failed`).
+#[test]
+fn messages_name_paths_inside_the_module() {
+    let p = pair();
+    let line = |d: &Daemon, path: &str| {
+        let dst = d.root().join("dst-missing");
+        let o = pull(&rsync_bin(), d, path, &["-r"], b"", &dst);
+        assert_eq!(o.status.code(), Some(23), "{path}: {o:?}");
+        let e = err(&o);
+        assert!(!shows_module_dir(d, &e), "module directory shown: {e}");
+        let found = e.lines().find(|l| l.contains("link_stat"));
+        found.map(str::to_string).unwrap_or_default()
+    };
+    let ours = line(&p.ox, "ro/nope");
+    assert_eq!(
+        ours,
+        "rsync: [sender] link_stat \"nope\" (in ro) failed: No such file or directory (2)"
+    );
+    assert_eq!(ours, line(&p.stock, "ro/nope"));
+    // Below the module's top (stock rsync writes "/sub/nope" here, its
+    // working directory's tail).
+    assert!(line(&p.ox, "ro/sub/nope").contains("\"sub/nope\" (in ro)"));
 }

@@ -1515,6 +1515,8 @@ impl Requested {
                 );
             }
         };
+        // Messages name paths relative to the module, never its directory.
+        engine::source::show_module(self.root.clone(), self.module.name.clone());
         let (role, res) = if opts.sender {
             let mut sources = match self.sender_sources(opts, tails) {
                 Ok(sources) => sources,

@@ -308,12 +308,12 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
                 let dir = arg.trim_end_matches("/.").trim_end_matches('/');
                 let (what, shown) =
                     if trailing && !opts.tree.relative() && !dir.is_empty() && arg != "." {
-                        ("change_dir", abs_display(Path::new(dir)))
+                        ("change_dir", full_fname(Path::new(dir)))
                     } else {
-                        ("link_stat", abs_display(&path))
+                        ("link_stat", full_fname(&path))
                     };
                 out.error_xfer(&format!(
-                    "rsync: [sender] {what} \"{shown}\" failed: {}",
+                    "rsync: [sender] {what} {shown} failed: {}",
                     os_err(&e)
                 ));
                 // upstream: a missing argument is a transfer error but no
@@ -674,8 +674,8 @@ impl Walker<'_> {
             Ok(s) => s,
             Err(e) => {
                 self.out.error_xfer(&format!(
-                    "rsync: [sender] opendir \"{}\" failed: {}",
-                    abs_display(dir),
+                    "rsync: [sender] opendir {} failed: {}",
+                    full_fname(dir),
                     os_err(&e)
                 ));
                 self.out.add_io_error(1);
@@ -762,8 +762,8 @@ impl Walker<'_> {
             Ok(l) => l,
             Err(e) => {
                 out.error_xfer(&format!(
-                    "rsync: [sender] opendir \"{}\" failed: {}",
-                    abs_display(dir),
+                    "rsync: [sender] opendir {} failed: {}",
+                    full_fname(dir),
                     os_err(&e)
                 ));
                 out.add_io_error(1);
@@ -795,8 +795,8 @@ impl Walker<'_> {
                     Ok(l) => l,
                     Err(e) => {
                         out.error_xfer(&format!(
-                            "rsync: [sender] opendir \"{}\" failed: {}",
-                            abs_display(dir),
+                            "rsync: [sender] opendir {} failed: {}",
+                            full_fname(dir),
                             os_err(&e)
                         ));
                         out.add_io_error(1);
@@ -929,11 +929,11 @@ impl Walker<'_> {
             Err(e) => {
                 let vanished = e.kind() == io::ErrorKind::NotFound;
                 if vanished {
-                    out.warning(&format!("file has vanished: \"{}\"", abs_display(path)));
+                    out.warning(&format!("file has vanished: {}", full_fname(path)));
                 } else {
                     out.error_xfer(&format!(
-                        "rsync: [sender] link_stat \"{}\" failed: {}",
-                        abs_display(path),
+                        "rsync: [sender] link_stat {} failed: {}",
+                        full_fname(path),
                         os_err(&e)
                     ));
                 }
@@ -1075,14 +1075,11 @@ fn follow_link(
 
 fn report_follow_error(path: &Path, e: &io::Error, out: &Out) {
     if e.kind() == io::ErrorKind::NotFound {
-        out.error_xfer(&format!(
-            "symlink has no referent: \"{}\"",
-            abs_display(path)
-        ));
+        out.error_xfer(&format!("symlink has no referent: {}", full_fname(path)));
     } else {
         out.error_xfer(&format!(
-            "rsync: [sender] link_stat \"{}\" failed: {}",
-            abs_display(path),
+            "rsync: [sender] link_stat {} failed: {}",
+            full_fname(path),
             os_err(e)
         ));
     }
@@ -1211,8 +1208,8 @@ fn entry_for(
     if ft == FileType::Symlink {
         let t = src.read_link(path).map_err(|err| {
             Error::file_io(format!(
-                "readlink \"{}\" failed: {}",
-                abs_display(path),
+                "readlink {} failed: {}",
+                full_fname(path),
                 os_err(&err)
             ))
         })?;
@@ -1260,8 +1257,8 @@ fn copy_device(src: &Sources, path: &Path, e: &mut FileEntry) -> Result<()> {
     use std::io::Seek;
     let mut f = src.open(path, false).map_err(|err| {
         Error::file_io(format!(
-            "open \"{}\" failed: {}",
-            abs_display(path),
+            "open {} failed: {}",
+            full_fname(path),
             os_err(&err)
         ))
     })?;
@@ -1387,15 +1384,15 @@ pub fn file_checksum_with(
 ) -> Result<Vec<u8>> {
     let mut f = src.open(path, noatime).map_err(|err| {
         Error::file_io(format!(
-            "open \"{}\" failed: {}",
-            abs_display(path),
+            "open {} failed: {}",
+            full_fname(path),
             os_err(&err)
         ))
     })?;
     checksum_reader(&mut f, session).map_err(|err| {
         Error::file_io(format!(
-            "read \"{}\" failed: {}",
-            abs_display(path),
+            "read {} failed: {}",
+            full_fname(path),
             os_err(&err)
         ))
     })
@@ -1430,6 +1427,34 @@ fn last_component(p: &Path) -> Vec<u8> {
 }
 
 /// A local name as upstream's full_fname() shows it: absolute.
+/// A source path in a message, quoted, as upstream's full_fname(): the
+/// operator's own paths absolute; beneath a daemon module (see
+/// [`crate::source::show_module`]) relative to the module, followed by
+/// its name (`"sub/f" (in mod)`), so that a client never learns where
+/// the module lies on the server.
+// upstream: util1.c:full_fname()
+pub(crate) fn full_fname(p: &Path) -> String {
+    let Some((base, name)) = crate::source::module_shown() else {
+        return format!("\"{}\"", abs_display(p));
+    };
+    let rel = match p.strip_prefix(base) {
+        Ok(rel) => rel,
+        Err(_) if p.is_relative() => p,
+        // Not beneath the module (it never is): its last name only.
+        Err(_) => Path::new(p.file_name().unwrap_or_default()),
+    };
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    format!(
+        "\"{}\" (in {name})",
+        crate::text::name_text(rel.as_os_str().as_bytes())
+    )
+}
+
+/// `p` made absolute (against the working directory) for a message.
 pub(crate) fn abs_display(p: &Path) -> String {
     let abs = if p.is_absolute() {
         p.to_path_buf()

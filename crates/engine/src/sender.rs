@@ -362,13 +362,15 @@ fn open_item(
 fn open_failed(ctx: &SendCtx<'_>, path: &std::path::Path, err: &io::Error) {
     if err.kind() == io::ErrorKind::NotFound {
         ctx.out.add_io_error(2);
-        ctx.out
-            .warning(&format!("file has vanished: \"{}\"", full_name(ctx, path)));
+        ctx.out.warning(&format!(
+            "file has vanished: {}",
+            crate::flist::full_fname(path)
+        ));
     } else {
         ctx.out.add_io_error(1);
         ctx.out.error_xfer(&format!(
-            "rsync: [sender] send_files failed to open \"{}\": {}",
-            full_name(ctx, path),
+            "rsync: [sender] send_files failed to open {}: {}",
+            crate::flist::full_fname(path),
             os_err(err)
         ));
     }
@@ -384,8 +386,8 @@ fn read_failed(
 ) -> Vec<u8> {
     ctx.out.add_io_error(1);
     ctx.out.error_xfer(&format!(
-        "rsync: [sender] read errors mapping \"{}\": {}",
-        full_name(ctx, path),
+        "rsync: [sender] read errors mapping {}: {}",
+        crate::flist::full_fname(path),
         os_err(err)
     ));
     let mut sum = vec![0u8; digest_len];
@@ -563,17 +565,6 @@ fn log_item(ctx: &SendCtx<'_>, iflags: u32, e: &protocol::flist::FileEntry) {
     };
     if let Some(line) = ctx.out.item_line(ev, b"") {
         ctx.out.info(&line);
-    }
-}
-
-/// A source name in a message: absolute for the operator's own files (as
-/// upstream's full_fname()), as listed beneath a daemon module.
-fn full_name(ctx: &SendCtx<'_>, path: &std::path::Path) -> String {
-    match ctx.list.source {
-        crate::source::Sources::Ambient | crate::source::Sources::Anchored(_) => {
-            crate::flist::abs_display(path)
-        }
-        crate::source::Sources::Beneath(_) => path.display().to_string(),
     }
 }
 

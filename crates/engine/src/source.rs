@@ -27,7 +27,23 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// The daemon module this process serves: its directory and its name.
+static MODULE_SHOWN: OnceLock<(PathBuf, String)> = OnceLock::new();
+
+/// Names the daemon module this process (one daemon connection) serves,
+/// for messages: its directory is never shown, paths below it are shown
+/// relative to it with the module's name ([`crate::flist::full_fname`]).
+/// The first call holds.
+pub fn show_module(dir: PathBuf, name: String) {
+    let _ = MODULE_SHOWN.set((dir, name));
+}
+
+/// The module set by [`show_module`].
+pub(crate) fn module_shown() -> Option<&'static (PathBuf, String)> {
+    MODULE_SHOWN.get()
+}
 
 /// How a sender reaches its source files.
 #[derive(Debug, Clone)]

@@ -122,20 +122,20 @@ pub(super) fn send(
 /// An item that went away between the top list and its own.
 // upstream: flist.c make_file() (a plain name), interpret_stat_error()
 fn report_gone(w: &Walker<'_>, path: &Path, e: &io::Error, kind: NameType) {
-    let shown = abs_display(path);
+    let shown = full_fname(path);
     if e.kind() == io::ErrorKind::NotFound {
         let what = if kind == NameType::Normal {
             "file"
         } else {
             "directory"
         };
-        w.out.warning(&format!("{what} has vanished: \"{shown}\""));
+        w.out.warning(&format!("{what} has vanished: {shown}"));
         w.out.add_io_error(2);
     } else {
         let what = if kind == NameType::Normal {
-            format!("readlink_stat(\"{shown}\")")
+            format!("readlink_stat({shown})")
         } else {
-            format!("link_stat \"{shown}\"")
+            format!("link_stat {shown}")
         };
         w.out
             .error_xfer(&format!("rsync: [sender] {what} failed: {}", os_err(e)));

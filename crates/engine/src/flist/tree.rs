@@ -71,8 +71,8 @@ pub(super) fn build_tree(
                 return Err(Error::new(
                     exit::RERR_FILESELECT,
                     format!(
-                        "rsync: [sender] change_dir \"{}\" failed: {}",
-                        abs_display(&base),
+                        "rsync: [sender] change_dir {} failed: {}",
+                        full_fname(&base),
                         os_err(&err)
                     ),
                 ));
@@ -227,8 +227,8 @@ fn add_relative(w: &mut Walker<'_>, base: &Path, arg: &[u8], st: &mut RelState) 
         }
     }) {
         w.out.error_xfer(&format!(
-            "rsync: [sender] change_dir \"{}\" failed: {}",
-            abs_display(&root),
+            "rsync: [sender] change_dir {} failed: {}",
+            full_fname(&root),
             os_err(&e)
         ));
         w.out.add_io_error(1);
@@ -281,8 +281,8 @@ fn add_relative_item(
                 2 if missing => None,
                 _ => {
                     w.out.error_xfer(&format!(
-                        "rsync: [sender] link_stat \"{}\" failed: {}",
-                        abs_display(&path),
+                        "rsync: [sender] link_stat {} failed: {}",
+                        full_fname(&path),
                         os_err(&err)
                     ));
                     if !missing {
@@ -484,14 +484,14 @@ pub(super) fn implied_dir_stat(w: &mut Walker<'_>, path: &Path) -> Option<confin
         Ok(_) => None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             w.out
-                .warning(&format!("file has vanished: \"{}\"", abs_display(path)));
+                .warning(&format!("file has vanished: {}", full_fname(path)));
             w.out.add_io_error(2);
             None
         }
         Err(e) => {
             w.out.error_xfer(&format!(
-                "rsync: [sender] readlink_stat(\"{}\") failed: {}",
-                abs_display(path),
+                "rsync: [sender] readlink_stat({}) failed: {}",
+                full_fname(path),
                 os_err(&e)
             ));
             w.out.add_io_error(1);
