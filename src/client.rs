@@ -54,7 +54,7 @@ fn read_batch(opts: &Options, started: Instant) -> i32 {
     }
     let out = client_out(opts, format(opts, false, false));
     let logf = crate::logfile::LogFile::start(opts, &out, false, false);
-    let res = engine::replay::replay(opts, dest, out.clone());
+    let res = engine::replay::replay(opts, dest, out.clone()).map(|s| (s, 0));
     finish(opts, res, &out, logf.as_ref(), started)
 }
 
@@ -92,7 +92,8 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
         .filter(|l| matches!(l, Location::Remote { .. }))
         .count();
     let logf;
-    let (result, out): (engine::Result<XferStats>, Arc<Out>) = match (&dest_loc, remote_srcs) {
+    let (result, out): (engine::Result<(XferStats, i32)>, Arc<Out>) = match (&dest_loc, remote_srcs)
+    {
         (Location::Remote { .. }, n) if n > 0 => {
             return fail_usage(
                 "The source and destination cannot both be remote.",
@@ -133,7 +134,8 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
             let out = client_out(opts, format(opts, true, true));
             logf = crate::logfile::LogFile::start(opts, &out, true, true);
             let sources: Vec<String> = src_locs.iter().map(local_path).collect();
-            (local_copy(opts, &sources, dest, out.clone(), record()), out)
+            let res = local_copy(opts, &sources, dest, out.clone(), record());
+            (res.map(|s| (s, 0)), out)
         }
         (Location::Local(dest), n) => {
             if n != src_locs.len() {
@@ -189,20 +191,28 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
 }
 
 /// Prints the summary or the error of a finished transfer; its exit code.
+/// A transfer that ended well carries the remote shell's exit status
+/// (0 locally): a server that exited non-zero (its sender's or
+/// receiver's errors, reported already) gives the code, after the
+/// summary, as upstream's client_run() takes it from
+/// wait_process_with_flush().
 fn finish(
     opts: &Options,
-    result: engine::Result<XferStats>,
+    result: engine::Result<(XferStats, i32)>,
     out: &Arc<Out>,
     logf: Option<&crate::logfile::LogFile>,
     started: Instant,
 ) -> i32 {
     match result {
-        Ok(stats) => {
+        Ok((stats, child_code)) => {
             engine::summary::print_summary(out, opts, &stats, started.elapsed());
             if let Some(l) = logf {
                 l.finish(&stats);
             }
-            let code = out.final_code();
+            let code = match child_code {
+                0 => out.final_code(),
+                c => c,
+            };
             if code != 0 {
                 eprintln!("{}", closing_line(code, "client"));
             }
@@ -296,7 +306,7 @@ fn with_remote(
     server_sender: bool,
     paths: &[String],
     f: impl FnOnce(engine::transfer::Input, engine::out::SharedWriter) -> engine::Result<XferStats>,
-) -> engine::Result<XferStats> {
+) -> engine::Result<(XferStats, i32)> {
     let rsh = opts
         .rsh
         .clone()
@@ -389,15 +399,7 @@ fn with_remote(
         }
     };
     match res {
-        Ok(s) => {
-            if child_code != 0 {
-                let mut e = Error::new(child_code, String::new());
-                e.reported = true;
-                Err(e)
-            } else {
-                Ok(s)
-            }
-        }
+        Ok(s) => Ok((s, child_code)),
         Err(mut e) => {
             if e.code == exit::RERR_STREAMIO && child_code != 0 && !e.reported {
                 e.message = format!(

@@ -180,3 +180,50 @@ fn unwritable_destination_lines_are_well_formed() {
         assert!(l.starts_with("rsync: "), "not an rsync line: {l}");
     }
 }
+
+/// Over a remote shell, a transfer whose server ends with partial errors
+/// (its sender's missing source when pulling, its receiver's file that
+/// cannot replace a directory when pushing) ends as rsync's client ends
+/// it: the summary (`-v`), then the closing line with the server's code
+/// 23. (Before, the oxsync client printed neither, only the exit code.)
+#[test]
+fn remote_shell_partial_errors_end_with_the_closing_line() {
+    let closing =
+        "rsync error: some files/attrs were not transferred (see previous errors) (code 23)";
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let s = Scratch::new();
+        fs::create_dir_all(s.path("src")).expect("mkdir src");
+        write_file(&s.path("src/x"), b"x\n", 0o644, T0);
+        write_file(&s.path("src/z"), b"z\n", 0o644, T0);
+        fs::create_dir_all(s.path("dst/x/keep")).expect("mkdir dst");
+        let rsh = s.rsh().display().to_string();
+        let path = bin.display().to_string();
+        let root = s.root().display().to_string();
+        let cases = [
+            vec![
+                format!("localhost:{root}/nope"),
+                format!("localhost:{root}/src/z"),
+            ],
+            vec![format!("{root}/src/"), format!("localhost:{root}/dst/")],
+        ];
+        for (k, ends) in cases.iter().enumerate() {
+            let mut c = Command::new(&bin);
+            c.args(["-av", "-e", &rsh, "--rsync-path", &path])
+                .args(ends);
+            if k == 0 {
+                c.arg(format!("{root}/pulled/"));
+            }
+            let r = run(&mut c, &s.logs());
+            let label = format!("{} {ends:?}", bin.display());
+            assert_eq!(r.code, Some(23), "{label}: {r:?}");
+            assert!(
+                r.stderr.lines().any(|l| l.starts_with(closing)),
+                "{label}: {r:?}"
+            );
+            assert!(r.stdout.contains("total size is "), "{label}: {r:?}");
+        }
+        assert_eq!(fs::read(s.path("pulled/z")).expect("pulled z"), b"z\n");
+        assert_eq!(fs::read(s.path("dst/z")).expect("pushed z"), b"z\n");
+        assert!(s.path("dst/x/keep").is_dir());
+    }
+}
