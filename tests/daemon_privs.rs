@@ -271,3 +271,40 @@ fn ignore_errors_lets_the_module_delete_after_an_io_error() {
         }
     }
 }
+
+/// A push refused permission inside a module whose `uid`/`gid` drop the
+/// connection to nobody: the client is told which ids the module writes
+/// as, but not where the module lies (the daemon's log names the
+/// directory). Before, the client's message named it.
+#[test]
+fn the_permission_hint_keeps_the_module_directory_from_the_client() {
+    if !as_root() {
+        return;
+    }
+    let d = start(
+        &oxsync_bin(),
+        "[w]\npath = %ROOT%/mod\nread only = no\nuid = 65534\ngid = 65534\n",
+    );
+    let module = d.root().join("mod");
+    fs::set_permissions(d.root(), fs::Permissions::from_mode(0o755)).expect("chmod root");
+    fs::set_permissions(&module, fs::Permissions::from_mode(0o777)).expect("chmod mod");
+    fs::create_dir(module.join("blk")).expect("mkdir blk");
+    fs::set_permissions(module.join("blk"), fs::Permissions::from_mode(0o000)).expect("chmod blk");
+    fs::write(d.root().join("src/f"), "pushed\n").expect("w");
+    let o = Command::new(rsync_bin())
+        .arg(d.root().join("src/f"))
+        .arg(url(&d, "w/blk/q/r"))
+        .output()
+        .expect("run the client");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    assert!(err.contains("Permission denied (13)"), "{err}");
+    assert!(
+        err.contains("module w is written as uid 65534 gid 65534")
+            && err.contains("make its directory writable by them"),
+        "{err}"
+    );
+    assert!(!err.contains(&module.display().to_string()), "{err}");
+    let want = format!("make {} writable by them", module.display());
+    assert!(log(&d).contains(&want), "{}", log(&d));
+}

@@ -1380,19 +1380,24 @@ impl Requested {
     }
 
     /// Why a push into the module was refused permission, when the daemon
-    /// dropped its privileges for the session: the ids it writes as.
-    fn denied_hint(&self, opts: &Options, message: &str) -> Option<String> {
+    /// dropped its privileges for the session: the ids it writes as. The
+    /// log line names the module's directory; the client's names the
+    /// module only (a client is never told where it lies).
+    fn denied_hint(&self, opts: &Options, message: &str) -> Option<(String, String)> {
         let ids = self.dropped_to.as_ref()?;
         if opts.sender || !message.contains("Permission denied") {
             return None;
         }
-        Some(format!(
-            "rsync: module {} is written as uid {} gid {} (its \"uid\" and \"gid\", \
-             nobody unless set): make {} writable by them, or set \"uid\" and \"gid\"",
-            self.module.name,
-            ids.uid,
-            ids.gid,
-            self.raw_path.display()
+        let line = |place: &str| {
+            format!(
+                "rsync: module {} is written as uid {} gid {} (its \"uid\" and \"gid\", \
+                 nobody unless set): make {place} writable by them, or set \"uid\" and \"gid\"",
+                self.module.name, ids.uid, ids.gid,
+            )
+        };
+        Some((
+            line(&self.raw_path.display().to_string()),
+            line("its directory"),
         ))
     }
 
@@ -1775,7 +1780,7 @@ impl Requested {
                 // own directory is not writable by the dropped ids, the
                 // log says why.
                 if code != 0 && !module_writable {
-                    if let Some(hint) = self.denied_hint(opts, "Permission denied") {
+                    if let Some((hint, _)) = self.denied_hint(opts, "Permission denied") {
                         self.conn.log.line(&hint);
                     }
                 }
@@ -1800,12 +1805,12 @@ impl Requested {
                     e.code
                 ));
                 let mut e = e;
-                if let Some(hint) = self.denied_hint(opts, &e.message) {
+                if let Some((hint, told)) = self.denied_hint(opts, &e.message) {
                     self.conn.log.line(&hint);
                     if !e.reported {
                         out.error(&e.message);
                     }
-                    out.error(&hint);
+                    out.error(&told);
                     if !e.reported {
                         out.error(&e.closing_line(role));
                         e.reported = true;
