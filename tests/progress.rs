@@ -257,3 +257,40 @@ fn progress_lines_of_a_tree_match_rsync() {
         );
     }
 }
+
+/// A file's first reading comes with its first data, as rsync's sender
+/// prints it (match.c matched()): a file of one chunk or less shows its
+/// whole size at 100%, an empty one only its closing line. (Before, the
+/// oxsync sender printed a `0 0%` reading ahead of every file.)
+#[test]
+fn first_reading_comes_with_the_first_data() {
+    for dir in [Dir::Local, Dir::OxPush] {
+        let s = Scratch::new();
+        let src = s.path("src");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        write_file(&src.join("a"), b"abc", 0o644, T0);
+        write_file(&src.join("b"), b"", 0o644, T0);
+        write_file(&src.join("c"), &[7u8; 20_000], 0o644, T0);
+        let label = format!("{dir:?} --progress small files");
+        let (ours, _, theirs) = both(&s, dir, &["-rt", "--progress"], &src);
+        let shape = |r: &Run| -> Vec<(u64, u32, bool)> {
+            readings(&r.stdout)
+                .into_iter()
+                .map(|x| (x.bytes, x.pct, x.tail.is_some()))
+                .collect()
+        };
+        assert_eq!(
+            shape(&ours),
+            vec![
+                (3, 100, false),
+                (3, 100, true),
+                (0, 100, true),
+                (20_000, 100, false),
+                (20_000, 100, true)
+            ],
+            "{}",
+            show_runs(&label, "readings", &ours, &theirs)
+        );
+        assert_eq!(shape(&ours), shape(&theirs), "{label}");
+    }
+}

@@ -169,8 +169,9 @@ pub fn send_files<R: Read>(
                 iflags,
                 entry: shown,
             };
+            // The first progress reading comes with the first data sent
+            // (upstream match.c matched()), none before it.
             ctx.out.item_before_transfer(ev, b"");
-            ctx.out.show_progress(0, size);
         }
         let result = crate::sender::send_stream(
             ctx.opts,
