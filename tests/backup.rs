@@ -181,3 +181,53 @@ fn delete_unlinks_an_existing_backup_only_when_a_rule_risks_it() {
         assert!(!ox_s.path("to/d/stale~~").exists());
     }
 }
+
+/// `--delete` with `--backup` (no backup dir) of a directory holding a
+/// file: the file is backed up in place, so its directory cannot go; as
+/// rsync's, each such directory is kept with the note "cannot delete
+/// non-empty directory" and the run succeeds (before, oxsync ended with
+/// `delete_file: rmdir ... Directory not empty` and exit 23).
+#[test]
+fn delete_with_backup_keeps_a_directory_holding_backups() {
+    let [(ox_s, ox), (rs_s, rs)] = twins(|b| {
+        fs::create_dir_all(b.join("from")).unwrap();
+        fs::create_dir_all(b.join("to/old/deep")).unwrap();
+        fs::write(b.join("from/a"), b"a").unwrap();
+        fs::write(b.join("to/old/deep/x"), b"x\n").unwrap();
+        fs::write(b.join("to/old/y"), b"y\n").unwrap();
+        vec![
+            "-rv".into(),
+            "--delete".into(),
+            "-b".into(),
+            dir(&b.join("from")),
+            dir(&b.join("to")),
+        ]
+    });
+    ox.assert_code(0);
+    rs.assert_code(0);
+    let notes = |r: &Run| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("cannot delete") || l.starts_with("deleting"))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        notes(&ox),
+        [
+            "cannot delete non-empty directory: old",
+            "cannot delete non-empty directory: old/deep",
+            "deleting old/deep/x",
+            "deleting old/y",
+        ],
+        "{ox:?}"
+    );
+    assert_eq!(notes(&ox), notes(&rs), "{rs:?}");
+    assert!(!ox.stderr.contains("rsync"), "{ox:?}");
+    let tree = |s: &Scratch| -> Vec<PathBuf> { snapshot(&s.path("to")).into_keys().collect() };
+    assert_eq!(tree(&ox_s), tree(&rs_s));
+    assert_eq!(fs::read(ox_s.path("to/old/deep/x~")).unwrap(), b"x\n");
+}

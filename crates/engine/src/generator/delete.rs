@@ -176,8 +176,15 @@ impl Gen<'_> {
                         not_empty = true;
                         continue;
                     }
-                    if !self.delete_item_inner(&child, &cst, true)? {
-                        not_empty = true;
+                    // A child that fails is reported and keeps this
+                    // directory; its siblings are still deleted.
+                    match self.delete_item_inner(&child, &cst, true) {
+                        Ok(true) => {}
+                        Ok(false) => not_empty = true,
+                        Err(err) => {
+                            ctx.out.error_xfer(&err.message);
+                            not_empty = true;
+                        }
                     }
                 }
             }
@@ -192,13 +199,25 @@ impl Gen<'_> {
                 return Ok(false);
             }
             if !dry {
-                ctx.root.rmdir(p).map_err(|e| {
-                    Error::file_io(format!(
-                        "rsync: [generator] delete_file: rmdir \"{}\" failed: {}",
-                        String::from_utf8_lossy(name),
-                        crate::error::sys_err(&e)
-                    ))
-                })?;
+                match ctx.root.rmdir(p) {
+                    Ok(()) => {}
+                    // Not empty after all (a backup left in it, a name
+                    // made meanwhile): kept, as a note, not an error.
+                    Err(e)
+                        if e.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error()) =>
+                    {
+                        ctx.out.info(&format!(
+                            "cannot delete non-empty directory: {}",
+                            String::from_utf8_lossy(name)
+                        ));
+                        return Ok(false);
+                    }
+                    // Gone already: nothing to delete, nothing logged.
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                        return Ok(true);
+                    }
+                    Err(e) => return Err(delete_failed("rmdir", name, &e)),
+                }
             }
         } else if self.at_delete_limit(log) {
             return Ok(false);
@@ -212,13 +231,13 @@ impl Gen<'_> {
                 return Ok(false);
             }
         } else if !dry {
-            ctx.root.unlink(p).map_err(|e| {
-                Error::file_io(format!(
-                    "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
-                    String::from_utf8_lossy(name),
-                    crate::error::sys_err(&e)
-                ))
-            })?;
+            match ctx.root.unlink(p) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                    return Ok(true);
+                }
+                Err(e) => return Err(delete_failed("unlink", name, &e)),
+            }
         }
         if log {
             ctx.out.deleted(name, st.file_type == FileType::Dir);
@@ -264,4 +283,15 @@ impl Gen<'_> {
         self.skipped_deletes.set(self.skipped_deletes.get() + 1);
         true
     }
+}
+
+/// A deletion that failed, in upstream's words (`rsyserr(FERROR_XFER,
+/// errno, "delete_file: %s(%s) failed", what, fbuf)`).
+// upstream: delete.c:delete_item()
+fn delete_failed(what: &str, name: &[u8], e: &confine::Error) -> Error {
+    Error::file_io(format!(
+        "rsync: [generator] delete_file: {what}({}) failed: {}",
+        String::from_utf8_lossy(name),
+        crate::error::sys_err(e)
+    ))
 }
