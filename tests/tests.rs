@@ -69,6 +69,7 @@ mod maxalloc;
 mod misc_options;
 mod mkpath;
 mod new_file_owner;
+mod nonregular;
 mod operator_paths;
 mod pair;
 mod planted_links;

@@ -1145,6 +1145,11 @@ pub fn unsafe_symlink(target: &[u8], name: &[u8]) -> bool {
     depth < 0
 }
 
+/// The entry of a non-directory named `name`. Every kind is listed:
+/// devices and specials without `-D` too, as upstream's sender lists
+/// them (flist.c make_file()); the receiver skips them ("skipping
+/// non-regular file"), and their names keep what the destination holds
+/// under them from `--delete`.
 fn leaf_entry(
     src: &Sources,
     path: &Path,
@@ -1154,15 +1159,7 @@ fn leaf_entry(
     session: &Session,
     out: &Out,
 ) -> Result<Option<FileEntry>> {
-    let wanted = match meta.file_type {
-        // Symlinks go in the list even without -l (the receiver skips
-        // them), as upstream's sender does.
-        FileType::File | FileType::Symlink => true,
-        FileType::Device => opts.devices || opts.copy_devices,
-        FileType::Special => opts.specials,
-        FileType::Dir => false,
-    };
-    if !wanted {
+    if meta.file_type == FileType::Dir {
         out.info(&format!(
             "skipping non-regular file \"{}\"",
             String::from_utf8_lossy(&name)
