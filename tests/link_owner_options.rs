@@ -276,3 +276,55 @@ fn keep_dirlinks_refuses_outward_links() {
         assert_eq!(kind(&t, "d/in.txt"), 'f', "{dir:?}");
     }
 }
+
+/// With `-v`, each unsafe link `--copy-unsafe-links` follows is named by
+/// the sender ("copying unsafe symlink "NAME" -> "TARGET"", upstream's
+/// readlink_stat() at INFO_SYMSAFE), locally and from a remote sender,
+/// as stock rsync names them. (Before, oxsync said nothing.)
+#[test]
+fn copy_unsafe_links_names_each_followed_link() {
+    let noted = |r: &Run| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .stdout
+            .lines()
+            .chain(r.stderr.lines())
+            .filter(|l| l.starts_with("copying unsafe symlink"))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut seen = Vec::new();
+    for (client, server) in [
+        (rsync_bin(), None),
+        (oxsync_bin(), None),
+        (oxsync_bin(), Some(rsync_bin())),
+        (rsync_bin(), Some(oxsync_bin())),
+    ] {
+        let s = Scratch::new();
+        let src = make_src(&s);
+        let mut c = std::process::Command::new(&client);
+        c.args(["-rv", "--copy-unsafe-links"]);
+        match &server {
+            Some(server) => c
+                .arg("-e")
+                .arg(s.rsh())
+                .arg(format!("--rsync-path={}", server.display()))
+                .arg(format!("localhost:{}/", src.display())),
+            None => c.arg(format!("{}/", src.display())),
+        };
+        c.arg(format!("{}/", s.path("dst").display()));
+        let r = run(&mut c, &s.logs());
+        seen.push((format!("{} via {server:?}", client.display()), noted(&r)));
+    }
+    let want = [
+        "copying unsafe symlink \"d/dotty\" -> \"./../f.txt\"",
+        "copying unsafe symlink \"d/e/out2\" -> \"../../../outside.txt\"",
+        "copying unsafe symlink \"l_abs\" -> \"/etc/hostname\"",
+        "copying unsafe symlink \"l_out\" -> \"../outside.txt\"",
+        "copying unsafe symlink \"l_outdir\" -> \"../outdir\"",
+    ];
+    for (label, lines) in &seen {
+        assert_eq!(lines, &want, "{label}");
+    }
+}

@@ -327,7 +327,7 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
         let was_link = meta.is_symlink() && !trailing;
         let meta = if was_link {
             let name = last_component(&path);
-            match follow_link(src, &path, &name, meta, opts) {
+            match follow_link(src, &path, &name, meta, (opts, out)) {
                 Ok(m) => m,
                 Err(e) => {
                     report_follow_error(&path, &e, out);
@@ -942,7 +942,7 @@ impl Walker<'_> {
             }
         };
         let was_link = meta.is_symlink();
-        let meta = match follow_link(src, path, &rel, meta, opts) {
+        let meta = match follow_link(src, path, &rel, meta, (opts, out)) {
             Ok(m) => m,
             Err(e) => {
                 let excluded = [false, true]
@@ -1049,14 +1049,25 @@ fn follow_link(
     path: &Path,
     name: &[u8],
     meta: Stat,
-    opts: &Options,
+    (opts, out): (&Options, &Out),
 ) -> io::Result<Stat> {
     if !meta.is_symlink() {
         return Ok(meta);
     }
-    let unsafe_link = || src.read_link(path).is_ok_and(|t| unsafe_symlink(&t, name));
-    if opts.copy_links || (opts.copy_unsafe_links && unsafe_link()) {
+    if opts.copy_links {
         return src.stat(path);
+    }
+    if opts.copy_unsafe_links {
+        if let Some(target) = src.read_link(path).ok().filter(|t| unsafe_symlink(t, name)) {
+            if opts.ctl.info.symsafe > 0 {
+                out.info(&format!(
+                    "copying unsafe symlink \"{}\" -> \"{}\"",
+                    crate::text::name_text(name),
+                    crate::text::name_text(&target)
+                ));
+            }
+            return src.stat(path);
+        }
     }
     if opts.copy_dirlinks {
         match src.stat(path) {

@@ -356,7 +356,7 @@ pub(super) fn resolve(
     let was_link = lstat.as_ref().is_ok_and(|m| m.is_symlink()) && kind == NameType::Normal;
     let meta = match lstat {
         Ok(m) if m.is_symlink() && kind != NameType::Normal => w.src.stat(&path),
-        Ok(m) => follow_link(&w.src, &path, name, m, w.opts),
+        Ok(m) => follow_link(&w.src, &path, name, m, (w.opts, w.out)),
         Err(e) => Err(e),
     };
     (path, meta, was_link)
