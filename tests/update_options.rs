@@ -1173,3 +1173,33 @@ fn missing_temp_dir_ends_the_run_as_stock() {
         }
     }
 }
+
+/// `--append-verify` onto a destination whose head differs from the
+/// source's: the appended file fails verification, and (written in
+/// place) the message says its update was retained, as rsync's does;
+/// the retry then makes it whole. (Before, oxsync said "discarded".)
+#[test]
+fn append_verify_says_a_failed_update_was_retained() {
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let s = Scratch::new();
+        fs::create_dir_all(s.path("src")).expect("mkdir");
+        fs::create_dir_all(s.path("dst")).expect("mkdir");
+        let data: Vec<u8> = (0..9000u32).map(|i| (i % 251) as u8).collect();
+        write_file(&s.path("src/f"), &data, 0o644, T0 + 50);
+        write_file(&s.path("dst/f"), &[0u8; 4000], 0o644, T0);
+        let r = run(
+            Command::new(&bin)
+                .args(["-av", "--append-verify"])
+                .arg(format!("{}/", s.path("src").display()))
+                .arg(format!("{}/", s.path("dst").display())),
+            &s.logs(),
+        );
+        r.assert_code(0);
+        let warned =
+            r.stdout.lines().chain(r.stderr.lines()).any(|l| {
+                l == "WARNING: f failed verification -- update retained (will try again)."
+            });
+        assert!(warned, "{}: {r:?}", bin.display());
+        assert_eq!(fs::read(s.path("dst/f")).expect("read"), data);
+    }
+}

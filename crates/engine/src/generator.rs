@@ -305,8 +305,9 @@ impl Gen<'_> {
                     }
                     Ok(GenEvent::Redo(ndx)) => {
                         ctx.out.error_xfer(&format!(
-                            "ERROR: {} failed verification -- update discarded.",
-                            ctx.name(ndx)
+                            "ERROR: {} failed verification -- update {}.",
+                            ctx.name(ndx),
+                            crate::receiver::kept(&ctx.opts)
                         ));
                     }
                     Ok(GenEvent::Finished(_) | GenEvent::Segment | GenEvent::FlistEof) => {}

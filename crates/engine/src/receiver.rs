@@ -174,8 +174,9 @@ pub fn receive_files<R: Read>(
             finished(ctx, &events, i, phase);
         } else if redone.get(i).copied().unwrap_or(false) || phase > 0 {
             ctx.out.error_xfer(&format!(
-                "ERROR: {} failed verification -- update discarded.",
-                ctx.name(i)
+                "ERROR: {} failed verification -- update {}.",
+                ctx.name(i),
+                kept(&ctx.opts)
             ));
             finished(ctx, &events, i, phase);
         } else {
@@ -185,8 +186,9 @@ pub fn receive_files<R: Read>(
             redone[i] = true;
             if ctx.opts.verbose > 0 || ctx.am_server {
                 ctx.out.warning(&format!(
-                    "WARNING: {} failed verification -- update discarded (will try again).",
-                    ctx.name(i)
+                    "WARNING: {} failed verification -- update {} (will try again).",
+                    ctx.name(i),
+                    kept(&ctx.opts)
                 ));
             }
             let _ = events.send(GenEvent::Redo(i));
@@ -257,6 +259,20 @@ fn read_attrs<R: Read>(
 }
 
 /// An item with nothing to transfer: logged (and itemized by a client).
+/// What became of a file that failed verification, as the message says
+/// it: written in place (`--inplace`, `--append`) or kept as a partial
+/// file it was retained, else discarded.
+// upstream: receiver.c:recv_files() (keptstr)
+pub(crate) fn kept(opts: &crate::options::Options) -> &'static str {
+    if !opts.partial && !opts.inplace {
+        "discarded"
+    } else if opts.partial_dir.is_some() {
+        "put into partial-dir"
+    } else {
+        "retained"
+    }
+}
+
 fn log_untransferred(ctx: &RecvCtx, iflags: u32, i: usize, xname: &[u8]) {
     let e = &*ctx.entries.at(i);
     ctx.out.log_item(crate::out::FileEvent {
