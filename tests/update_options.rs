@@ -1203,3 +1203,35 @@ fn append_verify_says_a_failed_update_was_retained() {
         assert_eq!(fs::read(s.path("dst/f")).expect("read"), data);
     }
 }
+
+/// `--max-size` and `--min-size` decide before anything in the way is
+/// replaced: a source file they skip leaves the destination's directory
+/// of the same name, and what is in it, as rsync leaves it. (Before,
+/// oxsync removed the directory and its contents to make room, then
+/// skipped the file.)
+#[test]
+fn a_size_skip_leaves_what_is_in_the_way() {
+    for bin in [oxsync_bin(), rsync_bin()] {
+        for (limit, size) in [("--max-size=1k", 5000usize), ("--min-size=10k", 100)] {
+            let s = Scratch::new();
+            fs::create_dir_all(s.path("src")).expect("mkdir");
+            fs::create_dir_all(s.path("dst/f/inner")).expect("mkdir");
+            write_file(&s.path("src/f"), &vec![b'x'; size], 0o644, T0);
+            write_file(&s.path("dst/f/inner/k"), b"keep\n", 0o644, T0);
+            let r = run(
+                Command::new(&bin)
+                    .args(["-r", "--delete", limit])
+                    .arg(format!("{}/", s.path("src").display()))
+                    .arg(format!("{}/", s.path("dst").display())),
+                &s.logs(),
+            );
+            let label = format!("{} {limit}", bin.display());
+            r.assert_code(0);
+            assert_eq!(
+                fs::read(s.path("dst/f/inner/k")).ok().as_deref(),
+                Some(&b"keep\n"[..]),
+                "{label}: {r:?}"
+            );
+        }
+    }
+}

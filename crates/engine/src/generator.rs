@@ -1029,6 +1029,12 @@ impl Gen<'_> {
         let e = &**self.entry(i);
         let p = &*self.path(i);
         let dry = ctx.opts.dry_run;
+        // --max-size, --min-size and -u decide before anything in the
+        // way is replaced: a skipped file leaves it (upstream
+        // recv_generator() checks them first).
+        if !redo && self.skip_by_size_or_age(i, st.as_ref()) {
+            return Ok(());
+        }
         // A regular file (or, under --write-devices, an existing device
         // written into: upstream generator.c recv_generator()).
         if let Some(s) = st {
@@ -1052,9 +1058,6 @@ impl Gen<'_> {
                 }
                 st = None;
             }
-        }
-        if !redo && self.skip_by_size_or_age(i, st.as_ref()) {
-            return Ok(());
         }
         // upstream: generator.c:try_dests_reg(), for a missing file and,
         // unless --copy-dest, for an existing one an exact basis match
