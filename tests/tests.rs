@@ -64,6 +64,7 @@ mod link_owner_options;
 mod list_ahead;
 mod local;
 mod log_numbers;
+mod make_room;
 mod manpages;
 mod maxalloc;
 mod misc_options;

@@ -333,6 +333,19 @@ fn receiver_gone() -> Error {
     Error::new(protocol::exit::RERR_STREAMIO, "receiver stopped early")
 }
 
+/// The kind of a new item in upstream's "could not make way for new
+/// KIND: NAME".
+// upstream: delete.c:delete_item() (check_ret), get_del_for_flag()
+fn kind_for_room(mode: u32) -> &'static str {
+    match mode & S_IFMT {
+        protocol::flist::S_IFDIR => "directory",
+        protocol::flist::S_IFREG => "regular file",
+        protocol::flist::S_IFLNK => "symlink",
+        protocol::flist::S_IFCHR | protocol::flist::S_IFBLK => "device file",
+        _ => "special file",
+    }
+}
+
 /// Why [`Gen::replace_with`] could not put a new item in place; the text
 /// follows upstream's "failed: ".
 #[derive(Debug, thiserror::Error)]
@@ -879,6 +892,9 @@ impl Gen<'_> {
             NonDest::Basis(bst) => (Some(bst), false),
             NonDest::Nothing => (shown, false),
         };
+        if self.dry_room_blocked(i, st.as_ref())? {
+            return Ok(());
+        }
         if !dry {
             let fake = ctx.opts.fake_super;
             if let Err(err) = self.replace_with(p, st.as_ref(), |root, tmp| {
@@ -891,7 +907,7 @@ impl Gen<'_> {
                     root.symlink(&target, tmp)
                 }
             }) {
-                if matches!(err, ReplaceError::Reported) {
+                if self.said_in_the_way(i, &err) {
                     return Ok(());
                 }
                 ctx.out.error_xfer(&format!(
@@ -987,6 +1003,9 @@ impl Gen<'_> {
             NonDest::Basis(bst) => (Some(bst), false),
             NonDest::Nothing => (shown, false),
         };
+        if self.dry_room_blocked(i, st.as_ref())? {
+            return Ok(());
+        }
         if !dry {
             let mode = e.mode;
             let fake = ctx.opts.fake_super;
@@ -998,7 +1017,7 @@ impl Gen<'_> {
                     root.mknod(tmp, mode, rdev)
                 }
             }) {
-                if matches!(err, ReplaceError::Reported) {
+                if self.said_in_the_way(i, &err) {
                     return Ok(());
                 }
                 ctx.out.error_xfer(&format!(
@@ -1040,6 +1059,9 @@ impl Gen<'_> {
         if let Some(s) = st {
             let into_device = ctx.opts.write_devices && s.file_type == FileType::Device;
             if s.file_type != FileType::File && !into_device {
+                if self.dry_room_blocked(i, Some(&s))? {
+                    return Ok(());
+                }
                 if !dry {
                     match self.delete_item(p, &s, false) {
                         Ok(true) => {}
@@ -1656,6 +1678,42 @@ impl Gen<'_> {
                     crate::error::sys_err(&err)
                 ));
             }
+        }
+    }
+
+    /// A dry run's making room for entry `i` (a non-directory) where `st`
+    /// is: a directory in the way that a real run could not empty is
+    /// reported as that run would report it (upstream's delete_item()
+    /// changes nothing in a dry run but still finds it not empty). True
+    /// when the item would not be made.
+    fn dry_room_blocked(&self, i: usize, st: Option<&Stat>) -> Result<bool> {
+        let Some(s) = st.filter(|s| self.ctx.opts.dry_run && s.file_type == FileType::Dir) else {
+            return Ok(false);
+        };
+        if self.delete_item(&self.path(i), s, false)? {
+            return Ok(false);
+        }
+        self.said_in_the_way(i, &ReplaceError::InTheWay);
+        Ok(true)
+    }
+
+    /// Whether a failed [`Gen::replace_with`] of entry `i` needs no
+    /// more words: already reported, or a directory in the way that could
+    /// not be emptied, reported here as upstream reports it ("could not
+    /// make way for new symlink: NAME").
+    fn said_in_the_way(&self, i: usize, err: &ReplaceError) -> bool {
+        match err {
+            ReplaceError::Reported => true,
+            ReplaceError::InTheWay => {
+                let ctx = self.ctx;
+                ctx.out.error_xfer(&format!(
+                    "could not make way for new {}: {}",
+                    kind_for_room(self.entry(i).mode),
+                    ctx.name(i)
+                ));
+                true
+            }
+            _ => false,
         }
     }
 

@@ -303,7 +303,7 @@ impl Gen<'_> {
                 old = None;
             }
             if let Err(err) = self.replace_with(p, old.as_ref(), |root, tmp| root.link(lp, tmp)) {
-                if matches!(err, super::ReplaceError::Reported) {
+                if self.said_in_the_way(i, &err) {
                     return Ok(());
                 }
                 ctx.out.error_xfer(&format!(
