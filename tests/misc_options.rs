@@ -511,3 +511,31 @@ fn compress_threads_are_used_and_capped_on_a_daemon() {
     assert!(most >= 2, "no zstd worker thread seen ({most})");
     assert!(most <= 9, "{most} threads in the daemon's sender");
 }
+
+/// The daemon sends its message of the day as the file has it, then an
+/// empty line (upstream exchange_protocols()), so that a client shows
+/// the same text before the module list from oxsync's daemon as from
+/// stock rsync's, whether or not the file ends in a newline.
+#[test]
+fn the_motd_is_followed_by_an_empty_line() {
+    let s = Scratch::new();
+    for text in ["Hello\nthere\n", "no newline at the end"] {
+        let conf = "motd file = %ROOT%/motd\n[m]\npath = %ROOT%/mod\ncomment = the module\n";
+        let shown: Vec<String> = [oxsync_bin(), rsync_bin()]
+            .iter()
+            .map(|daemon| {
+                let d = start(daemon, conf);
+                fs::write(root(&d).join("motd"), text).expect("motd");
+                let r = run(Command::new(rsync_bin()).arg(url(&d, "")), &s.logs());
+                r.assert_code(0);
+                r.stdout
+            })
+            .collect();
+        assert_eq!(shown[0], shown[1], "{text:?}");
+        assert!(
+            shown[0].starts_with(&format!("{}\n", text.trim_end())),
+            "{}",
+            shown[0]
+        );
+    }
+}

@@ -378,14 +378,13 @@ impl Start {
             protocol::PROTOCOL_VERSION,
             &DAEMON_DIGESTS,
         ))?;
+        // The file's text as it is, then an empty line (also when the
+        // file cannot be read), as upstream's exchange_protocols() sends.
         if let Some(motd) = cfg.globals.nonempty("motd file") {
-            if let Ok(text) = confine::operator::read(Path::new(motd), confine::Links::Trusted) {
-                let mut t = String::from_utf8_lossy(&text).into_owned();
-                if !t.ends_with('\n') {
-                    t.push('\n');
-                }
-                self.conn.send(&t)?;
-            }
+            let text = confine::operator::read(Path::new(motd), confine::Links::Trusted);
+            let mut t = String::from_utf8_lossy(&text.unwrap_or_default()).into_owned();
+            t.push('\n');
+            self.conn.send(&t)?;
         }
         let line = self.conn.line("greeting")?;
         let greeting = match wire::parse_greeting(&line) {
