@@ -35,6 +35,18 @@ pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
     if let Some(custom) = opts.log_format.clone() {
         out.set_line_format(Box::new(move |ev, xname, sum_reverse| {
             let mut fields = daemon::logfmt::file_fields(&ev, "");
+            // Names keep their bytes (the terminal escapes them as
+            // upstream does, `\#377`), not replaced by U+FFFD.
+            let e = ev.entry;
+            let name = engine::text::name_text(&e.name);
+            fields.full = full_name(&name);
+            fields.name = name;
+            if e.is_dir() && !fields.name.ends_with('/') {
+                fields.name.push('/');
+            }
+            if let Some(t) = e.link_target() {
+                fields.link = format!(" -> {}", engine::text::name_text(t));
+            }
             if sum_reverse && !fields.checksum.starts_with(' ') {
                 fields.checksum = daemon::logfmt::reverse_hex(&fields.checksum);
             }
@@ -52,4 +64,14 @@ pub(crate) fn client_out(opts: &Options, fmt: ItemFormat) -> Arc<Out> {
         }));
     }
     out
+}
+
+/// `%f`: the name without a trailing slash, `.` for the transfer root
+/// (upstream log.c: f_name(), then clean_fname(); a sending side's
+/// upstream also puts the transfer root's path before it, oxsync not yet).
+fn full_name(name: &str) -> String {
+    match name.trim_end_matches('/') {
+        "" => ".".to_string(),
+        trimmed => trimmed.to_string(),
+    }
 }

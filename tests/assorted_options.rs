@@ -469,3 +469,55 @@ fn debug_nstr_names_the_choices() {
         }
     }
 }
+
+/// `--out-format`'s names keep their bytes: a name that is not UTF-8
+/// prints escaped as rsync prints it (`\#377`), not with U+FFFD; `%f` of
+/// the transfer root is `.` on a receiving side (a sending side's upstream
+/// puts its transfer root's path before the name, oxsync not yet); and
+/// "created directory" comes only with -v or a format that itemizes (an
+/// --out-format without %i overrides -i's), as rsync's get_local_name()
+/// says it.
+#[test]
+fn out_format_names_keep_their_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut seen = Vec::new();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let s = Scratch::new();
+        fs::create_dir_all(s.path("src")).expect("mkdir");
+        let odd = std::ffi::OsStr::from_bytes(b"bad\xffname");
+        write_file(&s.path("src").join(odd), b"x", 0o644, T0);
+        let mut lines = Vec::new();
+        for (args, dst) in [
+            (&["-ai", "--out-format=%n|%f"][..], "d1"),
+            (&["-a", "--out-format=%i %n"], "d2"),
+        ] {
+            // Pulled over a remote shell: %f is the receiving side's.
+            let r = run(
+                Command::new(&bin)
+                    .args(args)
+                    .arg("-e")
+                    .arg(s.rsh())
+                    .arg(format!("--rsync-path={}", bin.display()))
+                    .arg(format!("localhost:{}/", s.path("src").display()))
+                    .arg(format!("{}/", s.path(dst).display())),
+                &s.logs(),
+            );
+            r.assert_code(0);
+            let root = s.root().display().to_string();
+            lines.push(r.stdout.replace(&root, "ROOT"));
+        }
+        seen.push(lines);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(
+        seen[0][0].contains("./|.\nbad\\#377name|bad\\#377name\n"),
+        "{:?}",
+        seen[0]
+    );
+    assert!(!seen[0][0].contains("created directory"), "{:?}", seen[0]);
+    assert!(
+        seen[0][1].contains("created directory ROOT/d2"),
+        "{:?}",
+        seen[0]
+    );
+}

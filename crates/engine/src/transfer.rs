@@ -444,6 +444,19 @@ pub fn run_sender(
     Ok(s)
 }
 
+/// Whether a destination made for the transfer is announced ("created
+/// directory DIR"): with --info=name (-v), or when the output format
+/// itemizes: -i's, or an --out-format that has %i (one without it
+/// overrides -i's).
+// upstream: main.c get_local_name() (INFO_GTE(NAME, 1) || stdout_format_has_i)
+fn announces_created(opts: &Options) -> bool {
+    let itemizes = match opts.log_format.as_deref() {
+        Some(f) => crate::control::log_format_has(f, 'i'),
+        None => opts.itemize > 0,
+    };
+    opts.ctl.info.name > 0 || itemizes
+}
+
 /// What the incremental sending side takes from [`run_sender`].
 struct IncStart<'a> {
     opts: &'a Options,
@@ -1228,13 +1241,7 @@ fn local_name(
                 return solo(path, renamed, links, auth);
             }
             let announce = || {
-                if opts.ctl.info.name > 0
-                    || opts.itemize > 0
-                    || opts
-                        .log_format
-                        .as_deref()
-                        .is_some_and(|f| crate::control::log_format_has(f, 'i'))
-                {
+                if announces_created(opts) {
                     out.info(&format!("created directory {}", dest.trim_end_matches('/')));
                 }
             };
@@ -1369,13 +1376,7 @@ fn local_name_beneath(
                 base.mkdir(path, 0o755)
                     .map_err(|e| fail(exit::RERR_FILEIO, "mkdir", e))?;
             }
-            if opts.ctl.info.name > 0
-                || opts.itemize > 0
-                || opts
-                    .log_format
-                    .as_deref()
-                    .is_some_and(|f| crate::control::log_format_has(f, 'i'))
-            {
+            if announces_created(opts) {
                 out.info(&format!("created directory {shown}"));
             }
             if opts.dry_run {
