@@ -227,3 +227,35 @@ fn remote_shell_partial_errors_end_with_the_closing_line() {
         assert!(s.path("dst/x/keep").is_dir());
     }
 }
+
+/// "building file list ... " goes out as the list starts and its line is
+/// held open: an error meanwhile starts with a newline on stderr, and
+/// "done" ends the stdout line, as rsync's start_filelist_progress() and
+/// rwrite() do (so that on a terminal the error has a line of its own).
+#[test]
+fn a_message_during_the_file_list_gets_its_own_line() {
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let s = Scratch::new();
+        fs::create_dir_all(s.path("src")).expect("mkdir");
+        write_file(&s.path("src/a"), b"a\n", 0o644, T0);
+        fs::write(s.path("list"), "a\nnope\n").expect("list");
+        let r = run(
+            Command::new(&bin)
+                .arg("-av")
+                .arg(format!("--files-from={}", s.path("list").display()))
+                .arg(format!("{}/", s.path("src").display()))
+                .arg(format!("{}/", s.path("dst").display())),
+            &s.logs(),
+        );
+        let label = bin.display();
+        r.assert_code(23);
+        assert!(
+            r.stdout.starts_with("building file list ... done\n"),
+            "{label}: {r:?}"
+        );
+        assert!(
+            r.stderr.starts_with("\nrsync: [sender] link_stat "),
+            "{label}: {r:?}"
+        );
+    }
+}

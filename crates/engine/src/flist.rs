@@ -2015,6 +2015,8 @@ mod sanitize_tests {
 pub struct FlistProgress<'a> {
     out: Option<&'a crate::out::Out>,
     level: u8,
+    /// "KIND file list ... " is out, its line held open.
+    begun: std::cell::Cell<bool>,
 }
 
 impl<'a> FlistProgress<'a> {
@@ -2029,6 +2031,7 @@ impl<'a> FlistProgress<'a> {
         FlistProgress {
             out: on.then_some(out),
             level,
+            begun: std::cell::Cell::new(false),
         }
     }
 
@@ -2048,6 +2051,20 @@ impl<'a> FlistProgress<'a> {
         }
     }
 
+    /// Says "KIND file list ... " as the list starts (`kind`: "building"
+    /// or "receiving"), the line held open until [`FlistProgress::finish`]
+    /// ends it with "done": a message meanwhile starts on a line of its
+    /// own, and "done" follows on another, as upstream's.
+    // upstream: flist.c:start_filelist_progress()
+    pub fn begin(&self, kind: &str) {
+        let Some(out) = self.out.filter(|_| self.level < 2) else {
+            return;
+        };
+        out.client_text(format!("{kind} file list ... ").as_bytes());
+        out.hold_line();
+        self.begun.set(true);
+    }
+
     /// Prints the line once the list of `count` entries is complete
     /// (`kind`: "building" or "receiving").
     pub fn finish(&self, count: usize, kind: &str) {
@@ -2055,7 +2072,12 @@ impl<'a> FlistProgress<'a> {
             return;
         };
         if self.level < 2 {
-            out.client_text(format!("{kind} file list ... done\n").as_bytes());
+            if self.begun.get() {
+                out.release_line();
+                out.client_text(b"done\n");
+            } else {
+                out.client_text(format!("{kind} file list ... done\n").as_bytes());
+            }
             return;
         }
         // The running count at every hundredth entry: the sender counts

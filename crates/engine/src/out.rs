@@ -206,15 +206,39 @@ impl Out {
         }
     }
 
+    /// Marks the terminal's line as left open (a progress line, "building
+    /// file list ... "): the next message ends it first, as upstream's
+    /// output_needs_newline.
+    pub fn hold_line(&self) {
+        if let Ok(mut p) = self.progress2.lock() {
+            p.pending_newline = true;
+        }
+    }
+
+    /// Takes back [`Out::hold_line`] without ending the line (its owner
+    /// completes it).
+    pub fn release_line(&self) {
+        if let Ok(mut p) = self.progress2.lock() {
+            p.pending_newline = false;
+        }
+    }
+
     /// Ends a pending `--info=progress2` line.
     pub fn finish_progress(&self) {
+        self.end_line(false);
+    }
+
+    /// Ends a line left open (progress, "building file list ... ") before
+    /// a message, with a newline on the message's own stream (stderr for
+    /// an error), as upstream's rwrite() does with output_needs_newline.
+    fn end_line(&self, error: bool) {
         let pending = self
             .progress2
             .lock()
             .map(|mut p| std::mem::take(&mut p.pending_newline))
             .unwrap_or(false);
         if pending {
-            self.write_terminal(b"\n", false);
+            self.write_terminal(b"\n", error);
         }
     }
 
@@ -334,7 +358,7 @@ impl Out {
             let converted = crate::charset::msg_from_wire(bytes);
             let bytes = converted.as_deref().unwrap_or(bytes);
             self.log_msg(bytes);
-            self.finish_progress();
+            self.end_line(true);
             self.write_terminal(bytes, true);
             return;
         }
@@ -452,7 +476,7 @@ impl Out {
     /// A line for stderr on the client.
     fn terminal_error(&self, line: &str) {
         self.log_msg(line.as_bytes());
-        self.finish_progress();
+        self.end_line(true);
         self.write_terminal(format!("{line}\n").as_bytes(), true);
     }
     /// A warning (stderr).

@@ -356,6 +356,7 @@ pub fn run_sender(
         };
         return run_inc_sender(ictx, reader, w, sources, &mut rules, flist_progress);
     }
+    flist_progress.begin("building");
     let mut list = flist::build_full(
         sources,
         names.as_deref(),
@@ -1051,6 +1052,9 @@ fn read_top_list(
     let mut lists = flist::ListReader::new(opts, session, check);
     if inc_mode {
         lists.start_segment(1);
+    }
+    if !inc_mode {
+        progress.begin("receiving");
     }
     let (list, io_error) = lists.read_list(r, opts, session)?;
     if inc_mode {
