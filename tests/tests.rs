@@ -68,6 +68,7 @@ mod make_room;
 mod manpages;
 mod maxalloc;
 mod misc_options;
+mod missing_source_dir;
 mod mkpath;
 mod new_file_owner;
 mod nonregular;

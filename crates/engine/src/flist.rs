@@ -275,17 +275,45 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
         } else {
             parent_or_dot(&path)
         };
-        let (asrc, looked) = match src.anchor_at(&anchor) {
+        let (asrc, looked, entered) = match src.anchor_at(&anchor) {
             Ok(a) => {
                 let m = a.lstat(&path);
-                (a, m)
+                (a, m, true)
             }
-            Err(e) => (src.unbound(), Err(e)),
+            Err(e) => (src.unbound(), Err(e), false),
         };
         w.src = asrc.clone();
         let src = &asrc;
         let meta = match looked {
             Ok(m) => m,
+            // upstream send_file_list() -> change_pathname(): the
+            // directory an argument is read in ("DIR/", or the DIR of
+            // "DIR/NAME") cannot be entered. A transfer error that also
+            // stops deletion (a source on a missing or unmounted path
+            // must not empty the destination), whatever
+            // --ignore-missing-args and --delete-missing-args say: they
+            // are about the name, not its directory.
+            Err(e)
+                if !entered && !opts.tree.relative() && (trailing || anchor != Path::new(".")) =>
+            {
+                let dir = if trailing {
+                    PathBuf::from(arg.trim_end_matches("/.").trim_end_matches('/'))
+                } else {
+                    anchor.clone()
+                };
+                let dir = if dir.as_os_str().is_empty() {
+                    PathBuf::from("/")
+                } else {
+                    dir
+                };
+                out.error_xfer(&format!(
+                    "rsync: [sender] change_dir {} failed: {}",
+                    full_fname(&dir),
+                    os_err(&e)
+                ));
+                out.add_io_error(1);
+                continue;
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound && opts.tree.missing_args == 1 => {
                 continue;
             }
@@ -1471,9 +1499,15 @@ pub(crate) fn abs_display(p: &Path) -> String {
             .map(|d| d.join(p))
             .unwrap_or_else(|_| p.to_path_buf())
     };
+    // A "./" inside (an argument's "./NAME") is not shown, as upstream's
+    // names are cleaned (clean_fname()).
+    let mut bytes = std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()).to_vec();
+    while let Some(at) = bytes.windows(3).position(|w| w == b"/./") {
+        bytes.drain(at..at + 2);
+    }
     // Bytes that are not UTF-8 stay as they are on the way out (masked:
     // an --iconv server converts them, a terminal escapes them).
-    crate::text::name_text(std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()))
+    crate::text::name_text(&bytes)
 }
 
 /// Writes the list, its end marker and (without --numeric-ids) the id

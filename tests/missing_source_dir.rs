@@ -1,0 +1,83 @@
+//! A source whose directory cannot be entered (`nope/`, or the `nodir`
+//! of `nodir/file`): rsync's sender reports `change_dir ... failed` and
+//! sets its I/O error, so the receiving side skips deletion ("IO error
+//! encountered -- skipping file deletion"), whatever
+//! `--ignore-missing-args` or `--delete-missing-args` say (they are
+//! about the name, not its directory). A source on a missing or
+//! unmounted path must not empty the destination. (Before, oxsync's
+//! sender set no I/O error for a missing directory, so `--delete`
+//! deleted what the other sources did not list, and
+//! `--ignore-missing-args` hid the error.) Locally, and with oxsync's
+//! sender against a stock receiver over a remote shell and the reverse.
+use super::util::*;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+fn transfer(
+    s: &Scratch,
+    client: &Path,
+    server: Option<&Path>,
+    args: &[&str],
+    srcs: &[&str],
+) -> Run {
+    let root = s.root().display().to_string();
+    let mut c = Command::new(client);
+    c.current_dir(s.root()).args(args);
+    for src in srcs {
+        c.arg(src);
+    }
+    match server {
+        Some(server) => c
+            .arg("-e")
+            .arg(s.rsh())
+            .arg(format!("--rsync-path={}", server.display()))
+            .arg(format!("localhost:{root}/dst/")),
+        None => c.arg("dst/"),
+    };
+    run(&mut c, &s.logs())
+}
+
+#[test]
+fn a_source_directory_that_cannot_be_entered_stops_deletion() {
+    let (ox, stock) = (oxsync_bin(), rsync_bin());
+    let cases: [(&[&str], &[&str], &str); 4] = [
+        (&["-r", "--delete"], &["nope/", "src/"], "nope"),
+        (
+            &["-r", "--delete", "--ignore-missing-args"],
+            &["nope/", "src/"],
+            "nope",
+        ),
+        (&["-r", "--delete"], &["nodir/f", "src/"], "nodir"),
+        (
+            &["-r", "--delete", "--delete-missing-args"],
+            &["nodir/f", "src/"],
+            "nodir",
+        ),
+    ];
+    for (args, srcs, dir) in cases {
+        for (client, server) in [
+            (&stock, None),
+            (&ox, None),
+            (&ox, Some(&stock)),
+            (&stock, Some(&ox)),
+        ] {
+            let s = Scratch::new();
+            fs::create_dir_all(s.path("src")).expect("mkdir");
+            fs::create_dir_all(s.path("dst")).expect("mkdir");
+            write_file(&s.path("src/a"), b"a\n", 0o644, T0);
+            write_file(&s.path("dst/extra"), b"keep\n", 0o644, T0);
+            let r = transfer(&s, client, server.map(|p| p.as_path()), args, srcs);
+            let label = format!("{} via {server:?} {args:?} {srcs:?}", client.display());
+            assert_eq!(r.code, Some(23), "{label}: {r:?}");
+            let want = format!("change_dir \"{}/{dir}\" failed", s.root().display());
+            assert!(r.stderr.contains(&want), "{label}: {r:?}");
+            assert!(s.path("dst/extra").exists(), "deleted: {label}: {r:?}");
+            assert_eq!(
+                fs::read(s.path("dst/a")).expect("copied"),
+                b"a\n",
+                "{label}"
+            );
+        }
+    }
+}
