@@ -81,3 +81,35 @@ fn a_source_directory_that_cannot_be_entered_stops_deletion() {
         }
     }
 }
+
+/// The same from a daemon module: a client pulling `m/nope/` and `m/sub/`
+/// with --delete keeps what the destination holds, as from stock rsync's
+/// daemon (the module's sender reports `change_dir "nope" (in m)` and its
+/// I/O error).
+#[test]
+fn a_module_directory_that_is_not_there_stops_deletion() {
+    for daemon in [oxsync_bin(), rsync_bin()] {
+        let d = super::daemon::start(&daemon, "[m]\npath = %ROOT%/mod\n");
+        let root = d.root().to_path_buf();
+        fs::create_dir_all(root.join("mod/sub")).expect("mkdir");
+        write_file(&root.join("mod/sub/a"), b"a\n", 0o644, T0);
+        let dst = root.join("dst");
+        write_file(&dst.join("extra"), b"keep\n", 0o644, T0);
+        let r = run(
+            Command::new(rsync_bin())
+                .args(["-r", "--delete"])
+                .arg(super::daemon::url(&d, "m/nope/"))
+                .arg(super::daemon::url(&d, "m/sub/"))
+                .arg(format!("{}/", dst.display())),
+            &root,
+        );
+        let label = daemon.display();
+        assert_eq!(r.code, Some(23), "{label}: {r:?}");
+        assert!(
+            r.stderr.contains("change_dir \"nope\" (in m) failed"),
+            "{label}: {r:?}"
+        );
+        assert!(dst.join("extra").exists(), "deleted: {label}: {r:?}");
+        assert_eq!(fs::read(dst.join("a")).expect("a"), b"a\n", "{label}");
+    }
+}

@@ -294,7 +294,8 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
             // --ignore-missing-args and --delete-missing-args say: they
             // are about the name, not its directory.
             Err(e)
-                if !entered && !opts.tree.relative() && (trailing || anchor != Path::new(".")) =>
+                if !opts.tree.relative()
+                    && (trailing && arg != "." || !entered && anchor != Path::new(".")) =>
             {
                 let dir = if trailing {
                     PathBuf::from(arg.trim_end_matches("/.").trim_end_matches('/'))
@@ -331,17 +332,9 @@ fn walk_args(w: &mut Walker<'_>, sources: &[String]) -> Result<()> {
                 continue;
             }
             Err(e) => {
-                // upstream send_file_list(): "DIR/" is entered first (its
-                // "." sent), so a missing one fails at change_dir.
-                let dir = arg.trim_end_matches("/.").trim_end_matches('/');
-                let (what, shown) =
-                    if trailing && !opts.tree.relative() && !dir.is_empty() && arg != "." {
-                        ("change_dir", full_fname(Path::new(dir)))
-                    } else {
-                        ("link_stat", full_fname(&path))
-                    };
                 out.error_xfer(&format!(
-                    "rsync: [sender] {what} {shown} failed: {}",
+                    "rsync: [sender] link_stat {} failed: {}",
+                    full_fname(&path),
                     os_err(&e)
                 ));
                 // upstream: a missing argument is a transfer error but no
