@@ -48,19 +48,7 @@ fn said(r: &Run) -> (Vec<String>, Option<i32>) {
 fn transfer(client: &Path, server: Option<&Path>, args: &[&str]) -> (Run, Scratch) {
     let s = Scratch::new();
     tree(s.root());
-    let root = s.root().display().to_string();
-    let mut c = Command::new(client);
-    c.args(args);
-    match server {
-        Some(server) => c
-            .arg("-e")
-            .arg(s.rsh())
-            .arg(format!("--rsync-path={}", server.display()))
-            .arg(format!("{root}/src/"))
-            .arg(format!("localhost:{root}/dst/")),
-        None => c.arg(format!("{root}/src/")).arg(format!("{root}/dst/")),
-    };
-    (run(&mut c, &s.logs()), s)
+    (into_dst(&s, client, server, args, &["src/"]), s)
 }
 
 #[test]

@@ -11,32 +11,7 @@
 //! sender against a stock receiver over a remote shell and the reverse.
 use super::util::*;
 use std::fs;
-use std::path::Path;
 use std::process::Command;
-
-fn transfer(
-    s: &Scratch,
-    client: &Path,
-    server: Option<&Path>,
-    args: &[&str],
-    srcs: &[&str],
-) -> Run {
-    let root = s.root().display().to_string();
-    let mut c = Command::new(client);
-    c.current_dir(s.root()).args(args);
-    for src in srcs {
-        c.arg(src);
-    }
-    match server {
-        Some(server) => c
-            .arg("-e")
-            .arg(s.rsh())
-            .arg(format!("--rsync-path={}", server.display()))
-            .arg(format!("localhost:{root}/dst/")),
-        None => c.arg("dst/"),
-    };
-    run(&mut c, &s.logs())
-}
 
 #[test]
 fn a_source_directory_that_cannot_be_entered_stops_deletion() {
@@ -67,7 +42,7 @@ fn a_source_directory_that_cannot_be_entered_stops_deletion() {
             fs::create_dir_all(s.path("dst")).expect("mkdir");
             write_file(&s.path("src/a"), b"a\n", 0o644, T0);
             write_file(&s.path("dst/extra"), b"keep\n", 0o644, T0);
-            let r = transfer(&s, client, server.map(|p| p.as_path()), args, srcs);
+            let r = into_dst(&s, client, server.map(|p| p.as_path()), args, srcs);
             let label = format!("{} via {server:?} {args:?} {srcs:?}", client.display());
             assert_eq!(r.code, Some(23), "{label}: {r:?}");
             let want = format!("change_dir \"{}/{dir}\" failed", s.root().display());

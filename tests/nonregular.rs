@@ -27,19 +27,7 @@ fn tree(root: &Path) {
 
 /// `client ARGS src/ dst/`, remote through `server` when given.
 fn transfer(s: &Scratch, client: &Path, server: Option<&Path>, args: &[&str]) -> Run {
-    let root = s.root().display().to_string();
-    let mut c = Command::new(client);
-    c.args(args);
-    match server {
-        Some(server) => c
-            .arg("-e")
-            .arg(s.rsh())
-            .arg(format!("--rsync-path={}", server.display()))
-            .arg(format!("{root}/src/"))
-            .arg(format!("localhost:{root}/dst/")),
-        None => c.arg(format!("{root}/src/")).arg(format!("{root}/dst/")),
-    };
-    run(&mut c, &s.logs())
+    into_dst(s, client, server, args, &["src/"])
 }
 
 fn skips(r: &Run) -> usize {

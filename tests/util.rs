@@ -863,3 +863,26 @@ pub fn run_in(s: &Scratch, bin: &Path, args: &[&str]) -> Run {
     c.args(args).current_dir(s.root());
     run(&mut c, &s.logs())
 }
+
+/// `client ARGS SRCS... DST` run in `s`'s root, SRCS as given (relative
+/// to it), DST its `dst/`: locally, or through the remote-shell
+/// stand-in to `server` (`--rsync-path`) as `localhost:ROOT/dst/`.
+pub fn into_dst(
+    s: &Scratch,
+    client: &Path,
+    server: Option<&Path>,
+    args: &[&str],
+    srcs: &[&str],
+) -> Run {
+    let mut c = Command::new(client);
+    c.current_dir(s.root()).args(args).args(srcs);
+    match server {
+        Some(server) => c
+            .arg("-e")
+            .arg(s.rsh())
+            .arg(format!("--rsync-path={}", server.display()))
+            .arg(format!("localhost:{}/dst/", s.root().display())),
+        None => c.arg("dst/"),
+    };
+    run(&mut c, &s.logs())
+}
