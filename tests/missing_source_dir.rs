@@ -88,3 +88,71 @@ fn a_module_directory_that_is_not_there_stops_deletion() {
         assert_eq!(fs::read(dst.join("a")).expect("a"), b"a\n", "{label}");
     }
 }
+
+/// A source directory the sender cannot read (mode 000, the client not
+/// root): with incremental recursion its list comes after others, with
+/// the I/O error, and no deletion may follow: the destination's copy of
+/// that directory keeps its files ("IO error encountered -- skipping
+/// file deletion"), as with rsync. (Before, oxsync's generator read the
+/// I/O error once, at its start: `-r --delete` emptied the destination's
+/// copy of the unreadable directory.)
+#[test]
+fn an_unreadable_source_directory_keeps_its_copy() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root (to run the transfer as nobody)");
+        return;
+    }
+    let (ox, stock) = (oxsync_bin(), rsync_bin());
+    for (client, server) in [
+        (&stock, None),
+        (&ox, None),
+        (&ox, Some(&stock)),
+        (&stock, Some(&ox)),
+    ] {
+        let s = Scratch::new();
+        let mode = |p: &std::path::Path, m: u32| {
+            fs::set_permissions(p, fs::Permissions::from_mode(m)).expect("chmod")
+        };
+        mode(s.root(), 0o755);
+        for d in ["src/ok", "src/locked", "dst/locked"] {
+            fs::create_dir_all(s.path(d)).expect("mkdir");
+        }
+        write_file(&s.path("src/ok/a"), b"a\n", 0o644, T0);
+        write_file(&s.path("dst/locked/x"), b"keep\n", 0o666, T0);
+        mode(&s.path("src/locked"), 0o000);
+        mode(&s.path("dst"), 0o777);
+        mode(&s.path("dst/locked"), 0o777);
+        mode(&s.logs(), 0o777);
+        let root = s.root().display().to_string();
+        let mut c = Command::new(client);
+        c.current_dir(s.root())
+            .uid(65534)
+            .gid(65534)
+            .args(["-r", "--delete", "src/"]);
+        match server {
+            Some(server) => c
+                .arg("-e")
+                .arg(s.rsh())
+                .arg(format!("--rsync-path={}", server.display()))
+                .arg(format!("localhost:{root}/dst/")),
+            None => c.arg("dst/"),
+        };
+        let r = run(&mut c, &s.logs());
+        let label = format!("{} via {server:?}", client.display());
+        assert_eq!(r.code, Some(23), "{label}: {r:?}");
+        let said = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            said.contains("IO error encountered -- skipping file deletion"),
+            "{label}: {r:?}"
+        );
+        assert!(s.path("dst/locked/x").exists(), "deleted: {label}: {r:?}");
+        assert_eq!(
+            fs::read(s.path("dst/ok/a")).expect("copied"),
+            b"a\n",
+            "{label}"
+        );
+        mode(&s.path("src/locked"), 0o755);
+    }
+}

@@ -96,7 +96,6 @@ struct Gen<'a> {
     /// Existing directories lacking u+rwx that an ordinary user made
     /// writable for the transfer: the mode each gets back in touch_up_dirs.
     tweaked_dirs: HashMap<usize, u32>,
-    deletion_allowed: bool,
     warned_io_error: bool,
     report_all: bool,
     /// How this side's output format itemizes (upstream
@@ -157,7 +156,6 @@ pub fn generate(ctx: &RecvCtx, w: &SharedWriter, events: Receiver<GenEvent>) -> 
         skip_dir: None,
         retouch_perms: HashSet::new(),
         tweaked_dirs: HashMap::new(),
-        deletion_allowed: ctx.out.io_error() & 1 == 0 || ctx.opts.ignore_errors,
         warned_io_error: false,
         report_all,
         has_i: ctx.opts.stdout_has_i(),

@@ -54,7 +54,11 @@ impl Gen<'_> {
     pub(super) fn delete_in_dir(&mut self, i: usize) -> Result<()> {
         self.forget_dir();
         let ctx = self.ctx;
-        if !self.deletion_allowed {
+        // The sender's I/O error as it stands now: with incremental
+        // recursion a list read after the first can bring one (a
+        // directory it could not read), and no deletion follows it
+        // (upstream checks the global io_error at each directory).
+        if self.ctx.out.io_error() & 1 != 0 && !self.ctx.opts.ignore_errors {
             if !self.warned_io_error {
                 self.warned_io_error = true;
                 // upstream: generator.c delete_in_dir(): rprintf(FINFO)
