@@ -15,7 +15,6 @@ use std::process::Command;
 
 #[test]
 fn a_source_directory_that_cannot_be_entered_stops_deletion() {
-    let (ox, stock) = (oxsync_bin(), rsync_bin());
     let cases: [(&[&str], &[&str], &str); 4] = [
         (&["-r", "--delete"], &["nope/", "src/"], "nope"),
         (
@@ -31,18 +30,14 @@ fn a_source_directory_that_cannot_be_entered_stops_deletion() {
         ),
     ];
     for (args, srcs, dir) in cases {
-        for (client, server) in [
-            (&stock, None),
-            (&ox, None),
-            (&ox, Some(&stock)),
-            (&stock, Some(&ox)),
-        ] {
+        for (client, server) in each_side() {
+            let (client, server) = (client.as_path(), server.as_deref());
             let s = Scratch::new();
             fs::create_dir_all(s.path("src")).expect("mkdir");
             fs::create_dir_all(s.path("dst")).expect("mkdir");
             write_file(&s.path("src/a"), b"a\n", 0o644, T0);
             write_file(&s.path("dst/extra"), b"keep\n", 0o644, T0);
-            let r = into_dst(&s, client, server.map(|p| p.as_path()), args, srcs);
+            let r = into_dst(&s, client, server, args, srcs);
             let label = format!("{} via {server:?} {args:?} {srcs:?}", client.display());
             assert_eq!(r.code, Some(23), "{label}: {r:?}");
             let want = format!("change_dir \"{}/{dir}\" failed", s.root().display());
@@ -104,13 +99,8 @@ fn an_unreadable_source_directory_keeps_its_copy() {
         eprintln!("skipped: needs root (to run the transfer as nobody)");
         return;
     }
-    let (ox, stock) = (oxsync_bin(), rsync_bin());
-    for (client, server) in [
-        (&stock, None),
-        (&ox, None),
-        (&ox, Some(&stock)),
-        (&stock, Some(&ox)),
-    ] {
+    for (client, server) in each_side() {
+        let (client, server) = (client.as_path(), server.as_deref());
         let s = Scratch::new();
         let mode = |p: &std::path::Path, m: u32| {
             fs::set_permissions(p, fs::Permissions::from_mode(m)).expect("chmod")
@@ -125,20 +115,8 @@ fn an_unreadable_source_directory_keeps_its_copy() {
         mode(&s.path("dst"), 0o777);
         mode(&s.path("dst/locked"), 0o777);
         mode(&s.logs(), 0o777);
-        let root = s.root().display().to_string();
-        let mut c = Command::new(client);
-        c.current_dir(s.root())
-            .uid(65534)
-            .gid(65534)
-            .args(["-r", "--delete", "src/"]);
-        match server {
-            Some(server) => c
-                .arg("-e")
-                .arg(s.rsh())
-                .arg(format!("--rsync-path={}", server.display()))
-                .arg(format!("localhost:{root}/dst/")),
-            None => c.arg("dst/"),
-        };
+        let mut c = into_dst_cmd(&s, client, server, &["-r", "--delete"], &["src/"]);
+        c.uid(65534).gid(65534);
         let r = run(&mut c, &s.logs());
         let label = format!("{} via {server:?}", client.display());
         assert_eq!(r.code, Some(23), "{label}: {r:?}");

@@ -45,15 +45,9 @@ fn number_of_files(r: &Run) -> String {
 
 #[test]
 fn delete_keeps_the_names_of_unlisted_specials() {
-    let (ox, stock) = (oxsync_bin(), rsync_bin());
-    let runs: [(&Path, Option<&Path>); 4] = [
-        (&stock, None),
-        (&ox, None),
-        (&ox, Some(&stock)),
-        (&stock, Some(&ox)),
-    ];
     let mut counts = Vec::new();
-    for (client, server) in runs {
+    for (client, server) in each_side() {
+        let (client, server) = (client.as_path(), server.as_deref());
         let s = Scratch::new();
         tree(s.root());
         let r = transfer(&s, client, server, &["-r", "--delete", "--stats"]);

@@ -874,6 +874,17 @@ pub fn into_dst(
     args: &[&str],
     srcs: &[&str],
 ) -> Run {
+    run(&mut into_dst_cmd(s, client, server, args, srcs), &s.logs())
+}
+
+/// The command [`into_dst`] runs, for a caller that sets more on it.
+pub fn into_dst_cmd(
+    s: &Scratch,
+    client: &Path,
+    server: Option<&Path>,
+    args: &[&str],
+    srcs: &[&str],
+) -> Command {
     let mut c = Command::new(client);
     c.current_dir(s.root()).args(args).args(srcs);
     match server {
@@ -884,5 +895,18 @@ pub fn into_dst(
             .arg(format!("localhost:{}/dst/", s.root().display())),
         None => c.arg("dst/"),
     };
-    run(&mut c, &s.logs())
+    c
+}
+
+/// The four ways a client and a remote-shell server pair up for a
+/// comparison with stock rsync: stock rsync alone, oxsync alone, and
+/// oxsync on either side of stock rsync (`None`: a local transfer).
+pub fn each_side() -> [(PathBuf, Option<PathBuf>); 4] {
+    let (ox, stock) = (oxsync_bin(), rsync_bin());
+    [
+        (stock.clone(), None),
+        (ox.clone(), None),
+        (ox.clone(), Some(stock.clone())),
+        (stock, Some(ox)),
+    ]
 }
