@@ -2042,8 +2042,6 @@ mod sanitize_tests {
 pub struct FlistProgress<'a> {
     out: Option<&'a crate::out::Out>,
     level: u8,
-    /// "KIND file list ... " is out, its line held open.
-    begun: std::cell::Cell<bool>,
 }
 
 impl<'a> FlistProgress<'a> {
@@ -2058,7 +2056,6 @@ impl<'a> FlistProgress<'a> {
         FlistProgress {
             out: on.then_some(out),
             level,
-            begun: std::cell::Cell::new(false),
         }
     }
 
@@ -2089,7 +2086,6 @@ impl<'a> FlistProgress<'a> {
         };
         out.client_text(format!("{kind} file list ... ").as_bytes());
         out.hold_line();
-        self.begun.set(true);
     }
 
     /// Prints the line once the list of `count` entries is complete
@@ -2099,12 +2095,9 @@ impl<'a> FlistProgress<'a> {
             return;
         };
         if self.level < 2 {
-            if self.begun.get() {
-                out.release_line();
-                out.client_text(b"done\n");
-            } else {
-                out.client_text(format!("{kind} file list ... done\n").as_bytes());
-            }
+            // The line [`FlistProgress::begin`] left open.
+            out.release_line();
+            out.client_text(b"done\n");
             return;
         }
         // The running count at every hundredth entry: the sender counts
