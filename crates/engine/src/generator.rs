@@ -1064,10 +1064,7 @@ impl Gen<'_> {
                     match self.delete_item(p, &s, false) {
                         Ok(true) => {}
                         Ok(false) => {
-                            ctx.out.error_xfer(&format!(
-                                "could not make way for new regular file: {}",
-                                ctx.name(i)
-                            ));
+                            self.said_in_the_way(i, &ReplaceError::InTheWay);
                             return Ok(());
                         }
                         Err(err) => {
