@@ -10,14 +10,16 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-/// The fixture: a source tree with an unreadable file, a read-only
-/// directory, a writable one.
+/// The fixture: a source tree with an unreadable file and a directory
+/// holding a symlink, a read-only directory, a writable one.
 fn fixture(root: &Path) {
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).expect("chmod root");
     fs::create_dir_all(root.join("src/sub")).expect("mkdir src");
     write_file(&root.join("src/a"), b"alpha\n", 0o644, T0);
     write_file(&root.join("src/sub/b"), b"beta\n", 0o644, T0);
     write_file(&root.join("src/unread"), b"secret\n", 0o000, T0);
+    fs::create_dir_all(root.join("src/links")).expect("mkdir links");
+    std::os::unix::fs::symlink("a", root.join("src/links/ln")).expect("symlink");
     fs::create_dir_all(root.join("ro")).expect("mkdir ro");
     fs::set_permissions(root.join("ro"), fs::Permissions::from_mode(0o555)).expect("chmod ro");
     fs::create_dir_all(root.join("w")).expect("mkdir w");
@@ -127,6 +129,12 @@ const CASES: &[(&str, &[&str])] = &[
         &["-a", "{S}/src/sub", "{S}/ro/"],
     ),
     ("unwritable dest dir", &["-r", "{S}/src/", "{S}/ro/"]),
+    // (Before, the symlink's line named the failed call twice:
+    // `failed: symlinkat "ln" failed: Permission denied (13)`.)
+    (
+        "symlink denied in an unwritable dest dir",
+        &["-rl", "{S}/src/links/", "{S}/ro/"],
+    ),
 ];
 
 #[test]

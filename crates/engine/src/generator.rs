@@ -367,7 +367,12 @@ pub(crate) enum ReplaceError {
 
 impl crate::error::SysErr for ReplaceError {
     fn sys_text(&self) -> String {
-        crate::error::errno_text(&self.to_string())
+        match self {
+            // The errno alone: the message names the item and the call.
+            ReplaceError::Confined(e) => crate::error::confine_err(e),
+            ReplaceError::Delete(e) => crate::error::sys_err(e),
+            other => other.to_string(),
+        }
     }
 }
 
