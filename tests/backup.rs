@@ -231,3 +231,141 @@ fn delete_with_backup_keeps_a_directory_holding_backups() {
     assert_eq!(tree(&ox_s), tree(&rs_s));
     assert_eq!(fs::read(ox_s.path("to/old/deep/x~")).unwrap(), b"x\n");
 }
+
+/// A client pulling (confined to its destination by Landlock) with a
+/// `--backup-dir` that does not exist yet: the directory is made and the
+/// old file kept there, as unconfined and as rsync. (Before, the backup
+/// dir was outside the rules: every backup failed with "No such file or
+/// directory" and the old files were replaced all the same, exit 23.)
+#[test]
+fn a_confined_pull_makes_a_missing_backup_dir() {
+    let [(ox_s, ox), (rs_s, rs)] = [oxsync_bin(), rsync_bin()].map(|bin| {
+        let s = Scratch::new();
+        let b = s.root();
+        fs::create_dir_all(b.join("src/sub")).unwrap();
+        fs::create_dir_all(b.join("dst/sub")).unwrap();
+        fs::write(b.join("src/sub/f"), b"new\n").unwrap();
+        fs::write(b.join("dst/sub/f"), b"old!\n").unwrap();
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(b)
+            .args(["-a", "-b", "--backup-dir=../bk/deep", "-e"])
+            .arg(s.rsh())
+            .arg(format!("--rsync-path={}", bin.display()))
+            .arg(format!("localhost:{}/src/", b.display()))
+            .arg("dst/");
+        let r = run(&mut cmd, &s.logs());
+        (s, r)
+    });
+    for (s, r) in [(&ox_s, &ox), (&rs_s, &rs)] {
+        r.assert_code(0);
+        assert_eq!(
+            fs::read(s.path("bk/deep/sub/f")).ok(),
+            Some(b"old!\n".to_vec()),
+            "{r:?}"
+        );
+        assert_eq!(fs::read(s.path("dst/sub/f")).unwrap(), b"new\n");
+    }
+}
+
+/// A 250-byte name whose backup name (`--suffix`) is too long: the backup
+/// fails, the old file stays and the run ends with code 11 (upstream's
+/// finish_transfer()); in place, the file is skipped (code 23). (Before,
+/// the file was replaced without its backup and the run went on.)
+#[test]
+fn a_backup_that_cannot_be_made_keeps_the_old_file() {
+    let name = "n".repeat(250);
+    for (inplace, code) in [(false, 11), (true, 23)] {
+        let runs = twins(|b| {
+            fs::create_dir_all(b.join("src")).unwrap();
+            fs::create_dir_all(b.join("dst")).unwrap();
+            fs::write(b.join("src").join(&name), b"new contents\n").unwrap();
+            fs::write(b.join("dst").join(&name), b"old\n").unwrap();
+            let mut args = vec![
+                "-r".to_string(),
+                "-b".into(),
+                "--suffix=.backup-suffix".into(),
+            ];
+            if inplace {
+                args.push("--inplace".into());
+            }
+            args.extend([dir(&b.join("src")), dir(&b.join("dst"))]);
+            args
+        });
+        for (s, r) in &runs {
+            r.assert_code(code);
+            // (In place, rsync's generator says `unlink "NAME.backup-suffix"`.)
+            assert!(
+                (inplace || r.stderr.contains("keep_backup failed: \""))
+                    && r.stderr.contains("File name too long (36)"),
+                "inplace {inplace}: {r:?}"
+            );
+            assert!(!r.stderr.contains("os error"), "{r:?}");
+            assert_eq!(
+                fs::read(s.path("dst").join(&name)).unwrap(),
+                b"old\n",
+                "inplace {inplace}: the old file was replaced: {r:?}"
+            );
+        }
+    }
+}
+
+/// A `--backup-dir` that is a file ends the run before any file is
+/// touched (exit 1), as upstream's do_recv() checks it.
+#[test]
+fn a_backup_dir_that_is_a_file_is_refused_first() {
+    let runs = twins(|b| {
+        fs::create_dir_all(b.join("src")).unwrap();
+        fs::create_dir_all(b.join("dst")).unwrap();
+        fs::write(b.join("src/f"), b"new contents\n").unwrap();
+        fs::write(b.join("dst/f"), b"old\n").unwrap();
+        fs::write(b.join("bkf"), b"a file\n").unwrap();
+        let bk = format!("--backup-dir={}", b.join("bkf").display());
+        vec![
+            "-r".into(),
+            "-b".into(),
+            bk,
+            dir(&b.join("src")),
+            dir(&b.join("dst")),
+        ]
+    });
+    for (s, r) in &runs {
+        r.assert_code(1);
+        let line = format!(
+            "The backup-dir is not a directory: {}",
+            s.path("bkf").display()
+        );
+        assert!(r.stderr.contains(&line), "{r:?}");
+        assert_eq!(fs::read(s.path("dst/f")).unwrap(), b"old\n");
+    }
+}
+
+/// A file in the backup dir where a backup needs a directory is removed
+/// for it (upstream's copy_valid_path()).
+#[test]
+fn a_file_in_the_backup_dirs_way_gives_way() {
+    let runs = twins(|b| {
+        fs::create_dir_all(b.join("src/x")).unwrap();
+        fs::create_dir_all(b.join("dst/x")).unwrap();
+        fs::create_dir_all(b.join("bk")).unwrap();
+        fs::write(b.join("src/x/f"), b"new contents\n").unwrap();
+        fs::write(b.join("dst/x/f"), b"old\n").unwrap();
+        fs::write(b.join("bk/x"), b"in the way\n").unwrap();
+        let bk = format!("--backup-dir={}", b.join("bk").display());
+        vec![
+            "-r".into(),
+            "-b".into(),
+            bk,
+            dir(&b.join("src")),
+            dir(&b.join("dst")),
+        ]
+    });
+    for (s, r) in &runs {
+        r.assert_code(0);
+        assert_eq!(
+            fs::read(s.path("bk/x/f")).ok(),
+            Some(b"old\n".to_vec()),
+            "{r:?}"
+        );
+        assert_eq!(fs::read(s.path("dst/x/f")).unwrap(), b"new contents\n");
+    }
+}

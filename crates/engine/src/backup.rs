@@ -3,23 +3,43 @@
 //! replaced or deleted (upstream backup.c).
 use crate::ctx::RecvCtx;
 use crate::error::{Error, Result};
-use crate::relocate::{copy_file, make_parent_mode, recreate};
+use crate::relocate::{copy_file, recreate};
 use confine::{FileType, RelPath, Root};
 
+/// The start of the line a failed backup is reported with.
+const KEEP_BACKUP_FAILED: &str = "rsync: [receiver] keep_backup failed: ";
+
 /// Backs up the destination's `p` (renamed, or copied for `--inplace`)
-/// to `p` + suffix or into `--backup-dir`. False when it failed.
+/// to `p` + suffix or into `--backup-dir`. False when it failed (said as
+/// a file's error).
 // upstream: backup.c:make_backup()
 pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
+    match try_backup(ctx, p, copy) {
+        Ok(()) => true,
+        Err(e) => {
+            ctx.out.error_xfer(&e.message);
+            false
+        }
+    }
+}
+
+/// Whether `e` is a failed backup (from [`try_backup`]).
+pub fn is_backup_failure(e: &Error) -> bool {
+    e.message.starts_with(KEEP_BACKUP_FAILED)
+}
+
+/// As [`make_backup`]; a failure is returned (code 11, the line to say).
+pub fn try_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> Result<()> {
     let st = match ctx.root.stat(p) {
         Ok(Some(st)) if st.file_type != FileType::Dir => st,
-        _ => return true,
+        _ => return Ok(()),
     };
     if st.file_type == FileType::Symlink && unsafe_backup_link(ctx, p) {
         // The link is dropped, not kept: the caller expects `p` gone.
         if !copy {
             let _ = ctx.root.unlink(p);
         }
-        return true;
+        return Ok(());
     }
     let suffix = ctx.opts.backup_suffix().as_bytes();
     let with_suffix = |r: RelPath| -> Option<RelPath> {
@@ -27,24 +47,30 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
         v.extend_from_slice(suffix);
         RelPath::new(&v).ok()
     };
+    // How many leading components of `to` name the backup dir itself.
+    let base = ctx
+        .dirs
+        .backup
+        .as_ref()
+        .map_or(0, |place| place.dir.components().count());
     let (root, from, to) = match &ctx.dirs.backup {
         Some(place) => {
             let (Ok(from), Ok(to)) = (place.dest_path(p), place.dir_path(p)) else {
-                return false;
+                return Err(failed(ctx, p, "", "File name too long (36)"));
             };
             let Some(to) = with_suffix(to) else {
-                return false;
+                return Err(failed(ctx, p, "", "File name too long (36)"));
             };
             (place.root(&ctx.root), from, to)
         }
         None => {
             let Some(to) = with_suffix(p.clone()) else {
-                return false;
+                return Err(failed(ctx, p, "", "File name too long (36)"));
             };
             (&ctx.root, p.clone(), to)
         }
     };
-    make_parent_mode(root, &to, 0o777);
+    make_backup_parents(root, &to, base);
     // A copy under --fake-super keeps the attribute that says what the
     // file stands for (a rename keeps it anyway).
     let copied = |make: &dyn Fn() -> Result<()>| {
@@ -66,7 +92,7 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
                 copied(&|| recreate(root, &from, &to))
             }
-            Err(e) => Err(Error::file_io(e.to_string())),
+            Err(e) => Err(Error::file_io(crate::error::sys_err(&e))),
         }
     });
     match res {
@@ -78,7 +104,7 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
                     to.display_lossy()
                 ));
             }
-            true
+            Ok(())
         }
         Err(e) => {
             // upstream backup.c keep_backup(): the backup's name as the
@@ -93,14 +119,49 @@ pub fn make_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> bool {
                 ),
                 None => to.display_lossy().to_string(),
             };
-            ctx.out.error_xfer(&format!(
-                "rsync: [receiver] keep_backup failed: \"{}\" -> \"{target}\": {}",
-                p.display_lossy(),
-                e.message
-            ));
-            false
+            Err(failed(ctx, p, &target, &errno_tail(&e.message)))
         }
     }
+}
+
+/// Makes the directories a backup goes into. Beneath the backup dir's own
+/// `base` components, anything else in a directory's way (a file, a
+/// symlink from an older backup) is removed first, as upstream's
+/// copy_valid_path() (validate_backup_dir()) does.
+fn make_backup_parents(root: &Root, to: &RelPath, base: usize) {
+    let parent = to.split_last().0;
+    let mut cur = RelPath::root();
+    for (n, comp) in parent.components().enumerate() {
+        let Ok(next) = cur.join(comp) else { return };
+        cur = next;
+        match root.stat(&cur) {
+            Ok(None) => {}
+            Ok(Some(st)) if n >= base && st.file_type != FileType::Dir => {
+                if root.unlink(&cur).is_err() {
+                    return;
+                }
+            }
+            _ => continue,
+        }
+        let _ = root.mkdir(&cur, 0o777);
+    }
+}
+
+/// upstream's `keep_backup failed: "NAME" -> "BACKUP": ERRNO`, the name
+/// as its full_fname() gives it.
+fn failed(ctx: &RecvCtx, p: &RelPath, target: &str, why: &str) -> Error {
+    Error::file_io(format!(
+        "{KEEP_BACKUP_FAILED}\"{}\" -> \"{target}\": {why}",
+        ctx.full_path(p.as_bytes())
+    ))
+}
+
+/// The system error at the end of a failure's message (`... failed:
+/// Not a directory (20)` gives `Not a directory (20)`): keep_backup's
+/// line names the file and its backup itself, as upstream's rsyserr().
+fn errno_tail(message: &str) -> String {
+    let tail = message.rsplit_once("failed: ").map_or(message, |(_, t)| t);
+    crate::error::errno_text(tail)
 }
 
 /// A directory where the backup goes is removed first, with what it

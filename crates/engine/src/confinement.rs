@@ -33,26 +33,79 @@ pub fn receiver_rules(opts: &Options, dest: &Path) -> Rules {
     // A pulling client talks to its peer over descriptors it already has;
     // a remote shell was started before this point.
     rules.deny_tcp = true;
-    let from_dest = |p: &str| -> PathBuf {
-        if p.starts_with('/') {
-            PathBuf::from(p)
-        } else {
-            dest.join(p)
-        }
-    };
-    let rw_dirs = [
-        opts.temp_dir.as_deref(),
-        opts.partial_dir.as_deref().filter(|p| p.starts_with('/')),
-        opts.backup_dir.as_deref(),
-    ];
-    for p in rw_dirs.into_iter().flatten() {
-        rules.allow(&from_dest(p), true, auth);
+    for (p, _) in rw_dirs(opts) {
+        rules.allow(&from_dest(dest, p), true, auth);
     }
     let link = opts.alt_dest == Some(AltDest::Link);
     for p in &opts.basis_dirs {
-        rules.allow(&from_dest(p), link, auth);
+        rules.allow(&from_dest(dest, p), link, auth);
     }
     rules
+}
+
+/// The directories outside the destination a receiver writes into: the
+/// temp dir, an absolute partial dir, the backup dir; each with the mode
+/// upstream makes it with when missing (none for the temp dir, which must
+/// exist).
+fn rw_dirs(opts: &Options) -> impl Iterator<Item = (&str, Option<u32>)> {
+    [
+        (opts.temp_dir.as_deref(), None),
+        (
+            opts.partial_dir.as_deref().filter(|p| p.starts_with('/')),
+            Some(0o700),
+        ),
+        (opts.backup_dir.as_deref(), Some(0o777)),
+    ]
+    .into_iter()
+    .filter_map(|(p, mode)| p.map(|p| (p, mode)))
+}
+
+/// Whether `path` (which may not exist) lies beneath the directory
+/// `dest`: judged by its nearest existing ancestor, resolved.
+fn inside(dest: &Path, path: &Path) -> bool {
+    let Ok(dest) = std::fs::canonicalize(dest) else {
+        return false;
+    };
+    let mut cur = path.to_path_buf();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&cur) {
+            return real.starts_with(&dest);
+        }
+        if !cur.pop() {
+            return false;
+        }
+    }
+}
+
+/// An option's directory: absolute, or relative to the destination.
+fn from_dest(dest: &Path, p: &str) -> PathBuf {
+    if p.starts_with('/') {
+        PathBuf::from(p)
+    } else {
+        dest.join(p)
+    }
+}
+
+/// A Landlock rule needs a directory that exists: the client's own
+/// backup dir or absolute partial dir outside the destination, when
+/// missing, is made before the rules are (unconfined, upstream makes it
+/// with the first file that needs it; made later, it would be outside the
+/// rules and every backup would fail). One inside the destination is left
+/// to be made when needed, as upstream (made early, a `--delete` pass
+/// would find it there).
+fn make_missing_dirs(opts: &Options, dest: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    for (p, mode) in rw_dirs(opts) {
+        let (path, Some(mode)) = (from_dest(dest, p), mode) else {
+            continue;
+        };
+        if !path.exists() && !inside(dest, &path) {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(mode)
+                .create(&path);
+        }
+    }
 }
 
 /// Engages Landlock on the calling thread for a receiver whose destination
@@ -69,6 +122,10 @@ pub fn confine_receiver(
         return Ok(());
     }
     let dest = PathBuf::from(format!("/proc/self/fd/{}", root.as_fd().as_raw_fd()));
+    // Only the operator's own options: a server's come from its peer.
+    if side == Side::Client {
+        make_missing_dirs(opts, &dest);
+    }
     let outcome = confine_to(&receiver_rules(opts, &dest));
     out.set_landlock(crate::stats::LandlockNote {
         state: match &outcome {

@@ -104,8 +104,10 @@ pub fn open_output(
         let exists = found == Some(FileType::File);
         // upstream: receiver.c recv_files() (write_to_device)
         let device = ctx.opts.write_devices && found == Some(FileType::Device);
-        if exists && ctx.opts.backup {
-            make_backup(ctx, p, true);
+        // upstream generator.c recv_generator(): an in-place file whose
+        // backup cannot be made is not updated (its data is read past).
+        if exists && ctx.opts.backup && !make_backup(ctx, p, true) {
+            return Err(Error::file_io(String::new()));
         }
         let mut file = if device {
             ctx.root.open_write_device(p)
@@ -300,7 +302,7 @@ fn name_unnamed(ctx: &RecvCtx, p: &RelPath, file: &File) -> Result<()> {
         Err(e) => return Err(failed(&e)),
     }
     if ctx.opts.backup {
-        make_backup(ctx, p, false);
+        crate::backup::try_backup(ctx, p, false)?;
     }
     let named = |tmp: &RelPath| {
         ctx.root
@@ -347,7 +349,7 @@ pub fn place(ctx: &RecvCtx, i: usize, out: &Output, file: &File) -> Result<()> {
         }
     }
     if ctx.opts.backup {
-        make_backup(ctx, p, false);
+        crate::backup::try_backup(ctx, p, false)?;
     }
     let dest = match (&ctx.dirs.temp, out.in_temp_dir) {
         (Some(t), true) => t.dest_path(p)?,
@@ -402,8 +404,10 @@ pub fn delayed_updates(ctx: &RecvCtx) -> Vec<usize> {
         let Some((place, path)) = ctx.dirs.partial_of(p) else {
             continue;
         };
-        if ctx.opts.backup {
-            make_backup(ctx, p, false);
+        // upstream receiver.c handle_delayed_updates(): a file whose
+        // backup failed stays where it is.
+        if ctx.opts.backup && !make_backup(ctx, p, false) {
+            continue;
         }
         let root = place_root(ctx, place);
         let dest = match place {

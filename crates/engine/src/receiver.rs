@@ -604,8 +604,15 @@ fn receive_data<R: Read>(
     // file's error; its data is read past and the transfer goes on.
     let (tmp, file) = match crate::partial::open_output(ctx, i, head, (append, new), &mut hasher) {
         Ok(v) => v,
-        Err(err) if err.code == protocol::exit::RERR_FILEIO && !ctx.opts.inplace => {
-            ctx.out.error_xfer(&err.message);
+        // (An in-place file whose backup failed, said already: an empty
+        // message.)
+        Err(err)
+            if err.code == protocol::exit::RERR_FILEIO
+                && (!ctx.opts.inplace || err.message.is_empty()) =>
+        {
+            if !err.message.is_empty() {
+                ctx.out.error_xfer(&err.message);
+            }
             discard_tokens(ctx, r, head, buf, tokens)?;
             return Ok(None);
         }
@@ -749,7 +756,7 @@ fn receive_data<R: Read>(
             )));
         }
     }
-    finish_file(ctx, (i, e), &tmp, p, &file, &name);
+    finish_file(ctx, (i, e), &tmp, p, &file, &name)?;
     crate::partial::send_success(ctx, i);
     Ok(Some(true))
 }
@@ -776,7 +783,7 @@ fn finish_file(
     dest: &RelPath,
     file: &File,
     name: &str,
-) {
+) -> Result<()> {
     let opts = &ctx.opts;
     let mode = final_mode(ctx, e, dest);
     let owner = if ctx.am_root && (opts.owner || opts.group) {
@@ -833,7 +840,7 @@ fn finish_file(
             ));
         }
         set_atime(ctx, file, e, name);
-        return;
+        return Ok(());
     }
     if let Err(err) = confine::Root::set_fd_meta(file, Some(mode), owner, mtime) {
         ctx.out.error_xfer(&format!(
@@ -844,12 +851,19 @@ fn finish_file(
     set_atime(ctx, file, e, name);
     if let Err(err) = crate::partial::place(ctx, i, tmp, file) {
         crate::partial::discard(ctx, tmp);
+        // A file whose old version could not be backed up is not put in
+        // place, and the run ends (code 11), as upstream's
+        // finish_transfer() (exit_cleanup(RERR_FILEIO)).
+        if crate::backup::is_backup_failure(&err) {
+            return Err(err);
+        }
         ctx.out.error_xfer(&format!(
             "rsync: [receiver] rename \"{}\" -> \"{name}\" failed: {}",
             String::from_utf8_lossy(tmp.tmp.as_bytes()),
             err.message
         ));
     }
+    Ok(())
 }
 
 /// Whether the temp file `tmp`, new, already has owner `uid` and group

@@ -938,7 +938,36 @@ fn basis_dirs(
     if let (Some(t), Some(value)) = (&dirs.temp, opts.temp_dir.as_deref()) {
         check_temp_dir(t.root(dest_root), &t.dir, value)?;
     }
+    if let (Some(b), Some(value)) = (&dirs.backup, opts.backup_dir.as_deref()) {
+        check_backup_dir(b.root(dest_root), &b.dir, value)?;
+    }
     Ok(dirs)
+}
+
+/// A `--backup-dir` that is there but not a directory ends the run before
+/// any file (exit 1), instead of failing each file's backup; one that is
+/// missing is made with the first backup.
+// upstream: main.c:do_recv()
+fn check_backup_dir(root: &Root, dir: &RelPath, value: &str) -> Result<()> {
+    let shown = match value.trim_end_matches('/') {
+        "" => "/",
+        v => v,
+    };
+    if dir.as_bytes().is_empty() {
+        return Ok(());
+    }
+    match root.stat(dir) {
+        Ok(Some(st)) if !st.is_dir() && !st.is_symlink() => Err(Error::new(
+            exit::RERR_SYNTAX,
+            format!("The backup-dir is not a directory: {shown}"),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => Ok(()),
+        Err(e) => Err(Error::new(
+            exit::RERR_FILEIO,
+            format!("Failed to stat {shown}: {}", crate::error::sys_err(&e)),
+        )),
+    }
 }
 
 /// A `--temp-dir` that is missing or not a directory ends the run before
