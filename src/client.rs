@@ -1,6 +1,6 @@
 //! The client: decides the direction from the command line, starts the
 //! remote shell (or the in-process receiving side) and prints the summary.
-use crate::output::{client_out, format};
+use crate::output::{client_out, finish, format};
 use crate::protect_args::send_protected_args;
 use crate::remote::{parse_location, safe_arg, split_command, Location};
 use engine::out::{shared, Out};
@@ -188,51 +188,6 @@ fn transfer(opts: &Options, started: Instant, batch: Option<&engine::batch::Reco
         (Location::Daemon(_), _) => unreachable!("daemon refused above"),
     };
     finish(opts, result, &out, logf.as_ref(), started)
-}
-
-/// Prints the summary or the error of a finished transfer; its exit code.
-/// A transfer that ended well carries the remote shell's exit status
-/// (0 locally): a server that exited non-zero (its sender's or
-/// receiver's errors, reported already) gives the code, after the
-/// summary, as upstream's client_run() takes it from
-/// wait_process_with_flush().
-fn finish(
-    opts: &Options,
-    result: engine::Result<(XferStats, i32)>,
-    out: &Arc<Out>,
-    logf: Option<&crate::logfile::LogFile>,
-    started: Instant,
-) -> i32 {
-    match result {
-        Ok((stats, child_code)) => {
-            engine::summary::print_summary(out, opts, &stats, started.elapsed());
-            if let Some(l) = logf {
-                l.finish(&stats);
-            }
-            let code = match child_code {
-                0 => out.final_code(),
-                c => c,
-            };
-            if code != 0 {
-                eprintln!("{}", closing_line(code, "client"));
-            }
-            code
-        }
-        Err(e) => {
-            if !e.reported {
-                eprintln!("{}", e.message);
-            }
-            if let Some(l) = logf {
-                l.error(&e.message);
-            }
-            // upstream io.c: after the peer's error exit (its own closing
-            // line already printed) no second one.
-            if !e.reported {
-                eprintln!("{}", e.closing_line("client"));
-            }
-            e.code
-        }
-    }
 }
 
 use std::sync::Arc;

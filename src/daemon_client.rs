@@ -246,6 +246,7 @@ fn transfer(
     let recv_opts = engine::batch::receiving_options(opts);
     let fmt = crate::output::format(opts, push, false);
     let out = crate::output::client_out(opts, fmt);
+    let logf = crate::logfile::LogFile::start(opts, &out, push, false);
     // --timeout on the socket's reads (keeping what the handshake already
     // buffered) and --bwlimit on its writes.
     let who = if push { "sender" } else { "Receiver" };
@@ -264,23 +265,7 @@ fn transfer(
     } else {
         run_receiver(r, wr, &recv_opts, &local[0], &link, out.clone())
     };
-    match result {
-        Ok(stats) => {
-            engine::summary::print_summary(&out, opts, &stats, started.elapsed());
-            let code = out.final_code();
-            if code != 0 {
-                eprintln!("{}", closing_line(code, "client"));
-            }
-            code
-        }
-        Err(e) => {
-            if !e.reported && !e.message.is_empty() {
-                eprintln!("{}", e.message);
-            }
-            eprintln!("{}", e.closing_line("client"));
-            e.code
-        }
-    }
+    crate::output::finish(opts, result.map(|s| (s, 0)), &out, logf.as_ref(), started)
 }
 
 enum Handshake {

@@ -75,3 +75,48 @@ fn full_name(name: &str) -> String {
         trimmed => trimmed.to_string(),
     }
 }
+
+/// Prints the summary or the error of a finished transfer; its exit code.
+/// A transfer that ended well carries the remote shell's exit status
+/// (0 locally): a server that exited non-zero (its sender's or
+/// receiver's errors, reported already) gives the code, after the
+/// summary, as upstream's client_run() takes it from
+/// wait_process_with_flush().
+pub(crate) fn finish(
+    opts: &Options,
+    result: engine::Result<(engine::stats::XferStats, i32)>,
+    out: &Arc<Out>,
+    logf: Option<&crate::logfile::LogFile>,
+    started: std::time::Instant,
+) -> i32 {
+    match result {
+        Ok((stats, child_code)) => {
+            engine::summary::print_summary(out, opts, &stats, started.elapsed());
+            if let Some(l) = logf {
+                l.finish(&stats);
+            }
+            let code = match child_code {
+                0 => out.final_code(),
+                c => c,
+            };
+            if code != 0 {
+                eprintln!("{}", engine::transfer::closing_line(code, "client"));
+            }
+            code
+        }
+        Err(e) => {
+            if !e.reported && !e.message.is_empty() {
+                eprintln!("{}", e.message);
+            }
+            if let Some(l) = logf {
+                l.error(&e.message);
+            }
+            // upstream io.c: after the peer's error exit (its own closing
+            // line already printed) no second one.
+            if !e.reported {
+                eprintln!("{}", e.closing_line("client"));
+            }
+            e.code
+        }
+    }
+}

@@ -729,6 +729,45 @@ fn log_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `--log-file` on a client of a daemon, pushing and pulling: the client
+/// writes it as stock rsync's client does (before, oxsync's daemon client
+/// wrote none).
+#[test]
+fn log_file_on_a_daemons_client() {
+    let d = crate::daemon::start(
+        &oxsync_bin(),
+        "[m]\npath = %ROOT%/mod\nread only = no\nuse chroot = no\n",
+    );
+    let src = d.root().join("src");
+    small_tree(&src);
+    fs::create_dir_all(d.root().join("mod")).expect("mod");
+    fs::create_dir_all(d.root().join("logs")).expect("logs");
+    for push in [true, false] {
+        let mut logs = Vec::new();
+        for (k, client) in [oxsync_bin(), rsync_bin()].iter().enumerate() {
+            let log = d.root().join(format!("log{push}{k}"));
+            let mut c = Command::new(client);
+            c.args(["-a", &format!("--log-file={}", log.display())]);
+            if push {
+                c.arg(format!("{}/", src.display()))
+                    .arg(crate::daemon::url(&d, &format!("m/p{k}/")));
+            } else {
+                c.arg(crate::daemon::url(&d, "m/p0/"))
+                    .arg(d.root().join(format!("pulled{k}")));
+            }
+            let r = run(&mut c, &d.root().join("logs"));
+            r.assert_code(0);
+            logs.push(log_lines(&log));
+        }
+        assert!(
+            logs[0].iter().any(|l| l.contains("a.txt")),
+            "push {push}: {:?}",
+            logs[0]
+        );
+        assert_eq!(logs[0], logs[1], "push {push}: oxsync's log, then rsync's");
+    }
+}
+
 /// `--log-file` (with the default and a custom format) on the client, and
 /// on the server through `--rsync-path`, logs what stock rsync logs.
 #[test]

@@ -1254,3 +1254,37 @@ fn startup_log_names_the_port() {
     let want = format!("starting, listening on port {}", d.port());
     assert!(log.contains(&want), "{want}: {log}");
 }
+
+/// A daemon that refuses the client's options after `@RSYNCD: OK` (here
+/// `--remove-source-files` from a read-only module) says why and closes
+/// with its own line; the client adds no second closing line, as stock
+/// rsync's client.
+#[test]
+fn a_refusal_after_the_greeting_has_one_closing_line() {
+    let d = start(
+        &oxsync_bin(),
+        "[ro]\npath = %ROOT%/mod\nread only = yes\nuse chroot = no\n",
+    );
+    fs::create_dir_all(d.root().join("mod")).expect("mod");
+    fs::write(d.root().join("mod/f"), b"f\n").expect("f");
+    for client in [oxsync_bin(), rsync_bin()] {
+        let out = Command::new(&client)
+            .args(["-a", "--remove-source-files"])
+            .arg(url(&d, "ro/"))
+            .arg(d.root().join("dst"))
+            .output()
+            .expect("client");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", client.display());
+        assert!(err.contains("read-only module"), "{err}");
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.starts_with("rsync error:"))
+                .count(),
+            1,
+            "{}: {err}",
+            client.display()
+        );
+        assert!(d.root().join("mod/f").exists());
+    }
+}

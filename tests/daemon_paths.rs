@@ -239,3 +239,44 @@ fn exclude_from_outside_the_module_applies() {
         assert_eq!(got, ["drop-but-kept", "keep.txt"], "{who}");
     }
 }
+
+/// A client pulling from a module with its own `--backup-dir` (and
+/// `--temp-dir`, `--partial-dir`) outside its destination: those are the
+/// client's paths, which the sending daemon is sent but never uses, so
+/// they are not refused as outside the module. (Before, oxsync's daemon
+/// refused the pull: "--backup-dir='../bk' is outside module m", exit 1.)
+#[test]
+fn a_pulling_clients_own_directories_are_not_the_modules() {
+    for daemon_bin in [oxsync_bin(), rsync_bin()] {
+        let d = start(&daemon_bin, MODULE);
+        prepare(&d);
+        for client in [oxsync_bin(), rsync_bin()] {
+            let base = d.root().join(format!("pull{}", client == oxsync_bin()));
+            fs::create_dir_all(base.join("dst")).expect("mkdir");
+            fs::create_dir_all(base.join("tmp")).expect("mkdir");
+            fs::write(base.join("dst/f0"), "LOCAL!\n").expect("w");
+            let out = Command::new(&client)
+                .current_dir(&base)
+                .args([
+                    "-r",
+                    "-b",
+                    "--backup-dir=../bk",
+                    "--partial-dir=/nonexistent/p",
+                ])
+                .arg(format!("--temp-dir={}", base.join("tmp").display()))
+                .arg(url(&d, "m/dest/"))
+                .arg("dst/")
+                .output()
+                .expect("run client");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let who = format!("{} from {}", client.display(), daemon_bin.display());
+            assert_eq!(out.status.code(), Some(0), "{who}: {err}");
+            assert_eq!(fs::read(base.join("dst/f0")).expect("f0"), b"OLD\n");
+            assert_eq!(
+                fs::read(base.join("bk/f0")).ok(),
+                Some(b"LOCAL!\n".to_vec()),
+                "{who}: no backup beside the destination"
+            );
+        }
+    }
+}

@@ -1154,6 +1154,15 @@ impl Requested {
                 rules,
                 module_root: self.root.clone(),
             });
+        // A sending daemon makes no temporary, partial or backup file: a
+        // pulling client's own directories for them (sent along, as
+        // upstream's server_options() sends them) are the client's
+        // business, not refused here.
+        if opts.sender {
+            opts.temp_dir = None;
+            opts.partial_dir = None;
+            opts.backup_dir = None;
+        }
         match sandbox::check_client_paths(
             opts,
             &self.root,
