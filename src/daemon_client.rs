@@ -237,6 +237,13 @@ fn transfer(
             return fail(&e.message, exit::RERR_SOCKETIO);
         }
     }
+    // upstream: main.c client_run() -> become_copy_as_user(): connected as
+    // the invoking user, the copy runs as the other.
+    if let Err(e) = engine::copyas::become_user(opts.copy_as.as_deref()) {
+        eprintln!("{}", e.message);
+        eprintln!("{}", e.closing_line("client"));
+        return e.code;
+    }
     let link = Link {
         agreed_protocol: Some(protocol),
         requested,

@@ -267,3 +267,32 @@ fn a_message_during_the_file_list_gets_its_own_line() {
         );
     }
 }
+
+/// A pulled file whose temporary file cannot be made (an unwritable
+/// destination, as `nobody`) gets its error and no itemized line, as
+/// upstream's recv_files() logs a file only once its output is open.
+/// (Before, oxsync's client printed `>f+++++++++ a` for it too.)
+#[test]
+fn a_pulled_file_that_cannot_be_written_is_not_itemized() {
+    let runs = [oxsync_bin(), rsync_bin()].map(|bin| {
+        let s = Scratch::new();
+        fixture(s.root());
+        let rsh = s.rsh().display().to_string();
+        let args = [
+            "-ri",
+            "-e",
+            &rsh,
+            &format!("--rsync-path={}", bin.display()),
+            "localhost:{S}/src/a",
+            "{S}/ro/",
+        ];
+        let r = run_case(&bin, &s, &args);
+        (s, r)
+    });
+    for (s, r) in &runs {
+        r.assert_code(23);
+        assert!(r.stderr.contains("Permission denied (13)"), "{r:?}");
+        assert_eq!(r.itemized(), Vec::<String>::new(), "{r:?}");
+        assert!(!s.path("ro/a").exists());
+    }
+}

@@ -397,6 +397,24 @@ fn copy_as_switches_the_user_of_the_copy() {
     .assert_code(0);
     let meta = fs::metadata(root(&d).join("dst/f")).expect("f");
     assert_eq!(meta.uid(), 65534, "daemon copy not made as nobody");
+    // A daemon's client pulling with --copy-as: connected as root, the
+    // copy it receives is made as nobody. (Before, oxsync's daemon client
+    // ignored the option and wrote as root.)
+    let pulled = open_dir("pulled");
+    run(
+        Command::new(oxsync_bin())
+            .args(["-r", "--copy-as=nobody"])
+            .arg(url(&d, "w/"))
+            .arg(format!("{}/", pulled.display())),
+        &s.logs(),
+    )
+    .assert_code(0);
+    let meta = fs::metadata(pulled.join("f")).expect("pulled f");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (65534, 65534),
+        "daemon client's copy not made as nobody"
+    );
     let out = run(
         Command::new(oxsync_bin())
             .args(["-r", "--copy-as=no-such-user-here"])

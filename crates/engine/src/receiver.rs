@@ -111,20 +111,24 @@ pub fn receive_files<R: Read>(
             continue;
         }
         let head = SumHead::read(r, ctx.session.checksum.digest_len())?;
-        if !ctx.am_server {
-            ctx.out.item_before_transfer(
-                crate::out::FileEvent {
-                    sender: false,
-                    iflags,
-                    entry: e,
-                },
-                b"",
-            );
-        }
+        // The line said before the data, once its output file is open
+        // (upstream recv_files(): log_item() after the mkstemp).
+        let before = || {
+            if !ctx.am_server {
+                ctx.out.item_before_transfer(
+                    crate::out::FileEvent {
+                        sender: false,
+                        iflags,
+                        entry: e,
+                    },
+                    b"",
+                );
+            }
+        };
         let ok = match receive_data(
             ctx,
             r,
-            i,
+            (i, &before),
             &head,
             &mut buf,
             &mut tokens,
@@ -566,7 +570,7 @@ fn write_held(
 fn receive_data<R: Read>(
     ctx: &RecvCtx,
     r: &mut R,
-    i: usize,
+    (i, before): (usize, &dyn Fn()),
     head: &SumHead,
     buf: &mut Vec<u8>,
     tokens: &mut crate::tokens::TokenIn,
@@ -618,6 +622,7 @@ fn receive_data<R: Read>(
         }
         Err(err) => return Err(err),
     };
+    before();
     let total = e.size().max(0) as u64;
     let (mut w, warning) =
         crate::sparse::open_sink(&ctx.opts, file, tmp.inplace, ctx.whole_file, total, &name)
