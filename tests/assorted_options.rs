@@ -521,3 +521,34 @@ fn out_format_names_keep_their_bytes() {
         seen[0]
     );
 }
+
+/// `--remove-sent-files` (rsync's older spelling, still accepted): only
+/// the files sent are removed, one already up to date stays;
+/// `--remove-source-files` removes both. Locally and over a remote shell,
+/// oxsync and stock rsync on either side. (Before, oxsync refused the
+/// older spelling with exit 4.)
+#[test]
+fn remove_sent_files_keeps_what_was_not_sent() {
+    for (opt, keeps_same) in [
+        ("--remove-sent-files", true),
+        ("--remove-source-files", false),
+    ] {
+        for (client, server) in each_side() {
+            let s = Scratch::new();
+            put(&s.path("src"), "changed", b"new\n", T0);
+            put(&s.path("src"), "same", b"same\n", T0);
+            put(&s.path("dst"), "changed", b"old!\n", T0 + 5);
+            put(&s.path("dst"), "same", b"same\n", T0);
+            let r = into_dst(&s, &client, server.as_deref(), &["-a", opt], &["src/"]);
+            let label = format!("{opt} {} {server:?}", client.display());
+            r.assert_code(0);
+            assert!(!s.path("src/changed").exists(), "{label}: sent, kept");
+            assert_eq!(s.path("src/same").exists(), keeps_same, "{label}");
+            assert_eq!(
+                fs::read(s.path("dst/changed")).unwrap(),
+                b"new\n",
+                "{label}"
+            );
+        }
+    }
+}

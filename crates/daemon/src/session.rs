@@ -1070,10 +1070,15 @@ impl Requested {
                 "refused --remove-source-files on read-only module {name} from {}",
                 self.conn.peer.addr
             ));
+            let which = if opts.remove_sent_only {
+                "sent"
+            } else {
+                "source"
+            };
             return Err(self.ended_after_ok(
                 Some(opts),
                 client_info,
-                "ERROR: --remove-source-files cannot be used with a read-only module",
+                &format!("ERROR: --remove-{which}-files cannot be used with a read-only module"),
                 exit::RERR_SYNTAX,
             ));
         }

@@ -1315,9 +1315,13 @@ impl Gen<'_> {
         .map_err(|e| Error::file_io(e.to_string()))
     }
 
-    /// MSG_SUCCESS for --remove-source-files on an up-to-date file.
+    /// MSG_SUCCESS for --remove-source-files on an up-to-date file (not
+    /// for --remove-sent-files: only what is sent goes).
+    // upstream: generator.c recv_generator() (remove_source_files == 1)
     fn success(&self, i: usize) {
-        crate::partial::send_success(self.ctx, i);
+        if !self.ctx.opts.remove_sent_only {
+            crate::partial::send_success(self.ctx, i);
+        }
     }
 
     /// A missing directory, symlink, device or special found in a basis

@@ -222,8 +222,11 @@ pub struct Options {
     pub alt_dest: Option<AltDest>,
     /// The basis directories, in command-line order (at most 20).
     pub basis_dirs: Vec<String>,
-    /// --remove-source-files
+    /// --remove-source-files (or the older --remove-sent-files)
     pub remove_source_files: bool,
+    /// --remove-sent-files: only files sent are removed, not the ones
+    /// already up to date on the receiver (upstream remove_source_files 2)
+    pub remove_sent_only: bool,
     /// -u / --update: skip files that are newer on the receiver
     pub update_only: bool,
     /// --existing / --ignore-non-existing: skip creating new items
@@ -433,6 +436,7 @@ pub(crate) enum Act {
     NoAppend,
     Backup(bool),
     RemoveSourceFiles,
+    RemoveSentFiles,
     Update,
     Existing,
     IgnoreExisting,
@@ -638,6 +642,7 @@ pub(crate) const SUPPORTED: &[(&str, Option<char>, Act)] = &[
     ("copy-dest", None, Act::BasisDir(AltDest::Copy)),
     ("link-dest", None, Act::BasisDir(AltDest::Link)),
     ("remove-source-files", None, Act::RemoveSourceFiles),
+    ("remove-sent-files", None, Act::RemoveSentFiles),
     ("update", Some('u'), Act::Update), ("existing", None, Act::Existing),
     ("ignore-non-existing", None, Act::Existing), ("ignore-existing", None, Act::IgnoreExisting),
     ("trust-sender", None, Act::TrustSender),
@@ -735,7 +740,6 @@ pub(crate) const UNSUPPORTED_SHORT: &[(char, &str)] = &[];
 #[rustfmt::skip]
 pub(crate) const UNSUPPORTED_LONG: &[&str] = &[
     "confine-root",
-    "remove-sent-files",
     "no-contimeout",
     "qsort", "use-qsort",
     "config", "daemon", "dparam", "detach", "no-detach",
@@ -1348,7 +1352,14 @@ impl Options {
             Act::AppendVerify => self.append = 2,
             Act::NoAppend => self.append = 0,
             Act::Backup(on) => self.backup = on,
-            Act::RemoveSourceFiles => self.remove_source_files = true,
+            Act::RemoveSourceFiles => {
+                self.remove_source_files = true;
+                self.remove_sent_only = false;
+            }
+            Act::RemoveSentFiles => {
+                self.remove_source_files = true;
+                self.remove_sent_only = true;
+            }
             Act::Update => self.update_only = true,
             Act::Existing => self.ignore_non_existing = true,
             Act::IgnoreExisting => self.ignore_existing = true,

@@ -92,7 +92,7 @@ pub const LINES: &[&str] = &[
     "--ignore-non-existing    skip creating new files on receiver",
     "--ignore-existing        skip updating files that exist on receiver",
     "--remove-source-files    sender removes synchronized files (non-directory)",
-    "--remove-sent-files      same as --remove-source-files",
+    "--remove-sent-files      sender removes only the files it sent (deprecated)",
     "--del                    an alias for --delete-during",
     "--delete                 delete extraneous files from dest directories",
     "--delete-before          receiver deletes before xfer, not during",

@@ -297,7 +297,9 @@ impl Options {
         if self.write_devices && client_sender {
             args.push("--write-devices".to_string());
         }
-        if self.remove_source_files {
+        if self.remove_sent_only {
+            args.push("--remove-sent-files".to_string());
+        } else if self.remove_source_files {
             args.push("--remove-source-files".to_string());
         }
         if self.copy_devices && !client_sender {
