@@ -86,11 +86,18 @@ fn run(args: &[OsString]) -> i32 {
         return 0;
     }
     if opts.help || opts.args.is_empty() {
-        say(&format!(
-            "{}\n{}",
-            version::text(),
-            engine::usage::help_text()
-        ));
+        let text = format!("{}\n{}", version::text(), engine::usage::help_text());
+        if opts.help || args.is_empty() {
+            say(&text);
+        } else {
+            // upstream main(): options without a path are a usage error,
+            // the usage on stderr.
+            eprint!("{text}");
+            eprintln!(
+                "{}",
+                engine::transfer::closing_line(protocol::exit::RERR_SYNTAX, "client")
+            );
+        }
         return if opts.help {
             0
         } else {

@@ -230,3 +230,29 @@ fn version_text_and_json() {
     }
     assert!(!j.stdout.contains("xxhash"), "aliases stay out of the JSON");
 }
+
+/// Options without a path are a usage error: the usage goes to stderr with
+/// the closing line (exit 1), as upstream's main(); with no argument at
+/// all, exit 1 too (rsync 3.5.0 prints the usage to stdout then, as
+/// oxsync, 3.2.7 to stderr). (Before, oxsync printed both to stdout.)
+#[test]
+fn options_without_a_path_are_a_usage_error() {
+    let s = Scratch::new();
+    for bin in [oxsync_bin(), rsync_bin()] {
+        let r = run(Command::new(&bin).arg("-a"), &s.logs());
+        r.assert_code(1);
+        assert!(r.stdout.is_empty(), "{r:?}");
+        assert!(r.stderr.contains(" version "), "{r:?}");
+        assert!(
+            r.stderr
+                .contains("rsync error: syntax or usage error (code 1)"),
+            "{r:?}"
+        );
+        let bare = run(&mut Command::new(&bin), &s.logs());
+        bare.assert_code(1);
+        assert!(
+            bare.stdout.contains(" version ") || bare.stderr.contains(" version "),
+            "{bare:?}"
+        );
+    }
+}

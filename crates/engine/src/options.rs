@@ -1545,9 +1545,14 @@ impl Options {
     /// `--port=PORT`.
     fn set_port(&mut self, value: &str, word: &str) -> Result<(), OptionError> {
         let port = parse_int(value, word)?;
+        let shown = if word.contains('=') {
+            word.to_string()
+        } else {
+            format!("{word}={value}")
+        };
         self.port = Some(
             u16::try_from(port)
-                .map_err(|_| OptionError::syntax(format!("{word}={value}: invalid port")))?,
+                .map_err(|_| OptionError::syntax(format!("{shown}: invalid port")))?,
         );
         Ok(())
     }
