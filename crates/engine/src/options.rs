@@ -922,13 +922,21 @@ fn now() -> i64 {
 
 fn parse_int(value: &str, word: &str) -> Result<i32, OptionError> {
     value.parse::<i32>().map_err(|_| {
-        let shown = if word.contains('=') {
-            word.to_string()
-        } else {
-            format!("{word}={value}")
-        };
-        OptionError::syntax(format!("{shown}: invalid numeric value"))
+        OptionError::syntax(format!(
+            "{}: invalid numeric value",
+            with_value(word, value)
+        ))
     })
+}
+
+/// The option as given with its value: `--port=N` (`word` may hold it
+/// already).
+fn with_value(word: &str, value: &str) -> String {
+    if word.contains('=') {
+        word.to_string()
+    } else {
+        format!("{word}={value}")
+    }
 }
 
 /// Checks `--checksum-choice=A[,B]` against upstream's names; "auto" and
@@ -1545,15 +1553,9 @@ impl Options {
     /// `--port=PORT`.
     fn set_port(&mut self, value: &str, word: &str) -> Result<(), OptionError> {
         let port = parse_int(value, word)?;
-        let shown = if word.contains('=') {
-            word.to_string()
-        } else {
-            format!("{word}={value}")
-        };
-        self.port = Some(
-            u16::try_from(port)
-                .map_err(|_| OptionError::syntax(format!("{shown}: invalid port")))?,
-        );
+        self.port = Some(u16::try_from(port).map_err(|_| {
+            OptionError::syntax(format!("{}: invalid port", with_value(word, value)))
+        })?);
         Ok(())
     }
 
