@@ -417,3 +417,31 @@ fn pathological_patterns() {
         diff.join("\n  ")
     );
 }
+
+/// `--delete -F` of a directory the source lacks: the `.rsync-filter` in
+/// that directory protects what it excludes, which stays with its
+/// directory ("cannot delete non-empty directory"), as upstream's
+/// delete_dir_contents() lists it through the directory's own merge
+/// files. Locally and over a remote shell, each side oxsync or stock
+/// rsync. (Before, oxsync deleted the whole directory.)
+#[test]
+fn a_merge_file_in_a_deleted_directory_protects_its_files() {
+    for (client, server) in each_side() {
+        let s = Scratch::new();
+        put(&s.path("src"), "f", b"f\n", T0);
+        put(&s.path("dst"), "zz/.rsync-filter", b"- keep*\n", T0);
+        put(&s.path("dst"), "zz/keep", b"mine\n", T0);
+        put(&s.path("dst"), "zz/sub/keep2", b"mine too\n", T0);
+        put(&s.path("dst"), "zz/gone", b"x\n", T0);
+        let r = into_dst(&s, &client, server.as_deref(), &["-a", "--delete", "-F"], &["src/"]);
+        let label = format!("{} {server:?}: {r:?}", client.display());
+        r.assert_code(0);
+        assert!(s.path("dst/zz/keep").exists(), "{label}");
+        assert!(s.path("dst/zz/sub/keep2").exists(), "{label}");
+        assert!(!s.path("dst/zz/gone").exists(), "{label}");
+        assert!(
+            r.stdout.contains("cannot delete non-empty directory: zz"),
+            "{label}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use protocol::exit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn rule_error(e: filter::Error) -> Error {
+pub(crate) fn rule_error(e: filter::Error) -> Error {
     Error::new(exit::RERR_SYNTAX, format!("rsync: {e}"))
 }
 

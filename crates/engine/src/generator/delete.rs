@@ -139,14 +139,36 @@ impl Gen<'_> {
     /// Deletes one item (a directory with its contents), logging each
     /// deletion when `log` is set.
     pub(super) fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
-        self.delete_item_inner(p, st, log)
+        if st.file_type != FileType::Dir {
+            return self.delete_item_inner(&mut None, p, st, log);
+        }
+        // The rules as they stand here, moved into each directory deleted
+        // (its own per-directory merge files protect what it holds).
+        let mut rules = Some(self.rules.clone());
+        self.delete_item_inner(&mut rules, p, st, log)
+    }
+
+    /// The destination's file at `p` (a per-directory merge file), read
+    /// beneath the destination's root.
+    fn read_dest_file(&self, p: &[u8]) -> Option<Vec<u8>> {
+        let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;
+        let mut f = self.ctx.root.open_read(&rel).ok()?;
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut v).ok()?;
+        Some(v)
     }
 
     /// Returns whether the item is gone. A directory whose contents are
     /// protected by filter rules stays, with upstream's "cannot delete
     /// non-empty directory" note.
     // upstream: delete.c:delete_item(), delete_dir_contents()
-    fn delete_item_inner(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
+    fn delete_item_inner(
+        &self,
+        rules: &mut Option<filter::FilterList>,
+        p: &RelPath,
+        st: &Stat,
+        log: bool,
+    ) -> Result<bool> {
         self.forget_dir();
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
@@ -155,6 +177,69 @@ impl Gen<'_> {
         // with --delete or --force (upstream DEL_RECURSE).
         let recurse = log || ctx.opts.delete != DeleteMode::Off || ctx.opts.force;
         if st.file_type == FileType::Dir {
+            // upstream delete_dir_contents() -> get_dirlist(): the
+            // directory's own merge files apply to what it holds.
+            let entered = match rules.as_mut() {
+                Some(list) if recurse => {
+                    let mut read = |f: &[u8]| self.read_dest_file(f);
+                    match list.enter_dir(name, &mut read) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            ctx.out.error(&crate::filters::rule_error(e).message);
+                            false
+                        }
+                    }
+                }
+                _ => false,
+            };
+            let res = self.delete_dir(rules, (p, st), recurse, log);
+            if entered {
+                if let Some(list) = rules.as_mut() {
+                    list.leave_dir();
+                }
+            }
+            return res;
+        }
+        if self.at_delete_limit(log) {
+            return Ok(false);
+        } else if ctx.opts.backup && !self.is_backup_file(name) {
+            // upstream: delete.c:delete_item() backs a deleted file up, and
+            // one that makes room for a new item too; one that already is
+            // a backup (NAME + suffix, no --backup-dir) is unlinked. The
+            // client's `P *SUFFIX` rule keeps such files from being
+            // candidates at all unless a rule of the user's risks them.
+            if !dry && !crate::backup::make_backup(ctx, p, false) {
+                return Ok(false);
+            }
+        } else if !dry {
+            match ctx.root.unlink(p) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                    return Ok(true);
+                }
+                Err(e) => return Err(delete_failed("unlink", name, &e)),
+            }
+        }
+        if log {
+            ctx.out.deleted(name, false);
+            ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
+        }
+        Ok(true)
+    }
+
+    /// Deletes directory `p` (`name`) with what it holds (when `recurse`);
+    /// what `rules` protect stays, and keeps it.
+    fn delete_dir(
+        &self,
+        rules: &mut Option<filter::FilterList>,
+        (p, st): (&RelPath, &Stat),
+        recurse: bool,
+        log: bool,
+    ) -> Result<bool> {
+        let ctx = self.ctx;
+        let dry = ctx.opts.dry_run;
+        let name = p.as_bytes();
+        {
             let mut names = ctx.root.read_dir(p).map_err(|e| {
                 Error::file_io(format!(
                     "rsync: [generator] opendir \"{}\" failed: {}",
@@ -170,7 +255,7 @@ impl Gen<'_> {
                     let is_dir = cst.file_type == FileType::Dir;
                     // Perishable rules (-C's defaults, `p`) do not protect
                     // inside a directory that is being deleted.
-                    let protected = self.rules.check_side(
+                    let protected = rules.as_ref().unwrap_or(&self.rules).check_side(
                         child.as_bytes(),
                         is_dir,
                         filter::Side::Receiver,
@@ -182,7 +267,7 @@ impl Gen<'_> {
                     }
                     // A child that fails is reported and keeps this
                     // directory; its siblings are still deleted.
-                    match self.delete_item_inner(&child, &cst, true) {
+                    match self.delete_item_inner(rules, &child, &cst, true) {
                         Ok(true) => {}
                         Ok(false) => not_empty = true,
                         Err(err) => {
@@ -223,28 +308,9 @@ impl Gen<'_> {
                     Err(e) => return Err(delete_failed("rmdir", name, &e)),
                 }
             }
-        } else if self.at_delete_limit(log) {
-            return Ok(false);
-        } else if ctx.opts.backup && !self.is_backup_file(name) {
-            // upstream: delete.c:delete_item() backs a deleted file up, and
-            // one that makes room for a new item too; one that already is
-            // a backup (NAME + suffix, no --backup-dir) is unlinked. The
-            // client's `P *SUFFIX` rule keeps such files from being
-            // candidates at all unless a rule of the user's risks them.
-            if !dry && !crate::backup::make_backup(ctx, p, false) {
-                return Ok(false);
-            }
-        } else if !dry {
-            match ctx.root.unlink(p) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
-                    return Ok(true);
-                }
-                Err(e) => return Err(delete_failed("unlink", name, &e)),
-            }
         }
         if log {
-            ctx.out.deleted(name, st.file_type == FileType::Dir);
+            ctx.out.deleted(name, true);
             ctx.stats(|s| s.deleted[kind_index(st.mode)] += 1);
         }
         Ok(true)
