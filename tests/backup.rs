@@ -309,24 +309,31 @@ fn a_backup_that_cannot_be_made_keeps_the_old_file() {
     }
 }
 
+/// `src/SUB/f` ("new contents") and `dst/SUB/f` ("old") under `b`; the
+/// arguments that copy src/ into dst/ with `--backup-dir=b/BK`.
+fn backup_case(b: &Path, sub: &str, bk: &str) -> Vec<String> {
+    for (side, data) in [("src", &b"new contents\n"[..]), ("dst", b"old\n")] {
+        let d = b.join(side).join(sub);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("f"), data).unwrap();
+    }
+    let bk = format!("--backup-dir={}", b.join(bk).display());
+    vec![
+        "-r".into(),
+        "-b".into(),
+        bk,
+        dir(&b.join("src")),
+        dir(&b.join("dst")),
+    ]
+}
+
 /// A `--backup-dir` that is a file ends the run before any file is
 /// touched (exit 1), as upstream's do_recv() checks it.
 #[test]
 fn a_backup_dir_that_is_a_file_is_refused_first() {
     let runs = twins(|b| {
-        fs::create_dir_all(b.join("src")).unwrap();
-        fs::create_dir_all(b.join("dst")).unwrap();
-        fs::write(b.join("src/f"), b"new contents\n").unwrap();
-        fs::write(b.join("dst/f"), b"old\n").unwrap();
         fs::write(b.join("bkf"), b"a file\n").unwrap();
-        let bk = format!("--backup-dir={}", b.join("bkf").display());
-        vec![
-            "-r".into(),
-            "-b".into(),
-            bk,
-            dir(&b.join("src")),
-            dir(&b.join("dst")),
-        ]
+        backup_case(b, "", "bkf")
     });
     for (s, r) in &runs {
         r.assert_code(1);
@@ -344,20 +351,9 @@ fn a_backup_dir_that_is_a_file_is_refused_first() {
 #[test]
 fn a_file_in_the_backup_dirs_way_gives_way() {
     let runs = twins(|b| {
-        fs::create_dir_all(b.join("src/x")).unwrap();
-        fs::create_dir_all(b.join("dst/x")).unwrap();
         fs::create_dir_all(b.join("bk")).unwrap();
-        fs::write(b.join("src/x/f"), b"new contents\n").unwrap();
-        fs::write(b.join("dst/x/f"), b"old\n").unwrap();
         fs::write(b.join("bk/x"), b"in the way\n").unwrap();
-        let bk = format!("--backup-dir={}", b.join("bk").display());
-        vec![
-            "-r".into(),
-            "-b".into(),
-            bk,
-            dir(&b.join("src")),
-            dir(&b.join("dst")),
-        ]
+        backup_case(b, "x", "bk")
     });
     for (s, r) in &runs {
         r.assert_code(0);

@@ -433,7 +433,13 @@ fn a_merge_file_in_a_deleted_directory_protects_its_files() {
         put(&s.path("dst"), "zz/keep", b"mine\n", T0);
         put(&s.path("dst"), "zz/sub/keep2", b"mine too\n", T0);
         put(&s.path("dst"), "zz/gone", b"x\n", T0);
-        let r = into_dst(&s, &client, server.as_deref(), &["-a", "--delete", "-F"], &["src/"]);
+        let r = into_dst(
+            &s,
+            &client,
+            server.as_deref(),
+            &["-a", "--delete", "-F"],
+            &["src/"],
+        );
         let label = format!("{} {server:?}: {r:?}", client.display());
         r.assert_code(0);
         assert!(s.path("dst/zz/keep").exists(), "{label}");
