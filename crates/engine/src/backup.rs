@@ -47,13 +47,8 @@ pub fn try_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> Result<()> {
         v.extend_from_slice(suffix);
         RelPath::new(&v).ok()
     };
-    // How many leading components of `to` name the backup dir itself.
-    let base = ctx
-        .dirs
-        .backup
-        .as_ref()
-        .map_or(0, |place| place.dir.components().count());
-    let (root, from, to) = match &ctx.dirs.backup {
+    // `base`: how many leading components of `to` name the backup dir.
+    let (root, from, to, base) = match &ctx.dirs.backup {
         Some(place) => {
             let (Ok(from), Ok(to)) = (place.dest_path(p), place.dir_path(p)) else {
                 return Err(failed(ctx, p, "", "File name too long (36)"));
@@ -61,13 +56,14 @@ pub fn try_backup(ctx: &RecvCtx, p: &RelPath, copy: bool) -> Result<()> {
             let Some(to) = with_suffix(to) else {
                 return Err(failed(ctx, p, "", "File name too long (36)"));
             };
-            (place.root(&ctx.root), from, to)
+            let base = place.dir.components().count();
+            (place.root(&ctx.root), from, to, base)
         }
         None => {
             let Some(to) = with_suffix(p.clone()) else {
                 return Err(failed(ctx, p, "", "File name too long (36)"));
             };
-            (&ctx.root, p.clone(), to)
+            (&ctx.root, p.clone(), to, 0)
         }
     };
     make_backup_parents(root, &to, base);

@@ -106,8 +106,8 @@ pub fn open_output(
         let device = ctx.opts.write_devices && found == Some(FileType::Device);
         // upstream generator.c recv_generator(): an in-place file whose
         // backup cannot be made is not updated (its data is read past).
-        if exists && ctx.opts.backup && !make_backup(ctx, p, true) {
-            return Err(Error::file_io(String::new()));
+        if exists && ctx.opts.backup {
+            crate::backup::try_backup(ctx, p, true)?;
         }
         let mut file = if device {
             ctx.root.open_write_device(p)

@@ -608,15 +608,12 @@ fn receive_data<R: Read>(
     // file's error; its data is read past and the transfer goes on.
     let (tmp, file) = match crate::partial::open_output(ctx, i, head, (append, new), &mut hasher) {
         Ok(v) => v,
-        // (An in-place file whose backup failed, said already: an empty
-        // message.)
+        // (In place, only a failed backup is: other errors end the run.)
         Err(err)
             if err.code == protocol::exit::RERR_FILEIO
-                && (!ctx.opts.inplace || err.message.is_empty()) =>
+                && (!ctx.opts.inplace || crate::backup::is_backup_failure(&err)) =>
         {
-            if !err.message.is_empty() {
-                ctx.out.error_xfer(&err.message);
-            }
+            ctx.out.error_xfer(&err.message);
             discard_tokens(ctx, r, head, buf, tokens)?;
             return Ok(None);
         }

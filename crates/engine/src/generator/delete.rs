@@ -71,14 +71,7 @@ impl Gen<'_> {
             return Ok(());
         }
         let dir = &ctx.path(i);
-        let root = &ctx.root;
-        let mut read = |p: &[u8]| -> Option<Vec<u8>> {
-            let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;
-            let mut f = root.open_read(&rel).ok()?;
-            let mut v = Vec::new();
-            std::io::Read::read_to_end(&mut f, &mut v).ok()?;
-            Some(v)
-        };
+        let mut read = |p: &[u8]| read_dest_file(&ctx.root, p);
         if let Err(e) = self
             .fstack
             .enter(&mut self.rules, dir.as_bytes(), &mut read)
@@ -140,66 +133,53 @@ impl Gen<'_> {
     /// deletion when `log` is set.
     pub(super) fn delete_item(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
         if st.file_type != FileType::Dir {
-            return self.delete_item_inner(&mut None, p, st, log);
+            return self.delete_file(p, st, log);
         }
         // The rules as they stand here, moved into each directory deleted
         // (its own per-directory merge files protect what it holds).
-        let mut rules = Some(self.rules.clone());
-        self.delete_item_inner(&mut rules, p, st, log)
-    }
-
-    /// The destination's file at `p` (a per-directory merge file), read
-    /// beneath the destination's root.
-    fn read_dest_file(&self, p: &[u8]) -> Option<Vec<u8>> {
-        let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;
-        let mut f = self.ctx.root.open_read(&rel).ok()?;
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut f, &mut v).ok()?;
-        Some(v)
+        let mut rules = self.rules.clone();
+        self.delete_entry(&mut rules, p, st, log)
     }
 
     /// Returns whether the item is gone. A directory whose contents are
-    /// protected by filter rules stays, with upstream's "cannot delete
+    /// protected by `rules` stays, with upstream's "cannot delete
     /// non-empty directory" note.
     // upstream: delete.c:delete_item(), delete_dir_contents()
-    fn delete_item_inner(
+    fn delete_entry(
         &self,
-        rules: &mut Option<filter::FilterList>,
+        rules: &mut filter::FilterList,
         p: &RelPath,
         st: &Stat,
         log: bool,
     ) -> Result<bool> {
+        if st.file_type != FileType::Dir {
+            return self.delete_file(p, st, log);
+        }
+        // Making room (no `log`) for a non-directory empties a directory only
+        // with --delete or --force (upstream DEL_RECURSE).
+        let recurse = log || self.ctx.opts.delete != DeleteMode::Off || self.ctx.opts.force;
+        if !recurse {
+            return self.delete_dir(rules, (p, st), false, log);
+        }
+        // upstream delete_dir_contents() -> get_dirlist(): the directory's
+        // own merge files apply to what it holds.
+        let mut read = |f: &[u8]| read_dest_file(&self.ctx.root, f);
+        if let Err(e) = rules.enter_dir(p.as_bytes(), &mut read) {
+            self.ctx.out.error(&crate::filters::rule_error(e).message);
+            return self.delete_dir(rules, (p, st), true, log);
+        }
+        let res = self.delete_dir(rules, (p, st), true, log);
+        rules.leave_dir();
+        res
+    }
+
+    /// Deletes a non-directory (backed up with -b), logging it when `log`
+    /// is set.
+    fn delete_file(&self, p: &RelPath, st: &Stat, log: bool) -> Result<bool> {
         self.forget_dir();
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
-        // Making room (no `log`) for a non-directory empties a directory only
-        // with --delete or --force (upstream DEL_RECURSE).
-        let recurse = log || ctx.opts.delete != DeleteMode::Off || ctx.opts.force;
-        if st.file_type == FileType::Dir {
-            // upstream delete_dir_contents() -> get_dirlist(): the
-            // directory's own merge files apply to what it holds.
-            let entered = match rules.as_mut() {
-                Some(list) if recurse => {
-                    let mut read = |f: &[u8]| self.read_dest_file(f);
-                    match list.enter_dir(name, &mut read) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            ctx.out.error(&crate::filters::rule_error(e).message);
-                            false
-                        }
-                    }
-                }
-                _ => false,
-            };
-            let res = self.delete_dir(rules, (p, st), recurse, log);
-            if entered {
-                if let Some(list) = rules.as_mut() {
-                    list.leave_dir();
-                }
-            }
-            return res;
-        }
         if self.at_delete_limit(log) {
             return Ok(false);
         } else if ctx.opts.backup && !self.is_backup_file(name) {
@@ -231,82 +211,76 @@ impl Gen<'_> {
     /// what `rules` protect stays, and keeps it.
     fn delete_dir(
         &self,
-        rules: &mut Option<filter::FilterList>,
+        rules: &mut filter::FilterList,
         (p, st): (&RelPath, &Stat),
         recurse: bool,
         log: bool,
     ) -> Result<bool> {
+        self.forget_dir();
         let ctx = self.ctx;
         let dry = ctx.opts.dry_run;
         let name = p.as_bytes();
-        {
-            let mut names = ctx.root.read_dir(p).map_err(|e| {
-                Error::file_io(format!(
-                    "rsync: [generator] opendir \"{}\" failed: {}",
-                    String::from_utf8_lossy(name),
-                    crate::error::sys_err(&e)
-                ))
-            })?;
-            self.sort_like_dirlist(p, &mut names);
-            let mut not_empty = !recurse && !names.is_empty();
-            for n in names.iter().rev().filter(|_| recurse) {
-                let Ok(child) = p.join(n) else { continue };
-                if let Some(cst) = ctx.root.stat(&child).ok().flatten() {
-                    let is_dir = cst.file_type == FileType::Dir;
-                    // Perishable rules (-C's defaults, `p`) do not protect
-                    // inside a directory that is being deleted.
-                    let protected = rules.as_ref().unwrap_or(&self.rules).check_side(
-                        child.as_bytes(),
-                        is_dir,
-                        filter::Side::Receiver,
-                        true,
-                    ) == filter::Match::Exclude;
-                    if log && protected {
+        let mut names = ctx.root.read_dir(p).map_err(|e| {
+            Error::file_io(format!(
+                "rsync: [generator] opendir \"{}\" failed: {}",
+                String::from_utf8_lossy(name),
+                crate::error::sys_err(&e)
+            ))
+        })?;
+        self.sort_like_dirlist(p, &mut names);
+        let mut not_empty = !recurse && !names.is_empty();
+        for n in names.iter().rev().filter(|_| recurse) {
+            let Ok(child) = p.join(n) else { continue };
+            if let Some(cst) = ctx.root.stat(&child).ok().flatten() {
+                let is_dir = cst.file_type == FileType::Dir;
+                // Perishable rules (-C's defaults, `p`) do not protect
+                // inside a directory that is being deleted.
+                let protected =
+                    rules.check_side(child.as_bytes(), is_dir, filter::Side::Receiver, true)
+                        == filter::Match::Exclude;
+                if log && protected {
+                    not_empty = true;
+                    continue;
+                }
+                // A child that fails is reported and keeps this
+                // directory; its siblings are still deleted.
+                match self.delete_entry(rules, &child, &cst, true) {
+                    Ok(true) => {}
+                    Ok(false) => not_empty = true,
+                    Err(err) => {
+                        ctx.out.error_xfer(&err.message);
                         not_empty = true;
-                        continue;
-                    }
-                    // A child that fails is reported and keeps this
-                    // directory; its siblings are still deleted.
-                    match self.delete_item_inner(rules, &child, &cst, true) {
-                        Ok(true) => {}
-                        Ok(false) => not_empty = true,
-                        Err(err) => {
-                            ctx.out.error_xfer(&err.message);
-                            not_empty = true;
-                        }
                     }
                 }
             }
-            if not_empty {
-                ctx.out.info(&format!(
-                    "cannot delete non-empty directory: {}",
-                    String::from_utf8_lossy(name)
-                ));
-                return Ok(false);
-            }
-            if self.at_delete_limit(log) {
-                return Ok(false);
-            }
-            if !dry {
-                match ctx.root.rmdir(p) {
-                    Ok(()) => {}
-                    // Not empty after all (a backup left in it, a name
-                    // made meanwhile): kept, as a note, not an error.
-                    Err(e)
-                        if e.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error()) =>
-                    {
-                        ctx.out.info(&format!(
-                            "cannot delete non-empty directory: {}",
-                            String::from_utf8_lossy(name)
-                        ));
-                        return Ok(false);
-                    }
-                    // Gone already: nothing to delete, nothing logged.
-                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
-                        return Ok(true);
-                    }
-                    Err(e) => return Err(delete_failed("rmdir", name, &e)),
+        }
+        if not_empty {
+            ctx.out.info(&format!(
+                "cannot delete non-empty directory: {}",
+                String::from_utf8_lossy(name)
+            ));
+            return Ok(false);
+        }
+        if self.at_delete_limit(log) {
+            return Ok(false);
+        }
+        if !dry {
+            match ctx.root.rmdir(p) {
+                Ok(()) => {}
+                // Not empty after all (a backup left in it, a name
+                // made meanwhile): kept, as a note, not an error.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error()) => {
+                    ctx.out.info(&format!(
+                        "cannot delete non-empty directory: {}",
+                        String::from_utf8_lossy(name)
+                    ));
+                    return Ok(false);
                 }
+                // Gone already: nothing to delete, nothing logged.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                    return Ok(true);
+                }
+                Err(e) => return Err(delete_failed("rmdir", name, &e)),
             }
         }
         if log {
@@ -364,4 +338,14 @@ fn delete_failed(what: &str, name: &[u8], e: &confine::Error) -> Error {
         String::from_utf8_lossy(name),
         crate::error::sys_err(e)
     ))
+}
+
+/// The destination's file at `p` (a per-directory merge file), read
+/// beneath the destination's root.
+fn read_dest_file(root: &confine::Root, p: &[u8]) -> Option<Vec<u8>> {
+    let rel = RelPath::new(p.strip_prefix(b"/").unwrap_or(p)).ok()?;
+    let mut f = root.open_read(&rel).ok()?;
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut v).ok()?;
+    Some(v)
 }
